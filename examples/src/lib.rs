@@ -1,0 +1,1 @@
+//! Examples of the inbox library; see the `examples` targets.

@@ -1,0 +1,251 @@
+//! Domain events.
+//!
+//! Every change the core makes emits events. They are committed atomically
+//! with the change, numbered with a gap-free per-tenant sequence by the store,
+//! published on the [`EventBus`](crate::ports::EventBus) for live updates, and
+//! kept for analytics and integrations ([`Store::events_since`](crate::ports::Store::events_since)).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{AgentId, ChannelId, ContactId, ConversationId, MessageId, TeamId, TenantId};
+use crate::model::{ConversationStatus, DeliveryStatus, Presence, Priority, ProviderError};
+
+/// Who caused an event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "id", rename_all = "snake_case")]
+pub enum EventActor {
+    /// The customer.
+    Customer(ContactId),
+    /// An agent.
+    Agent(AgentId),
+    /// A rule or bot.
+    Automation(String),
+    /// The system (provider callbacks, timers).
+    System,
+}
+
+/// Where a conversation's ownership points.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ownership {
+    /// The owning agent.
+    pub agent: Option<AgentId>,
+    /// The team queue.
+    pub team: Option<TeamId>,
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum EventKind {
+    /// A contact was seen for the first time.
+    ContactCreated {
+        /// The contact.
+        contact: ContactId,
+    },
+    /// A contact's profile or identity changed.
+    ContactUpdated {
+        /// The contact.
+        contact: ContactId,
+        /// What changed.
+        what: String,
+    },
+    /// A new conversation was opened.
+    ConversationOpened {
+        /// The number.
+        channel: ChannelId,
+        /// The customer.
+        contact: ContactId,
+    },
+    /// A resolved or snoozed conversation was reopened by a customer message.
+    ConversationReopened {
+        /// The status it had.
+        from: ConversationStatus,
+    },
+    /// A customer message was stored.
+    MessageReceived {
+        /// The message.
+        message: MessageId,
+        /// Its content kind (`text`, `image` ...).
+        content: String,
+    },
+    /// A customer edited or deleted an earlier message.
+    MessageRevised {
+        /// The stored edit or revoke message.
+        message: MessageId,
+        /// External id of the message revised.
+        target: String,
+    },
+    /// A reply was committed and queued for delivery.
+    ReplyQueued {
+        /// The reply.
+        message: MessageId,
+        /// Its content kind.
+        content: String,
+    },
+    /// An outbound message's delivery status moved forward.
+    DeliveryChanged {
+        /// The message.
+        message: MessageId,
+        /// New status.
+        status: DeliveryStatus,
+        /// The provider's error, for failures.
+        error: Option<ProviderError>,
+    },
+    /// A send attempt was interrupted; the message may or may not have gone
+    /// out and is not sent again automatically.
+    DeliveryInDoubt {
+        /// The message.
+        message: MessageId,
+    },
+    /// An internal note was added.
+    NoteAdded {
+        /// The note.
+        message: MessageId,
+        /// Agents mentioned with `@id`.
+        mentions: Vec<AgentId>,
+    },
+    /// An agent assigned the conversation to themselves.
+    Claimed {
+        /// The new owner.
+        agent: AgentId,
+        /// Where ownership pointed before.
+        from: Ownership,
+    },
+    /// The conversation was assigned (to an agent or a team queue).
+    Assigned {
+        /// Where ownership pointed before.
+        from: Ownership,
+        /// Where it points now.
+        to: Ownership,
+        /// Why (free text, or the routing explanation).
+        reason: String,
+        /// A warning, e.g. the agent is over capacity.
+        warning: Option<String>,
+    },
+    /// The owner handed the conversation over with a note.
+    Transferred {
+        /// Where ownership pointed before.
+        from: Ownership,
+        /// Where it points now.
+        to: Ownership,
+        /// The handoff note's message id.
+        note: MessageId,
+    },
+    /// The owner (or a supervisor) returned the conversation to its queue.
+    Released {
+        /// The agent who owned it.
+        agent: AgentId,
+        /// Why.
+        reason: String,
+    },
+    /// Tags were added or removed.
+    Tagged {
+        /// Added tags.
+        added: Vec<String>,
+        /// Removed tags.
+        removed: Vec<String>,
+    },
+    /// Priority changed.
+    PriorityChanged {
+        /// Before.
+        from: Priority,
+        /// After.
+        to: Priority,
+    },
+    /// Status changed (also emitted on resolve and snooze).
+    StatusChanged {
+        /// Before.
+        from: ConversationStatus,
+        /// After.
+        to: ConversationStatus,
+        /// For snoozes, until when.
+        snoozed_until: Option<DateTime<Utc>>,
+    },
+    /// An agent's presence changed.
+    PresenceChanged {
+        /// The agent.
+        agent: AgentId,
+        /// New presence.
+        presence: Presence,
+    },
+    /// A stale or colliding action was refused (live only, not stored).
+    CollisionPrevented {
+        /// Who was stopped.
+        agent: AgentId,
+        /// What they tried.
+        action: String,
+        /// Why (the conflict, in words).
+        reason: String,
+    },
+}
+
+impl EventKind {
+    /// The event's type name, as in its JSON `type` field.
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::ContactCreated { .. } => "contact_created",
+            EventKind::ContactUpdated { .. } => "contact_updated",
+            EventKind::ConversationOpened { .. } => "conversation_opened",
+            EventKind::ConversationReopened { .. } => "conversation_reopened",
+            EventKind::MessageReceived { .. } => "message_received",
+            EventKind::MessageRevised { .. } => "message_revised",
+            EventKind::ReplyQueued { .. } => "reply_queued",
+            EventKind::DeliveryChanged { .. } => "delivery_changed",
+            EventKind::DeliveryInDoubt { .. } => "delivery_in_doubt",
+            EventKind::NoteAdded { .. } => "note_added",
+            EventKind::Claimed { .. } => "claimed",
+            EventKind::Assigned { .. } => "assigned",
+            EventKind::Transferred { .. } => "transferred",
+            EventKind::Released { .. } => "released",
+            EventKind::Tagged { .. } => "tagged",
+            EventKind::PriorityChanged { .. } => "priority_changed",
+            EventKind::StatusChanged { .. } => "status_changed",
+            EventKind::PresenceChanged { .. } => "presence_changed",
+            EventKind::CollisionPrevented { .. } => "collision_prevented",
+        }
+    }
+}
+
+/// A domain event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// Per-tenant sequence number, assigned by the store on commit (gap-free,
+    /// starting at 1). `0` for live-only events that are never stored.
+    pub seq: u64,
+    /// When it happened.
+    pub at: DateTime<Utc>,
+    /// Who caused it.
+    pub actor: EventActor,
+    /// The conversation it concerns, if any.
+    pub conversation: Option<ConversationId>,
+    /// The conversation version this event produced, if any.
+    pub conversation_version: Option<u64>,
+    /// What happened.
+    pub kind: EventKind,
+}
+
+impl Event {
+    /// A new, not yet sequenced event.
+    pub fn new(tenant: TenantId, at: DateTime<Utc>, actor: EventActor, kind: EventKind) -> Self {
+        Self {
+            tenant,
+            seq: 0,
+            at,
+            actor,
+            conversation: None,
+            conversation_version: None,
+            kind,
+        }
+    }
+
+    /// Sets the conversation (builder style).
+    pub fn on(mut self, conversation: &ConversationId, version: u64) -> Self {
+        self.conversation = Some(conversation.clone());
+        self.conversation_version = Some(version);
+        self
+    }
+}

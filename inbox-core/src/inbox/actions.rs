@@ -1,0 +1,863 @@
+//! Agent actions on conversations.
+
+use chrono::{DateTime, Utc};
+
+use super::{ActionOutcome, Actor, Draft, Inbox, StaleReplies, Staleness};
+use crate::error::{Error, Result};
+use crate::event::{Event, EventActor, EventKind, Ownership};
+use crate::ids::{AgentId, ConversationId, MessageId, TeamId};
+use crate::model::{
+    Agent, Author, Content, ConversationStatus, DeliveryState, Direction, Message, Presence,
+    Priority, ReplyContext,
+};
+use crate::permissions::{self, Action};
+use crate::ports::{Changeset, OutboxEntry};
+
+/// Where to hand a conversation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Assignee {
+    /// To an agent (who becomes the owner).
+    Agent(AgentId),
+    /// To a team's queue (nobody owns it until someone claims it).
+    Team(TeamId),
+}
+
+/// A reply to send to the customer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    /// What to send. Free-form content needs an open 24-hour window; a
+    /// template does not.
+    pub content: Content,
+    /// The caller's key for this request: retrying with the same key never
+    /// sends a second message. Required.
+    pub idempotency_key: String,
+    /// The message this reply quotes (a message of the same conversation).
+    pub reply_to: Option<MessageId>,
+}
+
+impl Reply {
+    /// A text reply.
+    ///
+    /// ```
+    /// use inbox_core::Reply;
+    /// let r = Reply::text("Hi! Your order ships today.", "req-42");
+    /// assert_eq!(r.idempotency_key, "req-42");
+    /// ```
+    pub fn text(body: impl Into<String>, idempotency_key: impl Into<String>) -> Self {
+        Self {
+            content: Content::text(body),
+            idempotency_key: idempotency_key.into(),
+            reply_to: None,
+        }
+    }
+}
+
+fn ownership(agent: Option<&AgentId>, team: Option<&TeamId>) -> Ownership {
+    Ownership {
+        agent: agent.cloned(),
+        team: team.cloned(),
+    }
+}
+
+fn current_ownership(d: &Draft<'_>) -> Ownership {
+    ownership(
+        d.conversation.assignee.as_ref(),
+        d.conversation.team.as_ref(),
+    )
+}
+
+fn validate_key(key: &str) -> Result<()> {
+    if key.trim().is_empty() {
+        return Err(Error::invalid("idempotency_key", "must not be empty"));
+    }
+    if key.len() > 200 {
+        return Err(Error::invalid(
+            "idempotency_key",
+            "must be at most 200 bytes",
+        ));
+    }
+    Ok(())
+}
+
+/// Normalises a tag: trimmed, lower-case, 1 to 64 characters, no control
+/// characters.
+pub fn normalize_tag(tag: &str) -> Result<String> {
+    let t = tag.trim().to_lowercase();
+    if t.is_empty() {
+        return Err(Error::invalid("tag", "must not be empty"));
+    }
+    if t.chars().count() > 64 {
+        return Err(Error::invalid(
+            "tag",
+            format!("{t:?} is longer than 64 characters"),
+        ));
+    }
+    if t.chars().any(char::is_control) {
+        return Err(Error::invalid("tag", "must not contain control characters"));
+    }
+    Ok(t)
+}
+
+/// Finds `@handle` mentions of known agents in a note.
+pub fn parse_mentions(text: &str, agents: &[Agent]) -> Vec<AgentId> {
+    let mut found: Vec<AgentId> = Vec::new();
+    for (i, _) in text.match_indices('@') {
+        // A mention starts a word: not an e-mail address.
+        if text[..i]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_alphanumeric())
+        {
+            continue;
+        }
+        let handle: String = text[i + 1..]
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
+            .collect();
+        let handle = handle.trim_end_matches('.');
+        if let Some(a) = agents.iter().find(|a| a.id.as_str() == handle) {
+            if !found.contains(&a.id) {
+                found.push(a.id.clone());
+            }
+        }
+    }
+    found
+}
+
+impl Inbox {
+    /// Load of an agent against capacity, as a warning if over.
+    async fn capacity_warning(&self, agent: &Agent, adding: u32) -> Result<Option<String>> {
+        if agent.capacity == 0 {
+            return Ok(None);
+        }
+        let load = self
+            .ports
+            .store
+            .agent_load(&agent.tenant, &agent.id)
+            .await?;
+        Ok((load + adding > agent.capacity).then(|| {
+            format!(
+                "{} is over capacity: {}/{} open conversations",
+                agent.id,
+                load + adding,
+                agent.capacity
+            )
+        }))
+    }
+
+    /// The acting agent takes ownership of an unowned conversation.
+    ///
+    /// Exactly one of several agents claiming at once wins; the others get
+    /// [`Error::AlreadyOwned`] naming the winner (or a conflict if they acted
+    /// on a stale version). Claiming one's own conversation changes nothing.
+    /// Claiming over capacity is allowed, with a warning.
+    pub async fn claim(
+        &self,
+        actor: &Actor,
+        id: &ConversationId,
+        seen_version: u64,
+    ) -> Result<ActionOutcome> {
+        let me = self.load_agent(actor).await?;
+        permissions::require(&me, Action::Claim)?;
+        let warning = self.capacity_warning(&me, 1).await?;
+        let result = self
+            .act(actor, id, seen_version, "claim", Staleness::Reject, |d| {
+                claim_in(d, warning.clone())
+            })
+            .await;
+        match result {
+            // A stale claim on a conversation someone else now owns: "already
+            // owned by X" is what the caller needs to hear.
+            Err(Error::Conflict(c)) => {
+                let current = self.ports.store.conversation(&actor.tenant, id).await?;
+                match &current.assignee {
+                    Some(owner) if owner != &actor.agent => Err(Error::AlreadyOwned {
+                        conversation: id.clone(),
+                        owner: owner.clone(),
+                    }),
+                    // Already ours (a retried or doubled claim): nothing to do.
+                    Some(_) => Ok(ActionOutcome {
+                        conversation: current,
+                        message: None,
+                        events: Vec::new(),
+                        warnings: Vec::new(),
+                        replayed: true,
+                    }),
+                    None => Err(Error::Conflict(c)),
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// Assigns a conversation to an agent or a team queue (supervisors and
+    /// admins; agents may hand over conversations they own). Over-capacity
+    /// manual assignment is allowed, with a warning.
+    pub async fn assign(
+        &self,
+        actor: &Actor,
+        id: &ConversationId,
+        seen_version: u64,
+        to: Assignee,
+        reason: &str,
+    ) -> Result<ActionOutcome> {
+        let (target, warning) = self.resolve_assignee(actor, &to).await?;
+        let reason = reason.trim().to_string();
+        self.act(actor, id, seen_version, "assign", Staleness::Reject, |d| {
+            permissions::require_ownership_change(d.agent, &d.conversation)?;
+            require_active(d)?;
+            let from = current_ownership(d);
+            apply_assignee(d, &to, target.as_ref());
+            let to_own = current_ownership(d);
+            if from == to_own {
+                return Ok(());
+            }
+            d.emit(EventKind::Assigned {
+                from,
+                to: to_own,
+                reason: if reason.is_empty() {
+                    "manual assignment".into()
+                } else {
+                    reason.clone()
+                },
+                warning: warning.clone(),
+            });
+            if let Some(w) = &warning {
+                d.warnings.push(w.clone());
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Hands a conversation over with a handoff note for the next owner.
+    pub async fn transfer(
+        &self,
+        actor: &Actor,
+        id: &ConversationId,
+        seen_version: u64,
+        to: Assignee,
+        handoff_note: &str,
+    ) -> Result<ActionOutcome> {
+        let note_text = handoff_note.trim().to_string();
+        if note_text.is_empty() {
+            return Err(Error::invalid(
+                "handoff_note",
+                "a transfer needs a note for the next owner",
+            ));
+        }
+        let (target, warning) = self.resolve_assignee(actor, &to).await?;
+        let agents = self.ports.store.agents(&actor.tenant).await?;
+        let note_id: MessageId = self.new_id("message")?;
+        self.act(
+            actor,
+            id,
+            seen_version,
+            "transfer",
+            Staleness::Reject,
+            |d| {
+                permissions::require_ownership_change(d.agent, &d.conversation)?;
+                require_active(d)?;
+                let from = current_ownership(d);
+                apply_assignee(d, &to, target.as_ref());
+                let to_own = current_ownership(d);
+                if from == to_own {
+                    return Err(Error::invalid("to", "the conversation is already there"));
+                }
+                let mentions = parse_mentions(&note_text, &agents);
+                let note = new_note(d, note_id.clone(), &note_text, mentions.clone());
+                d.messages.push(note);
+                d.emit(EventKind::NoteAdded {
+                    message: note_id.clone(),
+                    mentions,
+                });
+                d.emit(EventKind::Transferred {
+                    from,
+                    to: to_own,
+                    note: note_id.clone(),
+                });
+                if let Some(w) = &warning {
+                    d.warnings.push(w.clone());
+                }
+                Ok(())
+            },
+        )
+        .await
+    }
+
+    /// Returns an owned conversation to its team queue (owner, supervisors,
+    /// admins).
+    pub async fn release(
+        &self,
+        actor: &Actor,
+        id: &ConversationId,
+        seen_version: u64,
+        reason: &str,
+    ) -> Result<ActionOutcome> {
+        let reason = reason.trim().to_string();
+        self.act(actor, id, seen_version, "release", Staleness::Reject, |d| {
+            let Some(owner) = d.conversation.assignee.clone() else {
+                return Err(Error::InvalidState(format!(
+                    "conversation {} has no owner to release",
+                    d.conversation.id
+                )));
+            };
+            permissions::require_ownership_change(d.agent, &d.conversation)?;
+            d.conversation.assignee = None;
+            d.emit(EventKind::Released {
+                agent: owner,
+                reason: if reason.is_empty() {
+                    "released".into()
+                } else {
+                    reason.clone()
+                },
+            });
+            Ok(())
+        })
+        .await
+    }
+
+    /// Queues a reply to the customer.
+    ///
+    /// The reply is committed first (with its outbox entry) and delivered by
+    /// [`Inbox::dispatch`]. Refused when: the content is empty or not
+    /// sendable; the 24-hour window is closed and the content is not a
+    /// template ([`Error::WindowClosed`]); the agent acted on a stale version
+    /// (per [`crate::ReplyPolicy::stale`]); the policy is assignee-only and
+    /// someone else owns it (supervisors may override); the conversation is
+    /// resolved. Retrying with the same idempotency key returns the first
+    /// reply (`replayed: true`) and never sends twice.
+    pub async fn reply(
+        &self,
+        actor: &Actor,
+        id: &ConversationId,
+        seen_version: u64,
+        reply: Reply,
+    ) -> Result<ActionOutcome> {
+        validate_key(&reply.idempotency_key)?;
+        if let Some(done) = self.replayed(actor, id, &reply.idempotency_key).await? {
+            return Ok(done);
+        }
+        reply.content.validate_outbound()?;
+        let me = self.load_agent(actor).await?;
+        permissions::require(&me, Action::Reply)?;
+        let quoted = match &reply.reply_to {
+            None => None,
+            Some(m) => {
+                let quoted = self.ports.store.message(&actor.tenant, m).await?;
+                if &quoted.conversation != id {
+                    return Err(Error::invalid(
+                        "reply_to",
+                        "the quoted message is in another conversation",
+                    ));
+                }
+                Some(quoted.external_id.ok_or_else(|| {
+                    Error::invalid("reply_to", "the quoted message has no provider id yet")
+                })?)
+            }
+        };
+        let message_id: MessageId = self.new_id("message")?;
+        let policy = self.config.reply;
+        let staleness = match policy.stale {
+            StaleReplies::Reject => Staleness::Reject,
+            StaleReplies::Warn => Staleness::Warn,
+        };
+        let result = self
+            .act(actor, id, seen_version, "reply", staleness, |d| {
+                let c = &d.conversation;
+                if c.status == ConversationStatus::Resolved {
+                    return Err(Error::InvalidState(format!(
+                        "conversation {} is resolved; reopen it before replying",
+                        c.id
+                    )));
+                }
+                if !reply.content.is_template() && !c.window_open(d.now) {
+                    return Err(Error::WindowClosed {
+                        conversation: c.id.clone(),
+                        closed_at: crate::error::WindowClosedAt(c.window_expires_at),
+                    });
+                }
+                match &c.assignee {
+                    Some(owner) if owner != &d.agent.id => {
+                        if policy.assignee_only {
+                            permissions::require(d.agent, Action::OverrideAssignee).map_err(
+                                |_| Error::Forbidden {
+                                    agent: d.agent.id.clone(),
+                                    action: Action::Reply,
+                                    reason: format!(
+                                        "only the owner ({owner}) may reply to this conversation"
+                                    ),
+                                },
+                            )?;
+                        }
+                    }
+                    Some(_) => {}
+                    None => {
+                        if policy.claim_on_reply {
+                            let from = current_ownership(d);
+                            d.conversation.assignee = Some(d.agent.id.clone());
+                            d.emit(EventKind::Claimed {
+                                agent: d.agent.id.clone(),
+                                from,
+                            });
+                        }
+                    }
+                }
+                let now = d.now;
+                let c = &mut d.conversation;
+                c.last_agent_reply_at = Some(now);
+                c.last_activity_at = c.last_activity_at.max(now);
+                c.waiting_since = None;
+                c.message_count += 1;
+                let message = Message {
+                    tenant: c.tenant.clone(),
+                    id: message_id.clone(),
+                    conversation: c.id.clone(),
+                    channel: c.channel.clone(),
+                    direction: Direction::Outbound,
+                    author: Author::Agent(d.agent.id.clone()),
+                    content: reply.content.clone(),
+                    external_id: None,
+                    idempotency_key: Some(reply.idempotency_key.clone()),
+                    context: ReplyContext {
+                        reply_to: quoted.clone(),
+                        ..ReplyContext::default()
+                    },
+                    mentions: Vec::new(),
+                    sent_at: now,
+                    created_at: now,
+                    delivery: Some(DeliveryState::pending(now)),
+                };
+                d.outbox.push(OutboxEntry {
+                    tenant: c.tenant.clone(),
+                    message: message_id.clone(),
+                    not_before: now,
+                    attempts: 0,
+                });
+                d.emit(EventKind::ReplyQueued {
+                    message: message_id.clone(),
+                    content: reply.content.kind().to_string(),
+                });
+                d.messages.push(message);
+                Ok(())
+            })
+            .await;
+        match result {
+            // Two requests with the same key raced: the other one won.
+            Err(Error::Duplicate {
+                what: "idempotency key",
+                ..
+            }) => self
+                .replayed(actor, id, &reply.idempotency_key)
+                .await?
+                .ok_or_else(|| Error::Backend {
+                    message: "idempotency key reported duplicate but not found".into(),
+                    source: None,
+                }),
+            other => other,
+        }
+    }
+
+    /// The outcome of an earlier request with this idempotency key, if any.
+    async fn replayed(
+        &self,
+        actor: &Actor,
+        id: &ConversationId,
+        key: &str,
+    ) -> Result<Option<ActionOutcome>> {
+        let Some(existing) = self
+            .ports
+            .store
+            .message_by_idempotency_key(&actor.tenant, key)
+            .await?
+        else {
+            return Ok(None);
+        };
+        if &existing.conversation != id || existing.author != Author::Agent(actor.agent.clone()) {
+            return Err(Error::invalid(
+                "idempotency_key",
+                "already used for a different request",
+            ));
+        }
+        let conversation = self.ports.store.conversation(&actor.tenant, id).await?;
+        Ok(Some(ActionOutcome {
+            conversation,
+            message: Some(existing),
+            events: Vec::new(),
+            warnings: Vec::new(),
+            replayed: true,
+        }))
+    }
+
+    /// Adds an internal note, visible to the team only and never sent to the
+    /// customer. `@agent-id` mentions of the tenant's agents are recorded.
+    ///
+    /// Notes commute with other changes: a stale `seen_version` is accepted
+    /// with a warning listing what changed. An idempotency key makes retries
+    /// safe.
+    pub async fn note(
+        &self,
+        actor: &Actor,
+        id: &ConversationId,
+        seen_version: u64,
+        text: &str,
+        idempotency_key: &str,
+    ) -> Result<ActionOutcome> {
+        validate_key(idempotency_key)?;
+        let text = text.trim().to_string();
+        if text.is_empty() {
+            return Err(Error::invalid("text", "note is empty"));
+        }
+        if text.chars().count() > 20_000 {
+            return Err(Error::invalid(
+                "text",
+                "note is longer than 20000 characters",
+            ));
+        }
+        if let Some(done) = self.replayed(actor, id, idempotency_key).await? {
+            return Ok(done);
+        }
+        let agents = self.ports.store.agents(&actor.tenant).await?;
+        let note_id: MessageId = self.new_id("message")?;
+        let mentions = parse_mentions(&text, &agents);
+        let key = idempotency_key.to_string();
+        let result = self
+            .act(actor, id, seen_version, "note", Staleness::Warn, |d| {
+                permissions::require(d.agent, Action::AddNote)?;
+                let mut note = new_note(d, note_id.clone(), &text, mentions.clone());
+                note.idempotency_key = Some(key.clone());
+                d.messages.push(note);
+                d.emit(EventKind::NoteAdded {
+                    message: note_id.clone(),
+                    mentions: mentions.clone(),
+                });
+                Ok(())
+            })
+            .await;
+        match result {
+            Err(Error::Duplicate {
+                what: "idempotency key",
+                ..
+            }) => self
+                .replayed(actor, id, idempotency_key)
+                .await?
+                .ok_or_else(|| Error::Backend {
+                    message: "idempotency key reported duplicate but not found".into(),
+                    source: None,
+                }),
+            other => other,
+        }
+    }
+
+    /// Adds and removes tags (normalised to lower case). Commutes with other
+    /// changes: a stale version is accepted with a warning.
+    pub async fn tag(
+        &self,
+        actor: &Actor,
+        id: &ConversationId,
+        seen_version: u64,
+        add: &[&str],
+        remove: &[&str],
+    ) -> Result<ActionOutcome> {
+        let add = add
+            .iter()
+            .map(|t| normalize_tag(t))
+            .collect::<Result<Vec<_>>>()?;
+        let remove = remove
+            .iter()
+            .map(|t| normalize_tag(t))
+            .collect::<Result<Vec<_>>>()?;
+        self.act(actor, id, seen_version, "tag", Staleness::Warn, |d| {
+            permissions::require(d.agent, Action::Tag)?;
+            let tags = &mut d.conversation.tags;
+            let mut added = Vec::new();
+            let mut removed = Vec::new();
+            for t in &remove {
+                if let Some(pos) = tags.iter().position(|x| x == t) {
+                    tags.remove(pos);
+                    removed.push(t.clone());
+                }
+            }
+            for t in &add {
+                if !tags.contains(t) {
+                    tags.push(t.clone());
+                    added.push(t.clone());
+                }
+            }
+            if tags.len() > 50 {
+                return Err(Error::invalid("tags", "at most 50 tags per conversation"));
+            }
+            tags.sort();
+            if !added.is_empty() || !removed.is_empty() {
+                d.emit(EventKind::Tagged { added, removed });
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Sets the priority.
+    pub async fn set_priority(
+        &self,
+        actor: &Actor,
+        id: &ConversationId,
+        seen_version: u64,
+        priority: Priority,
+    ) -> Result<ActionOutcome> {
+        self.act(
+            actor,
+            id,
+            seen_version,
+            "set priority",
+            Staleness::Warn,
+            |d| {
+                permissions::require(d.agent, Action::Tag)?;
+                let from = d.conversation.priority;
+                if from != priority {
+                    d.conversation.priority = priority;
+                    d.emit(EventKind::PriorityChanged { from, to: priority });
+                }
+                Ok(())
+            },
+        )
+        .await
+    }
+
+    /// Sets the status to open, pending (waiting on the customer) or
+    /// resolved. Use [`Inbox::snooze`] to snooze.
+    pub async fn set_status(
+        &self,
+        actor: &Actor,
+        id: &ConversationId,
+        seen_version: u64,
+        status: ConversationStatus,
+    ) -> Result<ActionOutcome> {
+        if status == ConversationStatus::Snoozed {
+            return Err(Error::invalid(
+                "status",
+                "use snooze, which needs a wake-up time",
+            ));
+        }
+        self.act(
+            actor,
+            id,
+            seen_version,
+            "change status",
+            Staleness::Reject,
+            |d| {
+                permissions::require(d.agent, Action::ChangeStatus)?;
+                change_status(d, status, None)
+            },
+        )
+        .await
+    }
+
+    /// Snoozes a conversation until `until` (which must be in the future).
+    pub async fn snooze(
+        &self,
+        actor: &Actor,
+        id: &ConversationId,
+        seen_version: u64,
+        until: DateTime<Utc>,
+    ) -> Result<ActionOutcome> {
+        if until <= self.now() {
+            return Err(Error::invalid("until", "must be in the future"));
+        }
+        self.act(actor, id, seen_version, "snooze", Staleness::Reject, |d| {
+            permissions::require(d.agent, Action::ChangeStatus)?;
+            change_status(d, ConversationStatus::Snoozed, Some(until))
+        })
+        .await
+    }
+
+    /// Sets the acting agent's presence (online, away, offline).
+    pub async fn set_presence(&self, actor: &Actor, presence: Presence) -> Result<Vec<Event>> {
+        let me = self.load_agent(actor).await?;
+        if me.presence == presence {
+            return Ok(Vec::new());
+        }
+        let event = Event::new(
+            actor.tenant.clone(),
+            self.now(),
+            EventActor::Agent(me.id.clone()),
+            EventKind::PresenceChanged {
+                agent: me.id.clone(),
+                presence,
+            },
+        );
+        let committed = self
+            .ports
+            .store
+            .commit(Changeset {
+                presence: Some((me.id.clone(), presence)),
+                events: vec![event],
+                ..Changeset::new(actor.tenant.clone())
+            })
+            .await?;
+        self.publish(&committed.events).await;
+        Ok(committed.events)
+    }
+
+    /// Checks an assignment target and computes its capacity warning.
+    async fn resolve_assignee(
+        &self,
+        actor: &Actor,
+        to: &Assignee,
+    ) -> Result<(Option<Agent>, Option<String>)> {
+        match to {
+            Assignee::Agent(a) => {
+                let target = self.ports.store.agent(&actor.tenant, a).await?;
+                if !target.active {
+                    return Err(Error::invalid("to", format!("agent {a} is deactivated")));
+                }
+                let warning = self.capacity_warning(&target, 1).await?;
+                Ok((Some(target), warning))
+            }
+            Assignee::Team(t) => {
+                self.ports.store.team(&actor.tenant, t).await?;
+                Ok((None, None))
+            }
+        }
+    }
+}
+
+fn require_active(d: &Draft<'_>) -> Result<()> {
+    if d.conversation.status == ConversationStatus::Resolved {
+        return Err(Error::InvalidState(format!(
+            "conversation {} is resolved",
+            d.conversation.id
+        )));
+    }
+    Ok(())
+}
+
+fn claim_in(d: &mut Draft<'_>, warning: Option<String>) -> Result<()> {
+    require_active(d)?;
+    match &d.conversation.assignee {
+        Some(owner) if owner == &d.agent.id => return Ok(()),
+        Some(owner) => {
+            return Err(Error::AlreadyOwned {
+                conversation: d.conversation.id.clone(),
+                owner: owner.clone(),
+            })
+        }
+        None => {}
+    }
+    let from = current_ownership(d);
+    d.conversation.assignee = Some(d.agent.id.clone());
+    d.emit(EventKind::Claimed {
+        agent: d.agent.id.clone(),
+        from,
+    });
+    if let Some(w) = warning {
+        d.warnings.push(w);
+    }
+    Ok(())
+}
+
+fn apply_assignee(d: &mut Draft<'_>, to: &Assignee, target: Option<&Agent>) {
+    match to {
+        Assignee::Agent(a) => {
+            d.conversation.assignee = Some(a.clone());
+            // Route it to the new owner's team if it is in none of theirs.
+            if let Some(agent) = target {
+                let in_team = d
+                    .conversation
+                    .team
+                    .as_ref()
+                    .is_some_and(|t| agent.is_in_team(t));
+                if !in_team {
+                    if let Some(first) = agent.teams.first() {
+                        d.conversation.team = Some(first.clone());
+                    }
+                }
+            }
+        }
+        Assignee::Team(t) => {
+            d.conversation.assignee = None;
+            d.conversation.team = Some(t.clone());
+        }
+    }
+}
+
+fn new_note(d: &mut Draft<'_>, id: MessageId, text: &str, mentions: Vec<AgentId>) -> Message {
+    let now = d.now;
+    let c = &mut d.conversation;
+    c.message_count += 1;
+    c.last_activity_at = c.last_activity_at.max(now);
+    Message {
+        tenant: c.tenant.clone(),
+        id,
+        conversation: c.id.clone(),
+        channel: c.channel.clone(),
+        direction: Direction::Note,
+        author: Author::Agent(d.agent.id.clone()),
+        content: Content::text(text),
+        external_id: None,
+        idempotency_key: None,
+        context: ReplyContext::default(),
+        mentions,
+        sent_at: now,
+        created_at: now,
+        delivery: None,
+    }
+}
+
+fn change_status(
+    d: &mut Draft<'_>,
+    to: ConversationStatus,
+    snoozed_until: Option<DateTime<Utc>>,
+) -> Result<()> {
+    let from = d.conversation.status;
+    if from == to && d.conversation.snoozed_until == snoozed_until {
+        return Ok(());
+    }
+    if from == ConversationStatus::Resolved && to != ConversationStatus::Resolved {
+        // Reopening by hand must not create a second active conversation;
+        // the store refuses it if the customer already has a new one.
+        d.conversation.reopen_count += 1;
+    }
+    let now = d.now;
+    let c = &mut d.conversation;
+    c.status = to;
+    c.snoozed_until = snoozed_until;
+    if to == ConversationStatus::Resolved {
+        c.resolved_at = Some(now);
+        c.waiting_since = None;
+    }
+    d.emit(EventKind::StatusChanged {
+        from,
+        to,
+        snoozed_until,
+    });
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::TenantId;
+    use crate::model::Role;
+
+    #[test]
+    fn mentions_match_known_agents_only() {
+        let t = TenantId::new("t").unwrap();
+        let agents = vec![
+            Agent::new(t.clone(), AgentId::new("ana").unwrap(), "Ana", Role::Agent),
+            Agent::new(t, AgentId::new("ben.s").unwrap(), "Ben", Role::Agent),
+        ];
+        let m = parse_mentions(
+            "@ana can you check? cc @ben.s. mail x@ana.com @nobody @ana",
+            &agents,
+        );
+        let ids: Vec<&str> = m.iter().map(|a| a.as_str()).collect();
+        assert_eq!(ids, ["ana", "ben.s"]);
+    }
+
+    #[test]
+    fn tags_are_normalised() {
+        assert_eq!(normalize_tag("  VIP ").unwrap(), "vip");
+        assert!(normalize_tag(" ").is_err());
+        assert!(normalize_tag(&"x".repeat(65)).is_err());
+    }
+}

@@ -1,0 +1,104 @@
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// What happens when a customer writes again after their conversation was
+/// resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "within_secs", rename_all = "snake_case")]
+pub enum ReopenPolicy {
+    /// Always reopen the resolved conversation (same owner, same team).
+    Reopen,
+    /// Always open a new conversation.
+    NewConversation,
+    /// Reopen if it was resolved less than this many seconds ago, else open
+    /// a new one.
+    ReopenWithin(u64),
+}
+
+impl Default for ReopenPolicy {
+    fn default() -> Self {
+        ReopenPolicy::ReopenWithin(7 * 24 * 3600)
+    }
+}
+
+/// What to do with a reply sent on a stale version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum StaleReplies {
+    /// Refuse it with a conflict saying what changed (default).
+    #[default]
+    Reject,
+    /// Send it, with a warning saying what changed.
+    Warn,
+}
+
+/// Who may reply, and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplyPolicy {
+    /// Only the owner may reply; supervisors and admins may override.
+    pub assignee_only: bool,
+    /// Replying to an unowned conversation claims it for the replier.
+    pub claim_on_reply: bool,
+    /// Stale replies are refused or warned about.
+    pub stale: StaleReplies,
+}
+
+impl Default for ReplyPolicy {
+    fn default() -> Self {
+        Self {
+            assignee_only: false,
+            claim_on_reply: true,
+            stale: StaleReplies::Reject,
+        }
+    }
+}
+
+/// How the dispatcher delivers queued replies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxPolicy {
+    /// How long a dispatcher may hold a claimed message before it is
+    /// considered crashed (the message is then marked in doubt, not resent).
+    pub lease: Duration,
+    /// Attempts before a retryable failure becomes final.
+    pub max_attempts: u32,
+    /// First retry delay; doubled each attempt.
+    pub base_backoff: Duration,
+    /// Longest retry delay.
+    pub max_backoff: Duration,
+}
+
+impl Default for OutboxPolicy {
+    fn default() -> Self {
+        Self {
+            lease: Duration::from_secs(60),
+            max_attempts: 8,
+            base_backoff: Duration::from_secs(2),
+            max_backoff: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Policies an embedder picks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InboxConfig {
+    /// Reopen or open anew after resolution.
+    pub reopen: ReopenPolicy,
+    /// Reply rules.
+    pub reply: ReplyPolicy,
+    /// Outbound delivery.
+    pub outbox: OutboxPolicy,
+    /// How many times an action is retried when its commit races with
+    /// another writer before the conflict is returned.
+    pub commit_attempts: u32,
+}
+
+impl Default for InboxConfig {
+    fn default() -> Self {
+        Self {
+            reopen: ReopenPolicy::default(),
+            reply: ReplyPolicy::default(),
+            outbox: OutboxPolicy::default(),
+            commit_attempts: 8,
+        }
+    }
+}

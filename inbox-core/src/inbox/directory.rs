@@ -1,0 +1,79 @@
+//! Provisioning and settings: tenants, channels, teams, agents.
+
+use super::{Actor, Inbox};
+use crate::error::{Error, Result};
+use crate::model::{Agent, Channel, Team, Tenant};
+use crate::permissions::{self, Action};
+
+fn check_name(field: &str, name: &str) -> Result<()> {
+    if name.trim().is_empty() {
+        return Err(Error::invalid(field, "must not be empty"));
+    }
+    if name.chars().count() > 200 {
+        return Err(Error::invalid(field, "longer than 200 characters"));
+    }
+    Ok(())
+}
+
+impl Inbox {
+    /// Creates or updates a tenant. System level: for the embedder's own
+    /// provisioning code, not for agents.
+    pub async fn provision_tenant(&self, tenant: &Tenant) -> Result<()> {
+        check_name("tenant.name", &tenant.name)?;
+        self.ports.store.upsert_tenant(tenant).await
+    }
+
+    /// Creates or updates a channel (system level). The phone number id must
+    /// not belong to another channel.
+    pub async fn provision_channel(&self, channel: &Channel) -> Result<()> {
+        if channel.phone_number_id.trim().is_empty() {
+            return Err(Error::invalid(
+                "channel.phone_number_id",
+                "must not be empty",
+            ));
+        }
+        check_name("channel.name", &channel.name)?;
+        self.ports.store.upsert_channel(channel).await
+    }
+
+    /// Creates or updates a team (system level).
+    pub async fn provision_team(&self, team: &Team) -> Result<()> {
+        check_name("team.name", &team.name)?;
+        self.ports.store.upsert_team(team).await
+    }
+
+    /// Creates or updates an agent (system level). Their teams must exist.
+    pub async fn provision_agent(&self, agent: &Agent) -> Result<()> {
+        check_name("agent.name", &agent.name)?;
+        for t in &agent.teams {
+            self.ports.store.team(&agent.tenant, t).await?;
+        }
+        self.ports.store.upsert_agent(agent).await
+    }
+
+    async fn require_settings(&self, actor: &Actor, tenant: &crate::ids::TenantId) -> Result<()> {
+        let me = self.load_agent(actor).await?;
+        if &actor.tenant != tenant {
+            return Err(Error::not_found("tenant", tenant));
+        }
+        permissions::require(&me, Action::ManageSettings)
+    }
+
+    /// Creates or updates an agent of the actor's tenant (admins only).
+    pub async fn save_agent(&self, actor: &Actor, agent: &Agent) -> Result<()> {
+        self.require_settings(actor, &agent.tenant).await?;
+        self.provision_agent(agent).await
+    }
+
+    /// Creates or updates a team of the actor's tenant (admins only).
+    pub async fn save_team(&self, actor: &Actor, team: &Team) -> Result<()> {
+        self.require_settings(actor, &team.tenant).await?;
+        self.provision_team(team).await
+    }
+
+    /// Creates or updates a channel of the actor's tenant (admins only).
+    pub async fn save_channel(&self, actor: &Actor, channel: &Channel) -> Result<()> {
+        self.require_settings(actor, &channel.tenant).await?;
+        self.provision_channel(channel).await
+    }
+}

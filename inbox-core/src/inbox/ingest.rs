@@ -1,0 +1,435 @@
+//! Inbound events: customer messages and delivery statuses.
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use super::{Inbox, ReopenPolicy};
+use crate::error::{Error, Result};
+use crate::event::{Event, EventActor, EventKind};
+use crate::ids::{ContactId, ConversationId, MessageId, TenantId};
+use crate::inbound::{InboundEvent, InboundMessage, InboundStatus, IngestOutcome};
+use crate::model::{
+    Author, Channel, Contact, Content, Conversation, ConversationStatus, DeliveryUpdate, Direction,
+    Message, SystemChange,
+};
+use crate::ports::{Changeset, MessageMutation, Write};
+
+/// The 24-hour customer service window.
+pub const CUSTOMER_WINDOW: TimeDelta = TimeDelta::hours(24);
+
+/// Content that is stored without reopening a resolved conversation or making
+/// the customer "wait" for an answer: reactions, edits, deletions and system
+/// notices.
+fn is_quiet(content: &Content) -> bool {
+    matches!(
+        content,
+        Content::Reaction { .. }
+            | Content::Edit { .. }
+            | Content::Revoke { .. }
+            | Content::System { .. }
+    )
+}
+
+fn validate(msg: &InboundMessage) -> Result<()> {
+    let ext = msg.external_id.trim();
+    if ext.is_empty() {
+        return Err(Error::invalid("external_id", "must not be empty"));
+    }
+    if msg.external_id.len() > 512 {
+        return Err(Error::invalid("external_id", "longer than 512 bytes"));
+    }
+    if !msg.from.is_known() {
+        return Err(Error::invalid(
+            "from",
+            "the message carries neither a wa_id nor a user_id",
+        ));
+    }
+    Ok(())
+}
+
+impl Inbox {
+    /// Ingests one inbound event. Idempotent: the same message delivered any
+    /// number of times is stored once ([`IngestOutcome::Duplicate`] after the
+    /// first), and a status never moves a message backwards.
+    ///
+    /// Acknowledge a webhook to the provider only after this returned `Ok`
+    /// for every event in it: then nothing acknowledged is ever lost.
+    pub async fn ingest(&self, event: InboundEvent) -> Result<IngestOutcome> {
+        match event {
+            InboundEvent::Message(m) => self.ingest_message(m).await,
+            InboundEvent::Status(s) => self.ingest_status(s).await,
+        }
+    }
+
+    async fn channel_for(&self, phone_number_id: &str) -> Result<Channel> {
+        self.ports
+            .store
+            .channel_by_phone_number_id(phone_number_id)
+            .await?
+            .ok_or_else(|| Error::UnknownChannel {
+                phone_number_id: phone_number_id.to_string(),
+            })
+    }
+
+    /// Ingests a customer message: finds or creates the contact, opens or
+    /// reopens the conversation, stores the message, all in one commit.
+    pub async fn ingest_message(&self, msg: InboundMessage) -> Result<IngestOutcome> {
+        validate(&msg)?;
+        let channel = self.channel_for(&msg.phone_number_id).await?;
+        let tenant = channel.tenant.clone();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            if let Some(existing) = self
+                .ports
+                .store
+                .message_by_external_id(&tenant, &channel.id, &msg.external_id)
+                .await?
+            {
+                return Ok(IngestOutcome::Duplicate {
+                    message: existing.id,
+                });
+            }
+            let plan = self.plan_ingest(&tenant, &channel, &msg).await?;
+            let outcome = IngestOutcome::Stored {
+                message: Box::new(plan.message.clone()),
+                conversation: plan.conversation.value.id.clone(),
+                opened: plan.opened,
+                reopened: plan.reopened,
+            };
+            let changes = Changeset {
+                contact: plan.contact,
+                conversation: Some(plan.conversation),
+                messages: vec![plan.message],
+                events: plan.events,
+                ..Changeset::new(tenant.clone())
+            };
+            match self.ports.store.commit(changes).await {
+                Ok(committed) => {
+                    self.publish(&committed.events).await;
+                    return Ok(outcome);
+                }
+                Err(Error::Duplicate {
+                    what: "message",
+                    existing,
+                }) => {
+                    return Ok(IngestOutcome::Duplicate {
+                        message: MessageId::new(existing)?,
+                    })
+                }
+                // Raced with another ingest for the same contact or
+                // conversation: read again and retry.
+                Err(Error::Conflict(_) | Error::Duplicate { .. })
+                    if attempt < self.config.commit_attempts =>
+                {
+                    continue
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn plan_ingest(
+        &self,
+        tenant: &TenantId,
+        channel: &Channel,
+        msg: &InboundMessage,
+    ) -> Result<IngestPlan> {
+        let now = self.now();
+        // Provider time, but never in our future (clock skew).
+        let sent_at = msg.timestamp.min(now);
+        let mut events = Vec::new();
+
+        // Contact: find, update, or create.
+        let found = self.ports.store.find_contact(tenant, &msg.from).await?;
+        let (contact, contact_write) = match found {
+            None => {
+                let id: ContactId = self.new_id("contact")?;
+                let mut identity = msg.from.clone();
+                apply_identity_change(&msg.content, &mut identity);
+                let contact = Contact {
+                    tenant: tenant.clone(),
+                    id: id.clone(),
+                    identity,
+                    profile_name: msg.profile_name.clone(),
+                    tags: Vec::new(),
+                    attributes: Default::default(),
+                    created_at: now,
+                    version: 1,
+                };
+                events.push(Event::new(
+                    tenant.clone(),
+                    now,
+                    EventActor::Customer(id.clone()),
+                    EventKind::ContactCreated { contact: id },
+                ));
+                let write = Write {
+                    value: contact.clone(),
+                    expected_version: None,
+                };
+                (contact, Some(write))
+            }
+            Some(existing) => {
+                let mut next = existing.clone();
+                let mut what = Vec::new();
+                if next.identity.wa_id.is_none() && msg.from.wa_id.is_some() {
+                    next.identity.wa_id = msg.from.wa_id.clone();
+                    what.push("wa_id linked");
+                }
+                if next.identity.user_id.is_none() && msg.from.user_id.is_some() {
+                    next.identity.user_id = msg.from.user_id.clone();
+                    what.push("user_id linked");
+                }
+                if apply_identity_change(&msg.content, &mut next.identity) {
+                    what.push("identity changed by WhatsApp");
+                }
+                if let Some(name) = &msg.profile_name {
+                    if !name.trim().is_empty() && next.profile_name.as_ref() != Some(name) {
+                        next.profile_name = Some(name.clone());
+                        what.push("profile name");
+                    }
+                }
+                if what.is_empty() {
+                    (existing, None)
+                } else {
+                    next.version = existing.version + 1;
+                    events.push(Event::new(
+                        tenant.clone(),
+                        now,
+                        EventActor::Customer(next.id.clone()),
+                        EventKind::ContactUpdated {
+                            contact: next.id.clone(),
+                            what: what.join(", "),
+                        },
+                    ));
+                    let write = Write {
+                        value: next.clone(),
+                        expected_version: Some(existing.version),
+                    };
+                    (next, Some(write))
+                }
+            }
+        };
+
+        // Conversation: continue, reopen, or open.
+        let quiet = is_quiet(&msg.content);
+        let latest = self
+            .ports
+            .store
+            .latest_conversation(tenant, &channel.id, &contact.id)
+            .await?;
+        let mut conv_events = Vec::new();
+        let (mut conversation, expected, opened, mut reopened) = match latest {
+            Some(c) if c.status.is_active() || quiet => {
+                let v = c.version;
+                (c, Some(v), false, false)
+            }
+            Some(c) if self.reopens(&c, now) => {
+                let v = c.version;
+                (c, Some(v), false, false)
+            }
+            _ => {
+                let id: ConversationId = self.new_id("conversation")?;
+                let c = Conversation::new(
+                    tenant.clone(),
+                    id,
+                    channel.id.clone(),
+                    contact.id.clone(),
+                    now,
+                );
+                conv_events.push(EventKind::ConversationOpened {
+                    channel: channel.id.clone(),
+                    contact: contact.id.clone(),
+                });
+                (c, None, true, false)
+            }
+        };
+        let before = conversation.status;
+        if !quiet && !opened && before != ConversationStatus::Open {
+            conversation.status = ConversationStatus::Open;
+            conversation.snoozed_until = None;
+            if before == ConversationStatus::Pending {
+                // The customer answered: back to the team.
+                conv_events.push(EventKind::StatusChanged {
+                    from: before,
+                    to: ConversationStatus::Open,
+                    snoozed_until: None,
+                });
+            } else {
+                reopened = true;
+                conversation.reopen_count += 1;
+                conv_events.push(EventKind::ConversationReopened { from: before });
+            }
+        }
+
+        let message_id: MessageId = self.new_id("message")?;
+        let c = &mut conversation;
+        c.message_count += 1;
+        c.last_activity_at = c.last_activity_at.max(sent_at);
+        if !matches!(msg.content, Content::System { .. }) {
+            c.last_customer_message_at = Some(
+                c.last_customer_message_at
+                    .map_or(sent_at, |t| t.max(sent_at)),
+            );
+            let closes = sent_at + CUSTOMER_WINDOW;
+            c.window_expires_at = Some(c.window_expires_at.map_or(closes, |t| t.max(closes)));
+        }
+        if !quiet && c.waiting_since.is_none() {
+            c.waiting_since = Some(sent_at);
+        }
+        c.version = expected.map_or(1, |v| v + 1);
+        c.updated_at = now;
+
+        conv_events.push(match &msg.content {
+            Content::Edit { target, .. } | Content::Revoke { target } => {
+                EventKind::MessageRevised {
+                    message: message_id.clone(),
+                    target: target.clone(),
+                }
+            }
+            other => EventKind::MessageReceived {
+                message: message_id.clone(),
+                content: other.kind().to_string(),
+            },
+        });
+        events.extend(conv_events.into_iter().map(|k| {
+            Event::new(
+                tenant.clone(),
+                now,
+                EventActor::Customer(contact.id.clone()),
+                k,
+            )
+            .on(&conversation.id, conversation.version)
+        }));
+
+        let message = Message {
+            tenant: tenant.clone(),
+            id: message_id,
+            conversation: conversation.id.clone(),
+            channel: channel.id.clone(),
+            direction: Direction::Inbound,
+            author: Author::Customer(contact.id.clone()),
+            content: msg.content.clone(),
+            external_id: Some(msg.external_id.clone()),
+            idempotency_key: None,
+            context: msg.context.clone(),
+            mentions: Vec::new(),
+            sent_at,
+            created_at: now,
+            delivery: None,
+        };
+        Ok(IngestPlan {
+            contact: contact_write,
+            conversation: Write {
+                value: conversation,
+                expected_version: expected,
+            },
+            message,
+            events,
+            opened,
+            reopened,
+        })
+    }
+
+    fn reopens(&self, resolved: &Conversation, now: DateTime<Utc>) -> bool {
+        match self.config.reopen {
+            ReopenPolicy::Reopen => true,
+            ReopenPolicy::NewConversation => false,
+            ReopenPolicy::ReopenWithin(secs) => {
+                let since = resolved.resolved_at.unwrap_or(resolved.updated_at);
+                now.signed_duration_since(since).num_seconds() < secs as i64
+            }
+        }
+    }
+
+    /// Applies a delivery status report to the outbound message it concerns,
+    /// found by our id (`biz_opaque_callback_data`) or by the provider id.
+    pub async fn ingest_status(&self, status: InboundStatus) -> Result<IngestOutcome> {
+        if status.external_id.trim().is_empty() {
+            return Err(Error::invalid("external_id", "must not be empty"));
+        }
+        let channel = self.channel_for(&status.phone_number_id).await?;
+        let tenant = &channel.tenant;
+        let store = &self.ports.store;
+        let mut target = None;
+        if let Some(ours) = status
+            .our_message_id
+            .as_deref()
+            .and_then(|s| MessageId::new(s).ok())
+        {
+            match store.message(tenant, &ours).await {
+                Ok(m) if m.channel == channel.id && m.direction == Direction::Outbound => {
+                    target = Some(m)
+                }
+                Ok(_) | Err(Error::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if target.is_none() {
+            target = store
+                .message_by_external_id(tenant, &channel.id, &status.external_id)
+                .await?;
+        }
+        let Some(message) = target else {
+            return Ok(IngestOutcome::UnknownMessage {
+                external_id: status.external_id,
+            });
+        };
+        let mutation = MessageMutation::Delivery {
+            update: DeliveryUpdate {
+                status: status.status,
+                at: status.timestamp,
+                error: status.error.clone(),
+            },
+            external_id: Some(status.external_id.clone()),
+        };
+        match store.update_message(tenant, &message.id, &mutation).await? {
+            Some(event) => {
+                self.publish(std::slice::from_ref(&event)).await;
+                Ok(IngestOutcome::StatusApplied {
+                    message: message.id,
+                    status: status.status,
+                })
+            }
+            None => Ok(IngestOutcome::StatusIgnored {
+                message: message.id,
+            }),
+        }
+    }
+}
+
+/// Applies a WhatsApp system notice (number or user id change) to an
+/// identity; returns whether it changed.
+fn apply_identity_change(content: &Content, identity: &mut crate::model::ContactIdentity) -> bool {
+    match content {
+        Content::System {
+            change:
+                SystemChange::NumberChanged {
+                    new_wa_id: Some(new),
+                },
+            ..
+        } if identity.wa_id.as_ref() != Some(new) && !new.trim().is_empty() => {
+            identity.wa_id = Some(new.clone());
+            true
+        }
+        Content::System {
+            change:
+                SystemChange::UserIdChanged {
+                    new_user_id: Some(new),
+                },
+            ..
+        } if identity.user_id.as_ref() != Some(new) && !new.trim().is_empty() => {
+            identity.user_id = Some(new.clone());
+            true
+        }
+        _ => false,
+    }
+}
+
+struct IngestPlan {
+    contact: Option<Write<Contact>>,
+    conversation: Write<Conversation>,
+    message: Message,
+    events: Vec<Event>,
+    opened: bool,
+    reopened: bool,
+}

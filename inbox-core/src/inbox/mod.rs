@@ -1,0 +1,387 @@
+//! The [`Inbox`] service: the API an embedder calls.
+//!
+//! It holds no state of its own beyond its ports, so any number of `Inbox`
+//! values (in one process or many) can share one store: every decision that
+//! must be exclusive (one owner, one message per webhook, one reply per
+//! idempotency key) is enforced by the store's atomic, version-checked
+//! commits.
+
+mod actions;
+mod config;
+mod directory;
+mod dispatch;
+mod ingest;
+mod views;
+
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+
+use crate::error::{Change, Conflict, Error, Result};
+use crate::event::{Event, EventActor, EventKind};
+use crate::ids::{AgentId, ConversationId, TenantId};
+use crate::model::{Agent, Conversation, Message};
+use crate::permissions;
+use crate::ports::{Changeset, Clock, EventBus, IdGenerator, OutboxEntry, Store, Transport, Write};
+
+pub use actions::{normalize_tag, parse_mentions, Assignee, Reply};
+pub use config::{InboxConfig, OutboxPolicy, ReopenPolicy, ReplyPolicy, StaleReplies};
+pub use dispatch::DispatchReport;
+pub use ingest::CUSTOMER_WINDOW;
+pub use views::{ContactDetail, ConversationDetail, View, ViewQuery};
+
+/// The ports an [`Inbox`] runs on.
+#[derive(Clone)]
+pub struct Ports {
+    /// Durable state.
+    pub store: Arc<dyn Store>,
+    /// Outbound delivery.
+    pub transport: Arc<dyn Transport>,
+    /// Live events.
+    pub bus: Arc<dyn EventBus>,
+    /// The time source.
+    pub clock: Arc<dyn Clock>,
+    /// Id source for new contacts, conversations and messages.
+    pub ids: Arc<dyn IdGenerator>,
+}
+
+/// Who is acting: an agent of a tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Actor {
+    /// The agent's tenant.
+    pub tenant: TenantId,
+    /// The agent.
+    pub agent: AgentId,
+}
+
+impl Actor {
+    /// An actor.
+    pub fn new(tenant: TenantId, agent: AgentId) -> Self {
+        Self { tenant, agent }
+    }
+}
+
+/// What an agent action did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActionOutcome {
+    /// The conversation after the action.
+    pub conversation: Conversation,
+    /// The message or note the action created (replies, notes, handoffs).
+    pub message: Option<Message>,
+    /// The events recorded, with sequence numbers.
+    pub events: Vec<Event>,
+    /// Warnings: the action went through, but the caller should know (an
+    /// agent over capacity, a note added on a version that has since moved).
+    pub warnings: Vec<String>,
+    /// `true` when this repeats an earlier request with the same idempotency
+    /// key (nothing new was created), or changed nothing.
+    pub replayed: bool,
+}
+
+/// How an action treats a stale `seen_version`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Staleness {
+    /// Refuse with a conflict that lists what changed.
+    Reject,
+    /// Go ahead (the action commutes with others), warning about the changes.
+    Warn,
+}
+
+/// The working copy an action edits.
+struct Draft<'a> {
+    agent: &'a Agent,
+    now: DateTime<Utc>,
+    conversation: Conversation,
+    messages: Vec<Message>,
+    outbox: Vec<OutboxEntry>,
+    events: Vec<EventKind>,
+    warnings: Vec<String>,
+}
+
+impl Draft<'_> {
+    fn emit(&mut self, kind: EventKind) {
+        self.events.push(kind);
+    }
+}
+
+/// The shared team inbox.
+///
+/// Build one over your ports (`inbox-store-memory` has a ready-made set for
+/// trials), then call its methods as agents act and webhooks arrive:
+///
+/// ```no_run
+/// # fn ports() -> inbox_core::Ports { unimplemented!("see inbox-store-memory") }
+/// # async fn demo() -> Result<(), inbox_core::Error> {
+/// use inbox_core::{Actor, AgentId, ConversationId, Inbox, InboxConfig, TenantId};
+/// let inbox = Inbox::new(ports(), InboxConfig::default());
+/// let ana = Actor::new(TenantId::new("acme")?, AgentId::new("ana")?);
+/// let claimed = inbox.claim(&ana, &ConversationId::new("c-1")?, 3).await?;
+/// println!("ana owns {} at version {}", claimed.conversation.id, claimed.conversation.version);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Inbox {
+    ports: Ports,
+    config: Arc<InboxConfig>,
+}
+
+impl std::fmt::Debug for Inbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inbox")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Inbox {
+    /// Creates an inbox over its ports.
+    pub fn new(ports: Ports, config: InboxConfig) -> Self {
+        Self {
+            ports,
+            config: Arc::new(config),
+        }
+    }
+
+    /// The ports (for embedders that need the store or bus directly).
+    pub fn ports(&self) -> &Ports {
+        &self.ports
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &InboxConfig {
+        &self.config
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.ports.clock.now()
+    }
+
+    fn new_id<T: TryFrom<String, Error = Error>>(&self, kind: &'static str) -> Result<T> {
+        T::try_from(self.ports.ids.next_id(kind)).map_err(|e| Error::Backend {
+            message: format!("the id generator returned an invalid {kind} id: {e}"),
+            source: None,
+        })
+    }
+
+    async fn load_agent(&self, actor: &Actor) -> Result<Agent> {
+        let agent = self.ports.store.agent(&actor.tenant, &actor.agent).await?;
+        if !agent.active {
+            return Err(Error::Forbidden {
+                agent: agent.id,
+                action: permissions::Action::View,
+                reason: "the agent is deactivated".into(),
+            });
+        }
+        Ok(agent)
+    }
+
+    /// Publishes committed (or live-only) events; failures are logged, never
+    /// returned, because the change is already committed.
+    async fn publish(&self, events: &[Event]) {
+        if events.is_empty() {
+            return;
+        }
+        if let Err(e) = self.ports.bus.publish(events).await {
+            tracing::warn!(error = %e, count = events.len(), "event bus publish failed");
+        }
+    }
+
+    /// What changed in a conversation after version `seen`.
+    async fn changes_since(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        seen: u64,
+    ) -> Result<Vec<Change>> {
+        let events = self
+            .ports
+            .store
+            .conversation_events(tenant, conversation, seen)
+            .await?;
+        let mut changes = Vec::new();
+        for e in events {
+            if e.conversation_version.is_none_or(|v| v <= seen) {
+                continue;
+            }
+            let change = match e.kind {
+                EventKind::MessageReceived { message, .. } => {
+                    Change::NewCustomerMessage { message }
+                }
+                EventKind::ReplyQueued { message, .. } => Change::AgentReplied {
+                    agent: match e.actor {
+                        EventActor::Agent(a) => Some(a),
+                        _ => None,
+                    },
+                    message,
+                },
+                EventKind::Claimed { agent, .. } => Change::OwnerChanged { owner: Some(agent) },
+                EventKind::Assigned { to, .. } | EventKind::Transferred { to, .. } => {
+                    Change::OwnerChanged { owner: to.agent }
+                }
+                EventKind::Released { .. } => Change::OwnerChanged { owner: None },
+                EventKind::StatusChanged { to, .. } => Change::StatusChanged { status: to },
+                EventKind::ConversationReopened { .. } => Change::StatusChanged {
+                    status: crate::model::ConversationStatus::Open,
+                },
+                EventKind::NoteAdded { message, .. } => Change::NoteAdded { message },
+                EventKind::ConversationOpened { .. } | EventKind::ContactCreated { .. } => continue,
+                other => Change::Other {
+                    what: other.name().replace('_', " "),
+                },
+            };
+            if changes.last() != Some(&change) {
+                changes.push(change);
+            }
+        }
+        Ok(changes)
+    }
+
+    async fn conflict(&self, conversation: &Conversation, seen: u64) -> Result<Error> {
+        let changes = self
+            .changes_since(&conversation.tenant, &conversation.id, seen)
+            .await?;
+        let mut c = Conflict::conversation(&conversation.id, seen, conversation.version);
+        c.changes = changes;
+        Ok(Error::Conflict(Box::new(c)))
+    }
+
+    /// Runs an agent action on a conversation: load, check visibility and the
+    /// version the agent saw, let `f` edit a draft, commit with an optimistic
+    /// version check, retry on races, publish the events.
+    async fn act<F>(
+        &self,
+        actor: &Actor,
+        id: &ConversationId,
+        seen: u64,
+        action: &'static str,
+        staleness: Staleness,
+        f: F,
+    ) -> Result<ActionOutcome>
+    where
+        F: Fn(&mut Draft<'_>) -> Result<()> + Send + Sync,
+    {
+        let agent = self.load_agent(actor).await?;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let current = self.ports.store.conversation(&actor.tenant, id).await?;
+            permissions::require_view(&agent, &current)?;
+            if seen > current.version {
+                return Err(Error::invalid(
+                    "seen_version",
+                    format!(
+                        "version {seen} of conversation {id} does not exist (current is {})",
+                        current.version
+                    ),
+                ));
+            }
+            let mut warnings = Vec::new();
+            if seen != current.version {
+                match staleness {
+                    Staleness::Reject => {
+                        let err = self.conflict(&current, seen).await?;
+                        self.collision(&agent, action, &err).await;
+                        return Err(err);
+                    }
+                    Staleness::Warn => {
+                        if let Error::Conflict(c) = self.conflict(&current, seen).await? {
+                            warnings.push(format!("applied on a newer version: {c}"));
+                        }
+                    }
+                }
+            }
+            let now = self.now();
+            let mut draft = Draft {
+                agent: &agent,
+                now,
+                conversation: current.clone(),
+                messages: Vec::new(),
+                outbox: Vec::new(),
+                events: Vec::new(),
+                warnings,
+            };
+            if let Err(e) = f(&mut draft) {
+                if matches!(e, Error::AlreadyOwned { .. }) {
+                    self.collision(&agent, action, &e).await;
+                }
+                return Err(e);
+            }
+            if draft.events.is_empty() && draft.messages.is_empty() {
+                // Nothing to do (e.g. claiming one's own conversation).
+                return Ok(ActionOutcome {
+                    conversation: current,
+                    message: None,
+                    events: Vec::new(),
+                    warnings: draft.warnings,
+                    replayed: true,
+                });
+            }
+            let Draft {
+                mut conversation,
+                messages,
+                outbox,
+                events,
+                warnings,
+                ..
+            } = draft;
+            conversation.version = current.version + 1;
+            conversation.updated_at = now;
+            let events: Vec<Event> = events
+                .into_iter()
+                .map(|k| {
+                    Event::new(
+                        actor.tenant.clone(),
+                        now,
+                        EventActor::Agent(agent.id.clone()),
+                        k,
+                    )
+                    .on(&conversation.id, conversation.version)
+                })
+                .collect();
+            let changes = Changeset {
+                tenant: Some(actor.tenant.clone()),
+                conversation: Some(Write {
+                    value: conversation.clone(),
+                    expected_version: Some(current.version),
+                }),
+                messages: messages.clone(),
+                outbox,
+                events,
+                ..Changeset::default()
+            };
+            match self.ports.store.commit(changes).await {
+                Ok(committed) => {
+                    self.publish(&committed.events).await;
+                    return Ok(ActionOutcome {
+                        conversation,
+                        message: messages.into_iter().next(),
+                        events: committed.events,
+                        warnings,
+                        replayed: false,
+                    });
+                }
+                Err(Error::Conflict(_)) if attempt < self.config.commit_attempts => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Publishes a live-only notice that a colliding action was refused.
+    async fn collision(&self, agent: &Agent, action: &str, err: &Error) {
+        let mut e = Event::new(
+            agent.tenant.clone(),
+            self.now(),
+            EventActor::Agent(agent.id.clone()),
+            EventKind::CollisionPrevented {
+                agent: agent.id.clone(),
+                action: action.to_string(),
+                reason: err.to_string(),
+            },
+        );
+        match err {
+            Error::Conflict(c) => e.conversation = ConversationId::new(c.id.clone()).ok(),
+            Error::AlreadyOwned { conversation, .. } => e.conversation = Some(conversation.clone()),
+            _ => {}
+        }
+        self.publish(&[e]).await;
+    }
+}

@@ -1,0 +1,258 @@
+//! Reading the inbox: views, a conversation with its history, a contact with
+//! theirs.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Actor, Inbox};
+use crate::error::{Error, Result};
+use crate::event::Event;
+use crate::ids::{ChannelId, ContactId, ConversationId, TeamId};
+use crate::model::{Contact, Conversation, ConversationStatus, Message, Priority};
+use crate::permissions::{self, Action};
+use crate::query::{
+    AssigneeFilter, ConversationFilter, ConversationQuery, Cursor, Page, SortOrder, VisibleTo,
+};
+
+/// Which part of the inbox to list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "view", content = "team", rename_all = "snake_case")]
+pub enum View {
+    /// Conversations the acting agent owns.
+    Mine,
+    /// Conversations nobody owns (that the agent may see).
+    Unassigned,
+    /// A team's conversations (members, supervisors and admins).
+    Team(TeamId),
+    /// Everything the agent may see.
+    All,
+}
+
+/// A listing request from an agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ViewQuery {
+    /// The view.
+    pub view: View,
+    /// Only these statuses (empty: any).
+    #[serde(default)]
+    pub statuses: Vec<ConversationStatus>,
+    /// Only this channel.
+    pub channel: Option<ChannelId>,
+    /// Only with this tag.
+    pub tag: Option<String>,
+    /// Only at least this priority.
+    pub min_priority: Option<Priority>,
+    /// Order.
+    #[serde(default)]
+    pub sort: SortOrder,
+    /// Continue after this cursor.
+    pub after: Option<Cursor>,
+    /// Page size (1 to 500).
+    pub limit: u32,
+}
+
+impl ViewQuery {
+    /// A view of active conversations (open, pending, snoozed), latest
+    /// activity first, 50 per page.
+    ///
+    /// ```
+    /// use inbox_core::{View, ViewQuery};
+    /// let q = ViewQuery::new(View::Unassigned).limit(20);
+    /// assert_eq!(q.limit, 20);
+    /// ```
+    pub fn new(view: View) -> Self {
+        Self {
+            view,
+            statuses: vec![
+                ConversationStatus::Open,
+                ConversationStatus::Pending,
+                ConversationStatus::Snoozed,
+            ],
+            channel: None,
+            tag: None,
+            min_priority: None,
+            sort: SortOrder::LatestActivity,
+            after: None,
+            limit: 50,
+        }
+    }
+
+    /// Sets the statuses (empty: any).
+    pub fn statuses(mut self, statuses: &[ConversationStatus]) -> Self {
+        self.statuses = statuses.to_vec();
+        self
+    }
+
+    /// Sets the page size.
+    pub fn limit(mut self, limit: u32) -> Self {
+        self.limit = limit;
+        self
+    }
+
+    /// Sets the order.
+    pub fn sort(mut self, sort: SortOrder) -> Self {
+        self.sort = sort;
+        self
+    }
+
+    /// Continues after a cursor.
+    pub fn after(mut self, cursor: Option<Cursor>) -> Self {
+        self.after = cursor;
+        self
+    }
+
+    /// Filters by tag.
+    pub fn tag(mut self, tag: impl Into<String>) -> Self {
+        self.tag = Some(tag.into());
+        self
+    }
+}
+
+/// A conversation with everything an agent needs to work it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConversationDetail {
+    /// The conversation (note its `version`: pass it back with actions).
+    pub conversation: Conversation,
+    /// The customer.
+    pub contact: Contact,
+    /// Messages, replies and notes in order.
+    pub messages: Vec<Message>,
+    /// The recorded events (ownership changes with actor, time and reason,
+    /// status changes, deliveries ...), oldest first.
+    pub timeline: Vec<Event>,
+}
+
+/// A contact with their conversations across numbers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContactDetail {
+    /// The contact.
+    pub contact: Contact,
+    /// Their conversations the agent may see, newest first.
+    pub conversations: Vec<Conversation>,
+}
+
+impl Inbox {
+    /// Lists a view of the inbox for an agent, one page at a time.
+    pub async fn list(&self, actor: &Actor, query: &ViewQuery) -> Result<Page<Conversation>> {
+        let agent = self.load_agent(actor).await?;
+        permissions::require(&agent, Action::View)?;
+        let sees_all = agent.role.allows(Action::ViewAll);
+        let mut filter = ConversationFilter {
+            statuses: query.statuses.clone(),
+            channel: query.channel.clone(),
+            tag: match &query.tag {
+                Some(t) => Some(super::actions::normalize_tag(t)?),
+                None => None,
+            },
+            min_priority: query.min_priority,
+            visible_to: (!sees_all).then(|| VisibleTo {
+                agent: agent.id.clone(),
+                teams: agent.teams.clone(),
+            }),
+            ..ConversationFilter::default()
+        };
+        match &query.view {
+            View::Mine => filter.assignee = AssigneeFilter::Agent(agent.id.clone()),
+            View::Unassigned => filter.assignee = AssigneeFilter::Unassigned,
+            View::Team(t) => {
+                self.ports.store.team(&actor.tenant, t).await?;
+                if !sees_all && !agent.is_in_team(t) {
+                    return Err(Error::Forbidden {
+                        agent: agent.id,
+                        action: Action::View,
+                        reason: format!("not a member of team {t}"),
+                    });
+                }
+                filter.team = Some(t.clone());
+            }
+            View::All => {}
+        }
+        let q = ConversationQuery {
+            filter,
+            sort: query.sort,
+            after: query.after.clone(),
+            limit: query.limit,
+        };
+        q.validate()?;
+        self.ports.store.list_conversations(&actor.tenant, &q).await
+    }
+
+    /// A conversation with its contact, messages, notes and timeline.
+    pub async fn conversation(
+        &self,
+        actor: &Actor,
+        id: &ConversationId,
+    ) -> Result<ConversationDetail> {
+        let agent = self.load_agent(actor).await?;
+        let store = &self.ports.store;
+        let conversation = store.conversation(&actor.tenant, id).await?;
+        permissions::require_view(&agent, &conversation)?;
+        let contact = store.contact(&actor.tenant, &conversation.contact).await?;
+        let messages = store.messages(&actor.tenant, id).await?;
+        let timeline = store.conversation_events(&actor.tenant, id, 0).await?;
+        Ok(ConversationDetail {
+            conversation,
+            contact,
+            messages,
+            timeline,
+        })
+    }
+
+    /// A contact with every conversation of theirs the agent may see, across
+    /// all of the tenant's numbers.
+    pub async fn contact(&self, actor: &Actor, id: &ContactId) -> Result<ContactDetail> {
+        let agent = self.load_agent(actor).await?;
+        permissions::require(&agent, Action::View)?;
+        let contact = self.ports.store.contact(&actor.tenant, id).await?;
+        let mut conversations = Vec::new();
+        let mut after = None;
+        loop {
+            let q = ConversationQuery {
+                filter: ConversationFilter {
+                    contact: Some(id.clone()),
+                    visible_to: (!agent.role.allows(Action::ViewAll)).then(|| VisibleTo {
+                        agent: agent.id.clone(),
+                        teams: agent.teams.clone(),
+                    }),
+                    ..ConversationFilter::default()
+                },
+                sort: SortOrder::Newest,
+                after,
+                limit: ConversationQuery::MAX_LIMIT,
+            };
+            let page = self
+                .ports
+                .store
+                .list_conversations(&actor.tenant, &q)
+                .await?;
+            conversations.extend(page.items);
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        Ok(ContactDetail {
+            contact,
+            conversations,
+        })
+    }
+
+    /// Stored events of the tenant after sequence `after_seq` (for catching
+    /// up after a lagged live subscription, and for integrations). Requires
+    /// the view-all permission.
+    pub async fn events_since(
+        &self,
+        actor: &Actor,
+        after_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<Event>> {
+        let agent = self.load_agent(actor).await?;
+        permissions::require(&agent, Action::ViewAll)?;
+        if limit == 0 || limit > 10_000 {
+            return Err(Error::invalid("limit", "must be between 1 and 10000"));
+        }
+        self.ports
+            .store
+            .events_since(&actor.tenant, after_seq, limit)
+            .await
+    }
+}

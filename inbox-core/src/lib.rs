@@ -1,0 +1,71 @@
+//! # inbox-core
+//!
+//! The pure domain core of a shared, multi-agent WhatsApp team inbox: many
+//! agents work one number's conversations with clear ownership, internal
+//! notes, collision control and a full history, while the customer sees one
+//! business.
+//!
+//! This crate does no IO and never reads the clock. It holds:
+//!
+//! - the [domain model](model): tenants, channels, agents, teams, contacts,
+//!   conversations, messages and notes, delivery states;
+//! - the [ports](ports): [`Store`](ports::Store), [`Transport`](ports::Transport),
+//!   [`EventBus`](ports::EventBus), [`Clock`](ports::Clock) and
+//!   [`IdGenerator`](ports::IdGenerator), object-safe traits with documented
+//!   contracts;
+//! - the [`Inbox`] service, the API an embedder calls;
+//! - the [role matrix](permissions), [listing semantics](query) and
+//!   [domain events](event);
+//! - behind the `testing` feature, the store conformance suite and a
+//!   recording transport.
+//!
+//! Adapters live in their own crates: `inbox-store-memory` (in-memory store
+//! and event bus), and the WhatsApp Cloud API and PostgreSQL adapters.
+//!
+//! ## Example
+//!
+//! ```
+//! use chrono::{TimeZone, Utc};
+//! use inbox_core::model::{Content, DeliveryState, DeliveryStatus, DeliveryUpdate};
+//!
+//! // Delivery statuses only move forward, whatever order WhatsApp sends them in.
+//! let t = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
+//! let mut state = DeliveryState::pending(t);
+//! for status in [DeliveryStatus::Read, DeliveryStatus::Sent, DeliveryStatus::Delivered] {
+//!     state.apply(&DeliveryUpdate { status, at: t, error: None });
+//! }
+//! assert_eq!(state.status, DeliveryStatus::Read);
+//!
+//! // Free-form replies need the 24-hour window; templates do not.
+//! assert!(!Content::text("hi").is_template());
+//! ```
+//!
+//! A complete, runnable walk-through is the `quickstart` example of the
+//! workspace (`cargo run --example quickstart`).
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod event;
+pub mod ids;
+pub mod inbound;
+mod inbox;
+pub mod model;
+pub mod permissions;
+pub mod ports;
+pub mod query;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use error::{Change, Conflict, Error, Result};
+pub use event::{Event, EventActor, EventKind, Ownership};
+pub use ids::{AgentId, ChannelId, ContactId, ConversationId, MessageId, TeamId, TenantId};
+pub use inbound::{InboundEvent, InboundMessage, InboundStatus, IngestOutcome};
+pub use inbox::{normalize_tag, parse_mentions};
+pub use inbox::{
+    ActionOutcome, Actor, Assignee, ContactDetail, ConversationDetail, DispatchReport, Inbox,
+    InboxConfig, OutboxPolicy, Ports, ReopenPolicy, Reply, ReplyPolicy, StaleReplies, View,
+    ViewQuery, CUSTOMER_WINDOW,
+};
+pub use query::{Cursor, Page, SortOrder};

@@ -1,0 +1,58 @@
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{ChannelId, TenantId};
+
+/// One WhatsApp number of a tenant (a sales line, a support line ...).
+///
+/// Secrets (the app secret and the access token) are not stored here: the
+/// channel names them by reference, and the WhatsApp adapter resolves the
+/// reference, so that no secret ever reaches the store, a log or `Debug`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Channel {
+    /// The tenant that owns the number.
+    pub tenant: TenantId,
+    /// The channel's id, chosen by the embedder.
+    pub id: ChannelId,
+    /// Meta's phone number id (`metadata.phone_number_id` in webhooks). Unique
+    /// across the whole deployment: it is how an inbound webhook finds its
+    /// tenant.
+    pub phone_number_id: String,
+    /// The number as customers see it, e.g. `+34 600 000 000`.
+    pub display_number: String,
+    /// A label for agents ("Sales", "Support").
+    pub name: String,
+    /// Reference to the secrets of this number (app secret, access token) in
+    /// the embedder's secret store. Never the secret itself.
+    pub secrets_ref: Option<String>,
+}
+
+impl Channel {
+    /// Creates a channel with no secrets reference.
+    ///
+    /// ```
+    /// use inbox_core::{model::Channel, ChannelId, TenantId};
+    /// let c = Channel::new(
+    ///     TenantId::new("acme").unwrap(),
+    ///     ChannelId::new("support").unwrap(),
+    ///     "1066",
+    ///     "+34 600 000 000",
+    /// );
+    /// assert_eq!(c.name, "support");
+    /// ```
+    pub fn new(
+        tenant: TenantId,
+        id: ChannelId,
+        phone_number_id: impl Into<String>,
+        display_number: impl Into<String>,
+    ) -> Self {
+        let name = id.as_str().to_string();
+        Self {
+            tenant,
+            id,
+            phone_number_id: phone_number_id.into(),
+            display_number: display_number.into(),
+            name,
+            secrets_ref: None,
+        }
+    }
+}

@@ -1,0 +1,79 @@
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+use crate::ids::{ContactId, TenantId};
+
+/// How WhatsApp identifies a customer: the phone-number based `wa_id` and/or
+/// the business-scoped user id (BSUID, `user_id`) that WhatsApp now sends, and
+/// which may come without a `wa_id`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+pub struct ContactIdentity {
+    /// The WhatsApp id (phone number in international format without `+`).
+    pub wa_id: Option<String>,
+    /// The business-scoped user id.
+    pub user_id: Option<String>,
+}
+
+impl ContactIdentity {
+    /// An identity known by `wa_id` only.
+    ///
+    /// ```
+    /// use inbox_core::model::ContactIdentity;
+    /// assert!(ContactIdentity::wa("34600111222").is_known());
+    /// assert!(!ContactIdentity::default().is_known());
+    /// ```
+    pub fn wa(wa_id: impl Into<String>) -> Self {
+        Self {
+            wa_id: Some(wa_id.into()),
+            user_id: None,
+        }
+    }
+
+    /// An identity known by BSUID only.
+    pub fn user(user_id: impl Into<String>) -> Self {
+        Self {
+            wa_id: None,
+            user_id: Some(user_id.into()),
+        }
+    }
+
+    /// Whether at least one identifier is present (and not blank).
+    pub fn is_known(&self) -> bool {
+        self.wa_id.as_deref().is_some_and(|s| !s.trim().is_empty())
+            || self
+                .user_id
+                .as_deref()
+                .is_some_and(|s| !s.trim().is_empty())
+    }
+
+    /// A printable handle: the wa_id if known, else the BSUID.
+    pub fn handle(&self) -> &str {
+        self.wa_id
+            .as_deref()
+            .or(self.user_id.as_deref())
+            .unwrap_or("unknown")
+    }
+}
+
+/// A customer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contact {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The contact's id.
+    pub id: ContactId,
+    /// WhatsApp identity; within a tenant at most one contact has a given
+    /// `wa_id` and at most one a given `user_id`.
+    pub identity: ContactIdentity,
+    /// The profile name the customer set in WhatsApp.
+    pub profile_name: Option<String>,
+    /// Tags, e.g. `vip`.
+    pub tags: Vec<String>,
+    /// Free-form attributes (CRM id, language ...).
+    pub attributes: BTreeMap<String, String>,
+    /// When the contact first wrote.
+    pub created_at: DateTime<Utc>,
+    /// Optimistic-concurrency version, incremented by every change.
+    pub version: u64,
+}

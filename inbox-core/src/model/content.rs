@@ -1,0 +1,441 @@
+use serde::{Deserialize, Serialize};
+
+/// The kind of a media attachment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaKind {
+    /// A picture.
+    Image,
+    /// A video.
+    Video,
+    /// An audio file.
+    Audio,
+    /// A voice note (audio recorded in WhatsApp).
+    Voice,
+    /// A document (PDF, spreadsheet ...).
+    Document,
+    /// A sticker.
+    Sticker,
+}
+
+impl MediaKind {
+    /// WhatsApp's name for the kind (`voice` is sent as `audio`).
+    pub fn wa_type(self) -> &'static str {
+        match self {
+            MediaKind::Image => "image",
+            MediaKind::Video => "video",
+            MediaKind::Audio | MediaKind::Voice => "audio",
+            MediaKind::Document => "document",
+            MediaKind::Sticker => "sticker",
+        }
+    }
+}
+
+/// Where a media file lives: a provider media id, or a public link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct MediaRef {
+    /// The provider's media id.
+    pub id: Option<String>,
+    /// A public URL (for sending by link).
+    pub link: Option<String>,
+    /// MIME type, if known.
+    pub mime_type: Option<String>,
+    /// SHA-256 of the file as reported by the provider.
+    pub sha256: Option<String>,
+    /// File name (documents).
+    pub filename: Option<String>,
+}
+
+/// A contact card shared in a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ContactCard {
+    /// Formatted name.
+    pub name: String,
+    /// Phone numbers.
+    pub phones: Vec<String>,
+    /// E-mail addresses.
+    pub emails: Vec<String>,
+    /// Everything else the provider sent, kept as-is.
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub raw: serde_json::Value,
+}
+
+/// A customer's answer to an interactive message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum InteractiveReply {
+    /// A reply button was tapped.
+    ButtonReply {
+        /// The button's id.
+        id: String,
+        /// The button's title.
+        title: String,
+    },
+    /// A list row was chosen.
+    ListReply {
+        /// The row's id.
+        id: String,
+        /// The row's title.
+        title: String,
+        /// The row's description.
+        description: Option<String>,
+    },
+    /// A WhatsApp Flow was completed.
+    FlowReply {
+        /// The flow's name.
+        name: Option<String>,
+        /// The flow's text body.
+        body: Option<String>,
+        /// The flow's response, as the JSON text WhatsApp sent.
+        response_json: String,
+    },
+    /// An interactive reply type the decoder does not know.
+    Other {
+        /// WhatsApp's type name.
+        raw_type: String,
+    },
+}
+
+/// A line of an order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderItem {
+    /// Product retailer id.
+    pub product_retailer_id: String,
+    /// Quantity.
+    pub quantity: u32,
+    /// Unit price.
+    pub item_price: f64,
+    /// ISO 4217 currency.
+    pub currency: String,
+}
+
+/// A system notification from WhatsApp about the customer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SystemChange {
+    /// The customer changed their number.
+    NumberChanged {
+        /// The new wa_id, if given.
+        new_wa_id: Option<String>,
+    },
+    /// The customer's identity (security code) changed.
+    IdentityChanged,
+    /// The customer's business-scoped user id changed.
+    UserIdChanged {
+        /// The new BSUID, if given.
+        new_user_id: Option<String>,
+    },
+    /// Another system notification.
+    Other {
+        /// WhatsApp's type name.
+        raw_type: String,
+    },
+}
+
+/// A reply button of an outbound interactive message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboundButton {
+    /// The id returned when tapped.
+    pub id: String,
+    /// The title shown (max 20 characters on WhatsApp).
+    pub title: String,
+}
+
+/// A section of an outbound list message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboundSection {
+    /// Section title.
+    pub title: String,
+    /// Rows: (id, title, description).
+    pub rows: Vec<(String, String, Option<String>)>,
+}
+
+/// What a message says. Covers every kind WhatsApp sends or accepts; a kind the
+/// decoder does not know is kept as [`Content::Unsupported`] with its raw type,
+/// never dropped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Content {
+    /// Plain text.
+    Text {
+        /// The text.
+        body: String,
+        /// Whether WhatsApp should render a link preview (outbound).
+        #[serde(default)]
+        preview_url: bool,
+    },
+    /// An image, video, audio, voice note, document or sticker.
+    Media {
+        /// Which kind.
+        kind: MediaKind,
+        /// Where it is.
+        media: MediaRef,
+        /// Caption.
+        caption: Option<String>,
+    },
+    /// A location pin.
+    Location {
+        /// Latitude.
+        latitude: f64,
+        /// Longitude.
+        longitude: f64,
+        /// Place name.
+        name: Option<String>,
+        /// Address.
+        address: Option<String>,
+    },
+    /// Shared contact cards.
+    Contacts {
+        /// The cards.
+        cards: Vec<ContactCard>,
+    },
+    /// The customer answered an interactive message.
+    Interactive {
+        /// The answer.
+        reply: InteractiveReply,
+    },
+    /// The customer tapped a quick-reply button of a template.
+    Button {
+        /// The button's payload.
+        payload: Option<String>,
+        /// The button's text.
+        text: String,
+    },
+    /// A reaction to a message; `emoji: None` means the reaction was removed.
+    Reaction {
+        /// External id of the message reacted to.
+        target: String,
+        /// The emoji, or `None` when removed.
+        emoji: Option<String>,
+    },
+    /// A template message (the only kind allowed outside the 24-hour window).
+    Template {
+        /// Template name.
+        name: String,
+        /// Language code, e.g. `en_US`.
+        language: String,
+        /// Components with parameters, in the Graph API's JSON shape.
+        #[serde(default)]
+        components: serde_json::Value,
+    },
+    /// Outbound interactive reply buttons.
+    Buttons {
+        /// Body text.
+        body: String,
+        /// Up to three buttons.
+        buttons: Vec<OutboundButton>,
+    },
+    /// Outbound interactive list.
+    List {
+        /// Body text.
+        body: String,
+        /// The label of the button that opens the list.
+        button: String,
+        /// Sections.
+        sections: Vec<OutboundSection>,
+    },
+    /// An order from a catalog.
+    Order {
+        /// Catalog id.
+        catalog_id: Option<String>,
+        /// Text sent with the order.
+        text: Option<String>,
+        /// Items.
+        items: Vec<OrderItem>,
+    },
+    /// The customer edited an earlier message.
+    Edit {
+        /// External id of the edited message.
+        target: String,
+        /// The new content.
+        content: Box<Content>,
+    },
+    /// The customer deleted an earlier message.
+    Revoke {
+        /// External id of the deleted message.
+        target: String,
+    },
+    /// A system notification (number or identity change).
+    System {
+        /// What changed.
+        change: SystemChange,
+        /// WhatsApp's human-readable text.
+        body: Option<String>,
+    },
+    /// The customer opened the chat for the first time (request_welcome).
+    RequestWelcome,
+    /// A kind the decoder does not know; kept with its raw type.
+    Unsupported {
+        /// WhatsApp's type name.
+        raw_type: String,
+    },
+}
+
+impl Content {
+    /// Plain text content.
+    ///
+    /// ```
+    /// use inbox_core::model::Content;
+    /// assert_eq!(Content::text("hi").kind(), "text");
+    /// ```
+    pub fn text(body: impl Into<String>) -> Self {
+        Content::Text {
+            body: body.into(),
+            preview_url: false,
+        }
+    }
+
+    /// A short name of the content kind (`"text"`, `"image"`, `"reaction"` ...).
+    pub fn kind(&self) -> &str {
+        match self {
+            Content::Text { .. } => "text",
+            Content::Media { kind, .. } => match kind {
+                MediaKind::Image => "image",
+                MediaKind::Video => "video",
+                MediaKind::Audio => "audio",
+                MediaKind::Voice => "voice",
+                MediaKind::Document => "document",
+                MediaKind::Sticker => "sticker",
+            },
+            Content::Location { .. } => "location",
+            Content::Contacts { .. } => "contacts",
+            Content::Interactive { .. } => "interactive",
+            Content::Button { .. } => "button",
+            Content::Reaction { .. } => "reaction",
+            Content::Template { .. } => "template",
+            Content::Buttons { .. } => "buttons",
+            Content::List { .. } => "list",
+            Content::Order { .. } => "order",
+            Content::Edit { .. } => "edit",
+            Content::Revoke { .. } => "revoke",
+            Content::System { .. } => "system",
+            Content::RequestWelcome => "request_welcome",
+            Content::Unsupported { raw_type } => raw_type,
+        }
+    }
+
+    /// The text a person would read, if any (body, caption, button title ...).
+    pub fn text_body(&self) -> Option<&str> {
+        match self {
+            Content::Text { body, .. } => Some(body),
+            Content::Media { caption, .. } => caption.as_deref(),
+            Content::Location { name, .. } => name.as_deref(),
+            Content::Interactive { reply } => match reply {
+                InteractiveReply::ButtonReply { title, .. }
+                | InteractiveReply::ListReply { title, .. } => Some(title),
+                InteractiveReply::FlowReply { body, .. } => body.as_deref(),
+                InteractiveReply::Other { .. } => None,
+            },
+            Content::Button { text, .. } => Some(text),
+            Content::Buttons { body, .. } | Content::List { body, .. } => Some(body),
+            Content::Order { text, .. } => text.as_deref(),
+            Content::Edit { content, .. } => content.text_body(),
+            Content::System { body, .. } => body.as_deref(),
+            Content::Reaction { emoji, .. } => emoji.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Whether this is a template (allowed outside the 24-hour window).
+    pub fn is_template(&self) -> bool {
+        matches!(self, Content::Template { .. })
+    }
+
+    /// Whether an agent can send this content to a customer. Inbound-only
+    /// kinds (interactive replies, orders, edits, system notices ...) cannot
+    /// be sent.
+    pub fn is_sendable(&self) -> bool {
+        matches!(
+            self,
+            Content::Text { .. }
+                | Content::Media { .. }
+                | Content::Location { .. }
+                | Content::Contacts { .. }
+                | Content::Reaction { .. }
+                | Content::Template { .. }
+                | Content::Buttons { .. }
+                | Content::List { .. }
+        )
+    }
+
+    /// Checks outbound content for problems WhatsApp would refuse, with an
+    /// error naming the field.
+    pub fn validate_outbound(&self) -> Result<(), crate::Error> {
+        use crate::Error;
+        if !self.is_sendable() {
+            return Err(Error::invalid(
+                "content.type",
+                format!("{} cannot be sent to a customer", self.kind()),
+            ));
+        }
+        match self {
+            Content::Text { body, .. } => {
+                if body.trim().is_empty() {
+                    return Err(Error::invalid("content.body", "reply text is empty"));
+                }
+                if body.chars().count() > 4096 {
+                    return Err(Error::invalid(
+                        "content.body",
+                        "text is longer than WhatsApp's 4096 characters",
+                    ));
+                }
+            }
+            Content::Media { media, .. } => {
+                if media.id.is_none() && media.link.is_none() {
+                    return Err(Error::invalid("content.media", "needs an id or a link"));
+                }
+            }
+            Content::Template { name, language, .. } => {
+                if name.trim().is_empty() {
+                    return Err(Error::invalid("content.name", "template name is empty"));
+                }
+                if language.trim().is_empty() {
+                    return Err(Error::invalid("content.language", "language is empty"));
+                }
+            }
+            Content::Buttons { body, buttons } => {
+                if body.trim().is_empty() {
+                    return Err(Error::invalid("content.body", "body is empty"));
+                }
+                if buttons.is_empty() || buttons.len() > 3 {
+                    return Err(Error::invalid("content.buttons", "needs 1 to 3 buttons"));
+                }
+            }
+            Content::List { body, sections, .. } => {
+                if body.trim().is_empty() {
+                    return Err(Error::invalid("content.body", "body is empty"));
+                }
+                let rows: usize = sections.iter().map(|s| s.rows.len()).sum();
+                if rows == 0 || rows > 10 {
+                    return Err(Error::invalid("content.sections", "needs 1 to 10 rows"));
+                }
+            }
+            Content::Reaction { target, .. } => {
+                if target.trim().is_empty() {
+                    return Err(Error::invalid("content.target", "reaction target is empty"));
+                }
+            }
+            Content::Contacts { cards } if cards.is_empty() => {
+                return Err(Error::invalid("content.cards", "no contact cards"));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// Context of an inbound message: what it replies to, whether it was
+/// forwarded, and the ad it came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ReplyContext {
+    /// External id of the message this one quotes.
+    pub reply_to: Option<String>,
+    /// Forwarded once.
+    pub forwarded: bool,
+    /// Forwarded many times.
+    pub frequently_forwarded: bool,
+    /// Click-to-WhatsApp ad referral (source URL, headline ...), as sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referral: Option<serde_json::Value>,
+}

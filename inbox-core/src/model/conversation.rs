@@ -1,0 +1,179 @@
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{AgentId, ChannelId, ContactId, ConversationId, TeamId, TenantId};
+
+/// Where a conversation is in its lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConversationStatus {
+    /// Needs the team's attention.
+    Open,
+    /// Waiting on the customer.
+    Pending,
+    /// Put aside until a time (see [`Conversation::snoozed_until`]).
+    Snoozed,
+    /// Done. A new customer message reopens it (or opens a new one, per
+    /// [`crate::ReopenPolicy`]).
+    Resolved,
+}
+
+impl ConversationStatus {
+    /// Lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConversationStatus::Open => "open",
+            ConversationStatus::Pending => "pending",
+            ConversationStatus::Snoozed => "snoozed",
+            ConversationStatus::Resolved => "resolved",
+        }
+    }
+
+    /// Every status but resolved counts as active: at most one active
+    /// conversation exists per (channel, contact).
+    pub fn is_active(self) -> bool {
+        self != ConversationStatus::Resolved
+    }
+}
+
+impl std::fmt::Display for ConversationStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How urgent a conversation is.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord, Default,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Priority {
+    /// Low.
+    Low,
+    /// Normal (default).
+    #[default]
+    Normal,
+    /// High.
+    High,
+    /// Urgent.
+    Urgent,
+}
+
+impl std::fmt::Display for Priority {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Priority::Low => "low",
+            Priority::Normal => "normal",
+            Priority::High => "high",
+            Priority::Urgent => "urgent",
+        })
+    }
+}
+
+/// A thread between a contact and a channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conversation {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The conversation's id.
+    pub id: ConversationId,
+    /// The number the customer wrote to.
+    pub channel: ChannelId,
+    /// The customer.
+    pub contact: ContactId,
+    /// Lifecycle status.
+    pub status: ConversationStatus,
+    /// The agent who owns it, if any.
+    pub assignee: Option<AgentId>,
+    /// The team queue it is in, if any.
+    pub team: Option<TeamId>,
+    /// Tags (lower-case, unique, sorted).
+    pub tags: Vec<String>,
+    /// Priority.
+    pub priority: Priority,
+    /// When a snoozed conversation wakes up.
+    pub snoozed_until: Option<DateTime<Utc>>,
+    /// When it was opened.
+    pub created_at: DateTime<Utc>,
+    /// Last change of any kind.
+    pub updated_at: DateTime<Utc>,
+    /// Last message or note (the inbox sort key).
+    pub last_activity_at: DateTime<Utc>,
+    /// When the customer last wrote.
+    pub last_customer_message_at: Option<DateTime<Utc>>,
+    /// When an agent (or automation) last replied.
+    pub last_agent_reply_at: Option<DateTime<Utc>>,
+    /// The oldest customer message not yet answered by an agent: the
+    /// customer has been waiting since then. `None` when answered.
+    pub waiting_since: Option<DateTime<Utc>>,
+    /// When the 24-hour customer service window closes (24 h after the
+    /// customer's last message). `None` if the customer never wrote.
+    pub window_expires_at: Option<DateTime<Utc>>,
+    /// When it was last resolved.
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// How many times it was reopened.
+    pub reopen_count: u32,
+    /// Messages in the conversation (inbound, outbound and notes).
+    pub message_count: u32,
+    /// Optimistic-concurrency version; every change increments it.
+    pub version: u64,
+}
+
+impl Conversation {
+    /// A new open, unassigned conversation at version 0 (not yet stored).
+    pub fn new(
+        tenant: TenantId,
+        id: ConversationId,
+        channel: ChannelId,
+        contact: ContactId,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            tenant,
+            id,
+            channel,
+            contact,
+            status: ConversationStatus::Open,
+            assignee: None,
+            team: None,
+            tags: Vec::new(),
+            priority: Priority::Normal,
+            snoozed_until: None,
+            created_at: now,
+            updated_at: now,
+            last_activity_at: now,
+            last_customer_message_at: None,
+            last_agent_reply_at: None,
+            waiting_since: None,
+            window_expires_at: None,
+            resolved_at: None,
+            reopen_count: 0,
+            message_count: 0,
+            version: 0,
+        }
+    }
+
+    /// Whether the customer window is open at `now`, i.e. a free-form message
+    /// may be sent.
+    ///
+    /// ```
+    /// use chrono::{Duration, TimeZone, Utc};
+    /// use inbox_core::{model::Conversation, *};
+    /// let now = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
+    /// let mut c = Conversation::new(
+    ///     TenantId::new("t").unwrap(), ConversationId::new("c").unwrap(),
+    ///     ChannelId::new("ch").unwrap(), ContactId::new("k").unwrap(), now);
+    /// assert!(!c.window_open(now)); // the customer never wrote
+    /// c.window_expires_at = Some(now + Duration::hours(1));
+    /// assert!(c.window_open(now));
+    /// assert!(!c.window_open(now + Duration::hours(2)));
+    /// ```
+    pub fn window_open(&self, now: DateTime<Utc>) -> bool {
+        self.window_expires_at.is_some_and(|at| now < at)
+    }
+
+    /// Whether `agent` owns the conversation.
+    pub fn is_owned_by(&self, agent: &AgentId) -> bool {
+        self.assignee.as_ref() == Some(agent)
+    }
+}

@@ -1,0 +1,72 @@
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Content, DeliveryState, ReplyContext};
+use crate::ids::{AgentId, ChannelId, ContactId, ConversationId, MessageId, TenantId};
+
+/// Which way a message travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// From the customer.
+    Inbound,
+    /// To the customer.
+    Outbound,
+    /// An internal note: seen by the team only, never sent.
+    Note,
+}
+
+/// Who wrote a message.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "id", rename_all = "snake_case")]
+pub enum Author {
+    /// The customer.
+    Customer(ContactId),
+    /// A team member.
+    Agent(AgentId),
+    /// A rule or bot, by name.
+    Automation(String),
+    /// The system itself (WhatsApp notices, handoffs).
+    System,
+}
+
+/// A message, outbound reply or internal note.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The message's id.
+    pub id: MessageId,
+    /// The conversation it belongs to.
+    pub conversation: ConversationId,
+    /// The channel (number) it travels on.
+    pub channel: ChannelId,
+    /// Inbound, outbound or note.
+    pub direction: Direction,
+    /// Who wrote it.
+    pub author: Author,
+    /// What it says.
+    pub content: Content,
+    /// The provider's id (wamid); unique per channel.
+    pub external_id: Option<String>,
+    /// The agent's idempotency key for replies and notes; unique per tenant.
+    pub idempotency_key: Option<String>,
+    /// Reply, forward and referral context (inbound), or the message an
+    /// outbound reply quotes (`reply_to` holds its external id).
+    pub context: ReplyContext,
+    /// Agents mentioned in a note.
+    pub mentions: Vec<AgentId>,
+    /// When the provider says it was sent (inbound), or when it was written.
+    pub sent_at: DateTime<Utc>,
+    /// When it was stored.
+    pub created_at: DateTime<Utc>,
+    /// Delivery state (outbound only).
+    pub delivery: Option<DeliveryState>,
+}
+
+impl Message {
+    /// Whether this is an internal note.
+    pub fn is_note(&self) -> bool {
+        self.direction == Direction::Note
+    }
+}

@@ -1,0 +1,23 @@
+//! The domain model: tenants, channels, agents, teams, contacts,
+//! conversations, messages and their delivery states.
+
+mod agent;
+mod channel;
+mod contact;
+mod content;
+mod conversation;
+mod delivery;
+mod message;
+mod tenant;
+
+pub use agent::{Agent, Presence, Role, Team};
+pub use channel::Channel;
+pub use contact::{Contact, ContactIdentity};
+pub use content::{
+    ContactCard, Content, InteractiveReply, MediaKind, MediaRef, OrderItem, OutboundButton,
+    OutboundSection, ReplyContext, SystemChange,
+};
+pub use conversation::{Conversation, ConversationStatus, Priority};
+pub use delivery::{DeliveryState, DeliveryStatus, DeliveryUpdate, ProviderError};
+pub use message::{Author, Direction, Message};
+pub use tenant::Tenant;

@@ -1,0 +1,215 @@
+//! The role matrix, enforced by the core.
+//!
+//! | action                      | Agent                         | Supervisor | Admin |
+//! |-----------------------------|-------------------------------|------------|-------|
+//! | see a conversation          | own, their teams', unrouted   | all        | all   |
+//! | claim                       | yes (visible ones)            | yes        | yes   |
+//! | assign / transfer others'   | only conversations they own   | yes        | yes   |
+//! | release                     | only conversations they own   | yes        | yes   |
+//! | reply                       | yes (see [`crate::ReplyPolicy`]) | yes     | yes   |
+//! | override assignee-only      | no                            | yes        | yes   |
+//! | add notes, tag, prioritise  | yes                           | yes        | yes   |
+//! | change status, snooze       | yes                           | yes        | yes   |
+//! | see contacts                | yes                           | yes        | yes   |
+//! | change settings             | no                            | no         | yes   |
+//!
+//! Nothing is ever visible across tenants: an id from another tenant is
+//! reported as not found.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+use crate::model::{Agent, Conversation, Role};
+
+/// Something an agent may try to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Action {
+    /// See a conversation and its history.
+    View,
+    /// See every conversation of the tenant, whatever its team.
+    ViewAll,
+    /// Assign a conversation to oneself.
+    Claim,
+    /// Assign, transfer or release conversations owned by others.
+    AssignOthers,
+    /// Send a reply to the customer.
+    Reply,
+    /// Reply to a conversation owned by someone else when the policy is
+    /// assignee-only.
+    OverrideAssignee,
+    /// Add an internal note.
+    AddNote,
+    /// Add or remove tags, change priority.
+    Tag,
+    /// Change status, snooze, resolve.
+    ChangeStatus,
+    /// Change agents, teams, channels.
+    ManageSettings,
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Action::View => "view the conversation",
+            Action::ViewAll => "view all conversations",
+            Action::Claim => "claim",
+            Action::AssignOthers => "assign others' conversations",
+            Action::Reply => "reply",
+            Action::OverrideAssignee => "reply to a conversation owned by another agent",
+            Action::AddNote => "add a note",
+            Action::Tag => "tag",
+            Action::ChangeStatus => "change the status",
+            Action::ManageSettings => "change settings",
+        })
+    }
+}
+
+impl Role {
+    /// Whether the role allows the action at all (before the relation to the
+    /// conversation is considered).
+    ///
+    /// ```
+    /// use inbox_core::{model::Role, permissions::Action};
+    /// assert!(Role::Supervisor.allows(Action::AssignOthers));
+    /// assert!(!Role::Agent.allows(Action::AssignOthers));
+    /// assert!(!Role::Supervisor.allows(Action::ManageSettings));
+    /// ```
+    pub fn allows(self, action: Action) -> bool {
+        match self {
+            Role::Admin => true,
+            Role::Supervisor => action != Action::ManageSettings,
+            Role::Agent => matches!(
+                action,
+                Action::View
+                    | Action::Claim
+                    | Action::Reply
+                    | Action::AddNote
+                    | Action::Tag
+                    | Action::ChangeStatus
+            ),
+        }
+    }
+}
+
+/// Fails with [`Error::Forbidden`] unless the agent's role allows `action`.
+pub fn require(agent: &Agent, action: Action) -> Result<(), Error> {
+    if !agent.active {
+        return Err(Error::Forbidden {
+            agent: agent.id.clone(),
+            action,
+            reason: "the agent is deactivated".into(),
+        });
+    }
+    if agent.role.allows(action) {
+        Ok(())
+    } else {
+        Err(Error::Forbidden {
+            agent: agent.id.clone(),
+            action,
+            reason: format!("role {} does not allow it", agent.role),
+        })
+    }
+}
+
+/// Whether `agent` may see `conversation`: same tenant, and either a
+/// supervisor/admin, the owner, a member of its team, or the conversation is
+/// not routed to any team yet.
+pub fn can_view(agent: &Agent, conversation: &Conversation) -> bool {
+    if agent.tenant != conversation.tenant || !agent.active {
+        return false;
+    }
+    if agent.role.allows(Action::ViewAll) || conversation.is_owned_by(&agent.id) {
+        return true;
+    }
+    match &conversation.team {
+        None => true,
+        Some(team) => agent.is_in_team(team),
+    }
+}
+
+/// Fails unless `agent` may see `conversation`. A conversation of another
+/// tenant is reported as not found.
+pub fn require_view(agent: &Agent, conversation: &Conversation) -> Result<(), Error> {
+    if agent.tenant != conversation.tenant {
+        return Err(Error::not_found("conversation", &conversation.id));
+    }
+    require(agent, Action::View)?;
+    if can_view(agent, conversation) {
+        Ok(())
+    } else {
+        Err(Error::Forbidden {
+            agent: agent.id.clone(),
+            action: Action::View,
+            reason: "the conversation belongs to a team the agent is not in".into(),
+        })
+    }
+}
+
+/// Fails unless `agent` may change ownership of `conversation` owned by
+/// someone else: owners may hand over their own conversations, supervisors
+/// and admins anyone's.
+pub fn require_ownership_change(agent: &Agent, conversation: &Conversation) -> Result<(), Error> {
+    require_view(agent, conversation)?;
+    if conversation.is_owned_by(&agent.id) {
+        return Ok(());
+    }
+    require(agent, Action::AssignOthers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::*;
+    use chrono::TimeZone;
+
+    fn agent(role: Role, team: &str) -> Agent {
+        Agent::new(
+            TenantId::new("t").unwrap(),
+            AgentId::new("a").unwrap(),
+            "A",
+            role,
+        )
+        .in_team(TeamId::new(team).unwrap())
+    }
+
+    fn conv(team: Option<&str>) -> Conversation {
+        let mut c = Conversation::new(
+            TenantId::new("t").unwrap(),
+            ConversationId::new("c").unwrap(),
+            ChannelId::new("ch").unwrap(),
+            ContactId::new("k").unwrap(),
+            chrono::Utc.timestamp_opt(0, 0).unwrap(),
+        );
+        c.team = team.map(|t| TeamId::new(t).unwrap());
+        c
+    }
+
+    #[test]
+    fn agents_see_their_teams_and_unrouted_only() {
+        let a = agent(Role::Agent, "sales");
+        assert!(can_view(&a, &conv(None)));
+        assert!(can_view(&a, &conv(Some("sales"))));
+        assert!(!can_view(&a, &conv(Some("support"))));
+        assert!(can_view(
+            &agent(Role::Supervisor, "x"),
+            &conv(Some("support"))
+        ));
+    }
+
+    #[test]
+    fn other_tenants_are_not_found() {
+        let mut a = agent(Role::Admin, "sales");
+        a.tenant = TenantId::new("other").unwrap();
+        let err = require_view(&a, &conv(None)).unwrap_err();
+        assert_eq!(err.code(), "not_found");
+    }
+
+    #[test]
+    fn deactivated_agents_can_do_nothing() {
+        let mut a = agent(Role::Admin, "sales");
+        a.active = false;
+        assert_eq!(require(&a, Action::View).unwrap_err().code(), "forbidden");
+    }
+}

@@ -1,0 +1,43 @@
+use async_trait::async_trait;
+use futures_core::Stream;
+use std::pin::Pin;
+
+use crate::error::Result;
+use crate::event::Event;
+use crate::ids::TenantId;
+
+/// What a subscriber receives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BusItem {
+    /// An event.
+    Event(Event),
+    /// The subscriber fell behind and `n` events were dropped; catch up with
+    /// [`Store::events_since`](crate::ports::Store::events_since).
+    Lagged(u64),
+}
+
+/// A live stream of one tenant's events.
+pub type EventStream = Pin<Box<dyn Stream<Item = BusItem> + Send>>;
+
+/// Publish/subscribe of domain events, for live updates to agents and for
+/// integrations.
+///
+/// # Contract
+///
+/// - `subscribe(tenant)` yields only that tenant's events, never another's.
+/// - Events published after a subscription is created are delivered to it in
+///   publish order, unless the subscriber lags, in which case it receives
+///   [`BusItem::Lagged`] and can recover the stored events by sequence number.
+/// - The bus is a live channel, not the record: committed events are durable
+///   in the [`Store`](crate::ports::Store); the bus may drop them for slow
+///   subscribers or across restarts. Live-only events (sequence `0`, such as
+///   collision notices) are never stored.
+/// - `publish` does not block on slow subscribers.
+#[async_trait]
+pub trait EventBus: Send + Sync {
+    /// Publishes events (in order).
+    async fn publish(&self, events: &[Event]) -> Result<()>;
+
+    /// Subscribes to a tenant's events from now on.
+    fn subscribe(&self, tenant: &TenantId) -> EventStream;
+}

@@ -1,0 +1,20 @@
+//! Ports: the traits through which the core reaches the world.
+//!
+//! All are object safe and meant to be used as `Arc<dyn Trait>`. Each trait's
+//! documentation has a `# Contract` section that says what an implementation
+//! must guarantee.
+
+mod bus;
+mod clock;
+mod idgen;
+mod store;
+mod transport;
+
+pub use bus::{BusItem, EventBus, EventStream};
+pub use clock::{Clock, ManualClock};
+pub use idgen::{IdGenerator, SequentialIds};
+pub use store::{
+    AsDynStore, Changeset, Committed, MessageMutation, Mutated, OutboxClaim, OutboxDisposition,
+    OutboxEntry, Store, Write,
+};
+pub use transport::{OutboundRequest, SendReceipt, Transport, TransportError};

@@ -1,0 +1,460 @@
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::event::{Event, EventActor, EventKind};
+use crate::ids::{AgentId, ChannelId, ContactId, ConversationId, MessageId, TeamId, TenantId};
+use crate::model::{
+    Agent, Channel, Contact, ContactIdentity, Conversation, DeliveryUpdate, Message, Presence,
+    Team, Tenant,
+};
+use crate::query::{ConversationQuery, Page};
+
+/// An insert (`expected_version: None`) or an optimistic update of a
+/// versioned entity.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Write<T> {
+    /// The new state. Its `version` must be `expected_version + 1`, or `1`
+    /// for an insert.
+    pub value: T,
+    /// The version the writer read; `None` to insert a new entity.
+    pub expected_version: Option<u64>,
+}
+
+/// A message waiting to be delivered by the dispatcher.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEntry {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The outbound message.
+    pub message: MessageId,
+    /// Not to be attempted before this time.
+    pub not_before: DateTime<Utc>,
+    /// Attempts made so far.
+    pub attempts: u32,
+}
+
+/// An outbox entry claimed by a dispatcher.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxClaim {
+    /// The entry (with `attempts` already counting this claim).
+    pub entry: OutboxEntry,
+    /// Identifies this claim; releasing needs it.
+    pub token: u64,
+    /// The claim lapses at this time if not released.
+    pub lease_until: DateTime<Utc>,
+    /// The previous claim of this entry lapsed without being released: a
+    /// dispatcher may have sent the message and died before recording it.
+    pub in_doubt: bool,
+}
+
+/// What to do with a claimed outbox entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboxDisposition {
+    /// Finished (sent, failed for good, or in doubt): remove it.
+    Done,
+    /// Try again, not before this time.
+    RetryAt(DateTime<Utc>),
+}
+
+/// A change to one stored message, applied by the store atomically with the
+/// pure rules in [`MessageMutation::apply`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MessageMutation {
+    /// A delivery status report, optionally recording the provider id.
+    Delivery {
+        /// The report.
+        update: DeliveryUpdate,
+        /// The provider id, recorded if the message has none yet.
+        external_id: Option<String>,
+    },
+    /// A send attempt was interrupted: mark the message in doubt if it is
+    /// still pending without a provider id.
+    InDoubt {
+        /// When the doubt was noticed.
+        at: DateTime<Utc>,
+    },
+}
+
+impl MessageMutation {
+    /// Applies the mutation to `message` and says what to store: whether the
+    /// message changed, and the event to record (none for a duplicate or
+    /// backwards status, or a change that only records the provider id).
+    /// Stores call this inside their transaction.
+    pub fn apply(&self, message: &mut Message) -> Mutated {
+        let Some(delivery) = message.delivery.as_mut() else {
+            return Mutated::default();
+        };
+        match self {
+            MessageMutation::Delivery {
+                update,
+                external_id,
+            } => {
+                let mut changed = false;
+                if message.external_id.is_none() {
+                    if let Some(ext) = external_id {
+                        message.external_id = Some(ext.clone());
+                        changed = true;
+                    }
+                }
+                if !delivery.apply(update) {
+                    return Mutated {
+                        changed,
+                        event: None,
+                    };
+                }
+                let kind = EventKind::DeliveryChanged {
+                    message: message.id.clone(),
+                    status: delivery.status,
+                    error: delivery.error.clone(),
+                };
+                Mutated {
+                    changed: true,
+                    event: Some(message_event(message, kind, update.at)),
+                }
+            }
+            MessageMutation::InDoubt { at } => {
+                let doubtful = delivery.status == crate::model::DeliveryStatus::Pending
+                    && message.external_id.is_none()
+                    && delivery.in_doubt_since.is_none();
+                if !doubtful {
+                    return Mutated::default();
+                }
+                delivery.in_doubt_since = Some(*at);
+                let kind = EventKind::DeliveryInDoubt {
+                    message: message.id.clone(),
+                };
+                Mutated {
+                    changed: true,
+                    event: Some(message_event(message, kind, *at)),
+                }
+            }
+        }
+    }
+}
+
+/// The result of [`MessageMutation::apply`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Mutated {
+    /// The message changed and must be stored.
+    pub changed: bool,
+    /// The event to record with it.
+    pub event: Option<Event>,
+}
+
+fn message_event(message: &Message, kind: EventKind, at: DateTime<Utc>) -> Event {
+    let mut e = Event::new(message.tenant.clone(), at, EventActor::System, kind);
+    e.conversation = Some(message.conversation.clone());
+    e
+}
+
+/// Everything one action changes, committed atomically by
+/// [`Store::commit`].
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Changeset {
+    /// The tenant; everything in the changeset must belong to it.
+    pub tenant: Option<TenantId>,
+    /// Contact insert or update.
+    pub contact: Option<Write<Contact>>,
+    /// Conversation insert or update.
+    pub conversation: Option<Write<Conversation>>,
+    /// An agent's new presence (only that field of the stored agent
+    /// changes; the agent must exist).
+    pub presence: Option<(AgentId, Presence)>,
+    /// New messages and notes.
+    pub messages: Vec<Message>,
+    /// New outbox entries (for outbound messages in `messages`).
+    pub outbox: Vec<OutboxEntry>,
+    /// Events to record, in order (`seq` is assigned by the store).
+    pub events: Vec<Event>,
+}
+
+impl Changeset {
+    /// An empty changeset for `tenant`.
+    pub fn new(tenant: TenantId) -> Self {
+        Self {
+            tenant: Some(tenant),
+            ..Self::default()
+        }
+    }
+
+    /// Checks the changeset's own consistency (every part in the tenant,
+    /// versions that follow the expected ones, outbox entries for outbound
+    /// messages of this changeset). Stores call this first.
+    pub fn validate(&self) -> Result<&TenantId> {
+        let tenant = self
+            .tenant
+            .as_ref()
+            .ok_or_else(|| Error::invalid("changeset.tenant", "missing"))?;
+        let wrong = |what: &str| Error::invalid(what, "belongs to another tenant");
+        let check_version = |what: &str, expected: Option<u64>, version: u64| {
+            let want = expected.map_or(1, |v| v + 1);
+            if version == want {
+                Ok(())
+            } else {
+                Err(Error::invalid(
+                    what,
+                    format!("version {version} does not follow expected {expected:?}"),
+                ))
+            }
+        };
+        if let Some(w) = &self.contact {
+            if &w.value.tenant != tenant {
+                return Err(wrong("contact"));
+            }
+            if !w.value.identity.is_known() {
+                return Err(Error::invalid(
+                    "contact.identity",
+                    "needs a wa_id or user_id",
+                ));
+            }
+            check_version("contact.version", w.expected_version, w.value.version)?;
+        }
+        if let Some(w) = &self.conversation {
+            if &w.value.tenant != tenant {
+                return Err(wrong("conversation"));
+            }
+            check_version("conversation.version", w.expected_version, w.value.version)?;
+        }
+        for m in &self.messages {
+            if &m.tenant != tenant {
+                return Err(wrong("message"));
+            }
+        }
+        for o in &self.outbox {
+            if &o.tenant != tenant {
+                return Err(wrong("outbox"));
+            }
+            if !self.messages.iter().any(|m| m.id == o.message) {
+                return Err(Error::invalid(
+                    "outbox",
+                    "entry for a message not in this changeset",
+                ));
+            }
+        }
+        for e in &self.events {
+            if &e.tenant != tenant {
+                return Err(wrong("event"));
+            }
+        }
+        Ok(tenant)
+    }
+}
+
+/// What a commit recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Committed {
+    /// The events with their sequence numbers.
+    pub events: Vec<Event>,
+}
+
+/// Durable state of the inbox: directory, contacts, conversations, messages,
+/// events, the outbox.
+///
+/// # Contract
+///
+/// Every implementation must guarantee the following; the conformance suite
+/// (`inbox_core::testing`, feature `testing`) checks each point.
+///
+/// **Tenancy.** Every read and write is scoped by tenant. An id of another
+/// tenant is [`Error::NotFound`], never data. The only cross-tenant lookup is
+/// [`Store::channel_by_phone_number_id`], which is how an inbound webhook finds
+/// its tenant.
+///
+/// **Atomicity.** [`Store::commit`] applies a whole [`Changeset`] or nothing.
+/// When it fails, no part of it is visible to any reader.
+///
+/// **Optimistic concurrency.** An update names the version it read; if the
+/// stored version differs, the commit fails with [`Error::Conflict`] (with
+/// empty `changes`: the core fills them in) and nothing is written. Of two
+/// concurrent commits against the same version, exactly one succeeds, across
+/// every process sharing the store.
+///
+/// **Uniqueness.** Within a tenant: one message per (channel, external id),
+/// one message per idempotency key, one contact per `wa_id` and per
+/// `user_id`, and at most one *active* (not resolved) conversation per
+/// (channel, contact). A violation fails the whole commit with
+/// [`Error::Duplicate`] naming what is duplicated and the id of what is
+/// already stored (`what` is `"message"`, `"idempotency key"`, `"contact"`,
+/// `"active conversation"` or `"conversation"`). Phone number ids are unique
+/// across the deployment.
+///
+/// **Events.** Events of a commit are stored with it and get consecutive
+/// sequence numbers, per tenant, starting at 1, without gaps, in commit order;
+/// the commit returns them numbered.
+///
+/// **Ordering.** Messages of a conversation are returned in commit order;
+/// events in sequence order.
+///
+/// **Delivery.** [`Store::update_message`] applies the mutation's pure rules
+/// atomically (two concurrent status reports never lose one another or move a
+/// status backwards) and records the returned event.
+///
+/// **Outbox.** An entry is claimed by one dispatcher at a time: a claim is
+/// exclusive until released or until its lease lapses; a lapsed claim is
+/// handed out again flagged `in_doubt`. Releasing with a stale token fails
+/// with [`Error::Conflict`].
+///
+/// **Errors.** Backend failures map to [`Error::Unavailable`] (retryable,
+/// nothing written) or [`Error::Backend`]; an implementation keeps its own
+/// error as the source and never puts secrets in messages.
+#[async_trait]
+pub trait Store: Send + Sync {
+    // ---- directory ----
+
+    /// Inserts or replaces a tenant.
+    async fn upsert_tenant(&self, tenant: &Tenant) -> Result<()>;
+    /// A tenant.
+    async fn tenant(&self, id: &TenantId) -> Result<Tenant>;
+    /// Inserts or replaces a channel. The tenant must exist; the phone number
+    /// id must not belong to another channel ([`Error::Duplicate`]).
+    async fn upsert_channel(&self, channel: &Channel) -> Result<()>;
+    /// A channel of a tenant.
+    async fn channel(&self, tenant: &TenantId, id: &ChannelId) -> Result<Channel>;
+    /// The tenant's channels, by id.
+    async fn channels(&self, tenant: &TenantId) -> Result<Vec<Channel>>;
+    /// The channel with this WhatsApp phone number id, whatever its tenant.
+    async fn channel_by_phone_number_id(&self, phone_number_id: &str) -> Result<Option<Channel>>;
+    /// Inserts or replaces an agent. The tenant must exist.
+    async fn upsert_agent(&self, agent: &Agent) -> Result<()>;
+    /// An agent.
+    async fn agent(&self, tenant: &TenantId, id: &AgentId) -> Result<Agent>;
+    /// The tenant's agents, by id.
+    async fn agents(&self, tenant: &TenantId) -> Result<Vec<Agent>>;
+    /// Inserts or replaces a team. The tenant must exist.
+    async fn upsert_team(&self, team: &Team) -> Result<()>;
+    /// A team.
+    async fn team(&self, tenant: &TenantId, id: &TeamId) -> Result<Team>;
+    /// The tenant's teams, by id.
+    async fn teams(&self, tenant: &TenantId) -> Result<Vec<Team>>;
+
+    // ---- contacts and conversations ----
+
+    /// A contact.
+    async fn contact(&self, tenant: &TenantId, id: &ContactId) -> Result<Contact>;
+    /// The contact with this `wa_id`, else the one with this `user_id`.
+    async fn find_contact(
+        &self,
+        tenant: &TenantId,
+        identity: &ContactIdentity,
+    ) -> Result<Option<Contact>>;
+    /// A conversation.
+    async fn conversation(&self, tenant: &TenantId, id: &ConversationId) -> Result<Conversation>;
+    /// The most recently created conversation between a contact and a
+    /// channel (the active one, if there is one).
+    async fn latest_conversation(
+        &self,
+        tenant: &TenantId,
+        channel: &ChannelId,
+        contact: &ContactId,
+    ) -> Result<Option<Conversation>>;
+    /// A page of conversations (see [`crate::query`] for the exact filter and
+    /// order semantics every store must follow).
+    async fn list_conversations(
+        &self,
+        tenant: &TenantId,
+        query: &ConversationQuery,
+    ) -> Result<Page<Conversation>>;
+    /// Active conversations assigned to an agent (their load).
+    async fn agent_load(&self, tenant: &TenantId, agent: &AgentId) -> Result<u32>;
+
+    // ---- messages ----
+
+    /// A message.
+    async fn message(&self, tenant: &TenantId, id: &MessageId) -> Result<Message>;
+    /// Messages and notes of a conversation, in commit order.
+    async fn messages(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+    ) -> Result<Vec<Message>>;
+    /// The message with this provider id on the channel.
+    async fn message_by_external_id(
+        &self,
+        tenant: &TenantId,
+        channel: &ChannelId,
+        external_id: &str,
+    ) -> Result<Option<Message>>;
+    /// The message created with this idempotency key.
+    async fn message_by_idempotency_key(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+    ) -> Result<Option<Message>>;
+
+    // ---- writes ----
+
+    /// Atomically applies a changeset (see the contract above).
+    async fn commit(&self, changes: Changeset) -> Result<Committed>;
+
+    /// Atomically applies `mutation` to a stored message with
+    /// [`MessageMutation::apply`] and records the resulting event. Returns
+    /// the recorded event, or `None` if nothing changed.
+    async fn update_message(
+        &self,
+        tenant: &TenantId,
+        id: &MessageId,
+        mutation: &MessageMutation,
+    ) -> Result<Option<Event>>;
+
+    // ---- events ----
+
+    /// Stored events of a tenant with sequence number greater than
+    /// `after_seq`, oldest first, at most `limit`.
+    async fn events_since(
+        &self,
+        tenant: &TenantId,
+        after_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<Event>>;
+    /// Stored events of a conversation that produced a version greater than
+    /// `after_version`, plus delivery events, oldest first.
+    async fn conversation_events(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        after_version: u64,
+    ) -> Result<Vec<Event>>;
+
+    // ---- outbox ----
+
+    /// Claims up to `limit` outbox entries due at `now` (any tenant), each
+    /// for `lease`. Lapsed claims are claimed again with `in_doubt` set.
+    async fn claim_outbox(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: u32,
+    ) -> Result<Vec<OutboxClaim>>;
+    /// Releases a claim.
+    async fn release_outbox(
+        &self,
+        claim: &OutboxClaim,
+        disposition: OutboxDisposition,
+    ) -> Result<()>;
+}
+
+/// Turns a store into `Arc<dyn Store>`, for code that is generic over the
+/// store but needs the shared object (the conformance suite runs the same
+/// tests on a concrete store and on `dyn Store`).
+pub trait AsDynStore {
+    /// The store as a shared trait object.
+    fn as_dyn(self: Arc<Self>) -> Arc<dyn Store>;
+}
+
+impl<S: Store + 'static> AsDynStore for S {
+    fn as_dyn(self: Arc<Self>) -> Arc<dyn Store> {
+        self
+    }
+}
+
+impl AsDynStore for dyn Store {
+    fn as_dyn(self: Arc<Self>) -> Arc<dyn Store> {
+        self
+    }
+}
+
+#[allow(dead_code)]
+fn assert_object_safe(_: &dyn Store, _: &dyn super::Transport, _: &dyn super::EventBus) {}

@@ -1,0 +1,121 @@
+use async_trait::async_trait;
+use std::time::Duration;
+
+use crate::ids::{MessageId, TenantId};
+use crate::model::{Channel, ContactIdentity, Content};
+
+/// A message to deliver to a customer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboundRequest {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The number to send from.
+    pub channel: Channel,
+    /// The customer.
+    pub to: ContactIdentity,
+    /// Our id of the message. Transports send it along (WhatsApp:
+    /// `biz_opaque_callback_data`) so status callbacks can be matched to the
+    /// message even if the provider id was never recorded.
+    pub message_id: MessageId,
+    /// What to send.
+    pub content: Content,
+    /// The provider id of the message this one replies to.
+    pub reply_to: Option<String>,
+}
+
+/// What the provider returned for an accepted message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendReceipt {
+    /// The provider's message id (wamid).
+    pub external_id: String,
+}
+
+/// Why a send failed, classified so the core can decide what to do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransportError {
+    /// Too many messages; retry after the given time (WhatsApp 130429,
+    /// 131056, 4/80007).
+    #[error("rate limited (code {code:?}); retry after {retry_after:?}")]
+    RateLimited {
+        /// Provider code.
+        code: Option<i64>,
+        /// When to retry, if the provider said.
+        retry_after: Option<Duration>,
+    },
+    /// The 24-hour window is closed (WhatsApp 131047): never retry, send a
+    /// template instead.
+    #[error("the customer window is closed (code {code:?}); send a template")]
+    WindowClosed {
+        /// Provider code.
+        code: Option<i64>,
+    },
+    /// Permanently rejected (invalid recipient, template error ...): never
+    /// retry.
+    #[error("rejected (code {code:?}): {message}")]
+    Rejected {
+        /// Provider code.
+        code: Option<i64>,
+        /// The provider's description.
+        message: String,
+    },
+    /// The credentials were refused (WhatsApp 190, 0, 10).
+    #[error("unauthorized (code {code:?}): {message}")]
+    Unauthorized {
+        /// Provider code.
+        code: Option<i64>,
+        /// The provider's description (never the token).
+        message: String,
+    },
+    /// A temporary failure (5xx, timeout, codes 1, 2, 131000): retry with
+    /// backoff.
+    #[error("transient failure (code {code:?}): {message}")]
+    Transient {
+        /// Provider code.
+        code: Option<i64>,
+        /// What happened.
+        message: String,
+    },
+}
+
+impl TransportError {
+    /// Whether sending again later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            TransportError::RateLimited { .. } | TransportError::Transient { .. }
+        )
+    }
+
+    /// The provider's code, if any.
+    pub fn code(&self) -> Option<i64> {
+        match self {
+            TransportError::RateLimited { code, .. }
+            | TransportError::WindowClosed { code }
+            | TransportError::Rejected { code, .. }
+            | TransportError::Unauthorized { code, .. }
+            | TransportError::Transient { code, .. } => *code,
+        }
+    }
+}
+
+/// Delivers outbound messages to customers (the WhatsApp Cloud API in
+/// production, a recorder in tests).
+///
+/// # Contract
+///
+/// - `send` either returns the provider's id of the accepted message, or a
+///   classified [`TransportError`]; it never panics on any input.
+/// - `send` makes at most one delivery attempt per call that the provider
+///   could have accepted; retries are the dispatcher's decision (it knows the
+///   attempt count and persists the schedule), though an implementation may
+///   retry requests the provider certainly did not accept (connection
+///   refused).
+/// - The request's `message_id` travels with the message where the provider
+///   supports it, so status callbacks can be reconciled.
+/// - Internal notes never reach a transport: the core never hands one over.
+#[async_trait]
+pub trait Transport: Send + Sync {
+    /// Sends one message.
+    async fn send(&self, request: &OutboundRequest) -> Result<SendReceipt, TransportError>;
+}

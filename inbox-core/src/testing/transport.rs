@@ -1,0 +1,80 @@
+use async_trait::async_trait;
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use crate::ports::{OutboundRequest, SendReceipt, Transport, TransportError};
+
+/// A message a [`RecordingTransport`] accepted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SentMessage {
+    /// The request as the core made it.
+    pub request: OutboundRequest,
+    /// The provider id it was given.
+    pub external_id: String,
+}
+
+/// A [`Transport`] that records what it is asked to send and answers with
+/// ids `wamid.test.1`, `wamid.test.2` ...; failures can be scripted.
+///
+/// ```
+/// use inbox_core::testing::RecordingTransport;
+/// use inbox_core::ports::TransportError;
+/// let t = RecordingTransport::new();
+/// t.fail_next(TransportError::Transient { code: Some(2), message: "try again".into() });
+/// assert!(t.sent().is_empty());
+/// ```
+#[derive(Debug, Default)]
+pub struct RecordingTransport {
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    sent: Vec<SentMessage>,
+    attempts: u64,
+    failures: VecDeque<TransportError>,
+}
+
+impl RecordingTransport {
+    /// An empty recorder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The next send fails with `error` (queued: call several times for
+    /// several failures).
+    pub fn fail_next(&self, error: TransportError) {
+        self.lock().failures.push_back(error);
+    }
+
+    /// Everything accepted so far, in order.
+    pub fn sent(&self) -> Vec<SentMessage> {
+        self.lock().sent.clone()
+    }
+
+    /// How many sends were attempted (accepted or failed).
+    pub fn attempts(&self) -> u64 {
+        self.lock().attempts
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[async_trait]
+impl Transport for RecordingTransport {
+    async fn send(&self, request: &OutboundRequest) -> Result<SendReceipt, TransportError> {
+        let mut s = self.lock();
+        s.attempts += 1;
+        if let Some(e) = s.failures.pop_front() {
+            return Err(e);
+        }
+        let external_id = format!("wamid.test.{}", s.sent.len() + 1);
+        s.sent.push(SentMessage {
+            request: request.clone(),
+            external_id: external_id.clone(),
+        });
+        Ok(SendReceipt { external_id })
+    }
+}

@@ -1,0 +1,727 @@
+//! The in-memory [`Store`].
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
+
+use inbox_core::error::{Conflict, Error, Result};
+use inbox_core::event::Event;
+use inbox_core::ids::{AgentId, ChannelId, ContactId, ConversationId, MessageId, TeamId, TenantId};
+use inbox_core::model::{
+    Agent, Channel, Contact, ContactIdentity, Conversation, Message, Team, Tenant,
+};
+use inbox_core::ports::{
+    Changeset, Committed, MessageMutation, OutboxClaim, OutboxDisposition, OutboxEntry, Store,
+};
+use inbox_core::query::{page_in_memory, ConversationQuery, Page};
+
+/// A complete, concurrency-safe [`Store`] held in memory.
+///
+/// Every commit runs under one write lock, so it is atomic and serialised
+/// like a transaction at the highest isolation level; reads share a read
+/// lock and never see a half-applied commit. It keeps the same indexes a
+/// database would (by external id, idempotency key, contact identity, active
+/// conversation per contact and channel), so lookups on the ingest and reply
+/// paths do not scan. Nothing survives the process: use it for tests, trials
+/// and embedding where durability is not needed.
+///
+/// ```
+/// use std::sync::Arc;
+/// use inbox_core::ports::Store;
+/// use inbox_store_memory::MemoryStore;
+/// let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+/// # let _ = store;
+/// ```
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    state: RwLock<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    tenants: HashMap<TenantId, Tenant>,
+    channels: BTreeMap<(TenantId, ChannelId), Channel>,
+    channel_by_number: HashMap<String, (TenantId, ChannelId)>,
+    agents: BTreeMap<(TenantId, AgentId), Agent>,
+    teams: BTreeMap<(TenantId, TeamId), Team>,
+    data: HashMap<TenantId, TenantData>,
+    outbox: BTreeMap<(TenantId, MessageId), OutboxRow>,
+    next_token: u64,
+}
+
+#[derive(Debug, Default)]
+struct TenantData {
+    contacts: HashMap<ContactId, Contact>,
+    contact_by_wa: HashMap<String, ContactId>,
+    contact_by_user: HashMap<String, ContactId>,
+    conversations: HashMap<ConversationId, Conversation>,
+    active_by_pair: HashMap<(ChannelId, ContactId), ConversationId>,
+    latest_by_pair: HashMap<(ChannelId, ContactId), ConversationId>,
+    messages: HashMap<MessageId, Message>,
+    messages_of: HashMap<ConversationId, Vec<MessageId>>,
+    by_external: HashMap<(ChannelId, String), MessageId>,
+    by_key: HashMap<String, MessageId>,
+    /// Event `seq` n is at index n - 1.
+    events: Vec<Event>,
+    events_of: HashMap<ConversationId, Vec<usize>>,
+}
+
+#[derive(Debug, Clone)]
+struct OutboxRow {
+    entry: OutboxEntry,
+    claim: Option<(u64, DateTime<Utc>)>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, State> {
+        // A panic while holding the lock cannot leave a half-applied commit
+        // (commits check everything before they change anything), so a
+        // poisoned lock is safe to keep using.
+        self.state.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn duplicate(what: &'static str, existing: impl std::fmt::Display) -> Error {
+    Error::Duplicate {
+        what,
+        existing: existing.to_string(),
+    }
+}
+
+impl State {
+    fn require_tenant(&self, tenant: &TenantId) -> Result<()> {
+        if self.tenants.contains_key(tenant) {
+            Ok(())
+        } else {
+            Err(Error::not_found("tenant", tenant))
+        }
+    }
+
+    fn data(&self, tenant: &TenantId) -> Option<&TenantData> {
+        self.data.get(tenant)
+    }
+
+    /// Checks a whole changeset against the current state without changing
+    /// anything.
+    fn check(&self, tenant: &TenantId, ch: &Changeset) -> Result<()> {
+        self.require_tenant(tenant)?;
+        let empty = TenantData::default();
+        let d = self.data(tenant).unwrap_or(&empty);
+
+        // Messages first: a redelivered webhook must be reported as a
+        // duplicate message whatever else raced with it.
+        let mut new_ext = Vec::new();
+        let mut new_keys = Vec::new();
+        for m in &ch.messages {
+            if d.messages.contains_key(&m.id)
+                || ch.messages.iter().filter(|o| o.id == m.id).count() > 1
+            {
+                return Err(duplicate("message", &m.id));
+            }
+            if let Some(ext) = &m.external_id {
+                if let Some(existing) = d.by_external.get(&(m.channel.clone(), ext.clone())) {
+                    return Err(duplicate("message", existing));
+                }
+                if new_ext.contains(&(&m.channel, ext)) {
+                    return Err(duplicate("message", &m.id));
+                }
+                new_ext.push((&m.channel, ext));
+            }
+            if let Some(key) = &m.idempotency_key {
+                if let Some(existing) = d.by_key.get(key) {
+                    return Err(duplicate("idempotency key", existing));
+                }
+                if new_keys.contains(&key) {
+                    return Err(duplicate("idempotency key", &m.id));
+                }
+                new_keys.push(key);
+            }
+            let in_changeset = ch
+                .conversation
+                .as_ref()
+                .is_some_and(|w| w.value.id == m.conversation);
+            if !in_changeset && !d.conversations.contains_key(&m.conversation) {
+                return Err(Error::not_found("conversation", &m.conversation));
+            }
+        }
+
+        if let Some(w) = &ch.contact {
+            let k = &w.value;
+            match (w.expected_version, d.contacts.get(&k.id)) {
+                (None, Some(_)) => return Err(duplicate("contact", &k.id)),
+                (Some(_), None) => return Err(Error::not_found("contact", &k.id)),
+                (Some(v), Some(cur)) if cur.version != v => {
+                    return Err(Error::Conflict(Box::new(Conflict::on(
+                        "contact",
+                        &k.id,
+                        v,
+                        cur.version,
+                    ))))
+                }
+                _ => {}
+            }
+            check_identity(d, k)?;
+        }
+
+        if let Some(w) = &ch.conversation {
+            let c = &w.value;
+            if !self
+                .channels
+                .contains_key(&(tenant.clone(), c.channel.clone()))
+            {
+                return Err(Error::not_found("channel", &c.channel));
+            }
+            match (w.expected_version, d.conversations.get(&c.id)) {
+                (None, Some(_)) => return Err(duplicate("conversation", &c.id)),
+                (Some(_), None) => return Err(Error::not_found("conversation", &c.id)),
+                (Some(v), Some(cur)) => {
+                    if cur.version != v {
+                        return Err(Error::Conflict(Box::new(Conflict::conversation(
+                            &c.id,
+                            v,
+                            cur.version,
+                        ))));
+                    }
+                    if cur.channel != c.channel || cur.contact != c.contact {
+                        return Err(Error::invalid(
+                            "conversation",
+                            "channel and contact of a conversation cannot change",
+                        ));
+                    }
+                }
+                (None, None) => {}
+            }
+            if c.status.is_active() {
+                if let Some(active) = d
+                    .active_by_pair
+                    .get(&(c.channel.clone(), c.contact.clone()))
+                {
+                    if active != &c.id {
+                        return Err(duplicate("active conversation", active));
+                    }
+                }
+            }
+        }
+
+        if let Some((agent, _)) = &ch.presence {
+            if !self.agents.contains_key(&(tenant.clone(), agent.clone())) {
+                return Err(Error::not_found("agent", agent));
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies a checked changeset.
+    fn apply(&mut self, tenant: &TenantId, ch: Changeset) -> Committed {
+        if let Some((agent, presence)) = &ch.presence {
+            if let Some(a) = self.agents.get_mut(&(tenant.clone(), agent.clone())) {
+                a.presence = *presence;
+            }
+        }
+        for o in &ch.outbox {
+            self.outbox.insert(
+                (tenant.clone(), o.message.clone()),
+                OutboxRow {
+                    entry: o.clone(),
+                    claim: None,
+                },
+            );
+        }
+        let d = self.data.entry(tenant.clone()).or_default();
+        if let Some(w) = ch.contact {
+            let k = w.value;
+            if let Some(old) = d.contacts.get(&k.id) {
+                if let Some(wa) = &old.identity.wa_id {
+                    d.contact_by_wa.remove(wa);
+                }
+                if let Some(u) = &old.identity.user_id {
+                    d.contact_by_user.remove(u);
+                }
+            }
+            if let Some(wa) = &k.identity.wa_id {
+                d.contact_by_wa.insert(wa.clone(), k.id.clone());
+            }
+            if let Some(u) = &k.identity.user_id {
+                d.contact_by_user.insert(u.clone(), k.id.clone());
+            }
+            d.contacts.insert(k.id.clone(), k);
+        }
+        if let Some(w) = ch.conversation {
+            let c = w.value;
+            let pair = (c.channel.clone(), c.contact.clone());
+            if w.expected_version.is_none() {
+                d.latest_by_pair.insert(pair.clone(), c.id.clone());
+            }
+            if c.status.is_active() {
+                d.active_by_pair.insert(pair, c.id.clone());
+            } else if d.active_by_pair.get(&pair) == Some(&c.id) {
+                d.active_by_pair.remove(&pair);
+            }
+            d.conversations.insert(c.id.clone(), c);
+        }
+        for m in ch.messages {
+            if let Some(ext) = &m.external_id {
+                d.by_external
+                    .insert((m.channel.clone(), ext.clone()), m.id.clone());
+            }
+            if let Some(key) = &m.idempotency_key {
+                d.by_key.insert(key.clone(), m.id.clone());
+            }
+            d.messages_of
+                .entry(m.conversation.clone())
+                .or_default()
+                .push(m.id.clone());
+            d.messages.insert(m.id.clone(), m);
+        }
+        let mut recorded = Vec::with_capacity(ch.events.len());
+        for e in ch.events {
+            recorded.push(d.record(e));
+        }
+        Committed { events: recorded }
+    }
+}
+
+impl TenantData {
+    fn record(&mut self, mut e: Event) -> Event {
+        e.seq = self.events.len() as u64 + 1;
+        if let Some(c) = &e.conversation {
+            self.events_of
+                .entry(c.clone())
+                .or_default()
+                .push(self.events.len());
+        }
+        self.events.push(e.clone());
+        e
+    }
+}
+
+fn check_identity(d: &TenantData, k: &Contact) -> Result<()> {
+    if let Some(wa) = &k.identity.wa_id {
+        if let Some(other) = d.contact_by_wa.get(wa) {
+            if other != &k.id {
+                return Err(duplicate("contact", other));
+            }
+        }
+    }
+    if let Some(u) = &k.identity.user_id {
+        if let Some(other) = d.contact_by_user.get(u) {
+            if other != &k.id {
+                return Err(duplicate("contact", other));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn upsert_tenant(&self, tenant: &Tenant) -> Result<()> {
+        self.write()
+            .tenants
+            .insert(tenant.id.clone(), tenant.clone());
+        Ok(())
+    }
+
+    async fn tenant(&self, id: &TenantId) -> Result<Tenant> {
+        self.read()
+            .tenants
+            .get(id)
+            .cloned()
+            .ok_or_else(|| Error::not_found("tenant", id))
+    }
+
+    async fn upsert_channel(&self, channel: &Channel) -> Result<()> {
+        let mut s = self.write();
+        s.require_tenant(&channel.tenant)?;
+        let key = (channel.tenant.clone(), channel.id.clone());
+        if let Some(owner) = s.channel_by_number.get(&channel.phone_number_id) {
+            if owner != &key {
+                return Err(duplicate("phone number id", &owner.1));
+            }
+        }
+        if let Some(old) = s.channels.get(&key) {
+            let old_number = old.phone_number_id.clone();
+            s.channel_by_number.remove(&old_number);
+        }
+        s.channel_by_number
+            .insert(channel.phone_number_id.clone(), key.clone());
+        s.channels.insert(key, channel.clone());
+        Ok(())
+    }
+
+    async fn channel(&self, tenant: &TenantId, id: &ChannelId) -> Result<Channel> {
+        self.read()
+            .channels
+            .get(&(tenant.clone(), id.clone()))
+            .cloned()
+            .ok_or_else(|| Error::not_found("channel", id))
+    }
+
+    async fn channels(&self, tenant: &TenantId) -> Result<Vec<Channel>> {
+        Ok(self
+            .read()
+            .channels
+            .iter()
+            .filter(|((t, _), _)| t == tenant)
+            .map(|(_, c)| c.clone())
+            .collect())
+    }
+
+    async fn channel_by_phone_number_id(&self, phone_number_id: &str) -> Result<Option<Channel>> {
+        let s = self.read();
+        Ok(s.channel_by_number
+            .get(phone_number_id)
+            .and_then(|k| s.channels.get(k))
+            .cloned())
+    }
+
+    async fn upsert_agent(&self, agent: &Agent) -> Result<()> {
+        let mut s = self.write();
+        s.require_tenant(&agent.tenant)?;
+        s.agents
+            .insert((agent.tenant.clone(), agent.id.clone()), agent.clone());
+        Ok(())
+    }
+
+    async fn agent(&self, tenant: &TenantId, id: &AgentId) -> Result<Agent> {
+        self.read()
+            .agents
+            .get(&(tenant.clone(), id.clone()))
+            .cloned()
+            .ok_or_else(|| Error::not_found("agent", id))
+    }
+
+    async fn agents(&self, tenant: &TenantId) -> Result<Vec<Agent>> {
+        Ok(self
+            .read()
+            .agents
+            .iter()
+            .filter(|((t, _), _)| t == tenant)
+            .map(|(_, a)| a.clone())
+            .collect())
+    }
+
+    async fn upsert_team(&self, team: &Team) -> Result<()> {
+        let mut s = self.write();
+        s.require_tenant(&team.tenant)?;
+        s.teams
+            .insert((team.tenant.clone(), team.id.clone()), team.clone());
+        Ok(())
+    }
+
+    async fn team(&self, tenant: &TenantId, id: &TeamId) -> Result<Team> {
+        self.read()
+            .teams
+            .get(&(tenant.clone(), id.clone()))
+            .cloned()
+            .ok_or_else(|| Error::not_found("team", id))
+    }
+
+    async fn teams(&self, tenant: &TenantId) -> Result<Vec<Team>> {
+        Ok(self
+            .read()
+            .teams
+            .iter()
+            .filter(|((t, _), _)| t == tenant)
+            .map(|(_, a)| a.clone())
+            .collect())
+    }
+
+    async fn contact(&self, tenant: &TenantId, id: &ContactId) -> Result<Contact> {
+        self.read()
+            .data(tenant)
+            .and_then(|d| d.contacts.get(id))
+            .cloned()
+            .ok_or_else(|| Error::not_found("contact", id))
+    }
+
+    async fn find_contact(
+        &self,
+        tenant: &TenantId,
+        identity: &ContactIdentity,
+    ) -> Result<Option<Contact>> {
+        let s = self.read();
+        let Some(d) = s.data(tenant) else {
+            return Ok(None);
+        };
+        let id = identity
+            .wa_id
+            .as_ref()
+            .and_then(|w| d.contact_by_wa.get(w))
+            .or_else(|| {
+                identity
+                    .user_id
+                    .as_ref()
+                    .and_then(|u| d.contact_by_user.get(u))
+            });
+        Ok(id.and_then(|id| d.contacts.get(id)).cloned())
+    }
+
+    async fn conversation(&self, tenant: &TenantId, id: &ConversationId) -> Result<Conversation> {
+        self.read()
+            .data(tenant)
+            .and_then(|d| d.conversations.get(id))
+            .cloned()
+            .ok_or_else(|| Error::not_found("conversation", id))
+    }
+
+    async fn latest_conversation(
+        &self,
+        tenant: &TenantId,
+        channel: &ChannelId,
+        contact: &ContactId,
+    ) -> Result<Option<Conversation>> {
+        let s = self.read();
+        let Some(d) = s.data(tenant) else {
+            return Ok(None);
+        };
+        let pair = (channel.clone(), contact.clone());
+        let id = d
+            .active_by_pair
+            .get(&pair)
+            .or_else(|| d.latest_by_pair.get(&pair));
+        Ok(id.and_then(|id| d.conversations.get(id)).cloned())
+    }
+
+    async fn list_conversations(
+        &self,
+        tenant: &TenantId,
+        query: &ConversationQuery,
+    ) -> Result<Page<Conversation>> {
+        let s = self.read();
+        match s.data(tenant) {
+            Some(d) => page_in_memory(query, d.conversations.values()),
+            None => page_in_memory(query, std::iter::empty()),
+        }
+    }
+
+    async fn agent_load(&self, tenant: &TenantId, agent: &AgentId) -> Result<u32> {
+        let s = self.read();
+        Ok(s.data(tenant).map_or(0, |d| {
+            d.conversations
+                .values()
+                .filter(|c| c.status.is_active() && c.assignee.as_ref() == Some(agent))
+                .count() as u32
+        }))
+    }
+
+    async fn message(&self, tenant: &TenantId, id: &MessageId) -> Result<Message> {
+        self.read()
+            .data(tenant)
+            .and_then(|d| d.messages.get(id))
+            .cloned()
+            .ok_or_else(|| Error::not_found("message", id))
+    }
+
+    async fn messages(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+    ) -> Result<Vec<Message>> {
+        let s = self.read();
+        let Some(d) = s.data(tenant) else {
+            return Ok(Vec::new());
+        };
+        Ok(d.messages_of
+            .get(conversation)
+            .map(|ids| {
+                ids.iter()
+                    .filter_map(|id| d.messages.get(id))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    async fn message_by_external_id(
+        &self,
+        tenant: &TenantId,
+        channel: &ChannelId,
+        external_id: &str,
+    ) -> Result<Option<Message>> {
+        let s = self.read();
+        Ok(s.data(tenant).and_then(|d| {
+            d.by_external
+                .get(&(channel.clone(), external_id.to_string()))
+                .and_then(|id| d.messages.get(id))
+                .cloned()
+        }))
+    }
+
+    async fn message_by_idempotency_key(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+    ) -> Result<Option<Message>> {
+        let s = self.read();
+        Ok(s.data(tenant)
+            .and_then(|d| d.by_key.get(key).and_then(|id| d.messages.get(id)))
+            .cloned())
+    }
+
+    async fn commit(&self, changes: Changeset) -> Result<Committed> {
+        let tenant = changes.validate()?.clone();
+        let mut s = self.write();
+        s.check(&tenant, &changes)?;
+        Ok(s.apply(&tenant, changes))
+    }
+
+    async fn update_message(
+        &self,
+        tenant: &TenantId,
+        id: &MessageId,
+        mutation: &MessageMutation,
+    ) -> Result<Option<Event>> {
+        let mut s = self.write();
+        let d = s
+            .data
+            .get_mut(tenant)
+            .ok_or_else(|| Error::not_found("message", id))?;
+        let current = d
+            .messages
+            .get(id)
+            .ok_or_else(|| Error::not_found("message", id))?;
+        let mut next = current.clone();
+        let had_external = current.external_id.is_some();
+        let mutated = mutation.apply(&mut next);
+        if !mutated.changed {
+            return Ok(None);
+        }
+        if !had_external {
+            if let Some(ext) = &next.external_id {
+                let key = (next.channel.clone(), ext.clone());
+                if let Some(other) = d.by_external.get(&key) {
+                    if other != id {
+                        return Err(duplicate("message", other));
+                    }
+                }
+                d.by_external.insert(key, id.clone());
+            }
+        }
+        d.messages.insert(id.clone(), next);
+        Ok(mutated.event.map(|e| d.record(e)))
+    }
+
+    async fn events_since(
+        &self,
+        tenant: &TenantId,
+        after_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<Event>> {
+        let s = self.read();
+        let Some(d) = s.data(tenant) else {
+            return Ok(Vec::new());
+        };
+        let start = usize::try_from(after_seq)
+            .unwrap_or(usize::MAX)
+            .min(d.events.len());
+        Ok(d.events[start..]
+            .iter()
+            .take(limit as usize)
+            .cloned()
+            .collect())
+    }
+
+    async fn conversation_events(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        after_version: u64,
+    ) -> Result<Vec<Event>> {
+        let s = self.read();
+        let Some(d) = s.data(tenant) else {
+            return Ok(Vec::new());
+        };
+        Ok(d.events_of
+            .get(conversation)
+            .map(|idx| {
+                idx.iter()
+                    .map(|&i| &d.events[i])
+                    .filter(|e| e.conversation_version.is_none_or(|v| v > after_version))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    async fn claim_outbox(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: u32,
+    ) -> Result<Vec<OutboxClaim>> {
+        let mut s = self.write();
+        let lease_until =
+            now + chrono::TimeDelta::from_std(lease).unwrap_or(chrono::TimeDelta::MAX);
+        let mut due: Vec<((TenantId, MessageId), DateTime<Utc>)> = s
+            .outbox
+            .iter()
+            .filter_map(|(k, row)| match row.claim {
+                None if row.entry.not_before <= now => Some((k.clone(), row.entry.not_before)),
+                Some((_, until)) if until <= now => Some((k.clone(), until)),
+                _ => None,
+            })
+            .collect();
+        due.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+        due.truncate(limit as usize);
+        let mut claims = Vec::with_capacity(due.len());
+        for (key, _) in due {
+            s.next_token += 1;
+            let token = s.next_token;
+            if let Some(row) = s.outbox.get_mut(&key) {
+                let in_doubt = row.claim.is_some();
+                row.entry.attempts += 1;
+                row.claim = Some((token, lease_until));
+                claims.push(OutboxClaim {
+                    entry: row.entry.clone(),
+                    token,
+                    lease_until,
+                    in_doubt,
+                });
+            }
+        }
+        Ok(claims)
+    }
+
+    async fn release_outbox(
+        &self,
+        claim: &OutboxClaim,
+        disposition: OutboxDisposition,
+    ) -> Result<()> {
+        let mut s = self.write();
+        let key = (claim.entry.tenant.clone(), claim.entry.message.clone());
+        let stale = || {
+            Error::Conflict(Box::new(Conflict::on(
+                "outbox entry",
+                &claim.entry.message,
+                claim.token,
+                0,
+            )))
+        };
+        let row = s.outbox.get_mut(&key).ok_or_else(stale)?;
+        if row.claim.map(|(t, _)| t) != Some(claim.token) {
+            return Err(stale());
+        }
+        match disposition {
+            OutboxDisposition::Done => {
+                s.outbox.remove(&key);
+            }
+            OutboxDisposition::RetryAt(at) => {
+                row.claim = None;
+                row.entry.not_before = at;
+            }
+        }
+        Ok(())
+    }
+}

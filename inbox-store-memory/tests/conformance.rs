@@ -1,0 +1,24 @@
+//! The core's store conformance suite, run on the memory store directly and
+//! through `Arc<dyn Store>`.
+
+use std::sync::Arc;
+
+use inbox_core::ports::{EventBus, Store};
+use inbox_store_memory::{MemoryEventBus, MemoryStore};
+
+mod direct {
+    use super::*;
+    inbox_core::store_conformance_tests!(async { Arc::new(MemoryStore::new()) });
+}
+
+mod dynamic {
+    use super::*;
+    inbox_core::store_conformance_tests!(async { Arc::new(MemoryStore::new()) as Arc<dyn Store> });
+}
+
+mod bus {
+    use super::*;
+    inbox_core::event_bus_conformance_tests!(async {
+        Arc::new(MemoryEventBus::new(64)) as Arc<dyn EventBus>
+    });
+}
