@@ -9,7 +9,7 @@
 //!
 //! - the [domain model](model): tenants, channels, agents, teams, contacts,
 //!   conversations, messages and notes, delivery states;
-//! - the [ports](ports): [`Store`](ports::Store), [`Transport`](ports::Transport),
+//! - the [ports]: [`Store`](ports::Store), [`Transport`](ports::Transport),
 //!   [`EventBus`](ports::EventBus), [`Clock`](ports::Clock) and
 //!   [`IdGenerator`](ports::IdGenerator), object-safe traits with documented
 //!   contracts;

@@ -59,7 +59,7 @@ impl EventBus for MemoryEventBus {
                 loop {
                     match rx.recv().await {
                         Ok(e) if e.tenant == tenant => {
-                            return Some((BusItem::Event(e), (rx, tenant)))
+                            return Some((BusItem::Event(Box::new(e)), (rx, tenant)))
                         }
                         Ok(_) => continue,
                         Err(broadcast::error::RecvError::Lagged(n)) => {

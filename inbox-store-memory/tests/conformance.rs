@@ -1,6 +1,8 @@
 //! The core's store conformance suite, run on the memory store directly and
 //! through `Arc<dyn Store>`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::sync::Arc;
 
 use inbox_core::ports::{EventBus, Store};

@@ -381,10 +381,8 @@ impl Content {
                     ));
                 }
             }
-            Content::Media { media, .. } => {
-                if media.id.is_none() && media.link.is_none() {
-                    return Err(Error::invalid("content.media", "needs an id or a link"));
-                }
+            Content::Media { media, .. } if media.id.is_none() && media.link.is_none() => {
+                return Err(Error::invalid("content.media", "needs an id or a link"));
             }
             Content::Template { name, language, .. } => {
                 if name.trim().is_empty() {
@@ -411,10 +409,8 @@ impl Content {
                     return Err(Error::invalid("content.sections", "needs 1 to 10 rows"));
                 }
             }
-            Content::Reaction { target, .. } => {
-                if target.trim().is_empty() {
-                    return Err(Error::invalid("content.target", "reaction target is empty"));
-                }
+            Content::Reaction { target, .. } if target.trim().is_empty() => {
+                return Err(Error::invalid("content.target", "reaction target is empty"));
             }
             Content::Contacts { cards } if cards.is_empty() => {
                 return Err(Error::invalid("content.cards", "no contact cards"));

@@ -10,7 +10,7 @@ use crate::ids::TenantId;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BusItem {
     /// An event.
-    Event(Event),
+    Event(Box<Event>),
     /// The subscriber fell behind and `n` events were dropped; catch up with
     /// [`Store::events_since`](crate::ports::Store::events_since).
     Lagged(u64),

@@ -2851,12 +2851,12 @@ pub async fn bus_delivers_in_order_to_the_right_tenant(bus: Arc<dyn EventBus>) {
     bus.publish(&events[2..]).await.unwrap();
     for expected in &events {
         match within_5s(sub.next()).await {
-            Some(Some(BusItem::Event(e))) => assert_eq!(&e, expected),
+            Some(Some(BusItem::Event(e))) => assert_eq!(&*e, expected),
             other => panic!("expected {expected:?}, got {other:?}"),
         }
     }
     match within_5s(other.next()).await {
-        Some(Some(BusItem::Event(e))) => assert_eq!(e, foreign),
+        Some(Some(BusItem::Event(e))) => assert_eq!(*e, foreign),
         other => panic!("{other:?}"),
     }
 }

@@ -4,9 +4,16 @@
 //! A new [`Store`](crate::ports::Store) backend is correct when the whole
 //! suite passes on it. Run it with [`store_conformance_tests!`](crate::store_conformance_tests):
 //!
-//! ```ignore
+//! ```text
+//! // tests/conformance.rs of a store crate (needs tokio with "macros" and
+//! // "rt-multi-thread" as a dev-dependency):
 //! inbox_core::store_conformance_tests!(async { std::sync::Arc::new(MyStore::new()) });
 //! ```
+//!
+//! The expression is evaluated once per test, so every test gets a fresh
+//! store. Invoke it twice (once with the concrete type, once cast to
+//! `Arc<dyn Store>`) to check both static and dynamic dispatch, as
+//! `inbox-store-memory` does.
 
 mod bus;
 pub mod conformance;

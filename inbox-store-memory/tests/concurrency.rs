@@ -1,0 +1,131 @@
+//! Many tasks on several threads claiming and replying to the same
+//! conversations at once.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use inbox_core::model::Direction;
+use inbox_core::ports::Store;
+use inbox_core::testing::Fixture;
+use inbox_core::{ConversationId, Error, Reply};
+use inbox_store_memory::MemoryStore;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_claims_and_replies_one_winner_no_lost_or_duplicated_message() {
+    let f = Arc::new(
+        Fixture::new(Arc::new(MemoryStore::new()) as Arc<dyn Store>)
+            .await
+            .unwrap(),
+    );
+    let mut convs: Vec<ConversationId> = Vec::new();
+    for i in 0..20 {
+        let (c, _) = f
+            .customer_says(
+                "1001",
+                &format!("w{i}"),
+                &format!("346100000{i:02}"),
+                "hello",
+            )
+            .await
+            .unwrap();
+        convs.push(c);
+    }
+    let agents = ["ana", "ben", "sam", "ada"];
+    let mut tasks = Vec::new();
+    for round in 0..3 {
+        for agent in agents {
+            for c in &convs {
+                let f = f.clone();
+                let c = c.clone();
+                tasks.push(tokio::spawn(async move {
+                    let actor = f.actor(agent);
+                    let seen = f.version(&c).await.unwrap();
+                    let claim = f.inbox.claim(&actor, &c, seen).await;
+                    // Every agent also tries to answer, on what it saw last,
+                    // with a key it may retry.
+                    let seen = f.version(&c).await.unwrap();
+                    let key = format!("{agent}-{c}-{round}");
+                    let reply = f
+                        .inbox
+                        .reply(
+                            &actor,
+                            &c,
+                            seen,
+                            Reply::text(format!("answer from {agent}"), key.clone()),
+                        )
+                        .await;
+                    let retry = f
+                        .inbox
+                        .reply(
+                            &actor,
+                            &c,
+                            seen,
+                            Reply::text(format!("answer from {agent}"), key),
+                        )
+                        .await;
+                    (agent, c, claim, reply, retry)
+                }));
+            }
+        }
+    }
+    let mut winners: HashMap<ConversationId, HashSet<&str>> = HashMap::new();
+    let mut accepted_replies = HashSet::new();
+    for t in tasks {
+        let (agent, c, claim, reply, retry) = t.await.unwrap();
+        match claim {
+            Ok(o) if !o.replayed => {
+                winners.entry(c.clone()).or_default().insert(agent);
+            }
+            Ok(_) => {}
+            Err(Error::AlreadyOwned { .. } | Error::Conflict(_)) => {}
+            Err(e) => panic!("unexpected claim error: {e}"),
+        }
+        match (&reply, &retry) {
+            (Ok(first), Ok(again)) => {
+                let id = first.message.as_ref().unwrap().id.clone();
+                assert_eq!(
+                    again.message.as_ref().unwrap().id,
+                    id,
+                    "a retry returns the same reply"
+                );
+                accepted_replies.insert(id);
+            }
+            (Err(Error::Conflict(_) | Error::Forbidden { .. }), _) => {}
+            other => panic!("unexpected reply outcome: {other:?}"),
+        }
+    }
+    for c in &convs {
+        let stored = f.store.conversation(&f.acme(), c).await.unwrap();
+        let won = winners.get(c).cloned().unwrap_or_default();
+        // The first claim or a claim-on-reply made the owner; never two
+        // claims.
+        assert!(won.len() <= 1, "{c}: {won:?}");
+        let owner = stored.assignee.expect("someone owns it");
+        if let Some(w) = won.iter().next() {
+            assert_eq!(owner.as_str(), *w);
+        }
+    }
+    // Every accepted reply is stored exactly once; nothing else is.
+    let mut stored_replies = HashSet::new();
+    for c in &convs {
+        for m in f.store.messages(&f.acme(), c).await.unwrap() {
+            if m.direction == Direction::Outbound {
+                assert!(stored_replies.insert(m.id.clone()), "stored twice");
+            }
+        }
+    }
+    assert_eq!(stored_replies, accepted_replies);
+    assert!(!accepted_replies.is_empty());
+    // Delivered once each.
+    while f.inbox.dispatch(50).await.unwrap().total() > 0 {}
+    let sent: Vec<_> = f
+        .transport
+        .sent()
+        .into_iter()
+        .map(|s| s.request.message_id)
+        .collect();
+    assert_eq!(sent.len(), accepted_replies.len());
+    assert_eq!(sent.into_iter().collect::<HashSet<_>>(), accepted_replies);
+}
