@@ -221,15 +221,27 @@ pub enum Content {
     },
     /// Outbound interactive reply buttons.
     Buttons {
+        /// Header text.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        header: Option<String>,
         /// Body text.
         body: String,
+        /// Footer text.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        footer: Option<String>,
         /// Up to three buttons.
         buttons: Vec<OutboundButton>,
     },
     /// Outbound interactive list.
     List {
+        /// Header text.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        header: Option<String>,
         /// Body text.
         body: String,
+        /// Footer text.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        footer: Option<String>,
         /// The label of the button that opens the list.
         button: String,
         /// Sections.
@@ -392,7 +404,7 @@ impl Content {
                     return Err(Error::invalid("content.language", "language is empty"));
                 }
             }
-            Content::Buttons { body, buttons } => {
+            Content::Buttons { body, buttons, .. } => {
                 if body.trim().is_empty() {
                     return Err(Error::invalid("content.body", "body is empty"));
                 }

@@ -1,0 +1,238 @@
+//! Request bodies for `POST /{version}/{phone_number_id}/messages`.
+
+use serde_json::{json, Map, Value};
+
+use inbox_core::model::{ContactCard, Content, MediaKind};
+use inbox_core::ports::{OutboundRequest, TransportError};
+
+fn rejected(message: impl Into<String>) -> TransportError {
+    TransportError::Rejected {
+        code: None,
+        message: message.into(),
+    }
+}
+
+fn card(c: &ContactCard) -> Value {
+    if c.raw.is_object() {
+        return c.raw.clone();
+    }
+    json!({
+        "name": { "formatted_name": c.name, "first_name": c.name },
+        "phones": c.phones.iter().map(|p| json!({ "phone": p })).collect::<Vec<_>>(),
+        "emails": c.emails.iter().map(|e| json!({ "email": e })).collect::<Vec<_>>(),
+    })
+}
+
+fn interactive_frame(
+    kind: &str,
+    header: &Option<String>,
+    body: &str,
+    footer: &Option<String>,
+    action: Value,
+) -> Value {
+    let mut i = Map::new();
+    i.insert("type".into(), json!(kind));
+    if let Some(h) = header {
+        i.insert("header".into(), json!({ "type": "text", "text": h }));
+    }
+    i.insert("body".into(), json!({ "text": body }));
+    if let Some(f) = footer {
+        i.insert("footer".into(), json!({ "text": f }));
+    }
+    i.insert("action".into(), action);
+    Value::Object(i)
+}
+
+/// The JSON body that sends `request`'s content (our message id travels as
+/// `biz_opaque_callback_data`).
+///
+/// ```
+/// use inbox_core::model::{Channel, ContactIdentity, Content};
+/// use inbox_core::ports::OutboundRequest;
+/// use inbox_core::{ChannelId, MessageId, TenantId};
+/// let req = OutboundRequest {
+///     tenant: TenantId::new("t").unwrap(),
+///     channel: Channel::new(TenantId::new("t").unwrap(), ChannelId::new("c").unwrap(), "106", "+1"),
+///     to: ContactIdentity::wa("16505551234"),
+///     message_id: MessageId::new("msg-1").unwrap(),
+///     content: Content::text("Hello"),
+///     reply_to: Some("wamid.prev".into()),
+/// };
+/// let body = inbox_whatsapp::message_body(&req).unwrap();
+/// assert_eq!(body["text"]["body"], "Hello");
+/// assert_eq!(body["context"]["message_id"], "wamid.prev");
+/// assert_eq!(body["biz_opaque_callback_data"], "msg-1");
+/// ```
+pub fn message_body(request: &OutboundRequest) -> Result<Value, TransportError> {
+    let mut body = Map::new();
+    body.insert("messaging_product".into(), json!("whatsapp"));
+    body.insert("recipient_type".into(), json!("individual"));
+    match (&request.to.wa_id, &request.to.user_id) {
+        (Some(wa), _) => {
+            body.insert("to".into(), json!(wa));
+        }
+        (None, Some(user)) => {
+            body.insert("recipient".into(), json!(user));
+        }
+        (None, None) => return Err(rejected("the contact has neither a wa_id nor a user_id")),
+    }
+    let (kind, payload) = match &request.content {
+        Content::Text { body, preview_url } => {
+            ("text", json!({ "body": body, "preview_url": preview_url }))
+        }
+        Content::Media {
+            kind,
+            media,
+            caption,
+        } => {
+            let mut m = Map::new();
+            match (&media.id, &media.link) {
+                (Some(id), _) => m.insert("id".into(), json!(id)),
+                (None, Some(link)) => m.insert("link".into(), json!(link)),
+                (None, None) => return Err(rejected("media needs an id or a link")),
+            };
+            let captioned = matches!(
+                kind,
+                MediaKind::Image | MediaKind::Video | MediaKind::Document
+            );
+            if let (true, Some(c)) = (captioned, caption) {
+                m.insert("caption".into(), json!(c));
+            }
+            if let (MediaKind::Document, Some(f)) = (kind, &media.filename) {
+                m.insert("filename".into(), json!(f));
+            }
+            (kind.wa_type(), Value::Object(m))
+        }
+        Content::Location {
+            latitude,
+            longitude,
+            name,
+            address,
+        } => {
+            let mut m = Map::new();
+            m.insert("latitude".into(), json!(latitude));
+            m.insert("longitude".into(), json!(longitude));
+            if let Some(n) = name {
+                m.insert("name".into(), json!(n));
+            }
+            if let Some(a) = address {
+                m.insert("address".into(), json!(a));
+            }
+            ("location", Value::Object(m))
+        }
+        Content::Contacts { cards } => ("contacts", Value::Array(cards.iter().map(card).collect())),
+        Content::Reaction { target, emoji } => (
+            "reaction",
+            // An empty emoji removes an earlier reaction.
+            json!({ "message_id": target, "emoji": emoji.clone().unwrap_or_default() }),
+        ),
+        Content::Template {
+            name,
+            language,
+            components,
+        } => {
+            let mut t = Map::new();
+            t.insert("name".into(), json!(name));
+            t.insert("language".into(), json!({ "code": language }));
+            let empty = components.is_null() || components.as_array().is_some_and(Vec::is_empty);
+            if !empty {
+                t.insert("components".into(), components.clone());
+            }
+            ("template", Value::Object(t))
+        }
+        Content::Buttons {
+            header,
+            body,
+            footer,
+            buttons,
+        } => {
+            let buttons: Vec<Value> = buttons
+                .iter()
+                .map(|b| json!({ "type": "reply", "reply": { "id": b.id, "title": b.title } }))
+                .collect();
+            (
+                "interactive",
+                interactive_frame(
+                    "button",
+                    header,
+                    body,
+                    footer,
+                    json!({ "buttons": buttons }),
+                ),
+            )
+        }
+        Content::List {
+            header,
+            body,
+            footer,
+            button,
+            sections,
+        } => {
+            let sections: Vec<Value> = sections
+                .iter()
+                .map(|s| {
+                    let rows: Vec<Value> = s
+                        .rows
+                        .iter()
+                        .map(|(id, title, description)| {
+                            let mut r = Map::new();
+                            r.insert("id".into(), json!(id));
+                            r.insert("title".into(), json!(title));
+                            if let Some(d) = description {
+                                r.insert("description".into(), json!(d));
+                            }
+                            Value::Object(r)
+                        })
+                        .collect();
+                    json!({ "title": s.title, "rows": rows })
+                })
+                .collect();
+            (
+                "interactive",
+                interactive_frame(
+                    "list",
+                    header,
+                    body,
+                    footer,
+                    json!({ "button": button, "sections": sections }),
+                ),
+            )
+        }
+        other => {
+            return Err(rejected(format!(
+                "{} cannot be sent to a customer",
+                other.kind()
+            )))
+        }
+    };
+    body.insert("type".into(), json!(kind));
+    body.insert(kind.into(), payload);
+    if let Some(reply_to) = &request.reply_to {
+        body.insert("context".into(), json!({ "message_id": reply_to }));
+    }
+    body.insert(
+        "biz_opaque_callback_data".into(),
+        json!(request.message_id.as_str()),
+    );
+    Ok(Value::Object(body))
+}
+
+/// The body that marks a received message as read, optionally showing the
+/// typing indicator to the customer.
+///
+/// ```
+/// let b = inbox_whatsapp::mark_read_body("wamid.1", true);
+/// assert_eq!(b["status"], "read");
+/// assert_eq!(b["typing_indicator"]["type"], "text");
+/// ```
+pub fn mark_read_body(message_id: &str, typing_indicator: bool) -> Value {
+    let mut b = json!({
+        "messaging_product": "whatsapp",
+        "status": "read",
+        "message_id": message_id,
+    });
+    if typing_indicator {
+        b["typing_indicator"] = json!({ "type": "text" });
+    }
+    b
+}

@@ -1,0 +1,567 @@
+//! The Graph API client: sends messages (implements the core's
+//! [`Transport`]), marks messages read, handles media and lists templates.
+
+mod body;
+mod classify;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use inbox_core::ports::{OutboundRequest, SendReceipt, Transport, TransportError};
+
+pub use body::{mark_read_body, message_body};
+pub use classify::classify;
+
+use crate::error::WhatsAppError;
+use crate::secret::Secret;
+
+/// When and how often a failed call is tried again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all (1 = no retry).
+    pub max_attempts: u32,
+    /// First delay; doubled each attempt, with full jitter.
+    pub base_delay: Duration,
+    /// Longest delay.
+    pub max_delay: Duration,
+    /// Retry requests that timed out. Off by default: Meta may have accepted
+    /// a request whose answer timed out, and it has no idempotency key, so a
+    /// retry can deliver the message twice. The core's dispatcher marks such
+    /// messages in doubt instead and reconciles them by status webhook.
+    pub retry_timeouts: bool,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 4,
+            base_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(20),
+            retry_timeouts: false,
+        }
+    }
+}
+
+/// Graph API client configuration.
+#[derive(Clone)]
+pub struct GraphConfig {
+    /// Base URL (tests point it at a local mock server).
+    pub base_url: String,
+    /// API version, e.g. `v23.0`.
+    pub api_version: String,
+    /// The access token used where no per-number token is set.
+    pub access_token: Secret,
+    /// Per phone number id tokens (numbers of different businesses).
+    pub tokens: HashMap<String, Secret>,
+    /// Timeout of one HTTP request.
+    pub timeout: Duration,
+    /// Retries.
+    pub retry: RetryPolicy,
+    /// Messages per second per number (WhatsApp's default is 80; up to
+    /// 1,000 when Meta raises it).
+    pub messages_per_second: u32,
+}
+
+impl std::fmt::Debug for GraphConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GraphConfig")
+            .field("base_url", &self.base_url)
+            .field("api_version", &self.api_version)
+            .field("access_token", &self.access_token)
+            .field(
+                "tokens",
+                &format!("{} per-number token(s), redacted", self.tokens.len()),
+            )
+            .field("timeout", &self.timeout)
+            .field("retry", &self.retry)
+            .field("messages_per_second", &self.messages_per_second)
+            .finish()
+    }
+}
+
+impl GraphConfig {
+    /// The default Graph API version.
+    pub const DEFAULT_VERSION: &'static str = "v23.0";
+
+    /// Configuration for `graph.facebook.com` with one access token.
+    ///
+    /// ```
+    /// let c = inbox_whatsapp::GraphConfig::new("EAAG...");
+    /// assert_eq!(c.api_version, "v23.0");
+    /// assert!(!format!("{c:?}").contains("EAAG"));
+    /// ```
+    pub fn new(access_token: impl Into<Secret>) -> Self {
+        Self {
+            base_url: "https://graph.facebook.com".into(),
+            api_version: Self::DEFAULT_VERSION.into(),
+            access_token: access_token.into(),
+            tokens: HashMap::new(),
+            timeout: Duration::from_secs(20),
+            retry: RetryPolicy::default(),
+            messages_per_second: 80,
+        }
+    }
+
+    /// Points the client at another base URL (builder style).
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = url.into();
+        self
+    }
+}
+
+/// Where a media file can be fetched.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct MediaInfo {
+    /// Media id.
+    pub id: String,
+    /// Download URL (valid for five minutes, needs the access token).
+    pub url: String,
+    /// MIME type.
+    pub mime_type: Option<String>,
+    /// SHA-256 of the file.
+    pub sha256: Option<String>,
+    /// Size in bytes.
+    #[serde(default, deserialize_with = "size")]
+    pub file_size: Option<u64>,
+}
+
+fn size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    Ok(match Option::<serde_json::Value>::deserialize(d)? {
+        Some(serde_json::Value::Number(n)) => n.as_u64(),
+        Some(serde_json::Value::String(s)) => s.parse().ok(),
+        _ => None,
+    })
+}
+
+/// A downloaded media file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaFile {
+    /// What the lookup said about it.
+    pub info: MediaInfo,
+    /// The bytes.
+    pub bytes: Bytes,
+}
+
+/// A message template of a WhatsApp Business Account.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct TemplateInfo {
+    /// Template id.
+    pub id: Option<String>,
+    /// Name (what a template message names).
+    pub name: String,
+    /// Language code.
+    pub language: String,
+    /// `APPROVED`, `PENDING`, `REJECTED` ...
+    pub status: String,
+    /// `MARKETING`, `UTILITY`, `AUTHENTICATION`.
+    pub category: Option<String>,
+    /// Components (header, body, footer, buttons) as Meta describes them.
+    #[serde(default)]
+    pub components: serde_json::Value,
+}
+
+#[derive(Deserialize)]
+struct SendResponse {
+    #[serde(default)]
+    messages: Vec<SentId>,
+}
+
+#[derive(Deserialize)]
+struct SentId {
+    id: String,
+}
+
+#[derive(Deserialize)]
+struct TemplatePage {
+    #[serde(default)]
+    data: Vec<TemplateInfo>,
+    paging: Option<Paging>,
+}
+
+#[derive(Deserialize)]
+struct Paging {
+    next: Option<String>,
+}
+
+/// The WhatsApp Cloud API client.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), inbox_whatsapp::WhatsAppError> {
+/// use inbox_whatsapp::{GraphClient, GraphConfig};
+/// let client = GraphClient::new(GraphConfig::new("EAAG..."))?;
+/// let templates = client.approved_templates("102290129340398").await?;
+/// # let _ = templates; Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct GraphClient {
+    http: reqwest::Client,
+    config: Arc<GraphConfig>,
+    limiter: Arc<DefaultKeyedRateLimiter<String>>,
+}
+
+impl std::fmt::Debug for GraphClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GraphClient")
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+enum Attempt<T> {
+    Done(T),
+    Retry(TransportError),
+}
+
+impl GraphClient {
+    /// A client with its own connection pool.
+    pub fn new(config: GraphConfig) -> Result<Self, WhatsAppError> {
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .build()
+            .map_err(|e| WhatsAppError::Config(format!("HTTP client: {e}")))?;
+        let rate = NonZeroU32::new(config.messages_per_second).ok_or_else(|| {
+            WhatsAppError::Config("messages_per_second must be at least 1".into())
+        })?;
+        Ok(Self {
+            http,
+            config: Arc::new(config),
+            limiter: Arc::new(RateLimiter::keyed(Quota::per_second(rate))),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &GraphConfig {
+        &self.config
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!(
+            "{}/{}/{}",
+            self.config.base_url.trim_end_matches('/'),
+            self.config.api_version,
+            path.trim_start_matches('/')
+        )
+    }
+
+    fn token(&self, phone_number_id: Option<&str>) -> &Secret {
+        phone_number_id
+            .and_then(|p| self.config.tokens.get(p))
+            .unwrap_or(&self.config.access_token)
+    }
+
+    fn delay(&self, attempt: u32, error: &TransportError) -> Duration {
+        if let TransportError::RateLimited {
+            retry_after: Some(d),
+            ..
+        } = error
+        {
+            return (*d).min(self.config.retry.max_delay);
+        }
+        let p = self.config.retry;
+        let cap = p
+            .base_delay
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
+            .min(p.max_delay);
+        // Full jitter: a random delay up to the cap.
+        let ms = cap.as_millis() as u64;
+        Duration::from_millis(if ms == 0 {
+            0
+        } else {
+            rand::rng().random_range(0..=ms)
+        })
+    }
+
+    /// Runs `call` with retries for retryable failures.
+    async fn with_retries<T, F, Fut>(&self, what: &str, mut call: F) -> Result<T, TransportError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<Attempt<T>, TransportError>>,
+    {
+        let max = self.config.retry.max_attempts.max(1);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match call().await? {
+                Attempt::Done(v) => return Ok(v),
+                Attempt::Retry(e) if attempt < max => {
+                    let wait = self.delay(attempt, &e);
+                    tracing::info!(%what, attempt, error = %e, ?wait, "Graph API call failed, retrying");
+                    tokio::time::sleep(wait).await;
+                }
+                Attempt::Retry(e) => return Err(e),
+            }
+        }
+    }
+
+    /// One request; classifies the outcome into done, retry or final error.
+    async fn attempt(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<Attempt<Bytes>, TransportError> {
+        match request.send().await {
+            Ok(resp) => {
+                let status = resp.status().as_u16();
+                let retry_after = resp
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .map(Duration::from_secs);
+                let body = resp.bytes().await.map_err(|e| TransportError::Transient {
+                    code: None,
+                    message: format!("reading the response: {}", redact(&e)),
+                })?;
+                if (200..300).contains(&status) {
+                    return Ok(Attempt::Done(body));
+                }
+                let e = classify(status, &body, retry_after);
+                if e.is_retryable() {
+                    Ok(Attempt::Retry(e))
+                } else {
+                    Err(e)
+                }
+            }
+            Err(e) => {
+                let err = TransportError::Transient {
+                    code: None,
+                    message: redact(&e),
+                };
+                // A refused connection never reached Meta: safe to retry. A
+                // timeout may have been accepted: retry only if configured.
+                if e.is_connect() || (e.is_timeout() && self.config.retry.retry_timeouts) {
+                    Ok(Attempt::Retry(err))
+                } else {
+                    Err(err)
+                }
+            }
+        }
+    }
+
+    /// Sends a message; returns the provider's message id.
+    pub async fn send_message(
+        &self,
+        request: &OutboundRequest,
+    ) -> Result<SendReceipt, TransportError> {
+        let body = message_body(request)?;
+        let pnid = request.channel.phone_number_id.clone();
+        let url = self.url(&format!("{pnid}/messages"));
+        let bytes = self
+            .with_retries("send message", || {
+                let req = self
+                    .http
+                    .post(&url)
+                    .bearer_auth(self.token(Some(&pnid)).expose())
+                    .json(&body);
+                let limiter = self.limiter.clone();
+                let key = pnid.clone();
+                async move {
+                    limiter.until_key_ready(&key).await;
+                    self.attempt(req).await
+                }
+            })
+            .await?;
+        let parsed: SendResponse =
+            serde_json::from_slice(&bytes).map_err(|e| TransportError::Rejected {
+                code: None,
+                message: format!("accepted but the response has no message id: {e}"),
+            })?;
+        parsed
+            .messages
+            .into_iter()
+            .next()
+            .map(|m| SendReceipt { external_id: m.id })
+            .ok_or_else(|| TransportError::Rejected {
+                code: None,
+                message: "accepted but the response has no message id".into(),
+            })
+    }
+
+    /// Marks a customer message as read, optionally showing the typing
+    /// indicator (dismissed when a reply is sent or after 25 seconds).
+    pub async fn mark_read(
+        &self,
+        phone_number_id: &str,
+        message_id: &str,
+        typing_indicator: bool,
+    ) -> Result<(), TransportError> {
+        let url = self.url(&format!("{phone_number_id}/messages"));
+        let body = mark_read_body(message_id, typing_indicator);
+        self.with_retries("mark read", || {
+            let req = self
+                .http
+                .post(&url)
+                .bearer_auth(self.token(Some(phone_number_id)).expose())
+                .json(&body);
+            async move { self.attempt(req).await }
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// Looks up a media id: its download URL (valid five minutes), type,
+    /// hash and size.
+    pub async fn media_info(
+        &self,
+        phone_number_id: Option<&str>,
+        media_id: &str,
+    ) -> Result<MediaInfo, WhatsAppError> {
+        let url = self.url(media_id);
+        let bytes = self
+            .with_retries("media lookup", || {
+                let req = self
+                    .http
+                    .get(&url)
+                    .bearer_auth(self.token(phone_number_id).expose());
+                async move { self.attempt(req).await }
+            })
+            .await?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| WhatsAppError::UnexpectedResponse(format!("media lookup: {e}")))
+    }
+
+    /// Downloads a media file: looks it up, then fetches its URL with the
+    /// access token.
+    pub async fn download_media(
+        &self,
+        phone_number_id: Option<&str>,
+        media_id: &str,
+    ) -> Result<MediaFile, WhatsAppError> {
+        let info = self.media_info(phone_number_id, media_id).await?;
+        let url = info.url.clone();
+        let bytes = self
+            .with_retries("media download", || {
+                let req = self
+                    .http
+                    .get(&url)
+                    .bearer_auth(self.token(phone_number_id).expose());
+                async move { self.attempt(req).await }
+            })
+            .await?;
+        Ok(MediaFile { info, bytes })
+    }
+
+    /// Uploads a media file for sending; returns its media id.
+    pub async fn upload_media(
+        &self,
+        phone_number_id: &str,
+        bytes: Bytes,
+        mime_type: &str,
+        filename: &str,
+    ) -> Result<String, WhatsAppError> {
+        let url = self.url(&format!("{phone_number_id}/media"));
+        let result = self
+            .with_retries("media upload", || {
+                let part = reqwest::multipart::Part::bytes(bytes.to_vec())
+                    .file_name(filename.to_string())
+                    .mime_str(mime_type);
+                let http = &self.http;
+                let url = &url;
+                async move {
+                    let part = part.map_err(|e| TransportError::Rejected {
+                        code: None,
+                        message: format!("invalid MIME type {mime_type:?}: {e}"),
+                    })?;
+                    let form = reqwest::multipart::Form::new()
+                        .text("messaging_product", "whatsapp")
+                        .text("type", mime_type.to_string())
+                        .part("file", part);
+                    let req = http
+                        .post(url)
+                        .bearer_auth(self.token(Some(phone_number_id)).expose())
+                        .multipart(form);
+                    self.attempt(req).await
+                }
+            })
+            .await?;
+        #[derive(Deserialize)]
+        struct Uploaded {
+            id: String,
+        }
+        serde_json::from_slice::<Uploaded>(&result)
+            .map(|u| u.id)
+            .map_err(|e| WhatsAppError::UnexpectedResponse(format!("media upload: {e}")))
+    }
+
+    /// The approved message templates of a WhatsApp Business Account (all
+    /// pages), for agents to pick from when the customer window is closed.
+    pub async fn approved_templates(
+        &self,
+        waba_id: &str,
+    ) -> Result<Vec<TemplateInfo>, WhatsAppError> {
+        let mut url = format!(
+            "{}?status=APPROVED&limit=100",
+            self.url(&format!("{waba_id}/message_templates"))
+        );
+        let mut all = Vec::new();
+        for _ in 0..100 {
+            let page_url = url.clone();
+            let bytes = self
+                .with_retries("list templates", || {
+                    let req = self
+                        .http
+                        .get(&page_url)
+                        .bearer_auth(self.token(None).expose());
+                    async move { self.attempt(req).await }
+                })
+                .await?;
+            let page: TemplatePage = serde_json::from_slice(&bytes)
+                .map_err(|e| WhatsAppError::UnexpectedResponse(format!("templates: {e}")))?;
+            all.extend(
+                page.data
+                    .into_iter()
+                    .filter(|t| t.status.eq_ignore_ascii_case("APPROVED")),
+            );
+            match page.paging.and_then(|p| p.next) {
+                Some(next) => url = next,
+                None => return Ok(all),
+            }
+        }
+        Ok(all)
+    }
+}
+
+/// A reqwest error as text, without the URL (which could carry a token in
+/// a query string).
+fn redact(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else if e.is_request() {
+        "request failed"
+    } else if e.is_body() || e.is_decode() {
+        "bad response body"
+    } else {
+        "HTTP error"
+    };
+    let e = e.without_url_ref();
+    format!("{kind}: {e}")
+}
+
+trait WithoutUrl {
+    fn without_url_ref(&self) -> String;
+}
+
+impl WithoutUrl for reqwest::Error {
+    fn without_url_ref(&self) -> String {
+        let mut s = self.to_string();
+        if let Some(url) = self.url() {
+            s = s.replace(url.as_str(), "<url>");
+        }
+        s
+    }
+}
+
+#[async_trait]
+impl Transport for GraphClient {
+    async fn send(&self, request: &OutboundRequest) -> Result<SendReceipt, TransportError> {
+        self.send_message(request).await
+    }
+}

@@ -1,0 +1,63 @@
+//! # inbox-whatsapp
+//!
+//! The WhatsApp Cloud API adapter of the inbox:
+//!
+//! - **webhooks in** ([`Webhook`]): the GET subscription handshake,
+//!   `X-Hub-Signature-256` verification (constant time, per-number app
+//!   secrets, a body-size limit), decoding of the whole envelope
+//!   ([`decode_webhook`]) into the core's inbound events — every message
+//!   type, statuses, value-level errors; types and fields Meta adds tomorrow
+//!   decode as unsupported or ignored, never as errors — and ingesting into
+//!   an [`Inbox`](inbox_core::Inbox), answering 200 only once everything is
+//!   stored;
+//! - **Graph API out** ([`GraphClient`]): implements the core's
+//!   [`Transport`](inbox_core::ports::Transport) (text, replies, media,
+//!   templates, interactive buttons and lists, reactions, location,
+//!   contacts), marks messages read with the typing indicator, looks up,
+//!   downloads and uploads media, lists approved templates; classifies
+//!   Meta's error codes, retries what is retryable with backoff and jitter,
+//!   and limits throughput per number;
+//! - optionally (feature `axum`) an axum router for the webhook endpoint.
+//!
+//! Tokens and app secrets are [`Secret`]s: never in `Debug`, logs or errors.
+//!
+//! ## Example
+//!
+//! ```
+//! use chrono::Utc;
+//! use inbox_whatsapp::{sign, Decoded, Secret, Webhook, WebhookConfig};
+//!
+//! let hook = Webhook::new(WebhookConfig::new("verify-token", "app-secret"));
+//! let body = br#"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[
+//!   {"field":"messages","value":{"metadata":{"phone_number_id":"106"},
+//!    "statuses":[{"id":"wamid.9","status":"read","timestamp":"1750000000",
+//!                 "recipient_id":"16505551234","biz_opaque_callback_data":"msg-1"}]}}]}]}"#;
+//! let signature = sign(&Secret::new("app-secret"), body);
+//! let items = hook.verify_and_decode(Some(&signature), body, Utc::now()).unwrap();
+//! let Decoded::Status(s) = &items[0] else { panic!() };
+//! assert_eq!(s.biz_opaque_callback_data.as_deref(), Some("msg-1"));
+//! assert!(hook.verify_and_decode(None, body, Utc::now()).is_err());
+//! ```
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+#[cfg(feature = "axum")]
+pub mod axum;
+mod client;
+mod error;
+mod secret;
+mod signature;
+mod webhook;
+
+pub use client::{
+    classify, mark_read_body, message_body, GraphClient, GraphConfig, MediaFile, MediaInfo,
+    RetryPolicy, TemplateInfo,
+};
+pub use error::{SignatureProblem, WhatsAppError};
+pub use secret::Secret;
+pub use signature::{sign, verify_signature, SIGNATURE_HEADER};
+pub use webhook::{
+    decode_webhook, AppSecrets, ConversationInfo, Decoded, DecodedMessage, DecodedStatus,
+    IngestSummary, MetaError, PricingInfo, Webhook, WebhookConfig, WebhookResponse,
+};

@@ -1,0 +1,679 @@
+//! Decoding Meta's webhook envelope into the core's inbound events.
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use inbox_core::model::{
+    ContactCard, ContactIdentity, Content, DeliveryStatus, InteractiveReply, MediaKind, MediaRef,
+    OrderItem, ProviderError, ReplyContext, SystemChange,
+};
+use inbox_core::{InboundEvent, InboundMessage, InboundStatus};
+
+use super::wire::*;
+use crate::error::WhatsAppError;
+
+/// An error object from Meta (value-level, message-level or status-level).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MetaError {
+    /// Meta's numeric code.
+    pub code: Option<i64>,
+    /// Short title.
+    pub title: Option<String>,
+    /// Message.
+    pub message: Option<String>,
+    /// `error_data.details`.
+    pub details: Option<String>,
+}
+
+impl From<&WireError> for MetaError {
+    fn from(e: &WireError) -> Self {
+        Self {
+            code: e.code,
+            title: e.title.clone(),
+            message: e.message.clone(),
+            details: e.error_data.as_ref().and_then(|d| d.details.clone()),
+        }
+    }
+}
+
+impl MetaError {
+    fn to_provider_error(&self) -> ProviderError {
+        ProviderError {
+            code: self.code,
+            title: self
+                .title
+                .clone()
+                .or_else(|| self.message.clone())
+                .unwrap_or_else(|| "failed".into()),
+            details: self.details.clone().or_else(|| self.message.clone()),
+        }
+    }
+}
+
+/// A customer message, decoded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecodedMessage {
+    /// The WhatsApp Business Account id (`entry[].id`).
+    pub waba_id: Option<String>,
+    /// Meta's message type (`text`, `image` ...), or `unsupported` for a type
+    /// this decoder does not know.
+    pub wa_type: String,
+    /// The raw type as Meta sent it (differs from `wa_type` for unknown
+    /// types).
+    pub raw_type: String,
+    /// The message as the core ingests it.
+    pub message: InboundMessage,
+    /// Message-level errors (Meta attaches them to unsupported messages).
+    pub errors: Vec<MetaError>,
+}
+
+/// Conversation object of a status (pricing era before per-message pricing).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConversationInfo {
+    /// Conversation id.
+    pub id: Option<String>,
+    /// Origin type (`service`, `marketing` ...).
+    pub origin: Option<String>,
+    /// When the conversation expires.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// Pricing object of a status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PricingInfo {
+    /// Billable.
+    pub billable: Option<bool>,
+    /// Pricing model (`CBP`, `PMP`).
+    pub model: Option<String>,
+    /// Category (`service`, `utility` ...).
+    pub category: Option<String>,
+    /// Pricing type (`regular`, `free_customer_service` ...).
+    pub kind: Option<String>,
+}
+
+/// A delivery status, decoded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecodedStatus {
+    /// The WhatsApp Business Account id.
+    pub waba_id: Option<String>,
+    /// The number it concerns.
+    pub phone_number_id: String,
+    /// The provider's message id.
+    pub external_id: String,
+    /// The status as Meta sent it.
+    pub raw_status: String,
+    /// The status, if it is one the core knows (`None` for new ones).
+    pub status: Option<DeliveryStatus>,
+    /// The recipient (wa_id, or a group id for group messages).
+    pub recipient: Option<String>,
+    /// The recipient's BSUID.
+    pub recipient_user_id: Option<String>,
+    /// `individual` or `group`.
+    pub recipient_type: Option<String>,
+    /// For group messages, the participant.
+    pub recipient_participant: Option<String>,
+    /// When it happened.
+    pub timestamp: DateTime<Utc>,
+    /// Our id, echoed back.
+    pub biz_opaque_callback_data: Option<String>,
+    /// Conversation object.
+    pub conversation: Option<ConversationInfo>,
+    /// Pricing object.
+    pub pricing: Option<PricingInfo>,
+    /// Errors (for `failed`).
+    pub errors: Vec<MetaError>,
+}
+
+impl DecodedStatus {
+    /// The core's view of this status (`None` for statuses the core does not
+    /// know, which are acknowledged and otherwise ignored).
+    pub fn to_inbound(&self) -> Option<InboundStatus> {
+        Some(InboundStatus {
+            phone_number_id: self.phone_number_id.clone(),
+            external_id: self.external_id.clone(),
+            our_message_id: self.biz_opaque_callback_data.clone(),
+            recipient: self.recipient.clone(),
+            status: self.status?,
+            timestamp: self.timestamp,
+            error: self.errors.first().map(MetaError::to_provider_error),
+        })
+    }
+}
+
+/// One thing a webhook carried.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decoded {
+    /// A customer message.
+    Message(Box<DecodedMessage>),
+    /// A delivery status.
+    Status(Box<DecodedStatus>),
+    /// A value-level error Meta reported for a number.
+    Error {
+        /// The number.
+        phone_number_id: Option<String>,
+        /// The error.
+        error: MetaError,
+    },
+    /// A change of a field other than `messages` (acknowledged, ignored).
+    Ignored {
+        /// The field.
+        field: String,
+    },
+    /// An item that cannot be used (a message without an id, a value
+    /// without a phone number id); acknowledged so Meta stops resending it.
+    Invalid {
+        /// Where it was.
+        field: String,
+        /// What was wrong.
+        reason: String,
+    },
+}
+
+impl Decoded {
+    /// The core event to ingest, if any.
+    pub fn to_inbound(&self) -> Option<InboundEvent> {
+        match self {
+            Decoded::Message(m) => Some(InboundEvent::Message(m.message.clone())),
+            Decoded::Status(s) => s.to_inbound().map(InboundEvent::Status),
+            _ => None,
+        }
+    }
+}
+
+/// Parses a unix-seconds timestamp.
+fn parse_ts(s: Option<&str>) -> Option<DateTime<Utc>> {
+    let secs: i64 = s?.trim().parse().ok()?;
+    Utc.timestamp_opt(secs, 0).single()
+}
+
+/// Decodes a webhook body. Never panics; every item Meta may add tomorrow
+/// decodes as unsupported or ignored, never as an error. Only a body that is
+/// not JSON, or not a WhatsApp Business Account webhook, is an error.
+///
+/// `received_at` stands in for timestamps that are missing or unreadable.
+///
+/// ```
+/// use chrono::Utc;
+/// use inbox_whatsapp::{decode_webhook, Decoded};
+/// let body = br#"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[
+///   {"field":"messages","value":{"metadata":{"phone_number_id":"106"},
+///    "contacts":[{"profile":{"name":"Sheena"},"wa_id":"16505551234"}],
+///    "messages":[{"from":"16505551234","id":"wamid.1","timestamp":"1749416383",
+///                 "type":"text","text":{"body":"Hi"}}]}}]}]}"#;
+/// let items = decode_webhook(body, Utc::now()).unwrap();
+/// match &items[0] {
+///     Decoded::Message(m) => assert_eq!(m.message.content.text_body(), Some("Hi")),
+///     other => panic!("{other:?}"),
+/// }
+/// ```
+pub fn decode_webhook(
+    body: &[u8],
+    received_at: DateTime<Utc>,
+) -> Result<Vec<Decoded>, WhatsAppError> {
+    let envelope: Envelope<'_> = serde_json::from_slice(body).map_err(|e| {
+        if e.is_syntax() || e.is_eof() {
+            WhatsAppError::InvalidJson(e.to_string())
+        } else {
+            WhatsAppError::NotAWebhook(e.to_string())
+        }
+    })?;
+    match envelope.object.as_deref() {
+        Some("whatsapp_business_account") => {}
+        Some(other) => {
+            return Err(WhatsAppError::NotAWebhook(format!(
+                "object is {other:?}, not \"whatsapp_business_account\""
+            )))
+        }
+        None => return Err(WhatsAppError::NotAWebhook("no \"object\" field".into())),
+    }
+    let entries = envelope
+        .entry
+        .ok_or_else(|| WhatsAppError::NotAWebhook("no \"entry\" array".into()))?;
+    let mut out = Vec::new();
+    for entry in entries {
+        for change in entry.changes {
+            let field = change.field.unwrap_or_default();
+            if field != "messages" {
+                out.push(Decoded::Ignored { field });
+                continue;
+            }
+            let Some(value) = change.value else {
+                out.push(Decoded::Invalid {
+                    field,
+                    reason: "change without a value".into(),
+                });
+                continue;
+            };
+            decode_messages_value(entry.id.as_deref(), value, received_at, &mut out);
+        }
+    }
+    Ok(out)
+}
+
+fn decode_messages_value(
+    waba_id: Option<&str>,
+    raw: &RawValue,
+    received_at: DateTime<Utc>,
+    out: &mut Vec<Decoded>,
+) {
+    let invalid = |reason: String| Decoded::Invalid {
+        field: "messages".into(),
+        reason,
+    };
+    let value: MessagesValue<'_> = match serde_json::from_str(raw.get()) {
+        Ok(v) => v,
+        Err(e) => {
+            out.push(invalid(format!("unreadable messages value: {e}")));
+            return;
+        }
+    };
+    let phone_number_id = value
+        .metadata
+        .as_ref()
+        .and_then(|m| m.phone_number_id.clone());
+    for e in &value.errors {
+        out.push(Decoded::Error {
+            phone_number_id: phone_number_id.clone(),
+            error: e.into(),
+        });
+    }
+    let Some(pnid) = phone_number_id else {
+        if !value.messages.is_empty() || !value.statuses.is_empty() {
+            out.push(invalid("no metadata.phone_number_id".into()));
+        }
+        return;
+    };
+    for m in &value.messages {
+        out.push(decode_message(
+            waba_id,
+            &pnid,
+            &value.contacts,
+            m,
+            received_at,
+        ));
+    }
+    for s in &value.statuses {
+        out.push(decode_status(waba_id, &pnid, s, received_at));
+    }
+}
+
+/// Message types this decoder knows.
+const KNOWN_TYPES: &[&str] = &[
+    "text",
+    "image",
+    "video",
+    "audio",
+    "document",
+    "sticker",
+    "location",
+    "contacts",
+    "interactive",
+    "button",
+    "reaction",
+    "order",
+    "system",
+    "edit",
+    "revoke",
+    "request_welcome",
+    "unsupported",
+    "unknown",
+];
+
+fn decode_message(
+    waba_id: Option<&str>,
+    pnid: &str,
+    contacts: &[WireContact],
+    raw: &RawValue,
+    received_at: DateTime<Utc>,
+) -> Decoded {
+    let head: MessageHead = match serde_json::from_str(raw.get()) {
+        Ok(h) => h,
+        Err(e) => {
+            return Decoded::Invalid {
+                field: "messages".into(),
+                reason: format!("unreadable message: {e}"),
+            }
+        }
+    };
+    let Some(external_id) = head.id.clone().filter(|s| !s.trim().is_empty()) else {
+        return Decoded::Invalid {
+            field: "messages".into(),
+            reason: "message without an id".into(),
+        };
+    };
+    let raw_type = head.kind.clone().unwrap_or_else(|| "unsupported".into());
+    let known = KNOWN_TYPES.contains(&raw_type.as_str());
+    let content = if known {
+        match serde_json::from_str::<MessageBody>(raw.get()) {
+            Ok(body) => content_of(&raw_type, body),
+            Err(_) => Content::Unsupported {
+                raw_type: raw_type.clone(),
+            },
+        }
+    } else {
+        Content::Unsupported {
+            raw_type: raw_type.clone(),
+        }
+    };
+    // Identity: the message's sender, completed from the contacts array.
+    let contact = contacts
+        .iter()
+        .find(|c| {
+            (head.from.is_some() && c.wa_id == head.from)
+                || (head.from_user_id.is_some() && c.user_id == head.from_user_id)
+        })
+        .or(if contacts.len() == 1 {
+            contacts.first()
+        } else {
+            None
+        });
+    let from = ContactIdentity {
+        wa_id: head
+            .from
+            .clone()
+            .or_else(|| contact.and_then(|c| c.wa_id.clone())),
+        user_id: head
+            .from_user_id
+            .clone()
+            .or_else(|| contact.and_then(|c| c.user_id.clone())),
+    };
+    let context = ReplyContext {
+        reply_to: head.context.as_ref().and_then(|c| c.id.clone()),
+        forwarded: head.context.as_ref().is_some_and(|c| c.forwarded),
+        frequently_forwarded: head
+            .context
+            .as_ref()
+            .is_some_and(|c| c.frequently_forwarded),
+        referral: head.referral.clone().or_else(|| {
+            head.context
+                .as_ref()
+                .and_then(|c| c.referred_product.clone())
+                .map(|p| serde_json::json!({ "referred_product": p }))
+        }),
+    };
+    Decoded::Message(Box::new(DecodedMessage {
+        waba_id: waba_id.map(str::to_string),
+        wa_type: if known {
+            raw_type.clone()
+        } else {
+            "unsupported".into()
+        },
+        raw_type,
+        message: InboundMessage {
+            phone_number_id: pnid.to_string(),
+            external_id,
+            from,
+            profile_name: contact
+                .and_then(|c| c.profile.as_ref())
+                .and_then(|p| p.name.clone()),
+            timestamp: parse_ts(head.timestamp.as_deref()).unwrap_or(received_at),
+            content,
+            context,
+        },
+        errors: head.errors.iter().map(MetaError::from).collect(),
+    }))
+}
+
+fn media(kind: MediaKind, m: WireMedia) -> Content {
+    let kind = if kind == MediaKind::Audio && m.voice {
+        MediaKind::Voice
+    } else {
+        kind
+    };
+    Content::Media {
+        kind,
+        media: MediaRef {
+            id: m.id,
+            link: m.link.or(m.url),
+            mime_type: m.mime_type,
+            sha256: m.sha256,
+            filename: m.filename,
+        },
+        caption: m.caption,
+    }
+}
+
+fn contact_card(v: serde_json::Value) -> ContactCard {
+    let str_at = |v: &serde_json::Value, path: &[&str]| -> Option<String> {
+        let mut cur = v;
+        for p in path {
+            cur = cur.get(p)?;
+        }
+        cur.as_str().map(str::to_string)
+    };
+    let list = |key: &str, inner: &str| -> Vec<String> {
+        v.get(key)
+            .and_then(|a| a.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.get(inner).and_then(|s| s.as_str()).map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    ContactCard {
+        name: str_at(&v, &["name", "formatted_name"])
+            .or_else(|| str_at(&v, &["name", "first_name"]))
+            .unwrap_or_default(),
+        phones: list("phones", "phone"),
+        emails: list("emails", "email"),
+        raw: v,
+    }
+}
+
+fn content_of(kind: &str, b: MessageBody) -> Content {
+    let unsupported = || Content::Unsupported {
+        raw_type: kind.to_string(),
+    };
+    match kind {
+        "text" => b.text.map_or_else(unsupported, |t| Content::Text {
+            body: t.body.unwrap_or_default(),
+            preview_url: false,
+        }),
+        "image" => b
+            .image
+            .map_or_else(unsupported, |m| media(MediaKind::Image, m)),
+        "video" => b
+            .video
+            .map_or_else(unsupported, |m| media(MediaKind::Video, m)),
+        "audio" => b
+            .audio
+            .map_or_else(unsupported, |m| media(MediaKind::Audio, m)),
+        "document" => b
+            .document
+            .map_or_else(unsupported, |m| media(MediaKind::Document, m)),
+        "sticker" => b
+            .sticker
+            .map_or_else(unsupported, |m| media(MediaKind::Sticker, m)),
+        "location" => match b.location {
+            Some(WireLocation {
+                latitude: Some(latitude),
+                longitude: Some(longitude),
+                name,
+                address,
+            }) => Content::Location {
+                latitude,
+                longitude,
+                name,
+                address,
+            },
+            _ => unsupported(),
+        },
+        "contacts" => b
+            .contacts
+            .map_or_else(unsupported, |cards| Content::Contacts {
+                cards: cards.into_iter().map(contact_card).collect(),
+            }),
+        "interactive" => match b.interactive {
+            Some(i) => {
+                let sub = i.kind.clone().unwrap_or_default();
+                let row = |r: Option<WireReplyRow>| {
+                    r.map(|r| {
+                        (
+                            r.id.unwrap_or_default(),
+                            r.title.unwrap_or_default(),
+                            r.description,
+                        )
+                    })
+                };
+                let reply = match (sub.as_str(), i) {
+                    ("button_reply", i) => match row(i.button_reply) {
+                        Some((id, title, _)) => InteractiveReply::ButtonReply { id, title },
+                        None => InteractiveReply::Other { raw_type: sub },
+                    },
+                    ("list_reply", i) => match row(i.list_reply) {
+                        Some((id, title, description)) => InteractiveReply::ListReply {
+                            id,
+                            title,
+                            description,
+                        },
+                        None => InteractiveReply::Other { raw_type: sub },
+                    },
+                    ("nfm_reply", i) => match i.nfm_reply {
+                        Some(n) => InteractiveReply::FlowReply {
+                            name: n.name,
+                            body: n.body,
+                            response_json: n.response_json.unwrap_or_default(),
+                        },
+                        None => InteractiveReply::Other { raw_type: sub },
+                    },
+                    _ => InteractiveReply::Other { raw_type: sub },
+                };
+                Content::Interactive { reply }
+            }
+            None => unsupported(),
+        },
+        "button" => b.button.map_or_else(unsupported, |btn| Content::Button {
+            payload: btn.payload,
+            text: btn.text.unwrap_or_default(),
+        }),
+        "reaction" => b.reaction.map_or_else(unsupported, |r| Content::Reaction {
+            target: r.message_id.unwrap_or_default(),
+            // An empty or missing emoji means the reaction was removed.
+            emoji: r.emoji.filter(|e| !e.is_empty()),
+        }),
+        "order" => b.order.map_or_else(unsupported, |o| Content::Order {
+            catalog_id: o.catalog_id,
+            text: o.text.filter(|t| !t.is_empty()),
+            items: o
+                .product_items
+                .into_iter()
+                .map(|i| OrderItem {
+                    product_retailer_id: i.product_retailer_id.unwrap_or_default(),
+                    quantity: i
+                        .quantity
+                        .map_or(0, |q| q.max(0.0).min(u32::MAX as f64) as u32),
+                    item_price: i.item_price.unwrap_or(0.0),
+                    currency: i.currency.unwrap_or_default(),
+                })
+                .collect(),
+        }),
+        "system" => b.system.map_or_else(unsupported, |s| {
+            let sub = s.kind.clone().unwrap_or_default();
+            let change = match sub.as_str() {
+                "user_changed_number" | "customer_changed_number" => SystemChange::NumberChanged {
+                    new_wa_id: s.wa_id.or(s.new_wa_id),
+                },
+                "customer_identity_changed" | "user_identity_changed" => {
+                    SystemChange::IdentityChanged
+                }
+                "user_changed_user_id" | "user_id_changed" => SystemChange::UserIdChanged {
+                    new_user_id: s.user_id,
+                },
+                _ => SystemChange::Other { raw_type: sub },
+            };
+            Content::System {
+                change,
+                body: s.body,
+            }
+        }),
+        "edit" => match b.edit {
+            Some(WireEdit {
+                original_message_id: Some(target),
+                message,
+            }) => {
+                let inner = message
+                    .and_then(|m| {
+                        let h: MessageHead = serde_json::from_str(m.get()).ok()?;
+                        let body: MessageBody = serde_json::from_str(m.get()).ok()?;
+                        let k = h.kind.unwrap_or_else(|| "text".into());
+                        (k != "edit").then(|| content_of(&k, body))
+                    })
+                    .unwrap_or(Content::Unsupported {
+                        raw_type: "edit".into(),
+                    });
+                Content::Edit {
+                    target,
+                    content: Box::new(inner),
+                }
+            }
+            _ => unsupported(),
+        },
+        "revoke" => match b.revoke {
+            Some(WireRevoke {
+                original_message_id: Some(target),
+            }) => Content::Revoke { target },
+            _ => unsupported(),
+        },
+        "request_welcome" => Content::RequestWelcome,
+        _ => unsupported(),
+    }
+}
+
+fn decode_status(
+    waba_id: Option<&str>,
+    pnid: &str,
+    raw: &RawValue,
+    received_at: DateTime<Utc>,
+) -> Decoded {
+    let s: WireStatus = match serde_json::from_str(raw.get()) {
+        Ok(s) => s,
+        Err(e) => {
+            return Decoded::Invalid {
+                field: "statuses".into(),
+                reason: format!("unreadable status: {e}"),
+            }
+        }
+    };
+    let Some(external_id) = s.id.filter(|s| !s.trim().is_empty()) else {
+        return Decoded::Invalid {
+            field: "statuses".into(),
+            reason: "status without a message id".into(),
+        };
+    };
+    let raw_status = s.status.unwrap_or_default();
+    let status = match raw_status.as_str() {
+        "sent" => Some(DeliveryStatus::Sent),
+        "delivered" => Some(DeliveryStatus::Delivered),
+        "read" => Some(DeliveryStatus::Read),
+        "played" => Some(DeliveryStatus::Played),
+        "failed" => Some(DeliveryStatus::Failed),
+        _ => None,
+    };
+    Decoded::Status(Box::new(DecodedStatus {
+        waba_id: waba_id.map(str::to_string),
+        phone_number_id: pnid.to_string(),
+        external_id,
+        raw_status,
+        status,
+        recipient: s.recipient_id,
+        recipient_user_id: s.recipient_user_id,
+        recipient_type: s.recipient_type,
+        recipient_participant: s.recipient_participant_id,
+        timestamp: parse_ts(s.timestamp.as_deref()).unwrap_or(received_at),
+        biz_opaque_callback_data: s.biz_opaque_callback_data,
+        conversation: s.conversation.map(|c| ConversationInfo {
+            id: c.id,
+            origin: c.origin.and_then(|o| o.kind),
+            expires_at: parse_ts(c.expiration_timestamp.as_deref()),
+        }),
+        pricing: s.pricing.map(|p| PricingInfo {
+            billable: p.billable,
+            model: p.pricing_model,
+            category: p.category,
+            kind: p.kind,
+        }),
+        errors: s.errors.iter().map(MetaError::from).collect(),
+    }))
+}

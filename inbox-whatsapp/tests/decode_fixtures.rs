@@ -1,0 +1,445 @@
+//! Our own webhook fixtures: every message type and status, each decoded
+//! item asserted field by field.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use chrono::{TimeZone, Utc};
+
+use inbox_core::model::*;
+use inbox_whatsapp::{decode_webhook, Decoded, DecodedMessage, DecodedStatus};
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+fn messages() -> Vec<Decoded> {
+    decode_webhook(
+        &fixture("all_message_types.json"),
+        Utc.timestamp_opt(1_800_000_000, 0).unwrap(),
+    )
+    .unwrap()
+}
+
+fn msg<'a>(items: &'a [Decoded], id: &str) -> &'a DecodedMessage {
+    items
+        .iter()
+        .find_map(|d| match d {
+            Decoded::Message(m) if m.message.external_id == id => Some(&**m),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no message {id}"))
+}
+
+#[test]
+fn text_with_identity_profile_and_time() {
+    let items = messages();
+    let m = msg(&items, "wamid.text");
+    assert_eq!(m.wa_type, "text");
+    assert_eq!(m.waba_id.as_deref(), Some("880001"));
+    assert_eq!(m.message.phone_number_id, "550001");
+    assert_eq!(m.message.from.wa_id.as_deref(), Some("34611000001"));
+    assert_eq!(m.message.from.user_id.as_deref(), Some("ES.bsuid.marta"));
+    assert_eq!(m.message.profile_name.as_deref(), Some("Marta"));
+    assert_eq!(
+        m.message.timestamp,
+        Utc.timestamp_opt(1_760_000_000, 0).unwrap()
+    );
+    assert_eq!(
+        m.message.content,
+        Content::text("Hola, ¿tenéis la talla 42?")
+    );
+}
+
+#[test]
+fn media_kinds() {
+    let items = messages();
+    let expect = |id: &str, kind: MediaKind, media_id: &str| {
+        let m = msg(&items, id);
+        match &m.message.content {
+            Content::Media { kind: k, media, .. } => {
+                assert_eq!(*k, kind, "{id}");
+                assert_eq!(media.id.as_deref(), Some(media_id));
+                assert!(media.mime_type.is_some());
+            }
+            other => panic!("{id}: {other:?}"),
+        }
+    };
+    expect("wamid.image", MediaKind::Image, "media-img");
+    expect("wamid.video", MediaKind::Video, "media-vid");
+    expect("wamid.audio", MediaKind::Audio, "media-aud");
+    expect("wamid.voice", MediaKind::Voice, "media-voice");
+    expect("wamid.document", MediaKind::Document, "media-doc");
+    expect("wamid.sticker", MediaKind::Sticker, "media-stk");
+    assert_eq!(msg(&items, "wamid.voice").wa_type, "audio");
+    match &msg(&items, "wamid.image").message.content {
+        Content::Media { caption, media, .. } => {
+            assert_eq!(caption.as_deref(), Some("this one"));
+            assert_eq!(media.sha256.as_deref(), Some("abc="));
+        }
+        _ => unreachable!(),
+    }
+    match &msg(&items, "wamid.document").message.content {
+        Content::Media { media, caption, .. } => {
+            assert_eq!(media.filename.as_deref(), Some("invoice-1042.pdf"));
+            assert_eq!(caption.as_deref(), Some("invoice"));
+        }
+        _ => unreachable!(),
+    }
+}
+
+#[test]
+fn location_and_contacts() {
+    let items = messages();
+    assert_eq!(
+        msg(&items, "wamid.location").message.content,
+        Content::Location {
+            latitude: 40.4168,
+            longitude: -3.7038,
+            name: Some("Puerta del Sol".into()),
+            address: Some("Madrid".into())
+        }
+    );
+    match &msg(&items, "wamid.contacts").message.content {
+        Content::Contacts { cards } => {
+            assert_eq!(cards.len(), 1);
+            assert_eq!(cards[0].name, "Ana García");
+            assert_eq!(cards[0].phones, ["+34 600 000 000"]);
+            assert_eq!(cards[0].emails, ["ana@example.com"]);
+            assert_eq!(cards[0].raw["phones"][0]["type"], "CELL");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn interactive_replies_buttons_and_context() {
+    let items = messages();
+    let b = msg(&items, "wamid.button_reply");
+    assert_eq!(
+        b.message.content,
+        Content::Interactive {
+            reply: InteractiveReply::ButtonReply {
+                id: "yes".into(),
+                title: "Yes please".into()
+            }
+        }
+    );
+    assert_eq!(
+        b.message.context.reply_to.as_deref(),
+        Some("wamid.out.buttons")
+    );
+    assert_eq!(
+        msg(&items, "wamid.list_reply").message.content,
+        Content::Interactive {
+            reply: InteractiveReply::ListReply {
+                id: "express".into(),
+                title: "Express".into(),
+                description: Some("Tomorrow".into())
+            }
+        }
+    );
+    assert_eq!(
+        msg(&items, "wamid.flow").message.content,
+        Content::Interactive {
+            reply: InteractiveReply::FlowReply {
+                name: Some("flow".into()),
+                body: Some("Sent".into()),
+                response_json: "{\"size\":\"42\"}".into()
+            }
+        }
+    );
+    let t = msg(&items, "wamid.button");
+    assert_eq!(
+        t.message.content,
+        Content::Button {
+            payload: Some("STOP".into()),
+            text: "Stop promotions".into()
+        }
+    );
+    assert_eq!(
+        t.message.context.reply_to.as_deref(),
+        Some("wamid.out.template")
+    );
+}
+
+#[test]
+fn reactions_and_their_removal() {
+    let items = messages();
+    assert_eq!(
+        msg(&items, "wamid.reaction").message.content,
+        Content::Reaction {
+            target: "wamid.out.1".into(),
+            emoji: Some("❤️".into())
+        }
+    );
+    for id in ["wamid.unreact", "wamid.unreact2"] {
+        assert_eq!(
+            msg(&items, id).message.content,
+            Content::Reaction {
+                target: "wamid.out.1".into(),
+                emoji: None
+            },
+            "{id}"
+        );
+    }
+}
+
+#[test]
+fn orders_accept_numbers_and_numeric_strings() {
+    let items = messages();
+    match &msg(&items, "wamid.order").message.content {
+        Content::Order {
+            catalog_id,
+            text,
+            items,
+        } => {
+            assert_eq!(catalog_id.as_deref(), Some("cat-1"));
+            assert_eq!(text.as_deref(), Some("for Friday"));
+            assert_eq!(items.len(), 2);
+            assert_eq!(
+                (
+                    items[0].product_retailer_id.as_str(),
+                    items[0].quantity,
+                    items[0].item_price
+                ),
+                ("shoe-42", 2, 59.9)
+            );
+            assert_eq!(
+                (
+                    items[1].quantity,
+                    items[1].item_price,
+                    items[1].currency.as_str()
+                ),
+                (3, 4.5, "EUR")
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn system_edit_revoke_welcome() {
+    let items = messages();
+    assert_eq!(
+        msg(&items, "wamid.system.number").message.content,
+        Content::System {
+            change: SystemChange::NumberChanged {
+                new_wa_id: Some("34611999999".into())
+            },
+            body: Some("Marta changed from 34611000001 to 34611999999".into())
+        }
+    );
+    match &msg(&items, "wamid.system.identity").message.content {
+        Content::System {
+            change: SystemChange::IdentityChanged,
+            ..
+        } => {}
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        msg(&items, "wamid.edit").message.content,
+        Content::Edit {
+            target: "wamid.text".into(),
+            content: Box::new(Content::text("Hola, ¿tenéis la talla 43?"))
+        }
+    );
+    assert_eq!(
+        msg(&items, "wamid.revoke").message.content,
+        Content::Revoke {
+            target: "wamid.image".into()
+        }
+    );
+    assert_eq!(
+        msg(&items, "wamid.welcome").message.content,
+        Content::RequestWelcome
+    );
+}
+
+#[test]
+fn unknown_and_unsupported_types_are_kept_not_dropped() {
+    let items = messages();
+    let u = msg(&items, "wamid.unsupported");
+    assert_eq!(u.wa_type, "unsupported");
+    assert_eq!(u.errors[0].code, Some(131051));
+    let f = msg(&items, "wamid.future");
+    assert_eq!(f.wa_type, "unsupported");
+    assert_eq!(f.raw_type, "hologram");
+    assert_eq!(
+        f.message.content,
+        Content::Unsupported {
+            raw_type: "hologram".into()
+        }
+    );
+    // A known type with a malformed body degrades to unsupported, keeping the
+    // message (and its id for deduplication).
+    let b = msg(&items, "wamid.broken");
+    assert_eq!(
+        b.message.content,
+        Content::Unsupported {
+            raw_type: "image".into()
+        }
+    );
+    // A message without an id cannot be deduplicated: reported as invalid.
+    assert!(items
+        .iter()
+        .any(|d| matches!(d, Decoded::Invalid { reason, .. } if reason.contains("without an id"))));
+}
+
+#[test]
+fn forwarded_referral_and_bsuid_only_sender() {
+    let items = messages();
+    let f = msg(&items, "wamid.forwarded");
+    assert!(f.message.context.forwarded && f.message.context.frequently_forwarded);
+    let ad = msg(&items, "wamid.ad");
+    let referral = ad.message.context.referral.as_ref().unwrap();
+    assert_eq!(referral["source_type"], "ad");
+    assert_eq!(referral["ctwa_clid"], "clid");
+    let b = msg(&items, "wamid.bsuid");
+    assert_eq!(b.message.from.wa_id, None);
+    assert_eq!(b.message.from.user_id.as_deref(), Some("ES.bsuid.nophone"));
+    assert_eq!(b.message.profile_name.as_deref(), Some("Only Bsuid"));
+}
+
+#[test]
+fn every_message_in_the_fixture_is_accounted_for() {
+    let items = messages();
+    let messages = items
+        .iter()
+        .filter(|d| matches!(d, Decoded::Message(_)))
+        .count();
+    let invalid = items
+        .iter()
+        .filter(|d| matches!(d, Decoded::Invalid { .. }))
+        .count();
+    assert_eq!((messages, invalid), (28, 1));
+    // Everything decodes into a core event the inbox can ingest.
+    for d in &items {
+        if let Decoded::Message(m) = d {
+            assert!(m.message.from.is_known(), "{}", m.message.external_id);
+            assert!(d.to_inbound().is_some());
+        }
+    }
+}
+
+fn statuses() -> Vec<Decoded> {
+    decode_webhook(
+        &fixture("statuses.json"),
+        Utc.timestamp_opt(1_800_000_000, 0).unwrap(),
+    )
+    .unwrap()
+}
+
+fn status(items: &[Decoded], i: usize) -> &DecodedStatus {
+    items
+        .iter()
+        .filter_map(|d| match d {
+            Decoded::Status(s) => Some(&**s),
+            _ => None,
+        })
+        .nth(i)
+        .unwrap()
+}
+
+#[test]
+fn statuses_with_pricing_errors_groups_and_unknown_values() {
+    let items = statuses();
+    let sent = status(&items, 0);
+    assert_eq!(sent.status, Some(DeliveryStatus::Sent));
+    assert_eq!(sent.biz_opaque_callback_data.as_deref(), Some("msg_abc"));
+    assert_eq!(sent.recipient.as_deref(), Some("34611000001"));
+    assert_eq!(sent.timestamp, Utc.timestamp_opt(1_760_001_000, 0).unwrap());
+    let conv = sent.conversation.as_ref().unwrap();
+    assert_eq!(
+        (conv.id.as_deref(), conv.origin.as_deref()),
+        (Some("conv-1"), Some("service"))
+    );
+    assert_eq!(
+        conv.expires_at,
+        Some(Utc.timestamp_opt(1_760_087_400, 0).unwrap())
+    );
+    let pricing = sent.pricing.as_ref().unwrap();
+    assert_eq!(
+        (
+            pricing.billable,
+            pricing.model.as_deref(),
+            pricing.category.as_deref()
+        ),
+        (Some(false), Some("PMP"), Some("service"))
+    );
+    let inbound = sent.to_inbound().unwrap();
+    assert_eq!(inbound.our_message_id.as_deref(), Some("msg_abc"));
+    assert_eq!(inbound.external_id, "wamid.out.1");
+
+    assert_eq!(status(&items, 1).status, Some(DeliveryStatus::Delivered));
+    assert_eq!(status(&items, 2).status, Some(DeliveryStatus::Read));
+    assert_eq!(status(&items, 3).status, Some(DeliveryStatus::Played));
+    let failed = status(&items, 4);
+    assert_eq!(failed.status, Some(DeliveryStatus::Failed));
+    let err = failed.to_inbound().unwrap().error.unwrap();
+    assert_eq!(err.code, Some(131047));
+    assert_eq!(err.title, "Re-engagement message");
+    assert!(err.details.unwrap().contains("24 hours"));
+    let group = status(&items, 5);
+    assert_eq!(group.recipient_type.as_deref(), Some("group"));
+    assert_eq!(group.recipient_participant.as_deref(), Some("34611000002"));
+    let unknown = status(&items, 6);
+    assert_eq!(
+        (unknown.status, unknown.raw_status.as_str()),
+        (None, "deleted")
+    );
+    assert!(unknown.to_inbound().is_none());
+
+    let errors: Vec<_> = items
+        .iter()
+        .filter_map(|d| match d {
+            Decoded::Error {
+                phone_number_id,
+                error,
+            } => Some((phone_number_id.clone(), error.code)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(errors, [(Some("550001".to_string()), Some(131052))]);
+    let ignored: Vec<&str> = items
+        .iter()
+        .filter_map(|d| match d {
+            Decoded::Ignored { field } => Some(field.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        ignored,
+        ["account_update", "message_template_status_update"]
+    );
+}
+
+#[test]
+fn envelope_errors_are_typed() {
+    let now = Utc::now();
+    assert!(matches!(
+        decode_webhook(b"{not json", now),
+        Err(inbox_whatsapp::WhatsAppError::InvalidJson(_))
+    ));
+    assert!(matches!(
+        decode_webhook(b"[1,2]", now),
+        Err(inbox_whatsapp::WhatsAppError::NotAWebhook(_))
+    ));
+    assert!(matches!(
+        decode_webhook(br#"{"object":"page","entry":[]}"#, now),
+        Err(inbox_whatsapp::WhatsAppError::NotAWebhook(_))
+    ));
+    assert!(matches!(
+        decode_webhook(br#"{"object":"whatsapp_business_account"}"#, now),
+        Err(inbox_whatsapp::WhatsAppError::NotAWebhook(_))
+    ));
+    // An empty entry list is a well-formed (if pointless) webhook.
+    assert!(
+        decode_webhook(br#"{"object":"whatsapp_business_account","entry":[]}"#, now)
+            .unwrap()
+            .is_empty()
+    );
+}
