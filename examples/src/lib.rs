@@ -6,3 +6,5 @@
 //! rustdoc paths.)
 #![allow(rustdoc::broken_intra_doc_links)]
 #![doc = include_str!("../../README.md")]
+
+pub mod wa_decode;

@@ -78,8 +78,8 @@ impl WhatsAppError {
             WhatsAppError::Signature(_) => 401,
             WhatsAppError::BodyTooLarge { .. } => 413,
             WhatsAppError::UnknownChannel(_) => 404,
-            WhatsAppError::Inbox(e) if matches!(e, inbox_core::Error::UnknownChannel { .. }) => 404,
-            WhatsAppError::Inbox(e) if matches!(e, inbox_core::Error::InvalidInput { .. }) => 400,
+            WhatsAppError::Inbox(inbox_core::Error::UnknownChannel { .. }) => 404,
+            WhatsAppError::Inbox(inbox_core::Error::InvalidInput { .. }) => 400,
             WhatsAppError::Inbox(_) => 503,
             _ => 500,
         }

@@ -106,11 +106,12 @@ impl TransportError {
 ///
 /// - `send` either returns the provider's id of the accepted message, or a
 ///   classified [`TransportError`]; it never panics on any input.
-/// - `send` makes at most one delivery attempt per call that the provider
-///   could have accepted; retries are the dispatcher's decision (it knows the
-///   attempt count and persists the schedule), though an implementation may
-///   retry requests the provider certainly did not accept (connection
-///   refused).
+/// - Within one call an implementation may retry only requests the provider
+///   refused (rate limits, server errors) or never received (refused
+///   connections). It must not resend a request whose outcome is unknown (a
+///   timeout after the request was sent) unless the embedder opted in: that
+///   can deliver the message twice. Longer-term retries are the dispatcher's
+///   (it persists the schedule and the attempt count).
 /// - The request's `message_id` travels with the message where the provider
 ///   supports it, so status callbacks can be reconciled.
 /// - Internal notes never reach a transport: the core never hands one over.

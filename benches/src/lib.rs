@@ -1,0 +1,100 @@
+//! Shared data for the inbox benchmarks: realistic webhook bodies.
+//!
+//! Run the benchmarks with `cargo bench -p inbox-benches`; figures and the
+//! commands that produced them are in `BENCHMARKS.md` at the repository
+//! root.
+
+use serde_json::{json, Value};
+
+/// The phone number id the generated webhooks are addressed to.
+pub const PHONE_NUMBER_ID: &str = "106540352242922";
+
+fn envelope(value: Value) -> Value {
+    json!({
+        "object": "whatsapp_business_account",
+        "entry": [{ "id": "102290129340398", "changes": [{ "field": "messages", "value": value }] }]
+    })
+}
+
+fn message_value(from: &str, name: &str, message: Value) -> Value {
+    json!({
+        "messaging_product": "whatsapp",
+        "metadata": { "display_phone_number": "15550783881", "phone_number_id": PHONE_NUMBER_ID },
+        "contacts": [{ "profile": { "name": name }, "wa_id": from }],
+        "messages": [message]
+    })
+}
+
+/// Webhook body number `i` of a realistic mix, as Meta sends them (one item
+/// per webhook): 50% text, 10% image, 5% voice, 5% interactive replies,
+/// 5% reactions, 25% status batches (sent, delivered, read). Message ids are
+/// unique per `i`.
+pub fn webhook_body(i: u64) -> Vec<u8> {
+    let from = format!("3461{:07}", i % 5_000);
+    let name = format!("Customer {}", i % 5_000);
+    let id = format!("wamid.HBgLMzQ2MTEwMDAwMDEVAgASGBQz{i:016X}");
+    let ts = (1_760_000_000 + i).to_string();
+    let value = match i % 20 {
+        0..=9 => message_value(
+            &from,
+            &name,
+            json!({
+                "from": from, "id": id, "timestamp": ts, "type": "text",
+                "text": { "body": format!("Hi! I ordered #{} last week and it still hasn't arrived, can you check?", 1000 + i % 9000) }
+            }),
+        ),
+        10 | 11 => message_value(
+            &from,
+            &name,
+            json!({
+                "from": from, "id": id, "timestamp": ts, "type": "image",
+                "image": { "caption": "this is what arrived", "mime_type": "image/jpeg",
+                           "sha256": "SfInY0gGKTsJlUWbwxC1k+FAD0FZHvzwfpvO0zX0GUI=", "id": format!("{}", 1003383421387256u64 + i) }
+            }),
+        ),
+        12 => message_value(
+            &from,
+            &name,
+            json!({
+                "from": from, "id": id, "timestamp": ts, "type": "audio",
+                "audio": { "mime_type": "audio/ogg; codecs=opus", "sha256": "abc", "id": "2212345", "voice": true }
+            }),
+        ),
+        13 => message_value(
+            &from,
+            &name,
+            json!({
+                "context": { "from": "15550783881", "id": "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBI3MEM2RUJFNkI0RENGQTVDRjUA" },
+                "from": from, "id": id, "timestamp": ts, "type": "interactive",
+                "interactive": { "type": "button_reply", "button_reply": { "id": "track-order", "title": "Track my order" } }
+            }),
+        ),
+        14 => message_value(
+            &from,
+            &name,
+            json!({
+                "from": from, "id": id, "timestamp": ts, "type": "reaction",
+                "reaction": { "message_id": "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBI0RTJEOTc2ODVERUY5RDlGNkYA", "emoji": "👍" }
+            }),
+        ),
+        _ => {
+            let statuses: Vec<Value> = ["sent", "delivered", "read"].iter().enumerate().map(|(k, s)| json!({
+                "id": format!("wamid.out.{i:016X}"), "status": s, "timestamp": (1_760_000_000 + i + k as u64).to_string(),
+                "recipient_id": from, "biz_opaque_callback_data": format!("msg_{i:032x}"),
+                "conversation": { "id": "c9e2e2b5f1a3c4d5e6f7a8b9c0d1e2f3", "origin": { "type": "service" } },
+                "pricing": { "billable": false, "pricing_model": "PMP", "category": "service", "type": "free_customer_service" }
+            })).collect();
+            json!({
+                "messaging_product": "whatsapp",
+                "metadata": { "display_phone_number": "15550783881", "phone_number_id": PHONE_NUMBER_ID },
+                "statuses": statuses
+            })
+        }
+    };
+    serde_json::to_vec(&envelope(value)).unwrap_or_default()
+}
+
+/// `n` bodies of the mix.
+pub fn webhook_mix(n: u64) -> Vec<Vec<u8>> {
+    (0..n).map(webhook_body).collect()
+}
