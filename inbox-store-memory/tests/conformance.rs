@@ -21,6 +21,9 @@ mod dynamic {
 mod bus {
     use super::*;
     inbox_core::event_bus_conformance_tests!(async {
-        Arc::new(MemoryEventBus::new(64)) as Arc<dyn EventBus>
+        (
+            Arc::new(MemoryEventBus::new(64)) as Arc<dyn EventBus>,
+            Arc::new(MemoryStore::new()) as Arc<dyn Store>,
+        )
     });
 }

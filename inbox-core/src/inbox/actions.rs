@@ -442,18 +442,36 @@ impl Inbox {
                 Ok(())
             })
             .await;
+        self.settle_idempotent(actor, id, &reply.idempotency_key, result)
+            .await
+    }
+
+    /// Two requests with the same key raced and the other one won: its commit
+    /// shows up here as a duplicate key, or (when it committed first) as a
+    /// conflict on the version it moved. Either way the caller gets the
+    /// winner's outcome, not an error.
+    async fn settle_idempotent(
+        &self,
+        actor: &Actor,
+        id: &ConversationId,
+        key: &str,
+        result: Result<ActionOutcome>,
+    ) -> Result<ActionOutcome> {
         match result {
-            // Two requests with the same key raced: the other one won.
             Err(Error::Duplicate {
                 what: "idempotency key",
                 ..
             }) => self
-                .replayed(actor, id, &reply.idempotency_key)
+                .replayed(actor, id, key)
                 .await?
                 .ok_or_else(|| Error::Backend {
                     message: "idempotency key reported duplicate but not found".into(),
                     source: None,
                 }),
+            Err(e @ Error::Conflict(_)) => match self.replayed(actor, id, key).await? {
+                Some(done) => Ok(done),
+                None => Err(e),
+            },
             other => other,
         }
     }
@@ -534,19 +552,8 @@ impl Inbox {
                 Ok(())
             })
             .await;
-        match result {
-            Err(Error::Duplicate {
-                what: "idempotency key",
-                ..
-            }) => self
-                .replayed(actor, id, idempotency_key)
-                .await?
-                .ok_or_else(|| Error::Backend {
-                    message: "idempotency key reported duplicate but not found".into(),
-                    source: None,
-                }),
-            other => other,
-        }
+        self.settle_idempotent(actor, id, idempotency_key, result)
+            .await
     }
 
     /// Adds and removes tags (normalised to lower case). Commutes with other

@@ -30,10 +30,21 @@ use crate::query::{
 };
 
 /// Names of every store conformance test, for the macro.
+///
+/// `store_conformance_tests!(make)` takes an expression that evaluates to a
+/// future of a fresh `Arc<S>`; `store_conformance_tests!(optional: make)`
+/// one of an `Option<Arc<S>>`, where `None` skips the test (the factory says
+/// why, e.g. no database configured).
 #[macro_export]
 macro_rules! store_conformance_tests {
+    (optional: $make:expr) => {
+        $crate::store_conformance_tests!(@names [optional] $make);
+    };
     ($make:expr) => {
-        $crate::store_conformance_tests!(@tests $make;
+        $crate::store_conformance_tests!(@names [required] $make);
+    };
+    (@names [$mode:ident] $make:expr) => {
+        $crate::store_conformance_tests!(@tests [$mode] $make;
             directory_round_trip,
             directory_is_scoped_by_tenant,
             commit_stores_everything_and_numbers_events,
@@ -71,7 +82,7 @@ macro_rules! store_conformance_tests {
             transfer_assign_release_record_who_and_why,
         );
     };
-    (@tests $make:expr; $($name:ident),* $(,)?) => {
+    (@tests [required] $make:expr; $($name:ident),* $(,)?) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
@@ -80,22 +91,48 @@ macro_rules! store_conformance_tests {
             }
         )*
     };
-}
-
-/// Runs the event bus conformance tests on buses made by `$make`.
-#[macro_export]
-macro_rules! event_bus_conformance_tests {
-    ($make:expr) => {
-        $crate::event_bus_conformance_tests!(@tests $make;
-            bus_delivers_in_order_to_the_right_tenant,
-        );
-    };
-    (@tests $make:expr; $($name:ident),* $(,)?) => {
+    (@tests [optional] $make:expr; $($name:ident),* $(,)?) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
-                let bus = $make.await;
-                $crate::testing::conformance::$name(bus).await;
+                let Some(store) = $make.await else { return };
+                $crate::testing::conformance::$name(store).await;
+            }
+        )*
+    };
+}
+
+/// Runs the event bus conformance tests. `$make` evaluates to a future of
+/// `(Arc<dyn EventBus>, Arc<dyn Store>)`: a bus and a fresh store whose
+/// committed events it publishes (or of an `Option` of that pair with
+/// `optional:`, where `None` skips).
+#[macro_export]
+macro_rules! event_bus_conformance_tests {
+    (optional: $make:expr) => {
+        $crate::event_bus_conformance_tests!(@tests [optional] $make;
+            bus_delivers_in_order_to_the_right_tenant,
+        );
+    };
+    ($make:expr) => {
+        $crate::event_bus_conformance_tests!(@tests [required] $make;
+            bus_delivers_in_order_to_the_right_tenant,
+        );
+    };
+    (@tests [required] $make:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let (bus, store) = $make.await;
+                $crate::testing::conformance::$name(bus, store).await;
+            }
+        )*
+    };
+    (@tests [optional] $make:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let Some((bus, store)) = $make.await else { return };
+                $crate::testing::conformance::$name(bus, store).await;
             }
         )*
     };
@@ -2816,47 +2853,69 @@ pub async fn transfer_assign_release_record_who_and_why<S: Store + AsDynStore + 
 
 // ---------------------------------------------------------------- event bus
 
-/// A subscriber gets its tenant's events, in order, and nothing of other
-/// tenants.
-pub async fn bus_delivers_in_order_to_the_right_tenant(bus: Arc<dyn EventBus>) {
+/// A subscriber gets its tenant's committed events in order, live-only
+/// events too, and nothing of other tenants.
+pub async fn bus_delivers_in_order_to_the_right_tenant(
+    bus: Arc<dyn EventBus>,
+    store: Arc<dyn Store>,
+) {
+    setup_tenants(&*store).await;
     let acme = t("acme");
     let mut sub = bus.subscribe(&acme);
     let mut other = bus.subscribe(&t("globex"));
-    let events: Vec<Event> = (1..=5)
-        .map(|i| {
-            let mut e = Event::new(
-                acme.clone(),
-                at(i),
-                EventActor::System,
-                EventKind::Tagged {
-                    added: vec![format!("t{i}")],
-                    removed: vec![],
-                },
-            );
-            e.seq = i as u64;
-            e
-        })
-        .collect();
-    let foreign = Event::new(
-        t("globex"),
-        at(0),
+    let tagged = |tenant: &TenantId, i: i64| {
+        Event::new(
+            tenant.clone(),
+            at(i),
+            EventActor::System,
+            EventKind::Tagged {
+                added: vec![format!("t{i}")],
+                removed: vec![],
+            },
+        )
+    };
+    let commit = |events: Vec<Event>| {
+        let store = store.clone();
+        async move {
+            let tenant = events[0].tenant.clone();
+            store
+                .commit(Changeset {
+                    events,
+                    ..Changeset::new(tenant)
+                })
+                .await
+                .unwrap()
+                .events
+        }
+    };
+    let first = commit(vec![tagged(&acme, 1), tagged(&acme, 2)]).await;
+    let foreign = commit(vec![tagged(&t("globex"), 3)]).await;
+    let second = commit(vec![tagged(&acme, 4), tagged(&acme, 5), tagged(&acme, 6)]).await;
+    let mut live = Event::new(
+        acme.clone(),
+        at(7),
         EventActor::System,
-        EventKind::Tagged {
-            added: vec![],
-            removed: vec![],
+        EventKind::CollisionPrevented {
+            agent: AgentId::new("ben").unwrap(),
+            action: "claim".into(),
+            reason: "already owned by ana".into(),
         },
     );
-    bus.publish(&events[..2]).await.unwrap();
-    bus.publish(std::slice::from_ref(&foreign)).await.unwrap();
-    bus.publish(&events[2..]).await.unwrap();
-    for expected in &events {
+    live.seq = 0;
+    bus.publish(&first).await.unwrap();
+    bus.publish(&foreign).await.unwrap();
+    bus.publish(&second).await.unwrap();
+    bus.publish(std::slice::from_ref(&live)).await.unwrap();
+    let mut expected: Vec<Event> = first.iter().chain(second.iter()).cloned().collect();
+    expected.push(live);
+    for e in &expected {
         match within_5s(sub.next()).await {
-            Some(Some(BusItem::Event(e))) => assert_eq!(&*e, expected),
-            other => panic!("expected {expected:?}, got {other:?}"),
+            Some(Some(BusItem::Event(got))) => assert_eq!(&*got, e),
+            other => panic!("expected {e:?}, got {other:?}"),
         }
     }
     match within_5s(other.next()).await {
-        Some(Some(BusItem::Event(e))) => assert_eq!(*e, foreign),
+        Some(Some(BusItem::Event(e))) => assert_eq!(*e, foreign[0]),
         other => panic!("{other:?}"),
     }
 }

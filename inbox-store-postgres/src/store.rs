@@ -1,0 +1,1163 @@
+//! The PostgreSQL [`Store`].
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::types::Json;
+use sqlx::{Postgres, QueryBuilder, Row, Transaction};
+use std::time::Duration;
+
+use inbox_core::error::{Conflict, Error, Result};
+use inbox_core::event::Event;
+use inbox_core::ids::{AgentId, ChannelId, ContactId, ConversationId, MessageId, TeamId, TenantId};
+use inbox_core::model::{
+    Agent, Channel, Contact, ContactIdentity, Conversation, Message, Priority, Team, Tenant,
+};
+use inbox_core::ports::{
+    Changeset, Committed, MessageMutation, OutboxClaim, OutboxDisposition, OutboxEntry, Store,
+};
+use inbox_core::query::{AssigneeFilter, ConversationQuery, Cursor, Page, SortOrder};
+
+use crate::error::{corrupt, db, fk_violation, unique_violation};
+
+/// The migrations of this store, for embedders who run migrations
+/// themselves (`MIGRATOR.run(&pool)`), or to inspect.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// A [`Store`] on PostgreSQL.
+///
+/// Every commit is one transaction; optimistic version checks and unique
+/// indexes make it safe for any number of application instances sharing
+/// the database. See the crate documentation for the schema and its
+/// guarantees.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+fn to_json<T: Serialize>(v: &T) -> Json<&T> {
+    Json(v)
+}
+
+fn from_json<T: DeserializeOwned>(what: &'static str, v: serde_json::Value) -> Result<T> {
+    serde_json::from_value(v).map_err(|e| corrupt(what, e))
+}
+
+fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+fn priority_rank(p: Priority) -> i16 {
+    match p {
+        Priority::Low => 0,
+        Priority::Normal => 1,
+        Priority::High => 2,
+        Priority::Urgent => 3,
+    }
+}
+
+/// Why a transaction body stopped.
+enum Failure {
+    /// A unique index refused a row; explained after rollback.
+    Unique(String),
+    /// A core error to return as is.
+    Core(Error),
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure::Core(e)
+    }
+}
+
+fn fail(context: &'static str) -> impl Fn(sqlx::Error) -> Failure {
+    move |e| match unique_violation(&e) {
+        Some(c) => Failure::Unique(c),
+        None => Failure::Core(db(context, e)),
+    }
+}
+
+impl PgStore {
+    /// Connects with a pool of up to `max_connections`, without running
+    /// migrations.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect(url)
+            .await
+            .map_err(|e| db("connecting", e))?;
+        Ok(Self { pool })
+    }
+
+    /// A store on an existing pool.
+    pub fn from_pool(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    /// The pool (for the event bus, health checks, the embedder's own
+    /// queries).
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Applies the pending migrations.
+    pub async fn migrate(&self) -> Result<()> {
+        MIGRATOR.run(&self.pool).await.map_err(|e| Error::Backend {
+            message: "PostgreSQL: migrations failed".into(),
+            source: Some(Box::new(crate::error::PgStoreError::Migrate(e))),
+        })
+    }
+
+    async fn fetch_data<T: DeserializeOwned>(
+        &self,
+        what: &'static str,
+        sql: &'static str,
+        a: &str,
+        b: &str,
+    ) -> Result<Option<T>> {
+        let row = sqlx::query(sql)
+            .bind(a)
+            .bind(b)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| db(what, e))?;
+        match row {
+            Some(r) => Ok(Some(from_json(what, r.get::<serde_json::Value, _>(0))?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn list_data<T: DeserializeOwned>(
+        &self,
+        what: &'static str,
+        sql: &'static str,
+        tenant: &str,
+    ) -> Result<Vec<T>> {
+        let rows = sqlx::query(sql)
+            .bind(tenant)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| db(what, e))?;
+        rows.into_iter()
+            .map(|r| from_json(what, r.get::<serde_json::Value, _>(0)))
+            .collect()
+    }
+
+    /// Says which unique key a failed commit collided with, and with what.
+    async fn explain_duplicate(
+        &self,
+        tenant: &TenantId,
+        ch: &Changeset,
+        constraint: &str,
+    ) -> Error {
+        // Messages first: a redelivered webhook is a duplicate message,
+        // whatever else raced with it.
+        for m in &ch.messages {
+            if let Some(ext) = &m.external_id {
+                if let Ok(Some(existing)) =
+                    self.message_by_external_id(tenant, &m.channel, ext).await
+                {
+                    return Error::Duplicate {
+                        what: "message",
+                        existing: existing.id.to_string(),
+                    };
+                }
+            }
+            if let Some(key) = &m.idempotency_key {
+                if let Ok(Some(existing)) = self.message_by_idempotency_key(tenant, key).await {
+                    return Error::Duplicate {
+                        what: "idempotency key",
+                        existing: existing.id.to_string(),
+                    };
+                }
+            }
+            if constraint == "inbox_messages_pkey" && self.message(tenant, &m.id).await.is_ok() {
+                return Error::Duplicate {
+                    what: "message",
+                    existing: m.id.to_string(),
+                };
+            }
+        }
+        if let Some(w) = &ch.contact {
+            if constraint == "inbox_contacts_pkey" {
+                return Error::Duplicate {
+                    what: "contact",
+                    existing: w.value.id.to_string(),
+                };
+            }
+            if let Ok(Some(other)) = self.find_contact_strict(tenant, &w.value).await {
+                return Error::Duplicate {
+                    what: "contact",
+                    existing: other,
+                };
+            }
+        }
+        if let Some(w) = &ch.conversation {
+            let c = &w.value;
+            if constraint == "inbox_conversations_pkey" {
+                return Error::Duplicate {
+                    what: "conversation",
+                    existing: c.id.to_string(),
+                };
+            }
+            if let Ok(Some(active)) = self
+                .latest_conversation(tenant, &c.channel, &c.contact)
+                .await
+            {
+                if active.status.is_active() && active.id != c.id {
+                    return Error::Duplicate {
+                        what: "active conversation",
+                        existing: active.id.to_string(),
+                    };
+                }
+            }
+        }
+        if constraint == "inbox_outbox_pkey" {
+            return Error::Duplicate {
+                what: "outbox entry",
+                existing: String::new(),
+            };
+        }
+        // The colliding row is gone again (a race): let the caller retry.
+        Error::Conflict(Box::new(Conflict::on("unique key", constraint, 0, 0)))
+    }
+
+    /// Another contact holding one of `k`'s identifiers.
+    async fn find_contact_strict(&self, tenant: &TenantId, k: &Contact) -> Result<Option<String>> {
+        let row = sqlx::query(
+            "SELECT contact_id FROM inbox_contacts WHERE tenant_id = $1 AND contact_id <> $2 \
+             AND ((wa_id IS NOT NULL AND wa_id = $3) OR (user_id IS NOT NULL AND user_id = $4)) LIMIT 1",
+        )
+        .bind(tenant.as_str())
+        .bind(k.id.as_str())
+        .bind(k.identity.wa_id.as_deref())
+        .bind(k.identity.user_id.as_deref())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| db("find contact", e))?;
+        Ok(row.map(|r| r.get::<String, _>(0)))
+    }
+
+    async fn commit_in(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        tenant: &TenantId,
+        ch: &Changeset,
+    ) -> std::result::Result<Vec<Event>, Failure> {
+        let t = tenant.as_str();
+        let exists = sqlx::query("SELECT 1 FROM inbox_tenants WHERE tenant_id = $1")
+            .bind(t)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(fail("commit: tenant"))?;
+        if exists.is_none() {
+            return Err(Error::not_found("tenant", tenant).into());
+        }
+
+        // Messages first (see explain_duplicate).
+        if !ch.messages.is_empty() {
+            for m in &ch.messages {
+                let in_changeset = ch
+                    .conversation
+                    .as_ref()
+                    .is_some_and(|w| w.value.id == m.conversation);
+                if !in_changeset {
+                    let found = sqlx::query("SELECT 1 FROM inbox_conversations WHERE tenant_id = $1 AND conversation_id = $2")
+                        .bind(t)
+                        .bind(m.conversation.as_str())
+                        .fetch_optional(&mut **tx)
+                        .await
+                        .map_err(fail("commit: message conversation"))?;
+                    if found.is_none() {
+                        return Err(Error::not_found("conversation", &m.conversation).into());
+                    }
+                }
+            }
+            let ids: Vec<&str> = ch.messages.iter().map(|m| m.id.as_str()).collect();
+            let convs: Vec<&str> = ch
+                .messages
+                .iter()
+                .map(|m| m.conversation.as_str())
+                .collect();
+            let chans: Vec<&str> = ch.messages.iter().map(|m| m.channel.as_str()).collect();
+            let exts: Vec<Option<&str>> = ch
+                .messages
+                .iter()
+                .map(|m| m.external_id.as_deref())
+                .collect();
+            let keys: Vec<Option<&str>> = ch
+                .messages
+                .iter()
+                .map(|m| m.idempotency_key.as_deref())
+                .collect();
+            let data: Vec<serde_json::Value> = ch
+                .messages
+                .iter()
+                .map(|m| serde_json::to_value(m).map_err(|e| corrupt("message", e)))
+                .collect::<Result<_>>()?;
+            sqlx::query(
+                "INSERT INTO inbox_messages (tenant_id, message_id, conversation_id, channel_id, external_id, idempotency_key, data) \
+                 SELECT $1, * FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[])",
+            )
+            .bind(t)
+            .bind(&ids)
+            .bind(&convs)
+            .bind(&chans)
+            .bind(&exts)
+            .bind(&keys)
+            .bind(&data)
+            .execute(&mut **tx)
+            .await
+            .map_err(fail("commit: messages"))?;
+        }
+
+        if let Some(w) = &ch.contact {
+            let k = &w.value;
+            match w.expected_version {
+                None => {
+                    sqlx::query(
+                        "INSERT INTO inbox_contacts (tenant_id, contact_id, wa_id, user_id, version, data) VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(t)
+                    .bind(k.id.as_str())
+                    .bind(k.identity.wa_id.as_deref())
+                    .bind(k.identity.user_id.as_deref())
+                    .bind(k.version as i64)
+                    .bind(to_json(k))
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(fail("commit: contact"))?;
+                }
+                Some(v) => {
+                    let done = sqlx::query(
+                        "UPDATE inbox_contacts SET wa_id = $3, user_id = $4, version = $5, data = $6 \
+                         WHERE tenant_id = $1 AND contact_id = $2 AND version = $7",
+                    )
+                    .bind(t)
+                    .bind(k.id.as_str())
+                    .bind(k.identity.wa_id.as_deref())
+                    .bind(k.identity.user_id.as_deref())
+                    .bind(k.version as i64)
+                    .bind(to_json(k))
+                    .bind(v as i64)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(fail("commit: contact"))?;
+                    if done.rows_affected() == 0 {
+                        let cur = sqlx::query("SELECT version FROM inbox_contacts WHERE tenant_id = $1 AND contact_id = $2")
+                            .bind(t)
+                            .bind(k.id.as_str())
+                            .fetch_optional(&mut **tx)
+                            .await
+                            .map_err(fail("commit: contact"))?;
+                        return Err(match cur {
+                            None => Error::not_found("contact", &k.id),
+                            Some(r) => Error::Conflict(Box::new(Conflict::on(
+                                "contact",
+                                &k.id,
+                                v,
+                                r.get::<i64, _>(0) as u64,
+                            ))),
+                        }
+                        .into());
+                    }
+                }
+            }
+        }
+
+        if let Some(w) = &ch.conversation {
+            let c = &w.value;
+            let channel = sqlx::query(
+                "SELECT 1 FROM inbox_channels WHERE tenant_id = $1 AND channel_id = $2",
+            )
+            .bind(t)
+            .bind(c.channel.as_str())
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(fail("commit: channel"))?;
+            if channel.is_none() {
+                return Err(Error::not_found("channel", &c.channel).into());
+            }
+            let data = to_json(c);
+            let status = c.status.as_str();
+            let waiting = c.waiting_since.map(micros);
+            match w.expected_version {
+                None => {
+                    sqlx::query(
+                        "INSERT INTO inbox_conversations (tenant_id, conversation_id, channel_id, contact_id, status, assignee, team_id, \
+                         priority_rank, tags, last_activity_us, created_us, waiting_us, version, data) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                    )
+                    .bind(t)
+                    .bind(c.id.as_str())
+                    .bind(c.channel.as_str())
+                    .bind(c.contact.as_str())
+                    .bind(status)
+                    .bind(c.assignee.as_ref().map(|a| a.as_str()))
+                    .bind(c.team.as_ref().map(|a| a.as_str()))
+                    .bind(priority_rank(c.priority))
+                    .bind(&c.tags)
+                    .bind(micros(c.last_activity_at))
+                    .bind(micros(c.created_at))
+                    .bind(waiting)
+                    .bind(c.version as i64)
+                    .bind(data)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(fail("commit: conversation"))?;
+                }
+                Some(v) => {
+                    let done = sqlx::query(
+                        "UPDATE inbox_conversations SET status = $5, assignee = $6, team_id = $7, priority_rank = $8, tags = $9, \
+                         last_activity_us = $10, created_us = $11, waiting_us = $12, version = $13, data = $14 \
+                         WHERE tenant_id = $1 AND conversation_id = $2 AND channel_id = $3 AND contact_id = $4 AND version = $15",
+                    )
+                    .bind(t)
+                    .bind(c.id.as_str())
+                    .bind(c.channel.as_str())
+                    .bind(c.contact.as_str())
+                    .bind(status)
+                    .bind(c.assignee.as_ref().map(|a| a.as_str()))
+                    .bind(c.team.as_ref().map(|a| a.as_str()))
+                    .bind(priority_rank(c.priority))
+                    .bind(&c.tags)
+                    .bind(micros(c.last_activity_at))
+                    .bind(micros(c.created_at))
+                    .bind(waiting)
+                    .bind(c.version as i64)
+                    .bind(data)
+                    .bind(v as i64)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(fail("commit: conversation"))?;
+                    if done.rows_affected() == 0 {
+                        let cur = sqlx::query(
+                            "SELECT version, channel_id, contact_id FROM inbox_conversations WHERE tenant_id = $1 AND conversation_id = $2",
+                        )
+                        .bind(t)
+                        .bind(c.id.as_str())
+                        .fetch_optional(&mut **tx)
+                        .await
+                        .map_err(fail("commit: conversation"))?;
+                        return Err(match cur {
+                            None => Error::not_found("conversation", &c.id),
+                            Some(r) => {
+                                let current = r.get::<i64, _>(0) as u64;
+                                if current != v {
+                                    Error::Conflict(Box::new(Conflict::conversation(
+                                        &c.id, v, current,
+                                    )))
+                                } else {
+                                    Error::invalid(
+                                        "conversation",
+                                        "channel and contact of a conversation cannot change",
+                                    )
+                                }
+                            }
+                        }
+                        .into());
+                    }
+                }
+            }
+        }
+
+        if let Some((agent, presence)) = &ch.presence {
+            let p = serde_json::to_value(presence).map_err(|e| corrupt("presence", e))?;
+            let done = sqlx::query(
+                "UPDATE inbox_agents SET data = jsonb_set(data, '{presence}', $3) WHERE tenant_id = $1 AND agent_id = $2",
+            )
+            .bind(t)
+            .bind(agent.as_str())
+            .bind(p)
+            .execute(&mut **tx)
+            .await
+            .map_err(fail("commit: presence"))?;
+            if done.rows_affected() == 0 {
+                return Err(Error::not_found("agent", agent).into());
+            }
+        }
+
+        if !ch.outbox.is_empty() {
+            let ids: Vec<&str> = ch.outbox.iter().map(|o| o.message.as_str()).collect();
+            let due: Vec<DateTime<Utc>> = ch.outbox.iter().map(|o| o.not_before).collect();
+            let attempts: Vec<i32> = ch.outbox.iter().map(|o| o.attempts as i32).collect();
+            sqlx::query(
+                "INSERT INTO inbox_outbox (tenant_id, message_id, not_before, attempts) \
+                 SELECT $1, * FROM UNNEST($2::text[], $3::timestamptz[], $4::int[])",
+            )
+            .bind(t)
+            .bind(&ids)
+            .bind(&due)
+            .bind(&attempts)
+            .execute(&mut **tx)
+            .await
+            .map_err(fail("commit: outbox"))?;
+        }
+
+        Ok(record_events(tx, tenant, ch.events.clone()).await?)
+    }
+}
+
+/// Numbers and stores events at the end of a transaction (the tenant's
+/// sequence row stays locked only from here to commit).
+async fn record_events(
+    tx: &mut Transaction<'_, Postgres>,
+    tenant: &TenantId,
+    mut events: Vec<Event>,
+) -> Result<Vec<Event>> {
+    if events.is_empty() {
+        return Ok(events);
+    }
+    let n = events.len() as i64;
+    let last: i64 = sqlx::query("UPDATE inbox_tenants SET event_seq = event_seq + $2 WHERE tenant_id = $1 RETURNING event_seq")
+        .bind(tenant.as_str())
+        .bind(n)
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(|e| db("commit: event sequence", e))?
+        .get(0);
+    let first = last - n + 1;
+    for (i, e) in events.iter_mut().enumerate() {
+        e.seq = (first + i as i64) as u64;
+    }
+    let seqs: Vec<i64> = events.iter().map(|e| e.seq as i64).collect();
+    let convs: Vec<Option<&str>> = events
+        .iter()
+        .map(|e| e.conversation.as_ref().map(|c| c.as_str()))
+        .collect();
+    let versions: Vec<Option<i64>> = events
+        .iter()
+        .map(|e| e.conversation_version.map(|v| v as i64))
+        .collect();
+    let data: Vec<serde_json::Value> = events
+        .iter()
+        .map(|e| serde_json::to_value(e).map_err(|er| corrupt("event", er)))
+        .collect::<Result<_>>()?;
+    sqlx::query(
+        "INSERT INTO inbox_events (tenant_id, seq, conversation_id, conversation_version, data) \
+         SELECT $1, * FROM UNNEST($2::bigint[], $3::text[], $4::bigint[], $5::jsonb[])",
+    )
+    .bind(tenant.as_str())
+    .bind(&seqs)
+    .bind(&convs)
+    .bind(&versions)
+    .bind(&data)
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| db("commit: events", e))?;
+    Ok(events)
+}
+
+fn sort_keys(order: SortOrder) -> &'static [&'static str] {
+    match order {
+        SortOrder::LatestActivity => &["(-c.last_activity_us)"],
+        SortOrder::OldestActivity => &["c.last_activity_us"],
+        SortOrder::WaitingLongest => &["COALESCE(c.waiting_us, 9223372036854775807)"],
+        SortOrder::Priority => &["(-c.priority_rank)::bigint", "(-c.last_activity_us)"],
+        SortOrder::Newest => &["(-c.created_us)"],
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn upsert_tenant(&self, tenant: &Tenant) -> Result<()> {
+        sqlx::query("INSERT INTO inbox_tenants (tenant_id, name) VALUES ($1, $2) ON CONFLICT (tenant_id) DO UPDATE SET name = EXCLUDED.name")
+            .bind(tenant.id.as_str())
+            .bind(&tenant.name)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| db("upsert tenant", e))?;
+        Ok(())
+    }
+
+    async fn tenant(&self, id: &TenantId) -> Result<Tenant> {
+        let row = sqlx::query("SELECT name FROM inbox_tenants WHERE tenant_id = $1")
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| db("tenant", e))?
+            .ok_or_else(|| Error::not_found("tenant", id))?;
+        Ok(Tenant::new(id.clone(), row.get::<String, _>(0)))
+    }
+
+    async fn upsert_channel(&self, channel: &Channel) -> Result<()> {
+        let r = sqlx::query(
+            "INSERT INTO inbox_channels (tenant_id, channel_id, phone_number_id, data) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (tenant_id, channel_id) DO UPDATE SET phone_number_id = EXCLUDED.phone_number_id, data = EXCLUDED.data",
+        )
+        .bind(channel.tenant.as_str())
+        .bind(channel.id.as_str())
+        .bind(&channel.phone_number_id)
+        .bind(to_json(channel))
+        .execute(&self.pool)
+        .await;
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) if fk_violation(&e) => Err(Error::not_found("tenant", &channel.tenant)),
+            Err(e) if unique_violation(&e).is_some() => {
+                let owner = self
+                    .channel_by_phone_number_id(&channel.phone_number_id)
+                    .await?;
+                Err(Error::Duplicate {
+                    what: "phone number id",
+                    existing: owner.map(|c| c.id.to_string()).unwrap_or_default(),
+                })
+            }
+            Err(e) => Err(db("upsert channel", e)),
+        }
+    }
+
+    async fn channel(&self, tenant: &TenantId, id: &ChannelId) -> Result<Channel> {
+        self.fetch_data(
+            "channel",
+            "SELECT data FROM inbox_channels WHERE tenant_id = $1 AND channel_id = $2",
+            tenant.as_str(),
+            id.as_str(),
+        )
+        .await?
+        .ok_or_else(|| Error::not_found("channel", id))
+    }
+
+    async fn channels(&self, tenant: &TenantId) -> Result<Vec<Channel>> {
+        self.list_data(
+            "channel",
+            "SELECT data FROM inbox_channels WHERE tenant_id = $1 ORDER BY channel_id",
+            tenant.as_str(),
+        )
+        .await
+    }
+
+    async fn channel_by_phone_number_id(&self, phone_number_id: &str) -> Result<Option<Channel>> {
+        let row = sqlx::query("SELECT data FROM inbox_channels WHERE phone_number_id = $1")
+            .bind(phone_number_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| db("channel by phone number id", e))?;
+        row.map(|r| from_json("channel", r.get::<serde_json::Value, _>(0)))
+            .transpose()
+    }
+
+    async fn upsert_agent(&self, agent: &Agent) -> Result<()> {
+        let r = sqlx::query(
+            "INSERT INTO inbox_agents (tenant_id, agent_id, data) VALUES ($1, $2, $3) \
+             ON CONFLICT (tenant_id, agent_id) DO UPDATE SET data = EXCLUDED.data",
+        )
+        .bind(agent.tenant.as_str())
+        .bind(agent.id.as_str())
+        .bind(to_json(agent))
+        .execute(&self.pool)
+        .await;
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) if fk_violation(&e) => Err(Error::not_found("tenant", &agent.tenant)),
+            Err(e) => Err(db("upsert agent", e)),
+        }
+    }
+
+    async fn agent(&self, tenant: &TenantId, id: &AgentId) -> Result<Agent> {
+        self.fetch_data(
+            "agent",
+            "SELECT data FROM inbox_agents WHERE tenant_id = $1 AND agent_id = $2",
+            tenant.as_str(),
+            id.as_str(),
+        )
+        .await?
+        .ok_or_else(|| Error::not_found("agent", id))
+    }
+
+    async fn agents(&self, tenant: &TenantId) -> Result<Vec<Agent>> {
+        self.list_data(
+            "agent",
+            "SELECT data FROM inbox_agents WHERE tenant_id = $1 ORDER BY agent_id",
+            tenant.as_str(),
+        )
+        .await
+    }
+
+    async fn upsert_team(&self, team: &Team) -> Result<()> {
+        let r = sqlx::query(
+            "INSERT INTO inbox_teams (tenant_id, team_id, data) VALUES ($1, $2, $3) \
+             ON CONFLICT (tenant_id, team_id) DO UPDATE SET data = EXCLUDED.data",
+        )
+        .bind(team.tenant.as_str())
+        .bind(team.id.as_str())
+        .bind(to_json(team))
+        .execute(&self.pool)
+        .await;
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) if fk_violation(&e) => Err(Error::not_found("tenant", &team.tenant)),
+            Err(e) => Err(db("upsert team", e)),
+        }
+    }
+
+    async fn team(&self, tenant: &TenantId, id: &TeamId) -> Result<Team> {
+        self.fetch_data(
+            "team",
+            "SELECT data FROM inbox_teams WHERE tenant_id = $1 AND team_id = $2",
+            tenant.as_str(),
+            id.as_str(),
+        )
+        .await?
+        .ok_or_else(|| Error::not_found("team", id))
+    }
+
+    async fn teams(&self, tenant: &TenantId) -> Result<Vec<Team>> {
+        self.list_data(
+            "team",
+            "SELECT data FROM inbox_teams WHERE tenant_id = $1 ORDER BY team_id",
+            tenant.as_str(),
+        )
+        .await
+    }
+
+    async fn contact(&self, tenant: &TenantId, id: &ContactId) -> Result<Contact> {
+        self.fetch_data(
+            "contact",
+            "SELECT data FROM inbox_contacts WHERE tenant_id = $1 AND contact_id = $2",
+            tenant.as_str(),
+            id.as_str(),
+        )
+        .await?
+        .ok_or_else(|| Error::not_found("contact", id))
+    }
+
+    async fn find_contact(
+        &self,
+        tenant: &TenantId,
+        identity: &ContactIdentity,
+    ) -> Result<Option<Contact>> {
+        if let Some(wa) = &identity.wa_id {
+            if let Some(c) = self
+                .fetch_data(
+                    "contact",
+                    "SELECT data FROM inbox_contacts WHERE tenant_id = $1 AND wa_id = $2",
+                    tenant.as_str(),
+                    wa,
+                )
+                .await?
+            {
+                return Ok(Some(c));
+            }
+        }
+        match &identity.user_id {
+            Some(u) => {
+                self.fetch_data(
+                    "contact",
+                    "SELECT data FROM inbox_contacts WHERE tenant_id = $1 AND user_id = $2",
+                    tenant.as_str(),
+                    u,
+                )
+                .await
+            }
+            None => Ok(None),
+        }
+    }
+
+    async fn conversation(&self, tenant: &TenantId, id: &ConversationId) -> Result<Conversation> {
+        self.fetch_data(
+            "conversation",
+            "SELECT data FROM inbox_conversations WHERE tenant_id = $1 AND conversation_id = $2",
+            tenant.as_str(),
+            id.as_str(),
+        )
+        .await?
+        .ok_or_else(|| Error::not_found("conversation", id))
+    }
+
+    async fn latest_conversation(
+        &self,
+        tenant: &TenantId,
+        channel: &ChannelId,
+        contact: &ContactId,
+    ) -> Result<Option<Conversation>> {
+        let row = sqlx::query(
+            "SELECT data FROM inbox_conversations WHERE tenant_id = $1 AND channel_id = $2 AND contact_id = $3 \
+             ORDER BY (status <> 'resolved') DESC, row_seq DESC LIMIT 1",
+        )
+        .bind(tenant.as_str())
+        .bind(channel.as_str())
+        .bind(contact.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| db("latest conversation", e))?;
+        row.map(|r| from_json("conversation", r.get::<serde_json::Value, _>(0)))
+            .transpose()
+    }
+
+    async fn list_conversations(
+        &self,
+        tenant: &TenantId,
+        query: &ConversationQuery,
+    ) -> Result<Page<Conversation>> {
+        let after = query.validate()?;
+        let f = &query.filter;
+        let mut q: QueryBuilder<'_, Postgres> =
+            QueryBuilder::new("SELECT c.data FROM inbox_conversations c WHERE c.tenant_id = ");
+        q.push_bind(tenant.as_str());
+        if !f.statuses.is_empty() {
+            let s: Vec<&str> = f.statuses.iter().map(|s| s.as_str()).collect();
+            q.push(" AND c.status = ANY(").push_bind(s).push(")");
+        }
+        match &f.assignee {
+            AssigneeFilter::Any => {}
+            AssigneeFilter::Unassigned => {
+                q.push(" AND c.assignee IS NULL");
+            }
+            AssigneeFilter::Agent(a) => {
+                q.push(" AND c.assignee = ").push_bind(a.as_str());
+            }
+        }
+        if let Some(t) = &f.team {
+            q.push(" AND c.team_id = ").push_bind(t.as_str());
+        }
+        if let Some(ch) = &f.channel {
+            q.push(" AND c.channel_id = ").push_bind(ch.as_str());
+        }
+        if let Some(k) = &f.contact {
+            q.push(" AND c.contact_id = ").push_bind(k.as_str());
+        }
+        if let Some(tag) = &f.tag {
+            q.push(" AND c.tags @> ARRAY[")
+                .push_bind(tag.as_str())
+                .push("]::text[]");
+        }
+        if let Some(p) = f.min_priority {
+            q.push(" AND c.priority_rank >= ")
+                .push_bind(priority_rank(p));
+        }
+        if let Some(v) = &f.visible_to {
+            let teams: Vec<&str> = v.teams.iter().map(|t| t.as_str()).collect();
+            q.push(" AND (c.assignee = ")
+                .push_bind(v.agent.as_str())
+                .push(" OR c.team_id IS NULL OR c.team_id = ANY(")
+                .push_bind(teams)
+                .push("))");
+        }
+        let keys = sort_keys(query.sort);
+        if let Some(k) = &after {
+            q.push(" AND (");
+            for key in keys {
+                q.push(*key).push(", ");
+            }
+            q.push("c.conversation_id) > (");
+            q.push_bind(k.a);
+            if keys.len() > 1 {
+                q.push(", ").push_bind(k.b);
+            }
+            q.push(", ").push_bind(k.id.clone()).push(" COLLATE \"C\")");
+        }
+        q.push(" ORDER BY ");
+        for key in keys {
+            q.push(*key).push(", ");
+        }
+        q.push("c.conversation_id LIMIT ")
+            .push_bind(i64::from(query.limit) + 1);
+        let rows = q
+            .build()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| db("list conversations", e))?;
+        let mut items: Vec<Conversation> = rows
+            .into_iter()
+            .map(|r| from_json("conversation", r.get::<serde_json::Value, _>(0)))
+            .collect::<Result<_>>()?;
+        let more = items.len() > query.limit as usize;
+        items.truncate(query.limit as usize);
+        let next = if more {
+            items
+                .last()
+                .map(|c| Cursor::after(query.sort, &query.sort.key(c)))
+        } else {
+            None
+        };
+        Ok(Page { items, next })
+    }
+
+    async fn agent_load(&self, tenant: &TenantId, agent: &AgentId) -> Result<u32> {
+        let n: i64 = sqlx::query("SELECT count(*) FROM inbox_conversations WHERE tenant_id = $1 AND assignee = $2 AND status <> 'resolved'")
+            .bind(tenant.as_str())
+            .bind(agent.as_str())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| db("agent load", e))?
+            .get(0);
+        Ok(n as u32)
+    }
+
+    async fn message(&self, tenant: &TenantId, id: &MessageId) -> Result<Message> {
+        self.fetch_data(
+            "message",
+            "SELECT data FROM inbox_messages WHERE tenant_id = $1 AND message_id = $2",
+            tenant.as_str(),
+            id.as_str(),
+        )
+        .await?
+        .ok_or_else(|| Error::not_found("message", id))
+    }
+
+    async fn messages(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+    ) -> Result<Vec<Message>> {
+        let rows = sqlx::query("SELECT data FROM inbox_messages WHERE tenant_id = $1 AND conversation_id = $2 ORDER BY msg_seq")
+            .bind(tenant.as_str())
+            .bind(conversation.as_str())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| db("messages", e))?;
+        rows.into_iter()
+            .map(|r| from_json("message", r.get::<serde_json::Value, _>(0)))
+            .collect()
+    }
+
+    async fn message_by_external_id(
+        &self,
+        tenant: &TenantId,
+        channel: &ChannelId,
+        external_id: &str,
+    ) -> Result<Option<Message>> {
+        let row = sqlx::query("SELECT data FROM inbox_messages WHERE tenant_id = $1 AND channel_id = $2 AND external_id = $3")
+            .bind(tenant.as_str())
+            .bind(channel.as_str())
+            .bind(external_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| db("message by external id", e))?;
+        row.map(|r| from_json("message", r.get::<serde_json::Value, _>(0)))
+            .transpose()
+    }
+
+    async fn message_by_idempotency_key(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+    ) -> Result<Option<Message>> {
+        self.fetch_data(
+            "message",
+            "SELECT data FROM inbox_messages WHERE tenant_id = $1 AND idempotency_key = $2",
+            tenant.as_str(),
+            key,
+        )
+        .await
+    }
+
+    async fn commit(&self, changes: Changeset) -> Result<Committed> {
+        let tenant = changes.validate()?.clone();
+        let mut tx = self.pool.begin().await.map_err(|e| db("begin", e))?;
+        match self.commit_in(&mut tx, &tenant, &changes).await {
+            Ok(events) => {
+                tx.commit().await.map_err(|e| match unique_violation(&e) {
+                    Some(_) => Error::Conflict(Box::new(Conflict::on(
+                        "commit",
+                        "deferred unique key",
+                        0,
+                        0,
+                    ))),
+                    None => db("commit", e),
+                })?;
+                Ok(Committed { events })
+            }
+            Err(Failure::Unique(constraint)) => {
+                let _ = tx.rollback().await;
+                Err(self.explain_duplicate(&tenant, &changes, &constraint).await)
+            }
+            Err(Failure::Core(e)) => {
+                let _ = tx.rollback().await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn update_message(
+        &self,
+        tenant: &TenantId,
+        id: &MessageId,
+        mutation: &MessageMutation,
+    ) -> Result<Option<Event>> {
+        let mut tx = self.pool.begin().await.map_err(|e| db("begin", e))?;
+        let row = sqlx::query(
+            "SELECT data FROM inbox_messages WHERE tenant_id = $1 AND message_id = $2 FOR UPDATE",
+        )
+        .bind(tenant.as_str())
+        .bind(id.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(|e| db("update message", e))?
+        .ok_or_else(|| Error::not_found("message", id))?;
+        let mut message: Message = from_json("message", row.get::<serde_json::Value, _>(0))?;
+        let mutated = mutation.apply(&mut message);
+        if !mutated.changed {
+            let _ = tx.rollback().await;
+            return Ok(None);
+        }
+        let r = sqlx::query("UPDATE inbox_messages SET external_id = $3, data = $4 WHERE tenant_id = $1 AND message_id = $2")
+            .bind(tenant.as_str())
+            .bind(id.as_str())
+            .bind(message.external_id.as_deref())
+            .bind(to_json(&message))
+            .execute(&mut *tx)
+            .await;
+        if let Err(e) = r {
+            let _ = tx.rollback().await;
+            return Err(match unique_violation(&e) {
+                Some(_) => {
+                    let ext = message.external_id.clone().unwrap_or_default();
+                    let other = self
+                        .message_by_external_id(tenant, &message.channel, &ext)
+                        .await?;
+                    Error::Duplicate {
+                        what: "message",
+                        existing: other.map(|m| m.id.to_string()).unwrap_or_default(),
+                    }
+                }
+                None => db("update message", e),
+            });
+        }
+        let recorded = match mutated.event {
+            Some(e) => record_events(&mut tx, tenant, vec![e]).await?.pop(),
+            None => None,
+        };
+        tx.commit().await.map_err(|e| db("commit", e))?;
+        Ok(recorded)
+    }
+
+    async fn events_since(
+        &self,
+        tenant: &TenantId,
+        after_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<Event>> {
+        let rows = sqlx::query("SELECT data, seq FROM inbox_events WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3")
+            .bind(tenant.as_str())
+            .bind(i64::try_from(after_seq).unwrap_or(i64::MAX))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| db("events since", e))?;
+        rows.into_iter().map(event_row).collect()
+    }
+
+    async fn conversation_events(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        after_version: u64,
+    ) -> Result<Vec<Event>> {
+        let rows = sqlx::query(
+            "SELECT data, seq FROM inbox_events WHERE tenant_id = $1 AND conversation_id = $2 \
+             AND (conversation_version IS NULL OR conversation_version > $3) ORDER BY seq",
+        )
+        .bind(tenant.as_str())
+        .bind(conversation.as_str())
+        .bind(i64::try_from(after_version).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| db("conversation events", e))?;
+        rows.into_iter().map(event_row).collect()
+    }
+
+    async fn claim_outbox(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: u32,
+    ) -> Result<Vec<OutboxClaim>> {
+        let lease_until =
+            now + chrono::TimeDelta::from_std(lease).unwrap_or(chrono::TimeDelta::MAX);
+        let rows = sqlx::query(
+            "WITH due AS ( \
+                SELECT tenant_id, message_id, (token IS NOT NULL) AS lapsed, \
+                       CASE WHEN token IS NULL THEN not_before ELSE lease_until END AS due_at \
+                FROM inbox_outbox \
+                WHERE (token IS NULL AND not_before <= $1) OR (token IS NOT NULL AND lease_until <= $1) \
+                ORDER BY due_at, tenant_id, message_id \
+                LIMIT $3 FOR UPDATE SKIP LOCKED) \
+             UPDATE inbox_outbox o SET attempts = o.attempts + 1, token = nextval('inbox_outbox_tokens'), lease_until = $2 \
+             FROM due WHERE o.tenant_id = due.tenant_id AND o.message_id = due.message_id \
+             RETURNING o.tenant_id, o.message_id, o.not_before, o.attempts, o.token, due.lapsed, due.due_at",
+        )
+        .bind(now)
+        .bind(lease_until)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| db("claim outbox", e))?;
+        let mut claims = Vec::with_capacity(rows.len());
+        for r in rows {
+            claims.push((
+                r.get::<DateTime<Utc>, _>(6),
+                OutboxClaim {
+                    entry: OutboxEntry {
+                        tenant: TenantId::new(r.get::<String, _>(0))?,
+                        message: MessageId::new(r.get::<String, _>(1))?,
+                        not_before: r.get(2),
+                        attempts: r.get::<i32, _>(3) as u32,
+                    },
+                    token: r.get::<i64, _>(4) as u64,
+                    lease_until,
+                    in_doubt: r.get(5),
+                },
+            ));
+        }
+        claims.sort_by(|a, b| {
+            a.0.cmp(&b.0).then_with(|| {
+                (&a.1.entry.tenant, &a.1.entry.message)
+                    .cmp(&(&b.1.entry.tenant, &b.1.entry.message))
+            })
+        });
+        Ok(claims.into_iter().map(|(_, c)| c).collect())
+    }
+
+    async fn release_outbox(
+        &self,
+        claim: &OutboxClaim,
+        disposition: OutboxDisposition,
+    ) -> Result<()> {
+        let tenant = claim.entry.tenant.as_str();
+        let message = claim.entry.message.as_str();
+        let token = claim.token as i64;
+        let done = match disposition {
+            OutboxDisposition::Done => sqlx::query(
+                "DELETE FROM inbox_outbox WHERE tenant_id = $1 AND message_id = $2 AND token = $3",
+            )
+            .bind(tenant)
+            .bind(message)
+            .bind(token)
+            .execute(&self.pool)
+            .await,
+            OutboxDisposition::RetryAt(at) => {
+                sqlx::query(
+                    "UPDATE inbox_outbox SET token = NULL, lease_until = NULL, not_before = $4 \
+                 WHERE tenant_id = $1 AND message_id = $2 AND token = $3",
+                )
+                .bind(tenant)
+                .bind(message)
+                .bind(token)
+                .bind(at)
+                .execute(&self.pool)
+                .await
+            }
+        }
+        .map_err(|e| db("release outbox", e))?;
+        if done.rows_affected() == 0 {
+            return Err(Error::Conflict(Box::new(Conflict::on(
+                "outbox entry",
+                &claim.entry.message,
+                claim.token,
+                0,
+            ))));
+        }
+        Ok(())
+    }
+}
+
+fn event_row(r: sqlx::postgres::PgRow) -> Result<Event> {
+    let mut e: Event = from_json("event", r.get::<serde_json::Value, _>(0))?;
+    e.seq = r.get::<i64, _>(1) as u64;
+    Ok(e)
+}
