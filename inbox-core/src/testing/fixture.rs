@@ -70,7 +70,11 @@ impl Fixture {
 
     fn unprovisioned(store: Arc<dyn Store>, config: InboxConfig, prefix: &'static str) -> Self {
         let clock = Arc::new(ManualClock::new(Self::start()));
-        let transport = Arc::new(RecordingTransport::new());
+        let transport = Arc::new(if prefix.is_empty() {
+            RecordingTransport::new()
+        } else {
+            RecordingTransport::with_prefix(prefix)
+        });
         let bus = Arc::new(RecordingBus::new());
         let ids: Arc<dyn crate::ports::IdGenerator> = if prefix.is_empty() {
             Arc::new(SequentialIds::default())

@@ -26,6 +26,7 @@ pub struct SentMessage {
 #[derive(Debug, Default)]
 pub struct RecordingTransport {
     state: Mutex<State>,
+    prefix: String,
 }
 
 #[derive(Debug, Default)]
@@ -39,6 +40,15 @@ impl RecordingTransport {
     /// An empty recorder.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A recorder whose ids are `wamid.<prefix>.1`, ... (several recorders
+    /// standing in for one provider must not hand out the same ids).
+    pub fn with_prefix(prefix: &str) -> Self {
+        Self {
+            prefix: prefix.to_string(),
+            ..Self::default()
+        }
     }
 
     /// The next send fails with `error` (queued: call several times for
@@ -70,7 +80,12 @@ impl Transport for RecordingTransport {
         if let Some(e) = s.failures.pop_front() {
             return Err(e);
         }
-        let external_id = format!("wamid.test.{}", s.sent.len() + 1);
+        let prefix = if self.prefix.is_empty() {
+            "test"
+        } else {
+            &self.prefix
+        };
+        let external_id = format!("wamid.{prefix}.{}", s.sent.len() + 1);
         s.sent.push(SentMessage {
             request: request.clone(),
             external_id: external_id.clone(),

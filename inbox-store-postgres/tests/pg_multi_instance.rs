@@ -1,0 +1,327 @@
+//! Several application instances (separate connection pools) sharing one
+//! database, and what happens when the connection is lost.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use futures::future::join_all;
+use futures::StreamExt;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use inbox_core::ports::{BusItem, EventBus, Store};
+use inbox_core::testing::Fixture;
+use inbox_core::{Error, EventKind, InboxConfig, IngestOutcome, Reply, TenantId, View, ViewQuery};
+use inbox_store_postgres::{PgEventBus, PgStore};
+
+/// Instance `n` on its own pool, on the database of `url`.
+async fn instance(url: &str, prefix: &'static str) -> Fixture {
+    let store = Arc::new(PgStore::connect(url, 4).await.unwrap());
+    Fixture::instance(store as Arc<dyn Store>, InboxConfig::default(), prefix)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn claims_race_across_pools_exactly_one_wins() {
+    let Some(url) = common::fresh_database().await else {
+        return;
+    };
+    let a = Fixture::new(Arc::new(PgStore::connect(&url, 4).await.unwrap()) as Arc<dyn Store>)
+        .await
+        .unwrap();
+    let b = instance(&url, "b").await;
+    let c = instance(&url, "c").await;
+    let mut convs = Vec::new();
+    for i in 0..10 {
+        let (conv, _) = a
+            .customer_says("1001", &format!("w{i}"), &format!("3460000{i:04}"), "hi")
+            .await
+            .unwrap();
+        convs.push(conv);
+    }
+    for conv in &convs {
+        let attempts = [
+            (&a, "ana"),
+            (&b, "ben"),
+            (&c, "sam"),
+            (&b, "ada"),
+            (&c, "ana"),
+        ];
+        let results = join_all(attempts.iter().map(|(f, agent)| {
+            let conv = conv.clone();
+            async move { f.inbox.claim(&f.actor(agent), &conv, 1).await }
+        }))
+        .await;
+        let winners: Vec<_> = results
+            .iter()
+            .filter(|r| matches!(r, Ok(o) if !o.replayed))
+            .collect();
+        assert_eq!(winners.len(), 1, "{results:?}");
+        let owner = a
+            .store
+            .conversation(&a.acme(), conv)
+            .await
+            .unwrap()
+            .assignee
+            .unwrap();
+        for r in &results {
+            match r {
+                Ok(o) => assert_eq!(o.conversation.assignee.as_ref(), Some(&owner)),
+                Err(Error::AlreadyOwned { owner: o, .. }) => assert_eq!(o, &owner),
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn duplicate_deliveries_across_pools_store_one_message() {
+    let Some(url) = common::fresh_database().await else {
+        return;
+    };
+    let a = Fixture::new(Arc::new(PgStore::connect(&url, 4).await.unwrap()) as Arc<dyn Store>)
+        .await
+        .unwrap();
+    let b = instance(&url, "b").await;
+    let c = instance(&url, "c").await;
+    let instances = [&a, &b, &c];
+    let deliveries = (0..30).map(|i| {
+        let f = instances[i % 3];
+        let event = f.text("1001", &format!("wamid.{}", i % 5), "34600000001", "hello");
+        async move { f.inbox.ingest(event).await }
+    });
+    let results = join_all(deliveries).await;
+    let stored = results
+        .iter()
+        .filter(|r| matches!(r, Ok(IngestOutcome::Stored { .. })))
+        .count();
+    assert!(results.iter().all(|r| r.is_ok()), "{results:?}");
+    assert_eq!(stored, 5);
+    let all = a
+        .inbox
+        .list(&a.actor("sam"), &ViewQuery::new(View::All))
+        .await
+        .unwrap();
+    assert_eq!(all.items.len(), 1, "one conversation");
+    assert_eq!(
+        a.store
+            .messages(&a.acme(), &all.items[0].id)
+            .await
+            .unwrap()
+            .len(),
+        5
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_dispatchers_send_each_message_once() {
+    let Some(url) = common::fresh_database().await else {
+        return;
+    };
+    let a = Fixture::new(Arc::new(PgStore::connect(&url, 4).await.unwrap()) as Arc<dyn Store>)
+        .await
+        .unwrap();
+    let b = instance(&url, "b").await;
+    let mut queued = HashSet::new();
+    for i in 0..12 {
+        let (conv, _) = a
+            .customer_says("1001", &format!("w{i}"), &format!("3461000{i:04}"), "hi")
+            .await
+            .unwrap();
+        for k in 0..3 {
+            let v = a.version(&conv).await.unwrap();
+            let out = a
+                .inbox
+                .reply(
+                    &a.actor("ana"),
+                    &conv,
+                    v,
+                    Reply::text(format!("answer {k}"), format!("r{i}-{k}")),
+                )
+                .await
+                .unwrap();
+            queued.insert(out.message.unwrap().id);
+        }
+    }
+    // Both instances drain the same outbox at once, in small batches.
+    let drain = |f: &Fixture| {
+        let inbox = f.inbox.clone();
+        async move {
+            loop {
+                let r = inbox.dispatch(3).await.unwrap();
+                if r.total() == 0 {
+                    break;
+                }
+            }
+        }
+    };
+    futures::join!(drain(&a), drain(&b));
+    let sent_a: Vec<_> = a
+        .transport
+        .sent()
+        .into_iter()
+        .map(|s| s.request.message_id)
+        .collect();
+    let sent_b: Vec<_> = b
+        .transport
+        .sent()
+        .into_iter()
+        .map(|s| s.request.message_id)
+        .collect();
+    let mut all: Vec<_> = sent_a.iter().chain(sent_b.iter()).cloned().collect();
+    assert_eq!(
+        all.len(),
+        queued.len(),
+        "a sent {}, b sent {}",
+        sent_a.len(),
+        sent_b.len()
+    );
+    all.sort();
+    all.dedup();
+    assert_eq!(
+        all.into_iter().collect::<HashSet<_>>(),
+        queued,
+        "each message sent exactly once"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn events_published_on_one_instance_reach_another() {
+    let Some(url) = common::fresh_database().await else {
+        return;
+    };
+    let store_a = PgStore::connect(&url, 4).await.unwrap();
+    let store_b = PgStore::connect(&url, 4).await.unwrap();
+    let bus_b = PgEventBus::connect(store_b.clone()).await.unwrap();
+    let mut live = bus_b.subscribe(&TenantId::new("acme").unwrap());
+    // Instance A runs its inbox with its own bus.
+    let bus_a = Arc::new(PgEventBus::connect(store_a.clone()).await.unwrap());
+    let f = Fixture::new(Arc::new(store_a) as Arc<dyn Store>)
+        .await
+        .unwrap();
+    let inbox = inbox_core::Inbox::new(
+        inbox_core::Ports {
+            bus: bus_a,
+            ..f.inbox.ports().clone()
+        },
+        InboxConfig::default(),
+    );
+    inbox
+        .ingest(f.text("1001", "w1", "34600000009", "hello from A"))
+        .await
+        .unwrap();
+    let mut kinds = Vec::new();
+    while kinds.len() < 3 {
+        match tokio::time::timeout(Duration::from_secs(10), live.next())
+            .await
+            .expect("event reached instance B")
+        {
+            Some(BusItem::Event(e)) => kinds.push(e.kind.name()),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(
+        kinds,
+        ["contact_created", "conversation_opened", "message_received"]
+    );
+    let _ = store_b;
+}
+
+#[tokio::test]
+async fn an_unreachable_database_is_a_retryable_error() {
+    if common::database_url().is_none() {
+        return;
+    }
+    // Nothing listens on port 1: the pool cannot connect.
+    let err = PgStore::connect("postgres://postgres@127.0.0.1:1/none", 1)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Unavailable { .. }), "{err:?}");
+    assert!(err.is_retryable());
+    assert!(!format!("{err:?}").contains("password"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_connections_fail_cleanly_and_the_pool_recovers() {
+    let Some(url) = common::fresh_database().await else {
+        return;
+    };
+    let store = Arc::new(PgStore::connect(&url, 4).await.unwrap());
+    let f = Fixture::new(store.clone() as Arc<dyn Store>).await.unwrap();
+    let (conv, _) = f
+        .customer_says("1001", "w1", "34600000001", "hi")
+        .await
+        .unwrap();
+    let admin = PgStore::connect(&common::database_url().unwrap(), 1)
+        .await
+        .unwrap();
+    let dbname = url
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
+    for round in 0..3 {
+        // Kill every connection of the store's pool.
+        sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()")
+            .bind(&dbname)
+            .execute(admin.pool())
+            .await
+            .unwrap();
+        let v = f.version(&conv).await;
+        match v {
+            Ok(_) => {}
+            Err(e) => assert!(e.is_retryable(), "round {round}: {e:?}"),
+        }
+        // Writes either commit whole or fail retryably, never half.
+        let seen = f.version(&conv).await.unwrap_or(0);
+        let before = f
+            .store
+            .messages(&f.acme(), &conv)
+            .await
+            .map(|m| m.len())
+            .unwrap_or(0);
+        let r = f
+            .inbox
+            .note(
+                &f.actor("ana"),
+                &conv,
+                seen,
+                &format!("note {round}"),
+                &format!("n{round}"),
+            )
+            .await;
+        if let Err(e) = &r {
+            assert!(e.is_retryable() || matches!(e, Error::Conflict(_)), "{e:?}");
+        }
+        // The pool is usable again.
+        let mut ok = false;
+        for _ in 0..20 {
+            if f.store.conversation(&f.acme(), &conv).await.is_ok() {
+                ok = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(ok, "the pool recovered");
+        let after = f.store.messages(&f.acme(), &conv).await.unwrap().len();
+        let events = f
+            .store
+            .conversation_events(&f.acme(), &conv, 0)
+            .await
+            .unwrap();
+        let notes = events
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::NoteAdded { .. }))
+            .count();
+        // Message and event were written together or not at all.
+        assert_eq!(
+            after - 1,
+            notes,
+            "round {round}: messages {before}->{after}, note events {notes}"
+        );
+    }
+}
