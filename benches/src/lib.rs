@@ -98,3 +98,45 @@ pub fn webhook_body(i: u64) -> Vec<u8> {
 pub fn webhook_mix(n: u64) -> Vec<Vec<u8>> {
     (0..n).map(webhook_body).collect()
 }
+
+/// A fresh database on the server of `url` (named `inbox_bench_<time>`),
+/// with the store's migrations applied; returns its URL.
+pub async fn fresh_database(url: &str, prefix: &str) -> Result<String, String> {
+    use sqlx::{ConnectOptions, Connection};
+    use std::str::FromStr;
+    let opts = sqlx::postgres::PgConnectOptions::from_str(url)
+        .map_err(|e| format!("bad database URL: {e}"))?;
+    let mut conn = sqlx::postgres::PgConnection::connect_with(&opts)
+        .await
+        .map_err(|e| format!("cannot connect: {e}"))?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let name = format!("{prefix}_{now}");
+    sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .execute(&mut conn)
+        .await
+        .map_err(|e| e.to_string())?;
+    sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+        .execute(&mut conn)
+        .await
+        .map_err(|e| format!("CREATE DATABASE: {e}"))?;
+    let _ = conn.close().await;
+    let db_url = opts.database(&name).to_url_lossy().to_string();
+    let store = inbox_store_postgres::PgStore::connect(&db_url, 2)
+        .await
+        .map_err(|e| e.to_string())?;
+    store.migrate().await.map_err(|e| e.to_string())?;
+    store.pool().close().await;
+    Ok(db_url)
+}
+
+/// Percentile (0..=100) of sorted samples.
+pub fn percentile(sorted: &[std::time::Duration], p: f64) -> std::time::Duration {
+    if sorted.is_empty() {
+        return std::time::Duration::ZERO;
+    }
+    let idx = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}

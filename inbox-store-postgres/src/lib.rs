@@ -40,10 +40,12 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod batch;
 mod bus;
 mod error;
 mod store;
 
+pub use batch::{GroupCommit, GroupCommitStats};
 pub use bus::{PgEventBus, CHANNEL};
 pub use error::PgStoreError;
 pub use store::{PgStore, MIGRATOR};

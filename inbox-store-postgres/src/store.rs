@@ -7,7 +7,8 @@ use serde::Serialize;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::types::Json;
 use sqlx::{Postgres, QueryBuilder, Row, Transaction};
-use std::time::Duration;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use inbox_core::error::{Conflict, Error, Result};
 use inbox_core::event::Event;
@@ -16,11 +17,16 @@ use inbox_core::model::{
     Agent, Channel, Contact, ContactIdentity, Conversation, Message, Priority, Team, Tenant,
 };
 use inbox_core::ports::{
-    Changeset, Committed, MessageMutation, OutboxClaim, OutboxDisposition, OutboxEntry, Store,
+    Changeset, Committed, IngestContext, MessageMutation, OutboxClaim, OutboxDisposition,
+    OutboxEntry, Store,
 };
 use inbox_core::query::{AssigneeFilter, ConversationQuery, Cursor, Page, SortOrder};
 
+use tokio::sync::{mpsc, oneshot};
+
+use crate::batch::{GroupCommit, GroupCommitStats, Job};
 use crate::error::{corrupt, db, fk_violation, unique_violation};
+use std::sync::Arc;
 
 /// The migrations of this store, for embedders who run migrations
 /// themselves (`MIGRATOR.run(&pool)`), or to inspect.
@@ -35,6 +41,67 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    batcher: Option<mpsc::UnboundedSender<Job>>,
+    stats: Arc<GroupCommitStats>,
+    channels: Arc<std::sync::RwLock<ChannelCache>>,
+}
+
+/// Phone number id → (channel, when looked up).
+type ChannelCache = HashMap<String, (Option<Channel>, Instant)>;
+
+/// How long a phone-number lookup is cached. Channels change rarely; a
+/// change made through another instance is seen after at most this long.
+const CHANNEL_TTL: Duration = Duration::from_secs(5);
+
+/// Column values of conversations for multi-row statements.
+pub(crate) struct ConvColumns {
+    pub tenant: Vec<String>,
+    pub id: Vec<String>,
+    pub channel: Vec<String>,
+    pub contact: Vec<String>,
+    pub status: Vec<&'static str>,
+    pub assignee: Vec<Option<String>>,
+    pub team: Vec<Option<String>>,
+    pub priority: Vec<i16>,
+    pub tags: Vec<serde_json::Value>,
+    pub last_activity: Vec<i64>,
+    pub created: Vec<i64>,
+    pub waiting: Vec<Option<i64>>,
+    pub version: Vec<i64>,
+    pub data: Vec<serde_json::Value>,
+}
+
+pub(crate) fn conversation_columns(
+    cs: &[&Conversation],
+) -> std::result::Result<ConvColumns, serde_json::Error> {
+    Ok(ConvColumns {
+        tenant: cs.iter().map(|c| c.tenant.to_string()).collect(),
+        id: cs.iter().map(|c| c.id.to_string()).collect(),
+        channel: cs.iter().map(|c| c.channel.to_string()).collect(),
+        contact: cs.iter().map(|c| c.contact.to_string()).collect(),
+        status: cs.iter().map(|c| c.status.as_str()).collect(),
+        assignee: cs
+            .iter()
+            .map(|c| c.assignee.as_ref().map(|a| a.to_string()))
+            .collect(),
+        team: cs
+            .iter()
+            .map(|c| c.team.as_ref().map(|a| a.to_string()))
+            .collect(),
+        priority: cs.iter().map(|c| priority_rank(c.priority)).collect(),
+        tags: cs
+            .iter()
+            .map(|c| serde_json::to_value(&c.tags))
+            .collect::<std::result::Result<_, _>>()?,
+        last_activity: cs.iter().map(|c| micros(c.last_activity_at)).collect(),
+        created: cs.iter().map(|c| micros(c.created_at)).collect(),
+        waiting: cs.iter().map(|c| c.waiting_since.map(micros)).collect(),
+        version: cs.iter().map(|c| c.version as i64).collect(),
+        data: cs
+            .iter()
+            .map(serde_json::to_value)
+            .collect::<std::result::Result<_, _>>()?,
+    })
 }
 
 fn to_json<T: Serialize>(v: &T) -> Json<&T> {
@@ -59,7 +126,7 @@ fn priority_rank(p: Priority) -> i16 {
 }
 
 /// Why a transaction body stopped.
-enum Failure {
+pub(crate) enum Failure {
     /// A unique index refused a row; explained after rollback.
     Unique(String),
     /// A core error to return as is.
@@ -81,7 +148,8 @@ fn fail(context: &'static str) -> impl Fn(sqlx::Error) -> Failure {
 
 impl PgStore {
     /// Connects with a pool of up to `max_connections`, without running
-    /// migrations.
+    /// migrations, with group commit on (see [`PgStore::with_group_commit`]).
+    /// Must be called inside a Tokio runtime.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
@@ -89,12 +157,40 @@ impl PgStore {
             .connect(url)
             .await
             .map_err(|e| db("connecting", e))?;
-        Ok(Self { pool })
+        Ok(Self::from_pool(pool).with_group_commit(GroupCommit::default()))
     }
 
-    /// A store on an existing pool.
+    /// A store on an existing pool, committing each changeset in its own
+    /// transaction (no group commit).
     pub fn from_pool(pool: PgPool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            batcher: None,
+            stats: Arc::default(),
+            channels: Arc::default(),
+        }
+    }
+
+    /// Turns group commit on: commits that arrive while others are being
+    /// written share their transaction, so a tenant's commits (serialised
+    /// by its event sequence) pay one round of statements and one WAL flush
+    /// per batch instead of one each. Each commit still succeeds or fails on
+    /// its own. Spawns the committer tasks on the current Tokio runtime.
+    pub fn with_group_commit(mut self, settings: GroupCommit) -> Self {
+        let plain = Self::from_pool(self.pool.clone());
+        self.batcher = Some(crate::batch::spawn(plain, settings, self.stats.clone()));
+        self
+    }
+
+    /// Group commit counters.
+    pub fn group_commit_stats(&self) -> &GroupCommitStats {
+        &self.stats
+    }
+
+    /// Turns group commit off.
+    pub fn without_group_commit(mut self) -> Self {
+        self.batcher = None;
+        self
     }
 
     /// The pool (for the event bus, health checks, the embedder's own
@@ -146,8 +242,40 @@ impl PgStore {
             .collect()
     }
 
+    /// Commits one changeset in its own transaction.
+    pub(crate) async fn commit_alone(
+        &self,
+        tenant: &TenantId,
+        changes: &Changeset,
+    ) -> Result<Committed> {
+        let tenant = tenant.clone();
+        let mut tx = self.pool.begin().await.map_err(|e| db("begin", e))?;
+        match self.commit_in(&mut tx, &tenant, changes).await {
+            Ok(events) => {
+                tx.commit().await.map_err(|e| match unique_violation(&e) {
+                    Some(_) => Error::Conflict(Box::new(Conflict::on(
+                        "commit",
+                        "deferred unique key",
+                        0,
+                        0,
+                    ))),
+                    None => db("commit", e),
+                })?;
+                Ok(Committed { events })
+            }
+            Err(Failure::Unique(constraint)) => {
+                let _ = tx.rollback().await;
+                Err(self.explain_duplicate(&tenant, changes, &constraint).await)
+            }
+            Err(Failure::Core(e)) => {
+                let _ = tx.rollback().await;
+                Err(e)
+            }
+        }
+    }
+
     /// Says which unique key a failed commit collided with, and with what.
-    async fn explain_duplicate(
+    pub(crate) async fn explain_duplicate(
         &self,
         tenant: &TenantId,
         ch: &Changeset,
@@ -241,7 +369,7 @@ impl PgStore {
         Ok(row.map(|r| r.get::<String, _>(0)))
     }
 
-    async fn commit_in(
+    pub(crate) async fn commit_in(
         &self,
         tx: &mut Transaction<'_, Postgres>,
         tenant: &TenantId,
@@ -584,6 +712,9 @@ impl Store for PgStore {
     }
 
     async fn upsert_channel(&self, channel: &Channel) -> Result<()> {
+        if let Ok(mut cache) = self.channels.write() {
+            cache.clear();
+        }
         let r = sqlx::query(
             "INSERT INTO inbox_channels (tenant_id, channel_id, phone_number_id, data) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (tenant_id, channel_id) DO UPDATE SET phone_number_id = EXCLUDED.phone_number_id, data = EXCLUDED.data",
@@ -594,6 +725,9 @@ impl Store for PgStore {
         .bind(to_json(channel))
         .execute(&self.pool)
         .await;
+        if let Ok(mut cache) = self.channels.write() {
+            cache.clear();
+        }
         match r {
             Ok(_) => Ok(()),
             Err(e) if fk_violation(&e) => Err(Error::not_found("tenant", &channel.tenant)),
@@ -631,13 +765,31 @@ impl Store for PgStore {
     }
 
     async fn channel_by_phone_number_id(&self, phone_number_id: &str) -> Result<Option<Channel>> {
+        if let Ok(cache) = self.channels.read() {
+            if let Some((c, at)) = cache.get(phone_number_id) {
+                if at.elapsed() < CHANNEL_TTL {
+                    return Ok(c.clone());
+                }
+            }
+        }
         let row = sqlx::query("SELECT data FROM inbox_channels WHERE phone_number_id = $1")
             .bind(phone_number_id)
             .fetch_optional(&self.pool)
             .await
             .map_err(|e| db("channel by phone number id", e))?;
-        row.map(|r| from_json("channel", r.get::<serde_json::Value, _>(0)))
-            .transpose()
+        let channel: Option<Channel> = row
+            .map(|r| from_json("channel", r.get::<serde_json::Value, _>(0)))
+            .transpose()?;
+        if let Ok(mut cache) = self.channels.write() {
+            if cache.len() > 10_000 {
+                cache.clear();
+            }
+            cache.insert(
+                phone_number_id.to_string(),
+                (channel.clone(), Instant::now()),
+            );
+        }
+        Ok(channel)
     }
 
     async fn upsert_agent(&self, agent: &Agent) -> Result<()> {
@@ -946,31 +1098,88 @@ impl Store for PgStore {
         .await
     }
 
+    async fn ingest_context(
+        &self,
+        tenant: &TenantId,
+        channel: &ChannelId,
+        identity: &ContactIdentity,
+        external_id: &str,
+    ) -> Result<IngestContext> {
+        let row = sqlx::query(
+            "WITH k AS ( \
+                SELECT contact_id, data FROM ( \
+                    SELECT contact_id, data, 0 AS pref FROM inbox_contacts WHERE tenant_id = $1 AND wa_id = $3 \
+                    UNION ALL \
+                    SELECT contact_id, data, 1 AS pref FROM inbox_contacts WHERE tenant_id = $1 AND user_id = $4) x \
+                ORDER BY pref LIMIT 1) \
+             SELECT \
+                (SELECT m.data FROM inbox_messages m WHERE m.tenant_id = $1 AND m.channel_id = $2 AND m.external_id = $5), \
+                (SELECT k.data FROM k), \
+                (SELECT c.data FROM inbox_conversations c \
+                   WHERE c.tenant_id = $1 AND c.channel_id = $2 AND c.contact_id = (SELECT contact_id FROM k) \
+                   ORDER BY (c.status <> 'resolved') DESC, c.row_seq DESC LIMIT 1)",
+        )
+        .bind(tenant.as_str())
+        .bind(channel.as_str())
+        .bind(identity.wa_id.as_deref())
+        .bind(identity.user_id.as_deref())
+        .bind(external_id)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| db("ingest context", e))?;
+        let existing: Option<serde_json::Value> = row.get(0);
+        let contact: Option<serde_json::Value> = row.get(1);
+        let latest: Option<serde_json::Value> = row.get(2);
+        Ok(IngestContext {
+            existing: existing.map(|v| from_json("message", v)).transpose()?,
+            contact: contact.map(|v| from_json("contact", v)).transpose()?,
+            latest: latest.map(|v| from_json("conversation", v)).transpose()?,
+        })
+    }
+
+    async fn message_for_status(
+        &self,
+        tenant: &TenantId,
+        channel: &ChannelId,
+        our_id: Option<&MessageId>,
+        external_id: &str,
+    ) -> Result<Option<Message>> {
+        let row = sqlx::query(
+            "SELECT data FROM ( \
+                SELECT data, 0 AS pref FROM inbox_messages \
+                WHERE tenant_id = $1 AND message_id = $3 AND channel_id = $2 AND data->>'direction' = 'outbound' \
+                UNION ALL \
+                SELECT data, 1 AS pref FROM inbox_messages WHERE tenant_id = $1 AND channel_id = $2 AND external_id = $4) x \
+             ORDER BY pref LIMIT 1",
+        )
+        .bind(tenant.as_str())
+        .bind(channel.as_str())
+        .bind(our_id.map(|m| m.as_str()))
+        .bind(external_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| db("message for status", e))?;
+        row.map(|r| from_json("message", r.get::<serde_json::Value, _>(0)))
+            .transpose()
+    }
+
     async fn commit(&self, changes: Changeset) -> Result<Committed> {
         let tenant = changes.validate()?.clone();
-        let mut tx = self.pool.begin().await.map_err(|e| db("begin", e))?;
-        match self.commit_in(&mut tx, &tenant, &changes).await {
-            Ok(events) => {
-                tx.commit().await.map_err(|e| match unique_violation(&e) {
-                    Some(_) => Error::Conflict(Box::new(Conflict::on(
-                        "commit",
-                        "deferred unique key",
-                        0,
-                        0,
-                    ))),
-                    None => db("commit", e),
-                })?;
-                Ok(Committed { events })
-            }
-            Err(Failure::Unique(constraint)) => {
-                let _ = tx.rollback().await;
-                Err(self.explain_duplicate(&tenant, &changes, &constraint).await)
-            }
-            Err(Failure::Core(e)) => {
-                let _ = tx.rollback().await;
-                Err(e)
-            }
+        if let Some(batcher) = &self.batcher {
+            let (reply, answer) = oneshot::channel();
+            let job = Job {
+                tenant: tenant.clone(),
+                changes,
+                reply,
+            };
+            return match batcher.send(job) {
+                Ok(()) => answer.await.unwrap_or_else(|_| {
+                    Err(Error::unavailable("PostgreSQL: the committer stopped"))
+                }),
+                Err(mpsc::error::SendError(job)) => self.commit_alone(&tenant, &job.changes).await,
+            };
         }
+        self.commit_alone(&tenant, &changes).await
     }
 
     async fn update_message(

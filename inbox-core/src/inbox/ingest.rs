@@ -79,17 +79,19 @@ impl Inbox {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            if let Some(existing) = self
+            let context = self
                 .ports
                 .store
-                .message_by_external_id(&tenant, &channel.id, &msg.external_id)
-                .await?
-            {
+                .ingest_context(&tenant, &channel.id, &msg.from, &msg.external_id)
+                .await?;
+            if let Some(existing) = context.existing {
                 return Ok(IngestOutcome::Duplicate {
                     message: existing.id,
                 });
             }
-            let plan = self.plan_ingest(&tenant, &channel, &msg).await?;
+            let plan = self
+                .plan_ingest(&tenant, &channel, &msg, context.contact, context.latest)
+                .await?;
             let outcome = IngestOutcome::Stored {
                 message: Box::new(plan.message.clone()),
                 conversation: plan.conversation.value.id.clone(),
@@ -133,14 +135,15 @@ impl Inbox {
         tenant: &TenantId,
         channel: &Channel,
         msg: &InboundMessage,
+        found: Option<Contact>,
+        latest: Option<Conversation>,
     ) -> Result<IngestPlan> {
         let now = self.now();
         // Provider time, but never in our future (clock skew).
         let sent_at = msg.timestamp.min(now);
         let mut events = Vec::new();
 
-        // Contact: find, update, or create.
-        let found = self.ports.store.find_contact(tenant, &msg.from).await?;
+        // Contact: update, or create.
         let (contact, contact_write) = match found {
             None => {
                 let id: ContactId = self.new_id("contact")?;
@@ -212,11 +215,8 @@ impl Inbox {
 
         // Conversation: continue, reopen, or open.
         let quiet = is_quiet(&msg.content);
-        let latest = self
-            .ports
-            .store
-            .latest_conversation(tenant, &channel.id, &contact.id)
-            .await?;
+        // A conversation of another contact (the identity moved) is not ours.
+        let latest = latest.filter(|c| c.contact == contact.id);
         let mut conv_events = Vec::new();
         let (mut conversation, expected, opened, mut reopened) = match latest {
             Some(c) if c.status.is_active() || quiet => {
@@ -350,25 +350,13 @@ impl Inbox {
         let channel = self.channel_for(&status.phone_number_id).await?;
         let tenant = &channel.tenant;
         let store = &self.ports.store;
-        let mut target = None;
-        if let Some(ours) = status
+        let ours = status
             .our_message_id
             .as_deref()
-            .and_then(|s| MessageId::new(s).ok())
-        {
-            match store.message(tenant, &ours).await {
-                Ok(m) if m.channel == channel.id && m.direction == Direction::Outbound => {
-                    target = Some(m)
-                }
-                Ok(_) | Err(Error::NotFound { .. }) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        if target.is_none() {
-            target = store
-                .message_by_external_id(tenant, &channel.id, &status.external_id)
-                .await?;
-        }
+            .and_then(|s| MessageId::new(s).ok());
+        let target = store
+            .message_for_status(tenant, &channel.id, ours.as_ref(), &status.external_id)
+            .await?;
         let Some(message) = target else {
             return Ok(IngestOutcome::UnknownMessage {
                 external_id: status.external_id,

@@ -243,6 +243,19 @@ impl Changeset {
     }
 }
 
+/// What ingesting a customer message needs to read (see
+/// [`Store::ingest_context`]).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct IngestContext {
+    /// The message already stored with the external id, if any.
+    pub existing: Option<Message>,
+    /// The contact with the identity (by wa_id, else by user_id).
+    pub contact: Option<Contact>,
+    /// That contact's latest conversation on the channel (the active one
+    /// if there is one).
+    pub latest: Option<Conversation>,
+}
+
 /// What a commit recorded.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Committed {
@@ -383,6 +396,67 @@ pub trait Store: Send + Sync {
         tenant: &TenantId,
         key: &str,
     ) -> Result<Option<Message>>;
+
+    /// Everything ingesting a customer message reads, in one call: the
+    /// message already stored with this external id on the channel (a
+    /// redelivery), the contact with this identity, and that contact's
+    /// latest conversation on the channel. The default calls
+    /// [`Store::message_by_external_id`], [`Store::find_contact`] and
+    /// [`Store::latest_conversation`]; a database store can answer in one
+    /// round trip.
+    async fn ingest_context(
+        &self,
+        tenant: &TenantId,
+        channel: &ChannelId,
+        identity: &ContactIdentity,
+        external_id: &str,
+    ) -> Result<IngestContext> {
+        let existing = self
+            .message_by_external_id(tenant, channel, external_id)
+            .await?;
+        if existing.is_some() {
+            return Ok(IngestContext {
+                existing,
+                ..IngestContext::default()
+            });
+        }
+        let contact = self.find_contact(tenant, identity).await?;
+        let latest = match &contact {
+            Some(k) => self.latest_conversation(tenant, channel, &k.id).await?,
+            None => None,
+        };
+        Ok(IngestContext {
+            existing,
+            contact,
+            latest,
+        })
+    }
+
+    /// The outbound message a status report concerns: the one with our id
+    /// `our_id` on the channel if there is one, else the one with the
+    /// provider's `external_id`. The default makes up to two lookups.
+    async fn message_for_status(
+        &self,
+        tenant: &TenantId,
+        channel: &ChannelId,
+        our_id: Option<&MessageId>,
+        external_id: &str,
+    ) -> Result<Option<Message>> {
+        if let Some(id) = our_id {
+            match self.message(tenant, id).await {
+                Ok(m)
+                    if &m.channel == channel
+                        && m.direction == crate::model::Direction::Outbound =>
+                {
+                    return Ok(Some(m))
+                }
+                Ok(_) | Err(Error::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.message_by_external_id(tenant, channel, external_id)
+            .await
+    }
 
     // ---- writes ----
 

@@ -1,0 +1,282 @@
+//! Inbox list latency on a large PostgreSQL data set.
+//!
+//! Seeds (once; later runs reuse the database) a tenant with N conversations
+//! and M messages, then measures `Inbox::list` for the views agents use all
+//! day: mine, unassigned, a team, everything (as an agent with team
+//! visibility, and as a supervisor), first pages and deep pages by cursor.
+//!
+//! ```text
+//! cargo run --release -p inbox-benches --bin list -- --database-url URL \
+//!     [--conversations 1000000] [--messages 10000000] [--queries 500]
+//! ```
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use inbox_benches::percentile;
+use inbox_core::model::ConversationStatus;
+use inbox_core::testing::RecordingTransport;
+use inbox_core::{Actor, AgentId, Inbox, InboxConfig, Ports, TeamId, TenantId, View, ViewQuery};
+use inbox_store_memory::{MemoryEventBus, SystemClock, UuidIds};
+use inbox_store_postgres::PgStore;
+
+struct Args {
+    url: String,
+    conversations: i64,
+    messages: i64,
+    queries: usize,
+}
+
+fn parse() -> Result<Args, String> {
+    let mut a = Args {
+        url: std::env::var("DATABASE_URL").unwrap_or_default(),
+        conversations: 1_000_000,
+        messages: 10_000_000,
+        queries: 500,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(k) = it.next() {
+        let mut v = || it.next().ok_or(format!("{k} needs a value"));
+        match k.as_str() {
+            "--database-url" => a.url = v()?,
+            "--conversations" => a.conversations = v()?.parse().map_err(|e| format!("{k}: {e}"))?,
+            "--messages" => a.messages = v()?.parse().map_err(|e| format!("{k}: {e}"))?,
+            "--queries" => a.queries = v()?.parse().map_err(|e| format!("{k}: {e}"))?,
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    if a.url.is_empty() {
+        return Err("needs --database-url (or DATABASE_URL)".into());
+    }
+    Ok(a)
+}
+
+const AGENTS: i64 = 200;
+const TEAMS: i64 = 10;
+
+/// Seeds the data set with set-based SQL (the rows are exactly what the
+/// store writes: the JSON documents decode into the core's model).
+async fn seed(store: &PgStore, n: i64, m: i64) -> Result<(), String> {
+    let pool = store.pool();
+    let have: i64 = sqlx::query_scalar("SELECT count(*) FROM inbox_conversations")
+        .fetch_one(pool)
+        .await
+        .map_err(|e| e.to_string())?;
+    if have >= n {
+        eprintln!("reusing {have} seeded conversations");
+        return Ok(());
+    }
+    eprintln!("seeding {n} conversations and {m} messages (once)...");
+    let steps = [
+        "TRUNCATE inbox_tenants, inbox_channels, inbox_teams, inbox_agents, inbox_contacts, inbox_conversations, inbox_messages, inbox_events, inbox_outbox".to_string(),
+        "INSERT INTO inbox_tenants (tenant_id, name) VALUES ('bench', 'Bench'), ('other', 'Other')".to_string(),
+        r#"INSERT INTO inbox_channels (tenant_id, channel_id, phone_number_id, data) VALUES
+           ('bench', 'main', '106540352242922', '{"tenant":"bench","id":"main","phone_number_id":"106540352242922","display_number":"+1","name":"main","secrets_ref":null}')"#.to_string(),
+        format!(
+            r#"INSERT INTO inbox_teams (tenant_id, team_id, data)
+               SELECT 'bench', 'team' || t, jsonb_build_object('tenant','bench','id','team' || t,'name','Team ' || t)
+               FROM generate_series(0, {}) t"#,
+            TEAMS - 1
+        ),
+        format!(
+            r#"INSERT INTO inbox_agents (tenant_id, agent_id, data)
+               SELECT 'bench', 'agent' || a, jsonb_build_object('tenant','bench','id','agent' || a,'name','Agent ' || a,
+                 'role', CASE WHEN a = 0 THEN 'supervisor' ELSE 'agent' END, 'teams', jsonb_build_array('team' || (a % {TEAMS})),
+                 'skills','[]'::jsonb,'capacity',0,'presence','online','active',true)
+               FROM generate_series(0, {}) a"#,
+            AGENTS - 1
+        ),
+        format!(
+            r#"INSERT INTO inbox_conversations (tenant_id, conversation_id, channel_id, contact_id, status, assignee, team_id,
+                 priority_rank, tags, last_activity_us, created_us, waiting_us, version, data)
+               SELECT 'bench', id, 'main', 'k' || i, st, asg, tm, pr, tg, la, cr, wt, 3,
+                 jsonb_build_object('tenant','bench','id',id,'channel','main','contact','k' || i,'status',st,'assignee',asg,'team',tm,
+                   'tags',to_jsonb(tg),'priority',(ARRAY['low','normal','high','urgent'])[pr + 1],'snoozed_until',NULL,
+                   'created_at',to_jsonb(to_timestamp(cr / 1e6)),'updated_at',to_jsonb(to_timestamp(la / 1e6)),
+                   'last_activity_at',to_jsonb(to_timestamp(la / 1e6)),'last_customer_message_at',to_jsonb(to_timestamp(la / 1e6)),
+                   'last_agent_reply_at',NULL,'waiting_since',CASE WHEN wt IS NULL THEN NULL ELSE to_jsonb(to_timestamp(wt / 1e6)) END,
+                   'window_expires_at',to_jsonb(to_timestamp(la / 1e6) + interval '24 hours'),'resolved_at',NULL,
+                   'reopen_count',0,'message_count',10,'version',3)
+               FROM (SELECT i, 'c' || lpad(i::text, 9, '0') AS id,
+                       (ARRAY['open','open','pending','snoozed','resolved','resolved','resolved','resolved'])[1 + i % 8] AS st,
+                       CASE WHEN i % 4 = 0 THEN NULL ELSE 'agent' || (i % {AGENTS}) END AS asg,
+                       'team' || (i % {TEAMS}) AS tm, (i % 4)::smallint AS pr,
+                       CASE WHEN i % 20 = 0 THEN ARRAY['vip'] ELSE ARRAY[]::text[] END AS tg,
+                       1760000000000000 + i * 7919 % 30000000000 AS la, 1750000000000000 + i * 1000 AS cr,
+                       CASE WHEN i % 3 = 0 THEN 1760000000000000 + i * 13 % 3600000000 END AS wt
+                     FROM generate_series(1, {n}) i) s"#
+        ),
+        format!(
+            r#"INSERT INTO inbox_messages (tenant_id, message_id, conversation_id, channel_id, external_id, data)
+               SELECT 'bench', 'm' || j, 'c' || lpad((1 + j % {n})::text, 9, '0'), 'main', 'wamid.seed.' || j,
+                 jsonb_build_object('tenant','bench','id','m' || j,'conversation','c' || lpad((1 + j % {n})::text, 9, '0'),
+                   'channel','main','direction','inbound','author',jsonb_build_object('kind','customer','id','k' || (1 + j % {n})),
+                   'content',jsonb_build_object('type','text','body','Hello, where is my order ' || j || '?','preview_url',false),
+                   'external_id','wamid.seed.' || j,'idempotency_key',NULL,'context','{{}}'::jsonb,'mentions','[]'::jsonb,
+                   'sent_at','2026-03-02T09:00:00Z','created_at','2026-03-02T09:00:00Z','delivery',NULL)
+               FROM generate_series(1, {m}) j"#
+        ),
+        "ANALYZE".to_string(),
+    ];
+    for (i, sql) in steps.iter().enumerate() {
+        let t = Instant::now();
+        sqlx::query(sql)
+            .execute(pool)
+            .await
+            .map_err(|e| format!("seed step {i}: {e}"))?;
+        eprintln!("  step {i} done in {:.1?}", t.elapsed());
+    }
+    Ok(())
+}
+
+async fn measure(
+    inbox: &Inbox,
+    actor: &Actor,
+    query: ViewQuery,
+    n: usize,
+    deep: bool,
+) -> Result<Vec<Duration>, String> {
+    let mut samples = Vec::with_capacity(n);
+    let mut cursor = None;
+    for _ in 0..n {
+        let q = query
+            .clone()
+            .after(if deep { cursor.clone() } else { None });
+        let t = Instant::now();
+        let page = inbox.list(actor, &q).await.map_err(|e| e.to_string())?;
+        samples.push(t.elapsed());
+        cursor = page.next;
+    }
+    samples.sort();
+    Ok(samples)
+}
+
+#[tokio::main]
+async fn main() {
+    if let Err(e) = run().await {
+        eprintln!("list: {e}");
+        std::process::exit(2);
+    }
+}
+
+async fn run() -> Result<(), String> {
+    let args = parse()?;
+    let url = {
+        use sqlx::ConnectOptions;
+        use std::str::FromStr;
+        let opts =
+            sqlx::postgres::PgConnectOptions::from_str(&args.url).map_err(|e| e.to_string())?;
+        let admin = PgStore::connect(&args.url, 1)
+            .await
+            .map_err(|e| e.to_string())?;
+        let exists: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'inbox_bench_list')",
+        )
+        .fetch_one(admin.pool())
+        .await
+        .map_err(|e| e.to_string())?;
+        if !exists {
+            sqlx::query("CREATE DATABASE inbox_bench_list")
+                .execute(admin.pool())
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        admin.pool().close().await;
+        opts.database("inbox_bench_list").to_url_lossy().to_string()
+    };
+    let store = PgStore::connect(&url, 8).await.map_err(|e| e.to_string())?;
+    store.migrate().await.map_err(|e| e.to_string())?;
+    seed(&store, args.conversations, args.messages).await?;
+    let inbox = Inbox::new(
+        Ports {
+            store: Arc::new(store),
+            transport: Arc::new(RecordingTransport::new()),
+            bus: Arc::new(MemoryEventBus::default()),
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(UuidIds),
+        },
+        InboxConfig::default(),
+    );
+    let tenant = TenantId::new("bench").map_err(|e| e.to_string())?;
+    let agent = Actor::new(
+        tenant.clone(),
+        AgentId::new("agent7").map_err(|e| e.to_string())?,
+    );
+    let supervisor = Actor::new(tenant, AgentId::new("agent0").map_err(|e| e.to_string())?);
+    let team = TeamId::new("team7").map_err(|e| e.to_string())?;
+    let active = [ConversationStatus::Open, ConversationStatus::Pending];
+    let cases: Vec<(&str, &Actor, ViewQuery, bool)> = vec![
+        (
+            "mine (agent)",
+            &agent,
+            ViewQuery::new(View::Mine).statuses(&active),
+            false,
+        ),
+        (
+            "unassigned (agent, team visibility)",
+            &agent,
+            ViewQuery::new(View::Unassigned).statuses(&active),
+            false,
+        ),
+        (
+            "team (agent)",
+            &agent,
+            ViewQuery::new(View::Team(team.clone())).statuses(&active),
+            false,
+        ),
+        (
+            "all (agent, team visibility)",
+            &agent,
+            ViewQuery::new(View::All).statuses(&active),
+            false,
+        ),
+        (
+            "all (supervisor)",
+            &supervisor,
+            ViewQuery::new(View::All).statuses(&active),
+            false,
+        ),
+        (
+            "all (supervisor), deep pages by cursor",
+            &supervisor,
+            ViewQuery::new(View::All).statuses(&active),
+            true,
+        ),
+        (
+            "all (supervisor), waiting longest",
+            &supervisor,
+            ViewQuery::new(View::All)
+                .statuses(&active)
+                .sort(inbox_core::SortOrder::WaitingLongest),
+            false,
+        ),
+        (
+            "vip tag (supervisor)",
+            &supervisor,
+            ViewQuery::new(View::All).statuses(&active).tag("vip"),
+            false,
+        ),
+    ];
+    let mut worst_p99 = Duration::ZERO;
+    println!("| view | p50 | p99 |");
+    println!("|---|---|---|");
+    for (name, actor, q, deep) in cases {
+        // Warm up, then measure.
+        measure(&inbox, actor, q.clone(), 20, deep).await?;
+        let s = measure(&inbox, actor, q, args.queries, deep).await?;
+        let (p50, p99) = (percentile(&s, 50.0), percentile(&s, 99.0));
+        worst_p99 = worst_p99.max(p99);
+        println!(
+            "| {name} | {:.2} ms | {:.2} ms |",
+            p50.as_secs_f64() * 1e3,
+            p99.as_secs_f64() * 1e3
+        );
+    }
+    println!(
+        "list conversations={} messages={} page=50 worst_p99_ms={:.2}",
+        args.conversations,
+        args.messages,
+        worst_p99.as_secs_f64() * 1e3
+    );
+    Ok(())
+}
