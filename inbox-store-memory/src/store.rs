@@ -15,7 +15,9 @@ use inbox_core::model::{
 use inbox_core::ports::{
     Changeset, Committed, MessageMutation, OutboxClaim, OutboxDisposition, OutboxEntry, Store,
 };
-use inbox_core::query::{page_in_memory, ConversationQuery, Page};
+use inbox_core::query::{
+    page_in_memory, ConversationQuery, Cursor, Page, SearchHit, SearchQuery, SortKey, SortOrder,
+};
 
 /// A complete, concurrency-safe [`Store`] held in memory.
 ///
@@ -504,6 +506,53 @@ impl Store for MemoryStore {
             Some(d) => page_in_memory(query, d.conversations.values()),
             None => page_in_memory(query, std::iter::empty()),
         }
+    }
+
+    async fn search(&self, tenant: &TenantId, query: &SearchQuery) -> Result<Page<SearchHit>> {
+        let (tokens, digits, after) = query.validate()?;
+        let s = self.read();
+        let Some(d) = s.data(tenant) else {
+            return Ok(Page {
+                items: Vec::new(),
+                next: None,
+            });
+        };
+        let mut hits: Vec<(SortKey, SearchHit)> = d
+            .conversations
+            .values()
+            .filter(|c| query.filter.matches(c))
+            .map(|c| (SortOrder::LatestActivity.key(c), c))
+            .filter(|(k, _)| after.as_ref().is_none_or(|a| k > a))
+            .filter_map(|(k, c)| {
+                let messages: Vec<&Message> = d
+                    .messages_of
+                    .get(&c.id)
+                    .map(|ids| ids.iter().filter_map(|id| d.messages.get(id)).collect())
+                    .unwrap_or_default();
+                SearchQuery::hit(
+                    &tokens,
+                    digits.as_deref(),
+                    c,
+                    d.contacts.get(&c.contact),
+                    &messages,
+                )
+                .map(|h| (k, h))
+            })
+            .collect();
+        hits.sort_by(|a, b| a.0.cmp(&b.0));
+        let limit = query.limit as usize;
+        let more = hits.len() > limit;
+        hits.truncate(limit);
+        let next = if more {
+            hits.last()
+                .map(|(k, _)| Cursor::after(SortOrder::LatestActivity, k))
+        } else {
+            None
+        };
+        Ok(Page {
+            items: hits.into_iter().map(|(_, h)| h).collect(),
+            next,
+        })
     }
 
     async fn agent_load(&self, tenant: &TenantId, agent: &AgentId) -> Result<u32> {

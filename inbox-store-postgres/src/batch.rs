@@ -263,8 +263,8 @@ async fn fast_in(
             .collect::<std::result::Result<_, _>>()
             .map_err(drop)?;
         sqlx::query(
-            "INSERT INTO inbox_messages (tenant_id, message_id, conversation_id, channel_id, external_id, idempotency_key, data) \
-             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[])",
+            "INSERT INTO inbox_messages (tenant_id, message_id, conversation_id, channel_id, external_id, idempotency_key, data, body) \
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::text[])",
         )
         .bind(msgs.iter().map(|(t, _)| t.as_str()).collect::<Vec<_>>())
         .bind(msgs.iter().map(|(_, m)| m.id.as_str()).collect::<Vec<_>>())
@@ -273,6 +273,7 @@ async fn fast_in(
         .bind(msgs.iter().map(|(_, m)| m.external_id.as_deref()).collect::<Vec<_>>())
         .bind(msgs.iter().map(|(_, m)| m.idempotency_key.as_deref()).collect::<Vec<_>>())
         .bind(&data)
+        .bind(msgs.iter().map(|(_, m)| m.content.text_body()).collect::<Vec<_>>())
         .execute(&mut **tx)
         .await
         .map_err(drop)?;

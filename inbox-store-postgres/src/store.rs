@@ -20,7 +20,9 @@ use inbox_core::ports::{
     Changeset, Committed, IngestContext, MessageMutation, OutboxClaim, OutboxDisposition,
     OutboxEntry, Store,
 };
-use inbox_core::query::{AssigneeFilter, ConversationQuery, Cursor, Page, SortOrder};
+use inbox_core::query::{
+    AssigneeFilter, ConversationQuery, Cursor, Page, SearchHit, SearchQuery, SortOrder,
+};
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -427,8 +429,8 @@ impl PgStore {
                 .map(|m| serde_json::to_value(m).map_err(|e| corrupt("message", e)))
                 .collect::<Result<_>>()?;
             sqlx::query(
-                "INSERT INTO inbox_messages (tenant_id, message_id, conversation_id, channel_id, external_id, idempotency_key, data) \
-                 SELECT $1, * FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[])",
+                "INSERT INTO inbox_messages (tenant_id, message_id, conversation_id, channel_id, external_id, idempotency_key, data, body) \
+                 SELECT $1, * FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::text[])",
             )
             .bind(t)
             .bind(&ids)
@@ -437,6 +439,7 @@ impl PgStore {
             .bind(&exts)
             .bind(&keys)
             .bind(&data)
+            .bind(ch.messages.iter().map(|m| m.content.text_body()).collect::<Vec<_>>())
             .execute(&mut **tx)
             .await
             .map_err(fail("commit: messages"))?;
@@ -677,6 +680,78 @@ async fn record_events(
     .await
     .map_err(|e| db("commit: events", e))?;
     Ok(events)
+}
+
+fn push_filters<'a>(
+    q: &mut QueryBuilder<'a, Postgres>,
+    f: &'a inbox_core::query::ConversationFilter,
+) {
+    if !f.statuses.is_empty() {
+        let s: Vec<&str> = f.statuses.iter().map(|s| s.as_str()).collect();
+        q.push(" AND c.status = ANY(").push_bind(s).push(")");
+    }
+    match &f.assignee {
+        AssigneeFilter::Any => {}
+        AssigneeFilter::Unassigned => {
+            q.push(" AND c.assignee IS NULL");
+        }
+        AssigneeFilter::Agent(a) => {
+            q.push(" AND c.assignee = ").push_bind(a.as_str());
+        }
+    }
+    if let Some(t) = &f.team {
+        q.push(" AND c.team_id = ").push_bind(t.as_str());
+    }
+    if let Some(ch) = &f.channel {
+        q.push(" AND c.channel_id = ").push_bind(ch.as_str());
+    }
+    if let Some(k) = &f.contact {
+        q.push(" AND c.contact_id = ").push_bind(k.as_str());
+    }
+    if let Some(tag) = &f.tag {
+        q.push(" AND c.tags @> ARRAY[")
+            .push_bind(tag.as_str())
+            .push("]::text[]");
+    }
+    if let Some(p) = f.min_priority {
+        q.push(" AND c.priority_rank >= ")
+            .push_bind(priority_rank(p));
+    }
+    if let Some(v) = &f.visible_to {
+        let teams: Vec<&str> = v.teams.iter().map(|t| t.as_str()).collect();
+        q.push(" AND (c.assignee = ")
+            .push_bind(v.agent.as_str())
+            .push(" OR c.team_id IS NULL OR c.team_id = ANY(")
+            .push_bind(teams)
+            .push("))");
+    }
+}
+
+/// Keyset condition and ORDER BY for `order` (the caller appends the id
+/// column and the limit).
+fn push_keyset(
+    q: &mut QueryBuilder<'_, Postgres>,
+    order: SortOrder,
+    after: Option<&inbox_core::query::SortKey>,
+) {
+    let query_sort = order;
+    let keys = sort_keys(query_sort);
+    if let Some(k) = after {
+        q.push(" AND (");
+        for key in keys {
+            q.push(*key).push(", ");
+        }
+        q.push("c.conversation_id) > (");
+        q.push_bind(k.a);
+        if keys.len() > 1 {
+            q.push(", ").push_bind(k.b);
+        }
+        q.push(", ").push_bind(k.id.clone()).push(" COLLATE \"C\")");
+    }
+    q.push(" ORDER BY ");
+    for key in keys {
+        q.push(*key).push(", ");
+    }
 }
 
 fn sort_keys(order: SortOrder) -> &'static [&'static str] {
@@ -946,66 +1021,11 @@ impl Store for PgStore {
         query: &ConversationQuery,
     ) -> Result<Page<Conversation>> {
         let after = query.validate()?;
-        let f = &query.filter;
         let mut q: QueryBuilder<'_, Postgres> =
             QueryBuilder::new("SELECT c.data FROM inbox_conversations c WHERE c.tenant_id = ");
         q.push_bind(tenant.as_str());
-        if !f.statuses.is_empty() {
-            let s: Vec<&str> = f.statuses.iter().map(|s| s.as_str()).collect();
-            q.push(" AND c.status = ANY(").push_bind(s).push(")");
-        }
-        match &f.assignee {
-            AssigneeFilter::Any => {}
-            AssigneeFilter::Unassigned => {
-                q.push(" AND c.assignee IS NULL");
-            }
-            AssigneeFilter::Agent(a) => {
-                q.push(" AND c.assignee = ").push_bind(a.as_str());
-            }
-        }
-        if let Some(t) = &f.team {
-            q.push(" AND c.team_id = ").push_bind(t.as_str());
-        }
-        if let Some(ch) = &f.channel {
-            q.push(" AND c.channel_id = ").push_bind(ch.as_str());
-        }
-        if let Some(k) = &f.contact {
-            q.push(" AND c.contact_id = ").push_bind(k.as_str());
-        }
-        if let Some(tag) = &f.tag {
-            q.push(" AND c.tags @> ARRAY[")
-                .push_bind(tag.as_str())
-                .push("]::text[]");
-        }
-        if let Some(p) = f.min_priority {
-            q.push(" AND c.priority_rank >= ")
-                .push_bind(priority_rank(p));
-        }
-        if let Some(v) = &f.visible_to {
-            let teams: Vec<&str> = v.teams.iter().map(|t| t.as_str()).collect();
-            q.push(" AND (c.assignee = ")
-                .push_bind(v.agent.as_str())
-                .push(" OR c.team_id IS NULL OR c.team_id = ANY(")
-                .push_bind(teams)
-                .push("))");
-        }
-        let keys = sort_keys(query.sort);
-        if let Some(k) = &after {
-            q.push(" AND (");
-            for key in keys {
-                q.push(*key).push(", ");
-            }
-            q.push("c.conversation_id) > (");
-            q.push_bind(k.a);
-            if keys.len() > 1 {
-                q.push(", ").push_bind(k.b);
-            }
-            q.push(", ").push_bind(k.id.clone()).push(" COLLATE \"C\")");
-        }
-        q.push(" ORDER BY ");
-        for key in keys {
-            q.push(*key).push(", ");
-        }
+        push_filters(&mut q, &query.filter);
+        push_keyset(&mut q, query.sort, after.as_ref());
         q.push("c.conversation_id LIMIT ")
             .push_bind(i64::from(query.limit) + 1);
         let rows = q
@@ -1023,6 +1043,86 @@ impl Store for PgStore {
             items
                 .last()
                 .map(|c| Cursor::after(query.sort, &query.sort.key(c)))
+        } else {
+            None
+        };
+        Ok(Page { items, next })
+    }
+
+    async fn search(&self, tenant: &TenantId, query: &SearchQuery) -> Result<Page<SearchHit>> {
+        let (tokens, digits, after) = query.validate()?;
+        // Words are letters and digits only: nothing here is a tsquery or
+        // LIKE operator.
+        let last = tokens.len() - 1;
+        let tsquery = tokens
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                if i == last {
+                    format!("{t}:*")
+                } else {
+                    t.clone()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" & ");
+        let t = tenant.as_str();
+        let mut q: QueryBuilder<'_, Postgres> = QueryBuilder::new(
+            "SELECT c.data, (SELECT m.data FROM inbox_messages m WHERE m.tenant_id = c.tenant_id \
+             AND m.conversation_id = c.conversation_id AND m.tsv @@ to_tsquery('simple', ",
+        );
+        q.push_bind(tsquery.clone())
+            .push(") ORDER BY m.msg_seq DESC LIMIT 1), EXISTS (SELECT 1 FROM inbox_contacts k WHERE k.tenant_id = c.tenant_id \
+                   AND k.contact_id = c.contact_id AND (k.name_tsv @@ to_tsquery('simple', ")
+            .push_bind(tsquery.clone())
+            .push(")");
+        if let Some(d) = &digits {
+            q.push(" OR k.wa_id LIKE ").push_bind(format!("%{d}%"));
+        }
+        q.push(")) FROM inbox_conversations c WHERE c.tenant_id = ")
+            .push_bind(t);
+        push_filters(&mut q, &query.filter);
+        q.push(" AND (c.conversation_id IN (SELECT m.conversation_id FROM inbox_messages m WHERE m.tenant_id = ")
+            .push_bind(t)
+            .push(" AND m.tsv @@ to_tsquery('simple', ")
+            .push_bind(tsquery.clone())
+            .push(")) OR c.contact_id IN (SELECT k.contact_id FROM inbox_contacts k WHERE k.tenant_id = ")
+            .push_bind(t)
+            .push(" AND (k.name_tsv @@ to_tsquery('simple', ")
+            .push_bind(tsquery)
+            .push(")");
+        if let Some(d) = &digits {
+            q.push(" OR k.wa_id LIKE ").push_bind(format!("%{d}%"));
+        }
+        q.push(")))");
+        push_keyset(&mut q, SortOrder::LatestActivity, after.as_ref());
+        q.push("c.conversation_id LIMIT ")
+            .push_bind(i64::from(query.limit) + 1);
+        let rows = q
+            .build()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| db("search", e))?;
+        let mut items = Vec::with_capacity(rows.len());
+        for r in rows {
+            let conversation: Conversation =
+                from_json("conversation", r.get::<serde_json::Value, _>(0))?;
+            let message: Option<serde_json::Value> = r.get(1);
+            items.push(SearchHit {
+                conversation,
+                message: message.map(|m| from_json("message", m)).transpose()?,
+                contact_matched: r.get(2),
+            });
+        }
+        let more = items.len() > query.limit as usize;
+        items.truncate(query.limit as usize);
+        let next = if more {
+            items.last().map(|h| {
+                Cursor::after(
+                    SortOrder::LatestActivity,
+                    &SortOrder::LatestActivity.key(&h.conversation),
+                )
+            })
         } else {
             None
         };

@@ -104,17 +104,26 @@ async fn seed(store: &PgStore, n: i64, m: i64) -> Result<(), String> {
                        CASE WHEN i % 20 = 0 THEN ARRAY['vip'] ELSE ARRAY[]::text[] END AS tg,
                        1760000000000000 + i * 7919 % 30000000000 AS la, 1750000000000000 + i * 1000 AS cr,
                        CASE WHEN i % 3 = 0 THEN 1760000000000000 + i * 13 % 3600000000 END AS wt
-                     FROM generate_series(1, {n}) i) s"#
+                     FROM generate_series(1::bigint, {n}) i) s"#
         ),
         format!(
-            r#"INSERT INTO inbox_messages (tenant_id, message_id, conversation_id, channel_id, external_id, data)
+            r#"INSERT INTO inbox_contacts (tenant_id, contact_id, wa_id, version, data)
+               SELECT 'bench', 'k' || i, (34600000000 + i)::text, 1,
+                 jsonb_build_object('tenant','bench','id','k' || i,'identity',jsonb_build_object('wa_id',(34600000000 + i)::text,'user_id',NULL),
+                   'profile_name',(ARRAY['Marta','Jon','Kim','Ana','Luis','Sofia','Omar','Li'])[1 + i % 8] || ' ' || i,
+                   'tags','[]'::jsonb,'attributes','{{}}'::jsonb,'created_at','2026-03-02T09:00:00Z','version',1)
+               FROM generate_series(1::bigint, {n}) i"#
+        ),
+        format!(
+            r#"INSERT INTO inbox_messages (tenant_id, message_id, conversation_id, channel_id, external_id, body, data)
                SELECT 'bench', 'm' || j, 'c' || lpad((1 + j % {n})::text, 9, '0'), 'main', 'wamid.seed.' || j,
+                 (ARRAY['Hello, where is my order ', 'Can I change the size of order ', 'Refund for ticket ', 'Do you ship to Portugal? ref '])[1 + j % 4] || j,
                  jsonb_build_object('tenant','bench','id','m' || j,'conversation','c' || lpad((1 + j % {n})::text, 9, '0'),
                    'channel','main','direction','inbound','author',jsonb_build_object('kind','customer','id','k' || (1 + j % {n})),
-                   'content',jsonb_build_object('type','text','body','Hello, where is my order ' || j || '?','preview_url',false),
+                   'content',jsonb_build_object('type','text','body',(ARRAY['Hello, where is my order ', 'Can I change the size of order ', 'Refund for ticket ', 'Do you ship to Portugal? ref '])[1 + j % 4] || j,'preview_url',false),
                    'external_id','wamid.seed.' || j,'idempotency_key',NULL,'context','{{}}'::jsonb,'mentions','[]'::jsonb,
                    'sent_at','2026-03-02T09:00:00Z','created_at','2026-03-02T09:00:00Z','delivery',NULL)
-               FROM generate_series(1, {m}) j"#
+               FROM generate_series(1::bigint, {m}) j"#
         ),
         "ANALYZE".to_string(),
     ];
@@ -272,6 +281,53 @@ async fn run() -> Result<(), String> {
             p99.as_secs_f64() * 1e3
         );
     }
+    let mut worst_search = Duration::ZERO;
+    let searches: Vec<(&str, &Actor, &str)> = vec![
+        (
+            "search a rare word (supervisor)",
+            &supervisor,
+            "portugal 4242",
+        ),
+        ("search a common word (supervisor)", &supervisor, "order"),
+        (
+            "search a name (agent, team visibility)",
+            &agent,
+            "sofia 1005",
+        ),
+        (
+            "search by number digits (supervisor)",
+            &supervisor,
+            "600012345",
+        ),
+    ];
+    for (name, actor, text) in searches {
+        let q = ViewQuery::new(View::All);
+        let mut samples = Vec::new();
+        for i in 0..(args.queries / 5).max(20) {
+            let t = Instant::now();
+            inbox
+                .search(actor, text, &q)
+                .await
+                .map_err(|e| e.to_string())?;
+            if i >= 5 {
+                samples.push(t.elapsed());
+            }
+        }
+        samples.sort();
+        let (p50, p99) = (percentile(&samples, 50.0), percentile(&samples, 99.0));
+        worst_search = worst_search.max(p99);
+        println!(
+            "| {name} | {:.2} ms | {:.2} ms |",
+            p50.as_secs_f64() * 1e3,
+            p99.as_secs_f64() * 1e3
+        );
+    }
+    println!(
+        "search conversations={} messages={} page=50 worst_p99_ms={:.2}",
+        args.conversations,
+        args.messages,
+        worst_search.as_secs_f64() * 1e3
+    );
     println!(
         "list conversations={} messages={} page=50 worst_p99_ms={:.2}",
         args.conversations,

@@ -7,11 +7,13 @@ use super::{Actor, Inbox};
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::ids::{ChannelId, ContactId, ConversationId, TeamId};
+use crate::model::Agent;
 use crate::model::{Contact, Conversation, ConversationStatus, Message, Priority};
 use crate::permissions::{self, Action};
 use crate::query::{
     AssigneeFilter, ConversationFilter, ConversationQuery, Cursor, Page, SortOrder, VisibleTo,
 };
+use crate::query::{SearchHit, SearchQuery};
 
 /// Which part of the inbox to list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -131,10 +133,10 @@ pub struct ContactDetail {
 }
 
 impl Inbox {
-    /// Lists a view of the inbox for an agent, one page at a time.
-    pub async fn list(&self, actor: &Actor, query: &ViewQuery) -> Result<Page<Conversation>> {
-        let agent = self.load_agent(actor).await?;
-        permissions::require(&agent, Action::View)?;
+    /// The store filter for an agent's view: the view's conditions plus what
+    /// the agent may see.
+    async fn view_filter(&self, agent: &Agent, query: &ViewQuery) -> Result<ConversationFilter> {
+        permissions::require(agent, Action::View)?;
         let sees_all = agent.role.allows(Action::ViewAll);
         let mut filter = ConversationFilter {
             statuses: query.statuses.clone(),
@@ -154,10 +156,10 @@ impl Inbox {
             View::Mine => filter.assignee = AssigneeFilter::Agent(agent.id.clone()),
             View::Unassigned => filter.assignee = AssigneeFilter::Unassigned,
             View::Team(t) => {
-                self.ports.store.team(&actor.tenant, t).await?;
+                self.ports.store.team(&agent.tenant, t).await?;
                 if !sees_all && !agent.is_in_team(t) {
                     return Err(Error::Forbidden {
-                        agent: agent.id,
+                        agent: agent.id.clone(),
                         action: Action::View,
                         reason: format!("not a member of team {t}"),
                     });
@@ -166,6 +168,13 @@ impl Inbox {
             }
             View::All => {}
         }
+        Ok(filter)
+    }
+
+    /// Lists a view of the inbox for an agent, one page at a time.
+    pub async fn list(&self, actor: &Actor, query: &ViewQuery) -> Result<Page<Conversation>> {
+        let agent = self.load_agent(actor).await?;
+        let filter = self.view_filter(&agent, query).await?;
         let q = ConversationQuery {
             filter,
             sort: query.sort,
@@ -174,6 +183,29 @@ impl Inbox {
         };
         q.validate()?;
         self.ports.store.list_conversations(&actor.tenant, &q).await
+    }
+
+    /// Searches message text, internal notes, contact names and numbers
+    /// within a view, limited to what the agent may see; most recent activity
+    /// first, one page at a time (`query.sort` is ignored). See
+    /// [`SearchQuery`] for how words match; punctuation and operators in the
+    /// text are never interpreted.
+    pub async fn search(
+        &self,
+        actor: &Actor,
+        text: &str,
+        query: &ViewQuery,
+    ) -> Result<Page<SearchHit>> {
+        let agent = self.load_agent(actor).await?;
+        let filter = self.view_filter(&agent, query).await?;
+        let q = SearchQuery {
+            text: text.to_string(),
+            filter,
+            after: query.after.clone(),
+            limit: query.limit,
+        };
+        q.validate()?;
+        self.ports.store.search(&actor.tenant, &q).await
     }
 
     /// A conversation with its contact, messages, notes and timeline.

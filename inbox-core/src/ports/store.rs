@@ -10,7 +10,7 @@ use crate::model::{
     Agent, Channel, Contact, ContactIdentity, Conversation, DeliveryUpdate, Message, Presence,
     Team, Tenant,
 };
-use crate::query::{ConversationQuery, Page};
+use crate::query::{ConversationQuery, Page, SearchHit, SearchQuery};
 
 /// An insert (`expected_version: None`) or an optimistic update of a
 /// versioned entity.
@@ -370,6 +370,10 @@ pub trait Store: Send + Sync {
         tenant: &TenantId,
         query: &ConversationQuery,
     ) -> Result<Page<Conversation>>;
+    /// Full-text search over messages, notes, contact names and numbers (see
+    /// [`SearchQuery`] for the exact semantics every store must follow).
+    async fn search(&self, tenant: &TenantId, query: &SearchQuery) -> Result<Page<SearchHit>>;
+
     /// Active conversations assigned to an agent (their load).
     async fn agent_load(&self, tenant: &TenantId, agent: &AgentId) -> Result<u32>;
 
