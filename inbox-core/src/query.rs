@@ -318,11 +318,21 @@ pub struct SearchHit {
     pub contact_matched: bool,
 }
 
+/// A checked [`SearchQuery`]: its words, digits and decoded cursor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidSearch {
+    /// The words ([`search_tokens`]).
+    pub tokens: Vec<String>,
+    /// The digits, if the text is a number ([`search_digits`]).
+    pub digits: Option<String>,
+    /// Where the page starts.
+    pub after: Option<SortKey>,
+}
+
 impl SearchQuery {
     /// Checks the query: a text with at least one word, a limit in range, a
-    /// cursor of the latest-activity order. Returns the words, the digits
-    /// (see [`search_digits`]) and the decoded cursor.
-    pub fn validate(&self) -> Result<(Vec<String>, Option<String>, Option<SortKey>), Error> {
+    /// cursor of the latest-activity order.
+    pub fn validate(&self) -> Result<ValidSearch, Error> {
         let tokens = search_tokens(&self.text);
         if tokens.is_empty() {
             return Err(Error::invalid("text", "needs at least one letter or digit"));
@@ -334,7 +344,11 @@ impl SearchQuery {
             limit: self.limit,
         };
         let after = q.validate()?;
-        Ok((tokens, search_digits(&self.text), after))
+        Ok(ValidSearch {
+            tokens,
+            digits: search_digits(&self.text),
+            after,
+        })
     }
 
     /// The hit for one conversation, if it matches: the reference semantics

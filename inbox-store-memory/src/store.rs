@@ -17,6 +17,7 @@ use inbox_core::ports::{
 };
 use inbox_core::query::{
     page_in_memory, ConversationQuery, Cursor, Page, SearchHit, SearchQuery, SortKey, SortOrder,
+    ValidSearch,
 };
 
 /// A complete, concurrency-safe [`Store`] held in memory.
@@ -509,7 +510,11 @@ impl Store for MemoryStore {
     }
 
     async fn search(&self, tenant: &TenantId, query: &SearchQuery) -> Result<Page<SearchHit>> {
-        let (tokens, digits, after) = query.validate()?;
+        let ValidSearch {
+            tokens,
+            digits,
+            after,
+        } = query.validate()?;
         let s = self.read();
         let Some(d) = s.data(tenant) else {
             return Ok(Page {

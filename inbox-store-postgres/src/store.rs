@@ -21,7 +21,7 @@ use inbox_core::ports::{
     OutboxEntry, Store,
 };
 use inbox_core::query::{
-    AssigneeFilter, ConversationQuery, Cursor, Page, SearchHit, SearchQuery, SortOrder,
+    AssigneeFilter, ConversationQuery, Cursor, Page, SearchHit, SearchQuery, SortOrder, ValidSearch,
 };
 
 use tokio::sync::{mpsc, oneshot};
@@ -1050,7 +1050,11 @@ impl Store for PgStore {
     }
 
     async fn search(&self, tenant: &TenantId, query: &SearchQuery) -> Result<Page<SearchHit>> {
-        let (tokens, digits, after) = query.validate()?;
+        let ValidSearch {
+            tokens,
+            digits,
+            after,
+        } = query.validate()?;
         // Words are letters and digits only: nothing here is a tsquery or
         // LIKE operator.
         let last = tokens.len() - 1;
