@@ -72,6 +72,17 @@ pub enum Error {
         owner: AgentId,
     },
 
+    /// Another agent holds the conversation's reply lease.
+    #[error("{holder} is replying to conversation {conversation} (lease until {until})")]
+    LeaseHeld {
+        /// The conversation.
+        conversation: ConversationId,
+        /// Who holds the lease.
+        holder: AgentId,
+        /// Until when.
+        until: DateTime<Utc>,
+    },
+
     /// Something with this identity is already stored (an inbound message with
     /// the same external id on the channel, a reply with the same idempotency
     /// key, an entity with the same unique key).
@@ -191,6 +202,7 @@ impl Error {
             Error::Forbidden { .. } => "forbidden",
             Error::Conflict(_) => "conflict",
             Error::AlreadyOwned { .. } => "already_owned",
+            Error::LeaseHeld { .. } => "lease_held",
             Error::Duplicate { .. } => "duplicate",
             Error::InvalidState(_) => "invalid_state",
             Error::WindowClosed { .. } => "window_closed",

@@ -25,6 +25,18 @@ pub enum EventActor {
     System,
 }
 
+/// What an agent is doing in a conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ViewerState {
+    /// Has it open.
+    Viewing,
+    /// Is typing.
+    Typing,
+    /// Closed it.
+    Left,
+}
+
 /// Where a conversation's ownership points.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ownership {
@@ -170,6 +182,35 @@ pub enum EventKind {
         /// New presence.
         presence: Presence,
     },
+    /// The customer window closes soon and the customer is still waiting for
+    /// an answer.
+    WindowClosing {
+        /// When it closes.
+        closes_at: DateTime<Utc>,
+    },
+    /// An agent took or renewed the reply lease ("Ana is replying"; live
+    /// only).
+    ReplyLease {
+        /// The holder.
+        agent: AgentId,
+        /// When it lapses unless renewed.
+        until: DateTime<Utc>,
+    },
+    /// An agent gave up the reply lease (live only).
+    ReplyLeaseReleased {
+        /// The former holder.
+        agent: AgentId,
+    },
+    /// An agent is viewing or typing in a conversation, or left it (live
+    /// only; lapses at `expires_at` unless repeated).
+    ConversationPresence {
+        /// The agent.
+        agent: AgentId,
+        /// What they are doing.
+        state: ViewerState,
+        /// When to consider it stale.
+        expires_at: DateTime<Utc>,
+    },
     /// A stale or colliding action was refused (live only, not stored).
     CollisionPrevented {
         /// Who was stopped.
@@ -204,6 +245,10 @@ impl EventKind {
             EventKind::StatusChanged { .. } => "status_changed",
             EventKind::PresenceChanged { .. } => "presence_changed",
             EventKind::CollisionPrevented { .. } => "collision_prevented",
+            EventKind::WindowClosing { .. } => "window_closing",
+            EventKind::ReplyLease { .. } => "reply_lease",
+            EventKind::ReplyLeaseReleased { .. } => "reply_lease_released",
+            EventKind::ConversationPresence { .. } => "conversation_presence",
         }
     }
 }

@@ -58,15 +58,16 @@ pub mod ports;
 pub mod query;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod timer;
 
 pub use error::{Change, Conflict, Error, Result};
-pub use event::{Event, EventActor, EventKind, Ownership};
+pub use event::{Event, EventActor, EventKind, Ownership, ViewerState};
 pub use ids::{AgentId, ChannelId, ContactId, ConversationId, MessageId, TeamId, TenantId};
 pub use inbound::{InboundEvent, InboundMessage, InboundStatus, IngestOutcome};
 pub use inbox::{normalize_tag, parse_mentions};
 pub use inbox::{
     ActionOutcome, Actor, Assignee, ContactDetail, ConversationDetail, DispatchReport, Inbox,
-    InboxConfig, OutboxPolicy, Ports, ReopenPolicy, Reply, ReplyPolicy, StaleReplies, View,
-    ViewQuery, CUSTOMER_WINDOW,
+    InboxConfig, OutboxPolicy, Ports, ReopenPolicy, Reply, ReplyPolicy, StaleReplies, TickReport,
+    View, ViewQuery, CUSTOMER_WINDOW,
 };
 pub use query::{Cursor, Page, SortOrder};

@@ -13,12 +13,14 @@ use inbox_core::model::{
     Agent, Channel, Contact, ContactIdentity, Conversation, Message, Team, Tenant,
 };
 use inbox_core::ports::{
-    Changeset, Committed, MessageMutation, OutboxClaim, OutboxDisposition, OutboxEntry, Store,
+    Changeset, Committed, Lease, MessageMutation, OutboxClaim, OutboxDisposition, OutboxEntry,
+    Store,
 };
 use inbox_core::query::{
     page_in_memory, ConversationQuery, Cursor, Page, SearchHit, SearchQuery, SortKey, SortOrder,
     ValidSearch,
 };
+use inbox_core::timer::{Timer, TimerChange, TimerKind};
 
 /// A complete, concurrency-safe [`Store`] held in memory.
 ///
@@ -52,6 +54,11 @@ struct State {
     data: HashMap<TenantId, TenantData>,
     outbox: BTreeMap<(TenantId, MessageId), OutboxRow>,
     next_token: u64,
+    /// Timers by due time (the index `due_timers` ranges over).
+    timers_by_due: BTreeMap<(DateTime<Utc>, TenantId, ConversationId, TimerKind), ()>,
+    /// Due time of each timer.
+    timers: HashMap<(TenantId, ConversationId, TimerKind), DateTime<Utc>>,
+    leases: HashMap<(TenantId, ConversationId), Lease>,
 }
 
 #[derive(Debug, Default)]
@@ -240,6 +247,22 @@ impl State {
                     claim: None,
                 },
             );
+        }
+        for t in &ch.timers {
+            let (conversation, kind, due) = match t {
+                TimerChange::Set(timer) => (&timer.conversation, timer.kind, Some(timer.due_at)),
+                TimerChange::Clear { conversation, kind } => (conversation, *kind, None),
+            };
+            let key = (tenant.clone(), conversation.clone(), kind);
+            if let Some(old) = self.timers.remove(&key) {
+                self.timers_by_due
+                    .remove(&(old, key.0.clone(), key.1.clone(), kind));
+            }
+            if let Some(due) = due {
+                self.timers_by_due
+                    .insert((due, key.0.clone(), key.1.clone(), kind), ());
+                self.timers.insert(key, due);
+            }
         }
         let d = self.data.entry(tenant.clone()).or_default();
         if let Some(w) = ch.contact {
@@ -707,6 +730,78 @@ impl Store for MemoryStore {
                     .collect()
             })
             .unwrap_or_default())
+    }
+
+    async fn due_timers(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Timer>> {
+        let s = self.read();
+        Ok(s.timers_by_due
+            .keys()
+            .take_while(|(due, ..)| *due <= now)
+            .take(limit as usize)
+            .map(|(due, tenant, conversation, kind)| Timer {
+                tenant: tenant.clone(),
+                conversation: conversation.clone(),
+                kind: *kind,
+                due_at: *due,
+            })
+            .collect())
+    }
+
+    async fn acquire_lease(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        agent: &AgentId,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Lease> {
+        let mut s = self.write();
+        if !s
+            .data(tenant)
+            .is_some_and(|d| d.conversations.contains_key(conversation))
+        {
+            return Err(Error::not_found("conversation", conversation));
+        }
+        let key = (tenant.clone(), conversation.clone());
+        match s.leases.get(&key) {
+            Some(l) if &l.holder != agent && l.until > now => Ok(l.clone()),
+            _ => {
+                let lease = Lease {
+                    holder: agent.clone(),
+                    until,
+                };
+                s.leases.insert(key, lease.clone());
+                Ok(lease)
+            }
+        }
+    }
+
+    async fn release_lease(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        agent: &AgentId,
+    ) -> Result<bool> {
+        let mut s = self.write();
+        let key = (tenant.clone(), conversation.clone());
+        if s.leases.get(&key).is_some_and(|l| &l.holder == agent) {
+            s.leases.remove(&key);
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    async fn lease(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Lease>> {
+        let s = self.read();
+        Ok(s.leases
+            .get(&(tenant.clone(), conversation.clone()))
+            .filter(|l| l.until > now)
+            .cloned())
     }
 
     async fn claim_outbox(

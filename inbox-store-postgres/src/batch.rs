@@ -465,6 +465,17 @@ async fn fast_in(
         .map_err(drop)?;
     }
 
+    // Timers.
+    let timers: Vec<_> = jobs
+        .iter()
+        .flat_map(|j| j.changes.timers.iter().map(move |t| (&j.tenant, t)))
+        .collect();
+    if !timers.is_empty() {
+        crate::store::write_timers_multi(tx, &timers)
+            .await
+            .map_err(drop)?;
+    }
+
     // Events: one sequence bump per tenant, numbered in job order.
     let mut per_tenant: BTreeMap<&str, i64> = BTreeMap::new();
     for j in jobs {

@@ -17,12 +17,13 @@ use inbox_core::model::{
     Agent, Channel, Contact, ContactIdentity, Conversation, Message, Priority, Team, Tenant,
 };
 use inbox_core::ports::{
-    Changeset, Committed, IngestContext, MessageMutation, OutboxClaim, OutboxDisposition,
+    Changeset, Committed, IngestContext, Lease, MessageMutation, OutboxClaim, OutboxDisposition,
     OutboxEntry, Store,
 };
 use inbox_core::query::{
     AssigneeFilter, ConversationQuery, Cursor, Page, SearchHit, SearchQuery, SortOrder, ValidSearch,
 };
+use inbox_core::timer::{Timer, TimerChange, TimerKind};
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -611,6 +612,10 @@ impl PgStore {
             }
         }
 
+        write_timers(tx, tenant, &ch.timers)
+            .await
+            .map_err(fail("commit: timers"))?;
+
         if !ch.outbox.is_empty() {
             let ids: Vec<&str> = ch.outbox.iter().map(|o| o.message.as_str()).collect();
             let due: Vec<DateTime<Utc>> = ch.outbox.iter().map(|o| o.not_before).collect();
@@ -630,6 +635,69 @@ impl PgStore {
 
         Ok(record_events(tx, tenant, ch.events.clone()).await?)
     }
+}
+
+/// Sets and clears timers (upserts for sets, deletes for clears).
+pub(crate) async fn write_timers(
+    tx: &mut Transaction<'_, Postgres>,
+    tenant: &TenantId,
+    changes: &[TimerChange],
+) -> std::result::Result<(), sqlx::Error> {
+    write_timers_multi(tx, &changes.iter().map(|c| (tenant, c)).collect::<Vec<_>>()).await
+}
+
+/// Timer changes of several tenants in two statements.
+pub(crate) async fn write_timers_multi(
+    tx: &mut Transaction<'_, Postgres>,
+    changes: &[(&TenantId, &TimerChange)],
+) -> std::result::Result<(), sqlx::Error> {
+    let mut st = Vec::new();
+    let mut sc = Vec::new();
+    let mut sk = Vec::new();
+    let mut sd = Vec::new();
+    let mut ct = Vec::new();
+    let mut cc = Vec::new();
+    let mut ck = Vec::new();
+    for (tenant, c) in changes {
+        match c {
+            TimerChange::Set(t) => {
+                st.push(tenant.as_str());
+                sc.push(t.conversation.as_str());
+                sk.push(t.kind.as_str());
+                sd.push(t.due_at);
+            }
+            TimerChange::Clear { conversation, kind } => {
+                ct.push(tenant.as_str());
+                cc.push(conversation.as_str());
+                ck.push(kind.as_str());
+            }
+        }
+    }
+    if !ct.is_empty() {
+        sqlx::query(
+            "DELETE FROM inbox_timers t USING UNNEST($1::text[], $2::text[], $3::text[]) AS u(t, c, k) \
+             WHERE t.tenant_id = u.t AND t.conversation_id = u.c AND t.kind = u.k",
+        )
+        .bind(&ct)
+        .bind(&cc)
+        .bind(&ck)
+        .execute(&mut **tx)
+        .await?;
+    }
+    if !st.is_empty() {
+        sqlx::query(
+            "INSERT INTO inbox_timers (tenant_id, conversation_id, kind, due_at) \
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[]) \
+             ON CONFLICT (tenant_id, conversation_id, kind) DO UPDATE SET due_at = EXCLUDED.due_at",
+        )
+        .bind(&st)
+        .bind(&sc)
+        .bind(&sk)
+        .bind(&sd)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
 }
 
 /// Numbers and stores events at the end of a transaction (the tenant's
@@ -1372,6 +1440,121 @@ impl Store for PgStore {
         .await
         .map_err(|e| db("conversation events", e))?;
         rows.into_iter().map(event_row).collect()
+    }
+
+    async fn due_timers(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Timer>> {
+        let rows = sqlx::query(
+            "SELECT tenant_id, conversation_id, kind, due_at FROM inbox_timers WHERE due_at <= $1 \
+             ORDER BY due_at, tenant_id, conversation_id, kind LIMIT $2",
+        )
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| db("due timers", e))?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let kind: String = r.get(2);
+            // A kind this version does not know (written by a newer one) is
+            // left for that version.
+            let Some(kind) = TimerKind::parse(&kind) else {
+                continue;
+            };
+            out.push(Timer {
+                tenant: TenantId::new(r.get::<String, _>(0))?,
+                conversation: ConversationId::new(r.get::<String, _>(1))?,
+                kind,
+                due_at: r.get(3),
+            });
+        }
+        Ok(out)
+    }
+
+    async fn acquire_lease(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        agent: &AgentId,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Lease> {
+        let exists = sqlx::query(
+            "SELECT 1 FROM inbox_conversations WHERE tenant_id = $1 AND conversation_id = $2",
+        )
+        .bind(tenant.as_str())
+        .bind(conversation.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| db("acquire lease", e))?;
+        if exists.is_none() {
+            return Err(Error::not_found("conversation", conversation));
+        }
+        // Take it if free, expired or ours; otherwise report the holder.
+        let row = sqlx::query(
+            "INSERT INTO inbox_leases (tenant_id, conversation_id, holder, until) VALUES ($1, $2, $3, $5) \
+             ON CONFLICT (tenant_id, conversation_id) DO UPDATE SET holder = EXCLUDED.holder, until = EXCLUDED.until \
+             WHERE inbox_leases.holder = EXCLUDED.holder OR inbox_leases.until <= $4 \
+             RETURNING holder, until",
+        )
+        .bind(tenant.as_str())
+        .bind(conversation.as_str())
+        .bind(agent.as_str())
+        .bind(now)
+        .bind(until)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| db("acquire lease", e))?;
+        let row = match row {
+            Some(r) => r,
+            None => sqlx::query("SELECT holder, until FROM inbox_leases WHERE tenant_id = $1 AND conversation_id = $2")
+                .bind(tenant.as_str())
+                .bind(conversation.as_str())
+                .fetch_one(&self.pool)
+                .await
+                .map_err(|e| db("acquire lease", e))?,
+        };
+        Ok(Lease {
+            holder: AgentId::new(row.get::<String, _>(0))?,
+            until: row.get(1),
+        })
+    }
+
+    async fn release_lease(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        agent: &AgentId,
+    ) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM inbox_leases WHERE tenant_id = $1 AND conversation_id = $2 AND holder = $3")
+            .bind(tenant.as_str())
+            .bind(conversation.as_str())
+            .bind(agent.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(|e| db("release lease", e))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn lease(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Lease>> {
+        let row = sqlx::query("SELECT holder, until FROM inbox_leases WHERE tenant_id = $1 AND conversation_id = $2 AND until > $3")
+            .bind(tenant.as_str())
+            .bind(conversation.as_str())
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| db("lease", e))?;
+        match row {
+            Some(r) => Ok(Some(Lease {
+                holder: AgentId::new(r.get::<String, _>(0))?,
+                until: r.get(1),
+            })),
+            None => Ok(None),
+        }
     }
 
     async fn claim_outbox(

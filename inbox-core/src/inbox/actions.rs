@@ -341,6 +341,7 @@ impl Inbox {
         reply.content.validate_outbound()?;
         let me = self.load_agent(actor).await?;
         permissions::require(&me, Action::Reply)?;
+        self.check_lease(actor, id).await?;
         let quoted = match &reply.reply_to {
             None => None,
             Some(m) => {

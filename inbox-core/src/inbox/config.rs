@@ -87,6 +87,12 @@ pub struct InboxConfig {
     pub reply: ReplyPolicy,
     /// Outbound delivery.
     pub outbox: OutboxPolicy,
+    /// Timers (window warnings).
+    #[serde(default)]
+    pub timers: crate::timer::TimerPolicy,
+    /// How long a reply lease lasts unless renewed.
+    #[serde(default = "default_lease_ttl")]
+    pub lease_ttl: Duration,
     /// How many times an action is retried when its commit races with
     /// another writer before the conflict is returned.
     pub commit_attempts: u32,
@@ -98,7 +104,13 @@ impl Default for InboxConfig {
             reopen: ReopenPolicy::default(),
             reply: ReplyPolicy::default(),
             outbox: OutboxPolicy::default(),
+            timers: crate::timer::TimerPolicy::default(),
+            lease_ttl: default_lease_ttl(),
             commit_attempts: 8,
         }
     }
+}
+
+fn default_lease_ttl() -> Duration {
+    Duration::from_secs(30)
 }

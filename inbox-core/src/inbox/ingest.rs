@@ -103,6 +103,7 @@ impl Inbox {
                 conversation: Some(plan.conversation),
                 messages: vec![plan.message],
                 events: plan.events,
+                timers: plan.timers,
                 ..Changeset::new(tenant.clone())
             };
             match self.ports.store.commit(changes).await {
@@ -218,6 +219,7 @@ impl Inbox {
         // A conversation of another contact (the identity moved) is not ours.
         let latest = latest.filter(|c| c.contact == contact.id);
         let mut conv_events = Vec::new();
+        let previous = latest.clone();
         let (mut conversation, expected, opened, mut reopened) = match latest {
             Some(c) if c.status.is_active() || quiet => {
                 let v = c.version;
@@ -317,7 +319,11 @@ impl Inbox {
             created_at: now,
             delivery: None,
         };
+        let previous = previous.filter(|b| b.id == conversation.id);
+        let timers =
+            crate::timer::timer_changes(previous.as_ref(), &conversation, &self.config.timers);
         Ok(IngestPlan {
+            timers,
             contact: contact_write,
             conversation: Write {
                 value: conversation,
@@ -414,6 +420,7 @@ fn apply_identity_change(content: &Content, identity: &mut crate::model::Contact
 }
 
 struct IngestPlan {
+    timers: Vec<crate::timer::TimerChange>,
     contact: Option<Write<Contact>>,
     conversation: Write<Conversation>,
     message: Message,

@@ -11,6 +11,8 @@ mod config;
 mod directory;
 mod dispatch;
 mod ingest;
+mod leases;
+mod timers;
 mod views;
 
 use chrono::{DateTime, Utc};
@@ -22,11 +24,13 @@ use crate::ids::{AgentId, ConversationId, TenantId};
 use crate::model::{Agent, Conversation, Message};
 use crate::permissions;
 use crate::ports::{Changeset, Clock, EventBus, IdGenerator, OutboxEntry, Store, Transport, Write};
+use crate::timer::timer_changes;
 
 pub use actions::{normalize_tag, parse_mentions, Assignee, Reply};
 pub use config::{InboxConfig, OutboxPolicy, ReopenPolicy, ReplyPolicy, StaleReplies};
 pub use dispatch::DispatchReport;
 pub use ingest::CUSTOMER_WINDOW;
+pub use timers::TickReport;
 pub use views::{ContactDetail, ConversationDetail, View, ViewQuery};
 
 /// The ports an [`Inbox`] runs on.
@@ -337,6 +341,7 @@ impl Inbox {
                     .on(&conversation.id, conversation.version)
                 })
                 .collect();
+            let timers = timer_changes(Some(&current), &conversation, &self.config.timers);
             let changes = Changeset {
                 tenant: Some(actor.tenant.clone()),
                 conversation: Some(Write {
@@ -346,6 +351,7 @@ impl Inbox {
                 messages: messages.clone(),
                 outbox,
                 events,
+                timers,
                 ..Changeset::default()
             };
             match self.ports.store.commit(changes).await {

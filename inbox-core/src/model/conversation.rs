@@ -115,6 +115,10 @@ pub struct Conversation {
     pub reopen_count: u32,
     /// Messages in the conversation (inbound, outbound and notes).
     pub message_count: u32,
+    /// The window expiry the team was last warned about (so the warning
+    /// fires once per window).
+    #[serde(default)]
+    pub window_warned_for: Option<DateTime<Utc>>,
     /// Optimistic-concurrency version; every change increments it.
     pub version: u64,
 }
@@ -149,6 +153,7 @@ impl Conversation {
             resolved_at: None,
             reopen_count: 0,
             message_count: 0,
+            window_warned_for: None,
             version: 0,
         }
     }

@@ -14,7 +14,7 @@ pub use bus::{BusItem, EventBus, EventStream};
 pub use clock::{Clock, ManualClock};
 pub use idgen::{IdGenerator, SequentialIds};
 pub use store::{
-    AsDynStore, Changeset, Committed, IngestContext, MessageMutation, Mutated, OutboxClaim,
+    AsDynStore, Changeset, Committed, IngestContext, Lease, MessageMutation, Mutated, OutboxClaim,
     OutboxDisposition, OutboxEntry, Store, Write,
 };
 pub use transport::{OutboundRequest, SendReceipt, Transport, TransportError};

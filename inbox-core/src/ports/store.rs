@@ -11,6 +11,7 @@ use crate::model::{
     Team, Tenant,
 };
 use crate::query::{ConversationQuery, Page, SearchHit, SearchQuery};
+use crate::timer::{Timer, TimerChange};
 
 /// An insert (`expected_version: None`) or an optimistic update of a
 /// versioned entity.
@@ -169,6 +170,8 @@ pub struct Changeset {
     pub outbox: Vec<OutboxEntry>,
     /// Events to record, in order (`seq` is assigned by the store).
     pub events: Vec<Event>,
+    /// Timers to set or clear (for the conversation of this changeset).
+    pub timers: Vec<TimerChange>,
 }
 
 impl Changeset {
@@ -239,8 +242,38 @@ impl Changeset {
                 return Err(wrong("event"));
             }
         }
+        for t in &self.timers {
+            let conversation = match t {
+                TimerChange::Set(timer) => {
+                    if &timer.tenant != tenant {
+                        return Err(wrong("timer"));
+                    }
+                    &timer.conversation
+                }
+                TimerChange::Clear { conversation, .. } => conversation,
+            };
+            if self
+                .conversation
+                .as_ref()
+                .is_none_or(|w| &w.value.id != conversation)
+            {
+                return Err(Error::invalid(
+                    "timers",
+                    "a timer for a conversation not in this changeset",
+                ));
+            }
+        }
         Ok(tenant)
     }
+}
+
+/// A reply lease: "Ana is replying until 10:02:30".
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Lease {
+    /// Who holds it.
+    pub holder: AgentId,
+    /// When it lapses unless renewed.
+    pub until: DateTime<Utc>,
 }
 
 /// What ingesting a customer message needs to read (see
@@ -495,6 +528,44 @@ pub trait Store: Send + Sync {
         conversation: &ConversationId,
         after_version: u64,
     ) -> Result<Vec<Event>>;
+
+    // ---- timers ----
+
+    /// Timers due at `now` (due time at or before it), earliest first, at
+    /// most `limit`, across tenants. Must cost in proportion to what is
+    /// returned, not to the number of conversations (an index on due time).
+    async fn due_timers(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Timer>>;
+
+    // ---- reply leases ----
+
+    /// Takes or renews the reply lease of a conversation for `agent` until
+    /// `until`, unless another agent holds one that has not expired at
+    /// `now`; returns the lease in force afterwards (the caller's, or the
+    /// other holder's). Atomic: of two agents racing, one holds it.
+    async fn acquire_lease(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        agent: &AgentId,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Lease>;
+
+    /// Gives up `agent`'s lease; returns whether it held one.
+    async fn release_lease(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        agent: &AgentId,
+    ) -> Result<bool>;
+
+    /// The lease in force at `now`, if any.
+    async fn lease(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Lease>>;
 
     // ---- outbox ----
 

@@ -82,6 +82,10 @@ macro_rules! store_conformance_tests {
             transfer_assign_release_record_who_and_why,
             search_finds_words_names_and_numbers_within_visibility,
             search_pages_and_never_interprets_operators,
+            timers_are_found_by_due_time,
+            snoozed_conversations_wake_on_tick_once,
+            window_warning_fires_once_while_the_customer_waits,
+            reply_leases_are_exclusive_and_expire,
         );
     };
     (@tests [required] $make:expr; $($name:ident),* $(,)?) => {
@@ -3105,6 +3109,305 @@ pub async fn search_pages_and_never_interprets_operators<S: Store + AsDynStore +
         f.inbox.search(&sam, "  ", &q).await.unwrap_err().code(),
         "invalid_input"
     );
+}
+
+/// Timers committed with a conversation are found by due time, earliest
+/// first, only once due; moving or clearing one replaces it.
+pub async fn timers_are_found_by_due_time<S: Store + ?Sized>(store: Arc<S>) {
+    use crate::timer::{Timer, TimerChange, TimerKind};
+    let c = seed(&*store).await;
+    let acme = t("acme");
+    let timer = |conv: &Conversation, kind, minute| {
+        TimerChange::Set(Timer {
+            tenant: conv.tenant.clone(),
+            conversation: conv.id.clone(),
+            kind,
+            due_at: at(minute),
+        })
+    };
+    store
+        .commit(Changeset {
+            conversation: Some(update(&c)),
+            timers: vec![
+                timer(&c, TimerKind::SnoozeWake, 30),
+                timer(&c, TimerKind::WindowWarning, 10),
+            ],
+            ..Changeset::new(acme.clone())
+        })
+        .await
+        .unwrap();
+    let g = conversation("globex", "g1", "main", "gk");
+    store
+        .commit(Changeset {
+            conversation: Some(Write {
+                value: g.clone(),
+                expected_version: None,
+            }),
+            timers: vec![timer(&g, TimerKind::SnoozeWake, 20)],
+            ..Changeset::new(t("globex"))
+        })
+        .await
+        .unwrap();
+    assert!(store.due_timers(at(5), 10).await.unwrap().is_empty());
+    let due = store.due_timers(at(25), 10).await.unwrap();
+    let got: Vec<(String, TimerKind)> = due
+        .iter()
+        .map(|t| (t.conversation.to_string(), t.kind))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("c1".to_string(), TimerKind::WindowWarning),
+            ("g1".to_string(), TimerKind::SnoozeWake)
+        ]
+    );
+    assert_eq!(due[1].tenant.as_str(), "globex");
+    assert_eq!(store.due_timers(at(60), 2).await.unwrap().len(), 2, "limit");
+    // Move one, clear another, in the next commits.
+    let c2 = bump(&c);
+    store
+        .commit(Changeset {
+            conversation: Some(update(&c2)),
+            timers: vec![
+                timer(&c2, TimerKind::WindowWarning, 50),
+                TimerChange::Clear {
+                    conversation: c2.id.clone(),
+                    kind: TimerKind::SnoozeWake,
+                },
+            ],
+            ..Changeset::new(acme.clone())
+        })
+        .await
+        .unwrap();
+    let due = store.due_timers(at(45), 10).await.unwrap();
+    assert_eq!(due.len(), 1, "{due:?}");
+    assert_eq!(due[0].conversation.as_str(), "g1");
+    assert_eq!(store.due_timers(at(50), 10).await.unwrap().len(), 2);
+    // A failed commit sets no timer.
+    let stale = Changeset {
+        conversation: Some(update(&c)),
+        timers: vec![timer(&c, TimerKind::SnoozeWake, 1)],
+        ..Changeset::new(acme.clone())
+    };
+    assert_eq!(store.commit(stale).await.unwrap_err().code(), "conflict");
+    assert_eq!(store.due_timers(at(2), 10).await.unwrap().len(), 0);
+}
+
+/// A snoozed conversation wakes when its time comes, once, whatever the
+/// number of ticks; a customer message before then wakes it and the stale
+/// timer is cleared.
+pub async fn snoozed_conversations_wake_on_tick_once<S: Store + AsDynStore + ?Sized>(
+    store: Arc<S>,
+) {
+    let f = fixture(store).await;
+    let (c, _) = f
+        .customer_says("1001", "w1", "34690100000", "call me back tomorrow")
+        .await
+        .unwrap();
+    let until = f.clock.now() + TimeDelta::hours(20);
+    f.inbox.snooze(&f.actor("ana"), &c, 1, until).await.unwrap();
+    let tick = |minutes: i64| {
+        let inbox = f.inbox.clone();
+        async move {
+            inbox
+                .tick(Fixture::start() + TimeDelta::minutes(minutes), 100)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(tick(60).await.total(), 0);
+    let r = tick(20 * 60).await;
+    assert_eq!(r.woken, 1, "{r:?}");
+    let conv = f.store.conversation(&f.acme(), &c).await.unwrap();
+    assert_eq!(
+        (conv.status, conv.snoozed_until),
+        (ConversationStatus::Open, None)
+    );
+    assert_eq!(
+        tick(20 * 60).await.total(),
+        0,
+        "the same tick twice fires once"
+    );
+    assert_eq!(tick(30 * 60).await.woken, 0);
+    let woke = f
+        .store
+        .conversation_events(&f.acme(), &c, 0)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| {
+            matches!(
+                e.kind,
+                EventKind::StatusChanged {
+                    from: ConversationStatus::Snoozed,
+                    to: ConversationStatus::Open,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(woke, 1);
+    // Snoozed again, but the customer writes first.
+    let v = f.version(&c).await.unwrap();
+    f.clock.set(Fixture::start() + TimeDelta::hours(21));
+    f.inbox
+        .snooze(
+            &f.actor("ana"),
+            &c,
+            v,
+            Fixture::start() + TimeDelta::hours(30),
+        )
+        .await
+        .unwrap();
+    f.customer_says("1001", "w2", "34690100000", "actually, now is fine")
+        .await
+        .unwrap();
+    assert_eq!(
+        f.store.conversation(&f.acme(), &c).await.unwrap().status,
+        ConversationStatus::Open
+    );
+    let r = tick(31 * 60).await;
+    assert_eq!(r.woken, 0, "{r:?}");
+}
+
+/// The window-closing warning fires the configured time before the
+/// window closes, once, only while the customer waits for an answer.
+pub async fn window_warning_fires_once_while_the_customer_waits<S: Store + AsDynStore + ?Sized>(
+    store: Arc<S>,
+) {
+    let f = fixture(store).await;
+    let (c, _) = f
+        .customer_says("1001", "w1", "34690200000", "hello?")
+        .await
+        .unwrap();
+    let (answered, _) = f
+        .customer_says("1001", "w2", "34690200001", "hi")
+        .await
+        .unwrap();
+    f.inbox
+        .reply(
+            &f.actor("ana"),
+            &answered,
+            1,
+            reply("Hello! How can I help?", "r1"),
+        )
+        .await
+        .unwrap();
+    let at_hours = |h: i64| Fixture::start() + TimeDelta::hours(h);
+    assert_eq!(
+        f.inbox
+            .tick(at_hours(22), 100)
+            .await
+            .unwrap()
+            .window_warnings,
+        0
+    );
+    let r = f.inbox.tick(at_hours(23), 100).await.unwrap();
+    assert_eq!(r.window_warnings, 1, "only the waiting conversation: {r:?}");
+    assert_eq!(f.inbox.tick(at_hours(23), 100).await.unwrap().total(), 0);
+    let warned: Vec<_> = f
+        .store
+        .conversation_events(&f.acme(), &c, 0)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|e| match e.kind {
+            EventKind::WindowClosing { closes_at } => Some(closes_at),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(warned, [at_hours(24)]);
+    // A new customer message opens a new window, and a new warning.
+    f.clock.set(at_hours(30));
+    f.customer_says("1001", "w3", "34690200000", "still there?")
+        .await
+        .unwrap();
+    assert_eq!(
+        f.inbox
+            .tick(at_hours(53), 100)
+            .await
+            .unwrap()
+            .window_warnings,
+        1
+    );
+}
+
+/// Reply leases: one holder at a time, who and until when is reported to
+/// others, they lapse after the TTL, renewals extend them, and a reply by
+/// another agent is refused while one is held.
+pub async fn reply_leases_are_exclusive_and_expire<S: Store + AsDynStore + ?Sized>(store: Arc<S>) {
+    let f = fixture(store).await;
+    let (c, _) = f
+        .customer_says("1001", "w1", "34690300000", "hi")
+        .await
+        .unwrap();
+    let ana = f.actor("ana");
+    let ben = f.actor("ben");
+    let lease = f.inbox.acquire_reply_lease(&ana, &c).await.unwrap();
+    assert_eq!(lease.holder.as_str(), "ana");
+    assert_eq!(lease.until, f.clock.now() + TimeDelta::seconds(30));
+    match f.inbox.acquire_reply_lease(&ben, &c).await.unwrap_err() {
+        Error::LeaseHeld { holder, until, .. } => {
+            assert_eq!((holder.as_str(), until), ("ana", lease.until))
+        }
+        other => panic!("{other}"),
+    }
+    let err = f
+        .inbox
+        .reply(&ben, &c, 1, reply("me too", "b1"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "lease_held", "{err}");
+    assert!(err.to_string().contains("ana"));
+    // Ana renews while composing.
+    f.advance(TimeDelta::seconds(20));
+    let renewed = f.inbox.acquire_reply_lease(&ana, &c).await.unwrap();
+    assert!(renewed.until > lease.until);
+    f.advance(TimeDelta::seconds(20));
+    assert!(
+        f.inbox.acquire_reply_lease(&ben, &c).await.is_err(),
+        "renewal holds"
+    );
+    // Ana walks away: it lapses by itself.
+    f.advance(TimeDelta::seconds(15));
+    assert_eq!(f.inbox.reply_lease(&ben, &c).await.unwrap(), None);
+    let mine = f.inbox.acquire_reply_lease(&ben, &c).await.unwrap();
+    assert_eq!(mine.holder.as_str(), "ben");
+    f.inbox
+        .reply(&ben, &c, 1, reply("Hello!", "b2"))
+        .await
+        .unwrap();
+    assert!(f.inbox.release_reply_lease(&ben, &c).await.unwrap());
+    assert!(!f.inbox.release_reply_lease(&ana, &c).await.unwrap());
+    // Many agents racing: exactly one holds it.
+    let agents = ["ana", "ben", "sam", "ada"].map(|a| f.actor(a));
+    let results = join_all(agents.iter().map(|a| f.inbox.acquire_reply_lease(a, &c))).await;
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
+    let holder = f.inbox.reply_lease(&ana, &c).await.unwrap().unwrap().holder;
+    for r in results.iter().filter_map(|r| r.as_ref().err()) {
+        assert!(
+            matches!(r, Error::LeaseHeld { holder: h, .. } if h == &holder),
+            "{r}"
+        );
+    }
+    // Other tenants and invisible conversations are refused.
+    assert_eq!(
+        f.inbox
+            .acquire_reply_lease(&f.actor("gus"), &c)
+            .await
+            .unwrap_err()
+            .code(),
+        "not_found"
+    );
+    assert!(f
+        .bus
+        .published()
+        .iter()
+        .any(|e| matches!(e.kind, EventKind::ReplyLease { .. })));
 }
 
 // ---------------------------------------------------------------- event bus

@@ -1,0 +1,121 @@
+//! Firing due timers.
+
+use chrono::{DateTime, Utc};
+
+use super::Inbox;
+use crate::error::{Error, Result};
+use crate::event::{Event, EventActor, EventKind};
+use crate::model::ConversationStatus;
+use crate::ports::{Changeset, Write};
+use crate::timer::{desired_timers, timer_changes, Timer, TimerKind};
+
+/// What one tick did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TickReport {
+    /// Snoozed conversations woken up.
+    pub woken: u32,
+    /// Window-closing warnings fired.
+    pub window_warnings: u32,
+    /// Timers found stale (the state moved on) and cleared.
+    pub cleared: u32,
+}
+
+impl TickReport {
+    /// Timers handled.
+    pub fn total(&self) -> u32 {
+        self.woken + self.window_warnings + self.cleared
+    }
+}
+
+impl Inbox {
+    /// Fires every timer due at `now` (up to `limit`): wakes snoozed
+    /// conversations, warns about customer windows closing on conversations
+    /// still waiting for an answer. Finding the due timers costs in
+    /// proportion to how many are due. Idempotent: each timer fires in a
+    /// version-checked commit that also clears it, so the same tick twice
+    /// (or two instances ticking at once) fires nothing twice.
+    pub async fn tick(&self, now: DateTime<Utc>, limit: u32) -> Result<TickReport> {
+        let due = self.ports.store.due_timers(now, limit).await?;
+        let mut report = TickReport::default();
+        for timer in due {
+            match self.fire(&timer, now).await {
+                Ok(Some(kind)) => match kind {
+                    TimerKind::SnoozeWake => report.woken += 1,
+                    TimerKind::WindowWarning => report.window_warnings += 1,
+                },
+                Ok(None) => report.cleared += 1,
+                // Another instance fired it first.
+                Err(Error::Conflict(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(report)
+    }
+
+    /// Fires one timer; `None` when it no longer applies (it is cleared).
+    async fn fire(&self, timer: &Timer, now: DateTime<Utc>) -> Result<Option<TimerKind>> {
+        let store = &self.ports.store;
+        let current = match store.conversation(&timer.tenant, &timer.conversation).await {
+            Ok(c) => c,
+            Err(Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let wanted = desired_timers(&current, &self.config.timers);
+        let applies = wanted.get(&timer.kind).is_some_and(|due| *due <= now);
+        let mut next = current.clone();
+        let mut kinds = Vec::new();
+        if applies {
+            match timer.kind {
+                TimerKind::SnoozeWake => {
+                    next.status = ConversationStatus::Open;
+                    next.snoozed_until = None;
+                    kinds.push(EventKind::StatusChanged {
+                        from: ConversationStatus::Snoozed,
+                        to: ConversationStatus::Open,
+                        snoozed_until: None,
+                    });
+                }
+                TimerKind::WindowWarning => {
+                    if let Some(closes_at) = current.window_expires_at {
+                        next.window_warned_for = Some(closes_at);
+                        kinds.push(EventKind::WindowClosing { closes_at });
+                    }
+                }
+            }
+        }
+        let timers = timer_changes(Some(&current), &next, &self.config.timers);
+        // A stale timer (the state no longer asks for it) is just cleared.
+        let stale_clear = if applies {
+            Vec::new()
+        } else {
+            vec![crate::timer::TimerChange::Clear {
+                conversation: current.id.clone(),
+                kind: timer.kind,
+            }]
+        };
+        if kinds.is_empty() && timers.is_empty() && stale_clear.is_empty() {
+            return Ok(None);
+        }
+        next.version = current.version + 1;
+        next.updated_at = now;
+        let events = kinds
+            .into_iter()
+            .map(|k| {
+                Event::new(current.tenant.clone(), now, EventActor::System, k)
+                    .on(&next.id, next.version)
+            })
+            .collect();
+        let changes = Changeset {
+            conversation: Some(Write {
+                value: next,
+                expected_version: Some(current.version),
+            }),
+            events,
+            timers: timers.into_iter().chain(stale_clear).collect(),
+            ..Changeset::new(current.tenant.clone())
+        };
+        let committed = store.commit(changes).await?;
+        self.publish(&committed.events).await;
+        Ok(applies.then_some(timer.kind))
+    }
+}

@@ -1,0 +1,160 @@
+//! Timers: what is due when, for each conversation.
+//!
+//! The core derives a conversation's timers from its state
+//! ([`desired_timers`]); every commit that changes a conversation also sets
+//! and clears its timers (a [`TimerChange`] list in the changeset), so the
+//! store always holds exactly the timers the state asks for, indexed by due
+//! time. [`Inbox::tick`](crate::Inbox::tick) asks the store for what is due
+//! (cost proportional to what is due, not to the open conversations) and
+//! fires each in a version-checked commit that also clears it: the same
+//! tick twice fires nothing twice.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+use crate::ids::{ConversationId, TenantId};
+use crate::model::{Conversation, ConversationStatus};
+
+/// What a timer does when it fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum TimerKind {
+    /// Wake a snoozed conversation.
+    SnoozeWake,
+    /// Warn that the 24-hour window closes soon while the customer waits.
+    WindowWarning,
+}
+
+impl TimerKind {
+    /// Stable name (stored).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimerKind::SnoozeWake => "snooze_wake",
+            TimerKind::WindowWarning => "window_warning",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "snooze_wake" => Some(TimerKind::SnoozeWake),
+            "window_warning" => Some(TimerKind::WindowWarning),
+            _ => None,
+        }
+    }
+}
+
+/// A due time for one conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timer {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The conversation.
+    pub conversation: ConversationId,
+    /// What it does.
+    pub kind: TimerKind,
+    /// When.
+    pub due_at: DateTime<Utc>,
+}
+
+/// A change to a conversation's timers, committed with the conversation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TimerChange {
+    /// Set (insert or move) a timer.
+    Set(Timer),
+    /// Remove a timer if there is one.
+    Clear {
+        /// The conversation.
+        conversation: ConversationId,
+        /// Which timer.
+        kind: TimerKind,
+    },
+}
+
+/// Timer settings an embedder picks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimerPolicy {
+    /// Warn this long before the customer window closes, while the customer
+    /// is waiting for an answer (`None`: no warning).
+    pub window_warning_before: Option<std::time::Duration>,
+}
+
+impl Default for TimerPolicy {
+    fn default() -> Self {
+        Self {
+            window_warning_before: Some(std::time::Duration::from_secs(3600)),
+        }
+    }
+}
+
+/// The timers a conversation's state asks for.
+///
+/// ```
+/// use chrono::{TimeDelta, TimeZone, Utc};
+/// use inbox_core::model::{Conversation, ConversationStatus};
+/// use inbox_core::timer::{desired_timers, TimerKind, TimerPolicy};
+/// use inbox_core::*;
+/// let now = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
+/// let mut c = Conversation::new(TenantId::new("t").unwrap(), ConversationId::new("c").unwrap(),
+///     ChannelId::new("ch").unwrap(), ContactId::new("k").unwrap(), now);
+/// c.status = ConversationStatus::Snoozed;
+/// c.snoozed_until = Some(now + TimeDelta::hours(2));
+/// assert_eq!(desired_timers(&c, &TimerPolicy::default())[&TimerKind::SnoozeWake], now + TimeDelta::hours(2));
+/// ```
+pub fn desired_timers(
+    c: &Conversation,
+    policy: &TimerPolicy,
+) -> BTreeMap<TimerKind, DateTime<Utc>> {
+    let mut out = BTreeMap::new();
+    if c.status == ConversationStatus::Snoozed {
+        if let Some(until) = c.snoozed_until {
+            out.insert(TimerKind::SnoozeWake, until);
+        }
+    }
+    if let (Some(before), Some(closes), Some(_)) = (
+        policy.window_warning_before,
+        c.window_expires_at,
+        c.waiting_since,
+    ) {
+        let active = c.status.is_active() && c.status != ConversationStatus::Pending;
+        if active && c.window_warned_for != Some(closes) {
+            let before = TimeDelta::from_std(before).unwrap_or(TimeDelta::zero());
+            out.insert(TimerKind::WindowWarning, closes - before);
+        }
+    }
+    out
+}
+
+/// The timer changes that take a conversation from `before` to `after`.
+pub fn timer_changes(
+    before: Option<&Conversation>,
+    after: &Conversation,
+    policy: &TimerPolicy,
+) -> Vec<TimerChange> {
+    let old = before
+        .map(|c| desired_timers(c, policy))
+        .unwrap_or_default();
+    let new = desired_timers(after, policy);
+    let mut changes = Vec::new();
+    for (kind, due) in &new {
+        if old.get(kind) != Some(due) {
+            changes.push(TimerChange::Set(Timer {
+                tenant: after.tenant.clone(),
+                conversation: after.id.clone(),
+                kind: *kind,
+                due_at: *due,
+            }));
+        }
+    }
+    for kind in old.keys() {
+        if !new.contains_key(kind) {
+            changes.push(TimerChange::Clear {
+                conversation: after.id.clone(),
+                kind: *kind,
+            });
+        }
+    }
+    changes
+}
