@@ -129,3 +129,89 @@ async fn racing_claims_and_replies_one_winner_no_lost_or_duplicated_message() {
     assert_eq!(sent.len(), accepted_replies.len());
     assert_eq!(sent.into_iter().collect::<HashSet<_>>(), accepted_replies);
 }
+
+/// Many agents on several threads taking the reply lease and replying at
+/// random: the lease never has two holders, and no two replies were sent
+/// on the same view of the conversation (each reply saw the one before).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn leases_and_replies_never_collide() {
+    use std::sync::Mutex;
+    let f = Arc::new(
+        Fixture::new(Arc::new(MemoryStore::new()) as Arc<dyn Store>)
+            .await
+            .unwrap(),
+    );
+    let mut convs = Vec::new();
+    for i in 0..4 {
+        let (c, _) = f
+            .customer_says(
+                "1001",
+                &format!("w{i}"),
+                &format!("346200000{i:02}"),
+                "hello",
+            )
+            .await
+            .unwrap();
+        convs.push(c);
+    }
+    let holders: Arc<Vec<Mutex<Option<&'static str>>>> =
+        Arc::new(convs.iter().map(|_| Mutex::new(None)).collect());
+    let seen_versions: Arc<Mutex<Vec<(usize, u64)>>> = Arc::new(Mutex::new(Vec::new()));
+    let mut tasks = Vec::new();
+    for (n, agent) in ["ana", "ben", "sam", "ada"].into_iter().enumerate() {
+        for round in 0..25 {
+            let (f, convs, holders, seen_versions) = (
+                f.clone(),
+                convs.clone(),
+                holders.clone(),
+                seen_versions.clone(),
+            );
+            tasks.push(tokio::spawn(async move {
+                let i = (n * 7 + round * 3) % convs.len();
+                let c = &convs[i];
+                let actor = f.actor(agent);
+                match f.inbox.acquire_reply_lease(&actor, c).await {
+                    Ok(_) => {
+                        {
+                            let mut h = holders[i].lock().unwrap();
+                            assert!(
+                                h.is_none() || *h == Some(agent),
+                                "two holders: {h:?} and {agent}"
+                            );
+                            *h = Some(agent);
+                        }
+                        let seen = f.version(c).await.unwrap();
+                        let key = format!("{agent}-{i}-{round}");
+                        match f
+                            .inbox
+                            .reply(&actor, c, seen, Reply::text("answer", key))
+                            .await
+                        {
+                            Ok(o) if !o.replayed => seen_versions.lock().unwrap().push((i, seen)),
+                            Ok(_) => {}
+                            Err(Error::Conflict(_)) => {}
+                            Err(e) => panic!("{e}"),
+                        }
+                        *holders[i].lock().unwrap() = None;
+                        f.inbox.release_reply_lease(&actor, c).await.unwrap();
+                    }
+                    Err(Error::LeaseHeld { holder, .. }) => assert_ne!(holder.as_str(), agent),
+                    Err(e) => panic!("{e}"),
+                }
+            }));
+        }
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let seen = seen_versions.lock().unwrap().clone();
+    assert!(!seen.is_empty());
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(
+        unique.len(),
+        seen.len(),
+        "two replies on the same view of a conversation"
+    );
+}

@@ -750,12 +750,9 @@ async fn record_events(
     Ok(events)
 }
 
-fn push_filters<'a>(
-    q: &mut QueryBuilder<'a, Postgres>,
-    f: &'a inbox_core::query::ConversationFilter,
-) {
+fn push_filters(q: &mut QueryBuilder<'_, Postgres>, f: &inbox_core::query::ConversationFilter) {
     if !f.statuses.is_empty() {
-        let s: Vec<&str> = f.statuses.iter().map(|s| s.as_str()).collect();
+        let s: Vec<String> = f.statuses.iter().map(|s| s.as_str().to_string()).collect();
         q.push(" AND c.status = ANY(").push_bind(s).push(")");
     }
     match &f.assignee {
@@ -764,21 +761,21 @@ fn push_filters<'a>(
             q.push(" AND c.assignee IS NULL");
         }
         AssigneeFilter::Agent(a) => {
-            q.push(" AND c.assignee = ").push_bind(a.as_str());
+            q.push(" AND c.assignee = ").push_bind(a.to_string());
         }
     }
     if let Some(t) = &f.team {
-        q.push(" AND c.team_id = ").push_bind(t.as_str());
+        q.push(" AND c.team_id = ").push_bind(t.to_string());
     }
     if let Some(ch) = &f.channel {
-        q.push(" AND c.channel_id = ").push_bind(ch.as_str());
+        q.push(" AND c.channel_id = ").push_bind(ch.to_string());
     }
     if let Some(k) = &f.contact {
-        q.push(" AND c.contact_id = ").push_bind(k.as_str());
+        q.push(" AND c.contact_id = ").push_bind(k.to_string());
     }
     if let Some(tag) = &f.tag {
         q.push(" AND c.tags @> ARRAY[")
-            .push_bind(tag.as_str())
+            .push_bind(tag.clone())
             .push("]::text[]");
     }
     if let Some(p) = f.min_priority {
@@ -786,9 +783,9 @@ fn push_filters<'a>(
             .push_bind(priority_rank(p));
     }
     if let Some(v) = &f.visible_to {
-        let teams: Vec<&str> = v.teams.iter().map(|t| t.as_str()).collect();
+        let teams: Vec<String> = v.teams.iter().map(|t| t.to_string()).collect();
         q.push(" AND (c.assignee = ")
-            .push_bind(v.agent.as_str())
+            .push_bind(v.agent.to_string())
             .push(" OR c.team_id IS NULL OR c.team_id = ANY(")
             .push_bind(teams)
             .push("))");
@@ -1089,13 +1086,75 @@ impl Store for PgStore {
         query: &ConversationQuery,
     ) -> Result<Page<Conversation>> {
         let after = query.validate()?;
-        let mut q: QueryBuilder<'_, Postgres> =
-            QueryBuilder::new("SELECT c.data FROM inbox_conversations c WHERE c.tenant_id = ");
-        q.push_bind(tenant.as_str());
-        push_filters(&mut q, &query.filter);
-        push_keyset(&mut q, query.sort, after.as_ref());
-        q.push("c.conversation_id LIMIT ")
-            .push_bind(i64::from(query.limit) + 1);
+        let limit = i64::from(query.limit) + 1;
+        let mut narrowed = query.filter.clone();
+        narrowed.visible_to = None;
+        let mut q: QueryBuilder<'_, Postgres>;
+        match (&query.filter.visible_to, &query.filter.assignee) {
+            // An agent's visibility (own, unrouted, their teams) is an OR no
+            // index can serve in order; each branch can, so the page is the
+            // merge of per-branch pages.
+            (Some(v), AssigneeFilter::Any | AssigneeFilter::Unassigned) if v.teams.len() <= 32 => {
+                let keys = sort_keys(query.sort);
+                q = QueryBuilder::new("SELECT u.data FROM (");
+                let mut first = true;
+                let mut branch =
+                    |q: &mut QueryBuilder<'_, Postgres>,
+                     cond: &mut dyn FnMut(&mut QueryBuilder<'_, Postgres>)| {
+                        if !first {
+                            q.push(" UNION ALL ");
+                        }
+                        first = false;
+                        q.push("(SELECT c.data");
+                        for (i, key) in keys.iter().enumerate() {
+                            q.push(format!(", {key} AS k{i}"));
+                        }
+                        q.push(", c.conversation_id AS id FROM inbox_conversations c WHERE c.tenant_id = ")
+                        .push_bind(tenant.to_string());
+                        push_filters(q, &narrowed);
+                        cond(q);
+                        push_keyset(q, query.sort, after.as_ref());
+                        q.push("c.conversation_id LIMIT ")
+                            .push_bind(limit)
+                            .push(")");
+                    };
+                if query.filter.assignee == AssigneeFilter::Any {
+                    let agent = v.agent.to_string();
+                    branch(&mut q, &mut |q| {
+                        q.push(" AND c.assignee = ").push_bind(agent.clone());
+                    });
+                }
+                let agent = v.agent.to_string();
+                branch(&mut q, &mut |q| {
+                    q.push(" AND c.team_id IS NULL AND c.assignee IS DISTINCT FROM ")
+                        .push_bind(agent.clone());
+                });
+                for t in &v.teams {
+                    let team = t.to_string();
+                    let agent = agent.clone();
+                    branch(&mut q, &mut |q| {
+                        q.push(" AND c.team_id = ")
+                            .push_bind(team.clone())
+                            .push(" AND c.assignee IS DISTINCT FROM ")
+                            .push_bind(agent.clone());
+                    });
+                }
+                q.push(") u ORDER BY ");
+                for i in 0..keys.len() {
+                    q.push(format!("k{i}, "));
+                }
+                q.push("u.id LIMIT ").push_bind(limit);
+            }
+            _ => {
+                q = QueryBuilder::new(
+                    "SELECT c.data FROM inbox_conversations c WHERE c.tenant_id = ",
+                );
+                q.push_bind(tenant.to_string());
+                push_filters(&mut q, &query.filter);
+                push_keyset(&mut q, query.sort, after.as_ref());
+                q.push("c.conversation_id LIMIT ").push_bind(limit);
+            }
+        }
         let rows = q
             .build()
             .fetch_all(&self.pool)

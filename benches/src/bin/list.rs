@@ -98,10 +98,10 @@ async fn seed(store: &PgStore, n: i64, m: i64) -> Result<(), String> {
                    'window_expires_at',to_jsonb(to_timestamp(la / 1e6) + interval '24 hours'),'resolved_at',NULL,
                    'reopen_count',0,'message_count',10,'version',3)
                FROM (SELECT i, 'c' || lpad(i::text, 9, '0') AS id,
-                       (ARRAY['open','open','pending','snoozed','resolved','resolved','resolved','resolved'])[1 + i % 8] AS st,
-                       CASE WHEN i % 4 = 0 THEN NULL ELSE 'agent' || (i % {AGENTS}) END AS asg,
-                       'team' || (i % {TEAMS}) AS tm, (i % 4)::smallint AS pr,
-                       CASE WHEN i % 20 = 0 THEN ARRAY['vip'] ELSE ARRAY[]::text[] END AS tg,
+                       (ARRAY['open','open','pending','snoozed','resolved','resolved','resolved','resolved'])[1 + abs(hashint8(i * 5 + 1)) % 8] AS st,
+                       CASE WHEN abs(hashint8(i * 5 + 2)) % 4 = 0 THEN NULL ELSE 'agent' || (abs(hashint8(i * 5 + 3)) % {AGENTS}) END AS asg,
+                       'team' || (abs(hashint8(i * 5 + 4)) % {TEAMS}) AS tm, (abs(hashint8(i * 5)) % 4)::smallint AS pr,
+                       CASE WHEN abs(hashint8(i * 7 + 6)) % 20 = 0 THEN ARRAY['vip'] ELSE ARRAY[]::text[] END AS tg,
                        1760000000000000 + i * 7919 % 30000000000 AS la, 1750000000000000 + i * 1000 AS cr,
                        CASE WHEN i % 3 = 0 THEN 1760000000000000 + i * 13 % 3600000000 END AS wt
                      FROM generate_series(1::bigint, {n}) i) s"#

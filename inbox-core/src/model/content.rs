@@ -436,6 +436,7 @@ impl Content {
 /// Context of an inbound message: what it replies to, whether it was
 /// forwarded, and the ad it came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
 pub struct ReplyContext {
     /// External id of the message this one quotes.
     pub reply_to: Option<String>,
