@@ -3,6 +3,8 @@
 //!
 //! `cargo bench -p inbox-benches --bench tick`
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use chrono::{TimeDelta, TimeZone, Utc};
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::sync::Arc;
