@@ -182,6 +182,30 @@ pub enum EventKind {
         /// New presence.
         presence: Presence,
     },
+    /// An SLA target was met.
+    SlaMet {
+        /// `first_response`, `next_response` or `resolution`.
+        target: String,
+        /// When it was due.
+        due_at: DateTime<Utc>,
+    },
+    /// An SLA target reached its warning threshold.
+    SlaWarning {
+        /// Which target.
+        target: String,
+        /// When it is due.
+        due_at: DateTime<Utc>,
+    },
+    /// An SLA target was breached; the policy's breach actions were taken.
+    SlaBreached {
+        /// Which target.
+        target: String,
+        /// When it was due.
+        due_at: DateTime<Utc>,
+        /// The actions taken (`raise_priority`, `notify_supervisor`,
+        /// `return_to_queue`, `tag:<name>`).
+        actions: Vec<String>,
+    },
     /// The customer window closes soon and the customer is still waiting for
     /// an answer.
     WindowClosing {
@@ -246,6 +270,9 @@ impl EventKind {
             EventKind::PresenceChanged { .. } => "presence_changed",
             EventKind::CollisionPrevented { .. } => "collision_prevented",
             EventKind::WindowClosing { .. } => "window_closing",
+            EventKind::SlaMet { .. } => "sla_met",
+            EventKind::SlaWarning { .. } => "sla_warning",
+            EventKind::SlaBreached { .. } => "sla_breached",
             EventKind::ReplyLease { .. } => "reply_lease",
             EventKind::ReplyLeaseReleased { .. } => "reply_lease_released",
             EventKind::ConversationPresence { .. } => "conversation_presence",

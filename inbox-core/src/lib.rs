@@ -56,6 +56,7 @@ pub mod model;
 pub mod permissions;
 pub mod ports;
 pub mod query;
+pub mod sla;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod timer;

@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 
 use crate::ids::{ConversationId, TenantId};
 use crate::model::{Conversation, ConversationStatus};
+use crate::sla::{SlaTargetKind, SlaTargetState};
 
 /// What a timer does when it fires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -25,24 +26,42 @@ pub enum TimerKind {
     SnoozeWake,
     /// Warn that the 24-hour window closes soon while the customer waits.
     WindowWarning,
+    /// An SLA target reaches its warning threshold.
+    SlaWarning(SlaTargetKind),
+    /// An SLA target is breached.
+    SlaBreach(SlaTargetKind),
 }
 
 impl TimerKind {
     /// Stable name (stored).
     pub fn as_str(self) -> &'static str {
+        use SlaTargetKind::*;
         match self {
             TimerKind::SnoozeWake => "snooze_wake",
             TimerKind::WindowWarning => "window_warning",
+            TimerKind::SlaWarning(FirstResponse) => "sla_warning_first_response",
+            TimerKind::SlaWarning(NextResponse) => "sla_warning_next_response",
+            TimerKind::SlaWarning(Resolution) => "sla_warning_resolution",
+            TimerKind::SlaBreach(FirstResponse) => "sla_breach_first_response",
+            TimerKind::SlaBreach(NextResponse) => "sla_breach_next_response",
+            TimerKind::SlaBreach(Resolution) => "sla_breach_resolution",
         }
     }
 
     /// Parses a stored name.
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "snooze_wake" => Some(TimerKind::SnoozeWake),
-            "window_warning" => Some(TimerKind::WindowWarning),
-            _ => None,
-        }
+        use SlaTargetKind::*;
+        Some(match s {
+            "snooze_wake" => TimerKind::SnoozeWake,
+            "window_warning" => TimerKind::WindowWarning,
+            "sla_warning_first_response" => TimerKind::SlaWarning(FirstResponse),
+            "sla_warning_next_response" => TimerKind::SlaWarning(NextResponse),
+            "sla_warning_resolution" => TimerKind::SlaWarning(Resolution),
+            "sla_breach_first_response" => TimerKind::SlaBreach(FirstResponse),
+            "sla_breach_next_response" => TimerKind::SlaBreach(NextResponse),
+            "sla_breach_resolution" => TimerKind::SlaBreach(Resolution),
+            _ => return None,
+        })
     }
 }
 
@@ -122,6 +141,16 @@ pub fn desired_timers(
         if active && c.window_warned_for != Some(closes) {
             let before = TimeDelta::from_std(before).unwrap_or(TimeDelta::zero());
             out.insert(TimerKind::WindowWarning, closes - before);
+        }
+    }
+    if let Some(sla) = &c.sla {
+        for t in &sla.targets {
+            if t.state == SlaTargetState::Active {
+                if !t.warned {
+                    out.insert(TimerKind::SlaWarning(t.kind), t.warn_at);
+                }
+                out.insert(TimerKind::SlaBreach(t.kind), t.due_at);
+            }
         }
     }
     out

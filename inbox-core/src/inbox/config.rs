@@ -79,7 +79,7 @@ impl Default for OutboxPolicy {
 }
 
 /// Policies an embedder picks.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InboxConfig {
     /// Reopen or open anew after resolution.
     pub reopen: ReopenPolicy,
@@ -90,6 +90,9 @@ pub struct InboxConfig {
     /// Timers (window warnings).
     #[serde(default)]
     pub timers: crate::timer::TimerPolicy,
+    /// SLA policies and business-hours calendars.
+    #[serde(default)]
+    pub sla: crate::sla::SlaSettings,
     /// How long a reply lease lasts unless renewed.
     #[serde(default = "default_lease_ttl")]
     pub lease_ttl: Duration,
@@ -105,6 +108,7 @@ impl Default for InboxConfig {
             reply: ReplyPolicy::default(),
             outbox: OutboxPolicy::default(),
             timers: crate::timer::TimerPolicy::default(),
+            sla: crate::sla::SlaSettings::default(),
             lease_ttl: default_lease_ttl(),
             commit_attempts: 8,
         }

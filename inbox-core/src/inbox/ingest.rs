@@ -280,6 +280,15 @@ impl Inbox {
         }
         c.version = expected.map_or(1, |v| v + 1);
         c.updated_at = now;
+        let previous_for_sla = previous
+            .as_ref()
+            .filter(|b| b.id == conversation.id)
+            .cloned();
+        conv_events.extend(self.config.sla.apply(
+            previous_for_sla.as_ref(),
+            &mut conversation,
+            now,
+        ));
 
         conv_events.push(match &msg.content {
             Content::Edit { target, .. } | Content::Revoke { target } => {

@@ -323,10 +323,15 @@ impl Inbox {
                 mut conversation,
                 messages,
                 outbox,
-                events,
+                mut events,
                 warnings,
                 ..
             } = draft;
+            events.extend(
+                self.config
+                    .sla
+                    .apply(Some(&current), &mut conversation, now),
+            );
             conversation.version = current.version + 1;
             conversation.updated_at = now;
             let events: Vec<Event> = events

@@ -6,8 +6,17 @@ use super::Inbox;
 use crate::error::{Error, Result};
 use crate::event::{Event, EventActor, EventKind};
 use crate::model::ConversationStatus;
+use crate::model::Priority;
 use crate::ports::{Changeset, Write};
+use crate::sla::{BreachAction, SlaState, SlaTarget, SlaTargetKind, SlaTargetState};
 use crate::timer::{desired_timers, timer_changes, Timer, TimerKind};
+
+fn active_target(sla: &mut SlaState, kind: SlaTargetKind) -> Option<&mut SlaTarget> {
+    sla.targets
+        .iter_mut()
+        .rev()
+        .find(|t| t.kind == kind && t.state == SlaTargetState::Active)
+}
 
 /// What one tick did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -16,6 +25,10 @@ pub struct TickReport {
     pub woken: u32,
     /// Window-closing warnings fired.
     pub window_warnings: u32,
+    /// SLA warnings fired.
+    pub sla_warnings: u32,
+    /// SLA breaches fired (with their breach actions).
+    pub sla_breaches: u32,
     /// Timers found stale (the state moved on) and cleared.
     pub cleared: u32,
 }
@@ -23,7 +36,7 @@ pub struct TickReport {
 impl TickReport {
     /// Timers handled.
     pub fn total(&self) -> u32 {
-        self.woken + self.window_warnings + self.cleared
+        self.woken + self.window_warnings + self.sla_warnings + self.sla_breaches + self.cleared
     }
 }
 
@@ -42,6 +55,8 @@ impl Inbox {
                 Ok(Some(kind)) => match kind {
                     TimerKind::SnoozeWake => report.woken += 1,
                     TimerKind::WindowWarning => report.window_warnings += 1,
+                    TimerKind::SlaWarning(_) => report.sla_warnings += 1,
+                    TimerKind::SlaBreach(_) => report.sla_breaches += 1,
                 },
                 Ok(None) => report.cleared += 1,
                 // Another instance fired it first.
@@ -81,7 +96,79 @@ impl Inbox {
                         kinds.push(EventKind::WindowClosing { closes_at });
                     }
                 }
+                TimerKind::SlaWarning(target) => {
+                    if let Some(t) = next.sla.as_mut().and_then(|s| active_target(s, target)) {
+                        t.warned = true;
+                        kinds.push(EventKind::SlaWarning {
+                            target: target.as_str().to_string(),
+                            due_at: t.due_at,
+                        });
+                    }
+                }
+                TimerKind::SlaBreach(target) => {
+                    let policy = self.config.sla.policy_for(&current).cloned();
+                    if let Some(t) = next.sla.as_mut().and_then(|s| active_target(s, target)) {
+                        t.state = SlaTargetState::Breached { at: t.due_at };
+                        t.warned = true;
+                        let due_at = t.due_at;
+                        let mut actions = Vec::new();
+                        for action in policy.map(|p| p.on_breach).unwrap_or_default() {
+                            match action {
+                                BreachAction::RaisePriority => {
+                                    let from = next.priority;
+                                    let to = match from {
+                                        Priority::Low => Priority::Normal,
+                                        Priority::Normal => Priority::High,
+                                        Priority::High | Priority::Urgent => Priority::Urgent,
+                                    };
+                                    if to != from {
+                                        next.priority = to;
+                                        kinds.push(EventKind::PriorityChanged { from, to });
+                                    }
+                                    actions.push("raise_priority".to_string());
+                                }
+                                BreachAction::NotifySupervisor => {
+                                    actions.push("notify_supervisor".to_string())
+                                }
+                                BreachAction::ReturnToQueue => {
+                                    if let Some(owner) = next.assignee.take() {
+                                        kinds.push(EventKind::Released {
+                                            agent: owner,
+                                            reason: format!("SLA {} breached", target.as_str()),
+                                        });
+                                    }
+                                    actions.push("return_to_queue".to_string());
+                                }
+                                BreachAction::Tag(tag) => {
+                                    if let Ok(tag) = super::normalize_tag(&tag) {
+                                        if !next.tags.contains(&tag) {
+                                            next.tags.push(tag.clone());
+                                            next.tags.sort();
+                                            kinds.push(EventKind::Tagged {
+                                                added: vec![tag.clone()],
+                                                removed: vec![],
+                                            });
+                                        }
+                                        actions.push(format!("tag:{tag}"));
+                                    }
+                                }
+                            }
+                        }
+                        kinds.insert(
+                            0,
+                            EventKind::SlaBreached {
+                                target: target.as_str().to_string(),
+                                due_at,
+                                actions,
+                            },
+                        );
+                    }
+                }
             }
+        }
+        if applies && timer.kind == TimerKind::SnoozeWake {
+            // Waking resumes paused SLA targets.
+            kinds.extend(self.config.sla.apply(Some(&current), &mut next, now));
         }
         let timers = timer_changes(Some(&current), &next, &self.config.timers);
         // A stale timer (the state no longer asks for it) is just cleared.

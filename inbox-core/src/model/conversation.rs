@@ -119,6 +119,9 @@ pub struct Conversation {
     /// fires once per window).
     #[serde(default)]
     pub window_warned_for: Option<DateTime<Utc>>,
+    /// The SLA policy in force and its targets (due times, met, breached).
+    #[serde(default)]
+    pub sla: Option<crate::sla::SlaState>,
     /// Optimistic-concurrency version; every change increments it.
     pub version: u64,
 }
@@ -154,6 +157,7 @@ impl Conversation {
             reopen_count: 0,
             message_count: 0,
             window_warned_for: None,
+            sla: None,
             version: 0,
         }
     }
