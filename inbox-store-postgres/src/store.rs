@@ -47,6 +47,7 @@ pub struct PgStore {
     batcher: Option<mpsc::UnboundedSender<Job>>,
     stats: Arc<GroupCommitStats>,
     channels: Arc<std::sync::RwLock<ChannelCache>>,
+    search_probe_limit: usize,
 }
 
 /// Phone number id → (channel, when looked up).
@@ -171,6 +172,7 @@ impl PgStore {
             batcher: None,
             stats: Arc::default(),
             channels: Arc::default(),
+            search_probe_limit: 10_000,
         }
     }
 
@@ -182,6 +184,15 @@ impl PgStore {
     pub fn with_group_commit(mut self, settings: GroupCommit) -> Self {
         let plain = Self::from_pool(self.pool.clone());
         self.batcher = Some(crate::batch::spawn(plain, settings, self.stats.clone()));
+        self
+    }
+
+    /// Search fetches the matching conversations by key when at most this
+    /// many match (default 10,000), and otherwise walks conversations in
+    /// activity order probing each (fast for common words). Exposed to test
+    /// both paths.
+    pub fn with_search_probe_limit(mut self, limit: usize) -> Self {
+        self.search_probe_limit = limit;
         self
     }
 
@@ -1198,6 +1209,30 @@ impl Store for PgStore {
             .collect::<Vec<_>>()
             .join(" & ");
         let t = tenant.as_str();
+        // How many conversations match (up to a bound), by index.
+        let few = self.search_probe_limit;
+        let mut probe: QueryBuilder<'_, Postgres> =
+            QueryBuilder::new("SELECT id FROM (SELECT m.conversation_id AS id FROM inbox_messages m WHERE m.tenant_id = ");
+        probe
+            .push_bind(t)
+            .push(" AND m.tsv @@ to_tsquery('simple', ")
+            .push_bind(tsquery.clone())
+            .push(") UNION SELECT c2.conversation_id FROM inbox_contacts k JOIN inbox_conversations c2 \
+                   ON c2.tenant_id = k.tenant_id AND c2.contact_id = k.contact_id WHERE k.tenant_id = ")
+            .push_bind(t)
+            .push(" AND (k.name_tsv @@ to_tsquery('simple', ")
+            .push_bind(tsquery.clone())
+            .push(")");
+        if let Some(d) = &digits {
+            probe.push(" OR k.wa_id LIKE ").push_bind(format!("%{d}%"));
+        }
+        probe.push(")) hits LIMIT ").push_bind(few as i64 + 1);
+        let ids: Vec<String> = probe
+            .build_query_scalar()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| db("search", e))?;
+        let hits = (ids.len() <= few).then_some(ids);
         let mut q: QueryBuilder<'_, Postgres> = QueryBuilder::new(
             "SELECT c.data, (SELECT m.data FROM inbox_messages m WHERE m.tenant_id = c.tenant_id \
              AND m.conversation_id = c.conversation_id AND m.tsv @@ to_tsquery('simple', ",
@@ -1213,19 +1248,33 @@ impl Store for PgStore {
         q.push(")) FROM inbox_conversations c WHERE c.tenant_id = ")
             .push_bind(t);
         push_filters(&mut q, &query.filter);
-        q.push(" AND (c.conversation_id IN (SELECT m.conversation_id FROM inbox_messages m WHERE m.tenant_id = ")
-            .push_bind(t)
-            .push(" AND m.tsv @@ to_tsquery('simple', ")
-            .push_bind(tsquery.clone())
-            .push(")) OR c.contact_id IN (SELECT k.contact_id FROM inbox_contacts k WHERE k.tenant_id = ")
-            .push_bind(t)
-            .push(" AND (k.name_tsv @@ to_tsquery('simple', ")
-            .push_bind(tsquery)
-            .push(")");
-        if let Some(d) = &digits {
-            q.push(" OR k.wa_id LIKE ").push_bind(format!("%{d}%"));
+        match hits {
+            // Few matches: fetch exactly those conversations by key.
+            Some(ids) => {
+                q.push(" AND c.conversation_id = ANY(")
+                    .push_bind(ids)
+                    .push(")");
+            }
+            // Very many (a common word): walk the conversations in activity
+            // order and probe each one's messages; the page fills quickly.
+            None => {
+                q.push(
+                    " AND (EXISTS (SELECT 1 FROM inbox_messages m WHERE m.tenant_id = c.tenant_id \
+                     AND m.conversation_id = c.conversation_id AND m.tsv @@ to_tsquery('simple', ",
+                )
+                .push_bind(tsquery.clone())
+                .push(
+                    ")) OR EXISTS (SELECT 1 FROM inbox_contacts k WHERE k.tenant_id = c.tenant_id \
+                       AND k.contact_id = c.contact_id AND (k.name_tsv @@ to_tsquery('simple', ",
+                )
+                .push_bind(tsquery.clone())
+                .push(")");
+                if let Some(d) = &digits {
+                    q.push(" OR k.wa_id LIKE ").push_bind(format!("%{d}%"));
+                }
+                q.push(")))");
+            }
         }
-        q.push(")))");
         push_keyset(&mut q, SortOrder::LatestActivity, after.as_ref());
         q.push("c.conversation_id LIMIT ")
             .push_bind(i64::from(query.limit) + 1);
