@@ -182,6 +182,14 @@ pub enum EventKind {
         /// New presence.
         presence: Presence,
     },
+    /// The customer has not answered the last reply for the configured
+    /// time: a reminder to follow up.
+    FollowUpDue {
+        /// Who owns the conversation (to remind).
+        owner: Option<AgentId>,
+        /// The reply left unanswered.
+        last_reply_at: DateTime<Utc>,
+    },
     /// An SLA target was met.
     SlaMet {
         /// `first_response`, `next_response` or `resolution`.
@@ -271,6 +279,7 @@ impl EventKind {
             EventKind::CollisionPrevented { .. } => "collision_prevented",
             EventKind::WindowClosing { .. } => "window_closing",
             EventKind::SlaMet { .. } => "sla_met",
+            EventKind::FollowUpDue { .. } => "follow_up_due",
             EventKind::SlaWarning { .. } => "sla_warning",
             EventKind::SlaBreached { .. } => "sla_breached",
             EventKind::ReplyLease { .. } => "reply_lease",

@@ -26,6 +26,10 @@ pub enum TimerKind {
     SnoozeWake,
     /// Warn that the 24-hour window closes soon while the customer waits.
     WindowWarning,
+    /// Remind the owner that the customer has not answered the last reply.
+    FollowUp,
+    /// Resolve a conversation left waiting on the customer.
+    InactivityResolve,
     /// An SLA target reaches its warning threshold.
     SlaWarning(SlaTargetKind),
     /// An SLA target is breached.
@@ -39,6 +43,8 @@ impl TimerKind {
         match self {
             TimerKind::SnoozeWake => "snooze_wake",
             TimerKind::WindowWarning => "window_warning",
+            TimerKind::FollowUp => "follow_up",
+            TimerKind::InactivityResolve => "inactivity_resolve",
             TimerKind::SlaWarning(FirstResponse) => "sla_warning_first_response",
             TimerKind::SlaWarning(NextResponse) => "sla_warning_next_response",
             TimerKind::SlaWarning(Resolution) => "sla_warning_resolution",
@@ -54,6 +60,8 @@ impl TimerKind {
         Some(match s {
             "snooze_wake" => TimerKind::SnoozeWake,
             "window_warning" => TimerKind::WindowWarning,
+            "follow_up" => TimerKind::FollowUp,
+            "inactivity_resolve" => TimerKind::InactivityResolve,
             "sla_warning_first_response" => TimerKind::SlaWarning(FirstResponse),
             "sla_warning_next_response" => TimerKind::SlaWarning(NextResponse),
             "sla_warning_resolution" => TimerKind::SlaWarning(Resolution),
@@ -98,12 +106,22 @@ pub struct TimerPolicy {
     /// Warn this long before the customer window closes, while the customer
     /// is waiting for an answer (`None`: no warning).
     pub window_warning_before: Option<std::time::Duration>,
+    /// Remind the owner when a conversation waiting on the customer
+    /// (pending) has had no answer this long after the last reply.
+    #[serde(default)]
+    pub follow_up_after: Option<std::time::Duration>,
+    /// Resolve a conversation waiting on the customer (pending) after this
+    /// long without activity.
+    #[serde(default)]
+    pub auto_resolve_after: Option<std::time::Duration>,
 }
 
 impl Default for TimerPolicy {
     fn default() -> Self {
         Self {
             window_warning_before: Some(std::time::Duration::from_secs(3600)),
+            follow_up_after: None,
+            auto_resolve_after: None,
         }
     }
 }
@@ -141,6 +159,23 @@ pub fn desired_timers(
         if active && c.window_warned_for != Some(closes) {
             let before = TimeDelta::from_std(before).unwrap_or(TimeDelta::zero());
             out.insert(TimerKind::WindowWarning, closes - before);
+        }
+    }
+    if c.status == ConversationStatus::Pending {
+        if let (Some(after), Some(replied)) = (policy.follow_up_after, c.last_agent_reply_at) {
+            let unanswered = c.last_customer_message_at.is_none_or(|m| m < replied);
+            if unanswered && c.follow_up_for != Some(replied) {
+                out.insert(
+                    TimerKind::FollowUp,
+                    replied + TimeDelta::from_std(after).unwrap_or(TimeDelta::MAX),
+                );
+            }
+        }
+        if let Some(after) = policy.auto_resolve_after {
+            out.insert(
+                TimerKind::InactivityResolve,
+                c.last_activity_at + TimeDelta::from_std(after).unwrap_or(TimeDelta::MAX),
+            );
         }
     }
     if let Some(sla) = &c.sla {

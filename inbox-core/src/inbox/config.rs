@@ -90,15 +90,26 @@ pub struct InboxConfig {
     /// Timers (window warnings).
     #[serde(default)]
     pub timers: crate::timer::TimerPolicy,
-    /// SLA policies and business-hours calendars.
+    /// SLA policies and business-hours calendars of tenants without their
+    /// own.
     #[serde(default)]
     pub sla: crate::sla::SlaSettings,
+    /// SLA policies and calendars per tenant.
+    #[serde(default)]
+    pub tenant_sla: std::collections::BTreeMap<crate::TenantId, crate::sla::SlaSettings>,
     /// How long a reply lease lasts unless renewed.
     #[serde(default = "default_lease_ttl")]
     pub lease_ttl: Duration,
     /// How many times an action is retried when its commit races with
     /// another writer before the conflict is returned.
     pub commit_attempts: u32,
+}
+
+impl InboxConfig {
+    /// The SLA settings of a tenant (its own, else the default).
+    pub fn sla_for(&self, tenant: &crate::TenantId) -> &crate::sla::SlaSettings {
+        self.tenant_sla.get(tenant).unwrap_or(&self.sla)
+    }
 }
 
 impl Default for InboxConfig {
@@ -109,6 +120,7 @@ impl Default for InboxConfig {
             outbox: OutboxPolicy::default(),
             timers: crate::timer::TimerPolicy::default(),
             sla: crate::sla::SlaSettings::default(),
+            tenant_sla: Default::default(),
             lease_ttl: default_lease_ttl(),
             commit_attempts: 8,
         }

@@ -284,7 +284,7 @@ impl Inbox {
             .as_ref()
             .filter(|b| b.id == conversation.id)
             .cloned();
-        conv_events.extend(self.config.sla.apply(
+        conv_events.extend(self.config.sla_for(tenant).apply(
             previous_for_sla.as_ref(),
             &mut conversation,
             now,

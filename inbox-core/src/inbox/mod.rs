@@ -327,11 +327,11 @@ impl Inbox {
                 warnings,
                 ..
             } = draft;
-            events.extend(
-                self.config
-                    .sla
-                    .apply(Some(&current), &mut conversation, now),
-            );
+            events.extend(self.config.sla_for(&actor.tenant).apply(
+                Some(&current),
+                &mut conversation,
+                now,
+            ));
             conversation.version = current.version + 1;
             conversation.updated_at = now;
             let events: Vec<Event> = events

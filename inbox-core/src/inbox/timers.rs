@@ -25,6 +25,10 @@ pub struct TickReport {
     pub woken: u32,
     /// Window-closing warnings fired.
     pub window_warnings: u32,
+    /// Follow-up reminders fired.
+    pub follow_ups: u32,
+    /// Conversations resolved after inactivity.
+    pub auto_resolved: u32,
     /// SLA warnings fired.
     pub sla_warnings: u32,
     /// SLA breaches fired (with their breach actions).
@@ -36,7 +40,13 @@ pub struct TickReport {
 impl TickReport {
     /// Timers handled.
     pub fn total(&self) -> u32 {
-        self.woken + self.window_warnings + self.sla_warnings + self.sla_breaches + self.cleared
+        self.woken
+            + self.window_warnings
+            + self.follow_ups
+            + self.auto_resolved
+            + self.sla_warnings
+            + self.sla_breaches
+            + self.cleared
     }
 }
 
@@ -55,6 +65,8 @@ impl Inbox {
                 Ok(Some(kind)) => match kind {
                     TimerKind::SnoozeWake => report.woken += 1,
                     TimerKind::WindowWarning => report.window_warnings += 1,
+                    TimerKind::FollowUp => report.follow_ups += 1,
+                    TimerKind::InactivityResolve => report.auto_resolved += 1,
                     TimerKind::SlaWarning(_) => report.sla_warnings += 1,
                     TimerKind::SlaBreach(_) => report.sla_breaches += 1,
                 },
@@ -96,6 +108,25 @@ impl Inbox {
                         kinds.push(EventKind::WindowClosing { closes_at });
                     }
                 }
+                TimerKind::FollowUp => {
+                    if let Some(replied) = current.last_agent_reply_at {
+                        next.follow_up_for = Some(replied);
+                        kinds.push(EventKind::FollowUpDue {
+                            owner: current.assignee.clone(),
+                            last_reply_at: replied,
+                        });
+                    }
+                }
+                TimerKind::InactivityResolve => {
+                    next.status = ConversationStatus::Resolved;
+                    next.resolved_at = Some(now);
+                    next.waiting_since = None;
+                    kinds.push(EventKind::StatusChanged {
+                        from: current.status,
+                        to: ConversationStatus::Resolved,
+                        snoozed_until: None,
+                    });
+                }
                 TimerKind::SlaWarning(target) => {
                     if let Some(t) = next.sla.as_mut().and_then(|s| active_target(s, target)) {
                         t.warned = true;
@@ -106,7 +137,11 @@ impl Inbox {
                     }
                 }
                 TimerKind::SlaBreach(target) => {
-                    let policy = self.config.sla.policy_for(&current).cloned();
+                    let policy = self
+                        .config
+                        .sla_for(&current.tenant)
+                        .policy_for(&current)
+                        .cloned();
                     if let Some(t) = next.sla.as_mut().and_then(|s| active_target(s, target)) {
                         t.state = SlaTargetState::Breached { at: t.due_at };
                         t.warned = true;
@@ -166,9 +201,18 @@ impl Inbox {
                 }
             }
         }
-        if applies && timer.kind == TimerKind::SnoozeWake {
-            // Waking resumes paused SLA targets.
-            kinds.extend(self.config.sla.apply(Some(&current), &mut next, now));
+        if applies
+            && matches!(
+                timer.kind,
+                TimerKind::SnoozeWake | TimerKind::InactivityResolve
+            )
+        {
+            // Waking resumes paused SLA targets; resolving meets them.
+            kinds.extend(self.config.sla_for(&current.tenant).apply(
+                Some(&current),
+                &mut next,
+                now,
+            ));
         }
         let timers = timer_changes(Some(&current), &next, &self.config.timers);
         // A stale timer (the state no longer asks for it) is just cleared.

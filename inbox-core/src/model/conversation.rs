@@ -119,6 +119,10 @@ pub struct Conversation {
     /// fires once per window).
     #[serde(default)]
     pub window_warned_for: Option<DateTime<Utc>>,
+    /// The agent reply the follow-up reminder was sent for (so it fires
+    /// once per reply the customer leaves unanswered).
+    #[serde(default)]
+    pub follow_up_for: Option<DateTime<Utc>>,
     /// The SLA policy in force and its targets (due times, met, breached).
     #[serde(default)]
     pub sla: Option<crate::sla::SlaState>,
@@ -157,6 +161,7 @@ impl Conversation {
             reopen_count: 0,
             message_count: 0,
             window_warned_for: None,
+            follow_up_for: None,
             sla: None,
             version: 0,
         }
