@@ -1209,30 +1209,46 @@ impl Store for PgStore {
             .collect::<Vec<_>>()
             .join(" & ");
         let t = tenant.as_str();
-        // How many conversations match (up to a bound), by index.
+        // How many messages match, as the planner estimates it (cheap): a
+        // common word is searched by walking conversations; otherwise the
+        // matching conversations are collected by index (up to a bound).
         let few = self.search_probe_limit;
-        let mut probe: QueryBuilder<'_, Postgres> =
-            QueryBuilder::new("SELECT id FROM (SELECT m.conversation_id AS id FROM inbox_messages m WHERE m.tenant_id = ");
-        probe
-            .push_bind(t)
-            .push(" AND m.tsv @@ to_tsquery('simple', ")
-            .push_bind(tsquery.clone())
-            .push(") UNION SELECT c2.conversation_id FROM inbox_contacts k JOIN inbox_conversations c2 \
-                   ON c2.tenant_id = k.tenant_id AND c2.contact_id = k.contact_id WHERE k.tenant_id = ")
-            .push_bind(t)
-            .push(" AND (k.name_tsv @@ to_tsquery('simple', ")
-            .push_bind(tsquery.clone())
-            .push(")");
-        if let Some(d) = &digits {
-            probe.push(" OR k.wa_id LIKE ").push_bind(format!("%{d}%"));
-        }
-        probe.push(")) hits LIMIT ").push_bind(few as i64 + 1);
-        let ids: Vec<String> = probe
-            .build_query_scalar()
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| db("search", e))?;
-        let hits = (ids.len() <= few).then_some(ids);
+        let estimate: serde_json::Value = sqlx::query_scalar(
+            "EXPLAIN (FORMAT JSON) SELECT 1 FROM inbox_messages m WHERE m.tenant_id = $1 AND m.tsv @@ to_tsquery('simple', $2)",
+        )
+        .bind(t)
+        .bind(&tsquery)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| db("search estimate", e))?;
+        let estimated = estimate[0]["Plan"]["Plan Rows"].as_f64().unwrap_or(f64::MAX);
+        let ids: Vec<String> = if estimated > (few as f64) * 5.0 {
+            Vec::new()
+        } else {
+            let mut probe: QueryBuilder<'_, Postgres> =
+                QueryBuilder::new("SELECT id FROM (SELECT m.conversation_id AS id FROM inbox_messages m WHERE m.tenant_id = ");
+            probe
+                .push_bind(t)
+                .push(" AND m.tsv @@ to_tsquery('simple', ")
+                .push_bind(tsquery.clone())
+                .push(") UNION SELECT c2.conversation_id FROM inbox_contacts k JOIN inbox_conversations c2 \
+                       ON c2.tenant_id = k.tenant_id AND c2.contact_id = k.contact_id WHERE k.tenant_id = ")
+                .push_bind(t)
+                .push(" AND (k.name_tsv @@ to_tsquery('simple', ")
+                .push_bind(tsquery.clone())
+                .push(")");
+            if let Some(d) = &digits {
+                probe.push(" OR k.wa_id LIKE ").push_bind(format!("%{d}%"));
+            }
+            probe.push(")) hits LIMIT ").push_bind(few as i64 + 1);
+            probe
+                .build_query_scalar()
+                .fetch_all(&self.pool)
+                .await
+                .map_err(|e| db("search", e))?
+        };
+        let walk = estimated > (few as f64) * 5.0 || ids.len() > few;
+        let hits = (!walk).then_some(ids);
         let mut q: QueryBuilder<'_, Postgres> = QueryBuilder::new(
             "SELECT c.data, (SELECT m.data FROM inbox_messages m WHERE m.tenant_id = c.tenant_id \
              AND m.conversation_id = c.conversation_id AND m.tsv @@ to_tsquery('simple', ",
