@@ -1217,7 +1217,9 @@ impl Store for PgStore {
             "EXPLAIN (FORMAT JSON) SELECT 1 FROM inbox_messages m WHERE m.tenant_id = $1 AND m.tsv @@ to_tsquery('simple', $2)",
         )
         .bind(t)
-        .bind(&tsquery)
+        // Estimated on whole words: PostgreSQL estimates prefix matches with a
+        // flat default, but knows how common each word is.
+        .bind(tokens.join(" & "))
         .fetch_one(&self.pool)
         .await
         .map_err(|e| db("search estimate", e))?;
