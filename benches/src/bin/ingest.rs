@@ -103,7 +103,7 @@ fn body_index(i: usize) -> u64 {
 
 async fn baseline(url: &str, n: usize, concurrency: usize) -> Result<f64, String> {
     let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(concurrency as u32)
+        .max_connections((concurrency as u32).min(64))
         .connect(url)
         .await
         .map_err(|e| e.to_string())?;
