@@ -1223,7 +1223,9 @@ impl Store for PgStore {
         .fetch_one(&self.pool)
         .await
         .map_err(|e| db("search estimate", e))?;
-        let estimated = estimate[0]["Plan"]["Plan Rows"].as_f64().unwrap_or(f64::MAX);
+        let estimated = estimate[0]["Plan"]["Plan Rows"]
+            .as_f64()
+            .unwrap_or(f64::MAX);
         let ids: Vec<String> = if estimated > (few as f64) * 5.0 {
             Vec::new()
         } else {
