@@ -367,6 +367,28 @@ impl PgStore {
         Error::Conflict(Box::new(Conflict::on("unique key", constraint, 0, 0)))
     }
 
+    /// Inserts or replaces a directory document (agent, team) of a tenant.
+    async fn upsert_doc<T: Serialize + Sync>(
+        &self,
+        what: &'static str,
+        sql: &'static str,
+        tenant: &TenantId,
+        id: &str,
+        value: &T,
+    ) -> Result<()> {
+        let r = sqlx::query(sql)
+            .bind(tenant.as_str())
+            .bind(id)
+            .bind(to_json(value))
+            .execute(&self.pool)
+            .await;
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) if fk_violation(&e) => Err(Error::not_found("tenant", tenant)),
+            Err(e) => Err(db(what, e)),
+        }
+    }
+
     /// Another contact holding one of `k`'s identifiers.
     async fn find_contact_strict(&self, tenant: &TenantId, k: &Contact) -> Result<Option<String>> {
         let row = sqlx::query(
@@ -944,20 +966,15 @@ impl Store for PgStore {
     }
 
     async fn upsert_agent(&self, agent: &Agent) -> Result<()> {
-        let r = sqlx::query(
+        self.upsert_doc(
+            "upsert agent",
             "INSERT INTO inbox_agents (tenant_id, agent_id, data) VALUES ($1, $2, $3) \
              ON CONFLICT (tenant_id, agent_id) DO UPDATE SET data = EXCLUDED.data",
+            &agent.tenant,
+            agent.id.as_str(),
+            agent,
         )
-        .bind(agent.tenant.as_str())
-        .bind(agent.id.as_str())
-        .bind(to_json(agent))
-        .execute(&self.pool)
-        .await;
-        match r {
-            Ok(_) => Ok(()),
-            Err(e) if fk_violation(&e) => Err(Error::not_found("tenant", &agent.tenant)),
-            Err(e) => Err(db("upsert agent", e)),
-        }
+        .await
     }
 
     async fn agent(&self, tenant: &TenantId, id: &AgentId) -> Result<Agent> {
@@ -981,20 +998,15 @@ impl Store for PgStore {
     }
 
     async fn upsert_team(&self, team: &Team) -> Result<()> {
-        let r = sqlx::query(
+        self.upsert_doc(
+            "upsert team",
             "INSERT INTO inbox_teams (tenant_id, team_id, data) VALUES ($1, $2, $3) \
              ON CONFLICT (tenant_id, team_id) DO UPDATE SET data = EXCLUDED.data",
+            &team.tenant,
+            team.id.as_str(),
+            team,
         )
-        .bind(team.tenant.as_str())
-        .bind(team.id.as_str())
-        .bind(to_json(team))
-        .execute(&self.pool)
-        .await;
-        match r {
-            Ok(_) => Ok(()),
-            Err(e) if fk_violation(&e) => Err(Error::not_found("tenant", &team.tenant)),
-            Err(e) => Err(db("upsert team", e)),
-        }
+        .await
     }
 
     async fn team(&self, tenant: &TenantId, id: &TeamId) -> Result<Team> {
