@@ -35,7 +35,9 @@ pub(crate) struct Job {
 pub struct GroupCommit {
     /// Most changesets in one transaction.
     pub max_batch: usize,
-    /// Committer tasks (batches in flight at once).
+    /// Committer tasks (batches in flight at once). One is the default: a
+    /// tenant's commits are serial anyway (its event sequence), and batches
+    /// written concurrently can deadlock on each other's rows.
     pub committers: usize,
 }
 
@@ -43,7 +45,7 @@ impl Default for GroupCommit {
     fn default() -> Self {
         Self {
             max_batch: 128,
-            committers: 2,
+            committers: 1,
         }
     }
 }
@@ -175,6 +177,15 @@ async fn savepoints(store: &PgStore, jobs: Vec<Job>) {
                     }
                     Err(Failure::Core(e)) => Err(e),
                 };
+                let _ = job.reply.send(r);
+            }
+        }
+        // A transient failure (a deadlock with another instance's batch, a
+        // serialisation failure): nothing was committed; commit each
+        // changeset in its own transaction instead.
+        Err(e) if e.is_retryable() && !store.pool().is_closed() => {
+            for job in jobs {
+                let r = store.commit_alone(&job.tenant, &job.changes).await;
                 let _ = job.reply.send(r);
             }
         }

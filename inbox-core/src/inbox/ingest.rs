@@ -120,12 +120,15 @@ impl Inbox {
                     })
                 }
                 // Raced with another ingest for the same contact or
-                // conversation: read again and retry.
+                // conversation, or the store hit a transient failure (a
+                // deadlock, a dropped connection): read again and retry.
+                // Safe: ingest is idempotent.
                 Err(Error::Conflict(_) | Error::Duplicate { .. })
                     if attempt < self.config.commit_attempts =>
                 {
                     continue
                 }
+                Err(e) if e.is_retryable() && attempt < self.config.commit_attempts => continue,
                 Err(e) => return Err(e),
             }
         }

@@ -371,6 +371,9 @@ impl Inbox {
                     });
                 }
                 Err(Error::Conflict(_)) if attempt < self.config.commit_attempts => continue,
+                // A transient store failure wrote nothing; the version check
+                // makes the retry safe.
+                Err(e) if e.is_retryable() && attempt < self.config.commit_attempts => continue,
                 Err(e) => return Err(e),
             }
         }
