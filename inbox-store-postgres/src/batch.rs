@@ -35,9 +35,10 @@ pub(crate) struct Job {
 pub struct GroupCommit {
     /// Most changesets in one transaction.
     pub max_batch: usize,
-    /// Committer tasks (batches in flight at once). One is the default: a
-    /// tenant's commits are serial anyway (its event sequence), and batches
-    /// written concurrently can deadlock on each other's rows.
+    /// Committer tasks (batches in flight at once). Two (the default) let
+    /// one batch write while another waits for its WAL flush. Batches
+    /// written concurrently can deadlock on each other's rows; a batch that
+    /// fails that way is redone changeset by changeset.
     pub committers: usize,
 }
 
@@ -45,7 +46,7 @@ impl Default for GroupCommit {
     fn default() -> Self {
         Self {
             max_batch: 128,
-            committers: 1,
+            committers: 2,
         }
     }
 }
