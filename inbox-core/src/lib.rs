@@ -67,8 +67,8 @@ pub use ids::{AgentId, ChannelId, ContactId, ConversationId, MessageId, TeamId, 
 pub use inbound::{InboundEvent, InboundMessage, InboundStatus, IngestOutcome};
 pub use inbox::{normalize_tag, parse_mentions};
 pub use inbox::{
-    ActionOutcome, Actor, Assignee, ContactDetail, ConversationDetail, DispatchReport, Inbox,
-    InboxConfig, OutboxPolicy, Ports, ReopenPolicy, Reply, ReplyPolicy, StaleReplies, TickReport,
-    View, ViewQuery, CUSTOMER_WINDOW,
+    ActionOutcome, Actor, Assignee, ContactDetail, ContactUpdate, ConversationDetail,
+    DispatchReport, Inbox, InboxConfig, OutboxPolicy, Ports, ReopenPolicy, Reply, ReplyPolicy,
+    StaleReplies, TickReport, View, ViewQuery, CUSTOMER_WINDOW,
 };
 pub use query::{Cursor, Page, SortOrder};

@@ -158,6 +158,7 @@ impl Inbox {
                     id: id.clone(),
                     identity,
                     profile_name: msg.profile_name.clone(),
+                    display_name: None,
                     tags: Vec::new(),
                     attributes: Default::default(),
                     created_at: now,

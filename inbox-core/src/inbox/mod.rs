@@ -8,6 +8,7 @@
 
 mod actions;
 mod config;
+mod contacts;
 mod directory;
 mod dispatch;
 mod ingest;
@@ -28,6 +29,7 @@ use crate::timer::timer_changes;
 
 pub use actions::{normalize_tag, parse_mentions, Assignee, Reply};
 pub use config::{InboxConfig, OutboxPolicy, ReopenPolicy, ReplyPolicy, StaleReplies};
+pub use contacts::ContactUpdate;
 pub use dispatch::DispatchReport;
 pub use ingest::CUSTOMER_WINDOW;
 pub use timers::TickReport;

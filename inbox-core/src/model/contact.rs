@@ -66,8 +66,12 @@ pub struct Contact {
     /// WhatsApp identity; within a tenant at most one contact has a given
     /// `wa_id` and at most one a given `user_id`.
     pub identity: ContactIdentity,
-    /// The profile name the customer set in WhatsApp.
+    /// The profile name the customer set in WhatsApp (updated from their
+    /// messages).
     pub profile_name: Option<String>,
+    /// The name the team gave the contact (kept when WhatsApp's changes).
+    #[serde(default)]
+    pub display_name: Option<String>,
     /// Tags, e.g. `vip`.
     pub tags: Vec<String>,
     /// Free-form attributes (CRM id, language ...).

@@ -86,6 +86,7 @@ macro_rules! store_conformance_tests {
             snoozed_conversations_wake_on_tick_once,
             window_warning_fires_once_while_the_customer_waits,
             reply_leases_are_exclusive_and_expire,
+            contacts_are_edited_on_the_version_seen,
         );
     };
     (@tests [required] $make:expr; $($name:ident),* $(,)?) => {
@@ -184,6 +185,7 @@ fn contact(tenant: &str, id: &str, wa: &str) -> Contact {
         id: ContactId::new(id).unwrap(),
         identity: ContactIdentity::wa(wa),
         profile_name: None,
+        display_name: None,
         tags: vec![],
         attributes: Default::default(),
         created_at: at(0),
@@ -3408,6 +3410,115 @@ pub async fn reply_leases_are_exclusive_and_expire<S: Store + AsDynStore + ?Size
         .published()
         .iter()
         .any(|e| matches!(e.kind, EventKind::ReplyLease { .. })));
+}
+
+/// Contacts: tags, attributes and a display name, edited on the version
+/// the agent saw; the history spans their conversations.
+pub async fn contacts_are_edited_on_the_version_seen<S: Store + AsDynStore + ?Sized>(
+    store: Arc<S>,
+) {
+    let f = fixture(store).await;
+    let (c, _) = f
+        .customer_says("1001", "w1", "34690400000", "hi")
+        .await
+        .unwrap();
+    let contact = f.store.conversation(&f.acme(), &c).await.unwrap().contact;
+    let k = f.store.contact(&f.acme(), &contact).await.unwrap();
+    let mut attributes = std::collections::BTreeMap::new();
+    attributes.insert("crm_id".to_string(), "A-1042".to_string());
+    attributes.insert("language".to_string(), "es".to_string());
+    let update = crate::inbox::ContactUpdate {
+        add_tags: vec!["VIP".into()],
+        attributes,
+        display_name: Some("Marta Ruiz".into()),
+        ..Default::default()
+    };
+    let edited = f
+        .inbox
+        .update_contact(&f.actor("ana"), &contact, k.version, update.clone())
+        .await
+        .unwrap();
+    assert_eq!(edited.tags, ["vip"]);
+    assert_eq!(
+        edited.attributes.get("crm_id").map(String::as_str),
+        Some("A-1042")
+    );
+    assert_eq!(edited.display_name.as_deref(), Some("Marta Ruiz"));
+    assert_eq!(f.store.contact(&f.acme(), &contact).await.unwrap(), edited);
+    // A second edit on the old version is refused; nothing changes.
+    let err = f
+        .inbox
+        .update_contact(
+            &f.actor("ben"),
+            &contact,
+            k.version,
+            crate::inbox::ContactUpdate {
+                add_tags: vec!["x".into()],
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "conflict");
+    // Removing an attribute with an empty value; bad names are refused.
+    let mut remove = std::collections::BTreeMap::new();
+    remove.insert("language".to_string(), String::new());
+    let edited = f
+        .inbox
+        .update_contact(
+            &f.actor("ben"),
+            &contact,
+            edited.version,
+            crate::inbox::ContactUpdate {
+                attributes: remove,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(!edited.attributes.contains_key("language"));
+    let mut bad = std::collections::BTreeMap::new();
+    bad.insert(" ".to_string(), "x".to_string());
+    assert_eq!(
+        f.inbox
+            .update_contact(
+                &f.actor("ben"),
+                &contact,
+                edited.version,
+                crate::inbox::ContactUpdate {
+                    attributes: bad,
+                    ..Default::default()
+                }
+            )
+            .await
+            .unwrap_err()
+            .code(),
+        "invalid_input"
+    );
+    // The customer's next message keeps the team's edits.
+    f.customer_says("1001", "w2", "34690400000", "hello again")
+        .await
+        .unwrap();
+    let k = f.store.contact(&f.acme(), &contact).await.unwrap();
+    assert_eq!(k.tags, ["vip"]);
+    assert_eq!(
+        k.display_name.as_deref(),
+        Some("Marta Ruiz"),
+        "WhatsApp's name does not overwrite the team's"
+    );
+    // Other tenants cannot edit it.
+    assert_eq!(
+        f.inbox
+            .update_contact(&f.actor("gus"), &contact, k.version, update)
+            .await
+            .unwrap_err()
+            .code(),
+        "not_found"
+    );
+    let events = f.store.events_since(&f.acme(), 0, 1000).await.unwrap();
+    assert!(events.iter().any(
+        |e| matches!(&e.kind, EventKind::ContactUpdated { what, .. } if what.contains("+tag vip"))
+    ));
 }
 
 // ---------------------------------------------------------------- event bus
