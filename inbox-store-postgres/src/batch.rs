@@ -388,28 +388,14 @@ async fn fast_in(
             return Err(());
         }
         let cols = conversation_columns(&new_convs).map_err(drop)?;
-        sqlx::query(
+        cols.bind(sqlx::query(
             "INSERT INTO inbox_conversations (tenant_id, conversation_id, channel_id, contact_id, status, assignee, team_id, \
              priority_rank, tags, last_activity_us, created_us, waiting_us, version, data) \
              SELECT t, id, ch, k, st, a, tm, pr, (SELECT coalesce(array_agg(x), '{}') FROM jsonb_array_elements_text(tg) x), la, cr, wt, v, d \
              FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::smallint[], \
                          $9::jsonb[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::jsonb[]) \
                   AS u(t, id, ch, k, st, a, tm, pr, tg, la, cr, wt, v, d)",
-        )
-        .bind(&cols.tenant)
-        .bind(&cols.id)
-        .bind(&cols.channel)
-        .bind(&cols.contact)
-        .bind(&cols.status)
-        .bind(&cols.assignee)
-        .bind(&cols.team)
-        .bind(&cols.priority)
-        .bind(&cols.tags)
-        .bind(&cols.last_activity)
-        .bind(&cols.created)
-        .bind(&cols.waiting)
-        .bind(&cols.version)
-        .bind(&cols.data)
+        ))
         .execute(&mut **tx)
         .await
         .map_err(drop)?;
@@ -422,7 +408,8 @@ async fn fast_in(
         let values: Vec<_> = upd.iter().map(|(c, _)| *c).collect();
         let cols = conversation_columns(&values).map_err(drop)?;
         let expected: Vec<i64> = upd.iter().map(|(_, v)| *v as i64).collect();
-        let done = sqlx::query(
+        let done = cols
+            .bind(sqlx::query(
             "UPDATE inbox_conversations c SET status = u.st, assignee = u.a, team_id = u.tm, priority_rank = u.pr, \
              tags = (SELECT coalesce(array_agg(x), '{}') FROM jsonb_array_elements_text(u.tg) x), \
              last_activity_us = u.la, created_us = u.cr, waiting_us = u.wt, version = u.v, data = u.d \
@@ -431,21 +418,7 @@ async fn fast_in(
                   AS u(t, id, ch, k, st, a, tm, pr, tg, la, cr, wt, v, d, expected) \
              WHERE c.tenant_id = u.t AND c.conversation_id = u.id AND c.channel_id = u.ch AND c.contact_id = u.k \
                AND c.version = u.expected",
-        )
-        .bind(&cols.tenant)
-        .bind(&cols.id)
-        .bind(&cols.channel)
-        .bind(&cols.contact)
-        .bind(&cols.status)
-        .bind(&cols.assignee)
-        .bind(&cols.team)
-        .bind(&cols.priority)
-        .bind(&cols.tags)
-        .bind(&cols.last_activity)
-        .bind(&cols.created)
-        .bind(&cols.waiting)
-        .bind(&cols.version)
-        .bind(&cols.data)
+        ))
         .bind(&expected)
         .execute(&mut **tx)
         .await

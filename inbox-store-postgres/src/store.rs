@@ -75,6 +75,29 @@ pub(crate) struct ConvColumns {
     pub data: Vec<serde_json::Value>,
 }
 
+impl ConvColumns {
+    /// Binds the columns as parameters `$1`..`$14`, in declaration order.
+    pub(crate) fn bind<'q>(
+        &'q self,
+        q: sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>,
+    ) -> sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments> {
+        q.bind(&self.tenant)
+            .bind(&self.id)
+            .bind(&self.channel)
+            .bind(&self.contact)
+            .bind(&self.status)
+            .bind(&self.assignee)
+            .bind(&self.team)
+            .bind(&self.priority)
+            .bind(&self.tags)
+            .bind(&self.last_activity)
+            .bind(&self.created)
+            .bind(&self.waiting)
+            .bind(&self.version)
+            .bind(&self.data)
+    }
+}
+
 pub(crate) fn conversation_columns(
     cs: &[&Conversation],
 ) -> std::result::Result<ConvColumns, serde_json::Error> {

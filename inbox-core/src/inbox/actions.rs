@@ -161,9 +161,15 @@ impl Inbox {
         permissions::require(&me, Action::Claim)?;
         let warning = self.capacity_warning(&me, 1).await?;
         let result = self
-            .act(actor, id, seen_version, "claim", Staleness::Reject, |d| {
-                claim_in(d, warning.clone())
-            })
+            .act_as(
+                &me,
+                actor,
+                id,
+                seen_version,
+                "claim",
+                Staleness::Reject,
+                |d| claim_in(d, warning.clone()),
+            )
             .await;
         match result {
             // A stale claim on a conversation someone else now owns: "already
@@ -364,7 +370,7 @@ impl Inbox {
             StaleReplies::Warn => Staleness::Warn,
         };
         let result = self
-            .act(actor, id, seen_version, "reply", staleness, |d| {
+            .act_as(&me, actor, id, seen_version, "reply", staleness, |d| {
                 let c = &d.conversation;
                 if c.status == ConversationStatus::Resolved {
                     return Err(Error::InvalidState(format!(

@@ -284,12 +284,10 @@ impl Inbox {
         }
         c.version = expected.map_or(1, |v| v + 1);
         c.updated_at = now;
-        let previous_for_sla = previous
-            .as_ref()
-            .filter(|b| b.id == conversation.id)
-            .cloned();
+        // The conversation as stored before, if this message continues one.
+        let previous = previous.filter(|b| b.id == conversation.id);
         conv_events.extend(self.config.sla_for(tenant).apply(
-            previous_for_sla.as_ref(),
+            previous.as_ref(),
             &mut conversation,
             now,
         ));
@@ -332,7 +330,6 @@ impl Inbox {
             created_at: now,
             delivery: None,
         };
-        let previous = previous.filter(|b| b.id == conversation.id);
         let timers =
             crate::timer::timer_changes(previous.as_ref(), &conversation, &self.config.timers);
         Ok(IngestPlan {

@@ -266,11 +266,30 @@ impl Inbox {
         F: Fn(&mut Draft<'_>) -> Result<()> + Send + Sync,
     {
         let agent = self.load_agent(actor).await?;
+        self.act_as(&agent, actor, id, seen, action, staleness, f)
+            .await
+    }
+
+    /// [`Inbox::act`] for an agent the caller already loaded.
+    #[allow(clippy::too_many_arguments)]
+    async fn act_as<F>(
+        &self,
+        agent: &Agent,
+        actor: &Actor,
+        id: &ConversationId,
+        seen: u64,
+        action: &'static str,
+        staleness: Staleness,
+        f: F,
+    ) -> Result<ActionOutcome>
+    where
+        F: Fn(&mut Draft<'_>) -> Result<()> + Send + Sync,
+    {
         let mut attempt = 0;
         loop {
             attempt += 1;
             let current = self.ports.store.conversation(&actor.tenant, id).await?;
-            permissions::require_view(&agent, &current)?;
+            permissions::require_view(agent, &current)?;
             if seen > current.version {
                 return Err(Error::invalid(
                     "seen_version",
@@ -285,7 +304,7 @@ impl Inbox {
                 match staleness {
                     Staleness::Reject => {
                         let err = self.conflict(&current, seen).await?;
-                        self.collision(&agent, action, &err).await;
+                        self.collision(agent, action, &err).await;
                         return Err(err);
                     }
                     Staleness::Warn => {
@@ -297,7 +316,7 @@ impl Inbox {
             }
             let now = self.now();
             let mut draft = Draft {
-                agent: &agent,
+                agent,
                 now,
                 conversation: current.clone(),
                 messages: Vec::new(),
@@ -307,7 +326,7 @@ impl Inbox {
             };
             if let Err(e) = f(&mut draft) {
                 if matches!(e, Error::AlreadyOwned { .. }) {
-                    self.collision(&agent, action, &e).await;
+                    self.collision(agent, action, &e).await;
                 }
                 return Err(e);
             }
