@@ -94,6 +94,19 @@ pub enum Error {
         existing: String,
     },
 
+    /// A routing configuration (rules, team policies, calendars) was
+    /// rejected when loaded: says which rule, which field and why.
+    #[error("invalid routing rules: {}{field}: {reason}", rule.as_ref().map(|r| format!("rule {r:?}, ")).unwrap_or_default())]
+    InvalidRules {
+        /// The rule's name (or its position, `#3`, if it has none yet).
+        rule: Option<String>,
+        /// The field, as a path (`when.all[1].regex.pattern`), with the line
+        /// and column for parse errors.
+        field: String,
+        /// What was wrong.
+        reason: String,
+    },
+
     /// The action does not fit the conversation's current state (for example
     /// replying to a resolved conversation is allowed, but snoozing into the
     /// past is not).
@@ -205,6 +218,7 @@ impl Error {
             Error::LeaseHeld { .. } => "lease_held",
             Error::Duplicate { .. } => "duplicate",
             Error::InvalidState(_) => "invalid_state",
+            Error::InvalidRules { .. } => "invalid_rules",
             Error::WindowClosed { .. } => "window_closed",
             Error::UnknownChannel { .. } => "unknown_channel",
             Error::Transport(_) => "transport",

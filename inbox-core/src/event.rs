@@ -243,6 +243,34 @@ pub enum EventKind {
         /// When to consider it stale.
         expires_at: DateTime<Utc>,
     },
+    /// An automation rule matched and ran its actions.
+    RuleFired {
+        /// The rule's name.
+        rule: String,
+        /// What triggered it (`conversation_opened`, `no_agent_reply` ...).
+        trigger: String,
+        /// What it did, in words (assignments carry their full
+        /// explanation, e.g. `team sales → least loaded: ana 2/5 (ben 3/5,
+        /// cy offline)`).
+        outcome: Vec<String>,
+    },
+    /// Automation stopped following the effects of its own actions because
+    /// the cascade reached its limit (loop protection).
+    AutomationStopped {
+        /// The rules that fired in this change.
+        rules: Vec<String>,
+        /// The rounds run (the configured `max_cascade`).
+        rounds: u32,
+        /// The triggers left unprocessed.
+        dropped: Vec<String>,
+    },
+    /// An integration event emitted by a rule, for CRMs and helpdesks.
+    Integration {
+        /// The event's name (`crm.lead` ...).
+        name: String,
+        /// Its fields.
+        data: std::collections::BTreeMap<String, String>,
+    },
     /// A stale or colliding action was refused (live only, not stored).
     CollisionPrevented {
         /// Who was stopped.
@@ -285,6 +313,9 @@ impl EventKind {
             EventKind::ReplyLease { .. } => "reply_lease",
             EventKind::ReplyLeaseReleased { .. } => "reply_lease_released",
             EventKind::ConversationPresence { .. } => "conversation_presence",
+            EventKind::RuleFired { .. } => "rule_fired",
+            EventKind::AutomationStopped { .. } => "automation_stopped",
+            EventKind::Integration { .. } => "integration",
         }
     }
 }

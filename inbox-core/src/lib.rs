@@ -56,6 +56,7 @@ pub mod model;
 pub mod permissions;
 pub mod ports;
 pub mod query;
+pub mod routing;
 pub mod sla;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -68,7 +69,7 @@ pub use inbound::{InboundEvent, InboundMessage, InboundStatus, IngestOutcome};
 pub use inbox::{normalize_tag, parse_mentions};
 pub use inbox::{
     ActionOutcome, Actor, Assignee, ContactDetail, ContactUpdate, ConversationDetail,
-    DispatchReport, Inbox, InboxConfig, OutboxPolicy, Ports, ReopenPolicy, Reply, ReplyPolicy,
-    StaleReplies, TickReport, View, ViewQuery, CUSTOMER_WINDOW,
+    DispatchReport, Inbox, InboxConfig, OfflineReport, OutboxPolicy, Ports, ReopenPolicy, Reply,
+    ReplyPolicy, StaleReplies, TickReport, View, ViewQuery, CUSTOMER_WINDOW,
 };
 pub use query::{Cursor, Page, SortOrder};

@@ -34,6 +34,9 @@ pub enum TimerKind {
     SlaWarning(SlaTargetKind),
     /// An SLA target is breached.
     SlaBreach(SlaTargetKind),
+    /// A time-triggered automation rule is due (see
+    /// [`Conversation::automation_due`]).
+    Automation,
 }
 
 impl TimerKind {
@@ -51,6 +54,7 @@ impl TimerKind {
             TimerKind::SlaBreach(FirstResponse) => "sla_breach_first_response",
             TimerKind::SlaBreach(NextResponse) => "sla_breach_next_response",
             TimerKind::SlaBreach(Resolution) => "sla_breach_resolution",
+            TimerKind::Automation => "automation",
         }
     }
 
@@ -68,6 +72,7 @@ impl TimerKind {
             "sla_breach_first_response" => TimerKind::SlaBreach(FirstResponse),
             "sla_breach_next_response" => TimerKind::SlaBreach(NextResponse),
             "sla_breach_resolution" => TimerKind::SlaBreach(Resolution),
+            "automation" => TimerKind::Automation,
             _ => return None,
         })
     }
@@ -176,6 +181,11 @@ pub fn desired_timers(
                 TimerKind::InactivityResolve,
                 c.last_activity_at + TimeDelta::from_std(after).unwrap_or(TimeDelta::MAX),
             );
+        }
+    }
+    if let Some(due) = c.automation_due {
+        if c.status.is_active() {
+            out.insert(TimerKind::Automation, due);
         }
     }
     if let Some(sla) = &c.sla {

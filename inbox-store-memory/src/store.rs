@@ -20,6 +20,7 @@ use inbox_core::query::{
     page_in_memory, ConversationQuery, Cursor, Page, SearchHit, SearchQuery, SortKey, SortOrder,
     ValidSearch,
 };
+use inbox_core::routing::RoutingCursor;
 use inbox_core::timer::{Timer, TimerChange, TimerKind};
 
 /// A complete, concurrency-safe [`Store`] held in memory.
@@ -59,6 +60,7 @@ struct State {
     /// Due time of each timer.
     timers: HashMap<(TenantId, ConversationId, TimerKind), DateTime<Utc>>,
     leases: HashMap<(TenantId, ConversationId), Lease>,
+    cursors: BTreeMap<(TenantId, TeamId), RoutingCursor>,
 }
 
 #[derive(Debug, Default)]
@@ -229,6 +231,20 @@ impl State {
                 return Err(Error::not_found("agent", agent));
             }
         }
+        for c in &ch.cursors {
+            let stored = self
+                .cursors
+                .get(&(tenant.clone(), c.team.clone()))
+                .map_or(0, |s| s.version);
+            if stored + 1 != c.version {
+                return Err(Error::Conflict(Box::new(Conflict::on(
+                    "routing cursor",
+                    &c.team,
+                    c.version - 1,
+                    stored,
+                ))));
+            }
+        }
         Ok(())
     }
 
@@ -238,6 +254,10 @@ impl State {
             if let Some(a) = self.agents.get_mut(&(tenant.clone(), agent.clone())) {
                 a.presence = *presence;
             }
+        }
+        for c in &ch.cursors {
+            self.cursors
+                .insert((tenant.clone(), c.team.clone()), c.clone());
         }
         for o in &ch.outbox {
             self.outbox.insert(
@@ -591,6 +611,47 @@ impl Store for MemoryStore {
                 .filter(|c| c.status.is_active() && c.assignee.as_ref() == Some(agent))
                 .count() as u32
         }))
+    }
+
+    async fn agent_loads(&self, tenant: &TenantId) -> Result<BTreeMap<AgentId, u32>> {
+        let s = self.read();
+        let mut out = BTreeMap::new();
+        if let Some(d) = s.data(tenant) {
+            for c in d.conversations.values() {
+                if let (true, Some(a)) = (c.status.is_active(), &c.assignee) {
+                    *out.entry(a.clone()).or_insert(0) += 1;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn last_assignee(
+        &self,
+        tenant: &TenantId,
+        contact: &ContactId,
+    ) -> Result<Option<AgentId>> {
+        let s = self.read();
+        Ok(s.data(tenant).and_then(|d| {
+            d.conversations
+                .values()
+                .filter(|c| &c.contact == contact && c.assignee.is_some())
+                .max_by(|a, b| {
+                    a.last_activity_at
+                        .cmp(&b.last_activity_at)
+                        .then_with(|| a.id.cmp(&b.id))
+                })
+                .and_then(|c| c.assignee.clone())
+        }))
+    }
+
+    async fn routing_cursors(&self, tenant: &TenantId) -> Result<Vec<RoutingCursor>> {
+        let s = self.read();
+        Ok(s.cursors
+            .iter()
+            .filter(|((t, _), _)| t == tenant)
+            .map(|(_, c)| c.clone())
+            .collect())
     }
 
     async fn message(&self, tenant: &TenantId, id: &MessageId) -> Result<Message> {

@@ -258,8 +258,12 @@ async fn fast_in(
     }) {
         return Err(());
     }
-    // Presence changes are rare: take the slow path.
-    if jobs.iter().any(|j| j.changes.presence.is_some()) {
+    // Presence changes and round-robin cursors are rare: take the slow
+    // path.
+    if jobs
+        .iter()
+        .any(|j| j.changes.presence.is_some() || !j.changes.cursors.is_empty())
+    {
         return Err(());
     }
 

@@ -672,6 +672,47 @@ impl PgStore {
             .await
             .map_err(fail("commit: timers"))?;
 
+        for c in &ch.cursors {
+            let done = if c.version == 1 {
+                sqlx::query(
+                    "INSERT INTO inbox_routing_cursors (tenant_id, team_id, last_agent, version) VALUES ($1, $2, $3, 1) ON CONFLICT DO NOTHING",
+                )
+                .bind(t)
+                .bind(c.team.as_str())
+                .bind(c.last.as_ref().map(|a| a.as_str()))
+                .execute(&mut **tx)
+                .await
+            } else {
+                sqlx::query(
+                    "UPDATE inbox_routing_cursors SET last_agent = $3, version = $4 WHERE tenant_id = $1 AND team_id = $2 AND version = $4 - 1",
+                )
+                .bind(t)
+                .bind(c.team.as_str())
+                .bind(c.last.as_ref().map(|a| a.as_str()))
+                .bind(c.version as i64)
+                .execute(&mut **tx)
+                .await
+            }
+            .map_err(fail("commit: routing cursor"))?;
+            if done.rows_affected() == 0 {
+                let stored: Option<i64> = sqlx::query_scalar(
+                    "SELECT version FROM inbox_routing_cursors WHERE tenant_id = $1 AND team_id = $2",
+                )
+                .bind(t)
+                .bind(c.team.as_str())
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(fail("commit: routing cursor"))?;
+                return Err(Error::Conflict(Box::new(Conflict::on(
+                    "routing cursor",
+                    &c.team,
+                    c.version - 1,
+                    stored.unwrap_or(0) as u64,
+                )))
+                .into());
+            }
+        }
+
         if !ch.outbox.is_empty() {
             let ids: Vec<&str> = ch.outbox.iter().map(|o| o.message.as_str()).collect();
             let due: Vec<DateTime<Utc>> = ch.outbox.iter().map(|o| o.not_before).collect();
@@ -1362,6 +1403,66 @@ impl Store for PgStore {
             None
         };
         Ok(Page { items, next })
+    }
+
+    async fn agent_loads(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<std::collections::BTreeMap<AgentId, u32>> {
+        let rows = sqlx::query("SELECT assignee, count(*) FROM inbox_conversations WHERE tenant_id = $1 AND assignee IS NOT NULL AND status <> 'resolved' GROUP BY assignee")
+            .bind(tenant.as_str())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| db("agent loads", e))?;
+        let mut out = std::collections::BTreeMap::new();
+        for r in rows {
+            let id: String = r.get(0);
+            let n: i64 = r.get(1);
+            out.insert(AgentId::new(id)?, n as u32);
+        }
+        Ok(out)
+    }
+
+    async fn last_assignee(
+        &self,
+        tenant: &TenantId,
+        contact: &ContactId,
+    ) -> Result<Option<AgentId>> {
+        let row: Option<String> = sqlx::query_scalar(
+            "SELECT assignee FROM inbox_conversations WHERE tenant_id = $1 AND contact_id = $2 AND assignee IS NOT NULL \
+             ORDER BY last_activity_us DESC, conversation_id DESC LIMIT 1",
+        )
+        .bind(tenant.as_str())
+        .bind(contact.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| db("last assignee", e))?;
+        row.map(AgentId::new).transpose()
+    }
+
+    async fn routing_cursors(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<inbox_core::routing::RoutingCursor>> {
+        let rows = sqlx::query(
+            "SELECT team_id, last_agent, version FROM inbox_routing_cursors WHERE tenant_id = $1 ORDER BY team_id",
+        )
+        .bind(tenant.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| db("routing cursors", e))?;
+        rows.into_iter()
+            .map(|r| {
+                let team: String = r.get(0);
+                let last: Option<String> = r.get(1);
+                let version: i64 = r.get(2);
+                Ok(inbox_core::routing::RoutingCursor {
+                    team: TeamId::new(team)?,
+                    last: last.map(AgentId::new).transpose()?,
+                    version: version as u64,
+                })
+            })
+            .collect()
     }
 
     async fn agent_load(&self, tenant: &TenantId, agent: &AgentId) -> Result<u32> {

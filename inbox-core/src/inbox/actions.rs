@@ -709,6 +709,10 @@ impl Inbox {
             })
             .await?;
         self.publish(&committed.events).await;
+        // Their open conversations follow the teams' offline policies.
+        if presence == Presence::Offline && self.routing_for(&actor.tenant).has_offline_policy() {
+            self.handle_agent_offline(&actor.tenant, &me.id).await?;
+        }
         Ok(committed.events)
     }
 

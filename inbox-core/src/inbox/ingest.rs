@@ -12,6 +12,7 @@ use crate::model::{
     Message, SystemChange,
 };
 use crate::ports::{Changeset, MessageMutation, Write};
+use crate::routing::TriggerKind;
 
 /// The 24-hour customer service window.
 pub const CUSTOMER_WINDOW: TimeDelta = TimeDelta::hours(24);
@@ -98,10 +99,14 @@ impl Inbox {
                 opened: plan.opened,
                 reopened: plan.reopened,
             };
+            let mut messages = vec![plan.message];
+            messages.extend(plan.automated);
             let changes = Changeset {
                 contact: plan.contact,
                 conversation: Some(plan.conversation),
-                messages: vec![plan.message],
+                messages,
+                outbox: plan.outbox,
+                cursors: plan.cursors,
                 events: plan.events,
                 timers: plan.timers,
                 ..Changeset::new(tenant.clone())
@@ -286,13 +291,8 @@ impl Inbox {
         c.updated_at = now;
         // The conversation as stored before, if this message continues one.
         let previous = previous.filter(|b| b.id == conversation.id);
-        conv_events.extend(self.config.sla_for(tenant).apply(
-            previous.as_ref(),
-            &mut conversation,
-            now,
-        ));
 
-        conv_events.push(match &msg.content {
+        let message_event = match &msg.content {
             Content::Edit { target, .. } | Content::Revoke { target } => {
                 EventKind::MessageRevised {
                     message: message_id.clone(),
@@ -303,7 +303,31 @@ impl Inbox {
                 message: message_id.clone(),
                 content: other.kind().to_string(),
             },
-        });
+        };
+        // Routing and automation, in the same commit as the message.
+        let mut triggers: Vec<TriggerKind> = conv_events
+            .iter()
+            .filter_map(TriggerKind::from_event)
+            .collect();
+        if !quiet {
+            triggers.push(TriggerKind::MessageReceived);
+        }
+        let automated = self
+            .run_rules(
+                &mut conversation,
+                Some(&contact),
+                Some(&msg.content),
+                &triggers,
+                now,
+            )
+            .await?;
+        conv_events.push(message_event);
+        conv_events.extend(self.config.sla_for(tenant).apply(
+            previous.as_ref(),
+            &mut conversation,
+            now,
+        ));
+
         events.extend(conv_events.into_iter().map(|k| {
             Event::new(
                 tenant.clone(),
@@ -330,6 +354,7 @@ impl Inbox {
             created_at: now,
             delivery: None,
         };
+        events.extend(automated.events_on(&conversation, now));
         let timers =
             crate::timer::timer_changes(previous.as_ref(), &conversation, &self.config.timers);
         Ok(IngestPlan {
@@ -340,6 +365,9 @@ impl Inbox {
                 expected_version: expected,
             },
             message,
+            automated: automated.messages,
+            outbox: automated.outbox,
+            cursors: automated.cursors,
             events,
             opened,
             reopened,
@@ -434,6 +462,9 @@ struct IngestPlan {
     contact: Option<Write<Contact>>,
     conversation: Write<Conversation>,
     message: Message,
+    automated: Vec<Message>,
+    outbox: Vec<crate::ports::OutboxEntry>,
+    cursors: Vec<crate::routing::RoutingCursor>,
     events: Vec<Event>,
     opened: bool,
     reopened: bool,

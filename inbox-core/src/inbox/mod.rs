@@ -7,6 +7,7 @@
 //! commits.
 
 mod actions;
+mod automation;
 mod config;
 mod contacts;
 mod directory;
@@ -25,9 +26,11 @@ use crate::ids::{AgentId, ConversationId, TenantId};
 use crate::model::{Agent, Conversation, Message};
 use crate::permissions;
 use crate::ports::{Changeset, Clock, EventBus, IdGenerator, OutboxEntry, Store, Transport, Write};
+use crate::routing::TriggerKind;
 use crate::timer::timer_changes;
 
 pub use actions::{normalize_tag, parse_mentions, Assignee, Reply};
+pub use automation::OfflineReport;
 pub use config::{InboxConfig, OutboxPolicy, ReopenPolicy, ReplyPolicy, StaleReplies};
 pub use contacts::ContactUpdate;
 pub use dispatch::DispatchReport;
@@ -128,6 +131,7 @@ impl Draft<'_> {
 pub struct Inbox {
     ports: Ports,
     config: Arc<InboxConfig>,
+    routing: Arc<std::sync::RwLock<automation::RoutingTable>>,
 }
 
 impl std::fmt::Debug for Inbox {
@@ -144,6 +148,7 @@ impl Inbox {
         Self {
             ports,
             config: Arc::new(config),
+            routing: Default::default(),
         }
     }
 
@@ -348,6 +353,13 @@ impl Inbox {
                 warnings,
                 ..
             } = draft;
+            // Automation reacts to what the agent did (tags, assignment,
+            // status), in the same commit.
+            let triggers: Vec<TriggerKind> =
+                events.iter().filter_map(TriggerKind::from_event).collect();
+            let automated = self
+                .run_rules(&mut conversation, None, None, &triggers, now)
+                .await?;
             events.extend(self.config.sla_for(&actor.tenant).apply(
                 Some(&current),
                 &mut conversation,
@@ -355,7 +367,7 @@ impl Inbox {
             ));
             conversation.version = current.version + 1;
             conversation.updated_at = now;
-            let events: Vec<Event> = events
+            let mut events: Vec<Event> = events
                 .into_iter()
                 .map(|k| {
                     Event::new(
@@ -367,17 +379,23 @@ impl Inbox {
                     .on(&conversation.id, conversation.version)
                 })
                 .collect();
+            events.extend(automated.events_on(&conversation, now));
             let timers = timer_changes(Some(&current), &conversation, &self.config.timers);
+            let mut all_messages = messages.clone();
+            all_messages.extend(automated.messages);
+            let mut outbox = outbox;
+            outbox.extend(automated.outbox);
             let changes = Changeset {
                 tenant: Some(actor.tenant.clone()),
                 conversation: Some(Write {
                     value: conversation.clone(),
                     expected_version: Some(current.version),
                 }),
-                messages: messages.clone(),
+                messages: all_messages,
                 outbox,
                 events,
                 timers,
+                cursors: automated.cursors,
                 ..Changeset::default()
             };
             match self.ports.store.commit(changes).await {

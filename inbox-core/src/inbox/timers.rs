@@ -8,6 +8,7 @@ use crate::event::{Event, EventActor, EventKind};
 use crate::model::ConversationStatus;
 use crate::model::Priority;
 use crate::ports::{Changeset, Write};
+use crate::routing::TriggerKind;
 use crate::sla::{BreachAction, SlaState, SlaTarget, SlaTargetKind, SlaTargetState};
 use crate::timer::{desired_timers, timer_changes, Timer, TimerKind};
 
@@ -33,6 +34,8 @@ pub struct TickReport {
     pub sla_warnings: u32,
     /// SLA breaches fired (with their breach actions).
     pub sla_breaches: u32,
+    /// Time-triggered automation rules run (`no_agent_reply` ...).
+    pub automations: u32,
     /// Timers found stale (the state moved on) and cleared.
     pub cleared: u32,
 }
@@ -46,6 +49,7 @@ impl TickReport {
             + self.auto_resolved
             + self.sla_warnings
             + self.sla_breaches
+            + self.automations
             + self.cleared
     }
 }
@@ -69,6 +73,7 @@ impl Inbox {
                     TimerKind::InactivityResolve => report.auto_resolved += 1,
                     TimerKind::SlaWarning(_) => report.sla_warnings += 1,
                     TimerKind::SlaBreach(_) => report.sla_breaches += 1,
+                    TimerKind::Automation => report.automations += 1,
                 },
                 Ok(None) => report.cleared += 1,
                 // Another instance fired it first.
@@ -93,6 +98,8 @@ impl Inbox {
         let mut kinds = Vec::new();
         if applies {
             match timer.kind {
+                // The rules run below.
+                TimerKind::Automation => {}
                 TimerKind::SnoozeWake => {
                     next.status = ConversationStatus::Open;
                     next.snoozed_until = None;
@@ -201,11 +208,22 @@ impl Inbox {
                 }
             }
         }
-        if applies
+        // Automation rules react to what the timer did (SLA warnings and
+        // breaches, tags, releases) and run their own time triggers.
+        let mut triggers: Vec<TriggerKind> =
+            kinds.iter().filter_map(TriggerKind::from_event).collect();
+        if applies && timer.kind == TimerKind::Automation {
+            triggers.push(TriggerKind::Timer);
+        }
+        let automated = self
+            .run_rules(&mut next, None, None, &triggers, now)
+            .await?;
+        if (applies
             && matches!(
                 timer.kind,
                 TimerKind::SnoozeWake | TimerKind::InactivityResolve
-            )
+            ))
+            || !automated.events.is_empty()
         {
             // Waking resumes paused SLA targets; resolving meets them.
             kinds.extend(self.config.sla_for(&current.tenant).apply(
@@ -224,19 +242,27 @@ impl Inbox {
                 kind: timer.kind,
             }]
         };
-        if kinds.is_empty() && timers.is_empty() && stale_clear.is_empty() {
+        if kinds.is_empty()
+            && timers.is_empty()
+            && stale_clear.is_empty()
+            && automated.events.is_empty()
+        {
             return Ok(None);
         }
         next.version = current.version + 1;
         next.updated_at = now;
-        let events = kinds
+        let mut events: Vec<Event> = kinds
             .into_iter()
             .map(|k| {
                 Event::new(current.tenant.clone(), now, EventActor::System, k)
                     .on(&next.id, next.version)
             })
             .collect();
+        events.extend(automated.events_on(&next, now));
         let changes = Changeset {
+            messages: automated.messages,
+            outbox: automated.outbox,
+            cursors: automated.cursors,
             conversation: Some(Write {
                 value: next,
                 expected_version: Some(current.version),

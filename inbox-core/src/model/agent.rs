@@ -70,6 +70,11 @@ pub struct Agent {
     pub presence: Presence,
     /// Deactivated agents keep their history but cannot act.
     pub active: bool,
+    /// The agent's shift: the name of a calendar of the tenant's routing
+    /// configuration. Outside it, automatic assignment skips the agent.
+    /// `None`: no shift (available whenever online).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shift: Option<String>,
 }
 
 impl Agent {
@@ -91,6 +96,7 @@ impl Agent {
             capacity: 0,
             presence: Presence::Offline,
             active: true,
+            shift: None,
         }
     }
 
@@ -105,6 +111,12 @@ impl Agent {
     /// Sets the capacity (builder style).
     pub fn with_capacity(mut self, capacity: u32) -> Self {
         self.capacity = capacity;
+        self
+    }
+
+    /// Sets the skills (builder style).
+    pub fn with_skills<I: IntoIterator<Item = S>, S: Into<String>>(mut self, skills: I) -> Self {
+        self.skills = skills.into_iter().map(Into::into).collect();
         self
     }
 

@@ -126,6 +126,14 @@ pub struct Conversation {
     /// The SLA policy in force and its targets (due times, met, breached).
     #[serde(default)]
     pub sla: Option<crate::sla::SlaState>,
+    /// When automation rules last fired on this conversation, by rule name
+    /// (kept for rules with a cooldown or a time trigger).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub rule_fired: std::collections::BTreeMap<String, DateTime<Utc>>,
+    /// When the next time-triggered automation rule is due (`no agent reply
+    /// for 15 minutes` ...), as computed by the routing rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub automation_due: Option<DateTime<Utc>>,
     /// Optimistic-concurrency version; every change increments it.
     pub version: u64,
 }
@@ -163,6 +171,8 @@ impl Conversation {
             window_warned_for: None,
             follow_up_for: None,
             sla: None,
+            rule_fired: Default::default(),
+            automation_due: None,
             version: 0,
         }
     }

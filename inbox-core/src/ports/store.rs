@@ -1,5 +1,6 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -172,6 +173,10 @@ pub struct Changeset {
     pub events: Vec<Event>,
     /// Timers to set or clear (for the conversation of this changeset).
     pub timers: Vec<TimerChange>,
+    /// Round-robin cursors to store, each at the version after the stored
+    /// one (`1` when none is stored); a mismatch fails the commit with
+    /// [`Error::Conflict`].
+    pub cursors: Vec<crate::routing::RoutingCursor>,
 }
 
 impl Changeset {
@@ -261,6 +266,17 @@ impl Changeset {
                     "timers",
                     "a timer for a conversation not in this changeset",
                 ));
+            }
+        }
+        for (i, c) in self.cursors.iter().enumerate() {
+            if c.version == 0 {
+                return Err(Error::invalid(
+                    "cursors",
+                    "a stored cursor has version 1 or more",
+                ));
+            }
+            if self.cursors[..i].iter().any(|o| o.team == c.team) {
+                return Err(Error::invalid("cursors", format!("team {} twice", c.team)));
             }
         }
         Ok(tenant)
@@ -409,6 +425,35 @@ pub trait Store: Send + Sync {
 
     /// Active conversations assigned to an agent (their load).
     async fn agent_load(&self, tenant: &TenantId, agent: &AgentId) -> Result<u32>;
+
+    /// The load of every agent of the tenant with at least one active
+    /// conversation (agents with none may be absent). The default asks
+    /// [`Store::agent_load`] per agent; a database answers in one query.
+    async fn agent_loads(&self, tenant: &TenantId) -> Result<BTreeMap<AgentId, u32>> {
+        let mut out = BTreeMap::new();
+        for a in self.agents(tenant).await? {
+            let n = self.agent_load(tenant, &a.id).await?;
+            if n > 0 {
+                out.insert(a.id, n);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The owner of the contact's most recently active conversation that
+    /// had an owner (resolved ones included): who "served this contact
+    /// last", for sticky assignment.
+    async fn last_assignee(
+        &self,
+        tenant: &TenantId,
+        contact: &ContactId,
+    ) -> Result<Option<AgentId>>;
+
+    /// The tenant's stored round-robin cursors.
+    async fn routing_cursors(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<crate::routing::RoutingCursor>>;
 
     // ---- messages ----
 

@@ -1,0 +1,715 @@
+//! Loading and checking a routing configuration.
+
+use chrono::{TimeDelta, Weekday};
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::condition::{Cond, Fold};
+use super::spec::{
+    Action, CalendarSpec, Condition, OneOrMany, RoutingSpec, RuleSpec, Strategy, TeamPolicy,
+    Trigger,
+};
+use crate::calendar::Calendar;
+use crate::error::{Error, Result};
+use crate::ids::{AgentId, ChannelId, TeamId};
+use crate::inbox::normalize_tag;
+use crate::model::{Content, ConversationStatus, Priority};
+
+/// Content kinds a `message_type` condition may name.
+const MESSAGE_TYPES: &[&str] = &[
+    "text",
+    "image",
+    "video",
+    "audio",
+    "voice",
+    "document",
+    "sticker",
+    "location",
+    "contacts",
+    "interactive",
+    "button",
+    "reaction",
+    "order",
+    "edit",
+    "revoke",
+    "system",
+    "request_welcome",
+    "unsupported",
+];
+
+/// Largest compiled regular expression, in bytes (a rule cannot make the
+/// engine slow or big).
+const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+/// A checked, ready-to-run routing configuration (see the [module
+/// docs](super)).
+#[derive(Debug, Clone)]
+pub struct Routing {
+    pub(crate) rules: Vec<Rule>,
+    pub(crate) teams: BTreeMap<TeamId, TeamPolicy>,
+    pub(crate) calendars: BTreeMap<String, Calendar>,
+    pub(crate) business_hours: Option<String>,
+    pub(crate) max_cascade: u32,
+    spec: RoutingSpec,
+}
+
+/// A checked rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// Its name.
+    pub name: String,
+    pub(crate) on: Vec<Trigger>,
+    pub(crate) cond: Option<Cond>,
+    pub(crate) actions: Vec<Act>,
+    pub(crate) continue_after: bool,
+    pub(crate) cooldown: Option<TimeDelta>,
+    pub(crate) enabled: bool,
+}
+
+impl Rule {
+    /// Whether the rule has a time trigger.
+    pub(crate) fn timed(&self) -> bool {
+        self.on.iter().any(|t| {
+            matches!(
+                t,
+                Trigger::NoAgentReply { .. } | Trigger::NoCustomerReply { .. }
+            )
+        })
+    }
+}
+
+/// A checked action.
+#[derive(Debug, Clone)]
+pub(crate) enum Act {
+    RouteToTeam(TeamId),
+    AssignAgent(AgentId),
+    Assign {
+        team: Option<TeamId>,
+        strategy: Option<Strategy>,
+        skills: Vec<String>,
+    },
+    AddTags(Vec<String>),
+    RemoveTags(Vec<String>),
+    SetPriority(Priority),
+    AutoReply {
+        text: Option<String>,
+        template: Option<Content>,
+    },
+    Note(String),
+    SetStatus(ConversationStatus),
+    Snooze(TimeDelta),
+    Emit {
+        name: String,
+        data: BTreeMap<String, String>,
+    },
+}
+
+impl Act {
+    pub(crate) fn needs_roster(&self) -> bool {
+        matches!(
+            self,
+            Act::AssignAgent(_) | Act::Assign { .. } | Act::RouteToTeam(_)
+        )
+    }
+}
+
+impl Default for Routing {
+    fn default() -> Self {
+        Self::none()
+    }
+}
+
+impl PartialEq for Routing {
+    fn eq(&self, other: &Self) -> bool {
+        self.spec == other.spec
+    }
+}
+
+impl Routing {
+    /// No rules, every team manual: conversations wait in their queue.
+    pub fn none() -> Self {
+        Self {
+            rules: Vec::new(),
+            teams: BTreeMap::new(),
+            calendars: BTreeMap::new(),
+            business_hours: None,
+            max_cascade: 4,
+            spec: RoutingSpec {
+                max_cascade: 4,
+                ..RoutingSpec::default()
+            },
+        }
+    }
+
+    /// Checks a specification and compiles it.
+    pub fn compile(spec: RoutingSpec) -> Result<Self> {
+        let top = |field: &str, reason: String| Error::InvalidRules {
+            rule: None,
+            field: field.to_string(),
+            reason,
+        };
+        if spec.max_cascade == 0 || spec.max_cascade > 16 {
+            return Err(top(
+                "max_cascade",
+                format!("must be between 1 and 16, not {}", spec.max_cascade),
+            ));
+        }
+        let mut calendars = BTreeMap::new();
+        for (name, c) in &spec.calendars {
+            let cal = compile_calendar(c).map_err(|r| top(&format!("calendars.{name}"), r))?;
+            calendars.insert(name.clone(), cal);
+        }
+        if let Some(name) = &spec.business_hours {
+            if !calendars.contains_key(name) {
+                return Err(top(
+                    "business_hours",
+                    format!("no calendar named {name:?} in `calendars`"),
+                ));
+            }
+        }
+        let mut teams = BTreeMap::new();
+        for (id, policy) in &spec.teams {
+            let team = TeamId::new(id.clone())
+                .map_err(|e| top(&format!("teams.{id}"), format!("not a valid team id: {e}")))?;
+            if matches!(policy.fallback, Some(Strategy::Sticky | Strategy::Skills)) {
+                return Err(top(
+                    &format!("teams.{id}.fallback"),
+                    "a fallback must be manual, round_robin or least_loaded".into(),
+                ));
+            }
+            teams.insert(team, policy.clone());
+        }
+        let mut names = BTreeSet::new();
+        let mut rules = Vec::with_capacity(spec.rules.len());
+        for (i, r) in spec.rules.iter().enumerate() {
+            let label = if r.name.trim().is_empty() {
+                format!("#{}", i + 1)
+            } else {
+                r.name.clone()
+            };
+            let err = |field: &str, reason: String| Error::InvalidRules {
+                rule: Some(label.clone()),
+                field: field.to_string(),
+                reason,
+            };
+            if r.name.trim().is_empty() {
+                return Err(err("name", "must not be empty".into()));
+            }
+            if r.name.chars().count() > 100 {
+                return Err(err("name", "must be at most 100 characters".into()));
+            }
+            if !names.insert(r.name.clone()) {
+                return Err(err("name", "another rule has the same name".into()));
+            }
+            rules.push(compile_rule(r, &calendars, &err)?);
+        }
+        Ok(Self {
+            rules,
+            teams,
+            calendars,
+            business_hours: spec.business_hours.clone(),
+            max_cascade: spec.max_cascade,
+            spec,
+        })
+    }
+
+    /// Parses and checks a JSON configuration. Errors name the rule, the
+    /// field and the line.
+    pub fn from_json(text: &str) -> Result<Self> {
+        let de = &mut serde_json::Deserializer::from_str(text);
+        let spec: RoutingSpec = serde_path_to_error::deserialize(de).map_err(|e| {
+            let names = serde_json::from_str::<serde_json::Value>(text).ok();
+            parse_error(&e.path().to_string(), &e.inner().to_string(), |i| {
+                names.as_ref().and_then(|v| rule_name_json(v, i))
+            })
+        })?;
+        Self::compile(spec)
+    }
+
+    /// Parses and checks a YAML configuration. Syntax errors give the line
+    /// and column; other errors name the rule and the field.
+    pub fn from_yaml(text: &str) -> Result<Self> {
+        // Through a JSON value: YAML's own enum encoding wants `!tags`, the
+        // JSON one takes the `{variant: value}` maps people write.
+        let value: serde_json::Value =
+            serde_norway::from_str(text).map_err(|e| Error::InvalidRules {
+                rule: None,
+                field: "(document)".into(),
+                reason: e.to_string(),
+            })?;
+        let spec: RoutingSpec = serde_path_to_error::deserialize(&value).map_err(|e| {
+            parse_error(&e.path().to_string(), &e.inner().to_string(), |i| {
+                rule_name_json(&value, i)
+            })
+        })?;
+        Self::compile(spec)
+    }
+
+    /// The specification it was compiled from.
+    pub fn spec(&self) -> &RoutingSpec {
+        &self.spec
+    }
+
+    /// The rules' names, in order.
+    pub fn rule_names(&self) -> impl Iterator<Item = &str> {
+        self.rules.iter().map(|r| r.name.as_str())
+    }
+
+    /// A team's policy (manual if it has none).
+    pub fn team_policy(&self, team: &TeamId) -> TeamPolicy {
+        self.teams.get(team).cloned().unwrap_or_default()
+    }
+
+    /// Whether some team moves an offline agent's conversations.
+    pub fn has_offline_policy(&self) -> bool {
+        self.teams
+            .values()
+            .any(|p| p.when_offline != super::OfflinePolicy::Stay)
+    }
+
+    /// A named calendar.
+    pub fn calendar(&self, name: &str) -> Option<&Calendar> {
+        self.calendars.get(name)
+    }
+
+    /// Whether any rule listens to `trigger` (cheap; lets callers skip work).
+    pub fn listens(&self, trigger: super::TriggerKind) -> bool {
+        self.rules
+            .iter()
+            .any(|r| r.enabled && r.on.iter().any(|t| super::TriggerKind::of(t) == trigger))
+    }
+}
+
+fn rule_name_json(v: &serde_json::Value, i: usize) -> Option<String> {
+    v.get("rules")?
+        .get(i)?
+        .get("name")?
+        .as_str()
+        .map(str::to_string)
+}
+
+/// Turns a parse error's path (`rules[2].then[0].assign.strategy`) into the
+/// rule's name and the field within it.
+fn parse_error(path: &str, reason: &str, name_of: impl Fn(usize) -> Option<String>) -> Error {
+    if let Some(rest) = path.strip_prefix("rules[") {
+        if let Some((index, field)) = rest.split_once(']') {
+            if let Ok(i) = index.parse::<usize>() {
+                let rule = name_of(i).unwrap_or_else(|| format!("#{}", i + 1));
+                let field = field.trim_start_matches('.');
+                return Error::InvalidRules {
+                    rule: Some(rule),
+                    field: if field.is_empty() {
+                        "(the rule)".into()
+                    } else {
+                        field.to_string()
+                    },
+                    reason: reason.to_string(),
+                };
+            }
+        }
+    }
+    Error::InvalidRules {
+        rule: None,
+        field: if path == "." || path.is_empty() {
+            "(document)".into()
+        } else {
+            path.to_string()
+        },
+        reason: reason.to_string(),
+    }
+}
+
+fn compile_calendar(c: &CalendarSpec) -> std::result::Result<Calendar, String> {
+    if c.always {
+        let mut cal = Calendar::always();
+        cal.zone = c
+            .zone
+            .parse()
+            .map_err(|_| format!("unknown time zone {:?}", c.zone))?;
+        return Ok(cal);
+    }
+    fn hours(v: &[String]) -> Vec<&str> {
+        v.iter().map(String::as_str).collect()
+    }
+    let mut cal = Calendar::weekdays(&c.zone, &hours(&c.weekdays)).map_err(|e| e.to_string())?;
+    cal = cal
+        .with_day(Weekday::Sat, &hours(&c.saturday))
+        .map_err(|e| e.to_string())?;
+    cal = cal
+        .with_day(Weekday::Sun, &hours(&c.sunday))
+        .map_err(|e| e.to_string())?;
+    for d in &c.holidays {
+        cal = cal.with_holiday(*d);
+    }
+    Ok(cal)
+}
+
+fn compile_rule(
+    r: &RuleSpec,
+    calendars: &BTreeMap<String, Calendar>,
+    err: &dyn Fn(&str, String) -> Error,
+) -> Result<Rule> {
+    if r.on.is_empty() {
+        return Err(err("on", "a rule needs at least one trigger".into()));
+    }
+    for (i, t) in r.on.iter().enumerate() {
+        if let Trigger::NoAgentReply { after } | Trigger::NoCustomerReply { after } = t {
+            if after.0.is_zero() {
+                return Err(err(&format!("on[{i}].after"), "must be positive".into()));
+            }
+        }
+    }
+    let cond = match &r.when {
+        None => None,
+        Some(c) => Some(compile_cond(c, "when", calendars, err)?),
+    };
+    let mut actions = Vec::with_capacity(r.then.len());
+    for (i, a) in r.then.iter().enumerate() {
+        actions.push(compile_action(a, &format!("then[{i}]"), err)?);
+    }
+    let cooldown = match r.cooldown {
+        None => None,
+        Some(d) if d.0.is_zero() => return Err(err("cooldown", "must be positive".into())),
+        Some(d) => Some(delta(d.0)),
+    };
+    Ok(Rule {
+        name: r.name.clone(),
+        on: r.on.clone(),
+        cond,
+        actions,
+        continue_after: r.continue_after,
+        cooldown,
+        enabled: r.enabled,
+    })
+}
+
+pub(crate) fn delta(d: std::time::Duration) -> TimeDelta {
+    TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
+}
+
+fn team_id(s: &str, field: &str, err: &dyn Fn(&str, String) -> Error) -> Result<TeamId> {
+    TeamId::new(s.to_string()).map_err(|e| err(field, format!("not a valid team id: {e}")))
+}
+
+fn tags(
+    v: &OneOrMany<String>,
+    field: &str,
+    err: &dyn Fn(&str, String) -> Error,
+) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for t in v.as_slice() {
+        let t = normalize_tag(t).map_err(|e| err(field, e.to_string()))?;
+        if !out.contains(&t) {
+            out.push(t);
+        }
+    }
+    if out.is_empty() {
+        return Err(err(field, "needs at least one tag".into()));
+    }
+    Ok(out)
+}
+
+fn non_empty<T: Clone>(
+    v: &OneOrMany<T>,
+    field: &str,
+    err: &dyn Fn(&str, String) -> Error,
+) -> Result<Vec<T>> {
+    let out = v.as_slice().to_vec();
+    if out.is_empty() {
+        return Err(err(field, "needs at least one value".into()));
+    }
+    Ok(out)
+}
+
+fn compile_cond(
+    c: &Condition,
+    path: &str,
+    calendars: &BTreeMap<String, Calendar>,
+    err: &dyn Fn(&str, String) -> Error,
+) -> Result<Cond> {
+    Ok(match c {
+        Condition::All(v) | Condition::Any(v) => {
+            let name = if matches!(c, Condition::All(_)) {
+                "all"
+            } else {
+                "any"
+            };
+            if v.is_empty() {
+                return Err(err(
+                    &format!("{path}.{name}"),
+                    "needs at least one condition".into(),
+                ));
+            }
+            let inner = v
+                .iter()
+                .enumerate()
+                .map(|(i, c)| compile_cond(c, &format!("{path}.{name}[{i}]"), calendars, err))
+                .collect::<Result<Vec<_>>>()?;
+            if matches!(c, Condition::All(_)) {
+                Cond::All(inner)
+            } else {
+                Cond::Any(inner)
+            }
+        }
+        Condition::Not(inner) => Cond::Not(Box::new(compile_cond(
+            inner,
+            &format!("{path}.not"),
+            calendars,
+            err,
+        )?)),
+        Condition::Channel(v) => {
+            let field = format!("{path}.channel");
+            let ids = non_empty(v, &field, err)?
+                .into_iter()
+                .map(|s| {
+                    ChannelId::new(s)
+                        .map_err(|e| err(&field, format!("not a valid channel id: {e}")))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Cond::Channel(ids)
+        }
+        Condition::MessageType(v) => {
+            let field = format!("{path}.message_type");
+            let kinds = non_empty(v, &field, err)?;
+            for k in &kinds {
+                if !MESSAGE_TYPES.contains(&k.as_str()) {
+                    return Err(err(
+                        &field,
+                        format!(
+                            "unknown message type {k:?} (one of: {})",
+                            MESSAGE_TYPES.join(", ")
+                        ),
+                    ));
+                }
+            }
+            Cond::MessageType(kinds)
+        }
+        Condition::Text(t) => {
+            let field = format!("{path}.text.contains");
+            let fold = Fold {
+                case: !t.case_sensitive,
+                diacritics: !t.diacritic_sensitive,
+            };
+            let mut needles = Vec::new();
+            for n in t.contains.as_slice() {
+                let folded = fold.apply(n.trim());
+                if folded.is_empty() {
+                    return Err(err(&field, "words must not be empty".into()));
+                }
+                needles.push(folded);
+            }
+            if needles.is_empty() {
+                return Err(err(&field, "needs at least one word".into()));
+            }
+            Cond::Text {
+                needles,
+                fold,
+                whole_word: t.whole_word,
+            }
+        }
+        Condition::Regex(r) => {
+            let re = regex::RegexBuilder::new(&r.pattern)
+                .case_insensitive(r.case_insensitive)
+                .size_limit(REGEX_SIZE_LIMIT)
+                .build()
+                .map_err(|e| err(&format!("{path}.regex.pattern"), e.to_string()))?;
+            Cond::Regex {
+                re,
+                fold: Fold {
+                    case: false,
+                    diacritics: r.fold_diacritics,
+                },
+            }
+        }
+        Condition::ContactTag(v) => Cond::ContactTag(tags(v, &format!("{path}.contact_tag"), err)?),
+        Condition::ContactAttribute(a) => {
+            let field = format!("{path}.contact_attribute");
+            let set = [a.equals.is_some(), a.one_of.is_some(), a.exists.is_some()]
+                .iter()
+                .filter(|x| **x)
+                .count();
+            if set != 1 {
+                return Err(err(
+                    &field,
+                    "give exactly one of `equals`, `one_of` or `exists`".into(),
+                ));
+            }
+            if a.key.trim().is_empty() {
+                return Err(err(&format!("{field}.key"), "must not be empty".into()));
+            }
+            let values = match (&a.equals, &a.one_of) {
+                (Some(v), _) => Some(vec![v.to_lowercase()]),
+                (_, Some(v)) => Some(v.iter().map(|s| s.to_lowercase()).collect()),
+                _ => None,
+            };
+            Cond::ContactAttribute {
+                key: a.key.clone(),
+                values,
+                exists: a.exists,
+            }
+        }
+        Condition::Customer(k) => Cond::Customer(*k),
+        Condition::BusinessHours(h) => {
+            let (state, calendar) = match h {
+                super::spec::HoursMatch::State(s) => (*s, None),
+                super::spec::HoursMatch::Calendar { state, calendar } => {
+                    if !calendars.contains_key(calendar) {
+                        return Err(err(
+                            &format!("{path}.business_hours.calendar"),
+                            format!("no calendar named {calendar:?} in `calendars`"),
+                        ));
+                    }
+                    (*state, Some(calendar.clone()))
+                }
+            };
+            Cond::BusinessHours { state, calendar }
+        }
+        Condition::Priority(v) => Cond::Priority(non_empty(v, &format!("{path}.priority"), err)?),
+        Condition::PriorityAtLeast(p) => Cond::PriorityAtLeast(*p),
+        Condition::Status(v) => Cond::Status(non_empty(v, &format!("{path}.status"), err)?),
+        Condition::Tag(v) => Cond::Tag(tags(v, &format!("{path}.tag"), err)?),
+        Condition::Team(v) => {
+            let field = format!("{path}.team");
+            Cond::Team(
+                non_empty(v, &field, err)?
+                    .iter()
+                    .map(|s| team_id(s, &field, err))
+                    .collect::<Result<Vec<_>>>()?,
+            )
+        }
+        Condition::Assigned(b) => Cond::Assigned(*b),
+        Condition::SinceCustomerMessage(cmp) | Condition::SinceAgentReply(cmp) => {
+            let customer = matches!(c, Condition::SinceCustomerMessage(_));
+            let field = if customer {
+                format!("{path}.since_customer_message")
+            } else {
+                format!("{path}.since_agent_reply")
+            };
+            if cmp.more_than.is_none() && cmp.less_than.is_none() {
+                return Err(err(&field, "give `more_than`, `less_than` or both".into()));
+            }
+            let more = cmp.more_than.map(|d| delta(d.0));
+            let less = cmp.less_than.map(|d| delta(d.0));
+            if customer {
+                Cond::SinceCustomer { more, less }
+            } else {
+                Cond::SinceAgent { more, less }
+            }
+        }
+    })
+}
+
+fn compile_action(a: &Action, path: &str, err: &dyn Fn(&str, String) -> Error) -> Result<Act> {
+    Ok(match a {
+        Action::RouteToTeam(t) => {
+            Act::RouteToTeam(team_id(t, &format!("{path}.route_to_team"), err)?)
+        }
+        Action::AssignAgent(a) => Act::AssignAgent(AgentId::new(a.clone()).map_err(|e| {
+            err(
+                &format!("{path}.assign_agent"),
+                format!("not a valid agent id: {e}"),
+            )
+        })?),
+        Action::Assign(s) => {
+            let field = format!("{path}.assign");
+            let team = match &s.team {
+                Some(t) => Some(team_id(t, &format!("{field}.team"), err)?),
+                None => None,
+            };
+            let mut skills = Vec::new();
+            for k in &s.skills {
+                let k = k.trim().to_lowercase();
+                if k.is_empty() {
+                    return Err(err(
+                        &format!("{field}.skills"),
+                        "skills must not be empty".into(),
+                    ));
+                }
+                skills.push(k);
+            }
+            Act::Assign {
+                team,
+                strategy: s.strategy,
+                skills,
+            }
+        }
+        Action::AddTags(v) => Act::AddTags(tags(v, &format!("{path}.add_tags"), err)?),
+        Action::RemoveTags(v) => Act::RemoveTags(tags(v, &format!("{path}.remove_tags"), err)?),
+        Action::SetPriority(p) => Act::SetPriority(*p),
+        Action::AutoReply(r) => {
+            let field = format!("{path}.auto_reply");
+            let text = match &r.text {
+                Some(t) if t.trim().is_empty() => {
+                    return Err(err(&format!("{field}.text"), "must not be empty".into()))
+                }
+                Some(t) if t.chars().count() > 4096 => {
+                    return Err(err(
+                        &format!("{field}.text"),
+                        "WhatsApp text messages are at most 4096 characters".into(),
+                    ))
+                }
+                other => other.clone(),
+            };
+            let template = match &r.template {
+                None => None,
+                Some(t) => {
+                    if t.name.trim().is_empty() || t.language.trim().is_empty() {
+                        return Err(err(
+                            &format!("{field}.template"),
+                            "needs a name and a language".into(),
+                        ));
+                    }
+                    let components = if t.params.is_empty() {
+                        serde_json::Value::Array(Vec::new())
+                    } else {
+                        serde_json::json!([{
+                            "type": "body",
+                            "parameters": t.params.iter().map(|p| serde_json::json!({"type": "text", "text": p})).collect::<Vec<_>>(),
+                        }])
+                    };
+                    Some(Content::Template {
+                        name: t.name.clone(),
+                        language: t.language.clone(),
+                        components,
+                    })
+                }
+            };
+            if text.is_none() && template.is_none() {
+                return Err(err(&field, "needs a `text`, a `template` or both".into()));
+            }
+            Act::AutoReply { text, template }
+        }
+        Action::Note(t) => {
+            if t.trim().is_empty() {
+                return Err(err(&format!("{path}.note"), "must not be empty".into()));
+            }
+            Act::Note(t.trim().to_string())
+        }
+        Action::SetStatus(s) => {
+            if *s == ConversationStatus::Snoozed {
+                return Err(err(
+                    &format!("{path}.set_status"),
+                    "use `snooze: <duration>` to snooze".into(),
+                ));
+            }
+            Act::SetStatus(*s)
+        }
+        Action::Snooze(d) => {
+            if d.0.is_zero() {
+                return Err(err(&format!("{path}.snooze"), "must be positive".into()));
+            }
+            Act::Snooze(delta(d.0))
+        }
+        Action::Emit(e) => {
+            if e.name.trim().is_empty() {
+                return Err(err(
+                    &format!("{path}.emit.name"),
+                    "must not be empty".into(),
+                ));
+            }
+            Act::Emit {
+                name: e.name.trim().to_string(),
+                data: e.data.clone(),
+            }
+        }
+    })
+}

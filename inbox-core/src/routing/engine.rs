@@ -1,0 +1,742 @@
+//! Running rules on a conversation: a pure function of the conversation, the
+//! triggers, the time and the roster.
+
+use chrono::{DateTime, Utc};
+use std::cell::OnceCell;
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::compile::{delta, Act, Routing, Rule};
+use super::condition::Facts;
+use super::spec::{Strategy, Trigger};
+use super::strategy::{Availability, Pick, Picker, Roster, RoutingCursor};
+use crate::calendar::Calendar;
+use crate::event::{EventKind, Ownership};
+use crate::ids::{AgentId, TeamId};
+use crate::model::{Contact, Content, Conversation, ConversationStatus};
+
+/// What happened, for rules to react to (the parameter-free form of
+/// [`Trigger`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TriggerKind {
+    /// A customer message was stored.
+    MessageReceived,
+    /// A conversation was opened.
+    ConversationOpened,
+    /// A conversation was reopened.
+    ConversationReopened,
+    /// The status changed.
+    StatusChanged,
+    /// A tag was added.
+    TagAdded,
+    /// The owner or team changed.
+    AssignmentChanged,
+    /// The automation timer fired: time-triggered rules that are due run.
+    Timer,
+    /// An SLA warning fired.
+    SlaWarning,
+    /// An SLA target was breached.
+    SlaBreached,
+}
+
+impl TriggerKind {
+    /// The kind of a rule trigger.
+    pub fn of(t: &Trigger) -> Self {
+        match t {
+            Trigger::MessageReceived => TriggerKind::MessageReceived,
+            Trigger::ConversationOpened => TriggerKind::ConversationOpened,
+            Trigger::ConversationReopened => TriggerKind::ConversationReopened,
+            Trigger::StatusChanged => TriggerKind::StatusChanged,
+            Trigger::TagAdded => TriggerKind::TagAdded,
+            Trigger::AssignmentChanged => TriggerKind::AssignmentChanged,
+            Trigger::NoAgentReply { .. } | Trigger::NoCustomerReply { .. } => TriggerKind::Timer,
+            Trigger::SlaWarning => TriggerKind::SlaWarning,
+            Trigger::SlaBreached => TriggerKind::SlaBreached,
+        }
+    }
+
+    /// The triggers an event stands for (what agent actions and timers
+    /// cause).
+    pub fn from_event(kind: &EventKind) -> Option<Self> {
+        Some(match kind {
+            EventKind::MessageReceived { .. } => TriggerKind::MessageReceived,
+            EventKind::ConversationOpened { .. } => TriggerKind::ConversationOpened,
+            EventKind::ConversationReopened { .. } => TriggerKind::ConversationReopened,
+            EventKind::StatusChanged { .. } => TriggerKind::StatusChanged,
+            EventKind::Tagged { added, .. } if !added.is_empty() => TriggerKind::TagAdded,
+            EventKind::Claimed { .. }
+            | EventKind::Assigned { .. }
+            | EventKind::Transferred { .. }
+            | EventKind::Released { .. } => TriggerKind::AssignmentChanged,
+            EventKind::SlaWarning { .. } => TriggerKind::SlaWarning,
+            EventKind::SlaBreached { .. } => TriggerKind::SlaBreached,
+            _ => return None,
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            TriggerKind::MessageReceived => "message_received",
+            TriggerKind::ConversationOpened => "conversation_opened",
+            TriggerKind::ConversationReopened => "conversation_reopened",
+            TriggerKind::StatusChanged => "status_changed",
+            TriggerKind::TagAdded => "tag_added",
+            TriggerKind::AssignmentChanged => "assignment_changed",
+            TriggerKind::Timer => "timer",
+            TriggerKind::SlaWarning => "sla_warning",
+            TriggerKind::SlaBreached => "sla_breached",
+        }
+    }
+}
+
+/// What a run looks at besides the conversation.
+#[derive(Debug, Clone, Copy)]
+pub struct RunInput<'a> {
+    /// What happened, in order.
+    pub triggers: &'a [TriggerKind],
+    /// The conversation's contact.
+    pub contact: Option<&'a Contact>,
+    /// The customer message that triggered the run, if any.
+    pub message: Option<&'a Content>,
+    /// Now.
+    pub now: DateTime<Utc>,
+    /// The business-hours calendar for conditions that name none (the
+    /// routing's `business_hours` calendar wins over this one).
+    pub calendar: &'a Calendar,
+    /// The agents, when known. A run that needs them and lacks them returns
+    /// [`RunOutcome::needs_roster`]; run again with them.
+    pub roster: Option<&'a Roster>,
+}
+
+/// One thing a run does besides editing the conversation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Record an event (actor: the rule).
+    Event {
+        /// The rule.
+        rule: String,
+        /// The event.
+        kind: EventKind,
+    },
+    /// Add an internal note.
+    Note {
+        /// The rule.
+        rule: String,
+        /// The note's text.
+        text: String,
+    },
+    /// Send a message to the customer.
+    Reply {
+        /// The rule.
+        rule: String,
+        /// What to send.
+        content: Content,
+    },
+}
+
+/// The result of [`Routing::run`].
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RunOutcome {
+    /// Events, notes and replies, in order.
+    pub effects: Vec<Effect>,
+    /// Round-robin cursors to store with the change.
+    pub cursors: Vec<RoutingCursor>,
+    /// The rules that fired, in order.
+    pub fired: Vec<String>,
+    /// The run stopped because a rule needs the roster and none was given;
+    /// nothing else in this outcome is meaningful.
+    pub needs_roster: bool,
+}
+
+impl RunOutcome {
+    /// Whether the run changed or produced anything.
+    pub fn is_empty(&self) -> bool {
+        self.effects.is_empty()
+    }
+}
+
+struct Run<'a, 'b> {
+    routing: &'a Routing,
+    input: &'a RunInput<'b>,
+    extra: BTreeMap<AgentId, u32>,
+    cursors: BTreeMap<TeamId, RoutingCursor>,
+    out: RunOutcome,
+    derived: Vec<TriggerKind>,
+}
+
+fn ownership(c: &Conversation) -> Ownership {
+    Ownership {
+        agent: c.assignee.clone(),
+        team: c.team.clone(),
+    }
+}
+
+impl Routing {
+    /// Runs the rules for `input.triggers` on `conversation`, editing it in
+    /// place, and returns what else to record. Pure and deterministic.
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use inbox_core::calendar::Calendar;
+    /// use inbox_core::model::{Conversation, Priority};
+    /// use inbox_core::routing::{Routing, RunInput, TriggerKind};
+    /// use inbox_core::*;
+    /// let routing = Routing::from_yaml("rules:\n  - name: urgent words\n    on: [message_received]\n    when: { text: { contains: [urgente, urgent] } }\n    then: [ { set_priority: urgent } ]\n").unwrap();
+    /// let now = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+    /// let mut c = Conversation::new(TenantId::new("t")?, ConversationId::new("c")?,
+    ///     ChannelId::new("ch")?, ContactId::new("k")?, now);
+    /// let msg = model::Content::text("¡Es URGENTE!");
+    /// let out = routing.run(&mut c, &RunInput {
+    ///     triggers: &[TriggerKind::MessageReceived], contact: None, message: Some(&msg),
+    ///     now, calendar: &Calendar::always(), roster: None,
+    /// });
+    /// assert_eq!(c.priority, Priority::Urgent);
+    /// assert_eq!(out.fired, ["urgent words"]);
+    /// # Ok::<(), inbox_core::Error>(())
+    /// ```
+    pub fn run(&self, conversation: &mut Conversation, input: &RunInput<'_>) -> RunOutcome {
+        if self.rules.is_empty() || input.triggers.is_empty() {
+            return RunOutcome::default();
+        }
+        let mut run = Run {
+            routing: self,
+            input,
+            extra: BTreeMap::new(),
+            cursors: input.roster.map(|r| r.cursors.clone()).unwrap_or_default(),
+            out: RunOutcome::default(),
+            derived: Vec::new(),
+        };
+        let folded: [OnceCell<Option<String>>; 4] = Default::default();
+        let calendar = self
+            .business_hours
+            .as_ref()
+            .and_then(|n| self.calendars.get(n))
+            .unwrap_or(input.calendar);
+        let mut fired: BTreeSet<usize> = BTreeSet::new();
+        let mut pending: Vec<TriggerKind> = dedupe(input.triggers.to_vec());
+        let mut rounds = 0;
+        while !pending.is_empty() && rounds < self.max_cascade {
+            rounds += 1;
+            for trigger in std::mem::take(&mut pending) {
+                for (i, rule) in self.rules.iter().enumerate() {
+                    if !rule.enabled || fired.contains(&i) {
+                        continue;
+                    }
+                    let Some(label) = listens(rule, trigger, conversation, input.now) else {
+                        continue;
+                    };
+                    if let (Some(cd), Some(last)) =
+                        (rule.cooldown, conversation.rule_fired.get(&rule.name))
+                    {
+                        if input.now < *last + cd {
+                            continue;
+                        }
+                    }
+                    let matches = rule.cond.as_ref().is_none_or(|c| {
+                        c.eval(&Facts {
+                            conversation,
+                            contact: input.contact,
+                            message: input.message,
+                            now: input.now,
+                            calendar,
+                            calendars: &self.calendars,
+                            folded: &folded,
+                        })
+                    });
+                    if !matches {
+                        continue;
+                    }
+                    if input.roster.is_none()
+                        && rule.actions.iter().any(|a| needs_roster(a, conversation))
+                    {
+                        return RunOutcome {
+                            needs_roster: true,
+                            ..RunOutcome::default()
+                        };
+                    }
+                    fired.insert(i);
+                    run.fire(rule, label, conversation);
+                    if !rule.continue_after {
+                        break;
+                    }
+                }
+            }
+            pending = dedupe(std::mem::take(&mut run.derived));
+        }
+        if !pending.is_empty() {
+            run.out.effects.push(Effect::Event {
+                rule: run.out.fired.last().cloned().unwrap_or_default(),
+                kind: EventKind::AutomationStopped {
+                    rules: run.out.fired.clone(),
+                    rounds,
+                    dropped: pending.iter().map(|t| t.name().to_string()).collect(),
+                },
+            });
+        }
+        let mut out = run.out;
+        out.cursors = run
+            .cursors
+            .into_values()
+            .filter(|c| {
+                input
+                    .roster
+                    .and_then(|r| r.cursors.get(&c.team))
+                    .is_none_or(|old| old.version != c.version)
+                    && c.version > 0
+            })
+            .collect();
+        conversation.automation_due = self.next_due(conversation);
+        out
+    }
+
+    /// When the next time-triggered rule is due for this conversation
+    /// (stored as [`Conversation::automation_due`], which sets its timer).
+    pub fn next_due(&self, c: &Conversation) -> Option<DateTime<Utc>> {
+        let mut best: Option<DateTime<Utc>> = None;
+        for rule in self.rules.iter().filter(|r| r.enabled && r.timed()) {
+            for t in &rule.on {
+                if let Some(due) = timed_due(rule, t, c) {
+                    best = Some(best.map_or(due, |b| b.min(due)));
+                }
+            }
+        }
+        best
+    }
+
+    /// Picks an agent for `conversation` in `team` with the team's policy
+    /// (used when an agent goes offline and their conversations are
+    /// reassigned).
+    pub fn pick_in_team(
+        &self,
+        conversation: &Conversation,
+        team: &TeamId,
+        roster: &Roster,
+        now: DateTime<Utc>,
+    ) -> Pick {
+        let policy = self.team_policy(team);
+        let strategy = match policy.strategy {
+            // Reassignment needs somebody: a manual team falls back.
+            Strategy::Manual => policy.fallback.unwrap_or(Strategy::LeastLoaded),
+            s => s,
+        };
+        let extra = BTreeMap::new();
+        let picker = Picker {
+            roster,
+            extra: &extra,
+            now,
+            calendars: &self.calendars,
+        };
+        picker.pick(
+            team,
+            strategy,
+            policy.fallback.unwrap_or(Strategy::LeastLoaded),
+            &[],
+            &conversation.tags,
+        )
+    }
+}
+
+fn dedupe(mut v: Vec<TriggerKind>) -> Vec<TriggerKind> {
+    let mut seen = BTreeSet::new();
+    v.retain(|t| seen.insert(*t));
+    v
+}
+
+fn needs_roster(a: &Act, c: &Conversation) -> bool {
+    match a {
+        // Moving a conversation between queues needs the agents only to
+        // know whether its owner stays.
+        Act::RouteToTeam(_) => c.assignee.is_some(),
+        other => other.needs_roster(),
+    }
+}
+
+/// When a time trigger of `rule` is due on `c`, if it has not fired for the
+/// current wait.
+fn timed_due(rule: &Rule, t: &Trigger, c: &Conversation) -> Option<DateTime<Utc>> {
+    if !c.status.is_active() || c.status == ConversationStatus::Snoozed {
+        return None;
+    }
+    let (anchor, after) = match t {
+        Trigger::NoAgentReply { after } => (c.waiting_since?, after),
+        Trigger::NoCustomerReply { after } => {
+            if c.waiting_since.is_some() {
+                return None;
+            }
+            (c.last_agent_reply_at?, after)
+        }
+        _ => return None,
+    };
+    if c.rule_fired.get(&rule.name).is_some_and(|f| *f >= anchor) {
+        return None;
+    }
+    Some(anchor + delta(after.0))
+}
+
+/// Whether `rule` runs for `trigger` now; the trigger's name if so.
+fn listens(
+    rule: &Rule,
+    trigger: TriggerKind,
+    c: &Conversation,
+    now: DateTime<Utc>,
+) -> Option<&'static str> {
+    rule.on.iter().find_map(|t| {
+        if TriggerKind::of(t) != trigger {
+            return None;
+        }
+        match t {
+            Trigger::NoAgentReply { .. } => timed_due(rule, t, c)
+                .filter(|d| *d <= now)
+                .map(|_| "no_agent_reply"),
+            Trigger::NoCustomerReply { .. } => timed_due(rule, t, c)
+                .filter(|d| *d <= now)
+                .map(|_| "no_customer_reply"),
+            _ => Some(trigger.name()),
+        }
+    })
+}
+
+impl Run<'_, '_> {
+    fn event(&mut self, rule: &str, kind: EventKind) {
+        self.out.effects.push(Effect::Event {
+            rule: rule.to_string(),
+            kind,
+        });
+    }
+
+    fn fire(&mut self, rule: &Rule, trigger: &str, c: &mut Conversation) {
+        let now = self.input.now;
+        if rule.cooldown.is_some() || rule.timed() {
+            c.rule_fired.insert(rule.name.clone(), now);
+        }
+        self.out.fired.push(rule.name.clone());
+        let at = self.out.effects.len();
+        self.event(
+            &rule.name,
+            EventKind::RuleFired {
+                rule: rule.name.clone(),
+                trigger: trigger.to_string(),
+                outcome: Vec::new(),
+            },
+        );
+        let mut said = Vec::new();
+        let mut route: Option<String> = None;
+        for act in &rule.actions {
+            if let Some(s) = self.act(rule, act, c, &mut route) {
+                said.push(s);
+            }
+        }
+        if let Some(Effect::Event {
+            kind: EventKind::RuleFired { outcome, .. },
+            ..
+        }) = self.out.effects.get_mut(at)
+        {
+            *outcome = said;
+        }
+    }
+
+    fn picker(&self) -> Option<Picker<'_>> {
+        Some(Picker {
+            roster: self.input.roster?,
+            extra: &self.extra,
+            now: self.input.now,
+            calendars: &self.routing.calendars,
+        })
+    }
+
+    fn act(
+        &mut self,
+        rule: &Rule,
+        act: &Act,
+        c: &mut Conversation,
+        route: &mut Option<String>,
+    ) -> Option<String> {
+        let name = rule.name.as_str();
+        let now = self.input.now;
+        match act {
+            Act::RouteToTeam(team) => {
+                if c.team.as_ref() == Some(team) {
+                    *route = Some(format!("team {team}"));
+                    return Some(format!("already in team {team}"));
+                }
+                let from = ownership(c);
+                c.team = Some(team.clone());
+                let owner_stays = match (&c.assignee, self.input.roster) {
+                    (Some(a), Some(r)) => r.agents.iter().any(|x| &x.id == a && x.is_in_team(team)),
+                    _ => false,
+                };
+                if !owner_stays {
+                    c.assignee = None;
+                }
+                let text = format!("team {team}");
+                self.event(
+                    name,
+                    EventKind::Assigned {
+                        from,
+                        to: ownership(c),
+                        reason: format!("rule {name:?} → {text}"),
+                        warning: None,
+                    },
+                );
+                self.derived.push(TriggerKind::AssignmentChanged);
+                *route = Some(text.clone());
+                Some(text)
+            }
+            Act::AssignAgent(agent) => {
+                let picker = self.picker()?;
+                let Some(a) = picker.roster.agents.iter().find(|x| &x.id == agent) else {
+                    return Some(format!("agent {agent} does not exist; left in the queue"));
+                };
+                let state = picker.availability_of(a);
+                if state != Availability::Available {
+                    return Some(format!(
+                        "{agent} is not available ({state:?}); left in the queue"
+                    ));
+                }
+                if c.assignee.as_ref() == Some(agent) {
+                    return Some(format!("{agent} already owns it"));
+                }
+                let load = picker.load(agent);
+                let capacity = a.capacity;
+                let teams = a.teams.clone();
+                let from = ownership(c);
+                c.assignee = Some(agent.clone());
+                if !c.team.as_ref().is_some_and(|t| teams.contains(t)) {
+                    c.team = teams.first().cloned();
+                }
+                let text = if capacity == 0 {
+                    format!("{agent} {load}/∞")
+                } else {
+                    format!("{agent} {load}/{capacity}")
+                };
+                self.assigned(name, from, c, text.clone(), route);
+                *self.extra.entry(agent.clone()).or_default() += 1;
+                Some(text)
+            }
+            Act::Assign {
+                team,
+                strategy,
+                skills,
+            } => {
+                let Some(team) = team.clone().or_else(|| c.team.clone()) else {
+                    return Some("no team to assign from; left unassigned".into());
+                };
+                let policy = self.routing.team_policy(&team);
+                let strategy = strategy.unwrap_or(policy.strategy);
+                let fallback = policy.fallback.unwrap_or(Strategy::LeastLoaded);
+                let roster = self.input.roster?;
+                // Keep an owner who is still here.
+                if let Some(owner) = &c.assignee {
+                    let keep = roster
+                        .agents
+                        .iter()
+                        .find(|a| &a.id == owner)
+                        .is_some_and(|a| {
+                            a.is_in_team(&team)
+                                && matches!(
+                                    super::strategy::availability(
+                                        a,
+                                        0,
+                                        now,
+                                        &self.routing.calendars
+                                    ),
+                                    Availability::Available
+                                )
+                        });
+                    if keep {
+                        return Some(format!("kept owner {owner}"));
+                    }
+                }
+                let mut view = roster.clone();
+                view.cursors = self.cursors.clone();
+                let pick = Picker {
+                    roster: &view,
+                    extra: &self.extra,
+                    now,
+                    calendars: &self.routing.calendars,
+                }
+                .pick(&team, strategy, fallback, skills, &c.tags);
+                let prefix = route
+                    .take()
+                    .filter(|r| *r == format!("team {team}"))
+                    .unwrap_or_else(|| format!("team {team}"));
+                let text = format!("{prefix} → {}", pick.explanation);
+                if let Some(cursor) = pick.cursor {
+                    self.cursors.insert(team.clone(), cursor);
+                }
+                match pick.agent {
+                    Some(agent) => {
+                        let from = ownership(c);
+                        c.team = Some(team);
+                        c.assignee = Some(agent.clone());
+                        *self.extra.entry(agent).or_default() += 1;
+                        self.assigned_with(name, from, c, text.clone());
+                    }
+                    None => {
+                        if c.team.as_ref() != Some(&team) || c.assignee.is_some() {
+                            let from = ownership(c);
+                            c.team = Some(team);
+                            c.assignee = None;
+                            self.assigned_with(name, from, c, text.clone());
+                        }
+                    }
+                }
+                Some(text)
+            }
+            Act::AddTags(tags) => {
+                let added: Vec<String> = tags
+                    .iter()
+                    .filter(|t| !c.tags.contains(t))
+                    .cloned()
+                    .collect();
+                if added.is_empty() {
+                    return None;
+                }
+                c.tags.extend(added.iter().cloned());
+                c.tags.sort();
+                self.event(
+                    name,
+                    EventKind::Tagged {
+                        added: added.clone(),
+                        removed: Vec::new(),
+                    },
+                );
+                self.derived.push(TriggerKind::TagAdded);
+                Some(format!("tagged {}", added.join(", ")))
+            }
+            Act::RemoveTags(tags) => {
+                let removed: Vec<String> = tags
+                    .iter()
+                    .filter(|t| c.tags.contains(t))
+                    .cloned()
+                    .collect();
+                if removed.is_empty() {
+                    return None;
+                }
+                c.tags.retain(|t| !removed.contains(t));
+                self.event(
+                    name,
+                    EventKind::Tagged {
+                        added: Vec::new(),
+                        removed: removed.clone(),
+                    },
+                );
+                Some(format!("untagged {}", removed.join(", ")))
+            }
+            Act::SetPriority(p) => {
+                if c.priority == *p {
+                    return None;
+                }
+                let from = c.priority;
+                c.priority = *p;
+                self.event(name, EventKind::PriorityChanged { from, to: *p });
+                Some(format!("priority {p}"))
+            }
+            Act::AutoReply { text, template } => {
+                if c.status == ConversationStatus::Resolved {
+                    return Some("resolved: no auto-reply".into());
+                }
+                let open = c.window_open(now);
+                let content = match (text, template) {
+                    (Some(t), _) if open => Content::text(t.clone()),
+                    (_, Some(tpl)) => tpl.clone(),
+                    (Some(_), None) => {
+                        return Some("window closed and no template: nothing sent".into())
+                    }
+                    (None, None) => return None,
+                };
+                let what = format!("auto-reply ({})", content.kind());
+                self.out.effects.push(Effect::Reply {
+                    rule: name.to_string(),
+                    content,
+                });
+                Some(what)
+            }
+            Act::Note(text) => {
+                self.out.effects.push(Effect::Note {
+                    rule: name.to_string(),
+                    text: text.clone(),
+                });
+                Some("note".into())
+            }
+            Act::SetStatus(to) => self.status(name, c, *to, None),
+            Act::Snooze(d) => self.status(name, c, ConversationStatus::Snoozed, Some(now + *d)),
+            Act::Emit { name: ev, data } => {
+                self.event(
+                    name,
+                    EventKind::Integration {
+                        name: ev.clone(),
+                        data: data.clone(),
+                    },
+                );
+                Some(format!("emitted {ev}"))
+            }
+        }
+    }
+
+    fn assigned(
+        &mut self,
+        rule: &str,
+        from: Ownership,
+        c: &Conversation,
+        text: String,
+        route: &mut Option<String>,
+    ) {
+        let text = match route.take() {
+            Some(r) => format!("{r} → {text}"),
+            None => text,
+        };
+        self.assigned_with(rule, from, c, text);
+    }
+
+    fn assigned_with(&mut self, rule: &str, from: Ownership, c: &Conversation, text: String) {
+        let to = ownership(c);
+        if from == to {
+            return;
+        }
+        self.event(
+            rule,
+            EventKind::Assigned {
+                from,
+                to,
+                reason: format!("rule {rule:?} → {text}"),
+                warning: None,
+            },
+        );
+        self.derived.push(TriggerKind::AssignmentChanged);
+    }
+
+    fn status(
+        &mut self,
+        rule: &str,
+        c: &mut Conversation,
+        to: ConversationStatus,
+        until: Option<DateTime<Utc>>,
+    ) -> Option<String> {
+        let from = c.status;
+        if from == to && c.snoozed_until == until {
+            return None;
+        }
+        if from == ConversationStatus::Resolved && to != ConversationStatus::Resolved {
+            c.reopen_count += 1;
+        }
+        c.status = to;
+        c.snoozed_until = until;
+        if to == ConversationStatus::Resolved {
+            c.resolved_at = Some(self.input.now);
+            c.waiting_since = None;
+        }
+        self.event(
+            rule,
+            EventKind::StatusChanged {
+                from,
+                to,
+                snoozed_until: until,
+            },
+        );
+        self.derived.push(TriggerKind::StatusChanged);
+        Some(match until {
+            Some(u) => format!("snoozed until {}", u.to_rfc3339()),
+            None => format!("status {to}"),
+        })
+    }
+}
