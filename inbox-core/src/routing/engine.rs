@@ -161,6 +161,9 @@ struct Run<'a, 'b> {
     cursors: BTreeMap<TeamId, RoutingCursor>,
     out: RunOutcome,
     derived: Vec<TriggerKind>,
+    /// A move to a team queue not yet recorded: recorded together with the
+    /// assignment that follows it in the same rule, or when the rule ends.
+    route: Option<(Ownership, String)>,
 }
 
 fn ownership(c: &Conversation) -> Ownership {
@@ -204,6 +207,7 @@ impl Routing {
             cursors: input.roster.map(|r| r.cursors.clone()).unwrap_or_default(),
             out: RunOutcome::default(),
             derived: Vec::new(),
+            route: None,
         };
         let folded: [OnceCell<Option<String>>; 4] = Default::default();
         let calendar = self
@@ -419,12 +423,12 @@ impl Run<'_, '_> {
             },
         );
         let mut said = Vec::new();
-        let mut route: Option<String> = None;
         for act in &rule.actions {
-            if let Some(s) = self.act(rule, act, c, &mut route) {
+            if let Some(s) = self.act(rule, act, c) {
                 said.push(s);
             }
         }
+        self.flush_route(&rule.name, c);
         if let Some(Effect::Event {
             kind: EventKind::RuleFired { outcome, .. },
             ..
@@ -443,22 +447,18 @@ impl Run<'_, '_> {
         })
     }
 
-    fn act(
-        &mut self,
-        rule: &Rule,
-        act: &Act,
-        c: &mut Conversation,
-        route: &mut Option<String>,
-    ) -> Option<String> {
+    fn act(&mut self, rule: &Rule, act: &Act, c: &mut Conversation) -> Option<String> {
         let name = rule.name.as_str();
         let now = self.input.now;
         match act {
             Act::RouteToTeam(team) => {
                 if c.team.as_ref() == Some(team) {
-                    *route = Some(format!("team {team}"));
                     return Some(format!("already in team {team}"));
                 }
-                let from = ownership(c);
+                let from = match self.route.take() {
+                    Some((from, _)) => from,
+                    None => ownership(c),
+                };
                 c.team = Some(team.clone());
                 let owner_stays = match (&c.assignee, self.input.roster) {
                     (Some(a), Some(r)) => r.agents.iter().any(|x| &x.id == a && x.is_in_team(team)),
@@ -468,17 +468,7 @@ impl Run<'_, '_> {
                     c.assignee = None;
                 }
                 let text = format!("team {team}");
-                self.event(
-                    name,
-                    EventKind::Assigned {
-                        from,
-                        to: ownership(c),
-                        reason: format!("rule {name:?} → {text}"),
-                        warning: None,
-                    },
-                );
-                self.derived.push(TriggerKind::AssignmentChanged);
-                *route = Some(text.clone());
+                self.route = Some((from, text.clone()));
                 Some(text)
             }
             Act::AssignAgent(agent) => {
@@ -508,7 +498,7 @@ impl Run<'_, '_> {
                 } else {
                     format!("{agent} {load}/{capacity}")
                 };
-                self.assigned(name, from, c, text.clone(), route);
+                self.assigned(name, from, c, text.clone());
                 *self.extra.entry(agent.clone()).or_default() += 1;
                 Some(text)
             }
@@ -555,25 +545,26 @@ impl Run<'_, '_> {
                     calendars: &self.routing.calendars,
                 }
                 .pick(&team, strategy, fallback, skills, &c.tags);
-                let prefix = route
-                    .take()
-                    .filter(|r| *r == format!("team {team}"))
-                    .unwrap_or_else(|| format!("team {team}"));
-                let text = format!("{prefix} → {}", pick.explanation);
+                let text = format!("team {team} → {}", pick.explanation);
                 if let Some(cursor) = pick.cursor {
                     self.cursors.insert(team.clone(), cursor);
                 }
+                let routed = self.route.take();
+                let from_route = routed.as_ref().map(|(f, _)| f.clone());
                 match pick.agent {
                     Some(agent) => {
-                        let from = ownership(c);
+                        let from = from_route.unwrap_or_else(|| ownership(c));
                         c.team = Some(team);
                         c.assignee = Some(agent.clone());
                         *self.extra.entry(agent).or_default() += 1;
                         self.assigned_with(name, from, c, text.clone());
                     }
                     None => {
-                        if c.team.as_ref() != Some(&team) || c.assignee.is_some() {
-                            let from = ownership(c);
+                        if routed.is_some()
+                            || c.team.as_ref() != Some(&team)
+                            || c.assignee.is_some()
+                        {
+                            let from = from_route.unwrap_or_else(|| ownership(c));
                             c.team = Some(team);
                             c.assignee = None;
                             self.assigned_with(name, from, c, text.clone());
@@ -673,19 +664,18 @@ impl Run<'_, '_> {
         }
     }
 
-    fn assigned(
-        &mut self,
-        rule: &str,
-        from: Ownership,
-        c: &Conversation,
-        text: String,
-        route: &mut Option<String>,
-    ) {
-        let text = match route.take() {
-            Some(r) => format!("{r} → {text}"),
-            None => text,
+    fn assigned(&mut self, rule: &str, from: Ownership, c: &Conversation, text: String) {
+        let (from, text) = match self.route.take() {
+            Some((f, r)) => (f, format!("{r} → {text}")),
+            None => (from, text),
         };
         self.assigned_with(rule, from, c, text);
+    }
+
+    fn flush_route(&mut self, rule: &str, c: &Conversation) {
+        if let Some((from, text)) = self.route.take() {
+            self.assigned_with(rule, from, c, text);
+        }
     }
 
     fn assigned_with(&mut self, rule: &str, from: Ownership, c: &Conversation, text: String) {

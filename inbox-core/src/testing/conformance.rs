@@ -17,6 +17,7 @@ use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use super::routing_suite::*;
 use super::Fixture;
 use crate::error::{Change, Error};
 use crate::event::{Event, EventActor, EventKind};
@@ -87,6 +88,12 @@ macro_rules! store_conformance_tests {
             window_warning_fires_once_while_the_customer_waits,
             reply_leases_are_exclusive_and_expire,
             contacts_are_edited_on_the_version_seen,
+            routing_state_is_stored,
+            round_robin_is_fair_under_races_and_survives_restarts,
+            ingest_routes_with_an_explanation,
+            returning_customers_stick_to_their_agent,
+            offline_agents_conversations_follow_the_policy,
+            automation_timers_fire_through_tick,
         );
     };
     (@tests [required] $make:expr; $($name:ident),* $(,)?) => {

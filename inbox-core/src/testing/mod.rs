@@ -18,6 +18,7 @@
 mod bus;
 pub mod conformance;
 mod fixture;
+mod routing_suite;
 mod transport;
 
 pub use bus::RecordingBus;
