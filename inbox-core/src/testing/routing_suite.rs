@@ -13,7 +13,7 @@ use crate::error::Error;
 use crate::event::{EventActor, EventKind};
 use crate::ids::*;
 use crate::inbox::{Assignee, InboxConfig};
-use crate::model::{Agent, ConversationStatus, Presence, Role};
+use crate::model::{Agent, ConversationStatus, Presence};
 use crate::ports::*;
 use crate::routing::{Routing, RoutingCursor};
 
