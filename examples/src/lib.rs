@@ -7,4 +7,5 @@
 #![allow(rustdoc::broken_intra_doc_links)]
 #![doc = include_str!("../../README.md")]
 
+pub mod scenario;
 pub mod wa_decode;

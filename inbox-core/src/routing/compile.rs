@@ -49,6 +49,8 @@ pub struct Routing {
     pub(crate) calendars: BTreeMap<String, Calendar>,
     pub(crate) business_hours: Option<String>,
     pub(crate) max_cascade: u32,
+    /// Some rule has a time trigger.
+    pub(crate) timed: bool,
     spec: RoutingSpec,
 }
 
@@ -63,6 +65,10 @@ pub struct Rule {
     pub(crate) continue_after: bool,
     pub(crate) cooldown: Option<TimeDelta>,
     pub(crate) enabled: bool,
+    /// The trigger kinds of `on`, as bits of [`TriggerKind::bit`].
+    pub(crate) mask: u16,
+    /// The condition depends on state the rule's actions can change.
+    pub(crate) stateful: bool,
 }
 
 impl Rule {
@@ -133,6 +139,7 @@ impl Routing {
             calendars: BTreeMap::new(),
             business_hours: None,
             max_cascade: 4,
+            timed: false,
             spec: RoutingSpec {
                 max_cascade: 4,
                 ..RoutingSpec::default()
@@ -203,6 +210,7 @@ impl Routing {
             rules.push(compile_rule(r, &calendars, &err)?);
         }
         Ok(Self {
+            timed: rules.iter().any(|r| r.enabled && r.timed()),
             rules,
             teams,
             calendars,
@@ -236,9 +244,15 @@ impl Routing {
                 field: "(document)".into(),
                 reason: e.to_string(),
             })?;
-        let spec: RoutingSpec = serde_path_to_error::deserialize(&value).map_err(|e| {
+        Self::from_value(&value)
+    }
+
+    /// Checks a configuration already parsed into a JSON value (embedded in
+    /// a larger file, say). Errors name the rule and the field.
+    pub fn from_value(value: &serde_json::Value) -> Result<Self> {
+        let spec: RoutingSpec = serde_path_to_error::deserialize(value).map_err(|e| {
             parse_error(&e.path().to_string(), &e.inner().to_string(), |i| {
-                rule_name_json(&value, i)
+                rule_name_json(value, i)
             })
         })?;
         Self::compile(spec)
@@ -275,7 +289,7 @@ impl Routing {
     pub fn listens(&self, trigger: super::TriggerKind) -> bool {
         self.rules
             .iter()
-            .any(|r| r.enabled && r.on.iter().any(|t| super::TriggerKind::of(t) == trigger))
+            .any(|r| r.enabled && r.mask & trigger.bit() != 0)
     }
 }
 
@@ -371,9 +385,15 @@ fn compile_rule(
         Some(d) if d.0.is_zero() => return Err(err("cooldown", "must be positive".into())),
         Some(d) => Some(delta(d.0)),
     };
+    let mask =
+        r.on.iter()
+            .fold(0, |m, t| m | super::TriggerKind::of(t).bit());
+    let stateful = cond.as_ref().is_some_and(Cond::depends_on_state);
     Ok(Rule {
         name: r.name.clone(),
         on: r.on.clone(),
+        mask,
+        stateful,
         cond,
         actions,
         continue_after: r.continue_after,
@@ -500,6 +520,8 @@ fn compile_cond(
             if needles.is_empty() {
                 return Err(err(&field, "needs at least one word".into()));
             }
+            let needles =
+                aho_corasick::AhoCorasick::new(&needles).map_err(|e| err(&field, e.to_string()))?;
             Cond::Text {
                 needles,
                 fold,

@@ -1,8 +1,8 @@
 //! Evaluating rule conditions.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use std::cell::OnceCell;
-use unicode_normalization::{char::is_combining_mark, UnicodeNormalization};
+use std::cell::{OnceCell, RefCell};
+use unicode_normalization::char::{decompose_canonical, is_combining_mark};
 
 use super::spec::{CustomerKind, OpenState};
 use crate::calendar::Calendar;
@@ -18,16 +18,29 @@ pub(crate) struct Fold {
 
 impl Fold {
     pub(crate) fn apply(self, s: &str) -> String {
-        let s: String = if self.diacritics {
-            s.nfd().filter(|c| !is_combining_mark(*c)).collect()
-        } else {
-            s.to_string()
+        let mut out = String::with_capacity(s.len());
+        let case = self.case;
+        let push = |out: &mut String, c: char| {
+            if c.is_ascii() {
+                out.push(if case { c.to_ascii_lowercase() } else { c });
+            } else if case {
+                out.extend(c.to_lowercase());
+            } else {
+                out.push(c);
+            }
         };
-        if self.case {
-            s.to_lowercase()
-        } else {
-            s
+        for c in s.chars() {
+            if c.is_ascii() || !self.diacritics {
+                push(&mut out, c);
+            } else {
+                decompose_canonical(c, |d| {
+                    if !is_combining_mark(d) {
+                        push(&mut out, d)
+                    }
+                });
+            }
         }
+        out
     }
 
     fn index(self) -> usize {
@@ -44,7 +57,7 @@ pub(crate) enum Cond {
     Channel(Vec<ChannelId>),
     MessageType(Vec<String>),
     Text {
-        needles: Vec<String>,
+        needles: aho_corasick::AhoCorasick,
         fold: Fold,
         whole_word: bool,
     },
@@ -90,6 +103,9 @@ pub(crate) struct Facts<'a> {
     pub calendars: &'a std::collections::BTreeMap<String, Calendar>,
     /// The message text folded each way, computed on first use.
     pub folded: &'a [OnceCell<Option<String>>; 4],
+    /// Whether each calendar (by address) is open now, computed on first
+    /// use.
+    pub open: &'a RefCell<Vec<(usize, bool)>>,
 }
 
 impl Facts<'_> {
@@ -104,15 +120,13 @@ impl Facts<'_> {
     }
 }
 
-fn contains_word(hay: &str, needle: &str, whole_word: bool) -> bool {
+fn contains_word(hay: &str, needles: &aho_corasick::AhoCorasick, whole_word: bool) -> bool {
     if !whole_word {
-        return hay.contains(needle);
+        return needles.is_match(hay);
     }
-    hay.match_indices(needle).any(|(i, m)| {
-        let before = hay[..i].chars().next_back();
-        let after = hay[i + m.len()..].chars().next();
-        let boundary = |c: Option<char>| c.is_none_or(|c| !c.is_alphanumeric());
-        boundary(before) && boundary(after)
+    let boundary = |c: Option<char>| c.is_none_or(|c| !c.is_alphanumeric());
+    needles.find_overlapping_iter(hay).any(|m| {
+        boundary(hay[..m.start()].chars().next_back()) && boundary(hay[m.end()..].chars().next())
     })
 }
 
@@ -121,6 +135,25 @@ fn within(elapsed: TimeDelta, more: Option<TimeDelta>, less: Option<TimeDelta>) 
 }
 
 impl Cond {
+    /// Whether the verdict can change when actions change the conversation
+    /// (priority, status, tags, team, owner, reply times); the others
+    /// depend only on the message, contact, channel and time.
+    pub(crate) fn depends_on_state(&self) -> bool {
+        match self {
+            Cond::All(v) | Cond::Any(v) => v.iter().any(Cond::depends_on_state),
+            Cond::Not(x) => x.depends_on_state(),
+            Cond::Priority(_)
+            | Cond::PriorityAtLeast(_)
+            | Cond::Status(_)
+            | Cond::Tag(_)
+            | Cond::Team(_)
+            | Cond::Assigned(_)
+            | Cond::SinceCustomer { .. }
+            | Cond::SinceAgent { .. } => true,
+            _ => false,
+        }
+    }
+
     pub(crate) fn eval(&self, f: &Facts<'_>) -> bool {
         let c = f.conversation;
         match self {
@@ -141,7 +174,7 @@ impl Cond {
                 whole_word,
             } => f
                 .text(*fold)
-                .is_some_and(|t| needles.iter().any(|n| contains_word(t, n, *whole_word))),
+                .is_some_and(|t| contains_word(t, needles, *whole_word)),
             Cond::Regex { re, fold } => f.text(*fold).is_some_and(|t| re.is_match(t)),
             Cond::ContactTag(tags) => f
                 .contact
@@ -153,9 +186,12 @@ impl Cond {
             } => {
                 let v = f.contact.and_then(|k| k.attributes.get(key));
                 match (values, exists) {
-                    (Some(values), _) => {
-                        v.is_some_and(|v| values.iter().any(|x| *x == v.trim().to_lowercase()))
-                    }
+                    (Some(values), _) => v.is_some_and(|v| {
+                        let v = v.trim();
+                        values
+                            .iter()
+                            .any(|x| v.chars().flat_map(char::to_lowercase).eq(x.chars()))
+                    }),
                     (None, Some(e)) => v.is_some() == *e,
                     (None, None) => false,
                 }
@@ -173,7 +209,21 @@ impl Cond {
                     .as_ref()
                     .and_then(|n| f.calendars.get(n))
                     .unwrap_or(f.calendar);
-                let open = cal.is_open(f.now);
+                let key = std::ptr::from_ref(cal) as usize;
+                let cached = f
+                    .open
+                    .borrow()
+                    .iter()
+                    .find(|(k, _)| *k == key)
+                    .map(|(_, o)| *o);
+                let open = match cached {
+                    Some(o) => o,
+                    None => {
+                        let o = cal.is_open(f.now);
+                        f.open.borrow_mut().push((key, o));
+                        o
+                    }
+                };
                 match state {
                     OpenState::Open => open,
                     OpenState::Closed => !open,
@@ -208,10 +258,21 @@ mod tests {
             diacritics: true,
         };
         assert_eq!(f.apply("Reembolsó ÁRBOL"), "reembolso arbol");
-        assert!(contains_word("quiero un reembolso ya", "reembolso", true));
-        assert!(!contains_word("refunded", "refund", true));
-        assert!(contains_word("refunded", "refund", false));
-        assert!(contains_word("refund!", "refund", true));
-        assert!(contains_word("need a refund", "a refund", true));
+        let ac = |w: &[&str]| aho_corasick::AhoCorasick::new(w).unwrap();
+        assert!(contains_word(
+            "quiero un reembolso ya",
+            &ac(&["reembolso"]),
+            true
+        ));
+        assert!(!contains_word("refunded", &ac(&["refund"]), true));
+        assert!(contains_word("refunded", &ac(&["refund"]), false));
+        assert!(contains_word("refund!", &ac(&["refund"]), true));
+        assert!(contains_word("need a refund", &ac(&["a refund"]), true));
+        // A word inside a longer needle's match still counts on its own.
+        assert!(contains_word(
+            "refunds and refund",
+            &ac(&["refund", "refunds x"]),
+            true
+        ));
     }
 }

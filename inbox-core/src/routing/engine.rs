@@ -73,6 +73,10 @@ impl TriggerKind {
         })
     }
 
+    pub(crate) fn bit(self) -> u16 {
+        1 << (self as u16)
+    }
+
     fn name(self) -> &'static str {
         match self {
             TriggerKind::MessageReceived => "message_received",
@@ -210,42 +214,56 @@ impl Routing {
             route: None,
         };
         let folded: [OnceCell<Option<String>>; 4] = Default::default();
+        let open = std::cell::RefCell::new(Vec::new());
+        // Condition results, valid until a rule fires (its actions may
+        // change what conditions see).
+        let mut verdicts: Vec<Option<bool>> = vec![None; self.rules.len()];
         let calendar = self
             .business_hours
             .as_ref()
             .and_then(|n| self.calendars.get(n))
             .unwrap_or(input.calendar);
-        let mut fired: BTreeSet<usize> = BTreeSet::new();
+        let mut fired = vec![false; self.rules.len()];
         let mut pending: Vec<TriggerKind> = dedupe(input.triggers.to_vec());
         let mut rounds = 0;
         while !pending.is_empty() && rounds < self.max_cascade {
             rounds += 1;
             for trigger in std::mem::take(&mut pending) {
                 for (i, rule) in self.rules.iter().enumerate() {
-                    if !rule.enabled || fired.contains(&i) {
+                    if !rule.enabled || rule.mask & trigger.bit() == 0 || fired[i] {
                         continue;
                     }
                     let Some(label) = listens(rule, trigger, conversation, input.now) else {
                         continue;
                     };
-                    if let (Some(cd), Some(last)) =
-                        (rule.cooldown, conversation.rule_fired.get(&rule.name))
-                    {
-                        if input.now < *last + cd {
+                    if let Some(cd) = rule.cooldown {
+                        if conversation
+                            .rule_fired
+                            .get(&rule.name)
+                            .is_some_and(|last| input.now < *last + cd)
+                        {
                             continue;
                         }
                     }
-                    let matches = rule.cond.as_ref().is_none_or(|c| {
-                        c.eval(&Facts {
-                            conversation,
-                            contact: input.contact,
-                            message: input.message,
-                            now: input.now,
-                            calendar,
-                            calendars: &self.calendars,
-                            folded: &folded,
-                        })
-                    });
+                    let matches = match verdicts[i] {
+                        Some(v) => v,
+                        None => {
+                            let v = rule.cond.as_ref().is_none_or(|c| {
+                                c.eval(&Facts {
+                                    conversation,
+                                    contact: input.contact,
+                                    message: input.message,
+                                    now: input.now,
+                                    calendar,
+                                    calendars: &self.calendars,
+                                    folded: &folded,
+                                    open: &open,
+                                })
+                            });
+                            verdicts[i] = Some(v);
+                            v
+                        }
+                    };
                     if !matches {
                         continue;
                     }
@@ -257,8 +275,13 @@ impl Routing {
                             ..RunOutcome::default()
                         };
                     }
-                    fired.insert(i);
+                    fired[i] = true;
                     run.fire(rule, label, conversation);
+                    for (v, r) in verdicts.iter_mut().zip(&self.rules) {
+                        if r.stateful {
+                            *v = None;
+                        }
+                    }
                     if !rule.continue_after {
                         break;
                     }
@@ -295,6 +318,9 @@ impl Routing {
     /// When the next time-triggered rule is due for this conversation
     /// (stored as [`Conversation::automation_due`], which sets its timer).
     pub fn next_due(&self, c: &Conversation) -> Option<DateTime<Utc>> {
+        if !self.timed {
+            return None;
+        }
         let mut best: Option<DateTime<Utc>> = None;
         for rule in self.rules.iter().filter(|r| r.enabled && r.timed()) {
             for t in &rule.on {
@@ -325,6 +351,7 @@ impl Routing {
         let extra = BTreeMap::new();
         let picker = Picker {
             roster,
+            cursors: &roster.cursors,
             extra: &extra,
             now,
             calendars: &self.calendars,
@@ -383,6 +410,12 @@ fn listens(
     c: &Conversation,
     now: DateTime<Utc>,
 ) -> Option<&'static str> {
+    if rule.mask & trigger.bit() == 0 {
+        return None;
+    }
+    if trigger != TriggerKind::Timer {
+        return Some(trigger.name());
+    }
     rule.on.iter().find_map(|t| {
         if TriggerKind::of(t) != trigger {
             return None;
@@ -441,6 +474,7 @@ impl Run<'_, '_> {
     fn picker(&self) -> Option<Picker<'_>> {
         Some(Picker {
             roster: self.input.roster?,
+            cursors: &self.cursors,
             extra: &self.extra,
             now: self.input.now,
             calendars: &self.routing.calendars,
@@ -536,10 +570,9 @@ impl Run<'_, '_> {
                         return Some(format!("kept owner {owner}"));
                     }
                 }
-                let mut view = roster.clone();
-                view.cursors = self.cursors.clone();
                 let pick = Picker {
-                    roster: &view,
+                    roster,
+                    cursors: &self.cursors,
                     extra: &self.extra,
                     now,
                     calendars: &self.routing.calendars,

@@ -114,37 +114,82 @@ struct Candidate<'a> {
     state: Availability,
 }
 
-fn load_text(agent: &Agent, load: u32) -> String {
+fn write_load(s: &mut String, agent: &Agent, load: u32) {
     if agent.capacity == 0 {
-        format!("{} {load}/∞", agent.id)
+        let _ = write!(s, "{} {load}/∞", agent.id);
     } else {
-        format!("{} {load}/{}", agent.id, agent.capacity)
+        let _ = write!(s, "{} {load}/{}", agent.id, agent.capacity);
+    }
+}
+
+fn load_text(agent: &Agent, load: u32) -> String {
+    let mut s = String::new();
+    write_load(&mut s, agent, load);
+    s
+}
+
+fn write_candidate(s: &mut String, c: &Candidate<'_>) {
+    match c.state {
+        Availability::Available => write_load(s, c.agent, c.load),
+        Availability::Inactive => {
+            let _ = write!(s, "{} inactive", c.agent.id);
+        }
+        Availability::NotOnline(p) => {
+            let _ = write!(s, "{} {p}", c.agent.id);
+        }
+        Availability::OffShift => {
+            let _ = write!(s, "{} off shift", c.agent.id);
+        }
+        Availability::Full { .. } => {
+            write_load(s, c.agent, c.load);
+            s.push_str(" full");
+        }
     }
 }
 
 fn describe(c: &Candidate<'_>) -> String {
-    match c.state {
-        Availability::Available => load_text(c.agent, c.load),
-        Availability::Inactive => format!("{} inactive", c.agent.id),
-        Availability::NotOnline(p) => format!("{} {p}", c.agent.id),
-        Availability::OffShift => format!("{} off shift", c.agent.id),
-        Availability::Full { .. } => format!("{} full", load_text(c.agent, c.load)),
+    let mut s = String::new();
+    write_candidate(&mut s, c);
+    s
+}
+
+/// The others, in a short list, appended to `s`.
+fn write_others(s: &mut String, all: &[Candidate<'_>], chosen: Option<&AgentId>) {
+    const SHOWN: usize = 6;
+    let mut n = 0;
+    for c in all.iter().filter(|c| Some(&c.agent.id) != chosen) {
+        if n < SHOWN {
+            if n > 0 {
+                s.push_str(", ");
+            }
+            write_candidate(s, c);
+        }
+        n += 1;
+    }
+    if n > SHOWN {
+        let _ = write!(s, ", +{} more", n - SHOWN);
     }
 }
 
-/// The others, in a short list.
-fn others(all: &[Candidate<'_>], chosen: Option<&AgentId>) -> String {
-    const SHOWN: usize = 6;
-    let rest: Vec<&Candidate<'_>> = all.iter().filter(|c| Some(&c.agent.id) != chosen).collect();
-    let mut s = String::new();
-    for (i, c) in rest.iter().take(SHOWN).enumerate() {
-        if i > 0 {
-            s.push_str(", ");
+/// `label: chosen (others)`.
+fn explain(label: &str, all: &[Candidate<'_>], chosen: Option<&Candidate<'_>>) -> String {
+    let mut s = String::with_capacity(128);
+    s.push_str(label);
+    s.push_str(": ");
+    match chosen {
+        Some(c) => {
+            write_load(&mut s, c.agent, c.load);
+            if all.len() > 1 {
+                s.push_str(" (");
+                write_others(&mut s, all, Some(&c.agent.id));
+                s.push(')');
+            }
         }
-        s.push_str(&describe(c));
-    }
-    if rest.len() > SHOWN {
-        let _ = write!(s, ", +{} more", rest.len() - SHOWN);
+        None => {
+            s.push_str("nobody available (");
+            write_others(&mut s, all, None);
+            s.push(')');
+        }
     }
     s
 }
@@ -152,6 +197,9 @@ fn others(all: &[Candidate<'_>], chosen: Option<&AgentId>) -> String {
 /// Picks an agent of a team with a strategy.
 pub(crate) struct Picker<'a> {
     pub roster: &'a Roster,
+    /// Round-robin cursors (the roster's, moved by picks earlier in the
+    /// same run).
+    pub cursors: &'a BTreeMap<TeamId, RoutingCursor>,
     /// Loads including assignments made earlier in the same run.
     pub extra: &'a BTreeMap<AgentId, u32>,
     pub now: DateTime<Utc>,
@@ -160,8 +208,12 @@ pub(crate) struct Picker<'a> {
 
 impl Picker<'_> {
     pub(crate) fn load(&self, agent: &AgentId) -> u32 {
-        self.roster.loads.get(agent).copied().unwrap_or(0)
-            + self.extra.get(agent).copied().unwrap_or(0)
+        let extra = if self.extra.is_empty() {
+            0
+        } else {
+            self.extra.get(agent).copied().unwrap_or(0)
+        };
+        self.roster.loads.get(agent).copied().unwrap_or(0) + extra
     }
 
     pub(crate) fn availability_of(&self, agent: &Agent) -> Availability {
@@ -169,19 +221,39 @@ impl Picker<'_> {
     }
 
     fn candidates(&self, team: &TeamId) -> Vec<Candidate<'_>> {
-        let mut v: Vec<Candidate<'_>> = self
-            .roster
-            .agents
-            .iter()
-            .filter(|a| a.is_in_team(team) && a.active)
-            .map(|a| Candidate {
+        // In the roster's order (stores list agents by id); every choice
+        // below breaks ties by id explicitly, so the order only affects how
+        // explanations list the others. Loads are read by walking the
+        // (id-ordered) load map alongside the agents while the agents come
+        // in id order too, instead of a lookup per agent.
+        let mut loads = self.roster.loads.iter().peekable();
+        let mut previous: Option<&AgentId> = None;
+        let mut out = Vec::new();
+        for a in &self.roster.agents {
+            let in_order = previous.is_none_or(|p| p < &a.id);
+            previous = Some(&a.id);
+            let stored = if in_order {
+                while loads.next_if(|(id, _)| *id < &a.id).is_some() {}
+                loads.next_if(|(id, _)| *id == &a.id).map_or(0, |(_, n)| *n)
+            } else {
+                self.roster.loads.get(&a.id).copied().unwrap_or(0)
+            };
+            if !a.active || !a.is_in_team(team) {
+                continue;
+            }
+            let extra = if self.extra.is_empty() {
+                0
+            } else {
+                self.extra.get(&a.id).copied().unwrap_or(0)
+            };
+            let load = stored + extra;
+            out.push(Candidate {
                 agent: a,
-                load: self.load(&a.id),
-                state: self.availability_of(a),
-            })
-            .collect();
-        v.sort_by(|a, b| a.agent.id.cmp(&b.agent.id));
-        v
+                load,
+                state: availability(a, load, self.now, self.calendars),
+            });
+        }
+        out
     }
 
     /// Runs `strategy` (with `fallback` for sticky and skills) over the
@@ -275,7 +347,6 @@ impl Picker<'_> {
 
     fn round_robin(&self, team: &TeamId, all: &[Candidate<'_>]) -> Pick {
         let cursor = self
-            .roster
             .cursors
             .get(team)
             .cloned()
@@ -284,36 +355,40 @@ impl Picker<'_> {
             .iter()
             .filter(|c| c.state == Availability::Available)
             .collect();
+        // The first agent (by id) after the last one picked, wrapping round.
+        let first = available.iter().min_by(|a, b| a.agent.id.cmp(&b.agent.id));
         let next = match &cursor.last {
             Some(last) => available
                 .iter()
-                .find(|c| &c.agent.id > last)
-                .or_else(|| available.first()),
-            None => available.first(),
+                .filter(|c| &c.agent.id > last)
+                .min_by(|a, b| a.agent.id.cmp(&b.agent.id))
+                .or(first),
+            None => first,
         };
         match next {
             None => Pick {
                 agent: None,
-                explanation: format!("round robin: nobody available ({})", others(all, None)),
+                explanation: explain("round robin", all, None),
                 cursor: None,
             },
             Some(c) => {
                 let id = c.agent.id.clone();
-                let after = cursor
-                    .last
-                    .as_ref()
-                    .map(|l| format!("after {l}"))
-                    .unwrap_or_else(|| "first".into());
-                let rest = others(all, Some(&id));
+                let mut explanation = String::with_capacity(128);
+                explanation.push_str("round robin: ");
+                write_load(&mut explanation, c.agent, c.load);
+                match &cursor.last {
+                    Some(l) => {
+                        let _ = write!(explanation, " (after {l}");
+                    }
+                    None => explanation.push_str(" (first"),
+                }
+                if all.len() > 1 {
+                    explanation.push_str("; ");
+                    write_others(&mut explanation, all, Some(&id));
+                }
+                explanation.push(')');
                 Pick {
-                    explanation: if rest.is_empty() {
-                        format!("round robin: {} ({after})", load_text(c.agent, c.load))
-                    } else {
-                        format!(
-                            "round robin: {} ({after}; {rest})",
-                            load_text(c.agent, c.load)
-                        )
-                    },
+                    explanation,
                     cursor: Some(RoutingCursor {
                         team: team.clone(),
                         last: Some(id.clone()),
@@ -349,23 +424,9 @@ fn least_loaded(
                 .then(ratio(a).total_cmp(&ratio(b)))
                 .then(a.agent.id.cmp(&b.agent.id))
         });
-    match best {
-        None => Pick {
-            agent: None,
-            explanation: format!("{label}: nobody available ({})", others(all, None)),
-            cursor: None,
-        },
-        Some(c) => {
-            let rest = others(all, Some(&c.agent.id));
-            Pick {
-                agent: Some(c.agent.id.clone()),
-                explanation: if rest.is_empty() {
-                    format!("{label}: {}", load_text(c.agent, c.load))
-                } else {
-                    format!("{label}: {} ({rest})", load_text(c.agent, c.load))
-                },
-                cursor: None,
-            }
-        }
+    Pick {
+        agent: best.map(|c| c.agent.id.clone()),
+        explanation: explain(label, all, best),
+        cursor: None,
     }
 }

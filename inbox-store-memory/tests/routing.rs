@@ -1,0 +1,156 @@
+//! A day of traffic through routing, with a fake clock: fairness of round
+//! robin and capacity under least loaded, through the real `Inbox`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use chrono::TimeDelta;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use inbox_core::model::{Agent, ConversationStatus, Presence, Role};
+use inbox_core::ports::Store;
+use inbox_core::routing::Routing;
+use inbox_core::testing::Fixture;
+use inbox_core::{Actor, AgentId, TeamId};
+use inbox_store_memory::MemoryStore;
+
+/// Deterministic pseudo-random numbers (xorshift), so the day is the same
+/// every run.
+struct Seeded(u64);
+
+impl Seeded {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+async fn team_of(f: &Fixture, capacities: &[u32]) -> Vec<AgentId> {
+    let sales = TeamId::new("sales").unwrap();
+    // The fixture's own sales agents leave the team for this test.
+    for a in ["ana", "ben", "sam"] {
+        let mut agent = f
+            .store
+            .agent(&f.acme(), &AgentId::new(a).unwrap())
+            .await
+            .unwrap();
+        agent.teams.retain(|t| t != &sales);
+        f.inbox.provision_agent(&agent).await.unwrap();
+    }
+    let mut ids = Vec::new();
+    for (i, cap) in capacities.iter().enumerate() {
+        let id = AgentId::new(format!("agent{i}")).unwrap();
+        let a = Agent::new(f.acme(), id.clone(), format!("Agent {i}"), Role::Agent)
+            .in_team(sales.clone())
+            .with_capacity(*cap);
+        f.inbox.provision_agent(&a).await.unwrap();
+        f.inbox
+            .set_presence(&Actor::new(f.acme(), id.clone()), Presence::Online)
+            .await
+            .unwrap();
+        ids.push(id);
+    }
+    ids
+}
+
+fn routing(strategy: &str) -> Routing {
+    Routing::from_yaml(&format!(
+        "teams:\n  sales: {{ strategy: {strategy} }}\nrules:\n  - name: sales\n    then: [ {{ route_to_team: sales }}, {{ assign: {{}} }} ]\n"
+    ))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn round_robin_over_1000_conversations_and_7_agents_is_fair() {
+    let f = Fixture::new(Arc::new(MemoryStore::new()) as Arc<dyn Store>)
+        .await
+        .unwrap();
+    f.inbox.set_routing(&f.acme(), routing("round_robin"));
+    let agents = team_of(&f, &[0; 7]).await;
+    let mut owners: BTreeMap<AgentId, u32> = BTreeMap::new();
+    for i in 0..1000 {
+        // A day: one new customer every 86 seconds.
+        f.advance(TimeDelta::seconds(86));
+        let (c, _) = f
+            .customer_says("1001", &format!("w{i}"), &format!("3460{i:06}"), "hola")
+            .await
+            .unwrap();
+        let owner = f
+            .store
+            .conversation(&f.acme(), &c)
+            .await
+            .unwrap()
+            .assignee
+            .unwrap();
+        *owners.entry(owner).or_default() += 1;
+    }
+    assert_eq!(owners.len(), agents.len());
+    let max = owners.values().max().unwrap();
+    let min = owners.values().min().unwrap();
+    assert!(max - min <= 1, "{owners:?}");
+}
+
+#[tokio::test]
+async fn least_loaded_never_exceeds_capacity_over_a_day() {
+    let f = Fixture::new(Arc::new(MemoryStore::new()) as Arc<dyn Store>)
+        .await
+        .unwrap();
+    f.inbox.set_routing(&f.acme(), routing("least_loaded"));
+    let capacities = [2, 3, 4, 5, 6];
+    let agents = team_of(&f, &capacities).await;
+    let mut rng = Seeded(0x5eed_1234_abcd);
+    let mut queued = 0;
+    for i in 0..600 {
+        f.advance(TimeDelta::seconds(144));
+        let (c, _) = f
+            .customer_says("1001", &format!("w{i}"), &format!("3461{i:06}"), "hi")
+            .await
+            .unwrap();
+        if f.store
+            .conversation(&f.acme(), &c)
+            .await
+            .unwrap()
+            .assignee
+            .is_none()
+        {
+            queued += 1;
+        }
+        // Agents resolve some of their conversations, and sometimes step
+        // away and come back.
+        let loads = f.store.agent_loads(&f.acme()).await.unwrap();
+        for (a, cap) in agents.iter().zip(capacities) {
+            let load = loads.get(a).copied().unwrap_or(0);
+            assert!(load <= cap, "{a} has {load} open, capacity {cap}");
+        }
+        let who = &agents[(rng.next() % agents.len() as u64) as usize];
+        let actor = Actor::new(f.acme(), who.clone());
+        match rng.next() % 10 {
+            0..=5 => {
+                let mine = f
+                    .inbox
+                    .list(&actor, &inbox_core::ViewQuery::new(inbox_core::View::Mine))
+                    .await
+                    .unwrap();
+                if let Some(c) = mine.items.first() {
+                    f.inbox
+                        .set_status(&actor, &c.id, c.version, ConversationStatus::Resolved)
+                        .await
+                        .unwrap();
+                }
+            }
+            6 => {
+                f.inbox.set_presence(&actor, Presence::Away).await.unwrap();
+            }
+            _ => {
+                f.inbox
+                    .set_presence(&actor, Presence::Online)
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+    // The day was busy enough that some customers waited in the queue.
+    assert!(queued > 0);
+}
