@@ -57,6 +57,7 @@ pub mod permissions;
 pub mod ports;
 pub mod query;
 pub mod routing;
+mod secret;
 pub mod sla;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -73,3 +74,4 @@ pub use inbox::{
     ReplyPolicy, StaleReplies, TickReport, View, ViewQuery, CUSTOMER_WINDOW,
 };
 pub use query::{Cursor, Page, SortOrder};
+pub use secret::Secret;

@@ -46,7 +46,6 @@
 pub mod axum;
 mod client;
 mod error;
-mod secret;
 mod signature;
 mod webhook;
 
@@ -55,7 +54,8 @@ pub use client::{
     RetryPolicy, TemplateInfo,
 };
 pub use error::{SignatureProblem, WhatsAppError};
-pub use secret::Secret;
+/// Tokens and app secrets (the core's type, re-exported).
+pub use inbox_core::Secret;
 pub use signature::{sign, verify_signature, SIGNATURE_HEADER};
 pub use webhook::{
     decode_webhook, AppSecrets, ConversationInfo, Decoded, DecodedMessage, DecodedStatus,

@@ -4,7 +4,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use crate::error::{SignatureProblem, WhatsAppError};
-use crate::secret::Secret;
+use crate::Secret;
 
 type HmacSha256 = Hmac<Sha256>;
 

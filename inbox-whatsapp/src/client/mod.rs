@@ -20,7 +20,7 @@ pub use body::{mark_read_body, message_body};
 pub use classify::classify;
 
 use crate::error::WhatsAppError;
-use crate::secret::Secret;
+use crate::Secret;
 
 /// When and how often a failed call is tried again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

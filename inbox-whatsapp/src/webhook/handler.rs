@@ -10,8 +10,8 @@ use inbox_core::{Inbox, IngestOutcome};
 
 use super::decode::{decode_webhook, Decoded};
 use crate::error::WhatsAppError;
-use crate::secret::Secret;
 use crate::signature::verify_signature;
+use crate::Secret;
 
 /// Where app secrets come from. Meta signs each webhook with the secret of
 /// the app the number is subscribed through; numbers may belong to

@@ -8,7 +8,7 @@ use std::fmt;
 /// accident.
 ///
 /// ```
-/// use inbox_whatsapp::Secret;
+/// use inbox_core::Secret;
 /// let s = Secret::new("EAAG-very-secret");
 /// assert_eq!(format!("{s:?}"), "Secret([redacted])");
 /// assert_eq!(s.expose(), "EAAG-very-secret");

@@ -1,0 +1,44 @@
+//! # inbox-webhooks
+//!
+//! Signed outbound webhooks of the inbox's domain events, so a CRM, a
+//! helpdesk or an e-commerce back office can follow what happens: every
+//! message, assignment, note, status change, SLA breach and integration
+//! event emitted by a rule.
+//!
+//! - [`Dispatcher`] reads the store's event log and POSTs each event to the
+//!   tenant's [`Subscription`]s, signed, retried with exponential backoff,
+//!   given up into a dead-letter list that can be replayed.
+//! - [`sign`] and [`verify`] are the two sides of the `X-Inbox-Signature`
+//!   header (HMAC-SHA256 over timestamp and body, compared in constant
+//!   time); receivers written in Rust can use [`verify`] directly.
+//!
+//! ```no_run
+//! # async fn demo(store: std::sync::Arc<dyn inbox_core::ports::Store>, clock: std::sync::Arc<dyn inbox_core::ports::Clock>) -> Result<(), inbox_webhooks::WebhookError> {
+//! use inbox_core::{Secret, TenantId};
+//! use inbox_webhooks::{Dispatcher, RetryPolicy, Subscription};
+//! let mut dispatcher = Dispatcher::new(store, clock, RetryPolicy::default())?;
+//! dispatcher.subscribe(Subscription {
+//!     id: "crm".into(),
+//!     tenant: TenantId::new("acme")?,
+//!     url: "https://crm.example.com/hooks/inbox".parse().map_err(|_| inbox_webhooks::WebhookError::InvalidSubscription("url".into()))?,
+//!     secret: Secret::new("whsec_..."),
+//!     events: vec!["assigned".into(), "integration".into()],
+//! }, 0)?;
+//! loop {
+//!     let report = dispatcher.pump(500).await?;
+//!     if report.read == 0 { tokio_sleep_a_second().await }
+//! }
+//! # async fn tokio_sleep_a_second() {}
+//! # }
+//! ```
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod dispatcher;
+mod error;
+mod signature;
+
+pub use dispatcher::{DeadLetter, Dispatcher, PumpReport, RetryPolicy, Subscription};
+pub use error::WebhookError;
+pub use signature::{sign, verify, SIGNATURE_HEADER};
