@@ -3,7 +3,7 @@
 use chrono::{TimeDelta, Weekday};
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::condition::{Cond, Fold};
+use super::condition::{Cond, Fold, TextSets, TextSetsBuilder};
 use super::spec::{
     Action, CalendarSpec, Condition, OneOrMany, RoutingSpec, RuleSpec, Strategy, TeamPolicy,
     Trigger,
@@ -40,6 +40,13 @@ const MESSAGE_TYPES: &[&str] = &[
 /// engine slow or big).
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
+/// What compiling conditions needs: the calendars, and where keyword lists
+/// and patterns are gathered.
+struct Ctx<'a> {
+    calendars: &'a BTreeMap<String, Calendar>,
+    text: std::cell::RefCell<TextSetsBuilder>,
+}
+
 /// A checked, ready-to-run routing configuration (see the [module
 /// docs](super)).
 #[derive(Debug, Clone)]
@@ -51,6 +58,8 @@ pub struct Routing {
     pub(crate) max_cascade: u32,
     /// Some rule has a time trigger.
     pub(crate) timed: bool,
+    /// Every keyword list and pattern of the rule set, matched in one pass.
+    pub(crate) text: TextSets,
     spec: RoutingSpec,
 }
 
@@ -140,6 +149,7 @@ impl Routing {
             business_hours: None,
             max_cascade: 4,
             timed: false,
+            text: TextSets::default(),
             spec: RoutingSpec {
                 max_cascade: 4,
                 ..RoutingSpec::default()
@@ -185,6 +195,10 @@ impl Routing {
             }
             teams.insert(team, policy.clone());
         }
+        let ctx = Ctx {
+            calendars: &calendars,
+            text: Default::default(),
+        };
         let mut names = BTreeSet::new();
         let mut rules = Vec::with_capacity(spec.rules.len());
         for (i, r) in spec.rules.iter().enumerate() {
@@ -207,9 +221,15 @@ impl Routing {
             if !names.insert(r.name.clone()) {
                 return Err(err("name", "another rule has the same name".into()));
             }
-            rules.push(compile_rule(r, &calendars, &err)?);
+            rules.push(compile_rule(r, &ctx, &err)?);
         }
+        let text = ctx.text.into_inner().build().map_err(|reason| Error::InvalidRules {
+            rule: None,
+            field: "rules".into(),
+            reason,
+        })?;
         Ok(Self {
+            text,
             timed: rules.iter().any(|r| r.enabled && r.timed()),
             rules,
             teams,
@@ -357,11 +377,7 @@ fn compile_calendar(c: &CalendarSpec) -> std::result::Result<Calendar, String> {
     Ok(cal)
 }
 
-fn compile_rule(
-    r: &RuleSpec,
-    calendars: &BTreeMap<String, Calendar>,
-    err: &dyn Fn(&str, String) -> Error,
-) -> Result<Rule> {
+fn compile_rule(r: &RuleSpec, ctx: &Ctx<'_>, err: &dyn Fn(&str, String) -> Error) -> Result<Rule> {
     if r.on.is_empty() {
         return Err(err("on", "a rule needs at least one trigger".into()));
     }
@@ -374,7 +390,7 @@ fn compile_rule(
     }
     let cond = match &r.when {
         None => None,
-        Some(c) => Some(compile_cond(c, "when", calendars, err)?),
+        Some(c) => Some(compile_cond(c, "when", ctx, err)?),
     };
     let mut actions = Vec::with_capacity(r.then.len());
     for (i, a) in r.then.iter().enumerate() {
@@ -443,9 +459,10 @@ fn non_empty<T: Clone>(
 fn compile_cond(
     c: &Condition,
     path: &str,
-    calendars: &BTreeMap<String, Calendar>,
+    ctx: &Ctx<'_>,
     err: &dyn Fn(&str, String) -> Error,
 ) -> Result<Cond> {
+    let calendars = ctx.calendars;
     Ok(match c {
         Condition::All(v) | Condition::Any(v) => {
             let name = if matches!(c, Condition::All(_)) {
@@ -462,7 +479,7 @@ fn compile_cond(
             let inner = v
                 .iter()
                 .enumerate()
-                .map(|(i, c)| compile_cond(c, &format!("{path}.{name}[{i}]"), calendars, err))
+                .map(|(i, c)| compile_cond(c, &format!("{path}.{name}[{i}]"), ctx, err))
                 .collect::<Result<Vec<_>>>()?;
             if matches!(c, Condition::All(_)) {
                 Cond::All(inner)
@@ -473,7 +490,7 @@ fn compile_cond(
         Condition::Not(inner) => Cond::Not(Box::new(compile_cond(
             inner,
             &format!("{path}.not"),
-            calendars,
+            ctx,
             err,
         )?)),
         Condition::Channel(v) => {
@@ -520,27 +537,26 @@ fn compile_cond(
             if needles.is_empty() {
                 return Err(err(&field, "needs at least one word".into()));
             }
-            let needles =
-                aho_corasick::AhoCorasick::new(&needles).map_err(|e| err(&field, e.to_string()))?;
-            Cond::Text {
-                needles,
-                fold,
-                whole_word: t.whole_word,
-            }
+            Cond::Text(ctx.text.borrow_mut().keywords(fold, t.whole_word, needles))
         }
         Condition::Regex(r) => {
-            let re = regex::RegexBuilder::new(&r.pattern)
+            // Checked alone, for an error that names this rule; matched
+            // together with every other pattern of the rule set.
+            regex::RegexBuilder::new(&r.pattern)
                 .case_insensitive(r.case_insensitive)
                 .size_limit(REGEX_SIZE_LIMIT)
                 .build()
                 .map_err(|e| err(&format!("{path}.regex.pattern"), e.to_string()))?;
-            Cond::Regex {
-                re,
-                fold: Fold {
-                    case: false,
-                    diacritics: r.fold_diacritics,
-                },
-            }
+            let pattern = if r.case_insensitive {
+                format!("(?i:{})", r.pattern)
+            } else {
+                format!("(?:{})", r.pattern)
+            };
+            let fold = Fold {
+                case: false,
+                diacritics: r.fold_diacritics,
+            };
+            Cond::Regex(ctx.text.borrow_mut().regex(fold, pattern))
         }
         Condition::ContactTag(v) => Cond::ContactTag(tags(v, &format!("{path}.contact_tag"), err)?),
         Condition::ContactAttribute(a) => {

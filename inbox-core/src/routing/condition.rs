@@ -56,15 +56,10 @@ pub(crate) enum Cond {
     Not(Box<Cond>),
     Channel(Vec<ChannelId>),
     MessageType(Vec<String>),
-    Text {
-        needles: aho_corasick::AhoCorasick,
-        fold: Fold,
-        whole_word: bool,
-    },
-    Regex {
-        re: regex::Regex,
-        fold: Fold,
-    },
+    /// A keyword list, by its id in [`TextSets`].
+    Text(usize),
+    /// A pattern, by its id in [`TextSets`].
+    Regex(usize),
     ContactTag(Vec<String>),
     ContactAttribute {
         key: String,
@@ -106,9 +101,117 @@ pub(crate) struct Facts<'a> {
     /// Whether each calendar (by address) is open now, computed on first
     /// use.
     pub open: &'a RefCell<Vec<(usize, bool)>>,
+    /// The rule set's keyword lists and patterns.
+    pub sets: &'a TextSets,
+    /// Which of them the message matches, computed on first use.
+    pub hits: &'a OnceCell<Vec<bool>>,
+}
+
+/// Gathers the keyword lists and patterns of a rule set.
+#[derive(Debug, Default)]
+pub(crate) struct TextSetsBuilder {
+    /// Keyword groups by (fold, whole word): needles and their condition ids.
+    keywords: Vec<(Fold, bool, Vec<String>, Vec<usize>)>,
+    /// Patterns by fold: patterns and their condition ids.
+    regexes: Vec<(Fold, Vec<String>, Vec<usize>)>,
+    next: usize,
+}
+
+impl TextSetsBuilder {
+    /// Registers a keyword list; returns its condition id.
+    pub(crate) fn keywords(&mut self, fold: Fold, whole_word: bool, needles: Vec<String>) -> usize {
+        let id = self.next;
+        self.next += 1;
+        let i = match self.keywords.iter().position(|(f, w, ..)| *f == fold && *w == whole_word) {
+            Some(i) => i,
+            None => {
+                self.keywords.push((fold, whole_word, Vec::new(), Vec::new()));
+                self.keywords.len() - 1
+            }
+        };
+        let group = &mut self.keywords[i];
+        for n in needles {
+            group.2.push(n);
+            group.3.push(id);
+        }
+        id
+    }
+
+    /// Registers a pattern; returns its condition id.
+    pub(crate) fn regex(&mut self, fold: Fold, pattern: String) -> usize {
+        let id = self.next;
+        self.next += 1;
+        match self.regexes.iter_mut().find(|(f, ..)| *f == fold) {
+            Some(group) => {
+                group.1.push(pattern);
+                group.2.push(id);
+            }
+            None => self.regexes.push((fold, vec![pattern], vec![id])),
+        }
+        id
+    }
+
+    pub(crate) fn build(self) -> Result<TextSets, String> {
+        let mut keywords = Vec::new();
+        for (fold, whole_word, needles, owners) in self.keywords {
+            let ac = aho_corasick::AhoCorasick::new(&needles).map_err(|e| e.to_string())?;
+            keywords.push((fold, whole_word, ac, owners));
+        }
+        let mut regexes = Vec::new();
+        for (fold, patterns, owners) in self.regexes {
+            let set = regex::RegexSetBuilder::new(&patterns)
+                .size_limit(patterns.len().max(1) << 20)
+                .build()
+                .map_err(|e| e.to_string())?;
+            regexes.push((fold, set, owners));
+        }
+        Ok(TextSets {
+            keywords,
+            regexes,
+            conditions: self.next,
+        })
+    }
+}
+
+/// Every keyword list and pattern of a rule set, grouped so that one pass
+/// over a message answers all of them.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TextSets {
+    keywords: Vec<(Fold, bool, aho_corasick::AhoCorasick, Vec<usize>)>,
+    regexes: Vec<(Fold, regex::RegexSet, Vec<usize>)>,
+    conditions: usize,
 }
 
 impl Facts<'_> {
+    fn hits(&self) -> &[bool] {
+        self.hits.get_or_init(|| {
+            let mut hits = vec![false; self.sets.conditions];
+            for (fold, whole_word, ac, owners) in &self.sets.keywords {
+                let Some(text) = self.text(*fold) else { continue };
+                let boundary = |c: Option<char>| c.is_none_or(|c| !c.is_alphanumeric());
+                for m in ac.find_overlapping_iter(text) {
+                    let id = owners[m.pattern().as_usize()];
+                    if hits[id] {
+                        continue;
+                    }
+                    let ok = !*whole_word
+                        || (boundary(text[..m.start()].chars().next_back())
+                            && boundary(text[m.end()..].chars().next()));
+                    if ok {
+                        hits[id] = true;
+                    }
+                }
+            }
+            for (fold, set, owners) in &self.sets.regexes {
+                let Some(text) = self.text(*fold) else { continue };
+                for i in set.matches(text).iter() {
+                    hits[owners[i]] = true;
+                }
+            }
+            hits
+        })
+    }
+
     fn text(&self, fold: Fold) -> Option<&str> {
         self.folded[fold.index()]
             .get_or_init(|| {
@@ -118,16 +221,6 @@ impl Facts<'_> {
             })
             .as_deref()
     }
-}
-
-fn contains_word(hay: &str, needles: &aho_corasick::AhoCorasick, whole_word: bool) -> bool {
-    if !whole_word {
-        return needles.is_match(hay);
-    }
-    let boundary = |c: Option<char>| c.is_none_or(|c| !c.is_alphanumeric());
-    needles.find_overlapping_iter(hay).any(|m| {
-        boundary(hay[..m.start()].chars().next_back()) && boundary(hay[m.end()..].chars().next())
-    })
 }
 
 fn within(elapsed: TimeDelta, more: Option<TimeDelta>, less: Option<TimeDelta>) -> bool {
@@ -168,14 +261,7 @@ impl Cond {
                 };
                 kinds.iter().any(|x| x == k)
             }),
-            Cond::Text {
-                needles,
-                fold,
-                whole_word,
-            } => f
-                .text(*fold)
-                .is_some_and(|t| contains_word(t, needles, *whole_word)),
-            Cond::Regex { re, fold } => f.text(*fold).is_some_and(|t| re.is_match(t)),
+            Cond::Text(id) | Cond::Regex(id) => f.hits().get(*id).copied().unwrap_or(false),
             Cond::ContactTag(tags) => f
                 .contact
                 .is_some_and(|k| k.tags.iter().any(|t| tags.contains(t))),
@@ -258,21 +344,5 @@ mod tests {
             diacritics: true,
         };
         assert_eq!(f.apply("Reembolsó ÁRBOL"), "reembolso arbol");
-        let ac = |w: &[&str]| aho_corasick::AhoCorasick::new(w).unwrap();
-        assert!(contains_word(
-            "quiero un reembolso ya",
-            &ac(&["reembolso"]),
-            true
-        ));
-        assert!(!contains_word("refunded", &ac(&["refund"]), true));
-        assert!(contains_word("refunded", &ac(&["refund"]), false));
-        assert!(contains_word("refund!", &ac(&["refund"]), true));
-        assert!(contains_word("need a refund", &ac(&["a refund"]), true));
-        // A word inside a longer needle's match still counts on its own.
-        assert!(contains_word(
-            "refunds and refund",
-            &ac(&["refund", "refunds x"]),
-            true
-        ));
     }
 }

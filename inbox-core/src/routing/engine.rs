@@ -215,6 +215,7 @@ impl Routing {
         };
         let folded: [OnceCell<Option<String>>; 4] = Default::default();
         let open = std::cell::RefCell::new(Vec::new());
+        let hits = OnceCell::new();
         // Condition results, valid until a rule fires (its actions may
         // change what conditions see).
         let mut verdicts: Vec<Option<bool>> = vec![None; self.rules.len()];
@@ -258,6 +259,8 @@ impl Routing {
                                     calendars: &self.calendars,
                                     folded: &folded,
                                     open: &open,
+                                    sets: &self.text,
+                                    hits: &hits,
                                 })
                             });
                             verdicts[i] = Some(v);
