@@ -70,8 +70,8 @@ pub use inbound::{InboundEvent, InboundMessage, InboundStatus, IngestOutcome};
 pub use inbox::{normalize_tag, parse_mentions};
 pub use inbox::{
     ActionOutcome, Actor, Assignee, ContactDetail, ContactUpdate, ConversationDetail,
-    DispatchReport, Inbox, InboxConfig, OfflineReport, OutboxPolicy, Ports, ReopenPolicy, Reply,
-    ReplyPolicy, StaleReplies, TickReport, View, ViewQuery, CUSTOMER_WINDOW,
+    CustomerContextView, DispatchReport, Inbox, InboxConfig, OfflineReport, OutboxPolicy, Ports,
+    ReopenPolicy, Reply, ReplyPolicy, StaleReplies, TickReport, View, ViewQuery, CUSTOMER_WINDOW,
 };
 pub use query::{Cursor, Page, SortOrder};
 pub use secret::Secret;

@@ -36,7 +36,7 @@ pub use contacts::ContactUpdate;
 pub use dispatch::DispatchReport;
 pub use ingest::CUSTOMER_WINDOW;
 pub use timers::TickReport;
-pub use views::{ContactDetail, ConversationDetail, View, ViewQuery};
+pub use views::{ContactDetail, ConversationDetail, CustomerContextView, View, ViewQuery};
 
 /// The ports an [`Inbox`] runs on.
 #[derive(Clone)]
@@ -132,6 +132,7 @@ pub struct Inbox {
     ports: Ports,
     config: Arc<InboxConfig>,
     routing: Arc<std::sync::RwLock<automation::RoutingTable>>,
+    context: Arc<std::sync::RwLock<Option<Arc<dyn crate::ports::CustomerContext>>>>,
 }
 
 impl std::fmt::Debug for Inbox {
@@ -149,6 +150,7 @@ impl Inbox {
             ports,
             config: Arc::new(config),
             routing: Default::default(),
+            context: Default::default(),
         }
     }
 

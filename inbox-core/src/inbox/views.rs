@@ -121,6 +121,20 @@ pub struct ConversationDetail {
     /// The recorded events (ownership changes with actor, time and reason,
     /// status changes, deliveries ...), oldest first.
     pub timeline: Vec<Event>,
+    /// What the embedder's systems know about the customer.
+    pub context: CustomerContextView,
+}
+
+/// Customer context shown with a conversation.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "state", content = "value", rename_all = "snake_case")]
+pub enum CustomerContextView {
+    /// No provider is set.
+    NotConfigured,
+    /// The provider's cards.
+    Cards(Vec<crate::ports::ContextCard>),
+    /// The provider failed; the view is shown without it.
+    Unavailable(String),
 }
 
 /// A contact with their conversations across numbers.
@@ -221,12 +235,58 @@ impl Inbox {
         let contact = store.contact(&actor.tenant, &conversation.contact).await?;
         let messages = store.messages(&actor.tenant, id).await?;
         let timeline = store.conversation_events(&actor.tenant, id, 0).await?;
+        let context = self.context_for(&actor.tenant, &contact).await;
         Ok(ConversationDetail {
             conversation,
             contact,
             messages,
             timeline,
+            context,
         })
+    }
+
+    /// Sets the provider of customer context shown with conversations.
+    pub fn set_customer_context(
+        &self,
+        provider: std::sync::Arc<dyn crate::ports::CustomerContext>,
+    ) {
+        let mut slot = self.context.write().unwrap_or_else(|e| e.into_inner());
+        *slot = Some(provider);
+    }
+
+    /// The customer context of a contact the agent may see (for front ends
+    /// that load it separately from the conversation).
+    pub async fn customer_context(
+        &self,
+        actor: &Actor,
+        id: &ContactId,
+    ) -> Result<CustomerContextView> {
+        let agent = self.load_agent(actor).await?;
+        permissions::require(&agent, Action::View)?;
+        let contact = self.ports.store.contact(&actor.tenant, id).await?;
+        Ok(self.context_for(&actor.tenant, &contact).await)
+    }
+
+    async fn context_for(
+        &self,
+        tenant: &crate::ids::TenantId,
+        contact: &crate::model::Contact,
+    ) -> CustomerContextView {
+        let provider = self
+            .context
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        match provider {
+            None => CustomerContextView::NotConfigured,
+            Some(p) => match p.cards(tenant, contact).await {
+                Ok(cards) => CustomerContextView::Cards(cards),
+                Err(e) => {
+                    tracing::warn!(error = %e, "customer context provider failed");
+                    CustomerContextView::Unavailable(e.0)
+                }
+            },
+        }
     }
 
     /// A contact with every conversation of theirs the agent may see, across

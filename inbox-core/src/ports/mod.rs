@@ -6,12 +6,14 @@
 
 mod bus;
 mod clock;
+mod context;
 mod idgen;
 mod store;
 mod transport;
 
 pub use bus::{BusItem, EventBus, EventStream};
 pub use clock::{Clock, ManualClock};
+pub use context::{ContextCard, ContextError, CustomerContext};
 pub use idgen::{IdGenerator, SequentialIds};
 pub use store::{
     AsDynStore, Changeset, Committed, IngestContext, Lease, MessageMutation, Mutated, OutboxClaim,

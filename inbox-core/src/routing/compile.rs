@@ -223,11 +223,15 @@ impl Routing {
             }
             rules.push(compile_rule(r, &ctx, &err)?);
         }
-        let text = ctx.text.into_inner().build().map_err(|reason| Error::InvalidRules {
-            rule: None,
-            field: "rules".into(),
-            reason,
-        })?;
+        let text = ctx
+            .text
+            .into_inner()
+            .build()
+            .map_err(|reason| Error::InvalidRules {
+                rule: None,
+                field: "rules".into(),
+                reason,
+            })?;
         Ok(Self {
             text,
             timed: rules.iter().any(|r| r.enabled && r.timed()),

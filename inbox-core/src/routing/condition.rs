@@ -122,10 +122,15 @@ impl TextSetsBuilder {
     pub(crate) fn keywords(&mut self, fold: Fold, whole_word: bool, needles: Vec<String>) -> usize {
         let id = self.next;
         self.next += 1;
-        let i = match self.keywords.iter().position(|(f, w, ..)| *f == fold && *w == whole_word) {
+        let i = match self
+            .keywords
+            .iter()
+            .position(|(f, w, ..)| *f == fold && *w == whole_word)
+        {
             Some(i) => i,
             None => {
-                self.keywords.push((fold, whole_word, Vec::new(), Vec::new()));
+                self.keywords
+                    .push((fold, whole_word, Vec::new(), Vec::new()));
                 self.keywords.len() - 1
             }
         };
@@ -187,7 +192,9 @@ impl Facts<'_> {
         self.hits.get_or_init(|| {
             let mut hits = vec![false; self.sets.conditions];
             for (fold, whole_word, ac, owners) in &self.sets.keywords {
-                let Some(text) = self.text(*fold) else { continue };
+                let Some(text) = self.text(*fold) else {
+                    continue;
+                };
                 let boundary = |c: Option<char>| c.is_none_or(|c| !c.is_alphanumeric());
                 for m in ac.find_overlapping_iter(text) {
                     let id = owners[m.pattern().as_usize()];
@@ -203,7 +210,9 @@ impl Facts<'_> {
                 }
             }
             for (fold, set, owners) in &self.sets.regexes {
-                let Some(text) = self.text(*fold) else { continue };
+                let Some(text) = self.text(*fold) else {
+                    continue;
+                };
                 for i in set.matches(text).iter() {
                     hits[owners[i]] = true;
                 }

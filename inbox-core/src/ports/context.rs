@@ -1,0 +1,71 @@
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+use crate::ids::TenantId;
+use crate::model::Contact;
+
+/// Something the embedder's other systems know about a customer: an order,
+/// a lead stage, an open ticket. Shown next to the conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContextCard {
+    /// Which system it comes from (`shop`, `crm`, `helpdesk`).
+    pub source: String,
+    /// A one-line title (`Order #10423 — shipped`).
+    pub title: String,
+    /// Labelled values, in display order.
+    #[serde(default)]
+    pub fields: Vec<(String, String)>,
+    /// A link to the record in its system.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Free-form extras for custom front ends.
+    #[serde(default)]
+    pub extra: BTreeMap<String, String>,
+}
+
+/// Why a provider could not answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ContextError(pub String);
+
+/// The embedder's source of customer context (order history, lead stage,
+/// tickets), set with [`Inbox::set_customer_context`](crate::Inbox::set_customer_context).
+///
+/// # Contract
+///
+/// - Answers for one contact of one tenant; must never return another
+///   tenant's data (the tenant is passed for that reason).
+/// - Bounds its own latency (the core has no timer of its own): a slow CRM
+///   should time out inside the provider and return an error.
+/// - Errors are shown to the agent as "context unavailable" with the message;
+///   they never fail the conversation view, so the message must not carry
+///   secrets.
+///
+/// ```
+/// use async_trait::async_trait;
+/// use inbox_core::ports::{ContextCard, ContextError, CustomerContext};
+/// use inbox_core::{model::Contact, TenantId};
+/// struct Shop;
+/// #[async_trait]
+/// impl CustomerContext for Shop {
+///     async fn cards(&self, _t: &TenantId, c: &Contact) -> Result<Vec<ContextCard>, ContextError> {
+///         Ok(vec![ContextCard {
+///             source: "shop".into(),
+///             title: format!("3 orders for {}", c.identity.wa_id.as_deref().unwrap_or("?")),
+///             fields: vec![("Last order".into(), "#10423, shipped".into())],
+///             url: None,
+///             extra: Default::default(),
+///         }])
+///     }
+/// }
+/// ```
+#[async_trait]
+pub trait CustomerContext: Send + Sync {
+    /// Cards about `contact`.
+    async fn cards(
+        &self,
+        tenant: &TenantId,
+        contact: &Contact,
+    ) -> Result<Vec<ContextCard>, ContextError>;
+}
