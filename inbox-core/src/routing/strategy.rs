@@ -228,7 +228,7 @@ impl Picker<'_> {
         // in id order too, instead of a lookup per agent.
         let mut loads = self.roster.loads.iter().peekable();
         let mut previous: Option<&AgentId> = None;
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(self.roster.agents.len());
         for a in &self.roster.agents {
             let in_order = previous.is_none_or(|p| p < &a.id);
             previous = Some(&a.id);
@@ -408,22 +408,26 @@ fn least_loaded(
     label: &str,
     eligible: impl Fn(&Candidate<'_>) -> bool,
 ) -> Pick {
-    let ratio = |c: &Candidate<'_>| {
+    // load / capacity, compared without division: a/b < c/d ⇔ a·d < c·b
+    // (unlimited capacity counts as a share of zero).
+    let share = |c: &Candidate<'_>| {
         if c.agent.capacity == 0 {
-            0.0
+            (0u64, 1u64)
         } else {
-            f64::from(c.load) / f64::from(c.agent.capacity)
+            (u64::from(c.load), u64::from(c.agent.capacity))
         }
+    };
+    let better = |a: &Candidate<'_>, b: &Candidate<'_>| {
+        let ((an, ad), (bn, bd)) = (share(a), share(b));
+        a.load
+            .cmp(&b.load)
+            .then((an * bd).cmp(&(bn * ad)))
+            .then_with(|| a.agent.id.cmp(&b.agent.id))
     };
     let best = all
         .iter()
         .filter(|c| c.state == Availability::Available && eligible(c))
-        .min_by(|a, b| {
-            a.load
-                .cmp(&b.load)
-                .then(ratio(a).total_cmp(&ratio(b)))
-                .then(a.agent.id.cmp(&b.agent.id))
-        });
+        .min_by(|a, b| better(a, b));
     Pick {
         agent: best.map(|c| c.agent.id.clone()),
         explanation: explain(label, all, best),
