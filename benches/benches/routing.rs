@@ -77,6 +77,7 @@ fn setup() -> (Conversation, Contact, Roster) {
         tags: vec!["newsletter".into()],
         attributes: [("tier".to_string(), "silver".to_string())].into(),
         created_at: now,
+        merged_into: None,
         version: 1,
     };
     let mut roster = Roster::default();

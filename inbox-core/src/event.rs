@@ -63,6 +63,16 @@ pub enum EventKind {
         /// What changed.
         what: String,
     },
+    /// Two contacts were merged: `from`'s conversations now belong to
+    /// `into`.
+    ContactsMerged {
+        /// The contact merged away (kept as a pointer to `into`).
+        from: ContactId,
+        /// The contact that remains.
+        into: ContactId,
+        /// Conversations moved.
+        conversations: u32,
+    },
     /// A new conversation was opened.
     ConversationOpened {
         /// The number.
@@ -288,6 +298,7 @@ impl EventKind {
         match self {
             EventKind::ContactCreated { .. } => "contact_created",
             EventKind::ContactUpdated { .. } => "contact_updated",
+            EventKind::ContactsMerged { .. } => "contacts_merged",
             EventKind::ConversationOpened { .. } => "conversation_opened",
             EventKind::ConversationReopened { .. } => "conversation_reopened",
             EventKind::MessageReceived { .. } => "message_received",

@@ -47,6 +47,8 @@ pub enum Action {
     ChangeStatus,
     /// Change agents, teams, channels.
     ManageSettings,
+    /// Merge two contacts that are the same person.
+    MergeContacts,
 }
 
 impl std::fmt::Display for Action {
@@ -62,6 +64,7 @@ impl std::fmt::Display for Action {
             Action::Tag => "tag",
             Action::ChangeStatus => "change the status",
             Action::ManageSettings => "change settings",
+            Action::MergeContacts => "merge contacts",
         })
     }
 }

@@ -48,6 +48,7 @@ fn contact(tags: &[&str]) -> Contact {
         tags: tags.iter().map(|s| s.to_string()).collect(),
         attributes: BTreeMap::from([("tier".to_string(), "Gold".to_string())]),
         created_at: t0(),
+        merged_into: None,
         version: 1,
     }
 }

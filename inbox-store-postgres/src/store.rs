@@ -1618,6 +1618,89 @@ impl Store for PgStore {
         self.commit_alone(&tenant, &changes).await
     }
 
+    async fn merge_contacts(
+        &self,
+        tenant: &TenantId,
+        m: &inbox_core::ports::ContactMerge,
+    ) -> Result<Committed> {
+        let t = tenant.as_str();
+        let (from, into) = (&m.from.value, &m.into.value);
+        if from.tenant != *tenant
+            || into.tenant != *tenant
+            || m.events.iter().any(|e| &e.tenant != tenant)
+        {
+            return Err(Error::invalid("merge", "belongs to another tenant"));
+        }
+        let mut tx = self.pool.begin().await.map_err(|e| db("merge: begin", e))?;
+        // Lock both, in id order (no deadlock with a merge the other way).
+        let rows = sqlx::query(
+            "SELECT contact_id, version FROM inbox_contacts WHERE tenant_id = $1 AND contact_id = ANY($2) ORDER BY contact_id FOR UPDATE",
+        )
+        .bind(t)
+        .bind(vec![from.id.as_str(), into.id.as_str()])
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(|e| db("merge: contacts", e))?;
+        for w in [&m.from, &m.into] {
+            let expected = w.expected_version.unwrap_or(0);
+            let current = rows
+                .iter()
+                .find(|r| r.get::<String, _>(0) == w.value.id.as_str())
+                .map(|r| r.get::<i64, _>(1) as u64)
+                .ok_or_else(|| Error::not_found("contact", &w.value.id))?;
+            if current != expected || w.value.version != expected + 1 {
+                return Err(Error::Conflict(Box::new(Conflict::on(
+                    "contact",
+                    &w.value.id,
+                    expected,
+                    current,
+                ))));
+            }
+        }
+        // The merged contact lets go of its identity first, so the survivor
+        // may take it.
+        for k in [from, into] {
+            sqlx::query(
+                "UPDATE inbox_contacts SET wa_id = $3, user_id = $4, version = $5, data = $6 WHERE tenant_id = $1 AND contact_id = $2",
+            )
+            .bind(t)
+            .bind(k.id.as_str())
+            .bind(k.identity.wa_id.as_deref())
+            .bind(k.identity.user_id.as_deref())
+            .bind(k.version as i64)
+            .bind(to_json(k))
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| match unique_violation(&e) {
+                Some(_) => Error::Duplicate {
+                    what: "contact",
+                    existing: k.id.to_string(),
+                },
+                None => db("merge: contact", e),
+            })?;
+        }
+        sqlx::query(
+            "UPDATE inbox_conversations SET contact_id = $3, version = version + 1, \
+             data = jsonb_set(jsonb_set(data, '{contact}', to_jsonb($3::text)), '{version}', to_jsonb(version + 1)) \
+             WHERE tenant_id = $1 AND contact_id = $2",
+        )
+        .bind(t)
+        .bind(from.id.as_str())
+        .bind(into.id.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| match unique_violation(&e) {
+            Some(_) => Error::Duplicate {
+                what: "active conversation",
+                existing: into.id.to_string(),
+            },
+            None => db("merge: conversations", e),
+        })?;
+        let events = record_events(&mut tx, tenant, m.events.clone()).await?;
+        tx.commit().await.map_err(|e| db("merge: commit", e))?;
+        Ok(Committed { events })
+    }
+
     async fn update_message(
         &self,
         tenant: &TenantId,

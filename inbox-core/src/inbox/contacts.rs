@@ -126,4 +126,126 @@ impl Inbox {
         self.publish(&committed.events).await;
         Ok(next)
     }
+
+    /// Merges contact `merge` into contact `keep` (the same person known
+    /// twice, e.g. once by number and once by BSUID, or written in from
+    /// two numbers): `merge`'s conversations move to `keep`, which takes
+    /// the union of identities, tags and attributes (its own values win)
+    /// and `merge`'s names where it has none. `merge` stays as a pointer to
+    /// `keep` ([`Contact::merged_into`]). Supervisors and admins; both
+    /// versions must be the ones the agent saw.
+    ///
+    /// Refused when the two have different WhatsApp numbers or BSUIDs (a
+    /// contact has one of each), and when both have an active conversation
+    /// on the same number (resolve one first).
+    pub async fn merge_contacts(
+        &self,
+        actor: &Actor,
+        keep: &ContactId,
+        keep_version: u64,
+        merge: &ContactId,
+        merge_version: u64,
+    ) -> Result<Contact> {
+        let agent = self.load_agent(actor).await?;
+        permissions::require(&agent, Action::MergeContacts)?;
+        if keep == merge {
+            return Err(Error::invalid(
+                "merge",
+                "a contact cannot be merged into itself",
+            ));
+        }
+        let store = &self.ports.store;
+        let into = store.contact(&actor.tenant, keep).await?;
+        let from = store.contact(&actor.tenant, merge).await?;
+        for (c, seen) in [(&into, keep_version), (&from, merge_version)] {
+            if c.version != seen {
+                let mut conflict = crate::error::Conflict::on("contact", &c.id, seen, c.version);
+                conflict.changes.push(crate::error::Change::Other {
+                    what: "the contact was edited".into(),
+                });
+                return Err(Error::Conflict(Box::new(conflict)));
+            }
+            if c.merged_into.is_some() {
+                return Err(Error::InvalidState(format!(
+                    "contact {} was already merged into another",
+                    c.id
+                )));
+            }
+        }
+        let clash =
+            |a: &Option<String>, b: &Option<String>| matches!((a, b), (Some(x), Some(y)) if x != y);
+        if clash(&into.identity.wa_id, &from.identity.wa_id) {
+            return Err(Error::InvalidState(
+                "the contacts have different WhatsApp numbers; a contact has one".into(),
+            ));
+        }
+        if clash(&into.identity.user_id, &from.identity.user_id) {
+            return Err(Error::InvalidState(
+                "the contacts have different WhatsApp user ids (BSUID); a contact has one".into(),
+            ));
+        }
+        let mut next = into.clone();
+        if next.identity.wa_id.is_none() {
+            next.identity.wa_id = from.identity.wa_id.clone();
+        }
+        if next.identity.user_id.is_none() {
+            next.identity.user_id = from.identity.user_id.clone();
+        }
+        if next.profile_name.is_none() {
+            next.profile_name = from.profile_name.clone();
+        }
+        if next.display_name.is_none() {
+            next.display_name = from.display_name.clone();
+        }
+        for t in &from.tags {
+            if !next.tags.contains(t) {
+                next.tags.push(t.clone());
+            }
+        }
+        next.tags.sort();
+        for (k, v) in &from.attributes {
+            next.attributes
+                .entry(k.clone())
+                .or_insert_with(|| v.clone());
+        }
+        next.created_at = next.created_at.min(from.created_at);
+        next.version = into.version + 1;
+        let mut gone = from.clone();
+        gone.identity = crate::model::ContactIdentity::default();
+        gone.merged_into = Some(keep.clone());
+        gone.version = from.version + 1;
+        let moved = self
+            .contact(actor, merge)
+            .await
+            .map(|d| d.conversations.len() as u32)
+            .unwrap_or(0);
+        let event = Event::new(
+            actor.tenant.clone(),
+            self.now(),
+            EventActor::Agent(agent.id.clone()),
+            EventKind::ContactsMerged {
+                from: merge.clone(),
+                into: keep.clone(),
+                conversations: moved,
+            },
+        );
+        let committed = store
+            .merge_contacts(
+                &actor.tenant,
+                &crate::ports::ContactMerge {
+                    from: Write {
+                        value: gone,
+                        expected_version: Some(from.version),
+                    },
+                    into: Write {
+                        value: next.clone(),
+                        expected_version: Some(into.version),
+                    },
+                    events: vec![event],
+                },
+            )
+            .await?;
+        self.publish(&committed.events).await;
+        Ok(next)
+    }
 }

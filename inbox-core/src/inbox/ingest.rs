@@ -167,6 +167,7 @@ impl Inbox {
                     tags: Vec::new(),
                     attributes: Default::default(),
                     created_at: now,
+                    merged_into: None,
                     version: 1,
                 };
                 events.push(Event::new(

@@ -78,6 +78,11 @@ pub struct Contact {
     pub attributes: BTreeMap<String, String>,
     /// When the contact first wrote.
     pub created_at: DateTime<Utc>,
+    /// Set when this contact was merged into another (it is then kept only
+    /// so old references resolve: its identity is cleared and its
+    /// conversations belong to the other).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_into: Option<ContactId>,
     /// Optimistic-concurrency version, incremented by every change.
     pub version: u64,
 }

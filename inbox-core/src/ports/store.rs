@@ -283,6 +283,19 @@ impl Changeset {
     }
 }
 
+/// Two contacts merged into one, for [`Store::merge_contacts`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContactMerge {
+    /// The contact merged away, as it will be stored: identity cleared,
+    /// `merged_into` set, at the version after the expected one.
+    pub from: Write<Contact>,
+    /// The contact that remains, with the union of both, at the version
+    /// after the expected one.
+    pub into: Write<Contact>,
+    /// Events to record.
+    pub events: Vec<Event>,
+}
+
 /// A reply lease: "Ana is replying until 10:02:30".
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Lease {
@@ -454,6 +467,15 @@ pub trait Store: Send + Sync {
         &self,
         tenant: &TenantId,
     ) -> Result<Vec<crate::routing::RoutingCursor>>;
+
+    /// Merges two contacts atomically: checks both expected versions
+    /// ([`Error::Conflict`] if either moved), moves every conversation of
+    /// `from` to `into` (each conversation's version goes up by one), stores
+    /// both contacts (`from` first, so `into` may take its identity) and
+    /// records the events. Refused with [`Error::Duplicate`] (`"active
+    /// conversation"`) if both have an active conversation on the same
+    /// channel; nothing is written then.
+    async fn merge_contacts(&self, tenant: &TenantId, merge: &ContactMerge) -> Result<Committed>;
 
     // ---- messages ----
 

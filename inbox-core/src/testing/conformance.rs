@@ -17,6 +17,7 @@ use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use super::contacts_suite::*;
 pub use super::routing_suite::*;
 use super::Fixture;
 use crate::error::{Change, Error};
@@ -94,6 +95,7 @@ macro_rules! store_conformance_tests {
             returning_customers_stick_to_their_agent,
             offline_agents_conversations_follow_the_policy,
             automation_timers_fire_through_tick,
+            contacts_merge_into_one,
         );
     };
     (@tests [required] $make:expr; $($name:ident),* $(,)?) => {
@@ -196,6 +198,7 @@ fn contact(tenant: &str, id: &str, wa: &str) -> Contact {
         tags: vec![],
         attributes: Default::default(),
         created_at: at(0),
+        merged_into: None,
         version: 1,
     }
 }

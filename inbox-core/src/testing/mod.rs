@@ -17,6 +17,7 @@
 
 mod bus;
 pub mod conformance;
+mod contacts_suite;
 mod fixture;
 mod routing_suite;
 mod transport;
