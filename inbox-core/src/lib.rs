@@ -52,6 +52,7 @@ pub mod event;
 pub mod ids;
 pub mod inbound;
 mod inbox;
+pub mod metrics;
 pub mod model;
 pub mod permissions;
 pub mod ports;

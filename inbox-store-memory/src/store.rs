@@ -613,6 +613,19 @@ impl Store for MemoryStore {
         }))
     }
 
+    async fn metrics(
+        &self,
+        tenant: &TenantId,
+        query: &inbox_core::metrics::MetricsQuery,
+    ) -> Result<inbox_core::metrics::MetricsReport> {
+        query.validate()?;
+        let s = self.read();
+        Ok(match s.data(tenant) {
+            Some(d) => inbox_core::metrics::MetricsReport::compute(query, d.conversations.values()),
+            None => inbox_core::metrics::MetricsReport::default(),
+        })
+    }
+
     async fn agent_loads(&self, tenant: &TenantId) -> Result<BTreeMap<AgentId, u32>> {
         let s = self.read();
         let mut out = BTreeMap::new();

@@ -1405,6 +1405,125 @@ impl Store for PgStore {
         Ok(Page { items, next })
     }
 
+    async fn metrics(
+        &self,
+        tenant: &TenantId,
+        query: &inbox_core::metrics::MetricsQuery,
+    ) -> Result<inbox_core::metrics::MetricsReport> {
+        use inbox_core::metrics::{AgentMetrics, Distribution, MetricsReport};
+        query.validate()?;
+        // The population, as a WHERE clause (all on indexed columns).
+        let population = |qb: &mut QueryBuilder<'_, Postgres>| {
+            qb.push(" FROM inbox_conversations WHERE tenant_id = ")
+                .push_bind(tenant.as_str().to_string())
+                .push(" AND created_us >= ")
+                .push_bind(micros(query.from))
+                .push(" AND created_us < ")
+                .push_bind(micros(query.to));
+            if let Some(c) = &query.channel {
+                qb.push(" AND channel_id = ")
+                    .push_bind(c.as_str().to_string());
+            }
+            if let Some(t) = &query.team {
+                qb.push(" AND team_id = ").push_bind(t.as_str().to_string());
+            }
+            if let Some(a) = &query.agent {
+                qb.push(" AND assignee = ")
+                    .push_bind(a.as_str().to_string());
+            }
+            if let Some(t) = &query.tag {
+                qb.push(" AND tags @> ARRAY[")
+                    .push_bind(t.clone())
+                    .push("]::text[]");
+            }
+        };
+        const FIRST: &str = "CASE WHEN data->>'first_response_at' IS NOT NULL THEN \
+             trunc(extract(epoch from ((data->>'first_response_at')::timestamptz - (data->>'created_at')::timestamptz)))::bigint END";
+        const RESOLUTION: &str = "CASE WHEN status = 'resolved' AND data->>'resolved_at' IS NOT NULL THEN \
+             trunc(extract(epoch from ((data->>'resolved_at')::timestamptz - (data->>'created_at')::timestamptz)))::bigint END";
+        let dist = |r: &sqlx::postgres::PgRow, at: usize| Distribution {
+            count: r.get::<i64, _>(at) as u64,
+            avg_secs: r.get::<Option<f64>, _>(at + 1),
+            median_secs: r.get::<Option<i64>, _>(at + 2),
+            p90_secs: r.get::<Option<i64>, _>(at + 3),
+        };
+        let stats = |x: &str| {
+            format!(
+                "count({x}), avg({x})::float8, percentile_disc(0.5) WITHIN GROUP (ORDER BY {x}), percentile_disc(0.9) WITHIN GROUP (ORDER BY {x})"
+            )
+        };
+        let fail = |e| db("metrics", e);
+
+        let mut qb = QueryBuilder::new(format!(
+            "SELECT count(*), count(*) FILTER (WHERE status = 'resolved'), \
+             count(*) FILTER (WHERE (data->>'reopen_count')::bigint > 0), \
+             count(*) FILTER (WHERE assignee IS NOT NULL), \
+             count(*) FILTER (WHERE status <> 'resolved' AND waiting_us <= {}), {}, {} FROM (SELECT status, assignee, data, waiting_us, {FIRST} AS fr, {RESOLUTION} AS rt",
+            micros(query.missed_before()),
+            stats("fr"),
+            stats("rt"),
+        ));
+        population(&mut qb);
+        qb.push(") s");
+        let row = qb.build().fetch_one(&self.pool).await.map_err(fail)?;
+        let mut report = MetricsReport {
+            opened: row.get::<i64, _>(0) as u64,
+            resolved: row.get::<i64, _>(1) as u64,
+            reopened: row.get::<i64, _>(2) as u64,
+            with_owner: row.get::<i64, _>(3) as u64,
+            missed: row.get::<i64, _>(4) as u64,
+            first_response: dist(&row, 5),
+            resolution: dist(&row, 9),
+            ..MetricsReport::default()
+        };
+        if report.opened == 0 {
+            return Ok(report);
+        }
+
+        let mut qb = QueryBuilder::new(format!(
+            "SELECT assignee, count(*), count(*) FILTER (WHERE status <> 'resolved'), {} FROM (SELECT assignee, status, {FIRST} AS fr",
+            stats("fr")
+        ));
+        population(&mut qb);
+        qb.push(" AND assignee IS NOT NULL) s GROUP BY assignee ORDER BY assignee");
+        for r in qb.build().fetch_all(&self.pool).await.map_err(fail)? {
+            report.agents.push(AgentMetrics {
+                agent: AgentId::new(r.get::<String, _>(0))?,
+                handled: r.get::<i64, _>(1) as u64,
+                open: r.get::<i64, _>(2) as u64,
+                first_response: dist(&r, 3),
+            });
+        }
+
+        // Days and hours from the integer microseconds: exact.
+        let mut qb = QueryBuilder::new(
+            "SELECT created_us / 86400000000 AS day, (created_us / 3600000000) % 24 AS hour, channel_id, count(*)",
+        );
+        population(&mut qb);
+        qb.push(" GROUP BY 1, 2, 3");
+        let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+        for r in qb.build().fetch_all(&self.pool).await.map_err(fail)? {
+            let n = r.get::<i64, _>(3) as u64;
+            let day = epoch + chrono::Days::new(r.get::<i64, _>(0).max(0) as u64);
+            *report.by_day.entry(day).or_default() += n;
+            *report.by_hour.entry(r.get::<i64, _>(1) as u32).or_default() += n;
+            *report
+                .by_channel
+                .entry(ChannelId::new(r.get::<String, _>(2))?)
+                .or_default() += n;
+        }
+
+        let mut qb = QueryBuilder::new("SELECT t, count(*) FROM (SELECT unnest(tags) AS t");
+        population(&mut qb);
+        qb.push(") s GROUP BY t");
+        for r in qb.build().fetch_all(&self.pool).await.map_err(fail)? {
+            report
+                .by_tag
+                .insert(r.get::<String, _>(0), r.get::<i64, _>(1) as u64);
+        }
+        Ok(report)
+    }
+
     async fn agent_loads(
         &self,
         tenant: &TenantId,

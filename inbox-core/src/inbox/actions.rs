@@ -413,6 +413,7 @@ impl Inbox {
                 let now = d.now;
                 let c = &mut d.conversation;
                 c.last_agent_reply_at = Some(now);
+                c.first_response_at.get_or_insert(now);
                 c.last_activity_at = c.last_activity_at.max(now);
                 c.waiting_since = None;
                 c.message_count += 1;

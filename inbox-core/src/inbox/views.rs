@@ -245,6 +245,20 @@ impl Inbox {
         })
     }
 
+    /// A report over the conversations opened in a range (supervisors and
+    /// admins). `query.now` is set from the inbox's clock.
+    pub async fn metrics(
+        &self,
+        actor: &Actor,
+        mut query: crate::metrics::MetricsQuery,
+    ) -> Result<crate::metrics::MetricsReport> {
+        let agent = self.load_agent(actor).await?;
+        permissions::require(&agent, Action::ViewAll)?;
+        query.now = self.now();
+        query.validate()?;
+        self.ports.store.metrics(&actor.tenant, &query).await
+    }
+
     /// Sets the provider of customer context shown with conversations.
     pub fn set_customer_context(
         &self,

@@ -126,6 +126,10 @@ pub struct Conversation {
     /// The SLA policy in force and its targets (due times, met, breached).
     #[serde(default)]
     pub sla: Option<crate::sla::SlaState>,
+    /// When an agent first replied (automatic replies do not count): the
+    /// first response time is measured to this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_response_at: Option<DateTime<Utc>>,
     /// When automation rules last fired on this conversation, by rule name
     /// (kept for rules with a cooldown or a time trigger).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
@@ -171,6 +175,7 @@ impl Conversation {
             window_warned_for: None,
             follow_up_for: None,
             sla: None,
+            first_response_at: None,
             rule_fired: Default::default(),
             automation_due: None,
             version: 0,

@@ -439,6 +439,16 @@ pub trait Store: Send + Sync {
     /// Active conversations assigned to an agent (their load).
     async fn agent_load(&self, tenant: &TenantId, agent: &AgentId) -> Result<u32>;
 
+    /// A report over the tenant's conversations opened in the query's
+    /// range, computed where the data lives (a database aggregates; it does
+    /// not load the conversations), with exactly the numbers
+    /// [`crate::metrics`] defines.
+    async fn metrics(
+        &self,
+        tenant: &TenantId,
+        query: &crate::metrics::MetricsQuery,
+    ) -> Result<crate::metrics::MetricsReport>;
+
     /// The load of every agent of the tenant with at least one active
     /// conversation (agents with none may be absent). The default asks
     /// [`Store::agent_load`] per agent; a database answers in one query.

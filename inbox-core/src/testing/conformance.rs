@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use super::contacts_suite::*;
+pub use super::metrics_suite::*;
 pub use super::routing_suite::*;
 use super::Fixture;
 use crate::error::{Change, Error};
@@ -96,6 +97,7 @@ macro_rules! store_conformance_tests {
             offline_agents_conversations_follow_the_policy,
             automation_timers_fire_through_tick,
             contacts_merge_into_one,
+            metrics_match_hand_computed_values,
         );
     };
     (@tests [required] $make:expr; $($name:ident),* $(,)?) => {

@@ -19,6 +19,7 @@ mod bus;
 pub mod conformance;
 mod contacts_suite;
 mod fixture;
+mod metrics_suite;
 mod routing_suite;
 mod transport;
 

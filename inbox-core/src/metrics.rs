@@ -1,0 +1,367 @@
+//! Reporting: volumes, response and resolution times, ownership, missed
+//! conversations and per-agent figures, over the conversations opened in a
+//! time range.
+//!
+//! Stores compute reports where the data lives
+//! ([`Store::metrics`](crate::ports::Store::metrics): SQL aggregates in a
+//! database); every store must give exactly the numbers defined here:
+//!
+//! - the population is the tenant's conversations **opened** in
+//!   `[from, to)`, narrowed by channel, team, owner and tag;
+//! - durations are whole seconds (truncated): first response is
+//!   `first_response_at - created_at` (the first agent reply; automatic
+//!   replies do not count), resolution is `resolved_at - created_at` of the
+//!   conversations resolved now;
+//! - `median` and `p90` are nearest-rank percentiles: the smallest value
+//!   with at least 50% (90%) of the values at or below it;
+//! - `missed`: still active, and the customer has been waiting since at
+//!   least `missed_after` before `now` (waiting means: no agent reply since
+//!   the customer's oldest unanswered message);
+//! - days and hours are UTC.
+//!
+//! ```
+//! use inbox_core::metrics::Distribution;
+//! let d = Distribution::of(vec![30, 10, 20, 40]);
+//! assert_eq!((d.count, d.median_secs, d.p90_secs), (4, Some(20), Some(40)));
+//! assert_eq!(d.avg_secs, Some(25.0));
+//! ```
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::ids::{AgentId, ChannelId, TeamId};
+use crate::model::{Conversation, ConversationStatus};
+
+/// What to report on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetricsQuery {
+    /// Conversations opened at or after this.
+    pub from: DateTime<Utc>,
+    /// ... and before this.
+    pub to: DateTime<Utc>,
+    /// On this number only.
+    #[serde(default)]
+    pub channel: Option<ChannelId>,
+    /// In this team only.
+    #[serde(default)]
+    pub team: Option<TeamId>,
+    /// Owned by this agent only.
+    #[serde(default)]
+    pub agent: Option<AgentId>,
+    /// Carrying this tag only.
+    #[serde(default)]
+    pub tag: Option<String>,
+    /// "Now", for what is still waiting (the inbox fills it from its clock).
+    pub now: DateTime<Utc>,
+    /// A customer waiting this long without an answer counts as missed.
+    pub missed_after: Duration,
+}
+
+impl MetricsQuery {
+    /// Checks the range.
+    pub fn validate(&self) -> Result<()> {
+        if self.to <= self.from {
+            return Err(Error::invalid("to", "must be after `from`"));
+        }
+        Ok(())
+    }
+
+    /// Whether a conversation is in the population (stores that compute in
+    /// memory use this).
+    pub fn includes(&self, c: &Conversation) -> bool {
+        c.created_at >= self.from
+            && c.created_at < self.to
+            && self.channel.as_ref().is_none_or(|x| &c.channel == x)
+            && self
+                .team
+                .as_ref()
+                .is_none_or(|x| c.team.as_ref() == Some(x))
+            && self
+                .agent
+                .as_ref()
+                .is_none_or(|x| c.assignee.as_ref() == Some(x))
+            && self.tag.as_ref().is_none_or(|x| c.tags.contains(x))
+    }
+
+    /// The waiting-since limit for `missed`.
+    pub fn missed_before(&self) -> DateTime<Utc> {
+        self.now - chrono::TimeDelta::from_std(self.missed_after).unwrap_or(chrono::TimeDelta::MAX)
+    }
+}
+
+/// A distribution of durations, in whole seconds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Distribution {
+    /// How many values.
+    pub count: u64,
+    /// Their mean.
+    pub avg_secs: Option<f64>,
+    /// Nearest-rank median.
+    pub median_secs: Option<i64>,
+    /// Nearest-rank 90th percentile.
+    pub p90_secs: Option<i64>,
+}
+
+impl Distribution {
+    /// The distribution of `values`.
+    pub fn of(mut values: Vec<i64>) -> Self {
+        if values.is_empty() {
+            return Self::default();
+        }
+        values.sort_unstable();
+        let n = values.len();
+        let rank = |p: f64| {
+            let r = (p * n as f64).ceil() as usize;
+            values[r.clamp(1, n) - 1]
+        };
+        Self {
+            count: n as u64,
+            avg_secs: Some(values.iter().map(|v| *v as f64).sum::<f64>() / n as f64),
+            median_secs: Some(rank(0.5)),
+            p90_secs: Some(rank(0.9)),
+        }
+    }
+}
+
+/// Figures for one agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentMetrics {
+    /// The agent.
+    pub agent: AgentId,
+    /// Conversations of the population they own.
+    pub handled: u64,
+    /// Of those, still active.
+    pub open: u64,
+    /// Their first response times.
+    pub first_response: Distribution,
+}
+
+/// A report (see the [module docs](self) for exact definitions).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct MetricsReport {
+    /// Conversations opened.
+    pub opened: u64,
+    /// Of those, resolved now.
+    pub resolved: u64,
+    /// Of those, reopened at least once.
+    pub reopened: u64,
+    /// Of those, with an owner now.
+    pub with_owner: u64,
+    /// Of those, active with the customer waiting longer than the
+    /// threshold.
+    pub missed: u64,
+    /// First response times.
+    pub first_response: Distribution,
+    /// Resolution times.
+    pub resolution: Distribution,
+    /// Opened per UTC day.
+    pub by_day: BTreeMap<NaiveDate, u64>,
+    /// Opened per UTC hour of day (0–23).
+    pub by_hour: BTreeMap<u32, u64>,
+    /// Opened per number.
+    pub by_channel: BTreeMap<ChannelId, u64>,
+    /// Opened per tag (a conversation counts once per tag it carries).
+    pub by_tag: BTreeMap<String, u64>,
+    /// Per owner, by id.
+    pub agents: Vec<AgentMetrics>,
+}
+
+impl MetricsReport {
+    /// Share of opened conversations reopened (0 when none were opened).
+    pub fn reopen_rate(&self) -> f64 {
+        ratio(self.reopened, self.opened)
+    }
+
+    /// Share of opened conversations with an owner.
+    pub fn ownership_rate(&self) -> f64 {
+        ratio(self.with_owner, self.opened)
+    }
+
+    /// Computes a report over conversations in memory (the reference
+    /// implementation; the memory store uses it).
+    pub fn compute<'a>(
+        query: &MetricsQuery,
+        conversations: impl IntoIterator<Item = &'a Conversation>,
+    ) -> Self {
+        use chrono::Timelike;
+        let mut r = MetricsReport::default();
+        let mut first = Vec::new();
+        let mut resolution = Vec::new();
+        let mut agents: BTreeMap<AgentId, (u64, u64, Vec<i64>)> = BTreeMap::new();
+        let missed_before = query.missed_before();
+        for c in conversations.into_iter().filter(|c| query.includes(c)) {
+            r.opened += 1;
+            let fr = c
+                .first_response_at
+                .map(|t| (t - c.created_at).num_seconds());
+            if let Some(s) = fr {
+                first.push(s);
+            }
+            if c.status == ConversationStatus::Resolved {
+                r.resolved += 1;
+                if let Some(at) = c.resolved_at {
+                    resolution.push((at - c.created_at).num_seconds());
+                }
+            }
+            if c.reopen_count > 0 {
+                r.reopened += 1;
+            }
+            if let Some(a) = &c.assignee {
+                r.with_owner += 1;
+                let e = agents.entry(a.clone()).or_default();
+                e.0 += 1;
+                if c.status.is_active() {
+                    e.1 += 1;
+                }
+                if let Some(s) = fr {
+                    e.2.push(s);
+                }
+            }
+            if c.status.is_active() && c.waiting_since.is_some_and(|w| w <= missed_before) {
+                r.missed += 1;
+            }
+            *r.by_day.entry(c.created_at.date_naive()).or_default() += 1;
+            *r.by_hour.entry(c.created_at.hour()).or_default() += 1;
+            *r.by_channel.entry(c.channel.clone()).or_default() += 1;
+            for t in &c.tags {
+                *r.by_tag.entry(t.clone()).or_default() += 1;
+            }
+        }
+        r.first_response = Distribution::of(first);
+        r.resolution = Distribution::of(resolution);
+        r.agents = agents
+            .into_iter()
+            .map(|(agent, (handled, open, fr))| AgentMetrics {
+                agent,
+                handled,
+                open,
+                first_response: Distribution::of(fr),
+            })
+            .collect();
+        r
+    }
+
+    /// The report's tables as CSV documents, by name: `summary`, `by_day`,
+    /// `by_hour`, `by_channel`, `by_tag`, `agents`.
+    pub fn to_csv(&self) -> Result<Vec<(&'static str, String)>> {
+        fn doc(rows: Vec<Vec<String>>) -> Result<String> {
+            let mut w = csv::Writer::from_writer(Vec::new());
+            for row in rows {
+                w.write_record(&row).map_err(|e| Error::Backend {
+                    message: format!("CSV: {e}"),
+                    source: None,
+                })?;
+            }
+            let bytes = w.into_inner().map_err(|e| Error::Backend {
+                message: format!("CSV: {e}"),
+                source: None,
+            })?;
+            String::from_utf8(bytes).map_err(|e| Error::Backend {
+                message: format!("CSV: {e}"),
+                source: None,
+            })
+        }
+        let opt = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
+        let avg = |v: Option<f64>| v.map(|v| format!("{v:.1}")).unwrap_or_default();
+        let row = |k: &str, v: String| vec![k.to_string(), v];
+        let summary = vec![
+            row("metric", "value".into()),
+            row("opened", self.opened.to_string()),
+            row("resolved", self.resolved.to_string()),
+            row("reopened", self.reopened.to_string()),
+            row("reopen_rate", format!("{:.4}", self.reopen_rate())),
+            row("with_owner", self.with_owner.to_string()),
+            row("ownership_rate", format!("{:.4}", self.ownership_rate())),
+            row("missed", self.missed.to_string()),
+            row(
+                "first_response_count",
+                self.first_response.count.to_string(),
+            ),
+            row("first_response_avg_secs", avg(self.first_response.avg_secs)),
+            row(
+                "first_response_median_secs",
+                opt(self.first_response.median_secs),
+            ),
+            row("first_response_p90_secs", opt(self.first_response.p90_secs)),
+            row("resolution_count", self.resolution.count.to_string()),
+            row("resolution_avg_secs", avg(self.resolution.avg_secs)),
+            row("resolution_median_secs", opt(self.resolution.median_secs)),
+            row("resolution_p90_secs", opt(self.resolution.p90_secs)),
+        ];
+        let counts = |head: &str, items: Vec<(String, u64)>| {
+            let mut rows = vec![vec![head.to_string(), "opened".to_string()]];
+            rows.extend(items.into_iter().map(|(k, v)| vec![k, v.to_string()]));
+            rows
+        };
+        let mut agents = vec![vec![
+            "agent".to_string(),
+            "handled".into(),
+            "open".into(),
+            "first_response_avg_secs".into(),
+            "first_response_median_secs".into(),
+            "first_response_p90_secs".into(),
+        ]];
+        for a in &self.agents {
+            agents.push(vec![
+                a.agent.to_string(),
+                a.handled.to_string(),
+                a.open.to_string(),
+                avg(a.first_response.avg_secs),
+                opt(a.first_response.median_secs),
+                opt(a.first_response.p90_secs),
+            ]);
+        }
+        Ok(vec![
+            ("summary", doc(summary)?),
+            (
+                "by_day",
+                doc(counts(
+                    "day",
+                    self.by_day
+                        .iter()
+                        .map(|(d, n)| (d.to_string(), *n))
+                        .collect(),
+                ))?,
+            ),
+            (
+                "by_hour",
+                doc(counts(
+                    "hour",
+                    self.by_hour
+                        .iter()
+                        .map(|(h, n)| (h.to_string(), *n))
+                        .collect(),
+                ))?,
+            ),
+            (
+                "by_channel",
+                doc(counts(
+                    "channel",
+                    self.by_channel
+                        .iter()
+                        .map(|(c, n)| (c.to_string(), *n))
+                        .collect(),
+                ))?,
+            ),
+            (
+                "by_tag",
+                doc(counts(
+                    "tag",
+                    self.by_tag.iter().map(|(t, n)| (t.clone(), *n)).collect(),
+                ))?,
+            ),
+            ("agents", doc(agents)?),
+        ])
+    }
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        a as f64 / b as f64
+    }
+}

@@ -1,0 +1,269 @@
+//! Conformance test for reports: a fixed day driven by the simulated clock,
+//! with every expected figure computed by hand.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use chrono::{NaiveDate, TimeDelta};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::Fixture;
+use crate::error::Error;
+use crate::ids::*;
+use crate::inbox::Reply;
+use crate::metrics::{Distribution, MetricsQuery};
+use crate::model::ConversationStatus;
+use crate::ports::*;
+
+fn id<T: TryFrom<String, Error = Error>>(s: &str) -> T {
+    T::try_from(s.to_string()).unwrap()
+}
+
+/// Volumes, first response and resolution (avg, nearest-rank median and
+/// p90), reopen and ownership, missed conversations, days, hours, channels,
+/// tags and per-agent figures, with filters; the same on every store.
+pub async fn metrics_match_hand_computed_values<S: Store + AsDynStore + ?Sized>(store: Arc<S>) {
+    let f = Fixture::new(store.as_dyn()).await.unwrap();
+    let t0 = Fixture::start(); // Monday 2 March 2026, 09:00 UTC
+    let at = |m: i64| t0 + TimeDelta::minutes(m);
+    let (ana, sam) = (f.actor("ana"), f.actor("sam"));
+
+    // A on sales at 09:00, answered by ana at 09:10 (600 s).
+    let (a, _) = f
+        .customer_says("1001", "a1", "34670001", "hola")
+        .await
+        .unwrap();
+    f.clock.set(at(10));
+    let v = f.version(&a).await.unwrap();
+    let claimed = f.inbox.claim(&ana, &a, v).await.unwrap();
+    f.inbox
+        .reply(
+            &ana,
+            &a,
+            claimed.conversation.version,
+            Reply::text("¡Hola!", "r-a"),
+        )
+        .await
+        .unwrap();
+    // B on support at 09:20, answered by sam at 09:50 (1800 s), resolved at
+    // 10:30 (4200 s after it opened).
+    f.clock.set(at(20));
+    let (b, _) = f
+        .customer_says("1002", "b1", "34670002", "help")
+        .await
+        .unwrap();
+    f.clock.set(at(50));
+    f.inbox
+        .reply(
+            &sam,
+            &b,
+            f.version(&b).await.unwrap(),
+            Reply::text("On it", "r-b"),
+        )
+        .await
+        .unwrap();
+    // A resolved at 10:00.
+    f.clock.set(at(60));
+    f.inbox
+        .set_status(
+            &ana,
+            &a,
+            f.version(&a).await.unwrap(),
+            ConversationStatus::Resolved,
+        )
+        .await
+        .unwrap();
+    f.clock.set(at(90));
+    f.inbox
+        .set_status(
+            &sam,
+            &b,
+            f.version(&b).await.unwrap(),
+            ConversationStatus::Resolved,
+        )
+        .await
+        .unwrap();
+    // C on sales at 11:00, tagged vip, never answered.
+    f.clock.set(at(120));
+    let (c, _) = f
+        .customer_says("1001", "c1", "34670003", "precio?")
+        .await
+        .unwrap();
+    f.inbox
+        .tag(&sam, &c, f.version(&c).await.unwrap(), &["VIP"], &[])
+        .await
+        .unwrap();
+    // A writes again at 12:00: reopened, waiting.
+    f.clock.set(at(180));
+    f.customer_says("1001", "a2", "34670001", "one more thing")
+        .await
+        .unwrap();
+    // D on sales the next day at 09:00, claimed by ben, not answered.
+    f.clock.set(at(24 * 60));
+    let (d, _) = f
+        .customer_says("1001", "d1", "34670004", "hi")
+        .await
+        .unwrap();
+    f.inbox
+        .claim(&f.actor("ben"), &d, f.version(&d).await.unwrap())
+        .await
+        .unwrap();
+    // Now: Tuesday 10:00.
+    f.clock.set(at(25 * 60));
+
+    let query = MetricsQuery {
+        from: at(-60),
+        to: at(48 * 60),
+        channel: None,
+        team: None,
+        agent: None,
+        tag: None,
+        now: at(0), // replaced by the inbox's clock
+        missed_after: Duration::from_secs(30 * 60),
+    };
+    let r = f.inbox.metrics(&sam, query.clone()).await.unwrap();
+    assert_eq!(
+        (r.opened, r.resolved, r.reopened, r.with_owner),
+        (4, 1, 1, 3)
+    );
+    // Waiting over 30 minutes at 10:00 on Tuesday: A (since 12:00 Monday),
+    // C (since 11:00 Monday), D (since 09:00 Tuesday). B is resolved.
+    assert_eq!(r.missed, 3);
+    assert_eq!(
+        r.first_response,
+        Distribution {
+            count: 2,
+            avg_secs: Some(1200.0),
+            median_secs: Some(600),
+            p90_secs: Some(1800),
+        }
+    );
+    assert_eq!(
+        r.resolution,
+        Distribution {
+            count: 1,
+            avg_secs: Some(4200.0),
+            median_secs: Some(4200),
+            p90_secs: Some(4200),
+        }
+    );
+    assert!((r.reopen_rate() - 0.25).abs() < 1e-9);
+    assert!((r.ownership_rate() - 0.75).abs() < 1e-9);
+    let monday = NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
+    let tuesday = NaiveDate::from_ymd_opt(2026, 3, 3).unwrap();
+    assert_eq!(
+        r.by_day.iter().map(|(d, n)| (*d, *n)).collect::<Vec<_>>(),
+        [(monday, 3), (tuesday, 1)]
+    );
+    assert_eq!(
+        r.by_hour.iter().map(|(h, n)| (*h, *n)).collect::<Vec<_>>(),
+        [(9, 3), (11, 1)]
+    );
+    assert_eq!(
+        r.by_channel
+            .iter()
+            .map(|(c, n)| (c.to_string(), *n))
+            .collect::<Vec<_>>(),
+        [("sales".to_string(), 3), ("support".to_string(), 1)]
+    );
+    assert_eq!(r.by_tag.get("vip"), Some(&1));
+    let agents: Vec<_> = r
+        .agents
+        .iter()
+        .map(|a| {
+            (
+                a.agent.to_string(),
+                a.handled,
+                a.open,
+                a.first_response.count,
+                a.first_response.avg_secs,
+            )
+        })
+        .collect();
+    assert_eq!(
+        agents,
+        [
+            ("ana".to_string(), 1, 1, 1, Some(600.0)),
+            ("ben".to_string(), 1, 1, 0, None),
+            ("sam".to_string(), 1, 0, 1, Some(1800.0)),
+        ]
+    );
+
+    // Filters.
+    let with = |q: MetricsQuery| f.inbox.metrics(&sam, q);
+    let sales = with(MetricsQuery {
+        channel: Some(id("sales")),
+        ..query.clone()
+    })
+    .await
+    .unwrap();
+    assert_eq!((sales.opened, sales.first_response.count), (3, 1));
+    let by_ana = with(MetricsQuery {
+        agent: Some(id("ana")),
+        ..query.clone()
+    })
+    .await
+    .unwrap();
+    assert_eq!((by_ana.opened, by_ana.reopened), (1, 1));
+    let vip = with(MetricsQuery {
+        tag: Some("vip".into()),
+        ..query.clone()
+    })
+    .await
+    .unwrap();
+    assert_eq!((vip.opened, vip.missed, vip.with_owner), (1, 1, 0));
+    let tue = with(MetricsQuery {
+        from: at(24 * 60),
+        ..query.clone()
+    })
+    .await
+    .unwrap();
+    assert_eq!(tue.opened, 1);
+    let empty = with(MetricsQuery {
+        from: at(72 * 60),
+        to: at(96 * 60),
+        ..query.clone()
+    })
+    .await
+    .unwrap();
+    assert_eq!(empty.opened, 0);
+    assert_eq!(empty.first_response, Distribution::default());
+    // Another tenant sees none of it; agents may not report.
+    let globex = f
+        .inbox
+        .metrics(&f.actor("gus"), query.clone())
+        .await
+        .unwrap();
+    assert_eq!(globex.opened, 0);
+    assert!(matches!(
+        f.inbox.metrics(&ana, query.clone()).await,
+        Err(Error::Forbidden { .. })
+    ));
+    // A backwards range is refused.
+    assert!(matches!(
+        with(MetricsQuery {
+            from: at(60),
+            to: at(0),
+            ..query.clone()
+        })
+        .await,
+        Err(Error::InvalidInput { .. })
+    ));
+
+    // CSV export of the tables.
+    let csv = r.to_csv().unwrap();
+    let summary = &csv.iter().find(|(n, _)| *n == "summary").unwrap().1;
+    assert!(summary.contains("opened,4\n"), "{summary}");
+    assert!(
+        summary.contains("first_response_median_secs,600\n"),
+        "{summary}"
+    );
+    let agents_csv = &csv.iter().find(|(n, _)| *n == "agents").unwrap().1;
+    assert!(
+        agents_csv.starts_with("agent,handled,open,"),
+        "{agents_csv}"
+    );
+    assert!(
+        agents_csv.contains("sam,1,0,1800.0,1800,1800\n"),
+        "{agents_csv}"
+    );
+}
