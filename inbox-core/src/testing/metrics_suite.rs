@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use super::Fixture;
 use crate::error::Error;
-use crate::ids::*;
 use crate::inbox::Reply;
 use crate::metrics::{Distribution, MetricsQuery};
 use crate::model::ConversationStatus;
