@@ -139,6 +139,27 @@ pub struct AgentMetrics {
     pub first_response: Distribution,
 }
 
+/// SLA outcomes of one target of one policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlaCompliance {
+    /// The policy id.
+    pub policy: String,
+    /// `first_response`, `next_response` or `resolution`.
+    pub target: String,
+    /// Targets met.
+    pub met: u64,
+    /// Targets breached.
+    pub breached: u64,
+}
+
+impl SlaCompliance {
+    /// Met over decided (met + breached); `None` when nothing is decided.
+    pub fn rate(&self) -> Option<f64> {
+        let decided = self.met + self.breached;
+        (decided > 0).then(|| self.met as f64 / decided as f64)
+    }
+}
+
 /// A report (see the [module docs](self) for exact definitions).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct MetricsReport {
@@ -167,6 +188,10 @@ pub struct MetricsReport {
     pub by_tag: BTreeMap<String, u64>,
     /// Per owner, by id.
     pub agents: Vec<AgentMetrics>,
+    /// SLA targets met and breached, per policy and target (every target
+    /// of the conversations' SLA history counts, e.g. each next response),
+    /// by policy then target.
+    pub sla: Vec<SlaCompliance>,
 }
 
 impl MetricsReport {
@@ -191,6 +216,7 @@ impl MetricsReport {
         let mut first = Vec::new();
         let mut resolution = Vec::new();
         let mut agents: BTreeMap<AgentId, (u64, u64, Vec<i64>)> = BTreeMap::new();
+        let mut sla: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
         let missed_before = query.missed_before();
         for c in conversations.into_iter().filter(|c| query.includes(c)) {
             r.opened += 1;
@@ -223,6 +249,18 @@ impl MetricsReport {
             if c.status.is_active() && c.waiting_since.is_some_and(|w| w <= missed_before) {
                 r.missed += 1;
             }
+            if let Some(state) = &c.sla {
+                for t in &state.targets {
+                    let e = sla
+                        .entry((state.policy.clone(), t.kind.as_str().to_string()))
+                        .or_default();
+                    match t.state {
+                        crate::sla::SlaTargetState::Met { .. } => e.0 += 1,
+                        crate::sla::SlaTargetState::Breached { .. } => e.1 += 1,
+                        _ => {}
+                    }
+                }
+            }
             *r.by_day.entry(c.created_at.date_naive()).or_default() += 1;
             *r.by_hour.entry(c.created_at.hour()).or_default() += 1;
             *r.by_channel.entry(c.channel.clone()).or_default() += 1;
@@ -241,11 +279,20 @@ impl MetricsReport {
                 first_response: Distribution::of(fr),
             })
             .collect();
+        r.sla = sla
+            .into_iter()
+            .map(|((policy, target), (met, breached))| SlaCompliance {
+                policy,
+                target,
+                met,
+                breached,
+            })
+            .collect();
         r
     }
 
     /// The report's tables as CSV documents, by name: `summary`, `by_day`,
-    /// `by_hour`, `by_channel`, `by_tag`, `agents`.
+    /// `by_hour`, `by_channel`, `by_tag`, `agents`, `sla`.
     pub fn to_csv(&self) -> Result<Vec<(&'static str, String)>> {
         fn doc(rows: Vec<Vec<String>>) -> Result<String> {
             let mut w = csv::Writer::from_writer(Vec::new());
@@ -314,6 +361,22 @@ impl MetricsReport {
                 opt(a.first_response.p90_secs),
             ]);
         }
+        let mut sla = vec![vec![
+            "policy".to_string(),
+            "target".into(),
+            "met".into(),
+            "breached".into(),
+            "compliance".into(),
+        ]];
+        for c in &self.sla {
+            sla.push(vec![
+                c.policy.clone(),
+                c.target.clone(),
+                c.met.to_string(),
+                c.breached.to_string(),
+                c.rate().map(|r| format!("{r:.4}")).unwrap_or_default(),
+            ]);
+        }
         Ok(vec![
             ("summary", doc(summary)?),
             (
@@ -354,6 +417,7 @@ impl MetricsReport {
                 ))?,
             ),
             ("agents", doc(agents)?),
+            ("sla", doc(sla)?),
         ])
     }
 }

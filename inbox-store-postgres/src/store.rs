@@ -1513,6 +1513,23 @@ impl Store for PgStore {
                 .or_default() += n;
         }
 
+        let mut qb = QueryBuilder::new(
+            "SELECT p, k, count(*) FILTER (WHERE st = 'met'), count(*) FILTER (WHERE st = 'breached') \
+             FROM (SELECT data->'sla'->>'policy' AS p, t->>'kind' AS k, t->'state'->>'state' AS st \
+             FROM (SELECT data, jsonb_array_elements(CASE WHEN jsonb_typeof(data->'sla'->'targets') = 'array' \
+             THEN data->'sla'->'targets' ELSE '[]'::jsonb END) AS t",
+        );
+        population(&mut qb);
+        qb.push(") x) s GROUP BY p, k ORDER BY p COLLATE \"C\", k COLLATE \"C\"");
+        for r in qb.build().fetch_all(&self.pool).await.map_err(fail)? {
+            report.sla.push(inbox_core::metrics::SlaCompliance {
+                policy: r.get::<Option<String>, _>(0).unwrap_or_default(),
+                target: r.get::<Option<String>, _>(1).unwrap_or_default(),
+                met: r.get::<i64, _>(2) as u64,
+                breached: r.get::<i64, _>(3) as u64,
+            });
+        }
+
         let mut qb = QueryBuilder::new("SELECT t, count(*) FROM (SELECT unnest(tags) AS t");
         population(&mut qb);
         qb.push(") s GROUP BY t");

@@ -68,7 +68,7 @@ async fn seed(store: &PgStore, n: i64, m: i64) -> Result<(), String> {
     }
     eprintln!("seeding {n} conversations and {m} messages (once)...");
     let steps = [
-        "TRUNCATE inbox_tenants, inbox_channels, inbox_teams, inbox_agents, inbox_contacts, inbox_conversations, inbox_messages, inbox_events, inbox_outbox".to_string(),
+        "TRUNCATE inbox_tenants, inbox_channels, inbox_teams, inbox_agents, inbox_contacts, inbox_conversations, inbox_messages, inbox_events, inbox_outbox, inbox_routing_cursors".to_string(),
         "INSERT INTO inbox_tenants (tenant_id, name) VALUES ('bench', 'Bench'), ('other', 'Other')".to_string(),
         r#"INSERT INTO inbox_channels (tenant_id, channel_id, phone_number_id, data) VALUES
            ('bench', 'main', '106540352242922', '{"tenant":"bench","id":"main","phone_number_id":"106540352242922","display_number":"+1","name":"main","secrets_ref":null}')"#.to_string(),
@@ -328,6 +328,52 @@ async fn run() -> Result<(), String> {
         args.messages,
         worst_search.as_secs_f64() * 1e3
     );
+    // Reports: Store::metrics over 1%, 10% and all of the conversations
+    // (the seed opens them 1 ms apart, from 2025-06-15 15:06:40 UTC).
+    println!("| report | conversations | p50 | p99 |");
+    println!("|---|---|---|---|");
+    let start = chrono::DateTime::from_timestamp(1_750_000_000, 0).ok_or("bad start")?;
+    let span = |n: i64| start + chrono::TimeDelta::milliseconds(n);
+    let bench_tenant = TenantId::new("bench").map_err(|e| e.to_string())?;
+    let reports: Vec<(&str, i64, Option<AgentId>)> = vec![
+        ("1% of the range", args.conversations / 100, None),
+        ("10% of the range", args.conversations / 10, None),
+        ("whole range", args.conversations, None),
+        (
+            "whole range, one agent",
+            args.conversations,
+            Some(AgentId::new("agent7").map_err(|e| e.to_string())?),
+        ),
+    ];
+    for (name, n, agent) in reports {
+        let q = inbox_core::metrics::MetricsQuery {
+            from: span(0),
+            to: span(n + 1),
+            channel: None,
+            team: None,
+            agent,
+            tag: None,
+            now: span(args.conversations * 2),
+            missed_after: Duration::from_secs(1800),
+        };
+        let mut samples = Vec::new();
+        let mut opened = 0;
+        for _ in 0..7 {
+            let t = Instant::now();
+            let r =
+                inbox_core::ports::Store::metrics(inbox.ports().store.as_ref(), &bench_tenant, &q)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            samples.push(t.elapsed());
+            opened = r.opened;
+        }
+        samples.sort();
+        println!(
+            "| {name} | {opened} | {:.1} ms | {:.1} ms |",
+            percentile(&samples, 50.0).as_secs_f64() * 1e3,
+            percentile(&samples, 99.0).as_secs_f64() * 1e3
+        );
+    }
     println!(
         "list conversations={} messages={} page=50 worst_p99_ms={:.2}",
         args.conversations,

@@ -98,6 +98,7 @@ macro_rules! store_conformance_tests {
             automation_timers_fire_through_tick,
             contacts_merge_into_one,
             metrics_match_hand_computed_values,
+            metrics_report_sla_compliance,
         );
     };
     (@tests [required] $make:expr; $($name:ident),* $(,)?) => {

@@ -266,3 +266,81 @@ pub async fn metrics_match_hand_computed_values<S: Store + AsDynStore + ?Sized>(
         "{agents_csv}"
     );
 }
+
+/// SLA compliance per policy and target, on both stores.
+pub async fn metrics_report_sla_compliance<S: Store + AsDynStore + ?Sized>(store: Arc<S>) {
+    use crate::sla::{SlaPolicy, SlaSettings};
+    let config = crate::inbox::InboxConfig {
+        sla: SlaSettings {
+            policies: vec![SlaPolicy {
+                id: "std".into(),
+                applies: Default::default(),
+                first_response_secs: Some(1800),
+                next_response_secs: None,
+                resolution_secs: None,
+                business_hours: false,
+                warn_at_percent: 80,
+                on_breach: vec![],
+            }],
+            ..SlaSettings::default()
+        },
+        ..crate::inbox::InboxConfig::default()
+    };
+    let f = Fixture::with_config(store.as_dyn(), config).await.unwrap();
+    let t0 = Fixture::start();
+    let at = |m: i64| t0 + TimeDelta::minutes(m);
+    // X answered in 10 minutes: met.
+    let (x, _) = f
+        .customer_says("1001", "x1", "34680001", "hi")
+        .await
+        .unwrap();
+    f.clock.set(at(10));
+    f.inbox
+        .reply(
+            &f.actor("ana"),
+            &x,
+            f.version(&x).await.unwrap(),
+            Reply::text("hello", "r-x"),
+        )
+        .await
+        .unwrap();
+    // Y (09:10) never answered: breached at 09:40.
+    let (_y, _) = f
+        .customer_says("1001", "y1", "34680002", "hello?")
+        .await
+        .unwrap();
+    f.clock.set(at(45));
+    f.inbox.tick(at(45), 100).await.unwrap();
+    // Z opened just now: undecided.
+    f.customer_says("1002", "z1", "34680003", "hey")
+        .await
+        .unwrap();
+    let r = f
+        .inbox
+        .metrics(
+            &f.actor("sam"),
+            MetricsQuery {
+                from: at(-60),
+                to: at(60),
+                channel: None,
+                team: None,
+                agent: None,
+                tag: None,
+                now: at(0),
+                missed_after: Duration::from_secs(3600),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.opened, 3);
+    assert_eq!(r.sla.len(), 1, "{:?}", r.sla);
+    let c = &r.sla[0];
+    assert_eq!(
+        (c.policy.as_str(), c.target.as_str(), c.met, c.breached),
+        ("std", "first_response", 1, 1)
+    );
+    assert_eq!(c.rate(), Some(0.5));
+    let csv = r.to_csv().unwrap();
+    let sla = &csv.iter().find(|(n, _)| *n == "sla").unwrap().1;
+    assert!(sla.contains("std,first_response,1,1,0.5000\n"), "{sla}");
+}
