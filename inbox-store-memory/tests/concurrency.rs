@@ -157,17 +157,27 @@ async fn leases_and_replies_never_collide() {
     let holders: Arc<Vec<Mutex<Option<&'static str>>>> =
         Arc::new(convs.iter().map(|_| Mutex::new(None)).collect());
     let seen_versions: Arc<Mutex<Vec<(usize, u64)>>> = Arc::new(Mutex::new(Vec::new()));
+    // The lease belongs to an agent, not to a task: one agent works one
+    // conversation at a time (as in one browser tab), or one of their tasks
+    // would release the lease another of theirs still relies on.
+    let desks: Arc<Vec<tokio::sync::Mutex<()>>> = Arc::new(
+        (0..4 * convs.len())
+            .map(|_| tokio::sync::Mutex::new(()))
+            .collect(),
+    );
     let mut tasks = Vec::new();
     for (n, agent) in ["ana", "ben", "sam", "ada"].into_iter().enumerate() {
         for round in 0..25 {
-            let (f, convs, holders, seen_versions) = (
+            let (f, convs, holders, seen_versions, desks) = (
                 f.clone(),
                 convs.clone(),
                 holders.clone(),
                 seen_versions.clone(),
+                desks.clone(),
             );
             tasks.push(tokio::spawn(async move {
                 let i = (n * 7 + round * 3) % convs.len();
+                let _desk = desks[n * convs.len() + i].lock().await;
                 let c = &convs[i];
                 let actor = f.actor(agent);
                 match f.inbox.acquire_reply_lease(&actor, c).await {
