@@ -14,6 +14,11 @@ use crate::model::{
 use crate::ports::{Changeset, MessageMutation, Write};
 use crate::routing::TriggerKind;
 
+/// How many times one ingest may lose the race for a round-robin cursor
+/// before the conflict is returned (a burst of this many new conversations
+/// for one team at the same instant still all get assigned).
+const MAX_CURSOR_RACES: u32 = 256;
+
 /// The 24-hour customer service window.
 pub const CUSTOMER_WINDOW: TimeDelta = TimeDelta::hours(24);
 
@@ -78,6 +83,7 @@ impl Inbox {
         let channel = self.channel_for(&msg.phone_number_id).await?;
         let tenant = channel.tenant.clone();
         let mut attempt = 0;
+        let mut cursor_races = 0;
         loop {
             attempt += 1;
             let context = self
@@ -128,6 +134,16 @@ impl Inbox {
                 // conversation, or the store hit a transient failure (a
                 // deadlock, a dropped connection): read again and retry.
                 // Safe: ingest is idempotent.
+                // A round-robin cursor moved by a concurrent assignment: a
+                // burst of new conversations for one team all race for it,
+                // and each round one wins, so allow a round per contender.
+                Err(Error::Conflict(c))
+                    if c.entity == "routing cursor" && cursor_races < MAX_CURSOR_RACES =>
+                {
+                    cursor_races += 1;
+                    attempt -= 1;
+                    continue;
+                }
                 Err(Error::Conflict(_) | Error::Duplicate { .. })
                     if attempt < self.config.commit_attempts =>
                 {
