@@ -714,6 +714,12 @@ impl Inbox {
         if presence == Presence::Offline && self.routing_for(&actor.tenant).has_offline_policy() {
             self.handle_agent_offline(&actor.tenant, &me.id).await?;
         }
+        // Coming online: what waits in their teams' queues can go to them.
+        if presence == Presence::Online {
+            for team in &me.teams {
+                self.assign_queued(&actor.tenant, team, 50).await?;
+            }
+        }
         Ok(committed.events)
     }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::Inbox;
 use crate::error::{Error, Result};
 use crate::event::{Event, EventActor, EventKind};
-use crate::ids::{AgentId, ContactId, MessageId, TenantId};
+use crate::ids::{AgentId, ContactId, MessageId, TeamId, TenantId};
 use crate::model::ConversationStatus;
 use crate::model::{
     Author, Contact, Content, Conversation, DeliveryState, Direction, Message, ReplyContext,
@@ -332,6 +332,90 @@ impl Inbox {
         policy: OfflinePolicy,
         routing: &Routing,
     ) -> Result<Option<bool>> {
+        let reassign = policy == OfflinePolicy::Reassign;
+        let outcome = self
+            .reroute(
+                tenant,
+                seen,
+                |c| c.assignee.as_ref() == Some(agent) && c.status.is_active(),
+                reassign.then_some(routing),
+                false,
+                &format!("{agent} went offline"),
+            )
+            .await?;
+        Ok(match outcome {
+            Rerouted::Moved { to_agent } => Some(to_agent),
+            Rerouted::Unchanged | Rerouted::NobodyAvailable => None,
+        })
+    }
+
+    /// Hands the conversations waiting unassigned in a team's queue (those
+    /// waiting longest first, up to `limit`) to available agents with the
+    /// team's strategy, until nobody is available. Returns how many were
+    /// assigned. Manual teams are left alone. [`Inbox::set_presence`] calls
+    /// it for an agent's teams when they come online; call it when capacity
+    /// frees up elsewhere (a ticker, after resolving).
+    pub async fn assign_queued(&self, tenant: &TenantId, team: &TeamId, limit: u32) -> Result<u32> {
+        let routing = self.routing_for(tenant);
+        if routing.team_policy(team).strategy == crate::routing::Strategy::Manual {
+            return Ok(0);
+        }
+        let page = self
+            .ports
+            .store
+            .list_conversations(
+                tenant,
+                &ConversationQuery {
+                    filter: ConversationFilter {
+                        assignee: AssigneeFilter::Unassigned,
+                        team: Some(team.clone()),
+                        statuses: vec![ConversationStatus::Open, ConversationStatus::Pending],
+                        ..ConversationFilter::default()
+                    },
+                    sort: SortOrder::WaitingLongest,
+                    after: None,
+                    limit: limit.clamp(1, ConversationQuery::MAX_LIMIT),
+                },
+            )
+            .await?;
+        let mut assigned = 0;
+        for c in &page.items {
+            let outcome = self
+                .reroute(
+                    tenant,
+                    c,
+                    |c| {
+                        c.assignee.is_none()
+                            && c.team.as_ref() == Some(team)
+                            && c.status.is_active()
+                    },
+                    Some(&routing),
+                    true,
+                    "from the queue",
+                )
+                .await?;
+            match outcome {
+                Rerouted::Moved { .. } => assigned += 1,
+                Rerouted::Unchanged => {}
+                Rerouted::NobodyAvailable => break,
+            }
+        }
+        Ok(assigned)
+    }
+
+    /// Takes a conversation's owner away and, with `routing`, picks a new
+    /// one in its team; commits with an explanation. `still` re-checks the
+    /// conversation on every attempt; `need_agent` leaves it alone when
+    /// nobody is available.
+    async fn reroute(
+        &self,
+        tenant: &TenantId,
+        seen: &Conversation,
+        still: impl Fn(&Conversation) -> bool,
+        routing: Option<&Routing>,
+        need_agent: bool,
+        why: &str,
+    ) -> Result<Rerouted> {
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -340,8 +424,8 @@ impl Inbox {
             } else {
                 self.ports.store.conversation(tenant, &seen.id).await?
             };
-            if current.assignee.as_ref() != Some(agent) || !current.status.is_active() {
-                return Ok(None);
+            if !still(&current) {
+                return Ok(Rerouted::Unchanged);
             }
             let now = self.now();
             let mut next = current.clone();
@@ -351,21 +435,22 @@ impl Inbox {
             };
             next.assignee = None;
             let mut cursor = None;
-            let mut reason = format!("{agent} went offline → back to the queue");
-            if policy == OfflinePolicy::Reassign {
-                if let Some(team) = &current.team {
-                    let roster = self.roster(tenant, Some(&current.contact)).await?;
-                    let pick = routing.pick_in_team(&current, team, &roster, now);
-                    reason = format!("{agent} went offline → team {team} → {}", pick.explanation);
-                    next.assignee = pick.agent;
-                    cursor = pick.cursor;
-                }
+            let mut reason = format!("{why} → back to the queue");
+            if let (Some(routing), Some(team)) = (routing, &current.team) {
+                let roster = self.roster(tenant, Some(&current.contact)).await?;
+                let pick = routing.pick_in_team(&current, team, &roster, now);
+                reason = format!("{why} → team {team} → {}", pick.explanation);
+                next.assignee = pick.agent;
+                cursor = pick.cursor;
+            }
+            if need_agent && next.assignee.is_none() {
+                return Ok(Rerouted::NobodyAvailable);
             }
             let to = crate::event::Ownership {
                 agent: next.assignee.clone(),
                 team: next.team.clone(),
             };
-            let moved = to.agent.is_some();
+            let to_agent = to.agent.is_some();
             let mut kinds = vec![EventKind::Assigned {
                 from,
                 to,
@@ -385,7 +470,7 @@ impl Inbox {
                     Event::new(
                         tenant.clone(),
                         now,
-                        EventActor::Automation("offline policy".into()),
+                        EventActor::Automation("assignment policy".into()),
                         k,
                     )
                     .on(&next.id, next.version)
@@ -405,12 +490,22 @@ impl Inbox {
             match self.ports.store.commit(changes).await {
                 Ok(committed) => {
                     self.publish(&committed.events).await;
-                    return Ok(Some(moved));
+                    return Ok(Rerouted::Moved { to_agent });
                 }
-                Err(Error::Conflict(_)) if attempt < self.config.commit_attempts => continue,
+                Err(Error::Conflict(_)) if attempt < self.config.commit_attempts + 64 => continue,
                 Err(e) if e.is_retryable() && attempt < self.config.commit_attempts => continue,
                 Err(e) => return Err(e),
             }
         }
     }
+}
+
+/// What [`Inbox::reroute`] did.
+enum Rerouted {
+    /// Committed; to an agent or to the queue.
+    Moved { to_agent: bool },
+    /// The conversation no longer qualified.
+    Unchanged,
+    /// Nobody was available and an agent was required.
+    NobodyAvailable,
 }

@@ -96,6 +96,7 @@ macro_rules! store_conformance_tests {
             returning_customers_stick_to_their_agent,
             offline_agents_conversations_follow_the_policy,
             automation_timers_fire_through_tick,
+            queued_conversations_go_to_agents_coming_online,
             contacts_merge_into_one,
             metrics_match_hand_computed_values,
             metrics_report_sla_compliance,

@@ -502,3 +502,66 @@ rules:
         0
     );
 }
+
+/// Conversations waiting in a queue go to agents as they come online,
+/// within capacity, those waiting longest first.
+pub async fn queued_conversations_go_to_agents_coming_online<S: Store + AsDynStore + ?Sized>(
+    store: Arc<S>,
+) {
+    let f = fixture(store).await;
+    f.inbox.set_routing(
+        &f.acme(),
+        Routing::from_yaml(
+            "teams:\n  sales: { strategy: least_loaded }\nrules:\n  - name: sales\n    when: { channel: sales }\n    then: [ { route_to_team: sales }, { assign: {} } ]\n",
+        )
+        .unwrap(),
+    );
+    for (a, cap) in [("ana", 1), ("ben", 1)] {
+        let mut agent: Agent = f.store.agent(&f.acme(), &id(a)).await.unwrap();
+        agent.capacity = cap;
+        f.inbox.provision_agent(&agent).await.unwrap();
+    }
+    f.inbox
+        .set_presence(&f.actor("ana"), Presence::Online)
+        .await
+        .unwrap();
+    let mut convs = Vec::new();
+    for i in 0..3 {
+        f.advance(TimeDelta::minutes(1));
+        let (c, _) = f
+            .customer_says("1001", &format!("q{i}"), &format!("3469{i}"), "hi")
+            .await
+            .unwrap();
+        convs.push(c);
+    }
+    let owner = |c: &ConversationId| {
+        let f = &f;
+        let c = c.clone();
+        async move { f.store.conversation(&f.acme(), &c).await.unwrap().assignee }
+    };
+    assert_eq!(owner(&convs[0]).await, Some(id("ana")));
+    assert_eq!(owner(&convs[1]).await, None);
+    assert_eq!(owner(&convs[2]).await, None);
+    // ben comes online with room for one: the longest waiting goes to him.
+    f.inbox
+        .set_presence(&f.actor("ben"), Presence::Online)
+        .await
+        .unwrap();
+    assert_eq!(owner(&convs[1]).await, Some(id("ben")));
+    assert_eq!(owner(&convs[2]).await, None);
+    let events = f
+        .store
+        .conversation_events(&f.acme(), &convs[1], 0)
+        .await
+        .unwrap();
+    assert!(events.iter().any(|e| matches!(&e.kind,
+        EventKind::Assigned { reason, .. } if reason.starts_with("from the queue → team sales → least loaded: ben 0/1"))));
+    // Nobody has room: a direct call assigns nothing.
+    assert_eq!(
+        f.inbox
+            .assign_queued(&f.acme(), &id("sales"), 50)
+            .await
+            .unwrap(),
+        0
+    );
+}
