@@ -149,23 +149,24 @@ impl Inbox {
                 loaded.as_ref()
             }
         };
-        let calendar = self
-            .config
+        let config = self.config.clone();
+        let calendar = config
             .sla_for(&conversation.tenant)
-            .calendar_for(conversation)
-            .clone();
+            .calendar_for(conversation);
         let mut input = RunInput {
             triggers: &listening,
             contact,
             message,
             now,
-            calendar: &calendar,
+            calendar,
             roster: None,
         };
-        let before = conversation.clone();
+        // A run that turns out to need the agents starts again from the
+        // draft as it was; only rule sets that can assign need the copy.
+        let before = routing.uses_roster().then(|| conversation.clone());
         let mut outcome = routing.run(conversation, &input);
         let roster;
-        if outcome.needs_roster {
+        if let (true, Some(before)) = (outcome.needs_roster, before) {
             *conversation = before;
             roster = self
                 .roster(&conversation.tenant, Some(&conversation.contact))

@@ -297,6 +297,14 @@ impl Routing {
         self.teams.get(team).cloned().unwrap_or_default()
     }
 
+    /// Whether some rule has an action that reads the agents (routing to a
+    /// team or assigning).
+    pub fn uses_roster(&self) -> bool {
+        self.rules
+            .iter()
+            .any(|r| r.enabled && r.actions.iter().any(Act::needs_roster))
+    }
+
     /// Whether some team moves an offline agent's conversations.
     pub fn has_offline_policy(&self) -> bool {
         self.teams

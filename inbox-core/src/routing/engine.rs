@@ -162,6 +162,7 @@ struct Run<'a, 'b> {
     routing: &'a Routing,
     input: &'a RunInput<'b>,
     extra: BTreeMap<AgentId, u32>,
+    /// Round-robin cursors this run moved (what the change must store).
     cursors: BTreeMap<TeamId, RoutingCursor>,
     out: RunOutcome,
     derived: Vec<TriggerKind>,
@@ -208,7 +209,7 @@ impl Routing {
             routing: self,
             input,
             extra: BTreeMap::new(),
-            cursors: input.roster.map(|r| r.cursors.clone()).unwrap_or_default(),
+            cursors: BTreeMap::new(),
             out: RunOutcome::default(),
             derived: Vec::new(),
             route: None,
@@ -303,17 +304,7 @@ impl Routing {
             });
         }
         let mut out = run.out;
-        out.cursors = run
-            .cursors
-            .into_values()
-            .filter(|c| {
-                input
-                    .roster
-                    .and_then(|r| r.cursors.get(&c.team))
-                    .is_none_or(|old| old.version != c.version)
-                    && c.version > 0
-            })
-            .collect();
+        out.cursors = run.cursors.into_values().collect();
         conversation.automation_due = self.next_due(conversation);
         out
     }
@@ -351,10 +342,10 @@ impl Routing {
             Strategy::Manual => policy.fallback.unwrap_or(Strategy::LeastLoaded),
             s => s,
         };
-        let extra = BTreeMap::new();
+        let (extra, no_moves) = (BTreeMap::new(), BTreeMap::new());
         let picker = Picker {
             roster,
-            cursors: &roster.cursors,
+            moved: &no_moves,
             extra: &extra,
             now,
             calendars: &self.calendars,
@@ -477,7 +468,7 @@ impl Run<'_, '_> {
     fn picker(&self) -> Option<Picker<'_>> {
         Some(Picker {
             roster: self.input.roster?,
-            cursors: &self.cursors,
+            moved: &self.cursors,
             extra: &self.extra,
             now: self.input.now,
             calendars: &self.routing.calendars,
@@ -575,7 +566,7 @@ impl Run<'_, '_> {
                 }
                 let pick = Picker {
                     roster,
-                    cursors: &self.cursors,
+                    moved: &self.cursors,
                     extra: &self.extra,
                     now,
                     calendars: &self.routing.calendars,

@@ -197,9 +197,9 @@ fn explain(label: &str, all: &[Candidate<'_>], chosen: Option<&Candidate<'_>>) -
 /// Picks an agent of a team with a strategy.
 pub(crate) struct Picker<'a> {
     pub roster: &'a Roster,
-    /// Round-robin cursors (the roster's, moved by picks earlier in the
-    /// same run).
-    pub cursors: &'a BTreeMap<TeamId, RoutingCursor>,
+    /// Round-robin cursors moved by picks earlier in the same run (they
+    /// win over the roster's).
+    pub moved: &'a BTreeMap<TeamId, RoutingCursor>,
     /// Loads including assignments made earlier in the same run.
     pub extra: &'a BTreeMap<AgentId, u32>,
     pub now: DateTime<Utc>,
@@ -347,8 +347,9 @@ impl Picker<'_> {
 
     fn round_robin(&self, team: &TeamId, all: &[Candidate<'_>]) -> Pick {
         let cursor = self
-            .cursors
+            .moved
             .get(team)
+            .or_else(|| self.roster.cursors.get(team))
             .cloned()
             .unwrap_or_else(|| RoutingCursor::start(team.clone()));
         let available: Vec<&Candidate<'_>> = all

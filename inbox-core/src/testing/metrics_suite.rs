@@ -6,16 +6,12 @@ use chrono::{NaiveDate, TimeDelta};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::Fixture;
+use super::{id, Fixture};
 use crate::error::Error;
 use crate::inbox::Reply;
 use crate::metrics::{Distribution, MetricsQuery};
 use crate::model::ConversationStatus;
 use crate::ports::*;
-
-fn id<T: TryFrom<String, Error = Error>>(s: &str) -> T {
-    T::try_from(s.to_string()).unwrap()
-}
 
 /// Volumes, first response and resolution (avg, nearest-rank median and
 /// p90), reopen and ownership, missed conversations, days, hours, channels,

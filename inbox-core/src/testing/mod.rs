@@ -26,3 +26,9 @@ mod transport;
 pub use bus::RecordingBus;
 pub use fixture::Fixture;
 pub use transport::{RecordingTransport, SentMessage};
+
+/// A typed id from a literal the suites know to be valid.
+#[allow(clippy::unwrap_used)]
+pub(crate) fn id<T: TryFrom<String, Error = crate::Error>>(s: &str) -> T {
+    T::try_from(s.to_string()).unwrap()
+}

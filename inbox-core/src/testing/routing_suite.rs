@@ -8,7 +8,7 @@ use futures_util::future::join_all;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::Fixture;
+use super::{id, Fixture};
 use crate::error::Error;
 use crate::event::{EventActor, EventKind};
 use crate::ids::*;
@@ -16,10 +16,6 @@ use crate::inbox::{Assignee, InboxConfig};
 use crate::model::{Agent, ConversationStatus, Presence};
 use crate::ports::*;
 use crate::routing::{Routing, RoutingCursor};
-
-fn id<T: TryFrom<String, Error = Error>>(s: &str) -> T {
-    T::try_from(s.to_string()).unwrap()
-}
 
 async fn fixture<S: Store + AsDynStore + ?Sized>(store: Arc<S>) -> Fixture {
     Fixture::new(store.as_dyn()).await.unwrap()
