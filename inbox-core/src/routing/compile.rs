@@ -60,6 +60,9 @@ pub struct Routing {
     pub(crate) timed: bool,
     /// Every keyword list and pattern of the rule set, matched in one pass.
     pub(crate) text: TextSets,
+    /// The rules whose condition depends on state (re-evaluated after a
+    /// rule fires), by index.
+    pub(crate) stateful: Vec<usize>,
     spec: RoutingSpec,
 }
 
@@ -150,6 +153,7 @@ impl Routing {
             max_cascade: 4,
             timed: false,
             text: TextSets::default(),
+            stateful: Vec::new(),
             spec: RoutingSpec {
                 max_cascade: 4,
                 ..RoutingSpec::default()
@@ -235,6 +239,7 @@ impl Routing {
         Ok(Self {
             text,
             timed: rules.iter().any(|r| r.enabled && r.timed()),
+            stateful: (0..rules.len()).filter(|i| rules[*i].stateful).collect(),
             rules,
             teams,
             calendars,

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use std::cell::OnceCell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use super::compile::{delta, Act, Routing, Rule};
 use super::condition::Facts;
@@ -210,33 +210,43 @@ impl Routing {
             input,
             extra: BTreeMap::new(),
             cursors: BTreeMap::new(),
-            out: RunOutcome::default(),
+            out: RunOutcome {
+                effects: Vec::with_capacity(8),
+                ..RunOutcome::default()
+            },
             derived: Vec::new(),
             route: None,
         };
         let folded: [OnceCell<Option<String>>; 4] = Default::default();
         let open = std::cell::RefCell::new(Vec::new());
         let hits = OnceCell::new();
-        // Condition results, valid until a rule fires (its actions may
-        // change what conditions see).
-        let mut verdicts: Vec<Option<bool>> = vec![None; self.rules.len()];
+        // Per rule: whether it fired, and its condition's verdict (valid
+        // until a rule fires: its actions may change what conditions see).
+        let mut state: Vec<RuleState> = vec![RuleState::Unknown; self.rules.len()];
         let calendar = self
             .business_hours
             .as_ref()
             .and_then(|n| self.calendars.get(n))
             .unwrap_or(input.calendar);
-        let mut fired = vec![false; self.rules.len()];
-        let mut pending: Vec<TriggerKind> = dedupe(input.triggers.to_vec());
+        let mut pending = TriggerSet::of(input.triggers);
         let mut rounds = 0;
         while !pending.is_empty() && rounds < self.max_cascade {
             rounds += 1;
-            for trigger in std::mem::take(&mut pending) {
+            for trigger in std::mem::take(&mut pending).iter() {
                 for (i, rule) in self.rules.iter().enumerate() {
-                    if !rule.enabled || rule.mask & trigger.bit() == 0 || fired[i] {
+                    if !rule.enabled
+                        || rule.mask & trigger.bit() == 0
+                        || state[i] == RuleState::Fired
+                    {
                         continue;
                     }
-                    let Some(label) = listens(rule, trigger, conversation, input.now) else {
-                        continue;
+                    let label = if trigger == TriggerKind::Timer {
+                        match listens(rule, trigger, conversation, input.now) {
+                            Some(l) => l,
+                            None => continue,
+                        }
+                    } else {
+                        trigger.name()
                     };
                     if let Some(cd) = rule.cooldown {
                         if conversation
@@ -247,9 +257,10 @@ impl Routing {
                             continue;
                         }
                     }
-                    let matches = match verdicts[i] {
-                        Some(v) => v,
-                        None => {
+                    let matches = match state[i] {
+                        RuleState::Matches => true,
+                        RuleState::Fails => false,
+                        _ => {
                             let v = rule.cond.as_ref().is_none_or(|c| {
                                 c.eval(&Facts {
                                     conversation,
@@ -264,7 +275,11 @@ impl Routing {
                                     hits: &hits,
                                 })
                             });
-                            verdicts[i] = Some(v);
+                            state[i] = if v {
+                                RuleState::Matches
+                            } else {
+                                RuleState::Fails
+                            };
                             v
                         }
                     };
@@ -279,11 +294,11 @@ impl Routing {
                             ..RunOutcome::default()
                         };
                     }
-                    fired[i] = true;
+                    state[i] = RuleState::Fired;
                     run.fire(rule, label, conversation);
-                    for (v, r) in verdicts.iter_mut().zip(&self.rules) {
-                        if r.stateful {
-                            *v = None;
+                    for &j in &self.stateful {
+                        if state[j] != RuleState::Fired {
+                            state[j] = RuleState::Unknown;
                         }
                     }
                     if !rule.continue_after {
@@ -291,7 +306,7 @@ impl Routing {
                     }
                 }
             }
-            pending = dedupe(std::mem::take(&mut run.derived));
+            pending = TriggerSet::of(&std::mem::take(&mut run.derived));
         }
         if !pending.is_empty() {
             run.out.effects.push(Effect::Event {
@@ -360,10 +375,41 @@ impl Routing {
     }
 }
 
-fn dedupe(mut v: Vec<TriggerKind>) -> Vec<TriggerKind> {
-    let mut seen = BTreeSet::new();
-    v.retain(|t| seen.insert(*t));
-    v
+/// What a rule's condition gave in this run, or whether it fired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RuleState {
+    Unknown,
+    Matches,
+    Fails,
+    Fired,
+}
+
+/// Triggers still to handle: each at most once, in first-seen order.
+#[derive(Debug, Default)]
+struct TriggerSet {
+    seen: u16,
+    order: Vec<TriggerKind>,
+}
+
+impl TriggerSet {
+    fn of(triggers: &[TriggerKind]) -> Self {
+        let mut s = Self::default();
+        for t in triggers {
+            if s.seen & t.bit() == 0 {
+                s.seen |= t.bit();
+                s.order.push(*t);
+            }
+        }
+        s
+    }
+
+    fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = TriggerKind> + '_ {
+        self.order.iter().copied()
+    }
 }
 
 fn needs_roster(a: &Act, c: &Conversation) -> bool {
@@ -572,7 +618,10 @@ impl Run<'_, '_> {
                     calendars: &self.routing.calendars,
                 }
                 .pick(&team, strategy, fallback, skills, &c.tags);
-                let text = format!("team {team} → {}", pick.explanation);
+                let mut text = pick.explanation;
+                text.insert_str(0, " → ");
+                text.insert_str(0, team.as_str());
+                text.insert_str(0, "team ");
                 if let Some(cursor) = pick.cursor {
                     self.cursors.insert(team.clone(), cursor);
                 }

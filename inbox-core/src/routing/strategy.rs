@@ -115,10 +115,32 @@ struct Candidate<'a> {
 }
 
 fn write_load(s: &mut String, agent: &Agent, load: u32) {
+    // Written by hand: explanations are built on every automatic
+    // assignment, and `write!` costs several times more.
+    s.push_str(agent.id.as_str());
+    s.push(' ');
+    push_u32(s, load);
     if agent.capacity == 0 {
-        let _ = write!(s, "{} {load}/∞", agent.id);
+        s.push_str("/∞");
     } else {
-        let _ = write!(s, "{} {load}/{}", agent.id, agent.capacity);
+        s.push('/');
+        push_u32(s, agent.capacity);
+    }
+}
+
+fn push_u32(s: &mut String, mut n: u32) {
+    let mut digits = [0u8; 10];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for d in &digits[i..] {
+        s.push(char::from(*d));
     }
 }
 
@@ -220,7 +242,8 @@ impl Picker<'_> {
         availability(agent, self.load(&agent.id), self.now, self.calendars)
     }
 
-    fn candidates(&self, team: &TeamId) -> Vec<Candidate<'_>> {
+    /// The team's active agents, and whether they came in id order.
+    fn candidates(&self, team: &TeamId) -> (Vec<Candidate<'_>>, bool) {
         // In the roster's order (stores list agents by id); every choice
         // below breaks ties by id explicitly, so the order only affects how
         // explanations list the others. Loads are read by walking the
@@ -228,14 +251,31 @@ impl Picker<'_> {
         // in id order too, instead of a lookup per agent.
         let mut loads = self.roster.loads.iter().peekable();
         let mut previous: Option<&AgentId> = None;
+        let mut sorted = true;
         let mut out = Vec::with_capacity(self.roster.agents.len());
         for a in &self.roster.agents {
+            // The walk only moves forward: an agent listed after a greater
+            // id is looked up instead.
             let in_order = previous.is_none_or(|p| p < &a.id);
-            previous = Some(&a.id);
             let stored = if in_order {
-                while loads.next_if(|(id, _)| *id < &a.id).is_some() {}
-                loads.next_if(|(id, _)| *id == &a.id).map_or(0, |(_, n)| *n)
+                previous = Some(&a.id);
+                let mut found = 0;
+                while let Some((id, n)) = loads.peek() {
+                    match (*id).cmp(&a.id) {
+                        std::cmp::Ordering::Less => {
+                            loads.next();
+                        }
+                        std::cmp::Ordering::Equal => {
+                            found = **n;
+                            loads.next();
+                            break;
+                        }
+                        std::cmp::Ordering::Greater => break,
+                    }
+                }
+                found
             } else {
+                sorted = false;
                 self.roster.loads.get(&a.id).copied().unwrap_or(0)
             };
             if !a.active || !a.is_in_team(team) {
@@ -253,7 +293,7 @@ impl Picker<'_> {
                 state: availability(a, load, self.now, self.calendars),
             });
         }
-        out
+        (out, sorted)
     }
 
     /// Runs `strategy` (with `fallback` for sticky and skills) over the
@@ -266,14 +306,14 @@ impl Picker<'_> {
         skills: &[String],
         conversation_tags: &[String],
     ) -> Pick {
-        let all = self.candidates(team);
+        let (all, sorted) = self.candidates(team);
         match strategy {
             Strategy::Manual => Pick {
                 agent: None,
                 explanation: "manual: waiting in the queue".into(),
                 cursor: None,
             },
-            Strategy::RoundRobin => self.round_robin(team, &all),
+            Strategy::RoundRobin => self.round_robin(team, &all, sorted),
             Strategy::LeastLoaded => least_loaded(&all, "least loaded", |_| true),
             Strategy::Sticky => {
                 let last = self.roster.last_agent.as_ref();
@@ -294,7 +334,7 @@ impl Picker<'_> {
                             (None, Some(l)) => format!("sticky: {l} is not in team {team} → "),
                             (None, None) => "sticky: no previous agent → ".to_string(),
                         };
-                        self.fallback(team, &all, fallback, why)
+                        self.fallback(team, (&all, sorted), fallback, why)
                     }
                 }
             }
@@ -312,7 +352,12 @@ impl Picker<'_> {
                     skills.to_vec()
                 };
                 if required.is_empty() {
-                    return self.fallback(team, &all, fallback, "skills: none required → ".into());
+                    return self.fallback(
+                        team,
+                        (&all, sorted),
+                        fallback,
+                        "skills: none required → ".into(),
+                    );
                 }
                 let has = |a: &Agent| {
                     required
@@ -325,15 +370,21 @@ impl Picker<'_> {
                     p
                 } else {
                     let why = format!("{label}: nobody available with them → ");
-                    self.fallback(team, &all, fallback, why)
+                    self.fallback(team, (&all, sorted), fallback, why)
                 }
             }
         }
     }
 
-    fn fallback(&self, team: &TeamId, all: &[Candidate<'_>], s: Strategy, why: String) -> Pick {
+    fn fallback(
+        &self,
+        team: &TeamId,
+        (all, sorted): (&[Candidate<'_>], bool),
+        s: Strategy,
+        why: String,
+    ) -> Pick {
         let mut p = match s {
-            Strategy::RoundRobin => self.round_robin(team, all),
+            Strategy::RoundRobin => self.round_robin(team, all, sorted),
             Strategy::Manual => Pick {
                 agent: None,
                 explanation: "manual: waiting in the queue".into(),
@@ -345,27 +396,41 @@ impl Picker<'_> {
         p
     }
 
-    fn round_robin(&self, team: &TeamId, all: &[Candidate<'_>]) -> Pick {
+    /// Round robin over `all`; `sorted`: they are in id order (as stores
+    /// list agents), so the scan can stop at the first match.
+    fn round_robin(&self, team: &TeamId, all: &[Candidate<'_>], sorted: bool) -> Pick {
         let cursor = self
             .moved
             .get(team)
             .or_else(|| self.roster.cursors.get(team))
             .cloned()
             .unwrap_or_else(|| RoutingCursor::start(team.clone()));
-        let available: Vec<&Candidate<'_>> = all
-            .iter()
-            .filter(|c| c.state == Availability::Available)
-            .collect();
-        // The first agent (by id) after the last one picked, wrapping round.
-        let first = available.iter().min_by(|a, b| a.agent.id.cmp(&b.agent.id));
-        let next = match &cursor.last {
-            Some(last) => available
-                .iter()
-                .filter(|c| &c.agent.id > last)
-                .min_by(|a, b| a.agent.id.cmp(&b.agent.id))
-                .or(first),
-            None => first,
+        // The first available agent (by id) after the last one picked,
+        // wrapping round to the first of all.
+        let mut available = all.iter().filter(|c| c.state == Availability::Available);
+        let (first, after) = if sorted {
+            let first = available.clone().next();
+            let after = match &cursor.last {
+                Some(last) => available.find(|c| &c.agent.id > last),
+                None => None,
+            };
+            (first, after)
+        } else {
+            let mut first: Option<&Candidate<'_>> = None;
+            let mut after: Option<&Candidate<'_>> = None;
+            for c in available {
+                if first.is_none_or(|f| c.agent.id < f.agent.id) {
+                    first = Some(c);
+                }
+                if let Some(last) = &cursor.last {
+                    if &c.agent.id > last && after.is_none_or(|a| c.agent.id < a.agent.id) {
+                        after = Some(c);
+                    }
+                }
+            }
+            (first, after)
         };
+        let next = after.or(first);
         match next {
             None => Pick {
                 agent: None,
@@ -433,5 +498,96 @@ fn least_loaded(
         agent: best.map(|c| c.agent.id.clone()),
         explanation: explain(label, all, best),
         cursor: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::TenantId;
+    use crate::model::Role;
+    use chrono::TimeZone;
+
+    fn pick(
+        roster: &Roster,
+        moved: &BTreeMap<TeamId, RoutingCursor>,
+        team: &TeamId,
+        strategy: Strategy,
+    ) -> Pick {
+        let picker = Picker {
+            roster,
+            moved,
+            extra: &BTreeMap::new(),
+            now: Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap(),
+            calendars: &BTreeMap::new(),
+        };
+        picker.pick(team, strategy, strategy, &[], &[])
+    }
+
+    #[test]
+    fn loads_are_read_whatever_the_roster_order() {
+        let t = TenantId::new("t").unwrap();
+        let team = TeamId::new("sales").unwrap();
+        let mut roster = Roster::default();
+        for (id, load) in [("cy", 3), ("ana", 4), ("ben", 2), ("dan", 5)] {
+            let mut a = Agent::new(t.clone(), AgentId::new(id).unwrap(), id, Role::Agent)
+                .in_team(team.clone())
+                .with_capacity(10);
+            a.presence = Presence::Online;
+            roster.loads.insert(a.id.clone(), load);
+            roster.agents.push(a);
+        }
+        let pick = pick(&roster, &BTreeMap::new(), &team, Strategy::LeastLoaded);
+        assert_eq!(pick.agent.as_ref().map(AgentId::as_str), Some("ben"));
+        assert_eq!(
+            pick.explanation,
+            "least loaded: ben 2/10 (cy 3/10, ana 4/10, dan 5/10)"
+        );
+    }
+
+    #[test]
+    fn round_robin_goes_by_id_whatever_the_roster_order() {
+        let t = TenantId::new("t").unwrap();
+        let team = TeamId::new("sales").unwrap();
+        for order in [["ana", "ben", "cy", "dan"], ["cy", "dan", "ben", "ana"]] {
+            let mut roster = Roster::default();
+            for id in order {
+                let mut a = Agent::new(t.clone(), AgentId::new(id).unwrap(), id, Role::Agent)
+                    .in_team(team.clone());
+                a.presence = if id == "cy" {
+                    Presence::Away
+                } else {
+                    Presence::Online
+                };
+                roster.agents.push(a);
+            }
+            for (last, next) in [(None, "ana"), (Some("ben"), "dan"), (Some("dan"), "ana")] {
+                let moved: BTreeMap<TeamId, RoutingCursor> = [(
+                    team.clone(),
+                    RoutingCursor {
+                        team: team.clone(),
+                        last: last.map(|l| AgentId::new(l).unwrap()),
+                        version: 3,
+                    },
+                )]
+                .into();
+                let pick = pick(&roster, &moved, &team, Strategy::RoundRobin);
+                assert_eq!(
+                    pick.agent.as_ref().map(AgentId::as_str),
+                    Some(next),
+                    "{order:?} after {last:?}"
+                );
+                assert_eq!(pick.cursor.map(|c| c.version), Some(4));
+            }
+        }
+    }
+
+    #[test]
+    fn numbers_are_written_in_full() {
+        for n in [0, 7, 10, 4_294_967_295] {
+            let mut s = String::new();
+            push_u32(&mut s, n);
+            assert_eq!(s, n.to_string());
+        }
     }
 }
