@@ -14,6 +14,16 @@
 //!   conversations resolved now;
 //! - `median` and `p90` are nearest-rank percentiles: the smallest value
 //!   with at least 50% (90%) of the values at or below it;
+//! - business-hours durations are the same spans counted on the
+//!   conversation's calendar (recorded when they end:
+//!   [`Conversation::first_response_business_secs`],
+//!   [`Conversation::resolution_business_secs`]);
+//! - next response time: each agent reply after the first that answered a
+//!   waiting customer, from their oldest unanswered message
+//!   ([`Message::response`]);
+//! - per agent: `handled` and `open` count the conversations they own,
+//!   `replies` and `notes` what they wrote in the population's
+//!   conversations; an agent appears if either is non-zero;
 //! - `missed`: still active, and the customer has been waiting since at
 //!   least `missed_after` before `now` (waiting means: no agent reply since
 //!   the customer's oldest unanswered message);
@@ -33,7 +43,7 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::ids::{AgentId, ChannelId, TeamId};
-use crate::model::{Conversation, ConversationStatus};
+use crate::model::{Author, Conversation, ConversationStatus, Direction, Message};
 
 /// What to report on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -137,6 +147,16 @@ pub struct AgentMetrics {
     pub open: u64,
     /// Their first response times.
     pub first_response: Distribution,
+    /// Replies they sent (text and templates; automatic replies do not
+    /// count).
+    #[serde(default)]
+    pub replies: u64,
+    /// Internal notes they wrote.
+    #[serde(default)]
+    pub notes: u64,
+    /// Their next response times.
+    #[serde(default)]
+    pub next_response: Distribution,
 }
 
 /// SLA outcomes of one target of one policy.
@@ -178,6 +198,18 @@ pub struct MetricsReport {
     pub first_response: Distribution,
     /// Resolution times.
     pub resolution: Distribution,
+    /// Next response times.
+    #[serde(default)]
+    pub next_response: Distribution,
+    /// First response times in business hours.
+    #[serde(default)]
+    pub first_response_business: Distribution,
+    /// Resolution times in business hours.
+    #[serde(default)]
+    pub resolution_business: Distribution,
+    /// Next response times in business hours.
+    #[serde(default)]
+    pub next_response_business: Distribution,
     /// Opened per UTC day.
     pub by_day: BTreeMap<NaiveDate, u64>,
     /// Opened per UTC hour of day (0–23).
@@ -205,20 +237,26 @@ impl MetricsReport {
         ratio(self.with_owner, self.opened)
     }
 
-    /// Computes a report over conversations in memory (the reference
-    /// implementation; the memory store uses it).
+    /// Computes a report over conversations and their messages in memory
+    /// (the reference implementation; the memory store uses it).
+    /// `messages` may hold messages of any conversation: those outside the
+    /// population are ignored.
     pub fn compute<'a>(
         query: &MetricsQuery,
         conversations: impl IntoIterator<Item = &'a Conversation>,
+        messages: impl IntoIterator<Item = &'a Message>,
     ) -> Self {
         use chrono::Timelike;
         let mut r = MetricsReport::default();
         let mut first = Vec::new();
         let mut resolution = Vec::new();
-        let mut agents: BTreeMap<AgentId, (u64, u64, Vec<i64>)> = BTreeMap::new();
+        let (mut first_b, mut resolution_b) = (Vec::new(), Vec::new());
+        let mut population = std::collections::BTreeSet::new();
+        let mut agents: BTreeMap<AgentId, AgentTally> = BTreeMap::new();
         let mut sla: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
         let missed_before = query.missed_before();
         for c in conversations.into_iter().filter(|c| query.includes(c)) {
+            population.insert(&c.id);
             r.opened += 1;
             let fr = c
                 .first_response_at
@@ -226,11 +264,13 @@ impl MetricsReport {
             if let Some(s) = fr {
                 first.push(s);
             }
+            first_b.extend(c.first_response_business_secs);
             if c.status == ConversationStatus::Resolved {
                 r.resolved += 1;
                 if let Some(at) = c.resolved_at {
                     resolution.push((at - c.created_at).num_seconds());
                 }
+                resolution_b.extend(c.resolution_business_secs);
             }
             if c.reopen_count > 0 {
                 r.reopened += 1;
@@ -238,12 +278,12 @@ impl MetricsReport {
             if let Some(a) = &c.assignee {
                 r.with_owner += 1;
                 let e = agents.entry(a.clone()).or_default();
-                e.0 += 1;
+                e.handled += 1;
                 if c.status.is_active() {
-                    e.1 += 1;
+                    e.open += 1;
                 }
                 if let Some(s) = fr {
-                    e.2.push(s);
+                    e.first_response.push(s);
                 }
             }
             if c.status.is_active() && c.waiting_since.is_some_and(|w| w <= missed_before) {
@@ -268,15 +308,42 @@ impl MetricsReport {
                 *r.by_tag.entry(t.clone()).or_default() += 1;
             }
         }
+        let (mut next, mut next_b) = (Vec::new(), Vec::new());
+        for m in messages {
+            let Author::Agent(agent) = &m.author else {
+                continue;
+            };
+            if !population.contains(&m.conversation) {
+                continue;
+            }
+            let e = agents.entry(agent.clone()).or_default();
+            match m.direction {
+                Direction::Outbound => e.replies += 1,
+                Direction::Note => e.notes += 1,
+                Direction::Inbound => {}
+            }
+            if let Some(rt) = m.response.filter(|rt| rt.is_next_response()) {
+                next.push(rt.secs);
+                next_b.push(rt.business_secs);
+                e.next_response.push(rt.secs);
+            }
+        }
         r.first_response = Distribution::of(first);
         r.resolution = Distribution::of(resolution);
+        r.first_response_business = Distribution::of(first_b);
+        r.resolution_business = Distribution::of(resolution_b);
+        r.next_response = Distribution::of(next);
+        r.next_response_business = Distribution::of(next_b);
         r.agents = agents
             .into_iter()
-            .map(|(agent, (handled, open, fr))| AgentMetrics {
+            .map(|(agent, t)| AgentMetrics {
                 agent,
-                handled,
-                open,
-                first_response: Distribution::of(fr),
+                handled: t.handled,
+                open: t.open,
+                first_response: Distribution::of(t.first_response),
+                replies: t.replies,
+                notes: t.notes,
+                next_response: Distribution::of(t.next_response),
             })
             .collect();
         r.sla = sla
@@ -314,7 +381,7 @@ impl MetricsReport {
         let opt = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
         let avg = |v: Option<f64>| v.map(|v| format!("{v:.1}")).unwrap_or_default();
         let row = |k: &str, v: String| vec![k.to_string(), v];
-        let summary = vec![
+        let mut summary = vec![
             row("metric", "value".into()),
             row("opened", self.opened.to_string()),
             row("resolved", self.resolved.to_string()),
@@ -323,21 +390,20 @@ impl MetricsReport {
             row("with_owner", self.with_owner.to_string()),
             row("ownership_rate", format!("{:.4}", self.ownership_rate())),
             row("missed", self.missed.to_string()),
-            row(
-                "first_response_count",
-                self.first_response.count.to_string(),
-            ),
-            row("first_response_avg_secs", avg(self.first_response.avg_secs)),
-            row(
-                "first_response_median_secs",
-                opt(self.first_response.median_secs),
-            ),
-            row("first_response_p90_secs", opt(self.first_response.p90_secs)),
-            row("resolution_count", self.resolution.count.to_string()),
-            row("resolution_avg_secs", avg(self.resolution.avg_secs)),
-            row("resolution_median_secs", opt(self.resolution.median_secs)),
-            row("resolution_p90_secs", opt(self.resolution.p90_secs)),
         ];
+        for (name, d) in [
+            ("first_response", &self.first_response),
+            ("first_response_business", &self.first_response_business),
+            ("next_response", &self.next_response),
+            ("next_response_business", &self.next_response_business),
+            ("resolution", &self.resolution),
+            ("resolution_business", &self.resolution_business),
+        ] {
+            summary.push(row(&format!("{name}_count"), d.count.to_string()));
+            summary.push(row(&format!("{name}_avg_secs"), avg(d.avg_secs)));
+            summary.push(row(&format!("{name}_median_secs"), opt(d.median_secs)));
+            summary.push(row(&format!("{name}_p90_secs"), opt(d.p90_secs)));
+        }
         let counts = |head: &str, items: Vec<(String, u64)>| {
             let mut rows = vec![vec![head.to_string(), "opened".to_string()]];
             rows.extend(items.into_iter().map(|(k, v)| vec![k, v.to_string()]));
@@ -350,6 +416,11 @@ impl MetricsReport {
             "first_response_avg_secs".into(),
             "first_response_median_secs".into(),
             "first_response_p90_secs".into(),
+            "replies".into(),
+            "notes".into(),
+            "next_response_avg_secs".into(),
+            "next_response_median_secs".into(),
+            "next_response_p90_secs".into(),
         ]];
         for a in &self.agents {
             agents.push(vec![
@@ -359,6 +430,11 @@ impl MetricsReport {
                 avg(a.first_response.avg_secs),
                 opt(a.first_response.median_secs),
                 opt(a.first_response.p90_secs),
+                a.replies.to_string(),
+                a.notes.to_string(),
+                avg(a.next_response.avg_secs),
+                opt(a.next_response.median_secs),
+                opt(a.next_response.p90_secs),
             ]);
         }
         let mut sla = vec![vec![
@@ -420,6 +496,17 @@ impl MetricsReport {
             ("sla", doc(sla)?),
         ])
     }
+}
+
+/// One agent's figures while a report is computed.
+#[derive(Default)]
+struct AgentTally {
+    handled: u64,
+    open: u64,
+    first_response: Vec<i64>,
+    replies: u64,
+    notes: u64,
+    next_response: Vec<i64>,
 }
 
 fn ratio(a: u64, b: u64) -> f64 {

@@ -217,6 +217,31 @@ impl SlaSettings {
         }
     }
 
+    /// Records the business-hours durations reports use, on the
+    /// conversation's calendar: the first response time once it has one,
+    /// the resolution time whenever it is (re)resolved. [`SlaSettings::apply`]
+    /// calls it on every change.
+    pub fn record_business_durations(&self, c: &mut Conversation) {
+        let calendar = self.calendar_for(c);
+        if let (Some(at), None) = (c.first_response_at, c.first_response_business_secs) {
+            c.first_response_business_secs = Some(
+                calendar
+                    .business_time_between(c.created_at, at)
+                    .num_seconds(),
+            );
+        }
+        match (c.status, c.resolved_at) {
+            (ConversationStatus::Resolved, Some(at)) => {
+                c.resolution_business_secs = Some(
+                    calendar
+                        .business_time_between(c.created_at, at)
+                        .num_seconds(),
+                );
+            }
+            _ => c.resolution_business_secs = None,
+        }
+    }
+
     /// Updates `after.sla` for the change from `before` (`None`: a new
     /// conversation) at `now`, returning the events (targets met).
     /// Warnings and breaches are fired by timers, not here.
@@ -226,6 +251,7 @@ impl SlaSettings {
         after: &mut Conversation,
         now: DateTime<Utc>,
     ) -> Vec<EventKind> {
+        self.record_business_durations(after);
         let mut events = Vec::new();
         let Some(policy) = self.policy_for(after).cloned() else {
             return events;

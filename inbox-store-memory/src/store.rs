@@ -621,7 +621,11 @@ impl Store for MemoryStore {
         query.validate()?;
         let s = self.read();
         Ok(match s.data(tenant) {
-            Some(d) => inbox_core::metrics::MetricsReport::compute(query, d.conversations.values()),
+            Some(d) => inbox_core::metrics::MetricsReport::compute(
+                query,
+                d.conversations.values(),
+                d.messages.values(),
+            ),
             None => inbox_core::metrics::MetricsReport::default(),
         })
     }

@@ -1474,6 +1474,9 @@ impl Store for PgStore {
              trunc(extract(epoch from ((data->>'first_response_at')::timestamptz - (data->>'created_at')::timestamptz)))::bigint END";
         const RESOLUTION: &str = "CASE WHEN status = 'resolved' AND data->>'resolved_at' IS NOT NULL THEN \
              trunc(extract(epoch from ((data->>'resolved_at')::timestamptz - (data->>'created_at')::timestamptz)))::bigint END";
+        const FIRST_BUSINESS: &str = "(data->>'first_response_business_secs')::bigint";
+        const RESOLUTION_BUSINESS: &str =
+            "CASE WHEN status = 'resolved' THEN (data->>'resolution_business_secs')::bigint END";
         let dist = |r: &sqlx::postgres::PgRow, at: usize| Distribution {
             count: r.get::<i64, _>(at) as u64,
             avg_secs: r.get::<Option<f64>, _>(at + 1),
@@ -1491,10 +1494,14 @@ impl Store for PgStore {
             "SELECT count(*), count(*) FILTER (WHERE status = 'resolved'), \
              count(*) FILTER (WHERE (data->>'reopen_count')::bigint > 0), \
              count(*) FILTER (WHERE assignee IS NOT NULL), \
-             count(*) FILTER (WHERE status <> 'resolved' AND waiting_us <= {}), {}, {} FROM (SELECT status, assignee, data, waiting_us, {FIRST} AS fr, {RESOLUTION} AS rt",
+             count(*) FILTER (WHERE status <> 'resolved' AND waiting_us <= {}), {}, {}, {}, {} \
+             FROM (SELECT status, assignee, data, waiting_us, {FIRST} AS fr, {RESOLUTION} AS rt, \
+             {FIRST_BUSINESS} AS frb, {RESOLUTION_BUSINESS} AS rtb",
             micros(query.missed_before()),
             stats("fr"),
             stats("rt"),
+            stats("frb"),
+            stats("rtb"),
         ));
         population(&mut qb);
         qb.push(") s");
@@ -1507,6 +1514,8 @@ impl Store for PgStore {
             missed: row.get::<i64, _>(4) as u64,
             first_response: dist(&row, 5),
             resolution: dist(&row, 9),
+            first_response_business: dist(&row, 13),
+            resolution_business: dist(&row, 17),
             ..MetricsReport::default()
         };
         if report.opened == 0 {
@@ -1525,7 +1534,55 @@ impl Store for PgStore {
                 handled: r.get::<i64, _>(1) as u64,
                 open: r.get::<i64, _>(2) as u64,
                 first_response: dist(&r, 3),
+                replies: 0,
+                notes: 0,
+                next_response: Distribution::default(),
             });
+        }
+
+        // What agents wrote in the population's conversations (an
+        // index-only scan of inbox_messages_by_agent): per agent, and in
+        // total for the next response times.
+        let mut qb = QueryBuilder::new(format!(
+            "SELECT m.author_agent, count(*) FILTER (WHERE m.direction = 'outbound'), \
+             count(*) FILTER (WHERE m.direction = 'note'), {}, {} \
+             FROM inbox_messages m JOIN (SELECT conversation_id",
+            stats("m.next_response_secs"),
+            stats("m.next_response_business_secs"),
+        ));
+        population(&mut qb);
+        qb.push(") p ON m.conversation_id = p.conversation_id WHERE m.tenant_id = ")
+            .push_bind(tenant.as_str().to_string())
+            .push(" AND m.author_agent IS NOT NULL GROUP BY GROUPING SETS ((m.author_agent), ())");
+        for r in qb.build().fetch_all(&self.pool).await.map_err(fail)? {
+            let Some(agent) = r.get::<Option<String>, _>(0) else {
+                report.next_response = dist(&r, 3);
+                report.next_response_business = dist(&r, 7);
+                continue;
+            };
+            let agent = AgentId::new(agent)?;
+            let at = match report.agents.binary_search_by(|a| a.agent.cmp(&agent)) {
+                Ok(i) => i,
+                Err(i) => {
+                    report.agents.insert(
+                        i,
+                        AgentMetrics {
+                            agent,
+                            handled: 0,
+                            open: 0,
+                            first_response: Distribution::default(),
+                            replies: 0,
+                            notes: 0,
+                            next_response: Distribution::default(),
+                        },
+                    );
+                    i
+                }
+            };
+            let a = &mut report.agents[at];
+            a.replies = r.get::<i64, _>(1) as u64;
+            a.notes = r.get::<i64, _>(2) as u64;
+            a.next_response = dist(&r, 3);
         }
 
         // Days and hours from the integer microseconds: exact.

@@ -8,7 +8,7 @@ use crate::event::{Event, EventActor, EventKind, Ownership};
 use crate::ids::{AgentId, ConversationId, MessageId, TeamId};
 use crate::model::{
     Agent, Author, Content, ConversationStatus, DeliveryState, Direction, Message, Presence,
-    Priority, ReplyContext,
+    Priority, ReplyContext, ResponseTime,
 };
 use crate::permissions::{self, Action};
 use crate::ports::{Changeset, OutboxEntry};
@@ -365,6 +365,7 @@ impl Inbox {
         };
         let message_id: MessageId = self.new_id("message")?;
         let policy = self.config.reply;
+        let sla = self.config.sla_for(&actor.tenant);
         let staleness = match policy.stale {
             StaleReplies::Reject => Staleness::Reject,
             StaleReplies::Warn => Staleness::Warn,
@@ -412,6 +413,14 @@ impl Inbox {
                 }
                 let now = d.now;
                 let c = &mut d.conversation;
+                let response = c.waiting_since.map(|since| {
+                    let calendar = sla.calendar_for(c);
+                    ResponseTime {
+                        secs: (now - since).num_seconds(),
+                        business_secs: calendar.business_time_between(since, now).num_seconds(),
+                        first: c.first_response_at.is_none(),
+                    }
+                });
                 c.last_agent_reply_at = Some(now);
                 c.first_response_at.get_or_insert(now);
                 c.last_activity_at = c.last_activity_at.max(now);
@@ -435,6 +444,7 @@ impl Inbox {
                     sent_at: now,
                     created_at: now,
                     delivery: Some(DeliveryState::pending(now)),
+                    response,
                 };
                 d.outbox.push(OutboxEntry {
                     tenant: c.tenant.clone(),
@@ -825,6 +835,7 @@ fn new_note(d: &mut Draft<'_>, id: MessageId, text: &str, mentions: Vec<AgentId>
         sent_at: now,
         created_at: now,
         delivery: None,
+        response: None,
     }
 }
 

@@ -260,6 +260,7 @@ impl Inbox {
             sent_at: now,
             created_at: now,
             delivery: None,
+            response: None,
         }
     }
 

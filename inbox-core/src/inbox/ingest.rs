@@ -370,6 +370,7 @@ impl Inbox {
             sent_at,
             created_at: now,
             delivery: None,
+            response: None,
         };
         events.extend(automated.events_on(&conversation, now));
         let timers =

@@ -130,6 +130,15 @@ pub struct Conversation {
     /// first response time is measured to this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_response_at: Option<DateTime<Utc>>,
+    /// The first response time in business hours (seconds of the
+    /// conversation's calendar between opening and the first agent reply),
+    /// recorded with the reply for reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_response_business_secs: Option<i64>,
+    /// The resolution time in business hours (opening to the last
+    /// resolution), recorded when the conversation is resolved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution_business_secs: Option<i64>,
     /// When automation rules last fired on this conversation, by rule name
     /// (kept for rules with a cooldown or a time trigger).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
@@ -176,6 +185,8 @@ impl Conversation {
             follow_up_for: None,
             sla: None,
             first_response_at: None,
+            first_response_business_secs: None,
+            resolution_business_secs: None,
             rule_fired: Default::default(),
             automation_due: None,
             version: 0,

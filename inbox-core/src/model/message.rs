@@ -62,6 +62,35 @@ pub struct Message {
     pub created_at: DateTime<Utc>,
     /// Delivery state (outbound only).
     pub delivery: Option<DeliveryState>,
+    /// For an agent's reply that answered a waiting customer: how long they
+    /// had waited (reports measure response times with it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response: Option<ResponseTime>,
+}
+
+/// How long a customer had waited when an agent's reply answered them,
+/// from their oldest unanswered message.
+///
+/// ```
+/// use inbox_core::model::ResponseTime;
+/// let r = ResponseTime { secs: 5400, business_secs: 1800, first: false };
+/// assert!(r.is_next_response());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResponseTime {
+    /// Wall-clock seconds.
+    pub secs: i64,
+    /// Seconds within the conversation's business hours.
+    pub business_secs: i64,
+    /// Whether this was the conversation's first agent reply.
+    pub first: bool,
+}
+
+impl ResponseTime {
+    /// Whether it counts as a next response (any reply after the first).
+    pub fn is_next_response(&self) -> bool {
+        !self.first
+    }
 }
 
 impl Message {

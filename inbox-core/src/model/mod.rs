@@ -19,5 +19,5 @@ pub use content::{
 };
 pub use conversation::{Conversation, ConversationStatus, Priority};
 pub use delivery::{DeliveryState, DeliveryStatus, DeliveryUpdate, ProviderError};
-pub use message::{Author, Direction, Message};
+pub use message::{Author, Direction, Message, ResponseTime};
 pub use tenant::Tenant;

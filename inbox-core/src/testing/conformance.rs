@@ -100,6 +100,7 @@ macro_rules! store_conformance_tests {
             contacts_merge_into_one,
             metrics_match_hand_computed_values,
             metrics_report_sla_compliance,
+            metrics_business_hours_and_next_responses,
         );
     };
     (@tests [required] $make:expr; $($name:ident),* $(,)?) => {
@@ -235,6 +236,7 @@ fn inbound(c: &Conversation, id: &str, ext: &str) -> Message {
         sent_at: at(0),
         created_at: at(0),
         delivery: None,
+        response: None,
     }
 }
 

@@ -258,7 +258,7 @@ pub async fn metrics_match_hand_computed_values<S: Store + AsDynStore + ?Sized>(
         "{agents_csv}"
     );
     assert!(
-        agents_csv.contains("sam,1,0,1800.0,1800,1800\n"),
+        agents_csv.contains("sam,1,0,1800.0,1800,1800,1,0,,,\n"),
         "{agents_csv}"
     );
 }
@@ -339,4 +339,188 @@ pub async fn metrics_report_sla_compliance<S: Store + AsDynStore + ?Sized>(store
     let csv = r.to_csv().unwrap();
     let sla = &csv.iter().find(|(n, _)| *n == "sla").unwrap().1;
     assert!(sla.contains("std,first_response,1,1,0.5000\n"), "{sla}");
+}
+
+/// Business-hours durations, next response times and per-agent replies and
+/// notes, over two days of a 09:00–17:00 weekday calendar; the same on every
+/// store.
+pub async fn metrics_business_hours_and_next_responses<S: Store + AsDynStore + ?Sized>(
+    store: Arc<S>,
+) {
+    let config = crate::inbox::InboxConfig {
+        sla: crate::sla::SlaSettings {
+            calendar: crate::calendar::Calendar::weekdays("UTC", &["09:00-17:00"]).unwrap(),
+            ..Default::default()
+        },
+        ..crate::inbox::InboxConfig::default()
+    };
+    let f = Fixture::with_config(store.as_dyn(), config).await.unwrap();
+    let t0 = Fixture::start(); // Monday 09:00 UTC
+    let at = |m: i64| t0 + TimeDelta::minutes(m);
+    let day = 24 * 60;
+    let (ana, sam, ben) = (f.actor("ana"), f.actor("sam"), f.actor("ben"));
+    let reply = |who, c, key: &'static str| {
+        let f = &f;
+        async move {
+            let v = f.version(c).await.unwrap();
+            f.inbox
+                .reply(who, c, v, Reply::text("ok", key))
+                .await
+                .unwrap();
+        }
+    };
+    let note = |who, c, key: &'static str| {
+        let f = &f;
+        async move {
+            let v = f.version(c).await.unwrap();
+            f.inbox.note(who, c, v, "fyi", key).await.unwrap();
+        }
+    };
+
+    // P: the customer writes on Monday at 16:30; ana answers on Tuesday at
+    // 09:30: 17 h on the wall, 30 + 30 min of business hours.
+    f.clock.set(at(450));
+    let (p, _) = f
+        .customer_says("1001", "p1", "34690001", "hola")
+        .await
+        .unwrap();
+    f.clock.set(at(day + 30));
+    f.inbox
+        .claim(&ana, &p, f.version(&p).await.unwrap())
+        .await
+        .unwrap();
+    reply(&ana, &p, "p-r1").await;
+    // Tuesday 10:00 again, answered at 10:20: a next response of 20 min.
+    f.clock.set(at(day + 60));
+    f.customer_says("1001", "p2", "34690001", "y el envío?")
+        .await
+        .unwrap();
+    f.clock.set(at(day + 80));
+    reply(&ana, &p, "p-r2").await;
+    note(&ana, &p, "p-n1").await;
+    note(&ben, &p, "p-n2").await;
+    // Q: Tuesday 11:00 on support, sam answers at 11:05 (5 min), the
+    // customer writes at 11:10 and 11:20, sam answers at 11:40 (30 min from
+    // the older one); two notes by sam.
+    f.clock.set(at(day + 120));
+    let (q, _) = f
+        .customer_says("1002", "q1", "34690002", "help")
+        .await
+        .unwrap();
+    f.clock.set(at(day + 125));
+    f.inbox
+        .claim(&sam, &q, f.version(&q).await.unwrap())
+        .await
+        .unwrap();
+    reply(&sam, &q, "q-r1").await;
+    for (m, wamid) in [(130, "q2"), (140, "q3")] {
+        f.clock.set(at(day + m));
+        f.customer_says("1002", wamid, "34690002", "still there?")
+            .await
+            .unwrap();
+    }
+    f.clock.set(at(day + 160));
+    reply(&sam, &q, "q-r2").await;
+    note(&sam, &q, "q-n1").await;
+    note(&sam, &q, "q-n2").await;
+
+    // Tuesday 16:50, answered on Wednesday at 09:10: 16 h 20 min on the
+    // wall, 10 + 10 min of business hours.
+    f.clock.set(at(day + 470));
+    f.customer_says("1001", "p3", "34690001", "gracias")
+        .await
+        .unwrap();
+    f.clock.set(at(2 * day + 10));
+    reply(&ana, &p, "p-r3").await;
+    // Resolved on Wednesday at 09:20: 40 h 50 min on the wall; 30 min +
+    // 8 h + 20 min of business hours.
+    f.clock.set(at(2 * day + 20));
+    f.inbox
+        .set_status(
+            &ana,
+            &p,
+            f.version(&p).await.unwrap(),
+            ConversationStatus::Resolved,
+        )
+        .await
+        .unwrap();
+
+    f.clock.set(at(2 * day + 60));
+    let query = MetricsQuery {
+        from: t0,
+        to: at(3 * day),
+        channel: None,
+        team: None,
+        agent: None,
+        tag: None,
+        now: t0,
+        missed_after: Duration::from_secs(3600),
+    };
+    let r = f.inbox.metrics(&sam, query.clone()).await.unwrap();
+    let dist = |count, avg: f64, median, p90| Distribution {
+        count,
+        avg_secs: Some(avg),
+        median_secs: Some(median),
+        p90_secs: Some(p90),
+    };
+    assert_eq!(r.opened, 2);
+    assert_eq!(r.first_response, dist(2, 30750.0, 300, 61200));
+    assert_eq!(r.first_response_business, dist(2, 1950.0, 300, 3600));
+    // Next responses: 1200 and 58800 (P), 1800 (Q).
+    assert_eq!(r.next_response, dist(3, 20600.0, 1800, 58800));
+    assert_eq!(r.next_response_business, dist(3, 1400.0, 1200, 1800));
+    assert_eq!(r.resolution, dist(1, 147000.0, 147000, 147000));
+    assert_eq!(r.resolution_business, dist(1, 31800.0, 31800, 31800));
+    let agents: Vec<_> = r
+        .agents
+        .iter()
+        .map(|a| {
+            (
+                a.agent.to_string(),
+                a.handled,
+                a.open,
+                a.replies,
+                a.notes,
+                a.next_response.count,
+                a.next_response.avg_secs,
+            )
+        })
+        .collect();
+    assert_eq!(
+        agents,
+        [
+            ("ana".to_string(), 1, 0, 3, 1, 2, Some(30000.0)),
+            ("ben".to_string(), 0, 0, 0, 1, 0, None),
+            ("sam".to_string(), 1, 1, 2, 2, 1, Some(1800.0)),
+        ]
+    );
+    // Narrowed to support: Q alone, and only what was written there.
+    let support = f
+        .inbox
+        .metrics(
+            &sam,
+            MetricsQuery {
+                channel: Some(id("support")),
+                ..query.clone()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(support.next_response, dist(1, 1800.0, 1800, 1800));
+    assert_eq!(
+        support
+            .agents
+            .iter()
+            .map(|a| (a.agent.to_string(), a.replies, a.notes))
+            .collect::<Vec<_>>(),
+        [("sam".to_string(), 2, 2)]
+    );
+    let csv = r.to_csv().unwrap();
+    let summary = &csv.iter().find(|(n, _)| *n == "summary").unwrap().1;
+    assert!(
+        summary.contains("next_response_business_median_secs,1200\n"),
+        "{summary}"
+    );
+    let agents_csv = &csv.iter().find(|(n, _)| *n == "agents").unwrap().1;
+    assert!(agents_csv.contains("ben,0,0,,,,0,1,,,\n"), "{agents_csv}");
 }
