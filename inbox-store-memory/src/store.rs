@@ -630,6 +630,25 @@ impl Store for MemoryStore {
         })
     }
 
+    async fn live_snapshot(
+        &self,
+        tenant: &TenantId,
+        query: &inbox_core::metrics::LiveQuery,
+    ) -> Result<inbox_core::metrics::LiveSnapshot> {
+        let s = self.read();
+        let agents = s
+            .agents
+            .iter()
+            .filter(|((t, _), _)| t == tenant)
+            .map(|(_, a)| a);
+        Ok(match s.data(tenant) {
+            Some(d) => {
+                inbox_core::metrics::LiveSnapshot::compute(query, d.conversations.values(), agents)
+            }
+            None => inbox_core::metrics::LiveSnapshot::compute(query, [], agents),
+        })
+    }
+
     async fn agent_loads(&self, tenant: &TenantId) -> Result<BTreeMap<AgentId, u32>> {
         let s = self.read();
         let mut out = BTreeMap::new();

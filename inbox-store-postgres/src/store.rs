@@ -1631,6 +1631,94 @@ impl Store for PgStore {
         Ok(report)
     }
 
+    async fn live_snapshot(
+        &self,
+        tenant: &TenantId,
+        query: &inbox_core::metrics::LiveQuery,
+    ) -> Result<inbox_core::metrics::LiveSnapshot> {
+        use inbox_core::metrics::{AgentLoad, LiveSnapshot, Waiting};
+        let fail = |e| db("live snapshot", e);
+        let now = query.now;
+        // Active conversations only (status <> 'resolved': the partial
+        // indexes), narrowed by number and team.
+        let scope = |qb: &mut QueryBuilder<'_, Postgres>| {
+            qb.push(" FROM inbox_conversations WHERE tenant_id = ")
+                .push_bind(tenant.as_str().to_string())
+                .push(" AND status <> 'resolved'");
+            if let Some(c) = &query.channel {
+                qb.push(" AND channel_id = ")
+                    .push_bind(c.as_str().to_string());
+            }
+            if let Some(t) = &query.team {
+                qb.push(" AND team_id = ").push_bind(t.as_str().to_string());
+            }
+        };
+        const TARGETS: &str = "EXISTS (SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof(data->'sla'->'targets') = 'array' \
+             THEN data->'sla'->'targets' ELSE '[]'::jsonb END) t WHERE ";
+        let mut qb = QueryBuilder::new(
+            "SELECT count(*), count(*) FILTER (WHERE status = 'open'), \
+             count(*) FILTER (WHERE status = 'pending'), count(*) FILTER (WHERE status = 'snoozed'), \
+             count(*) FILTER (WHERE assignee IS NULL), count(*) FILTER (WHERE waiting_us IS NOT NULL), \
+             count(*) FILTER (WHERE ",
+        );
+        qb.push(TARGETS)
+            .push("t->'state'->>'state' = 'active' AND (t->>'warn_at')::timestamptz <= ")
+            .push_bind(now)
+            .push(" AND (t->>'due_at')::timestamptz > ")
+            .push_bind(now)
+            .push(")), count(*) FILTER (WHERE ")
+            .push(TARGETS)
+            .push("t->'state'->>'state' = 'breached' OR (t->'state'->>'state' = 'active' AND (t->>'due_at')::timestamptz <= ")
+            .push_bind(now)
+            .push(")))");
+        scope(&mut qb);
+        let row = qb.build().fetch_one(&self.pool).await.map_err(fail)?;
+        let n = |i: usize| row.get::<i64, _>(i) as u64;
+        let mut snapshot = LiveSnapshot {
+            active: n(0),
+            open: n(1),
+            pending: n(2),
+            snoozed: n(3),
+            unassigned: n(4),
+            waiting: n(5),
+            sla_at_risk: n(6),
+            sla_breached: n(7),
+            ..LiveSnapshot::empty(now)
+        };
+
+        // The longest wait: the first row of the waiting index.
+        let mut qb = QueryBuilder::new("SELECT conversation_id, data->'waiting_since'");
+        scope(&mut qb);
+        qb.push(
+            " AND waiting_us IS NOT NULL \
+             ORDER BY COALESCE(waiting_us, 9223372036854775807), conversation_id LIMIT 1",
+        );
+        if let Some(r) = qb.build().fetch_optional(&self.pool).await.map_err(fail)? {
+            snapshot.waiting_longest = Some(Waiting {
+                conversation: ConversationId::new(r.get::<String, _>(0))?,
+                since: r
+                    .try_get::<sqlx::types::Json<DateTime<Utc>>, _>(1)
+                    .map_err(fail)?
+                    .0,
+            });
+        }
+
+        let loads = self.agent_loads(tenant).await?;
+        snapshot.agents = self
+            .agents(tenant)
+            .await?
+            .into_iter()
+            .filter(|a| a.active && query.team.as_ref().is_none_or(|t| a.is_in_team(t)))
+            .map(|a| AgentLoad {
+                load: loads.get(&a.id).copied().unwrap_or(0),
+                agent: a.id,
+                presence: a.presence,
+                capacity: a.capacity,
+            })
+            .collect();
+        Ok(snapshot)
+    }
+
     async fn agent_loads(
         &self,
         tenant: &TenantId,

@@ -259,6 +259,20 @@ impl Inbox {
         self.ports.store.metrics(&actor.tenant, &query).await
     }
 
+    /// The live snapshot (supervisors and admins): open, unassigned and
+    /// waiting conversations, SLA at risk and breached, agents' loads.
+    /// `query.now` is set from the inbox's clock.
+    pub async fn live_snapshot(
+        &self,
+        actor: &Actor,
+        mut query: crate::metrics::LiveQuery,
+    ) -> Result<crate::metrics::LiveSnapshot> {
+        let agent = self.load_agent(actor).await?;
+        permissions::require(&agent, Action::ViewAll)?;
+        query.now = self.now();
+        self.ports.store.live_snapshot(&actor.tenant, &query).await
+    }
+
     /// Sets the provider of customer context shown with conversations.
     pub fn set_customer_context(
         &self,

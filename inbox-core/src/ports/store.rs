@@ -449,6 +449,18 @@ pub trait Store: Send + Sync {
         query: &crate::metrics::MetricsQuery,
     ) -> Result<crate::metrics::MetricsReport>;
 
+    /// What the team faces now: active conversations by status, unassigned,
+    /// waiting (and the longest wait), SLA targets at risk and missed, and
+    /// every agent's load against capacity, exactly as
+    /// [`LiveSnapshot::compute`](crate::metrics::LiveSnapshot::compute)
+    /// defines them. A database answers from its active-conversation
+    /// indexes, without reading resolved history.
+    async fn live_snapshot(
+        &self,
+        tenant: &TenantId,
+        query: &crate::metrics::LiveQuery,
+    ) -> Result<crate::metrics::LiveSnapshot>;
+
     /// The load of every agent of the tenant with at least one active
     /// conversation (agents with none may be absent). The default asks
     /// [`Store::agent_load`] per agent; a database answers in one query.

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use super::contacts_suite::*;
+pub use super::live_suite::*;
 pub use super::metrics_suite::*;
 pub use super::routing_suite::*;
 use super::Fixture;
@@ -101,6 +102,7 @@ macro_rules! store_conformance_tests {
             metrics_match_hand_computed_values,
             metrics_report_sla_compliance,
             metrics_business_hours_and_next_responses,
+            live_snapshot_shows_what_the_team_faces_now,
         );
     };
     (@tests [required] $make:expr; $($name:ident),* $(,)?) => {

@@ -19,6 +19,7 @@ mod bus;
 pub mod conformance;
 mod contacts_suite;
 mod fixture;
+mod live_suite;
 mod metrics_suite;
 mod routing_suite;
 mod transport;

@@ -36,6 +36,10 @@
 //! assert_eq!(d.avg_secs, Some(25.0));
 //! ```
 
+mod live;
+
+pub use live::{AgentLoad, LiveQuery, LiveSnapshot, Waiting};
+
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

@@ -1,0 +1,278 @@
+//! Conformance test for the live snapshot: a morning driven by the
+//! simulated clock, with every expected figure worked out by hand.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use chrono::TimeDelta;
+use std::sync::Arc;
+
+use super::{id, Fixture};
+use crate::error::Error;
+use crate::inbox::{InboxConfig, Reply};
+use crate::metrics::{AgentLoad, LiveQuery, Waiting};
+use crate::model::{ConversationStatus, Presence};
+use crate::ports::*;
+use crate::sla::{SlaPolicy, SlaSettings};
+
+/// Active conversations by status, unassigned, waiting and the longest
+/// wait, SLA targets at risk and missed (marked by the timer or merely past
+/// due), agents' loads against capacity; narrowed by number and team; the
+/// same on every store.
+pub async fn live_snapshot_shows_what_the_team_faces_now<S: Store + AsDynStore + ?Sized>(
+    store: Arc<S>,
+) {
+    // First response within 30 minutes, warned at 80% (24 minutes).
+    let config = InboxConfig {
+        sla: SlaSettings {
+            policies: vec![SlaPolicy {
+                id: "std".into(),
+                applies: Default::default(),
+                first_response_secs: Some(1800),
+                next_response_secs: None,
+                resolution_secs: None,
+                business_hours: false,
+                warn_at_percent: 80,
+                on_breach: vec![],
+            }],
+            ..SlaSettings::default()
+        },
+        ..InboxConfig::default()
+    };
+    let f = Fixture::with_config(store.as_dyn(), config).await.unwrap();
+    let t0 = Fixture::start(); // Monday 09:00
+    let at = |m: i64| t0 + TimeDelta::minutes(m);
+    let (ana, ben, sam) = (f.actor("ana"), f.actor("ben"), f.actor("sam"));
+
+    // A, sales, 09:00: nobody answers; due 09:30, marked breached by the
+    // timer at 09:33.
+    let (a, _) = f
+        .customer_says("1001", "a1", "34610001", "hola")
+        .await
+        .unwrap();
+    // E, sales, 09:02: ana answers and resolves it (not active).
+    f.clock.set(at(2));
+    let (e, _) = f
+        .customer_says("1001", "e1", "34610005", "gracias")
+        .await
+        .unwrap();
+    let v = f.version(&e).await.unwrap();
+    let v = f
+        .inbox
+        .claim(&ana, &e, v)
+        .await
+        .unwrap()
+        .conversation
+        .version;
+    let v = f
+        .inbox
+        .reply(&ana, &e, v, Reply::text("¡A ti!", "e-r"))
+        .await
+        .unwrap()
+        .conversation
+        .version;
+    f.inbox
+        .set_status(&ana, &e, v, ConversationStatus::Resolved)
+        .await
+        .unwrap();
+    // F, support, 09:05: nobody answers; due 09:35, past due at 09:40
+    // with no timer run since.
+    f.clock.set(at(5));
+    let (fc, _) = f
+        .customer_says("1002", "f1", "34610006", "help")
+        .await
+        .unwrap();
+    // B, sales, 09:15: ana claims it without answering; warned at 09:39,
+    // due 09:45: at risk at 09:40.
+    f.clock.set(at(15));
+    let (b, _) = f
+        .customer_says("1001", "b1", "34610002", "precio?")
+        .await
+        .unwrap();
+    f.inbox
+        .claim(&ana, &b, f.version(&b).await.unwrap())
+        .await
+        .unwrap();
+    // C, support, 09:20: sam answers at 09:22 (met) and sets it pending.
+    f.clock.set(at(20));
+    let (c, _) = f
+        .customer_says("1002", "c1", "34610003", "order?")
+        .await
+        .unwrap();
+    f.clock.set(at(22));
+    let v = f.version(&c).await.unwrap();
+    let v = f
+        .inbox
+        .claim(&sam, &c, v)
+        .await
+        .unwrap()
+        .conversation
+        .version;
+    let v = f
+        .inbox
+        .reply(&sam, &c, v, Reply::text("Shipped", "c-r"))
+        .await
+        .unwrap()
+        .conversation
+        .version;
+    f.inbox
+        .set_status(&sam, &c, v, ConversationStatus::Pending)
+        .await
+        .unwrap();
+    // D, sales, 09:25: ben claims it and snoozes it until noon (its SLA
+    // pauses; the customer still waits).
+    f.clock.set(at(25));
+    let (d, _) = f
+        .customer_says("1001", "d1", "34610004", "later")
+        .await
+        .unwrap();
+    let v = f.version(&d).await.unwrap();
+    let v = f
+        .inbox
+        .claim(&ben, &d, v)
+        .await
+        .unwrap()
+        .conversation
+        .version;
+    f.inbox.snooze(&ben, &d, v, at(180)).await.unwrap();
+    f.clock.set(at(33));
+    f.inbox.tick(at(33), 100).await.unwrap();
+    f.inbox.set_presence(&ana, Presence::Online).await.unwrap();
+    f.clock.set(at(40));
+
+    let s = f
+        .inbox
+        .live_snapshot(&sam, LiveQuery::at(t0))
+        .await
+        .unwrap();
+    assert_eq!(s.at, at(40));
+    assert_eq!(
+        (s.active, s.open, s.pending, s.snoozed),
+        (5, 3, 1, 1),
+        "{s:?}"
+    );
+    assert_eq!((s.unassigned, s.waiting), (2, 4), "{s:?}");
+    assert_eq!(
+        s.waiting_longest,
+        Some(Waiting {
+            conversation: a.clone(),
+            since: t0
+        })
+    );
+    assert_eq!((s.sla_at_risk, s.sla_breached), (1, 2), "{s:?}");
+    fn load(agent: &'static str, presence: Presence, load: u32, capacity: u32) -> AgentLoad {
+        AgentLoad {
+            agent: id(agent),
+            presence,
+            load,
+            capacity,
+        }
+    }
+    assert_eq!(
+        s.agents,
+        [
+            load("ada", Presence::Offline, 0, 0),
+            load("ana", Presence::Online, 1, 3),
+            load("ben", Presence::Offline, 1, 3),
+            load("cy", Presence::Offline, 0, 0),
+            load("sam", Presence::Offline, 1, 0),
+        ]
+    );
+    assert_eq!(s.full_agents().count(), 0);
+
+    // The support number: C and F.
+    let support = f
+        .inbox
+        .live_snapshot(
+            &sam,
+            LiveQuery {
+                channel: Some(id("support")),
+                ..LiveQuery::at(t0)
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            support.active,
+            support.open,
+            support.pending,
+            support.unassigned,
+            support.waiting,
+            support.sla_at_risk,
+            support.sla_breached
+        ),
+        (2, 1, 1, 1, 1, 0, 1),
+        "{support:?}"
+    );
+    assert_eq!(
+        support.waiting_longest.map(|w| (w.conversation, w.since)),
+        Some((fc.clone(), at(5)))
+    );
+    // Loads stay whole under a filter (capacity is for all of them).
+    assert_eq!(support.agents.len(), 5);
+    // The support team's agents only.
+    let team = f
+        .inbox
+        .live_snapshot(
+            &sam,
+            LiveQuery {
+                team: Some(id("support")),
+                ..LiveQuery::at(t0)
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        team.agents
+            .iter()
+            .map(|a| (a.agent.to_string(), a.load))
+            .collect::<Vec<_>>(),
+        [("cy".to_string(), 0), ("sam".to_string(), 1)]
+    );
+    // Once B is answered and D resolved: B is no longer at risk nor
+    // waiting, D leaves the snapshot.
+    f.inbox
+        .reply(
+            &ana,
+            &b,
+            f.version(&b).await.unwrap(),
+            Reply::text("10 €", "b-r"),
+        )
+        .await
+        .unwrap();
+    f.inbox
+        .set_status(
+            &ben,
+            &d,
+            f.version(&d).await.unwrap(),
+            ConversationStatus::Resolved,
+        )
+        .await
+        .unwrap();
+    let later = f
+        .inbox
+        .live_snapshot(&sam, LiveQuery::at(t0))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            later.active,
+            later.snoozed,
+            later.waiting,
+            later.sla_at_risk,
+            later.sla_breached
+        ),
+        (4, 0, 2, 0, 2),
+        "{later:?}"
+    );
+    // Another tenant sees nothing of it; agents may not look.
+    let globex = f
+        .inbox
+        .live_snapshot(&f.actor("gus"), LiveQuery::at(t0))
+        .await
+        .unwrap();
+    assert_eq!((globex.active, globex.agents.len()), (0, 1));
+    assert!(matches!(
+        f.inbox.live_snapshot(&ana, LiveQuery::at(t0)).await,
+        Err(Error::Forbidden { .. })
+    ));
+}
