@@ -221,6 +221,51 @@ impl Fixture {
         }
     }
 
+    /// `actor` claims a conversation and replies to it; returns the
+    /// version after the reply.
+    pub async fn claim_and_reply(
+        &self,
+        actor: &Actor,
+        conversation: &ConversationId,
+        text: &str,
+        key: &str,
+    ) -> Result<u64> {
+        let v = self.version(conversation).await?;
+        let v = self
+            .inbox
+            .claim(actor, conversation, v)
+            .await?
+            .conversation
+            .version;
+        Ok(self
+            .inbox
+            .reply(actor, conversation, v, crate::inbox::Reply::text(text, key))
+            .await?
+            .conversation
+            .version)
+    }
+
+    /// A configuration with one wall-clock SLA policy, `std`: first
+    /// response within `secs`, warned at 80%.
+    pub fn first_response_sla(secs: i64) -> InboxConfig {
+        InboxConfig {
+            sla: crate::sla::SlaSettings {
+                policies: vec![crate::sla::SlaPolicy {
+                    id: "std".into(),
+                    applies: Default::default(),
+                    first_response_secs: Some(secs),
+                    next_response_secs: None,
+                    resolution_secs: None,
+                    business_hours: false,
+                    warn_at_percent: 80,
+                    on_breach: vec![],
+                }],
+                ..crate::sla::SlaSettings::default()
+            },
+            ..InboxConfig::default()
+        }
+    }
+
     /// The stored version of a conversation.
     pub async fn version(&self, conversation: &ConversationId) -> Result<u64> {
         Ok(self

@@ -7,11 +7,10 @@ use std::sync::Arc;
 
 use super::{id, Fixture};
 use crate::error::Error;
-use crate::inbox::{InboxConfig, Reply};
+use crate::inbox::Reply;
 use crate::metrics::{AgentLoad, LiveQuery, Waiting};
 use crate::model::{ConversationStatus, Presence};
 use crate::ports::*;
-use crate::sla::{SlaPolicy, SlaSettings};
 
 /// Active conversations by status, unassigned, waiting and the longest
 /// wait, SLA targets at risk and missed (marked by the timer or merely past
@@ -21,22 +20,7 @@ pub async fn live_snapshot_shows_what_the_team_faces_now<S: Store + AsDynStore +
     store: Arc<S>,
 ) {
     // First response within 30 minutes, warned at 80% (24 minutes).
-    let config = InboxConfig {
-        sla: SlaSettings {
-            policies: vec![SlaPolicy {
-                id: "std".into(),
-                applies: Default::default(),
-                first_response_secs: Some(1800),
-                next_response_secs: None,
-                resolution_secs: None,
-                business_hours: false,
-                warn_at_percent: 80,
-                on_breach: vec![],
-            }],
-            ..SlaSettings::default()
-        },
-        ..InboxConfig::default()
-    };
+    let config = Fixture::first_response_sla(1800);
     let f = Fixture::with_config(store.as_dyn(), config).await.unwrap();
     let t0 = Fixture::start(); // Monday 09:00
     let at = |m: i64| t0 + TimeDelta::minutes(m);
@@ -54,21 +38,7 @@ pub async fn live_snapshot_shows_what_the_team_faces_now<S: Store + AsDynStore +
         .customer_says("1001", "e1", "34610005", "gracias")
         .await
         .unwrap();
-    let v = f.version(&e).await.unwrap();
-    let v = f
-        .inbox
-        .claim(&ana, &e, v)
-        .await
-        .unwrap()
-        .conversation
-        .version;
-    let v = f
-        .inbox
-        .reply(&ana, &e, v, Reply::text("¡A ti!", "e-r"))
-        .await
-        .unwrap()
-        .conversation
-        .version;
+    let v = f.claim_and_reply(&ana, &e, "¡A ti!", "e-r").await.unwrap();
     f.inbox
         .set_status(&ana, &e, v, ConversationStatus::Resolved)
         .await
@@ -98,21 +68,7 @@ pub async fn live_snapshot_shows_what_the_team_faces_now<S: Store + AsDynStore +
         .await
         .unwrap();
     f.clock.set(at(22));
-    let v = f.version(&c).await.unwrap();
-    let v = f
-        .inbox
-        .claim(&sam, &c, v)
-        .await
-        .unwrap()
-        .conversation
-        .version;
-    let v = f
-        .inbox
-        .reply(&sam, &c, v, Reply::text("Shipped", "c-r"))
-        .await
-        .unwrap()
-        .conversation
-        .version;
+    let v = f.claim_and_reply(&sam, &c, "Shipped", "c-r").await.unwrap();
     f.inbox
         .set_status(&sam, &c, v, ConversationStatus::Pending)
         .await

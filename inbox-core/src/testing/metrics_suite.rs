@@ -265,23 +265,7 @@ pub async fn metrics_match_hand_computed_values<S: Store + AsDynStore + ?Sized>(
 
 /// SLA compliance per policy and target, on both stores.
 pub async fn metrics_report_sla_compliance<S: Store + AsDynStore + ?Sized>(store: Arc<S>) {
-    use crate::sla::{SlaPolicy, SlaSettings};
-    let config = crate::inbox::InboxConfig {
-        sla: SlaSettings {
-            policies: vec![SlaPolicy {
-                id: "std".into(),
-                applies: Default::default(),
-                first_response_secs: Some(1800),
-                next_response_secs: None,
-                resolution_secs: None,
-                business_hours: false,
-                warn_at_percent: 80,
-                on_breach: vec![],
-            }],
-            ..SlaSettings::default()
-        },
-        ..crate::inbox::InboxConfig::default()
-    };
+    let config = Fixture::first_response_sla(1800);
     let f = Fixture::with_config(store.as_dyn(), config).await.unwrap();
     let t0 = Fixture::start();
     let at = |m: i64| t0 + TimeDelta::minutes(m);
