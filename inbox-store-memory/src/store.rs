@@ -13,8 +13,9 @@ use inbox_core::model::{
     Agent, Channel, Contact, ContactIdentity, Conversation, Message, Team, Tenant,
 };
 use inbox_core::ports::{
-    Changeset, Committed, ContactMerge, Lease, MessageMutation, OutboxClaim, OutboxDisposition,
-    OutboxEntry, Store,
+    Changeset, Committed, ContactMerge, DeliveryOutcome, DeliveryRecord, Lease, MessageMutation,
+    OutboxClaim, OutboxDisposition, OutboxEntry, Store, WebhookDeadLetter, WebhookLog,
+    WebhookRetry,
 };
 use inbox_core::query::{
     page_in_memory, ConversationQuery, Cursor, Page, SearchHit, SearchQuery, SortKey, SortOrder,
@@ -61,6 +62,15 @@ struct State {
     timers: HashMap<(TenantId, ConversationId, TimerKind), DateTime<Utc>>,
     leases: HashMap<(TenantId, ConversationId), Lease>,
     cursors: BTreeMap<(TenantId, TeamId), RoutingCursor>,
+    webhooks: BTreeMap<(TenantId, String), Webhooks>,
+}
+
+/// One webhook subscription's delivery state.
+#[derive(Debug, Default)]
+struct Webhooks {
+    position: Option<u64>,
+    retries: BTreeMap<u64, WebhookRetry>,
+    dead: BTreeMap<u64, WebhookDeadLetter>,
 }
 
 #[derive(Debug, Default)]
@@ -101,6 +111,108 @@ impl MemoryStore {
 
     fn write(&self) -> RwLockWriteGuard<'_, State> {
         self.state.write().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[async_trait]
+impl WebhookLog for MemoryStore {
+    async fn webhook_position(&self, tenant: &TenantId, subscription: &str) -> Result<Option<u64>> {
+        Ok(self
+            .read()
+            .webhooks
+            .get(&(tenant.clone(), subscription.to_string()))
+            .and_then(|w| w.position))
+    }
+
+    async fn webhook_commit(
+        &self,
+        tenant: &TenantId,
+        subscription: &str,
+        position: u64,
+        retries: Vec<WebhookRetry>,
+        dead: Vec<WebhookDeadLetter>,
+    ) -> Result<()> {
+        let mut s = self.write();
+        let w = s
+            .webhooks
+            .entry((tenant.clone(), subscription.to_string()))
+            .or_default();
+        w.position = Some(w.position.map_or(position, |p| p.max(position)));
+        for r in retries {
+            w.dead.remove(&r.event.seq);
+            w.retries.insert(r.event.seq, r);
+        }
+        for d in dead {
+            w.retries.remove(&d.event.seq);
+            w.dead.insert(d.event.seq, d);
+        }
+        Ok(())
+    }
+
+    async fn webhook_due_retries(
+        &self,
+        tenant: &TenantId,
+        subscription: &str,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<WebhookRetry>> {
+        let s = self.read();
+        let Some(w) = s.webhooks.get(&(tenant.clone(), subscription.to_string())) else {
+            return Ok(Vec::new());
+        };
+        let mut due: Vec<WebhookRetry> = w
+            .retries
+            .values()
+            .filter(|r| r.due <= now)
+            .cloned()
+            .collect();
+        due.sort_by_key(|r| (r.due, r.event.seq));
+        due.truncate(limit as usize);
+        Ok(due)
+    }
+
+    async fn webhook_settle(
+        &self,
+        tenant: &TenantId,
+        subscription: &str,
+        seq: u64,
+        outcome: DeliveryOutcome,
+    ) -> Result<()> {
+        let mut s = self.write();
+        let Some(w) = s
+            .webhooks
+            .get_mut(&(tenant.clone(), subscription.to_string()))
+        else {
+            return Ok(());
+        };
+        let event = match (w.retries.remove(&seq), w.dead.remove(&seq)) {
+            (Some(r), _) => r.event,
+            (None, Some(d)) => d.event,
+            (None, None) => return Ok(()),
+        };
+        match outcome.record(subscription, event) {
+            None => {}
+            Some(DeliveryRecord::Retry(r)) => {
+                w.retries.insert(seq, r);
+            }
+            Some(DeliveryRecord::Dead(d)) => {
+                w.dead.insert(seq, d);
+            }
+        }
+        Ok(())
+    }
+
+    async fn webhook_dead_letters(
+        &self,
+        tenant: &TenantId,
+        subscription: &str,
+    ) -> Result<Vec<WebhookDeadLetter>> {
+        Ok(self
+            .read()
+            .webhooks
+            .get(&(tenant.clone(), subscription.to_string()))
+            .map(|w| w.dead.values().cloned().collect())
+            .unwrap_or_default())
     }
 }
 

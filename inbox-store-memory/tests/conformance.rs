@@ -27,3 +27,11 @@ mod bus {
         )
     });
 }
+
+mod webhooks {
+    use super::*;
+    use inbox_core::ports::WebhookLog;
+    inbox_core::webhook_log_conformance_tests!(async {
+        Arc::new(MemoryStore::new()) as Arc<dyn WebhookLog>
+    });
+}

@@ -44,6 +44,7 @@ mod batch;
 mod bus;
 mod error;
 mod store;
+mod webhooks;
 
 pub use batch::{GroupCommit, GroupCommitStats};
 pub use bus::{PgEventBus, CHANNEL};

@@ -27,3 +27,11 @@ mod bus {
         Some((Arc::new(bus) as Arc<dyn EventBus>, store as Arc<dyn Store>))
     });
 }
+
+mod webhooks {
+    use super::*;
+    use inbox_core::ports::WebhookLog;
+    inbox_core::webhook_log_conformance_tests!(optional: async {
+        common::fresh_store().await.map(|s| s as Arc<dyn WebhookLog>)
+    });
+}

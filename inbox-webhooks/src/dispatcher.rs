@@ -1,11 +1,12 @@
 //! Delivering domain events to subscribers.
 
-use chrono::{DateTime, TimeDelta, Utc};
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use chrono::TimeDelta;
+use std::sync::Arc;
 use std::time::Duration;
 
-use inbox_core::ports::{Clock, Store};
+use inbox_core::ports::{
+    Clock, DeliveryOutcome, DeliveryRecord, Store, WebhookDeadLetter, WebhookLog,
+};
 use inbox_core::{Event, Secret, TenantId};
 
 use crate::error::WebhookError;
@@ -82,22 +83,8 @@ impl RetryPolicy {
     }
 }
 
-/// An event that could not be delivered.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DeadLetter {
-    /// Its id, for [`Dispatcher::replay`].
-    pub id: u64,
-    /// The subscription.
-    pub subscription: String,
-    /// The event.
-    pub event: Event,
-    /// Attempts made.
-    pub attempts: u32,
-    /// The last failure: the HTTP status or the transport error.
-    pub last_error: String,
-    /// When it was given up.
-    pub failed_at: DateTime<Utc>,
-}
+/// An event given up for a subscription (see [`Dispatcher::replay`]).
+pub type DeadLetter = WebhookDeadLetter;
 
 /// What a [`Dispatcher::pump`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -112,21 +99,12 @@ pub struct PumpReport {
     pub dead: u32,
 }
 
-#[derive(Debug, Clone)]
-struct Pending {
-    sub: usize,
+/// One delivery attempt.
+struct Pending<'a> {
+    sub: &'a Subscription,
     event: Event,
+    /// Attempts including this one.
     attempts: u32,
-}
-
-#[derive(Debug, Default)]
-struct State {
-    /// Per subscription: the last event sequence read.
-    cursors: Vec<u64>,
-    /// Retries by due time.
-    retries: BTreeMap<(DateTime<Utc>, usize, u64), Pending>,
-    dead: Vec<DeadLetter>,
-    next_dead: u64,
 }
 
 enum Outcome {
@@ -148,18 +126,22 @@ enum Outcome {
 /// answer, or the last attempt failing, makes the event a dead letter,
 /// which [`Dispatcher::replay`] sends again.
 ///
-/// Delivery is at least once. Retries and dead letters live in memory:
-/// persist [`Dispatcher::position`] to resume reading after a restart (events
-/// then pending a retry are sent again from there). Deliveries are attempted
-/// in sequence order, but a retried event arrives after later ones: order by
-/// the event's `seq`. Run one dispatcher per set of subscriptions.
+/// Its state is durable, in a [`WebhookLog`] (both stores implement it):
+/// each subscription's position in the event log, the deliveries waiting
+/// for a retry and the dead letters. A restart (or another instance taking
+/// over) carries on from there: nothing is lost, and at most the events of
+/// a pump interrupted before it recorded its outcome are sent again.
+/// Delivery is at least once. Deliveries are attempted in sequence order,
+/// but a retried event arrives after later ones: order by the event's
+/// `seq`. Run one dispatcher per set of subscriptions at a time.
 pub struct Dispatcher {
     store: Arc<dyn Store>,
+    log: Arc<dyn WebhookLog>,
     clock: Arc<dyn Clock>,
     client: reqwest::Client,
     policy: RetryPolicy,
-    subscriptions: Vec<Subscription>,
-    state: Mutex<State>,
+    /// Subscriptions and where each starts when the log has no position.
+    subscriptions: Vec<(Subscription, u64)>,
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -172,9 +154,11 @@ impl std::fmt::Debug for Dispatcher {
 }
 
 impl Dispatcher {
-    /// A dispatcher reading `store`'s events.
+    /// A dispatcher reading `store`'s events and keeping its state in `log`
+    /// (usually the same store).
     pub fn new(
         store: Arc<dyn Store>,
+        log: Arc<dyn WebhookLog>,
         clock: Arc<dyn Clock>,
         policy: RetryPolicy,
     ) -> Result<Self, WebhookError> {
@@ -184,26 +168,22 @@ impl Dispatcher {
             .map_err(|e| WebhookError::Client(e.to_string()))?;
         Ok(Self {
             store,
+            log,
             clock,
             client,
             policy,
             subscriptions: Vec::new(),
-            state: Mutex::new(State::default()),
         })
     }
 
-    fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Adds a subscription that starts after event `after_seq` of its
-    /// tenant (`0`: from the first event; a saved [`Dispatcher::position`]
-    /// to resume).
-    pub fn subscribe(&mut self, sub: Subscription, after_seq: u64) -> Result<(), WebhookError> {
+    /// Adds a subscription. It resumes from its position in the log; a new
+    /// one starts after event `start_after` of its tenant (`0`: from the
+    /// first event).
+    pub fn subscribe(&mut self, sub: Subscription, start_after: u64) -> Result<(), WebhookError> {
         if sub.id.trim().is_empty() {
             return Err(WebhookError::InvalidSubscription("empty id".into()));
         }
-        if self.subscriptions.iter().any(|s| s.id == sub.id) {
+        if self.subscriptions.iter().any(|(s, _)| s.id == sub.id) {
             return Err(WebhookError::InvalidSubscription(format!(
                 "id {:?} is taken",
                 sub.id
@@ -215,139 +195,160 @@ impl Dispatcher {
                 sub.id
             )));
         }
-        self.subscriptions.push(sub);
-        self.state().cursors.push(after_seq);
+        self.subscriptions.push((sub, start_after));
         Ok(())
     }
 
-    /// The last event sequence read for a subscription (save it to resume).
-    pub fn position(&self, subscription: &str) -> Option<u64> {
-        let i = self
-            .subscriptions
+    fn subscription(&self, id: &str) -> Result<&(Subscription, u64), WebhookError> {
+        self.subscriptions
             .iter()
-            .position(|s| s.id == subscription)?;
-        self.state().cursors.get(i).copied()
+            .find(|(s, _)| s.id == id)
+            .ok_or_else(|| WebhookError::UnknownSubscription(id.to_string()))
     }
 
-    /// The events given up, oldest first.
-    pub fn dead_letters(&self) -> Vec<DeadLetter> {
-        self.state().dead.clone()
+    /// The last event sequence a subscription has handled.
+    pub async fn position(&self, subscription: &str) -> Result<u64, WebhookError> {
+        let (sub, start) = self.subscription(subscription)?;
+        Ok(self
+            .log
+            .webhook_position(&sub.tenant, &sub.id)
+            .await?
+            .unwrap_or(*start))
+    }
+
+    /// A subscription's dead letters, oldest event first.
+    pub async fn dead_letters(&self, subscription: &str) -> Result<Vec<DeadLetter>, WebhookError> {
+        let (sub, _) = self.subscription(subscription)?;
+        Ok(self.log.webhook_dead_letters(&sub.tenant, &sub.id).await?)
     }
 
     /// Reads new events (up to `limit` per subscription), delivers them, and
-    /// retries the failed deliveries that are due.
+    /// retries the failed deliveries that are due (up to `limit`).
     pub async fn pump(&self, limit: u32) -> Result<PumpReport, WebhookError> {
         let mut report = PumpReport::default();
-        let mut work = Vec::new();
-        for (i, sub) in self.subscriptions.iter().enumerate() {
-            let after = self.state().cursors.get(i).copied().unwrap_or(0);
+        for (sub, start) in &self.subscriptions {
+            let after = self
+                .log
+                .webhook_position(&sub.tenant, &sub.id)
+                .await?
+                .unwrap_or(*start);
             let events = self.store.events_since(&sub.tenant, after, limit).await?;
-            if let Some(last) = events.last() {
-                if let Some(c) = self.state().cursors.get_mut(i) {
-                    *c = (*c).max(last.seq);
-                }
-            }
-            report.read += events.len() as u32;
-            work.extend(
-                events
-                    .into_iter()
-                    .filter(|e| sub.wants(e))
-                    .map(|event| Pending {
-                        sub: i,
+            if let Some(last) = events.last().map(|e| e.seq) {
+                report.read += events.len() as u32;
+                let (mut retries, mut dead) = (Vec::new(), Vec::new());
+                for event in events.into_iter().filter(|e| sub.wants(e)) {
+                    let p = Pending {
+                        sub,
                         event,
-                        attempts: 0,
-                    }),
-            );
-        }
-        let now = self.clock.now();
-        {
-            let mut state = self.state();
-            let due: Vec<_> = state
-                .retries
-                .range(..=(now, usize::MAX, u64::MAX))
-                .map(|(k, _)| *k)
-                .collect();
-            for k in due {
-                if let Some(p) = state.retries.remove(&k) {
-                    work.push(p);
+                        attempts: 1,
+                    };
+                    let step = self.next_step(&p, self.attempt(&p).await);
+                    match step.record(&sub.id, p.event) {
+                        None => report.delivered += 1,
+                        Some(DeliveryRecord::Retry(r)) => {
+                            report.retrying += 1;
+                            retries.push(r);
+                        }
+                        Some(DeliveryRecord::Dead(d)) => {
+                            report.dead += 1;
+                            dead.push(d);
+                        }
+                    }
                 }
+                self.log
+                    .webhook_commit(&sub.tenant, &sub.id, last, retries, dead)
+                    .await?;
             }
-        }
-        for mut p in work {
-            p.attempts += 1;
-            let outcome = self.attempt(&p).await;
             let now = self.clock.now();
-            let mut state = self.state();
-            match outcome {
-                Outcome::Delivered => report.delivered += 1,
-                Outcome::Retry(why) if p.attempts < self.policy.max_attempts => {
-                    let delay = self.policy.delay_after(p.attempts);
-                    let due = now + TimeDelta::from_std(delay).unwrap_or(TimeDelta::MAX);
-                    tracing::debug!(subscription = %self.subscriptions[p.sub].id, seq = p.event.seq, attempt = p.attempts, %why, "webhook delivery failed; retrying");
-                    state.retries.insert((due, p.sub, p.event.seq), p);
-                    report.retrying += 1;
+            for r in self
+                .log
+                .webhook_due_retries(&sub.tenant, &sub.id, now, limit)
+                .await?
+            {
+                let p = Pending {
+                    sub,
+                    event: r.event,
+                    attempts: r.attempts + 1,
+                };
+                let step = self.next_step(&p, self.attempt(&p).await);
+                match &step {
+                    DeliveryOutcome::Delivered => report.delivered += 1,
+                    DeliveryOutcome::Retry { .. } => report.retrying += 1,
+                    DeliveryOutcome::Dead { .. } => report.dead += 1,
                 }
-                Outcome::Retry(why) | Outcome::Permanent(why) => {
-                    tracing::warn!(subscription = %self.subscriptions[p.sub].id, seq = p.event.seq, attempts = p.attempts, %why, "webhook delivery given up");
-                    state.next_dead += 1;
-                    let id = state.next_dead;
-                    state.dead.push(DeadLetter {
-                        id,
-                        subscription: self.subscriptions[p.sub].id.clone(),
-                        event: p.event,
-                        attempts: p.attempts,
-                        last_error: why,
-                        failed_at: now,
-                    });
-                    report.dead += 1;
-                }
+                self.log
+                    .webhook_settle(&sub.tenant, &sub.id, p.event.seq, step)
+                    .await?;
             }
         }
         Ok(report)
     }
 
-    /// Sends a dead letter again now. Delivered: it leaves the list
-    /// (`Ok(true)`). Failed again: it stays, with the attempt counted
-    /// (`Ok(false)`).
-    pub async fn replay(&self, id: u64) -> Result<bool, WebhookError> {
-        let letter = self
-            .state()
-            .dead
-            .iter()
-            .find(|d| d.id == id)
-            .cloned()
-            .ok_or(WebhookError::UnknownDeadLetter(id))?;
-        let sub = self
-            .subscriptions
-            .iter()
-            .position(|s| s.id == letter.subscription)
-            .ok_or(WebhookError::UnknownDeadLetter(id))?;
-        let p = Pending {
-            sub,
-            event: letter.event.clone(),
-            attempts: letter.attempts + 1,
-        };
-        let outcome = self.attempt(&p).await;
+    /// What follows an attempt: done, another attempt later, or a dead
+    /// letter.
+    fn next_step(&self, p: &Pending<'_>, outcome: Outcome) -> DeliveryOutcome {
         let now = self.clock.now();
-        let mut state = self.state();
         match outcome {
-            Outcome::Delivered => {
-                state.dead.retain(|d| d.id != id);
-                Ok(true)
+            Outcome::Delivered => DeliveryOutcome::Delivered,
+            Outcome::Retry(why) if p.attempts < self.policy.max_attempts => {
+                let delay = self.policy.delay_after(p.attempts);
+                tracing::debug!(subscription = %p.sub.id, seq = p.event.seq, attempt = p.attempts, %why, "webhook delivery failed; retrying");
+                DeliveryOutcome::Retry {
+                    attempts: p.attempts,
+                    due: now + TimeDelta::from_std(delay).unwrap_or(TimeDelta::MAX),
+                    last_error: why,
+                }
             }
             Outcome::Retry(why) | Outcome::Permanent(why) => {
-                if let Some(d) = state.dead.iter_mut().find(|d| d.id == id) {
-                    d.attempts += 1;
-                    d.last_error = why;
-                    d.failed_at = now;
+                tracing::warn!(subscription = %p.sub.id, seq = p.event.seq, attempts = p.attempts, %why, "webhook delivery given up");
+                DeliveryOutcome::Dead {
+                    attempts: p.attempts,
+                    last_error: why,
+                    failed_at: now,
                 }
-                Ok(false)
             }
         }
     }
 
-    async fn attempt(&self, p: &Pending) -> Outcome {
-        let sub = &self.subscriptions[p.sub];
+    /// Sends a subscription's dead letter (by event `seq`) again now.
+    /// Delivered: it leaves the list (`Ok(true)`). Failed again: it stays,
+    /// with the attempt counted (`Ok(false)`).
+    pub async fn replay(&self, subscription: &str, seq: u64) -> Result<bool, WebhookError> {
+        let (sub, _) = self.subscription(subscription)?;
+        let letter = self
+            .log
+            .webhook_dead_letters(&sub.tenant, &sub.id)
+            .await?
+            .into_iter()
+            .find(|d| d.event.seq == seq)
+            .ok_or_else(|| WebhookError::UnknownDeadLetter {
+                subscription: sub.id.clone(),
+                seq,
+            })?;
+        let p = Pending {
+            sub,
+            event: letter.event,
+            attempts: letter.attempts + 1,
+        };
+        let (delivered, step) = match self.attempt(&p).await {
+            Outcome::Delivered => (true, DeliveryOutcome::Delivered),
+            Outcome::Retry(why) | Outcome::Permanent(why) => (
+                false,
+                DeliveryOutcome::Dead {
+                    attempts: p.attempts,
+                    last_error: why,
+                    failed_at: self.clock.now(),
+                },
+            ),
+        };
+        self.log
+            .webhook_settle(&sub.tenant, &sub.id, seq, step)
+            .await?;
+        Ok(delivered)
+    }
+
+    async fn attempt(&self, p: &Pending<'_>) -> Outcome {
+        let sub = p.sub;
         let delivery = format!("{}:{}", sub.id, p.event.seq);
         let body = serde_json::json!({
             "subscription": sub.id,

@@ -10,10 +10,18 @@ pub enum WebhookError {
     /// A subscription was malformed.
     #[error("invalid subscription: {0}")]
     InvalidSubscription(String),
-    /// No dead letter with this id.
-    #[error("no dead letter {0}")]
-    UnknownDeadLetter(u64),
-    /// Reading events from the store failed.
+    /// The subscription has no dead letter for this event.
+    #[error("subscription {subscription:?} has no dead letter for event {seq}")]
+    UnknownDeadLetter {
+        /// The subscription.
+        subscription: String,
+        /// The event's sequence number.
+        seq: u64,
+    },
+    /// No subscription with this id.
+    #[error("no subscription {0:?}")]
+    UnknownSubscription(String),
+    /// Reading events or delivery state from the store failed.
     #[error(transparent)]
     Store(#[from] inbox_core::Error),
     /// The HTTP client could not be built.

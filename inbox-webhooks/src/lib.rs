@@ -7,16 +7,23 @@
 //!
 //! - [`Dispatcher`] reads the store's event log and POSTs each event to the
 //!   tenant's [`Subscription`]s, signed, retried with exponential backoff,
-//!   given up into a dead-letter list that can be replayed.
+//!   given up into a dead-letter list that can be replayed; positions,
+//!   retries and dead letters are kept in the store
+//!   ([`WebhookLog`](inbox_core::ports::WebhookLog)), so a restart loses
+//!   none of them.
 //! - [`sign`] and [`verify`] are the two sides of the `X-Inbox-Signature`
 //!   header (HMAC-SHA256 over timestamp and body, compared in constant
 //!   time); receivers written in Rust can use [`verify`] directly.
 //!
 //! ```no_run
-//! # async fn demo(store: std::sync::Arc<dyn inbox_core::ports::Store>, clock: std::sync::Arc<dyn inbox_core::ports::Clock>) -> Result<(), inbox_webhooks::WebhookError> {
+//! # async fn demo(clock: std::sync::Arc<dyn inbox_core::ports::Clock>) -> Result<(), inbox_webhooks::WebhookError> {
+//! use std::sync::Arc;
 //! use inbox_core::{Secret, TenantId};
+//! use inbox_store_memory::MemoryStore;
 //! use inbox_webhooks::{Dispatcher, RetryPolicy, Subscription};
-//! let mut dispatcher = Dispatcher::new(store, clock, RetryPolicy::default())?;
+//! // Any store: it holds the events and the delivery state.
+//! let store = Arc::new(MemoryStore::new());
+//! let mut dispatcher = Dispatcher::new(store.clone(), store, clock, RetryPolicy::default())?;
 //! dispatcher.subscribe(Subscription {
 //!     id: "crm".into(),
 //!     tenant: TenantId::new("acme")?,

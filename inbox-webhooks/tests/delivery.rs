@@ -8,7 +8,7 @@ use std::time::Duration;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use inbox_core::ports::{Clock, Store};
+use inbox_core::ports::{Clock, Store, WebhookLog};
 use inbox_core::testing::Fixture;
 use inbox_core::{Secret, TenantId};
 use inbox_store_memory::MemoryStore;
@@ -23,11 +23,14 @@ fn policy() -> RetryPolicy {
     }
 }
 
-async fn setup(server: &MockServer, events: Vec<String>) -> (Fixture, Dispatcher) {
-    let f = Fixture::new(Arc::new(MemoryStore::new()) as Arc<dyn Store>)
-        .await
-        .unwrap();
-    let mut d = Dispatcher::new(f.store.clone(), f.clock.clone(), policy()).unwrap();
+/// A dispatcher with subscription `crm` to `server`, its state in `log`.
+fn dispatcher(
+    f: &Fixture,
+    log: Arc<dyn WebhookLog>,
+    server: &MockServer,
+    events: Vec<String>,
+) -> Dispatcher {
+    let mut d = Dispatcher::new(f.store.clone(), log, f.clock.clone(), policy()).unwrap();
     d.subscribe(
         Subscription {
             id: "crm".into(),
@@ -39,6 +42,13 @@ async fn setup(server: &MockServer, events: Vec<String>) -> (Fixture, Dispatcher
         0,
     )
     .unwrap();
+    d
+}
+
+async fn setup(server: &MockServer, events: Vec<String>) -> (Fixture, Dispatcher) {
+    let store = Arc::new(MemoryStore::new());
+    let f = Fixture::new(store.clone() as Arc<dyn Store>).await.unwrap();
+    let d = dispatcher(&f, store, server, events);
     (f, d)
 }
 
@@ -94,7 +104,7 @@ async fn deliveries_are_signed_and_verifiable() {
     // Nothing new: nothing sent again.
     assert_eq!(d.pump(100).await.unwrap().read, 0);
     assert_eq!(server.received_requests().await.unwrap().len(), 3);
-    assert_eq!(d.position("crm"), Some(3));
+    assert_eq!(d.position("crm").await.unwrap(), 3);
 }
 
 #[tokio::test]
@@ -151,7 +161,7 @@ async fn server_errors_are_retried_with_backoff() {
         })
         .collect();
     assert_eq!(attempts, [1, 2, 3]);
-    assert!(d.dead_letters().is_empty());
+    assert!(d.dead_letters("crm").await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -176,7 +186,7 @@ async fn dead_letters_after_the_limit_and_replay() {
     f.advance(TimeDelta::seconds(20));
     let last = d.pump(100).await.unwrap();
     assert_eq!(last.dead, 1);
-    let dead = d.dead_letters();
+    let dead = d.dead_letters("crm").await.unwrap();
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].attempts, 3);
     assert_eq!(dead[0].last_error, "HTTP 500");
@@ -186,10 +196,13 @@ async fn dead_letters_after_the_limit_and_replay() {
     d.pump(100).await.unwrap();
     assert_eq!(server.received_requests().await.unwrap().len(), 3);
     // The receiver is fixed: replay delivers it.
-    assert!(d.replay(dead[0].id).await.unwrap());
-    assert!(d.dead_letters().is_empty());
+    assert!(d.replay("crm", dead[0].event.seq).await.unwrap());
+    assert!(d.dead_letters("crm").await.unwrap().is_empty());
     assert_eq!(server.received_requests().await.unwrap().len(), 4);
-    assert!(d.replay(dead[0].id).await.is_err(), "already replayed");
+    assert!(
+        d.replay("crm", dead[0].event.seq).await.is_err(),
+        "already replayed"
+    );
 }
 
 #[tokio::test]
@@ -205,10 +218,14 @@ async fn client_errors_are_not_retried() {
         .unwrap();
     let report = d.pump(100).await.unwrap();
     assert_eq!((report.dead, report.retrying), (1, 0));
-    assert_eq!(d.dead_letters()[0].last_error, "HTTP 410");
+    assert_eq!(
+        d.dead_letters("crm").await.unwrap()[0].last_error,
+        "HTTP 410"
+    );
     // A replay that fails again keeps it, counting the attempt.
-    assert!(!d.replay(d.dead_letters()[0].id).await.unwrap());
-    assert_eq!(d.dead_letters()[0].attempts, 2);
+    let seq = d.dead_letters("crm").await.unwrap()[0].event.seq;
+    assert!(!d.replay("crm", seq).await.unwrap());
+    assert_eq!(d.dead_letters("crm").await.unwrap()[0].attempts, 2);
 }
 
 #[tokio::test]
@@ -217,10 +234,9 @@ async fn unreachable_receivers_are_retried_and_secrets_stay_hidden() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     drop(listener);
-    let f = Fixture::new(Arc::new(MemoryStore::new()) as Arc<dyn Store>)
-        .await
-        .unwrap();
-    let mut d = Dispatcher::new(f.store.clone(), f.clock.clone(), policy()).unwrap();
+    let store = Arc::new(MemoryStore::new());
+    let f = Fixture::new(store.clone() as Arc<dyn Store>).await.unwrap();
+    let mut d = Dispatcher::new(f.store.clone(), store, f.clock.clone(), policy()).unwrap();
     let sub = Subscription {
         id: "crm".into(),
         tenant: TenantId::new("acme").unwrap(),
@@ -237,4 +253,56 @@ async fn unreachable_receivers_are_retried_and_secrets_stay_hidden() {
     let report = d.pump(100).await.unwrap();
     assert_eq!(report.retrying, 3);
     assert!(!format!("{d:?}").contains("whsec_hidden"));
+}
+
+#[tokio::test]
+async fn a_restart_loses_no_retry_dead_letter_or_position() {
+    let server = MockServer::start().await;
+    // The first message's delivery fails for good, the second's once.
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(410))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let store = Arc::new(MemoryStore::new());
+    let f = Fixture::new(store.clone() as Arc<dyn Store>).await.unwrap();
+    let events = vec!["message_received".to_string()];
+    let d = dispatcher(&f, store.clone(), &server, events.clone());
+    f.customer_says("1001", "w1", "3460001", "hola")
+        .await
+        .unwrap();
+    f.customer_says("1001", "w2", "3460002", "hello")
+        .await
+        .unwrap();
+    let first = d.pump(100).await.unwrap();
+    assert_eq!((first.dead, first.retrying), (1, 1), "{first:?}");
+    let position = d.position("crm").await.unwrap();
+    drop(d);
+
+    // A new process over the same store: the retry goes out when due, the
+    // dead letter is still there, nothing already handled is sent again.
+    let d = dispatcher(&f, store, &server, events);
+    assert_eq!(d.position("crm").await.unwrap(), position);
+    assert_eq!(d.pump(100).await.unwrap(), Default::default());
+    f.advance(TimeDelta::seconds(10));
+    let again = d.pump(100).await.unwrap();
+    assert_eq!((again.read, again.delivered), (0, 1), "{again:?}");
+    let dead = d.dead_letters("crm").await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].last_error, "HTTP 410");
+    assert!(d.replay("crm", dead[0].event.seq).await.unwrap());
+    assert_eq!(server.received_requests().await.unwrap().len(), 4);
+    assert!(matches!(
+        d.dead_letters("nope").await,
+        Err(inbox_webhooks::WebhookError::UnknownSubscription(_))
+    ));
 }

@@ -1,7 +1,8 @@
 //! Inbox list latency on a large PostgreSQL data set.
 //!
 //! Seeds (once; later runs reuse the database) a tenant with N conversations
-//! and M messages, then measures `Inbox::list` for the views agents use all
+//! and M messages (two in three from customers, the rest agents' replies,
+//! with response times, and notes), then measures `Inbox::list` for the views agents use all
 //! day: mine, unassigned, a team, everything (as an agent with team
 //! visibility, and as a supervisor), first pages and deep pages by cursor.
 //!
@@ -95,7 +96,11 @@ async fn seed(store: &PgStore, n: i64, m: i64) -> Result<(), String> {
                    'created_at',to_jsonb(to_timestamp(cr / 1e6)),'updated_at',to_jsonb(to_timestamp(la / 1e6)),
                    'last_activity_at',to_jsonb(to_timestamp(la / 1e6)),'last_customer_message_at',to_jsonb(to_timestamp(la / 1e6)),
                    'last_agent_reply_at',NULL,'waiting_since',CASE WHEN wt IS NULL THEN NULL ELSE to_jsonb(to_timestamp(wt / 1e6)) END,
-                   'window_expires_at',to_jsonb(to_timestamp(la / 1e6) + interval '24 hours'),'resolved_at',NULL,
+                   'window_expires_at',to_jsonb(to_timestamp(la / 1e6) + interval '24 hours'),
+                   'resolved_at',CASE WHEN st = 'resolved' THEN to_jsonb(to_timestamp((cr + i % 86400 * 1000000) / 1e6)) END,
+                   'resolution_business_secs',CASE WHEN st = 'resolved' THEN i % 30000 END,
+                   'first_response_at',CASE WHEN asg IS NOT NULL THEN to_jsonb(to_timestamp((cr + i % 3600 * 1000000) / 1e6)) END,
+                   'first_response_business_secs',CASE WHEN asg IS NOT NULL THEN i % 1800 END,
                    'reopen_count',0,'message_count',10,'version',3)
                FROM (SELECT i, 'c' || lpad(i::text, 9, '0') AS id,
                        (ARRAY['open','open','pending','snoozed','resolved','resolved','resolved','resolved'])[1 + abs(hashint8(i * 5 + 1)) % 8] AS st,
@@ -119,7 +124,11 @@ async fn seed(store: &PgStore, n: i64, m: i64) -> Result<(), String> {
                SELECT 'bench', 'm' || j, 'c' || lpad((1 + j % {n})::text, 9, '0'), 'main', 'wamid.seed.' || j,
                  (ARRAY['Hello, where is my order ', 'Can I change the size of order ', 'Refund for ticket ', 'Do you ship to Portugal? ref '])[1 + j % 4] || j,
                  jsonb_build_object('tenant','bench','id','m' || j,'conversation','c' || lpad((1 + j % {n})::text, 9, '0'),
-                   'channel','main','direction','inbound','author',jsonb_build_object('kind','customer','id','k' || (1 + j % {n})),
+                   'channel','main',
+                   'direction',CASE WHEN j % 10 = 0 THEN 'note' WHEN j % 3 = 0 THEN 'outbound' ELSE 'inbound' END,
+                   'author',CASE WHEN j % 10 = 0 OR j % 3 = 0 THEN jsonb_build_object('kind','agent','id','agent' || (j % {AGENTS}))
+                     ELSE jsonb_build_object('kind','customer','id','k' || (1 + j % {n})) END,
+                   'response',CASE WHEN j % 3 = 0 AND j % 10 <> 0 THEN jsonb_build_object('secs',j % 3600,'business_secs',j % 1800,'first',j % 6 = 3) END,
                    'content',jsonb_build_object('type','text','body',(ARRAY['Hello, where is my order ', 'Can I change the size of order ', 'Refund for ticket ', 'Do you ship to Portugal? ref '])[1 + j % 4] || j,'preview_url',false),
                    'external_id','wamid.seed.' || j,'idempotency_key',NULL,'context','{{}}'::jsonb,'mentions','[]'::jsonb,
                    'sent_at','2026-03-02T09:00:00Z','created_at','2026-03-02T09:00:00Z','delivery',NULL)
@@ -374,6 +383,27 @@ async fn run() -> Result<(), String> {
             percentile(&samples, 99.0).as_secs_f64() * 1e3
         );
     }
+    // The live snapshot: every active conversation of the tenant.
+    let mut samples = Vec::new();
+    let mut active = 0;
+    for _ in 0..7 {
+        let t = Instant::now();
+        let s = inbox_core::ports::Store::live_snapshot(
+            inbox.ports().store.as_ref(),
+            &bench_tenant,
+            &inbox_core::metrics::LiveQuery::at(span(args.conversations * 2)),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        samples.push(t.elapsed());
+        active = s.active;
+    }
+    samples.sort();
+    println!(
+        "| live snapshot (active conversations) | {active} | {:.1} ms | {:.1} ms |",
+        percentile(&samples, 50.0).as_secs_f64() * 1e3,
+        percentile(&samples, 99.0).as_secs_f64() * 1e3
+    );
     println!(
         "list conversations={} messages={} page=50 worst_p99_ms={:.2}",
         args.conversations,

@@ -10,6 +10,7 @@ mod context;
 mod idgen;
 mod store;
 mod transport;
+mod webhooks;
 
 pub use bus::{BusItem, EventBus, EventStream};
 pub use clock::{Clock, ManualClock};
@@ -20,3 +21,4 @@ pub use store::{
     OutboxClaim, OutboxDisposition, OutboxEntry, Store, Write,
 };
 pub use transport::{OutboundRequest, SendReceipt, Transport, TransportError};
+pub use webhooks::{DeliveryOutcome, DeliveryRecord, WebhookDeadLetter, WebhookLog, WebhookRetry};

@@ -21,6 +21,7 @@ pub use super::contacts_suite::*;
 pub use super::live_suite::*;
 pub use super::metrics_suite::*;
 pub use super::routing_suite::*;
+pub use super::webhooks_suite::*;
 use super::Fixture;
 use crate::error::{Change, Error};
 use crate::event::{Event, EventActor, EventKind};
@@ -156,6 +157,41 @@ macro_rules! event_bus_conformance_tests {
             async fn $name() {
                 let Some((bus, store)) = $make.await else { return };
                 $crate::testing::conformance::$name(bus, store).await;
+            }
+        )*
+    };
+}
+
+/// Runs the [`WebhookLog`] conformance tests. `$make` evaluates to a
+/// future of an `Arc` of a fresh log (or of an `Option` of one with
+/// `optional:`, where `None` skips).
+#[macro_export]
+macro_rules! webhook_log_conformance_tests {
+    (optional: $make:expr) => {
+        $crate::webhook_log_conformance_tests!(@tests [optional] $make;
+            webhook_log_keeps_positions_retries_and_dead_letters,
+        );
+    };
+    ($make:expr) => {
+        $crate::webhook_log_conformance_tests!(@tests [required] $make;
+            webhook_log_keeps_positions_retries_and_dead_letters,
+        );
+    };
+    (@tests [required] $make:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let log = $make.await;
+                $crate::testing::conformance::$name(log).await;
+            }
+        )*
+    };
+    (@tests [optional] $make:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let Some(log) = $make.await else { return };
+                $crate::testing::conformance::$name(log).await;
             }
         )*
     };

@@ -23,6 +23,7 @@ mod live_suite;
 mod metrics_suite;
 mod routing_suite;
 mod transport;
+mod webhooks_suite;
 
 pub use bus::RecordingBus;
 pub use fixture::Fixture;
