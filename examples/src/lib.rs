@@ -8,4 +8,5 @@
 #![doc = include_str!("../../README.md")]
 
 pub mod scenario;
+pub mod server;
 pub mod wa_decode;

@@ -70,7 +70,7 @@ impl Actor {
 }
 
 /// What an agent action did.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ActionOutcome {
     /// The conversation after the action.
     pub conversation: Conversation,

@@ -110,7 +110,7 @@ impl ViewQuery {
 }
 
 /// A conversation with everything an agent needs to work it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ConversationDetail {
     /// The conversation (note its `version`: pass it back with actions).
     pub conversation: Conversation,
@@ -138,7 +138,7 @@ pub enum CustomerContextView {
 }
 
 /// A contact with their conversations across numbers.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ContactDetail {
     /// The contact.
     pub contact: Contact,

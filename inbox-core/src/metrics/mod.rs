@@ -36,7 +36,7 @@
 //! assert_eq!(d.avg_secs, Some(25.0));
 //! ```
 
-mod live;
+pub mod live;
 
 pub use live::{AgentLoad, LiveQuery, LiveSnapshot, Waiting};
 

@@ -1,0 +1,217 @@
+//! The server's configuration file: the tenant, its numbers, teams and
+//! agents (with their password hashes).
+
+use serde::Deserialize;
+use std::path::Path;
+
+use inbox_core::model::{Agent, Channel, Role, Team, Tenant};
+use inbox_core::{AgentId, ChannelId, Inbox, Secret, TeamId, TenantId};
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// The tenant the server hosts.
+    pub tenant: TenantConfig,
+    /// Its WhatsApp numbers.
+    pub channels: Vec<ChannelConfig>,
+    /// Its teams.
+    #[serde(default)]
+    pub teams: Vec<TeamConfig>,
+    /// Who may sign in.
+    pub agents: Vec<AgentConfig>,
+}
+
+/// The tenant.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    /// Its id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+}
+
+/// A WhatsApp number.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelConfig {
+    /// Our id for it.
+    pub id: String,
+    /// Meta's phone number id.
+    pub phone_number_id: String,
+    /// The number as customers see it.
+    pub display_number: String,
+    /// The webhook verify token (subscription handshake).
+    pub verify_token: String,
+    /// The app secret that signs webhooks (`X-Hub-Signature-256`).
+    pub app_secret: String,
+}
+
+/// A team.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeamConfig {
+    /// Its id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+}
+
+/// An agent who may sign in.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentConfig {
+    /// Their id (and sign-in name).
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// `agent`, `supervisor` or `admin`.
+    pub role: Role,
+    /// Their teams.
+    #[serde(default)]
+    pub teams: Vec<String>,
+    /// Open conversations they can take (0: unlimited).
+    #[serde(default)]
+    pub capacity: u32,
+    /// Their password, hashed (Argon2 PHC string: `$argon2id$...`); make
+    /// one with `cargo run --example server -- hash-password`.
+    pub password_hash: String,
+}
+
+/// A configuration problem, naming the field.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The YAML does not fit the format.
+    #[error("{path}: {field}: {message}")]
+    Format {
+        /// The file.
+        path: String,
+        /// Where in the document.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A value is not acceptable.
+    #[error("{0}")]
+    Invalid(#[from] inbox_core::Error),
+}
+
+impl ServerConfig {
+    /// Reads and checks a configuration file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::parse(&text).map_err(|e| match e {
+            ConfigError::Format { field, message, .. } => ConfigError::Format {
+                path: path.display().to_string(),
+                field,
+                message,
+            },
+            other => other,
+        })
+    }
+
+    /// Parses a configuration document.
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        let de = serde_norway::Deserializer::from_str(text);
+        let config: Self =
+            serde_path_to_error::deserialize(de).map_err(|e| ConfigError::Format {
+                path: "config".into(),
+                field: e.path().to_string(),
+                message: e.inner().to_string(),
+            })?;
+        // Ids are checked now, not at the first request.
+        TenantId::new(&config.tenant.id)?;
+        for c in &config.channels {
+            ChannelId::new(&c.id)?;
+        }
+        for t in &config.teams {
+            TeamId::new(&t.id)?;
+        }
+        for a in &config.agents {
+            AgentId::new(&a.id)?;
+            for t in &a.teams {
+                if !config.teams.iter().any(|x| &x.id == t) {
+                    return Err(ConfigError::Format {
+                        path: "config".into(),
+                        field: format!("agents[{}].teams", a.id),
+                        message: format!("unknown team {t:?}"),
+                    });
+                }
+            }
+            if argon2::PasswordHash::new(&a.password_hash).is_err() {
+                return Err(ConfigError::Format {
+                    path: "config".into(),
+                    field: format!("agents[{}].password_hash", a.id),
+                    message: "not an Argon2 PHC string".into(),
+                });
+            }
+        }
+        Ok(config)
+    }
+
+    /// The tenant's id.
+    pub fn tenant_id(&self) -> Result<TenantId, inbox_core::Error> {
+        TenantId::new(&self.tenant.id)
+    }
+
+    /// Writes the tenant, numbers, teams and agents into the inbox (again
+    /// at every start: provisioning is an upsert; agents start offline,
+    /// since every session ended with the last process).
+    pub async fn provision(&self, inbox: &Inbox) -> Result<(), inbox_core::Error> {
+        let tenant = self.tenant_id()?;
+        inbox
+            .provision_tenant(&Tenant::new(tenant.clone(), &self.tenant.name))
+            .await?;
+        for c in &self.channels {
+            inbox
+                .provision_channel(&Channel::new(
+                    tenant.clone(),
+                    ChannelId::new(&c.id)?,
+                    &c.phone_number_id,
+                    &c.display_number,
+                ))
+                .await?;
+        }
+        for t in &self.teams {
+            inbox
+                .provision_team(&Team::new(tenant.clone(), TeamId::new(&t.id)?, &t.name))
+                .await?;
+        }
+        for a in &self.agents {
+            let mut agent = Agent::new(tenant.clone(), AgentId::new(&a.id)?, &a.name, a.role)
+                .with_capacity(a.capacity);
+            for t in &a.teams {
+                agent = agent.in_team(TeamId::new(t)?);
+            }
+            inbox.provision_agent(&agent).await?;
+        }
+        Ok(())
+    }
+
+    /// The webhook settings of each number: (channel id, verify token, app
+    /// secret).
+    pub fn webhook_secrets(&self) -> Vec<(String, Secret, Secret)> {
+        self.channels
+            .iter()
+            .map(|c| {
+                (
+                    c.id.clone(),
+                    Secret::new(c.verify_token.clone()),
+                    Secret::new(c.app_secret.clone()),
+                )
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,88 @@
+//! Errors of the agent API: JSON with a stable code and a human message.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+
+/// An error answer: `{"code": "...", "message": "...", "details": ...}`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApiError {
+    /// HTTP status.
+    #[serde(skip)]
+    pub status: StatusCode,
+    /// Stable, machine-readable code (`conflict`, `already_owned`, ...).
+    pub code: &'static str,
+    /// For people.
+    pub message: String,
+    /// Structured details where there are some (a conflict's changes, the
+    /// current owner).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<serde_json::Value>,
+}
+
+impl ApiError {
+    /// An error with a status, code and message.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            details: None,
+        }
+    }
+
+    /// 401: no valid session.
+    pub fn unauthenticated() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", "sign in first")
+    }
+
+    /// 400: a malformed request.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_input", message)
+    }
+}
+
+impl From<inbox_core::Error> for ApiError {
+    fn from(e: inbox_core::Error) -> Self {
+        use inbox_core::Error as E;
+        let status = match &e {
+            E::InvalidInput { .. } | E::InvalidRules { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            E::NotFound { .. } | E::UnknownChannel { .. } => StatusCode::NOT_FOUND,
+            E::Forbidden { .. } => StatusCode::FORBIDDEN,
+            E::Conflict(_)
+            | E::AlreadyOwned { .. }
+            | E::LeaseHeld { .. }
+            | E::Duplicate { .. }
+            | E::InvalidState(_)
+            | E::WindowClosed { .. } => StatusCode::CONFLICT,
+            E::Transport(_) => StatusCode::BAD_GATEWAY,
+            E::Unavailable { .. } | E::Backend { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let details = match &e {
+            E::Conflict(c) => serde_json::to_value(c).ok(),
+            E::AlreadyOwned { owner, .. } => Some(serde_json::json!({ "owner": owner })),
+            E::LeaseHeld { holder, .. } => Some(serde_json::json!({ "holder": holder })),
+            _ => None,
+        };
+        if status.is_server_error() {
+            tracing::warn!(error = %e, "request failed");
+        }
+        Self {
+            status,
+            code: e.code(),
+            message: e.to_string(),
+            details,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(self)).into_response()
+    }
+}
+
+/// A handler's result.
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,106 @@
+//! The example server: a shared WhatsApp inbox over HTTP.
+//!
+//! - the WhatsApp webhook per number (`/webhooks/whatsapp/{channel}`:
+//!   handshake and signed notifications, acknowledged once stored);
+//! - the agent API under `/api` (JSON; see [`api`]);
+//! - live updates as server-sent events (`/api/events`);
+//! - sign-in from a configuration file ([`config`], [`auth`]).
+//!
+//! Everything goes through the library's public API: [`Inbox`] and the
+//! WhatsApp adapter's axum router.
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod live;
+
+use axum::routing::{get, post, put};
+use axum::Router;
+use chrono::{DateTime, TimeDelta, Utc};
+use std::sync::Arc;
+
+use inbox_core::{Inbox, TenantId};
+use inbox_whatsapp::{Webhook, WebhookConfig};
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// The inbox.
+    pub inbox: Inbox,
+    /// Sign-in and sessions.
+    pub auth: Arc<auth::Auth>,
+    /// Answers to repeated idempotency keys.
+    pub idempotency: Arc<api::Idempotency>,
+    tenant: TenantId,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("auth", &self.auth)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// State for `inbox`, with the agents of `config`.
+    pub fn new(inbox: Inbox, config: &config::ServerConfig) -> Result<Self, inbox_core::Error> {
+        Ok(Self {
+            inbox,
+            auth: Arc::new(auth::Auth::new(config, TimeDelta::hours(12))?),
+            idempotency: Arc::new(api::Idempotency::new(10_000)),
+            tenant: config.tenant_id()?,
+        })
+    }
+
+    /// The inbox's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.inbox.ports().clock.now()
+    }
+
+    fn auth_tenant(&self) -> TenantId {
+        self.tenant.clone()
+    }
+}
+
+/// The whole application: webhooks, agent API, live events.
+pub fn router(state: AppState, config: &config::ServerConfig) -> Router {
+    use api::*;
+    let conversation = Router::new()
+        .route("/", get(api::conversation))
+        .route("/claim", post(claim))
+        .route("/assign", post(assign))
+        .route("/transfer", post(transfer))
+        .route("/release", post(release))
+        .route("/reply", post(reply))
+        .route("/notes", post(note))
+        .route("/tags", post(tags))
+        .route("/status", post(status))
+        .route("/priority", post(priority))
+        .route("/lease", put(take_lease).delete(drop_lease))
+        .route("/viewing", post(viewing));
+    let api = Router::new()
+        .route("/session", post(sign_in).delete(sign_out))
+        .route("/me", get(me))
+        .route("/agents", get(agents))
+        .route("/presence", post(presence))
+        .route("/conversations", get(list))
+        .nest("/conversations/{id}", conversation)
+        .route("/search", get(search))
+        .route("/contacts/{id}", get(contact))
+        .route("/metrics", get(metrics))
+        .route("/live", get(live))
+        .route("/events", get(live::events))
+        .with_state(state.clone());
+    let mut app = Router::new().nest("/api", api);
+    for (channel, verify_token, app_secret) in config.webhook_secrets() {
+        let webhook = Webhook::new(WebhookConfig::new(verify_token, app_secret));
+        app = app.merge(inbox_whatsapp::axum::webhook_router(
+            &format!("/webhooks/whatsapp/{channel}"),
+            webhook,
+            state.inbox.clone(),
+        ));
+    }
+    app
+}

@@ -1,0 +1,422 @@
+//! The example server through its real router, in process: sign-in, the
+//! WhatsApp webhook, the agent API (views, claims and collisions, replies,
+//! notes, idempotency, errors, reports) and live events.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::Router;
+use chrono::{TimeZone, Utc};
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+use tower::ServiceExt;
+
+use inbox_core::ports::ManualClock;
+use inbox_core::testing::RecordingTransport;
+use inbox_core::{Inbox, InboxConfig, Ports};
+use inbox_examples::server::{config::ServerConfig, router, AppState};
+use inbox_store_memory::{MemoryEventBus, MemoryStore, UuidIds};
+
+const CONFIG: &str = include_str!("../server/demo.yaml");
+
+struct App {
+    router: Router,
+    inbox: Inbox,
+    transport: Arc<RecordingTransport>,
+}
+
+async fn app() -> App {
+    let config = ServerConfig::parse(CONFIG).unwrap();
+    let transport = Arc::new(RecordingTransport::new());
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap(),
+    ));
+    let inbox = Inbox::new(
+        Ports {
+            store: Arc::new(MemoryStore::new()),
+            transport: transport.clone(),
+            bus: Arc::new(MemoryEventBus::new(256)),
+            clock,
+            ids: Arc::new(UuidIds),
+        },
+        InboxConfig::default(),
+    );
+    config.provision(&inbox).await.unwrap();
+    let state = AppState::new(inbox.clone(), &config).unwrap();
+    App {
+        router: router(state, &config),
+        inbox,
+        transport,
+    }
+}
+
+impl App {
+    async fn call(&self, req: Request<Body>) -> (StatusCode, Value, axum::http::HeaderMap) {
+        let res = self.router.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
+        (status, body, headers)
+    }
+
+    /// Signs in; returns the session token.
+    async fn sign_in(&self, agent: &str, password: &str) -> String {
+        let (status, body, headers) = self
+            .call(post(
+                "/api/session",
+                None,
+                None,
+                json!({"agent": agent, "password": password}),
+            ))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let cookie = headers.get("set-cookie").unwrap().to_str().unwrap();
+        assert!(cookie.contains("HttpOnly"), "{cookie}");
+        body["token"].as_str().unwrap().to_string()
+    }
+
+    async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        let req = Request::get(path)
+            .header("cookie", format!("inbox_session={token}"))
+            .body(Body::empty())
+            .unwrap();
+        let (s, b, _) = self.call(req).await;
+        (s, b)
+    }
+
+    async fn act(&self, path: &str, token: &str, key: &str, body: Value) -> (StatusCode, Value) {
+        let (s, b, _) = self.call(post(path, Some(token), Some(key), body)).await;
+        (s, b)
+    }
+
+    /// A customer message through the signed webhook.
+    async fn customer_says(&self, wamid: &str, wa_id: &str, text: &str) -> StatusCode {
+        let ts = self.inbox.ports().clock.now().timestamp();
+        let body = json!({
+            "object": "whatsapp_business_account",
+            "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
+                "messaging_product": "whatsapp",
+                "metadata": {"display_phone_number": "15550100", "phone_number_id": "100000000000001"},
+                "contacts": [{"profile": {"name": "Marta"}, "wa_id": wa_id}],
+                "messages": [{"from": wa_id, "id": wamid, "timestamp": ts.to_string(),
+                              "type": "text", "text": {"body": text}}]
+            }}]}]
+        })
+        .to_string();
+        let signature =
+            inbox_whatsapp::sign(&inbox_core::Secret::new("demo-app-secret"), body.as_bytes());
+        let req = Request::post("/webhooks/whatsapp/main")
+            .header("content-type", "application/json")
+            .header(inbox_whatsapp::SIGNATURE_HEADER, signature)
+            .body(Body::from(body))
+            .unwrap();
+        self.call(req).await.0
+    }
+}
+
+fn post(path: &str, token: Option<&str>, key: Option<&str>, body: Value) -> Request<Body> {
+    let mut req = Request::post(path).header("content-type", "application/json");
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    if let Some(k) = key {
+        req = req.header("idempotency-key", k);
+    }
+    req.body(Body::from(body.to_string())).unwrap()
+}
+
+#[tokio::test]
+async fn sign_in_and_sessions() {
+    let app = app().await;
+    let (s, b, _) = app
+        .call(post(
+            "/api/session",
+            None,
+            None,
+            json!({"agent": "ana", "password": "nope"}),
+        ))
+        .await;
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("bad_credentials"))
+    );
+    let (s, b, _) = app
+        .call(post(
+            "/api/session",
+            None,
+            None,
+            json!({"agent": "nobody", "password": "x"}),
+        ))
+        .await;
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("bad_credentials"))
+    );
+    let (s, b) = app.get("/api/me", "forged").await;
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("unauthenticated"))
+    );
+
+    let token = app.sign_in("ana", "ana").await;
+    let (s, me) = app.get("/api/me", &token).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        (me["id"].as_str(), me["name"].as_str()),
+        (Some("ana"), Some("Ana"))
+    );
+    let (_, agents) = app.get("/api/agents", &token).await;
+    assert_eq!(agents.as_array().unwrap().len(), 4);
+    // Signed out: the token no longer works.
+    let req = Request::delete("/api/session")
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(app.call(req).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(app.get("/api/me", &token).await.0, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn webhook_handshake_and_signatures() {
+    let app = app().await;
+    let req = Request::get(
+        "/webhooks/whatsapp/main?hub.mode=subscribe&hub.verify_token=demo-verify-token&hub.challenge=42",
+    )
+    .body(Body::empty())
+    .unwrap();
+    let (s, b, _) = app.call(req).await;
+    assert_eq!((s, b), (StatusCode::OK, json!(42)));
+    let req = Request::get(
+        "/webhooks/whatsapp/main?hub.mode=subscribe&hub.verify_token=wrong&hub.challenge=42",
+    )
+    .body(Body::empty())
+    .unwrap();
+    assert_eq!(app.call(req).await.0, StatusCode::FORBIDDEN);
+    // An unsigned notification is refused and stores nothing.
+    let req = Request::post("/webhooks/whatsapp/main")
+        .header("content-type", "application/json")
+        .body(Body::from("{}"))
+        .unwrap();
+    assert!(app.call(req).await.0.is_client_error());
+    assert_eq!(
+        app.customer_says("wamid.1", "34600111222", "Hola").await,
+        StatusCode::OK
+    );
+    // The same webhook again stores nothing new.
+    assert_eq!(
+        app.customer_says("wamid.1", "34600111222", "Hola").await,
+        StatusCode::OK
+    );
+    let token = app.sign_in("sam", "sam").await;
+    let (_, page) = app.get("/api/conversations?view=unassigned", &token).await;
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{page}");
+    let (_, detail) = app
+        .get(
+            &format!("/api/conversations/{}", items[0]["id"].as_str().unwrap()),
+            &token,
+        )
+        .await;
+    assert_eq!(detail["messages"].as_array().unwrap().len(), 1, "{detail}");
+    assert_eq!(detail["contact"]["profile_name"], "Marta");
+}
+
+#[tokio::test]
+async fn two_agents_one_conversation() {
+    let app = app().await;
+    app.customer_says("wamid.1", "34600111222", "¿Tenéis la talla M?")
+        .await;
+    let ana = app.sign_in("ana", "ana").await;
+    let ben = app.sign_in("ben", "ben").await;
+    let (_, page) = app.get("/api/conversations?view=unassigned", &ana).await;
+    let conv = page["items"][0].clone();
+    let id = conv["id"].as_str().unwrap().to_string();
+    let version = conv["version"].as_u64().unwrap();
+    let path = |what: &str| format!("/api/conversations/{id}/{what}");
+
+    // Both saw the same version; ana is first.
+    let (s, claimed) = app
+        .act(&path("claim"), &ana, "k1", json!({"version": version}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{claimed}");
+    assert_eq!(claimed["conversation"]["assignee"], "ana");
+    let (s, refused) = app
+        .act(&path("claim"), &ben, "k2", json!({"version": version}))
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{refused}");
+    assert!(
+        refused["message"].as_str().unwrap().contains("ana"),
+        "the refusal names the owner: {refused}"
+    );
+    // Ben may still look (the live test checks that ana is told).
+    let (s, _, _) = app
+        .call(post(
+            &path("viewing"),
+            Some(&ben),
+            None,
+            json!({"state": "viewing"}),
+        ))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+
+    // Ana replies; the same request again (same key) sends nothing new.
+    let version = claimed["conversation"]["version"].as_u64().unwrap();
+    let reply = json!({"version": version, "text": "¡Sí! Te la reservo."});
+    let (s, first) = app.act(&path("reply"), &ana, "r1", reply.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{first}");
+    let (s, again) = app.act(&path("reply"), &ana, "r1", reply).await;
+    assert_eq!((s, &again), (StatusCode::OK, &first));
+    // A note: stored, never sent.
+    let version = first["conversation"]["version"].as_u64().unwrap();
+    let (s, noted) = app
+        .act(
+            &path("notes"),
+            &ana,
+            "n1",
+            json!({"version": version, "text": "VIP, be nice"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{noted}");
+    app.inbox.dispatch(10).await.unwrap();
+    let sent = app.transport.sent();
+    assert_eq!(sent.len(), 1, "only the reply goes out");
+    assert!(!format!("{sent:?}").contains("VIP, be nice"));
+    let (_, detail) = app.get(path("").trim_end_matches('/'), &ana).await;
+    let kinds: Vec<&str> = detail["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["direction"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["inbound", "outbound", "note"]);
+
+    // Errors are JSON with a stable code.
+    let (s, b) = app
+        .act(&path("claim"), &ben, "", json!({"version": version}))
+        .await;
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_input"))
+    );
+    let (s, b) = app
+        .act(
+            &path("status"),
+            &ana,
+            "s1",
+            json!({"version": 1, "status": "resolved"}),
+        )
+        .await;
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (StatusCode::CONFLICT, Some("conflict")),
+        "{b}"
+    );
+    let (s, b) = app.get("/api/conversations/nope", &ana).await;
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
+}
+
+#[tokio::test]
+async fn reports_are_for_supervisors() {
+    let app = app().await;
+    app.customer_says("wamid.1", "34600111222", "hola").await;
+    let ana = app.sign_in("ana", "ana").await;
+    let sam = app.sign_in("sam", "sam").await;
+    let range = "from=2026-03-01T00:00:00Z&to=2026-03-03T00:00:00Z";
+    let (s, b) = app.get(&format!("/api/metrics?{range}"), &ana).await;
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("forbidden"))
+    );
+    let (s, report) = app.get(&format!("/api/metrics?{range}"), &sam).await;
+    assert_eq!(s, StatusCode::OK, "{report}");
+    assert_eq!(report["opened"], 1);
+    let (s, live) = app.get("/api/live", &sam).await;
+    assert_eq!(s, StatusCode::OK, "{live}");
+    assert_eq!(
+        (live["active"].as_u64(), live["unassigned"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let (s, found) = app.get("/api/search?q=hola", &sam).await;
+    assert_eq!(s, StatusCode::OK, "{found}");
+    assert_eq!(found["items"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn live_events_reach_the_browser() {
+    let app = app().await;
+    let ana = app.sign_in("ana", "ana").await;
+    let req = Request::get("/api/events")
+        .header("cookie", format!("inbox_session={ana}"))
+        .body(Body::empty())
+        .unwrap();
+    let res = app.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        res.headers().get("content-type").unwrap(),
+        "text/event-stream"
+    );
+    let mut body = res.into_body().into_data_stream();
+    let mut seen = String::new();
+    let mut until = async |what: &str| {
+        while !seen.contains(what) {
+            let chunk = tokio::time::timeout(Duration::from_secs(5), body.next())
+                .await
+                .expect("an event within 5 s")
+                .unwrap()
+                .unwrap();
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        seen.clone()
+    };
+    app.customer_says("wamid.9", "34600999888", "¿Hay alguien?")
+        .await;
+    let seen = until("event: message_received").await;
+    // Events carry ids, not content: the browser fetches what it shows
+    // through the API, which checks what the agent may see.
+    assert!(seen.contains("event: conversation_opened"), "{seen}");
+    assert!(!seen.contains("¿Hay alguien?"), "{seen}");
+    // Ben opens it: ana is told who is looking.
+    let ben = app.sign_in("ben", "ben").await;
+    let (_, page) = app.get("/api/conversations?view=unassigned", &ben).await;
+    let id = page["items"][0]["id"].as_str().unwrap().to_string();
+    let (s, _, _) = app
+        .call(post(
+            &format!("/api/conversations/{id}/viewing"),
+            Some(&ben),
+            None,
+            json!({"state": "viewing"}),
+        ))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let seen = until("event: conversation_presence").await;
+    assert!(seen.contains(r#""agent":"ben""#), "{seen}");
+}
+
+#[test]
+fn bad_configurations_name_the_field() {
+    let e = ServerConfig::parse("tenant: { id: demo, name: Demo }\nchannels: []\nagents:\n  - { id: ana, name: Ana, role: boss, password_hash: x }\n")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("agents[0].role"), "{e}");
+    let e = ServerConfig::parse("tenant: { id: demo, name: Demo }\nchannels: []\nagents:\n  - { id: ana, name: Ana, role: agent, teams: [nope], password_hash: x }\n")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("unknown team"), "{e}");
+    let e = ServerConfig::parse("tenant: { id: demo, name: Demo }\nchannels: []\nagents:\n  - { id: ana, name: Ana, role: agent, password_hash: plain }\n")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("password_hash"), "{e}");
+}
