@@ -2,30 +2,39 @@
 //! and live events, on the in-memory store (or PostgreSQL).
 //!
 //! ```text
-//! cargo run --example server                      # examples/server/demo.yaml, in memory
+//! cargo run --example server -- --simulate         # simulated customers and Meta, in memory
 //! cargo run --example server -- --database-url postgres://postgres@127.0.0.1/postgres
-//! cargo run --example server -- hash-password     # reads a password on stdin
+//! cargo run --example server -- hash-password      # reads a password on stdin
 //! ```
 //!
 //! Options: `--config FILE` (agents, teams, numbers), `--listen ADDR`
 //! (default `127.0.0.1:8080`), `--database-url URL` (or `DATABASE_URL`;
-//! migrations run at start).
+//! migrations run at start), `--simulate` with `--rate N` (customer
+//! messages a minute, default 6), `--access-token TOKEN` (or
+//! `WHATSAPP_ACCESS_TOKEN`: send through the real Graph API). Without
+//! `--simulate` or a token, replies are recorded, not sent.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use inbox_core::ports::Store;
+use inbox_core::ports::{Store, Transport};
 use inbox_core::testing::RecordingTransport;
+use inbox_core::Secret;
 use inbox_core::{Inbox, InboxConfig, Ports};
+use inbox_examples::server::simulator::{run_customers, FakeMeta, SimConfig};
 use inbox_examples::server::{config::ServerConfig, router, AppState};
 use inbox_store_memory::{MemoryEventBus, MemoryStore, SystemClock, UuidIds};
+use inbox_whatsapp::{GraphClient, GraphConfig};
 
 struct Args {
     config: PathBuf,
     listen: SocketAddr,
     database_url: Option<String>,
+    simulate: bool,
+    rate: u32,
+    access_token: Option<String>,
 }
 
 fn parse() -> Result<Option<Args>, String> {
@@ -33,6 +42,11 @@ fn parse() -> Result<Option<Args>, String> {
         config: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/server/demo.yaml")),
         listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
         database_url: std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()),
+        simulate: false,
+        rate: 6,
+        access_token: std::env::var("WHATSAPP_ACCESS_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty()),
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -50,6 +64,9 @@ fn parse() -> Result<Option<Args>, String> {
             "--config" => args.config = PathBuf::from(value()?),
             "--listen" => args.listen = value()?.parse().map_err(|e| format!("--listen: {e}"))?,
             "--database-url" => args.database_url = Some(value()?),
+            "--simulate" => args.simulate = true,
+            "--rate" => args.rate = value()?.parse().map_err(|e| format!("--rate: {e}"))?,
+            "--access-token" => args.access_token = Some(value()?),
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -88,9 +105,47 @@ async fn run() -> Result<(), String> {
             Arc::new(MemoryStore::new())
         }
     };
-    // No Meta account here: replies are recorded, not sent.
-    let transport = Arc::new(RecordingTransport::new());
-    tracing::info!("transport: recording (replies are not sent to WhatsApp)");
+    // Where replies go: the simulator's fake Graph API, the real one, or
+    // nowhere (recorded).
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut simulator = None;
+    let transport: Arc<dyn Transport> = if args.simulate {
+        let channel = config.channels.first().ok_or("--simulate needs a number")?;
+        let meta = FakeMeta::new(SimConfig {
+            inbox_url: format!("http://{}", args.listen),
+            webhook_path: format!("/webhooks/whatsapp/{}", channel.id),
+            phone_number_id: channel.phone_number_id.clone(),
+            display_number: channel
+                .display_number
+                .chars()
+                .filter(char::is_ascii_digit)
+                .collect(),
+            app_secret: Secret::new(channel.app_secret.clone()),
+            window: chrono::TimeDelta::hours(24),
+            status_delay: Duration::from_millis(700),
+        })?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| format!("fake Graph API: {e}"))?;
+        let url = format!(
+            "http://{}",
+            listener.local_addr().map_err(|e| e.to_string())?
+        );
+        let router = meta.router();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        tracing::info!(%url, "transport: the simulator's fake Graph API");
+        simulator = Some(meta);
+        Arc::new(
+            GraphClient::new(GraphConfig::new("simulated-token").base_url(url))
+                .map_err(|e| e.to_string())?,
+        )
+    } else if let Some(token) = &args.access_token {
+        tracing::info!("transport: the WhatsApp Cloud API");
+        Arc::new(GraphClient::new(GraphConfig::new(token.clone())).map_err(|e| e.to_string())?)
+    } else {
+        tracing::info!("transport: recording (replies are not sent to WhatsApp)");
+        Arc::new(RecordingTransport::new())
+    };
     let inbox = Inbox::new(
         Ports {
             store,
@@ -109,8 +164,8 @@ async fn run() -> Result<(), String> {
     let app = router(state, &config);
 
     // Timers (SLA, snoozes, automation) and the outbox, every second.
-    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let worker = {
+        let mut stop_rx = stop_rx.clone();
         let inbox = inbox.clone();
         tokio::spawn(async move {
             let mut every = tokio::time::interval(Duration::from_secs(1));
@@ -139,6 +194,13 @@ async fn run() -> Result<(), String> {
             "  WhatsApp webhook for {} ({}): http://{}/webhooks/whatsapp/{}",
             c.display_number, c.id, args.listen, c.id
         );
+    }
+    if let Some(meta) = simulator {
+        println!(
+            "  simulated customers write about {} times a minute; replies reach the fake Graph API",
+            args.rate
+        );
+        tokio::spawn(run_customers(meta, args.rate, 7, stop_rx.clone()));
     }
     axum::serve(listener, app)
         .with_graceful_shutdown(async {

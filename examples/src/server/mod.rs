@@ -14,6 +14,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod live;
+pub mod simulator;
 
 use axum::routing::{get, post, put};
 use axum::Router;

@@ -1,0 +1,434 @@
+//! Simulated customers and a fake Meta: try the inbox without a WhatsApp
+//! number.
+//!
+//! [`FakeMeta`] plays both sides of WhatsApp for one number:
+//!
+//! - customers: it writes to the inbox through the real path, a signed
+//!   webhook POST to the server ([`FakeMeta::customer_writes`]), and
+//!   [`run_customers`] does so on its own at a steady rate with realistic
+//!   content (questions, photos, locations, reactions to the business's
+//!   replies, replies quoting earlier messages);
+//! - the Graph API: [`FakeMeta::router`] accepts sends like
+//!   `POST /{version}/{phone_number_id}/messages`, answers with a message id,
+//!   then posts `sent`, `delivered` and `read` statuses back through the
+//!   webhook; it refuses free-form messages to a customer who has not
+//!   written within the window with error 131047, like the real one.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use chrono::{DateTime, TimeDelta, Utc};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use inbox_core::Secret;
+
+/// What the fake needs to know about the number and the inbox.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// The inbox server, e.g. `http://127.0.0.1:8080`.
+    pub inbox_url: String,
+    /// The webhook path on it, e.g. `/webhooks/whatsapp/main`.
+    pub webhook_path: String,
+    /// Meta's phone number id of the number.
+    pub phone_number_id: String,
+    /// The number as customers see it (digits).
+    pub display_number: String,
+    /// The app secret the webhooks are signed with.
+    pub app_secret: Secret,
+    /// How long after a customer's message free-form replies are accepted
+    /// (WhatsApp: 24 hours; [`FakeMeta::set_window`] changes it).
+    pub window: TimeDelta,
+    /// Delay between the statuses of a sent message.
+    pub status_delay: Duration,
+}
+
+/// A message the fake Graph API accepted: what a customer received.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Received {
+    /// The customer's WhatsApp id.
+    pub to: String,
+    /// The message id the fake gave it.
+    pub id: String,
+    /// `text`, `template`, `image` ...
+    pub kind: String,
+    /// The text, for text messages.
+    pub text: Option<String>,
+}
+
+#[derive(Debug)]
+struct MetaState {
+    /// The customer-service window in force.
+    window: TimeDelta,
+    next_id: u64,
+    /// When each customer last wrote.
+    last_inbound: HashMap<String, DateTime<Utc>>,
+    /// Each customer's latest inbound message id.
+    last_inbound_id: HashMap<String, String>,
+    received: Vec<Received>,
+    refused: u64,
+}
+
+/// Simulated customers and Graph API for one number.
+#[derive(Debug)]
+pub struct FakeMeta {
+    config: SimConfig,
+    http: reqwest::Client,
+    state: Mutex<MetaState>,
+}
+
+/// The customers the simulator plays.
+const CUSTOMERS: [(&str, &str); 8] = [
+    ("34600100001", "Marta Ruiz"),
+    ("34600100002", "Jon Etxeberria"),
+    ("447700900003", "Olivia Brown"),
+    ("5511990000004", "João Silva"),
+    ("34600100005", "Lucía Fernández"),
+    ("15550100006", "Kim Park"),
+    ("34600100007", "Omar Haddad"),
+    ("4915100000008", "Lena Vogel"),
+];
+
+const QUESTIONS: [&str; 12] = [
+    "Hola, ¿tenéis la talla 42 de las zapatillas azules?",
+    "Where is my order #48213? It was supposed to arrive yesterday",
+    "¿Puedo cambiar la dirección de entrega?",
+    "Do you ship to Portugal?",
+    "Quiero devolver un pedido, ¿cómo lo hago?",
+    "The package arrived damaged 😞",
+    "¿Aceptáis pago contra reembolso?",
+    "Is the black jacket available in M?",
+    "Necesito la factura del pedido 51877, por favor",
+    "Can I still cancel my order? I just placed it",
+    "¿Hasta qué hora abre la tienda de Gran Vía?",
+    "Hi! Any discount for a second pair?",
+];
+
+const FOLLOW_UPS: [&str; 5] = [
+    "¿Hola? ¿Hay alguien?",
+    "Thanks!",
+    "Perfecto, muchas gracias",
+    "Any news?",
+    "Vale, lo miro y os digo",
+];
+
+/// What a simulated customer sends.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SimContent {
+    /// Text.
+    Text(String),
+    /// A photo with a caption.
+    Image(String),
+    /// A location.
+    Location,
+    /// A reaction to a message (by id).
+    Reaction(String, String),
+    /// Text quoting an earlier message (by id).
+    ReplyTo(String, String),
+}
+
+impl FakeMeta {
+    /// A fake for `config`.
+    pub fn new(config: SimConfig) -> Result<Arc<Self>, String> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Arc::new(Self {
+            http,
+            state: Mutex::new(MetaState {
+                window: config.window,
+                next_id: 0,
+                last_inbound: HashMap::new(),
+                last_inbound_id: HashMap::new(),
+                received: Vec::new(),
+                refused: 0,
+            }),
+            config,
+        }))
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, MetaState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// What customers received so far, in order.
+    pub fn received(&self) -> Vec<Received> {
+        self.state().received.clone()
+    }
+
+    /// How many sends were refused (window closed).
+    pub fn refused(&self) -> u64 {
+        self.state().refused
+    }
+
+    /// Changes the window (to see refusals without waiting a day).
+    pub fn set_window(&self, window: TimeDelta) {
+        self.state().window = window;
+    }
+
+    /// The fake Graph API's routes.
+    pub fn router(self: &Arc<Self>) -> Router {
+        Router::new()
+            .route("/{version}/{phone_number_id}/messages", post(graph_send))
+            .with_state(self.clone())
+    }
+
+    /// A customer writes: a signed webhook POST to the inbox, as WhatsApp
+    /// would. Returns the message id.
+    pub async fn customer_writes(
+        &self,
+        wa_id: &str,
+        name: &str,
+        content: SimContent,
+    ) -> Result<String, String> {
+        let now = Utc::now();
+        let id = {
+            let mut s = self.state();
+            s.next_id += 1;
+            let id = format!("wamid.sim.in.{}.{}", now.timestamp_millis(), s.next_id);
+            s.last_inbound.insert(wa_id.to_string(), now);
+            s.last_inbound_id.insert(wa_id.to_string(), id.clone());
+            id
+        };
+        let mut message = json!({
+            "from": wa_id,
+            "id": id,
+            "timestamp": now.timestamp().to_string(),
+        });
+        let m = message.as_object_mut().ok_or("message")?;
+        match content {
+            SimContent::Text(body) => {
+                m.insert("type".into(), json!("text"));
+                m.insert("text".into(), json!({ "body": body }));
+            }
+            SimContent::Image(caption) => {
+                m.insert("type".into(), json!("image"));
+                m.insert(
+                    "image".into(),
+                    json!({ "caption": caption, "mime_type": "image/jpeg",
+                            "sha256": "c2ltdWxhdGVk", "id": format!("media.sim.{id}") }),
+                );
+            }
+            SimContent::Location => {
+                m.insert("type".into(), json!("location"));
+                m.insert(
+                    "location".into(),
+                    json!({ "latitude": 40.4168, "longitude": -3.7038,
+                            "name": "Puerta del Sol", "address": "Madrid" }),
+                );
+            }
+            SimContent::Reaction(message_id, emoji) => {
+                m.insert("type".into(), json!("reaction"));
+                m.insert(
+                    "reaction".into(),
+                    json!({ "message_id": message_id, "emoji": emoji }),
+                );
+            }
+            SimContent::ReplyTo(message_id, body) => {
+                m.insert("type".into(), json!("text"));
+                m.insert("text".into(), json!({ "body": body }));
+                m.insert(
+                    "context".into(),
+                    json!({ "from": self.config.display_number, "id": message_id }),
+                );
+            }
+        }
+        self.post_webhook(json!({
+            "messaging_product": "whatsapp",
+            "metadata": { "display_phone_number": self.config.display_number,
+                          "phone_number_id": self.config.phone_number_id },
+            "contacts": [{ "profile": { "name": name }, "wa_id": wa_id }],
+            "messages": [message],
+        }))
+        .await?;
+        Ok(id)
+    }
+
+    /// Posts one change value to the inbox's webhook, signed.
+    async fn post_webhook(&self, value: Value) -> Result<(), String> {
+        let body = json!({
+            "object": "whatsapp_business_account",
+            "entry": [{ "id": "sim-waba", "changes": [{ "field": "messages", "value": value }] }],
+        })
+        .to_string();
+        let signature = inbox_whatsapp::sign(&self.config.app_secret, body.as_bytes());
+        let url = format!("{}{}", self.config.inbox_url, self.config.webhook_path);
+        let res = self
+            .http
+            .post(url)
+            .header("content-type", "application/json")
+            .header(inbox_whatsapp::SIGNATURE_HEADER, signature)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| format!("webhook: {e}"))?;
+        if !res.status().is_success() {
+            return Err(format!("webhook answered {}", res.status()));
+        }
+        Ok(())
+    }
+
+    /// `sent`, `delivered`, `read` for a message, a little apart.
+    async fn report_statuses(self: Arc<Self>, id: String, to: String, callback: Option<String>) {
+        for status in ["sent", "delivered", "read"] {
+            tokio::time::sleep(self.config.status_delay).await;
+            let mut st = json!({
+                "id": id,
+                "status": status,
+                "timestamp": Utc::now().timestamp().to_string(),
+                "recipient_id": to,
+            });
+            if let (Some(cb), Some(o)) = (&callback, st.as_object_mut()) {
+                o.insert("biz_opaque_callback_data".into(), json!(cb));
+            }
+            let value = json!({
+                "messaging_product": "whatsapp",
+                "metadata": { "display_phone_number": self.config.display_number,
+                              "phone_number_id": self.config.phone_number_id },
+                "statuses": [st],
+            });
+            if let Err(e) = self.post_webhook(value).await {
+                tracing::warn!(%e, "simulator: status webhook failed");
+            }
+        }
+    }
+
+    /// Something a customer might send now.
+    fn next_content(&self, rng: &mut StdRng, wa_id: &str) -> SimContent {
+        let s = self.state();
+        let got: Option<String> = s
+            .received
+            .iter()
+            .rev()
+            .find(|r| r.to == wa_id)
+            .map(|r| r.id.clone());
+        let own = s.last_inbound_id.get(wa_id).cloned();
+        drop(s);
+        let roll = rng.random_range(0..100);
+        match (roll, got, own) {
+            (0..55, _, _) => {
+                SimContent::Text(QUESTIONS[rng.random_range(0..QUESTIONS.len())].into())
+            }
+            (55..68, _, _) => SimContent::Image(
+                [
+                    "This one",
+                    "¿Tenéis este modelo?",
+                    "The box looks like this",
+                ][rng.random_range(0..3)]
+                .into(),
+            ),
+            (68..73, _, _) => SimContent::Location,
+            (73..85, Some(id), _) => {
+                SimContent::Reaction(id, ["👍", "❤️", "🙏", "😂"][rng.random_range(0..4)].into())
+            }
+            (85..100, Some(id), _) | (85..100, None, Some(id)) => {
+                SimContent::ReplyTo(id, FOLLOW_UPS[rng.random_range(0..FOLLOW_UPS.len())].into())
+            }
+            _ => SimContent::Text(FOLLOW_UPS[rng.random_range(0..FOLLOW_UPS.len())].into()),
+        }
+    }
+}
+
+/// The fake `POST /{version}/{phone_number_id}/messages`.
+async fn graph_send(
+    State(meta): State<Arc<FakeMeta>>,
+    Path((_version, pnid)): Path<(String, String)>,
+    Json(body): Json<Value>,
+) -> Response {
+    let error = |status: StatusCode, code: u32, message: &str| {
+        (
+            status,
+            Json(json!({ "error": {
+                "message": message, "type": "OAuthException", "code": code,
+                "error_data": { "messaging_product": "whatsapp", "details": message },
+                "fbtrace_id": "sim" } })),
+        )
+            .into_response()
+    };
+    if pnid != meta.config.phone_number_id {
+        return error(StatusCode::BAD_REQUEST, 100, "Unknown phone number id");
+    }
+    // Mark-as-read requests.
+    if body.get("status").and_then(Value::as_str) == Some("read") {
+        return Json(json!({ "success": true })).into_response();
+    }
+    let Some(to) = body.get("to").and_then(Value::as_str).map(str::to_string) else {
+        return error(StatusCode::BAD_REQUEST, 100, "Missing recipient");
+    };
+    let kind = body
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("text")
+        .to_string();
+    let now = Utc::now();
+    let id = {
+        let mut s = meta.state();
+        let open = s.last_inbound.get(&to).is_some_and(|t| now - *t < s.window);
+        if kind != "template" && !open {
+            s.refused += 1;
+            drop(s);
+            return error(
+                StatusCode::BAD_REQUEST,
+                131047,
+                "Re-engagement message: more than 24 hours have passed since the customer last replied",
+            );
+        }
+        s.next_id += 1;
+        let id = format!("wamid.sim.out.{}", s.next_id);
+        s.received.push(Received {
+            to: to.clone(),
+            id: id.clone(),
+            kind: kind.clone(),
+            text: body
+                .pointer("/text/body")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        });
+        id
+    };
+    let callback = body
+        .get("biz_opaque_callback_data")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    tokio::spawn(
+        meta.clone()
+            .report_statuses(id.clone(), to.clone(), callback),
+    );
+    Json(json!({
+        "messaging_product": "whatsapp",
+        "contacts": [{ "input": to, "wa_id": to }],
+        "messages": [{ "id": id }],
+    }))
+    .into_response()
+}
+
+/// Plays the customers until `stop` turns true: about `per_minute`
+/// messages a minute (at least one a minute), chosen with a seeded random
+/// generator so runs are alike.
+pub async fn run_customers(
+    meta: Arc<FakeMeta>,
+    per_minute: u32,
+    seed: u64,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let gap = Duration::from_secs(60) / per_minute.max(1);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(gap) => {}
+            _ = stop.changed() => return,
+        }
+        let (wa_id, name) = CUSTOMERS[rng.random_range(0..CUSTOMERS.len())];
+        let content = meta.next_content(&mut rng, wa_id);
+        if let Err(e) = meta.customer_writes(wa_id, name, content).await {
+            tracing::warn!(%e, "simulator: customer message not accepted");
+        }
+    }
+}

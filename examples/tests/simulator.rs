@@ -1,0 +1,274 @@
+//! The simulator against the real server over local TCP: customers write
+//! through signed webhooks, replies reach the fake Graph API and come back
+//! as delivery statuses, notes never leave, a closed window is refused with
+//! 131047 like the real API.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use chrono::TimeDelta;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+
+use inbox_core::model::Direction;
+use inbox_core::{Inbox, InboxConfig, Ports, Secret};
+use inbox_examples::server::config::ServerConfig;
+use inbox_examples::server::simulator::{run_customers, FakeMeta, SimConfig, SimContent};
+use inbox_examples::server::{router, AppState};
+use inbox_store_memory::{MemoryEventBus, MemoryStore, SystemClock, UuidIds};
+use inbox_whatsapp::{GraphClient, GraphConfig};
+
+struct World {
+    url: String,
+    inbox: Inbox,
+    meta: Arc<FakeMeta>,
+    http: reqwest::Client,
+}
+
+async fn serve(router: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    url
+}
+
+async fn world() -> World {
+    let config = ServerConfig::parse(include_str!("../server/demo.yaml")).unwrap();
+    // The inbox's address must be known before the fake Meta is built, and
+    // the fake's before the inbox's transport: bind both first.
+    let inbox_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", inbox_listener.local_addr().unwrap());
+    let meta = FakeMeta::new(SimConfig {
+        inbox_url: url.clone(),
+        webhook_path: "/webhooks/whatsapp/main".into(),
+        phone_number_id: "100000000000001".into(),
+        display_number: "15550100".into(),
+        app_secret: Secret::new("demo-app-secret"),
+        window: TimeDelta::hours(24),
+        status_delay: Duration::from_millis(30),
+    })
+    .unwrap();
+    let graph = serve(meta.router()).await;
+    let transport = GraphClient::new(GraphConfig::new("sim").base_url(graph)).unwrap();
+    let inbox = Inbox::new(
+        Ports {
+            store: Arc::new(MemoryStore::new()),
+            transport: Arc::new(transport),
+            bus: Arc::new(MemoryEventBus::new(256)),
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(UuidIds),
+        },
+        InboxConfig::default(),
+    );
+    config.provision(&inbox).await.unwrap();
+    let app = router(AppState::new(inbox.clone(), &config).unwrap(), &config);
+    tokio::spawn(async move { axum::serve(inbox_listener, app).await });
+    World {
+        url,
+        inbox,
+        meta,
+        http: reqwest::Client::new(),
+    }
+}
+
+impl World {
+    async fn sign_in(&self, agent: &str) -> String {
+        let r: Value = self
+            .http
+            .post(format!("{}/api/session", self.url))
+            .json(&json!({"agent": agent, "password": agent}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        r["token"].as_str().unwrap().to_string()
+    }
+
+    async fn get(&self, token: &str, path: &str) -> Value {
+        self.http
+            .get(format!("{}{path}", self.url))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    async fn act(&self, token: &str, path: &str, key: &str, body: Value) -> (u16, Value) {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .bearer_auth(token)
+            .header("idempotency-key", key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap())
+    }
+
+    /// Waits until `check` holds on the conversation (statuses arrive
+    /// asynchronously).
+    async fn until(&self, token: &str, id: &str, check: impl Fn(&Value) -> bool) -> Value {
+        for _ in 0..100 {
+            let d = self.get(token, &format!("/api/conversations/{id}")).await;
+            if check(&d) {
+                return d;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("condition not met on {id}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_reach_the_customer_notes_do_not() {
+    let w = world().await;
+    w.meta
+        .customer_writes(
+            "34600100001",
+            "Marta Ruiz",
+            SimContent::Text("¿Tenéis la talla 42?".into()),
+        )
+        .await
+        .unwrap();
+    let ana = w.sign_in("ana").await;
+    let page = w.get(&ana, "/api/conversations?view=unassigned").await;
+    let conv = &page["items"][0];
+    let id = conv["id"].as_str().unwrap().to_string();
+    let (s, claimed) = w
+        .act(
+            &ana,
+            &format!("/api/conversations/{id}/claim"),
+            "c1",
+            json!({"version": conv["version"]}),
+        )
+        .await;
+    assert_eq!(s, 200, "{claimed}");
+    let v = claimed["conversation"]["version"].clone();
+    let (s, replied) = w
+        .act(
+            &ana,
+            &format!("/api/conversations/{id}/reply"),
+            "r1",
+            json!({"version": v, "text": "¡Sí, la tenemos!"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{replied}");
+    let v = replied["conversation"]["version"].clone();
+    let (s, _) = w
+        .act(
+            &ana,
+            &format!("/api/conversations/{id}/notes"),
+            "n1",
+            json!({"version": v, "text": "stock check done"}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(w.inbox.dispatch(10).await.unwrap().sent, 1);
+    let got = w.meta.received();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(
+        (got[0].to.as_str(), got[0].text.as_deref()),
+        ("34600100001", Some("¡Sí, la tenemos!"))
+    );
+    // Delivery ticks come back through the webhook: sent, delivered, read.
+    w.until(&ana, &id, |d| {
+        d["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["delivery"]["status"] == "read")
+    })
+    .await;
+    // The customer reacts to the reply and quotes it.
+    w.meta
+        .customer_writes(
+            "34600100001",
+            "Marta Ruiz",
+            SimContent::Reaction(got[0].id.clone(), "❤️".into()),
+        )
+        .await
+        .unwrap();
+    w.meta
+        .customer_writes(
+            "34600100001",
+            "Marta Ruiz",
+            SimContent::ReplyTo(got[0].id.clone(), "¡Genial!".into()),
+        )
+        .await
+        .unwrap();
+    let d = w
+        .until(&ana, &id, |d| d["messages"].as_array().unwrap().len() >= 5)
+        .await;
+    assert!(d.to_string().contains("❤️"), "{d}");
+
+    // After the window (shrunk here to nothing), Meta refuses free-form
+    // text with 131047; the reply is marked failed, not lost silently.
+    w.meta.set_window(TimeDelta::zero());
+    let v = d["conversation"]["version"].clone();
+    let (s, late) = w
+        .act(
+            &ana,
+            &format!("/api/conversations/{id}/reply"),
+            "r2",
+            json!({"version": v, "text": "¿Algo más?"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{late}");
+    w.inbox.dispatch(10).await.unwrap();
+    assert_eq!(w.meta.refused(), 1);
+    let late_id = late["message"]["id"].as_str().unwrap().to_string();
+    let stored = w
+        .inbox
+        .ports()
+        .store
+        .message(
+            &"demo".try_into().unwrap(),
+            &late_id.as_str().try_into().unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(stored.direction, Direction::Outbound);
+    let delivery = format!("{:?}", stored.delivery);
+    assert!(
+        delivery.contains("Failed") && delivery.contains("131047"),
+        "{delivery}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulated_customers_write_all_kinds_of_messages() {
+    let w = world().await;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let run = tokio::spawn(run_customers(w.meta.clone(), 3000, 11, stopped));
+    let sam = w.sign_in("sam").await;
+    let mut kinds = std::collections::BTreeSet::new();
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let page = w.get(&sam, "/api/conversations?view=all&limit=100").await;
+        for c in page["items"].as_array().unwrap() {
+            let d = w
+                .get(
+                    &sam,
+                    &format!("/api/conversations/{}", c["id"].as_str().unwrap()),
+                )
+                .await;
+            for m in d["messages"].as_array().unwrap() {
+                kinds.insert(m["content"]["type"].as_str().unwrap_or("?").to_string());
+            }
+        }
+        if kinds.len() >= 3 {
+            break;
+        }
+    }
+    stop.send(true).unwrap();
+    run.await.unwrap();
+    assert!(
+        kinds.len() >= 3,
+        "text, media and location at least: {kinds:?}"
+    );
+}
