@@ -420,3 +420,43 @@ fn bad_configurations_name_the_field() {
         .to_string();
     assert!(e.contains("password_hash"), "{e}");
 }
+
+#[tokio::test]
+async fn the_web_inbox_is_served() {
+    let app = app().await;
+    for (path, kind, needle) in [
+        ("/", "text/html", "data-testid=\"signin\""),
+        ("/app.js", "text/javascript", "EventSource(\"/api/events\")"),
+        ("/style.css", "text/css", ".msg.note"),
+    ] {
+        let res = app
+            .router
+            .clone()
+            .oneshot(Request::get(path).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{path}");
+        let h = res.headers();
+        assert!(
+            h["content-type"].to_str().unwrap().starts_with(kind),
+            "{path}"
+        );
+        assert!(h["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'self'"));
+        let body = axum::body::to_bytes(res.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        assert!(String::from_utf8_lossy(&body).contains(needle), "{path}");
+    }
+    let ana = app.sign_in("ana", "ana").await;
+    let (s, templates) = app.get("/api/templates", &ana).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(templates[0]["name"], "order_update");
+    // Lists carry the contacts, so rows show names.
+    app.customer_says("wamid.1", "34600111222", "hola").await;
+    let (_, page) = app.get("/api/conversations?view=unassigned", &ana).await;
+    let contact = page["items"][0]["contact"].as_str().unwrap();
+    assert_eq!(page["contacts"][contact]["profile_name"], "Marta");
+}

@@ -218,14 +218,49 @@ impl ListParams {
     }
 }
 
+/// A page of conversations with their contacts (so a list can show
+/// names without a request per row).
+#[derive(Debug, Serialize)]
+pub struct ConversationPage {
+    /// The conversations.
+    pub items: Vec<inbox_core::model::Conversation>,
+    /// Where the next page starts.
+    pub next: Option<Cursor>,
+    /// Their contacts, by id.
+    pub contacts: HashMap<ContactId, inbox_core::model::Contact>,
+    /// For a search: the message that matched, by conversation.
+    #[serde(skip_serializing_if = "HashMap::is_empty")]
+    pub matched: HashMap<ConversationId, inbox_core::model::Message>,
+}
+
+async fn with_contacts(
+    s: &AppState,
+    a: &Actor,
+    page: inbox_core::Page<inbox_core::model::Conversation>,
+) -> ApiResult<Json<ConversationPage>> {
+    let mut contacts = HashMap::new();
+    for c in &page.items {
+        if !contacts.contains_key(&c.contact) {
+            let k = s.inbox.ports().store.contact(&a.tenant, &c.contact).await?;
+            contacts.insert(c.contact.clone(), k);
+        }
+    }
+    Ok(Json(ConversationPage {
+        items: page.items,
+        next: page.next,
+        contacts,
+        matched: HashMap::new(),
+    }))
+}
+
 /// `GET /api/conversations`: a page of an inbox view.
 pub async fn list(
     State(s): State<AppState>,
     Session(a): Session,
     Query(p): Query<ListParams>,
-) -> ApiResult<Response> {
+) -> ApiResult<Json<ConversationPage>> {
     let page = s.inbox.list(&a, &p.query()?).await?;
-    Ok(Json(page).into_response())
+    with_contacts(&s, &a, page).await
 }
 
 /// Search parameters: the text and the view's.
@@ -244,9 +279,31 @@ pub async fn search(
     State(s): State<AppState>,
     Session(a): Session,
     Query(p): Query<SearchParams>,
-) -> ApiResult<Response> {
-    let page = s.inbox.search(&a, &p.q, &p.list.query()?).await?;
-    Ok(Json(page).into_response())
+) -> ApiResult<Json<ConversationPage>> {
+    let hits = s.inbox.search(&a, &p.q, &p.list.query()?).await?;
+    let mut matched = HashMap::new();
+    let mut items = Vec::with_capacity(hits.items.len());
+    for h in hits.items {
+        if let Some(m) = h.message {
+            matched.insert(h.conversation.id.clone(), m);
+        }
+        items.push(h.conversation);
+    }
+    let page = inbox_core::Page {
+        items,
+        next: hits.next,
+    };
+    let Json(mut out) = with_contacts(&s, &a, page).await?;
+    out.matched = matched;
+    Ok(Json(out))
+}
+
+/// `GET /api/templates`: the approved templates.
+pub async fn templates(
+    State(s): State<AppState>,
+    Session(_): Session,
+) -> Json<Vec<super::config::TemplateConfig>> {
+    Json(s.templates.as_ref().clone())
 }
 
 /// `GET /api/conversations/{id}`: the conversation with its messages,

@@ -20,6 +20,22 @@ pub struct ServerConfig {
     pub teams: Vec<TeamConfig>,
     /// Who may sign in.
     pub agents: Vec<AgentConfig>,
+    /// Approved message templates (what agents may send once the 24-hour
+    /// window has closed).
+    #[serde(default)]
+    pub templates: Vec<TemplateConfig>,
+}
+
+/// An approved WhatsApp message template.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateConfig {
+    /// Its name in WhatsApp Manager.
+    pub name: String,
+    /// Its language code, e.g. `en_US`.
+    pub language: String,
+    /// What it says (shown to agents).
+    pub text: String,
 }
 
 /// The tenant.

@@ -4,7 +4,9 @@
 //!   handshake and signed notifications, acknowledged once stored);
 //! - the agent API under `/api` (JSON; see [`api`]);
 //! - live updates as server-sent events (`/api/events`);
-//! - sign-in from a configuration file ([`config`], [`auth`]).
+//! - sign-in from a configuration file ([`config`], [`auth`]);
+//! - the web inbox at `/` ([`web`]);
+//! - simulated customers and a fake Graph API ([`simulator`]).
 //!
 //! Everything goes through the library's public API: [`Inbox`] and the
 //! WhatsApp adapter's axum router.
@@ -15,6 +17,7 @@ pub mod config;
 pub mod error;
 pub mod live;
 pub mod simulator;
+pub mod web;
 
 use axum::routing::{get, post, put};
 use axum::Router;
@@ -33,6 +36,8 @@ pub struct AppState {
     pub auth: Arc<auth::Auth>,
     /// Answers to repeated idempotency keys.
     pub idempotency: Arc<api::Idempotency>,
+    /// The message templates agents may send when the window is closed.
+    pub templates: Arc<Vec<config::TemplateConfig>>,
     tenant: TenantId,
 }
 
@@ -51,6 +56,7 @@ impl AppState {
             inbox,
             auth: Arc::new(auth::Auth::new(config, TimeDelta::hours(12))?),
             idempotency: Arc::new(api::Idempotency::new(10_000)),
+            templates: Arc::new(config.templates.clone()),
             tenant: config.tenant_id()?,
         })
     }
@@ -93,8 +99,9 @@ pub fn router(state: AppState, config: &config::ServerConfig) -> Router {
         .route("/metrics", get(metrics))
         .route("/live", get(live))
         .route("/events", get(live::events))
+        .route("/templates", get(templates))
         .with_state(state.clone());
-    let mut app = Router::new().nest("/api", api);
+    let mut app = Router::new().nest("/api", api).merge(web::router());
     for (channel, verify_token, app_secret) in config.webhook_secrets() {
         let webhook = Webhook::new(WebhookConfig::new(verify_token, app_secret));
         app = app.merge(inbox_whatsapp::axum::webhook_router(

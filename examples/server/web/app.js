@@ -1,0 +1,549 @@
+// The web inbox: plain JavaScript over the agent API, no build step.
+"use strict";
+
+const $ = (sel) => document.querySelector(sel);
+const el = (tag, attrs = {}, ...children) => {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") e.className = v;
+    else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+    else if (v !== undefined && v !== null && v !== false) e.setAttribute(k, v);
+  }
+  for (const c of children.flat()) {
+    if (c !== null && c !== undefined) e.append(c instanceof Node ? c : String(c));
+  }
+  return e;
+};
+
+const state = {
+  me: null,
+  agents: {},
+  templates: [],
+  view: "unassigned",
+  search: "",
+  items: [],
+  contacts: {},
+  next: null,
+  selected: null,
+  detail: null,
+  viewers: {}, // conversation id -> { agent id -> { state, expires } }
+  tab: "inbox",
+};
+
+// ----------------------------------------------------------------- the API
+
+async function api(method, path, body, key) {
+  const headers = { "content-type": "application/json" };
+  if (key) headers["idempotency-key"] = key;
+  const res = await fetch(path, {
+    method,
+    headers,
+    credentials: "same-origin",
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  const data = text ? JSON.parse(text) : null;
+  if (!res.ok) {
+    const err = new Error((data && data.message) || res.statusText);
+    Object.assign(err, { status: res.status, code: data && data.code, details: data && data.details });
+    throw err;
+  }
+  return data;
+}
+
+const newKey = () => (crypto.randomUUID ? crypto.randomUUID() : String(Date.now() + Math.random()));
+const nameOf = (id) => (state.agents[id] && state.agents[id].name) || id;
+
+// --------------------------------------------------------------- messages
+
+let bannerTimer = null;
+function banner(text, ok = false) {
+  const b = $("#banner");
+  b.textContent = text;
+  b.className = "banner" + (ok ? " ok" : "");
+  clearTimeout(bannerTimer);
+  bannerTimer = setTimeout(() => b.classList.add("hidden"), 6000);
+}
+
+// Refusals in plain words.
+function explain(err) {
+  const d = err.details || {};
+  switch (err.code) {
+    case "already_owned":
+      return `${nameOf(d.owner)} got there first: this conversation is now ${nameOf(d.owner)}'s.`;
+    case "lease_held":
+      return `${nameOf(d.holder)} is replying right now; wait a moment.`;
+    case "conflict":
+      return "Someone changed this conversation while you were looking; it has been reloaded.";
+    case "window_closed":
+      return "The customer last wrote more than 24 hours ago: only a template can be sent.";
+    case "forbidden":
+      return `Not allowed: ${err.message}`;
+    case "unauthenticated":
+      return "Your session ended; sign in again.";
+    default:
+      return err.message;
+  }
+}
+
+async function act(path, body) {
+  const id = state.selected;
+  try {
+    const out = await api("POST", `/api/conversations/${id}/${path}`, body, newKey());
+    for (const w of (out && out.warnings) || []) banner(w);
+    await Promise.all([openConversation(id), loadList()]);
+    return out;
+  } catch (err) {
+    banner(explain(err));
+    if (err.status === 401) return showSignIn();
+    await Promise.all([openConversation(id), loadList()]);
+    return null;
+  }
+}
+
+// ---------------------------------------------------------------- sign-in
+
+function showSignIn() {
+  $("#app").classList.add("hidden");
+  $("#signin").classList.remove("hidden");
+}
+
+$("#signin").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const f = new FormData(ev.target);
+  try {
+    await api("POST", "/api/session", { agent: f.get("agent"), password: f.get("password") });
+    await start();
+  } catch (err) {
+    banner(err.code === "bad_credentials" ? "Unknown agent or wrong password." : explain(err));
+  }
+});
+
+$("#signout").addEventListener("click", async () => {
+  await api("DELETE", "/api/session").catch(() => {});
+  location.reload();
+});
+
+// ------------------------------------------------------------------- list
+
+function slaBadge(c) {
+  const now = Date.now();
+  const targets = (c.sla && c.sla.targets) || [];
+  let risk = false;
+  let breached = false;
+  for (const t of targets) {
+    const st = t.state && t.state.state;
+    if (st === "breached" || (st === "active" && Date.parse(t.due_at) <= now)) breached = true;
+    else if (st === "active" && Date.parse(t.warn_at) <= now) risk = true;
+  }
+  if (breached) return el("span", { class: "badge breached", "data-testid": "sla-breached" }, "SLA breached");
+  if (risk) return el("span", { class: "badge risk", "data-testid": "sla-risk" }, "SLA at risk");
+  return null;
+}
+
+function ago(iso) {
+  const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
+  if (s < 60) return `${Math.floor(s)}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h`;
+  return `${Math.floor(s / 86400)}d`;
+}
+
+function contactName(c) {
+  const k = state.contacts[c.contact];
+  return (k && (k.display_name || k.profile_name || (k.identity && k.identity.wa_id))) || c.contact;
+}
+
+function renderList() {
+  const ul = $("#conversations");
+  ul.replaceChildren(
+    ...state.items.map((c) =>
+      el(
+        "li",
+        {
+          class: c.id === state.selected ? "selected" : "",
+          "data-testid": "conversation",
+          "data-id": c.id,
+          onclick: () => openConversation(c.id),
+        },
+        el(
+          "div",
+          { class: "row" },
+          el("span", { class: "name" }, contactName(c)),
+          el("span", { class: "meta" }, ago(c.last_activity_at)),
+        ),
+        el(
+          "div",
+          { class: "row" },
+          el("span", { class: "badge" }, c.status),
+          c.assignee ? el("span", { class: "badge owner" }, nameOf(c.assignee)) : null,
+          c.waiting_since
+            ? el("span", { class: "badge waiting", "data-testid": "waiting" }, `waiting ${ago(c.waiting_since)}`)
+            : null,
+          slaBadge(c),
+          ...(c.tags || []).map((t) => el("span", { class: "badge" }, `#${t}`)),
+        ),
+      ),
+    ),
+  );
+  $("#more").classList.toggle("hidden", !state.next);
+}
+
+async function loadList(more = false) {
+  const params = new URLSearchParams({ view: state.view, limit: "50" });
+  if (more && state.next) params.set("after", state.next);
+  const path = state.search
+    ? `/api/search?${new URLSearchParams({ q: state.search, view: "all" })}`
+    : `/api/conversations?${params}`;
+  try {
+    const page = await api("GET", path);
+    state.items = more ? state.items.concat(page.items) : page.items;
+    Object.assign(state.contacts, page.contacts || {});
+    state.next = page.next;
+    renderList();
+  } catch (err) {
+    if (err.status === 401) return showSignIn();
+    banner(explain(err));
+  }
+}
+
+$("#views").addEventListener("click", (ev) => {
+  const v = ev.target.dataset.view;
+  if (!v) return;
+  state.view = v;
+  for (const b of document.querySelectorAll("#views button")) b.classList.toggle("active", b.dataset.view === v);
+  loadList();
+});
+$("#more").addEventListener("click", () => loadList(true));
+let searchTimer = null;
+$("#search").addEventListener("input", (ev) => {
+  clearTimeout(searchTimer);
+  searchTimer = setTimeout(() => {
+    state.search = ev.target.value.trim();
+    loadList();
+  }, 250);
+});
+
+// ------------------------------------------------------------ conversation
+
+function ticks(m) {
+  if (m.direction !== "outbound" || !m.delivery) return null;
+  const s = m.delivery.status;
+  const text = { pending: "🕓", accepted: "✓", sent: "✓", delivered: "✓✓", read: "✓✓", played: "✓✓", failed: "✗ not delivered" }[s] || s;
+  const title = s === "failed" && m.delivery.error ? `${m.delivery.error.code}: ${m.delivery.error.message}` : s;
+  return el("span", { class: `ticks ${s}`, title, "data-testid": `ticks-${s}` }, text);
+}
+
+function describe(content) {
+  switch (content.type) {
+    case "text":
+      return content.body;
+    case "media":
+      return `[${content.kind}] ${content.caption || ""}`;
+    case "location":
+      return `📍 ${content.name || ""} ${content.address || ""} (${content.latitude}, ${content.longitude})`;
+    case "reaction":
+      return content.emoji ? `reacted ${content.emoji}` : "removed a reaction";
+    case "template":
+      return `[template ${content.name}]`;
+    default:
+      return `[${content.type}]`;
+  }
+}
+
+function messageView(m) {
+  const cls = m.direction === "note" ? "note" : m.direction;
+  const by =
+    m.direction === "note"
+      ? `Internal note · ${nameOf(m.author.id)}`
+      : m.direction === "outbound"
+        ? m.author.kind === "agent" ? nameOf(m.author.id) : m.author.id || "automation"
+        : null;
+  return el(
+    "div",
+    { class: `msg ${cls}`, "data-testid": `msg-${cls}` },
+    by ? el("div", { class: "by" }, by) : null,
+    describe(m.content),
+    ticks(m),
+  );
+}
+
+function windowOpen(c) {
+  return c.window_expires_at && Date.parse(c.window_expires_at) > Date.now();
+}
+
+function viewersText(id) {
+  const now = Date.now();
+  const v = state.viewers[id] || {};
+  const parts = Object.entries(v)
+    .filter(([a, s]) => a !== state.me.id && s.expires > now && s.state !== "left")
+    .map(([a, s]) => `${nameOf(a)} is ${s.state === "typing" ? "replying" : "viewing"}`);
+  return parts.join(" · ");
+}
+
+function renderPane() {
+  const d = state.detail;
+  const pane = $("#pane");
+  if (!d) {
+    pane.replaceChildren(el("p", { class: "empty" }, "Pick a conversation."));
+    return;
+  }
+  const c = d.conversation;
+  const v = c.version;
+  const agentsSelect = el(
+    "select",
+    { "data-testid": "assign-to" },
+    ...Object.values(state.agents).map((a) => el("option", { value: a.id }, a.name)),
+  );
+  const teams = [...new Set(Object.values(state.agents).flatMap((a) => a.teams))];
+  const teamSelect = el("select", { "data-testid": "transfer-to" }, ...teams.map((t) => el("option", { value: t }, t)));
+  const tagInput = el("input", { placeholder: "tag", size: 8, "data-testid": "tag-input" });
+  const controls = el(
+    "div",
+    { class: "controls" },
+    c.assignee === state.me.id
+      ? el("button", { onclick: () => act("release", { version: v }), "data-testid": "release" }, "Release")
+      : el("button", { class: "primary", onclick: () => act("claim", { version: v }), "data-testid": "claim" }, "Claim"),
+    agentsSelect,
+    el("button", { onclick: () => act("assign", { version: v, agent: agentsSelect.value }), "data-testid": "assign" }, "Assign"),
+    teamSelect,
+    el("button", { onclick: () => act("transfer", { version: v, team: teamSelect.value }), "data-testid": "transfer" }, "Transfer"),
+    tagInput,
+    el("button", { onclick: () => tagInput.value && act("tags", { version: v, add: [tagInput.value] }), "data-testid": "tag" }, "Tag"),
+    c.status === "resolved"
+      ? el("button", { onclick: () => act("status", { version: v, status: "open" }), "data-testid": "reopen" }, "Reopen")
+      : el("button", { onclick: () => act("status", { version: v, status: "resolved" }), "data-testid": "resolve" }, "Resolve"),
+    el(
+      "button",
+      {
+        onclick: () => act("status", { version: v, status: "snoozed", until: new Date(Date.now() + 3600e3).toISOString() }),
+        "data-testid": "snooze",
+      },
+      "Snooze 1h",
+    ),
+  );
+  const open = windowOpen(c);
+  const text = el("textarea", {
+    placeholder: open ? "Reply to the customer, or write an internal note" : "Internal note (the window is closed: send a template)",
+    "data-testid": "composer",
+    oninput: () => typing(c.id),
+  });
+  const template = el(
+    "select",
+    { "data-testid": "template" },
+    ...state.templates.map((t, i) => el("option", { value: i }, `${t.name} (${t.language}) — ${t.text}`)),
+  );
+  const sendTemplate = () => {
+    const t = state.templates[Number(template.value)];
+    if (t) act("reply", { version: v, content: { type: "template", name: t.name, language: t.language, components: [] } });
+  };
+  const composer = el(
+    "div",
+    { class: "composer" },
+    text,
+    el(
+      "div",
+      { class: "actions" },
+      open
+        ? el(
+            "button",
+            {
+              class: "primary",
+              "data-testid": "send-reply",
+              onclick: async () => text.value.trim() && (await act("reply", { version: v, text: text.value })),
+            },
+            "Reply",
+          )
+        : [el("span", { class: "window", "data-testid": "window-closed" }, "24-hour window closed:"), template,
+           el("button", { class: "primary", onclick: sendTemplate, "data-testid": "send-template" }, "Send template")],
+      el(
+        "button",
+        {
+          "data-testid": "send-note",
+          onclick: async () => text.value.trim() && (await act("notes", { version: v, text: text.value })),
+        },
+        "Add note",
+      ),
+    ),
+  );
+  const messages = el("div", { class: "messages", "data-testid": "messages" }, ...d.messages.map(messageView));
+  pane.replaceChildren(
+    el(
+      "div",
+      { class: "head" },
+      el(
+        "div",
+        { class: "title" },
+        el("h2", { "data-testid": "contact-name" }, d.contact.profile_name || d.contact.identity.wa_id),
+        el("span", { class: "meta" }, `+${d.contact.identity.wa_id || ""}`),
+        el("span", { class: "badge" }, c.status),
+        c.assignee ? el("span", { class: "badge owner", "data-testid": "owner" }, nameOf(c.assignee)) : el("span", { class: "badge" }, "unassigned"),
+        c.team ? el("span", { class: "badge" }, `team ${c.team}`) : null,
+        slaBadge(c),
+      ),
+      controls,
+      el("div", { class: "viewers", id: "viewers", "data-testid": "viewers" }, viewersText(c.id)),
+    ),
+    messages,
+    composer,
+  );
+  messages.scrollTop = messages.scrollHeight;
+}
+
+let viewingTimer = null;
+async function openConversation(id) {
+  const changed = state.selected !== id;
+  if (changed && state.selected) {
+    api("POST", `/api/conversations/${state.selected}/viewing`, { state: "left" }).catch(() => {});
+  }
+  state.selected = id;
+  try {
+    const draft = document.querySelector(".composer textarea");
+    const kept = !changed && draft ? draft.value : "";
+    state.detail = await api("GET", `/api/conversations/${id}`);
+    renderPane();
+    if (kept) document.querySelector(".composer textarea").value = kept;
+  } catch (err) {
+    banner(explain(err));
+  }
+  renderList();
+  if (changed) {
+    const tell = () => api("POST", `/api/conversations/${id}/viewing`, { state: "viewing" }).catch(() => {});
+    tell();
+    clearInterval(viewingTimer);
+    viewingTimer = setInterval(tell, 20000);
+  }
+}
+
+let lastTyping = 0;
+function typing(id) {
+  if (Date.now() - lastTyping < 5000) return;
+  lastTyping = Date.now();
+  api("POST", `/api/conversations/${id}/viewing`, { state: "typing" }).catch(() => {});
+}
+
+// --------------------------------------------------------------- dashboard
+
+function secs(v) {
+  if (v === null || v === undefined) return "—";
+  if (v < 60) return `${Math.round(v)}s`;
+  if (v < 3600) return `${Math.round(v / 60)}m`;
+  return `${(v / 3600).toFixed(1)}h`;
+}
+
+async function loadDashboard() {
+  const to = new Date(Date.now() + 60e3);
+  const from = new Date(Date.now() - 7 * 86400e3);
+  try {
+    const [report, live] = await Promise.all([
+      api("GET", `/api/metrics?${new URLSearchParams({ from: from.toISOString(), to: to.toISOString() })}`),
+      api("GET", "/api/live"),
+    ]);
+    const card = (label, value, id) =>
+      el("div", { class: "card", "data-testid": id }, el("div", { class: "value" }, value), el("div", { class: "label" }, label));
+    $("#cards").replaceChildren(
+      card("First response (median, 7 days)", secs(report.first_response.median_secs), "card-first-response"),
+      card("Resolution (median, 7 days)", secs(report.resolution.median_secs), "card-resolution"),
+      card("Open now", live.active, "card-open"),
+      card("Unassigned", live.unassigned, "card-unassigned"),
+      card("Waiting longest", live.waiting_longest ? ago(live.waiting_longest.since) : "—", "card-waiting"),
+      card("SLA at risk", live.sla_at_risk, "card-sla-risk"),
+      card("SLA breached", live.sla_breached, "card-sla-breached"),
+    );
+    $("#loads tbody").replaceChildren(
+      ...live.agents.map((a) =>
+        el(
+          "tr",
+          {},
+          el("td", {}, nameOf(a.agent)),
+          el("td", {}, a.presence),
+          el("td", { class: a.capacity && a.load >= a.capacity ? "full" : "" }, a.load),
+          el("td", {}, a.capacity || "∞"),
+        ),
+      ),
+    );
+    $("#dash-hint").textContent = `Opened in the last 7 days: ${report.opened}; resolved: ${report.resolved}.`;
+  } catch (err) {
+    $("#dash-hint").textContent = err.code === "forbidden" ? "The dashboard is for supervisors and admins." : explain(err);
+  }
+}
+
+$("#tabs").addEventListener("click", (ev) => {
+  const t = ev.target.dataset.tab;
+  if (!t) return;
+  state.tab = t;
+  for (const b of document.querySelectorAll("#tabs button")) b.classList.toggle("active", b.dataset.tab === t);
+  $("#inbox").classList.toggle("hidden", t !== "inbox");
+  $("#dashboard").classList.toggle("hidden", t !== "dashboard");
+  if (t === "dashboard") loadDashboard();
+});
+
+// ------------------------------------------------------------ live events
+
+let refreshTimer = null;
+function refreshSoon() {
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(() => {
+    loadList();
+    if (state.selected) openConversation(state.selected);
+    if (state.tab === "dashboard") loadDashboard();
+  }, 150);
+}
+
+function connectEvents() {
+  const es = new EventSource("/api/events");
+  es.addEventListener("conversation_presence", (ev) => {
+    const e = JSON.parse(ev.data);
+    const k = e.kind;
+    state.viewers[e.conversation] = state.viewers[e.conversation] || {};
+    state.viewers[e.conversation][k.agent] = { state: k.state, expires: Date.parse(k.expires_at) };
+    const v = document.getElementById("viewers");
+    if (v && e.conversation === state.selected) v.textContent = viewersText(e.conversation);
+  });
+  es.onmessage = refreshSoon;
+  for (const name of [
+    "contact_updated", "contacts_merged", "conversation_opened", "conversation_reopened", "message_received",
+    "message_revised", "reply_queued", "delivery_changed", "delivery_in_doubt", "note_added", "claimed", "assigned",
+    "transferred", "released", "tagged", "priority_changed", "status_changed", "presence_changed", "sla_met",
+    "sla_warning", "sla_breached", "lagged",
+  ]) {
+    es.addEventListener(name, refreshSoon);
+  }
+  es.onerror = () => {
+    // The browser reconnects by itself; a dead session needs a new sign-in.
+    api("GET", "/api/me").catch((err) => err.status === 401 && (es.close(), showSignIn()));
+  };
+}
+setInterval(() => {
+  const v = document.getElementById("viewers");
+  if (v && state.selected) v.textContent = viewersText(state.selected);
+}, 5000);
+
+// ------------------------------------------------------------------ start
+
+$("#presence").addEventListener("change", (ev) => {
+  api("POST", "/api/presence", { presence: ev.target.value }).catch((err) => banner(explain(err)));
+});
+
+async function start() {
+  try {
+    state.me = await api("GET", "/api/me");
+  } catch {
+    return showSignIn();
+  }
+  const [agents, templates] = await Promise.all([api("GET", "/api/agents"), api("GET", "/api/templates")]);
+  state.agents = Object.fromEntries(agents.map((a) => [a.id, a]));
+  state.templates = templates;
+  $("#signin").classList.add("hidden");
+  $("#app").classList.remove("hidden");
+  $("#me").textContent = `${state.me.name} (${state.me.role})`;
+  if (state.me.presence === "offline") {
+    await api("POST", "/api/presence", { presence: "online" }).catch(() => {});
+    state.me.presence = "online";
+  }
+  $("#presence").value = state.me.presence;
+  await loadList();
+  connectEvents();
+}
+
+start();
