@@ -10,63 +10,40 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use inbox_core::model::Direction;
-use inbox_core::{Inbox, InboxConfig, Ports, Secret};
+use inbox_core::Inbox;
 use inbox_examples::server::config::ServerConfig;
-use inbox_examples::server::simulator::{run_customers, FakeMeta, SimConfig, SimContent};
-use inbox_examples::server::{router, AppState};
-use inbox_store_memory::{MemoryEventBus, MemoryStore, SystemClock, UuidIds};
-use inbox_whatsapp::{GraphClient, GraphConfig};
+use inbox_examples::server::launch::{Delivery, Launch, Running};
+use inbox_examples::server::simulator::{run_customers, FakeMeta, SimContent};
 
 struct World {
     url: String,
     inbox: Inbox,
     meta: Arc<FakeMeta>,
     http: reqwest::Client,
-}
-
-async fn serve(router: axum::Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    url
+    _running: Running,
 }
 
 async fn world() -> World {
-    let config = ServerConfig::parse(include_str!("../server/demo.yaml")).unwrap();
-    // The inbox's address must be known before the fake Meta is built, and
-    // the fake's before the inbox's transport: bind both first.
-    let inbox_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", inbox_listener.local_addr().unwrap());
-    let meta = FakeMeta::new(SimConfig {
-        inbox_url: url.clone(),
-        webhook_path: "/webhooks/whatsapp/main".into(),
-        phone_number_id: "100000000000001".into(),
-        display_number: "15550100".into(),
-        app_secret: Secret::new("demo-app-secret"),
-        window: TimeDelta::hours(24),
-        status_delay: Duration::from_millis(30),
-    })
-    .unwrap();
-    let graph = serve(meta.router()).await;
-    let transport = GraphClient::new(GraphConfig::new("sim").base_url(graph)).unwrap();
-    let inbox = Inbox::new(
-        Ports {
-            store: Arc::new(MemoryStore::new()),
-            transport: Arc::new(transport),
-            bus: Arc::new(MemoryEventBus::new(256)),
-            clock: Arc::new(SystemClock),
-            ids: Arc::new(UuidIds),
+    let running = Launch {
+        config: ServerConfig::parse(include_str!("../server/demo.yaml")).unwrap(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database_url: None,
+        delivery: Delivery::Simulate {
+            rate: 0,
+            status_delay: Duration::from_millis(30),
         },
-        InboxConfig::default(),
-    );
-    config.provision(&inbox).await.unwrap();
-    let app = router(AppState::new(inbox.clone(), &config).unwrap(), &config);
-    tokio::spawn(async move { axum::serve(inbox_listener, app).await });
+        // The tests send the outbox themselves.
+        tick: Duration::from_secs(3600),
+    }
+    .start()
+    .await
+    .unwrap();
     World {
-        url,
-        inbox,
-        meta,
+        url: running.url.clone(),
+        inbox: running.inbox.clone(),
+        meta: running.meta.clone().unwrap(),
         http: reqwest::Client::new(),
+        _running: running,
     }
 }
 

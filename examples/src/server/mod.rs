@@ -15,6 +15,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod launch;
 pub mod live;
 pub mod simulator;
 pub mod web;

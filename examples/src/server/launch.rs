@@ -1,0 +1,235 @@
+//! Starting and stopping the whole server: store, transport (recording,
+//! simulated or the real Cloud API), HTTP, the timer and outbox worker, the
+//! simulated customers. The `server` example and the tests share it.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use inbox_core::ports::{Store, Transport};
+use inbox_core::testing::RecordingTransport;
+use inbox_core::{Inbox, InboxConfig, Ports, Secret};
+use inbox_store_memory::{MemoryEventBus, MemoryStore, SystemClock, UuidIds};
+use inbox_whatsapp::{GraphClient, GraphConfig};
+
+use super::config::ServerConfig;
+use super::simulator::{run_customers, FakeMeta, SimConfig};
+use super::{router, AppState};
+
+/// Where replies go.
+#[derive(Debug, Clone)]
+pub enum Delivery {
+    /// Nowhere: recorded in memory (no Meta account, no simulator).
+    Record,
+    /// To the simulator's fake Graph API; customers write `rate` messages a
+    /// minute (0: only when a test makes them).
+    Simulate {
+        /// Customer messages a minute.
+        rate: u32,
+        /// Delay between a sent message's statuses.
+        status_delay: Duration,
+    },
+    /// To the WhatsApp Cloud API.
+    CloudApi {
+        /// The access token.
+        access_token: Secret,
+    },
+}
+
+/// How to run the server.
+#[derive(Debug)]
+pub struct Launch {
+    /// Tenant, numbers, teams, agents, templates.
+    pub config: ServerConfig,
+    /// Where to listen (port 0: any free port).
+    pub listen: SocketAddr,
+    /// PostgreSQL, or `None` for the memory store.
+    pub database_url: Option<String>,
+    /// Where replies go.
+    pub delivery: Delivery,
+    /// How often timers fire and the outbox is sent.
+    pub tick: Duration,
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct Running {
+    /// Its address, e.g. `http://127.0.0.1:8080`.
+    pub url: String,
+    /// The inbox behind it.
+    pub inbox: Inbox,
+    /// The simulator, when simulating.
+    pub meta: Option<Arc<FakeMeta>>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    /// The fake Graph API, stopped last.
+    graph: Option<JoinHandle<()>>,
+}
+
+impl Launch {
+    /// Opens the store, provisions the configuration, binds and serves.
+    pub async fn start(self) -> Result<Running, String> {
+        let store: Arc<dyn Store> = match &self.database_url {
+            Some(url) => {
+                let pg = inbox_store_postgres::PgStore::connect(url, 8)
+                    .await
+                    .map_err(|e| format!("PostgreSQL: {e}"))?;
+                pg.migrate().await.map_err(|e| format!("migrations: {e}"))?;
+                tracing::info!("store: PostgreSQL (migrations applied)");
+                Arc::new(pg)
+            }
+            None => {
+                tracing::info!("store: in memory (nothing survives a restart)");
+                Arc::new(MemoryStore::new())
+            }
+        };
+        let listener = tokio::net::TcpListener::bind(self.listen)
+            .await
+            .map_err(|e| format!("{}: {e}", self.listen))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let url = format!("http://{addr}");
+        let (stop, stopped) = watch::channel(false);
+        let mut tasks = Vec::new();
+        let mut graph_task = None;
+
+        let mut meta = None;
+        let transport: Arc<dyn Transport> = match &self.delivery {
+            Delivery::Record => {
+                tracing::info!("transport: recording (replies are not sent to WhatsApp)");
+                Arc::new(RecordingTransport::new())
+            }
+            Delivery::Simulate { status_delay, .. } => {
+                let channel = self
+                    .config
+                    .channels
+                    .first()
+                    .ok_or("simulating needs a number in the configuration")?;
+                let fake = FakeMeta::new(SimConfig {
+                    inbox_url: url.clone(),
+                    webhook_path: format!("/webhooks/whatsapp/{}", channel.id),
+                    phone_number_id: channel.phone_number_id.clone(),
+                    display_number: channel
+                        .display_number
+                        .chars()
+                        .filter(char::is_ascii_digit)
+                        .collect(),
+                    app_secret: Secret::new(channel.app_secret.clone()),
+                    window: chrono::TimeDelta::hours(24),
+                    status_delay: *status_delay,
+                })?;
+                let graph = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .map_err(|e| format!("fake Graph API: {e}"))?;
+                let graph_url =
+                    format!("http://{}", graph.local_addr().map_err(|e| e.to_string())?);
+                let routes = fake.router();
+                graph_task = Some(tokio::spawn(async move {
+                    let _ = axum::serve(graph, routes).await;
+                }));
+                tracing::info!(url = %graph_url, "transport: the simulator's fake Graph API");
+                meta = Some(fake);
+                Arc::new(
+                    GraphClient::new(GraphConfig::new("simulated-token").base_url(graph_url))
+                        .map_err(|e| e.to_string())?,
+                )
+            }
+            Delivery::CloudApi { access_token } => {
+                tracing::info!("transport: the WhatsApp Cloud API");
+                Arc::new(
+                    GraphClient::new(GraphConfig::new(access_token.clone()))
+                        .map_err(|e| e.to_string())?,
+                )
+            }
+        };
+        let inbox = Inbox::new(
+            Ports {
+                store,
+                transport,
+                bus: Arc::new(MemoryEventBus::new(1024)),
+                clock: Arc::new(SystemClock),
+                ids: Arc::new(UuidIds),
+            },
+            InboxConfig::default(),
+        );
+        self.config
+            .provision(&inbox)
+            .await
+            .map_err(|e| format!("provisioning: {e}"))?;
+        let state = AppState::new(inbox.clone(), &self.config).map_err(|e| e.to_string())?;
+        let app = router(state, &self.config);
+
+        let mut until_stopped = stopped.clone();
+        tasks.push(tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = until_stopped.changed().await;
+            };
+            if let Err(e) = axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
+                tracing::error!(error = %e, "server");
+            }
+        }));
+        tasks.push(tokio::spawn(work(
+            inbox.clone(),
+            self.tick,
+            stopped.clone(),
+        )));
+        if let (Some(m), Delivery::Simulate { rate, .. }) = (&meta, &self.delivery) {
+            if *rate > 0 {
+                tasks.push(tokio::spawn(run_customers(m.clone(), *rate, 7, stopped)));
+            }
+        }
+        Ok(Running {
+            url,
+            inbox,
+            meta,
+            stop,
+            tasks,
+            graph: graph_task,
+        })
+    }
+}
+
+/// Timers (SLA, snoozes, automation) and the outbox, every `tick`.
+async fn work(inbox: Inbox, tick: Duration, mut stopped: watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(tick);
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = stopped.changed() => return,
+        }
+        let now = inbox.ports().clock.now();
+        if let Err(e) = inbox.tick(now, 500).await {
+            tracing::warn!(error = %e, "timers");
+        }
+        if let Err(e) = inbox.dispatch(100).await {
+            tracing::warn!(error = %e, "outbox");
+        }
+    }
+}
+
+impl Running {
+    /// Stops accepting requests, lets those in flight finish, stops the
+    /// worker and the simulated customers, then sends what is left in the
+    /// outbox: nothing committed is lost.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            if tokio::time::timeout(Duration::from_secs(30), t)
+                .await
+                .is_err()
+            {
+                tracing::warn!("a task did not stop within 30 s");
+            }
+        }
+        if let Err(e) = self.inbox.dispatch(1000).await {
+            tracing::warn!(error = %e, "final dispatch");
+        }
+        if let Some(g) = self.graph {
+            g.abort();
+        }
+    }
+}
