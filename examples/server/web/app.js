@@ -289,7 +289,9 @@ function renderPane() {
     return;
   }
   const c = d.conversation;
-  const v = c.version;
+  // Actions pass the version on screen when clicked (the pane refreshes
+  // live, the buttons stay).
+  const ver = () => state.detail.conversation.version;
   const agentsSelect = el(
     "select",
     { "data-testid": "assign-to" },
@@ -302,21 +304,21 @@ function renderPane() {
     "div",
     { class: "controls" },
     c.assignee === state.me.id
-      ? el("button", { onclick: () => act("release", { version: v }), "data-testid": "release" }, "Release")
-      : el("button", { class: "primary", onclick: () => act("claim", { version: v }), "data-testid": "claim" }, "Claim"),
+      ? el("button", { onclick: () => act("release", { version: ver() }), "data-testid": "release" }, "Release")
+      : el("button", { class: "primary", onclick: () => act("claim", { version: ver() }), "data-testid": "claim" }, "Claim"),
     agentsSelect,
-    el("button", { onclick: () => act("assign", { version: v, agent: agentsSelect.value }), "data-testid": "assign" }, "Assign"),
+    el("button", { onclick: () => act("assign", { version: ver(), agent: agentsSelect.value }), "data-testid": "assign" }, "Assign"),
     teamSelect,
-    el("button", { onclick: () => act("transfer", { version: v, team: teamSelect.value }), "data-testid": "transfer" }, "Transfer"),
+    el("button", { onclick: () => act("transfer", { version: ver(), team: teamSelect.value }), "data-testid": "transfer" }, "Transfer"),
     tagInput,
-    el("button", { onclick: () => tagInput.value && act("tags", { version: v, add: [tagInput.value] }), "data-testid": "tag" }, "Tag"),
+    el("button", { onclick: () => tagInput.value && act("tags", { version: ver(), add: [tagInput.value] }), "data-testid": "tag" }, "Tag"),
     c.status === "resolved"
-      ? el("button", { onclick: () => act("status", { version: v, status: "open" }), "data-testid": "reopen" }, "Reopen")
-      : el("button", { onclick: () => act("status", { version: v, status: "resolved" }), "data-testid": "resolve" }, "Resolve"),
+      ? el("button", { onclick: () => act("status", { version: ver(), status: "open" }), "data-testid": "reopen" }, "Reopen")
+      : el("button", { onclick: () => act("status", { version: ver(), status: "resolved" }), "data-testid": "resolve" }, "Resolve"),
     el(
       "button",
       {
-        onclick: () => act("status", { version: v, status: "snoozed", until: new Date(Date.now() + 3600e3).toISOString() }),
+        onclick: () => act("status", { version: ver(), status: "snoozed", until: new Date(Date.now() + 3600e3).toISOString() }),
         "data-testid": "snooze",
       },
       "Snooze 1h",
@@ -335,7 +337,7 @@ function renderPane() {
   );
   const sendTemplate = () => {
     const t = state.templates[Number(template.value)];
-    if (t) act("reply", { version: v, content: { type: "template", name: t.name, language: t.language, components: [] } });
+    if (t) act("reply", { version: ver(), content: { type: "template", name: t.name, language: t.language, components: [] } });
   };
   const composer = el(
     "div",
@@ -350,7 +352,7 @@ function renderPane() {
             {
               class: "primary",
               "data-testid": "send-reply",
-              onclick: async () => text.value.trim() && (await act("reply", { version: v, text: text.value })),
+              onclick: async () => text.value.trim() && (await sendFromComposer(text, "reply", { version: ver(), text: text.value })),
             },
             "Reply",
           )
@@ -360,13 +362,19 @@ function renderPane() {
         "button",
         {
           "data-testid": "send-note",
-          onclick: async () => text.value.trim() && (await act("notes", { version: v, text: text.value })),
+          onclick: async () => text.value.trim() && (await sendFromComposer(text, "notes", { version: ver(), text: text.value })),
         },
         "Add note",
       ),
     ),
   );
   const messages = el("div", { class: "messages", "data-testid": "messages" }, ...d.messages.map(messageView));
+  // The composer survives live refreshes of the same conversation (the
+  // agent may be typing), unless the window opened or closed.
+  const existing = pane.querySelector(".composer");
+  const mode = `${c.id}:${open}`;
+  const keep = existing && pane.dataset.mode === mode ? existing : composer;
+  pane.dataset.mode = mode;
   pane.replaceChildren(
     el(
       "div",
@@ -385,9 +393,14 @@ function renderPane() {
       el("div", { class: "viewers", id: "viewers", "data-testid": "viewers" }, viewersText(c.id)),
     ),
     messages,
-    composer,
+    keep,
   );
   messages.scrollTop = messages.scrollHeight;
+}
+
+async function sendFromComposer(textarea, path, body) {
+  const out = await act(path, body);
+  if (out) textarea.value = "";
 }
 
 let viewingTimer = null;
@@ -398,11 +411,8 @@ async function openConversation(id) {
   }
   state.selected = id;
   try {
-    const draft = document.querySelector(".composer textarea");
-    const kept = !changed && draft ? draft.value : "";
     state.detail = await api("GET", `/api/conversations/${id}`);
     renderPane();
-    if (kept) document.querySelector(".composer textarea").value = kept;
   } catch (err) {
     banner(explain(err));
   }

@@ -1,0 +1,285 @@
+//! End to end in headless Chromium: two agents in two browser sessions work
+//! a simulated customer's conversation; writes screenshots of the inbox and
+//! the dashboard to `target/screenshots/`.
+//!
+//! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs
+//! them). Without `chromedriver` the test says it is skipped; with `CI` set
+//! it fails instead.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use inbox_examples::server::config::ServerConfig;
+use inbox_examples::server::launch::{Delivery, Launch};
+use inbox_examples::server::simulator::SimContent;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn chromedriver() -> Option<PathBuf> {
+    ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+}
+
+/// chromedriver on a free port; killed on drop.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn start_driver(path: &Path) -> Driver {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(path)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    let started = Instant::now();
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(started.elapsed() < WAIT, "chromedriver did not listen");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Driver {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+async fn browser(driver: &Driver) -> Client {
+    let mut caps = serde_json::Map::new();
+    let mut chrome = serde_json::json!({
+        "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                 "--disable-gpu", "--window-size=1280,860", "--lang=en-US"],
+    });
+    if Path::new("/usr/bin/chromium").exists() {
+        chrome["binary"] = "/usr/bin/chromium".into();
+    }
+    caps.insert("goog:chromeOptions".into(), chrome);
+    // chromedriver is on localhost: plain HTTP.
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .expect("a browser session")
+}
+
+/// Waits until an element matching `css` exists and its text satisfies
+/// `check`; returns it.
+async fn wait_for(c: &Client, css: &str, check: impl Fn(&str) -> bool) -> Element {
+    let started = Instant::now();
+    loop {
+        if let Ok(e) = c.find(Locator::Css(css)).await {
+            if let Ok(t) = e.text().await {
+                if check(&t) {
+                    return e;
+                }
+            }
+        }
+        if started.elapsed() > WAIT {
+            let body = c
+                .find(Locator::Css("body"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap_or_default();
+            panic!("waited {WAIT:?} for {css}; the page says:\n{body}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Clicks `css`, finding it again if the page re-rendered meanwhile.
+async fn click(c: &Client, css: &str) {
+    let started = Instant::now();
+    loop {
+        let e = wait_for(c, css, |_| true).await;
+        if e.click().await.is_ok() {
+            return;
+        }
+        assert!(started.elapsed() < WAIT, "could not click {css}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn sign_in(c: &Client, url: &str, agent: &str) {
+    c.goto(url).await.unwrap();
+    wait_for(c, "[data-testid=signin-agent]", |_| true)
+        .await
+        .send_keys(agent)
+        .await
+        .unwrap();
+    wait_for(c, "[data-testid=signin-password]", |_| true)
+        .await
+        .send_keys(agent)
+        .await
+        .unwrap();
+    click(c, "[data-testid=signin-submit]").await;
+    wait_for(c, "[data-testid=me]", |t| !t.is_empty()).await;
+}
+
+async fn type_into(c: &Client, css: &str, text: &str) {
+    let started = Instant::now();
+    loop {
+        let e = wait_for(c, css, |_| true).await;
+        if e.send_keys(text).await.is_ok() {
+            return;
+        }
+        assert!(started.elapsed() < WAIT, "could not type into {css}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn screenshot(c: &Client, name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, c.screenshot().await.unwrap()).unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_agents_in_two_browsers() {
+    let Some(path) = chromedriver() else {
+        if std::env::var_os("CI").is_some() {
+            panic!("chromedriver is missing; .ci/run installs chromium and chromium-driver");
+        }
+        eprintln!("skipped: no chromedriver (apt-get install chromium chromium-driver)");
+        return;
+    };
+    let server = Launch {
+        config: ServerConfig::parse(include_str!("../server/demo.yaml")).unwrap(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database_url: None,
+        delivery: Delivery::Simulate {
+            rate: 0,
+            status_delay: Duration::from_millis(150),
+        },
+        tick: Duration::from_millis(200),
+    }
+    .start()
+    .await
+    .unwrap();
+    let meta = server.meta.clone().unwrap();
+    let driver = start_driver(&path).await;
+    let ana = browser(&driver).await;
+    let ben = browser(&driver).await;
+    sign_in(&ana, &server.url, "ana").await;
+    sign_in(&ben, &server.url, "ben").await;
+
+    // A customer writes; both see it arrive without reloading.
+    meta.customer_writes(
+        "34600100001",
+        "Marta Ruiz",
+        SimContent::Text("Hola, ¿tenéis la talla 42?".into()),
+    )
+    .await
+    .unwrap();
+    for c in [&ana, &ben] {
+        wait_for(c, "[data-testid=conversation]", |t| {
+            t.contains("Marta Ruiz")
+        })
+        .await;
+    }
+    click(&ana, "[data-testid=conversation]").await;
+    click(&ben, "[data-testid=conversation]").await;
+    wait_for(&ben, "[data-testid=messages]", |t| t.contains("talla 42")).await;
+
+    // Ana sees Ben looking; Ana claims; Ben's claim is refused, naming Ana.
+    wait_for(&ana, "[data-testid=viewers]", |t| {
+        t.contains("Ben is viewing")
+    })
+    .await;
+    click(&ana, "[data-testid=claim]").await;
+    wait_for(&ana, "[data-testid=owner]", |t| t == "Ana").await;
+    click(&ben, "[data-testid=claim]").await;
+    wait_for(&ben, "[data-testid=banner]", |t| {
+        t.contains("Ana got there first")
+    })
+    .await;
+
+    // Ana replies: the customer gets it, and the ticks come back.
+    type_into(
+        &ana,
+        "[data-testid=composer]",
+        "¡Sí! Te la guardo hasta mañana.",
+    )
+    .await;
+    click(&ana, "[data-testid=send-reply]").await;
+    let started = Instant::now();
+    while !meta
+        .received()
+        .iter()
+        .any(|r| r.text.as_deref() == Some("¡Sí! Te la guardo hasta mañana."))
+    {
+        assert!(
+            started.elapsed() < WAIT,
+            "the reply never reached the customer"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    wait_for(&ana, "[data-testid=ticks-read]", |_| true).await;
+
+    // A note stays inside.
+    type_into(
+        &ana,
+        "[data-testid=composer]",
+        "Clienta habitual, trato VIP",
+    )
+    .await;
+    click(&ana, "[data-testid=send-note]").await;
+    wait_for(&ana, "[data-testid=msg-note]", |t| t.contains("trato VIP")).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let received = meta.received();
+    assert_eq!(received.len(), 1, "{received:?}");
+    assert!(!format!("{received:?}").contains("VIP"));
+
+    // Screenshots for people: the inbox, and a supervisor's dashboard.
+    meta.customer_writes(
+        "447700900003",
+        "Olivia Brown",
+        SimContent::Text("Where is my order #48213?".into()),
+    )
+    .await
+    .unwrap();
+    wait_for(&ana, "[data-testid=conversations]", |t| {
+        t.contains("Olivia")
+    })
+    .await;
+    let inbox_png = screenshot(&ana, "inbox.png").await;
+    let sam = browser(&driver).await;
+    sign_in(&sam, &server.url, "sam").await;
+    click(&sam, "[data-testid=tab-dashboard]").await;
+    wait_for(&sam, "[data-testid=card-open]", |t| t.contains('2')).await;
+    let dashboard_png = screenshot(&sam, "dashboard.png").await;
+    eprintln!(
+        "screenshots: {} {}",
+        inbox_png.display(),
+        dashboard_png.display()
+    );
+
+    for c in [ana, ben, sam] {
+        c.close().await.unwrap();
+    }
+    server.shutdown().await;
+}
