@@ -44,7 +44,7 @@ impl FromRequestParts<AppState> for Session {
 }
 
 /// Sign-in form.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct SignIn {
     /// Agent id.
     pub agent: String,
@@ -53,17 +53,21 @@ pub struct SignIn {
 }
 
 /// An agent as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AgentView {
     /// Id.
+    #[schema(value_type = String)]
     pub id: AgentId,
     /// Name.
     pub name: String,
-    /// Role.
+    /// Role: `agent`, `supervisor` or `admin`.
+    #[schema(value_type = String)]
     pub role: Role,
     /// Teams.
+    #[schema(value_type = Vec<String>)]
     pub teams: Vec<TeamId>,
-    /// Presence.
+    /// Presence: `online`, `away` or `offline`.
+    #[schema(value_type = String)]
     pub presence: Presence,
     /// Capacity (0: unlimited).
     pub capacity: u32,
@@ -84,6 +88,7 @@ impl From<Agent> for AgentView {
 
 /// `POST /api/session`: signs in; sets the session cookie and returns the
 /// agent and the token (for API clients: `Authorization: Bearer`).
+#[utoipa::path(post, path = "/api/session", tag = "session", request_body = SignIn, responses((status = 200, description = "Signed in; sets the `inbox_session` cookie; body `{agent, token}`"), (status = 401, body = ApiError)))]
 pub async fn sign_in(State(s): State<AppState>, Json(form): Json<SignIn>) -> ApiResult<Response> {
     let auth = s.auth.clone();
     let now = s.now();
@@ -114,6 +119,7 @@ pub async fn sign_in(State(s): State<AppState>, Json(form): Json<SignIn>) -> Api
 }
 
 /// `DELETE /api/session`: signs out.
+#[utoipa::path(delete, path = "/api/session", tag = "session", responses((status = 204, description = "Signed out")))]
 pub async fn sign_out(State(s): State<AppState>, headers: HeaderMap) -> Response {
     if let Some(t) = auth::token(&headers) {
         s.auth.sign_out(&t);
@@ -129,6 +135,7 @@ pub async fn sign_out(State(s): State<AppState>, headers: HeaderMap) -> Response
 }
 
 /// `GET /api/me`.
+#[utoipa::path(get, path = "/api/me", tag = "session", responses((status = 200, body = AgentView), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
 pub async fn me(State(s): State<AppState>, Session(a): Session) -> ApiResult<Json<AgentView>> {
     Ok(Json(
         s.inbox
@@ -141,6 +148,7 @@ pub async fn me(State(s): State<AppState>, Session(a): Session) -> ApiResult<Jso
 }
 
 /// `GET /api/agents`: the tenant's agents (names, presence, capacity).
+#[utoipa::path(get, path = "/api/agents", tag = "agents", responses((status = 200, body = Vec<AgentView>), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
 pub async fn agents(
     State(s): State<AppState>,
     Session(a): Session,
@@ -152,7 +160,7 @@ pub async fn agents(
 // -------------------------------------------------------------------- views
 
 /// Inbox view parameters.
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, utoipa::ToSchema, utoipa::IntoParams)]
 pub struct ListParams {
     /// `mine`, `unassigned`, `team` (with `team`) or `all` (default).
     pub view: Option<String>,
@@ -220,16 +228,20 @@ impl ListParams {
 
 /// A page of conversations with their contacts (so a list can show
 /// names without a request per row).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ConversationPage {
-    /// The conversations.
+    /// The conversations (`inbox_core::model::Conversation`).
+    #[schema(value_type = Vec<Object>)]
     pub items: Vec<inbox_core::model::Conversation>,
-    /// Where the next page starts.
+    /// Where the next page starts (pass as `after`).
+    #[schema(value_type = Option<String>)]
     pub next: Option<Cursor>,
-    /// Their contacts, by id.
+    /// Their contacts, by id (`inbox_core::model::Contact`).
+    #[schema(value_type = Object)]
     pub contacts: HashMap<ContactId, inbox_core::model::Contact>,
     /// For a search: the message that matched, by conversation.
     #[serde(skip_serializing_if = "HashMap::is_empty")]
+    #[schema(value_type = Object)]
     pub matched: HashMap<ConversationId, inbox_core::model::Message>,
 }
 
@@ -254,6 +266,7 @@ async fn with_contacts(
 }
 
 /// `GET /api/conversations`: a page of an inbox view.
+#[utoipa::path(get, path = "/api/conversations", tag = "conversations", params(ListParams), responses((status = 200, body = ConversationPage), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
 pub async fn list(
     State(s): State<AppState>,
     Session(a): Session,
@@ -264,17 +277,19 @@ pub async fn list(
 }
 
 /// Search parameters: the text and the view's.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
 pub struct SearchParams {
     /// What to look for.
     pub q: String,
     /// The view and filters.
     #[serde(flatten)]
+    #[param(inline)]
     pub list: ListParams,
 }
 
 /// `GET /api/search?q=`: conversations matching text, within what the agent
 /// may see.
+#[utoipa::path(get, path = "/api/search", tag = "conversations", params(SearchParams), responses((status = 200, body = ConversationPage), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
 pub async fn search(
     State(s): State<AppState>,
     Session(a): Session,
@@ -299,6 +314,7 @@ pub async fn search(
 }
 
 /// `GET /api/templates`: the approved templates.
+#[utoipa::path(get, path = "/api/templates", tag = "conversations", responses((status = 200, body = Vec<super::config::TemplateConfig>), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
 pub async fn templates(
     State(s): State<AppState>,
     Session(_): Session,
@@ -308,6 +324,7 @@ pub async fn templates(
 
 /// `GET /api/conversations/{id}`: the conversation with its messages,
 /// notes, timeline, SLA state and customer context.
+#[utoipa::path(get, path = "/api/conversations/{id}", tag = "conversations", params(("id" = String, Path, description = "Conversation id")), responses((status = 200, description = "`inbox_core::ConversationDetail`: conversation, contact, messages, timeline, customer context", body = Object), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
 pub async fn conversation(
     State(s): State<AppState>,
     Session(a): Session,
@@ -318,6 +335,7 @@ pub async fn conversation(
 }
 
 /// `GET /api/contacts/{id}`: a contact and their conversations.
+#[utoipa::path(get, path = "/api/contacts/{id}", tag = "contacts", params(("id" = String, Path, description = "Contact id")), responses((status = 200, description = "`inbox_core::ContactDetail`: the contact and their conversations", body = Object), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
 pub async fn contact(
     State(s): State<AppState>,
     Session(a): Session,
@@ -454,14 +472,14 @@ impl<F> Act<F> {
 }
 
 /// The version the agent saw.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct Versioned {
     /// Conversation version.
     pub version: u64,
 }
 
 /// Assign / transfer form.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct Handoff {
     /// Conversation version.
     pub version: u64,
@@ -485,12 +503,14 @@ impl Handoff {
 }
 
 /// `POST /api/conversations/{id}/claim`.
+#[utoipa::path(post, path = "/api/conversations/{id}/claim", tag = "actions", params(("id" = String, Path, description = "Conversation id"), ("Idempotency-Key" = String, Header, description = "Required; a repeated key gets the first answer")), request_body = Versioned, responses((status = 200, description = "`inbox_core::ActionOutcome`: the conversation after the action, the message created, the events, warnings", body = Object), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
 pub async fn claim(r: Act<Versioned>) -> ApiResult<Response> {
     r.once(async |r| Ok(r.state.inbox.claim(&r.actor, &r.id, r.form.version).await?))
         .await
 }
 
 /// `POST /api/conversations/{id}/assign`.
+#[utoipa::path(post, path = "/api/conversations/{id}/assign", tag = "actions", params(("id" = String, Path, description = "Conversation id"), ("Idempotency-Key" = String, Header, description = "Required; a repeated key gets the first answer")), request_body = Handoff, responses((status = 200, description = "`inbox_core::ActionOutcome`: the conversation after the action, the message created, the events, warnings", body = Object), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
 pub async fn assign(r: Act<Handoff>) -> ApiResult<Response> {
     r.once(async |r| {
         let f = &r.form;
@@ -503,6 +523,7 @@ pub async fn assign(r: Act<Handoff>) -> ApiResult<Response> {
 }
 
 /// `POST /api/conversations/{id}/transfer`.
+#[utoipa::path(post, path = "/api/conversations/{id}/transfer", tag = "actions", params(("id" = String, Path, description = "Conversation id"), ("Idempotency-Key" = String, Header, description = "Required; a repeated key gets the first answer")), request_body = Handoff, responses((status = 200, description = "`inbox_core::ActionOutcome`: the conversation after the action, the message created, the events, warnings", body = Object), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
 pub async fn transfer(r: Act<Handoff>) -> ApiResult<Response> {
     r.once(async |r| {
         let f = &r.form;
@@ -515,7 +536,7 @@ pub async fn transfer(r: Act<Handoff>) -> ApiResult<Response> {
 }
 
 /// Release form.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ReleaseForm {
     /// Conversation version.
     pub version: u64,
@@ -525,6 +546,7 @@ pub struct ReleaseForm {
 }
 
 /// `POST /api/conversations/{id}/release`.
+#[utoipa::path(post, path = "/api/conversations/{id}/release", tag = "actions", params(("id" = String, Path, description = "Conversation id"), ("Idempotency-Key" = String, Header, description = "Required; a repeated key gets the first answer")), request_body = ReleaseForm, responses((status = 200, description = "`inbox_core::ActionOutcome`: the conversation after the action, the message created, the events, warnings", body = Object), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
 pub async fn release(r: Act<ReleaseForm>) -> ApiResult<Response> {
     r.once(async |r| {
         Ok(r.state
@@ -536,18 +558,20 @@ pub async fn release(r: Act<ReleaseForm>) -> ApiResult<Response> {
 }
 
 /// Reply form: text, or a template (content JSON as the core defines it).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ReplyForm {
     /// Conversation version.
     pub version: u64,
     /// Free-form text (needs the 24-hour window open).
     pub text: Option<String>,
     /// Any outbound content, e.g. a template (`{"type":"template",...}`).
+    #[schema(value_type = Option<Object>)]
     pub content: Option<Content>,
 }
 
 /// `POST /api/conversations/{id}/reply`: the `Idempotency-Key` is also the
 /// message's key, so a retried request never sends twice.
+#[utoipa::path(post, path = "/api/conversations/{id}/reply", tag = "actions", params(("id" = String, Path, description = "Conversation id"), ("Idempotency-Key" = String, Header, description = "Required; a repeated key gets the first answer")), request_body = ReplyForm, responses((status = 200, description = "`inbox_core::ActionOutcome`: the conversation after the action, the message created, the events, warnings", body = Object), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
 pub async fn reply(r: Act<ReplyForm>) -> ApiResult<Response> {
     r.once(async |r| {
         let content = match (&r.form.text, &r.form.content) {
@@ -566,7 +590,7 @@ pub async fn reply(r: Act<ReplyForm>) -> ApiResult<Response> {
 }
 
 /// Note form.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NoteForm {
     /// Conversation version.
     pub version: u64,
@@ -575,6 +599,7 @@ pub struct NoteForm {
 }
 
 /// `POST /api/conversations/{id}/notes`: an internal note, never sent.
+#[utoipa::path(post, path = "/api/conversations/{id}/notes", tag = "actions", params(("id" = String, Path, description = "Conversation id"), ("Idempotency-Key" = String, Header, description = "Required; a repeated key gets the first answer")), request_body = NoteForm, responses((status = 200, description = "`inbox_core::ActionOutcome`: the conversation after the action, the message created, the events, warnings", body = Object), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
 pub async fn note(r: Act<NoteForm>) -> ApiResult<Response> {
     r.once(async |r| {
         Ok(r.state
@@ -586,7 +611,7 @@ pub async fn note(r: Act<NoteForm>) -> ApiResult<Response> {
 }
 
 /// Tags form.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct TagsForm {
     /// Conversation version.
     pub version: u64,
@@ -599,6 +624,7 @@ pub struct TagsForm {
 }
 
 /// `POST /api/conversations/{id}/tags`.
+#[utoipa::path(post, path = "/api/conversations/{id}/tags", tag = "actions", params(("id" = String, Path, description = "Conversation id"), ("Idempotency-Key" = String, Header, description = "Required; a repeated key gets the first answer")), request_body = TagsForm, responses((status = 200, description = "`inbox_core::ActionOutcome`: the conversation after the action, the message created, the events, warnings", body = Object), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
 pub async fn tags(r: Act<TagsForm>) -> ApiResult<Response> {
     r.once(async |r| {
         let add: Vec<&str> = r.form.add.iter().map(String::as_str).collect();
@@ -612,17 +638,19 @@ pub async fn tags(r: Act<TagsForm>) -> ApiResult<Response> {
 }
 
 /// Status form: a status, or snoozed with `until`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct StatusForm {
     /// Conversation version.
     pub version: u64,
     /// `open`, `pending`, `snoozed` (with `until`) or `resolved`.
+    #[schema(value_type = String)]
     pub status: ConversationStatus,
     /// Until when a snooze lasts.
     pub until: Option<DateTime<Utc>>,
 }
 
 /// `POST /api/conversations/{id}/status`.
+#[utoipa::path(post, path = "/api/conversations/{id}/status", tag = "actions", params(("id" = String, Path, description = "Conversation id"), ("Idempotency-Key" = String, Header, description = "Required; a repeated key gets the first answer")), request_body = StatusForm, responses((status = 200, description = "`inbox_core::ActionOutcome`: the conversation after the action, the message created, the events, warnings", body = Object), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
 pub async fn status(r: Act<StatusForm>) -> ApiResult<Response> {
     r.once(async |r| {
         let (inbox, f) = (&r.state.inbox, &r.form);
@@ -640,15 +668,17 @@ pub async fn status(r: Act<StatusForm>) -> ApiResult<Response> {
 }
 
 /// Priority form.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct PriorityForm {
     /// Conversation version.
     pub version: u64,
     /// `low`, `normal`, `high`, `urgent`.
+    #[schema(value_type = String)]
     pub priority: Priority,
 }
 
 /// `POST /api/conversations/{id}/priority`.
+#[utoipa::path(post, path = "/api/conversations/{id}/priority", tag = "actions", params(("id" = String, Path, description = "Conversation id"), ("Idempotency-Key" = String, Header, description = "Required; a repeated key gets the first answer")), request_body = PriorityForm, responses((status = 200, description = "`inbox_core::ActionOutcome`: the conversation after the action, the message created, the events, warnings", body = Object), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
 pub async fn priority(r: Act<PriorityForm>) -> ApiResult<Response> {
     r.once(async |r| {
         Ok(r.state
@@ -661,6 +691,7 @@ pub async fn priority(r: Act<PriorityForm>) -> ApiResult<Response> {
 
 /// `PUT /api/conversations/{id}/lease`: takes (or renews) the reply lease,
 /// so nobody else can reply meanwhile.
+#[utoipa::path(put, path = "/api/conversations/{id}/lease", tag = "collision", params(("id" = String, Path, description = "Conversation id")), responses((status = 200, description = "The reply lease", body = Object), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
 pub async fn take_lease(
     State(s): State<AppState>,
     Session(a): Session,
@@ -674,6 +705,7 @@ pub async fn take_lease(
 }
 
 /// `DELETE /api/conversations/{id}/lease`.
+#[utoipa::path(delete, path = "/api/conversations/{id}/lease", tag = "collision", params(("id" = String, Path, description = "Conversation id")), responses((status = 204, description = "Released"), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
 pub async fn drop_lease(
     State(s): State<AppState>,
     Session(a): Session,
@@ -686,14 +718,16 @@ pub async fn drop_lease(
 }
 
 /// Viewing form.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ViewingForm {
     /// `viewing`, `typing` or `left`.
+    #[schema(value_type = String)]
     pub state: inbox_core::ViewerState,
 }
 
 /// `POST /api/conversations/{id}/viewing`: tells the others ("Ana is
 /// viewing", "Ana is replying"); lasts 30 seconds unless repeated.
+#[utoipa::path(post, path = "/api/conversations/{id}/viewing", tag = "collision", params(("id" = String, Path, description = "Conversation id")), request_body = ViewingForm, responses((status = 200, description = "When the notice lapses", body = String), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
 pub async fn viewing(
     State(s): State<AppState>,
     Session(a): Session,
@@ -713,13 +747,15 @@ pub async fn viewing(
 }
 
 /// Presence form.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct PresenceForm {
     /// `online`, `away` or `offline`.
+    #[schema(value_type = String)]
     pub presence: Presence,
 }
 
 /// `POST /api/presence`.
+#[utoipa::path(post, path = "/api/presence", tag = "agents", request_body = PresenceForm, responses((status = 200, description = "The events recorded", body = Vec<Object>), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
 pub async fn presence(
     State(s): State<AppState>,
     Session(a): Session,
@@ -732,7 +768,7 @@ pub async fn presence(
 // ------------------------------------------------------------------ reports
 
 /// Report parameters.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
 pub struct MetricsParams {
     /// Conversations opened from ...
     pub from: DateTime<Utc>,
@@ -751,6 +787,7 @@ pub struct MetricsParams {
 }
 
 /// `GET /api/metrics`: the report (supervisors and admins).
+#[utoipa::path(get, path = "/api/metrics", tag = "reports", params(MetricsParams), responses((status = 200, description = "`inbox_core::metrics::MetricsReport`", body = Object), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
 pub async fn metrics(
     State(s): State<AppState>,
     Session(a): Session,
@@ -770,7 +807,7 @@ pub async fn metrics(
 }
 
 /// Live snapshot parameters.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
 pub struct LiveParams {
     /// Only this number.
     pub channel: Option<String>,
@@ -779,6 +816,7 @@ pub struct LiveParams {
 }
 
 /// `GET /api/live`: the live snapshot (supervisors and admins).
+#[utoipa::path(get, path = "/api/live", tag = "reports", params(LiveParams), responses((status = 200, description = "`inbox_core::metrics::LiveSnapshot`", body = Object), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
 pub async fn live(
     State(s): State<AppState>,
     Session(a): Session,

@@ -27,7 +27,7 @@ pub struct ServerConfig {
 }
 
 /// An approved WhatsApp message template.
-#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TemplateConfig {
     /// Its name in WhatsApp Manager.

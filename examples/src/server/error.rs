@@ -6,10 +6,11 @@ use axum::Json;
 use serde::Serialize;
 
 /// An error answer: `{"code": "...", "message": "...", "details": ...}`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ApiError {
     /// HTTP status.
     #[serde(skip)]
+    #[schema(ignore)]
     pub status: StatusCode,
     /// Stable, machine-readable code (`conflict`, `already_owned`, ...).
     pub code: &'static str,
@@ -18,6 +19,7 @@ pub struct ApiError {
     /// Structured details where there are some (a conflict's changes, the
     /// current owner).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub details: Option<serde_json::Value>,
 }
 

@@ -17,6 +17,9 @@ use super::AppState;
 /// may see. Each SSE event is named after the domain event (`claimed`,
 /// `message_received` ...), carries its `seq` as id and the event as JSON
 /// data. `lagged` means events were dropped: reload what is on screen.
+#[utoipa::path(get, path = "/api/events", tag = "live", responses(
+    (status = 200, content_type = "text/event-stream", description = "Server-sent events: `event:` the domain event's name, `id:` its seq, `data:` the `inbox_core::Event` as JSON; `lagged` when events were dropped", body = String),
+    (status = 401, body = super::error::ApiError)))]
 pub async fn events(
     State(s): State<AppState>,
     Session(actor): Session,

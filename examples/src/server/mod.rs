@@ -5,6 +5,7 @@
 //! - the agent API under `/api` (JSON; see [`api`]);
 //! - live updates as server-sent events (`/api/events`);
 //! - sign-in from a configuration file ([`config`], [`auth`]);
+//! - the API's OpenAPI description at `/api/openapi.json` ([`openapi`]);
 //! - the web inbox at `/` ([`web`]);
 //! - simulated customers and a fake Graph API ([`simulator`]).
 //!
@@ -17,6 +18,7 @@ pub mod config;
 pub mod error;
 pub mod launch;
 pub mod live;
+pub mod openapi;
 pub mod simulator;
 pub mod web;
 
@@ -101,6 +103,7 @@ pub fn router(state: AppState, config: &config::ServerConfig) -> Router {
         .route("/live", get(live))
         .route("/events", get(live::events))
         .route("/templates", get(templates))
+        .route("/openapi.json", get(openapi::openapi_json))
         .with_state(state.clone());
     let mut app = Router::new().nest("/api", api).merge(web::router());
     for (channel, verify_token, app_secret) in config.webhook_secrets() {

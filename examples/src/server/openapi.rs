@@ -1,0 +1,62 @@
+//! The agent API's OpenAPI description, generated from the handlers and
+//! forms (utoipa) and served at `/api/openapi.json`, so a BSP can build its
+//! own front end. Objects of the core (conversations, messages, events,
+//! reports) are described as objects; their fields are those of the
+//! `inbox_core` types named in each description, serialized with serde.
+
+use axum::Json;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::api;
+use super::config::TemplateConfig;
+use super::error::ApiError;
+use super::live;
+
+/// The description.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "inbox agent API",
+        description = "A shared WhatsApp inbox over HTTP: sign in, work conversations, follow live events. Every action takes the conversation `version` the agent saw and an `Idempotency-Key` header; errors are `{code, message, details}` with a stable `code`."
+    ),
+    paths(
+        api::sign_in, api::sign_out, api::me, api::agents, api::presence,
+        api::list, api::search, api::templates, api::conversation, api::contact,
+        api::claim, api::assign, api::transfer, api::release, api::reply, api::note,
+        api::tags, api::status, api::priority,
+        api::take_lease, api::drop_lease, api::viewing,
+        api::metrics, api::live, live::events, openapi_json,
+    ),
+    components(schemas(
+        ApiError, TemplateConfig, api::SignIn, api::AgentView, api::ConversationPage,
+        api::Versioned, api::Handoff, api::ReleaseForm, api::ReplyForm, api::NoteForm,
+        api::TagsForm, api::StatusForm, api::PriorityForm, api::ViewingForm, api::PresenceForm,
+    )),
+    modifiers(&Sessions),
+    security(("session_cookie" = []), ("bearer" = [])),
+)]
+pub struct ApiDoc;
+
+struct Sessions;
+
+impl Modify for Sessions {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "session_cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(super::auth::COOKIE))),
+        );
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// `GET /api/openapi.json`: this description.
+#[utoipa::path(get, path = "/api/openapi.json", tag = "meta", security(()), responses(
+    (status = 200, description = "The OpenAPI 3.1 description of this API", body = Object)))]
+pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
