@@ -215,6 +215,62 @@ async fn replies_reach_the_customer_notes_do_not() {
         delivery.contains("Failed") && delivery.contains("131047"),
         "{delivery}"
     );
+    // A template still goes out.
+    let v =
+        w.get(&ana, &format!("/api/conversations/{id}")).await["conversation"]["version"].clone();
+    let template =
+        json!({"type": "template", "name": "order_update", "language": "en_US", "components": []});
+    let (s, sent) = w
+        .act(
+            &ana,
+            &format!("/api/conversations/{id}/reply"),
+            "t1",
+            json!({"version": v, "content": template}),
+        )
+        .await;
+    assert_eq!(s, 200, "{sent}");
+    w.inbox.dispatch(10).await.unwrap();
+    assert_eq!(w.meta.received().last().unwrap().kind, "template");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutting_down_sends_what_was_queued() {
+    let w = world().await;
+    w.meta
+        .customer_writes("34600100002", "Jon", SimContent::Text("Kaixo".into()))
+        .await
+        .unwrap();
+    let ben = w.sign_in("ben").await;
+    let page = w.get(&ben, "/api/conversations?view=unassigned").await;
+    let id = page["items"][0]["id"].as_str().unwrap().to_string();
+    let (s, claimed) = w
+        .act(
+            &ben,
+            &format!("/api/conversations/{id}/claim"),
+            "c1",
+            json!({"version": page["items"][0]["version"]}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let v = claimed["conversation"]["version"].clone();
+    let (s, _) = w
+        .act(
+            &ben,
+            &format!("/api/conversations/{id}/reply"),
+            "r1",
+            json!({"version": v, "text": "Kaixo! Zer moduz?"}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    // The worker ticks hourly here: nothing has been sent yet.
+    assert!(w.meta.received().is_empty());
+    let meta = w.meta.clone();
+    w._running.shutdown().await;
+    assert_eq!(
+        meta.received().len(),
+        1,
+        "the queued reply went out on shutdown"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use inbox_core::ports::{Store, Transport};
+use inbox_core::ports::{EventBus, Store, Transport};
 use inbox_core::testing::RecordingTransport;
 use inbox_core::{Inbox, InboxConfig, Ports, Secret};
 use inbox_store_memory::{MemoryEventBus, MemoryStore, SystemClock, UuidIds};
@@ -71,18 +71,26 @@ pub struct Running {
 impl Launch {
     /// Opens the store, provisions the configuration, binds and serves.
     pub async fn start(self) -> Result<Running, String> {
-        let store: Arc<dyn Store> = match &self.database_url {
+        // With PostgreSQL, live events go through LISTEN/NOTIFY, so several
+        // server instances on one database see each other's changes.
+        let (store, bus): (Arc<dyn Store>, Arc<dyn EventBus>) = match &self.database_url {
             Some(url) => {
                 let pg = inbox_store_postgres::PgStore::connect(url, 8)
                     .await
                     .map_err(|e| format!("PostgreSQL: {e}"))?;
                 pg.migrate().await.map_err(|e| format!("migrations: {e}"))?;
-                tracing::info!("store: PostgreSQL (migrations applied)");
-                Arc::new(pg)
+                let bus = inbox_store_postgres::PgEventBus::connect(pg.clone())
+                    .await
+                    .map_err(|e| format!("PostgreSQL events: {e}"))?;
+                tracing::info!("store: PostgreSQL (migrations applied), events by LISTEN/NOTIFY");
+                (Arc::new(pg), Arc::new(bus))
             }
             None => {
                 tracing::info!("store: in memory (nothing survives a restart)");
-                Arc::new(MemoryStore::new())
+                (
+                    Arc::new(MemoryStore::new()),
+                    Arc::new(MemoryEventBus::new(1024)),
+                )
             }
         };
         let listener = tokio::net::TcpListener::bind(self.listen)
@@ -147,7 +155,7 @@ impl Launch {
             Ports {
                 store,
                 transport,
-                bus: Arc::new(MemoryEventBus::new(1024)),
+                bus,
                 clock: Arc::new(SystemClock),
                 ids: Arc::new(UuidIds),
             },
@@ -195,7 +203,7 @@ impl Launch {
 
 /// Timers (SLA, snoozes, automation) and the outbox, every `tick`.
 async fn work(inbox: Inbox, tick: Duration, mut stopped: watch::Receiver<bool>) {
-    let mut every = tokio::time::interval(tick);
+    let mut every = tokio::time::interval_at(tokio::time::Instant::now() + tick, tick);
     loop {
         tokio::select! {
             _ = every.tick() => {}
