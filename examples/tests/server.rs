@@ -518,5 +518,20 @@ async fn the_api_describes_itself() {
         "documented operations: {:?}",
         paths.keys().collect::<Vec<_>>()
     );
-    assert!(doc["components"]["schemas"]["ApiError"]["properties"]["code"].is_object());
+    let schemas = &doc["components"]["schemas"];
+    assert!(schemas["ApiError"]["properties"]["code"].is_object());
+    // The core's types are described field by field, not as bare objects.
+    for (schema, field) in [
+        ("ActionOutcome", "conversation"),
+        ("Conversation", "window_expires_at"),
+        ("Message", "delivery"),
+        ("MetricsReport", "next_response"),
+        ("LiveSnapshot", "sla_at_risk"),
+    ] {
+        assert!(
+            schemas[schema]["properties"][field].is_object(),
+            "{schema}.{field}: {}",
+            schemas[schema]
+        );
+    }
 }

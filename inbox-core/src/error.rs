@@ -161,6 +161,7 @@ pub enum Error {
 
 /// When a customer window closed, for [`Error::WindowClosed`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WindowClosedAt(pub Option<DateTime<Utc>>);
 
 impl std::fmt::Display for WindowClosedAt {
@@ -240,6 +241,7 @@ impl Error {
 /// `seen` of a conversation but it is now at `current`, and these are the
 /// changes in between.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Conflict {
     /// What kind of entity changed (`"conversation"`, `"contact"`,
     /// `"outbox entry"`).
@@ -300,6 +302,7 @@ impl std::fmt::Display for Conflict {
 
 /// One change that happened after the version an agent saw.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "change", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Change {

@@ -13,6 +13,7 @@ use crate::model::{ConversationStatus, DeliveryStatus, Presence, Priority, Provi
 
 /// Who caused an event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", content = "id", rename_all = "snake_case")]
 pub enum EventActor {
     /// The customer.
@@ -27,6 +28,7 @@ pub enum EventActor {
 
 /// What an agent is doing in a conversation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ViewerState {
     /// Has it open.
@@ -39,6 +41,7 @@ pub enum ViewerState {
 
 /// Where a conversation's ownership points.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Ownership {
     /// The owning agent.
     pub agent: Option<AgentId>,
@@ -48,6 +51,7 @@ pub struct Ownership {
 
 /// What happened.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum EventKind {
@@ -333,6 +337,7 @@ impl EventKind {
 
 /// A domain event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Event {
     /// The tenant.
     pub tenant: TenantId,

@@ -176,6 +176,7 @@ impl SortOrder {
 /// An opaque position after which the next page starts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Cursor(String);
 
 impl Cursor {

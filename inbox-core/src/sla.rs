@@ -18,6 +18,7 @@ use crate::model::{Conversation, ConversationStatus, Priority};
 
 /// Which target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SlaTargetKind {
     /// The first agent reply after the customer first wrote.
@@ -41,6 +42,7 @@ impl SlaTargetKind {
 
 /// Where a target stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum SlaTargetState {
     /// Running: due at `due_at`.
@@ -65,6 +67,7 @@ pub enum SlaTargetState {
 
 /// One target of a conversation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SlaTarget {
     /// Which target.
     pub kind: SlaTargetKind,
@@ -82,6 +85,7 @@ pub struct SlaTarget {
 
 /// A conversation's SLA: the policy that applies and its targets.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SlaState {
     /// The policy's id.
     pub policy: String,

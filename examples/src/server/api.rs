@@ -56,18 +56,14 @@ pub struct SignIn {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AgentView {
     /// Id.
-    #[schema(value_type = String)]
     pub id: AgentId,
     /// Name.
     pub name: String,
     /// Role: `agent`, `supervisor` or `admin`.
-    #[schema(value_type = String)]
     pub role: Role,
     /// Teams.
-    #[schema(value_type = Vec<String>)]
     pub teams: Vec<TeamId>,
     /// Presence: `online`, `away` or `offline`.
-    #[schema(value_type = String)]
     pub presence: Presence,
     /// Capacity (0: unlimited).
     pub capacity: u32,
@@ -230,18 +226,14 @@ impl ListParams {
 /// names without a request per row).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ConversationPage {
-    /// The conversations (`inbox_core::model::Conversation`).
-    #[schema(value_type = Vec<Object>)]
+    /// The conversations.
     pub items: Vec<inbox_core::model::Conversation>,
     /// Where the next page starts (pass as `after`).
-    #[schema(value_type = Option<String>)]
     pub next: Option<Cursor>,
-    /// Their contacts, by id (`inbox_core::model::Contact`).
-    #[schema(value_type = Object)]
+    /// Their contacts, by id.
     pub contacts: HashMap<ContactId, inbox_core::model::Contact>,
     /// For a search: the message that matched, by conversation.
     #[serde(skip_serializing_if = "HashMap::is_empty")]
-    #[schema(value_type = Object)]
     pub matched: HashMap<ConversationId, inbox_core::model::Message>,
 }
 
@@ -324,7 +316,7 @@ pub async fn templates(
 
 /// `GET /api/conversations/{id}`: the conversation with its messages,
 /// notes, timeline, SLA state and customer context.
-#[utoipa::path(get, path = "/api/conversations/{id}", tag = "conversations", params(("id" = String, Path, description = "Conversation id")), responses((status = 200, description = "`inbox_core::ConversationDetail`: conversation, contact, messages, timeline, customer context", body = Object), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
+#[utoipa::path(get, path = "/api/conversations/{id}", tag = "conversations", params(("id" = String, Path, description = "Conversation id")), responses((status = 200, description = "The conversation, its contact, messages and notes, timeline and customer context", body = inbox_core::ConversationDetail), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
 pub async fn conversation(
     State(s): State<AppState>,
     Session(a): Session,
@@ -335,7 +327,7 @@ pub async fn conversation(
 }
 
 /// `GET /api/contacts/{id}`: a contact and their conversations.
-#[utoipa::path(get, path = "/api/contacts/{id}", tag = "contacts", params(("id" = String, Path, description = "Contact id")), responses((status = 200, description = "`inbox_core::ContactDetail`: the contact and their conversations", body = Object), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
+#[utoipa::path(get, path = "/api/contacts/{id}", tag = "contacts", params(("id" = String, Path, description = "Contact id")), responses((status = 200, description = "The contact and their conversations", body = inbox_core::ContactDetail), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
 pub async fn contact(
     State(s): State<AppState>,
     Session(a): Session,
@@ -503,14 +495,14 @@ impl Handoff {
 }
 
 /// `POST /api/conversations/{id}/claim`.
-#[utoipa::path(post, path = "/api/conversations/{id}/claim", tag = "actions", params(("id" = String, Path, description = "Conversation id"), ("Idempotency-Key" = String, Header, description = "Required; a repeated key gets the first answer")), request_body = Versioned, responses((status = 200, description = "`inbox_core::ActionOutcome`: the conversation after the action, the message created, the events, warnings", body = Object), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
+#[utoipa::path(post, path = "/api/conversations/{id}/claim", tag = "actions", params(("id" = String, Path, description = "Conversation id"), ("Idempotency-Key" = String, Header, description = "Required; a repeated key gets the first answer")), request_body = Versioned, responses((status = 200, description = "The conversation after the action, the message created, the events recorded, warnings", body = inbox_core::ActionOutcome), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
 pub async fn claim(r: Act<Versioned>) -> ApiResult<Response> {
     r.once(async |r| Ok(r.state.inbox.claim(&r.actor, &r.id, r.form.version).await?))
         .await
 }
 
 /// `POST /api/conversations/{id}/assign`.
-#[utoipa::path(post, path = "/api/conversations/{id}/assign", tag = "actions", params(("id" = String, Path, description = "Conversation id"), ("Idempotency-Key" = String, Header, description = "Required; a repeated key gets the first answer")), request_body = Handoff, responses((status = 200, description = "`inbox_core::ActionOutcome`: the conversation after the action, the message created, the events, warnings", body = Object), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
+#[utoipa::path(post, path = "/api/conversations/{id}/assign", tag = "actions", params(("id" = String, Path, description = "Conversation id"), ("Idempotency-Key" = String, Header, description = "Required; a repeated key gets the first answer")), request_body = Handoff, responses((status = 200, description = "The conversation after the action, the message created, the events recorded, warnings", body = inbox_core::ActionOutcome), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
 pub async fn assign(r: Act<Handoff>) -> ApiResult<Response> {
     r.once(async |r| {
         let f = &r.form;
@@ -523,7 +515,7 @@ pub async fn assign(r: Act<Handoff>) -> ApiResult<Response> {
 }
 
 /// `POST /api/conversations/{id}/transfer`.
-#[utoipa::path(post, path = "/api/conversations/{id}/transfer", tag = "actions", params(("id" = String, Path, description = "Conversation id"), ("Idempotency-Key" = String, Header, description = "Required; a repeated key gets the first answer")), request_body = Handoff, responses((status = 200, description = "`inbox_core::ActionOutcome`: the conversation after the action, the message created, the events, warnings", body = Object), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
+#[utoipa::path(post, path = "/api/conversations/{id}/transfer", tag = "actions", params(("id" = String, Path, description = "Conversation id"), ("Idempotency-Key" = String, Header, description = "Required; a repeated key gets the first answer")), request_body = Handoff, responses((status = 200, description = "The conversation after the action, the message created, the events recorded, warnings", body = inbox_core::ActionOutcome), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
 pub async fn transfer(r: Act<Handoff>) -> ApiResult<Response> {
     r.once(async |r| {
         let f = &r.form;
@@ -546,7 +538,7 @@ pub struct ReleaseForm {
 }
 
 /// `POST /api/conversations/{id}/release`.
-#[utoipa::path(post, path = "/api/conversations/{id}/release", tag = "actions", params(("id" = String, Path, description = "Conversation id"), ("Idempotency-Key" = String, Header, description = "Required; a repeated key gets the first answer")), request_body = ReleaseForm, responses((status = 200, description = "`inbox_core::ActionOutcome`: the conversation after the action, the message created, the events, warnings", body = Object), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
+#[utoipa::path(post, path = "/api/conversations/{id}/release", tag = "actions", params(("id" = String, Path, description = "Conversation id"), ("Idempotency-Key" = String, Header, description = "Required; a repeated key gets the first answer")), request_body = ReleaseForm, responses((status = 200, description = "The conversation after the action, the message created, the events recorded, warnings", body = inbox_core::ActionOutcome), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
 pub async fn release(r: Act<ReleaseForm>) -> ApiResult<Response> {
     r.once(async |r| {
         Ok(r.state
@@ -565,13 +557,12 @@ pub struct ReplyForm {
     /// Free-form text (needs the 24-hour window open).
     pub text: Option<String>,
     /// Any outbound content, e.g. a template (`{"type":"template",...}`).
-    #[schema(value_type = Option<Object>)]
     pub content: Option<Content>,
 }
 
 /// `POST /api/conversations/{id}/reply`: the `Idempotency-Key` is also the
 /// message's key, so a retried request never sends twice.
-#[utoipa::path(post, path = "/api/conversations/{id}/reply", tag = "actions", params(("id" = String, Path, description = "Conversation id"), ("Idempotency-Key" = String, Header, description = "Required; a repeated key gets the first answer")), request_body = ReplyForm, responses((status = 200, description = "`inbox_core::ActionOutcome`: the conversation after the action, the message created, the events, warnings", body = Object), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
+#[utoipa::path(post, path = "/api/conversations/{id}/reply", tag = "actions", params(("id" = String, Path, description = "Conversation id"), ("Idempotency-Key" = String, Header, description = "Required; a repeated key gets the first answer")), request_body = ReplyForm, responses((status = 200, description = "The conversation after the action, the message created, the events recorded, warnings", body = inbox_core::ActionOutcome), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
 pub async fn reply(r: Act<ReplyForm>) -> ApiResult<Response> {
     r.once(async |r| {
         let content = match (&r.form.text, &r.form.content) {
@@ -599,7 +590,7 @@ pub struct NoteForm {
 }
 
 /// `POST /api/conversations/{id}/notes`: an internal note, never sent.
-#[utoipa::path(post, path = "/api/conversations/{id}/notes", tag = "actions", params(("id" = String, Path, description = "Conversation id"), ("Idempotency-Key" = String, Header, description = "Required; a repeated key gets the first answer")), request_body = NoteForm, responses((status = 200, description = "`inbox_core::ActionOutcome`: the conversation after the action, the message created, the events, warnings", body = Object), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
+#[utoipa::path(post, path = "/api/conversations/{id}/notes", tag = "actions", params(("id" = String, Path, description = "Conversation id"), ("Idempotency-Key" = String, Header, description = "Required; a repeated key gets the first answer")), request_body = NoteForm, responses((status = 200, description = "The conversation after the action, the message created, the events recorded, warnings", body = inbox_core::ActionOutcome), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
 pub async fn note(r: Act<NoteForm>) -> ApiResult<Response> {
     r.once(async |r| {
         Ok(r.state
@@ -624,7 +615,7 @@ pub struct TagsForm {
 }
 
 /// `POST /api/conversations/{id}/tags`.
-#[utoipa::path(post, path = "/api/conversations/{id}/tags", tag = "actions", params(("id" = String, Path, description = "Conversation id"), ("Idempotency-Key" = String, Header, description = "Required; a repeated key gets the first answer")), request_body = TagsForm, responses((status = 200, description = "`inbox_core::ActionOutcome`: the conversation after the action, the message created, the events, warnings", body = Object), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
+#[utoipa::path(post, path = "/api/conversations/{id}/tags", tag = "actions", params(("id" = String, Path, description = "Conversation id"), ("Idempotency-Key" = String, Header, description = "Required; a repeated key gets the first answer")), request_body = TagsForm, responses((status = 200, description = "The conversation after the action, the message created, the events recorded, warnings", body = inbox_core::ActionOutcome), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
 pub async fn tags(r: Act<TagsForm>) -> ApiResult<Response> {
     r.once(async |r| {
         let add: Vec<&str> = r.form.add.iter().map(String::as_str).collect();
@@ -643,14 +634,13 @@ pub struct StatusForm {
     /// Conversation version.
     pub version: u64,
     /// `open`, `pending`, `snoozed` (with `until`) or `resolved`.
-    #[schema(value_type = String)]
     pub status: ConversationStatus,
     /// Until when a snooze lasts.
     pub until: Option<DateTime<Utc>>,
 }
 
 /// `POST /api/conversations/{id}/status`.
-#[utoipa::path(post, path = "/api/conversations/{id}/status", tag = "actions", params(("id" = String, Path, description = "Conversation id"), ("Idempotency-Key" = String, Header, description = "Required; a repeated key gets the first answer")), request_body = StatusForm, responses((status = 200, description = "`inbox_core::ActionOutcome`: the conversation after the action, the message created, the events, warnings", body = Object), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
+#[utoipa::path(post, path = "/api/conversations/{id}/status", tag = "actions", params(("id" = String, Path, description = "Conversation id"), ("Idempotency-Key" = String, Header, description = "Required; a repeated key gets the first answer")), request_body = StatusForm, responses((status = 200, description = "The conversation after the action, the message created, the events recorded, warnings", body = inbox_core::ActionOutcome), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
 pub async fn status(r: Act<StatusForm>) -> ApiResult<Response> {
     r.once(async |r| {
         let (inbox, f) = (&r.state.inbox, &r.form);
@@ -673,12 +663,11 @@ pub struct PriorityForm {
     /// Conversation version.
     pub version: u64,
     /// `low`, `normal`, `high`, `urgent`.
-    #[schema(value_type = String)]
     pub priority: Priority,
 }
 
 /// `POST /api/conversations/{id}/priority`.
-#[utoipa::path(post, path = "/api/conversations/{id}/priority", tag = "actions", params(("id" = String, Path, description = "Conversation id"), ("Idempotency-Key" = String, Header, description = "Required; a repeated key gets the first answer")), request_body = PriorityForm, responses((status = 200, description = "`inbox_core::ActionOutcome`: the conversation after the action, the message created, the events, warnings", body = Object), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
+#[utoipa::path(post, path = "/api/conversations/{id}/priority", tag = "actions", params(("id" = String, Path, description = "Conversation id"), ("Idempotency-Key" = String, Header, description = "Required; a repeated key gets the first answer")), request_body = PriorityForm, responses((status = 200, description = "The conversation after the action, the message created, the events recorded, warnings", body = inbox_core::ActionOutcome), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
 pub async fn priority(r: Act<PriorityForm>) -> ApiResult<Response> {
     r.once(async |r| {
         Ok(r.state
@@ -691,7 +680,7 @@ pub async fn priority(r: Act<PriorityForm>) -> ApiResult<Response> {
 
 /// `PUT /api/conversations/{id}/lease`: takes (or renews) the reply lease,
 /// so nobody else can reply meanwhile.
-#[utoipa::path(put, path = "/api/conversations/{id}/lease", tag = "collision", params(("id" = String, Path, description = "Conversation id")), responses((status = 200, description = "The reply lease", body = Object), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
+#[utoipa::path(put, path = "/api/conversations/{id}/lease", tag = "collision", params(("id" = String, Path, description = "Conversation id")), responses((status = 200, description = "The reply lease", body = inbox_core::ports::Lease), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
 pub async fn take_lease(
     State(s): State<AppState>,
     Session(a): Session,
@@ -721,7 +710,6 @@ pub async fn drop_lease(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ViewingForm {
     /// `viewing`, `typing` or `left`.
-    #[schema(value_type = String)]
     pub state: inbox_core::ViewerState,
 }
 
@@ -750,12 +738,11 @@ pub async fn viewing(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct PresenceForm {
     /// `online`, `away` or `offline`.
-    #[schema(value_type = String)]
     pub presence: Presence,
 }
 
 /// `POST /api/presence`.
-#[utoipa::path(post, path = "/api/presence", tag = "agents", request_body = PresenceForm, responses((status = 200, description = "The events recorded", body = Vec<Object>), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
+#[utoipa::path(post, path = "/api/presence", tag = "agents", request_body = PresenceForm, responses((status = 200, description = "The events recorded", body = Vec<inbox_core::Event>), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
 pub async fn presence(
     State(s): State<AppState>,
     Session(a): Session,
@@ -787,7 +774,7 @@ pub struct MetricsParams {
 }
 
 /// `GET /api/metrics`: the report (supervisors and admins).
-#[utoipa::path(get, path = "/api/metrics", tag = "reports", params(MetricsParams), responses((status = 200, description = "`inbox_core::metrics::MetricsReport`", body = Object), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
+#[utoipa::path(get, path = "/api/metrics", tag = "reports", params(MetricsParams), responses((status = 200, description = "The report", body = inbox_core::metrics::MetricsReport), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
 pub async fn metrics(
     State(s): State<AppState>,
     Session(a): Session,
@@ -816,7 +803,7 @@ pub struct LiveParams {
 }
 
 /// `GET /api/live`: the live snapshot (supervisors and admins).
-#[utoipa::path(get, path = "/api/live", tag = "reports", params(LiveParams), responses((status = 200, description = "`inbox_core::metrics::LiveSnapshot`", body = Object), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
+#[utoipa::path(get, path = "/api/live", tag = "reports", params(LiveParams), responses((status = 200, description = "The live snapshot", body = inbox_core::metrics::LiveSnapshot), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
 pub async fn live(
     State(s): State<AppState>,
     Session(a): Session,

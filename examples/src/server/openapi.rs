@@ -1,8 +1,8 @@
 //! The agent API's OpenAPI description, generated from the handlers and
 //! forms (utoipa) and served at `/api/openapi.json`, so a BSP can build its
-//! own front end. Objects of the core (conversations, messages, events,
-//! reports) are described as objects; their fields are those of the
-//! `inbox_core` types named in each description, serialized with serde.
+//! own front end. The core's types (conversations, messages, events,
+//! reports) are described from their definitions (the core's `openapi`
+//! feature).
 
 use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};

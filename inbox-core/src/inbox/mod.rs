@@ -71,6 +71,7 @@ impl Actor {
 
 /// What an agent action did.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ActionOutcome {
     /// The conversation after the action.
     pub conversation: Conversation,

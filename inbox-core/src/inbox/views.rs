@@ -111,6 +111,7 @@ impl ViewQuery {
 
 /// A conversation with everything an agent needs to work it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConversationDetail {
     /// The conversation (note its `version`: pass it back with actions).
     pub conversation: Conversation,
@@ -128,6 +129,7 @@ pub struct ConversationDetail {
 /// Customer context shown with a conversation.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "state", content = "value", rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum CustomerContextView {
     /// No provider is set.
     NotConfigured,
@@ -139,6 +141,7 @@ pub enum CustomerContextView {
 
 /// A contact with their conversations across numbers.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ContactDetail {
     /// The contact.
     pub contact: Contact,

@@ -34,6 +34,7 @@ use crate::sla::SlaTargetState;
 
 /// What a live snapshot covers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LiveQuery {
     /// On this number only.
     #[serde(default)]
@@ -69,6 +70,7 @@ impl LiveQuery {
 
 /// The conversation whose customer has waited longest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Waiting {
     /// The conversation.
     pub conversation: ConversationId,
@@ -78,6 +80,7 @@ pub struct Waiting {
 
 /// An agent's load against their capacity.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AgentLoad {
     /// The agent.
     pub agent: AgentId,
@@ -99,6 +102,7 @@ impl AgentLoad {
 /// What the team faces now (see the [module docs](self) for exact
 /// definitions).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LiveSnapshot {
     /// When it was taken.
     pub at: DateTime<Utc>,

@@ -51,6 +51,7 @@ use crate::model::{Author, Conversation, ConversationStatus, Direction, Message}
 
 /// What to report on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MetricsQuery {
     /// Conversations opened at or after this.
     pub from: DateTime<Utc>,
@@ -108,6 +109,7 @@ impl MetricsQuery {
 
 /// A distribution of durations, in whole seconds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Distribution {
     /// How many values.
     pub count: u64,
@@ -142,6 +144,7 @@ impl Distribution {
 
 /// Figures for one agent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AgentMetrics {
     /// The agent.
     pub agent: AgentId,
@@ -165,6 +168,7 @@ pub struct AgentMetrics {
 
 /// SLA outcomes of one target of one policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SlaCompliance {
     /// The policy id.
     pub policy: String,
@@ -186,6 +190,7 @@ impl SlaCompliance {
 
 /// A report (see the [module docs](self) for exact definitions).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MetricsReport {
     /// Conversations opened.
     pub opened: u64,

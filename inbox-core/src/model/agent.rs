@@ -5,6 +5,7 @@ use crate::ids::{AgentId, TeamId, TenantId};
 /// An agent's role, which decides what the core lets them do
 /// (see [`crate::permissions`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Works conversations of their teams.
@@ -27,6 +28,7 @@ impl std::fmt::Display for Role {
 
 /// Whether an agent is available for work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Presence {
     /// Available.
@@ -50,6 +52,7 @@ impl std::fmt::Display for Presence {
 
 /// A member of a tenant's team.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Agent {
     /// The tenant the agent works for.
     pub tenant: TenantId,
@@ -128,6 +131,7 @@ impl Agent {
 
 /// A queue of agents (sales, support, accounts ...).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Team {
     /// The tenant.
     pub tenant: TenantId,

@@ -8,6 +8,7 @@ use crate::ids::{ContactId, TenantId};
 /// the business-scoped user id (BSUID, `user_id`) that WhatsApp now sends, and
 /// which may come without a `wa_id`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ContactIdentity {
     /// The WhatsApp id (phone number in international format without `+`).
     pub wa_id: Option<String>,
@@ -58,6 +59,7 @@ impl ContactIdentity {
 
 /// A customer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Contact {
     /// The tenant.
     pub tenant: TenantId,

@@ -2,6 +2,7 @@ use serde::{Deserialize, Serialize};
 
 /// The kind of a media attachment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum MediaKind {
     /// A picture.
@@ -33,6 +34,7 @@ impl MediaKind {
 
 /// Where a media file lives: a provider media id, or a public link.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MediaRef {
     /// The provider's media id.
     pub id: Option<String>,
@@ -48,6 +50,7 @@ pub struct MediaRef {
 
 /// A contact card shared in a message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ContactCard {
     /// Formatted name.
     pub name: String,
@@ -62,6 +65,7 @@ pub struct ContactCard {
 
 /// A customer's answer to an interactive message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum InteractiveReply {
     /// A reply button was tapped.
@@ -98,6 +102,7 @@ pub enum InteractiveReply {
 
 /// A line of an order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OrderItem {
     /// Product retailer id.
     pub product_retailer_id: String,
@@ -111,6 +116,7 @@ pub struct OrderItem {
 
 /// A system notification from WhatsApp about the customer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SystemChange {
     /// The customer changed their number.
@@ -134,6 +140,7 @@ pub enum SystemChange {
 
 /// A reply button of an outbound interactive message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OutboundButton {
     /// The id returned when tapped.
     pub id: String,
@@ -143,6 +150,7 @@ pub struct OutboundButton {
 
 /// A section of an outbound list message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OutboundSection {
     /// Section title.
     pub title: String,
@@ -154,6 +162,7 @@ pub struct OutboundSection {
 /// decoder does not know is kept as [`Content::Unsupported`] with its raw type,
 /// never dropped.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Content {
@@ -261,6 +270,7 @@ pub enum Content {
         /// External id of the edited message.
         target: String,
         /// The new content.
+        #[cfg_attr(feature = "openapi", schema(no_recursion))]
         content: Box<Content>,
     },
     /// The customer deleted an earlier message.
@@ -436,6 +446,7 @@ impl Content {
 /// Context of an inbound message: what it replies to, whether it was
 /// forwarded, and the ad it came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct ReplyContext {
     /// External id of the message this one quotes.

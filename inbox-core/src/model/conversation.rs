@@ -5,6 +5,7 @@ use crate::ids::{AgentId, ChannelId, ContactId, ConversationId, TeamId, TenantId
 
 /// Where a conversation is in its lifecycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ConversationStatus {
     /// Needs the team's attention.
@@ -46,6 +47,7 @@ impl std::fmt::Display for ConversationStatus {
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord, Default,
 )]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Priority {
     /// Low.
@@ -72,6 +74,7 @@ impl std::fmt::Display for Priority {
 
 /// A thread between a contact and a channel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Conversation {
     /// The tenant.
     pub tenant: TenantId,

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 /// twice, out of order or with gaps (WhatsApp may send `read` without
 /// `delivered`) never move a message backwards.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryStatus {
     /// Committed, waiting in the outbox for the dispatcher.
@@ -63,6 +64,7 @@ impl std::fmt::Display for DeliveryStatus {
 
 /// An error reported by the provider for a failed message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProviderError {
     /// The provider's numeric code (e.g. 131047).
     pub code: Option<i64>,
@@ -74,6 +76,7 @@ pub struct ProviderError {
 
 /// The delivery state of an outbound message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeliveryState {
     /// Current status.
     pub status: DeliveryStatus,
@@ -90,6 +93,7 @@ pub struct DeliveryState {
 
 /// A change reported for an outbound message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeliveryUpdate {
     /// The reported status.
     pub status: DeliveryStatus,

@@ -6,6 +6,7 @@ use crate::ids::{AgentId, ChannelId, ContactId, ConversationId, MessageId, Tenan
 
 /// Which way a message travels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
     /// From the customer.
@@ -18,6 +19,7 @@ pub enum Direction {
 
 /// Who wrote a message.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", content = "id", rename_all = "snake_case")]
 pub enum Author {
     /// The customer.
@@ -32,6 +34,7 @@ pub enum Author {
 
 /// A message, outbound reply or internal note.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Message {
     /// The tenant.
     pub tenant: TenantId,
@@ -77,6 +80,7 @@ pub struct Message {
 /// assert!(r.is_next_response());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ResponseTime {
     /// Wall-clock seconds.
     pub secs: i64,

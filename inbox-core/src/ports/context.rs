@@ -8,6 +8,7 @@ use crate::model::Contact;
 /// Something the embedder's other systems know about a customer: an order,
 /// a lead stage, an open ticket. Shown next to the conversation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ContextCard {
     /// Which system it comes from (`shop`, `crm`, `helpdesk`).
     pub source: String,

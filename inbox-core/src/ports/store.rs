@@ -298,6 +298,7 @@ pub struct ContactMerge {
 
 /// A reply lease: "Ana is replying until 10:02:30".
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Lease {
     /// Who holds it.
     pub holder: AgentId,
