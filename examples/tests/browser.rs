@@ -200,6 +200,7 @@ async fn two_agents_in_two_browsers() {
             t.contains("Marta Ruiz")
         })
         .await;
+        wait_for(c, "[data-testid=unread]", |t| t == "1 new").await;
     }
     click(&ana, "[data-testid=conversation]").await;
     click(&ben, "[data-testid=conversation]").await;

@@ -154,6 +154,19 @@ function contactName(c) {
   return (k && (k.display_name || k.profile_name || (k.identity && k.identity.wa_id))) || c.contact;
 }
 
+// Unread, per browser: how many messages each conversation had when this
+// agent last opened it.
+const seenKey = () => `inbox.seen.${state.me ? state.me.id : ""}`;
+const seen = () => JSON.parse(localStorage.getItem(seenKey()) || "{}");
+function markSeen(c) {
+  const s = seen();
+  s[c.id] = c.message_count;
+  localStorage.setItem(seenKey(), JSON.stringify(s));
+}
+function unread(c) {
+  return Math.max(0, (c.message_count || 0) - (seen()[c.id] || 0));
+}
+
 function renderList() {
   const ul = $("#conversations");
   ul.replaceChildren(
@@ -175,6 +188,9 @@ function renderList() {
         el(
           "div",
           { class: "row" },
+          unread(c) && c.id !== state.selected
+            ? el("span", { class: "badge unread", "data-testid": "unread" }, `${unread(c)} new`)
+            : null,
           el("span", { class: "badge" }, c.status),
           c.assignee ? el("span", { class: "badge owner" }, nameOf(c.assignee)) : null,
           c.waiting_since
@@ -412,6 +428,7 @@ async function openConversation(id) {
   state.selected = id;
   try {
     state.detail = await api("GET", `/api/conversations/${id}`);
+    markSeen(state.detail.conversation);
     renderPane();
   } catch (err) {
     banner(explain(err));
