@@ -99,8 +99,9 @@ pub fn webhook_mix(n: u64) -> Vec<Vec<u8>> {
     (0..n).map(webhook_body).collect()
 }
 
-/// A fresh database on the server of `url` (named `inbox_bench_<time>`),
-/// with the store's migrations applied; returns its URL.
+/// A fresh database on the server of `url` (named `<prefix>_<time>`), with
+/// the store's migrations applied; returns its URL. Databases of earlier
+/// runs with the same prefix are dropped.
 pub async fn fresh_database(url: &str, prefix: &str) -> Result<String, String> {
     use sqlx::{ConnectOptions, Connection};
     use std::str::FromStr;
@@ -114,10 +115,21 @@ pub async fn fresh_database(url: &str, prefix: &str) -> Result<String, String> {
         .map(|d| d.as_secs())
         .unwrap_or(0);
     let name = format!("{prefix}_{now}");
-    sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-        .execute(&mut conn)
-        .await
-        .map_err(|e| e.to_string())?;
+    // Earlier runs' databases go (the latest run's stays for inspection
+    // until the next run).
+    let old: Vec<String> = sqlx::query_scalar(
+        "SELECT datname FROM pg_database WHERE starts_with(datname, $1)",
+    )
+    .bind(format!("{prefix}_"))
+    .fetch_all(&mut conn)
+    .await
+    .map_err(|e| e.to_string())?;
+    for db in old {
+        sqlx::query(&format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"))
+            .execute(&mut conn)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
     sqlx::query(&format!("CREATE DATABASE \"{name}\""))
         .execute(&mut conn)
         .await
