@@ -117,13 +117,12 @@ pub async fn fresh_database(url: &str, prefix: &str) -> Result<String, String> {
     let name = format!("{prefix}_{now}");
     // Earlier runs' databases go (the latest run's stays for inspection
     // until the next run).
-    let old: Vec<String> = sqlx::query_scalar(
-        "SELECT datname FROM pg_database WHERE starts_with(datname, $1)",
-    )
-    .bind(format!("{prefix}_"))
-    .fetch_all(&mut conn)
-    .await
-    .map_err(|e| e.to_string())?;
+    let old: Vec<String> =
+        sqlx::query_scalar("SELECT datname FROM pg_database WHERE starts_with(datname, $1)")
+            .bind(format!("{prefix}_"))
+            .fetch_all(&mut conn)
+            .await
+            .map_err(|e| e.to_string())?;
     for db in old {
         sqlx::query(&format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"))
             .execute(&mut conn)

@@ -1,0 +1,78 @@
+//! Reports and the live snapshot (supervisors and admins).
+
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use std::time::Duration;
+
+use inbox_core::metrics::{LiveQuery, MetricsQuery};
+use inbox_core::{AgentId, ChannelId, TeamId};
+
+use super::session::Session;
+use crate::server::error::{ApiError, ApiResult};
+use crate::server::AppState;
+
+/// Report parameters.
+#[derive(Debug, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
+pub struct MetricsParams {
+    /// Conversations opened from ...
+    pub from: DateTime<Utc>,
+    /// ... to.
+    pub to: DateTime<Utc>,
+    /// Only this number.
+    pub channel: Option<String>,
+    /// Only this team.
+    pub team: Option<String>,
+    /// Only this owner.
+    pub agent: Option<String>,
+    /// Only this tag.
+    pub tag: Option<String>,
+    /// Missed after this many seconds without an answer (default 1800).
+    pub missed_after_secs: Option<u64>,
+}
+
+/// `GET /api/metrics`: the report (supervisors and admins).
+#[utoipa::path(get, path = "/api/metrics", tag = "reports", params(MetricsParams), responses((status = 200, description = "The report", body = inbox_core::metrics::MetricsReport), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
+pub async fn metrics(
+    State(s): State<AppState>,
+    Session(a): Session,
+    Query(p): Query<MetricsParams>,
+) -> ApiResult<Response> {
+    let q = MetricsQuery {
+        from: p.from,
+        to: p.to,
+        channel: p.channel.map(ChannelId::new).transpose()?,
+        team: p.team.map(TeamId::new).transpose()?,
+        agent: p.agent.map(AgentId::new).transpose()?,
+        tag: p.tag,
+        now: s.now(),
+        missed_after: Duration::from_secs(p.missed_after_secs.unwrap_or(1800)),
+    };
+    Ok(Json(s.inbox.metrics(&a, q).await?).into_response())
+}
+
+/// Live snapshot parameters.
+#[derive(Debug, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
+pub struct LiveParams {
+    /// Only this number.
+    pub channel: Option<String>,
+    /// Only this team.
+    pub team: Option<String>,
+}
+
+/// `GET /api/live`: the live snapshot (supervisors and admins).
+#[utoipa::path(get, path = "/api/live", tag = "reports", params(LiveParams), responses((status = 200, description = "The live snapshot", body = inbox_core::metrics::LiveSnapshot), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
+pub async fn live(
+    State(s): State<AppState>,
+    Session(a): Session,
+    Query(p): Query<LiveParams>,
+) -> ApiResult<Response> {
+    let q = LiveQuery {
+        channel: p.channel.map(ChannelId::new).transpose()?,
+        team: p.team.map(TeamId::new).transpose()?,
+        now: s.now(),
+    };
+    Ok(Json(s.inbox.live_snapshot(&a, q).await?).into_response())
+}

@@ -1,0 +1,197 @@
+//! Inbox views, search, a conversation, a contact, templates.
+
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+use inbox_core::model::ConversationStatus;
+use inbox_core::query::{Cursor, SortOrder};
+use inbox_core::{Actor, ChannelId, ContactId, ConversationId, TeamId, View, ViewQuery};
+
+use super::session::Session;
+use crate::server::error::{ApiError, ApiResult};
+use crate::server::AppState;
+
+/// Inbox view parameters.
+#[derive(Debug, Deserialize, Default, utoipa::ToSchema, utoipa::IntoParams)]
+pub struct ListParams {
+    /// `mine`, `unassigned`, `team` (with `team`) or `all` (default).
+    pub view: Option<String>,
+    /// The team of `view=team`.
+    pub team: Option<String>,
+    /// Comma-separated statuses (default: the active ones).
+    pub status: Option<String>,
+    /// Only this number.
+    pub channel: Option<String>,
+    /// Only this tag.
+    pub tag: Option<String>,
+    /// `latest_activity` (default), `oldest_activity`, `waiting_longest`,
+    /// `priority`, `newest`.
+    pub sort: Option<String>,
+    /// The `next` cursor of the previous page.
+    pub after: Option<String>,
+    /// Page size (default 50).
+    pub limit: Option<u32>,
+}
+
+fn enum_param<T: serde::de::DeserializeOwned>(field: &str, v: &str) -> ApiResult<T> {
+    serde_json::from_value(serde_json::Value::String(v.to_string()))
+        .map_err(|_| ApiError::bad_request(format!("{field}: unknown value {v:?}")))
+}
+
+impl ListParams {
+    fn query(&self) -> ApiResult<ViewQuery> {
+        let view = match self.view.as_deref().unwrap_or("all") {
+            "mine" => View::Mine,
+            "unassigned" => View::Unassigned,
+            "all" => View::All,
+            "team" => View::Team(TeamId::new(
+                self.team
+                    .as_deref()
+                    .ok_or_else(|| ApiError::bad_request("view=team needs team"))?,
+            )?),
+            other => return Err(ApiError::bad_request(format!("view: unknown {other:?}"))),
+        };
+        let mut q = ViewQuery::new(view);
+        if let Some(st) = &self.status {
+            q.statuses = st
+                .split(',')
+                .filter(|x| !x.is_empty())
+                .map(|x| enum_param::<ConversationStatus>("status", x))
+                .collect::<ApiResult<_>>()?;
+        }
+        if let Some(c) = &self.channel {
+            q.channel = Some(ChannelId::new(c)?);
+        }
+        if let Some(t) = &self.tag {
+            q.tag = Some(t.clone());
+        }
+        if let Some(sort) = &self.sort {
+            q.sort = enum_param::<SortOrder>("sort", sort)?;
+        }
+        if let Some(after) = &self.after {
+            q.after = Some(enum_param::<Cursor>("after", after)?);
+        }
+        if let Some(l) = self.limit {
+            q.limit = l;
+        }
+        Ok(q)
+    }
+}
+
+/// A page of conversations with their contacts (so a list can show
+/// names without a request per row).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ConversationPage {
+    /// The conversations.
+    pub items: Vec<inbox_core::model::Conversation>,
+    /// Where the next page starts (pass as `after`).
+    pub next: Option<Cursor>,
+    /// Their contacts, by id.
+    pub contacts: HashMap<ContactId, inbox_core::model::Contact>,
+    /// For a search: the message that matched, by conversation.
+    #[serde(skip_serializing_if = "HashMap::is_empty")]
+    pub matched: HashMap<ConversationId, inbox_core::model::Message>,
+}
+
+async fn with_contacts(
+    s: &AppState,
+    a: &Actor,
+    page: inbox_core::Page<inbox_core::model::Conversation>,
+) -> ApiResult<Json<ConversationPage>> {
+    let mut contacts = HashMap::new();
+    for c in &page.items {
+        if !contacts.contains_key(&c.contact) {
+            let k = s.inbox.ports().store.contact(&a.tenant, &c.contact).await?;
+            contacts.insert(c.contact.clone(), k);
+        }
+    }
+    Ok(Json(ConversationPage {
+        items: page.items,
+        next: page.next,
+        contacts,
+        matched: HashMap::new(),
+    }))
+}
+
+/// `GET /api/conversations`: a page of an inbox view.
+#[utoipa::path(get, path = "/api/conversations", tag = "conversations", params(ListParams), responses((status = 200, body = ConversationPage), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
+pub async fn list(
+    State(s): State<AppState>,
+    Session(a): Session,
+    Query(p): Query<ListParams>,
+) -> ApiResult<Json<ConversationPage>> {
+    let page = s.inbox.list(&a, &p.query()?).await?;
+    with_contacts(&s, &a, page).await
+}
+
+/// Search parameters: the text and the view's.
+#[derive(Debug, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
+pub struct SearchParams {
+    /// What to look for.
+    pub q: String,
+    /// The view and filters.
+    #[serde(flatten)]
+    #[param(inline)]
+    pub list: ListParams,
+}
+
+/// `GET /api/search?q=`: conversations matching text, within what the agent
+/// may see.
+#[utoipa::path(get, path = "/api/search", tag = "conversations", params(SearchParams), responses((status = 200, body = ConversationPage), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
+pub async fn search(
+    State(s): State<AppState>,
+    Session(a): Session,
+    Query(p): Query<SearchParams>,
+) -> ApiResult<Json<ConversationPage>> {
+    let hits = s.inbox.search(&a, &p.q, &p.list.query()?).await?;
+    let mut matched = HashMap::new();
+    let mut items = Vec::with_capacity(hits.items.len());
+    for h in hits.items {
+        if let Some(m) = h.message {
+            matched.insert(h.conversation.id.clone(), m);
+        }
+        items.push(h.conversation);
+    }
+    let page = inbox_core::Page {
+        items,
+        next: hits.next,
+    };
+    let Json(mut out) = with_contacts(&s, &a, page).await?;
+    out.matched = matched;
+    Ok(Json(out))
+}
+
+/// `GET /api/templates`: the approved templates.
+#[utoipa::path(get, path = "/api/templates", tag = "conversations", responses((status = 200, body = Vec<crate::server::config::TemplateConfig>), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
+pub async fn templates(
+    State(s): State<AppState>,
+    Session(_): Session,
+) -> Json<Vec<crate::server::config::TemplateConfig>> {
+    Json(s.templates.as_ref().clone())
+}
+
+/// `GET /api/conversations/{id}`: the conversation with its messages,
+/// notes, timeline, SLA state and customer context.
+#[utoipa::path(get, path = "/api/conversations/{id}", tag = "conversations", params(("id" = String, Path, description = "Conversation id")), responses((status = 200, description = "The conversation, its contact, messages and notes, timeline and customer context", body = inbox_core::ConversationDetail), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
+pub async fn conversation(
+    State(s): State<AppState>,
+    Session(a): Session,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let detail = s.inbox.conversation(&a, &ConversationId::new(id)?).await?;
+    Ok(Json(detail).into_response())
+}
+
+/// `GET /api/contacts/{id}`: a contact and their conversations.
+#[utoipa::path(get, path = "/api/contacts/{id}", tag = "contacts", params(("id" = String, Path, description = "Contact id")), responses((status = 200, description = "The contact and their conversations", body = inbox_core::ContactDetail), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
+pub async fn contact(
+    State(s): State<AppState>,
+    Session(a): Session,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let detail = s.inbox.contact(&a, &ContactId::new(id)?).await?;
+    Ok(Json(detail).into_response())
+}
