@@ -256,6 +256,9 @@ async fn run() -> Result<(), String> {
     if let Some(pg) = &pg_store {
         let (single, fast, fallback, batched) = pg.group_commit_stats().snapshot();
         eprintln!("group commit: {single} single, {fast} fast batches, {fallback} fallback batches, {batched} changesets in batches");
+        // Its connections go before the baseline opens as many again
+        // (PostgreSQL allows 100 by default).
+        pg.pool().close().await;
     }
     let baseline_url = db_url.or(match args.url.as_deref() {
         Some(u) => Some(fresh_database(u, "inbox_bench_baseline").await?),
