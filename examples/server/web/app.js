@@ -311,7 +311,10 @@ function renderPane() {
   const agentsSelect = el(
     "select",
     { "data-testid": "assign-to" },
-    ...Object.values(state.agents).map((a) => el("option", { value: a.id }, a.name)),
+    // The conversation's team first (everybody when it has none).
+    ...Object.values(state.agents)
+      .filter((a) => !c.team || a.teams.includes(c.team) || a.role !== "agent")
+      .map((a) => el("option", { value: a.id }, a.name)),
   );
   const teams = [...new Set(Object.values(state.agents).flatMap((a) => a.teams))];
   const teamSelect = el("select", { "data-testid": "transfer-to" }, ...teams.map((t) => el("option", { value: t }, t)));
