@@ -539,6 +539,12 @@ function connectEvents() {
   ]) {
     es.addEventListener(name, refreshSoon);
   }
+  // After a reconnect, events may have been missed: reload what is shown.
+  let opened = false;
+  es.onopen = () => {
+    if (opened) refreshSoon();
+    opened = true;
+  };
   es.onerror = () => {
     // The browser reconnects by itself; a dead session needs a new sign-in.
     api("GET", "/api/me").catch((err) => err.status === 401 && (es.close(), showSignIn()));
