@@ -233,10 +233,19 @@ async fn two_agents_in_two_browsers() {
         .iter()
         .any(|r| r.text.as_deref() == Some("¡Sí! Te la guardo hasta mañana."))
     {
-        assert!(
-            started.elapsed() < WAIT,
-            "the reply never reached the customer"
-        );
+        if started.elapsed() > WAIT {
+            let page = ana
+                .find(Locator::Css("body"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap_or_default();
+            panic!(
+                "the reply never reached the customer; received {:?}; Ana's page:\n{page}",
+                meta.received()
+            );
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     wait_for(&ana, "[data-testid=ticks-read]", |_| true).await;

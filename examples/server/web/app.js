@@ -302,6 +302,7 @@ function renderPane() {
   const pane = $("#pane");
   if (!d) {
     pane.replaceChildren(el("p", { class: "empty" }, "Pick a conversation."));
+    pane.dataset.mode = "";
     return;
   }
   const c = d.conversation;
@@ -388,32 +389,34 @@ function renderPane() {
     ),
   );
   const messages = el("div", { class: "messages", "data-testid": "messages" }, ...d.messages.map(messageView));
-  // The composer survives live refreshes of the same conversation (the
-  // agent may be typing), unless the window opened or closed.
-  const existing = pane.querySelector(".composer");
-  const mode = `${c.id}:${open}`;
-  const keep = existing && pane.dataset.mode === mode ? existing : composer;
-  pane.dataset.mode = mode;
-  pane.replaceChildren(
+  const head = el(
+    "div",
+    { class: "head" },
     el(
       "div",
-      { class: "head" },
-      el(
-        "div",
-        { class: "title" },
-        el("h2", { "data-testid": "contact-name" }, d.contact.profile_name || d.contact.identity.wa_id),
-        el("span", { class: "meta" }, `+${d.contact.identity.wa_id || ""}`),
-        el("span", { class: "badge" }, c.status),
-        c.assignee ? el("span", { class: "badge owner", "data-testid": "owner" }, nameOf(c.assignee)) : el("span", { class: "badge" }, "unassigned"),
-        c.team ? el("span", { class: "badge" }, `team ${c.team}`) : null,
-        slaBadge(c),
-      ),
-      controls,
-      el("div", { class: "viewers", id: "viewers", "data-testid": "viewers" }, viewersText(c.id)),
+      { class: "title" },
+      el("h2", { "data-testid": "contact-name" }, d.contact.profile_name || d.contact.identity.wa_id),
+      el("span", { class: "meta" }, `+${d.contact.identity.wa_id || ""}`),
+      el("span", { class: "badge" }, c.status),
+      c.assignee ? el("span", { class: "badge owner", "data-testid": "owner" }, nameOf(c.assignee)) : el("span", { class: "badge" }, "unassigned"),
+      c.team ? el("span", { class: "badge" }, `team ${c.team}`) : null,
+      slaBadge(c),
     ),
-    messages,
-    keep,
+    controls,
+    el("div", { class: "viewers", id: "viewers", "data-testid": "viewers" }, viewersText(c.id)),
   );
+  // The composer is left in place by live refreshes of the same
+  // conversation (the agent may be typing: moving it would drop focus and
+  // keystrokes), unless the window opened or closed.
+  const mode = `${c.id}:${open}`;
+  const existing = pane.querySelector(".composer");
+  if (existing && pane.dataset.mode === mode) {
+    pane.querySelector(".head").replaceWith(head);
+    pane.querySelector(".messages").replaceWith(messages);
+  } else {
+    pane.replaceChildren(head, messages, composer);
+  }
+  pane.dataset.mode = mode;
   messages.scrollTop = messages.scrollHeight;
 }
 
