@@ -83,6 +83,14 @@ async fn browser(driver: &Driver) -> Client {
         .expect("a browser session")
 }
 
+/// What the page shows, for failure messages.
+async fn page_text(c: &Client) -> String {
+    match c.find(Locator::Css("body")).await {
+        Ok(body) => body.text().await.unwrap_or_default(),
+        Err(e) => format!("(no page: {e})"),
+    }
+}
+
 /// Waits until an element matching `css` exists and its text satisfies
 /// `check`; returns it.
 async fn wait_for(c: &Client, css: &str, check: impl Fn(&str) -> bool) -> Element {
@@ -96,14 +104,8 @@ async fn wait_for(c: &Client, css: &str, check: impl Fn(&str) -> bool) -> Elemen
             }
         }
         if started.elapsed() > WAIT {
-            let body = c
-                .find(Locator::Css("body"))
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap_or_default();
-            panic!("waited {WAIT:?} for {css}; the page says:\n{body}");
+            let page = page_text(c).await;
+            panic!("waited {WAIT:?} for {css}; the page says:\n{page}");
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -234,13 +236,7 @@ async fn two_agents_in_two_browsers() {
         .any(|r| r.text.as_deref() == Some("¡Sí! Te la guardo hasta mañana."))
     {
         if started.elapsed() > WAIT {
-            let page = ana
-                .find(Locator::Css("body"))
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap_or_default();
+            let page = page_text(&ana).await;
             panic!(
                 "the reply never reached the customer; received {:?}; Ana's page:\n{page}",
                 meta.received()
