@@ -23,6 +23,18 @@ fn policy() -> RetryPolicy {
     }
 }
 
+/// Mounts answers on `server`, in order: each `(status, Some(n))` for the
+/// next `n` requests, and a final `(status, None)` for all after.
+async fn answers(server: &MockServer, plan: &[(u16, Option<u64>)]) {
+    for (status, times) in plan {
+        let mock = Mock::given(method("POST")).respond_with(ResponseTemplate::new(*status));
+        match times {
+            Some(n) => mock.up_to_n_times(*n).mount(server).await,
+            None => mock.mount(server).await,
+        }
+    }
+}
+
 /// A dispatcher with subscription `crm` to `server`, its state in `log`.
 fn dispatcher(
     f: &Fixture,
@@ -110,15 +122,7 @@ async fn deliveries_are_signed_and_verifiable() {
 #[tokio::test]
 async fn server_errors_are_retried_with_backoff() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(2)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&server)
-        .await;
+    answers(&server, &[(503, Some(2)), (200, None)]).await;
     let (f, d) = setup(&server, vec!["message_received".into()]).await;
     f.customer_says("1001", "w1", "3460001", "hola")
         .await
@@ -167,15 +171,7 @@ async fn server_errors_are_retried_with_backoff() {
 #[tokio::test]
 async fn dead_letters_after_the_limit_and_replay() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(500))
-        .up_to_n_times(3)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&server)
-        .await;
+    answers(&server, &[(500, Some(3)), (200, None)]).await;
     let (f, d) = setup(&server, vec!["message_received".into()]).await;
     f.customer_says("1001", "w1", "3460001", "hola")
         .await
@@ -208,10 +204,7 @@ async fn dead_letters_after_the_limit_and_replay() {
 #[tokio::test]
 async fn client_errors_are_not_retried() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(410))
-        .mount(&server)
-        .await;
+    answers(&server, &[(410, None)]).await;
     let (f, d) = setup(&server, vec!["message_received".into()]).await;
     f.customer_says("1001", "w1", "3460001", "hola")
         .await
@@ -259,20 +252,7 @@ async fn unreachable_receivers_are_retried_and_secrets_stay_hidden() {
 async fn a_restart_loses_no_retry_dead_letter_or_position() {
     let server = MockServer::start().await;
     // The first message's delivery fails for good, the second's once.
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(410))
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&server)
-        .await;
+    answers(&server, &[(410, Some(1)), (503, Some(1)), (200, None)]).await;
     let store = Arc::new(MemoryStore::new());
     let f = Fixture::new(store.clone() as Arc<dyn Store>).await.unwrap();
     let events = vec!["message_received".to_string()];

@@ -62,6 +62,11 @@ impl Auth {
         })
     }
 
+    /// The tenant whose agents sign in here.
+    pub fn tenant(&self) -> &TenantId {
+        &self.tenant
+    }
+
     /// Checks a password (slow on purpose: run it off the async threads);
     /// returns a new session token. Unknown agents and wrong passwords are
     /// refused alike.

@@ -41,7 +41,6 @@ pub struct AppState {
     pub idempotency: Arc<api::Idempotency>,
     /// The message templates agents may send when the window is closed.
     pub templates: Arc<Vec<config::TemplateConfig>>,
-    tenant: TenantId,
 }
 
 impl std::fmt::Debug for AppState {
@@ -60,7 +59,6 @@ impl AppState {
             auth: Arc::new(auth::Auth::new(config, TimeDelta::hours(12))?),
             idempotency: Arc::new(api::Idempotency::new(10_000)),
             templates: Arc::new(config.templates.clone()),
-            tenant: config.tenant_id()?,
         })
     }
 
@@ -70,7 +68,7 @@ impl AppState {
     }
 
     fn auth_tenant(&self) -> TenantId {
-        self.tenant.clone()
+        self.auth.tenant().clone()
     }
 }
 
