@@ -3,25 +3,30 @@
 //! Every commit takes the tenant's event-sequence row lock until it
 //! commits, so a tenant's commits are serial and each pays a WAL flush.
 //! Group commit gathers the commits that arrive while a batch is running and
-//! applies them together: first with multi-row statements (a handful of
-//! round trips and one flush for the whole batch); if anything in the batch
-//! collides (a duplicate, a stale version), the batch is redone one
-//! changeset at a time under savepoints, so each commit still succeeds or
-//! fails on its own, exactly as if it had run alone.
+//! applies them together: the whole batch is one statement (`WITH` one
+//! multi-row `INSERT`/`UPDATE` per table, then the checks: tenants and
+//! channels exist, every optimistic version matched), so a batch costs one
+//! round trip, one plan and one WAL flush however many commits it holds. If
+//! anything in the batch collides (a duplicate, a stale version), nothing of
+//! it is kept and it is redone one changeset at a time under savepoints, so
+//! each commit still succeeds or fails on its own, exactly as if it had run
+//! alone.
 
 use chrono::{DateTime, Utc};
-use sqlx::{Postgres, Row, Transaction};
+use sqlx::{Postgres, QueryBuilder, Row, Transaction};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, Mutex};
 
-use inbox_core::error::{Error, Result};
+use inbox_core::error::Result;
 use inbox_core::event::Event;
 use inbox_core::ids::TenantId;
+use inbox_core::model::Contact;
 use inbox_core::ports::{Changeset, Committed};
+use inbox_core::timer::TimerChange;
 
-use crate::error::db;
+use crate::error::{db, shared};
 use crate::store::{conversation_columns, Failure, PgStore};
 
 pub(crate) struct Job {
@@ -88,21 +93,7 @@ pub(crate) fn spawn(
         let store = store.clone();
         let stats = stats.clone();
         tokio::spawn(async move {
-            loop {
-                let mut jobs = Vec::new();
-                {
-                    let mut rx = rx.lock().await;
-                    match rx.recv().await {
-                        Some(j) => jobs.push(j),
-                        None => return,
-                    }
-                    while jobs.len() < settings.max_batch.max(1) {
-                        match rx.try_recv() {
-                            Ok(j) => jobs.push(j),
-                            Err(_) => break,
-                        }
-                    }
-                }
+            while let Some(jobs) = crate::reads::next_batch(&rx, settings.max_batch).await {
                 run(&store, jobs, &stats).await;
             }
         });
@@ -130,7 +121,8 @@ async fn run(store: &PgStore, jobs: Vec<Job>, stats: &GroupCommitStats) {
                 let _ = job.reply.send(Ok(Committed { events }));
             }
         }
-        Err(_) => {
+        Err(reason) => {
+            tracing::debug!(%reason, changesets = jobs.len(), "group commit: batch redone one changeset at a time");
             stats.fallback.fetch_add(1, Ordering::Relaxed);
             savepoints(store, jobs).await
         }
@@ -192,18 +184,8 @@ async fn savepoints(store: &PgStore, jobs: Vec<Job>) {
         }
         Err(e) => {
             // Nothing of the batch was committed.
-            let text = e.to_string();
-            let retryable = e.is_retryable();
             for job in jobs {
-                let err = if retryable {
-                    Error::unavailable(text.clone())
-                } else {
-                    Error::Backend {
-                        message: text.clone(),
-                        source: None,
-                    }
-                };
-                let _ = job.reply.send(Err(err));
+                let _ = job.reply.send(Err(shared(&e)));
             }
         }
     }
@@ -211,17 +193,16 @@ async fn savepoints(store: &PgStore, jobs: Vec<Job>) {
 
 /// The whole batch with multi-row statements. Any collision or mismatch
 /// aborts it (nothing is written) and the caller redoes it with savepoints.
-async fn fast(store: &PgStore, jobs: &[Job]) -> std::result::Result<Vec<Vec<Event>>, ()> {
-    let mut tx = store.pool().begin().await.map_err(|_| ())?;
-    let r = fast_in(&mut tx, jobs).await;
-    match r {
+async fn fast(store: &PgStore, jobs: &[Job]) -> std::result::Result<Vec<Vec<Event>>, String> {
+    let mut tx = store.pool().begin().await.map_err(why)?;
+    match fast_in(&mut tx, jobs).await {
         Ok(events) => {
-            tx.commit().await.map_err(|_| ())?;
+            tx.commit().await.map_err(why)?;
             Ok(events)
         }
-        Err(()) => {
+        Err(reason) => {
             let _ = tx.rollback().await;
-            Err(())
+            Err(reason)
         }
     }
 }
@@ -229,7 +210,16 @@ async fn fast(store: &PgStore, jobs: &[Job]) -> std::result::Result<Vec<Vec<Even
 async fn fast_in(
     tx: &mut Transaction<'_, Postgres>,
     jobs: &[Job],
-) -> std::result::Result<Vec<Vec<Event>>, ()> {
+) -> std::result::Result<Vec<Vec<Event>>, String> {
+    if !fits_one_statement(jobs) {
+        return Err("a changeset needs the per-changeset path".into());
+    }
+    // The batch's one statement (`WITH … SELECT`), and the counts its
+    // checks must read.
+    let mut qb: QueryBuilder<'_, Postgres> = QueryBuilder::new("WITH ");
+    let q = &mut qb;
+    let mut expected: Vec<i64> = Vec::new();
+
     // Tenants exist.
     let tenants: Vec<&str> = jobs
         .iter()
@@ -237,35 +227,10 @@ async fn fast_in(
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
-    let found: i64 = sqlx::query("SELECT count(*) FROM inbox_tenants WHERE tenant_id = ANY($1)")
-        .bind(&tenants)
-        .fetch_one(&mut **tx)
-        .await
-        .map_err(drop)?
-        .get(0);
-    if found != tenants.len() as i64 {
-        return Err(());
-    }
-    // Messages whose conversation is not in their changeset: take the slow
-    // path (it checks they exist).
-    if jobs.iter().any(|j| {
-        j.changes.messages.iter().any(|m| {
-            j.changes
-                .conversation
-                .as_ref()
-                .is_none_or(|w| w.value.id != m.conversation)
-        })
-    }) {
-        return Err(());
-    }
-    // Presence changes and round-robin cursors are rare: take the slow
-    // path.
-    if jobs
-        .iter()
-        .any(|j| j.changes.presence.is_some() || !j.changes.cursors.is_empty())
-    {
-        return Err(());
-    }
+    expected.push(tenants.len() as i64);
+    q.push("tn AS (SELECT count(*) AS n FROM inbox_tenants WHERE tenant_id = ANY(");
+    q.push_bind(tenants);
+    q.push("::text[]))");
 
     // Messages.
     let msgs: Vec<_> = jobs
@@ -273,93 +238,78 @@ async fn fast_in(
         .flat_map(|j| j.changes.messages.iter().map(move |m| (&j.tenant, m)))
         .collect();
     if !msgs.is_empty() {
-        let data: Vec<serde_json::Value> = msgs
-            .iter()
-            .map(|(_, m)| serde_json::to_value(m))
-            .collect::<std::result::Result<_, _>>()
-            .map_err(drop)?;
-        sqlx::query(
-            "INSERT INTO inbox_messages (tenant_id, message_id, conversation_id, channel_id, external_id, idempotency_key, data, body) \
-             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::text[])",
-        )
-        .bind(msgs.iter().map(|(t, _)| t.as_str()).collect::<Vec<_>>())
-        .bind(msgs.iter().map(|(_, m)| m.id.as_str()).collect::<Vec<_>>())
-        .bind(msgs.iter().map(|(_, m)| m.conversation.as_str()).collect::<Vec<_>>())
-        .bind(msgs.iter().map(|(_, m)| m.channel.as_str()).collect::<Vec<_>>())
-        .bind(msgs.iter().map(|(_, m)| m.external_id.as_deref()).collect::<Vec<_>>())
-        .bind(msgs.iter().map(|(_, m)| m.idempotency_key.as_deref()).collect::<Vec<_>>())
-        .bind(&data)
-        .bind(msgs.iter().map(|(_, m)| m.content.text_body()).collect::<Vec<_>>())
-        .execute(&mut **tx)
-        .await
-        .map_err(drop)?;
+        let data = json_values(msgs.iter().map(|(_, m)| m))?;
+        q.push(", m AS (INSERT INTO inbox_messages (tenant_id, message_id, conversation_id, channel_id, external_id, idempotency_key, data, body) SELECT * FROM UNNEST(");
+        q.push_bind(msgs.iter().map(|(t, _)| t.as_str()).collect::<Vec<_>>());
+        q.push("::text[], ");
+        q.push_bind(msgs.iter().map(|(_, m)| m.id.as_str()).collect::<Vec<_>>());
+        q.push("::text[], ");
+        q.push_bind(
+            msgs.iter()
+                .map(|(_, m)| m.conversation.as_str())
+                .collect::<Vec<_>>(),
+        );
+        q.push("::text[], ");
+        q.push_bind(
+            msgs.iter()
+                .map(|(_, m)| m.channel.as_str())
+                .collect::<Vec<_>>(),
+        );
+        q.push("::text[], ");
+        q.push_bind(
+            msgs.iter()
+                .map(|(_, m)| m.external_id.as_deref())
+                .collect::<Vec<_>>(),
+        );
+        q.push("::text[], ");
+        q.push_bind(
+            msgs.iter()
+                .map(|(_, m)| m.idempotency_key.as_deref())
+                .collect::<Vec<_>>(),
+        );
+        q.push("::text[], ");
+        q.push_bind(data);
+        q.push("::jsonb[], ");
+        q.push_bind(
+            msgs.iter()
+                .map(|(_, m)| m.content.text_body())
+                .collect::<Vec<_>>(),
+        );
+        q.push("::text[]) RETURNING 1)");
     }
 
     // Contacts.
-    let new_contacts: Vec<_> = jobs
+    let contacts: Vec<_> = jobs
         .iter()
-        .filter_map(|j| {
-            j.changes
-                .contact
-                .as_ref()
-                .filter(|w| w.expected_version.is_none())
-                .map(|w| &w.value)
-        })
+        .filter_map(|j| j.changes.contact.as_ref())
+        .collect();
+    let new_contacts: Vec<_> = contacts
+        .iter()
+        .filter(|w| w.expected_version.is_none())
+        .map(|w| &w.value)
         .collect();
     if !new_contacts.is_empty() {
-        let data: Vec<serde_json::Value> = new_contacts
-            .iter()
-            .map(serde_json::to_value)
-            .collect::<std::result::Result<_, _>>()
-            .map_err(drop)?;
-        sqlx::query(
-            "INSERT INTO inbox_contacts (tenant_id, contact_id, wa_id, user_id, version, data) \
-             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::jsonb[])",
-        )
-        .bind(new_contacts.iter().map(|k| k.tenant.as_str()).collect::<Vec<_>>())
-        .bind(new_contacts.iter().map(|k| k.id.as_str()).collect::<Vec<_>>())
-        .bind(new_contacts.iter().map(|k| k.identity.wa_id.as_deref()).collect::<Vec<_>>())
-        .bind(new_contacts.iter().map(|k| k.identity.user_id.as_deref()).collect::<Vec<_>>())
-        .bind(new_contacts.iter().map(|k| k.version as i64).collect::<Vec<_>>())
-        .bind(&data)
-        .execute(&mut **tx)
-        .await
-        .map_err(drop)?;
+        let data = json_values(new_contacts.iter())?;
+        q.push(", kn AS (INSERT INTO inbox_contacts (tenant_id, contact_id, wa_id, user_id, version, data) SELECT * FROM UNNEST(");
+        push_contacts(q, &new_contacts, data);
+        q.push(") RETURNING 1)");
     }
-    let upd_contacts: Vec<_> = jobs
+    let upd_contacts: Vec<_> = contacts
         .iter()
-        .filter_map(|j| {
-            j.changes
-                .contact
-                .as_ref()
-                .and_then(|w| w.expected_version.map(|v| (&w.value, v)))
-        })
+        .filter_map(|w| w.expected_version.map(|v| (&w.value, v as i64)))
         .collect();
     if !upd_contacts.is_empty() {
-        let data: Vec<serde_json::Value> = upd_contacts
-            .iter()
-            .map(|(k, _)| serde_json::to_value(k))
-            .collect::<std::result::Result<_, _>>()
-            .map_err(drop)?;
-        let done = sqlx::query(
-            "UPDATE inbox_contacts c SET wa_id = u.wa_id, user_id = u.user_id, version = u.version, data = u.data \
-             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::jsonb[], $7::bigint[]) \
-                  AS u(tenant_id, contact_id, wa_id, user_id, version, data, expected) \
-             WHERE c.tenant_id = u.tenant_id AND c.contact_id = u.contact_id AND c.version = u.expected",
-        )
-        .bind(upd_contacts.iter().map(|(k, _)| k.tenant.as_str()).collect::<Vec<_>>())
-        .bind(upd_contacts.iter().map(|(k, _)| k.id.as_str()).collect::<Vec<_>>())
-        .bind(upd_contacts.iter().map(|(k, _)| k.identity.wa_id.as_deref()).collect::<Vec<_>>())
-        .bind(upd_contacts.iter().map(|(k, _)| k.identity.user_id.as_deref()).collect::<Vec<_>>())
-        .bind(upd_contacts.iter().map(|(k, _)| k.version as i64).collect::<Vec<_>>())
-        .bind(&data)
-        .bind(upd_contacts.iter().map(|(_, v)| *v as i64).collect::<Vec<_>>())
-        .execute(&mut **tx)
-        .await
-        .map_err(drop)?;
-        if done.rows_affected() != upd_contacts.len() as u64 {
-            return Err(());
-        }
+        expected.push(upd_contacts.len() as i64);
+        let values: Vec<_> = upd_contacts.iter().map(|(k, _)| *k).collect();
+        let data = json_values(values.iter())?;
+        q.push(", ku AS (UPDATE inbox_contacts c SET wa_id = u.wa_id, user_id = u.user_id, version = u.version, data = u.data FROM UNNEST(");
+        push_contacts(q, &values, data);
+        q.push(", ");
+        q.push_bind(upd_contacts.iter().map(|(_, v)| *v).collect::<Vec<_>>());
+        q.push("::bigint[]) AS u(tenant_id, contact_id, wa_id, user_id, version, data, expected) \
+                WHERE c.tenant_id = u.tenant_id AND c.contact_id = u.contact_id AND c.version = u.expected RETURNING 1)");
+    } else {
+        expected.push(0);
     }
 
     // Conversations.
@@ -373,147 +323,310 @@ async fn fast_in(
         .map(|w| &w.value)
         .collect();
     if !new_convs.is_empty() {
+        // Their channels exist.
         let pairs: HashSet<(&str, &str)> = new_convs
             .iter()
             .map(|c| (c.tenant.as_str(), c.channel.as_str()))
             .collect();
-        let (pt, pc): (Vec<&str>, Vec<&str>) = pairs.iter().copied().unzip();
-        let n: i64 = sqlx::query(
-            "SELECT count(*) FROM inbox_channels ch JOIN UNNEST($1::text[], $2::text[]) AS u(t, c) \
-             ON ch.tenant_id = u.t AND ch.channel_id = u.c",
-        )
-        .bind(&pt)
-        .bind(&pc)
-        .fetch_one(&mut **tx)
-        .await
-        .map_err(drop)?
-        .get(0);
-        if n != pairs.len() as i64 {
-            return Err(());
-        }
-        let cols = conversation_columns(&new_convs).map_err(drop)?;
-        cols.bind(sqlx::query(
-            "INSERT INTO inbox_conversations (tenant_id, conversation_id, channel_id, contact_id, status, assignee, team_id, \
-             priority_rank, tags, last_activity_us, created_us, waiting_us, version, data) \
-             SELECT t, id, ch, k, st, a, tm, pr, (SELECT coalesce(array_agg(x), '{}') FROM jsonb_array_elements_text(tg) x), la, cr, wt, v, d \
-             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::smallint[], \
-                         $9::jsonb[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::jsonb[]) \
-                  AS u(t, id, ch, k, st, a, tm, pr, tg, la, cr, wt, v, d)",
-        ))
-        .execute(&mut **tx)
-        .await
-        .map_err(drop)?;
+        expected.push(pairs.len() as i64);
+        let (pt, pc): (Vec<&str>, Vec<&str>) = pairs.into_iter().unzip();
+        q.push(", chk AS (SELECT count(*) AS n FROM inbox_channels ch JOIN UNNEST(");
+        q.push_bind(pt);
+        q.push("::text[], ");
+        q.push_bind(pc);
+        q.push("::text[]) AS u(t, c) ON ch.tenant_id = u.t AND ch.channel_id = u.c)");
+        let cols = conversation_columns(&new_convs).map_err(why)?;
+        q.push(", cn AS (INSERT INTO inbox_conversations (tenant_id, conversation_id, channel_id, contact_id, status, assignee, team_id, \
+                priority_rank, tags, last_activity_us, created_us, waiting_us, version, data) \
+                SELECT t, id, ch, k, st, a, tm, pr, (SELECT coalesce(array_agg(x), '{}') FROM jsonb_array_elements_text(tg) x), la, cr, wt, v, d \
+                FROM UNNEST(");
+        cols.push(q);
+        q.push(") AS u(t, id, ch, k, st, a, tm, pr, tg, la, cr, wt, v, d) RETURNING 1)");
+    } else {
+        expected.push(0);
     }
-    let upd: Vec<_> = convs
+    let upd_convs: Vec<_> = convs
         .iter()
-        .filter_map(|w| w.expected_version.map(|v| (&w.value, v)))
+        .filter_map(|w| w.expected_version.map(|v| (&w.value, v as i64)))
         .collect();
-    if !upd.is_empty() {
-        let values: Vec<_> = upd.iter().map(|(c, _)| *c).collect();
-        let cols = conversation_columns(&values).map_err(drop)?;
-        let expected: Vec<i64> = upd.iter().map(|(_, v)| *v as i64).collect();
-        let done = cols
-            .bind(sqlx::query(
-            "UPDATE inbox_conversations c SET status = u.st, assignee = u.a, team_id = u.tm, priority_rank = u.pr, \
-             tags = (SELECT coalesce(array_agg(x), '{}') FROM jsonb_array_elements_text(u.tg) x), \
-             last_activity_us = u.la, created_us = u.cr, waiting_us = u.wt, version = u.v, data = u.d \
-             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::smallint[], \
-                         $9::jsonb[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::jsonb[], $15::bigint[]) \
-                  AS u(t, id, ch, k, st, a, tm, pr, tg, la, cr, wt, v, d, expected) \
-             WHERE c.tenant_id = u.t AND c.conversation_id = u.id AND c.channel_id = u.ch AND c.contact_id = u.k \
-               AND c.version = u.expected",
-        ))
-        .bind(&expected)
-        .execute(&mut **tx)
-        .await
-        .map_err(drop)?;
-        if done.rows_affected() != upd.len() as u64 {
-            return Err(());
-        }
+    if !upd_convs.is_empty() {
+        expected.push(upd_convs.len() as i64);
+        let values: Vec<_> = upd_convs.iter().map(|(c, _)| *c).collect();
+        let cols = conversation_columns(&values).map_err(why)?;
+        q.push(", cu AS (UPDATE inbox_conversations c SET status = u.st, assignee = u.a, team_id = u.tm, priority_rank = u.pr, \
+                tags = (SELECT coalesce(array_agg(x), '{}') FROM jsonb_array_elements_text(u.tg) x), \
+                last_activity_us = u.la, created_us = u.cr, waiting_us = u.wt, version = u.v, data = u.d \
+                FROM UNNEST(");
+        cols.push(q);
+        q.push(", ");
+        q.push_bind(upd_convs.iter().map(|(_, v)| *v).collect::<Vec<_>>());
+        q.push("::bigint[]) AS u(t, id, ch, k, st, a, tm, pr, tg, la, cr, wt, v, d, expected) \
+                WHERE c.tenant_id = u.t AND c.conversation_id = u.id AND c.channel_id = u.ch AND c.contact_id = u.k \
+                AND c.version = u.expected RETURNING 1)");
+    } else {
+        expected.push(0);
     }
 
     // Outbox.
     let outbox: Vec<_> = jobs.iter().flat_map(|j| j.changes.outbox.iter()).collect();
     if !outbox.is_empty() {
-        let due: Vec<DateTime<Utc>> = outbox.iter().map(|o| o.not_before).collect();
-        sqlx::query(
-            "INSERT INTO inbox_outbox (tenant_id, message_id, not_before, attempts) \
-             SELECT * FROM UNNEST($1::text[], $2::text[], $3::timestamptz[], $4::int[])",
-        )
-        .bind(outbox.iter().map(|o| o.tenant.as_str()).collect::<Vec<_>>())
-        .bind(
+        q.push(", o AS (INSERT INTO inbox_outbox (tenant_id, message_id, not_before, attempts) SELECT * FROM UNNEST(");
+        q.push_bind(outbox.iter().map(|o| o.tenant.as_str()).collect::<Vec<_>>());
+        q.push("::text[], ");
+        q.push_bind(
             outbox
                 .iter()
                 .map(|o| o.message.as_str())
                 .collect::<Vec<_>>(),
-        )
-        .bind(&due)
-        .bind(outbox.iter().map(|o| o.attempts as i32).collect::<Vec<_>>())
-        .execute(&mut **tx)
-        .await
-        .map_err(drop)?;
+        );
+        q.push("::text[], ");
+        q.push_bind(
+            outbox
+                .iter()
+                .map(|o| o.not_before)
+                .collect::<Vec<DateTime<Utc>>>(),
+        );
+        q.push("::timestamptz[], ");
+        q.push_bind(outbox.iter().map(|o| o.attempts as i32).collect::<Vec<_>>());
+        q.push("::int[]) RETURNING 1)");
     }
 
     // Timers.
-    let timers: Vec<_> = jobs
+    let timers: Vec<(&str, &TimerChange)> = jobs
         .iter()
-        .flat_map(|j| j.changes.timers.iter().map(move |t| (&j.tenant, t)))
+        .flat_map(|j| j.changes.timers.iter().map(move |t| (j.tenant.as_str(), t)))
         .collect();
-    if !timers.is_empty() {
-        crate::store::write_timers_multi(tx, &timers)
-            .await
-            .map_err(drop)?;
+    let set: Vec<(&str, &inbox_core::timer::Timer)> = timers
+        .iter()
+        .filter_map(|(tenant, t)| match t {
+            TimerChange::Set(t) => Some((*tenant, t)),
+            TimerChange::Clear { .. } => None,
+        })
+        .collect();
+    let clear: Vec<(&str, &str, &str)> = timers
+        .iter()
+        .filter_map(|(tenant, t)| match t {
+            TimerChange::Clear { conversation, kind } => {
+                Some((*tenant, conversation.as_str(), kind.as_str()))
+            }
+            TimerChange::Set(_) => None,
+        })
+        .collect();
+    if !clear.is_empty() {
+        q.push(", td AS (DELETE FROM inbox_timers t USING UNNEST(");
+        q.push_bind(clear.iter().map(|c| c.0).collect::<Vec<_>>());
+        q.push("::text[], ");
+        q.push_bind(clear.iter().map(|c| c.1).collect::<Vec<_>>());
+        q.push("::text[], ");
+        q.push_bind(clear.iter().map(|c| c.2).collect::<Vec<_>>());
+        q.push("::text[]) AS u(t, c, k) WHERE t.tenant_id = u.t AND t.conversation_id = u.c AND t.kind = u.k RETURNING 1)");
+    }
+    if !set.is_empty() {
+        q.push(", ts AS (INSERT INTO inbox_timers (tenant_id, conversation_id, kind, due_at) SELECT * FROM UNNEST(");
+        q.push_bind(set.iter().map(|(tenant, _)| *tenant).collect::<Vec<_>>());
+        q.push("::text[], ");
+        q.push_bind(
+            set.iter()
+                .map(|(_, t)| t.conversation.as_str())
+                .collect::<Vec<_>>(),
+        );
+        q.push("::text[], ");
+        q.push_bind(set.iter().map(|(_, t)| t.kind.as_str()).collect::<Vec<_>>());
+        q.push("::text[], ");
+        q.push_bind(
+            set.iter()
+                .map(|(_, t)| t.due_at)
+                .collect::<Vec<DateTime<Utc>>>(),
+        );
+        q.push("::timestamptz[]) ON CONFLICT (tenant_id, conversation_id, kind) DO UPDATE SET due_at = EXCLUDED.due_at RETURNING 1)");
     }
 
-    // Events: one sequence bump per tenant, numbered in job order.
+    // Events: one sequence bump per tenant; the k-th event of a tenant in
+    // this batch (in job order) gets `last - n + k`.
     let mut per_tenant: BTreeMap<&str, i64> = BTreeMap::new();
+    // (tenant, k, event)
+    let mut all: Vec<(&str, i64, &Event)> = Vec::new();
     for j in jobs {
-        *per_tenant.entry(j.tenant.as_str()).or_default() += j.changes.events.len() as i64;
-    }
-    let mut next: BTreeMap<&str, i64> = BTreeMap::new();
-    for (t, n) in &per_tenant {
-        if *n == 0 {
-            continue;
+        for e in &j.changes.events {
+            let k = per_tenant.entry(j.tenant.as_str()).or_default();
+            *k += 1;
+            all.push((j.tenant.as_str(), *k, e));
         }
-        let last: i64 = sqlx::query("UPDATE inbox_tenants SET event_seq = event_seq + $2 WHERE tenant_id = $1 RETURNING event_seq")
-            .bind(*t)
-            .bind(*n)
-            .fetch_one(&mut **tx)
-            .await
-            .map_err(drop)?
-            .get(0);
-        next.insert(t, last - n + 1);
-    }
-    let mut results = Vec::with_capacity(jobs.len());
-    let mut all: Vec<Event> = Vec::new();
-    for j in jobs {
-        let mut events = j.changes.events.clone();
-        for ev in &mut events {
-            let n = next.get_mut(j.tenant.as_str()).ok_or(())?;
-            ev.seq = *n as u64;
-            *n += 1;
-        }
-        all.extend(events.iter().cloned());
-        results.push(events);
     }
     if !all.is_empty() {
-        let data: Vec<serde_json::Value> = all
-            .iter()
-            .map(serde_json::to_value)
-            .collect::<std::result::Result<_, _>>()
-            .map_err(drop)?;
-        sqlx::query(
-            "INSERT INTO inbox_events (tenant_id, seq, conversation_id, conversation_version, data) \
-             SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::jsonb[])",
-        )
-        .bind(all.iter().map(|ev| ev.tenant.as_str()).collect::<Vec<_>>())
-        .bind(all.iter().map(|ev| ev.seq as i64).collect::<Vec<_>>())
-        .bind(all.iter().map(|ev| ev.conversation.as_ref().map(|c| c.as_str())).collect::<Vec<_>>())
-        .bind(all.iter().map(|ev| ev.conversation_version.map(|v| v as i64)).collect::<Vec<_>>())
-        .bind(&data)
-        .execute(&mut **tx)
-        .await
-        .map_err(drop)?;
+        expected.push(all.len() as i64);
+        let data = json_values(all.iter().map(|(_, _, e)| *e))?;
+        let (seq_t, seq_n): (Vec<&str>, Vec<i64>) =
+            per_tenant.iter().map(|(t, n)| (*t, *n)).unzip();
+        q.push(", sq AS (UPDATE inbox_tenants t SET event_seq = t.event_seq + u.n FROM UNNEST(");
+        q.push_bind(seq_t);
+        q.push("::text[], ");
+        q.push_bind(seq_n);
+        q.push("::bigint[]) AS u(t, n) WHERE t.tenant_id = u.t RETURNING t.tenant_id, t.event_seq, u.n)");
+        q.push(", ev AS (INSERT INTO inbox_events (tenant_id, seq, conversation_id, conversation_version, data) \
+                SELECT e.t, s.event_seq - s.n + e.k, e.c, e.v, jsonb_set(e.d, '{seq}', to_jsonb(s.event_seq - s.n + e.k)) \
+                FROM UNNEST(");
+        q.push_bind(all.iter().map(|(t, _, _)| *t).collect::<Vec<_>>());
+        q.push("::text[], ");
+        q.push_bind(all.iter().map(|(_, k, _)| *k).collect::<Vec<_>>());
+        q.push("::bigint[], ");
+        q.push_bind(
+            all.iter()
+                .map(|(_, _, e)| e.conversation.as_ref().map(|c| c.as_str()))
+                .collect::<Vec<_>>(),
+        );
+        q.push("::text[], ");
+        q.push_bind(
+            all.iter()
+                .map(|(_, _, e)| e.conversation_version.map(|v| v as i64))
+                .collect::<Vec<_>>(),
+        );
+        q.push("::bigint[], ");
+        q.push_bind(data);
+        q.push("::jsonb[]) AS e(t, k, c, v, d) JOIN sq s ON s.tenant_id = e.t RETURNING 1)");
+    } else {
+        expected.push(0);
+    }
+
+    // What the checks read: the counts in the order expected above, then
+    // each tenant's last sequence number.
+    q.push(" SELECT ARRAY[(SELECT n FROM tn), ");
+    q.push(if upd_contacts.is_empty() {
+        "0"
+    } else {
+        "(SELECT count(*) FROM ku)"
+    });
+    q.push(", ");
+    q.push(if new_convs.is_empty() {
+        "0"
+    } else {
+        "(SELECT n FROM chk)"
+    });
+    q.push(", ");
+    q.push(if upd_convs.is_empty() {
+        "0"
+    } else {
+        "(SELECT count(*) FROM cu)"
+    });
+    q.push(", ");
+    q.push(if all.is_empty() {
+        "0"
+    } else {
+        "(SELECT count(*) FROM ev)"
+    });
+    q.push("]::bigint[], ");
+    q.push(if all.is_empty() {
+        "'{}'::text[], '{}'::bigint[]"
+    } else {
+        "(SELECT array_agg(tenant_id) FROM sq), (SELECT array_agg(event_seq) FROM sq)"
+    });
+    let row = qb.build().fetch_one(&mut **tx).await.map_err(why)?;
+    let counts: Vec<i64> = row.try_get(0).map_err(why)?;
+    if counts != expected {
+        return Err(format!(
+            "checks read {counts:?}, expected {expected:?} (a stale version or a missing row)"
+        ));
+    }
+    let seq_t: Vec<String> = row
+        .try_get::<Option<Vec<String>>, _>(1)
+        .map_err(why)?
+        .unwrap_or_default();
+    let seq_last: Vec<i64> = row
+        .try_get::<Option<Vec<i64>>, _>(2)
+        .map_err(why)?
+        .unwrap_or_default();
+    let mut next: BTreeMap<&str, i64> = BTreeMap::new();
+    for (t, last) in seq_t.iter().zip(&seq_last) {
+        let n = per_tenant
+            .get(t.as_str())
+            .copied()
+            .ok_or("sequence of an unknown tenant")?;
+        next.insert(t.as_str(), last - n + 1);
+    }
+    let mut results = Vec::with_capacity(jobs.len());
+    for j in jobs {
+        let mut events = j.changes.events.clone();
+        for e in &mut events {
+            let n = next
+                .get_mut(j.tenant.as_str())
+                .ok_or("no sequence for a tenant")?;
+            e.seq = u64::try_from(*n).map_err(why)?;
+            *n += 1;
+        }
+        results.push(events);
     }
     Ok(results)
+}
+
+/// Whether a batch can be written by the one statement of [`fast_in`]:
+/// every message in its changeset's conversation (the slow path checks
+/// others exist), no presence changes or round-robin cursors (rare), and no
+/// conversation or contact written by two changesets (one statement cannot
+/// change a row twice; the slow path lets the second see the first).
+fn fits_one_statement(jobs: &[Job]) -> bool {
+    let mut conversations = HashSet::new();
+    let mut contacts = HashSet::new();
+    jobs.iter().all(|j| {
+        let ch = &j.changes;
+        let conv = ch.conversation.as_ref().map(|w| &w.value.id);
+        ch.presence.is_none()
+            && ch.cursors.is_empty()
+            && ch.messages.iter().all(|m| Some(&m.conversation) == conv)
+            && ch
+                .timers
+                .iter()
+                .all(|t| Some(timer_conversation(t)) == conv)
+            && conv.is_none_or(|c| conversations.insert((&j.tenant, c)))
+            && ch
+                .contact
+                .as_ref()
+                .is_none_or(|w| contacts.insert((&j.tenant, &w.value.id)))
+    })
+}
+
+fn timer_conversation(t: &TimerChange) -> &inbox_core::ids::ConversationId {
+    match t {
+        TimerChange::Set(t) => &t.conversation,
+        TimerChange::Clear { conversation, .. } => conversation,
+    }
+}
+
+fn why(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+fn json_values<'a, T: serde::Serialize + 'a>(
+    items: impl Iterator<Item = &'a T>,
+) -> std::result::Result<Vec<serde_json::Value>, String> {
+    items
+        .map(serde_json::to_value)
+        .collect::<std::result::Result<_, _>>()
+        .map_err(why)
+}
+
+fn push_contacts<'a>(
+    q: &mut QueryBuilder<'a, Postgres>,
+    ks: &[&'a Contact],
+    data: Vec<serde_json::Value>,
+) {
+    q.push_bind(ks.iter().map(|k| k.tenant.as_str()).collect::<Vec<_>>());
+    q.push("::text[], ");
+    q.push_bind(ks.iter().map(|k| k.id.as_str()).collect::<Vec<_>>());
+    q.push("::text[], ");
+    q.push_bind(
+        ks.iter()
+            .map(|k| k.identity.wa_id.as_deref())
+            .collect::<Vec<_>>(),
+    );
+    q.push("::text[], ");
+    q.push_bind(
+        ks.iter()
+            .map(|k| k.identity.user_id.as_deref())
+            .collect::<Vec<_>>(),
+    );
+    q.push("::text[], ");
+    q.push_bind(ks.iter().map(|k| k.version as i64).collect::<Vec<_>>());
+    q.push("::bigint[], ");
+    q.push_bind(data);
+    q.push("::jsonb[]");
 }

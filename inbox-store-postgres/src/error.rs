@@ -85,3 +85,21 @@ pub(crate) fn unique_violation(e: &sqlx::Error) -> Option<String> {
 pub(crate) fn fk_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some("23503"))
 }
+
+/// The same failure for each of the callers of a batch that failed as a
+/// whole: the message (which carries the cause, e.g. "PostgreSQL: ingest
+/// context: connection refused") and whether it is worth retrying.
+pub(crate) fn shared(e: &Error) -> Error {
+    let message = match std::error::Error::source(e) {
+        Some(source) => format!("{e}: {source}"),
+        None => e.to_string(),
+    };
+    if e.is_retryable() {
+        Error::unavailable(message)
+    } else {
+        Error::Backend {
+            message,
+            source: None,
+        }
+    }
+}

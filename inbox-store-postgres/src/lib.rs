@@ -43,10 +43,12 @@
 mod batch;
 mod bus;
 mod error;
+mod reads;
 mod store;
 mod webhooks;
 
 pub use batch::{GroupCommit, GroupCommitStats};
 pub use bus::{PgEventBus, CHANNEL};
 pub use error::PgStoreError;
+pub use reads::ReadBatchStats;
 pub use store::{PgStore, MIGRATOR};

@@ -29,6 +29,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::batch::{GroupCommit, GroupCommitStats, Job};
 use crate::error::{corrupt, db, fk_violation, unique_violation};
+use crate::reads::{ContextKey, ReadBatchStats, Readers, StatusKey};
 use std::sync::Arc;
 
 /// The migrations of this store, for embedders who run migrations
@@ -46,6 +47,8 @@ pub struct PgStore {
     pool: PgPool,
     batcher: Option<mpsc::UnboundedSender<Job>>,
     stats: Arc<GroupCommitStats>,
+    readers: Option<Readers>,
+    read_stats: Arc<ReadBatchStats>,
     channels: Arc<std::sync::RwLock<ChannelCache>>,
     search_probe_limit: usize,
 }
@@ -76,25 +79,37 @@ pub(crate) struct ConvColumns {
 }
 
 impl ConvColumns {
-    /// Binds the columns as parameters `$1`..`$14`, in declaration order.
-    pub(crate) fn bind<'q>(
-        &'q self,
-        q: sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>,
-    ) -> sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments> {
-        q.bind(&self.tenant)
-            .bind(&self.id)
-            .bind(&self.channel)
-            .bind(&self.contact)
-            .bind(&self.status)
-            .bind(&self.assignee)
-            .bind(&self.team)
-            .bind(&self.priority)
-            .bind(&self.tags)
-            .bind(&self.last_activity)
-            .bind(&self.created)
-            .bind(&self.waiting)
-            .bind(&self.version)
-            .bind(&self.data)
+    /// Pushes the columns as bound arrays, comma-separated, in declaration
+    /// order (for `UNNEST(…)` in a built statement).
+    pub(crate) fn push(self, q: &mut QueryBuilder<'_, Postgres>) {
+        q.push_bind(self.tenant);
+        q.push("::text[], ");
+        q.push_bind(self.id);
+        q.push("::text[], ");
+        q.push_bind(self.channel);
+        q.push("::text[], ");
+        q.push_bind(self.contact);
+        q.push("::text[], ");
+        q.push_bind(self.status);
+        q.push("::text[], ");
+        q.push_bind(self.assignee);
+        q.push("::text[], ");
+        q.push_bind(self.team);
+        q.push("::text[], ");
+        q.push_bind(self.priority);
+        q.push("::smallint[], ");
+        q.push_bind(self.tags);
+        q.push("::jsonb[], ");
+        q.push_bind(self.last_activity);
+        q.push("::bigint[], ");
+        q.push_bind(self.created);
+        q.push("::bigint[], ");
+        q.push_bind(self.waiting);
+        q.push("::bigint[], ");
+        q.push_bind(self.version);
+        q.push("::bigint[], ");
+        q.push_bind(self.data);
+        q.push("::jsonb[]");
     }
 }
 
@@ -135,7 +150,10 @@ fn to_json<T: Serialize>(v: &T) -> Json<&T> {
     Json(v)
 }
 
-fn from_json<T: DeserializeOwned>(what: &'static str, v: serde_json::Value) -> Result<T> {
+pub(crate) fn from_json<T: DeserializeOwned>(
+    what: &'static str,
+    v: serde_json::Value,
+) -> Result<T> {
     serde_json::from_value(v).map_err(|e| corrupt(what, e))
 }
 
@@ -201,6 +219,8 @@ impl PgStore {
             pool,
             batcher: None,
             stats: Arc::default(),
+            readers: None,
+            read_stats: Arc::default(),
             channels: Arc::default(),
             search_probe_limit: 10_000,
         }
@@ -214,6 +234,12 @@ impl PgStore {
     pub fn with_group_commit(mut self, settings: GroupCommit) -> Self {
         let plain = Self::from_pool(self.pool.clone());
         self.batcher = Some(crate::batch::spawn(plain, settings, self.stats.clone()));
+        self.readers = Some(Readers::spawn(
+            self.pool.clone(),
+            settings.committers,
+            settings.max_batch,
+            self.read_stats.clone(),
+        ));
         self
     }
 
@@ -231,9 +257,15 @@ impl PgStore {
         &self.stats
     }
 
+    /// Counters of the batched ingest lookups.
+    pub fn read_batch_stats(&self) -> &ReadBatchStats {
+        &self.read_stats
+    }
+
     /// Turns group commit off.
     pub fn without_group_commit(mut self) -> Self {
         self.batcher = None;
+        self.readers = None;
         self
     }
 
@@ -1855,6 +1887,16 @@ impl Store for PgStore {
         identity: &ContactIdentity,
         external_id: &str,
     ) -> Result<IngestContext> {
+        if let Some(readers) = &self.readers {
+            return readers
+                .context(ContextKey {
+                    tenant: tenant.clone(),
+                    channel: channel.clone(),
+                    identity: identity.clone(),
+                    external_id: external_id.to_string(),
+                })
+                .await;
+        }
         let row = sqlx::query(
             "WITH k AS ( \
                 SELECT contact_id, data FROM ( \
@@ -1894,6 +1936,16 @@ impl Store for PgStore {
         our_id: Option<&MessageId>,
         external_id: &str,
     ) -> Result<Option<Message>> {
+        if let Some(readers) = &self.readers {
+            return readers
+                .status(StatusKey {
+                    tenant: tenant.clone(),
+                    channel: channel.clone(),
+                    our_id: our_id.cloned(),
+                    external_id: external_id.to_string(),
+                })
+                .await;
+        }
         let row = sqlx::query(
             "SELECT data FROM ( \
                 SELECT data, 0 AS pref FROM inbox_messages \

@@ -180,6 +180,12 @@ async fn run() -> Result<(), String> {
             let pg = PgStore::connect(&url, (args.concurrency as u32).clamp(4, 64))
                 .await
                 .map_err(|e| e.to_string())?;
+            if let Ok(extra) = std::env::var("INGEST_EXTRA_SQL") {
+                sqlx::raw_sql(&extra)
+                    .execute(pg.pool())
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
             pg_store = Some(pg.clone());
             (Arc::new(pg), Some(url))
         }
@@ -256,6 +262,8 @@ async fn run() -> Result<(), String> {
     if let Some(pg) = &pg_store {
         let (single, fast, fallback, batched) = pg.group_commit_stats().snapshot();
         eprintln!("group commit: {single} single, {fast} fast batches, {fallback} fallback batches, {batched} changesets in batches");
+        let (queries, lookups) = pg.read_batch_stats().snapshot();
+        eprintln!("batched reads: {lookups} lookups in {queries} queries");
         // Its connections go before the baseline opens as many again
         // (PostgreSQL allows 100 by default).
         pg.pool().close().await;

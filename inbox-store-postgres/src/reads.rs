@@ -1,0 +1,312 @@
+//! Batched ingest reads: the lookups every webhook makes, gathered.
+//!
+//! Each webhook's message needs one read before it can be planned (is it a
+//! duplicate, who is the contact, which conversation does it continue), and
+//! each status one (which of our messages it reports on). At hundreds of
+//! webhooks a second those single-row lookups cost more in round trips and
+//! backend wake-ups than in work, so, as group commit does for writes,
+//! lookups that arrive while another batch of them is running are answered
+//! together by one multi-row query (`UNNEST … WITH ORDINALITY`). A lookup
+//! that arrives when none is running goes out at once: batching adds no
+//! wait to a quiet inbox.
+
+use sqlx::Row;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot, Mutex};
+
+use inbox_core::error::{Error, Result};
+use inbox_core::ids::{ChannelId, MessageId, TenantId};
+use inbox_core::model::{ContactIdentity, Message};
+use inbox_core::ports::IngestContext;
+
+use crate::error::{db, shared};
+use crate::store::from_json;
+
+/// Takes the next batch off a shared queue: waits for one item, then takes
+/// what else is already queued, up to `max`. `None` once every sender is
+/// gone.
+pub(crate) async fn next_batch<T>(
+    rx: &Mutex<mpsc::UnboundedReceiver<T>>,
+    max: usize,
+) -> Option<Vec<T>> {
+    let mut rx = rx.lock().await;
+    let first = rx.recv().await?;
+    let mut items = vec![first];
+    while items.len() < max.max(1) {
+        match rx.try_recv() {
+            Ok(item) => items.push(item),
+            Err(_) => break,
+        }
+    }
+    Some(items)
+}
+
+/// One webhook message's lookup.
+pub(crate) struct ContextKey {
+    pub tenant: TenantId,
+    pub channel: ChannelId,
+    pub identity: ContactIdentity,
+    pub external_id: String,
+}
+
+/// One status's lookup.
+pub(crate) struct StatusKey {
+    pub tenant: TenantId,
+    pub channel: ChannelId,
+    pub our_id: Option<MessageId>,
+    pub external_id: String,
+}
+
+enum Lookup {
+    Context(ContextKey, oneshot::Sender<Result<IngestContext>>),
+    Status(StatusKey, oneshot::Sender<Result<Option<Message>>>),
+}
+
+/// Counters of batched reads, for monitoring and benchmarks.
+#[derive(Debug, Default)]
+pub struct ReadBatchStats {
+    /// Queries sent.
+    pub queries: AtomicU64,
+    /// Lookups answered by them.
+    pub lookups: AtomicU64,
+}
+
+impl ReadBatchStats {
+    /// (queries, lookups).
+    pub fn snapshot(&self) -> (u64, u64) {
+        (
+            self.queries.load(Ordering::Relaxed),
+            self.lookups.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// The handle callers queue their lookups on.
+#[derive(Debug, Clone)]
+pub(crate) struct Readers {
+    tx: mpsc::UnboundedSender<Lookup>,
+}
+
+impl std::fmt::Debug for Lookup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Lookup::Context(..) => "Lookup::Context",
+            Lookup::Status(..) => "Lookup::Status",
+        })
+    }
+}
+
+fn stopped() -> Error {
+    Error::unavailable("PostgreSQL: the reader stopped")
+}
+
+impl Readers {
+    /// Spawns `tasks` reader tasks on the current runtime, each answering
+    /// up to `max_batch` lookups per query.
+    pub(crate) fn spawn(
+        pool: sqlx::PgPool,
+        tasks: usize,
+        max_batch: usize,
+        stats: Arc<ReadBatchStats>,
+    ) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel::<Lookup>();
+        let rx = Arc::new(Mutex::new(rx));
+        for _ in 0..tasks.max(1) {
+            let (rx, pool, stats) = (rx.clone(), pool.clone(), stats.clone());
+            tokio::spawn(async move {
+                while let Some(batch) = next_batch(&rx, max_batch).await {
+                    let mut contexts = Vec::new();
+                    let mut statuses = Vec::new();
+                    for item in batch {
+                        match item {
+                            Lookup::Context(k, r) => contexts.push((k, r)),
+                            Lookup::Status(k, r) => statuses.push((k, r)),
+                        }
+                    }
+                    if !contexts.is_empty() {
+                        stats.queries.fetch_add(1, Ordering::Relaxed);
+                        stats
+                            .lookups
+                            .fetch_add(contexts.len() as u64, Ordering::Relaxed);
+                        answer(contexts, |keys| contexts_query(&pool, keys)).await;
+                    }
+                    if !statuses.is_empty() {
+                        stats.queries.fetch_add(1, Ordering::Relaxed);
+                        stats
+                            .lookups
+                            .fetch_add(statuses.len() as u64, Ordering::Relaxed);
+                        answer(statuses, |keys| statuses_query(&pool, keys)).await;
+                    }
+                }
+            });
+        }
+        Self { tx }
+    }
+
+    /// [`Store::ingest_context`](inbox_core::ports::Store::ingest_context),
+    /// batched.
+    pub(crate) async fn context(&self, key: ContextKey) -> Result<IngestContext> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Lookup::Context(key, reply))
+            .map_err(|_| stopped())?;
+        answer.await.unwrap_or_else(|_| Err(stopped()))
+    }
+
+    /// [`Store::message_for_status`](inbox_core::ports::Store::message_for_status),
+    /// batched.
+    pub(crate) async fn status(&self, key: StatusKey) -> Result<Option<Message>> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Lookup::Status(key, reply))
+            .map_err(|_| stopped())?;
+        answer.await.unwrap_or_else(|_| Err(stopped()))
+    }
+}
+
+/// Runs one query for all `items` and sends each its answer; a failed query
+/// fails every lookup of the batch with the same (typed) error.
+async fn answer<K, V, F, Fut>(items: Vec<(K, oneshot::Sender<Result<V>>)>, query: F)
+where
+    F: FnOnce(Vec<K>) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<Result<V>>>>,
+{
+    let (keys, replies): (Vec<K>, Vec<_>) = items.into_iter().unzip();
+    let n = keys.len();
+    match query(keys).await {
+        Ok(values) if values.len() == n => {
+            for (reply, v) in replies.into_iter().zip(values) {
+                let _ = reply.send(v);
+            }
+        }
+        Ok(values) => {
+            let e = Error::Backend {
+                message: format!(
+                    "PostgreSQL: a batched lookup answered {} of {n} keys",
+                    values.len()
+                ),
+                source: None,
+            };
+            for reply in replies {
+                let _ = reply.send(Err(shared(&e)));
+            }
+        }
+        Err(e) => {
+            for reply in replies {
+                let _ = reply.send(Err(shared(&e)));
+            }
+        }
+    }
+}
+
+/// Rows of a batched query in key order: `ord` (1-based) is column 0.
+fn in_order(n: usize, rows: Vec<sqlx::postgres::PgRow>) -> Vec<Option<sqlx::postgres::PgRow>> {
+    let mut out: Vec<Option<sqlx::postgres::PgRow>> = (0..n).map(|_| None).collect();
+    for row in rows {
+        let ord: i64 = row.get(0);
+        if let Some(slot) = usize::try_from(ord - 1).ok().and_then(|i| out.get_mut(i)) {
+            *slot = Some(row);
+        }
+    }
+    out
+}
+
+async fn contexts_query(
+    pool: &sqlx::PgPool,
+    keys: Vec<ContextKey>,
+) -> Result<Vec<Result<IngestContext>>> {
+    let rows = sqlx::query(
+        "SELECT u.ord, \
+            (SELECT m.data FROM inbox_messages m \
+              WHERE m.tenant_id = u.t AND m.channel_id = u.ch AND m.external_id = u.ext), \
+            k.data, \
+            (SELECT c.data FROM inbox_conversations c \
+              WHERE c.tenant_id = u.t AND c.channel_id = u.ch AND c.contact_id = k.contact_id \
+              ORDER BY (c.status <> 'resolved') DESC, c.row_seq DESC LIMIT 1) \
+         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY \
+              AS u(t, ch, wa, uid, ext, ord) \
+         LEFT JOIN LATERAL ( \
+            SELECT contact_id, data FROM ( \
+                SELECT contact_id, data, 0 AS pref FROM inbox_contacts WHERE tenant_id = u.t AND wa_id = u.wa \
+                UNION ALL \
+                SELECT contact_id, data, 1 AS pref FROM inbox_contacts WHERE tenant_id = u.t AND user_id = u.uid) x \
+            ORDER BY pref LIMIT 1) k ON true",
+    )
+    .bind(keys.iter().map(|k| k.tenant.as_str()).collect::<Vec<_>>())
+    .bind(keys.iter().map(|k| k.channel.as_str()).collect::<Vec<_>>())
+    .bind(
+        keys.iter()
+            .map(|k| k.identity.wa_id.as_deref())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        keys.iter()
+            .map(|k| k.identity.user_id.as_deref())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        keys.iter()
+            .map(|k| k.external_id.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(|e| db("ingest context", e))?;
+    Ok(in_order(keys.len(), rows)
+        .into_iter()
+        .map(|row| {
+            let Some(row) = row else {
+                return Ok(IngestContext::default());
+            };
+            let existing: Option<serde_json::Value> = row.get(1);
+            let contact: Option<serde_json::Value> = row.get(2);
+            let latest: Option<serde_json::Value> = row.get(3);
+            Ok(IngestContext {
+                existing: existing.map(|v| from_json("message", v)).transpose()?,
+                contact: contact.map(|v| from_json("contact", v)).transpose()?,
+                latest: latest.map(|v| from_json("conversation", v)).transpose()?,
+            })
+        })
+        .collect())
+}
+
+async fn statuses_query(
+    pool: &sqlx::PgPool,
+    keys: Vec<StatusKey>,
+) -> Result<Vec<Result<Option<Message>>>> {
+    let rows = sqlx::query(
+        "SELECT u.ord, ( \
+            SELECT data FROM ( \
+                SELECT data, 0 AS pref FROM inbox_messages \
+                 WHERE tenant_id = u.t AND message_id = u.ours AND channel_id = u.ch \
+                   AND data->>'direction' = 'outbound' \
+                UNION ALL \
+                SELECT data, 1 AS pref FROM inbox_messages \
+                 WHERE tenant_id = u.t AND channel_id = u.ch AND external_id = u.ext) x \
+            ORDER BY pref LIMIT 1) \
+         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS u(t, ch, ours, ext, ord)",
+    )
+    .bind(keys.iter().map(|k| k.tenant.as_str()).collect::<Vec<_>>())
+    .bind(keys.iter().map(|k| k.channel.as_str()).collect::<Vec<_>>())
+    .bind(
+        keys.iter()
+            .map(|k| k.our_id.as_ref().map(|m| m.as_str()))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        keys.iter()
+            .map(|k| k.external_id.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(|e| db("message for status", e))?;
+    Ok(in_order(keys.len(), rows)
+        .into_iter()
+        .map(|row| {
+            let data: Option<serde_json::Value> = row.and_then(|r| r.get(1));
+            data.map(|v| from_json("message", v)).transpose()
+        })
+        .collect())
+}

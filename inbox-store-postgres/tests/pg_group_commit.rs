@@ -1,0 +1,201 @@
+//! Group commit and batched ingest reads under concurrent load: changesets
+//! that share a transaction (one multi-row statement, or one savepoint each
+//! when something in the batch collides) end exactly as if each had been
+//! committed alone.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use futures::future::join_all;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use inbox_core::ports::Store;
+use inbox_core::testing::Fixture;
+use inbox_core::{
+    model::ConversationStatus, ChannelId, EventKind, IngestOutcome, TenantId, View, ViewQuery,
+};
+use inbox_store_memory::MemoryStore;
+use inbox_store_postgres::{GroupCommit, PgStore};
+
+/// One delivery of the load: (phone number id, external id, sender).
+type Delivery = (&'static str, String, String);
+
+/// Three rounds of 48 customers on three numbers (two tenants) writing at
+/// once. Round 0 opens every conversation, one message each (no batch has
+/// a collision); in the others, which continue them, every 4th message is
+/// delivered three times and customers 0, 1 and 2 send two messages at once
+/// (their changesets collide on the conversation, and the batch is redone
+/// one changeset at a time).
+fn rounds() -> Vec<Vec<Delivery>> {
+    let pnids = ["1001", "1002", "2001"];
+    (0..3)
+        .map(|round| {
+            let mut load = Vec::new();
+            for c in 0..48usize {
+                let pnid = pnids[c % 3];
+                let from = format!("3460000{c:04}");
+                let messy = round > 0;
+                let copies = if messy && c % 4 == 0 { 3 } else { 1 };
+                for _ in 0..copies {
+                    load.push((pnid, format!("wamid.{round}.{c}"), from.clone()));
+                }
+                if messy && c < 3 {
+                    load.push((pnid, format!("wamid.{round}.{c}.b"), from.clone()));
+                }
+            }
+            load
+        })
+        .collect()
+}
+
+async fn deliver(f: &Fixture, load: &[Delivery]) -> Vec<IngestOutcome> {
+    join_all(load.iter().map(|(pnid, ext, from)| {
+        let event = f.text(pnid, ext, from, &format!("message {ext}"));
+        async move { f.inbox.ingest(event).await }
+    }))
+    .await
+    .into_iter()
+    .map(|r| r.unwrap())
+    .collect()
+}
+
+/// Per tenant and sender: (conversations, messages in each, active ones).
+async fn shape(f: &Fixture) -> BTreeMap<(String, String), (usize, Vec<usize>, usize)> {
+    let mut out = BTreeMap::new();
+    for (tenant, admin) in [("acme", "sam"), ("globex", "gus")] {
+        let t = TenantId::new(tenant).unwrap();
+        let mut query = ViewQuery::new(View::All).limit(500);
+        query.statuses = vec![];
+        let page = f.inbox.list(&f.actor(admin), &query).await.unwrap();
+        for conv in page.items {
+            let contact = f.store.contact(&t, &conv.contact).await.unwrap();
+            let messages = f.store.messages(&t, &conv.id).await.unwrap();
+            assert_eq!(conv.message_count as usize, messages.len(), "{conv:?}");
+            let key = (
+                tenant.to_string(),
+                contact.identity.wa_id.clone().unwrap_or_default(),
+            );
+            let e: &mut (usize, Vec<usize>, usize) = out.entry(key).or_default();
+            e.0 += 1;
+            e.1.push(messages.len());
+            if conv.status != ConversationStatus::Resolved {
+                e.2 += 1;
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_ingests_share_transactions_and_end_as_if_committed_alone() {
+    let Some(url) = common::fresh_database().await else {
+        return;
+    };
+    // One committer, so that commits queue behind the running batch.
+    let pg = PgStore::connect(&url, 8)
+        .await
+        .unwrap()
+        .with_group_commit(GroupCommit {
+            max_batch: 64,
+            committers: 1,
+        });
+    let f = Fixture::new(Arc::new(pg.clone()) as Arc<dyn Store>)
+        .await
+        .unwrap();
+    // The same load, one delivery at a time, on the memory store.
+    let alone = Fixture::new(Arc::new(MemoryStore::new()) as Arc<dyn Store>)
+        .await
+        .unwrap();
+
+    let mut external_ids = HashSet::new();
+    for load in rounds() {
+        let outcomes = deliver(&f, &load).await;
+        for d in &load {
+            let _ = alone
+                .inbox
+                .ingest(alone.text(d.0, &d.1, &d.2, "x"))
+                .await
+                .unwrap();
+        }
+        let fresh: HashSet<_> = load.iter().map(|d| d.1.clone()).collect();
+        let stored = outcomes
+            .iter()
+            .filter(|o| matches!(o, IngestOutcome::Stored { .. }))
+            .count();
+        let duplicates = outcomes
+            .iter()
+            .filter(|o| matches!(o, IngestOutcome::Duplicate { .. }))
+            .count();
+        assert_eq!(stored, fresh.len(), "each message stored once");
+        assert_eq!(duplicates, load.len() - fresh.len());
+        external_ids.extend(fresh);
+    }
+
+    let (single, fast, fallback, batched) = pg.group_commit_stats().snapshot();
+    assert!(
+        fast > 0 && batched > 0,
+        "no batch was written with the multi-row statement \
+         ({single} single commits, {fallback} batches redone one by one)"
+    );
+    let (queries, lookups) = pg.read_batch_stats().snapshot();
+    assert!(
+        lookups > queries,
+        "lookups shared queries: {lookups} in {queries}"
+    );
+
+    // Same conversations, same messages in each, one active per customer.
+    assert_eq!(shape(&f).await, shape(&alone).await);
+
+    for tenant in ["acme", "globex"] {
+        let t = TenantId::new(tenant).unwrap();
+        // Every message once, findable by its external id.
+        let events = f.store.events_since(&t, 0, 100_000).await.unwrap();
+        // The tenant's event sequence is gap-free and in order.
+        for (i, e) in events.iter().enumerate() {
+            assert_eq!(e.seq, i as u64 + 1, "{tenant}: event {i} is {e:?}");
+        }
+        let received = events
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::MessageReceived { .. }))
+            .count();
+        let channels: Vec<ChannelId> = f
+            .store
+            .channels(&t)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
+        let mut found = 0;
+        for ext in &external_ids {
+            for ch in &channels {
+                if f.store
+                    .message_by_external_id(&t, ch, ext)
+                    .await
+                    .unwrap()
+                    .is_some()
+                {
+                    found += 1;
+                }
+            }
+        }
+        assert_eq!(received, found, "{tenant}: one event per stored message");
+        // Each conversation's events end at its stored version.
+        let mut query = ViewQuery::new(View::All).limit(500);
+        query.statuses = vec![];
+        let admin = if tenant == "acme" { "sam" } else { "gus" };
+        for conv in f.inbox.list(&f.actor(admin), &query).await.unwrap().items {
+            let last = f
+                .store
+                .conversation_events(&t, &conv.id, 0)
+                .await
+                .unwrap()
+                .iter()
+                .filter_map(|e| e.conversation_version)
+                .max();
+            assert_eq!(last, Some(conv.version), "{conv:?}");
+        }
+    }
+}
