@@ -22,12 +22,13 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 use inbox_core::error::Result;
 use inbox_core::event::Event;
 use inbox_core::ids::TenantId;
-use inbox_core::model::Contact;
+use inbox_core::model::{Contact, Conversation};
 use inbox_core::ports::{Changeset, Committed};
 use inbox_core::timer::TimerChange;
 
 use crate::error::{db, shared};
-use crate::store::{conversation_columns, Failure, PgStore};
+use crate::store::{micros, priority_rank, Failure, PgStore};
+use sqlx::types::Json;
 
 pub(crate) struct Job {
     pub tenant: TenantId,
@@ -35,16 +36,22 @@ pub(crate) struct Job {
     pub reply: oneshot::Sender<Result<Committed>>,
 }
 
-/// Settings of group commit.
+/// Settings of group commit and of the batched ingest lookups.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GroupCommit {
-    /// Most changesets in one transaction.
+    /// Most changesets in one transaction (and most lookups in one query).
     pub max_batch: usize,
     /// Committer tasks (batches in flight at once). Two (the default) let
     /// one batch write while another waits for its WAL flush. Batches
     /// written concurrently can deadlock on each other's rows; a batch that
     /// fails that way is redone changeset by changeset.
     pub committers: usize,
+    /// Reader tasks answering ingest lookups (queries in flight at once).
+    /// One (the default): a lookup query is short, and one reader lets the
+    /// lookups that arrive meanwhile gather into the next query; more
+    /// readers mean more, smaller queries (measured: 5,500 against 4,700
+    /// webhooks a second with two, at 128 concurrent webhooks).
+    pub readers: usize,
 }
 
 impl Default for GroupCommit {
@@ -52,6 +59,7 @@ impl Default for GroupCommit {
         Self {
             max_batch: 128,
             committers: 2,
+            readers: 1,
         }
     }
 }
@@ -238,7 +246,7 @@ async fn fast_in(
         .flat_map(|j| j.changes.messages.iter().map(move |m| (&j.tenant, m)))
         .collect();
     if !msgs.is_empty() {
-        let data = json_values(msgs.iter().map(|(_, m)| m))?;
+        let data = json_values(msgs.iter().map(|(_, m)| *m));
         q.push(", m AS (INSERT INTO inbox_messages (tenant_id, message_id, conversation_id, channel_id, external_id, idempotency_key, data, body) SELECT * FROM UNNEST(");
         q.push_bind(msgs.iter().map(|(t, _)| t.as_str()).collect::<Vec<_>>());
         q.push("::text[], ");
@@ -289,7 +297,7 @@ async fn fast_in(
         .map(|w| &w.value)
         .collect();
     if !new_contacts.is_empty() {
-        let data = json_values(new_contacts.iter())?;
+        let data = json_values(new_contacts.iter().copied());
         q.push(", kn AS (INSERT INTO inbox_contacts (tenant_id, contact_id, wa_id, user_id, version, data) SELECT * FROM UNNEST(");
         push_contacts(q, &new_contacts, data);
         q.push(") RETURNING 1)");
@@ -301,7 +309,7 @@ async fn fast_in(
     if !upd_contacts.is_empty() {
         expected.push(upd_contacts.len() as i64);
         let values: Vec<_> = upd_contacts.iter().map(|(k, _)| *k).collect();
-        let data = json_values(values.iter())?;
+        let data = json_values(values.iter().copied());
         q.push(", ku AS (UPDATE inbox_contacts c SET wa_id = u.wa_id, user_id = u.user_id, version = u.version, data = u.data FROM UNNEST(");
         push_contacts(q, &values, data);
         q.push(", ");
@@ -335,7 +343,7 @@ async fn fast_in(
         q.push("::text[], ");
         q.push_bind(pc);
         q.push("::text[]) AS u(t, c) ON ch.tenant_id = u.t AND ch.channel_id = u.c)");
-        let cols = conversation_columns(&new_convs).map_err(why)?;
+        let cols = ConvColumns::of(&new_convs);
         q.push(", cn AS (INSERT INTO inbox_conversations (tenant_id, conversation_id, channel_id, contact_id, status, assignee, team_id, \
                 priority_rank, tags, last_activity_us, created_us, waiting_us, version, data) \
                 SELECT t, id, ch, k, st, a, tm, pr, (SELECT coalesce(array_agg(x), '{}') FROM jsonb_array_elements_text(tg) x), la, cr, wt, v, d \
@@ -352,7 +360,7 @@ async fn fast_in(
     if !upd_convs.is_empty() {
         expected.push(upd_convs.len() as i64);
         let values: Vec<_> = upd_convs.iter().map(|(c, _)| *c).collect();
-        let cols = conversation_columns(&values).map_err(why)?;
+        let cols = ConvColumns::of(&values);
         q.push(", cu AS (UPDATE inbox_conversations c SET status = u.st, assignee = u.a, team_id = u.tm, priority_rank = u.pr, \
                 tags = (SELECT coalesce(array_agg(x), '{}') FROM jsonb_array_elements_text(u.tg) x), \
                 last_activity_us = u.la, created_us = u.cr, waiting_us = u.wt, version = u.v, data = u.d \
@@ -455,7 +463,7 @@ async fn fast_in(
     }
     if !all.is_empty() {
         expected.push(all.len() as i64);
-        let data = json_values(all.iter().map(|(_, _, e)| *e))?;
+        let data = json_values(all.iter().map(|(_, _, e)| *e));
         let (seq_t, seq_n): (Vec<&str>, Vec<i64>) =
             per_tenant.iter().map(|(t, n)| (*t, *n)).unzip();
         q.push(", sq AS (UPDATE inbox_tenants t SET event_seq = t.event_seq + u.n FROM UNNEST(");
@@ -595,19 +603,93 @@ fn why(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
-fn json_values<'a, T: serde::Serialize + 'a>(
-    items: impl Iterator<Item = &'a T>,
-) -> std::result::Result<Vec<serde_json::Value>, String> {
-    items
-        .map(serde_json::to_value)
-        .collect::<std::result::Result<_, _>>()
-        .map_err(why)
+/// Values to bind as a `jsonb[]` (serialised straight into the statement).
+fn json_values<'a, T: 'a>(items: impl Iterator<Item = &'a T>) -> Vec<Json<&'a T>> {
+    items.map(Json).collect()
+}
+
+/// Column values of conversations for multi-row statements.
+struct ConvColumns<'a> {
+    tenant: Vec<&'a str>,
+    id: Vec<&'a str>,
+    channel: Vec<&'a str>,
+    contact: Vec<&'a str>,
+    status: Vec<&'static str>,
+    assignee: Vec<Option<&'a str>>,
+    team: Vec<Option<&'a str>>,
+    priority: Vec<i16>,
+    tags: Vec<Json<&'a Vec<String>>>,
+    last_activity: Vec<i64>,
+    created: Vec<i64>,
+    waiting: Vec<Option<i64>>,
+    version: Vec<i64>,
+    data: Vec<Json<&'a Conversation>>,
+}
+
+impl<'a> ConvColumns<'a> {
+    fn of(cs: &[&'a Conversation]) -> Self {
+        Self {
+            tenant: cs.iter().map(|c| c.tenant.as_str()).collect(),
+            id: cs.iter().map(|c| c.id.as_str()).collect(),
+            channel: cs.iter().map(|c| c.channel.as_str()).collect(),
+            contact: cs.iter().map(|c| c.contact.as_str()).collect(),
+            status: cs.iter().map(|c| c.status.as_str()).collect(),
+            assignee: cs
+                .iter()
+                .map(|c| c.assignee.as_ref().map(|a| a.as_str()))
+                .collect(),
+            team: cs
+                .iter()
+                .map(|c| c.team.as_ref().map(|t| t.as_str()))
+                .collect(),
+            priority: cs.iter().map(|c| priority_rank(c.priority)).collect(),
+            tags: cs.iter().map(|c| Json(&c.tags)).collect(),
+            last_activity: cs.iter().map(|c| micros(c.last_activity_at)).collect(),
+            created: cs.iter().map(|c| micros(c.created_at)).collect(),
+            waiting: cs.iter().map(|c| c.waiting_since.map(micros)).collect(),
+            version: cs.iter().map(|c| c.version as i64).collect(),
+            data: cs.iter().map(|c| Json(*c)).collect(),
+        }
+    }
+
+    /// Pushes the columns as bound arrays, comma-separated, in declaration
+    /// order (for `UNNEST(…)`).
+    fn push(self, q: &mut QueryBuilder<'a, Postgres>) {
+        q.push_bind(self.tenant);
+        q.push("::text[], ");
+        q.push_bind(self.id);
+        q.push("::text[], ");
+        q.push_bind(self.channel);
+        q.push("::text[], ");
+        q.push_bind(self.contact);
+        q.push("::text[], ");
+        q.push_bind(self.status);
+        q.push("::text[], ");
+        q.push_bind(self.assignee);
+        q.push("::text[], ");
+        q.push_bind(self.team);
+        q.push("::text[], ");
+        q.push_bind(self.priority);
+        q.push("::smallint[], ");
+        q.push_bind(self.tags);
+        q.push("::jsonb[], ");
+        q.push_bind(self.last_activity);
+        q.push("::bigint[], ");
+        q.push_bind(self.created);
+        q.push("::bigint[], ");
+        q.push_bind(self.waiting);
+        q.push("::bigint[], ");
+        q.push_bind(self.version);
+        q.push("::bigint[], ");
+        q.push_bind(self.data);
+        q.push("::jsonb[]");
+    }
 }
 
 fn push_contacts<'a>(
     q: &mut QueryBuilder<'a, Postgres>,
     ks: &[&'a Contact],
-    data: Vec<serde_json::Value>,
+    data: Vec<Json<&'a Contact>>,
 ) {
     q.push_bind(ks.iter().map(|k| k.tenant.as_str()).collect::<Vec<_>>());
     q.push("::text[], ");

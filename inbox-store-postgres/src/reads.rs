@@ -10,6 +10,8 @@
 //! that arrives when none is running goes out at once: batching adds no
 //! wait to a quiet inbox.
 
+use sqlx::postgres::PgRow;
+use sqlx::types::Json;
 use sqlx::Row;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -21,7 +23,6 @@ use inbox_core::model::{ContactIdentity, Message};
 use inbox_core::ports::IngestContext;
 
 use crate::error::{db, shared};
-use crate::store::from_json;
 
 /// Takes the next batch off a shared queue: waits for one item, then takes
 /// what else is already queued, up to `max`. `None` once every sender is
@@ -200,9 +201,26 @@ where
     }
 }
 
+/// A `jsonb` column decoded straight into the model.
+fn column<T: serde::de::DeserializeOwned>(
+    row: &PgRow,
+    index: usize,
+    what: &'static str,
+) -> Result<Option<T>> {
+    row.try_get::<Option<Json<T>>, _>(index)
+        .map(|v| v.map(|Json(v)| v))
+        .map_err(|e| match e {
+            sqlx::Error::ColumnDecode { source, .. } => Error::Backend {
+                message: format!("PostgreSQL: corrupt {what} row: {source}"),
+                source: None,
+            },
+            other => db("ingest lookup", other),
+        })
+}
+
 /// Rows of a batched query in key order: `ord` (1-based) is column 0.
-fn in_order(n: usize, rows: Vec<sqlx::postgres::PgRow>) -> Vec<Option<sqlx::postgres::PgRow>> {
-    let mut out: Vec<Option<sqlx::postgres::PgRow>> = (0..n).map(|_| None).collect();
+fn in_order(n: usize, rows: Vec<PgRow>) -> Vec<Option<PgRow>> {
+    let mut out: Vec<Option<PgRow>> = (0..n).map(|_| None).collect();
     for row in rows {
         let ord: i64 = row.get(0);
         if let Some(slot) = usize::try_from(ord - 1).ok().and_then(|i| out.get_mut(i)) {
@@ -259,13 +277,10 @@ async fn contexts_query(
             let Some(row) = row else {
                 return Ok(IngestContext::default());
             };
-            let existing: Option<serde_json::Value> = row.get(1);
-            let contact: Option<serde_json::Value> = row.get(2);
-            let latest: Option<serde_json::Value> = row.get(3);
             Ok(IngestContext {
-                existing: existing.map(|v| from_json("message", v)).transpose()?,
-                contact: contact.map(|v| from_json("contact", v)).transpose()?,
-                latest: latest.map(|v| from_json("conversation", v)).transpose()?,
+                existing: column(&row, 1, "message")?,
+                contact: column(&row, 2, "contact")?,
+                latest: column(&row, 3, "conversation")?,
             })
         })
         .collect())
@@ -304,9 +319,9 @@ async fn statuses_query(
     .map_err(|e| db("message for status", e))?;
     Ok(in_order(keys.len(), rows)
         .into_iter()
-        .map(|row| {
-            let data: Option<serde_json::Value> = row.and_then(|r| r.get(1));
-            data.map(|v| from_json("message", v)).transpose()
+        .map(|row| match row {
+            Some(row) => column(&row, 1, "message"),
+            None => Ok(None),
         })
         .collect())
 }

@@ -60,108 +60,19 @@ type ChannelCache = HashMap<String, (Option<Channel>, Instant)>;
 /// change made through another instance is seen after at most this long.
 const CHANNEL_TTL: Duration = Duration::from_secs(5);
 
-/// Column values of conversations for multi-row statements.
-pub(crate) struct ConvColumns {
-    pub tenant: Vec<String>,
-    pub id: Vec<String>,
-    pub channel: Vec<String>,
-    pub contact: Vec<String>,
-    pub status: Vec<&'static str>,
-    pub assignee: Vec<Option<String>>,
-    pub team: Vec<Option<String>>,
-    pub priority: Vec<i16>,
-    pub tags: Vec<serde_json::Value>,
-    pub last_activity: Vec<i64>,
-    pub created: Vec<i64>,
-    pub waiting: Vec<Option<i64>>,
-    pub version: Vec<i64>,
-    pub data: Vec<serde_json::Value>,
-}
-
-impl ConvColumns {
-    /// Pushes the columns as bound arrays, comma-separated, in declaration
-    /// order (for `UNNEST(…)` in a built statement).
-    pub(crate) fn push(self, q: &mut QueryBuilder<'_, Postgres>) {
-        q.push_bind(self.tenant);
-        q.push("::text[], ");
-        q.push_bind(self.id);
-        q.push("::text[], ");
-        q.push_bind(self.channel);
-        q.push("::text[], ");
-        q.push_bind(self.contact);
-        q.push("::text[], ");
-        q.push_bind(self.status);
-        q.push("::text[], ");
-        q.push_bind(self.assignee);
-        q.push("::text[], ");
-        q.push_bind(self.team);
-        q.push("::text[], ");
-        q.push_bind(self.priority);
-        q.push("::smallint[], ");
-        q.push_bind(self.tags);
-        q.push("::jsonb[], ");
-        q.push_bind(self.last_activity);
-        q.push("::bigint[], ");
-        q.push_bind(self.created);
-        q.push("::bigint[], ");
-        q.push_bind(self.waiting);
-        q.push("::bigint[], ");
-        q.push_bind(self.version);
-        q.push("::bigint[], ");
-        q.push_bind(self.data);
-        q.push("::jsonb[]");
-    }
-}
-
-pub(crate) fn conversation_columns(
-    cs: &[&Conversation],
-) -> std::result::Result<ConvColumns, serde_json::Error> {
-    Ok(ConvColumns {
-        tenant: cs.iter().map(|c| c.tenant.to_string()).collect(),
-        id: cs.iter().map(|c| c.id.to_string()).collect(),
-        channel: cs.iter().map(|c| c.channel.to_string()).collect(),
-        contact: cs.iter().map(|c| c.contact.to_string()).collect(),
-        status: cs.iter().map(|c| c.status.as_str()).collect(),
-        assignee: cs
-            .iter()
-            .map(|c| c.assignee.as_ref().map(|a| a.to_string()))
-            .collect(),
-        team: cs
-            .iter()
-            .map(|c| c.team.as_ref().map(|a| a.to_string()))
-            .collect(),
-        priority: cs.iter().map(|c| priority_rank(c.priority)).collect(),
-        tags: cs
-            .iter()
-            .map(|c| serde_json::to_value(&c.tags))
-            .collect::<std::result::Result<_, _>>()?,
-        last_activity: cs.iter().map(|c| micros(c.last_activity_at)).collect(),
-        created: cs.iter().map(|c| micros(c.created_at)).collect(),
-        waiting: cs.iter().map(|c| c.waiting_since.map(micros)).collect(),
-        version: cs.iter().map(|c| c.version as i64).collect(),
-        data: cs
-            .iter()
-            .map(serde_json::to_value)
-            .collect::<std::result::Result<_, _>>()?,
-    })
-}
-
 fn to_json<T: Serialize>(v: &T) -> Json<&T> {
     Json(v)
 }
 
-pub(crate) fn from_json<T: DeserializeOwned>(
-    what: &'static str,
-    v: serde_json::Value,
-) -> Result<T> {
+fn from_json<T: DeserializeOwned>(what: &'static str, v: serde_json::Value) -> Result<T> {
     serde_json::from_value(v).map_err(|e| corrupt(what, e))
 }
 
-fn micros(t: DateTime<Utc>) -> i64 {
+pub(crate) fn micros(t: DateTime<Utc>) -> i64 {
     t.timestamp_micros()
 }
 
-fn priority_rank(p: Priority) -> i16 {
+pub(crate) fn priority_rank(p: Priority) -> i16 {
     match p {
         Priority::Low => 0,
         Priority::Normal => 1,
@@ -228,15 +139,27 @@ impl PgStore {
 
     /// Turns group commit on: commits that arrive while others are being
     /// written share their transaction, so a tenant's commits (serialised
-    /// by its event sequence) pay one round of statements and one WAL flush
-    /// per batch instead of one each. Each commit still succeeds or fails on
-    /// its own. Spawns the committer tasks on the current Tokio runtime.
+    /// by its event sequence) pay one statement and one WAL flush per batch
+    /// instead of several statements and a flush each. Each commit still
+    /// succeeds or fails on its own. Ingest lookups
+    /// ([`Store::ingest_context`], [`Store::message_for_status`]) are
+    /// batched the same way. Spawns the committer and reader tasks on the
+    /// current Tokio runtime.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> inbox_core::Result<()> {
+    /// use inbox_store_postgres::{GroupCommit, PgStore};
+    /// let store = PgStore::connect("postgres://postgres@127.0.0.1/inbox", 16)
+    ///     .await?
+    ///     .with_group_commit(GroupCommit { committers: 1, ..GroupCommit::default() });
+    /// # let _ = store; Ok(()) }
+    /// ```
     pub fn with_group_commit(mut self, settings: GroupCommit) -> Self {
         let plain = Self::from_pool(self.pool.clone());
         self.batcher = Some(crate::batch::spawn(plain, settings, self.stats.clone()));
         self.readers = Some(Readers::spawn(
             self.pool.clone(),
-            settings.committers,
+            settings.readers,
             settings.max_batch,
             self.read_stats.clone(),
         ));

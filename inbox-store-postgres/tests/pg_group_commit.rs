@@ -100,6 +100,7 @@ async fn concurrent_ingests_share_transactions_and_end_as_if_committed_alone() {
         .with_group_commit(GroupCommit {
             max_batch: 64,
             committers: 1,
+            readers: 1,
         });
     let f = Fixture::new(Arc::new(pg.clone()) as Arc<dyn Store>)
         .await
