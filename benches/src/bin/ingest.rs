@@ -266,7 +266,7 @@ async fn run() -> Result<(), String> {
         eprintln!("batched reads: {lookups} lookups in {queries} queries");
         // Its connections go before the baseline opens as many again
         // (PostgreSQL allows 100 by default).
-        pg.pool().close().await;
+        pg.close().await;
     }
     let baseline_url = db_url.or(match args.url.as_deref() {
         Some(u) => Some(fresh_database(u, "inbox_bench_baseline").await?),
