@@ -6,8 +6,13 @@
 //!
 //! ```text
 //! cargo run --release -p inbox-benches --bin ingest -- --store memory|postgres \
-//!     [--database-url URL] [--messages N] [--concurrency C]
+//!     [--database-url URL] [--messages N] [--concurrency C] \
+//!     [--committers K] [--max-batch B] [--readers R]
 //! ```
+//!
+//! `--committers`, `--max-batch` and `--readers` set the PostgreSQL store's
+//! [`GroupCommit`](inbox_store_postgres::GroupCommit) (its defaults
+//! otherwise).
 //!
 //! The last line of output is
 //! `ingest store=<s> messages=<N> msgs_per_s=<X> baseline_rows_per_s=<Y> ratio=<X/Y>`.
@@ -23,7 +28,7 @@ use inbox_core::ports::{Store, Transport};
 use inbox_core::testing::RecordingTransport;
 use inbox_core::{AgentId, ChannelId, Inbox, InboxConfig, Ports, TeamId, TenantId};
 use inbox_store_memory::{MemoryEventBus, MemoryStore, SystemClock, UuidIds};
-use inbox_store_postgres::PgStore;
+use inbox_store_postgres::{GroupCommit, PgStore};
 use inbox_whatsapp::{sign, Secret, Webhook, WebhookConfig};
 
 struct Args {
@@ -31,6 +36,7 @@ struct Args {
     url: Option<String>,
     messages: usize,
     concurrency: usize,
+    group_commit: GroupCommit,
 }
 
 fn parse() -> Result<Args, String> {
@@ -39,6 +45,7 @@ fn parse() -> Result<Args, String> {
         url: std::env::var("DATABASE_URL").ok(),
         messages: 20_000,
         concurrency: 32,
+        group_commit: GroupCommit::default(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -49,6 +56,16 @@ fn parse() -> Result<Args, String> {
             "--messages" => a.messages = v()?.parse().map_err(|e| format!("--messages: {e}"))?,
             "--concurrency" => {
                 a.concurrency = v()?.parse().map_err(|e| format!("--concurrency: {e}"))?
+            }
+            "--committers" => {
+                a.group_commit.committers =
+                    v()?.parse().map_err(|e| format!("--committers: {e}"))?
+            }
+            "--max-batch" => {
+                a.group_commit.max_batch = v()?.parse().map_err(|e| format!("--max-batch: {e}"))?
+            }
+            "--readers" => {
+                a.group_commit.readers = v()?.parse().map_err(|e| format!("--readers: {e}"))?
             }
             other => return Err(format!("unknown argument {other}")),
         }
@@ -179,7 +196,8 @@ async fn run() -> Result<(), String> {
             .await?;
             let pg = PgStore::connect(&url, (args.concurrency as u32).clamp(4, 64))
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| e.to_string())?
+                .with_group_commit(args.group_commit);
             if let Ok(extra) = std::env::var("INGEST_EXTRA_SQL") {
                 sqlx::raw_sql(&extra)
                     .execute(pg.pool())
