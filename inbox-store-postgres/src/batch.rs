@@ -199,8 +199,9 @@ async fn savepoints(store: &PgStore, jobs: Vec<Job>) {
     }
 }
 
-/// The whole batch with multi-row statements. Any collision or mismatch
-/// aborts it (nothing is written) and the caller redoes it with savepoints.
+/// The whole batch as one statement ([`fast_in`]). Any collision or
+/// mismatch aborts it (nothing is written) and the caller redoes it with
+/// savepoints; the reason is returned for the log.
 async fn fast(store: &PgStore, jobs: &[Job]) -> std::result::Result<Vec<Vec<Event>>, String> {
     let mut tx = store.pool().begin().await.map_err(why)?;
     match fast_in(&mut tx, jobs).await {
@@ -215,6 +216,12 @@ async fn fast(store: &PgStore, jobs: &[Job]) -> std::result::Result<Vec<Vec<Even
     }
 }
 
+/// Writes the batch with one `WITH … SELECT` statement: a data-modifying
+/// CTE per table, then a `SELECT` of the counts the checks need (tenants
+/// and channels found, rows whose expected version matched, events
+/// written) and each tenant's new last sequence number. Fails (and the
+/// caller rolls back) if the batch cannot be one statement or a count is
+/// not the expected one.
 async fn fast_in(
     tx: &mut Transaction<'_, Postgres>,
     jobs: &[Job],
