@@ -11,7 +11,7 @@
 //! ```
 //!
 //! `--committers`, `--max-batch` and `--readers` set the PostgreSQL store's
-//! [`GroupCommit`](inbox_store_postgres::GroupCommit) (its defaults
+//! [`GroupCommit`] (its defaults
 //! otherwise).
 //!
 //! The last line of output is
