@@ -7,12 +7,14 @@
 //! ```text
 //! cargo run --release -p inbox-benches --bin ingest -- --store memory|postgres \
 //!     [--database-url URL] [--messages N] [--concurrency C] \
-//!     [--committers K] [--max-batch B] [--readers R]
+//!     [--committers K] [--max-batch B] [--readers R] [--setup-sql SQL]
 //! ```
 //!
 //! `--committers`, `--max-batch` and `--readers` set the PostgreSQL store's
-//! [`GroupCommit`] (its defaults
-//! otherwise).
+//! [`GroupCommit`] (its defaults otherwise). `--setup-sql` runs SQL on the
+//! fresh ingest database after the migrations, for experiments (for
+//! example `--setup-sql "DROP INDEX inbox_conversations_oldest"`); the
+//! recorded figures are measured without it.
 //!
 //! The last line of output is
 //! `ingest store=<s> messages=<N> msgs_per_s=<X> baseline_rows_per_s=<Y> ratio=<X/Y>`.
@@ -37,6 +39,7 @@ struct Args {
     messages: usize,
     concurrency: usize,
     group_commit: GroupCommit,
+    setup_sql: Option<String>,
 }
 
 fn parse() -> Result<Args, String> {
@@ -46,6 +49,7 @@ fn parse() -> Result<Args, String> {
         messages: 20_000,
         concurrency: 32,
         group_commit: GroupCommit::default(),
+        setup_sql: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -67,6 +71,7 @@ fn parse() -> Result<Args, String> {
             "--readers" => {
                 a.group_commit.readers = v()?.parse().map_err(|e| format!("--readers: {e}"))?
             }
+            "--setup-sql" => a.setup_sql = Some(v()?),
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -198,11 +203,11 @@ async fn run() -> Result<(), String> {
                 .await
                 .map_err(|e| e.to_string())?
                 .with_group_commit(args.group_commit);
-            if let Ok(extra) = std::env::var("INGEST_EXTRA_SQL") {
-                sqlx::raw_sql(&extra)
+            if let Some(sql) = &args.setup_sql {
+                sqlx::raw_sql(sql)
                     .execute(pg.pool())
                     .await
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| format!("--setup-sql: {e}"))?;
             }
             pg_store = Some(pg.clone());
             (Arc::new(pg), Some(url))
