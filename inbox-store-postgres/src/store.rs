@@ -1099,6 +1099,33 @@ impl Store for PgStore {
         .ok_or_else(|| Error::not_found("contact", id))
     }
 
+    async fn contacts(&self, tenant: &TenantId, ids: &[ContactId]) -> Result<Vec<Contact>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(
+            "SELECT contact_id, data FROM inbox_contacts WHERE tenant_id = $1 AND contact_id = ANY($2)",
+        )
+        .bind(tenant.as_str())
+        .bind(ids.iter().map(|i| i.as_str()).collect::<Vec<_>>())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| db("contacts", e))?;
+        let mut found: HashMap<String, Contact> = HashMap::with_capacity(rows.len());
+        for row in rows {
+            let id: String = row.get(0);
+            found.insert(
+                id,
+                from_json("contact", row.get::<serde_json::Value, _>(1))?,
+            );
+        }
+        // In the order asked, each once.
+        Ok(ids
+            .iter()
+            .filter_map(|id| found.remove(id.as_str()))
+            .collect())
+    }
+
     async fn find_contact(
         &self,
         tenant: &TenantId,

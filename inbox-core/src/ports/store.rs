@@ -410,6 +410,26 @@ pub trait Store: Send + Sync {
 
     /// A contact.
     async fn contact(&self, tenant: &TenantId, id: &ContactId) -> Result<Contact>;
+    /// The contacts of the tenant with these ids, each once, in the order
+    /// of `ids`; ids that are unknown (or another tenant's) are left out.
+    /// For a page of conversations: one read instead of one per row. The
+    /// default reads them one by one; stores with a round trip per read
+    /// override it.
+    async fn contacts(&self, tenant: &TenantId, ids: &[ContactId]) -> Result<Vec<Contact>> {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut out = Vec::new();
+        for id in ids {
+            if !seen.insert(id) {
+                continue;
+            }
+            match self.contact(tenant, id).await {
+                Ok(c) => out.push(c),
+                Err(Error::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
     /// The contact with this `wa_id`, else the one with this `user_id`.
     async fn find_contact(
         &self,

@@ -100,6 +100,7 @@ macro_rules! store_conformance_tests {
             automation_timers_fire_through_tick,
             queued_conversations_go_to_agents_coming_online,
             contacts_merge_into_one,
+            contacts_are_read_together,
             metrics_match_hand_computed_values,
             metrics_report_sla_compliance,
             metrics_business_hours_and_next_responses,

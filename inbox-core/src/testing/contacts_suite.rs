@@ -162,3 +162,44 @@ pub async fn contacts_merge_into_one<S: Store + AsDynStore + ?Sized>(store: Arc<
     assert_eq!(f.store.contact(&acme, &k3).await.unwrap(), k3_before);
     assert_eq!(f.store.conversation(&acme, &c4).await.unwrap().contact, k4);
 }
+
+/// `Store::contacts` reads a page's contacts at once: each once, in the
+/// order asked, unknown ids and other tenants' contacts left out.
+pub async fn contacts_are_read_together<S: Store + AsDynStore + ?Sized>(store: Arc<S>) {
+    let f = Fixture::new(store.as_dyn()).await.unwrap();
+    let acme = f.acme();
+    let mut ids = Vec::new();
+    for (ext, wa) in [("w1", "34600201"), ("w2", "34600202"), ("w3", "34600203")] {
+        let (conv, _) = f.customer_says("1001", ext, wa, "hola").await.unwrap();
+        ids.push(f.store.conversation(&acme, &conv).await.unwrap().contact);
+    }
+    let (gconv, _) = f
+        .customer_says("2001", "g1", "15550001", "hi")
+        .await
+        .unwrap();
+    let globex = crate::ids::TenantId::new("globex").unwrap();
+    let theirs = f.store.conversation(&globex, &gconv).await.unwrap().contact;
+    let unknown = crate::ids::ContactId::new("ct_nobody").unwrap();
+
+    let asked = vec![
+        ids[2].clone(),
+        unknown.clone(),
+        ids[0].clone(),
+        ids[2].clone(),
+        theirs.clone(),
+    ];
+    let got = f.store.contacts(&acme, &asked).await.unwrap();
+    let got_ids: Vec<_> = got.iter().map(|c| c.id.clone()).collect();
+    assert_eq!(got_ids, vec![ids[2].clone(), ids[0].clone()]);
+    for c in &got {
+        assert_eq!(c, &f.store.contact(&acme, &c.id).await.unwrap());
+    }
+    assert!(f.store.contacts(&acme, &[]).await.unwrap().is_empty());
+    let mine = f
+        .store
+        .contacts(&globex, &[theirs.clone(), ids[1].clone()])
+        .await
+        .unwrap();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0].id, theirs);
+}

@@ -101,13 +101,16 @@ async fn with_contacts(
     a: &Actor,
     page: inbox_core::Page<inbox_core::model::Conversation>,
 ) -> ApiResult<Json<ConversationPage>> {
-    let mut contacts = HashMap::new();
-    for c in &page.items {
-        if !contacts.contains_key(&c.contact) {
-            let k = s.inbox.ports().store.contact(&a.tenant, &c.contact).await?;
-            contacts.insert(c.contact.clone(), k);
-        }
-    }
+    let ids: Vec<ContactId> = page.items.iter().map(|c| c.contact.clone()).collect();
+    let contacts: HashMap<ContactId, inbox_core::model::Contact> = s
+        .inbox
+        .ports()
+        .store
+        .contacts(&a.tenant, &ids)
+        .await?
+        .into_iter()
+        .map(|k| (k.id.clone(), k))
+        .collect();
     Ok(Json(ConversationPage {
         items: page.items,
         next: page.next,
