@@ -89,15 +89,6 @@ pub(crate) struct Readers {
     tx: mpsc::UnboundedSender<Lookup>,
 }
 
-impl std::fmt::Debug for Lookup {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Lookup::Context(..) => "Lookup::Context",
-            Lookup::Status(..) => "Lookup::Status",
-        })
-    }
-}
-
 fn stopped() -> Error {
     Error::unavailable("PostgreSQL: the reader stopped")
 }
@@ -174,23 +165,12 @@ where
     Fut: std::future::Future<Output = Result<Vec<Result<V>>>>,
 {
     let (keys, replies): (Vec<K>, Vec<_>) = items.into_iter().unzip();
-    let n = keys.len();
+    // The queries answer every key (`in_order`); a reply left without an
+    // answer would reach its caller as "the reader stopped".
     match query(keys).await {
-        Ok(values) if values.len() == n => {
+        Ok(values) => {
             for (reply, v) in replies.into_iter().zip(values) {
                 let _ = reply.send(v);
-            }
-        }
-        Ok(values) => {
-            let e = Error::Backend {
-                message: format!(
-                    "PostgreSQL: a batched lookup answered {} of {n} keys",
-                    values.len()
-                ),
-                source: None,
-            };
-            for reply in replies {
-                let _ = reply.send(Err(shared(&e)));
             }
         }
         Err(e) => {
