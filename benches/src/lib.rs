@@ -151,3 +151,50 @@ pub fn percentile(sorted: &[std::time::Duration], p: f64) -> std::time::Duration
     let idx = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
     sorted[idx.min(sorted.len() - 1)]
 }
+
+/// Brings the server of `url` to the same quiet state before a measured
+/// phase, so that no phase pays for the one before it: with `vacuum`, a
+/// `VACUUM` of the database (the dead rows the previous phase left are
+/// cleaned now, not by autovacuum during the next phase); then a
+/// `CHECKPOINT` (no phase starts with a checkpoint's writes owed by the one
+/// before it); then waits, up to a minute, until no autovacuum worker is
+/// running. Returns what it could not do, for the bench to print
+/// (`CHECKPOINT` needs superuser or `pg_checkpoint`).
+pub async fn settle(url: &str, vacuum: bool) -> Vec<String> {
+    use sqlx::Connection;
+    let mut notes = Vec::new();
+    let mut conn = match sqlx::postgres::PgConnection::connect(url).await {
+        Ok(c) => c,
+        Err(e) => return vec![format!("cannot connect to settle the server: {e}")],
+    };
+    if vacuum {
+        if let Err(e) = sqlx::query("VACUUM").execute(&mut conn).await {
+            notes.push(format!("VACUUM failed ({e}); measured without it"));
+        }
+    }
+    if let Err(e) = sqlx::query("CHECKPOINT").execute(&mut conn).await {
+        notes.push(format!("CHECKPOINT failed ({e}); measured without it"));
+    }
+    let start = std::time::Instant::now();
+    loop {
+        let busy: Result<i64, _> = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'",
+        )
+        .fetch_one(&mut conn)
+        .await;
+        match busy {
+            Ok(0) => break,
+            Ok(n) if start.elapsed() > std::time::Duration::from_secs(60) => {
+                notes.push(format!("{n} autovacuum workers still running after 60 s"));
+                break;
+            }
+            Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+            Err(e) => {
+                notes.push(format!("cannot see autovacuum workers: {e}"));
+                break;
+            }
+        }
+    }
+    let _ = conn.close().await;
+    notes
+}

@@ -3,11 +3,21 @@
 //! The core derives a conversation's timers from its state
 //! ([`desired_timers`]); every commit that changes a conversation also sets
 //! and clears its timers (a [`TimerChange`] list in the changeset), so the
-//! store always holds exactly the timers the state asks for, indexed by due
-//! time. [`Inbox::tick`](crate::Inbox::tick) asks the store for what is due
+//! store holds the timers the state asks for, indexed by due time.
+//! [`Inbox::tick`](crate::Inbox::tick) asks the store for what is due
 //! (cost proportional to what is due, not to the open conversations) and
 //! fires each in a version-checked commit that also clears it: the same
 //! tick twice fires nothing twice.
+//!
+//! Timers that every customer message pushes later
+//! ([`TimerKind::is_deferred`]: the window warning, the inactivity
+//! resolve) are not moved later in the store: the stored timer stays at
+//! its earlier time, and when it comes due early the tick finds the state
+//! asks for a later time and re-arms it there instead of firing. That
+//! saves a timer write on nearly every inbound message; a timer that must
+//! come *earlier*, or appear, or go, is written at once as always. So for
+//! these kinds the stored due time is never later than the wanted one, and
+//! nothing ever fires late.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
@@ -56,6 +66,25 @@ impl TimerKind {
             TimerKind::SlaBreach(Resolution) => "sla_breach_resolution",
             TimerKind::Automation => "automation",
         }
+    }
+
+    /// Whether a move of this timer to a *later* time is deferred: left
+    /// out of the changeset, so the stored timer comes due at its earlier
+    /// time and the tick re-arms it for the time the state then asks for
+    /// (see the module docs). True for the kinds every customer message
+    /// pushes later: [`WindowWarning`](TimerKind::WindowWarning) and
+    /// [`InactivityResolve`](TimerKind::InactivityResolve).
+    ///
+    /// ```
+    /// use inbox_core::timer::TimerKind;
+    /// assert!(TimerKind::WindowWarning.is_deferred());
+    /// assert!(!TimerKind::SnoozeWake.is_deferred());
+    /// ```
+    pub fn is_deferred(self) -> bool {
+        matches!(
+            self,
+            TimerKind::WindowWarning | TimerKind::InactivityResolve
+        )
     }
 
     /// Parses a stored name.
@@ -202,6 +231,32 @@ pub fn desired_timers(
 }
 
 /// The timer changes that take a conversation from `before` to `after`.
+///
+/// A [deferred](TimerKind::is_deferred) timer that `after` wants later than
+/// `before` did is left where it is (it re-arms when it comes due).
+///
+/// ```
+/// use chrono::{TimeDelta, TimeZone, Utc};
+/// use inbox_core::model::Conversation;
+/// use inbox_core::timer::{timer_changes, TimerChange, TimerKind, TimerPolicy};
+/// use inbox_core::*;
+/// let t0 = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
+/// let mut c = Conversation::new(TenantId::new("t").unwrap(), ConversationId::new("c").unwrap(),
+///     ChannelId::new("ch").unwrap(), ContactId::new("k").unwrap(), t0);
+/// c.waiting_since = Some(t0);
+/// c.window_expires_at = Some(t0 + TimeDelta::hours(24));
+/// let policy = TimerPolicy::default();
+/// // The first customer message arms the warning, an hour before the window closes.
+/// let armed = timer_changes(None, &c, &policy);
+/// assert!(matches!(&armed[..], [TimerChange::Set(t)]
+///     if t.kind == TimerKind::WindowWarning && t.due_at == t0 + TimeDelta::hours(23)));
+/// // A later message moves the window; the stored warning is left to re-arm.
+/// let mut later = c.clone();
+/// later.window_expires_at = Some(t0 + TimeDelta::hours(26));
+/// assert!(timer_changes(Some(&c), &later, &policy).is_empty());
+/// // Moving it earlier is written at once.
+/// assert_eq!(timer_changes(Some(&later), &c, &policy).len(), 1);
+/// ```
 pub fn timer_changes(
     before: Option<&Conversation>,
     after: &Conversation,
@@ -213,7 +268,11 @@ pub fn timer_changes(
     let new = desired_timers(after, policy);
     let mut changes = Vec::new();
     for (kind, due) in &new {
-        if old.get(kind) != Some(due) {
+        let keep = match old.get(kind) {
+            Some(was) => was == due || (kind.is_deferred() && was < due),
+            None => false,
+        };
+        if !keep {
             changes.push(TimerChange::Set(Timer {
                 tenant: after.tenant.clone(),
                 conversation: after.id.clone(),

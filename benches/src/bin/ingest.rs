@@ -16,6 +16,11 @@
 //! example `--setup-sql "DROP INDEX inbox_conversations_oldest"`); the
 //! recorded figures are measured without it.
 //!
+//! Before each measured phase the server is settled
+//! ([`inbox_benches::settle`]): a `CHECKPOINT` before the ingest; a
+//! `VACUUM` of what the ingest left and a `CHECKPOINT` before the baseline;
+//! and no autovacuum worker running. So neither phase pays for the other.
+//!
 //! The last line of output is
 //! `ingest store=<s> messages=<N> msgs_per_s=<X> baseline_rows_per_s=<Y> ratio=<X/Y>`.
 
@@ -234,6 +239,11 @@ async fn run() -> Result<(), String> {
             .collect(),
     );
     let hook = Arc::new(Webhook::new(WebhookConfig::new("verify", secret)));
+    if let Some(url) = &db_url {
+        for note in inbox_benches::settle(url, false).await {
+            eprintln!("settle: {note}");
+        }
+    }
     eprintln!(
         "ingesting {} webhooks ({} store, concurrency {})...",
         args.messages, args.store, args.concurrency
@@ -297,6 +307,9 @@ async fn run() -> Result<(), String> {
     });
     let base = match &baseline_url {
         Some(u) => {
+            for note in inbox_benches::settle(u, true).await {
+                eprintln!("settle: {note}");
+            }
             eprintln!(
                 "baseline: {} single-row INSERT transactions...",
                 args.messages

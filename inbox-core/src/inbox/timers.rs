@@ -38,6 +38,9 @@ pub struct TickReport {
     pub automations: u32,
     /// Timers found stale (the state moved on) and cleared.
     pub cleared: u32,
+    /// [Deferred](crate::timer::TimerKind::is_deferred) timers that came due
+    /// before the time the state now asks for, re-armed for that time.
+    pub rearmed: u32,
 }
 
 impl TickReport {
@@ -51,6 +54,7 @@ impl TickReport {
             + self.sla_breaches
             + self.automations
             + self.cleared
+            + self.rearmed
     }
 }
 
@@ -66,7 +70,8 @@ impl Inbox {
         let mut report = TickReport::default();
         for timer in due {
             match self.fire(&timer, now).await {
-                Ok(Some(kind)) => match kind {
+                Ok(Fired::Rearmed) => report.rearmed += 1,
+                Ok(Fired::Did(kind)) => match kind {
                     TimerKind::SnoozeWake => report.woken += 1,
                     TimerKind::WindowWarning => report.window_warnings += 1,
                     TimerKind::FollowUp => report.follow_ups += 1,
@@ -75,7 +80,7 @@ impl Inbox {
                     TimerKind::SlaBreach(_) => report.sla_breaches += 1,
                     TimerKind::Automation => report.automations += 1,
                 },
-                Ok(None) => report.cleared += 1,
+                Ok(Fired::Cleared) => report.cleared += 1,
                 // Another instance fired it first.
                 Err(Error::Conflict(_)) => {}
                 Err(e) => return Err(e),
@@ -84,16 +89,19 @@ impl Inbox {
         Ok(report)
     }
 
-    /// Fires one timer; `None` when it no longer applies (it is cleared).
-    async fn fire(&self, timer: &Timer, now: DateTime<Utc>) -> Result<Option<TimerKind>> {
+    /// Fires one timer: does what it is for, clears it when the state no
+    /// longer asks for it, or re-arms it when the state asks for it later.
+    async fn fire(&self, timer: &Timer, now: DateTime<Utc>) -> Result<Fired> {
         let store = &self.ports.store;
         let current = match store.conversation(&timer.tenant, &timer.conversation).await {
             Ok(c) => c,
-            Err(Error::NotFound { .. }) => return Ok(None),
+            Err(Error::NotFound { .. }) => return Ok(Fired::Cleared),
             Err(e) => return Err(e),
         };
         let wanted = desired_timers(&current, &self.config.timers);
         let applies = wanted.get(&timer.kind).is_some_and(|due| *due <= now);
+        // A deferred timer that came due before the time now wanted.
+        let rearm_at = wanted.get(&timer.kind).copied().filter(|due| *due > now);
         let mut next = current.clone();
         let mut kinds = Vec::new();
         if applies {
@@ -233,21 +241,25 @@ impl Inbox {
             ));
         }
         let timers = timer_changes(Some(&current), &next, &self.config.timers);
-        // A stale timer (the state no longer asks for it) is just cleared.
-        let stale_clear = if applies {
-            Vec::new()
-        } else {
-            vec![crate::timer::TimerChange::Clear {
+        // A stale timer (the state no longer asks for it) is just cleared;
+        // one that is wanted later (deferred) is re-armed for then.
+        let stale_clear = match (applies, rearm_at) {
+            (true, _) => Vec::new(),
+            (false, Some(due_at)) => vec![crate::timer::TimerChange::Set(Timer {
+                due_at,
+                ..timer.clone()
+            })],
+            (false, None) => vec![crate::timer::TimerChange::Clear {
                 conversation: current.id.clone(),
                 kind: timer.kind,
-            }]
+            }],
         };
         if kinds.is_empty()
             && timers.is_empty()
             && stale_clear.is_empty()
             && automated.events.is_empty()
         {
-            return Ok(None);
+            return Ok(Fired::Cleared);
         }
         next.version = current.version + 1;
         next.updated_at = now;
@@ -273,6 +285,20 @@ impl Inbox {
         };
         let committed = store.commit(changes).await?;
         self.publish(&committed.events).await;
-        Ok(applies.then_some(timer.kind))
+        Ok(match (applies, rearm_at) {
+            (true, _) => Fired::Did(timer.kind),
+            (false, Some(_)) => Fired::Rearmed,
+            (false, None) => Fired::Cleared,
+        })
     }
+}
+
+/// What firing one timer did.
+enum Fired {
+    /// What the timer is for.
+    Did(TimerKind),
+    /// Nothing yet: the state asks for it later; re-armed for then.
+    Rearmed,
+    /// Nothing: the state no longer asks for it; cleared.
+    Cleared,
 }

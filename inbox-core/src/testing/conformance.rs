@@ -90,6 +90,7 @@ macro_rules! store_conformance_tests {
             timers_are_found_by_due_time,
             snoozed_conversations_wake_on_tick_once,
             window_warning_fires_once_while_the_customer_waits,
+            window_warning_moved_later_rearms_and_fires_on_time,
             reply_leases_are_exclusive_and_expire,
             contacts_are_edited_on_the_version_seen,
             routing_state_is_stored,
@@ -3362,17 +3363,7 @@ pub async fn window_warning_fires_once_while_the_customer_waits<S: Store + AsDyn
     let r = f.inbox.tick(at_hours(23), 100).await.unwrap();
     assert_eq!(r.window_warnings, 1, "only the waiting conversation: {r:?}");
     assert_eq!(f.inbox.tick(at_hours(23), 100).await.unwrap().total(), 0);
-    let warned: Vec<_> = f
-        .store
-        .conversation_events(&f.acme(), &c, 0)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter_map(|e| match e.kind {
-            EventKind::WindowClosing { closes_at } => Some(closes_at),
-            _ => None,
-        })
-        .collect();
+    let warned = window_warnings_of(&f, &c).await;
     assert_eq!(warned, [at_hours(24)]);
     // A new customer message opens a new window, and a new warning.
     f.clock.set(at_hours(30));
@@ -3387,6 +3378,61 @@ pub async fn window_warning_fires_once_while_the_customer_waits<S: Store + AsDyn
             .window_warnings,
         1
     );
+}
+
+/// When each window-closing warning of `c` said the window closes.
+async fn window_warnings_of(f: &Fixture, c: &ConversationId) -> Vec<DateTime<Utc>> {
+    f.store
+        .conversation_events(&f.acme(), c, 0)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|e| match e.kind {
+            EventKind::WindowClosing { closes_at } => Some(closes_at),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A customer message that moves the window later leaves the stored
+/// warning where it was (a deferred timer): at its old time the tick
+/// re-arms it instead of warning, and it warns at the new time, once.
+pub async fn window_warning_moved_later_rearms_and_fires_on_time<S: Store + AsDynStore + ?Sized>(
+    store: Arc<S>,
+) {
+    let f = fixture(store).await;
+    let (c, _) = f
+        .customer_says("1001", "w1", "34690200000", "hello?")
+        .await
+        .unwrap();
+    let at_hours = |h: i64| Fixture::start() + TimeDelta::hours(h);
+    f.clock.set(at_hours(5));
+    let (same, _) = f
+        .customer_says("1001", "w2", "34690200000", "anyone?")
+        .await
+        .unwrap();
+    assert_eq!(same, c, "the second message continues the conversation");
+    // The warning was not moved: it is still stored for 23 h.
+    let due = f.store.due_timers(at_hours(23), 100).await.unwrap();
+    assert_eq!(
+        due.iter().map(|t| (t.kind, t.due_at)).collect::<Vec<_>>(),
+        [(crate::timer::TimerKind::WindowWarning, at_hours(23))]
+    );
+    let r = f.inbox.tick(at_hours(23), 100).await.unwrap();
+    assert_eq!((r.window_warnings, r.rearmed), (0, 1), "{r:?}");
+    // Re-armed for an hour before the new close (5 h + 24 h).
+    assert!(f
+        .store
+        .due_timers(at_hours(27), 100)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(f.inbox.tick(at_hours(27), 100).await.unwrap().total(), 0);
+    let r = f.inbox.tick(at_hours(28), 100).await.unwrap();
+    assert_eq!((r.window_warnings, r.rearmed), (1, 0), "{r:?}");
+    assert_eq!(f.inbox.tick(at_hours(28), 100).await.unwrap().total(), 0);
+    let warned = window_warnings_of(&f, &c).await;
+    assert_eq!(warned, [at_hours(29)]);
 }
 
 /// Reply leases: one holder at a time, who and until when is reported to
