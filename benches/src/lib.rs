@@ -30,7 +30,7 @@ fn message_value(from: &str, name: &str, message: Value) -> Value {
 /// 5% reactions, 25% status batches (sent, delivered, read). Message ids are
 /// unique per `i`.
 pub fn webhook_body(i: u64) -> Vec<u8> {
-    let from = format!("3461{:07}", i % 5_000);
+    let from = customer_wa_id(i);
     let name = format!("Customer {}", i % 5_000);
     let id = format!("wamid.HBgLMzQ2MTEwMDAwMDEVAgASGBQz{i:016X}");
     let ts = (1_760_000_000 + i).to_string();
@@ -92,6 +92,33 @@ pub fn webhook_body(i: u64) -> Vec<u8> {
         }
     };
     serde_json::to_vec(&envelope(value)).unwrap_or_default()
+}
+
+/// Whether body `i` of the mix is a status batch (its statuses report on
+/// the outbound message `msg_{i:032x}`, provider id `wamid.out.{i:016X}`,
+/// sent to customer `i % 5000`).
+pub fn is_status_body(i: u64) -> bool {
+    i % 20 >= 15
+}
+
+/// The wa_id of customer `k` of the mix.
+pub fn customer_wa_id(k: u64) -> String {
+    format!("3461{:07}", k % 5_000)
+}
+
+/// A webhook body with one text message from customer `k` (its id made
+/// from `tag`, so that it is unique).
+pub fn customer_text_body(k: u64, tag: &str, text: &str) -> Vec<u8> {
+    let from = customer_wa_id(k);
+    let body = envelope(message_value(
+        &from,
+        &format!("Customer {}", k % 5_000),
+        json!({
+            "from": from, "id": format!("wamid.{tag}.{k}"), "timestamp": "1760000000", "type": "text",
+            "text": { "body": text }
+        }),
+    ));
+    serde_json::to_vec(&body).unwrap_or_default()
 }
 
 /// `n` bodies of the mix.

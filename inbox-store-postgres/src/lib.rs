@@ -43,6 +43,7 @@
 mod batch;
 mod bus;
 mod error;
+mod mutations;
 mod reads;
 mod store;
 mod webhooks;
@@ -50,5 +51,6 @@ mod webhooks;
 pub use batch::{GroupCommit, GroupCommitStats};
 pub use bus::{PgEventBus, CHANNEL};
 pub use error::PgStoreError;
+pub use mutations::MutationBatchStats;
 pub use reads::ReadBatchStats;
 pub use store::{PgStore, MIGRATOR};

@@ -182,7 +182,7 @@ where
 }
 
 /// A `jsonb` column decoded straight into the model.
-fn column<T: serde::de::DeserializeOwned>(
+pub(crate) fn column<T: serde::de::DeserializeOwned>(
     row: &PgRow,
     index: usize,
     what: &'static str,

@@ -29,6 +29,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::batch::{GroupCommit, GroupCommitStats, Job};
 use crate::error::{corrupt, db, fk_violation, unique_violation};
+use crate::mutations::{MutationBatchStats, MutationJob};
 use crate::reads::{ContextKey, ReadBatchStats, Readers, StatusKey};
 use std::sync::Arc;
 
@@ -49,6 +50,8 @@ pub struct PgStore {
     stats: Arc<GroupCommitStats>,
     readers: Option<Readers>,
     read_stats: Arc<ReadBatchStats>,
+    mutator: Option<mpsc::UnboundedSender<MutationJob>>,
+    mutation_stats: Arc<MutationBatchStats>,
     /// The connections of the committers and readers (see
     /// [`PgStore::with_group_commit`]).
     batch_pool: Option<PgPool>,
@@ -135,6 +138,8 @@ impl PgStore {
             stats: Arc::default(),
             readers: None,
             read_stats: Arc::default(),
+            mutator: None,
+            mutation_stats: Arc::default(),
             batch_pool: None,
             channels: Arc::default(),
             search_probe_limit: 10_000,
@@ -173,10 +178,16 @@ impl PgStore {
             .clone()
             .options([("plan_cache_mode", "force_custom_plan")]);
         let pool = PgPoolOptions::new()
-            .max_connections(u32::try_from(committers + readers).unwrap_or(u32::MAX))
+            // One more for the message mutations.
+            .max_connections(u32::try_from(committers + readers + 1).unwrap_or(u32::MAX))
             .acquire_timeout(Duration::from_secs(5))
             .connect_lazy_with(options);
         let plain = Self::from_pool(pool.clone());
+        self.mutator = Some(crate::mutations::spawn(
+            plain.clone(),
+            settings.max_batch,
+            self.mutation_stats.clone(),
+        ));
         self.batcher = Some(crate::batch::spawn(plain, settings, self.stats.clone()));
         self.readers = Some(Readers::spawn(
             pool.clone(),
@@ -207,10 +218,16 @@ impl PgStore {
         &self.read_stats
     }
 
+    /// Counters of the batched message mutations (delivery statuses).
+    pub fn mutation_batch_stats(&self) -> &MutationBatchStats {
+        &self.mutation_stats
+    }
+
     /// Turns group commit off.
     pub fn without_group_commit(mut self) -> Self {
         self.batcher = None;
         self.readers = None;
+        self.mutator = None;
         self.batch_pool = None;
         self
     }
@@ -275,6 +292,61 @@ impl PgStore {
     }
 
     /// Commits one changeset in its own transaction.
+    /// [`Store::update_message`] in a transaction of its own (without
+    /// group commit, and for batches that must be redone one at a time).
+    pub(crate) async fn update_message_alone(
+        &self,
+        tenant: &TenantId,
+        id: &MessageId,
+        mutation: &MessageMutation,
+    ) -> Result<Option<Event>> {
+        let mut tx = self.pool.begin().await.map_err(|e| db("begin", e))?;
+        let row = sqlx::query(
+            "SELECT data FROM inbox_messages WHERE tenant_id = $1 AND message_id = $2 FOR UPDATE",
+        )
+        .bind(tenant.as_str())
+        .bind(id.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(|e| db("update message", e))?
+        .ok_or_else(|| Error::not_found("message", id))?;
+        let mut message: Message = from_json("message", row.get::<serde_json::Value, _>(0))?;
+        let mutated = mutation.apply(&mut message);
+        if !mutated.changed {
+            let _ = tx.rollback().await;
+            return Ok(None);
+        }
+        let r = sqlx::query("UPDATE inbox_messages SET external_id = $3, data = $4 WHERE tenant_id = $1 AND message_id = $2")
+            .bind(tenant.as_str())
+            .bind(id.as_str())
+            .bind(message.external_id.as_deref())
+            .bind(to_json(&message))
+            .execute(&mut *tx)
+            .await;
+        if let Err(e) = r {
+            let _ = tx.rollback().await;
+            return Err(match unique_violation(&e) {
+                Some(_) => {
+                    let ext = message.external_id.clone().unwrap_or_default();
+                    let other = self
+                        .message_by_external_id(tenant, &message.channel, &ext)
+                        .await?;
+                    Error::Duplicate {
+                        what: "message",
+                        existing: other.map(|m| m.id.to_string()).unwrap_or_default(),
+                    }
+                }
+                None => db("update message", e),
+            });
+        }
+        let recorded = match mutated.event {
+            Some(e) => record_events(&mut tx, tenant, vec![e]).await?.pop(),
+            None => None,
+        };
+        tx.commit().await.map_err(|e| db("commit", e))?;
+        Ok(recorded)
+    }
+
     pub(crate) async fn commit_alone(
         &self,
         tenant: &TenantId,
@@ -794,7 +866,7 @@ pub(crate) async fn write_timers_multi(
 
 /// Numbers and stores events at the end of a transaction (the tenant's
 /// sequence row stays locked only from here to commit).
-async fn record_events(
+pub(crate) async fn record_events(
     tx: &mut Transaction<'_, Postgres>,
     tenant: &TenantId,
     mut events: Vec<Event>,
@@ -2056,51 +2128,21 @@ impl Store for PgStore {
         id: &MessageId,
         mutation: &MessageMutation,
     ) -> Result<Option<Event>> {
-        let mut tx = self.pool.begin().await.map_err(|e| db("begin", e))?;
-        let row = sqlx::query(
-            "SELECT data FROM inbox_messages WHERE tenant_id = $1 AND message_id = $2 FOR UPDATE",
-        )
-        .bind(tenant.as_str())
-        .bind(id.as_str())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(|e| db("update message", e))?
-        .ok_or_else(|| Error::not_found("message", id))?;
-        let mut message: Message = from_json("message", row.get::<serde_json::Value, _>(0))?;
-        let mutated = mutation.apply(&mut message);
-        if !mutated.changed {
-            let _ = tx.rollback().await;
-            return Ok(None);
+        if let Some(mutator) = &self.mutator {
+            let (reply, answer) = oneshot::channel();
+            let job = MutationJob {
+                tenant: tenant.clone(),
+                id: id.clone(),
+                mutation: mutation.clone(),
+                reply,
+            };
+            if mutator.send(job).is_ok() {
+                return answer.await.unwrap_or_else(|_| {
+                    Err(Error::unavailable("PostgreSQL: the mutation task stopped"))
+                });
+            }
         }
-        let r = sqlx::query("UPDATE inbox_messages SET external_id = $3, data = $4 WHERE tenant_id = $1 AND message_id = $2")
-            .bind(tenant.as_str())
-            .bind(id.as_str())
-            .bind(message.external_id.as_deref())
-            .bind(to_json(&message))
-            .execute(&mut *tx)
-            .await;
-        if let Err(e) = r {
-            let _ = tx.rollback().await;
-            return Err(match unique_violation(&e) {
-                Some(_) => {
-                    let ext = message.external_id.clone().unwrap_or_default();
-                    let other = self
-                        .message_by_external_id(tenant, &message.channel, &ext)
-                        .await?;
-                    Error::Duplicate {
-                        what: "message",
-                        existing: other.map(|m| m.id.to_string()).unwrap_or_default(),
-                    }
-                }
-                None => db("update message", e),
-            });
-        }
-        let recorded = match mutated.event {
-            Some(e) => record_events(&mut tx, tenant, vec![e]).await?.pop(),
-            None => None,
-        };
-        tx.commit().await.map_err(|e| db("commit", e))?;
-        Ok(recorded)
+        self.update_message_alone(tenant, id, mutation).await
     }
 
     async fn events_since(

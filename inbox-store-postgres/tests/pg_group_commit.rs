@@ -1,7 +1,8 @@
-//! Group commit and batched ingest reads under concurrent load: changesets
-//! that share a transaction (one multi-row statement, or one savepoint each
-//! when something in the batch collides) end exactly as if each had been
-//! committed alone.
+//! Group commit, batched ingest reads and batched message mutations under
+//! concurrent load: changesets that share a transaction (one multi-row
+//! statement, or one savepoint each when something in the batch collides)
+//! end exactly as if each had been committed alone, and so do status
+//! reports applied together.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -11,10 +12,14 @@ use futures::future::join_all;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
-use inbox_core::ports::Store;
+use inbox_core::model::{
+    Author, Content, ConversationStatus, DeliveryState, DeliveryStatus, DeliveryUpdate, Direction,
+    Message,
+};
+use inbox_core::ports::{Changeset, MessageMutation, Store};
 use inbox_core::testing::Fixture;
 use inbox_core::{
-    model::ConversationStatus, ChannelId, EventKind, IngestOutcome, TenantId, View, ViewQuery,
+    AgentId, ChannelId, EventKind, IngestOutcome, MessageId, TenantId, View, ViewQuery,
 };
 use inbox_store_memory::MemoryStore;
 use inbox_store_postgres::{GroupCommit, PgStore};
@@ -199,4 +204,136 @@ async fn concurrent_ingests_share_transactions_and_end_as_if_committed_alone() {
             assert_eq!(last, Some(conv.version), "{conv:?}");
         }
     }
+}
+
+/// An outbound message in `conversation`, as the dispatcher leaves it:
+/// accepted by the provider, with the provider id `ext` if given.
+fn outbound(stored: &Message, n: usize, ext: Option<String>) -> Message {
+    Message {
+        id: MessageId::new(format!("msg_out_{n}")).unwrap(),
+        direction: Direction::Outbound,
+        author: Author::Agent(AgentId::new("ana").unwrap()),
+        content: Content::text(format!("reply {n}")),
+        external_id: ext,
+        idempotency_key: None,
+        delivery: Some(DeliveryState {
+            status: DeliveryStatus::Accepted,
+            updated_at: Fixture::start(),
+            error: None,
+            in_doubt_since: None,
+        }),
+        response: None,
+        ..stored.clone()
+    }
+}
+
+fn report(status: DeliveryStatus, ext: &str) -> MessageMutation {
+    MessageMutation::Delivery {
+        update: DeliveryUpdate {
+            status,
+            at: Fixture::start(),
+            error: None,
+        },
+        external_id: Some(ext.to_string()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_status_reports_are_applied_together_as_if_one_at_a_time() {
+    let Some(url) = common::fresh_database().await else {
+        return;
+    };
+    let pg = PgStore::connect(&url, 8).await.unwrap();
+    let f = Fixture::new(Arc::new(pg.clone()) as Arc<dyn Store>)
+        .await
+        .unwrap();
+    let t = f.acme();
+    let IngestOutcome::Stored { message, .. } = f
+        .inbox
+        .ingest(f.text("1001", "wamid.in", "34600000001", "hello"))
+        .await
+        .unwrap()
+    else {
+        panic!("not stored");
+    };
+    // 40 replies with provider ids, and two without (their first status
+    // records one: both are given the same, which only one may take).
+    let mut changes = Changeset::new(t.clone());
+    for n in 0..40 {
+        changes
+            .messages
+            .push(outbound(&message, n, Some(format!("wamid.out.{n}"))));
+    }
+    changes.messages.push(outbound(&message, 40, None));
+    changes.messages.push(outbound(&message, 41, None));
+    f.store.commit(changes).await.unwrap();
+    let before = f.store.events_since(&t, 0, 10_000).await.unwrap().len();
+
+    // Sent, delivered and read for each, all at once, in a scrambled order.
+    let mut calls: Vec<(usize, MessageMutation)> = Vec::new();
+    for status in [
+        DeliveryStatus::Read,
+        DeliveryStatus::Sent,
+        DeliveryStatus::Delivered,
+    ] {
+        for n in 0..40 {
+            calls.push((n, report(status, &format!("wamid.out.{n}"))));
+        }
+    }
+    calls.push((40, report(DeliveryStatus::Sent, "wamid.taken")));
+    calls.push((41, report(DeliveryStatus::Sent, "wamid.taken")));
+    calls.push((99, report(DeliveryStatus::Sent, "wamid.nobody")));
+    let results = join_all(calls.iter().map(|(n, m)| {
+        let (store, t) = (f.store.clone(), t.clone());
+        let id = MessageId::new(format!("msg_out_{n}")).unwrap();
+        async move { store.update_message(&t, &id, m).await }
+    }))
+    .await;
+
+    let (batches, batched, _) = pg.mutation_batch_stats().snapshot();
+    assert!(batches > 0 && batched > 1, "no batch: {batches} batches");
+    // Each reply ends read; the events are exactly the moves forward.
+    let mut applied = BTreeMap::<usize, usize>::new();
+    for ((n, _), r) in calls.iter().zip(&results) {
+        match (n, r) {
+            (99, r) => assert!(
+                matches!(r, Err(inbox_core::Error::NotFound { .. })),
+                "{r:?}"
+            ),
+            (40 | 41, _) => {}
+            (n, Ok(event)) => *applied.entry(*n).or_default() += usize::from(event.is_some()),
+            (_, Err(e)) => panic!("{e}"),
+        }
+    }
+    for n in 0..40 {
+        let id = MessageId::new(format!("msg_out_{n}")).unwrap();
+        let m = f.store.message(&t, &id).await.unwrap();
+        assert_eq!(m.delivery.unwrap().status, DeliveryStatus::Read);
+        assert!((1..=3).contains(&applied[&n]), "{n}: {applied:?}");
+    }
+    // One of the two takes the provider id; the other is told who has it.
+    let taken: Vec<_> = results[120..122].iter().collect();
+    assert_eq!(
+        taken.iter().filter(|r| matches!(r, Ok(Some(_)))).count(),
+        1,
+        "{taken:?}"
+    );
+    assert_eq!(
+        taken
+            .iter()
+            .filter(|r| matches!(r, Err(inbox_core::Error::Duplicate { .. })))
+            .count(),
+        1,
+        "{taken:?}"
+    );
+    // The tenant's events: gap-free, one per status applied.
+    let events = f.store.events_since(&t, 0, 10_000).await.unwrap();
+    for (i, e) in events.iter().enumerate() {
+        assert_eq!(e.seq, i as u64 + 1, "event {i} is {e:?}");
+    }
+    let delivery_events = events[before..]
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::DeliveryChanged { .. }))
+        .count();
+    assert_eq!(delivery_events, applied.values().sum::<usize>() + 1);
 }

@@ -29,7 +29,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::Utc;
-use inbox_benches::{fresh_database, webhook_body, PHONE_NUMBER_ID};
+use inbox_benches::{
+    customer_text_body, fresh_database, is_status_body, webhook_body, PHONE_NUMBER_ID,
+};
 use inbox_core::model::{Agent, Channel, Role, Team, Tenant};
 use inbox_core::ports::{Store, Transport};
 use inbox_core::testing::RecordingTransport;
@@ -45,6 +47,7 @@ struct Args {
     concurrency: usize,
     group_commit: GroupCommit,
     setup_sql: Option<String>,
+    unknown_statuses: bool,
 }
 
 fn parse() -> Result<Args, String> {
@@ -55,6 +58,7 @@ fn parse() -> Result<Args, String> {
         concurrency: 32,
         group_commit: GroupCommit::default(),
         setup_sql: None,
+        unknown_statuses: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -77,6 +81,7 @@ fn parse() -> Result<Args, String> {
                 a.group_commit.readers = v()?.parse().map_err(|e| format!("--readers: {e}"))?
             }
             "--setup-sql" => a.setup_sql = Some(v()?),
+            "--unknown-statuses" => a.unknown_statuses = true,
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -117,6 +122,77 @@ async fn provision(inbox: &Inbox) -> inbox_core::Result<()> {
         inbox.provision_agent(&a).await?;
     }
     Ok(())
+}
+
+/// Stores, before the measured phase, the outbound messages the run's
+/// status webhooks report on (as the dispatcher leaves them: accepted by
+/// the provider, its id recorded), each in its recipient's conversation,
+/// so every status is applied (sent, delivered, read: three updates, three
+/// events) as in production. The recipients are the customers who only
+/// ever receive statuses in the mix (`i % 20 >= 15`, so `i % 5000` too),
+/// so the measured inbound traffic is the same as without them. Returns
+/// how many it stored.
+async fn seed_outbound(
+    inbox: &Inbox,
+    hook: &Webhook,
+    store: &dyn Store,
+    secret: &Secret,
+    messages: usize,
+) -> Result<usize, String> {
+    use inbox_core::model::{Author, Content, DeliveryState, DeliveryStatus, Direction, Message};
+    use inbox_core::ports::Changeset;
+    use inbox_core::{IngestOutcome, MessageId};
+    use std::collections::BTreeMap;
+    let tenant = TenantId::new("bench").map_err(|e| e.to_string())?;
+    let agent = AgentId::new("agent0").map_err(|e| e.to_string())?;
+    let mut by_recipient: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+    for i in (0..messages as u64).filter(|i| is_status_body(*i)) {
+        by_recipient.entry(i % 5_000).or_default().push(i);
+    }
+    let now = Utc::now();
+    let mut stored = 0;
+    for (k, ids) in by_recipient {
+        // The recipient's conversation: opened by a message of theirs.
+        let body = customer_text_body(k, "seed", "Hi, where is my order?");
+        let items = hook
+            .verify_and_decode(Some(&sign(secret, &body)), &body, now)
+            .map_err(|e| e.to_string())?;
+        let Some(event) = items.iter().find_map(|d| d.to_inbound()) else {
+            return Err("seed webhook decoded to nothing".into());
+        };
+        let conversation = match inbox.ingest(event).await.map_err(|e| e.to_string())? {
+            IngestOutcome::Stored { conversation, .. } => conversation,
+            other => return Err(format!("seed message not stored: {other:?}")),
+        };
+        let mut changes = Changeset::new(tenant.clone());
+        for i in ids {
+            changes.messages.push(Message {
+                tenant: tenant.clone(),
+                id: MessageId::new(format!("msg_{i:032x}")).map_err(|e| e.to_string())?,
+                conversation: conversation.clone(),
+                channel: ChannelId::new("main").map_err(|e| e.to_string())?,
+                direction: Direction::Outbound,
+                author: Author::Agent(agent.clone()),
+                content: Content::text("Your order #4521 left our warehouse today."),
+                external_id: Some(format!("wamid.out.{i:016X}")),
+                idempotency_key: None,
+                context: Default::default(),
+                mentions: Vec::new(),
+                sent_at: now,
+                created_at: now,
+                delivery: Some(DeliveryState {
+                    status: DeliveryStatus::Accepted,
+                    updated_at: now,
+                    error: None,
+                    in_doubt_since: None,
+                }),
+                response: None,
+            });
+            stored += 1;
+        }
+        store.commit(changes).await.map_err(|e| e.to_string())?;
+    }
+    Ok(stored)
 }
 
 /// Body `i` of the run: every 10th is a redelivery of an earlier one.
@@ -219,6 +295,7 @@ async fn run() -> Result<(), String> {
         }
         _ => (Arc::new(MemoryStore::new()), None),
     };
+    let store_handle = store.clone();
     let inbox = Inbox::new(
         Ports {
             store,
@@ -238,7 +315,11 @@ async fn run() -> Result<(), String> {
             })
             .collect(),
     );
-    let hook = Arc::new(Webhook::new(WebhookConfig::new("verify", secret)));
+    let hook = Arc::new(Webhook::new(WebhookConfig::new("verify", secret.clone())));
+    if !args.unknown_statuses {
+        let n = seed_outbound(&inbox, &hook, &*store_handle, &secret, args.messages).await?;
+        eprintln!("seeded {n} outbound messages for the status webhooks to report on");
+    }
     if let Some(url) = &db_url {
         for note in inbox_benches::settle(url, false).await {
             eprintln!("settle: {note}");
@@ -297,6 +378,8 @@ async fn run() -> Result<(), String> {
         eprintln!("group commit: {single} single, {fast} fast batches, {fallback} fallback batches, {batched} changesets in batches");
         let (queries, lookups) = pg.read_batch_stats().snapshot();
         eprintln!("batched reads: {lookups} lookups in {queries} queries");
+        let (batches, batched, redone) = pg.mutation_batch_stats().snapshot();
+        eprintln!("batched status updates: {batched} in {batches} transactions ({redone} redone one at a time)");
         // Its connections go before the baseline opens as many again
         // (PostgreSQL allows 100 by default).
         pg.close().await;
