@@ -11,6 +11,11 @@
 //! it is kept and it is redone one changeset at a time under savepoints, so
 //! each commit still succeeds or fails on its own, exactly as if it had run
 //! alone.
+//!
+//! Message mutations (delivery statuses, [`crate::mutations`]) ride in the
+//! same batches: their messages are read under a row lock first (one more
+//! round trip), the mutations applied, and the statement writes them and
+//! numbers their events with the changesets'.
 
 use chrono::{DateTime, Utc};
 use sqlx::{Postgres, QueryBuilder, Row, Transaction};
@@ -27,6 +32,7 @@ use inbox_core::ports::{Changeset, Committed};
 use inbox_core::timer::TimerChange;
 
 use crate::error::{db, shared};
+use crate::mutations::{lock_and_apply, Applied, MutationBatchStats, MutationJob};
 use crate::store::{micros, priority_rank, Failure, PgStore};
 use sqlx::types::Json;
 
@@ -34,6 +40,13 @@ pub(crate) struct Job {
     pub tenant: TenantId,
     pub changes: Changeset,
     pub reply: oneshot::Sender<Result<Committed>>,
+}
+
+/// What the committers take: a changeset, or a message mutation (a
+/// delivery status; see [`crate::mutations`]).
+pub(crate) enum Work {
+    Commit(Box<Job>),
+    Mutate(MutationJob),
 }
 
 /// Settings of group commit and of the batched ingest lookups.
@@ -89,53 +102,119 @@ impl GroupCommitStats {
     }
 }
 
+/// The committers' counters.
+#[derive(Clone)]
+pub(crate) struct Counters {
+    pub commits: Arc<GroupCommitStats>,
+    pub mutations: Arc<MutationBatchStats>,
+}
+
 pub(crate) fn spawn(
     store: PgStore,
     settings: GroupCommit,
-    stats: Arc<GroupCommitStats>,
-) -> mpsc::UnboundedSender<Job> {
-    let (tx, rx) = mpsc::unbounded_channel::<Job>();
+    counters: Counters,
+) -> mpsc::UnboundedSender<Work> {
+    let (tx, rx) = mpsc::unbounded_channel::<Work>();
     let rx = Arc::new(Mutex::new(rx));
     for _ in 0..settings.committers.max(1) {
         let rx = rx.clone();
         let store = store.clone();
-        let stats = stats.clone();
+        let counters = counters.clone();
         tokio::spawn(async move {
-            while let Some(jobs) = crate::reads::next_batch(&rx, settings.max_batch).await {
-                run(&store, jobs, &stats).await;
+            while let Some(work) = crate::reads::next_batch(&rx, settings.max_batch).await {
+                run(&store, work, &counters).await;
             }
         });
     }
     tx
 }
 
-async fn run(store: &PgStore, jobs: Vec<Job>, stats: &GroupCommitStats) {
-    if jobs.len() == 1 {
-        stats.single.fetch_add(1, Ordering::Relaxed);
-        let mut jobs = jobs;
+async fn run(store: &PgStore, work: Vec<Work>, counters: &Counters) {
+    let (stats, mstats) = (&*counters.commits, &*counters.mutations);
+    let mut jobs = Vec::new();
+    let mut mutations = Vec::new();
+    for w in work {
+        match w {
+            Work::Commit(j) => jobs.push(*j),
+            Work::Mutate(m) => mutations.push(m),
+        }
+    }
+    if jobs.len() + mutations.len() == 1 {
         if let Some(job) = jobs.pop() {
+            stats.single.fetch_add(1, Ordering::Relaxed);
             let r = store.commit_alone(&job.tenant, &job.changes).await;
             let _ = job.reply.send(r);
+        }
+        if let Some(m) = mutations.pop() {
+            let r = store
+                .update_message_alone(&m.tenant, &m.id, &m.mutation)
+                .await;
+            let _ = m.reply.send(r);
         }
         return;
     }
     stats
         .batched_changesets
         .fetch_add(jobs.len() as u64, Ordering::Relaxed);
-    match fast(store, &jobs).await {
-        Ok(results) => {
-            stats.fast.fetch_add(1, Ordering::Relaxed);
+    match fast(store, &jobs, &mutations).await {
+        Ok((results, mutated)) => {
+            if !jobs.is_empty() {
+                stats.fast.fetch_add(1, Ordering::Relaxed);
+            }
+            if !mutations.is_empty() {
+                mstats.batches.fetch_add(1, Ordering::Relaxed);
+                mstats
+                    .batched
+                    .fetch_add(mutations.len() as u64, Ordering::Relaxed);
+            }
             for (job, events) in jobs.into_iter().zip(results) {
                 let _ = job.reply.send(Ok(Committed { events }));
             }
+            for (m, r) in mutations.into_iter().zip(mutated) {
+                let _ = m.reply.send(r);
+            }
         }
         Err(reason) => {
-            tracing::debug!(%reason, changesets = jobs.len(), "group commit: batch redone one changeset at a time");
-            stats.fallback.fetch_add(1, Ordering::Relaxed);
-            savepoints(store, jobs).await
+            tracing::debug!(%reason, changesets = jobs.len(), mutations = mutations.len(), "group commit: batch redone one at a time");
+            if !jobs.is_empty() {
+                stats.fallback.fetch_add(1, Ordering::Relaxed);
+                savepoints(store, jobs).await;
+            }
+            mutate_apart(store, mutations, mstats).await;
         }
     }
 }
+
+/// The mutations of a batch that had to be redone: together again if the
+/// changesets were what collided; if they collide themselves (a provider
+/// id already taken must give its caller its own `Duplicate`), each in a
+/// transaction of its own, as without batching.
+async fn mutate_apart(store: &PgStore, mutations: Vec<MutationJob>, mstats: &MutationBatchStats) {
+    if mutations.len() > 1 {
+        if let Ok((_, results)) = fast(store, &[], &mutations).await {
+            mstats.batches.fetch_add(1, Ordering::Relaxed);
+            mstats
+                .batched
+                .fetch_add(mutations.len() as u64, Ordering::Relaxed);
+            for (m, r) in mutations.into_iter().zip(results) {
+                let _ = m.reply.send(r);
+            }
+            return;
+        }
+    }
+    mstats
+        .redone
+        .fetch_add(mutations.len() as u64, Ordering::Relaxed);
+    for m in mutations {
+        let r = store
+            .update_message_alone(&m.tenant, &m.id, &m.mutation)
+            .await;
+        let _ = m.reply.send(r);
+    }
+}
+
+/// Each batched changeset's events, and each mutation's result.
+type BatchResults = (Vec<Vec<Event>>, Vec<Result<Option<Event>>>);
 
 /// One changeset at a time under savepoints, in one transaction.
 async fn savepoints(store: &PgStore, jobs: Vec<Job>) {
@@ -199,15 +278,38 @@ async fn savepoints(store: &PgStore, jobs: Vec<Job>) {
     }
 }
 
-/// The whole batch as one statement ([`fast_in`]). Any collision or
-/// mismatch aborts it (nothing is written) and the caller redoes it with
-/// savepoints; the reason is returned for the log.
-async fn fast(store: &PgStore, jobs: &[Job]) -> std::result::Result<Vec<Vec<Event>>, String> {
+/// The whole batch as one statement ([`fast_in`]), after its mutations'
+/// messages are read under a row lock and the mutations applied. Any
+/// collision or mismatch aborts it (nothing is written) and the caller
+/// redoes it one at a time; the reason is returned for the log.
+async fn fast(
+    store: &PgStore,
+    jobs: &[Job],
+    mutations: &[MutationJob],
+) -> std::result::Result<BatchResults, String> {
     let mut tx = store.pool().begin().await.map_err(why)?;
-    match fast_in(&mut tx, jobs).await {
-        Ok(events) => {
+    let written = async {
+        let applied = if mutations.is_empty() {
+            None
+        } else {
+            Some(lock_and_apply(&mut tx, mutations).await.map_err(why)?)
+        };
+        let (events, mutation_events) = fast_in(&mut tx, jobs, applied.as_ref()).await?;
+        let mutated = match applied {
+            Some(a) => a
+                .outcomes
+                .into_iter()
+                .map(|o| o.map(|slot| slot.and_then(|i| mutation_events.get(i).cloned())))
+                .collect(),
+            None => Vec::new(),
+        };
+        Ok::<_, String>((events, mutated))
+    }
+    .await;
+    match written {
+        Ok(results) => {
             tx.commit().await.map_err(why)?;
-            Ok(events)
+            Ok(results)
         }
         Err(reason) => {
             let _ = tx.rollback().await;
@@ -225,7 +327,8 @@ async fn fast(store: &PgStore, jobs: &[Job]) -> std::result::Result<Vec<Vec<Even
 async fn fast_in(
     tx: &mut Transaction<'_, Postgres>,
     jobs: &[Job],
-) -> std::result::Result<Vec<Vec<Event>>, String> {
+    applied: Option<&Applied>,
+) -> std::result::Result<(Vec<Vec<Event>>, Vec<Event>), String> {
     if !fits_one_statement(jobs) {
         return Err("a changeset needs the per-changeset path".into());
     }
@@ -456,17 +559,49 @@ async fn fast_in(
         q.push("::timestamptz[]) ON CONFLICT (tenant_id, conversation_id, kind) DO UPDATE SET due_at = EXCLUDED.due_at RETURNING 1)");
     }
 
+    // Mutated messages (their rows are locked; their provider ids may
+    // collide with another message's, which aborts the batch).
+    let changed: &[inbox_core::model::Message] = applied.map(|a| &a.changed[..]).unwrap_or(&[]);
+    if !changed.is_empty() {
+        expected.push(changed.len() as i64);
+        q.push(", mu AS (UPDATE inbox_messages m SET external_id = u.ext, data = u.d FROM UNNEST(");
+        q.push_bind(
+            changed
+                .iter()
+                .map(|m| m.tenant.as_str())
+                .collect::<Vec<_>>(),
+        );
+        q.push("::text[], ");
+        q.push_bind(changed.iter().map(|m| m.id.as_str()).collect::<Vec<_>>());
+        q.push("::text[], ");
+        q.push_bind(
+            changed
+                .iter()
+                .map(|m| m.external_id.as_deref())
+                .collect::<Vec<_>>(),
+        );
+        q.push("::text[], ");
+        q.push_bind(json_values(changed.iter()));
+        q.push("::jsonb[]) AS u(t, id, ext, d) WHERE m.tenant_id = u.t AND m.message_id = u.id RETURNING 1)");
+    } else {
+        expected.push(0);
+    }
+
     // Events: one sequence bump per tenant; the k-th event of a tenant in
-    // this batch (in job order) gets `last - n + k`.
+    // this batch (the changesets' in job order, then the mutations') gets
+    // `last - n + k`.
     let mut per_tenant: BTreeMap<&str, i64> = BTreeMap::new();
     // (tenant, k, event)
     let mut all: Vec<(&str, i64, &Event)> = Vec::new();
-    for j in jobs {
-        for e in &j.changes.events {
-            let k = per_tenant.entry(j.tenant.as_str()).or_default();
-            *k += 1;
-            all.push((j.tenant.as_str(), *k, e));
-        }
+    let mutation_events: &[Event] = applied.map(|a| &a.events[..]).unwrap_or(&[]);
+    let tagged = jobs
+        .iter()
+        .flat_map(|j| j.changes.events.iter().map(move |e| (j.tenant.as_str(), e)))
+        .chain(mutation_events.iter().map(|e| (e.tenant.as_str(), e)));
+    for (tenant, e) in tagged {
+        let k = per_tenant.entry(tenant).or_default();
+        *k += 1;
+        all.push((tenant, *k, e));
     }
     if !all.is_empty() {
         expected.push(all.len() as i64);
@@ -524,6 +659,12 @@ async fn fast_in(
         "(SELECT count(*) FROM cu)"
     });
     q.push(", ");
+    q.push(if changed.is_empty() {
+        "0"
+    } else {
+        "(SELECT count(*) FROM mu)"
+    });
+    q.push(", ");
     q.push(if all.is_empty() {
         "0"
     } else {
@@ -558,19 +699,26 @@ async fn fast_in(
             .ok_or("sequence of an unknown tenant")?;
         next.insert(t.as_str(), last - n + 1);
     }
+    let mut number = |tenant: &str, e: &mut Event| -> std::result::Result<(), String> {
+        let n = next.get_mut(tenant).ok_or("no sequence for a tenant")?;
+        e.seq = u64::try_from(*n).map_err(why)?;
+        *n += 1;
+        Ok(())
+    };
     let mut results = Vec::with_capacity(jobs.len());
     for j in jobs {
         let mut events = j.changes.events.clone();
         for e in &mut events {
-            let n = next
-                .get_mut(j.tenant.as_str())
-                .ok_or("no sequence for a tenant")?;
-            e.seq = u64::try_from(*n).map_err(why)?;
-            *n += 1;
+            number(j.tenant.as_str(), e)?;
         }
         results.push(events);
     }
-    Ok(results)
+    let mut mutated = mutation_events.to_vec();
+    for e in &mut mutated {
+        let tenant = e.tenant.clone();
+        number(tenant.as_str(), e)?;
+    }
+    Ok((results, mutated))
 }
 
 /// Whether a batch can be written by the one statement of [`fast_in`]:

@@ -27,7 +27,7 @@ use inbox_core::timer::{Timer, TimerChange, TimerKind};
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::batch::{GroupCommit, GroupCommitStats, Job};
+use crate::batch::{GroupCommit, GroupCommitStats, Job, Work};
 use crate::error::{corrupt, db, fk_violation, unique_violation};
 use crate::mutations::{MutationBatchStats, MutationJob};
 use crate::reads::{ContextKey, ReadBatchStats, Readers, StatusKey};
@@ -46,11 +46,10 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
-    batcher: Option<mpsc::UnboundedSender<Job>>,
+    batcher: Option<mpsc::UnboundedSender<Work>>,
     stats: Arc<GroupCommitStats>,
     readers: Option<Readers>,
     read_stats: Arc<ReadBatchStats>,
-    mutator: Option<mpsc::UnboundedSender<MutationJob>>,
     mutation_stats: Arc<MutationBatchStats>,
     /// The connections of the committers and readers (see
     /// [`PgStore::with_group_commit`]).
@@ -138,7 +137,6 @@ impl PgStore {
             stats: Arc::default(),
             readers: None,
             read_stats: Arc::default(),
-            mutator: None,
             mutation_stats: Arc::default(),
             batch_pool: None,
             channels: Arc::default(),
@@ -178,17 +176,18 @@ impl PgStore {
             .clone()
             .options([("plan_cache_mode", "force_custom_plan")]);
         let pool = PgPoolOptions::new()
-            // One more for the message mutations.
-            .max_connections(u32::try_from(committers + readers + 1).unwrap_or(u32::MAX))
+            .max_connections(u32::try_from(committers + readers).unwrap_or(u32::MAX))
             .acquire_timeout(Duration::from_secs(5))
             .connect_lazy_with(options);
         let plain = Self::from_pool(pool.clone());
-        self.mutator = Some(crate::mutations::spawn(
-            plain.clone(),
-            settings.max_batch,
-            self.mutation_stats.clone(),
+        self.batcher = Some(crate::batch::spawn(
+            plain,
+            settings,
+            crate::batch::Counters {
+                commits: self.stats.clone(),
+                mutations: self.mutation_stats.clone(),
+            },
         ));
-        self.batcher = Some(crate::batch::spawn(plain, settings, self.stats.clone()));
         self.readers = Some(Readers::spawn(
             pool.clone(),
             readers,
@@ -227,7 +226,6 @@ impl PgStore {
     pub fn without_group_commit(mut self) -> Self {
         self.batcher = None;
         self.readers = None;
-        self.mutator = None;
         self.batch_pool = None;
         self
     }
@@ -2029,12 +2027,15 @@ impl Store for PgStore {
                 changes,
                 reply,
             };
-            return match batcher.send(job) {
-                Ok(()) => answer.await.unwrap_or_else(|_| {
-                    Err(Error::unavailable("PostgreSQL: the committer stopped"))
-                }),
-                Err(mpsc::error::SendError(job)) => self.commit_alone(&tenant, &job.changes).await,
-            };
+            if let Err(mpsc::error::SendError(Work::Commit(job))) =
+                batcher.send(Work::Commit(Box::new(job)))
+            {
+                // The committers are gone (the runtime is shutting down).
+                return self.commit_alone(&tenant, &job.changes).await;
+            }
+            return answer
+                .await
+                .unwrap_or_else(|_| Err(Error::unavailable("PostgreSQL: the committer stopped")));
         }
         self.commit_alone(&tenant, &changes).await
     }
@@ -2128,7 +2129,7 @@ impl Store for PgStore {
         id: &MessageId,
         mutation: &MessageMutation,
     ) -> Result<Option<Event>> {
-        if let Some(mutator) = &self.mutator {
+        if let Some(batcher) = &self.batcher {
             let (reply, answer) = oneshot::channel();
             let job = MutationJob {
                 tenant: tenant.clone(),
@@ -2136,9 +2137,9 @@ impl Store for PgStore {
                 mutation: mutation.clone(),
                 reply,
             };
-            if mutator.send(job).is_ok() {
+            if batcher.send(Work::Mutate(job)).is_ok() {
                 return answer.await.unwrap_or_else(|_| {
-                    Err(Error::unavailable("PostgreSQL: the mutation task stopped"))
+                    Err(Error::unavailable("PostgreSQL: the committer stopped"))
                 });
             }
         }
