@@ -28,7 +28,7 @@ use inbox_core::error::Result;
 use inbox_core::event::Event;
 use inbox_core::ids::TenantId;
 use inbox_core::model::{Contact, Conversation};
-use inbox_core::ports::{Changeset, Committed};
+use inbox_core::ports::{Changeset, Committed, MessageUpdated};
 use inbox_core::timer::TimerChange;
 
 use crate::error::{db, shared};
@@ -146,9 +146,7 @@ async fn run(store: &PgStore, work: Vec<Work>, counters: &Counters) {
             let _ = job.reply.send(r);
         }
         if let Some(m) = mutations.pop() {
-            let r = store
-                .update_message_alone(&m.tenant, &m.id, &m.mutation)
-                .await;
+            let r = store.mutate_alone(&m).await;
             let _ = m.reply.send(r);
         }
         return;
@@ -206,15 +204,13 @@ async fn mutate_apart(store: &PgStore, mutations: Vec<MutationJob>, mstats: &Mut
         .redone
         .fetch_add(mutations.len() as u64, Ordering::Relaxed);
     for m in mutations {
-        let r = store
-            .update_message_alone(&m.tenant, &m.id, &m.mutation)
-            .await;
+        let r = store.mutate_alone(&m).await;
         let _ = m.reply.send(r);
     }
 }
 
 /// Each batched changeset's events, and each mutation's result.
-type BatchResults = (Vec<Vec<Event>>, Vec<Result<Option<Event>>>);
+type BatchResults = (Vec<Vec<Event>>, Vec<Result<Option<MessageUpdated>>>);
 
 /// One changeset at a time under savepoints, in one transaction.
 async fn savepoints(store: &PgStore, jobs: Vec<Job>) {
@@ -299,7 +295,14 @@ async fn fast(
             Some(a) => a
                 .outcomes
                 .into_iter()
-                .map(|o| o.map(|slot| slot.and_then(|i| mutation_events.get(i).cloned())))
+                .map(|o| {
+                    o.map(|found| {
+                        found.map(|f| MessageUpdated {
+                            message: f.message,
+                            event: f.event.and_then(|i| mutation_events.get(i).cloned()),
+                        })
+                    })
+                })
                 .collect(),
             None => Vec::new(),
         };

@@ -23,18 +23,36 @@ use tokio::sync::oneshot;
 
 use inbox_core::error::{Error, Result};
 use inbox_core::event::Event;
-use inbox_core::ids::{MessageId, TenantId};
+use inbox_core::ids::{ChannelId, MessageId, TenantId};
 use inbox_core::model::Message;
-use inbox_core::ports::MessageMutation;
+use inbox_core::ports::{MessageMutation, MessageUpdated};
 
 use crate::error::db;
 
-/// One `update_message` call waiting for its batch.
+/// Which message a mutation is for.
+pub(crate) enum Target {
+    /// [`Store::update_message`]: this one (missing is `NotFound`).
+    ///
+    /// [`Store::update_message`]: inbox_core::ports::Store::update_message
+    Id(MessageId),
+    /// [`Store::update_message_for_status`]: the one a status report
+    /// concerns, found as `message_for_status` finds it (missing is
+    /// `None`).
+    ///
+    /// [`Store::update_message_for_status`]: inbox_core::ports::Store::update_message_for_status
+    Status {
+        channel: ChannelId,
+        ours: Option<MessageId>,
+        external_id: String,
+    },
+}
+
+/// One mutation waiting for its batch.
 pub(crate) struct MutationJob {
     pub tenant: TenantId,
-    pub id: MessageId,
+    pub target: Target,
     pub mutation: MessageMutation,
-    pub reply: oneshot::Sender<Result<Option<Event>>>,
+    pub reply: oneshot::Sender<Result<Option<MessageUpdated>>>,
 }
 
 /// Counters of batched message mutations, for monitoring and benchmarks.
@@ -66,60 +84,118 @@ impl MutationBatchStats {
 pub(crate) struct Applied {
     /// The changed messages, in their final state (one row each).
     pub changed: Vec<Message>,
-    /// Each job's outcome: its error, nothing to record, or the index of
-    /// its event in `events`.
-    pub outcomes: Vec<Result<Option<usize>>>,
+    /// Each job's outcome: its error, no message (a status for an unknown
+    /// message), or its message.
+    pub outcomes: Vec<Result<Option<Found>>>,
     /// The events, in job order.
     pub events: Vec<Event>,
 }
 
-/// Reads the jobs' messages under a row lock (in key order, so that two
-/// batches never wait for each other in a cycle) and applies the mutations
-/// in arrival order: several for one message see each other, as they would
-/// one after another. A job whose message is missing gets `NotFound`.
+/// The message a mutation was applied to.
+pub(crate) struct Found {
+    pub message: MessageId,
+    /// Where its event is in [`Applied::events`], if it has one.
+    pub event: Option<usize>,
+}
+
+/// Finds the jobs' messages (a status's as `message_for_status` does),
+/// reads them under a row lock (in key order, so that two batches never
+/// wait for each other in a cycle) and applies the mutations in arrival
+/// order: several for one message see each other, as they would one after
+/// another.
 pub(crate) async fn lock_and_apply(
     tx: &mut Transaction<'_, Postgres>,
     jobs: &[MutationJob],
 ) -> Result<Applied> {
-    let keys: Vec<(&str, &str)> = {
-        let mut k: Vec<_> = jobs
-            .iter()
-            .map(|j| (j.tenant.as_str(), j.id.as_str()))
-            .collect();
-        k.sort_unstable();
-        k.dedup();
-        k
-    };
-    let rows = sqlx::query(
-        "SELECT m.tenant_id, m.message_id, m.data FROM inbox_messages m \
-         JOIN UNNEST($1::text[], $2::text[]) AS u(t, id) ON m.tenant_id = u.t AND m.message_id = u.id \
+    let mut tenants = Vec::with_capacity(jobs.len());
+    let mut ids = Vec::with_capacity(jobs.len());
+    let mut channels = Vec::with_capacity(jobs.len());
+    let mut ours = Vec::with_capacity(jobs.len());
+    let mut external = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        tenants.push(job.tenant.as_str());
+        match &job.target {
+            Target::Id(id) => {
+                ids.push(Some(id.as_str()));
+                channels.push(None);
+                ours.push(None);
+                external.push(None);
+            }
+            Target::Status {
+                channel,
+                ours: our_id,
+                external_id,
+            } => {
+                ids.push(None);
+                channels.push(Some(channel.as_str()));
+                ours.push(our_id.as_ref().map(|m| m.as_str()));
+                external.push(Some(external_id.as_str()));
+            }
+        }
+    }
+    // `r`: each job's message id (a status's: our outbound message on the
+    // channel, else the provider id's); then the messages, locked in key
+    // order (the lock is taken above the sort).
+    let rows = sqlx::query(concat!(
+        "WITH r AS MATERIALIZED (SELECT u.ord, u.t, COALESCE(u.id, (",
+        crate::reads::status_target!("message_id"),
+        ")) AS id \
+            FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY \
+                 AS u(t, id, ch, ours, ext, ord)) \
+         SELECT r.ord, m.message_id, m.data FROM r \
+         JOIN inbox_messages m ON m.tenant_id = r.t AND m.message_id = r.id \
          ORDER BY m.tenant_id, m.message_id FOR UPDATE OF m",
-    )
-    .bind(keys.iter().map(|k| k.0).collect::<Vec<_>>())
-    .bind(keys.iter().map(|k| k.1).collect::<Vec<_>>())
+    ))
+    .bind(&tenants)
+    .bind(&ids)
+    .bind(&channels)
+    .bind(&ours)
+    .bind(&external)
     .fetch_all(&mut **tx)
     .await
     .map_err(|e| db("update message", e))?;
+    // The job (by position) -> its message's key; the messages, once each.
+    let mut found: Vec<Option<(String, String)>> = vec![None; jobs.len()];
     // (tenant, id) -> (message, changed)
     let mut messages: BTreeMap<(String, String), (Message, bool)> = BTreeMap::new();
     for row in rows {
-        if let Some(m) = crate::reads::column::<Message>(&row, 2, "message")? {
-            messages.insert((row.get(0), row.get(1)), (m, false));
+        let ord: i64 = row.get(0);
+        let id: String = row.get(1);
+        let Some((i, job)) = usize::try_from(ord - 1)
+            .ok()
+            .and_then(|i| jobs.get(i).map(|j| (i, j)))
+        else {
+            continue;
+        };
+        let key = (job.tenant.to_string(), id);
+        if !messages.contains_key(&key) {
+            if let Some(m) = crate::reads::column::<Message>(&row, 2, "message")? {
+                messages.insert(key.clone(), (m, false));
+            }
+        }
+        if let Some(slot) = found.get_mut(i) {
+            *slot = Some(key);
         }
     }
     let mut outcomes = Vec::with_capacity(jobs.len());
     let mut events = Vec::new();
-    for job in jobs {
-        let key = (job.tenant.to_string(), job.id.to_string());
-        let Some((message, changed)) = messages.get_mut(&key) else {
-            outcomes.push(Err(Error::not_found("message", &job.id)));
+    for (job, key) in jobs.iter().zip(found) {
+        let Some((message, changed)) = key.as_ref().and_then(|k| messages.get_mut(k)) else {
+            outcomes.push(match &job.target {
+                Target::Id(id) => Err(Error::not_found("message", id)),
+                Target::Status { .. } => Ok(None),
+            });
             continue;
         };
         let mutated = job.mutation.apply(message);
         *changed |= mutated.changed;
-        outcomes.push(Ok(mutated.event.map(|e| {
+        let slot = mutated.event.map(|e| {
             events.push(e);
             events.len() - 1
+        });
+        outcomes.push(Ok(Some(Found {
+            message: message.id.clone(),
+            event: slot,
         })));
     }
     Ok(Applied {

@@ -24,6 +24,32 @@ use inbox_core::ports::IngestContext;
 
 use crate::error::{db, shared};
 
+/// The SQL of a scalar subquery selecting `$col` of the message a status
+/// report concerns (`Store::message_for_status`): the outbound message
+/// with our id `u.ours` on channel `u.ch` of tenant `u.t`, else the one
+/// with the provider's id `u.ext` there.
+macro_rules! status_target {
+    ($col:literal) => {
+        concat!(
+            "SELECT x.",
+            $col,
+            " FROM ( \
+                SELECT ",
+            $col,
+            ", 0 AS pref FROM inbox_messages \
+                 WHERE tenant_id = u.t AND message_id = u.ours AND channel_id = u.ch \
+                   AND data->>'direction' = 'outbound' \
+                UNION ALL \
+                SELECT ",
+            $col,
+            ", 1 AS pref FROM inbox_messages \
+                 WHERE tenant_id = u.t AND channel_id = u.ch AND external_id = u.ext) x \
+             ORDER BY pref LIMIT 1"
+        )
+    };
+}
+pub(crate) use status_target;
+
 /// Takes the next batch off a shared queue: waits for one item, then takes
 /// what else is already queued, up to `max`. `None` once every sender is
 /// gone.
@@ -270,18 +296,11 @@ async fn statuses_query(
     pool: &sqlx::PgPool,
     keys: Vec<StatusKey>,
 ) -> Result<Vec<Result<Option<Message>>>> {
-    let rows = sqlx::query(
-        "SELECT u.ord, ( \
-            SELECT data FROM ( \
-                SELECT data, 0 AS pref FROM inbox_messages \
-                 WHERE tenant_id = u.t AND message_id = u.ours AND channel_id = u.ch \
-                   AND data->>'direction' = 'outbound' \
-                UNION ALL \
-                SELECT data, 1 AS pref FROM inbox_messages \
-                 WHERE tenant_id = u.t AND channel_id = u.ch AND external_id = u.ext) x \
-            ORDER BY pref LIMIT 1) \
-         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS u(t, ch, ours, ext, ord)",
-    )
+    let rows = sqlx::query(concat!(
+        "SELECT u.ord, (",
+        status_target!("data"),
+        ") FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS u(t, ch, ours, ext, ord)",
+    ))
     .bind(keys.iter().map(|k| k.tenant.as_str()).collect::<Vec<_>>())
     .bind(keys.iter().map(|k| k.channel.as_str()).collect::<Vec<_>>())
     .bind(

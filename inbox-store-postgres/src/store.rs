@@ -17,8 +17,8 @@ use inbox_core::model::{
     Agent, Channel, Contact, ContactIdentity, Conversation, Message, Priority, Team, Tenant,
 };
 use inbox_core::ports::{
-    Changeset, Committed, IngestContext, Lease, MessageMutation, OutboxClaim, OutboxDisposition,
-    OutboxEntry, Store,
+    Changeset, Committed, IngestContext, Lease, MessageMutation, MessageUpdated, OutboxClaim,
+    OutboxDisposition, OutboxEntry, Store,
 };
 use inbox_core::query::{
     AssigneeFilter, ConversationQuery, Cursor, Page, SearchHit, SearchQuery, SortOrder, ValidSearch,
@@ -29,7 +29,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::batch::{GroupCommit, GroupCommitStats, Job, Work};
 use crate::error::{corrupt, db, fk_violation, unique_violation};
-use crate::mutations::{MutationBatchStats, MutationJob};
+use crate::mutations::{MutationBatchStats, MutationJob, Target};
 use crate::reads::{ContextKey, ReadBatchStats, Readers, StatusKey};
 use std::sync::Arc;
 
@@ -290,8 +290,61 @@ impl PgStore {
     }
 
     /// Commits one changeset in its own transaction.
-    /// [`Store::update_message`] in a transaction of its own (without
-    /// group commit, and for batches that must be redone one at a time).
+    /// A message mutation: through group commit when it is on, else in a
+    /// transaction of its own.
+    async fn mutate(
+        &self,
+        tenant: &TenantId,
+        target: Target,
+        mutation: &MessageMutation,
+    ) -> Result<Option<MessageUpdated>> {
+        let (reply, answer) = oneshot::channel();
+        let job = MutationJob {
+            tenant: tenant.clone(),
+            target,
+            mutation: mutation.clone(),
+            reply,
+        };
+        let Some(batcher) = &self.batcher else {
+            return self.mutate_alone(&job).await;
+        };
+        if let Err(mpsc::error::SendError(Work::Mutate(job))) = batcher.send(Work::Mutate(job)) {
+            // The committers are gone (the runtime is shutting down).
+            return self.mutate_alone(&job).await;
+        }
+        answer
+            .await
+            .unwrap_or_else(|_| Err(Error::unavailable("PostgreSQL: the committer stopped")))
+    }
+
+    /// A mutation in a transaction of its own (without group commit, and
+    /// for batches that must be redone one at a time).
+    pub(crate) async fn mutate_alone(&self, job: &MutationJob) -> Result<Option<MessageUpdated>> {
+        let id = match &job.target {
+            Target::Id(id) => id.clone(),
+            Target::Status {
+                channel,
+                ours,
+                external_id,
+            } => match self
+                .message_for_status(&job.tenant, channel, ours.as_ref(), external_id)
+                .await?
+            {
+                Some(m) => m.id,
+                None => return Ok(None),
+            },
+        };
+        match self
+            .update_message_alone(&job.tenant, &id, &job.mutation)
+            .await
+        {
+            Ok(event) => Ok(Some(MessageUpdated { message: id, event })),
+            Err(Error::NotFound { .. }) if matches!(job.target, Target::Status { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// [`Store::update_message`] in a transaction of its own.
     pub(crate) async fn update_message_alone(
         &self,
         tenant: &TenantId,
@@ -2129,21 +2182,27 @@ impl Store for PgStore {
         id: &MessageId,
         mutation: &MessageMutation,
     ) -> Result<Option<Event>> {
-        if let Some(batcher) = &self.batcher {
-            let (reply, answer) = oneshot::channel();
-            let job = MutationJob {
-                tenant: tenant.clone(),
-                id: id.clone(),
-                mutation: mutation.clone(),
-                reply,
-            };
-            if batcher.send(Work::Mutate(job)).is_ok() {
-                return answer.await.unwrap_or_else(|_| {
-                    Err(Error::unavailable("PostgreSQL: the committer stopped"))
-                });
-            }
+        let target = Target::Id(id.clone());
+        match self.mutate(tenant, target, mutation).await? {
+            Some(updated) => Ok(updated.event),
+            None => Err(Error::not_found("message", id)),
         }
-        self.update_message_alone(tenant, id, mutation).await
+    }
+
+    async fn update_message_for_status(
+        &self,
+        tenant: &TenantId,
+        channel: &ChannelId,
+        our_id: Option<&MessageId>,
+        external_id: &str,
+        mutation: &MessageMutation,
+    ) -> Result<Option<MessageUpdated>> {
+        let target = Target::Status {
+            channel: channel.clone(),
+            ours: our_id.cloned(),
+            external_id: external_id.to_string(),
+        };
+        self.mutate(tenant, target, mutation).await
     }
 
     async fn events_since(

@@ -227,6 +227,51 @@ fn outbound(stored: &Message, n: usize, ext: Option<String>) -> Message {
     }
 }
 
+/// How a test reaches the reply `msg_out_{n}` it reports on.
+#[derive(Debug, Clone, Copy)]
+enum Via {
+    /// `update_message` with the message id.
+    Id,
+    /// `update_message_for_status` with our id (and another provider id).
+    Ours,
+    /// `update_message_for_status` with the provider id `wamid.out.{n}`
+    /// (the one the mutation records, too).
+    Provider,
+}
+
+impl Via {
+    /// `Ok(None)`: no such message (a status about an unknown message);
+    /// `Ok(Some(event))`: the event recorded, if any.
+    async fn update(
+        self,
+        store: &dyn Store,
+        t: &TenantId,
+        n: usize,
+        m: &MessageMutation,
+    ) -> inbox_core::Result<Option<Option<inbox_core::Event>>> {
+        let id = MessageId::new(format!("msg_out_{n}")).unwrap();
+        let channel = ChannelId::new("sales").unwrap();
+        let MessageMutation::Delivery {
+            external_id: Some(ext),
+            ..
+        } = m
+        else {
+            panic!("a delivery report");
+        };
+        match self {
+            Via::Id => store.update_message(t, &id, m).await.map(Some),
+            Via::Ours => store
+                .update_message_for_status(t, &channel, Some(&id), "wamid.elsewhere", m)
+                .await
+                .map(|u| u.map(|u| u.event)),
+            Via::Provider => store
+                .update_message_for_status(t, &channel, None, ext, m)
+                .await
+                .map(|u| u.map(|u| u.event)),
+        }
+    }
+}
+
 fn report(status: DeliveryStatus, ext: &str) -> MessageMutation {
     MessageMutation::Delivery {
         update: DeliveryUpdate {
@@ -269,25 +314,31 @@ async fn concurrent_status_reports_are_applied_together_as_if_one_at_a_time() {
     f.store.commit(changes).await.unwrap();
     let before = f.store.events_since(&t, 0, 10_000).await.unwrap().len();
 
-    // Sent, delivered and read for each, all at once, in a scrambled order.
-    let mut calls: Vec<(usize, MessageMutation)> = Vec::new();
-    for status in [
-        DeliveryStatus::Read,
-        DeliveryStatus::Sent,
-        DeliveryStatus::Delivered,
+    // Sent, delivered and read for each, all at once, in a scrambled order:
+    // by message id (`update_message`) or as a status webhook finds the
+    // message (`update_message_for_status`: by our id, or by the provider's).
+    let mut calls: Vec<(usize, Via, MessageMutation)> = Vec::new();
+    for (status, via) in [
+        (DeliveryStatus::Read, Via::Id),
+        (DeliveryStatus::Sent, Via::Ours),
+        (DeliveryStatus::Delivered, Via::Provider),
     ] {
         for n in 0..40 {
-            calls.push((n, report(status, &format!("wamid.out.{n}"))));
+            calls.push((n, via, report(status, &format!("wamid.out.{n}"))));
         }
     }
-    calls.push((99, report(DeliveryStatus::Sent, "wamid.nobody")));
-    let update_all = |calls: Vec<(usize, MessageMutation)>| {
+    calls.push((99, Via::Id, report(DeliveryStatus::Sent, "wamid.nobody")));
+    calls.push((
+        99,
+        Via::Provider,
+        report(DeliveryStatus::Sent, "wamid.nobody"),
+    ));
+    let update_all = |calls: Vec<(usize, Via, MessageMutation)>| {
         let (store, t) = (f.store.clone(), t.clone());
         async move {
-            join_all(calls.iter().map(|(n, m)| {
+            join_all(calls.into_iter().map(|(n, via, m)| {
                 let (store, t) = (store.clone(), t.clone());
-                let id = MessageId::new(format!("msg_out_{n}")).unwrap();
-                async move { store.update_message(&t, &id, m).await }
+                async move { via.update(&*store, &t, n, &m).await }
             }))
             .await
         }
@@ -300,14 +351,17 @@ async fn concurrent_status_reports_are_applied_together_as_if_one_at_a_time() {
     );
     // Each reply ends read; the events are exactly the moves forward.
     let mut applied = BTreeMap::<usize, usize>::new();
-    for ((n, _), r) in calls.iter().zip(&results) {
-        match (n, r) {
-            (99, r) => assert!(
+    for ((n, via, _), r) in calls.iter().zip(&results) {
+        match (n, via, r) {
+            (99, Via::Id, r) => assert!(
                 matches!(r, Err(inbox_core::Error::NotFound { .. })),
                 "{r:?}"
             ),
-            (n, Ok(event)) => *applied.entry(*n).or_default() += usize::from(event.is_some()),
-            (_, Err(e)) => panic!("{e}"),
+            (99, _, r) => assert!(matches!(r, Ok(None)), "{r:?}"),
+            (n, _, Ok(Some(event))) => {
+                *applied.entry(*n).or_default() += usize::from(event.is_some())
+            }
+            (n, via, r) => panic!("{n} {via:?}: {r:?}"),
         }
     }
     for n in 0..40 {
@@ -319,8 +373,8 @@ async fn concurrent_status_reports_are_applied_together_as_if_one_at_a_time() {
     // Two replies race for one provider id: one takes it, the other is
     // told who has it (its batch is redone one at a time).
     let taken = update_all(vec![
-        (40, report(DeliveryStatus::Sent, "wamid.taken")),
-        (41, report(DeliveryStatus::Sent, "wamid.taken")),
+        (40, Via::Id, report(DeliveryStatus::Sent, "wamid.taken")),
+        (41, Via::Ours, report(DeliveryStatus::Sent, "wamid.taken")),
     ])
     .await;
     assert_eq!(

@@ -11,7 +11,7 @@ use crate::model::{
     Author, Channel, Contact, Content, Conversation, ConversationStatus, DeliveryUpdate, Direction,
     Message, SystemChange,
 };
-use crate::ports::{Changeset, MessageMutation, Write};
+use crate::ports::{Changeset, MessageMutation, MessageUpdated, Write};
 use crate::routing::TriggerKind;
 
 /// How many times one ingest may lose the race for a round-robin cursor
@@ -416,14 +416,6 @@ impl Inbox {
             .our_message_id
             .as_deref()
             .and_then(|s| MessageId::new(s).ok());
-        let target = store
-            .message_for_status(tenant, &channel.id, ours.as_ref(), &status.external_id)
-            .await?;
-        let Some(message) = target else {
-            return Ok(IngestOutcome::UnknownMessage {
-                external_id: status.external_id,
-            });
-        };
         let mutation = MessageMutation::Delivery {
             update: DeliveryUpdate {
                 status: status.status,
@@ -432,17 +424,33 @@ impl Inbox {
             },
             external_id: Some(status.external_id.clone()),
         };
-        match store.update_message(tenant, &message.id, &mutation).await? {
-            Some(event) => {
+        let updated = store
+            .update_message_for_status(
+                tenant,
+                &channel.id,
+                ours.as_ref(),
+                &status.external_id,
+                &mutation,
+            )
+            .await?;
+        match updated {
+            None => Ok(IngestOutcome::UnknownMessage {
+                external_id: status.external_id,
+            }),
+            Some(MessageUpdated {
+                message,
+                event: Some(event),
+            }) => {
                 self.publish(std::slice::from_ref(&event)).await;
                 Ok(IngestOutcome::StatusApplied {
-                    message: message.id,
+                    message,
                     status: status.status,
                 })
             }
-            None => Ok(IngestOutcome::StatusIgnored {
-                message: message.id,
-            }),
+            Some(MessageUpdated {
+                message,
+                event: None,
+            }) => Ok(IngestOutcome::StatusIgnored { message }),
         }
     }
 }

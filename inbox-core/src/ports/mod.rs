@@ -17,8 +17,8 @@ pub use clock::{Clock, ManualClock};
 pub use context::{ContextCard, ContextError, CustomerContext};
 pub use idgen::{IdGenerator, SequentialIds};
 pub use store::{
-    AsDynStore, Changeset, Committed, ContactMerge, IngestContext, Lease, MessageMutation, Mutated,
-    OutboxClaim, OutboxDisposition, OutboxEntry, Store, Write,
+    AsDynStore, Changeset, Committed, ContactMerge, IngestContext, Lease, MessageMutation,
+    MessageUpdated, Mutated, OutboxClaim, OutboxDisposition, OutboxEntry, Store, Write,
 };
 pub use transport::{OutboundRequest, SendReceipt, Transport, TransportError};
 pub use webhooks::{DeliveryOutcome, DeliveryRecord, WebhookDeadLetter, WebhookLog, WebhookRetry};

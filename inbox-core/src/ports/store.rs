@@ -137,6 +137,16 @@ impl MessageMutation {
     }
 }
 
+/// What [`Store::update_message_for_status`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageUpdated {
+    /// The message the status concerned.
+    pub message: MessageId,
+    /// The event recorded, or `None` if the status changed nothing (a
+    /// duplicate, late or backwards report).
+    pub event: Option<Event>,
+}
+
 /// The result of [`MessageMutation::apply`].
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Mutated {
@@ -619,6 +629,36 @@ pub trait Store: Send + Sync {
         id: &MessageId,
         mutation: &MessageMutation,
     ) -> Result<Option<Event>>;
+
+    /// Applies a delivery status report's `mutation` to the outbound
+    /// message it concerns, found as [`Store::message_for_status`] finds it
+    /// (our id on the channel, else the provider's id), atomically as
+    /// [`Store::update_message`] does. `None` if there is no such message.
+    /// The default looks the message up, then updates it; a store may do
+    /// both in one step (one read of the message, under its lock).
+    async fn update_message_for_status(
+        &self,
+        tenant: &TenantId,
+        channel: &ChannelId,
+        our_id: Option<&MessageId>,
+        external_id: &str,
+        mutation: &MessageMutation,
+    ) -> Result<Option<MessageUpdated>> {
+        let Some(message) = self
+            .message_for_status(tenant, channel, our_id, external_id)
+            .await?
+        else {
+            return Ok(None);
+        };
+        match self.update_message(tenant, &message.id, mutation).await {
+            Ok(event) => Ok(Some(MessageUpdated {
+                message: message.id,
+                event,
+            })),
+            Err(Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
 
     // ---- events ----
 
