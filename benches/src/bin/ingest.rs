@@ -7,8 +7,14 @@
 //! ```text
 //! cargo run --release -p inbox-benches --bin ingest -- --store memory|postgres \
 //!     [--database-url URL] [--messages N] [--concurrency C] \
-//!     [--committers K] [--max-batch B] [--readers R] [--setup-sql SQL]
+//!     [--committers K] [--max-batch B] [--readers R] [--setup-sql SQL] \
+//!     [--unknown-statuses]
 //! ```
+//!
+//! Before the measured phase the outbound messages the status webhooks
+//! report on are stored, so every status is applied (`seed_outbound`);
+//! `--unknown-statuses` leaves them out (the statuses then name unknown
+//! messages and only their lookup is measured, the mix before 2026-11-25).
 //!
 //! `--committers`, `--max-batch` and `--readers` set the PostgreSQL store's
 //! [`GroupCommit`] (its defaults otherwise). `--setup-sql` runs SQL on the
