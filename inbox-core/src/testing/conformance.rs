@@ -91,6 +91,7 @@ macro_rules! store_conformance_tests {
             snoozed_conversations_wake_on_tick_once,
             window_warning_fires_once_while_the_customer_waits,
             window_warning_moved_later_rearms_and_fires_on_time,
+            a_timer_due_before_its_time_is_rearmed_not_lost,
             reply_leases_are_exclusive_and_expire,
             contacts_are_edited_on_the_version_seen,
             routing_state_is_stored,
@@ -3392,6 +3393,52 @@ async fn window_warnings_of(f: &Fixture, c: &ConversationId) -> Vec<DateTime<Utc
             _ => None,
         })
         .collect()
+}
+
+/// A timer the store holds earlier than the state asks for (a snooze
+/// extended between a tick reading the due timers and firing them, say)
+/// is re-armed for the wanted time when it comes due, not cleared: the
+/// conversation still wakes, on time.
+pub async fn a_timer_due_before_its_time_is_rearmed_not_lost<S: Store + AsDynStore + ?Sized>(
+    store: Arc<S>,
+) {
+    use crate::timer::{Timer, TimerChange, TimerKind};
+    let f = fixture(store).await;
+    let (c, _) = f
+        .customer_says("1001", "w1", "34690100000", "call me back tomorrow")
+        .await
+        .unwrap();
+    let at = |h: i64| Fixture::start() + TimeDelta::hours(h);
+    f.inbox
+        .snooze(&f.actor("ana"), &c, 1, at(20))
+        .await
+        .unwrap();
+    // The stored wake-up, moved to an earlier time behind the core's back.
+    let current = f.store.conversation(&f.acme(), &c).await.unwrap();
+    let mut next = current.clone();
+    next.version += 1;
+    let stale = Changeset {
+        conversation: Some(Write {
+            value: next,
+            expected_version: Some(current.version),
+        }),
+        timers: vec![TimerChange::Set(Timer {
+            tenant: f.acme(),
+            conversation: c.clone(),
+            kind: TimerKind::SnoozeWake,
+            due_at: at(2),
+        })],
+        ..Changeset::new(f.acme())
+    };
+    f.store.commit(stale).await.unwrap();
+    let r = f.inbox.tick(at(2), 100).await.unwrap();
+    assert_eq!((r.woken, r.rearmed, r.cleared), (0, 1, 0), "{r:?}");
+    assert_eq!(
+        f.store.conversation(&f.acme(), &c).await.unwrap().status,
+        ConversationStatus::Snoozed
+    );
+    assert_eq!(f.inbox.tick(at(19), 100).await.unwrap().total(), 0);
+    assert_eq!(f.inbox.tick(at(20), 100).await.unwrap().woken, 1);
 }
 
 /// A customer message that moves the window later leaves the stored
