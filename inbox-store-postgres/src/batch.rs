@@ -52,7 +52,8 @@ pub(crate) enum Work {
 /// Settings of group commit and of the batched ingest lookups.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GroupCommit {
-    /// Most changesets in one transaction (and most lookups in one query).
+    /// Most changesets and message mutations (delivery statuses) in one
+    /// transaction, and most lookups in one query.
     pub max_batch: usize,
     /// Committer tasks (batches in flight at once). Two (the default) let
     /// one batch write while another waits for its WAL flush. Batches

@@ -1,20 +1,22 @@
 //! Batched message mutations: delivery status reports, gathered.
 //!
-//! Every status webhook ends in [`Store::update_message`]: read the message
-//! under a row lock, apply the status, write it back and record its event.
-//! Alone, that is a transaction of four round trips that also holds the
-//! tenant's event-sequence row from the event to the commit, so a tenant's
-//! status reports go one at a time, in line with its group-commit batches.
-//! Status reports outnumber inbound messages two or three to one (sent,
-//! delivered, read for every reply), so they go through group commit with
-//! the changesets ([`crate::batch`]): the mutations that arrive while a
-//! batch is being written join the next one, which reads all their
-//! messages under one row lock, applies the mutations in arrival order
-//! (several for one message see each other, as they would one after
-//! another), and writes them with its one statement (a multi-row `UPDATE`
-//! and their events, numbered with the changesets' events), one commit.
+//! Every status webhook ends in [`Store::update_message_for_status`]: find
+//! the message, read it under a row lock, apply the status, write it back
+//! and record its event. Alone, that is a lookup and a transaction of four
+//! round trips that also holds the tenant's event-sequence row from the
+//! event to the commit, so a tenant's status reports go one at a time, in
+//! line with its group-commit batches. Status reports outnumber inbound
+//! messages two or three to one (sent, delivered, read for every reply), so
+//! they go through group commit with the changesets ([`crate::batch`]): the
+//! mutations that arrive while a batch is being written join the next one,
+//! which finds and locks all their messages with one query, applies the
+//! mutations in arrival order (several for one message see each other, as
+//! they would one after another), and writes them with its one statement
+//! (a multi-row `UPDATE` and their events, numbered with the changesets'
+//! events), one commit. [`Store::update_message`] goes the same way.
 //!
 //! [`Store::update_message`]: inbox_core::ports::Store::update_message
+//! [`Store::update_message_for_status`]: inbox_core::ports::Store::update_message_for_status
 
 use sqlx::{Postgres, Row, Transaction};
 use std::collections::BTreeMap;
