@@ -16,7 +16,7 @@ use inbox_core::model::{
     Author, Content, ConversationStatus, DeliveryState, DeliveryStatus, DeliveryUpdate, Direction,
     Message,
 };
-use inbox_core::ports::{Changeset, MessageMutation, Store};
+use inbox_core::ports::{Changeset, MessageMutation, Store, Write};
 use inbox_core::testing::Fixture;
 use inbox_core::{
     AgentId, ChannelId, EventKind, IngestOutcome, MessageId, TenantId, View, ViewQuery,
@@ -115,9 +115,90 @@ async fn concurrent_ingests_share_transactions_and_end_as_if_committed_alone() {
         .await
         .unwrap();
 
-    let mut external_ids = HashSet::new();
-    for load in rounds() {
-        let outcomes = deliver(&f, &load).await;
+    // Replies to another customer, whose statuses arrive during the rounds
+    // and share their batches (and their redos when changesets collide).
+    let mut replies = Vec::new();
+    for fx in [&f, &alone] {
+        let IngestOutcome::Stored {
+            message,
+            conversation,
+            ..
+        } = fx
+            .inbox
+            .ingest(fx.text("1001", "wamid.replied", "34699999999", "hello"))
+            .await
+            .unwrap()
+        else {
+            panic!("not stored");
+        };
+        let current = fx
+            .store
+            .conversation(&fx.acme(), &conversation)
+            .await
+            .unwrap();
+        let mut next = current.clone();
+        next.version += 1;
+        next.message_count += 30;
+        let mut changes = Changeset::new(fx.acme());
+        changes.conversation = Some(Write {
+            value: next,
+            expected_version: Some(current.version),
+        });
+        for n in 0..30 {
+            changes
+                .messages
+                .push(outbound(&message, n, Some(format!("wamid.out.{n}"))));
+        }
+        changes.events = changes
+            .messages
+            .iter()
+            .map(|m| {
+                inbox_core::Event::new(
+                    fx.acme(),
+                    Fixture::start(),
+                    inbox_core::EventActor::System,
+                    EventKind::ReplyQueued {
+                        message: m.id.clone(),
+                        content: "text".into(),
+                    },
+                )
+                .on(&conversation, current.version + 1)
+            })
+            .collect();
+        replies = changes.messages.clone();
+        fx.store.commit(changes).await.unwrap();
+    }
+    let channel = replies[0].channel.clone();
+    let statuses = |round: usize| {
+        let status = [
+            DeliveryStatus::Sent,
+            DeliveryStatus::Delivered,
+            DeliveryStatus::Read,
+        ][round % 3];
+        let (store, t, channel) = (f.store.clone(), f.acme(), channel.clone());
+        async move {
+            join_all((0..30).map(|n| {
+                let (store, t, channel) = (store.clone(), t.clone(), channel.clone());
+                async move {
+                    let ext = format!("wamid.out.{n}");
+                    store
+                        .update_message_for_status(&t, &channel, None, &ext, &report(status, &ext))
+                        .await
+                        .unwrap()
+                        .expect("the reply is found")
+                }
+            }))
+            .await
+        }
+    };
+
+    let mut external_ids = HashSet::from(["wamid.replied".to_string()]);
+    for (round, load) in rounds().into_iter().enumerate() {
+        let (outcomes, updated) = tokio::join!(deliver(&f, &load), statuses(round));
+        assert!(
+            updated.iter().all(|u| u.event.is_some()),
+            "each status moves its reply forward: {updated:?}"
+        );
         for d in &load {
             let _ = alone
                 .inbox
@@ -150,6 +231,13 @@ async fn concurrent_ingests_share_transactions_and_end_as_if_committed_alone() {
         lookups > queries,
         "lookups shared queries: {lookups} in {queries}"
     );
+
+    let (_, mutations, _) = pg.mutation_batch_stats().snapshot();
+    assert!(mutations > 0, "no status rode in a batch");
+    for reply in &replies {
+        let m = f.store.message(&f.acme(), &reply.id).await.unwrap();
+        assert_eq!(m.delivery.unwrap().status, DeliveryStatus::Read);
+    }
 
     // Same conversations, same messages in each, one active per customer.
     assert_eq!(shape(&f).await, shape(&alone).await);
