@@ -345,7 +345,7 @@ impl PgStore {
     }
 
     /// [`Store::update_message`] in a transaction of its own.
-    pub(crate) async fn update_message_alone(
+    async fn update_message_alone(
         &self,
         tenant: &TenantId,
         id: &MessageId,

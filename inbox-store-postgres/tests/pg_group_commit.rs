@@ -119,54 +119,8 @@ async fn concurrent_ingests_share_transactions_and_end_as_if_committed_alone() {
     // and share their batches (and their redos when changesets collide).
     let mut replies = Vec::new();
     for fx in [&f, &alone] {
-        let IngestOutcome::Stored {
-            message,
-            conversation,
-            ..
-        } = fx
-            .inbox
-            .ingest(fx.text("1001", "wamid.replied", "34699999999", "hello"))
-            .await
-            .unwrap()
-        else {
-            panic!("not stored");
-        };
-        let current = fx
-            .store
-            .conversation(&fx.acme(), &conversation)
-            .await
-            .unwrap();
-        let mut next = current.clone();
-        next.version += 1;
-        next.message_count += 30;
-        let mut changes = Changeset::new(fx.acme());
-        changes.conversation = Some(Write {
-            value: next,
-            expected_version: Some(current.version),
-        });
-        for n in 0..30 {
-            changes
-                .messages
-                .push(outbound(&message, n, Some(format!("wamid.out.{n}"))));
-        }
-        changes.events = changes
-            .messages
-            .iter()
-            .map(|m| {
-                inbox_core::Event::new(
-                    fx.acme(),
-                    Fixture::start(),
-                    inbox_core::EventActor::System,
-                    EventKind::ReplyQueued {
-                        message: m.id.clone(),
-                        content: "text".into(),
-                    },
-                )
-                .on(&conversation, current.version + 1)
-            })
-            .collect();
-        replies = changes.messages.clone();
-        fx.store.commit(changes).await.unwrap();
+        let provider_ids = (0..30).map(|n| Some(format!("wamid.out.{n}")));
+        replies = seed_replies(fx, "wamid.replied", "34699999999", provider_ids).await;
     }
     let channel = replies[0].channel.clone();
     let statuses = |round: usize| {
@@ -294,6 +248,68 @@ async fn concurrent_ingests_share_transactions_and_end_as_if_committed_alone() {
     }
 }
 
+/// Opens a conversation on number 1001 with a message `ext` from `wa_id`,
+/// then stores replies `msg_out_0`, `msg_out_1`, … in it (with the given
+/// provider ids) as a reply commit would: the conversation's count and
+/// version moved on, one `ReplyQueued` event each. Returns the replies.
+async fn seed_replies(
+    fx: &Fixture,
+    ext: &str,
+    wa_id: &str,
+    provider_ids: impl Iterator<Item = Option<String>>,
+) -> Vec<Message> {
+    let IngestOutcome::Stored {
+        message,
+        conversation,
+        ..
+    } = fx
+        .inbox
+        .ingest(fx.text("1001", ext, wa_id, "hello"))
+        .await
+        .unwrap()
+    else {
+        panic!("not stored");
+    };
+    let current = fx
+        .store
+        .conversation(&fx.acme(), &conversation)
+        .await
+        .unwrap();
+    let replies: Vec<Message> = provider_ids
+        .enumerate()
+        .map(|(n, ext)| outbound(&message, n, ext))
+        .collect();
+    let mut next = current.clone();
+    next.version += 1;
+    next.message_count += u32::try_from(replies.len()).unwrap();
+    let events = replies
+        .iter()
+        .map(|m| {
+            inbox_core::Event::new(
+                fx.acme(),
+                Fixture::start(),
+                inbox_core::EventActor::System,
+                EventKind::ReplyQueued {
+                    message: m.id.clone(),
+                    content: "text".into(),
+                },
+            )
+            .on(&conversation, next.version)
+        })
+        .collect();
+    let changes = Changeset {
+        conversation: Some(Write {
+            value: next,
+            expected_version: Some(current.version),
+        }),
+        messages: replies.clone(),
+        events,
+        ..Changeset::new(fx.acme())
+    };
+    fx.store.commit(changes).await.unwrap();
+    replies
+}
+
 /// An outbound message in `conversation`, as the dispatcher leaves it:
 /// accepted by the provider, with the provider id `ext` if given.
 fn outbound(stored: &Message, n: usize, ext: Option<String>) -> Message {
@@ -381,25 +397,12 @@ async fn concurrent_status_reports_are_applied_together_as_if_one_at_a_time() {
         .await
         .unwrap();
     let t = f.acme();
-    let IngestOutcome::Stored { message, .. } = f
-        .inbox
-        .ingest(f.text("1001", "wamid.in", "34600000001", "hello"))
-        .await
-        .unwrap()
-    else {
-        panic!("not stored");
-    };
     // 40 replies with provider ids, and two without (their first status
     // records one: both are given the same, which only one may take).
-    let mut changes = Changeset::new(t.clone());
-    for n in 0..40 {
-        changes
-            .messages
-            .push(outbound(&message, n, Some(format!("wamid.out.{n}"))));
-    }
-    changes.messages.push(outbound(&message, 40, None));
-    changes.messages.push(outbound(&message, 41, None));
-    f.store.commit(changes).await.unwrap();
+    let provider_ids = (0..40)
+        .map(|n| Some(format!("wamid.out.{n}")))
+        .chain([None, None]);
+    seed_replies(&f, "wamid.in", "34600000001", provider_ids).await;
     let before = f.store.events_since(&t, 0, 10_000).await.unwrap().len();
 
     // Sent, delivered and read for each, all at once, in a scrambled order:
