@@ -42,18 +42,20 @@ pub(crate) struct Job {
     pub reply: oneshot::Sender<Result<Committed>>,
 }
 
-/// What the committers take: a changeset, or a message mutation (a
-/// delivery status; see [`crate::mutations`]).
+/// What the committers take: a changeset, or message mutations (delivery
+/// statuses; see [`crate::mutations`]) that must be applied in their order
+/// (the reports of one webhook), so they go into one batch together.
 pub(crate) enum Work {
     Commit(Box<Job>),
-    Mutate(MutationJob),
+    Mutate(Vec<MutationJob>),
 }
 
 /// Settings of group commit and of the batched ingest lookups.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GroupCommit {
     /// Most changesets and message mutations (delivery statuses) in one
-    /// transaction, and most lookups in one query.
+    /// transaction, and most lookups in one query. The status reports of
+    /// one webhook count as one (they are never split).
     pub max_batch: usize,
     /// Committer tasks (batches in flight at once). Two (the default) let
     /// one batch write while another waits for its WAL flush. Batches
@@ -137,7 +139,7 @@ async fn run(store: &PgStore, work: Vec<Work>, counters: &Counters) {
     for w in work {
         match w {
             Work::Commit(j) => jobs.push(*j),
-            Work::Mutate(m) => mutations.push(m),
+            Work::Mutate(m) => mutations.extend(m),
         }
     }
     if jobs.len() + mutations.len() == 1 {

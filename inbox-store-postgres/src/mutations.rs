@@ -15,8 +15,14 @@
 //! (a multi-row `UPDATE` and their events, numbered with the changesets'
 //! events), one commit. [`Store::update_message`] goes the same way.
 //!
+//! The reports of one webhook ([`Store::update_messages_for_statuses`]) are
+//! one unit of the committers' queue: they land in one batch, in their
+//! order, so a message's sent, delivered and read reports are one lookup,
+//! one lock and one row write (three events) instead of three batches.
+//!
 //! [`Store::update_message`]: inbox_core::ports::Store::update_message
 //! [`Store::update_message_for_status`]: inbox_core::ports::Store::update_message_for_status
+//! [`Store::update_messages_for_statuses`]: inbox_core::ports::Store::update_messages_for_statuses
 
 use sqlx::{Postgres, Row, Transaction};
 use std::collections::BTreeMap;

@@ -18,7 +18,7 @@ use inbox_core::model::{
 };
 use inbox_core::ports::{
     Changeset, Committed, IngestContext, Lease, MessageMutation, MessageUpdated, OutboxClaim,
-    OutboxDisposition, OutboxEntry, Store,
+    OutboxDisposition, OutboxEntry, StatusReport, Store,
 };
 use inbox_core::query::{
     AssigneeFilter, ConversationQuery, Cursor, Page, SearchHit, SearchQuery, SortOrder, ValidSearch,
@@ -298,23 +298,58 @@ impl PgStore {
         target: Target,
         mutation: &MessageMutation,
     ) -> Result<Option<MessageUpdated>> {
-        let (reply, answer) = oneshot::channel();
-        let job = MutationJob {
-            tenant: tenant.clone(),
-            target,
-            mutation: mutation.clone(),
-            reply,
+        let mut results = self
+            .mutate_in_order(tenant, vec![(target, mutation.clone())])
+            .await;
+        results
+            .pop()
+            .unwrap_or_else(|| Err(Error::unavailable("PostgreSQL: the committer stopped")))
+    }
+
+    /// Mutations applied in the order given, each with its own result: one
+    /// unit of group commit (they land in one batch, in this order), or one
+    /// after another in transactions of their own without it.
+    async fn mutate_in_order(
+        &self,
+        tenant: &TenantId,
+        mutations: Vec<(Target, MessageMutation)>,
+    ) -> Vec<Result<Option<MessageUpdated>>> {
+        let mut answers = Vec::with_capacity(mutations.len());
+        let jobs: Vec<MutationJob> = mutations
+            .into_iter()
+            .map(|(target, mutation)| {
+                let (reply, answer) = oneshot::channel();
+                answers.push(answer);
+                MutationJob {
+                    tenant: tenant.clone(),
+                    target,
+                    mutation,
+                    reply,
+                }
+            })
+            .collect();
+        let unsent = match &self.batcher {
+            None => Some(jobs),
+            Some(batcher) => match batcher.send(Work::Mutate(jobs)) {
+                Ok(()) => None,
+                // The committers are gone (the runtime is shutting down).
+                Err(mpsc::error::SendError(Work::Mutate(jobs))) => Some(jobs),
+                Err(_) => None,
+            },
         };
-        let Some(batcher) = &self.batcher else {
-            return self.mutate_alone(&job).await;
-        };
-        if let Err(mpsc::error::SendError(Work::Mutate(job))) = batcher.send(Work::Mutate(job)) {
-            // The committers are gone (the runtime is shutting down).
-            return self.mutate_alone(&job).await;
+        for job in unsent.into_iter().flatten() {
+            let r = self.mutate_alone(&job).await;
+            let _ = job.reply.send(r);
         }
-        answer
-            .await
-            .unwrap_or_else(|_| Err(Error::unavailable("PostgreSQL: the committer stopped")))
+        let mut results = Vec::with_capacity(answers.len());
+        for answer in answers {
+            results.push(
+                answer.await.unwrap_or_else(|_| {
+                    Err(Error::unavailable("PostgreSQL: the committer stopped"))
+                }),
+            );
+        }
+        results
     }
 
     /// A mutation in a transaction of its own (without group commit, and
@@ -2203,6 +2238,25 @@ impl Store for PgStore {
             external_id: external_id.to_string(),
         };
         self.mutate(tenant, target, mutation).await
+    }
+
+    async fn update_messages_for_statuses(
+        &self,
+        tenant: &TenantId,
+        reports: &[StatusReport],
+    ) -> Vec<Result<Option<MessageUpdated>>> {
+        let mutations = reports
+            .iter()
+            .map(|r| {
+                let target = Target::Status {
+                    channel: r.channel.clone(),
+                    ours: r.our_id.clone(),
+                    external_id: r.external_id.clone(),
+                };
+                (target, r.mutation.clone())
+            })
+            .collect();
+        self.mutate_in_order(tenant, mutations).await
     }
 
     async fn events_since(

@@ -16,7 +16,7 @@ use inbox_core::model::{
     Author, Content, ConversationStatus, DeliveryState, DeliveryStatus, DeliveryUpdate, Direction,
     Message,
 };
-use inbox_core::ports::{Changeset, MessageMutation, Store, Write};
+use inbox_core::ports::{Changeset, MessageMutation, StatusReport, Store, Write};
 use inbox_core::testing::Fixture;
 use inbox_core::{
     AgentId, ChannelId, EventKind, IngestOutcome, MessageId, TenantId, View, ViewQuery,
@@ -376,6 +376,17 @@ impl Via {
     }
 }
 
+/// A fixture on a fresh database's store, group commit on (`None` without
+/// a database).
+async fn group_commit_fixture() -> Option<(PgStore, Fixture)> {
+    let url = common::fresh_database().await?;
+    let pg = PgStore::connect(&url, 8).await.unwrap();
+    let f = Fixture::new(Arc::new(pg.clone()) as Arc<dyn Store>)
+        .await
+        .unwrap();
+    Some((pg, f))
+}
+
 fn report(status: DeliveryStatus, ext: &str) -> MessageMutation {
     MessageMutation::Delivery {
         update: DeliveryUpdate {
@@ -389,13 +400,9 @@ fn report(status: DeliveryStatus, ext: &str) -> MessageMutation {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_status_reports_are_applied_together_as_if_one_at_a_time() {
-    let Some(url) = common::fresh_database().await else {
+    let Some((pg, f)) = group_commit_fixture().await else {
         return;
     };
-    let pg = PgStore::connect(&url, 8).await.unwrap();
-    let f = Fixture::new(Arc::new(pg.clone()) as Arc<dyn Store>)
-        .await
-        .unwrap();
     let t = f.acme();
     // 40 replies with provider ids, and two without (their first status
     // records one: both are given the same, which only one may take).
@@ -491,4 +498,81 @@ async fn concurrent_status_reports_are_applied_together_as_if_one_at_a_time() {
         .filter(|e| matches!(e.kind, EventKind::DeliveryChanged { .. }))
         .count();
     assert_eq!(delivery_events, applied.values().sum::<usize>() + 1);
+}
+
+/// The status reports of one webhook (`update_messages_for_statuses`) are
+/// one unit of group commit: applied in their order, even with many such
+/// units arriving at once and sharing batches, each report with its own
+/// event, numbered in report order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_webhooks_status_reports_are_applied_in_order_in_one_batch() {
+    let Some((pg, f)) = group_commit_fixture().await else {
+        return;
+    };
+    let t = f.acme();
+    let provider_ids = (0..30).map(|n| Some(format!("wamid.out.{n}")));
+    seed_replies(&f, "wamid.in", "34600000001", provider_ids).await;
+    let last = f.store.events_since(&t, 0, 10_000).await.unwrap().len() as u64;
+    let channel = ChannelId::new("sales").unwrap();
+    let statuses = [
+        DeliveryStatus::Sent,
+        DeliveryStatus::Delivered,
+        DeliveryStatus::Read,
+    ];
+    // 30 webhooks at once, each with sent, delivered and read for its reply.
+    let results = join_all((0..30).map(|n| {
+        let (store, t, channel) = (f.store.clone(), t.clone(), channel.clone());
+        async move {
+            let ext = format!("wamid.out.{n}");
+            let reports: Vec<StatusReport> = statuses
+                .iter()
+                .map(|s| StatusReport {
+                    channel: channel.clone(),
+                    our_id: None,
+                    external_id: ext.clone(),
+                    mutation: report(*s, &ext),
+                })
+                .collect();
+            store.update_messages_for_statuses(&t, &reports).await
+        }
+    }))
+    .await;
+    let (batches, batched, redone) = pg.mutation_batch_stats().snapshot();
+    assert_eq!((batched, redone), (90, 0), "{batches} batches");
+    assert!(batches < 90, "{batches} batches for 30 webhooks");
+    let mut seqs = BTreeMap::<MessageId, Vec<(u64, DeliveryStatus)>>::new();
+    for (n, r) in results.iter().enumerate() {
+        let id = MessageId::new(format!("msg_out_{n}")).unwrap();
+        assert_eq!(r.len(), 3, "{r:?}");
+        for (k, r) in r.iter().enumerate() {
+            let Ok(Some(updated)) = r else {
+                panic!("webhook {n}, report {k}: {r:?}");
+            };
+            assert_eq!(updated.message, id);
+            let Some(event) = &updated.event else {
+                panic!("webhook {n}, report {k} changed nothing: the reports ran out of order");
+            };
+            let EventKind::DeliveryChanged { status, .. } = &event.kind else {
+                panic!("{event:?}");
+            };
+            seqs.entry(id.clone())
+                .or_default()
+                .push((event.seq, *status));
+        }
+        let m = f.store.message(&t, &id).await.unwrap();
+        assert_eq!(m.delivery.unwrap().status, DeliveryStatus::Read);
+    }
+    for (id, moves) in &seqs {
+        let mut sorted = moves.clone();
+        sorted.sort();
+        assert_eq!(&sorted, moves, "{id}: events numbered in report order");
+        let order: Vec<DeliveryStatus> = moves.iter().map(|(_, s)| *s).collect();
+        assert_eq!(order, statuses, "{id}");
+    }
+    // The events stored are the ones returned, gap-free.
+    let events = f.store.events_since(&t, last, 10_000).await.unwrap();
+    assert_eq!(events.len(), 90);
+    for (i, e) in events.iter().enumerate() {
+        assert_eq!(e.seq, last + 1 + i as u64);
+    }
 }

@@ -85,6 +85,73 @@ async fn signed_post_is_stored_once_and_acknowledged() {
     );
 }
 
+/// A POST with statuses around a customer message: every item is applied,
+/// the statuses of a message in their order (a late "delivered" after
+/// "read" changes nothing), and the summary counts each.
+#[tokio::test]
+async fn statuses_and_messages_of_one_post_are_applied_in_order() {
+    let f = fixture().await;
+    let hook = Webhook::new(WebhookConfig::new("verify", SECRET));
+    let (c, _) = f
+        .customer_says("1001", "wamid.in.1", "34611000001", "hola")
+        .await
+        .unwrap();
+    f.claim_and_reply(&f.actor("ana"), &c, "hello", "k1")
+        .await
+        .unwrap();
+    let reply = f
+        .store
+        .messages(&f.acme(), &c)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.direction == inbox_core::model::Direction::Outbound)
+        .unwrap();
+    let status = |s: &str, id: &str, ts: u64| {
+        serde_json::json!({
+            "id": id, "status": s, "timestamp": ts.to_string(), "recipient_id": "34611000001",
+            "biz_opaque_callback_data": reply.id.as_str()
+        })
+    };
+    let metadata = serde_json::json!({ "display_phone_number": "1", "phone_number_id": "1001" });
+    let body = serde_json::to_vec(&serde_json::json!({
+        "object": "whatsapp_business_account",
+        "entry": [{ "id": "waba", "changes": [
+            { "field": "messages", "value": {
+                "messaging_product": "whatsapp", "metadata": metadata,
+                "statuses": [status("sent", "wamid.R", 1), status("read", "wamid.R", 3)]
+            }},
+            { "field": "messages", "value": {
+                "messaging_product": "whatsapp", "metadata": metadata,
+                "contacts": [{ "profile": { "name": "Marta" }, "wa_id": "34611000001" }],
+                "messages": [{ "from": "34611000001", "id": "wamid.in.2", "timestamp": "1772442000", "type": "text", "text": { "body": "thanks" } }]
+            }},
+            { "field": "messages", "value": {
+                "messaging_product": "whatsapp", "metadata": metadata,
+                "statuses": [status("delivered", "wamid.R", 2), status("read", "wamid.other", 4)]
+            }}
+        ]}]
+    }))
+    .unwrap();
+    let sig = sign(&Secret::new(SECRET), &body);
+    let summary = hook
+        .receive(&f.inbox, Some(&sig), &body, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(
+        (summary.stored, summary.statuses, summary.statuses_ignored),
+        (1, 2, 2),
+        "{summary:?}"
+    );
+    let m = f.store.message(&f.acme(), &reply.id).await.unwrap();
+    assert_eq!(m.external_id.as_deref(), Some("wamid.R"));
+    assert_eq!(
+        m.delivery.unwrap().status,
+        inbox_core::model::DeliveryStatus::Read
+    );
+    assert_eq!(f.store.messages(&f.acme(), &c).await.unwrap().len(), 3);
+}
+
 #[tokio::test]
 async fn bad_signatures_store_nothing() {
     let f = fixture().await;

@@ -8,10 +8,10 @@ use crate::event::{Event, EventActor, EventKind};
 use crate::ids::{ContactId, ConversationId, MessageId, TenantId};
 use crate::inbound::{InboundEvent, InboundMessage, InboundStatus, IngestOutcome};
 use crate::model::{
-    Author, Channel, Contact, Content, Conversation, ConversationStatus, DeliveryUpdate, Direction,
-    Message, SystemChange,
+    Author, Channel, Contact, Content, Conversation, ConversationStatus, DeliveryStatus,
+    DeliveryUpdate, Direction, Message, SystemChange,
 };
-use crate::ports::{Changeset, MessageMutation, MessageUpdated, Write};
+use crate::ports::{Changeset, MessageMutation, MessageUpdated, StatusReport, Write};
 use crate::routing::TriggerKind;
 
 /// How many times one ingest may lose the race for a round-robin cursor
@@ -406,52 +406,101 @@ impl Inbox {
     /// Applies a delivery status report to the outbound message it concerns,
     /// found by our id (`biz_opaque_callback_data`) or by the provider id.
     pub async fn ingest_status(&self, status: InboundStatus) -> Result<IngestOutcome> {
-        if status.external_id.trim().is_empty() {
-            return Err(Error::invalid("external_id", "must not be empty"));
-        }
-        let channel = self.channel_for(&status.phone_number_id).await?;
-        let tenant = &channel.tenant;
-        let store = &self.ports.store;
-        let ours = status
-            .our_message_id
-            .as_deref()
-            .and_then(|s| MessageId::new(s).ok());
-        let mutation = MessageMutation::Delivery {
-            update: DeliveryUpdate {
-                status: status.status,
-                at: status.timestamp,
-                error: status.error.clone(),
-            },
-            external_id: Some(status.external_id.clone()),
-        };
-        let updated = store
-            .update_message_for_status(
-                tenant,
-                &channel.id,
-                ours.as_ref(),
-                &status.external_id,
-                &mutation,
-            )
-            .await?;
-        match updated {
-            None => Ok(IngestOutcome::UnknownMessage {
-                external_id: status.external_id,
-            }),
-            Some(MessageUpdated {
-                message,
-                event: Some(event),
-            }) => {
-                self.publish(std::slice::from_ref(&event)).await;
-                Ok(IngestOutcome::StatusApplied {
-                    message,
-                    status: status.status,
-                })
+        let mut results = self.ingest_statuses(vec![status]).await;
+        results
+            .pop()
+            .unwrap_or_else(|| Err(Error::invalid("status", "no result for the report")))
+    }
+
+    /// Applies several delivery status reports (those of one webhook, say)
+    /// as [`Inbox::ingest_status`] would one after another, in order, and
+    /// returns each one's outcome at its position. A tenant's reports go to
+    /// the store together ([`Store::update_messages_for_statuses`]), so the
+    /// sent, delivered and read reports of one message can be one lookup
+    /// and one write instead of three; a report that fails (an empty id, an
+    /// unknown number) fails alone.
+    ///
+    /// [`Store::update_messages_for_statuses`]: crate::ports::Store::update_messages_for_statuses
+    pub async fn ingest_statuses(
+        &self,
+        statuses: Vec<InboundStatus>,
+    ) -> Vec<Result<IngestOutcome>> {
+        let mut results: Vec<Option<Result<IngestOutcome>>> =
+            statuses.iter().map(|_| None).collect();
+        // The reports of each tenant, in order, with their positions.
+        let mut groups: Vec<(TenantId, Vec<Positioned>)> = Vec::new();
+        for (i, status) in statuses.into_iter().enumerate() {
+            if status.external_id.trim().is_empty() {
+                results[i] = Some(Err(Error::invalid("external_id", "must not be empty")));
+                continue;
             }
-            Some(MessageUpdated {
-                message,
-                event: None,
-            }) => Ok(IngestOutcome::StatusIgnored { message }),
+            let channel = match self.channel_for(&status.phone_number_id).await {
+                Ok(c) => c,
+                Err(e) => {
+                    results[i] = Some(Err(e));
+                    continue;
+                }
+            };
+            let report = StatusReport {
+                channel: channel.id.clone(),
+                our_id: status
+                    .our_message_id
+                    .as_deref()
+                    .and_then(|s| MessageId::new(s).ok()),
+                external_id: status.external_id.clone(),
+                mutation: MessageMutation::Delivery {
+                    update: DeliveryUpdate {
+                        status: status.status,
+                        at: status.timestamp,
+                        error: status.error.clone(),
+                    },
+                    external_id: Some(status.external_id.clone()),
+                },
+            };
+            match groups.iter_mut().find(|(t, _)| *t == channel.tenant) {
+                Some((_, items)) => items.push((i, status.status, report)),
+                None => groups.push((channel.tenant, vec![(i, status.status, report)])),
+            }
         }
+        for (tenant, items) in groups {
+            let reports: Vec<StatusReport> = items.iter().map(|(_, _, r)| r.clone()).collect();
+            let updated = self
+                .ports
+                .store
+                .update_messages_for_statuses(&tenant, &reports)
+                .await;
+            let mut events = Vec::new();
+            let mut outcomes = updated.into_iter();
+            for (i, status, report) in items {
+                let outcome = match outcomes.next() {
+                    None => Err(Error::invalid(
+                        "status",
+                        "the store returned no result for the report",
+                    )),
+                    Some(Err(e)) => Err(e),
+                    Some(Ok(None)) => Ok(IngestOutcome::UnknownMessage {
+                        external_id: report.external_id,
+                    }),
+                    Some(Ok(Some(MessageUpdated {
+                        message,
+                        event: Some(event),
+                    }))) => {
+                        events.push(event);
+                        Ok(IngestOutcome::StatusApplied { message, status })
+                    }
+                    Some(Ok(Some(MessageUpdated {
+                        message,
+                        event: None,
+                    }))) => Ok(IngestOutcome::StatusIgnored { message }),
+                };
+                results[i] = Some(outcome);
+            }
+            self.publish(&events).await;
+        }
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(Error::invalid("status", "report not applied"))))
+            .collect()
     }
 }
 
@@ -482,6 +531,9 @@ fn apply_identity_change(content: &Content, identity: &mut crate::model::Contact
         _ => false,
     }
 }
+
+/// A status report and where its outcome goes.
+type Positioned = (usize, DeliveryStatus, StatusReport);
 
 struct IngestPlan {
     timers: Vec<crate::timer::TimerChange>,

@@ -18,7 +18,8 @@ pub use context::{ContextCard, ContextError, CustomerContext};
 pub use idgen::{IdGenerator, SequentialIds};
 pub use store::{
     AsDynStore, Changeset, Committed, ContactMerge, IngestContext, Lease, MessageMutation,
-    MessageUpdated, Mutated, OutboxClaim, OutboxDisposition, OutboxEntry, Store, Write,
+    MessageUpdated, Mutated, OutboxClaim, OutboxDisposition, OutboxEntry, StatusReport, Store,
+    Write,
 };
 pub use transport::{OutboundRequest, SendReceipt, Transport, TransportError};
 pub use webhooks::{DeliveryOutcome, DeliveryRecord, WebhookDeadLetter, WebhookLog, WebhookRetry};

@@ -147,6 +147,42 @@ pub struct MessageUpdated {
     pub event: Option<Event>,
 }
 
+/// One delivery status report for [`Store::update_messages_for_statuses`]:
+/// which outbound message it concerns (found as
+/// [`Store::message_for_status`] finds it: our id on the channel, else the
+/// provider's id) and the mutation to apply to it.
+///
+/// ```
+/// use inbox_core::ports::{MessageMutation, StatusReport};
+/// use inbox_core::model::{DeliveryStatus, DeliveryUpdate};
+/// use inbox_core::ChannelId;
+/// let report = StatusReport {
+///     channel: ChannelId::new("main").unwrap(),
+///     our_id: None,
+///     external_id: "wamid.out.1".into(),
+///     mutation: MessageMutation::Delivery {
+///         update: DeliveryUpdate {
+///             status: DeliveryStatus::Delivered,
+///             at: chrono::Utc::now(),
+///             error: None,
+///         },
+///         external_id: Some("wamid.out.1".into()),
+///     },
+/// };
+/// assert_eq!(report.external_id, "wamid.out.1");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusReport {
+    /// The channel the report came in on.
+    pub channel: ChannelId,
+    /// Our message id, if the report carries it (`biz_opaque_callback_data`).
+    pub our_id: Option<MessageId>,
+    /// The provider's message id.
+    pub external_id: String,
+    /// What to apply to the message.
+    pub mutation: MessageMutation,
+}
+
 /// The result of [`MessageMutation::apply`].
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Mutated {
@@ -658,6 +694,38 @@ pub trait Store: Send + Sync {
             Err(Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// Applies a tenant's status reports in the order given, each as
+    /// [`Store::update_message_for_status`] would: atomically on its own,
+    /// with its own result (at the same position), and seeing what the
+    /// reports before it did. So the sent, delivered and read reports of
+    /// one webhook give three events in that order, and a report that
+    /// fails (a provider id another message already has) fails alone.
+    ///
+    /// The default applies them one after another. A store may apply them
+    /// together -- one lookup and one lock per message, one write of a
+    /// message several reports concern, one transaction -- as long as the
+    /// results and events are those of the one-after-another order.
+    async fn update_messages_for_statuses(
+        &self,
+        tenant: &TenantId,
+        reports: &[StatusReport],
+    ) -> Vec<Result<Option<MessageUpdated>>> {
+        let mut results = Vec::with_capacity(reports.len());
+        for r in reports {
+            results.push(
+                self.update_message_for_status(
+                    tenant,
+                    &r.channel,
+                    r.our_id.as_ref(),
+                    &r.external_id,
+                    &r.mutation,
+                )
+                .await,
+            );
+        }
+        results
     }
 
     // ---- events ----

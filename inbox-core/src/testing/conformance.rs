@@ -82,6 +82,7 @@ macro_rules! store_conformance_tests {
             window_closed_refuses_free_form_but_accepts_templates,
             dispatcher_retries_fails_and_marks_in_doubt,
             status_webhooks_reconcile_by_our_id,
+            statuses_reported_together_apply_in_order,
             views_respect_visibility,
             contact_history_spans_channels,
             transfer_assign_release_record_who_and_why,
@@ -2668,6 +2669,164 @@ pub async fn status_webhooks_reconcile_by_our_id<S: Store + AsDynStore + ?Sized>
         f.inbox.ingest(unknown).await.unwrap(),
         IngestOutcome::UnknownMessage { .. }
     ));
+}
+
+/// Status reports handed over together (one webhook's) are applied as
+/// one after another, in order: each its own outcome at its position, a
+/// message's reports seeing each other (a late "delivered" after "read"
+/// changes nothing), their events numbered in report order, and a report
+/// that fails (an empty id, a provider id another message has) failing
+/// alone.
+pub async fn statuses_reported_together_apply_in_order<S: Store + AsDynStore + ?Sized>(
+    store: Arc<S>,
+) {
+    let f = fixture(store).await;
+    let (c, _) = f
+        .customer_says("1001", "w1", "34695000000", "hi")
+        .await
+        .unwrap();
+    let mut ours = Vec::new();
+    for k in 1..=3 {
+        let v = f.version(&c).await.unwrap();
+        let m = f
+            .inbox
+            .reply(
+                &f.actor("ana"),
+                &c,
+                v,
+                reply(&format!("reply {k}"), &format!("k{k}")),
+            )
+            .await
+            .unwrap()
+            .message
+            .unwrap();
+        ours.push(m.id);
+    }
+    let (r1, r2, r3) = (&ours[0], &ours[1], &ours[2]);
+    let status = |s: DeliveryStatus, ext: &str, ours: Option<&MessageId>| InboundStatus {
+        phone_number_id: "1001".into(),
+        external_id: ext.into(),
+        our_message_id: ours.map(|m| m.to_string()),
+        recipient: Some("34695000000".into()),
+        status: s,
+        timestamp: f.clock.now(),
+        error: None,
+    };
+    let before = f.store.events_since(&f.acme(), 0, 10_000).await.unwrap();
+    let last_seq = before.last().map(|e| e.seq).unwrap_or(0);
+    assert!(f.inbox.ingest_statuses(Vec::new()).await.is_empty());
+    let out = f
+        .inbox
+        .ingest_statuses(vec![
+            status(DeliveryStatus::Sent, "wamid.a", Some(r1)),
+            status(DeliveryStatus::Delivered, "wamid.a", None),
+            status(DeliveryStatus::Read, "wamid.b", Some(r2)),
+            status(DeliveryStatus::Read, "wamid.a", None),
+            status(DeliveryStatus::Delivered, "wamid.a", None),
+            status(DeliveryStatus::Read, "wamid.unknown", None),
+            status(DeliveryStatus::Sent, " ", None),
+            status(DeliveryStatus::Sent, "wamid.a", Some(r3)),
+            status(DeliveryStatus::Sent, "wamid.b", None),
+        ])
+        .await;
+    assert_eq!(out.len(), 9, "one outcome per report: {out:?}");
+    let applied = |i: usize, m: &MessageId, s: DeliveryStatus| match &out[i] {
+        Ok(IngestOutcome::StatusApplied { message, status }) => {
+            assert_eq!((message, *status), (m, s), "report {i}")
+        }
+        other => panic!("report {i}: {other:?}"),
+    };
+    applied(0, r1, DeliveryStatus::Sent);
+    applied(1, r1, DeliveryStatus::Delivered);
+    applied(2, r2, DeliveryStatus::Read);
+    applied(3, r1, DeliveryStatus::Read);
+    assert!(
+        matches!(&out[4], Ok(IngestOutcome::StatusIgnored { message }) if message == r1),
+        "a late delivered after read: {:?}",
+        out[4]
+    );
+    assert!(
+        matches!(&out[5], Ok(IngestOutcome::UnknownMessage { external_id }) if external_id == "wamid.unknown"),
+        "{:?}",
+        out[5]
+    );
+    assert!(
+        matches!(&out[6], Err(Error::InvalidInput { .. })),
+        "{:?}",
+        out[6]
+    );
+    // r3 by our id, but with r1's provider id: refused, alone.
+    assert!(
+        matches!(&out[7], Err(Error::Duplicate { .. })),
+        "a provider id another message has: {:?}",
+        out[7]
+    );
+    assert!(
+        matches!(&out[8], Ok(IngestOutcome::StatusIgnored { message }) if message == r2),
+        "{:?}",
+        out[8]
+    );
+    // The messages' final states.
+    let m1 = f.store.message(&f.acme(), r1).await.unwrap();
+    assert_eq!(m1.external_id.as_deref(), Some("wamid.a"));
+    assert_eq!(m1.delivery.unwrap().status, DeliveryStatus::Read);
+    let m2 = f.store.message(&f.acme(), r2).await.unwrap();
+    assert_eq!(m2.external_id.as_deref(), Some("wamid.b"));
+    assert_eq!(m2.delivery.unwrap().status, DeliveryStatus::Read);
+    let m3 = f.store.message(&f.acme(), r3).await.unwrap();
+    assert_eq!(m3.external_id, None, "the refused report changed nothing");
+    // One event per forward move, numbered in report order, gap-free.
+    let events = f
+        .store
+        .events_since(&f.acme(), last_seq, 10_000)
+        .await
+        .unwrap();
+    let moves: Vec<(MessageId, DeliveryStatus)> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::DeliveryChanged {
+                message, status, ..
+            } => Some((message.clone(), *status)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        moves,
+        vec![
+            (r1.clone(), DeliveryStatus::Sent),
+            (r1.clone(), DeliveryStatus::Delivered),
+            (r2.clone(), DeliveryStatus::Read),
+            (r1.clone(), DeliveryStatus::Read),
+        ]
+    );
+    let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
+    let expected: Vec<u64> = (last_seq + 1..=last_seq + events.len() as u64).collect();
+    assert_eq!(seqs, expected, "gap-free, in order");
+    // The store's own answer for reports of one tenant, the same rules.
+    let again = f
+        .store
+        .update_messages_for_statuses(
+            &f.acme(),
+            &[StatusReport {
+                channel: f.channel("sales"),
+                our_id: None,
+                external_id: "wamid.a".into(),
+                mutation: MessageMutation::Delivery {
+                    update: DeliveryUpdate {
+                        status: DeliveryStatus::Read,
+                        at: f.clock.now(),
+                        error: None,
+                    },
+                    external_id: Some("wamid.a".into()),
+                },
+            }],
+        )
+        .await;
+    assert_eq!(again.len(), 1);
+    assert!(
+        matches!(&again[0], Ok(Some(MessageUpdated { message, event: None })) if message == r1),
+        "a repeated read changes nothing: {again:?}"
+    );
 }
 
 /// Views: mine, unassigned, team, all, each limited to what the agent may

@@ -6,7 +6,7 @@ use serde::Serialize;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use inbox_core::{Inbox, IngestOutcome};
+use inbox_core::{InboundEvent, InboundStatus, Inbox, IngestOutcome};
 
 use super::decode::{decode_webhook, Decoded};
 use crate::error::WhatsAppError;
@@ -243,6 +243,10 @@ impl Webhook {
     ) -> Result<IngestSummary, WhatsAppError> {
         let items = self.verify_and_decode(signature, body, received_at)?;
         let mut summary = IngestSummary::default();
+        // Consecutive statuses go to the inbox together, in order
+        // ([`Inbox::ingest_statuses`]): a message's sent, delivered and read
+        // reports are then one lookup and one write.
+        let mut statuses = Vec::new();
         for item in &items {
             match item {
                 Decoded::Error { .. } => summary.errors += 1,
@@ -250,16 +254,16 @@ impl Webhook {
                 Decoded::Status(s) if s.status.is_none() => summary.statuses_ignored += 1,
                 _ => {}
             }
-            let Some(event) = item.to_inbound() else {
-                continue;
-            };
-            match inbox.ingest(event).await? {
-                IngestOutcome::Stored { .. } => summary.stored += 1,
-                IngestOutcome::Duplicate { .. } => summary.duplicates += 1,
-                IngestOutcome::StatusApplied { .. } => summary.statuses += 1,
-                _ => summary.statuses_ignored += 1,
+            match item.to_inbound() {
+                None => {}
+                Some(InboundEvent::Status(s)) => statuses.push(s),
+                Some(event) => {
+                    ingest_statuses(inbox, &mut statuses, &mut summary).await?;
+                    count(&mut summary, inbox.ingest(event).await?);
+                }
             }
         }
+        ingest_statuses(inbox, &mut statuses, &mut summary).await?;
         Ok(summary)
     }
 
@@ -290,6 +294,32 @@ impl Webhook {
             }
             _ => WebhookResponse::text(405, "method not allowed"),
         }
+    }
+}
+
+/// Ingests the statuses gathered so far, together; the first failure is
+/// returned (the others are applied: statuses are idempotent, so Meta's
+/// redelivery of the whole webhook is harmless).
+async fn ingest_statuses(
+    inbox: &Inbox,
+    statuses: &mut Vec<InboundStatus>,
+    summary: &mut IngestSummary,
+) -> Result<(), WhatsAppError> {
+    if statuses.is_empty() {
+        return Ok(());
+    }
+    for outcome in inbox.ingest_statuses(std::mem::take(statuses)).await {
+        count(summary, outcome?);
+    }
+    Ok(())
+}
+
+fn count(summary: &mut IngestSummary, outcome: IngestOutcome) {
+    match outcome {
+        IngestOutcome::Stored { .. } => summary.stored += 1,
+        IngestOutcome::Duplicate { .. } => summary.duplicates += 1,
+        IngestOutcome::StatusApplied { .. } => summary.statuses += 1,
+        _ => summary.statuses_ignored += 1,
     }
 }
 
