@@ -180,10 +180,11 @@ pub fn percentile(sorted: &[std::time::Duration], p: f64) -> std::time::Duration
 }
 
 /// Brings the server of `url` to the same quiet state before a measured
-/// phase, so that no phase pays for the one before it: with `vacuum`, a
-/// `VACUUM` of the database (the dead rows the previous phase left are
-/// cleaned now, not by autovacuum during the next phase); then a
-/// `CHECKPOINT` (no phase starts with a checkpoint's writes owed by the one
+/// phase, so that no phase pays for the one before it: an `ANALYZE` (the
+/// statistics a running database has; autovacuum would gather them within
+/// a minute or so), with `vacuum` a `VACUUM ANALYZE` of the database (the
+/// dead rows the previous phase left are cleaned now, not by autovacuum
+/// during the next phase); then a `CHECKPOINT` (no phase starts with a checkpoint's writes owed by the one
 /// before it); then waits, up to a minute, until no autovacuum worker is
 /// running. Returns what it could not do, for the bench to print
 /// (`CHECKPOINT` needs superuser or `pg_checkpoint`).
@@ -194,10 +195,9 @@ pub async fn settle(url: &str, vacuum: bool) -> Vec<String> {
         Ok(c) => c,
         Err(e) => return vec![format!("cannot connect to settle the server: {e}")],
     };
-    if vacuum {
-        if let Err(e) = sqlx::query("VACUUM").execute(&mut conn).await {
-            notes.push(format!("VACUUM failed ({e}); measured without it"));
-        }
+    let clean = if vacuum { "VACUUM ANALYZE" } else { "ANALYZE" };
+    if let Err(e) = sqlx::query(clean).execute(&mut conn).await {
+        notes.push(format!("{clean} failed ({e}); measured without it"));
     }
     if let Err(e) = sqlx::query("CHECKPOINT").execute(&mut conn).await {
         notes.push(format!("CHECKPOINT failed ({e}); measured without it"));

@@ -44,6 +44,7 @@ mod batch;
 mod bus;
 mod error;
 mod mutations;
+mod plans;
 mod reads;
 mod store;
 mod webhooks;

@@ -23,6 +23,7 @@ use inbox_core::model::{ContactIdentity, Message};
 use inbox_core::ports::IngestContext;
 
 use crate::error::{db, shared};
+use crate::plans::BatchPools;
 
 /// The SQL of a scalar subquery selecting `$col` of the message a status
 /// report concerns (`Store::message_for_status`): the outbound message
@@ -123,7 +124,7 @@ impl Readers {
     /// Spawns `tasks` reader tasks on the current runtime, each answering
     /// up to `max_batch` lookups per query.
     pub(crate) fn spawn(
-        pool: sqlx::PgPool,
+        pools: BatchPools,
         tasks: usize,
         max_batch: usize,
         stats: Arc<ReadBatchStats>,
@@ -131,9 +132,10 @@ impl Readers {
         let (tx, rx) = mpsc::unbounded_channel::<Lookup>();
         let rx = Arc::new(Mutex::new(rx));
         for _ in 0..tasks.max(1) {
-            let (rx, pool, stats) = (rx.clone(), pool.clone(), stats.clone());
+            let (rx, pools, stats) = (rx.clone(), pools.clone(), stats.clone());
             tokio::spawn(async move {
                 while let Some(batch) = next_batch(&rx, max_batch).await {
+                    let pool = pools.store().await.pool();
                     let mut contexts = Vec::new();
                     let mut statuses = Vec::new();
                     for item in batch {
@@ -147,14 +149,14 @@ impl Readers {
                         stats
                             .lookups
                             .fetch_add(contexts.len() as u64, Ordering::Relaxed);
-                        answer(contexts, |keys| contexts_query(&pool, keys)).await;
+                        answer(contexts, |keys| contexts_query(pool, keys)).await;
                     }
                     if !statuses.is_empty() {
                         stats.queries.fetch_add(1, Ordering::Relaxed);
                         stats
                             .lookups
                             .fetch_add(statuses.len() as u64, Ordering::Relaxed);
-                        answer(statuses, |keys| statuses_query(&pool, keys)).await;
+                        answer(statuses, |keys| statuses_query(pool, keys)).await;
                     }
                 }
             });

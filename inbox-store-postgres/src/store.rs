@@ -30,6 +30,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::batch::{GroupCommit, GroupCommitStats, Job, Work};
 use crate::error::{corrupt, db, fk_violation, unique_violation};
 use crate::mutations::{MutationBatchStats, MutationJob, Target};
+use crate::plans::BatchPools;
 use crate::reads::{ContextKey, ReadBatchStats, Readers, StatusKey};
 use std::sync::Arc;
 
@@ -53,7 +54,7 @@ pub struct PgStore {
     mutation_stats: Arc<MutationBatchStats>,
     /// The connections of the committers and readers (see
     /// [`PgStore::with_group_commit`]).
-    batch_pool: Option<PgPool>,
+    batch_pool: Option<BatchPools>,
     channels: Arc<std::sync::RwLock<ChannelCache>>,
     search_probe_limit: usize,
 }
@@ -153,6 +154,16 @@ impl PgStore {
     /// batched the same way. Spawns the committer and reader tasks on the
     /// current Tokio runtime.
     ///
+    /// The batches run on connections of their own (up to `committers +
+    /// readers`, twice: see below). Their statements are planned for every
+    /// execution until the keyed tables (messages, conversations,
+    /// contacts) have statistics -- checked every two seconds, or at once
+    /// by [`PgStore::check_statistics`] -- and then keep generic plans,
+    /// made once per connection, with sequential scans, bitmap scans, hash
+    /// and merge joins turned off so that every plan is nested loops over
+    /// index scans (planning was 13% of PostgreSQL's time under ingest
+    /// load). [`GroupCommit::generic_plans`] turns this off.
+    ///
     /// ```no_run
     /// # async fn demo() -> inbox_core::Result<()> {
     /// use inbox_store_postgres::{GroupCommit, PgStore};
@@ -162,26 +173,18 @@ impl PgStore {
     /// # let _ = store; Ok(()) }
     /// ```
     pub fn with_group_commit(mut self, settings: GroupCommit) -> Self {
-        // Batches run on connections of their own, which plan every
-        // statement for its parameters. Their statements take arrays, and
-        // PostgreSQL's plan cache would after a few executions switch to a
-        // generic plan -- made once per connection, possibly while the
-        // tables were still empty, where it picks the wrong index (the
-        // conversation lookup by `inbox_conversations_created` on the tenant
-        // alone) and keeps it as the tables grow: a lookup then took
-        // 0.5 s. A batch's plan costs about 0.4 ms, shared by the batch.
+        // Batches run on connections of their own, planned per execution
+        // until the tables have statistics, then with generic plans (see
+        // `crate::plans`).
         let committers = settings.committers.max(1);
         let readers = settings.readers.max(1);
-        let options = (*self.pool.connect_options())
-            .clone()
-            .options([("plan_cache_mode", "force_custom_plan")]);
-        let pool = PgPoolOptions::new()
-            .max_connections(u32::try_from(committers + readers).unwrap_or(u32::MAX))
-            .acquire_timeout(Duration::from_secs(5))
-            .connect_lazy_with(options);
-        let plain = Self::from_pool(pool.clone());
+        let pools = BatchPools::new(
+            self.pool.connect_options().as_ref(),
+            u32::try_from(committers + readers).unwrap_or(u32::MAX),
+            settings.generic_plans,
+        );
         self.batcher = Some(crate::batch::spawn(
-            plain,
+            pools.clone(),
             settings,
             crate::batch::Counters {
                 commits: self.stats.clone(),
@@ -189,12 +192,12 @@ impl PgStore {
             },
         ));
         self.readers = Some(Readers::spawn(
-            pool.clone(),
+            pools.clone(),
             readers,
             settings.max_batch,
             self.read_stats.clone(),
         ));
-        self.batch_pool = Some(pool);
+        self.batch_pool = Some(pools);
         self
     }
 
@@ -215,6 +218,27 @@ impl PgStore {
     /// Counters of the batched ingest lookups.
     pub fn read_batch_stats(&self) -> &ReadBatchStats {
         &self.read_stats
+    }
+
+    /// Whether group commit's statements use generic plans (made once per
+    /// connection) yet: they do once the tables have statistics, and are
+    /// planned per execution before (see [`PgStore::with_group_commit`]).
+    /// `false` without group commit.
+    pub fn uses_generic_plans(&self) -> bool {
+        self.batch_pool
+            .as_ref()
+            .is_some_and(BatchPools::uses_generic_plans)
+    }
+
+    /// Asks the database now whether the tables have statistics, so group
+    /// commit switches to generic plans at once rather than at its next
+    /// periodic check (after an `ANALYZE`, say); returns
+    /// [`PgStore::uses_generic_plans`].
+    pub async fn check_statistics(&self) -> bool {
+        match &self.batch_pool {
+            Some(pools) => pools.check_now().await,
+            None => false,
+        }
     }
 
     /// Counters of the batched message mutations (delivery statuses).
@@ -241,8 +265,8 @@ impl PgStore {
     /// afterwards fail with [`Error::Unavailable`].
     pub async fn close(&self) {
         self.pool.close().await;
-        if let Some(pool) = &self.batch_pool {
-            pool.close().await;
+        if let Some(pools) = &self.batch_pool {
+            pools.close().await;
         }
     }
 

@@ -16,7 +16,7 @@ use inbox_core::model::{
     Author, Content, ConversationStatus, DeliveryState, DeliveryStatus, DeliveryUpdate, Direction,
     Message,
 };
-use inbox_core::ports::{Changeset, MessageMutation, StatusReport, Store, Write};
+use inbox_core::ports::{Changeset, MessageMutation, MessageUpdated, StatusReport, Store, Write};
 use inbox_core::testing::Fixture;
 use inbox_core::{
     AgentId, ChannelId, EventKind, IngestOutcome, MessageId, TenantId, View, ViewQuery,
@@ -106,6 +106,7 @@ async fn concurrent_ingests_share_transactions_and_end_as_if_committed_alone() {
             max_batch: 64,
             committers: 1,
             readers: 1,
+            ..GroupCommit::default()
         });
     let f = Fixture::new(Arc::new(pg.clone()) as Arc<dyn Store>)
         .await
@@ -161,14 +162,7 @@ async fn concurrent_ingests_share_transactions_and_end_as_if_committed_alone() {
                 .unwrap();
         }
         let fresh: HashSet<_> = load.iter().map(|d| d.1.clone()).collect();
-        let stored = outcomes
-            .iter()
-            .filter(|o| matches!(o, IngestOutcome::Stored { .. }))
-            .count();
-        let duplicates = outcomes
-            .iter()
-            .filter(|o| matches!(o, IngestOutcome::Duplicate { .. }))
-            .count();
+        let (stored, duplicates) = stored_and_duplicates(&outcomes);
         assert_eq!(stored, fresh.len(), "each message stored once");
         assert_eq!(duplicates, load.len() - fresh.len());
         external_ids.extend(fresh);
@@ -575,4 +569,104 @@ async fn a_webhooks_status_reports_are_applied_in_order_in_one_batch() {
     for (i, e) in events.iter().enumerate() {
         assert_eq!(e.seq, last + 1 + i as u64);
     }
+}
+
+/// Group commit plans its statements per execution until the tables have
+/// statistics (an `ANALYZE` of empty tables gives none), then keeps
+/// generic plans, with which ingest (new messages, redeliveries, statuses)
+/// still ends exactly as one at a time would; `generic_plans: false` never
+/// switches.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn generic_plans_once_the_tables_have_statistics() {
+    let Some(url) = common::fresh_database().await else {
+        return;
+    };
+    let pg = PgStore::connect(&url, 8).await.unwrap();
+    let f = Fixture::new(Arc::new(pg.clone()) as Arc<dyn Store>)
+        .await
+        .unwrap();
+    let t = f.acme();
+    let analyze = || async {
+        sqlx::query("ANALYZE").execute(pg.pool()).await.unwrap();
+    };
+    assert!(!pg.uses_generic_plans());
+    analyze().await;
+    assert!(
+        !pg.check_statistics().await,
+        "empty tables have no statistics"
+    );
+    let replies = seed_replies(
+        &f,
+        "wamid.first",
+        "34600000001",
+        (0..10).map(|n| Some(format!("wamid.out.{n}"))),
+    )
+    .await;
+    for k in 0..20 {
+        f.inbox
+            .ingest(f.text(
+                "1001",
+                &format!("wamid.a{k}"),
+                &format!("3461000{k:04}"),
+                "hi",
+            ))
+            .await
+            .unwrap();
+    }
+    analyze().await;
+    assert!(pg.check_statistics().await, "the tables have statistics");
+    assert!(pg.uses_generic_plans());
+    // With generic plans: new messages, redeliveries and statuses at once.
+    let new = (0..20).map(|k| (format!("wamid.b{k}"), format!("3462000{k:04}")));
+    let again = (0..20).map(|k| (format!("wamid.a{k}"), format!("3461000{k:04}")));
+    let outcomes = join_all(new.chain(again).map(|(ext, from)| {
+        let event = f.text("1001", &ext, &from, "hello");
+        let inbox = f.inbox.clone();
+        async move { inbox.ingest(event).await.unwrap() }
+    }))
+    .await;
+    let (stored, duplicates) = stored_and_duplicates(&outcomes);
+    assert_eq!((stored, duplicates), (20, 20), "{outcomes:?}");
+    let channel = ChannelId::new("sales").unwrap();
+    let reports: Vec<StatusReport> = replies
+        .iter()
+        .map(|m| {
+            let ext = m.external_id.clone().unwrap();
+            StatusReport {
+                channel: channel.clone(),
+                our_id: None,
+                external_id: ext.clone(),
+                mutation: report(DeliveryStatus::Read, &ext),
+            }
+        })
+        .collect();
+    let applied = f.store.update_messages_for_statuses(&t, &reports).await;
+    assert!(
+        applied
+            .iter()
+            .all(|r| matches!(r, Ok(Some(MessageUpdated { event: Some(_), .. })))),
+        "{applied:?}"
+    );
+    let events = f.store.events_since(&t, 0, 100_000).await.unwrap();
+    for (i, e) in events.iter().enumerate() {
+        assert_eq!(e.seq, i as u64 + 1);
+    }
+    // Turned off: planned per execution whatever the statistics.
+    let custom = PgStore::connect(&url, 4)
+        .await
+        .unwrap()
+        .with_group_commit(GroupCommit {
+            generic_plans: false,
+            ..GroupCommit::default()
+        });
+    assert!(!custom.check_statistics().await);
+}
+
+/// How many outcomes stored a message, and how many were redeliveries.
+fn stored_and_duplicates(outcomes: &[IngestOutcome]) -> (usize, usize) {
+    let count = |f: fn(&IngestOutcome) -> bool| outcomes.iter().filter(|o| f(o)).count();
+    (
+        count(|o| matches!(o, IngestOutcome::Stored { .. })),
+        count(|o| matches!(o, IngestOutcome::Duplicate { .. })),
+    )
 }

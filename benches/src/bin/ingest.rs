@@ -8,7 +8,7 @@
 //! cargo run --release -p inbox-benches --bin ingest -- --store memory|postgres \
 //!     [--database-url URL] [--messages N] [--concurrency C] \
 //!     [--committers K] [--max-batch B] [--readers R] [--setup-sql SQL] \
-//!     [--unknown-statuses]
+//!     [--unknown-statuses] [--custom-plans]
 //! ```
 //!
 //! Before the measured phase the outbound messages the status webhooks
@@ -17,15 +17,19 @@
 //! messages and only their lookup is measured, the mix before 2026-11-25).
 //!
 //! `--committers`, `--max-batch` and `--readers` set the PostgreSQL store's
-//! [`GroupCommit`] (its defaults otherwise). `--setup-sql` runs SQL on the
+//! [`GroupCommit`] (its defaults otherwise); `--custom-plans` keeps its
+//! statements planned per execution (`GroupCommit::generic_plans` off). `--setup-sql` runs SQL on the
 //! fresh ingest database after the migrations, for experiments (for
 //! example `--setup-sql "DROP INDEX inbox_conversations_oldest"`); the
 //! recorded figures are measured without it.
 //!
 //! Before each measured phase the server is settled
-//! ([`inbox_benches::settle`]): a `CHECKPOINT` before the ingest; a
-//! `VACUUM` of what the ingest left and a `CHECKPOINT` before the baseline;
-//! and no autovacuum worker running. So neither phase pays for the other.
+//! ([`inbox_benches::settle`]): an `ANALYZE` and a `CHECKPOINT` before the
+//! ingest (with statistics, the store's group commit uses generic plans,
+//! as in a running deployment; see `PgStore::uses_generic_plans`); a
+//! `VACUUM ANALYZE` of what the ingest left and a `CHECKPOINT` before the
+//! baseline; and no autovacuum worker running. So neither phase pays for
+//! the other.
 //!
 //! The last line of output is
 //! `ingest store=<s> messages=<N> msgs_per_s=<X> baseline_rows_per_s=<Y> ratio=<X/Y>`.
@@ -87,6 +91,7 @@ fn parse() -> Result<Args, String> {
                 a.group_commit.readers = v()?.parse().map_err(|e| format!("--readers: {e}"))?
             }
             "--setup-sql" => a.setup_sql = Some(v()?),
+            "--custom-plans" => a.group_commit.generic_plans = false,
             "--unknown-statuses" => a.unknown_statuses = true,
             other => return Err(format!("unknown argument {other}")),
         }
@@ -329,6 +334,17 @@ async fn run() -> Result<(), String> {
     if let Some(url) = &db_url {
         for note in inbox_benches::settle(url, false).await {
             eprintln!("settle: {note}");
+        }
+        if let Some(pg) = &pg_store {
+            let generic = pg.check_statistics().await;
+            eprintln!(
+                "group commit plans: {}",
+                if generic {
+                    "generic (the tables have statistics)"
+                } else {
+                    "custom (no statistics yet)"
+                }
+            );
         }
     }
     eprintln!(

@@ -1,0 +1,161 @@
+//! How the group-commit statements are planned.
+//!
+//! A batch's statements are key lookups and multi-row writes over
+//! `UNNEST`ed arrays. Planning each for its parameters (a custom plan) cost
+//! about 13% of PostgreSQL's time under ingest load; a generic plan is made
+//! once per connection and kept. But a generic plan is made without the
+//! parameters' values, from the tables' statistics, and on a table that has
+//! none (a new database) every index looks alike: one on the tenant alone
+//! can win the dedupe lookup, which then scans the tenant's messages (0.5 s
+//! a lookup once the table had grown; 3,500 against 12,000 webhooks a
+//! second in the ingest bench).
+//!
+//! So the committers and readers have two pools ([`BatchPools`]): one that
+//! plans every statement for its parameters, used until the tables the
+//! batches look up by key have statistics (autovacuum's `ANALYZE`, or the
+//! operator's); then one that keeps generic plans. Its connections also
+//! turn sequential scans, bitmap scans, hash and merge joins off, so a
+//! generic plan is always nested loops over index scans -- the right shape
+//! for a batch of keys whatever the table sizes. Later `ANALYZE`s
+//! invalidate the plans, which are then made again from the new
+//! statistics.
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::store::PgStore;
+
+/// How often, at most, the committers ask whether the tables have
+/// statistics yet (one small catalog query).
+const CHECK_EVERY: Duration = Duration::from_secs(2);
+
+/// The tables the batches look up by key and whose several indexes share
+/// the tenant prefix: without statistics a generic plan may pick the
+/// wrong one.
+const KEYED_TABLES: [&str; 3] = ["inbox_messages", "inbox_conversations", "inbox_contacts"];
+
+/// The connections of the committers and readers: planning per execution
+/// until the tables have statistics, generic plans after (see the module
+/// documentation).
+#[derive(Debug, Clone)]
+pub(crate) struct BatchPools {
+    custom: Arc<PgStore>,
+    generic: Arc<PgStore>,
+    state: Arc<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// Generic plans may be used ([`crate::GroupCommit::generic_plans`]).
+    allowed: bool,
+    /// The tables have statistics: generic plans from now on.
+    generic: AtomicBool,
+    /// When the catalog was last asked.
+    checked: Mutex<Option<Instant>>,
+}
+
+impl BatchPools {
+    /// Two lazily connected pools of up to `max` connections each, on
+    /// `options` (the store's own).
+    pub(crate) fn new(options: &PgConnectOptions, max: u32, generic_plans: bool) -> Self {
+        let pool = |settings: &[(&str, &str)]| {
+            PgPoolOptions::new()
+                .max_connections(max)
+                .acquire_timeout(Duration::from_secs(5))
+                .connect_lazy_with(options.clone().options(settings.iter().copied()))
+        };
+        let custom = pool(&[("plan_cache_mode", "force_custom_plan")]);
+        let generic = pool(&[
+            ("plan_cache_mode", "force_generic_plan"),
+            ("enable_seqscan", "off"),
+            ("enable_bitmapscan", "off"),
+            ("enable_hashjoin", "off"),
+            ("enable_mergejoin", "off"),
+        ]);
+        Self {
+            custom: Arc::new(PgStore::from_pool(custom)),
+            generic: Arc::new(PgStore::from_pool(generic)),
+            state: Arc::new(State {
+                allowed: generic_plans,
+                ..State::default()
+            }),
+        }
+    }
+
+    /// The store (without group commit) a batch runs on now.
+    pub(crate) async fn store(&self) -> &PgStore {
+        if self.uses_generic_plans() {
+            return &self.generic;
+        }
+        if self.state.allowed && self.due() && tables_have_statistics(self.custom.pool()).await {
+            self.switch();
+            return &self.generic;
+        }
+        &self.custom
+    }
+
+    /// Asks the catalog now whether the tables have statistics (switching
+    /// to generic plans if they do); returns whether batches use generic
+    /// plans.
+    pub(crate) async fn check_now(&self) -> bool {
+        if self.state.allowed
+            && !self.uses_generic_plans()
+            && tables_have_statistics(self.custom.pool()).await
+        {
+            self.switch();
+        }
+        self.uses_generic_plans()
+    }
+
+    fn switch(&self) {
+        if !self.state.generic.swap(true, Ordering::AcqRel) {
+            tracing::info!("group commit: the tables have statistics; generic plans from now on");
+        }
+    }
+
+    /// Whether batches use generic plans (the tables have statistics).
+    pub(crate) fn uses_generic_plans(&self) -> bool {
+        self.state.generic.load(Ordering::Acquire)
+    }
+
+    /// Closes both pools.
+    pub(crate) async fn close(&self) {
+        self.custom.pool().close().await;
+        self.generic.pool().close().await;
+    }
+
+    /// Whether it is time to ask the catalog again (and notes that it is
+    /// being asked).
+    fn due(&self) -> bool {
+        let Ok(mut checked) = self.state.checked.lock() else {
+            return false;
+        };
+        let now = Instant::now();
+        match *checked {
+            Some(at) if now.duration_since(at) < CHECK_EVERY => false,
+            _ => {
+                *checked = Some(now);
+                true
+            }
+        }
+    }
+}
+
+/// Whether every one of [`KEYED_TABLES`] (as the search path finds it) has
+/// column statistics. `ANALYZE` of an empty table leaves none, so this
+/// also means each had rows when it was analysed. A failed query counts as
+/// no (asked again later).
+async fn tables_have_statistics(pool: &PgPool) -> bool {
+    let found: Result<i64, _> = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE c.oid IN (SELECT to_regclass(t) FROM unnest($1::text[]) AS t) \
+         AND EXISTS (SELECT 1 FROM pg_stats s WHERE s.schemaname = n.nspname AND s.tablename = c.relname)",
+    )
+    .bind(&KEYED_TABLES[..])
+    .fetch_one(pool)
+    .await;
+    matches!(found, Ok(n) if n == KEYED_TABLES.len() as i64)
+}
