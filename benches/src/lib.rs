@@ -25,15 +25,27 @@ fn message_value(from: &str, name: &str, message: Value) -> Value {
     })
 }
 
+/// A fixed time for bodies whose timestamps do not matter (decoding
+/// benchmarks): 2025-10-09.
+pub const FIXED_TIME: u64 = 1_760_000_000;
+
 /// Webhook body number `i` of a realistic mix, as Meta sends them (one item
 /// per webhook): 50% text, 10% image, 5% voice, 5% interactive replies,
 /// 5% reactions, 25% status batches (sent, delivered, read). Message ids are
 /// unique per `i`.
-pub fn webhook_body(i: u64) -> Vec<u8> {
+///
+/// Timestamps (unix seconds) start at `start` and advance a second every
+/// 20 bodies, so each customer's messages (every 5,000th body) are 250 s
+/// apart and each moves its conversation's activity time, as real traffic
+/// does. (With timestamps fixed in the past -- the mix before 2026-11-25 --
+/// no message after the first moved it, and conversation updates were
+/// cheaper than in production.) The inbox takes a timestamp in its future
+/// as "now".
+pub fn webhook_body(i: u64, start: u64) -> Vec<u8> {
     let from = customer_wa_id(i);
     let name = format!("Customer {}", i % 5_000);
     let id = format!("wamid.HBgLMzQ2MTEwMDAwMDEVAgASGBQz{i:016X}");
-    let ts = (1_760_000_000 + i).to_string();
+    let ts = (start + i / 20).to_string();
     let value = match i % 20 {
         0..=9 => message_value(
             &from,
@@ -79,7 +91,7 @@ pub fn webhook_body(i: u64) -> Vec<u8> {
         ),
         _ => {
             let statuses: Vec<Value> = ["sent", "delivered", "read"].iter().enumerate().map(|(k, s)| json!({
-                "id": format!("wamid.out.{i:016X}"), "status": s, "timestamp": (1_760_000_000 + i + k as u64).to_string(),
+                "id": format!("wamid.out.{i:016X}"), "status": s, "timestamp": (start + i / 20 + k as u64).to_string(),
                 "recipient_id": from, "biz_opaque_callback_data": format!("msg_{i:032x}"),
                 "conversation": { "id": "c9e2e2b5f1a3c4d5e6f7a8b9c0d1e2f3", "origin": { "type": "service" } },
                 "pricing": { "billable": false, "pricing_model": "PMP", "category": "service", "type": "free_customer_service" }
@@ -107,23 +119,23 @@ pub fn customer_wa_id(k: u64) -> String {
 }
 
 /// A webhook body with one text message from customer `k` (its id made
-/// from `tag`, so that it is unique).
-pub fn customer_text_body(k: u64, tag: &str, text: &str) -> Vec<u8> {
+/// from `tag`, so that it is unique), sent at `at` (unix seconds).
+pub fn customer_text_body(k: u64, tag: &str, text: &str, at: u64) -> Vec<u8> {
     let from = customer_wa_id(k);
     let body = envelope(message_value(
         &from,
         &format!("Customer {}", k % 5_000),
         json!({
-            "from": from, "id": format!("wamid.{tag}.{k}"), "timestamp": "1760000000", "type": "text",
+            "from": from, "id": format!("wamid.{tag}.{k}"), "timestamp": at.to_string(), "type": "text",
             "text": { "body": text }
         }),
     ));
     serde_json::to_vec(&body).unwrap_or_default()
 }
 
-/// `n` bodies of the mix.
+/// `n` bodies of the mix (timestamps from [`FIXED_TIME`]).
 pub fn webhook_mix(n: u64) -> Vec<Vec<u8>> {
-    (0..n).map(webhook_body).collect()
+    (0..n).map(|i| webhook_body(i, FIXED_TIME)).collect()
 }
 
 /// A fresh database on the server of `url` (named `<prefix>_<time>`), with

@@ -149,6 +149,7 @@ async fn seed_outbound(
     store: &dyn Store,
     secret: &Secret,
     messages: usize,
+    start: u64,
 ) -> Result<usize, String> {
     use inbox_core::model::{Author, Content, DeliveryState, DeliveryStatus, Direction, Message};
     use inbox_core::ports::Changeset;
@@ -164,7 +165,7 @@ async fn seed_outbound(
     let mut stored = 0;
     for (k, ids) in by_recipient {
         // The recipient's conversation: opened by a message of theirs.
-        let body = customer_text_body(k, "seed", "Hi, where is my order?");
+        let body = customer_text_body(k, "seed", "Hi, where is my order?", start);
         let items = hook
             .verify_and_decode(Some(&sign(secret, &body)), &body, now)
             .map_err(|e| e.to_string())?;
@@ -234,7 +235,8 @@ async fn baseline(url: &str, n: usize, concurrency: usize) -> Result<f64, String
         .await
         .map_err(|e| e.to_string())?;
     let data: serde_json::Value =
-        serde_json::from_slice(&webhook_body(0)).map_err(|e| e.to_string())?;
+        serde_json::from_slice(&webhook_body(0, inbox_benches::FIXED_TIME))
+            .map_err(|e| e.to_string())?;
     let data = Arc::new(data["entry"][0]["changes"][0]["value"]["messages"][0].clone());
     let next = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
@@ -318,17 +320,19 @@ async fn run() -> Result<(), String> {
         InboxConfig::default(),
     );
     provision(&inbox).await.map_err(|e| e.to_string())?;
+    // The bodies' first timestamp: now, as for live traffic.
+    let start = u64::try_from(Utc::now().timestamp()).map_err(|e| e.to_string())?;
     let bodies: Arc<Vec<(String, Vec<u8>)>> = Arc::new(
         (0..args.messages)
             .map(|i| {
-                let b = webhook_body(body_index(i));
+                let b = webhook_body(body_index(i), start);
                 (sign(&secret, &b), b)
             })
             .collect(),
     );
     let hook = Arc::new(Webhook::new(WebhookConfig::new("verify", secret.clone())));
     if !args.unknown_statuses {
-        let n = seed_outbound(&inbox, &hook, &*store_handle, &secret, args.messages).await?;
+        let n = seed_outbound(&inbox, &hook, &*store_handle, &secret, args.messages, start).await?;
         eprintln!("seeded {n} outbound messages for the status webhooks to report on");
     }
     if let Some(url) = &db_url {
