@@ -409,7 +409,7 @@ impl Inbox {
         let mut results = self.ingest_statuses(vec![status]).await;
         results
             .pop()
-            .unwrap_or_else(|| Err(Error::invalid("status", "no result for the report")))
+            .unwrap_or_else(|| Err(missing_result()))
     }
 
     /// Applies several delivery status reports (those of one webhook, say)
@@ -473,10 +473,7 @@ impl Inbox {
             let mut outcomes = updated.into_iter();
             for (i, status, report) in items {
                 let outcome = match outcomes.next() {
-                    None => Err(Error::invalid(
-                        "status",
-                        "the store returned no result for the report",
-                    )),
+                    None => Err(missing_result()),
                     Some(Err(e)) => Err(e),
                     Some(Ok(None)) => Ok(IngestOutcome::UnknownMessage {
                         external_id: report.external_id,
@@ -499,7 +496,7 @@ impl Inbox {
         }
         results
             .into_iter()
-            .map(|r| r.unwrap_or_else(|| Err(Error::invalid("status", "report not applied"))))
+            .map(|r| r.unwrap_or_else(|| Err(missing_result())))
             .collect()
     }
 }
@@ -529,6 +526,17 @@ fn apply_identity_change(content: &Content, identity: &mut crate::model::Contact
             true
         }
         _ => false,
+    }
+}
+
+/// A store that answered fewer status reports than it was given (a
+/// broken [`Store::update_messages_for_statuses`]).
+///
+/// [`Store::update_messages_for_statuses`]: crate::ports::Store::update_messages_for_statuses
+fn missing_result() -> Error {
+    Error::Backend {
+        message: "the store returned no result for a status report".into(),
+        source: None,
     }
 }
 
