@@ -1048,8 +1048,7 @@ fn push_filters(q: &mut QueryBuilder<'_, Postgres>, f: &inbox_core::query::Conve
         q.push(" AND c.contact_id = ").push_bind(k.to_string());
     }
     if let Some(tag) = &f.tag {
-        // `tags <> '{}'`: the predicate of the (partial) tag index.
-        q.push(" AND c.tags <> '{}'::text[] AND c.tags @> ARRAY[")
+        q.push(" AND c.tags @> ARRAY[")
             .push_bind(tag.clone())
             .push("]::text[]");
     }
@@ -1663,7 +1662,7 @@ impl Store for PgStore {
                     .push_bind(a.as_str().to_string());
             }
             if let Some(t) = &query.tag {
-                qb.push(" AND tags <> '{}'::text[] AND tags @> ARRAY[")
+                qb.push(" AND tags @> ARRAY[")
                     .push_bind(t.clone())
                     .push("]::text[]");
             }
