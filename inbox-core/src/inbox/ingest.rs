@@ -407,9 +407,7 @@ impl Inbox {
     /// found by our id (`biz_opaque_callback_data`) or by the provider id.
     pub async fn ingest_status(&self, status: InboundStatus) -> Result<IngestOutcome> {
         let mut results = self.ingest_statuses(vec![status]).await;
-        results
-            .pop()
-            .unwrap_or_else(|| Err(missing_result()))
+        results.pop().unwrap_or_else(|| Err(missing_result()))
     }
 
     /// Applies several delivery status reports (those of one webhook, say)
