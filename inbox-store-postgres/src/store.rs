@@ -154,15 +154,16 @@ impl PgStore {
     /// batched the same way. Spawns the committer and reader tasks on the
     /// current Tokio runtime.
     ///
-    /// The batches run on connections of their own (up to `committers +
-    /// readers`, twice: see below). Their statements are planned for every
-    /// execution until the keyed tables (messages, conversations,
-    /// contacts) have statistics -- checked every two seconds, or at once
-    /// by [`PgStore::check_statistics`] -- and then keep generic plans,
-    /// made once per connection, with sequential scans, bitmap scans, hash
-    /// and merge joins turned off so that every plan is nested loops over
-    /// index scans (planning was 13% of PostgreSQL's time under ingest
-    /// load). [`GroupCommit::generic_plans`] turns this off.
+    /// The batches run on connections of their own: two lazily connected
+    /// pools of up to `committers + readers` connections each. On the
+    /// first, statements are planned for every execution; it serves until
+    /// the keyed tables (messages, conversations, contacts) have statistics
+    /// -- checked every two seconds, or at once by
+    /// [`PgStore::check_statistics`]. Then the second serves: it keeps
+    /// generic plans, made once per connection, with sequential scans,
+    /// bitmap scans, hash and merge joins turned off so that every plan is
+    /// nested loops over index scans (planning was 13% of PostgreSQL's time
+    /// under ingest load). [`GroupCommit::generic_plans`] turns this off.
     ///
     /// ```no_run
     /// # async fn demo() -> inbox_core::Result<()> {
