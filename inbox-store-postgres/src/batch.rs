@@ -470,7 +470,7 @@ async fn fast_in(
         let cols = ConvColumns::of(&new_convs);
         q.push(", cn AS (INSERT INTO inbox_conversations (tenant_id, conversation_id, channel_id, contact_id, status, assignee, team_id, \
                 priority_rank, tags, last_activity_us, created_us, waiting_us, version, data) \
-                SELECT t, id, ch, k, st, a, tm, pr, (SELECT coalesce(array_agg(x), '{}') FROM jsonb_array_elements_text(tg) x), la, cr, wt, v, d \
+                SELECT t, id, ch, k, st, a, tm, pr, tg::text[], la, cr, wt, v, d \
                 FROM UNNEST(");
         cols.push(q);
         q.push(") AS u(t, id, ch, k, st, a, tm, pr, tg, la, cr, wt, v, d) RETURNING 1)");
@@ -486,7 +486,7 @@ async fn fast_in(
         let values: Vec<_> = upd_convs.iter().map(|(c, _)| *c).collect();
         let cols = ConvColumns::of(&values);
         q.push(", cu AS (UPDATE inbox_conversations c SET status = u.st, assignee = u.a, team_id = u.tm, priority_rank = u.pr, \
-                tags = (SELECT coalesce(array_agg(x), '{}') FROM jsonb_array_elements_text(u.tg) x), \
+                tags = u.tg::text[], \
                 last_activity_us = u.la, created_us = u.cr, waiting_us = u.wt, version = u.v, data = u.d \
                 FROM UNNEST(");
         cols.push(q);
@@ -787,7 +787,9 @@ struct ConvColumns<'a> {
     assignee: Vec<Option<&'a str>>,
     team: Vec<Option<&'a str>>,
     priority: Vec<i16>,
-    tags: Vec<Json<&'a Vec<String>>>,
+    /// Each conversation's tags as one array literal (`{"a","b"}`): an
+    /// array of arrays of different lengths cannot be bound.
+    tags: Vec<String>,
     last_activity: Vec<i64>,
     created: Vec<i64>,
     waiting: Vec<Option<i64>>,
@@ -812,7 +814,7 @@ impl<'a> ConvColumns<'a> {
                 .map(|c| c.team.as_ref().map(|t| t.as_str()))
                 .collect(),
             priority: cs.iter().map(|c| priority_rank(c.priority)).collect(),
-            tags: cs.iter().map(|c| Json(&c.tags)).collect(),
+            tags: cs.iter().map(|c| text_array_literal(&c.tags)).collect(),
             last_activity: cs.iter().map(|c| micros(c.last_activity_at)).collect(),
             created: cs.iter().map(|c| micros(c.created_at)).collect(),
             waiting: cs.iter().map(|c| c.waiting_since.map(micros)).collect(),
@@ -841,7 +843,7 @@ impl<'a> ConvColumns<'a> {
         q.push_bind(self.priority);
         q.push("::smallint[], ");
         q.push_bind(self.tags);
-        q.push("::jsonb[], ");
+        q.push("::text[], ");
         q.push_bind(self.last_activity);
         q.push("::bigint[], ");
         q.push_bind(self.created);
@@ -853,6 +855,28 @@ impl<'a> ConvColumns<'a> {
         q.push_bind(self.data);
         q.push("::jsonb[]");
     }
+}
+
+/// A text array literal of `items` (`{"a","b"}`), every element quoted
+/// and escaped, so that any text -- commas, braces, quotes, backslashes,
+/// `NULL` -- reads back as written.
+fn text_array_literal(items: &[String]) -> String {
+    let mut out = String::from("{");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push('"');
+        for ch in item.chars() {
+            if ch == '"' || ch == '\\' {
+                out.push('\\');
+            }
+            out.push(ch);
+        }
+        out.push('"');
+    }
+    out.push('}');
+    out
 }
 
 fn push_contacts<'a>(
@@ -880,4 +904,19 @@ fn push_contacts<'a>(
     q.push("::bigint[], ");
     q.push_bind(data);
     q.push("::jsonb[]");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::text_array_literal;
+
+    #[test]
+    fn array_literals_quote_and_escape_every_element() {
+        assert_eq!(text_array_literal(&[]), "{}");
+        let tags = ["vip", r#"say "hi""#, r"back\slash", "a,b", "{x}", "NULL"].map(String::from);
+        assert_eq!(
+            text_array_literal(&tags),
+            r#"{"vip","say \"hi\"","back\\slash","a,b","{x}","NULL"}"#
+        );
+    }
 }

@@ -670,3 +670,70 @@ fn stored_and_duplicates(outcomes: &[IngestOutcome]) -> (usize, usize) {
         count(|o| matches!(o, IngestOutcome::Duplicate { .. })),
     )
 }
+
+/// Tags of any text survive the batch statement, which binds each
+/// conversation's tags as one array literal: twelve conversations tagged
+/// at once (quotes, backslashes, commas, braces, the word "null") read
+/// back as written and are found by each tag.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn tags_of_any_text_survive_batched_commits() {
+    let Some((pg, f)) = group_commit_fixture().await else {
+        return;
+    };
+    let odd = [
+        r#"say "hi""#,
+        r"back\slash",
+        "a,b",
+        "{x}",
+        "null",
+        "two words",
+    ];
+    let mut convs = Vec::new();
+    for k in 0..12 {
+        let (c, _) = f
+            .customer_says(
+                "1001",
+                &format!("wamid.t{k}"),
+                &format!("3461100{k:04}"),
+                "hi",
+            )
+            .await
+            .unwrap();
+        convs.push(c);
+    }
+    let (_, fast_before, _, _) = pg.group_commit_stats().snapshot();
+    join_all(convs.iter().enumerate().map(|(k, c)| {
+        let f = &f;
+        async move {
+            let v = f.version(c).await.unwrap();
+            let tags = [odd[k % odd.len()], "vip"];
+            f.inbox
+                .tag(&f.actor("sam"), c, v, &tags, &[])
+                .await
+                .unwrap()
+        }
+    }))
+    .await;
+    let (_, fast_after, _, _) = pg.group_commit_stats().snapshot();
+    assert!(fast_after > fast_before, "the tags went through a batch");
+    for (k, c) in convs.iter().enumerate() {
+        let stored: Vec<String> = sqlx::query_scalar(
+            "SELECT tags FROM inbox_conversations WHERE tenant_id = 'acme' AND conversation_id = $1",
+        )
+        .bind(c.as_str())
+        .fetch_one(pg.pool())
+        .await
+        .unwrap();
+        let mut expected = vec![odd[k % odd.len()].to_string(), "vip".to_string()];
+        expected.sort();
+        let mut stored_sorted = stored.clone();
+        stored_sorted.sort();
+        assert_eq!(stored_sorted, expected, "{c}");
+    }
+    for tag in odd {
+        let mut q = ViewQuery::new(View::All);
+        q.tag = Some(tag.to_string());
+        let page = f.inbox.list(&f.actor("sam"), &q).await.unwrap();
+        assert_eq!(page.items.len(), 2, "tag {tag:?}");
+    }
+}
