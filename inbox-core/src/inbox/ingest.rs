@@ -426,7 +426,7 @@ impl Inbox {
         let mut results: Vec<Option<Result<IngestOutcome>>> =
             statuses.iter().map(|_| None).collect();
         // The reports of each tenant, in order, with their positions.
-        let mut groups: Vec<(TenantId, Vec<Positioned>)> = Vec::new();
+        let mut groups: Vec<TenantReports> = Vec::new();
         for (i, status) in statuses.into_iter().enumerate() {
             if status.external_id.trim().is_empty() {
                 results[i] = Some(Err(Error::invalid("external_id", "must not be empty")));
@@ -455,21 +455,27 @@ impl Inbox {
                     external_id: Some(status.external_id.clone()),
                 },
             };
-            match groups.iter_mut().find(|(t, _)| *t == channel.tenant) {
-                Some((_, items)) => items.push((i, status.status, report)),
-                None => groups.push((channel.tenant, vec![(i, status.status, report)])),
+            match groups.iter_mut().find(|g| g.tenant == channel.tenant) {
+                Some(g) => {
+                    g.positions.push((i, status.status));
+                    g.reports.push(report);
+                }
+                None => groups.push(TenantReports {
+                    tenant: channel.tenant,
+                    positions: vec![(i, status.status)],
+                    reports: vec![report],
+                }),
             }
         }
-        for (tenant, items) in groups {
-            let reports: Vec<StatusReport> = items.iter().map(|(_, _, r)| r.clone()).collect();
+        for group in groups {
             let updated = self
                 .ports
                 .store
-                .update_messages_for_statuses(&tenant, &reports)
+                .update_messages_for_statuses(&group.tenant, &group.reports)
                 .await;
             let mut events = Vec::new();
             let mut outcomes = updated.into_iter();
-            for (i, status, report) in items {
+            for ((i, status), report) in group.positions.into_iter().zip(group.reports) {
                 let outcome = match outcomes.next() {
                     None => Err(missing_result()),
                     Some(Err(e)) => Err(e),
@@ -538,8 +544,13 @@ fn missing_result() -> Error {
     }
 }
 
-/// A status report and where its outcome goes.
-type Positioned = (usize, DeliveryStatus, StatusReport);
+/// A tenant's status reports, in order, and where each one's outcome goes
+/// (its position among the reports given, and the status it reports).
+struct TenantReports {
+    tenant: TenantId,
+    positions: Vec<(usize, DeliveryStatus)>,
+    reports: Vec<StatusReport>,
+}
 
 struct IngestPlan {
     timers: Vec<crate::timer::TimerChange>,
