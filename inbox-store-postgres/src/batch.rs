@@ -603,7 +603,10 @@ async fn fast_in(
 
     // Events: one sequence bump per tenant; the k-th event of a tenant in
     // this batch (the changesets' in job order, then the mutations') gets
-    // `last - n + k`.
+    // `last - n + k`. The number goes in the `seq` column only: the JSON is
+    // stored as the app serialised it (its `seq` is not yet known, so 0),
+    // and every read takes the number from the column (`event_row`), so
+    // the statement does not rewrite each event's document.
     let mut per_tenant: BTreeMap<&str, i64> = BTreeMap::new();
     // (tenant, k, event)
     let mut all: Vec<(&str, i64, &Event)> = Vec::new();
@@ -628,7 +631,7 @@ async fn fast_in(
         q.push_bind(seq_n);
         q.push("::bigint[]) AS u(t, n) WHERE t.tenant_id = u.t RETURNING t.tenant_id, t.event_seq, u.n)");
         q.push(", ev AS (INSERT INTO inbox_events (tenant_id, seq, conversation_id, conversation_version, data) \
-                SELECT e.t, s.event_seq - s.n + e.k, e.c, e.v, jsonb_set(e.d, '{seq}', to_jsonb(s.event_seq - s.n + e.k)) \
+                SELECT e.t, s.event_seq - s.n + e.k, e.c, e.v, e.d \
                 FROM UNNEST(");
         q.push_bind(all.iter().map(|(t, _, _)| *t).collect::<Vec<_>>());
         q.push("::text[], ");

@@ -1643,14 +1643,17 @@ impl Store for PgStore {
     ) -> Result<inbox_core::metrics::MetricsReport> {
         use inbox_core::metrics::{AgentMetrics, Distribution, MetricsReport};
         query.validate()?;
-        // The population, as a WHERE clause (all on indexed columns).
+        // The population, as a WHERE clause (all on indexed columns). The
+        // time range is on `(-created_us)`, the expression of the `newest`
+        // keyset index, so that index finds it: created_us in [from, to)
+        // is -created_us in (-to, -from].
         let population = |qb: &mut QueryBuilder<'_, Postgres>| {
             qb.push(" FROM inbox_conversations WHERE tenant_id = ")
                 .push_bind(tenant.as_str().to_string())
-                .push(" AND created_us >= ")
-                .push_bind(micros(query.from))
-                .push(" AND created_us < ")
-                .push_bind(micros(query.to));
+                .push(" AND (-created_us) <= ")
+                .push_bind(micros(query.from).saturating_neg())
+                .push(" AND (-created_us) > ")
+                .push_bind(micros(query.to).saturating_neg());
             if let Some(c) = &query.channel {
                 qb.push(" AND channel_id = ")
                     .push_bind(c.as_str().to_string());
