@@ -31,6 +31,10 @@
 //! baseline; and no autovacuum worker running. So neither phase pays for
 //! the other.
 //!
+//! On Linux it also prints the machine's busy and idle CPU time per
+//! webhook during the ingest (from `/proc/stat`; everything running on the
+//! machine, PostgreSQL included): a second measure beside throughput.
+//!
 //! The last line of output is
 //! `ingest store=<s> messages=<N> msgs_per_s=<X> baseline_rows_per_s=<Y> ratio=<X/Y>`.
 
@@ -207,6 +211,26 @@ async fn seed_outbound(
     Ok(stored)
 }
 
+/// The machine's busy and idle time so far, in clock ticks of 10 ms (the
+/// first line of Linux's `/proc/stat`; idle includes waiting for IO).
+/// `None` elsewhere. CPU time per webhook is a second measure beside
+/// throughput, for comparing runs on a machine whose speed varies.
+fn machine_cpu() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let ticks: Vec<u64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        // user nice system idle iowait irq softirq steal (guest time is
+        // counted in user already)
+        .take(8)
+        .map(|t| t.parse().ok())
+        .collect::<Option<_>>()?;
+    let idle = ticks.get(3)? + ticks.get(4)?;
+    Some((ticks.iter().sum::<u64>() - idle, idle))
+}
+
 /// Body `i` of the run: every 10th is a redelivery of an earlier one.
 fn body_index(i: usize) -> u64 {
     if i % 10 == 9 {
@@ -356,6 +380,7 @@ async fn run() -> Result<(), String> {
         args.messages, args.store, args.concurrency
     );
     let next = Arc::new(AtomicUsize::new(0));
+    let cpu_before = machine_cpu();
     let start = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..args.concurrency {
@@ -399,6 +424,14 @@ async fn run() -> Result<(), String> {
         "done in {:.2?}: {} stored, {} duplicates, {} statuses (unknown messages: {})",
         elapsed, totals.stored, totals.duplicates, totals.statuses, totals.statuses_ignored
     );
+    if let (Some((busy0, idle0)), Some((busy1, idle1))) = (cpu_before, machine_cpu()) {
+        let per = |ticks: u64| ticks as f64 * 10_000.0 / args.messages as f64;
+        eprintln!(
+            "machine CPU during the ingest (/proc/stat, all cores, everything running): {:.0} µs busy and {:.0} µs idle per webhook",
+            per(busy1.saturating_sub(busy0)),
+            per(idle1.saturating_sub(idle0))
+        );
+    }
     if let Some(pg) = &pg_store {
         let (single, fast, fallback, batched) = pg.group_commit_stats().snapshot();
         eprintln!("group commit: {single} single, {fast} fast batches, {fallback} fallback batches, {batched} changesets in batches");

@@ -213,6 +213,14 @@ pub async fn metrics_match_hand_computed_values<S: Store + AsDynStore + ?Sized>(
     .await
     .unwrap();
     assert_eq!(tue.opened, 1);
+    // The range is [from, to): D, opened at the very end, is left out.
+    let before_d = with(MetricsQuery {
+        to: at(24 * 60),
+        ..query.clone()
+    })
+    .await
+    .unwrap();
+    assert_eq!(before_d.opened, 3);
     let empty = with(MetricsQuery {
         from: at(72 * 60),
         to: at(96 * 60),
