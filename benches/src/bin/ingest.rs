@@ -8,8 +8,16 @@
 //! cargo run --release -p inbox-benches --bin ingest -- --store memory|postgres \
 //!     [--database-url URL] [--messages N] [--concurrency C] \
 //!     [--committers K] [--max-batch B] [--readers R] [--setup-sql SQL] \
-//!     [--unknown-statuses] [--custom-plans]
+//!     [--unknown-statuses] [--custom-plans] [--rounds R]
 //! ```
+//!
+//! `--rounds R` (default 1) alternates the two phases: the webhooks are cut
+//! into R slices, and each slice's baseline rows (as many) are inserted
+//! right after that slice is ingested, both from a settled server; the
+//! rates are over the summed times. Both phases then see the same moments
+//! of a machine whose speed drifts, so the ratio varies less between runs.
+//! The baseline then runs on the store's pool (PostgreSQL store) instead of
+//! a pool of its own.
 //!
 //! Before the measured phase the outbound messages the status webhooks
 //! report on are stored, so every status is applied (`seed_outbound`);
@@ -38,9 +46,10 @@
 //! The last line of output is
 //! `ingest store=<s> messages=<N> msgs_per_s=<X> baseline_rows_per_s=<Y> ratio=<X/Y>`.
 
+use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use inbox_benches::{
@@ -52,7 +61,8 @@ use inbox_core::testing::RecordingTransport;
 use inbox_core::{AgentId, ChannelId, Inbox, InboxConfig, Ports, TeamId, TenantId};
 use inbox_store_memory::{MemoryEventBus, MemoryStore, SystemClock, UuidIds};
 use inbox_store_postgres::{GroupCommit, PgStore};
-use inbox_whatsapp::{sign, Secret, Webhook, WebhookConfig};
+use inbox_whatsapp::{sign, IngestSummary, Secret, Webhook, WebhookConfig};
+use sqlx::PgPool;
 
 struct Args {
     store: String,
@@ -62,6 +72,7 @@ struct Args {
     group_commit: GroupCommit,
     setup_sql: Option<String>,
     unknown_statuses: bool,
+    rounds: usize,
 }
 
 fn parse() -> Result<Args, String> {
@@ -73,6 +84,7 @@ fn parse() -> Result<Args, String> {
         group_commit: GroupCommit::default(),
         setup_sql: None,
         unknown_statuses: false,
+        rounds: 1,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -97,6 +109,7 @@ fn parse() -> Result<Args, String> {
             "--setup-sql" => a.setup_sql = Some(v()?),
             "--custom-plans" => a.group_commit.generic_plans = false,
             "--unknown-statuses" => a.unknown_statuses = true,
+            "--rounds" => a.rounds = v()?.parse().map_err(|e| format!("--rounds: {e}"))?,
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -107,6 +120,7 @@ fn parse() -> Result<Args, String> {
         return Err("--store postgres needs --database-url (or DATABASE_URL)".into());
     }
     a.concurrency = a.concurrency.max(1);
+    a.rounds = a.rounds.clamp(1, a.messages.max(1));
     Ok(a)
 }
 
@@ -240,29 +254,47 @@ fn body_index(i: usize) -> u64 {
     }
 }
 
-async fn baseline(url: &str, n: usize, concurrency: usize) -> Result<f64, String> {
-    let pool = sqlx::postgres::PgPoolOptions::new()
+/// A pool for the baseline: as many connections as senders, at most 64.
+async fn baseline_pool(url: &str, concurrency: usize) -> Result<PgPool, String> {
+    sqlx::postgres::PgPoolOptions::new()
         .max_connections((concurrency as u32).min(64))
         .connect(url)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string())
+}
+
+/// The baseline's table, empty, and the message document its rows carry.
+async fn baseline_table(pool: &PgPool) -> Result<Arc<serde_json::Value>, String> {
     sqlx::query(
         "CREATE TABLE IF NOT EXISTS bench_baseline (tenant_id text NOT NULL, message_id text NOT NULL, \
          conversation_id text NOT NULL, channel_id text NOT NULL, external_id text, data jsonb NOT NULL, \
          PRIMARY KEY (tenant_id, message_id))",
     )
-    .execute(&pool)
+    .execute(pool)
     .await
     .map_err(|e| e.to_string())?;
     sqlx::query("TRUNCATE bench_baseline")
-        .execute(&pool)
+        .execute(pool)
         .await
         .map_err(|e| e.to_string())?;
     let data: serde_json::Value =
         serde_json::from_slice(&webhook_body(0, inbox_benches::FIXED_TIME))
             .map_err(|e| e.to_string())?;
-    let data = Arc::new(data["entry"][0]["changes"][0]["value"]["messages"][0].clone());
-    let next = Arc::new(AtomicUsize::new(0));
+    Ok(Arc::new(
+        data["entry"][0]["changes"][0]["value"]["messages"][0].clone(),
+    ))
+}
+
+/// Rows `range` of the baseline, one `INSERT` transaction each, by
+/// `concurrency` senders; returns how long they took.
+async fn baseline_range(
+    pool: &PgPool,
+    range: Range<usize>,
+    concurrency: usize,
+    data: &Arc<serde_json::Value>,
+) -> Result<Duration, String> {
+    let next = Arc::new(AtomicUsize::new(range.start));
+    let end = range.end;
     let start = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
@@ -272,7 +304,7 @@ async fn baseline(url: &str, n: usize, concurrency: usize) -> Result<f64, String
         tasks.push(tokio::spawn(async move {
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= n {
+                if i >= end {
                     return Ok::<(), String>(());
                 }
                 sqlx::query(
@@ -292,9 +324,69 @@ async fn baseline(url: &str, n: usize, concurrency: usize) -> Result<f64, String
     for t in tasks {
         t.await.map_err(|e| e.to_string())??;
     }
-    let rate = n as f64 / start.elapsed().as_secs_f64();
-    pool.close().await;
-    Ok(rate)
+    Ok(start.elapsed())
+}
+
+/// Webhooks `range` of `bodies`, by `concurrency` senders; returns what
+/// they did, how long they took and the machine's CPU time meanwhile.
+async fn ingest_range(
+    inbox: &Inbox,
+    hook: &Arc<Webhook>,
+    bodies: &Arc<Vec<(String, Vec<u8>)>>,
+    range: Range<usize>,
+    concurrency: usize,
+) -> Result<(IngestSummary, Duration, Option<(u64, u64)>), String> {
+    let next = Arc::new(AtomicUsize::new(range.start));
+    let end = range.end;
+    let cpu_before = machine_cpu();
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (inbox, hook, bodies, next) =
+            (inbox.clone(), hook.clone(), bodies.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut totals = IngestSummary::default();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some((sig, body)) = bodies.get(i).filter(|_| i < end) else {
+                    return Ok::<_, String>(totals);
+                };
+                // Meta retries what was not acknowledged; so does the bench.
+                let mut tries = 0;
+                let s = loop {
+                    tries += 1;
+                    match hook.receive(&inbox, Some(sig), body, Utc::now()).await {
+                        Ok(s) => break s,
+                        Err(e) if tries < 5 => eprintln!("retrying webhook {i}: {e}"),
+                        Err(e) => return Err(format!("webhook {i}: {e}")),
+                    }
+                };
+                add(&mut totals, &s);
+            }
+        }));
+    }
+    let mut totals = IngestSummary::default();
+    for t in tasks {
+        add(&mut totals, &t.await.map_err(|e| e.to_string())??);
+    }
+    let elapsed = start.elapsed();
+    let cpu = match (cpu_before, machine_cpu()) {
+        (Some((b0, i0)), Some((b1, i1))) => Some((b1.saturating_sub(b0), i1.saturating_sub(i0))),
+        _ => None,
+    };
+    Ok((totals, elapsed, cpu))
+}
+
+fn add(totals: &mut IngestSummary, s: &IngestSummary) {
+    totals.stored += s.stored;
+    totals.duplicates += s.duplicates;
+    totals.statuses += s.statuses;
+    totals.statuses_ignored += s.statuses_ignored;
+}
+
+/// Slice `r` of `rounds` of `0..n`.
+fn slice(n: usize, rounds: usize, r: usize) -> Range<usize> {
+    n * r / rounds..n * (r + 1) / rounds
 }
 
 #[tokio::main]
@@ -375,61 +467,75 @@ async fn run() -> Result<(), String> {
             );
         }
     }
+    let baseline_url = match (&db_url, args.url.as_deref()) {
+        (Some(u), _) => Some(u.clone()),
+        (None, Some(u)) if args.rounds > 1 => {
+            Some(fresh_database(u, "inbox_bench_baseline").await?)
+        }
+        _ => None,
+    };
     eprintln!(
-        "ingesting {} webhooks ({} store, concurrency {})...",
-        args.messages, args.store, args.concurrency
+        "ingesting {} webhooks ({} store, concurrency {}{})...",
+        args.messages,
+        args.store,
+        args.concurrency,
+        if args.rounds > 1 {
+            format!(", in {} rounds alternating with the baseline", args.rounds)
+        } else {
+            String::new()
+        }
     );
-    let next = Arc::new(AtomicUsize::new(0));
-    let cpu_before = machine_cpu();
-    let start = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..args.concurrency {
-        let (inbox, hook, bodies, next) =
-            (inbox.clone(), hook.clone(), bodies.clone(), next.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut totals = inbox_whatsapp::IngestSummary::default();
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some((sig, body)) = bodies.get(i) else {
-                    return Ok::<_, String>(totals);
-                };
-                // Meta retries what was not acknowledged; so does the bench.
-                let mut tries = 0;
-                let s = loop {
-                    tries += 1;
-                    match hook.receive(&inbox, Some(sig), body, Utc::now()).await {
-                        Ok(s) => break s,
-                        Err(e) if tries < 5 => eprintln!("retrying webhook {i}: {e}"),
-                        Err(e) => return Err(format!("webhook {i}: {e}")),
-                    }
-                };
-                totals.stored += s.stored;
-                totals.duplicates += s.duplicates;
-                totals.statuses += s.statuses;
-                totals.statuses_ignored += s.statuses_ignored;
+    let mut totals = IngestSummary::default();
+    let mut elapsed = Duration::ZERO;
+    let mut cpu: Option<(u64, u64)> = Some((0, 0));
+    let mut base_elapsed = Duration::ZERO;
+    // With rounds, the baseline of each slice runs right after the ingest
+    // of that slice, on the store's own pool (as many connections as the
+    // baseline's own pool would have; two pools would exceed PostgreSQL's
+    // 100 connections).
+    let mut interleaved = None;
+    if args.rounds > 1 {
+        if let Some(u) = &baseline_url {
+            let pool = match &pg_store {
+                Some(pg) => pg.pool().clone(),
+                None => baseline_pool(u, args.concurrency).await?,
+            };
+            let data = baseline_table(&pool).await?;
+            interleaved = Some((u.clone(), pool, data));
+        }
+    }
+    for r in 0..args.rounds {
+        if r > 0 {
+            if let Some(url) = &db_url {
+                for note in inbox_benches::settle(url, false).await {
+                    eprintln!("settle: {note}");
+                }
             }
-        }));
+        }
+        let range = slice(args.messages, args.rounds, r);
+        let (s, t, c) =
+            ingest_range(&inbox, &hook, &bodies, range.clone(), args.concurrency).await?;
+        add(&mut totals, &s);
+        elapsed += t;
+        cpu = cpu.zip(c).map(|((b, i), (db, di))| (b + db, i + di));
+        if let Some((u, pool, data)) = &interleaved {
+            for note in inbox_benches::settle(u, true).await {
+                eprintln!("settle: {note}");
+            }
+            base_elapsed += baseline_range(pool, range, args.concurrency, data).await?;
+        }
     }
-    let mut totals = inbox_whatsapp::IngestSummary::default();
-    for t in tasks {
-        let s = t.await.map_err(|e| e.to_string())??;
-        totals.stored += s.stored;
-        totals.duplicates += s.duplicates;
-        totals.statuses += s.statuses;
-        totals.statuses_ignored += s.statuses_ignored;
-    }
-    let elapsed = start.elapsed();
     let rate = args.messages as f64 / elapsed.as_secs_f64();
     eprintln!(
         "done in {:.2?}: {} stored, {} duplicates, {} statuses (unknown messages: {})",
         elapsed, totals.stored, totals.duplicates, totals.statuses, totals.statuses_ignored
     );
-    if let (Some((busy0, idle0)), Some((busy1, idle1))) = (cpu_before, machine_cpu()) {
+    if let Some((busy, idle)) = cpu {
         let per = |ticks: u64| ticks as f64 * 10_000.0 / args.messages as f64;
         eprintln!(
             "machine CPU during the ingest (/proc/stat, all cores, everything running): {:.0} µs busy and {:.0} µs idle per webhook",
-            per(busy1.saturating_sub(busy0)),
-            per(idle1.saturating_sub(idle0))
+            per(busy),
+            per(idle)
         );
     }
     if let Some(pg) = &pg_store {
@@ -443,22 +549,33 @@ async fn run() -> Result<(), String> {
         // (PostgreSQL allows 100 by default).
         pg.close().await;
     }
-    let baseline_url = db_url.or(match args.url.as_deref() {
-        Some(u) => Some(fresh_database(u, "inbox_bench_baseline").await?),
-        None => None,
-    });
-    let base = match &baseline_url {
-        Some(u) => {
-            for note in inbox_benches::settle(u, true).await {
-                eprintln!("settle: {note}");
+    let base = if interleaved.is_some() {
+        args.messages as f64 / base_elapsed.as_secs_f64()
+    } else {
+        let baseline_url = match baseline_url {
+            Some(u) => Some(u),
+            None => match args.url.as_deref() {
+                Some(u) => Some(fresh_database(u, "inbox_bench_baseline").await?),
+                None => None,
+            },
+        };
+        match &baseline_url {
+            Some(u) => {
+                for note in inbox_benches::settle(u, true).await {
+                    eprintln!("settle: {note}");
+                }
+                eprintln!(
+                    "baseline: {} single-row INSERT transactions...",
+                    args.messages
+                );
+                let pool = baseline_pool(u, args.concurrency).await?;
+                let data = baseline_table(&pool).await?;
+                let t = baseline_range(&pool, 0..args.messages, args.concurrency, &data).await?;
+                pool.close().await;
+                args.messages as f64 / t.as_secs_f64()
             }
-            eprintln!(
-                "baseline: {} single-row INSERT transactions...",
-                args.messages
-            );
-            baseline(u, args.messages, args.concurrency).await?
+            None => 0.0,
         }
-        None => 0.0,
     };
     let ratio = if base > 0.0 { rate / base } else { 0.0 };
     println!(
