@@ -467,12 +467,12 @@ async fn run() -> Result<(), String> {
             );
         }
     }
+    // The baseline's database: the ingest's, or (memory store) a fresh one
+    // on the server given, if one is.
     let baseline_url = match (&db_url, args.url.as_deref()) {
         (Some(u), _) => Some(u.clone()),
-        (None, Some(u)) if args.rounds > 1 => {
-            Some(fresh_database(u, "inbox_bench_baseline").await?)
-        }
-        _ => None,
+        (None, Some(u)) => Some(fresh_database(u, "inbox_bench_baseline").await?),
+        (None, None) => None,
     };
     eprintln!(
         "ingesting {} webhooks ({} store, concurrency {}{})...",
@@ -549,16 +549,10 @@ async fn run() -> Result<(), String> {
         // (PostgreSQL allows 100 by default).
         pg.close().await;
     }
-    let base = if interleaved.is_some() {
+    let base = if let Some((_, pool, _)) = interleaved {
+        pool.close().await;
         args.messages as f64 / base_elapsed.as_secs_f64()
     } else {
-        let baseline_url = match baseline_url {
-            Some(u) => Some(u),
-            None => match args.url.as_deref() {
-                Some(u) => Some(fresh_database(u, "inbox_bench_baseline").await?),
-                None => None,
-            },
-        };
         match &baseline_url {
             Some(u) => {
                 for note in inbox_benches::settle(u, true).await {
