@@ -12,13 +12,22 @@
 //! each commit still succeeds or fails on its own, exactly as if it had run
 //! alone.
 //!
+//! The statement is sent outside any explicit transaction: it is its own
+//! transaction, committed by the server as soon as it ends (no `BEGIN` or
+//! `COMMIT` round trip), and its checks raise inside it
+//! (`inbox_batch_checked`, migration 12), so a batch that does not add up
+//! commits nothing. Its locks, the tenant's sequence row among them, are
+//! held only while the server works, never while the application reads a
+//! result.
+//!
 //! Message mutations (delivery statuses, [`crate::mutations`]) ride in the
-//! same batches: their messages are read under a row lock first (one more
-//! round trip), the mutations applied, and the statement writes them and
-//! numbers their events with the changesets'.
+//! same batches: their messages are read first (one more round trip, no
+//! lock), the mutations applied, and the statement writes them, each only
+//! if its row is still the version read, and numbers their events with the
+//! changesets'.
 
 use chrono::{DateTime, Utc};
-use sqlx::{Postgres, QueryBuilder, Row, Transaction};
+use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -32,7 +41,7 @@ use inbox_core::ports::{Changeset, Committed, MessageUpdated};
 use inbox_core::timer::TimerChange;
 
 use crate::error::{db, shared};
-use crate::mutations::{lock_and_apply, Applied, MutationBatchStats, MutationJob};
+use crate::mutations::{read_and_apply, Applied, MutationBatchStats, MutationJob};
 use crate::plans::BatchPools;
 use crate::store::{micros, priority_rank, Failure, PgStore};
 use sqlx::types::Json;
@@ -285,61 +294,61 @@ async fn savepoints(store: &PgStore, jobs: Vec<Job>) {
     }
 }
 
-/// The whole batch as one statement ([`fast_in`]), after its mutations'
-/// messages are read under a row lock and the mutations applied. Any
-/// collision or mismatch aborts it (nothing is written) and the caller
-/// redoes it one at a time; the reason is returned for the log.
+/// The whole batch as one statement ([`fast_in`]) in a transaction of its
+/// own (no `BEGIN` or `COMMIT`: the statement commits as it ends), after
+/// its mutations' messages are read and the mutations applied. Any
+/// collision or mismatch fails the statement (nothing is written) and the
+/// caller redoes the batch one at a time; the reason is returned for the
+/// log.
+///
+/// Without an explicit transaction the batch holds its rows' locks and the
+/// tenant's sequence row only while the server runs the statement and
+/// flushes its commit, never while the application reads a result: the
+/// other committer's batch waits for less, and each batch saves two round
+/// trips. The mutations' messages are read without a lock; the statement
+/// writes each changed message only if its row version (`xmin`) is still
+/// the one read, so a status applied meanwhile by another batch (or
+/// another instance) fails this one's checks instead of being overwritten.
 async fn fast(
     store: &PgStore,
     jobs: &[Job],
     mutations: &[MutationJob],
 ) -> std::result::Result<BatchResults, String> {
-    let mut tx = store.pool().begin().await.map_err(why)?;
-    let written = async {
-        let applied = if mutations.is_empty() {
-            None
-        } else {
-            Some(lock_and_apply(&mut tx, mutations).await.map_err(why)?)
-        };
-        let (events, mutation_events) = fast_in(&mut tx, jobs, applied.as_ref()).await?;
-        let mutated = match applied {
-            Some(a) => a
-                .outcomes
-                .into_iter()
-                .map(|o| {
-                    o.map(|found| {
-                        found.map(|f| MessageUpdated {
-                            message: f.message,
-                            event: f.event.and_then(|i| mutation_events.get(i).cloned()),
-                        })
+    let mut conn = store.pool().acquire().await.map_err(why)?;
+    let applied = if mutations.is_empty() {
+        None
+    } else {
+        Some(read_and_apply(&mut conn, mutations).await.map_err(why)?)
+    };
+    let (events, mutation_events) = fast_in(&mut conn, jobs, applied.as_ref()).await?;
+    let mutated = match applied {
+        Some(a) => a
+            .outcomes
+            .into_iter()
+            .map(|o| {
+                o.map(|found| {
+                    found.map(|f| MessageUpdated {
+                        message: f.message,
+                        event: f.event.and_then(|i| mutation_events.get(i).cloned()),
                     })
                 })
-                .collect(),
-            None => Vec::new(),
-        };
-        Ok::<_, String>((events, mutated))
-    }
-    .await;
-    match written {
-        Ok(results) => {
-            tx.commit().await.map_err(why)?;
-            Ok(results)
-        }
-        Err(reason) => {
-            let _ = tx.rollback().await;
-            Err(reason)
-        }
-    }
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    Ok((events, mutated))
 }
 
-/// Writes the batch with one `WITH … SELECT` statement: a data-modifying
-/// CTE per table, then a `SELECT` of the counts the checks need (tenants
-/// and channels found, rows whose expected version matched, events
-/// written) and each tenant's new last sequence number. Fails (and the
-/// caller rolls back) if the batch cannot be one statement or a count is
-/// not the expected one.
+/// Writes the batch with one `WITH … SELECT` statement, its own
+/// transaction: a data-modifying CTE per table, then a `SELECT` that
+/// passes the counts the checks need (tenants and channels found, rows
+/// whose expected version matched, events written) with the expected ones
+/// to `inbox_batch_checked` (which raises if they differ, so the statement
+/// fails and nothing of it is committed), and each tenant's new last
+/// sequence number. Fails if the batch cannot be one statement or the
+/// statement fails.
 async fn fast_in(
-    tx: &mut Transaction<'_, Postgres>,
+    conn: &mut PgConnection,
     jobs: &[Job],
     applied: Option<&Applied>,
 ) -> std::result::Result<(Vec<Vec<Event>>, Vec<Event>), String> {
@@ -573,8 +582,9 @@ async fn fast_in(
         q.push("::timestamptz[]) ON CONFLICT (tenant_id, conversation_id, kind) DO UPDATE SET due_at = EXCLUDED.due_at RETURNING 1)");
     }
 
-    // Mutated messages (their rows are locked; their provider ids may
-    // collide with another message's, which aborts the batch).
+    // Mutated messages (written only if their rows are still the versions
+    // read; their provider ids may collide with another message's: either
+    // fails the statement).
     let changed: &[inbox_core::model::Message] = applied.map(|a| &a.changed[..]).unwrap_or(&[]);
     if !changed.is_empty() {
         expected.push(changed.len() as i64);
@@ -596,7 +606,9 @@ async fn fast_in(
         );
         q.push("::text[], ");
         q.push_bind(json_values(changed.iter()));
-        q.push("::jsonb[]) AS u(t, id, ext, d) WHERE m.tenant_id = u.t AND m.message_id = u.id RETURNING 1)");
+        q.push("::jsonb[], ");
+        q.push_bind(applied.map(|a| &a.versions[..]).unwrap_or(&[]));
+        q.push("::text[]) AS u(t, id, ext, d, x) WHERE m.tenant_id = u.t AND m.message_id = u.id AND m.xmin = u.x::xid RETURNING 1)");
     } else {
         expected.push(0);
     }
@@ -657,7 +669,7 @@ async fn fast_in(
 
     // What the checks read: the counts in the order expected above, then
     // each tenant's last sequence number.
-    q.push(" SELECT ARRAY[(SELECT n FROM tn), ");
+    q.push(" SELECT inbox_batch_checked(ARRAY[(SELECT n FROM tn), ");
     q.push(if upd_contacts.is_empty() {
         "0"
     } else {
@@ -688,18 +700,16 @@ async fn fast_in(
         "(SELECT count(*) FROM ev)"
     });
     q.push("]::bigint[], ");
+    q.push_bind(expected);
+    q.push("::bigint[]), ");
     q.push(if all.is_empty() {
         "'{}'::text[], '{}'::bigint[]"
     } else {
         "(SELECT array_agg(tenant_id) FROM sq), (SELECT array_agg(event_seq) FROM sq)"
     });
-    let row = qb.build().fetch_one(&mut **tx).await.map_err(why)?;
-    let counts: Vec<i64> = row.try_get(0).map_err(why)?;
-    if counts != expected {
-        return Err(format!(
-            "checks read {counts:?}, expected {expected:?} (a stale version or a missing row)"
-        ));
-    }
+    // `fetch_one` reads up to the server's ready-for-query, so an error of
+    // the implicit commit is seen too.
+    let row = qb.build().fetch_one(&mut *conn).await.map_err(why)?;
     let seq_t: Vec<String> = row
         .try_get::<Option<Vec<String>>, _>(1)
         .map_err(why)?

@@ -9,22 +9,29 @@
 //! messages two or three to one (sent, delivered, read for every reply), so
 //! they go through group commit with the changesets ([`crate::batch`]): the
 //! mutations that arrive while a batch is being written join the next one,
-//! which finds and locks all their messages with one query, applies the
+//! which finds and reads all their messages with one query, applies the
 //! mutations in arrival order (several for one message see each other, as
 //! they would one after another), and writes them with its one statement
 //! (a multi-row `UPDATE` and their events, numbered with the changesets'
 //! events), one commit. [`Store::update_message`] goes the same way.
 //!
+//! The read takes no lock (the batch has no transaction open across round
+//! trips; see [`crate::batch`]): each message's row version (`xmin`) is
+//! read with it, and the statement writes a changed message only if its
+//! version is still that one. If another batch or instance changed it in
+//! between, the statement's checks fail and the batch is redone; a
+//! mutation redone alone reads its message under a row lock.
+//!
 //! The reports of one webhook ([`Store::update_messages_for_statuses`]) are
 //! one unit of the committers' queue: they land in one batch, in their
-//! order, so a message's sent, delivered and read reports are one lookup,
-//! one lock and one row write (three events) instead of three batches.
+//! order, so a message's sent, delivered and read reports are one lookup
+//! and one row write (three events) instead of three batches.
 //!
 //! [`Store::update_message`]: inbox_core::ports::Store::update_message
 //! [`Store::update_message_for_status`]: inbox_core::ports::Store::update_message_for_status
 //! [`Store::update_messages_for_statuses`]: inbox_core::ports::Store::update_messages_for_statuses
 
-use sqlx::{Postgres, Row, Transaction};
+use sqlx::{PgConnection, Row};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::oneshot;
@@ -87,11 +94,14 @@ impl MutationBatchStats {
     }
 }
 
-/// Mutations locked and applied inside a batch's transaction, waiting to
-/// be written by its statement.
+/// Mutations applied to the messages as read, waiting to be written by
+/// the batch's statement.
 pub(crate) struct Applied {
     /// The changed messages, in their final state (one row each).
     pub changed: Vec<Message>,
+    /// The row version (`xmin`, as text) each of `changed` was read at: the
+    /// statement writes it only if its row is still that version.
+    pub versions: Vec<String>,
     /// Each job's outcome: its error, no message (a status for an unknown
     /// message), or its message.
     pub outcomes: Vec<Result<Option<Found>>>,
@@ -107,12 +117,12 @@ pub(crate) struct Found {
 }
 
 /// Finds the jobs' messages (a status's as `message_for_status` does),
-/// reads them under a row lock (in key order, so that two batches never
-/// wait for each other in a cycle) and applies the mutations in arrival
-/// order: several for one message see each other, as they would one after
+/// reads them with their row versions (no lock: the batch's statement
+/// checks the versions) and applies the mutations in arrival order:
+/// several for one message see each other, as they would one after
 /// another.
-pub(crate) async fn lock_and_apply(
-    tx: &mut Transaction<'_, Postgres>,
+pub(crate) async fn read_and_apply(
+    conn: &mut PgConnection,
     jobs: &[MutationJob],
 ) -> Result<Applied> {
     let mut tenants = Vec::with_capacity(jobs.len());
@@ -142,30 +152,29 @@ pub(crate) async fn lock_and_apply(
         }
     }
     // `r`: each job's message id (a status's: our outbound message on the
-    // channel, else the provider id's); then the messages, locked in key
-    // order (the lock is taken above the sort).
+    // channel, else the provider id's); then the messages and their row
+    // versions.
     let rows = sqlx::query(concat!(
         "WITH r AS MATERIALIZED (SELECT u.ord, u.t, COALESCE(u.id, (",
         crate::reads::status_target!("message_id"),
         ")) AS id \
             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY \
                  AS u(t, id, ch, ours, ext, ord)) \
-         SELECT r.ord, m.message_id, m.data FROM r \
-         JOIN inbox_messages m ON m.tenant_id = r.t AND m.message_id = r.id \
-         ORDER BY m.tenant_id, m.message_id FOR UPDATE OF m",
+         SELECT r.ord, m.message_id, m.data, m.xmin::text FROM r \
+         JOIN inbox_messages m ON m.tenant_id = r.t AND m.message_id = r.id",
     ))
     .bind(&tenants)
     .bind(&ids)
     .bind(&channels)
     .bind(&ours)
     .bind(&external)
-    .fetch_all(&mut **tx)
+    .fetch_all(&mut *conn)
     .await
     .map_err(|e| db("update message", e))?;
     // The job (by position) -> its message's key; the messages, once each.
     let mut found: Vec<Option<(String, String)>> = vec![None; jobs.len()];
-    // (tenant, id) -> (message, changed)
-    let mut messages: BTreeMap<(String, String), (Message, bool)> = BTreeMap::new();
+    // (tenant, id) -> (message, its row version, changed)
+    let mut messages: BTreeMap<(String, String), (Message, String, bool)> = BTreeMap::new();
     for row in rows {
         let ord: i64 = row.get(0);
         let id: String = row.get(1);
@@ -178,7 +187,8 @@ pub(crate) async fn lock_and_apply(
         let key = (job.tenant.to_string(), id);
         if !messages.contains_key(&key) {
             if let Some(m) = crate::reads::column::<Message>(&row, 2, "message")? {
-                messages.insert(key.clone(), (m, false));
+                let version: String = row.try_get(3).map_err(|e| db("update message", e))?;
+                messages.insert(key.clone(), (m, version, false));
             }
         }
         if let Some(slot) = found.get_mut(i) {
@@ -188,7 +198,7 @@ pub(crate) async fn lock_and_apply(
     let mut outcomes = Vec::with_capacity(jobs.len());
     let mut events = Vec::new();
     for (job, key) in jobs.iter().zip(found) {
-        let Some((message, changed)) = key.as_ref().and_then(|k| messages.get_mut(k)) else {
+        let Some((message, _, changed)) = key.as_ref().and_then(|k| messages.get_mut(k)) else {
             outcomes.push(match &job.target {
                 Target::Id(id) => Err(Error::not_found("message", id)),
                 Target::Status { .. } => Ok(None),
@@ -206,12 +216,14 @@ pub(crate) async fn lock_and_apply(
             event: slot,
         })));
     }
+    let (changed, versions) = messages
+        .into_values()
+        .filter(|(_, _, changed)| *changed)
+        .map(|(m, version, _)| (m, version))
+        .unzip();
     Ok(Applied {
-        changed: messages
-            .into_values()
-            .filter(|(_, changed)| *changed)
-            .map(|(m, _)| m)
-            .collect(),
+        changed,
+        versions,
         outcomes,
         events,
     })

@@ -374,11 +374,16 @@ impl Via {
 /// a database).
 async fn group_commit_fixture() -> Option<(PgStore, Fixture)> {
     let url = common::fresh_database().await?;
-    let pg = PgStore::connect(&url, 8).await.unwrap();
+    Some(fixture_on(&url).await)
+}
+
+/// A store (group commit on) on the database of `url` and a fixture on it.
+async fn fixture_on(url: &str) -> (PgStore, Fixture) {
+    let pg = PgStore::connect(url, 8).await.unwrap();
     let f = Fixture::new(Arc::new(pg.clone()) as Arc<dyn Store>)
         .await
         .unwrap();
-    Some((pg, f))
+    (pg, f)
 }
 
 fn report(status: DeliveryStatus, ext: &str) -> MessageMutation {
@@ -494,6 +499,81 @@ async fn concurrent_status_reports_are_applied_together_as_if_one_at_a_time() {
     assert_eq!(delivery_events, applied.values().sum::<usize>() + 1);
 }
 
+/// Group commit reads the messages a batch's status reports are about
+/// without a lock and writes each back only if its row is still the
+/// version it read. Three instances (three stores on one database, as
+/// behind a load balancer) each receive every report of 40 replies at
+/// once, so their batches race on the same rows: no report may overwrite
+/// a move made meanwhile by another instance. Each reply ends read, and
+/// its delivery events only ever move it forward, one per status at most.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn status_reports_racing_on_several_instances_never_move_a_message_back() {
+    let Some(url) = common::fresh_database().await else {
+        return;
+    };
+    let (pg, f) = fixture_on(&url).await;
+    let t = f.acme();
+    let ids = |n: usize| Some(format!("wamid.out.{n}"));
+    seed_replies(&f, "wamid.race", "34600000088", (0..40).map(ids)).await;
+    let before = f.store.events_since(&t, 0, 10_000).await.unwrap().len();
+    let mut stores = vec![pg.clone()];
+    for _ in 0..2 {
+        stores.push(PgStore::connect(&url, 8).await.unwrap());
+    }
+    let mut calls = Vec::new();
+    for status in [
+        DeliveryStatus::Read,
+        DeliveryStatus::Sent,
+        DeliveryStatus::Delivered,
+    ] {
+        for n in 0..40 {
+            for store in &stores {
+                calls.push((store.clone(), n, report(status, &format!("wamid.out.{n}"))));
+            }
+        }
+    }
+    let results = join_all(calls.iter().map(|(store, n, m)| {
+        let t = t.clone();
+        async move { Via::Provider.update(store, &t, *n, m).await }
+    }))
+    .await;
+    assert!(
+        results.iter().all(|r| matches!(r, Ok(Some(_)))),
+        "{results:?}"
+    );
+    let events = f.store.events_since(&t, 0, 10_000).await.unwrap();
+    for (i, e) in events.iter().enumerate() {
+        assert_eq!(e.seq, i as u64 + 1, "event {i} is {e:?}");
+    }
+    let mut moves: BTreeMap<MessageId, Vec<DeliveryStatus>> = BTreeMap::new();
+    for e in &events[before..] {
+        if let EventKind::DeliveryChanged {
+            message, status, ..
+        } = &e.kind
+        {
+            moves.entry(message.clone()).or_default().push(*status);
+        }
+    }
+    let recorded: usize = results
+        .iter()
+        .filter(|r| matches!(r, Ok(Some(Some(_)))))
+        .count();
+    assert_eq!(recorded, moves.values().map(Vec::len).sum::<usize>());
+    for n in 0..40 {
+        let id = MessageId::new(format!("msg_out_{n}")).unwrap();
+        let m = f.store.message(&t, &id).await.unwrap();
+        assert_eq!(m.delivery.unwrap().status, DeliveryStatus::Read, "{n}");
+        let seen = &moves[&id];
+        assert!(
+            seen.windows(2).all(|w| w[0] < w[1]) && seen.last() == Some(&DeliveryStatus::Read),
+            "reply {n} moved {seen:?}"
+        );
+    }
+    for store in stores {
+        store.close().await;
+    }
+}
+
 /// The status reports of one webhook (`update_messages_for_statuses`) are
 /// one unit of group commit: applied in their order, even with many such
 /// units arriving at once and sharing batches, each report with its own
@@ -581,10 +661,7 @@ async fn generic_plans_once_the_tables_have_statistics() {
     let Some(url) = common::fresh_database().await else {
         return;
     };
-    let pg = PgStore::connect(&url, 8).await.unwrap();
-    let f = Fixture::new(Arc::new(pg.clone()) as Arc<dyn Store>)
-        .await
-        .unwrap();
+    let (pg, f) = fixture_on(&url).await;
     let t = f.acme();
     let analyze = || async {
         sqlx::query("ANALYZE").execute(pg.pool()).await.unwrap();
