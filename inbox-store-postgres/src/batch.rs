@@ -359,7 +359,9 @@ async fn fast_in(
     // checks must read.
     let mut qb: QueryBuilder<'_, Postgres> = QueryBuilder::new("WITH ");
     let q = &mut qb;
-    let mut expected: Vec<i64> = Vec::new();
+    // (the count a check reads, the count it expects), in the order the
+    // final `SELECT` reads them, which is the order the CTEs run in.
+    let mut checks: Vec<(&str, i64)> = Vec::new();
 
     // Tenants exist.
     let tenants: Vec<&str> = jobs
@@ -368,7 +370,7 @@ async fn fast_in(
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
-    expected.push(tenants.len() as i64);
+    checks.push(("(SELECT n FROM tn)", tenants.len() as i64));
     q.push("tn AS (SELECT count(*) AS n FROM inbox_tenants WHERE tenant_id = ANY(");
     q.push_bind(tenants);
     q.push("::text[]))");
@@ -417,6 +419,7 @@ async fn fast_in(
                 .collect::<Vec<_>>(),
         );
         q.push("::text[]) RETURNING 1)");
+        checks.push(("(SELECT count(*) FROM m)", msgs.len() as i64));
     }
 
     // Contacts.
@@ -434,13 +437,14 @@ async fn fast_in(
         q.push(", kn AS (INSERT INTO inbox_contacts (tenant_id, contact_id, wa_id, user_id, version, data) SELECT * FROM UNNEST(");
         push_contacts(q, &new_contacts, data);
         q.push(") RETURNING 1)");
+        checks.push(("(SELECT count(*) FROM kn)", new_contacts.len() as i64));
     }
     let upd_contacts: Vec<_> = contacts
         .iter()
         .filter_map(|w| w.expected_version.map(|v| (&w.value, v as i64)))
         .collect();
     if !upd_contacts.is_empty() {
-        expected.push(upd_contacts.len() as i64);
+        checks.push(("(SELECT count(*) FROM ku)", upd_contacts.len() as i64));
         let values: Vec<_> = upd_contacts.iter().map(|(k, _)| *k).collect();
         let data = json_values(values.iter().copied());
         q.push(", ku AS (UPDATE inbox_contacts c SET wa_id = u.wa_id, user_id = u.user_id, version = u.version, data = u.data FROM UNNEST(");
@@ -449,8 +453,6 @@ async fn fast_in(
         q.push_bind(upd_contacts.iter().map(|(_, v)| *v).collect::<Vec<_>>());
         q.push("::bigint[]) AS u(tenant_id, contact_id, wa_id, user_id, version, data, expected) \
                 WHERE c.tenant_id = u.tenant_id AND c.contact_id = u.contact_id AND c.version = u.expected RETURNING 1)");
-    } else {
-        expected.push(0);
     }
 
     // Conversations.
@@ -469,7 +471,7 @@ async fn fast_in(
             .iter()
             .map(|c| (c.tenant.as_str(), c.channel.as_str()))
             .collect();
-        expected.push(pairs.len() as i64);
+        checks.push(("(SELECT n FROM chk)", pairs.len() as i64));
         let (pt, pc): (Vec<&str>, Vec<&str>) = pairs.into_iter().unzip();
         q.push(", chk AS (SELECT count(*) AS n FROM inbox_channels ch JOIN UNNEST(");
         q.push_bind(pt);
@@ -483,15 +485,14 @@ async fn fast_in(
                 FROM UNNEST(");
         cols.push(q);
         q.push(") AS u(t, id, ch, k, st, a, tm, pr, tg, la, cr, wt, v, d) RETURNING 1)");
-    } else {
-        expected.push(0);
+        checks.push(("(SELECT count(*) FROM cn)", new_convs.len() as i64));
     }
     let upd_convs: Vec<_> = convs
         .iter()
         .filter_map(|w| w.expected_version.map(|v| (&w.value, v as i64)))
         .collect();
     if !upd_convs.is_empty() {
-        expected.push(upd_convs.len() as i64);
+        checks.push(("(SELECT count(*) FROM cu)", upd_convs.len() as i64));
         let values: Vec<_> = upd_convs.iter().map(|(c, _)| *c).collect();
         let cols = ConvColumns::of(&values);
         q.push(", cu AS (UPDATE inbox_conversations c SET status = u.st, assignee = u.a, team_id = u.tm, priority_rank = u.pr, \
@@ -504,8 +505,6 @@ async fn fast_in(
         q.push("::bigint[]) AS u(t, id, ch, k, st, a, tm, pr, tg, la, cr, wt, v, d, expected) \
                 WHERE c.tenant_id = u.t AND c.conversation_id = u.id AND c.channel_id = u.ch AND c.contact_id = u.k \
                 AND c.version = u.expected RETURNING 1)");
-    } else {
-        expected.push(0);
     }
 
     // Outbox.
@@ -530,6 +529,7 @@ async fn fast_in(
         q.push("::timestamptz[], ");
         q.push_bind(outbox.iter().map(|o| o.attempts as i32).collect::<Vec<_>>());
         q.push("::int[]) RETURNING 1)");
+        checks.push(("(SELECT count(*) FROM o)", outbox.len() as i64));
     }
 
     // Timers.
@@ -580,6 +580,7 @@ async fn fast_in(
                 .collect::<Vec<DateTime<Utc>>>(),
         );
         q.push("::timestamptz[]) ON CONFLICT (tenant_id, conversation_id, kind) DO UPDATE SET due_at = EXCLUDED.due_at RETURNING 1)");
+        checks.push(("(SELECT count(*) FROM ts)", set.len() as i64));
     }
 
     // Mutated messages (written only if their rows are still the versions
@@ -587,7 +588,7 @@ async fn fast_in(
     // fails the statement).
     let changed: &[inbox_core::model::Message] = applied.map(|a| &a.changed[..]).unwrap_or(&[]);
     if !changed.is_empty() {
-        expected.push(changed.len() as i64);
+        checks.push(("(SELECT count(*) FROM mu)", changed.len() as i64));
         q.push(", mu AS (UPDATE inbox_messages m SET external_id = u.ext, data = u.d FROM UNNEST(");
         q.push_bind(
             changed
@@ -609,8 +610,6 @@ async fn fast_in(
         q.push("::jsonb[], ");
         q.push_bind(applied.map(|a| &a.versions[..]).unwrap_or(&[]));
         q.push("::text[]) AS u(t, id, ext, d, x) WHERE m.tenant_id = u.t AND m.message_id = u.id AND m.xmin = u.x::xid RETURNING 1)");
-    } else {
-        expected.push(0);
     }
 
     // Events: one sequence bump per tenant; the k-th event of a tenant in
@@ -633,8 +632,14 @@ async fn fast_in(
         all.push((tenant, *k, e));
     }
     if !all.is_empty() {
-        expected.push(all.len() as i64);
-        let data = json_values(all.iter().map(|(_, _, e)| *e));
+        checks.push(("(SELECT count(*) FROM ev)", all.len() as i64));
+        // As text, cast to `json` (the column's type) by the statement: the
+        // server validates it but does not parse it into `jsonb`.
+        let data = all
+            .iter()
+            .map(|(_, _, e)| serde_json::to_string(e))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(why)?;
         let (seq_t, seq_n): (Vec<&str>, Vec<i64>) =
             per_tenant.iter().map(|(t, n)| (*t, *n)).unzip();
         q.push(", sq AS (UPDATE inbox_tenants t SET event_seq = t.event_seq + u.n FROM UNNEST(");
@@ -643,7 +648,7 @@ async fn fast_in(
         q.push_bind(seq_n);
         q.push("::bigint[]) AS u(t, n) WHERE t.tenant_id = u.t RETURNING t.tenant_id, t.event_seq, u.n)");
         q.push(", ev AS (INSERT INTO inbox_events (tenant_id, seq, conversation_id, conversation_version, data) \
-                SELECT e.t, s.event_seq - s.n + e.k, e.c, e.v, e.d \
+                SELECT e.t, s.event_seq - s.n + e.k, e.c, e.v, e.d::json \
                 FROM UNNEST(");
         q.push_bind(all.iter().map(|(t, _, _)| *t).collect::<Vec<_>>());
         q.push("::text[], ");
@@ -662,43 +667,18 @@ async fn fast_in(
         );
         q.push("::bigint[], ");
         q.push_bind(data);
-        q.push("::jsonb[]) AS e(t, k, c, v, d) JOIN sq s ON s.tenant_id = e.t RETURNING 1)");
-    } else {
-        expected.push(0);
+        q.push("::text[]) AS e(t, k, c, v, d) JOIN sq s ON s.tenant_id = e.t RETURNING 1)");
     }
 
-    // What the checks read: the counts in the order expected above, then
-    // each tenant's last sequence number.
-    q.push(" SELECT inbox_batch_checked(ARRAY[(SELECT n FROM tn), ");
-    q.push(if upd_contacts.is_empty() {
-        "0"
-    } else {
-        "(SELECT count(*) FROM ku)"
-    });
-    q.push(", ");
-    q.push(if new_convs.is_empty() {
-        "0"
-    } else {
-        "(SELECT n FROM chk)"
-    });
-    q.push(", ");
-    q.push(if upd_convs.is_empty() {
-        "0"
-    } else {
-        "(SELECT count(*) FROM cu)"
-    });
-    q.push(", ");
-    q.push(if changed.is_empty() {
-        "0"
-    } else {
-        "(SELECT count(*) FROM mu)"
-    });
-    q.push(", ");
-    q.push(if all.is_empty() {
-        "0"
-    } else {
-        "(SELECT count(*) FROM ev)"
-    });
+    // The checks, then each tenant's last sequence number. Each count is
+    // read in turn, running its CTE (CTEs nobody reads run after the
+    // `SELECT`): every write of the batch comes before the events, which
+    // lock the tenants' sequence rows, so a batch holds those rows for its
+    // events and its commit only. (Timers cleared are not counted: a
+    // timer may already be gone.)
+    q.push(" SELECT inbox_batch_checked(ARRAY[");
+    let (reads, expected): (Vec<&str>, Vec<i64>) = checks.into_iter().unzip();
+    q.push(reads.join(", "));
     q.push("]::bigint[], ");
     q.push_bind(expected);
     q.push("::bigint[]), ");

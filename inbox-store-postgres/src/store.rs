@@ -1006,13 +1006,14 @@ pub(crate) async fn record_events(
         .iter()
         .map(|e| e.conversation_version.map(|v| v as i64))
         .collect();
-    let data: Vec<serde_json::Value> = events
+    // As text, cast to `json` (the column's type).
+    let data: Vec<String> = events
         .iter()
-        .map(|e| serde_json::to_value(e).map_err(|er| corrupt("event", er)))
+        .map(|e| serde_json::to_string(e).map_err(|er| corrupt("event", er)))
         .collect::<Result<_>>()?;
     sqlx::query(
         "INSERT INTO inbox_events (tenant_id, seq, conversation_id, conversation_version, data) \
-         SELECT $1, * FROM UNNEST($2::bigint[], $3::text[], $4::bigint[], $5::jsonb[])",
+         SELECT $1, s, c, v, d::json FROM UNNEST($2::bigint[], $3::text[], $4::bigint[], $5::text[]) AS u(s, c, v, d)",
     )
     .bind(tenant.as_str())
     .bind(&seqs)
