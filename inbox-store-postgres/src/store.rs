@@ -1050,7 +1050,9 @@ fn push_filters(q: &mut QueryBuilder<'_, Postgres>, f: &inbox_core::query::Conve
         q.push(" AND c.contact_id = ").push_bind(k.to_string());
     }
     if let Some(tag) = &f.tag {
-        q.push(" AND c.tags @> ARRAY[")
+        // `tags <> '{}'` (implied) lets the planner use the partial index
+        // of tagged conversations (migration 14).
+        q.push(" AND c.tags <> '{}' AND c.tags @> ARRAY[")
             .push_bind(tag.clone())
             .push("]::text[]");
     }
@@ -1667,7 +1669,7 @@ impl Store for PgStore {
                     .push_bind(a.as_str().to_string());
             }
             if let Some(t) = &query.tag {
-                qb.push(" AND tags @> ARRAY[")
+                qb.push(" AND tags <> '{}' AND tags @> ARRAY[")
                     .push_bind(t.clone())
                     .push("]::text[]");
             }
