@@ -1077,33 +1077,59 @@ fn push_keyset(
     order: SortOrder,
     after: Option<&inbox_core::query::SortKey>,
 ) {
-    let query_sort = order;
-    let keys = sort_keys(query_sort);
-    if let Some(k) = after {
-        q.push(" AND (");
-        for key in keys {
-            q.push(*key).push(", ");
+    let (keys, descending) = sort_keys(order);
+    match (after, descending) {
+        (Some(k), false) => {
+            q.push(" AND (");
+            for key in keys {
+                q.push(*key).push(", ");
+            }
+            q.push("c.conversation_id) > (");
+            q.push_bind(k.a);
+            if keys.len() > 1 {
+                q.push(", ").push_bind(k.b);
+            }
+            q.push(", ").push_bind(k.id.clone()).push(" COLLATE \"C\")");
         }
-        q.push("c.conversation_id) > (");
-        q.push_bind(k.a);
-        if keys.len() > 1 {
-            q.push(", ").push_bind(k.b);
+        // Oldest first: after (a, id) in ascending activity is, on the
+        // negated activity the index holds, (-a) or less, and at (-a)
+        // itself a greater id. The bound on the key is an index condition
+        // (where the backward scan starts); the rest filters the ties.
+        (Some(k), true) => {
+            let key = keys.first().copied().unwrap_or("(-c.last_activity_us)");
+            let bound = k.a.saturating_neg();
+            q.push(" AND ").push(key).push(" <= ").push_bind(bound);
+            q.push(" AND (").push(key).push(" < ").push_bind(bound);
+            q.push(" OR c.conversation_id > ")
+                .push_bind(k.id.clone())
+                .push(" COLLATE \"C\")");
         }
-        q.push(", ").push_bind(k.id.clone()).push(" COLLATE \"C\")");
+        (None, _) => {}
     }
     q.push(" ORDER BY ");
     for key in keys {
-        q.push(*key).push(", ");
+        q.push(*key).push(if descending { " DESC, " } else { ", " });
     }
 }
 
-fn sort_keys(order: SortOrder) -> &'static [&'static str] {
+/// The expressions `order` sorts by before the conversation id (which is
+/// always ascending), as the keyset indexes hold them, and whether they
+/// run descending. Only oldest first does, with one key: it is the
+/// `latest` index, `(tenant_id, (-last_activity_us), conversation_id)`,
+/// read backwards (and the per-owner and per-team `…_latest` indexes with
+/// those filters), the ties on the activity time put in id order by an
+/// incremental sort; so no index of its own has to be written on every
+/// customer message.
+fn sort_keys(order: SortOrder) -> (&'static [&'static str], bool) {
     match order {
-        SortOrder::LatestActivity => &["(-c.last_activity_us)"],
-        SortOrder::OldestActivity => &["c.last_activity_us"],
-        SortOrder::WaitingLongest => &["COALESCE(c.waiting_us, 9223372036854775807)"],
-        SortOrder::Priority => &["(-c.priority_rank)::bigint", "(-c.last_activity_us)"],
-        SortOrder::Newest => &["(-c.created_us)"],
+        SortOrder::LatestActivity => (&["(-c.last_activity_us)"], false),
+        SortOrder::OldestActivity => (&["(-c.last_activity_us)"], true),
+        SortOrder::WaitingLongest => (&["COALESCE(c.waiting_us, 9223372036854775807)"], false),
+        SortOrder::Priority => (
+            &["(-c.priority_rank)::bigint", "(-c.last_activity_us)"],
+            false,
+        ),
+        SortOrder::Newest => (&["(-c.created_us)"], false),
     }
 }
 
@@ -1390,7 +1416,7 @@ impl Store for PgStore {
             // index can serve in order; each branch can, so the page is the
             // merge of per-branch pages.
             (Some(v), AssigneeFilter::Any | AssigneeFilter::Unassigned) if v.teams.len() <= 32 => {
-                let keys = sort_keys(query.sort);
+                let (keys, descending) = sort_keys(query.sort);
                 q = QueryBuilder::new("SELECT u.data FROM (");
                 let mut first = true;
                 let mut branch =
@@ -1436,7 +1462,7 @@ impl Store for PgStore {
                 }
                 q.push(") u ORDER BY ");
                 for i in 0..keys.len() {
-                    q.push(format!("k{i}, "));
+                    q.push(format!("k{i}{}, ", if descending { " DESC" } else { "" }));
                 }
                 q.push("u.id LIMIT ").push_bind(limit);
             }

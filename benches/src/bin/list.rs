@@ -269,6 +269,30 @@ async fn run() -> Result<(), String> {
             false,
         ),
         (
+            "all (supervisor), oldest activity first",
+            &supervisor,
+            ViewQuery::new(View::All)
+                .statuses(&active)
+                .sort(inbox_core::SortOrder::OldestActivity),
+            false,
+        ),
+        (
+            "all (supervisor), oldest activity first, deep pages by cursor",
+            &supervisor,
+            ViewQuery::new(View::All)
+                .statuses(&active)
+                .sort(inbox_core::SortOrder::OldestActivity),
+            true,
+        ),
+        (
+            "mine (agent), oldest activity first",
+            &agent,
+            ViewQuery::new(View::Mine)
+                .statuses(&active)
+                .sort(inbox_core::SortOrder::OldestActivity),
+            false,
+        ),
+        (
             "vip tag (supervisor)",
             &supervisor,
             ViewQuery::new(View::All).statuses(&active).tag("vip"),
