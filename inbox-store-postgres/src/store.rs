@@ -1050,9 +1050,9 @@ fn push_filters(q: &mut QueryBuilder<'_, Postgres>, f: &inbox_core::query::Conve
         q.push(" AND c.contact_id = ").push_bind(k.to_string());
     }
     if let Some(tag) = &f.tag {
-        // `tags <> '{}'` (implied) lets the planner use the partial index
-        // of tagged conversations (migration 14).
-        q.push(" AND c.tags <> '{}' AND c.tags @> ARRAY[")
+        // `cardinality(c.tags) > 0` (implied) lets the planner use the partial
+        // index of tagged conversations (migration 14).
+        q.push(" AND cardinality(c.tags) > 0 AND c.tags @> ARRAY[")
             .push_bind(tag.clone())
             .push("]::text[]");
     }
@@ -1695,7 +1695,7 @@ impl Store for PgStore {
                     .push_bind(a.as_str().to_string());
             }
             if let Some(t) = &query.tag {
-                qb.push(" AND tags <> '{}' AND tags @> ARRAY[")
+                qb.push(" AND cardinality(tags) > 0 AND tags @> ARRAY[")
                     .push_bind(t.clone())
                     .push("]::text[]");
             }
