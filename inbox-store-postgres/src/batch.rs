@@ -42,7 +42,7 @@ use inbox_core::timer::TimerChange;
 
 use crate::error::{db, shared};
 use crate::mutations::{read_and_apply, Applied, MutationBatchStats, MutationJob};
-use crate::plans::BatchPools;
+use crate::plans::{BatchPools, Held};
 use crate::store::{micros, priority_rank, Failure, PgStore};
 use sqlx::types::Json;
 
@@ -141,15 +141,17 @@ pub(crate) fn spawn(
         let pools = pools.clone();
         let counters = counters.clone();
         tokio::spawn(async move {
+            let mut held = Held::default();
             while let Some(work) = crate::reads::next_batch(&rx, settings.max_batch).await {
-                run(pools.store().await, work, &counters).await;
+                run(&pools, &mut held, work, &counters).await;
             }
         });
     }
     tx
 }
 
-async fn run(store: &PgStore, work: Vec<Work>, counters: &Counters) {
+async fn run(pools: &BatchPools, held: &mut Held, work: Vec<Work>, counters: &Counters) {
+    let store = pools.store().await;
     let (stats, mstats) = (&*counters.commits, &*counters.mutations);
     let mut jobs = Vec::new();
     let mut mutations = Vec::new();
@@ -174,7 +176,16 @@ async fn run(store: &PgStore, work: Vec<Work>, counters: &Counters) {
     stats
         .batched_changesets
         .fetch_add(jobs.len() as u64, Ordering::Relaxed);
-    match fast(store, &jobs, &mutations).await {
+    let written = match held.get(pools).await {
+        Ok(conn) => fast_on(conn, &jobs, &mutations).await,
+        Err(e) => Err(why(e)),
+    };
+    if written.is_err() {
+        // Back to the pool, which checks it; the batch is redone on
+        // connections of the pool.
+        held.release();
+    }
+    match written {
         Ok((results, mutated)) => {
             if !jobs.is_empty() {
                 stats.fast.fetch_add(1, Ordering::Relaxed);
@@ -315,12 +326,21 @@ async fn fast(
     mutations: &[MutationJob],
 ) -> std::result::Result<BatchResults, String> {
     let mut conn = store.pool().acquire().await.map_err(why)?;
+    fast_on(&mut conn, jobs, mutations).await
+}
+
+/// [`fast`] on a given connection (a committer's own, see [`Held`]).
+async fn fast_on(
+    conn: &mut PgConnection,
+    jobs: &[Job],
+    mutations: &[MutationJob],
+) -> std::result::Result<BatchResults, String> {
     let applied = if mutations.is_empty() {
         None
     } else {
-        Some(read_and_apply(&mut conn, mutations).await.map_err(why)?)
+        Some(read_and_apply(conn, mutations).await.map_err(why)?)
     };
-    let (events, mutation_events) = fast_in(&mut conn, jobs, applied.as_ref()).await?;
+    let (events, mutation_events) = fast_in(conn, jobs, applied.as_ref()).await?;
     let mutated = match applied {
         Some(a) => a
             .outcomes

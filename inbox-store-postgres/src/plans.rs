@@ -20,8 +20,9 @@
 //! invalidate the plans, which are then made again from the new
 //! statistics.
 
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool, Postgres};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -58,12 +59,14 @@ struct State {
 }
 
 impl BatchPools {
-    /// Two lazily connected pools of up to `max` connections each, on
-    /// `options` (the store's own).
-    pub(crate) fn new(options: &PgConnectOptions, max: u32, generic_plans: bool) -> Self {
+    /// Two lazily connected pools on `options` (the store's own), each of
+    /// one connection per task (`tasks`: committers and readers, each of
+    /// which keeps one, see [`Held`]) and one more: for the statistics
+    /// check and the batches redone one changeset at a time.
+    pub(crate) fn new(options: &PgConnectOptions, tasks: u32, generic_plans: bool) -> Self {
         let pool = |settings: &[(&str, &str)]| {
             PgPoolOptions::new()
-                .max_connections(max)
+                .max_connections(tasks.saturating_add(1))
                 .acquire_timeout(Duration::from_secs(5))
                 .connect_lazy_with(options.clone().options(settings.iter().copied()))
         };
@@ -158,4 +161,41 @@ async fn tables_have_statistics(pool: &PgPool) -> bool {
     .fetch_one(pool)
     .await;
     matches!(found, Ok(n) if n == KEYED_TABLES.len() as i64)
+}
+
+/// The connection a committer or reader keeps from one batch to the next.
+///
+/// Taking a connection from a pool and giving it back costs a round trip
+/// each (sqlx checks a connection with a ping as it is acquired and again
+/// as it is released), and these tasks run a batch every few
+/// milliseconds, so each keeps its own. It is let go after a failed batch
+/// (the pool then checks it, and drops it if it is broken) and when the
+/// batches move to generic plans (the other pool).
+#[derive(Default)]
+pub(crate) struct Held {
+    /// The connection, and whether it is from the generic-plan pool.
+    conn: Option<(bool, PoolConnection<Postgres>)>,
+}
+
+impl Held {
+    /// The connection to run the next batch on: the one kept, if it is from
+    /// the pool batches use now, else one taken from that pool.
+    pub(crate) async fn get(
+        &mut self,
+        pools: &BatchPools,
+    ) -> Result<&mut PgConnection, sqlx::Error> {
+        let store = pools.store().await;
+        let generic = pools.uses_generic_plans();
+        let conn = match self.conn.take() {
+            Some((g, conn)) if g == generic => conn,
+            _ => store.pool().acquire().await?,
+        };
+        let (_, conn) = self.conn.insert((generic, conn));
+        Ok(&mut **conn)
+    }
+
+    /// Gives the connection back to its pool (after a failure).
+    pub(crate) fn release(&mut self) {
+        self.conn = None;
+    }
 }

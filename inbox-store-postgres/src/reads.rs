@@ -23,7 +23,7 @@ use inbox_core::model::{ContactIdentity, Message};
 use inbox_core::ports::IngestContext;
 
 use crate::error::{db, shared};
-use crate::plans::BatchPools;
+use crate::plans::{BatchPools, Held};
 
 /// The SQL of a scalar subquery selecting `$col` of the message a status
 /// report concerns (`Store::message_for_status`): the outbound message
@@ -134,8 +134,8 @@ impl Readers {
         for _ in 0..tasks.max(1) {
             let (rx, pools, stats) = (rx.clone(), pools.clone(), stats.clone());
             tokio::spawn(async move {
+                let mut held = Held::default();
                 while let Some(batch) = next_batch(&rx, max_batch).await {
-                    let pool = pools.store().await.pool();
                     let mut contexts = Vec::new();
                     let mut statuses = Vec::new();
                     for item in batch {
@@ -149,14 +149,24 @@ impl Readers {
                         stats
                             .lookups
                             .fetch_add(contexts.len() as u64, Ordering::Relaxed);
-                        answer(contexts, |keys| contexts_query(pool, keys)).await;
+                        let (keys, replies): (Vec<_>, Vec<_>) = contexts.into_iter().unzip();
+                        let result = match held.get(&pools).await {
+                            Ok(conn) => contexts_query(conn, keys).await,
+                            Err(e) => Err(db("ingest lookup", e)),
+                        };
+                        answer(&mut held, replies, result);
                     }
                     if !statuses.is_empty() {
                         stats.queries.fetch_add(1, Ordering::Relaxed);
                         stats
                             .lookups
                             .fetch_add(statuses.len() as u64, Ordering::Relaxed);
-                        answer(statuses, |keys| statuses_query(pool, keys)).await;
+                        let (keys, replies): (Vec<_>, Vec<_>) = statuses.into_iter().unzip();
+                        let result = match held.get(&pools).await {
+                            Ok(conn) => statuses_query(conn, keys).await,
+                            Err(e) => Err(db("status lookup", e)),
+                        };
+                        answer(&mut held, replies, result);
                     }
                 }
             });
@@ -185,23 +195,24 @@ impl Readers {
     }
 }
 
-/// Runs one query for all `items` and sends each its answer; a failed query
-/// fails every lookup of the batch with the same (typed) error.
-async fn answer<K, V, F, Fut>(items: Vec<(K, oneshot::Sender<Result<V>>)>, query: F)
-where
-    F: FnOnce(Vec<K>) -> Fut,
-    Fut: std::future::Future<Output = Result<Vec<Result<V>>>>,
-{
-    let (keys, replies): (Vec<K>, Vec<_>) = items.into_iter().unzip();
+/// Sends each lookup of a batch its answer from the batch's one query; a
+/// failed query fails every lookup of the batch with the same (typed)
+/// error, and its connection goes back to the pool (which checks it).
+fn answer<V>(
+    held: &mut Held,
+    replies: Vec<oneshot::Sender<Result<V>>>,
+    result: Result<Vec<Result<V>>>,
+) {
     // The queries answer every key (`in_order`); a reply left without an
     // answer would reach its caller as "the reader stopped".
-    match query(keys).await {
+    match result {
         Ok(values) => {
             for (reply, v) in replies.into_iter().zip(values) {
                 let _ = reply.send(v);
             }
         }
         Err(e) => {
+            held.release();
             for reply in replies {
                 let _ = reply.send(Err(shared(&e)));
             }
@@ -239,7 +250,7 @@ fn in_order(n: usize, rows: Vec<PgRow>) -> Vec<Option<PgRow>> {
 }
 
 async fn contexts_query(
-    pool: &sqlx::PgPool,
+    conn: &mut sqlx::PgConnection,
     keys: Vec<ContextKey>,
 ) -> Result<Vec<Result<IngestContext>>> {
     let rows = sqlx::query(
@@ -276,7 +287,7 @@ async fn contexts_query(
             .map(|k| k.external_id.as_str())
             .collect::<Vec<_>>(),
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await
     .map_err(|e| db("ingest context", e))?;
     Ok(in_order(keys.len(), rows)
@@ -295,7 +306,7 @@ async fn contexts_query(
 }
 
 async fn statuses_query(
-    pool: &sqlx::PgPool,
+    conn: &mut sqlx::PgConnection,
     keys: Vec<StatusKey>,
 ) -> Result<Vec<Result<Option<Message>>>> {
     let rows = sqlx::query(concat!(
@@ -315,7 +326,7 @@ async fn statuses_query(
             .map(|k| k.external_id.as_str())
             .collect::<Vec<_>>(),
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await
     .map_err(|e| db("message for status", e))?;
     Ok(in_order(keys.len(), rows)

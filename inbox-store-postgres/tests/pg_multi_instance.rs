@@ -307,6 +307,33 @@ async fn lost_connections_fail_cleanly_and_the_pool_recovers() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         assert!(ok, "the pool recovered");
+        // Group commit's own connections, which the reader and the
+        // committers keep from batch to batch, were killed too: a batch
+        // may fail on one, retryably, and the next run on fresh ones.
+        // (Eight ingests at once, so that the committers batch them.)
+        let mut delivered = false;
+        for _ in 0..5 {
+            let results = join_all((0..8).map(|i| {
+                let event = f.text(
+                    "1001",
+                    &format!("wamid.r{round}.{i}"),
+                    &format!("346000001{i:02}"),
+                    "hello",
+                );
+                f.inbox.ingest(event)
+            }))
+            .await;
+            for r in &results {
+                if let Err(e) = r {
+                    assert!(e.is_retryable(), "round {round}: {e:?}");
+                }
+            }
+            if results.iter().all(|r| r.is_ok()) {
+                delivered = true;
+                break;
+            }
+        }
+        assert!(delivered, "round {round}: group commit recovered");
         let after = f.store.messages(&f.acme(), &conv).await.unwrap().len();
         let events = f
             .store
