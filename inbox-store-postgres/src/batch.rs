@@ -142,7 +142,8 @@ pub(crate) fn spawn(
         let counters = counters.clone();
         tokio::spawn(async move {
             let mut held = Held::default();
-            while let Some(work) = crate::reads::next_batch(&rx, settings.max_batch).await {
+            let mut closing = pools.closing();
+            while let Some(work) = held.next_batch(&mut closing, &rx, settings.max_batch).await {
                 run(&pools, &mut held, work, &counters).await;
             }
         });

@@ -26,6 +26,7 @@ use sqlx::{PgConnection, PgPool, Postgres};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch, Mutex as AsyncMutex};
 
 use crate::store::PgStore;
 
@@ -46,6 +47,9 @@ pub(crate) struct BatchPools {
     custom: Arc<PgStore>,
     generic: Arc<PgStore>,
     state: Arc<State>,
+    /// Set when the pools close: the tasks then let their connections go
+    /// (see [`Held::next_batch`]), which closing waits for.
+    closing: Arc<watch::Sender<bool>>,
 }
 
 #[derive(Debug, Default)]
@@ -85,7 +89,13 @@ impl BatchPools {
                 allowed: generic_plans,
                 ..State::default()
             }),
+            closing: Arc::new(watch::Sender::new(false)),
         }
+    }
+
+    /// Told when the pools close.
+    pub(crate) fn closing(&self) -> watch::Receiver<bool> {
+        self.closing.subscribe()
     }
 
     /// The store (without group commit) a batch runs on now.
@@ -126,6 +136,9 @@ impl BatchPools {
 
     /// Closes both pools.
     pub(crate) async fn close(&self) {
+        // First the tasks let go of the connections they keep, which the
+        // pools' closing waits for.
+        self.closing.send_replace(true);
         self.custom.pool().close().await;
         self.generic.pool().close().await;
     }
@@ -197,5 +210,32 @@ impl Held {
     /// Gives the connection back to its pool (after a failure).
     pub(crate) fn release(&mut self) {
         self.conn = None;
+    }
+
+    /// The next batch of the task's queue ([`crate::reads::next_batch`]);
+    /// while it waits, the connection is let go if the pools close.
+    pub(crate) async fn next_batch<T>(
+        &mut self,
+        closing: &mut watch::Receiver<bool>,
+        rx: &AsyncMutex<mpsc::UnboundedReceiver<T>>,
+        max: usize,
+    ) -> Option<Vec<T>> {
+        loop {
+            if *closing.borrow_and_update() {
+                self.release();
+            }
+            if self.conn.is_none() {
+                return crate::reads::next_batch(rx, max).await;
+            }
+            // Both are cancel-safe: a queued item is never lost.
+            tokio::select! {
+                batch = crate::reads::next_batch(rx, max) => return batch,
+                changed = closing.changed() => {
+                    if changed.is_err() {
+                        self.release();
+                    }
+                }
+            }
+        }
     }
 }

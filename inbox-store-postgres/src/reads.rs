@@ -135,7 +135,8 @@ impl Readers {
             let (rx, pools, stats) = (rx.clone(), pools.clone(), stats.clone());
             tokio::spawn(async move {
                 let mut held = Held::default();
-                while let Some(batch) = next_batch(&rx, max_batch).await {
+                let mut closing = pools.closing();
+                while let Some(batch) = held.next_batch(&mut closing, &rx, max_batch).await {
                     let mut contexts = Vec::new();
                     let mut statuses = Vec::new();
                     for item in batch {

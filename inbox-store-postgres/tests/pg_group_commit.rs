@@ -574,6 +574,39 @@ async fn status_reports_racing_on_several_instances_never_move_a_message_back() 
     }
 }
 
+/// The committers and the reader keep a connection from one batch to the
+/// next; closing the store (which waits for every connection to come
+/// back) has them let go of it, so it returns, and what comes after fails
+/// retryably.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn closing_a_store_returns_once_group_commit_has_run() {
+    let Some((pg, f)) = group_commit_fixture().await else {
+        return;
+    };
+    let results = join_all((0..8).map(|i| {
+        let event = f.text(
+            "1001",
+            &format!("wamid.close.{i}"),
+            &format!("346000002{i:02}"),
+            "hello",
+        );
+        f.inbox.ingest(event)
+    }))
+    .await;
+    assert!(results.iter().all(|r| r.is_ok()), "{results:?}");
+    let (_, fast, _, _) = pg.group_commit_stats().snapshot();
+    let (queries, _) = pg.read_batch_stats().snapshot();
+    assert!(fast > 0 && queries > 0, "group commit ran");
+    tokio::time::timeout(std::time::Duration::from_secs(10), pg.close())
+        .await
+        .expect("close returned");
+    let after = f
+        .inbox
+        .ingest(f.text("1001", "wamid.close.after", "34600000299", "hi"))
+        .await;
+    assert!(matches!(&after, Err(e) if e.is_retryable()), "{after:?}");
+}
+
 /// The status reports of one webhook (`update_messages_for_statuses`) are
 /// one unit of group commit: applied in their order, even with many such
 /// units arriving at once and sharing batches, each report with its own
