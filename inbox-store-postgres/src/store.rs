@@ -155,7 +155,11 @@ impl PgStore {
     /// current Tokio runtime.
     ///
     /// The batches run on connections of their own: two lazily connected
-    /// pools of up to `committers + readers` connections each. On the
+    /// pools of up to `committers + readers + 1` connections each (each
+    /// committer and reader keeps one from batch to batch, since taking a
+    /// connection from a pool and giving it back cost a round trip each;
+    /// the one more is for the statistics check and batches redone one
+    /// changeset at a time). On the
     /// first, statements are planned for every execution; it serves until
     /// the keyed tables (messages, conversations, contacts) have statistics
     /// -- checked every two seconds, or at once by
