@@ -43,8 +43,12 @@ impl MemoryEventBus {
 #[async_trait]
 impl EventBus for MemoryEventBus {
     async fn publish(&self, events: &[Event]) -> Result<()> {
+        // No subscribers is not an error: the events are in the store.
+        // Nor is it a reason to copy them.
+        if self.sender.receiver_count() == 0 {
+            return Ok(());
+        }
         for e in events {
-            // No subscribers is not an error: the events are in the store.
             let _ = self.sender.send(e.clone());
         }
         Ok(())
