@@ -41,6 +41,7 @@ use inbox_core::ports::{Changeset, Committed, MessageUpdated};
 use inbox_core::timer::TimerChange;
 
 use crate::error::{db, shared};
+use crate::facts::MessageFactColumns;
 use crate::mutations::{read_and_apply, Applied, MutationBatchStats, MutationJob};
 use crate::plans::{BatchPools, Held};
 use crate::store::{micros, priority_rank, Failure, PgStore};
@@ -178,7 +179,7 @@ async fn run(pools: &BatchPools, held: &mut Held, work: Vec<Work>, counters: &Co
         .batched_changesets
         .fetch_add(jobs.len() as u64, Ordering::Relaxed);
     let written = match held.get(pools).await {
-        Ok(conn) => fast_on(conn, &jobs, &mutations).await,
+        Ok(conn) => fast_on(conn, &mut jobs, &mutations).await,
         Err(e) => Err(why(e)),
     };
     if written.is_err() {
@@ -187,7 +188,7 @@ async fn run(pools: &BatchPools, held: &mut Held, work: Vec<Work>, counters: &Co
         held.release();
     }
     match written {
-        Ok((results, mutated)) => {
+        Ok(mutated) => {
             if !jobs.is_empty() {
                 stats.fast.fetch_add(1, Ordering::Relaxed);
             }
@@ -197,8 +198,10 @@ async fn run(pools: &BatchPools, held: &mut Held, work: Vec<Work>, counters: &Co
                     .batched
                     .fetch_add(mutations.len() as u64, Ordering::Relaxed);
             }
-            for (job, events) in jobs.into_iter().zip(results) {
-                let _ = job.reply.send(Ok(Committed { events }));
+            for job in jobs {
+                let _ = job.reply.send(Ok(Committed {
+                    events: job.changes.events,
+                }));
             }
             for (m, r) in mutations.into_iter().zip(mutated) {
                 let _ = m.reply.send(r);
@@ -221,7 +224,7 @@ async fn run(pools: &BatchPools, held: &mut Held, work: Vec<Work>, counters: &Co
 /// transaction of its own, as without batching.
 async fn mutate_apart(store: &PgStore, mutations: Vec<MutationJob>, mstats: &MutationBatchStats) {
     if mutations.len() > 1 {
-        if let Ok((_, results)) = fast(store, &[], &mutations).await {
+        if let Ok(results) = fast(store, &mut [], &mutations).await {
             mstats.batches.fetch_add(1, Ordering::Relaxed);
             mstats
                 .batched
@@ -241,8 +244,8 @@ async fn mutate_apart(store: &PgStore, mutations: Vec<MutationJob>, mstats: &Mut
     }
 }
 
-/// Each batched changeset's events, and each mutation's result.
-type BatchResults = (Vec<Vec<Event>>, Vec<Result<Option<MessageUpdated>>>);
+/// Each mutation's result (the changesets' events are numbered in place).
+type BatchResults = Vec<Result<Option<MessageUpdated>>>;
 
 /// One changeset at a time under savepoints, in one transaction.
 async fn savepoints(store: &PgStore, jobs: Vec<Job>) {
@@ -323,7 +326,7 @@ async fn savepoints(store: &PgStore, jobs: Vec<Job>) {
 /// another instance) fails this one's checks instead of being overwritten.
 async fn fast(
     store: &PgStore,
-    jobs: &[Job],
+    jobs: &mut [Job],
     mutations: &[MutationJob],
 ) -> std::result::Result<BatchResults, String> {
     let mut conn = store.pool().acquire().await.map_err(why)?;
@@ -331,33 +334,59 @@ async fn fast(
 }
 
 /// [`fast`] on a given connection (a committer's own, see [`Held`]).
+/// Once the batch is committed, its changesets' events carry their
+/// sequence numbers (numbered in place, not copied).
 async fn fast_on(
     conn: &mut PgConnection,
-    jobs: &[Job],
+    jobs: &mut [Job],
     mutations: &[MutationJob],
 ) -> std::result::Result<BatchResults, String> {
-    let applied = if mutations.is_empty() {
+    let mut applied = if mutations.is_empty() {
         None
     } else {
         Some(read_and_apply(conn, mutations).await.map_err(why)?)
     };
-    let (events, mutation_events) = fast_in(conn, jobs, applied.as_ref()).await?;
-    let mutated = match applied {
-        Some(a) => a
-            .outcomes
-            .into_iter()
-            .map(|o| {
-                o.map(|found| {
-                    found.map(|f| MessageUpdated {
-                        message: f.message,
-                        event: f.event.and_then(|i| mutation_events.get(i).cloned()),
-                    })
+    let mut next = fast_in(conn, jobs, applied.as_ref()).await?;
+    for job in jobs.iter_mut() {
+        for e in &mut job.changes.events {
+            number(&mut next, job.tenant.as_str(), e)?;
+        }
+    }
+    let Some(a) = applied.take() else {
+        return Ok(Vec::new());
+    };
+    // Each mutation's event is its own (one index each): moved, not copied.
+    let mut events = Vec::with_capacity(a.events.len());
+    for mut e in a.events {
+        let tenant = e.tenant.clone();
+        number(&mut next, tenant.as_str(), &mut e)?;
+        events.push(Some(e));
+    }
+    Ok(a.outcomes
+        .into_iter()
+        .map(|o| {
+            o.map(|found| {
+                found.map(|f| MessageUpdated {
+                    message: f.message,
+                    event: f
+                        .event
+                        .and_then(|i| events.get_mut(i).and_then(Option::take)),
                 })
             })
-            .collect(),
-        None => Vec::new(),
-    };
-    Ok((events, mutated))
+        })
+        .collect())
+}
+
+/// Gives `e` the next sequence number of `tenant` in the batch.
+fn number(
+    next: &mut BTreeMap<String, i64>,
+    tenant: &str,
+    e: &mut Event,
+) -> std::result::Result<(), String> {
+    let n = next.get_mut(tenant).ok_or("no sequence for a tenant")?;
+    e.seq = u64::try_from(*n).map_err(why)?;
+    *n += 1;
+    Ok(())
 }
 
 /// Writes the batch with one `WITH … SELECT` statement, its own
@@ -366,13 +395,15 @@ async fn fast_on(
 /// whose expected version matched, events written) with the expected ones
 /// to `inbox_batch_checked` (which raises if they differ, so the statement
 /// fails and nothing of it is committed), and each tenant's new last
-/// sequence number. Fails if the batch cannot be one statement or the
+/// sequence number. Returns each tenant's first sequence number in the
+/// batch (its changesets' events in job order come first, then the
+/// mutations'). Fails if the batch cannot be one statement or the
 /// statement fails.
 async fn fast_in(
     conn: &mut PgConnection,
     jobs: &[Job],
     applied: Option<&Applied>,
-) -> std::result::Result<(Vec<Vec<Event>>, Vec<Event>), String> {
+) -> std::result::Result<BTreeMap<String, i64>, String> {
     if !fits_one_statement(jobs) {
         return Err("a changeset needs the per-changeset path".into());
     }
@@ -402,8 +433,10 @@ async fn fast_in(
         .flat_map(|j| j.changes.messages.iter().map(move |m| (&j.tenant, m)))
         .collect();
     if !msgs.is_empty() {
-        let data = json_values(msgs.iter().map(|(_, m)| *m));
-        q.push(", m AS (INSERT INTO inbox_messages (tenant_id, message_id, conversation_id, channel_id, external_id, idempotency_key, data, body) SELECT * FROM UNNEST(");
+        let data = json_texts(msgs.iter().map(|(_, m)| *m))?;
+        let facts = MessageFactColumns::of(msgs.iter().map(|(_, m)| *m));
+        q.push(", m AS (INSERT INTO inbox_messages (tenant_id, message_id, conversation_id, channel_id, external_id, idempotency_key, data, body, \
+                author_agent, direction, next_response_secs, next_response_business_secs) SELECT * FROM UNNEST(");
         q.push_bind(msgs.iter().map(|(t, _)| t.as_str()).collect::<Vec<_>>());
         q.push("::text[], ");
         q.push_bind(msgs.iter().map(|(_, m)| m.id.as_str()).collect::<Vec<_>>());
@@ -433,13 +466,15 @@ async fn fast_in(
         );
         q.push("::text[], ");
         q.push_bind(data);
-        q.push("::jsonb[], ");
+        q.push("::text[]::json[], ");
         q.push_bind(
             msgs.iter()
                 .map(|(_, m)| m.content.text_body())
                 .collect::<Vec<_>>(),
         );
-        q.push("::text[]) RETURNING 1)");
+        q.push("::text[], ");
+        push_message_facts(q, facts);
+        q.push(") RETURNING 1)");
         checks.push(("(SELECT count(*) FROM m)", msgs.len() as i64));
     }
 
@@ -610,7 +645,8 @@ async fn fast_in(
     let changed: &[inbox_core::model::Message] = applied.map(|a| &a.changed[..]).unwrap_or(&[]);
     if !changed.is_empty() {
         checks.push(("(SELECT count(*) FROM mu)", changed.len() as i64));
-        q.push(", mu AS (UPDATE inbox_messages m SET external_id = u.ext, data = u.d FROM UNNEST(");
+        q.push(", mu AS (UPDATE inbox_messages m SET external_id = u.ext, data = u.d, author_agent = u.aa, direction = u.dir, \
+                next_response_secs = u.nr, next_response_business_secs = u.nrb FROM UNNEST(");
         q.push_bind(
             changed
                 .iter()
@@ -627,10 +663,12 @@ async fn fast_in(
                 .collect::<Vec<_>>(),
         );
         q.push("::text[], ");
-        q.push_bind(json_values(changed.iter()));
-        q.push("::jsonb[], ");
+        q.push_bind(json_texts(changed.iter())?);
+        q.push("::text[]::json[], ");
         q.push_bind(applied.map(|a| &a.versions[..]).unwrap_or(&[]));
-        q.push("::text[]) AS u(t, id, ext, d, x) WHERE m.tenant_id = u.t AND m.message_id = u.id AND m.xmin = u.x::xid RETURNING 1)");
+        q.push("::text[], ");
+        push_message_facts(q, MessageFactColumns::of(changed.iter()));
+        q.push(") AS u(t, id, ext, d, x, aa, dir, nr, nrb) WHERE m.tenant_id = u.t AND m.message_id = u.id AND m.xmin = u.x::xid RETURNING 1)");
     }
 
     // Events: one sequence bump per tenant; the k-th event of a tenant in
@@ -719,34 +757,15 @@ async fn fast_in(
         .try_get::<Option<Vec<i64>>, _>(2)
         .map_err(why)?
         .unwrap_or_default();
-    let mut next: BTreeMap<&str, i64> = BTreeMap::new();
-    for (t, last) in seq_t.iter().zip(&seq_last) {
+    let mut next: BTreeMap<String, i64> = BTreeMap::new();
+    for (t, last) in seq_t.into_iter().zip(&seq_last) {
         let n = per_tenant
             .get(t.as_str())
             .copied()
             .ok_or("sequence of an unknown tenant")?;
-        next.insert(t.as_str(), last - n + 1);
+        next.insert(t, last - n + 1);
     }
-    let mut number = |tenant: &str, e: &mut Event| -> std::result::Result<(), String> {
-        let n = next.get_mut(tenant).ok_or("no sequence for a tenant")?;
-        e.seq = u64::try_from(*n).map_err(why)?;
-        *n += 1;
-        Ok(())
-    };
-    let mut results = Vec::with_capacity(jobs.len());
-    for j in jobs {
-        let mut events = j.changes.events.clone();
-        for e in &mut events {
-            number(j.tenant.as_str(), e)?;
-        }
-        results.push(events);
-    }
-    let mut mutated = mutation_events.to_vec();
-    for e in &mut mutated {
-        let tenant = e.tenant.clone();
-        number(tenant.as_str(), e)?;
-    }
-    Ok((results, mutated))
+    Ok(next)
 }
 
 /// Whether a batch can be written by the one statement of [`fast_in`]:
@@ -784,6 +803,29 @@ fn timer_conversation(t: &TimerChange) -> &inbox_core::ids::ConversationId {
 
 fn why(e: impl std::fmt::Display) -> String {
     e.to_string()
+}
+
+/// Documents to bind as text and cast to `json[]` (the server validates
+/// them and stores them as they are; see [`crate::facts`]).
+fn json_texts<'a, T: serde::Serialize + 'a>(
+    items: impl Iterator<Item = &'a T>,
+) -> std::result::Result<Vec<String>, String> {
+    items
+        .map(|v| serde_json::to_string(v).map_err(why))
+        .collect()
+}
+
+/// Pushes the messages' derived columns as bound arrays, comma-separated
+/// (author agent, direction, next response and its business seconds).
+fn push_message_facts<'a>(q: &mut QueryBuilder<'a, Postgres>, f: MessageFactColumns<'a>) {
+    q.push_bind(f.author_agent);
+    q.push("::text[], ");
+    q.push_bind(f.direction);
+    q.push("::text[], ");
+    q.push_bind(f.next_response_secs);
+    q.push("::bigint[], ");
+    q.push_bind(f.next_response_business_secs);
+    q.push("::bigint[]");
 }
 
 /// Values to bind as a `jsonb[]` (serialised straight into the statement).

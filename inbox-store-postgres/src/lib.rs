@@ -43,6 +43,7 @@
 mod batch;
 mod bus;
 mod error;
+mod facts;
 mod mutations;
 mod plans;
 mod reads;

@@ -39,7 +39,7 @@ macro_rules! status_target {
             $col,
             ", 0 AS pref FROM inbox_messages \
                  WHERE tenant_id = u.t AND message_id = u.ours AND channel_id = u.ch \
-                   AND data->>'direction' = 'outbound' \
+                   AND direction = 'outbound' \
                 UNION ALL \
                 SELECT ",
             $col,

@@ -29,6 +29,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::batch::{GroupCommit, GroupCommitStats, Job, Work};
 use crate::error::{corrupt, db, fk_violation, unique_violation};
+use crate::facts::{MessageFactColumns, MessageFacts};
 use crate::mutations::{MutationBatchStats, MutationJob, Target};
 use crate::plans::BatchPools;
 use crate::reads::{ContextKey, ReadBatchStats, Readers, StatusKey};
@@ -68,6 +69,12 @@ const CHANNEL_TTL: Duration = Duration::from_secs(5);
 
 fn to_json<T: Serialize>(v: &T) -> Json<&T> {
     Json(v)
+}
+
+/// A document serialised for a `json` column (bound as text, cast by the
+/// statement).
+pub(crate) fn json_text<T: Serialize>(what: &'static str, v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| corrupt(what, e))
 }
 
 fn from_json<T: DeserializeOwned>(what: &'static str, v: serde_json::Value) -> Result<T> {
@@ -431,13 +438,21 @@ impl PgStore {
             let _ = tx.rollback().await;
             return Ok(None);
         }
-        let r = sqlx::query("UPDATE inbox_messages SET external_id = $3, data = $4 WHERE tenant_id = $1 AND message_id = $2")
-            .bind(tenant.as_str())
-            .bind(id.as_str())
-            .bind(message.external_id.as_deref())
-            .bind(to_json(&message))
-            .execute(&mut *tx)
-            .await;
+        let facts = MessageFacts::of(&message);
+        let r = sqlx::query(
+            "UPDATE inbox_messages SET external_id = $3, data = $4::json, author_agent = $5, direction = $6, \
+             next_response_secs = $7, next_response_business_secs = $8 WHERE tenant_id = $1 AND message_id = $2",
+        )
+        .bind(tenant.as_str())
+        .bind(id.as_str())
+        .bind(message.external_id.as_deref())
+        .bind(json_text("message", &message)?)
+        .bind(facts.author_agent)
+        .bind(facts.direction)
+        .bind(facts.next_response_secs)
+        .bind(facts.next_response_business_secs)
+        .execute(&mut *tx)
+        .await;
         if let Err(e) = r {
             let _ = tx.rollback().await;
             return Err(match unique_violation(&e) {
@@ -662,14 +677,17 @@ impl PgStore {
                 .iter()
                 .map(|m| m.idempotency_key.as_deref())
                 .collect();
-            let data: Vec<serde_json::Value> = ch
+            let data: Vec<String> = ch
                 .messages
                 .iter()
-                .map(|m| serde_json::to_value(m).map_err(|e| corrupt("message", e)))
+                .map(|m| json_text("message", m))
                 .collect::<Result<_>>()?;
+            let facts = MessageFactColumns::of(ch.messages.iter());
             sqlx::query(
-                "INSERT INTO inbox_messages (tenant_id, message_id, conversation_id, channel_id, external_id, idempotency_key, data, body) \
-                 SELECT $1, * FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::text[])",
+                "INSERT INTO inbox_messages (tenant_id, message_id, conversation_id, channel_id, external_id, idempotency_key, data, body, \
+                 author_agent, direction, next_response_secs, next_response_business_secs) \
+                 SELECT $1, * FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]::json[], $8::text[], \
+                 $9::text[], $10::text[], $11::bigint[], $12::bigint[])",
             )
             .bind(t)
             .bind(&ids)
@@ -679,6 +697,10 @@ impl PgStore {
             .bind(&keys)
             .bind(&data)
             .bind(ch.messages.iter().map(|m| m.content.text_body()).collect::<Vec<_>>())
+            .bind(&facts.author_agent)
+            .bind(&facts.direction)
+            .bind(&facts.next_response_secs)
+            .bind(&facts.next_response_business_secs)
             .execute(&mut **tx)
             .await
             .map_err(fail("commit: messages"))?;
@@ -2151,7 +2173,7 @@ impl Store for PgStore {
         let row = sqlx::query(
             "SELECT data FROM ( \
                 SELECT data, 0 AS pref FROM inbox_messages \
-                WHERE tenant_id = $1 AND message_id = $3 AND channel_id = $2 AND data->>'direction' = 'outbound' \
+                WHERE tenant_id = $1 AND message_id = $3 AND channel_id = $2 AND direction = 'outbound' \
                 UNION ALL \
                 SELECT data, 1 AS pref FROM inbox_messages WHERE tenant_id = $1 AND channel_id = $2 AND external_id = $4) x \
              ORDER BY pref LIMIT 1",

@@ -847,3 +847,151 @@ async fn tags_of_any_text_survive_batched_commits() {
         assert_eq!(page.items.len(), 2, "tag {tag:?}");
     }
 }
+
+/// Message rows whose derived columns (author agent, direction, next
+/// response times: what reports and the status lookup read) disagree with
+/// the stored document, by the rules the server generated them with until
+/// migration 16; and, so the check cannot pass on rows that have none:
+/// rows with an author agent, with a next response time, notes, and all.
+async fn message_columns(pg: &PgStore) -> (i64, i64, i64, i64, i64) {
+    let row = sqlx::query_as::<_, (i64, i64, i64, i64, i64)>(
+        "SELECT count(*) FILTER (WHERE \
+            author_agent IS DISTINCT FROM (CASE WHEN d->'author'->>'kind' = 'agent' THEN d->'author'->>'id' END) \
+            OR direction IS DISTINCT FROM d->>'direction' \
+            OR next_response_secs IS DISTINCT FROM \
+               (CASE WHEN d->'response'->>'first' = 'false' THEN (d->'response'->>'secs')::bigint END) \
+            OR next_response_business_secs IS DISTINCT FROM \
+               (CASE WHEN d->'response'->>'first' = 'false' THEN (d->'response'->>'business_secs')::bigint END)), \
+         count(*) FILTER (WHERE author_agent IS NOT NULL), \
+         count(*) FILTER (WHERE next_response_secs IS NOT NULL), \
+         count(*) FILTER (WHERE direction = 'note'), count(*) \
+         FROM (SELECT *, data::jsonb AS d FROM inbox_messages) s",
+    )
+    .fetch_one(pg.pool())
+    .await
+    .unwrap();
+    row
+}
+
+/// Every path that writes a message row fills its derived columns from
+/// the message: ingests and replies committed together (one statement)
+/// and alone, notes, and the provider ids the dispatcher records, in
+/// batches and alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn derived_message_columns_follow_the_document_on_every_write_path() {
+    let Some((pg, f)) = group_commit_fixture().await else {
+        return;
+    };
+    let ana = f.actor("ana");
+    // Six customers at once (batched inserts), then one alone.
+    let mut conversations = join_all((0..6).map(|c| {
+        let f = &f;
+        async move {
+            f.customer_says(
+                "1001",
+                &format!("wamid.a.{c}"),
+                &format!("3460000{c:04}"),
+                "hi",
+            )
+            .await
+            .unwrap()
+            .0
+        }
+    }))
+    .await;
+    conversations.push(
+        f.customer_says("1001", "wamid.a.alone", "34600009999", "hi")
+            .await
+            .unwrap()
+            .0,
+    );
+    // First replies (at once), the customers again, next responses (at
+    // once), a note in each; then the same in the last one alone.
+    let replies = |round: &'static str| {
+        join_all(conversations[..6].iter().enumerate().map(|(i, c)| {
+            let (f, ana) = (&f, &ana);
+            async move {
+                let v = f.version(c).await.unwrap();
+                let v = match round {
+                    "first" => f
+                        .claim_and_reply(ana, c, "hello", &format!("k1.{i}"))
+                        .await
+                        .unwrap(),
+                    _ => {
+                        f.inbox
+                            .reply(
+                                ana,
+                                c,
+                                v,
+                                inbox_core::Reply::text("and so", format!("k2.{i}")),
+                            )
+                            .await
+                            .unwrap()
+                            .conversation
+                            .version
+                    }
+                };
+                f.inbox
+                    .note(ana, c, v, "noted", &format!("n.{round}.{i}"))
+                    .await
+                    .unwrap();
+            }
+        }))
+    };
+    replies("first").await;
+    f.clock.advance(chrono::TimeDelta::minutes(5));
+    join_all((0..6).map(|c| {
+        let f = &f;
+        async move {
+            f.customer_says(
+                "1001",
+                &format!("wamid.b.{c}"),
+                &format!("3460000{c:04}"),
+                "and?",
+            )
+            .await
+            .unwrap();
+        }
+    }))
+    .await;
+    f.clock.advance(chrono::TimeDelta::minutes(7));
+    replies("next").await;
+    let last = &conversations[6];
+    f.claim_and_reply(&ana, last, "hello", "k1.alone")
+        .await
+        .unwrap();
+    f.customer_says("1001", "wamid.b.alone", "34600009999", "and?")
+        .await
+        .unwrap();
+    f.clock.advance(chrono::TimeDelta::minutes(3));
+    let v = f.version(last).await.unwrap();
+    let v = f
+        .inbox
+        .reply(&ana, last, v, inbox_core::Reply::text("and so", "k2.alone"))
+        .await
+        .unwrap()
+        .conversation
+        .version;
+    f.inbox
+        .note(&ana, last, v, "noted", "n.alone")
+        .await
+        .unwrap();
+    // The dispatcher records each reply's provider id (a message update
+    // each, batched when they come together).
+    let sent = f.inbox.dispatch(100).await.unwrap();
+    assert_eq!(sent.sent, 14, "{sent:?}");
+    let recorded: (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM inbox_messages WHERE direction = 'outbound' AND external_id IS NOT NULL",
+    )
+    .fetch_one(pg.pool())
+    .await
+    .unwrap();
+    assert_eq!(recorded.0, 14, "provider ids recorded");
+
+    let (wrong, by_agent, next, notes, all) = message_columns(&pg).await;
+    assert_eq!(wrong, 0, "rows whose columns disagree with their document");
+    // 14 inbound, 14 replies, 13 notes; 7 next responses.
+    assert_eq!((all, by_agent, notes, next), (41, 27, 13, 7));
+    let (_, _, _, batched) = pg.group_commit_stats().snapshot();
+    assert!(batched > 0, "nothing was committed in a batch");
+}

@@ -120,9 +120,14 @@ async fn seed(store: &PgStore, n: i64, m: i64) -> Result<(), String> {
                FROM generate_series(1::bigint, {n}) i"#
         ),
         format!(
-            r#"INSERT INTO inbox_messages (tenant_id, message_id, conversation_id, channel_id, external_id, body, data)
-               SELECT 'bench', 'm' || j, 'c' || lpad((1 + j % {n})::text, 9, '0'), 'main', 'wamid.seed.' || j,
-                 (ARRAY['Hello, where is my order ', 'Can I change the size of order ', 'Refund for ticket ', 'Do you ship to Portugal? ref '])[1 + j % 4] || j,
+            r#"INSERT INTO inbox_messages (tenant_id, message_id, conversation_id, channel_id, external_id, body, data,
+                   author_agent, direction, next_response_secs, next_response_business_secs)
+               SELECT 'bench', 'm' || j, 'c' || lpad((1 + j % {n})::text, 9, '0'), 'main', 'wamid.seed.' || j, b, d,
+                 CASE WHEN d->'author'->>'kind' = 'agent' THEN d->'author'->>'id' END, d->>'direction',
+                 CASE WHEN d->'response'->>'first' = 'false' THEN (d->'response'->>'secs')::bigint END,
+                 CASE WHEN d->'response'->>'first' = 'false' THEN (d->'response'->>'business_secs')::bigint END
+               FROM (SELECT j,
+                 (ARRAY['Hello, where is my order ', 'Can I change the size of order ', 'Refund for ticket ', 'Do you ship to Portugal? ref '])[1 + j % 4] || j AS b,
                  jsonb_build_object('tenant','bench','id','m' || j,'conversation','c' || lpad((1 + j % {n})::text, 9, '0'),
                    'channel','main',
                    'direction',CASE WHEN j % 10 = 0 THEN 'note' WHEN j % 3 = 0 THEN 'outbound' ELSE 'inbound' END,
@@ -131,8 +136,8 @@ async fn seed(store: &PgStore, n: i64, m: i64) -> Result<(), String> {
                    'response',CASE WHEN j % 3 = 0 AND j % 10 <> 0 THEN jsonb_build_object('secs',j % 3600,'business_secs',j % 1800,'first',j % 6 = 3) END,
                    'content',jsonb_build_object('type','text','body',(ARRAY['Hello, where is my order ', 'Can I change the size of order ', 'Refund for ticket ', 'Do you ship to Portugal? ref '])[1 + j % 4] || j,'preview_url',false),
                    'external_id','wamid.seed.' || j,'idempotency_key',NULL,'context','{{}}'::jsonb,'mentions','[]'::jsonb,
-                   'sent_at','2026-03-02T09:00:00Z','created_at','2026-03-02T09:00:00Z','delivery',NULL)
-               FROM generate_series(1::bigint, {m}) j"#
+                   'sent_at','2026-03-02T09:00:00Z','created_at','2026-03-02T09:00:00Z','delivery',NULL) AS d
+               FROM generate_series(1::bigint, {m}) j) s"#
         ),
         "ANALYZE".to_string(),
     ];
