@@ -153,20 +153,23 @@ pub async fn fresh_database(url: &str, prefix: &str) -> Result<String, String> {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let name = format!("{prefix}_{now}");
+    let name = format!("{prefix}_{now}_{}", std::process::id());
     // Earlier runs' databases go (the latest run's stays for inspection
-    // until the next run).
-    let old: Vec<String> =
-        sqlx::query_scalar("SELECT datname FROM pg_database WHERE starts_with(datname, $1)")
-            .bind(format!("{prefix}_"))
-            .fetch_all(&mut conn)
-            .await
-            .map_err(|e| e.to_string())?;
+    // until the next run), but not one a run going on at the same time is
+    // connected to (`benches/ab.sh` runs two at once).
+    let old: Vec<String> = sqlx::query_scalar(
+        "SELECT datname FROM pg_database d WHERE starts_with(datname, $1) \
+         AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname)",
+    )
+    .bind(format!("{prefix}_"))
+    .fetch_all(&mut conn)
+    .await
+    .map_err(|e| e.to_string())?;
     for db in old {
-        sqlx::query(&format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"))
+        // One connected to since the query above stays.
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{db}\""))
             .execute(&mut conn)
-            .await
-            .map_err(|e| e.to_string())?;
+            .await;
     }
     sqlx::query(&format!("CREATE DATABASE \"{name}\""))
         .execute(&mut conn)

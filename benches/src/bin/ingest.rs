@@ -43,6 +43,15 @@
 //! webhook during the ingest (from `/proc/stat`; everything running on the
 //! machine, PostgreSQL included): a second measure beside throughput.
 //!
+//! Two builds can be compared at the same moments of a machine whose speed
+//! drifts by running them at once, each on its own database:
+//! `--start-file PATH` waits, once everything is seeded and settled, until
+//! `PATH` exists (so two runs start their measured phase together), and
+//! `--seconds S` stops taking webhooks after `S` seconds (so neither runs
+//! alone at the end); the rate is then over the webhooks done, and the
+//! baseline is skipped (reported as 0). `benches/ab.sh` drives such a
+//! comparison. The recorded figures are single runs without these flags.
+//!
 //! The last line of output is
 //! `ingest store=<s> messages=<N> msgs_per_s=<X> baseline_rows_per_s=<Y> ratio=<X/Y>`.
 
@@ -73,6 +82,8 @@ struct Args {
     setup_sql: Option<String>,
     unknown_statuses: bool,
     rounds: usize,
+    start_file: Option<String>,
+    seconds: Option<f64>,
 }
 
 fn parse() -> Result<Args, String> {
@@ -85,6 +96,8 @@ fn parse() -> Result<Args, String> {
         setup_sql: None,
         unknown_statuses: false,
         rounds: 1,
+        start_file: None,
+        seconds: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -110,6 +123,14 @@ fn parse() -> Result<Args, String> {
             "--custom-plans" => a.group_commit.generic_plans = false,
             "--unknown-statuses" => a.unknown_statuses = true,
             "--rounds" => a.rounds = v()?.parse().map_err(|e| format!("--rounds: {e}"))?,
+            "--start-file" => a.start_file = Some(v()?),
+            "--seconds" => {
+                let secs: f64 = v()?.parse().map_err(|e| format!("--seconds: {e}"))?;
+                if !(secs.is_finite() && secs > 0.0) {
+                    return Err("--seconds must be a positive number".into());
+                }
+                a.seconds = Some(secs)
+            }
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -121,6 +142,9 @@ fn parse() -> Result<Args, String> {
     }
     a.concurrency = a.concurrency.max(1);
     a.rounds = a.rounds.clamp(1, a.messages.max(1));
+    if a.seconds.is_some() && a.rounds > 1 {
+        return Err("--seconds and --rounds do not go together".into());
+    }
     Ok(a)
 }
 
@@ -335,18 +359,29 @@ async fn ingest_range(
     bodies: &Arc<Vec<(String, Vec<u8>)>>,
     range: Range<usize>,
     concurrency: usize,
-) -> Result<(IngestSummary, Duration, Option<(u64, u64)>), String> {
+    seconds: Option<f64>,
+) -> Result<(IngestSummary, Duration, Option<(u64, u64)>, usize), String> {
     let next = Arc::new(AtomicUsize::new(range.start));
+    let done = Arc::new(AtomicUsize::new(0));
     let end = range.end;
     let cpu_before = machine_cpu();
     let start = Instant::now();
+    let deadline = seconds.map(|s| start + Duration::from_secs_f64(s));
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
-        let (inbox, hook, bodies, next) =
-            (inbox.clone(), hook.clone(), bodies.clone(), next.clone());
+        let (inbox, hook, bodies, next, done) = (
+            inbox.clone(),
+            hook.clone(),
+            bodies.clone(),
+            next.clone(),
+            done.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             let mut totals = IngestSummary::default();
             loop {
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    return Ok::<_, String>(totals);
+                }
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some((sig, body)) = bodies.get(i).filter(|_| i < end) else {
                     return Ok::<_, String>(totals);
@@ -362,6 +397,7 @@ async fn ingest_range(
                     }
                 };
                 add(&mut totals, &s);
+                done.fetch_add(1, Ordering::Relaxed);
             }
         }));
     }
@@ -374,7 +410,7 @@ async fn ingest_range(
         (Some((b0, i0)), Some((b1, i1))) => Some((b1.saturating_sub(b0), i1.saturating_sub(i0))),
         _ => None,
     };
-    Ok((totals, elapsed, cpu))
+    Ok((totals, elapsed, cpu, done.load(Ordering::Relaxed)))
 }
 
 fn add(totals: &mut IngestSummary, s: &IngestSummary) {
@@ -474,6 +510,12 @@ async fn run() -> Result<(), String> {
         (None, Some(u)) => Some(fresh_database(u, "inbox_bench_baseline").await?),
         (None, None) => None,
     };
+    if let Some(path) = &args.start_file {
+        eprintln!("waiting for {path}");
+        while !std::path::Path::new(path).exists() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
     eprintln!(
         "ingesting {} webhooks ({} store, concurrency {}{})...",
         args.messages,
@@ -489,6 +531,7 @@ async fn run() -> Result<(), String> {
     let mut elapsed = Duration::ZERO;
     let mut cpu: Option<(u64, u64)> = Some((0, 0));
     let mut base_elapsed = Duration::ZERO;
+    let mut processed = 0;
     // With rounds, the baseline of each slice runs right after the ingest
     // of that slice, on the store's own pool (as many connections as the
     // baseline's own pool would have; two pools would exceed PostgreSQL's
@@ -513,8 +556,16 @@ async fn run() -> Result<(), String> {
             }
         }
         let range = slice(args.messages, args.rounds, r);
-        let (s, t, c) =
-            ingest_range(&inbox, &hook, &bodies, range.clone(), args.concurrency).await?;
+        let (s, t, c, n) = ingest_range(
+            &inbox,
+            &hook,
+            &bodies,
+            range.clone(),
+            args.concurrency,
+            args.seconds,
+        )
+        .await?;
+        processed += n;
         add(&mut totals, &s);
         elapsed += t;
         cpu = cpu.zip(c).map(|((b, i), (db, di))| (b + db, i + di));
@@ -525,13 +576,18 @@ async fn run() -> Result<(), String> {
             base_elapsed += baseline_range(pool, range, args.concurrency, data).await?;
         }
     }
-    let rate = args.messages as f64 / elapsed.as_secs_f64();
+    let rate = processed as f64 / elapsed.as_secs_f64();
     eprintln!(
-        "done in {:.2?}: {} stored, {} duplicates, {} statuses (unknown messages: {})",
-        elapsed, totals.stored, totals.duplicates, totals.statuses, totals.statuses_ignored
+        "done in {:.2?}: {} webhooks, {} stored, {} duplicates, {} statuses (unknown messages: {})",
+        elapsed,
+        processed,
+        totals.stored,
+        totals.duplicates,
+        totals.statuses,
+        totals.statuses_ignored
     );
     if let Some((busy, idle)) = cpu {
-        let per = |ticks: u64| ticks as f64 * 10_000.0 / args.messages as f64;
+        let per = |ticks: u64| ticks as f64 * 10_000.0 / processed.max(1) as f64;
         eprintln!(
             "machine CPU during the ingest (/proc/stat, all cores, everything running): {:.0} µs busy and {:.0} µs idle per webhook",
             per(busy),
@@ -549,7 +605,9 @@ async fn run() -> Result<(), String> {
         // (PostgreSQL allows 100 by default).
         pg.close().await;
     }
-    let base = if let Some((_, pool, _)) = interleaved {
+    let base = if args.seconds.is_some() {
+        0.0
+    } else if let Some((_, pool, _)) = interleaved {
         pool.close().await;
         args.messages as f64 / base_elapsed.as_secs_f64()
     } else {
@@ -574,7 +632,7 @@ async fn run() -> Result<(), String> {
     let ratio = if base > 0.0 { rate / base } else { 0.0 };
     println!(
         "ingest store={} messages={} msgs_per_s={:.0} baseline_rows_per_s={:.0} ratio={:.2}",
-        args.store, args.messages, rate, base, ratio
+        args.store, processed, rate, base, ratio
     );
     Ok(())
 }
