@@ -41,7 +41,7 @@ use inbox_core::ports::{Changeset, Committed, MessageUpdated};
 use inbox_core::timer::TimerChange;
 
 use crate::error::{db, shared};
-use crate::facts::MessageFactColumns;
+use crate::facts::{text_array_literal, ConversationFactColumns, MessageFactColumns};
 use crate::mutations::{read_and_apply, Applied, MutationBatchStats, MutationJob};
 use crate::plans::{BatchPools, Held};
 use crate::store::{micros, priority_rank, Failure, PgStore};
@@ -534,13 +534,15 @@ async fn fast_in(
         q.push("::text[], ");
         q.push_bind(pc);
         q.push("::text[]) AS u(t, c) ON ch.tenant_id = u.t AND ch.channel_id = u.c)");
-        let cols = ConvColumns::of(&new_convs);
+        let cols = ConvColumns::of(&new_convs)?;
         q.push(", cn AS (INSERT INTO inbox_conversations (tenant_id, conversation_id, channel_id, contact_id, status, assignee, team_id, \
-                priority_rank, tags, last_activity_us, created_us, waiting_us, version, data) \
-                SELECT t, id, ch, k, st, a, tm, pr, tg::text[], la, cr, wt, v, d \
+                priority_rank, tags, last_activity_us, created_us, waiting_us, version, data, \
+                first_response_secs, resolution_secs, first_response_business_secs, resolution_business_secs, reopen_count, \
+                sla_policy, sla_kinds, sla_states, sla_warn_us, sla_due_us) \
+                SELECT t, id, ch, k, st, a, tm, pr, tg::text[], la, cr, wt, v, d, fr, rs, frb, rsb, ro, sp, sk::text[], ss::text[], sw::bigint[], sd::bigint[] \
                 FROM UNNEST(");
         cols.push(q);
-        q.push(") AS u(t, id, ch, k, st, a, tm, pr, tg, la, cr, wt, v, d) RETURNING 1)");
+        q.push(") AS u(t, id, ch, k, st, a, tm, pr, tg, la, cr, wt, v, d, fr, rs, frb, rsb, ro, sp, sk, ss, sw, sd) RETURNING 1)");
         checks.push(("(SELECT count(*) FROM cn)", new_convs.len() as i64));
     }
     let upd_convs: Vec<_> = convs
@@ -550,15 +552,18 @@ async fn fast_in(
     if !upd_convs.is_empty() {
         checks.push(("(SELECT count(*) FROM cu)", upd_convs.len() as i64));
         let values: Vec<_> = upd_convs.iter().map(|(c, _)| *c).collect();
-        let cols = ConvColumns::of(&values);
+        let cols = ConvColumns::of(&values)?;
         q.push(", cu AS (UPDATE inbox_conversations c SET status = u.st, assignee = u.a, team_id = u.tm, priority_rank = u.pr, \
                 tags = u.tg::text[], \
-                last_activity_us = u.la, created_us = u.cr, waiting_us = u.wt, version = u.v, data = u.d \
+                last_activity_us = u.la, created_us = u.cr, waiting_us = u.wt, version = u.v, data = u.d, \
+                first_response_secs = u.fr, resolution_secs = u.rs, first_response_business_secs = u.frb, \
+                resolution_business_secs = u.rsb, reopen_count = u.ro, sla_policy = u.sp, sla_kinds = u.sk::text[], \
+                sla_states = u.ss::text[], sla_warn_us = u.sw::bigint[], sla_due_us = u.sd::bigint[] \
                 FROM UNNEST(");
         cols.push(q);
         q.push(", ");
         q.push_bind(upd_convs.iter().map(|(_, v)| *v).collect::<Vec<_>>());
-        q.push("::bigint[]) AS u(t, id, ch, k, st, a, tm, pr, tg, la, cr, wt, v, d, expected) \
+        q.push("::bigint[]) AS u(t, id, ch, k, st, a, tm, pr, tg, la, cr, wt, v, d, fr, rs, frb, rsb, ro, sp, sk, ss, sw, sd, expected) \
                 WHERE c.tenant_id = u.t AND c.conversation_id = u.id AND c.channel_id = u.ch AND c.contact_id = u.k \
                 AND c.version = u.expected RETURNING 1)");
     }
@@ -850,12 +855,15 @@ struct ConvColumns<'a> {
     created: Vec<i64>,
     waiting: Vec<Option<i64>>,
     version: Vec<i64>,
-    data: Vec<Json<&'a Conversation>>,
+    /// The documents, serialised for the `json` column.
+    data: Vec<String>,
+    /// What reports read, beside the document.
+    facts: ConversationFactColumns<'a>,
 }
 
 impl<'a> ConvColumns<'a> {
-    fn of(cs: &[&'a Conversation]) -> Self {
-        Self {
+    fn of(cs: &[&'a Conversation]) -> std::result::Result<Self, String> {
+        Ok(Self {
             tenant: cs.iter().map(|c| c.tenant.as_str()).collect(),
             id: cs.iter().map(|c| c.id.as_str()).collect(),
             channel: cs.iter().map(|c| c.channel.as_str()).collect(),
@@ -875,8 +883,9 @@ impl<'a> ConvColumns<'a> {
             created: cs.iter().map(|c| micros(c.created_at)).collect(),
             waiting: cs.iter().map(|c| c.waiting_since.map(micros)).collect(),
             version: cs.iter().map(|c| c.version as i64).collect(),
-            data: cs.iter().map(|c| Json(*c)).collect(),
-        }
+            data: json_texts(cs.iter().copied())?,
+            facts: ConversationFactColumns::of(cs),
+        })
     }
 
     /// Pushes the columns as bound arrays, comma-separated, in declaration
@@ -909,30 +918,30 @@ impl<'a> ConvColumns<'a> {
         q.push_bind(self.version);
         q.push("::bigint[], ");
         q.push_bind(self.data);
-        q.push("::jsonb[]");
+        q.push("::text[]::json[], ");
+        let f = self.facts;
+        q.push_bind(f.first_response_secs);
+        q.push("::bigint[], ");
+        q.push_bind(f.resolution_secs);
+        q.push("::bigint[], ");
+        q.push_bind(f.first_response_business_secs);
+        q.push("::bigint[], ");
+        q.push_bind(f.resolution_business_secs);
+        q.push("::bigint[], ");
+        q.push_bind(f.reopen_count);
+        q.push("::bigint[], ");
+        q.push_bind(f.sla_policy);
+        q.push("::text[], ");
+        // Array literals, cast per row by the statement.
+        q.push_bind(f.sla_kinds);
+        q.push("::text[], ");
+        q.push_bind(f.sla_states);
+        q.push("::text[], ");
+        q.push_bind(f.sla_warn_us);
+        q.push("::text[], ");
+        q.push_bind(f.sla_due_us);
+        q.push("::text[]");
     }
-}
-
-/// A text array literal of `items` (`{"a","b"}`), every element quoted
-/// and escaped, so that any text -- commas, braces, quotes, backslashes,
-/// `NULL` -- reads back as written.
-fn text_array_literal(items: &[String]) -> String {
-    let mut out = String::from("{");
-    for (i, item) in items.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push('"');
-        for ch in item.chars() {
-            if ch == '"' || ch == '\\' {
-                out.push('\\');
-            }
-            out.push(ch);
-        }
-        out.push('"');
-    }
-    out.push('}');
-    out
 }
 
 fn push_contacts<'a>(
@@ -960,19 +969,4 @@ fn push_contacts<'a>(
     q.push("::bigint[], ");
     q.push_bind(data);
     q.push("::jsonb[]");
-}
-
-#[cfg(test)]
-mod tests {
-    use super::text_array_literal;
-
-    #[test]
-    fn array_literals_quote_and_escape_every_element() {
-        assert_eq!(text_array_literal(&[]), "{}");
-        let tags = ["vip", r#"say "hi""#, r"back\slash", "a,b", "{x}", "NULL"].map(String::from);
-        assert_eq!(
-            text_array_literal(&tags),
-            r#"{"vip","say \"hi\"","back\\slash","a,b","{x}","NULL"}"#
-        );
-    }
 }

@@ -1,14 +1,18 @@
 //! Columns derived from a stored document, written beside it.
 //!
-//! A message row keeps the whole message as a `json` document (`data`,
-//! migration 16): stored as the application serialised it, validated but
-//! not parsed into `jsonb`, and handed back verbatim, so that neither the
-//! ingest nor a status report pays for turning it into a tree and back.
-//! What queries filter and aggregate on is a column of its own, filled
-//! from the message by every writer ([`MessageFacts`]): reports and the
-//! status lookup never reach into the document.
+//! Message and conversation rows keep the whole entity as a `json`
+//! document (`data`, migrations 16 and 17): stored as the application
+//! serialised it, validated but not parsed into `jsonb`, and handed back
+//! verbatim, so that neither the ingest nor a status report pays for
+//! turning it into a tree and back. What queries filter and aggregate on
+//! is a column of its own, filled from the entity by every writer
+//! ([`MessageFacts`], [`ConversationFacts`]): reports, the live snapshot
+//! and the status lookup never reach into the document.
 
-use inbox_core::model::{Author, Direction, Message};
+use inbox_core::model::{Author, Conversation, Direction, Message};
+use inbox_core::sla::SlaTargetState;
+
+use crate::store::micros;
 
 /// The columns of a message row that reports and lookups read, as the
 /// message says (until migration 16 they were generated from the
@@ -82,10 +86,172 @@ impl<'a> MessageFactColumns<'a> {
     }
 }
 
+/// The columns of a conversation row that reports and the live snapshot
+/// read, as the conversation says (until migration 17 the queries took
+/// them from the document). Durations are whole seconds, truncated, from
+/// the instants in microseconds (as every time column of the store).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ConversationFacts<'a> {
+    /// `first_response_secs`: from opening to the first agent reply.
+    pub first_response_secs: Option<i64>,
+    /// `resolution_secs`: from opening to the (latest) resolution.
+    pub resolution_secs: Option<i64>,
+    /// `first_response_business_secs`.
+    pub first_response_business_secs: Option<i64>,
+    /// `resolution_business_secs`.
+    pub resolution_business_secs: Option<i64>,
+    /// `reopen_count`.
+    pub reopen_count: i64,
+    /// `sla_policy`: the SLA policy's id (none without an SLA).
+    pub sla_policy: Option<&'a str>,
+    /// `sla_kinds`, `sla_states`, `sla_warn_us`, `sla_due_us`: each SLA
+    /// target's kind, state, warning and due instants, in the targets'
+    /// order, as array literals (none without an SLA).
+    pub sla_kinds: Option<String>,
+    /// See `sla_kinds`.
+    pub sla_states: Option<String>,
+    /// See `sla_kinds`.
+    pub sla_warn_us: Option<String>,
+    /// See `sla_kinds`.
+    pub sla_due_us: Option<String>,
+}
+
+impl<'a> ConversationFacts<'a> {
+    /// The facts of `c`.
+    pub(crate) fn of(c: &'a Conversation) -> Self {
+        let since_opened = |t: chrono::DateTime<chrono::Utc>| {
+            micros(t).saturating_sub(micros(c.created_at)) / 1_000_000
+        };
+        let sla = c.sla.as_ref();
+        let targets = |f: &dyn Fn(&inbox_core::sla::SlaTarget) -> String| {
+            sla.map(|s| array_literal(s.targets.iter().map(f)))
+        };
+        Self {
+            first_response_secs: c.first_response_at.map(since_opened),
+            resolution_secs: c.resolved_at.map(since_opened),
+            first_response_business_secs: c.first_response_business_secs,
+            resolution_business_secs: c.resolution_business_secs,
+            reopen_count: i64::from(c.reopen_count),
+            sla_policy: sla.map(|s| s.policy.as_str()),
+            sla_kinds: targets(&|t| quoted(t.kind.as_str())),
+            sla_states: targets(&|t| quoted(sla_state(&t.state))),
+            sla_warn_us: targets(&|t| micros(t.warn_at).to_string()),
+            sla_due_us: targets(&|t| micros(t.due_at).to_string()),
+        }
+    }
+}
+
+/// A target state as the document spells it (its `state` tag).
+pub(crate) fn sla_state(s: &SlaTargetState) -> &'static str {
+    match s {
+        SlaTargetState::Active => "active",
+        SlaTargetState::Paused { .. } => "paused",
+        SlaTargetState::Met { .. } => "met",
+        SlaTargetState::Breached { .. } => "breached",
+    }
+}
+
+/// The facts of several conversations as columns, for multi-row
+/// statements (the SLA arrays as literals: arrays of different lengths
+/// cannot be bound as one array).
+#[derive(Debug, Default)]
+pub(crate) struct ConversationFactColumns<'a> {
+    pub first_response_secs: Vec<Option<i64>>,
+    pub resolution_secs: Vec<Option<i64>>,
+    pub first_response_business_secs: Vec<Option<i64>>,
+    pub resolution_business_secs: Vec<Option<i64>>,
+    pub reopen_count: Vec<i64>,
+    pub sla_policy: Vec<Option<&'a str>>,
+    pub sla_kinds: Vec<Option<String>>,
+    pub sla_states: Vec<Option<String>>,
+    pub sla_warn_us: Vec<Option<String>>,
+    pub sla_due_us: Vec<Option<String>>,
+}
+
+impl<'a> ConversationFactColumns<'a> {
+    /// The columns of `conversations`, in order.
+    pub(crate) fn of(conversations: &[&'a Conversation]) -> Self {
+        let mut c = Self::default();
+        for conv in conversations {
+            let f = ConversationFacts::of(conv);
+            c.first_response_secs.push(f.first_response_secs);
+            c.resolution_secs.push(f.resolution_secs);
+            c.first_response_business_secs
+                .push(f.first_response_business_secs);
+            c.resolution_business_secs.push(f.resolution_business_secs);
+            c.reopen_count.push(f.reopen_count);
+            c.sla_policy.push(f.sla_policy);
+            c.sla_kinds.push(f.sla_kinds);
+            c.sla_states.push(f.sla_states);
+            c.sla_warn_us.push(f.sla_warn_us);
+            c.sla_due_us.push(f.sla_due_us);
+        }
+        c
+    }
+}
+
+/// An array literal (`{a,b}`) of elements already written as literals.
+fn array_literal(items: impl Iterator<Item = String>) -> String {
+    let mut out = String::from("{");
+    for (i, item) in items.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&item);
+    }
+    out.push('}');
+    out
+}
+
+/// A text array element, quoted and escaped.
+fn quoted(item: &str) -> String {
+    let mut out = String::with_capacity(item.len() + 2);
+    out.push('"');
+    for ch in item.chars() {
+        if ch == '"' || ch == '\\' {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out.push('"');
+    out
+}
+
+/// A text array literal of `items` (`{"a","b"}`), every element quoted
+/// and escaped, so that any text -- commas, braces, quotes, backslashes,
+/// `NULL` -- reads back as written.
+pub(crate) fn text_array_literal(items: &[String]) -> String {
+    array_literal(items.iter().map(|i| quoted(i)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use inbox_core::model::Direction;
+
+    #[test]
+    fn array_literals_quote_and_escape_every_element() {
+        assert_eq!(text_array_literal(&[]), "{}");
+        let tags = ["vip", r#"say "hi""#, r"back\slash", "a,b", "{x}", "NULL"].map(String::from);
+        assert_eq!(
+            text_array_literal(&tags),
+            r#"{"vip","say \"hi\"","back\\slash","a,b","{x}","NULL"}"#
+        );
+    }
+
+    #[test]
+    fn sla_states_are_spelled_as_the_document_spells_them() {
+        let at = chrono::DateTime::<chrono::Utc>::MIN_UTC;
+        for s in [
+            SlaTargetState::Active,
+            SlaTargetState::Paused { remaining_secs: 5 },
+            SlaTargetState::Met { at },
+            SlaTargetState::Breached { at },
+        ] {
+            let doc = serde_json::to_value(s).unwrap_or_default();
+            assert_eq!(doc["state"], serde_json::Value::from(sla_state(&s)));
+        }
+    }
 
     #[test]
     fn directions_are_spelled_as_the_document_spells_them() {

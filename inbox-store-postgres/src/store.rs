@@ -29,7 +29,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::batch::{GroupCommit, GroupCommitStats, Job, Work};
 use crate::error::{corrupt, db, fk_violation, unique_violation};
-use crate::facts::{MessageFactColumns, MessageFacts};
+use crate::facts::{ConversationFacts, MessageFactColumns, MessageFacts};
 use crate::mutations::{MutationBatchStats, MutationJob, Target};
 use crate::plans::BatchPools;
 use crate::reads::{ContextKey, ReadBatchStats, Readers, StatusKey};
@@ -69,6 +69,28 @@ const CHANNEL_TTL: Duration = Duration::from_secs(5);
 
 fn to_json<T: Serialize>(v: &T) -> Json<&T> {
     Json(v)
+}
+
+/// Binds a conversation's derived columns (`facts.rs`), in their order.
+trait BindFacts<'q> {
+    fn bind_facts(self, f: &'q ConversationFacts<'q>) -> Self;
+}
+
+impl<'q> BindFacts<'q>
+    for sqlx::query::Query<'q, Postgres, <Postgres as sqlx::Database>::Arguments<'q>>
+{
+    fn bind_facts(self, f: &'q ConversationFacts<'q>) -> Self {
+        self.bind(f.first_response_secs)
+            .bind(f.resolution_secs)
+            .bind(f.first_response_business_secs)
+            .bind(f.resolution_business_secs)
+            .bind(f.reopen_count)
+            .bind(f.sla_policy)
+            .bind(f.sla_kinds.as_deref())
+            .bind(f.sla_states.as_deref())
+            .bind(f.sla_warn_us.as_deref())
+            .bind(f.sla_due_us.as_deref())
+    }
 }
 
 /// A document serialised for a `json` column (bound as text, cast by the
@@ -773,15 +795,19 @@ impl PgStore {
             if channel.is_none() {
                 return Err(Error::not_found("channel", &c.channel).into());
             }
-            let data = to_json(c);
+            let data = json_text("conversation", c)?;
             let status = c.status.as_str();
             let waiting = c.waiting_since.map(micros);
+            let facts = ConversationFacts::of(c);
             match w.expected_version {
                 None => {
                     sqlx::query(
                         "INSERT INTO inbox_conversations (tenant_id, conversation_id, channel_id, contact_id, status, assignee, team_id, \
-                         priority_rank, tags, last_activity_us, created_us, waiting_us, version, data) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                         priority_rank, tags, last_activity_us, created_us, waiting_us, version, data, \
+                         first_response_secs, resolution_secs, first_response_business_secs, resolution_business_secs, reopen_count, \
+                         sla_policy, sla_kinds, sla_states, sla_warn_us, sla_due_us) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::json, \
+                         $15, $16, $17, $18, $19, $20, $21::text[], $22::text[], $23::bigint[], $24::bigint[])",
                     )
                     .bind(t)
                     .bind(c.id.as_str())
@@ -797,6 +823,7 @@ impl PgStore {
                     .bind(waiting)
                     .bind(c.version as i64)
                     .bind(data)
+                    .bind_facts(&facts)
                     .execute(&mut **tx)
                     .await
                     .map_err(fail("commit: conversation"))?;
@@ -804,8 +831,11 @@ impl PgStore {
                 Some(v) => {
                     let done = sqlx::query(
                         "UPDATE inbox_conversations SET status = $5, assignee = $6, team_id = $7, priority_rank = $8, tags = $9, \
-                         last_activity_us = $10, created_us = $11, waiting_us = $12, version = $13, data = $14 \
-                         WHERE tenant_id = $1 AND conversation_id = $2 AND channel_id = $3 AND contact_id = $4 AND version = $15",
+                         last_activity_us = $10, created_us = $11, waiting_us = $12, version = $13, data = $14::json, \
+                         first_response_secs = $15, resolution_secs = $16, first_response_business_secs = $17, \
+                         resolution_business_secs = $18, reopen_count = $19, sla_policy = $20, sla_kinds = $21::text[], \
+                         sla_states = $22::text[], sla_warn_us = $23::bigint[], sla_due_us = $24::bigint[] \
+                         WHERE tenant_id = $1 AND conversation_id = $2 AND channel_id = $3 AND contact_id = $4 AND version = $25",
                     )
                     .bind(t)
                     .bind(c.id.as_str())
@@ -821,6 +851,7 @@ impl PgStore {
                     .bind(waiting)
                     .bind(c.version as i64)
                     .bind(data)
+                    .bind_facts(&facts)
                     .bind(v as i64)
                     .execute(&mut **tx)
                     .await
@@ -1726,13 +1757,12 @@ impl Store for PgStore {
                     .push("]::text[]");
             }
         };
-        const FIRST: &str = "CASE WHEN data->>'first_response_at' IS NOT NULL THEN \
-             trunc(extract(epoch from ((data->>'first_response_at')::timestamptz - (data->>'created_at')::timestamptz)))::bigint END";
-        const RESOLUTION: &str = "CASE WHEN status = 'resolved' AND data->>'resolved_at' IS NOT NULL THEN \
-             trunc(extract(epoch from ((data->>'resolved_at')::timestamptz - (data->>'created_at')::timestamptz)))::bigint END";
-        const FIRST_BUSINESS: &str = "(data->>'first_response_business_secs')::bigint";
+        // Columns written beside the document (`facts.rs`).
+        const FIRST: &str = "first_response_secs";
+        const RESOLUTION: &str = "CASE WHEN status = 'resolved' THEN resolution_secs END";
+        const FIRST_BUSINESS: &str = "first_response_business_secs";
         const RESOLUTION_BUSINESS: &str =
-            "CASE WHEN status = 'resolved' THEN (data->>'resolution_business_secs')::bigint END";
+            "CASE WHEN status = 'resolved' THEN resolution_business_secs END";
         let dist = |r: &sqlx::postgres::PgRow, at: usize| Distribution {
             count: r.get::<i64, _>(at) as u64,
             avg_secs: r.get::<Option<f64>, _>(at + 1),
@@ -1748,10 +1778,10 @@ impl Store for PgStore {
 
         let mut qb = QueryBuilder::new(format!(
             "SELECT count(*), count(*) FILTER (WHERE status = 'resolved'), \
-             count(*) FILTER (WHERE (data->>'reopen_count')::bigint > 0), \
+             count(*) FILTER (WHERE reopen_count > 0), \
              count(*) FILTER (WHERE assignee IS NOT NULL), \
              count(*) FILTER (WHERE status <> 'resolved' AND waiting_us <= {}), {}, {}, {}, {} \
-             FROM (SELECT status, assignee, data, waiting_us, {FIRST} AS fr, {RESOLUTION} AS rt, \
+             FROM (SELECT status, assignee, reopen_count, waiting_us, {FIRST} AS fr, {RESOLUTION} AS rt, \
              {FIRST_BUSINESS} AS frb, {RESOLUTION_BUSINESS} AS rtb",
             micros(query.missed_before()),
             stats("fr"),
@@ -1861,12 +1891,14 @@ impl Store for PgStore {
 
         let mut qb = QueryBuilder::new(
             "SELECT p, k, count(*) FILTER (WHERE st = 'met'), count(*) FILTER (WHERE st = 'breached') \
-             FROM (SELECT data->'sla'->>'policy' AS p, t->>'kind' AS k, t->'state'->>'state' AS st \
-             FROM (SELECT data, jsonb_array_elements(CASE WHEN jsonb_typeof(data->'sla'->'targets') = 'array' \
-             THEN data->'sla'->'targets' ELSE '[]'::jsonb END) AS t",
+             FROM (SELECT sla_policy AS p, t.k, t.st \
+             FROM (SELECT sla_policy, sla_kinds, sla_states",
         );
         population(&mut qb);
-        qb.push(") x) s GROUP BY p, k ORDER BY p COLLATE \"C\", k COLLATE \"C\"");
+        qb.push(
+            ") x CROSS JOIN LATERAL UNNEST(x.sla_kinds, x.sla_states) AS t(k, st)) s \
+                 GROUP BY p, k ORDER BY p COLLATE \"C\", k COLLATE \"C\"",
+        );
         for r in qb.build().fetch_all(&self.pool).await.map_err(fail)? {
             report.sla.push(inbox_core::metrics::SlaCompliance {
                 policy: r.get::<Option<String>, _>(0).unwrap_or_default(),
@@ -1909,8 +1941,10 @@ impl Store for PgStore {
                 qb.push(" AND team_id = ").push_bind(t.as_str().to_string());
             }
         };
-        const TARGETS: &str = "EXISTS (SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof(data->'sla'->'targets') = 'array' \
-             THEN data->'sla'->'targets' ELSE '[]'::jsonb END) t WHERE ";
+        // Each SLA target's state, warning and due instants (`facts.rs`).
+        const TARGETS: &str =
+            "EXISTS (SELECT 1 FROM UNNEST(sla_states, sla_warn_us, sla_due_us) AS t(st, warn_us, due_us) WHERE ";
+        let now_us = micros(now);
         let mut qb = QueryBuilder::new(
             "SELECT count(*), count(*) FILTER (WHERE status = 'open'), \
              count(*) FILTER (WHERE status = 'pending'), count(*) FILTER (WHERE status = 'snoozed'), \
@@ -1918,14 +1952,14 @@ impl Store for PgStore {
              count(*) FILTER (WHERE ",
         );
         qb.push(TARGETS)
-            .push("t->'state'->>'state' = 'active' AND (t->>'warn_at')::timestamptz <= ")
-            .push_bind(now)
-            .push(" AND (t->>'due_at')::timestamptz > ")
-            .push_bind(now)
+            .push("st = 'active' AND warn_us <= ")
+            .push_bind(now_us)
+            .push(" AND due_us > ")
+            .push_bind(now_us)
             .push(")), count(*) FILTER (WHERE ")
             .push(TARGETS)
-            .push("t->'state'->>'state' = 'breached' OR (t->'state'->>'state' = 'active' AND (t->>'due_at')::timestamptz <= ")
-            .push_bind(now)
+            .push("st = 'breached' OR (st = 'active' AND due_us <= ")
+            .push_bind(now_us)
             .push(")))");
         scope(&mut qb);
         let row = qb.build().fetch_one(&self.pool).await.map_err(fail)?;
@@ -2274,7 +2308,7 @@ impl Store for PgStore {
         }
         sqlx::query(
             "UPDATE inbox_conversations SET contact_id = $3, version = version + 1, \
-             data = jsonb_set(jsonb_set(data, '{contact}', to_jsonb($3::text)), '{version}', to_jsonb(version + 1)) \
+             data = jsonb_set(jsonb_set(data::jsonb, '{contact}', to_jsonb($3::text)), '{version}', to_jsonb(version + 1))::json \
              WHERE tenant_id = $1 AND contact_id = $2",
         )
         .bind(t)

@@ -873,15 +873,23 @@ async fn message_columns(pg: &PgStore) -> (i64, i64, i64, i64, i64) {
     row
 }
 
-/// Every path that writes a message row fills its derived columns from
-/// the message: ingests and replies committed together (one statement)
-/// and alone, notes, and the provider ids the dispatcher records, in
-/// batches and alone.
+/// Every path that writes a message or conversation row fills its derived
+/// columns from the entity: ingests, replies and resolutions committed
+/// together (one statement) and alone, notes, reopenings, SLA targets, and
+/// the provider ids the dispatcher records, in batches and alone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn derived_message_columns_follow_the_document_on_every_write_path() {
-    let Some((pg, f)) = group_commit_fixture().await else {
+async fn derived_columns_follow_the_documents_on_every_write_path() {
+    let Some(url) = common::fresh_database().await else {
         return;
     };
+    // With an SLA, so conversations carry targets.
+    let pg = PgStore::connect(&url, 8).await.unwrap();
+    let f = Fixture::with_config(
+        Arc::new(pg.clone()) as Arc<dyn Store>,
+        Fixture::first_response_sla(600),
+    )
+    .await
+    .unwrap();
     let ana = f.actor("ana");
     // Six customers at once (batched inserts), then one alone.
     let mut conversations = join_all((0..6).map(|c| {
@@ -939,6 +947,11 @@ async fn derived_message_columns_follow_the_document_on_every_write_path() {
         }))
     };
     replies("first").await;
+    assert_eq!(
+        conversation_columns(&pg).await.0,
+        0,
+        "after the first replies"
+    );
     f.clock.advance(chrono::TimeDelta::minutes(5));
     join_all((0..6).map(|c| {
         let f = &f;
@@ -956,6 +969,11 @@ async fn derived_message_columns_follow_the_document_on_every_write_path() {
     .await;
     f.clock.advance(chrono::TimeDelta::minutes(7));
     replies("next").await;
+    assert_eq!(
+        conversation_columns(&pg).await.0,
+        0,
+        "after the next replies"
+    );
     let last = &conversations[6];
     f.claim_and_reply(&ana, last, "hello", "k1.alone")
         .await
@@ -992,6 +1010,68 @@ async fn derived_message_columns_follow_the_document_on_every_write_path() {
     assert_eq!(wrong, 0, "rows whose columns disagree with their document");
     // 14 inbound, 14 replies, 13 notes; 7 next responses.
     assert_eq!((all, by_agent, notes, next), (41, 27, 13, 7));
+
+    // Four resolved at once, the last alone, and one of those reopened.
+    join_all(conversations[..4].iter().map(|c| {
+        let (f, ana) = (&f, &ana);
+        async move {
+            let v = f.version(c).await.unwrap();
+            f.inbox
+                .set_status(ana, c, v, ConversationStatus::Resolved)
+                .await
+                .unwrap();
+        }
+    }))
+    .await;
+    let v = f.version(last).await.unwrap();
+    f.inbox
+        .set_status(&ana, last, v, ConversationStatus::Resolved)
+        .await
+        .unwrap();
+    f.clock.advance(chrono::TimeDelta::minutes(1));
+    f.customer_says("1001", "wamid.c.0", "34600000000", "me again")
+        .await
+        .unwrap();
+    let (wrong, first, resolved, reopened, sla) = conversation_columns(&pg).await;
+    assert_eq!(
+        wrong, 0,
+        "conversation rows whose columns disagree with their document"
+    );
+    // (the reopened one keeps its last resolution time)
+    assert_eq!((first, resolved, reopened, sla), (7, 5, 1, 7));
+
     let (_, _, _, batched) = pg.group_commit_stats().snapshot();
     assert!(batched > 0, "nothing was committed in a batch");
+}
+
+/// Conversation rows whose report columns disagree with the stored
+/// document by the rules migration 17 filled them with; and, so the check
+/// cannot pass on rows that have none: rows with a first response, a
+/// resolution, a reopening and SLA targets.
+async fn conversation_columns(pg: &PgStore) -> (i64, i64, i64, i64, i64) {
+    sqlx::query_as::<_, (i64, i64, i64, i64, i64)>(
+        "WITH c AS (SELECT *, data::jsonb AS d FROM inbox_conversations), \
+         e AS (SELECT c.*, \
+            CASE WHEN d->>'first_response_at' IS NOT NULL THEN \
+              ((extract(epoch FROM (d->>'first_response_at')::timestamptz) - extract(epoch FROM (d->>'created_at')::timestamptz)) * 1000000)::bigint / 1000000 END AS x_fr, \
+            CASE WHEN d->>'resolved_at' IS NOT NULL THEN \
+              ((extract(epoch FROM (d->>'resolved_at')::timestamptz) - extract(epoch FROM (d->>'created_at')::timestamptz)) * 1000000)::bigint / 1000000 END AS x_rs, \
+            (d->>'first_response_business_secs')::bigint AS x_frb, (d->>'resolution_business_secs')::bigint AS x_rsb, \
+            COALESCE((d->>'reopen_count')::bigint, 0) AS x_ro, \
+            CASE WHEN jsonb_typeof(d->'sla') = 'object' THEN d->'sla'->>'policy' END AS x_sp, \
+            CASE WHEN jsonb_typeof(d->'sla') = 'object' THEN ARRAY(SELECT t->>'kind' FROM jsonb_array_elements(d->'sla'->'targets') WITH ORDINALITY AS a(t, o) ORDER BY o) END AS x_sk, \
+            CASE WHEN jsonb_typeof(d->'sla') = 'object' THEN ARRAY(SELECT t->'state'->>'state' FROM jsonb_array_elements(d->'sla'->'targets') WITH ORDINALITY AS a(t, o) ORDER BY o) END AS x_ss, \
+            CASE WHEN jsonb_typeof(d->'sla') = 'object' THEN ARRAY(SELECT (extract(epoch FROM (t->>'warn_at')::timestamptz) * 1000000)::bigint FROM jsonb_array_elements(d->'sla'->'targets') WITH ORDINALITY AS a(t, o) ORDER BY o) END AS x_sw, \
+            CASE WHEN jsonb_typeof(d->'sla') = 'object' THEN ARRAY(SELECT (extract(epoch FROM (t->>'due_at')::timestamptz) * 1000000)::bigint FROM jsonb_array_elements(d->'sla'->'targets') WITH ORDINALITY AS a(t, o) ORDER BY o) END AS x_sd \
+            FROM c) \
+         SELECT count(*) FILTER (WHERE (first_response_secs, resolution_secs, first_response_business_secs, resolution_business_secs, \
+                reopen_count, sla_policy, sla_kinds, sla_states, sla_warn_us, sla_due_us) \
+                IS DISTINCT FROM (x_fr, x_rs, x_frb, x_rsb, x_ro, x_sp, x_sk, x_ss, x_sw, x_sd)), \
+            count(*) FILTER (WHERE first_response_secs IS NOT NULL), count(*) FILTER (WHERE resolution_secs IS NOT NULL), \
+            count(*) FILTER (WHERE reopen_count > 0), count(*) FILTER (WHERE cardinality(sla_kinds) > 0) \
+         FROM e",
+    )
+    .fetch_one(pg.pool())
+    .await
+    .unwrap()
 }

@@ -89,8 +89,11 @@ async fn seed(store: &PgStore, n: i64, m: i64) -> Result<(), String> {
         ),
         format!(
             r#"INSERT INTO inbox_conversations (tenant_id, conversation_id, channel_id, contact_id, status, assignee, team_id,
-                 priority_rank, tags, last_activity_us, created_us, waiting_us, version, data)
+                 priority_rank, tags, last_activity_us, created_us, waiting_us, version,
+                 first_response_secs, resolution_secs, first_response_business_secs, resolution_business_secs, data)
                SELECT 'bench', id, 'main', 'k' || i, st, asg, tm, pr, tg, la, cr, wt, 3,
+                 CASE WHEN asg IS NOT NULL THEN i % 3600 END, CASE WHEN st = 'resolved' THEN i % 86400 END,
+                 CASE WHEN asg IS NOT NULL THEN i % 1800 END, CASE WHEN st = 'resolved' THEN i % 30000 END,
                  jsonb_build_object('tenant','bench','id',id,'channel','main','contact','k' || i,'status',st,'assignee',asg,'team',tm,
                    'tags',to_jsonb(tg),'priority',(ARRAY['low','normal','high','urgent'])[pr + 1],'snoozed_until',NULL,
                    'created_at',to_jsonb(to_timestamp(cr / 1e6)),'updated_at',to_jsonb(to_timestamp(la / 1e6)),

@@ -51,6 +51,15 @@ async fn admin(url: &str) -> PgConnection {
 
 /// Creates a fresh, migrated database and returns its URL.
 pub async fn fresh_database() -> Option<String> {
+    let db_url = empty_database().await?;
+    let store = PgStore::connect(&db_url, 2).await.unwrap();
+    store.migrate().await.unwrap();
+    store.pool().close().await;
+    Some(db_url)
+}
+
+/// Creates a fresh database without the migrations and returns its URL.
+pub async fn empty_database() -> Option<String> {
     let url = database_url()?;
     let mut conn = admin(&url).await;
     let now = std::time::SystemTime::now()
@@ -86,11 +95,7 @@ pub async fn fresh_database() -> Option<String> {
         .unwrap_or_else(|e| panic!("CREATE DATABASE failed: {e}"));
     let _ = conn.close().await;
     let opts = PgConnectOptions::from_str(&url).unwrap().database(&name);
-    let db_url = opts.to_url_lossy().to_string();
-    let store = PgStore::connect(&db_url, 2).await.unwrap();
-    store.migrate().await.unwrap();
-    store.pool().close().await;
-    Some(db_url)
+    Some(opts.to_url_lossy().to_string())
 }
 
 /// A fresh store on a fresh database (pool of `max` connections).

@@ -1,0 +1,347 @@
+//! Migrations keep what is stored: rows written by the schema before a
+//! migration read back the same after it, and the columns a migration
+//! fills from the stored documents hold what the store writes for the
+//! same entity now.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use sqlx::migrate::Migrator;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{PgPool, Row};
+use std::path::Path;
+
+use inbox_core::model::{
+    Author, Content, Conversation, ConversationStatus, Direction, Message, ReplyContext,
+    ResponseTime,
+};
+use inbox_core::ports::{Changeset, Store, Write};
+use inbox_core::sla::{SlaState, SlaTarget, SlaTargetKind, SlaTargetState};
+use inbox_core::{AgentId, ChannelId, ContactId, ConversationId, MessageId, TenantId};
+use inbox_store_postgres::PgStore;
+
+const MIGRATIONS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations");
+
+/// Applies the store's migrations older than `version` (their files
+/// copied aside, so that the full set applied later finds them intact).
+async fn migrate_before(pool: &PgPool, version: i64) {
+    let dir = std::env::temp_dir().join(format!("inbox-migrations-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for entry in std::fs::read_dir(MIGRATIONS).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let v: i64 = name.split('_').next().unwrap().parse().unwrap();
+        if v < version {
+            std::fs::copy(&path, dir.join(&name)).unwrap();
+        }
+    }
+    Migrator::new(Path::new(&dir))
+        .await
+        .unwrap()
+        .run(pool)
+        .await
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn at(h: u32, m: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 2, h, m, 0).unwrap()
+}
+
+fn tenant() -> TenantId {
+    TenantId::new("acme").unwrap()
+}
+
+fn target(kind: SlaTargetKind, due: DateTime<Utc>, state: SlaTargetState) -> SlaTarget {
+    SlaTarget {
+        kind,
+        started_at: at(9, 0),
+        due_at: due,
+        warn_at: due - TimeDelta::minutes(5),
+        warned: false,
+        state,
+    }
+}
+
+/// Conversations with every report fact: none at all, a first response
+/// and SLA targets in each state, a resolution after a reopening, an SLA
+/// without targets.
+fn conversations() -> Vec<Conversation> {
+    let t = tenant();
+    let new = |n: usize| Conversation {
+        version: 1,
+        ..Conversation::new(
+            t.clone(),
+            ConversationId::new(format!("conv-{n}")).unwrap(),
+            ChannelId::new("sales").unwrap(),
+            ContactId::new(format!("k-{n}")).unwrap(),
+            at(9, 0),
+        )
+    };
+    let plain = new(0);
+    let mut answered = new(1);
+    answered.assignee = Some(AgentId::new("ana").unwrap());
+    answered.first_response_at = Some(at(9, 7) + TimeDelta::milliseconds(900));
+    answered.first_response_business_secs = Some(420);
+    // (the report columns use NULL for what is unknown; `concat_ws` below
+    // leaves NULLs out)
+    answered.waiting_since = Some(at(9, 30));
+    answered.sla = Some(SlaState {
+        policy: "std \"gold\"".into(),
+        targets: vec![
+            target(
+                SlaTargetKind::FirstResponse,
+                at(9, 10),
+                SlaTargetState::Met { at: at(9, 7) },
+            ),
+            target(
+                SlaTargetKind::NextResponse,
+                at(9, 20),
+                SlaTargetState::Breached { at: at(9, 20) },
+            ),
+            target(
+                SlaTargetKind::NextResponse,
+                at(9, 50),
+                SlaTargetState::Active,
+            ),
+            target(
+                SlaTargetKind::Resolution,
+                at(17, 0),
+                SlaTargetState::Paused {
+                    remaining_secs: 600,
+                },
+            ),
+        ],
+    });
+    let mut resolved = new(2);
+    resolved.status = ConversationStatus::Resolved;
+    resolved.resolved_at = Some(at(11, 0));
+    resolved.resolution_business_secs = Some(3600);
+    resolved.reopen_count = 2;
+    let mut empty_sla = new(3);
+    empty_sla.sla = Some(SlaState {
+        policy: "none yet".into(),
+        targets: vec![],
+    });
+    vec![plain, answered, resolved, empty_sla]
+}
+
+fn messages() -> Vec<Message> {
+    let t = tenant();
+    let base = Message {
+        tenant: t,
+        id: MessageId::new("m-in").unwrap(),
+        conversation: ConversationId::new("conv-1").unwrap(),
+        channel: ChannelId::new("sales").unwrap(),
+        direction: Direction::Inbound,
+        author: Author::Customer(ContactId::new("k-1").unwrap()),
+        content: Content::text("hello"),
+        external_id: Some("wamid.1".into()),
+        idempotency_key: None,
+        context: ReplyContext::default(),
+        mentions: vec![],
+        sent_at: at(9, 0),
+        created_at: at(9, 0),
+        delivery: None,
+        response: None,
+    };
+    let reply = Message {
+        id: MessageId::new("m-out").unwrap(),
+        direction: Direction::Outbound,
+        author: Author::Agent(AgentId::new("ana").unwrap()),
+        content: Content::text("hi"),
+        external_id: None,
+        idempotency_key: Some("k1".into()),
+        response: Some(ResponseTime {
+            secs: 420,
+            business_secs: 400,
+            first: false,
+        }),
+        ..base.clone()
+    };
+    let note = Message {
+        id: MessageId::new("m-note").unwrap(),
+        direction: Direction::Note,
+        author: Author::Agent(AgentId::new("ben").unwrap()),
+        content: Content::text("vip"),
+        external_id: None,
+        idempotency_key: Some("k2".into()),
+        ..base.clone()
+    };
+    vec![base, reply, note]
+}
+
+fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+/// Writes `c` as the store did before migration 17 (a `jsonb` document).
+async fn insert_conversation_v16(pool: &PgPool, c: &Conversation) {
+    sqlx::query(
+        "INSERT INTO inbox_conversations (tenant_id, conversation_id, channel_id, contact_id, status, assignee, team_id, \
+         priority_rank, tags, last_activity_us, created_us, waiting_us, version, data) \
+         VALUES ($1, $2, $3, $4, $5, $6, NULL, 1, '{}', $7, $8, $9, $10, $11::jsonb)",
+    )
+    .bind(c.tenant.as_str())
+    .bind(c.id.as_str())
+    .bind(c.channel.as_str())
+    .bind(c.contact.as_str())
+    .bind(c.status.as_str())
+    .bind(c.assignee.as_ref().map(|a| a.as_str()))
+    .bind(micros(c.last_activity_at))
+    .bind(micros(c.created_at))
+    .bind(c.waiting_since.map(micros))
+    .bind(c.version as i64)
+    .bind(serde_json::to_string(c).unwrap())
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+/// The report columns of a conversation row, as text.
+async fn report_columns(pool: &PgPool, id: &str) -> String {
+    sqlx::query(
+        "SELECT concat_ws('|', first_response_secs, resolution_secs, first_response_business_secs, \
+         resolution_business_secs, reopen_count, sla_policy, sla_kinds::text, sla_states::text, \
+         sla_warn_us::text, sla_due_us::text, pg_typeof(data)::text) \
+         FROM inbox_conversations WHERE tenant_id = 'acme' AND conversation_id = $1",
+    )
+    .bind(id)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+    .get(0)
+}
+
+#[tokio::test]
+async fn documents_stored_before_migrations_16_and_17_read_the_same_and_report_the_same() {
+    let Some(url) = common::empty_database().await else {
+        return;
+    };
+    let pool = PgPoolOptions::new()
+        .max_connections(2)
+        .connect(&url)
+        .await
+        .unwrap();
+    migrate_before(&pool, 20261202000016).await;
+    sqlx::query("INSERT INTO inbox_tenants (tenant_id, name) VALUES ('acme', 'Acme')")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO inbox_channels (tenant_id, channel_id, phone_number_id, data) VALUES ('acme', 'sales', '1001', $1::jsonb)",
+    )
+    .bind(
+        serde_json::to_string(&inbox_core::model::Channel::new(
+            tenant(),
+            ChannelId::new("sales").unwrap(),
+            "1001",
+            "+34 600 1001",
+        ))
+        .unwrap(),
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    for c in conversations() {
+        insert_conversation_v16(&pool, &c).await;
+    }
+    for m in messages() {
+        sqlx::query(
+            "INSERT INTO inbox_messages (tenant_id, message_id, conversation_id, channel_id, external_id, idempotency_key, data, body) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8)",
+        )
+        .bind(m.tenant.as_str())
+        .bind(m.id.as_str())
+        .bind(m.conversation.as_str())
+        .bind(m.channel.as_str())
+        .bind(m.external_id.as_deref())
+        .bind(m.idempotency_key.as_deref())
+        .bind(serde_json::to_string(&m).unwrap())
+        .bind(m.content.text_body())
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    let generated: Vec<String> = sqlx::query_scalar(
+        "SELECT concat_ws('|', message_id, author_agent, direction, next_response_secs, next_response_business_secs) \
+         FROM inbox_messages ORDER BY message_id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+
+    // The rest of the migrations, as a deployment's upgrade runs them.
+    let store = PgStore::connect(&url, 4).await.unwrap();
+    store.migrate().await.unwrap();
+    let t = tenant();
+
+    // Messages: the same documents, the columns the server had generated
+    // kept as they were.
+    for m in messages() {
+        assert_eq!(store.message(&t, &m.id).await.unwrap(), m);
+    }
+    let kept: Vec<String> = sqlx::query_scalar(
+        "SELECT concat_ws('|', message_id, author_agent, direction, next_response_secs, next_response_business_secs) \
+         FROM inbox_messages ORDER BY message_id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(kept, generated);
+    assert_eq!(
+        generated,
+        [
+            "m-in|inbound",
+            "m-note|ben|note",
+            "m-out|ana|outbound|420|400"
+        ]
+    );
+
+    // Conversations: the same documents, and the report columns filled
+    // from them hold what the store writes for the same conversation today
+    // (a copy under another id and contact, committed through the store).
+    for c in conversations() {
+        assert_eq!(store.conversation(&t, &c.id).await.unwrap(), c);
+        let mut copy = c.clone();
+        copy.id = ConversationId::new(format!("{}-now", c.id)).unwrap();
+        copy.contact = ContactId::new(format!("{}-now", c.contact)).unwrap();
+        store
+            .commit(Changeset {
+                conversation: Some(Write {
+                    value: copy.clone(),
+                    expected_version: None,
+                }),
+                ..Changeset::new(t.clone())
+            })
+            .await
+            .unwrap();
+        let migrated = report_columns(&pool, c.id.as_str()).await;
+        assert_eq!(migrated, report_columns(&pool, copy.id.as_str()).await);
+        assert!(migrated.ends_with("|json"), "{migrated}");
+    }
+    assert_eq!(
+        report_columns(&pool, "conv-1").await,
+        format!(
+            "420|420|0|std \"gold\"|{{first_response,next_response,next_response,resolution}}|{{met,breached,active,paused}}|{{{},{},{},{}}}|{{{},{},{},{}}}|json",
+            micros(at(9, 5)),
+            micros(at(9, 15)),
+            micros(at(9, 45)),
+            micros(at(16, 55)),
+            micros(at(9, 10)),
+            micros(at(9, 20)),
+            micros(at(9, 50)),
+            micros(at(17, 0)),
+        )
+    );
+    assert_eq!(report_columns(&pool, "conv-2").await, "7200|3600|2|json");
+    assert_eq!(
+        report_columns(&pool, "conv-3").await,
+        "0|none yet|{}|{}|{}|{}|json"
+    );
+    assert_eq!(report_columns(&pool, "conv-0").await, "0|json");
+    store.close().await;
+    pool.close().await;
+}
