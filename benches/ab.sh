@@ -9,8 +9,10 @@
 #   benches/ab.sh BIN_A BIN_B [ROUNDS [SECONDS [extra ingest arguments...]]]
 #
 # BIN_A and BIN_B are ingest binaries (cargo build --release -p
-# inbox-benches --bin ingest, copied aside for each build). DATABASE_URL
-# names the server (default postgres://postgres@127.0.0.1:5432/postgres).
+# inbox-benches --bin ingest, copied aside for each build); they may be the
+# same binary with different settings: A_ARGS and B_ARGS add arguments to
+# one side only (A_ARGS="--committers 3", say). DATABASE_URL names the
+# server (default postgres://postgres@127.0.0.1:5432/postgres).
 set -euo pipefail
 a=$1 b=$2 rounds=${3:-5} secs=${4:-15}
 shift $(( $# < 4 ? $# : 4 ))
@@ -23,9 +25,11 @@ for r in $(seq 1 "$rounds"); do
     # One after the other up to their start line (each seeds its own
     # database while the other waits), then both at once.
     for side in a b; do
-        bin=$a; [ "$side" = b ] && bin=$b
+        bin=$a extra=${A_ARGS:-}
+        [ "$side" = b ] && bin=$b extra=${B_ARGS:-}
+        # shellcheck disable=SC2086 # extra holds several arguments
         "$bin" --store postgres --database-url "$url" --messages 100000 --concurrency 128 \
-            --start-file "$dir/go" --seconds "$secs" "$@" >"$dir/$side.out" 2>"$dir/$side.err" &
+            --start-file "$dir/go" --seconds "$secs" $extra "$@" >"$dir/$side.out" 2>"$dir/$side.err" &
         echo $! >"$dir/$side.pid"
         until grep -q "waiting for" "$dir/$side.err" 2>/dev/null; do
             if ! kill -0 "$(cat "$dir/$side.pid")" 2>/dev/null; then
