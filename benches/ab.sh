@@ -12,7 +12,11 @@
 # inbox-benches --bin ingest, copied aside for each build); they may be the
 # same binary with different settings: A_ARGS and B_ARGS add arguments to
 # one side only (A_ARGS="--committers 3", say). DATABASE_URL names the
-# server (default postgres://postgres@127.0.0.1:5432/postgres).
+# server (default postgres://postgres@127.0.0.1:5432/postgres). Each side's
+# pool has 32 connections (--connections; with group commit's own, about 40
+# a side), so that both fit in PostgreSQL's default 100: when the server
+# refuses connections, sqlx keeps trying to open one until its acquire
+# timeout instead of taking one freed meanwhile, and both runs crawl.
 set -euo pipefail
 a=$1 b=$2 rounds=${3:-5} secs=${4:-15}
 shift $(( $# < 4 ? $# : 4 ))
@@ -28,7 +32,7 @@ for r in $(seq 1 "$rounds"); do
         bin=$a extra=${A_ARGS:-}
         [ "$side" = b ] && bin=$b extra=${B_ARGS:-}
         # shellcheck disable=SC2086 # extra holds several arguments
-        "$bin" --store postgres --database-url "$url" --messages 100000 --concurrency 128 \
+        "$bin" --store postgres --database-url "$url" --messages 100000 --concurrency 128 --connections 32 \
             --start-file "$dir/go" --seconds "$secs" $extra "$@" >"$dir/$side.out" 2>"$dir/$side.err" &
         echo $! >"$dir/$side.pid"
         until grep -q "waiting for" "$dir/$side.err" 2>/dev/null; do
@@ -41,7 +45,13 @@ for r in $(seq 1 "$rounds"); do
         done
     done
     touch "$dir/go"
-    wait "$(cat "$dir/a.pid")" "$(cat "$dir/b.pid")"
+    for side in a b; do
+        if ! wait "$(cat "$dir/$side.pid")"; then
+            echo "round $r: $side failed:" >&2
+            tail -5 "$dir/$side.err" >&2
+            exit 1
+        fi
+    done
     ra=$(grep -o 'msgs_per_s=[0-9]*' "$dir/a.out" | cut -d= -f2)
     rb=$(grep -o 'msgs_per_s=[0-9]*' "$dir/b.out" | cut -d= -f2)
     ratio=$(awk -v a="$ra" -v b="$rb" 'BEGIN { printf "%.3f", b / a }')

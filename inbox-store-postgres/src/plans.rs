@@ -34,6 +34,14 @@ use crate::store::PgStore;
 /// statistics yet (one small catalog query).
 const CHECK_EVERY: Duration = Duration::from_secs(2);
 
+/// How long a connection of the per-execution pool may sit unused before
+/// it is closed. Once the batches move to generic plans that pool is never
+/// used again, and with sqlx's default (10 minutes) its connections would
+/// stay open, counted against the server's `max_connections`, for that
+/// long: on a server short of connections, every other pool's attempts to
+/// open one then fail until their acquire timeout.
+const CUSTOM_IDLE: Duration = Duration::from_secs(30);
+
 /// The tables the batches look up by key and whose several indexes share
 /// the tenant prefix: without statistics a generic plan may pick the
 /// wrong one.
@@ -68,20 +76,24 @@ impl BatchPools {
     /// which keeps one, see [`Held`]) and one more: for the statistics
     /// check and the batches redone one changeset at a time.
     pub(crate) fn new(options: &PgConnectOptions, tasks: u32, generic_plans: bool) -> Self {
-        let pool = |settings: &[(&str, &str)]| {
+        let pool = |idle: Duration, settings: &[(&str, &str)]| {
             PgPoolOptions::new()
                 .max_connections(tasks.saturating_add(1))
                 .acquire_timeout(Duration::from_secs(5))
+                .idle_timeout(idle)
                 .connect_lazy_with(options.clone().options(settings.iter().copied()))
         };
-        let custom = pool(&[("plan_cache_mode", "force_custom_plan")]);
-        let generic = pool(&[
-            ("plan_cache_mode", "force_generic_plan"),
-            ("enable_seqscan", "off"),
-            ("enable_bitmapscan", "off"),
-            ("enable_hashjoin", "off"),
-            ("enable_mergejoin", "off"),
-        ]);
+        let custom = pool(CUSTOM_IDLE, &[("plan_cache_mode", "force_custom_plan")]);
+        let generic = pool(
+            Duration::from_secs(600),
+            &[
+                ("plan_cache_mode", "force_generic_plan"),
+                ("enable_seqscan", "off"),
+                ("enable_bitmapscan", "off"),
+                ("enable_hashjoin", "off"),
+                ("enable_mergejoin", "off"),
+            ],
+        );
         Self {
             custom: Arc::new(PgStore::from_pool(custom)),
             generic: Arc::new(PgStore::from_pool(generic)),

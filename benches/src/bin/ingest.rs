@@ -8,7 +8,7 @@
 //! cargo run --release -p inbox-benches --bin ingest -- --store memory|postgres \
 //!     [--database-url URL] [--messages N] [--concurrency C] \
 //!     [--committers K] [--max-batch B] [--readers R] [--setup-sql SQL] \
-//!     [--unknown-statuses] [--custom-plans] [--rounds R]
+//!     [--unknown-statuses] [--custom-plans] [--rounds R] [--connections N]
 //! ```
 //!
 //! `--rounds R` (default 1) alternates the two phases: the webhooks are cut
@@ -51,6 +51,10 @@
 //! alone at the end); the rate is then over the webhooks done, and the
 //! baseline is skipped (reported as 0). `benches/ab.sh` drives such a
 //! comparison. The recorded figures are single runs without these flags.
+//! `--connections N` sizes the PostgreSQL store's pool (default: the
+//! senders, between 4 and 64); two runs at once must fit their pools, and
+//! each store's group-commit connections, in the server's
+//! `max_connections`.
 //!
 //! The last line of output is
 //! `ingest store=<s> messages=<N> msgs_per_s=<X> baseline_rows_per_s=<Y> ratio=<X/Y>`.
@@ -84,6 +88,7 @@ struct Args {
     rounds: usize,
     start_file: Option<String>,
     seconds: Option<f64>,
+    connections: Option<u32>,
 }
 
 fn parse() -> Result<Args, String> {
@@ -98,6 +103,7 @@ fn parse() -> Result<Args, String> {
         rounds: 1,
         start_file: None,
         seconds: None,
+        connections: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -124,6 +130,13 @@ fn parse() -> Result<Args, String> {
             "--unknown-statuses" => a.unknown_statuses = true,
             "--rounds" => a.rounds = v()?.parse().map_err(|e| format!("--rounds: {e}"))?,
             "--start-file" => a.start_file = Some(v()?),
+            "--connections" => {
+                let n: u32 = v()?.parse().map_err(|e| format!("--connections: {e}"))?;
+                if n == 0 {
+                    return Err("--connections must be at least 1".into());
+                }
+                a.connections = Some(n)
+            }
             "--seconds" => {
                 let secs: f64 = v()?.parse().map_err(|e| format!("--seconds: {e}"))?;
                 if !(secs.is_finite() && secs > 0.0) {
@@ -445,7 +458,10 @@ async fn run() -> Result<(), String> {
                 "inbox_bench_ingest",
             )
             .await?;
-            let pg = PgStore::connect(&url, (args.concurrency as u32).clamp(4, 64))
+            let connections = args
+                .connections
+                .unwrap_or((args.concurrency as u32).clamp(4, 64));
+            let pg = PgStore::connect(&url, connections)
                 .await
                 .map_err(|e| e.to_string())?
                 .with_group_commit(args.group_commit);
@@ -578,7 +594,7 @@ async fn run() -> Result<(), String> {
     }
     let rate = processed as f64 / elapsed.as_secs_f64();
     eprintln!(
-        "done in {:.2?}: {} webhooks, {} stored, {} duplicates, {} statuses (unknown messages: {})",
+        "done in {:.2?}: {} webhooks, {} stored, {} duplicates, {} statuses applied ({} ignored: unknown messages, or nothing to change)",
         elapsed,
         processed,
         totals.stored,
