@@ -76,24 +76,22 @@ impl BatchPools {
     /// which keeps one, see [`Held`]) and one more: for the statistics
     /// check and the batches redone one changeset at a time.
     pub(crate) fn new(options: &PgConnectOptions, tasks: u32, generic_plans: bool) -> Self {
-        let pool = |idle: Duration, settings: &[(&str, &str)]| {
+        let session = |settings: &[(&str, &str)]| options.clone().options(settings.iter().copied());
+        let pool = || {
             PgPoolOptions::new()
                 .max_connections(tasks.saturating_add(1))
                 .acquire_timeout(Duration::from_secs(5))
-                .idle_timeout(idle)
-                .connect_lazy_with(options.clone().options(settings.iter().copied()))
         };
-        let custom = pool(CUSTOM_IDLE, &[("plan_cache_mode", "force_custom_plan")]);
-        let generic = pool(
-            Duration::from_secs(600),
-            &[
-                ("plan_cache_mode", "force_generic_plan"),
-                ("enable_seqscan", "off"),
-                ("enable_bitmapscan", "off"),
-                ("enable_hashjoin", "off"),
-                ("enable_mergejoin", "off"),
-            ],
-        );
+        let custom = pool()
+            .idle_timeout(CUSTOM_IDLE)
+            .connect_lazy_with(session(&[("plan_cache_mode", "force_custom_plan")]));
+        let generic = pool().connect_lazy_with(session(&[
+            ("plan_cache_mode", "force_generic_plan"),
+            ("enable_seqscan", "off"),
+            ("enable_bitmapscan", "off"),
+            ("enable_hashjoin", "off"),
+            ("enable_mergejoin", "off"),
+        ]));
         Self {
             custom: Arc::new(PgStore::from_pool(custom)),
             generic: Arc::new(PgStore::from_pool(generic)),
