@@ -148,6 +148,12 @@ impl Inbox {
                     OutboxDisposition::Done,
                 )
             }
+            Err(e @ TransportError::InDoubt { .. }) => {
+                // Meta may have the message: never resend it on our own.
+                tracing::warn!(message = %message.id, error = %e, "send outcome unknown; message in doubt");
+                report.in_doubt += 1;
+                (MessageMutation::InDoubt { at }, OutboxDisposition::Done)
+            }
             Err(e)
                 if e.is_retryable() && claim.entry.attempts < self.config.outbox.max_attempts =>
             {

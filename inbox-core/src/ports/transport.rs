@@ -67,8 +67,9 @@ pub enum TransportError {
         /// The provider's description (never the token).
         message: String,
     },
-    /// A temporary failure (5xx, timeout, codes 1, 2, 131000): retry with
-    /// backoff.
+    /// A temporary failure the provider reported, or a request that never
+    /// reached it (5xx, a refused connection, codes 1, 2, 131000): retry
+    /// with backoff.
     #[error("transient failure (code {code:?}): {message}")]
     Transient {
         /// Provider code.
@@ -76,10 +77,24 @@ pub enum TransportError {
         /// What happened.
         message: String,
     },
+    /// The request may have reached the provider, but its outcome is
+    /// unknown: a timeout after the request was written, the connection
+    /// lost while waiting for the answer, a success answer without a
+    /// message id. Never resent by the dispatcher (that could deliver the
+    /// message twice): the message is marked in doubt and reconciled by a
+    /// status callback carrying our id, or sent again by a person.
+    #[error("outcome unknown (code {code:?}): {message}")]
+    InDoubt {
+        /// Provider code, if an answer carried one.
+        code: Option<i64>,
+        /// What happened.
+        message: String,
+    },
 }
 
 impl TransportError {
-    /// Whether sending again later may succeed.
+    /// Whether sending again later may succeed and cannot deliver the
+    /// message twice. [`TransportError::InDoubt`] is not retryable.
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
@@ -94,7 +109,8 @@ impl TransportError {
             | TransportError::WindowClosed { code }
             | TransportError::Rejected { code, .. }
             | TransportError::Unauthorized { code, .. }
-            | TransportError::Transient { code, .. } => *code,
+            | TransportError::Transient { code, .. }
+            | TransportError::InDoubt { code, .. } => *code,
         }
     }
 }
@@ -106,6 +122,11 @@ impl TransportError {
 ///
 /// - `send` either returns the provider's id of the accepted message, or a
 ///   classified [`TransportError`]; it never panics on any input.
+/// - A failure after which the provider may have accepted the message
+///   (a timeout once the request was written, a connection lost before
+///   the answer, a success answer without an id) is
+///   [`TransportError::InDoubt`], never [`TransportError::Transient`]: the
+///   dispatcher resends transient failures, and must not resend these.
 /// - Within one call an implementation may retry only requests the provider
 ///   refused (rate limits, server errors) or never received (refused
 ///   connections). It must not resend a request whose outcome is unknown (a
