@@ -119,10 +119,22 @@ pub enum EventKind {
         /// The provider's error, for failures.
         error: Option<ProviderError>,
     },
-    /// A send attempt was interrupted; the message may or may not have gone
-    /// out and is not sent again automatically.
+    /// The message may or may not have reached the provider (a send
+    /// attempt was interrupted, or its outcome is unknown); it is not sent
+    /// again automatically. A status webhook carrying our id reconciles it
+    /// ([`EventKind::DeliveryChanged`]); an agent may send it again
+    /// ([`EventKind::MessageResent`]).
     DeliveryInDoubt {
         /// The message.
+        message: MessageId,
+    },
+    /// An agent sent a message again that was in doubt or had failed: a
+    /// new message with the same content was queued (its own
+    /// [`EventKind::ReplyQueued`] follows).
+    MessageResent {
+        /// The message in doubt or failed.
+        original: MessageId,
+        /// The new message.
         message: MessageId,
     },
     /// An internal note was added.
@@ -310,6 +322,7 @@ impl EventKind {
             EventKind::ReplyQueued { .. } => "reply_queued",
             EventKind::DeliveryChanged { .. } => "delivery_changed",
             EventKind::DeliveryInDoubt { .. } => "delivery_in_doubt",
+            EventKind::MessageResent { .. } => "message_resent",
             EventKind::NoteAdded { .. } => "note_added",
             EventKind::Claimed { .. } => "claimed",
             EventKind::Assigned { .. } => "assigned",

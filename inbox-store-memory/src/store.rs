@@ -94,6 +94,8 @@ struct TenantData {
 struct OutboxRow {
     entry: OutboxEntry,
     claim: Option<(u64, DateTime<Utc>)>,
+    /// A send attempt began under a claim not released since.
+    sending_since: Option<DateTime<Utc>>,
 }
 
 impl MemoryStore {
@@ -377,6 +379,7 @@ impl State {
                 OutboxRow {
                     entry: o.clone(),
                     claim: None,
+                    sending_since: None,
                 },
             );
         }
@@ -753,11 +756,18 @@ impl Store for MemoryStore {
             .iter()
             .filter(|((t, _), _)| t == tenant)
             .map(|(_, a)| a);
+        use inbox_core::metrics::LiveSnapshot;
         Ok(match s.data(tenant) {
             Some(d) => {
-                inbox_core::metrics::LiveSnapshot::compute(query, d.conversations.values(), agents)
+                let mut snapshot = LiveSnapshot::compute(query, d.conversations.values(), agents);
+                let messages = d
+                    .messages
+                    .values()
+                    .filter_map(|m| d.conversations.get(&m.conversation).map(|c| (m, c)));
+                snapshot.in_doubt = LiveSnapshot::count_in_doubt(query, messages);
+                snapshot
             }
-            None => inbox_core::metrics::LiveSnapshot::compute(query, [], agents),
+            None => LiveSnapshot::compute(query, [], agents),
         })
     }
 
@@ -1142,8 +1152,7 @@ impl Store for MemoryStore {
             s.next_token += 1;
             let token = s.next_token;
             if let Some(row) = s.outbox.get_mut(&key) {
-                let in_doubt = row.claim.is_some();
-                row.entry.attempts += 1;
+                let in_doubt = row.claim.is_some() && row.sending_since.is_some();
                 row.claim = Some((token, lease_until));
                 claims.push(OutboxClaim {
                     entry: row.entry.clone(),
@@ -1163,17 +1172,9 @@ impl Store for MemoryStore {
     ) -> Result<()> {
         let mut s = self.write();
         let key = (claim.entry.tenant.clone(), claim.entry.message.clone());
-        let stale = || {
-            Error::Conflict(Box::new(Conflict::on(
-                "outbox entry",
-                &claim.entry.message,
-                claim.token,
-                0,
-            )))
-        };
-        let row = s.outbox.get_mut(&key).ok_or_else(stale)?;
+        let row = s.outbox.get_mut(&key).ok_or_else(|| stale_claim(claim))?;
         if row.claim.map(|(t, _)| t) != Some(claim.token) {
-            return Err(stale());
+            return Err(stale_claim(claim));
         }
         match disposition {
             OutboxDisposition::Done => {
@@ -1181,9 +1182,37 @@ impl Store for MemoryStore {
             }
             OutboxDisposition::RetryAt(at) => {
                 row.claim = None;
+                row.sending_since = None;
                 row.entry.not_before = at;
             }
         }
         Ok(())
     }
+
+    async fn begin_outbox_attempt(&self, claim: &OutboxClaim, at: DateTime<Utc>) -> Result<()> {
+        let mut s = self.write();
+        let key = (claim.entry.tenant.clone(), claim.entry.message.clone());
+        match s.outbox.get_mut(&key) {
+            Some(row)
+                if row
+                    .claim
+                    .is_some_and(|(t, until)| t == claim.token && until > at) =>
+            {
+                row.entry.attempts += 1;
+                row.sending_since = Some(at);
+                Ok(())
+            }
+            _ => Err(stale_claim(claim)),
+        }
+    }
+}
+
+/// The conflict of an outbox claim that is no longer held.
+fn stale_claim(claim: &OutboxClaim) -> Error {
+    Error::Conflict(Box::new(Conflict::on(
+        "outbox entry",
+        &claim.entry.message,
+        claim.token,
+        0,
+    )))
 }

@@ -138,6 +138,40 @@ fn fail(context: &'static str) -> impl Fn(sqlx::Error) -> Failure {
 }
 
 impl PgStore {
+    /// Outbound messages in doubt on the number and in the team (any
+    /// conversation status), through the partial index of migration 18.
+    async fn count_in_doubt(
+        &self,
+        tenant: &TenantId,
+        query: &inbox_core::metrics::LiveQuery,
+    ) -> Result<u64> {
+        let mut qb =
+            QueryBuilder::new("SELECT count(*) FROM inbox_messages m WHERE m.tenant_id = ");
+        qb.push_bind(tenant.as_str().to_string()).push(
+            " AND m.external_id IS NULL AND m.direction = 'outbound' \
+             AND (m.data -> 'delivery' ->> 'in_doubt_since') IS NOT NULL \
+             AND (m.data -> 'delivery' ->> 'status') = 'pending'",
+        );
+        if let Some(c) = &query.channel {
+            qb.push(" AND m.channel_id = ")
+                .push_bind(c.as_str().to_string());
+        }
+        if let Some(t) = &query.team {
+            qb.push(
+                " AND EXISTS (SELECT 1 FROM inbox_conversations c WHERE c.tenant_id = m.tenant_id \
+                 AND c.conversation_id = m.conversation_id AND c.team_id = ",
+            )
+            .push_bind(t.as_str().to_string())
+            .push(")");
+        }
+        let row = qb
+            .build()
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| db("live snapshot: messages in doubt", e))?;
+        Ok(row.get::<i64, _>(0) as u64)
+    }
+
     /// Connects with a pool of up to `max_connections`, without running
     /// migrations, with group commit on (see [`PgStore::with_group_commit`]).
     /// Must be called inside a Tokio runtime.
@@ -1993,6 +2027,7 @@ impl Store for PgStore {
             });
         }
 
+        snapshot.in_doubt = self.count_in_doubt(tenant, query).await?;
         let loads = self.agent_loads(tenant).await?;
         snapshot.agents = self
             .agents(tenant)
@@ -2536,13 +2571,13 @@ impl Store for PgStore {
             now + chrono::TimeDelta::from_std(lease).unwrap_or(chrono::TimeDelta::MAX);
         let rows = sqlx::query(
             "WITH due AS ( \
-                SELECT tenant_id, message_id, (token IS NOT NULL) AS lapsed, \
+                SELECT tenant_id, message_id, (token IS NOT NULL AND sending_since IS NOT NULL) AS lapsed, \
                        CASE WHEN token IS NULL THEN not_before ELSE lease_until END AS due_at \
                 FROM inbox_outbox \
                 WHERE (token IS NULL AND not_before <= $1) OR (token IS NOT NULL AND lease_until <= $1) \
                 ORDER BY due_at, tenant_id, message_id \
                 LIMIT $3 FOR UPDATE SKIP LOCKED) \
-             UPDATE inbox_outbox o SET attempts = o.attempts + 1, token = nextval('inbox_outbox_tokens'), lease_until = $2 \
+             UPDATE inbox_outbox o SET token = nextval('inbox_outbox_tokens'), lease_until = $2 \
              FROM due WHERE o.tenant_id = due.tenant_id AND o.message_id = due.message_id \
              RETURNING o.tenant_id, o.message_id, o.not_before, o.attempts, o.token, due.lapsed, due.due_at",
         )
@@ -2597,7 +2632,7 @@ impl Store for PgStore {
             .await,
             OutboxDisposition::RetryAt(at) => {
                 sqlx::query(
-                    "UPDATE inbox_outbox SET token = NULL, lease_until = NULL, not_before = $4 \
+                    "UPDATE inbox_outbox SET token = NULL, lease_until = NULL, sending_since = NULL, not_before = $4 \
                  WHERE tenant_id = $1 AND message_id = $2 AND token = $3",
                 )
                 .bind(tenant)
@@ -2610,15 +2645,38 @@ impl Store for PgStore {
         }
         .map_err(|e| db("release outbox", e))?;
         if done.rows_affected() == 0 {
-            return Err(Error::Conflict(Box::new(Conflict::on(
-                "outbox entry",
-                &claim.entry.message,
-                claim.token,
-                0,
-            ))));
+            return Err(stale_claim(claim));
         }
         Ok(())
     }
+
+    async fn begin_outbox_attempt(&self, claim: &OutboxClaim, at: DateTime<Utc>) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE inbox_outbox SET attempts = attempts + 1, sending_since = $4 \
+             WHERE tenant_id = $1 AND message_id = $2 AND token = $3 AND lease_until > $4",
+        )
+        .bind(claim.entry.tenant.as_str())
+        .bind(claim.entry.message.as_str())
+        .bind(claim.token as i64)
+        .bind(at)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| db("begin outbox attempt", e))?;
+        if done.rows_affected() == 0 {
+            return Err(stale_claim(claim));
+        }
+        Ok(())
+    }
+}
+
+/// The conflict of an outbox claim that is no longer held.
+fn stale_claim(claim: &OutboxClaim) -> Error {
+    Error::Conflict(Box::new(Conflict::on(
+        "outbox entry",
+        &claim.entry.message,
+        claim.token,
+        0,
+    )))
 }
 
 fn event_row(r: sqlx::postgres::PgRow) -> Result<Event> {

@@ -340,6 +340,66 @@ impl Inbox {
         seen_version: u64,
         reply: Reply,
     ) -> Result<ActionOutcome> {
+        self.queue_reply(actor, id, seen_version, reply, None).await
+    }
+
+    /// Sends again, as a new message with a new idempotency key, an
+    /// outbound message that is in doubt (it may not have reached the
+    /// customer: see [`Inbox::dispatch`]) or that failed. The new message
+    /// goes through every rule a reply does (window, permissions, the seen
+    /// version); the original stays as it is (a late status webhook may
+    /// still reconcile it), and the conversation's timeline records who
+    /// sent what again ([`EventKind::MessageResent`]). Retrying with the
+    /// same key returns the first resend.
+    ///
+    /// Refused with [`Error::InvalidState`] when the message is not an
+    /// outbound message of this conversation, or it is neither in doubt nor
+    /// failed (it was sent, or is still queued).
+    pub async fn resend(
+        &self,
+        actor: &Actor,
+        id: &ConversationId,
+        seen_version: u64,
+        original: &MessageId,
+        idempotency_key: &str,
+    ) -> Result<ActionOutcome> {
+        validate_key(idempotency_key)?;
+        if let Some(done) = self.replayed(actor, id, idempotency_key).await? {
+            return Ok(done);
+        }
+        let m = self.ports.store.message(&actor.tenant, original).await?;
+        if &m.conversation != id || m.direction != Direction::Outbound {
+            return Err(Error::invalid(
+                "message",
+                "not an outbound message of this conversation",
+            ));
+        }
+        let resendable = m.delivery.as_ref().is_some_and(|d| {
+            d.status == crate::model::DeliveryStatus::Failed
+                || (d.status == crate::model::DeliveryStatus::Pending && d.in_doubt_since.is_some())
+        });
+        if !resendable {
+            return Err(Error::InvalidState(format!(
+                "message {original} is neither in doubt nor failed; there is nothing to send again"
+            )));
+        }
+        let reply = Reply {
+            content: m.content,
+            idempotency_key: idempotency_key.to_string(),
+            reply_to: None,
+        };
+        self.queue_reply(actor, id, seen_version, reply, Some(original))
+            .await
+    }
+
+    async fn queue_reply(
+        &self,
+        actor: &Actor,
+        id: &ConversationId,
+        seen_version: u64,
+        reply: Reply,
+        resend_of: Option<&MessageId>,
+    ) -> Result<ActionOutcome> {
         validate_key(&reply.idempotency_key)?;
         if let Some(done) = self.replayed(actor, id, &reply.idempotency_key).await? {
             return Ok(done);
@@ -452,6 +512,12 @@ impl Inbox {
                     not_before: now,
                     attempts: 0,
                 });
+                if let Some(original) = resend_of {
+                    d.emit(EventKind::MessageResent {
+                        original: original.clone(),
+                        message: message_id.clone(),
+                    });
+                }
                 d.emit(EventKind::ReplyQueued {
                     message: message_id.clone(),
                     content: reply.content.kind().to_string(),

@@ -57,8 +57,14 @@ impl Default for ReplyPolicy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboxPolicy {
     /// How long a dispatcher may hold a claimed message before it is
-    /// considered crashed (the message is then marked in doubt, not resent).
+    /// considered crashed. A message whose send attempt had begun is then
+    /// marked in doubt, not resent; one never attempted is claimed again
+    /// and sent.
     pub lease: Duration,
+    /// Conversations sent to at once by one dispatcher pass (each
+    /// conversation's messages go one after another, in order).
+    #[serde(default = "default_concurrency")]
+    pub concurrency: u32,
     /// Attempts before a retryable failure becomes final.
     pub max_attempts: u32,
     /// First retry delay; doubled each attempt.
@@ -71,6 +77,7 @@ impl Default for OutboxPolicy {
     fn default() -> Self {
         Self {
             lease: Duration::from_secs(60),
+            concurrency: default_concurrency(),
             max_attempts: 8,
             base_backoff: Duration::from_secs(2),
             max_backoff: Duration::from_secs(300),
@@ -129,4 +136,8 @@ impl Default for InboxConfig {
 
 fn default_lease_ttl() -> Duration {
     Duration::from_secs(30)
+}
+
+fn default_concurrency() -> u32 {
+    8
 }

@@ -1,11 +1,35 @@
 //! The outbox dispatcher: delivers committed replies through the transport.
+//!
+//! Every claimed message is settled on its own. The dispatcher reads what it
+//! needs, records the attempt in the store ([`Store::begin_outbox_attempt`]),
+//! hands the message to the transport, then records the outcome and
+//! releases the claim. So a message is *in doubt* (maybe sent, maybe not)
+//! only if its request may have reached the provider:
+//!
+//! - the store fails before the attempt is recorded: the message was never
+//!   sent; its claim is put back in the queue (now if the store answers
+//!   again, else when its lease lapses) and it is sent after recovery;
+//! - the store fails after the send: the outcome is kept in memory and
+//!   recorded first on the next pass; if the process dies meanwhile, the
+//!   lapsed claim is handed out flagged in doubt;
+//! - the transport cannot tell whether the provider got the request
+//!   ([`TransportError::InDoubt`]): the message is marked in doubt at once.
+//!
+//! An in-doubt message is never resent by the dispatcher. A status webhook
+//! carrying our id reconciles it; a person may send it again
+//! ([`Inbox::resend`](super::Inbox::resend)).
+//!
+//! [`Store::begin_outbox_attempt`]: crate::ports::Store::begin_outbox_attempt
 
-use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use super::Inbox;
 use crate::error::{chrono_duration, Error, Result};
-use crate::model::{DeliveryStatus, DeliveryUpdate, Direction, ProviderError};
+use crate::ids::ConversationId;
+use crate::model::{DeliveryStatus, DeliveryUpdate, Direction, Message, ProviderError};
 use crate::ports::{
     MessageMutation, OutboundRequest, OutboxClaim, OutboxDisposition, TransportError,
 };
@@ -15,21 +39,88 @@ use crate::ports::{
 pub struct DispatchReport {
     /// Accepted by the provider.
     pub sent: u32,
-    /// Failed for now; scheduled again.
+    /// Failed for now, or held behind an earlier message of their
+    /// conversation that failed for now (so a conversation's messages go
+    /// out in order); scheduled again.
     pub retried: u32,
     /// Failed for good (window closed, rejected, unauthorized, out of
     /// attempts).
     pub failed: u32,
-    /// Interrupted attempts found (not resent; reconciled by status webhooks).
+    /// Marked in doubt: the request may have reached the provider (an
+    /// interrupted attempt found, or a send whose outcome is unknown). Not
+    /// resent; reconciled by status webhooks.
     pub in_doubt: u32,
-    /// Entries that needed nothing (already reconciled, message gone).
+    /// Entries that needed nothing (already reconciled, message gone, claim
+    /// lost to another dispatcher).
     pub skipped: u32,
+    /// Outcomes of an earlier pass recorded in this one (the store had
+    /// failed when they were first recorded).
+    pub recovered: u32,
 }
 
 impl DispatchReport {
     /// Entries handled in this pass.
     pub fn total(&self) -> u32 {
-        self.sent + self.retried + self.failed + self.in_doubt + self.skipped
+        self.sent + self.retried + self.failed + self.in_doubt + self.skipped + self.recovered
+    }
+
+    fn add(&mut self, other: &DispatchReport) {
+        self.sent += other.sent;
+        self.retried += other.retried;
+        self.failed += other.failed;
+        self.in_doubt += other.in_doubt;
+        self.skipped += other.skipped;
+        self.recovered += other.recovered;
+    }
+}
+
+/// What is left to record for one claim: a change to its message (the
+/// outcome of a send), then the claim's release.
+#[derive(Debug, Clone)]
+pub(super) struct Settlement {
+    claim: OutboxClaim,
+    mutation: Option<MessageMutation>,
+    disposition: OutboxDisposition,
+}
+
+impl Settlement {
+    fn new(
+        claim: &OutboxClaim,
+        mutation: Option<MessageMutation>,
+        disposition: OutboxDisposition,
+    ) -> Self {
+        Self {
+            claim: claim.clone(),
+            mutation,
+            disposition,
+        }
+    }
+
+    /// A claim given back unattempted: due again when it was due.
+    fn requeue(claim: &OutboxClaim) -> Self {
+        let at = claim.entry.not_before;
+        Self::new(claim, None, OutboxDisposition::RetryAt(at))
+    }
+}
+
+/// Settlements the store refused (it was unavailable), recorded first on
+/// the next pass. In memory: if the process dies, lapsed claims tell the
+/// next dispatcher what may have happened.
+#[derive(Debug, Default)]
+pub(super) struct Backlog(Mutex<Vec<Settlement>>);
+
+impl Backlog {
+    fn take(&self) -> Vec<Settlement> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn keep(&self, settlements: impl IntoIterator<Item = Settlement>) {
+        let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        kept.extend(settlements);
+    }
+
+    fn len(&self) -> usize {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 }
 
@@ -48,117 +139,262 @@ fn backoff(base: Duration, max: Duration, attempt: u32, salt: &str) -> Duration 
     capped.saturating_sub(Duration::from_millis(jitter))
 }
 
+/// The claims of one pass grouped by conversation (messages of one
+/// conversation go out one after another, in claim order), groups in the
+/// order of their first claim.
+fn by_conversation(claimed: Vec<(OutboxClaim, Option<Message>)>) -> Vec<Vec<Claimed>> {
+    let mut groups: Vec<(Option<ConversationId>, Vec<Claimed>)> = Vec::new();
+    for (claim, message) in claimed {
+        let key = message.as_ref().map(|m| m.conversation.clone());
+        let item = Claimed { claim, message };
+        match groups.iter_mut().find(|(k, _)| key.is_some() && *k == key) {
+            Some((_, group)) => group.push(item),
+            None => groups.push((key, vec![item])),
+        }
+    }
+    groups.into_iter().map(|(_, g)| g).collect()
+}
+
+/// A claim and its message (`None`: the message is gone).
+struct Claimed {
+    claim: OutboxClaim,
+    message: Option<Message>,
+}
+
 impl Inbox {
     /// Delivers up to `limit` queued replies that are due, across all
     /// tenants. Run it in a loop (or after each reply); several dispatchers
     /// may run at once, in one process or many: the store hands each entry
-    /// to one of them.
+    /// to one of them. Within a pass, up to
+    /// [`OutboxPolicy::concurrency`](super::OutboxPolicy::concurrency)
+    /// conversations are sent to at once, each conversation's messages in
+    /// order.
     ///
     /// Retryable failures (rate limits, transient errors) are rescheduled
     /// with backoff; final ones (window closed, rejected, unauthorized, out
     /// of attempts) mark the message failed with the provider's error. A
-    /// claim left by a dispatcher that died mid-send is never sent again: the
-    /// message is marked in doubt until a status webhook reconciles it.
+    /// message whose request may have reached the provider (an attempt
+    /// interrupted by a crash, a send whose outcome is unknown) is marked in
+    /// doubt and never sent again by the dispatcher.
+    ///
+    /// # Errors
+    ///
+    /// When the store fails, the pass stops starting sends and returns the
+    /// error once the sends under way have finished. Nothing is lost:
+    /// claims not yet attempted go back to the queue, and outcomes the
+    /// store could not record are kept and recorded first on the next pass
+    /// (which returns the error again, claiming nothing, while the store
+    /// still fails).
     pub async fn dispatch(&self, limit: u32) -> Result<DispatchReport> {
-        let now = self.now();
+        let mut report = self.settle_backlog().await?;
         let policy = self.config.outbox;
         let claims = self
             .ports
             .store
-            .claim_outbox(now, policy.lease, limit)
+            .claim_outbox(self.now(), policy.lease, limit)
             .await?;
-        let mut report = DispatchReport::default();
-        for claim in claims {
-            let disposition = self.dispatch_one(&claim, now, &mut report).await?;
-            match self.ports.store.release_outbox(&claim, disposition).await {
-                Ok(()) => {}
-                // Our lease lapsed and another dispatcher has it now; what we
-                // recorded on the message tells it what happened.
-                Err(Error::Conflict(_)) => {
-                    tracing::warn!(message = %claim.entry.message, "outbox lease lapsed during send")
-                }
-                Err(e) => return Err(e),
+        let failed = AtomicBool::new(false);
+        let claimed = match self.read_messages(claims).await {
+            Ok(claimed) => claimed,
+            Err((e, requeue)) => {
+                self.backlog.keep(requeue);
+                return Err(self.stopped(e).await);
             }
+        };
+        let groups = by_conversation(claimed);
+        let width = policy.concurrency.max(1) as usize;
+        let mut results = futures_util::stream::iter(groups)
+            .map(|group| self.dispatch_group(group, &failed))
+            .buffer_unordered(width);
+        let mut error = None;
+        while let Some((part, e)) = results.next().await {
+            report.add(&part);
+            error = error.or(e);
+        }
+        match error {
+            Some(e) => Err(self.stopped(e).await),
+            None => Ok(report),
+        }
+    }
+
+    /// Records what earlier passes could not; fails (claiming nothing new)
+    /// while the store still refuses.
+    async fn settle_backlog(&self) -> Result<DispatchReport> {
+        let mut report = DispatchReport::default();
+        let mut pending = self.backlog.take().into_iter();
+        while let Some(s) = pending.next() {
+            if let Err(e) = self.settle(&s).await {
+                self.backlog.keep(std::iter::once(s).chain(pending));
+                return Err(e);
+            }
+            report.recovered += 1;
         }
         Ok(report)
     }
 
-    async fn dispatch_one(
+    /// The error a pass stopped on, logged with what is kept for later.
+    async fn stopped(&self, e: Error) -> Error {
+        tracing::warn!(error = %e, kept = self.backlog.len(), "dispatch stopped by a store error; unrecorded outcomes kept for the next pass");
+        e
+    }
+
+    /// Reads the message of every claim. On a store error every claim goes
+    /// back unattempted.
+    async fn read_messages(
         &self,
-        claim: &OutboxClaim,
-        now: DateTime<Utc>,
+        claims: Vec<OutboxClaim>,
+    ) -> std::result::Result<Vec<(OutboxClaim, Option<Message>)>, (Error, Vec<Settlement>)> {
+        let mut out = Vec::with_capacity(claims.len());
+        for (i, claim) in claims.iter().enumerate() {
+            let tenant = &claim.entry.tenant;
+            match self.ports.store.message(tenant, &claim.entry.message).await {
+                Ok(m) => out.push((claim.clone(), Some(m))),
+                Err(Error::NotFound { .. }) => out.push((claim.clone(), None)),
+                Err(e) => return Err((e, claims[i..].iter().map(Settlement::requeue).collect())),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Sends one conversation's claimed messages in order, each settled on
+    /// its own. Once the store has failed (anywhere in the pass), the rest
+    /// go back unattempted.
+    async fn dispatch_group(
+        &self,
+        group: Vec<Claimed>,
+        failed: &AtomicBool,
+    ) -> (DispatchReport, Option<Error>) {
+        let mut report = DispatchReport::default();
+        let mut error = None;
+        let mut held_until = None;
+        for item in group {
+            if failed.load(Ordering::SeqCst) {
+                self.backlog.keep([Settlement::requeue(&item.claim)]);
+                continue;
+            }
+            let decided = match held_until {
+                // An earlier message of the conversation waits for a retry:
+                // this one waits behind it, unattempted.
+                Some(at) => {
+                    report.retried += 1;
+                    let wait = OutboxDisposition::RetryAt(at);
+                    Ok(Some(Settlement::new(&item.claim, None, wait)))
+                }
+                None => self.attempt(&item, &mut report).await,
+            };
+            if let Ok(Some(Settlement {
+                mutation: None,
+                disposition: OutboxDisposition::RetryAt(at),
+                ..
+            })) = &decided
+            {
+                held_until = Some(*at);
+            }
+            let settled = match decided {
+                Ok(Some(s)) => self.settle(&s).await.map_err(|e| (e, s)),
+                Ok(None) => Ok(()),
+                Err(e) => Err((e, Settlement::requeue(&item.claim))),
+            };
+            if let Err((e, s)) = settled {
+                failed.store(true, Ordering::SeqCst);
+                self.backlog.keep([s]);
+                error = error.or(Some(e));
+            }
+        }
+        (report, error)
+    }
+
+    /// Decides and, if due, sends one message. `Ok(None)`: nothing to
+    /// record (the claim was lost to another dispatcher). `Err`: the store
+    /// failed before the attempt was recorded (nothing was sent).
+    async fn attempt(
+        &self,
+        item: &Claimed,
         report: &mut DispatchReport,
-    ) -> Result<OutboxDisposition> {
-        let store = &self.ports.store;
-        let tenant = &claim.entry.tenant;
-        let message = match store.message(tenant, &claim.entry.message).await {
-            Ok(m) => m,
-            Err(Error::NotFound { .. }) => {
+    ) -> Result<Option<Settlement>> {
+        let claim = &item.claim;
+        let Some(message) = item.message.as_ref().filter(|m| awaits_sending(m)) else {
+            // Gone, or already accepted, reconciled, failed or in doubt.
+            report.skipped += 1;
+            return Ok(Some(Settlement::new(claim, None, OutboxDisposition::Done)));
+        };
+        let now = self.now();
+        if claim.in_doubt {
+            report.in_doubt += 1;
+            let mutation = MessageMutation::InDoubt { at: now };
+            return Ok(Some(Settlement::new(
+                claim,
+                Some(mutation),
+                OutboxDisposition::Done,
+            )));
+        }
+        let request = self.request_for(message).await?;
+        match self.ports.store.begin_outbox_attempt(claim, now).await {
+            Ok(()) => {}
+            Err(Error::Conflict(_)) => {
+                tracing::warn!(message = %message.id, "outbox claim lost before sending");
                 report.skipped += 1;
-                return Ok(OutboxDisposition::Done);
+                return Ok(None);
             }
             Err(e) => return Err(e),
-        };
-        let pending = message.direction == Direction::Outbound
-            && message.external_id.is_none()
-            && message
-                .delivery
-                .as_ref()
-                .is_some_and(|d| d.status == DeliveryStatus::Pending && d.in_doubt_since.is_none());
-        if !pending {
-            // Already accepted, reconciled, failed or in doubt.
-            report.skipped += 1;
-            return Ok(OutboxDisposition::Done);
         }
-        if claim.in_doubt {
-            if let Some(e) = store
-                .update_message(tenant, &message.id, &MessageMutation::InDoubt { at: now })
-                .await?
-            {
-                self.publish(&[e]).await;
-            }
-            report.in_doubt += 1;
-            return Ok(OutboxDisposition::Done);
-        }
+        let result = self.ports.transport.send(&request).await;
+        Ok(Some(self.outcome(claim, message, result, report)))
+    }
+
+    /// What the transport needs to send a stored message.
+    async fn request_for(&self, message: &Message) -> Result<OutboundRequest> {
+        let store = &self.ports.store;
+        let tenant = &message.tenant;
         let conversation = store.conversation(tenant, &message.conversation).await?;
         let contact = store.contact(tenant, &conversation.contact).await?;
         let channel = store.channel(tenant, &message.channel).await?;
-        let request = OutboundRequest {
+        Ok(OutboundRequest {
             tenant: tenant.clone(),
             channel,
             to: contact.identity,
             message_id: message.id.clone(),
             content: message.content.clone(),
             reply_to: message.context.reply_to.clone(),
-        };
-        let result = self.ports.transport.send(&request).await;
+        })
+    }
+
+    /// What to record after a send.
+    fn outcome(
+        &self,
+        claim: &OutboxClaim,
+        message: &Message,
+        result: std::result::Result<crate::ports::SendReceipt, TransportError>,
+        report: &mut DispatchReport,
+    ) -> Settlement {
         let at = self.now();
+        let policy = self.config.outbox;
+        let attempt = claim.entry.attempts + 1;
         let (mutation, disposition) = match result {
             Ok(receipt) => {
                 report.sent += 1;
+                let update = DeliveryUpdate {
+                    status: DeliveryStatus::Accepted,
+                    at,
+                    error: None,
+                };
+                let mutation = MessageMutation::Delivery {
+                    update,
+                    external_id: Some(receipt.external_id),
+                };
+                (Some(mutation), OutboxDisposition::Done)
+            }
+            Err(e @ TransportError::InDoubt { .. }) => {
+                // The provider may have it: never resend on our own.
+                tracing::warn!(message = %message.id, error = %e, "send outcome unknown; message in doubt");
+                report.in_doubt += 1;
                 (
-                    MessageMutation::Delivery {
-                        update: DeliveryUpdate {
-                            status: DeliveryStatus::Accepted,
-                            at,
-                            error: None,
-                        },
-                        external_id: Some(receipt.external_id),
-                    },
+                    Some(MessageMutation::InDoubt { at }),
                     OutboxDisposition::Done,
                 )
             }
-            Err(e @ TransportError::InDoubt { .. }) => {
-                // Meta may have the message: never resend it on our own.
-                tracing::warn!(message = %message.id, error = %e, "send outcome unknown; message in doubt");
-                report.in_doubt += 1;
-                (MessageMutation::InDoubt { at }, OutboxDisposition::Done)
-            }
-            Err(e)
-                if e.is_retryable() && claim.entry.attempts < self.config.outbox.max_attempts =>
-            {
+            Err(e) if e.is_retryable() && attempt < policy.max_attempts => {
                 report.retried += 1;
-                let policy = self.config.outbox;
                 let wait = match &e {
                     TransportError::RateLimited {
                         retry_after: Some(d),
@@ -167,37 +403,68 @@ impl Inbox {
                     _ => backoff(
                         policy.base_backoff,
                         policy.max_backoff,
-                        claim.entry.attempts,
+                        attempt,
                         message.id.as_str(),
                     ),
                 };
                 tracing::info!(message = %message.id, error = %e, ?wait, "send failed, will retry");
-                return Ok(OutboxDisposition::RetryAt(at + chrono_duration(wait)));
+                (None, OutboxDisposition::RetryAt(at + chrono_duration(wait)))
             }
             Err(e) => {
                 report.failed += 1;
-                (
-                    MessageMutation::Delivery {
-                        update: DeliveryUpdate {
-                            status: DeliveryStatus::Failed,
-                            at,
-                            error: Some(ProviderError {
-                                code: e.code(),
-                                title: e.to_string(),
-                                details: None,
-                            }),
-                        },
-                        external_id: None,
-                    },
-                    OutboxDisposition::Done,
-                )
+                let update = DeliveryUpdate {
+                    status: DeliveryStatus::Failed,
+                    at,
+                    error: Some(ProviderError {
+                        code: e.code(),
+                        title: e.to_string(),
+                        details: None,
+                    }),
+                };
+                let mutation = MessageMutation::Delivery {
+                    update,
+                    external_id: None,
+                };
+                (Some(mutation), OutboxDisposition::Done)
             }
         };
-        if let Some(e) = store.update_message(tenant, &message.id, &mutation).await? {
-            self.publish(&[e]).await;
-        }
-        Ok(disposition)
+        Settlement::new(claim, mutation, disposition)
     }
+
+    /// Records a settlement: the message's change first (so whoever claims
+    /// the entry next sees it), then the claim's release. A release refused
+    /// because the lease lapsed is not an error: the message tells the next
+    /// claimant what happened.
+    async fn settle(&self, s: &Settlement) -> Result<()> {
+        let store = &self.ports.store;
+        if let Some(mutation) = &s.mutation {
+            let tenant = &s.claim.entry.tenant;
+            if let Some(e) = store
+                .update_message(tenant, &s.claim.entry.message, mutation)
+                .await?
+            {
+                self.publish(&[e]).await;
+            }
+        }
+        match store.release_outbox(&s.claim, s.disposition).await {
+            Ok(()) => Ok(()),
+            Err(Error::Conflict(_)) => {
+                tracing::warn!(message = %s.claim.entry.message, "outbox lease lapsed before the outcome was recorded");
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// An outbound message still waiting to be sent: no provider id, pending,
+/// not in doubt.
+fn awaits_sending(m: &Message) -> bool {
+    m.direction == Direction::Outbound
+        && m.external_id.is_none()
+        && m.delivery
+            .as_ref()
+            .is_some_and(|d| d.status == DeliveryStatus::Pending && d.in_doubt_since.is_none())
 }
 
 #[cfg(test)]

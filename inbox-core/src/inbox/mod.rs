@@ -1,10 +1,11 @@
 //! The [`Inbox`] service: the API an embedder calls.
 //!
-//! It holds no state of its own beyond its ports, so any number of `Inbox`
-//! values (in one process or many) can share one store: every decision that
-//! must be exclusive (one owner, one message per webhook, one reply per
-//! idempotency key) is enforced by the store's atomic, version-checked
-//! commits.
+//! It holds no state of its own beyond its ports (and, while the store
+//! fails, the dispatcher's outcomes waiting to be recorded), so any number
+//! of `Inbox` values (in one process or many) can share one store: every
+//! decision that must be exclusive (one owner, one message per webhook, one
+//! reply per idempotency key) is enforced by the store's atomic,
+//! version-checked commits.
 
 mod actions;
 mod automation;
@@ -134,6 +135,7 @@ pub struct Inbox {
     config: Arc<InboxConfig>,
     routing: Arc<std::sync::RwLock<automation::RoutingTable>>,
     context: Arc<std::sync::RwLock<Option<Arc<dyn crate::ports::CustomerContext>>>>,
+    backlog: Arc<dispatch::Backlog>,
 }
 
 impl std::fmt::Debug for Inbox {
@@ -152,6 +154,7 @@ impl Inbox {
             config: Arc::new(config),
             routing: Default::default(),
             context: Default::default(),
+            backlog: Default::default(),
         }
     }
 

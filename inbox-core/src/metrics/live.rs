@@ -12,6 +12,11 @@
 //! - `sla_breached`: with a target that was breached, or a running target
 //!   past its due time that the timer has not marked yet (a conversation
 //!   stays counted until it is resolved);
+//! - `in_doubt`: outbound messages in doubt (pending, with
+//!   [`DeliveryState::in_doubt_since`](crate::model::DeliveryState::in_doubt_since)
+//!   set: they may not have reached the customer) in the tenant's
+//!   conversations on the number and in the team when narrowed, whatever
+//!   the conversation's status ([`LiveSnapshot::count_in_doubt`]);
 //! - `agents`: the tenant's active agents (in the team, when narrowed), by
 //!   id, with their load: all their active conversations, whatever the
 //!   filters, since that is what capacity limits.
@@ -29,7 +34,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 use crate::ids::{AgentId, ChannelId, ConversationId, TeamId};
-use crate::model::{Agent, Conversation, ConversationStatus, Presence};
+use crate::model::{Agent, Conversation, ConversationStatus, Message, Presence};
 use crate::sla::SlaTargetState;
 
 /// What a live snapshot covers.
@@ -124,6 +129,10 @@ pub struct LiveSnapshot {
     pub sla_at_risk: u64,
     /// Active with an SLA target missed.
     pub sla_breached: u64,
+    /// Outbound messages in doubt (they may not have reached the
+    /// customer), in any conversation on the number and team.
+    #[serde(default)]
+    pub in_doubt: u64,
     /// Agents and their loads, by id.
     pub agents: Vec<AgentLoad>,
 }
@@ -142,6 +151,7 @@ impl LiveSnapshot {
             waiting_longest: None,
             sla_at_risk: 0,
             sla_breached: 0,
+            in_doubt: 0,
             agents: Vec::new(),
         }
     }
@@ -216,6 +226,26 @@ impl LiveSnapshot {
         agents.sort_by(|a, b| a.agent.cmp(&b.agent));
         s.agents = agents;
         s
+    }
+
+    /// The `in_doubt` count over a tenant's messages, each with its
+    /// conversation (the reference implementation; the memory store uses
+    /// it).
+    pub fn count_in_doubt<'a>(
+        query: &LiveQuery,
+        messages: impl IntoIterator<Item = (&'a Message, &'a Conversation)>,
+    ) -> u64 {
+        let narrowed = |c: &Conversation| {
+            query.channel.as_ref().is_none_or(|x| &c.channel == x)
+                && query
+                    .team
+                    .as_ref()
+                    .is_none_or(|x| c.team.as_ref() == Some(x))
+        };
+        messages
+            .into_iter()
+            .filter(|(m, c)| m.is_in_doubt() && narrowed(c))
+            .count() as u64
     }
 
     /// Agents at or over capacity.

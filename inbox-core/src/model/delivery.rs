@@ -150,9 +150,9 @@ impl DeliveryState {
             } else {
                 None
             };
-            if update.status != DeliveryStatus::Failed {
-                self.in_doubt_since = None;
-            }
+            // Whatever the provider reports, it had the message: no longer
+            // in doubt.
+            self.in_doubt_since = None;
         }
         next
     }

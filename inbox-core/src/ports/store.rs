@@ -41,14 +41,18 @@ pub struct OutboxEntry {
 /// An outbox entry claimed by a dispatcher.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxClaim {
-    /// The entry (with `attempts` already counting this claim).
+    /// The entry; `attempts` counts the send attempts begun before this
+    /// claim ([`Store::begin_outbox_attempt`]).
     pub entry: OutboxEntry,
-    /// Identifies this claim; releasing needs it.
+    /// Identifies this claim; beginning an attempt and releasing need it.
     pub token: u64,
     /// The claim lapses at this time if not released.
     pub lease_until: DateTime<Utc>,
-    /// The previous claim of this entry lapsed without being released: a
-    /// dispatcher may have sent the message and died before recording it.
+    /// An earlier claim of this entry began a send attempt and lapsed
+    /// without being released: that dispatcher may have handed the message
+    /// to the provider and died (or lost the store) before recording the
+    /// outcome. A lapsed claim that never began an attempt is not in doubt:
+    /// its entry is simply claimed again.
     pub in_doubt: bool,
 }
 
@@ -163,7 +167,7 @@ pub struct MessageUpdated {
 ///     mutation: MessageMutation::Delivery {
 ///         update: DeliveryUpdate {
 ///             status: DeliveryStatus::Delivered,
-///             at: chrono::Utc::now(),
+///             at: chrono::DateTime::UNIX_EPOCH,
 ///             error: None,
 ///         },
 ///         external_id: Some("wamid.out.1".into()),
@@ -415,9 +419,12 @@ pub struct Committed {
 /// status backwards) and records the returned event.
 ///
 /// **Outbox.** An entry is claimed by one dispatcher at a time: a claim is
-/// exclusive until released or until its lease lapses; a lapsed claim is
-/// handed out again flagged `in_doubt`. Releasing with a stale token fails
-/// with [`Error::Conflict`].
+/// exclusive until released or until its lease lapses. Before handing a
+/// message to the transport the dispatcher records the attempt
+/// ([`Store::begin_outbox_attempt`]); a lapsed claim is handed out again,
+/// flagged `in_doubt` exactly when an attempt was begun under it (or under
+/// an earlier lapsed claim) and not released since. Beginning an attempt or
+/// releasing with a stale token fails with [`Error::Conflict`].
 ///
 /// **Errors.** Backend failures map to [`Error::Unavailable`] (retryable,
 /// nothing written) or [`Error::Backend`]; an implementation keeps its own
@@ -788,14 +795,25 @@ pub trait Store: Send + Sync {
     // ---- outbox ----
 
     /// Claims up to `limit` outbox entries due at `now` (any tenant), each
-    /// for `lease`. Lapsed claims are claimed again with `in_doubt` set.
+    /// for `lease`, earliest due first. Lapsed claims are claimed again,
+    /// with `in_doubt` set if an attempt had begun under them.
     async fn claim_outbox(
         &self,
         now: DateTime<Utc>,
         lease: Duration,
         limit: u32,
     ) -> Result<Vec<OutboxClaim>>;
-    /// Releases a claim.
+    /// Records, durably, that the claim's message is about to be handed to
+    /// the transport, and counts the attempt: if the claim now lapses
+    /// without being released, the next claim of the entry is `in_doubt`.
+    /// Fails with [`Error::Conflict`] if the claim is no longer held (its
+    /// token is stale, or its lease lapsed at or before `at`); nothing is
+    /// written then, and the message must not be sent.
+    async fn begin_outbox_attempt(&self, claim: &OutboxClaim, at: DateTime<Utc>) -> Result<()>;
+    /// Releases a claim: [`OutboxDisposition::Done`] removes the entry,
+    /// [`OutboxDisposition::RetryAt`] puts it back in the queue (no longer
+    /// in doubt, its attempts kept). Fails with [`Error::Conflict`] if the
+    /// claim is no longer held.
     async fn release_outbox(
         &self,
         claim: &OutboxClaim,

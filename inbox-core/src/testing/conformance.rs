@@ -20,6 +20,7 @@ use std::time::Duration;
 pub use super::contacts_suite::*;
 pub use super::live_suite::*;
 pub use super::metrics_suite::*;
+pub use super::outbox_suite::*;
 pub use super::routing_suite::*;
 pub use super::webhooks_suite::*;
 use super::Fixture;
@@ -81,6 +82,11 @@ macro_rules! store_conformance_tests {
             bad_input_is_rejected_and_changes_nothing,
             window_closed_refuses_free_form_but_accepts_templates,
             dispatcher_retries_fails_and_marks_in_doubt,
+            dispatcher_settles_each_message_through_a_store_outage,
+            a_crashed_dispatcher_leaves_in_doubt_only_what_it_attempted,
+            a_send_with_an_unknown_outcome_is_in_doubt_and_never_resent,
+            a_conversations_messages_wait_behind_a_retry,
+            messages_in_doubt_are_counted_and_can_be_sent_again,
             status_webhooks_reconcile_by_our_id,
             statuses_reported_together_apply_in_order,
             views_respect_visibility,
@@ -1385,8 +1391,9 @@ pub async fn concurrent_delivery_updates_keep_the_highest<S: Store + ?Sized>(sto
     assert!(ranks.windows(2).all(|w| w[0] < w[1]), "{ranks:?}");
 }
 
-/// Outbox entries are claimed by one dispatcher at a time, rescheduled on
-/// release, and handed out again flagged in doubt when a lease lapses.
+/// Outbox entries are claimed by one dispatcher at a time and rescheduled
+/// on release; a lapsed claim is handed out again, flagged in doubt only if
+/// a send attempt began under it; attempts count sends begun, not claims.
 pub async fn outbox_claims_are_exclusive_and_lapse_in_doubt<S: Store + ?Sized>(store: Arc<S>) {
     let (_, r) = seed_reply(&*store).await;
     let lease = Duration::from_secs(60);
@@ -1400,82 +1407,73 @@ pub async fn outbox_claims_are_exclusive_and_lapse_in_doubt<S: Store + ?Sized>(s
     assert_eq!(got.len(), 1);
     let first = got[0].clone();
     assert_eq!(first.entry.message, r);
-    assert_eq!(first.entry.attempts, 1);
+    assert_eq!(first.entry.attempts, 0);
     assert!(!first.in_doubt);
-    // Not due yet after a retry is scheduled.
+    // A claim that lapses before any attempt is simply claimed again.
+    let retaken = store.claim_outbox(at(70), lease, 10).await.unwrap();
+    assert_eq!(retaken.len(), 1);
+    assert!(!retaken[0].in_doubt, "never attempted: not in doubt");
+    assert_eq!(retaken[0].entry.attempts, 0);
+    let stale = store.begin_outbox_attempt(&first, at(70)).await;
+    assert_eq!(
+        stale.unwrap_err().code(),
+        "conflict",
+        "the old claim is stale"
+    );
+    // An attempt on an expired lease is refused too.
+    let late = store.begin_outbox_attempt(&retaken[0], at(200)).await;
+    assert_eq!(late.unwrap_err().code(), "conflict", "lease lapsed");
+    let retaken = store.claim_outbox(at(200), lease, 10).await.unwrap();
+    assert!(!retaken[0].in_doubt);
     store
-        .release_outbox(&first, OutboxDisposition::RetryAt(at(10)))
+        .begin_outbox_attempt(&retaken[0], at(200))
+        .await
+        .unwrap();
+    // Not due yet after a retry is scheduled; no longer in doubt then.
+    store
+        .release_outbox(&retaken[0], OutboxDisposition::RetryAt(at(300)))
         .await
         .unwrap();
     assert!(store
-        .claim_outbox(at(5), lease, 10)
+        .claim_outbox(at(250), lease, 10)
         .await
         .unwrap()
         .is_empty());
-    let second = store.claim_outbox(at(10), lease, 10).await.unwrap();
+    let second = store.claim_outbox(at(300), lease, 10).await.unwrap();
     assert_eq!(second.len(), 1);
-    assert_eq!(second[0].entry.attempts, 2);
+    assert_eq!(second[0].entry.attempts, 1);
     assert!(!second[0].in_doubt);
-    // The lease lapses: handed out again, in doubt; the old claim is stale.
+    store
+        .begin_outbox_attempt(&second[0], at(300))
+        .await
+        .unwrap();
+    // The lease lapses after the attempt began: handed out again, in doubt,
+    // and in doubt again if that claim lapses too; the old claim is stale.
     assert!(store
-        .claim_outbox(at(10) + TimeDelta::seconds(30), lease, 10)
+        .claim_outbox(at(300) + TimeDelta::seconds(30), lease, 10)
         .await
         .unwrap()
         .is_empty());
-    let third = store.claim_outbox(at(12), lease, 10).await.unwrap();
+    let third = store.claim_outbox(at(302), lease, 10).await.unwrap();
     assert_eq!(third.len(), 1);
     assert!(third[0].in_doubt);
+    assert_eq!(third[0].entry.attempts, 2);
     assert_ne!(third[0].token, second[0].token);
-    assert_eq!(
-        store
-            .release_outbox(&second[0], OutboxDisposition::Done)
-            .await
-            .unwrap_err()
-            .code(),
-        "conflict"
-    );
+    let fourth = store.claim_outbox(at(304), lease, 10).await.unwrap();
+    assert!(fourth[0].in_doubt, "still in doubt until released");
+    for old in [&second[0], &third[0]] {
+        let refused = store.release_outbox(old, OutboxDisposition::Done).await;
+        assert_eq!(refused.unwrap_err().code(), "conflict");
+    }
     store
-        .release_outbox(&third[0], OutboxDisposition::Done)
+        .release_outbox(&fourth[0], OutboxDisposition::Done)
         .await
         .unwrap();
     assert!(store
-        .claim_outbox(at(100), lease, 10)
+        .claim_outbox(at(10_000), lease, 10)
         .await
         .unwrap()
         .is_empty());
-    // Limits are honoured.
-    let c = store
-        .conversation(&t("acme"), &ConversationId::new("c1").unwrap())
-        .await
-        .unwrap();
-    let mut cur = c;
-    for i in 0..5 {
-        let next = bump(&cur);
-        let m = outbound(&next, &format!("q{i}"), &format!("qk{i}"));
-        store
-            .commit(Changeset {
-                conversation: Some(update(&cur)),
-                outbox: vec![OutboxEntry {
-                    tenant: t("acme"),
-                    message: m.id.clone(),
-                    not_before: at(0),
-                    attempts: 0,
-                }],
-                messages: vec![m],
-                ..Changeset::new(t("acme"))
-            })
-            .await
-            .unwrap();
-        cur = next;
-    }
-    assert_eq!(
-        store.claim_outbox(at(200), lease, 3).await.unwrap().len(),
-        3
-    );
-    assert_eq!(
-        store.claim_outbox(at(200), lease, 3).await.unwrap().len(),
-        2
-    );
 }
 
 /// A presence change is committed with its event; unknown agents are not
@@ -2562,8 +2560,8 @@ pub async fn dispatcher_retries_fails_and_marks_in_doubt<S: Store + AsDynStore +
     assert_eq!(d.error.unwrap().code, Some(131047));
     f.advance(TimeDelta::hours(1));
     assert_eq!(f.inbox.dispatch(10).await.unwrap().total(), 0);
-    // A dispatcher that claimed and died: the claim lapses and the message
-    // is marked in doubt, never sent twice.
+    // A dispatcher that claimed and died before sending: the claim lapses
+    // and the message is sent by the next dispatcher.
     let v = f.version(&c).await.unwrap();
     let r3 = f
         .inbox
@@ -2579,11 +2577,34 @@ pub async fn dispatcher_retries_fails_and_marks_in_doubt<S: Store + AsDynStore +
         .unwrap();
     assert_eq!(claimed.len(), 1);
     f.advance(TimeDelta::minutes(2));
+    let report = f.inbox.dispatch(10).await.unwrap();
+    assert_eq!((report.sent, report.in_doubt), (1, 0));
+    assert_eq!(f.transport.sent().last().unwrap().request.message_id, r3.id);
+    // One that died after the attempt began: the message is marked in
+    // doubt, never sent twice.
+    let v = f.version(&c).await.unwrap();
+    let r4 = f
+        .inbox
+        .reply(&f.actor("ana"), &c, v, reply("four", "k4"))
+        .await
+        .unwrap()
+        .message
+        .unwrap();
+    let claimed = f
+        .store
+        .claim_outbox(f.clock.now(), Duration::from_secs(60), 10)
+        .await
+        .unwrap();
+    f.store
+        .begin_outbox_attempt(&claimed[0], f.clock.now())
+        .await
+        .unwrap();
+    f.advance(TimeDelta::minutes(2));
     let attempts = f.transport.attempts();
     let report = f.inbox.dispatch(10).await.unwrap();
     assert_eq!(report.in_doubt, 1);
     assert_eq!(f.transport.attempts(), attempts, "nothing resent");
-    let m = f.store.message(&f.acme(), &r3.id).await.unwrap();
+    let m = f.store.message(&f.acme(), &r4.id).await.unwrap();
     assert!(m.delivery.unwrap().in_doubt_since.is_some());
 }
 

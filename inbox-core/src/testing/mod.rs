@@ -18,14 +18,17 @@
 mod bus;
 pub mod conformance;
 mod contacts_suite;
+mod faulty;
 mod fixture;
 mod live_suite;
 mod metrics_suite;
+mod outbox_suite;
 mod routing_suite;
 mod transport;
 mod webhooks_suite;
 
 pub use bus::RecordingBus;
+pub use faulty::FaultyStore;
 pub use fixture::Fixture;
 pub use transport::{RecordingTransport, SentMessage};
 

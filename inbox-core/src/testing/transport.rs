@@ -23,10 +23,23 @@ pub struct SentMessage {
 /// t.fail_next(TransportError::Transient { code: Some(2), message: "try again".into() });
 /// assert!(t.sent().is_empty());
 /// ```
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct RecordingTransport {
     state: Mutex<State>,
     prefix: String,
+    hook: Mutex<Option<SendHook>>,
+}
+
+/// Called with the attempt's number (from 1) as each send is attempted.
+type SendHook = Box<dyn Fn(u64) + Send + Sync>;
+
+impl std::fmt::Debug for RecordingTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecordingTransport")
+            .field("state", &*self.lock())
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -57,6 +70,13 @@ impl RecordingTransport {
         self.lock().failures.push_back(error);
     }
 
+    /// Runs `hook` with the attempt's number (from 1) as each send is
+    /// attempted, before it is answered: fault-injection tests use it to
+    /// take the store down while a message is with the provider.
+    pub fn on_send(&self, hook: impl Fn(u64) + Send + Sync + 'static) {
+        *self.hook.lock().unwrap_or_else(|e| e.into_inner()) = Some(Box::new(hook));
+    }
+
     /// Everything accepted so far, in order.
     pub fn sent(&self) -> Vec<SentMessage> {
         self.lock().sent.clone()
@@ -77,6 +97,9 @@ impl Transport for RecordingTransport {
     async fn send(&self, request: &OutboundRequest) -> Result<SendReceipt, TransportError> {
         let mut s = self.lock();
         s.attempts += 1;
+        if let Some(hook) = &*self.hook.lock().unwrap_or_else(|e| e.into_inner()) {
+            hook(s.attempts);
+        }
         if let Some(e) = s.failures.pop_front() {
             return Err(e);
         }

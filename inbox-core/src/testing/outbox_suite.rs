@@ -1,0 +1,360 @@
+//! Conformance tests of the outbox under faults: a store that goes away
+//! mid-dispatch, a dispatcher that dies, a send whose outcome is unknown.
+//! Each runs on every store through [`FaultyStore`].
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use chrono::TimeDelta;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use super::{FaultyStore, Fixture};
+use crate::event::EventKind;
+use crate::ids::{ConversationId, MessageId};
+use crate::inbound::{InboundEvent, InboundStatus};
+use crate::inbox::{InboxConfig, Reply};
+use crate::model::{ConversationStatus, DeliveryStatus, Message};
+use crate::ports::{AsDynStore, Clock, Store, TransportError};
+
+/// Five customers, each answered once by ana: five replies queued, in five
+/// conversations, over a store that can be switched off.
+async fn five_replies<S: Store + AsDynStore + ?Sized>(
+    store: Arc<S>,
+) -> (Fixture, Arc<FaultyStore>, Vec<MessageId>) {
+    let faulty = Arc::new(FaultyStore::new(store.as_dyn()));
+    let f = Fixture::with_config(faulty.clone(), InboxConfig::default())
+        .await
+        .unwrap();
+    let mut replies = Vec::new();
+    for i in 0..5 {
+        let wa = format!("3469900000{i}");
+        let (c, _) = f
+            .customer_says("1001", &format!("w{i}"), &wa, "hi")
+            .await
+            .unwrap();
+        let r = f
+            .inbox
+            .reply(
+                &f.actor("ana"),
+                &c,
+                1,
+                Reply::text("hello", format!("k{i}")),
+            )
+            .await
+            .unwrap();
+        replies.push(r.message.unwrap().id);
+        // Queued a second apart: claimed in this order.
+        f.advance(TimeDelta::seconds(1));
+    }
+    (f, faulty, replies)
+}
+
+/// The store goes away while the second message is with the provider.
+fn outage_at_second_send(f: &Fixture, faulty: &Arc<FaultyStore>) {
+    let faulty = faulty.clone();
+    f.transport.on_send(move |n| {
+        if n == 2 {
+            faulty.set_down(true);
+        }
+    });
+}
+
+async fn message(f: &Fixture, id: &MessageId) -> Message {
+    f.store.message(&f.acme(), id).await.unwrap()
+}
+
+/// How many times each message reached a provider.
+fn sends(transports: &[&Fixture]) -> BTreeMap<MessageId, usize> {
+    let mut n = BTreeMap::new();
+    for f in transports {
+        for s in f.transport.sent() {
+            *n.entry(s.request.message_id).or_insert(0) += 1;
+        }
+    }
+    n
+}
+
+/// A store outage mid-dispatch strands nothing and doubles nothing: the
+/// pass stops with the store's error, messages not yet attempted go back
+/// to the queue, the outcome of the send under way is kept and recorded
+/// once the store answers, and then every message has been sent exactly
+/// once, none in doubt.
+pub async fn dispatcher_settles_each_message_through_a_store_outage<
+    S: Store + AsDynStore + ?Sized,
+>(
+    store: Arc<S>,
+) {
+    let (f, faulty, replies) = five_replies(store).await;
+    outage_at_second_send(&f, &faulty);
+    let err = f.inbox.dispatch(100).await.unwrap_err();
+    assert_eq!(err.code(), "unavailable");
+    let attempted = f.transport.attempts();
+    assert!(attempted >= 2, "{attempted}");
+    // Still down: the next pass fails too, and sends nothing.
+    assert!(f.inbox.dispatch(100).await.is_err());
+    assert_eq!(f.transport.attempts(), attempted);
+    faulty.set_down(false);
+    let mut recovered = 0;
+    for _ in 0..3 {
+        recovered += f.inbox.dispatch(100).await.unwrap().recovered;
+    }
+    assert!(recovered >= 1, "the kept outcome was recorded");
+    let sent = sends(&[&f]);
+    for (i, id) in replies.iter().enumerate() {
+        assert_eq!(sent.get(id), Some(&1), "reply {i} sent exactly once");
+        let m = message(&f, id).await;
+        let d = m.delivery.unwrap();
+        assert_eq!(d.status, DeliveryStatus::Accepted, "reply {i}");
+        assert!(d.in_doubt_since.is_none(), "reply {i}");
+        let given = f.transport.sent();
+        let given = given.iter().find(|s| &s.request.message_id == id).unwrap();
+        assert_eq!(m.external_id.as_ref(), Some(&given.external_id));
+    }
+}
+
+/// A dispatcher that dies after losing its store: the next dispatcher sends
+/// every message the dead one never attempted, marks in doubt only the ones
+/// it had handed to the provider without recording the outcome (never
+/// resending them), tells integrations with an event, and a status webhook
+/// carrying our id reconciles them.
+pub async fn a_crashed_dispatcher_leaves_in_doubt_only_what_it_attempted<
+    S: Store + AsDynStore + ?Sized,
+>(
+    store: Arc<S>,
+) {
+    let (f, faulty, replies) = five_replies(store).await;
+    outage_at_second_send(&f, &faulty);
+    assert!(f.inbox.dispatch(100).await.is_err());
+    // The process dies (its kept outcomes with it); another starts once the
+    // leases have lapsed.
+    let first = f.transport.sent();
+    let g = Fixture::instance(faulty.clone(), InboxConfig::default(), "b");
+    g.clock.set(f.clock.now() + TimeDelta::minutes(2));
+    faulty.set_down(false);
+    let report = g.inbox.dispatch(100).await.unwrap();
+    assert!(report.in_doubt >= 1, "{report:?}");
+    let sent = sends(&[&f, &g]);
+    let mut doubtful = BTreeSet::new();
+    for id in &replies {
+        assert!(sent.get(id).copied().unwrap_or(0) <= 1, "never twice");
+        let m = message(&g, id).await;
+        let d = m.delivery.as_ref().unwrap();
+        if d.in_doubt_since.is_some() {
+            assert_eq!(d.status, DeliveryStatus::Pending);
+            doubtful.insert(id.clone());
+        } else {
+            assert_eq!(d.status, DeliveryStatus::Accepted);
+            assert_eq!(sent.get(id), Some(&1));
+        }
+    }
+    let handed: BTreeSet<_> = first.iter().map(|s| s.request.message_id.clone()).collect();
+    assert!(
+        doubtful.is_subset(&handed),
+        "only attempted ones are in doubt"
+    );
+    assert_eq!(doubtful.len() as u32, report.in_doubt);
+    let told: Vec<_> = g
+        .bus
+        .published()
+        .into_iter()
+        .filter(|e| matches!(e.kind, EventKind::DeliveryInDoubt { .. }))
+        .collect();
+    assert_eq!(told.len(), doubtful.len(), "an event per message in doubt");
+    // Nothing is resent later either.
+    g.clock.set(g.clock.now() + TimeDelta::hours(1));
+    let attempts = g.transport.attempts();
+    assert_eq!(g.inbox.dispatch(100).await.unwrap().total(), 0);
+    assert_eq!(g.transport.attempts(), attempts);
+    // Meta's status webhooks carry our id: each one is reconciled.
+    for (i, id) in doubtful.iter().enumerate() {
+        let status = InboundEvent::Status(InboundStatus {
+            phone_number_id: "1001".into(),
+            external_id: format!("wamid.reconciled.{i}"),
+            our_message_id: Some(id.to_string()),
+            recipient: None,
+            status: DeliveryStatus::Delivered,
+            timestamp: g.clock.now(),
+            error: None,
+        });
+        g.inbox.ingest(status).await.unwrap();
+        let m = message(&g, id).await;
+        let d = m.delivery.unwrap();
+        assert_eq!(d.status, DeliveryStatus::Delivered);
+        assert!(d.in_doubt_since.is_none(), "reconciled");
+        assert_eq!(m.external_id, Some(format!("wamid.reconciled.{i}")));
+    }
+}
+
+/// A send the transport cannot vouch for (a timeout after the request was
+/// written, an answer without an id) is in doubt at once and never resent.
+pub async fn a_send_with_an_unknown_outcome_is_in_doubt_and_never_resent<
+    S: Store + AsDynStore + ?Sized,
+>(
+    store: Arc<S>,
+) {
+    let (f, _, replies) = five_replies(store).await;
+    f.transport.fail_next(TransportError::InDoubt {
+        code: None,
+        message: "timed out after the request was sent".into(),
+    });
+    let report = f.inbox.dispatch(1).await.unwrap();
+    assert_eq!((report.in_doubt, report.retried, report.sent), (1, 0, 0));
+    let m = message(&f, &replies[0]).await;
+    assert!(m.delivery.unwrap().in_doubt_since.is_some());
+    f.advance(TimeDelta::hours(2));
+    let report = f.inbox.dispatch(100).await.unwrap();
+    assert_eq!(report.sent, 4);
+    assert_eq!(f.transport.attempts(), 5, "the doubtful one was not resent");
+    assert!(!sends(&[&f]).contains_key(&replies[0]));
+}
+
+/// A conversation's messages go out in order: when one waits for a retry,
+/// the later ones of the same conversation wait behind it (unattempted),
+/// while other conversations go on.
+pub async fn a_conversations_messages_wait_behind_a_retry<S: Store + AsDynStore + ?Sized>(
+    store: Arc<S>,
+) {
+    // One conversation at a time, so the scripted failure meets the first.
+    let mut config = InboxConfig::default();
+    config.outbox.concurrency = 1;
+    let f = Fixture::with_config(store.as_dyn(), config).await.unwrap();
+    let (c, _) = f
+        .customer_says("1001", "w1", "34698000001", "hi")
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for (i, body) in ["first", "second", "third"].iter().enumerate() {
+        let v = f.version(&c).await.unwrap();
+        let r = f
+            .inbox
+            .reply(&f.actor("ana"), &c, v, Reply::text(*body, format!("o{i}")))
+            .await
+            .unwrap();
+        ids.push(r.message.unwrap().id);
+        f.advance(TimeDelta::seconds(1));
+    }
+    let other = other_conversation_reply(&f).await;
+    f.transport.fail_next(TransportError::Transient {
+        code: Some(131000),
+        message: "something went wrong".into(),
+    });
+    let report = f.inbox.dispatch(100).await.unwrap();
+    assert_eq!((report.sent, report.retried), (1, 3), "{report:?}");
+    assert_eq!(f.transport.sent()[0].request.message_id, other);
+    assert_eq!(
+        f.transport.attempts(),
+        2,
+        "the later two were not attempted"
+    );
+    f.advance(TimeDelta::minutes(10));
+    let report = f.inbox.dispatch(100).await.unwrap();
+    assert_eq!(report.sent, 3);
+    let order: Vec<_> = f.transport.sent()[1..]
+        .iter()
+        .map(|s| s.request.message_id.clone())
+        .collect();
+    assert_eq!(order, ids, "in the order they were written");
+}
+
+async fn other_conversation_reply(f: &Fixture) -> MessageId {
+    let (c, _): (ConversationId, _) = f
+        .customer_says("1001", "w2", "34698000002", "hello?")
+        .await
+        .unwrap();
+    let r = f
+        .inbox
+        .reply(&f.actor("ben"), &c, 1, Reply::text("hi there", "other"))
+        .await
+        .unwrap();
+    r.message.unwrap().id
+}
+
+/// A message in doubt is a state people can act on: the live snapshot
+/// counts it (on its number and team, resolved or not), and an agent can
+/// send it again as a new message with a new key (audited on the
+/// timeline, replayed on retry, never twice); messages that were sent
+/// cannot be sent again.
+pub async fn messages_in_doubt_are_counted_and_can_be_sent_again<S: Store + AsDynStore + ?Sized>(
+    store: Arc<S>,
+) {
+    let (f, _, replies) = five_replies(store).await;
+    f.transport.fail_next(TransportError::InDoubt {
+        code: None,
+        message: "connection closed before the answer".into(),
+    });
+    f.inbox.dispatch(100).await.unwrap();
+    // Sends run concurrently: whichever came first met the failure.
+    let mut doubtful = Vec::new();
+    for id in &replies {
+        if message(&f, id).await.is_in_doubt() {
+            doubtful.push(id.clone());
+        }
+    }
+    assert_eq!(doubtful.len(), 1);
+    let doubtful = doubtful.remove(0);
+    let fine = replies.iter().find(|r| **r != doubtful).unwrap().clone();
+    let sam = f.actor("sam");
+    let live = |channel: Option<&str>| {
+        let mut q = crate::metrics::LiveQuery::at(f.clock.now());
+        q.channel = channel.map(|c| crate::ids::ChannelId::new(c).unwrap());
+        q
+    };
+    let snapshot = f.inbox.live_snapshot(&sam, live(None)).await.unwrap();
+    assert_eq!(snapshot.in_doubt, 1);
+    let sales = f
+        .inbox
+        .live_snapshot(&sam, live(Some("sales")))
+        .await
+        .unwrap();
+    assert_eq!(sales.in_doubt, 1);
+    let support = f
+        .inbox
+        .live_snapshot(&sam, live(Some("support")))
+        .await
+        .unwrap();
+    assert_eq!(support.in_doubt, 0);
+    // Sent messages cannot be sent again; nor can another conversation's.
+    let m = message(&f, &doubtful).await;
+    let c = m.conversation.clone();
+    let ana = f.actor("ana");
+    let v = f.version(&c).await.unwrap();
+    let sent = f.inbox.resend(&ana, &c, v, &fine, "again-0").await;
+    assert!(sent.is_err(), "another conversation's message");
+    let other = message(&f, &fine).await.conversation;
+    let ov = f.version(&other).await.unwrap();
+    let refused = f.inbox.resend(&ana, &other, ov, &fine, "again-0").await;
+    assert_eq!(refused.unwrap_err().code(), "invalid_state", "already sent");
+    // Sending again: a new message, the original untouched, the timeline
+    // says who did it.
+    let again = f
+        .inbox
+        .resend(&ana, &c, v, &doubtful, "again-1")
+        .await
+        .unwrap();
+    let copy = again.message.clone().unwrap();
+    assert_ne!(copy.id, doubtful);
+    assert_eq!(copy.content, m.content);
+    assert!(again.events.iter().any(|e| matches!(
+        &e.kind,
+        EventKind::MessageResent { original, message } if original == &doubtful && message == &copy.id
+    )));
+    assert!(message(&f, &doubtful).await.is_in_doubt());
+    let replayed = f
+        .inbox
+        .resend(&ana, &c, v, &doubtful, "again-1")
+        .await
+        .unwrap();
+    assert!(replayed.replayed);
+    assert_eq!(replayed.message.unwrap().id, copy.id);
+    let report = f.inbox.dispatch(100).await.unwrap();
+    assert_eq!(report.sent, 1);
+    assert_eq!(sends(&[&f]).get(&copy.id), Some(&1));
+    assert!(!sends(&[&f]).contains_key(&doubtful));
+    // Resolved, the message is still counted until reconciled.
+    let v = f.version(&c).await.unwrap();
+    f.inbox
+        .set_status(&ana, &c, v, ConversationStatus::Resolved)
+        .await
+        .unwrap();
+    let snapshot = f.inbox.live_snapshot(&sam, live(None)).await.unwrap();
+    assert_eq!(snapshot.in_doubt, 1);
+}
