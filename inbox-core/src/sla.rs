@@ -7,6 +7,16 @@
 //! change and the current instant, and returns the new SLA state and the
 //! events to record; the [`Inbox`](crate::Inbox) calls it on every commit,
 //! and timers ([`crate::timer`]) fire the warnings and breaches.
+//!
+//! A target's clock runs only while the conversation is open: pending or
+//! snoozed, it pauses ([`SlaTargetState::Paused`]), keeping the (business)
+//! time left before its warning and its due time. On resuming, both are
+//! placed that much time later, so the warning comes when the policy's
+//! share of the *whole* target has run in total, before and after any
+//! number of pauses (a 60-minute target warning at 80 %, paused after 20
+//! minutes, warns 28 minutes after the resume and is due after 40). A
+//! warning whose share had run before the pause is due at the resume; one
+//! that already fired does not fire again.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
@@ -47,11 +57,21 @@ impl SlaTargetKind {
 pub enum SlaTargetState {
     /// Running: due at `due_at`.
     Active,
-    /// Paused while waiting on the customer (pending or snoozed), with this
-    /// much (business) time left.
+    /// Paused while waiting on the customer (pending or snoozed). The
+    /// target's clock stands still: on resuming, the due time and the
+    /// warning are placed this much (business) time after the resume, so
+    /// both come when the time elapsed before and after the pause, in
+    /// total, reaches the target and its warning share.
     Paused {
-        /// Seconds left when paused.
+        /// (Business) seconds that were left before the due time.
         remaining_secs: i64,
+        /// (Business) seconds that were left before the warning (zero if
+        /// it was already due). `None` on a target paused by a version
+        /// that did not record it: its warning is then placed from the
+        /// policy's target length, the warning share of it less the time
+        /// already run.
+        #[serde(default)]
+        warn_remaining_secs: Option<i64>,
     },
     /// Met at this instant.
     Met {
@@ -163,7 +183,8 @@ pub struct SlaPolicy {
     /// Measure in business hours (the calendar) instead of wall-clock.
     #[serde(default)]
     pub business_hours: bool,
-    /// Warn at this share of the target (e.g. 80).
+    /// Warn at this share of the target (e.g. 80), counting only the time
+    /// the target ran (not its pauses).
     pub warn_at_percent: u8,
     /// What to do at a breach.
     #[serde(default)]
@@ -294,7 +315,7 @@ impl SlaSettings {
                     SlaTargetKind::Resolution,
                     now,
                     secs,
-                    policy.warn_at_percent,
+                    &policy,
                     &clock,
                 ));
             }
@@ -313,7 +334,7 @@ impl SlaSettings {
                         kind,
                         since.max(after.created_at).min(now),
                         secs,
-                        policy.warn_at_percent,
+                        &policy,
                         &clock,
                     ));
                 }
@@ -355,22 +376,10 @@ impl SlaSettings {
         }
         // Pause while waiting on the customer; resume with the time left.
         for t in sla.targets.iter_mut() {
-            match t.state {
-                SlaTargetState::Active if paused_now && !paused_before => {
-                    let left = clock.between(now, t.due_at).num_seconds().max(0);
-                    t.state = SlaTargetState::Paused {
-                        remaining_secs: left,
-                    };
-                }
-                SlaTargetState::Paused { remaining_secs } if !paused_now => {
-                    t.due_at = clock.add(now, TimeDelta::seconds(remaining_secs));
-                    let warn_left =
-                        remaining_secs * i64::from(100 - policy.warn_at_percent.min(100)) / 100;
-                    t.warn_at =
-                        clock.add(now, TimeDelta::seconds((remaining_secs - warn_left).max(0)));
-                    t.state = SlaTargetState::Active;
-                }
-                _ => {}
+            if paused_now && !paused_before {
+                pause(t, now, &clock);
+            } else if !paused_now {
+                resume(t, now, &clock, &policy);
             }
         }
         after.sla = Some(sla);
@@ -378,14 +387,74 @@ impl SlaSettings {
     }
 }
 
+/// Pauses a running target at `now`, keeping the (business) time left
+/// before its due time and before its warning.
+fn pause(t: &mut SlaTarget, now: DateTime<Utc>, clock: &Clockwork<'_>) {
+    if t.state == SlaTargetState::Active {
+        let left = |at| clock.between(now, at).num_seconds().max(0);
+        t.state = SlaTargetState::Paused {
+            remaining_secs: left(t.due_at),
+            warn_remaining_secs: Some(left(t.warn_at)),
+        };
+    }
+}
+
+/// Resumes a paused target at `now`: due and warning come after the time
+/// that was left before each, so the warning fires when its share of the
+/// whole target has elapsed in total, counting the time before the pause
+/// (at once if that share had already elapsed; a warning that already
+/// fired stays fired).
+fn resume(t: &mut SlaTarget, now: DateTime<Utc>, clock: &Clockwork<'_>, policy: &SlaPolicy) {
+    if let SlaTargetState::Paused {
+        remaining_secs,
+        warn_remaining_secs,
+    } = t.state
+    {
+        let warn_left = warn_remaining_secs
+            .unwrap_or_else(|| policy.warn_left_when_unrecorded(t.kind, remaining_secs))
+            .clamp(0, remaining_secs.max(0));
+        t.due_at = clock.add(now, TimeDelta::seconds(remaining_secs));
+        t.warn_at = clock.add(now, TimeDelta::seconds(warn_left));
+        t.state = SlaTargetState::Active;
+    }
+}
+
+impl SlaPolicy {
+    /// The length of the policy's target of a kind, in seconds.
+    fn target_secs(&self, kind: SlaTargetKind) -> Option<i64> {
+        match kind {
+            SlaTargetKind::FirstResponse => self.first_response_secs,
+            SlaTargetKind::NextResponse => self.next_response_secs,
+            SlaTargetKind::Resolution => self.resolution_secs,
+        }
+    }
+
+    /// The seconds into a target of `secs` at which the warning fires.
+    fn warn_after_secs(&self, secs: i64) -> i64 {
+        secs * i64::from(self.warn_at_percent.min(100)) / 100
+    }
+
+    /// The time left before the warning of a target paused without it
+    /// recorded, with `remaining_secs` left before its due time: the
+    /// warning share of the policy's target length less the time already
+    /// run (length less `remaining_secs`). Without a length for the kind
+    /// (the policy changed since), the warning share of what is left.
+    fn warn_left_when_unrecorded(&self, kind: SlaTargetKind, remaining_secs: i64) -> i64 {
+        match self.target_secs(kind) {
+            Some(secs) => remaining_secs - (secs - self.warn_after_secs(secs)),
+            None => self.warn_after_secs(remaining_secs),
+        }
+    }
+}
+
 fn new_target(
     kind: SlaTargetKind,
     start: DateTime<Utc>,
     secs: i64,
-    warn_percent: u8,
+    policy: &SlaPolicy,
     clock: &Clockwork<'_>,
 ) -> SlaTarget {
-    let warn_secs = secs * i64::from(warn_percent.min(100)) / 100;
+    let warn_secs = policy.warn_after_secs(secs);
     SlaTarget {
         kind,
         started_at: start,
@@ -414,6 +483,261 @@ impl Clockwork<'_> {
         match self {
             Clockwork::Wall => (b - a).max(TimeDelta::zero()),
             Clockwork::Business(c) => c.business_time_between(a, b),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{ContactId, ConversationId, TenantId};
+    use chrono::TimeZone;
+    use proptest::prelude::*;
+
+    fn utc(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, m, d, h, min, 0).unwrap()
+    }
+
+    fn min(n: i64) -> TimeDelta {
+        TimeDelta::minutes(n)
+    }
+
+    const KINDS: [SlaTargetKind; 3] = [
+        SlaTargetKind::FirstResponse,
+        SlaTargetKind::NextResponse,
+        SlaTargetKind::Resolution,
+    ];
+
+    /// One target of `kind`, `secs` long, warning at `percent`, measured on
+    /// `calendar` (wall-clock without one).
+    fn settings(
+        kind: SlaTargetKind,
+        secs: i64,
+        percent: u8,
+        calendar: Option<Calendar>,
+    ) -> SlaSettings {
+        let of = |k| (k == kind).then_some(secs);
+        SlaSettings {
+            policies: vec![SlaPolicy {
+                id: "p".into(),
+                applies: SlaConditions::default(),
+                first_response_secs: of(SlaTargetKind::FirstResponse),
+                next_response_secs: of(SlaTargetKind::NextResponse),
+                resolution_secs: of(SlaTargetKind::Resolution),
+                business_hours: calendar.is_some(),
+                warn_at_percent: percent,
+                on_breach: vec![],
+            }],
+            calendar: calendar.unwrap_or_else(Calendar::always),
+            ..SlaSettings::default()
+        }
+    }
+
+    /// A conversation whose customer is waiting since `start` (after an
+    /// earlier answer for a next-response target), with its SLA started.
+    fn started(s: &SlaSettings, kind: SlaTargetKind, start: DateTime<Utc>) -> Conversation {
+        let mut c = Conversation::new(
+            TenantId::new("t").unwrap(),
+            ConversationId::new("c").unwrap(),
+            ChannelId::new("ch").unwrap(),
+            ContactId::new("k").unwrap(),
+            start - min(60),
+        );
+        c.waiting_since = Some(start);
+        if kind == SlaTargetKind::NextResponse {
+            c.last_agent_reply_at = Some(start - min(30));
+        }
+        if kind == SlaTargetKind::Resolution {
+            c.created_at = start;
+        }
+        s.apply(None, &mut c, start);
+        c
+    }
+
+    fn set_status(
+        s: &SlaSettings,
+        c: &mut Conversation,
+        to: ConversationStatus,
+        at: DateTime<Utc>,
+    ) {
+        let before = c.clone();
+        c.status = to;
+        s.apply(Some(&before), c, at);
+    }
+
+    /// Runs a target from `start` through `(pause, resume)` pairs.
+    fn run(
+        s: &SlaSettings,
+        kind: SlaTargetKind,
+        start: DateTime<Utc>,
+        pauses: &[(DateTime<Utc>, DateTime<Utc>)],
+    ) -> SlaTarget {
+        let mut c = started(s, kind, start);
+        for &(pause, resume) in pauses {
+            set_status(s, &mut c, ConversationStatus::Pending, pause);
+            set_status(s, &mut c, ConversationStatus::Open, resume);
+        }
+        c.sla.unwrap().target(kind).unwrap().clone()
+    }
+
+    #[test]
+    fn the_issue_example_for_every_kind() {
+        let t0 = utc(2026, 3, 2, 9, 0);
+        for kind in KINDS {
+            let s = settings(kind, 3600, 80, None);
+            let resume = t0 + min(300);
+            let t = run(&s, kind, t0, &[(t0 + min(20), resume)]);
+            assert_eq!(t.started_at, t0, "{kind:?}");
+            assert_eq!(t.warn_at, resume + min(28), "{kind:?}");
+            assert_eq!(t.due_at, resume + min(40), "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn in_business_hours_the_pause_and_the_closed_hours_do_not_count() {
+        // Madrid, 09:00-13:00 and 15:00-18:00 on weekdays (UTC+1 in March).
+        let cal = Calendar::weekdays("Europe/Madrid", &["09:00-13:00", "15:00-18:00"]).unwrap();
+        for kind in KINDS {
+            let s = settings(kind, 3600, 80, Some(cal.clone()));
+            // Friday 6 March, 12:30 Madrid: 20 business minutes to 12:50.
+            let start = utc(2026, 3, 6, 11, 30);
+            // Paused over the lunch break and the weekend, resumed on
+            // Monday at 12:50 Madrid, while open: 10 minutes before lunch,
+            // then 18 (warning) and 30 (due) from 15:00.
+            let resume = utc(2026, 3, 9, 11, 50);
+            let t = run(&s, kind, start, &[(start + min(20), resume)]);
+            assert_eq!(t.warn_at, utc(2026, 3, 9, 14, 18), "{kind:?}");
+            assert_eq!(t.due_at, utc(2026, 3, 9, 14, 30), "{kind:?}");
+            // Resumed on Saturday while closed: all of it on Monday.
+            let t = run(
+                &s,
+                kind,
+                start,
+                &[(start + min(20), utc(2026, 3, 7, 10, 0))],
+            );
+            assert_eq!(t.warn_at, utc(2026, 3, 9, 8, 28), "{kind:?}");
+            assert_eq!(t.due_at, utc(2026, 3, 9, 8, 40), "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn a_warning_share_used_up_before_the_pause_is_due_at_the_resume() {
+        let t0 = utc(2026, 3, 2, 9, 0);
+        let s = settings(SlaTargetKind::FirstResponse, 3600, 80, None);
+        let resume = t0 + min(120);
+        let t = run(
+            &s,
+            SlaTargetKind::FirstResponse,
+            t0,
+            &[(t0 + min(50), resume)],
+        );
+        assert_eq!((t.warn_at, t.due_at), (resume, resume + min(10)));
+        // Past the due time too: both at the resume.
+        let t = run(
+            &s,
+            SlaTargetKind::FirstResponse,
+            t0,
+            &[(t0 + min(70), resume)],
+        );
+        assert_eq!((t.warn_at, t.due_at), (resume, resume));
+    }
+
+    #[test]
+    fn a_paused_target_records_both_times_left() {
+        let t0 = utc(2026, 3, 2, 9, 0);
+        let s = settings(SlaTargetKind::Resolution, 3600, 80, None);
+        let mut c = started(&s, SlaTargetKind::Resolution, t0);
+        set_status(&s, &mut c, ConversationStatus::Snoozed, t0 + min(20));
+        let state = c.sla.as_ref().unwrap().targets[0].state;
+        assert_eq!(
+            state,
+            SlaTargetState::Paused {
+                remaining_secs: 40 * 60,
+                warn_remaining_secs: Some(28 * 60),
+            }
+        );
+        // Snoozed to pending: still paused, nothing recomputed.
+        set_status(&s, &mut c, ConversationStatus::Pending, t0 + min(90));
+        assert_eq!(c.sla.as_ref().unwrap().targets[0].state, state);
+    }
+
+    /// A target paused by an earlier version (no time left before the
+    /// warning recorded) takes its warning from the policy's length.
+    #[test]
+    fn a_target_paused_before_the_warning_was_recorded_uses_the_policy() {
+        let t0 = utc(2026, 3, 2, 9, 0);
+        let s = settings(SlaTargetKind::Resolution, 3600, 80, None);
+        let mut c = started(&s, SlaTargetKind::Resolution, t0);
+        let mut stored = serde_json::to_value(c.sla.as_ref().unwrap()).unwrap();
+        stored["targets"][0]["state"] =
+            serde_json::json!({"state": "paused", "remaining_secs": 2400});
+        c.sla = Some(serde_json::from_value(stored).unwrap());
+        c.status = ConversationStatus::Pending;
+        let resume = t0 + min(300);
+        set_status(&s, &mut c, ConversationStatus::Open, resume);
+        let t = c.sla.unwrap().targets[0].clone();
+        assert_eq!((t.warn_at, t.due_at), (resume + min(28), resume + min(40)));
+        // A policy without that target any more: the share of what is left.
+        let other = settings(SlaTargetKind::FirstResponse, 3600, 80, None);
+        assert_eq!(
+            other.policies[0].warn_left_when_unrecorded(SlaTargetKind::Resolution, 2400),
+            1920
+        );
+    }
+
+    fn zone() -> impl Strategy<Value = Option<&'static str>> {
+        prop::sample::select(vec![
+            None,
+            Some("Europe/Madrid"),
+            Some("America/New_York"),
+            Some("Asia/Kolkata"),
+            Some("UTC"),
+        ])
+    }
+
+    proptest! {
+        /// However the (business) time before the warning is split by
+        /// pauses, the warning comes at the earliest instant after the last
+        /// resume when the time run in total reaches its share of the
+        /// target, and the due time when it reaches the whole.
+        #[test]
+        fn warning_and_due_come_when_the_total_reaches_their_share(
+            zone in zone(),
+            kind in prop::sample::select(KINDS.to_vec()),
+            start_min in 0i64..(60 * 24 * 60),
+            target_min in 1i64..(3 * 24 * 60),
+            percent in 1u8..=100,
+            // (minutes running, then minutes paused), wall clock.
+            splits in prop::collection::vec((0i64..(2 * 24 * 60), 1i64..(4 * 24 * 60)), 0..4),
+        ) {
+            let cal = zone.map(|z| {
+                Calendar::weekdays(z, &["08:30-12:00", "13:00-18:15"])
+                    .unwrap()
+                    .with_day(chrono::Weekday::Sat, &["22:00-02:00"])
+                    .unwrap()
+            });
+            let s = settings(kind, target_min * 60, percent, cal.clone());
+            let measure = cal.unwrap_or_else(Calendar::always);
+            let start = utc(2026, 1, 1, 0, 0) + min(start_min);
+            let mut pauses = Vec::new();
+            let (mut run_from, mut used) = (start, TimeDelta::zero());
+            for (running, paused) in splits {
+                let pause = run_from + min(running);
+                used += measure.business_time_between(run_from, pause);
+                run_from = pause + min(paused);
+                pauses.push((pause, run_from));
+            }
+            let t = run(&s, kind, start, &pauses);
+            let whole = TimeDelta::minutes(target_min);
+            let share = TimeDelta::seconds(whole.num_seconds() * i64::from(percent) / 100);
+            for (at, goal) in [(t.warn_at, share), (t.due_at, whole)] {
+                if used >= goal {
+                    prop_assert_eq!(at, run_from);
+                } else {
+                    prop_assert_eq!(used + measure.business_time_between(run_from, at), goal);
+                    prop_assert_eq!(Some(at), measure.add_business(run_from, goal - used));
+                }
+            }
         }
     }
 }

@@ -284,6 +284,11 @@ async fn waiting_on_the_customer_pauses_the_clock() {
         "8 hours were left when it paused"
     );
     assert_eq!(
+        res.warn_at,
+        t0 + TimeDelta::hours(28),
+        "the warning at 8 of the 10 hours: 2 before the pause, 6 after"
+    );
+    assert_eq!(
         f.inbox
             .tick(t0 + TimeDelta::hours(29), 100)
             .await
@@ -299,4 +304,294 @@ async fn waiting_on_the_customer_pauses_the_clock() {
             .sla_breaches,
         1
     );
+}
+
+// Warnings after a pause (issue 21 §4): a target paused and resumed warns
+// when the configured share of the *whole* target has elapsed, counting
+// the (business) time before and after the pause.
+
+const MIN: fn(i64) -> TimeDelta = TimeDelta::minutes;
+
+/// One 60-minute target of `kind`, warning at 80 %, no breach actions.
+fn hour_target(kind: SlaTargetKind, business_hours: bool) -> SlaPolicy {
+    let secs = |k: SlaTargetKind| (k == kind).then_some(3600);
+    SlaPolicy {
+        id: "hour".into(),
+        applies: Default::default(),
+        first_response_secs: secs(SlaTargetKind::FirstResponse),
+        next_response_secs: secs(SlaTargetKind::NextResponse),
+        resolution_secs: secs(SlaTargetKind::Resolution),
+        business_hours,
+        warn_at_percent: 80,
+        on_breach: vec![],
+    }
+}
+
+async fn hour_fixture(kind: SlaTargetKind, calendar: Option<Calendar>) -> Fixture {
+    let business_hours = calendar.is_some();
+    fixture(SlaSettings {
+        policies: vec![hour_target(kind, business_hours)],
+        calendar: calendar.unwrap_or_else(Calendar::always),
+        ..Default::default()
+    })
+    .await
+}
+
+/// Starts a target of `kind` at `t0` on a new conversation: the customer's
+/// first message (first response, resolution), or their next one after an
+/// answer (next response).
+async fn start_target(
+    f: &Fixture,
+    kind: SlaTargetKind,
+    t0: chrono::DateTime<Utc>,
+) -> inbox_core::ConversationId {
+    if kind == SlaTargetKind::NextResponse {
+        f.clock.set(t0 - MIN(30));
+        let (c, _) = f
+            .customer_says("1001", "n0", "34600000009", "hi")
+            .await
+            .unwrap();
+        f.clock.set(t0 - MIN(20));
+        f.claim_and_reply(&f.actor("ana"), &c, "Hello!", "n1")
+            .await
+            .unwrap();
+    }
+    f.clock.set(t0);
+    let (c, _) = f
+        .customer_says("1001", "w0", "34600000009", "where is my order?")
+        .await
+        .unwrap();
+    let t = target(f, &c, kind).await;
+    assert_eq!((t.started_at, t.state), (t0, SlaTargetState::Active));
+    c
+}
+
+async fn target(
+    f: &Fixture,
+    c: &inbox_core::ConversationId,
+    kind: SlaTargetKind,
+) -> inbox_core::sla::SlaTarget {
+    let conv = f.store.conversation(&f.acme(), c).await.unwrap();
+    conv.sla.unwrap().target(kind).unwrap().clone()
+}
+
+/// Snoozes at `at` until `until`, and wakes it with a tick at `until`.
+async fn snooze_and_wake(
+    f: &Fixture,
+    c: &inbox_core::ConversationId,
+    at: chrono::DateTime<Utc>,
+    until: chrono::DateTime<Utc>,
+) {
+    f.clock.set(at);
+    let v = f.version(c).await.unwrap();
+    f.inbox.snooze(&f.actor("ana"), c, v, until).await.unwrap();
+    f.clock.set(until);
+    assert_eq!(f.inbox.tick(until, 100).await.unwrap().woken, 1);
+}
+
+/// Ticks at `at`, returning (warnings, breaches) fired.
+async fn fire(f: &Fixture, at: chrono::DateTime<Utc>) -> (u32, u32) {
+    let r = f.inbox.tick(at, 100).await.unwrap();
+    (r.sla_warnings, r.sla_breaches)
+}
+
+/// The issue's example for one kind of target: 60 minutes, warning at
+/// 80 %, 20 minutes elapsed before a snooze; after the wake the warning
+/// comes 28 minutes later (not 32) and the breach 40 minutes later.
+async fn the_issue_example(kind: SlaTargetKind) {
+    let f = hour_fixture(kind, None).await;
+    let t0 = Fixture::start();
+    let c = start_target(&f, kind, t0).await;
+    let resume = t0 + TimeDelta::hours(3);
+    f.clock.set(t0 + MIN(20));
+    let v = f.version(&c).await.unwrap();
+    f.inbox
+        .snooze(&f.actor("ana"), &c, v, resume)
+        .await
+        .unwrap();
+    assert!(matches!(
+        target(&f, &c, kind).await.state,
+        SlaTargetState::Paused { .. }
+    ));
+    assert_eq!(fire(&f, t0 + TimeDelta::hours(2)).await, (0, 0), "paused");
+    f.clock.set(resume);
+    assert_eq!(f.inbox.tick(resume, 100).await.unwrap().woken, 1);
+    let t = target(&f, &c, kind).await;
+    assert_eq!(t.state, SlaTargetState::Active);
+    assert_eq!(t.warn_at, resume + MIN(28), "{kind:?}: 48 of 60 minutes");
+    assert_eq!(t.due_at, resume + MIN(40), "{kind:?}");
+    assert_eq!(fire(&f, resume + MIN(27)).await, (0, 0));
+    assert_eq!(fire(&f, resume + MIN(28)).await, (1, 0));
+    assert_eq!(fire(&f, resume + MIN(39)).await, (0, 0));
+    assert_eq!(fire(&f, resume + MIN(40)).await, (0, 1));
+}
+
+#[tokio::test]
+async fn first_response_warns_at_its_share_of_the_whole_target_after_a_pause() {
+    the_issue_example(SlaTargetKind::FirstResponse).await;
+}
+
+#[tokio::test]
+async fn next_response_warns_at_its_share_of_the_whole_target_after_a_pause() {
+    the_issue_example(SlaTargetKind::NextResponse).await;
+}
+
+#[tokio::test]
+async fn resolution_warns_at_its_share_of_the_whole_target_after_a_pause() {
+    the_issue_example(SlaTargetKind::Resolution).await;
+}
+
+/// The same in business hours (Madrid, 09:00-17:00 on weekdays): 20
+/// business minutes before a snooze over the night; after the wake, 10
+/// business minutes are left that day, so the warning (28 more business
+/// minutes) and the breach (40) fall on the next morning.
+async fn the_issue_example_in_business_hours(kind: SlaTargetKind) {
+    let calendar = Calendar::weekdays("Europe/Madrid", &["09:00-17:00"]).unwrap();
+    let f = hour_fixture(kind, Some(calendar)).await;
+    // Monday 2 March 2026, 16:20 in Madrid (UTC+1).
+    let t0 = Utc.with_ymd_and_hms(2026, 3, 2, 15, 20, 0).unwrap();
+    let c = start_target(&f, kind, t0).await;
+    let t = target(&f, &c, kind).await;
+    // Before the pause: 40 minutes on Monday, 8 on Tuesday from 09:00.
+    assert_eq!(
+        t.warn_at,
+        Utc.with_ymd_and_hms(2026, 3, 3, 8, 8, 0).unwrap()
+    );
+    // Snoozed at 16:40 until Tuesday 16:50: a night and a day pass.
+    let wake = Utc.with_ymd_and_hms(2026, 3, 3, 15, 50, 0).unwrap();
+    snooze_and_wake(&f, &c, t0 + MIN(20), wake).await;
+    let t = target(&f, &c, kind).await;
+    // 10 business minutes on Tuesday, 18 (warning) and 30 (due) on
+    // Wednesday from 09:00 Madrid (08:00 UTC).
+    let wednesday = Utc.with_ymd_and_hms(2026, 3, 4, 8, 0, 0).unwrap();
+    assert_eq!(t.warn_at, wednesday + MIN(18), "{kind:?}");
+    assert_eq!(t.due_at, wednesday + MIN(30), "{kind:?}");
+    assert_eq!(fire(&f, wednesday + MIN(17)).await, (0, 0));
+    assert_eq!(fire(&f, wednesday + MIN(18)).await, (1, 0));
+    assert_eq!(fire(&f, wednesday + MIN(30)).await, (0, 1));
+}
+
+#[tokio::test]
+async fn first_response_warning_after_a_pause_counts_business_time() {
+    the_issue_example_in_business_hours(SlaTargetKind::FirstResponse).await;
+}
+
+#[tokio::test]
+async fn next_response_warning_after_a_pause_counts_business_time() {
+    the_issue_example_in_business_hours(SlaTargetKind::NextResponse).await;
+}
+
+#[tokio::test]
+async fn resolution_warning_after_a_pause_counts_business_time() {
+    the_issue_example_in_business_hours(SlaTargetKind::Resolution).await;
+}
+
+#[tokio::test]
+async fn several_pauses_add_up() {
+    let kind = SlaTargetKind::FirstResponse;
+    let f = hour_fixture(kind, None).await;
+    let t0 = Fixture::start();
+    let c = start_target(&f, kind, t0).await;
+    // 10 minutes, then pending for an hour, reopened by the agent.
+    f.clock.set(t0 + MIN(10));
+    let v = f.version(&c).await.unwrap();
+    f.inbox
+        .set_status(&f.actor("ana"), &c, v, ConversationStatus::Pending)
+        .await
+        .unwrap();
+    let r1 = t0 + MIN(70);
+    f.clock.set(r1);
+    let v = f.version(&c).await.unwrap();
+    f.inbox
+        .set_status(&f.actor("ana"), &c, v, ConversationStatus::Open)
+        .await
+        .unwrap();
+    let t = target(&f, &c, kind).await;
+    assert_eq!((t.warn_at, t.due_at), (r1 + MIN(38), r1 + MIN(50)));
+    // 10 more minutes, then snoozed for two hours.
+    let r2 = r1 + MIN(130);
+    snooze_and_wake(&f, &c, r1 + MIN(10), r2).await;
+    let t = target(&f, &c, kind).await;
+    assert_eq!((t.warn_at, t.due_at), (r2 + MIN(28), r2 + MIN(40)));
+    // 10 more minutes, pending again; the customer writes: 30 of the 60
+    // minutes are gone, 18 are left before the warning.
+    f.clock.set(r2 + MIN(10));
+    let v = f.version(&c).await.unwrap();
+    f.inbox
+        .set_status(&f.actor("ana"), &c, v, ConversationStatus::Pending)
+        .await
+        .unwrap();
+    let r3 = r2 + TimeDelta::hours(5);
+    f.clock.set(r3);
+    f.customer_says("1001", "w1", "34600000009", "hello?")
+        .await
+        .unwrap();
+    let t = target(&f, &c, kind).await;
+    assert_eq!(t.state, SlaTargetState::Active);
+    assert_eq!((t.warn_at, t.due_at), (r3 + MIN(18), r3 + MIN(30)));
+    assert_eq!(fire(&f, r3 + MIN(17)).await, (0, 0));
+    assert_eq!(fire(&f, r3 + MIN(18)).await, (1, 0));
+    assert_eq!(fire(&f, r3 + MIN(30)).await, (0, 1));
+}
+
+/// Paused after the warning's share had elapsed but before any tick fired
+/// it: the warning is due at the resume, not skipped and not moved later.
+#[tokio::test]
+async fn a_warning_that_came_due_before_the_pause_fires_at_the_resume() {
+    let kind = SlaTargetKind::FirstResponse;
+    let f = hour_fixture(kind, None).await;
+    let t0 = Fixture::start();
+    let c = start_target(&f, kind, t0).await;
+    let resume = t0 + TimeDelta::hours(2);
+    // 50 of 60 minutes gone (the warning was due at 48), nobody ticked.
+    snooze_and_wake(&f, &c, t0 + MIN(50), resume).await;
+    let t = target(&f, &c, kind).await;
+    assert!(!t.warned);
+    assert_eq!((t.warn_at, t.due_at), (resume, resume + MIN(10)));
+    assert_eq!(fire(&f, resume).await, (1, 0), "warned at the resume");
+    assert_eq!(fire(&f, resume + MIN(9)).await, (0, 0));
+    assert_eq!(fire(&f, resume + MIN(10)).await, (0, 1));
+    assert_eq!(events(&f, "sla_warning").len(), 1);
+}
+
+/// A warning that fired before the pause does not fire again after it.
+#[tokio::test]
+async fn a_warning_fired_before_the_pause_is_not_repeated() {
+    let kind = SlaTargetKind::Resolution;
+    let f = hour_fixture(kind, None).await;
+    let t0 = Fixture::start();
+    let c = start_target(&f, kind, t0).await;
+    assert_eq!(fire(&f, t0 + MIN(48)).await, (1, 0));
+    let resume = t0 + TimeDelta::hours(2);
+    snooze_and_wake(&f, &c, t0 + MIN(50), resume).await;
+    let t = target(&f, &c, kind).await;
+    assert!(t.warned);
+    assert_eq!(t.due_at, resume + MIN(10));
+    assert_eq!(fire(&f, resume + MIN(9)).await, (0, 0));
+    assert_eq!(fire(&f, resume + MIN(10)).await, (0, 1));
+    assert_eq!(events(&f, "sla_warning").len(), 1);
+}
+
+/// The live snapshot counts the conversation at risk from the corrected
+/// warning instant (28 minutes after the resume in the issue's example).
+#[tokio::test]
+async fn the_live_snapshot_puts_a_resumed_target_at_risk_at_its_share_of_the_whole() {
+    use inbox_core::metrics::LiveQuery;
+    let kind = SlaTargetKind::FirstResponse;
+    let f = hour_fixture(kind, None).await;
+    let t0 = Fixture::start();
+    let c = start_target(&f, kind, t0).await;
+    let resume = t0 + TimeDelta::hours(3);
+    snooze_and_wake(&f, &c, t0 + MIN(20), resume).await;
+    let sam = f.actor("sam");
+    for (after, expected) in [(27, (0, 0)), (28, (1, 0)), (39, (1, 0)), (40, (0, 1))] {
+        let at = resume + MIN(after);
+        f.clock.set(at);
+        let s = f
+            .inbox
+            .live_snapshot(&sam, LiveQuery::at(at))
+            .await
+            .unwrap();
+        assert_eq!((s.sla_at_risk, s.sla_breached), expected, "{after} min");
+    }
 }

@@ -244,7 +244,10 @@ mod tests {
         let at = chrono::DateTime::<chrono::Utc>::MIN_UTC;
         for s in [
             SlaTargetState::Active,
-            SlaTargetState::Paused { remaining_secs: 5 },
+            SlaTargetState::Paused {
+                remaining_secs: 5,
+                warn_remaining_secs: Some(4),
+            },
             SlaTargetState::Met { at },
             SlaTargetState::Breached { at },
         ] {

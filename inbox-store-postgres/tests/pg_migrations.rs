@@ -111,6 +111,7 @@ fn conversations() -> Vec<Conversation> {
                 at(17, 0),
                 SlaTargetState::Paused {
                     remaining_secs: 600,
+                    warn_remaining_secs: Some(300),
                 },
             ),
         ],
