@@ -15,8 +15,11 @@
 //!   templates, interactive buttons and lists, reactions, location,
 //!   contacts), marks messages read with the typing indicator, looks up,
 //!   downloads and uploads media, lists approved templates; classifies
-//!   Meta's error codes, retries what is retryable with backoff and jitter,
-//!   and limits throughput per number;
+//!   Meta's error codes ([`classify`]), retries what is retryable with
+//!   backoff and jitter, reports a send whose outcome is unknown (a timeout
+//!   or a connection lost after the request was written, a success without
+//!   a message id) as in doubt instead of sending it twice, and limits
+//!   throughput per number;
 //! - optionally (feature `axum`) an axum router for the webhook endpoint.
 //!
 //! Tokens and app secrets are [`Secret`]s: never in `Debug`, logs or errors.

@@ -2,9 +2,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wiremock::matchers::{body_partial_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
@@ -175,17 +178,47 @@ async fn server_errors_are_retried_then_reported_transient() {
 }
 
 #[tokio::test]
-async fn timeouts_are_transient_and_retried_only_when_allowed() {
+async fn a_send_that_times_out_is_in_doubt_and_reaches_meta_once() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(ok_response("wamid.slow").set_delay(Duration::from_secs(2)))
         .mount(&server)
         .await;
-    // Default: a timed-out send may have been accepted, so it is not retried.
+    // Default: Meta may have accepted the send whose answer timed out, so
+    // it is in doubt (never resent by the dispatcher) and not retried.
     let err = client(&server).send(&request("hi")).await.unwrap_err();
-    assert!(matches!(err, TransportError::Transient { .. }), "{err:?}");
+    assert!(matches!(err, TransportError::InDoubt { .. }), "{err:?}");
+    assert!(!err.is_retryable());
     assert_eq!(server.received_requests().await.unwrap().len(), 1);
-    // With retry_timeouts the client tries again.
+}
+
+#[tokio::test]
+async fn with_retry_timeouts_a_timed_out_send_is_retried_and_stays_in_doubt() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ok_response("wamid.slow").set_delay(Duration::from_secs(2)))
+        .mount(&server)
+        .await;
+    let err = opted_in(&server).send(&request("hi")).await.unwrap_err();
+    assert!(matches!(err, TransportError::InDoubt { .. }), "{err:?}");
+    assert_eq!(server.received_requests().await.unwrap().len(), 3);
+    // A definite refusal after a timed-out attempt does not clear the doubt:
+    // the first attempt may have been delivered.
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(sequence(vec![
+            ok_response("wamid.slow").set_delay(Duration::from_secs(2)),
+            ResponseTemplate::new(400).set_body_json(meta_error(131026)),
+        ]))
+        .mount(&server)
+        .await;
+    let err = opted_in(&server).send(&request("hi")).await.unwrap_err();
+    assert!(matches!(err, TransportError::InDoubt { .. }), "{err:?}");
+    assert_eq!(server.received_requests().await.unwrap().len(), 2);
+}
+
+/// A client that retries timed-out sends (`retry_timeouts`).
+fn opted_in(server: &MockServer) -> GraphClient {
     let mut config = GraphConfig::new(TOKEN).base_url(server.uri());
     config.timeout = Duration::from_millis(200);
     config.retry = RetryPolicy {
@@ -194,13 +227,295 @@ async fn timeouts_are_transient_and_retried_only_when_allowed() {
         max_delay: Duration::from_millis(5),
         retry_timeouts: true,
     };
+    GraphClient::new(config).unwrap()
+}
+
+#[tokio::test]
+async fn a_success_without_a_message_id_is_in_doubt_and_never_resent() {
+    let bodies = [
+        ResponseTemplate::new(200)
+            .set_body_json(json!({ "messaging_product": "whatsapp", "messages": [] })),
+        ResponseTemplate::new(200).set_body_json(json!({ "messaging_product": "whatsapp" })),
+        ResponseTemplate::new(200).set_body_string("<html>ok</html>"),
+        ResponseTemplate::new(200),
+        ResponseTemplate::new(201).set_body_json(json!({ "messages": [{ "id": 7 }] })),
+    ];
+    for body in bodies {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(body)
+            .mount(&server)
+            .await;
+        // Not even with retry_timeouts: Meta did answer with a success.
+        let err = opted_in(&server).send(&request("hi")).await.unwrap_err();
+        assert!(matches!(err, TransportError::InDoubt { .. }), "{err:?}");
+        assert_eq!(server.received_requests().await.unwrap().len(), 1);
+    }
+}
+
+/// A stand-in that reads each request whole, counts it, answers `reply`
+/// (possibly nothing, or a truncated answer) and closes the connection.
+async fn raw_stand_in(reply: &'static [u8]) -> (String, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let uri = format!("http://{}", listener.local_addr().unwrap());
+    let count = Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                if read_request(&mut socket).await {
+                    seen.fetch_add(1, Ordering::SeqCst);
+                    let _ = socket.write_all(reply).await;
+                }
+                let _ = socket.shutdown().await;
+            });
+        }
+    });
+    (uri, count)
+}
+
+/// Reads one HTTP/1.1 request (headers and a Content-Length body).
+async fn read_request(socket: &mut tokio::net::TcpStream) -> bool {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let Ok(n) = socket.read(&mut chunk).await else {
+            return false;
+        };
+        if n == 0 {
+            return false;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+            continue;
+        };
+        let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        if buf.len() >= end + 4 + length {
+            return true;
+        }
+    }
+}
+
+fn raw_client(uri: &str) -> GraphClient {
+    let mut config = GraphConfig::new(TOKEN).base_url(uri);
+    config.retry = RetryPolicy {
+        max_attempts: 3,
+        base_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(5),
+        retry_timeouts: false,
+    };
+    config.timeout = Duration::from_secs(5);
+    GraphClient::new(config).unwrap()
+}
+
+#[tokio::test]
+async fn a_connection_lost_before_the_answer_is_in_doubt_and_not_resent() {
+    let (uri, count) = raw_stand_in(b"").await;
+    let err = raw_client(&uri).send(&request("hi")).await.unwrap_err();
+    assert!(matches!(err, TransportError::InDoubt { .. }), "{err:?}");
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+    assert!(!format!("{err} {err:?}").contains(TOKEN));
+}
+
+#[tokio::test]
+async fn a_success_whose_body_cannot_be_read_is_in_doubt() {
+    let (uri, count) = raw_stand_in(
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 200\r\n\r\n{\"messages\":[{\"id\":\"wam",
+    )
+    .await;
+    let err = raw_client(&uri).send(&request("hi")).await.unwrap_err();
+    assert!(matches!(err, TransportError::InDoubt { .. }), "{err:?}");
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_transient_and_retried() {
+    // A port nothing listens on: the request is never written.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let err = raw_client(&format!("http://127.0.0.1:{port}"))
+        .send(&request("hi"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, TransportError::Transient { .. }), "{err:?}");
+    assert!(err.is_retryable());
+    assert!(err.to_string().contains("after 3 attempts"), "{err}");
+}
+
+#[tokio::test]
+async fn a_connect_timeout_is_transient_and_retried() {
+    // Accepts TCP connections but never answers the TLS handshake: the
+    // connection is never made, so no request was written.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let seen = accepted.clone();
+    tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            seen.fetch_add(1, Ordering::SeqCst);
+            open.push(socket);
+        }
+    });
+    let mut config = GraphConfig::new(TOKEN).base_url(format!("https://{addr}"));
+    config.connect_timeout = Duration::from_millis(100);
+    config.timeout = Duration::from_secs(10);
+    config.retry = RetryPolicy {
+        max_attempts: 3,
+        base_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(5),
+        retry_timeouts: false,
+    };
     let err = GraphClient::new(config)
         .unwrap()
         .send(&request("hi"))
         .await
         .unwrap_err();
-    assert!(matches!(err, TransportError::Transient { .. }));
-    assert_eq!(server.received_requests().await.unwrap().len(), 4);
+    assert!(matches!(err, TransportError::Transient { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains("connecting timed out"), "{text}");
+    assert!(text.contains("after 3 attempts"), "{text}");
+    assert_eq!(accepted.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn idempotent_calls_retry_timeouts_and_report_them_transient() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({ "success": true }))
+                .set_delay(Duration::from_secs(2)),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(2)))
+        .mount(&server)
+        .await;
+    let c = opted_out(&server);
+    // Marking read twice is harmless: a timeout is retried.
+    let err = c
+        .mark_read("106540352242922", "wamid.in", false)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, TransportError::Transient { .. }), "{err:?}");
+    let err = c.media_info(None, "1003383421387256").await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            WhatsAppError::Transport(TransportError::Transient { .. })
+        ),
+        "{err:?}"
+    );
+    assert_eq!(server.received_requests().await.unwrap().len(), 6);
+}
+
+/// A client with a short timeout that does not retry timed-out sends.
+fn opted_out(server: &MockServer) -> GraphClient {
+    let mut config = GraphConfig::new(TOKEN).base_url(server.uri());
+    config.timeout = Duration::from_millis(200);
+    config.retry = RetryPolicy {
+        max_attempts: 3,
+        base_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(5),
+        retry_timeouts: false,
+    };
+    GraphClient::new(config).unwrap()
+}
+
+#[tokio::test]
+async fn a_timeout_on_a_url_carrying_a_token_never_shows_it() {
+    // Meta's paging links carry the access token in the query string.
+    let server = MockServer::start().await;
+    let next = format!(
+        "{}/v23.0/waba-1/message_templates?access_token={TOKEN}&after=C",
+        server.uri()
+    );
+    Mock::given(method("GET"))
+        .and(query_param("after", "C"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(2)))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "data": [], "paging": { "next": next }
+        })))
+        .mount(&server)
+        .await;
+    let err = opted_out(&server)
+        .approved_templates("waba-1")
+        .await
+        .unwrap_err();
+    let text = format!("{err} {err:?}");
+    assert!(text.contains("timed out"), "{text}");
+    assert!(!text.contains(TOKEN), "{text}");
+}
+
+/// Status, Retry-After, Meta's code, the error's text begins with, requests
+/// made.
+type StatusCase = (u16, Option<&'static str>, Option<i64>, &'static str, usize);
+
+#[tokio::test]
+async fn http_statuses_decide_for_codes_meta_does_not_document() {
+    let cases: &[StatusCase] = &[
+        // Longer than the client's max_delay: left to the dispatcher.
+        (429, Some("7"), Some(987_654), "rate limited", 1),
+        (429, None, Some(987_654), "rate limited", 3),
+        (429, Some("0"), Some(17), "rate limited", 3),
+        (429, None, Some(32), "rate limited", 3),
+        (500, None, Some(131_057), "transient", 3),
+        (503, None, Some(987_654), "transient", 3),
+        (503, None, None, "transient", 3),
+        (401, None, Some(104), "unauthorized", 1),
+        (403, None, Some(987_654), "unauthorized", 1),
+        (400, None, Some(987_654), "rejected", 1),
+        (500, None, Some(131_045), "rejected", 1),
+        (400, None, Some(131_048), "rate limited", 3),
+        (400, None, Some(131_049), "rejected", 1),
+        (403, None, Some(368), "rejected", 1),
+    ];
+    for &(status, retry_after, code, expected, requests) in cases {
+        let server = MockServer::start().await;
+        let mut answer = ResponseTemplate::new(status);
+        if let Some(code) = code {
+            answer = answer.set_body_json(meta_error(code));
+        }
+        if let Some(v) = retry_after {
+            answer = answer.insert_header("retry-after", v);
+        }
+        Mock::given(method("POST"))
+            .respond_with(answer)
+            .mount(&server)
+            .await;
+        let err = client(&server).send(&request("hi")).await.unwrap_err();
+        let case = format!("HTTP {status} code {code:?}: {err:?}");
+        assert!(err.to_string().starts_with(expected), "{case}");
+        assert_eq!(err.code(), code, "{case}");
+        assert_eq!(
+            server.received_requests().await.unwrap().len(),
+            requests,
+            "{case}"
+        );
+        if status == 429 && retry_after == Some("7") {
+            assert_eq!(
+                err,
+                TransportError::RateLimited {
+                    code,
+                    retry_after: Some(Duration::from_secs(7))
+                }
+            );
+        }
+    }
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
 //! Mapping Graph API errors to the core's transport errors.
 
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -238,6 +239,21 @@ fn describe(e: &GraphError, status: u16) -> String {
         m = format!("{m} (subcode {sub})");
     }
     m
+}
+
+/// A `Retry-After` header: delay seconds or an HTTP date (a date in the
+/// past is no wait). `None` when it is neither.
+pub(crate) fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = DateTime::parse_from_rfc2822(value).ok()?;
+    Some(
+        (at.with_timezone(&Utc) - now)
+            .to_std()
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 #[cfg(test)]

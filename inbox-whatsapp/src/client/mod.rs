@@ -31,10 +31,18 @@ pub struct RetryPolicy {
     pub base_delay: Duration,
     /// Longest delay.
     pub max_delay: Duration,
-    /// Retry requests that timed out. Off by default: Meta may have accepted
-    /// a request whose answer timed out, and it has no idempotency key, so a
-    /// retry can deliver the message twice. The core's dispatcher marks such
-    /// messages in doubt instead and reconciles them by status webhook.
+    /// Resend, within one call, a message or upload whose outcome is
+    /// unknown: the answer timed out once the request was written, or the
+    /// connection was lost before the answer. **Off by default, and risks
+    /// duplicates**: Meta may have accepted the first request and the Cloud
+    /// API has no idempotency key, so the customer can get the message
+    /// twice. Off, such a send fails with [`TransportError::InDoubt`], which
+    /// the core's dispatcher never resends: it marks the message in doubt
+    /// and reconciles it from the status webhook carrying our id. On, a
+    /// send that still fails after a doubtful attempt is in doubt too. A
+    /// success answer without a message id is never resent, even when on.
+    /// Calls that are harmless to repeat (marking read, media lookups and
+    /// downloads, template lists) retry lost answers regardless.
     pub retry_timeouts: bool,
 }
 
@@ -60,8 +68,15 @@ pub struct GraphConfig {
     pub access_token: Secret,
     /// Per phone number id tokens (numbers of different businesses).
     pub tokens: HashMap<String, Secret>,
-    /// Timeout of one HTTP request.
+    /// Timeout of one HTTP request, from connecting to the end of the
+    /// answer.
     pub timeout: Duration,
+    /// Timeout of opening a connection (TCP and TLS). A connection not made
+    /// in time never carried the request, so it is retried like a refused
+    /// one. Keep it shorter than `timeout`: a connection still opening when
+    /// `timeout` expires cannot be told from a request without an answer,
+    /// and a send is then in doubt.
+    pub connect_timeout: Duration,
     /// Retries.
     pub retry: RetryPolicy,
     /// Messages per second per number (WhatsApp's default is 80; up to
@@ -80,6 +95,7 @@ impl std::fmt::Debug for GraphConfig {
                 &format!("{} per-number token(s), redacted", self.tokens.len()),
             )
             .field("timeout", &self.timeout)
+            .field("connect_timeout", &self.connect_timeout)
             .field("retry", &self.retry)
             .field("messages_per_second", &self.messages_per_second)
             .finish()
@@ -104,6 +120,7 @@ impl GraphConfig {
             access_token: access_token.into(),
             tokens: HashMap::new(),
             timeout: Duration::from_secs(20),
+            connect_timeout: Duration::from_secs(10),
             retry: RetryPolicy::default(),
             messages_per_second: 80,
         }
@@ -178,6 +195,18 @@ struct SentId {
     id: String,
 }
 
+impl SendResponse {
+    /// The message id of a success answer, if it has one.
+    fn message_id(body: &[u8]) -> Option<String> {
+        serde_json::from_slice::<SendResponse>(body)
+            .ok()?
+            .messages
+            .into_iter()
+            .map(|m| m.id)
+            .find(|id| !id.is_empty())
+    }
+}
+
 #[derive(Deserialize)]
 struct TemplatePage {
     #[serde(default)]
@@ -214,9 +243,23 @@ impl std::fmt::Debug for GraphClient {
     }
 }
 
+/// What one attempt came to, when it is not a final error.
 enum Attempt<T> {
+    /// A success answer.
     Done(T),
+    /// A failure worth another attempt, if any are left.
     Retry(TransportError),
+}
+
+/// Whether a request may be repeated when its outcome is unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Repeat {
+    /// Repeating it changes nothing (marking read, lookups, downloads,
+    /// lists): a lost answer is a transient failure, retried.
+    Harmless,
+    /// Repeating it may do it twice (sends, uploads): a lost answer is in
+    /// doubt, retried only with [`RetryPolicy::retry_timeouts`].
+    Risky,
 }
 
 impl GraphClient {
@@ -224,6 +267,7 @@ impl GraphClient {
     pub fn new(config: GraphConfig) -> Result<Self, WhatsAppError> {
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
+            .connect_timeout(config.connect_timeout)
             .build()
             .map_err(|e| WhatsAppError::Config(format!("HTTP client: {e}")))?;
         let rate = NonZeroU32::new(config.messages_per_second).ok_or_else(|| {
@@ -262,7 +306,7 @@ impl GraphClient {
             ..
         } = error
         {
-            return (*d).min(self.config.retry.max_delay);
+            return *d;
         }
         let p = self.config.retry;
         let cap = p
@@ -278,25 +322,38 @@ impl GraphClient {
         })
     }
 
-    /// Runs `call` with retries for retryable failures.
+    /// Whether to wait for another attempt within this call: not when Meta
+    /// asked for a longer pause than `max_delay` (the dispatcher waits it
+    /// out instead of this call retrying too early).
+    fn may_wait(&self, error: &TransportError) -> bool {
+        !matches!(error, TransportError::RateLimited { retry_after: Some(d), .. }
+            if *d > self.config.retry.max_delay)
+    }
+
+    /// Runs `call` with retries for retryable failures. Once an attempt was
+    /// in doubt, a call that does not succeed is in doubt: that attempt may
+    /// have been accepted.
     async fn with_retries<T, F, Fut>(&self, what: &str, mut call: F) -> Result<T, TransportError>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<Attempt<T>, TransportError>>,
     {
         let max = self.config.retry.max_attempts.max(1);
+        let mut doubt: Option<String> = None;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match call().await? {
-                Attempt::Done(v) => return Ok(v),
-                Attempt::Retry(e) if attempt < max => {
-                    let wait = self.delay(attempt, &e);
-                    tracing::info!(%what, attempt, error = %e, ?wait, "Graph API call failed, retrying");
-                    tokio::time::sleep(wait).await;
-                }
-                Attempt::Retry(e) => return Err(e),
+            let error = match call().await {
+                Ok(Attempt::Done(v)) => return Ok(v),
+                Ok(Attempt::Retry(e)) if attempt < max && self.may_wait(&e) => e,
+                Ok(Attempt::Retry(e)) | Err(e) => return Err(give_up(e, attempt, doubt)),
+            };
+            if let TransportError::InDoubt { message, .. } = &error {
+                doubt = Some(message.clone());
             }
+            let wait = self.delay(attempt, &error);
+            tracing::info!(%what, attempt, %error, ?wait, "Graph API call failed, retrying");
+            tokio::time::sleep(wait).await;
         }
     }
 
@@ -304,47 +361,98 @@ impl GraphClient {
     async fn attempt(
         &self,
         request: reqwest::RequestBuilder,
+        repeat: Repeat,
     ) -> Result<Attempt<Bytes>, TransportError> {
-        match request.send().await {
-            Ok(resp) => {
-                let status = resp.status().as_u16();
-                let retry_after = resp
-                    .headers()
-                    .get(reqwest::header::RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .map(Duration::from_secs);
-                let body = resp.bytes().await.map_err(|e| TransportError::Transient {
-                    code: None,
-                    message: format!("reading the response: {}", redact(&e)),
-                })?;
-                if (200..300).contains(&status) {
-                    return Ok(Attempt::Done(body));
-                }
-                let e = classify(status, &body, retry_after);
-                if e.is_retryable() {
-                    Ok(Attempt::Retry(e))
-                } else {
-                    Err(e)
-                }
+        let resp = match request.send().await {
+            Ok(resp) => resp,
+            Err(e) => return self.send_failed(&e, repeat),
+        };
+        let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| classify::parse_retry_after(v, std::time::SystemTime::now().into()));
+        let success = (200..300).contains(&status);
+        let body = match resp.bytes().await {
+            Ok(body) => body,
+            Err(e) if success => {
+                let message = format!(
+                    "HTTP {status}, but reading the answer failed: {}",
+                    redact(&e)
+                );
+                return self.outcome_unknown(message, repeat);
             }
-            Err(e) => {
-                let err = TransportError::Transient {
-                    code: None,
-                    message: redact(&e),
-                };
-                // A refused connection never reached Meta: safe to retry. A
-                // timeout may have been accepted: retry only if configured.
-                if e.is_connect() || (e.is_timeout() && self.config.retry.retry_timeouts) {
-                    Ok(Attempt::Retry(err))
-                } else {
-                    Err(err)
-                }
-            }
+            // A refusal whose body was lost: its status still says refused.
+            Err(_) => Bytes::new(),
+        };
+        if success {
+            return Ok(Attempt::Done(body));
+        }
+        let e = classify(status, &body, retry_after);
+        if e.is_retryable() {
+            Ok(Attempt::Retry(e))
+        } else {
+            Err(e)
+        }
+    }
+
+    /// A request that got no answer. Only a failure to connect (refused,
+    /// unreachable, connect timeout, TLS) proves the request was never
+    /// written; anything later (a timeout, a connection reset or closed
+    /// while waiting) may have reached Meta.
+    fn send_failed(
+        &self,
+        e: &reqwest::Error,
+        repeat: Repeat,
+    ) -> Result<Attempt<Bytes>, TransportError> {
+        let message = redact(e);
+        if e.is_connect() {
+            return Ok(Attempt::Retry(TransportError::Transient {
+                code: None,
+                message,
+            }));
+        }
+        if e.is_builder() {
+            return Err(TransportError::Rejected {
+                code: None,
+                message,
+            });
+        }
+        self.outcome_unknown(message, repeat)
+    }
+
+    /// A request that may have reached Meta without us learning the outcome.
+    fn outcome_unknown(
+        &self,
+        message: String,
+        repeat: Repeat,
+    ) -> Result<Attempt<Bytes>, TransportError> {
+        if repeat == Repeat::Harmless {
+            return Ok(Attempt::Retry(TransportError::Transient {
+                code: None,
+                message,
+            }));
+        }
+        let e = TransportError::InDoubt {
+            code: None,
+            message,
+        };
+        if self.config.retry.retry_timeouts {
+            Ok(Attempt::Retry(e))
+        } else {
+            Err(e)
         }
     }
 
     /// Sends a message; returns the provider's message id.
+    ///
+    /// A refused connection and Meta's retryable refusals are retried here
+    /// (see [`RetryPolicy`]); a send whose outcome is unknown — the answer
+    /// timed out or the connection was lost after the request was written,
+    /// or Meta answered with success but no message id — fails with
+    /// [`TransportError::InDoubt`] and is not sent again unless
+    /// [`RetryPolicy::retry_timeouts`] says so.
     pub async fn send_message(
         &self,
         request: &OutboundRequest,
@@ -363,24 +471,18 @@ impl GraphClient {
                 let key = pnid.clone();
                 async move {
                     limiter.until_key_ready(&key).await;
-                    self.attempt(req).await
+                    self.attempt(req, Repeat::Risky).await
                 }
             })
             .await?;
-        let parsed: SendResponse =
-            serde_json::from_slice(&bytes).map_err(|e| TransportError::Rejected {
+        let external_id =
+            SendResponse::message_id(&bytes).ok_or_else(|| TransportError::InDoubt {
                 code: None,
-                message: format!("accepted but the response has no message id: {e}"),
+                message: "Meta answered with success but without a message id: it may have \
+                          accepted the message"
+                    .into(),
             })?;
-        parsed
-            .messages
-            .into_iter()
-            .next()
-            .map(|m| SendReceipt { external_id: m.id })
-            .ok_or_else(|| TransportError::Rejected {
-                code: None,
-                message: "accepted but the response has no message id".into(),
-            })
+        Ok(SendReceipt { external_id })
     }
 
     /// Marks a customer message as read, optionally showing the typing
@@ -399,7 +501,7 @@ impl GraphClient {
                 .post(&url)
                 .bearer_auth(self.token(Some(phone_number_id)).expose())
                 .json(&body);
-            async move { self.attempt(req).await }
+            async move { self.attempt(req, Repeat::Harmless).await }
         })
         .await
         .map(|_| ())
@@ -419,7 +521,7 @@ impl GraphClient {
                     .http
                     .get(&url)
                     .bearer_auth(self.token(phone_number_id).expose());
-                async move { self.attempt(req).await }
+                async move { self.attempt(req, Repeat::Harmless).await }
             })
             .await?;
         serde_json::from_slice(&bytes)
@@ -441,7 +543,7 @@ impl GraphClient {
                     .http
                     .get(&url)
                     .bearer_auth(self.token(phone_number_id).expose());
-                async move { self.attempt(req).await }
+                async move { self.attempt(req, Repeat::Harmless).await }
             })
             .await?;
         Ok(MediaFile { info, bytes })
@@ -476,7 +578,7 @@ impl GraphClient {
                         .post(url)
                         .bearer_auth(self.token(Some(phone_number_id)).expose())
                         .multipart(form);
-                    self.attempt(req).await
+                    self.attempt(req, Repeat::Risky).await
                 }
             })
             .await?;
@@ -508,7 +610,7 @@ impl GraphClient {
                         .http
                         .get(&page_url)
                         .bearer_auth(self.token(None).expose());
-                    async move { self.attempt(req).await }
+                    async move { self.attempt(req, Repeat::Harmless).await }
                 })
                 .await?;
             let page: TemplatePage = serde_json::from_slice(&bytes)
@@ -527,35 +629,65 @@ impl GraphClient {
     }
 }
 
-/// A reqwest error as text, without the URL (which could carry a token in
-/// a query string).
-fn redact(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "could not connect"
-    } else if e.is_request() {
-        "request failed"
-    } else if e.is_body() || e.is_decode() {
-        "bad response body"
-    } else {
-        "HTTP error"
-    };
-    let e = e.without_url_ref();
-    format!("{kind}: {e}")
-}
-
-trait WithoutUrl {
-    fn without_url_ref(&self) -> String;
-}
-
-impl WithoutUrl for reqwest::Error {
-    fn without_url_ref(&self) -> String {
-        let mut s = self.to_string();
-        if let Some(url) = self.url() {
-            s = s.replace(url.as_str(), "<url>");
+/// The error a call gives up with after `attempts` attempts: in doubt if an
+/// earlier attempt was (that one may have been accepted), and saying how
+/// many attempts were made.
+fn give_up(last: TransportError, attempts: u32, doubt: Option<String>) -> TransportError {
+    let last = match (doubt, &last) {
+        (Some(earlier), e) if !matches!(e, TransportError::InDoubt { .. }) => {
+            TransportError::InDoubt {
+                code: None,
+                message: format!("an earlier attempt may have been accepted ({earlier}); then {e}"),
+            }
         }
-        s
+        _ => last,
+    };
+    if attempts < 2 {
+        return last;
+    }
+    let note = |m: String| format!("{m} (after {attempts} attempts)");
+    match last {
+        TransportError::Transient { code, message } => TransportError::Transient {
+            code,
+            message: note(message),
+        },
+        TransportError::InDoubt { code, message } => TransportError::InDoubt {
+            code,
+            message: note(message),
+        },
+        TransportError::Rejected { code, message } => TransportError::Rejected {
+            code,
+            message: note(message),
+        },
+        TransportError::Unauthorized { code, message } => TransportError::Unauthorized {
+            code,
+            message: note(message),
+        },
+        other => other,
+    }
+}
+
+/// A reqwest error as text with its causes, without the URL (which could
+/// carry a token in a query string, as Meta's paging links do).
+fn redact(e: &reqwest::Error) -> String {
+    let kind = match (e.is_connect(), e.is_timeout()) {
+        (true, true) => "connecting timed out",
+        (true, false) => "could not connect",
+        (false, true) => "timed out",
+        _ if e.is_body() || e.is_decode() => "bad response body",
+        _ if e.is_request() => "the connection failed before an answer",
+        _ => "HTTP error",
+    };
+    let url = e.url().map(|u| u.as_str().to_owned());
+    let mut text = format!("{kind}: {e}");
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        text = format!("{text}: {cause}");
+        source = cause.source();
+    }
+    match url {
+        Some(url) => text.replace(&url, "<url>"),
+        None => text,
     }
 }
 

@@ -1,6 +1,7 @@
 //! The classifier against Meta's error-code reference, code by code.
 
-use super::{class_of, classify, CODES};
+use super::{class_of, classify, parse_retry_after, CODES};
+use chrono::{DateTime, Utc};
 use inbox_core::ports::TransportError;
 use std::time::Duration;
 
@@ -266,6 +267,28 @@ fn the_test_table_covers_the_classifier_table_and_agrees_with_it() {
         assert!(class_of(code).is_some(), "{code} not in CODES");
     }
     assert!(class_of(UNKNOWN).is_none());
+}
+
+#[test]
+fn retry_after_in_seconds_or_as_a_date() {
+    let now = DateTime::parse_from_rfc3339("2026-03-01T10:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc);
+    let cases = [
+        ("7", Some(Duration::from_secs(7))),
+        (" 0 ", Some(Duration::ZERO)),
+        (
+            "Sun, 01 Mar 2026 10:01:30 GMT",
+            Some(Duration::from_secs(90)),
+        ),
+        ("Sun, 01 Mar 2026 09:00:00 GMT", Some(Duration::ZERO)),
+        ("soon", None),
+        ("-5", None),
+        ("", None),
+    ];
+    for (value, expected) in cases {
+        assert_eq!(parse_retry_after(value, now), expected, "{value:?}");
+    }
 }
 
 #[test]
