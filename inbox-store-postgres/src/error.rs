@@ -90,9 +90,15 @@ pub(crate) fn fk_violation(e: &sqlx::Error) -> bool {
 /// whole: the message (which carries the cause, e.g. "PostgreSQL: ingest
 /// context: connection refused") and whether it is worth retrying.
 pub(crate) fn shared(e: &Error) -> Error {
+    // The copy's own Display adds the variant's prefix again: keep the
+    // message without it.
+    let own = match e {
+        Error::Unavailable { message, .. } | Error::Backend { message, .. } => message.clone(),
+        other => other.to_string(),
+    };
     let message = match std::error::Error::source(e) {
-        Some(source) => format!("{e}: {source}"),
-        None => e.to_string(),
+        Some(source) => format!("{own}: {source}"),
+        None => own,
     };
     if e.is_retryable() {
         Error::unavailable(message)

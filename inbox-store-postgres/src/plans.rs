@@ -22,7 +22,7 @@
 
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgConnection, PgPool, Postgres};
+use sqlx::{Connection, PgConnection, PgPool, Postgres};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -193,27 +193,44 @@ async fn tables_have_statistics(pool: &PgPool) -> bool {
 /// as it is released), and these tasks run a batch every few
 /// milliseconds, so each keeps its own. It is let go after a failed batch
 /// (the pool then checks it, and drops it if it is broken) and when the
-/// batches move to generic plans (the other pool).
+/// batches move to generic plans (the other pool). One kept idle for
+/// more than `IDLE_CHECK` (100 ms) is checked with a ping before its next
+/// batch, as the pool would check it: the server may have restarted
+/// meanwhile, and a batch sent on a dead connection fails (under load a
+/// batch follows the last within milliseconds and pays nothing for this).
 #[derive(Default)]
 pub(crate) struct Held {
-    /// The connection, and whether it is from the generic-plan pool.
-    conn: Option<(bool, PoolConnection<Postgres>)>,
+    /// The connection, whether it is from the generic-plan pool, and when
+    /// its last batch was handed out.
+    conn: Option<(bool, PoolConnection<Postgres>, Instant)>,
 }
+
+/// How long a kept connection may sit idle before it is pinged.
+const IDLE_CHECK: Duration = Duration::from_millis(100);
 
 impl Held {
     /// The connection to run the next batch on: the one kept, if it is from
-    /// the pool batches use now, else one taken from that pool.
+    /// the pool batches use now (and, after an idle spell, still answers),
+    /// else one taken from that pool.
     pub(crate) async fn get(
         &mut self,
         pools: &BatchPools,
     ) -> Result<&mut PgConnection, sqlx::Error> {
         let store = pools.store().await;
         let generic = pools.uses_generic_plans();
-        let conn = match self.conn.take() {
-            Some((g, conn)) if g == generic => conn,
-            _ => store.pool().acquire().await?,
+        let kept = match self.conn.take() {
+            Some((g, conn, used)) if g == generic => Some((conn, used)),
+            _ => None,
         };
-        let (_, conn) = self.conn.insert((generic, conn));
+        let conn = match kept {
+            Some((conn, used)) if used.elapsed() < IDLE_CHECK => conn,
+            Some((mut conn, _)) => match conn.ping().await {
+                Ok(()) => conn,
+                Err(_) => store.pool().acquire().await?,
+            },
+            None => store.pool().acquire().await?,
+        };
+        let (_, conn, _) = self.conn.insert((generic, conn, Instant::now()));
         Ok(&mut **conn)
     }
 
