@@ -35,6 +35,14 @@ pub enum Error {
         reason: String,
     },
 
+    /// Content that WhatsApp would refuse (a text over its limit, a fourth
+    /// reply button, two buttons with one title ...) or that contains
+    /// characters no store can keep (NUL and other control characters), in
+    /// a reply or a note: says which field, which rule and by how much.
+    /// Refused before anything is stored or queued.
+    #[error("invalid content: {0}")]
+    InvalidContent(Box<ContentViolation>),
+
     /// The entity does not exist in this tenant. An id that belongs to another
     /// tenant is reported as not found, never as forbidden, so that tenants
     /// cannot learn about each other.
@@ -212,6 +220,7 @@ impl Error {
     pub fn code(&self) -> &'static str {
         match self {
             Error::InvalidInput { .. } => "invalid_input",
+            Error::InvalidContent(_) => "invalid_content",
             Error::NotFound { .. } => "not_found",
             Error::Forbidden { .. } => "forbidden",
             Error::Conflict(_) => "conflict",
@@ -228,11 +237,167 @@ impl Error {
         }
     }
 
+    /// Shorthand for [`Error::InvalidContent`].
+    pub fn content(field: impl Into<String>, problem: ContentProblem) -> Self {
+        Error::InvalidContent(Box::new(ContentViolation {
+            field: field.into(),
+            problem,
+        }))
+    }
+
     /// The conflict details, if this is a [`Error::Conflict`].
     pub fn as_conflict(&self) -> Option<&Conflict> {
         match self {
             Error::Conflict(c) => Some(c),
             _ => None,
+        }
+    }
+}
+
+/// What was wrong with outbound content or a note, for
+/// [`Error::InvalidContent`].
+///
+/// `field` is a path in the WhatsApp Cloud API's message object, the shape
+/// Meta itself would name in its refusal (`text.body`, `image.caption`,
+/// `interactive.action.sections[1].rows[3].title`,
+/// `template.components[0].parameters[2].text`); for notes it is the
+/// argument (`note`, `handoff_note`, `reason`). Lengths are in Unicode
+/// characters (scalar values), not bytes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ContentViolation {
+    /// The field, as a path (`interactive.action.buttons[2].reply.title`).
+    pub field: String,
+    /// The rule it broke.
+    pub problem: ContentProblem,
+}
+
+impl std::fmt::Display for ContentViolation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.field, self.problem)
+    }
+}
+
+/// The rule a field of outbound content broke.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ContentProblem {
+    /// The field is empty (or only white space) and must not be.
+    Empty,
+    /// The text is longer than the limit, in characters.
+    TooLong {
+        /// The most characters allowed.
+        limit: usize,
+        /// The characters the value has.
+        actual: usize,
+    },
+    /// The list has more items than the limit.
+    TooMany {
+        /// The most items allowed.
+        limit: usize,
+        /// The items given.
+        actual: usize,
+    },
+    /// The list has fewer items than needed.
+    TooFew {
+        /// The fewest items allowed.
+        min: usize,
+        /// The items given.
+        actual: usize,
+    },
+    /// The value repeats another one that must differ from it (button
+    /// titles and ids, list row ids).
+    Duplicate {
+        /// The field holding the same value earlier.
+        of: String,
+    },
+    /// The text contains a control character (NUL, bell, escape ...);
+    /// line feed, carriage return and tab are allowed.
+    ControlCharacter {
+        /// The character's code point (`0` for NUL).
+        code_point: u32,
+        /// Its position in the text, in characters from 0.
+        position: usize,
+    },
+    /// The number is outside its range (or not a number).
+    OutOfRange {
+        /// The smallest value allowed.
+        min: f64,
+        /// The largest value allowed.
+        max: f64,
+        /// The value given.
+        actual: f64,
+    },
+    /// A template component has another number of parameters than the
+    /// template's definition.
+    ParameterCount {
+        /// The component (`header`, `body`, `button 0`).
+        component: String,
+        /// The parameters the definition has.
+        expected: usize,
+        /// The parameters given.
+        actual: usize,
+    },
+    /// Another rule, explained.
+    Invalid {
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl ContentProblem {
+    /// The limit and the actual size, for the problems that have both
+    /// ([`ContentProblem::TooLong`], [`ContentProblem::TooMany`],
+    /// [`ContentProblem::TooFew`], [`ContentProblem::ParameterCount`]).
+    pub fn limit_and_actual(&self) -> Option<(usize, usize)> {
+        match self {
+            ContentProblem::TooLong { limit, actual }
+            | ContentProblem::TooMany { limit, actual } => Some((*limit, *actual)),
+            ContentProblem::TooFew { min, actual } => Some((*min, *actual)),
+            ContentProblem::ParameterCount {
+                expected, actual, ..
+            } => Some((*expected, *actual)),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for ContentProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ContentProblem::Empty => f.write_str("is empty"),
+            ContentProblem::TooLong { limit, actual } => write!(
+                f,
+                "is {actual} characters long; WhatsApp allows at most {limit}"
+            ),
+            ContentProblem::TooMany { limit, actual } => {
+                write!(f, "has {actual} items; WhatsApp allows at most {limit}")
+            }
+            ContentProblem::TooFew { min, actual } => {
+                write!(f, "has {actual} items; at least {min} needed")
+            }
+            ContentProblem::Duplicate { of } => write!(f, "repeats {of}; they must differ"),
+            ContentProblem::ControlCharacter {
+                code_point,
+                position,
+            } => write!(
+                f,
+                "contains control character U+{code_point:04X} at character {position}"
+            ),
+            ContentProblem::OutOfRange { min, max, actual } => {
+                write!(f, "is {actual}, outside {min} to {max}")
+            }
+            ContentProblem::ParameterCount {
+                component,
+                expected,
+                actual,
+            } => write!(
+                f,
+                "gives the {component} {actual} parameters; the template takes {expected}"
+            ),
+            ContentProblem::Invalid { reason } => f.write_str(reason),
         }
     }
 }

@@ -64,7 +64,7 @@ pub mod sla;
 pub mod testing;
 pub mod timer;
 
-pub use error::{Change, Conflict, Error, Result};
+pub use error::{Change, Conflict, ContentProblem, ContentViolation, Error, Result};
 pub use event::{Event, EventActor, EventKind, Ownership, ViewerState};
 pub use ids::{AgentId, ChannelId, ContactId, ConversationId, MessageId, TeamId, TenantId};
 pub use inbound::{InboundEvent, InboundMessage, InboundStatus, IngestOutcome};

@@ -7,8 +7,8 @@ use crate::error::{Error, Result};
 use crate::event::{Event, EventActor, EventKind, Ownership};
 use crate::ids::{AgentId, ConversationId, MessageId, TeamId};
 use crate::model::{
-    Agent, Author, Content, ConversationStatus, DeliveryState, Direction, Message, Presence,
-    Priority, ReplyContext, ResponseTime,
+    limits, Agent, Author, Content, ConversationStatus, DeliveryState, Direction, Message,
+    Presence, Priority, ReplyContext, ResponseTime,
 };
 use crate::permissions::{self, Action};
 use crate::ports::{Changeset, OutboxEntry};
@@ -74,6 +74,12 @@ fn validate_key(key: &str) -> Result<()> {
         return Err(Error::invalid(
             "idempotency_key",
             "must be at most 200 bytes",
+        ));
+    }
+    if key.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            "idempotency_key",
+            "must not contain control characters",
         ));
     }
     Ok(())
@@ -252,6 +258,7 @@ impl Inbox {
                 "a transfer needs a note for the next owner",
             ));
         }
+        limits::check_note("handoff_note", &note_text)?;
         let (target, warning) = self.resolve_assignee(actor, &to).await?;
         let agents = self.ports.store.agents(&actor.tenant).await?;
         let note_id: MessageId = self.new_id("message")?;
@@ -301,6 +308,7 @@ impl Inbox {
         reason: &str,
     ) -> Result<ActionOutcome> {
         let reason = reason.trim().to_string();
+        limits::check_control("reason", &reason)?;
         self.act(actor, id, seen_version, "release", Staleness::Reject, |d| {
             let Some(owner) = d.conversation.assignee.clone() else {
                 return Err(Error::InvalidState(format!(
@@ -326,10 +334,12 @@ impl Inbox {
     /// Queues a reply to the customer.
     ///
     /// The reply is committed first (with its outbox entry) and delivered by
-    /// [`Inbox::dispatch`]. Refused when: the content is empty or not
-    /// sendable; the 24-hour window is closed and the content is not a
-    /// template ([`Error::WindowClosed`]); the agent acted on a stale version
-    /// (per [`crate::ReplyPolicy::stale`]); the policy is assignee-only and
+    /// [`Inbox::dispatch`]. Refused when: the content is not sendable or
+    /// breaks WhatsApp's limits ([`Error::InvalidContent`], see
+    /// [`Content::validate_outbound`]; nothing is stored or queued); the
+    /// 24-hour window is closed and the content is not a template
+    /// ([`Error::WindowClosed`]); the agent acted on a stale version (per
+    /// [`crate::ReplyPolicy::stale`]); the policy is assignee-only and
     /// someone else owns it (supervisors may override); the conversation is
     /// resolved. Retrying with the same idempotency key returns the first
     /// reply (`replayed: true`) and never sends twice.
@@ -596,7 +606,9 @@ impl Inbox {
     ///
     /// Notes commute with other changes: a stale `seen_version` is accepted
     /// with a warning listing what changed. An idempotency key makes retries
-    /// safe.
+    /// safe. An empty note, one over 20,000 characters or one with a control
+    /// character (NUL ...; line breaks and tabs are fine) is refused with
+    /// [`Error::InvalidContent`].
     pub async fn note(
         &self,
         actor: &Actor,
@@ -607,15 +619,7 @@ impl Inbox {
     ) -> Result<ActionOutcome> {
         validate_key(idempotency_key)?;
         let text = text.trim().to_string();
-        if text.is_empty() {
-            return Err(Error::invalid("text", "note is empty"));
-        }
-        if text.chars().count() > 20_000 {
-            return Err(Error::invalid(
-                "text",
-                "note is longer than 20000 characters",
-            ));
-        }
+        limits::check_note("note", &text)?;
         if let Some(done) = self.replayed(actor, id, idempotency_key).await? {
             return Ok(done);
         }

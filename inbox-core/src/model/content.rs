@@ -381,65 +381,33 @@ impl Content {
         )
     }
 
-    /// Checks outbound content for problems WhatsApp would refuse, with an
-    /// error naming the field.
+    /// Checks outbound content against what WhatsApp refuses, before it is
+    /// stored or queued: the kind must be sendable; texts within Meta's
+    /// limits (text body 4,096 characters, caption 1,024, interactive body
+    /// 1,024, header and footer 60, button title 20, list button 20,
+    /// section and row title 24, row description 72 ...; see
+    /// [`limits`](super::limits)), not empty where required and free of
+    /// control characters; 1 to 3 reply buttons with distinct titles and
+    /// ids; 1 to 10 sections and 1 to 10 rows in all, row ids distinct;
+    /// media with an id or a link; coordinates in range; a reaction of one
+    /// emoji; template text parameters without line breaks.
+    ///
+    /// The error is [`crate::Error::InvalidContent`], naming the field as a
+    /// path in the Cloud API's message object, the limit and the actual
+    /// size. A template's parameters are checked against its definition,
+    /// when one is known, by [`TemplateDefinition::check`](super::TemplateDefinition::check).
+    ///
+    /// ```
+    /// use inbox_core::model::Content;
+    /// use inbox_core::{ContentProblem, Error};
+    /// assert!(Content::text("x".repeat(4096)).validate_outbound().is_ok());
+    /// let Err(Error::InvalidContent(v)) = Content::text("x".repeat(4097)).validate_outbound()
+    /// else { panic!() };
+    /// assert_eq!(v.field, "text.body");
+    /// assert_eq!(v.problem, ContentProblem::TooLong { limit: 4096, actual: 4097 });
+    /// ```
     pub fn validate_outbound(&self) -> Result<(), crate::Error> {
-        use crate::Error;
-        if !self.is_sendable() {
-            return Err(Error::invalid(
-                "content.type",
-                format!("{} cannot be sent to a customer", self.kind()),
-            ));
-        }
-        match self {
-            Content::Text { body, .. } => {
-                if body.trim().is_empty() {
-                    return Err(Error::invalid("content.body", "reply text is empty"));
-                }
-                if body.chars().count() > 4096 {
-                    return Err(Error::invalid(
-                        "content.body",
-                        "text is longer than WhatsApp's 4096 characters",
-                    ));
-                }
-            }
-            Content::Media { media, .. } if media.id.is_none() && media.link.is_none() => {
-                return Err(Error::invalid("content.media", "needs an id or a link"));
-            }
-            Content::Template { name, language, .. } => {
-                if name.trim().is_empty() {
-                    return Err(Error::invalid("content.name", "template name is empty"));
-                }
-                if language.trim().is_empty() {
-                    return Err(Error::invalid("content.language", "language is empty"));
-                }
-            }
-            Content::Buttons { body, buttons, .. } => {
-                if body.trim().is_empty() {
-                    return Err(Error::invalid("content.body", "body is empty"));
-                }
-                if buttons.is_empty() || buttons.len() > 3 {
-                    return Err(Error::invalid("content.buttons", "needs 1 to 3 buttons"));
-                }
-            }
-            Content::List { body, sections, .. } => {
-                if body.trim().is_empty() {
-                    return Err(Error::invalid("content.body", "body is empty"));
-                }
-                let rows: usize = sections.iter().map(|s| s.rows.len()).sum();
-                if rows == 0 || rows > 10 {
-                    return Err(Error::invalid("content.sections", "needs 1 to 10 rows"));
-                }
-            }
-            Content::Reaction { target, .. } if target.trim().is_empty() => {
-                return Err(Error::invalid("content.target", "reaction target is empty"));
-            }
-            Content::Contacts { cards } if cards.is_empty() => {
-                return Err(Error::invalid("content.cards", "no contact cards"));
-            }
-            _ => {}
-        }
-        Ok(())
+        super::limits::check_outbound(self)
     }
 }
 

@@ -7,7 +7,9 @@ mod contact;
 mod content;
 mod conversation;
 mod delivery;
+pub mod limits;
 mod message;
+mod template;
 mod tenant;
 
 pub use agent::{Agent, Presence, Role, Team};
@@ -20,4 +22,5 @@ pub use content::{
 pub use conversation::{Conversation, ConversationStatus, Priority};
 pub use delivery::{DeliveryState, DeliveryStatus, DeliveryUpdate, ProviderError};
 pub use message::{Author, Direction, Message, ResponseTime};
+pub use template::{ComponentParameters, TemplateComponent, TemplateDefinition};
 pub use tenant::Tenant;

@@ -2437,7 +2437,10 @@ pub async fn bad_input_is_rejected_and_changes_nothing<S: Store + AsDynStore + ?
     ];
     for (what, err) in &cases {
         assert!(
-            matches!(err.code(), "invalid_input" | "not_found" | "invalid_state"),
+            matches!(
+                err.code(),
+                "invalid_input" | "invalid_content" | "not_found" | "invalid_state"
+            ),
             "{what}: {err}"
         );
         assert!(!err.to_string().is_empty());

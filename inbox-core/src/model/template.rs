@@ -1,0 +1,385 @@
+//! What the core knows of an approved WhatsApp template, and the check
+//! that a template message gives each component the parameters the
+//! template takes.
+//!
+//! Nothing in the core holds template definitions yet (they become tenant
+//! settings with issue 23), so nothing calls [`TemplateDefinition::check`]
+//! on its own today: it is the pure check to run where a definition is
+//! known, next to [`Content::validate_outbound`], which checks what can
+//! be checked without one.
+//!
+//! ```
+//! use inbox_core::model::{Content, TemplateComponent, TemplateDefinition};
+//! use inbox_core::{ContentProblem, Error};
+//!
+//! let order_update = TemplateDefinition::new("order_update", "en_US")
+//!     .with(TemplateComponent::Body, 2);
+//! let message = Content::Template {
+//!     name: "order_update".into(),
+//!     language: "en_US".into(),
+//!     components: serde_json::json!([{ "type": "body", "parameters": [
+//!         { "type": "text", "text": "Ana" }
+//!     ]}]),
+//! };
+//! let Err(Error::InvalidContent(v)) = order_update.check(&message) else { panic!() };
+//! assert_eq!(v.field, "template.components[0].parameters");
+//! assert_eq!(v.problem.limit_and_actual(), Some((2, 1)));
+//! ```
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::Content;
+use crate::error::{ContentProblem, Error, Result};
+
+/// A component of a template that can take parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum TemplateComponent {
+    /// The header (one text parameter, or the media of a media header).
+    Header,
+    /// The body.
+    Body,
+    /// The button at this position (0 first).
+    Button {
+        /// The button's position.
+        index: u32,
+    },
+}
+
+impl std::fmt::Display for TemplateComponent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TemplateComponent::Header => f.write_str("header"),
+            TemplateComponent::Body => f.write_str("body"),
+            TemplateComponent::Button { index } => write!(f, "button {index}"),
+        }
+    }
+}
+
+/// How many parameters a component of a template takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComponentParameters {
+    /// The component.
+    pub component: TemplateComponent,
+    /// Its parameters (`{{1}}`, `{{2}}` ... or named ones).
+    pub count: usize,
+}
+
+/// An approved template as far as sending it is concerned: its name, its
+/// language and the parameters each component takes. Components not listed
+/// take none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateDefinition {
+    /// The template's name.
+    pub name: String,
+    /// Its language code (`en_US`).
+    pub language: String,
+    /// The components that take parameters.
+    pub parameters: Vec<ComponentParameters>,
+}
+
+impl TemplateDefinition {
+    /// A definition whose components take no parameters.
+    pub fn new(name: impl Into<String>, language: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            language: language.into(),
+            parameters: Vec::new(),
+        }
+    }
+
+    /// The definition with `component` taking `count` parameters.
+    pub fn with(mut self, component: TemplateComponent, count: usize) -> Self {
+        self.parameters.retain(|p| p.component != component);
+        self.parameters
+            .push(ComponentParameters { component, count });
+        self
+    }
+
+    /// The parameters `component` takes.
+    pub fn expected(&self, component: TemplateComponent) -> usize {
+        self.parameters
+            .iter()
+            .find(|p| p.component == component)
+            .map_or(0, |p| p.count)
+    }
+
+    /// Checks that `content` is this template (name and language) and gives
+    /// each component exactly the parameters it takes: an
+    /// [`Error::InvalidContent`] with [`ContentProblem::ParameterCount`]
+    /// naming the component otherwise.
+    pub fn check(&self, content: &Content) -> Result<()> {
+        let Content::Template {
+            name,
+            language,
+            components,
+        } = content
+        else {
+            return Err(invalid(
+                "type",
+                format!("{} is not a template", content.kind()),
+            ));
+        };
+        if name != &self.name {
+            return Err(invalid(
+                "template.name",
+                format!("is {name:?}, the definition is of {:?}", self.name),
+            ));
+        }
+        if language != &self.language {
+            return Err(invalid(
+                "template.language.code",
+                format!("is {language:?}, the definition is in {:?}", self.language),
+            ));
+        }
+        let given = given_parameters(components)?;
+        for p in &self.parameters {
+            let found = given.iter().find(|g| g.component == p.component);
+            let actual = found.map_or(0, |g| g.count);
+            if actual != p.count {
+                let field = found.map_or("template.components".into(), |g| g.field.clone());
+                return Err(count_error(field, p.component, p.count, actual));
+            }
+        }
+        for g in &given {
+            let expected = self.expected(g.component);
+            if g.count != expected {
+                return Err(count_error(g.field.clone(), g.component, expected, g.count));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A component of a template message and the parameters it gives.
+struct Given {
+    component: TemplateComponent,
+    count: usize,
+    field: String,
+}
+
+fn invalid(field: impl Into<String>, reason: String) -> Error {
+    Error::content(field, ContentProblem::Invalid { reason })
+}
+
+fn count_error(
+    field: String,
+    component: TemplateComponent,
+    expected: usize,
+    actual: usize,
+) -> Error {
+    Error::content(
+        field,
+        ContentProblem::ParameterCount {
+            component: component.to_string(),
+            expected,
+            actual,
+        },
+    )
+}
+
+/// The components of a template message's `components` JSON, each once.
+fn given_parameters(components: &Value) -> Result<Vec<Given>> {
+    let list = match components {
+        Value::Null => return Ok(Vec::new()),
+        Value::Array(list) => list,
+        _ => {
+            return Err(invalid(
+                "template.components",
+                "must be a list of components".into(),
+            ))
+        }
+    };
+    let mut given: Vec<Given> = Vec::new();
+    for (i, c) in list.iter().enumerate() {
+        let base = format!("template.components[{i}]");
+        let component = component_of(&base, c)?;
+        if let Some(earlier) = given.iter().find(|g| g.component == component) {
+            return Err(Error::content(
+                format!("{base}.type"),
+                ContentProblem::Duplicate {
+                    of: earlier.field.trim_end_matches(".parameters").to_string() + ".type",
+                },
+            ));
+        }
+        let count = c
+            .get("parameters")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len);
+        given.push(Given {
+            component,
+            count,
+            field: format!("{base}.parameters"),
+        });
+    }
+    Ok(given)
+}
+
+/// Which component a component object of a template message is.
+fn component_of(base: &str, c: &Value) -> Result<TemplateComponent> {
+    let kind = c.get("type").and_then(Value::as_str).unwrap_or("");
+    match kind.to_ascii_lowercase().as_str() {
+        "header" => Ok(TemplateComponent::Header),
+        "body" => Ok(TemplateComponent::Body),
+        "button" => {
+            let index = match c.get("index") {
+                Some(Value::String(s)) => s.parse().ok(),
+                Some(Value::Number(n)) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
+                _ => None,
+            };
+            index
+                .map(|index| TemplateComponent::Button { index })
+                .ok_or_else(|| {
+                    invalid(
+                        format!("{base}.index"),
+                        "a button component needs its position (\"0\", \"1\" ...)".into(),
+                    )
+                })
+        }
+        _ => Err(invalid(
+            format!("{base}.type"),
+            format!("is {kind:?}; a component is a header, a body or a button"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn definition() -> TemplateDefinition {
+        TemplateDefinition::new("order_update", "en_US")
+            .with(TemplateComponent::Header, 1)
+            .with(TemplateComponent::Body, 2)
+            .with(TemplateComponent::Button { index: 0 }, 1)
+    }
+
+    fn message(components: Value) -> Content {
+        Content::Template {
+            name: "order_update".into(),
+            language: "en_US".into(),
+            components,
+        }
+    }
+
+    fn params(n: usize) -> Value {
+        Value::Array(
+            (0..n)
+                .map(|i| json!({"type": "text", "text": format!("p{i}")}))
+                .collect(),
+        )
+    }
+
+    fn refused(def: &TemplateDefinition, content: &Content) -> (String, ContentProblem) {
+        match def.check(content) {
+            Err(Error::InvalidContent(v)) => (v.field, v.problem),
+            other => panic!("expected a content refusal, got {other:?}"),
+        }
+    }
+
+    fn count(component: &str, expected: usize, actual: usize) -> ContentProblem {
+        ContentProblem::ParameterCount {
+            component: component.into(),
+            expected,
+            actual,
+        }
+    }
+
+    fn full() -> Value {
+        json!([
+            {"type": "header", "parameters": params(1)},
+            {"type": "body", "parameters": params(2)},
+            {"type": "button", "sub_type": "url", "index": "0", "parameters": params(1)},
+        ])
+    }
+
+    #[test]
+    fn the_parameters_of_the_definition_pass() {
+        assert!(definition().check(&message(full())).is_ok());
+        let plain = TemplateDefinition::new("hello_world", "en_US");
+        let hello = Content::Template {
+            name: "hello_world".into(),
+            language: "en_US".into(),
+            components: Value::Null,
+        };
+        assert!(plain.check(&hello).is_ok());
+        assert_eq!(definition().expected(TemplateComponent::Body), 2);
+    }
+
+    #[test]
+    fn a_component_with_too_few_or_too_many_parameters_is_refused() {
+        let mut c = full();
+        c[1]["parameters"] = params(3);
+        assert_eq!(
+            refused(&definition(), &message(c)),
+            (
+                "template.components[1].parameters".into(),
+                count("body", 2, 3)
+            )
+        );
+        let mut c = full();
+        c[0]["parameters"] = params(0);
+        assert_eq!(
+            refused(&definition(), &message(c)),
+            (
+                "template.components[0].parameters".into(),
+                count("header", 1, 0)
+            )
+        );
+        // The body left out altogether.
+        let c = json!([{"type": "header", "parameters": params(1)}]);
+        assert_eq!(
+            refused(&definition(), &message(c)),
+            ("template.components".into(), count("body", 2, 0))
+        );
+        // A button the definition gives no parameter.
+        let mut c = full();
+        c.as_array_mut().unwrap().push(json!({"type": "button", "sub_type": "quick_reply", "index": 1, "parameters": [{"type": "payload", "payload": "x"}]}));
+        assert_eq!(
+            refused(&definition(), &message(c)),
+            (
+                "template.components[3].parameters".into(),
+                count("button 1", 0, 1)
+            )
+        );
+    }
+
+    #[test]
+    fn another_template_or_a_malformed_component_is_refused() {
+        let other = Content::Template {
+            name: "promo".into(),
+            language: "en_US".into(),
+            components: full(),
+        };
+        assert_eq!(refused(&definition(), &other).0, "template.name");
+        let spanish = Content::Template {
+            name: "order_update".into(),
+            language: "es".into(),
+            components: full(),
+        };
+        assert_eq!(refused(&definition(), &spanish).0, "template.language.code");
+        assert_eq!(refused(&definition(), &Content::text("hi")).0, "type");
+        let c = json!([{"type": "button", "parameters": params(1)}]);
+        assert_eq!(
+            refused(&definition(), &message(c)).0,
+            "template.components[0].index"
+        );
+        let c = json!([{"type": "footer"}]);
+        assert_eq!(
+            refused(&definition(), &message(c)).0,
+            "template.components[0].type"
+        );
+        let c = json!([{"type": "body", "parameters": params(2)}, {"type": "BODY", "parameters": params(2)}]);
+        assert_eq!(
+            refused(&definition(), &message(c)),
+            (
+                "template.components[1].type".into(),
+                ContentProblem::Duplicate {
+                    of: "template.components[0].type".into()
+                }
+            )
+        );
+    }
+}
