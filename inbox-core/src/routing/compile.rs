@@ -653,6 +653,22 @@ fn compile_cond(
     })
 }
 
+/// A rule's automatic reply is checked as an agent's is, when the rules
+/// load.
+fn sendable(content: &Content, field: &str, err: &dyn Fn(&str, String) -> Error) -> Result<()> {
+    content
+        .validate_outbound()
+        .map_err(|e| content_err(e, field, err))
+}
+
+/// A refused content as a rules error on `field`.
+fn content_err(e: Error, field: &str, err: &dyn Fn(&str, String) -> Error) -> Error {
+    match e {
+        Error::InvalidContent(v) => err(field, v.to_string()),
+        other => other,
+    }
+}
+
 fn compile_action(a: &Action, path: &str, err: &dyn Fn(&str, String) -> Error) -> Result<Act> {
     Ok(match a {
         Action::RouteToTeam(t) => {
@@ -731,13 +747,23 @@ fn compile_action(a: &Action, path: &str, err: &dyn Fn(&str, String) -> Error) -
             if text.is_none() && template.is_none() {
                 return Err(err(&field, "needs a `text`, a `template` or both".into()));
             }
+            if let Some(t) = &text {
+                sendable(&Content::text(t.clone()), &format!("{field}.text"), err)?;
+            }
+            if let Some(t) = &template {
+                sendable(t, &format!("{field}.template"), err)?;
+            }
             Act::AutoReply { text, template }
         }
         Action::Note(t) => {
             if t.trim().is_empty() {
                 return Err(err(&format!("{path}.note"), "must not be empty".into()));
             }
-            Act::Note(t.trim().to_string())
+            let note = t.trim().to_string();
+            let field = format!("{path}.note");
+            let checked = crate::model::limits::check_note("note", &note);
+            checked.map_err(|e| content_err(e, &field, err))?;
+            Act::Note(note)
         }
         Action::SetStatus(s) => {
             if *s == ConversationStatus::Snoozed {
