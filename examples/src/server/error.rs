@@ -17,7 +17,7 @@ pub struct ApiError {
     /// For people.
     pub message: String,
     /// Structured details where there are some (a conflict's changes, the
-    /// current owner).
+    /// current owner, the field and limit refused content broke).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub details: Option<serde_json::Value>,
@@ -49,7 +49,9 @@ impl From<inbox_core::Error> for ApiError {
     fn from(e: inbox_core::Error) -> Self {
         use inbox_core::Error as E;
         let status = match &e {
-            E::InvalidInput { .. } | E::InvalidRules { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            E::InvalidInput { .. } | E::InvalidContent(_) | E::InvalidRules { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             E::NotFound { .. } | E::UnknownChannel { .. } => StatusCode::NOT_FOUND,
             E::Forbidden { .. } => StatusCode::FORBIDDEN,
             E::Conflict(_)
@@ -64,6 +66,7 @@ impl From<inbox_core::Error> for ApiError {
         };
         let details = match &e {
             E::Conflict(c) => serde_json::to_value(c).ok(),
+            E::InvalidContent(v) => serde_json::to_value(v).ok(),
             E::AlreadyOwned { owner, .. } => Some(serde_json::json!({ "owner": owner })),
             E::LeaseHeld { holder, .. } => Some(serde_json::json!({ "holder": holder })),
             _ => None,
@@ -88,3 +91,26 @@ impl IntoResponse for ApiError {
 
 /// A handler's result.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_whatsapp_refuses_is_a_422_naming_field_and_limit() {
+        let refused = inbox_core::model::Content::text("x".repeat(4097))
+            .validate_outbound()
+            .unwrap_err();
+        let e = ApiError::from(refused);
+        assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(e.code, "invalid_content");
+        assert!(e.message.contains("text.body"), "{}", e.message);
+        assert_eq!(
+            e.details,
+            Some(serde_json::json!({
+                "field": "text.body",
+                "problem": { "kind": "too_long", "limit": 4096, "actual": 4097 }
+            }))
+        );
+    }
+}
