@@ -12,8 +12,11 @@
 //! ADDR` (default `127.0.0.1:8080`), `--database-url URL` (or
 //! `DATABASE_URL`; migrations run at start), `--simulate` with `--rate N`
 //! (customer messages a minute, default 6), `--access-token TOKEN` (or
-//! `WHATSAPP_ACCESS_TOKEN`: send through the real Graph API). Without
-//! `--simulate` or a token, replies are recorded, not sent.
+//! `WHATSAPP_ACCESS_TOKEN`: send through the real Graph API),
+//! `--behind-proxy` (a reverse proxy in front sets `X-Forwarded-For` and
+//! `X-Forwarded-Proto`: client addresses for the sign-in limits, `Secure`
+//! cookies over https), `--secure-cookies` (always `Secure`: TLS all the
+//! way). Without `--simulate` or a token, replies are recorded, not sent.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -22,12 +25,14 @@ use std::time::Duration;
 use inbox_core::Secret;
 use inbox_examples::server::config::ServerConfig;
 use inbox_examples::server::launch::{Delivery, Launch};
+use inbox_examples::server::settings::Settings;
 
 fn parse() -> Result<Option<Launch>, String> {
     let mut config = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/server/demo.yaml"));
     let mut listen = SocketAddr::from(([127, 0, 0, 1], 8080));
     let mut database_url = std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty());
     let mut simulate = false;
+    let mut settings = Settings::default();
     let mut rate = 6;
     let mut access_token = std::env::var("WHATSAPP_ACCESS_TOKEN")
         .ok()
@@ -51,6 +56,8 @@ fn parse() -> Result<Option<Launch>, String> {
             "--simulate" => simulate = true,
             "--rate" => rate = value()?.parse().map_err(|e| format!("--rate: {e}"))?,
             "--access-token" => access_token = Some(value()?),
+            "--behind-proxy" => settings.behind_proxy = true,
+            "--secure-cookies" => settings.secure_cookies = true,
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -70,6 +77,7 @@ fn parse() -> Result<Option<Launch>, String> {
         database_url,
         delivery,
         tick: Duration::from_secs(1),
+        settings,
     }))
 }
 

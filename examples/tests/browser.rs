@@ -178,6 +178,7 @@ async fn two_agents_in_two_browsers() {
             status_delay: Duration::from_millis(150),
         },
         tick: Duration::from_millis(200),
+        settings: Default::default(),
     }
     .start()
     .await

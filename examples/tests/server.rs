@@ -3,137 +3,17 @@
 //! notes, idempotency, errors, reports) and live events.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use axum::Router;
-use chrono::{TimeZone, Utc};
 use futures_util::StreamExt;
-use serde_json::{json, Value};
-use std::sync::Arc;
+use serde_json::json;
 use std::time::Duration;
 use tower::ServiceExt;
 
-use inbox_core::ports::ManualClock;
-use inbox_core::testing::RecordingTransport;
-use inbox_core::{Inbox, InboxConfig, Ports};
-use inbox_examples::server::{config::ServerConfig, router, AppState};
-use inbox_store_memory::{MemoryEventBus, MemoryStore, UuidIds};
-
-const CONFIG: &str = include_str!("../server/demo.yaml");
-
-struct App {
-    router: Router,
-    inbox: Inbox,
-    transport: Arc<RecordingTransport>,
-}
-
-async fn app() -> App {
-    let config = ServerConfig::parse(CONFIG).unwrap();
-    let transport = Arc::new(RecordingTransport::new());
-    let clock = Arc::new(ManualClock::new(
-        Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap(),
-    ));
-    let inbox = Inbox::new(
-        Ports {
-            store: Arc::new(MemoryStore::new()),
-            transport: transport.clone(),
-            bus: Arc::new(MemoryEventBus::new(256)),
-            clock,
-            ids: Arc::new(UuidIds),
-        },
-        InboxConfig::default(),
-    );
-    config.provision(&inbox).await.unwrap();
-    let state = AppState::new(inbox.clone(), &config).unwrap();
-    App {
-        router: router(state, &config),
-        inbox,
-        transport,
-    }
-}
-
-impl App {
-    async fn call(&self, req: Request<Body>) -> (StatusCode, Value, axum::http::HeaderMap) {
-        let res = self.router.clone().oneshot(req).await.unwrap();
-        let status = res.status();
-        let headers = res.headers().clone();
-        let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
-            .await
-            .unwrap();
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes)
-                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
-        };
-        (status, body, headers)
-    }
-
-    /// Signs in; returns the session token.
-    async fn sign_in(&self, agent: &str, password: &str) -> String {
-        let (status, body, headers) = self
-            .call(post(
-                "/api/session",
-                None,
-                None,
-                json!({"agent": agent, "password": password}),
-            ))
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        let cookie = headers.get("set-cookie").unwrap().to_str().unwrap();
-        assert!(cookie.contains("HttpOnly"), "{cookie}");
-        body["token"].as_str().unwrap().to_string()
-    }
-
-    async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
-        let req = Request::get(path)
-            .header("cookie", format!("inbox_session={token}"))
-            .body(Body::empty())
-            .unwrap();
-        let (s, b, _) = self.call(req).await;
-        (s, b)
-    }
-
-    async fn act(&self, path: &str, token: &str, key: &str, body: Value) -> (StatusCode, Value) {
-        let (s, b, _) = self.call(post(path, Some(token), Some(key), body)).await;
-        (s, b)
-    }
-
-    /// A customer message through the signed webhook.
-    async fn customer_says(&self, wamid: &str, wa_id: &str, text: &str) -> StatusCode {
-        let ts = self.inbox.ports().clock.now().timestamp();
-        let body = json!({
-            "object": "whatsapp_business_account",
-            "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
-                "messaging_product": "whatsapp",
-                "metadata": {"display_phone_number": "15550100", "phone_number_id": "100000000000001"},
-                "contacts": [{"profile": {"name": "Marta"}, "wa_id": wa_id}],
-                "messages": [{"from": wa_id, "id": wamid, "timestamp": ts.to_string(),
-                              "type": "text", "text": {"body": text}}]
-            }}]}]
-        })
-        .to_string();
-        let signature =
-            inbox_whatsapp::sign(&inbox_core::Secret::new("demo-app-secret"), body.as_bytes());
-        let req = Request::post("/webhooks/whatsapp/main")
-            .header("content-type", "application/json")
-            .header(inbox_whatsapp::SIGNATURE_HEADER, signature)
-            .body(Body::from(body))
-            .unwrap();
-        self.call(req).await.0
-    }
-}
-
-fn post(path: &str, token: Option<&str>, key: Option<&str>, body: Value) -> Request<Body> {
-    let mut req = Request::post(path).header("content-type", "application/json");
-    if let Some(t) = token {
-        req = req.header("authorization", format!("Bearer {t}"));
-    }
-    if let Some(k) = key {
-        req = req.header("idempotency-key", k);
-    }
-    req.body(Body::from(body.to_string())).unwrap()
-}
+use common::{app, post};
+use inbox_examples::server::config::ServerConfig;
 
 #[tokio::test]
 async fn sign_in_and_sessions() {
@@ -352,6 +232,12 @@ async fn reports_are_for_supervisors() {
     let (s, found) = app.get("/api/search?q=hola", &sam).await;
     assert_eq!(s, StatusCode::OK, "{found}");
     assert_eq!(found["items"].as_array().unwrap().len(), 1);
+    // The view's parameters apply to a search too.
+    let (s, found) = app
+        .get("/api/search?q=hola&limit=5&view=unassigned", &sam)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{found}");
+    assert_eq!(found["items"].as_array().unwrap().len(), 1);
 }
 
 #[tokio::test]
@@ -518,6 +404,18 @@ async fn the_api_describes_itself() {
         "documented operations: {:?}",
         paths.keys().collect::<Vec<_>>()
     );
+    // Query parameters are described as such, the optional ones as
+    // optional.
+    let params = doc["paths"]["/api/metrics"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    let param = |name: &str| params.iter().find(|p| p["name"] == name).unwrap();
+    assert_eq!(
+        (&param("from")["in"], &param("from")["required"]),
+        (&json!("query"), &json!(true))
+    );
+    assert_eq!(param("channel")["in"], "query");
+    assert_ne!(param("channel")["required"], true, "{}", param("channel"));
     let schemas = &doc["components"]["schemas"];
     assert!(schemas["ApiError"]["properties"]["code"].is_object());
     // The core's types are described field by field, not as bare objects.

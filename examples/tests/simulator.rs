@@ -34,6 +34,7 @@ async fn world() -> World {
         },
         // The tests send the outbox themselves.
         tick: Duration::from_secs(3600),
+        settings: Default::default(),
     }
     .start()
     .await

@@ -2,11 +2,12 @@
 //! checked against their Argon2 hashes, sessions as random tokens held in
 //! memory (a restart signs everybody out).
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{self, PasswordHash, PasswordHasher, SaltString};
 use argon2::Argon2;
 use chrono::{DateTime, TimeDelta, Utc};
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
+use tokio::sync::watch;
 
 use inbox_core::{Actor, AgentId, TenantId};
 
@@ -24,9 +25,53 @@ pub fn hash_password(password: &str) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
+/// Memory for password checks: kept by a check thread and reused from one
+/// check to the next, so the process does not allocate (and its allocator
+/// hold on to) 19 MiB per check.
+#[derive(Debug, Default)]
+pub struct HashMemory(Vec<argon2::Block>);
+
+/// Whether `password` matches `hash` (a PHC string), computed in `memory`.
+/// What [`PasswordVerifier::verify_password`] does, without allocating the
+/// Argon2 blocks anew; the comparison is constant-time
+/// ([`password_hash::Output`]'s equality).
+pub fn verify(password: &[u8], hash: &PasswordHash<'_>, memory: &mut HashMemory) -> bool {
+    let (Some(salt), Some(expected)) = (&hash.salt, &hash.hash) else {
+        return false;
+    };
+    let (Ok(params), Ok(algorithm)) = (
+        argon2::Params::try_from(hash),
+        argon2::Algorithm::try_from(hash.algorithm),
+    ) else {
+        return false;
+    };
+    let Ok(version) = hash.version.map(argon2::Version::try_from).transpose() else {
+        return false;
+    };
+    let mut salt_buf = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
+        return false;
+    };
+    let blocks = params.block_count();
+    if memory.0.len() < blocks {
+        memory.0.resize(blocks, argon2::Block::default());
+    }
+    let mut out = [0u8; 64];
+    let Some(out) = out.get_mut(..expected.len()) else {
+        return false;
+    };
+    let argon = Argon2::new(algorithm, version.unwrap_or_default(), params);
+    argon
+        .hash_password_into_with_memory(password, salt, &mut *out, &mut memory.0[..blocks])
+        .is_ok()
+        && password_hash::Output::new(out).is_ok_and(|o| &o == expected)
+}
+
 struct Session {
     agent: AgentId,
     expires: DateTime<Utc>,
+    /// Dropped when the session ends: its live streams end with it.
+    ended: watch::Sender<()>,
 }
 
 /// Who may sign in, and who has.
@@ -67,46 +112,81 @@ impl Auth {
         &self.tenant
     }
 
-    /// Checks a password (slow on purpose: run it off the async threads);
-    /// returns a new session token. Unknown agents and wrong passwords are
-    /// refused alike.
-    pub fn sign_in(&self, agent: &str, password: &str, now: DateTime<Utc>) -> Option<String> {
-        let id = AgentId::new(agent).ok()?;
-        let Some(hash) = self.hashes.get(&id) else {
-            // Same work as a real check, so timing does not tell who exists.
-            let _ = hash_password(password);
-            return None;
-        };
+    /// The configured agent of this name, if any.
+    pub fn agent(&self, name: &str) -> Option<AgentId> {
+        let id = AgentId::new(name).ok()?;
+        self.hashes.contains_key(&id).then_some(id)
+    }
+
+    /// Checks a password: the agent, if it is theirs. Slow and
+    /// memory-hungry on purpose (Argon2id, 19 MiB with the default
+    /// parameters): run it through the
+    /// [`HashGate`](super::throttle::HashGate), which lends its `memory`.
+    /// Unknown agents and wrong passwords are refused alike, after the same
+    /// work.
+    pub fn check_password(
+        &self,
+        agent: &str,
+        password: &str,
+        memory: &mut HashMemory,
+    ) -> Option<AgentId> {
+        let known = AgentId::new(agent)
+            .ok()
+            .and_then(|id| self.hashes.get(&id).map(|h| (Some(id), h)));
+        // Same work as a real check (against some agent's hash, refused
+        // whatever it says), so timing does not tell who exists.
+        let (id, hash) = known.or_else(|| self.hashes.values().next().map(|h| (None, h)))?;
         let parsed = PasswordHash::new(hash).ok()?;
-        Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .ok()?;
+        let ok = verify(password.as_bytes(), &parsed, memory);
+        id.filter(|_| ok)
+    }
+
+    /// Opens a session for `agent`; returns its token.
+    pub fn open_session(&self, agent: AgentId, now: DateTime<Utc>) -> String {
         let token = hex::encode(rand::random::<[u8; 32]>());
-        let mut sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut sessions = self.lock();
+        // Expired sessions go, and their live streams with them.
         sessions.retain(|_, s| s.expires > now);
         sessions.insert(
             token.clone(),
             Session {
-                agent: id,
+                agent,
                 expires: now + self.ttl,
+                ended: watch::channel(()).0,
             },
         );
-        Some(token)
+        token
     }
 
     /// The agent a token belongs to, if the session is live.
     pub fn actor(&self, token: &str, now: DateTime<Utc>) -> Option<Actor> {
-        let sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        let sessions = self.lock();
         let s = sessions.get(token).filter(|s| s.expires > now)?;
         Some(Actor::new(self.tenant.clone(), s.agent.clone()))
     }
 
+    /// A live session's end: the receiver's `changed()` fails once the
+    /// session is signed out (or the server stops its streams).
+    pub fn ended(&self, token: &str, now: DateTime<Utc>) -> Option<watch::Receiver<()>> {
+        let sessions = self.lock();
+        let s = sessions.get(token).filter(|s| s.expires > now)?;
+        Some(s.ended.subscribe())
+    }
+
     /// Ends a session.
     pub fn sign_out(&self, token: &str) {
-        self.sessions
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(token);
+        self.lock().remove(token);
+    }
+
+    /// Ends every live stream (the server is stopping); sessions stay.
+    pub fn end_streams(&self) {
+        for s in self.lock().values_mut() {
+            s.ended = watch::channel(()).0;
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Session>> {
+        self.sessions.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -134,6 +214,7 @@ pub fn token(headers: &axum::http::HeaderMap) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use argon2::PasswordVerifier;
 
     #[test]
     fn hashes_verify_and_tokens_are_read_from_cookies_or_bearer() {
@@ -146,6 +227,17 @@ mod tests {
         assert!(Argon2::default()
             .verify_password(b"other", &parsed)
             .is_err());
+        // The same answers with lent memory, used again and again.
+        let mut memory = HashMemory::default();
+        for _ in 0..2 {
+            assert!(verify(b"s3cret", &parsed, &mut memory));
+            assert!(!verify(b"other", &parsed, &mut memory));
+        }
+        let other = PasswordHash::new(
+            "$argon2id$v=19$m=8,t=1,p=1$c29tZXNhbHRzb21lc2FsdA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        )
+        .unwrap();
+        assert!(!verify(b"s3cret", &other, &mut memory));
 
         let mut h = axum::http::HeaderMap::new();
         h.insert("cookie", "a=1; inbox_session=abc; b=2".parse().unwrap());

@@ -43,6 +43,24 @@ impl ApiError {
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_input", message)
     }
+
+    /// A server-side failure: `what` goes to the log under a new request
+    /// id; the answer carries only the id (never a database's error text).
+    pub fn internal(status: StatusCode, code: &'static str, what: &dyn std::fmt::Display) -> Self {
+        let request_id = hex::encode(rand::random::<[u8; 8]>());
+        tracing::error!(%request_id, status = status.as_u16(), error = %what, "request failed");
+        let message = if status == StatusCode::SERVICE_UNAVAILABLE {
+            format!("the service is unavailable; try again later (request id {request_id})")
+        } else {
+            format!("internal error (request id {request_id})")
+        };
+        Self {
+            status,
+            code,
+            message,
+            details: Some(serde_json::json!({ "request_id": request_id })),
+        }
+    }
 }
 
 impl From<inbox_core::Error> for ApiError {
@@ -72,7 +90,7 @@ impl From<inbox_core::Error> for ApiError {
             _ => None,
         };
         if status.is_server_error() {
-            tracing::warn!(error = %e, "request failed");
+            return Self::internal(status, e.code(), &e);
         }
         Self {
             status,
@@ -85,7 +103,16 @@ impl From<inbox_core::Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(self)).into_response()
+        let retry_after = self
+            .details
+            .as_ref()
+            .and_then(|d| d["retry_after_secs"].as_u64());
+        let mut res = (self.status, Json(self)).into_response();
+        if let Some(secs) = retry_after {
+            res.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        res
     }
 }
 

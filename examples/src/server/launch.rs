@@ -14,7 +14,9 @@ use inbox_core::{Inbox, InboxConfig, Ports, Secret};
 use inbox_store_memory::{MemoryEventBus, MemoryStore, SystemClock, UuidIds};
 use inbox_whatsapp::{GraphClient, GraphConfig};
 
+use super::auth::Auth;
 use super::config::ServerConfig;
+use super::settings::Settings;
 use super::simulator::{run_customers, FakeMeta, SimConfig};
 use super::{router, AppState};
 
@@ -51,6 +53,8 @@ pub struct Launch {
     pub delivery: Delivery,
     /// How often timers fire and the outbox is sent.
     pub tick: Duration,
+    /// Timeouts, limits, proxy trust, sign-in limits.
+    pub settings: Settings,
 }
 
 /// A running server.
@@ -63,6 +67,7 @@ pub struct Running {
     /// The simulator, when simulating.
     pub meta: Option<Arc<FakeMeta>>,
     stop: watch::Sender<bool>,
+    auth: Arc<Auth>,
     tasks: Vec<JoinHandle<()>>,
     /// The fake Graph API, stopped last.
     graph: Option<JoinHandle<()>>,
@@ -165,7 +170,11 @@ impl Launch {
             .provision(&inbox)
             .await
             .map_err(|e| format!("provisioning: {e}"))?;
-        let state = AppState::new(inbox.clone(), &self.config).map_err(|e| e.to_string())?;
+        let header_timeout = self.settings.header_timeout;
+        let grace = self.settings.request_timeout;
+        let state = AppState::with_settings(inbox.clone(), &self.config, self.settings)
+            .map_err(|e| e.to_string())?;
+        let auth = state.auth.clone();
         let app = router(state, &self.config);
 
         let mut until_stopped = stopped.clone();
@@ -173,12 +182,7 @@ impl Launch {
             let shutdown = async move {
                 let _ = until_stopped.changed().await;
             };
-            if let Err(e) = axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
-            {
-                tracing::error!(error = %e, "server");
-            }
+            super::http::serve(listener, app, header_timeout, grace, shutdown).await;
         }));
         tasks.push(tokio::spawn(work(
             inbox.clone(),
@@ -195,6 +199,7 @@ impl Launch {
             inbox,
             meta,
             stop,
+            auth,
             tasks,
             graph: graph_task,
         })
@@ -225,6 +230,9 @@ impl Running {
     /// outbox: nothing committed is lost.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
+        // Live event streams never finish by themselves: end them, so the
+        // connections carrying them can close.
+        self.auth.end_streams();
         for t in self.tasks {
             if tokio::time::timeout(Duration::from_secs(30), t)
                 .await

@@ -4,27 +4,35 @@
 //!   handshake and signed notifications, acknowledged once stored);
 //! - the agent API under `/api` (JSON; see [`api`]);
 //! - live updates as server-sent events (`/api/events`);
-//! - sign-in from a configuration file ([`config`], [`auth`]);
+//! - sign-in from a configuration file ([`config`], [`auth`]), guarded
+//!   against password guessing ([`throttle`]);
 //! - the API's OpenAPI description at `/api/openapi.json` ([`openapi`]);
 //! - the web inbox at `/` ([`web`]);
-//! - simulated customers and a fake Graph API ([`simulator`]).
+//! - simulated customers and a fake Graph API ([`simulator`]);
+//! - the HTTP edge: timeouts, body limits, errors as JSON, security headers
+//!   ([`http`], [`settings`]).
 //!
 //! Everything goes through the library's public API: [`Inbox`] and the
 //! WhatsApp adapter's axum router.
 
 pub mod api;
 pub mod auth;
+pub mod client;
 pub mod config;
 pub mod error;
+pub mod extract;
+pub mod http;
 pub mod launch;
 pub mod live;
 pub mod openapi;
+pub mod settings;
 pub mod simulator;
+pub mod throttle;
 pub mod web;
 
 use axum::routing::{get, post, put};
 use axum::Router;
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
 use inbox_core::{Inbox, TenantId};
@@ -41,6 +49,12 @@ pub struct AppState {
     pub idempotency: Arc<api::Idempotency>,
     /// The message templates agents may send when the window is closed.
     pub templates: Arc<Vec<config::TemplateConfig>>,
+    /// Network and sign-in settings.
+    pub settings: Arc<settings::Settings>,
+    /// Sign-in rate limits and lockouts.
+    pub throttle: Arc<throttle::Throttle>,
+    /// The password hashes running at once.
+    pub hashes: Arc<throttle::HashGate>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -52,13 +66,30 @@ impl std::fmt::Debug for AppState {
 }
 
 impl AppState {
-    /// State for `inbox`, with the agents of `config`.
+    /// State for `inbox`, with the agents of `config` and the default
+    /// settings.
     pub fn new(inbox: Inbox, config: &config::ServerConfig) -> Result<Self, inbox_core::Error> {
+        Self::with_settings(inbox, config, settings::Settings::default())
+    }
+
+    /// State for `inbox`, with the agents of `config` and these settings.
+    pub fn with_settings(
+        inbox: Inbox,
+        config: &config::ServerConfig,
+        settings: settings::Settings,
+    ) -> Result<Self, inbox_core::Error> {
+        let limits = &settings.sign_in;
         Ok(Self {
-            inbox,
-            auth: Arc::new(auth::Auth::new(config, TimeDelta::hours(12))?),
+            auth: Arc::new(auth::Auth::new(config, settings.session_ttl)?),
             idempotency: Arc::new(api::Idempotency::new(10_000)),
             templates: Arc::new(config.templates.clone()),
+            throttle: Arc::new(throttle::Throttle::new(limits, inbox.ports().clock.clone())),
+            hashes: Arc::new(throttle::HashGate::new(
+                limits.concurrent_hashes,
+                limits.waiting,
+            )),
+            settings: Arc::new(settings),
+            inbox,
         })
     }
 
@@ -72,7 +103,8 @@ impl AppState {
     }
 }
 
-/// The whole application: webhooks, agent API, live events.
+/// The whole application: webhooks, agent API, live events, web inbox,
+/// each route behind the HTTP edge ([`http::harden`]).
 pub fn router(state: AppState, config: &config::ServerConfig) -> Router {
     use api::*;
     let conversation = Router::new()
@@ -112,5 +144,5 @@ pub fn router(state: AppState, config: &config::ServerConfig) -> Router {
             state.inbox.clone(),
         ));
     }
-    app
+    http::harden(app, &state.settings)
 }

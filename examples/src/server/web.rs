@@ -1,5 +1,7 @@
 //! The web inbox: three static files compiled into the binary, served at
-//! `/` (no JavaScript build step).
+//! `/` (no JavaScript build step). No inline script or style: the pages
+//! live under the server's Content-Security-Policy ([`super::http::CSP`]),
+//! set with the other security headers on every answer.
 
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -10,16 +12,11 @@ const INDEX: &str = include_str!("../../server/web/index.html");
 const APP: &str = include_str!("../../server/web/app.js");
 const STYLE: &str = include_str!("../../server/web/style.css");
 
-/// Only this origin's scripts, styles and connections.
-const CSP: &str = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
-
 fn file(content_type: &'static str, body: &'static str) -> impl IntoResponse {
     (
         [
             (header::CONTENT_TYPE, content_type),
             (header::CACHE_CONTROL, "no-cache"),
-            (header::CONTENT_SECURITY_POLICY, CSP),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         ],
         body,
     )

@@ -2,66 +2,22 @@
 //! notes, tags, status, priority; reply leases and viewing notices. Every
 //! action runs once per idempotency key.
 
-use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use inbox_core::model::{Content, ConversationStatus, Priority};
-use inbox_core::{Actor, AgentId, Assignee, ConversationId, Reply, TeamId};
+use inbox_core::model::{Content, ConversationStatus, Direction, Message, Priority};
+use inbox_core::{permissions, Actor, AgentId, Assignee, ConversationId, Reply, TeamId};
 
+use super::idempotency::{self, RequestDigest, Seen};
 use super::session::Session;
 use crate::server::error::{ApiError, ApiResult};
+use crate::server::extract::{rejected, Json, Path};
 use crate::server::AppState;
-
-type AnswerKey = (AgentId, String);
-
-/// Stored answers, and their keys oldest first (for eviction).
-#[derive(Debug, Default)]
-struct Answers {
-    by_key: HashMap<AnswerKey, (StatusCode, String)>,
-    order: VecDeque<AnswerKey>,
-}
-
-/// Answers kept for repeated idempotency keys (the latest `capacity`).
-#[derive(Debug)]
-pub struct Idempotency {
-    answers: Mutex<Answers>,
-    capacity: usize,
-}
-
-impl Idempotency {
-    /// Keeps up to `capacity` answers.
-    pub fn new(capacity: usize) -> Self {
-        Self {
-            answers: Mutex::new(Answers::default()),
-            capacity,
-        }
-    }
-
-    fn get(&self, agent: &AgentId, key: &str) -> Option<(StatusCode, String)> {
-        let g = self.answers.lock().unwrap_or_else(PoisonError::into_inner);
-        g.by_key.get(&(agent.clone(), key.to_string())).cloned()
-    }
-
-    fn put(&self, agent: &AgentId, key: &str, answer: (StatusCode, String)) {
-        let mut g = self.answers.lock().unwrap_or_else(PoisonError::into_inner);
-        let k = (agent.clone(), key.to_string());
-        if g.by_key.insert(k.clone(), answer).is_none() {
-            g.order.push_back(k);
-        }
-        while g.order.len() > self.capacity {
-            if let Some(old) = g.order.pop_front() {
-                g.by_key.remove(&old);
-            }
-        }
-    }
-}
 
 const KEY_HEADER: &str = "idempotency-key";
 
@@ -81,6 +37,8 @@ pub struct Act<F> {
     pub id: ConversationId,
     /// The request's idempotency key.
     pub key: String,
+    /// The request's digest (agent, method, path, body), bound to the key.
+    pub digest: RequestDigest,
     /// The form.
     pub form: F,
 }
@@ -91,9 +49,7 @@ impl<F: serde::de::DeserializeOwned + Send> FromRequest<AppState> for Act<F> {
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
         let (mut parts, body) = req.into_parts();
         let Session(actor) = Session::from_request_parts(&mut parts, state).await?;
-        let Path(id) = Path::<String>::from_request_parts(&mut parts, state)
-            .await
-            .map_err(|e| ApiError::bad_request(e.body_text()))?;
+        let Path(id) = Path::<String>::from_request_parts(&mut parts, state).await?;
         let key = parts
             .headers
             .get(KEY_HEADER)
@@ -104,42 +60,117 @@ impl<F: serde::de::DeserializeOwned + Send> FromRequest<AppState> for Act<F> {
                 ApiError::bad_request("the Idempotency-Key header is required (1-200 characters)")
             })?
             .to_string();
-        let Json(form) = Json::<F>::from_request(Request::from_parts(parts, body), state)
+        let req = Request::from_parts(parts, body);
+        let (method, path) = (req.method().clone(), req.uri().path().to_string());
+        let content_type = req.headers().get(header::CONTENT_TYPE).cloned();
+        let bytes = Bytes::from_request(req, state)
             .await
-            .map_err(|e| ApiError::bad_request(e.body_text()))?;
+            .map_err(|e| rejected(e.status(), e.body_text()))?;
+        // Nested routers see the path without its prefix: the conversation
+        // id is bound separately.
+        let target = format!("{id}\n{path}");
+        let digest = idempotency::digest(&actor.agent, method.as_str(), &target, &bytes);
+        let mut json = Request::new(axum::body::Body::from(bytes));
+        if let Some(ct) = content_type {
+            json.headers_mut().insert(header::CONTENT_TYPE, ct);
+        }
+        let Json(form) = Json::<F>::from_request(json, state).await?;
         Ok(Self {
             state: state.clone(),
             actor,
             id: ConversationId::new(id)?,
             key,
+            digest,
             form,
         })
     }
 }
 
 impl<F> Act<F> {
-    /// Runs the action once per idempotency key: a repeated key gets the
-    /// stored answer (errors included, except those worth retrying).
+    /// Runs the action once per idempotency key: the same request again
+    /// gets the stored answer (errors included, except those worth
+    /// retrying), once the agent is checked to still see the conversation;
+    /// another request under the key is refused (see [`idempotency`]).
     async fn once<T: Serialize>(
         self,
         act: impl AsyncFnOnce(&Self) -> ApiResult<T>,
     ) -> ApiResult<Response> {
-        let cache = &self.state.idempotency;
-        if let Some((status, body)) = cache.get(&self.actor.agent, &self.key) {
-            return Ok(json_answer(status, body));
-        }
+        let reservation = match self.state.idempotency.begin(
+            &self.actor.agent,
+            &self.key,
+            self.digest,
+        ) {
+            Seen::New(r) => r,
+            Seen::Replay(status, body) => {
+                self.still_visible().await?;
+                return Ok(json_answer(status, body));
+            }
+            Seen::Reused => return Err(idempotency::reused()),
+            Seen::InProgress => return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "idempotency_key_in_use",
+                "a request with this Idempotency-Key is still being answered; retry in a moment",
+            )),
+        };
         let (status, body) = match act(&self).await {
             Ok(v) => (
                 StatusCode::OK,
                 serde_json::to_string(&v).map_err(|e| {
-                    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+                    ApiError::internal(StatusCode::INTERNAL_SERVER_ERROR, "internal", &e)
                 })?,
             ),
-            Err(e) if e.status.is_server_error() => return Err(e),
+            // Worth retrying, or not this request's answer: not kept.
+            Err(e) if e.status.is_server_error() || e.code == "idempotency_key_reused" => {
+                return Err(e)
+            }
             Err(e) => (e.status, serde_json::to_string(&e).unwrap_or_default()),
         };
-        cache.put(&self.actor.agent, &self.key, (status, body.clone()));
+        reservation.finish(status, body.clone());
         Ok(json_answer(status, body))
+    }
+
+    /// Fails unless the agent may (still) see the conversation: a replayed
+    /// answer is not shown to someone who has lost sight of it.
+    async fn still_visible(&self) -> ApiResult<()> {
+        let store = &self.state.inbox.ports().store;
+        let agent = store.agent(&self.actor.tenant, &self.actor.agent).await?;
+        let conversation = store.conversation(&self.actor.tenant, &self.id).await?;
+        Ok(permissions::require_view(&agent, &conversation)?)
+    }
+
+    /// The core's idempotency key for this request's reply or note.
+    fn core_key(&self) -> String {
+        idempotency::core_key(&self.actor.agent, &self.key)
+    }
+
+    /// Checks the outcome of a reply or note: when the core replayed an
+    /// earlier message under this key, it must be the one asked for now
+    /// (after a restart the server's own memory of the key is gone; the
+    /// stored message is the durable record).
+    async fn same_request(
+        &self,
+        outcome: inbox_core::ActionOutcome,
+        asked: impl FnOnce(&Message) -> bool,
+    ) -> ApiResult<inbox_core::ActionOutcome> {
+        if !outcome.replayed {
+            return Ok(outcome);
+        }
+        if !outcome.message.as_ref().is_some_and(asked) {
+            return Err(idempotency::reused());
+        }
+        self.still_visible().await?;
+        Ok(outcome)
+    }
+}
+
+/// The core's refusal of a key already used on another conversation is a
+/// reused key.
+fn key_error(e: inbox_core::Error) -> ApiError {
+    match &e {
+        inbox_core::Error::InvalidInput { field, .. } if field == "idempotency_key" => {
+            idempotency::reused()
+        }
+        _ => e.into(),
     }
 }
 
@@ -175,14 +206,14 @@ impl Handoff {
 }
 
 /// `POST /api/conversations/{id}/claim`.
-#[utoipa::path(post, path = "/api/conversations/{id}/claim", tag = "actions", params(("id" = String, Path, description = "Conversation id"), ("Idempotency-Key" = String, Header, description = "Required; a repeated key gets the first answer")), request_body = Versioned, responses((status = 200, description = "The conversation after the action, the message created, the events recorded, warnings", body = inbox_core::ActionOutcome), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
+#[utoipa::path(post, path = "/api/conversations/{id}/claim", tag = "actions", params(("id" = String, Path, description = "Conversation id"), ("Idempotency-Key" = String, Header, description = "Required; the same request again gets the first answer, another request under the key 422 idempotency_key_reused")), request_body = Versioned, responses((status = 200, description = "The conversation after the action, the message created, the events recorded, warnings", body = inbox_core::ActionOutcome), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate, idempotency_key_in_use"), (status = 422, body = ApiError, description = "invalid_input, idempotency_key_reused")))]
 pub async fn claim(r: Act<Versioned>) -> ApiResult<Response> {
     r.once(async |r| Ok(r.state.inbox.claim(&r.actor, &r.id, r.form.version).await?))
         .await
 }
 
 /// `POST /api/conversations/{id}/assign`.
-#[utoipa::path(post, path = "/api/conversations/{id}/assign", tag = "actions", params(("id" = String, Path, description = "Conversation id"), ("Idempotency-Key" = String, Header, description = "Required; a repeated key gets the first answer")), request_body = Handoff, responses((status = 200, description = "The conversation after the action, the message created, the events recorded, warnings", body = inbox_core::ActionOutcome), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
+#[utoipa::path(post, path = "/api/conversations/{id}/assign", tag = "actions", params(("id" = String, Path, description = "Conversation id"), ("Idempotency-Key" = String, Header, description = "Required; the same request again gets the first answer, another request under the key 422 idempotency_key_reused")), request_body = Handoff, responses((status = 200, description = "The conversation after the action, the message created, the events recorded, warnings", body = inbox_core::ActionOutcome), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate, idempotency_key_in_use"), (status = 422, body = ApiError, description = "invalid_input, idempotency_key_reused")))]
 pub async fn assign(r: Act<Handoff>) -> ApiResult<Response> {
     r.once(async |r| {
         let f = &r.form;
@@ -195,7 +226,7 @@ pub async fn assign(r: Act<Handoff>) -> ApiResult<Response> {
 }
 
 /// `POST /api/conversations/{id}/transfer`.
-#[utoipa::path(post, path = "/api/conversations/{id}/transfer", tag = "actions", params(("id" = String, Path, description = "Conversation id"), ("Idempotency-Key" = String, Header, description = "Required; a repeated key gets the first answer")), request_body = Handoff, responses((status = 200, description = "The conversation after the action, the message created, the events recorded, warnings", body = inbox_core::ActionOutcome), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
+#[utoipa::path(post, path = "/api/conversations/{id}/transfer", tag = "actions", params(("id" = String, Path, description = "Conversation id"), ("Idempotency-Key" = String, Header, description = "Required; the same request again gets the first answer, another request under the key 422 idempotency_key_reused")), request_body = Handoff, responses((status = 200, description = "The conversation after the action, the message created, the events recorded, warnings", body = inbox_core::ActionOutcome), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate, idempotency_key_in_use"), (status = 422, body = ApiError, description = "invalid_input, idempotency_key_reused")))]
 pub async fn transfer(r: Act<Handoff>) -> ApiResult<Response> {
     r.once(async |r| {
         let f = &r.form;
@@ -218,7 +249,7 @@ pub struct ReleaseForm {
 }
 
 /// `POST /api/conversations/{id}/release`.
-#[utoipa::path(post, path = "/api/conversations/{id}/release", tag = "actions", params(("id" = String, Path, description = "Conversation id"), ("Idempotency-Key" = String, Header, description = "Required; a repeated key gets the first answer")), request_body = ReleaseForm, responses((status = 200, description = "The conversation after the action, the message created, the events recorded, warnings", body = inbox_core::ActionOutcome), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
+#[utoipa::path(post, path = "/api/conversations/{id}/release", tag = "actions", params(("id" = String, Path, description = "Conversation id"), ("Idempotency-Key" = String, Header, description = "Required; the same request again gets the first answer, another request under the key 422 idempotency_key_reused")), request_body = ReleaseForm, responses((status = 200, description = "The conversation after the action, the message created, the events recorded, warnings", body = inbox_core::ActionOutcome), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate, idempotency_key_in_use"), (status = 422, body = ApiError, description = "invalid_input, idempotency_key_reused")))]
 pub async fn release(r: Act<ReleaseForm>) -> ApiResult<Response> {
     r.once(async |r| {
         Ok(r.state
@@ -240,9 +271,10 @@ pub struct ReplyForm {
     pub content: Option<Content>,
 }
 
-/// `POST /api/conversations/{id}/reply`: the `Idempotency-Key` is also the
-/// message's key, so a retried request never sends twice.
-#[utoipa::path(post, path = "/api/conversations/{id}/reply", tag = "actions", params(("id" = String, Path, description = "Conversation id"), ("Idempotency-Key" = String, Header, description = "Required; a repeated key gets the first answer")), request_body = ReplyForm, responses((status = 200, description = "The conversation after the action, the message created, the events recorded, warnings", body = inbox_core::ActionOutcome), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
+/// `POST /api/conversations/{id}/reply`: the `Idempotency-Key` also keys
+/// the message in the store, so a retried request never sends twice, not
+/// even after a restart.
+#[utoipa::path(post, path = "/api/conversations/{id}/reply", tag = "actions", params(("id" = String, Path, description = "Conversation id"), ("Idempotency-Key" = String, Header, description = "Required; the same request again gets the first answer, another request under the key 422 idempotency_key_reused")), request_body = ReplyForm, responses((status = 200, description = "The conversation after the action, the message created, the events recorded, warnings", body = inbox_core::ActionOutcome), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate, idempotency_key_in_use"), (status = 422, body = ApiError, description = "invalid_input, idempotency_key_reused")))]
 pub async fn reply(r: Act<ReplyForm>) -> ApiResult<Response> {
     r.once(async |r| {
         let content = match (&r.form.text, &r.form.content) {
@@ -250,12 +282,18 @@ pub async fn reply(r: Act<ReplyForm>) -> ApiResult<Response> {
             (None, Some(c)) => c.clone(),
             _ => return Err(ApiError::bad_request("give either text or content")),
         };
-        let mut reply = Reply::text("", r.key.clone());
-        reply.content = content;
-        Ok(r.state
+        let mut reply = Reply::text("", r.core_key());
+        reply.content = content.clone();
+        let outcome = r
+            .state
             .inbox
             .reply(&r.actor, &r.id, r.form.version, reply)
-            .await?)
+            .await
+            .map_err(key_error)?;
+        r.same_request(outcome, |m| {
+            m.direction == Direction::Outbound && m.content == content
+        })
+        .await
     })
     .await
 }
@@ -270,13 +308,20 @@ pub struct NoteForm {
 }
 
 /// `POST /api/conversations/{id}/notes`: an internal note, never sent.
-#[utoipa::path(post, path = "/api/conversations/{id}/notes", tag = "actions", params(("id" = String, Path, description = "Conversation id"), ("Idempotency-Key" = String, Header, description = "Required; a repeated key gets the first answer")), request_body = NoteForm, responses((status = 200, description = "The conversation after the action, the message created, the events recorded, warnings", body = inbox_core::ActionOutcome), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
+#[utoipa::path(post, path = "/api/conversations/{id}/notes", tag = "actions", params(("id" = String, Path, description = "Conversation id"), ("Idempotency-Key" = String, Header, description = "Required; the same request again gets the first answer, another request under the key 422 idempotency_key_reused")), request_body = NoteForm, responses((status = 200, description = "The conversation after the action, the message created, the events recorded, warnings", body = inbox_core::ActionOutcome), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate, idempotency_key_in_use"), (status = 422, body = ApiError, description = "invalid_input, idempotency_key_reused")))]
 pub async fn note(r: Act<NoteForm>) -> ApiResult<Response> {
     r.once(async |r| {
-        Ok(r.state
+        let outcome = r
+            .state
             .inbox
-            .note(&r.actor, &r.id, r.form.version, &r.form.text, &r.key)
-            .await?)
+            .note(&r.actor, &r.id, r.form.version, &r.form.text, &r.core_key())
+            .await
+            .map_err(key_error)?;
+        let text = Content::text(r.form.text.trim());
+        r.same_request(outcome, |m| {
+            m.direction == Direction::Note && m.content == text
+        })
+        .await
     })
     .await
 }
@@ -295,7 +340,7 @@ pub struct TagsForm {
 }
 
 /// `POST /api/conversations/{id}/tags`.
-#[utoipa::path(post, path = "/api/conversations/{id}/tags", tag = "actions", params(("id" = String, Path, description = "Conversation id"), ("Idempotency-Key" = String, Header, description = "Required; a repeated key gets the first answer")), request_body = TagsForm, responses((status = 200, description = "The conversation after the action, the message created, the events recorded, warnings", body = inbox_core::ActionOutcome), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
+#[utoipa::path(post, path = "/api/conversations/{id}/tags", tag = "actions", params(("id" = String, Path, description = "Conversation id"), ("Idempotency-Key" = String, Header, description = "Required; the same request again gets the first answer, another request under the key 422 idempotency_key_reused")), request_body = TagsForm, responses((status = 200, description = "The conversation after the action, the message created, the events recorded, warnings", body = inbox_core::ActionOutcome), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate, idempotency_key_in_use"), (status = 422, body = ApiError, description = "invalid_input, idempotency_key_reused")))]
 pub async fn tags(r: Act<TagsForm>) -> ApiResult<Response> {
     r.once(async |r| {
         let add: Vec<&str> = r.form.add.iter().map(String::as_str).collect();
@@ -320,7 +365,7 @@ pub struct StatusForm {
 }
 
 /// `POST /api/conversations/{id}/status`.
-#[utoipa::path(post, path = "/api/conversations/{id}/status", tag = "actions", params(("id" = String, Path, description = "Conversation id"), ("Idempotency-Key" = String, Header, description = "Required; a repeated key gets the first answer")), request_body = StatusForm, responses((status = 200, description = "The conversation after the action, the message created, the events recorded, warnings", body = inbox_core::ActionOutcome), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
+#[utoipa::path(post, path = "/api/conversations/{id}/status", tag = "actions", params(("id" = String, Path, description = "Conversation id"), ("Idempotency-Key" = String, Header, description = "Required; the same request again gets the first answer, another request under the key 422 idempotency_key_reused")), request_body = StatusForm, responses((status = 200, description = "The conversation after the action, the message created, the events recorded, warnings", body = inbox_core::ActionOutcome), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate, idempotency_key_in_use"), (status = 422, body = ApiError, description = "invalid_input, idempotency_key_reused")))]
 pub async fn status(r: Act<StatusForm>) -> ApiResult<Response> {
     r.once(async |r| {
         let (inbox, f) = (&r.state.inbox, &r.form);
@@ -347,7 +392,7 @@ pub struct PriorityForm {
 }
 
 /// `POST /api/conversations/{id}/priority`.
-#[utoipa::path(post, path = "/api/conversations/{id}/priority", tag = "actions", params(("id" = String, Path, description = "Conversation id"), ("Idempotency-Key" = String, Header, description = "Required; a repeated key gets the first answer")), request_body = PriorityForm, responses((status = 200, description = "The conversation after the action, the message created, the events recorded, warnings", body = inbox_core::ActionOutcome), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
+#[utoipa::path(post, path = "/api/conversations/{id}/priority", tag = "actions", params(("id" = String, Path, description = "Conversation id"), ("Idempotency-Key" = String, Header, description = "Required; the same request again gets the first answer, another request under the key 422 idempotency_key_reused")), request_body = PriorityForm, responses((status = 200, description = "The conversation after the action, the message created, the events recorded, warnings", body = inbox_core::ActionOutcome), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate, idempotency_key_in_use"), (status = 422, body = ApiError, description = "invalid_input, idempotency_key_reused")))]
 pub async fn priority(r: Act<PriorityForm>) -> ApiResult<Response> {
     r.once(async |r| {
         Ok(r.state
@@ -360,7 +405,7 @@ pub async fn priority(r: Act<PriorityForm>) -> ApiResult<Response> {
 
 /// `PUT /api/conversations/{id}/lease`: takes (or renews) the reply lease,
 /// so nobody else can reply meanwhile.
-#[utoipa::path(put, path = "/api/conversations/{id}/lease", tag = "collision", params(("id" = String, Path, description = "Conversation id")), responses((status = 200, description = "The reply lease", body = inbox_core::ports::Lease), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
+#[utoipa::path(put, path = "/api/conversations/{id}/lease", tag = "collision", params(("id" = String, Path, description = "Conversation id")), responses((status = 200, description = "The reply lease", body = inbox_core::ports::Lease), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate"), (status = 422, body = ApiError, description = "invalid_input")))]
 pub async fn take_lease(
     State(s): State<AppState>,
     Session(a): Session,
@@ -370,11 +415,11 @@ pub async fn take_lease(
         .inbox
         .acquire_reply_lease(&a, &ConversationId::new(id)?)
         .await?;
-    Ok(Json(lease).into_response())
+    Ok(axum::Json(lease).into_response())
 }
 
 /// `DELETE /api/conversations/{id}/lease`.
-#[utoipa::path(delete, path = "/api/conversations/{id}/lease", tag = "collision", params(("id" = String, Path, description = "Conversation id")), responses((status = 204, description = "Released"), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
+#[utoipa::path(delete, path = "/api/conversations/{id}/lease", tag = "collision", params(("id" = String, Path, description = "Conversation id")), responses((status = 204, description = "Released"), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate"), (status = 422, body = ApiError, description = "invalid_input")))]
 pub async fn drop_lease(
     State(s): State<AppState>,
     Session(a): Session,
@@ -395,7 +440,7 @@ pub struct ViewingForm {
 
 /// `POST /api/conversations/{id}/viewing`: tells the others ("Ana is
 /// viewing", "Ana is replying"); lasts 30 seconds unless repeated.
-#[utoipa::path(post, path = "/api/conversations/{id}/viewing", tag = "collision", params(("id" = String, Path, description = "Conversation id")), request_body = ViewingForm, responses((status = 200, description = "When the notice lapses", body = String), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
+#[utoipa::path(post, path = "/api/conversations/{id}/viewing", tag = "collision", params(("id" = String, Path, description = "Conversation id")), request_body = ViewingForm, responses((status = 200, description = "When the notice lapses", body = String), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate"), (status = 422, body = ApiError, description = "invalid_input")))]
 pub async fn viewing(
     State(s): State<AppState>,
     Session(a): Session,
@@ -411,5 +456,5 @@ pub async fn viewing(
             Duration::from_secs(30),
         )
         .await?;
-    Ok(Json(out).into_response())
+    Ok(axum::Json(out).into_response())
 }

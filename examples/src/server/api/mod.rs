@@ -1,13 +1,17 @@
 //! The agent API: JSON over the [`Inbox`], one handler per action. Every
 //! action carries the conversation version the agent saw (`version`) and
-//! an `Idempotency-Key` header; a repeated key gets the first answer again.
+//! an `Idempotency-Key` header; the same request again gets the first
+//! answer, another request under the same key is refused
+//! ([`idempotency`]).
 
 mod actions;
+pub mod idempotency;
 mod reports;
 mod session;
 mod views;
 
 pub use actions::*;
+pub use idempotency::Idempotency;
 pub use reports::*;
 pub use session::*;
 pub use views::*;

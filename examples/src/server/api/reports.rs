@@ -1,6 +1,6 @@
 //! Reports and the live snapshot (supervisors and admins).
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
@@ -12,10 +12,12 @@ use inbox_core::{AgentId, ChannelId, TeamId};
 
 use super::session::Session;
 use crate::server::error::{ApiError, ApiResult};
+use crate::server::extract::Query;
 use crate::server::AppState;
 
 /// Report parameters.
 #[derive(Debug, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct MetricsParams {
     /// Conversations opened from ...
     pub from: DateTime<Utc>,
@@ -29,9 +31,13 @@ pub struct MetricsParams {
     pub agent: Option<String>,
     /// Only this tag.
     pub tag: Option<String>,
-    /// Missed after this many seconds without an answer (default 1800).
+    /// Missed after this many seconds without an answer (default 1800, at
+    /// most a year).
     pub missed_after_secs: Option<u64>,
 }
+
+/// The longest `missed_after_secs`: a year.
+const MISSED_AFTER_MAX: u64 = 366 * 24 * 3600;
 
 /// `GET /api/metrics`: the report (supervisors and admins).
 #[utoipa::path(get, path = "/api/metrics", tag = "reports", params(MetricsParams), responses((status = 200, description = "The report", body = inbox_core::metrics::MetricsReport), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
@@ -40,6 +46,14 @@ pub async fn metrics(
     Session(a): Session,
     Query(p): Query<MetricsParams>,
 ) -> ApiResult<Response> {
+    let missed_after = p.missed_after_secs.unwrap_or(1800);
+    if missed_after > MISSED_AFTER_MAX {
+        return Err(inbox_core::Error::invalid(
+            "missed_after_secs",
+            format!("at most {MISSED_AFTER_MAX} (a year)"),
+        )
+        .into());
+    }
     let q = MetricsQuery {
         from: p.from,
         to: p.to,
@@ -48,13 +62,14 @@ pub async fn metrics(
         agent: p.agent.map(AgentId::new).transpose()?,
         tag: p.tag,
         now: s.now(),
-        missed_after: Duration::from_secs(p.missed_after_secs.unwrap_or(1800)),
+        missed_after: Duration::from_secs(missed_after),
     };
     Ok(Json(s.inbox.metrics(&a, q).await?).into_response())
 }
 
 /// Live snapshot parameters.
 #[derive(Debug, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LiveParams {
     /// Only this number.
     pub channel: Option<String>,

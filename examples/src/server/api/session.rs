@@ -4,14 +4,17 @@ use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::Json as JsonAnswer;
 use serde::{Deserialize, Serialize};
 
 use inbox_core::model::{Agent, Presence, Role};
 use inbox_core::{Actor, AgentId, TeamId};
 
 use crate::server::auth::{self, COOKIE};
+use crate::server::client::Client;
 use crate::server::error::{ApiError, ApiResult};
+use crate::server::extract::Json;
+use crate::server::throttle::{Account, Address};
 use crate::server::AppState;
 
 /// The signed-in agent of a request.
@@ -72,47 +75,92 @@ impl From<Agent> for AgentView {
 
 /// `POST /api/session`: signs in; sets the session cookie and returns the
 /// agent and the token (for API clients: `Authorization: Bearer`).
-#[utoipa::path(post, path = "/api/session", tag = "session", request_body = SignIn, responses((status = 200, description = "Signed in; sets the `inbox_session` cookie; body `{agent, token}`"), (status = 401, body = ApiError)))]
-pub async fn sign_in(State(s): State<AppState>, Json(form): Json<SignIn>) -> ApiResult<Response> {
+/// Guessing is slowed down: attempts are rate limited per account and per
+/// client address, repeated failures lock the account (and the address)
+/// out for longer and longer, and only a few passwords are checked at once.
+#[utoipa::path(post, path = "/api/session", tag = "session", request_body = SignIn, responses((status = 200, description = "Signed in; sets the `inbox_session` cookie; body `{agent, token}`"), (status = 401, body = ApiError), (status = 429, body = ApiError, description = "too_many_attempts (wait for `Retry-After` seconds) or sign_in_busy")))]
+pub async fn sign_in(
+    State(s): State<AppState>,
+    client: Client,
+    Json(form): Json<SignIn>,
+) -> ApiResult<Response> {
+    let account = s
+        .auth
+        .agent(&form.agent)
+        .map_or(Account::Unknown, Account::Agent);
+    let address = Address::of(client.ip);
+    s.throttle.admit(&account, address).map_err(|wait| {
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        refused(
+            "too_many_attempts",
+            format!("too many sign-in attempts; try again in {secs} s"),
+            secs.max(1),
+        )
+    })?;
+    let admitted = s.hashes.try_admit().ok_or_else(|| {
+        refused(
+            "sign_in_busy",
+            "too many sign-ins at once; try again in a moment".into(),
+            1,
+        )
+    })?;
     let auth = s.auth.clone();
-    let now = s.now();
-    let agent = form.agent.clone();
-    let token = tokio::task::spawn_blocking(move || auth.sign_in(&agent, &form.password, now))
+    let (agent, password) = (form.agent, form.password);
+    let checked = admitted
+        .run(move |memory| auth.check_password(&agent, &password, memory))
         .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
         .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "bad_credentials",
-                "unknown agent or wrong password",
+            ApiError::internal(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                &"password check",
             )
         })?;
-    let tenant = s.auth_tenant();
-    let agent = s
-        .inbox
-        .ports()
-        .store
-        .agent(&tenant, &AgentId::new(&form.agent)?)
-        .await?;
-    let cookie = format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict");
+    s.throttle.record(&account, address, checked.is_some());
+    let id = checked.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "bad_credentials",
+            "unknown agent or wrong password",
+        )
+    })?;
+    let agent = s.inbox.ports().store.agent(&s.auth_tenant(), &id).await?;
+    let token = s.auth.open_session(id, s.now());
     Ok((
-        [(header::SET_COOKIE, cookie)],
-        Json(serde_json::json!({ "agent": AgentView::from(agent), "token": token })),
+        [(header::SET_COOKIE, cookie(&token, client, None))],
+        axum::Json(serde_json::json!({ "agent": AgentView::from(agent), "token": token })),
     )
         .into_response())
 }
 
-/// `DELETE /api/session`: signs out.
+/// 429 with `Retry-After`.
+fn refused(code: &'static str, message: String, retry_after: u64) -> ApiError {
+    let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, code, message);
+    e.details = Some(serde_json::json!({ "retry_after_secs": retry_after }));
+    e
+}
+
+/// The session cookie: `HttpOnly`, `SameSite=Strict`, and `Secure` when
+/// the client came over TLS.
+fn cookie(value: &str, client: Client, max_age: Option<u32>) -> String {
+    let mut c = format!("{COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict");
+    if client.https {
+        c.push_str("; Secure");
+    }
+    if let Some(age) = max_age {
+        c.push_str(&format!("; Max-Age={age}"));
+    }
+    c
+}
+
+/// `DELETE /api/session`: signs out (its live event streams end).
 #[utoipa::path(delete, path = "/api/session", tag = "session", responses((status = 204, description = "Signed out")))]
-pub async fn sign_out(State(s): State<AppState>, headers: HeaderMap) -> Response {
+pub async fn sign_out(State(s): State<AppState>, client: Client, headers: HeaderMap) -> Response {
     if let Some(t) = auth::token(&headers) {
         s.auth.sign_out(&t);
     }
     (
-        [(
-            header::SET_COOKIE,
-            format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
-        )],
+        [(header::SET_COOKIE, cookie("", client, Some(0)))],
         StatusCode::NO_CONTENT,
     )
         .into_response()
@@ -120,8 +168,11 @@ pub async fn sign_out(State(s): State<AppState>, headers: HeaderMap) -> Response
 
 /// `GET /api/me`.
 #[utoipa::path(get, path = "/api/me", tag = "session", responses((status = 200, body = AgentView), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
-pub async fn me(State(s): State<AppState>, Session(a): Session) -> ApiResult<Json<AgentView>> {
-    Ok(Json(
+pub async fn me(
+    State(s): State<AppState>,
+    Session(a): Session,
+) -> ApiResult<JsonAnswer<AgentView>> {
+    Ok(JsonAnswer(
         s.inbox
             .ports()
             .store
@@ -136,9 +187,9 @@ pub async fn me(State(s): State<AppState>, Session(a): Session) -> ApiResult<Jso
 pub async fn agents(
     State(s): State<AppState>,
     Session(a): Session,
-) -> ApiResult<Json<Vec<AgentView>>> {
+) -> ApiResult<JsonAnswer<Vec<AgentView>>> {
     let all = s.inbox.ports().store.agents(&a.tenant).await?;
-    Ok(Json(all.into_iter().map(AgentView::from).collect()))
+    Ok(JsonAnswer(all.into_iter().map(AgentView::from).collect()))
 }
 
 /// Presence form.
@@ -156,5 +207,5 @@ pub async fn presence(
     Json(f): Json<PresenceForm>,
 ) -> ApiResult<Response> {
     let events = s.inbox.set_presence(&a, f.presence).await?;
-    Ok(Json(events).into_response())
+    Ok(JsonAnswer(events).into_response())
 }

@@ -1,6 +1,6 @@
 //! Inbox views, search, a conversation, a contact, templates.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -12,10 +12,12 @@ use inbox_core::{Actor, ChannelId, ContactId, ConversationId, TeamId, View, View
 
 use super::session::Session;
 use crate::server::error::{ApiError, ApiResult};
+use crate::server::extract::{Path, Query};
 use crate::server::AppState;
 
 /// Inbox view parameters.
 #[derive(Debug, Deserialize, Default, utoipa::ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// `mine`, `unassigned`, `team` (with `team`) or `all` (default).
     pub view: Option<String>,
@@ -130,26 +132,24 @@ pub async fn list(
     with_contacts(&s, &a, page).await
 }
 
-/// Search parameters: the text and the view's.
+/// Search parameters: the text (with the view's, [`ListParams`]).
 #[derive(Debug, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchParams {
     /// What to look for.
     pub q: String,
-    /// The view and filters.
-    #[serde(flatten)]
-    #[param(inline)]
-    pub list: ListParams,
 }
 
 /// `GET /api/search?q=`: conversations matching text, within what the agent
 /// may see.
-#[utoipa::path(get, path = "/api/search", tag = "conversations", params(SearchParams), responses((status = 200, body = ConversationPage), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
+#[utoipa::path(get, path = "/api/search", tag = "conversations", params(SearchParams, ListParams), responses((status = 200, body = ConversationPage), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
 pub async fn search(
     State(s): State<AppState>,
     Session(a): Session,
     Query(p): Query<SearchParams>,
+    Query(list): Query<ListParams>,
 ) -> ApiResult<Json<ConversationPage>> {
-    let hits = s.inbox.search(&a, &p.q, &p.list.query()?).await?;
+    let hits = s.inbox.search(&a, &p.q, &list.query()?).await?;
     let mut matched = HashMap::new();
     let mut items = Vec::with_capacity(hits.items.len());
     for h in hits.items {
