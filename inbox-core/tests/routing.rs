@@ -7,7 +7,7 @@ use inbox_core::calendar::Calendar;
 use inbox_core::model::{
     Agent, Contact, ContactIdentity, Content, Conversation, Presence, Priority, Role,
 };
-use inbox_core::routing::{Effect, Roster, Routing, RunInput, RunOutcome, TriggerKind};
+use inbox_core::routing::{Effect, Roster, Routing, RunInput, RunOutcome, TriggerKind, Waiting};
 use inbox_core::*;
 use proptest::prelude::*;
 use std::collections::BTreeMap;
@@ -691,6 +691,103 @@ fn sticky_prefers_the_last_agent_and_explains_the_fallback() {
 }
 
 #[test]
+fn an_assignment_never_jumps_a_queue_that_drains() {
+    let routing = Routing::from_yaml(
+        "teams:\n  sales: { strategy: round_robin }\nrules:\n  - name: all\n    then: [ { route_to_team: sales }, { assign: {} } ]\n",
+    )
+    .unwrap();
+    let mut r = roster(names(&["ana", "ben"]), &[]);
+    let sales = TeamId::new("sales").unwrap();
+    // Queues tracked but this one not looked at yet: the run asks for it.
+    r.queues = Some(BTreeMap::new());
+    let mut c = conv("c5");
+    let out = run(&routing, &mut c, &opened(), None, None, Some(&r), t0());
+    assert_eq!(out.needs_queue.as_ref(), Some(&sales));
+    assert!(out.effects.is_empty() && out.cursors.is_empty());
+
+    // Someone waited since 08:46: the newcomer queues behind them, and the
+    // round-robin position does not move.
+    let mut older = conv("c1");
+    older.waiting_since = Some(t0() - TimeDelta::minutes(14));
+    r.queues = Some(BTreeMap::from([(sales.clone(), vec![Waiting::of(&older)])]));
+    let mut c = conv("c5");
+    let out = run(&routing, &mut c, &opened(), None, None, Some(&r), t0());
+    assert_eq!(c.assignee, None);
+    assert_eq!(c.team.as_ref(), Some(&sales));
+    assert!(out.cursors.is_empty(), "{:?}", out.cursors);
+    assert!(out.no_room.is_empty());
+    assert_eq!(
+        reasons(&out),
+        ["rule \"all\" → team sales → round robin: ana 0/∞ (first; ben 0/∞) → queued behind a conversation waiting 14 min"]
+    );
+
+    // The queue's first is this very conversation, or waited less: assign.
+    let mut later = conv("c9");
+    later.waiting_since = Some(t0() + TimeDelta::minutes(1));
+    for (first, mut c) in [(&older, older.clone()), (&later, conv("c5"))] {
+        r.queues = Some(BTreeMap::from([(sales.clone(), vec![Waiting::of(first)])]));
+        run(&routing, &mut c, &opened(), None, None, Some(&r), t0());
+        assert_eq!(
+            c.assignee.as_ref().map(AgentId::as_str),
+            Some("ana"),
+            "{}",
+            c.id
+        );
+    }
+
+    // Nobody available: the team is reported, no queue is needed.
+    for a in &mut r.agents {
+        a.presence = Presence::Away;
+    }
+    r.queues = Some(BTreeMap::new());
+    let mut c = conv("c6");
+    let out = run(&routing, &mut c, &opened(), None, None, Some(&r), t0());
+    assert_eq!(out.needs_queue, None);
+    assert_eq!(out.no_room, std::slice::from_ref(&sales));
+
+    // A manual team's queue waits for claims: a rule that assigns with a
+    // strategy of its own does not look at it.
+    let manual = Routing::from_yaml(
+        "rules:\n  - name: all\n    then: [ { route_to_team: sales }, { assign: { strategy: least_loaded } } ]\n",
+    )
+    .unwrap();
+    let r = Roster {
+        queues: Some(BTreeMap::new()),
+        ..roster(names(&["ana"]), &[])
+    };
+    let mut c = conv("c7");
+    let out = run(&manual, &mut c, &opened(), None, None, Some(&r), t0());
+    assert_eq!(out.needs_queue, None);
+    assert_eq!(c.assignee.as_ref().map(AgentId::as_str), Some("ana"));
+}
+
+#[test]
+fn queue_helpers_say_who_drains_and_who_has_room() {
+    let routing = Routing::from_yaml(
+        "teams:\n  sales: { strategy: least_loaded }\n  bots: { strategy: manual }\nrules: []\n",
+    )
+    .unwrap();
+    let sales = TeamId::new("sales").unwrap();
+    let support = TeamId::new("support").unwrap();
+    assert!(routing.drains(&sales));
+    assert!(!routing.drains(&TeamId::new("bots").unwrap()));
+    assert!(!routing.drains(&support));
+    assert!(routing.has_queue_teams());
+    assert_eq!(routing.queue_teams(), std::slice::from_ref(&sales));
+    let r = roster(
+        vec![
+            agent("ana", "sales", 1, Presence::Online),
+            agent("ben", "sales", 2, Presence::Away),
+        ],
+        &[("ana", 1)],
+    );
+    assert!(!routing.has_room(&sales, &r, t0()));
+    let r = roster(r.agents.clone(), &[]);
+    assert!(routing.has_room(&sales, &r, t0()));
+    assert!(!routing.has_room(&support, &r, t0()));
+}
+
+#[test]
 fn skills_pick_agents_who_have_them() {
     let routing = Routing::from_yaml(
         r#"
@@ -789,7 +886,7 @@ proptest! {
             loads.insert(a.id.clone(), *load);
             list.push(a);
         }
-        let mut r = Roster { agents: list.clone(), loads, last_agent: Some(AgentId::new("a0").unwrap()), cursors: BTreeMap::new() };
+        let mut r = Roster { agents: list.clone(), loads, last_agent: Some(AgentId::new("a0").unwrap()), cursors: BTreeMap::new(), queues: None };
         let now = t0() + TimeDelta::hours(hour);
         for i in 0..conversations {
             let mut c = conv(&format!("c{i}"));

@@ -154,3 +154,20 @@ async fn least_loaded_never_exceeds_capacity_over_a_day() {
     // The day was busy enough that some customers waited in the queue.
     assert!(queued > 0);
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+    /// The queue invariants of the routing suite (capacity never exceeded,
+    /// nobody idle while a conversation waits, longest waiting first) over
+    /// many random days.
+    #[test]
+    fn queues_stay_fair_whatever_the_day(seed in proptest::prelude::any::<u64>()) {
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        rt.block_on(inbox_core::testing::conformance::queue_property(
+            Arc::new(MemoryStore::new()) as Arc<dyn Store>,
+            seed,
+            150,
+        ));
+    }
+}

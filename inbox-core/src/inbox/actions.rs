@@ -796,9 +796,9 @@ impl Inbox {
         }
         // Coming online: what waits in their teams' queues can go to them.
         if presence == Presence::Online {
-            for team in &me.teams {
-                self.assign_queued(&actor.tenant, team, 50).await?;
-            }
+            let cause = crate::routing::DrainCause::CameOnline(me.id.clone());
+            self.drain_quietly(&actor.tenant, &me.teams, &cause, self.now())
+                .await;
         }
         Ok(committed.events)
     }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::Inbox;
 use crate::error::{Error, Result};
+use crate::event::Ownership;
 use crate::event::{Event, EventActor, EventKind};
 use crate::ids::{AgentId, ContactId, MessageId, TeamId, TenantId};
 use crate::model::ConversationStatus;
@@ -13,11 +14,16 @@ use crate::model::{
     Author, Contact, Content, Conversation, DeliveryState, Direction, Message, ReplyContext,
 };
 use crate::ports::{Changeset, OutboxEntry, Write};
-use crate::query::{AssigneeFilter, ConversationFilter, ConversationQuery, SortOrder};
+use crate::query::{AssigneeFilter, ConversationFilter, ConversationQuery, Cursor, SortOrder};
 use crate::routing::{
-    Effect, OfflinePolicy, Roster, Routing, RoutingCursor, RunInput, TriggerKind,
+    DrainCause, Effect, OfflinePolicy, Roster, Routing, RoutingCursor, RunInput, RunOutcome,
+    TriggerKind, Waiting,
 };
 use crate::timer::timer_changes;
+
+/// How many team queues one rules run may look at before it stops looking
+/// at queues.
+const MAX_QUEUE_LOOKUPS: u32 = 16;
 
 /// Routing configurations: one per tenant, and a default.
 #[derive(Debug, Default)]
@@ -38,6 +44,9 @@ pub(crate) struct Automated {
     pub outbox: Vec<OutboxEntry>,
     /// Round-robin cursors to store.
     pub cursors: Vec<RoutingCursor>,
+    /// Teams where an assignment found nobody available (no point
+    /// draining them right after the commit).
+    pub no_room: Vec<TeamId>,
 }
 
 impl Automated {
@@ -87,26 +96,43 @@ impl Inbox {
             .unwrap_or_else(|| table.default.clone())
     }
 
-    /// Everything assignment needs to know about a tenant's agents.
+    /// The tenants given routing of their own, with it.
+    pub(crate) fn routed_tenants(&self) -> Vec<(TenantId, Arc<Routing>)> {
+        let table = self.routing.read().unwrap_or_else(|e| e.into_inner());
+        table
+            .tenants
+            .iter()
+            .map(|(t, r)| (t.clone(), r.clone()))
+            .collect()
+    }
+
+    /// Everything assignment needs to know about a tenant's agents (queues
+    /// not looked at: [`Roster::queues`] is `None`).
+    ///
+    /// The cursors are read first: an assignment committed with them (a
+    /// queue drain stores the cursors of its agent's teams) is refused if
+    /// another one moved them since, so the loads it read after them are
+    /// still the loads when it commits.
     pub async fn roster(&self, tenant: &TenantId, contact: Option<&ContactId>) -> Result<Roster> {
         let store = &self.ports.store;
-        let agents = store.agents(tenant).await?;
-        let loads = store.agent_loads(tenant).await?;
-        let last_agent = match contact {
-            Some(k) => store.last_assignee(tenant, k).await?,
-            None => None,
-        };
         let cursors = store
             .routing_cursors(tenant)
             .await?
             .into_iter()
             .map(|c| (c.team.clone(), c))
             .collect();
+        let agents = store.agents(tenant).await?;
+        let loads = store.agent_loads(tenant).await?;
+        let last_agent = match contact {
+            Some(k) => store.last_assignee(tenant, k).await?,
+            None => None,
+        };
         Ok(Roster {
             agents,
             loads,
             last_agent,
             cursors,
+            queues: None,
         })
     }
 
@@ -153,7 +179,7 @@ impl Inbox {
         let calendar = config
             .sla_for(&conversation.tenant)
             .calendar_for(conversation);
-        let mut input = RunInput {
+        let input = RunInput {
             triggers: &listening,
             contact,
             message,
@@ -161,21 +187,19 @@ impl Inbox {
             calendar,
             roster: None,
         };
-        // A run that turns out to need the agents starts again from the
-        // draft as it was; only rule sets that can assign need the copy.
+        // A run that turns out to need the agents (or a team's queue)
+        // starts again from the draft as it was; only rule sets that can
+        // assign need the copy.
         let before = routing.uses_roster().then(|| conversation.clone());
         let mut outcome = routing.run(conversation, &input);
-        let roster;
-        if let (true, Some(before)) = (outcome.needs_roster, before) {
-            *conversation = before;
-            roster = self
-                .roster(&conversation.tenant, Some(&conversation.contact))
+        if let Some(before) = before {
+            outcome = self
+                .rerun(&routing, conversation, &before, input, outcome)
                 .await?;
-            input.roster = Some(&roster);
-            outcome = routing.run(conversation, &input);
         }
         let mut done = Automated {
             cursors: outcome.cursors,
+            no_room: outcome.no_room,
             ..Automated::default()
         };
         for effect in outcome.effects {
@@ -234,6 +258,55 @@ impl Inbox {
         Ok(done)
     }
 
+    /// Runs the rules again, from the draft as it was (`before`), while a
+    /// run asks for the roster or a team's queue, giving it what it asked
+    /// for.
+    async fn rerun(
+        &self,
+        routing: &Routing,
+        conversation: &mut Conversation,
+        before: &Conversation,
+        input: RunInput<'_>,
+        mut outcome: RunOutcome,
+    ) -> Result<RunOutcome> {
+        let mut roster: Option<Roster> = None;
+        let mut reruns = 0;
+        while outcome.needs_roster || outcome.needs_queue.is_some() {
+            reruns += 1;
+            *conversation = before.clone();
+            let mut r = match roster.take() {
+                Some(r) => r,
+                None => {
+                    let mut r = self
+                        .roster(&conversation.tenant, Some(&conversation.contact))
+                        .await?;
+                    r.queues = Some(BTreeMap::new());
+                    r
+                }
+            };
+            if let Some(team) = outcome.needs_queue.take() {
+                let waiting = self.queue_head(&conversation.tenant, &team).await?;
+                r.queues
+                    .get_or_insert_with(BTreeMap::new)
+                    .insert(team, waiting);
+            }
+            if reruns > MAX_QUEUE_LOOKUPS {
+                // Never expected (each team is looked at once): assign
+                // without looking at queues rather than not at all.
+                r.queues = None;
+            }
+            let r = roster.insert(r);
+            outcome = routing.run(
+                conversation,
+                &RunInput {
+                    roster: Some(r),
+                    ..input
+                },
+            );
+        }
+        Ok(outcome)
+    }
+
     fn automation_message(
         &self,
         c: &mut Conversation,
@@ -266,9 +339,10 @@ impl Inbox {
 
     /// Applies the team policies to the open conversations of an agent who
     /// went offline: they stay, go back to the queue, or go to another
-    /// agent, per the policy of each conversation's team. Called by
-    /// [`Inbox::set_presence`]; call it yourself when presence changes
-    /// elsewhere (a session timing out).
+    /// agent, per the policy of each conversation's team. Conversations
+    /// returned to a queue that drains by itself then go to agents with
+    /// room, longest waiting first. Called by [`Inbox::set_presence`]; call
+    /// it yourself when presence changes elsewhere (a session timing out).
     pub async fn handle_agent_offline(
         &self,
         tenant: &TenantId,
@@ -276,6 +350,7 @@ impl Inbox {
     ) -> Result<OfflineReport> {
         let routing = self.routing_for(tenant);
         let mut report = OfflineReport::default();
+        let mut returned_to: Vec<TeamId> = Vec::new();
         let mut after = None;
         loop {
             let page = self
@@ -311,7 +386,12 @@ impl Inbox {
                 }
                 match self.offline_one(tenant, c, agent, policy, &routing).await? {
                     Some(true) => report.reassigned += 1,
-                    Some(false) => report.returned += 1,
+                    Some(false) => {
+                        report.returned += 1;
+                        if let Some(t) = team.filter(|t| !returned_to.contains(t)) {
+                            returned_to.push(t);
+                        }
+                    }
                     None => report.kept += 1,
                 }
             }
@@ -319,6 +399,11 @@ impl Inbox {
                 Some(n) => after = Some(n),
                 None => break,
             }
+        }
+        if !returned_to.is_empty() {
+            let now = self.now();
+            self.drain_quietly(tenant, &returned_to, &DrainCause::FirstInLine, now)
+                .await;
         }
         Ok(report)
     }
@@ -341,83 +426,58 @@ impl Inbox {
                 seen,
                 |c| c.assignee.as_ref() == Some(agent) && c.status.is_active(),
                 reassign.then_some(routing),
-                false,
                 &format!("{agent} went offline"),
             )
             .await?;
-        Ok(match outcome {
-            Rerouted::Moved { to_agent } => Some(to_agent),
-            Rerouted::Unchanged | Rerouted::NobodyAvailable => None,
-        })
+        Ok(outcome)
     }
 
     /// Hands the conversations waiting unassigned in a team's queue (those
     /// waiting longest first, up to `limit`) to available agents with the
     /// team's strategy, until nobody is available. Returns how many were
-    /// assigned. Manual teams are left alone. [`Inbox::set_presence`] calls
-    /// it for an agent's teams when they come online; call it when capacity
-    /// frees up elsewhere (a ticker, after resolving).
+    /// assigned. Manual teams are left alone.
+    ///
+    /// The inbox already does this whenever capacity frees (a conversation
+    /// resolved, released or handed on, a capacity raised, an agent coming
+    /// online) and on every [`Inbox::tick`]; call it when something else
+    /// made room. See [`Inbox::drain_queues`].
     pub async fn assign_queued(&self, tenant: &TenantId, team: &TeamId, limit: u32) -> Result<u32> {
-        let routing = self.routing_for(tenant);
-        if routing.team_policy(team).strategy == crate::routing::Strategy::Manual {
-            return Ok(0);
-        }
+        self.drain_queues(
+            tenant,
+            std::slice::from_ref(team),
+            &DrainCause::Requested,
+            limit,
+        )
+        .await
+    }
+
+    /// The first conversations waiting in a team's queue, longest waiting
+    /// first (what a rules run needs to know so that nobody jumps it).
+    pub(crate) async fn queue_head(
+        &self,
+        tenant: &TenantId,
+        team: &TeamId,
+    ) -> Result<Vec<Waiting>> {
         let page = self
             .ports
             .store
-            .list_conversations(
-                tenant,
-                &ConversationQuery {
-                    filter: ConversationFilter {
-                        assignee: AssigneeFilter::Unassigned,
-                        team: Some(team.clone()),
-                        statuses: vec![ConversationStatus::Open, ConversationStatus::Pending],
-                        ..ConversationFilter::default()
-                    },
-                    sort: SortOrder::WaitingLongest,
-                    after: None,
-                    limit: limit.clamp(1, ConversationQuery::MAX_LIMIT),
-                },
-            )
+            .list_conversations(tenant, &waiting_in(team, 2, None))
             .await?;
-        let mut assigned = 0;
-        for c in &page.items {
-            let outcome = self
-                .reroute(
-                    tenant,
-                    c,
-                    |c| {
-                        c.assignee.is_none()
-                            && c.team.as_ref() == Some(team)
-                            && c.status.is_active()
-                    },
-                    Some(&routing),
-                    true,
-                    "from the queue",
-                )
-                .await?;
-            match outcome {
-                Rerouted::Moved { .. } => assigned += 1,
-                Rerouted::Unchanged => {}
-                Rerouted::NobodyAvailable => break,
-            }
-        }
-        Ok(assigned)
+        Ok(page.items.iter().map(Waiting::of).collect())
     }
 
     /// Takes a conversation's owner away and, with `routing`, picks a new
     /// one in its team; commits with an explanation. `still` re-checks the
-    /// conversation on every attempt; `need_agent` leaves it alone when
-    /// nobody is available.
+    /// conversation on every attempt. `Some(true)`: it went to an agent;
+    /// `Some(false)`: to the queue; `None`: it no longer qualified.
     async fn reroute(
         &self,
         tenant: &TenantId,
         seen: &Conversation,
         still: impl Fn(&Conversation) -> bool,
         routing: Option<&Routing>,
-        need_agent: bool,
         why: &str,
-    ) -> Result<Rerouted> {
+    ) -> Result<Option<bool>> {
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -427,72 +487,35 @@ impl Inbox {
                 self.ports.store.conversation(tenant, &seen.id).await?
             };
             if !still(&current) {
-                return Ok(Rerouted::Unchanged);
+                return Ok(None);
             }
             let now = self.now();
             let mut next = current.clone();
-            let from = crate::event::Ownership {
-                agent: current.assignee.clone(),
-                team: current.team.clone(),
-            };
             next.assignee = None;
-            let mut cursor = None;
             let mut reason = format!("{why} → back to the queue");
+            let mut cursors = Vec::new();
             if let (Some(routing), Some(team)) = (routing, &current.team) {
                 let roster = self.roster(tenant, Some(&current.contact)).await?;
                 let pick = routing.pick_in_team(&current, team, &roster, now);
                 reason = format!("{why} → team {team} → {}", pick.explanation);
+                if let Some(agent) = &pick.agent {
+                    cursors = fences(&roster, agent, pick.cursor.clone());
+                }
                 next.assignee = pick.agent;
-                cursor = pick.cursor;
             }
-            if need_agent && next.assignee.is_none() {
-                return Ok(Rerouted::NobodyAvailable);
-            }
-            let to = crate::event::Ownership {
-                agent: next.assignee.clone(),
-                team: next.team.clone(),
-            };
-            let to_agent = to.agent.is_some();
-            let mut kinds = vec![EventKind::Assigned {
-                from,
-                to,
+            let to_agent = next.assignee.is_some();
+            let changes = self.assignment_changes(
+                &current,
+                next,
                 reason,
-                warning: None,
-            }];
-            kinds.extend(
-                self.config
-                    .sla_for(tenant)
-                    .apply(Some(&current), &mut next, now),
+                EventActor::Automation("assignment policy".into()),
+                cursors,
+                now,
             );
-            next.version = current.version + 1;
-            next.updated_at = now;
-            let events = kinds
-                .into_iter()
-                .map(|k| {
-                    Event::new(
-                        tenant.clone(),
-                        now,
-                        EventActor::Automation("assignment policy".into()),
-                        k,
-                    )
-                    .on(&next.id, next.version)
-                })
-                .collect();
-            let timers = timer_changes(Some(&current), &next, &self.config.timers);
-            let changes = Changeset {
-                conversation: Some(Write {
-                    value: next,
-                    expected_version: Some(current.version),
-                }),
-                events,
-                timers,
-                cursors: cursor.into_iter().collect(),
-                ..Changeset::new(tenant.clone())
-            };
             match self.ports.store.commit(changes).await {
                 Ok(committed) => {
                     self.publish(&committed.events).await;
-                    return Ok(Rerouted::Moved { to_agent });
+                    return Ok(Some(to_agent));
                 }
                 Err(Error::Conflict(_)) if attempt < self.config.commit_attempts + 64 => continue,
                 Err(e) if e.is_retryable() && attempt < self.config.commit_attempts => continue,
@@ -500,14 +523,101 @@ impl Inbox {
             }
         }
     }
+
+    /// The commit that moves `current` to the owner (or queue) of `next`,
+    /// with an `assigned` event giving `reason`, the SLA and timers that
+    /// follow, and `cursors` to store.
+    pub(crate) fn assignment_changes(
+        &self,
+        current: &Conversation,
+        mut next: Conversation,
+        reason: String,
+        actor: EventActor,
+        cursors: Vec<RoutingCursor>,
+        now: DateTime<Utc>,
+    ) -> Changeset {
+        let tenant = &current.tenant;
+        let mut kinds = vec![EventKind::Assigned {
+            from: Ownership {
+                agent: current.assignee.clone(),
+                team: current.team.clone(),
+            },
+            to: Ownership {
+                agent: next.assignee.clone(),
+                team: next.team.clone(),
+            },
+            reason,
+            warning: None,
+        }];
+        kinds.extend(
+            self.config
+                .sla_for(tenant)
+                .apply(Some(current), &mut next, now),
+        );
+        next.version = current.version + 1;
+        next.updated_at = now;
+        let events = kinds
+            .into_iter()
+            .map(|k| Event::new(tenant.clone(), now, actor.clone(), k).on(&next.id, next.version))
+            .collect();
+        let timers = timer_changes(Some(current), &next, &self.config.timers);
+        Changeset {
+            conversation: Some(Write {
+                value: next,
+                expected_version: Some(current.version),
+            }),
+            events,
+            timers,
+            cursors,
+            ..Changeset::new(tenant.clone())
+        }
+    }
 }
 
-/// What [`Inbox::reroute`] did.
-enum Rerouted {
-    /// Committed; to an agent or to the queue.
-    Moved { to_agent: bool },
-    /// The conversation no longer qualified.
-    Unchanged,
-    /// Nobody was available and an agent was required.
-    NobodyAvailable,
+/// The listing of a team's queue: unassigned, open or pending, longest
+/// waiting first.
+pub(crate) fn waiting_in(team: &TeamId, limit: u32, after: Option<Cursor>) -> ConversationQuery {
+    ConversationQuery {
+        filter: ConversationFilter {
+            assignee: AssigneeFilter::Unassigned,
+            team: Some(team.clone()),
+            statuses: vec![ConversationStatus::Open, ConversationStatus::Pending],
+            ..ConversationFilter::default()
+        },
+        sort: SortOrder::WaitingLongest,
+        after,
+        limit: limit.clamp(1, ConversationQuery::MAX_LIMIT),
+    }
+}
+
+/// The cursors an automatic assignment to `agent` stores: one for each of
+/// the agent's teams, moved one version on (the round-robin position only
+/// where `picked` moved it). Two assignments to agents who share a team
+/// therefore cannot both commit from the same look at the loads: the
+/// second is refused with a conflict and looks again, so no capacity is
+/// exceeded however many instances assign at once.
+pub(crate) fn fences(
+    roster: &Roster,
+    agent: &AgentId,
+    picked: Option<RoutingCursor>,
+) -> Vec<RoutingCursor> {
+    let teams = roster
+        .agents
+        .iter()
+        .find(|a| &a.id == agent)
+        .map(|a| a.teams.clone())
+        .unwrap_or_default();
+    let mut out: Vec<RoutingCursor> = picked.into_iter().collect();
+    for team in teams {
+        if out.iter().any(|c| c.team == team) {
+            continue;
+        }
+        let stored = roster.cursors.get(&team);
+        out.push(RoutingCursor {
+            last: stored.and_then(|c| c.last.clone()),
+            version: stored.map_or(0, |c| c.version) + 1,
+            team,
+        });
+    }
+    out
 }

@@ -2,8 +2,14 @@
 
 use super::{Actor, Inbox};
 use crate::error::{Error, Result};
-use crate::model::{Agent, Channel, Team, Tenant};
+use crate::model::{Agent, Channel, Presence, Team, Tenant};
 use crate::permissions::{self, Action};
+use crate::routing::DrainCause;
+
+/// Whether a capacity went up (`0` is unlimited).
+fn capacity_raised(from: u32, to: u32) -> bool {
+    from != 0 && (to == 0 || to > from)
+}
 
 fn check_name(field: &str, name: &str) -> Result<()> {
     if name.trim().is_empty() {
@@ -43,12 +49,41 @@ impl Inbox {
     }
 
     /// Creates or updates an agent (system level). Their teams must exist.
+    /// An agent who can take work afterwards (active and online) is offered
+    /// what waits in their teams' queues, longest waiting first (a capacity
+    /// raised, a team added).
     pub async fn provision_agent(&self, agent: &Agent) -> Result<()> {
         check_name("agent.name", &agent.name)?;
         for t in &agent.teams {
             self.ports.store.team(&agent.tenant, t).await?;
         }
-        self.ports.store.upsert_agent(agent).await
+        let drain = agent.active
+            && agent.presence == Presence::Online
+            && !agent.teams.is_empty()
+            && self.routing_for(&agent.tenant).has_queue_teams();
+        let before = if drain {
+            match self.ports.store.agent(&agent.tenant, &agent.id).await {
+                Ok(a) => Some(a),
+                Err(Error::NotFound { .. }) => None,
+                Err(e) => return Err(e),
+            }
+        } else {
+            None
+        };
+        self.ports.store.upsert_agent(agent).await?;
+        if drain {
+            let raised = before
+                .as_ref()
+                .is_some_and(|b| capacity_raised(b.capacity, agent.capacity));
+            let cause = if raised {
+                DrainCause::CapacityRaised(agent.id.clone())
+            } else {
+                DrainCause::AgentUpdated(agent.id.clone())
+            };
+            self.drain_quietly(&agent.tenant, &agent.teams, &cause, self.now())
+                .await;
+        }
+        Ok(())
     }
 
     async fn require_settings(&self, actor: &Actor, tenant: &crate::ids::TenantId) -> Result<()> {

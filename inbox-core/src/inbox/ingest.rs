@@ -96,9 +96,18 @@ impl Inbox {
                     message: existing.id,
                 });
             }
-            let plan = self
+            let mut plan = self
                 .plan_ingest(&tenant, &channel, &msg, context.contact, context.latest)
                 .await?;
+            // What the queues need to see once this is committed (only
+            // where some team's queue drains by itself).
+            let settle = self.routing_for(&tenant).has_queue_teams().then(|| {
+                (
+                    plan.previous.take(),
+                    plan.conversation.value.clone(),
+                    std::mem::take(&mut plan.no_room),
+                )
+            });
             let outcome = IngestOutcome::Stored {
                 message: Box::new(plan.message.clone()),
                 conversation: plan.conversation.value.id.clone(),
@@ -120,6 +129,10 @@ impl Inbox {
             match self.ports.store.commit(changes).await {
                 Ok(committed) => {
                     self.publish(&committed.events).await;
+                    if let Some((before, after, no_room)) = settle {
+                        self.after_change(before.as_ref(), &after, &no_room, after.updated_at)
+                            .await;
+                    }
                     return Ok(outcome);
                 }
                 Err(Error::Duplicate {
@@ -389,6 +402,8 @@ impl Inbox {
             events,
             opened,
             reopened,
+            previous,
+            no_room: automated.no_room,
         })
     }
 
@@ -563,4 +578,8 @@ struct IngestPlan {
     events: Vec<Event>,
     opened: bool,
     reopened: bool,
+    /// The conversation as stored before, if this message continues one.
+    previous: Option<Conversation>,
+    /// Teams where routing found nobody available.
+    no_room: Vec<crate::ids::TeamId>,
 }

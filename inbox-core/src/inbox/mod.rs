@@ -15,6 +15,7 @@ mod directory;
 mod dispatch;
 mod ingest;
 mod leases;
+mod queue;
 mod timers;
 mod views;
 
@@ -363,9 +364,10 @@ impl Inbox {
             // status), in the same commit.
             let triggers: Vec<TriggerKind> =
                 events.iter().filter_map(TriggerKind::from_event).collect();
-            let automated = self
+            let mut automated = self
                 .run_rules(&mut conversation, None, None, &triggers, now)
                 .await?;
+            let no_room = std::mem::take(&mut automated.no_room);
             events.extend(self.config.sla_for(&actor.tenant).apply(
                 Some(&current),
                 &mut conversation,
@@ -407,6 +409,10 @@ impl Inbox {
             match self.ports.store.commit(changes).await {
                 Ok(committed) => {
                     self.publish(&committed.events).await;
+                    // What the action made room for goes to whoever waits
+                    // longest.
+                    self.after_change(Some(&current), &conversation, &no_room, now)
+                        .await;
                     return Ok(ActionOutcome {
                         conversation,
                         message: messages.into_iter().next(),

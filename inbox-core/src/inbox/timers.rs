@@ -41,6 +41,9 @@ pub struct TickReport {
     /// [Deferred](crate::timer::TimerKind::is_deferred) timers that came due
     /// before the time the state now asks for, re-armed for that time.
     pub rearmed: u32,
+    /// Conversations given to agents from team queues (not a timer: see
+    /// [`Inbox::drain_queues`]; not counted in [`TickReport::total`]).
+    pub from_queue: u32,
 }
 
 impl TickReport {
@@ -65,6 +68,13 @@ impl Inbox {
     /// proportion to how many are due. Idempotent: each timer fires in a
     /// version-checked commit that also clears it, so the same tick twice
     /// (or two instances ticking at once) fires nothing twice.
+    ///
+    /// Then drains the team queues (up to `limit` assignments) of every
+    /// tenant given routing of its own with [`Inbox::set_routing`]: what
+    /// waits goes to agents whose shift started or who have room for a
+    /// reason no event announced (one queue listing per team that drains
+    /// by itself). Tenants on the default routing: call
+    /// [`Inbox::drain_queues`] from your ticker.
     pub async fn tick(&self, now: DateTime<Utc>, limit: u32) -> Result<TickReport> {
         let due = self.ports.store.due_timers(now, limit).await?;
         let mut report = TickReport::default();
@@ -86,6 +96,7 @@ impl Inbox {
                 Err(e) => return Err(e),
             }
         }
+        report.from_queue = self.drain_all(now, limit).await?;
         Ok(report)
     }
 
@@ -223,9 +234,10 @@ impl Inbox {
         if applies && timer.kind == TimerKind::Automation {
             triggers.push(TriggerKind::Timer);
         }
-        let automated = self
+        let mut automated = self
             .run_rules(&mut next, None, None, &triggers, now)
             .await?;
+        let no_room = std::mem::take(&mut automated.no_room);
         if (applies
             && matches!(
                 timer.kind,
@@ -271,6 +283,7 @@ impl Inbox {
             })
             .collect();
         events.extend(automated.events_on(&next, now));
+        let after = next.clone();
         let changes = Changeset {
             messages: automated.messages,
             outbox: automated.outbox,
@@ -285,6 +298,9 @@ impl Inbox {
         };
         let committed = store.commit(changes).await?;
         self.publish(&committed.events).await;
+        // A resolve or a return to the queue makes room.
+        self.after_change(Some(&current), &after, &no_room, now)
+            .await;
         Ok(match (applies, rearm_at) {
             (true, _) => Fired::Did(timer.kind),
             (false, Some(_)) => Fired::Rearmed,

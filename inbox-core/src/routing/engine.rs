@@ -149,6 +149,14 @@ pub struct RunOutcome {
     /// The run stopped because a rule needs the roster and none was given;
     /// nothing else in this outcome is meaningful.
     pub needs_roster: bool,
+    /// The run stopped because an assignment needs to know who waits in
+    /// this team's queue and the roster's [`Roster::queues`] lacks it; add
+    /// it and run again. Nothing else in this outcome is meaningful.
+    pub needs_queue: Option<TeamId>,
+    /// Teams where an assignment found nobody available: the conversation
+    /// waits in their queue, and draining them now would find nobody
+    /// either.
+    pub no_room: Vec<TeamId>,
 }
 
 impl RunOutcome {
@@ -169,6 +177,10 @@ struct Run<'a, 'b> {
     /// A move to a team queue not yet recorded: recorded together with the
     /// assignment that follows it in the same rule, or when the rule ends.
     route: Option<(Ownership, String)>,
+    /// A team queue the run must see before it can go on.
+    needs_queue: Option<TeamId>,
+    /// Teams where an assignment found nobody available.
+    no_room: Vec<TeamId>,
 }
 
 fn ownership(c: &Conversation) -> Ownership {
@@ -216,6 +228,8 @@ impl Routing {
             },
             derived: Vec::new(),
             route: None,
+            needs_queue: None,
+            no_room: Vec::new(),
         };
         let folded: [OnceCell<Option<String>>; 4] = Default::default();
         let open = std::cell::RefCell::new(Vec::new());
@@ -296,6 +310,12 @@ impl Routing {
                     }
                     state[i] = RuleState::Fired;
                     run.fire(rule, label, conversation);
+                    if let Some(team) = run.needs_queue.take() {
+                        return RunOutcome {
+                            needs_queue: Some(team),
+                            ..RunOutcome::default()
+                        };
+                    }
                     for &j in &self.stateful {
                         if state[j] != RuleState::Fired {
                             state[j] = RuleState::Unknown;
@@ -320,6 +340,7 @@ impl Routing {
         }
         let mut out = run.out;
         out.cursors = run.cursors.into_values().collect();
+        out.no_room = run.no_room;
         conversation.automation_due = self.next_due(conversation);
         out
     }
@@ -341,9 +362,45 @@ impl Routing {
         best
     }
 
+    /// Whether `team`'s queue drains by itself: its strategy is automatic
+    /// (not manual), so a conversation waiting in it goes to the next agent
+    /// with room.
+    pub fn drains(&self, team: &TeamId) -> bool {
+        self.team_policy(team).strategy != Strategy::Manual
+    }
+
+    /// Whether some team's queue drains by itself (cheap; lets callers skip
+    /// work).
+    pub fn has_queue_teams(&self) -> bool {
+        self.teams.values().any(|p| p.strategy != Strategy::Manual)
+    }
+
+    /// The teams whose queues drain by themselves (see [`Routing::drains`]).
+    pub fn queue_teams(&self) -> Vec<TeamId> {
+        self.teams
+            .iter()
+            .filter(|(_, p)| p.strategy != Strategy::Manual)
+            .map(|(t, _)| t.clone())
+            .collect()
+    }
+
+    /// Whether some agent of `team` can take a conversation at `now`
+    /// (active, online, on shift, under capacity).
+    pub fn has_room(&self, team: &TeamId, roster: &Roster, now: DateTime<Utc>) -> bool {
+        roster.agents.iter().any(|a| {
+            a.is_in_team(team)
+                && super::strategy::availability(
+                    a,
+                    roster.loads.get(&a.id).copied().unwrap_or(0),
+                    now,
+                    &self.calendars,
+                ) == Availability::Available
+        })
+    }
+
     /// Picks an agent for `conversation` in `team` with the team's policy
     /// (used when an agent goes offline and their conversations are
-    /// reassigned).
+    /// reassigned, and when a queue drains).
     pub fn pick_in_team(
         &self,
         conversation: &Conversation,
@@ -500,6 +557,10 @@ impl Run<'_, '_> {
             if let Some(s) = self.act(rule, act, c) {
                 said.push(s);
             }
+            if self.needs_queue.is_some() {
+                // The run starts again once the queue is known.
+                return;
+            }
         }
         self.flush_route(&rule.name, c);
         if let Some(Effect::Event {
@@ -622,12 +683,34 @@ impl Run<'_, '_> {
                 text.insert_str(0, " → ");
                 text.insert_str(0, team.as_str());
                 text.insert_str(0, "team ");
-                if let Some(cursor) = pick.cursor {
-                    self.cursors.insert(team.clone(), cursor);
+                let mut agent = pick.agent;
+                if agent.is_none() {
+                    self.no_room.push(team.clone());
+                } else if policy.strategy != Strategy::Manual {
+                    // The team's queue drains: nobody jumps it.
+                    if let Some(queues) = &roster.queues {
+                        let Some(queue) = queues.get(&team) else {
+                            self.needs_queue = Some(team);
+                            return None;
+                        };
+                        if let Some(ahead) = queue.iter().find(|w| w.is_ahead_of(c)) {
+                            agent = None;
+                            text.push_str(" → queued behind a conversation waiting ");
+                            match ahead.waiting_since {
+                                Some(t) => text.push_str(&super::waited_text(now - t)),
+                                None => text.push_str("longer"),
+                            }
+                        }
+                    }
+                }
+                if agent.is_some() {
+                    if let Some(cursor) = pick.cursor {
+                        self.cursors.insert(team.clone(), cursor);
+                    }
                 }
                 let routed = self.route.take();
                 let from_route = routed.as_ref().map(|(f, _)| f.clone());
-                match pick.agent {
+                match agent {
                     Some(agent) => {
                         let from = from_route.unwrap_or_else(|| ownership(c));
                         c.team = Some(team);

@@ -53,11 +53,13 @@
 mod compile;
 mod condition;
 mod engine;
+mod queue;
 mod spec;
 mod strategy;
 
 pub use compile::{Routing, Rule};
 pub use engine::{Effect, RunInput, RunOutcome, TriggerKind};
+pub use queue::{queue_reason, waited_text, DrainCause, Waiting};
 pub use spec::{
     Action, AssignSpec, AttributeMatch, AutoReply, CalendarSpec, Compare, Condition, CustomerKind,
     Dur, EmitSpec, HoursMatch, OfflinePolicy, OneOrMany, OpenState, RegexMatch, RoutingSpec,

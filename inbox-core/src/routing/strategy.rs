@@ -47,6 +47,13 @@ pub struct Roster {
     pub last_agent: Option<AgentId>,
     /// Round-robin cursors by team (absent: at the start).
     pub cursors: BTreeMap<TeamId, RoutingCursor>,
+    /// The first conversations waiting in team queues, longest waiting
+    /// first. `None`: queues are not looked at, and `assign` gives a free
+    /// agent to the conversation at hand. `Some`: a conversation is not
+    /// assigned ahead of one waiting longer in a team whose queue drains
+    /// (a team with an automatic strategy); a team missing from the map
+    /// makes the run ask for it ([`RunOutcome::needs_queue`](super::RunOutcome::needs_queue)).
+    pub queues: Option<BTreeMap<TeamId, Vec<super::Waiting>>>,
 }
 
 /// Whether an agent can take new work now.
@@ -144,7 +151,7 @@ fn push_u32(s: &mut String, mut n: u32) {
     }
 }
 
-fn load_text(agent: &Agent, load: u32) -> String {
+pub(crate) fn load_text(agent: &Agent, load: u32) -> String {
     let mut s = String::new();
     write_load(&mut s, agent, load);
     s

@@ -1,0 +1,347 @@
+//! Draining team queues: when capacity frees, the conversations waiting
+//! longest get it first.
+//!
+//! A team whose strategy is automatic (not `manual`) has a queue that
+//! drains by itself: its conversations waiting unassigned go to agents with
+//! room, longest waiting first, with the team's strategy choosing among the
+//! agents (skills and shifts respected; sticky decides who gets a
+//! conversation, never which conversation goes first). The inbox drains
+//! right after every commit that makes room or fills a queue (resolve,
+//! release, transfer or reassignment away, a capacity raised, an agent
+//! coming online, a conversation returned to a queue) and on every
+//! [`Inbox::tick`], which catches what no event announces (a shift
+//! starting, presence changed elsewhere).
+//!
+//! Each placement reads the loads afresh and commits with the cursors of
+//! the chosen agent's teams moved one version on, so a placement made from
+//! loads that changed meanwhile is refused and tried again: two instances
+//! draining at once never exceed a capacity, and the conversation's own
+//! version keeps it from being assigned twice.
+
+use chrono::{DateTime, Utc};
+use std::collections::VecDeque;
+
+use super::automation::{fences, waiting_in};
+use super::Inbox;
+use crate::error::{Error, Result};
+use crate::event::EventActor;
+use crate::ids::{TeamId, TenantId};
+use crate::model::{Conversation, ConversationStatus};
+use crate::ports::Changeset;
+use crate::query::{Cursor, SortOrder};
+use crate::routing::{queue_reason, DrainCause, Routing};
+
+/// Conversations read from a queue at once.
+const PAGE: u32 = 50;
+/// Most conversations one drain looks at (those nobody can take now, for
+/// want of a skill, are passed over).
+const MAX_EXAMINED: u32 = 1_000;
+/// Most assignments a drain set off by one change makes (the tick goes on
+/// with the rest).
+const AFTER_CHANGE_LIMIT: u32 = 100;
+/// Conflicts one placement may lose (each round, one of the instances
+/// placing at once wins).
+const MAX_RACES: u32 = 256;
+
+/// Whether `c` waits in `team`'s queue.
+fn waits_in(c: &Conversation, team: &TeamId) -> bool {
+    c.assignee.is_none()
+        && c.team.as_ref() == Some(team)
+        && matches!(
+            c.status,
+            ConversationStatus::Open | ConversationStatus::Pending
+        )
+}
+
+/// One team's queue as a drain walks it.
+struct Line {
+    team: TeamId,
+    items: VecDeque<Conversation>,
+    /// Where the next page starts.
+    next: Option<Cursor>,
+    /// A page was read (with no `next`, the queue is walked).
+    read: bool,
+}
+
+/// What trying to place one conversation did.
+enum Placed {
+    Assigned,
+    /// It no longer waits, or nobody can take this one.
+    Skipped,
+    /// Nobody in the team has room.
+    TeamFull,
+}
+
+/// What placing a conversation would take.
+enum Plan {
+    Commit(Box<Changeset>),
+    /// Someone has room, but the strategy found nobody for this one.
+    NoPick,
+    TeamFull,
+}
+
+impl Inbox {
+    /// Hands the conversations waiting in the queues of `teams` to agents
+    /// with room: longest waiting first across those teams, each to the
+    /// agent its team's strategy picks, until nobody has room or `limit`
+    /// were assigned. Returns how many were. Manual teams are left alone.
+    ///
+    /// Every assignment says why: `queue: waited 14 min, ana freed
+    /// capacity 4/5 → team sales → least loaded: ana 4/5 (ben 5/5 full)`,
+    /// the middle part from `cause`. The inbox calls this itself when
+    /// capacity frees and on every tick; call it when something it does
+    /// not see made room.
+    pub async fn drain_queues(
+        &self,
+        tenant: &TenantId,
+        teams: &[TeamId],
+        cause: &DrainCause,
+        limit: u32,
+    ) -> Result<u32> {
+        let now = self.now();
+        self.drain_at(tenant, teams, cause, now, limit).await
+    }
+
+    /// [`Inbox::drain_queues`] at `now`.
+    pub(crate) async fn drain_at(
+        &self,
+        tenant: &TenantId,
+        teams: &[TeamId],
+        cause: &DrainCause,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<u32> {
+        let routing = self.routing_for(tenant);
+        let mut lines: Vec<Line> = Vec::new();
+        for team in teams {
+            if routing.drains(team) && !lines.iter().any(|l| &l.team == team) {
+                lines.push(Line {
+                    team: team.clone(),
+                    items: VecDeque::new(),
+                    next: None,
+                    read: false,
+                });
+            }
+        }
+        let (mut assigned, mut examined) = (0, 0);
+        while assigned < limit && examined < MAX_EXAMINED {
+            for line in &mut lines {
+                self.refill(tenant, line).await?;
+            }
+            lines.retain(|l| !l.items.is_empty());
+            let first = (0..lines.len()).min_by_key(|&i| {
+                lines[i]
+                    .items
+                    .front()
+                    .map(|c| SortOrder::WaitingLongest.key(c))
+            });
+            let Some(i) = first else { break };
+            let Some(c) = lines[i].items.pop_front() else {
+                break;
+            };
+            examined += 1;
+            match self.place(&routing, &c, &lines[i].team, cause, now).await? {
+                Placed::Assigned => assigned += 1,
+                Placed::Skipped => {}
+                Placed::TeamFull => {
+                    lines.remove(i);
+                }
+            }
+        }
+        Ok(assigned)
+    }
+
+    /// Reads the next page of a queue once the last one is used up.
+    async fn refill(&self, tenant: &TenantId, line: &mut Line) -> Result<()> {
+        if !line.items.is_empty() || (line.read && line.next.is_none()) {
+            return Ok(());
+        }
+        let page = self
+            .ports
+            .store
+            .list_conversations(tenant, &waiting_in(&line.team, PAGE, line.next.take()))
+            .await?;
+        line.read = true;
+        line.items = page.items.into();
+        line.next = page.next;
+        Ok(())
+    }
+
+    /// Places one waiting conversation, reading the loads again after every
+    /// lost race.
+    async fn place(
+        &self,
+        routing: &Routing,
+        seen: &Conversation,
+        team: &TeamId,
+        cause: &DrainCause,
+        now: DateTime<Utc>,
+    ) -> Result<Placed> {
+        let mut current = seen.clone();
+        let mut races = 0;
+        loop {
+            if !waits_in(&current, team) {
+                return Ok(Placed::Skipped);
+            }
+            let changes = match self.plan(routing, &current, team, cause, now).await? {
+                Plan::Commit(c) => *c,
+                Plan::NoPick => return Ok(Placed::Skipped),
+                Plan::TeamFull => return Ok(Placed::TeamFull),
+            };
+            match self.ports.store.commit(changes).await {
+                Ok(committed) => {
+                    self.publish(&committed.events).await;
+                    return Ok(Placed::Assigned);
+                }
+                // The conversation or the loads moved: look again.
+                Err(Error::Conflict(_)) if races < MAX_RACES => races += 1,
+                Err(e) if e.is_retryable() && races < self.config.commit_attempts => races += 1,
+                Err(e) => return Err(e),
+            }
+            current = match self.ports.store.conversation(&seen.tenant, &seen.id).await {
+                Ok(c) => c,
+                Err(Error::NotFound { .. }) => return Ok(Placed::Skipped),
+                Err(e) => return Err(e),
+            };
+        }
+    }
+
+    /// What giving `current` to the agent its team's strategy picks now
+    /// would commit.
+    async fn plan(
+        &self,
+        routing: &Routing,
+        current: &Conversation,
+        team: &TeamId,
+        cause: &DrainCause,
+        now: DateTime<Utc>,
+    ) -> Result<Plan> {
+        let roster = self.roster(&current.tenant, Some(&current.contact)).await?;
+        if !routing.has_room(team, &roster, now) {
+            return Ok(Plan::TeamFull);
+        }
+        let pick = routing.pick_in_team(current, team, &roster, now);
+        let Some(agent) = pick.agent.clone() else {
+            return Ok(Plan::NoPick);
+        };
+        let who = cause
+            .agent()
+            .and_then(|a| roster.agents.iter().find(|x| &x.id == a))
+            .map(|a| (a, roster.loads.get(&a.id).copied().unwrap_or(0)));
+        let reason = queue_reason(
+            current.waiting_since.map(|t| now - t),
+            &cause.describe(who),
+            team,
+            &pick.explanation,
+        );
+        let mut next = current.clone();
+        next.assignee = Some(agent.clone());
+        let cursors = fences(&roster, &agent, pick.cursor);
+        Ok(Plan::Commit(Box::new(self.assignment_changes(
+            current,
+            next,
+            reason,
+            EventActor::Automation("queue".into()),
+            cursors,
+            now,
+        ))))
+    }
+
+    /// The commit a drain would make to place `current` now (`None`:
+    /// nobody to give it to), for the conformance suite to race two of
+    /// them.
+    #[cfg(feature = "testing")]
+    pub(crate) async fn plan_placement(
+        &self,
+        current: &Conversation,
+        team: &TeamId,
+    ) -> Result<Option<Changeset>> {
+        let routing = self.routing_for(&current.tenant);
+        let plan = self
+            .plan(&routing, current, team, &DrainCause::Requested, self.now())
+            .await?;
+        Ok(match plan {
+            Plan::Commit(c) => Some(*c),
+            Plan::NoPick | Plan::TeamFull => None,
+        })
+    }
+
+    /// Drains what a committed change of one conversation (from `before`
+    /// to `after`) made room for: the teams of an owner it freed, and the
+    /// queue it joined (unless assigning it there just found nobody:
+    /// `no_room`). Failures are logged, not returned: the change itself is
+    /// committed, and the tick drains later.
+    pub(crate) async fn after_change(
+        &self,
+        before: Option<&Conversation>,
+        after: &Conversation,
+        no_room: &[TeamId],
+        now: DateTime<Utc>,
+    ) {
+        let routing = self.routing_for(&after.tenant);
+        if !routing.has_queue_teams() {
+            return;
+        }
+        let freed = before
+            .filter(|b| b.status.is_active())
+            .and_then(|b| b.assignee.clone())
+            .filter(|owner| !(after.assignee.as_ref() == Some(owner) && after.status.is_active()));
+        let mut joined = after.team.clone().filter(|t| {
+            waits_in(after, t)
+                && routing.drains(t)
+                && !no_room.contains(t)
+                && !before.is_some_and(|b| waits_in(b, t))
+        });
+        let tenant = &after.tenant;
+        if let Some(owner) = freed {
+            match self.ports.store.agent(tenant, &owner).await {
+                Ok(agent) => {
+                    let cause = DrainCause::Freed(owner);
+                    self.drain_quietly(tenant, &agent.teams, &cause, now).await;
+                    joined = joined.filter(|t| !agent.teams.contains(t));
+                }
+                Err(Error::NotFound { .. }) => {}
+                Err(e) => tracing::warn!(error = %e, "queue drain: reading the agent failed"),
+            }
+        }
+        if let Some(team) = joined {
+            let teams = [team];
+            self.drain_quietly(tenant, &teams, &DrainCause::FirstInLine, now)
+                .await;
+        }
+    }
+
+    /// [`Inbox::drain_at`] after a change that is already committed:
+    /// failures are logged (the tick drains later).
+    pub(crate) async fn drain_quietly(
+        &self,
+        tenant: &TenantId,
+        teams: &[TeamId],
+        cause: &DrainCause,
+        now: DateTime<Utc>,
+    ) {
+        if let Err(e) = self
+            .drain_at(tenant, teams, cause, now, AFTER_CHANGE_LIMIT)
+            .await
+        {
+            tracing::warn!(error = %e, tenant = %tenant, "queue drain failed; the tick retries");
+        }
+    }
+
+    /// The tick's drain: every queue that drains by itself, of every tenant
+    /// given routing of its own ([`Inbox::set_routing`]), up to `limit`
+    /// assignments.
+    pub(crate) async fn drain_all(&self, now: DateTime<Utc>, limit: u32) -> Result<u32> {
+        let mut assigned = 0;
+        for (tenant, routing) in self.routed_tenants() {
+            let teams = routing.queue_teams();
+            if teams.is_empty() || assigned >= limit {
+                continue;
+            }
+            assigned += self
+                .drain_at(&tenant, &teams, &DrainCause::Tick, now, limit - assigned)
+                .await?;
+        }
+        Ok(assigned)
+    }
+}
