@@ -172,7 +172,8 @@ pub struct AgentStep {
     pub who: String,
     /// `claim`, `release`, `reply`, `template`, `note`, `resolve`,
     /// `reopen`, `pending`, `snooze`, `tag`, `untag`, `tag_contact`,
-    /// `priority`, `assign`, `transfer`, `online`, `away`, `offline`.
+    /// `priority`, `assign`, `transfer`, `online`, `away`, `offline`,
+    /// `capacity`.
     #[serde(rename = "do")]
     pub action: String,
     /// The conversation: the customer's number, optionally `@channel`.
@@ -194,6 +195,9 @@ pub struct AgentStep {
     /// Priority for `priority`.
     #[serde(default)]
     pub priority: Option<Priority>,
+    /// The agent's new capacity for `capacity` (0: unlimited).
+    #[serde(default)]
+    pub capacity: Option<u32>,
     /// The error code the action must fail with (`already_owned`,
     /// `window_closed` ...).
     #[serde(default)]
@@ -635,6 +639,14 @@ impl Runner<'_> {
             self.inbox.set_presence(&actor, p).await?;
             return Ok(());
         }
+        if a.action == "capacity" {
+            // Set by an administrator (system level), like an admin screen.
+            let mut agent = self.store.agent(&tenant(), &actor.agent).await?;
+            agent.capacity = a
+                .capacity
+                .ok_or_else(|| Error::invalid("capacity", "`capacity` needs `capacity`"))?;
+            return self.inbox.provision_agent(&agent).await;
+        }
         let reference = a
             .conversation
             .as_deref()
@@ -736,7 +748,7 @@ impl Runner<'_> {
             "transfer" => i.transfer(&actor, &conv, v, target()?, &text()?).await.map(drop),
             other => Err(Error::invalid(
                 "do",
-                format!("unknown action {other:?} (claim, release, reply, template, note, resolve, reopen, pending, snooze, tag, untag, tag_contact, priority, assign, transfer, online, away, offline)"),
+                format!("unknown action {other:?} (claim, release, reply, template, note, resolve, reopen, pending, snooze, tag, untag, tag_contact, priority, assign, transfer, online, away, offline, capacity)"),
             )),
         }
     }

@@ -46,6 +46,7 @@ fn shipped_scenarios_hold() {
         "offline_reassign",
         "sla_breach",
         "window_refusal",
+        "queue_drain",
     ] {
         assert!(
             names.iter().any(|n| n == required),
