@@ -25,11 +25,11 @@ use super::automation::{fences, waiting_in};
 use super::Inbox;
 use crate::error::{Error, Result};
 use crate::event::EventActor;
-use crate::ids::{TeamId, TenantId};
+use crate::ids::{AgentId, ConversationId, TeamId, TenantId};
 use crate::model::{Conversation, ConversationStatus};
 use crate::ports::Changeset;
 use crate::query::{Cursor, SortOrder};
-use crate::routing::{queue_reason, DrainCause, Routing};
+use crate::routing::{queue_reason, DrainCause, Roster, Routing};
 
 /// Conversations read from a queue at once.
 const PAGE: u32 = 50;
@@ -72,6 +72,19 @@ enum Placed {
     TeamFull,
 }
 
+/// A conversation its owner just let go (released, or returned by a
+/// policy), not to be handed straight back to them while someone else has
+/// room.
+type NotBack = (ConversationId, AgentId);
+
+/// What a drain hands out and why.
+#[derive(Clone, Copy)]
+struct Drain<'a> {
+    cause: &'a DrainCause,
+    not_back: Option<&'a NotBack>,
+    now: DateTime<Utc>,
+}
+
 /// What placing a conversation would take.
 enum Plan {
     Commit(Box<Changeset>),
@@ -98,17 +111,20 @@ impl Inbox {
         cause: &DrainCause,
         limit: u32,
     ) -> Result<u32> {
-        let now = self.now();
-        self.drain_at(tenant, teams, cause, now, limit).await
+        let drain = Drain {
+            cause,
+            not_back: None,
+            now: self.now(),
+        };
+        self.drain_at(tenant, teams, drain, limit).await
     }
 
-    /// [`Inbox::drain_queues`] at `now`.
-    pub(crate) async fn drain_at(
+    /// [`Inbox::drain_queues`], as `drain` says.
+    async fn drain_at(
         &self,
         tenant: &TenantId,
         teams: &[TeamId],
-        cause: &DrainCause,
-        now: DateTime<Utc>,
+        drain: Drain<'_>,
         limit: u32,
     ) -> Result<u32> {
         let routing = self.routing_for(tenant);
@@ -140,7 +156,7 @@ impl Inbox {
                 break;
             };
             examined += 1;
-            match self.place(&routing, &c, &lines[i].team, cause, now).await? {
+            match self.place(&routing, &c, &lines[i].team, drain).await? {
                 Placed::Assigned => assigned += 1,
                 Placed::Skipped => {}
                 Placed::TeamFull => {
@@ -174,8 +190,7 @@ impl Inbox {
         routing: &Routing,
         seen: &Conversation,
         team: &TeamId,
-        cause: &DrainCause,
-        now: DateTime<Utc>,
+        drain: Drain<'_>,
     ) -> Result<Placed> {
         let mut current = seen.clone();
         let mut races = 0;
@@ -183,7 +198,7 @@ impl Inbox {
             if !waits_in(&current, team) {
                 return Ok(Placed::Skipped);
             }
-            let changes = match self.plan(routing, &current, team, cause, now).await? {
+            let changes = match self.plan(routing, &current, team, drain).await? {
                 Plan::Commit(c) => *c,
                 Plan::NoPick => return Ok(Placed::Skipped),
                 Plan::TeamFull => return Ok(Placed::TeamFull),
@@ -213,24 +228,46 @@ impl Inbox {
         routing: &Routing,
         current: &Conversation,
         team: &TeamId,
-        cause: &DrainCause,
-        now: DateTime<Utc>,
+        drain: Drain<'_>,
     ) -> Result<Plan> {
+        let now = drain.now;
         let roster = self.roster(&current.tenant, Some(&current.contact)).await?;
         if !routing.has_room(team, &roster, now) {
             return Ok(Plan::TeamFull);
         }
-        let pick = routing.pick_in_team(current, team, &roster, now);
-        let Some(agent) = pick.agent.clone() else {
-            return Ok(Plan::NoPick);
-        };
-        let who = cause
+        let who = drain
+            .cause
             .agent()
             .and_then(|a| roster.agents.iter().find(|x| &x.id == a))
             .map(|a| (a, roster.loads.get(&a.id).copied().unwrap_or(0)));
+        let mut cause = drain.cause.describe(who);
+        // Someone else than the owner who just let it go, if anyone has
+        // room; else the owner after all (nobody stays idle while it waits).
+        let mut pick = None;
+        if let Some((_, owner)) = drain.not_back.filter(|(c, _)| c == &current.id) {
+            let others = Roster {
+                agents: roster
+                    .agents
+                    .iter()
+                    .filter(|a| &a.id != owner)
+                    .cloned()
+                    .collect(),
+                ..roster.clone()
+            };
+            pick = Some(routing.pick_in_team(current, team, &others, now))
+                .filter(|p| p.agent.is_some());
+            if pick.is_some() {
+                cause.push_str(", not back to ");
+                cause.push_str(owner.as_str());
+            }
+        }
+        let pick = pick.unwrap_or_else(|| routing.pick_in_team(current, team, &roster, now));
+        let Some(agent) = pick.agent.clone() else {
+            return Ok(Plan::NoPick);
+        };
         let reason = queue_reason(
             current.waiting_since.map(|t| now - t),
-            &cause.describe(who),
+            &cause,
             team,
             &pick.explanation,
         );
@@ -257,9 +294,12 @@ impl Inbox {
         team: &TeamId,
     ) -> Result<Option<Changeset>> {
         let routing = self.routing_for(&current.tenant);
-        let plan = self
-            .plan(&routing, current, team, &DrainCause::Requested, self.now())
-            .await?;
+        let drain = Drain {
+            cause: &DrainCause::Requested,
+            not_back: None,
+            now: self.now(),
+        };
+        let plan = self.plan(&routing, current, team, drain).await?;
         Ok(match plan {
             Plan::Commit(c) => Some(*c),
             Plan::NoPick | Plan::TeamFull => None,
@@ -269,8 +309,9 @@ impl Inbox {
     /// Drains what a committed change of one conversation (from `before`
     /// to `after`) made room for: the teams of an owner it freed, and the
     /// queue it joined (unless assigning it there just found nobody:
-    /// `no_room`). Failures are logged, not returned: the change itself is
-    /// committed, and the tick drains later.
+    /// `no_room`); a conversation its owner let go into the queue goes to
+    /// someone else if anyone else has room. Failures are logged, not returned:
+    /// the change itself is committed, and the tick drains later.
     pub(crate) async fn after_change(
         &self,
         before: Option<&Conversation>,
@@ -292,12 +333,21 @@ impl Inbox {
                 && !no_room.contains(t)
                 && !before.is_some_and(|b| waits_in(b, t))
         });
+        let not_back: Option<NotBack> = freed
+            .clone()
+            .filter(|_| joined.is_some())
+            .map(|owner| (after.id.clone(), owner));
         let tenant = &after.tenant;
         if let Some(owner) = freed {
             match self.ports.store.agent(tenant, &owner).await {
                 Ok(agent) => {
                     let cause = DrainCause::Freed(owner);
-                    self.drain_quietly(tenant, &agent.teams, &cause, now).await;
+                    let drain = Drain {
+                        cause: &cause,
+                        not_back: not_back.as_ref(),
+                        now,
+                    };
+                    self.drain_logged(tenant, &agent.teams, drain).await;
                     joined = joined.filter(|t| !agent.teams.contains(t));
                 }
                 Err(Error::NotFound { .. }) => {}
@@ -305,14 +355,17 @@ impl Inbox {
             }
         }
         if let Some(team) = joined {
-            let teams = [team];
-            self.drain_quietly(tenant, &teams, &DrainCause::FirstInLine, now)
-                .await;
+            let drain = Drain {
+                cause: &DrainCause::FirstInLine,
+                not_back: not_back.as_ref(),
+                now,
+            };
+            self.drain_logged(tenant, &[team], drain).await;
         }
     }
 
-    /// [`Inbox::drain_at`] after a change that is already committed:
-    /// failures are logged (the tick drains later).
+    /// Drains after a change that is already committed: failures are
+    /// logged (the tick drains later).
     pub(crate) async fn drain_quietly(
         &self,
         tenant: &TenantId,
@@ -320,8 +373,18 @@ impl Inbox {
         cause: &DrainCause,
         now: DateTime<Utc>,
     ) {
+        let drain = Drain {
+            cause,
+            not_back: None,
+            now,
+        };
+        self.drain_logged(tenant, teams, drain).await;
+    }
+
+    /// [`Inbox::drain_at`], logging a failure.
+    async fn drain_logged(&self, tenant: &TenantId, teams: &[TeamId], drain: Drain<'_>) {
         if let Err(e) = self
-            .drain_at(tenant, teams, cause, now, AFTER_CHANGE_LIMIT)
+            .drain_at(tenant, teams, drain, AFTER_CHANGE_LIMIT)
             .await
         {
             tracing::warn!(error = %e, tenant = %tenant, "queue drain failed; the tick retries");
@@ -338,8 +401,13 @@ impl Inbox {
             if teams.is_empty() || assigned >= limit {
                 continue;
             }
+            let drain = Drain {
+                cause: &DrainCause::Tick,
+                not_back: None,
+                now,
+            };
             assigned += self
-                .drain_at(&tenant, &teams, &DrainCause::Tick, now, limit - assigned)
+                .drain_at(&tenant, &teams, drain, limit - assigned)
                 .await?;
         }
         Ok(assigned)

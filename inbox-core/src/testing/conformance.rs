@@ -114,6 +114,7 @@ macro_rules! store_conformance_tests {
             the_tick_drains_queues_when_shifts_start,
             concurrent_drains_never_exceed_capacity,
             queues_stay_fair_over_random_days,
+            conversations_returned_to_the_queue_go_to_someone_else,
             contacts_merge_into_one,
             contacts_are_read_together,
             metrics_match_hand_computed_values,

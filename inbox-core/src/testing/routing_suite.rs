@@ -1139,3 +1139,81 @@ pub async fn queue_property(store: Arc<dyn Store>, seed: u64, steps: u32) {
         }
     }
 }
+
+/// A conversation returned to a queue that drains goes to the next agent
+/// with room: released by its owner (not straight back to them), returned
+/// by the offline policy, or returned by an SLA breach.
+pub async fn conversations_returned_to_the_queue_go_to_someone_else<
+    S: Store + AsDynStore + ?Sized,
+>(
+    store: Arc<S>,
+) {
+    let mut config = Fixture::first_response_sla(600);
+    config.sla.policies[0].on_breach = vec![crate::sla::BreachAction::ReturnToQueue];
+    let f = Fixture::with_config(store.as_dyn(), config).await.unwrap();
+    f.inbox.set_routing(
+        &f.acme(),
+        Routing::from_yaml(
+            "teams:\n  sales: { strategy: least_loaded, when_offline: return_to_queue }\nrules:\n  - name: sales line\n    when: { channel: sales }\n    then: [ { route_to_team: sales }, { assign: {} } ]\n",
+        )
+        .unwrap(),
+    );
+    set_capacity(&f, "ana", 1, None).await;
+    set_capacity(&f, "ben", 3, None).await;
+    f.inbox
+        .set_presence(&f.actor("ana"), Presence::Online)
+        .await
+        .unwrap();
+    let c1 = arrives(&f, 1).await;
+    assert_eq!(owner_of(&f, &c1).await, Some(id("ana")));
+    f.inbox
+        .set_presence(&f.actor("ben"), Presence::Online)
+        .await
+        .unwrap();
+    // ana lets c1 go: ben takes it, although ana has the fewest open now.
+    f.advance(TimeDelta::minutes(2));
+    let v = f.version(&c1).await.unwrap();
+    f.inbox
+        .release(&f.actor("ana"), &c1, v, "not my area")
+        .await
+        .unwrap();
+    assert_eq!(owner_of(&f, &c1).await, Some(id("ben")));
+    assert_eq!(
+        last_reason(&f, &c1).await,
+        "queue: waited 2 min, ana freed capacity 0/1, not back to ana → team sales → least loaded: ben 0/3 (sam offline)"
+    );
+    // ben answers c1 in time. c2 goes to ana, who does not: at the breach
+    // it returns to the queue and ben takes it.
+    f.claim_and_reply(&f.actor("ben"), &c1, "hello, ben here", "b1")
+        .await
+        .unwrap();
+    let c2 = arrives(&f, 2).await;
+    assert_eq!(owner_of(&f, &c2).await, Some(id("ana")));
+    let due = crate::ports::Clock::now(f.clock.as_ref()) + TimeDelta::minutes(10);
+    f.clock.set(due);
+    let report = f.inbox.tick(due, 100).await.unwrap();
+    assert_eq!(report.sla_breaches, 1);
+    assert_eq!(owner_of(&f, &c2).await, Some(id("ben")));
+    assert!(
+        last_reason(&f, &c2).await.starts_with(
+            "queue: waited 10 min, ana freed capacity 0/1, not back to ana → team sales"
+        ),
+        "{}",
+        last_reason(&f, &c2).await
+    );
+    // ben goes offline: his two return to the queue, and ana (room for
+    // one) takes the one whose customer waits (c1 was answered).
+    f.inbox
+        .set_presence(&f.actor("ben"), Presence::Offline)
+        .await
+        .unwrap();
+    assert_eq!(owner_of(&f, &c2).await, Some(id("ana")));
+    assert_eq!(owner_of(&f, &c1).await, None);
+    assert!(
+        last_reason(&f, &c2).await.starts_with(
+            "queue: waited 10 min, first in line → team sales → least loaded: ana 0/1"
+        ),
+        "{}",
+        last_reason(&f, &c2).await
+    );
+}
