@@ -115,6 +115,7 @@ macro_rules! store_conformance_tests {
             concurrent_drains_never_exceed_capacity,
             queues_stay_fair_over_random_days,
             conversations_returned_to_the_queue_go_to_someone_else,
+            drains_follow_skills_and_round_robin,
             contacts_merge_into_one,
             contacts_are_read_together,
             metrics_match_hand_computed_values,

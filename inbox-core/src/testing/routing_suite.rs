@@ -1217,3 +1217,84 @@ pub async fn conversations_returned_to_the_queue_go_to_someone_else<
         last_reason(&f, &c2).await
     );
 }
+
+/// The team's strategy chooses among the agents with room: with skills,
+/// a conversation nobody free can take is passed over (not a wall for
+/// those behind it); with round robin the position moves on as usual.
+pub async fn drains_follow_skills_and_round_robin<S: Store + AsDynStore + ?Sized>(store: Arc<S>) {
+    let f = fixture(store).await;
+    f.inbox.set_routing(
+        &f.acme(),
+        Routing::from_yaml(
+            r#"
+teams:
+  support: { strategy: skills, fallback: manual }
+  sales: { strategy: round_robin }
+rules:
+  - name: invoices
+    when: { all: [ { channel: support }, { text: { contains: [invoice] } } ] }
+    then: [ { add_tags: billing }, { route_to_team: support }, { assign: {} } ]
+  - name: support line
+    when: { channel: support }
+    then: [ { route_to_team: support }, { assign: {} } ]
+  - name: sales line
+    then: [ { route_to_team: sales }, { assign: {} } ]
+"#,
+        )
+        .unwrap(),
+    );
+    let mut cy: Agent = f.store.agent(&f.acme(), &id("cy")).await.unwrap();
+    cy.capacity = 1;
+    cy.skills = vec!["billing".into()];
+    f.inbox.provision_agent(&cy).await.unwrap();
+    f.inbox
+        .set_presence(&f.actor("cy"), Presence::Online)
+        .await
+        .unwrap();
+    // Nobody has a skill for "hello": it waits for a claim.
+    f.advance(TimeDelta::minutes(1));
+    let (hello, _) = f
+        .customer_says("1002", "s1", "34670001", "hello")
+        .await
+        .unwrap();
+    assert_eq!(owner_of(&f, &hello).await, None);
+    // An invoice question behind it goes to cy, through the queue.
+    f.advance(TimeDelta::minutes(1));
+    let (invoice, _) = f
+        .customer_says("1002", "s2", "34670002", "my invoice is wrong")
+        .await
+        .unwrap();
+    assert_eq!(owner_of(&f, &invoice).await, Some(id("cy")));
+    assert_eq!(owner_of(&f, &hello).await, None);
+    assert!(
+        last_reason(&f, &invoice).await.starts_with(
+            "queue: waited 0 s, first in line → team support → skills [billing]: cy 0/1"
+        ),
+        "{}",
+        last_reason(&f, &invoice).await
+    );
+
+    // Round robin: ana, ben, then the queue; ana frees her place and,
+    // being next after ben, takes the one waiting.
+    for a in ["ana", "ben"] {
+        set_capacity(&f, a, 1, None).await;
+        f.inbox
+            .set_presence(&f.actor(a), Presence::Online)
+            .await
+            .unwrap();
+    }
+    let c1 = arrives(&f, 1).await;
+    let c2 = arrives(&f, 2).await;
+    let c3 = arrives(&f, 3).await;
+    assert_eq!(owner_of(&f, &c1).await, Some(id("ana")));
+    assert_eq!(owner_of(&f, &c2).await, Some(id("ben")));
+    assert_eq!(owner_of(&f, &c3).await, None);
+    resolve(&f, "ana", &c1).await;
+    assert_eq!(owner_of(&f, &c3).await, Some(id("ana")));
+    assert!(last_reason(&f, &c3)
+        .await
+        .contains("ana freed capacity 0/1 → team sales → round robin: ana 0/1 (after ben"));
+    let cursors = f.store.routing_cursors(&f.acme()).await.unwrap();
+    let sales = cursors.iter().find(|c| c.team.as_str() == "sales").unwrap();
+    assert_eq!(sales.last, Some(id("ana")));
+}
