@@ -304,6 +304,15 @@ impl Inbox {
                 },
             );
         }
+        // An agent chosen from the loads read: the commit carries the
+        // fences of the agent's teams, so a queue drain or another rule
+        // that read the same loads cannot also fill the agent's last place.
+        if let (Some(r), Some(agent)) = (&roster, &conversation.assignee) {
+            if before.assignee.as_ref() != Some(agent) {
+                let picked = std::mem::take(&mut outcome.cursors);
+                outcome.cursors = fences(r, agent, picked);
+            }
+        }
         Ok(outcome)
     }
 
@@ -599,7 +608,7 @@ pub(crate) fn waiting_in(team: &TeamId, limit: u32, after: Option<Cursor>) -> Co
 pub(crate) fn fences(
     roster: &Roster,
     agent: &AgentId,
-    picked: Option<RoutingCursor>,
+    picked: impl IntoIterator<Item = RoutingCursor>,
 ) -> Vec<RoutingCursor> {
     let teams = roster
         .agents

@@ -124,6 +124,11 @@ impl Backlog {
     }
 }
 
+/// The longest a provider's `Retry-After` is honoured (or the policy's
+/// `max_backoff`, if longer): a bogus answer must not park a reply for
+/// days.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
 /// Exponential backoff with a deterministic jitter of up to a quarter,
 /// derived from the message id and attempt (no random source in the core).
 fn backoff(base: Duration, max: Duration, attempt: u32, salt: &str) -> Duration {
@@ -399,7 +404,7 @@ impl Inbox {
                     TransportError::RateLimited {
                         retry_after: Some(d),
                         ..
-                    } => *d,
+                    } => (*d).min(policy.max_backoff.max(MAX_RETRY_AFTER)),
                     _ => backoff(
                         policy.base_backoff,
                         policy.max_backoff,

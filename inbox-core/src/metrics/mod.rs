@@ -76,10 +76,38 @@ pub struct MetricsQuery {
 }
 
 impl MetricsQuery {
-    /// Checks the range.
+    /// The longest `missed_after` accepted: a year.
+    pub const MAX_MISSED_AFTER: Duration = Duration::from_secs(366 * 24 * 3600);
+
+    /// Checks the range, and that `missed_after` is at most
+    /// [`MetricsQuery::MAX_MISSED_AFTER`].
+    ///
+    /// ```
+    /// # use inbox_core::metrics::MetricsQuery;
+    /// # use chrono::{TimeZone, Utc};
+    /// # use std::time::Duration;
+    /// let t = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+    /// let q = MetricsQuery {
+    ///     from: t,
+    ///     to: t + chrono::TimeDelta::days(1),
+    ///     channel: None,
+    ///     team: None,
+    ///     agent: None,
+    ///     tag: None,
+    ///     now: t,
+    ///     missed_after: Duration::from_secs(9_000_000_000_000),
+    /// };
+    /// assert_eq!(q.validate().unwrap_err().code(), "invalid_input");
+    /// ```
     pub fn validate(&self) -> Result<()> {
         if self.to <= self.from {
             return Err(Error::invalid("to", "must be after `from`"));
+        }
+        if self.missed_after > Self::MAX_MISSED_AFTER {
+            return Err(Error::invalid(
+                "missed_after",
+                "must be at most a year (31,622,400 seconds)",
+            ));
         }
         Ok(())
     }
@@ -102,8 +130,13 @@ impl MetricsQuery {
     }
 
     /// The waiting-since limit for `missed`.
+    /// Never panics: a `missed_after` too long for the calendar gives the
+    /// earliest instant.
     pub fn missed_before(&self) -> DateTime<Utc> {
-        self.now - chrono::TimeDelta::from_std(self.missed_after).unwrap_or(chrono::TimeDelta::MAX)
+        chrono::TimeDelta::from_std(self.missed_after)
+            .ok()
+            .and_then(|d| self.now.checked_sub_signed(d))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC)
     }
 }
 

@@ -113,6 +113,7 @@ macro_rules! store_conformance_tests {
             release_transfer_and_capacity_changes_drain_the_queue,
             the_tick_drains_queues_when_shifts_start,
             concurrent_drains_never_exceed_capacity,
+            a_drain_and_a_rule_assignment_never_overfill_an_agent,
             queues_stay_fair_over_random_days,
             conversations_returned_to_the_queue_go_to_someone_else,
             drains_follow_skills_and_round_robin,

@@ -165,9 +165,14 @@ pub async fn round_robin_is_fair_under_races_and_survives_restarts<
         .map(|a| loads.get(&id::<AgentId>(a)).copied().unwrap_or(0))
         .collect();
     assert_eq!(counts, [4, 4, 4], "{loads:?}");
-    let cursor = f.store.routing_cursors(&f.acme()).await.unwrap();
-    assert_eq!(cursor.len(), 1);
-    let last = cursor[0].last.clone().unwrap();
+    // The sales cursor holds the round-robin position (other teams of the
+    // agents only have fences: a version, no position).
+    let cursors = f.store.routing_cursors(&f.acme()).await.unwrap();
+    let sales = cursors.iter().find(|c| c.team.as_str() == "sales").unwrap();
+    assert!(cursors
+        .iter()
+        .all(|c| c.team == sales.team || c.last.is_none()));
+    let last = sales.last.clone().unwrap();
 
     // "Restart": another Inbox over the same store picks the next agent.
     let again = Fixture::instance(store, InboxConfig::default(), "r2");
@@ -1297,4 +1302,64 @@ rules:
     let cursors = f.store.routing_cursors(&f.acme()).await.unwrap();
     let sales = cursors.iter().find(|c| c.team.as_str() == "sales").unwrap();
     assert_eq!(sales.last, Some(id("ana")));
+}
+
+/// A queue drain and a rule assigning a new conversation, both planned
+/// from the same look at the loads, never both give the same agent a
+/// conversation past capacity: the rule's automatic assignment stores the
+/// agent's team fences too, so the drain that planned before it commits
+/// is refused and looks again.
+pub async fn a_drain_and_a_rule_assignment_never_overfill_an_agent<
+    S: Store + AsDynStore + ?Sized,
+>(
+    store: Arc<S>,
+) {
+    let f = fixture(store).await;
+    // ana works both lines, one conversation at a time.
+    let routing = Routing::from_yaml(
+        "teams:\n  sales: { strategy: least_loaded }\n  support: { strategy: least_loaded }\nrules:\n  - name: sales line\n    when: { channel: sales }\n    then: [ { route_to_team: sales }, { assign: {} } ]\n  - name: support line\n    when: { channel: support }\n    then: [ { route_to_team: support }, { assign: {} } ]\n",
+    )
+    .unwrap();
+    f.inbox.set_routing(&f.acme(), routing);
+    let mut ana: Agent = f.store.agent(&f.acme(), &id("ana")).await.unwrap();
+    ana.capacity = 1;
+    ana.teams = vec![id("sales"), id("support")];
+    f.inbox.provision_agent(&ana).await.unwrap();
+    for a in ["ben", "cy", "sam", "ada"] {
+        let mut other: Agent = f.store.agent(&f.acme(), &id(a)).await.unwrap();
+        other.teams.clear();
+        f.inbox.provision_agent(&other).await.unwrap();
+    }
+    // A sales customer waits: ana is offline.
+    let waiting = arrives(&f, 1).await;
+    assert_eq!(owner_of(&f, &waiting).await, None);
+    // ana comes online through the store (no drain runs), and a drain
+    // plans to give her the waiting conversation.
+    f.store
+        .commit(Changeset {
+            presence: Some((id("ana"), Presence::Online)),
+            ..Changeset::new(f.acme())
+        })
+        .await
+        .unwrap();
+    let current = f.store.conversation(&f.acme(), &waiting).await.unwrap();
+    let drain = f
+        .inbox
+        .plan_placement(&current, &id("sales"))
+        .await
+        .unwrap()
+        .expect("ana has room");
+    // Meanwhile a support customer writes: the rule gives them to ana.
+    f.advance(TimeDelta::minutes(1));
+    let (support, _) = f
+        .customer_says("1002", "s1", "34651110000", "help")
+        .await
+        .unwrap();
+    assert_eq!(owner_of(&f, &support).await, Some(id("ana")));
+    // The drain planned before that must not commit.
+    let err = f.store.commit(drain).await.unwrap_err();
+    assert!(matches!(err, Error::Conflict(_)), "{err:?}");
+    let loads = f.store.agent_loads(&f.acme()).await.unwrap();
+    assert_within_capacity(&loads, &[("ana", 1)]);
+    assert_eq!(owner_of(&f, &waiting).await, None, "still waiting");
 }
