@@ -144,6 +144,12 @@ id_type!(
     MessageId,
     "message"
 );
+id_type!(
+    /// Identifies a dead letter: an inbound item the inbox refused, kept for
+    /// an operator to replay.
+    DeadLetterId,
+    "dead letter"
+);
 
 #[cfg(test)]
 mod tests {

@@ -1,10 +1,20 @@
 //! What transports hand to the core: customer messages, delivery statuses and
 //! provider errors, already decoded (the WhatsApp adapter decodes webhooks
-//! into these).
+//! into these), and the typed reasons an item is refused with
+//! ([`InboundRefusal`]).
+//!
+//! Every inbound item is checked on its own before anything is stored
+//! ([`InboundEvent::check`]): an id a store cannot index, a character a
+//! store cannot hold, a timestamp WhatsApp cannot have sent. The core's
+//! ingest refuses such an item with [`Error::InvalidInput`] (never a store
+//! failure), and an adapter checks each item of a webhook the same way, so
+//! that it can keep a refused item as a dead letter and still store the
+//! others.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::error::Error;
 use crate::ids::{ConversationId, MessageId};
 use crate::model::{
     ContactIdentity, Content, DeliveryStatus, Message, ProviderError, ReplyContext,
@@ -99,4 +109,393 @@ pub enum IngestOutcome {
         /// The provider id.
         external_id: String,
     },
+}
+
+/// The earliest provider timestamp an inbound item may carry, in unix
+/// seconds: 2009-01-01T00:00:00Z (WhatsApp did not exist before). Anything
+/// earlier is a bogus value that would close the customer window at once
+/// and put the conversation first in "waiting longest".
+pub const EARLIEST_INBOUND_TIMESTAMP: i64 = 1_230_768_000;
+
+/// How far ahead of the inbox's clock a provider timestamp may be (clock
+/// skew); an item further ahead is refused.
+pub const MAX_INBOUND_SKEW: TimeDelta = TimeDelta::days(1);
+
+/// The longest provider message id, sender id or phone number id accepted,
+/// in bytes (WhatsApp's are well under 100; a store indexes them).
+pub const MAX_INBOUND_ID_BYTES: usize = 512;
+
+/// Why an inbound item was refused. Each variant has a stable
+/// [`code`](InboundRefusal::code) and a message for people (`Display`).
+///
+/// ```
+/// use inbox_core::inbound::InboundRefusal;
+/// let r = InboundRefusal::TimestampTooOld { timestamp: -99_999_999_999 };
+/// assert_eq!(r.code(), "timestamp_too_old");
+/// assert!(r.to_string().contains("before 2009"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum InboundRefusal {
+    /// The item cannot be read: not the shape the provider documents, or a
+    /// field it must have is missing or unusable.
+    Malformed {
+        /// What was wrong.
+        detail: String,
+    },
+    /// The provider's message id is empty, longer than
+    /// [`MAX_INBOUND_ID_BYTES`], or holds control characters.
+    InvalidExternalId {
+        /// What was wrong.
+        detail: String,
+    },
+    /// The sender is unusable: neither a wa_id nor a user_id, or one that is
+    /// too long or holds control characters.
+    InvalidSender {
+        /// What was wrong.
+        detail: String,
+    },
+    /// A text holds a NUL character, which no store can keep.
+    ControlCharacter {
+        /// Where (`content.body`, `profile_name`, `error.title` ...).
+        field: String,
+    },
+    /// The timestamp is before 2009 ([`EARLIEST_INBOUND_TIMESTAMP`]).
+    TimestampTooOld {
+        /// The timestamp, in unix seconds.
+        timestamp: i64,
+    },
+    /// The timestamp is more than [`MAX_INBOUND_SKEW`] ahead of the inbox's
+    /// clock.
+    TimestampInFuture {
+        /// The timestamp, in unix seconds.
+        timestamp: i64,
+    },
+    /// No tenant has this phone number id (yet): replay the item once the
+    /// number is provisioned.
+    UnknownChannel {
+        /// The phone number id.
+        phone_number_id: String,
+    },
+    /// The inbox refused the item as invalid for another reason.
+    Refused {
+        /// The field the inbox named.
+        field: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Longest detail kept in a refusal, in characters.
+const MAX_DETAIL_CHARS: usize = 300;
+
+/// A text safe to keep and show: control characters replaced, shortened.
+fn clean(s: &str) -> String {
+    let mut out: String = s
+        .chars()
+        .take(MAX_DETAIL_CHARS)
+        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+        .collect();
+    if s.chars().nth(MAX_DETAIL_CHARS).is_some() {
+        out.push('…');
+    }
+    out
+}
+
+fn fmt_timestamp(secs: i64) -> String {
+    match Utc.timestamp_opt(secs, 0).single() {
+        Some(t) => format!("{secs} ({})", t.to_rfc3339()),
+        None => secs.to_string(),
+    }
+}
+
+impl std::fmt::Display for InboundRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InboundRefusal::Malformed { detail } => write!(f, "unreadable item: {detail}"),
+            InboundRefusal::InvalidExternalId { detail } => {
+                write!(f, "invalid message id: {detail}")
+            }
+            InboundRefusal::InvalidSender { detail } => write!(f, "invalid sender: {detail}"),
+            InboundRefusal::ControlCharacter { field } => {
+                write!(f, "{field} holds a NUL character, which no store can keep")
+            }
+            InboundRefusal::TimestampTooOld { timestamp } => write!(
+                f,
+                "timestamp {} is before 2009, when WhatsApp did not exist",
+                fmt_timestamp(*timestamp)
+            ),
+            InboundRefusal::TimestampInFuture { timestamp } => write!(
+                f,
+                "timestamp {} is more than a day ahead of the inbox's clock",
+                fmt_timestamp(*timestamp)
+            ),
+            InboundRefusal::UnknownChannel { phone_number_id } => {
+                write!(f, "no tenant has phone number id {phone_number_id:?}")
+            }
+            InboundRefusal::Refused { field, reason } => write!(f, "invalid {field}: {reason}"),
+        }
+    }
+}
+
+impl InboundRefusal {
+    /// A [`Malformed`](InboundRefusal::Malformed) refusal; the detail is
+    /// kept without control characters and shortened.
+    pub fn malformed(detail: impl std::fmt::Display) -> Self {
+        InboundRefusal::Malformed {
+            detail: clean(&detail.to_string()),
+        }
+    }
+
+    /// A short stable code (`timestamp_too_old`, `unknown_channel` ...).
+    pub fn code(&self) -> &'static str {
+        match self {
+            InboundRefusal::Malformed { .. } => "malformed",
+            InboundRefusal::InvalidExternalId { .. } => "invalid_external_id",
+            InboundRefusal::InvalidSender { .. } => "invalid_sender",
+            InboundRefusal::ControlCharacter { .. } => "control_character",
+            InboundRefusal::TimestampTooOld { .. } => "timestamp_too_old",
+            InboundRefusal::TimestampInFuture { .. } => "timestamp_in_future",
+            InboundRefusal::UnknownChannel { .. } => "unknown_channel",
+            InboundRefusal::Refused { .. } => "refused",
+        }
+    }
+
+    /// The field the refusal is about, as [`Error::InvalidInput`] names it.
+    pub fn field(&self) -> &str {
+        match self {
+            InboundRefusal::Malformed { .. } => "item",
+            InboundRefusal::InvalidExternalId { .. } => "external_id",
+            InboundRefusal::InvalidSender { .. } => "from",
+            InboundRefusal::ControlCharacter { field } | InboundRefusal::Refused { field, .. } => {
+                field
+            }
+            InboundRefusal::TimestampTooOld { .. } | InboundRefusal::TimestampInFuture { .. } => {
+                "timestamp"
+            }
+            InboundRefusal::UnknownChannel { .. } => "phone_number_id",
+        }
+    }
+
+    /// The refusal an ingest error stands for: an unknown number or invalid
+    /// input (refused items); `None` for failures of the store or the
+    /// transport, which are not the item's fault.
+    pub fn from_error(e: &Error) -> Option<Self> {
+        match e {
+            Error::UnknownChannel { phone_number_id } => Some(InboundRefusal::UnknownChannel {
+                phone_number_id: clean(phone_number_id),
+            }),
+            Error::InvalidInput { field, reason } => Some(InboundRefusal::Refused {
+                field: clean(field),
+                reason: clean(reason),
+            }),
+            _ => None,
+        }
+    }
+
+    /// The same refusal with every text safe for any store: control
+    /// characters replaced and details shortened (for refusals built by
+    /// hand).
+    pub fn sanitized(self) -> Self {
+        match self {
+            InboundRefusal::Malformed { detail } => InboundRefusal::Malformed {
+                detail: clean(&detail),
+            },
+            InboundRefusal::InvalidExternalId { detail } => InboundRefusal::InvalidExternalId {
+                detail: clean(&detail),
+            },
+            InboundRefusal::InvalidSender { detail } => InboundRefusal::InvalidSender {
+                detail: clean(&detail),
+            },
+            InboundRefusal::ControlCharacter { field } => InboundRefusal::ControlCharacter {
+                field: clean(&field),
+            },
+            InboundRefusal::UnknownChannel { phone_number_id } => InboundRefusal::UnknownChannel {
+                phone_number_id: clean(&phone_number_id),
+            },
+            InboundRefusal::Refused { field, reason } => InboundRefusal::Refused {
+                field: clean(&field),
+                reason: clean(&reason),
+            },
+            other => other,
+        }
+    }
+}
+
+impl From<InboundRefusal> for Error {
+    fn from(r: InboundRefusal) -> Self {
+        match r {
+            InboundRefusal::UnknownChannel { phone_number_id } => {
+                Error::UnknownChannel { phone_number_id }
+            }
+            other => Error::invalid(other.field().to_string(), other.to_string()),
+        }
+    }
+}
+
+/// Refuses a timestamp WhatsApp cannot have sent: before 2009, or more than
+/// a day ahead of `now`.
+fn check_timestamp(at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), InboundRefusal> {
+    let timestamp = at.timestamp();
+    if timestamp < EARLIEST_INBOUND_TIMESTAMP {
+        return Err(InboundRefusal::TimestampTooOld { timestamp });
+    }
+    if at > now + MAX_INBOUND_SKEW {
+        return Err(InboundRefusal::TimestampInFuture { timestamp });
+    }
+    Ok(())
+}
+
+/// What is wrong with an id a store indexes, if anything.
+fn id_problem(value: &str) -> Option<&'static str> {
+    if value.trim().is_empty() {
+        Some("must not be empty")
+    } else if value.len() > MAX_INBOUND_ID_BYTES {
+        Some("longer than 512 bytes")
+    } else if value.chars().any(char::is_control) {
+        Some("holds control characters")
+    } else {
+        None
+    }
+}
+
+fn check_phone_number_id(pnid: &str) -> Result<(), InboundRefusal> {
+    match id_problem(pnid) {
+        Some(p) => Err(InboundRefusal::malformed(format!("phone_number_id {p}"))),
+        None => Ok(()),
+    }
+}
+
+fn check_external_id(id: &str) -> Result<(), InboundRefusal> {
+    match id_problem(id) {
+        Some(p) => Err(InboundRefusal::InvalidExternalId {
+            detail: p.to_string(),
+        }),
+        None => Ok(()),
+    }
+}
+
+fn check_text(field: &str, text: &str) -> Result<(), InboundRefusal> {
+    if text.contains('\0') {
+        return Err(InboundRefusal::ControlCharacter {
+            field: field.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// The path of the first string (or key) holding a NUL in `v`, if any.
+fn nul_path(v: &serde_json::Value, path: &str) -> Option<String> {
+    match v {
+        serde_json::Value::String(s) => s.contains('\0').then(|| path.to_string()),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, x)| nul_path(x, &format!("{path}[{i}]"))),
+        serde_json::Value::Object(map) => map.iter().find_map(|(k, x)| {
+            let here = format!("{path}.{}", clean(k));
+            if k.contains('\0') {
+                Some(here)
+            } else {
+                nul_path(x, &here)
+            }
+        }),
+        _ => None,
+    }
+}
+
+fn check_json<T: Serialize>(field: &str, value: &T) -> Result<(), InboundRefusal> {
+    let v = serde_json::to_value(value)
+        .map_err(|e| InboundRefusal::malformed(format!("{field}: {e}")))?;
+    match nul_path(&v, field) {
+        Some(field) => Err(InboundRefusal::ControlCharacter { field }),
+        None => Ok(()),
+    }
+}
+
+impl InboundMessage {
+    /// Checks that the message can be stored as it is, relative to the
+    /// inbox's clock `now`: usable ids and sender, no NUL in any text, a
+    /// timestamp from 2009 up to a day ahead of `now`. Nothing else in the
+    /// inbox can then refuse it but an unknown number.
+    ///
+    /// ```
+    /// use chrono::{TimeDelta, TimeZone, Utc};
+    /// use inbox_core::model::{ContactIdentity, Content, ReplyContext};
+    /// use inbox_core::InboundMessage;
+    /// let now = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+    /// let mut m = InboundMessage {
+    ///     phone_number_id: "1001".into(),
+    ///     external_id: "wamid.1".into(),
+    ///     from: ContactIdentity::wa("34600111222"),
+    ///     profile_name: None,
+    ///     timestamp: now,
+    ///     content: Content::text("hola"),
+    ///     context: ReplyContext::default(),
+    /// };
+    /// assert!(m.check(now).is_ok());
+    /// m.timestamp = now + TimeDelta::days(2);
+    /// assert_eq!(m.check(now).unwrap_err().code(), "timestamp_in_future");
+    /// ```
+    pub fn check(&self, now: DateTime<Utc>) -> Result<(), InboundRefusal> {
+        check_phone_number_id(&self.phone_number_id)?;
+        check_external_id(&self.external_id)?;
+        if !self.from.is_known() {
+            return Err(InboundRefusal::InvalidSender {
+                detail: "the message carries neither a wa_id nor a user_id".into(),
+            });
+        }
+        for (name, id) in [("wa_id", &self.from.wa_id), ("user_id", &self.from.user_id)] {
+            if let Some(p) = id
+                .as_deref()
+                .filter(|s| !s.trim().is_empty())
+                .and_then(id_problem)
+            {
+                return Err(InboundRefusal::InvalidSender {
+                    detail: format!("{name} {p}"),
+                });
+            }
+        }
+        if let Some(name) = &self.profile_name {
+            check_text("profile_name", name)?;
+        }
+        check_json("content", &self.content)?;
+        check_json("context", &self.context)?;
+        check_timestamp(self.timestamp, now)
+    }
+}
+
+impl InboundStatus {
+    /// Checks that the status can be applied as it is, relative to the
+    /// inbox's clock `now` (see [`InboundMessage::check`]).
+    pub fn check(&self, now: DateTime<Utc>) -> Result<(), InboundRefusal> {
+        check_phone_number_id(&self.phone_number_id)?;
+        check_external_id(&self.external_id)?;
+        if let Some(e) = &self.error {
+            check_text("error.title", &e.title)?;
+            if let Some(d) = &e.details {
+                check_text("error.details", d)?;
+            }
+        }
+        check_timestamp(self.timestamp, now)
+    }
+}
+
+impl InboundEvent {
+    /// Checks the message or status (see [`InboundMessage::check`]).
+    pub fn check(&self, now: DateTime<Utc>) -> Result<(), InboundRefusal> {
+        match self {
+            InboundEvent::Message(m) => m.check(now),
+            InboundEvent::Status(s) => s.check(now),
+        }
+    }
+
+    /// The phone number id the event is for.
+    pub fn phone_number_id(&self) -> &str {
+        match self {
+            InboundEvent::Message(m) => &m.phone_number_id,
+            InboundEvent::Status(s) => &s.phone_number_id,
+        }
+    }
 }

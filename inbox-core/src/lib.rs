@@ -66,13 +66,16 @@ pub mod timer;
 
 pub use error::{Change, Conflict, ContentProblem, ContentViolation, Error, Result};
 pub use event::{Event, EventActor, EventKind, Ownership, ViewerState};
-pub use ids::{AgentId, ChannelId, ContactId, ConversationId, MessageId, TeamId, TenantId};
-pub use inbound::{InboundEvent, InboundMessage, InboundStatus, IngestOutcome};
+pub use ids::{
+    AgentId, ChannelId, ContactId, ConversationId, DeadLetterId, MessageId, TeamId, TenantId,
+};
+pub use inbound::{InboundEvent, InboundMessage, InboundRefusal, InboundStatus, IngestOutcome};
 pub use inbox::{normalize_tag, parse_mentions};
 pub use inbox::{
     ActionOutcome, Actor, Assignee, ContactDetail, ContactUpdate, ConversationDetail,
     CustomerContextView, DispatchReport, Inbox, InboxConfig, OfflineReport, OutboxPolicy, Ports,
-    ReopenPolicy, Reply, ReplyPolicy, StaleReplies, TickReport, View, ViewQuery, CUSTOMER_WINDOW,
+    RefusedItem, ReopenPolicy, Reply, ReplyPolicy, StaleReplies, TickReport, View, ViewQuery,
+    CUSTOMER_WINDOW,
 };
 pub use query::{Cursor, Page, SortOrder};
 pub use secret::Secret;

@@ -12,6 +12,7 @@
 //! | change status, snooze       | yes                           | yes        | yes   |
 //! | see contacts                | yes                           | yes        | yes   |
 //! | change settings             | no                            | no         | yes   |
+//! | list and replay dead letters| no                            | no         | yes   |
 //!
 //! Nothing is ever visible across tenants: an id from another tenant is
 //! reported as not found.
@@ -49,6 +50,8 @@ pub enum Action {
     ManageSettings,
     /// Merge two contacts that are the same person.
     MergeContacts,
+    /// List and replay dead letters (inbound items the inbox refused).
+    ManageDeadLetters,
 }
 
 impl std::fmt::Display for Action {
@@ -65,6 +68,7 @@ impl std::fmt::Display for Action {
             Action::ChangeStatus => "change the status",
             Action::ManageSettings => "change settings",
             Action::MergeContacts => "merge contacts",
+            Action::ManageDeadLetters => "list and replay dead letters",
         })
     }
 }
@@ -82,7 +86,9 @@ impl Role {
     pub fn allows(self, action: Action) -> bool {
         match self {
             Role::Admin => true,
-            Role::Supervisor => action != Action::ManageSettings,
+            Role::Supervisor => {
+                !matches!(action, Action::ManageSettings | Action::ManageDeadLetters)
+            }
             Role::Agent => matches!(
                 action,
                 Action::View
@@ -207,6 +213,49 @@ mod tests {
         a.tenant = TenantId::new("other").unwrap();
         let err = require_view(&a, &conv(None)).unwrap_err();
         assert_eq!(err.code(), "not_found");
+    }
+
+    #[test]
+    fn the_role_matrix() {
+        use Action::*;
+        let all = [
+            View,
+            ViewAll,
+            Claim,
+            AssignOthers,
+            Reply,
+            OverrideAssignee,
+            AddNote,
+            Tag,
+            ChangeStatus,
+            ManageSettings,
+            MergeContacts,
+            ManageDeadLetters,
+        ];
+        let agent = [View, Claim, Reply, AddNote, Tag, ChangeStatus];
+        for action in all {
+            assert_eq!(
+                Role::Agent.allows(action),
+                agent.contains(&action),
+                "agent: {action}"
+            );
+            assert_eq!(
+                Role::Supervisor.allows(action),
+                !matches!(action, ManageSettings | ManageDeadLetters),
+                "supervisor: {action}"
+            );
+            assert!(Role::Admin.allows(action), "admin: {action}");
+        }
+        let sam = agent_with(Role::Supervisor);
+        assert_eq!(
+            require(&sam, ManageDeadLetters).unwrap_err().code(),
+            "forbidden"
+        );
+        assert!(require(&agent_with(Role::Admin), ManageDeadLetters).is_ok());
+    }
+
+    fn agent_with(role: Role) -> Agent {
+        agent(role, "sales")
     }
 
     #[test]

@@ -52,6 +52,7 @@
 #![warn(missing_docs)]
 
 mod bus;
+mod dead_letters;
 mod runtime;
 mod store;
 

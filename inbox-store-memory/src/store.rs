@@ -44,6 +44,8 @@ use inbox_core::timer::{Timer, TimerChange, TimerKind};
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     state: RwLock<State>,
+    /// Dead letters, apart: they never share a commit with the rest.
+    pub(crate) dead_letters: RwLock<crate::dead_letters::DeadLetterState>,
 }
 
 #[derive(Debug, Default)]

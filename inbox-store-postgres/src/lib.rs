@@ -42,6 +42,7 @@
 
 mod batch;
 mod bus;
+mod dead_letters;
 mod error;
 mod facts;
 mod mutations;

@@ -107,9 +107,10 @@ async fn statuses_and_messages_of_one_post_are_applied_in_order() {
         .into_iter()
         .find(|m| m.direction == inbox_core::model::Direction::Outbound)
         .unwrap();
+    // Seconds after the fixture's start (2026-03-02 09:00 UTC).
     let status = |s: &str, id: &str, ts: u64| {
         serde_json::json!({
-            "id": id, "status": s, "timestamp": ts.to_string(), "recipient_id": "34611000001",
+            "id": id, "status": s, "timestamp": (1_772_442_000 + ts).to_string(), "recipient_id": "34611000001",
             "biz_opaque_callback_data": reply.id.as_str()
         })
     };

@@ -35,23 +35,6 @@ fn is_quiet(content: &Content) -> bool {
     )
 }
 
-fn validate(msg: &InboundMessage) -> Result<()> {
-    let ext = msg.external_id.trim();
-    if ext.is_empty() {
-        return Err(Error::invalid("external_id", "must not be empty"));
-    }
-    if msg.external_id.len() > 512 {
-        return Err(Error::invalid("external_id", "longer than 512 bytes"));
-    }
-    if !msg.from.is_known() {
-        return Err(Error::invalid(
-            "from",
-            "the message carries neither a wa_id nor a user_id",
-        ));
-    }
-    Ok(())
-}
-
 impl Inbox {
     /// Ingests one inbound event. Idempotent: the same message delivered any
     /// number of times is stored once ([`IngestOutcome::Duplicate`] after the
@@ -78,8 +61,13 @@ impl Inbox {
 
     /// Ingests a customer message: finds or creates the contact, opens or
     /// reopens the conversation, stores the message, all in one commit.
+    ///
+    /// A message that no store could keep as it is, or whose timestamp
+    /// WhatsApp cannot have sent ([`InboundMessage::check`] against the
+    /// inbox's clock), is refused with [`Error::InvalidInput`] and nothing is
+    /// stored.
     pub async fn ingest_message(&self, msg: InboundMessage) -> Result<IngestOutcome> {
-        validate(&msg)?;
+        msg.check(self.now())?;
         let channel = self.channel_for(&msg.phone_number_id).await?;
         let tenant = channel.tenant.clone();
         let mut attempt = 0;
@@ -431,7 +419,8 @@ impl Inbox {
     /// the store together ([`Store::update_messages_for_statuses`]), so the
     /// sent, delivered and read reports of one message can be one lookup
     /// and one write instead of three; a report that fails (an empty id, an
-    /// unknown number) fails alone.
+    /// unknown number, a timestamp out of range: [`InboundStatus::check`])
+    /// fails alone.
     ///
     /// [`Store::update_messages_for_statuses`]: crate::ports::Store::update_messages_for_statuses
     pub async fn ingest_statuses(
@@ -442,9 +431,10 @@ impl Inbox {
             statuses.iter().map(|_| None).collect();
         // The reports of each tenant, in order, with their positions.
         let mut groups: Vec<TenantReports> = Vec::new();
+        let now = self.now();
         for (i, status) in statuses.into_iter().enumerate() {
-            if status.external_id.trim().is_empty() {
-                results[i] = Some(Err(Error::invalid("external_id", "must not be empty")));
+            if let Err(refused) = status.check(now) {
+                results[i] = Some(Err(refused.into()));
                 continue;
             }
             let channel = match self.channel_for(&status.phone_number_id).await {

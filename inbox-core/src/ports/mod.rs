@@ -7,6 +7,7 @@
 mod bus;
 mod clock;
 mod context;
+mod dead_letters;
 mod idgen;
 mod store;
 mod transport;
@@ -15,6 +16,10 @@ mod webhooks;
 pub use bus::{BusItem, EventBus, EventStream};
 pub use clock::{Clock, ManualClock};
 pub use context::{ContextCard, ContextError, CustomerContext};
+pub use dead_letters::{
+    DeadLetter, DeadLetterPut, DeadLetterQuery, DeadLetterReplay, DeadLetterScope, DeadLetters,
+    InboundDecoder, ReplayOutcome,
+};
 pub use idgen::{IdGenerator, SequentialIds};
 pub use store::{
     AsDynStore, Changeset, Committed, ContactMerge, IngestContext, Lease, MessageMutation,

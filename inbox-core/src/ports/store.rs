@@ -429,8 +429,12 @@ pub struct Committed {
 /// **Errors.** Backend failures map to [`Error::Unavailable`] (retryable,
 /// nothing written) or [`Error::Backend`]; an implementation keeps its own
 /// error as the source and never puts secrets in messages.
+///
+/// **Dead letters.** Every store also keeps the inbound items the inbox
+/// refused: [`DeadLetters`](super::DeadLetters), a trait of its own with
+/// its own contract and conformance tests.
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: super::DeadLetters + Send + Sync {
     // ---- directory ----
 
     /// Inserts or replaces a tenant.

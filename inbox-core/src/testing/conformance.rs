@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use super::contacts_suite::*;
+pub use super::dead_letters_suite::*;
 pub use super::live_suite::*;
 pub use super::metrics_suite::*;
 pub use super::outbox_suite::*;
@@ -123,6 +124,11 @@ macro_rules! store_conformance_tests {
             metrics_report_sla_compliance,
             metrics_business_hours_and_next_responses,
             live_snapshot_shows_what_the_team_faces_now,
+            dead_letters_are_recorded_once_per_item_and_reason,
+            dead_letters_are_scoped_and_listed_newest_first,
+            dead_letter_updates_keep_the_item,
+            ingest_refuses_items_no_store_can_hold,
+            dead_letters_are_replayed_by_admins,
         );
     };
     (@tests [required] $make:expr; $($name:ident),* $(,)?) => {

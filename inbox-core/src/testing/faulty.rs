@@ -420,3 +420,37 @@ impl Store for FaultyStore {
         self.inner.release_outbox(claim, disposition).await
     }
 }
+
+#[async_trait]
+impl crate::ports::DeadLetters for FaultyStore {
+    async fn put_dead_letter(
+        &self,
+        letter: crate::ports::DeadLetter,
+    ) -> Result<crate::ports::DeadLetterPut> {
+        self.check()?;
+        self.inner.put_dead_letter(letter).await
+    }
+
+    async fn dead_letters(
+        &self,
+        scope: &crate::ports::DeadLetterScope,
+        query: &crate::ports::DeadLetterQuery,
+    ) -> Result<Page<crate::ports::DeadLetter>> {
+        self.check()?;
+        self.inner.dead_letters(scope, query).await
+    }
+
+    async fn dead_letter(
+        &self,
+        scope: &crate::ports::DeadLetterScope,
+        id: &crate::ids::DeadLetterId,
+    ) -> Result<crate::ports::DeadLetter> {
+        self.check()?;
+        self.inner.dead_letter(scope, id).await
+    }
+
+    async fn update_dead_letter(&self, letter: &crate::ports::DeadLetter) -> Result<()> {
+        self.check()?;
+        self.inner.update_dead_letter(letter).await
+    }
+}

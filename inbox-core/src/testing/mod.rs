@@ -18,6 +18,7 @@
 mod bus;
 pub mod conformance;
 mod contacts_suite;
+mod dead_letters_suite;
 mod faulty;
 mod fixture;
 mod live_suite;
