@@ -146,9 +146,18 @@ pub fn line(item: &Decoded) -> Value {
             "details": error.details,
         }),
         Decoded::Ignored { field } => json!({ "kind": "ignored", "field": field }),
-        Decoded::Invalid { field, reason } => {
-            json!({ "kind": "invalid", "field": field, "reason": reason })
-        }
+        Decoded::Invalid {
+            field,
+            phone_number_id,
+            reason,
+            ..
+        } => json!({
+            "kind": "invalid",
+            "field": field,
+            "channel": phone_number_id,
+            "code": reason.code(),
+            "reason": reason.to_string(),
+        }),
     }
 }
 

@@ -334,15 +334,21 @@ impl From<InboundRefusal> for Error {
     }
 }
 
-/// Refuses a timestamp WhatsApp cannot have sent: before 2009, or more than
-/// a day ahead of `now`.
-fn check_timestamp(at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), InboundRefusal> {
+/// Refuses a timestamp from before WhatsApp existed (2009).
+fn check_not_too_old(at: DateTime<Utc>) -> Result<(), InboundRefusal> {
     let timestamp = at.timestamp();
     if timestamp < EARLIEST_INBOUND_TIMESTAMP {
         return Err(InboundRefusal::TimestampTooOld { timestamp });
     }
+    Ok(())
+}
+
+/// Refuses a timestamp more than a day ahead of `now`.
+fn check_not_ahead(at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), InboundRefusal> {
     if at > now + MAX_INBOUND_SKEW {
-        return Err(InboundRefusal::TimestampInFuture { timestamp });
+        return Err(InboundRefusal::TimestampInFuture {
+            timestamp: at.timestamp(),
+        });
     }
     Ok(())
 }
@@ -439,6 +445,14 @@ impl InboundMessage {
     /// assert_eq!(m.check(now).unwrap_err().code(), "timestamp_in_future");
     /// ```
     pub fn check(&self, now: DateTime<Utc>) -> Result<(), InboundRefusal> {
+        self.validate()?;
+        check_not_ahead(self.timestamp, now)
+    }
+
+    /// The checks of [`InboundMessage::check`] that do not depend on the
+    /// clock (all but "more than a day ahead"): a decoder can make them as
+    /// it reads the item.
+    pub fn validate(&self) -> Result<(), InboundRefusal> {
         check_phone_number_id(&self.phone_number_id)?;
         check_external_id(&self.external_id)?;
         if !self.from.is_known() {
@@ -462,7 +476,7 @@ impl InboundMessage {
         }
         check_json("content", &self.content)?;
         check_json("context", &self.context)?;
-        check_timestamp(self.timestamp, now)
+        check_not_too_old(self.timestamp)
     }
 }
 
@@ -470,6 +484,13 @@ impl InboundStatus {
     /// Checks that the status can be applied as it is, relative to the
     /// inbox's clock `now` (see [`InboundMessage::check`]).
     pub fn check(&self, now: DateTime<Utc>) -> Result<(), InboundRefusal> {
+        self.validate()?;
+        check_not_ahead(self.timestamp, now)
+    }
+
+    /// The checks of [`InboundStatus::check`] that do not depend on the
+    /// clock (see [`InboundMessage::validate`]).
+    pub fn validate(&self) -> Result<(), InboundRefusal> {
         check_phone_number_id(&self.phone_number_id)?;
         check_external_id(&self.external_id)?;
         if let Some(e) = &self.error {
@@ -478,7 +499,7 @@ impl InboundStatus {
                 check_text("error.details", d)?;
             }
         }
-        check_timestamp(self.timestamp, now)
+        check_not_too_old(self.timestamp)
     }
 }
 

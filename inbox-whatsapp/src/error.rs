@@ -53,6 +53,11 @@ pub enum WhatsAppError {
     /// channel.
     #[error("unknown channel: phone number id {0:?} is not configured")]
     UnknownChannel(String),
+    /// The webhook names a phone number id its app secret does not speak
+    /// for (a body about another number, perhaps another tenant's): the
+    /// whole webhook is refused and nothing of it is stored.
+    #[error("phone number id {0:?} is not served by this webhook's app secret")]
+    NumberNotAllowed(String),
     /// A Graph API call failed.
     #[error("Graph API: {0}")]
     Transport(#[from] TransportError),
@@ -69,13 +74,14 @@ pub enum WhatsAppError {
 
 impl WhatsAppError {
     /// The HTTP status a webhook endpoint should answer with for this
-    /// error: 400 for bad bodies, 401 for signatures, 413 for size, 404 for
-    /// unknown numbers (Meta retries, so nothing is lost once the number is
-    /// configured), 503 when storing failed (Meta retries), 500 otherwise.
+    /// error: 400 for bad bodies, 401 for signatures, 403 for a number the
+    /// secret does not speak for, 413 for size, 404 for unknown numbers, 503
+    /// when storing failed (Meta retries), 500 otherwise.
     pub fn http_status(&self) -> u16 {
         match self {
             WhatsAppError::InvalidJson(_) | WhatsAppError::NotAWebhook(_) => 400,
             WhatsAppError::Signature(_) => 401,
+            WhatsAppError::NumberNotAllowed(_) => 403,
             WhatsAppError::BodyTooLarge { .. } => 413,
             WhatsAppError::UnknownChannel(_) => 404,
             WhatsAppError::Inbox(inbox_core::Error::UnknownChannel { .. }) => 404,

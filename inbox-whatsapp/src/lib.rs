@@ -4,12 +4,15 @@
 //!
 //! - **webhooks in** ([`Webhook`]): the GET subscription handshake,
 //!   `X-Hub-Signature-256` verification (constant time, per-number app
-//!   secrets, a body-size limit), decoding of the whole envelope
-//!   ([`decode_webhook`]) into the core's inbound events — every message
-//!   type, statuses, value-level errors; types and fields Meta adds tomorrow
-//!   decode as unsupported or ignored, never as errors — and ingesting into
-//!   an [`Inbox`](inbox_core::Inbox), answering 200 only once everything is
-//!   stored;
+//!   secrets, a body-size limit) bound to the numbers each secret speaks for
+//!   (a body naming another number is refused with 403), decoding of the
+//!   whole envelope ([`decode_webhook`]) into the core's inbound events —
+//!   every message type, statuses, value-level errors; types and fields Meta
+//!   adds tomorrow decode as unsupported or ignored, never as errors — and
+//!   ingesting into an [`Inbox`](inbox_core::Inbox): valid items are stored,
+//!   each item the inbox refuses is kept as a dead letter with its typed
+//!   reason (replayed with [`WhatsAppDecoder`]), and 200 is answered only
+//!   once all of that is committed;
 //! - **Graph API out** ([`GraphClient`]): implements the core's
 //!   [`Transport`](inbox_core::ports::Transport) (text, replies, media,
 //!   templates, interactive buttons and lists, reactions, location,
@@ -61,6 +64,7 @@ pub use error::{SignatureProblem, WhatsAppError};
 pub use inbox_core::Secret;
 pub use signature::{sign, verify_signature, SIGNATURE_HEADER};
 pub use webhook::{
-    decode_webhook, AppSecrets, ConversationInfo, Decoded, DecodedMessage, DecodedStatus,
-    IngestSummary, MetaError, PricingInfo, Webhook, WebhookConfig, WebhookResponse,
+    decode_webhook, AppSecrets, BoundSecret, ConversationInfo, Decoded, DecodedMessage,
+    DecodedStatus, IngestSummary, MetaError, PricingInfo, Webhook, WebhookConfig, WebhookResponse,
+    WhatsAppDecoder, SOURCE,
 };

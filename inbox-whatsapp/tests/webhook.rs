@@ -238,7 +238,8 @@ async fn size_limit_unknown_numbers_and_bad_bodies() {
     assert_eq!(r.status, 413);
 
     let hook = Webhook::new(WebhookConfig::new("verify", SECRET));
-    // A number no tenant has: reported, not acknowledged (Meta retries).
+    // A number no tenant has: kept as a dead letter (to replay once the
+    // number is provisioned) and acknowledged.
     let body = text_body("9999", "wamid.C", "34611000001", "hola");
     let sig = sign(&Secret::new(SECRET), &body);
     let r = hook
@@ -251,8 +252,15 @@ async fn size_limit_unknown_numbers_and_bad_bodies() {
             Utc::now(),
         )
         .await;
-    assert_eq!(r.status, 404);
-    assert!(r.body.contains("9999"), "{}", r.body);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let summary: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(
+        (
+            summary["stored"].as_u64(),
+            summary["dead_lettered"].as_u64()
+        ),
+        (Some(0), Some(1))
+    );
     // Not JSON / not a webhook.
     for (body, status) in [
         (b"{oops".to_vec(), 400),
@@ -322,9 +330,10 @@ async fn per_number_secrets() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, WhatsAppError::UnknownChannel(ref n) if n == "7777"),
+        matches!(err, WhatsAppError::NumberNotAllowed(ref n) if n == "7777"),
         "{err}"
     );
+    assert_eq!(err.http_status(), 403);
 }
 
 #[test]

@@ -8,8 +8,9 @@ use inbox_core::model::{
     ContactCard, ContactIdentity, Content, DeliveryStatus, InteractiveReply, MediaKind, MediaRef,
     OrderItem, ProviderError, ReplyContext, SystemChange,
 };
-use inbox_core::{InboundEvent, InboundMessage, InboundStatus};
+use inbox_core::{InboundEvent, InboundMessage, InboundRefusal, InboundStatus};
 
+use super::raw::{envelope, ItemContext};
 use super::wire::*;
 use crate::error::WhatsAppError;
 
@@ -66,6 +67,10 @@ pub struct DecodedMessage {
     pub message: InboundMessage,
     /// Message-level errors (Meta attaches them to unsupported messages).
     pub errors: Vec<MetaError>,
+    /// The message as received, as a webhook body of its own (with its
+    /// metadata and contact): what a dead letter keeps if the inbox refuses
+    /// it.
+    pub raw: String,
 }
 
 /// Conversation object of a status (pricing era before per-message pricing).
@@ -123,6 +128,9 @@ pub struct DecodedStatus {
     pub pricing: Option<PricingInfo>,
     /// Errors (for `failed`).
     pub errors: Vec<MetaError>,
+    /// The status as received, as a webhook body of its own (see
+    /// [`DecodedMessage::raw`]).
+    pub raw: String,
 }
 
 impl DecodedStatus {
@@ -160,13 +168,22 @@ pub enum Decoded {
         /// The field.
         field: String,
     },
-    /// An item that cannot be used (a message without an id, a value
-    /// without a phone number id); acknowledged so Meta stops resending it.
+    /// An item the inbox cannot take as it is: unreadable, without an id
+    /// or a phone number id, with an id, sender or text no store can hold,
+    /// with a timestamp from before 2009. Acknowledged so that Meta stops
+    /// resending it, and kept as a dead letter by [`Webhook::receive`].
+    ///
+    /// [`Webhook::receive`]: crate::Webhook::receive
     Invalid {
-        /// Where it was.
+        /// Where it was (`messages`, `statuses`).
         field: String,
+        /// The number it names, if it names one.
+        phone_number_id: Option<String>,
         /// What was wrong.
-        reason: String,
+        reason: InboundRefusal,
+        /// The item as received, as a webhook body of its own (the whole
+        /// value when no single item could be told apart).
+        raw: String,
     },
 }
 
@@ -181,17 +198,42 @@ impl Decoded {
     }
 }
 
-/// Parses a unix-seconds timestamp.
+/// Parses an optional unix-seconds timestamp of secondary data (a
+/// conversation's expiry): `None` when missing or unreadable.
 fn parse_ts(s: Option<&str>) -> Option<DateTime<Utc>> {
     let secs: i64 = s?.trim().parse().ok()?;
     Utc.timestamp_opt(secs, 0).single()
 }
 
+/// Parses an item's unix-seconds timestamp: `received_at` when missing; a
+/// value that is not whole seconds, or out of any calendar's range, is a
+/// refusal (never a stand-in time that would distort the conversation).
+fn item_timestamp(
+    s: Option<&str>,
+    received_at: DateTime<Utc>,
+) -> Result<DateTime<Utc>, InboundRefusal> {
+    let Some(s) = s else {
+        return Ok(received_at);
+    };
+    let secs: i64 = s
+        .trim()
+        .parse()
+        .map_err(|_| InboundRefusal::malformed(format!("timestamp {s:?} is not unix seconds")))?;
+    Utc.timestamp_opt(secs, 0).single().ok_or(if secs < 0 {
+        InboundRefusal::TimestampTooOld { timestamp: secs }
+    } else {
+        InboundRefusal::TimestampInFuture { timestamp: secs }
+    })
+}
+
 /// Decodes a webhook body. Never panics; every item Meta may add tomorrow
 /// decodes as unsupported or ignored, never as an error. Only a body that is
-/// not JSON, or not a WhatsApp Business Account webhook, is an error.
+/// not JSON, or not a WhatsApp Business Account webhook, is an error; an
+/// item the inbox cannot take as it is decodes as [`Decoded::Invalid`] with
+/// a typed reason (the checks of [`InboundMessage::validate`] and
+/// [`InboundStatus::validate`]), and the other items decode as usual.
 ///
-/// `received_at` stands in for timestamps that are missing or unreadable.
+/// `received_at` stands in for timestamps that are missing.
 ///
 /// ```
 /// use chrono::Utc;
@@ -241,7 +283,9 @@ pub fn decode_webhook(
             let Some(value) = change.value else {
                 out.push(Decoded::Invalid {
                     field,
-                    reason: "change without a value".into(),
+                    phone_number_id: None,
+                    reason: InboundRefusal::malformed("change without a value"),
+                    raw: super::raw::envelope(entry.id.as_deref(), "null"),
                 });
                 continue;
             };
@@ -257,17 +301,22 @@ fn decode_messages_value(
     received_at: DateTime<Utc>,
     out: &mut Vec<Decoded>,
 ) {
-    let invalid = |reason: String| Decoded::Invalid {
+    let whole = |reason: InboundRefusal| Decoded::Invalid {
         field: "messages".into(),
+        phone_number_id: None,
         reason,
+        raw: envelope(waba_id, raw.get()),
     };
     let value: MessagesValue<'_> = match serde_json::from_str(raw.get()) {
         Ok(v) => v,
         Err(e) => {
-            out.push(invalid(format!("unreadable messages value: {e}")));
+            out.push(whole(InboundRefusal::malformed(format!(
+                "unreadable messages value: {e}"
+            ))));
             return;
         }
     };
+    let parts: RawParts<'_> = serde_json::from_str(raw.get()).unwrap_or_default();
     let phone_number_id = value
         .metadata
         .as_ref()
@@ -280,21 +329,47 @@ fn decode_messages_value(
     }
     let Some(pnid) = phone_number_id else {
         if !value.messages.is_empty() || !value.statuses.is_empty() {
-            out.push(invalid("no metadata.phone_number_id".into()));
+            out.push(whole(InboundRefusal::malformed(
+                "no metadata.phone_number_id",
+            )));
         }
         return;
     };
-    for m in &value.messages {
-        out.push(decode_message(
+    let value_ctx = ValueContext {
+        item: ItemContext {
             waba_id,
-            &pnid,
-            &value.contacts,
-            m,
-            received_at,
-        ));
+            metadata: parts.metadata,
+        },
+        pnid: &pnid,
+        contacts: &value.contacts,
+        raw_contacts: &parts.contacts,
+        received_at,
+    };
+    for m in &value.messages {
+        out.push(decode_message(&value_ctx, m));
     }
     for s in &value.statuses {
-        out.push(decode_status(waba_id, &pnid, s, received_at));
+        out.push(decode_status(&value_ctx, s));
+    }
+}
+
+/// What the items of one `messages` value share.
+struct ValueContext<'a> {
+    item: ItemContext<'a>,
+    pnid: &'a str,
+    contacts: &'a [WireContact],
+    raw_contacts: &'a [&'a RawValue],
+    received_at: DateTime<Utc>,
+}
+
+impl ValueContext<'_> {
+    fn invalid(&self, field: &str, reason: InboundRefusal, raw: String) -> Decoded {
+        Decoded::Invalid {
+            field: field.into(),
+            phone_number_id: Some(self.pnid.to_string()),
+            reason,
+            raw,
+        }
     }
 }
 
@@ -320,27 +395,44 @@ const KNOWN_TYPES: &[&str] = &[
     "unknown",
 ];
 
-fn decode_message(
-    waba_id: Option<&str>,
-    pnid: &str,
-    contacts: &[WireContact],
-    raw: &RawValue,
-    received_at: DateTime<Utc>,
-) -> Decoded {
+fn decode_message(ctx: &ValueContext<'_>, raw: &RawValue) -> Decoded {
     let head: MessageHead = match serde_json::from_str(raw.get()) {
         Ok(h) => h,
         Err(e) => {
-            return Decoded::Invalid {
-                field: "messages".into(),
-                reason: format!("unreadable message: {e}"),
-            }
+            return ctx.invalid(
+                "messages",
+                InboundRefusal::malformed(format!("unreadable message: {e}")),
+                ctx.item.item(None, "messages", raw),
+            )
         }
     };
+    // Identity: the message's sender, completed from the contacts array.
+    let contact_at = ctx
+        .contacts
+        .iter()
+        .position(|c| {
+            (head.from.is_some() && c.wa_id == head.from)
+                || (head.from_user_id.is_some() && c.user_id == head.from_user_id)
+        })
+        .or((ctx.contacts.len() == 1).then_some(0));
+    let contact = contact_at.and_then(|i| ctx.contacts.get(i));
+    let raw_item = ctx.item.item(
+        contact_at.and_then(|i| ctx.raw_contacts.get(i).copied()),
+        "messages",
+        raw,
+    );
     let Some(external_id) = head.id.clone().filter(|s| !s.trim().is_empty()) else {
-        return Decoded::Invalid {
-            field: "messages".into(),
-            reason: "message without an id".into(),
-        };
+        return ctx.invalid(
+            "messages",
+            InboundRefusal::InvalidExternalId {
+                detail: "the message has no id".into(),
+            },
+            raw_item,
+        );
+    };
+    let timestamp = match item_timestamp(head.timestamp.as_deref(), ctx.received_at) {
+        Ok(t) => t,
+        Err(reason) => return ctx.invalid("messages", reason, raw_item),
     };
     let raw_type = head.kind.clone().unwrap_or_else(|| "unsupported".into());
     let known = KNOWN_TYPES.contains(&raw_type.as_str());
@@ -356,18 +448,6 @@ fn decode_message(
             raw_type: raw_type.clone(),
         }
     };
-    // Identity: the message's sender, completed from the contacts array.
-    let contact = contacts
-        .iter()
-        .find(|c| {
-            (head.from.is_some() && c.wa_id == head.from)
-                || (head.from_user_id.is_some() && c.user_id == head.from_user_id)
-        })
-        .or(if contacts.len() == 1 {
-            contacts.first()
-        } else {
-            None
-        });
     let from = ContactIdentity {
         wa_id: head
             .from
@@ -392,26 +472,31 @@ fn decode_message(
                 .map(|p| serde_json::json!({ "referred_product": p }))
         }),
     };
+    let message = InboundMessage {
+        phone_number_id: ctx.pnid.to_string(),
+        external_id,
+        from,
+        profile_name: contact
+            .and_then(|c| c.profile.as_ref())
+            .and_then(|p| p.name.clone()),
+        timestamp,
+        content,
+        context,
+    };
+    if let Err(reason) = message.validate() {
+        return ctx.invalid("messages", reason, raw_item);
+    }
     Decoded::Message(Box::new(DecodedMessage {
-        waba_id: waba_id.map(str::to_string),
+        waba_id: ctx.item.waba_id.map(str::to_string),
         wa_type: if known {
             raw_type.clone()
         } else {
             "unsupported".into()
         },
         raw_type,
-        message: InboundMessage {
-            phone_number_id: pnid.to_string(),
-            external_id,
-            from,
-            profile_name: contact
-                .and_then(|c| c.profile.as_ref())
-                .and_then(|p| p.name.clone()),
-            timestamp: parse_ts(head.timestamp.as_deref()).unwrap_or(received_at),
-            content,
-            context,
-        },
+        message,
         errors: head.errors.iter().map(MetaError::from).collect(),
+        raw: raw_item,
     }))
 }
 
@@ -621,26 +706,30 @@ fn content_of(kind: &str, b: MessageBody) -> Content {
     }
 }
 
-fn decode_status(
-    waba_id: Option<&str>,
-    pnid: &str,
-    raw: &RawValue,
-    received_at: DateTime<Utc>,
-) -> Decoded {
+fn decode_status(ctx: &ValueContext<'_>, raw: &RawValue) -> Decoded {
+    let raw_item = ctx.item.item(None, "statuses", raw);
     let s: WireStatus = match serde_json::from_str(raw.get()) {
         Ok(s) => s,
         Err(e) => {
-            return Decoded::Invalid {
-                field: "statuses".into(),
-                reason: format!("unreadable status: {e}"),
-            }
+            return ctx.invalid(
+                "statuses",
+                InboundRefusal::malformed(format!("unreadable status: {e}")),
+                raw_item,
+            )
         }
     };
     let Some(external_id) = s.id.filter(|s| !s.trim().is_empty()) else {
-        return Decoded::Invalid {
-            field: "statuses".into(),
-            reason: "status without a message id".into(),
-        };
+        return ctx.invalid(
+            "statuses",
+            InboundRefusal::InvalidExternalId {
+                detail: "the status names no message id".into(),
+            },
+            raw_item,
+        );
+    };
+    let timestamp = match item_timestamp(s.timestamp.as_deref(), ctx.received_at) {
+        Ok(t) => t,
+        Err(reason) => return ctx.invalid("statuses", reason, raw_item),
     };
     let raw_status = s.status.unwrap_or_default();
     let status = match raw_status.as_str() {
@@ -651,9 +740,9 @@ fn decode_status(
         "failed" => Some(DeliveryStatus::Failed),
         _ => None,
     };
-    Decoded::Status(Box::new(DecodedStatus {
-        waba_id: waba_id.map(str::to_string),
-        phone_number_id: pnid.to_string(),
+    let decoded = DecodedStatus {
+        waba_id: ctx.item.waba_id.map(str::to_string),
+        phone_number_id: ctx.pnid.to_string(),
         external_id,
         raw_status,
         status,
@@ -661,7 +750,7 @@ fn decode_status(
         recipient_user_id: s.recipient_user_id,
         recipient_type: s.recipient_type,
         recipient_participant: s.recipient_participant_id,
-        timestamp: parse_ts(s.timestamp.as_deref()).unwrap_or(received_at),
+        timestamp,
         biz_opaque_callback_data: s.biz_opaque_callback_data,
         conversation: s.conversation.map(|c| ConversationInfo {
             id: c.id,
@@ -675,5 +764,10 @@ fn decode_status(
             kind: p.kind,
         }),
         errors: s.errors.iter().map(MetaError::from).collect(),
-    }))
+        raw: raw_item,
+    };
+    if let Some(Err(reason)) = decoded.to_inbound().map(|i| i.validate()) {
+        return ctx.invalid("statuses", reason, decoded.raw);
+    }
+    Decoded::Status(Box::new(decoded))
 }

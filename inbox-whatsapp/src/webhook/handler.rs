@@ -3,80 +3,15 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
+use std::collections::BTreeSet;
 
-use inbox_core::{InboundEvent, InboundStatus, Inbox, IngestOutcome};
+use inbox_core::Inbox;
 
+use super::config::WebhookConfig;
 use super::decode::{decode_webhook, Decoded};
+use super::ingest::Delivery;
 use crate::error::WhatsAppError;
 use crate::signature::verify_signature;
-use crate::Secret;
-
-/// Where app secrets come from. Meta signs each webhook with the secret of
-/// the app the number is subscribed through; numbers may belong to
-/// different apps.
-pub trait AppSecrets: Send + Sync {
-    /// The app secret for webhooks about `phone_number_id`; `None` asks for
-    /// the default secret (for webhooks that name no number).
-    fn app_secret(&self, phone_number_id: Option<&str>) -> Option<Secret>;
-
-    /// If every number uses the same secret, that secret: the signature is
-    /// then checked before the body is parsed at all.
-    fn single(&self) -> Option<Secret> {
-        None
-    }
-}
-
-impl AppSecrets for Secret {
-    fn app_secret(&self, _: Option<&str>) -> Option<Secret> {
-        Some(self.clone())
-    }
-
-    fn single(&self) -> Option<Secret> {
-        Some(self.clone())
-    }
-}
-
-/// Per-number secrets; the entry under the key `""` is the default.
-impl AppSecrets for HashMap<String, Secret> {
-    fn app_secret(&self, phone_number_id: Option<&str>) -> Option<Secret> {
-        self.get(phone_number_id.unwrap_or("")).cloned()
-    }
-}
-
-/// Webhook endpoint configuration.
-#[derive(Clone)]
-pub struct WebhookConfig {
-    /// The token configured in the Meta app dashboard for the GET handshake.
-    pub verify_token: Secret,
-    /// App secrets for signature verification.
-    pub secrets: Arc<dyn AppSecrets>,
-    /// Largest accepted body; larger ones are refused with 413.
-    pub max_body_bytes: usize,
-}
-
-impl std::fmt::Debug for WebhookConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WebhookConfig")
-            .field("verify_token", &self.verify_token)
-            .field("secrets", &"[redacted]")
-            .field("max_body_bytes", &self.max_body_bytes)
-            .finish()
-    }
-}
-
-impl WebhookConfig {
-    /// A configuration with one app secret for every number and a 1 MiB
-    /// body limit.
-    pub fn new(verify_token: impl Into<Secret>, app_secret: impl Into<Secret>) -> Self {
-        Self {
-            verify_token: verify_token.into(),
-            secrets: Arc::new(app_secret.into()),
-            max_body_bytes: 1024 * 1024,
-        }
-    }
-}
 
 /// What to answer Meta with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,7 +49,7 @@ impl WebhookResponse {
     }
 }
 
-/// What a POST did.
+/// What a POST did (also the webhook's metrics: each field counts items).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub struct IngestSummary {
     /// New messages stored.
@@ -127,8 +62,12 @@ pub struct IngestSummary {
     pub statuses_ignored: u32,
     /// Value-level errors reported by Meta.
     pub errors: u32,
-    /// Other fields and unusable items, acknowledged and ignored.
+    /// Changes of other fields, acknowledged and ignored.
     pub ignored: u32,
+    /// Items the inbox refused (unreadable, an id or text no store can
+    /// hold, a timestamp out of range, a number no tenant has), each kept
+    /// as a dead letter for an operator to replay.
+    pub dead_lettered: u32,
 }
 
 /// The webhook endpoint.
@@ -180,7 +119,12 @@ impl Webhook {
         }
     }
 
-    /// Checks the size and signature of a POST body and decodes it.
+    /// Checks the size and signature of a POST body, decodes it, and checks
+    /// that every number it names is one the verifying secret speaks for
+    /// ([`AppSecrets::covers`]): otherwise the whole webhook is refused
+    /// with [`WhatsAppError::NumberNotAllowed`] (403).
+    ///
+    /// [`AppSecrets::covers`]: crate::AppSecrets::covers
     pub fn verify_and_decode(
         &self,
         signature: Option<&str>,
@@ -193,47 +137,55 @@ impl Webhook {
                 limit: self.config.max_body_bytes,
             });
         }
-        if let Some(secret) = self.config.secrets.single() {
-            verify_signature(&secret, signature, body)?;
-            return decode_webhook(body, received_at);
+        let items = match self.config.secrets.single() {
+            Some(secret) => {
+                verify_signature(&secret, signature, body)?;
+                decode_webhook(body, received_at)?
+            }
+            None => self.verify_per_number(signature, body, received_at)?,
+        };
+        if let Some(n) = named_numbers(&items)
+            .into_iter()
+            .find(|n| !self.config.secrets.covers(n))
+        {
+            return Err(WhatsAppError::NumberNotAllowed(n.to_string()));
         }
-        // Per-number secrets: the body must be read to know the number, but
-        // nothing is used before every number's secret has verified it.
+        Ok(items)
+    }
+
+    /// Per-number secrets: the body must be read to know the numbers, but
+    /// nothing is used before every number's secret has verified it.
+    fn verify_per_number(
+        &self,
+        signature: Option<&str>,
+        body: &[u8],
+        received_at: DateTime<Utc>,
+    ) -> Result<Vec<Decoded>, WhatsAppError> {
         if signature.is_none() {
             return Err(WhatsAppError::Signature(
                 crate::error::SignatureProblem::Missing,
             ));
         }
         let items = decode_webhook(body, received_at)?;
-        let numbers: BTreeSet<Option<&str>> = items
-            .iter()
-            .map(|d| match d {
-                Decoded::Message(m) => Some(m.message.phone_number_id.as_str()),
-                Decoded::Status(s) => Some(s.phone_number_id.as_str()),
-                Decoded::Error {
-                    phone_number_id, ..
-                } => phone_number_id.as_deref(),
-                _ => None,
-            })
-            .collect();
-        let numbers = if numbers.iter().any(Option::is_some) {
-            numbers.into_iter().flatten().map(Some).collect()
-        } else {
-            vec![None]
+        let numbers: Vec<Option<&str>> = match named_numbers(&items) {
+            n if n.is_empty() => vec![None],
+            n => n.into_iter().map(Some).collect(),
         };
         for n in numbers {
-            let secret =
-                self.config.secrets.app_secret(n).ok_or_else(|| {
-                    WhatsAppError::UnknownChannel(n.unwrap_or("(none)").to_string())
-                })?;
+            let secret = self.config.secrets.app_secret(n).ok_or_else(|| {
+                WhatsAppError::NumberNotAllowed(n.unwrap_or("(none)").to_string())
+            })?;
             verify_signature(&secret, signature, body)?;
         }
         Ok(items)
     }
 
-    /// Handles a POST: verifies, decodes and ingests every event, and
-    /// answers 200 only when all of them are stored (so Meta retries
-    /// anything that was not).
+    /// Handles a POST: verifies and decodes it, stores every valid item, and
+    /// keeps each item the inbox refuses as a dead letter
+    /// ([`Inbox::record_dead_letter`]) with its typed reason. Answers once
+    /// the valid items and the dead letters are committed; a failure of the
+    /// store fails the whole webhook (503), so Meta delivers it again (both
+    /// are idempotent).
     pub async fn receive(
         &self,
         inbox: &Inbox,
@@ -242,29 +194,7 @@ impl Webhook {
         received_at: DateTime<Utc>,
     ) -> Result<IngestSummary, WhatsAppError> {
         let items = self.verify_and_decode(signature, body, received_at)?;
-        let mut summary = IngestSummary::default();
-        // Consecutive statuses go to the inbox together, in order
-        // ([`Inbox::ingest_statuses`]): a message's sent, delivered and read
-        // reports are then one lookup and one write.
-        let mut statuses = Vec::new();
-        for item in &items {
-            match item {
-                Decoded::Error { .. } => summary.errors += 1,
-                Decoded::Ignored { .. } | Decoded::Invalid { .. } => summary.ignored += 1,
-                Decoded::Status(s) if s.status.is_none() => summary.statuses_ignored += 1,
-                _ => {}
-            }
-            match item.to_inbound() {
-                None => {}
-                Some(InboundEvent::Status(s)) => statuses.push(s),
-                Some(event) => {
-                    ingest_statuses(inbox, &mut statuses, &mut summary).await?;
-                    count(&mut summary, inbox.ingest(event).await?);
-                }
-            }
-        }
-        ingest_statuses(inbox, &mut statuses, &mut summary).await?;
-        Ok(summary)
+        Delivery::new(inbox, received_at).run(items).await
     }
 
     /// Handles one HTTP request of any method: GET is the handshake, POST a
@@ -297,30 +227,22 @@ impl Webhook {
     }
 }
 
-/// Ingests the statuses gathered so far, together; the first failure is
-/// returned (the others are applied: statuses are idempotent, so Meta's
-/// redelivery of the whole webhook is harmless).
-async fn ingest_statuses(
-    inbox: &Inbox,
-    statuses: &mut Vec<InboundStatus>,
-    summary: &mut IngestSummary,
-) -> Result<(), WhatsAppError> {
-    if statuses.is_empty() {
-        return Ok(());
-    }
-    for outcome in inbox.ingest_statuses(std::mem::take(statuses)).await {
-        count(summary, outcome?);
-    }
-    Ok(())
-}
-
-fn count(summary: &mut IngestSummary, outcome: IngestOutcome) {
-    match outcome {
-        IngestOutcome::Stored { .. } => summary.stored += 1,
-        IngestOutcome::Duplicate { .. } => summary.duplicates += 1,
-        IngestOutcome::StatusApplied { .. } => summary.statuses += 1,
-        _ => summary.statuses_ignored += 1,
-    }
+/// The phone number ids a webhook's items name, each once.
+fn named_numbers(items: &[Decoded]) -> BTreeSet<&str> {
+    items
+        .iter()
+        .filter_map(|d| match d {
+            Decoded::Message(m) => Some(m.message.phone_number_id.as_str()),
+            Decoded::Status(s) => Some(s.phone_number_id.as_str()),
+            Decoded::Error {
+                phone_number_id, ..
+            }
+            | Decoded::Invalid {
+                phone_number_id, ..
+            } => phone_number_id.as_deref(),
+            Decoded::Ignored { .. } => None,
+        })
+        .collect()
 }
 
 fn sha2_digest(bytes: &[u8]) -> hmac::digest::Output<sha2::Sha256> {

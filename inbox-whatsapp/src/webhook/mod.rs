@@ -1,12 +1,20 @@
-//! The webhook side: subscription handshake, signature verification,
-//! decoding, and ingesting into an [`Inbox`](inbox_core::Inbox).
+//! The webhook side: subscription handshake, signature verification bound
+//! to the numbers each app secret speaks for, decoding, ingesting into an
+//! [`Inbox`](inbox_core::Inbox) with refused items kept as dead letters, and
+//! the decoder that replays them.
 
+mod config;
 mod decode;
 mod handler;
+mod ingest;
+mod raw;
+mod replay;
 mod wire;
 
+pub use config::{AppSecrets, BoundSecret, WebhookConfig};
 pub use decode::{
     decode_webhook, ConversationInfo, Decoded, DecodedMessage, DecodedStatus, MetaError,
     PricingInfo,
 };
-pub use handler::{AppSecrets, IngestSummary, Webhook, WebhookConfig, WebhookResponse};
+pub use handler::{IngestSummary, Webhook, WebhookResponse};
+pub use replay::{WhatsAppDecoder, SOURCE};

@@ -41,6 +41,15 @@ pub(crate) struct MessagesValue<'a> {
     pub errors: Vec<WireError>,
 }
 
+/// The raw parts of a `messages` value an item is kept with.
+#[derive(Deserialize, Default)]
+pub(crate) struct RawParts<'a> {
+    #[serde(borrow)]
+    pub metadata: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    pub contacts: Vec<&'a RawValue>,
+}
+
 #[derive(Deserialize)]
 pub(crate) struct Metadata {
     #[serde(default, deserialize_with = "string_or_number")]

@@ -1,0 +1,157 @@
+//! Ingesting one webhook's items: the valid ones are stored, each refused
+//! one is kept as a dead letter, and only a failure of the store fails the
+//! webhook.
+
+use chrono::{DateTime, Utc};
+
+use inbox_core::{InboundEvent, InboundRefusal, InboundStatus, Inbox, IngestOutcome, RefusedItem};
+
+use super::decode::{Decoded, DecodedMessage};
+use super::handler::IngestSummary;
+use super::replay::SOURCE;
+use crate::error::WhatsAppError;
+
+/// One webhook's items on their way into the inbox.
+pub(crate) struct Delivery<'a> {
+    inbox: &'a Inbox,
+    received_at: DateTime<Utc>,
+    /// The inbox's clock, which the items' timestamps are checked against.
+    now: DateTime<Utc>,
+    summary: IngestSummary,
+    /// Consecutive statuses, with their raw items, ingested together.
+    statuses: Vec<(InboundStatus, String)>,
+}
+
+impl<'a> Delivery<'a> {
+    pub(crate) fn new(inbox: &'a Inbox, received_at: DateTime<Utc>) -> Self {
+        Self {
+            inbox,
+            received_at,
+            now: inbox.ports().clock.now(),
+            summary: IngestSummary::default(),
+            statuses: Vec::new(),
+        }
+    }
+
+    /// Ingests the items in order; consecutive statuses go to the inbox
+    /// together ([`Inbox::ingest_statuses`]): a message's sent, delivered and
+    /// read reports are then one lookup and one write.
+    pub(crate) async fn run(mut self, items: Vec<Decoded>) -> Result<IngestSummary, WhatsAppError> {
+        for item in items {
+            match item {
+                Decoded::Error { .. } => self.summary.errors += 1,
+                Decoded::Ignored { .. } => self.summary.ignored += 1,
+                Decoded::Invalid {
+                    phone_number_id,
+                    reason,
+                    raw,
+                    ..
+                } => self.dead_letter(phone_number_id, raw, reason).await?,
+                Decoded::Status(s) => match s.to_inbound() {
+                    Some(status) => self.statuses.push((status, s.raw)),
+                    None => self.summary.statuses_ignored += 1,
+                },
+                Decoded::Message(m) => {
+                    self.flush_statuses().await?;
+                    self.message(*m).await?;
+                }
+            }
+        }
+        self.flush_statuses().await?;
+        Ok(self.summary)
+    }
+
+    async fn message(&mut self, m: DecodedMessage) -> Result<(), WhatsAppError> {
+        let pnid = Some(m.message.phone_number_id.clone());
+        if let Err(reason) = m.message.check(self.now) {
+            return self.dead_letter(pnid, m.raw, reason).await;
+        }
+        match self.inbox.ingest(InboundEvent::Message(m.message)).await {
+            Ok(outcome) => {
+                self.count(outcome);
+                Ok(())
+            }
+            Err(e) => match InboundRefusal::from_error(&e) {
+                Some(reason) => self.dead_letter(pnid, m.raw, reason).await,
+                None => Err(e.into()),
+            },
+        }
+    }
+
+    /// Ingests the statuses gathered so far, together. Refused ones become
+    /// dead letters; the first other failure is returned once the rest are
+    /// applied (statuses are idempotent, so Meta's redelivery of the whole
+    /// webhook is harmless).
+    async fn flush_statuses(&mut self) -> Result<(), WhatsAppError> {
+        let mut valid = Vec::new();
+        let mut raws = Vec::new();
+        for (status, raw) in std::mem::take(&mut self.statuses) {
+            match status.check(self.now) {
+                Ok(()) => {
+                    valid.push(status);
+                    raws.push(raw);
+                }
+                Err(reason) => {
+                    self.dead_letter(Some(status.phone_number_id), raw, reason)
+                        .await?
+                }
+            }
+        }
+        if valid.is_empty() {
+            return Ok(());
+        }
+        let numbers: Vec<String> = valid.iter().map(|s| s.phone_number_id.clone()).collect();
+        let outcomes = self.inbox.ingest_statuses(valid).await;
+        let mut failure = None;
+        for ((outcome, raw), pnid) in outcomes.into_iter().zip(raws).zip(numbers) {
+            match outcome {
+                Ok(o) => self.count(o),
+                Err(e) => match InboundRefusal::from_error(&e) {
+                    Some(reason) => self.dead_letter(Some(pnid), raw, reason).await?,
+                    None => failure = failure.or(Some(e)),
+                },
+            }
+        }
+        failure.map_or(Ok(()), |e| Err(e.into()))
+    }
+
+    /// Keeps a refused item as a dead letter (once, however often Meta
+    /// delivers it), and logs why.
+    async fn dead_letter(
+        &mut self,
+        phone_number_id: Option<String>,
+        raw: String,
+        reason: InboundRefusal,
+    ) -> Result<(), WhatsAppError> {
+        let put = self
+            .inbox
+            .record_dead_letter(RefusedItem {
+                source: SOURCE.into(),
+                phone_number_id: phone_number_id.clone(),
+                raw,
+                reason,
+                received_at: self.received_at,
+            })
+            .await?;
+        self.summary.dead_lettered += 1;
+        tracing::warn!(
+            dead_letter = %put.letter.id,
+            reason = put.letter.reason.code(),
+            phone_number_id = phone_number_id.as_deref().unwrap_or("(none)"),
+            new = put.created,
+            "inbound item refused: {}",
+            put.letter.reason
+        );
+        Ok(())
+    }
+
+    fn count(&mut self, outcome: IngestOutcome) {
+        let s = &mut self.summary;
+        match outcome {
+            IngestOutcome::Stored { .. } => s.stored += 1,
+            IngestOutcome::Duplicate { .. } => s.duplicates += 1,
+            IngestOutcome::StatusApplied { .. } => s.statuses += 1,
+            _ => s.statuses_ignored += 1,
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! The raw JSON of one webhook item, kept for a dead letter: a webhook body
+//! of its own holding just that item, with the metadata and contact it came
+//! with, so that today's decoder reads it again exactly as it read the
+//! original. Built from the received text, byte for byte, so a redelivered
+//! webhook yields the same items.
+
+use serde_json::value::RawValue;
+
+/// A webhook body with one `messages` change whose value is `value` (raw
+/// JSON text).
+pub(crate) fn envelope(waba_id: Option<&str>, value: &str) -> String {
+    let id = serde_json::to_string(&waba_id).unwrap_or_else(|_| "null".into());
+    format!(
+        r#"{{"object":"whatsapp_business_account","entry":[{{"id":{id},"changes":[{{"field":"messages","value":{value}}}]}}]}}"#
+    )
+}
+
+/// What an item of a `messages` value comes with.
+#[derive(Clone, Copy)]
+pub(crate) struct ItemContext<'a> {
+    /// `entry[].id`.
+    pub waba_id: Option<&'a str>,
+    /// The value's `metadata`, as received.
+    pub metadata: Option<&'a RawValue>,
+}
+
+impl ItemContext<'_> {
+    /// A webhook body holding only `item` under `key` (`messages` or
+    /// `statuses`), with the metadata and, for a message, its sender's
+    /// contact.
+    pub fn item(&self, contact: Option<&RawValue>, key: &str, item: &RawValue) -> String {
+        let mut value = String::with_capacity(item.get().len() + 256);
+        value.push('{');
+        if let Some(m) = self.metadata {
+            value.push_str("\"metadata\":");
+            value.push_str(m.get());
+            value.push(',');
+        }
+        if let Some(c) = contact {
+            value.push_str("\"contacts\":[");
+            value.push_str(c.get());
+            value.push_str("],");
+        }
+        value.push('"');
+        value.push_str(key);
+        value.push_str("\":[");
+        value.push_str(item.get());
+        value.push_str("]}");
+        envelope(self.waba_id, &value)
+    }
+}

@@ -1,0 +1,463 @@
+//! Webhook safety: a webhook speaks only for the numbers its app secret is
+//! bound to, and one bad item does not poison the others.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use chrono::TimeDelta;
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use inbox_core::model::{Channel, Content};
+use inbox_core::ports::{Clock, DeadLetter, DeadLetterQuery, InboundDecoder, Store};
+use inbox_core::testing::{FaultyStore, Fixture};
+use inbox_core::{ChannelId, Error, InboundEvent, View, ViewQuery};
+use inbox_store_memory::MemoryStore;
+use inbox_whatsapp::{
+    sign, IngestSummary, Secret, Webhook, WebhookConfig, WhatsAppDecoder, WhatsAppError,
+};
+
+const SALES_SECRET: &str = "sales-app-secret";
+
+async fn fixture() -> Fixture {
+    Fixture::new(Arc::new(MemoryStore::new()) as Arc<dyn Store>)
+        .await
+        .unwrap()
+}
+
+fn now_secs(f: &Fixture) -> i64 {
+    f.clock.now().timestamp()
+}
+
+fn message(id: &str, from: &str, ts: Value, text: &str) -> Value {
+    json!({ "from": from, "id": id, "timestamp": ts, "type": "text", "text": { "body": text } })
+}
+
+fn body(pnid: &str, messages: Vec<Value>) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "object": "whatsapp_business_account",
+        "entry": [{ "id": "waba", "changes": [{ "field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": { "display_phone_number": "1", "phone_number_id": pnid },
+            "contacts": [{ "profile": { "name": "Marta" }, "wa_id": "34611000001" }],
+            "messages": messages
+        }}]}]
+    }))
+    .unwrap()
+}
+
+fn headers(sig: &str) -> http::HeaderMap {
+    let mut h = http::HeaderMap::new();
+    h.insert("x-hub-signature-256", sig.parse().unwrap());
+    h
+}
+
+async fn stored_messages(f: &Fixture) -> Vec<inbox_core::model::Message> {
+    let mut out = Vec::new();
+    let all = f
+        .inbox
+        .list(&f.actor("sam"), &ViewQuery::new(View::All))
+        .await
+        .unwrap();
+    for c in all.items {
+        out.extend(f.store.messages(&f.acme(), &c.id).await.unwrap());
+    }
+    out
+}
+
+/// The poison webhook of issue 21: valid messages around a 600-byte id, a
+/// NUL character, a timestamp in year -1199 and one two days ahead.
+fn poison_body(f: &Fixture) -> Vec<u8> {
+    let now = now_secs(f);
+    let ok = |n: i64| json!((now - 600 + n).to_string());
+    body(
+        "1001",
+        vec![
+            message("wamid.ok.1", "34611000001", ok(1), "first"),
+            message(&"x".repeat(600), "34611000001", ok(2), "long id"),
+            message("wamid.ok.2", "34611000001", ok(3), "second"),
+            message("wamid.nul", "34611000001", ok(4), "nul \u{0} here"),
+            message("wamid.ok.3", "34611000001", ok(5), "third"),
+            message(
+                "wamid.ancient",
+                "34611000001",
+                json!("-99999999999"),
+                "year -1199",
+            ),
+            message(
+                "wamid.future",
+                "34611000001",
+                json!((now + 2 * 86_400).to_string()),
+                "two days ahead",
+            ),
+            message("wamid.ok.4", "34611000001", ok(8), "fourth"),
+        ],
+    )
+}
+
+/// The sales route: its app secret speaks for 1001 (and 3001, a number no
+/// tenant has yet).
+fn sales_route() -> Webhook {
+    Webhook::new(WebhookConfig::for_numbers(
+        "verify",
+        SALES_SECRET,
+        ["1001", "3001"],
+    ))
+}
+
+async fn post(f: &Fixture, hook: &Webhook, body: &[u8]) -> (u16, Value) {
+    let sig = sign(&Secret::new(SALES_SECRET), body);
+    let r = hook
+        .handle(&f.inbox, "POST", None, &headers(&sig), body, f.clock.now())
+        .await;
+    let v = serde_json::from_str(&r.body).unwrap_or(Value::Null);
+    (r.status, v)
+}
+
+async fn letters(f: &Fixture) -> Vec<DeadLetter> {
+    f.inbox
+        .dead_letters(&f.actor("ada"), &DeadLetterQuery::default())
+        .await
+        .unwrap()
+        .items
+}
+
+fn external_id(event: &InboundEvent) -> &str {
+    match event {
+        InboundEvent::Message(m) => &m.external_id,
+        InboundEvent::Status(s) => &s.external_id,
+    }
+}
+
+#[tokio::test]
+async fn a_webhook_speaks_only_for_its_own_numbers() {
+    let f = fixture().await;
+    let route_a = sales_route();
+    let now = json!(now_secs(&f).to_string());
+    // A body for 1002 (support), posted to sales' route, signed with sales'
+    // secret: refused, nothing stored, nothing kept.
+    let for_b = body(
+        "1002",
+        vec![message("wamid.b", "34611000001", now.clone(), "for B")],
+    );
+    let (status, answer) = post(&f, &route_a, &for_b).await;
+    assert_eq!(status, 403, "{answer}");
+    let err = route_a
+        .receive(
+            &f.inbox,
+            Some(&sign(&Secret::new(SALES_SECRET), &for_b)),
+            &for_b,
+            f.clock.now(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, WhatsAppError::NumberNotAllowed(ref n) if n == "1002"),
+        "{err}"
+    );
+    // One of its own items next to another number's: still refused whole.
+    let mut mixed: Value = serde_json::from_slice(&body(
+        "1001",
+        vec![message("wamid.a0", "34611000001", now.clone(), "for A")],
+    ))
+    .unwrap();
+    let other: Value = serde_json::from_slice(&for_b).unwrap();
+    let change = other["entry"][0]["changes"][0].clone();
+    mixed["entry"][0]["changes"]
+        .as_array_mut()
+        .unwrap()
+        .push(change);
+    let (status, _) = post(&f, &route_a, &serde_json::to_vec(&mixed).unwrap()).await;
+    assert_eq!(status, 403);
+    assert!(stored_messages(&f).await.is_empty());
+    assert!(letters(&f).await.is_empty());
+    assert!(f
+        .store
+        .events_since(&f.acme(), 0, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    // A's own body is stored.
+    let for_a = body(
+        "1001",
+        vec![message("wamid.a", "34611000001", now, "for A")],
+    );
+    let (status, answer) = post(&f, &route_a, &for_a).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(stored_messages(&f).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_bad_item_does_not_poison_the_webhook() {
+    let f = fixture().await;
+    let hook = sales_route();
+    let body = poison_body(&f);
+    let (status, summary) = post(&f, &hook, &body).await;
+    assert_eq!(status, 200, "{summary}");
+    assert_eq!(
+        (
+            summary["stored"].as_u64(),
+            summary["dead_lettered"].as_u64()
+        ),
+        (Some(4), Some(4)),
+        "{summary}"
+    );
+    let mut ids: Vec<String> = stored_messages(&f)
+        .await
+        .into_iter()
+        .filter_map(|m| m.external_id)
+        .collect();
+    ids.sort();
+    assert_eq!(
+        ids,
+        ["wamid.ok.1", "wamid.ok.2", "wamid.ok.3", "wamid.ok.4"]
+    );
+    // Each refused item is a dead letter of its own, with its own reason,
+    // whole enough to decode again.
+    let kept = letters(&f).await;
+    let codes: BTreeSet<&str> = kept.iter().map(|l| l.reason.code()).collect();
+    assert_eq!(
+        codes,
+        BTreeSet::from([
+            "invalid_external_id",
+            "control_character",
+            "timestamp_too_old",
+            "timestamp_in_future",
+        ])
+    );
+    let mut kept_ids = BTreeSet::new();
+    for l in &kept {
+        assert_eq!(l.phone_number_id.as_deref(), Some("1001"));
+        assert_eq!(l.tenant, Some(f.acme()));
+        assert_eq!(l.received_at, f.clock.now());
+        assert!(l.is_pending());
+        assert!(
+            !l.raw.contains("wamid.ok"),
+            "one item per letter: {}",
+            l.raw
+        );
+        match WhatsAppDecoder.decode(&l.raw, l.received_at) {
+            Ok(events) => kept_ids.insert(external_id(&events[0]).to_string()),
+            Err(reason) => kept_ids.insert(reason.code().to_string()),
+        };
+    }
+    // The future one decodes (it is refused against the clock); the others
+    // are refused by the decoder itself, for the same reason as before.
+    assert_eq!(
+        kept_ids,
+        BTreeSet::from([
+            "wamid.future".to_string(),
+            "invalid_external_id".into(),
+            "control_character".into(),
+            "timestamp_too_old".into(),
+        ])
+    );
+    // Meta delivers the same body again: nothing new is stored or kept.
+    let (status, again) = post(&f, &hook, &body).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (again["stored"].as_u64(), again["duplicates"].as_u64()),
+        (Some(0), Some(4)),
+        "{again}"
+    );
+    assert_eq!(letters(&f).await.len(), 4);
+    // The bad timestamps never reached the conversation.
+    let all = f
+        .inbox
+        .list(&f.actor("sam"), &ViewQuery::new(View::All))
+        .await
+        .unwrap();
+    assert_eq!(all.items.len(), 1);
+    let c = &all.items[0];
+    let start = f.clock.now() - TimeDelta::seconds(600);
+    assert_eq!(c.message_count, 4);
+    assert_eq!(c.waiting_since, Some(start + TimeDelta::seconds(1)));
+    assert_eq!(
+        c.window_expires_at,
+        Some(start + TimeDelta::seconds(8) + TimeDelta::hours(24))
+    );
+}
+
+#[tokio::test]
+async fn dead_letters_are_replayed_once_their_cause_is_gone() {
+    let f = fixture().await;
+    let hook = sales_route();
+    let ada = f.actor("ada");
+    let now = now_secs(&f);
+    let ahead = body(
+        "1001",
+        vec![message(
+            "wamid.ahead",
+            "34611000001",
+            json!((now + 2 * 86_400).to_string()),
+            "from the future",
+        )],
+    );
+    let early = body(
+        "3001",
+        vec![message(
+            "wamid.early",
+            "34611000002",
+            json!(now.to_string()),
+            "hello?",
+        )],
+    );
+    for b in [&ahead, &early] {
+        let (status, summary) = post(&f, &hook, b).await;
+        assert_eq!((status, summary["dead_lettered"].as_u64()), (200, Some(1)));
+    }
+    // Only the letter of acme's number is acme's so far.
+    let kept = letters(&f).await;
+    assert_eq!(kept.len(), 1);
+    let ahead_letter = kept[0].id.clone();
+    assert_eq!(kept[0].reason.code(), "timestamp_in_future");
+    // Still ahead of the clock: refused again, kept waiting.
+    let still = f
+        .inbox
+        .replay_dead_letter(&ada, &ahead_letter, &WhatsAppDecoder)
+        .await
+        .unwrap();
+    assert!(still.is_pending());
+    assert_eq!(still.reason.code(), "timestamp_in_future");
+    assert!(stored_messages(&f).await.is_empty());
+    // Agents and supervisors may not replay.
+    for who in ["ana", "sam"] {
+        let err = f
+            .inbox
+            .replay_dead_letter(&f.actor(who), &ahead_letter, &WhatsAppDecoder)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Forbidden { .. }), "{who}: {err}");
+    }
+    // Two days later the timestamp is fine: stored.
+    f.advance(TimeDelta::days(2));
+    let done = f
+        .inbox
+        .replay_dead_letter(&ada, &ahead_letter, &WhatsAppDecoder)
+        .await
+        .unwrap();
+    assert_eq!(done.replayed_at, Some(f.clock.now()));
+    assert_eq!(stored_messages(&f).await.len(), 1);
+    // Number 3001 is provisioned for acme: its early item is acme's to
+    // replay, and is stored.
+    f.inbox
+        .provision_channel(&Channel::new(
+            f.acme(),
+            ChannelId::new("new-line").unwrap(),
+            "3001",
+            "+34 600 3001",
+        ))
+        .await
+        .unwrap();
+    let pending = f
+        .inbox
+        .dead_letters(
+            &ada,
+            &DeadLetterQuery {
+                pending_only: true,
+                ..DeadLetterQuery::default()
+            },
+        )
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].reason.code(), "unknown_channel");
+    let done = f
+        .inbox
+        .replay_dead_letter(&ada, &pending[0].id, &WhatsAppDecoder)
+        .await
+        .unwrap();
+    assert!(!done.is_pending());
+    let texts: Vec<String> = stored_messages(&f)
+        .await
+        .into_iter()
+        .filter_map(|m| match m.content {
+            Content::Text { body, .. } => Some(body),
+            _ => None,
+        })
+        .collect();
+    assert!(texts.contains(&"hello?".to_string()), "{texts:?}");
+}
+
+#[tokio::test]
+async fn a_bad_status_is_kept_and_the_others_applied() {
+    let f = fixture().await;
+    let hook = sales_route();
+    let (c, _) = f
+        .customer_says("1001", "wamid.in.1", "34611000001", "hola")
+        .await
+        .unwrap();
+    f.claim_and_reply(&f.actor("ana"), &c, "hello", "k1")
+        .await
+        .unwrap();
+    f.inbox.dispatch(10).await.unwrap();
+    let reply = f
+        .store
+        .messages(&f.acme(), &c)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.direction == inbox_core::model::Direction::Outbound)
+        .unwrap();
+    let wamid = reply.external_id.clone().unwrap();
+    let now = now_secs(&f);
+    let status = |s: &str, ts: i64, title: &str| {
+        json!({ "id": wamid, "status": s, "timestamp": ts.to_string(), "recipient_id": "34611000001",
+                "errors": [{ "code": 1, "title": title }] })
+    };
+    let body = serde_json::to_vec(&json!({
+        "object": "whatsapp_business_account",
+        "entry": [{ "id": "waba", "changes": [{ "field": "messages", "value": {
+            "metadata": { "phone_number_id": "1001" },
+            "statuses": [
+                status("sent", now, "ok"),
+                status("failed", now, "bad \u{0} title"),
+                status("delivered", now + 3 * 86_400, "ok"),
+                status("read", now + 1, "ok"),
+            ]
+        }}]}]
+    }))
+    .unwrap();
+    let (status_code, summary) = post(&f, &hook, &body).await;
+    assert_eq!(status_code, 200, "{summary}");
+    assert_eq!(
+        (
+            summary["statuses"].as_u64(),
+            summary["dead_lettered"].as_u64()
+        ),
+        (Some(2), Some(2)),
+        "{summary}"
+    );
+    let m = f.store.message(&f.acme(), &reply.id).await.unwrap();
+    assert_eq!(
+        m.delivery.unwrap().status,
+        inbox_core::model::DeliveryStatus::Read
+    );
+    let codes: BTreeSet<&'static str> = letters(&f).await.iter().map(|l| l.reason.code()).collect();
+    assert_eq!(
+        codes,
+        BTreeSet::from(["control_character", "timestamp_in_future"])
+    );
+}
+
+#[tokio::test]
+async fn a_store_failure_fails_the_webhook_for_meta_to_retry() {
+    let faulty = Arc::new(FaultyStore::new(Arc::new(MemoryStore::new())));
+    let f = Fixture::new(faulty.clone() as Arc<dyn Store>)
+        .await
+        .unwrap();
+    let hook = sales_route();
+    let body = poison_body(&f);
+    faulty.set_down(true);
+    let (status, _) = post(&f, &hook, &body).await;
+    assert_eq!(status, 503);
+    faulty.set_down(false);
+    let sig = sign(&Secret::new(SALES_SECRET), &body);
+    let summary: IngestSummary = hook
+        .receive(&f.inbox, Some(&sig), &body, f.clock.now())
+        .await
+        .unwrap();
+    assert_eq!((summary.stored, summary.dead_lettered), (4, 4));
+    assert_eq!(letters(&f).await.len(), 4);
+}
