@@ -135,6 +135,7 @@ pub const MAX_INBOUND_ID_BYTES: usize = 512;
 /// assert!(r.to_string().contains("before 2009"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "code", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum InboundRefusal {

@@ -133,13 +133,22 @@ pub fn router(state: AppState, config: &config::ServerConfig) -> Router {
         .route("/live", get(live))
         .route("/events", get(live::events))
         .route("/templates", get(templates))
+        .route("/dead-letters", get(dead_letters))
+        .route("/dead-letters/{id}/replay", post(replay_dead_letter))
         .route("/openapi.json", get(openapi::openapi_json))
         .with_state(state.clone());
     let mut app = Router::new().nest("/api", api).merge(web::router());
-    for (channel, verify_token, app_secret) in config.webhook_secrets() {
-        let webhook = Webhook::new(WebhookConfig::new(verify_token, app_secret));
+    for c in &config.channels {
+        // Each route speaks only for its own number (a body about another
+        // one, signed with this route's secret, is refused with 403).
+        let secret = WebhookConfig::for_numbers(
+            c.verify_token.as_str(),
+            c.app_secret.as_str(),
+            [&c.phone_number_id],
+        );
+        let webhook = Webhook::new(secret);
         app = app.merge(inbox_whatsapp::axum::webhook_router(
-            &format!("/webhooks/whatsapp/{channel}"),
+            &format!("/webhooks/whatsapp/{}", c.id),
             webhook,
             state.inbox.clone(),
         ));

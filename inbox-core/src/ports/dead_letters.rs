@@ -15,6 +15,7 @@ use crate::query::{Cursor, Page, SortKey, SortOrder};
 
 /// An inbound item the inbox refused, kept whole.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeadLetter {
     /// Its id.
     pub id: DeadLetterId,
@@ -59,6 +60,7 @@ impl DeadLetter {
 
 /// One replay of a dead letter.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeadLetterReplay {
     /// When.
     pub at: DateTime<Utc>,
@@ -70,6 +72,7 @@ pub struct DeadLetterReplay {
 
 /// What a replay did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "result", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ReplayOutcome {

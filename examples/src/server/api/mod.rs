@@ -5,12 +5,14 @@
 //! ([`idempotency`]).
 
 mod actions;
+mod dead_letters;
 pub mod idempotency;
 mod reports;
 mod session;
 mod views;
 
 pub use actions::*;
+pub use dead_letters::*;
 pub use idempotency::Idempotency;
 pub use reports::*;
 pub use session::*;
