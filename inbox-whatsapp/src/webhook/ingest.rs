@@ -134,13 +134,14 @@ impl<'a> Delivery<'a> {
             })
             .await?;
         self.summary.dead_lettered += 1;
+        // The reason's code and field only: its detail may quote the item.
         tracing::warn!(
             dead_letter = %put.letter.id,
             reason = put.letter.reason.code(),
+            field = put.letter.reason.field(),
             phone_number_id = phone_number_id.as_deref().unwrap_or("(none)"),
             new = put.created,
-            "inbound item refused: {}",
-            put.letter.reason
+            "inbound item refused, kept as a dead letter"
         );
         Ok(())
     }
