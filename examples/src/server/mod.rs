@@ -114,6 +114,7 @@ pub fn router(state: AppState, config: &config::ServerConfig) -> Router {
         .route("/transfer", post(transfer))
         .route("/release", post(release))
         .route("/reply", post(reply))
+        .route("/messages/{message_id}/resend", post(resend))
         .route("/notes", post(note))
         .route("/tags", post(tags))
         .route("/status", post(status))

@@ -23,7 +23,7 @@ use super::live;
     paths(
         api::sign_in, api::sign_out, api::me, api::agents, api::presence,
         api::list, api::search, api::templates, api::conversation, api::contact,
-        api::claim, api::assign, api::transfer, api::release, api::reply, api::note,
+        api::claim, api::assign, api::transfer, api::release, api::reply, api::resend, api::note,
         api::tags, api::status, api::priority,
         api::take_lease, api::drop_lease, api::viewing,
         api::metrics, api::live, live::events, openapi_json,

@@ -1,6 +1,6 @@
 //! Actions on a conversation: claim, assign, transfer, release, reply,
-//! notes, tags, status, priority; reply leases and viewing notices. Every
-//! action runs once per idempotency key.
+//! send a message again, notes, tags, status, priority; reply leases and
+//! viewing notices. Every action runs once per idempotency key.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
@@ -8,10 +8,12 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::time::Duration;
 
+use inbox_core::event::EventKind;
 use inbox_core::model::{Content, ConversationStatus, Direction, Message, Priority};
-use inbox_core::{permissions, Actor, AgentId, Assignee, ConversationId, Reply, TeamId};
+use inbox_core::{permissions, Actor, AgentId, Assignee, ConversationId, MessageId, Reply, TeamId};
 
 use super::idempotency::{self, RequestDigest, Seen};
 use super::session::Session;
@@ -35,6 +37,8 @@ pub struct Act<F> {
     pub actor: Actor,
     /// On which conversation.
     pub id: ConversationId,
+    /// The path's other parameters (`message_id` ...).
+    pub params: HashMap<String, String>,
     /// The request's idempotency key.
     pub key: String,
     /// The request's digest (agent, method, path, body), bound to the key.
@@ -49,7 +53,11 @@ impl<F: serde::de::DeserializeOwned + Send> FromRequest<AppState> for Act<F> {
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
         let (mut parts, body) = req.into_parts();
         let Session(actor) = Session::from_request_parts(&mut parts, state).await?;
-        let Path(id) = Path::<String>::from_request_parts(&mut parts, state).await?;
+        let Path(mut params) =
+            Path::<HashMap<String, String>>::from_request_parts(&mut parts, state).await?;
+        let id = params
+            .remove("id")
+            .ok_or_else(|| ApiError::bad_request("the path names no conversation"))?;
         let key = parts
             .headers
             .get(KEY_HEADER)
@@ -79,6 +87,7 @@ impl<F: serde::de::DeserializeOwned + Send> FromRequest<AppState> for Act<F> {
             state: state.clone(),
             actor,
             id: ConversationId::new(id)?,
+            params,
             key,
             digest,
             form,
@@ -138,28 +147,60 @@ impl<F> Act<F> {
         Ok(permissions::require_view(&agent, &conversation)?)
     }
 
-    /// The core's idempotency key for this request's reply or note.
+    /// The core's idempotency key for this request's reply, resend or note.
     fn core_key(&self) -> String {
         idempotency::core_key(&self.actor.agent, &self.key)
     }
 
-    /// Checks the outcome of a reply or note: when the core replayed an
-    /// earlier message under this key, it must be the one asked for now
-    /// (after a restart the server's own memory of the key is gone; the
-    /// stored message is the durable record).
+    /// Checks the outcome of a reply, note or resend: when the core
+    /// replayed an earlier message under this key, it must be the one asked
+    /// for now (after a restart the server's own memory of the key is gone;
+    /// the stored message is the durable record): `asked` holds for it, and
+    /// it is the resend of `resent` (`None`: not a resend at all).
     async fn same_request(
         &self,
         outcome: inbox_core::ActionOutcome,
+        resent: Option<&MessageId>,
         asked: impl FnOnce(&Message) -> bool,
     ) -> ApiResult<inbox_core::ActionOutcome> {
         if !outcome.replayed {
             return Ok(outcome);
         }
-        if !outcome.message.as_ref().is_some_and(asked) {
+        let Some(message) = outcome.message.as_ref().filter(|m| asked(m)) else {
+            return Err(idempotency::reused());
+        };
+        if self.resent_from(message).await?.as_ref() != resent {
             return Err(idempotency::reused());
         }
         self.still_visible().await?;
         Ok(outcome)
+    }
+
+    /// The message `message` was sent again from, if it is a resend (its
+    /// conversation's timeline says so).
+    async fn resent_from(&self, message: &Message) -> ApiResult<Option<MessageId>> {
+        let events = self
+            .state
+            .inbox
+            .ports()
+            .store
+            .conversation_events(&self.actor.tenant, &message.conversation, 0)
+            .await?;
+        Ok(events.into_iter().find_map(|e| match e.kind {
+            EventKind::MessageResent {
+                original,
+                message: m,
+            } if m == message.id => Some(original),
+            _ => None,
+        }))
+    }
+
+    /// A parameter of the path.
+    fn param(&self, name: &str) -> ApiResult<&str> {
+        self.params
+            .get(name)
+            .map(String::as_str)
+            .ok_or_else(|| ApiError::bad_request(format!("the path has no {name}")))
     }
 }
 
@@ -290,8 +331,33 @@ pub async fn reply(r: Act<ReplyForm>) -> ApiResult<Response> {
             .reply(&r.actor, &r.id, r.form.version, reply)
             .await
             .map_err(key_error)?;
-        r.same_request(outcome, |m| {
+        r.same_request(outcome, None, |m| {
             m.direction == Direction::Outbound && m.content == content
+        })
+        .await
+    })
+    .await
+}
+
+/// `POST /api/conversations/{id}/messages/{message_id}/resend`: sends again
+/// an outbound message that may not have been delivered (in doubt: the
+/// message's `delivery.in_doubt_since` is set) or that failed, as a new
+/// message with the same content. The original stays as it is (a late
+/// status may still settle it); the timeline records who sent it again
+/// (`message_resent`). The `Idempotency-Key` also keys the new message in
+/// the store, so a retried request never sends twice.
+#[utoipa::path(post, path = "/api/conversations/{id}/messages/{message_id}/resend", tag = "actions", params(("id" = String, Path, description = "Conversation id"), ("message_id" = String, Path, description = "The outbound message in doubt or failed"), ("Idempotency-Key" = String, Header, description = "Required; the same request again gets the first answer, another request under the key 422 idempotency_key_reused")), request_body = Versioned, responses((status = 200, description = "The conversation after the action, the new message, the events recorded (`message_resent`, `reply_queued`), warnings", body = inbox_core::ActionOutcome), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError, description = "not_found: no such conversation or message"), (status = 409, body = ApiError, description = "invalid_state (the message is neither in doubt nor failed: nothing to send again), conflict, lease_held, window_closed, idempotency_key_in_use"), (status = 422, body = ApiError, description = "invalid_input (not an outbound message of this conversation), idempotency_key_reused")))]
+pub async fn resend(r: Act<Versioned>) -> ApiResult<Response> {
+    r.once(async |r| {
+        let original = MessageId::new(r.param("message_id")?)?;
+        let outcome = r
+            .state
+            .inbox
+            .resend(&r.actor, &r.id, r.form.version, &original, &r.core_key())
+            .await
+            .map_err(key_error)?;
+        r.same_request(outcome, Some(&original), |m| {
+            m.direction == Direction::Outbound
         })
         .await
     })
@@ -318,7 +384,7 @@ pub async fn note(r: Act<NoteForm>) -> ApiResult<Response> {
             .await
             .map_err(key_error)?;
         let text = Content::text(r.form.text.trim());
-        r.same_request(outcome, |m| {
+        r.same_request(outcome, None, |m| {
             m.direction == Direction::Note && m.content == text
         })
         .await

@@ -7,14 +7,15 @@
 //! key still being answered gets 409 `idempotency_key_in_use`.
 //!
 //! What survives a restart: the answers kept here are in memory (the latest
-//! 10,000), but replies and notes, the actions that create something, also
-//! carry a key to the core, whose store keeps it with the message. That
-//! core key is derived from (agent, key) alone — not from the request
-//! digest — so that after a restart a different request under an old key
-//! still meets the stored message: the core replays it, and the server
-//! compares it with what is asked now (same conversation, same kind, same
-//! content) and answers 422 if they differ, instead of silently returning
-//! the old answer or acting twice. Putting the digest in the core key would
+//! 10,000), but replies, resends and notes, the actions that create
+//! something, also carry a key to the core, whose store keeps it with the
+//! message. That core key is derived from (agent, key) alone — not from the
+//! request digest — so that after a restart a different request under an
+//! old key still meets the stored message: the core replays it, and the
+//! server compares it with what is asked now (same conversation, same kind,
+//! same content; a resend of the same message, as the timeline's
+//! `message_resent` says) and answers 422 if they differ, instead of
+//! silently returning the old answer or acting twice. Putting the digest in the core key would
 //! make a reuse after a restart act a second time undetected. The other
 //! actions (claim, assign, status ...) have no durable record; a repeat
 //! after a restart meets the version check of the conversation instead.

@@ -1,0 +1,388 @@
+//! Sending again a reply that may not have been delivered (in doubt) or
+//! that failed: `POST /api/conversations/{id}/messages/{message}/resend`,
+//! with the seen version and an `Idempotency-Key` bound to the request
+//! like every action.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use axum::http::StatusCode;
+use serde_json::{json, Value};
+
+use common::{app, assert_json_error, App};
+use inbox_core::ports::TransportError;
+use inbox_examples::server::config::ServerConfig;
+use inbox_examples::server::AppState;
+
+fn path(id: &str, what: &str) -> String {
+    format!("/api/conversations/{id}/{what}")
+}
+
+fn resend_path(id: &str, message: &str) -> String {
+    path(id, &format!("messages/{message}/resend"))
+}
+
+fn version(outcome: &Value) -> u64 {
+    outcome["conversation"]["version"].as_u64().unwrap()
+}
+
+/// A customer writes, ana claims and replies `text`; the reply is sent
+/// with `failure` as the transport's answer. Returns (conversation,
+/// reply id, version).
+async fn a_reply_that(
+    app: &App,
+    ana: &str,
+    failure: Option<TransportError>,
+) -> (String, String, u64) {
+    app.customer_says("wamid.1", "34600111222", "¿Me llega?")
+        .await;
+    let (id, v) = app.unassigned(ana).await[0].clone();
+    let (s, claimed) = app
+        .act(&path(&id, "claim"), ana, "c1", json!({"version": v}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{claimed}");
+    let (s, replied) = app
+        .act(
+            &path(&id, "reply"),
+            ana,
+            "r1",
+            json!({"version": version(&claimed), "text": "Sí, te llega"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{replied}");
+    if let Some(e) = failure {
+        app.transport.fail_next(e);
+    }
+    app.inbox.dispatch(10).await.unwrap();
+    let message = replied["message"]["id"].as_str().unwrap().to_string();
+    let (_, detail) = app.get(&format!("/api/conversations/{id}"), ana).await;
+    (
+        id,
+        message,
+        detail["conversation"]["version"].as_u64().unwrap(),
+    )
+}
+
+fn in_doubt() -> TransportError {
+    TransportError::InDoubt {
+        code: None,
+        message: "no answer within 20 s".into(),
+    }
+}
+
+/// The message of the conversation with this id, as the API shows it.
+async fn shown(app: &App, token: &str, id: &str, message: &str) -> Value {
+    let (s, detail) = app.get(&format!("/api/conversations/{id}"), token).await;
+    assert_eq!(s, StatusCode::OK, "{detail}");
+    detail["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == message)
+        .cloned()
+        .unwrap_or_else(|| panic!("{message} not in {detail}"))
+}
+
+#[tokio::test]
+async fn a_reply_in_doubt_is_sent_again_once() {
+    let app = app().await;
+    let ana = app.sign_in("ana", "ana").await;
+    let (id, original, v) = a_reply_that(&app, &ana, Some(in_doubt())).await;
+    assert!(app.transport.sent().is_empty());
+    // The API tells a front end it is in doubt (pending, with a time).
+    let m = shown(&app, &ana, &id, &original).await;
+    assert_eq!(m["delivery"]["status"], "pending", "{m}");
+    assert!(m["delivery"]["in_doubt_since"].is_string(), "{m}");
+
+    let body = json!({"version": v});
+    let (s, first) = app
+        .act(&resend_path(&id, &original), &ana, "again-1", body.clone())
+        .await;
+    assert_eq!(s, StatusCode::OK, "{first}");
+    let copy = first["message"]["id"].as_str().unwrap().to_string();
+    assert_ne!(copy, original);
+    assert_eq!(first["message"]["content"]["body"], "Sí, te llega");
+    assert_eq!(first["message"]["delivery"]["status"], "pending");
+    let kinds: Vec<&str> = first["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"]["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["message_resent", "reply_queued"], "{first}");
+    assert_eq!(first["events"][0]["kind"]["original"], original.as_str());
+    assert_eq!(first["events"][0]["actor"]["id"], "ana");
+
+    // The same request again: the first answer, nothing new queued.
+    let (s, again) = app
+        .act(&resend_path(&id, &original), &ana, "again-1", body)
+        .await;
+    assert_eq!((s, &again), (StatusCode::OK, &first));
+    app.inbox.dispatch(10).await.unwrap();
+    let sent = app.transport.sent();
+    assert_eq!(sent.len(), 1, "one new message went out: {sent:?}");
+    // The copy has its own delivery; the original keeps its doubt.
+    let m = shown(&app, &ana, &id, &copy).await;
+    assert_eq!(m["delivery"]["status"], "accepted", "{m}");
+    let m = shown(&app, &ana, &id, &original).await;
+    assert!(m["delivery"]["in_doubt_since"].is_string(), "{m}");
+    // The timeline says who sent it again.
+    let (_, detail) = app.get(&format!("/api/conversations/{id}"), &ana).await;
+    assert!(
+        detail["timeline"].as_array().unwrap().iter().any(|e| {
+            e["kind"]["type"] == "message_resent"
+                && e["kind"]["message"] == copy.as_str()
+                && e["actor"]["id"] == "ana"
+        }),
+        "{detail}"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_reply_may_be_sent_again() {
+    let app = app().await;
+    let ana = app.sign_in("ana", "ana").await;
+    let refused = TransportError::Rejected {
+        code: Some(131026),
+        message: "Message undeliverable".into(),
+    };
+    let (id, original, v) = a_reply_that(&app, &ana, Some(refused)).await;
+    let m = shown(&app, &ana, &id, &original).await;
+    assert_eq!(m["delivery"]["status"], "failed", "{m}");
+    assert!(m["delivery"]["error"]["title"].is_string(), "{m}");
+    assert!(m["delivery"]["in_doubt_since"].is_null(), "{m}");
+    let (s, out) = app
+        .act(
+            &resend_path(&id, &original),
+            &ana,
+            "again",
+            json!({"version": v}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{out}");
+    app.inbox.dispatch(10).await.unwrap();
+    assert_eq!(app.transport.sent().len(), 1);
+}
+
+#[tokio::test]
+async fn what_was_sent_is_not_sent_again() {
+    let app = app().await;
+    let ana = app.sign_in("ana", "ana").await;
+    let (id, sent, v) = a_reply_that(&app, &ana, None).await;
+    let (s, body) = app
+        .act(
+            &resend_path(&id, &sent),
+            &ana,
+            "again",
+            json!({"version": v}),
+        )
+        .await;
+    assert_json_error("resend of a sent message", s, &body);
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("invalid_state")),
+        "{body}"
+    );
+    // An unknown message, a customer's message, a malformed id.
+    let (s, body) = app
+        .act(
+            &resend_path(&id, "nope"),
+            &ana,
+            "again-2",
+            json!({"version": v}),
+        )
+        .await;
+    assert_json_error("unknown message", s, &body);
+    assert_eq!(s, StatusCode::NOT_FOUND, "{body}");
+    let (_, detail) = app.get(&format!("/api/conversations/{id}"), &ana).await;
+    let inbound = detail["messages"][0]["id"].as_str().unwrap().to_string();
+    let (s, body) = app
+        .act(
+            &resend_path(&id, &inbound),
+            &ana,
+            "again-3",
+            json!({"version": v}),
+        )
+        .await;
+    assert_json_error("a customer's message", s, &body);
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (s, body) = app
+        .act(
+            &resend_path(&id, "%20"),
+            &ana,
+            "again-4",
+            json!({"version": v}),
+        )
+        .await;
+    assert_json_error("a blank id", s, &body);
+    assert!(s.is_client_error(), "{s} {body}");
+    // Without a key or a version.
+    let (s, body, _) = app
+        .call(common::post(
+            &resend_path(&id, &sent),
+            Some(&ana),
+            None,
+            json!({"version": v}),
+        ))
+        .await;
+    assert_json_error("no key", s, &body);
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, body) = app
+        .act(&resend_path(&id, &sent), &ana, "again-5", json!({}))
+        .await;
+    assert_json_error("no version", s, &body);
+    assert!(s.is_client_error(), "{s} {body}");
+    app.inbox.dispatch(10).await.unwrap();
+    assert_eq!(app.transport.sent().len(), 1, "only the first reply");
+}
+
+#[tokio::test]
+async fn a_resend_key_is_bound_to_its_request() {
+    let app = app().await;
+    let ana = app.sign_in("ana", "ana").await;
+    let (id, original, v) = a_reply_that(&app, &ana, Some(in_doubt())).await;
+    let (s, first) = app
+        .act(
+            &resend_path(&id, &original),
+            &ana,
+            "k",
+            json!({"version": v}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{first}");
+    let v2 = version(&first);
+    // The key of the resend for a reply, a note, another body: refused.
+    for (what, p, body) in [
+        (
+            "a reply",
+            path(&id, "reply"),
+            json!({"version": v2, "text": "Sí, te llega"}),
+        ),
+        (
+            "a note",
+            path(&id, "notes"),
+            json!({"version": v2, "text": "x"}),
+        ),
+        (
+            "another version",
+            resend_path(&id, &original),
+            json!({"version": v2}),
+        ),
+    ] {
+        let (s, body) = app.act(&p, &ana, "k", body).await;
+        assert_eq!(
+            (s, body["code"].as_str()),
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some("idempotency_key_reused")
+            ),
+            "{what}: {body}"
+        );
+    }
+    // Another agent's key of the same name is theirs: sam (a supervisor)
+    // sends it again too.
+    let sam = app.sign_in("sam", "sam").await;
+    let (s, theirs) = app
+        .act(
+            &resend_path(&id, &original),
+            &sam,
+            "k",
+            json!({"version": v2}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{theirs}");
+    assert_ne!(theirs["message"]["id"], first["message"]["id"]);
+    app.inbox.dispatch(10).await.unwrap();
+    assert_eq!(app.transport.sent().len(), 2);
+}
+
+#[tokio::test]
+async fn a_resend_keeps_its_binding_across_a_restart() {
+    let app = app().await;
+    let ana = app.sign_in("ana", "ana").await;
+    let (id, original, v) = a_reply_that(&app, &ana, Some(in_doubt())).await;
+    let (s, first) = app
+        .act(
+            &resend_path(&id, &original),
+            &ana,
+            "k",
+            json!({"version": v}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{first}");
+    let v2 = version(&first);
+
+    // A restart: the server's memory of answers is gone, the store is not.
+    let config = ServerConfig::parse(common::CONFIG).unwrap();
+    let state = AppState::new(app.inbox.clone(), &config).unwrap();
+    let restarted = App::from_state(state, config, app.transport.clone(), app.clock.clone());
+    let ana = restarted.sign_in("ana", "ana").await;
+
+    // (Each key is tried first after the restart, so the store's record
+    // is what answers, not the server's memory.)
+    // The key used for a reply of the same text: refused.
+    let (s, body) = restarted
+        .act(
+            &path(&id, "reply"),
+            &ana,
+            "k",
+            json!({"version": v2, "text": "Sí, te llega"}),
+        )
+        .await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("idempotency_key_reused")
+        ),
+        "a reply under a resend key: {body}"
+    );
+    // The same resend: the same message, nothing new.
+    let (s, again) = restarted
+        .act(
+            &resend_path(&id, &original),
+            &ana,
+            "k",
+            json!({"version": v}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{again}");
+    assert_eq!(again["message"]["id"], first["message"]["id"]);
+    // A reply's key for a resend of the same text: refused.
+    let (s, body) = restarted
+        .act(
+            &resend_path(&id, &original),
+            &ana,
+            "r1",
+            json!({"version": v2}),
+        )
+        .await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("idempotency_key_reused")
+        ),
+        "a resend under a reply's key: {body}"
+    );
+    restarted.inbox.dispatch(10).await.unwrap();
+    assert_eq!(restarted.transport.sent().len(), 1);
+}
+
+#[tokio::test]
+async fn the_api_description_has_the_resend() {
+    let app = app().await;
+    let (s, doc) = app.get("/api/openapi.json", "").await;
+    assert_eq!(s, StatusCode::OK);
+    let op = &doc["paths"]["/api/conversations/{id}/messages/{message_id}/resend"]["post"];
+    let paths: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
+    assert!(op.is_object(), "{paths:?}");
+    let params: Vec<&str> = op["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(params, ["id", "message_id", "Idempotency-Key"], "{op}");
+    assert!(op["responses"]["409"].is_object(), "{op}");
+}
