@@ -11,7 +11,10 @@
 //! Options: `--config FILE` (agents, teams, numbers, templates), `--listen
 //! ADDR` (default `127.0.0.1:8080`), `--database-url URL` (or
 //! `DATABASE_URL`; migrations run at start), `--simulate` with `--rate N`
-//! (customer messages a minute, default 6), `--access-token TOKEN` (or
+//! (customer messages a minute, default 6) and `--simulate-timeouts F` (the
+//! share of replies the fake Graph API answers too late, 0 to 1, default
+//! 0: they are *in doubt* until a status settles them or an agent sends
+//! them again), `--access-token TOKEN` (or
 //! `WHATSAPP_ACCESS_TOKEN`: send through the real Graph API),
 //! `--behind-proxy` (a reverse proxy in front sets `X-Forwarded-For` and
 //! `X-Forwarded-Proto`: client addresses for the sign-in limits, `Secure`
@@ -26,6 +29,7 @@ use inbox_core::Secret;
 use inbox_examples::server::config::ServerConfig;
 use inbox_examples::server::launch::{Delivery, Launch};
 use inbox_examples::server::settings::Settings;
+use inbox_examples::server::simulator::LateAnswers;
 
 fn parse() -> Result<Option<Launch>, String> {
     let mut config = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/server/demo.yaml"));
@@ -34,6 +38,7 @@ fn parse() -> Result<Option<Launch>, String> {
     let mut simulate = false;
     let mut settings = Settings::default();
     let mut rate = 6;
+    let mut late = LateAnswers::default();
     let mut access_token = std::env::var("WHATSAPP_ACCESS_TOKEN")
         .ok()
         .filter(|t| !t.is_empty());
@@ -55,6 +60,12 @@ fn parse() -> Result<Option<Launch>, String> {
             "--database-url" => database_url = Some(value()?),
             "--simulate" => simulate = true,
             "--rate" => rate = value()?.parse().map_err(|e| format!("--rate: {e}"))?,
+            "--simulate-timeouts" => {
+                let share = value()?
+                    .parse()
+                    .map_err(|e| format!("--simulate-timeouts: {e}"))?;
+                late = LateAnswers::new(share).map_err(|e| format!("--simulate-timeouts: {e}"))?;
+            }
             "--access-token" => access_token = Some(value()?),
             "--behind-proxy" => settings.behind_proxy = true,
             "--secure-cookies" => settings.secure_cookies = true,
@@ -65,6 +76,8 @@ fn parse() -> Result<Option<Launch>, String> {
         (true, _) => Delivery::Simulate {
             rate,
             status_delay: Duration::from_millis(700),
+            graph_timeout: Duration::from_secs(3),
+            late,
         },
         (false, Some(t)) => Delivery::CloudApi {
             access_token: Secret::new(t),
@@ -116,10 +129,16 @@ async fn run() -> Result<(), String> {
             running.url
         );
     }
-    if let Delivery::Simulate { rate, .. } = delivery {
+    if let Delivery::Simulate { rate, late, .. } = delivery {
         println!(
             "  simulated customers write about {rate} times a minute; replies go to a fake Graph API"
         );
+        if late.fraction > 0.0 {
+            println!(
+                "  about {:.0}% of replies are answered too late (half of them lost): \"may not have been delivered\" until a status settles them or an agent sends them again",
+                late.fraction * 100.0
+            );
+        }
     }
     let _ = tokio::signal::ctrl_c().await;
     tracing::info!("shutting down: finishing requests in flight, then sending the outbox");

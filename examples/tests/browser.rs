@@ -1,6 +1,8 @@
 //! End to end in headless Chromium: two agents in two browser sessions work
-//! a simulated customer's conversation; writes screenshots of the inbox and
-//! the dashboard to `target/screenshots/`.
+//! a simulated customer's conversation; a reply the fake Graph API answers
+//! too late is shown as "may not have been delivered" and sent again;
+//! writes screenshots of the inbox, the dashboard and the reply in doubt to
+//! `target/screenshots/`.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs
 //! them). Without `chromedriver` the test says it is skipped; with `CI` set
@@ -14,8 +16,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use inbox_examples::server::config::ServerConfig;
+use inbox_examples::server::launch::Running;
 use inbox_examples::server::launch::{Delivery, Launch};
-use inbox_examples::server::simulator::SimContent;
+use inbox_examples::server::simulator::{FakeMeta, LateSend, SimContent};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -160,29 +163,65 @@ async fn screenshot(c: &Client, name: &str) -> PathBuf {
     path
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_agents_in_two_browsers() {
-    let Some(path) = chromedriver() else {
+/// chromedriver, or `None` (the test is skipped) where it is missing and
+/// `CI` is not set.
+fn chromedriver_or_skip() -> Option<PathBuf> {
+    let path = chromedriver();
+    if path.is_none() {
         if std::env::var_os("CI").is_some() {
             panic!("chromedriver is missing; .ci/run installs chromium and chromium-driver");
         }
         eprintln!("skipped: no chromedriver (apt-get install chromium chromium-driver)");
-        return;
-    };
-    let server = Launch {
+    }
+    path
+}
+
+/// The server with the simulator, waiting `graph_timeout` for the fake
+/// Graph API's answers.
+async fn simulated_server(graph_timeout: Duration) -> Running {
+    Launch {
         config: ServerConfig::parse(include_str!("../server/demo.yaml")).unwrap(),
         listen: "127.0.0.1:0".parse().unwrap(),
         database_url: None,
         delivery: Delivery::Simulate {
             rate: 0,
             status_delay: Duration::from_millis(150),
+            graph_timeout,
+            late: Default::default(),
         },
         tick: Duration::from_millis(200),
         settings: Default::default(),
     }
     .start()
     .await
-    .unwrap();
+    .unwrap()
+}
+
+/// Waits until the fake Graph API has accepted `text`.
+async fn until_received(meta: &FakeMeta, text: &str, page: &Client) {
+    let started = Instant::now();
+    while !meta
+        .received()
+        .iter()
+        .any(|r| r.text.as_deref() == Some(text))
+    {
+        if started.elapsed() > WAIT {
+            let page = page_text(page).await;
+            panic!(
+                "{text:?} never reached the customer; received {:?}; the page:\n{page}",
+                meta.received()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_agents_in_two_browsers() {
+    let Some(path) = chromedriver_or_skip() else {
+        return;
+    };
+    let server = simulated_server(Duration::from_secs(3)).await;
     let meta = server.meta.clone().unwrap();
     let driver = start_driver(&path).await;
     let ana = browser(&driver).await;
@@ -230,21 +269,7 @@ async fn two_agents_in_two_browsers() {
     )
     .await;
     click(&ana, "[data-testid=send-reply]").await;
-    let started = Instant::now();
-    while !meta
-        .received()
-        .iter()
-        .any(|r| r.text.as_deref() == Some("¡Sí! Te la guardo hasta mañana."))
-    {
-        if started.elapsed() > WAIT {
-            let page = page_text(&ana).await;
-            panic!(
-                "the reply never reached the customer; received {:?}; Ana's page:\n{page}",
-                meta.received()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    until_received(&meta, "¡Sí! Te la guardo hasta mañana.", &ana).await;
     wait_for(&ana, "[data-testid=ticks-read]", |_| true).await;
 
     // A note stays inside.
@@ -286,6 +311,96 @@ async fn two_agents_in_two_browsers() {
     );
 
     for c in [ana, ben, sam] {
+        c.close().await.unwrap();
+    }
+    server.shutdown().await;
+}
+
+/// The text in a form field.
+async fn value_of(c: &Client, css: &str) -> String {
+    let e = wait_for(c, css, |_| true).await;
+    e.prop("value").await.unwrap().unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_that_may_not_have_been_delivered_is_sent_again() {
+    let Some(path) = chromedriver_or_skip() else {
+        return;
+    };
+    // The inbox waits a second for the fake Graph API, which answers the
+    // first reply later than that and loses it.
+    let server = simulated_server(Duration::from_secs(1)).await;
+    let meta = server.meta.clone().unwrap();
+    meta.answer_late_next(LateSend::Lost);
+    let driver = start_driver(&path).await;
+    let ana = browser(&driver).await;
+    sign_in(&ana, &server.url, "ana").await;
+    meta.customer_writes(
+        "34600100005",
+        "Lucía Fernández",
+        SimContent::Text("¿Me enviáis la factura del pedido 51877?".into()),
+    )
+    .await
+    .unwrap();
+    click(&ana, "[data-testid=conversation]").await;
+    click(&ana, "[data-testid=claim]").await;
+    wait_for(&ana, "[data-testid=owner]", |t| t == "Ana").await;
+    let reply = "Claro, te la envío ahora mismo.";
+    type_into(&ana, "[data-testid=composer]", reply).await;
+    click(&ana, "[data-testid=send-reply]").await;
+
+    // The send times out: Ana is told, calmly, and may send it again.
+    let note = wait_for(&ana, "[data-testid=in-doubt]", |t| {
+        t.contains("May not have been delivered")
+    })
+    .await;
+    assert!(note
+        .text()
+        .await
+        .unwrap()
+        .contains("not confirmed it since"));
+    wait_for(&ana, "[data-testid=ticks-in-doubt]", |_| true).await;
+    assert!(meta.received().is_empty(), "{:?}", meta.received());
+    // A draft she is typing survives the live updates that follow.
+    type_into(&ana, "[data-testid=composer]", "Un momento").await;
+    click(&ana, "[data-testid=view-mine]").await;
+    wait_for(&ana, "[data-testid=conversations]", |t| t.contains("Lucía")).await;
+    let in_doubt_png = screenshot(&ana, "in-doubt.png").await;
+
+    click(&ana, "[data-testid=resend]").await;
+    until_received(&meta, reply, &ana).await;
+    wait_for(&ana, "[data-testid=event-message-resent]", |t| {
+        t.contains("Ana sent a message again")
+    })
+    .await;
+    wait_for(&ana, "[data-testid=ticks-read]", |_| true).await;
+    // The original keeps its note, now saying who sent it again, and no
+    // second button.
+    wait_for(&ana, "[data-testid=in-doubt]", |t| {
+        t.contains("May not have been delivered") && t.contains("sent again by Ana at")
+    })
+    .await;
+    assert!(ana
+        .find_all(Locator::Css("[data-testid=resend]"))
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(value_of(&ana, "[data-testid=composer]").await, "Un momento");
+    assert_eq!(meta.received().len(), 1, "{:?}", meta.received());
+    let sent_again_png = screenshot(&ana, "sent-again.png").await;
+
+    // The supervisor's dashboard counts it (the original is still in
+    // doubt: no status will ever settle it).
+    let sam = browser(&driver).await;
+    sign_in(&sam, &server.url, "sam").await;
+    click(&sam, "[data-testid=tab-dashboard]").await;
+    wait_for(&sam, "[data-testid=card-in-doubt]", |t| t.starts_with('1')).await;
+    eprintln!(
+        "screenshots: {} {}",
+        in_doubt_png.display(),
+        sent_again_png.display()
+    );
+    for c in [ana, sam] {
         c.close().await.unwrap();
     }
     server.shutdown().await;

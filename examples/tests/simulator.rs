@@ -1,7 +1,8 @@
 //! The simulator against the real server over local TCP: customers write
 //! through signed webhooks, replies reach the fake Graph API and come back
 //! as delivery statuses, notes never leave, a closed window is refused with
-//! 131047 like the real API.
+//! 131047 like the real API; a send answered too late is in doubt until its
+//! statuses settle it or an agent sends it again.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use chrono::TimeDelta;
@@ -13,7 +14,7 @@ use inbox_core::model::Direction;
 use inbox_core::Inbox;
 use inbox_examples::server::config::ServerConfig;
 use inbox_examples::server::launch::{Delivery, Launch, Running};
-use inbox_examples::server::simulator::{run_customers, FakeMeta, SimContent};
+use inbox_examples::server::simulator::{run_customers, FakeMeta, LateSend, SimContent};
 
 struct World {
     url: String,
@@ -24,6 +25,11 @@ struct World {
 }
 
 async fn world() -> World {
+    world_waiting(Duration::from_secs(3)).await
+}
+
+/// A world whose inbox waits `graph_timeout` for the fake Graph API.
+async fn world_waiting(graph_timeout: Duration) -> World {
     let running = Launch {
         config: ServerConfig::parse(include_str!("../server/demo.yaml")).unwrap(),
         listen: "127.0.0.1:0".parse().unwrap(),
@@ -31,6 +37,8 @@ async fn world() -> World {
         delivery: Delivery::Simulate {
             rate: 0,
             status_delay: Duration::from_millis(30),
+            graph_timeout,
+            late: Default::default(),
         },
         // The tests send the outbox themselves.
         tick: Duration::from_secs(3600),
@@ -305,4 +313,104 @@ async fn simulated_customers_write_all_kinds_of_messages() {
         kinds.len() >= 3,
         "text, media and location at least: {kinds:?}"
     );
+}
+
+/// A customer writes, ana claims and replies `text`; the outbox is sent.
+/// Returns ana's token, the conversation and the reply's id.
+async fn ana_replies(w: &World, text: &str) -> (String, String, String) {
+    w.meta
+        .customer_writes("34600100005", "Lucía", SimContent::Text("¿Hola?".into()))
+        .await
+        .unwrap();
+    let ana = w.sign_in("ana").await;
+    let page = w.get(&ana, "/api/conversations?view=unassigned").await;
+    let id = page["items"][0]["id"].as_str().unwrap().to_string();
+    let (s, claimed) = w
+        .act(
+            &ana,
+            &format!("/api/conversations/{id}/claim"),
+            "c1",
+            json!({"version": page["items"][0]["version"]}),
+        )
+        .await;
+    assert_eq!(s, 200, "{claimed}");
+    let (s, replied) = w
+        .act(
+            &ana,
+            &format!("/api/conversations/{id}/reply"),
+            "r1",
+            json!({"version": claimed["conversation"]["version"], "text": text}),
+        )
+        .await;
+    assert_eq!(s, 200, "{replied}");
+    let message = replied["message"]["id"].as_str().unwrap().to_string();
+    (ana, id, message)
+}
+
+fn message<'a>(detail: &'a Value, id: &str) -> &'a Value {
+    detail["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == id)
+        .unwrap_or_else(|| panic!("{id} not in {detail}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_reply_is_in_doubt_until_an_agent_sends_it_again() {
+    let w = world_waiting(Duration::from_millis(800)).await;
+    w.meta.answer_late_next(LateSend::Lost);
+    let (ana, id, original) = ana_replies(&w, "Sí, hoy abrimos").await;
+    let report = w.inbox.dispatch(10).await.unwrap();
+    assert_eq!((report.in_doubt, report.sent), (1, 0), "{report:?}");
+    assert_eq!(w.meta.answered_late(), 1);
+    assert!(w.meta.received().is_empty());
+    let detail = w.get(&ana, &format!("/api/conversations/{id}")).await;
+    let m = message(&detail, &original);
+    assert!(m["delivery"]["in_doubt_since"].is_string(), "{m}");
+    let sam = w.sign_in("sam").await;
+    assert_eq!(w.get(&sam, "/api/live").await["in_doubt"], 1);
+
+    let (s, again) = w
+        .act(
+            &ana,
+            &format!("/api/conversations/{id}/messages/{original}/resend"),
+            "again",
+            json!({"version": detail["conversation"]["version"]}),
+        )
+        .await;
+    assert_eq!(s, 200, "{again}");
+    let copy = again["message"]["id"].as_str().unwrap().to_string();
+    assert_eq!(w.inbox.dispatch(10).await.unwrap().sent, 1);
+    let got = w.meta.received();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].text.as_deref(), Some("Sí, hoy abrimos"));
+    // The copy gets its ticks; the original keeps its doubt.
+    let detail = w
+        .until(&ana, &id, |d| {
+            message(d, &copy)["delivery"]["status"] == "read"
+        })
+        .await;
+    assert!(message(&detail, &original)["delivery"]["in_doubt_since"].is_string());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_answer_is_settled_by_its_statuses() {
+    let w = world_waiting(Duration::from_millis(800)).await;
+    w.meta.answer_late_next(LateSend::Delivered);
+    let (ana, id, original) = ana_replies(&w, "Te lo miro").await;
+    let report = w.inbox.dispatch(10).await.unwrap();
+    assert_eq!((report.in_doubt, report.sent), (1, 0), "{report:?}");
+    // The customer got it; its statuses carry the inbox's id and settle it.
+    assert_eq!(w.meta.received().len(), 1);
+    let detail = w.get(&ana, &format!("/api/conversations/{id}")).await;
+    assert!(message(&detail, &original)["delivery"]["in_doubt_since"].is_string());
+    let detail = w
+        .until(&ana, &id, |d| {
+            message(d, &original)["delivery"]["status"] == "read"
+        })
+        .await;
+    let m = message(&detail, &original);
+    assert!(m["delivery"]["in_doubt_since"].is_null(), "{m}");
+    assert_eq!(m["external_id"], w.meta.received()[0].id.as_str(), "{m}");
 }

@@ -242,12 +242,77 @@ $("#search").addEventListener("input", (ev) => {
 
 // ------------------------------------------------------------ conversation
 
+// In doubt: the dispatcher could not tell whether WhatsApp got it (no
+// provider id yet, never sent again automatically).
+const inDoubt = (m) =>
+  m.direction === "outbound" && !m.external_id && m.delivery && m.delivery.status === "pending" && !!m.delivery.in_doubt_since;
+
 function ticks(m) {
   if (m.direction !== "outbound" || !m.delivery) return null;
-  const s = m.delivery.status;
-  const text = { pending: "🕓", accepted: "✓", sent: "✓", delivered: "✓✓", read: "✓✓", played: "✓✓", failed: "✗ not delivered" }[s] || s;
-  const title = s === "failed" && m.delivery.error ? `${m.delivery.error.code}: ${m.delivery.error.message}` : s;
+  const s = inDoubt(m) ? "in-doubt" : m.delivery.status;
+  const text = { pending: "🕓", "in-doubt": "?", accepted: "✓", sent: "✓", delivered: "✓✓", read: "✓✓", played: "✓✓", failed: "✗" }[s] || s;
+  const title = { pending: "queued", "in-doubt": "may not have been delivered", failed: "not delivered" }[s] || s;
   return el("span", { class: `ticks ${s}`, title, "data-testid": `ticks-${s}` }, text);
+}
+
+const clock = (iso) => new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+
+// Resends in the timeline: new message id -> event, original id -> events.
+function resends(timeline) {
+  const copies = {};
+  const originals = {};
+  for (const e of timeline || []) {
+    if (e.kind.type !== "message_resent") continue;
+    copies[e.kind.message] = e;
+    (originals[e.kind.original] = originals[e.kind.original] || []).push(e);
+  }
+  return { copies, originals };
+}
+
+const actorName = (a) => (a && a.kind === "agent" ? nameOf(a.id) : (a && a.id) || "the system");
+
+// Under an outbound message that may not have reached the customer: what
+// is known, and "Send again" (a new message; the original stays as it is),
+// unless someone already did.
+function deliveryNote(m, again) {
+  const failed = m.delivery && m.delivery.status === "failed";
+  if (!inDoubt(m) && !failed) return null;
+  const err = failed && m.delivery.error;
+  const what = failed
+    ? `Not delivered${err ? `: ${err.title}${err.code ? ` (${err.code})` : ""}` : ""}`
+    : "May not have been delivered";
+  const since = failed ? "" : ` — WhatsApp has not confirmed it since ${clock(m.delivery.in_doubt_since)}`;
+  const done = again.map((e) => ` · sent again by ${actorName(e.actor)} at ${clock(e.at)}`).join("");
+  const text = done ? `${what}${done}` : `${what}${since}.`;
+  const button = again.length
+    ? null
+    : el(
+        "button",
+        {
+          class: "resend",
+          "data-testid": "resend",
+          onclick: (ev) => {
+            ev.target.disabled = true; // one click, one new message
+            act(`messages/${encodeURIComponent(m.id)}/resend`, { version: state.detail.conversation.version });
+          },
+        },
+        "Send again",
+      );
+  return el(
+    "div",
+    { class: `delivery-note ${failed ? "failed" : "doubt"}`, "data-testid": failed ? "not-delivered" : "in-doubt" },
+    el("span", {}, text),
+    button,
+  );
+}
+
+// A timeline entry shown among the messages.
+function eventView(e) {
+  return el(
+    "div",
+    { class: "event", "data-testid": "event-message-resent" },
+    `${actorName(e.actor)} sent a message again · ${clock(e.at)}`,
+  );
 }
 
 function describe(content) {
@@ -267,7 +332,7 @@ function describe(content) {
   }
 }
 
-function messageView(m) {
+function messageView(m, r) {
   const cls = m.direction === "note" ? "note" : m.direction;
   const by =
     m.direction === "note"
@@ -275,13 +340,22 @@ function messageView(m) {
       : m.direction === "outbound"
         ? m.author.kind === "agent" ? nameOf(m.author.id) : m.author.id || "automation"
         : null;
-  return el(
+  const msg = el(
     "div",
-    { class: `msg ${cls}`, "data-testid": `msg-${cls}` },
-    by ? el("div", { class: "by" }, by) : null,
+    { class: `msg ${cls}`, "data-testid": `msg-${cls}`, "data-id": m.id },
+    by ? el("div", { class: "by" }, r.copies[m.id] ? `${by} · sent again` : by) : null,
     describe(m.content),
     ticks(m),
   );
+  const note = m.direction === "outbound" ? deliveryNote(m, r.originals[m.id] || []) : null;
+  if (!note) return msg;
+  return el("div", { class: "msg-group outbound" }, msg, note);
+}
+
+// Messages with the resends of the timeline, each before its new message.
+function stream(d) {
+  const r = resends(d.timeline);
+  return d.messages.flatMap((m) => (r.copies[m.id] ? [eventView(r.copies[m.id]), messageView(m, r)] : [messageView(m, r)]));
 }
 
 function windowOpen(c) {
@@ -388,7 +462,7 @@ function renderPane() {
       ),
     ),
   );
-  const messages = el("div", { class: "messages", "data-testid": "messages" }, ...d.messages.map(messageView));
+  const messages = el("div", { class: "messages", "data-testid": "messages" }, ...stream(d));
   const head = el(
     "div",
     { class: "head" },
@@ -408,16 +482,22 @@ function renderPane() {
   // The composer is left in place by live refreshes of the same
   // conversation (the agent may be typing: moving it would drop focus and
   // keystrokes), unless the window opened or closed.
+  // The messages keep their scroll position too, unless the agent was at
+  // the bottom (then new messages come into view).
   const mode = `${c.id}:${open}`;
   const existing = pane.querySelector(".composer");
+  const old = pane.querySelector(".messages");
+  const sameConversation = old && pane.dataset.mode && pane.dataset.mode.split(":")[0] === c.id;
+  const atBottom = !old || old.scrollHeight - old.scrollTop - old.clientHeight < 40;
+  const keptScroll = old ? old.scrollTop : 0;
   if (existing && pane.dataset.mode === mode) {
     pane.querySelector(".head").replaceWith(head);
-    pane.querySelector(".messages").replaceWith(messages);
+    old.replaceWith(messages);
   } else {
     pane.replaceChildren(head, messages, composer);
   }
   pane.dataset.mode = mode;
-  messages.scrollTop = messages.scrollHeight;
+  messages.scrollTop = sameConversation && !atBottom ? keptScroll : messages.scrollHeight;
 }
 
 async function sendFromComposer(textarea, path, body) {
@@ -482,6 +562,7 @@ async function loadDashboard() {
       card("Waiting longest", live.waiting_longest ? ago(live.waiting_longest.since) : "—", "card-waiting"),
       card("SLA at risk", live.sla_at_risk, "card-sla-risk"),
       card("SLA breached", live.sla_breached, "card-sla-breached"),
+      card("Replies in doubt", live.in_doubt, "card-in-doubt"),
     );
     $("#loads tbody").replaceChildren(
       ...live.agents.map((a) =>
@@ -536,7 +617,8 @@ function connectEvents() {
   es.onmessage = refreshSoon;
   for (const name of [
     "contact_updated", "contacts_merged", "conversation_opened", "conversation_reopened", "message_received",
-    "message_revised", "reply_queued", "delivery_changed", "delivery_in_doubt", "note_added", "claimed", "assigned",
+    "message_revised", "reply_queued", "delivery_changed", "delivery_in_doubt", "message_resent", "note_added",
+    "claimed", "assigned",
     "transferred", "released", "tagged", "priority_changed", "status_changed", "presence_changed", "sla_met",
     "sla_warning", "sla_breached", "lagged",
   ]) {

@@ -17,7 +17,7 @@ use inbox_whatsapp::{GraphClient, GraphConfig};
 use super::auth::Auth;
 use super::config::ServerConfig;
 use super::settings::Settings;
-use super::simulator::{run_customers, FakeMeta, SimConfig};
+use super::simulator::{run_customers, FakeMeta, LateAnswers, SimConfig};
 use super::{router, AppState};
 
 /// Where replies go.
@@ -32,6 +32,12 @@ pub enum Delivery {
         rate: u32,
         /// Delay between a sent message's statuses.
         status_delay: Duration,
+        /// How long the inbox waits for the fake Graph API's answer to a
+        /// send; a late answer comes after twice as long.
+        graph_timeout: Duration,
+        /// Which sends the fake Graph API answers too late (their messages
+        /// are in doubt).
+        late: LateAnswers,
     },
     /// To the WhatsApp Cloud API.
     CloudApi {
@@ -113,7 +119,12 @@ impl Launch {
                 tracing::info!("transport: recording (replies are not sent to WhatsApp)");
                 Arc::new(RecordingTransport::new())
             }
-            Delivery::Simulate { status_delay, .. } => {
+            Delivery::Simulate {
+                status_delay,
+                graph_timeout,
+                late,
+                ..
+            } => {
                 let channel = self
                     .config
                     .channels
@@ -131,6 +142,8 @@ impl Launch {
                     app_secret: Secret::new(channel.app_secret.clone()),
                     window: chrono::TimeDelta::hours(24),
                     status_delay: *status_delay,
+                    late_after: *graph_timeout * 2,
+                    late: *late,
                 })?;
                 let graph = tokio::net::TcpListener::bind("127.0.0.1:0")
                     .await
@@ -143,10 +156,10 @@ impl Launch {
                 }));
                 tracing::info!(url = %graph_url, "transport: the simulator's fake Graph API");
                 meta = Some(fake);
-                Arc::new(
-                    GraphClient::new(GraphConfig::new("simulated-token").base_url(graph_url))
-                        .map_err(|e| e.to_string())?,
-                )
+                let mut graph = GraphConfig::new("simulated-token").base_url(graph_url);
+                graph.timeout = *graph_timeout;
+                graph.connect_timeout = graph.connect_timeout.min(*graph_timeout / 2);
+                Arc::new(GraphClient::new(graph).map_err(|e| e.to_string())?)
             }
             Delivery::CloudApi { access_token } => {
                 tracing::info!("transport: the WhatsApp Cloud API");

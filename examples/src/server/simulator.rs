@@ -12,7 +12,12 @@
 //!   `POST /{version}/{phone_number_id}/messages`, answers with a message id,
 //!   then posts `sent`, `delivered` and `read` statuses back through the
 //!   webhook; it refuses free-form messages to a customer who has not
-//!   written within the window with error 131047, like the real one.
+//!   written within the window with error 131047, like the real one;
+//! - answers too late: some sends ([`LateAnswers`], or
+//!   [`FakeMeta::answer_late_next`]) are answered only after the inbox's
+//!   client gave up, so the inbox cannot know whether the customer got the
+//!   message: it is *in doubt* until a status settles it or an agent sends
+//!   it again ([`LateSend`]).
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -23,7 +28,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -47,6 +52,60 @@ pub struct SimConfig {
     pub window: TimeDelta,
     /// Delay between the statuses of a sent message.
     pub status_delay: Duration,
+    /// How long a late answer takes: longer than the inbox's client waits.
+    pub late_after: Duration,
+    /// Which sends are answered too late.
+    pub late: LateAnswers,
+}
+
+/// Sends the fake Graph API answers too late, chosen at random with a
+/// seed (runs with the same seed and the same sends are alike); half of
+/// them are lost, half reach the customer ([`LateSend`]). Off by default.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LateAnswers {
+    /// The share of sends answered too late, from 0 (none) to 1 (all).
+    pub fraction: f64,
+    /// The seed of the draw.
+    pub seed: u64,
+}
+
+impl Default for LateAnswers {
+    fn default() -> Self {
+        Self {
+            fraction: 0.0,
+            seed: 7,
+        }
+    }
+}
+
+impl LateAnswers {
+    /// `fraction` of the sends, with the default seed; refused unless
+    /// between 0 and 1.
+    pub fn new(fraction: f64) -> Result<Self, String> {
+        if !(0.0..=1.0).contains(&fraction) {
+            return Err(format!(
+                "the share of late answers is between 0 and 1, not {fraction}"
+            ));
+        }
+        Ok(Self {
+            fraction,
+            ..Self::default()
+        })
+    }
+}
+
+/// What happened to a send the fake Graph API answers too late (the
+/// inbox's client has given up by then: for the inbox the message is in
+/// doubt).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LateSend {
+    /// Lost on the way: the customer never gets it and no status follows;
+    /// only an agent sending it again reaches the customer.
+    Lost,
+    /// WhatsApp took it, its answer came too late: the customer gets it,
+    /// and the statuses that follow (carrying the inbox's id in
+    /// `biz_opaque_callback_data`) settle it by themselves.
+    Delivered,
 }
 
 /// A message the fake Graph API accepted: what a customer received.
@@ -73,6 +132,11 @@ struct MetaState {
     last_inbound_id: HashMap<String, String>,
     received: Vec<Received>,
     refused: u64,
+    /// Late answers a test asked for, used first.
+    late_next: VecDeque<LateSend>,
+    /// The draw of late answers ([`LateAnswers`]).
+    late_rng: StdRng,
+    answered_late: u64,
 }
 
 /// Simulated customers and Graph API for one number.
@@ -149,6 +213,9 @@ impl FakeMeta {
                 last_inbound_id: HashMap::new(),
                 received: Vec::new(),
                 refused: 0,
+                late_next: VecDeque::new(),
+                late_rng: StdRng::seed_from_u64(config.late.seed),
+                answered_late: 0,
             }),
             config,
         }))
@@ -166,6 +233,17 @@ impl FakeMeta {
     /// How many sends were refused (window closed).
     pub fn refused(&self) -> u64 {
         self.state().refused
+    }
+
+    /// How many sends were answered too late (lost or not).
+    pub fn answered_late(&self) -> u64 {
+        self.state().answered_late
+    }
+
+    /// The next send is answered too late, and `what` happens to it
+    /// (queued: call several times for several sends).
+    pub fn answer_late_next(&self, what: LateSend) {
+        self.state().late_next.push_back(what);
     }
 
     /// Changes the window (to see refusals without waiting a day).
@@ -275,8 +353,16 @@ impl FakeMeta {
         Ok(())
     }
 
-    /// `sent`, `delivered`, `read` for a message, a little apart.
-    async fn report_statuses(self: Arc<Self>, id: String, to: String, callback: Option<String>) {
+    /// `sent`, `delivered`, `read` for a message, a little apart, the first
+    /// after `after`.
+    async fn report_statuses(
+        self: Arc<Self>,
+        id: String,
+        to: String,
+        callback: Option<String>,
+        after: Duration,
+    ) {
+        tokio::time::sleep(after).await;
         for status in ["sent", "delivered", "read"] {
             tokio::time::sleep(self.config.status_delay).await;
             let mut st = json!({
@@ -336,77 +422,134 @@ impl FakeMeta {
     }
 }
 
+/// What the fake Graph API makes of a send.
+enum Outcome {
+    /// Refused: the window is closed.
+    WindowClosed,
+    /// Accepted with this id (answered at once, or too late).
+    Accepted(String, Option<LateSend>),
+    /// Lost: answered too late, nothing reaches the customer.
+    Lost,
+}
+
+impl FakeMeta {
+    /// Takes (or refuses, or loses) a send of `kind` to `to`.
+    fn accept(&self, to: &str, kind: &str, text: Option<String>) -> Outcome {
+        let now = Utc::now();
+        let mut s = self.state();
+        let open = s.last_inbound.get(to).is_some_and(|t| now - *t < s.window);
+        if kind != "template" && !open {
+            s.refused += 1;
+            return Outcome::WindowClosed;
+        }
+        let fraction = self.config.late.fraction;
+        let late = s
+            .late_next
+            .pop_front()
+            .or_else(|| draw_late(&mut s, fraction));
+        if late.is_some() {
+            s.answered_late += 1;
+        }
+        if late == Some(LateSend::Lost) {
+            return Outcome::Lost;
+        }
+        s.next_id += 1;
+        let id = format!("wamid.sim.out.{}", s.next_id);
+        s.received.push(Received {
+            to: to.to_string(),
+            id: id.clone(),
+            kind: kind.to_string(),
+            text,
+        });
+        Outcome::Accepted(id, late)
+    }
+}
+
+/// A Graph API error answer.
+fn graph_error(status: StatusCode, code: u32, message: &str) -> Response {
+    (
+        status,
+        Json(json!({ "error": {
+            "message": message, "type": "OAuthException", "code": code,
+            "error_data": { "messaging_product": "whatsapp", "details": message },
+            "fbtrace_id": "sim" } })),
+    )
+        .into_response()
+}
+
 /// The fake `POST /{version}/{phone_number_id}/messages`.
 async fn graph_send(
     State(meta): State<Arc<FakeMeta>>,
     Path((_version, pnid)): Path<(String, String)>,
     Json(body): Json<Value>,
 ) -> Response {
-    let error = |status: StatusCode, code: u32, message: &str| {
-        (
-            status,
-            Json(json!({ "error": {
-                "message": message, "type": "OAuthException", "code": code,
-                "error_data": { "messaging_product": "whatsapp", "details": message },
-                "fbtrace_id": "sim" } })),
-        )
-            .into_response()
-    };
     if pnid != meta.config.phone_number_id {
-        return error(StatusCode::BAD_REQUEST, 100, "Unknown phone number id");
+        return graph_error(StatusCode::BAD_REQUEST, 100, "Unknown phone number id");
     }
     // Mark-as-read requests.
     if body.get("status").and_then(Value::as_str) == Some("read") {
         return Json(json!({ "success": true })).into_response();
     }
     let Some(to) = body.get("to").and_then(Value::as_str).map(str::to_string) else {
-        return error(StatusCode::BAD_REQUEST, 100, "Missing recipient");
+        return graph_error(StatusCode::BAD_REQUEST, 100, "Missing recipient");
     };
-    let kind = body
-        .get("type")
+    let kind = body.get("type").and_then(Value::as_str).unwrap_or("text");
+    let text = body
+        .pointer("/text/body")
         .and_then(Value::as_str)
-        .unwrap_or("text")
-        .to_string();
-    let now = Utc::now();
-    let id = {
-        let mut s = meta.state();
-        let open = s.last_inbound.get(&to).is_some_and(|t| now - *t < s.window);
-        if kind != "template" && !open {
-            s.refused += 1;
-            drop(s);
-            return error(
-                StatusCode::BAD_REQUEST,
-                131047,
-                "Re-engagement message: more than 24 hours have passed since the customer last replied",
+        .map(str::to_string);
+    let (id, late) = match meta.accept(&to, kind, text) {
+        Outcome::WindowClosed => return graph_error(
+            StatusCode::BAD_REQUEST,
+            131047,
+            "Re-engagement message: more than 24 hours have passed since the customer last replied",
+        ),
+        Outcome::Lost => {
+            // The answer comes after the client gave up (if it still
+            // listens at all).
+            tokio::time::sleep(meta.config.late_after).await;
+            return graph_error(
+                StatusCode::GATEWAY_TIMEOUT,
+                2,
+                "Service temporarily unavailable",
             );
         }
-        s.next_id += 1;
-        let id = format!("wamid.sim.out.{}", s.next_id);
-        s.received.push(Received {
-            to: to.clone(),
-            id: id.clone(),
-            kind: kind.clone(),
-            text: body
-                .pointer("/text/body")
-                .and_then(Value::as_str)
-                .map(str::to_string),
-        });
-        id
+        Outcome::Accepted(id, late) => (id, late),
     };
     let callback = body
         .get("biz_opaque_callback_data")
         .and_then(Value::as_str)
         .map(str::to_string);
+    // A late answer's statuses follow it: the inbox has marked the message
+    // in doubt by then, and they settle it.
+    let wait = match late {
+        Some(_) => meta.config.late_after,
+        None => Duration::ZERO,
+    };
     tokio::spawn(
         meta.clone()
-            .report_statuses(id.clone(), to.clone(), callback),
+            .report_statuses(id.clone(), to.clone(), callback, wait),
     );
+    tokio::time::sleep(wait).await;
     Json(json!({
         "messaging_product": "whatsapp",
         "contacts": [{ "input": to, "wa_id": to }],
         "messages": [{ "id": id }],
     }))
     .into_response()
+}
+
+/// Whether the next send is answered too late (a share `fraction` of
+/// them, half lost), drawn from the seeded generator.
+fn draw_late(s: &mut MetaState, fraction: f64) -> Option<LateSend> {
+    if fraction <= 0.0 || !s.late_rng.random_bool(fraction.min(1.0)) {
+        return None;
+    }
+    Some(if s.late_rng.random_bool(0.5) {
+        LateSend::Lost
+    } else {
+        LateSend::Delivered
+    })
 }
 
 /// Plays the customers until `stop` turns true: about `per_minute`
@@ -429,6 +572,57 @@ pub async fn run_customers(
         let content = meta.next_content(&mut rng, wa_id);
         if let Err(e) = meta.customer_writes(wa_id, name, content).await {
             tracing::warn!(%e, "simulator: customer message not accepted");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn draws(late: LateAnswers, n: usize) -> Vec<Option<LateSend>> {
+        let mut s = MetaState {
+            window: TimeDelta::hours(24),
+            next_id: 0,
+            last_inbound: HashMap::new(),
+            last_inbound_id: HashMap::new(),
+            received: Vec::new(),
+            refused: 0,
+            late_next: VecDeque::new(),
+            late_rng: StdRng::seed_from_u64(late.seed),
+            answered_late: 0,
+        };
+        (0..n).map(|_| draw_late(&mut s, late.fraction)).collect()
+    }
+
+    #[test]
+    fn late_answers_are_a_seeded_share_of_the_sends() {
+        let some = LateAnswers::new(0.2).unwrap_or_else(|e| panic!("{e}"));
+        let a = draws(some, 1000);
+        assert_eq!(a, draws(some, 1000), "the same seed, the same draws");
+        let lost = a.iter().filter(|d| **d == Some(LateSend::Lost)).count();
+        let delivered = a
+            .iter()
+            .filter(|d| **d == Some(LateSend::Delivered))
+            .count();
+        assert!(
+            (150..=250).contains(&(lost + delivered)),
+            "{lost} + {delivered}"
+        );
+        assert!(
+            lost > 50 && delivered > 50,
+            "{lost} lost, {delivered} delivered"
+        );
+        assert!(draws(LateAnswers::default(), 1000)
+            .iter()
+            .all(Option::is_none));
+        assert!(
+            draws(LateAnswers::new(1.0).unwrap_or_else(|e| panic!("{e}")), 100)
+                .iter()
+                .all(Option::is_some)
+        );
+        for wrong in [-0.1, 1.5, f64::NAN] {
+            assert!(LateAnswers::new(wrong).is_err(), "{wrong}");
         }
     }
 }
