@@ -291,6 +291,54 @@ async fn live_events_reach_the_browser() {
     assert!(seen.contains(r#""agent":"ben""#), "{seen}");
 }
 
+#[tokio::test]
+async fn a_live_event_the_store_cannot_check_says_lagged() {
+    use inbox_core::event::{Event, EventActor, EventKind};
+    use inbox_core::testing::FaultyStore;
+    use std::sync::Arc;
+
+    let (inbox, transport, clock) = common::inbox().await;
+    let faulty = Arc::new(FaultyStore::new(inbox.ports().store.clone()));
+    let mut ports = inbox.ports().clone();
+    ports.store = faulty.clone();
+    let inbox = inbox_core::Inbox::new(ports, inbox_core::InboxConfig::default());
+    let config = ServerConfig::parse(common::CONFIG).unwrap();
+    let state = inbox_examples::server::AppState::new(inbox.clone(), &config).unwrap();
+    let app = common::App::from_state(state, config, transport, clock);
+    let ana = app.sign_in("ana", "ana").await;
+    let req = Request::get("/api/events")
+        .header("cookie", format!("inbox_session={ana}"))
+        .body(Body::empty())
+        .unwrap();
+    let res = app.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let mut body = res.into_body().into_data_stream();
+
+    // The store cannot say whether ana may see the event's conversation:
+    // not sent, but she is told she missed something.
+    faulty.set_down(true);
+    let event = Event {
+        conversation: Some(inbox_core::ConversationId::new("conv_1").unwrap()),
+        ..Event::new(
+            inbox_core::TenantId::new("demo").unwrap(),
+            inbox.ports().clock.now(),
+            EventActor::System,
+            EventKind::DeliveryInDoubt {
+                message: inbox_core::MessageId::new("msg_1").unwrap(),
+            },
+        )
+    };
+    inbox.ports().bus.publish(&[event]).await.unwrap();
+    let chunk = tokio::time::timeout(Duration::from_secs(5), body.next())
+        .await
+        .expect("a lagged notice within 5 s")
+        .unwrap()
+        .unwrap();
+    let seen = String::from_utf8_lossy(&chunk).to_string();
+    assert!(seen.contains("event: lagged"), "{seen}");
+    assert!(!seen.contains("delivery_in_doubt"), "{seen}");
+}
+
 #[test]
 fn bad_configurations_name_the_field() {
     let e = ServerConfig::parse("tenant: { id: demo, name: Demo }\nchannels: []\nagents:\n  - { id: ana, name: Ana, role: boss, password_hash: x }\n")
@@ -370,7 +418,7 @@ async fn the_api_describes_itself() {
             operations += 1;
             // Every documented operation is routed: unauthenticated it is
             // refused or answered, never "not found" / "method not allowed".
-            let concrete = path.replace("{id}", "x");
+            let concrete = path.replace("{id}", "x").replace("{message_id}", "y");
             let req = Request::builder()
                 .method(method.to_uppercase().as_str())
                 .uri(&concrete)
@@ -397,10 +445,10 @@ async fn the_api_describes_itself() {
             }
         }
     }
-    // The router has 26 routes (method and path); all are described.
+    // The router has 27 routes (method and path); all are described.
     assert_eq!(
         operations,
-        26,
+        27,
         "documented operations: {:?}",
         paths.keys().collect::<Vec<_>>()
     );

@@ -21,10 +21,11 @@ use super::AppState;
 /// `GET /api/events`: `text/event-stream` of the tenant's events the agent
 /// may see. Each SSE event is named after the domain event (`claimed`,
 /// `message_received` ...), carries its `seq` as id and the event as JSON
-/// data. `lagged` means events were dropped: reload what is on screen. The
-/// stream ends when the session is signed out or expires.
+/// data. `lagged` means events were dropped (the bus fell behind, or the
+/// store could not say whether the agent may see one): reload what is on
+/// screen. The stream ends when the session is signed out or expires.
 #[utoipa::path(get, path = "/api/events", tag = "live", responses(
-    (status = 200, content_type = "text/event-stream", description = "Server-sent events: `event:` the domain event's name, `id:` its seq, `data:` the `inbox_core::Event` as JSON; `lagged` when events were dropped. Ends with the session.", body = String),
+    (status = 200, content_type = "text/event-stream", description = "Server-sent events: `event:` the domain event's name, `id:` its seq, `data:` the `inbox_core::Event` as JSON; `lagged` when events were dropped (reload what is shown). Ends with the session.", body = String),
     (status = 401, body = super::error::ApiError)))]
 pub async fn events(
     State(s): State<AppState>,
@@ -60,9 +61,12 @@ pub async fn events(
                 };
                 if let Some(id) = &event.conversation {
                     // What the agent may not see does not reach their browser.
-                    let c = store.conversation(&event.tenant, id).await.ok()?;
-                    if !permissions::can_view(&agent, &c) {
-                        return None;
+                    match store.conversation(&event.tenant, id).await {
+                        Ok(c) if permissions::can_view(&agent, &c) => {}
+                        Ok(_) | Err(inbox_core::Error::NotFound { .. }) => return None,
+                        // Not checked, so not sent: the browser is told it
+                        // missed an event and reloads what it shows.
+                        Err(_) => return Some(Ok(SseEvent::default().event("lagged").data("1"))),
                     }
                 }
                 let data = serde_json::to_string(&event).ok()?;
