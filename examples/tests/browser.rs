@@ -1,8 +1,8 @@
 //! End to end in headless Chromium: two agents in two browser sessions work
 //! a simulated customer's conversation; a reply the fake Graph API answers
-//! too late is shown as "may not have been delivered" and sent again;
-//! writes screenshots of the inbox, the dashboard and the reply in doubt to
-//! `target/screenshots/`.
+//! too late is shown as "may not have been delivered" and sent again, a
+//! refused one as not delivered; writes screenshots of the inbox, the
+//! dashboard and those replies to `target/screenshots/`.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs
 //! them). Without `chromedriver` the test says it is skipped; with `CI` set
@@ -388,6 +388,26 @@ async fn a_reply_that_may_not_have_been_delivered_is_sent_again() {
     assert_eq!(value_of(&ana, "[data-testid=composer]").await, "Un momento");
     assert_eq!(meta.received().len(), 1, "{:?}", meta.received());
     let sent_again_png = screenshot(&ana, "sent-again.png").await;
+
+    // A reply WhatsApp refuses (its window closed: shrunk here to nothing
+    // on the fake's side only) shows why and "Send again"; sent again, it
+    // is refused again, and says so in turn.
+    meta.set_window(chrono::TimeDelta::zero());
+    type_into(&ana, "[data-testid=composer]", " y otra cosa").await;
+    click(&ana, "[data-testid=send-reply]").await;
+    wait_for(&ana, "[data-testid=not-delivered]", |t| {
+        t.contains("Not delivered") && t.contains("24 hours")
+    })
+    .await;
+    let not_delivered_png = screenshot(&ana, "not-delivered.png").await;
+    click(&ana, "[data-testid=resend]").await;
+    wait_for(&ana, "[data-testid=messages]", |t| {
+        t.matches("Not delivered").count() == 2 && t.contains("sent again by Ana")
+    })
+    .await;
+    assert_eq!(meta.refused(), 2);
+    assert_eq!(meta.received().len(), 1, "{:?}", meta.received());
+    eprintln!("{}", not_delivered_png.display());
 
     // The supervisor's dashboard counts it (the original is still in
     // doubt: no status will ever settle it).

@@ -271,6 +271,17 @@ function resends(timeline) {
 
 const actorName = (a) => (a && a.kind === "agent" ? nameOf(a.id) : (a && a.id) || "the system");
 
+// A provider's error in plain words (its code kept for whoever looks it up).
+function providerError(err) {
+  const known = {
+    131047: "more than 24 hours since the customer last wrote; send a template",
+    131026: "the customer cannot receive it (not on WhatsApp, or an old version)",
+    131051: "WhatsApp does not support this kind of message",
+  };
+  const text = known[err.code] || err.title;
+  return err.code && !text.includes(String(err.code)) ? `${text} (${err.code})` : text;
+}
+
 // Under an outbound message that may not have reached the customer: what
 // is known, and "Send again" (a new message; the original stays as it is),
 // unless someone already did.
@@ -278,9 +289,7 @@ function deliveryNote(m, again) {
   const failed = m.delivery && m.delivery.status === "failed";
   if (!inDoubt(m) && !failed) return null;
   const err = failed && m.delivery.error;
-  const what = failed
-    ? `Not delivered${err ? `: ${err.title}${err.code ? ` (${err.code})` : ""}` : ""}`
-    : "May not have been delivered";
+  const what = failed ? `Not delivered${err ? `: ${providerError(err)}` : ""}` : "May not have been delivered";
   const since = failed ? "" : ` — WhatsApp has not confirmed it since ${clock(m.delivery.in_doubt_since)}`;
   const done = again.map((e) => ` · sent again by ${actorName(e.actor)} at ${clock(e.at)}`).join("");
   const text = done ? `${what}${done}` : `${what}${since}.`;
