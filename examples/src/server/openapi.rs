@@ -26,7 +26,7 @@ use super::live;
         api::claim, api::assign, api::transfer, api::release, api::reply, api::resend, api::note,
         api::tags, api::status, api::priority,
         api::take_lease, api::drop_lease, api::viewing,
-        api::metrics, api::live, live::events, openapi_json,
+        api::metrics, api::live, api::dead_letters, api::replay_dead_letter, live::events, openapi_json,
     ),
     components(schemas(
         ApiError, TemplateConfig, api::SignIn, api::AgentView, api::ConversationPage,
