@@ -276,14 +276,11 @@ async fn the_server_answers_again_as_soon_as_the_database_is_back() {
 
 /// Live streams across a restart: an event committed as soon as the
 /// database is back reaches a stream opened before the restart, or the
-/// stream says `lagged` so the page reloads. Ignored until the event bus
-/// is fixed: `PgEventBus`'s listener re-LISTENs only when its reconnect
-/// attempt, begun while the database was down, gets a connection (up to
-/// the pool's 5 s acquire timeout later, after sqlx's connect backoff);
-/// notifications sent before that are lost, and nothing tells the
-/// subscribers (no catch-up from the events table, no `lagged`).
+/// stream says `lagged` so the page reloads. (`PgEventBus`'s listener
+/// listens again on a new connection once the database answers; the
+/// notifications sent before that never reach it, so it tells its
+/// subscribers. Before, they were lost silently.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "PgEventBus loses the events notified before its listener reconnects, silently"]
 async fn live_streams_miss_nothing_across_a_restart() {
     let Some(pg) = cluster_or_skip() else { return };
     let running = server(pg.url()).await;

@@ -38,13 +38,26 @@ enum Note {
 /// `publish` sends the ids of committed events; each instance's listener
 /// reads them from the events table and hands them to its local
 /// subscribers in sequence order. Live-only events (collision notices) travel
-/// inline. A listener that loses its connection reconnects by itself; events
-/// committed meanwhile can be caught up with
+/// inline. A listener that loses its connection listens again on a new one
+/// as soon as the database answers, and then tells every subscriber it may
+/// have missed events ([`BusItem::Lagged`] with a count of 0): they are in
+/// the table, to catch up with
 /// [`Store::events_since`](inbox_core::ports::Store::events_since).
 #[derive(Debug, Clone)]
 pub struct PgEventBus {
     store: PgStore,
-    sender: broadcast::Sender<Event>,
+    sender: broadcast::Sender<Item>,
+}
+
+/// What the listener hands its local subscribers.
+#[derive(Debug, Clone)]
+enum Item {
+    /// An event, in order.
+    Event(Box<Event>),
+    /// The listener lost its connection and listens again: notifications
+    /// sent meanwhile never reached it, so every subscriber may have
+    /// missed events ([`BusItem::Lagged`] with a count of 0: unknown).
+    Gap,
 }
 
 impl PgEventBus {
@@ -68,12 +81,20 @@ impl PgEventBus {
         loop {
             match listener.try_recv().await {
                 Ok(Some(n)) => self.deliver(n.payload()).await,
-                // The connection was lost; `try_recv` reconnects on the next
-                // call. Events committed meanwhile are in the table.
-                Ok(None) => tracing::warn!("event bus: listener reconnecting"),
-                Err(e) => {
-                    tracing::warn!(error = %e, "event bus: listener error");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
+                // The connection was lost (`None`) or broke: listen again
+                // on a new one, then tell every subscriber it may have
+                // missed events (they are in the table: a subscriber
+                // catches up from there).
+                lost => {
+                    if let Err(e) = lost {
+                        tracing::warn!(error = %e, "event bus: listener error");
+                    }
+                    tracing::warn!("event bus: listener lost its connection; listening again");
+                    match self.listen_again().await {
+                        Some(again) => listener = again,
+                        None => return,
+                    }
+                    let _ = self.sender.send(Item::Gap);
                 }
             }
             if self.store.pool().is_closed() {
@@ -82,10 +103,30 @@ impl PgEventBus {
         }
     }
 
+    /// A new listener, once the database answers again (`None` once the
+    /// store is closed).
+    async fn listen_again(&self) -> Option<PgListener> {
+        let mut wait = Duration::from_millis(50);
+        loop {
+            if self.store.pool().is_closed() {
+                return None;
+            }
+            match PgListener::connect_with(self.store.pool()).await {
+                Ok(mut listener) => match listener.listen(CHANNEL).await {
+                    Ok(()) => return Some(listener),
+                    Err(e) => tracing::warn!(error = %e, "event bus: listen"),
+                },
+                Err(e) => tracing::debug!(error = %e, "event bus: reconnecting"),
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(Duration::from_secs(1));
+        }
+    }
+
     async fn deliver(&self, payload: &str) {
         match serde_json::from_str::<Note>(payload) {
             Ok(Note::Live { e }) => {
-                let _ = self.sender.send(*e);
+                let _ = self.sender.send(Item::Event(e));
             }
             Ok(Note::Stored { t, from, to }) => {
                 let Ok(tenant) = TenantId::new(t) else { return };
@@ -97,7 +138,7 @@ impl PgEventBus {
                 {
                     Ok(events) => {
                         for e in events {
-                            let _ = self.sender.send(e);
+                            let _ = self.sender.send(Item::Event(Box::new(e)));
                         }
                     }
                     Err(e) => tracing::warn!(error = %e, "event bus: reading notified events"),
@@ -169,10 +210,11 @@ impl EventBus for PgEventBus {
             |(mut rx, tenant)| async move {
                 loop {
                     match rx.recv().await {
-                        Ok(e) if e.tenant == tenant => {
-                            return Some((BusItem::Event(Box::new(e)), (rx, tenant)))
+                        Ok(Item::Event(e)) if e.tenant == tenant => {
+                            return Some((BusItem::Event(e), (rx, tenant)))
                         }
-                        Ok(_) => continue,
+                        Ok(Item::Event(_)) => continue,
+                        Ok(Item::Gap) => return Some((BusItem::Lagged(0), (rx, tenant))),
                         Err(broadcast::error::RecvError::Lagged(n)) => {
                             return Some((BusItem::Lagged(n), (rx, tenant)))
                         }

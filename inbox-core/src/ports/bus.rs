@@ -11,7 +11,8 @@ use crate::ids::TenantId;
 pub enum BusItem {
     /// An event.
     Event(Box<Event>),
-    /// The subscriber fell behind and `n` events were dropped; catch up with
+    /// The subscriber fell behind and `n` events were dropped (`0`: an
+    /// unknown number, e.g. while the bus was reconnecting); catch up with
     /// [`Store::events_since`](crate::ports::Store::events_since).
     Lagged(u64),
 }
@@ -26,8 +27,10 @@ pub type EventStream = Pin<Box<dyn Stream<Item = BusItem> + Send>>;
 ///
 /// - `subscribe(tenant)` yields only that tenant's events, never another's.
 /// - Events published after a subscription is created are delivered to it in
-///   publish order, unless the subscriber lags, in which case it receives
-///   [`BusItem::Lagged`] and can recover the stored events by sequence number.
+///   publish order, unless the subscriber lags or the bus loses events (a
+///   reconnect), in which case it receives [`BusItem::Lagged`] and can
+///   recover the stored events by sequence number: a dropped event is never
+///   dropped silently.
 /// - The bus is a live channel, not the record: committed events are durable
 ///   in the [`Store`](crate::ports::Store); the bus may drop them for slow
 ///   subscribers or across restarts. Live-only events (sequence `0`, such as
