@@ -36,7 +36,7 @@ pub struct SendReceipt {
 pub enum TransportError {
     /// Too many messages; retry after the given time (WhatsApp 130429,
     /// 131056, 4/80007).
-    #[error("rate limited (code {code:?}); retry after {retry_after:?}")]
+    #[error("rate limited{}; retry after {}", code_text(.code), retry_text(.retry_after))]
     RateLimited {
         /// Provider code.
         code: Option<i64>,
@@ -45,14 +45,14 @@ pub enum TransportError {
     },
     /// The 24-hour window is closed (WhatsApp 131047): never retry, send a
     /// template instead.
-    #[error("the customer window is closed (code {code:?}); send a template")]
+    #[error("the customer window is closed{}; send a template", code_text(.code))]
     WindowClosed {
         /// Provider code.
         code: Option<i64>,
     },
     /// Permanently rejected (invalid recipient, template error ...): never
     /// retry.
-    #[error("rejected (code {code:?}): {message}")]
+    #[error("rejected{}: {message}", code_text(.code))]
     Rejected {
         /// Provider code.
         code: Option<i64>,
@@ -60,7 +60,7 @@ pub enum TransportError {
         message: String,
     },
     /// The credentials were refused (WhatsApp 190, 0, 10).
-    #[error("unauthorized (code {code:?}): {message}")]
+    #[error("unauthorized{}: {message}", code_text(.code))]
     Unauthorized {
         /// Provider code.
         code: Option<i64>,
@@ -70,7 +70,7 @@ pub enum TransportError {
     /// A temporary failure the provider reported, or a request that never
     /// reached it (5xx, a refused connection, codes 1, 2, 131000): retry
     /// with backoff.
-    #[error("transient failure (code {code:?}): {message}")]
+    #[error("transient failure{}: {message}", code_text(.code))]
     Transient {
         /// Provider code.
         code: Option<i64>,
@@ -83,13 +83,26 @@ pub enum TransportError {
     /// message id. Never resent by the dispatcher (that could deliver the
     /// message twice): the message is marked in doubt and reconciled by a
     /// status callback carrying our id, or sent again by a person.
-    #[error("outcome unknown (code {code:?}): {message}")]
+    #[error("outcome unknown{}: {message}", code_text(.code))]
     InDoubt {
         /// Provider code, if an answer carried one.
         code: Option<i64>,
         /// What happened.
         message: String,
     },
+}
+
+/// ` (code 131047)`, or nothing without a code.
+fn code_text(code: &Option<i64>) -> String {
+    code.map(|c| format!(" (code {c})")).unwrap_or_default()
+}
+
+/// `12 s`, or `a backoff` without a time.
+fn retry_text(after: &Option<Duration>) -> String {
+    match after {
+        Some(d) => format!("{} s", d.as_secs()),
+        None => "a backoff".into(),
+    }
 }
 
 impl TransportError {
