@@ -494,7 +494,8 @@ impl Runner<'_> {
 
     /// Writes the events stored since the last flush.
     async fn flush(&mut self) -> Result<(), Error> {
-        self.inbox.dispatch(100).await?;
+        // A conversation's queued replies go out one per pass.
+        while self.inbox.dispatch(100).await?.total() > 0 {}
         loop {
             let batch = self.store.events_since(&tenant(), self.seq, 500).await?;
             if batch.is_empty() {

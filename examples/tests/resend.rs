@@ -279,8 +279,8 @@ async fn a_resend_key_is_bound_to_its_request() {
             "{what}: {body}"
         );
     }
-    // Another agent's key of the same name is theirs: sam (a supervisor)
-    // sends it again too.
+    // Another agent's key of the same name is theirs, but a message is sent
+    // again at most once: sam (a supervisor) is told it already was.
     let sam = app.sign_in("sam", "sam").await;
     let (s, theirs) = app
         .act(
@@ -290,10 +290,13 @@ async fn a_resend_key_is_bound_to_its_request() {
             json!({"version": v2}),
         )
         .await;
-    assert_eq!(s, StatusCode::OK, "{theirs}");
-    assert_ne!(theirs["message"]["id"], first["message"]["id"]);
+    assert_eq!(
+        (s, theirs["code"].as_str()),
+        (StatusCode::CONFLICT, Some("invalid_state")),
+        "{theirs}"
+    );
     app.inbox.dispatch(10).await.unwrap();
-    assert_eq!(app.transport.sent().len(), 2);
+    assert_eq!(app.transport.sent().len(), 1);
 }
 
 #[tokio::test]

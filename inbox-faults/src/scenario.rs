@@ -27,6 +27,9 @@ pub struct Settings {
     pub graph_url: String,
     /// The dispatcher's lease on a claimed message.
     pub lease: Duration,
+    /// Its lease from the start of a send attempt (longer than a send can
+    /// take: the client's `timeout`, no retries expected of the stand-in).
+    pub attempt_lease: Duration,
     /// Conversations sent to at once.
     pub concurrency: u32,
     /// The Graph client's timeout for one request.
@@ -34,14 +37,15 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Two-second leases, eight conversations at once, a five-second
-    /// request timeout.
+    /// Two-second claim leases, four-second attempt leases, eight messages
+    /// at once, a two-second request timeout.
     pub fn new(graph_url: &str) -> Self {
         Self {
             graph_url: graph_url.to_string(),
             lease: Duration::from_secs(2),
+            attempt_lease: Duration::from_secs(4),
             concurrency: 8,
-            timeout: Duration::from_secs(5),
+            timeout: Duration::from_secs(2),
         }
     }
 }
@@ -55,6 +59,7 @@ pub fn inbox(store: PgStore, settings: &Settings) -> Result<Inbox, String> {
     let client = GraphClient::new(graph).map_err(|e| e.to_string())?;
     let mut config = InboxConfig::default();
     config.outbox.lease = settings.lease;
+    config.outbox.attempt_lease = settings.attempt_lease;
     config.outbox.concurrency = settings.concurrency;
     config.outbox.base_backoff = Duration::from_millis(200);
     config.outbox.max_backoff = Duration::from_secs(2);

@@ -178,6 +178,7 @@ async fn meta_answering_after_the_timeout_gets_exactly_one_request() {
     let mut settings = Settings::new(meta.url());
     settings.timeout = Duration::from_millis(500);
     settings.lease = Duration::from_millis(800);
+    settings.attempt_lease = Duration::from_millis(800);
     let inbox = scenario::inbox(store(&pg).await, &settings).unwrap();
     let queued = scenario::queue_replies(&inbox, 1, 1).await.unwrap();
     let report = inbox.dispatch(10).await.unwrap();

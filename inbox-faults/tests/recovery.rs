@@ -121,9 +121,12 @@ async fn the_store_recovers_as_soon_as_the_database_is_back() {
             },
         );
         let _ = bus.publish(&[event]).await;
-        if let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(200), events.next()).await {
-            seen = true;
-            break;
+        let next = tokio::time::timeout(Duration::from_millis(200), events.next()).await;
+        if let Ok(Some(inbox_core::ports::BusItem::Event(e))) = next {
+            if matches!(&e.kind, inbox_core::EventKind::DeliveryInDoubt { .. }) {
+                seen = true;
+                break;
+            }
         }
     }
     assert!(seen, "events are delivered after the restart");

@@ -58,6 +58,7 @@ struct State {
     data: HashMap<TenantId, TenantData>,
     outbox: BTreeMap<(TenantId, MessageId), OutboxRow>,
     next_token: u64,
+    next_outbox_seq: u64,
     /// Timers by due time (the index `due_timers` ranges over).
     timers_by_due: BTreeMap<(DateTime<Utc>, TenantId, ConversationId, TimerKind), ()>,
     /// Due time of each timer.
@@ -98,6 +99,10 @@ struct OutboxRow {
     claim: Option<(u64, DateTime<Utc>)>,
     /// A send attempt began under a claim not released since.
     sending_since: Option<DateTime<Utc>>,
+    /// The message's conversation, and the entry's place in commit order:
+    /// a conversation's entries are claimed one at a time, in this order.
+    conversation: ConversationId,
+    seq: u64,
 }
 
 impl MemoryStore {
@@ -376,12 +381,18 @@ impl State {
                 .insert((tenant.clone(), c.team.clone()), c.clone());
         }
         for o in &ch.outbox {
+            let Some(m) = ch.messages.iter().find(|m| m.id == o.message) else {
+                continue;
+            };
+            self.next_outbox_seq += 1;
             self.outbox.insert(
                 (tenant.clone(), o.message.clone()),
                 OutboxRow {
                     entry: o.clone(),
                     claim: None,
                     sending_since: None,
+                    conversation: m.conversation.clone(),
+                    seq: self.next_outbox_seq,
                 },
             );
         }
@@ -1138,9 +1149,16 @@ impl Store for MemoryStore {
         let mut s = self.write();
         let lease_until =
             now + chrono::TimeDelta::from_std(lease).unwrap_or(chrono::TimeDelta::MAX);
+        // Each conversation's first entry in commit order.
+        let mut heads: HashMap<(&TenantId, &ConversationId), u64> = HashMap::new();
+        for ((t, _), row) in &s.outbox {
+            let first = heads.entry((t, &row.conversation)).or_insert(row.seq);
+            *first = (*first).min(row.seq);
+        }
         let mut due: Vec<((TenantId, MessageId), DateTime<Utc>)> = s
             .outbox
             .iter()
+            .filter(|((t, _), row)| heads.get(&(t, &row.conversation)) == Some(&row.seq))
             .filter_map(|(k, row)| match row.claim {
                 None if row.entry.not_before <= now => Some((k.clone(), row.entry.not_before)),
                 Some((_, until)) if until <= now => Some((k.clone(), until)),
@@ -1191,17 +1209,23 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn begin_outbox_attempt(&self, claim: &OutboxClaim, at: DateTime<Utc>) -> Result<()> {
+    async fn begin_outbox_attempt(
+        &self,
+        claim: &OutboxClaim,
+        at: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<()> {
         let mut s = self.write();
         let key = (claim.entry.tenant.clone(), claim.entry.message.clone());
         match s.outbox.get_mut(&key) {
             Some(row)
                 if row
                     .claim
-                    .is_some_and(|(t, until)| t == claim.token && until > at) =>
+                    .is_some_and(|(t, lease)| t == claim.token && lease > at) =>
             {
                 row.entry.attempts += 1;
                 row.sending_since = Some(at);
+                row.claim = row.claim.map(|(t, lease)| (t, lease.max(until)));
                 Ok(())
             }
             _ => Err(stale_claim(claim)),

@@ -67,13 +67,29 @@ async fn setup() -> (Fixture, ConversationId, u64) {
     (f, c, v)
 }
 
+/// Replies of the conversation waiting in the outbox (the store hands a
+/// conversation's entries out one at a time: each is claimed and released
+/// in turn).
 async fn outbox_len(f: &Fixture) -> usize {
     let far = f.clock.now() + chrono::TimeDelta::days(1);
-    f.store
-        .claim_outbox(far, Duration::from_secs(1), 100)
-        .await
-        .unwrap()
-        .len()
+    let mut n = 0;
+    loop {
+        let claims = f
+            .store
+            .claim_outbox(far, Duration::from_secs(1), 100)
+            .await
+            .unwrap();
+        if claims.is_empty() {
+            return n;
+        }
+        for c in claims {
+            n += 1;
+            f.store
+                .release_outbox(&c, inbox_core::ports::OutboxDisposition::Done)
+                .await
+                .unwrap();
+        }
+    }
 }
 
 fn buttons(titles: &[&str]) -> Content {

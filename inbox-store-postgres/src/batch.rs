@@ -569,26 +569,46 @@ async fn fast_in(
     }
 
     // Outbox.
-    let outbox: Vec<_> = jobs.iter().flat_map(|j| j.changes.outbox.iter()).collect();
+    let outbox: Vec<_> = jobs
+        .iter()
+        .flat_map(|j| j.changes.outbox.iter().map(move |o| (&j.changes, o)))
+        .collect();
     if !outbox.is_empty() {
-        q.push(", o AS (INSERT INTO inbox_outbox (tenant_id, message_id, not_before, attempts) SELECT * FROM UNNEST(");
-        q.push_bind(outbox.iter().map(|o| o.tenant.as_str()).collect::<Vec<_>>());
-        q.push("::text[], ");
+        q.push(", o AS (INSERT INTO inbox_outbox (tenant_id, message_id, conversation_id, not_before, attempts) SELECT * FROM UNNEST(");
         q.push_bind(
             outbox
                 .iter()
-                .map(|o| o.message.as_str())
+                .map(|(_, o)| o.tenant.as_str())
                 .collect::<Vec<_>>(),
         );
         q.push("::text[], ");
         q.push_bind(
             outbox
                 .iter()
-                .map(|o| o.not_before)
+                .map(|(_, o)| o.message.as_str())
+                .collect::<Vec<_>>(),
+        );
+        q.push("::text[], ");
+        q.push_bind(
+            outbox
+                .iter()
+                .map(|(ch, o)| crate::store::outbox_conversation(ch, o))
+                .collect::<Vec<_>>(),
+        );
+        q.push("::text[], ");
+        q.push_bind(
+            outbox
+                .iter()
+                .map(|(_, o)| o.not_before)
                 .collect::<Vec<DateTime<Utc>>>(),
         );
         q.push("::timestamptz[], ");
-        q.push_bind(outbox.iter().map(|o| o.attempts as i32).collect::<Vec<_>>());
+        q.push_bind(
+            outbox
+                .iter()
+                .map(|(_, o)| o.attempts as i32)
+                .collect::<Vec<_>>(),
+        );
         q.push("::int[]) RETURNING 1)");
         checks.push(("(SELECT count(*) FROM o)", outbox.len() as i64));
     }

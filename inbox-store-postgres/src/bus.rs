@@ -129,7 +129,10 @@ impl PgEventBus {
                 let _ = self.sender.send(Item::Event(e));
             }
             Ok(Note::Stored { t, from, to }) => {
-                let Ok(tenant) = TenantId::new(t) else { return };
+                let Ok(tenant) = TenantId::new(t) else {
+                    tracing::warn!("event bus: a notification names an invalid tenant");
+                    return;
+                };
                 let limit = u32::try_from(to.saturating_sub(from) + 1).unwrap_or(u32::MAX);
                 match self
                     .store
@@ -141,7 +144,11 @@ impl PgEventBus {
                             let _ = self.sender.send(Item::Event(Box::new(e)));
                         }
                     }
-                    Err(e) => tracing::warn!(error = %e, "event bus: reading notified events"),
+                    // Never dropped silently: subscribers catch up.
+                    Err(e) => {
+                        tracing::warn!(error = %e, "event bus: reading notified events");
+                        let _ = self.sender.send(Item::Gap);
+                    }
                 }
             }
             Err(e) => tracing::warn!(error = %e, "event bus: unreadable notification"),

@@ -208,6 +208,10 @@ pub(crate) struct Held {
 /// How long a kept connection may sit idle before it is pinged.
 const IDLE_CHECK: Duration = Duration::from_millis(100);
 
+/// How long that ping may take before the connection is given up (a server
+/// that vanished without closing it never answers).
+const PING_TIMEOUT: Duration = Duration::from_secs(2);
+
 impl Held {
     /// The connection to run the next batch on: the one kept, if it is from
     /// the pool batches use now (and, after an idle spell, still answers),
@@ -224,9 +228,9 @@ impl Held {
         };
         let conn = match kept {
             Some((conn, used)) if used.elapsed() < IDLE_CHECK => conn,
-            Some((mut conn, _)) => match conn.ping().await {
-                Ok(()) => conn,
-                Err(_) => store.pool().acquire().await?,
+            Some((mut conn, _)) => match tokio::time::timeout(PING_TIMEOUT, conn.ping()).await {
+                Ok(Ok(())) => conn,
+                _ => store.pool().acquire().await?,
             },
             None => store.pool().acquire().await?,
         };

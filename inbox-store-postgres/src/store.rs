@@ -150,7 +150,8 @@ impl PgStore {
         qb.push_bind(tenant.as_str().to_string()).push(
             " AND m.external_id IS NULL AND m.direction = 'outbound' \
              AND (m.data -> 'delivery' ->> 'in_doubt_since') IS NOT NULL \
-             AND (m.data -> 'delivery' ->> 'status') = 'pending'",
+             AND (m.data -> 'delivery' ->> 'status') = 'pending' \
+             AND (m.data -> 'delivery' ->> 'resent_as') IS NULL",
         );
         if let Some(c) = &query.channel {
             qb.push(" AND m.channel_id = ")
@@ -984,14 +985,20 @@ impl PgStore {
 
         if !ch.outbox.is_empty() {
             let ids: Vec<&str> = ch.outbox.iter().map(|o| o.message.as_str()).collect();
+            let conversations: Vec<&str> = ch
+                .outbox
+                .iter()
+                .map(|o| outbox_conversation(ch, o))
+                .collect();
             let due: Vec<DateTime<Utc>> = ch.outbox.iter().map(|o| o.not_before).collect();
             let attempts: Vec<i32> = ch.outbox.iter().map(|o| o.attempts as i32).collect();
             sqlx::query(
-                "INSERT INTO inbox_outbox (tenant_id, message_id, not_before, attempts) \
-                 SELECT $1, * FROM UNNEST($2::text[], $3::timestamptz[], $4::int[])",
+                "INSERT INTO inbox_outbox (tenant_id, message_id, conversation_id, not_before, attempts) \
+                 SELECT $1, * FROM UNNEST($2::text[], $3::text[], $4::timestamptz[], $5::int[])",
             )
             .bind(t)
             .bind(&ids)
+            .bind(&conversations)
             .bind(&due)
             .bind(&attempts)
             .execute(&mut **tx)
@@ -2569,14 +2576,18 @@ impl Store for PgStore {
     ) -> Result<Vec<OutboxClaim>> {
         let lease_until =
             now + chrono::TimeDelta::from_std(lease).unwrap_or(chrono::TimeDelta::MAX);
+        // A conversation's first entry only (`seq` is commit order): the
+        // next waits until it is released.
         let rows = sqlx::query(
             "WITH due AS ( \
-                SELECT tenant_id, message_id, (token IS NOT NULL AND sending_since IS NOT NULL) AS lapsed, \
-                       CASE WHEN token IS NULL THEN not_before ELSE lease_until END AS due_at \
-                FROM inbox_outbox \
-                WHERE (token IS NULL AND not_before <= $1) OR (token IS NOT NULL AND lease_until <= $1) \
-                ORDER BY due_at, tenant_id, message_id \
-                LIMIT $3 FOR UPDATE SKIP LOCKED) \
+                SELECT o.tenant_id, o.message_id, (o.token IS NOT NULL AND o.sending_since IS NOT NULL) AS lapsed, \
+                       CASE WHEN o.token IS NULL THEN o.not_before ELSE o.lease_until END AS due_at \
+                FROM inbox_outbox o \
+                WHERE ((o.token IS NULL AND o.not_before <= $1) OR (o.token IS NOT NULL AND o.lease_until <= $1)) \
+                  AND NOT EXISTS (SELECT 1 FROM inbox_outbox e WHERE e.tenant_id = o.tenant_id \
+                                  AND e.conversation_id = o.conversation_id AND e.seq < o.seq) \
+                ORDER BY due_at, o.tenant_id, o.message_id \
+                LIMIT $3 FOR UPDATE OF o SKIP LOCKED) \
              UPDATE inbox_outbox o SET token = nextval('inbox_outbox_tokens'), lease_until = $2 \
              FROM due WHERE o.tenant_id = due.tenant_id AND o.message_id = due.message_id \
              RETURNING o.tenant_id, o.message_id, o.not_before, o.attempts, o.token, due.lapsed, due.due_at",
@@ -2650,15 +2661,21 @@ impl Store for PgStore {
         Ok(())
     }
 
-    async fn begin_outbox_attempt(&self, claim: &OutboxClaim, at: DateTime<Utc>) -> Result<()> {
+    async fn begin_outbox_attempt(
+        &self,
+        claim: &OutboxClaim,
+        at: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<()> {
         let done = sqlx::query(
-            "UPDATE inbox_outbox SET attempts = attempts + 1, sending_since = $4 \
+            "UPDATE inbox_outbox SET attempts = attempts + 1, sending_since = $4, lease_until = GREATEST(lease_until, $5) \
              WHERE tenant_id = $1 AND message_id = $2 AND token = $3 AND lease_until > $4",
         )
         .bind(claim.entry.tenant.as_str())
         .bind(claim.entry.message.as_str())
         .bind(claim.token as i64)
         .bind(at)
+        .bind(until)
         .execute(&self.pool)
         .await
         .map_err(|e| db("begin outbox attempt", e))?;
@@ -2667,6 +2684,15 @@ impl Store for PgStore {
         }
         Ok(())
     }
+}
+
+/// The conversation of an outbox entry: its message's, which the changeset
+/// holds ([`Changeset::validate`] checks).
+pub(crate) fn outbox_conversation<'a>(ch: &'a Changeset, entry: &OutboxEntry) -> &'a str {
+    ch.messages
+        .iter()
+        .find(|m| m.id == entry.message)
+        .map_or("", |m| m.conversation.as_str())
 }
 
 /// The conflict of an outbox claim that is no longer held.

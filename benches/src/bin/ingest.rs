@@ -252,6 +252,7 @@ async fn seed_outbound(
                     updated_at: now,
                     error: None,
                     in_doubt_since: None,
+                    resent_as: None,
                 }),
                 response: None,
             });

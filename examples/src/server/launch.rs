@@ -231,8 +231,21 @@ async fn work(inbox: Inbox, tick: Duration, mut stopped: watch::Receiver<bool>) 
         if let Err(e) = inbox.tick(now, 500).await {
             tracing::warn!(error = %e, "timers");
         }
-        if let Err(e) = inbox.dispatch(100).await {
-            tracing::warn!(error = %e, "outbox");
+        drain_outbox(&inbox, 100, 20).await;
+    }
+}
+
+/// Dispatcher passes while they find work (a conversation's queued replies
+/// go out one per pass, in order), at most `passes`.
+async fn drain_outbox(inbox: &Inbox, limit: u32, passes: u32) {
+    for _ in 0..passes {
+        match inbox.dispatch(limit).await {
+            Ok(r) if r.total() > 0 => {}
+            Ok(_) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "outbox");
+                return;
+            }
         }
     }
 }
@@ -254,9 +267,7 @@ impl Running {
                 tracing::warn!("a task did not stop within 30 s");
             }
         }
-        if let Err(e) = self.inbox.dispatch(1000).await {
-            tracing::warn!(error = %e, "final dispatch");
-        }
+        drain_outbox(&self.inbox, 1000, 100).await;
         if let Some(g) = self.graph {
             g.abort();
         }

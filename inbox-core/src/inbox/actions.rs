@@ -66,6 +66,14 @@ fn current_ownership(d: &Draft<'_>) -> Ownership {
     )
 }
 
+/// What a reply that sends a message again carries over from it.
+struct Resend<'a> {
+    /// The message sent again.
+    original: &'a MessageId,
+    /// The provider id of the message the original quoted.
+    quoted: Option<String>,
+}
+
 fn validate_key(key: &str) -> Result<()> {
     if key.trim().is_empty() {
         return Err(Error::invalid("idempotency_key", "must not be empty"));
@@ -353,18 +361,24 @@ impl Inbox {
         self.queue_reply(actor, id, seen_version, reply, None).await
     }
 
-    /// Sends again, as a new message with a new idempotency key, an
-    /// outbound message that is in doubt (it may not have reached the
-    /// customer: see [`Inbox::dispatch`]) or that failed. The new message
-    /// goes through every rule a reply does (window, permissions, the seen
-    /// version); the original stays as it is (a late status webhook may
-    /// still reconcile it), and the conversation's timeline records who
-    /// sent what again ([`EventKind::MessageResent`]). Retrying with the
-    /// same key returns the first resend.
+    /// Sends again, as a new message, an outbound message that is in doubt
+    /// (it may not have reached the customer: see [`Inbox::dispatch`]) or
+    /// that failed. The new message goes through every rule a reply does
+    /// (window, permissions; a stale `seen_version` is always refused) and
+    /// quotes what the original quoted; the original is marked as sent
+    /// again (no longer counted in doubt; a late status webhook may still
+    /// settle it), and the conversation's timeline records who sent what
+    /// again ([`EventKind::MessageResent`]).
     ///
-    /// Refused with [`Error::InvalidState`] when the message is not an
-    /// outbound message of this conversation, or it is neither in doubt nor
-    /// failed (it was sent, or is still queued).
+    /// A message is sent again at most once: the same request again (the
+    /// same idempotency key) returns that resend (`replayed: true`); any
+    /// other is refused. To try once more, send the resend again.
+    ///
+    /// Refused with [`Error::InvalidInput`] when the message is not an
+    /// outbound message of this conversation or the key was used for
+    /// another request, and [`Error::InvalidState`] when the message is
+    /// neither in doubt nor failed (it was sent, or is still queued) or was
+    /// already sent again.
     pub async fn resend(
         &self,
         actor: &Actor,
@@ -374,9 +388,6 @@ impl Inbox {
         idempotency_key: &str,
     ) -> Result<ActionOutcome> {
         validate_key(idempotency_key)?;
-        if let Some(done) = self.replayed(actor, id, idempotency_key).await? {
-            return Ok(done);
-        }
         let m = self.ports.store.message(&actor.tenant, original).await?;
         if &m.conversation != id || m.direction != Direction::Outbound {
             return Err(Error::invalid(
@@ -384,22 +395,85 @@ impl Inbox {
                 "not an outbound message of this conversation",
             ));
         }
-        let resendable = m.delivery.as_ref().is_some_and(|d| {
-            d.status == crate::model::DeliveryStatus::Failed
-                || (d.status == crate::model::DeliveryStatus::Pending && d.in_doubt_since.is_some())
-        });
+        let earlier = self.resent_as(&m).await?;
+        if let Some(done) = self.replayed(actor, id, idempotency_key).await? {
+            let copy = done.message.as_ref().map(|c| &c.id);
+            return match earlier {
+                Some(c) if Some(&c) == copy => {
+                    self.mark_resent(&m, &c).await;
+                    Ok(done)
+                }
+                _ => Err(Error::invalid(
+                    "idempotency_key",
+                    "already used for a different request",
+                )),
+            };
+        }
+        if let Some(copy) = earlier {
+            self.mark_resent(&m, &copy).await;
+            return Err(Error::InvalidState(format!(
+                "message {original} was already sent again (as {copy})"
+            )));
+        }
+        let resendable = m
+            .delivery
+            .as_ref()
+            .is_some_and(|d| d.status == crate::model::DeliveryStatus::Failed || m.is_in_doubt());
         if !resendable {
             return Err(Error::InvalidState(format!(
                 "message {original} is neither in doubt nor failed; there is nothing to send again"
             )));
         }
         let reply = Reply {
-            content: m.content,
+            content: m.content.clone(),
             idempotency_key: idempotency_key.to_string(),
             reply_to: None,
         };
-        self.queue_reply(actor, id, seen_version, reply, Some(original))
+        let resend = Resend {
+            original,
+            quoted: m.context.reply_to.clone(),
+        };
+        let outcome = self
+            .queue_reply(actor, id, seen_version, reply, Some(resend))
+            .await?;
+        if let Some(copy) = &outcome.message {
+            self.mark_resent(&m, &copy.id).await;
+        }
+        Ok(outcome)
+    }
+
+    /// The message `original` was sent again as, if it was: its mark, else
+    /// the timeline's [`EventKind::MessageResent`] (committed with the
+    /// copy, so it holds even if marking the original was interrupted).
+    async fn resent_as(&self, original: &Message) -> Result<Option<MessageId>> {
+        if let Some(copy) = original.delivery.as_ref().and_then(|d| d.resent_as.clone()) {
+            return Ok(Some(copy));
+        }
+        let events = self
+            .ports
+            .store
+            .conversation_events(&original.tenant, &original.conversation, 0)
+            .await?;
+        Ok(events.into_iter().find_map(|e| match e.kind {
+            EventKind::MessageResent {
+                original: o,
+                message,
+            } if o == original.id => Some(message),
+            _ => None,
+        }))
+    }
+
+    /// Marks `original` as sent again as `copy`; a failure is only logged
+    /// (the resend itself is committed, and the timeline says so).
+    async fn mark_resent(&self, original: &Message, copy: &MessageId) {
+        let mutation = crate::ports::MessageMutation::Resent { copy: copy.clone() };
+        let store = &self.ports.store;
+        if let Err(e) = store
+            .update_message(&original.tenant, &original.id, &mutation)
             .await
+        {
+            tracing::warn!(message = %original.id, error = %e, "could not mark a message as sent again");
+        }
     }
 
     async fn queue_reply(
@@ -408,7 +482,7 @@ impl Inbox {
         id: &ConversationId,
         seen_version: u64,
         reply: Reply,
-        resend_of: Option<&MessageId>,
+        resend: Option<Resend<'_>>,
     ) -> Result<ActionOutcome> {
         validate_key(&reply.idempotency_key)?;
         if let Some(done) = self.replayed(actor, id, &reply.idempotency_key).await? {
@@ -418,9 +492,10 @@ impl Inbox {
         let me = self.load_agent(actor).await?;
         permissions::require(&me, Action::Reply)?;
         self.check_lease(actor, id).await?;
-        let quoted = match &reply.reply_to {
-            None => None,
-            Some(m) => {
+        let quoted = match (&resend, &reply.reply_to) {
+            (Some(r), _) => r.quoted.clone(),
+            (None, None) => None,
+            (None, Some(m)) => {
                 let quoted = self.ports.store.message(&actor.tenant, m).await?;
                 if &quoted.conversation != id {
                     return Err(Error::invalid(
@@ -436,9 +511,11 @@ impl Inbox {
         let message_id: MessageId = self.new_id("message")?;
         let policy = self.config.reply;
         let sla = self.config.sla_for(&actor.tenant);
-        let staleness = match policy.stale {
-            StaleReplies::Reject => Staleness::Reject,
-            StaleReplies::Warn => Staleness::Warn,
+        // Sending again on a stale version is always refused: two agents
+        // seeing the same message in doubt must not both send it again.
+        let staleness = match (policy.stale, &resend) {
+            (StaleReplies::Warn, None) => Staleness::Warn,
+            _ => Staleness::Reject,
         };
         let result = self
             .act_as(&me, actor, id, seen_version, "reply", staleness, |d| {
@@ -522,9 +599,9 @@ impl Inbox {
                     not_before: now,
                     attempts: 0,
                 });
-                if let Some(original) = resend_of {
+                if let Some(r) = &resend {
                     d.emit(EventKind::MessageResent {
-                        original: original.clone(),
+                        original: r.original.clone(),
                         message: message_id.clone(),
                     });
                 }

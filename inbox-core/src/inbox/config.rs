@@ -56,13 +56,21 @@ impl Default for ReplyPolicy {
 /// How the dispatcher delivers queued replies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboxPolicy {
-    /// How long a dispatcher may hold a claimed message before it is
-    /// considered crashed. A message whose send attempt had begun is then
-    /// marked in doubt, not resent; one never attempted is claimed again
-    /// and sent.
+    /// How long a dispatcher may hold a claimed message before it begins
+    /// sending it; if it has not begun by then it is considered crashed and
+    /// the message is claimed again and sent by another.
     pub lease: Duration,
-    /// Conversations sent to at once by one dispatcher pass (each
-    /// conversation's messages go one after another, in order).
+    /// How long a dispatcher may hold a message from the start of a send
+    /// attempt: longer than the transport's worst case for one send, its
+    /// own retries included (the WhatsApp client's defaults: 4 tries of up
+    /// to 20 s and the waits between them, under 2.5 minutes). A dispatcher
+    /// still holding it after that is considered crashed, and the message
+    /// is marked in doubt, not resent.
+    #[serde(default = "default_attempt_lease")]
+    pub attempt_lease: Duration,
+    /// Messages sent at once by one dispatcher pass (each of another
+    /// conversation: a conversation's messages go one after another, in
+    /// order).
     #[serde(default = "default_concurrency")]
     pub concurrency: u32,
     /// Attempts before a retryable failure becomes final.
@@ -77,6 +85,7 @@ impl Default for OutboxPolicy {
     fn default() -> Self {
         Self {
             lease: Duration::from_secs(60),
+            attempt_lease: default_attempt_lease(),
             concurrency: default_concurrency(),
             max_attempts: 8,
             base_backoff: Duration::from_secs(2),
@@ -140,4 +149,8 @@ fn default_lease_ttl() -> Duration {
 
 fn default_concurrency() -> u32 {
     8
+}
+
+fn default_attempt_lease() -> Duration {
+    Duration::from_secs(300)
 }

@@ -15,9 +15,14 @@
 //! - the transport cannot tell whether the provider got the request
 //!   ([`TransportError::InDoubt`]): the message is marked in doubt at once.
 //!
-//! An in-doubt message is never resent by the dispatcher. A status webhook
-//! carrying our id reconciles it; a person may send it again
-//! ([`Inbox::resend`](super::Inbox::resend)).
+//! An in-doubt message is never resent by the dispatcher: a claim flagged
+//! in doubt is only ever settled as in doubt, never put back in the queue.
+//! A status webhook carrying our id reconciles it; a person may send it
+//! again ([`Inbox::resend`](super::Inbox::resend)).
+//!
+//! The store hands out a conversation's messages one at a time, in commit
+//! order, so they reach the customer in the order they were written, even
+//! when one waits for a retry.
 //!
 //! [`Store::begin_outbox_attempt`]: crate::ports::Store::begin_outbox_attempt
 
@@ -28,7 +33,6 @@ use std::time::Duration;
 
 use super::Inbox;
 use crate::error::{chrono_duration, Error, Result};
-use crate::ids::ConversationId;
 use crate::model::{DeliveryStatus, DeliveryUpdate, Direction, Message, ProviderError};
 use crate::ports::{
     MessageMutation, OutboundRequest, OutboxClaim, OutboxDisposition, TransportError,
@@ -39,9 +43,7 @@ use crate::ports::{
 pub struct DispatchReport {
     /// Accepted by the provider.
     pub sent: u32,
-    /// Failed for now, or held behind an earlier message of their
-    /// conversation that failed for now (so a conversation's messages go
-    /// out in order); scheduled again.
+    /// Failed for now; scheduled again.
     pub retried: u32,
     /// Failed for good (window closed, rejected, unauthorized, out of
     /// attempts).
@@ -51,7 +53,8 @@ pub struct DispatchReport {
     /// resent; reconciled by status webhooks.
     pub in_doubt: u32,
     /// Entries that needed nothing (already reconciled, message gone, claim
-    /// lost to another dispatcher).
+    /// lost to another dispatcher), or that cannot be sent (their number or
+    /// contact is gone: marked failed).
     pub skipped: u32,
     /// Outcomes of an earlier pass recorded in this one (the store had
     /// failed when they were first recorded).
@@ -96,7 +99,8 @@ impl Settlement {
         }
     }
 
-    /// A claim given back unattempted: due again when it was due.
+    /// A claim given back unattempted: due again when it was due (never
+    /// used for a claim in doubt, whose attempt mark must stay).
     fn requeue(claim: &OutboxClaim) -> Self {
         let at = claim.entry.not_before;
         Self::new(claim, None, OutboxDisposition::RetryAt(at))
@@ -144,52 +148,30 @@ fn backoff(base: Duration, max: Duration, attempt: u32, salt: &str) -> Duration 
     capped.saturating_sub(Duration::from_millis(jitter))
 }
 
-/// The claims of one pass grouped by conversation (messages of one
-/// conversation go out one after another, in claim order), groups in the
-/// order of their first claim.
-fn by_conversation(claimed: Vec<(OutboxClaim, Option<Message>)>) -> Vec<Vec<Claimed>> {
-    let mut groups: Vec<(Option<ConversationId>, Vec<Claimed>)> = Vec::new();
-    for (claim, message) in claimed {
-        let key = message.as_ref().map(|m| m.conversation.clone());
-        let item = Claimed { claim, message };
-        match groups.iter_mut().find(|(k, _)| key.is_some() && *k == key) {
-            Some((_, group)) => group.push(item),
-            None => groups.push((key, vec![item])),
-        }
-    }
-    groups.into_iter().map(|(_, g)| g).collect()
-}
-
-/// A claim and its message (`None`: the message is gone).
-struct Claimed {
-    claim: OutboxClaim,
-    message: Option<Message>,
-}
-
 impl Inbox {
     /// Delivers up to `limit` queued replies that are due, across all
     /// tenants. Run it in a loop (or after each reply); several dispatchers
     /// may run at once, in one process or many: the store hands each entry
-    /// to one of them. Within a pass, up to
-    /// [`OutboxPolicy::concurrency`](super::OutboxPolicy::concurrency)
-    /// conversations are sent to at once, each conversation's messages in
-    /// order.
+    /// to one of them, and a conversation's entries one at a time, in
+    /// order. Up to [`OutboxPolicy::concurrency`](super::OutboxPolicy::concurrency)
+    /// messages (each of another conversation) are sent at once.
     ///
     /// Retryable failures (rate limits, transient errors) are rescheduled
-    /// with backoff; final ones (window closed, rejected, unauthorized, out
-    /// of attempts) mark the message failed with the provider's error. A
+    /// with backoff, and the conversation's later messages wait behind
+    /// them; final ones (window closed, rejected, unauthorized, out of
+    /// attempts) mark the message failed with the provider's error. A
     /// message whose request may have reached the provider (an attempt
     /// interrupted by a crash, a send whose outcome is unknown) is marked in
     /// doubt and never sent again by the dispatcher.
     ///
     /// # Errors
     ///
-    /// When the store fails, the pass stops starting sends and returns the
-    /// error once the sends under way have finished. Nothing is lost:
-    /// claims not yet attempted go back to the queue, and outcomes the
-    /// store could not record are kept and recorded first on the next pass
-    /// (which returns the error again, claiming nothing, while the store
-    /// still fails).
+    /// When the store fails (a retryable error), the pass stops starting
+    /// sends and returns the error once the sends under way have finished.
+    /// Nothing is lost: claims not yet attempted go back to the queue, and
+    /// outcomes the store could not record are kept and recorded first on
+    /// the next pass (which returns the error again, claiming nothing,
+    /// while the store still fails).
     pub async fn dispatch(&self, limit: u32) -> Result<DispatchReport> {
         let mut report = self.settle_backlog().await?;
         let policy = self.config.outbox;
@@ -199,17 +181,9 @@ impl Inbox {
             .claim_outbox(self.now(), policy.lease, limit)
             .await?;
         let failed = AtomicBool::new(false);
-        let claimed = match self.read_messages(claims).await {
-            Ok(claimed) => claimed,
-            Err((e, requeue)) => {
-                self.backlog.keep(requeue);
-                return Err(self.stopped(e).await);
-            }
-        };
-        let groups = by_conversation(claimed);
         let width = policy.concurrency.max(1) as usize;
-        let mut results = futures_util::stream::iter(groups)
-            .map(|group| self.dispatch_group(group, &failed))
+        let mut results = futures_util::stream::iter(claims)
+            .map(|claim| self.dispatch_claim(claim, &failed))
             .buffer_unordered(width);
         let mut error = None;
         while let Some((part, e)) = results.next().await {
@@ -243,98 +217,88 @@ impl Inbox {
         e
     }
 
-    /// Reads the message of every claim. On a store error every claim goes
-    /// back unattempted.
-    async fn read_messages(
+    /// Handles one claim and settles it on its own. Once the store has
+    /// failed (anywhere in the pass), a claim not yet attempted goes back
+    /// unattempted; one in doubt is still only ever settled as in doubt.
+    async fn dispatch_claim(
         &self,
-        claims: Vec<OutboxClaim>,
-    ) -> std::result::Result<Vec<(OutboxClaim, Option<Message>)>, (Error, Vec<Settlement>)> {
-        let mut out = Vec::with_capacity(claims.len());
-        for (i, claim) in claims.iter().enumerate() {
-            let tenant = &claim.entry.tenant;
-            match self.ports.store.message(tenant, &claim.entry.message).await {
-                Ok(m) => out.push((claim.clone(), Some(m))),
-                Err(Error::NotFound { .. }) => out.push((claim.clone(), None)),
-                Err(e) => return Err((e, claims[i..].iter().map(Settlement::requeue).collect())),
-            }
-        }
-        Ok(out)
-    }
-
-    /// Sends one conversation's claimed messages in order, each settled on
-    /// its own. Once the store has failed (anywhere in the pass), the rest
-    /// go back unattempted.
-    async fn dispatch_group(
-        &self,
-        group: Vec<Claimed>,
+        claim: OutboxClaim,
         failed: &AtomicBool,
     ) -> (DispatchReport, Option<Error>) {
         let mut report = DispatchReport::default();
-        let mut error = None;
-        let mut held_until = None;
-        for item in group {
-            if failed.load(Ordering::SeqCst) {
-                self.backlog.keep([Settlement::requeue(&item.claim)]);
-                continue;
-            }
-            let decided = match held_until {
-                // An earlier message of the conversation waits for a retry:
-                // this one waits behind it, unattempted.
-                Some(at) => {
-                    report.retried += 1;
-                    let wait = OutboxDisposition::RetryAt(at);
-                    Ok(Some(Settlement::new(&item.claim, None, wait)))
+        let decided = if claim.in_doubt {
+            // An earlier dispatcher began sending it and never said how it
+            // went: never put back in the queue. (Counted once settled: the
+            // message may have been recorded after all.)
+            let mutation = MessageMutation::InDoubt { at: self.now() };
+            Ok(Some(Settlement::new(
+                &claim,
+                Some(mutation),
+                OutboxDisposition::Done,
+            )))
+        } else if failed.load(Ordering::SeqCst) {
+            Err(None)
+        } else {
+            self.attempt(&claim, &mut report).await.map_err(Some)
+        };
+        let result = match decided {
+            Ok(Some(s)) => match self.settle(&s).await {
+                Ok(changed) => {
+                    if claim.in_doubt && changed {
+                        report.in_doubt += 1;
+                    } else if claim.in_doubt {
+                        report.skipped += 1;
+                    }
+                    Ok(())
                 }
-                None => self.attempt(&item, &mut report).await,
-            };
-            if let Ok(Some(Settlement {
-                mutation: None,
-                disposition: OutboxDisposition::RetryAt(at),
-                ..
-            })) = &decided
-            {
-                held_until = Some(*at);
-            }
-            let settled = match decided {
-                Ok(Some(s)) => self.settle(&s).await.map_err(|e| (e, s)),
-                Ok(None) => Ok(()),
-                Err(e) => Err((e, Settlement::requeue(&item.claim))),
-            };
-            if let Err((e, s)) = settled {
+                Err(e) => Err((Some(e), s)),
+            },
+            Ok(None) => Ok(()),
+            Err(e) => Err((e, Settlement::requeue(&claim))),
+        };
+        match result {
+            Ok(()) => (report, None),
+            Err((e, kept)) => {
                 failed.store(true, Ordering::SeqCst);
-                self.backlog.keep([s]);
-                error = error.or(Some(e));
+                self.backlog.keep([kept]);
+                (report, e)
             }
         }
-        (report, error)
     }
 
     /// Decides and, if due, sends one message. `Ok(None)`: nothing to
     /// record (the claim was lost to another dispatcher). `Err`: the store
-    /// failed before the attempt was recorded (nothing was sent).
+    /// failed (retryably) before the attempt was recorded: nothing was
+    /// sent.
     async fn attempt(
         &self,
-        item: &Claimed,
+        claim: &OutboxClaim,
         report: &mut DispatchReport,
     ) -> Result<Option<Settlement>> {
-        let claim = &item.claim;
-        let Some(message) = item.message.as_ref().filter(|m| awaits_sending(m)) else {
-            // Gone, or already accepted, reconciled, failed or in doubt.
+        let store = &self.ports.store;
+        let (tenant, id) = (&claim.entry.tenant, &claim.entry.message);
+        let message = match store.message(tenant, id).await {
+            Ok(m) => m,
+            Err(Error::NotFound { .. }) => {
+                report.skipped += 1;
+                return Ok(Some(Settlement::new(claim, None, OutboxDisposition::Done)));
+            }
+            Err(e) if e.is_retryable() => return Err(e),
+            Err(e) => return Ok(Some(self.unsendable(claim, &e, report))),
+        };
+        if !awaits_sending(&message) {
+            // Already accepted, reconciled, failed or in doubt.
             report.skipped += 1;
             return Ok(Some(Settlement::new(claim, None, OutboxDisposition::Done)));
+        }
+        let request = match self.request_for(&message).await {
+            Ok(r) => r,
+            Err(e) if e.is_retryable() => return Err(e),
+            Err(e) => return Ok(Some(self.unsendable(claim, &e, report))),
         };
         let now = self.now();
-        if claim.in_doubt {
-            report.in_doubt += 1;
-            let mutation = MessageMutation::InDoubt { at: now };
-            return Ok(Some(Settlement::new(
-                claim,
-                Some(mutation),
-                OutboxDisposition::Done,
-            )));
-        }
-        let request = self.request_for(message).await?;
-        match self.ports.store.begin_outbox_attempt(claim, now).await {
+        let until = now + chrono_duration(self.config.outbox.attempt_lease);
+        match store.begin_outbox_attempt(claim, now, until).await {
             Ok(()) => {}
             Err(Error::Conflict(_)) => {
                 tracing::warn!(message = %message.id, "outbox claim lost before sending");
@@ -344,7 +308,34 @@ impl Inbox {
             Err(e) => return Err(e),
         }
         let result = self.ports.transport.send(&request).await;
-        Ok(Some(self.outcome(claim, message, result, report)))
+        Ok(Some(self.outcome(claim, &message, result, report)))
+    }
+
+    /// A message that can never be sent as it stands (its number or
+    /// contact is gone, its row unreadable): marked failed with the reason,
+    /// its entry removed, so it does not hold up the queue.
+    fn unsendable(
+        &self,
+        claim: &OutboxClaim,
+        e: &Error,
+        report: &mut DispatchReport,
+    ) -> Settlement {
+        tracing::error!(message = %claim.entry.message, error = %e, "outbound message cannot be sent");
+        report.skipped += 1;
+        let update = DeliveryUpdate {
+            status: DeliveryStatus::Failed,
+            at: self.now(),
+            error: Some(ProviderError {
+                code: None,
+                title: format!("the inbox could not send it: {e}"),
+                details: None,
+            }),
+        };
+        let mutation = MessageMutation::Delivery {
+            update,
+            external_id: None,
+        };
+        Settlement::new(claim, Some(mutation), OutboxDisposition::Done)
     }
 
     /// What the transport needs to send a stored message.
@@ -437,27 +428,43 @@ impl Inbox {
     }
 
     /// Records a settlement: the message's change first (so whoever claims
-    /// the entry next sees it), then the claim's release. A release refused
-    /// because the lease lapsed is not an error: the message tells the next
-    /// claimant what happened.
-    async fn settle(&self, s: &Settlement) -> Result<()> {
+    /// the entry next sees it), then the claim's release; says whether the
+    /// message changed. A release refused because the lease lapsed is not
+    /// an error: the message tells the next claimant what happened.
+    ///
+    /// Only a retryable failure is an error (kept for the next pass); one
+    /// that retrying cannot fix (the message is gone, its row unreadable)
+    /// is logged and the claim released all the same, so nothing blocks
+    /// the queue for good.
+    async fn settle(&self, s: &Settlement) -> Result<bool> {
         let store = &self.ports.store;
+        let id = &s.claim.entry.message;
+        let mut changed = false;
         if let Some(mutation) = &s.mutation {
             let tenant = &s.claim.entry.tenant;
-            if let Some(e) = store
-                .update_message(tenant, &s.claim.entry.message, mutation)
-                .await?
-            {
-                self.publish(&[e]).await;
+            match store.update_message(tenant, id, mutation).await {
+                Ok(Some(e)) => {
+                    changed = true;
+                    self.publish(&[e]).await;
+                }
+                Ok(None) | Err(Error::NotFound { .. }) => {}
+                Err(e) if e.is_retryable() => return Err(e),
+                Err(e) => {
+                    tracing::error!(message = %id, error = %e, "the outcome of a send could not be recorded")
+                }
             }
         }
         match store.release_outbox(&s.claim, s.disposition).await {
-            Ok(()) => Ok(()),
+            Ok(()) => Ok(changed),
             Err(Error::Conflict(_)) => {
-                tracing::warn!(message = %s.claim.entry.message, "outbox lease lapsed before the outcome was recorded");
-                Ok(())
+                tracing::warn!(message = %id, "outbox lease lapsed before the outcome was recorded");
+                Ok(changed)
             }
-            Err(e) => Err(e),
+            Err(e) if e.is_retryable() => Err(e),
+            Err(e) => {
+                tracing::error!(message = %id, error = %e, "an outbox claim could not be released");
+                Ok(changed)
+            }
         }
     }
 }

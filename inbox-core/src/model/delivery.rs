@@ -89,6 +89,11 @@ pub struct DeliveryState {
     /// out. It is never sent again automatically; a status webhook carrying our
     /// message id reconciles it.
     pub in_doubt_since: Option<DateTime<Utc>>,
+    /// The message an agent sent in its place ([`crate::Inbox::resend`]):
+    /// a message is sent again at most once, and one sent again no longer
+    /// counts as in doubt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resent_as: Option<crate::ids::MessageId>,
 }
 
 /// A change reported for an outbound message.
@@ -111,6 +116,7 @@ impl DeliveryState {
             updated_at: at,
             error: None,
             in_doubt_since: None,
+            resent_as: None,
         }
     }
 

@@ -105,12 +105,15 @@ impl Message {
 
     /// Whether this outbound message is in doubt: it may or may not have
     /// reached the provider, and waits for a status webhook or a person
-    /// to send it again (pending, no provider id, `in_doubt_since` set).
+    /// to send it again (pending, no provider id, `in_doubt_since` set,
+    /// not sent again yet).
     pub fn is_in_doubt(&self) -> bool {
         self.direction == Direction::Outbound
             && self.external_id.is_none()
             && self.delivery.as_ref().is_some_and(|d| {
-                d.status == super::DeliveryStatus::Pending && d.in_doubt_since.is_some()
+                d.status == super::DeliveryStatus::Pending
+                    && d.in_doubt_since.is_some()
+                    && d.resent_as.is_none()
             })
     }
 }

@@ -82,6 +82,12 @@ pub enum MessageMutation {
         /// When the doubt was noticed.
         at: DateTime<Utc>,
     },
+    /// An agent sent the message again as `copy` (the event was recorded
+    /// with that commit): remember it, once.
+    Resent {
+        /// The new message.
+        copy: MessageId,
+    },
 }
 
 impl MessageMutation {
@@ -119,6 +125,16 @@ impl MessageMutation {
                 Mutated {
                     changed: true,
                     event: Some(message_event(message, kind, update.at)),
+                }
+            }
+            MessageMutation::Resent { copy } => {
+                if delivery.resent_as.is_some() {
+                    return Mutated::default();
+                }
+                delivery.resent_as = Some(copy.clone());
+                Mutated {
+                    changed: true,
+                    event: None,
                 }
             }
             MessageMutation::InDoubt { at } => {
@@ -419,7 +435,10 @@ pub struct Committed {
 /// status backwards) and records the returned event.
 ///
 /// **Outbox.** An entry is claimed by one dispatcher at a time: a claim is
-/// exclusive until released or until its lease lapses. Before handing a
+/// exclusive until released or until its lease lapses. A conversation's
+/// entries are claimed in commit order, one at a time: an entry is not
+/// handed out while an entry committed before it for the same conversation
+/// is still in the outbox (claimed, waiting for a retry, or lapsed). Before handing a
 /// message to the transport the dispatcher records the attempt
 /// ([`Store::begin_outbox_attempt`]); a lapsed claim is handed out again,
 /// flagged `in_doubt` exactly when an attempt was begun under it (or under
@@ -799,8 +818,11 @@ pub trait Store: super::DeadLetters + Send + Sync {
     // ---- outbox ----
 
     /// Claims up to `limit` outbox entries due at `now` (any tenant), each
-    /// for `lease`, earliest due first. Lapsed claims are claimed again,
-    /// with `in_doubt` set if an attempt had begun under them.
+    /// for `lease`, earliest due first; of each conversation only the
+    /// entry committed first of those still in the outbox (so a
+    /// conversation's messages go out one at a time, in order). Lapsed
+    /// claims are claimed again, with `in_doubt` set if an attempt had
+    /// begun under them.
     async fn claim_outbox(
         &self,
         now: DateTime<Utc>,
@@ -808,12 +830,18 @@ pub trait Store: super::DeadLetters + Send + Sync {
         limit: u32,
     ) -> Result<Vec<OutboxClaim>>;
     /// Records, durably, that the claim's message is about to be handed to
-    /// the transport, and counts the attempt: if the claim now lapses
-    /// without being released, the next claim of the entry is `in_doubt`.
-    /// Fails with [`Error::Conflict`] if the claim is no longer held (its
-    /// token is stale, or its lease lapsed at or before `at`); nothing is
-    /// written then, and the message must not be sent.
-    async fn begin_outbox_attempt(&self, claim: &OutboxClaim, at: DateTime<Utc>) -> Result<()>;
+    /// the transport, counts the attempt, and extends the claim's lease to
+    /// `until` (if later): if the claim now lapses without being released,
+    /// the next claim of the entry is `in_doubt`. Fails with
+    /// [`Error::Conflict`] if the claim is no longer held (its token is
+    /// stale, or its lease lapsed at or before `at`); nothing is written
+    /// then, and the message must not be sent.
+    async fn begin_outbox_attempt(
+        &self,
+        claim: &OutboxClaim,
+        at: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<()>;
     /// Releases a claim: [`OutboxDisposition::Done`] removes the entry,
     /// [`OutboxDisposition::RetryAt`] puts it back in the queue (no longer
     /// in doubt, its attempts kept). Fails with [`Error::Conflict`] if the

@@ -87,7 +87,13 @@ macro_rules! store_conformance_tests {
             a_crashed_dispatcher_leaves_in_doubt_only_what_it_attempted,
             a_send_with_an_unknown_outcome_is_in_doubt_and_never_resent,
             a_conversations_messages_wait_behind_a_retry,
+            outbox_claims_a_conversations_entries_in_order,
+            an_attempt_holds_its_claim_for_the_send,
+            an_in_doubt_claim_is_never_put_back_in_the_queue,
+            an_unsendable_message_does_not_block_the_outbox,
             messages_in_doubt_are_counted_and_can_be_sent_again,
+            messages_in_doubt_are_counted_after_resolving,
+            a_message_is_sent_again_at_most_once_under_races,
             status_webhooks_reconcile_by_our_id,
             statuses_reported_together_apply_in_order,
             views_respect_visibility,
@@ -1429,19 +1435,21 @@ pub async fn outbox_claims_are_exclusive_and_lapse_in_doubt<S: Store + ?Sized>(s
     assert_eq!(retaken.len(), 1);
     assert!(!retaken[0].in_doubt, "never attempted: not in doubt");
     assert_eq!(retaken[0].entry.attempts, 0);
-    let stale = store.begin_outbox_attempt(&first, at(70)).await;
+    let stale = store.begin_outbox_attempt(&first, at(70), at(71)).await;
     assert_eq!(
         stale.unwrap_err().code(),
         "conflict",
         "the old claim is stale"
     );
     // An attempt on an expired lease is refused too.
-    let late = store.begin_outbox_attempt(&retaken[0], at(200)).await;
+    let late = store
+        .begin_outbox_attempt(&retaken[0], at(200), at(201))
+        .await;
     assert_eq!(late.unwrap_err().code(), "conflict", "lease lapsed");
     let retaken = store.claim_outbox(at(200), lease, 10).await.unwrap();
     assert!(!retaken[0].in_doubt);
     store
-        .begin_outbox_attempt(&retaken[0], at(200))
+        .begin_outbox_attempt(&retaken[0], at(200), at(201))
         .await
         .unwrap();
     // Not due yet after a retry is scheduled; no longer in doubt then.
@@ -1459,7 +1467,7 @@ pub async fn outbox_claims_are_exclusive_and_lapse_in_doubt<S: Store + ?Sized>(s
     assert_eq!(second[0].entry.attempts, 1);
     assert!(!second[0].in_doubt);
     store
-        .begin_outbox_attempt(&second[0], at(300))
+        .begin_outbox_attempt(&second[0], at(300), at(301))
         .await
         .unwrap();
     // The lease lapses after the attempt began: handed out again, in doubt,
@@ -2614,7 +2622,11 @@ pub async fn dispatcher_retries_fails_and_marks_in_doubt<S: Store + AsDynStore +
         .await
         .unwrap();
     f.store
-        .begin_outbox_attempt(&claimed[0], f.clock.now())
+        .begin_outbox_attempt(
+            &claimed[0],
+            f.clock.now(),
+            f.clock.now() + TimeDelta::seconds(60),
+        )
         .await
         .unwrap();
     f.advance(TimeDelta::minutes(2));

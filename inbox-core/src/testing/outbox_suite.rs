@@ -8,12 +8,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use super::{FaultyStore, Fixture};
+use crate::error::Error;
 use crate::event::EventKind;
 use crate::ids::{ConversationId, MessageId};
 use crate::inbound::{InboundEvent, InboundStatus};
 use crate::inbox::{InboxConfig, Reply};
 use crate::model::{ConversationStatus, DeliveryStatus, Message};
-use crate::ports::{AsDynStore, Clock, Store, TransportError};
+use crate::ports::{AsDynStore, Clock, OutboxDisposition, Store, TransportError};
 
 /// Five customers, each answered once by ana: five replies queued, in five
 /// conversations, over a store that can be switched off.
@@ -125,10 +126,10 @@ pub async fn a_crashed_dispatcher_leaves_in_doubt_only_what_it_attempted<
     outage_at_second_send(&f, &faulty);
     assert!(f.inbox.dispatch(100).await.is_err());
     // The process dies (its kept outcomes with it); another starts once the
-    // leases have lapsed.
+    // leases (the attempt's: five minutes) have lapsed.
     let first = f.transport.sent();
     let g = Fixture::instance(faulty.clone(), InboxConfig::default(), "b");
-    g.clock.set(f.clock.now() + TimeDelta::minutes(2));
+    g.clock.set(f.clock.now() + TimeDelta::minutes(6));
     faulty.set_down(false);
     let report = g.inbox.dispatch(100).await.unwrap();
     assert!(report.in_doubt >= 1, "{report:?}");
@@ -207,13 +208,13 @@ pub async fn a_send_with_an_unknown_outcome_is_in_doubt_and_never_resent<
     assert!(!sends(&[&f]).contains_key(&replies[0]));
 }
 
-/// A conversation's messages go out in order: when one waits for a retry,
-/// the later ones of the same conversation wait behind it (unattempted),
-/// while other conversations go on.
+/// A conversation's messages go out in order: the store hands them out one
+/// at a time, so when one waits for a retry the later ones wait behind it
+/// (unattempted, across passes), while other conversations go on.
 pub async fn a_conversations_messages_wait_behind_a_retry<S: Store + AsDynStore + ?Sized>(
     store: Arc<S>,
 ) {
-    // One conversation at a time, so the scripted failure meets the first.
+    // One message at a time, so the scripted failure meets the first.
     let mut config = InboxConfig::default();
     config.outbox.concurrency = 1;
     let f = Fixture::with_config(store.as_dyn(), config).await.unwrap();
@@ -238,21 +239,144 @@ pub async fn a_conversations_messages_wait_behind_a_retry<S: Store + AsDynStore 
         message: "something went wrong".into(),
     });
     let report = f.inbox.dispatch(100).await.unwrap();
-    assert_eq!((report.sent, report.retried), (1, 3), "{report:?}");
+    assert_eq!((report.sent, report.retried), (1, 1), "{report:?}");
     assert_eq!(f.transport.sent()[0].request.message_id, other);
+    // Later passes before the retry is due send nothing of the
+    // conversation: "second" does not overtake "first".
+    for _ in 0..3 {
+        f.advance(TimeDelta::milliseconds(200));
+        assert_eq!(f.inbox.dispatch(100).await.unwrap().total(), 0);
+    }
     assert_eq!(
         f.transport.attempts(),
         2,
         "the later two were not attempted"
     );
     f.advance(TimeDelta::minutes(10));
-    let report = f.inbox.dispatch(100).await.unwrap();
-    assert_eq!(report.sent, 3);
+    let mut sent = 0;
+    for _ in 0..10 {
+        sent += f.inbox.dispatch(100).await.unwrap().sent;
+    }
+    assert_eq!(sent, 3);
     let order: Vec<_> = f.transport.sent()[1..]
         .iter()
         .map(|s| s.request.message_id.clone())
         .collect();
     assert_eq!(order, ids, "in the order they were written");
+}
+
+/// The store hands out a conversation's entries one at a time, in commit
+/// order, whoever claims: the second is not claimable while the first is
+/// claimed, waiting for a retry or lapsed in doubt, and becomes so once
+/// the first is released.
+pub async fn outbox_claims_a_conversations_entries_in_order<S: Store + AsDynStore + ?Sized>(
+    store: Arc<S>,
+) {
+    let f = Fixture::new(store.as_dyn()).await.unwrap();
+    let (c, _) = f
+        .customer_says("1001", "w1", "34698000011", "hi")
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for i in 0..2 {
+        let v = f.version(&c).await.unwrap();
+        let r = f
+            .inbox
+            .reply(
+                &f.actor("ana"),
+                &c,
+                v,
+                Reply::text("hello", format!("q{i}")),
+            )
+            .await
+            .unwrap();
+        ids.push(r.message.unwrap().id);
+    }
+    let lease = std::time::Duration::from_secs(60);
+    let now = f.clock.now();
+    let first = f.store.claim_outbox(now, lease, 10).await.unwrap();
+    assert_eq!(first.len(), 1, "one entry of the conversation at a time");
+    assert_eq!(first[0].entry.message, ids[0]);
+    assert!(f
+        .store
+        .claim_outbox(now, lease, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    // Waiting for a retry: still first in line.
+    let retry = OutboxDisposition::RetryAt(now + TimeDelta::minutes(5));
+    f.store.release_outbox(&first[0], retry).await.unwrap();
+    let later = now + TimeDelta::minutes(1);
+    assert!(f
+        .store
+        .claim_outbox(later, lease, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    // Attempted and lapsed: handed out again in doubt, still first.
+    let again = now + TimeDelta::minutes(5);
+    let claimed = f.store.claim_outbox(again, lease, 10).await.unwrap();
+    assert_eq!(claimed[0].entry.message, ids[0]);
+    let until = again + TimeDelta::minutes(1);
+    f.store
+        .begin_outbox_attempt(&claimed[0], again, until)
+        .await
+        .unwrap();
+    let lapsed = again + TimeDelta::minutes(2);
+    let doubt = f.store.claim_outbox(lapsed, lease, 10).await.unwrap();
+    assert_eq!(doubt.len(), 1);
+    assert!(doubt[0].in_doubt);
+    assert_eq!(doubt[0].entry.message, ids[0]);
+    // Released: the second comes next.
+    f.store
+        .release_outbox(&doubt[0], OutboxDisposition::Done)
+        .await
+        .unwrap();
+    let next = f.store.claim_outbox(lapsed, lease, 10).await.unwrap();
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].entry.message, ids[1]);
+}
+
+/// An attempt extends the claim's lease to cover the send: a slow send
+/// keeps its claim (no one else marks it in doubt meanwhile) until the
+/// attempt's own lease lapses.
+pub async fn an_attempt_holds_its_claim_for_the_send<S: Store + AsDynStore + ?Sized>(
+    store: Arc<S>,
+) {
+    let f = Fixture::new(store.as_dyn()).await.unwrap();
+    let (c, _) = f
+        .customer_says("1001", "w1", "34698000021", "hi")
+        .await
+        .unwrap();
+    f.inbox
+        .reply(&f.actor("ana"), &c, 1, Reply::text("hello", "slow"))
+        .await
+        .unwrap();
+    let now = f.clock.now();
+    let lease = std::time::Duration::from_secs(60);
+    let claim = f
+        .store
+        .claim_outbox(now, lease, 10)
+        .await
+        .unwrap()
+        .remove(0);
+    let until = now + TimeDelta::minutes(5);
+    f.store
+        .begin_outbox_attempt(&claim, now, until)
+        .await
+        .unwrap();
+    // Past the claim's lease, within the attempt's: still held.
+    let mid = now + TimeDelta::minutes(3);
+    assert!(f
+        .store
+        .claim_outbox(mid, lease, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    f.store
+        .release_outbox(&claim, OutboxDisposition::Done)
+        .await
+        .unwrap();
 }
 
 async fn other_conversation_reply(f: &Fixture) -> MessageId {
@@ -317,44 +441,160 @@ pub async fn messages_in_doubt_are_counted_and_can_be_sent_again<S: Store + AsDy
     let c = m.conversation.clone();
     let ana = f.actor("ana");
     let v = f.version(&c).await.unwrap();
-    let sent = f.inbox.resend(&ana, &c, v, &fine, "again-0").await;
-    assert!(sent.is_err(), "another conversation's message");
+    let elsewhere = f.inbox.resend(&ana, &c, v, &fine, "a0").await.unwrap_err();
+    assert_eq!(elsewhere.code(), "invalid_input", "another conversation's");
     let other = message(&f, &fine).await.conversation;
     let ov = f.version(&other).await.unwrap();
-    let refused = f.inbox.resend(&ana, &other, ov, &fine, "again-0").await;
+    let refused = f.inbox.resend(&ana, &other, ov, &fine, "a0").await;
     assert_eq!(refused.unwrap_err().code(), "invalid_state", "already sent");
-    // Sending again: a new message, the original untouched, the timeline
-    // says who did it.
-    let again = f
-        .inbox
-        .resend(&ana, &c, v, &doubtful, "again-1")
-        .await
-        .unwrap();
+    // Sending again: a new message, quoting what the original quoted; the
+    // original no longer counts as in doubt; the timeline says who did it.
+    let again = f.inbox.resend(&ana, &c, v, &doubtful, "a1").await.unwrap();
     let copy = again.message.clone().unwrap();
     assert_ne!(copy.id, doubtful);
     assert_eq!(copy.content, m.content);
+    assert_eq!(copy.context.reply_to, m.context.reply_to);
     assert!(again.events.iter().any(|e| matches!(
         &e.kind,
         EventKind::MessageResent { original, message } if original == &doubtful && message == &copy.id
     )));
-    assert!(message(&f, &doubtful).await.is_in_doubt());
-    let replayed = f
-        .inbox
-        .resend(&ana, &c, v, &doubtful, "again-1")
-        .await
-        .unwrap();
+    let original = message(&f, &doubtful).await;
+    assert!(!original.is_in_doubt());
+    assert_eq!(original.delivery.unwrap().resent_as, Some(copy.id.clone()));
+    let snapshot = f.inbox.live_snapshot(&sam, live(None)).await.unwrap();
+    assert_eq!(snapshot.in_doubt, 0, "sent again: no longer in doubt");
+    // At most once: the same request again returns the same resend; any
+    // other (another key, another agent) is refused.
+    let replayed = f.inbox.resend(&ana, &c, v, &doubtful, "a1").await.unwrap();
     assert!(replayed.replayed);
     assert_eq!(replayed.message.unwrap().id, copy.id);
+    let v = f.version(&c).await.unwrap();
+    for (who, key) in [("ana", "a2"), ("ben", "b1")] {
+        let again = f.inbox.resend(&f.actor(who), &c, v, &doubtful, key).await;
+        assert_eq!(again.unwrap_err().code(), "invalid_state", "{who}");
+    }
     let report = f.inbox.dispatch(100).await.unwrap();
     assert_eq!(report.sent, 1);
     assert_eq!(sends(&[&f]).get(&copy.id), Some(&1));
     assert!(!sends(&[&f]).contains_key(&doubtful));
-    // Resolved, the message is still counted until reconciled.
-    let v = f.version(&c).await.unwrap();
+}
+
+/// Messages in doubt stay counted when their conversation is resolved,
+/// until reconciled or sent again.
+pub async fn messages_in_doubt_are_counted_after_resolving<S: Store + AsDynStore + ?Sized>(
+    store: Arc<S>,
+) {
+    let (f, _, replies) = five_replies(store).await;
+    f.transport.fail_next(TransportError::InDoubt {
+        code: None,
+        message: "connection closed before the answer".into(),
+    });
+    f.inbox.dispatch(1).await.unwrap();
+    let m = message(&f, &replies[0]).await;
+    assert!(m.is_in_doubt());
+    let ana = f.actor("ana");
+    let v = f.version(&m.conversation).await.unwrap();
     f.inbox
-        .set_status(&ana, &c, v, ConversationStatus::Resolved)
+        .set_status(&ana, &m.conversation, v, ConversationStatus::Resolved)
         .await
         .unwrap();
-    let snapshot = f.inbox.live_snapshot(&sam, live(None)).await.unwrap();
+    let q = crate::metrics::LiveQuery::at(f.clock.now());
+    let snapshot = f.inbox.live_snapshot(&f.actor("sam"), q).await.unwrap();
     assert_eq!(snapshot.in_doubt, 1);
+}
+
+/// A claim handed out in doubt (its dispatcher began sending and died) is
+/// only ever settled as in doubt: when the store fails during the pass that
+/// finds it, it is not put back in the queue with its attempt forgotten,
+/// so a later dispatcher marks it in doubt instead of sending it again.
+pub async fn an_in_doubt_claim_is_never_put_back_in_the_queue<S: Store + AsDynStore + ?Sized>(
+    store: Arc<S>,
+) {
+    let (f, faulty, replies) = five_replies(store).await;
+    // A dispatcher claims everything, begins sending the first, dies.
+    let now = f.clock.now();
+    let lease = std::time::Duration::from_secs(60);
+    let claims = f.store.claim_outbox(now, lease, 100).await.unwrap();
+    let first = claims
+        .iter()
+        .find(|c| c.entry.message == replies[0])
+        .unwrap();
+    let until = now + TimeDelta::seconds(60);
+    f.store
+        .begin_outbox_attempt(first, now, until)
+        .await
+        .unwrap();
+    // The next finds it in doubt, but the store goes away right after the
+    // claim, so nothing it decides is recorded; then the store is back and
+    // the same dispatcher goes on.
+    let g = Fixture::instance(faulty.clone(), InboxConfig::default(), "b");
+    g.clock.set(now + TimeDelta::minutes(2));
+    faulty.fail_after(1);
+    assert!(g.inbox.dispatch(100).await.is_err());
+    faulty.set_down(false);
+    let mut report = crate::inbox::DispatchReport::default();
+    for _ in 0..3 {
+        g.clock.set(g.clock.now() + TimeDelta::minutes(2));
+        let r = g.inbox.dispatch(100).await.unwrap();
+        report.sent += r.sent;
+        report.in_doubt += r.in_doubt;
+    }
+    assert_eq!(report.sent, 4, "{report:?}");
+    let sent = sends(&[&f, &g]);
+    assert!(!sent.contains_key(&replies[0]), "never sent again");
+    assert!(message(&g, &replies[0]).await.is_in_doubt());
+}
+
+/// A message that can never be sent as it stands (its number is gone from
+/// the store) is marked failed with the reason and leaves the queue; it
+/// does not stop the dispatcher or hold up other conversations.
+pub async fn an_unsendable_message_does_not_block_the_outbox<S: Store + AsDynStore + ?Sized>(
+    store: Arc<S>,
+) {
+    let (f, faulty, replies) = five_replies(store).await;
+    faulty.refuse("channel", || Error::NotFound {
+        entity: "channel",
+        id: "sales".into(),
+    });
+    let report = f.inbox.dispatch(100).await.unwrap();
+    assert_eq!((report.sent, report.skipped), (0, 5), "{report:?}");
+    for id in &replies {
+        let d = message(&f, id).await.delivery.unwrap();
+        assert_eq!(d.status, DeliveryStatus::Failed);
+        let reason = d.error.unwrap().title;
+        assert!(reason.contains("could not send"), "{reason}");
+    }
+    assert_eq!(f.inbox.dispatch(100).await.unwrap().total(), 0, "gone");
+    assert_eq!(f.transport.attempts(), 0);
+}
+
+/// Two agents sending the same message in doubt again at once, from the
+/// same look at the conversation: exactly one new message.
+pub async fn a_message_is_sent_again_at_most_once_under_races<S: Store + AsDynStore + ?Sized>(
+    store: Arc<S>,
+) {
+    let (f, _, replies) = five_replies(store).await;
+    f.transport.fail_next(TransportError::InDoubt {
+        code: None,
+        message: "timed out".into(),
+    });
+    f.inbox.dispatch(1).await.unwrap();
+    let m = message(&f, &replies[0]).await;
+    assert!(m.is_in_doubt());
+    let v = f.version(&m.conversation).await.unwrap();
+    let c = &m.conversation;
+    let (ana, ben) = (f.actor("ana"), f.actor("ben"));
+    let tries = futures_util::future::join_all([
+        f.inbox.resend(&ana, c, v, &replies[0], "a"),
+        f.inbox.resend(&ben, c, v, &replies[0], "b"),
+    ])
+    .await;
+    let won = tries.iter().filter(|t| t.is_ok()).count();
+    assert_eq!(won, 1, "{tries:?}");
+    f.advance(TimeDelta::minutes(1));
+    let mut sent = 0;
+    for _ in 0..5 {
+        sent += f.inbox.dispatch(100).await.unwrap().sent;
+    }
+    assert_eq!(sent, 5, "the four others and one copy");
 }

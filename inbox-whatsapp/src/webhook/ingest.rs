@@ -63,7 +63,10 @@ impl<'a> Delivery<'a> {
 
     async fn message(&mut self, m: DecodedMessage) -> Result<(), WhatsAppError> {
         let pnid = Some(m.message.phone_number_id.clone());
-        if let Err(reason) = m.message.check(self.now) {
+        // The decoder made the other checks; the inbox makes them all again
+        // (it cannot know who decoded the item) but answers a refusal as
+        // invalid input, without its typed reason.
+        if let Err(reason) = m.message.check_time(self.now) {
             return self.dead_letter(pnid, m.raw, reason).await;
         }
         match self.inbox.ingest(InboundEvent::Message(m.message)).await {
@@ -86,7 +89,7 @@ impl<'a> Delivery<'a> {
         let mut valid = Vec::new();
         let mut raws = Vec::new();
         for (status, raw) in std::mem::take(&mut self.statuses) {
-            match status.check(self.now) {
+            match status.check_time(self.now) {
                 Ok(()) => {
                     valid.push(status);
                     raws.push(raw);

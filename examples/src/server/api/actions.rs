@@ -342,10 +342,12 @@ pub async fn reply(r: Act<ReplyForm>) -> ApiResult<Response> {
 /// `POST /api/conversations/{id}/messages/{message_id}/resend`: sends again
 /// an outbound message that may not have been delivered (in doubt: the
 /// message's `delivery.in_doubt_since` is set) or that failed, as a new
-/// message with the same content. The original stays as it is (a late
-/// status may still settle it); the timeline records who sent it again
-/// (`message_resent`). The `Idempotency-Key` also keys the new message in
-/// the store, so a retried request never sends twice.
+/// message with the same content. A message is sent again at most once:
+/// the same request again gets that resend, any other 409 `invalid_state`.
+/// The original is marked as sent again (a late status may still settle
+/// it); the timeline records who sent it again (`message_resent`). The
+/// `Idempotency-Key` also keys the new message in the store, so a retried
+/// request never sends twice.
 #[utoipa::path(post, path = "/api/conversations/{id}/messages/{message_id}/resend", tag = "actions", params(("id" = String, Path, description = "Conversation id"), ("message_id" = String, Path, description = "The outbound message in doubt or failed"), ("Idempotency-Key" = String, Header, description = "Required; the same request again gets the first answer, another request under the key 422 idempotency_key_reused")), request_body = Versioned, responses((status = 200, description = "The conversation after the action, the new message, the events recorded (`message_resent`, `reply_queued`), warnings", body = inbox_core::ActionOutcome), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError, description = "not_found: no such conversation or message"), (status = 409, body = ApiError, description = "invalid_state (the message is neither in doubt nor failed: nothing to send again), conflict, lease_held, window_closed, idempotency_key_in_use"), (status = 422, body = ApiError, description = "invalid_input (not an outbound message of this conversation), idempotency_key_reused")))]
 pub async fn resend(r: Act<Versioned>) -> ApiResult<Response> {
     r.once(async |r| {
