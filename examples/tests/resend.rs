@@ -22,6 +22,24 @@ fn resend_path(id: &str, message: &str) -> String {
     path(id, &format!("messages/{message}/resend"))
 }
 
+/// Asks to send `message` again under `key`, having seen `version`.
+async fn resend(
+    app: &App,
+    token: &str,
+    id: &str,
+    message: &str,
+    key: &str,
+    version: u64,
+) -> (StatusCode, Value) {
+    app.act(
+        &resend_path(id, message),
+        token,
+        key,
+        json!({"version": version}),
+    )
+    .await
+}
+
 fn version(outcome: &Value) -> u64 {
     outcome["conversation"]["version"].as_u64().unwrap()
 }
@@ -151,14 +169,7 @@ async fn a_failed_reply_may_be_sent_again() {
     assert_eq!(m["delivery"]["status"], "failed", "{m}");
     assert!(m["delivery"]["error"]["title"].is_string(), "{m}");
     assert!(m["delivery"]["in_doubt_since"].is_null(), "{m}");
-    let (s, out) = app
-        .act(
-            &resend_path(&id, &original),
-            &ana,
-            "again",
-            json!({"version": v}),
-        )
-        .await;
+    let (s, out) = resend(&app, &ana, &id, &original, "again", v).await;
     assert_eq!(s, StatusCode::OK, "{out}");
     app.inbox.dispatch(10).await.unwrap();
     assert_eq!(app.transport.sent().len(), 1);
@@ -169,14 +180,7 @@ async fn what_was_sent_is_not_sent_again() {
     let app = app().await;
     let ana = app.sign_in("ana", "ana").await;
     let (id, sent, v) = a_reply_that(&app, &ana, None).await;
-    let (s, body) = app
-        .act(
-            &resend_path(&id, &sent),
-            &ana,
-            "again",
-            json!({"version": v}),
-        )
-        .await;
+    let (s, body) = resend(&app, &ana, &id, &sent, "again", v).await;
     assert_json_error("resend of a sent message", s, &body);
     assert_eq!(
         (s, body["code"].as_str()),
@@ -184,36 +188,15 @@ async fn what_was_sent_is_not_sent_again() {
         "{body}"
     );
     // An unknown message, a customer's message, a malformed id.
-    let (s, body) = app
-        .act(
-            &resend_path(&id, "nope"),
-            &ana,
-            "again-2",
-            json!({"version": v}),
-        )
-        .await;
+    let (s, body) = resend(&app, &ana, &id, "nope", "again-2", v).await;
     assert_json_error("unknown message", s, &body);
     assert_eq!(s, StatusCode::NOT_FOUND, "{body}");
     let (_, detail) = app.get(&format!("/api/conversations/{id}"), &ana).await;
     let inbound = detail["messages"][0]["id"].as_str().unwrap().to_string();
-    let (s, body) = app
-        .act(
-            &resend_path(&id, &inbound),
-            &ana,
-            "again-3",
-            json!({"version": v}),
-        )
-        .await;
+    let (s, body) = resend(&app, &ana, &id, &inbound, "again-3", v).await;
     assert_json_error("a customer's message", s, &body);
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    let (s, body) = app
-        .act(
-            &resend_path(&id, "%20"),
-            &ana,
-            "again-4",
-            json!({"version": v}),
-        )
-        .await;
+    let (s, body) = resend(&app, &ana, &id, "%20", "again-4", v).await;
     assert_json_error("a blank id", s, &body);
     assert!(s.is_client_error(), "{s} {body}");
     // Without a key or a version.
@@ -241,14 +224,7 @@ async fn a_resend_key_is_bound_to_its_request() {
     let app = app().await;
     let ana = app.sign_in("ana", "ana").await;
     let (id, original, v) = a_reply_that(&app, &ana, Some(in_doubt())).await;
-    let (s, first) = app
-        .act(
-            &resend_path(&id, &original),
-            &ana,
-            "k",
-            json!({"version": v}),
-        )
-        .await;
+    let (s, first) = resend(&app, &ana, &id, &original, "k", v).await;
     assert_eq!(s, StatusCode::OK, "{first}");
     let v2 = version(&first);
     // The key of the resend for a reply, a note, another body: refused.
@@ -282,14 +258,7 @@ async fn a_resend_key_is_bound_to_its_request() {
     // Another agent's key of the same name is theirs, but a message is sent
     // again at most once: sam (a supervisor) is told it already was.
     let sam = app.sign_in("sam", "sam").await;
-    let (s, theirs) = app
-        .act(
-            &resend_path(&id, &original),
-            &sam,
-            "k",
-            json!({"version": v2}),
-        )
-        .await;
+    let (s, theirs) = resend(&app, &sam, &id, &original, "k", v2).await;
     assert_eq!(
         (s, theirs["code"].as_str()),
         (StatusCode::CONFLICT, Some("invalid_state")),
@@ -304,14 +273,7 @@ async fn a_resend_keeps_its_binding_across_a_restart() {
     let app = app().await;
     let ana = app.sign_in("ana", "ana").await;
     let (id, original, v) = a_reply_that(&app, &ana, Some(in_doubt())).await;
-    let (s, first) = app
-        .act(
-            &resend_path(&id, &original),
-            &ana,
-            "k",
-            json!({"version": v}),
-        )
-        .await;
+    let (s, first) = resend(&app, &ana, &id, &original, "k", v).await;
     assert_eq!(s, StatusCode::OK, "{first}");
     let v2 = version(&first);
 
@@ -341,25 +303,11 @@ async fn a_resend_keeps_its_binding_across_a_restart() {
         "a reply under a resend key: {body}"
     );
     // The same resend: the same message, nothing new.
-    let (s, again) = restarted
-        .act(
-            &resend_path(&id, &original),
-            &ana,
-            "k",
-            json!({"version": v}),
-        )
-        .await;
+    let (s, again) = resend(&restarted, &ana, &id, &original, "k", v).await;
     assert_eq!(s, StatusCode::OK, "{again}");
     assert_eq!(again["message"]["id"], first["message"]["id"]);
     // A reply's key for a resend of the same text: refused.
-    let (s, body) = restarted
-        .act(
-            &resend_path(&id, &original),
-            &ana,
-            "r1",
-            json!({"version": v2}),
-        )
-        .await;
+    let (s, body) = resend(&restarted, &ana, &id, &original, "r1", v2).await;
     assert_eq!(
         (s, body["code"].as_str()),
         (
