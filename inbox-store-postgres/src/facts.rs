@@ -12,7 +12,7 @@
 use inbox_core::model::{Author, Conversation, Direction, Message};
 use inbox_core::sla::SlaTargetState;
 
-use crate::store::micros;
+use crate::sql::micros;
 
 /// The columns of a message row that reports and lookups read, as the
 /// message says (until migration 16 they were generated from the

@@ -36,19 +36,48 @@
 //! let bus = PgEventBus::connect(store.clone()).await?;
 //! # let _ = bus; Ok(()) }
 //! ```
+//!
+//! ## Layers
+//!
+//! Each module uses only modules of the layers below its own (checked by
+//! the imports: no cycle):
+//!
+//! ```text
+//! 5  store                      PgStore: settings, and the port traits, each method delegating
+//!    bus, webhooks, dead_letters  (adapters on a PgStore)
+//! 4  batch, reads -> plans      group commit and batched lookups, over a Writer handle
+//! 3  changes -> mutations       the changeset writer (alone, or a batch in one statement),
+//!                               message mutations; Writer
+//! 2  tables::*, lookups,        one writer per table (messages, conversations, contacts,
+//!    views, search, reports     events, outbox, timers, cursors, directory), leases; reads
+//! 1  sql, facts                 codecs, the Statement builder, derived columns
+//! 0  error
+//! ```
+//!
+//! A table's writer adds one multi-row statement for a slice of rows to a
+//! `Statement`: group commit puts every table of a batch in one statement,
+//! a changeset committed alone runs each table's statement for its own
+//! rows (the batch path with one item).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod batch;
 mod bus;
+mod changes;
 mod dead_letters;
 mod error;
 mod facts;
+mod lookups;
 mod mutations;
 mod plans;
 mod reads;
+mod reports;
+mod search;
+mod sql;
 mod store;
+mod tables;
+mod views;
 mod webhooks;
 
 pub use batch::{GroupCommit, GroupCommitStats};

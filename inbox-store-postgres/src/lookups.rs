@@ -1,0 +1,193 @@
+//! The lookups every webhook makes before it can be planned, as multi-key
+//! queries (`UNNEST … WITH ORDINALITY`): a single lookup is the query with
+//! one key, and the batched readers ([`crate::reads`]) send the keys that
+//! arrive while another query runs together.
+
+use sqlx::postgres::PgRow;
+use sqlx::{PgExecutor, Row};
+
+use inbox_core::error::Result;
+use inbox_core::ids::{ChannelId, MessageId, TenantId};
+use inbox_core::model::{ContactIdentity, Message};
+use inbox_core::ports::IngestContext;
+
+use crate::error::db;
+use crate::sql::{cast, column, Arrays};
+
+/// The SQL of a scalar subquery selecting `$col` of the message a status
+/// report concerns (`Store::message_for_status`): the outbound message
+/// with our id `u.ours` on channel `u.ch` of tenant `u.t`, else the one
+/// with the provider's id `u.ext` there.
+macro_rules! status_target {
+    ($col:literal) => {
+        concat!(
+            "SELECT x.",
+            $col,
+            " FROM ( \
+                SELECT ",
+            $col,
+            ", 0 AS pref FROM inbox_messages \
+                 WHERE tenant_id = u.t AND message_id = u.ours AND channel_id = u.ch \
+                   AND direction = 'outbound' \
+                UNION ALL \
+                SELECT ",
+            $col,
+            ", 1 AS pref FROM inbox_messages \
+                 WHERE tenant_id = u.t AND channel_id = u.ch AND external_id = u.ext) x \
+             ORDER BY pref LIMIT 1"
+        )
+    };
+}
+pub(crate) use status_target;
+
+/// One webhook message's lookup.
+pub(crate) struct ContextKey {
+    pub tenant: TenantId,
+    pub channel: ChannelId,
+    pub identity: ContactIdentity,
+    pub external_id: String,
+}
+
+/// One status's lookup.
+pub(crate) struct StatusKey {
+    pub tenant: TenantId,
+    pub channel: ChannelId,
+    pub our_id: Option<MessageId>,
+    pub external_id: String,
+}
+
+/// Rows of a multi-key query in key order: `ord` (1-based) is column 0.
+fn in_order(n: usize, rows: Vec<PgRow>) -> Vec<Option<PgRow>> {
+    let mut out: Vec<Option<PgRow>> = (0..n).map(|_| None).collect();
+    for row in rows {
+        let ord: i64 = row.get(0);
+        if let Some(slot) = usize::try_from(ord - 1).ok().and_then(|i| out.get_mut(i)) {
+            *slot = Some(row);
+        }
+    }
+    out
+}
+
+/// [`Store::ingest_context`](inbox_core::ports::Store::ingest_context) of
+/// each key, in order.
+pub(crate) async fn contexts(
+    conn: impl PgExecutor<'_>,
+    keys: &[ContextKey],
+) -> Result<Vec<Result<IngestContext>>> {
+    let mut q = sqlx::QueryBuilder::new(
+        "SELECT u.ord, \
+            (SELECT m.data FROM inbox_messages m \
+              WHERE m.tenant_id = u.t AND m.channel_id = u.ch AND m.external_id = u.ext), \
+            k.data, \
+            (SELECT c.data FROM inbox_conversations c \
+              WHERE c.tenant_id = u.t AND c.channel_id = u.ch AND c.contact_id = k.contact_id \
+              ORDER BY (c.status <> 'resolved') DESC, c.row_seq DESC LIMIT 1) \
+         FROM UNNEST(",
+    );
+    Arrays::on(&mut q)
+        .bind(
+            cast::TEXT,
+            keys.iter().map(|k| k.tenant.as_str()).collect::<Vec<_>>(),
+        )
+        .bind(
+            cast::TEXT,
+            keys.iter().map(|k| k.channel.as_str()).collect::<Vec<_>>(),
+        )
+        .bind(
+            cast::TEXT,
+            keys.iter()
+                .map(|k| k.identity.wa_id.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            cast::TEXT,
+            keys.iter()
+                .map(|k| k.identity.user_id.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            cast::TEXT,
+            keys.iter()
+                .map(|k| k.external_id.as_str())
+                .collect::<Vec<_>>(),
+        );
+    q.push(
+        ") WITH ORDINALITY AS u(t, ch, wa, uid, ext, ord) \
+         LEFT JOIN LATERAL ( \
+            SELECT contact_id, data FROM ( \
+                SELECT contact_id, data, 0 AS pref FROM inbox_contacts WHERE tenant_id = u.t AND wa_id = u.wa \
+                UNION ALL \
+                SELECT contact_id, data, 1 AS pref FROM inbox_contacts WHERE tenant_id = u.t AND user_id = u.uid) x \
+            ORDER BY pref LIMIT 1) k ON true",
+    );
+    let rows = q
+        .build()
+        .fetch_all(conn)
+        .await
+        .map_err(|e| db("ingest context", e))?;
+    Ok(in_order(keys.len(), rows)
+        .into_iter()
+        .map(|row| {
+            let Some(row) = row else {
+                return Ok(IngestContext::default());
+            };
+            Ok(IngestContext {
+                existing: column(&row, 1, "message")?,
+                contact: column(&row, 2, "contact")?,
+                latest: column(&row, 3, "conversation")?,
+            })
+        })
+        .collect())
+}
+
+/// [`Store::message_for_status`](inbox_core::ports::Store::message_for_status)
+/// of each key, in order.
+pub(crate) async fn statuses(
+    conn: impl PgExecutor<'_>,
+    keys: &[StatusKey],
+) -> Result<Vec<Result<Option<Message>>>> {
+    let mut q = sqlx::QueryBuilder::new(concat!(
+        "SELECT u.ord, (",
+        status_target!("data"),
+        ") FROM UNNEST("
+    ));
+    Arrays::on(&mut q)
+        .bind(
+            cast::TEXT,
+            keys.iter().map(|k| k.tenant.as_str()).collect::<Vec<_>>(),
+        )
+        .bind(
+            cast::TEXT,
+            keys.iter().map(|k| k.channel.as_str()).collect::<Vec<_>>(),
+        )
+        .bind(
+            cast::TEXT,
+            keys.iter()
+                .map(|k| k.our_id.as_ref().map(|m| m.as_str()))
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            cast::TEXT,
+            keys.iter()
+                .map(|k| k.external_id.as_str())
+                .collect::<Vec<_>>(),
+        );
+    q.push(") WITH ORDINALITY AS u(t, ch, ours, ext, ord)");
+    let rows = q
+        .build()
+        .fetch_all(conn)
+        .await
+        .map_err(|e| db("message for status", e))?;
+    Ok(in_order(keys.len(), rows)
+        .into_iter()
+        .map(|row| match row {
+            Some(row) => column(&row, 1, "message"),
+            None => Ok(None),
+        })
+        .collect())
+}
+
+/// The answer to one key of a multi-key lookup (`lookup` of `[key]`).
+pub(crate) fn only<V>(answers: Result<Vec<Result<V>>>, none: V) -> Result<V> {
+    answers?.into_iter().next().unwrap_or(Ok(none))
+}
