@@ -11,13 +11,13 @@ use std::collections::HashSet;
 use inbox_core::error::{Conflict, Error, Result};
 use inbox_core::event::Event;
 use inbox_core::ids::TenantId;
-use inbox_core::model::{Contact, Conversation, Message};
+use inbox_core::model::{Conversation, Message};
 use inbox_core::ports::{Changeset, Committed, ContactMerge, MessageUpdated, Write};
 use inbox_core::timer::TimerChange;
 
 use crate::error::{db, unique_violation};
 use crate::mutations::{Applied, MutationJob};
-use crate::sql::Statement;
+use crate::sql::{version, Statement};
 use crate::tables::events::{self, Next};
 use crate::tables::{contacts, conversations, cursors, directory, messages, outbox, timers};
 
@@ -221,8 +221,12 @@ impl Writer {
             if constraint == "inbox_conversations_pkey" {
                 return duplicate("conversation", c.id.to_string());
             }
-            if let Ok(Some(active)) =
-                conversations::latest(&self.pool, tenant, &c.channel, &c.contact).await
+            if let Ok(Some(active)) = conversations::LATEST
+                .one(
+                    &self.pool,
+                    &[tenant.as_str(), c.channel.as_str(), c.contact.as_str()],
+                )
+                .await
             {
                 if active.status.is_active() && active.id != c.id {
                     return duplicate("active conversation", active.id.to_string());
@@ -245,8 +249,9 @@ impl Writer {
         constraint: &str,
     ) -> Option<Error> {
         if let Some(ext) = &m.external_id {
-            if let Ok(Some(existing)) =
-                messages::by_external_id(&self.pool, tenant, &m.channel, ext).await
+            if let Ok(Some(existing)) = messages::BY_EXTERNAL_ID
+                .one(&self.pool, &[tenant.as_str(), m.channel.as_str(), ext])
+                .await
             {
                 return Some(Error::Duplicate {
                     what: "message",
@@ -255,7 +260,9 @@ impl Writer {
             }
         }
         if let Some(key) = &m.idempotency_key {
-            if let Ok(Some(existing)) = messages::by_idempotency_key(&self.pool, tenant, key).await
+            if let Ok(Some(existing)) = messages::BY_IDEMPOTENCY_KEY
+                .one(&self.pool, &[tenant.as_str(), key])
+                .await
             {
                 return Some(Error::Duplicate {
                     what: "idempotency key",
@@ -265,7 +272,9 @@ impl Writer {
         }
         if constraint == "inbox_messages_pkey"
             && matches!(
-                messages::by_id(&self.pool, tenant, &m.id).await,
+                messages::BY_ID
+                    .one(&self.pool, &[tenant.as_str(), m.id.as_str()])
+                    .await,
                 Ok(Some(_))
             )
         {
@@ -298,14 +307,28 @@ pub(crate) async fn write_one(
     tenant: &TenantId,
     ch: &Changeset,
 ) -> std::result::Result<Vec<Event>, Failure> {
-    let mut st = Statement::new();
-    directory::tenants_exist(&mut st, vec![tenant.as_str()]);
-    if !st.run(tx, "").await.map_err(fail("commit: tenant"))?.0 {
-        return Err(Error::not_found("tenant", tenant).into());
-    }
+    let st = Statement::of(|st| directory::tenants_exist(st, vec![tenant.as_str()]));
+    checked(tx, st, "commit: tenant", None, |_| {
+        Error::not_found("tenant", tenant)
+    })
+    .await?;
     write_messages(tx, tenant, ch).await?;
     if let Some(w) = &ch.contact {
-        write_contact(tx, tenant, w).await?;
+        // Inserted, or updated under its expected version.
+        let k = &w.value;
+        let st = Statement::of(|st| match w.expected_version {
+            None => contacts::insert(st, &[k]),
+            Some(v) => contacts::update(st, &[(k, v as i64)]),
+        });
+        let stored = Some((contacts::VERSION, [tenant.as_str(), k.id.as_str()]));
+        checked(tx, st, "commit: contact", stored, |stored| match stored {
+            None => Error::not_found("contact", &k.id),
+            Some(current) => {
+                let expected = w.expected_version.unwrap_or(0);
+                Error::Conflict(Box::new(Conflict::on("contact", &k.id, expected, current)))
+            }
+        })
+        .await?;
     }
     if let Some(w) = &ch.conversation {
         write_conversation(tx, tenant, w).await?;
@@ -313,34 +336,52 @@ pub(crate) async fn write_one(
     if let Some((agent, presence)) = &ch.presence {
         let mut st = Statement::new();
         directory::set_presence(&mut st, &[(tenant, agent, presence)])?;
-        if !st.run(tx, "").await.map_err(fail("commit: presence"))?.0 {
-            return Err(Error::not_found("agent", agent).into());
-        }
+        checked(tx, st, "commit: presence", None, |_| {
+            Error::not_found("agent", agent)
+        })
+        .await?;
     }
     write_timers(tx, tenant, &ch.timers).await?;
     for c in &ch.cursors {
-        let mut st = Statement::new();
-        cursors::store(&mut st, &[(tenant, c)]);
-        let context = "commit: routing cursor";
-        if !st.run(tx, "").await.map_err(fail(context))?.0 {
-            let stored = cursors::stored_version(tx, tenant, &c.team)
-                .await
-                .map_err(fail(context))?;
-            return Err(Error::Conflict(Box::new(Conflict::on(
+        let st = Statement::of(|st| cursors::store(st, &[(tenant, c)]));
+        let stored = Some((cursors::VERSION, [tenant.as_str(), c.team.as_str()]));
+        checked(tx, st, "commit: routing cursor", stored, |stored| {
+            let stored = stored.unwrap_or(0);
+            Error::Conflict(Box::new(Conflict::on(
                 "routing cursor",
                 &c.team,
                 c.version - 1,
                 stored,
             )))
-            .into());
-        }
+        })
+        .await?;
     }
     if !ch.outbox.is_empty() {
-        let mut st = Statement::new();
-        outbox::insert(&mut st, &outbox::entries(ch).collect::<Vec<_>>());
+        let entries: Vec<_> = outbox::entries(ch).collect();
+        let st = Statement::of(|st| outbox::insert(st, &entries));
         st.run(tx, "").await.map_err(fail("commit: outbox"))?;
     }
     Ok(events::record(tx, ch.events.clone()).await?)
+}
+
+/// Runs `st` on `tx`; if a count is off, fails with what `explain` makes
+/// of the stored version of the row written (read by `stored`: one of the
+/// tables' `VERSION` queries and its keys), if any.
+async fn checked(
+    tx: &mut PgConnection,
+    st: Statement<'_>,
+    context: &'static str,
+    stored: Option<(&'static str, [&str; 2])>,
+    explain: impl FnOnce(Option<u64>) -> Error,
+) -> std::result::Result<(), Failure> {
+    if st.run(tx, "").await.map_err(fail(context))?.0 {
+        return Ok(());
+    }
+    let version = match stored {
+        Some((sql, keys)) => version(tx, sql, &keys).await.map_err(fail(context))?,
+        None => None,
+    };
+    Err(explain(version).into())
 }
 
 /// The changeset's messages: each in an existing conversation (the
@@ -359,7 +400,7 @@ async fn write_messages(
             .as_ref()
             .is_some_and(|w| w.value.id == m.conversation);
         if !in_changeset
-            && !conversations::exists(tx, tenant, &m.conversation)
+            && !conversations::exists(&mut *tx, tenant, &m.conversation)
                 .await
                 .map_err(fail("commit: message conversation"))?
         {
@@ -372,36 +413,6 @@ async fn write_messages(
     Ok(())
 }
 
-/// The changeset's contact, inserted or updated under its expected
-/// version.
-async fn write_contact(
-    tx: &mut PgConnection,
-    tenant: &TenantId,
-    w: &Write<Contact>,
-) -> std::result::Result<(), Failure> {
-    let k = &w.value;
-    let mut st = Statement::new();
-    match w.expected_version {
-        None => contacts::insert(&mut st, &[k]),
-        Some(v) => contacts::update(&mut st, &[(k, v as i64)]),
-    }
-    let context = "commit: contact";
-    if st.run(tx, "").await.map_err(fail(context))?.0 {
-        return Ok(());
-    }
-    let expected = w.expected_version.unwrap_or(0);
-    Err(match contacts::stored_version(tx, tenant, &k.id)
-        .await
-        .map_err(fail(context))?
-    {
-        None => Error::not_found("contact", &k.id),
-        Some(current) => {
-            Error::Conflict(Box::new(Conflict::on("contact", &k.id, expected, current)))
-        }
-    }
-    .into())
-}
-
 /// The changeset's conversation, on an existing channel, inserted or
 /// updated under its expected version (its channel and contact unchanged).
 async fn write_conversation(
@@ -410,35 +421,36 @@ async fn write_conversation(
     w: &Write<Conversation>,
 ) -> std::result::Result<(), Failure> {
     let c = &w.value;
-    let mut st = Statement::new();
-    directory::channels_exist(&mut st, vec![(tenant.as_str(), c.channel.as_str())]);
-    if !st.run(tx, "").await.map_err(fail("commit: channel"))?.0 {
-        return Err(Error::not_found("channel", &c.channel).into());
-    }
+    let channel = [(tenant.as_str(), c.channel.as_str())];
+    let st = Statement::of(|st| directory::channels_exist(st, &channel));
+    checked(tx, st, "commit: channel", None, |_| {
+        Error::not_found("channel", &c.channel)
+    })
+    .await?;
     let mut st = Statement::new();
     match w.expected_version {
         None => conversations::insert(&mut st, &[c])?,
         Some(v) => conversations::update(&mut st, &[(c, v as i64)])?,
     }
-    let context = "commit: conversation";
-    if st.run(tx, "").await.map_err(fail(context))?.0 {
-        return Ok(());
-    }
     let expected = w.expected_version.unwrap_or(0);
-    Err(match conversations::stored_version(tx, tenant, &c.id)
-        .await
-        .map_err(fail(context))?
-    {
-        None => Error::not_found("conversation", &c.id),
-        Some(current) if current != expected => {
-            Error::Conflict(Box::new(Conflict::conversation(&c.id, expected, current)))
-        }
-        Some(_) => Error::invalid(
-            "conversation",
-            "channel and contact of a conversation cannot change",
-        ),
-    }
-    .into())
+    let stored = Some((conversations::VERSION, [tenant.as_str(), c.id.as_str()]));
+    checked(
+        tx,
+        st,
+        "commit: conversation",
+        stored,
+        |stored| match stored {
+            None => Error::not_found("conversation", &c.id),
+            Some(current) if current != expected => {
+                Error::Conflict(Box::new(Conflict::conversation(&c.id, expected, current)))
+            }
+            Some(_) => Error::invalid(
+                "conversation",
+                "channel and contact of a conversation cannot change",
+            ),
+        },
+    )
+    .await
 }
 
 /// The changeset's timers: the cleared ones deleted, then the set ones
@@ -502,7 +514,7 @@ pub(crate) async fn write_batch(
             .iter()
             .map(|c| (c.tenant.as_str(), c.channel.as_str()))
             .collect();
-        directory::channels_exist(&mut st, channels.into_iter().collect());
+        directory::channels_exist(&mut st, &channels.into_iter().collect::<Vec<_>>());
         conversations::insert(&mut st, &new).map_err(why)?;
     }
     if !updated.is_empty() {

@@ -4,7 +4,7 @@
 //! arrive while another query runs together.
 
 use sqlx::postgres::PgRow;
-use sqlx::{PgExecutor, Row};
+use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder, Row};
 
 use inbox_core::error::Result;
 use inbox_core::ids::{ChannelId, MessageId, TenantId};
@@ -40,24 +40,51 @@ macro_rules! status_target {
 }
 pub(crate) use status_target;
 
-/// One webhook message's lookup.
+/// Where a lookup looks: the tenant, the number and the provider's
+/// message id.
+pub(crate) struct Scope {
+    pub tenant: TenantId,
+    pub channel: ChannelId,
+    pub external_id: String,
+}
+
+impl Scope {
+    /// The scope of `external_id` on `channel` of `tenant`.
+    pub(crate) fn of(tenant: &TenantId, channel: &ChannelId, external_id: &str) -> Self {
+        Self {
+            tenant: tenant.clone(),
+            channel: channel.clone(),
+            external_id: external_id.to_string(),
+        }
+    }
+}
+
+/// One webhook message's lookup: the message's scope and its sender.
 pub(crate) struct ContextKey {
-    pub tenant: TenantId,
-    pub channel: ChannelId,
+    pub at: Scope,
     pub identity: ContactIdentity,
-    pub external_id: String,
 }
 
-/// One status's lookup.
+/// One status's lookup: the scope of the provider's id and our message's
+/// id, if the report carries it.
 pub(crate) struct StatusKey {
-    pub tenant: TenantId,
-    pub channel: ChannelId,
+    pub at: Scope,
     pub our_id: Option<MessageId>,
-    pub external_id: String,
 }
 
-/// Rows of a multi-key query in key order: `ord` (1-based) is column 0.
-fn in_order(n: usize, rows: Vec<PgRow>) -> Vec<Option<PgRow>> {
+/// The rows of a multi-key query of `n` keys, in key order (`ord`,
+/// 1-based, is column 0; a key without a row has `None`).
+async fn in_order(
+    conn: &mut PgConnection,
+    mut q: QueryBuilder<'_, Postgres>,
+    n: usize,
+    context: &'static str,
+) -> Result<Vec<Option<PgRow>>> {
+    let rows = q
+        .build()
+        .fetch_all(conn)
+        .await
+        .map_err(|e| db(context, e))?;
     let mut out: Vec<Option<PgRow>> = (0..n).map(|_| None).collect();
     for row in rows {
         let ord: i64 = row.get(0);
@@ -65,13 +92,13 @@ fn in_order(n: usize, rows: Vec<PgRow>) -> Vec<Option<PgRow>> {
             *slot = Some(row);
         }
     }
-    out
+    Ok(out)
 }
 
 /// [`Store::ingest_context`](inbox_core::ports::Store::ingest_context) of
 /// each key, in order.
 pub(crate) async fn contexts(
-    conn: impl PgExecutor<'_>,
+    conn: &mut PgConnection,
     keys: &[ContextKey],
 ) -> Result<Vec<Result<IngestContext>>> {
     let mut q = sqlx::QueryBuilder::new(
@@ -85,32 +112,11 @@ pub(crate) async fn contexts(
          FROM UNNEST(",
     );
     Arrays::on(&mut q)
-        .bind(
-            cast::TEXT,
-            keys.iter().map(|k| k.tenant.as_str()).collect::<Vec<_>>(),
-        )
-        .bind(
-            cast::TEXT,
-            keys.iter().map(|k| k.channel.as_str()).collect::<Vec<_>>(),
-        )
-        .bind(
-            cast::TEXT,
-            keys.iter()
-                .map(|k| k.identity.wa_id.as_deref())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            cast::TEXT,
-            keys.iter()
-                .map(|k| k.identity.user_id.as_deref())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            cast::TEXT,
-            keys.iter()
-                .map(|k| k.external_id.as_str())
-                .collect::<Vec<_>>(),
-        );
+        .col(cast::TEXT, keys, |k| k.at.tenant.as_str())
+        .col(cast::TEXT, keys, |k| k.at.channel.as_str())
+        .col(cast::TEXT, keys, |k| k.identity.wa_id.as_deref())
+        .col(cast::TEXT, keys, |k| k.identity.user_id.as_deref())
+        .col(cast::TEXT, keys, |k| k.at.external_id.as_str());
     q.push(
         ") WITH ORDINALITY AS u(t, ch, wa, uid, ext, ord) \
          LEFT JOIN LATERAL ( \
@@ -120,12 +126,8 @@ pub(crate) async fn contexts(
                 SELECT contact_id, data, 1 AS pref FROM inbox_contacts WHERE tenant_id = u.t AND user_id = u.uid) x \
             ORDER BY pref LIMIT 1) k ON true",
     );
-    let rows = q
-        .build()
-        .fetch_all(conn)
-        .await
-        .map_err(|e| db("ingest context", e))?;
-    Ok(in_order(keys.len(), rows)
+    let rows = in_order(conn, q, keys.len(), "ingest context").await?;
+    Ok(rows
         .into_iter()
         .map(|row| {
             let Some(row) = row else {
@@ -143,7 +145,7 @@ pub(crate) async fn contexts(
 /// [`Store::message_for_status`](inbox_core::ports::Store::message_for_status)
 /// of each key, in order.
 pub(crate) async fn statuses(
-    conn: impl PgExecutor<'_>,
+    conn: &mut PgConnection,
     keys: &[StatusKey],
 ) -> Result<Vec<Result<Option<Message>>>> {
     let mut q = sqlx::QueryBuilder::new(concat!(
@@ -152,33 +154,13 @@ pub(crate) async fn statuses(
         ") FROM UNNEST("
     ));
     Arrays::on(&mut q)
-        .bind(
-            cast::TEXT,
-            keys.iter().map(|k| k.tenant.as_str()).collect::<Vec<_>>(),
-        )
-        .bind(
-            cast::TEXT,
-            keys.iter().map(|k| k.channel.as_str()).collect::<Vec<_>>(),
-        )
-        .bind(
-            cast::TEXT,
-            keys.iter()
-                .map(|k| k.our_id.as_ref().map(|m| m.as_str()))
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            cast::TEXT,
-            keys.iter()
-                .map(|k| k.external_id.as_str())
-                .collect::<Vec<_>>(),
-        );
+        .col(cast::TEXT, keys, |k| k.at.tenant.as_str())
+        .col(cast::TEXT, keys, |k| k.at.channel.as_str())
+        .col(cast::TEXT, keys, |k| k.our_id.as_ref().map(|m| m.as_str()))
+        .col(cast::TEXT, keys, |k| k.at.external_id.as_str());
     q.push(") WITH ORDINALITY AS u(t, ch, ours, ext, ord)");
-    let rows = q
-        .build()
-        .fetch_all(conn)
-        .await
-        .map_err(|e| db("message for status", e))?;
-    Ok(in_order(keys.len(), rows)
+    let rows = in_order(conn, q, keys.len(), "message for status").await?;
+    Ok(rows
         .into_iter()
         .map(|row| match row {
             Some(row) => column(&row, 1, "message"),
@@ -187,7 +169,19 @@ pub(crate) async fn statuses(
         .collect())
 }
 
-/// The answer to one key of a multi-key lookup (`lookup` of `[key]`).
-pub(crate) fn only<V>(answers: Result<Vec<Result<V>>>, none: V) -> Result<V> {
-    answers?.into_iter().next().unwrap_or(Ok(none))
+/// [`contexts`] of one key, on a connection of `pool`.
+pub(crate) async fn context(pool: &PgPool, key: ContextKey) -> Result<IngestContext> {
+    let mut conn = pool.acquire().await.map_err(|e| db("ingest context", e))?;
+    let answer = contexts(&mut conn, &[key]).await?.into_iter().next();
+    answer.unwrap_or_else(|| Ok(IngestContext::default()))
+}
+
+/// [`statuses`] of one key, on a connection of `pool`.
+pub(crate) async fn status(pool: &PgPool, key: StatusKey) -> Result<Option<Message>> {
+    let mut conn = pool
+        .acquire()
+        .await
+        .map_err(|e| db("message for status", e))?;
+    let answer = statuses(&mut conn, &[key]).await?.into_iter().next();
+    answer.unwrap_or(Ok(None))
 }

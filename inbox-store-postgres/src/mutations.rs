@@ -43,7 +43,7 @@ use inbox_core::model::Message;
 use inbox_core::ports::{MessageMutation, MessageUpdated};
 
 use crate::error::{db, unique_violation};
-use crate::lookups::{self, status_target, StatusKey};
+use crate::lookups::{self, status_target, Scope, StatusKey};
 use crate::sql::{column, Statement};
 use crate::tables::{events, messages};
 
@@ -251,12 +251,10 @@ pub(crate) async fn alone(pool: &PgPool, job: &MutationJob) -> Result<Option<Mes
             external_id,
         } => {
             let key = StatusKey {
-                tenant: job.tenant.clone(),
-                channel: channel.clone(),
+                at: Scope::of(&job.tenant, channel, external_id),
                 our_id: ours.clone(),
-                external_id: external_id.clone(),
             };
-            match lookups::only(lookups::statuses(pool, &[key]).await, None)? {
+            match lookups::status(pool, key).await? {
                 Some(m) => m.id,
                 None => return Ok(None),
             }
@@ -304,8 +302,9 @@ async fn update_alone(
             return Err(match unique_violation(&e) {
                 Some(_) => {
                     let ext = message.external_id.clone().unwrap_or_default();
-                    let other =
-                        messages::by_external_id(pool, tenant, &message.channel, &ext).await?;
+                    let other = messages::BY_EXTERNAL_ID
+                        .one(pool, &[tenant.as_str(), message.channel.as_str(), &ext])
+                        .await?;
                     Error::Duplicate {
                         what: "message",
                         existing: other.map(|m| m.id.to_string()).unwrap_or_default(),

@@ -117,10 +117,7 @@ pub(crate) async fn context(
 ) -> Result<IngestContext> {
     match readers {
         Some(r) => r.context(key).await,
-        None => lookups::only(
-            lookups::contexts(pool, &[key]).await,
-            IngestContext::default(),
-        ),
+        None => lookups::context(pool, key).await,
     }
 }
 
@@ -133,7 +130,7 @@ pub(crate) async fn status(
 ) -> Result<Option<Message>> {
     match readers {
         Some(r) => r.status(key).await,
-        None => lookups::only(lookups::statuses(pool, &[key]).await, None),
+        None => lookups::status(pool, key).await,
     }
 }
 
@@ -154,7 +151,7 @@ async fn run(pools: &BatchPools, held: &mut Held, batch: Vec<Lookup>, stats: &Re
         stats,
         contexts,
         "ingest lookup",
-        async |conn, keys| lookups::contexts(conn, keys).await,
+        lookups::contexts,
     )
     .await;
     answer_with(
@@ -163,7 +160,7 @@ async fn run(pools: &BatchPools, held: &mut Held, batch: Vec<Lookup>, stats: &Re
         stats,
         statuses,
         "status lookup",
-        async |conn, keys| lookups::statuses(conn, keys).await,
+        lookups::statuses,
     )
     .await;
 }

@@ -45,8 +45,9 @@ fn dist(r: &PgRow, at: usize) -> Distribution {
     }
 }
 
-/// The conversations a report counts.
+/// The conversations a report counts, and the pool it reads them on.
 struct Population<'q> {
+    pool: &'q PgPool,
     tenant: &'q TenantId,
     query: &'q MetricsQuery,
 }
@@ -84,12 +85,12 @@ impl Population<'_> {
 
     /// The rows of `select`, the population (`FROM … WHERE …`), then
     /// `rest`.
-    async fn rows(&self, pool: &PgPool, select: String, rest: &str) -> Result<Vec<PgRow>> {
+    async fn rows(&self, select: String, rest: &str) -> Result<Vec<PgRow>> {
         let mut qb = QueryBuilder::new(select);
         self.push(&mut qb);
         qb.push(rest);
         qb.build()
-            .fetch_all(pool)
+            .fetch_all(self.pool)
             .await
             .map_err(|e| db("metrics", e))
     }
@@ -102,50 +103,21 @@ pub(crate) async fn metrics(
     query: &MetricsQuery,
 ) -> Result<MetricsReport> {
     query.validate()?;
-    let population = Population { tenant, query };
-    let mut report = totals(pool, &population).await?;
+    let population = Population {
+        pool,
+        tenant,
+        query,
+    };
+    let mut report = population.totals().await?;
     if report.opened == 0 {
         return Ok(report);
     }
-    owners(pool, &population, &mut report).await?;
-    writers(pool, &population, &mut report).await?;
-    arrivals(pool, &population, &mut report).await?;
-    sla(pool, &population, &mut report).await?;
-    tags(pool, &population, &mut report).await?;
+    population.owners(&mut report).await?;
+    population.writers(&mut report).await?;
+    population.arrivals(&mut report).await?;
+    population.sla(&mut report).await?;
+    population.tags(&mut report).await?;
     Ok(report)
-}
-
-/// The counts and the response and resolution times of the population.
-async fn totals(pool: &PgPool, population: &Population<'_>) -> Result<MetricsReport> {
-    let select = format!(
-        "SELECT count(*), count(*) FILTER (WHERE status = 'resolved'), \
-         count(*) FILTER (WHERE reopen_count > 0), \
-         count(*) FILTER (WHERE assignee IS NOT NULL), \
-         count(*) FILTER (WHERE status <> 'resolved' AND waiting_us <= {}), {}, {}, {}, {} \
-         FROM (SELECT status, assignee, reopen_count, waiting_us, {FIRST} AS fr, {RESOLUTION} AS rt, \
-         {FIRST_BUSINESS} AS frb, {RESOLUTION_BUSINESS} AS rtb",
-        micros(population.query.missed_before()),
-        stats("fr"),
-        stats("rt"),
-        stats("frb"),
-        stats("rtb"),
-    );
-    let rows = population.rows(pool, select, ") s").await?;
-    let Some(row) = rows.first() else {
-        return Ok(MetricsReport::default());
-    };
-    Ok(MetricsReport {
-        opened: row.get::<i64, _>(0) as u64,
-        resolved: row.get::<i64, _>(1) as u64,
-        reopened: row.get::<i64, _>(2) as u64,
-        with_owner: row.get::<i64, _>(3) as u64,
-        missed: row.get::<i64, _>(4) as u64,
-        first_response: dist(row, 5),
-        resolution: dist(row, 9),
-        first_response_business: dist(row, 13),
-        resolution_business: dist(row, 17),
-        ..MetricsReport::default()
-    })
 }
 
 /// An agent's line of the report, with nothing counted yet.
@@ -161,135 +133,148 @@ fn agent_line(agent: AgentId) -> AgentMetrics {
     }
 }
 
-/// What each owner of conversations of the population handled.
-async fn owners(
-    pool: &PgPool,
-    population: &Population<'_>,
-    report: &mut MetricsReport,
-) -> Result<()> {
-    let select = format!(
-        "SELECT assignee, count(*), count(*) FILTER (WHERE status <> 'resolved'), {} FROM (SELECT assignee, status, {FIRST} AS fr",
-        stats("fr")
-    );
-    let rest = " AND assignee IS NOT NULL) s GROUP BY assignee ORDER BY assignee";
-    for r in population.rows(pool, select, rest).await? {
-        report.agents.push(AgentMetrics {
-            handled: r.get::<i64, _>(1) as u64,
-            open: r.get::<i64, _>(2) as u64,
-            first_response: dist(&r, 3),
-            ..agent_line(AgentId::new(r.get::<String, _>(0))?)
-        });
-    }
-    Ok(())
-}
-
-/// What agents wrote in the population's conversations (an index-only
-/// scan of `inbox_messages_by_agent`): per agent, and in total for the
-/// next response times.
-async fn writers(
-    pool: &PgPool,
-    population: &Population<'_>,
-    report: &mut MetricsReport,
-) -> Result<()> {
-    let select = format!(
-        "SELECT m.author_agent, count(*) FILTER (WHERE m.direction = 'outbound'), \
-         count(*) FILTER (WHERE m.direction = 'note'), {}, {} \
-         FROM inbox_messages m JOIN (SELECT conversation_id",
-        stats("m.next_response_secs"),
-        stats("m.next_response_business_secs"),
-    );
-    let mut qb = QueryBuilder::new(select);
-    population.push(&mut qb);
-    qb.push(") p ON m.conversation_id = p.conversation_id WHERE m.tenant_id = ")
-        .push_bind(population.tenant.as_str().to_string())
-        .push(" AND m.author_agent IS NOT NULL GROUP BY GROUPING SETS ((m.author_agent), ())");
-    let rows = qb
-        .build()
-        .fetch_all(pool)
-        .await
-        .map_err(|e| db("metrics", e))?;
-    for r in rows {
-        let Some(agent) = r.get::<Option<String>, _>(0) else {
-            report.next_response = dist(&r, 3);
-            report.next_response_business = dist(&r, 7);
-            continue;
+impl Population<'_> {
+    /// The counts and the response and resolution times of the population.
+    async fn totals(&self) -> Result<MetricsReport> {
+        let select = format!(
+            "SELECT count(*), count(*) FILTER (WHERE status = 'resolved'), \
+             count(*) FILTER (WHERE reopen_count > 0), \
+             count(*) FILTER (WHERE assignee IS NOT NULL), \
+             count(*) FILTER (WHERE status <> 'resolved' AND waiting_us <= {}), {}, {}, {}, {} \
+             FROM (SELECT status, assignee, reopen_count, waiting_us, {FIRST} AS fr, {RESOLUTION} AS rt, \
+             {FIRST_BUSINESS} AS frb, {RESOLUTION_BUSINESS} AS rtb",
+            micros(self.query.missed_before()),
+            stats("fr"),
+            stats("rt"),
+            stats("frb"),
+            stats("rtb"),
+        );
+        let rows = self.rows(select, ") s").await?;
+        let Some(row) = rows.first() else {
+            return Ok(MetricsReport::default());
         };
-        let agent = AgentId::new(agent)?;
-        let at = match report.agents.binary_search_by(|a| a.agent.cmp(&agent)) {
-            Ok(i) => i,
-            Err(i) => {
-                report.agents.insert(i, agent_line(agent));
-                i
-            }
-        };
-        let a = &mut report.agents[at];
-        a.replies = r.get::<i64, _>(1) as u64;
-        a.notes = r.get::<i64, _>(2) as u64;
-        a.next_response = dist(&r, 3);
+        Ok(MetricsReport {
+            opened: row.get::<i64, _>(0) as u64,
+            resolved: row.get::<i64, _>(1) as u64,
+            reopened: row.get::<i64, _>(2) as u64,
+            with_owner: row.get::<i64, _>(3) as u64,
+            missed: row.get::<i64, _>(4) as u64,
+            first_response: dist(row, 5),
+            resolution: dist(row, 9),
+            first_response_business: dist(row, 13),
+            resolution_business: dist(row, 17),
+            ..MetricsReport::default()
+        })
     }
-    Ok(())
-}
 
-/// Conversations opened by day, hour and number (days and hours from the
-/// integer microseconds: exact).
-async fn arrivals(
-    pool: &PgPool,
-    population: &Population<'_>,
-    report: &mut MetricsReport,
-) -> Result<()> {
-    let select = "SELECT created_us / 86400000000 AS day, (created_us / 3600000000) % 24 AS hour, channel_id, count(*)";
-    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
-    for r in population
-        .rows(pool, select.into(), " GROUP BY 1, 2, 3")
-        .await?
-    {
-        let n = r.get::<i64, _>(3) as u64;
-        let day = epoch + chrono::Days::new(r.get::<i64, _>(0).max(0) as u64);
-        *report.by_day.entry(day).or_default() += n;
-        *report.by_hour.entry(r.get::<i64, _>(1) as u32).or_default() += n;
-        *report
-            .by_channel
-            .entry(ChannelId::new(r.get::<String, _>(2))?)
-            .or_default() += n;
+    /// What each owner of conversations of the population handled.
+    async fn owners(&self, report: &mut MetricsReport) -> Result<()> {
+        let select = format!(
+            "SELECT assignee, count(*), count(*) FILTER (WHERE status <> 'resolved'), {} FROM (SELECT assignee, status, {FIRST} AS fr",
+            stats("fr")
+        );
+        let rest = " AND assignee IS NOT NULL) s GROUP BY assignee ORDER BY assignee";
+        for r in self.rows(select, rest).await? {
+            report.agents.push(AgentMetrics {
+                handled: r.get::<i64, _>(1) as u64,
+                open: r.get::<i64, _>(2) as u64,
+                first_response: dist(&r, 3),
+                ..agent_line(AgentId::new(r.get::<String, _>(0))?)
+            });
+        }
+        Ok(())
     }
-    Ok(())
-}
 
-/// SLA targets met and breached, per policy and target.
-async fn sla(pool: &PgPool, population: &Population<'_>, report: &mut MetricsReport) -> Result<()> {
-    let select =
-        "SELECT p, k, count(*) FILTER (WHERE st = 'met'), count(*) FILTER (WHERE st = 'breached') \
-         FROM (SELECT sla_policy AS p, t.k, t.st \
-         FROM (SELECT sla_policy, sla_kinds, sla_states";
-    let rest = ") x CROSS JOIN LATERAL UNNEST(x.sla_kinds, x.sla_states) AS t(k, st)) s \
-         GROUP BY p, k ORDER BY p COLLATE \"C\", k COLLATE \"C\"";
-    for r in population.rows(pool, select.into(), rest).await? {
-        report.sla.push(SlaCompliance {
-            policy: r.get::<Option<String>, _>(0).unwrap_or_default(),
-            target: r.get::<Option<String>, _>(1).unwrap_or_default(),
-            met: r.get::<i64, _>(2) as u64,
-            breached: r.get::<i64, _>(3) as u64,
-        });
+    /// What agents wrote in the population's conversations (an index-only
+    /// scan of `inbox_messages_by_agent`): per agent, and in total for the
+    /// next response times.
+    async fn writers(&self, report: &mut MetricsReport) -> Result<()> {
+        let select = format!(
+            "SELECT m.author_agent, count(*) FILTER (WHERE m.direction = 'outbound'), \
+             count(*) FILTER (WHERE m.direction = 'note'), {}, {} \
+             FROM inbox_messages m JOIN (SELECT conversation_id",
+            stats("m.next_response_secs"),
+            stats("m.next_response_business_secs"),
+        );
+        let mut qb = QueryBuilder::new(select);
+        self.push(&mut qb);
+        qb.push(") p ON m.conversation_id = p.conversation_id WHERE m.tenant_id = ")
+            .push_bind(self.tenant.as_str().to_string())
+            .push(" AND m.author_agent IS NOT NULL GROUP BY GROUPING SETS ((m.author_agent), ())");
+        let rows = qb
+            .build()
+            .fetch_all(self.pool)
+            .await
+            .map_err(|e| db("metrics", e))?;
+        for r in rows {
+            let Some(agent) = r.get::<Option<String>, _>(0) else {
+                report.next_response = dist(&r, 3);
+                report.next_response_business = dist(&r, 7);
+                continue;
+            };
+            let agent = AgentId::new(agent)?;
+            let at = match report.agents.binary_search_by(|a| a.agent.cmp(&agent)) {
+                Ok(i) => i,
+                Err(i) => {
+                    report.agents.insert(i, agent_line(agent));
+                    i
+                }
+            };
+            let a = &mut report.agents[at];
+            a.replies = r.get::<i64, _>(1) as u64;
+            a.notes = r.get::<i64, _>(2) as u64;
+            a.next_response = dist(&r, 3);
+        }
+        Ok(())
     }
-    Ok(())
-}
 
-/// Conversations per tag.
-async fn tags(
-    pool: &PgPool,
-    population: &Population<'_>,
-    report: &mut MetricsReport,
-) -> Result<()> {
-    let select = "SELECT t, count(*) FROM (SELECT unnest(tags) AS t";
-    for r in population
-        .rows(pool, select.into(), ") s GROUP BY t")
-        .await?
-    {
-        report
-            .by_tag
-            .insert(r.get::<String, _>(0), r.get::<i64, _>(1) as u64);
+    /// Conversations opened by day, hour and number (days and hours from the
+    /// integer microseconds: exact).
+    async fn arrivals(&self, report: &mut MetricsReport) -> Result<()> {
+        let select = "SELECT created_us / 86400000000 AS day, (created_us / 3600000000) % 24 AS hour, channel_id, count(*)";
+        let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+        for r in self.rows(select.into(), " GROUP BY 1, 2, 3").await? {
+            let n = r.get::<i64, _>(3) as u64;
+            let day = epoch + chrono::Days::new(r.get::<i64, _>(0).max(0) as u64);
+            *report.by_day.entry(day).or_default() += n;
+            *report.by_hour.entry(r.get::<i64, _>(1) as u32).or_default() += n;
+            *report
+                .by_channel
+                .entry(ChannelId::new(r.get::<String, _>(2))?)
+                .or_default() += n;
+        }
+        Ok(())
     }
-    Ok(())
+
+    /// SLA targets met and breached, per policy and target.
+    async fn sla(&self, report: &mut MetricsReport) -> Result<()> {
+        let select =
+            "SELECT p, k, count(*) FILTER (WHERE st = 'met'), count(*) FILTER (WHERE st = 'breached') \
+             FROM (SELECT sla_policy AS p, t.k, t.st \
+             FROM (SELECT sla_policy, sla_kinds, sla_states";
+        let rest = ") x CROSS JOIN LATERAL UNNEST(x.sla_kinds, x.sla_states) AS t(k, st)) s \
+             GROUP BY p, k ORDER BY p COLLATE \"C\", k COLLATE \"C\"";
+        for r in self.rows(select.into(), rest).await? {
+            report.sla.push(SlaCompliance {
+                policy: r.get::<Option<String>, _>(0).unwrap_or_default(),
+                target: r.get::<Option<String>, _>(1).unwrap_or_default(),
+                met: r.get::<i64, _>(2) as u64,
+                breached: r.get::<i64, _>(3) as u64,
+            });
+        }
+        Ok(())
+    }
+
+    /// Conversations per tag.
+    async fn tags(&self, report: &mut MetricsReport) -> Result<()> {
+        let select = "SELECT t, count(*) FROM (SELECT unnest(tags) AS t";
+        for r in self.rows(select.into(), ") s GROUP BY t").await? {
+            report
+                .by_tag
+                .insert(r.get::<String, _>(0), r.get::<i64, _>(1) as u64);
+        }
+        Ok(())
+    }
 }
 
 /// Active conversations (`status <> 'resolved'`: the partial indexes),

@@ -7,7 +7,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sqlx::postgres::PgRow;
 use sqlx::types::Json;
-use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder, Row};
+use sqlx::{PgConnection, PgExecutor, PgPool, Postgres, QueryBuilder, Row};
+use std::marker::PhantomData;
 
 use inbox_core::error::{Error, Result};
 use inbox_core::model::Priority;
@@ -118,6 +119,15 @@ impl<'b, 'a> Arrays<'b, 'a> {
         self.q.push_bind(v).push(cast);
         self
     }
+
+    /// Binds `f` of each of `rows` as one array, cast as `cast`.
+    pub(crate) fn col<'r, R, T>(self, cast: &str, rows: &'r [R], f: impl Fn(&'r R) -> T) -> Self
+    where
+        T: 'a,
+        Vec<T>: sqlx::Encode<'a, Postgres> + sqlx::Type<Postgres>,
+    {
+        self.bind(cast, rows.iter().map(f).collect::<Vec<T>>())
+    }
 }
 
 /// A statement of CTEs (`WITH a AS (…), b AS (…) SELECT …`) and the row
@@ -142,6 +152,13 @@ impl<'a> Statement<'a> {
             empty: true,
             checks: Vec::new(),
         }
+    }
+
+    /// A statement of what `write` adds (see [`crate::tables`]).
+    pub(crate) fn of(write: impl FnOnce(&mut Self)) -> Self {
+        let mut st = Self::new();
+        write(&mut st);
+        st
     }
 
     /// Adds the CTE `name`, whose body `body` pushes.
@@ -218,41 +235,106 @@ impl<'a> Statement<'a> {
     }
 }
 
-/// `sql` with `keys` bound as text (`$1`, `$2`, …).
-fn keyed<'q>(
-    sql: &'q str,
-    keys: &[&'q str],
-) -> sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments> {
-    keys.iter().fold(sqlx::query(sql), |q, k| q.bind(*k))
+/// Column 0 of the row `sql` selects for `keys` (bound as text, `$1`,
+/// `$2`, …), if there is one.
+pub(crate) async fn scalar<T>(
+    conn: impl PgExecutor<'_>,
+    sql: &'static str,
+    keys: &[&str],
+) -> std::result::Result<Option<T>, sqlx::Error>
+where
+    T: Send + Unpin,
+    (T,): for<'r> sqlx::FromRow<'r, PgRow>,
+{
+    keys.iter()
+        .fold(sqlx::query_scalar(sql), |q, k| q.bind(*k))
+        .fetch_optional(conn)
+        .await
 }
 
-/// The documents (column 0) of the rows `sql` selects for `keys`, in the
-/// order selected. `context` names what failed in an error, `what` the
-/// kind of document.
+/// The version (column 0, `bigint`) of the row `sql` selects for `keys`
+/// (bound as text), if there is one: the tables' `VERSION` queries.
+pub(crate) async fn version(
+    conn: &mut PgConnection,
+    sql: &'static str,
+    keys: &[&str],
+) -> std::result::Result<Option<u64>, sqlx::Error> {
+    let v: Option<i64> = scalar(conn, sql, keys).await?;
+    Ok(v.map(|v| v as u64))
+}
+
+/// The documents `what` (column 0) of the rows `sql` selects for `keys`
+/// (bound as text, `$1`, `$2`, …), in the order selected; `context` names
+/// what failed in an error.
 pub(crate) async fn documents<T: DeserializeOwned>(
     pool: &PgPool,
     (context, what): (&'static str, &'static str),
-    sql: &'static str,
+    sql: &str,
     keys: &[&str],
 ) -> Result<Vec<T>> {
-    let rows = keyed(sql, keys)
+    let rows = keys
+        .iter()
+        .fold(sqlx::query(sql), |q, k| q.bind(*k))
         .fetch_all(pool)
         .await
         .map_err(|e| db(context, e))?;
     rows.iter().map(|r| document(what, r, 0)).collect()
 }
 
-/// The document of the row `sql` selects for `keys`, if any (see
-/// [`documents`]).
-pub(crate) async fn document_of<T: DeserializeOwned>(
-    pool: &PgPool,
-    (context, what): (&'static str, &'static str),
-    sql: &'static str,
-    keys: &[&str],
-) -> Result<Option<T>> {
-    let row = keyed(sql, keys)
-        .fetch_optional(pool)
-        .await
-        .map_err(|e| db(context, e))?;
-    row.map(|r| document(what, &r, 0)).transpose()
+/// A table of documents (its `data` column) and what they are called in
+/// errors.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Docs {
+    /// What a document is called in errors.
+    pub what: &'static str,
+    /// The table.
+    pub table: &'static str,
+}
+
+impl Docs {
+    /// The documents `what` of `table`.
+    pub(crate) const fn new(what: &'static str, table: &'static str) -> Self {
+        Self { what, table }
+    }
+
+    /// The query of the documents where `filter` (over keys bound as
+    /// text, `$1`, `$2`, …); `context` names what failed in an error.
+    pub(crate) const fn by<T>(self, context: &'static str, filter: &'static str) -> ByKey<T> {
+        ByKey {
+            context,
+            docs: self,
+            filter,
+            of: PhantomData,
+        }
+    }
+}
+
+/// A query of documents by keys bound as text ([`Docs::by`]).
+pub(crate) struct ByKey<T> {
+    context: &'static str,
+    docs: Docs,
+    filter: &'static str,
+    of: PhantomData<fn() -> T>,
+}
+
+impl<T: DeserializeOwned> ByKey<T> {
+    /// The documents of the rows selected, in the order selected.
+    pub(crate) async fn all(&self, pool: &PgPool, keys: &[&str]) -> Result<Vec<T>> {
+        let sql = format!("SELECT data FROM {} WHERE {}", self.docs.table, self.filter);
+        documents(pool, (self.context, self.docs.what), &sql, keys).await
+    }
+
+    /// The document of the row selected, if any (the queries select at
+    /// most one).
+    pub(crate) async fn one(&self, pool: &PgPool, keys: &[&str]) -> Result<Option<T>> {
+        Ok(self.all(pool, keys).await?.into_iter().next())
+    }
+
+    /// The document of the row selected; `NotFound` (of the last key, its
+    /// id) if there is none.
+    pub(crate) async fn required(&self, pool: &PgPool, keys: &[&str]) -> Result<T> {
+        self.one(pool, keys).await?.ok_or_else(|| {
+            Error::not_found(self.docs.what, keys.last().copied().unwrap_or_default())
+        })
+    }
 }

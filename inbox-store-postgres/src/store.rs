@@ -24,7 +24,7 @@ use inbox_core::timer::Timer;
 use crate::batch::{self, GroupCommit, GroupCommitStats, Queue};
 use crate::changes::Writer;
 use crate::error::db;
-use crate::lookups::{ContextKey, StatusKey};
+use crate::lookups::{ContextKey, Scope, StatusKey};
 use crate::mutations::{MutationBatchStats, Target};
 use crate::plans::BatchPools;
 use crate::reads::{self, ReadBatchStats, Readers};
@@ -322,9 +322,9 @@ impl Store for PgStore {
     }
 
     async fn contact(&self, tenant: &TenantId, id: &ContactId) -> Result<Contact> {
-        contacts::by_id(self.pool(), tenant, id)
-            .await?
-            .ok_or_else(|| Error::not_found("contact", id))
+        contacts::BY_ID
+            .required(self.pool(), &[tenant.as_str(), id.as_str()])
+            .await
     }
 
     async fn contacts(&self, tenant: &TenantId, ids: &[ContactId]) -> Result<Vec<Contact>> {
@@ -340,9 +340,9 @@ impl Store for PgStore {
     }
 
     async fn conversation(&self, tenant: &TenantId, id: &ConversationId) -> Result<Conversation> {
-        conversations::by_id(self.pool(), tenant, id)
-            .await?
-            .ok_or_else(|| Error::not_found("conversation", id))
+        conversations::BY_ID
+            .required(self.pool(), &[tenant.as_str(), id.as_str()])
+            .await
     }
 
     async fn latest_conversation(
@@ -351,7 +351,8 @@ impl Store for PgStore {
         channel: &ChannelId,
         contact: &ContactId,
     ) -> Result<Option<Conversation>> {
-        conversations::latest(self.pool(), tenant, channel, contact).await
+        let keys = [tenant.as_str(), channel.as_str(), contact.as_str()];
+        conversations::LATEST.one(self.pool(), &keys).await
     }
 
     async fn list_conversations(
@@ -409,9 +410,9 @@ impl Store for PgStore {
     }
 
     async fn message(&self, tenant: &TenantId, id: &MessageId) -> Result<Message> {
-        messages::by_id(self.pool(), tenant, id)
-            .await?
-            .ok_or_else(|| Error::not_found("message", id))
+        messages::BY_ID
+            .required(self.pool(), &[tenant.as_str(), id.as_str()])
+            .await
     }
 
     async fn messages(
@@ -419,7 +420,8 @@ impl Store for PgStore {
         tenant: &TenantId,
         conversation: &ConversationId,
     ) -> Result<Vec<Message>> {
-        messages::of_conversation(self.pool(), tenant, conversation).await
+        let keys = [tenant.as_str(), conversation.as_str()];
+        messages::OF_CONVERSATION.all(self.pool(), &keys).await
     }
 
     async fn message_by_external_id(
@@ -428,7 +430,8 @@ impl Store for PgStore {
         channel: &ChannelId,
         external_id: &str,
     ) -> Result<Option<Message>> {
-        messages::by_external_id(self.pool(), tenant, channel, external_id).await
+        let keys = [tenant.as_str(), channel.as_str(), external_id];
+        messages::BY_EXTERNAL_ID.one(self.pool(), &keys).await
     }
 
     async fn message_by_idempotency_key(
@@ -436,7 +439,8 @@ impl Store for PgStore {
         tenant: &TenantId,
         key: &str,
     ) -> Result<Option<Message>> {
-        messages::by_idempotency_key(self.pool(), tenant, key).await
+        let keys = [tenant.as_str(), key];
+        messages::BY_IDEMPOTENCY_KEY.one(self.pool(), &keys).await
     }
 
     async fn ingest_context(
@@ -447,10 +451,8 @@ impl Store for PgStore {
         external_id: &str,
     ) -> Result<IngestContext> {
         let key = ContextKey {
-            tenant: tenant.clone(),
-            channel: channel.clone(),
+            at: Scope::of(tenant, channel, external_id),
             identity: identity.clone(),
-            external_id: external_id.to_string(),
         };
         reads::context(self.readers.as_ref(), self.pool(), key).await
     }
@@ -463,10 +465,8 @@ impl Store for PgStore {
         external_id: &str,
     ) -> Result<Option<Message>> {
         let key = StatusKey {
-            tenant: tenant.clone(),
-            channel: channel.clone(),
+            at: Scope::of(tenant, channel, external_id),
             our_id: our_id.cloned(),
-            external_id: external_id.to_string(),
         };
         reads::status(self.readers.as_ref(), self.pool(), key).await
     }

@@ -13,8 +13,31 @@ use std::time::Duration;
 
 use inbox_core::ports::{BusItem, EventBus, Store};
 use inbox_core::testing::Fixture;
-use inbox_core::{Error, EventKind, InboxConfig, IngestOutcome, Reply, TenantId, View, ViewQuery};
+use inbox_core::{
+    ConversationId, Error, EventKind, InboxConfig, IngestOutcome, Reply, TenantId, View, ViewQuery,
+};
 use inbox_store_postgres::{PgEventBus, PgStore};
+
+/// A fresh database's URL and two instances on it, each on its own pool:
+/// the first (the test's fixture, which seeded the directory) and "b".
+async fn two_instances() -> Option<(String, Fixture, Fixture)> {
+    let url = common::fresh_database().await?;
+    let a = Fixture::new(Arc::new(PgStore::connect(&url, 4).await.unwrap()) as Arc<dyn Store>)
+        .await
+        .unwrap();
+    let b = instance(&url, "b").await;
+    Some((url, a, b))
+}
+
+/// Customer `i` writes "hi" to number 1001 (message `w{i}`, from
+/// `{sender}{i:04}`); the conversation it lands in.
+async fn customer_writes(a: &Fixture, i: usize, sender: &str) -> ConversationId {
+    let (conv, _) = a
+        .customer_says("1001", &format!("w{i}"), &format!("{sender}{i:04}"), "hi")
+        .await
+        .unwrap();
+    conv
+}
 
 /// Instance `n` on its own pool, on the database of `url`.
 async fn instance(url: &str, prefix: &'static str) -> Fixture {
@@ -24,20 +47,13 @@ async fn instance(url: &str, prefix: &'static str) -> Fixture {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn claims_race_across_pools_exactly_one_wins() {
-    let Some(url) = common::fresh_database().await else {
+    let Some((url, a, b)) = two_instances().await else {
         return;
     };
-    let a = Fixture::new(Arc::new(PgStore::connect(&url, 4).await.unwrap()) as Arc<dyn Store>)
-        .await
-        .unwrap();
-    let b = instance(&url, "b").await;
     let c = instance(&url, "c").await;
     let mut convs = Vec::new();
     for i in 0..10 {
-        let (conv, _) = a
-            .customer_says("1001", &format!("w{i}"), &format!("3460000{i:04}"), "hi")
-            .await
-            .unwrap();
+        let conv = customer_writes(&a, i, "3460000").await;
         convs.push(conv);
     }
     for conv in &convs {
@@ -77,13 +93,9 @@ async fn claims_race_across_pools_exactly_one_wins() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn duplicate_deliveries_across_pools_store_one_message() {
-    let Some(url) = common::fresh_database().await else {
+    let Some((url, a, b)) = two_instances().await else {
         return;
     };
-    let a = Fixture::new(Arc::new(PgStore::connect(&url, 4).await.unwrap()) as Arc<dyn Store>)
-        .await
-        .unwrap();
-    let b = instance(&url, "b").await;
     let c = instance(&url, "c").await;
     let instances = [&a, &b, &c];
     let deliveries = (0..30).map(|i| {
@@ -116,19 +128,12 @@ async fn duplicate_deliveries_across_pools_store_one_message() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_dispatchers_send_each_message_once() {
-    let Some(url) = common::fresh_database().await else {
+    let Some((_, a, b)) = two_instances().await else {
         return;
     };
-    let a = Fixture::new(Arc::new(PgStore::connect(&url, 4).await.unwrap()) as Arc<dyn Store>)
-        .await
-        .unwrap();
-    let b = instance(&url, "b").await;
     let mut queued = HashSet::new();
     for i in 0..12 {
-        let (conv, _) = a
-            .customer_says("1001", &format!("w{i}"), &format!("3461000{i:04}"), "hi")
-            .await
-            .unwrap();
+        let conv = customer_writes(&a, i, "3461000").await;
         for k in 0..3 {
             let v = a.version(&conv).await.unwrap();
             let out = a
@@ -157,18 +162,11 @@ async fn two_dispatchers_send_each_message_once() {
         }
     };
     futures::join!(drain(&a), drain(&b));
-    let sent_a: Vec<_> = a
-        .transport
-        .sent()
-        .into_iter()
-        .map(|s| s.request.message_id)
-        .collect();
-    let sent_b: Vec<_> = b
-        .transport
-        .sent()
-        .into_iter()
-        .map(|s| s.request.message_id)
-        .collect();
+    let sent = |f: &Fixture| {
+        let ids = f.transport.sent().into_iter().map(|s| s.request.message_id);
+        ids.collect::<Vec<_>>()
+    };
+    let (sent_a, sent_b) = (sent(&a), sent(&b));
     let mut all: Vec<_> = sent_a.iter().chain(sent_b.iter()).cloned().collect();
     assert_eq!(
         all.len(),
@@ -313,16 +311,7 @@ async fn lost_connections_fail_cleanly_and_the_pool_recovers() {
         // (Eight ingests at once, so that the committers batch them.)
         let mut delivered = false;
         for _ in 0..5 {
-            let results = join_all((0..8).map(|i| {
-                let event = f.text(
-                    "1001",
-                    &format!("wamid.r{round}.{i}"),
-                    &format!("346000001{i:02}"),
-                    "hello",
-                );
-                f.inbox.ingest(event)
-            }))
-            .await;
+            let results = common::ingest_at_once(&f, &format!("r{round}"), "346000001", 8).await;
             for r in &results {
                 if let Err(e) = r {
                     assert!(e.is_retryable(), "round {round}: {e:?}");

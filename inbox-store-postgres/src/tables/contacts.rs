@@ -10,7 +10,7 @@ use inbox_core::ids::{ContactId, TenantId};
 use inbox_core::model::{Contact, ContactIdentity};
 
 use crate::error::db;
-use crate::sql::{cast, document, document_of, Arrays, Statement};
+use crate::sql::{cast, document, Arrays, ByKey, Docs, Statement};
 
 /// Inserts `rows` (CTE `kn`, counted).
 pub(crate) fn insert<'a>(st: &mut Statement<'a>, rows: &[&'a Contact]) {
@@ -47,51 +47,15 @@ pub(crate) fn update<'a>(st: &mut Statement<'a>, rows: &[(&'a Contact, i64)]) {
 /// version, document).
 fn columns<'a>(q: &mut QueryBuilder<'a, sqlx::Postgres>, ks: &[&'a Contact]) {
     Arrays::on(q)
-        .bind(
-            cast::TEXT,
-            ks.iter().map(|k| k.tenant.as_str()).collect::<Vec<_>>(),
-        )
-        .bind(
-            cast::TEXT,
-            ks.iter().map(|k| k.id.as_str()).collect::<Vec<_>>(),
-        )
-        .bind(
-            cast::TEXT,
-            ks.iter()
-                .map(|k| k.identity.wa_id.as_deref())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            cast::TEXT,
-            ks.iter()
-                .map(|k| k.identity.user_id.as_deref())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            cast::BIGINT,
-            ks.iter().map(|k| k.version as i64).collect::<Vec<_>>(),
-        )
+        .col(cast::TEXT, ks, |k| k.tenant.as_str())
+        .col(cast::TEXT, ks, |k| k.id.as_str())
+        .col(cast::TEXT, ks, |k| k.identity.wa_id.as_deref())
+        .col(cast::TEXT, ks, |k| k.identity.user_id.as_deref())
+        .col(cast::BIGINT, ks, |k| k.version as i64)
         .bind(
             cast::JSONB,
             ks.iter().copied().map(Json).collect::<Vec<_>>(),
         );
-}
-
-/// The stored version of a contact, if it exists (to explain an update
-/// that wrote nothing).
-pub(crate) async fn stored_version(
-    conn: &mut PgConnection,
-    tenant: &TenantId,
-    id: &ContactId,
-) -> std::result::Result<Option<u64>, sqlx::Error> {
-    let v: Option<i64> = sqlx::query_scalar(
-        "SELECT version FROM inbox_contacts WHERE tenant_id = $1 AND contact_id = $2",
-    )
-    .bind(tenant.as_str())
-    .bind(id.as_str())
-    .fetch_optional(&mut *conn)
-    .await?;
-    Ok(v.map(|v| v as u64))
 }
 
 /// Locks the contacts `ids` (in id order: no deadlock with a lock the
@@ -116,20 +80,23 @@ pub(crate) async fn lock_versions(
         .collect())
 }
 
-/// A contact by id.
-pub(crate) async fn by_id(
-    pool: &PgPool,
-    tenant: &TenantId,
-    id: &ContactId,
-) -> Result<Option<Contact>> {
-    document_of(
-        pool,
-        ("contact", "contact"),
-        "SELECT data FROM inbox_contacts WHERE tenant_id = $1 AND contact_id = $2",
-        &[tenant.as_str(), id.as_str()],
-    )
-    .await
-}
+/// The stored version of a contact: `(tenant, contact id)` (to explain
+/// an update that wrote nothing, [`crate::sql::version`]).
+pub(crate) const VERSION: &str =
+    "SELECT version FROM inbox_contacts WHERE tenant_id = $1 AND contact_id = $2";
+
+/// `inbox_contacts`.
+const CONTACTS: Docs = Docs::new("contact", "inbox_contacts");
+
+/// A contact: `(tenant, contact id)`.
+pub(crate) const BY_ID: ByKey<Contact> =
+    CONTACTS.by("contact", "tenant_id = $1 AND contact_id = $2");
+
+/// The contact with a wa_id: `(tenant, wa_id)`.
+const BY_WA_ID: ByKey<Contact> = CONTACTS.by("contact", "tenant_id = $1 AND wa_id = $2");
+
+/// The contact with a user id (BSUID): `(tenant, user id)`.
+const BY_USER_ID: ByKey<Contact> = CONTACTS.by("contact", "tenant_id = $1 AND user_id = $2");
 
 /// The contacts of `ids` that exist, in the order asked, each once.
 pub(crate) async fn by_ids(
@@ -164,13 +131,9 @@ pub(crate) async fn find(
     tenant: &TenantId,
     identity: &ContactIdentity,
 ) -> Result<Option<Contact>> {
-    const BY_WA_ID: &str = "SELECT data FROM inbox_contacts WHERE tenant_id = $1 AND wa_id = $2";
-    const BY_USER_ID: &str =
-        "SELECT data FROM inbox_contacts WHERE tenant_id = $1 AND user_id = $2";
-    for (sql, value) in [(BY_WA_ID, &identity.wa_id), (BY_USER_ID, &identity.user_id)] {
+    for (by, value) in [(BY_WA_ID, &identity.wa_id), (BY_USER_ID, &identity.user_id)] {
         if let Some(v) = value {
-            let found =
-                document_of(pool, ("contact", "contact"), sql, &[tenant.as_str(), v]).await?;
+            let found = by.one(pool, &[tenant.as_str(), v]).await?;
             if found.is_some() {
                 return Ok(found);
             }

@@ -1,16 +1,16 @@
 //! `inbox_conversations`: the writers (new conversations, updates under
 //! their expected versions) and the lookups by key.
 
-use sqlx::{PgConnection, PgPool, QueryBuilder, Row};
+use sqlx::{PgConnection, PgExecutor, PgPool, QueryBuilder, Row};
 use std::collections::BTreeMap;
 
 use inbox_core::error::{Error, Result};
-use inbox_core::ids::{AgentId, ChannelId, ContactId, ConversationId, TenantId};
+use inbox_core::ids::{AgentId, ContactId, ConversationId, TenantId};
 use inbox_core::model::Conversation;
 
 use crate::error::{db, unique_violation};
-use crate::facts::{text_array_literal, ConversationFactColumns};
-use crate::sql::{cast, document_of, json_texts, micros, priority_rank, Arrays, Statement};
+use crate::facts::{text_array_literal, ConversationFacts};
+use crate::sql::{cast, json_texts, micros, priority_rank, scalar, Arrays, ByKey, Docs, Statement};
 
 /// The columns of the table a writer fills, in the order of the `UNNEST`
 /// arguments ([`columns`]) and of their names in the statements.
@@ -70,86 +70,35 @@ fn columns<'a>(
     cs: &[&'a Conversation],
     data: Vec<String>,
 ) {
-    let f = ConversationFactColumns::of(cs);
+    let f: Vec<ConversationFacts<'a>> = cs.iter().map(|c| ConversationFacts::of(c)).collect();
     Arrays::on(q)
-        .bind(
-            cast::TEXT,
-            cs.iter().map(|c| c.tenant.as_str()).collect::<Vec<_>>(),
-        )
-        .bind(
-            cast::TEXT,
-            cs.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
-        )
-        .bind(
-            cast::TEXT,
-            cs.iter().map(|c| c.channel.as_str()).collect::<Vec<_>>(),
-        )
-        .bind(
-            cast::TEXT,
-            cs.iter().map(|c| c.contact.as_str()).collect::<Vec<_>>(),
-        )
-        .bind(
-            cast::TEXT,
-            cs.iter().map(|c| c.status.as_str()).collect::<Vec<_>>(),
-        )
-        .bind(
-            cast::TEXT,
-            cs.iter()
-                .map(|c| c.assignee.as_ref().map(|a| a.as_str()))
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            cast::TEXT,
-            cs.iter()
-                .map(|c| c.team.as_ref().map(|t| t.as_str()))
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            cast::SMALLINT,
-            cs.iter()
-                .map(|c| priority_rank(c.priority))
-                .collect::<Vec<_>>(),
-        )
+        .col(cast::TEXT, cs, |c| c.tenant.as_str())
+        .col(cast::TEXT, cs, |c| c.id.as_str())
+        .col(cast::TEXT, cs, |c| c.channel.as_str())
+        .col(cast::TEXT, cs, |c| c.contact.as_str())
+        .col(cast::TEXT, cs, |c| c.status.as_str())
+        .col(cast::TEXT, cs, |c| c.assignee.as_ref().map(|a| a.as_str()))
+        .col(cast::TEXT, cs, |c| c.team.as_ref().map(|t| t.as_str()))
+        .col(cast::SMALLINT, cs, |c| priority_rank(c.priority))
         // Each conversation's tags as one array literal (`{"a","b"}`): an
         // array of arrays of different lengths cannot be bound.
-        .bind(
-            cast::TEXT,
-            cs.iter()
-                .map(|c| text_array_literal(&c.tags))
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            cast::BIGINT,
-            cs.iter()
-                .map(|c| micros(c.last_activity_at))
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            cast::BIGINT,
-            cs.iter().map(|c| micros(c.created_at)).collect::<Vec<_>>(),
-        )
-        .bind(
-            cast::BIGINT,
-            cs.iter()
-                .map(|c| c.waiting_since.map(micros))
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            cast::BIGINT,
-            cs.iter().map(|c| c.version as i64).collect::<Vec<_>>(),
-        )
+        .col(cast::TEXT, cs, |c| text_array_literal(&c.tags))
+        .col(cast::BIGINT, cs, |c| micros(c.last_activity_at))
+        .col(cast::BIGINT, cs, |c| micros(c.created_at))
+        .col(cast::BIGINT, cs, |c| c.waiting_since.map(micros))
+        .col(cast::BIGINT, cs, |c| c.version as i64)
         .bind(cast::JSON, data)
-        .bind(cast::BIGINT, f.first_response_secs)
-        .bind(cast::BIGINT, f.resolution_secs)
-        .bind(cast::BIGINT, f.first_response_business_secs)
-        .bind(cast::BIGINT, f.resolution_business_secs)
-        .bind(cast::BIGINT, f.reopen_count)
-        .bind(cast::TEXT, f.sla_policy)
+        .col(cast::BIGINT, &f, |f| f.first_response_secs)
+        .col(cast::BIGINT, &f, |f| f.resolution_secs)
+        .col(cast::BIGINT, &f, |f| f.first_response_business_secs)
+        .col(cast::BIGINT, &f, |f| f.resolution_business_secs)
+        .col(cast::BIGINT, &f, |f| f.reopen_count)
+        .col(cast::TEXT, &f, |f| f.sla_policy)
         // The SLA arrays as literals, cast per row by the statement.
-        .bind(cast::TEXT, f.sla_kinds)
-        .bind(cast::TEXT, f.sla_states)
-        .bind(cast::TEXT, f.sla_warn_us)
-        .bind(cast::TEXT, f.sla_due_us);
+        .col(cast::TEXT, &f, |f| f.sla_kinds.clone())
+        .col(cast::TEXT, &f, |f| f.sla_states.clone())
+        .col(cast::TEXT, &f, |f| f.sla_warn_us.clone())
+        .col(cast::TEXT, &f, |f| f.sla_due_us.clone());
 }
 
 /// Moves every conversation of the contact `from` to the contact `into`
@@ -181,71 +130,32 @@ pub(crate) async fn move_to_contact(
     Ok(())
 }
 
+/// The stored version of a conversation: `(tenant, conversation id)` (to
+/// explain an update that wrote nothing, [`crate::sql::version`]).
+pub(crate) const VERSION: &str =
+    "SELECT version FROM inbox_conversations WHERE tenant_id = $1 AND conversation_id = $2";
+
 /// Whether the conversation exists.
 pub(crate) async fn exists(
-    conn: &mut PgConnection,
+    conn: impl PgExecutor<'_>,
     tenant: &TenantId,
     id: &ConversationId,
 ) -> std::result::Result<bool, sqlx::Error> {
-    let found = sqlx::query(
-        "SELECT 1 FROM inbox_conversations WHERE tenant_id = $1 AND conversation_id = $2",
-    )
-    .bind(tenant.as_str())
-    .bind(id.as_str())
-    .fetch_optional(&mut *conn)
-    .await?;
+    let sql = "SELECT 1 FROM inbox_conversations WHERE tenant_id = $1 AND conversation_id = $2";
+    let found: Option<i32> = scalar(conn, sql, &[tenant.as_str(), id.as_str()]).await?;
     Ok(found.is_some())
 }
 
-/// The stored version of a conversation, if it exists (to explain an
-/// update that wrote nothing).
-pub(crate) async fn stored_version(
-    conn: &mut PgConnection,
-    tenant: &TenantId,
-    id: &ConversationId,
-) -> std::result::Result<Option<u64>, sqlx::Error> {
-    let v: Option<i64> = sqlx::query_scalar(
-        "SELECT version FROM inbox_conversations WHERE tenant_id = $1 AND conversation_id = $2",
-    )
-    .bind(tenant.as_str())
-    .bind(id.as_str())
-    .fetch_optional(&mut *conn)
-    .await?;
-    Ok(v.map(|v| v as u64))
-}
+/// `inbox_conversations`.
+const CONVERSATIONS: Docs = Docs::new("conversation", "inbox_conversations");
 
-/// A conversation by id.
-pub(crate) async fn by_id(
-    pool: &PgPool,
-    tenant: &TenantId,
-    id: &ConversationId,
-) -> Result<Option<Conversation>> {
-    document_of(
-        pool,
-        ("conversation", "conversation"),
-        "SELECT data FROM inbox_conversations WHERE tenant_id = $1 AND conversation_id = $2",
-        &[tenant.as_str(), id.as_str()],
-    )
-    .await
-}
+/// A conversation: `(tenant, conversation id)`.
+pub(crate) const BY_ID: ByKey<Conversation> =
+    CONVERSATIONS.by("conversation", "tenant_id = $1 AND conversation_id = $2");
 
-/// The contact's conversation on the channel: the active one, else the
-/// latest.
-pub(crate) async fn latest(
-    pool: &PgPool,
-    tenant: &TenantId,
-    channel: &ChannelId,
-    contact: &ContactId,
-) -> Result<Option<Conversation>> {
-    document_of(
-        pool,
-        ("latest conversation", "conversation"),
-        "SELECT data FROM inbox_conversations WHERE tenant_id = $1 AND channel_id = $2 AND contact_id = $3 \
-         ORDER BY (status <> 'resolved') DESC, row_seq DESC LIMIT 1",
-        &[tenant.as_str(), channel.as_str(), contact.as_str()],
-    )
-    .await
-}
+/// The contact's conversation on a channel, the active one, else the
+/// latest: `(tenant, channel id, contact id)`.
+pub(crate) const LATEST: ByKey<Conversation> = CONVERSATIONS.by("latest conversation", "tenant_id = $1 AND channel_id = $2 AND contact_id = $3 ORDER BY (status <> 'resolved') DESC, row_seq DESC LIMIT 1");
 
 /// The owner of the contact's most recently active conversation that has
 /// one.
@@ -254,29 +164,22 @@ pub(crate) async fn last_assignee(
     tenant: &TenantId,
     contact: &ContactId,
 ) -> Result<Option<AgentId>> {
-    let row: Option<String> = sqlx::query_scalar(
-        "SELECT assignee FROM inbox_conversations WHERE tenant_id = $1 AND contact_id = $2 AND assignee IS NOT NULL \
-         ORDER BY last_activity_us DESC, conversation_id DESC LIMIT 1",
-    )
-    .bind(tenant.as_str())
-    .bind(contact.as_str())
-    .fetch_optional(pool)
-    .await
-    .map_err(|e| db("last assignee", e))?;
-    row.map(AgentId::new).transpose()
+    let sql = "SELECT assignee FROM inbox_conversations WHERE tenant_id = $1 AND contact_id = $2 \
+               AND assignee IS NOT NULL ORDER BY last_activity_us DESC, conversation_id DESC LIMIT 1";
+    let found: Option<String> = scalar(pool, sql, &[tenant.as_str(), contact.as_str()])
+        .await
+        .map_err(|e| db("last assignee", e))?;
+    found.map(AgentId::new).transpose()
 }
 
 /// How many active conversations the agent owns.
 pub(crate) async fn load(pool: &PgPool, tenant: &TenantId, agent: &AgentId) -> Result<u32> {
-    let n: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM inbox_conversations WHERE tenant_id = $1 AND assignee = $2 AND status <> 'resolved'",
-    )
-    .bind(tenant.as_str())
-    .bind(agent.as_str())
-    .fetch_one(pool)
-    .await
-    .map_err(|e| db("agent load", e))?;
-    Ok(n as u32)
+    let sql = "SELECT count(*) FROM inbox_conversations WHERE tenant_id = $1 AND assignee = $2 \
+               AND status <> 'resolved'";
+    let n: Option<i64> = scalar(pool, sql, &[tenant.as_str(), agent.as_str()])
+        .await
+        .map_err(|e| db("agent load", e))?;
+    Ok(n.unwrap_or(0) as u32)
 }
 
 /// How many active conversations each agent who owns any owns.

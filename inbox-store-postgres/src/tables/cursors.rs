@@ -1,7 +1,7 @@
 //! `inbox_routing_cursors`: the writer (round-robin cursors under their
 //! versions) and the reads.
 
-use sqlx::{PgConnection, PgPool, Row};
+use sqlx::{PgPool, Row};
 
 use inbox_core::error::Result;
 use inbox_core::ids::{AgentId, TeamId, TenantId};
@@ -28,7 +28,7 @@ pub(crate) fn store<'a>(st: &mut Statement<'a>, rows: &[(&'a TenantId, &'a Routi
         st.counted("ru", next.len(), |q| {
             q.push("UPDATE inbox_routing_cursors c SET last_agent = u.l, version = u.v FROM UNNEST(");
             columns(Arrays::on(q), &next)
-                .bind(cast::BIGINT, next.iter().map(|(_, c)| c.version as i64).collect::<Vec<_>>());
+                .col(cast::BIGINT, &next, |(_, c)| c.version as i64);
             q.push(") AS u(t, tm, l, v) WHERE c.tenant_id = u.t AND c.team_id = u.tm AND c.version = u.v - 1");
         });
     }
@@ -39,39 +39,17 @@ fn columns<'b, 'a>(
     a: Arrays<'b, 'a>,
     rows: &[&(&'a TenantId, &'a RoutingCursor)],
 ) -> Arrays<'b, 'a> {
-    a.bind(
-        cast::TEXT,
-        rows.iter().map(|(t, _)| t.as_str()).collect::<Vec<_>>(),
-    )
-    .bind(
-        cast::TEXT,
-        rows.iter()
-            .map(|(_, c)| c.team.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        cast::TEXT,
-        rows.iter()
-            .map(|(_, c)| c.last.as_ref().map(|a| a.as_str()))
-            .collect::<Vec<_>>(),
-    )
+    a.col(cast::TEXT, rows, |(t, _)| t.as_str())
+        .col(cast::TEXT, rows, |(_, c)| c.team.as_str())
+        .col(cast::TEXT, rows, |(_, c)| {
+            c.last.as_ref().map(|a| a.as_str())
+        })
 }
 
-/// The stored version of a team's cursor (0 when none is stored).
-pub(crate) async fn stored_version(
-    conn: &mut PgConnection,
-    tenant: &TenantId,
-    team: &TeamId,
-) -> std::result::Result<u64, sqlx::Error> {
-    let stored: Option<i64> = sqlx::query_scalar(
-        "SELECT version FROM inbox_routing_cursors WHERE tenant_id = $1 AND team_id = $2",
-    )
-    .bind(tenant.as_str())
-    .bind(team.as_str())
-    .fetch_optional(&mut *conn)
-    .await?;
-    Ok(stored.unwrap_or(0) as u64)
-}
+/// The stored version of a team's cursor: `(tenant, team id)` (to explain
+/// a write that wrote nothing, [`crate::sql::version`]).
+pub(crate) const VERSION: &str =
+    "SELECT version FROM inbox_routing_cursors WHERE tenant_id = $1 AND team_id = $2";
 
 /// The tenant's cursors, by team.
 pub(crate) async fn all(pool: &PgPool, tenant: &TenantId) -> Result<Vec<RoutingCursor>> {

@@ -8,71 +8,96 @@ use serde::Serialize;
 use sqlx::types::Json;
 use sqlx::PgPool;
 use std::collections::HashMap;
+use std::marker::PhantomData;
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
 use inbox_core::error::{Error, Result};
 use inbox_core::ids::{AgentId, TenantId};
-use inbox_core::model::{Channel, Presence, Tenant};
+use inbox_core::model::{Agent, Channel, Presence, Team, Tenant};
 
 use crate::error::{corrupt, db, fk_violation, unique_violation};
-use crate::sql::{cast, document_of, documents, Arrays, Statement};
+use crate::sql::{cast, documents, scalar, Arrays, ByKey, Docs, Statement};
 
-/// A table of tenant documents (agents, teams, channels) and its
-/// statements.
-pub(crate) struct Docs {
-    /// The kind of document (for errors).
-    pub what: &'static str,
-    /// What an upsert is called in errors.
-    pub upserting: &'static str,
-    /// Upserts `($1 tenant, $2 id, $3 document)`.
-    pub upsert: &'static str,
-    /// Selects the document of `($1 tenant, $2 id)`.
-    pub get: &'static str,
-    /// Selects the tenant's documents (`$1`) by id.
-    pub list: &'static str,
+/// A table of tenant documents by id (agents, teams, channels):
+/// `(tenant_id, <key>, data)`.
+pub(crate) struct DocTable<T> {
+    docs: Docs,
+    /// The id column.
+    key: &'static str,
+    /// What an upsert is called in errors (none: upserted elsewhere, see
+    /// [`upsert_channel`]).
+    upserting: Option<&'static str>,
+    of: PhantomData<fn() -> T>,
+}
+
+impl<T> DocTable<T> {
+    const fn new(docs: Docs, key: &'static str, upserting: Option<&'static str>) -> Self {
+        Self {
+            docs,
+            key,
+            upserting,
+            of: PhantomData,
+        }
+    }
 }
 
 /// `inbox_agents`.
-pub(crate) const AGENTS: Docs = Docs {
-    what: "agent",
-    upserting: "upsert agent",
-    upsert: "INSERT INTO inbox_agents (tenant_id, agent_id, data) VALUES ($1, $2, $3) \
-             ON CONFLICT (tenant_id, agent_id) DO UPDATE SET data = EXCLUDED.data",
-    get: "SELECT data FROM inbox_agents WHERE tenant_id = $1 AND agent_id = $2",
-    list: "SELECT data FROM inbox_agents WHERE tenant_id = $1 ORDER BY agent_id",
-};
+pub(crate) const AGENTS: DocTable<Agent> = DocTable::new(
+    Docs::new("agent", "inbox_agents"),
+    "agent_id",
+    Some("upsert agent"),
+);
 
 /// `inbox_teams`.
-pub(crate) const TEAMS: Docs = Docs {
-    what: "team",
-    upserting: "upsert team",
-    upsert: "INSERT INTO inbox_teams (tenant_id, team_id, data) VALUES ($1, $2, $3) \
-             ON CONFLICT (tenant_id, team_id) DO UPDATE SET data = EXCLUDED.data",
-    get: "SELECT data FROM inbox_teams WHERE tenant_id = $1 AND team_id = $2",
-    list: "SELECT data FROM inbox_teams WHERE tenant_id = $1 ORDER BY team_id",
-};
+pub(crate) const TEAMS: DocTable<Team> = DocTable::new(
+    Docs::new("team", "inbox_teams"),
+    "team_id",
+    Some("upsert team"),
+);
 
-/// `inbox_channels` (upserted by [`upsert_channel`]: it has a phone
-/// number id too).
-pub(crate) const CHANNELS: Docs = Docs {
-    what: "channel",
-    upserting: "upsert channel",
-    upsert: "",
-    get: "SELECT data FROM inbox_channels WHERE tenant_id = $1 AND channel_id = $2",
-    list: "SELECT data FROM inbox_channels WHERE tenant_id = $1 ORDER BY channel_id",
-};
+/// `inbox_channels`.
+pub(crate) const CHANNELS: DocTable<Channel> =
+    DocTable::new(Docs::new("channel", "inbox_channels"), "channel_id", None);
 
-impl Docs {
+impl<T: DeserializeOwned> DocTable<T> {
+    /// The tenant's document `id`; `NotFound` if there is none.
+    pub(crate) async fn get(&self, pool: &PgPool, tenant: &TenantId, id: &str) -> Result<T> {
+        let (what, table, key) = (self.docs.what, self.docs.table, self.key);
+        let sql = format!("SELECT data FROM {table} WHERE tenant_id = $1 AND {key} = $2");
+        let found = documents(pool, (what, what), &sql, &[tenant.as_str(), id]).await?;
+        found
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::not_found(what, id))
+    }
+
+    /// The tenant's documents, by id.
+    pub(crate) async fn list(&self, pool: &PgPool, tenant: &TenantId) -> Result<Vec<T>> {
+        let (what, table, key) = (self.docs.what, self.docs.table, self.key);
+        let sql = format!("SELECT data FROM {table} WHERE tenant_id = $1 ORDER BY {key}");
+        documents(pool, (what, what), &sql, &[tenant.as_str()]).await
+    }
+}
+
+impl<T: Serialize + Sync> DocTable<T> {
     /// Inserts or replaces a document of a tenant.
-    pub(crate) async fn upsert<T: Serialize + Sync>(
+    pub(crate) async fn upsert(
         &self,
         pool: &PgPool,
         tenant: &TenantId,
         id: &str,
         value: &T,
     ) -> Result<()> {
-        let r = sqlx::query(self.upsert)
+        let (table, key) = (self.docs.table, self.key);
+        let Some(upserting) = self.upserting else {
+            return Err(Error::invalid(self.docs.what, "not upserted as a document"));
+        };
+        let sql = format!(
+            "INSERT INTO {table} (tenant_id, {key}, data) VALUES ($1, $2, $3) \
+             ON CONFLICT (tenant_id, {key}) DO UPDATE SET data = EXCLUDED.data"
+        );
+        let r = sqlx::query(&sql)
             .bind(tenant.as_str())
             .bind(id)
             .bind(Json(value))
@@ -81,34 +106,8 @@ impl Docs {
         match r {
             Ok(_) => Ok(()),
             Err(e) if fk_violation(&e) => Err(Error::not_found("tenant", tenant)),
-            Err(e) => Err(db(self.upserting, e)),
+            Err(e) => Err(db(upserting, e)),
         }
-    }
-
-    /// The document `id` of the tenant; `NotFound` if there is none.
-    pub(crate) async fn get<T: DeserializeOwned>(
-        &self,
-        pool: &PgPool,
-        tenant: &TenantId,
-        id: &str,
-    ) -> Result<T> {
-        document_of(
-            pool,
-            (self.what, self.what),
-            self.get,
-            &[tenant.as_str(), id],
-        )
-        .await?
-        .ok_or_else(|| Error::not_found(self.what, id))
-    }
-
-    /// The tenant's documents, by id.
-    pub(crate) async fn list<T: DeserializeOwned>(
-        &self,
-        pool: &PgPool,
-        tenant: &TenantId,
-    ) -> Result<Vec<T>> {
-        documents(pool, (self.what, self.what), self.list, &[tenant.as_str()]).await
     }
 }
 
@@ -128,9 +127,8 @@ pub(crate) async fn upsert_tenant(pool: &PgPool, tenant: &Tenant) -> Result<()> 
 
 /// A tenant; `NotFound` if there is none.
 pub(crate) async fn tenant(pool: &PgPool, id: &TenantId) -> Result<Tenant> {
-    let name: String = sqlx::query_scalar("SELECT name FROM inbox_tenants WHERE tenant_id = $1")
-        .bind(id.as_str())
-        .fetch_optional(pool)
+    let sql = "SELECT name FROM inbox_tenants WHERE tenant_id = $1";
+    let name: String = scalar(pool, sql, &[id.as_str()])
         .await
         .map_err(|e| db("tenant", e))?
         .ok_or_else(|| Error::not_found("tenant", id))?;
@@ -147,14 +145,13 @@ pub(crate) fn tenants_exist<'a>(st: &mut Statement<'a>, tenants: Vec<&'a str>) {
 }
 
 /// Checks that the channels `(tenant, channel)` exist (CTE `chk`).
-pub(crate) fn channels_exist<'a>(st: &mut Statement<'a>, channels: Vec<(&'a str, &'a str)>) {
+pub(crate) fn channels_exist<'a>(st: &mut Statement<'a>, channels: &[(&'a str, &'a str)]) {
     st.check("(SELECT n FROM chk)".into(), channels.len());
-    let (tenants, ids): (Vec<&str>, Vec<&str>) = channels.into_iter().unzip();
     st.cte("chk", |q| {
         q.push("SELECT count(*) AS n FROM inbox_channels ch JOIN UNNEST(");
         Arrays::on(q)
-            .bind(cast::TEXT, tenants)
-            .bind(cast::TEXT, ids);
+            .col(cast::TEXT, channels, |c| c.0)
+            .col(cast::TEXT, channels, |c| c.1);
         q.push(") AS u(t, c) ON ch.tenant_id = u.t AND ch.channel_id = u.c");
     });
 }
@@ -176,14 +173,8 @@ pub(crate) fn set_presence<'a>(
             "UPDATE inbox_agents a SET data = jsonb_set(a.data, '{presence}', u.p) FROM UNNEST(",
         );
         Arrays::on(q)
-            .bind(
-                cast::TEXT,
-                rows.iter().map(|&(t, _, _)| t.as_str()).collect::<Vec<_>>(),
-            )
-            .bind(
-                cast::TEXT,
-                rows.iter().map(|&(_, a, _)| a.as_str()).collect::<Vec<_>>(),
-            )
+            .col(cast::TEXT, rows, |&(t, _, _)| t.as_str())
+            .col(cast::TEXT, rows, |&(_, a, _)| a.as_str())
             .bind(cast::JSONB, presence);
         q.push(") AS u(t, id, p) WHERE a.tenant_id = u.t AND a.agent_id = u.id");
     });
@@ -207,7 +198,9 @@ pub(crate) async fn upsert_channel(pool: &PgPool, channel: &Channel) -> Result<(
         Ok(_) => Ok(()),
         Err(e) if fk_violation(&e) => Err(Error::not_found("tenant", &channel.tenant)),
         Err(e) if unique_violation(&e).is_some() => {
-            let owner = channel_by_phone_number_id(pool, &channel.phone_number_id).await?;
+            let owner = BY_PHONE_NUMBER_ID
+                .one(pool, &[&channel.phone_number_id])
+                .await?;
             Err(Error::Duplicate {
                 what: "phone number id",
                 existing: owner.map(|c| c.id.to_string()).unwrap_or_default(),
@@ -217,19 +210,11 @@ pub(crate) async fn upsert_channel(pool: &PgPool, channel: &Channel) -> Result<(
     }
 }
 
-/// The channel of a phone number id, from the database.
-pub(crate) async fn channel_by_phone_number_id(
-    pool: &PgPool,
-    phone_number_id: &str,
-) -> Result<Option<Channel>> {
-    document_of(
-        pool,
-        ("channel by phone number id", "channel"),
-        "SELECT data FROM inbox_channels WHERE phone_number_id = $1",
-        &[phone_number_id],
-    )
-    .await
-}
+/// The channel of a phone number id, from the database: `(phone number
+/// id)`.
+const BY_PHONE_NUMBER_ID: ByKey<Channel> = CHANNELS
+    .docs
+    .by("channel by phone number id", "phone_number_id = $1");
 
 /// How long a phone-number lookup is cached. Channels change rarely; a
 /// change made through another instance is seen after at most this long.
@@ -254,7 +239,7 @@ impl ChannelCache {
                 }
             }
         }
-        let channel = channel_by_phone_number_id(pool, phone_number_id).await?;
+        let channel = BY_PHONE_NUMBER_ID.one(pool, &[phone_number_id]).await?;
         if let Ok(mut cache) = self.0.write() {
             if cache.len() > 10_000 {
                 cache.clear();

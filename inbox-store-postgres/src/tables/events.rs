@@ -56,10 +56,10 @@ pub(crate) fn insert<'a>(st: &mut Statement<'a>, events: &[&'a Event]) -> Result
              SELECT e.t, s.event_seq - s.n + e.k, e.c, e.v, e.d::json FROM UNNEST(",
         );
         Arrays::on(q)
-            .bind(cast::TEXT, events.iter().map(|e| e.tenant.as_str()).collect::<Vec<_>>())
+            .col(cast::TEXT, events, |e| e.tenant.as_str())
             .bind(cast::BIGINT, ks)
-            .bind(cast::TEXT, events.iter().map(|e| e.conversation.as_ref().map(|c| c.as_str())).collect::<Vec<_>>())
-            .bind(cast::BIGINT, events.iter().map(|e| e.conversation_version.map(|v| v as i64)).collect::<Vec<_>>())
+            .col(cast::TEXT, events, |e| e.conversation.as_ref().map(|c| c.as_str()))
+            .col(cast::BIGINT, events, |e| e.conversation_version.map(|v| v as i64))
             .bind(cast::TEXT, data);
         q.push(") AS e(t, k, c, v, d) JOIN sq s ON s.tenant_id = e.t");
     });

@@ -10,6 +10,7 @@ use inbox_core::ids::{AgentId, ConversationId, TenantId};
 use inbox_core::ports::Lease;
 
 use crate::error::db;
+use crate::tables::conversations;
 
 /// A lease from a row of `holder, until`.
 fn lease(r: &PgRow) -> Result<Lease> {
@@ -27,15 +28,10 @@ pub(crate) async fn acquire(
     now: DateTime<Utc>,
     until: DateTime<Utc>,
 ) -> Result<Lease> {
-    let exists = sqlx::query(
-        "SELECT 1 FROM inbox_conversations WHERE tenant_id = $1 AND conversation_id = $2",
-    )
-    .bind(tenant.as_str())
-    .bind(conversation.as_str())
-    .fetch_optional(pool)
-    .await
-    .map_err(|e| db("acquire lease", e))?;
-    if exists.is_none() {
+    let exists = conversations::exists(pool, tenant, conversation)
+        .await
+        .map_err(|e| db("acquire lease", e))?;
+    if !exists {
         return Err(Error::not_found("conversation", conversation));
     }
     // Take it if free, expired or ours; otherwise report the holder.

@@ -1,15 +1,15 @@
 //! `inbox_messages`: the writers (new messages, mutated ones) and the
 //! lookups by key.
 
-use sqlx::{PgConnection, PgPool, Row};
+use sqlx::{PgConnection, Row};
 
 use inbox_core::error::Result;
-use inbox_core::ids::{ChannelId, ConversationId, MessageId, TenantId};
+use inbox_core::ids::{MessageId, TenantId};
 use inbox_core::model::Message;
 
 use crate::error::db;
-use crate::facts::MessageFactColumns;
-use crate::sql::{cast, document, document_of, documents, json_texts, Arrays, Statement};
+use crate::facts::MessageFacts;
+use crate::sql::{cast, document, json_texts, Arrays, ByKey, Docs, Statement};
 
 /// Inserts `rows` (CTE `m`, counted).
 pub(crate) fn insert<'a>(st: &mut Statement<'a>, rows: &[&'a Message]) -> Result<()> {
@@ -20,15 +20,15 @@ pub(crate) fn insert<'a>(st: &mut Statement<'a>, rows: &[&'a Message]) -> Result
              author_agent, direction, next_response_secs, next_response_business_secs) SELECT * FROM UNNEST(",
         );
         let a = Arrays::on(q)
-            .bind(cast::TEXT, rows.iter().map(|m| m.tenant.as_str()).collect::<Vec<_>>())
-            .bind(cast::TEXT, rows.iter().map(|m| m.id.as_str()).collect::<Vec<_>>())
-            .bind(cast::TEXT, rows.iter().map(|m| m.conversation.as_str()).collect::<Vec<_>>())
-            .bind(cast::TEXT, rows.iter().map(|m| m.channel.as_str()).collect::<Vec<_>>())
-            .bind(cast::TEXT, rows.iter().map(|m| m.external_id.as_deref()).collect::<Vec<_>>())
-            .bind(cast::TEXT, rows.iter().map(|m| m.idempotency_key.as_deref()).collect::<Vec<_>>())
+            .col(cast::TEXT, rows, |m| m.tenant.as_str())
+            .col(cast::TEXT, rows, |m| m.id.as_str())
+            .col(cast::TEXT, rows, |m| m.conversation.as_str())
+            .col(cast::TEXT, rows, |m| m.channel.as_str())
+            .col(cast::TEXT, rows, |m| m.external_id.as_deref())
+            .col(cast::TEXT, rows, |m| m.idempotency_key.as_deref())
             .bind(cast::JSON, data)
-            .bind(cast::TEXT, rows.iter().map(|m| m.content.text_body()).collect::<Vec<_>>());
-        facts(a, MessageFactColumns::of(rows.iter().copied()));
+            .col(cast::TEXT, rows, |m| m.content.text_body());
+        facts(a, rows.iter().copied());
         q.push(")");
     });
     Ok(())
@@ -50,12 +50,12 @@ pub(crate) fn update<'a>(
              next_response_secs = u.nr, next_response_business_secs = u.nrb FROM UNNEST(",
         );
         let a = Arrays::on(q)
-            .bind(cast::TEXT, rows.iter().map(|m| m.tenant.as_str()).collect::<Vec<_>>())
-            .bind(cast::TEXT, rows.iter().map(|m| m.id.as_str()).collect::<Vec<_>>())
-            .bind(cast::TEXT, rows.iter().map(|m| m.external_id.as_deref()).collect::<Vec<_>>())
+            .col(cast::TEXT, rows, |m| m.tenant.as_str())
+            .col(cast::TEXT, rows, |m| m.id.as_str())
+            .col(cast::TEXT, rows, |m| m.external_id.as_deref())
             .bind(cast::JSON, data)
             .bind(cast::TEXT, versions);
-        facts(a, MessageFactColumns::of(rows.iter()));
+        facts(a, rows.iter());
         q.push(
             ") AS u(t, id, ext, d, x, aa, dir, nr, nrb) \
              WHERE m.tenant_id = u.t AND m.message_id = u.id AND m.xmin = u.x::xid",
@@ -66,11 +66,12 @@ pub(crate) fn update<'a>(
 
 /// The messages' derived columns ([`crate::facts`]) as bound arrays: author
 /// agent, direction, next response and its business seconds.
-fn facts<'a>(a: Arrays<'_, 'a>, f: MessageFactColumns<'a>) {
-    a.bind(cast::TEXT, f.author_agent)
-        .bind(cast::TEXT, f.direction)
-        .bind(cast::BIGINT, f.next_response_secs)
-        .bind(cast::BIGINT, f.next_response_business_secs);
+fn facts<'a>(a: Arrays<'_, 'a>, messages: impl Iterator<Item = &'a Message>) {
+    let f: Vec<MessageFacts<'a>> = messages.map(MessageFacts::of).collect();
+    a.col(cast::TEXT, &f, |f| f.author_agent)
+        .col(cast::TEXT, &f, |f| f.direction)
+        .col(cast::BIGINT, &f, |f| f.next_response_secs)
+        .col(cast::BIGINT, &f, |f| f.next_response_business_secs);
 }
 
 /// A message and its row version (`xmin`, as text), locked until the end
@@ -94,63 +95,27 @@ pub(crate) async fn locked(
     }
 }
 
-/// A message by id.
-pub(crate) async fn by_id(
-    pool: &PgPool,
-    tenant: &TenantId,
-    id: &MessageId,
-) -> Result<Option<Message>> {
-    document_of(
-        pool,
-        ("message", "message"),
-        "SELECT data FROM inbox_messages WHERE tenant_id = $1 AND message_id = $2",
-        &[tenant.as_str(), id.as_str()],
-    )
-    .await
-}
+/// `inbox_messages`.
+const MESSAGES: Docs = Docs::new("message", "inbox_messages");
 
-/// A conversation's messages, in the order they were stored.
-pub(crate) async fn of_conversation(
-    pool: &PgPool,
-    tenant: &TenantId,
-    conversation: &ConversationId,
-) -> Result<Vec<Message>> {
-    documents(
-        pool,
-        ("messages", "message"),
-        "SELECT data FROM inbox_messages WHERE tenant_id = $1 AND conversation_id = $2 ORDER BY msg_seq",
-        &[tenant.as_str(), conversation.as_str()],
-    )
-    .await
-}
+/// A message: `(tenant, message id)`.
+pub(crate) const BY_ID: ByKey<Message> =
+    MESSAGES.by("message", "tenant_id = $1 AND message_id = $2");
 
-/// The message with the provider's id `external_id` on `channel`.
-pub(crate) async fn by_external_id(
-    pool: &PgPool,
-    tenant: &TenantId,
-    channel: &ChannelId,
-    external_id: &str,
-) -> Result<Option<Message>> {
-    document_of(
-        pool,
-        ("message by external id", "message"),
-        "SELECT data FROM inbox_messages WHERE tenant_id = $1 AND channel_id = $2 AND external_id = $3",
-        &[tenant.as_str(), channel.as_str(), external_id],
-    )
-    .await
-}
+/// A conversation's messages, in the order they were stored: `(tenant,
+/// conversation id)`.
+pub(crate) const OF_CONVERSATION: ByKey<Message> = MESSAGES.by(
+    "messages",
+    "tenant_id = $1 AND conversation_id = $2 ORDER BY msg_seq",
+);
 
-/// The message stored with the idempotency key `key`.
-pub(crate) async fn by_idempotency_key(
-    pool: &PgPool,
-    tenant: &TenantId,
-    key: &str,
-) -> Result<Option<Message>> {
-    document_of(
-        pool,
-        ("message", "message"),
-        "SELECT data FROM inbox_messages WHERE tenant_id = $1 AND idempotency_key = $2",
-        &[tenant.as_str(), key],
-    )
-    .await
-}
+/// The message with the provider's id on a channel: `(tenant, channel id,
+/// external id)`.
+pub(crate) const BY_EXTERNAL_ID: ByKey<Message> = MESSAGES.by(
+    "message by external id",
+    "tenant_id = $1 AND channel_id = $2 AND external_id = $3",
+);
+
+/// The message stored with an idempotency key: `(tenant, key)`.
+pub(crate) const BY_IDEMPOTENCY_KEY: ByKey<Message> =
+    MESSAGES.by("message", "tenant_id = $1 AND idempotency_key = $2");

@@ -20,11 +20,11 @@ pub(crate) fn insert<'a>(st: &mut Statement<'a>, rows: &[(&'a OutboxEntry, &'a s
              SELECT * FROM UNNEST(",
         );
         Arrays::on(q)
-            .bind(cast::TEXT, rows.iter().map(|(o, _)| o.tenant.as_str()).collect::<Vec<_>>())
-            .bind(cast::TEXT, rows.iter().map(|(o, _)| o.message.as_str()).collect::<Vec<_>>())
-            .bind(cast::TEXT, rows.iter().map(|(_, c)| *c).collect::<Vec<_>>())
-            .bind(cast::TIMESTAMPTZ, rows.iter().map(|(o, _)| o.not_before).collect::<Vec<_>>())
-            .bind(cast::INT, rows.iter().map(|(o, _)| o.attempts as i32).collect::<Vec<_>>());
+            .col(cast::TEXT, rows, |(o, _)| o.tenant.as_str())
+            .col(cast::TEXT, rows, |(o, _)| o.message.as_str())
+            .col(cast::TEXT, rows, |(_, c)| *c)
+            .col(cast::TIMESTAMPTZ, rows, |(o, _)| o.not_before)
+            .col(cast::INT, rows, |(o, _)| o.attempts as i32);
         q.push(")");
     });
 }

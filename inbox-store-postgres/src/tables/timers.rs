@@ -42,9 +42,9 @@ pub(crate) fn clear<'a>(st: &mut Statement<'a>, rows: &[(&'a str, &'a str, &'a s
     st.cte("td", |q| {
         q.push("DELETE FROM inbox_timers t USING UNNEST(");
         Arrays::on(q)
-            .bind(cast::TEXT, rows.iter().map(|c| c.0).collect::<Vec<_>>())
-            .bind(cast::TEXT, rows.iter().map(|c| c.1).collect::<Vec<_>>())
-            .bind(cast::TEXT, rows.iter().map(|c| c.2).collect::<Vec<_>>());
+            .col(cast::TEXT, rows, |c| c.0)
+            .col(cast::TEXT, rows, |c| c.1)
+            .col(cast::TEXT, rows, |c| c.2);
         q.push(
             ") AS u(t, c, k) WHERE t.tenant_id = u.t AND t.conversation_id = u.c AND t.kind = u.k RETURNING 1",
         );
@@ -57,10 +57,10 @@ pub(crate) fn set<'a>(st: &mut Statement<'a>, rows: &[&'a Timer]) {
     st.counted("ts", rows.len(), |q| {
         q.push("INSERT INTO inbox_timers (tenant_id, conversation_id, kind, due_at) SELECT * FROM UNNEST(");
         Arrays::on(q)
-            .bind(cast::TEXT, rows.iter().map(|t| t.tenant.as_str()).collect::<Vec<_>>())
-            .bind(cast::TEXT, rows.iter().map(|t| t.conversation.as_str()).collect::<Vec<_>>())
-            .bind(cast::TEXT, rows.iter().map(|t| t.kind.as_str()).collect::<Vec<_>>())
-            .bind(cast::TIMESTAMPTZ, rows.iter().map(|t| t.due_at).collect::<Vec<_>>());
+            .col(cast::TEXT, rows, |t| t.tenant.as_str())
+            .col(cast::TEXT, rows, |t| t.conversation.as_str())
+            .col(cast::TEXT, rows, |t| t.kind.as_str())
+            .col(cast::TIMESTAMPTZ, rows, |t| t.due_at);
         q.push(") ON CONFLICT (tenant_id, conversation_id, kind) DO UPDATE SET due_at = EXCLUDED.due_at");
     });
 }
@@ -76,20 +76,17 @@ pub(crate) async fn due(pool: &PgPool, now: DateTime<Utc>, limit: u32) -> Result
     .fetch_all(pool)
     .await
     .map_err(|e| db("due timers", e))?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in rows {
-        let kind: String = r.get(2);
-        // A kind this version does not know (written by a newer one) is
-        // left for that version.
-        let Some(kind) = TimerKind::parse(&kind) else {
-            continue;
-        };
-        out.push(Timer {
-            tenant: TenantId::new(r.get::<String, _>(0))?,
-            conversation: ConversationId::new(r.get::<String, _>(1))?,
-            kind,
-            due_at: r.get(3),
-        });
-    }
-    Ok(out)
+    // A kind this version does not know (written by a newer one) is left
+    // for that version.
+    rows.iter()
+        .filter_map(|r| TimerKind::parse(&r.get::<String, _>(2)).map(|kind| (r, kind)))
+        .map(|(r, kind)| {
+            Ok(Timer {
+                tenant: TenantId::new(r.get::<String, _>(0))?,
+                conversation: ConversationId::new(r.get::<String, _>(1))?,
+                kind,
+                due_at: r.get(3),
+            })
+        })
+        .collect()
 }
