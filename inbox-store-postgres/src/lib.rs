@@ -39,19 +39,24 @@
 //!
 //! ## Layers
 //!
-//! Each module uses only modules of the layers below its own (checked by
-//! the imports: no cycle):
+//! The modules, top down; each uses only those it points to (and `error`),
+//! so they form no cycle:
 //!
 //! ```text
-//! 5  store                      PgStore: settings, and the port traits, each method delegating
-//!    bus, webhooks, dead_letters  (adapters on a PgStore)
-//! 4  batch, reads -> plans      group commit and batched lookups, over a Writer handle
-//! 3  changes -> mutations       the changeset writer (alone, or a batch in one statement),
-//!                               message mutations; Writer
-//! 2  tables::*, lookups,        one writer per table (messages, conversations, contacts,
-//!    views, search, reports     events, outbox, timers, cursors, directory), leases; reads
-//! 1  sql, facts                 codecs, the Statement builder, derived columns
-//! 0  error
+//! bus, webhooks, dead_letters -> store   adapters on a PgStore
+//! store     -> batch, reads, changes, views, search, reports, lookups, tables, ...
+//!              PgStore and its settings; the port traits, each method delegating
+//! batch     -> plans, changes, mutations  group commit, over a Writer handle
+//! reads     -> plans, lookups             batched ingest lookups
+//! plans     -> changes                    the batches' pools (Writers)
+//! changes   -> mutations, tables, sql     the changeset writer (alone, or a batch
+//!                                         as one statement); Writer
+//! mutations -> lookups, tables, sql       message mutations (delivery statuses)
+//! search -> views -> sql; reports -> tables; lookups -> sql   the reads
+//! tables::* -> facts, sql                 one writer per table, and its reads by key
+//!              (messages, conversations, contacts, events, outbox, timers,
+//!              cursors, directory, leases -> conversations)
+//! facts -> sql -> error                   derived columns; codecs, Statement
 //! ```
 //!
 //! A table's writer adds one multi-row statement for a slice of rows to a
