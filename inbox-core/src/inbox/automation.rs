@@ -11,9 +11,7 @@ use crate::event::Ownership;
 use crate::event::{Event, EventActor, EventKind};
 use crate::ids::{AgentId, ContactId, MessageId, TeamId, TenantId};
 use crate::model::ConversationStatus;
-use crate::model::{
-    Author, Contact, Content, Conversation, DeliveryState, Direction, Message, ReplyContext,
-};
+use crate::model::{Author, Contact, Content, Conversation, DeliveryState, Direction, Message};
 use crate::ports::OutboxEntry;
 use crate::query::{AssigneeFilter, ConversationFilter, ConversationQuery, Cursor, SortOrder};
 use crate::routing::{
@@ -325,25 +323,8 @@ impl Inbox {
         content: Content,
         now: DateTime<Utc>,
     ) -> Message {
-        c.message_count += 1;
-        c.last_activity_at = c.last_activity_at.max(now);
-        Message {
-            tenant: c.tenant.clone(),
-            id,
-            conversation: c.id.clone(),
-            channel: c.channel.clone(),
-            direction,
-            author: Author::Automation(rule.to_string()),
-            content,
-            external_id: None,
-            idempotency_key: None,
-            context: ReplyContext::default(),
-            mentions: Vec::new(),
-            sent_at: now,
-            created_at: now,
-            delivery: None,
-            response: None,
-        }
+        let author = Author::Automation(rule.to_string());
+        super::written(c, id, author, direction, content, now)
     }
 
     /// Applies the team policies to the open conversations of an agent who

@@ -131,6 +131,38 @@ impl Draft<'_> {
     }
 }
 
+/// A message written in conversation `c` at `now` (counted in it, its
+/// activity time moved), by `author`; the caller fills in what differs
+/// (idempotency key, quoted message, delivery, response time).
+pub(crate) fn written(
+    c: &mut Conversation,
+    id: crate::ids::MessageId,
+    author: crate::model::Author,
+    direction: crate::model::Direction,
+    content: crate::model::Content,
+    now: DateTime<Utc>,
+) -> Message {
+    c.message_count += 1;
+    c.last_activity_at = c.last_activity_at.max(now);
+    Message {
+        tenant: c.tenant.clone(),
+        id,
+        conversation: c.id.clone(),
+        channel: c.channel.clone(),
+        direction,
+        author,
+        content,
+        external_id: None,
+        idempotency_key: None,
+        context: crate::model::ReplyContext::default(),
+        mentions: Vec::new(),
+        sent_at: now,
+        created_at: now,
+        delivery: None,
+        response: None,
+    }
+}
+
 /// The shared team inbox.
 ///
 /// Build one over your ports (`inbox-store-memory` has a ready-made set for
