@@ -565,10 +565,11 @@ impl Inbox {
         );
         next.version = current.version + 1;
         next.updated_at = now;
-        let events = kinds
+        let mut events: Vec<Event> = kinds
             .into_iter()
             .map(|k| Event::new(tenant.clone(), now, actor.clone(), k).on(&next.id, next.version))
             .collect();
+        crate::event::Scope::stamp(&mut events, &next);
         let timers = timer_changes(Some(current), &next, &self.config.timers);
         Changeset {
             conversation: Some(Write {

@@ -374,6 +374,7 @@ impl Inbox {
             response: None,
         };
         events.extend(automated.events_on(&conversation, now));
+        crate::event::Scope::stamp(&mut events, &conversation);
         let timers =
             crate::timer::timer_changes(previous.as_ref(), &conversation, &self.config.timers);
         Ok(IngestPlan {

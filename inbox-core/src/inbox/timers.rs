@@ -283,6 +283,7 @@ impl Inbox {
             })
             .collect();
         events.extend(automated.events_on(&next, now));
+        crate::event::Scope::stamp(&mut events, &next);
         let after = next.clone();
         let changes = Changeset {
             messages: automated.messages,
