@@ -20,9 +20,9 @@ use crate::ports::{BusItem, EventStream};
 /// long a change of role or teams takes to reach a live stream.
 pub const AGENT_REFRESH: Duration = Duration::from_secs(60);
 
-/// How many conversations' scopes a subscription remembers; past that it
-/// forgets them all and learns them again from the events that follow.
-const REMEMBERED: usize = 10_000;
+/// How many conversations' scopes a subscription remembers (about 200
+/// bytes each); past that it forgets one to learn another.
+const REMEMBERED: usize = 4096;
 
 impl Inbox {
     /// The live events of the actor's tenant that the actor may see
@@ -192,7 +192,10 @@ impl Watch {
                 return;
             }
         } else if self.scopes.len() >= REMEMBERED {
-            self.scopes.clear();
+            let forgotten = self.scopes.keys().next().cloned();
+            if let Some(forgotten) = forgotten {
+                self.scopes.remove(&forgotten);
+            }
         }
         self.scopes.insert(id, (version, scope.clone()));
     }
