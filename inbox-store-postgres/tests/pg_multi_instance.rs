@@ -11,7 +11,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use inbox_core::ports::{BusItem, EventBus, Store};
+use inbox_core::event::{Event, EventActor};
+use inbox_core::ports::{BusItem, Changeset, EventBus, Store};
 use inbox_core::testing::Fixture;
 use inbox_core::{Error, EventKind, InboxConfig, IngestOutcome, Reply, TenantId, View, ViewQuery};
 use inbox_store_postgres::{PgEventBus, PgStore};
@@ -226,6 +227,87 @@ async fn events_published_on_one_instance_reach_another() {
         ["contact_created", "conversation_opened", "message_received"]
     );
     let _ = store_b;
+}
+
+/// The bus sends the events themselves in the notification: those that
+/// fit reach the other instance without a read of the events table, with
+/// their scope, equal to what is stored; a stored event too large for a
+/// notification is read back from the table; a live-only one that large is
+/// dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn events_travel_in_notifications_and_only_the_too_large_are_read_back() {
+    let Some(url) = common::fresh_database().await else {
+        return;
+    };
+    let acme = TenantId::new("acme").unwrap();
+    let store_a = PgStore::connect(&url, 4).await.unwrap();
+    let store_b = PgStore::connect(&url, 4).await.unwrap();
+    let bus_b = PgEventBus::connect(store_b.clone()).await.unwrap();
+    let mut live = bus_b.subscribe(&acme);
+    let bus_a = Arc::new(PgEventBus::connect(store_a.clone()).await.unwrap());
+    let f = Fixture::new(Arc::new(store_a.clone()) as Arc<dyn Store>)
+        .await
+        .unwrap();
+    let inbox = inbox_core::Inbox::new(
+        inbox_core::Ports {
+            bus: bus_a.clone(),
+            ..f.inbox.ports().clone()
+        },
+        InboxConfig::default(),
+    );
+    let mut next = async || match tokio::time::timeout(Duration::from_secs(10), live.next())
+        .await
+        .expect("an event reached instance B")
+    {
+        Some(BusItem::Event(e)) => *e,
+        other => panic!("{other:?}"),
+    };
+    inbox
+        .ingest(f.text("1001", "w1", "34600000009", "hello from A"))
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    for _ in 0..3 {
+        got.push(next().await);
+    }
+    let stored = store_b.events_since(&acme, 0, 1000).await.unwrap();
+    assert_eq!(got, stored[stored.len() - 3..]);
+    assert!(got[1..].iter().all(|e| e.scope.is_some()), "{got:?}");
+    assert_eq!(bus_b.read_backs(), 0, "read from the notifications");
+
+    let big = |seq: u64| {
+        let mut e = Event::new(
+            acme.clone(),
+            Fixture::start(),
+            EventActor::Automation("crm".into()),
+            EventKind::Integration {
+                name: "crm.note".into(),
+                data: [("text".to_string(), "x".repeat(10_000))].into(),
+            },
+        );
+        e.seq = seq;
+        e
+    };
+    let committed = store_a
+        .commit(Changeset {
+            events: vec![big(0)],
+            ..Changeset::new(acme.clone())
+        })
+        .await
+        .unwrap()
+        .events;
+    let mut small = big(0);
+    small.kind = EventKind::Integration {
+        name: "crm.ping".into(),
+        data: Default::default(),
+    };
+    bus_a
+        .publish(&[big(0), committed[0].clone(), small.clone()])
+        .await
+        .unwrap();
+    assert_eq!(next().await, committed[0]);
+    assert_eq!(next().await, small, "the large live-only event is dropped");
+    assert_eq!(bus_b.read_backs(), 1);
 }
 
 #[tokio::test]

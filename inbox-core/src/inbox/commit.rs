@@ -224,6 +224,7 @@ impl Inbox {
             Event::new(after.tenant.clone(), now, actor.clone(), k).on(&after.id, after.version)
         }));
         placed.extend(automated.events_on(&after, now));
+        crate::event::Scope::stamp(&mut placed, &after);
         rows.messages.append(&mut automated.messages);
         rows.outbox.append(&mut automated.outbox);
         rows.cursors.append(&mut automated.cursors);

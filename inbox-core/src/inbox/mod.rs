@@ -18,6 +18,7 @@ mod dispatch;
 mod ingest;
 mod leases;
 mod queue;
+mod subscribe;
 mod timers;
 mod views;
 
@@ -39,6 +40,7 @@ pub use contacts::ContactUpdate;
 pub use dead_letters::RefusedItem;
 pub use dispatch::DispatchReport;
 pub use ingest::CUSTOMER_WINDOW;
+pub use subscribe::AGENT_REFRESH;
 pub use timers::TickReport;
 pub use views::{ContactDetail, ConversationDetail, CustomerContextView, View, ViewQuery};
 
@@ -363,7 +365,7 @@ impl Inbox {
             };
             if let Err(e) = f(&mut draft) {
                 if matches!(e, Error::AlreadyOwned { .. }) {
-                    self.collision(agent, action, &e).await;
+                    self.collision(agent, action, &e, &current).await;
                 }
                 return Err(e);
             }
@@ -420,7 +422,7 @@ impl Inbox {
             match staleness {
                 Staleness::Reject => {
                     let err = self.conflict(current, seen).await?;
-                    self.collision(agent, action, &err).await;
+                    self.collision(agent, action, &err, current).await;
                     return Err(err);
                 }
                 Staleness::Warn => {
@@ -433,8 +435,15 @@ impl Inbox {
         Ok(warnings)
     }
 
-    /// Publishes a live-only notice that a colliding action was refused.
-    async fn collision(&self, agent: &Agent, action: &str, err: &Error) {
+    /// Publishes a live-only notice that a colliding action on
+    /// `conversation` was refused (seen by whoever may see it).
+    async fn collision(
+        &self,
+        agent: &Agent,
+        action: &str,
+        err: &Error,
+        conversation: &Conversation,
+    ) {
         let mut e = Event::new(
             agent.tenant.clone(),
             self.now(),
@@ -450,6 +459,7 @@ impl Inbox {
             Error::AlreadyOwned { conversation, .. } => e.conversation = Some(conversation.clone()),
             _ => {}
         }
+        crate::event::Scope::stamp(std::slice::from_mut(&mut e), conversation);
         self.publish(&[e]).await;
     }
 }
