@@ -316,16 +316,12 @@ async fn documents_stored_before_migrations_16_and_17_read_the_same_and_report_t
         let mut copy = c.clone();
         copy.id = ConversationId::new(format!("{}-now", c.id)).unwrap();
         copy.contact = ContactId::new(format!("{}-now", c.contact)).unwrap();
-        store
-            .commit(Changeset {
-                conversation: Some(Write {
-                    value: copy.clone(),
-                    expected_version: None,
-                }),
-                ..Changeset::new(t.clone())
-            })
-            .await
-            .unwrap();
+        let mut today = Changeset::new(t.clone());
+        today.conversation = Some(Write {
+            value: copy.clone(),
+            expected_version: None,
+        });
+        store.commit(today).await.unwrap();
         let migrated = report_columns(&pool, c.id.as_str()).await;
         assert_eq!(migrated, report_columns(&pool, copy.id.as_str()).await);
         assert!(migrated.ends_with("|json"), "{migrated}");

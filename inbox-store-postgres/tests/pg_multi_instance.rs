@@ -112,24 +112,14 @@ async fn duplicate_deliveries_across_pools_store_one_message() {
     let results = join_all(deliveries).await;
     let stored = results
         .iter()
-        .filter(|r| matches!(r, Ok(IngestOutcome::Stored { .. })))
-        .count();
+        .filter(|r| matches!(r, Ok(IngestOutcome::Stored { .. })));
+    assert_eq!(stored.count(), 5);
     assert!(results.iter().all(|r| r.is_ok()), "{results:?}");
-    assert_eq!(stored, 5);
-    let all = a
-        .inbox
-        .list(&a.actor("sam"), &ViewQuery::new(View::All))
-        .await
-        .unwrap();
-    assert_eq!(all.items.len(), 1, "one conversation");
-    assert_eq!(
-        a.store
-            .messages(&a.acme(), &all.items[0].id)
-            .await
-            .unwrap()
-            .len(),
-        5
-    );
+    let all = ViewQuery::new(View::All);
+    let conversations = a.inbox.list(&a.actor("sam"), &all).await.unwrap().items;
+    assert_eq!(conversations.len(), 1, "one conversation");
+    let messages = a.store.messages(&a.acme(), &conversations[0].id).await;
+    assert_eq!(messages.unwrap().len(), 5);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -296,24 +296,16 @@ async fn dead_letters_are_replayed_once_their_cause_is_gone() {
     assert_eq!(stored_messages(&f).await.len(), 1);
     // Number 3001 is provisioned for acme: its early item is acme's to
     // replay, and is stored.
-    f.inbox
-        .provision_channel(&Channel::new(
-            f.acme(),
-            ChannelId::new("new-line").unwrap(),
-            "3001",
-            "+34 600 3001",
-        ))
-        .await
-        .unwrap();
+    let line = ChannelId::new("new-line").unwrap();
+    let line = Channel::new(f.acme(), line, "3001", "+34 600 3001");
+    f.inbox.provision_channel(&line).await.unwrap();
+    let pending_only = DeadLetterQuery {
+        pending_only: true,
+        ..DeadLetterQuery::default()
+    };
     let pending = f
         .inbox
-        .dead_letters(
-            &ada,
-            &DeadLetterQuery {
-                pending_only: true,
-                ..DeadLetterQuery::default()
-            },
-        )
+        .dead_letters(&ada, &pending_only)
         .await
         .unwrap()
         .items;

@@ -151,30 +151,27 @@ fn parse() -> Result<Args, String> {
     Ok(a)
 }
 
+/// The bench's tenant: number [`PHONE_NUMBER_ID`] and a support team of
+/// ten agents.
 async fn provision(inbox: &Inbox) -> inbox_core::Result<()> {
     let t = TenantId::new("bench")?;
+    let support = TeamId::new("support")?;
+    let number = Channel::new(
+        t.clone(),
+        ChannelId::new("main")?,
+        PHONE_NUMBER_ID,
+        "+1 555 0100",
+    );
+    let team = Team::new(t.clone(), support.clone(), "Support");
     inbox
         .provision_tenant(&Tenant::new(t.clone(), "Bench"))
         .await?;
-    inbox
-        .provision_channel(&Channel::new(
-            t.clone(),
-            ChannelId::new("main")?,
-            PHONE_NUMBER_ID,
-            "+1 555 0100",
-        ))
-        .await?;
-    inbox
-        .provision_team(&Team::new(t.clone(), TeamId::new("support")?, "Support"))
-        .await?;
+    inbox.provision_channel(&number).await?;
+    inbox.provision_team(&team).await?;
     for i in 0..10 {
-        let a = Agent::new(
-            t.clone(),
-            AgentId::new(format!("agent{i}"))?,
-            format!("Agent {i}"),
-            Role::Agent,
-        )
-        .in_team(TeamId::new("support")?);
+        let id = AgentId::new(format!("agent{i}"))?;
+        let a =
+            Agent::new(t.clone(), id, format!("Agent {i}"), Role::Agent).in_team(support.clone());
         inbox.provision_agent(&a).await?;
     }
     Ok(())
