@@ -149,29 +149,48 @@ fn messages() -> Vec<Message> {
         response: None,
     };
     let reply = Message {
-        id: MessageId::new("m-out").unwrap(),
-        direction: Direction::Outbound,
-        author: Author::Agent(AgentId::new("ana").unwrap()),
-        content: Content::text("hi"),
-        external_id: None,
-        idempotency_key: Some("k1".into()),
         response: Some(ResponseTime {
             secs: 420,
             business_secs: 400,
             first: false,
         }),
-        ..base.clone()
+        ..by_agent(&base, "m-out", Direction::Outbound, "ana", "hi", "k1")
     };
-    let note = Message {
-        id: MessageId::new("m-note").unwrap(),
-        direction: Direction::Note,
-        author: Author::Agent(AgentId::new("ben").unwrap()),
-        content: Content::text("vip"),
-        external_id: None,
-        idempotency_key: Some("k2".into()),
-        ..base.clone()
-    };
+    let note = by_agent(&base, "m-note", Direction::Note, "ben", "vip", "k2");
     vec![base, reply, note]
+}
+
+/// `base` as message `id` in `direction`, written by `agent` with an
+/// idempotency key.
+fn by_agent(
+    base: &Message,
+    id: &str,
+    direction: Direction,
+    agent: &str,
+    text: &str,
+    key: &str,
+) -> Message {
+    Message {
+        id: MessageId::new(id).unwrap(),
+        direction,
+        author: Author::Agent(AgentId::new(agent).unwrap()),
+        content: Content::text(text),
+        external_id: None,
+        idempotency_key: Some(key.into()),
+        ..base.clone()
+    }
+}
+
+/// Each message's id and the columns generated from its document, in id
+/// order, joined with `|`.
+async fn message_columns(pool: &PgPool) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT concat_ws('|', message_id, author_agent, direction, next_response_secs, next_response_business_secs) \
+         FROM inbox_messages ORDER BY message_id",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
 }
 
 fn micros(t: DateTime<Utc>) -> i64 {
@@ -266,13 +285,7 @@ async fn documents_stored_before_migrations_16_and_17_read_the_same_and_report_t
         .await
         .unwrap();
     }
-    let generated: Vec<String> = sqlx::query_scalar(
-        "SELECT concat_ws('|', message_id, author_agent, direction, next_response_secs, next_response_business_secs) \
-         FROM inbox_messages ORDER BY message_id",
-    )
-    .fetch_all(&pool)
-    .await
-    .unwrap();
+    let generated = message_columns(&pool).await;
 
     // The rest of the migrations, as a deployment's upgrade runs them.
     let store = PgStore::connect(&url, 4).await.unwrap();
@@ -284,13 +297,7 @@ async fn documents_stored_before_migrations_16_and_17_read_the_same_and_report_t
     for m in messages() {
         assert_eq!(store.message(&t, &m.id).await.unwrap(), m);
     }
-    let kept: Vec<String> = sqlx::query_scalar(
-        "SELECT concat_ws('|', message_id, author_agent, direction, next_response_secs, next_response_business_secs) \
-         FROM inbox_messages ORDER BY message_id",
-    )
-    .fetch_all(&pool)
-    .await
-    .unwrap();
+    let kept = message_columns(&pool).await;
     assert_eq!(kept, generated);
     assert_eq!(
         generated,
@@ -309,16 +316,12 @@ async fn documents_stored_before_migrations_16_and_17_read_the_same_and_report_t
         let mut copy = c.clone();
         copy.id = ConversationId::new(format!("{}-now", c.id)).unwrap();
         copy.contact = ContactId::new(format!("{}-now", c.contact)).unwrap();
-        store
-            .commit(Changeset {
-                conversation: Some(Write {
-                    value: copy.clone(),
-                    expected_version: None,
-                }),
-                ..Changeset::new(t.clone())
-            })
-            .await
-            .unwrap();
+        let mut today = Changeset::new(t.clone());
+        today.conversation = Some(Write {
+            value: copy.clone(),
+            expected_version: None,
+        });
+        store.commit(today).await.unwrap();
         let migrated = report_columns(&pool, c.id.as_str()).await;
         assert_eq!(migrated, report_columns(&pool, copy.id.as_str()).await);
         assert!(migrated.ends_with("|json"), "{migrated}");
