@@ -71,8 +71,8 @@ use inbox_benches::{
 use inbox_core::model::{Agent, Channel, Role, Team, Tenant};
 use inbox_core::ports::{Store, Transport};
 use inbox_core::testing::RecordingTransport;
-use inbox_core::{AgentId, ChannelId, Inbox, InboxConfig, Ports, TeamId, TenantId};
-use inbox_store_memory::{MemoryEventBus, MemoryStore, SystemClock, UuidIds};
+use inbox_core::{AgentId, ChannelId, Inbox, InboxConfig, TeamId, TenantId};
+use inbox_store_memory::{MemoryEventBus, MemoryStore};
 use inbox_store_postgres::{GroupCommit, PgStore};
 use inbox_whatsapp::{sign, IngestSummary, Secret, Webhook, WebhookConfig};
 use sqlx::PgPool;
@@ -479,13 +479,7 @@ async fn run() -> Result<(), String> {
     };
     let store_handle = store.clone();
     let inbox = Inbox::new(
-        Ports {
-            store,
-            transport,
-            bus: Arc::new(MemoryEventBus::default()),
-            clock: Arc::new(SystemClock),
-            ids: Arc::new(UuidIds),
-        },
+        inbox_runtime::ports(store, Arc::new(MemoryEventBus::default()), transport),
         InboxConfig::default(),
     );
     provision(&inbox).await.map_err(|e| e.to_string())?;

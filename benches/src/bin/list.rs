@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use inbox_benches::percentile;
 use inbox_core::model::ConversationStatus;
 use inbox_core::testing::RecordingTransport;
-use inbox_core::{Actor, AgentId, Inbox, InboxConfig, Ports, TeamId, TenantId, View, ViewQuery};
-use inbox_store_memory::{MemoryEventBus, SystemClock, UuidIds};
+use inbox_core::{Actor, AgentId, Inbox, InboxConfig, TeamId, TenantId, View, ViewQuery};
+use inbox_store_memory::MemoryEventBus;
 use inbox_store_postgres::PgStore;
 
 struct Args {
@@ -214,13 +214,11 @@ async fn run() -> Result<(), String> {
     store.migrate().await.map_err(|e| e.to_string())?;
     seed(&store, args.conversations, args.messages).await?;
     let inbox = Inbox::new(
-        Ports {
-            store: Arc::new(store),
-            transport: Arc::new(RecordingTransport::new()),
-            bus: Arc::new(MemoryEventBus::default()),
-            clock: Arc::new(SystemClock),
-            ids: Arc::new(UuidIds),
-        },
+        inbox_runtime::ports(
+            Arc::new(store),
+            Arc::new(MemoryEventBus::default()),
+            Arc::new(RecordingTransport::new()),
+        ),
         InboxConfig::default(),
     );
     let tenant = TenantId::new("bench").map_err(|e| e.to_string())?;
