@@ -221,7 +221,7 @@ async fn work(inbox: Inbox, tick: Duration, mut stopped: watch::Receiver<bool>) 
             _ = every.tick() => {}
             _ = stopped.changed() => return,
         }
-        let now = inbox.ports().clock.now();
+        let now = inbox.now();
         if let Err(e) = inbox.tick(now, 500).await {
             tracing::warn!(error = %e, "timers");
         }

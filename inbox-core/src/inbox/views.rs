@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{Actor, Inbox};
 use crate::error::{Error, Result};
-use crate::event::Event;
-use crate::ids::{ChannelId, ContactId, ConversationId, TeamId};
+use crate::event::{Event, EventKind};
+use crate::ids::{ChannelId, ContactId, ConversationId, MessageId, TeamId};
 use crate::model::Agent;
 use crate::model::{Contact, Conversation, ConversationStatus, Message, Priority};
 use crate::permissions::{self, Action};
@@ -248,6 +248,40 @@ impl Inbox {
         })
     }
 
+    /// A conversation's state (owner, status, version ...; without its
+    /// messages and timeline) if the agent may see it: the cheap check
+    /// before showing something of it again.
+    pub async fn conversation_state(
+        &self,
+        actor: &Actor,
+        id: &ConversationId,
+    ) -> Result<Conversation> {
+        let agent = self.load_agent(actor).await?;
+        let conversation = self.ports.store.conversation(&actor.tenant, id).await?;
+        permissions::require_view(&agent, &conversation)?;
+        Ok(conversation)
+    }
+
+    /// The message `message` was sent again from, if it is a resend of the
+    /// agent's tenant (its conversation's timeline records it, see
+    /// [`Inbox::resend`]). It only tells the holder of `message` where it
+    /// came from; whether the agent may still see the conversation is the
+    /// caller's to check ([`Inbox::conversation_state`]).
+    pub async fn resent_from(&self, actor: &Actor, message: &Message) -> Result<Option<MessageId>> {
+        let events = self
+            .ports
+            .store
+            .conversation_events(&actor.tenant, &message.conversation, 0)
+            .await?;
+        Ok(events.into_iter().find_map(|e| match e.kind {
+            EventKind::MessageResent {
+                original,
+                message: m,
+            } if m == message.id => Some(original),
+            _ => None,
+        }))
+    }
+
     /// A report over the conversations opened in a range (supervisors and
     /// admins). `query.now` is set from the inbox's clock.
     pub async fn metrics(
@@ -318,6 +352,15 @@ impl Inbox {
                 }
             },
         }
+    }
+
+    /// The contacts of these ids that exist (for the names beside a page of
+    /// conversations; [`Inbox::contact`] gives one with its
+    /// conversations). Any agent may see contacts.
+    pub async fn contacts(&self, actor: &Actor, ids: &[ContactId]) -> Result<Vec<Contact>> {
+        let agent = self.load_agent(actor).await?;
+        permissions::require(&agent, Action::View)?;
+        self.ports.store.contacts(&actor.tenant, ids).await
     }
 
     /// A contact with every conversation of theirs the agent may see, across
