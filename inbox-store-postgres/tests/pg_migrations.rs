@@ -51,6 +51,19 @@ async fn migrate_before(pool: &PgPool, version: i64) {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A new database (its URL and a pool on it) with the migrations older
+/// than `version` applied; `None` where PostgreSQL tests are skipped.
+async fn database_before(version: i64) -> Option<(String, PgPool)> {
+    let url = common::empty_database().await?;
+    let pool = PgPoolOptions::new()
+        .max_connections(2)
+        .connect(&url)
+        .await
+        .unwrap();
+    migrate_before(&pool, version).await;
+    Some((url, pool))
+}
+
 fn at(h: u32, m: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 2, h, m, 0).unwrap()
 }
@@ -223,15 +236,9 @@ async fn report_columns(pool: &PgPool, id: &str) -> String {
 
 #[tokio::test]
 async fn documents_stored_before_migrations_16_and_17_read_the_same_and_report_the_same() {
-    let Some(url) = common::empty_database().await else {
+    let Some((url, pool)) = database_before(20261202000016).await else {
         return;
     };
-    let pool = PgPoolOptions::new()
-        .max_connections(2)
-        .connect(&url)
-        .await
-        .unwrap();
-    migrate_before(&pool, 20261202000016).await;
     sqlx::query("INSERT INTO inbox_tenants (tenant_id, name) VALUES ('acme', 'Acme')")
         .execute(&pool)
         .await
@@ -357,15 +364,9 @@ async fn documents_stored_before_migrations_16_and_17_read_the_same_and_report_t
 /// due, earliest first) and a dead letter.
 #[tokio::test]
 async fn subscription_state_stored_before_migration_20_is_kept() {
-    let Some(url) = common::empty_database().await else {
+    let Some((url, pool)) = database_before(20261208000020).await else {
         return;
     };
-    let pool = PgPoolOptions::new()
-        .max_connections(2)
-        .connect(&url)
-        .await
-        .unwrap();
-    migrate_before(&pool, 20261208000020).await;
     let t = tenant();
     let event = |seq: u64| {
         let mut e = Event::new(

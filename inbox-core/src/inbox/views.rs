@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{Actor, Inbox};
 use crate::error::{Error, Result};
-use crate::event::{Event, EventKind};
-use crate::ids::{ChannelId, ContactId, ConversationId, MessageId, TeamId};
+use crate::event::Event;
+use crate::ids::{ChannelId, ContactId, ConversationId, TeamId};
 use crate::model::Agent;
 use crate::model::{Contact, Conversation, ConversationStatus, Message, Priority};
 use crate::permissions::{self, Action};
@@ -231,10 +231,8 @@ impl Inbox {
         actor: &Actor,
         id: &ConversationId,
     ) -> Result<ConversationDetail> {
-        let agent = self.load_agent(actor).await?;
+        let conversation = self.conversation_state(actor, id).await?;
         let store = &self.ports.store;
-        let conversation = store.conversation(&actor.tenant, id).await?;
-        permissions::require_view(&agent, &conversation)?;
         let contact = store.contact(&actor.tenant, &conversation.contact).await?;
         let messages = store.messages(&actor.tenant, id).await?;
         let timeline = store.conversation_events(&actor.tenant, id, 0).await?;
@@ -260,26 +258,6 @@ impl Inbox {
         let conversation = self.ports.store.conversation(&actor.tenant, id).await?;
         permissions::require_view(&agent, &conversation)?;
         Ok(conversation)
-    }
-
-    /// The message `message` was sent again from, if it is a resend of the
-    /// agent's tenant (its conversation's timeline records it, see
-    /// [`Inbox::resend`]). It only tells the holder of `message` where it
-    /// came from; whether the agent may still see the conversation is the
-    /// caller's to check ([`Inbox::conversation_state`]).
-    pub async fn resent_from(&self, actor: &Actor, message: &Message) -> Result<Option<MessageId>> {
-        let events = self
-            .ports
-            .store
-            .conversation_events(&actor.tenant, &message.conversation, 0)
-            .await?;
-        Ok(events.into_iter().find_map(|e| match e.kind {
-            EventKind::MessageResent {
-                original,
-                message: m,
-            } if m == message.id => Some(original),
-            _ => None,
-        }))
     }
 
     /// A report over the conversations opened in a range (supervisors and
