@@ -8,7 +8,7 @@ use crate::event::{Event, EventActor, EventKind, Ownership};
 use crate::ids::{AgentId, ConversationId, MessageId, TeamId, TenantId};
 use crate::model::{
     limits, Agent, Author, Content, ConversationStatus, DeliveryState, Direction, Message,
-    Presence, Priority, ReplyContext, ResponseTime,
+    Presence, Priority, ResponseTime,
 };
 use crate::permissions::{self, Action};
 use crate::ports::{Changeset, OutboxEntry};
@@ -596,29 +596,15 @@ impl Inbox {
                 });
                 c.last_agent_reply_at = Some(now);
                 c.first_response_at.get_or_insert(now);
-                c.last_activity_at = c.last_activity_at.max(now);
                 c.waiting_since = None;
-                c.message_count += 1;
-                let message = Message {
-                    tenant: c.tenant.clone(),
-                    id: message_id.clone(),
-                    conversation: c.id.clone(),
-                    channel: c.channel.clone(),
-                    direction: Direction::Outbound,
-                    author: Author::Agent(d.agent.id.clone()),
-                    content: reply.content.clone(),
-                    external_id: None,
-                    idempotency_key: Some(reply.idempotency_key.clone()),
-                    context: ReplyContext {
-                        reply_to: quoted.clone(),
-                        ..ReplyContext::default()
-                    },
-                    mentions: Vec::new(),
-                    sent_at: now,
-                    created_at: now,
-                    delivery: Some(DeliveryState::pending(now)),
-                    response,
-                };
+                let author = Author::Agent(d.agent.id.clone());
+                let content = reply.content.clone();
+                let id = message_id.clone();
+                let mut message = super::written(c, id, author, Direction::Outbound, content, now);
+                message.idempotency_key = Some(reply.idempotency_key.clone());
+                message.context.reply_to = quoted.clone();
+                message.delivery = Some(DeliveryState::pending(now));
+                message.response = response;
                 d.outbox.push(OutboxEntry {
                     tenant: c.tenant.clone(),
                     message: message_id.clone(),
@@ -989,27 +975,18 @@ fn apply_assignee(d: &mut Draft<'_>, to: &Assignee, target: Option<&Agent>) {
 }
 
 fn new_note(d: &mut Draft<'_>, id: MessageId, text: &str, mentions: Vec<AgentId>) -> Message {
-    let now = d.now;
-    let c = &mut d.conversation;
-    c.message_count += 1;
-    c.last_activity_at = c.last_activity_at.max(now);
-    Message {
-        tenant: c.tenant.clone(),
+    let author = Author::Agent(d.agent.id.clone());
+    let content = Content::text(text);
+    let mut note = super::written(
+        &mut d.conversation,
         id,
-        conversation: c.id.clone(),
-        channel: c.channel.clone(),
-        direction: Direction::Note,
-        author: Author::Agent(d.agent.id.clone()),
-        content: Content::text(text),
-        external_id: None,
-        idempotency_key: None,
-        context: ReplyContext::default(),
-        mentions,
-        sent_at: now,
-        created_at: now,
-        delivery: None,
-        response: None,
-    }
+        author,
+        Direction::Note,
+        content,
+        d.now,
+    );
+    note.mentions = mentions;
+    note
 }
 
 fn change_status(
