@@ -165,8 +165,10 @@ pub(crate) fn written(
 
 /// The shared team inbox.
 ///
-/// Build one over your ports (`inbox-store-memory` has a ready-made set for
-/// trials), then call its methods as agents act and webhooks arrive:
+/// Build one over your ports (`inbox_runtime::ports` adds the system clock
+/// and ids to your store, bus and transport; `inbox-store-memory` has a
+/// ready-made set for trials), then call its methods as agents act and
+/// webhooks arrive:
 ///
 /// ```no_run
 /// # fn ports() -> inbox_core::Ports { unimplemented!("see inbox-store-memory") }
