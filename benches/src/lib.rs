@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use inbox_core::ports::Store;
 use inbox_core::testing::RecordingTransport;
-use inbox_core::{Inbox, InboxConfig, Ports};
-use inbox_store_memory::{MemoryEventBus, SystemClock, UuidIds};
+use inbox_core::{Inbox, InboxConfig};
+use inbox_store_memory::MemoryEventBus;
 
 /// The phone number id the generated webhooks are addressed to.
 pub const PHONE_NUMBER_ID: &str = "106540352242922";
@@ -287,14 +287,10 @@ pub fn exit_on_error(bin: &str, result: Result<(), String>) {
 /// time-ordered ids, an in-process bus, a transport that only records, and
 /// the default configuration.
 pub fn inbox_on(store: Arc<dyn Store>) -> Inbox {
+    let bus = Arc::new(MemoryEventBus::default());
+    let transport = Arc::new(RecordingTransport::new());
     Inbox::new(
-        Ports {
-            store,
-            transport: Arc::new(RecordingTransport::new()),
-            bus: Arc::new(MemoryEventBus::default()),
-            clock: Arc::new(SystemClock),
-            ids: Arc::new(UuidIds),
-        },
+        inbox_runtime::ports(store, bus, transport),
         InboxConfig::default(),
     )
 }

@@ -49,7 +49,7 @@ mod mutations;
 mod plans;
 mod reads;
 mod store;
-mod webhooks;
+mod subscriptions;
 
 pub use batch::{GroupCommit, GroupCommitStats};
 pub use bus::{PgEventBus, CHANNEL};

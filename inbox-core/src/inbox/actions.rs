@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use super::{ActionOutcome, Actor, Draft, Inbox, StaleReplies, Staleness};
 use crate::error::{Error, Result};
 use crate::event::{Event, EventActor, EventKind, Ownership};
-use crate::ids::{AgentId, ConversationId, MessageId, TeamId};
+use crate::ids::{AgentId, ConversationId, MessageId, TeamId, TenantId};
 use crate::model::{
     limits, Agent, Author, Content, ConversationStatus, DeliveryState, Direction, Message,
     Presence, Priority, ResponseTime,
@@ -449,18 +449,44 @@ impl Inbox {
         if let Some(copy) = original.delivery.as_ref().and_then(|d| d.resent_as.clone()) {
             return Ok(Some(copy));
         }
+        let resends = self
+            .resends(&original.tenant, &original.conversation)
+            .await?;
+        Ok(resends
+            .into_iter()
+            .find_map(|(o, copy)| (o == original.id).then_some(copy)))
+    }
+
+    /// The message `message` was sent again from, if it is a resend of the
+    /// agent's tenant (its conversation's timeline records it, see
+    /// [`Inbox::resend`]). It only tells the holder of `message` where it
+    /// came from; whether the agent may still see the conversation is the
+    /// caller's to check ([`Inbox::conversation_state`]).
+    pub async fn resent_from(&self, actor: &Actor, message: &Message) -> Result<Option<MessageId>> {
+        let resends = self.resends(&actor.tenant, &message.conversation).await?;
+        Ok(resends
+            .into_iter()
+            .find_map(|(original, copy)| (copy == message.id).then_some(original)))
+    }
+
+    /// The resends a conversation's timeline records, as (original, copy).
+    async fn resends(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+    ) -> Result<Vec<(MessageId, MessageId)>> {
         let events = self
             .ports
             .store
-            .conversation_events(&original.tenant, &original.conversation, 0)
+            .conversation_events(tenant, conversation, 0)
             .await?;
-        Ok(events.into_iter().find_map(|e| match e.kind {
-            EventKind::MessageResent {
-                original: o,
-                message,
-            } if o == original.id => Some(message),
-            _ => None,
-        }))
+        Ok(events
+            .into_iter()
+            .filter_map(|e| match e.kind {
+                EventKind::MessageResent { original, message } => Some((original, message)),
+                _ => None,
+            })
+            .collect())
     }
 
     /// Marks `original` as sent again as `copy`; a failure is only logged

@@ -167,8 +167,10 @@ pub(crate) fn written(
 
 /// The shared team inbox.
 ///
-/// Build one over your ports (`inbox-store-memory` has a ready-made set for
-/// trials), then call its methods as agents act and webhooks arrive:
+/// Build one over your ports (`inbox_runtime::ports` adds the system clock
+/// and ids to your store, bus and transport; `inbox-store-memory` has a
+/// ready-made set for trials), then call its methods as agents act and
+/// webhooks arrive:
 ///
 /// ```no_run
 /// # fn ports() -> inbox_core::Ports { unimplemented!("see inbox-store-memory") }
@@ -209,7 +211,12 @@ impl Inbox {
         }
     }
 
-    /// The ports (for embedders that need the store or bus directly).
+    /// The ports: an escape hatch for tests, benchmarks and tools that need
+    /// the store or bus directly (wrapping the store in a fault injector,
+    /// publishing a live-only event, timing a store query). Everything an
+    /// application does goes through the inbox's methods, which check
+    /// permissions and keep the invariants; reading or writing the store
+    /// behind the inbox's back bypasses both.
     pub fn ports(&self) -> &Ports {
         &self.ports
     }
@@ -219,8 +226,18 @@ impl Inbox {
         &self.config
     }
 
-    fn now(&self) -> DateTime<Utc> {
+    /// The time on the inbox's clock: what the inbox stamps events with and
+    /// checks timers, windows and leases against (a test's manual clock, or
+    /// the system clock in production).
+    pub fn now(&self) -> DateTime<Utc> {
         self.ports.clock.now()
+    }
+
+    /// The inbox's clock, for an embedder's own timers and limits to run on
+    /// the same time as the inbox (tests that move a manual clock move
+    /// both).
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.ports.clock.clone()
     }
 
     fn new_id<T: TryFrom<String, Error = Error>>(&self, kind: &'static str) -> Result<T> {
