@@ -65,11 +65,12 @@ pub mod testing;
 pub mod timer;
 
 pub use error::{Change, Conflict, ContentProblem, ContentViolation, Error, Result};
-pub use event::{Event, EventActor, EventKind, Ownership, ViewerState};
+pub use event::{Event, EventActor, EventKind, Ownership, Scope, ViewerState};
 pub use ids::{
     AgentId, ChannelId, ContactId, ConversationId, DeadLetterId, MessageId, TeamId, TenantId,
 };
 pub use inbound::{InboundEvent, InboundMessage, InboundRefusal, InboundStatus, IngestOutcome};
+pub use inbox::AGENT_REFRESH;
 pub use inbox::{normalize_tag, parse_mentions};
 pub use inbox::{
     ActionOutcome, Actor, Assignee, ContactDetail, ContactUpdate, ConversationDetail,

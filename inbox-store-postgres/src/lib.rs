@@ -43,7 +43,7 @@
 //! so they form no cycle:
 //!
 //! ```text
-//! bus, webhooks, dead_letters -> store   adapters on a PgStore
+//! bus, subscriptions, dead_letters -> store   adapters on a PgStore
 //! store     -> batch, reads, changes, views, search, reports, lookups, tables, ...
 //!              PgStore and its settings; the port traits, each method delegating
 //! batch     -> plans, changes, mutations  group commit, over a Writer handle
@@ -81,9 +81,9 @@ mod reports;
 mod search;
 mod sql;
 mod store;
+mod subscriptions;
 mod tables;
 mod views;
-mod webhooks;
 
 pub use batch::{GroupCommit, GroupCommitStats};
 pub use bus::{PgEventBus, CHANNEL};

@@ -10,8 +10,8 @@ mod context;
 mod dead_letters;
 mod idgen;
 mod store;
+mod subscriptions;
 mod transport;
-mod webhooks;
 
 pub use bus::{BusItem, EventBus, EventStream};
 pub use clock::{Clock, ManualClock};
@@ -26,5 +26,7 @@ pub use store::{
     MessageUpdated, Mutated, OutboxClaim, OutboxDisposition, OutboxEntry, StatusReport, Store,
     Write,
 };
+pub use subscriptions::{
+    DeliveryOutcome, DeliveryRecord, SubscriptionDeadLetter, SubscriptionLog, SubscriptionRetry,
+};
 pub use transport::{OutboundRequest, SendReceipt, Transport, TransportError};
-pub use webhooks::{DeliveryOutcome, DeliveryRecord, WebhookDeadLetter, WebhookLog, WebhookRetry};

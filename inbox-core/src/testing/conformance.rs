@@ -23,7 +23,7 @@ pub use super::live_suite::*;
 pub use super::metrics_suite::*;
 pub use super::outbox_suite::*;
 pub use super::routing_suite::*;
-pub use super::webhooks_suite::*;
+pub use super::subscriptions_suite::*;
 use super::Fixture;
 use crate::error::{Change, Error};
 use crate::event::{Event, EventActor, EventKind};
@@ -193,19 +193,19 @@ macro_rules! event_bus_conformance_tests {
     };
 }
 
-/// Runs the [`WebhookLog`] conformance tests. `$make` evaluates to a
+/// Runs the [`SubscriptionLog`] conformance tests. `$make` evaluates to a
 /// future of an `Arc` of a fresh log (or of an `Option` of one with
 /// `optional:`, where `None` skips).
 #[macro_export]
-macro_rules! webhook_log_conformance_tests {
+macro_rules! subscription_log_conformance_tests {
     (optional: $make:expr) => {
-        $crate::webhook_log_conformance_tests!(@tests [optional] $make;
-            webhook_log_keeps_positions_retries_and_dead_letters,
+        $crate::subscription_log_conformance_tests!(@tests [optional] $make;
+            subscription_log_keeps_positions_retries_and_dead_letters,
         );
     };
     ($make:expr) => {
-        $crate::webhook_log_conformance_tests!(@tests [required] $make;
-            webhook_log_keeps_positions_retries_and_dead_letters,
+        $crate::subscription_log_conformance_tests!(@tests [required] $make;
+            subscription_log_keeps_positions_retries_and_dead_letters,
         );
     };
     (@tests [required] $make:expr; $($name:ident),* $(,)?) => {

@@ -25,8 +25,8 @@ mod live_suite;
 mod metrics_suite;
 mod outbox_suite;
 mod routing_suite;
+mod subscriptions_suite;
 mod transport;
-mod webhooks_suite;
 
 pub use bus::RecordingBus;
 pub use faulty::FaultyStore;
