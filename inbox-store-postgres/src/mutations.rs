@@ -1,6 +1,6 @@
 //! Batched message mutations: delivery status reports, gathered.
 //!
-//! Every status webhook ends in [`Store::update_message_for_status`]: find
+//! Every status webhook ends in [`Messages::update_messages`]: find
 //! the message, read it under a row lock, apply the status, write it back
 //! and record its event. Alone, that is a lookup and a transaction of four
 //! round trips that also holds the tenant's event-sequence row from the
@@ -13,7 +13,7 @@
 //! mutations in arrival order (several for one message see each other, as
 //! they would one after another), and writes them with its one statement
 //! (a multi-row `UPDATE` and their events, numbered with the changesets'
-//! events), one commit. [`Store::update_message`] goes the same way.
+//! events), one commit. [`Messages::update_message`] goes the same way.
 //!
 //! The read takes no lock (the batch has no transaction open across round
 //! trips; see [`crate::batch`]): each message's row version (`xmin`) is
@@ -22,14 +22,13 @@
 //! between, the statement's checks fail and the batch is redone; a
 //! mutation redone alone reads its message under a row lock.
 //!
-//! The reports of one webhook ([`Store::update_messages_for_statuses`]) are
+//! The reports of one webhook (one [`Messages::update_messages`] call) are
 //! one unit of the committers' queue: they land in one batch, in their
 //! order, so a message's sent, delivered and read reports are one lookup
 //! and one row write (three events) instead of three batches.
 //!
-//! [`Store::update_message`]: inbox_core::ports::Store::update_message
-//! [`Store::update_message_for_status`]: inbox_core::ports::Store::update_message_for_status
-//! [`Store::update_messages_for_statuses`]: inbox_core::ports::Store::update_messages_for_statuses
+//! [`Messages::update_message`]: inbox_core::ports::Messages::update_message
+//! [`Messages::update_messages`]: inbox_core::ports::Messages::update_messages
 
 use sqlx::{PgConnection, Row};
 use std::collections::BTreeMap;
@@ -46,15 +45,15 @@ use crate::error::db;
 
 /// Which message a mutation is for.
 pub(crate) enum Target {
-    /// [`Store::update_message`]: this one (missing is `NotFound`).
+    /// [`MessageTarget::Id`]: this one (missing is `NotFound`).
     ///
-    /// [`Store::update_message`]: inbox_core::ports::Store::update_message
+    /// [`MessageTarget::Id`]: inbox_core::ports::MessageTarget::Id
     Id(MessageId),
-    /// [`Store::update_message_for_status`]: the one a status report
+    /// [`MessageTarget::Status`]: the one a status report
     /// concerns, found as `message_for_status` finds it (missing is
     /// `None`).
     ///
-    /// [`Store::update_message_for_status`]: inbox_core::ports::Store::update_message_for_status
+    /// [`MessageTarget::Status`]: inbox_core::ports::MessageTarget::Status
     Status {
         channel: ChannelId,
         ours: Option<MessageId>,

@@ -26,7 +26,7 @@ use crate::error::{db, shared};
 use crate::plans::{BatchPools, Held};
 
 /// The SQL of a scalar subquery selecting `$col` of the message a status
-/// report concerns (`Store::message_for_status`): the outbound message
+/// report concerns (`PgStore::message_for_status`): the outbound message
 /// with our id `u.ours` on channel `u.ch` of tenant `u.t`, else the one
 /// with the provider's id `u.ext` there.
 macro_rules! status_target {
@@ -175,7 +175,7 @@ impl Readers {
         Self { tx }
     }
 
-    /// [`Store::ingest_context`](inbox_core::ports::Store::ingest_context),
+    /// [`Conversations::ingest_context`](inbox_core::ports::Conversations::ingest_context),
     /// batched.
     pub(crate) async fn context(&self, key: ContextKey) -> Result<IngestContext> {
         let (reply, answer) = oneshot::channel();
@@ -185,7 +185,7 @@ impl Readers {
         answer.await.unwrap_or_else(|_| Err(stopped()))
     }
 
-    /// [`Store::message_for_status`](inbox_core::ports::Store::message_for_status),
+    /// `PgStore::message_for_status`,
     /// batched.
     pub(crate) async fn status(&self, key: StatusKey) -> Result<Option<Message>> {
         let (reply, answer) = oneshot::channel();

@@ -1,4 +1,4 @@
-//! The PostgreSQL [`Store`].
+//! The PostgreSQL [`Store`](inbox_core::ports::Store).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -17,8 +17,9 @@ use inbox_core::model::{
     Agent, Channel, Contact, ContactIdentity, Conversation, Message, Priority, Team, Tenant,
 };
 use inbox_core::ports::{
-    Changeset, Committed, IngestContext, Lease, MessageMutation, MessageUpdated, OutboxClaim,
-    OutboxDisposition, OutboxEntry, StatusReport, Store,
+    Changeset, Committed, Contacts, Conversations, Directory, IngestContext, Lease, LoadScope,
+    MessageMutation, MessageTarget, MessageUpdate, MessageUpdated, Messages, OutboxClaim,
+    OutboxDisposition, OutboxEntry, Reports, Scheduling,
 };
 use inbox_core::query::{
     AssigneeFilter, ConversationQuery, Cursor, Page, SearchHit, SearchQuery, SortOrder, ValidSearch,
@@ -39,7 +40,7 @@ use std::sync::Arc;
 /// themselves (`MIGRATOR.run(&pool)`), or to inspect.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-/// A [`Store`] on PostgreSQL.
+/// A [`Store`](inbox_core::ports::Store) on PostgreSQL.
 ///
 /// Every commit is one transaction; optimistic version checks and unique
 /// indexes make it safe for any number of application instances sharing
@@ -214,7 +215,8 @@ impl PgStore {
     /// by its event sequence) pay one statement and one WAL flush per batch
     /// instead of several statements and a flush each. Each commit still
     /// succeeds or fails on its own. Ingest lookups
-    /// ([`Store::ingest_context`], [`Store::message_for_status`]) are
+    /// ([`Conversations::ingest_context`], finding the message a status
+    /// report concerns) are
     /// batched the same way. Spawns the committer and reader tasks on the
     /// current Tokio runtime.
     ///
@@ -382,23 +384,6 @@ impl PgStore {
             .collect()
     }
 
-    /// Commits one changeset in its own transaction.
-    /// A message mutation: through group commit when it is on, else in a
-    /// transaction of its own.
-    async fn mutate(
-        &self,
-        tenant: &TenantId,
-        target: Target,
-        mutation: &MessageMutation,
-    ) -> Result<Option<MessageUpdated>> {
-        let mut results = self
-            .mutate_in_order(tenant, vec![(target, mutation.clone())])
-            .await;
-        results
-            .pop()
-            .unwrap_or_else(|| Err(Error::unavailable("PostgreSQL: the committer stopped")))
-    }
-
     /// Mutations applied in the order given, each with its own result: one
     /// unit of group commit (they land in one batch, in this order), or one
     /// after another in transactions of their own without it.
@@ -472,7 +457,7 @@ impl PgStore {
         }
     }
 
-    /// [`Store::update_message`] in a transaction of its own.
+    /// [`Messages::update_message`] in a transaction of its own.
     async fn update_message_alone(
         &self,
         tenant: &TenantId,
@@ -1232,7 +1217,7 @@ fn sort_keys(order: SortOrder) -> (&'static [&'static str], bool) {
 }
 
 #[async_trait]
-impl Store for PgStore {
+impl Directory for PgStore {
     async fn upsert_tenant(&self, tenant: &Tenant) -> Result<()> {
         sqlx::query("INSERT INTO inbox_tenants (tenant_id, name) VALUES ($1, $2) ON CONFLICT (tenant_id) DO UPDATE SET name = EXCLUDED.name")
             .bind(tenant.id.as_str())
@@ -1397,204 +1382,10 @@ impl Store for PgStore {
         )
         .await
     }
+}
 
-    async fn contact(&self, tenant: &TenantId, id: &ContactId) -> Result<Contact> {
-        self.fetch_data(
-            "contact",
-            "SELECT data FROM inbox_contacts WHERE tenant_id = $1 AND contact_id = $2",
-            tenant.as_str(),
-            id.as_str(),
-        )
-        .await?
-        .ok_or_else(|| Error::not_found("contact", id))
-    }
-
-    async fn contacts(&self, tenant: &TenantId, ids: &[ContactId]) -> Result<Vec<Contact>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let rows = sqlx::query(
-            "SELECT contact_id, data FROM inbox_contacts WHERE tenant_id = $1 AND contact_id = ANY($2)",
-        )
-        .bind(tenant.as_str())
-        .bind(ids.iter().map(|i| i.as_str()).collect::<Vec<_>>())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(|e| db("contacts", e))?;
-        let mut found: HashMap<String, Contact> = HashMap::with_capacity(rows.len());
-        for row in rows {
-            let id: String = row.get(0);
-            found.insert(
-                id,
-                from_json("contact", row.get::<serde_json::Value, _>(1))?,
-            );
-        }
-        // In the order asked, each once.
-        Ok(ids
-            .iter()
-            .filter_map(|id| found.remove(id.as_str()))
-            .collect())
-    }
-
-    async fn find_contact(
-        &self,
-        tenant: &TenantId,
-        identity: &ContactIdentity,
-    ) -> Result<Option<Contact>> {
-        if let Some(wa) = &identity.wa_id {
-            if let Some(c) = self
-                .fetch_data(
-                    "contact",
-                    "SELECT data FROM inbox_contacts WHERE tenant_id = $1 AND wa_id = $2",
-                    tenant.as_str(),
-                    wa,
-                )
-                .await?
-            {
-                return Ok(Some(c));
-            }
-        }
-        match &identity.user_id {
-            Some(u) => {
-                self.fetch_data(
-                    "contact",
-                    "SELECT data FROM inbox_contacts WHERE tenant_id = $1 AND user_id = $2",
-                    tenant.as_str(),
-                    u,
-                )
-                .await
-            }
-            None => Ok(None),
-        }
-    }
-
-    async fn conversation(&self, tenant: &TenantId, id: &ConversationId) -> Result<Conversation> {
-        self.fetch_data(
-            "conversation",
-            "SELECT data FROM inbox_conversations WHERE tenant_id = $1 AND conversation_id = $2",
-            tenant.as_str(),
-            id.as_str(),
-        )
-        .await?
-        .ok_or_else(|| Error::not_found("conversation", id))
-    }
-
-    async fn latest_conversation(
-        &self,
-        tenant: &TenantId,
-        channel: &ChannelId,
-        contact: &ContactId,
-    ) -> Result<Option<Conversation>> {
-        let row = sqlx::query(
-            "SELECT data FROM inbox_conversations WHERE tenant_id = $1 AND channel_id = $2 AND contact_id = $3 \
-             ORDER BY (status <> 'resolved') DESC, row_seq DESC LIMIT 1",
-        )
-        .bind(tenant.as_str())
-        .bind(channel.as_str())
-        .bind(contact.as_str())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(|e| db("latest conversation", e))?;
-        row.map(|r| from_json("conversation", r.get::<serde_json::Value, _>(0)))
-            .transpose()
-    }
-
-    async fn list_conversations(
-        &self,
-        tenant: &TenantId,
-        query: &ConversationQuery,
-    ) -> Result<Page<Conversation>> {
-        let after = query.validate()?;
-        let limit = i64::from(query.limit) + 1;
-        let mut narrowed = query.filter.clone();
-        narrowed.visible_to = None;
-        let mut q: QueryBuilder<'_, Postgres>;
-        match (&query.filter.visible_to, &query.filter.assignee) {
-            // An agent's visibility (own, unrouted, their teams) is an OR no
-            // index can serve in order; each branch can, so the page is the
-            // merge of per-branch pages.
-            (Some(v), AssigneeFilter::Any | AssigneeFilter::Unassigned) if v.teams.len() <= 32 => {
-                let (keys, descending) = sort_keys(query.sort);
-                q = QueryBuilder::new("SELECT u.data FROM (");
-                let mut first = true;
-                let mut branch =
-                    |q: &mut QueryBuilder<'_, Postgres>,
-                     cond: &mut dyn FnMut(&mut QueryBuilder<'_, Postgres>)| {
-                        if !first {
-                            q.push(" UNION ALL ");
-                        }
-                        first = false;
-                        q.push("(SELECT c.data");
-                        for (i, key) in keys.iter().enumerate() {
-                            q.push(format!(", {key} AS k{i}"));
-                        }
-                        q.push(", c.conversation_id AS id FROM inbox_conversations c WHERE c.tenant_id = ")
-                        .push_bind(tenant.to_string());
-                        push_filters(q, &narrowed);
-                        cond(q);
-                        push_keyset(q, query.sort, after.as_ref());
-                        q.push("c.conversation_id LIMIT ")
-                            .push_bind(limit)
-                            .push(")");
-                    };
-                if query.filter.assignee == AssigneeFilter::Any {
-                    let agent = v.agent.to_string();
-                    branch(&mut q, &mut |q| {
-                        q.push(" AND c.assignee = ").push_bind(agent.clone());
-                    });
-                }
-                let agent = v.agent.to_string();
-                branch(&mut q, &mut |q| {
-                    q.push(" AND c.team_id IS NULL AND c.assignee IS DISTINCT FROM ")
-                        .push_bind(agent.clone());
-                });
-                for t in &v.teams {
-                    let team = t.to_string();
-                    let agent = agent.clone();
-                    branch(&mut q, &mut |q| {
-                        q.push(" AND c.team_id = ")
-                            .push_bind(team.clone())
-                            .push(" AND c.assignee IS DISTINCT FROM ")
-                            .push_bind(agent.clone());
-                    });
-                }
-                q.push(") u ORDER BY ");
-                for i in 0..keys.len() {
-                    q.push(format!("k{i}{}, ", if descending { " DESC" } else { "" }));
-                }
-                q.push("u.id LIMIT ").push_bind(limit);
-            }
-            _ => {
-                q = QueryBuilder::new(
-                    "SELECT c.data FROM inbox_conversations c WHERE c.tenant_id = ",
-                );
-                q.push_bind(tenant.to_string());
-                push_filters(&mut q, &query.filter);
-                push_keyset(&mut q, query.sort, after.as_ref());
-                q.push("c.conversation_id LIMIT ").push_bind(limit);
-            }
-        }
-        let rows = q
-            .build()
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| db("list conversations", e))?;
-        let mut items: Vec<Conversation> = rows
-            .into_iter()
-            .map(|r| from_json("conversation", r.get::<serde_json::Value, _>(0)))
-            .collect::<Result<_>>()?;
-        let more = items.len() > query.limit as usize;
-        items.truncate(query.limit as usize);
-        let next = if more {
-            items
-                .last()
-                .map(|c| Cursor::after(query.sort, &query.sort.key(c)))
-        } else {
-            None
-        };
-        Ok(Page { items, next })
-    }
-
+#[async_trait]
+impl Reports for PgStore {
     async fn search(&self, tenant: &TenantId, query: &SearchQuery) -> Result<Page<SearchHit>> {
         let ValidSearch {
             tokens,
@@ -2035,7 +1826,7 @@ impl Store for PgStore {
         }
 
         snapshot.in_doubt = self.count_in_doubt(tenant, query).await?;
-        let loads = self.agent_loads(tenant).await?;
+        let loads = self.agent_loads(tenant, &LoadScope::Tenant).await?;
         snapshot.agents = self
             .agents(tenant)
             .await?
@@ -2054,9 +1845,16 @@ impl Store for PgStore {
     async fn agent_loads(
         &self,
         tenant: &TenantId,
+        scope: &LoadScope,
     ) -> Result<std::collections::BTreeMap<AgentId, u32>> {
-        let rows = sqlx::query("SELECT assignee, count(*) FROM inbox_conversations WHERE tenant_id = $1 AND assignee IS NOT NULL AND status <> 'resolved' GROUP BY assignee")
-            .bind(tenant.as_str())
+        let query = match scope {
+            LoadScope::Tenant => sqlx::query("SELECT assignee, count(*) FROM inbox_conversations WHERE tenant_id = $1 AND assignee IS NOT NULL AND status <> 'resolved' GROUP BY assignee")
+                .bind(tenant.as_str()),
+            LoadScope::Agents(ids) => sqlx::query("SELECT assignee, count(*) FROM inbox_conversations WHERE tenant_id = $1 AND assignee = ANY($2) AND status <> 'resolved' GROUP BY assignee")
+                .bind(tenant.as_str())
+                .bind(ids.iter().map(|a| a.as_str()).collect::<Vec<_>>()),
+        };
+        let rows = query
             .fetch_all(&self.pool)
             .await
             .map_err(|e| db("agent loads", e))?;
@@ -2110,18 +1908,10 @@ impl Store for PgStore {
             })
             .collect()
     }
+}
 
-    async fn agent_load(&self, tenant: &TenantId, agent: &AgentId) -> Result<u32> {
-        let n: i64 = sqlx::query("SELECT count(*) FROM inbox_conversations WHERE tenant_id = $1 AND assignee = $2 AND status <> 'resolved'")
-            .bind(tenant.as_str())
-            .bind(agent.as_str())
-            .fetch_one(&self.pool)
-            .await
-            .map_err(|e| db("agent load", e))?
-            .get(0);
-        Ok(n as u32)
-    }
-
+#[async_trait]
+impl Messages for PgStore {
     async fn message(&self, tenant: &TenantId, id: &MessageId) -> Result<Message> {
         self.fetch_data(
             "message",
@@ -2180,6 +1970,162 @@ impl Store for PgStore {
         .await
     }
 
+    async fn update_messages(
+        &self,
+        tenant: &TenantId,
+        updates: &[MessageUpdate],
+    ) -> Vec<Result<Option<MessageUpdated>>> {
+        let mutations = updates
+            .iter()
+            .map(|u| {
+                let target = match &u.target {
+                    MessageTarget::Id(id) => Target::Id(id.clone()),
+                    MessageTarget::Status {
+                        channel,
+                        our_id,
+                        external_id,
+                    } => Target::Status {
+                        channel: channel.clone(),
+                        ours: our_id.clone(),
+                        external_id: external_id.clone(),
+                    },
+                };
+                (target, u.mutation.clone())
+            })
+            .collect();
+        self.mutate_in_order(tenant, mutations).await
+    }
+}
+
+#[async_trait]
+impl Conversations for PgStore {
+    async fn conversation(&self, tenant: &TenantId, id: &ConversationId) -> Result<Conversation> {
+        self.fetch_data(
+            "conversation",
+            "SELECT data FROM inbox_conversations WHERE tenant_id = $1 AND conversation_id = $2",
+            tenant.as_str(),
+            id.as_str(),
+        )
+        .await?
+        .ok_or_else(|| Error::not_found("conversation", id))
+    }
+
+    async fn latest_conversation(
+        &self,
+        tenant: &TenantId,
+        channel: &ChannelId,
+        contact: &ContactId,
+    ) -> Result<Option<Conversation>> {
+        let row = sqlx::query(
+            "SELECT data FROM inbox_conversations WHERE tenant_id = $1 AND channel_id = $2 AND contact_id = $3 \
+             ORDER BY (status <> 'resolved') DESC, row_seq DESC LIMIT 1",
+        )
+        .bind(tenant.as_str())
+        .bind(channel.as_str())
+        .bind(contact.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| db("latest conversation", e))?;
+        row.map(|r| from_json("conversation", r.get::<serde_json::Value, _>(0)))
+            .transpose()
+    }
+
+    async fn list_conversations(
+        &self,
+        tenant: &TenantId,
+        query: &ConversationQuery,
+    ) -> Result<Page<Conversation>> {
+        let after = query.validate()?;
+        let limit = i64::from(query.limit) + 1;
+        let mut narrowed = query.filter.clone();
+        narrowed.visible_to = None;
+        let mut q: QueryBuilder<'_, Postgres>;
+        match (&query.filter.visible_to, &query.filter.assignee) {
+            // An agent's visibility (own, unrouted, their teams) is an OR no
+            // index can serve in order; each branch can, so the page is the
+            // merge of per-branch pages.
+            (Some(v), AssigneeFilter::Any | AssigneeFilter::Unassigned) if v.teams.len() <= 32 => {
+                let (keys, descending) = sort_keys(query.sort);
+                q = QueryBuilder::new("SELECT u.data FROM (");
+                let mut first = true;
+                let mut branch =
+                    |q: &mut QueryBuilder<'_, Postgres>,
+                     cond: &mut dyn FnMut(&mut QueryBuilder<'_, Postgres>)| {
+                        if !first {
+                            q.push(" UNION ALL ");
+                        }
+                        first = false;
+                        q.push("(SELECT c.data");
+                        for (i, key) in keys.iter().enumerate() {
+                            q.push(format!(", {key} AS k{i}"));
+                        }
+                        q.push(", c.conversation_id AS id FROM inbox_conversations c WHERE c.tenant_id = ")
+                        .push_bind(tenant.to_string());
+                        push_filters(q, &narrowed);
+                        cond(q);
+                        push_keyset(q, query.sort, after.as_ref());
+                        q.push("c.conversation_id LIMIT ")
+                            .push_bind(limit)
+                            .push(")");
+                    };
+                if query.filter.assignee == AssigneeFilter::Any {
+                    let agent = v.agent.to_string();
+                    branch(&mut q, &mut |q| {
+                        q.push(" AND c.assignee = ").push_bind(agent.clone());
+                    });
+                }
+                let agent = v.agent.to_string();
+                branch(&mut q, &mut |q| {
+                    q.push(" AND c.team_id IS NULL AND c.assignee IS DISTINCT FROM ")
+                        .push_bind(agent.clone());
+                });
+                for t in &v.teams {
+                    let team = t.to_string();
+                    let agent = agent.clone();
+                    branch(&mut q, &mut |q| {
+                        q.push(" AND c.team_id = ")
+                            .push_bind(team.clone())
+                            .push(" AND c.assignee IS DISTINCT FROM ")
+                            .push_bind(agent.clone());
+                    });
+                }
+                q.push(") u ORDER BY ");
+                for i in 0..keys.len() {
+                    q.push(format!("k{i}{}, ", if descending { " DESC" } else { "" }));
+                }
+                q.push("u.id LIMIT ").push_bind(limit);
+            }
+            _ => {
+                q = QueryBuilder::new(
+                    "SELECT c.data FROM inbox_conversations c WHERE c.tenant_id = ",
+                );
+                q.push_bind(tenant.to_string());
+                push_filters(&mut q, &query.filter);
+                push_keyset(&mut q, query.sort, after.as_ref());
+                q.push("c.conversation_id LIMIT ").push_bind(limit);
+            }
+        }
+        let rows = q
+            .build()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| db("list conversations", e))?;
+        let mut items: Vec<Conversation> = rows
+            .into_iter()
+            .map(|r| from_json("conversation", r.get::<serde_json::Value, _>(0)))
+            .collect::<Result<_>>()?;
+        let more = items.len() > query.limit as usize;
+        items.truncate(query.limit as usize);
+        let next = if more {
+            items
+                .last()
+                .map(|c| Cursor::after(query.sort, &query.sort.key(c)))
+        } else {
+            None
+        };
+        Ok(Page { items, next })
+    }
+
     async fn ingest_context(
         &self,
         tenant: &TenantId,
@@ -2229,42 +2175,6 @@ impl Store for PgStore {
         })
     }
 
-    async fn message_for_status(
-        &self,
-        tenant: &TenantId,
-        channel: &ChannelId,
-        our_id: Option<&MessageId>,
-        external_id: &str,
-    ) -> Result<Option<Message>> {
-        if let Some(readers) = &self.readers {
-            return readers
-                .status(StatusKey {
-                    tenant: tenant.clone(),
-                    channel: channel.clone(),
-                    our_id: our_id.cloned(),
-                    external_id: external_id.to_string(),
-                })
-                .await;
-        }
-        let row = sqlx::query(
-            "SELECT data FROM ( \
-                SELECT data, 0 AS pref FROM inbox_messages \
-                WHERE tenant_id = $1 AND message_id = $3 AND channel_id = $2 AND direction = 'outbound' \
-                UNION ALL \
-                SELECT data, 1 AS pref FROM inbox_messages WHERE tenant_id = $1 AND channel_id = $2 AND external_id = $4) x \
-             ORDER BY pref LIMIT 1",
-        )
-        .bind(tenant.as_str())
-        .bind(channel.as_str())
-        .bind(our_id.map(|m| m.as_str()))
-        .bind(external_id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(|e| db("message for status", e))?;
-        row.map(|r| from_json("message", r.get::<serde_json::Value, _>(0)))
-            .transpose()
-    }
-
     async fn commit(&self, changes: Changeset) -> Result<Committed> {
         let tenant = changes.validate()?.clone();
         if let Some(batcher) = &self.batcher {
@@ -2285,6 +2195,103 @@ impl Store for PgStore {
                 .unwrap_or_else(|_| Err(Error::unavailable("PostgreSQL: the committer stopped")));
         }
         self.commit_alone(&tenant, &changes).await
+    }
+
+    async fn events_since(
+        &self,
+        tenant: &TenantId,
+        after_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<Event>> {
+        let rows = sqlx::query("SELECT data, seq FROM inbox_events WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3")
+            .bind(tenant.as_str())
+            .bind(i64::try_from(after_seq).unwrap_or(i64::MAX))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| db("events since", e))?;
+        rows.into_iter().map(event_row).collect()
+    }
+
+    async fn conversation_events(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        after_version: u64,
+    ) -> Result<Vec<Event>> {
+        let rows = sqlx::query(
+            "SELECT data, seq FROM inbox_events WHERE tenant_id = $1 AND conversation_id = $2 \
+             AND (conversation_version IS NULL OR conversation_version > $3) ORDER BY seq",
+        )
+        .bind(tenant.as_str())
+        .bind(conversation.as_str())
+        .bind(i64::try_from(after_version).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| db("conversation events", e))?;
+        rows.into_iter().map(event_row).collect()
+    }
+}
+
+#[async_trait]
+impl Contacts for PgStore {
+    async fn contacts(&self, tenant: &TenantId, ids: &[ContactId]) -> Result<Vec<Contact>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(
+            "SELECT contact_id, data FROM inbox_contacts WHERE tenant_id = $1 AND contact_id = ANY($2)",
+        )
+        .bind(tenant.as_str())
+        .bind(ids.iter().map(|i| i.as_str()).collect::<Vec<_>>())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| db("contacts", e))?;
+        let mut found: HashMap<String, Contact> = HashMap::with_capacity(rows.len());
+        for row in rows {
+            let id: String = row.get(0);
+            found.insert(
+                id,
+                from_json("contact", row.get::<serde_json::Value, _>(1))?,
+            );
+        }
+        // In the order asked, each once.
+        Ok(ids
+            .iter()
+            .filter_map(|id| found.remove(id.as_str()))
+            .collect())
+    }
+
+    async fn find_contact(
+        &self,
+        tenant: &TenantId,
+        identity: &ContactIdentity,
+    ) -> Result<Option<Contact>> {
+        if let Some(wa) = &identity.wa_id {
+            if let Some(c) = self
+                .fetch_data(
+                    "contact",
+                    "SELECT data FROM inbox_contacts WHERE tenant_id = $1 AND wa_id = $2",
+                    tenant.as_str(),
+                    wa,
+                )
+                .await?
+            {
+                return Ok(Some(c));
+            }
+        }
+        match &identity.user_id {
+            Some(u) => {
+                self.fetch_data(
+                    "contact",
+                    "SELECT data FROM inbox_contacts WHERE tenant_id = $1 AND user_id = $2",
+                    tenant.as_str(),
+                    u,
+                )
+                .await
+            }
+            None => Ok(None),
+        }
     }
 
     async fn merge_contacts(
@@ -2369,90 +2376,51 @@ impl Store for PgStore {
         tx.commit().await.map_err(|e| db("merge: commit", e))?;
         Ok(Committed { events })
     }
+}
 
-    async fn update_message(
-        &self,
-        tenant: &TenantId,
-        id: &MessageId,
-        mutation: &MessageMutation,
-    ) -> Result<Option<Event>> {
-        let target = Target::Id(id.clone());
-        match self.mutate(tenant, target, mutation).await? {
-            Some(updated) => Ok(updated.event),
-            None => Err(Error::not_found("message", id)),
-        }
-    }
-
-    async fn update_message_for_status(
+impl PgStore {
+    /// The outbound message a status report concerns: the one with our id
+    /// `our_id` on the channel if there is one, else the one with the
+    /// provider's `external_id` ([`MessageTarget::Status`]).
+    pub(crate) async fn message_for_status(
         &self,
         tenant: &TenantId,
         channel: &ChannelId,
         our_id: Option<&MessageId>,
         external_id: &str,
-        mutation: &MessageMutation,
-    ) -> Result<Option<MessageUpdated>> {
-        let target = Target::Status {
-            channel: channel.clone(),
-            ours: our_id.cloned(),
-            external_id: external_id.to_string(),
-        };
-        self.mutate(tenant, target, mutation).await
-    }
-
-    async fn update_messages_for_statuses(
-        &self,
-        tenant: &TenantId,
-        reports: &[StatusReport],
-    ) -> Vec<Result<Option<MessageUpdated>>> {
-        let mutations = reports
-            .iter()
-            .map(|r| {
-                let target = Target::Status {
-                    channel: r.channel.clone(),
-                    ours: r.our_id.clone(),
-                    external_id: r.external_id.clone(),
-                };
-                (target, r.mutation.clone())
-            })
-            .collect();
-        self.mutate_in_order(tenant, mutations).await
-    }
-
-    async fn events_since(
-        &self,
-        tenant: &TenantId,
-        after_seq: u64,
-        limit: u32,
-    ) -> Result<Vec<Event>> {
-        let rows = sqlx::query("SELECT data, seq FROM inbox_events WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3")
-            .bind(tenant.as_str())
-            .bind(i64::try_from(after_seq).unwrap_or(i64::MAX))
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| db("events since", e))?;
-        rows.into_iter().map(event_row).collect()
-    }
-
-    async fn conversation_events(
-        &self,
-        tenant: &TenantId,
-        conversation: &ConversationId,
-        after_version: u64,
-    ) -> Result<Vec<Event>> {
-        let rows = sqlx::query(
-            "SELECT data, seq FROM inbox_events WHERE tenant_id = $1 AND conversation_id = $2 \
-             AND (conversation_version IS NULL OR conversation_version > $3) ORDER BY seq",
+    ) -> Result<Option<Message>> {
+        if let Some(readers) = &self.readers {
+            return readers
+                .status(StatusKey {
+                    tenant: tenant.clone(),
+                    channel: channel.clone(),
+                    our_id: our_id.cloned(),
+                    external_id: external_id.to_string(),
+                })
+                .await;
+        }
+        let row = sqlx::query(
+            "SELECT data FROM ( \
+                SELECT data, 0 AS pref FROM inbox_messages \
+                WHERE tenant_id = $1 AND message_id = $3 AND channel_id = $2 AND direction = 'outbound' \
+                UNION ALL \
+                SELECT data, 1 AS pref FROM inbox_messages WHERE tenant_id = $1 AND channel_id = $2 AND external_id = $4) x \
+             ORDER BY pref LIMIT 1",
         )
         .bind(tenant.as_str())
-        .bind(conversation.as_str())
-        .bind(i64::try_from(after_version).unwrap_or(i64::MAX))
-        .fetch_all(&self.pool)
+        .bind(channel.as_str())
+        .bind(our_id.map(|m| m.as_str()))
+        .bind(external_id)
+        .fetch_optional(&self.pool)
         .await
-        .map_err(|e| db("conversation events", e))?;
-        rows.into_iter().map(event_row).collect()
+        .map_err(|e| db("message for status", e))?;
+        row.map(|r| from_json("message", r.get::<serde_json::Value, _>(0)))
+            .transpose()
     }
+}
 
+#[async_trait]
+impl Scheduling for PgStore {
     async fn due_timers(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Timer>> {
         let rows = sqlx::query(
             "SELECT tenant_id, conversation_id, kind, due_at FROM inbox_timers WHERE due_at <= $1 \

@@ -17,7 +17,7 @@ use inbox_core::model::{
     Author, Content, Conversation, ConversationStatus, Direction, Message, ReplyContext,
     ResponseTime,
 };
-use inbox_core::ports::{Changeset, Store, Write};
+use inbox_core::ports::{Changeset, Conversations, Messages, Write};
 use inbox_core::sla::{SlaState, SlaTarget, SlaTargetKind, SlaTargetState};
 use inbox_core::{AgentId, ChannelId, ContactId, ConversationId, MessageId, TenantId};
 use inbox_store_postgres::PgStore;

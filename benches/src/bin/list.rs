@@ -401,10 +401,13 @@ async fn run() -> Result<(), String> {
         let mut opened = 0;
         for _ in 0..7 {
             let t = Instant::now();
-            let r =
-                inbox_core::ports::Store::metrics(inbox.ports().store.as_ref(), &bench_tenant, &q)
-                    .await
-                    .map_err(|e| e.to_string())?;
+            let r = inbox_core::ports::Reports::metrics(
+                inbox.ports().store.as_ref(),
+                &bench_tenant,
+                &q,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
             samples.push(t.elapsed());
             opened = r.opened;
         }
@@ -420,7 +423,7 @@ async fn run() -> Result<(), String> {
     let mut active = 0;
     for _ in 0..7 {
         let t = Instant::now();
-        let s = inbox_core::ports::Store::live_snapshot(
+        let s = inbox_core::ports::Reports::live_snapshot(
             inbox.ports().store.as_ref(),
             &bench_tenant,
             &inbox_core::metrics::LiveQuery::at(span(args.conversations * 2)),

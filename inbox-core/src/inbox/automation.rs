@@ -13,7 +13,7 @@ use crate::model::ConversationStatus;
 use crate::model::{
     Author, Contact, Content, Conversation, DeliveryState, Direction, Message, ReplyContext,
 };
-use crate::ports::{Changeset, OutboxEntry, Write};
+use crate::ports::{Changeset, LoadScope, OutboxEntry, Write};
 use crate::query::{AssigneeFilter, ConversationFilter, ConversationQuery, Cursor, SortOrder};
 use crate::routing::{
     DrainCause, Effect, OfflinePolicy, Roster, Routing, RoutingCursor, RunInput, RunOutcome,
@@ -122,7 +122,7 @@ impl Inbox {
             .map(|c| (c.team.clone(), c))
             .collect();
         let agents = store.agents(tenant).await?;
-        let loads = store.agent_loads(tenant).await?;
+        let loads = store.agent_loads(tenant, &LoadScope::Tenant).await?;
         let last_agent = match contact {
             Some(k) => store.last_assignee(tenant, k).await?,
             None => None,

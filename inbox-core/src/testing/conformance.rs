@@ -2856,12 +2856,14 @@ pub async fn statuses_reported_together_apply_in_order<S: Store + AsDynStore + ?
     // The store's own answer for reports of one tenant, the same rules.
     let again = f
         .store
-        .update_messages_for_statuses(
+        .update_messages(
             &f.acme(),
-            &[StatusReport {
-                channel: f.channel("sales"),
-                our_id: None,
-                external_id: "wamid.a".into(),
+            &[MessageUpdate {
+                target: MessageTarget::Status {
+                    channel: f.channel("sales"),
+                    our_id: None,
+                    external_id: "wamid.a".into(),
+                },
                 mutation: MessageMutation::Delivery {
                     update: DeliveryUpdate {
                         status: DeliveryStatus::Read,

@@ -73,11 +73,20 @@ pub async fn routing_state_is_stored<S: Store + AsDynStore + ?Sized>(store: Arc<
         .set_status(&f.actor("ana"), &c3, v, ConversationStatus::Resolved)
         .await
         .unwrap();
-    let loads = f.store.agent_loads(&acme).await.unwrap();
+    let loads = f
+        .store
+        .agent_loads(&acme, &LoadScope::Tenant)
+        .await
+        .unwrap();
     assert_eq!(loads.get(&id::<AgentId>("ana")), Some(&1));
     assert_eq!(loads.get(&id::<AgentId>("ben")), Some(&1));
     assert_eq!(loads.get(&id::<AgentId>("cy")).copied().unwrap_or(0), 0);
-    assert!(f.store.agent_loads(&id("globex")).await.unwrap().is_empty());
+    assert!(f
+        .store
+        .agent_loads(&id("globex"), &LoadScope::Tenant)
+        .await
+        .unwrap()
+        .is_empty());
 
     // The contact of c1 and c2: c2 (ben) is the most recent.
     let k = f.store.conversation(&acme, &c2).await.unwrap().contact;
@@ -159,7 +168,11 @@ pub async fn round_robin_is_fair_under_races_and_survives_restarts<
     for r in join_all(ingests).await {
         r.unwrap();
     }
-    let loads = f.store.agent_loads(&f.acme()).await.unwrap();
+    let loads = f
+        .store
+        .agent_loads(&f.acme(), &LoadScope::Tenant)
+        .await
+        .unwrap();
     let counts: Vec<u32> = ["ana", "ben", "sam"]
         .iter()
         .map(|a| loads.get(&id::<AgentId>(a)).copied().unwrap_or(0))
@@ -688,7 +701,11 @@ pub async fn freed_capacity_goes_to_the_longest_waiting<S: Store + AsDynStore + 
         "{}",
         last_reason(&f, &c4).await
     );
-    let loads = f.store.agent_loads(&f.acme()).await.unwrap();
+    let loads = f
+        .store
+        .agent_loads(&f.acme(), &LoadScope::Tenant)
+        .await
+        .unwrap();
     assert_within_capacity(&loads, &[("ana", 1), ("ben", 1)]);
 }
 
@@ -800,7 +817,11 @@ pub async fn release_transfer_and_capacity_changes_drain_the_queue<
     assert_eq!(owner_of(&f, &waiting[3]).await, Some(id("ben")));
     // The released c1 still waits (its customer is not waiting on us).
     assert_eq!(owner_of(&f, &c1).await, None);
-    let loads = f.store.agent_loads(&f.acme()).await.unwrap();
+    let loads = f
+        .store
+        .agent_loads(&f.acme(), &LoadScope::Tenant)
+        .await
+        .unwrap();
     assert_within_capacity(&loads, &[("ana", 2), ("ben", 1)]);
 }
 
@@ -896,7 +917,7 @@ pub async fn concurrent_drains_never_exceed_capacity<S: Store + AsDynStore + ?Si
     assert!(matches!(err, Error::Conflict(_)), "{err:?}");
     assert_eq!(
         f.store
-            .agent_loads(&f.acme())
+            .agent_loads(&f.acme(), &LoadScope::Tenant)
             .await
             .unwrap()
             .get(&id::<AgentId>("ana")),
@@ -926,7 +947,11 @@ pub async fn concurrent_drains_never_exceed_capacity<S: Store + AsDynStore + ?Si
     for r in join_all(drains).await {
         assigned += r.unwrap();
     }
-    let loads = f.store.agent_loads(&f.acme()).await.unwrap();
+    let loads = f
+        .store
+        .agent_loads(&f.acme(), &LoadScope::Tenant)
+        .await
+        .unwrap();
     assert_within_capacity(&loads, &[("ana", 1), ("ben", 1), ("sam", 3)]);
     assert_eq!(assigned, 4, "{loads:?}");
     assert_eq!(loads.values().sum::<u32>(), 5, "{loads:?}");
@@ -1007,7 +1032,11 @@ pub async fn queue_property(store: Arc<dyn Store>, seed: u64, steps: u32) {
     for step in 0..steps {
         let who = agents[rng.below(2) as usize];
         let actor = f.actor(who);
-        let loads_before = f.store.agent_loads(&f.acme()).await.unwrap();
+        let loads_before = f
+            .store
+            .agent_loads(&f.acme(), &LoadScope::Tenant)
+            .await
+            .unwrap();
         let op = rng.below(10);
         let what = match op {
             0..=3 => {
@@ -1071,7 +1100,11 @@ pub async fn queue_property(store: Arc<dyn Store>, seed: u64, steps: u32) {
         };
         let at = format!("step {step} ({what}, {who})");
         // Capacity: whoever was given work is within capacity.
-        let loads = f.store.agent_loads(&f.acme()).await.unwrap();
+        let loads = f
+            .store
+            .agent_loads(&f.acme(), &LoadScope::Tenant)
+            .await
+            .unwrap();
         for a in agents {
             let before = loads_before.get(&id::<AgentId>(a)).copied().unwrap_or(0);
             let after = loads.get(&id::<AgentId>(a)).copied().unwrap_or(0);
@@ -1359,7 +1392,11 @@ pub async fn a_drain_and_a_rule_assignment_never_overfill_an_agent<
     // The drain planned before that must not commit.
     let err = f.store.commit(drain).await.unwrap_err();
     assert!(matches!(err, Error::Conflict(_)), "{err:?}");
-    let loads = f.store.agent_loads(&f.acme()).await.unwrap();
+    let loads = f
+        .store
+        .agent_loads(&f.acme(), &LoadScope::Tenant)
+        .await
+        .unwrap();
     assert_within_capacity(&loads, &[("ana", 1)]);
     assert_eq!(owner_of(&f, &waiting).await, None, "still waiting");
 }
