@@ -35,7 +35,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::oneshot;
 
-use inbox_core::error::{Error, Result};
+use inbox_core::error::{Entity, Error, Result};
 use inbox_core::event::Event;
 use inbox_core::ids::{ChannelId, MessageId, TenantId};
 use inbox_core::model::Message;
@@ -199,7 +199,7 @@ pub(crate) async fn read_and_apply(
     for (job, key) in jobs.iter().zip(found) {
         let Some((message, _, changed)) = key.as_ref().and_then(|k| messages.get_mut(k)) else {
             outcomes.push(match &job.target {
-                Target::Id(id) => Err(Error::not_found("message", id)),
+                Target::Id(id) => Err(Error::not_found(Entity::Message, id)),
                 Target::Status { .. } => Ok(None),
             });
             continue;

@@ -10,7 +10,7 @@ use sqlx::{Postgres, QueryBuilder, Row, Transaction};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use inbox_core::error::{Conflict, Error, Result};
+use inbox_core::error::{Conflict, Entity, Error, Result, Unique};
 use inbox_core::event::Event;
 use inbox_core::ids::{AgentId, ChannelId, ContactId, ConversationId, MessageId, TeamId, TenantId};
 use inbox_core::model::{
@@ -473,7 +473,7 @@ impl PgStore {
         .fetch_optional(&mut *tx)
         .await
         .map_err(|e| db("update message", e))?
-        .ok_or_else(|| Error::not_found("message", id))?;
+        .ok_or_else(|| Error::not_found(Entity::Message, id))?;
         let mut message: Message = from_json("message", row.get::<serde_json::Value, _>(0))?;
         let mutated = mutation.apply(&mut message);
         if !mutated.changed {
@@ -504,7 +504,7 @@ impl PgStore {
                         .message_by_external_id(tenant, &message.channel, &ext)
                         .await?;
                     Error::Duplicate {
-                        what: "message",
+                        what: Unique::Message,
                         existing: other.map(|m| m.id.to_string()).unwrap_or_default(),
                     }
                 }
@@ -530,7 +530,7 @@ impl PgStore {
             Ok(events) => {
                 tx.commit().await.map_err(|e| match unique_violation(&e) {
                     Some(_) => Error::Conflict(Box::new(Conflict::on(
-                        "commit",
+                        Entity::Commit,
                         "deferred unique key",
                         0,
                         0,
@@ -565,7 +565,7 @@ impl PgStore {
                     self.message_by_external_id(tenant, &m.channel, ext).await
                 {
                     return Error::Duplicate {
-                        what: "message",
+                        what: Unique::Message,
                         existing: existing.id.to_string(),
                     };
                 }
@@ -573,14 +573,14 @@ impl PgStore {
             if let Some(key) = &m.idempotency_key {
                 if let Ok(Some(existing)) = self.message_by_idempotency_key(tenant, key).await {
                     return Error::Duplicate {
-                        what: "idempotency key",
+                        what: Unique::IdempotencyKey,
                         existing: existing.id.to_string(),
                     };
                 }
             }
             if constraint == "inbox_messages_pkey" && self.message(tenant, &m.id).await.is_ok() {
                 return Error::Duplicate {
-                    what: "message",
+                    what: Unique::Message,
                     existing: m.id.to_string(),
                 };
             }
@@ -588,13 +588,13 @@ impl PgStore {
         if let Some(w) = &ch.contact {
             if constraint == "inbox_contacts_pkey" {
                 return Error::Duplicate {
-                    what: "contact",
+                    what: Unique::Contact,
                     existing: w.value.id.to_string(),
                 };
             }
             if let Ok(Some(other)) = self.find_contact_strict(tenant, &w.value).await {
                 return Error::Duplicate {
-                    what: "contact",
+                    what: Unique::Contact,
                     existing: other,
                 };
             }
@@ -603,7 +603,7 @@ impl PgStore {
             let c = &w.value;
             if constraint == "inbox_conversations_pkey" {
                 return Error::Duplicate {
-                    what: "conversation",
+                    what: Unique::Conversation,
                     existing: c.id.to_string(),
                 };
             }
@@ -613,7 +613,7 @@ impl PgStore {
             {
                 if active.status.is_active() && active.id != c.id {
                     return Error::Duplicate {
-                        what: "active conversation",
+                        what: Unique::ActiveConversation,
                         existing: active.id.to_string(),
                     };
                 }
@@ -621,12 +621,12 @@ impl PgStore {
         }
         if constraint == "inbox_outbox_pkey" {
             return Error::Duplicate {
-                what: "outbox entry",
+                what: Unique::OutboxEntry,
                 existing: String::new(),
             };
         }
         // The colliding row is gone again (a race): let the caller retry.
-        Error::Conflict(Box::new(Conflict::on("unique key", constraint, 0, 0)))
+        Error::Conflict(Box::new(Conflict::on(Entity::UniqueKey, constraint, 0, 0)))
     }
 
     /// Inserts or replaces a directory document (agent, team) of a tenant.
@@ -646,7 +646,7 @@ impl PgStore {
             .await;
         match r {
             Ok(_) => Ok(()),
-            Err(e) if fk_violation(&e) => Err(Error::not_found("tenant", tenant)),
+            Err(e) if fk_violation(&e) => Err(Error::not_found(Entity::Tenant, tenant)),
             Err(e) => Err(db(what, e)),
         }
     }
@@ -680,7 +680,7 @@ impl PgStore {
             .await
             .map_err(fail("commit: tenant"))?;
         if exists.is_none() {
-            return Err(Error::not_found("tenant", tenant).into());
+            return Err(Error::not_found(Entity::Tenant, tenant).into());
         }
 
         // Messages first (see explain_duplicate).
@@ -698,7 +698,7 @@ impl PgStore {
                         .await
                         .map_err(fail("commit: message conversation"))?;
                     if found.is_none() {
-                        return Err(Error::not_found("conversation", &m.conversation).into());
+                        return Err(Error::not_found(Entity::Conversation, &m.conversation).into());
                     }
                 }
             }
@@ -788,9 +788,9 @@ impl PgStore {
                             .await
                             .map_err(fail("commit: contact"))?;
                         return Err(match cur {
-                            None => Error::not_found("contact", &k.id),
+                            None => Error::not_found(Entity::Contact, &k.id),
                             Some(r) => Error::Conflict(Box::new(Conflict::on(
-                                "contact",
+                                Entity::Contact,
                                 &k.id,
                                 v,
                                 r.get::<i64, _>(0) as u64,
@@ -813,7 +813,7 @@ impl PgStore {
             .await
             .map_err(fail("commit: channel"))?;
             if channel.is_none() {
-                return Err(Error::not_found("channel", &c.channel).into());
+                return Err(Error::not_found(Entity::Channel, &c.channel).into());
             }
             let data = json_text("conversation", c)?;
             let status = c.status.as_str();
@@ -886,7 +886,7 @@ impl PgStore {
                         .await
                         .map_err(fail("commit: conversation"))?;
                         return Err(match cur {
-                            None => Error::not_found("conversation", &c.id),
+                            None => Error::not_found(Entity::Conversation, &c.id),
                             Some(r) => {
                                 let current = r.get::<i64, _>(0) as u64;
                                 if current != v {
@@ -919,7 +919,7 @@ impl PgStore {
             .await
             .map_err(fail("commit: presence"))?;
             if done.rows_affected() == 0 {
-                return Err(Error::not_found("agent", agent).into());
+                return Err(Error::not_found(Entity::Agent, agent).into());
             }
         }
 
@@ -959,7 +959,7 @@ impl PgStore {
                 .await
                 .map_err(fail("commit: routing cursor"))?;
                 return Err(Error::Conflict(Box::new(Conflict::on(
-                    "routing cursor",
+                    Entity::RoutingCursor,
                     &c.team,
                     c.version - 1,
                     stored.unwrap_or(0) as u64,
@@ -1234,7 +1234,7 @@ impl Directory for PgStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(|e| db("tenant", e))?
-            .ok_or_else(|| Error::not_found("tenant", id))?;
+            .ok_or_else(|| Error::not_found(Entity::Tenant, id))?;
         Ok(Tenant::new(id.clone(), row.get::<String, _>(0)))
     }
 
@@ -1257,13 +1257,13 @@ impl Directory for PgStore {
         }
         match r {
             Ok(_) => Ok(()),
-            Err(e) if fk_violation(&e) => Err(Error::not_found("tenant", &channel.tenant)),
+            Err(e) if fk_violation(&e) => Err(Error::not_found(Entity::Tenant, &channel.tenant)),
             Err(e) if unique_violation(&e).is_some() => {
                 let owner = self
                     .channel_by_phone_number_id(&channel.phone_number_id)
                     .await?;
                 Err(Error::Duplicate {
-                    what: "phone number id",
+                    what: Unique::PhoneNumberId,
                     existing: owner.map(|c| c.id.to_string()).unwrap_or_default(),
                 })
             }
@@ -1279,7 +1279,7 @@ impl Directory for PgStore {
             id.as_str(),
         )
         .await?
-        .ok_or_else(|| Error::not_found("channel", id))
+        .ok_or_else(|| Error::not_found(Entity::Channel, id))
     }
 
     async fn channels(&self, tenant: &TenantId) -> Result<Vec<Channel>> {
@@ -1339,7 +1339,7 @@ impl Directory for PgStore {
             id.as_str(),
         )
         .await?
-        .ok_or_else(|| Error::not_found("agent", id))
+        .ok_or_else(|| Error::not_found(Entity::Agent, id))
     }
 
     async fn agents(&self, tenant: &TenantId) -> Result<Vec<Agent>> {
@@ -1371,7 +1371,7 @@ impl Directory for PgStore {
             id.as_str(),
         )
         .await?
-        .ok_or_else(|| Error::not_found("team", id))
+        .ok_or_else(|| Error::not_found(Entity::Team, id))
     }
 
     async fn teams(&self, tenant: &TenantId) -> Result<Vec<Team>> {
@@ -1920,7 +1920,7 @@ impl Messages for PgStore {
             id.as_str(),
         )
         .await?
-        .ok_or_else(|| Error::not_found("message", id))
+        .ok_or_else(|| Error::not_found(Entity::Message, id))
     }
 
     async fn messages(
@@ -2007,7 +2007,7 @@ impl Conversations for PgStore {
             id.as_str(),
         )
         .await?
-        .ok_or_else(|| Error::not_found("conversation", id))
+        .ok_or_else(|| Error::not_found(Entity::Conversation, id))
     }
 
     async fn latest_conversation(
@@ -2323,10 +2323,10 @@ impl Contacts for PgStore {
                 .iter()
                 .find(|r| r.get::<String, _>(0) == w.value.id.as_str())
                 .map(|r| r.get::<i64, _>(1) as u64)
-                .ok_or_else(|| Error::not_found("contact", &w.value.id))?;
+                .ok_or_else(|| Error::not_found(Entity::Contact, &w.value.id))?;
             if current != expected || w.value.version != expected + 1 {
                 return Err(Error::Conflict(Box::new(Conflict::on(
-                    "contact",
+                    Entity::Contact,
                     &w.value.id,
                     expected,
                     current,
@@ -2349,7 +2349,7 @@ impl Contacts for PgStore {
             .await
             .map_err(|e| match unique_violation(&e) {
                 Some(_) => Error::Duplicate {
-                    what: "contact",
+                    what: Unique::Contact,
                     existing: k.id.to_string(),
                 },
                 None => db("merge: contact", e),
@@ -2367,7 +2367,7 @@ impl Contacts for PgStore {
         .await
         .map_err(|e| match unique_violation(&e) {
             Some(_) => Error::Duplicate {
-                what: "active conversation",
+                what: Unique::ActiveConversation,
                 existing: into.id.to_string(),
             },
             None => db("merge: conversations", e),
@@ -2466,7 +2466,7 @@ impl Scheduling for PgStore {
         .await
         .map_err(|e| db("acquire lease", e))?;
         if exists.is_none() {
-            return Err(Error::not_found("conversation", conversation));
+            return Err(Error::not_found(Entity::Conversation, conversation));
         }
         // Take it if free, expired or ours; otherwise report the holder.
         let row = sqlx::query(
@@ -2666,7 +2666,7 @@ pub(crate) fn outbox_conversation<'a>(ch: &'a Changeset, entry: &OutboxEntry) ->
 /// The conflict of an outbox claim that is no longer held.
 fn stale_claim(claim: &OutboxClaim) -> Error {
     Error::Conflict(Box::new(Conflict::on(
-        "outbox entry",
+        Entity::OutboxEntry,
         &claim.entry.message,
         claim.token,
         0,

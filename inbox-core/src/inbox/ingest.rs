@@ -3,7 +3,7 @@
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::{Inbox, ReopenPolicy};
-use crate::error::{Error, Result};
+use crate::error::{Entity, Error, Result, Unique};
 use crate::event::{Event, EventActor, EventKind};
 use crate::ids::{ContactId, ConversationId, MessageId, TenantId};
 use crate::inbound::{InboundEvent, InboundMessage, InboundStatus, IngestOutcome};
@@ -126,7 +126,7 @@ impl Inbox {
                     return Ok(outcome);
                 }
                 Err(Error::Duplicate {
-                    what: "message",
+                    what: Unique::Message,
                     existing,
                 }) => {
                     return Ok(IngestOutcome::Duplicate {
@@ -141,7 +141,7 @@ impl Inbox {
                 // burst of new conversations for one team all race for it,
                 // and each round one wins, so allow a round per contender.
                 Err(Error::Conflict(c))
-                    if c.entity == "routing cursor" && cursor_races < MAX_CURSOR_RACES =>
+                    if c.entity == Entity::RoutingCursor && cursor_races < MAX_CURSOR_RACES =>
                 {
                     cursor_races += 1;
                     attempt -= 1;

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use crate::error::{Error, Result};
+use crate::error::{Entity, Error, Result};
 use crate::event::Event;
 use crate::ids::{ContactId, TenantId};
 use crate::model::{Contact, ContactIdentity};
@@ -54,7 +54,7 @@ pub trait Contacts: Send + Sync {
             .await?
             .into_iter()
             .next()
-            .ok_or_else(|| Error::not_found("contact", id))
+            .ok_or_else(|| Error::not_found(Entity::Contact, id))
     }
 
     /// The contact with this `wa_id`, else the one with this `user_id`.
@@ -68,8 +68,9 @@ pub trait Contacts: Send + Sync {
     /// ([`Error::Conflict`] if either moved), moves every conversation of
     /// `from` to `into` (each conversation's version goes up by one), stores
     /// both contacts (`from` first, so `into` may take its identity) and
-    /// records the events. Refused with [`Error::Duplicate`] (`"active
-    /// conversation"`) if both have an active conversation on the same
-    /// channel; nothing is written then.
+    /// records the events. Refused with [`Error::Duplicate`]
+    /// ([`Unique::ActiveConversation`](crate::Unique::ActiveConversation))
+    /// if both have an active conversation on the same channel; nothing is
+    /// written then.
     async fn merge_contacts(&self, tenant: &TenantId, merge: &ContactMerge) -> Result<Committed>;
 }

@@ -201,8 +201,8 @@ pub struct Committed {
 /// `user_id`, and at most one *active* (not resolved) conversation per
 /// (channel, contact). A violation fails the whole commit with
 /// [`Error::Duplicate`] naming what is duplicated and the id of what is
-/// already stored (`what` is `"message"`, `"idempotency key"`, `"contact"`,
-/// `"active conversation"` or `"conversation"`).
+/// already stored (`what` is [`Unique`](crate::Unique) `Message`,
+/// `IdempotencyKey`, `Contact`, `ActiveConversation` or `Conversation`).
 ///
 /// **Events.** Events of a commit are stored with it and get consecutive
 /// sequence numbers, per tenant, starting at 1, without gaps, in commit order;

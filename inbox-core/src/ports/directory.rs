@@ -22,7 +22,8 @@ use crate::model::{Agent, Channel, Team, Tenant};
 ///
 /// **Uniqueness.** Phone number ids are unique across the deployment: a
 /// channel that would take another channel's number is refused with
-/// [`Error::Duplicate`](crate::Error::Duplicate) (`"phone number id"`).
+/// [`Error::Duplicate`](crate::Error::Duplicate)
+/// ([`Unique::PhoneNumberId`](crate::Unique::PhoneNumberId)).
 ///
 /// **Parents.** A channel, agent or team of a tenant that does not exist is
 /// refused with [`Error::NotFound`](crate::Error::NotFound).

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::error::{Error, Result};
+use crate::error::{Entity, Error, Result};
 use crate::event::{Event, EventActor, EventKind};
 use crate::ids::{ChannelId, ConversationId, MessageId, TenantId};
 use crate::model::{DeliveryUpdate, Message};
@@ -200,7 +200,8 @@ fn message_event(message: &Message, kind: EventKind, at: DateTime<Utc>) -> Event
 /// another or move a status backwards. It stores the changed message and
 /// records the returned event (numbered in the tenant's event sequence,
 /// like a commit's). A provider id that another message of the channel
-/// already has fails that update with [`Error::Duplicate`] (`"message"`).
+/// already has fails that update with [`Error::Duplicate`]
+/// ([`Unique::Message`](crate::Unique::Message)).
 #[async_trait]
 pub trait Messages: Send + Sync {
     /// A message.
@@ -266,7 +267,7 @@ pub trait Messages: Send + Sync {
             .next();
         match result {
             Some(Ok(Some(updated))) => Ok(updated.event),
-            Some(Ok(None)) => Err(Error::not_found("message", id)),
+            Some(Ok(None)) => Err(Error::not_found(Entity::Message, id)),
             Some(Err(e)) => Err(e),
             None => Err(Error::Backend {
                 message: "the store answered no result for a message update".into(),

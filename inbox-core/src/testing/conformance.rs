@@ -25,7 +25,7 @@ pub use super::outbox_suite::*;
 pub use super::routing_suite::*;
 pub use super::webhooks_suite::*;
 use super::Fixture;
-use crate::error::{Change, Error};
+use crate::error::{Change, Error, Unique};
 use crate::event::{Event, EventActor, EventKind};
 use crate::ids::*;
 use crate::inbound::{InboundEvent, InboundStatus, IngestOutcome};
@@ -642,7 +642,7 @@ pub async fn commit_is_atomic_on_duplicate_message<S: Store + ?Sized>(store: Arc
         .unwrap_err();
     match err {
         Error::Duplicate { what, existing } => {
-            assert_eq!((what, existing.as_str()), ("message", "m1"));
+            assert_eq!((what, existing.as_str()), (Unique::Message, "m1"));
         }
         other => panic!("expected duplicate, got {other}"),
     }
@@ -701,7 +701,7 @@ pub async fn commit_enforces_unique_idempotency_keys<S: Store + ?Sized>(store: A
         .unwrap_err();
     match err {
         Error::Duplicate { what, existing } => {
-            assert_eq!((what, existing.as_str()), ("idempotency key", "r1"))
+            assert_eq!((what, existing.as_str()), (Unique::IdempotencyKey, "r1"))
         }
         other => panic!("expected duplicate, got {other}"),
     }
@@ -736,7 +736,7 @@ pub async fn commit_enforces_unique_contact_identity<S: Store + ?Sized>(store: A
         .unwrap_err();
     match err {
         Error::Duplicate { what, existing } => {
-            assert_eq!((what, existing.as_str()), ("contact", "k1"))
+            assert_eq!((what, existing.as_str()), (Unique::Contact, "k1"))
         }
         other => panic!("expected duplicate, got {other}"),
     }
@@ -769,7 +769,7 @@ pub async fn commit_enforces_unique_contact_identity<S: Store + ?Sized>(store: A
         matches!(
             err,
             Error::Duplicate {
-                what: "contact",
+                what: Unique::Contact,
                 ..
             }
         ),
@@ -814,7 +814,10 @@ pub async fn one_active_conversation_per_channel_and_contact<S: Store + ?Sized>(
         .unwrap_err();
     match err {
         Error::Duplicate { what, existing } => {
-            assert_eq!((what, existing.as_str()), ("active conversation", "c1"))
+            assert_eq!(
+                (what, existing.as_str()),
+                (Unique::ActiveConversation, "c1")
+            )
         }
         other => panic!("expected duplicate, got {other}"),
     }
@@ -878,7 +881,7 @@ pub async fn one_active_conversation_per_channel_and_contact<S: Store + ?Sized>(
         matches!(
             err,
             Error::Duplicate {
-                what: "active conversation",
+                what: Unique::ActiveConversation,
                 ..
             }
         ),
@@ -901,7 +904,7 @@ pub async fn one_active_conversation_per_channel_and_contact<S: Store + ?Sized>(
         matches!(
             err,
             Error::Duplicate {
-                what: "conversation",
+                what: Unique::Conversation,
                 ..
             }
         ),
@@ -1805,7 +1808,7 @@ pub async fn ingest_reopen_policy_new_conversation<S: Store + AsDynStore + ?Size
         matches!(
             err,
             Error::Duplicate {
-                what: "active conversation",
+                what: Unique::ActiveConversation,
                 ..
             }
         ),

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::Fixture;
-use crate::error::Error;
+use crate::error::{Error, Unique};
 use crate::inbound::{InboundEvent, IngestOutcome};
 use crate::model::{ContactIdentity, Content, ConversationStatus};
 use crate::ports::*;
@@ -152,7 +152,7 @@ pub async fn contacts_merge_into_one<S: Store + AsDynStore + ?Sized>(store: Arc<
         matches!(
             err,
             Error::Duplicate {
-                what: "active conversation",
+                what: Unique::ActiveConversation,
                 ..
             }
         ),

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use super::{FaultyStore, Fixture};
-use crate::error::Error;
+use crate::error::{Entity, Error};
 use crate::event::EventKind;
 use crate::ids::{ConversationId, MessageId};
 use crate::inbound::{InboundEvent, InboundStatus};
@@ -553,7 +553,7 @@ pub async fn an_unsendable_message_does_not_block_the_outbox<S: Store + AsDynSto
 ) {
     let (f, faulty, replies) = five_replies(store).await;
     faulty.refuse("channel", || Error::NotFound {
-        entity: "channel",
+        entity: Entity::Channel,
         id: "sales".into(),
     });
     let report = f.inbox.dispatch(100).await.unwrap();

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use std::collections::HashSet;
 
-use inbox_core::error::{Conflict, Error, Result};
+use inbox_core::error::{Conflict, Entity, Error, Result, Unique};
 use inbox_core::ids::{ContactId, ConversationId, TenantId};
 use inbox_core::model::{Contact, ContactIdentity};
 use inbox_core::ports::{Committed, ContactMerge, Contacts};
@@ -60,7 +60,7 @@ impl Contacts for MemoryStore {
         let d = s
             .data
             .get_mut(tenant)
-            .ok_or_else(|| Error::not_found("contact", &m.into.value.id))?;
+            .ok_or_else(|| Error::not_found(Entity::Contact, &m.into.value.id))?;
         let (from, into) = (&m.from.value, &m.into.value);
         if from.tenant != *tenant
             || into.tenant != *tenant
@@ -72,11 +72,11 @@ impl Contacts for MemoryStore {
             let cur = d
                 .contacts
                 .get(&w.value.id)
-                .ok_or_else(|| Error::not_found("contact", &w.value.id))?;
+                .ok_or_else(|| Error::not_found(Entity::Contact, &w.value.id))?;
             let expected = w.expected_version.unwrap_or(0);
             if cur.version != expected || w.value.version != expected + 1 {
                 return Err(Error::Conflict(Box::new(Conflict::on(
-                    "contact",
+                    Entity::Contact,
                     &w.value.id,
                     expected,
                     cur.version,
@@ -94,7 +94,7 @@ impl Contacts for MemoryStore {
             let c = &d.conversations[id];
             if c.status.is_active() {
                 if let Some(active) = d.active_by_pair.get(&(c.channel.clone(), into.id.clone())) {
-                    return Err(duplicate("active conversation", active));
+                    return Err(duplicate(Unique::ActiveConversation, active));
                 }
             }
         }

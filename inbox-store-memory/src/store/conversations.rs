@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use inbox_core::error::{Error, Result};
+use inbox_core::error::{Entity, Error, Result};
 use inbox_core::event::Event;
 use inbox_core::ids::{ChannelId, ContactId, ConversationId, TenantId};
 use inbox_core::model::{ContactIdentity, Conversation};
@@ -34,7 +34,7 @@ impl Conversations for MemoryStore {
             .data(tenant)
             .and_then(|d| d.conversations.get(id))
             .cloned()
-            .ok_or_else(|| Error::not_found("conversation", id))
+            .ok_or_else(|| Error::not_found(Entity::Conversation, id))
     }
 
     async fn latest_conversation(

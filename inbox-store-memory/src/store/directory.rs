@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use inbox_core::error::{Error, Result};
+use inbox_core::error::{Entity, Error, Result, Unique};
 use inbox_core::ids::{AgentId, ChannelId, TeamId, TenantId};
 use inbox_core::model::{Agent, Channel, Team, Tenant};
 use inbox_core::ports::Directory;
@@ -23,7 +23,7 @@ impl Directory for MemoryStore {
             .tenants
             .get(id)
             .cloned()
-            .ok_or_else(|| Error::not_found("tenant", id))
+            .ok_or_else(|| Error::not_found(Entity::Tenant, id))
     }
 
     async fn upsert_channel(&self, channel: &Channel) -> Result<()> {
@@ -32,7 +32,7 @@ impl Directory for MemoryStore {
         let key = (channel.tenant.clone(), channel.id.clone());
         if let Some(owner) = s.channel_by_number.get(&channel.phone_number_id) {
             if owner != &key {
-                return Err(duplicate("phone number id", &owner.1));
+                return Err(duplicate(Unique::PhoneNumberId, &owner.1));
             }
         }
         if let Some(old) = s.channels.get(&key) {
@@ -50,7 +50,7 @@ impl Directory for MemoryStore {
             .channels
             .get(&(tenant.clone(), id.clone()))
             .cloned()
-            .ok_or_else(|| Error::not_found("channel", id))
+            .ok_or_else(|| Error::not_found(Entity::Channel, id))
     }
 
     async fn channels(&self, tenant: &TenantId) -> Result<Vec<Channel>> {
@@ -84,7 +84,7 @@ impl Directory for MemoryStore {
             .agents
             .get(&(tenant.clone(), id.clone()))
             .cloned()
-            .ok_or_else(|| Error::not_found("agent", id))
+            .ok_or_else(|| Error::not_found(Entity::Agent, id))
     }
 
     async fn agents(&self, tenant: &TenantId) -> Result<Vec<Agent>> {
@@ -110,7 +110,7 @@ impl Directory for MemoryStore {
             .teams
             .get(&(tenant.clone(), id.clone()))
             .cloned()
-            .ok_or_else(|| Error::not_found("team", id))
+            .ok_or_else(|| Error::not_found(Entity::Team, id))
     }
 
     async fn teams(&self, tenant: &TenantId) -> Result<Vec<Team>> {

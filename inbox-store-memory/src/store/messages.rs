@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use inbox_core::error::{Error, Result};
+use inbox_core::error::{Entity, Error, Result, Unique};
 use inbox_core::ids::{ChannelId, ConversationId, MessageId, TenantId};
 use inbox_core::model::{Direction, Message};
 use inbox_core::ports::{MessageTarget, MessageUpdate, MessageUpdated, Messages};
@@ -26,7 +26,7 @@ impl TenantData {
     fn target(&self, target: &MessageTarget) -> Result<Option<MessageId>> {
         match target {
             MessageTarget::Id(id) if self.messages.contains_key(id) => Ok(Some(id.clone())),
-            MessageTarget::Id(id) => Err(Error::not_found("message", id)),
+            MessageTarget::Id(id) => Err(Error::not_found(Entity::Message, id)),
             MessageTarget::Status {
                 channel,
                 our_id,
@@ -53,7 +53,7 @@ impl State {
     ) -> Result<Option<MessageUpdated>> {
         let Some(d) = self.data.get_mut(tenant) else {
             return match &update.target {
-                MessageTarget::Id(id) => Err(Error::not_found("message", id)),
+                MessageTarget::Id(id) => Err(Error::not_found(Entity::Message, id)),
                 MessageTarget::Status { .. } => Ok(None),
             };
         };
@@ -63,7 +63,7 @@ impl State {
         let current = d
             .messages
             .get(&id)
-            .ok_or_else(|| Error::not_found("message", &id))?;
+            .ok_or_else(|| Error::not_found(Entity::Message, &id))?;
         let mut next = current.clone();
         let had_external = current.external_id.is_some();
         let mutated = update.mutation.apply(&mut next);
@@ -78,7 +78,7 @@ impl State {
                 let key = (next.channel.clone(), ext.clone());
                 if let Some(other) = d.by_external.get(&key) {
                     if other != &id {
-                        return Err(duplicate("message", other));
+                        return Err(duplicate(Unique::Message, other));
                     }
                 }
                 d.by_external.insert(key, id.clone());
@@ -99,7 +99,7 @@ impl Messages for MemoryStore {
             .data(tenant)
             .and_then(|d| d.messages.get(id))
             .cloned()
-            .ok_or_else(|| Error::not_found("message", id))
+            .ok_or_else(|| Error::not_found(Entity::Message, id))
     }
 
     async fn messages(

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use inbox_core::error::{Conflict, Error, Result};
+use inbox_core::error::{Conflict, Entity, Error, Result, Unique};
 use inbox_core::event::Event;
 use inbox_core::ids::{AgentId, ChannelId, ContactId, ConversationId, MessageId, TeamId, TenantId};
 use inbox_core::model::{Agent, Channel, Contact, Conversation, Message, Team, Tenant};
@@ -226,7 +226,7 @@ impl WebhookLog for MemoryStore {
     }
 }
 
-fn duplicate(what: &'static str, existing: impl std::fmt::Display) -> Error {
+fn duplicate(what: Unique, existing: impl std::fmt::Display) -> Error {
     Error::Duplicate {
         what,
         existing: existing.to_string(),
@@ -238,7 +238,7 @@ impl State {
         if self.tenants.contains_key(tenant) {
             Ok(())
         } else {
-            Err(Error::not_found("tenant", tenant))
+            Err(Error::not_found(Entity::Tenant, tenant))
         }
     }
 
@@ -261,23 +261,23 @@ impl State {
             if d.messages.contains_key(&m.id)
                 || ch.messages.iter().filter(|o| o.id == m.id).count() > 1
             {
-                return Err(duplicate("message", &m.id));
+                return Err(duplicate(Unique::Message, &m.id));
             }
             if let Some(ext) = &m.external_id {
                 if let Some(existing) = d.by_external.get(&(m.channel.clone(), ext.clone())) {
-                    return Err(duplicate("message", existing));
+                    return Err(duplicate(Unique::Message, existing));
                 }
                 if new_ext.contains(&(&m.channel, ext)) {
-                    return Err(duplicate("message", &m.id));
+                    return Err(duplicate(Unique::Message, &m.id));
                 }
                 new_ext.push((&m.channel, ext));
             }
             if let Some(key) = &m.idempotency_key {
                 if let Some(existing) = d.by_key.get(key) {
-                    return Err(duplicate("idempotency key", existing));
+                    return Err(duplicate(Unique::IdempotencyKey, existing));
                 }
                 if new_keys.contains(&key) {
-                    return Err(duplicate("idempotency key", &m.id));
+                    return Err(duplicate(Unique::IdempotencyKey, &m.id));
                 }
                 new_keys.push(key);
             }
@@ -286,18 +286,18 @@ impl State {
                 .as_ref()
                 .is_some_and(|w| w.value.id == m.conversation);
             if !in_changeset && !d.conversations.contains_key(&m.conversation) {
-                return Err(Error::not_found("conversation", &m.conversation));
+                return Err(Error::not_found(Entity::Conversation, &m.conversation));
             }
         }
 
         if let Some(w) = &ch.contact {
             let k = &w.value;
             match (w.expected_version, d.contacts.get(&k.id)) {
-                (None, Some(_)) => return Err(duplicate("contact", &k.id)),
-                (Some(_), None) => return Err(Error::not_found("contact", &k.id)),
+                (None, Some(_)) => return Err(duplicate(Unique::Contact, &k.id)),
+                (Some(_), None) => return Err(Error::not_found(Entity::Contact, &k.id)),
                 (Some(v), Some(cur)) if cur.version != v => {
                     return Err(Error::Conflict(Box::new(Conflict::on(
-                        "contact",
+                        Entity::Contact,
                         &k.id,
                         v,
                         cur.version,
@@ -314,11 +314,11 @@ impl State {
                 .channels
                 .contains_key(&(tenant.clone(), c.channel.clone()))
             {
-                return Err(Error::not_found("channel", &c.channel));
+                return Err(Error::not_found(Entity::Channel, &c.channel));
             }
             match (w.expected_version, d.conversations.get(&c.id)) {
-                (None, Some(_)) => return Err(duplicate("conversation", &c.id)),
-                (Some(_), None) => return Err(Error::not_found("conversation", &c.id)),
+                (None, Some(_)) => return Err(duplicate(Unique::Conversation, &c.id)),
+                (Some(_), None) => return Err(Error::not_found(Entity::Conversation, &c.id)),
                 (Some(v), Some(cur)) => {
                     if cur.version != v {
                         return Err(Error::Conflict(Box::new(Conflict::conversation(
@@ -342,7 +342,7 @@ impl State {
                     .get(&(c.channel.clone(), c.contact.clone()))
                 {
                     if active != &c.id {
-                        return Err(duplicate("active conversation", active));
+                        return Err(duplicate(Unique::ActiveConversation, active));
                     }
                 }
             }
@@ -350,7 +350,7 @@ impl State {
 
         if let Some((agent, _)) = &ch.presence {
             if !self.agents.contains_key(&(tenant.clone(), agent.clone())) {
-                return Err(Error::not_found("agent", agent));
+                return Err(Error::not_found(Entity::Agent, agent));
             }
         }
         for c in &ch.cursors {
@@ -360,7 +360,7 @@ impl State {
                 .map_or(0, |s| s.version);
             if stored + 1 != c.version {
                 return Err(Error::Conflict(Box::new(Conflict::on(
-                    "routing cursor",
+                    Entity::RoutingCursor,
                     &c.team,
                     c.version - 1,
                     stored,
@@ -485,14 +485,14 @@ fn check_identity(d: &TenantData, k: &Contact) -> Result<()> {
     if let Some(wa) = &k.identity.wa_id {
         if let Some(other) = d.contact_by_wa.get(wa) {
             if other != &k.id {
-                return Err(duplicate("contact", other));
+                return Err(duplicate(Unique::Contact, other));
             }
         }
     }
     if let Some(u) = &k.identity.user_id {
         if let Some(other) = d.contact_by_user.get(u) {
             if other != &k.id {
-                return Err(duplicate("contact", other));
+                return Err(duplicate(Unique::Contact, other));
             }
         }
     }

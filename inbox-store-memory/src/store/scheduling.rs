@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::time::Duration;
 
-use inbox_core::error::{Conflict, Error, Result};
+use inbox_core::error::{Conflict, Entity, Error, Result};
 use inbox_core::ids::{AgentId, ConversationId, MessageId, TenantId};
 use inbox_core::ports::{Lease, OutboxClaim, OutboxDisposition, Scheduling};
 use inbox_core::timer::Timer;
@@ -42,7 +42,7 @@ impl Scheduling for MemoryStore {
             .data(tenant)
             .is_some_and(|d| d.conversations.contains_key(conversation))
         {
-            return Err(Error::not_found("conversation", conversation));
+            return Err(Error::not_found(Entity::Conversation, conversation));
         }
         let key = (tenant.clone(), conversation.clone());
         match s.leases.get(&key) {
@@ -182,7 +182,7 @@ impl Scheduling for MemoryStore {
 /// The conflict of an outbox claim that is no longer held.
 fn stale_claim(claim: &OutboxClaim) -> Error {
     Error::Conflict(Box::new(Conflict::on(
-        "outbox entry",
+        Entity::OutboxEntry,
         &claim.entry.message,
         claim.token,
         0,
