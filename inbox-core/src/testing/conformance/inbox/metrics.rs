@@ -1,22 +1,16 @@
-//! Conformance test for reports: a fixed day driven by the simulated clock,
+//! Reports through the inbox: a fixed day driven by the simulated clock,
 //! with every expected figure computed by hand.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use chrono::{NaiveDate, TimeDelta};
-use std::sync::Arc;
-use std::time::Duration;
-
-use super::{id, Fixture};
-use crate::error::Error;
-use crate::inbox::Reply;
 use crate::metrics::{Distribution, MetricsQuery};
-use crate::model::ConversationStatus;
-use crate::ports::*;
+use crate::testing::conformance::support::*;
+use chrono::NaiveDate;
 
 /// Volumes, first response and resolution (avg, nearest-rank median and
 /// p90), reopen and ownership, missed conversations, days, hours, channels,
 /// tags and per-agent figures, with filters; the same on every store.
-pub async fn metrics_match_hand_computed_values<S: Store + AsDynStore + ?Sized>(store: Arc<S>) {
+pub(crate) async fn metrics_match_hand_computed_values<S: Store + AsDynStore + ?Sized>(
+    store: Arc<S>,
+) {
     let f = Fixture::new(store.as_dyn()).await.unwrap();
     let t0 = Fixture::start(); // Monday 2 March 2026, 09:00 UTC
     let at = |m: i64| t0 + TimeDelta::minutes(m);
@@ -272,7 +266,7 @@ pub async fn metrics_match_hand_computed_values<S: Store + AsDynStore + ?Sized>(
 }
 
 /// SLA compliance per policy and target, on both stores.
-pub async fn metrics_report_sla_compliance<S: Store + AsDynStore + ?Sized>(store: Arc<S>) {
+pub(crate) async fn metrics_report_sla_compliance<S: Store + AsDynStore + ?Sized>(store: Arc<S>) {
     let config = Fixture::first_response_sla(1800);
     let f = Fixture::with_config(store.as_dyn(), config).await.unwrap();
     let t0 = Fixture::start();
@@ -336,7 +330,7 @@ pub async fn metrics_report_sla_compliance<S: Store + AsDynStore + ?Sized>(store
 /// Business-hours durations, next response times and per-agent replies and
 /// notes, over two days of a 09:00–17:00 weekday calendar; the same on every
 /// store.
-pub async fn metrics_business_hours_and_next_responses<S: Store + AsDynStore + ?Sized>(
+pub(crate) async fn metrics_business_hours_and_next_responses<S: Store + AsDynStore + ?Sized>(
     store: Arc<S>,
 ) {
     let config = crate::inbox::InboxConfig {

@@ -1,14 +1,6 @@
-//! Conformance test for the durable state of outbound webhooks
-//! ([`WebhookLog`]).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The [`WebhookLog`] contract: the durable state of outbound webhooks.
 
-use chrono::TimeDelta;
-use std::sync::Arc;
-
-use super::{id, Fixture};
-use crate::event::{Event, EventActor, EventKind};
-use crate::ids::TenantId;
-use crate::ports::{DeliveryOutcome, WebhookDeadLetter, WebhookLog, WebhookRetry};
+use crate::testing::conformance::support::*;
 
 fn event(tenant: &TenantId, seq: u64) -> Event {
     let mut e = Event::new(

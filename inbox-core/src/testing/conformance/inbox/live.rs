@@ -1,22 +1,14 @@
-//! Conformance test for the live snapshot: a morning driven by the
-//! simulated clock, with every expected figure worked out by hand.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The live snapshot through the inbox: a morning driven by the simulated
+//! clock, with every expected figure worked out by hand.
 
-use chrono::TimeDelta;
-use std::sync::Arc;
-
-use super::{id, Fixture};
-use crate::error::Error;
-use crate::inbox::Reply;
 use crate::metrics::{AgentLoad, LiveQuery, Waiting};
-use crate::model::{ConversationStatus, Presence};
-use crate::ports::*;
+use crate::testing::conformance::support::*;
 
 /// Active conversations by status, unassigned, waiting and the longest
 /// wait, SLA targets at risk and missed (marked by the timer or merely past
 /// due), agents' loads against capacity; narrowed by number and team; the
 /// same on every store.
-pub async fn live_snapshot_shows_what_the_team_faces_now<S: Store + AsDynStore + ?Sized>(
+pub(crate) async fn live_snapshot_shows_what_the_team_faces_now<S: Store + AsDynStore + ?Sized>(
     store: Arc<S>,
 ) {
     // First response within 30 minutes, warned at 80% (24 minutes).

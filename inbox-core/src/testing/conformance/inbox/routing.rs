@@ -1,25 +1,9 @@
-//! Conformance tests for what routing needs from a store: agent loads, the
-//! contact's last owner, round-robin cursors kept across restarts and
-//! races, and the rules running inside ingest, actions and ticks.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! Routing through the inbox: the rules running inside ingest, actions and
+//! ticks, round robin across races and restarts, queues that drain when
+//! capacity frees.
 
-use chrono::TimeDelta;
-use futures_util::future::join_all;
-use std::collections::BTreeMap;
-use std::sync::Arc;
-
-use super::{id, Fixture};
-use crate::error::Error;
-use crate::event::{EventActor, EventKind};
-use crate::ids::*;
-use crate::inbox::{Assignee, InboxConfig};
-use crate::model::{Agent, ConversationStatus, Presence};
-use crate::ports::*;
-use crate::routing::{Routing, RoutingCursor};
-
-async fn fixture<S: Store + AsDynStore + ?Sized>(store: Arc<S>) -> Fixture {
-    Fixture::new(store.as_dyn()).await.unwrap()
-}
+use crate::routing::Routing;
+use crate::testing::conformance::support::*;
 
 /// Puts every sales agent online with unlimited capacity (ana, ben, sam).
 async fn sales_online(f: &Fixture) {
@@ -41,118 +25,10 @@ fn round_robin() -> Routing {
     .unwrap()
 }
 
-/// Agent loads count active assigned conversations per agent; the last
-/// assignee of a contact is the owner of their most recently active
-/// conversation that had one; round-robin cursors are compare-and-set,
-/// per tenant.
-pub async fn routing_state_is_stored<S: Store + AsDynStore + ?Sized>(store: Arc<S>) {
-    let f = fixture(store).await;
-    let acme = f.acme();
-    let (c1, _) = f
-        .customer_says("1001", "w1", "3460001", "hi")
-        .await
-        .unwrap();
-    let (c2, _) = f
-        .customer_says("1002", "w2", "3460001", "hi again")
-        .await
-        .unwrap();
-    let (c3, _) = f
-        .customer_says("1001", "w3", "3460002", "hello")
-        .await
-        .unwrap();
-    let sam = f.actor("sam");
-    for (c, who) in [(&c1, "ana"), (&c2, "ben"), (&c3, "ana")] {
-        let v = f.version(c).await.unwrap();
-        f.inbox
-            .assign(&sam, c, v, Assignee::Agent(id(who)), "test")
-            .await
-            .unwrap();
-    }
-    let v = f.version(&c3).await.unwrap();
-    f.inbox
-        .set_status(&f.actor("ana"), &c3, v, ConversationStatus::Resolved)
-        .await
-        .unwrap();
-    let loads = f
-        .store
-        .agent_loads(&acme, &LoadScope::Tenant)
-        .await
-        .unwrap();
-    assert_eq!(loads.get(&id::<AgentId>("ana")), Some(&1));
-    assert_eq!(loads.get(&id::<AgentId>("ben")), Some(&1));
-    assert_eq!(loads.get(&id::<AgentId>("cy")).copied().unwrap_or(0), 0);
-    assert!(f
-        .store
-        .agent_loads(&id("globex"), &LoadScope::Tenant)
-        .await
-        .unwrap()
-        .is_empty());
-
-    // The contact of c1 and c2: c2 (ben) is the most recent.
-    let k = f.store.conversation(&acme, &c2).await.unwrap().contact;
-    f.advance(TimeDelta::minutes(5));
-    assert_eq!(
-        f.store.last_assignee(&acme, &k).await.unwrap(),
-        Some(id("ben"))
-    );
-    // A note on c1 makes it the most recently active.
-    let v = f.version(&c1).await.unwrap();
-    f.inbox
-        .note(&f.actor("ana"), &c1, v, "following up", "n1")
-        .await
-        .unwrap();
-    assert_eq!(
-        f.store.last_assignee(&acme, &k).await.unwrap(),
-        Some(id("ana"))
-    );
-    // Resolved conversations count too.
-    let k3 = f.store.conversation(&acme, &c3).await.unwrap().contact;
-    assert_eq!(
-        f.store.last_assignee(&acme, &k3).await.unwrap(),
-        Some(id("ana"))
-    );
-    assert_eq!(
-        f.store.last_assignee(&id("globex"), &k3).await.unwrap(),
-        None
-    );
-
-    // Cursors: insert at 1, then only from the stored version.
-    let cursor = |last: &str, version| RoutingCursor {
-        team: id("sales"),
-        last: Some(id(last)),
-        version,
-    };
-    let commit = |c: RoutingCursor, tenant: &str| {
-        f.store.commit(Changeset {
-            cursors: vec![c],
-            ..Changeset::new(id(tenant))
-        })
-    };
-    commit(cursor("ana", 1), "acme").await.unwrap();
-    let err = commit(cursor("ben", 1), "acme").await.unwrap_err();
-    assert!(matches!(err, Error::Conflict(_)), "{err:?}");
-    let err = commit(cursor("ben", 3), "acme").await.unwrap_err();
-    assert!(matches!(err, Error::Conflict(_)), "{err:?}");
-    commit(cursor("ben", 2), "acme").await.unwrap();
-    assert_eq!(
-        f.store.routing_cursors(&acme).await.unwrap(),
-        vec![cursor("ben", 2)]
-    );
-    // Another tenant has its own.
-    assert!(f
-        .store
-        .routing_cursors(&id("globex"))
-        .await
-        .unwrap()
-        .is_empty());
-    commit(cursor("gus", 1), "globex").await.unwrap();
-    assert_eq!(f.store.routing_cursors(&acme).await.unwrap()[0].version, 2);
-}
-
 /// Round robin through real ingests: fair when customers write at once
 /// (cursor races are retried), and it resumes where it stopped after a
 /// restart (a new `Inbox` on the same store).
-pub async fn round_robin_is_fair_under_races_and_survives_restarts<
+pub(crate) async fn round_robin_is_fair_under_races_and_survives_restarts<
     S: Store + AsDynStore + ?Sized,
 >(
     store: Arc<S>,
@@ -209,7 +85,9 @@ pub async fn round_robin_is_fair_under_races_and_survives_restarts<
 /// Rules run inside ingest: the conversation is routed, prioritised and
 /// acknowledged in the same commit as the message, and its history says
 /// why it went where it did.
-pub async fn ingest_routes_with_an_explanation<S: Store + AsDynStore + ?Sized>(store: Arc<S>) {
+pub(crate) async fn ingest_routes_with_an_explanation<S: Store + AsDynStore + ?Sized>(
+    store: Arc<S>,
+) {
     let f = fixture(store).await;
     f.inbox.set_routing(
         &f.acme(),
@@ -311,7 +189,7 @@ rules:
 
 /// Sticky assignment: a returning customer goes to the agent who served them
 /// last, or to the least loaded one when that agent is away.
-pub async fn returning_customers_stick_to_their_agent<S: Store + AsDynStore + ?Sized>(
+pub(crate) async fn returning_customers_stick_to_their_agent<S: Store + AsDynStore + ?Sized>(
     store: Arc<S>,
 ) {
     let f = Fixture::with_config(
@@ -387,7 +265,9 @@ fn owner_name(a: &AgentId) -> &'static str {
 
 /// When an agent goes offline, their open conversations follow the team's
 /// policy: reassigned within capacity, else back to the queue.
-pub async fn offline_agents_conversations_follow_the_policy<S: Store + AsDynStore + ?Sized>(
+pub(crate) async fn offline_agents_conversations_follow_the_policy<
+    S: Store + AsDynStore + ?Sized,
+>(
     store: Arc<S>,
 ) {
     let f = fixture(store).await;
@@ -460,7 +340,9 @@ pub async fn offline_agents_conversations_follow_the_policy<S: Store + AsDynStor
 
 /// Time-triggered rules fire through `tick`, once per wait; SLA breaches
 /// trigger rules too.
-pub async fn automation_timers_fire_through_tick<S: Store + AsDynStore + ?Sized>(store: Arc<S>) {
+pub(crate) async fn automation_timers_fire_through_tick<S: Store + AsDynStore + ?Sized>(
+    store: Arc<S>,
+) {
     let f = fixture(store).await;
     f.inbox.set_routing(
         &f.acme(),
@@ -519,7 +401,9 @@ rules:
 
 /// Conversations waiting in a queue go to agents as they come online,
 /// within capacity, those waiting longest first.
-pub async fn queued_conversations_go_to_agents_coming_online<S: Store + AsDynStore + ?Sized>(
+pub(crate) async fn queued_conversations_go_to_agents_coming_online<
+    S: Store + AsDynStore + ?Sized,
+>(
     store: Arc<S>,
 ) {
     let f = fixture(store).await;
@@ -582,8 +466,6 @@ pub async fn queued_conversations_go_to_agents_coming_online<S: Store + AsDynSto
         0
     );
 }
-
-// ---- queues drain when capacity frees ----
 
 /// Sales routes new conversations to team sales with `least_loaded`
 /// (`shift` gives ana a shift calendar: 10:00-18:00 UTC on weekdays).
@@ -667,7 +549,7 @@ fn assert_within_capacity(loads: &BTreeMap<AgentId, u32>, capacities: &[(&str, u
 /// Capacity freed by resolving goes to the conversation waiting longest,
 /// with a reason that says so; one that arrives while older ones wait is
 /// queued behind them.
-pub async fn freed_capacity_goes_to_the_longest_waiting<S: Store + AsDynStore + ?Sized>(
+pub(crate) async fn freed_capacity_goes_to_the_longest_waiting<S: Store + AsDynStore + ?Sized>(
     store: Arc<S>,
 ) {
     let f = queue_fixture(store).await;
@@ -712,7 +594,9 @@ pub async fn freed_capacity_goes_to_the_longest_waiting<S: Store + AsDynStore + 
 /// A brand-new conversation never takes a free agent while an older one
 /// waits for them: here ana's shift starts at 10:00 and a customer writes
 /// at 10:00 before any tick ran; the one waiting since 09:01 gets her.
-pub async fn a_newcomer_never_jumps_the_queue<S: Store + AsDynStore + ?Sized>(store: Arc<S>) {
+pub(crate) async fn a_newcomer_never_jumps_the_queue<S: Store + AsDynStore + ?Sized>(
+    store: Arc<S>,
+) {
     let f = fixture(store).await;
     f.inbox.set_routing(&f.acme(), queue_routing(true));
     set_capacity(&f, "ana", 1, Some("early")).await;
@@ -743,7 +627,7 @@ pub async fn a_newcomer_never_jumps_the_queue<S: Store + AsDynStore + ?Sized>(st
 
 /// Releasing, transferring away, raising a capacity and reassigning away
 /// each hand the freed place to the conversation waiting longest.
-pub async fn release_transfer_and_capacity_changes_drain_the_queue<
+pub(crate) async fn release_transfer_and_capacity_changes_drain_the_queue<
     S: Store + AsDynStore + ?Sized,
 >(
     store: Arc<S>,
@@ -828,7 +712,7 @@ pub async fn release_transfer_and_capacity_changes_drain_the_queue<
 /// The tick drains queues with no event to set it off: when a shift
 /// starts, and when presence changed somewhere that did not go through
 /// the inbox.
-pub async fn the_tick_drains_queues_when_shifts_start<S: Store + AsDynStore + ?Sized>(
+pub(crate) async fn the_tick_drains_queues_when_shifts_start<S: Store + AsDynStore + ?Sized>(
     store: Arc<S>,
 ) {
     let f = fixture(store).await;
@@ -877,7 +761,7 @@ pub async fn the_tick_drains_queues_when_shifts_start<S: Store + AsDynStore + ?S
 /// so the drain that made it reads the loads again). And two instances
 /// draining one queue at once never exceed a capacity or assign a
 /// conversation twice.
-pub async fn concurrent_drains_never_exceed_capacity<S: Store + AsDynStore + ?Sized>(
+pub(crate) async fn concurrent_drains_never_exceed_capacity<S: Store + AsDynStore + ?Sized>(
     store: Arc<S>,
 ) {
     let store = store.as_dyn();
@@ -970,7 +854,9 @@ pub async fn concurrent_drains_never_exceed_capacity<S: Store + AsDynStore + ?Si
 /// more than their capacity, nobody with room is left idle while a
 /// conversation waits, and no conversation was assigned while one that
 /// waited longer was left waiting.
-pub async fn queues_stay_fair_over_random_days<S: Store + AsDynStore + ?Sized>(store: Arc<S>) {
+pub(crate) async fn queues_stay_fair_over_random_days<S: Store + AsDynStore + ?Sized>(
+    store: Arc<S>,
+) {
     queue_property(store.as_dyn(), 0x5eed_0021, 90).await;
 }
 
@@ -1181,7 +1067,7 @@ pub async fn queue_property(store: Arc<dyn Store>, seed: u64, steps: u32) {
 /// A conversation returned to a queue that drains goes to the next agent
 /// with room: released by its owner (not straight back to them), returned
 /// by the offline policy, or returned by an SLA breach.
-pub async fn conversations_returned_to_the_queue_go_to_someone_else<
+pub(crate) async fn conversations_returned_to_the_queue_go_to_someone_else<
     S: Store + AsDynStore + ?Sized,
 >(
     store: Arc<S>,
@@ -1259,7 +1145,9 @@ pub async fn conversations_returned_to_the_queue_go_to_someone_else<
 /// The team's strategy chooses among the agents with room: with skills,
 /// a conversation nobody free can take is passed over (not a wall for
 /// those behind it); with round robin the position moves on as usual.
-pub async fn drains_follow_skills_and_round_robin<S: Store + AsDynStore + ?Sized>(store: Arc<S>) {
+pub(crate) async fn drains_follow_skills_and_round_robin<S: Store + AsDynStore + ?Sized>(
+    store: Arc<S>,
+) {
     let f = fixture(store).await;
     f.inbox.set_routing(
         &f.acme(),
@@ -1342,7 +1230,7 @@ rules:
 /// conversation past capacity: the rule's automatic assignment stores the
 /// agent's team fences too, so the drain that planned before it commits
 /// is refused and looks again.
-pub async fn a_drain_and_a_rule_assignment_never_overfill_an_agent<
+pub(crate) async fn a_drain_and_a_rule_assignment_never_overfill_an_agent<
     S: Store + AsDynStore + ?Sized,
 >(
     store: Arc<S>,
