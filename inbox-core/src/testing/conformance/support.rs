@@ -133,14 +133,8 @@ pub(crate) async fn seed<S: Store + ?Sized>(store: &S) -> Conversation {
     let c = conversation("acme", "c1", "sales", "k1");
     store
         .commit(Changeset {
-            contact: Some(Write {
-                value: contact("acme", "k1", "34600000001"),
-                expected_version: None,
-            }),
-            conversation: Some(Write {
-                value: c.clone(),
-                expected_version: None,
-            }),
+            contact: Some(insert(contact("acme", "k1", "34600000001"))),
+            conversation: Some(insert(c.clone())),
             messages: vec![inbound(&c, "m1", "wamid.1")],
             events: vec![received(&c, "m1")],
             ..Changeset::new(t("acme"))
@@ -148,6 +142,97 @@ pub(crate) async fn seed<S: Store + ?Sized>(store: &S) -> Conversation {
         .await
         .unwrap();
     c
+}
+
+/// The conversation a customer's text opens or continues.
+pub(crate) async fn says(
+    f: &Fixture,
+    pnid: &str,
+    external_id: &str,
+    wa_id: &str,
+    body: &str,
+) -> ConversationId {
+    let said = f.customer_says(pnid, external_id, wa_id, body).await;
+    said.unwrap().0
+}
+
+/// Puts an agent of `acme` online.
+pub(crate) async fn online(f: &Fixture, agent: &'static str) {
+    let actor = f.actor(agent);
+    f.inbox
+        .set_presence(&actor, Presence::Online)
+        .await
+        .unwrap();
+}
+
+/// Changes an agent of `acme` as `edit` says, through the inbox.
+pub(crate) async fn edit_agent(f: &Fixture, agent: &str, edit: impl FnOnce(&mut Agent)) {
+    let id = AgentId::new(agent).unwrap();
+    let mut a = f.store.agent(&f.acme(), &id).await.unwrap();
+    edit(&mut a);
+    f.inbox.provision_agent(&a).await.unwrap();
+}
+
+/// Who owns a conversation of `acme`.
+pub(crate) async fn owner_of(f: &Fixture, c: &ConversationId) -> Option<AgentId> {
+    f.store.conversation(&f.acme(), c).await.unwrap().assignee
+}
+
+/// The events of `acme`, oldest first.
+pub(crate) async fn events(f: &Fixture) -> Vec<Event> {
+    f.store.events_since(&f.acme(), 0, 10_000).await.unwrap()
+}
+
+/// The message of `agent`'s text reply to a conversation seen at
+/// `version`.
+pub(crate) async fn replied(
+    f: &Fixture,
+    agent: &'static str,
+    c: &ConversationId,
+    version: u64,
+    body: &str,
+    key: &str,
+) -> Message {
+    let out = f
+        .inbox
+        .reply(&f.actor(agent), c, version, reply(body, key))
+        .await;
+    out.unwrap().message.unwrap()
+}
+
+/// What is already stored, if `err` is a duplicate of `what`; panics
+/// otherwise.
+pub(crate) fn expect_duplicate(err: &Error, what: Unique) -> &str {
+    match err {
+        Error::Duplicate { what: w, existing } if *w == what => existing,
+        other => panic!("expected a duplicate {what}, got {other}"),
+    }
+}
+
+/// Commits a conversation write alone, in `tenant`.
+pub(crate) async fn commit_conversation<S: Store + ?Sized>(
+    store: &S,
+    tenant: TenantId,
+    conversation: Write<Conversation>,
+) -> Result<Committed, Error> {
+    let changes = Changeset {
+        conversation: Some(conversation),
+        ..Changeset::new(tenant)
+    };
+    store.commit(changes).await
+}
+
+/// Commits a contact write alone, in `tenant`.
+pub(crate) async fn commit_contact<S: Store + ?Sized>(
+    store: &S,
+    tenant: TenantId,
+    contact: Write<Contact>,
+) -> Result<Committed, Error> {
+    let changes = Changeset {
+        contact: Some(contact),
+        ..Changeset::new(tenant)
+    };
+    store.commit(changes).await
 }
 
 /// An insert of `value`.

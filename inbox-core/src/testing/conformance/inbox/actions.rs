@@ -11,15 +11,14 @@ pub(crate) async fn concurrent_claims_exactly_one_wins<S: Store + AsDynStore + ?
 ) {
     let f = fixture(store).await;
     for round in 0..5 {
-        let (c, _) = f
-            .customer_says(
-                "1001",
-                &format!("w{round}"),
-                &format!("3466000000{round}"),
-                "hi",
-            )
-            .await
-            .unwrap();
+        let c = says(
+            &f,
+            "1001",
+            &format!("w{round}"),
+            &format!("3466000000{round}"),
+            "hi",
+        )
+        .await;
         let v = f.version(&c).await.unwrap();
         let agents = ["ana", "ben", "sam", "ada", "ana", "ben"];
         let results = join_all(agents.iter().map(|a| {
@@ -36,13 +35,7 @@ pub(crate) async fn concurrent_claims_exactly_one_wins<S: Store + AsDynStore + ?
             .map(|o| o.conversation.assignee.as_ref().unwrap())
             .collect();
         assert_eq!(winners.len(), 1, "round {round}: {results:?}");
-        let owner = f
-            .store
-            .conversation(&f.acme(), &c)
-            .await
-            .unwrap()
-            .assignee
-            .unwrap();
+        let owner = owner_of(&f, &c).await.unwrap();
         assert_eq!(&owner, winners[0]);
         for r in &results {
             match r {
@@ -69,10 +62,7 @@ pub(crate) async fn stale_actions_are_refused_with_what_changed<S: Store + AsDyn
     store: Arc<S>,
 ) {
     let f = fixture(store).await;
-    let (c, _) = f
-        .customer_says("1001", "w1", "34677777777", "hi")
-        .await
-        .unwrap();
+    let c = says(&f, "1001", "w1", "34677777777", "hi").await;
     let seen = f.version(&c).await.unwrap();
     f.inbox.claim(&f.actor("ana"), &c, seen).await.unwrap();
     let (_, new_msg) = f
@@ -174,10 +164,7 @@ pub(crate) async fn stale_actions_are_refused_with_what_changed<S: Store + AsDyn
 /// and one delivery.
 pub(crate) async fn replies_are_idempotent<S: Store + AsDynStore + ?Sized>(store: Arc<S>) {
     let f = fixture(store).await;
-    let (c, _) = f
-        .customer_says("1001", "w1", "34688888888", "hi")
-        .await
-        .unwrap();
+    let c = says(&f, "1001", "w1", "34688888888", "hi").await;
     let first = f
         .inbox
         .reply(&f.actor("ana"), &c, 1, reply("Hello!", "req-1"))
@@ -219,10 +206,7 @@ pub(crate) async fn replies_are_idempotent<S: Store + AsDynStore + ?Sized>(store
     f.inbox.dispatch(100).await.unwrap();
     assert_eq!(f.transport.sent().len(), 2);
     // The same key for another conversation is refused.
-    let (c2, _) = f
-        .customer_says("1001", "w2", "34688888889", "hi")
-        .await
-        .unwrap();
+    let c2 = says(&f, "1001", "w2", "34688888889", "hi").await;
     let err = f
         .inbox
         .reply(&f.actor("ana"), &c2, 1, reply("Hello!", "req-1"))
@@ -234,10 +218,7 @@ pub(crate) async fn replies_are_idempotent<S: Store + AsDynStore + ?Sized>(store
 /// Notes (and handoff notes) are stored but never handed to the transport.
 pub(crate) async fn notes_never_reach_the_transport<S: Store + AsDynStore + ?Sized>(store: Arc<S>) {
     let f = fixture(store).await;
-    let (c, _) = f
-        .customer_says("1001", "w1", "34690000000", "hi")
-        .await
-        .unwrap();
+    let c = says(&f, "1001", "w1", "34690000000", "hi").await;
     let n = f
         .inbox
         .note(
@@ -292,10 +273,7 @@ pub(crate) async fn permissions_are_enforced_and_change_nothing<S: Store + AsDyn
     store: Arc<S>,
 ) {
     let f = fixture(store).await;
-    let (c, _) = f
-        .customer_says("1001", "w1", "34691000000", "hi")
-        .await
-        .unwrap();
+    let c = says(&f, "1001", "w1", "34691000000", "hi").await;
     let v = f.version(&c).await.unwrap();
     f.inbox
         .assign(
@@ -441,10 +419,7 @@ pub(crate) async fn bad_input_is_rejected_and_changes_nothing<S: Store + AsDynSt
     store: Arc<S>,
 ) {
     let f = fixture(store).await;
-    let (c, _) = f
-        .customer_says("1001", "w1", "34692000000", "hi")
-        .await
-        .unwrap();
+    let c = says(&f, "1001", "w1", "34692000000", "hi").await;
     let before = f.store.conversation(&f.acme(), &c).await.unwrap();
     let ana = f.actor("ana");
     let cases: Vec<(&str, Error)> = vec![
@@ -592,10 +567,7 @@ pub(crate) async fn window_closed_refuses_free_form_but_accepts_templates<
     store: Arc<S>,
 ) {
     let f = fixture(store).await;
-    let (c, _) = f
-        .customer_says("1001", "w1", "34693000000", "hi")
-        .await
-        .unwrap();
+    let c = says(&f, "1001", "w1", "34693000000", "hi").await;
     f.advance(TimeDelta::hours(23) + TimeDelta::minutes(59));
     f.inbox
         .reply(&f.actor("ana"), &c, 1, reply("just in time", "k1"))
@@ -646,16 +618,17 @@ pub(crate) async fn transfer_assign_release_record_who_and_why<S: Store + AsDynS
     let ben = AgentId::new("ben").unwrap();
     // Ben is at capacity (3).
     for i in 0..3 {
-        let (c, _) = f
-            .customer_says("1001", &format!("x{i}"), &format!("3469800000{i}"), "hi")
-            .await
-            .unwrap();
+        let c = says(
+            &f,
+            "1001",
+            &format!("x{i}"),
+            &format!("3469800000{i}"),
+            "hi",
+        )
+        .await;
         f.inbox.claim(&f.actor("ben"), &c, 1).await.unwrap();
     }
-    let (c, _) = f
-        .customer_says("1001", "w1", "34698100000", "hi")
-        .await
-        .unwrap();
+    let c = says(&f, "1001", "w1", "34698100000", "hi").await;
     f.inbox.claim(&f.actor("ana"), &c, 1).await.unwrap();
     let out = f
         .inbox
@@ -733,10 +706,7 @@ pub(crate) async fn reply_leases_are_exclusive_and_expire<S: Store + AsDynStore 
     store: Arc<S>,
 ) {
     let f = fixture(store).await;
-    let (c, _) = f
-        .customer_says("1001", "w1", "34690300000", "hi")
-        .await
-        .unwrap();
+    let c = says(&f, "1001", "w1", "34690300000", "hi").await;
     let ana = f.actor("ana");
     let ben = f.actor("ben");
     let lease = f.inbox.acquire_reply_lease(&ana, &c).await.unwrap();

@@ -25,10 +25,7 @@ pub(crate) async fn contacts_merge_into_one<S: Store + AsDynStore + ?Sized>(stor
     let f = Fixture::new(store.as_dyn()).await.unwrap();
     let acme = f.acme();
     let sam = f.actor("sam");
-    let (c1, _) = f
-        .customer_says("1001", "w1", "34600100", "hola")
-        .await
-        .unwrap();
+    let c1 = says(&f, "1001", "w1", "34600100", "hola").await;
     let v = f.version(&c1).await.unwrap();
     f.inbox
         .set_status(&sam, &c1, v, ConversationStatus::Resolved)
@@ -118,10 +115,7 @@ pub(crate) async fn contacts_merge_into_one<S: Store + AsDynStore + ?Sized>(stor
     assert_eq!(by_number.id, k1);
 
     // Different numbers clash.
-    let (c3, _) = f
-        .customer_says("1001", "w4", "34600300", "hi")
-        .await
-        .unwrap();
+    let c3 = says(&f, "1001", "w4", "34600300", "hi").await;
     let k3 = f.store.conversation(&acme, &c3).await.unwrap().contact;
     let k3v = f.store.contact(&acme, &k3).await.unwrap().version;
     let k1v = f.store.contact(&acme, &k1).await.unwrap().version;
@@ -142,16 +136,7 @@ pub(crate) async fn contacts_merge_into_one<S: Store + AsDynStore + ?Sized>(stor
         .merge_contacts(&sam, &k3, k3_before.version, &k4, k4_before.version)
         .await
         .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Duplicate {
-                what: Unique::ActiveConversation,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    expect_duplicate(&err, Unique::ActiveConversation);
     assert_eq!(f.store.contact(&acme, &k4).await.unwrap(), k4_before);
     assert_eq!(f.store.contact(&acme, &k3).await.unwrap(), k3_before);
     assert_eq!(f.store.conversation(&acme, &c4).await.unwrap().contact, k4);
@@ -163,10 +148,7 @@ pub(crate) async fn contacts_are_edited_on_the_version_seen<S: Store + AsDynStor
     store: Arc<S>,
 ) {
     let f = fixture(store).await;
-    let (c, _) = f
-        .customer_says("1001", "w1", "34690400000", "hi")
-        .await
-        .unwrap();
+    let c = says(&f, "1001", "w1", "34690400000", "hi").await;
     let contact = f.store.conversation(&f.acme(), &c).await.unwrap().contact;
     let k = f.store.contact(&f.acme(), &contact).await.unwrap();
     let mut attributes = std::collections::BTreeMap::new();

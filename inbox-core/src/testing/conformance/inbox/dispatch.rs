@@ -16,21 +16,9 @@ async fn five_replies<S: Store + AsDynStore + ?Sized>(
     let mut replies = Vec::new();
     for i in 0..5 {
         let wa = format!("3469900000{i}");
-        let (c, _) = f
-            .customer_says("1001", &format!("w{i}"), &wa, "hi")
-            .await
-            .unwrap();
-        let r = f
-            .inbox
-            .reply(
-                &f.actor("ana"),
-                &c,
-                1,
-                Reply::text("hello", format!("k{i}")),
-            )
-            .await
-            .unwrap();
-        replies.push(r.message.unwrap().id);
+        let c = says(&f, "1001", &format!("w{i}"), &wa, "hi").await;
+        let r = replied(&f, "ana", &c, 1, "hello", &format!("k{i}")).await;
+        replies.push(r.id);
         // Queued a second apart: claimed in this order.
         f.advance(TimeDelta::seconds(1));
     }
@@ -69,17 +57,8 @@ pub(crate) async fn dispatcher_retries_fails_and_marks_in_doubt<S: Store + AsDyn
     store: Arc<S>,
 ) {
     let f = fixture(store).await;
-    let (c, _) = f
-        .customer_says("1001", "w1", "34694000000", "hi")
-        .await
-        .unwrap();
-    let r1 = f
-        .inbox
-        .reply(&f.actor("ana"), &c, 1, reply("one", "k1"))
-        .await
-        .unwrap()
-        .message
-        .unwrap();
+    let c = says(&f, "1001", "w1", "34694000000", "hi").await;
+    let r1 = replied(&f, "ana", &c, 1, "one", "k1").await;
     f.transport.fail_next(TransportError::Transient {
         code: Some(2),
         message: "service unavailable".into(),
@@ -107,13 +86,7 @@ pub(crate) async fn dispatcher_retries_fails_and_marks_in_doubt<S: Store + AsDyn
     );
     // Window closed: failed for good, not retried.
     let v = f.version(&c).await.unwrap();
-    let r2 = f
-        .inbox
-        .reply(&f.actor("ana"), &c, v, reply("two", "k2"))
-        .await
-        .unwrap()
-        .message
-        .unwrap();
+    let r2 = replied(&f, "ana", &c, v, "two", "k2").await;
     f.transport
         .fail_next(TransportError::WindowClosed { code: Some(131047) });
     assert_eq!(f.inbox.dispatch(10).await.unwrap().failed, 1);
@@ -126,13 +99,7 @@ pub(crate) async fn dispatcher_retries_fails_and_marks_in_doubt<S: Store + AsDyn
     // A dispatcher that claimed and died before sending: the claim lapses
     // and the message is sent by the next dispatcher.
     let v = f.version(&c).await.unwrap();
-    let r3 = f
-        .inbox
-        .reply(&f.actor("ana"), &c, v, reply("three", "k3"))
-        .await
-        .unwrap()
-        .message
-        .unwrap();
+    let r3 = replied(&f, "ana", &c, v, "three", "k3").await;
     let claimed = f
         .store
         .claim_outbox(f.clock.now(), Duration::from_secs(60), 10)
@@ -146,13 +113,7 @@ pub(crate) async fn dispatcher_retries_fails_and_marks_in_doubt<S: Store + AsDyn
     // One that died after the attempt began: the message is marked in
     // doubt, never sent twice.
     let v = f.version(&c).await.unwrap();
-    let r4 = f
-        .inbox
-        .reply(&f.actor("ana"), &c, v, reply("four", "k4"))
-        .await
-        .unwrap()
-        .message
-        .unwrap();
+    let r4 = replied(&f, "ana", &c, v, "four", "k4").await;
     let claimed = f
         .store
         .claim_outbox(f.clock.now(), Duration::from_secs(60), 10)
@@ -319,19 +280,12 @@ pub(crate) async fn a_conversations_messages_wait_behind_a_retry<S: Store + AsDy
     let mut config = InboxConfig::default();
     config.outbox.concurrency = 1;
     let f = Fixture::with_config(store.as_dyn(), config).await.unwrap();
-    let (c, _) = f
-        .customer_says("1001", "w1", "34698000001", "hi")
-        .await
-        .unwrap();
+    let c = says(&f, "1001", "w1", "34698000001", "hi").await;
     let mut ids = Vec::new();
     for (i, body) in ["first", "second", "third"].iter().enumerate() {
         let v = f.version(&c).await.unwrap();
-        let r = f
-            .inbox
-            .reply(&f.actor("ana"), &c, v, Reply::text(*body, format!("o{i}")))
-            .await
-            .unwrap();
-        ids.push(r.message.unwrap().id);
+        let r = replied(&f, "ana", &c, v, *body, &format!("o{i}")).await;
+        ids.push(r.id);
         f.advance(TimeDelta::seconds(1));
     }
     let other = other_conversation_reply(&f).await;
@@ -367,10 +321,7 @@ pub(crate) async fn a_conversations_messages_wait_behind_a_retry<S: Store + AsDy
 }
 
 async fn other_conversation_reply(f: &Fixture) -> MessageId {
-    let (c, _): (ConversationId, _) = f
-        .customer_says("1001", "w2", "34698000002", "hello?")
-        .await
-        .unwrap();
+    let c = says(&f, "1001", "w2", "34698000002", "hello?").await;
     let r = f
         .inbox
         .reply(&f.actor("ben"), &c, 1, Reply::text("hi there", "other"))

@@ -81,10 +81,7 @@ pub(crate) async fn ingest_opens_reopens_and_never_two_active<S: Store + AsDynSt
     store: Arc<S>,
 ) {
     let f = fixture(store).await;
-    let (c, _) = f
-        .customer_says("1001", "w1", "34633333333", "hi")
-        .await
-        .unwrap();
+    let c = says(&f, "1001", "w1", "34633333333", "hi").await;
     let detail = f.inbox.conversation(&f.actor("sam"), &c).await.unwrap();
     assert_eq!(detail.conversation.status, ConversationStatus::Open);
     assert_eq!(
@@ -93,10 +90,7 @@ pub(crate) async fn ingest_opens_reopens_and_never_two_active<S: Store + AsDynSt
     );
     assert_eq!(detail.conversation.waiting_since, Some(Fixture::start()));
     f.advance(TimeDelta::minutes(5));
-    let (c2, _) = f
-        .customer_says("1001", "w2", "34633333333", "anyone?")
-        .await
-        .unwrap();
+    let c2 = says(&f, "1001", "w2", "34633333333", "anyone?").await;
     assert_eq!(c2, c);
     let v = f.version(&c).await.unwrap();
     f.inbox
@@ -182,10 +176,7 @@ pub(crate) async fn ingest_opens_reopens_and_never_two_active<S: Store + AsDynSt
         .unwrap();
     assert_eq!(all.items.len(), 1);
     // The same customer on another number is another conversation.
-    let (other, _) = f
-        .customer_says("1002", "w8", "34633333333", "support question")
-        .await
-        .unwrap();
+    let other = says(&f, "1002", "w8", "34633333333", "support question").await;
     assert_ne!(other, c);
 }
 
@@ -199,18 +190,12 @@ pub(crate) async fn ingest_reopen_policy_new_conversation<S: Store + AsDynStore 
         ..InboxConfig::default()
     };
     let f = Fixture::with_config(store.as_dyn(), config).await.unwrap();
-    let (c, _) = f
-        .customer_says("1001", "w1", "34644444444", "hi")
-        .await
-        .unwrap();
+    let c = says(&f, "1001", "w1", "34644444444", "hi").await;
     f.inbox
         .set_status(&f.actor("ana"), &c, 1, ConversationStatus::Resolved)
         .await
         .unwrap();
-    let (c2, _) = f
-        .customer_says("1001", "w2", "34644444444", "new question")
-        .await
-        .unwrap();
+    let c2 = says(&f, "1001", "w2", "34644444444", "new question").await;
     assert_ne!(c, c2);
     assert_eq!(
         f.store.conversation(&f.acme(), &c).await.unwrap().status,
@@ -222,26 +207,14 @@ pub(crate) async fn ingest_reopen_policy_new_conversation<S: Store + AsDynStore 
         .set_status(&f.actor("sam"), &c, 2, ConversationStatus::Open)
         .await
         .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Duplicate {
-                what: Unique::ActiveConversation,
-                ..
-            }
-        ),
-        "{err}"
-    );
+    expect_duplicate(&err, Unique::ActiveConversation);
 }
 
 /// Contacts learn their BSUID and profile name; WhatsApp's number-change
 /// notice updates the identity.
 pub(crate) async fn ingest_updates_contact_identity<S: Store + AsDynStore + ?Sized>(store: Arc<S>) {
     let f = fixture(store).await;
-    let (c, _) = f
-        .customer_says("1001", "w1", "34655555555", "hi")
-        .await
-        .unwrap();
+    let c = says(&f, "1001", "w1", "34655555555", "hi").await;
     let mut m = f.inbound("1001", "w2", "34655555555", Content::text("again"));
     m.from.user_id = Some("ES.abc".into());
     m.profile_name = Some("Marta".into());
@@ -277,10 +250,7 @@ pub(crate) async fn ingest_updates_contact_identity<S: Store + AsDynStore + ?Siz
         .unwrap();
     let k = f.store.contact(&f.acme(), &conv.contact).await.unwrap();
     assert_eq!(k.identity.wa_id.as_deref(), Some("34699999999"));
-    let (c3, _) = f
-        .customer_says("1001", "w5", "34699999999", "new phone")
-        .await
-        .unwrap();
+    let c3 = says(&f, "1001", "w5", "34699999999", "new phone").await;
     assert_eq!(c3, c);
 }
 
@@ -309,12 +279,7 @@ pub(crate) async fn ingest_unknown_channel_is_reported<S: Store + AsDynStore + ?
             .code(),
         "invalid_input"
     );
-    assert!(f
-        .store
-        .events_since(&f.acme(), 0, 10)
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(events(&f).await.is_empty());
 }
 
 /// Status webhooks find the message by our id (even without a recorded
@@ -323,17 +288,8 @@ pub(crate) async fn status_webhooks_reconcile_by_our_id<S: Store + AsDynStore + 
     store: Arc<S>,
 ) {
     let f = fixture(store).await;
-    let (c, _) = f
-        .customer_says("1001", "w1", "34695000000", "hi")
-        .await
-        .unwrap();
-    let r = f
-        .inbox
-        .reply(&f.actor("ana"), &c, 1, reply("hello", "k1"))
-        .await
-        .unwrap()
-        .message
-        .unwrap();
+    let c = says(&f, "1001", "w1", "34695000000", "hi").await;
+    let r = replied(&f, "ana", &c, 1, "hello", "k1").await;
     // As if the dispatcher crashed after the provider accepted it.
     let status = |s: DeliveryStatus, ours: Option<&str>| {
         InboundEvent::Status(InboundStatus {
@@ -413,25 +369,11 @@ pub(crate) async fn statuses_reported_together_apply_in_order<S: Store + AsDynSt
     store: Arc<S>,
 ) {
     let f = fixture(store).await;
-    let (c, _) = f
-        .customer_says("1001", "w1", "34695000000", "hi")
-        .await
-        .unwrap();
+    let c = says(&f, "1001", "w1", "34695000000", "hi").await;
     let mut ours = Vec::new();
     for k in 1..=3 {
         let v = f.version(&c).await.unwrap();
-        let m = f
-            .inbox
-            .reply(
-                &f.actor("ana"),
-                &c,
-                v,
-                reply(&format!("reply {k}"), &format!("k{k}")),
-            )
-            .await
-            .unwrap()
-            .message
-            .unwrap();
+        let m = replied(&f, "ana", &c, v, &format!("reply {k}"), &format!("k{k}")).await;
         ours.push(m.id);
     }
     let (r1, r2, r3) = (&ours[0], &ours[1], &ours[2]);

@@ -17,10 +17,7 @@ pub(crate) async fn metrics_match_hand_computed_values<S: Store + AsDynStore + ?
     let (ana, sam) = (f.actor("ana"), f.actor("sam"));
 
     // A on sales at 09:00, answered by ana at 09:10 (600 s).
-    let (a, _) = f
-        .customer_says("1001", "a1", "34670001", "hola")
-        .await
-        .unwrap();
+    let a = says(&f, "1001", "a1", "34670001", "hola").await;
     f.clock.set(at(10));
     let v = f.version(&a).await.unwrap();
     let claimed = f.inbox.claim(&ana, &a, v).await.unwrap();
@@ -36,10 +33,7 @@ pub(crate) async fn metrics_match_hand_computed_values<S: Store + AsDynStore + ?
     // B on support at 09:20, answered by sam at 09:50 (1800 s), resolved at
     // 10:30 (4200 s after it opened).
     f.clock.set(at(20));
-    let (b, _) = f
-        .customer_says("1002", "b1", "34670002", "help")
-        .await
-        .unwrap();
+    let b = says(&f, "1002", "b1", "34670002", "help").await;
     f.clock.set(at(50));
     f.inbox
         .reply(
@@ -73,10 +67,7 @@ pub(crate) async fn metrics_match_hand_computed_values<S: Store + AsDynStore + ?
         .unwrap();
     // C on sales at 11:00, tagged vip, never answered.
     f.clock.set(at(120));
-    let (c, _) = f
-        .customer_says("1001", "c1", "34670003", "precio?")
-        .await
-        .unwrap();
+    let c = says(&f, "1001", "c1", "34670003", "precio?").await;
     f.inbox
         .tag(&sam, &c, f.version(&c).await.unwrap(), &["VIP"], &[])
         .await
@@ -88,10 +79,7 @@ pub(crate) async fn metrics_match_hand_computed_values<S: Store + AsDynStore + ?
         .unwrap();
     // D on sales the next day at 09:00, claimed by ben, not answered.
     f.clock.set(at(24 * 60));
-    let (d, _) = f
-        .customer_says("1001", "d1", "34670004", "hi")
-        .await
-        .unwrap();
+    let d = says(&f, "1001", "d1", "34670004", "hi").await;
     f.inbox
         .claim(&f.actor("ben"), &d, f.version(&d).await.unwrap())
         .await
@@ -272,10 +260,7 @@ pub(crate) async fn metrics_report_sla_compliance<S: Store + AsDynStore + ?Sized
     let t0 = Fixture::start();
     let at = |m: i64| t0 + TimeDelta::minutes(m);
     // X answered in 10 minutes: met.
-    let (x, _) = f
-        .customer_says("1001", "x1", "34680001", "hi")
-        .await
-        .unwrap();
+    let x = says(&f, "1001", "x1", "34680001", "hi").await;
     f.clock.set(at(10));
     f.inbox
         .reply(
@@ -287,10 +272,7 @@ pub(crate) async fn metrics_report_sla_compliance<S: Store + AsDynStore + ?Sized
         .await
         .unwrap();
     // Y (09:10) never answered: breached at 09:40.
-    let (_y, _) = f
-        .customer_says("1001", "y1", "34680002", "hello?")
-        .await
-        .unwrap();
+    let _y = says(&f, "1001", "y1", "34680002", "hello?").await;
     f.clock.set(at(45));
     f.inbox.tick(at(45), 100).await.unwrap();
     // Z opened just now: undecided.
@@ -366,10 +348,7 @@ pub(crate) async fn metrics_business_hours_and_next_responses<S: Store + AsDynSt
     // P: the customer writes on Monday at 16:30; ana answers on Tuesday at
     // 09:30: 17 h on the wall, 30 + 30 min of business hours.
     f.clock.set(at(450));
-    let (p, _) = f
-        .customer_says("1001", "p1", "34690001", "hola")
-        .await
-        .unwrap();
+    let p = says(&f, "1001", "p1", "34690001", "hola").await;
     f.clock.set(at(day + 30));
     f.inbox
         .claim(&ana, &p, f.version(&p).await.unwrap())
@@ -389,10 +368,7 @@ pub(crate) async fn metrics_business_hours_and_next_responses<S: Store + AsDynSt
     // customer writes at 11:10 and 11:20, sam answers at 11:40 (30 min from
     // the older one); two notes by sam.
     f.clock.set(at(day + 120));
-    let (q, _) = f
-        .customer_says("1002", "q1", "34690002", "help")
-        .await
-        .unwrap();
+    let q = says(&f, "1002", "q1", "34690002", "help").await;
     f.clock.set(at(day + 125));
     f.inbox
         .claim(&sam, &q, f.version(&q).await.unwrap())

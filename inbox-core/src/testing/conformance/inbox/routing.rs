@@ -8,13 +8,8 @@ use crate::testing::conformance::support::*;
 /// Puts every sales agent online with unlimited capacity (ana, ben, sam).
 async fn sales_online(f: &Fixture) {
     for a in ["ana", "ben", "sam"] {
-        let mut agent = f.store.agent(&f.acme(), &id(a)).await.unwrap();
-        agent.capacity = 0;
-        f.inbox.provision_agent(&agent).await.unwrap();
-        f.inbox
-            .set_presence(&f.actor(a), Presence::Online)
-            .await
-            .unwrap();
+        edit_agent(&f, a, |a| a.capacity = 0).await;
+        online(&f, a).await;
     }
 }
 
@@ -66,10 +61,7 @@ pub(crate) async fn round_robin_is_fair_under_races_and_survives_restarts<
     // "Restart": another Inbox over the same store picks the next agent.
     let again = Fixture::instance(store, InboxConfig::default(), "r2");
     again.inbox.set_routing(&f.acme(), round_robin());
-    let (c, _) = again
-        .customer_says("1001", "x1", "34699999999", "hello")
-        .await
-        .unwrap();
+    let c = says(&again, "1001", "x1", "34699999999", "hello").await;
     let owner = again
         .store
         .conversation(&f.acme(), &c)
@@ -118,10 +110,7 @@ rules:
     let sam = f.actor("sam");
     // ben already has two open conversations.
     for i in 0..2 {
-        let (c, _) = f
-            .customer_says("1002", &format!("b{i}"), &format!("3462{i}"), "help")
-            .await
-            .unwrap();
+        let c = says(&f, "1002", &format!("b{i}"), &format!("3462{i}"), "help").await;
         let v = f.version(&c).await.unwrap();
         f.inbox
             .assign(&sam, &c, v, Assignee::Agent(id("ben")), "test")
@@ -129,20 +118,14 @@ rules:
             .unwrap();
     }
     // ... and sam one.
-    let (c, _) = f
-        .customer_says("1002", "s0", "34630", "help")
-        .await
-        .unwrap();
+    let c = says(&f, "1002", "s0", "34630", "help").await;
     let v = f.version(&c).await.unwrap();
     f.inbox
         .assign(&sam, &c, v, Assignee::Agent(id("sam")), "test")
         .await
         .unwrap();
 
-    let (c, _) = f
-        .customer_says("1001", "v1", "34650000", "I am a VIP, help")
-        .await
-        .unwrap();
+    let c = says(&f, "1001", "v1", "34650000", "I am a VIP, help").await;
     let conv = f.store.conversation(&f.acme(), &c).await.unwrap();
     assert_eq!(conv.assignee, Some(id("ana")));
     assert_eq!(conv.team, Some(id("sales")));
@@ -209,7 +192,7 @@ pub(crate) async fn returning_customers_stick_to_their_agent<S: Store + AsDynSto
         .unwrap(),
     );
     sales_online(&f).await;
-    let (c1, _) = f.customer_says("1001", "w1", "3467", "hi").await.unwrap();
+    let c1 = says(&f, "1001", "w1", "3467", "hi").await;
     let first = f.store.conversation(&f.acme(), &c1).await.unwrap();
     let owner = first.assignee.clone().unwrap();
     f.inbox
@@ -223,10 +206,7 @@ pub(crate) async fn returning_customers_stick_to_their_agent<S: Store + AsDynSto
         .unwrap();
     // Someone else gets busier meanwhile; the customer comes back.
     f.advance(TimeDelta::hours(2));
-    let (c2, _) = f
-        .customer_says("1001", "w2", "3467", "me again")
-        .await
-        .unwrap();
+    let c2 = says(&f, "1001", "w2", "3467", "me again").await;
     assert_ne!(c1, c2);
     let second = f.store.conversation(&f.acme(), &c2).await.unwrap();
     assert_eq!(second.assignee.as_ref(), Some(&owner));
@@ -245,10 +225,7 @@ pub(crate) async fn returning_customers_stick_to_their_agent<S: Store + AsDynSto
         .await
         .unwrap();
     f.advance(TimeDelta::hours(2));
-    let (c3, _) = f
-        .customer_says("1001", "w3", "3467", "third time")
-        .await
-        .unwrap();
+    let c3 = says(&f, "1001", "w3", "3467", "third time").await;
     let third = f.store.conversation(&f.acme(), &c3).await.unwrap();
     assert!(third.assignee.is_some());
     assert_ne!(third.assignee.as_ref(), Some(&owner));
@@ -280,27 +257,16 @@ pub(crate) async fn offline_agents_conversations_follow_the_policy<
     );
     // ben online with room for one more.
     for (a, cap) in [("ana", 0), ("ben", 1)] {
-        let mut agent: Agent = f.store.agent(&f.acme(), &id(a)).await.unwrap();
-        agent.capacity = cap;
-        f.inbox.provision_agent(&agent).await.unwrap();
-        f.inbox
-            .set_presence(&f.actor(a), Presence::Online)
-            .await
-            .unwrap();
+        edit_agent(&f, a, |a| a.capacity = cap).await;
+        online(&f, a).await;
     }
     let mut sales = Vec::new();
     for i in 0..3 {
-        let (c, _) = f
-            .customer_says("1001", &format!("w{i}"), &format!("3468{i}"), "hi")
-            .await
-            .unwrap();
+        let c = says(&f, "1001", &format!("w{i}"), &format!("3468{i}"), "hi").await;
         sales.push(c);
     }
     // A support conversation owned by sam (in sales and support).
-    let (s, _) = f
-        .customer_says("1002", "s1", "34690", "broken")
-        .await
-        .unwrap();
+    let s = says(&f, "1002", "s1", "34690", "broken").await;
     let sam = f.actor("sam");
     f.inbox.set_presence(&sam, Presence::Away).await.unwrap();
     let v = f.version(&s).await.unwrap();
@@ -361,10 +327,7 @@ rules:
         .unwrap(),
     );
     let t0 = Fixture::start();
-    let (c, _) = f
-        .customer_says("1001", "w1", "3469", "hello?")
-        .await
-        .unwrap();
+    let c = says(&f, "1001", "w1", "3469", "hello?").await;
     let conv = f.store.conversation(&f.acme(), &c).await.unwrap();
     assert_eq!(conv.automation_due, Some(t0 + TimeDelta::minutes(15)));
     assert_eq!(
@@ -415,36 +378,25 @@ pub(crate) async fn queued_conversations_go_to_agents_coming_online<
         .unwrap(),
     );
     for (a, cap) in [("ana", 1), ("ben", 1)] {
-        let mut agent: Agent = f.store.agent(&f.acme(), &id(a)).await.unwrap();
-        agent.capacity = cap;
-        f.inbox.provision_agent(&agent).await.unwrap();
+        edit_agent(&f, a, |a| a.capacity = cap).await;
     }
-    f.inbox
-        .set_presence(&f.actor("ana"), Presence::Online)
-        .await
-        .unwrap();
+    online(&f, "ana").await;
     let mut convs = Vec::new();
     for i in 0..3 {
         f.advance(TimeDelta::minutes(1));
-        let (c, _) = f
-            .customer_says("1001", &format!("q{i}"), &format!("3469{i}"), "hi")
-            .await
-            .unwrap();
+        let c = says(&f, "1001", &format!("q{i}"), &format!("3469{i}"), "hi").await;
         convs.push(c);
     }
     let owner = |c: &ConversationId| {
         let f = &f;
         let c = c.clone();
-        async move { f.store.conversation(&f.acme(), &c).await.unwrap().assignee }
+        async move { owner_of(&f, &c).await }
     };
     assert_eq!(owner(&convs[0]).await, Some(id("ana")));
     assert_eq!(owner(&convs[1]).await, None);
     assert_eq!(owner(&convs[2]).await, None);
     // ben comes online with room for one: the longest waiting goes to him.
-    f.inbox
-        .set_presence(&f.actor("ben"), Presence::Online)
-        .await
-        .unwrap();
+    online(&f, "ben").await;
     assert_eq!(owner(&convs[1]).await, Some(id("ben")));
     assert_eq!(owner(&convs[2]).await, None);
     let events = f
@@ -497,10 +449,7 @@ async fn queue_fixture<S: Store + AsDynStore + ?Sized>(store: Arc<S>) -> Fixture
     f.inbox.set_routing(&f.acme(), queue_routing(false));
     for a in ["ana", "ben"] {
         set_capacity(&f, a, 1, None).await;
-        f.inbox
-            .set_presence(&f.actor(a), Presence::Online)
-            .await
-            .unwrap();
+        online(&f, a).await;
     }
     f
 }
@@ -512,10 +461,6 @@ async fn arrives(f: &Fixture, n: u32) -> ConversationId {
         .await
         .unwrap()
         .0
-}
-
-async fn owner_of(f: &Fixture, c: &ConversationId) -> Option<AgentId> {
-    f.store.conversation(&f.acme(), c).await.unwrap().assignee
 }
 
 /// The reason of the last assignment of a conversation.
@@ -600,10 +545,7 @@ pub(crate) async fn a_newcomer_never_jumps_the_queue<S: Store + AsDynStore + ?Si
     let f = fixture(store).await;
     f.inbox.set_routing(&f.acme(), queue_routing(true));
     set_capacity(&f, "ana", 1, Some("early")).await;
-    f.inbox
-        .set_presence(&f.actor("ana"), Presence::Online)
-        .await
-        .unwrap();
+    online(&f, "ana").await;
     let old = arrives(&f, 1).await;
     assert_eq!(owner_of(&f, &old).await, None);
     assert!(last_reason(&f, &old).await.contains("ana off shift"));
@@ -719,10 +661,7 @@ pub(crate) async fn the_tick_drains_queues_when_shifts_start<S: Store + AsDynSto
     f.inbox.set_routing(&f.acme(), queue_routing(true));
     set_capacity(&f, "ana", 1, Some("early")).await;
     set_capacity(&f, "ben", 1, None).await;
-    f.inbox
-        .set_presence(&f.actor("ana"), Presence::Online)
-        .await
-        .unwrap();
+    online(&f, "ana").await;
     let c1 = arrives(&f, 1).await;
     let c2 = arrives(&f, 2).await;
     assert_eq!(owner_of(&f, &c1).await, None);
@@ -1084,16 +1023,10 @@ pub(crate) async fn conversations_returned_to_the_queue_go_to_someone_else<
     );
     set_capacity(&f, "ana", 1, None).await;
     set_capacity(&f, "ben", 3, None).await;
-    f.inbox
-        .set_presence(&f.actor("ana"), Presence::Online)
-        .await
-        .unwrap();
+    online(&f, "ana").await;
     let c1 = arrives(&f, 1).await;
     assert_eq!(owner_of(&f, &c1).await, Some(id("ana")));
-    f.inbox
-        .set_presence(&f.actor("ben"), Presence::Online)
-        .await
-        .unwrap();
+    online(&f, "ben").await;
     // ana lets c1 go: ben takes it, although ana has the fewest open now.
     f.advance(TimeDelta::minutes(2));
     let v = f.version(&c1).await.unwrap();
@@ -1173,23 +1106,14 @@ rules:
     cy.capacity = 1;
     cy.skills = vec!["billing".into()];
     f.inbox.provision_agent(&cy).await.unwrap();
-    f.inbox
-        .set_presence(&f.actor("cy"), Presence::Online)
-        .await
-        .unwrap();
+    online(&f, "cy").await;
     // Nobody has a skill for "hello": it waits for a claim.
     f.advance(TimeDelta::minutes(1));
-    let (hello, _) = f
-        .customer_says("1002", "s1", "34670001", "hello")
-        .await
-        .unwrap();
+    let hello = says(&f, "1002", "s1", "34670001", "hello").await;
     assert_eq!(owner_of(&f, &hello).await, None);
     // An invoice question behind it goes to cy, through the queue.
     f.advance(TimeDelta::minutes(1));
-    let (invoice, _) = f
-        .customer_says("1002", "s2", "34670002", "my invoice is wrong")
-        .await
-        .unwrap();
+    let invoice = says(&f, "1002", "s2", "34670002", "my invoice is wrong").await;
     assert_eq!(owner_of(&f, &invoice).await, Some(id("cy")));
     assert_eq!(owner_of(&f, &hello).await, None);
     assert!(
@@ -1204,10 +1128,7 @@ rules:
     // being next after ben, takes the one waiting.
     for a in ["ana", "ben"] {
         set_capacity(&f, a, 1, None).await;
-        f.inbox
-            .set_presence(&f.actor(a), Presence::Online)
-            .await
-            .unwrap();
+        online(&f, a).await;
     }
     let c1 = arrives(&f, 1).await;
     let c2 = arrives(&f, 2).await;
@@ -1272,10 +1193,7 @@ pub(crate) async fn a_drain_and_a_rule_assignment_never_overfill_an_agent<
         .expect("ana has room");
     // Meanwhile a support customer writes: the rule gives them to ana.
     f.advance(TimeDelta::minutes(1));
-    let (support, _) = f
-        .customer_says("1002", "s1", "34651110000", "help")
-        .await
-        .unwrap();
+    let support = says(&f, "1002", "s1", "34651110000", "help").await;
     assert_eq!(owner_of(&f, &support).await, Some(id("ana")));
     // The drain planned before that must not commit.
     let err = f.store.commit(drain).await.unwrap_err();

@@ -10,10 +10,7 @@ pub(crate) async fn snoozed_conversations_wake_on_tick_once<S: Store + AsDynStor
     store: Arc<S>,
 ) {
     let f = fixture(store).await;
-    let (c, _) = f
-        .customer_says("1001", "w1", "34690100000", "call me back tomorrow")
-        .await
-        .unwrap();
+    let c = says(&f, "1001", "w1", "34690100000", "call me back tomorrow").await;
     let until = f.clock.now() + TimeDelta::hours(20);
     f.inbox.snooze(&f.actor("ana"), &c, 1, until).await.unwrap();
     let tick = |minutes: i64| {
@@ -88,14 +85,8 @@ pub(crate) async fn window_warning_fires_once_while_the_customer_waits<
     store: Arc<S>,
 ) {
     let f = fixture(store).await;
-    let (c, _) = f
-        .customer_says("1001", "w1", "34690200000", "hello?")
-        .await
-        .unwrap();
-    let (answered, _) = f
-        .customer_says("1001", "w2", "34690200001", "hi")
-        .await
-        .unwrap();
+    let c = says(&f, "1001", "w1", "34690200000", "hello?").await;
+    let answered = says(&f, "1001", "w2", "34690200001", "hi").await;
     f.inbox
         .reply(
             &f.actor("ana"),
@@ -159,10 +150,7 @@ pub(crate) async fn a_timer_due_before_its_time_is_rearmed_not_lost<
 ) {
     use crate::timer::{Timer, TimerChange, TimerKind};
     let f = fixture(store).await;
-    let (c, _) = f
-        .customer_says("1001", "w1", "34690100000", "call me back tomorrow")
-        .await
-        .unwrap();
+    let c = says(&f, "1001", "w1", "34690100000", "call me back tomorrow").await;
     let at = |h: i64| Fixture::start() + TimeDelta::hours(h);
     f.inbox
         .snooze(&f.actor("ana"), &c, 1, at(20))
@@ -205,16 +193,10 @@ pub(crate) async fn window_warning_moved_later_rearms_and_fires_on_time<
     store: Arc<S>,
 ) {
     let f = fixture(store).await;
-    let (c, _) = f
-        .customer_says("1001", "w1", "34690200000", "hello?")
-        .await
-        .unwrap();
+    let c = says(&f, "1001", "w1", "34690200000", "hello?").await;
     let at_hours = |h: i64| Fixture::start() + TimeDelta::hours(h);
     f.clock.set(at_hours(5));
-    let (same, _) = f
-        .customer_says("1001", "w2", "34690200000", "anyone?")
-        .await
-        .unwrap();
+    let same = says(&f, "1001", "w2", "34690200000", "anyone?").await;
     assert_eq!(same, c, "the second message continues the conversation");
     // The warning was not moved: it is still stored for 23 h.
     let due = f.store.due_timers(at_hours(23), 100).await.unwrap();

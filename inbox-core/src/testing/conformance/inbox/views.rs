@@ -8,10 +8,14 @@ pub(crate) async fn views_respect_visibility<S: Store + AsDynStore + ?Sized>(sto
     let f = fixture(store).await;
     let mut convs = Vec::new();
     for i in 0..9 {
-        let (c, _) = f
-            .customer_says("1001", &format!("w{i}"), &format!("3469600000{i}"), "hi")
-            .await
-            .unwrap();
+        let c = says(
+            &f,
+            "1001",
+            &format!("w{i}"),
+            &format!("3469600000{i}"),
+            "hi",
+        )
+        .await;
         f.advance(TimeDelta::minutes(1));
         convs.push(c);
     }
@@ -126,23 +130,14 @@ pub(crate) async fn views_respect_visibility<S: Store + AsDynStore + ?Sized>(sto
 /// A contact's history spans conversations and numbers.
 pub(crate) async fn contact_history_spans_channels<S: Store + AsDynStore + ?Sized>(store: Arc<S>) {
     let f = fixture(store).await;
-    let (c1, _) = f
-        .customer_says("1001", "w1", "34697000000", "buy")
-        .await
-        .unwrap();
+    let c1 = says(&f, "1001", "w1", "34697000000", "buy").await;
     f.inbox
         .set_status(&f.actor("ana"), &c1, 1, ConversationStatus::Resolved)
         .await
         .unwrap();
     f.advance(TimeDelta::days(30));
-    let (c2, _) = f
-        .customer_says("1001", "w2", "34697000000", "buy again")
-        .await
-        .unwrap();
-    let (c3, _) = f
-        .customer_says("1002", "w3", "34697000000", "broken")
-        .await
-        .unwrap();
+    let c2 = says(&f, "1001", "w2", "34697000000", "buy again").await;
+    let c3 = says(&f, "1002", "w3", "34697000000", "broken").await;
     assert!(c1 != c2 && c2 != c3);
     let contact = f.store.conversation(&f.acme(), &c1).await.unwrap().contact;
     let d = f.inbox.contact(&f.actor("sam"), &contact).await.unwrap();
@@ -337,27 +332,25 @@ pub(crate) async fn search_pages_and_never_interprets_operators<S: Store + AsDyn
     let f = fixture(store).await;
     let mut convs = Vec::new();
     for i in 0..7 {
-        let (c, _) = f
-            .customer_says(
-                "1001",
-                &format!("w{i}"),
-                &format!("3464400000{i}"),
-                &format!("hello there, ticket {i}"),
-            )
-            .await
-            .unwrap();
+        let c = says(
+            &f,
+            "1001",
+            &format!("w{i}"),
+            &format!("3464400000{i}"),
+            &format!("hello there, ticket {i}"),
+        )
+        .await;
         f.advance(TimeDelta::minutes(1));
         convs.push(c);
     }
-    let (odd, _) = f
-        .customer_says(
-            "1001",
-            "wx",
-            "34655500000",
-            "50% off? (really) [yes] .* a|b & c zq:* !x 'quote' \\ ; DROP TABLE x; --",
-        )
-        .await
-        .unwrap();
+    let odd = says(
+        &f,
+        "1001",
+        "wx",
+        "34655500000",
+        "50% off? (really) [yes] .* a|b & c zq:* !x 'quote' \\ ; DROP TABLE x; --",
+    )
+    .await;
     let sam = f.actor("sam");
     let mut seen = Vec::new();
     let mut after = None;

@@ -7,57 +7,26 @@ use crate::testing::conformance::support::*;
 pub(crate) async fn commit_enforces_unique_contact_identity<S: Store + ?Sized>(store: Arc<S>) {
     seed(&*store).await;
     let acme = t("acme");
-    let err = store
-        .commit(Changeset {
-            contact: Some(Write {
-                value: contact("acme", "k2", "34600000001"),
-                expected_version: None,
-            }),
-            ..Changeset::new(acme.clone())
-        })
-        .await
-        .unwrap_err();
-    match err {
-        Error::Duplicate { what, existing } => {
-            assert_eq!((what, existing.as_str()), (Unique::Contact, "k1"))
-        }
-        other => panic!("expected duplicate, got {other}"),
-    }
+    let err = commit_contact(
+        &*store,
+        acme.clone(),
+        insert(contact("acme", "k2", "34600000001")),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(expect_duplicate(&err, Unique::Contact), "k1");
     // By BSUID as well.
     let mut a = contact("acme", "k3", "34600000003");
     a.identity.user_id = Some("US.1".into());
-    store
-        .commit(Changeset {
-            contact: Some(Write {
-                value: a,
-                expected_version: None,
-            }),
-            ..Changeset::new(acme.clone())
-        })
+    commit_contact(&*store, acme.clone(), insert(a))
         .await
         .unwrap();
     let mut b = contact("acme", "k4", "34600000004");
     b.identity.user_id = Some("US.1".into());
-    let err = store
-        .commit(Changeset {
-            contact: Some(Write {
-                value: b,
-                expected_version: None,
-            }),
-            ..Changeset::new(acme.clone())
-        })
+    let err = commit_contact(&*store, acme.clone(), insert(b))
         .await
         .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Duplicate {
-                what: Unique::Contact,
-                ..
-            }
-        ),
-        "{err}"
-    );
+    expect_duplicate(&err, Unique::Contact);
     assert_eq!(
         store
             .find_contact(&acme, &ContactIdentity::user("US.1"))
@@ -67,16 +36,13 @@ pub(crate) async fn commit_enforces_unique_contact_identity<S: Store + ?Sized>(s
         Some("k3".into())
     );
     // The same number in another tenant is another contact.
-    store
-        .commit(Changeset {
-            contact: Some(Write {
-                value: contact("globex", "k1", "34600000001"),
-                expected_version: None,
-            }),
-            ..Changeset::new(t("globex"))
-        })
-        .await
-        .unwrap();
+    commit_contact(
+        &*store,
+        t("globex"),
+        insert(contact("globex", "k1", "34600000001")),
+    )
+    .await
+    .unwrap();
 }
 
 /// `Store::contacts` reads a page's contacts at once: each once, in the
@@ -86,13 +52,10 @@ pub(crate) async fn contacts_are_read_together<S: Store + AsDynStore + ?Sized>(s
     let acme = f.acme();
     let mut ids = Vec::new();
     for (ext, wa) in [("w1", "34600201"), ("w2", "34600202"), ("w3", "34600203")] {
-        let (conv, _) = f.customer_says("1001", ext, wa, "hola").await.unwrap();
+        let conv = says(&f, "1001", ext, wa, "hola").await;
         ids.push(f.store.conversation(&acme, &conv).await.unwrap().contact);
     }
-    let (gconv, _) = f
-        .customer_says("2001", "g1", "15550001", "hi")
-        .await
-        .unwrap();
+    let gconv = says(&f, "2001", "g1", "15550001", "hi").await;
     let globex = crate::ids::TenantId::new("globex").unwrap();
     let theirs = f.store.conversation(&globex, &gconv).await.unwrap().contact;
     let unknown = crate::ids::ContactId::new("ct_nobody").unwrap();
@@ -187,16 +150,7 @@ pub(crate) async fn contacts_merge_atomically_on_the_versions_read<S: Store + ?S
         .merge_contacts(&acme, &merge(&k3, 1, 1))
         .await
         .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Duplicate {
-                what: Unique::ActiveConversation,
-                ..
-            }
-        ),
-        "{err}"
-    );
+    expect_duplicate(&err, Unique::ActiveConversation);
     for (k, c) in [(&k2, &c2), (&k3, &c3)] {
         assert_eq!(&store.contact(&acme, &k.id).await.unwrap(), k);
         assert_eq!(&store.conversation(&acme, &c.id).await.unwrap(), c);

@@ -80,11 +80,7 @@ pub(crate) async fn commit_rejects_stale_versions_and_writes_nothing<S: Store + 
 ) {
     let c = seed(&*store).await;
     let acme = t("acme");
-    store
-        .commit(Changeset {
-            conversation: Some(update(&c)),
-            ..Changeset::new(acme.clone())
-        })
+    commit_conversation(&*store, acme.clone(), update(&c))
         .await
         .unwrap();
     let c2 = bump(&c);
@@ -160,12 +156,7 @@ pub(crate) async fn commit_is_atomic_on_duplicate_message<S: Store + ?Sized>(sto
         })
         .await
         .unwrap_err();
-    match err {
-        Error::Duplicate { what, existing } => {
-            assert_eq!((what, existing.as_str()), (Unique::Message, "m1"));
-        }
-        other => panic!("expected duplicate, got {other}"),
-    }
+    assert_eq!(expect_duplicate(&err, Unique::Message), "m1");
     assert_eq!(store.conversation(&acme, &c.id).await.unwrap().version, 1);
     assert!(store
         .message(&acme, &MessageId::new("m2").unwrap())
@@ -176,10 +167,7 @@ pub(crate) async fn commit_is_atomic_on_duplicate_message<S: Store + ?Sized>(sto
     let other = conversation("acme", "c2", "support", "k1");
     store
         .commit(Changeset {
-            conversation: Some(Write {
-                value: other.clone(),
-                expected_version: None,
-            }),
+            conversation: Some(insert(other.clone())),
             messages: vec![inbound(&other, "m4", "wamid.1")],
             ..Changeset::new(acme.clone())
         })
@@ -219,12 +207,7 @@ pub(crate) async fn commit_enforces_unique_idempotency_keys<S: Store + ?Sized>(s
         })
         .await
         .unwrap_err();
-    match err {
-        Error::Duplicate { what, existing } => {
-            assert_eq!((what, existing.as_str()), (Unique::IdempotencyKey, "r1"))
-        }
-        other => panic!("expected duplicate, got {other}"),
-    }
+    assert_eq!(expect_duplicate(&err, Unique::IdempotencyKey), "r1");
     assert_eq!(
         store
             .message_by_idempotency_key(&acme, "key-1")
@@ -248,35 +231,13 @@ pub(crate) async fn one_active_conversation_per_channel_and_contact<S: Store + ?
     let c = seed(&*store).await;
     let acme = t("acme");
     let second = conversation("acme", "c2", "sales", "k1");
-    let err = store
-        .commit(Changeset {
-            conversation: Some(Write {
-                value: second.clone(),
-                expected_version: None,
-            }),
-            ..Changeset::new(acme.clone())
-        })
+    let err = commit_conversation(&*store, acme.clone(), insert(second.clone()))
         .await
         .unwrap_err();
-    match err {
-        Error::Duplicate { what, existing } => {
-            assert_eq!(
-                (what, existing.as_str()),
-                (Unique::ActiveConversation, "c1")
-            )
-        }
-        other => panic!("expected duplicate, got {other}"),
-    }
+    assert_eq!(expect_duplicate(&err, Unique::ActiveConversation), "c1");
     // Another channel is fine.
     let other_channel = conversation("acme", "c3", "support", "k1");
-    store
-        .commit(Changeset {
-            conversation: Some(Write {
-                value: other_channel,
-                expected_version: None,
-            }),
-            ..Changeset::new(acme.clone())
-        })
+    commit_conversation(&*store, acme.clone(), insert(other_channel))
         .await
         .unwrap();
     // Resolve c1, then c2 can open.
@@ -292,14 +253,7 @@ pub(crate) async fn one_active_conversation_per_channel_and_contact<S: Store + ?
         })
         .await
         .unwrap();
-    store
-        .commit(Changeset {
-            conversation: Some(Write {
-                value: second.clone(),
-                expected_version: None,
-            }),
-            ..Changeset::new(acme.clone())
-        })
+    commit_conversation(&*store, acme.clone(), insert(second.clone()))
         .await
         .unwrap();
     assert_eq!(
@@ -323,39 +277,14 @@ pub(crate) async fn one_active_conversation_per_channel_and_contact<S: Store + ?
         })
         .await
         .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Duplicate {
-                what: Unique::ActiveConversation,
-                ..
-            }
-        ),
-        "{err}"
-    );
+    expect_duplicate(&err, Unique::ActiveConversation);
     // Conversation ids are unique.
     let mut dup = conversation("acme", "c2", "support", "k9");
     dup.status = ConversationStatus::Resolved;
-    let err = store
-        .commit(Changeset {
-            conversation: Some(Write {
-                value: dup,
-                expected_version: None,
-            }),
-            ..Changeset::new(acme)
-        })
+    let err = commit_conversation(&*store, acme, insert(dup))
         .await
         .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Duplicate {
-                what: Unique::Conversation,
-                ..
-            }
-        ),
-        "{err}"
-    );
+    expect_duplicate(&err, Unique::Conversation);
 }
 
 /// Many writers racing on one version: exactly one wins, the rest conflict.
@@ -404,10 +333,7 @@ pub(crate) async fn event_sequences_are_per_tenant_and_gap_free<S: Store + ?Size
     let g = conversation("globex", "g1", "main", "gk");
     store
         .commit(Changeset {
-            conversation: Some(Write {
-                value: g.clone(),
-                expected_version: None,
-            }),
+            conversation: Some(insert(g.clone())),
             events: vec![ev(
                 &g,
                 EventKind::Tagged {
@@ -583,28 +509,14 @@ pub(crate) async fn listing_matches_the_reference_semantics<S: Store + ?Sized>(s
         c.last_activity_at = at(i / 3);
         c.created_at = at(i % 7);
         c.waiting_since = (i % 3 != 1).then(|| at(100 - i));
-        store
-            .commit(Changeset {
-                conversation: Some(Write {
-                    value: c.clone(),
-                    expected_version: None,
-                }),
-                ..Changeset::new(acme.clone())
-            })
+        commit_conversation(&*store, acme.clone(), insert(c.clone()))
             .await
             .unwrap();
         all.push(c);
     }
     // A conversation of another tenant must never appear.
     let g = conversation("globex", "c99", "main", "k1");
-    store
-        .commit(Changeset {
-            conversation: Some(Write {
-                value: g,
-                expected_version: None,
-            }),
-            ..Changeset::new(t("globex"))
-        })
+    commit_conversation(&*store, t("globex"), insert(g))
         .await
         .unwrap();
 
@@ -791,11 +703,7 @@ pub(crate) async fn ingest_context_reads_what_ingest_needs<S: Store + ?Sized>(st
     // By user id when the number is unknown; the number first.
     let mut k2 = contact("acme", "k2", "unused");
     k2.identity = ContactIdentity::user("US.2");
-    store
-        .commit(Changeset {
-            contact: Some(insert(k2)),
-            ..Changeset::new(acme.clone())
-        })
+    commit_contact(&*store, acme.clone(), insert(k2))
         .await
         .unwrap();
     let mut both = ContactIdentity::user("US.2");
@@ -823,13 +731,7 @@ pub(crate) async fn ingest_context_reads_what_ingest_needs<S: Store + ?Sized>(st
         },
         insert(c2),
     ] {
-        store
-            .commit(Changeset {
-                conversation: Some(w),
-                ..Changeset::new(acme.clone())
-            })
-            .await
-            .unwrap();
+        commit_conversation(&*store, acme.clone(), w).await.unwrap();
     }
     let cx = store
         .ingest_context(&acme, &sales, &k1, "wamid.3")

@@ -213,17 +213,7 @@ pub(crate) async fn message_updates_apply_in_order_by_id_and_by_status<S: Store 
         );
     }
     assert_eq!(results[5].as_ref().unwrap_err().code(), "not_found");
-    assert!(
-        matches!(
-            results[6],
-            Err(Error::Duplicate {
-                what: Unique::Message,
-                ..
-            })
-        ),
-        "{:?}",
-        results[6]
-    );
+    expect_duplicate(results[6].as_ref().unwrap_err(), Unique::Message);
     assert_eq!(moved(7), ("r1".into(), DeliveryStatus::Read, last + 3));
     assert!(
         matches!(&results[8], Ok(Some(MessageUpdated { message, event: None })) if message == &r1),

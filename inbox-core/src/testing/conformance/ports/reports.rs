@@ -24,11 +24,7 @@ pub(crate) async fn agent_load_counts_active_assigned_conversations<S: Store + ?
         let mut c = conversation("acme", &format!("c{i}"), "sales", &format!("k{i}"));
         c.assignee = Some(who.clone());
         c.status = status;
-        store
-            .commit(Changeset {
-                conversation: Some(insert(c)),
-                ..Changeset::new(acme.clone())
-            })
+        commit_conversation(&*store, acme.clone(), insert(c))
             .await
             .unwrap();
     }
@@ -59,18 +55,9 @@ pub(crate) async fn agent_load_counts_active_assigned_conversations<S: Store + ?
 pub(crate) async fn routing_state_is_stored<S: Store + AsDynStore + ?Sized>(store: Arc<S>) {
     let f = fixture(store).await;
     let acme = f.acme();
-    let (c1, _) = f
-        .customer_says("1001", "w1", "3460001", "hi")
-        .await
-        .unwrap();
-    let (c2, _) = f
-        .customer_says("1002", "w2", "3460001", "hi again")
-        .await
-        .unwrap();
-    let (c3, _) = f
-        .customer_says("1001", "w3", "3460002", "hello")
-        .await
-        .unwrap();
+    let c1 = says(&f, "1001", "w1", "3460001", "hi").await;
+    let c2 = says(&f, "1002", "w2", "3460001", "hi again").await;
+    let c3 = says(&f, "1001", "w3", "3460002", "hello").await;
     let sam = f.actor("sam");
     for (c, who) in [(&c1, "ana"), (&c2, "ben"), (&c3, "ana")] {
         let v = f.version(c).await.unwrap();

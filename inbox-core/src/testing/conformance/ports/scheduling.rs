@@ -3,6 +3,12 @@
 
 use crate::testing::conformance::support::*;
 
+/// What dispatchers claim at `now`, for a minute each, ten at most.
+async fn claims_at<S: Store + ?Sized>(store: &S, now: DateTime<Utc>) -> Vec<OutboxClaim> {
+    let lease = Duration::from_secs(60);
+    store.claim_outbox(now, lease, 10).await.unwrap()
+}
+
 /// Outbox entries are claimed by one dispatcher at a time and rescheduled
 /// on release; a lapsed claim is handed out again, flagged in doubt only if
 /// a send attempt began under it; attempts count sends begun, not claims.
@@ -10,11 +16,10 @@ pub(crate) async fn outbox_claims_are_exclusive_and_lapse_in_doubt<S: Store + ?S
     store: Arc<S>,
 ) {
     let (_, r) = seed_reply(&*store).await;
-    let lease = Duration::from_secs(60);
     // Many dispatchers at once: exactly one gets it.
     let claims = join_all((0..8).map(|_| {
         let store = store.clone();
-        async move { store.claim_outbox(at(1), lease, 10).await.unwrap() }
+        async move { claims_at(&*store, at(1)).await }
     }))
     .await;
     let got: Vec<&OutboxClaim> = claims.iter().flatten().collect();
@@ -24,7 +29,7 @@ pub(crate) async fn outbox_claims_are_exclusive_and_lapse_in_doubt<S: Store + ?S
     assert_eq!(first.entry.attempts, 0);
     assert!(!first.in_doubt);
     // A claim that lapses before any attempt is simply claimed again.
-    let retaken = store.claim_outbox(at(70), lease, 10).await.unwrap();
+    let retaken = claims_at(&*store, at(70)).await;
     assert_eq!(retaken.len(), 1);
     assert!(!retaken[0].in_doubt, "never attempted: not in doubt");
     assert_eq!(retaken[0].entry.attempts, 0);
@@ -39,7 +44,7 @@ pub(crate) async fn outbox_claims_are_exclusive_and_lapse_in_doubt<S: Store + ?S
         .begin_outbox_attempt(&retaken[0], at(200), at(201))
         .await;
     assert_eq!(late.unwrap_err().code(), "conflict", "lease lapsed");
-    let retaken = store.claim_outbox(at(200), lease, 10).await.unwrap();
+    let retaken = claims_at(&*store, at(200)).await;
     assert!(!retaken[0].in_doubt);
     store
         .begin_outbox_attempt(&retaken[0], at(200), at(201))
@@ -50,12 +55,8 @@ pub(crate) async fn outbox_claims_are_exclusive_and_lapse_in_doubt<S: Store + ?S
         .release_outbox(&retaken[0], OutboxDisposition::RetryAt(at(300)))
         .await
         .unwrap();
-    assert!(store
-        .claim_outbox(at(250), lease, 10)
-        .await
-        .unwrap()
-        .is_empty());
-    let second = store.claim_outbox(at(300), lease, 10).await.unwrap();
+    assert!(claims_at(&*store, at(250)).await.is_empty());
+    let second = claims_at(&*store, at(300)).await;
     assert_eq!(second.len(), 1);
     assert_eq!(second[0].entry.attempts, 1);
     assert!(!second[0].in_doubt);
@@ -65,17 +66,15 @@ pub(crate) async fn outbox_claims_are_exclusive_and_lapse_in_doubt<S: Store + ?S
         .unwrap();
     // The lease lapses after the attempt began: handed out again, in doubt,
     // and in doubt again if that claim lapses too; the old claim is stale.
-    assert!(store
-        .claim_outbox(at(300) + TimeDelta::seconds(30), lease, 10)
+    assert!(claims_at(&*store, at(300) + TimeDelta::seconds(30))
         .await
-        .unwrap()
         .is_empty());
-    let third = store.claim_outbox(at(302), lease, 10).await.unwrap();
+    let third = claims_at(&*store, at(302)).await;
     assert_eq!(third.len(), 1);
     assert!(third[0].in_doubt);
     assert_eq!(third[0].entry.attempts, 2);
     assert_ne!(third[0].token, second[0].token);
-    let fourth = store.claim_outbox(at(304), lease, 10).await.unwrap();
+    let fourth = claims_at(&*store, at(304)).await;
     assert!(fourth[0].in_doubt, "still in doubt until released");
     for old in [&second[0], &third[0]] {
         let refused = store.release_outbox(old, OutboxDisposition::Done).await;
@@ -85,11 +84,7 @@ pub(crate) async fn outbox_claims_are_exclusive_and_lapse_in_doubt<S: Store + ?S
         .release_outbox(&fourth[0], OutboxDisposition::Done)
         .await
         .unwrap();
-    assert!(store
-        .claim_outbox(at(10_000), lease, 10)
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(claims_at(&*store, at(10_000)).await.is_empty());
 }
 
 /// The store hands out a conversation's entries one at a time, in commit
@@ -102,49 +97,26 @@ pub(crate) async fn outbox_claims_a_conversations_entries_in_order<
     store: Arc<S>,
 ) {
     let f = Fixture::new(store.as_dyn()).await.unwrap();
-    let (c, _) = f
-        .customer_says("1001", "w1", "34698000011", "hi")
-        .await
-        .unwrap();
+    let c = says(&f, "1001", "w1", "34698000011", "hi").await;
     let mut ids = Vec::new();
     for i in 0..2 {
         let v = f.version(&c).await.unwrap();
-        let r = f
-            .inbox
-            .reply(
-                &f.actor("ana"),
-                &c,
-                v,
-                Reply::text("hello", format!("q{i}")),
-            )
-            .await
-            .unwrap();
-        ids.push(r.message.unwrap().id);
+        let r = replied(&f, "ana", &c, v, "hello", &format!("q{i}")).await;
+        ids.push(r.id);
     }
-    let lease = std::time::Duration::from_secs(60);
     let now = f.clock.now();
-    let first = f.store.claim_outbox(now, lease, 10).await.unwrap();
+    let first = claims_at(&*f.store, now).await;
     assert_eq!(first.len(), 1, "one entry of the conversation at a time");
     assert_eq!(first[0].entry.message, ids[0]);
-    assert!(f
-        .store
-        .claim_outbox(now, lease, 10)
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(claims_at(&*f.store, now).await.is_empty());
     // Waiting for a retry: still first in line.
     let retry = OutboxDisposition::RetryAt(now + TimeDelta::minutes(5));
     f.store.release_outbox(&first[0], retry).await.unwrap();
     let later = now + TimeDelta::minutes(1);
-    assert!(f
-        .store
-        .claim_outbox(later, lease, 10)
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(claims_at(&*f.store, later).await.is_empty());
     // Attempted and lapsed: handed out again in doubt, still first.
     let again = now + TimeDelta::minutes(5);
-    let claimed = f.store.claim_outbox(again, lease, 10).await.unwrap();
+    let claimed = claims_at(&*f.store, again).await;
     assert_eq!(claimed[0].entry.message, ids[0]);
     let until = again + TimeDelta::minutes(1);
     f.store
@@ -152,7 +124,7 @@ pub(crate) async fn outbox_claims_a_conversations_entries_in_order<
         .await
         .unwrap();
     let lapsed = again + TimeDelta::minutes(2);
-    let doubt = f.store.claim_outbox(lapsed, lease, 10).await.unwrap();
+    let doubt = claims_at(&*f.store, lapsed).await;
     assert_eq!(doubt.len(), 1);
     assert!(doubt[0].in_doubt);
     assert_eq!(doubt[0].entry.message, ids[0]);
@@ -161,7 +133,7 @@ pub(crate) async fn outbox_claims_a_conversations_entries_in_order<
         .release_outbox(&doubt[0], OutboxDisposition::Done)
         .await
         .unwrap();
-    let next = f.store.claim_outbox(lapsed, lease, 10).await.unwrap();
+    let next = claims_at(&*f.store, lapsed).await;
     assert_eq!(next.len(), 1);
     assert_eq!(next[0].entry.message, ids[1]);
 }
@@ -173,22 +145,13 @@ pub(crate) async fn an_attempt_holds_its_claim_for_the_send<S: Store + AsDynStor
     store: Arc<S>,
 ) {
     let f = Fixture::new(store.as_dyn()).await.unwrap();
-    let (c, _) = f
-        .customer_says("1001", "w1", "34698000021", "hi")
-        .await
-        .unwrap();
+    let c = says(&f, "1001", "w1", "34698000021", "hi").await;
     f.inbox
         .reply(&f.actor("ana"), &c, 1, Reply::text("hello", "slow"))
         .await
         .unwrap();
     let now = f.clock.now();
-    let lease = std::time::Duration::from_secs(60);
-    let claim = f
-        .store
-        .claim_outbox(now, lease, 10)
-        .await
-        .unwrap()
-        .remove(0);
+    let claim = claims_at(&*f.store, now).await.remove(0);
     let until = now + TimeDelta::minutes(5);
     f.store
         .begin_outbox_attempt(&claim, now, until)
@@ -196,12 +159,7 @@ pub(crate) async fn an_attempt_holds_its_claim_for_the_send<S: Store + AsDynStor
         .unwrap();
     // Past the claim's lease, within the attempt's: still held.
     let mid = now + TimeDelta::minutes(3);
-    assert!(f
-        .store
-        .claim_outbox(mid, lease, 10)
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(claims_at(&*f.store, mid).await.is_empty());
     f.store
         .release_outbox(&claim, OutboxDisposition::Done)
         .await
@@ -236,10 +194,7 @@ pub(crate) async fn timers_are_found_by_due_time<S: Store + ?Sized>(store: Arc<S
     let g = conversation("globex", "g1", "main", "gk");
     store
         .commit(Changeset {
-            conversation: Some(Write {
-                value: g.clone(),
-                expected_version: None,
-            }),
+            conversation: Some(insert(g.clone())),
             timers: vec![timer(&g, TimerKind::SnoozeWake, 20)],
             ..Changeset::new(t("globex"))
         })
