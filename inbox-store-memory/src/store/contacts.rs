@@ -48,10 +48,7 @@ impl Contacts for MemoryStore {
         tenant: &TenantId,
         identity: &ContactIdentity,
     ) -> Result<Option<Contact>> {
-        let s = self.read();
-        Ok(s.data(tenant)
-            .and_then(|d| d.contact_by_identity(identity))
-            .cloned())
+        Ok(self.find(tenant, |d| d.contact_by_identity(identity)))
     }
 
     async fn merge_contacts(&self, tenant: &TenantId, m: &ContactMerge) -> Result<Committed> {

@@ -30,10 +30,7 @@ impl TenantData {
 #[async_trait]
 impl Conversations for MemoryStore {
     async fn conversation(&self, tenant: &TenantId, id: &ConversationId) -> Result<Conversation> {
-        self.read()
-            .data(tenant)
-            .and_then(|d| d.conversations.get(id))
-            .cloned()
+        self.find(tenant, |d| d.conversations.get(id))
             .ok_or_else(|| Error::not_found(Entity::Conversation, id))
     }
 
@@ -43,10 +40,7 @@ impl Conversations for MemoryStore {
         channel: &ChannelId,
         contact: &ContactId,
     ) -> Result<Option<Conversation>> {
-        let s = self.read();
-        Ok(s.data(tenant)
-            .and_then(|d| d.latest_conversation(channel, contact))
-            .cloned())
+        Ok(self.find(tenant, |d| d.latest_conversation(channel, contact)))
     }
 
     async fn list_conversations(

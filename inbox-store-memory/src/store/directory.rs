@@ -1,13 +1,14 @@
 //! [`Directory`] on the memory store.
 
 use async_trait::async_trait;
+use std::collections::BTreeMap;
 
 use inbox_core::error::{Entity, Error, Result, Unique};
 use inbox_core::ids::{AgentId, ChannelId, TeamId, TenantId};
 use inbox_core::model::{Agent, Channel, Team, Tenant};
 use inbox_core::ports::Directory;
 
-use super::{duplicate, MemoryStore};
+use super::{duplicate, MemoryStore, State};
 
 #[async_trait]
 impl Directory for MemoryStore {
@@ -46,21 +47,11 @@ impl Directory for MemoryStore {
     }
 
     async fn channel(&self, tenant: &TenantId, id: &ChannelId) -> Result<Channel> {
-        self.read()
-            .channels
-            .get(&(tenant.clone(), id.clone()))
-            .cloned()
-            .ok_or_else(|| Error::not_found(Entity::Channel, id))
+        row(&self.read().channels, tenant, id, Entity::Channel)
     }
 
     async fn channels(&self, tenant: &TenantId) -> Result<Vec<Channel>> {
-        Ok(self
-            .read()
-            .channels
-            .iter()
-            .filter(|((t, _), _)| t == tenant)
-            .map(|(_, c)| c.clone())
-            .collect())
+        Ok(rows(&self.read().channels, tenant))
     }
 
     async fn channel_by_phone_number_id(&self, phone_number_id: &str) -> Result<Option<Channel>> {
@@ -72,54 +63,67 @@ impl Directory for MemoryStore {
     }
 
     async fn upsert_agent(&self, agent: &Agent) -> Result<()> {
-        let mut s = self.write();
-        s.require_tenant(&agent.tenant)?;
-        s.agents
-            .insert((agent.tenant.clone(), agent.id.clone()), agent.clone());
-        Ok(())
+        self.upsert(|s| &mut s.agents, &agent.tenant, &agent.id, agent)
     }
 
     async fn agent(&self, tenant: &TenantId, id: &AgentId) -> Result<Agent> {
-        self.read()
-            .agents
-            .get(&(tenant.clone(), id.clone()))
-            .cloned()
-            .ok_or_else(|| Error::not_found(Entity::Agent, id))
+        row(&self.read().agents, tenant, id, Entity::Agent)
     }
 
     async fn agents(&self, tenant: &TenantId) -> Result<Vec<Agent>> {
-        Ok(self
-            .read()
-            .agents
-            .iter()
-            .filter(|((t, _), _)| t == tenant)
-            .map(|(_, a)| a.clone())
-            .collect())
+        Ok(rows(&self.read().agents, tenant))
     }
 
     async fn upsert_team(&self, team: &Team) -> Result<()> {
-        let mut s = self.write();
-        s.require_tenant(&team.tenant)?;
-        s.teams
-            .insert((team.tenant.clone(), team.id.clone()), team.clone());
-        Ok(())
+        self.upsert(|s| &mut s.teams, &team.tenant, &team.id, team)
     }
 
     async fn team(&self, tenant: &TenantId, id: &TeamId) -> Result<Team> {
-        self.read()
-            .teams
-            .get(&(tenant.clone(), id.clone()))
-            .cloned()
-            .ok_or_else(|| Error::not_found(Entity::Team, id))
+        row(&self.read().teams, tenant, id, Entity::Team)
     }
 
     async fn teams(&self, tenant: &TenantId) -> Result<Vec<Team>> {
-        Ok(self
-            .read()
-            .teams
-            .iter()
-            .filter(|((t, _), _)| t == tenant)
-            .map(|(_, a)| a.clone())
-            .collect())
+        Ok(rows(&self.read().teams, tenant))
     }
+}
+
+/// A directory table: rows by tenant and id.
+type Table<K, V> = BTreeMap<(TenantId, K), V>;
+
+impl MemoryStore {
+    /// Inserts or replaces a row of a directory table; the tenant must
+    /// exist.
+    fn upsert<K: Ord + Clone, V: Clone>(
+        &self,
+        table: impl FnOnce(&mut State) -> &mut Table<K, V>,
+        tenant: &TenantId,
+        id: &K,
+        row: &V,
+    ) -> Result<()> {
+        let mut s = self.write();
+        s.require_tenant(tenant)?;
+        table(&mut s).insert((tenant.clone(), id.clone()), row.clone());
+        Ok(())
+    }
+}
+
+/// A tenant's row, or not found.
+fn row<K, V>(table: &Table<K, V>, tenant: &TenantId, id: &K, entity: Entity) -> Result<V>
+where
+    K: Ord + Clone + std::fmt::Display,
+    V: Clone,
+{
+    table
+        .get(&(tenant.clone(), id.clone()))
+        .cloned()
+        .ok_or_else(|| Error::not_found(entity, id))
+}
+
+/// A tenant's rows, by id.
+fn rows<K: Ord, V: Clone>(table: &Table<K, V>, tenant: &TenantId) -> Vec<V> {
+    table
+        .iter()
+        .filter(|((t, _), _)| t == tenant)
+        .map(|(_, v)| v.clone())
+        .collect()
 }

@@ -95,10 +95,7 @@ impl State {
 #[async_trait]
 impl Messages for MemoryStore {
     async fn message(&self, tenant: &TenantId, id: &MessageId) -> Result<Message> {
-        self.read()
-            .data(tenant)
-            .and_then(|d| d.messages.get(id))
-            .cloned()
+        self.find(tenant, |d| d.messages.get(id))
             .ok_or_else(|| Error::not_found(Entity::Message, id))
     }
 
@@ -128,10 +125,7 @@ impl Messages for MemoryStore {
         channel: &ChannelId,
         external_id: &str,
     ) -> Result<Option<Message>> {
-        let s = self.read();
-        Ok(s.data(tenant)
-            .and_then(|d| d.message_by_external_id(channel, external_id))
-            .cloned())
+        Ok(self.find(tenant, |d| d.message_by_external_id(channel, external_id)))
     }
 
     async fn message_by_idempotency_key(
@@ -139,10 +133,9 @@ impl Messages for MemoryStore {
         tenant: &TenantId,
         key: &str,
     ) -> Result<Option<Message>> {
-        let s = self.read();
-        Ok(s.data(tenant)
-            .and_then(|d| d.by_key.get(key).and_then(|id| d.messages.get(id)))
-            .cloned())
+        Ok(self.find(tenant, |d| {
+            d.by_key.get(key).and_then(|id| d.messages.get(id))
+        }))
     }
 
     async fn update_messages(

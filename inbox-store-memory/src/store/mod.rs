@@ -122,6 +122,16 @@ impl MemoryStore {
     fn write(&self) -> RwLockWriteGuard<'_, State> {
         self.state.write().unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// What `read` finds in a tenant's data, cloned (`None` if the tenant
+    /// has none).
+    fn find<T: Clone>(
+        &self,
+        tenant: &TenantId,
+        read: impl FnOnce(&TenantData) -> Option<&T>,
+    ) -> Option<T> {
+        self.read().data(tenant).and_then(read).cloned()
+    }
 }
 
 #[async_trait]
