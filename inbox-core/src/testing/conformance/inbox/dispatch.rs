@@ -284,7 +284,7 @@ pub(crate) async fn a_conversations_messages_wait_behind_a_retry<S: Store + AsDy
     let mut ids = Vec::new();
     for (i, body) in ["first", "second", "third"].iter().enumerate() {
         let v = f.version(&c).await.unwrap();
-        let r = replied(&f, "ana", &c, v, *body, &format!("o{i}")).await;
+        let r = replied(&f, "ana", &c, v, body, &format!("o{i}")).await;
         ids.push(r.id);
         f.advance(TimeDelta::seconds(1));
     }
@@ -321,7 +321,7 @@ pub(crate) async fn a_conversations_messages_wait_behind_a_retry<S: Store + AsDy
 }
 
 async fn other_conversation_reply(f: &Fixture) -> MessageId {
-    let c = says(&f, "1001", "w2", "34698000002", "hello?").await;
+    let c = says(f, "1001", "w2", "34698000002", "hello?").await;
     let r = f
         .inbox
         .reply(&f.actor("ben"), &c, 1, Reply::text("hi there", "other"))

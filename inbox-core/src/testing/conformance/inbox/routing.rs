@@ -8,8 +8,8 @@ use crate::testing::conformance::support::*;
 /// Puts every sales agent online with unlimited capacity (ana, ben, sam).
 async fn sales_online(f: &Fixture) {
     for a in ["ana", "ben", "sam"] {
-        edit_agent(&f, a, |a| a.capacity = 0).await;
-        online(&f, a).await;
+        edit_agent(f, a, |a| a.capacity = 0).await;
+        online(f, a).await;
     }
 }
 
@@ -390,7 +390,7 @@ pub(crate) async fn queued_conversations_go_to_agents_coming_online<
     let owner = |c: &ConversationId| {
         let f = &f;
         let c = c.clone();
-        async move { owner_of(&f, &c).await }
+        async move { owner_of(f, &c).await }
     };
     assert_eq!(owner(&convs[0]).await, Some(id("ana")));
     assert_eq!(owner(&convs[1]).await, None);
