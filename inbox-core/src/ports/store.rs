@@ -20,7 +20,8 @@ use super::{Contacts, Conversations, DeadLetters, Directory, Messages, Reports, 
 /// | [`Reports`] | search, reports, the live snapshot, loads, routing state |
 /// | [`DeadLetters`] | inbound items the inbox refused |
 ///
-/// Call its methods with the port traits in scope
+/// Through `dyn Store` every port's methods are callable as they are; on a
+/// concrete store, bring the ports called into scope
 /// (`use inbox_core::ports::{Conversations, Directory, ...}`).
 ///
 /// # Contract
@@ -84,5 +85,18 @@ impl AsDynStore for dyn Store {
     }
 }
 
+/// Every port is usable as a trait object on its own, too.
 #[allow(dead_code)]
-fn assert_object_safe(_: &dyn Store, _: &dyn super::Transport, _: &dyn super::EventBus) {}
+fn assert_object_safe(
+    _: &dyn Store,
+    _: (
+        &dyn Directory,
+        &dyn Contacts,
+        &dyn Conversations,
+        &dyn Messages,
+    ),
+    _: (&dyn Scheduling, &dyn Reports, &dyn DeadLetters),
+    _: &dyn super::Transport,
+    _: &dyn super::EventBus,
+) {
+}

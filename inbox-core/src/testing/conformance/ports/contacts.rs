@@ -45,7 +45,7 @@ pub(crate) async fn commit_enforces_unique_contact_identity<S: Store + ?Sized>(s
     .unwrap();
 }
 
-/// `Store::contacts` reads a page's contacts at once: each once, in the
+/// `Contacts::contacts` reads a page's contacts at once: each once, in the
 /// order asked, unknown ids and other tenants' contacts left out.
 pub(crate) async fn contacts_are_read_together<S: Store + AsDynStore + ?Sized>(store: Arc<S>) {
     let f = Fixture::new(store.as_dyn()).await.unwrap();
