@@ -110,6 +110,37 @@ fn actor(agent: &str) -> Result<Actor, Error> {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
+    let mut s = setup().await?;
+    println!(
+        "== A shared WhatsApp inbox: Acme Shoes, +34 600 100 100, agents Ana, Ben and Sam ==\n"
+    );
+
+    // Customers write in.
+    s.at(0);
+    let marta = s
+        .customer("34611000001", "Marta", "Hi, my order #1042 hasn't arrived")
+        .await?;
+    s.at(1);
+    let jon = s
+        .customer("34611000002", "Jon", "Do you ship to Portugal?")
+        .await?;
+    let unassigned = s
+        .inbox
+        .list(&actor("ana")?, &ViewQuery::new(View::Unassigned))
+        .await?;
+    s.aside(format!(
+        "Unassigned view: {} conversations, nobody owns them yet",
+        unassigned.items.len()
+    ));
+
+    claims(&mut s, &marta).await?;
+    delivery(&mut s, &marta).await?;
+    handoff(&mut s, &marta, &jon).await?;
+    summary(&s).await
+}
+
+/// Provisioning: one business, one WhatsApp number, one team of three.
+async fn setup() -> Result<Story, Error> {
     let clock = Arc::new(ManualClock::new(
         Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap(),
     ));
@@ -125,7 +156,6 @@ async fn main() -> Result<(), Error> {
         InboxConfig::default(),
     );
 
-    // Provisioning: one business, one WhatsApp number, one team of three.
     let acme = TenantId::new("acme")?;
     inbox
         .provision_tenant(&Tenant::new(acme.clone(), "Acme Shoes"))
@@ -153,56 +183,39 @@ async fn main() -> Result<(), Error> {
         inbox.provision_agent(&agent).await?;
     }
 
-    let mut s = Story {
+    Ok(Story {
         inbox,
         clock,
         transport,
         next_wamid: 0,
-    };
-    println!(
-        "== A shared WhatsApp inbox: Acme Shoes, +34 600 100 100, agents Ana, Ben and Sam ==\n"
-    );
+    })
+}
 
-    // Customers write in.
-    s.at(0);
-    let marta = s
-        .customer("34611000001", "Marta", "Hi, my order #1042 hasn't arrived")
-        .await?;
-    s.at(1);
-    let jon = s
-        .customer("34611000002", "Jon", "Do you ship to Portugal?")
-        .await?;
-    let unassigned = s
-        .inbox
-        .list(&actor("ana")?, &ViewQuery::new(View::Unassigned))
-        .await?;
-    s.aside(format!(
-        "Unassigned view: {} conversations, nobody owns them yet",
-        unassigned.items.len()
-    ));
-
+/// Ana claims Marta's conversation, Ben is refused; Ana's stale reply is
+/// refused, her fresh one queued; she adds a note for the team.
+async fn claims(s: &mut Story, marta: &ConversationId) -> Result<(), Error> {
     // Ana claims Marta's conversation; Ben tries too.
     s.at(2);
-    let seen = s.version(&marta).await?;
-    let claimed = s.inbox.claim(&actor("ana")?, &marta, seen).await?;
+    let seen = s.version(marta).await?;
+    let claimed = s.inbox.claim(&actor("ana")?, marta, seen).await?;
     s.say(format!(
         "Ana claims Marta's conversation (version {seen} → {})",
         claimed.conversation.version
     ));
-    match s.inbox.claim(&actor("ben")?, &marta, seen).await {
+    match s.inbox.claim(&actor("ben")?, marta, seen).await {
         Err(e) => s.say(format!("Ben claims it too → refused: {e}")),
         Ok(_) => s.say("Ben claims it too → (unexpectedly) accepted"),
     }
 
     // A customer message arrives while Ana is typing: her reply is stale.
     s.at(3);
-    let ana_saw = s.version(&marta).await?;
+    let ana_saw = s.version(marta).await?;
     s.customer("34611000001", "Marta", "It was due yesterday!")
         .await?;
     let draft = Reply::text("Sorry Marta, let me check with the courier.", "ana-reply-1");
     match s
         .inbox
-        .reply(&actor("ana")?, &marta, ana_saw, draft.clone())
+        .reply(&actor("ana")?, marta, ana_saw, draft.clone())
         .await
     {
         Err(e) => s.say(format!(
@@ -210,12 +223,12 @@ async fn main() -> Result<(), Error> {
         )),
         Ok(_) => s.say("Ana's stale reply went out (unexpected)"),
     }
-    let fresh = s.version(&marta).await?;
+    let fresh = s.version(marta).await?;
     let sent = s
         .inbox
         .reply(
             &actor("ana")?,
-            &marta,
+            marta,
             fresh,
             Reply::text(
                 "Sorry Marta! It was due yesterday, I'm chasing the courier now.",
@@ -230,12 +243,12 @@ async fn main() -> Result<(), Error> {
 
     // An internal note for the team.
     s.at(4);
-    let v = s.version(&marta).await?;
+    let v = s.version(marta).await?;
     let note = s
         .inbox
         .note(
             &actor("ana")?,
-            &marta,
+            marta,
             v,
             "@ben courier says it's lost; refund if not found by Friday",
             "ana-note-1",
@@ -249,6 +262,12 @@ async fn main() -> Result<(), Error> {
         "Ana adds an internal note mentioning {mentions:?} (team only)"
     ));
 
+    Ok(())
+}
+
+/// The dispatcher sends what was queued; delivery statuses arrive out of
+/// order.
+async fn delivery(s: &mut Story, marta: &ConversationId) -> Result<(), Error> {
     // The dispatcher delivers what was queued, from the business number.
     let report = s.inbox.dispatch(10).await?;
     s.say(format!(
@@ -287,7 +306,7 @@ async fn main() -> Result<(), Error> {
             }))
             .await?;
     }
-    let detail = s.inbox.conversation(&actor("ana")?, &marta).await?;
+    let detail = s.inbox.conversation(&actor("ana")?, marta).await?;
     let reply_status = detail
         .messages
         .iter()
@@ -299,19 +318,24 @@ async fn main() -> Result<(), Error> {
         reply_status.unwrap_or(DeliveryStatus::Pending)
     ));
 
+    Ok(())
+}
+
+/// Tags, a handoff, a resolution, and the customer writing again.
+async fn handoff(s: &mut Story, marta: &ConversationId, jon: &ConversationId) -> Result<(), Error> {
     // Tags, a handoff, a resolution.
     s.at(6);
-    let v = s.version(&marta).await?;
+    let v = s.version(marta).await?;
     s.inbox
-        .tag(&actor("ana")?, &marta, v, &["VIP", "delivery-issue"], &[])
+        .tag(&actor("ana")?, marta, v, &["VIP", "delivery-issue"], &[])
         .await?;
     s.say("Ana tags it vip, delivery-issue");
     s.at(7);
-    let v = s.version(&marta).await?;
+    let v = s.version(marta).await?;
     s.inbox
         .transfer(
             &actor("ana")?,
-            &marta,
+            marta,
             v,
             Assignee::Agent(AgentId::new("ben")?),
             "Going off shift; refund approved if the courier can't find it",
@@ -319,22 +343,22 @@ async fn main() -> Result<(), Error> {
         .await?;
     s.say("Ana transfers the conversation to Ben with a handoff note");
     s.at(8);
-    let v = s.version(&jon).await?;
-    s.inbox.claim(&actor("sam")?, &jon, v).await?;
-    let v = s.version(&jon).await?;
+    let v = s.version(jon).await?;
+    s.inbox.claim(&actor("sam")?, jon, v).await?;
+    let v = s.version(jon).await?;
     s.inbox
         .reply(
             &actor("sam")?,
-            &jon,
+            jon,
             v,
             Reply::text("Yes! 3-5 days to Portugal.", "sam-1"),
         )
         .await?;
     s.say("Sam claims Jon's question and answers it");
     s.at(10);
-    let v = s.version(&marta).await?;
+    let v = s.version(marta).await?;
     s.inbox
-        .set_status(&actor("ben")?, &marta, v, ConversationStatus::Resolved)
+        .set_status(&actor("ben")?, marta, v, ConversationStatus::Resolved)
         .await?;
     s.say("Ben resolves Marta's conversation");
     s.inbox.dispatch(10).await?;
@@ -348,6 +372,11 @@ async fn main() -> Result<(), Error> {
     )
     .await?;
 
+    Ok(())
+}
+
+/// Who owns what, and the events recorded.
+async fn summary(s: &Story) -> Result<(), Error> {
     // Summary.
     println!("\n== Who owns what ==");
     let all = s

@@ -1,10 +1,21 @@
-//! Shared data for the inbox benchmarks: realistic webhook bodies.
+//! Shared data and steps for the inbox benchmarks: realistic webhook
+//! bodies, fresh and settled databases, percentiles, and the plumbing the
+//! load binaries share (flags, the inbox they run, how they exit).
 //!
 //! Run the benchmarks with `cargo bench -p inbox-benches`; figures and the
 //! commands that produced them are in `BENCHMARKS.md` at the repository
 //! root.
 
 use serde_json::{json, Value};
+use std::fmt::Display;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use inbox_core::ports::Store;
+use inbox_core::testing::RecordingTransport;
+use inbox_core::{Inbox, InboxConfig};
+use inbox_store_memory::MemoryEventBus;
 
 /// The phone number id the generated webhooks are addressed to.
 pub const PHONE_NUMBER_ID: &str = "106540352242922";
@@ -239,4 +250,59 @@ pub async fn settle(url: &str, vacuum: bool) -> Vec<String> {
     }
     let _ = conn.close().await;
     notes
+}
+
+/// Runs each of the command line's flags through `handle`, with a way to
+/// take the value that follows the flag (an error when there is none).
+pub fn flags(
+    mut handle: impl FnMut(&str, &mut dyn FnMut() -> Result<String, String>) -> Result<(), String>,
+) -> Result<(), String> {
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or(format!("{flag} needs a value"));
+        handle(&flag, &mut value)?;
+    }
+    Ok(())
+}
+
+/// `value` of `flag` parsed as a number (or anything `FromStr`); the error
+/// names the flag.
+pub fn number<T: FromStr>(flag: &str, value: String) -> Result<T, String>
+where
+    T::Err: Display,
+{
+    value.parse().map_err(|e| format!("{flag}: {e}"))
+}
+
+/// Ends a load binary: prints the error of `result`, if any, after the
+/// binary's name, and exits with status 2.
+pub fn exit_on_error(bin: &str, result: Result<(), String>) {
+    if let Err(e) = result {
+        eprintln!("{bin}: {e}");
+        std::process::exit(2);
+    }
+}
+
+/// An inbox on `store` as the load binaries run it: the system clock,
+/// time-ordered ids, an in-process bus, a transport that only records, and
+/// the default configuration.
+pub fn inbox_on(store: Arc<dyn Store>) -> Inbox {
+    let bus = Arc::new(MemoryEventBus::default());
+    let transport = Arc::new(RecordingTransport::new());
+    Inbox::new(
+        inbox_runtime::ports(store, bus, transport),
+        InboxConfig::default(),
+    )
+}
+
+/// [`settle`]s the server of `url` and prints what it could not do.
+pub async fn settle_and_say(url: &str, vacuum: bool) {
+    for note in settle(url, vacuum).await {
+        eprintln!("settle: {note}");
+    }
+}
+
+/// A duration in milliseconds, for printing.
+pub fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
 }

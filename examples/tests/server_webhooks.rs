@@ -15,7 +15,8 @@ use inbox_core::ports::ManualClock;
 use inbox_core::testing::RecordingTransport;
 use inbox_core::{Inbox, InboxConfig, Ports, View, ViewQuery};
 use inbox_examples::server::{config::ServerConfig, router, AppState};
-use inbox_store_memory::{MemoryEventBus, MemoryStore, UuidIds};
+use inbox_runtime::UuidIds;
+use inbox_store_memory::{MemoryEventBus, MemoryStore};
 
 /// The demo configuration with a second number, `support`, with its own app
 /// secret.

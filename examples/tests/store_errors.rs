@@ -17,7 +17,8 @@ use inbox_core::testing::RecordingTransport;
 use inbox_core::{Inbox, InboxConfig, Ports};
 use inbox_examples::server::config::ServerConfig;
 use inbox_examples::server::AppState;
-use inbox_store_memory::{MemoryEventBus, UuidIds};
+use inbox_runtime::UuidIds;
+use inbox_store_memory::MemoryEventBus;
 use inbox_store_postgres::PgStore;
 
 fn database_url() -> Option<String> {

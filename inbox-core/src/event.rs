@@ -9,7 +9,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{AgentId, ChannelId, ContactId, ConversationId, MessageId, TeamId, TenantId};
-use crate::model::{ConversationStatus, DeliveryStatus, Presence, Priority, ProviderError};
+use crate::model::{
+    Conversation, ConversationStatus, DeliveryStatus, Presence, Priority, ProviderError,
+};
 
 /// Who caused an event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -367,6 +369,57 @@ pub struct Event {
     pub conversation_version: Option<u64>,
     /// What happened.
     pub kind: EventKind,
+    /// Who may see it: for an event of a conversation, what
+    /// [`can_view`](crate::permissions::can_view) consults, copied from the
+    /// conversation as the change left it, so that deciding whether an
+    /// agent sees the event ([`can_see`](crate::permissions::can_see))
+    /// reads nothing. `None` for tenant-wide events (contacts, presence),
+    /// and for events of a conversation their publisher did not have at
+    /// hand (delivery reports): a subscription takes their scope from the
+    /// conversation's other events (see [`Inbox::subscribe`](crate::Inbox::subscribe)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Scope>,
+}
+
+/// Who may see an event of a conversation: the conversation's visibility
+/// as the change that emitted the event left it. The tenant is the event's
+/// own.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Scope {
+    /// The number the conversation is on.
+    pub channel: ChannelId,
+    /// The team queue it is in, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<TeamId>,
+    /// The agent who owns it, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<AgentId>,
+}
+
+impl Scope {
+    /// The scope of `conversation` as it stands.
+    pub fn of(conversation: &Conversation) -> Self {
+        Self {
+            channel: conversation.channel.clone(),
+            team: conversation.team.clone(),
+            owner: conversation.assignee.clone(),
+        }
+    }
+
+    /// Stamps the events of `conversation` among `events` with its scope.
+    /// Call it with the conversation as the change commits it, just before
+    /// the commit: every event of the change then says who may see it
+    /// afterwards. Events of no conversation or of another are left alone.
+    pub fn stamp(events: &mut [Event], conversation: &Conversation) {
+        let scope = Self::of(conversation);
+        for e in events
+            .iter_mut()
+            .filter(|e| e.conversation.as_ref() == Some(&conversation.id))
+        {
+            e.scope = Some(scope.clone());
+        }
+    }
 }
 
 impl Event {
@@ -380,6 +433,7 @@ impl Event {
             conversation: None,
             conversation_version: None,
             kind,
+            scope: None,
         }
     }
 

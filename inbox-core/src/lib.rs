@@ -67,11 +67,12 @@ pub mod timer;
 pub use error::{
     Change, Conflict, ContentProblem, ContentViolation, Entity, Error, Result, Unique,
 };
-pub use event::{Event, EventActor, EventKind, Ownership, ViewerState};
+pub use event::{Event, EventActor, EventKind, Ownership, Scope, ViewerState};
 pub use ids::{
     AgentId, ChannelId, ContactId, ConversationId, DeadLetterId, MessageId, TeamId, TenantId,
 };
 pub use inbound::{InboundEvent, InboundMessage, InboundRefusal, InboundStatus, IngestOutcome};
+pub use inbox::AGENT_REFRESH;
 pub use inbox::{normalize_tag, parse_mentions};
 pub use inbox::{
     ActionOutcome, Actor, Assignee, ContactDetail, ContactUpdate, ConversationDetail,

@@ -20,6 +20,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Entity, Error};
+use crate::event::Event;
+use crate::ids::{AgentId, TeamId};
 use crate::model::{Agent, Conversation, Role};
 
 /// Something an agent may try to do.
@@ -126,16 +128,44 @@ pub fn require(agent: &Agent, action: Action) -> Result<(), Error> {
 /// supervisor/admin, the owner, a member of its team, or the conversation is
 /// not routed to any team yet.
 pub fn can_view(agent: &Agent, conversation: &Conversation) -> bool {
-    if agent.tenant != conversation.tenant || !agent.active {
+    agent.tenant == conversation.tenant
+        && sees(
+            agent,
+            conversation.team.as_ref(),
+            conversation.assignee.as_ref(),
+        )
+}
+
+/// Whether `agent` may see `event`, decided from the event alone (no store
+/// read): same tenant and an active agent; for an event of a conversation,
+/// what [`can_view`] decides on the conversation as the event's change left
+/// it (its [`Scope`](crate::event::Scope)). Tenant-wide events (no
+/// conversation: contacts, presence) are seen by every active agent of the
+/// tenant. An event of a conversation that carries no scope is not seen:
+/// whoever delivers it must find its scope first (as
+/// [`Inbox::subscribe`](crate::Inbox::subscribe) does).
+pub fn can_see(agent: &Agent, event: &Event) -> bool {
+    if agent.tenant != event.tenant {
         return false;
     }
-    if agent.role.allows(Action::ViewAll) || conversation.is_owned_by(&agent.id) {
+    match (&event.conversation, &event.scope) {
+        (_, Some(scope)) => sees(agent, scope.team.as_ref(), scope.owner.as_ref()),
+        (None, None) => agent.active,
+        (Some(_), None) => false,
+    }
+}
+
+/// The rule of [`can_view`] and [`can_see`] within a tenant: an active
+/// agent sees everything with [`Action::ViewAll`], what they own, their
+/// teams' conversations and those not routed to a team yet.
+fn sees(agent: &Agent, team: Option<&TeamId>, owner: Option<&AgentId>) -> bool {
+    if !agent.active {
+        return false;
+    }
+    if agent.role.allows(Action::ViewAll) || owner == Some(&agent.id) {
         return true;
     }
-    match &conversation.team {
-        None => true,
-        Some(team) => agent.is_in_team(team),
-    }
+    team.is_none_or(|t| agent.is_in_team(t))
 }
 
 /// Fails unless `agent` may see `conversation`. A conversation of another
@@ -170,6 +200,7 @@ pub fn require_ownership_change(agent: &Agent, conversation: &Conversation) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::{EventActor, EventKind, Scope};
     use crate::ids::*;
     use chrono::TimeZone;
 
@@ -263,5 +294,109 @@ mod tests {
         let mut a = agent(Role::Admin, "sales");
         a.active = false;
         assert_eq!(require(&a, Action::View).unwrap_err().code(), "forbidden");
+    }
+
+    fn event_of(c: &Conversation) -> Event {
+        Event::new(
+            c.tenant.clone(),
+            c.created_at,
+            EventActor::System,
+            EventKind::Tagged {
+                added: vec!["vip".into()],
+                removed: Vec::new(),
+            },
+        )
+        .on(&c.id, c.version)
+    }
+
+    #[test]
+    fn events_are_seen_by_their_scope_alone() {
+        let (ana, cy) = (agent(Role::Agent, "sales"), agent(Role::Agent, "support"));
+        let mut events = vec![event_of(&conv(Some("sales")))];
+        // Not stamped: nobody can tell, so nobody sees it.
+        assert!(!can_see(&ana, &events[0]));
+        // A conversation's events are stamped, another's are not.
+        let mut other = conv(Some("sales"));
+        other.id = ConversationId::new("other").unwrap();
+        events.push(event_of(&other));
+        Scope::stamp(&mut events, &conv(Some("sales")));
+        assert!(events[1].scope.is_none());
+        assert!(can_see(&ana, &events[0]));
+        assert!(!can_see(&cy, &events[0]));
+        // Tenant-wide events reach every active agent of the tenant.
+        let presence = Event::new(
+            TenantId::new("t").unwrap(),
+            chrono::Utc.timestamp_opt(0, 0).unwrap(),
+            EventActor::System,
+            EventKind::PresenceChanged {
+                agent: AgentId::new("a").unwrap(),
+                presence: crate::model::Presence::Online,
+            },
+        );
+        assert!(can_see(&cy, &presence));
+        let mut gone = cy.clone();
+        gone.active = false;
+        assert!(!can_see(&gone, &presence));
+        gone.active = true;
+        gone.tenant = TenantId::new("other").unwrap();
+        assert!(!can_see(&gone, &presence));
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        const NAMES: [&str; 3] = ["x", "y", "z"];
+
+        fn tenant(i: usize) -> TenantId {
+            TenantId::new(["t", "u"][i]).unwrap()
+        }
+
+        fn an_agent() -> impl Strategy<Value = Agent> {
+            let role = prop_oneof![Just(Role::Agent), Just(Role::Supervisor), Just(Role::Admin)];
+            let teams = proptest::collection::vec(0..3usize, 0..3);
+            (
+                0..2usize,
+                0..3usize,
+                role,
+                teams,
+                proptest::bool::weighted(0.9),
+            )
+                .prop_map(|(t, id, role, teams, active)| {
+                    let mut a = Agent::new(tenant(t), AgentId::new(NAMES[id]).unwrap(), "A", role);
+                    for i in teams {
+                        a = a.in_team(TeamId::new(NAMES[i]).unwrap());
+                    }
+                    a.active = active;
+                    a
+                })
+        }
+
+        fn a_conversation() -> impl Strategy<Value = Conversation> {
+            let name = proptest::option::of(0..3usize);
+            (0..2usize, name.clone(), name, 1..50u64).prop_map(|(t, team, owner, version)| {
+                let mut c = conv(None);
+                c.tenant = tenant(t);
+                c.team = team.map(|i| TeamId::new(NAMES[i]).unwrap());
+                c.assignee = owner.map(|i| AgentId::new(NAMES[i]).unwrap());
+                c.version = version;
+                c
+            })
+        }
+
+        proptest! {
+            /// Deciding from the event's scope is deciding from the
+            /// conversation its change left, also once the event went
+            /// through JSON (stored, or sent in a notification).
+            #[test]
+            fn can_see_agrees_with_can_view(agent in an_agent(), c in a_conversation()) {
+                let mut events = vec![event_of(&c)];
+                Scope::stamp(&mut events, &c);
+                let json = serde_json::to_string(&events[0]).unwrap();
+                let back: Event = serde_json::from_str(&json).unwrap();
+                prop_assert_eq!(&back, &events[0]);
+                prop_assert_eq!(can_see(&agent, &back), can_view(&agent, &c));
+            }
+        }
     }
 }

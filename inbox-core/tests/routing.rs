@@ -72,27 +72,76 @@ fn roster(agents: Vec<Agent>, loads: &[(&str, u32)]) -> Roster {
     }
 }
 
-fn run(
-    routing: &Routing,
-    c: &mut Conversation,
-    triggers: &[TriggerKind],
-    contact: Option<&Contact>,
-    text: Option<&str>,
-    roster: Option<&Roster>,
+/// One run of a rule set, built up: on `opened()` at `t0()` with no
+/// contact, message or roster unless set.
+struct Run<'a> {
+    routing: &'a Routing,
+    triggers: Vec<TriggerKind>,
+    contact: Option<&'a Contact>,
+    text: Option<&'a str>,
+    roster: Option<&'a Roster>,
     now: DateTime<Utc>,
-) -> RunOutcome {
-    let content = text.map(Content::text);
-    routing.run(
-        c,
-        &RunInput {
-            triggers,
-            contact,
-            message: content.as_ref(),
-            now,
-            calendar: &Calendar::always(),
-            roster,
-        },
-    )
+}
+
+impl<'a> Run<'a> {
+    fn of(routing: &'a Routing) -> Self {
+        Run {
+            routing,
+            triggers: opened().to_vec(),
+            contact: None,
+            text: None,
+            roster: None,
+            now: t0(),
+        }
+    }
+
+    fn on(self, triggers: &[TriggerKind]) -> Self {
+        Run {
+            triggers: triggers.to_vec(),
+            ..self
+        }
+    }
+
+    fn contact(self, contact: &'a Contact) -> Self {
+        Run {
+            contact: Some(contact),
+            ..self
+        }
+    }
+
+    fn text(self, text: &'a str) -> Self {
+        Run {
+            text: Some(text),
+            ..self
+        }
+    }
+
+    fn roster(self, roster: &'a Roster) -> Self {
+        Run {
+            roster: Some(roster),
+            ..self
+        }
+    }
+
+    fn at(self, now: DateTime<Utc>) -> Self {
+        Run { now, ..self }
+    }
+
+    /// Runs the rules on `c`.
+    fn go(self, c: &mut Conversation) -> RunOutcome {
+        let content = self.text.map(Content::text);
+        self.routing.run(
+            c,
+            &RunInput {
+                triggers: &self.triggers,
+                contact: self.contact,
+                message: content.as_ref(),
+                now: self.now,
+                calendar: &Calendar::always(),
+                roster: self.roster,
+            },
+        )
+    }
 }
 
 fn opened() -> [TriggerKind; 2] {
@@ -141,15 +190,11 @@ rules:
     );
     let mut c = conv("c1");
     let k = contact(&["vip"]);
-    let out = run(
-        &routing,
-        &mut c,
-        &opened(),
-        Some(&k),
-        Some("hola"),
-        Some(&r),
-        t0(),
-    );
+    let out = Run::of(&routing)
+        .contact(&k)
+        .text("hola")
+        .roster(&r)
+        .go(&mut c);
     assert_eq!(out.fired, ["vip"]);
     assert_eq!(c.assignee.as_ref().unwrap().as_str(), "ana");
     assert_eq!(c.team.as_ref().unwrap().as_str(), "sales");
@@ -173,15 +218,11 @@ rules:
 
     // Not VIP: nothing happens.
     let mut c = conv("c2");
-    let out = run(
-        &routing,
-        &mut c,
-        &opened(),
-        Some(&contact(&[])),
-        Some("hola"),
-        Some(&r),
-        t0(),
-    );
+    let out = Run::of(&routing)
+        .contact(&contact(&[]))
+        .text("hola")
+        .roster(&r)
+        .go(&mut c);
     assert!(out.is_empty());
     assert!(c.assignee.is_none());
 }
@@ -193,7 +234,7 @@ fn a_run_that_assigns_asks_for_the_roster_first() {
             .unwrap();
     let mut c = conv("c1");
     let before = c.clone();
-    let out = run(&routing, &mut c, &opened(), None, None, None, t0());
+    let out = Run::of(&routing).go(&mut c);
     assert!(out.needs_roster);
     assert_eq!(c.assignee, before.assignee);
 }
@@ -287,34 +328,19 @@ rules:
 "#
         )
     };
-    let stop = Routing::from_yaml(&yaml(false)).unwrap();
-    let mut c = conv("c1");
-    let out = run(
-        &stop,
-        &mut c,
-        &[TriggerKind::MessageReceived],
-        None,
-        Some("x"),
-        None,
-        t0(),
-    );
-    assert_eq!(out.fired, ["first"]);
-    assert_eq!(c.tags, ["first"]);
-
-    let go_on = Routing::from_yaml(&yaml(true)).unwrap();
-    let mut c = conv("c1");
-    let out = run(
-        &go_on,
-        &mut c,
-        &[TriggerKind::MessageReceived],
-        None,
-        Some("x"),
-        None,
-        t0(),
-    );
-    // `second` does not continue, so `third` does not run.
-    assert_eq!(out.fired, ["first", "second"]);
-    assert_eq!(c.tags, ["first", "second"]);
+    // When `first` continues, `second` runs; it does not continue, so
+    // `third` does not run.
+    let expected: [(bool, &[&str]); 2] = [(false, &["first"]), (true, &["first", "second"])];
+    for (first_continues, fired) in expected {
+        let routing = Routing::from_yaml(&yaml(first_continues)).unwrap();
+        let mut c = conv("c1");
+        let out = Run::of(&routing)
+            .on(&[TriggerKind::MessageReceived])
+            .text("x")
+            .go(&mut c);
+        assert_eq!(out.fired, fired, "continue: {first_continues}");
+        assert_eq!(c.tags, fired, "continue: {first_continues}");
+    }
 }
 
 #[test]
@@ -333,15 +359,7 @@ rules:
     )
     .unwrap();
     let mut c = conv("c1");
-    let out = run(
-        &routing,
-        &mut c,
-        &opened(),
-        None,
-        Some("Es URGENTE"),
-        None,
-        t0(),
-    );
+    let out = Run::of(&routing).text("Es URGENTE").go(&mut c);
     assert_eq!(out.fired, ["route", "urgent"]);
     assert_eq!(c.priority, Priority::Urgent);
 }
@@ -365,15 +383,10 @@ rules:
     .unwrap();
     let check = |text: &str, want: &[&str]| {
         let mut c = conv("c1");
-        run(
-            &routing,
-            &mut c,
-            &[TriggerKind::MessageReceived],
-            None,
-            Some(text),
-            None,
-            t0(),
-        );
+        Run::of(&routing)
+            .on(&[TriggerKind::MessageReceived])
+            .text(text)
+            .go(&mut c);
         assert_eq!(c.tags, want, "{text:?}");
     };
     check("Quiero un REEMBOLSÓ por favor", &["refund"]);
@@ -406,26 +419,21 @@ rules:
     let k = contact(&[]);
     // 09:00 UTC is 10:00 in Madrid: open.
     let mut c = conv("c1");
-    run(
-        &routing,
-        &mut c,
-        &opened(),
-        Some(&k),
-        None,
-        None,
-        t0() + TimeDelta::minutes(5),
-    );
+    Run::of(&routing)
+        .contact(&k)
+        .at(t0() + TimeDelta::minutes(5))
+        .go(&mut c);
     assert!(c.tags.is_empty());
     // 20:00 UTC is 21:00 in Madrid: closed.
     let night = t0() + TimeDelta::hours(11);
     let mut c = conv("c1");
-    run(&routing, &mut c, &opened(), Some(&k), None, None, night);
+    Run::of(&routing).contact(&k).at(night).go(&mut c);
     assert_eq!(c.tags, ["gold-night"]);
     // A returning customer (contact older than the conversation) does not match.
     let mut old = k.clone();
     old.created_at = t0() - TimeDelta::days(30);
     let mut c = conv("c1");
-    run(&routing, &mut c, &opened(), Some(&old), None, None, night);
+    Run::of(&routing).contact(&old).at(night).go(&mut c);
     assert!(c.tags.is_empty());
 }
 
@@ -446,15 +454,7 @@ rules:
     )
     .unwrap();
     let mut c = conv("c1");
-    let out = run(
-        &routing,
-        &mut c,
-        &[TriggerKind::TagAdded],
-        None,
-        None,
-        None,
-        t0(),
-    );
+    let out = Run::of(&routing).on(&[TriggerKind::TagAdded]).go(&mut c);
     assert_eq!(out.fired, ["ping", "pong"]);
     assert_eq!(c.tags, ["pong"]);
 }
@@ -470,15 +470,7 @@ fn the_cascade_limit_stops_long_chains_and_says_so() {
     }
     let routing = Routing::from_yaml(&yaml).unwrap();
     let mut c = conv("c1");
-    let out = run(
-        &routing,
-        &mut c,
-        &[TriggerKind::TagAdded],
-        None,
-        None,
-        None,
-        t0(),
-    );
+    let out = Run::of(&routing).on(&[TriggerKind::TagAdded]).go(&mut c);
     assert_eq!(out.fired, ["r1", "r2", "r3", "r4"]);
     let stopped = out.effects.iter().find_map(|e| match e {
         Effect::Event {
@@ -512,35 +504,14 @@ rules:
             .count()
     };
     let t = [TriggerKind::MessageReceived];
-    assert_eq!(
-        replies(&run(&routing, &mut c, &t, None, Some("hi"), None, t0())),
-        1
-    );
-    assert_eq!(
-        replies(&run(
-            &routing,
-            &mut c,
-            &t,
-            None,
-            Some("hi"),
-            None,
-            t0() + TimeDelta::hours(1)
-        )),
-        0
-    );
+    let replies_at = |c: &mut Conversation, hours: i64| {
+        let at = t0() + TimeDelta::hours(hours);
+        replies(&Run::of(&routing).on(&t).text("hi").at(at).go(c))
+    };
+    assert_eq!(replies_at(&mut c, 0), 1);
+    assert_eq!(replies_at(&mut c, 1), 0);
     c.window_expires_at = Some(t0() + TimeDelta::hours(36));
-    assert_eq!(
-        replies(&run(
-            &routing,
-            &mut c,
-            &t,
-            None,
-            Some("hi"),
-            None,
-            t0() + TimeDelta::hours(13)
-        )),
-        1
-    );
+    assert_eq!(replies_at(&mut c, 13), 1);
 }
 
 #[test]
@@ -559,15 +530,9 @@ rules:
     .unwrap();
     let mut c = conv("c1");
     c.window_expires_at = Some(t0() - TimeDelta::hours(1));
-    let out = run(
-        &routing,
-        &mut c,
-        &[TriggerKind::StatusChanged],
-        None,
-        None,
-        None,
-        t0(),
-    );
+    let out = Run::of(&routing)
+        .on(&[TriggerKind::StatusChanged])
+        .go(&mut c);
     let content = out.effects.iter().find_map(|e| match e {
         Effect::Reply { content, .. } => Some(content.clone()),
         _ => None,
@@ -592,37 +557,14 @@ rules:
     let mut c = conv("c1");
     assert_eq!(routing.next_due(&c), Some(t0() + TimeDelta::minutes(15)));
     let timer = [TriggerKind::Timer];
-    let early = run(
-        &routing,
-        &mut c,
-        &timer,
-        None,
-        None,
-        None,
-        t0() + TimeDelta::minutes(10),
-    );
-    assert!(early.fired.is_empty());
-    let out = run(
-        &routing,
-        &mut c,
-        &timer,
-        None,
-        None,
-        None,
-        t0() + TimeDelta::minutes(15),
-    );
-    assert_eq!(out.fired, ["nudge"]);
+    let fired_at = |c: &mut Conversation, minutes: i64| {
+        let at = t0() + TimeDelta::minutes(minutes);
+        Run::of(&routing).on(&timer).at(at).go(c).fired
+    };
+    assert!(fired_at(&mut c, 10).is_empty());
+    assert_eq!(fired_at(&mut c, 15), ["nudge"]);
     assert_eq!(c.automation_due, None, "fired for this wait");
-    let again = run(
-        &routing,
-        &mut c,
-        &timer,
-        None,
-        None,
-        None,
-        t0() + TimeDelta::minutes(40),
-    );
-    assert!(again.fired.is_empty());
+    assert!(fired_at(&mut c, 40).is_empty());
     // A new wait (the agent answered, the customer wrote again) re-arms it.
     c.waiting_since = Some(t0() + TimeDelta::hours(1));
     assert_eq!(routing.next_due(&c), Some(t0() + TimeDelta::minutes(75)));
@@ -646,7 +588,7 @@ fn round_robin_is_fair_and_skips_the_unavailable() {
     let mut counts: BTreeMap<String, u32> = BTreeMap::new();
     for i in 0..600 {
         let mut c = conv(&format!("c{i}"));
-        let out = run(&routing, &mut c, &opened(), None, None, Some(&r), t0());
+        let out = Run::of(&routing).roster(&r).go(&mut c);
         for cur in out.cursors {
             r.cursors.insert(cur.team.clone(), cur);
         }
@@ -670,24 +612,24 @@ fn sticky_prefers_the_last_agent_and_explains_the_fallback() {
         &[("ana", 1), ("ben", 4)],
     );
     r.last_agent = Some(AgentId::new("ben").unwrap());
-    let mut c = conv("c1");
-    let out = run(&routing, &mut c, &opened(), None, None, Some(&r), t0());
-    assert_eq!(c.assignee.as_ref().unwrap().as_str(), "ben");
-    assert!(
-        reasons(&out)[0].ends_with("sticky: ben served this contact before (ben 4/5)"),
-        "{:?}",
-        reasons(&out)
-    );
+    let (who, why) = assign(&routing, &r, "c1");
+    assert_eq!(who.as_deref(), Some("ben"));
+    let sticky = "sticky: ben served this contact before (ben 4/5)";
+    assert!(why[0].ends_with(sticky), "{why:?}");
 
     r.agents[1].presence = Presence::Offline;
-    let mut c = conv("c2");
-    let out = run(&routing, &mut c, &opened(), None, None, Some(&r), t0());
-    assert_eq!(c.assignee.as_ref().unwrap().as_str(), "ana");
-    assert!(
-        reasons(&out)[0].contains("sticky: ben offline → least loaded: ana 1/5"),
-        "{:?}",
-        reasons(&out)
-    );
+    let (who, why) = assign(&routing, &r, "c2");
+    assert_eq!(who.as_deref(), Some("ana"));
+    let fallback = "sticky: ben offline → least loaded: ana 1/5";
+    assert!(why[0].contains(fallback), "{why:?}");
+}
+
+/// Runs `routing` with roster `r` on a new conversation `id`; returns its
+/// assignee and the reasons given.
+fn assign(routing: &Routing, r: &Roster, id: &str) -> (Option<String>, Vec<String>) {
+    let mut c = conv(id);
+    let out = Run::of(routing).roster(r).go(&mut c);
+    (c.assignee.map(|a| a.to_string()), reasons(&out))
 }
 
 #[test]
@@ -701,7 +643,7 @@ fn an_assignment_never_jumps_a_queue_that_drains() {
     // Queues tracked but this one not looked at yet: the run asks for it.
     r.queues = Some(BTreeMap::new());
     let mut c = conv("c5");
-    let out = run(&routing, &mut c, &opened(), None, None, Some(&r), t0());
+    let out = Run::of(&routing).roster(&r).go(&mut c);
     assert_eq!(out.needs_queue.as_ref(), Some(&sales));
     assert!(out.effects.is_empty() && out.cursors.is_empty());
 
@@ -711,7 +653,7 @@ fn an_assignment_never_jumps_a_queue_that_drains() {
     older.waiting_since = Some(t0() - TimeDelta::minutes(14));
     r.queues = Some(BTreeMap::from([(sales.clone(), vec![Waiting::of(&older)])]));
     let mut c = conv("c5");
-    let out = run(&routing, &mut c, &opened(), None, None, Some(&r), t0());
+    let out = Run::of(&routing).roster(&r).go(&mut c);
     assert_eq!(c.assignee, None);
     assert_eq!(c.team.as_ref(), Some(&sales));
     assert!(out.cursors.is_empty(), "{:?}", out.cursors);
@@ -726,7 +668,7 @@ fn an_assignment_never_jumps_a_queue_that_drains() {
     later.waiting_since = Some(t0() + TimeDelta::minutes(1));
     for (first, mut c) in [(&older, older.clone()), (&later, conv("c5"))] {
         r.queues = Some(BTreeMap::from([(sales.clone(), vec![Waiting::of(first)])]));
-        run(&routing, &mut c, &opened(), None, None, Some(&r), t0());
+        Run::of(&routing).roster(&r).go(&mut c);
         assert_eq!(
             c.assignee.as_ref().map(AgentId::as_str),
             Some("ana"),
@@ -741,7 +683,7 @@ fn an_assignment_never_jumps_a_queue_that_drains() {
     }
     r.queues = Some(BTreeMap::new());
     let mut c = conv("c6");
-    let out = run(&routing, &mut c, &opened(), None, None, Some(&r), t0());
+    let out = Run::of(&routing).roster(&r).go(&mut c);
     assert_eq!(out.needs_queue, None);
     assert_eq!(out.no_room, std::slice::from_ref(&sales));
 
@@ -756,7 +698,7 @@ fn an_assignment_never_jumps_a_queue_that_drains() {
         ..roster(names(&["ana"]), &[])
     };
     let mut c = conv("c7");
-    let out = run(&manual, &mut c, &opened(), None, None, Some(&r), t0());
+    let out = Run::of(&manual).roster(&r).go(&mut c);
     assert_eq!(out.needs_queue, None);
     assert_eq!(c.assignee.as_ref().map(AgentId::as_str), Some("ana"));
 }
@@ -808,13 +750,13 @@ rules:
     );
     let mut c = conv("c1");
     c.tags = vec!["german".into()];
-    run(&routing, &mut c, &opened(), None, None, Some(&r), t0());
+    Run::of(&routing).roster(&r).go(&mut c);
     assert_eq!(c.assignee.as_ref().unwrap().as_str(), "ben");
     // Nobody with the skill available: least loaded fallback.
     r.agents[1].presence = Presence::Away;
     let mut c = conv("c2");
     c.tags = vec!["german".into()];
-    run(&routing, &mut c, &opened(), None, None, Some(&r), t0());
+    Run::of(&routing).roster(&r).go(&mut c);
     assert_eq!(c.assignee.as_ref().unwrap().as_str(), "ana");
 }
 
@@ -839,18 +781,13 @@ rules:
     late.shift = Some("late".into());
     let r = roster(vec![early, late], &[]);
     let mut c = conv("c1");
-    run(&routing, &mut c, &opened(), None, None, Some(&r), t0());
+    Run::of(&routing).roster(&r).go(&mut c);
     assert_eq!(c.assignee.as_ref().unwrap().as_str(), "ana");
     let mut c = conv("c2");
-    let out = run(
-        &routing,
-        &mut c,
-        &opened(),
-        None,
-        None,
-        Some(&r),
-        t0() + TimeDelta::hours(7),
-    );
+    let out = Run::of(&routing)
+        .roster(&r)
+        .at(t0() + TimeDelta::hours(7))
+        .go(&mut c);
     assert_eq!(c.assignee.as_ref().unwrap().as_str(), "ben");
     assert!(
         reasons(&out)[0].contains("ana off shift"),
@@ -891,7 +828,7 @@ proptest! {
         for i in 0..conversations {
             let mut c = conv(&format!("c{i}"));
             c.tags = vec!["vip".into()];
-            let out = run(&routing, &mut c, &opened(), None, None, Some(&r), now);
+            let out = Run::of(&routing).roster(&r).at(now).go(&mut c);
             for cur in out.cursors { r.cursors.insert(cur.team.clone(), cur); }
             if let Some(who) = &c.assignee {
                 let a = list.iter().find(|a| &a.id == who).unwrap();
@@ -921,7 +858,7 @@ proptest! {
         }
         let routing = Routing::from_yaml(&yaml).unwrap();
         let mut c = conv("c1");
-        let out = run(&routing, &mut c, &[TriggerKind::TagAdded], None, None, None, t0());
+        let out = Run::of(&routing).on(&[TriggerKind::TagAdded]).go(&mut c);
         let mut seen = std::collections::BTreeSet::new();
         for f in &out.fired {
             prop_assert!(seen.insert(f.clone()), "{f} fired twice");

@@ -11,9 +11,9 @@ use inbox_core::model::{Agent, Channel, ContactIdentity, Content, DeliveryStatus
 use inbox_core::ports::Store;
 use inbox_core::{
     Actor, AgentId, ChannelId, ConversationId, InboundEvent, InboundMessage, InboundStatus, Inbox,
-    InboxConfig, IngestOutcome, MessageId, Ports, Reply, TenantId,
+    InboxConfig, IngestOutcome, MessageId, Reply, TenantId,
 };
-use inbox_store_memory::{MemoryEventBus, SystemClock, UuidIds};
+use inbox_store_memory::MemoryEventBus;
 use inbox_store_postgres::PgStore;
 use inbox_whatsapp::{GraphClient, GraphConfig};
 
@@ -64,13 +64,11 @@ pub fn inbox(store: PgStore, settings: &Settings) -> Result<Inbox, String> {
     config.outbox.base_backoff = Duration::from_millis(200);
     config.outbox.max_backoff = Duration::from_secs(2);
     Ok(Inbox::new(
-        Ports {
-            store: Arc::new(store),
-            transport: Arc::new(client),
-            bus: Arc::new(MemoryEventBus::new(1024)),
-            clock: Arc::new(SystemClock),
-            ids: Arc::new(UuidIds),
-        },
+        inbox_runtime::ports(
+            Arc::new(store),
+            Arc::new(MemoryEventBus::new(1024)),
+            Arc::new(client),
+        ),
         config,
     ))
 }

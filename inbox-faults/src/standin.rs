@@ -25,6 +25,7 @@ pub struct Received {
     pub wamid: String,
 }
 
+#[derive(Debug)]
 struct Shared {
     received: Mutex<Vec<Received>>,
     count: watch::Sender<usize>,
@@ -32,18 +33,11 @@ struct Shared {
 }
 
 /// The running stand-in; stops when dropped.
+#[derive(Debug)]
 pub struct GraphStandIn {
     url: String,
     shared: Arc<Shared>,
     task: tokio::task::JoinHandle<()>,
-}
-
-impl std::fmt::Debug for GraphStandIn {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GraphStandIn")
-            .field("url", &self.url)
-            .finish_non_exhaustive()
-    }
 }
 
 impl GraphStandIn {

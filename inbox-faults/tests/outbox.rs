@@ -18,6 +18,18 @@ async fn store(pg: &PrivateCluster) -> PgStore {
     store
 }
 
+/// A stand-in for Meta answering after 30 ms, settings that point at it,
+/// and an inbox on `pg` with 200 replies queued (4 to each of 50 customers).
+async fn queued_replies(pg: &PrivateCluster) -> (GraphStandIn, Settings, Inbox, Vec<Queued>) {
+    let meta = GraphStandIn::start(Duration::from_millis(30))
+        .await
+        .unwrap();
+    let settings = Settings::new(meta.url());
+    let inbox = scenario::inbox(store(pg).await, &settings).unwrap();
+    let queued = scenario::queue_replies(&inbox, 50, 4).await.unwrap();
+    (meta, settings, inbox, queued)
+}
+
 /// Requests that reached the stand-in, by our message id.
 fn by_message(received: &[Received]) -> BTreeMap<String, Vec<Received>> {
     let mut out: BTreeMap<String, Vec<Received>> = BTreeMap::new();
@@ -99,12 +111,7 @@ async fn reconcile(inbox: &Inbox, tally: &Tally, received: &[Received], meta: &G
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_outage_mid_dispatch_strands_nothing_and_doubles_nothing() {
     let Some(pg) = cluster_or_skip() else { return };
-    let meta = GraphStandIn::start(Duration::from_millis(30))
-        .await
-        .unwrap();
-    let settings = Settings::new(meta.url());
-    let inbox = scenario::inbox(store(&pg).await, &settings).unwrap();
-    let queued = scenario::queue_replies(&inbox, 50, 4).await.unwrap();
+    let (meta, settings, inbox, queued) = queued_replies(&pg).await;
     assert_eq!(queued.len(), 200);
     let (stop, stopped) = watch::channel(false);
     let dispatcher = tokio::spawn(scenario::run_dispatcher(inbox.clone(), stopped));
@@ -141,12 +148,7 @@ async fn a_database_outage_mid_dispatch_strands_nothing_and_doubles_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_dispatcher_restarted_sends_the_rest_exactly_once() {
     let Some(pg) = cluster_or_skip() else { return };
-    let meta = GraphStandIn::start(Duration::from_millis(30))
-        .await
-        .unwrap();
-    let settings = Settings::new(meta.url());
-    let inbox = scenario::inbox(store(&pg).await, &settings).unwrap();
-    let queued = scenario::queue_replies(&inbox, 50, 4).await.unwrap();
+    let (meta, settings, inbox, queued) = queued_replies(&pg).await;
     let mut first = spawn_dispatcher(&pg, &meta).await;
     meta.wait_for(60).await;
     first.start_kill().unwrap();

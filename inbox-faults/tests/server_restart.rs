@@ -69,18 +69,17 @@ impl Client {
 
     /// A customer's message through the signed WhatsApp webhook.
     async fn webhook(&self, wamid: &str, wa_id: &str) -> Answer {
-        let body = json!({
-            "object": "whatsapp_business_account",
-            "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
-                "messaging_product": "whatsapp",
-                "metadata": {"display_phone_number": "15550100", "phone_number_id": "100000000000001"},
-                "contacts": [{"profile": {"name": "Marta"}, "wa_id": wa_id}],
-                "messages": [{"from": wa_id, "id": wamid,
-                              "timestamp": chrono::Utc::now().timestamp().to_string(),
-                              "type": "text", "text": {"body": "¿Seguís ahí?"}}]
-            }}]}]
-        })
-        .to_string();
+        let timestamp = chrono::Utc::now().timestamp().to_string();
+        let text = json!({"body": "¿Seguís ahí?"});
+        let message = json!({"from": wa_id, "id": wamid, "timestamp": timestamp, "type": "text", "text": text});
+        let metadata =
+            json!({"display_phone_number": "15550100", "phone_number_id": "100000000000001"});
+        let contact = json!({"profile": {"name": "Marta"}, "wa_id": wa_id});
+        let value = json!({"messaging_product": "whatsapp", "metadata": metadata,
+                           "contacts": [contact], "messages": [message]});
+        let change = json!({"field": "messages", "value": value});
+        let body = json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [change]}]})
+            .to_string();
         let signature = inbox_whatsapp::sign(&Secret::new("demo-app-secret"), body.as_bytes());
         let req = self
             .http

@@ -7,8 +7,9 @@
 //! conformance suite. Use it for tests, trials and embedding where the data
 //! need not outlive the process.
 //!
-//! It also carries the production [`SystemClock`] and [`UuidIds`], and
-//! [`ports`], which assembles everything for a quick start.
+//! [`ports`] assembles everything for a quick start, on the production clock
+//! and ids of `inbox-runtime` (where [`SystemClock`] and [`UuidIds`] live;
+//! they are re-exported here for compatibility).
 //!
 //! ## Example
 //!
@@ -53,13 +54,13 @@
 
 mod bus;
 mod dead_letters;
-mod runtime;
 mod store;
 
 use std::sync::Arc;
 
 pub use bus::MemoryEventBus;
-pub use runtime::{SystemClock, UuidIds};
+/// Moved to `inbox-runtime`; re-exported for compatibility.
+pub use inbox_runtime::{SystemClock, UuidIds};
 pub use store::MemoryStore;
 
 use inbox_core::ports::Transport;
@@ -68,11 +69,9 @@ use inbox_core::Ports;
 /// Ports for an in-memory inbox: a [`MemoryStore`], a [`MemoryEventBus`],
 /// the [`SystemClock`] and [`UuidIds`], with the given transport.
 pub fn ports(transport: Arc<dyn Transport>) -> Ports {
-    Ports {
-        store: Arc::new(MemoryStore::new()),
+    inbox_runtime::ports(
+        Arc::new(MemoryStore::new()),
+        Arc::new(MemoryEventBus::default()),
         transport,
-        bus: Arc::new(MemoryEventBus::default()),
-        clock: Arc::new(SystemClock),
-        ids: Arc::new(UuidIds),
-    }
+    )
 }

@@ -3,35 +3,30 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use common::{fixture, says};
 use inbox_core::model::Direction;
-use inbox_core::ports::Store;
 use inbox_core::testing::Fixture;
 use inbox_core::{ConversationId, Error, Reply};
-use inbox_store_memory::MemoryStore;
+
+/// `n` conversations, each opened by a new customer whose number is
+/// `prefix` and two digits.
+async fn conversations(f: &Fixture, n: usize, prefix: &str) -> Vec<ConversationId> {
+    let mut convs = Vec::new();
+    for i in 0..n {
+        convs.push(says(f, &format!("w{i}"), &format!("{prefix}{i:02}"), "hello").await);
+    }
+    convs
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn racing_claims_and_replies_one_winner_no_lost_or_duplicated_message() {
-    let f = Arc::new(
-        Fixture::new(Arc::new(MemoryStore::new()) as Arc<dyn Store>)
-            .await
-            .unwrap(),
-    );
-    let mut convs: Vec<ConversationId> = Vec::new();
-    for i in 0..20 {
-        let (c, _) = f
-            .customer_says(
-                "1001",
-                &format!("w{i}"),
-                &format!("346100000{i:02}"),
-                "hello",
-            )
-            .await
-            .unwrap();
-        convs.push(c);
-    }
+    let f = Arc::new(fixture().await);
+    let convs = conversations(&f, 20, "346100000").await;
     let agents = ["ana", "ben", "sam", "ada"];
     let mut tasks = Vec::new();
     for round in 0..3 {
@@ -47,24 +42,9 @@ async fn racing_claims_and_replies_one_winner_no_lost_or_duplicated_message() {
                     // with a key it may retry.
                     let seen = f.version(&c).await.unwrap();
                     let key = format!("{agent}-{c}-{round}");
-                    let reply = f
-                        .inbox
-                        .reply(
-                            &actor,
-                            &c,
-                            seen,
-                            Reply::text(format!("answer from {agent}"), key.clone()),
-                        )
-                        .await;
-                    let retry = f
-                        .inbox
-                        .reply(
-                            &actor,
-                            &c,
-                            seen,
-                            Reply::text(format!("answer from {agent}"), key),
-                        )
-                        .await;
+                    let answer = || Reply::text(format!("answer from {agent}"), key.clone());
+                    let reply = f.inbox.reply(&actor, &c, seen, answer()).await;
+                    let retry = f.inbox.reply(&actor, &c, seen, answer()).await;
                     (agent, c, claim, reply, retry)
                 }));
             }
@@ -136,24 +116,8 @@ async fn racing_claims_and_replies_one_winner_no_lost_or_duplicated_message() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn leases_and_replies_never_collide() {
     use std::sync::Mutex;
-    let f = Arc::new(
-        Fixture::new(Arc::new(MemoryStore::new()) as Arc<dyn Store>)
-            .await
-            .unwrap(),
-    );
-    let mut convs = Vec::new();
-    for i in 0..4 {
-        let (c, _) = f
-            .customer_says(
-                "1001",
-                &format!("w{i}"),
-                &format!("346200000{i:02}"),
-                "hello",
-            )
-            .await
-            .unwrap();
-        convs.push(c);
-    }
+    let f = Arc::new(fixture().await);
+    let convs = conversations(&f, 4, "346200000").await;
     let holders: Arc<Vec<Mutex<Option<&'static str>>>> =
         Arc::new(convs.iter().map(|_| Mutex::new(None)).collect());
     let seen_versions: Arc<Mutex<Vec<(usize, u64)>>> = Arc::new(Mutex::new(Vec::new()));

@@ -28,10 +28,10 @@ mod bus {
     });
 }
 
-mod webhooks {
+mod subscriptions {
     use super::*;
-    use inbox_core::ports::WebhookLog;
-    inbox_core::webhook_log_conformance_tests!(async {
-        Arc::new(MemoryStore::new()) as Arc<dyn WebhookLog>
+    use inbox_core::ports::SubscriptionLog;
+    inbox_core::subscription_log_conformance_tests!(async {
+        Arc::new(MemoryStore::new()) as Arc<dyn SubscriptionLog>
     });
 }

@@ -2,14 +2,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use async_trait::async_trait;
 use std::sync::{Arc, Mutex};
 
+use common::{conversation, fixture, says};
 use inbox_core::model::Contact;
-use inbox_core::ports::{ContextCard, ContextError, CustomerContext, Store};
-use inbox_core::testing::Fixture;
+use inbox_core::ports::{ContextCard, ContextError, CustomerContext};
 use inbox_core::{CustomerContextView, Error, TenantId};
-use inbox_store_memory::MemoryStore;
 
 #[derive(Default)]
 struct Shop {
@@ -42,19 +43,10 @@ impl CustomerContext for Shop {
     }
 }
 
-async fn fixture() -> Fixture {
-    Fixture::new(Arc::new(MemoryStore::new()) as Arc<dyn Store>)
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn conversations_show_the_customers_context() {
     let f = fixture().await;
-    let (c, _) = f
-        .customer_says("1001", "w1", "34600111", "where is my order?")
-        .await
-        .unwrap();
+    let c = says(&f, "w1", "34600111", "where is my order?").await;
     // Without a provider the view says so.
     let view = f.inbox.conversation(&f.actor("ana"), &c).await.unwrap();
     assert_eq!(view.context, CustomerContextView::NotConfigured);
@@ -82,10 +74,7 @@ async fn conversations_show_the_customers_context() {
 #[tokio::test]
 async fn a_failing_provider_never_fails_the_view() {
     let f = fixture().await;
-    let (c, _) = f
-        .customer_says("1001", "w1", "34600111", "hi")
-        .await
-        .unwrap();
+    let c = says(&f, "w1", "34600111", "hi").await;
     f.inbox.set_customer_context(Arc::new(Shop {
         down: true,
         ..Shop::default()
@@ -101,15 +90,12 @@ async fn a_failing_provider_never_fails_the_view() {
 #[tokio::test]
 async fn other_tenants_never_reach_the_provider() {
     let f = fixture().await;
-    let (c, _) = f
-        .customer_says("1001", "w1", "34600111", "hi")
-        .await
-        .unwrap();
+    let c = says(&f, "w1", "34600111", "hi").await;
     let shop = Arc::new(Shop::default());
     f.inbox.set_customer_context(shop.clone());
     let err = f.inbox.conversation(&f.actor("gus"), &c).await.unwrap_err();
     assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
-    let contact = f.store.conversation(&f.acme(), &c).await.unwrap().contact;
+    let contact = conversation(&f, &c).await.contact;
     assert!(f
         .inbox
         .customer_context(&f.actor("gus"), &contact)

@@ -5,14 +5,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::Arc;
+mod common;
+
 use std::time::Duration;
 
+use common::{fixture, says};
 use inbox_core::model::{Content, OutboundButton, OutboundSection};
-use inbox_core::ports::{Clock, Store};
+use inbox_core::ports::Clock;
 use inbox_core::testing::Fixture;
 use inbox_core::{ConversationId, Error, Reply};
-use inbox_store_memory::MemoryStore;
 
 /// What a test looks at to tell that nothing changed.
 #[derive(Debug, PartialEq)]
@@ -48,23 +49,11 @@ fn refusal(e: &Error) -> (String, Limit) {
 }
 
 async fn setup() -> (Fixture, ConversationId, u64) {
-    let f = Fixture::new(Arc::new(MemoryStore::new()) as Arc<dyn Store>)
-        .await
-        .unwrap();
-    let (c, _) = f
-        .customer_says("1001", "wamid.in1", "34600000001", "hello")
-        .await
-        .unwrap();
-    let ana = f.actor("ana");
+    let f = fixture().await;
+    let c = says(&f, "wamid.in1", "34600000001", "hello").await;
     let v = f.version(&c).await.unwrap();
-    let v = f
-        .inbox
-        .claim(&ana, &c, v)
-        .await
-        .unwrap()
-        .conversation
-        .version;
-    (f, c, v)
+    let claimed = f.inbox.claim(&f.actor("ana"), &c, v).await.unwrap();
+    (f, c, claimed.conversation.version)
 }
 
 /// Replies of the conversation waiting in the outbox (the store hands a
@@ -192,36 +181,17 @@ async fn refused_replies_queue_nothing_and_commit_nothing() {
 
 #[tokio::test]
 async fn content_exactly_at_the_limits_is_queued() {
-    let (f, c, v) = setup().await;
+    let (f, c, mut v) = setup().await;
     let ana = f.actor("ana");
-    let v = f
-        .inbox
-        .reply(&ana, &c, v, reply(Content::text("é".repeat(4096)), "t"))
-        .await
-        .unwrap()
-        .conversation
-        .version;
-    let v = f
-        .inbox
-        .reply(
-            &ana,
-            &c,
-            v,
-            reply(buttons(&["Yes", "No", "A title of 20 chars."]), "b"),
-        )
-        .await
-        .unwrap()
-        .conversation
-        .version;
-    f.inbox
-        .reply(
-            &ana,
-            &c,
-            v,
-            reply(list_with_row_title("a row title of 24 chars."), "l"),
-        )
-        .await
-        .unwrap();
+    let at_the_limits = [
+        (Content::text("é".repeat(4096)), "t"),
+        (buttons(&["Yes", "No", "A title of 20 chars."]), "b"),
+        (list_with_row_title("a row title of 24 chars."), "l"),
+    ];
+    for (content, key) in at_the_limits {
+        let outcome = f.inbox.reply(&ana, &c, v, reply(content, key)).await;
+        v = outcome.unwrap().conversation.version;
+    }
     assert_eq!(outbox_len(&f).await, 3);
 }
 
@@ -230,18 +200,10 @@ async fn notes_and_keys_with_control_characters_are_refused_and_change_nothing()
     let (f, c, v) = setup().await;
     let ana = f.actor("ana");
     let before = snapshot(&f, &c).await;
-    let err = f
-        .inbox
-        .note(&ana, &c, v, "call back at 5\0", "n1")
-        .await
-        .unwrap_err();
-    assert_eq!(refusal(&err).0, "note");
-    let err = f
-        .inbox
-        .note(&ana, &c, v, "bell \u{7}", "n2")
-        .await
-        .unwrap_err();
-    assert_eq!(refusal(&err).0, "note");
+    for (key, text) in [("n1", "call back at 5\0"), ("n2", "bell \u{7}")] {
+        let err = f.inbox.note(&ana, &c, v, text, key).await.unwrap_err();
+        assert_eq!(refusal(&err).0, "note", "{text:?}");
+    }
     let err = f
         .inbox
         .reply(&ana, &c, v, Reply::text("hi", "key\0"))

@@ -3,10 +3,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use chrono::TimeDelta;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use common::{conversation, fixture, says};
 use inbox_core::model::{Agent, ConversationStatus, Presence, Role};
 use inbox_core::ports::{LoadScope, Store};
 use inbox_core::routing::Routing;
@@ -55,6 +58,15 @@ async fn team_of(f: &Fixture, capacities: &[u32]) -> Vec<AgentId> {
     ids
 }
 
+/// A fixture whose sales team is new agents of `capacities` (all online),
+/// routed by `strategy`; returns the agents too.
+async fn team_routed_by(strategy: &str, capacities: &[u32]) -> (Fixture, Vec<AgentId>) {
+    let f = fixture().await;
+    f.inbox.set_routing(&f.acme(), routing(strategy));
+    let agents = team_of(&f, capacities).await;
+    (f, agents)
+}
+
 fn routing(strategy: &str) -> Routing {
     Routing::from_yaml(&format!(
         "teams:\n  sales: {{ strategy: {strategy} }}\nrules:\n  - name: sales\n    then: [ {{ route_to_team: sales }}, {{ assign: {{}} }} ]\n"
@@ -64,26 +76,13 @@ fn routing(strategy: &str) -> Routing {
 
 #[tokio::test]
 async fn round_robin_over_1000_conversations_and_7_agents_is_fair() {
-    let f = Fixture::new(Arc::new(MemoryStore::new()) as Arc<dyn Store>)
-        .await
-        .unwrap();
-    f.inbox.set_routing(&f.acme(), routing("round_robin"));
-    let agents = team_of(&f, &[0; 7]).await;
+    let (f, agents) = team_routed_by("round_robin", &[0; 7]).await;
     let mut owners: BTreeMap<AgentId, u32> = BTreeMap::new();
     for i in 0..1000 {
         // A day: one new customer every 86 seconds.
         f.advance(TimeDelta::seconds(86));
-        let (c, _) = f
-            .customer_says("1001", &format!("w{i}"), &format!("3460{i:06}"), "hola")
-            .await
-            .unwrap();
-        let owner = f
-            .store
-            .conversation(&f.acme(), &c)
-            .await
-            .unwrap()
-            .assignee
-            .unwrap();
+        let c = says(&f, &format!("w{i}"), &format!("3460{i:06}"), "hola").await;
+        let owner = conversation(&f, &c).await.assignee.unwrap();
         *owners.entry(owner).or_default() += 1;
     }
     assert_eq!(owners.len(), agents.len());
@@ -94,27 +93,14 @@ async fn round_robin_over_1000_conversations_and_7_agents_is_fair() {
 
 #[tokio::test]
 async fn least_loaded_never_exceeds_capacity_over_a_day() {
-    let f = Fixture::new(Arc::new(MemoryStore::new()) as Arc<dyn Store>)
-        .await
-        .unwrap();
-    f.inbox.set_routing(&f.acme(), routing("least_loaded"));
     let capacities = [2, 3, 4, 5, 6];
-    let agents = team_of(&f, &capacities).await;
+    let (f, agents) = team_routed_by("least_loaded", &capacities).await;
     let mut rng = Seeded(0x5eed_1234_abcd);
     let mut queued = 0;
     for i in 0..600 {
         f.advance(TimeDelta::seconds(144));
-        let (c, _) = f
-            .customer_says("1001", &format!("w{i}"), &format!("3461{i:06}"), "hi")
-            .await
-            .unwrap();
-        if f.store
-            .conversation(&f.acme(), &c)
-            .await
-            .unwrap()
-            .assignee
-            .is_none()
-        {
+        let c = says(&f, &format!("w{i}"), &format!("3461{i:06}"), "hi").await;
+        if conversation(&f, &c).await.assignee.is_none() {
             queued += 1;
         }
         // Agents resolve some of their conversations, and sometimes step

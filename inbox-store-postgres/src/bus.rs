@@ -4,7 +4,8 @@ use async_trait::async_trait;
 use futures_util::stream;
 use serde::{Deserialize, Serialize};
 use sqlx::postgres::PgListener;
-use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast;
 
@@ -19,34 +20,49 @@ use crate::store::PgStore;
 /// The NOTIFY channel.
 pub const CHANNEL: &str = "inbox_events";
 
-/// What travels in a notification: ids of stored events (subscribers read
-/// them from the events table), or a live-only event inline.
+/// The largest notification payload sent: PostgreSQL refuses payloads of
+/// 8000 bytes or more; the rest is margin.
+const MAX_PAYLOAD: usize = 7_900;
+
+/// What travels in a notification.
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "k")]
 enum Note {
-    /// Stored events `from..=to` of tenant `t`.
+    /// Events (stored or live-only), inline and in order: what fits.
+    #[serde(rename = "e")]
+    Inline { e: Vec<Event> },
+    /// Stored events `from..=to` of tenant `t`, too large to travel
+    /// inline: subscribers' listeners read them from the events table.
     #[serde(rename = "s")]
     Stored { t: String, from: u64, to: u64 },
-    /// A live-only event (sequence 0), inline.
+    /// A live-only event inline (as earlier versions send them).
     #[serde(rename = "l")]
     Live { e: Box<Event> },
 }
 
+/// The empty inline note; an inline note is this with the events' JSON,
+/// separated by commas, between the brackets.
+const INLINE_ENVELOPE: &str = r#"{"k":"e","e":[]}"#;
+
 /// An [`EventBus`] over PostgreSQL LISTEN/NOTIFY, so every application
 /// instance sharing the database sees the same live stream.
 ///
-/// `publish` sends the ids of committed events; each instance's listener
-/// reads them from the events table and hands them to its local
-/// subscribers in sequence order. Live-only events (collision notices) travel
-/// inline. A listener that loses its connection listens again on a new one
-/// as soon as the database answers, and then tells every subscriber it may
-/// have missed events ([`BusItem::Lagged`] with a count of 0): they are in
-/// the table, to catch up with
-/// [`Conversations::events_since`](inbox_core::ports::Conversations::events_since).
+/// `publish` sends the events themselves, as many to a notification as
+/// fit in PostgreSQL's payload limit (8000 bytes); each instance's listener
+/// hands them to its local subscribers in publish order, reading nothing.
+/// A stored event too large for a notification travels as its sequence
+/// number, and listeners read it back from the events table (a live-only
+/// event that large is dropped, logged). A listener that loses its
+/// connection listens again on a new one as soon as the database answers,
+/// and then tells every subscriber it may have missed events
+/// ([`BusItem::Lagged`] with a count of 0): they are in the table, to catch
+/// up with [`Conversations::events_since`](inbox_core::ports::Conversations::events_since).
 #[derive(Debug, Clone)]
 pub struct PgEventBus {
     store: PgStore,
     sender: broadcast::Sender<Item>,
+    /// Notifications the listener read back from the events table.
+    read_backs: Arc<AtomicU64>,
 }
 
 /// What the listener hands its local subscribers.
@@ -60,6 +76,99 @@ enum Item {
     Gap,
 }
 
+/// Packs events into notification payloads, in order.
+#[derive(Default)]
+struct Packer {
+    payloads: Vec<String>,
+    /// The JSON of the events of the inline note being filled.
+    inline: Vec<String>,
+    /// The size of the inline note being filled.
+    size: usize,
+    /// A range of stored events too large to travel, being extended.
+    stored: Option<(TenantId, u64, u64)>,
+}
+
+impl Packer {
+    /// The payloads that carry `events`, in order.
+    fn pack(events: &[Event]) -> Result<Vec<String>> {
+        let mut p = Packer::default();
+        for e in events {
+            let json = serde_json::to_string(e).map_err(encoding)?;
+            if INLINE_ENVELOPE.len() + json.len() <= MAX_PAYLOAD {
+                p.inline(json)?;
+            } else if e.seq == 0 {
+                tracing::warn!(
+                    bytes = json.len(),
+                    "event bus: live event too large to notify; dropped"
+                );
+            } else {
+                p.too_large(e)?;
+            }
+        }
+        p.flush()?;
+        Ok(p.payloads)
+    }
+
+    fn inline(&mut self, json: String) -> Result<()> {
+        self.flush_stored()?;
+        if !self.inline.is_empty() && self.size + 1 + json.len() > MAX_PAYLOAD {
+            self.flush_inline();
+        }
+        self.size = match self.inline.is_empty() {
+            true => INLINE_ENVELOPE.len() + json.len(),
+            false => self.size + 1 + json.len(),
+        };
+        self.inline.push(json);
+        Ok(())
+    }
+
+    fn too_large(&mut self, e: &Event) -> Result<()> {
+        self.flush_inline();
+        match &mut self.stored {
+            Some((t, _, to)) if *t == e.tenant && *to + 1 == e.seq => *to = e.seq,
+            _ => {
+                self.flush_stored()?;
+                self.stored = Some((e.tenant.clone(), e.seq, e.seq));
+            }
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.flush_inline();
+        self.flush_stored()
+    }
+
+    fn flush_inline(&mut self) {
+        if !self.inline.is_empty() {
+            self.payloads
+                .push(format!(r#"{{"k":"e","e":[{}]}}"#, self.inline.join(",")));
+            self.inline.clear();
+            self.size = 0;
+        }
+    }
+
+    fn flush_stored(&mut self) -> Result<()> {
+        if let Some((t, from, to)) = self.stored.take() {
+            let note = Note::Stored {
+                t: t.to_string(),
+                from,
+                to,
+            };
+            self.payloads
+                .push(serde_json::to_string(&note).map_err(encoding)?);
+        }
+        Ok(())
+    }
+}
+
+fn encoding(e: serde_json::Error) -> Error {
+    Error::Backend {
+        message: format!("event bus: {e}"),
+        source: None,
+    }
+}
+
 impl PgEventBus {
     /// Starts listening (spawns a task on the current Tokio runtime).
     pub async fn connect(store: PgStore) -> Result<Self> {
@@ -71,7 +180,11 @@ impl PgEventBus {
             .await
             .map_err(|e| db("event bus: listen", e))?;
         let (sender, _) = broadcast::channel(4096);
-        let bus = Self { store, sender };
+        let bus = Self {
+            store,
+            sender,
+            read_backs: Arc::default(),
+        };
         let task_bus = bus.clone();
         tokio::spawn(async move { task_bus.run(listener).await });
         Ok(bus)
@@ -123,12 +236,24 @@ impl PgEventBus {
         }
     }
 
+    /// How many notifications this bus's listener has read back from the
+    /// events table (stored events too large to travel in a notification).
+    pub fn read_backs(&self) -> u64 {
+        self.read_backs.load(Ordering::Relaxed)
+    }
+
     async fn deliver(&self, payload: &str) {
         match serde_json::from_str::<Note>(payload) {
+            Ok(Note::Inline { e }) => {
+                for e in e {
+                    let _ = self.sender.send(Item::Event(Box::new(e)));
+                }
+            }
             Ok(Note::Live { e }) => {
                 let _ = self.sender.send(Item::Event(e));
             }
             Ok(Note::Stored { t, from, to }) => {
+                self.read_backs.fetch_add(1, Ordering::Relaxed);
                 let Ok(tenant) = TenantId::new(t) else {
                     tracing::warn!("event bus: a notification names an invalid tenant");
                     return;
@@ -151,22 +276,15 @@ impl PgEventBus {
                     }
                 }
             }
-            Err(e) => tracing::warn!(error = %e, "event bus: unreadable notification"),
+            // What it carried is lost here: subscribers catch up.
+            Err(e) => {
+                tracing::warn!(error = %e, "event bus: unreadable notification");
+                let _ = self.sender.send(Item::Gap);
+            }
         }
     }
 
-    async fn notify(&self, note: &Note) -> Result<()> {
-        let payload = serde_json::to_string(note).map_err(|e| Error::Backend {
-            message: format!("event bus: {e}"),
-            source: None,
-        })?;
-        if payload.len() > 7_900 {
-            tracing::warn!(
-                bytes = payload.len(),
-                "event bus: live event too large to notify; dropped"
-            );
-            return Ok(());
-        }
+    async fn notify(&self, payload: String) -> Result<()> {
         sqlx::query("SELECT pg_notify($1, $2)")
             .bind(CHANNEL)
             .bind(payload)
@@ -180,31 +298,8 @@ impl PgEventBus {
 #[async_trait]
 impl EventBus for PgEventBus {
     async fn publish(&self, events: &[Event]) -> Result<()> {
-        // Contiguous ranges of stored events per tenant, one notification each.
-        let mut ranges: BTreeMap<String, Vec<(u64, u64)>> = BTreeMap::new();
-        for e in events {
-            if e.seq == 0 {
-                self.notify(&Note::Live {
-                    e: Box::new(e.clone()),
-                })
-                .await?;
-                continue;
-            }
-            let r = ranges.entry(e.tenant.to_string()).or_default();
-            match r.last_mut() {
-                Some((_, to)) if *to + 1 == e.seq => *to = e.seq,
-                _ => r.push((e.seq, e.seq)),
-            }
-        }
-        for (t, rs) in ranges {
-            for (from, to) in rs {
-                self.notify(&Note::Stored {
-                    t: t.clone(),
-                    from,
-                    to,
-                })
-                .await?;
-            }
+        for payload in Packer::pack(events)? {
+            self.notify(payload).await?;
         }
         Ok(())
     }
@@ -230,5 +325,87 @@ impl EventBus for PgEventBus {
                 }
             },
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+
+    use super::*;
+    use chrono::TimeZone;
+    use inbox_core::event::{EventActor, EventKind};
+
+    fn event(seq: u64, bytes: usize) -> Event {
+        let mut e = Event::new(
+            TenantId::new("acme").unwrap(),
+            chrono::Utc.timestamp_opt(0, 0).unwrap(),
+            EventActor::System,
+            EventKind::Integration {
+                name: "x".repeat(bytes),
+                data: Default::default(),
+            },
+        );
+        e.seq = seq;
+        e
+    }
+
+    fn notes(events: &[Event]) -> Vec<Note> {
+        let payloads = Packer::pack(events).unwrap();
+        assert!(
+            payloads.iter().all(|p| p.len() <= MAX_PAYLOAD),
+            "{payloads:?}"
+        );
+        payloads
+            .iter()
+            .map(|p| serde_json::from_str(p).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn events_travel_inline_as_many_to_a_notification_as_fit() {
+        let small: Vec<Event> = (1..=3).map(|s| event(s, 10)).collect();
+        match notes(&small).as_slice() {
+            [Note::Inline { e }] => assert_eq!(e, &small),
+            _ => panic!("one inline note"),
+        }
+        // 3 KB each: two to a notification, in order.
+        let big: Vec<Event> = (1..=5).map(|s| event(s, 3_000)).collect();
+        let mut seen = Vec::new();
+        for n in notes(&big) {
+            let Note::Inline { e } = n else {
+                panic!("inline")
+            };
+            assert!(e.len() <= 2);
+            seen.extend(e);
+        }
+        assert_eq!(seen, big);
+    }
+
+    #[test]
+    fn events_too_large_travel_as_sequence_numbers() {
+        let events = [
+            event(1, 10),
+            event(2, 9_000),
+            event(3, 9_000),
+            event(0, 9_000), // live only: dropped
+            event(4, 10),
+            event(5, 9_000),
+        ];
+        let notes = notes(&events);
+        let shape: Vec<String> = notes
+            .iter()
+            .map(|n| match n {
+                Note::Inline { e } => {
+                    format!("inline {:?}", e.iter().map(|e| e.seq).collect::<Vec<_>>())
+                }
+                Note::Stored { t, from, to } => format!("{t} {from}..={to}"),
+                Note::Live { .. } => "live".into(),
+            })
+            .collect();
+        assert_eq!(
+            shape,
+            ["inline [1]", "acme 2..=3", "inline [4]", "acme 5..=5"]
+        );
     }
 }

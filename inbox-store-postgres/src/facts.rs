@@ -12,7 +12,7 @@
 use inbox_core::model::{Author, Conversation, Direction, Message};
 use inbox_core::sla::SlaTargetState;
 
-use crate::store::micros;
+use crate::sql::micros;
 
 /// The columns of a message row that reports and lookups read, as the
 /// message says (until migration 16 they were generated from the
@@ -52,37 +52,6 @@ pub(crate) fn direction(d: Direction) -> &'static str {
         Direction::Inbound => "inbound",
         Direction::Outbound => "outbound",
         Direction::Note => "note",
-    }
-}
-
-/// The facts of several messages as columns, for multi-row statements.
-#[derive(Debug, Default)]
-pub(crate) struct MessageFactColumns<'a> {
-    pub author_agent: Vec<Option<&'a str>>,
-    pub direction: Vec<&'static str>,
-    pub next_response_secs: Vec<Option<i64>>,
-    pub next_response_business_secs: Vec<Option<i64>>,
-}
-
-impl<'a> MessageFactColumns<'a> {
-    /// The columns of `messages`, in order.
-    pub(crate) fn of(messages: impl ExactSizeIterator<Item = &'a Message>) -> Self {
-        let n = messages.len();
-        let mut c = Self {
-            author_agent: Vec::with_capacity(n),
-            direction: Vec::with_capacity(n),
-            next_response_secs: Vec::with_capacity(n),
-            next_response_business_secs: Vec::with_capacity(n),
-        };
-        for m in messages {
-            let f = MessageFacts::of(m);
-            c.author_agent.push(f.author_agent);
-            c.direction.push(f.direction);
-            c.next_response_secs.push(f.next_response_secs);
-            c.next_response_business_secs
-                .push(f.next_response_business_secs);
-        }
-        c
     }
 }
 
@@ -148,45 +117,6 @@ pub(crate) fn sla_state(s: &SlaTargetState) -> &'static str {
         SlaTargetState::Paused { .. } => "paused",
         SlaTargetState::Met { .. } => "met",
         SlaTargetState::Breached { .. } => "breached",
-    }
-}
-
-/// The facts of several conversations as columns, for multi-row
-/// statements (the SLA arrays as literals: arrays of different lengths
-/// cannot be bound as one array).
-#[derive(Debug, Default)]
-pub(crate) struct ConversationFactColumns<'a> {
-    pub first_response_secs: Vec<Option<i64>>,
-    pub resolution_secs: Vec<Option<i64>>,
-    pub first_response_business_secs: Vec<Option<i64>>,
-    pub resolution_business_secs: Vec<Option<i64>>,
-    pub reopen_count: Vec<i64>,
-    pub sla_policy: Vec<Option<&'a str>>,
-    pub sla_kinds: Vec<Option<String>>,
-    pub sla_states: Vec<Option<String>>,
-    pub sla_warn_us: Vec<Option<String>>,
-    pub sla_due_us: Vec<Option<String>>,
-}
-
-impl<'a> ConversationFactColumns<'a> {
-    /// The columns of `conversations`, in order.
-    pub(crate) fn of(conversations: &[&'a Conversation]) -> Self {
-        let mut c = Self::default();
-        for conv in conversations {
-            let f = ConversationFacts::of(conv);
-            c.first_response_secs.push(f.first_response_secs);
-            c.resolution_secs.push(f.resolution_secs);
-            c.first_response_business_secs
-                .push(f.first_response_business_secs);
-            c.resolution_business_secs.push(f.resolution_business_secs);
-            c.reopen_count.push(f.reopen_count);
-            c.sla_policy.push(f.sla_policy);
-            c.sla_kinds.push(f.sla_kinds);
-            c.sla_states.push(f.sla_states);
-            c.sla_warn_us.push(f.sla_warn_us);
-            c.sla_due_us.push(f.sla_due_us);
-        }
-        c
     }
 }
 

@@ -36,20 +36,54 @@
 //! let bus = PgEventBus::connect(store.clone()).await?;
 //! # let _ = bus; Ok(()) }
 //! ```
+//!
+//! ## Layers
+//!
+//! The modules, top down; each uses only those it points to (and `error`),
+//! so they form no cycle:
+//!
+//! ```text
+//! bus, subscriptions, dead_letters -> store   adapters on a PgStore
+//! store     -> batch, reads, changes, views, search, reports, lookups, tables, ...
+//!              PgStore and its settings; one impl per port, each method delegating
+//! batch     -> plans, changes, mutations  group commit, over a Writer handle
+//! reads     -> plans, lookups             batched ingest lookups
+//! plans     -> changes                    the batches' pools (Writers)
+//! changes   -> mutations, tables, sql     the changeset writer (alone, or a batch
+//!                                         as one statement); Writer
+//! mutations -> lookups, tables, sql       message mutations (delivery statuses)
+//! search -> views -> sql; reports -> tables; lookups -> sql   the reads
+//! tables::* -> facts, sql                 one writer per table, and its reads by key
+//!              (messages, conversations, contacts, events, outbox, timers,
+//!              cursors, directory, leases -> conversations)
+//! facts -> sql -> error                   derived columns; codecs, Statement
+//! ```
+//!
+//! A table's writer adds one multi-row statement for a slice of rows to a
+//! `Statement`: group commit puts every table of a batch in one statement,
+//! a changeset committed alone runs each table's statement for its own
+//! rows (the batch path with one item).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod batch;
 mod bus;
+mod changes;
 mod dead_letters;
 mod error;
 mod facts;
+mod lookups;
 mod mutations;
 mod plans;
 mod reads;
+mod reports;
+mod search;
+mod sql;
 mod store;
-mod webhooks;
+mod subscriptions;
+mod tables;
+mod views;
 
 pub use batch::{GroupCommit, GroupCommitStats};
 pub use bus::{PgEventBus, CHANNEL};

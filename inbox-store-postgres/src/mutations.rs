@@ -30,18 +30,21 @@
 //! [`Messages::update_message`]: inbox_core::ports::Messages::update_message
 //! [`Messages::update_messages`]: inbox_core::ports::Messages::update_messages
 
-use sqlx::{PgConnection, Row};
+use sqlx::{PgConnection, PgPool, Row};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::oneshot;
 
-use inbox_core::error::{Entity, Error, Result};
+use inbox_core::error::{Conflict, Entity, Error, Result, Unique};
 use inbox_core::event::Event;
 use inbox_core::ids::{ChannelId, MessageId, TenantId};
 use inbox_core::model::Message;
 use inbox_core::ports::{MessageMutation, MessageUpdated};
 
-use crate::error::db;
+use crate::error::{db, unique_violation};
+use crate::lookups::{self, status_target, Scope, StatusKey};
+use crate::sql::{column, Statement};
+use crate::tables::{events, messages};
 
 /// Which message a mutation is for.
 pub(crate) enum Target {
@@ -90,6 +93,12 @@ impl MutationBatchStats {
             self.batched.load(Ordering::Relaxed),
             self.redone.load(Ordering::Relaxed),
         )
+    }
+
+    /// Counts a batch that applied `n` mutations.
+    pub(crate) fn count_batch(&self, n: usize) {
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        self.batched.fetch_add(n as u64, Ordering::Relaxed);
     }
 }
 
@@ -155,7 +164,7 @@ pub(crate) async fn read_and_apply(
     // versions.
     let rows = sqlx::query(concat!(
         "WITH r AS MATERIALIZED (SELECT u.ord, u.t, COALESCE(u.id, (",
-        crate::reads::status_target!("message_id"),
+        status_target!("message_id"),
         ")) AS id \
             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY \
                  AS u(t, id, ch, ours, ext, ord)) \
@@ -185,7 +194,7 @@ pub(crate) async fn read_and_apply(
         };
         let key = (job.tenant.to_string(), id);
         if !messages.contains_key(&key) {
-            if let Some(m) = crate::reads::column::<Message>(&row, 2, "message")? {
+            if let Some(m) = column::<Message>(&row, 2, "message")? {
                 let version: String = row.try_get(3).map_err(|e| db("update message", e))?;
                 messages.insert(key.clone(), (m, version, false));
             }
@@ -226,4 +235,93 @@ pub(crate) async fn read_and_apply(
         outcomes,
         events,
     })
+}
+
+/// A mutation in a transaction of its own (without group commit, and for
+/// batches that must be redone one at a time): its message found (a
+/// status's as `message_for_status` finds it), read under a row lock,
+/// mutated, written, its event recorded.
+pub(crate) async fn alone(pool: &PgPool, job: &MutationJob) -> Result<Option<MessageUpdated>> {
+    let id = match &job.target {
+        Target::Id(id) => id.clone(),
+        Target::Status {
+            channel,
+            ours,
+            external_id,
+        } => {
+            let key = StatusKey {
+                at: Scope::of(&job.tenant, channel, external_id),
+                our_id: ours.clone(),
+            };
+            match lookups::status(pool, key).await? {
+                Some(m) => m.id,
+                None => return Ok(None),
+            }
+        }
+    };
+    match update_alone(pool, &job.tenant, &id, &job.mutation).await {
+        Ok(event) => Ok(Some(MessageUpdated { message: id, event })),
+        Err(Error::NotFound { .. }) if matches!(job.target, Target::Status { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// [`Messages::update_message`](inbox_core::ports::Messages::update_message) in a
+/// transaction of its own.
+async fn update_alone(
+    pool: &PgPool,
+    tenant: &TenantId,
+    id: &MessageId,
+    mutation: &MessageMutation,
+) -> Result<Option<Event>> {
+    let mut tx = pool.begin().await.map_err(|e| db("begin", e))?;
+    let (mut message, version) = messages::locked(&mut tx, tenant, id)
+        .await?
+        .ok_or_else(|| Error::not_found(Entity::Message, id))?;
+    let mutated = mutation.apply(&mut message);
+    if !mutated.changed {
+        let _ = tx.rollback().await;
+        return Ok(None);
+    }
+    let mut st = Statement::new();
+    messages::update(
+        &mut st,
+        std::slice::from_ref(&message),
+        std::slice::from_ref(&version),
+    )?;
+    match st.run(&mut tx, "").await {
+        Ok((true, _)) => {}
+        // Cannot happen: the row is locked.
+        Ok((false, _)) => {
+            let _ = tx.rollback().await;
+            return Err(Error::Conflict(Box::new(Conflict::on(
+                Entity::Message,
+                id,
+                0,
+                0,
+            ))));
+        }
+        Err(e) => {
+            let _ = tx.rollback().await;
+            return Err(match unique_violation(&e) {
+                Some(_) => {
+                    let ext = message.external_id.clone().unwrap_or_default();
+                    let other = messages::BY_EXTERNAL_ID
+                        .one(pool, &[tenant.as_str(), message.channel.as_str(), &ext])
+                        .await?;
+                    Error::Duplicate {
+                        what: Unique::Message,
+                        existing: other.map(|m| m.id.to_string()).unwrap_or_default(),
+                    }
+                }
+                None => db("update message", e),
+            });
+        }
+    }
+    let recorded = match mutated.event {
+        Some(e) => events::record(&mut tx, vec![e]).await?.pop(),
+        None => None,
+    };
+    tx.commit().await.map_err(|e| db("commit", e))?;
+    Ok(recorded)
 }

@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch, Mutex as AsyncMutex};
 
-use crate::store::PgStore;
+use crate::changes::Writer;
 
 /// How often, at most, the committers ask whether the tables have
 /// statistics yet (one small catalog query).
@@ -52,8 +52,8 @@ const KEYED_TABLES: [&str; 3] = ["inbox_messages", "inbox_conversations", "inbox
 /// documentation).
 #[derive(Debug, Clone)]
 pub(crate) struct BatchPools {
-    custom: Arc<PgStore>,
-    generic: Arc<PgStore>,
+    custom: Writer,
+    generic: Writer,
     state: Arc<State>,
     /// Set when the pools close: the tasks then let their connections go
     /// (see [`Held::next_batch`]), which closing waits for.
@@ -93,8 +93,8 @@ impl BatchPools {
             ("enable_mergejoin", "off"),
         ]));
         Self {
-            custom: Arc::new(PgStore::from_pool(custom)),
-            generic: Arc::new(PgStore::from_pool(generic)),
+            custom: Writer::new(custom),
+            generic: Writer::new(generic),
             state: Arc::new(State {
                 allowed: generic_plans,
                 ..State::default()
@@ -108,8 +108,9 @@ impl BatchPools {
         self.closing.subscribe()
     }
 
-    /// The store (without group commit) a batch runs on now.
-    pub(crate) async fn store(&self) -> &PgStore {
+    /// The writer a batch runs on now (its pool's connections plan per
+    /// execution, or keep generic plans).
+    pub(crate) async fn writer(&self) -> &Writer {
         if self.uses_generic_plans() {
             return &self.generic;
         }
@@ -220,7 +221,7 @@ impl Held {
         &mut self,
         pools: &BatchPools,
     ) -> Result<&mut PgConnection, sqlx::Error> {
-        let store = pools.store().await;
+        let writer = pools.writer().await;
         let generic = pools.uses_generic_plans();
         let kept = match self.conn.take() {
             Some((g, conn, used)) if g == generic => Some((conn, used)),
@@ -230,9 +231,9 @@ impl Held {
             Some((conn, used)) if used.elapsed() < IDLE_CHECK => conn,
             Some((mut conn, _)) => match tokio::time::timeout(PING_TIMEOUT, conn.ping()).await {
                 Ok(Ok(())) => conn,
-                _ => store.pool().acquire().await?,
+                _ => writer.pool().acquire().await?,
             },
-            None => store.pool().acquire().await?,
+            None => writer.pool().acquire().await?,
         };
         let (_, conn, _) = self.conn.insert((generic, conn, Instant::now()));
         Ok(&mut **conn)
@@ -243,7 +244,7 @@ impl Held {
         self.conn = None;
     }
 
-    /// The next batch of the task's queue ([`crate::reads::next_batch`]);
+    /// The next batch of the task's queue ([`next_batch`]);
     /// while it waits, the connection is let go if the pools close.
     pub(crate) async fn next_batch<T>(
         &mut self,
@@ -256,11 +257,11 @@ impl Held {
                 self.release();
             }
             if self.conn.is_none() {
-                return crate::reads::next_batch(rx, max).await;
+                return next_batch(rx, max).await;
             }
             // Both are cancel-safe: a queued item is never lost.
             tokio::select! {
-                batch = crate::reads::next_batch(rx, max) => return batch,
+                batch = next_batch(rx, max) => return batch,
                 changed = closing.changed() => {
                     if changed.is_err() {
                         self.release();
@@ -269,4 +270,20 @@ impl Held {
             }
         }
     }
+}
+
+/// Takes the next batch off a shared queue: waits for one item, then takes
+/// what else is already queued, up to `max`. `None` once every sender is
+/// gone.
+async fn next_batch<T>(rx: &AsyncMutex<mpsc::UnboundedReceiver<T>>, max: usize) -> Option<Vec<T>> {
+    let mut rx = rx.lock().await;
+    let first = rx.recv().await?;
+    let mut items = vec![first];
+    while items.len() < max.max(1) {
+        match rx.try_recv() {
+            Ok(item) => items.push(item),
+            Err(_) => break,
+        }
+    }
+    Some(items)
 }

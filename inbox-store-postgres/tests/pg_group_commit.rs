@@ -410,6 +410,13 @@ async fn group_commit_fixture() -> Option<(PgStore, Fixture)> {
     Some(fixture_on(&url).await)
 }
 
+/// [`group_commit_fixture`] and its database's URL (for more stores).
+async fn fixture_and_url() -> Option<(String, PgStore, Fixture)> {
+    let url = common::fresh_database().await?;
+    let (pg, f) = fixture_on(&url).await;
+    Some((url, pg, f))
+}
+
 /// A store (group commit on) on the database of `url` and a fixture on it.
 async fn fixture_on(url: &str) -> (PgStore, Fixture) {
     let pg = PgStore::connect(url, 8).await.unwrap();
@@ -541,10 +548,9 @@ async fn concurrent_status_reports_are_applied_together_as_if_one_at_a_time() {
 /// its delivery events only ever move it forward, one per status at most.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn status_reports_racing_on_several_instances_never_move_a_message_back() {
-    let Some(url) = common::fresh_database().await else {
+    let Some((url, pg, f)) = fixture_and_url().await else {
         return;
     };
-    let (pg, f) = fixture_on(&url).await;
     let t = f.acme();
     let ids = |n: usize| Some(format!("wamid.out.{n}"));
     seed_replies(&f, "wamid.race", "34600000088", (0..40).map(ids)).await;
@@ -616,16 +622,7 @@ async fn closing_a_store_returns_once_group_commit_has_run() {
     let Some((pg, f)) = group_commit_fixture().await else {
         return;
     };
-    let results = join_all((0..8).map(|i| {
-        let event = f.text(
-            "1001",
-            &format!("wamid.close.{i}"),
-            &format!("346000002{i:02}"),
-            "hello",
-        );
-        f.inbox.ingest(event)
-    }))
-    .await;
+    let results = common::ingest_at_once(&f, "close", "346000002", 8).await;
     assert!(results.iter().all(|r| r.is_ok()), "{results:?}");
     let (_, fast, _, _) = pg.group_commit_stats().snapshot();
     let (queries, _) = pg.read_batch_stats().snapshot();
@@ -719,10 +716,9 @@ async fn a_webhooks_status_reports_are_applied_in_order_in_one_batch() {
 /// switches.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn generic_plans_once_the_tables_have_statistics() {
-    let Some(url) = common::fresh_database().await else {
+    let Some((url, pg, f)) = fixture_and_url().await else {
         return;
     };
-    let (pg, f) = fixture_on(&url).await;
     let t = f.acme();
     let analyze = || async {
         sqlx::query("ANALYZE").execute(pg.pool()).await.unwrap();

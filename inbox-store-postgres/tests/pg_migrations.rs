@@ -1,7 +1,7 @@
 //! Migrations keep what is stored: rows written by the schema before a
 //! migration read back the same after it, and the columns a migration
 //! fills from the stored documents hold what the store writes for the
-//! same entity now.
+//! same entity now; tables a migration renames keep their rows.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -17,9 +17,15 @@ use inbox_core::model::{
     Author, Content, Conversation, ConversationStatus, Direction, Message, ReplyContext,
     ResponseTime,
 };
-use inbox_core::ports::{Changeset, Conversations, Messages, Write};
+use inbox_core::ports::{
+    Changeset, Conversations, Messages, SubscriptionDeadLetter, SubscriptionLog, SubscriptionRetry,
+    Write,
+};
 use inbox_core::sla::{SlaState, SlaTarget, SlaTargetKind, SlaTargetState};
-use inbox_core::{AgentId, ChannelId, ContactId, ConversationId, MessageId, TenantId};
+use inbox_core::{
+    AgentId, ChannelId, ContactId, ConversationId, Event, EventActor, EventKind, MessageId,
+    TenantId,
+};
 use inbox_store_postgres::PgStore;
 
 const MIGRATIONS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations");
@@ -44,6 +50,19 @@ async fn migrate_before(pool: &PgPool, version: i64) {
         .await
         .unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A new database (its URL and a pool on it) with the migrations older
+/// than `version` applied; `None` where PostgreSQL tests are skipped.
+async fn database_before(version: i64) -> Option<(String, PgPool)> {
+    let url = common::empty_database().await?;
+    let pool = PgPoolOptions::new()
+        .max_connections(2)
+        .connect(&url)
+        .await
+        .unwrap();
+    migrate_before(&pool, version).await;
+    Some((url, pool))
 }
 
 fn at(h: u32, m: u32) -> DateTime<Utc> {
@@ -149,29 +168,48 @@ fn messages() -> Vec<Message> {
         response: None,
     };
     let reply = Message {
-        id: MessageId::new("m-out").unwrap(),
-        direction: Direction::Outbound,
-        author: Author::Agent(AgentId::new("ana").unwrap()),
-        content: Content::text("hi"),
-        external_id: None,
-        idempotency_key: Some("k1".into()),
         response: Some(ResponseTime {
             secs: 420,
             business_secs: 400,
             first: false,
         }),
-        ..base.clone()
+        ..by_agent(&base, "m-out", Direction::Outbound, "ana", "hi", "k1")
     };
-    let note = Message {
-        id: MessageId::new("m-note").unwrap(),
-        direction: Direction::Note,
-        author: Author::Agent(AgentId::new("ben").unwrap()),
-        content: Content::text("vip"),
-        external_id: None,
-        idempotency_key: Some("k2".into()),
-        ..base.clone()
-    };
+    let note = by_agent(&base, "m-note", Direction::Note, "ben", "vip", "k2");
     vec![base, reply, note]
+}
+
+/// `base` as message `id` in `direction`, written by `agent` with an
+/// idempotency key.
+fn by_agent(
+    base: &Message,
+    id: &str,
+    direction: Direction,
+    agent: &str,
+    text: &str,
+    key: &str,
+) -> Message {
+    Message {
+        id: MessageId::new(id).unwrap(),
+        direction,
+        author: Author::Agent(AgentId::new(agent).unwrap()),
+        content: Content::text(text),
+        external_id: None,
+        idempotency_key: Some(key.into()),
+        ..base.clone()
+    }
+}
+
+/// Each message's id and the columns generated from its document, in id
+/// order, joined with `|`.
+async fn message_columns(pool: &PgPool) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT concat_ws('|', message_id, author_agent, direction, next_response_secs, next_response_business_secs) \
+         FROM inbox_messages ORDER BY message_id",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
 }
 
 fn micros(t: DateTime<Utc>) -> i64 {
@@ -218,15 +256,9 @@ async fn report_columns(pool: &PgPool, id: &str) -> String {
 
 #[tokio::test]
 async fn documents_stored_before_migrations_16_and_17_read_the_same_and_report_the_same() {
-    let Some(url) = common::empty_database().await else {
+    let Some((url, pool)) = database_before(20261202000016).await else {
         return;
     };
-    let pool = PgPoolOptions::new()
-        .max_connections(2)
-        .connect(&url)
-        .await
-        .unwrap();
-    migrate_before(&pool, 20261202000016).await;
     sqlx::query("INSERT INTO inbox_tenants (tenant_id, name) VALUES ('acme', 'Acme')")
         .execute(&pool)
         .await
@@ -266,13 +298,7 @@ async fn documents_stored_before_migrations_16_and_17_read_the_same_and_report_t
         .await
         .unwrap();
     }
-    let generated: Vec<String> = sqlx::query_scalar(
-        "SELECT concat_ws('|', message_id, author_agent, direction, next_response_secs, next_response_business_secs) \
-         FROM inbox_messages ORDER BY message_id",
-    )
-    .fetch_all(&pool)
-    .await
-    .unwrap();
+    let generated = message_columns(&pool).await;
 
     // The rest of the migrations, as a deployment's upgrade runs them.
     let store = PgStore::connect(&url, 4).await.unwrap();
@@ -284,13 +310,7 @@ async fn documents_stored_before_migrations_16_and_17_read_the_same_and_report_t
     for m in messages() {
         assert_eq!(store.message(&t, &m.id).await.unwrap(), m);
     }
-    let kept: Vec<String> = sqlx::query_scalar(
-        "SELECT concat_ws('|', message_id, author_agent, direction, next_response_secs, next_response_business_secs) \
-         FROM inbox_messages ORDER BY message_id",
-    )
-    .fetch_all(&pool)
-    .await
-    .unwrap();
+    let kept = message_columns(&pool).await;
     assert_eq!(kept, generated);
     assert_eq!(
         generated,
@@ -309,16 +329,12 @@ async fn documents_stored_before_migrations_16_and_17_read_the_same_and_report_t
         let mut copy = c.clone();
         copy.id = ConversationId::new(format!("{}-now", c.id)).unwrap();
         copy.contact = ContactId::new(format!("{}-now", c.contact)).unwrap();
-        store
-            .commit(Changeset {
-                conversation: Some(Write {
-                    value: copy.clone(),
-                    expected_version: None,
-                }),
-                ..Changeset::new(t.clone())
-            })
-            .await
-            .unwrap();
+        let mut today = Changeset::new(t.clone());
+        today.conversation = Some(Write {
+            value: copy.clone(),
+            expected_version: None,
+        });
+        store.commit(today).await.unwrap();
         let migrated = report_columns(&pool, c.id.as_str()).await;
         assert_eq!(migrated, report_columns(&pool, copy.id.as_str()).await);
         assert!(migrated.ends_with("|json"), "{migrated}");
@@ -343,6 +359,91 @@ async fn documents_stored_before_migrations_16_and_17_read_the_same_and_report_t
         "0|none yet|{}|{}|{}|{}|json"
     );
     assert_eq!(report_columns(&pool, "conv-0").await, "0|json");
+    store.close().await;
+    pool.close().await;
+}
+
+/// Subscription state stored before migration 20 (under the tables' old
+/// "webhook" names) is the same after it: the position, a retry (still
+/// due, earliest first) and a dead letter.
+#[tokio::test]
+async fn subscription_state_stored_before_migration_20_is_kept() {
+    let Some((url, pool)) = database_before(20261208000020).await else {
+        return;
+    };
+    let t = tenant();
+    let event = |seq: u64| {
+        let mut e = Event::new(
+            t.clone(),
+            at(9, 0),
+            EventActor::System,
+            EventKind::Integration {
+                name: "crm.lead".into(),
+                data: [("seq".to_string(), seq.to_string())].into(),
+            },
+        );
+        e.seq = seq;
+        e
+    };
+    let retry = SubscriptionRetry {
+        subscription: "crm".into(),
+        event: event(4),
+        attempts: 2,
+        due: at(9, 30),
+        last_error: "HTTP 503".into(),
+    };
+    let dead = SubscriptionDeadLetter {
+        subscription: "crm".into(),
+        event: event(5),
+        attempts: 8,
+        last_error: "HTTP 410".into(),
+        failed_at: at(9, 10),
+    };
+    sqlx::query(
+        "INSERT INTO inbox_webhook_positions (tenant_id, subscription, position) VALUES ('acme', 'crm', 7)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    for (seq, is_dead, due, data) in [
+        (
+            4,
+            false,
+            Some(retry.due.timestamp_micros()),
+            serde_json::to_value(&retry).unwrap(),
+        ),
+        (5, true, None, serde_json::to_value(&dead).unwrap()),
+    ] {
+        sqlx::query(
+            "INSERT INTO inbox_webhook_deliveries (tenant_id, subscription, seq, dead, due_us, data) \
+             VALUES ('acme', 'crm', $1, $2, $3, $4)",
+        )
+        .bind(seq)
+        .bind(is_dead)
+        .bind(due)
+        .bind(data)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+
+    let store = PgStore::connect(&url, 4).await.unwrap();
+    store.migrate().await.unwrap();
+    assert_eq!(
+        store.subscription_position(&t, "crm").await.unwrap(),
+        Some(7)
+    );
+    assert_eq!(
+        store
+            .subscription_due_retries(&t, "crm", at(10, 0), 10)
+            .await
+            .unwrap(),
+        vec![retry]
+    );
+    assert_eq!(
+        store.subscription_dead_letters(&t, "crm").await.unwrap(),
+        vec![dead]
+    );
     store.close().await;
     pool.close().await;
 }

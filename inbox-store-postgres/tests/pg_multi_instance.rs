@@ -11,9 +11,13 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use inbox_core::ports::{BusItem, EventBus, Store};
+use inbox_core::event::{Event, EventActor};
+use inbox_core::ports::{BusItem, Changeset, Conversations, EventBus, Store};
 use inbox_core::testing::Fixture;
-use inbox_core::{Error, EventKind, InboxConfig, IngestOutcome, Reply, TenantId, View, ViewQuery};
+use inbox_core::{
+    ConversationId, Error, EventKind, InboxConfig, IngestOutcome, MessageId, Reply, TenantId, View,
+    ViewQuery,
+};
 use inbox_store_postgres::{PgEventBus, PgStore};
 
 /// Instance `n` on its own pool, on the database of `url`.
@@ -22,25 +26,50 @@ async fn instance(url: &str, prefix: &'static str) -> Fixture {
     Fixture::instance(store as Arc<dyn Store>, InboxConfig::default(), prefix)
 }
 
+/// `N` instances (at most three) on a fresh database, each on its own
+/// pool; the first provisions the fixture's tenant. `None` when the tests
+/// skip.
+async fn instances<const N: usize>() -> Option<[Fixture; N]> {
+    let url = common::fresh_database().await?;
+    let store = Arc::new(PgStore::connect(&url, 4).await.unwrap());
+    let mut all = vec![Fixture::new(store as Arc<dyn Store>).await.unwrap()];
+    for prefix in ["b", "c"].into_iter().take(N - 1) {
+        all.push(instance(&url, prefix).await);
+    }
+    all.try_into().ok()
+}
+
+/// `n` conversations on `f`, each opened by a new customer whose number is
+/// `prefix` and four digits.
+async fn conversations(f: &Fixture, n: usize, prefix: &str) -> Vec<ConversationId> {
+    let mut convs = Vec::new();
+    for i in 0..n {
+        let wa_id = format!("{prefix}{i:04}");
+        convs.push(
+            f.customer_says("1001", &format!("w{i}"), &wa_id, "hi")
+                .await
+                .unwrap()
+                .0,
+        );
+    }
+    convs
+}
+
+/// The ids of the messages `f`'s transport sent.
+fn sent(f: &Fixture) -> Vec<MessageId> {
+    f.transport
+        .sent()
+        .into_iter()
+        .map(|s| s.request.message_id)
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn claims_race_across_pools_exactly_one_wins() {
-    let Some(url) = common::fresh_database().await else {
+    let Some([a, b, c]) = instances().await else {
         return;
     };
-    let a = Fixture::new(Arc::new(PgStore::connect(&url, 4).await.unwrap()) as Arc<dyn Store>)
-        .await
-        .unwrap();
-    let b = instance(&url, "b").await;
-    let c = instance(&url, "c").await;
-    let mut convs = Vec::new();
-    for i in 0..10 {
-        let (conv, _) = a
-            .customer_says("1001", &format!("w{i}"), &format!("3460000{i:04}"), "hi")
-            .await
-            .unwrap();
-        convs.push(conv);
-    }
-    for conv in &convs {
+    for conv in &conversations(&a, 10, "3460000").await {
         let attempts = [
             (&a, "ana"),
             (&b, "ben"),
@@ -58,13 +87,8 @@ async fn claims_race_across_pools_exactly_one_wins() {
             .filter(|r| matches!(r, Ok(o) if !o.replayed))
             .collect();
         assert_eq!(winners.len(), 1, "{results:?}");
-        let owner = a
-            .store
-            .conversation(&a.acme(), conv)
-            .await
-            .unwrap()
-            .assignee
-            .unwrap();
+        let stored = a.store.conversation(&a.acme(), conv).await.unwrap();
+        let owner = stored.assignee.unwrap();
         for r in &results {
             match r {
                 Ok(o) => assert_eq!(o.conversation.assignee.as_ref(), Some(&owner)),
@@ -77,14 +101,9 @@ async fn claims_race_across_pools_exactly_one_wins() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn duplicate_deliveries_across_pools_store_one_message() {
-    let Some(url) = common::fresh_database().await else {
+    let Some([a, b, c]) = instances().await else {
         return;
     };
-    let a = Fixture::new(Arc::new(PgStore::connect(&url, 4).await.unwrap()) as Arc<dyn Store>)
-        .await
-        .unwrap();
-    let b = instance(&url, "b").await;
-    let c = instance(&url, "c").await;
     let instances = [&a, &b, &c];
     let deliveries = (0..30).map(|i| {
         let f = instances[i % 3];
@@ -94,51 +113,29 @@ async fn duplicate_deliveries_across_pools_store_one_message() {
     let results = join_all(deliveries).await;
     let stored = results
         .iter()
-        .filter(|r| matches!(r, Ok(IngestOutcome::Stored { .. })))
-        .count();
+        .filter(|r| matches!(r, Ok(IngestOutcome::Stored { .. })));
+    assert_eq!(stored.count(), 5);
     assert!(results.iter().all(|r| r.is_ok()), "{results:?}");
-    assert_eq!(stored, 5);
-    let all = a
-        .inbox
-        .list(&a.actor("sam"), &ViewQuery::new(View::All))
-        .await
-        .unwrap();
-    assert_eq!(all.items.len(), 1, "one conversation");
-    assert_eq!(
-        a.store
-            .messages(&a.acme(), &all.items[0].id)
-            .await
-            .unwrap()
-            .len(),
-        5
-    );
+    let all = ViewQuery::new(View::All);
+    let conversations = a.inbox.list(&a.actor("sam"), &all).await.unwrap().items;
+    assert_eq!(conversations.len(), 1, "one conversation");
+    let messages = a.store.messages(&a.acme(), &conversations[0].id).await;
+    assert_eq!(messages.unwrap().len(), 5);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_dispatchers_send_each_message_once() {
-    let Some(url) = common::fresh_database().await else {
+    let Some([a, b]) = instances().await else {
         return;
     };
-    let a = Fixture::new(Arc::new(PgStore::connect(&url, 4).await.unwrap()) as Arc<dyn Store>)
-        .await
-        .unwrap();
-    let b = instance(&url, "b").await;
     let mut queued = HashSet::new();
-    for i in 0..12 {
-        let (conv, _) = a
-            .customer_says("1001", &format!("w{i}"), &format!("3461000{i:04}"), "hi")
-            .await
-            .unwrap();
+    for (i, conv) in conversations(&a, 12, "3461000").await.iter().enumerate() {
         for k in 0..3 {
-            let v = a.version(&conv).await.unwrap();
+            let v = a.version(conv).await.unwrap();
+            let reply = Reply::text(format!("answer {k}"), format!("r{i}-{k}"));
             let out = a
                 .inbox
-                .reply(
-                    &a.actor("ana"),
-                    &conv,
-                    v,
-                    Reply::text(format!("answer {k}"), format!("r{i}-{k}")),
-                )
+                .reply(&a.actor("ana"), conv, v, reply)
                 .await
                 .unwrap();
             queued.insert(out.message.unwrap().id);
@@ -157,18 +154,7 @@ async fn two_dispatchers_send_each_message_once() {
         }
     };
     futures::join!(drain(&a), drain(&b));
-    let sent_a: Vec<_> = a
-        .transport
-        .sent()
-        .into_iter()
-        .map(|s| s.request.message_id)
-        .collect();
-    let sent_b: Vec<_> = b
-        .transport
-        .sent()
-        .into_iter()
-        .map(|s| s.request.message_id)
-        .collect();
+    let (sent_a, sent_b) = (sent(&a), sent(&b));
     let mut all: Vec<_> = sent_a.iter().chain(sent_b.iter()).cloned().collect();
     assert_eq!(
         all.len(),
@@ -226,6 +212,87 @@ async fn events_published_on_one_instance_reach_another() {
         ["contact_created", "conversation_opened", "message_received"]
     );
     let _ = store_b;
+}
+
+/// The bus sends the events themselves in the notification: those that
+/// fit reach the other instance without a read of the events table, with
+/// their scope, equal to what is stored; a stored event too large for a
+/// notification is read back from the table; a live-only one that large is
+/// dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn events_travel_in_notifications_and_only_the_too_large_are_read_back() {
+    let Some(url) = common::fresh_database().await else {
+        return;
+    };
+    let acme = TenantId::new("acme").unwrap();
+    let store_a = PgStore::connect(&url, 4).await.unwrap();
+    let store_b = PgStore::connect(&url, 4).await.unwrap();
+    let bus_b = PgEventBus::connect(store_b.clone()).await.unwrap();
+    let mut live = bus_b.subscribe(&acme);
+    let bus_a = Arc::new(PgEventBus::connect(store_a.clone()).await.unwrap());
+    let f = Fixture::new(Arc::new(store_a.clone()) as Arc<dyn Store>)
+        .await
+        .unwrap();
+    let inbox = inbox_core::Inbox::new(
+        inbox_core::Ports {
+            bus: bus_a.clone(),
+            ..f.inbox.ports().clone()
+        },
+        InboxConfig::default(),
+    );
+    let mut next = async || match tokio::time::timeout(Duration::from_secs(10), live.next())
+        .await
+        .expect("an event reached instance B")
+    {
+        Some(BusItem::Event(e)) => *e,
+        other => panic!("{other:?}"),
+    };
+    inbox
+        .ingest(f.text("1001", "w1", "34600000009", "hello from A"))
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    for _ in 0..3 {
+        got.push(next().await);
+    }
+    let stored = store_b.events_since(&acme, 0, 1000).await.unwrap();
+    assert_eq!(got, stored[stored.len() - 3..]);
+    assert!(got[1..].iter().all(|e| e.scope.is_some()), "{got:?}");
+    assert_eq!(bus_b.read_backs(), 0, "read from the notifications");
+
+    let big = |seq: u64| {
+        let mut e = Event::new(
+            acme.clone(),
+            Fixture::start(),
+            EventActor::Automation("crm".into()),
+            EventKind::Integration {
+                name: "crm.note".into(),
+                data: [("text".to_string(), "x".repeat(10_000))].into(),
+            },
+        );
+        e.seq = seq;
+        e
+    };
+    let committed = store_a
+        .commit(Changeset {
+            events: vec![big(0)],
+            ..Changeset::new(acme.clone())
+        })
+        .await
+        .unwrap()
+        .events;
+    let mut small = big(0);
+    small.kind = EventKind::Integration {
+        name: "crm.ping".into(),
+        data: Default::default(),
+    };
+    bus_a
+        .publish(&[big(0), committed[0].clone(), small.clone()])
+        .await
+        .unwrap();
+    assert_eq!(next().await, committed[0]);
+    assert_eq!(next().await, small, "the large live-only event is dropped");
+    assert_eq!(bus_b.read_backs(), 1);
 }
 
 #[tokio::test]
@@ -313,16 +380,11 @@ async fn lost_connections_fail_cleanly_and_the_pool_recovers() {
         // (Eight ingests at once, so that the committers batch them.)
         let mut delivered = false;
         for _ in 0..5 {
-            let results = join_all((0..8).map(|i| {
-                let event = f.text(
-                    "1001",
-                    &format!("wamid.r{round}.{i}"),
-                    &format!("346000001{i:02}"),
-                    "hello",
-                );
-                f.inbox.ingest(event)
-            }))
-            .await;
+            let ingests = (0..8).map(|i| {
+                let (wamid, wa_id) = (format!("wamid.r{round}.{i}"), format!("346000001{i:02}"));
+                f.inbox.ingest(f.text("1001", &wamid, &wa_id, "hello"))
+            });
+            let results = join_all(ingests).await;
             for r in &results {
                 if let Err(e) = r {
                     assert!(e.is_retryable(), "round {round}: {e:?}");

@@ -48,13 +48,8 @@ async fn nul_in_replies_and_notes_is_refused_with_a_typed_error() {
         .unwrap();
     let ana = f.actor("ana");
     let v = f.version(&c).await.unwrap();
-    let v = f
-        .inbox
-        .claim(&ana, &c, v)
-        .await
-        .unwrap()
-        .conversation
-        .version;
+    let claimed = f.inbox.claim(&ana, &c, v).await.unwrap();
+    let v = claimed.conversation.version;
     let before = state(&f, &c).await;
 
     let image = Content::Media {

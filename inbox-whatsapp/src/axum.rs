@@ -53,7 +53,7 @@ async fn handshake(State(s): State<HookState>, RawQuery(query): RawQuery) -> Res
 }
 
 async fn notify(State(s): State<HookState>, headers: HeaderMap, body: Bytes) -> Response {
-    let now = s.inbox.ports().clock.now();
+    let now = s.inbox.now();
     into_response(
         s.webhook
             .handle(&s.inbox, "POST", None, &headers, &body, now)

@@ -50,7 +50,7 @@ pub fn verify_signature(
 }
 
 /// Computes the `X-Hub-Signature-256` header value for a body, as Meta does
-/// (for tests, simulators and outbound webhooks).
+/// (for tests, and simulators that post webhooks as Meta would).
 pub fn sign(app_secret: &Secret, body: &[u8]) -> String {
     match HmacSha256::new_from_slice(app_secret.expose().as_bytes()) {
         Ok(mut mac) => {

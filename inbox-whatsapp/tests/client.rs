@@ -2,6 +2,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,43 +13,67 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wiremock::matchers::{body_partial_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use inbox_core::model::{Channel, ContactIdentity, Content};
+use inbox_core::model::Content;
 use inbox_core::ports::{OutboundRequest, Transport, TransportError};
-use inbox_core::{ChannelId, MessageId, TenantId};
 use inbox_whatsapp::{GraphClient, GraphConfig, RetryPolicy, WhatsAppError};
 
 const TOKEN: &str = "EAAG-test-token";
 
-fn client(server: &MockServer) -> GraphClient {
-    let mut config = GraphConfig::new(TOKEN).base_url(server.uri());
+/// A client of `base_url` with a `timeout_ms` timeout that makes 3
+/// attempts, waiting from `delays_ms.0` up to `delays_ms.1` between them,
+/// and retries timed-out sends if `retry_timeouts`.
+fn config(
+    base_url: &str,
+    timeout_ms: u64,
+    delays_ms: (u64, u64),
+    retry_timeouts: bool,
+) -> GraphConfig {
+    let mut config = GraphConfig::new(TOKEN).base_url(base_url);
     config.retry = RetryPolicy {
         max_attempts: 3,
-        base_delay: Duration::from_millis(5),
-        max_delay: Duration::from_millis(20),
-        retry_timeouts: false,
+        base_delay: Duration::from_millis(delays_ms.0),
+        max_delay: Duration::from_millis(delays_ms.1),
+        retry_timeouts,
     };
-    config.timeout = Duration::from_millis(500);
-    GraphClient::new(config).unwrap()
+    config.timeout = Duration::from_millis(timeout_ms);
+    config
 }
 
+/// The usual client: 500 ms timeout, 5 to 20 ms between attempts.
+fn client(server: &MockServer) -> GraphClient {
+    GraphClient::new(config(&server.uri(), 500, (5, 20), false)).unwrap()
+}
+
+/// A text to 16505551234, our message msg-42.
 fn request(text: &str) -> OutboundRequest {
-    OutboundRequest {
-        tenant: TenantId::new("t").unwrap(),
-        channel: Channel::new(
-            TenantId::new("t").unwrap(),
-            ChannelId::new("c").unwrap(),
-            "106540352242922",
-            "+1",
-        ),
-        to: ContactIdentity::wa("16505551234"),
-        message_id: MessageId::new("msg-42").unwrap(),
-        content: Content::text(text),
-        reply_to: None,
+    common::request(Content::text(text), "16505551234", "msg-42", None)
+}
+
+/// A mock server that answers every POST with `answer`, expecting
+/// `expect` requests when given.
+async fn posts(answer: impl Respond + 'static, expect: Option<u64>) -> MockServer {
+    let server = MockServer::start().await;
+    let mock = Mock::given(method("POST")).respond_with(answer);
+    match expect {
+        Some(n) => mock.expect(n).mount(&server).await,
+        None => mock.mount(&server).await,
     }
+    server
 }
 
 fn meta_error(code: i64) -> serde_json::Value {
     json!({ "error": { "message": format!("error {code}"), "type": "OAuthException", "code": code, "fbtrace_id": "AbC" } })
+}
+
+/// Meta's error `code` with HTTP `status`.
+fn meta_says(status: u16, code: i64) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_json(meta_error(code))
+}
+
+/// A success that comes after two seconds: later than any client's
+/// timeout here.
+fn slow_ok() -> ResponseTemplate {
+    ok_response("wamid.slow").set_delay(Duration::from_secs(2))
 }
 
 fn ok_response(id: &str) -> ResponseTemplate {
@@ -99,39 +125,25 @@ async fn sends_with_bearer_token_and_our_id_as_callback_data() {
 
 #[tokio::test]
 async fn rate_limited_then_success_after_retry() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(sequence(vec![
-            ResponseTemplate::new(400).set_body_json(meta_error(130429)),
-            ok_response("wamid.2"),
-        ]))
-        .expect(2)
-        .mount(&server)
-        .await;
+    let server = posts(
+        sequence(vec![meta_says(400, 130429), ok_response("wamid.2")]),
+        Some(2),
+    )
+    .await;
     let receipt = client(&server).send(&request("hi")).await.unwrap();
     assert_eq!(receipt.external_id, "wamid.2");
 }
 
 #[tokio::test]
 async fn window_closed_is_not_retried() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(400).set_body_json(meta_error(131047)))
-        .expect(1)
-        .mount(&server)
-        .await;
+    let server = posts(meta_says(400, 131047), Some(1)).await;
     let err = client(&server).send(&request("hi")).await.unwrap_err();
     assert_eq!(err, TransportError::WindowClosed { code: Some(131047) });
 }
 
 #[tokio::test]
 async fn expired_token_is_unauthorized_and_never_shows_the_token() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(401).set_body_json(meta_error(190)))
-        .expect(1)
-        .mount(&server)
-        .await;
+    let server = posts(meta_says(401, 190), Some(1)).await;
     let c = client(&server);
     let err = c.send(&request("hi")).await.unwrap_err();
     assert!(
@@ -149,24 +161,19 @@ async fn expired_token_is_unauthorized_and_never_shows_the_token() {
 
 #[tokio::test]
 async fn server_errors_are_retried_then_reported_transient() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(503).set_body_string("unavailable"))
-        .expect(3)
-        .mount(&server)
-        .await;
+    let server = posts(
+        ResponseTemplate::new(503).set_body_string("unavailable"),
+        Some(3),
+    )
+    .await;
     let err = client(&server).send(&request("hi")).await.unwrap_err();
     assert!(matches!(err, TransportError::Transient { .. }), "{err:?}");
     // And a 500 followed by success is a success.
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(sequence(vec![
-            ResponseTemplate::new(500).set_body_json(meta_error(2)),
-            ok_response("wamid.3"),
-        ]))
-        .expect(2)
-        .mount(&server)
-        .await;
+    let server = posts(
+        sequence(vec![meta_says(500, 2), ok_response("wamid.3")]),
+        Some(2),
+    )
+    .await;
     assert_eq!(
         client(&server)
             .send(&request("hi"))
@@ -179,11 +186,7 @@ async fn server_errors_are_retried_then_reported_transient() {
 
 #[tokio::test]
 async fn a_send_that_times_out_is_in_doubt_and_reaches_meta_once() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ok_response("wamid.slow").set_delay(Duration::from_secs(2)))
-        .mount(&server)
-        .await;
+    let server = posts(slow_ok(), None).await;
     // Default: Meta may have accepted the send whose answer timed out, so
     // it is in doubt (never resent by the dispatcher) and not retried.
     let err = client(&server).send(&request("hi")).await.unwrap_err();
@@ -194,24 +197,13 @@ async fn a_send_that_times_out_is_in_doubt_and_reaches_meta_once() {
 
 #[tokio::test]
 async fn with_retry_timeouts_a_timed_out_send_is_retried_and_stays_in_doubt() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ok_response("wamid.slow").set_delay(Duration::from_secs(2)))
-        .mount(&server)
-        .await;
+    let server = posts(slow_ok(), None).await;
     let err = opted_in(&server).send(&request("hi")).await.unwrap_err();
     assert!(matches!(err, TransportError::InDoubt { .. }), "{err:?}");
     assert_eq!(server.received_requests().await.unwrap().len(), 3);
     // A definite refusal after a timed-out attempt does not clear the doubt:
     // the first attempt may have been delivered.
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(sequence(vec![
-            ok_response("wamid.slow").set_delay(Duration::from_secs(2)),
-            ResponseTemplate::new(400).set_body_json(meta_error(131026)),
-        ]))
-        .mount(&server)
-        .await;
+    let server = posts(sequence(vec![slow_ok(), meta_says(400, 131026)]), None).await;
     let err = opted_in(&server).send(&request("hi")).await.unwrap_err();
     assert!(matches!(err, TransportError::InDoubt { .. }), "{err:?}");
     assert_eq!(server.received_requests().await.unwrap().len(), 2);
@@ -219,15 +211,7 @@ async fn with_retry_timeouts_a_timed_out_send_is_retried_and_stays_in_doubt() {
 
 /// A client that retries timed-out sends (`retry_timeouts`).
 fn opted_in(server: &MockServer) -> GraphClient {
-    let mut config = GraphConfig::new(TOKEN).base_url(server.uri());
-    config.timeout = Duration::from_millis(200);
-    config.retry = RetryPolicy {
-        max_attempts: 3,
-        base_delay: Duration::from_millis(1),
-        max_delay: Duration::from_millis(5),
-        retry_timeouts: true,
-    };
-    GraphClient::new(config).unwrap()
+    GraphClient::new(config(&server.uri(), 200, (1, 5), true)).unwrap()
 }
 
 #[tokio::test]
@@ -241,11 +225,7 @@ async fn a_success_without_a_message_id_is_in_doubt_and_never_resent() {
         ResponseTemplate::new(201).set_body_json(json!({ "messages": [{ "id": 7 }] })),
     ];
     for body in bodies {
-        let server = MockServer::start().await;
-        Mock::given(method("POST"))
-            .respond_with(body)
-            .mount(&server)
-            .await;
+        let server = posts(body, None).await;
         // Not even with retry_timeouts: Meta did answer with a success.
         let err = opted_in(&server).send(&request("hi")).await.unwrap_err();
         assert!(matches!(err, TransportError::InDoubt { .. }), "{err:?}");
@@ -303,15 +283,7 @@ async fn read_request(socket: &mut tokio::net::TcpStream) -> bool {
 }
 
 fn raw_client(uri: &str) -> GraphClient {
-    let mut config = GraphConfig::new(TOKEN).base_url(uri);
-    config.retry = RetryPolicy {
-        max_attempts: 3,
-        base_delay: Duration::from_millis(1),
-        max_delay: Duration::from_millis(5),
-        retry_timeouts: false,
-    };
-    config.timeout = Duration::from_secs(5);
-    GraphClient::new(config).unwrap()
+    GraphClient::new(config(uri, 5_000, (1, 5), false)).unwrap()
 }
 
 #[tokio::test]
@@ -366,15 +338,8 @@ async fn a_connect_timeout_is_transient_and_retried() {
             open.push(socket);
         }
     });
-    let mut config = GraphConfig::new(TOKEN).base_url(format!("https://{addr}"));
+    let mut config = config(&format!("https://{addr}"), 10_000, (1, 5), false);
     config.connect_timeout = Duration::from_millis(100);
-    config.timeout = Duration::from_secs(10);
-    config.retry = RetryPolicy {
-        max_attempts: 3,
-        base_delay: Duration::from_millis(1),
-        max_delay: Duration::from_millis(5),
-        retry_timeouts: false,
-    };
     let err = GraphClient::new(config)
         .unwrap()
         .send(&request("hi"))
@@ -389,15 +354,10 @@ async fn a_connect_timeout_is_transient_and_retried() {
 
 #[tokio::test]
 async fn idempotent_calls_retry_timeouts_and_report_them_transient() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({ "success": true }))
-                .set_delay(Duration::from_secs(2)),
-        )
-        .mount(&server)
-        .await;
+    let slow_success = ResponseTemplate::new(200)
+        .set_body_json(json!({ "success": true }))
+        .set_delay(Duration::from_secs(2));
+    let server = posts(slow_success, None).await;
     Mock::given(method("GET"))
         .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(2)))
         .mount(&server)
@@ -422,25 +382,19 @@ async fn idempotent_calls_retry_timeouts_and_report_them_transient() {
 
 /// A client with a short timeout that does not retry timed-out sends.
 fn opted_out(server: &MockServer) -> GraphClient {
-    let mut config = GraphConfig::new(TOKEN).base_url(server.uri());
-    config.timeout = Duration::from_millis(200);
-    config.retry = RetryPolicy {
-        max_attempts: 3,
-        base_delay: Duration::from_millis(1),
-        max_delay: Duration::from_millis(5),
-        retry_timeouts: false,
-    };
-    GraphClient::new(config).unwrap()
+    GraphClient::new(config(&server.uri(), 200, (1, 5), false)).unwrap()
+}
+
+/// The URL of a page of WABA waba-1's templates on `server`.
+fn templates_page(server: &MockServer, query: &str) -> String {
+    format!("{}/v23.0/waba-1/message_templates?{query}", server.uri())
 }
 
 #[tokio::test]
 async fn a_timeout_on_a_url_carrying_a_token_never_shows_it() {
     // Meta's paging links carry the access token in the query string.
     let server = MockServer::start().await;
-    let next = format!(
-        "{}/v23.0/waba-1/message_templates?access_token={TOKEN}&after=C",
-        server.uri()
-    );
+    let next = templates_page(&server, &format!("access_token={TOKEN}&after=C"));
     Mock::given(method("GET"))
         .and(query_param("after", "C"))
         .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(2)))
@@ -521,12 +475,7 @@ async fn http_statuses_decide_for_codes_meta_does_not_document() {
 #[tokio::test]
 async fn permanent_rejections_are_not_retried() {
     for code in [131026, 131051, 131053, 131008, 131009, 132001] {
-        let server = MockServer::start().await;
-        Mock::given(method("POST"))
-            .respond_with(ResponseTemplate::new(400).set_body_json(meta_error(code)))
-            .expect(1)
-            .mount(&server)
-            .await;
+        let server = posts(meta_says(400, code), Some(1)).await;
         let err = client(&server).send(&request("hi")).await.unwrap_err();
         assert!(
             matches!(err, TransportError::Rejected { code: Some(c), .. } if c == code),
@@ -576,7 +525,7 @@ async fn media_upload_and_missing_media() {
         .await;
     Mock::given(method("GET"))
         .and(path("/v23.0/missing"))
-        .respond_with(ResponseTemplate::new(404).set_body_json(meta_error(100)))
+        .respond_with(meta_says(404, 100))
         .mount(&server)
         .await;
     let c = client(&server);
@@ -625,10 +574,7 @@ async fn mark_read_with_typing_indicator() {
 #[tokio::test]
 async fn approved_templates_across_pages() {
     let server = MockServer::start().await;
-    let next = format!(
-        "{}/v23.0/waba-1/message_templates?after=CURSOR",
-        server.uri()
-    );
+    let next = templates_page(&server, "after=CURSOR");
     Mock::given(method("GET"))
         .and(path("/v23.0/waba-1/message_templates"))
         .and(query_param("after", "CURSOR"))
@@ -658,11 +604,7 @@ async fn approved_templates_across_pages() {
 
 #[tokio::test]
 async fn throughput_is_limited_per_number() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ok_response("wamid.x"))
-        .mount(&server)
-        .await;
+    let server = posts(ok_response("wamid.x"), None).await;
     let mut config = GraphConfig::new(TOKEN).base_url(server.uri());
     config.messages_per_second = 5;
     let c = GraphClient::new(config).unwrap();

@@ -8,13 +8,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use chrono::Utc;
 use serde_json::{json, Value};
 use std::sync::OnceLock;
 
 use inbox_core::model::*;
 use inbox_core::ports::OutboundRequest;
-use inbox_core::{ChannelId, MessageId, TenantId};
 use inbox_whatsapp::{decode_webhook, mark_read_body, message_body, Decoded};
 
 fn spec() -> Option<&'static Value> {
@@ -234,19 +235,22 @@ fn every_webhook_example_decodes_to_what_it_shows() {
 }
 
 fn request(content: Content, to: &str, reply_to: Option<&str>) -> OutboundRequest {
-    OutboundRequest {
-        tenant: TenantId::new("t").unwrap(),
-        channel: Channel::new(
-            TenantId::new("t").unwrap(),
-            ChannelId::new("c").unwrap(),
-            "106540352242922",
-            "+1",
-        ),
-        to: ContactIdentity::wa(to),
-        message_id: MessageId::new("msg-1").unwrap(),
-        content,
-        reply_to: reply_to.map(str::to_string),
-    }
+    common::request(content, to, "msg-1", reply_to)
+}
+
+/// The string at `v`, which the example must have.
+fn text(v: &Value) -> String {
+    v.as_str().unwrap().into()
+}
+
+/// The string at `v`, if the example has one.
+fn maybe(v: &Value) -> Option<String> {
+    v.as_str().map(str::to_string)
+}
+
+/// `f` of each element of the array at `v`.
+fn each<T>(v: &Value, f: impl Fn(&Value) -> T) -> Vec<T> {
+    v.as_array().unwrap().iter().map(f).collect()
 }
 
 /// Our body must carry every field of Meta's example with the same value;
@@ -275,12 +279,12 @@ fn media_from(example: &Value, kind: MediaKind) -> Content {
     Content::Media {
         kind,
         media: MediaRef {
-            id: m["id"].as_str().map(str::to_string),
-            link: m["link"].as_str().map(str::to_string),
-            filename: m["filename"].as_str().map(str::to_string),
+            id: maybe(&m["id"]),
+            link: maybe(&m["link"]),
+            filename: maybe(&m["filename"]),
             ..MediaRef::default()
         },
-        caption: m["caption"].as_str().map(str::to_string),
+        caption: maybe(&m["caption"]),
     }
 }
 
@@ -317,7 +321,7 @@ fn request_bodies_match_metas_examples_field_for_field() {
         check(
             name,
             Content::Text {
-                body: ex["text"]["body"].as_str().unwrap().into(),
+                body: text(&ex["text"]["body"]),
                 preview_url: ex["text"]["preview_url"].as_bool().unwrap(),
             },
         );
@@ -351,8 +355,8 @@ fn request_bodies_match_metas_examples_field_for_field() {
         check(
             name,
             Content::Template {
-                name: t["name"].as_str().unwrap().into(),
-                language: t["language"]["code"].as_str().unwrap().into(),
+                name: text(&t["name"]),
+                language: text(&t["language"]["code"]),
                 components: t["components"].clone(),
             },
         );
@@ -361,20 +365,15 @@ fn request_bodies_match_metas_examples_field_for_field() {
     {
         let ex = get("Send Reply Button");
         let i = &ex["interactive"];
-        let buttons = i["action"]["buttons"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|b| OutboundButton {
-                id: b["reply"]["id"].as_str().unwrap().into(),
-                title: b["reply"]["title"].as_str().unwrap().into(),
-            })
-            .collect();
+        let buttons = each(&i["action"]["buttons"], |b| OutboundButton {
+            id: text(&b["reply"]["id"]),
+            title: text(&b["reply"]["title"]),
+        });
         check(
             "Send Reply Button",
             Content::Buttons {
                 header: None,
-                body: i["body"]["text"].as_str().unwrap().into(),
+                body: text(&i["body"]["text"]),
                 footer: None,
                 buttons,
             },
@@ -384,33 +383,19 @@ fn request_bodies_match_metas_examples_field_for_field() {
     for name in ["Send List Message", "Send Reply to List Message"] {
         let ex = get(name);
         let i = &ex["interactive"];
-        let sections = i["action"]["sections"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| OutboundSection {
-                title: s["title"].as_str().unwrap().into(),
-                rows: s["rows"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|r| {
-                        (
-                            r["id"].as_str().unwrap().into(),
-                            r["title"].as_str().unwrap().into(),
-                            r["description"].as_str().map(str::to_string),
-                        )
-                    })
-                    .collect(),
-            })
-            .collect();
+        let sections = each(&i["action"]["sections"], |s| OutboundSection {
+            title: text(&s["title"]),
+            rows: each(&s["rows"], |r| {
+                (text(&r["id"]), text(&r["title"]), maybe(&r["description"]))
+            }),
+        });
         check(
             name,
             Content::List {
-                header: i["header"]["text"].as_str().map(str::to_string),
-                body: i["body"]["text"].as_str().unwrap().into(),
-                footer: i["footer"]["text"].as_str().map(str::to_string),
-                button: i["action"]["button"].as_str().unwrap().into(),
+                header: maybe(&i["header"]["text"]),
+                body: text(&i["body"]["text"]),
+                footer: maybe(&i["footer"]["text"]),
+                button: text(&i["action"]["button"]),
                 sections,
             },
         );
@@ -421,8 +406,8 @@ fn request_bodies_match_metas_examples_field_for_field() {
         check(
             "Send Reply with Reaction Message",
             Content::Reaction {
-                target: ex["reaction"]["message_id"].as_str().unwrap().into(),
-                emoji: ex["reaction"]["emoji"].as_str().map(str::to_string),
+                target: text(&ex["reaction"]["message_id"]),
+                emoji: maybe(&ex["reaction"]["emoji"]),
             },
         );
     }
@@ -435,23 +420,18 @@ fn request_bodies_match_metas_examples_field_for_field() {
             Content::Location {
                 latitude: l["latitude"].as_f64().unwrap(),
                 longitude: l["longitude"].as_f64().unwrap(),
-                name: l["name"].as_str().map(str::to_string),
-                address: l["address"].as_str().map(str::to_string),
+                name: maybe(&l["name"]),
+                address: maybe(&l["address"]),
             },
         );
     }
     // Contact cards (kept raw, sent as given).
     {
         let ex = get("Send Contact Message");
-        let cards = ex["contacts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| ContactCard {
-                raw: c.clone(),
-                ..ContactCard::default()
-            })
-            .collect();
+        let cards = each(&ex["contacts"], |c| ContactCard {
+            raw: c.clone(),
+            ..ContactCard::default()
+        });
         check("Send Contact Message", Content::Contacts { cards });
     }
     assert!(checked.len() >= 30, "{checked:?}");

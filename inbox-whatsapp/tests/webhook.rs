@@ -3,64 +3,48 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use chrono::Utc;
+use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use inbox_core::ports::Store;
+use common::{
+    all_conversations, answered, change, counts, envelope, fixture, messages_change, reply_in,
+    signed, stored_messages, text_body, text_message, to_bytes,
+};
 use inbox_core::testing::Fixture;
-use inbox_core::{View, ViewQuery};
-use inbox_store_memory::MemoryStore;
 use inbox_whatsapp::{
-    sign, AppSecrets, Secret, SignatureProblem, Webhook, WebhookConfig, WhatsAppError,
+    sign, AppSecrets, Secret, SignatureProblem, Webhook, WebhookConfig, WebhookResponse,
+    WhatsAppError,
 };
 
 const SECRET: &str = "app-secret-1";
 
-fn text_body(pnid: &str, wamid: &str, from: &str, text: &str) -> Vec<u8> {
-    serde_json::to_vec(&serde_json::json!({
-        "object": "whatsapp_business_account",
-        "entry": [{ "id": "waba", "changes": [{ "field": "messages", "value": {
-            "messaging_product": "whatsapp",
-            "metadata": { "display_phone_number": "1", "phone_number_id": pnid },
-            "contacts": [{ "profile": { "name": "Marta" }, "wa_id": from }],
-            "messages": [{ "from": from, "id": wamid, "timestamp": "1772442000", "type": "text", "text": { "body": text } }]
-        }}]}]
-    }))
-    .unwrap()
-}
-
-fn headers(sig: Option<&str>) -> http::HeaderMap {
-    let mut h = http::HeaderMap::new();
-    if let Some(s) = sig {
-        h.insert("x-hub-signature-256", s.parse().unwrap());
-    }
-    h
-}
-
-async fn fixture() -> Fixture {
-    Fixture::new(Arc::new(MemoryStore::new()) as Arc<dyn Store>)
+/// Posts `body` to `hook` as Meta does, with signature `sig` if any.
+async fn post(f: &Fixture, hook: &Webhook, sig: Option<&str>, body: &[u8]) -> WebhookResponse {
+    hook.handle(&f.inbox, "POST", None, &signed(sig), body, Utc::now())
         .await
-        .unwrap()
+}
+
+/// The webhook of the tests: verify token "verify", app secret [`SECRET`].
+fn default_hook() -> Webhook {
+    Webhook::new(WebhookConfig::new("verify", SECRET))
+}
+
+/// `body` signed with `secret`.
+fn sig(secret: &str, body: &[u8]) -> String {
+    sign(&Secret::new(secret), body)
 }
 
 #[tokio::test]
 async fn signed_post_is_stored_once_and_acknowledged() {
-    let f = fixture().await;
-    let hook = Webhook::new(WebhookConfig::new("verify", SECRET));
+    let (f, hook) = (fixture().await, default_hook());
     let body = text_body("1001", "wamid.A", "34611000001", "hola");
-    let sig = sign(&Secret::new(SECRET), &body);
+    let sig = sig(SECRET, &body);
     for round in 0..3 {
-        let r = hook
-            .handle(
-                &f.inbox,
-                "POST",
-                None,
-                &headers(Some(&sig)),
-                &body,
-                Utc::now(),
-            )
-            .await;
+        let r = post(&f, &hook, Some(&sig), &body).await;
         assert_eq!(r.status, 200, "{}", r.body);
         let summary: serde_json::Value = serde_json::from_str(&r.body).unwrap();
         if round == 0 {
@@ -69,20 +53,9 @@ async fn signed_post_is_stored_once_and_acknowledged() {
             assert_eq!(summary["duplicates"], 1);
         }
     }
-    let all = f
-        .inbox
-        .list(&f.actor("sam"), &ViewQuery::new(View::All))
-        .await
-        .unwrap();
-    assert_eq!(all.items.len(), 1);
-    assert_eq!(
-        f.store
-            .messages(&f.acme(), &all.items[0].id)
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    let all = all_conversations(&f).await;
+    assert_eq!(all.len(), 1);
+    assert_eq!(stored_messages(&f).await.len(), 1);
 }
 
 /// A POST with statuses around a customer message: every item is applied,
@@ -90,51 +63,27 @@ async fn signed_post_is_stored_once_and_acknowledged() {
 /// "read" changes nothing), and the summary counts each.
 #[tokio::test]
 async fn statuses_and_messages_of_one_post_are_applied_in_order() {
-    let f = fixture().await;
-    let hook = Webhook::new(WebhookConfig::new("verify", SECRET));
-    let (c, _) = f
-        .customer_says("1001", "wamid.in.1", "34611000001", "hola")
-        .await
-        .unwrap();
-    f.claim_and_reply(&f.actor("ana"), &c, "hello", "k1")
-        .await
-        .unwrap();
-    let reply = f
-        .store
-        .messages(&f.acme(), &c)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|m| m.direction == inbox_core::model::Direction::Outbound)
-        .unwrap();
+    let (f, hook) = (fixture().await, default_hook());
+    let c = answered(&f).await;
+    let reply = reply_in(&f, &c).await;
     // Seconds after the fixture's start (2026-03-02 09:00 UTC).
     let status = |s: &str, id: &str, ts: u64| {
-        serde_json::json!({
+        json!({
             "id": id, "status": s, "timestamp": (1_772_442_000 + ts).to_string(), "recipient_id": "34611000001",
             "biz_opaque_callback_data": reply.id.as_str()
         })
     };
-    let metadata = serde_json::json!({ "display_phone_number": "1", "phone_number_id": "1001" });
-    let body = serde_json::to_vec(&serde_json::json!({
-        "object": "whatsapp_business_account",
-        "entry": [{ "id": "waba", "changes": [
-            { "field": "messages", "value": {
-                "messaging_product": "whatsapp", "metadata": metadata,
-                "statuses": [status("sent", "wamid.R", 1), status("read", "wamid.R", 3)]
-            }},
-            { "field": "messages", "value": {
-                "messaging_product": "whatsapp", "metadata": metadata,
-                "contacts": [{ "profile": { "name": "Marta" }, "wa_id": "34611000001" }],
-                "messages": [{ "from": "34611000001", "id": "wamid.in.2", "timestamp": "1772442000", "type": "text", "text": { "body": "thanks" } }]
-            }},
-            { "field": "messages", "value": {
-                "messaging_product": "whatsapp", "metadata": metadata,
-                "statuses": [status("delivered", "wamid.R", 2), status("read", "wamid.other", 4)]
-            }}
-        ]}]
-    }))
-    .unwrap();
-    let sig = sign(&Secret::new(SECRET), &body);
+    let statuses = |list: [Value; 2]| change("1001", json!({ "statuses": list }));
+    let thanks = text_message("wamid.in.2", "34611000001", json!("1772442000"), "thanks");
+    let body = to_bytes(&envelope(vec![
+        statuses([status("sent", "wamid.R", 1), status("read", "wamid.R", 3)]),
+        messages_change("1001", "34611000001", vec![thanks]),
+        statuses([
+            status("delivered", "wamid.R", 2),
+            status("read", "wamid.other", 4),
+        ]),
+    ]));
+    let sig = sig(SECRET, &body);
     let summary = hook
         .receive(&f.inbox, Some(&sig), &body, Utc::now())
         .await
@@ -155,17 +104,16 @@ async fn statuses_and_messages_of_one_post_are_applied_in_order() {
 
 #[tokio::test]
 async fn bad_signatures_store_nothing() {
-    let f = fixture().await;
-    let hook = Webhook::new(WebhookConfig::new("verify", SECRET));
+    let (f, hook) = (fixture().await, default_hook());
     let body = text_body("1001", "wamid.B", "34611000001", "hola");
-    let good = sign(&Secret::new(SECRET), &body);
+    let good = sig(SECRET, &body);
     let mut changed = body.clone();
     let pos = changed.iter().position(|b| *b == b'h').unwrap();
     changed[pos] = b'H';
     let cases: Vec<(&str, Option<String>, &[u8], SignatureProblem)> = vec![
         (
             "wrong secret",
-            Some(sign(&Secret::new("other"), &body)),
+            Some(sig("other", &body)),
             &body,
             SignatureProblem::Mismatch,
         ),
@@ -198,24 +146,14 @@ async fn bad_signatures_store_nothing() {
             matches!(&err, WhatsAppError::Signature(p) if *p == problem),
             "{what}: {err}"
         );
-        let r = hook
-            .handle(
-                &f.inbox,
-                "POST",
-                None,
-                &headers(sig.as_deref()),
-                b,
-                Utc::now(),
-            )
-            .await;
-        assert_eq!(r.status, 401, "{what}");
+        assert_eq!(
+            post(&f, &hook, sig.as_deref(), b).await.status,
+            401,
+            "{what}"
+        );
     }
-    assert!(f
-        .store
-        .events_since(&f.acme(), 0, 10)
-        .await
-        .unwrap()
-        .is_empty());
+    let events = f.store.events_since(&f.acme(), 0, 10).await.unwrap();
+    assert!(events.is_empty());
 }
 
 #[tokio::test]
@@ -225,40 +163,20 @@ async fn size_limit_unknown_numbers_and_bad_bodies() {
     config.max_body_bytes = 256;
     let hook = Webhook::new(config);
     let big = vec![b' '; 300];
-    let r = hook
-        .handle(
-            &f.inbox,
-            "POST",
-            None,
-            &headers(Some(&sign(&Secret::new(SECRET), &big))),
-            &big,
-            Utc::now(),
-        )
-        .await;
-    assert_eq!(r.status, 413);
+    assert_eq!(
+        post(&f, &hook, Some(&sig(SECRET, &big)), &big).await.status,
+        413
+    );
 
-    let hook = Webhook::new(WebhookConfig::new("verify", SECRET));
+    let hook = default_hook();
     // A number no tenant has: kept as a dead letter (to replay once the
     // number is provisioned) and acknowledged.
     let body = text_body("9999", "wamid.C", "34611000001", "hola");
-    let sig = sign(&Secret::new(SECRET), &body);
-    let r = hook
-        .handle(
-            &f.inbox,
-            "POST",
-            None,
-            &headers(Some(&sig)),
-            &body,
-            Utc::now(),
-        )
-        .await;
+    let r = post(&f, &hook, Some(&sig(SECRET, &body)), &body).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let summary: serde_json::Value = serde_json::from_str(&r.body).unwrap();
     assert_eq!(
-        (
-            summary["stored"].as_u64(),
-            summary["dead_lettered"].as_u64()
-        ),
+        counts(&summary, ["stored", "dead_lettered"]),
         (Some(0), Some(1))
     );
     // Not JSON / not a webhook.
@@ -266,23 +184,11 @@ async fn size_limit_unknown_numbers_and_bad_bodies() {
         (b"{oops".to_vec(), 400),
         (br#"{"object":"page","entry":[]}"#.to_vec(), 400),
     ] {
-        let sig = sign(&Secret::new(SECRET), &body);
-        assert_eq!(
-            hook.handle(
-                &f.inbox,
-                "POST",
-                None,
-                &headers(Some(&sig)),
-                &body,
-                Utc::now()
-            )
-            .await
-            .status,
-            status
-        );
+        let sig = sig(SECRET, &body);
+        assert_eq!(post(&f, &hook, Some(&sig), &body).await.status, status);
     }
     assert_eq!(
-        hook.handle(&f.inbox, "PUT", None, &headers(None), b"", Utc::now())
+        hook.handle(&f.inbox, "PUT", None, &signed(None), b"", Utc::now())
             .await
             .status,
         405
@@ -300,35 +206,16 @@ async fn per_number_secrets() {
         ..WebhookConfig::new("verify", "unused")
     });
     let body = text_body("1002", "wamid.D", "34611000001", "hola");
-    assert!(hook
-        .receive(
-            &f.inbox,
-            Some(&sign(&Secret::new("sales-app"), &body)),
-            &body,
-            Utc::now()
-        )
-        .await
-        .is_err());
-    let summary = hook
-        .receive(
-            &f.inbox,
-            Some(&sign(&Secret::new("support-app"), &body)),
-            &body,
-            Utc::now(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(summary.stored, 1);
+    let receive = |secret: &str, body: &[u8]| {
+        let sig = sig(secret, body);
+        let body = body.to_vec();
+        let (hook, f) = (&hook, &f);
+        async move { hook.receive(&f.inbox, Some(&sig), &body, Utc::now()).await }
+    };
+    assert!(receive("sales-app", &body).await.is_err());
+    assert_eq!(receive("support-app", &body).await.unwrap().stored, 1);
     let unknown = text_body("7777", "wamid.E", "34611000001", "hola");
-    let err = hook
-        .receive(
-            &f.inbox,
-            Some(&sign(&Secret::new("support-app"), &unknown)),
-            &unknown,
-            Utc::now(),
-        )
-        .await
-        .unwrap_err();
+    let err = receive("support-app", &unknown).await.unwrap_err();
     assert!(
         matches!(err, WhatsAppError::NumberNotAllowed(ref n) if n == "7777"),
         "{err}"
@@ -377,7 +264,7 @@ mod axum_router {
         assert_eq!(resp.status(), 200);
         let body = text_body("1001", "wamid.R", "34611000001", "via axum");
         let post = http::Request::post("/whatsapp")
-            .header("x-hub-signature-256", sign(&Secret::new(SECRET), &body))
+            .header("x-hub-signature-256", sig(SECRET, &body))
             .body(Body::from(body.clone()))
             .unwrap();
         let resp = app.clone().oneshot(post).await.unwrap();
@@ -386,14 +273,6 @@ mod axum_router {
             .body(Body::from(body))
             .unwrap();
         assert_eq!(app.oneshot(unsigned).await.unwrap().status(), 401);
-        assert_eq!(
-            f.inbox
-                .list(&f.actor("sam"), &ViewQuery::new(View::All))
-                .await
-                .unwrap()
-                .items
-                .len(),
-            1
-        );
+        assert_eq!(all_conversations(&f).await.len(), 1);
     }
 }

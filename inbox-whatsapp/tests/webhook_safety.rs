@@ -3,15 +3,21 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use chrono::TimeDelta;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use common::{
+    all_conversations, answered, counts, envelope, fixture, messages_change, reply_in, signed,
+    stored_messages, text_message, to_bytes,
+};
 use inbox_core::model::{Channel, Content};
 use inbox_core::ports::{Clock, DeadLetter, DeadLetterQuery, InboundDecoder, Store};
 use inbox_core::testing::{FaultyStore, Fixture};
-use inbox_core::{ChannelId, Error, InboundEvent, View, ViewQuery};
+use inbox_core::{ChannelId, Error, InboundEvent};
 use inbox_store_memory::MemoryStore;
 use inbox_whatsapp::{
     sign, IngestSummary, Secret, Webhook, WebhookConfig, WhatsAppDecoder, WhatsAppError,
@@ -19,50 +25,27 @@ use inbox_whatsapp::{
 
 const SALES_SECRET: &str = "sales-app-secret";
 
-async fn fixture() -> Fixture {
-    Fixture::new(Arc::new(MemoryStore::new()) as Arc<dyn Store>)
-        .await
-        .unwrap()
-}
-
 fn now_secs(f: &Fixture) -> i64 {
     f.clock.now().timestamp()
 }
 
-fn message(id: &str, from: &str, ts: Value, text: &str) -> Value {
-    json!({ "from": from, "id": id, "timestamp": ts, "type": "text", "text": { "body": text } })
-}
-
+/// A body with `messages` from customer 34611000001 to `pnid`.
 fn body(pnid: &str, messages: Vec<Value>) -> Vec<u8> {
-    serde_json::to_vec(&json!({
-        "object": "whatsapp_business_account",
-        "entry": [{ "id": "waba", "changes": [{ "field": "messages", "value": {
-            "messaging_product": "whatsapp",
-            "metadata": { "display_phone_number": "1", "phone_number_id": pnid },
-            "contacts": [{ "profile": { "name": "Marta" }, "wa_id": "34611000001" }],
-            "messages": messages
-        }}]}]
-    }))
-    .unwrap()
+    to_bytes(&envelope(vec![messages_change(
+        pnid,
+        "34611000001",
+        messages,
+    )]))
 }
 
-fn headers(sig: &str) -> http::HeaderMap {
-    let mut h = http::HeaderMap::new();
-    h.insert("x-hub-signature-256", sig.parse().unwrap());
-    h
+/// A text from customer 34611000001 (Marta).
+fn marta(id: &str, ts: Value, text: &str) -> Value {
+    text_message(id, "34611000001", ts, text)
 }
 
-async fn stored_messages(f: &Fixture) -> Vec<inbox_core::model::Message> {
-    let mut out = Vec::new();
-    let all = f
-        .inbox
-        .list(&f.actor("sam"), &ViewQuery::new(View::All))
-        .await
-        .unwrap();
-    for c in all.items {
-        out.extend(f.store.messages(&f.acme(), &c.id).await.unwrap());
-    }
-    out
+/// The time two days after the fixture's clock, as Meta writes it.
+fn in_two_days(f: &Fixture) -> Value {
+    json!((now_secs(f) + 2 * 86_400).to_string())
 }
 
 /// The poison webhook of issue 21: valid messages around a 600-byte id, a
@@ -73,24 +56,14 @@ fn poison_body(f: &Fixture) -> Vec<u8> {
     body(
         "1001",
         vec![
-            message("wamid.ok.1", "34611000001", ok(1), "first"),
-            message(&"x".repeat(600), "34611000001", ok(2), "long id"),
-            message("wamid.ok.2", "34611000001", ok(3), "second"),
-            message("wamid.nul", "34611000001", ok(4), "nul \u{0} here"),
-            message("wamid.ok.3", "34611000001", ok(5), "third"),
-            message(
-                "wamid.ancient",
-                "34611000001",
-                json!("-99999999999"),
-                "year -1199",
-            ),
-            message(
-                "wamid.future",
-                "34611000001",
-                json!((now + 2 * 86_400).to_string()),
-                "two days ahead",
-            ),
-            message("wamid.ok.4", "34611000001", ok(8), "fourth"),
+            marta("wamid.ok.1", ok(1), "first"),
+            marta(&"x".repeat(600), ok(2), "long id"),
+            marta("wamid.ok.2", ok(3), "second"),
+            marta("wamid.nul", ok(4), "nul \u{0} here"),
+            marta("wamid.ok.3", ok(5), "third"),
+            marta("wamid.ancient", json!("-99999999999"), "year -1199"),
+            marta("wamid.future", in_two_days(f), "two days ahead"),
+            marta("wamid.ok.4", ok(8), "fourth"),
         ],
     )
 }
@@ -108,10 +81,32 @@ fn sales_route() -> Webhook {
 async fn post(f: &Fixture, hook: &Webhook, body: &[u8]) -> (u16, Value) {
     let sig = sign(&Secret::new(SALES_SECRET), body);
     let r = hook
-        .handle(&f.inbox, "POST", None, &headers(&sig), body, f.clock.now())
+        .handle(
+            &f.inbox,
+            "POST",
+            None,
+            &signed(Some(&sig)),
+            body,
+            f.clock.now(),
+        )
         .await;
     let v = serde_json::from_str(&r.body).unwrap_or(Value::Null);
     (r.status, v)
+}
+
+/// Hands `body`, signed with the sales secret, to `hook` directly.
+async fn receive(f: &Fixture, hook: &Webhook, body: &[u8]) -> Result<IngestSummary, WhatsAppError> {
+    let sig = sign(&Secret::new(SALES_SECRET), body);
+    hook.receive(&f.inbox, Some(&sig), body, f.clock.now())
+        .await
+}
+
+/// Posts `body` as [`post`] does and checks it was acknowledged (200);
+/// returns the answer.
+async fn post_ok(f: &Fixture, hook: &Webhook, body: &[u8]) -> Value {
+    let (status, summary) = post(f, hook, body).await;
+    assert_eq!(status, 200, "{summary}");
+    summary
 }
 
 async fn letters(f: &Fixture) -> Vec<DeadLetter> {
@@ -136,31 +131,17 @@ async fn a_webhook_speaks_only_for_its_own_numbers() {
     let now = json!(now_secs(&f).to_string());
     // A body for 1002 (support), posted to sales' route, signed with sales'
     // secret: refused, nothing stored, nothing kept.
-    let for_b = body(
-        "1002",
-        vec![message("wamid.b", "34611000001", now.clone(), "for B")],
-    );
+    let for_b = body("1002", vec![marta("wamid.b", now.clone(), "for B")]);
     let (status, answer) = post(&f, &route_a, &for_b).await;
     assert_eq!(status, 403, "{answer}");
-    let err = route_a
-        .receive(
-            &f.inbox,
-            Some(&sign(&Secret::new(SALES_SECRET), &for_b)),
-            &for_b,
-            f.clock.now(),
-        )
-        .await
-        .unwrap_err();
+    let err = receive(&f, &route_a, &for_b).await.unwrap_err();
     assert!(
         matches!(err, WhatsAppError::NumberNotAllowed(ref n) if n == "1002"),
         "{err}"
     );
     // One of its own items next to another number's: still refused whole.
-    let mut mixed: Value = serde_json::from_slice(&body(
-        "1001",
-        vec![message("wamid.a0", "34611000001", now.clone(), "for A")],
-    ))
-    .unwrap();
+    let for_a0 = body("1001", vec![marta("wamid.a0", now.clone(), "for A")]);
+    let mut mixed: Value = serde_json::from_slice(&for_a0).unwrap();
     let other: Value = serde_json::from_slice(&for_b).unwrap();
     let change = other["entry"][0]["changes"][0].clone();
     mixed["entry"][0]["changes"]
@@ -171,17 +152,10 @@ async fn a_webhook_speaks_only_for_its_own_numbers() {
     assert_eq!(status, 403);
     assert!(stored_messages(&f).await.is_empty());
     assert!(letters(&f).await.is_empty());
-    assert!(f
-        .store
-        .events_since(&f.acme(), 0, 10)
-        .await
-        .unwrap()
-        .is_empty());
+    let events = f.store.events_since(&f.acme(), 0, 10).await.unwrap();
+    assert!(events.is_empty());
     // A's own body is stored.
-    let for_a = body(
-        "1001",
-        vec![message("wamid.a", "34611000001", now, "for A")],
-    );
+    let for_a = body("1001", vec![marta("wamid.a", now, "for A")]);
     let (status, answer) = post(&f, &route_a, &for_a).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(stored_messages(&f).await.len(), 1);
@@ -192,13 +166,9 @@ async fn a_bad_item_does_not_poison_the_webhook() {
     let f = fixture().await;
     let hook = sales_route();
     let body = poison_body(&f);
-    let (status, summary) = post(&f, &hook, &body).await;
-    assert_eq!(status, 200, "{summary}");
+    let summary = post_ok(&f, &hook, &body).await;
     assert_eq!(
-        (
-            summary["stored"].as_u64(),
-            summary["dead_lettered"].as_u64()
-        ),
+        counts(&summary, ["stored", "dead_lettered"]),
         (Some(4), Some(4)),
         "{summary}"
     );
@@ -256,19 +226,15 @@ async fn a_bad_item_does_not_poison_the_webhook() {
     let (status, again) = post(&f, &hook, &body).await;
     assert_eq!(status, 200);
     assert_eq!(
-        (again["stored"].as_u64(), again["duplicates"].as_u64()),
+        counts(&again, ["stored", "duplicates"]),
         (Some(0), Some(4)),
         "{again}"
     );
     assert_eq!(letters(&f).await.len(), 4);
     // The bad timestamps never reached the conversation.
-    let all = f
-        .inbox
-        .list(&f.actor("sam"), &ViewQuery::new(View::All))
-        .await
-        .unwrap();
-    assert_eq!(all.items.len(), 1);
-    let c = &all.items[0];
+    let all = all_conversations(&f).await;
+    assert_eq!(all.len(), 1);
+    let c = &all[0];
     let start = f.clock.now() - TimeDelta::seconds(600);
     assert_eq!(c.message_count, 4);
     assert_eq!(c.waiting_since, Some(start + TimeDelta::seconds(1)));
@@ -283,24 +249,14 @@ async fn dead_letters_are_replayed_once_their_cause_is_gone() {
     let f = fixture().await;
     let hook = sales_route();
     let ada = f.actor("ada");
-    let now = now_secs(&f);
     let ahead = body(
         "1001",
-        vec![message(
-            "wamid.ahead",
-            "34611000001",
-            json!((now + 2 * 86_400).to_string()),
-            "from the future",
-        )],
+        vec![marta("wamid.ahead", in_two_days(&f), "from the future")],
     );
+    let now = json!(now_secs(&f).to_string());
     let early = body(
         "3001",
-        vec![message(
-            "wamid.early",
-            "34611000002",
-            json!(now.to_string()),
-            "hello?",
-        )],
+        vec![text_message("wamid.early", "34611000002", now, "hello?")],
     );
     for b in [&ahead, &early] {
         let (status, summary) = post(&f, &hook, b).await;
@@ -340,24 +296,16 @@ async fn dead_letters_are_replayed_once_their_cause_is_gone() {
     assert_eq!(stored_messages(&f).await.len(), 1);
     // Number 3001 is provisioned for acme: its early item is acme's to
     // replay, and is stored.
-    f.inbox
-        .provision_channel(&Channel::new(
-            f.acme(),
-            ChannelId::new("new-line").unwrap(),
-            "3001",
-            "+34 600 3001",
-        ))
-        .await
-        .unwrap();
+    let line = ChannelId::new("new-line").unwrap();
+    let line = Channel::new(f.acme(), line, "3001", "+34 600 3001");
+    f.inbox.provision_channel(&line).await.unwrap();
+    let pending_only = DeadLetterQuery {
+        pending_only: true,
+        ..DeadLetterQuery::default()
+    };
     let pending = f
         .inbox
-        .dead_letters(
-            &ada,
-            &DeadLetterQuery {
-                pending_only: true,
-                ..DeadLetterQuery::default()
-            },
-        )
+        .dead_letters(&ada, &pending_only)
         .await
         .unwrap()
         .items;
@@ -384,48 +332,29 @@ async fn dead_letters_are_replayed_once_their_cause_is_gone() {
 async fn a_bad_status_is_kept_and_the_others_applied() {
     let f = fixture().await;
     let hook = sales_route();
-    let (c, _) = f
-        .customer_says("1001", "wamid.in.1", "34611000001", "hola")
-        .await
-        .unwrap();
-    f.claim_and_reply(&f.actor("ana"), &c, "hello", "k1")
-        .await
-        .unwrap();
+    let c = answered(&f).await;
     f.inbox.dispatch(10).await.unwrap();
-    let reply = f
-        .store
-        .messages(&f.acme(), &c)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|m| m.direction == inbox_core::model::Direction::Outbound)
-        .unwrap();
+    let reply = reply_in(&f, &c).await;
     let wamid = reply.external_id.clone().unwrap();
     let now = now_secs(&f);
     let status = |s: &str, ts: i64, title: &str| {
         json!({ "id": wamid, "status": s, "timestamp": ts.to_string(), "recipient_id": "34611000001",
                 "errors": [{ "code": 1, "title": title }] })
     };
-    let body = serde_json::to_vec(&json!({
-        "object": "whatsapp_business_account",
-        "entry": [{ "id": "waba", "changes": [{ "field": "messages", "value": {
-            "metadata": { "phone_number_id": "1001" },
-            "statuses": [
-                status("sent", now, "ok"),
-                status("failed", now, "bad \u{0} title"),
-                status("delivered", now + 3 * 86_400, "ok"),
-                status("read", now + 1, "ok"),
-            ]
-        }}]}]
-    }))
-    .unwrap();
-    let (status_code, summary) = post(&f, &hook, &body).await;
-    assert_eq!(status_code, 200, "{summary}");
+    // A bare change: only the number's id in its metadata.
+    let statuses = json!({ "field": "messages", "value": {
+        "metadata": { "phone_number_id": "1001" },
+        "statuses": [
+            status("sent", now, "ok"),
+            status("failed", now, "bad \u{0} title"),
+            status("delivered", now + 3 * 86_400, "ok"),
+            status("read", now + 1, "ok"),
+        ]
+    }});
+    let body = to_bytes(&envelope(vec![statuses]));
+    let summary = post_ok(&f, &hook, &body).await;
     assert_eq!(
-        (
-            summary["statuses"].as_u64(),
-            summary["dead_lettered"].as_u64()
-        ),
+        counts(&summary, ["statuses", "dead_lettered"]),
         (Some(2), Some(2)),
         "{summary}"
     );
@@ -453,11 +382,7 @@ async fn a_store_failure_fails_the_webhook_for_meta_to_retry() {
     let (status, _) = post(&f, &hook, &body).await;
     assert_eq!(status, 503);
     faulty.set_down(false);
-    let sig = sign(&Secret::new(SALES_SECRET), &body);
-    let summary: IngestSummary = hook
-        .receive(&f.inbox, Some(&sig), &body, f.clock.now())
-        .await
-        .unwrap();
+    let summary: IngestSummary = receive(&f, &hook, &body).await.unwrap();
     assert_eq!((summary.stored, summary.dead_lettered), (4, 4));
     assert_eq!(letters(&f).await.len(), 4);
 }

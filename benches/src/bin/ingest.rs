@@ -66,13 +66,13 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use inbox_benches::{
-    customer_text_body, fresh_database, is_status_body, webhook_body, PHONE_NUMBER_ID,
+    customer_text_body, exit_on_error, flags, fresh_database, inbox_on, is_status_body, number,
+    settle_and_say, webhook_body, PHONE_NUMBER_ID,
 };
 use inbox_core::model::{Agent, Channel, Role, Team, Tenant};
-use inbox_core::ports::{Store, Transport};
-use inbox_core::testing::RecordingTransport;
-use inbox_core::{AgentId, ChannelId, Inbox, InboxConfig, Ports, TeamId, TenantId};
-use inbox_store_memory::{MemoryEventBus, MemoryStore, SystemClock, UuidIds};
+use inbox_core::ports::Store;
+use inbox_core::{AgentId, ChannelId, Inbox, TeamId, TenantId};
+use inbox_store_memory::MemoryStore;
 use inbox_store_postgres::{GroupCommit, PgStore};
 use inbox_whatsapp::{sign, IngestSummary, Secret, Webhook, WebhookConfig};
 use sqlx::PgPool;
@@ -105,40 +105,29 @@ fn parse() -> Result<Args, String> {
         seconds: None,
         connections: None,
     };
-    let mut it = std::env::args().skip(1);
-    while let Some(k) = it.next() {
-        let mut v = || it.next().ok_or(format!("{k} needs a value"));
-        match k.as_str() {
+    flags(|k, v| {
+        match k {
             "--store" => a.store = v()?,
             "--database-url" => a.url = Some(v()?),
-            "--messages" => a.messages = v()?.parse().map_err(|e| format!("--messages: {e}"))?,
-            "--concurrency" => {
-                a.concurrency = v()?.parse().map_err(|e| format!("--concurrency: {e}"))?
-            }
-            "--committers" => {
-                a.group_commit.committers =
-                    v()?.parse().map_err(|e| format!("--committers: {e}"))?
-            }
-            "--max-batch" => {
-                a.group_commit.max_batch = v()?.parse().map_err(|e| format!("--max-batch: {e}"))?
-            }
-            "--readers" => {
-                a.group_commit.readers = v()?.parse().map_err(|e| format!("--readers: {e}"))?
-            }
+            "--messages" => a.messages = number(k, v()?)?,
+            "--concurrency" => a.concurrency = number(k, v()?)?,
+            "--committers" => a.group_commit.committers = number(k, v()?)?,
+            "--max-batch" => a.group_commit.max_batch = number(k, v()?)?,
+            "--readers" => a.group_commit.readers = number(k, v()?)?,
             "--setup-sql" => a.setup_sql = Some(v()?),
             "--custom-plans" => a.group_commit.generic_plans = false,
             "--unknown-statuses" => a.unknown_statuses = true,
-            "--rounds" => a.rounds = v()?.parse().map_err(|e| format!("--rounds: {e}"))?,
+            "--rounds" => a.rounds = number(k, v()?)?,
             "--start-file" => a.start_file = Some(v()?),
             "--connections" => {
-                let n: u32 = v()?.parse().map_err(|e| format!("--connections: {e}"))?;
+                let n: u32 = number(k, v()?)?;
                 if n == 0 {
                     return Err("--connections must be at least 1".into());
                 }
                 a.connections = Some(n)
             }
             "--seconds" => {
-                let secs: f64 = v()?.parse().map_err(|e| format!("--seconds: {e}"))?;
+                let secs: f64 = number(k, v()?)?;
                 if !(secs.is_finite() && secs > 0.0) {
                     return Err("--seconds must be a positive number".into());
                 }
@@ -146,7 +135,8 @@ fn parse() -> Result<Args, String> {
             }
             other => return Err(format!("unknown argument {other}")),
         }
-    }
+        Ok(())
+    })?;
     if !matches!(a.store.as_str(), "memory" | "postgres") {
         return Err("--store must be memory or postgres".into());
     }
@@ -161,30 +151,27 @@ fn parse() -> Result<Args, String> {
     Ok(a)
 }
 
+/// The bench's tenant: number [`PHONE_NUMBER_ID`] and a support team of
+/// ten agents.
 async fn provision(inbox: &Inbox) -> inbox_core::Result<()> {
     let t = TenantId::new("bench")?;
+    let support = TeamId::new("support")?;
+    let number = Channel::new(
+        t.clone(),
+        ChannelId::new("main")?,
+        PHONE_NUMBER_ID,
+        "+1 555 0100",
+    );
+    let team = Team::new(t.clone(), support.clone(), "Support");
     inbox
         .provision_tenant(&Tenant::new(t.clone(), "Bench"))
         .await?;
-    inbox
-        .provision_channel(&Channel::new(
-            t.clone(),
-            ChannelId::new("main")?,
-            PHONE_NUMBER_ID,
-            "+1 555 0100",
-        ))
-        .await?;
-    inbox
-        .provision_team(&Team::new(t.clone(), TeamId::new("support")?, "Support"))
-        .await?;
+    inbox.provision_channel(&number).await?;
+    inbox.provision_team(&team).await?;
     for i in 0..10 {
-        let a = Agent::new(
-            t.clone(),
-            AgentId::new(format!("agent{i}"))?,
-            format!("Agent {i}"),
-            Role::Agent,
-        )
-        .in_team(TeamId::new("support")?);
+        let id = AgentId::new(format!("agent{i}"))?;
+        let a =
+            Agent::new(t.clone(), id, format!("Agent {i}"), Role::Agent).in_team(support.clone());
         inbox.provision_agent(&a).await?;
     }
     Ok(())
@@ -441,218 +428,276 @@ fn slice(n: usize, rounds: usize, r: usize) -> Range<usize> {
 
 #[tokio::main]
 async fn main() {
-    if let Err(e) = run().await {
-        eprintln!("ingest: {e}");
-        std::process::exit(2);
+    exit_on_error("ingest", run().await);
+}
+
+/// The store the run ingests into, and its database when it has one.
+struct Target {
+    store: Arc<dyn Store>,
+    /// The PostgreSQL store, for its counters.
+    pg: Option<PgStore>,
+    /// The database's URL (PostgreSQL store).
+    url: Option<String>,
+}
+
+/// A PostgreSQL store on a fresh database (with the run's group-commit
+/// settings, pool size and `--setup-sql`), or a memory store.
+async fn open_store(args: &Args) -> Result<Target, String> {
+    if args.store != "postgres" {
+        let store = Arc::new(MemoryStore::new());
+        return Ok(Target {
+            store,
+            pg: None,
+            url: None,
+        });
+    }
+    let server = args.url.as_deref().unwrap_or_default();
+    let url = fresh_database(server, "inbox_bench_ingest").await?;
+    let connections = args
+        .connections
+        .unwrap_or((args.concurrency as u32).clamp(4, 64));
+    let pg = PgStore::connect(&url, connections)
+        .await
+        .map_err(|e| e.to_string())?
+        .with_group_commit(args.group_commit);
+    if let Some(sql) = &args.setup_sql {
+        sqlx::raw_sql(sql)
+            .execute(pg.pool())
+            .await
+            .map_err(|e| format!("--setup-sql: {e}"))?;
+    }
+    Ok(Target {
+        store: Arc::new(pg.clone()),
+        pg: Some(pg),
+        url: Some(url),
+    })
+}
+
+/// The run's bodies, each with its signature. Their timestamps advance a
+/// second every 20 bodies and end now, as for live traffic (the inbox
+/// refuses a timestamp more than a day ahead of its clock, which a long
+/// run starting now would reach); returns the first timestamp too.
+fn signed_bodies(messages: usize, secret: &Secret) -> Result<(Bodies, u64), String> {
+    let now = u64::try_from(Utc::now().timestamp()).map_err(|e| e.to_string())?;
+    let start = now.saturating_sub(messages as u64 / 20 + 1);
+    let bodies = (0..messages)
+        .map(|i| {
+            let b = webhook_body(body_index(i), start);
+            (sign(secret, &b), b)
+        })
+        .collect();
+    Ok((Arc::new(bodies), start))
+}
+
+/// Signed webhook bodies: (signature, body).
+type Bodies = Arc<Vec<(String, Vec<u8>)>>;
+
+/// Settles the server before the ingest and says which plans group commit
+/// uses.
+async fn settle_before_ingest(target: &Target) {
+    let Some(url) = &target.url else { return };
+    settle_and_say(url, false).await;
+    if let Some(pg) = &target.pg {
+        let plans = if pg.check_statistics().await {
+            "generic (the tables have statistics)"
+        } else {
+            "custom (no statistics yet)"
+        };
+        eprintln!("group commit plans: {plans}");
     }
 }
 
-async fn run() -> Result<(), String> {
-    let args = parse()?;
-    let secret = Secret::new("bench-app-secret");
-    let transport: Arc<dyn Transport> = Arc::new(RecordingTransport::new());
-    let mut pg_store = None;
-    let (store, db_url): (Arc<dyn Store>, Option<String>) = match args.store.as_str() {
-        "postgres" => {
-            let url = fresh_database(
-                args.url.as_deref().unwrap_or_default(),
-                "inbox_bench_ingest",
-            )
-            .await?;
-            let connections = args
-                .connections
-                .unwrap_or((args.concurrency as u32).clamp(4, 64));
-            let pg = PgStore::connect(&url, connections)
-                .await
-                .map_err(|e| e.to_string())?
-                .with_group_commit(args.group_commit);
-            if let Some(sql) = &args.setup_sql {
-                sqlx::raw_sql(sql)
-                    .execute(pg.pool())
-                    .await
-                    .map_err(|e| format!("--setup-sql: {e}"))?;
-            }
-            pg_store = Some(pg.clone());
-            (Arc::new(pg), Some(url))
-        }
-        _ => (Arc::new(MemoryStore::new()), None),
-    };
-    let store_handle = store.clone();
-    let inbox = Inbox::new(
-        Ports {
-            store,
-            transport,
-            bus: Arc::new(MemoryEventBus::default()),
-            clock: Arc::new(SystemClock),
-            ids: Arc::new(UuidIds),
-        },
-        InboxConfig::default(),
-    );
-    provision(&inbox).await.map_err(|e| e.to_string())?;
-    // The bodies' timestamps advance a second every 20 bodies and end now,
-    // as for live traffic (the inbox refuses a timestamp more than a day
-    // ahead of its clock, which a long run starting now would reach).
-    let now = u64::try_from(Utc::now().timestamp()).map_err(|e| e.to_string())?;
-    let start = now.saturating_sub(args.messages as u64 / 20 + 1);
-    let bodies: Arc<Vec<(String, Vec<u8>)>> = Arc::new(
-        (0..args.messages)
-            .map(|i| {
-                let b = webhook_body(body_index(i), start);
-                (sign(&secret, &b), b)
-            })
-            .collect(),
-    );
-    let hook = Arc::new(Webhook::new(WebhookConfig::new("verify", secret.clone())));
-    if !args.unknown_statuses {
-        let n = seed_outbound(&inbox, &hook, &*store_handle, &secret, args.messages, start).await?;
-        eprintln!("seeded {n} outbound messages for the status webhooks to report on");
-    }
-    if let Some(url) = &db_url {
-        for note in inbox_benches::settle(url, false).await {
-            eprintln!("settle: {note}");
-        }
-        if let Some(pg) = &pg_store {
-            let generic = pg.check_statistics().await;
-            eprintln!(
-                "group commit plans: {}",
-                if generic {
-                    "generic (the tables have statistics)"
-                } else {
-                    "custom (no statistics yet)"
-                }
-            );
-        }
-    }
-    // The baseline's database: the ingest's, or (memory store) a fresh one
-    // on the server given, if one is.
-    let baseline_url = match (&db_url, args.url.as_deref()) {
-        (Some(u), _) => Some(u.clone()),
-        (None, Some(u)) => Some(fresh_database(u, "inbox_bench_baseline").await?),
-        (None, None) => None,
-    };
+/// Waits until the file of `--start-file` exists.
+async fn wait_for_start(args: &Args) {
     if let Some(path) = &args.start_file {
         eprintln!("waiting for {path}");
         while !std::path::Path::new(path).exists() {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
-    eprintln!(
-        "ingesting {} webhooks ({} store, concurrency {}{})...",
-        args.messages,
-        args.store,
-        args.concurrency,
-        if args.rounds > 1 {
-            format!(", in {} rounds alternating with the baseline", args.rounds)
-        } else {
-            String::new()
-        }
-    );
-    let mut totals = IngestSummary::default();
-    let mut elapsed = Duration::ZERO;
-    let mut cpu: Option<(u64, u64)> = Some((0, 0));
-    let mut base_elapsed = Duration::ZERO;
-    let mut processed = 0;
-    // With rounds, the baseline of each slice runs right after the ingest
-    // of that slice, on the store's own pool (as many connections as the
-    // baseline's own pool would have; two pools would exceed PostgreSQL's
-    // 100 connections).
-    let mut interleaved = None;
-    if args.rounds > 1 {
-        if let Some(u) = &baseline_url {
-            let pool = match &pg_store {
-                Some(pg) => pg.pool().clone(),
-                None => baseline_pool(u, args.concurrency).await?,
-            };
-            let data = baseline_table(&pool).await?;
-            interleaved = Some((u.clone(), pool, data));
-        }
-    }
+}
+
+/// What the measured phase did.
+#[derive(Default)]
+struct Measured {
+    totals: IngestSummary,
+    /// The webhooks taken (all, unless `--seconds` stopped the run).
+    processed: usize,
+    elapsed: Duration,
+    /// Machine CPU time (busy, idle) during the ingest, where known.
+    cpu: Option<(u64, u64)>,
+    /// The baseline's time, when it ran slice by slice (`--rounds`).
+    base_elapsed: Duration,
+}
+
+/// The baseline run slice by slice with the ingest (`--rounds`): its
+/// database's URL, pool and row document.
+type Interleaved = (String, PgPool, Arc<serde_json::Value>);
+
+/// With rounds, the baseline of each slice runs right after the ingest of
+/// that slice, on the store's own pool (as many connections as the
+/// baseline's own pool would have; two pools would exceed PostgreSQL's 100
+/// connections).
+async fn interleaved_baseline(
+    args: &Args,
+    target: &Target,
+    baseline_url: Option<&String>,
+) -> Result<Option<Interleaved>, String> {
+    let Some(u) = baseline_url.filter(|_| args.rounds > 1) else {
+        return Ok(None);
+    };
+    let pool = match &target.pg {
+        Some(pg) => pg.pool().clone(),
+        None => baseline_pool(u, args.concurrency).await?,
+    };
+    let data = baseline_table(&pool).await?;
+    Ok(Some((u.clone(), pool, data)))
+}
+
+/// The measured phase: every slice of the webhooks (one unless
+/// `--rounds`), each from a settled server, each followed by its slice of
+/// the baseline when interleaved.
+async fn measure(
+    args: &Args,
+    target: &Target,
+    (inbox, hook, bodies): (&Inbox, &Arc<Webhook>, &Bodies),
+    interleaved: Option<&Interleaved>,
+) -> Result<Measured, String> {
+    let mut m = Measured {
+        cpu: Some((0, 0)),
+        ..Measured::default()
+    };
     for r in 0..args.rounds {
-        if r > 0 {
-            if let Some(url) = &db_url {
-                for note in inbox_benches::settle(url, false).await {
-                    eprintln!("settle: {note}");
-                }
-            }
+        if let Some(url) = target.url.as_ref().filter(|_| r > 0) {
+            settle_and_say(url, false).await;
         }
         let range = slice(args.messages, args.rounds, r);
-        let (s, t, c, n) = ingest_range(
-            &inbox,
-            &hook,
-            &bodies,
-            range.clone(),
-            args.concurrency,
-            args.seconds,
-        )
-        .await?;
-        processed += n;
-        add(&mut totals, &s);
-        elapsed += t;
-        cpu = cpu.zip(c).map(|((b, i), (db, di))| (b + db, i + di));
-        if let Some((u, pool, data)) = &interleaved {
-            for note in inbox_benches::settle(u, true).await {
-                eprintln!("settle: {note}");
-            }
-            base_elapsed += baseline_range(pool, range, args.concurrency, data).await?;
+        let c = args.concurrency;
+        let (s, t, cpu, n) =
+            ingest_range(inbox, hook, bodies, range.clone(), c, args.seconds).await?;
+        m.processed += n;
+        add(&mut m.totals, &s);
+        m.elapsed += t;
+        m.cpu = m.cpu.zip(cpu).map(|((b, i), (db, di))| (b + db, i + di));
+        if let Some((u, pool, data)) = interleaved {
+            settle_and_say(u, true).await;
+            m.base_elapsed += baseline_range(pool, range, c, data).await?;
         }
     }
-    let rate = processed as f64 / elapsed.as_secs_f64();
+    Ok(m)
+}
+
+/// Prints what the ingest did and the machine's CPU time per webhook.
+fn report(m: &Measured) {
+    let t = &m.totals;
     eprintln!(
         "done in {:.2?}: {} webhooks, {} stored, {} duplicates, {} statuses applied ({} ignored: unknown messages, or nothing to change)",
-        elapsed,
-        processed,
-        totals.stored,
-        totals.duplicates,
-        totals.statuses,
-        totals.statuses_ignored
+        m.elapsed, m.processed, t.stored, t.duplicates, t.statuses, t.statuses_ignored
     );
-    if let Some((busy, idle)) = cpu {
-        let per = |ticks: u64| ticks as f64 * 10_000.0 / processed.max(1) as f64;
+    if let Some((busy, idle)) = m.cpu {
+        let per = |ticks: u64| ticks as f64 * 10_000.0 / m.processed.max(1) as f64;
         eprintln!(
             "machine CPU during the ingest (/proc/stat, all cores, everything running): {:.0} µs busy and {:.0} µs idle per webhook",
             per(busy),
             per(idle)
         );
     }
-    if let Some(pg) = &pg_store {
-        let (single, fast, fallback, batched) = pg.group_commit_stats().snapshot();
-        eprintln!("group commit: {single} single, {fast} fast batches, {fallback} fallback batches, {batched} changesets in batches");
-        let (queries, lookups) = pg.read_batch_stats().snapshot();
-        eprintln!("batched reads: {lookups} lookups in {queries} queries");
-        let (batches, batched, redone) = pg.mutation_batch_stats().snapshot();
-        eprintln!("batched status updates: {batched} in {batches} transactions ({redone} redone one at a time)");
-        // Its connections go before the baseline opens as many again
-        // (PostgreSQL allows 100 by default).
-        pg.close().await;
+}
+
+/// Prints the PostgreSQL store's batching counters and closes it: its
+/// connections go before the baseline opens as many again (PostgreSQL
+/// allows 100 by default).
+async fn report_and_close(pg: &PgStore) {
+    let (single, fast, fallback, batched) = pg.group_commit_stats().snapshot();
+    eprintln!("group commit: {single} single, {fast} fast batches, {fallback} fallback batches, {batched} changesets in batches");
+    let (queries, lookups) = pg.read_batch_stats().snapshot();
+    eprintln!("batched reads: {lookups} lookups in {queries} queries");
+    let (batches, batched, redone) = pg.mutation_batch_stats().snapshot();
+    eprintln!("batched status updates: {batched} in {batches} transactions ({redone} redone one at a time)");
+    pg.close().await;
+}
+
+/// The baseline's rate in rows a second: from the interleaved slices, or
+/// a run of its own after the ingest; 0 without a database or with
+/// `--seconds`.
+async fn baseline_rate(
+    args: &Args,
+    baseline_url: Option<&String>,
+    interleaved: Option<Interleaved>,
+    base_elapsed: Duration,
+) -> Result<f64, String> {
+    if args.seconds.is_some() {
+        return Ok(0.0);
     }
-    let base = if args.seconds.is_some() {
-        0.0
-    } else if let Some((_, pool, _)) = interleaved {
+    if let Some((_, pool, _)) = interleaved {
         pool.close().await;
-        args.messages as f64 / base_elapsed.as_secs_f64()
-    } else {
-        match &baseline_url {
-            Some(u) => {
-                for note in inbox_benches::settle(u, true).await {
-                    eprintln!("settle: {note}");
-                }
-                eprintln!(
-                    "baseline: {} single-row INSERT transactions...",
-                    args.messages
-                );
-                let pool = baseline_pool(u, args.concurrency).await?;
-                let data = baseline_table(&pool).await?;
-                let t = baseline_range(&pool, 0..args.messages, args.concurrency, &data).await?;
-                pool.close().await;
-                args.messages as f64 / t.as_secs_f64()
-            }
-            None => 0.0,
-        }
+        return Ok(args.messages as f64 / base_elapsed.as_secs_f64());
+    }
+    let Some(u) = baseline_url else {
+        return Ok(0.0);
     };
+    settle_and_say(u, true).await;
+    eprintln!(
+        "baseline: {} single-row INSERT transactions...",
+        args.messages
+    );
+    let pool = baseline_pool(u, args.concurrency).await?;
+    let data = baseline_table(&pool).await?;
+    let t = baseline_range(&pool, 0..args.messages, args.concurrency, &data).await?;
+    pool.close().await;
+    Ok(args.messages as f64 / t.as_secs_f64())
+}
+
+async fn run() -> Result<(), String> {
+    let args = parse()?;
+    let secret = Secret::new("bench-app-secret");
+    let target = open_store(&args).await?;
+    let inbox = inbox_on(target.store.clone());
+    provision(&inbox).await.map_err(|e| e.to_string())?;
+    let (bodies, start) = signed_bodies(args.messages, &secret)?;
+    let hook = Arc::new(Webhook::new(WebhookConfig::new("verify", secret.clone())));
+    if !args.unknown_statuses {
+        let store = &*target.store;
+        let n = seed_outbound(&inbox, &hook, store, &secret, args.messages, start).await?;
+        eprintln!("seeded {n} outbound messages for the status webhooks to report on");
+    }
+    settle_before_ingest(&target).await;
+    // The baseline's database: the ingest's, or (memory store) a fresh one
+    // on the server given, if one is.
+    let baseline_url = match (&target.url, args.url.as_deref()) {
+        (Some(u), _) => Some(u.clone()),
+        (None, Some(u)) => Some(fresh_database(u, "inbox_bench_baseline").await?),
+        (None, None) => None,
+    };
+    wait_for_start(&args).await;
+    let rounds = if args.rounds > 1 {
+        format!(", in {} rounds alternating with the baseline", args.rounds)
+    } else {
+        String::new()
+    };
+    eprintln!(
+        "ingesting {} webhooks ({} store, concurrency {}{rounds})...",
+        args.messages, args.store, args.concurrency
+    );
+    let interleaved = interleaved_baseline(&args, &target, baseline_url.as_ref()).await?;
+    let phase = (&inbox, &hook, &bodies);
+    let measured = measure(&args, &target, phase, interleaved.as_ref()).await?;
+    let rate = measured.processed as f64 / measured.elapsed.as_secs_f64();
+    report(&measured);
+    if let Some(pg) = &target.pg {
+        report_and_close(pg).await;
+    }
+    let base = baseline_rate(
+        &args,
+        baseline_url.as_ref(),
+        interleaved,
+        measured.base_elapsed,
+    )
+    .await?;
     let ratio = if base > 0.0 { rate / base } else { 0.0 };
     println!(
         "ingest store={} messages={} msgs_per_s={:.0} baseline_rows_per_s={:.0} ratio={:.2}",
-        args.store, processed, rate, base, ratio
+        args.store, measured.processed, rate, base, ratio
     );
     Ok(())
 }

@@ -14,11 +14,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use inbox_benches::percentile;
+use inbox_benches::{exit_on_error, flags, inbox_on, ms, number, percentile};
 use inbox_core::model::ConversationStatus;
-use inbox_core::testing::RecordingTransport;
-use inbox_core::{Actor, AgentId, Inbox, InboxConfig, Ports, TeamId, TenantId, View, ViewQuery};
-use inbox_store_memory::{MemoryEventBus, SystemClock, UuidIds};
+use inbox_core::ports::Store;
+use inbox_core::{Actor, AgentId, Inbox, SortOrder, TeamId, TenantId, View, ViewQuery};
 use inbox_store_postgres::PgStore;
 
 struct Args {
@@ -35,17 +34,16 @@ fn parse() -> Result<Args, String> {
         messages: 10_000_000,
         queries: 500,
     };
-    let mut it = std::env::args().skip(1);
-    while let Some(k) = it.next() {
-        let mut v = || it.next().ok_or(format!("{k} needs a value"));
-        match k.as_str() {
+    flags(|k, v| {
+        match k {
             "--database-url" => a.url = v()?,
-            "--conversations" => a.conversations = v()?.parse().map_err(|e| format!("{k}: {e}"))?,
-            "--messages" => a.messages = v()?.parse().map_err(|e| format!("{k}: {e}"))?,
-            "--queries" => a.queries = v()?.parse().map_err(|e| format!("{k}: {e}"))?,
+            "--conversations" => a.conversations = number(k, v()?)?,
+            "--messages" => a.messages = number(k, v()?)?,
+            "--queries" => a.queries = number(k, v()?)?,
             other => return Err(format!("unknown argument {other}")),
         }
-    }
+        Ok(())
+    })?;
     if a.url.is_empty() {
         return Err("needs --database-url (or DATABASE_URL)".into());
     }
@@ -179,131 +177,97 @@ async fn measure(
 
 #[tokio::main]
 async fn main() {
-    if let Err(e) = run().await {
-        eprintln!("list: {e}");
-        std::process::exit(2);
-    }
+    exit_on_error("list", run().await);
 }
 
-async fn run() -> Result<(), String> {
-    let args = parse()?;
-    let url = {
-        use sqlx::ConnectOptions;
-        use std::str::FromStr;
-        let opts =
-            sqlx::postgres::PgConnectOptions::from_str(&args.url).map_err(|e| e.to_string())?;
-        let admin = PgStore::connect(&args.url, 1)
+/// The URL of the bench's database on the server of `url`
+/// (`inbox_bench_list`), created if it does not exist.
+async fn database(url: &str) -> Result<String, String> {
+    use sqlx::ConnectOptions;
+    use std::str::FromStr;
+    let opts = sqlx::postgres::PgConnectOptions::from_str(url).map_err(|e| e.to_string())?;
+    let admin = PgStore::connect(url, 1).await.map_err(|e| e.to_string())?;
+    let exists: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'inbox_bench_list')",
+    )
+    .fetch_one(admin.pool())
+    .await
+    .map_err(|e| e.to_string())?;
+    if !exists {
+        sqlx::query("CREATE DATABASE inbox_bench_list")
+            .execute(admin.pool())
             .await
             .map_err(|e| e.to_string())?;
-        let exists: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'inbox_bench_list')",
-        )
-        .fetch_one(admin.pool())
-        .await
-        .map_err(|e| e.to_string())?;
-        if !exists {
-            sqlx::query("CREATE DATABASE inbox_bench_list")
-                .execute(admin.pool())
-                .await
-                .map_err(|e| e.to_string())?;
-        }
-        admin.pool().close().await;
-        opts.database("inbox_bench_list").to_url_lossy().to_string()
-    };
-    let store = PgStore::connect(&url, 8).await.map_err(|e| e.to_string())?;
-    store.migrate().await.map_err(|e| e.to_string())?;
-    seed(&store, args.conversations, args.messages).await?;
-    let inbox = Inbox::new(
-        Ports {
-            store: Arc::new(store),
-            transport: Arc::new(RecordingTransport::new()),
-            bus: Arc::new(MemoryEventBus::default()),
-            clock: Arc::new(SystemClock),
-            ids: Arc::new(UuidIds),
-        },
-        InboxConfig::default(),
-    );
-    let tenant = TenantId::new("bench").map_err(|e| e.to_string())?;
-    let agent = Actor::new(
-        tenant.clone(),
-        AgentId::new("agent7").map_err(|e| e.to_string())?,
-    );
-    let supervisor = Actor::new(tenant, AgentId::new("agent0").map_err(|e| e.to_string())?);
+    }
+    admin.pool().close().await;
+    Ok(opts.database("inbox_bench_list").to_url_lossy().to_string())
+}
+
+/// Prints a table row of a view's or search's p50 and p99; returns the p99.
+fn print_row(name: &str, sorted: &[Duration]) -> Duration {
+    let (p50, p99) = (percentile(sorted, 50.0), percentile(sorted, 99.0));
+    println!("| {name} | {:.2} ms | {:.2} ms |", ms(p50), ms(p99));
+    p99
+}
+
+/// The agent (with team visibility) and the supervisor the queries run as.
+struct Who {
+    agent: Actor,
+    supervisor: Actor,
+}
+
+/// Measures the views agents use all day; returns the worst p99.
+async fn list_views(inbox: &Inbox, who: &Who, queries: usize) -> Result<Duration, String> {
     let team = TeamId::new("team7").map_err(|e| e.to_string())?;
     let active = [ConversationStatus::Open, ConversationStatus::Pending];
+    let of = |view: View| ViewQuery::new(view).statuses(&active);
+    let oldest = |view: View| of(view).sort(SortOrder::OldestActivity);
+    let (agent, supervisor) = (&who.agent, &who.supervisor);
     let cases: Vec<(&str, &Actor, ViewQuery, bool)> = vec![
-        (
-            "mine (agent)",
-            &agent,
-            ViewQuery::new(View::Mine).statuses(&active),
-            false,
-        ),
+        ("mine (agent)", agent, of(View::Mine), false),
         (
             "unassigned (agent, team visibility)",
-            &agent,
-            ViewQuery::new(View::Unassigned).statuses(&active),
+            agent,
+            of(View::Unassigned),
             false,
         ),
-        (
-            "team (agent)",
-            &agent,
-            ViewQuery::new(View::Team(team.clone())).statuses(&active),
-            false,
-        ),
-        (
-            "all (agent, team visibility)",
-            &agent,
-            ViewQuery::new(View::All).statuses(&active),
-            false,
-        ),
-        (
-            "all (supervisor)",
-            &supervisor,
-            ViewQuery::new(View::All).statuses(&active),
-            false,
-        ),
+        ("team (agent)", agent, of(View::Team(team)), false),
+        ("all (agent, team visibility)", agent, of(View::All), false),
+        ("all (supervisor)", supervisor, of(View::All), false),
         (
             "all (supervisor), deep pages by cursor",
-            &supervisor,
-            ViewQuery::new(View::All).statuses(&active),
+            supervisor,
+            of(View::All),
             true,
         ),
         (
             "all (supervisor), waiting longest",
-            &supervisor,
-            ViewQuery::new(View::All)
-                .statuses(&active)
-                .sort(inbox_core::SortOrder::WaitingLongest),
+            supervisor,
+            of(View::All).sort(SortOrder::WaitingLongest),
             false,
         ),
         (
             "all (supervisor), oldest activity first",
-            &supervisor,
-            ViewQuery::new(View::All)
-                .statuses(&active)
-                .sort(inbox_core::SortOrder::OldestActivity),
+            supervisor,
+            oldest(View::All),
             false,
         ),
         (
             "all (supervisor), oldest activity first, deep pages by cursor",
-            &supervisor,
-            ViewQuery::new(View::All)
-                .statuses(&active)
-                .sort(inbox_core::SortOrder::OldestActivity),
+            supervisor,
+            oldest(View::All),
             true,
         ),
         (
             "mine (agent), oldest activity first",
-            &agent,
-            ViewQuery::new(View::Mine)
-                .statuses(&active)
-                .sort(inbox_core::SortOrder::OldestActivity),
+            agent,
+            oldest(View::Mine),
             false,
         ),
         (
             "vip tag (supervisor)",
-            &supervisor,
-            ViewQuery::new(View::All).statuses(&active).tag("vip"),
+            supervisor,
+            of(View::All).tag("vip"),
             false,
         ),
     ];
@@ -312,39 +276,40 @@ async fn run() -> Result<(), String> {
     println!("|---|---|---|");
     for (name, actor, q, deep) in cases {
         // Warm up, then measure.
-        measure(&inbox, actor, q.clone(), 20, deep).await?;
-        let s = measure(&inbox, actor, q, args.queries, deep).await?;
-        let (p50, p99) = (percentile(&s, 50.0), percentile(&s, 99.0));
-        worst_p99 = worst_p99.max(p99);
-        println!(
-            "| {name} | {:.2} ms | {:.2} ms |",
-            p50.as_secs_f64() * 1e3,
-            p99.as_secs_f64() * 1e3
-        );
+        measure(inbox, actor, q.clone(), 20, deep).await?;
+        let s = measure(inbox, actor, q, queries, deep).await?;
+        worst_p99 = worst_p99.max(print_row(name, &s));
     }
-    let mut worst_search = Duration::ZERO;
+    Ok(worst_p99)
+}
+
+/// Measures searches for a rare word, a common word, a name and number
+/// digits; returns the worst p99.
+async fn searches(inbox: &Inbox, who: &Who, queries: usize) -> Result<Duration, String> {
+    let (agent, supervisor) = (&who.agent, &who.supervisor);
     let searches: Vec<(&str, &Actor, &str)> = vec![
         (
             "search a rare word (supervisor)",
-            &supervisor,
+            supervisor,
             "portugal 4242",
         ),
-        ("search a common word (supervisor)", &supervisor, "order"),
+        ("search a common word (supervisor)", supervisor, "order"),
         (
             "search a name (agent, team visibility)",
-            &agent,
+            agent,
             "sofia 1005",
         ),
         (
             "search by number digits (supervisor)",
-            &supervisor,
+            supervisor,
             "600012345",
         ),
     ];
+    let mut worst = Duration::ZERO;
     for (name, actor, text) in searches {
         let q = ViewQuery::new(View::All);
         let mut samples = Vec::new();
-        for i in 0..(args.queries / 5).max(20) {
+        for i in 0..(queries / 5).max(20) {
             let t = Instant::now();
             inbox
                 .search(actor, text, &q)
@@ -355,34 +320,54 @@ async fn run() -> Result<(), String> {
             }
         }
         samples.sort();
-        let (p50, p99) = (percentile(&samples, 50.0), percentile(&samples, 99.0));
-        worst_search = worst_search.max(p99);
-        println!(
-            "| {name} | {:.2} ms | {:.2} ms |",
-            p50.as_secs_f64() * 1e3,
-            p99.as_secs_f64() * 1e3
-        );
+        worst = worst.max(print_row(name, &samples));
     }
+    Ok(worst)
+}
+
+/// Seven runs of `query`, sorted by time; returns them with the last
+/// run's result.
+async fn seven<T, F: std::future::Future<Output = Result<T, String>>>(
+    mut query: impl FnMut() -> F,
+) -> Result<(Vec<Duration>, T), String> {
+    let mut samples = Vec::new();
+    let mut last = None;
+    for _ in 0..7 {
+        let t = Instant::now();
+        last = Some(query().await?);
+        samples.push(t.elapsed());
+    }
+    samples.sort();
+    Ok((samples, last.ok_or("no run")?))
+}
+
+/// Prints a report's row: its name, the conversations it counted, p50
+/// and p99.
+fn print_report(name: &str, count: u64, sorted: &[Duration]) {
+    let (p50, p99) = (percentile(sorted, 50.0), percentile(sorted, 99.0));
     println!(
-        "search conversations={} messages={} page=50 worst_p99_ms={:.2}",
-        args.conversations,
-        args.messages,
-        worst_search.as_secs_f64() * 1e3
+        "| {name} | {count} | {:.1} ms | {:.1} ms |",
+        ms(p50),
+        ms(p99)
     );
-    // Reports: Store::metrics over 1%, 10% and all of the conversations
-    // (the seed opens them 1 ms apart, from 2025-06-15 15:06:40 UTC).
+}
+
+/// Reports (`Reports::metrics`) over 1%, 10% and all of the conversations
+/// (the seed opens them 1 ms apart, from 2025-06-15 15:06:40 UTC), and
+/// the live snapshot of every active conversation.
+async fn reports(store: &dyn Store, conversations: i64) -> Result<(), String> {
     println!("| report | conversations | p50 | p99 |");
     println!("|---|---|---|---|");
     let start = chrono::DateTime::from_timestamp(1_750_000_000, 0).ok_or("bad start")?;
     let span = |n: i64| start + chrono::TimeDelta::milliseconds(n);
-    let bench_tenant = TenantId::new("bench").map_err(|e| e.to_string())?;
+    let tenant = TenantId::new("bench").map_err(|e| e.to_string())?;
     let reports: Vec<(&str, i64, Option<AgentId>)> = vec![
-        ("1% of the range", args.conversations / 100, None),
-        ("10% of the range", args.conversations / 10, None),
-        ("whole range", args.conversations, None),
+        ("1% of the range", conversations / 100, None),
+        ("10% of the range", conversations / 10, None),
+        ("whole range", conversations, None),
         (
             "whole range, one agent",
-            args.conversations,
+            conversations,
             Some(AgentId::new("agent7").map_err(|e| e.to_string())?),
         ),
     ];
@@ -394,56 +379,54 @@ async fn run() -> Result<(), String> {
             team: None,
             agent,
             tag: None,
-            now: span(args.conversations * 2),
+            now: span(conversations * 2),
             missed_after: Duration::from_secs(1800),
         };
-        let mut samples = Vec::new();
-        let mut opened = 0;
-        for _ in 0..7 {
-            let t = Instant::now();
-            let r = inbox_core::ports::Reports::metrics(
-                inbox.ports().store.as_ref(),
-                &bench_tenant,
-                &q,
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-            samples.push(t.elapsed());
-            opened = r.opened;
-        }
-        samples.sort();
-        println!(
-            "| {name} | {opened} | {:.1} ms | {:.1} ms |",
-            percentile(&samples, 50.0).as_secs_f64() * 1e3,
-            percentile(&samples, 99.0).as_secs_f64() * 1e3
-        );
+        let metrics = || async { store.metrics(&tenant, &q).await.map_err(|e| e.to_string()) };
+        let (samples, r) = seven(metrics).await?;
+        print_report(name, r.opened, &samples);
     }
     // The live snapshot: every active conversation of the tenant.
-    let mut samples = Vec::new();
-    let mut active = 0;
-    for _ in 0..7 {
-        let t = Instant::now();
-        let s = inbox_core::ports::Reports::live_snapshot(
-            inbox.ports().store.as_ref(),
-            &bench_tenant,
-            &inbox_core::metrics::LiveQuery::at(span(args.conversations * 2)),
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-        samples.push(t.elapsed());
-        active = s.active;
-    }
-    samples.sort();
+    let q = inbox_core::metrics::LiveQuery::at(span(conversations * 2));
+    let live = || async {
+        store
+            .live_snapshot(&tenant, &q)
+            .await
+            .map_err(|e| e.to_string())
+    };
+    let (samples, s) = seven(live).await?;
+    print_report("live snapshot (active conversations)", s.active, &samples);
+    Ok(())
+}
+
+async fn run() -> Result<(), String> {
+    let args = parse()?;
+    let url = database(&args.url).await?;
+    let store = PgStore::connect(&url, 8).await.map_err(|e| e.to_string())?;
+    store.migrate().await.map_err(|e| e.to_string())?;
+    seed(&store, args.conversations, args.messages).await?;
+    let inbox = inbox_on(Arc::new(store));
+    let tenant = TenantId::new("bench").map_err(|e| e.to_string())?;
+    let agent = AgentId::new("agent7").map_err(|e| e.to_string())?;
+    let supervisor = AgentId::new("agent0").map_err(|e| e.to_string())?;
+    let who = Who {
+        agent: Actor::new(tenant.clone(), agent),
+        supervisor: Actor::new(tenant, supervisor),
+    };
+    let worst_p99 = list_views(&inbox, &who, args.queries).await?;
+    let worst_search = searches(&inbox, &who, args.queries).await?;
     println!(
-        "| live snapshot (active conversations) | {active} | {:.1} ms | {:.1} ms |",
-        percentile(&samples, 50.0).as_secs_f64() * 1e3,
-        percentile(&samples, 99.0).as_secs_f64() * 1e3
+        "search conversations={} messages={} page=50 worst_p99_ms={:.2}",
+        args.conversations,
+        args.messages,
+        ms(worst_search)
     );
+    reports(inbox.ports().store.as_ref(), args.conversations).await?;
     println!(
         "list conversations={} messages={} page=50 worst_p99_ms={:.2}",
         args.conversations,
         args.messages,
-        worst_p99.as_secs_f64() * 1e3
+        ms(worst_p99)
     );
     Ok(())
 }

@@ -10,8 +10,8 @@ use tokio::task::JoinHandle;
 
 use inbox_core::ports::{EventBus, Store, Transport};
 use inbox_core::testing::RecordingTransport;
-use inbox_core::{Inbox, InboxConfig, Ports, Secret};
-use inbox_store_memory::{MemoryEventBus, MemoryStore, SystemClock, UuidIds};
+use inbox_core::{Inbox, InboxConfig, Secret};
+use inbox_store_memory::{MemoryEventBus, MemoryStore};
 use inbox_whatsapp::{GraphClient, GraphConfig};
 
 use super::auth::Auth;
@@ -170,13 +170,7 @@ impl Launch {
             }
         };
         let inbox = Inbox::new(
-            Ports {
-                store,
-                transport,
-                bus,
-                clock: Arc::new(SystemClock),
-                ids: Arc::new(UuidIds),
-            },
+            inbox_runtime::ports(store, bus, transport),
             InboxConfig::default(),
         );
         self.config
@@ -227,7 +221,7 @@ async fn work(inbox: Inbox, tick: Duration, mut stopped: watch::Receiver<bool>) 
             _ = every.tick() => {}
             _ = stopped.changed() => return,
         }
-        let now = inbox.ports().clock.now();
+        let now = inbox.now();
         if let Err(e) = inbox.tick(now, 500).await {
             tracing::warn!(error = %e, "timers");
         }

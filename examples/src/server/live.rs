@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
-use inbox_core::permissions;
 use inbox_core::ports::{BusItem, Clock};
 
 use super::api::Session;
@@ -19,11 +18,13 @@ use super::error::{ApiError, ApiResult};
 use super::AppState;
 
 /// `GET /api/events`: `text/event-stream` of the tenant's events the agent
-/// may see. Each SSE event is named after the domain event (`claimed`,
-/// `message_received` ...), carries its `seq` as id and the event as JSON
-/// data. `lagged` means events were dropped (the bus fell behind, or the
-/// store could not say whether the agent may see one): reload what is on
-/// screen. The stream ends when the session is signed out or expires.
+/// may see ([`Inbox::subscribe`](inbox_core::Inbox::subscribe): decided
+/// from each event's scope, with no store read per event). Each SSE event
+/// is named after the domain event (`claimed`, `message_received` ...),
+/// carries its `seq` as id and the event as JSON data. `lagged` means
+/// events were dropped (the bus fell behind, or the store could not say
+/// whether the agent may see one): reload what is on screen. The stream
+/// ends when the session is signed out or expires.
 #[utoipa::path(get, path = "/api/events", tag = "live", responses(
     (status = 200, content_type = "text/event-stream", description = "Server-sent events: `event:` the domain event's name, `id:` its seq, `data:` the `inbox_core::Event` as JSON; `lagged` when events were dropped (reload what is shown). Ends with the session.", body = String),
     (status = 401, body = super::error::ApiError)))]
@@ -42,39 +43,24 @@ pub async fn events(
         clock: s.inbox.ports().clock.clone(),
         token,
     };
-    let store = s.inbox.ports().store.clone();
-    let agent = store.agent(&actor.tenant, &actor.agent).await?;
-    let bus = s.inbox.ports().bus.subscribe(&actor.tenant);
+    let events = s.inbox.subscribe(&actor).await?;
     let live = session.clone();
-    let stream = bus
-        // The first event after the session expired ends the stream unsent.
+    let stream = events
+        // The first event for the agent after the session expired ends
+        // the stream unsent.
         .take_while(move |_| future::ready(live.valid()))
-        .filter_map(move |item| {
-            let store = store.clone();
-            let agent = agent.clone();
-            async move {
-                let event = match item {
-                    BusItem::Lagged(n) => {
-                        return Some(Ok(SseEvent::default().event("lagged").data(n.to_string())))
-                    }
-                    BusItem::Event(e) => e,
-                };
-                if let Some(id) = &event.conversation {
-                    // What the agent may not see does not reach their browser.
-                    match store.conversation(&event.tenant, id).await {
-                        Ok(c) if permissions::can_view(&agent, &c) => {}
-                        Ok(_) | Err(inbox_core::Error::NotFound { .. }) => return None,
-                        // Not checked, so not sent: the browser is told it
-                        // missed an event and reloads what it shows.
-                        Err(_) => return Some(Ok(SseEvent::default().event("lagged").data("1"))),
-                    }
+        .filter_map(|item| {
+            future::ready(match item {
+                BusItem::Lagged(n) => {
+                    Some(Ok(SseEvent::default().event("lagged").data(n.to_string())))
                 }
-                let data = serde_json::to_string(&event).ok()?;
-                Some(Ok(SseEvent::default()
-                    .event(event.kind.name())
-                    .id(event.seq.to_string())
-                    .data(data)))
-            }
+                BusItem::Event(event) => serde_json::to_string(&event).ok().map(|data| {
+                    Ok(SseEvent::default()
+                        .event(event.kind.name())
+                        .id(event.seq.to_string())
+                        .data(data))
+                }),
+            })
         })
         .take_until(session.over(ended, s.settings.live_check));
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))

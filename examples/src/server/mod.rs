@@ -30,7 +30,6 @@ pub mod simulator;
 pub mod throttle;
 pub mod web;
 
-use axum::routing::{get, post, put};
 use axum::Router;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -83,7 +82,7 @@ impl AppState {
             auth: Arc::new(auth::Auth::new(config, settings.session_ttl)?),
             idempotency: Arc::new(api::Idempotency::new(10_000)),
             templates: Arc::new(config.templates.clone()),
-            throttle: Arc::new(throttle::Throttle::new(limits, inbox.ports().clock.clone())),
+            throttle: Arc::new(throttle::Throttle::new(limits, inbox.clock())),
             hashes: Arc::new(throttle::HashGate::new(
                 limits.concurrent_hashes,
                 limits.waiting,
@@ -95,7 +94,7 @@ impl AppState {
 
     /// The inbox's clock.
     pub fn now(&self) -> DateTime<Utc> {
-        self.inbox.ports().clock.now()
+        self.inbox.now()
     }
 
     fn auth_tenant(&self) -> TenantId {
@@ -103,41 +102,58 @@ impl AppState {
     }
 }
 
+/// Declares the agent API's routes once: [`API_ROUTES`] lists them and
+/// `api_router` routes them, so neither can leave a route out.
+macro_rules! api_routes {
+    ($($method:ident $path:literal => $handler:expr,)*) => {
+        /// Every route of the agent API below `/api`, as (method, path): what
+        /// the OpenAPI description documents, no more and no less (a test
+        /// holds one against the other).
+        pub const API_ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
+
+        /// The agent API (below `/api`).
+        fn api_router() -> Router<AppState> {
+            Router::new()$(.route($path, axum::routing::$method($handler)))*
+        }
+    };
+}
+
+api_routes! {
+    post "/session" => api::sign_in,
+    delete "/session" => api::sign_out,
+    get "/me" => api::me,
+    get "/agents" => api::agents,
+    post "/presence" => api::presence,
+    get "/conversations" => api::list,
+    get "/conversations/{id}" => api::conversation,
+    post "/conversations/{id}/claim" => api::claim,
+    post "/conversations/{id}/assign" => api::assign,
+    post "/conversations/{id}/transfer" => api::transfer,
+    post "/conversations/{id}/release" => api::release,
+    post "/conversations/{id}/reply" => api::reply,
+    post "/conversations/{id}/messages/{message_id}/resend" => api::resend,
+    post "/conversations/{id}/notes" => api::note,
+    post "/conversations/{id}/tags" => api::tags,
+    post "/conversations/{id}/status" => api::status,
+    post "/conversations/{id}/priority" => api::priority,
+    put "/conversations/{id}/lease" => api::take_lease,
+    delete "/conversations/{id}/lease" => api::drop_lease,
+    post "/conversations/{id}/viewing" => api::viewing,
+    get "/search" => api::search,
+    get "/contacts/{id}" => api::contact,
+    get "/metrics" => api::metrics,
+    get "/live" => api::live,
+    get "/events" => live::events,
+    get "/templates" => api::templates,
+    get "/dead-letters" => api::dead_letters,
+    post "/dead-letters/{id}/replay" => api::replay_dead_letter,
+    get "/openapi.json" => openapi::openapi_json,
+}
+
 /// The whole application: webhooks, agent API, live events, web inbox,
 /// each route behind the HTTP edge ([`http::harden`]).
 pub fn router(state: AppState, config: &config::ServerConfig) -> Router {
-    use api::*;
-    let conversation = Router::new()
-        .route("/", get(api::conversation))
-        .route("/claim", post(claim))
-        .route("/assign", post(assign))
-        .route("/transfer", post(transfer))
-        .route("/release", post(release))
-        .route("/reply", post(reply))
-        .route("/messages/{message_id}/resend", post(resend))
-        .route("/notes", post(note))
-        .route("/tags", post(tags))
-        .route("/status", post(status))
-        .route("/priority", post(priority))
-        .route("/lease", put(take_lease).delete(drop_lease))
-        .route("/viewing", post(viewing));
-    let api = Router::new()
-        .route("/session", post(sign_in).delete(sign_out))
-        .route("/me", get(me))
-        .route("/agents", get(agents))
-        .route("/presence", post(presence))
-        .route("/conversations", get(list))
-        .nest("/conversations/{id}", conversation)
-        .route("/search", get(search))
-        .route("/contacts/{id}", get(contact))
-        .route("/metrics", get(metrics))
-        .route("/live", get(live))
-        .route("/events", get(live::events))
-        .route("/templates", get(templates))
-        .route("/dead-letters", get(dead_letters))
-        .route("/dead-letters/{id}/replay", post(replay_dead_letter))
-        .route("/openapi.json", get(openapi::openapi_json))
-        .with_state(state.clone());
+    let api = api_router().with_state(state.clone());
     let mut app = Router::new().nest("/api", api).merge(web::router());
     for c in &config.channels {
         // Each route speaks only for its own number (a body about another

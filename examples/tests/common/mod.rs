@@ -17,7 +17,8 @@ use inbox_core::testing::RecordingTransport;
 use inbox_core::{Inbox, InboxConfig, Ports};
 use inbox_examples::server::settings::Settings;
 use inbox_examples::server::{config::ServerConfig, router, AppState};
-use inbox_store_memory::{MemoryEventBus, MemoryStore, UuidIds};
+use inbox_runtime::UuidIds;
+use inbox_store_memory::{MemoryEventBus, MemoryStore};
 
 /// The demo configuration (ana, ben: agents; sam: supervisor; ada: admin;
 /// each one's password is their name).

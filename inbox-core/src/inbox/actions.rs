@@ -5,10 +5,10 @@ use chrono::{DateTime, Utc};
 use super::{ActionOutcome, Actor, Draft, Inbox, StaleReplies, Staleness};
 use crate::error::{Error, Result, Unique};
 use crate::event::{Event, EventActor, EventKind, Ownership};
-use crate::ids::{AgentId, ConversationId, MessageId, TeamId};
+use crate::ids::{AgentId, ConversationId, MessageId, TeamId, TenantId};
 use crate::model::{
     limits, Agent, Author, Content, ConversationStatus, DeliveryState, Direction, Message,
-    Presence, Priority, ReplyContext, ResponseTime,
+    Presence, Priority, ResponseTime,
 };
 use crate::permissions::{self, Action};
 use crate::ports::{Changeset, OutboxEntry};
@@ -449,18 +449,44 @@ impl Inbox {
         if let Some(copy) = original.delivery.as_ref().and_then(|d| d.resent_as.clone()) {
             return Ok(Some(copy));
         }
+        let resends = self
+            .resends(&original.tenant, &original.conversation)
+            .await?;
+        Ok(resends
+            .into_iter()
+            .find_map(|(o, copy)| (o == original.id).then_some(copy)))
+    }
+
+    /// The message `message` was sent again from, if it is a resend of the
+    /// agent's tenant (its conversation's timeline records it, see
+    /// [`Inbox::resend`]). It only tells the holder of `message` where it
+    /// came from; whether the agent may still see the conversation is the
+    /// caller's to check ([`Inbox::conversation_state`]).
+    pub async fn resent_from(&self, actor: &Actor, message: &Message) -> Result<Option<MessageId>> {
+        let resends = self.resends(&actor.tenant, &message.conversation).await?;
+        Ok(resends
+            .into_iter()
+            .find_map(|(original, copy)| (copy == message.id).then_some(original)))
+    }
+
+    /// The resends a conversation's timeline records, as (original, copy).
+    async fn resends(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+    ) -> Result<Vec<(MessageId, MessageId)>> {
         let events = self
             .ports
             .store
-            .conversation_events(&original.tenant, &original.conversation, 0)
+            .conversation_events(tenant, conversation, 0)
             .await?;
-        Ok(events.into_iter().find_map(|e| match e.kind {
-            EventKind::MessageResent {
-                original: o,
-                message,
-            } if o == original.id => Some(message),
-            _ => None,
-        }))
+        Ok(events
+            .into_iter()
+            .filter_map(|e| match e.kind {
+                EventKind::MessageResent { original, message } => Some((original, message)),
+                _ => None,
+            })
+            .collect())
     }
 
     /// Marks `original` as sent again as `copy`; a failure is only logged
@@ -570,29 +596,15 @@ impl Inbox {
                 });
                 c.last_agent_reply_at = Some(now);
                 c.first_response_at.get_or_insert(now);
-                c.last_activity_at = c.last_activity_at.max(now);
                 c.waiting_since = None;
-                c.message_count += 1;
-                let message = Message {
-                    tenant: c.tenant.clone(),
-                    id: message_id.clone(),
-                    conversation: c.id.clone(),
-                    channel: c.channel.clone(),
-                    direction: Direction::Outbound,
-                    author: Author::Agent(d.agent.id.clone()),
-                    content: reply.content.clone(),
-                    external_id: None,
-                    idempotency_key: Some(reply.idempotency_key.clone()),
-                    context: ReplyContext {
-                        reply_to: quoted.clone(),
-                        ..ReplyContext::default()
-                    },
-                    mentions: Vec::new(),
-                    sent_at: now,
-                    created_at: now,
-                    delivery: Some(DeliveryState::pending(now)),
-                    response,
-                };
+                let author = Author::Agent(d.agent.id.clone());
+                let content = reply.content.clone();
+                let id = message_id.clone();
+                let mut message = super::written(c, id, author, Direction::Outbound, content, now);
+                message.idempotency_key = Some(reply.idempotency_key.clone());
+                message.context.reply_to = quoted.clone();
+                message.delivery = Some(DeliveryState::pending(now));
+                message.response = response;
                 d.outbox.push(OutboxEntry {
                     tenant: c.tenant.clone(),
                     message: message_id.clone(),
@@ -963,27 +975,18 @@ fn apply_assignee(d: &mut Draft<'_>, to: &Assignee, target: Option<&Agent>) {
 }
 
 fn new_note(d: &mut Draft<'_>, id: MessageId, text: &str, mentions: Vec<AgentId>) -> Message {
-    let now = d.now;
-    let c = &mut d.conversation;
-    c.message_count += 1;
-    c.last_activity_at = c.last_activity_at.max(now);
-    Message {
-        tenant: c.tenant.clone(),
+    let author = Author::Agent(d.agent.id.clone());
+    let content = Content::text(text);
+    let mut note = super::written(
+        &mut d.conversation,
         id,
-        conversation: c.id.clone(),
-        channel: c.channel.clone(),
-        direction: Direction::Note,
-        author: Author::Agent(d.agent.id.clone()),
-        content: Content::text(text),
-        external_id: None,
-        idempotency_key: None,
-        context: ReplyContext::default(),
-        mentions,
-        sent_at: now,
-        created_at: now,
-        delivery: None,
-        response: None,
-    }
+        author,
+        Direction::Note,
+        content,
+        d.now,
+    );
+    note.mentions = mentions;
+    note
 }
 
 fn change_status(

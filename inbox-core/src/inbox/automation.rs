@@ -4,22 +4,20 @@ use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use super::commit::{Decision, Retry};
 use super::Inbox;
 use crate::error::{Error, Result};
 use crate::event::Ownership;
 use crate::event::{Event, EventActor, EventKind};
 use crate::ids::{AgentId, ContactId, MessageId, TeamId, TenantId};
 use crate::model::ConversationStatus;
-use crate::model::{
-    Author, Contact, Content, Conversation, DeliveryState, Direction, Message, ReplyContext,
-};
-use crate::ports::{Changeset, LoadScope, OutboxEntry, Write};
+use crate::model::{Author, Contact, Content, Conversation, DeliveryState, Direction, Message};
+use crate::ports::{LoadScope, OutboxEntry};
 use crate::query::{AssigneeFilter, ConversationFilter, ConversationQuery, Cursor, SortOrder};
 use crate::routing::{
     DrainCause, Effect, OfflinePolicy, Roster, Routing, RoutingCursor, RunInput, RunOutcome,
     TriggerKind, Waiting,
 };
-use crate::timer::timer_changes;
 
 /// How many team queues one rules run may look at before it stops looking
 /// at queues.
@@ -325,25 +323,8 @@ impl Inbox {
         content: Content,
         now: DateTime<Utc>,
     ) -> Message {
-        c.message_count += 1;
-        c.last_activity_at = c.last_activity_at.max(now);
-        Message {
-            tenant: c.tenant.clone(),
-            id,
-            conversation: c.id.clone(),
-            channel: c.channel.clone(),
-            direction,
-            author: Author::Automation(rule.to_string()),
-            content,
-            external_id: None,
-            idempotency_key: None,
-            context: ReplyContext::default(),
-            mentions: Vec::new(),
-            sent_at: now,
-            created_at: now,
-            delivery: None,
-            response: None,
-        }
+        let author = Author::Automation(rule.to_string());
+        super::written(c, id, author, direction, content, now)
     }
 
     /// Applies the team policies to the open conversations of an agent who
@@ -487,14 +468,9 @@ impl Inbox {
         routing: Option<&Routing>,
         why: &str,
     ) -> Result<Option<bool>> {
-        let mut attempt = 0;
+        let mut retry = Retry::default();
+        let mut current = seen.clone();
         loop {
-            attempt += 1;
-            let current = if attempt == 1 {
-                seen.clone()
-            } else {
-                self.ports.store.conversation(tenant, &seen.id).await?
-            };
             if !still(&current) {
                 return Ok(None);
             }
@@ -513,74 +489,43 @@ impl Inbox {
                 next.assignee = pick.agent;
             }
             let to_agent = next.assignee.is_some();
-            let changes = self.assignment_changes(
-                &current,
-                next,
-                reason,
-                EventActor::Automation("assignment policy".into()),
-                cursors,
-                now,
-            );
-            match self.ports.store.commit(changes).await {
-                Ok(committed) => {
-                    self.publish(&committed.events).await;
-                    return Ok(Some(to_agent));
-                }
-                Err(Error::Conflict(_)) if attempt < self.config.commit_attempts + 64 => continue,
-                Err(e) if e.is_retryable() && attempt < self.config.commit_attempts => continue,
-                Err(e) => return Err(e),
+            let actor = EventActor::Automation("assignment policy".into());
+            let decision = assignment(&current, next, reason, actor, cursors);
+            match self.apply_assignment(decision).await {
+                Ok(_) => return Ok(Some(to_agent)),
+                Err(e) => retry.again(e, &self.config)?,
             }
+            current = self.ports.store.conversation(tenant, &seen.id).await?;
         }
     }
+}
 
-    /// The commit that moves `current` to the owner (or queue) of `next`,
-    /// with an `assigned` event giving `reason`, the SLA and timers that
-    /// follow, and `cursors` to store.
-    pub(crate) fn assignment_changes(
-        &self,
-        current: &Conversation,
-        mut next: Conversation,
-        reason: String,
-        actor: EventActor,
-        cursors: Vec<RoutingCursor>,
-        now: DateTime<Utc>,
-    ) -> Changeset {
-        let tenant = &current.tenant;
-        let mut kinds = vec![EventKind::Assigned {
-            from: Ownership {
-                agent: current.assignee.clone(),
-                team: current.team.clone(),
-            },
-            to: Ownership {
-                agent: next.assignee.clone(),
-                team: next.team.clone(),
-            },
-            reason,
-            warning: None,
-        }];
-        kinds.extend(
-            self.config
-                .sla_for(tenant)
-                .apply(Some(current), &mut next, now),
-        );
-        next.version = current.version + 1;
-        next.updated_at = now;
-        let events = kinds
-            .into_iter()
-            .map(|k| Event::new(tenant.clone(), now, actor.clone(), k).on(&next.id, next.version))
-            .collect();
-        let timers = timer_changes(Some(current), &next, &self.config.timers);
-        Changeset {
-            conversation: Some(Write {
-                value: next,
-                expected_version: Some(current.version),
-            }),
-            events,
-            timers,
-            cursors,
-            ..Changeset::new(tenant.clone())
-        }
-    }
+/// The decision that moves `current` to the owner (or queue) of `next`,
+/// with an `assigned` event giving `reason` and `cursors` to store. An
+/// automatic assignment: no rules run, and it does not drain the queues
+/// itself.
+pub(crate) fn assignment(
+    current: &Conversation,
+    next: Conversation,
+    reason: String,
+    actor: EventActor,
+    cursors: Vec<RoutingCursor>,
+) -> Decision<'static> {
+    let mut d = Decision::new(actor, current.clone(), next);
+    d.events.push(EventKind::Assigned {
+        from: Ownership {
+            agent: current.assignee.clone(),
+            team: current.team.clone(),
+        },
+        to: Ownership {
+            agent: d.after.assignee.clone(),
+            team: d.after.team.clone(),
+        },
+        reason,
+        warning: None,
+    });
+    d.rows.cursors = cursors;
+    d
 }
 
 /// The listing of a team's queue: unassigned, open or pending, longest

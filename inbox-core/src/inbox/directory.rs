@@ -86,6 +86,20 @@ impl Inbox {
         Ok(())
     }
 
+    /// The acting agent's own record (role, teams, presence, capacity).
+    /// Refused for a deactivated agent, as every action of theirs is.
+    pub async fn me(&self, actor: &Actor) -> Result<Agent> {
+        self.load_agent(actor).await
+    }
+
+    /// The agents of the actor's tenant (names, roles, presence, capacity),
+    /// for choosing whom to assign or transfer to. Any agent may see them.
+    pub async fn agents(&self, actor: &Actor) -> Result<Vec<Agent>> {
+        let me = self.load_agent(actor).await?;
+        permissions::require(&me, Action::View)?;
+        self.ports.store.agents(&actor.tenant).await
+    }
+
     async fn require_settings(&self, actor: &Actor, tenant: &crate::ids::TenantId) -> Result<()> {
         let me = self.load_agent(actor).await?;
         if &actor.tenant != tenant {

@@ -2,8 +2,9 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 
+use super::commit::{Decision, Retry, Rows, Rules, SlaStep};
 use super::{Inbox, ReopenPolicy};
-use crate::error::{Entity, Error, Result, Unique};
+use crate::error::{Error, Result, Unique};
 use crate::event::{Event, EventActor, EventKind};
 use crate::ids::{ContactId, ConversationId, MessageId, TenantId};
 use crate::inbound::{InboundEvent, InboundMessage, InboundStatus, IngestOutcome};
@@ -11,15 +12,8 @@ use crate::model::{
     Author, Channel, Contact, Content, Conversation, ConversationStatus, DeliveryStatus,
     DeliveryUpdate, Direction, Message, SystemChange,
 };
-use crate::ports::{
-    Changeset, MessageMutation, MessageTarget, MessageUpdate, MessageUpdated, Write,
-};
+use crate::ports::{MessageMutation, MessageTarget, MessageUpdate, MessageUpdated, Write};
 use crate::routing::TriggerKind;
-
-/// How many times one ingest may lose the race for a round-robin cursor
-/// before the conflict is returned (a burst of this many new conversations
-/// for one team at the same instant still all get assigned).
-const MAX_CURSOR_RACES: u32 = 256;
 
 /// The 24-hour customer service window.
 pub const CUSTOMER_WINDOW: TimeDelta = TimeDelta::hours(24);
@@ -72,10 +66,8 @@ impl Inbox {
         msg.check(self.now())?;
         let channel = self.channel_for(&msg.phone_number_id).await?;
         let tenant = channel.tenant.clone();
-        let mut attempt = 0;
-        let mut cursor_races = 0;
+        let mut retry = Retry::default();
         loop {
-            attempt += 1;
             let context = self
                 .ports
                 .store
@@ -86,45 +78,15 @@ impl Inbox {
                     message: existing.id,
                 });
             }
-            let mut plan = self
-                .plan_ingest(&tenant, &channel, &msg, context.contact, context.latest)
-                .await?;
-            // What the queues need to see once this is committed (only
-            // where some team's queue drains by itself).
-            let settle = self.routing_for(&tenant).has_queue_teams().then(|| {
-                (
-                    plan.previous.take(),
-                    plan.conversation.value.clone(),
-                    std::mem::take(&mut plan.no_room),
-                )
-            });
+            let plan = self.plan_ingest(&channel, &msg, context.contact, context.latest)?;
             let outcome = IngestOutcome::Stored {
-                message: Box::new(plan.message.clone()),
-                conversation: plan.conversation.value.id.clone(),
+                message: Box::new(plan.message),
+                conversation: plan.decision.after.id.clone(),
                 opened: plan.opened,
                 reopened: plan.reopened,
             };
-            let mut messages = vec![plan.message];
-            messages.extend(plan.automated);
-            let changes = Changeset {
-                contact: plan.contact,
-                conversation: Some(plan.conversation),
-                messages,
-                outbox: plan.outbox,
-                cursors: plan.cursors,
-                events: plan.events,
-                timers: plan.timers,
-                ..Changeset::new(tenant.clone())
-            };
-            match self.ports.store.commit(changes).await {
-                Ok(committed) => {
-                    self.publish(&committed.events).await;
-                    if let Some((before, after, no_room)) = settle {
-                        self.after_change(before.as_ref(), &after, &no_room, after.updated_at)
-                            .await;
-                    }
-                    return Ok(outcome);
-                }
+            match self.apply(plan.decision).await {
+                Ok(_) => return Ok(outcome),
                 Err(Error::Duplicate {
                     what: Unique::Message,
                     existing,
@@ -133,167 +95,167 @@ impl Inbox {
                         message: MessageId::new(existing)?,
                     })
                 }
-                // Raced with another ingest for the same contact or
-                // conversation, or the store hit a transient failure (a
-                // deadlock, a dropped connection): read again and retry.
-                // Safe: ingest is idempotent.
-                // A round-robin cursor moved by a concurrent assignment: a
-                // burst of new conversations for one team all race for it,
-                // and each round one wins, so allow a round per contender.
-                Err(Error::Conflict(c))
-                    if c.entity == Entity::RoutingCursor && cursor_races < MAX_CURSOR_RACES =>
-                {
-                    cursor_races += 1;
-                    attempt -= 1;
-                    continue;
-                }
-                Err(Error::Conflict(_) | Error::Duplicate { .. })
-                    if attempt < self.config.commit_attempts =>
-                {
-                    continue
-                }
-                Err(e) if e.is_retryable() && attempt < self.config.commit_attempts => continue,
-                Err(e) => return Err(e),
+                // Raced with another ingest for the same contact: read
+                // again and retry (ingest is idempotent).
+                Err(e @ Error::Duplicate { .. }) => retry.race(e, &self.config)?,
+                Err(e) => retry.again(e, &self.config)?,
             }
         }
     }
 
-    async fn plan_ingest(
+    /// Decides what one customer message changes: the contact (created, or
+    /// its identity and name updated), the conversation (continued,
+    /// reopened or opened), the message itself, and the rules it triggers.
+    fn plan_ingest<'a>(
         &self,
-        tenant: &TenantId,
         channel: &Channel,
-        msg: &InboundMessage,
+        msg: &'a InboundMessage,
         found: Option<Contact>,
         latest: Option<Conversation>,
-    ) -> Result<IngestPlan> {
+    ) -> Result<IngestPlan<'a>> {
         let now = self.now();
-        // Provider time, but never in our future (clock skew).
-        let sent_at = msg.timestamp.min(now);
-        let mut events = Vec::new();
-
-        // Contact: update, or create.
-        let (contact, contact_write) = match found {
-            None => {
-                let id: ContactId = self.new_id("contact")?;
-                let mut identity = msg.from.clone();
-                apply_identity_change(&msg.content, &mut identity);
-                let contact = Contact {
-                    tenant: tenant.clone(),
-                    id: id.clone(),
-                    identity,
-                    profile_name: msg.profile_name.clone(),
-                    display_name: None,
-                    tags: Vec::new(),
-                    attributes: Default::default(),
-                    created_at: now,
-                    merged_into: None,
-                    version: 1,
-                };
-                events.push(Event::new(
-                    tenant.clone(),
-                    now,
-                    EventActor::Customer(id.clone()),
-                    EventKind::ContactCreated { contact: id },
-                ));
-                let write = Write {
-                    value: contact.clone(),
-                    expected_version: None,
-                };
-                (contact, Some(write))
-            }
-            Some(existing) => {
-                let mut next = existing.clone();
-                let mut what = Vec::new();
-                if next.identity.wa_id.is_none() && msg.from.wa_id.is_some() {
-                    next.identity.wa_id = msg.from.wa_id.clone();
-                    what.push("wa_id linked");
-                }
-                if next.identity.user_id.is_none() && msg.from.user_id.is_some() {
-                    next.identity.user_id = msg.from.user_id.clone();
-                    what.push("user_id linked");
-                }
-                if apply_identity_change(&msg.content, &mut next.identity) {
-                    what.push("identity changed by WhatsApp");
-                }
-                if let Some(name) = &msg.profile_name {
-                    if !name.trim().is_empty() && next.profile_name.as_ref() != Some(name) {
-                        next.profile_name = Some(name.clone());
-                        what.push("profile name");
-                    }
-                }
-                if what.is_empty() {
-                    (existing, None)
-                } else {
-                    next.version = existing.version + 1;
-                    events.push(Event::new(
-                        tenant.clone(),
-                        now,
-                        EventActor::Customer(next.id.clone()),
-                        EventKind::ContactUpdated {
-                            contact: next.id.clone(),
-                            what: what.join(", "),
-                        },
-                    ));
-                    let write = Write {
-                        value: next.clone(),
-                        expected_version: Some(existing.version),
-                    };
-                    (next, Some(write))
-                }
-            }
-        };
-
-        // Conversation: continue, reopen, or open.
+        let (contact, contact_write, leading) =
+            self.contact_for(&channel.tenant, msg, found, now)?;
         let quiet = is_quiet(&msg.content);
         // A conversation of another contact (the identity moved) is not ours.
         let latest = latest.filter(|c| c.contact == contact.id);
-        let mut conv_events = Vec::new();
-        let previous = latest.clone();
-        let (mut conversation, expected, opened, mut reopened) = match latest {
-            Some(c) if c.status.is_active() || quiet => {
-                let v = c.version;
-                (c, Some(v), false, false)
-            }
-            Some(c) if self.reopens(&c, now) => {
-                let v = c.version;
-                (c, Some(v), false, false)
+        let (before, mut conversation, mut events) = match latest {
+            Some(c) if c.status.is_active() || quiet || self.reopens(&c, now) => {
+                (Some(c.clone()), c, Vec::new())
             }
             _ => {
                 let id: ConversationId = self.new_id("conversation")?;
                 let c = Conversation::new(
-                    tenant.clone(),
+                    channel.tenant.clone(),
                     id,
                     channel.id.clone(),
                     contact.id.clone(),
                     now,
                 );
-                conv_events.push(EventKind::ConversationOpened {
+                let opened = EventKind::ConversationOpened {
                     channel: channel.id.clone(),
                     contact: contact.id.clone(),
-                });
-                (c, None, true, false)
+                };
+                (None, c, vec![opened])
             }
         };
-        let before = conversation.status;
-        if !quiet && !opened && before != ConversationStatus::Open {
-            conversation.status = ConversationStatus::Open;
-            conversation.snoozed_until = None;
-            if before == ConversationStatus::Pending {
-                // The customer answered: back to the team.
-                conv_events.push(EventKind::StatusChanged {
-                    from: before,
-                    to: ConversationStatus::Open,
-                    snoozed_until: None,
-                });
-            } else {
-                reopened = true;
-                conversation.reopen_count += 1;
-                conv_events.push(EventKind::ConversationReopened { from: before });
-            }
+        let opened = before.is_none();
+        let reopened = !quiet && !opened && reopen(&mut conversation, &mut events);
+        let message = self.received(channel, &contact, msg, &mut conversation, now)?;
+        let mut triggers: Vec<TriggerKind> =
+            events.iter().filter_map(TriggerKind::from_event).collect();
+        if !quiet {
+            triggers.push(TriggerKind::MessageReceived);
         }
+        events.push(match &msg.content {
+            Content::Edit { target, .. } | Content::Revoke { target } => {
+                EventKind::MessageRevised {
+                    message: message.id.clone(),
+                    target: target.clone(),
+                }
+            }
+            other => EventKind::MessageReceived {
+                message: message.id.clone(),
+                content: other.kind().to_string(),
+            },
+        });
+        let decision = Decision {
+            actor: EventActor::Customer(contact.id.clone()),
+            before,
+            after: conversation,
+            events,
+            rules: Some(Rules {
+                triggers,
+                contact: Some(contact),
+                content: Some(&msg.content),
+            }),
+            sla: SlaStep::Always,
+            rows: Rows {
+                contact: contact_write,
+                leading,
+                messages: vec![message.clone()],
+                ..Rows::default()
+            },
+        };
+        Ok(IngestPlan {
+            decision,
+            message,
+            opened,
+            reopened,
+        })
+    }
 
-        let message_id: MessageId = self.new_id("message")?;
-        let c = &mut conversation;
+    /// The message's contact: found (its identity and profile name brought
+    /// up to date) or created; with the write and the events, if any.
+    fn contact_for(
+        &self,
+        tenant: &TenantId,
+        msg: &InboundMessage,
+        found: Option<Contact>,
+        now: DateTime<Utc>,
+    ) -> Result<(Contact, Option<Write<Contact>>, Vec<Event>)> {
+        let Some(existing) = found else {
+            let id: ContactId = self.new_id("contact")?;
+            let mut identity = msg.from.clone();
+            apply_identity_change(&msg.content, &mut identity);
+            let contact = Contact {
+                tenant: tenant.clone(),
+                id: id.clone(),
+                identity,
+                profile_name: msg.profile_name.clone(),
+                display_name: None,
+                tags: Vec::new(),
+                attributes: Default::default(),
+                created_at: now,
+                merged_into: None,
+                version: 1,
+            };
+            let event = Event::new(
+                tenant.clone(),
+                now,
+                EventActor::Customer(id.clone()),
+                EventKind::ContactCreated { contact: id },
+            );
+            let write = Write {
+                value: contact.clone(),
+                expected_version: None,
+            };
+            return Ok((contact, Some(write), vec![event]));
+        };
+        let mut next = existing.clone();
+        let what = update_contact(&mut next, msg);
+        if what.is_empty() {
+            return Ok((existing, None, Vec::new()));
+        }
+        next.version = existing.version + 1;
+        let event = Event::new(
+            tenant.clone(),
+            now,
+            EventActor::Customer(next.id.clone()),
+            EventKind::ContactUpdated {
+                contact: next.id.clone(),
+                what: what.join(", "),
+            },
+        );
+        let write = Write {
+            value: next.clone(),
+            expected_version: Some(existing.version),
+        };
+        Ok((next, Some(write), vec![event]))
+    }
+
+    /// The customer's message, stored in `c`: counted, its time noted, the
+    /// customer service window extended and the customer waiting.
+    fn received(
+        &self,
+        channel: &Channel,
+        contact: &Contact,
+        msg: &InboundMessage,
+        c: &mut Conversation,
+        now: DateTime<Utc>,
+    ) -> Result<Message> {
+        // Provider time, but never in our future (clock skew).
+        let sent_at = msg.timestamp.min(now);
         c.message_count += 1;
         c.last_activity_at = c.last_activity_at.max(sent_at);
         if !matches!(msg.content, Content::System { .. }) {
@@ -304,64 +266,13 @@ impl Inbox {
             let closes = sent_at + CUSTOMER_WINDOW;
             c.window_expires_at = Some(c.window_expires_at.map_or(closes, |t| t.max(closes)));
         }
-        if !quiet && c.waiting_since.is_none() {
+        if !is_quiet(&msg.content) && c.waiting_since.is_none() {
             c.waiting_since = Some(sent_at);
         }
-        c.version = expected.map_or(1, |v| v + 1);
-        c.updated_at = now;
-        // The conversation as stored before, if this message continues one.
-        let previous = previous.filter(|b| b.id == conversation.id);
-
-        let message_event = match &msg.content {
-            Content::Edit { target, .. } | Content::Revoke { target } => {
-                EventKind::MessageRevised {
-                    message: message_id.clone(),
-                    target: target.clone(),
-                }
-            }
-            other => EventKind::MessageReceived {
-                message: message_id.clone(),
-                content: other.kind().to_string(),
-            },
-        };
-        // Routing and automation, in the same commit as the message.
-        let mut triggers: Vec<TriggerKind> = conv_events
-            .iter()
-            .filter_map(TriggerKind::from_event)
-            .collect();
-        if !quiet {
-            triggers.push(TriggerKind::MessageReceived);
-        }
-        let automated = self
-            .run_rules(
-                &mut conversation,
-                Some(&contact),
-                Some(&msg.content),
-                &triggers,
-                now,
-            )
-            .await?;
-        conv_events.push(message_event);
-        conv_events.extend(self.config.sla_for(tenant).apply(
-            previous.as_ref(),
-            &mut conversation,
-            now,
-        ));
-
-        events.extend(conv_events.into_iter().map(|k| {
-            Event::new(
-                tenant.clone(),
-                now,
-                EventActor::Customer(contact.id.clone()),
-                k,
-            )
-            .on(&conversation.id, conversation.version)
-        }));
-
-        let message = Message {
-            tenant: tenant.clone(),
-            id: message_id,
-            conversation: conversation.id.clone(),
+        Ok(Message {
+            tenant: c.tenant.clone(),
+            id: self.new_id("message")?,
+            conversation: c.id.clone(),
             channel: channel.id.clone(),
             direction: Direction::Inbound,
             author: Author::Customer(contact.id.clone()),
@@ -374,26 +285,6 @@ impl Inbox {
             created_at: now,
             delivery: None,
             response: None,
-        };
-        events.extend(automated.events_on(&conversation, now));
-        let timers =
-            crate::timer::timer_changes(previous.as_ref(), &conversation, &self.config.timers);
-        Ok(IngestPlan {
-            timers,
-            contact: contact_write,
-            conversation: Write {
-                value: conversation,
-                expected_version: expected,
-            },
-            message,
-            automated: automated.messages,
-            outbox: automated.outbox,
-            cursors: automated.cursors,
-            events,
-            opened,
-            reopened,
-            previous,
-            no_room: automated.no_room,
         })
     }
 
@@ -560,19 +451,58 @@ struct TenantReports {
     reports: Vec<MessageUpdate>,
 }
 
-struct IngestPlan {
-    timers: Vec<crate::timer::TimerChange>,
-    contact: Option<Write<Contact>>,
-    conversation: Write<Conversation>,
+/// What one customer message changes, and what to tell the caller.
+struct IngestPlan<'a> {
+    decision: Decision<'a>,
     message: Message,
-    automated: Vec<Message>,
-    outbox: Vec<crate::ports::OutboxEntry>,
-    cursors: Vec<crate::routing::RoutingCursor>,
-    events: Vec<Event>,
     opened: bool,
     reopened: bool,
-    /// The conversation as stored before, if this message continues one.
-    previous: Option<Conversation>,
-    /// Teams where routing found nobody available.
-    no_room: Vec<crate::ids::TeamId>,
+}
+
+/// Brings a known contact's identity and profile name up to date with a
+/// message of theirs; returns what changed.
+fn update_contact(next: &mut Contact, msg: &InboundMessage) -> Vec<&'static str> {
+    let mut what = Vec::new();
+    if next.identity.wa_id.is_none() && msg.from.wa_id.is_some() {
+        next.identity.wa_id = msg.from.wa_id.clone();
+        what.push("wa_id linked");
+    }
+    if next.identity.user_id.is_none() && msg.from.user_id.is_some() {
+        next.identity.user_id = msg.from.user_id.clone();
+        what.push("user_id linked");
+    }
+    if apply_identity_change(&msg.content, &mut next.identity) {
+        what.push("identity changed by WhatsApp");
+    }
+    if let Some(name) = &msg.profile_name {
+        if !name.trim().is_empty() && next.profile_name.as_ref() != Some(name) {
+            next.profile_name = Some(name.clone());
+            what.push("profile name");
+        }
+    }
+    what
+}
+
+/// Opens a continued conversation that was not open: a pending one goes
+/// back to the team, a snoozed or resolved one is reopened (`true`).
+fn reopen(c: &mut Conversation, events: &mut Vec<EventKind>) -> bool {
+    let before = c.status;
+    if before == ConversationStatus::Open {
+        return false;
+    }
+    c.status = ConversationStatus::Open;
+    c.snoozed_until = None;
+    if before == ConversationStatus::Pending {
+        // The customer answered: back to the team.
+        events.push(EventKind::StatusChanged {
+            from: before,
+            to: ConversationStatus::Open,
+            snoozed_until: None,
+        });
+        false
+    } else {
+        c.reopen_count += 1;
+        events.push(EventKind::ConversationReopened { from: before });
+        true
+    }
 }

@@ -4,8 +4,9 @@ use chrono::{DateTime, Utc};
 
 use super::{Actor, Inbox};
 use crate::error::{chrono_duration, Error, Result};
-use crate::event::{Event, EventActor, EventKind, ViewerState};
+use crate::event::{Event, EventActor, EventKind, Scope, ViewerState};
 use crate::ids::ConversationId;
+use crate::model::Conversation;
 use crate::permissions::{self, Action};
 use crate::ports::Lease;
 
@@ -36,6 +37,7 @@ impl Inbox {
         self.live(
             actor,
             id,
+            Some(&conversation),
             EventKind::ReplyLease {
                 agent: agent.id.clone(),
                 until: lease.until,
@@ -58,6 +60,7 @@ impl Inbox {
             self.live(
                 actor,
                 id,
+                None,
                 EventKind::ReplyLeaseReleased {
                     agent: agent.id.clone(),
                 },
@@ -110,6 +113,7 @@ impl Inbox {
         self.live(
             actor,
             id,
+            Some(&conversation),
             EventKind::ConversationPresence {
                 agent: agent.id.clone(),
                 state,
@@ -120,7 +124,16 @@ impl Inbox {
         Ok(expires_at)
     }
 
-    async fn live(&self, actor: &Actor, id: &ConversationId, kind: EventKind) {
+    /// Publishes a live-only event of conversation `id`, with the scope of
+    /// `conversation` when the caller has it at hand (else a subscription
+    /// finds it: see [`Inbox::subscribe`]).
+    async fn live(
+        &self,
+        actor: &Actor,
+        id: &ConversationId,
+        conversation: Option<&Conversation>,
+        kind: EventKind,
+    ) {
         let mut e = Event::new(
             actor.tenant.clone(),
             self.now(),
@@ -128,6 +141,7 @@ impl Inbox {
             kind,
         );
         e.conversation = Some(id.clone());
+        e.scope = conversation.map(Scope::of);
         self.publish(&[e]).await;
     }
 }

@@ -9,6 +9,7 @@
 
 mod actions;
 mod automation;
+mod commit;
 mod config;
 mod contacts;
 mod dead_letters;
@@ -17,6 +18,7 @@ mod dispatch;
 mod ingest;
 mod leases;
 mod queue;
+mod subscribe;
 mod timers;
 mod views;
 
@@ -28,9 +30,8 @@ use crate::event::{Event, EventActor, EventKind};
 use crate::ids::{AgentId, ConversationId, TenantId};
 use crate::model::{Agent, Conversation, Message};
 use crate::permissions;
-use crate::ports::{Changeset, Clock, EventBus, IdGenerator, OutboxEntry, Store, Transport, Write};
-use crate::routing::TriggerKind;
-use crate::timer::timer_changes;
+use crate::ports::{Clock, EventBus, IdGenerator, OutboxEntry, Store, Transport};
+use commit::{Decision, Retry};
 
 pub use actions::{normalize_tag, parse_mentions, Assignee, Reply};
 pub use automation::OfflineReport;
@@ -39,6 +40,7 @@ pub use contacts::ContactUpdate;
 pub use dead_letters::RefusedItem;
 pub use dispatch::DispatchReport;
 pub use ingest::CUSTOMER_WINDOW;
+pub use subscribe::AGENT_REFRESH;
 pub use timers::TickReport;
 pub use views::{ContactDetail, ConversationDetail, CustomerContextView, View, ViewQuery};
 
@@ -115,12 +117,60 @@ impl Draft<'_> {
     fn emit(&mut self, kind: EventKind) {
         self.events.push(kind);
     }
+
+    /// What the draft decided, from `current`: automation reacts to what
+    /// the agent did (tags, assignment, status), in the same commit.
+    fn decide(self, current: Conversation) -> Decision<'static> {
+        let mut d = Decision::new(
+            EventActor::Agent(self.agent.id.clone()),
+            current,
+            self.conversation,
+        );
+        d.events = self.events;
+        d.rows.messages = self.messages;
+        d.rows.outbox = self.outbox;
+        d.with_rules(&[])
+    }
+}
+
+/// A message written in conversation `c` at `now` (counted in it, its
+/// activity time moved), by `author`; the caller fills in what differs
+/// (idempotency key, quoted message, delivery, response time).
+pub(crate) fn written(
+    c: &mut Conversation,
+    id: crate::ids::MessageId,
+    author: crate::model::Author,
+    direction: crate::model::Direction,
+    content: crate::model::Content,
+    now: DateTime<Utc>,
+) -> Message {
+    c.message_count += 1;
+    c.last_activity_at = c.last_activity_at.max(now);
+    Message {
+        tenant: c.tenant.clone(),
+        id,
+        conversation: c.id.clone(),
+        channel: c.channel.clone(),
+        direction,
+        author,
+        content,
+        external_id: None,
+        idempotency_key: None,
+        context: crate::model::ReplyContext::default(),
+        mentions: Vec::new(),
+        sent_at: now,
+        created_at: now,
+        delivery: None,
+        response: None,
+    }
 }
 
 /// The shared team inbox.
 ///
-/// Build one over your ports (`inbox-store-memory` has a ready-made set for
-/// trials), then call its methods as agents act and webhooks arrive:
+/// Build one over your ports (`inbox_runtime::ports` adds the system clock
+/// and ids to your store, bus and transport; `inbox-store-memory` has a
+/// ready-made set for trials), then call its methods as agents act and
+/// webhooks arrive:
 ///
 /// ```no_run
 /// # fn ports() -> inbox_core::Ports { unimplemented!("see inbox-store-memory") }
@@ -161,7 +211,12 @@ impl Inbox {
         }
     }
 
-    /// The ports (for embedders that need the store or bus directly).
+    /// The ports: an escape hatch for tests, benchmarks and tools that need
+    /// the store or bus directly (wrapping the store in a fault injector,
+    /// publishing a live-only event, timing a store query). Everything an
+    /// application does goes through the inbox's methods, which check
+    /// permissions and keep the invariants; reading or writing the store
+    /// behind the inbox's back bypasses both.
     pub fn ports(&self) -> &Ports {
         &self.ports
     }
@@ -171,8 +226,18 @@ impl Inbox {
         &self.config
     }
 
-    fn now(&self) -> DateTime<Utc> {
+    /// The time on the inbox's clock: what the inbox stamps events with and
+    /// checks timers, windows and leases against (a test's manual clock, or
+    /// the system clock in production).
+    pub fn now(&self) -> DateTime<Utc> {
         self.ports.clock.now()
+    }
+
+    /// The inbox's clock, for an embedder's own timers and limits to run on
+    /// the same time as the inbox (tests that move a manual clock move
+    /// both).
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.ports.clock.clone()
     }
 
     fn new_id<T: TryFrom<String, Error = Error>>(&self, kind: &'static str) -> Result<T> {
@@ -299,39 +364,16 @@ impl Inbox {
     where
         F: Fn(&mut Draft<'_>) -> Result<()> + Send + Sync,
     {
-        let mut attempt = 0;
+        let mut retry = Retry::default();
         loop {
-            attempt += 1;
             let current = self.ports.store.conversation(&actor.tenant, id).await?;
             permissions::require_view(agent, &current)?;
-            if seen > current.version {
-                return Err(Error::invalid(
-                    "seen_version",
-                    format!(
-                        "version {seen} of conversation {id} does not exist (current is {})",
-                        current.version
-                    ),
-                ));
-            }
-            let mut warnings = Vec::new();
-            if seen != current.version {
-                match staleness {
-                    Staleness::Reject => {
-                        let err = self.conflict(&current, seen).await?;
-                        self.collision(agent, action, &err).await;
-                        return Err(err);
-                    }
-                    Staleness::Warn => {
-                        if let Error::Conflict(c) = self.conflict(&current, seen).await? {
-                            warnings.push(format!("applied on a newer version: {c}"));
-                        }
-                    }
-                }
-            }
-            let now = self.now();
+            let warnings = self
+                .check_seen(agent, &current, seen, action, staleness)
+                .await?;
             let mut draft = Draft {
                 agent,
-                now,
+                now: self.now(),
                 conversation: current.clone(),
                 messages: Vec::new(),
                 outbox: Vec::new(),
@@ -340,7 +382,7 @@ impl Inbox {
             };
             if let Err(e) = f(&mut draft) {
                 if matches!(e, Error::AlreadyOwned { .. }) {
-                    self.collision(agent, action, &e).await;
+                    self.collision(agent, action, &e, &current).await;
                 }
                 return Err(e);
             }
@@ -354,86 +396,71 @@ impl Inbox {
                     replayed: true,
                 });
             }
-            let Draft {
-                mut conversation,
-                messages,
-                outbox,
-                mut events,
-                warnings,
-                ..
-            } = draft;
-            // Automation reacts to what the agent did (tags, assignment,
-            // status), in the same commit.
-            let triggers: Vec<TriggerKind> =
-                events.iter().filter_map(TriggerKind::from_event).collect();
-            let mut automated = self
-                .run_rules(&mut conversation, None, None, &triggers, now)
-                .await?;
-            let no_room = std::mem::take(&mut automated.no_room);
-            events.extend(self.config.sla_for(&actor.tenant).apply(
-                Some(&current),
-                &mut conversation,
-                now,
-            ));
-            conversation.version = current.version + 1;
-            conversation.updated_at = now;
-            let mut events: Vec<Event> = events
-                .into_iter()
-                .map(|k| {
-                    Event::new(
-                        actor.tenant.clone(),
-                        now,
-                        EventActor::Agent(agent.id.clone()),
-                        k,
-                    )
-                    .on(&conversation.id, conversation.version)
-                })
-                .collect();
-            events.extend(automated.events_on(&conversation, now));
-            let timers = timer_changes(Some(&current), &conversation, &self.config.timers);
-            let mut all_messages = messages.clone();
-            all_messages.extend(automated.messages);
-            let mut outbox = outbox;
-            outbox.extend(automated.outbox);
-            let changes = Changeset {
-                tenant: Some(actor.tenant.clone()),
-                conversation: Some(Write {
-                    value: conversation.clone(),
-                    expected_version: Some(current.version),
-                }),
-                messages: all_messages,
-                outbox,
-                events,
-                timers,
-                cursors: automated.cursors,
-                ..Changeset::default()
-            };
-            match self.ports.store.commit(changes).await {
-                Ok(committed) => {
-                    self.publish(&committed.events).await;
-                    // What the action made room for goes to whoever waits
-                    // longest.
-                    self.after_change(Some(&current), &conversation, &no_room, now)
-                        .await;
+            let message = draft.messages.first().cloned();
+            let warnings = std::mem::take(&mut draft.warnings);
+            let decision = draft.decide(current);
+            match self.apply(decision).await {
+                Ok(applied) => {
                     return Ok(ActionOutcome {
-                        conversation,
-                        message: messages.into_iter().next(),
-                        events: committed.events,
+                        conversation: applied.conversation,
+                        message,
+                        events: applied.events,
                         warnings,
                         replayed: false,
-                    });
+                    })
                 }
-                Err(Error::Conflict(_)) if attempt < self.config.commit_attempts => continue,
-                // A transient store failure wrote nothing; the version check
-                // makes the retry safe.
-                Err(e) if e.is_retryable() && attempt < self.config.commit_attempts => continue,
-                Err(e) => return Err(e),
+                Err(e) => retry.again(e, &self.config)?,
             }
         }
     }
 
-    /// Publishes a live-only notice that a colliding action was refused.
-    async fn collision(&self, agent: &Agent, action: &str, err: &Error) {
+    /// Checks the version an agent acted on: refuses one that does not
+    /// exist; on a stale one, refuses with what changed or warns about it.
+    async fn check_seen(
+        &self,
+        agent: &Agent,
+        current: &Conversation,
+        seen: u64,
+        action: &str,
+        staleness: Staleness,
+    ) -> Result<Vec<String>> {
+        let id = &current.id;
+        if seen > current.version {
+            return Err(Error::invalid(
+                "seen_version",
+                format!(
+                    "version {seen} of conversation {id} does not exist (current is {})",
+                    current.version
+                ),
+            ));
+        }
+        let mut warnings = Vec::new();
+        if seen != current.version {
+            match staleness {
+                Staleness::Reject => {
+                    let err = self.conflict(current, seen).await?;
+                    self.collision(agent, action, &err, current).await;
+                    return Err(err);
+                }
+                Staleness::Warn => {
+                    if let Error::Conflict(c) = self.conflict(current, seen).await? {
+                        warnings.push(format!("applied on a newer version: {c}"));
+                    }
+                }
+            }
+        }
+        Ok(warnings)
+    }
+
+    /// Publishes a live-only notice that a colliding action on
+    /// `conversation` was refused (seen by whoever may see it).
+    async fn collision(
+        &self,
+        agent: &Agent,
+        action: &str,
+        err: &Error,
+        conversation: &Conversation,
+    ) {
         let mut e = Event::new(
             agent.tenant.clone(),
             self.now(),
@@ -449,6 +476,7 @@ impl Inbox {
             Error::AlreadyOwned { conversation, .. } => e.conversation = Some(conversation.clone()),
             _ => {}
         }
+        crate::event::Scope::stamp(std::slice::from_mut(&mut e), conversation);
         self.publish(&[e]).await;
     }
 }

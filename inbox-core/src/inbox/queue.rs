@@ -21,7 +21,8 @@
 use chrono::{DateTime, Utc};
 use std::collections::VecDeque;
 
-use super::automation::{fences, waiting_in};
+use super::automation::{assignment, fences, waiting_in};
+use super::commit::{Decision, Retry};
 use super::Inbox;
 use crate::error::{Error, Result};
 use crate::event::EventActor;
@@ -39,9 +40,6 @@ const MAX_EXAMINED: u32 = 1_000;
 /// Most assignments a drain set off by one change makes (the tick goes on
 /// with the rest).
 const AFTER_CHANGE_LIMIT: u32 = 100;
-/// Conflicts one placement may lose (each round, one of the instances
-/// placing at once wins).
-const MAX_RACES: u32 = 256;
 
 /// Whether `c` waits in `team`'s queue.
 fn waits_in(c: &Conversation, team: &TeamId) -> bool {
@@ -87,7 +85,7 @@ struct Drain<'a> {
 
 /// What placing a conversation would take.
 enum Plan {
-    Commit(Box<Changeset>),
+    Commit(Box<Decision<'static>>),
     /// Someone has room, but the strategy found nobody for this one.
     NoPick,
     TeamFull,
@@ -193,25 +191,20 @@ impl Inbox {
         drain: Drain<'_>,
     ) -> Result<Placed> {
         let mut current = seen.clone();
-        let mut races = 0;
+        let mut retry = Retry::default();
         loop {
             if !waits_in(&current, team) {
                 return Ok(Placed::Skipped);
             }
-            let changes = match self.plan(routing, &current, team, drain).await? {
-                Plan::Commit(c) => *c,
+            let decision = match self.plan(routing, &current, team, drain).await? {
+                Plan::Commit(d) => *d,
                 Plan::NoPick => return Ok(Placed::Skipped),
                 Plan::TeamFull => return Ok(Placed::TeamFull),
             };
-            match self.ports.store.commit(changes).await {
-                Ok(committed) => {
-                    self.publish(&committed.events).await;
-                    return Ok(Placed::Assigned);
-                }
+            match self.apply_assignment(decision).await {
+                Ok(_) => return Ok(Placed::Assigned),
                 // The conversation or the loads moved: look again.
-                Err(Error::Conflict(_)) if races < MAX_RACES => races += 1,
-                Err(e) if e.is_retryable() && races < self.config.commit_attempts => races += 1,
-                Err(e) => return Err(e),
+                Err(e) => retry.again(e, &self.config)?,
             }
             current = match self.ports.store.conversation(&seen.tenant, &seen.id).await {
                 Ok(c) => c,
@@ -274,13 +267,12 @@ impl Inbox {
         let mut next = current.clone();
         next.assignee = Some(agent.clone());
         let cursors = fences(&roster, &agent, pick.cursor);
-        Ok(Plan::Commit(Box::new(self.assignment_changes(
+        Ok(Plan::Commit(Box::new(assignment(
             current,
             next,
             reason,
             EventActor::Automation("queue".into()),
             cursors,
-            now,
         ))))
     }
 
@@ -299,9 +291,10 @@ impl Inbox {
             not_back: None,
             now: self.now(),
         };
+        let now = drain.now;
         let plan = self.plan(&routing, current, team, drain).await?;
         Ok(match plan {
-            Plan::Commit(c) => Some(*c),
+            Plan::Commit(d) => Some(self.finish(*d, now).await?.changes),
             Plan::NoPick | Plan::TeamFull => None,
         })
     }

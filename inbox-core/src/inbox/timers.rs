@@ -2,15 +2,14 @@
 
 use chrono::{DateTime, Utc};
 
+use super::commit::{Decision, SlaStep};
 use super::Inbox;
 use crate::error::{Error, Result};
-use crate::event::{Event, EventActor, EventKind};
-use crate::model::ConversationStatus;
-use crate::model::Priority;
-use crate::ports::{Changeset, Write};
+use crate::event::{EventActor, EventKind};
+use crate::model::{Conversation, ConversationStatus, Priority};
 use crate::routing::TriggerKind;
 use crate::sla::{BreachAction, SlaState, SlaTarget, SlaTargetKind, SlaTargetState};
-use crate::timer::{desired_timers, timer_changes, Timer, TimerKind};
+use crate::timer::{desired_timers, Timer, TimerChange, TimerKind};
 
 fn active_target(sla: &mut SlaState, kind: SlaTargetKind) -> Option<&mut SlaTarget> {
     sla.targets
@@ -102,6 +101,9 @@ impl Inbox {
 
     /// Fires one timer: does what it is for, clears it when the state no
     /// longer asks for it, or re-arms it when the state asks for it later.
+    /// A conflict is not retried: another instance changed the
+    /// conversation (or fired the timer) first, and the next tick sees
+    /// what is left.
     async fn fire(&self, timer: &Timer, now: DateTime<Utc>) -> Result<Fired> {
         let store = &self.ports.store;
         let current = match store.conversation(&timer.tenant, &timer.conversation).await {
@@ -114,199 +116,181 @@ impl Inbox {
         // A deferred timer that came due before the time now wanted.
         let rearm_at = wanted.get(&timer.kind).copied().filter(|due| *due > now);
         let mut next = current.clone();
-        let mut kinds = Vec::new();
-        if applies {
-            match timer.kind {
-                // The rules run below.
-                TimerKind::Automation => {}
-                TimerKind::SnoozeWake => {
-                    next.status = ConversationStatus::Open;
-                    next.snoozed_until = None;
-                    kinds.push(EventKind::StatusChanged {
-                        from: ConversationStatus::Snoozed,
-                        to: ConversationStatus::Open,
-                        snoozed_until: None,
-                    });
-                }
-                TimerKind::WindowWarning => {
-                    if let Some(closes_at) = current.window_expires_at {
-                        next.window_warned_for = Some(closes_at);
-                        kinds.push(EventKind::WindowClosing { closes_at });
-                    }
-                }
-                TimerKind::FollowUp => {
-                    if let Some(replied) = current.last_agent_reply_at {
-                        next.follow_up_for = Some(replied);
-                        kinds.push(EventKind::FollowUpDue {
-                            owner: current.assignee.clone(),
-                            last_reply_at: replied,
-                        });
-                    }
-                }
-                TimerKind::InactivityResolve => {
-                    next.status = ConversationStatus::Resolved;
-                    next.resolved_at = Some(now);
-                    next.waiting_since = None;
-                    kinds.push(EventKind::StatusChanged {
-                        from: current.status,
-                        to: ConversationStatus::Resolved,
-                        snoozed_until: None,
-                    });
-                }
-                TimerKind::SlaWarning(target) => {
-                    if let Some(t) = next.sla.as_mut().and_then(|s| active_target(s, target)) {
-                        t.warned = true;
-                        kinds.push(EventKind::SlaWarning {
-                            target: target.as_str().to_string(),
-                            due_at: t.due_at,
-                        });
-                    }
-                }
-                TimerKind::SlaBreach(target) => {
-                    let policy = self
-                        .config
-                        .sla_for(&current.tenant)
-                        .policy_for(&current)
-                        .cloned();
-                    if let Some(t) = next.sla.as_mut().and_then(|s| active_target(s, target)) {
-                        t.state = SlaTargetState::Breached { at: t.due_at };
-                        t.warned = true;
-                        let due_at = t.due_at;
-                        let mut actions = Vec::new();
-                        for action in policy.map(|p| p.on_breach).unwrap_or_default() {
-                            match action {
-                                BreachAction::RaisePriority => {
-                                    let from = next.priority;
-                                    let to = match from {
-                                        Priority::Low => Priority::Normal,
-                                        Priority::Normal => Priority::High,
-                                        Priority::High | Priority::Urgent => Priority::Urgent,
-                                    };
-                                    if to != from {
-                                        next.priority = to;
-                                        kinds.push(EventKind::PriorityChanged { from, to });
-                                    }
-                                    actions.push("raise_priority".to_string());
-                                }
-                                BreachAction::NotifySupervisor => {
-                                    actions.push("notify_supervisor".to_string())
-                                }
-                                BreachAction::ReturnToQueue => {
-                                    if let Some(owner) = next.assignee.take() {
-                                        kinds.push(EventKind::Released {
-                                            agent: owner,
-                                            reason: format!("SLA {} breached", target.as_str()),
-                                        });
-                                    }
-                                    actions.push("return_to_queue".to_string());
-                                }
-                                BreachAction::Tag(tag) => {
-                                    if let Ok(tag) = super::normalize_tag(&tag) {
-                                        if !next.tags.contains(&tag) {
-                                            next.tags.push(tag.clone());
-                                            next.tags.sort();
-                                            kinds.push(EventKind::Tagged {
-                                                added: vec![tag.clone()],
-                                                removed: vec![],
-                                            });
-                                        }
-                                        actions.push(format!("tag:{tag}"));
-                                    }
-                                }
-                            }
-                        }
-                        kinds.insert(
-                            0,
-                            EventKind::SlaBreached {
-                                target: target.as_str().to_string(),
-                                due_at,
-                                actions,
-                            },
-                        );
-                    }
-                }
-            }
-        }
-        // Automation rules react to what the timer did (SLA warnings and
-        // breaches, tags, releases) and run their own time triggers.
-        let mut triggers: Vec<TriggerKind> =
-            kinds.iter().filter_map(TriggerKind::from_event).collect();
-        if applies && timer.kind == TimerKind::Automation {
-            triggers.push(TriggerKind::Timer);
-        }
-        let mut automated = self
-            .run_rules(&mut next, None, None, &triggers, now)
-            .await?;
-        let no_room = std::mem::take(&mut automated.no_room);
-        if (applies
-            && matches!(
-                timer.kind,
-                TimerKind::SnoozeWake | TimerKind::InactivityResolve
-            ))
-            || !automated.events.is_empty()
-        {
-            // Waking resumes paused SLA targets; resolving meets them.
-            kinds.extend(self.config.sla_for(&current.tenant).apply(
-                Some(&current),
-                &mut next,
-                now,
-            ));
-        }
-        let timers = timer_changes(Some(&current), &next, &self.config.timers);
+        let kinds = if applies {
+            self.timer_effect(timer.kind, &current, &mut next, now)
+        } else {
+            Vec::new()
+        };
         // A stale timer (the state no longer asks for it) is just cleared;
         // one that is wanted later (deferred) is re-armed for then.
         let stale_clear = match (applies, rearm_at) {
             (true, _) => Vec::new(),
-            (false, Some(due_at)) => vec![crate::timer::TimerChange::Set(Timer {
+            (false, Some(due_at)) => vec![TimerChange::Set(Timer {
                 due_at,
                 ..timer.clone()
             })],
-            (false, None) => vec![crate::timer::TimerChange::Clear {
+            (false, None) => vec![TimerChange::Clear {
                 conversation: current.id.clone(),
                 kind: timer.kind,
             }],
         };
-        if kinds.is_empty()
-            && timers.is_empty()
-            && stale_clear.is_empty()
-            && automated.events.is_empty()
-        {
+        let mut decision = Decision::new(EventActor::System, current, next);
+        decision.events = kinds;
+        // Automation rules react to what the timer did (SLA warnings and
+        // breaches, tags, releases) and run their own time triggers.
+        let own = applies && timer.kind == TimerKind::Automation;
+        decision = decision.with_rules(if own { &[TriggerKind::Timer] } else { &[] });
+        // Waking resumes paused SLA targets; resolving meets them.
+        let moves_sla = matches!(
+            timer.kind,
+            TimerKind::SnoozeWake | TimerKind::InactivityResolve
+        );
+        if !(applies && moves_sla) {
+            decision.sla = SlaStep::IfAutomated;
+        }
+        decision.rows.timers = stale_clear;
+        let finished = self.finish(decision, now).await?;
+        if finished.is_empty() {
             return Ok(Fired::Cleared);
         }
-        next.version = current.version + 1;
-        next.updated_at = now;
-        let mut events: Vec<Event> = kinds
-            .into_iter()
-            .map(|k| {
-                Event::new(current.tenant.clone(), now, EventActor::System, k)
-                    .on(&next.id, next.version)
-            })
-            .collect();
-        events.extend(automated.events_on(&next, now));
-        let after = next.clone();
-        let changes = Changeset {
-            messages: automated.messages,
-            outbox: automated.outbox,
-            cursors: automated.cursors,
-            conversation: Some(Write {
-                value: next,
-                expected_version: Some(current.version),
-            }),
-            events,
-            timers: timers.into_iter().chain(stale_clear).collect(),
-            ..Changeset::new(current.tenant.clone())
-        };
-        let committed = store.commit(changes).await?;
-        self.publish(&committed.events).await;
-        // A resolve or a return to the queue makes room.
-        self.after_change(Some(&current), &after, &no_room, now)
-            .await;
+        self.commit_finished(finished).await?;
         Ok(match (applies, rearm_at) {
             (true, _) => Fired::Did(timer.kind),
             (false, Some(_)) => Fired::Rearmed,
             (false, None) => Fired::Cleared,
         })
     }
+
+    /// What a due timer of `kind` does to `next` (a copy of `current`),
+    /// and the events that say so.
+    fn timer_effect(
+        &self,
+        kind: TimerKind,
+        current: &Conversation,
+        next: &mut Conversation,
+        now: DateTime<Utc>,
+    ) -> Vec<EventKind> {
+        let mut kinds = Vec::new();
+        match kind {
+            // The rules run when the decision is applied.
+            TimerKind::Automation => {}
+            TimerKind::SnoozeWake => {
+                next.status = ConversationStatus::Open;
+                next.snoozed_until = None;
+                kinds.push(EventKind::StatusChanged {
+                    from: ConversationStatus::Snoozed,
+                    to: ConversationStatus::Open,
+                    snoozed_until: None,
+                });
+            }
+            TimerKind::WindowWarning => {
+                if let Some(closes_at) = current.window_expires_at {
+                    next.window_warned_for = Some(closes_at);
+                    kinds.push(EventKind::WindowClosing { closes_at });
+                }
+            }
+            TimerKind::FollowUp => {
+                if let Some(replied) = current.last_agent_reply_at {
+                    next.follow_up_for = Some(replied);
+                    kinds.push(EventKind::FollowUpDue {
+                        owner: current.assignee.clone(),
+                        last_reply_at: replied,
+                    });
+                }
+            }
+            TimerKind::InactivityResolve => {
+                next.status = ConversationStatus::Resolved;
+                next.resolved_at = Some(now);
+                next.waiting_since = None;
+                kinds.push(EventKind::StatusChanged {
+                    from: current.status,
+                    to: ConversationStatus::Resolved,
+                    snoozed_until: None,
+                });
+            }
+            TimerKind::SlaWarning(target) => {
+                if let Some(t) = next.sla.as_mut().and_then(|s| active_target(s, target)) {
+                    t.warned = true;
+                    kinds.push(EventKind::SlaWarning {
+                        target: target.as_str().to_string(),
+                        due_at: t.due_at,
+                    });
+                }
+            }
+            TimerKind::SlaBreach(target) => {
+                let policy = self.config.sla_for(&current.tenant).policy_for(current);
+                let on_breach = policy.map(|p| p.on_breach.clone()).unwrap_or_default();
+                kinds = breach(next, target, on_breach);
+            }
+        }
+        kinds
+    }
+}
+
+/// Marks the active `target` of `next` breached and takes the policy's
+/// breach actions; returns the events (the breach first).
+fn breach(
+    next: &mut Conversation,
+    target: SlaTargetKind,
+    on_breach: Vec<BreachAction>,
+) -> Vec<EventKind> {
+    let mut kinds = Vec::new();
+    let Some(t) = next.sla.as_mut().and_then(|s| active_target(s, target)) else {
+        return kinds;
+    };
+    t.state = SlaTargetState::Breached { at: t.due_at };
+    t.warned = true;
+    let due_at = t.due_at;
+    let mut actions = Vec::new();
+    for action in on_breach {
+        match action {
+            BreachAction::RaisePriority => {
+                let from = next.priority;
+                let to = match from {
+                    Priority::Low => Priority::Normal,
+                    Priority::Normal => Priority::High,
+                    Priority::High | Priority::Urgent => Priority::Urgent,
+                };
+                if to != from {
+                    next.priority = to;
+                    kinds.push(EventKind::PriorityChanged { from, to });
+                }
+                actions.push("raise_priority".to_string());
+            }
+            BreachAction::NotifySupervisor => actions.push("notify_supervisor".to_string()),
+            BreachAction::ReturnToQueue => {
+                if let Some(owner) = next.assignee.take() {
+                    kinds.push(EventKind::Released {
+                        agent: owner,
+                        reason: format!("SLA {} breached", target.as_str()),
+                    });
+                }
+                actions.push("return_to_queue".to_string());
+            }
+            BreachAction::Tag(tag) => {
+                if let Ok(tag) = super::normalize_tag(&tag) {
+                    if !next.tags.contains(&tag) {
+                        next.tags.push(tag.clone());
+                        next.tags.sort();
+                        kinds.push(EventKind::Tagged {
+                            added: vec![tag.clone()],
+                            removed: vec![],
+                        });
+                    }
+                    actions.push(format!("tag:{tag}"));
+                }
+            }
+        }
+    }
+    kinds.insert(
+        0,
+        EventKind::SlaBreached {
+            target: target.as_str().to_string(),
+            due_at,
+            actions,
+        },
+    );
+    kinds
 }
 
 /// What firing one timer did.

@@ -231,10 +231,8 @@ impl Inbox {
         actor: &Actor,
         id: &ConversationId,
     ) -> Result<ConversationDetail> {
-        let agent = self.load_agent(actor).await?;
+        let conversation = self.conversation_state(actor, id).await?;
         let store = &self.ports.store;
-        let conversation = store.conversation(&actor.tenant, id).await?;
-        permissions::require_view(&agent, &conversation)?;
         let contact = store.contact(&actor.tenant, &conversation.contact).await?;
         let messages = store.messages(&actor.tenant, id).await?;
         let timeline = store.conversation_events(&actor.tenant, id, 0).await?;
@@ -246,6 +244,20 @@ impl Inbox {
             timeline,
             context,
         })
+    }
+
+    /// A conversation's state (owner, status, version ...; without its
+    /// messages and timeline) if the agent may see it: the cheap check
+    /// before showing something of it again.
+    pub async fn conversation_state(
+        &self,
+        actor: &Actor,
+        id: &ConversationId,
+    ) -> Result<Conversation> {
+        let agent = self.load_agent(actor).await?;
+        let conversation = self.ports.store.conversation(&actor.tenant, id).await?;
+        permissions::require_view(&agent, &conversation)?;
+        Ok(conversation)
     }
 
     /// A report over the conversations opened in a range (supervisors and
@@ -318,6 +330,15 @@ impl Inbox {
                 }
             },
         }
+    }
+
+    /// The contacts of these ids that exist (for the names beside a page of
+    /// conversations; [`Inbox::contact`] gives one with its
+    /// conversations). Any agent may see contacts.
+    pub async fn contacts(&self, actor: &Actor, ids: &[ContactId]) -> Result<Vec<Contact>> {
+        let agent = self.load_agent(actor).await?;
+        permissions::require(&agent, Action::View)?;
+        self.ports.store.contacts(&actor.tenant, ids).await
     }
 
     /// A contact with every conversation of theirs the agent may see, across

@@ -21,8 +21,8 @@ mod messages;
 mod reports;
 mod scheduling;
 mod store;
+mod subscriptions;
 mod transport;
-mod webhooks;
 
 pub use bus::{BusItem, EventBus, EventStream};
 pub use clock::{Clock, ManualClock};
@@ -41,5 +41,7 @@ pub use messages::{
 pub use reports::{LoadScope, Reports};
 pub use scheduling::{Lease, OutboxClaim, OutboxDisposition, OutboxEntry, Scheduling};
 pub use store::{AsDynStore, Store};
+pub use subscriptions::{
+    DeliveryOutcome, DeliveryRecord, SubscriptionDeadLetter, SubscriptionLog, SubscriptionRetry,
+};
 pub use transport::{OutboundRequest, SendReceipt, Transport, TransportError};
-pub use webhooks::{DeliveryOutcome, DeliveryRecord, WebhookDeadLetter, WebhookLog, WebhookRetry};

@@ -479,7 +479,6 @@ fn compile_cond(
     ctx: &Ctx<'_>,
     err: &dyn Fn(&str, String) -> Error,
 ) -> Result<Cond> {
-    let calendars = ctx.calendars;
     Ok(match c {
         Condition::All(v) | Condition::Any(v) => {
             let name = if matches!(c, Condition::All(_)) {
@@ -521,103 +520,13 @@ fn compile_cond(
                 .collect::<Result<Vec<_>>>()?;
             Cond::Channel(ids)
         }
-        Condition::MessageType(v) => {
-            let field = format!("{path}.message_type");
-            let kinds = non_empty(v, &field, err)?;
-            for k in &kinds {
-                if !MESSAGE_TYPES.contains(&k.as_str()) {
-                    return Err(err(
-                        &field,
-                        format!(
-                            "unknown message type {k:?} (one of: {})",
-                            MESSAGE_TYPES.join(", ")
-                        ),
-                    ));
-                }
-            }
-            Cond::MessageType(kinds)
-        }
-        Condition::Text(t) => {
-            let field = format!("{path}.text.contains");
-            let fold = Fold {
-                case: !t.case_sensitive,
-                diacritics: !t.diacritic_sensitive,
-            };
-            let mut needles = Vec::new();
-            for n in t.contains.as_slice() {
-                let folded = fold.apply(n.trim());
-                if folded.is_empty() {
-                    return Err(err(&field, "words must not be empty".into()));
-                }
-                needles.push(folded);
-            }
-            if needles.is_empty() {
-                return Err(err(&field, "needs at least one word".into()));
-            }
-            Cond::Text(ctx.text.borrow_mut().keywords(fold, t.whole_word, needles))
-        }
-        Condition::Regex(r) => {
-            // Checked alone, for an error that names this rule; matched
-            // together with every other pattern of the rule set.
-            regex::RegexBuilder::new(&r.pattern)
-                .case_insensitive(r.case_insensitive)
-                .size_limit(REGEX_SIZE_LIMIT)
-                .build()
-                .map_err(|e| err(&format!("{path}.regex.pattern"), e.to_string()))?;
-            let pattern = if r.case_insensitive {
-                format!("(?i:{})", r.pattern)
-            } else {
-                format!("(?:{})", r.pattern)
-            };
-            let fold = Fold {
-                case: false,
-                diacritics: r.fold_diacritics,
-            };
-            Cond::Regex(ctx.text.borrow_mut().regex(fold, pattern))
-        }
+        Condition::MessageType(v) => message_types(v, path, err)?,
+        Condition::Text(t) => text(t, path, ctx, err)?,
+        Condition::Regex(r) => regex_cond(r, path, ctx, err)?,
         Condition::ContactTag(v) => Cond::ContactTag(tags(v, &format!("{path}.contact_tag"), err)?),
-        Condition::ContactAttribute(a) => {
-            let field = format!("{path}.contact_attribute");
-            let set = [a.equals.is_some(), a.one_of.is_some(), a.exists.is_some()]
-                .iter()
-                .filter(|x| **x)
-                .count();
-            if set != 1 {
-                return Err(err(
-                    &field,
-                    "give exactly one of `equals`, `one_of` or `exists`".into(),
-                ));
-            }
-            if a.key.trim().is_empty() {
-                return Err(err(&format!("{field}.key"), "must not be empty".into()));
-            }
-            let values = match (&a.equals, &a.one_of) {
-                (Some(v), _) => Some(vec![v.to_lowercase()]),
-                (_, Some(v)) => Some(v.iter().map(|s| s.to_lowercase()).collect()),
-                _ => None,
-            };
-            Cond::ContactAttribute {
-                key: a.key.clone(),
-                values,
-                exists: a.exists,
-            }
-        }
+        Condition::ContactAttribute(a) => contact_attribute(a, path, err)?,
         Condition::Customer(k) => Cond::Customer(*k),
-        Condition::BusinessHours(h) => {
-            let (state, calendar) = match h {
-                super::spec::HoursMatch::State(s) => (*s, None),
-                super::spec::HoursMatch::Calendar { state, calendar } => {
-                    if !calendars.contains_key(calendar) {
-                        return Err(err(
-                            &format!("{path}.business_hours.calendar"),
-                            format!("no calendar named {calendar:?} in `calendars`"),
-                        ));
-                    }
-                    (*state, Some(calendar.clone()))
-                }
-            };
-            Cond::BusinessHours { state, calendar }
-        }
+        Condition::BusinessHours(h) => business_hours(h, path, ctx, err)?,
         Condition::Priority(v) => Cond::Priority(non_empty(v, &format!("{path}.priority"), err)?),
         Condition::PriorityAtLeast(p) => Cond::PriorityAtLeast(*p),
         Condition::Status(v) => Cond::Status(non_empty(v, &format!("{path}.status"), err)?),
@@ -633,23 +542,165 @@ fn compile_cond(
         }
         Condition::Assigned(b) => Cond::Assigned(*b),
         Condition::SinceCustomerMessage(cmp) | Condition::SinceAgentReply(cmp) => {
-            let customer = matches!(c, Condition::SinceCustomerMessage(_));
-            let field = if customer {
-                format!("{path}.since_customer_message")
-            } else {
-                format!("{path}.since_agent_reply")
-            };
-            if cmp.more_than.is_none() && cmp.less_than.is_none() {
-                return Err(err(&field, "give `more_than`, `less_than` or both".into()));
-            }
-            let more = cmp.more_than.map(|d| delta(d.0));
-            let less = cmp.less_than.map(|d| delta(d.0));
-            if customer {
-                Cond::SinceCustomer { more, less }
-            } else {
-                Cond::SinceAgent { more, less }
-            }
+            since(c, cmp, path, err)?
         }
+    })
+}
+
+/// The message_type condition: known message types only.
+fn message_types(
+    v: &OneOrMany<String>,
+    path: &str,
+    err: &dyn Fn(&str, String) -> Error,
+) -> Result<Cond> {
+    let field = format!("{path}.message_type");
+    let kinds = non_empty(v, &field, err)?;
+    for k in &kinds {
+        if !MESSAGE_TYPES.contains(&k.as_str()) {
+            return Err(err(
+                &field,
+                format!(
+                    "unknown message type {k:?} (one of: {})",
+                    MESSAGE_TYPES.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(Cond::MessageType(kinds))
+}
+
+/// The text condition: words to look for, folded as asked.
+fn text(
+    t: &super::spec::TextMatch,
+    path: &str,
+    ctx: &Ctx<'_>,
+    err: &dyn Fn(&str, String) -> Error,
+) -> Result<Cond> {
+    let field = format!("{path}.text.contains");
+    let fold = Fold {
+        case: !t.case_sensitive,
+        diacritics: !t.diacritic_sensitive,
+    };
+    let mut needles = Vec::new();
+    for n in t.contains.as_slice() {
+        let folded = fold.apply(n.trim());
+        if folded.is_empty() {
+            return Err(err(&field, "words must not be empty".into()));
+        }
+        needles.push(folded);
+    }
+    if needles.is_empty() {
+        return Err(err(&field, "needs at least one word".into()));
+    }
+    Ok(Cond::Text(ctx.text.borrow_mut().keywords(
+        fold,
+        t.whole_word,
+        needles,
+    )))
+}
+
+/// The regex condition.
+fn regex_cond(
+    r: &super::spec::RegexMatch,
+    path: &str,
+    ctx: &Ctx<'_>,
+    err: &dyn Fn(&str, String) -> Error,
+) -> Result<Cond> {
+    // Checked alone, for an error that names this rule; matched
+    // together with every other pattern of the rule set.
+    regex::RegexBuilder::new(&r.pattern)
+        .case_insensitive(r.case_insensitive)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .build()
+        .map_err(|e| err(&format!("{path}.regex.pattern"), e.to_string()))?;
+    let pattern = if r.case_insensitive {
+        format!("(?i:{})", r.pattern)
+    } else {
+        format!("(?:{})", r.pattern)
+    };
+    let fold = Fold {
+        case: false,
+        diacritics: r.fold_diacritics,
+    };
+    Ok(Cond::Regex(ctx.text.borrow_mut().regex(fold, pattern)))
+}
+
+/// The contact_attribute condition: exactly one of equals, one_of, exists.
+fn contact_attribute(
+    a: &super::spec::AttributeMatch,
+    path: &str,
+    err: &dyn Fn(&str, String) -> Error,
+) -> Result<Cond> {
+    let field = format!("{path}.contact_attribute");
+    let set = [a.equals.is_some(), a.one_of.is_some(), a.exists.is_some()]
+        .iter()
+        .filter(|x| **x)
+        .count();
+    if set != 1 {
+        return Err(err(
+            &field,
+            "give exactly one of `equals`, `one_of` or `exists`".into(),
+        ));
+    }
+    if a.key.trim().is_empty() {
+        return Err(err(&format!("{field}.key"), "must not be empty".into()));
+    }
+    let values = match (&a.equals, &a.one_of) {
+        (Some(v), _) => Some(vec![v.to_lowercase()]),
+        (_, Some(v)) => Some(v.iter().map(|s| s.to_lowercase()).collect()),
+        _ => None,
+    };
+    Ok(Cond::ContactAttribute {
+        key: a.key.clone(),
+        values,
+        exists: a.exists,
+    })
+}
+
+/// The business_hours condition: a named calendar must exist.
+fn business_hours(
+    h: &super::spec::HoursMatch,
+    path: &str,
+    ctx: &Ctx<'_>,
+    err: &dyn Fn(&str, String) -> Error,
+) -> Result<Cond> {
+    let (state, calendar) = match h {
+        super::spec::HoursMatch::State(s) => (*s, None),
+        super::spec::HoursMatch::Calendar { state, calendar } => {
+            if !ctx.calendars.contains_key(calendar) {
+                return Err(err(
+                    &format!("{path}.business_hours.calendar"),
+                    format!("no calendar named {calendar:?} in `calendars`"),
+                ));
+            }
+            (*state, Some(calendar.clone()))
+        }
+    };
+    Ok(Cond::BusinessHours { state, calendar })
+}
+
+/// The since_customer_message / since_agent_reply conditions.
+fn since(
+    c: &Condition,
+    cmp: &super::spec::Compare,
+    path: &str,
+    err: &dyn Fn(&str, String) -> Error,
+) -> Result<Cond> {
+    let customer = matches!(c, Condition::SinceCustomerMessage(_));
+    let field = if customer {
+        format!("{path}.since_customer_message")
+    } else {
+        format!("{path}.since_agent_reply")
+    };
+    if cmp.more_than.is_none() && cmp.less_than.is_none() {
+        return Err(err(&field, "give `more_than`, `less_than` or both".into()));
+    }
+    let more = cmp.more_than.map(|d| delta(d.0));
+    let less = cmp.less_than.map(|d| delta(d.0));
+    Ok(if customer {
+        Cond::SinceCustomer { more, less }
+    } else {
+        Cond::SinceAgent { more, less }
     })
 }
 

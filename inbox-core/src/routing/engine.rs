@@ -586,192 +586,15 @@ impl Run<'_, '_> {
         let name = rule.name.as_str();
         let now = self.input.now;
         match act {
-            Act::RouteToTeam(team) => {
-                if c.team.as_ref() == Some(team) {
-                    return Some(format!("already in team {team}"));
-                }
-                let from = match self.route.take() {
-                    Some((from, _)) => from,
-                    None => ownership(c),
-                };
-                c.team = Some(team.clone());
-                let owner_stays = match (&c.assignee, self.input.roster) {
-                    (Some(a), Some(r)) => r.agents.iter().any(|x| &x.id == a && x.is_in_team(team)),
-                    _ => false,
-                };
-                if !owner_stays {
-                    c.assignee = None;
-                }
-                let text = format!("team {team}");
-                self.route = Some((from, text.clone()));
-                Some(text)
-            }
-            Act::AssignAgent(agent) => {
-                let picker = self.picker()?;
-                let Some(a) = picker.roster.agents.iter().find(|x| &x.id == agent) else {
-                    return Some(format!("agent {agent} does not exist; left in the queue"));
-                };
-                let state = picker.availability_of(a);
-                if state != Availability::Available {
-                    return Some(format!(
-                        "{agent} is not available ({state:?}); left in the queue"
-                    ));
-                }
-                if c.assignee.as_ref() == Some(agent) {
-                    return Some(format!("{agent} already owns it"));
-                }
-                let load = picker.load(agent);
-                let capacity = a.capacity;
-                let teams = a.teams.clone();
-                let from = ownership(c);
-                c.assignee = Some(agent.clone());
-                if !c.team.as_ref().is_some_and(|t| teams.contains(t)) {
-                    c.team = teams.first().cloned();
-                }
-                let text = if capacity == 0 {
-                    format!("{agent} {load}/∞")
-                } else {
-                    format!("{agent} {load}/{capacity}")
-                };
-                self.assigned(name, from, c, text.clone());
-                *self.extra.entry(agent.clone()).or_default() += 1;
-                Some(text)
-            }
+            Act::RouteToTeam(team) => self.route_to_team(team, c),
+            Act::AssignAgent(agent) => self.assign_agent(name, agent, c),
             Act::Assign {
                 team,
                 strategy,
                 skills,
-            } => {
-                let Some(team) = team.clone().or_else(|| c.team.clone()) else {
-                    return Some("no team to assign from; left unassigned".into());
-                };
-                let policy = self.routing.team_policy(&team);
-                let strategy = strategy.unwrap_or(policy.strategy);
-                let fallback = policy.fallback.unwrap_or(Strategy::LeastLoaded);
-                let roster = self.input.roster?;
-                // Keep an owner who is still here.
-                if let Some(owner) = &c.assignee {
-                    let keep = roster
-                        .agents
-                        .iter()
-                        .find(|a| &a.id == owner)
-                        .is_some_and(|a| {
-                            a.is_in_team(&team)
-                                && matches!(
-                                    super::strategy::availability(
-                                        a,
-                                        0,
-                                        now,
-                                        &self.routing.calendars
-                                    ),
-                                    Availability::Available
-                                )
-                        });
-                    if keep {
-                        return Some(format!("kept owner {owner}"));
-                    }
-                }
-                let pick = Picker {
-                    roster,
-                    moved: &self.cursors,
-                    extra: &self.extra,
-                    now,
-                    calendars: &self.routing.calendars,
-                }
-                .pick(&team, strategy, fallback, skills, &c.tags);
-                let mut text = pick.explanation;
-                text.insert_str(0, " → ");
-                text.insert_str(0, team.as_str());
-                text.insert_str(0, "team ");
-                let mut agent = pick.agent;
-                if agent.is_none() {
-                    self.no_room.push(team.clone());
-                } else if policy.strategy != Strategy::Manual {
-                    // The team's queue drains: nobody jumps it.
-                    if let Some(queues) = &roster.queues {
-                        let Some(queue) = queues.get(&team) else {
-                            self.needs_queue = Some(team);
-                            return None;
-                        };
-                        if let Some(ahead) = queue.iter().find(|w| w.is_ahead_of(c)) {
-                            agent = None;
-                            text.push_str(" → queued behind a conversation waiting ");
-                            match ahead.waiting_since {
-                                Some(t) => text.push_str(&super::waited_text(now - t)),
-                                None => text.push_str("longer"),
-                            }
-                        }
-                    }
-                }
-                if agent.is_some() {
-                    if let Some(cursor) = pick.cursor {
-                        self.cursors.insert(team.clone(), cursor);
-                    }
-                }
-                let routed = self.route.take();
-                let from_route = routed.as_ref().map(|(f, _)| f.clone());
-                match agent {
-                    Some(agent) => {
-                        let from = from_route.unwrap_or_else(|| ownership(c));
-                        c.team = Some(team);
-                        c.assignee = Some(agent.clone());
-                        *self.extra.entry(agent).or_default() += 1;
-                        self.assigned_with(name, from, c, text.clone());
-                    }
-                    None => {
-                        if routed.is_some()
-                            || c.team.as_ref() != Some(&team)
-                            || c.assignee.is_some()
-                        {
-                            let from = from_route.unwrap_or_else(|| ownership(c));
-                            c.team = Some(team);
-                            c.assignee = None;
-                            self.assigned_with(name, from, c, text.clone());
-                        }
-                    }
-                }
-                Some(text)
-            }
-            Act::AddTags(tags) => {
-                let added: Vec<String> = tags
-                    .iter()
-                    .filter(|t| !c.tags.contains(t))
-                    .cloned()
-                    .collect();
-                if added.is_empty() {
-                    return None;
-                }
-                c.tags.extend(added.iter().cloned());
-                c.tags.sort();
-                self.event(
-                    name,
-                    EventKind::Tagged {
-                        added: added.clone(),
-                        removed: Vec::new(),
-                    },
-                );
-                self.derived.push(TriggerKind::TagAdded);
-                Some(format!("tagged {}", added.join(", ")))
-            }
-            Act::RemoveTags(tags) => {
-                let removed: Vec<String> = tags
-                    .iter()
-                    .filter(|t| c.tags.contains(t))
-                    .cloned()
-                    .collect();
-                if removed.is_empty() {
-                    return None;
-                }
-                c.tags.retain(|t| !removed.contains(t));
-                self.event(
-                    name,
-                    EventKind::Tagged {
-                        added: Vec::new(),
-                        removed: removed.clone(),
-                    },
-                );
-                Some(format!("untagged {}", removed.join(", ")))
-            }
+            } => self.assign_in_team(name, team.as_ref(), *strategy, skills, c),
+            Act::AddTags(tags) => self.add_tags(name, tags, c),
+            Act::RemoveTags(tags) => self.remove_tags(name, tags, c),
             Act::SetPriority(p) => {
                 if c.priority == *p {
                     return None;
@@ -782,24 +605,7 @@ impl Run<'_, '_> {
                 Some(format!("priority {p}"))
             }
             Act::AutoReply { text, template } => {
-                if c.status == ConversationStatus::Resolved {
-                    return Some("resolved: no auto-reply".into());
-                }
-                let open = c.window_open(now);
-                let content = match (text, template) {
-                    (Some(t), _) if open => Content::text(t.clone()),
-                    (_, Some(tpl)) => tpl.clone(),
-                    (Some(_), None) => {
-                        return Some("window closed and no template: nothing sent".into())
-                    }
-                    (None, None) => return None,
-                };
-                let what = format!("auto-reply ({})", content.kind());
-                self.out.effects.push(Effect::Reply {
-                    rule: name.to_string(),
-                    content,
-                });
-                Some(what)
+                self.auto_reply(name, text.as_deref(), template.as_ref(), c)
             }
             Act::Note(text) => {
                 self.out.effects.push(Effect::Note {
@@ -821,6 +627,234 @@ impl Run<'_, '_> {
                 Some(format!("emitted {ev}"))
             }
         }
+    }
+
+    /// `route_to_team`: moves the conversation to `team` (its owner stays
+    /// if they are in it).
+    fn route_to_team(&mut self, team: &TeamId, c: &mut Conversation) -> Option<String> {
+        if c.team.as_ref() == Some(team) {
+            return Some(format!("already in team {team}"));
+        }
+        let from = match self.route.take() {
+            Some((from, _)) => from,
+            None => ownership(c),
+        };
+        c.team = Some(team.clone());
+        let owner_stays = match (&c.assignee, self.input.roster) {
+            (Some(a), Some(r)) => r.agents.iter().any(|x| &x.id == a && x.is_in_team(team)),
+            _ => false,
+        };
+        if !owner_stays {
+            c.assignee = None;
+        }
+        let text = format!("team {team}");
+        self.route = Some((from, text.clone()));
+        Some(text)
+    }
+
+    /// `assign_agent`: gives the conversation to one named agent, if
+    /// available.
+    fn assign_agent(
+        &mut self,
+        name: &str,
+        agent: &AgentId,
+        c: &mut Conversation,
+    ) -> Option<String> {
+        let picker = self.picker()?;
+        let Some(a) = picker.roster.agents.iter().find(|x| &x.id == agent) else {
+            return Some(format!("agent {agent} does not exist; left in the queue"));
+        };
+        let state = picker.availability_of(a);
+        if state != Availability::Available {
+            return Some(format!(
+                "{agent} is not available ({state:?}); left in the queue"
+            ));
+        }
+        if c.assignee.as_ref() == Some(agent) {
+            return Some(format!("{agent} already owns it"));
+        }
+        let load = picker.load(agent);
+        let capacity = a.capacity;
+        let teams = a.teams.clone();
+        let from = ownership(c);
+        c.assignee = Some(agent.clone());
+        if !c.team.as_ref().is_some_and(|t| teams.contains(t)) {
+            c.team = teams.first().cloned();
+        }
+        let text = if capacity == 0 {
+            format!("{agent} {load}/∞")
+        } else {
+            format!("{agent} {load}/{capacity}")
+        };
+        self.assigned(name, from, c, text.clone());
+        *self.extra.entry(agent.clone()).or_default() += 1;
+        Some(text)
+    }
+
+    /// `assign`: picks an agent of the team with its strategy (an owner
+    /// still there is kept; nobody jumps the team's queue).
+    fn assign_in_team(
+        &mut self,
+        name: &str,
+        team: Option<&TeamId>,
+        strategy: Option<Strategy>,
+        skills: &[String],
+        c: &mut Conversation,
+    ) -> Option<String> {
+        let now = self.input.now;
+        let Some(team) = team.cloned().or_else(|| c.team.clone()) else {
+            return Some("no team to assign from; left unassigned".into());
+        };
+        let policy = self.routing.team_policy(&team);
+        let strategy = strategy.unwrap_or(policy.strategy);
+        let fallback = policy.fallback.unwrap_or(Strategy::LeastLoaded);
+        let roster = self.input.roster?;
+        // Keep an owner who is still here.
+        if let Some(owner) = &c.assignee {
+            let keep = roster
+                .agents
+                .iter()
+                .find(|a| &a.id == owner)
+                .is_some_and(|a| {
+                    a.is_in_team(&team)
+                        && matches!(
+                            super::strategy::availability(a, 0, now, &self.routing.calendars),
+                            Availability::Available
+                        )
+                });
+            if keep {
+                return Some(format!("kept owner {owner}"));
+            }
+        }
+        let pick = Picker {
+            roster,
+            moved: &self.cursors,
+            extra: &self.extra,
+            now,
+            calendars: &self.routing.calendars,
+        }
+        .pick(&team, strategy, fallback, skills, &c.tags);
+        let mut text = pick.explanation;
+        text.insert_str(0, " → ");
+        text.insert_str(0, team.as_str());
+        text.insert_str(0, "team ");
+        let mut agent = pick.agent;
+        if agent.is_none() {
+            self.no_room.push(team.clone());
+        } else if policy.strategy != Strategy::Manual {
+            // The team's queue drains: nobody jumps it.
+            if let Some(queues) = &roster.queues {
+                let Some(queue) = queues.get(&team) else {
+                    self.needs_queue = Some(team);
+                    return None;
+                };
+                if let Some(ahead) = queue.iter().find(|w| w.is_ahead_of(c)) {
+                    agent = None;
+                    text.push_str(" → queued behind a conversation waiting ");
+                    match ahead.waiting_since {
+                        Some(t) => text.push_str(&super::waited_text(now - t)),
+                        None => text.push_str("longer"),
+                    }
+                }
+            }
+        }
+        if agent.is_some() {
+            if let Some(cursor) = pick.cursor {
+                self.cursors.insert(team.clone(), cursor);
+            }
+        }
+        let routed = self.route.take();
+        let from_route = routed.as_ref().map(|(f, _)| f.clone());
+        match agent {
+            Some(agent) => {
+                let from = from_route.unwrap_or_else(|| ownership(c));
+                c.team = Some(team);
+                c.assignee = Some(agent.clone());
+                *self.extra.entry(agent).or_default() += 1;
+                self.assigned_with(name, from, c, text.clone());
+            }
+            None => {
+                if routed.is_some() || c.team.as_ref() != Some(&team) || c.assignee.is_some() {
+                    let from = from_route.unwrap_or_else(|| ownership(c));
+                    c.team = Some(team);
+                    c.assignee = None;
+                    self.assigned_with(name, from, c, text.clone());
+                }
+            }
+        }
+        Some(text)
+    }
+
+    /// `add_tags`.
+    fn add_tags(&mut self, name: &str, tags: &[String], c: &mut Conversation) -> Option<String> {
+        let added: Vec<String> = tags
+            .iter()
+            .filter(|t| !c.tags.contains(t))
+            .cloned()
+            .collect();
+        if added.is_empty() {
+            return None;
+        }
+        c.tags.extend(added.iter().cloned());
+        c.tags.sort();
+        self.event(
+            name,
+            EventKind::Tagged {
+                added: added.clone(),
+                removed: Vec::new(),
+            },
+        );
+        self.derived.push(TriggerKind::TagAdded);
+        Some(format!("tagged {}", added.join(", ")))
+    }
+
+    /// `remove_tags`.
+    fn remove_tags(&mut self, name: &str, tags: &[String], c: &mut Conversation) -> Option<String> {
+        let removed: Vec<String> = tags
+            .iter()
+            .filter(|t| c.tags.contains(t))
+            .cloned()
+            .collect();
+        if removed.is_empty() {
+            return None;
+        }
+        c.tags.retain(|t| !removed.contains(t));
+        self.event(
+            name,
+            EventKind::Tagged {
+                added: Vec::new(),
+                removed: removed.clone(),
+            },
+        );
+        Some(format!("untagged {}", removed.join(", ")))
+    }
+
+    /// `auto_reply`: text while the customer window is open, else the
+    /// template, if any.
+    fn auto_reply(
+        &mut self,
+        name: &str,
+        text: Option<&str>,
+        template: Option<&Content>,
+        c: &Conversation,
+    ) -> Option<String> {
+        let now = self.input.now;
+        if c.status == ConversationStatus::Resolved {
+            return Some("resolved: no auto-reply".into());
+        }
+        let open = c.window_open(now);
+        let content = match (text, template) {
+            (Some(t), _) if open => Content::text(t),
+            (_, Some(tpl)) => tpl.clone(),
+            (Some(_), None) => return Some("window closed and no template: nothing sent".into()),
+            (None, None) => return None,
+        };
+        let what = format!("auto-reply ({})", content.kind());
+        self.out.effects.push(Effect::Reply {
+            rule: name.to_string(),
+            content,
+        });
+        Some(what)
     }
 
     fn assigned(&mut self, rule: &str, from: Ownership, c: &Conversation, text: String) {

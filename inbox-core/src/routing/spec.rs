@@ -352,7 +352,8 @@ pub enum Action {
     SetStatus(ConversationStatus),
     /// Snooze for this long.
     Snooze(Dur),
-    /// Emit an integration event (for webhooks to CRMs and helpdesks).
+    /// Emit an integration event (delivered to CRMs and helpdesks by
+    /// subscriptions).
     Emit(EmitSpec),
 }
 

@@ -47,6 +47,8 @@ pub struct FaultyStore {
     countdown: Mutex<Option<u64>>,
     /// Operations refused with a scripted error while the rest works.
     refusals: Mutex<HashMap<&'static str, MakeError>>,
+    /// Calls made, by operation.
+    calls: Mutex<BTreeMap<String, u64>>,
 }
 
 /// Makes the error a refused operation fails with.
@@ -68,6 +70,7 @@ impl FaultyStore {
             down: AtomicBool::new(false),
             countdown: Mutex::new(None),
             refusals: Mutex::new(HashMap::new()),
+            calls: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -94,6 +97,12 @@ impl FaultyStore {
         refusals.insert(operation, error);
     }
 
+    /// The calls made so far (answered or not), by operation (a [`Store`]
+    /// method's name): to count what some work reads.
+    pub fn calls(&self) -> BTreeMap<String, u64> {
+        self.calls.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     /// Whether calls fail now.
     pub fn is_down(&self) -> bool {
         self.down.load(Ordering::SeqCst)
@@ -107,6 +116,12 @@ impl FaultyStore {
     }
 
     fn check(&self, operation: &str) -> Result<()> {
+        *self
+            .calls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(operation.to_string())
+            .or_default() += 1;
         {
             let mut countdown = self.countdown.lock().unwrap_or_else(|e| e.into_inner());
             match countdown.as_mut() {

@@ -18,8 +18,8 @@ use inbox_core::event::Event;
 use inbox_core::ids::{AgentId, ChannelId, ContactId, ConversationId, MessageId, TeamId, TenantId};
 use inbox_core::model::{Agent, Channel, Contact, Conversation, Message, Team, Tenant};
 use inbox_core::ports::{
-    Changeset, Committed, DeliveryOutcome, DeliveryRecord, Lease, OutboxEntry, WebhookDeadLetter,
-    WebhookLog, WebhookRetry,
+    Changeset, Committed, DeliveryOutcome, DeliveryRecord, Lease, OutboxEntry,
+    SubscriptionDeadLetter, SubscriptionLog, SubscriptionRetry,
 };
 use inbox_core::routing::RoutingCursor;
 use inbox_core::timer::{TimerChange, TimerKind};
@@ -66,15 +66,15 @@ struct State {
     timers: HashMap<(TenantId, ConversationId, TimerKind), DateTime<Utc>>,
     leases: HashMap<(TenantId, ConversationId), Lease>,
     cursors: BTreeMap<(TenantId, TeamId), RoutingCursor>,
-    webhooks: BTreeMap<(TenantId, String), Webhooks>,
+    subscriptions: BTreeMap<(TenantId, String), SubscriptionState>,
 }
 
-/// One webhook subscription's delivery state.
+/// One subscription's delivery state.
 #[derive(Debug, Default)]
-struct Webhooks {
+struct SubscriptionState {
     position: Option<u64>,
-    retries: BTreeMap<u64, WebhookRetry>,
-    dead: BTreeMap<u64, WebhookDeadLetter>,
+    retries: BTreeMap<u64, SubscriptionRetry>,
+    dead: BTreeMap<u64, SubscriptionDeadLetter>,
 }
 
 #[derive(Debug, Default)]
@@ -135,26 +135,30 @@ impl MemoryStore {
 }
 
 #[async_trait]
-impl WebhookLog for MemoryStore {
-    async fn webhook_position(&self, tenant: &TenantId, subscription: &str) -> Result<Option<u64>> {
+impl SubscriptionLog for MemoryStore {
+    async fn subscription_position(
+        &self,
+        tenant: &TenantId,
+        subscription: &str,
+    ) -> Result<Option<u64>> {
         Ok(self
             .read()
-            .webhooks
+            .subscriptions
             .get(&(tenant.clone(), subscription.to_string()))
             .and_then(|w| w.position))
     }
 
-    async fn webhook_commit(
+    async fn subscription_commit(
         &self,
         tenant: &TenantId,
         subscription: &str,
         position: u64,
-        retries: Vec<WebhookRetry>,
-        dead: Vec<WebhookDeadLetter>,
+        retries: Vec<SubscriptionRetry>,
+        dead: Vec<SubscriptionDeadLetter>,
     ) -> Result<()> {
         let mut s = self.write();
         let w = s
-            .webhooks
+            .subscriptions
             .entry((tenant.clone(), subscription.to_string()))
             .or_default();
         w.position = Some(w.position.map_or(position, |p| p.max(position)));
@@ -169,18 +173,21 @@ impl WebhookLog for MemoryStore {
         Ok(())
     }
 
-    async fn webhook_due_retries(
+    async fn subscription_due_retries(
         &self,
         tenant: &TenantId,
         subscription: &str,
         now: DateTime<Utc>,
         limit: u32,
-    ) -> Result<Vec<WebhookRetry>> {
+    ) -> Result<Vec<SubscriptionRetry>> {
         let s = self.read();
-        let Some(w) = s.webhooks.get(&(tenant.clone(), subscription.to_string())) else {
+        let Some(w) = s
+            .subscriptions
+            .get(&(tenant.clone(), subscription.to_string()))
+        else {
             return Ok(Vec::new());
         };
-        let mut due: Vec<WebhookRetry> = w
+        let mut due: Vec<SubscriptionRetry> = w
             .retries
             .values()
             .filter(|r| r.due <= now)
@@ -191,7 +198,7 @@ impl WebhookLog for MemoryStore {
         Ok(due)
     }
 
-    async fn webhook_settle(
+    async fn subscription_settle(
         &self,
         tenant: &TenantId,
         subscription: &str,
@@ -200,7 +207,7 @@ impl WebhookLog for MemoryStore {
     ) -> Result<()> {
         let mut s = self.write();
         let Some(w) = s
-            .webhooks
+            .subscriptions
             .get_mut(&(tenant.clone(), subscription.to_string()))
         else {
             return Ok(());
@@ -222,14 +229,14 @@ impl WebhookLog for MemoryStore {
         Ok(())
     }
 
-    async fn webhook_dead_letters(
+    async fn subscription_dead_letters(
         &self,
         tenant: &TenantId,
         subscription: &str,
-    ) -> Result<Vec<WebhookDeadLetter>> {
+    ) -> Result<Vec<SubscriptionDeadLetter>> {
         Ok(self
             .read()
-            .webhooks
+            .subscriptions
             .get(&(tenant.clone(), subscription.to_string()))
             .map(|w| w.dead.values().cloned().collect())
             .unwrap_or_default())

@@ -108,3 +108,24 @@ pub async fn fresh_store_with(max: u32) -> Option<Arc<PgStore>> {
 pub async fn fresh_store() -> Option<Arc<PgStore>> {
     fresh_store_with(8).await
 }
+
+/// `n` customer messages on number 1001 ingested at once (so that group
+/// commit batches them): external ids `wamid.{tag}.{i}`, senders
+/// `{sender}{i:02}`.
+pub async fn ingest_at_once(
+    f: &inbox_core::testing::Fixture,
+    tag: &str,
+    sender: &str,
+    n: usize,
+) -> Vec<inbox_core::Result<inbox_core::IngestOutcome>> {
+    futures::future::join_all((0..n).map(|i| {
+        let event = f.text(
+            "1001",
+            &format!("wamid.{tag}.{i}"),
+            &format!("{sender}{i:02}"),
+            "hello",
+        );
+        f.inbox.ingest(event)
+    }))
+    .await
+}

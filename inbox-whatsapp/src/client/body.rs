@@ -23,6 +23,19 @@ fn card(c: &ContactCard) -> Value {
     })
 }
 
+/// A JSON object of the fields that have a value, in their order.
+fn object<const N: usize>(fields: [(&str, Option<Value>); N]) -> Value {
+    let present = fields
+        .into_iter()
+        .filter_map(|(k, v)| Some((k.to_string(), v?)));
+    Value::Object(present.collect())
+}
+
+/// An optional text as a JSON string.
+fn text(v: &Option<String>) -> Option<Value> {
+    v.as_ref().map(|s| json!(s))
+}
+
 fn interactive_frame(
     kind: &str,
     header: &Option<String>,
@@ -30,17 +43,18 @@ fn interactive_frame(
     footer: &Option<String>,
     action: Value,
 ) -> Value {
-    let mut i = Map::new();
-    i.insert("type".into(), json!(kind));
-    if let Some(h) = header {
-        i.insert("header".into(), json!({ "type": "text", "text": h }));
-    }
-    i.insert("body".into(), json!({ "text": body }));
-    if let Some(f) = footer {
-        i.insert("footer".into(), json!({ "text": f }));
-    }
-    i.insert("action".into(), action);
-    Value::Object(i)
+    object([
+        ("type", Some(json!(kind))),
+        (
+            "header",
+            header
+                .as_ref()
+                .map(|h| json!({ "type": "text", "text": h })),
+        ),
+        ("body", Some(json!({ "text": body }))),
+        ("footer", footer.as_ref().map(|f| json!({ "text": f }))),
+        ("action", Some(action)),
+    ])
 }
 
 /// The JSON body that sends `request`'s content (our message id travels as
@@ -108,18 +122,15 @@ pub fn message_body(request: &OutboundRequest) -> Result<Value, TransportError> 
             longitude,
             name,
             address,
-        } => {
-            let mut m = Map::new();
-            m.insert("latitude".into(), json!(latitude));
-            m.insert("longitude".into(), json!(longitude));
-            if let Some(n) = name {
-                m.insert("name".into(), json!(n));
-            }
-            if let Some(a) = address {
-                m.insert("address".into(), json!(a));
-            }
-            ("location", Value::Object(m))
-        }
+        } => (
+            "location",
+            object([
+                ("latitude", Some(json!(latitude))),
+                ("longitude", Some(json!(longitude))),
+                ("name", text(name)),
+                ("address", text(address)),
+            ]),
+        ),
         Content::Contacts { cards } => ("contacts", Value::Array(cards.iter().map(card).collect())),
         Content::Reaction { target, emoji } => (
             "reaction",
@@ -131,14 +142,13 @@ pub fn message_body(request: &OutboundRequest) -> Result<Value, TransportError> 
             language,
             components,
         } => {
-            let mut t = Map::new();
-            t.insert("name".into(), json!(name));
-            t.insert("language".into(), json!({ "code": language }));
             let empty = components.is_null() || components.as_array().is_some_and(Vec::is_empty);
-            if !empty {
-                t.insert("components".into(), components.clone());
-            }
-            ("template", Value::Object(t))
+            let template = object([
+                ("name", Some(json!(name))),
+                ("language", Some(json!({ "code": language }))),
+                ("components", (!empty).then(|| components.clone())),
+            ]);
+            ("template", template)
         }
         Content::Buttons {
             header,
@@ -175,13 +185,11 @@ pub fn message_body(request: &OutboundRequest) -> Result<Value, TransportError> 
                         .rows
                         .iter()
                         .map(|(id, title, description)| {
-                            let mut r = Map::new();
-                            r.insert("id".into(), json!(id));
-                            r.insert("title".into(), json!(title));
-                            if let Some(d) = description {
-                                r.insert("description".into(), json!(d));
-                            }
-                            Value::Object(r)
+                            object([
+                                ("id", Some(json!(id))),
+                                ("title", Some(json!(title))),
+                                ("description", text(description)),
+                            ])
                         })
                         .collect();
                     json!({ "title": s.title, "rows": rows })

@@ -485,6 +485,24 @@ impl GraphClient {
         Ok(SendReceipt { external_id })
     }
 
+    /// GETs `url` with the token of `phone_number_id` (the default token
+    /// without one), retried as any read is: repeating it is harmless.
+    async fn get(
+        &self,
+        what: &str,
+        url: &str,
+        phone_number_id: Option<&str>,
+    ) -> Result<Bytes, TransportError> {
+        self.with_retries(what, || {
+            let req = self
+                .http
+                .get(url)
+                .bearer_auth(self.token(phone_number_id).expose());
+            async move { self.attempt(req, Repeat::Harmless).await }
+        })
+        .await
+    }
+
     /// Marks a customer message as read, optionally showing the typing
     /// indicator (dismissed when a reply is sent or after 25 seconds).
     pub async fn mark_read(
@@ -515,15 +533,7 @@ impl GraphClient {
         media_id: &str,
     ) -> Result<MediaInfo, WhatsAppError> {
         let url = self.url(media_id);
-        let bytes = self
-            .with_retries("media lookup", || {
-                let req = self
-                    .http
-                    .get(&url)
-                    .bearer_auth(self.token(phone_number_id).expose());
-                async move { self.attempt(req, Repeat::Harmless).await }
-            })
-            .await?;
+        let bytes = self.get("media lookup", &url, phone_number_id).await?;
         serde_json::from_slice(&bytes)
             .map_err(|e| WhatsAppError::UnexpectedResponse(format!("media lookup: {e}")))
     }
@@ -536,15 +546,8 @@ impl GraphClient {
         media_id: &str,
     ) -> Result<MediaFile, WhatsAppError> {
         let info = self.media_info(phone_number_id, media_id).await?;
-        let url = info.url.clone();
         let bytes = self
-            .with_retries("media download", || {
-                let req = self
-                    .http
-                    .get(&url)
-                    .bearer_auth(self.token(phone_number_id).expose());
-                async move { self.attempt(req, Repeat::Harmless).await }
-            })
+            .get("media download", &info.url, phone_number_id)
             .await?;
         Ok(MediaFile { info, bytes })
     }
@@ -603,16 +606,7 @@ impl GraphClient {
         );
         let mut all = Vec::new();
         for _ in 0..100 {
-            let page_url = url.clone();
-            let bytes = self
-                .with_retries("list templates", || {
-                    let req = self
-                        .http
-                        .get(&page_url)
-                        .bearer_auth(self.token(None).expose());
-                    async move { self.attempt(req, Repeat::Harmless).await }
-                })
-                .await?;
+            let bytes = self.get("list templates", &url, None).await?;
             let page: TemplatePage = serde_json::from_slice(&bytes)
                 .map_err(|e| WhatsAppError::UnexpectedResponse(format!("templates: {e}")))?;
             all.extend(
@@ -633,7 +627,7 @@ impl GraphClient {
 /// earlier attempt was (that one may have been accepted), and saying how
 /// many attempts were made.
 fn give_up(last: TransportError, attempts: u32, doubt: Option<String>) -> TransportError {
-    let last = match (doubt, &last) {
+    let mut last = match (doubt, &last) {
         (Some(earlier), e) if !matches!(e, TransportError::InDoubt { .. }) => {
             TransportError::InDoubt {
                 code: None,
@@ -645,26 +639,14 @@ fn give_up(last: TransportError, attempts: u32, doubt: Option<String>) -> Transp
     if attempts < 2 {
         return last;
     }
-    let note = |m: String| format!("{m} (after {attempts} attempts)");
-    match last {
-        TransportError::Transient { code, message } => TransportError::Transient {
-            code,
-            message: note(message),
-        },
-        TransportError::InDoubt { code, message } => TransportError::InDoubt {
-            code,
-            message: note(message),
-        },
-        TransportError::Rejected { code, message } => TransportError::Rejected {
-            code,
-            message: note(message),
-        },
-        TransportError::Unauthorized { code, message } => TransportError::Unauthorized {
-            code,
-            message: note(message),
-        },
-        other => other,
+    if let TransportError::Transient { message, .. }
+    | TransportError::InDoubt { message, .. }
+    | TransportError::Rejected { message, .. }
+    | TransportError::Unauthorized { message, .. } = &mut last
+    {
+        *message = format!("{message} (after {attempts} attempts)");
     }
+    last
 }
 
 /// A reqwest error as text with its causes, without the URL (which could

@@ -67,7 +67,7 @@ impl AppSecrets for HashMap<String, Secret> {
 /// assert!(main.covers("106"));
 /// assert!(!main.covers("107"));
 /// ```
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct BoundSecret {
     secret: Secret,
     numbers: BTreeSet<String>,
@@ -80,15 +80,6 @@ impl BoundSecret {
             secret,
             numbers: numbers.into_iter().map(Into::into).collect(),
         }
-    }
-}
-
-impl std::fmt::Debug for BoundSecret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BoundSecret")
-            .field("secret", &self.secret)
-            .field("numbers", &self.numbers)
-            .finish()
     }
 }
 

@@ -371,6 +371,43 @@ impl ValueContext<'_> {
             raw,
         }
     }
+
+    /// An item of `field` (`messages`, `statuses`) read as `T`, or the
+    /// item (as `raw_item` makes it) refused as an unreadable `what`.
+    fn read<T: serde::de::DeserializeOwned>(
+        &self,
+        field: &str,
+        what: &str,
+        raw: &RawValue,
+        raw_item: impl FnOnce() -> String,
+    ) -> Result<T, Decoded> {
+        serde_json::from_str(raw.get()).map_err(|e| {
+            let reason = InboundRefusal::malformed(format!("unreadable {what}: {e}"));
+            self.invalid(field, reason, raw_item())
+        })
+    }
+
+    /// An item's id and time as the inbox needs them: an id that is not
+    /// blank (`no_id` says what is missing when it is) and a timestamp a
+    /// date can hold (the time received when there is none); or the item
+    /// refused for the first that is not.
+    fn id_and_time(
+        &self,
+        field: &str,
+        id: Option<String>,
+        no_id: &str,
+        timestamp: Option<&str>,
+        raw_item: &str,
+    ) -> Result<(String, DateTime<Utc>), Decoded> {
+        let refuse = |reason| self.invalid(field, reason, raw_item.to_string());
+        let Some(id) = id.filter(|s| !s.trim().is_empty()) else {
+            return Err(refuse(InboundRefusal::InvalidExternalId {
+                detail: no_id.into(),
+            }));
+        };
+        let timestamp = item_timestamp(timestamp, self.received_at).map_err(refuse)?;
+        Ok((id, timestamp))
+    }
 }
 
 /// Message types this decoder knows.
@@ -396,15 +433,11 @@ const KNOWN_TYPES: &[&str] = &[
 ];
 
 fn decode_message(ctx: &ValueContext<'_>, raw: &RawValue) -> Decoded {
-    let head: MessageHead = match serde_json::from_str(raw.get()) {
+    let head: MessageHead = match ctx.read("messages", "message", raw, || {
+        ctx.item.item(None, "messages", raw)
+    }) {
         Ok(h) => h,
-        Err(e) => {
-            return ctx.invalid(
-                "messages",
-                InboundRefusal::malformed(format!("unreadable message: {e}")),
-                ctx.item.item(None, "messages", raw),
-            )
-        }
+        Err(refused) => return refused,
     };
     // Identity: the message's sender, completed from the contacts array.
     let contact_at = ctx
@@ -421,19 +454,13 @@ fn decode_message(ctx: &ValueContext<'_>, raw: &RawValue) -> Decoded {
         "messages",
         raw,
     );
-    let Some(external_id) = head.id.clone().filter(|s| !s.trim().is_empty()) else {
-        return ctx.invalid(
-            "messages",
-            InboundRefusal::InvalidExternalId {
-                detail: "the message has no id".into(),
-            },
-            raw_item,
-        );
-    };
-    let timestamp = match item_timestamp(head.timestamp.as_deref(), ctx.received_at) {
-        Ok(t) => t,
-        Err(reason) => return ctx.invalid("messages", reason, raw_item),
-    };
+    let no_id = "the message has no id";
+    let time = head.timestamp.as_deref();
+    let (external_id, timestamp) =
+        match ctx.id_and_time("messages", head.id.clone(), no_id, time, &raw_item) {
+            Ok(checked) => checked,
+            Err(refused) => return refused,
+        };
     let raw_type = head.kind.clone().unwrap_or_else(|| "unsupported".into());
     let known = KNOWN_TYPES.contains(&raw_type.as_str());
     let content = if known {
@@ -551,26 +578,18 @@ fn content_of(kind: &str, b: MessageBody) -> Content {
     let unsupported = || Content::Unsupported {
         raw_type: kind.to_string(),
     };
+    let media_or =
+        |m: Option<WireMedia>, as_kind| m.map_or_else(unsupported, |m| media(as_kind, m));
     match kind {
         "text" => b.text.map_or_else(unsupported, |t| Content::Text {
             body: t.body.unwrap_or_default(),
             preview_url: false,
         }),
-        "image" => b
-            .image
-            .map_or_else(unsupported, |m| media(MediaKind::Image, m)),
-        "video" => b
-            .video
-            .map_or_else(unsupported, |m| media(MediaKind::Video, m)),
-        "audio" => b
-            .audio
-            .map_or_else(unsupported, |m| media(MediaKind::Audio, m)),
-        "document" => b
-            .document
-            .map_or_else(unsupported, |m| media(MediaKind::Document, m)),
-        "sticker" => b
-            .sticker
-            .map_or_else(unsupported, |m| media(MediaKind::Sticker, m)),
+        "image" => media_or(b.image, MediaKind::Image),
+        "video" => media_or(b.video, MediaKind::Video),
+        "audio" => media_or(b.audio, MediaKind::Audio),
+        "document" => media_or(b.document, MediaKind::Document),
+        "sticker" => media_or(b.sticker, MediaKind::Sticker),
         "location" => match b.location {
             Some(WireLocation {
                 latitude: Some(latitude),
@@ -708,28 +727,15 @@ fn content_of(kind: &str, b: MessageBody) -> Content {
 
 fn decode_status(ctx: &ValueContext<'_>, raw: &RawValue) -> Decoded {
     let raw_item = ctx.item.item(None, "statuses", raw);
-    let s: WireStatus = match serde_json::from_str(raw.get()) {
+    let s: WireStatus = match ctx.read("statuses", "status", raw, || raw_item.clone()) {
         Ok(s) => s,
-        Err(e) => {
-            return ctx.invalid(
-                "statuses",
-                InboundRefusal::malformed(format!("unreadable status: {e}")),
-                raw_item,
-            )
-        }
+        Err(refused) => return refused,
     };
-    let Some(external_id) = s.id.filter(|s| !s.trim().is_empty()) else {
-        return ctx.invalid(
-            "statuses",
-            InboundRefusal::InvalidExternalId {
-                detail: "the status names no message id".into(),
-            },
-            raw_item,
-        );
-    };
-    let timestamp = match item_timestamp(s.timestamp.as_deref(), ctx.received_at) {
-        Ok(t) => t,
-        Err(reason) => return ctx.invalid("statuses", reason, raw_item),
+    let no_id = "the status names no message id";
+    let time = s.timestamp.as_deref();
+    let (external_id, timestamp) = match ctx.id_and_time("statuses", s.id, no_id, time, &raw_item) {
+        Ok(checked) => checked,
+        Err(refused) => return refused,
     };
     let raw_status = s.status.unwrap_or_default();
     let status = match raw_status.as_str() {

@@ -27,7 +27,7 @@ impl<'a> Delivery<'a> {
         Self {
             inbox,
             received_at,
-            now: inbox.ports().clock.now(),
+            now: inbox.now(),
             summary: IngestSummary::default(),
             statuses: Vec::new(),
         }

@@ -11,9 +11,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::time::Duration;
 
-use inbox_core::event::EventKind;
 use inbox_core::model::{Content, ConversationStatus, Direction, Message, Priority};
-use inbox_core::{permissions, Actor, AgentId, Assignee, ConversationId, MessageId, Reply, TeamId};
+use inbox_core::{Actor, AgentId, Assignee, ConversationId, MessageId, Reply, TeamId};
 
 use super::idempotency::{self, RequestDigest, Seen};
 use super::session::Session;
@@ -141,10 +140,11 @@ impl<F> Act<F> {
     /// Fails unless the agent may (still) see the conversation: a replayed
     /// answer is not shown to someone who has lost sight of it.
     async fn still_visible(&self) -> ApiResult<()> {
-        let store = &self.state.inbox.ports().store;
-        let agent = store.agent(&self.actor.tenant, &self.actor.agent).await?;
-        let conversation = store.conversation(&self.actor.tenant, &self.id).await?;
-        Ok(permissions::require_view(&agent, &conversation)?)
+        self.state
+            .inbox
+            .conversation_state(&self.actor, &self.id)
+            .await?;
+        Ok(())
     }
 
     /// The core's idempotency key for this request's reply, resend or note.
@@ -169,30 +169,12 @@ impl<F> Act<F> {
         let Some(message) = outcome.message.as_ref().filter(|m| asked(m)) else {
             return Err(idempotency::reused());
         };
-        if self.resent_from(message).await?.as_ref() != resent {
+        let from = self.state.inbox.resent_from(&self.actor, message).await?;
+        if from.as_ref() != resent {
             return Err(idempotency::reused());
         }
         self.still_visible().await?;
         Ok(outcome)
-    }
-
-    /// The message `message` was sent again from, if it is a resend (its
-    /// conversation's timeline says so).
-    async fn resent_from(&self, message: &Message) -> ApiResult<Option<MessageId>> {
-        let events = self
-            .state
-            .inbox
-            .ports()
-            .store
-            .conversation_events(&self.actor.tenant, &message.conversation, 0)
-            .await?;
-        Ok(events.into_iter().find_map(|e| match e.kind {
-            EventKind::MessageResent {
-                original,
-                message: m,
-            } if m == message.id => Some(original),
-            _ => None,
-        }))
     }
 
     /// A parameter of the path.

@@ -124,7 +124,7 @@ pub async fn sign_in(
             "unknown agent or wrong password",
         )
     })?;
-    let agent = s.inbox.ports().store.agent(&s.auth_tenant(), &id).await?;
+    let agent = s.inbox.me(&Actor::new(s.auth_tenant(), id.clone())).await?;
     let token = s.auth.open_session(id, s.now());
     Ok((
         [(header::SET_COOKIE, cookie(&token, client, None))],
@@ -172,14 +172,7 @@ pub async fn me(
     State(s): State<AppState>,
     Session(a): Session,
 ) -> ApiResult<JsonAnswer<AgentView>> {
-    Ok(JsonAnswer(
-        s.inbox
-            .ports()
-            .store
-            .agent(&a.tenant, &a.agent)
-            .await?
-            .into(),
-    ))
+    Ok(JsonAnswer(s.inbox.me(&a).await?.into()))
 }
 
 /// `GET /api/agents`: the tenant's agents (names, presence, capacity).
@@ -188,7 +181,7 @@ pub async fn agents(
     State(s): State<AppState>,
     Session(a): Session,
 ) -> ApiResult<JsonAnswer<Vec<AgentView>>> {
-    let all = s.inbox.ports().store.agents(&a.tenant).await?;
+    let all = s.inbox.agents(&a).await?;
     Ok(JsonAnswer(all.into_iter().map(AgentView::from).collect()))
 }
 

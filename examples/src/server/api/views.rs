@@ -106,9 +106,7 @@ async fn with_contacts(
     let ids: Vec<ContactId> = page.items.iter().map(|c| c.contact.clone()).collect();
     let contacts: HashMap<ContactId, inbox_core::model::Contact> = s
         .inbox
-        .ports()
-        .store
-        .contacts(&a.tenant, &ids)
+        .contacts(a, &ids)
         .await?
         .into_iter()
         .map(|k| (k.id.clone(), k))

@@ -21,9 +21,9 @@
 //! listed is dead code (refused by the workspace's lints); one listed but
 //! not written does not compile.
 //!
-//! The event bus and the webhook log have suites of their own:
+//! The event bus and the subscription log have suites of their own:
 //! [`event_bus_conformance_tests!`](crate::event_bus_conformance_tests) and
-//! [`webhook_log_conformance_tests!`](crate::webhook_log_conformance_tests).
+//! [`subscription_log_conformance_tests!`](crate::subscription_log_conformance_tests).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
@@ -33,12 +33,12 @@ use crate::ports::{AsDynStore, Store};
 mod bus;
 mod inbox;
 mod ports;
+mod subscriptions;
 mod support;
-mod webhooks;
 
 pub use bus::bus_delivers_in_order_to_the_right_tenant;
 pub use inbox::routing::queue_property;
-pub use webhooks::webhook_log_keeps_positions_retries_and_dead_letters;
+pub use subscriptions::subscription_log_keeps_positions_retries_and_dead_letters;
 
 /// The one list of store conformance tests, by group and suite: calls
 /// `$crate::$callback!` with `$args` followed by the list.
@@ -293,19 +293,19 @@ macro_rules! event_bus_conformance_tests {
     };
 }
 
-/// Runs the [`WebhookLog`](crate::ports::WebhookLog) conformance tests.
+/// Runs the [`SubscriptionLog`](crate::ports::SubscriptionLog) conformance tests.
 /// `$make` evaluates to a future of an `Arc` of a fresh log (or of an
 /// `Option` of one with `optional:`, where `None` skips).
 #[macro_export]
-macro_rules! webhook_log_conformance_tests {
+macro_rules! subscription_log_conformance_tests {
     (optional: $make:expr) => {
-        $crate::webhook_log_conformance_tests!(@tests [optional] $make;
-            webhook_log_keeps_positions_retries_and_dead_letters,
+        $crate::subscription_log_conformance_tests!(@tests [optional] $make;
+            subscription_log_keeps_positions_retries_and_dead_letters,
         );
     };
     ($make:expr) => {
-        $crate::webhook_log_conformance_tests!(@tests [required] $make;
-            webhook_log_keeps_positions_retries_and_dead_letters,
+        $crate::subscription_log_conformance_tests!(@tests [required] $make;
+            subscription_log_keeps_positions_retries_and_dead_letters,
         );
     };
     (@tests [required] $make:expr; $($name:ident),* $(,)?) => {

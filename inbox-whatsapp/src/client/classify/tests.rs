@@ -147,27 +147,17 @@ type Fallback = (u16, Vec<u8>, Option<Duration>, Expect, bool);
 /// Answers without a documented code.
 fn fallbacks() -> Vec<Fallback> {
     let secs = Some(Duration::from_secs(7));
+    let html = b"<html>bad gateway</html>".to_vec();
+    let timed_out = b"upstream timed out".to_vec();
     vec![
         (429, err(UNKNOWN), secs, RateLimited, RETRIED),
         (429, err(UNKNOWN), None, RateLimited, RETRIED),
         (429, b"".to_vec(), secs, RateLimited, RETRIED),
         (500, err(UNKNOWN), None, Transient, RETRIED),
-        (
-            502,
-            b"<html>bad gateway</html>".to_vec(),
-            None,
-            Transient,
-            RETRIED,
-        ),
+        (502, html, None, Transient, RETRIED),
         (503, err(UNKNOWN), None, Transient, RETRIED),
         (503, b"".to_vec(), None, Transient, RETRIED),
-        (
-            504,
-            b"upstream timed out".to_vec(),
-            None,
-            Transient,
-            RETRIED,
-        ),
+        (504, timed_out, None, Transient, RETRIED),
         (401, err(UNKNOWN), None, Unauthorized, FINAL),
         (401, b"".to_vec(), None, Unauthorized, FINAL),
         (403, err(UNKNOWN), None, Unauthorized, FINAL),

@@ -1,6 +1,8 @@
-//! Durable state of outbound webhook delivery: where each subscription stands
-//! in the event log, deliveries waiting for another attempt, and dead
-//! letters.
+//! Durable state of subscriptions, the outbound deliveries of domain events
+//! to CRMs and other endpoints (inbound WhatsApp notifications are
+//! "webhooks"; what the inbox sends out is "subscriptions"): where each
+//! subscription stands in the event log, deliveries waiting for another
+//! attempt, and dead letters.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -12,7 +14,7 @@ use crate::ids::TenantId;
 
 /// A delivery waiting for another attempt.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct WebhookRetry {
+pub struct SubscriptionRetry {
     /// The subscription.
     pub subscription: String,
     /// The event (its tenant and `seq` identify the delivery).
@@ -27,7 +29,7 @@ pub struct WebhookRetry {
 
 /// An event given up for a subscription, until it is replayed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct WebhookDeadLetter {
+pub struct SubscriptionDeadLetter {
     /// The subscription.
     pub subscription: String,
     /// The event (its `seq` identifies the letter within the subscription).
@@ -69,9 +71,9 @@ pub enum DeliveryOutcome {
 #[derive(Debug, Clone, PartialEq)]
 pub enum DeliveryRecord {
     /// Waiting for another attempt.
-    Retry(WebhookRetry),
+    Retry(SubscriptionRetry),
     /// Given up.
-    Dead(WebhookDeadLetter),
+    Dead(SubscriptionDeadLetter),
 }
 
 impl DeliveryOutcome {
@@ -85,7 +87,7 @@ impl DeliveryOutcome {
                 attempts,
                 due,
                 last_error,
-            } => Some(DeliveryRecord::Retry(WebhookRetry {
+            } => Some(DeliveryRecord::Retry(SubscriptionRetry {
                 subscription,
                 event,
                 attempts,
@@ -96,7 +98,7 @@ impl DeliveryOutcome {
                 attempts,
                 last_error,
                 failed_at,
-            } => Some(DeliveryRecord::Dead(WebhookDeadLetter {
+            } => Some(DeliveryRecord::Dead(SubscriptionDeadLetter {
                 subscription,
                 event,
                 attempts,
@@ -107,56 +109,60 @@ impl DeliveryOutcome {
     }
 }
 
-/// Where outbound webhook delivery keeps its state, so that a restart loses
+/// Where subscription delivery keeps its state, so that a restart loses
 /// neither a position, nor a pending retry, nor a dead letter.
 ///
 /// # Contract
 ///
 /// - Everything is keyed by tenant and subscription id; a subscription of
 ///   one tenant never sees another's state.
-/// - [`WebhookLog::webhook_commit`] is atomic: the new position and the
+/// - [`SubscriptionLog::subscription_commit`] is atomic: the new position and the
 ///   retries and dead letters of the events read up to it are recorded
 ///   together or not at all, and a position never moves backwards (a
 ///   commit behind the stored position records its retries and dead letters
 ///   and leaves the position).
 /// - A delivery (tenant, subscription, event `seq`) is at most one retry or
 ///   one dead letter at a time; recording it again replaces it.
-/// - [`WebhookLog::webhook_due_retries`] returns retries due at or before
+/// - [`SubscriptionLog::subscription_due_retries`] returns retries due at or before
 ///   `now`, earliest first, at most `limit`.
-/// - [`WebhookLog::webhook_settle`] applies an outcome to a stored retry or
+/// - [`SubscriptionLog::subscription_settle`] applies an outcome to a stored retry or
 ///   dead letter (the retry wins if both exist): `Delivered` removes it,
 ///   `Retry` makes (or keeps) it a retry with the new attempts and due time,
 ///   `Dead` makes (or keeps) it a dead letter. Settling a delivery that is
 ///   neither is a no-op, not an error (another instance may have settled
 ///   it).
 #[async_trait]
-pub trait WebhookLog: Send + Sync {
+pub trait SubscriptionLog: Send + Sync {
     /// The last event sequence a subscription has handled (`None`: never
     /// committed).
-    async fn webhook_position(&self, tenant: &TenantId, subscription: &str) -> Result<Option<u64>>;
+    async fn subscription_position(
+        &self,
+        tenant: &TenantId,
+        subscription: &str,
+    ) -> Result<Option<u64>>;
 
     /// Records that a subscription handled the events up to `position`:
     /// delivered, or recorded here as retries and dead letters.
-    async fn webhook_commit(
+    async fn subscription_commit(
         &self,
         tenant: &TenantId,
         subscription: &str,
         position: u64,
-        retries: Vec<WebhookRetry>,
-        dead: Vec<WebhookDeadLetter>,
+        retries: Vec<SubscriptionRetry>,
+        dead: Vec<SubscriptionDeadLetter>,
     ) -> Result<()>;
 
     /// Retries of a subscription due at `now`, earliest first.
-    async fn webhook_due_retries(
+    async fn subscription_due_retries(
         &self,
         tenant: &TenantId,
         subscription: &str,
         now: DateTime<Utc>,
         limit: u32,
-    ) -> Result<Vec<WebhookRetry>>;
+    ) -> Result<Vec<SubscriptionRetry>>;
 
     /// Applies what became of a retried or replayed delivery.
-    async fn webhook_settle(
+    async fn subscription_settle(
         &self,
         tenant: &TenantId,
         subscription: &str,
@@ -165,9 +171,9 @@ pub trait WebhookLog: Send + Sync {
     ) -> Result<()>;
 
     /// A subscription's dead letters, oldest event first.
-    async fn webhook_dead_letters(
+    async fn subscription_dead_letters(
         &self,
         tenant: &TenantId,
         subscription: &str,
-    ) -> Result<Vec<WebhookDeadLetter>>;
+    ) -> Result<Vec<SubscriptionDeadLetter>>;
 }

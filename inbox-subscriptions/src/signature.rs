@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::error::WebhookError;
+use crate::error::SubscriptionError;
 use inbox_core::Secret;
 
 type HmacSha256 = Hmac<Sha256>;
@@ -32,7 +32,7 @@ fn mac(secret: &Secret, timestamp: i64, body: &[u8]) -> HmacSha256 {
 /// ```
 /// use chrono::{TimeZone, Utc};
 /// use inbox_core::Secret;
-/// use inbox_webhooks::{sign, verify};
+/// use inbox_subscriptions::{sign, verify};
 /// let secret = Secret::new("whsec_test");
 /// let at = Utc.timestamp_opt(1_767_000_000, 0).unwrap();
 /// let header = sign(&secret, at, b"{\"seq\":1}");
@@ -54,8 +54,8 @@ pub fn verify(
     body: &[u8],
     now: DateTime<Utc>,
     tolerance_secs: i64,
-) -> Result<(), WebhookError> {
-    let bad = |why: &str| WebhookError::BadSignature(why.to_string());
+) -> Result<(), SubscriptionError> {
+    let bad = |why: &str| SubscriptionError::BadSignature(why.to_string());
     let mut t = None;
     let mut v1 = None;
     for part in header.split(',') {

@@ -1,11 +1,12 @@
 //! The crate's error type.
 
-/// What can go wrong sending or checking webhooks.
+/// What can go wrong delivering events to subscriptions or checking a
+/// delivery's signature.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum WebhookError {
+pub enum SubscriptionError {
     /// A signature header did not check out (receiver side).
-    #[error("bad webhook signature: {0}")]
+    #[error("bad delivery signature: {0}")]
     BadSignature(String),
     /// A subscription was malformed.
     #[error("invalid subscription: {0}")]

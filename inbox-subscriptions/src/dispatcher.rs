@@ -5,11 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use inbox_core::ports::{
-    Clock, DeliveryOutcome, DeliveryRecord, Store, WebhookDeadLetter, WebhookLog,
+    Clock, DeliveryOutcome, DeliveryRecord, Store, SubscriptionDeadLetter, SubscriptionLog,
 };
 use inbox_core::{Event, Secret, TenantId};
 
-use crate::error::WebhookError;
+use crate::error::SubscriptionError;
 use crate::signature::{sign, SIGNATURE_HEADER};
 
 /// A receiver of a tenant's events.
@@ -83,10 +83,10 @@ impl RetryPolicy {
     }
 }
 
-/// An event given up for a subscription (see [`Dispatcher::replay`]).
-pub type DeadLetter = WebhookDeadLetter;
+/// An event given up for a subscription (see [`SubscriptionDispatcher::replay`]).
+pub type DeadLetter = SubscriptionDeadLetter;
 
-/// What a [`Dispatcher::pump`] did.
+/// What a [`SubscriptionDispatcher::pump`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PumpReport {
     /// New events read from the store.
@@ -116,7 +116,7 @@ enum Outcome {
 /// Sends a tenant's domain events to subscribers as signed HTTP POSTs.
 ///
 /// It reads the store's event log ([`Conversations::events_since`](inbox_core::ports::Conversations::events_since)), so nothing
-/// committed is missed: call [`Dispatcher::pump`] in a loop (every second,
+/// committed is missed: call [`SubscriptionDispatcher::pump`] in a loop (every second,
 /// say). Each delivery is a JSON body `{"subscription", "delivery",
 /// "attempt", "event"}` with headers `X-Inbox-Signature` (see
 /// [`sign`](crate::sign)), `X-Inbox-Event` (the event type) and
@@ -124,9 +124,9 @@ enum Outcome {
 /// receivers dedupe on it). A 2xx answer delivers; a timeout, a network
 /// error, 408, 429 or 5xx is retried with exponential backoff; any other
 /// answer, or the last attempt failing, makes the event a dead letter,
-/// which [`Dispatcher::replay`] sends again.
+/// which [`SubscriptionDispatcher::replay`] sends again.
 ///
-/// Its state is durable, in a [`WebhookLog`] (both stores implement it):
+/// Its state is durable, in a [`SubscriptionLog`] (both stores implement it):
 /// each subscription's position in the event log, the deliveries waiting
 /// for a retry and the dead letters. A restart (or another instance taking
 /// over) carries on from there: nothing is lost, and at most the events of
@@ -134,9 +134,9 @@ enum Outcome {
 /// Delivery is at least once. Deliveries are attempted in sequence order,
 /// but a retried event arrives after later ones: order by the event's
 /// `seq`. Run one dispatcher per set of subscriptions at a time.
-pub struct Dispatcher {
+pub struct SubscriptionDispatcher {
     store: Arc<dyn Store>,
-    log: Arc<dyn WebhookLog>,
+    log: Arc<dyn SubscriptionLog>,
     clock: Arc<dyn Clock>,
     client: reqwest::Client,
     policy: RetryPolicy,
@@ -144,28 +144,28 @@ pub struct Dispatcher {
     subscriptions: Vec<(Subscription, u64)>,
 }
 
-impl std::fmt::Debug for Dispatcher {
+impl std::fmt::Debug for SubscriptionDispatcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Dispatcher")
+        f.debug_struct("SubscriptionDispatcher")
             .field("policy", &self.policy)
             .field("subscriptions", &self.subscriptions)
             .finish_non_exhaustive()
     }
 }
 
-impl Dispatcher {
+impl SubscriptionDispatcher {
     /// A dispatcher reading `store`'s events and keeping its state in `log`
     /// (usually the same store).
     pub fn new(
         store: Arc<dyn Store>,
-        log: Arc<dyn WebhookLog>,
+        log: Arc<dyn SubscriptionLog>,
         clock: Arc<dyn Clock>,
         policy: RetryPolicy,
-    ) -> Result<Self, WebhookError> {
+    ) -> Result<Self, SubscriptionError> {
         let client = reqwest::Client::builder()
             .timeout(policy.timeout)
             .build()
-            .map_err(|e| WebhookError::Client(e.to_string()))?;
+            .map_err(|e| SubscriptionError::Client(e.to_string()))?;
         Ok(Self {
             store,
             log,
@@ -179,18 +179,22 @@ impl Dispatcher {
     /// Adds a subscription. It resumes from its position in the log; a new
     /// one starts after event `start_after` of its tenant (`0`: from the
     /// first event).
-    pub fn subscribe(&mut self, sub: Subscription, start_after: u64) -> Result<(), WebhookError> {
+    pub fn subscribe(
+        &mut self,
+        sub: Subscription,
+        start_after: u64,
+    ) -> Result<(), SubscriptionError> {
         if sub.id.trim().is_empty() {
-            return Err(WebhookError::InvalidSubscription("empty id".into()));
+            return Err(SubscriptionError::InvalidSubscription("empty id".into()));
         }
         if self.subscriptions.iter().any(|(s, _)| s.id == sub.id) {
-            return Err(WebhookError::InvalidSubscription(format!(
+            return Err(SubscriptionError::InvalidSubscription(format!(
                 "id {:?} is taken",
                 sub.id
             )));
         }
         if !matches!(sub.url.scheme(), "http" | "https") {
-            return Err(WebhookError::InvalidSubscription(format!(
+            return Err(SubscriptionError::InvalidSubscription(format!(
                 "{}: only http and https URLs",
                 sub.id
             )));
@@ -199,37 +203,43 @@ impl Dispatcher {
         Ok(())
     }
 
-    fn subscription(&self, id: &str) -> Result<&(Subscription, u64), WebhookError> {
+    fn subscription(&self, id: &str) -> Result<&(Subscription, u64), SubscriptionError> {
         self.subscriptions
             .iter()
             .find(|(s, _)| s.id == id)
-            .ok_or_else(|| WebhookError::UnknownSubscription(id.to_string()))
+            .ok_or_else(|| SubscriptionError::UnknownSubscription(id.to_string()))
     }
 
     /// The last event sequence a subscription has handled.
-    pub async fn position(&self, subscription: &str) -> Result<u64, WebhookError> {
+    pub async fn position(&self, subscription: &str) -> Result<u64, SubscriptionError> {
         let (sub, start) = self.subscription(subscription)?;
         Ok(self
             .log
-            .webhook_position(&sub.tenant, &sub.id)
+            .subscription_position(&sub.tenant, &sub.id)
             .await?
             .unwrap_or(*start))
     }
 
     /// A subscription's dead letters, oldest event first.
-    pub async fn dead_letters(&self, subscription: &str) -> Result<Vec<DeadLetter>, WebhookError> {
+    pub async fn dead_letters(
+        &self,
+        subscription: &str,
+    ) -> Result<Vec<DeadLetter>, SubscriptionError> {
         let (sub, _) = self.subscription(subscription)?;
-        Ok(self.log.webhook_dead_letters(&sub.tenant, &sub.id).await?)
+        Ok(self
+            .log
+            .subscription_dead_letters(&sub.tenant, &sub.id)
+            .await?)
     }
 
     /// Reads new events (up to `limit` per subscription), delivers them, and
     /// retries the failed deliveries that are due (up to `limit`).
-    pub async fn pump(&self, limit: u32) -> Result<PumpReport, WebhookError> {
+    pub async fn pump(&self, limit: u32) -> Result<PumpReport, SubscriptionError> {
         let mut report = PumpReport::default();
         for (sub, start) in &self.subscriptions {
             let after = self
                 .log
-                .webhook_position(&sub.tenant, &sub.id)
+                .subscription_position(&sub.tenant, &sub.id)
                 .await?
                 .unwrap_or(*start);
             let events = self.store.events_since(&sub.tenant, after, limit).await?;
@@ -256,13 +266,13 @@ impl Dispatcher {
                     }
                 }
                 self.log
-                    .webhook_commit(&sub.tenant, &sub.id, last, retries, dead)
+                    .subscription_commit(&sub.tenant, &sub.id, last, retries, dead)
                     .await?;
             }
             let now = self.clock.now();
             for r in self
                 .log
-                .webhook_due_retries(&sub.tenant, &sub.id, now, limit)
+                .subscription_due_retries(&sub.tenant, &sub.id, now, limit)
                 .await?
             {
                 let p = Pending {
@@ -277,7 +287,7 @@ impl Dispatcher {
                     DeliveryOutcome::Dead { .. } => report.dead += 1,
                 }
                 self.log
-                    .webhook_settle(&sub.tenant, &sub.id, p.event.seq, step)
+                    .subscription_settle(&sub.tenant, &sub.id, p.event.seq, step)
                     .await?;
             }
         }
@@ -292,7 +302,7 @@ impl Dispatcher {
             Outcome::Delivered => DeliveryOutcome::Delivered,
             Outcome::Retry(why) if p.attempts < self.policy.max_attempts => {
                 let delay = self.policy.delay_after(p.attempts);
-                tracing::debug!(subscription = %p.sub.id, seq = p.event.seq, attempt = p.attempts, %why, "webhook delivery failed; retrying");
+                tracing::debug!(subscription = %p.sub.id, seq = p.event.seq, attempt = p.attempts, %why, "subscription delivery failed; retrying");
                 DeliveryOutcome::Retry {
                     attempts: p.attempts,
                     due: now + TimeDelta::from_std(delay).unwrap_or(TimeDelta::MAX),
@@ -300,7 +310,7 @@ impl Dispatcher {
                 }
             }
             Outcome::Retry(why) | Outcome::Permanent(why) => {
-                tracing::warn!(subscription = %p.sub.id, seq = p.event.seq, attempts = p.attempts, %why, "webhook delivery given up");
+                tracing::warn!(subscription = %p.sub.id, seq = p.event.seq, attempts = p.attempts, %why, "subscription delivery given up");
                 DeliveryOutcome::Dead {
                     attempts: p.attempts,
                     last_error: why,
@@ -313,15 +323,15 @@ impl Dispatcher {
     /// Sends a subscription's dead letter (by event `seq`) again now.
     /// Delivered: it leaves the list (`Ok(true)`). Failed again: it stays,
     /// with the attempt counted (`Ok(false)`).
-    pub async fn replay(&self, subscription: &str, seq: u64) -> Result<bool, WebhookError> {
+    pub async fn replay(&self, subscription: &str, seq: u64) -> Result<bool, SubscriptionError> {
         let (sub, _) = self.subscription(subscription)?;
         let letter = self
             .log
-            .webhook_dead_letters(&sub.tenant, &sub.id)
+            .subscription_dead_letters(&sub.tenant, &sub.id)
             .await?
             .into_iter()
             .find(|d| d.event.seq == seq)
-            .ok_or_else(|| WebhookError::UnknownDeadLetter {
+            .ok_or_else(|| SubscriptionError::UnknownDeadLetter {
                 subscription: sub.id.clone(),
                 seq,
             })?;
@@ -342,7 +352,7 @@ impl Dispatcher {
             ),
         };
         self.log
-            .webhook_settle(&sub.tenant, &sub.id, seq, step)
+            .subscription_settle(&sub.tenant, &sub.id, seq, step)
             .await?;
         Ok(delivered)
     }

@@ -1,4 +1,5 @@
-//! The [`WebhookLog`] contract: the durable state of outbound webhooks.
+//! The [`SubscriptionLog`] contract: the durable state of subscriptions,
+//! the outbound deliveries of events.
 
 use crate::testing::conformance::support::*;
 
@@ -20,31 +21,33 @@ fn event(tenant: &TenantId, seq: u64) -> Event {
 /// Positions only move forward; retries and dead letters are kept per
 /// tenant and subscription, due retries come earliest first, and settling
 /// delivers, reschedules, kills or revives them; the event survives intact.
-pub async fn webhook_log_keeps_positions_retries_and_dead_letters<S: WebhookLog + ?Sized>(
+pub async fn subscription_log_keeps_positions_retries_and_dead_letters<
+    S: SubscriptionLog + ?Sized,
+>(
     log: Arc<S>,
 ) {
     let acme: TenantId = id("acme");
     let globex: TenantId = id("globex");
     let t0 = Fixture::start();
     let at = |m: i64| t0 + TimeDelta::minutes(m);
-    let retry = |seq: u64, due_min: i64| WebhookRetry {
+    let retry = |seq: u64, due_min: i64| SubscriptionRetry {
         subscription: "crm".into(),
         event: event(&acme, seq),
         attempts: 1,
         due: at(due_min),
         last_error: "HTTP 503".into(),
     };
-    assert_eq!(log.webhook_position(&acme, "crm").await.unwrap(), None);
+    assert_eq!(log.subscription_position(&acme, "crm").await.unwrap(), None);
 
     // Events 1-5 read: 2 and 4 to retry, 5 dead.
-    let dead5 = WebhookDeadLetter {
+    let dead5 = SubscriptionDeadLetter {
         subscription: "crm".into(),
         event: event(&acme, 5),
         attempts: 1,
         last_error: "HTTP 410".into(),
         failed_at: at(0),
     };
-    log.webhook_commit(
+    log.subscription_commit(
         &acme,
         "crm",
         5,
@@ -53,49 +56,58 @@ pub async fn webhook_log_keeps_positions_retries_and_dead_letters<S: WebhookLog 
     )
     .await
     .unwrap();
-    assert_eq!(log.webhook_position(&acme, "crm").await.unwrap(), Some(5));
+    assert_eq!(
+        log.subscription_position(&acme, "crm").await.unwrap(),
+        Some(5)
+    );
     // A commit behind the position records its letters but keeps it.
-    log.webhook_commit(&acme, "crm", 3, vec![], vec![])
+    log.subscription_commit(&acme, "crm", 3, vec![], vec![])
         .await
         .unwrap();
-    assert_eq!(log.webhook_position(&acme, "crm").await.unwrap(), Some(5));
+    assert_eq!(
+        log.subscription_position(&acme, "crm").await.unwrap(),
+        Some(5)
+    );
     // Nothing leaks to another subscription or tenant.
-    assert_eq!(log.webhook_position(&acme, "erp").await.unwrap(), None);
-    assert_eq!(log.webhook_position(&globex, "crm").await.unwrap(), None);
+    assert_eq!(log.subscription_position(&acme, "erp").await.unwrap(), None);
+    assert_eq!(
+        log.subscription_position(&globex, "crm").await.unwrap(),
+        None
+    );
     assert!(log
-        .webhook_due_retries(&globex, "crm", at(60), 10)
+        .subscription_due_retries(&globex, "crm", at(60), 10)
         .await
         .unwrap()
         .is_empty());
     assert!(log
-        .webhook_dead_letters(&globex, "crm")
+        .subscription_dead_letters(&globex, "crm")
         .await
         .unwrap()
         .is_empty());
 
     // Due retries: earliest first, limited, intact.
     assert!(log
-        .webhook_due_retries(&acme, "crm", at(0), 10)
+        .subscription_due_retries(&acme, "crm", at(0), 10)
         .await
         .unwrap()
         .is_empty());
     let due = log
-        .webhook_due_retries(&acme, "crm", at(5), 10)
+        .subscription_due_retries(&acme, "crm", at(5), 10)
         .await
         .unwrap();
     assert_eq!(due, vec![retry(2, 1), retry(4, 2)]);
     let first = log
-        .webhook_due_retries(&acme, "crm", at(5), 1)
+        .subscription_due_retries(&acme, "crm", at(5), 1)
         .await
         .unwrap();
     assert_eq!(first.len(), 1);
     assert_eq!(first[0].event.seq, 2);
 
     // 2 is delivered; 4 fails again and waits; then dies.
-    log.webhook_settle(&acme, "crm", 2, DeliveryOutcome::Delivered)
+    log.subscription_settle(&acme, "crm", 2, DeliveryOutcome::Delivered)
         .await
         .unwrap();
-    log.webhook_settle(
+    log.subscription_settle(
         &acme,
         "crm",
         4,
@@ -108,19 +120,19 @@ pub async fn webhook_log_keeps_positions_retries_and_dead_letters<S: WebhookLog 
     .await
     .unwrap();
     let due = log
-        .webhook_due_retries(&acme, "crm", at(9), 10)
+        .subscription_due_retries(&acme, "crm", at(9), 10)
         .await
         .unwrap();
     assert!(due.is_empty(), "{due:?}");
     let due = log
-        .webhook_due_retries(&acme, "crm", at(10), 10)
+        .subscription_due_retries(&acme, "crm", at(10), 10)
         .await
         .unwrap();
     assert_eq!(
         (due.len(), due[0].attempts, due[0].last_error.as_str()),
         (1, 2, "timeout")
     );
-    log.webhook_settle(
+    log.subscription_settle(
         &acme,
         "crm",
         4,
@@ -133,11 +145,11 @@ pub async fn webhook_log_keeps_positions_retries_and_dead_letters<S: WebhookLog 
     .await
     .unwrap();
     assert!(log
-        .webhook_due_retries(&acme, "crm", at(60), 10)
+        .subscription_due_retries(&acme, "crm", at(60), 10)
         .await
         .unwrap()
         .is_empty());
-    let dead = log.webhook_dead_letters(&acme, "crm").await.unwrap();
+    let dead = log.subscription_dead_letters(&acme, "crm").await.unwrap();
     assert_eq!(
         dead.iter()
             .map(|d| (d.event.seq, d.attempts, d.last_error.as_str()))
@@ -148,7 +160,7 @@ pub async fn webhook_log_keeps_positions_retries_and_dead_letters<S: WebhookLog 
 
     // A replay that fails keeps the letter with the attempt counted; one
     // that succeeds removes it; settling it again is a no-op.
-    log.webhook_settle(
+    log.subscription_settle(
         &acme,
         "crm",
         5,
@@ -160,16 +172,16 @@ pub async fn webhook_log_keeps_positions_retries_and_dead_letters<S: WebhookLog 
     )
     .await
     .unwrap();
-    log.webhook_settle(&acme, "crm", 4, DeliveryOutcome::Delivered)
+    log.subscription_settle(&acme, "crm", 4, DeliveryOutcome::Delivered)
         .await
         .unwrap();
-    log.webhook_settle(&acme, "crm", 4, DeliveryOutcome::Delivered)
+    log.subscription_settle(&acme, "crm", 4, DeliveryOutcome::Delivered)
         .await
         .unwrap();
-    log.webhook_settle(&globex, "crm", 5, DeliveryOutcome::Delivered)
+    log.subscription_settle(&globex, "crm", 5, DeliveryOutcome::Delivered)
         .await
         .unwrap();
-    let dead = log.webhook_dead_letters(&acme, "crm").await.unwrap();
+    let dead = log.subscription_dead_letters(&acme, "crm").await.unwrap();
     assert_eq!(
         dead.iter()
             .map(|d| (d.event.seq, d.attempts, d.failed_at))

@@ -8,11 +8,13 @@ use std::time::Duration;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use inbox_core::ports::{Clock, Store, WebhookLog};
+use inbox_core::ports::{Clock, Store, SubscriptionLog};
 use inbox_core::testing::Fixture;
 use inbox_core::{Secret, TenantId};
 use inbox_store_memory::MemoryStore;
-use inbox_webhooks::{verify, Dispatcher, RetryPolicy, Subscription, SIGNATURE_HEADER};
+use inbox_subscriptions::{
+    verify, RetryPolicy, Subscription, SubscriptionDispatcher, SIGNATURE_HEADER,
+};
 
 fn policy() -> RetryPolicy {
     RetryPolicy {
@@ -38,11 +40,12 @@ async fn answers(server: &MockServer, plan: &[(u16, Option<u64>)]) {
 /// A dispatcher with subscription `crm` to `server`, its state in `log`.
 fn dispatcher(
     f: &Fixture,
-    log: Arc<dyn WebhookLog>,
+    log: Arc<dyn SubscriptionLog>,
     server: &MockServer,
     events: Vec<String>,
-) -> Dispatcher {
-    let mut d = Dispatcher::new(f.store.clone(), log, f.clock.clone(), policy()).unwrap();
+) -> SubscriptionDispatcher {
+    let mut d =
+        SubscriptionDispatcher::new(f.store.clone(), log, f.clock.clone(), policy()).unwrap();
     d.subscribe(
         Subscription {
             id: "crm".into(),
@@ -57,7 +60,7 @@ fn dispatcher(
     d
 }
 
-async fn setup(server: &MockServer, events: Vec<String>) -> (Fixture, Dispatcher) {
+async fn setup(server: &MockServer, events: Vec<String>) -> (Fixture, SubscriptionDispatcher) {
     let store = Arc::new(MemoryStore::new());
     let f = Fixture::new(store.clone() as Arc<dyn Store>).await.unwrap();
     let d = dispatcher(&f, store, server, events);
@@ -229,7 +232,8 @@ async fn unreachable_receivers_are_retried_and_secrets_stay_hidden() {
     drop(listener);
     let store = Arc::new(MemoryStore::new());
     let f = Fixture::new(store.clone() as Arc<dyn Store>).await.unwrap();
-    let mut d = Dispatcher::new(f.store.clone(), store, f.clock.clone(), policy()).unwrap();
+    let mut d =
+        SubscriptionDispatcher::new(f.store.clone(), store, f.clock.clone(), policy()).unwrap();
     let sub = Subscription {
         id: "crm".into(),
         tenant: TenantId::new("acme").unwrap(),
@@ -283,6 +287,8 @@ async fn a_restart_loses_no_retry_dead_letter_or_position() {
     assert_eq!(server.received_requests().await.unwrap().len(), 4);
     assert!(matches!(
         d.dead_letters("nope").await,
-        Err(inbox_webhooks::WebhookError::UnknownSubscription(_))
+        Err(inbox_subscriptions::SubscriptionError::UnknownSubscription(
+            _
+        ))
     ));
 }

@@ -1,0 +1,416 @@
+//! Reports ([`Reports::metrics`]) and the live snapshot
+//! ([`Reports::live_snapshot`]), read from the columns written beside the
+//! documents ([`crate::facts`]), never from the documents.
+//!
+//! [`Reports::metrics`]: inbox_core::ports::Reports::metrics
+//! [`Reports::live_snapshot`]: inbox_core::ports::Reports::live_snapshot
+
+use chrono::{DateTime, Utc};
+use sqlx::postgres::PgRow;
+use sqlx::{PgPool, Postgres, QueryBuilder, Row};
+
+use inbox_core::error::Result;
+use inbox_core::ids::{AgentId, ChannelId, ConversationId, TenantId};
+use inbox_core::metrics::{
+    AgentLoad, AgentMetrics, Distribution, LiveQuery, LiveSnapshot, MetricsQuery, MetricsReport,
+    SlaCompliance, Waiting,
+};
+use inbox_core::model::Agent;
+use inbox_core::ports::LoadScope;
+
+use crate::error::db;
+use crate::sql::micros;
+use crate::tables::conversations;
+use crate::tables::directory::AGENTS;
+
+// Columns written beside the document (`facts.rs`).
+const FIRST: &str = "first_response_secs";
+const RESOLUTION: &str = "CASE WHEN status = 'resolved' THEN resolution_secs END";
+const FIRST_BUSINESS: &str = "first_response_business_secs";
+const RESOLUTION_BUSINESS: &str = "CASE WHEN status = 'resolved' THEN resolution_business_secs END";
+
+/// The aggregates a [`Distribution`] reads, of the expression `x`.
+fn stats(x: &str) -> String {
+    format!(
+        "count({x}), avg({x})::float8, percentile_disc(0.5) WITHIN GROUP (ORDER BY {x}), percentile_disc(0.9) WITHIN GROUP (ORDER BY {x})"
+    )
+}
+
+/// The [`Distribution`] of the columns of [`stats`] at `at` of `r`.
+fn dist(r: &PgRow, at: usize) -> Distribution {
+    Distribution {
+        count: r.get::<i64, _>(at) as u64,
+        avg_secs: r.get::<Option<f64>, _>(at + 1),
+        median_secs: r.get::<Option<i64>, _>(at + 2),
+        p90_secs: r.get::<Option<i64>, _>(at + 3),
+    }
+}
+
+/// The conversations a report counts, and the pool it reads them on.
+struct Population<'q> {
+    pool: &'q PgPool,
+    tenant: &'q TenantId,
+    query: &'q MetricsQuery,
+}
+
+impl Population<'_> {
+    /// The population as `FROM … WHERE …` (all on indexed columns). The
+    /// time range is on `(-created_us)`, the expression of the `newest`
+    /// keyset index, so that index finds it: created_us in [from, to) is
+    /// -created_us in (-to, -from].
+    fn push(&self, qb: &mut QueryBuilder<'_, Postgres>) {
+        let query = self.query;
+        qb.push(" FROM inbox_conversations WHERE tenant_id = ")
+            .push_bind(self.tenant.as_str().to_string())
+            .push(" AND (-created_us) <= ")
+            .push_bind(micros(query.from).saturating_neg())
+            .push(" AND (-created_us) > ")
+            .push_bind(micros(query.to).saturating_neg());
+        if let Some(c) = &query.channel {
+            qb.push(" AND channel_id = ")
+                .push_bind(c.as_str().to_string());
+        }
+        if let Some(t) = &query.team {
+            qb.push(" AND team_id = ").push_bind(t.as_str().to_string());
+        }
+        if let Some(a) = &query.agent {
+            qb.push(" AND assignee = ")
+                .push_bind(a.as_str().to_string());
+        }
+        if let Some(t) = &query.tag {
+            qb.push(" AND cardinality(tags) > 0 AND tags @> ARRAY[")
+                .push_bind(t.clone())
+                .push("]::text[]");
+        }
+    }
+
+    /// The rows of `select`, the population (`FROM … WHERE …`), then
+    /// `rest`.
+    async fn rows(&self, select: String, rest: &str) -> Result<Vec<PgRow>> {
+        let mut qb = QueryBuilder::new(select);
+        self.push(&mut qb);
+        qb.push(rest);
+        qb.build()
+            .fetch_all(self.pool)
+            .await
+            .map_err(|e| db("metrics", e))
+    }
+}
+
+/// [`Reports::metrics`](inbox_core::ports::Reports::metrics).
+pub(crate) async fn metrics(
+    pool: &PgPool,
+    tenant: &TenantId,
+    query: &MetricsQuery,
+) -> Result<MetricsReport> {
+    query.validate()?;
+    let population = Population {
+        pool,
+        tenant,
+        query,
+    };
+    let mut report = population.totals().await?;
+    if report.opened == 0 {
+        return Ok(report);
+    }
+    population.owners(&mut report).await?;
+    population.writers(&mut report).await?;
+    population.arrivals(&mut report).await?;
+    population.sla(&mut report).await?;
+    population.tags(&mut report).await?;
+    Ok(report)
+}
+
+/// An agent's line of the report, with nothing counted yet.
+fn agent_line(agent: AgentId) -> AgentMetrics {
+    AgentMetrics {
+        agent,
+        handled: 0,
+        open: 0,
+        first_response: Distribution::default(),
+        replies: 0,
+        notes: 0,
+        next_response: Distribution::default(),
+    }
+}
+
+impl Population<'_> {
+    /// The counts and the response and resolution times of the population.
+    async fn totals(&self) -> Result<MetricsReport> {
+        let select = format!(
+            "SELECT count(*), count(*) FILTER (WHERE status = 'resolved'), \
+             count(*) FILTER (WHERE reopen_count > 0), \
+             count(*) FILTER (WHERE assignee IS NOT NULL), \
+             count(*) FILTER (WHERE status <> 'resolved' AND waiting_us <= {}), {}, {}, {}, {} \
+             FROM (SELECT status, assignee, reopen_count, waiting_us, {FIRST} AS fr, {RESOLUTION} AS rt, \
+             {FIRST_BUSINESS} AS frb, {RESOLUTION_BUSINESS} AS rtb",
+            micros(self.query.missed_before()),
+            stats("fr"),
+            stats("rt"),
+            stats("frb"),
+            stats("rtb"),
+        );
+        let rows = self.rows(select, ") s").await?;
+        let Some(row) = rows.first() else {
+            return Ok(MetricsReport::default());
+        };
+        Ok(MetricsReport {
+            opened: row.get::<i64, _>(0) as u64,
+            resolved: row.get::<i64, _>(1) as u64,
+            reopened: row.get::<i64, _>(2) as u64,
+            with_owner: row.get::<i64, _>(3) as u64,
+            missed: row.get::<i64, _>(4) as u64,
+            first_response: dist(row, 5),
+            resolution: dist(row, 9),
+            first_response_business: dist(row, 13),
+            resolution_business: dist(row, 17),
+            ..MetricsReport::default()
+        })
+    }
+
+    /// What each owner of conversations of the population handled.
+    async fn owners(&self, report: &mut MetricsReport) -> Result<()> {
+        let select = format!(
+            "SELECT assignee, count(*), count(*) FILTER (WHERE status <> 'resolved'), {} FROM (SELECT assignee, status, {FIRST} AS fr",
+            stats("fr")
+        );
+        let rest = " AND assignee IS NOT NULL) s GROUP BY assignee ORDER BY assignee";
+        for r in self.rows(select, rest).await? {
+            report.agents.push(AgentMetrics {
+                handled: r.get::<i64, _>(1) as u64,
+                open: r.get::<i64, _>(2) as u64,
+                first_response: dist(&r, 3),
+                ..agent_line(AgentId::new(r.get::<String, _>(0))?)
+            });
+        }
+        Ok(())
+    }
+
+    /// What agents wrote in the population's conversations (an index-only
+    /// scan of `inbox_messages_by_agent`): per agent, and in total for the
+    /// next response times.
+    async fn writers(&self, report: &mut MetricsReport) -> Result<()> {
+        let select = format!(
+            "SELECT m.author_agent, count(*) FILTER (WHERE m.direction = 'outbound'), \
+             count(*) FILTER (WHERE m.direction = 'note'), {}, {} \
+             FROM inbox_messages m JOIN (SELECT conversation_id",
+            stats("m.next_response_secs"),
+            stats("m.next_response_business_secs"),
+        );
+        let mut qb = QueryBuilder::new(select);
+        self.push(&mut qb);
+        qb.push(") p ON m.conversation_id = p.conversation_id WHERE m.tenant_id = ")
+            .push_bind(self.tenant.as_str().to_string())
+            .push(" AND m.author_agent IS NOT NULL GROUP BY GROUPING SETS ((m.author_agent), ())");
+        let rows = qb
+            .build()
+            .fetch_all(self.pool)
+            .await
+            .map_err(|e| db("metrics", e))?;
+        for r in rows {
+            let Some(agent) = r.get::<Option<String>, _>(0) else {
+                report.next_response = dist(&r, 3);
+                report.next_response_business = dist(&r, 7);
+                continue;
+            };
+            let agent = AgentId::new(agent)?;
+            let at = match report.agents.binary_search_by(|a| a.agent.cmp(&agent)) {
+                Ok(i) => i,
+                Err(i) => {
+                    report.agents.insert(i, agent_line(agent));
+                    i
+                }
+            };
+            let a = &mut report.agents[at];
+            a.replies = r.get::<i64, _>(1) as u64;
+            a.notes = r.get::<i64, _>(2) as u64;
+            a.next_response = dist(&r, 3);
+        }
+        Ok(())
+    }
+
+    /// Conversations opened by day, hour and number (days and hours from the
+    /// integer microseconds: exact).
+    async fn arrivals(&self, report: &mut MetricsReport) -> Result<()> {
+        let select = "SELECT created_us / 86400000000 AS day, (created_us / 3600000000) % 24 AS hour, channel_id, count(*)";
+        let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+        for r in self.rows(select.into(), " GROUP BY 1, 2, 3").await? {
+            let n = r.get::<i64, _>(3) as u64;
+            let day = epoch + chrono::Days::new(r.get::<i64, _>(0).max(0) as u64);
+            *report.by_day.entry(day).or_default() += n;
+            *report.by_hour.entry(r.get::<i64, _>(1) as u32).or_default() += n;
+            *report
+                .by_channel
+                .entry(ChannelId::new(r.get::<String, _>(2))?)
+                .or_default() += n;
+        }
+        Ok(())
+    }
+
+    /// SLA targets met and breached, per policy and target.
+    async fn sla(&self, report: &mut MetricsReport) -> Result<()> {
+        let select =
+            "SELECT p, k, count(*) FILTER (WHERE st = 'met'), count(*) FILTER (WHERE st = 'breached') \
+             FROM (SELECT sla_policy AS p, t.k, t.st \
+             FROM (SELECT sla_policy, sla_kinds, sla_states";
+        let rest = ") x CROSS JOIN LATERAL UNNEST(x.sla_kinds, x.sla_states) AS t(k, st)) s \
+             GROUP BY p, k ORDER BY p COLLATE \"C\", k COLLATE \"C\"";
+        for r in self.rows(select.into(), rest).await? {
+            report.sla.push(SlaCompliance {
+                policy: r.get::<Option<String>, _>(0).unwrap_or_default(),
+                target: r.get::<Option<String>, _>(1).unwrap_or_default(),
+                met: r.get::<i64, _>(2) as u64,
+                breached: r.get::<i64, _>(3) as u64,
+            });
+        }
+        Ok(())
+    }
+
+    /// Conversations per tag.
+    async fn tags(&self, report: &mut MetricsReport) -> Result<()> {
+        let select = "SELECT t, count(*) FROM (SELECT unnest(tags) AS t";
+        for r in self.rows(select.into(), ") s GROUP BY t").await? {
+            report
+                .by_tag
+                .insert(r.get::<String, _>(0), r.get::<i64, _>(1) as u64);
+        }
+        Ok(())
+    }
+}
+
+/// Active conversations (`status <> 'resolved'`: the partial indexes),
+/// narrowed by number and team, as `FROM … WHERE …`.
+fn push_scope(qb: &mut QueryBuilder<'_, Postgres>, tenant: &TenantId, query: &LiveQuery) {
+    qb.push(" FROM inbox_conversations WHERE tenant_id = ")
+        .push_bind(tenant.as_str().to_string())
+        .push(" AND status <> 'resolved'");
+    if let Some(c) = &query.channel {
+        qb.push(" AND channel_id = ")
+            .push_bind(c.as_str().to_string());
+    }
+    if let Some(t) = &query.team {
+        qb.push(" AND team_id = ").push_bind(t.as_str().to_string());
+    }
+}
+
+/// [`Reports::live_snapshot`](inbox_core::ports::Reports::live_snapshot).
+pub(crate) async fn live_snapshot(
+    pool: &PgPool,
+    tenant: &TenantId,
+    query: &LiveQuery,
+) -> Result<LiveSnapshot> {
+    let mut snapshot = live_counts(pool, tenant, query).await?;
+    snapshot.waiting_longest = waiting_longest(pool, tenant, query).await?;
+    snapshot.in_doubt = count_in_doubt(pool, tenant, query).await?;
+    let loads = conversations::loads(pool, tenant, &LoadScope::Tenant).await?;
+    let agents: Vec<Agent> = AGENTS.list(pool, tenant).await?;
+    snapshot.agents = agents
+        .into_iter()
+        .filter(|a| a.active && query.team.as_ref().is_none_or(|t| a.is_in_team(t)))
+        .map(|a| AgentLoad {
+            load: loads.get(&a.id).copied().unwrap_or(0),
+            agent: a.id,
+            presence: a.presence,
+            capacity: a.capacity,
+        })
+        .collect();
+    Ok(snapshot)
+}
+
+/// The counts of the live snapshot: by status, unassigned, waiting, and
+/// SLA at risk and breached (each target's state, warning and due
+/// instants: `facts.rs`).
+async fn live_counts(pool: &PgPool, tenant: &TenantId, query: &LiveQuery) -> Result<LiveSnapshot> {
+    const TARGETS: &str =
+        "EXISTS (SELECT 1 FROM UNNEST(sla_states, sla_warn_us, sla_due_us) AS t(st, warn_us, due_us) WHERE ";
+    let now_us = micros(query.now);
+    let mut qb = QueryBuilder::new(
+        "SELECT count(*), count(*) FILTER (WHERE status = 'open'), \
+         count(*) FILTER (WHERE status = 'pending'), count(*) FILTER (WHERE status = 'snoozed'), \
+         count(*) FILTER (WHERE assignee IS NULL), count(*) FILTER (WHERE waiting_us IS NOT NULL), \
+         count(*) FILTER (WHERE ",
+    );
+    qb.push(TARGETS)
+        .push("st = 'active' AND warn_us <= ")
+        .push_bind(now_us)
+        .push(" AND due_us > ")
+        .push_bind(now_us)
+        .push(")), count(*) FILTER (WHERE ")
+        .push(TARGETS)
+        .push("st = 'breached' OR (st = 'active' AND due_us <= ")
+        .push_bind(now_us)
+        .push(")))");
+    push_scope(&mut qb, tenant, query);
+    let row = qb
+        .build()
+        .fetch_one(pool)
+        .await
+        .map_err(|e| db("live snapshot", e))?;
+    let n = |i: usize| row.get::<i64, _>(i) as u64;
+    Ok(LiveSnapshot {
+        active: n(0),
+        open: n(1),
+        pending: n(2),
+        snoozed: n(3),
+        unassigned: n(4),
+        waiting: n(5),
+        sla_at_risk: n(6),
+        sla_breached: n(7),
+        ..LiveSnapshot::empty(query.now)
+    })
+}
+
+/// The longest wait: the first row of the waiting index.
+async fn waiting_longest(
+    pool: &PgPool,
+    tenant: &TenantId,
+    query: &LiveQuery,
+) -> Result<Option<Waiting>> {
+    let fail = |e| db("live snapshot", e);
+    let mut qb = QueryBuilder::new("SELECT conversation_id, data->'waiting_since'");
+    push_scope(&mut qb, tenant, query);
+    qb.push(
+        " AND waiting_us IS NOT NULL \
+         ORDER BY COALESCE(waiting_us, 9223372036854775807), conversation_id LIMIT 1",
+    );
+    let Some(r) = qb.build().fetch_optional(pool).await.map_err(fail)? else {
+        return Ok(None);
+    };
+    Ok(Some(Waiting {
+        conversation: ConversationId::new(r.get::<String, _>(0))?,
+        since: r
+            .try_get::<sqlx::types::Json<DateTime<Utc>>, _>(1)
+            .map_err(fail)?
+            .0,
+    }))
+}
+
+/// Outbound messages in doubt on the number and in the team (any
+/// conversation status), through the partial index of migration 18.
+async fn count_in_doubt(pool: &PgPool, tenant: &TenantId, query: &LiveQuery) -> Result<u64> {
+    let mut qb = QueryBuilder::new("SELECT count(*) FROM inbox_messages m WHERE m.tenant_id = ");
+    qb.push_bind(tenant.as_str().to_string()).push(
+        " AND m.external_id IS NULL AND m.direction = 'outbound' \
+         AND (m.data -> 'delivery' ->> 'in_doubt_since') IS NOT NULL \
+         AND (m.data -> 'delivery' ->> 'status') = 'pending' \
+         AND (m.data -> 'delivery' ->> 'resent_as') IS NULL",
+    );
+    if let Some(c) = &query.channel {
+        qb.push(" AND m.channel_id = ")
+            .push_bind(c.as_str().to_string());
+    }
+    if let Some(t) = &query.team {
+        qb.push(
+            " AND EXISTS (SELECT 1 FROM inbox_conversations c WHERE c.tenant_id = m.tenant_id \
+             AND c.conversation_id = m.conversation_id AND c.team_id = ",
+        )
+        .push_bind(t.as_str().to_string())
+        .push(")");
+    }
+    let n: i64 = qb
+        .build_query_scalar()
+        .fetch_one(pool)
+        .await
+        .map_err(|e| db("live snapshot: messages in doubt", e))?;
+    Ok(n as u64)
+}

@@ -1,0 +1,275 @@
+//! The directory: `inbox_tenants`, `inbox_channels`, `inbox_agents` and
+//! `inbox_teams` (documents upserted and read by key), the checks that
+//! tenants and channels exist, the writer of agents' presence, and the
+//! cache of channels by phone number id.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sqlx::types::Json;
+use sqlx::PgPool;
+use std::collections::HashMap;
+use std::marker::PhantomData;
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+
+use inbox_core::error::{Entity, Error, Result, Unique};
+use inbox_core::ids::{AgentId, TenantId};
+use inbox_core::model::{Agent, Channel, Presence, Team, Tenant};
+
+use crate::error::{corrupt, db, fk_violation, unique_violation};
+use crate::sql::{cast, documents, scalar, Arrays, ByKey, Docs, Statement};
+
+/// A table of tenant documents by id (agents, teams, channels):
+/// `(tenant_id, <key>, data)`.
+pub(crate) struct DocTable<T> {
+    docs: Docs,
+    /// The id column.
+    key: &'static str,
+    /// What an upsert is called in errors (none: upserted elsewhere, see
+    /// [`upsert_channel`]).
+    upserting: Option<&'static str>,
+    of: PhantomData<fn() -> T>,
+}
+
+impl<T> DocTable<T> {
+    const fn new(docs: Docs, key: &'static str, upserting: Option<&'static str>) -> Self {
+        Self {
+            docs,
+            key,
+            upserting,
+            of: PhantomData,
+        }
+    }
+}
+
+/// `inbox_agents`.
+pub(crate) const AGENTS: DocTable<Agent> = DocTable::new(
+    Docs::new(Entity::Agent, "inbox_agents"),
+    "agent_id",
+    Some("upsert agent"),
+);
+
+/// `inbox_teams`.
+pub(crate) const TEAMS: DocTable<Team> = DocTable::new(
+    Docs::new(Entity::Team, "inbox_teams"),
+    "team_id",
+    Some("upsert team"),
+);
+
+/// `inbox_channels`.
+pub(crate) const CHANNELS: DocTable<Channel> = DocTable::new(
+    Docs::new(Entity::Channel, "inbox_channels"),
+    "channel_id",
+    None,
+);
+
+impl<T: DeserializeOwned> DocTable<T> {
+    /// The tenant's document `id`; `NotFound` if there is none.
+    pub(crate) async fn get(&self, pool: &PgPool, tenant: &TenantId, id: &str) -> Result<T> {
+        let (what, table, key) = (self.docs.what(), self.docs.table, self.key);
+        let sql = format!("SELECT data FROM {table} WHERE tenant_id = $1 AND {key} = $2");
+        let found = documents(pool, (what, what), &sql, &[tenant.as_str(), id]).await?;
+        found
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::not_found(self.docs.entity, id))
+    }
+
+    /// The tenant's documents, by id.
+    pub(crate) async fn list(&self, pool: &PgPool, tenant: &TenantId) -> Result<Vec<T>> {
+        let (what, table, key) = (self.docs.what(), self.docs.table, self.key);
+        let sql = format!("SELECT data FROM {table} WHERE tenant_id = $1 ORDER BY {key}");
+        documents(pool, (what, what), &sql, &[tenant.as_str()]).await
+    }
+}
+
+impl<T: Serialize + Sync> DocTable<T> {
+    /// Inserts or replaces a document of a tenant.
+    pub(crate) async fn upsert(
+        &self,
+        pool: &PgPool,
+        tenant: &TenantId,
+        id: &str,
+        value: &T,
+    ) -> Result<()> {
+        let (table, key) = (self.docs.table, self.key);
+        let Some(upserting) = self.upserting else {
+            return Err(Error::invalid(
+                self.docs.what(),
+                "not upserted as a document",
+            ));
+        };
+        let sql = format!(
+            "INSERT INTO {table} (tenant_id, {key}, data) VALUES ($1, $2, $3) \
+             ON CONFLICT (tenant_id, {key}) DO UPDATE SET data = EXCLUDED.data"
+        );
+        let r = sqlx::query(&sql)
+            .bind(tenant.as_str())
+            .bind(id)
+            .bind(Json(value))
+            .execute(pool)
+            .await;
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) if fk_violation(&e) => Err(Error::not_found(Entity::Tenant, tenant)),
+            Err(e) => Err(db(upserting, e)),
+        }
+    }
+}
+
+/// Inserts or renames a tenant.
+pub(crate) async fn upsert_tenant(pool: &PgPool, tenant: &Tenant) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO inbox_tenants (tenant_id, name) VALUES ($1, $2) \
+         ON CONFLICT (tenant_id) DO UPDATE SET name = EXCLUDED.name",
+    )
+    .bind(tenant.id.as_str())
+    .bind(&tenant.name)
+    .execute(pool)
+    .await
+    .map_err(|e| db("upsert tenant", e))?;
+    Ok(())
+}
+
+/// A tenant; `NotFound` if there is none.
+pub(crate) async fn tenant(pool: &PgPool, id: &TenantId) -> Result<Tenant> {
+    let sql = "SELECT name FROM inbox_tenants WHERE tenant_id = $1";
+    let name: String = scalar(pool, sql, &[id.as_str()])
+        .await
+        .map_err(|e| db("tenant", e))?
+        .ok_or_else(|| Error::not_found(Entity::Tenant, id))?;
+    Ok(Tenant::new(id.clone(), name))
+}
+
+/// Checks that the `tenants` exist (CTE `tn`).
+pub(crate) fn tenants_exist<'a>(st: &mut Statement<'a>, tenants: Vec<&'a str>) {
+    st.check("(SELECT n FROM tn)".into(), tenants.len());
+    st.cte("tn", |q| {
+        q.push("SELECT count(*) AS n FROM inbox_tenants WHERE tenant_id = ANY(");
+        q.push_bind(tenants).push("::text[])");
+    });
+}
+
+/// Checks that the channels `(tenant, channel)` exist (CTE `chk`).
+pub(crate) fn channels_exist<'a>(st: &mut Statement<'a>, channels: &[(&'a str, &'a str)]) {
+    st.check("(SELECT n FROM chk)".into(), channels.len());
+    st.cte("chk", |q| {
+        q.push("SELECT count(*) AS n FROM inbox_channels ch JOIN UNNEST(");
+        Arrays::on(q)
+            .col(cast::TEXT, channels, |c| c.0)
+            .col(cast::TEXT, channels, |c| c.1);
+        q.push(") AS u(t, c) ON ch.tenant_id = u.t AND ch.channel_id = u.c");
+    });
+}
+
+/// Sets the presence of agents, each `(tenant, agent, presence)`, only
+/// that field of their documents (CTE `pr`, counted: the agents must
+/// exist). Group commit leaves changesets with presence to the single path
+/// (rare).
+pub(crate) fn set_presence<'a>(
+    st: &mut Statement<'a>,
+    rows: &[(&'a TenantId, &'a AgentId, &'a Presence)],
+) -> Result<()> {
+    let presence = rows
+        .iter()
+        .map(|(_, _, p)| serde_json::to_value(p).map_err(|e| corrupt("presence", e)))
+        .collect::<Result<Vec<_>>>()?;
+    st.counted("pr", rows.len(), |q| {
+        q.push(
+            "UPDATE inbox_agents a SET data = jsonb_set(a.data, '{presence}', u.p) FROM UNNEST(",
+        );
+        Arrays::on(q)
+            .col(cast::TEXT, rows, |&(t, _, _)| t.as_str())
+            .col(cast::TEXT, rows, |&(_, a, _)| a.as_str())
+            .bind(cast::JSONB, presence);
+        q.push(") AS u(t, id, p) WHERE a.tenant_id = u.t AND a.agent_id = u.id");
+    });
+    Ok(())
+}
+
+/// Inserts or replaces a channel; its phone number id must be no other
+/// channel's.
+pub(crate) async fn upsert_channel(pool: &PgPool, channel: &Channel) -> Result<()> {
+    let r = sqlx::query(
+        "INSERT INTO inbox_channels (tenant_id, channel_id, phone_number_id, data) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (tenant_id, channel_id) DO UPDATE SET phone_number_id = EXCLUDED.phone_number_id, data = EXCLUDED.data",
+    )
+    .bind(channel.tenant.as_str())
+    .bind(channel.id.as_str())
+    .bind(&channel.phone_number_id)
+    .bind(Json(channel))
+    .execute(pool)
+    .await;
+    match r {
+        Ok(_) => Ok(()),
+        Err(e) if fk_violation(&e) => Err(Error::not_found(Entity::Tenant, &channel.tenant)),
+        Err(e) if unique_violation(&e).is_some() => {
+            let owner = BY_PHONE_NUMBER_ID
+                .one(pool, &[&channel.phone_number_id])
+                .await?;
+            Err(Error::Duplicate {
+                what: Unique::PhoneNumberId,
+                existing: owner.map(|c| c.id.to_string()).unwrap_or_default(),
+            })
+        }
+        Err(e) => Err(db("upsert channel", e)),
+    }
+}
+
+/// The channel of a phone number id, from the database: `(phone number
+/// id)`.
+const BY_PHONE_NUMBER_ID: ByKey<Channel> = CHANNELS
+    .docs
+    .by("channel by phone number id", "phone_number_id = $1");
+
+/// How long a phone-number lookup is cached. Channels change rarely; a
+/// change made through another instance is seen after at most this long.
+const CHANNEL_TTL: Duration = Duration::from_secs(5);
+
+/// Channels by phone number id (the lookup of every webhook), for
+/// [`CHANNEL_TTL`]; cleared by every channel write of this instance.
+#[derive(Debug, Default)]
+pub(crate) struct ChannelCache(RwLock<HashMap<String, (Option<Channel>, Instant)>>);
+
+impl ChannelCache {
+    /// The channel of a phone number id, cached.
+    pub(crate) async fn get(
+        &self,
+        pool: &PgPool,
+        phone_number_id: &str,
+    ) -> Result<Option<Channel>> {
+        if let Ok(cache) = self.0.read() {
+            if let Some((c, at)) = cache.get(phone_number_id) {
+                if at.elapsed() < CHANNEL_TTL {
+                    return Ok(c.clone());
+                }
+            }
+        }
+        let channel = BY_PHONE_NUMBER_ID.one(pool, &[phone_number_id]).await?;
+        if let Ok(mut cache) = self.0.write() {
+            if cache.len() > 10_000 {
+                cache.clear();
+            }
+            cache.insert(
+                phone_number_id.to_string(),
+                (channel.clone(), Instant::now()),
+            );
+        }
+        Ok(channel)
+    }
+
+    /// Forgets every channel.
+    pub(crate) fn clear(&self) {
+        if let Ok(mut cache) = self.0.write() {
+            cache.clear();
+        }
+    }
+
+    /// [`upsert_channel`], the cache cleared before and after.
+    pub(crate) async fn upsert(&self, pool: &PgPool, channel: &Channel) -> Result<()> {
+        self.clear();
+        let r = upsert_channel(pool, channel).await;
+        self.clear();
+        r
+    }
+}
