@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use inbox_core::model::{Channel, Conversation, ConversationStatus, Tenant};
-use inbox_core::ports::{Changeset, ManualClock, SequentialIds, Store, Write};
+use inbox_core::ports::{Changeset, Conversations, ManualClock, SequentialIds, Write};
 use inbox_core::testing::{RecordingBus, RecordingTransport};
 use inbox_core::timer::timer_changes;
 use inbox_core::{ChannelId, ContactId, ConversationId, Inbox, InboxConfig, Ports, TenantId};

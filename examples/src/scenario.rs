@@ -34,7 +34,10 @@ use inbox_core::model::{
     Agent, Channel, ContactIdentity, Content, ConversationStatus, Presence, Priority, ReplyContext,
     Role, Team, Tenant,
 };
-use inbox_core::ports::{Clock, ManualClock, SequentialIds, Store};
+use inbox_core::ports::{
+    Clock, Contacts, Conversations, Directory, LoadScope, ManualClock, Messages, Reports,
+    SequentialIds,
+};
 use inbox_core::routing::{Dur, Routing};
 use inbox_core::sla::{SlaPolicy, SlaSettings};
 use inbox_core::testing::RecordingTransport;
@@ -836,7 +839,7 @@ impl Runner<'_> {
         if let Some(loads) = &x.loads {
             let got = self
                 .store
-                .agent_loads(&t)
+                .agent_loads(&t, &LoadScope::Tenant)
                 .await
                 .map_err(|e| e.to_string())?;
             for (a, want) in loads {
@@ -908,7 +911,7 @@ impl Runner<'_> {
                 None => break,
             }
         }
-        let loads = self.store.agent_loads(&t).await?;
+        let loads = self.store.agent_loads(&t, &LoadScope::Tenant).await?;
         for a in self.store.agents(&t).await? {
             let _ = writeln!(
                 self.out,

@@ -48,8 +48,9 @@ pub enum Error {
     /// cannot learn about each other.
     #[error("{entity} {id:?} not found")]
     NotFound {
-        /// What kind of entity (`"conversation"`, `"agent"`, ...).
-        entity: &'static str,
+        /// What kind of entity ([`Entity::Conversation`], [`Entity::Agent`],
+        /// ...).
+        entity: Entity,
         /// The id that was looked up.
         id: String,
     },
@@ -96,8 +97,8 @@ pub enum Error {
     /// key, an entity with the same unique key).
     #[error("duplicate {what}: already stored as {existing}")]
     Duplicate {
-        /// What was duplicated.
-        what: &'static str,
+        /// Which uniqueness rule the write broke.
+        what: Unique,
         /// The id of what is already stored.
         existing: String,
     },
@@ -191,7 +192,7 @@ impl Error {
     }
 
     /// Shorthand for [`Error::NotFound`].
-    pub fn not_found(entity: &'static str, id: impl std::fmt::Display) -> Self {
+    pub fn not_found(entity: Entity, id: impl std::fmt::Display) -> Self {
         Error::NotFound {
             entity,
             id: id.to_string(),
@@ -402,15 +403,99 @@ impl std::fmt::Display for ContentProblem {
     }
 }
 
+/// Defines a unit enum whose variants read as fixed words: `Display`,
+/// `as_str` and serde all give the word, so messages and JSON read as the
+/// strings they replace.
+macro_rules! worded_enum {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $word:literal,)* }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+        #[non_exhaustive]
+        pub enum $name {
+            $($(#[$vdoc])* #[serde(rename = $word)] $variant,)*
+        }
+
+        impl $name {
+            /// The word for it, as error messages and JSON spell it.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $word,)*
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+worded_enum! {
+    /// What kind of stored thing an error is about: the one not found
+    /// ([`Error::NotFound`]) or the one that changed under the caller
+    /// ([`Conflict::entity`]).
+    Entity {
+        /// A tenant.
+        Tenant = "tenant",
+        /// A channel (a WhatsApp number of a tenant).
+        Channel = "channel",
+        /// An agent.
+        Agent = "agent",
+        /// A team.
+        Team = "team",
+        /// A contact.
+        Contact = "contact",
+        /// A conversation.
+        Conversation = "conversation",
+        /// A message or note.
+        Message = "message",
+        /// A dead letter.
+        DeadLetter = "dead letter",
+        /// A team's round-robin cursor (two assignments raced for it).
+        RoutingCursor = "routing cursor",
+        /// An outbox entry (its claim is no longer held).
+        OutboxEntry = "outbox entry",
+        /// A commit that raced another on a deferred unique key: retry.
+        Commit = "commit",
+        /// A unique key whose colliding row was gone again: retry.
+        UniqueKey = "unique key",
+    }
+}
+
+worded_enum! {
+    /// Which uniqueness rule a write broke, for [`Error::Duplicate`].
+    Unique {
+        /// A message: one per (channel, provider id), and one per id.
+        Message = "message",
+        /// A message's idempotency key: one message per key.
+        IdempotencyKey = "idempotency key",
+        /// A contact: one per `wa_id`, one per `user_id`, and one per id.
+        Contact = "contact",
+        /// A conversation id.
+        Conversation = "conversation",
+        /// At most one active conversation per (channel, contact).
+        ActiveConversation = "active conversation",
+        /// A phone number id: one channel per number, across tenants.
+        PhoneNumberId = "phone number id",
+        /// A dead letter id.
+        DeadLetter = "dead letter",
+        /// An outbox entry: one per message.
+        OutboxEntry = "outbox entry",
+    }
+}
+
 /// Details of an optimistic-concurrency conflict: the agent acted on version
 /// `seen` of a conversation but it is now at `current`, and these are the
 /// changes in between.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Conflict {
-    /// What kind of entity changed (`"conversation"`, `"contact"`,
-    /// `"outbox entry"`).
-    pub entity: String,
+    /// What kind of entity changed ([`Entity::Conversation`],
+    /// [`Entity::Contact`], [`Entity::OutboxEntry`] ...).
+    pub entity: Entity,
     /// The id of the entity that changed.
     pub id: String,
     /// The version the caller saw.
@@ -425,7 +510,7 @@ impl Conflict {
     /// A conflict on a conversation, with no changes listed yet.
     pub fn conversation(id: &ConversationId, seen: u64, current: u64) -> Self {
         Self {
-            entity: "conversation".into(),
+            entity: Entity::Conversation,
             id: id.to_string(),
             seen,
             current,
@@ -434,9 +519,9 @@ impl Conflict {
     }
 
     /// A conflict on another entity.
-    pub fn on(entity: &str, id: impl std::fmt::Display, seen: u64, current: u64) -> Self {
+    pub fn on(entity: Entity, id: impl std::fmt::Display, seen: u64, current: u64) -> Self {
         Self {
-            entity: entity.into(),
+            entity,
             id: id.to_string(),
             seen,
             current,
@@ -531,4 +616,38 @@ impl std::fmt::Display for Change {
 /// Converts a [`Duration`] to chrono, saturating instead of failing.
 pub(crate) fn chrono_duration(d: Duration) -> chrono::TimeDelta {
     chrono::TimeDelta::from_std(d).unwrap_or(chrono::TimeDelta::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_read_as_the_words_they_always_did() {
+        let e = Error::not_found(Entity::RoutingCursor, "sales");
+        assert_eq!(e.to_string(), r#"routing cursor "sales" not found"#);
+        let e = Error::Duplicate {
+            what: Unique::IdempotencyKey,
+            existing: "r1".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "duplicate idempotency key: already stored as r1"
+        );
+        let c = Conflict::on(Entity::OutboxEntry, "m1", 3, 0);
+        assert_eq!(
+            c.to_string(),
+            "outbox entry m1 changed since version 3 (now 0)"
+        );
+        let json = serde_json::to_value(&c).unwrap();
+        assert_eq!(json["entity"], "outbox entry");
+        let back: Conflict = serde_json::from_value(json).unwrap();
+        assert_eq!(back, c);
+        assert_eq!(Entity::DeadLetter.as_str(), "dead letter");
+        assert_eq!(
+            Unique::ActiveConversation.to_string(),
+            "active conversation"
+        );
+        assert_eq!(Unique::PhoneNumberId.to_string(), "phone number id");
+    }
 }

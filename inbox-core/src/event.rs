@@ -3,7 +3,7 @@
 //! Every change the core makes emits events. They are committed atomically
 //! with the change, numbered with a gap-free per-tenant sequence by the store,
 //! published on the [`EventBus`](crate::ports::EventBus) for live updates, and
-//! kept for analytics and integrations ([`Store::events_since`](crate::ports::Store::events_since)).
+//! kept for analytics and integrations ([`Conversations::events_since`](crate::ports::Conversations::events_since)).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -64,7 +64,9 @@ pub mod sla;
 pub mod testing;
 pub mod timer;
 
-pub use error::{Change, Conflict, ContentProblem, ContentViolation, Error, Result};
+pub use error::{
+    Change, Conflict, ContentProblem, ContentViolation, Entity, Error, Result, Unique,
+};
 pub use event::{Event, EventActor, EventKind, Ownership, Scope, ViewerState};
 pub use ids::{
     AgentId, ChannelId, ContactId, ConversationId, DeadLetterId, MessageId, TeamId, TenantId,

@@ -19,7 +19,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::Error;
+use crate::error::{Entity, Error};
 use crate::event::Event;
 use crate::ids::{AgentId, TeamId};
 use crate::model::{Agent, Conversation, Role};
@@ -172,7 +172,7 @@ fn sees(agent: &Agent, team: Option<&TeamId>, owner: Option<&AgentId>) -> bool {
 /// tenant is reported as not found.
 pub fn require_view(agent: &Agent, conversation: &Conversation) -> Result<(), Error> {
     if agent.tenant != conversation.tenant {
-        return Err(Error::not_found("conversation", &conversation.id));
+        return Err(Error::not_found(Entity::Conversation, &conversation.id));
     }
     require(agent, Action::View)?;
     if can_view(agent, conversation) {

@@ -7,7 +7,7 @@ use futures_util::StreamExt;
 use std::time::Duration;
 
 use inbox_core::model::{ContactIdentity, Content};
-use inbox_core::ports::{EventBus, Store};
+use inbox_core::ports::{Conversations, Directory, EventBus, Reports};
 use inbox_core::query::{ConversationFilter, ConversationQuery, SortOrder};
 use inbox_core::{InboundEvent, InboundMessage, Inbox};
 use inbox_faults::scenario::{self, Settings, PHONE_NUMBER_ID};

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::PoisonError;
 
-use inbox_core::error::{Error, Result};
+use inbox_core::error::{Entity, Error, Result, Unique};
 use inbox_core::ids::DeadLetterId;
 use inbox_core::ports::{DeadLetter, DeadLetterPut, DeadLetterQuery, DeadLetterScope, DeadLetters};
 use inbox_core::query::{Page, SortKey};
@@ -60,7 +60,7 @@ impl DeadLetters for MemoryStore {
         }
         if s.letters.contains_key(&letter.id) {
             return Err(Error::Duplicate {
-                what: "dead letter",
+                what: Unique::DeadLetter,
                 existing: letter.id.to_string(),
             });
         }
@@ -107,7 +107,7 @@ impl DeadLetters for MemoryStore {
             .get(id)
             .filter(|l| scope.contains(l))
             .cloned()
-            .ok_or_else(|| Error::not_found("dead letter", id))
+            .ok_or_else(|| Error::not_found(Entity::DeadLetter, id))
     }
 
     async fn update_dead_letter(&self, letter: &DeadLetter) -> Result<()> {
@@ -115,7 +115,7 @@ impl DeadLetters for MemoryStore {
         let stored = s
             .letters
             .get_mut(&letter.id)
-            .ok_or_else(|| Error::not_found("dead letter", &letter.id))?;
+            .ok_or_else(|| Error::not_found(Entity::DeadLetter, &letter.id))?;
         stored.tenant = letter.tenant.clone();
         stored.channel = letter.channel.clone();
         stored.reason = letter.reason.clone();

@@ -7,7 +7,7 @@ use futures::StreamExt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use inbox_core::ports::{BusItem, EventBus, ManualClock, SequentialIds};
+use inbox_core::ports::{BusItem, Conversations, Directory, EventBus, ManualClock, SequentialIds};
 use inbox_core::testing::{Fixture, RecordingTransport};
 use inbox_core::{EventKind, Inbox, InboxConfig, Ports, TenantId};
 use inbox_store_memory::{MemoryEventBus, MemoryStore};

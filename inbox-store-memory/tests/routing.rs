@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use common::{conversation, fixture, says};
 use inbox_core::model::{Agent, ConversationStatus, Presence, Role};
-use inbox_core::ports::Store;
+use inbox_core::ports::{LoadScope, Store};
 use inbox_core::routing::Routing;
 use inbox_core::testing::Fixture;
 use inbox_core::{Actor, AgentId, TeamId};
@@ -105,7 +105,11 @@ async fn least_loaded_never_exceeds_capacity_over_a_day() {
         }
         // Agents resolve some of their conversations, and sometimes step
         // away and come back.
-        let loads = f.store.agent_loads(&f.acme()).await.unwrap();
+        let loads = f
+            .store
+            .agent_loads(&f.acme(), &LoadScope::Tenant)
+            .await
+            .unwrap();
         for (a, cap) in agents.iter().zip(capacities) {
             let load = loads.get(a).copied().unwrap_or(0);
             assert!(load <= cap, "{a} has {load} open, capacity {cap}");

@@ -132,7 +132,7 @@ fn stopped() -> Error {
 #[derive(Debug, Clone)]
 pub(crate) struct Queue(mpsc::UnboundedSender<Work>);
 
-/// [`Store::commit`](inbox_core::ports::Store::commit): through the
+/// [`Conversations::commit`](inbox_core::ports::Conversations::commit): through the
 /// committers when group commit is on (`queue`), else (or if they are
 /// gone: the runtime is shutting down) alone on `writer`.
 pub(crate) async fn commit(

@@ -12,7 +12,7 @@ use tokio::sync::broadcast;
 use inbox_core::error::{Error, Result};
 use inbox_core::event::Event;
 use inbox_core::ids::TenantId;
-use inbox_core::ports::{BusItem, EventBus, EventStream, Store};
+use inbox_core::ports::{BusItem, Conversations, EventBus, EventStream};
 
 use crate::error::db;
 use crate::store::PgStore;
@@ -56,7 +56,7 @@ const INLINE_ENVELOPE: &str = r#"{"k":"e","e":[]}"#;
 /// connection listens again on a new one as soon as the database answers,
 /// and then tells every subscriber it may have missed events
 /// ([`BusItem::Lagged`] with a count of 0): they are in the table, to catch
-/// up with [`Store::events_since`](inbox_core::ports::Store::events_since).
+/// up with [`Conversations::events_since`](inbox_core::ports::Conversations::events_since).
 #[derive(Debug, Clone)]
 pub struct PgEventBus {
     store: PgStore,

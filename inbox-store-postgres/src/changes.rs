@@ -8,7 +8,7 @@
 use sqlx::{PgConnection, PgPool};
 use std::collections::HashSet;
 
-use inbox_core::error::{Conflict, Error, Result};
+use inbox_core::error::{Conflict, Entity, Error, Result, Unique};
 use inbox_core::event::Event;
 use inbox_core::ids::TenantId;
 use inbox_core::model::{Conversation, Message};
@@ -73,7 +73,7 @@ impl Writer {
             Ok(events) => {
                 tx.commit().await.map_err(|e| match unique_violation(&e) {
                     Some(_) => Error::Conflict(Box::new(Conflict::on(
-                        "commit",
+                        Entity::Commit,
                         "deferred unique key",
                         0,
                         0,
@@ -124,7 +124,7 @@ impl Writer {
         crate::mutations::alone(&self.pool, job).await
     }
 
-    /// [`Store::merge_contacts`](inbox_core::ports::Store::merge_contacts).
+    /// [`Contacts::merge_contacts`](inbox_core::ports::Contacts::merge_contacts).
     pub(crate) async fn merge_contacts(
         &self,
         tenant: &TenantId,
@@ -146,10 +146,10 @@ impl Writer {
                 .iter()
                 .find(|(id, _)| id == w.value.id.as_str())
                 .map(|(_, v)| *v)
-                .ok_or_else(|| Error::not_found("contact", &w.value.id))?;
+                .ok_or_else(|| Error::not_found(Entity::Contact, &w.value.id))?;
             if current != expected || w.value.version != expected + 1 {
                 return Err(Error::Conflict(Box::new(Conflict::on(
-                    "contact",
+                    Entity::Contact,
                     &w.value.id,
                     expected,
                     current,
@@ -169,7 +169,7 @@ impl Writer {
                 .await
                 .map_err(|e| match unique_violation(&e) {
                     Some(_) => Error::Duplicate {
-                        what: "contact",
+                        what: Unique::Contact,
                         existing: w.value.id.to_string(),
                     },
                     None => db("merge: contact", e),
@@ -200,7 +200,7 @@ impl Writer {
         ch: &Changeset,
         constraint: &str,
     ) -> Error {
-        let duplicate = |what: &'static str, existing: String| Error::Duplicate { what, existing };
+        let duplicate = |what: Unique, existing: String| Error::Duplicate { what, existing };
         // Messages first: a redelivered webhook is a duplicate message,
         // whatever else raced with it.
         for m in &ch.messages {
@@ -210,16 +210,16 @@ impl Writer {
         }
         if let Some(w) = &ch.contact {
             if constraint == "inbox_contacts_pkey" {
-                return duplicate("contact", w.value.id.to_string());
+                return duplicate(Unique::Contact, w.value.id.to_string());
             }
             if let Ok(Some(other)) = contacts::other_holder(&self.pool, tenant, &w.value).await {
-                return duplicate("contact", other);
+                return duplicate(Unique::Contact, other);
             }
         }
         if let Some(w) = &ch.conversation {
             let c = &w.value;
             if constraint == "inbox_conversations_pkey" {
-                return duplicate("conversation", c.id.to_string());
+                return duplicate(Unique::Conversation, c.id.to_string());
             }
             if let Ok(Some(active)) = conversations::LATEST
                 .one(
@@ -229,15 +229,15 @@ impl Writer {
                 .await
             {
                 if active.status.is_active() && active.id != c.id {
-                    return duplicate("active conversation", active.id.to_string());
+                    return duplicate(Unique::ActiveConversation, active.id.to_string());
                 }
             }
         }
         if constraint == "inbox_outbox_pkey" {
-            return duplicate("outbox entry", String::new());
+            return duplicate(Unique::OutboxEntry, String::new());
         }
         // The colliding row is gone again (a race): let the caller retry.
-        Error::Conflict(Box::new(Conflict::on("unique key", constraint, 0, 0)))
+        Error::Conflict(Box::new(Conflict::on(Entity::UniqueKey, constraint, 0, 0)))
     }
 
     /// The duplicate a new message collided with, if any: another with its
@@ -254,7 +254,7 @@ impl Writer {
                 .await
             {
                 return Some(Error::Duplicate {
-                    what: "message",
+                    what: Unique::Message,
                     existing: existing.id.to_string(),
                 });
             }
@@ -265,7 +265,7 @@ impl Writer {
                 .await
             {
                 return Some(Error::Duplicate {
-                    what: "idempotency key",
+                    what: Unique::IdempotencyKey,
                     existing: existing.id.to_string(),
                 });
             }
@@ -279,7 +279,7 @@ impl Writer {
             )
         {
             return Some(Error::Duplicate {
-                what: "message",
+                what: Unique::Message,
                 existing: m.id.to_string(),
             });
         }
@@ -309,7 +309,7 @@ pub(crate) async fn write_one(
 ) -> std::result::Result<Vec<Event>, Failure> {
     let st = Statement::of(|st| directory::tenants_exist(st, vec![tenant.as_str()]));
     checked(tx, st, "commit: tenant", None, |_| {
-        Error::not_found("tenant", tenant)
+        Error::not_found(Entity::Tenant, tenant)
     })
     .await?;
     write_messages(tx, tenant, ch).await?;
@@ -322,10 +322,15 @@ pub(crate) async fn write_one(
         });
         let stored = Some((contacts::VERSION, [tenant.as_str(), k.id.as_str()]));
         checked(tx, st, "commit: contact", stored, |stored| match stored {
-            None => Error::not_found("contact", &k.id),
+            None => Error::not_found(Entity::Contact, &k.id),
             Some(current) => {
                 let expected = w.expected_version.unwrap_or(0);
-                Error::Conflict(Box::new(Conflict::on("contact", &k.id, expected, current)))
+                Error::Conflict(Box::new(Conflict::on(
+                    Entity::Contact,
+                    &k.id,
+                    expected,
+                    current,
+                )))
             }
         })
         .await?;
@@ -337,7 +342,7 @@ pub(crate) async fn write_one(
         let mut st = Statement::new();
         directory::set_presence(&mut st, &[(tenant, agent, presence)])?;
         checked(tx, st, "commit: presence", None, |_| {
-            Error::not_found("agent", agent)
+            Error::not_found(Entity::Agent, agent)
         })
         .await?;
     }
@@ -348,7 +353,7 @@ pub(crate) async fn write_one(
         checked(tx, st, "commit: routing cursor", stored, |stored| {
             let stored = stored.unwrap_or(0);
             Error::Conflict(Box::new(Conflict::on(
-                "routing cursor",
+                Entity::RoutingCursor,
                 &c.team,
                 c.version - 1,
                 stored,
@@ -404,7 +409,7 @@ async fn write_messages(
                 .await
                 .map_err(fail("commit: message conversation"))?
         {
-            return Err(Error::not_found("conversation", &m.conversation).into());
+            return Err(Error::not_found(Entity::Conversation, &m.conversation).into());
         }
     }
     let mut st = Statement::new();
@@ -424,7 +429,7 @@ async fn write_conversation(
     let channel = [(tenant.as_str(), c.channel.as_str())];
     let st = Statement::of(|st| directory::channels_exist(st, &channel));
     checked(tx, st, "commit: channel", None, |_| {
-        Error::not_found("channel", &c.channel)
+        Error::not_found(Entity::Channel, &c.channel)
     })
     .await?;
     let mut st = Statement::new();
@@ -440,7 +445,7 @@ async fn write_conversation(
         "commit: conversation",
         stored,
         |stored| match stored {
-            None => Error::not_found("conversation", &c.id),
+            None => Error::not_found(Entity::Conversation, &c.id),
             Some(current) if current != expected => {
                 Error::Conflict(Box::new(Conflict::conversation(&c.id, expected, current)))
             }

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
-use inbox_core::error::{Error, Result};
+use inbox_core::error::{Entity, Error, Result, Unique};
 use inbox_core::ids::DeadLetterId;
 use inbox_core::ports::{DeadLetter, DeadLetterPut, DeadLetterQuery, DeadLetterScope, DeadLetters};
 use inbox_core::query::Page;
@@ -81,7 +81,7 @@ impl DeadLetters for PgStore {
         .await
         .map_err(|e| match unique_violation(&e) {
             Some(_) => Error::Duplicate {
-                what: "dead letter",
+                what: Unique::DeadLetter,
                 existing: letter.id.to_string(),
             },
             None => db("put dead letter", e),
@@ -151,7 +151,7 @@ impl DeadLetters for PgStore {
         .map_err(|e| db("dead letter", e))?;
         match row {
             Some(row) => from_row(&row),
-            None => Err(Error::not_found("dead letter", id)),
+            None => Err(Error::not_found(Entity::DeadLetter, id)),
         }
     }
 
@@ -169,7 +169,7 @@ impl DeadLetters for PgStore {
             .fetch_optional(&mut *tx)
             .await
             .map_err(|e| db("update dead letter", e))?
-            .ok_or_else(|| Error::not_found("dead letter", &letter.id))?;
+            .ok_or_else(|| Error::not_found(Entity::DeadLetter, &letter.id))?;
         let mut next = from_row(&stored)?;
         next.tenant = letter.tenant.clone();
         next.channel = letter.channel.clone();

@@ -45,7 +45,7 @@
 //! ```text
 //! bus, subscriptions, dead_letters -> store   adapters on a PgStore
 //! store     -> batch, reads, changes, views, search, reports, lookups, tables, ...
-//!              PgStore and its settings; the port traits, each method delegating
+//!              PgStore and its settings; one impl per port, each method delegating
 //! batch     -> plans, changes, mutations  group commit, over a Writer handle
 //! reads     -> plans, lookups             batched ingest lookups
 //! plans     -> changes                    the batches' pools (Writers)

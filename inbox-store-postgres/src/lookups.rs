@@ -15,7 +15,7 @@ use crate::error::db;
 use crate::sql::{cast, column, Arrays};
 
 /// The SQL of a scalar subquery selecting `$col` of the message a status
-/// report concerns (`Store::message_for_status`): the outbound message
+/// report concerns ([`PgStore::message_for_status`](crate::PgStore::message_for_status)): the outbound message
 /// with our id `u.ours` on channel `u.ch` of tenant `u.t`, else the one
 /// with the provider's id `u.ext` there.
 macro_rules! status_target {
@@ -95,7 +95,7 @@ async fn in_order(
     Ok(out)
 }
 
-/// [`Store::ingest_context`](inbox_core::ports::Store::ingest_context) of
+/// [`Conversations::ingest_context`](inbox_core::ports::Conversations::ingest_context) of
 /// each key, in order.
 pub(crate) async fn contexts(
     conn: &mut PgConnection,
@@ -142,7 +142,7 @@ pub(crate) async fn contexts(
         .collect())
 }
 
-/// [`Store::message_for_status`](inbox_core::ports::Store::message_for_status)
+/// [`PgStore::message_for_status`](crate::PgStore::message_for_status)
 /// of each key, in order.
 pub(crate) async fn statuses(
     conn: &mut PgConnection,

@@ -1,6 +1,6 @@
 //! Batched message mutations: delivery status reports, gathered.
 //!
-//! Every status webhook ends in [`Store::update_message_for_status`]: find
+//! Every status webhook ends in [`Messages::update_messages`]: find
 //! the message, read it under a row lock, apply the status, write it back
 //! and record its event. Alone, that is a lookup and a transaction of four
 //! round trips that also holds the tenant's event-sequence row from the
@@ -13,7 +13,7 @@
 //! mutations in arrival order (several for one message see each other, as
 //! they would one after another), and writes them with its one statement
 //! (a multi-row `UPDATE` and their events, numbered with the changesets'
-//! events), one commit. [`Store::update_message`] goes the same way.
+//! events), one commit. [`Messages::update_message`] goes the same way.
 //!
 //! The read takes no lock (the batch has no transaction open across round
 //! trips; see [`crate::batch`]): each message's row version (`xmin`) is
@@ -22,21 +22,20 @@
 //! between, the statement's checks fail and the batch is redone; a
 //! mutation redone alone reads its message under a row lock.
 //!
-//! The reports of one webhook ([`Store::update_messages_for_statuses`]) are
+//! The reports of one webhook (one [`Messages::update_messages`] call) are
 //! one unit of the committers' queue: they land in one batch, in their
 //! order, so a message's sent, delivered and read reports are one lookup
 //! and one row write (three events) instead of three batches.
 //!
-//! [`Store::update_message`]: inbox_core::ports::Store::update_message
-//! [`Store::update_message_for_status`]: inbox_core::ports::Store::update_message_for_status
-//! [`Store::update_messages_for_statuses`]: inbox_core::ports::Store::update_messages_for_statuses
+//! [`Messages::update_message`]: inbox_core::ports::Messages::update_message
+//! [`Messages::update_messages`]: inbox_core::ports::Messages::update_messages
 
 use sqlx::{PgConnection, PgPool, Row};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::oneshot;
 
-use inbox_core::error::{Conflict, Error, Result};
+use inbox_core::error::{Conflict, Entity, Error, Result, Unique};
 use inbox_core::event::Event;
 use inbox_core::ids::{ChannelId, MessageId, TenantId};
 use inbox_core::model::Message;
@@ -49,15 +48,15 @@ use crate::tables::{events, messages};
 
 /// Which message a mutation is for.
 pub(crate) enum Target {
-    /// [`Store::update_message`]: this one (missing is `NotFound`).
+    /// [`MessageTarget::Id`]: this one (missing is `NotFound`).
     ///
-    /// [`Store::update_message`]: inbox_core::ports::Store::update_message
+    /// [`MessageTarget::Id`]: inbox_core::ports::MessageTarget::Id
     Id(MessageId),
-    /// [`Store::update_message_for_status`]: the one a status report
+    /// [`MessageTarget::Status`]: the one a status report
     /// concerns, found as `message_for_status` finds it (missing is
     /// `None`).
     ///
-    /// [`Store::update_message_for_status`]: inbox_core::ports::Store::update_message_for_status
+    /// [`MessageTarget::Status`]: inbox_core::ports::MessageTarget::Status
     Status {
         channel: ChannelId,
         ours: Option<MessageId>,
@@ -209,7 +208,7 @@ pub(crate) async fn read_and_apply(
     for (job, key) in jobs.iter().zip(found) {
         let Some((message, _, changed)) = key.as_ref().and_then(|k| messages.get_mut(k)) else {
             outcomes.push(match &job.target {
-                Target::Id(id) => Err(Error::not_found("message", id)),
+                Target::Id(id) => Err(Error::not_found(Entity::Message, id)),
                 Target::Status { .. } => Ok(None),
             });
             continue;
@@ -267,7 +266,7 @@ pub(crate) async fn alone(pool: &PgPool, job: &MutationJob) -> Result<Option<Mes
     }
 }
 
-/// [`Store::update_message`](inbox_core::ports::Store::update_message) in a
+/// [`Messages::update_message`](inbox_core::ports::Messages::update_message) in a
 /// transaction of its own.
 async fn update_alone(
     pool: &PgPool,
@@ -278,7 +277,7 @@ async fn update_alone(
     let mut tx = pool.begin().await.map_err(|e| db("begin", e))?;
     let (mut message, version) = messages::locked(&mut tx, tenant, id)
         .await?
-        .ok_or_else(|| Error::not_found("message", id))?;
+        .ok_or_else(|| Error::not_found(Entity::Message, id))?;
     let mutated = mutation.apply(&mut message);
     if !mutated.changed {
         let _ = tx.rollback().await;
@@ -295,7 +294,12 @@ async fn update_alone(
         // Cannot happen: the row is locked.
         Ok((false, _)) => {
             let _ = tx.rollback().await;
-            return Err(Error::Conflict(Box::new(Conflict::on("message", id, 0, 0))));
+            return Err(Error::Conflict(Box::new(Conflict::on(
+                Entity::Message,
+                id,
+                0,
+                0,
+            ))));
         }
         Err(e) => {
             let _ = tx.rollback().await;
@@ -306,7 +310,7 @@ async fn update_alone(
                         .one(pool, &[tenant.as_str(), message.channel.as_str(), &ext])
                         .await?;
                     Error::Duplicate {
-                        what: "message",
+                        what: Unique::Message,
                         existing: other.map(|m| m.id.to_string()).unwrap_or_default(),
                     }
                 }

@@ -87,7 +87,7 @@ impl Readers {
         Self { tx }
     }
 
-    /// [`Store::ingest_context`](inbox_core::ports::Store::ingest_context),
+    /// [`Conversations::ingest_context`](inbox_core::ports::Conversations::ingest_context),
     /// batched.
     pub(crate) async fn context(&self, key: ContextKey) -> Result<IngestContext> {
         let (reply, answer) = oneshot::channel();
@@ -97,7 +97,7 @@ impl Readers {
         answer.await.unwrap_or_else(|_| Err(stopped()))
     }
 
-    /// [`Store::message_for_status`](inbox_core::ports::Store::message_for_status),
+    /// `PgStore::message_for_status`,
     /// batched.
     pub(crate) async fn status(&self, key: StatusKey) -> Result<Option<Message>> {
         let (reply, answer) = oneshot::channel();
@@ -108,7 +108,7 @@ impl Readers {
     }
 }
 
-/// [`Store::ingest_context`](inbox_core::ports::Store::ingest_context):
+/// [`Conversations::ingest_context`](inbox_core::ports::Conversations::ingest_context):
 /// through the readers when there are, else alone on `pool`.
 pub(crate) async fn context(
     readers: Option<&Readers>,
@@ -121,7 +121,7 @@ pub(crate) async fn context(
     }
 }
 
-/// [`Store::message_for_status`](inbox_core::ports::Store::message_for_status):
+/// [`PgStore::message_for_status`](crate::PgStore::message_for_status):
 /// through the readers when there are, else alone on `pool`.
 pub(crate) async fn status(
     readers: Option<&Readers>,

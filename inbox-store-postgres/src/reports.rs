@@ -1,9 +1,9 @@
-//! Reports ([`Store::metrics`]) and the live snapshot
-//! ([`Store::live_snapshot`]), read from the columns written beside the
+//! Reports ([`Reports::metrics`]) and the live snapshot
+//! ([`Reports::live_snapshot`]), read from the columns written beside the
 //! documents ([`crate::facts`]), never from the documents.
 //!
-//! [`Store::metrics`]: inbox_core::ports::Store::metrics
-//! [`Store::live_snapshot`]: inbox_core::ports::Store::live_snapshot
+//! [`Reports::metrics`]: inbox_core::ports::Reports::metrics
+//! [`Reports::live_snapshot`]: inbox_core::ports::Reports::live_snapshot
 
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
@@ -16,6 +16,7 @@ use inbox_core::metrics::{
     SlaCompliance, Waiting,
 };
 use inbox_core::model::Agent;
+use inbox_core::ports::LoadScope;
 
 use crate::error::db;
 use crate::sql::micros;
@@ -96,7 +97,7 @@ impl Population<'_> {
     }
 }
 
-/// [`Store::metrics`](inbox_core::ports::Store::metrics).
+/// [`Reports::metrics`](inbox_core::ports::Reports::metrics).
 pub(crate) async fn metrics(
     pool: &PgPool,
     tenant: &TenantId,
@@ -292,7 +293,7 @@ fn push_scope(qb: &mut QueryBuilder<'_, Postgres>, tenant: &TenantId, query: &Li
     }
 }
 
-/// [`Store::live_snapshot`](inbox_core::ports::Store::live_snapshot).
+/// [`Reports::live_snapshot`](inbox_core::ports::Reports::live_snapshot).
 pub(crate) async fn live_snapshot(
     pool: &PgPool,
     tenant: &TenantId,
@@ -301,7 +302,7 @@ pub(crate) async fn live_snapshot(
     let mut snapshot = live_counts(pool, tenant, query).await?;
     snapshot.waiting_longest = waiting_longest(pool, tenant, query).await?;
     snapshot.in_doubt = count_in_doubt(pool, tenant, query).await?;
-    let loads = conversations::loads(pool, tenant).await?;
+    let loads = conversations::loads(pool, tenant, &LoadScope::Tenant).await?;
     let agents: Vec<Agent> = AGENTS.list(pool, tenant).await?;
     snapshot.agents = agents
         .into_iter()

@@ -34,7 +34,7 @@ impl Terms {
     }
 }
 
-/// [`Store::search`](inbox_core::ports::Store::search); `few`: how many
+/// [`Reports::search`](inbox_core::ports::Reports::search); `few`: how many
 /// matching conversations are still fetched by key (see
 /// `PgStore::with_search_probe_limit`).
 pub(crate) async fn search(

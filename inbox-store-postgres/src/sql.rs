@@ -10,7 +10,7 @@ use sqlx::types::Json;
 use sqlx::{PgConnection, PgExecutor, PgPool, Postgres, QueryBuilder, Row};
 use std::marker::PhantomData;
 
-use inbox_core::error::{Error, Result};
+use inbox_core::error::{Entity, Error, Result};
 use inbox_core::model::Priority;
 
 use crate::error::{corrupt, db};
@@ -285,16 +285,21 @@ pub(crate) async fn documents<T: DeserializeOwned>(
 /// errors.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Docs {
-    /// What a document is called in errors.
-    pub what: &'static str,
+    /// What a document is (its name in errors).
+    pub entity: Entity,
     /// The table.
     pub table: &'static str,
 }
 
 impl Docs {
-    /// The documents `what` of `table`.
-    pub(crate) const fn new(what: &'static str, table: &'static str) -> Self {
-        Self { what, table }
+    /// The documents, each an `entity`, of `table`.
+    pub(crate) const fn new(entity: Entity, table: &'static str) -> Self {
+        Self { entity, table }
+    }
+
+    /// What a document is called in errors.
+    pub(crate) fn what(&self) -> &'static str {
+        self.entity.as_str()
     }
 
     /// The query of the documents where `filter` (over keys bound as
@@ -321,7 +326,7 @@ impl<T: DeserializeOwned> ByKey<T> {
     /// The documents of the rows selected, in the order selected.
     pub(crate) async fn all(&self, pool: &PgPool, keys: &[&str]) -> Result<Vec<T>> {
         let sql = format!("SELECT data FROM {} WHERE {}", self.docs.table, self.filter);
-        documents(pool, (self.context, self.docs.what), &sql, keys).await
+        documents(pool, (self.context, self.docs.what()), &sql, keys).await
     }
 
     /// The document of the row selected, if any (the queries select at
@@ -334,7 +339,7 @@ impl<T: DeserializeOwned> ByKey<T> {
     /// id) if there is none.
     pub(crate) async fn required(&self, pool: &PgPool, keys: &[&str]) -> Result<T> {
         self.one(pool, keys).await?.ok_or_else(|| {
-            Error::not_found(self.docs.what, keys.last().copied().unwrap_or_default())
+            Error::not_found(self.docs.entity, keys.last().copied().unwrap_or_default())
         })
     }
 }

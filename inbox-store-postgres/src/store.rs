@@ -1,6 +1,7 @@
-//! The PostgreSQL [`Store`]: the store's handle and its settings, and the
-//! port's methods, each delegating to the module that does the work (see
-//! the crate documentation for the layers).
+//! The PostgreSQL [`Store`](inbox_core::ports::Store): the store's handle
+//! and its settings, and the ports' methods (one impl block per port), each
+//! delegating to the module that does the work (see the crate documentation
+//! for the layers).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -15,8 +16,9 @@ use inbox_core::model::{
     Agent, Channel, Contact, ContactIdentity, Conversation, Message, Team, Tenant,
 };
 use inbox_core::ports::{
-    Changeset, Committed, IngestContext, Lease, MessageMutation, MessageUpdated, OutboxClaim,
-    OutboxDisposition, StatusReport, Store,
+    Changeset, Committed, ContactMerge, Contacts, Conversations, Directory, IngestContext, Lease,
+    LoadScope, MessageMutation, MessageTarget, MessageUpdate, MessageUpdated, Messages,
+    OutboxClaim, OutboxDisposition, Reports, Scheduling,
 };
 use inbox_core::query::{ConversationQuery, Page, SearchHit, SearchQuery};
 use inbox_core::timer::Timer;
@@ -36,7 +38,7 @@ use crate::{reports, search, views};
 /// themselves (`MIGRATOR.run(&pool)`), or to inspect.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-/// A [`Store`] on PostgreSQL.
+/// A [`Store`](inbox_core::ports::Store) on PostgreSQL.
 ///
 /// Every commit is one transaction; optimistic version checks and unique
 /// indexes make it safe for any number of application instances sharing
@@ -101,8 +103,8 @@ impl PgStore {
     /// by its event sequence) pay one statement and one WAL flush per batch
     /// instead of several statements and a flush each. Each commit still
     /// succeeds or fails on its own. Ingest lookups
-    /// ([`Store::ingest_context`], [`Store::message_for_status`]) are
-    /// batched the same way. Spawns the committer and reader tasks on the
+    /// ([`Conversations::ingest_context`], [`PgStore::message_for_status`])
+    /// are batched the same way. Spawns the committer and reader tasks on the
     /// current Tokio runtime.
     ///
     /// The batches run on connections of their own: two lazily connected
@@ -244,31 +246,43 @@ impl PgStore {
         batch::mutate(self.queue.as_ref(), &self.writer, tenant, mutations).await
     }
 
-    /// One message mutation (see [`PgStore::mutate`]).
-    async fn mutate_one(
+    /// The outbound message a status report concerns: the one with our id
+    /// `our_id` on the channel if there is one, else the one with the
+    /// provider's `external_id` there (as [`MessageTarget::Status`] finds
+    /// it), or `None`. Batched with the ingest lookups under group commit.
+    pub async fn message_for_status(
         &self,
         tenant: &TenantId,
-        target: Target,
-        mutation: &MessageMutation,
-    ) -> Result<Option<MessageUpdated>> {
-        let mut results = self.mutate(tenant, vec![(target, mutation.clone())]).await;
-        results
-            .pop()
-            .unwrap_or_else(|| Err(Error::unavailable("PostgreSQL: the committer stopped")))
+        channel: &ChannelId,
+        our_id: Option<&MessageId>,
+        external_id: &str,
+    ) -> Result<Option<Message>> {
+        let key = StatusKey {
+            at: Scope::of(tenant, channel, external_id),
+            our_id: our_id.cloned(),
+        };
+        reads::status(self.readers.as_ref(), self.pool(), key).await
     }
 }
 
-/// The target of a status report.
-fn status_target(channel: &ChannelId, ours: Option<&MessageId>, external_id: &str) -> Target {
-    Target::Status {
-        channel: channel.clone(),
-        ours: ours.cloned(),
-        external_id: external_id.to_string(),
+/// The mutation target of an update.
+fn target(update: &MessageTarget) -> Target {
+    match update {
+        MessageTarget::Id(id) => Target::Id(id.clone()),
+        MessageTarget::Status {
+            channel,
+            our_id,
+            external_id,
+        } => Target::Status {
+            channel: channel.clone(),
+            ours: our_id.clone(),
+            external_id: external_id.clone(),
+        },
     }
 }
 
 #[async_trait]
-impl Store for PgStore {
+impl Directory for PgStore {
     async fn upsert_tenant(&self, tenant: &Tenant) -> Result<()> {
         directory::upsert_tenant(self.pool(), tenant).await
     }
@@ -320,13 +334,10 @@ impl Store for PgStore {
     async fn teams(&self, tenant: &TenantId) -> Result<Vec<Team>> {
         TEAMS.list(self.pool(), tenant).await
     }
+}
 
-    async fn contact(&self, tenant: &TenantId, id: &ContactId) -> Result<Contact> {
-        contacts::BY_ID
-            .required(self.pool(), &[tenant.as_str(), id.as_str()])
-            .await
-    }
-
+#[async_trait]
+impl Contacts for PgStore {
     async fn contacts(&self, tenant: &TenantId, ids: &[ContactId]) -> Result<Vec<Contact>> {
         contacts::by_ids(self.pool(), tenant, ids).await
     }
@@ -339,6 +350,13 @@ impl Store for PgStore {
         contacts::find(self.pool(), tenant, identity).await
     }
 
+    async fn merge_contacts(&self, tenant: &TenantId, m: &ContactMerge) -> Result<Committed> {
+        self.writer.merge_contacts(tenant, m).await
+    }
+}
+
+#[async_trait]
+impl Conversations for PgStore {
     async fn conversation(&self, tenant: &TenantId, id: &ConversationId) -> Result<Conversation> {
         conversations::BY_ID
             .required(self.pool(), &[tenant.as_str(), id.as_str()])
@@ -363,52 +381,45 @@ impl Store for PgStore {
         views::list(self.pool(), tenant, query).await
     }
 
-    async fn search(&self, tenant: &TenantId, query: &SearchQuery) -> Result<Page<SearchHit>> {
-        search::search(self.pool(), self.search_probe_limit, tenant, query).await
-    }
-
-    async fn metrics(
+    async fn ingest_context(
         &self,
         tenant: &TenantId,
-        query: &inbox_core::metrics::MetricsQuery,
-    ) -> Result<inbox_core::metrics::MetricsReport> {
-        reports::metrics(self.pool(), tenant, query).await
+        channel: &ChannelId,
+        identity: &ContactIdentity,
+        external_id: &str,
+    ) -> Result<IngestContext> {
+        let key = ContextKey {
+            at: Scope::of(tenant, channel, external_id),
+            identity: identity.clone(),
+        };
+        reads::context(self.readers.as_ref(), self.pool(), key).await
     }
 
-    async fn live_snapshot(
+    async fn commit(&self, changes: Changeset) -> Result<Committed> {
+        batch::commit(self.queue.as_ref(), &self.writer, changes).await
+    }
+
+    async fn events_since(
         &self,
         tenant: &TenantId,
-        query: &inbox_core::metrics::LiveQuery,
-    ) -> Result<inbox_core::metrics::LiveSnapshot> {
-        reports::live_snapshot(self.pool(), tenant, query).await
+        after_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<Event>> {
+        events::since(self.pool(), tenant, after_seq, limit).await
     }
 
-    async fn agent_loads(
+    async fn conversation_events(
         &self,
         tenant: &TenantId,
-    ) -> Result<std::collections::BTreeMap<AgentId, u32>> {
-        conversations::loads(self.pool(), tenant).await
+        conversation: &ConversationId,
+        after_version: u64,
+    ) -> Result<Vec<Event>> {
+        events::of_conversation(self.pool(), tenant, conversation, after_version).await
     }
+}
 
-    async fn last_assignee(
-        &self,
-        tenant: &TenantId,
-        contact: &ContactId,
-    ) -> Result<Option<AgentId>> {
-        conversations::last_assignee(self.pool(), tenant, contact).await
-    }
-
-    async fn routing_cursors(
-        &self,
-        tenant: &TenantId,
-    ) -> Result<Vec<inbox_core::routing::RoutingCursor>> {
-        cursors::all(self.pool(), tenant).await
-    }
-
-    async fn agent_load(&self, tenant: &TenantId, agent: &AgentId) -> Result<u32> {
-        conversations::load(self.pool(), tenant, agent).await
-    }
-
+#[async_trait]
+impl Messages for PgStore {
     async fn message(&self, tenant: &TenantId, id: &MessageId) -> Result<Message> {
         messages::BY_ID
             .required(self.pool(), &[tenant.as_str(), id.as_str()])
@@ -443,106 +454,21 @@ impl Store for PgStore {
         messages::BY_IDEMPOTENCY_KEY.one(self.pool(), &keys).await
     }
 
-    async fn ingest_context(
+    async fn update_messages(
         &self,
         tenant: &TenantId,
-        channel: &ChannelId,
-        identity: &ContactIdentity,
-        external_id: &str,
-    ) -> Result<IngestContext> {
-        let key = ContextKey {
-            at: Scope::of(tenant, channel, external_id),
-            identity: identity.clone(),
-        };
-        reads::context(self.readers.as_ref(), self.pool(), key).await
-    }
-
-    async fn message_for_status(
-        &self,
-        tenant: &TenantId,
-        channel: &ChannelId,
-        our_id: Option<&MessageId>,
-        external_id: &str,
-    ) -> Result<Option<Message>> {
-        let key = StatusKey {
-            at: Scope::of(tenant, channel, external_id),
-            our_id: our_id.cloned(),
-        };
-        reads::status(self.readers.as_ref(), self.pool(), key).await
-    }
-
-    async fn commit(&self, changes: Changeset) -> Result<Committed> {
-        batch::commit(self.queue.as_ref(), &self.writer, changes).await
-    }
-
-    async fn merge_contacts(
-        &self,
-        tenant: &TenantId,
-        m: &inbox_core::ports::ContactMerge,
-    ) -> Result<Committed> {
-        self.writer.merge_contacts(tenant, m).await
-    }
-
-    async fn update_message(
-        &self,
-        tenant: &TenantId,
-        id: &MessageId,
-        mutation: &MessageMutation,
-    ) -> Result<Option<Event>> {
-        match self
-            .mutate_one(tenant, Target::Id(id.clone()), mutation)
-            .await?
-        {
-            Some(updated) => Ok(updated.event),
-            None => Err(Error::not_found("message", id)),
-        }
-    }
-
-    async fn update_message_for_status(
-        &self,
-        tenant: &TenantId,
-        channel: &ChannelId,
-        our_id: Option<&MessageId>,
-        external_id: &str,
-        mutation: &MessageMutation,
-    ) -> Result<Option<MessageUpdated>> {
-        let target = status_target(channel, our_id, external_id);
-        self.mutate_one(tenant, target, mutation).await
-    }
-
-    async fn update_messages_for_statuses(
-        &self,
-        tenant: &TenantId,
-        reports: &[StatusReport],
+        updates: &[MessageUpdate],
     ) -> Vec<Result<Option<MessageUpdated>>> {
-        let mutations = reports
+        let mutations = updates
             .iter()
-            .map(|r| {
-                let target = status_target(&r.channel, r.our_id.as_ref(), &r.external_id);
-                (target, r.mutation.clone())
-            })
+            .map(|u| (target(&u.target), u.mutation.clone()))
             .collect();
         self.mutate(tenant, mutations).await
     }
+}
 
-    async fn events_since(
-        &self,
-        tenant: &TenantId,
-        after_seq: u64,
-        limit: u32,
-    ) -> Result<Vec<Event>> {
-        events::since(self.pool(), tenant, after_seq, limit).await
-    }
-
-    async fn conversation_events(
-        &self,
-        tenant: &TenantId,
-        conversation: &ConversationId,
-        after_version: u64,
-    ) -> Result<Vec<Event>> {
-        events::of_conversation(self.pool(), tenant, conversation, after_version).await
-    }
-
+#[async_trait]
+impl Scheduling for PgStore {
     async fn due_timers(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Timer>> {
         timers::due(self.pool(), now, limit).await
     }
@@ -585,14 +511,6 @@ impl Store for PgStore {
         outbox::claim(self.pool(), now, lease, limit).await
     }
 
-    async fn release_outbox(
-        &self,
-        claim: &OutboxClaim,
-        disposition: OutboxDisposition,
-    ) -> Result<()> {
-        outbox::release(self.pool(), claim, disposition).await
-    }
-
     async fn begin_outbox_attempt(
         &self,
         claim: &OutboxClaim,
@@ -600,5 +518,59 @@ impl Store for PgStore {
         until: DateTime<Utc>,
     ) -> Result<()> {
         outbox::begin_attempt(self.pool(), claim, at, until).await
+    }
+
+    async fn release_outbox(
+        &self,
+        claim: &OutboxClaim,
+        disposition: OutboxDisposition,
+    ) -> Result<()> {
+        outbox::release(self.pool(), claim, disposition).await
+    }
+}
+
+#[async_trait]
+impl Reports for PgStore {
+    async fn search(&self, tenant: &TenantId, query: &SearchQuery) -> Result<Page<SearchHit>> {
+        search::search(self.pool(), self.search_probe_limit, tenant, query).await
+    }
+
+    async fn metrics(
+        &self,
+        tenant: &TenantId,
+        query: &inbox_core::metrics::MetricsQuery,
+    ) -> Result<inbox_core::metrics::MetricsReport> {
+        reports::metrics(self.pool(), tenant, query).await
+    }
+
+    async fn live_snapshot(
+        &self,
+        tenant: &TenantId,
+        query: &inbox_core::metrics::LiveQuery,
+    ) -> Result<inbox_core::metrics::LiveSnapshot> {
+        reports::live_snapshot(self.pool(), tenant, query).await
+    }
+
+    async fn agent_loads(
+        &self,
+        tenant: &TenantId,
+        scope: &LoadScope,
+    ) -> Result<std::collections::BTreeMap<AgentId, u32>> {
+        conversations::loads(self.pool(), tenant, scope).await
+    }
+
+    async fn last_assignee(
+        &self,
+        tenant: &TenantId,
+        contact: &ContactId,
+    ) -> Result<Option<AgentId>> {
+        conversations::last_assignee(self.pool(), tenant, contact).await
+    }
+
+    async fn routing_cursors(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<inbox_core::routing::RoutingCursor>> {
+        cursors::all(self.pool(), tenant).await
     }
 }

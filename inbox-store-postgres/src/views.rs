@@ -15,7 +15,7 @@ use inbox_core::query::{
 use crate::error::db;
 use crate::sql::{document, priority_rank};
 
-/// [`Store::list_conversations`](inbox_core::ports::Store::list_conversations).
+/// [`Conversations::list_conversations`](inbox_core::ports::Conversations::list_conversations).
 pub(crate) async fn list(
     pool: &PgPool,
     tenant: &TenantId,

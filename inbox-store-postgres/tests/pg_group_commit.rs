@@ -16,7 +16,9 @@ use inbox_core::model::{
     Author, Content, ConversationStatus, DeliveryState, DeliveryStatus, DeliveryUpdate, Direction,
     Message,
 };
-use inbox_core::ports::{Changeset, MessageMutation, MessageUpdated, StatusReport, Store, Write};
+use inbox_core::ports::{
+    Changeset, MessageMutation, MessageTarget, MessageUpdate, MessageUpdated, Store, Write,
+};
 use inbox_core::testing::Fixture;
 use inbox_core::{
     AgentId, ChannelId, EventKind, IngestOutcome, MessageId, TenantId, View, ViewQuery,
@@ -136,8 +138,7 @@ async fn concurrent_ingests_share_transactions_and_end_as_if_committed_alone() {
                 let (store, t, channel) = (store.clone(), t.clone(), channel.clone());
                 async move {
                     let ext = format!("wamid.out.{n}");
-                    store
-                        .update_message_for_status(&t, &channel, None, &ext, &report(status, &ext))
+                    update_for_status(&*store, &t, &channel, None, &ext, &report(status, &ext))
                         .await
                         .unwrap()
                         .expect("the reply is found")
@@ -331,9 +332,10 @@ fn outbound(stored: &Message, n: usize, ext: Option<String>) -> Message {
 enum Via {
     /// `update_message` with the message id.
     Id,
-    /// `update_message_for_status` with our id (and another provider id).
+    /// A status report ([`MessageTarget::Status`]) with our id (and another
+    /// provider id).
     Ours,
-    /// `update_message_for_status` with the provider id `wamid.out.{n}`
+    /// A status report with the provider id `wamid.out.{n}`
     /// (the one the mutation records, too).
     Provider,
 }
@@ -359,15 +361,45 @@ impl Via {
         };
         match self {
             Via::Id => store.update_message(t, &id, m).await.map(Some),
-            Via::Ours => store
-                .update_message_for_status(t, &channel, Some(&id), "wamid.elsewhere", m)
+            Via::Ours => update_for_status(store, t, &channel, Some(&id), "wamid.elsewhere", m)
                 .await
                 .map(|u| u.map(|u| u.event)),
-            Via::Provider => store
-                .update_message_for_status(t, &channel, None, ext, m)
+            Via::Provider => update_for_status(store, t, &channel, None, ext, m)
                 .await
                 .map(|u| u.map(|u| u.event)),
         }
+    }
+}
+
+/// One status report, as [`MessageTarget::Status`], applied on its own.
+async fn update_for_status(
+    store: &dyn Store,
+    t: &TenantId,
+    channel: &ChannelId,
+    our_id: Option<&MessageId>,
+    external_id: &str,
+    mutation: &MessageMutation,
+) -> inbox_core::Result<Option<MessageUpdated>> {
+    let update = status_update(channel, our_id, external_id, mutation.clone());
+    let mut results = store.update_messages(t, &[update]).await;
+    assert_eq!(results.len(), 1, "one result per update");
+    results.remove(0)
+}
+
+/// A status report about a message of `channel`.
+fn status_update(
+    channel: &ChannelId,
+    our_id: Option<&MessageId>,
+    external_id: &str,
+    mutation: MessageMutation,
+) -> MessageUpdate {
+    MessageUpdate {
+        target: MessageTarget::Status {
+            channel: channel.clone(),
+            our_id: our_id.cloned(),
+            external_id: external_id.to_string(),
+        },
+        mutation,
     }
 }
 
@@ -421,7 +453,7 @@ async fn concurrent_status_reports_are_applied_together_as_if_one_at_a_time() {
 
     // Sent, delivered and read for each, all at once, in a scrambled order:
     // by message id (`update_message`) or as a status webhook finds the
-    // message (`update_message_for_status`: by our id, or by the provider's).
+    // message (a status report: by our id, or by the provider's).
     let mut calls: Vec<(usize, Via, MessageMutation)> = Vec::new();
     for (status, via) in [
         (DeliveryStatus::Read, Via::Id),
@@ -605,7 +637,7 @@ async fn closing_a_store_returns_once_group_commit_has_run() {
     assert!(matches!(&after, Err(e) if e.is_retryable()), "{after:?}");
 }
 
-/// The status reports of one webhook (`update_messages_for_statuses`) are
+/// The status reports of one webhook (one `update_messages` call) are
 /// one unit of group commit: applied in their order, even with many such
 /// units arriving at once and sharing batches, each report with its own
 /// event, numbered in report order.
@@ -629,16 +661,11 @@ async fn a_webhooks_status_reports_are_applied_in_order_in_one_batch() {
         let (store, t, channel) = (f.store.clone(), t.clone(), channel.clone());
         async move {
             let ext = format!("wamid.out.{n}");
-            let reports: Vec<StatusReport> = statuses
+            let reports: Vec<MessageUpdate> = statuses
                 .iter()
-                .map(|s| StatusReport {
-                    channel: channel.clone(),
-                    our_id: None,
-                    external_id: ext.clone(),
-                    mutation: report(*s, &ext),
-                })
+                .map(|s| status_update(&channel, None, &ext, report(*s, &ext)))
                 .collect();
-            store.update_messages_for_statuses(&t, &reports).await
+            store.update_messages(&t, &reports).await
         }
     }))
     .await;
@@ -735,19 +762,14 @@ async fn generic_plans_once_the_tables_have_statistics() {
     let (stored, duplicates) = stored_and_duplicates(&outcomes);
     assert_eq!((stored, duplicates), (20, 20), "{outcomes:?}");
     let channel = ChannelId::new("sales").unwrap();
-    let reports: Vec<StatusReport> = replies
+    let reports: Vec<MessageUpdate> = replies
         .iter()
         .map(|m| {
             let ext = m.external_id.clone().unwrap();
-            StatusReport {
-                channel: channel.clone(),
-                our_id: None,
-                external_id: ext.clone(),
-                mutation: report(DeliveryStatus::Read, &ext),
-            }
+            status_update(&channel, None, &ext, report(DeliveryStatus::Read, &ext))
         })
         .collect();
-    let applied = f.store.update_messages_for_statuses(&t, &reports).await;
+    let applied = f.store.update_messages(&t, &reports).await;
     assert!(
         applied
             .iter()

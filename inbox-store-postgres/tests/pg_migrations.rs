@@ -18,7 +18,8 @@ use inbox_core::model::{
     ResponseTime,
 };
 use inbox_core::ports::{
-    Changeset, Store, SubscriptionDeadLetter, SubscriptionLog, SubscriptionRetry, Write,
+    Changeset, Conversations, Messages, SubscriptionDeadLetter, SubscriptionLog, SubscriptionRetry,
+    Write,
 };
 use inbox_core::sla::{SlaState, SlaTarget, SlaTargetKind, SlaTargetState};
 use inbox_core::{

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use inbox_core::event::{Event, EventActor};
-use inbox_core::ports::{BusItem, Changeset, EventBus, Store};
+use inbox_core::ports::{BusItem, Changeset, Conversations, EventBus, Store};
 use inbox_core::testing::Fixture;
 use inbox_core::{
     ConversationId, Error, EventKind, InboxConfig, IngestOutcome, MessageId, Reply, TenantId, View,

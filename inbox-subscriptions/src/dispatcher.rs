@@ -115,7 +115,7 @@ enum Outcome {
 
 /// Sends a tenant's domain events to subscribers as signed HTTP POSTs.
 ///
-/// It reads the store's event log ([`Store::events_since`]), so nothing
+/// It reads the store's event log ([`Conversations::events_since`](inbox_core::ports::Conversations::events_since)), so nothing
 /// committed is missed: call [`SubscriptionDispatcher::pump`] in a loop (every second,
 /// say). Each delivery is a JSON body `{"subscription", "delivery",
 /// "attempt", "event"}` with headers `X-Inbox-Signature` (see

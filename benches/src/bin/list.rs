@@ -352,7 +352,7 @@ fn print_report(name: &str, count: u64, sorted: &[Duration]) {
     );
 }
 
-/// Reports (`Store::metrics`) over 1%, 10% and all of the conversations
+/// Reports (`Reports::metrics`) over 1%, 10% and all of the conversations
 /// (the seed opens them 1 ms apart, from 2025-06-15 15:06:40 UTC), and
 /// the live snapshot of every active conversation.
 async fn reports(store: &dyn Store, conversations: i64) -> Result<(), String> {

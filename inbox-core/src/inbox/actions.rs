@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{ActionOutcome, Actor, Draft, Inbox, StaleReplies, Staleness};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Unique};
 use crate::event::{Event, EventActor, EventKind, Ownership};
 use crate::ids::{AgentId, ConversationId, MessageId, TeamId, TenantId};
 use crate::model::{
@@ -642,7 +642,7 @@ impl Inbox {
     ) -> Result<ActionOutcome> {
         match result {
             Err(Error::Duplicate {
-                what: "idempotency key",
+                what: Unique::IdempotencyKey,
                 ..
             }) => self
                 .replayed(actor, id, key)

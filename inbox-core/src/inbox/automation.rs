@@ -12,7 +12,7 @@ use crate::event::{Event, EventActor, EventKind};
 use crate::ids::{AgentId, ContactId, MessageId, TeamId, TenantId};
 use crate::model::ConversationStatus;
 use crate::model::{Author, Contact, Content, Conversation, DeliveryState, Direction, Message};
-use crate::ports::OutboxEntry;
+use crate::ports::{LoadScope, OutboxEntry};
 use crate::query::{AssigneeFilter, ConversationFilter, ConversationQuery, Cursor, SortOrder};
 use crate::routing::{
     DrainCause, Effect, OfflinePolicy, Roster, Routing, RoutingCursor, RunInput, RunOutcome,
@@ -120,7 +120,7 @@ impl Inbox {
             .map(|c| (c.team.clone(), c))
             .collect();
         let agents = store.agents(tenant).await?;
-        let loads = store.agent_loads(tenant).await?;
+        let loads = store.agent_loads(tenant, &LoadScope::Tenant).await?;
         let last_agent = match contact {
             Some(k) => store.last_assignee(tenant, k).await?,
             None => None,

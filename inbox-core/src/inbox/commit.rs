@@ -14,7 +14,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{Inbox, InboxConfig};
-use crate::error::{Conflict, Error, Result};
+use crate::error::{Conflict, Entity, Error, Result};
 use crate::event::{Event, EventActor, EventKind};
 use crate::ids::TeamId;
 use crate::model::{Contact, Content, Conversation, Message};
@@ -296,5 +296,5 @@ impl Retry {
 /// Whether a conflict is on a routing cursor (or fence) rather than on the
 /// conversation.
 fn on_cursor(c: &Conflict) -> bool {
-    c.entity == "routing cursor"
+    c.entity == Entity::RoutingCursor
 }

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::{Actor, Inbox};
-use crate::error::{Error, Result};
+use crate::error::{Entity, Error, Result};
 use crate::event::{Event, EventActor, EventKind};
 use crate::ids::ContactId;
 use crate::model::Contact;
@@ -39,7 +39,8 @@ impl Inbox {
         permissions::require(&agent, Action::Tag)?;
         let current = self.ports.store.contact(&actor.tenant, id).await?;
         if seen_version != current.version {
-            let mut c = crate::error::Conflict::on("contact", id, seen_version, current.version);
+            let mut c =
+                crate::error::Conflict::on(Entity::Contact, id, seen_version, current.version);
             c.changes.push(crate::error::Change::Other {
                 what: "the contact was edited".into(),
             });
@@ -159,7 +160,8 @@ impl Inbox {
         let from = store.contact(&actor.tenant, merge).await?;
         for (c, seen) in [(&into, keep_version), (&from, merge_version)] {
             if c.version != seen {
-                let mut conflict = crate::error::Conflict::on("contact", &c.id, seen, c.version);
+                let mut conflict =
+                    crate::error::Conflict::on(Entity::Contact, &c.id, seen, c.version);
                 conflict.changes.push(crate::error::Change::Other {
                     what: "the contact was edited".into(),
                 });

@@ -1,7 +1,7 @@
 //! Provisioning and settings: tenants, channels, teams, agents.
 
 use super::{Actor, Inbox};
-use crate::error::{Error, Result};
+use crate::error::{Entity, Error, Result};
 use crate::model::{Agent, Channel, Presence, Team, Tenant};
 use crate::permissions::{self, Action};
 use crate::routing::DrainCause;
@@ -103,7 +103,7 @@ impl Inbox {
     async fn require_settings(&self, actor: &Actor, tenant: &crate::ids::TenantId) -> Result<()> {
         let me = self.load_agent(actor).await?;
         if &actor.tenant != tenant {
-            return Err(Error::not_found("tenant", tenant));
+            return Err(Error::not_found(Entity::Tenant, tenant));
         }
         permissions::require(&me, Action::ManageSettings)
     }

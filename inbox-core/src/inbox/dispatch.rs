@@ -1,7 +1,7 @@
 //! The outbox dispatcher: delivers committed replies through the transport.
 //!
 //! Every claimed message is settled on its own. The dispatcher reads what it
-//! needs, records the attempt in the store ([`Store::begin_outbox_attempt`]),
+//! needs, records the attempt in the store ([`Scheduling::begin_outbox_attempt`]),
 //! hands the message to the transport, then records the outcome and
 //! releases the claim. So a message is *in doubt* (maybe sent, maybe not)
 //! only if its request may have reached the provider:
@@ -24,7 +24,7 @@
 //! order, so they reach the customer in the order they were written, even
 //! when one waits for a retry.
 //!
-//! [`Store::begin_outbox_attempt`]: crate::ports::Store::begin_outbox_attempt
+//! [`Scheduling::begin_outbox_attempt`]: crate::ports::Scheduling::begin_outbox_attempt
 
 use futures_util::StreamExt;
 use std::sync::atomic::{AtomicBool, Ordering};

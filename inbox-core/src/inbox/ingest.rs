@@ -4,7 +4,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use super::commit::{Decision, Retry, Rows, Rules, SlaStep};
 use super::{Inbox, ReopenPolicy};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Unique};
 use crate::event::{Event, EventActor, EventKind};
 use crate::ids::{ContactId, ConversationId, MessageId, TenantId};
 use crate::inbound::{InboundEvent, InboundMessage, InboundStatus, IngestOutcome};
@@ -12,7 +12,7 @@ use crate::model::{
     Author, Channel, Contact, Content, Conversation, ConversationStatus, DeliveryStatus,
     DeliveryUpdate, Direction, Message, SystemChange,
 };
-use crate::ports::{MessageMutation, MessageUpdated, StatusReport, Write};
+use crate::ports::{MessageMutation, MessageTarget, MessageUpdate, MessageUpdated, Write};
 use crate::routing::TriggerKind;
 
 /// The 24-hour customer service window.
@@ -88,7 +88,7 @@ impl Inbox {
             match self.apply(plan.decision).await {
                 Ok(_) => return Ok(outcome),
                 Err(Error::Duplicate {
-                    what: "message",
+                    what: Unique::Message,
                     existing,
                 }) => {
                     return Ok(IngestOutcome::Duplicate {
@@ -309,13 +309,13 @@ impl Inbox {
     /// Applies several delivery status reports (those of one webhook, say)
     /// as [`Inbox::ingest_status`] would one after another, in order, and
     /// returns each one's outcome at its position. A tenant's reports go to
-    /// the store together ([`Store::update_messages_for_statuses`]), so the
+    /// the store together ([`Messages::update_messages`]), so the
     /// sent, delivered and read reports of one message can be one lookup
     /// and one write instead of three; a report that fails (an empty id, an
     /// unknown number, a timestamp out of range: [`InboundStatus::check`])
     /// fails alone.
     ///
-    /// [`Store::update_messages_for_statuses`]: crate::ports::Store::update_messages_for_statuses
+    /// [`Messages::update_messages`]: crate::ports::Messages::update_messages
     pub async fn ingest_statuses(
         &self,
         statuses: Vec<InboundStatus>,
@@ -337,13 +337,15 @@ impl Inbox {
                     continue;
                 }
             };
-            let report = StatusReport {
-                channel: channel.id.clone(),
-                our_id: status
-                    .our_message_id
-                    .as_deref()
-                    .and_then(|s| MessageId::new(s).ok()),
-                external_id: status.external_id.clone(),
+            let report = MessageUpdate {
+                target: MessageTarget::Status {
+                    channel: channel.id.clone(),
+                    our_id: status
+                        .our_message_id
+                        .as_deref()
+                        .and_then(|s| MessageId::new(s).ok()),
+                    external_id: status.external_id.clone(),
+                },
                 mutation: MessageMutation::Delivery {
                     update: DeliveryUpdate {
                         status: status.status,
@@ -355,12 +357,12 @@ impl Inbox {
             };
             match groups.iter_mut().find(|g| g.tenant == channel.tenant) {
                 Some(g) => {
-                    g.positions.push((i, status.status));
+                    g.positions.push((i, status.status, status.external_id));
                     g.reports.push(report);
                 }
                 None => groups.push(TenantReports {
                     tenant: channel.tenant,
-                    positions: vec![(i, status.status)],
+                    positions: vec![(i, status.status, status.external_id)],
                     reports: vec![report],
                 }),
             }
@@ -369,17 +371,15 @@ impl Inbox {
             let updated = self
                 .ports
                 .store
-                .update_messages_for_statuses(&group.tenant, &group.reports)
+                .update_messages(&group.tenant, &group.reports)
                 .await;
             let mut events = Vec::new();
             let mut outcomes = updated.into_iter();
-            for ((i, status), report) in group.positions.into_iter().zip(group.reports) {
+            for (i, status, external_id) in group.positions {
                 let outcome = match outcomes.next() {
                     None => Err(missing_result()),
                     Some(Err(e)) => Err(e),
-                    Some(Ok(None)) => Ok(IngestOutcome::UnknownMessage {
-                        external_id: report.external_id,
-                    }),
+                    Some(Ok(None)) => Ok(IngestOutcome::UnknownMessage { external_id }),
                     Some(Ok(Some(MessageUpdated {
                         message,
                         event: Some(event),
@@ -432,9 +432,9 @@ fn apply_identity_change(content: &Content, identity: &mut crate::model::Contact
 }
 
 /// A store that answered fewer status reports than it was given (a
-/// broken [`Store::update_messages_for_statuses`]).
+/// broken [`Messages::update_messages`]).
 ///
-/// [`Store::update_messages_for_statuses`]: crate::ports::Store::update_messages_for_statuses
+/// [`Messages::update_messages`]: crate::ports::Messages::update_messages
 fn missing_result() -> Error {
     Error::Backend {
         message: "the store returned no result for a status report".into(),
@@ -443,11 +443,12 @@ fn missing_result() -> Error {
 }
 
 /// A tenant's status reports, in order, and where each one's outcome goes
-/// (its position among the reports given, and the status it reports).
+/// (its position among the reports given, the status it reports and the
+/// provider's message id).
 struct TenantReports {
     tenant: TenantId,
-    positions: Vec<(usize, DeliveryStatus)>,
-    reports: Vec<StatusReport>,
+    positions: Vec<(usize, DeliveryStatus, String)>,
+    reports: Vec<MessageUpdate>,
 }
 
 /// What one customer message changes, and what to tell the caller.

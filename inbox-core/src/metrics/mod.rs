@@ -3,7 +3,7 @@
 //! time range.
 //!
 //! Stores compute reports where the data lives
-//! ([`Store::metrics`](crate::ports::Store::metrics): SQL aggregates in a
+//! ([`Reports::metrics`](crate::ports::Reports::metrics): SQL aggregates in a
 //! database); every store must give exactly the numbers defined here:
 //!
 //! - the population is the tenant's conversations **opened** in

@@ -13,7 +13,7 @@ pub enum BusItem {
     Event(Box<Event>),
     /// The subscriber fell behind and `n` events were dropped (`0`: an
     /// unknown number, e.g. while the bus was reconnecting); catch up with
-    /// [`Store::events_since`](crate::ports::Store::events_since).
+    /// [`Conversations::events_since`](crate::ports::Conversations::events_since).
     Lagged(u64),
 }
 

@@ -3,29 +3,44 @@
 //! All are object safe and meant to be used as `Arc<dyn Trait>`. Each trait's
 //! documentation has a `# Contract` section that says what an implementation
 //! must guarantee.
+//!
+//! Durable state is split by concern into [`Directory`], [`Contacts`],
+//! [`Conversations`], [`Messages`], [`Scheduling`], [`Reports`] and
+//! [`DeadLetters`]; [`Store`] is all of them together, the one object the
+//! core holds.
 
 mod bus;
 mod clock;
+mod contacts;
 mod context;
+mod conversations;
 mod dead_letters;
+mod directory;
 mod idgen;
+mod messages;
+mod reports;
+mod scheduling;
 mod store;
 mod subscriptions;
 mod transport;
 
 pub use bus::{BusItem, EventBus, EventStream};
 pub use clock::{Clock, ManualClock};
+pub use contacts::{ContactMerge, Contacts};
 pub use context::{ContextCard, ContextError, CustomerContext};
+pub use conversations::{Changeset, Committed, Conversations, IngestContext, Write};
 pub use dead_letters::{
     DeadLetter, DeadLetterPut, DeadLetterQuery, DeadLetterReplay, DeadLetterScope, DeadLetters,
     InboundDecoder, ReplayOutcome,
 };
+pub use directory::Directory;
 pub use idgen::{IdGenerator, SequentialIds};
-pub use store::{
-    AsDynStore, Changeset, Committed, ContactMerge, IngestContext, Lease, MessageMutation,
-    MessageUpdated, Mutated, OutboxClaim, OutboxDisposition, OutboxEntry, StatusReport, Store,
-    Write,
+pub use messages::{
+    MessageMutation, MessageTarget, MessageUpdate, MessageUpdated, Messages, Mutated,
 };
+pub use reports::{LoadScope, Reports};
+pub use scheduling::{Lease, OutboxClaim, OutboxDisposition, OutboxEntry, Scheduling};
+pub use store::{AsDynStore, Store};
 pub use subscriptions::{
     DeliveryOutcome, DeliveryRecord, SubscriptionDeadLetter, SubscriptionLog, SubscriptionRetry,
 };

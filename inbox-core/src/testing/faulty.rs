@@ -9,12 +9,16 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::event::Event;
-use crate::ids::{AgentId, ChannelId, ContactId, ConversationId, MessageId, TeamId, TenantId};
+use crate::ids::{
+    AgentId, ChannelId, ContactId, ConversationId, DeadLetterId, MessageId, TeamId, TenantId,
+};
 use crate::metrics::{LiveQuery, LiveSnapshot, MetricsQuery, MetricsReport};
 use crate::model::{Agent, Channel, Contact, ContactIdentity, Conversation, Message, Team, Tenant};
 use crate::ports::{
-    Changeset, Committed, ContactMerge, IngestContext, Lease, MessageMutation, MessageUpdated,
-    OutboxClaim, OutboxDisposition, StatusReport, Store,
+    Changeset, Committed, ContactMerge, Contacts, Conversations, DeadLetter, DeadLetterPut,
+    DeadLetterQuery, DeadLetterScope, DeadLetters, Directory, IngestContext, Lease, LoadScope,
+    MessageUpdate, MessageUpdated, Messages, OutboxClaim, OutboxDisposition, Reports, Scheduling,
+    Store,
 };
 use crate::query::{ConversationQuery, Page, SearchHit, SearchQuery};
 use crate::routing::RoutingCursor;
@@ -29,7 +33,7 @@ use crate::timer::Timer;
 /// ```no_run
 /// # futures::executor::block_on(async {
 /// use inbox_core::testing::FaultyStore;
-/// use inbox_core::ports::Store;
+/// use inbox_core::ports::{Directory, Store};
 /// # let inner: std::sync::Arc<dyn Store> = unimplemented!();
 /// let store = FaultyStore::new(inner);
 /// store.set_down(true);
@@ -83,9 +87,11 @@ impl FaultyStore {
         *self.countdown.lock().unwrap_or_else(|e| e.into_inner()) = Some(calls);
     }
 
-    /// Every call of `operation` (a [`Store`] method's name, such as
-    /// `"channel"`) fails with `error()` from now on, while the rest works:
-    /// for data a backend cannot read or has lost.
+    /// Every call of `operation` (the name of a method a store implements,
+    /// such as `"channel"`; a provided method such as
+    /// [`Contacts::contact`] is a call of the method it is made of,
+    /// `"contacts"`) fails with `error()` from now on, while the rest
+    /// works: for data a backend cannot read or has lost.
     pub fn refuse(&self, operation: &'static str, error: fn() -> Error) {
         let mut refusals = self.refusals.lock().unwrap_or_else(|e| e.into_inner());
         refusals.insert(operation, error);
@@ -138,76 +144,69 @@ impl FaultyStore {
     }
 }
 
+// Passes a call to the inner store once `FaultyStore::check` lets it.
+macro_rules! pass {
+    ($self:ident.$method:ident($($arg:expr),*)) => {{
+        $self.check(stringify!($method))?;
+        $self.inner.$method($($arg),*).await
+    }};
+}
+
 #[async_trait]
-impl Store for FaultyStore {
+impl Directory for FaultyStore {
     async fn upsert_tenant(&self, tenant: &Tenant) -> Result<()> {
-        self.check("upsert_tenant")?;
-        self.inner.upsert_tenant(tenant).await
+        pass!(self.upsert_tenant(tenant))
     }
 
     async fn tenant(&self, id: &TenantId) -> Result<Tenant> {
-        self.check("tenant")?;
-        self.inner.tenant(id).await
+        pass!(self.tenant(id))
     }
 
     async fn upsert_channel(&self, channel: &Channel) -> Result<()> {
-        self.check("upsert_channel")?;
-        self.inner.upsert_channel(channel).await
+        pass!(self.upsert_channel(channel))
     }
 
     async fn channel(&self, tenant: &TenantId, id: &ChannelId) -> Result<Channel> {
-        self.check("channel")?;
-        self.inner.channel(tenant, id).await
+        pass!(self.channel(tenant, id))
     }
 
     async fn channels(&self, tenant: &TenantId) -> Result<Vec<Channel>> {
-        self.check("channels")?;
-        self.inner.channels(tenant).await
+        pass!(self.channels(tenant))
     }
 
     async fn channel_by_phone_number_id(&self, phone_number_id: &str) -> Result<Option<Channel>> {
-        self.check("channel_by_phone_number_id")?;
-        self.inner.channel_by_phone_number_id(phone_number_id).await
+        pass!(self.channel_by_phone_number_id(phone_number_id))
     }
 
     async fn upsert_agent(&self, agent: &Agent) -> Result<()> {
-        self.check("upsert_agent")?;
-        self.inner.upsert_agent(agent).await
+        pass!(self.upsert_agent(agent))
     }
 
     async fn agent(&self, tenant: &TenantId, id: &AgentId) -> Result<Agent> {
-        self.check("agent")?;
-        self.inner.agent(tenant, id).await
+        pass!(self.agent(tenant, id))
     }
 
     async fn agents(&self, tenant: &TenantId) -> Result<Vec<Agent>> {
-        self.check("agents")?;
-        self.inner.agents(tenant).await
+        pass!(self.agents(tenant))
     }
 
     async fn upsert_team(&self, team: &Team) -> Result<()> {
-        self.check("upsert_team")?;
-        self.inner.upsert_team(team).await
+        pass!(self.upsert_team(team))
     }
 
     async fn team(&self, tenant: &TenantId, id: &TeamId) -> Result<Team> {
-        self.check("team")?;
-        self.inner.team(tenant, id).await
+        pass!(self.team(tenant, id))
     }
 
     async fn teams(&self, tenant: &TenantId) -> Result<Vec<Team>> {
-        self.check("teams")?;
-        self.inner.teams(tenant).await
+        pass!(self.teams(tenant))
     }
+}
 
-    async fn contact(&self, tenant: &TenantId, id: &ContactId) -> Result<Contact> {
-        self.check("contact")?;
-        self.inner.contact(tenant, id).await
-    }
-
+#[async_trait]
+impl Contacts for FaultyStore {
     async fn contacts(&self, tenant: &TenantId, ids: &[ContactId]) -> Result<Vec<Contact>> {
-        self.check("contacts")?;
-        self.inner.contacts(tenant, ids).await
+        pass!(self.contacts(tenant, ids))
     }
 
     async fn find_contact(
@@ -215,13 +214,18 @@ impl Store for FaultyStore {
         tenant: &TenantId,
         identity: &ContactIdentity,
     ) -> Result<Option<Contact>> {
-        self.check("find_contact")?;
-        self.inner.find_contact(tenant, identity).await
+        pass!(self.find_contact(tenant, identity))
     }
 
+    async fn merge_contacts(&self, tenant: &TenantId, merge: &ContactMerge) -> Result<Committed> {
+        pass!(self.merge_contacts(tenant, merge))
+    }
+}
+
+#[async_trait]
+impl Conversations for FaultyStore {
     async fn conversation(&self, tenant: &TenantId, id: &ConversationId) -> Result<Conversation> {
-        self.check("conversation")?;
-        self.inner.conversation(tenant, id).await
+        pass!(self.conversation(tenant, id))
     }
 
     async fn latest_conversation(
@@ -230,10 +234,7 @@ impl Store for FaultyStore {
         channel: &ChannelId,
         contact: &ContactId,
     ) -> Result<Option<Conversation>> {
-        self.check("latest_conversation")?;
-        self.inner
-            .latest_conversation(tenant, channel, contact)
-            .await
+        pass!(self.latest_conversation(tenant, channel, contact))
     }
 
     async fn list_conversations(
@@ -241,87 +242,7 @@ impl Store for FaultyStore {
         tenant: &TenantId,
         query: &ConversationQuery,
     ) -> Result<Page<Conversation>> {
-        self.check("list_conversations")?;
-        self.inner.list_conversations(tenant, query).await
-    }
-
-    async fn search(&self, tenant: &TenantId, query: &SearchQuery) -> Result<Page<SearchHit>> {
-        self.check("search")?;
-        self.inner.search(tenant, query).await
-    }
-
-    async fn agent_load(&self, tenant: &TenantId, agent: &AgentId) -> Result<u32> {
-        self.check("agent_load")?;
-        self.inner.agent_load(tenant, agent).await
-    }
-
-    async fn metrics(&self, tenant: &TenantId, query: &MetricsQuery) -> Result<MetricsReport> {
-        self.check("metrics")?;
-        self.inner.metrics(tenant, query).await
-    }
-
-    async fn live_snapshot(&self, tenant: &TenantId, query: &LiveQuery) -> Result<LiveSnapshot> {
-        self.check("live_snapshot")?;
-        self.inner.live_snapshot(tenant, query).await
-    }
-
-    async fn agent_loads(&self, tenant: &TenantId) -> Result<BTreeMap<AgentId, u32>> {
-        self.check("agent_loads")?;
-        self.inner.agent_loads(tenant).await
-    }
-
-    async fn last_assignee(
-        &self,
-        tenant: &TenantId,
-        contact: &ContactId,
-    ) -> Result<Option<AgentId>> {
-        self.check("last_assignee")?;
-        self.inner.last_assignee(tenant, contact).await
-    }
-
-    async fn routing_cursors(&self, tenant: &TenantId) -> Result<Vec<RoutingCursor>> {
-        self.check("routing_cursors")?;
-        self.inner.routing_cursors(tenant).await
-    }
-
-    async fn merge_contacts(&self, tenant: &TenantId, merge: &ContactMerge) -> Result<Committed> {
-        self.check("merge_contacts")?;
-        self.inner.merge_contacts(tenant, merge).await
-    }
-
-    async fn message(&self, tenant: &TenantId, id: &MessageId) -> Result<Message> {
-        self.check("message")?;
-        self.inner.message(tenant, id).await
-    }
-
-    async fn messages(
-        &self,
-        tenant: &TenantId,
-        conversation: &ConversationId,
-    ) -> Result<Vec<Message>> {
-        self.check("messages")?;
-        self.inner.messages(tenant, conversation).await
-    }
-
-    async fn message_by_external_id(
-        &self,
-        tenant: &TenantId,
-        channel: &ChannelId,
-        external_id: &str,
-    ) -> Result<Option<Message>> {
-        self.check("message_by_external_id")?;
-        self.inner
-            .message_by_external_id(tenant, channel, external_id)
-            .await
-    }
-
-    async fn message_by_idempotency_key(
-        &self,
-        tenant: &TenantId,
-        key: &str,
-    ) -> Result<Option<Message>> {
-        self.check("message_by_idempotency_key")?;
-        self.inner.message_by_idempotency_key(tenant, key).await
+        pass!(self.list_conversations(tenant, query))
     }
 
     async fn ingest_context(
@@ -331,65 +252,11 @@ impl Store for FaultyStore {
         identity: &ContactIdentity,
         external_id: &str,
     ) -> Result<IngestContext> {
-        self.check("ingest_context")?;
-        self.inner
-            .ingest_context(tenant, channel, identity, external_id)
-            .await
-    }
-
-    async fn message_for_status(
-        &self,
-        tenant: &TenantId,
-        channel: &ChannelId,
-        our_id: Option<&MessageId>,
-        external_id: &str,
-    ) -> Result<Option<Message>> {
-        self.check("message_for_status")?;
-        self.inner
-            .message_for_status(tenant, channel, our_id, external_id)
-            .await
+        pass!(self.ingest_context(tenant, channel, identity, external_id))
     }
 
     async fn commit(&self, changes: Changeset) -> Result<Committed> {
-        self.check("commit")?;
-        self.inner.commit(changes).await
-    }
-
-    async fn update_message(
-        &self,
-        tenant: &TenantId,
-        id: &MessageId,
-        mutation: &MessageMutation,
-    ) -> Result<Option<Event>> {
-        self.check("update_message")?;
-        self.inner.update_message(tenant, id, mutation).await
-    }
-
-    async fn update_message_for_status(
-        &self,
-        tenant: &TenantId,
-        channel: &ChannelId,
-        our_id: Option<&MessageId>,
-        external_id: &str,
-        mutation: &MessageMutation,
-    ) -> Result<Option<MessageUpdated>> {
-        self.check("update_message_for_status")?;
-        self.inner
-            .update_message_for_status(tenant, channel, our_id, external_id, mutation)
-            .await
-    }
-
-    async fn update_messages_for_statuses(
-        &self,
-        tenant: &TenantId,
-        reports: &[StatusReport],
-    ) -> Vec<Result<Option<MessageUpdated>>> {
-        if self.check("update_messages_for_statuses").is_err() {
-            return reports.iter().map(|_| Err(Self::outage())).collect();
-        }
-        self.inner
-            .update_messages_for_statuses(tenant, reports)
-            .await
+        pass!(self.commit(changes))
     }
 
     async fn events_since(
@@ -398,8 +265,7 @@ impl Store for FaultyStore {
         after_seq: u64,
         limit: u32,
     ) -> Result<Vec<Event>> {
-        self.check("events_since")?;
-        self.inner.events_since(tenant, after_seq, limit).await
+        pass!(self.events_since(tenant, after_seq, limit))
     }
 
     async fn conversation_events(
@@ -408,15 +274,57 @@ impl Store for FaultyStore {
         conversation: &ConversationId,
         after_version: u64,
     ) -> Result<Vec<Event>> {
-        self.check("conversation_events")?;
-        self.inner
-            .conversation_events(tenant, conversation, after_version)
-            .await
+        pass!(self.conversation_events(tenant, conversation, after_version))
+    }
+}
+
+#[async_trait]
+impl Messages for FaultyStore {
+    async fn message(&self, tenant: &TenantId, id: &MessageId) -> Result<Message> {
+        pass!(self.message(tenant, id))
     }
 
+    async fn messages(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+    ) -> Result<Vec<Message>> {
+        pass!(self.messages(tenant, conversation))
+    }
+
+    async fn message_by_external_id(
+        &self,
+        tenant: &TenantId,
+        channel: &ChannelId,
+        external_id: &str,
+    ) -> Result<Option<Message>> {
+        pass!(self.message_by_external_id(tenant, channel, external_id))
+    }
+
+    async fn message_by_idempotency_key(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+    ) -> Result<Option<Message>> {
+        pass!(self.message_by_idempotency_key(tenant, key))
+    }
+
+    async fn update_messages(
+        &self,
+        tenant: &TenantId,
+        updates: &[MessageUpdate],
+    ) -> Vec<Result<Option<MessageUpdated>>> {
+        if self.check("update_messages").is_err() {
+            return updates.iter().map(|_| Err(Self::outage())).collect();
+        }
+        self.inner.update_messages(tenant, updates).await
+    }
+}
+
+#[async_trait]
+impl Scheduling for FaultyStore {
     async fn due_timers(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Timer>> {
-        self.check("due_timers")?;
-        self.inner.due_timers(now, limit).await
+        pass!(self.due_timers(now, limit))
     }
 
     async fn acquire_lease(
@@ -427,10 +335,7 @@ impl Store for FaultyStore {
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<Lease> {
-        self.check("acquire_lease")?;
-        self.inner
-            .acquire_lease(tenant, conversation, agent, now, until)
-            .await
+        pass!(self.acquire_lease(tenant, conversation, agent, now, until))
     }
 
     async fn release_lease(
@@ -439,8 +344,7 @@ impl Store for FaultyStore {
         conversation: &ConversationId,
         agent: &AgentId,
     ) -> Result<bool> {
-        self.check("release_lease")?;
-        self.inner.release_lease(tenant, conversation, agent).await
+        pass!(self.release_lease(tenant, conversation, agent))
     }
 
     async fn lease(
@@ -449,8 +353,7 @@ impl Store for FaultyStore {
         conversation: &ConversationId,
         now: DateTime<Utc>,
     ) -> Result<Option<Lease>> {
-        self.check("lease")?;
-        self.inner.lease(tenant, conversation, now).await
+        pass!(self.lease(tenant, conversation, now))
     }
 
     async fn claim_outbox(
@@ -459,8 +362,7 @@ impl Store for FaultyStore {
         lease: Duration,
         limit: u32,
     ) -> Result<Vec<OutboxClaim>> {
-        self.check("claim_outbox")?;
-        self.inner.claim_outbox(now, lease, limit).await
+        pass!(self.claim_outbox(now, lease, limit))
     }
 
     async fn begin_outbox_attempt(
@@ -469,8 +371,7 @@ impl Store for FaultyStore {
         at: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<()> {
-        self.check("begin_outbox_attempt")?;
-        self.inner.begin_outbox_attempt(claim, at, until).await
+        pass!(self.begin_outbox_attempt(claim, at, until))
     }
 
     async fn release_outbox(
@@ -478,41 +379,64 @@ impl Store for FaultyStore {
         claim: &OutboxClaim,
         disposition: OutboxDisposition,
     ) -> Result<()> {
-        self.check("release_outbox")?;
-        self.inner.release_outbox(claim, disposition).await
+        pass!(self.release_outbox(claim, disposition))
     }
 }
 
 #[async_trait]
-impl crate::ports::DeadLetters for FaultyStore {
-    async fn put_dead_letter(
+impl Reports for FaultyStore {
+    async fn search(&self, tenant: &TenantId, query: &SearchQuery) -> Result<Page<SearchHit>> {
+        pass!(self.search(tenant, query))
+    }
+
+    async fn metrics(&self, tenant: &TenantId, query: &MetricsQuery) -> Result<MetricsReport> {
+        pass!(self.metrics(tenant, query))
+    }
+
+    async fn live_snapshot(&self, tenant: &TenantId, query: &LiveQuery) -> Result<LiveSnapshot> {
+        pass!(self.live_snapshot(tenant, query))
+    }
+
+    async fn agent_loads(
         &self,
-        letter: crate::ports::DeadLetter,
-    ) -> Result<crate::ports::DeadLetterPut> {
-        self.check("put_dead_letter")?;
-        self.inner.put_dead_letter(letter).await
+        tenant: &TenantId,
+        scope: &LoadScope,
+    ) -> Result<BTreeMap<AgentId, u32>> {
+        pass!(self.agent_loads(tenant, scope))
+    }
+
+    async fn last_assignee(
+        &self,
+        tenant: &TenantId,
+        contact: &ContactId,
+    ) -> Result<Option<AgentId>> {
+        pass!(self.last_assignee(tenant, contact))
+    }
+
+    async fn routing_cursors(&self, tenant: &TenantId) -> Result<Vec<RoutingCursor>> {
+        pass!(self.routing_cursors(tenant))
+    }
+}
+
+#[async_trait]
+impl DeadLetters for FaultyStore {
+    async fn put_dead_letter(&self, letter: DeadLetter) -> Result<DeadLetterPut> {
+        pass!(self.put_dead_letter(letter))
     }
 
     async fn dead_letters(
         &self,
-        scope: &crate::ports::DeadLetterScope,
-        query: &crate::ports::DeadLetterQuery,
-    ) -> Result<Page<crate::ports::DeadLetter>> {
-        self.check("dead_letters")?;
-        self.inner.dead_letters(scope, query).await
+        scope: &DeadLetterScope,
+        query: &DeadLetterQuery,
+    ) -> Result<Page<DeadLetter>> {
+        pass!(self.dead_letters(scope, query))
     }
 
-    async fn dead_letter(
-        &self,
-        scope: &crate::ports::DeadLetterScope,
-        id: &crate::ids::DeadLetterId,
-    ) -> Result<crate::ports::DeadLetter> {
-        self.check("dead_letter")?;
-        self.inner.dead_letter(scope, id).await
+    async fn dead_letter(&self, scope: &DeadLetterScope, id: &DeadLetterId) -> Result<DeadLetter> {
+        pass!(self.dead_letter(scope, id))
     }
 
-    async fn update_dead_letter(&self, letter: &crate::ports::DeadLetter) -> Result<()> {
-        self.check("update_dead_letter")?;
-        self.inner.update_dead_letter(letter).await
+    async fn update_dead_letter(&self, letter: &DeadLetter) -> Result<()> {
+        pass!(self.update_dead_letter(letter))
     }
 }

@@ -13,19 +13,15 @@
 //! The expression is evaluated once per test, so every test gets a fresh
 //! store. Invoke it twice (once with the concrete type, once cast to
 //! `Arc<dyn Store>`) to check both static and dynamic dispatch, as
-//! `inbox-store-memory` does.
+//! `inbox-store-memory` does. The tests are named `ports::<port>::<test>`
+//! (each port's contract) and `inbox::<area>::<test>` (the inbox driven on
+//! the store), so `cargo test ports::scheduling` runs one port's contract;
+//! [`conformance`] says how the list is kept.
 
 mod bus;
 pub mod conformance;
-mod contacts_suite;
-mod dead_letters_suite;
 mod faulty;
 mod fixture;
-mod live_suite;
-mod metrics_suite;
-mod outbox_suite;
-mod routing_suite;
-mod subscriptions_suite;
 mod transport;
 
 pub use bus::RecordingBus;

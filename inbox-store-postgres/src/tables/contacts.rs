@@ -5,7 +5,7 @@ use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool, QueryBuilder, Row};
 use std::collections::HashMap;
 
-use inbox_core::error::Result;
+use inbox_core::error::{Entity, Result};
 use inbox_core::ids::{ContactId, TenantId};
 use inbox_core::model::{Contact, ContactIdentity};
 
@@ -86,11 +86,7 @@ pub(crate) const VERSION: &str =
     "SELECT version FROM inbox_contacts WHERE tenant_id = $1 AND contact_id = $2";
 
 /// `inbox_contacts`.
-const CONTACTS: Docs = Docs::new("contact", "inbox_contacts");
-
-/// A contact: `(tenant, contact id)`.
-pub(crate) const BY_ID: ByKey<Contact> =
-    CONTACTS.by("contact", "tenant_id = $1 AND contact_id = $2");
+const CONTACTS: Docs = Docs::new(Entity::Contact, "inbox_contacts");
 
 /// The contact with a wa_id: `(tenant, wa_id)`.
 const BY_WA_ID: ByKey<Contact> = CONTACTS.by("contact", "tenant_id = $1 AND wa_id = $2");

@@ -4,9 +4,10 @@
 use sqlx::{PgConnection, PgExecutor, PgPool, QueryBuilder, Row};
 use std::collections::BTreeMap;
 
-use inbox_core::error::{Error, Result};
+use inbox_core::error::{Entity, Error, Result, Unique};
 use inbox_core::ids::{AgentId, ContactId, ConversationId, TenantId};
 use inbox_core::model::Conversation;
+use inbox_core::ports::LoadScope;
 
 use crate::error::{db, unique_violation};
 use crate::facts::{text_array_literal, ConversationFacts};
@@ -122,7 +123,7 @@ pub(crate) async fn move_to_contact(
     .await
     .map_err(|e| match unique_violation(&e) {
         Some(_) => Error::Duplicate {
-            what: "active conversation",
+            what: Unique::ActiveConversation,
             existing: into.to_string(),
         },
         None => db("merge: conversations", e),
@@ -147,7 +148,7 @@ pub(crate) async fn exists(
 }
 
 /// `inbox_conversations`.
-const CONVERSATIONS: Docs = Docs::new("conversation", "inbox_conversations");
+const CONVERSATIONS: Docs = Docs::new(Entity::Conversation, "inbox_conversations");
 
 /// A conversation: `(tenant, conversation id)`.
 pub(crate) const BY_ID: ByKey<Conversation> =
@@ -172,26 +173,30 @@ pub(crate) async fn last_assignee(
     found.map(AgentId::new).transpose()
 }
 
-/// How many active conversations the agent owns.
-pub(crate) async fn load(pool: &PgPool, tenant: &TenantId, agent: &AgentId) -> Result<u32> {
-    let sql = "SELECT count(*) FROM inbox_conversations WHERE tenant_id = $1 AND assignee = $2 \
-               AND status <> 'resolved'";
-    let n: Option<i64> = scalar(pool, sql, &[tenant.as_str(), agent.as_str()])
+/// How many active conversations each agent in `scope` who owns any
+/// owns: one query.
+pub(crate) async fn loads(
+    pool: &PgPool,
+    tenant: &TenantId,
+    scope: &LoadScope,
+) -> Result<BTreeMap<AgentId, u32>> {
+    let query = match scope {
+        LoadScope::Tenant => sqlx::query(
+            "SELECT assignee, count(*) FROM inbox_conversations WHERE tenant_id = $1 \
+             AND assignee IS NOT NULL AND status <> 'resolved' GROUP BY assignee",
+        )
+        .bind(tenant.as_str()),
+        LoadScope::Agents(ids) => sqlx::query(
+            "SELECT assignee, count(*) FROM inbox_conversations WHERE tenant_id = $1 \
+             AND assignee = ANY($2) AND status <> 'resolved' GROUP BY assignee",
+        )
+        .bind(tenant.as_str())
+        .bind(ids.iter().map(|a| a.as_str()).collect::<Vec<_>>()),
+    };
+    let rows = query
+        .fetch_all(pool)
         .await
-        .map_err(|e| db("agent load", e))?;
-    Ok(n.unwrap_or(0) as u32)
-}
-
-/// How many active conversations each agent who owns any owns.
-pub(crate) async fn loads(pool: &PgPool, tenant: &TenantId) -> Result<BTreeMap<AgentId, u32>> {
-    let rows = sqlx::query(
-        "SELECT assignee, count(*) FROM inbox_conversations WHERE tenant_id = $1 AND assignee IS NOT NULL \
-         AND status <> 'resolved' GROUP BY assignee",
-    )
-    .bind(tenant.as_str())
-    .fetch_all(pool)
-    .await
-    .map_err(|e| db("agent loads", e))?;
+        .map_err(|e| db("agent loads", e))?;
     let mut out = BTreeMap::new();
     for r in rows {
         let id: String = r.get(0);

@@ -12,7 +12,7 @@ use std::marker::PhantomData;
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
-use inbox_core::error::{Error, Result};
+use inbox_core::error::{Entity, Error, Result, Unique};
 use inbox_core::ids::{AgentId, TenantId};
 use inbox_core::model::{Agent, Channel, Presence, Team, Tenant};
 
@@ -44,37 +44,40 @@ impl<T> DocTable<T> {
 
 /// `inbox_agents`.
 pub(crate) const AGENTS: DocTable<Agent> = DocTable::new(
-    Docs::new("agent", "inbox_agents"),
+    Docs::new(Entity::Agent, "inbox_agents"),
     "agent_id",
     Some("upsert agent"),
 );
 
 /// `inbox_teams`.
 pub(crate) const TEAMS: DocTable<Team> = DocTable::new(
-    Docs::new("team", "inbox_teams"),
+    Docs::new(Entity::Team, "inbox_teams"),
     "team_id",
     Some("upsert team"),
 );
 
 /// `inbox_channels`.
-pub(crate) const CHANNELS: DocTable<Channel> =
-    DocTable::new(Docs::new("channel", "inbox_channels"), "channel_id", None);
+pub(crate) const CHANNELS: DocTable<Channel> = DocTable::new(
+    Docs::new(Entity::Channel, "inbox_channels"),
+    "channel_id",
+    None,
+);
 
 impl<T: DeserializeOwned> DocTable<T> {
     /// The tenant's document `id`; `NotFound` if there is none.
     pub(crate) async fn get(&self, pool: &PgPool, tenant: &TenantId, id: &str) -> Result<T> {
-        let (what, table, key) = (self.docs.what, self.docs.table, self.key);
+        let (what, table, key) = (self.docs.what(), self.docs.table, self.key);
         let sql = format!("SELECT data FROM {table} WHERE tenant_id = $1 AND {key} = $2");
         let found = documents(pool, (what, what), &sql, &[tenant.as_str(), id]).await?;
         found
             .into_iter()
             .next()
-            .ok_or_else(|| Error::not_found(what, id))
+            .ok_or_else(|| Error::not_found(self.docs.entity, id))
     }
 
     /// The tenant's documents, by id.
     pub(crate) async fn list(&self, pool: &PgPool, tenant: &TenantId) -> Result<Vec<T>> {
-        let (what, table, key) = (self.docs.what, self.docs.table, self.key);
+        let (what, table, key) = (self.docs.what(), self.docs.table, self.key);
         let sql = format!("SELECT data FROM {table} WHERE tenant_id = $1 ORDER BY {key}");
         documents(pool, (what, what), &sql, &[tenant.as_str()]).await
     }
@@ -91,7 +94,10 @@ impl<T: Serialize + Sync> DocTable<T> {
     ) -> Result<()> {
         let (table, key) = (self.docs.table, self.key);
         let Some(upserting) = self.upserting else {
-            return Err(Error::invalid(self.docs.what, "not upserted as a document"));
+            return Err(Error::invalid(
+                self.docs.what(),
+                "not upserted as a document",
+            ));
         };
         let sql = format!(
             "INSERT INTO {table} (tenant_id, {key}, data) VALUES ($1, $2, $3) \
@@ -105,7 +111,7 @@ impl<T: Serialize + Sync> DocTable<T> {
             .await;
         match r {
             Ok(_) => Ok(()),
-            Err(e) if fk_violation(&e) => Err(Error::not_found("tenant", tenant)),
+            Err(e) if fk_violation(&e) => Err(Error::not_found(Entity::Tenant, tenant)),
             Err(e) => Err(db(upserting, e)),
         }
     }
@@ -131,7 +137,7 @@ pub(crate) async fn tenant(pool: &PgPool, id: &TenantId) -> Result<Tenant> {
     let name: String = scalar(pool, sql, &[id.as_str()])
         .await
         .map_err(|e| db("tenant", e))?
-        .ok_or_else(|| Error::not_found("tenant", id))?;
+        .ok_or_else(|| Error::not_found(Entity::Tenant, id))?;
     Ok(Tenant::new(id.clone(), name))
 }
 
@@ -196,13 +202,13 @@ pub(crate) async fn upsert_channel(pool: &PgPool, channel: &Channel) -> Result<(
     .await;
     match r {
         Ok(_) => Ok(()),
-        Err(e) if fk_violation(&e) => Err(Error::not_found("tenant", &channel.tenant)),
+        Err(e) if fk_violation(&e) => Err(Error::not_found(Entity::Tenant, &channel.tenant)),
         Err(e) if unique_violation(&e).is_some() => {
             let owner = BY_PHONE_NUMBER_ID
                 .one(pool, &[&channel.phone_number_id])
                 .await?;
             Err(Error::Duplicate {
-                what: "phone number id",
+                what: Unique::PhoneNumberId,
                 existing: owner.map(|c| c.id.to_string()).unwrap_or_default(),
             })
         }

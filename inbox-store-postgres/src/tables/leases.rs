@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 
-use inbox_core::error::{Error, Result};
+use inbox_core::error::{Entity, Error, Result};
 use inbox_core::ids::{AgentId, ConversationId, TenantId};
 use inbox_core::ports::Lease;
 
@@ -20,7 +20,7 @@ fn lease(r: &PgRow) -> Result<Lease> {
     })
 }
 
-/// [`Store::acquire_lease`](inbox_core::ports::Store::acquire_lease).
+/// [`Scheduling::acquire_lease`](inbox_core::ports::Scheduling::acquire_lease).
 pub(crate) async fn acquire(
     pool: &PgPool,
     (tenant, conversation): (&TenantId, &ConversationId),
@@ -32,7 +32,7 @@ pub(crate) async fn acquire(
         .await
         .map_err(|e| db("acquire lease", e))?;
     if !exists {
-        return Err(Error::not_found("conversation", conversation));
+        return Err(Error::not_found(Entity::Conversation, conversation));
     }
     // Take it if free, expired or ours; otherwise report the holder.
     let row = sqlx::query(
@@ -63,7 +63,7 @@ pub(crate) async fn acquire(
     lease(&row)
 }
 
-/// [`Store::release_lease`](inbox_core::ports::Store::release_lease).
+/// [`Scheduling::release_lease`](inbox_core::ports::Scheduling::release_lease).
 pub(crate) async fn release(
     pool: &PgPool,
     tenant: &TenantId,
@@ -82,7 +82,7 @@ pub(crate) async fn release(
     Ok(done.rows_affected() > 0)
 }
 
-/// [`Store::lease`](inbox_core::ports::Store::lease): the lease held at
+/// [`Scheduling::lease`](inbox_core::ports::Scheduling::lease): the lease held at
 /// `now`, if any.
 pub(crate) async fn current(
     pool: &PgPool,

@@ -3,7 +3,7 @@
 
 use sqlx::{PgConnection, Row};
 
-use inbox_core::error::Result;
+use inbox_core::error::{Entity, Result};
 use inbox_core::ids::{MessageId, TenantId};
 use inbox_core::model::Message;
 
@@ -96,7 +96,7 @@ pub(crate) async fn locked(
 }
 
 /// `inbox_messages`.
-const MESSAGES: Docs = Docs::new("message", "inbox_messages");
+const MESSAGES: Docs = Docs::new(Entity::Message, "inbox_messages");
 
 /// A message: `(tenant, message id)`.
 pub(crate) const BY_ID: ByKey<Message> =

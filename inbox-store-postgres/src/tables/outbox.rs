@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Row};
 use std::time::Duration;
 
-use inbox_core::error::{Conflict, Error, Result};
+use inbox_core::error::{Conflict, Entity, Error, Result};
 use inbox_core::ids::{MessageId, TenantId};
 use inbox_core::ports::{Changeset, OutboxClaim, OutboxDisposition, OutboxEntry};
 
@@ -42,7 +42,7 @@ pub(crate) fn entries(ch: &Changeset) -> impl Iterator<Item = (&OutboxEntry, &st
     })
 }
 
-/// [`Store::claim_outbox`](inbox_core::ports::Store::claim_outbox).
+/// [`Scheduling::claim_outbox`](inbox_core::ports::Scheduling::claim_outbox).
 pub(crate) async fn claim(
     pool: &PgPool,
     now: DateTime<Utc>,
@@ -97,7 +97,7 @@ pub(crate) async fn claim(
     Ok(claims.into_iter().map(|(_, c)| c).collect())
 }
 
-/// [`Store::release_outbox`](inbox_core::ports::Store::release_outbox).
+/// [`Scheduling::release_outbox`](inbox_core::ports::Scheduling::release_outbox).
 pub(crate) async fn release(
     pool: &PgPool,
     claim: &OutboxClaim,
@@ -128,7 +128,7 @@ pub(crate) async fn release(
     held(claim, done.rows_affected())
 }
 
-/// [`Store::begin_outbox_attempt`](inbox_core::ports::Store::begin_outbox_attempt).
+/// [`Scheduling::begin_outbox_attempt`](inbox_core::ports::Scheduling::begin_outbox_attempt).
 pub(crate) async fn begin_attempt(
     pool: &PgPool,
     claim: &OutboxClaim,
@@ -157,7 +157,7 @@ fn held(claim: &OutboxClaim, rows: u64) -> Result<()> {
         return Ok(());
     }
     Err(Error::Conflict(Box::new(Conflict::on(
-        "outbox entry",
+        Entity::OutboxEntry,
         &claim.entry.message,
         claim.token,
         0,

@@ -65,7 +65,7 @@ pub(crate) fn set<'a>(st: &mut Statement<'a>, rows: &[&'a Timer]) {
     });
 }
 
-/// [`Store::due_timers`](inbox_core::ports::Store::due_timers).
+/// [`Scheduling::due_timers`](inbox_core::ports::Scheduling::due_timers).
 pub(crate) async fn due(pool: &PgPool, now: DateTime<Utc>, limit: u32) -> Result<Vec<Timer>> {
     let rows = sqlx::query(
         "SELECT tenant_id, conversation_id, kind, due_at FROM inbox_timers WHERE due_at <= $1 \

@@ -1,22 +1,14 @@
-//! Conformance test for the live snapshot: a morning driven by the
-//! simulated clock, with every expected figure worked out by hand.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The live snapshot through the inbox: a morning driven by the simulated
+//! clock, with every expected figure worked out by hand.
 
-use chrono::TimeDelta;
-use std::sync::Arc;
-
-use super::{id, Fixture};
-use crate::error::Error;
-use crate::inbox::Reply;
 use crate::metrics::{AgentLoad, LiveQuery, Waiting};
-use crate::model::{ConversationStatus, Presence};
-use crate::ports::*;
+use crate::testing::conformance::support::*;
 
 /// Active conversations by status, unassigned, waiting and the longest
 /// wait, SLA targets at risk and missed (marked by the timer or merely past
 /// due), agents' loads against capacity; narrowed by number and team; the
 /// same on every store.
-pub async fn live_snapshot_shows_what_the_team_faces_now<S: Store + AsDynStore + ?Sized>(
+pub(crate) async fn live_snapshot_shows_what_the_team_faces_now<S: Store + AsDynStore + ?Sized>(
     store: Arc<S>,
 ) {
     // First response within 30 minutes, warned at 80% (24 minutes).
@@ -28,16 +20,10 @@ pub async fn live_snapshot_shows_what_the_team_faces_now<S: Store + AsDynStore +
 
     // A, sales, 09:00: nobody answers; due 09:30, marked breached by the
     // timer at 09:33.
-    let (a, _) = f
-        .customer_says("1001", "a1", "34610001", "hola")
-        .await
-        .unwrap();
+    let a = says(&f, "1001", "a1", "34610001", "hola").await;
     // E, sales, 09:02: ana answers and resolves it (not active).
     f.clock.set(at(2));
-    let (e, _) = f
-        .customer_says("1001", "e1", "34610005", "gracias")
-        .await
-        .unwrap();
+    let e = says(&f, "1001", "e1", "34610005", "gracias").await;
     let v = f.claim_and_reply(&ana, &e, "¡A ti!", "e-r").await.unwrap();
     f.inbox
         .set_status(&ana, &e, v, ConversationStatus::Resolved)
@@ -46,27 +32,18 @@ pub async fn live_snapshot_shows_what_the_team_faces_now<S: Store + AsDynStore +
     // F, support, 09:05: nobody answers; due 09:35, past due at 09:40
     // with no timer run since.
     f.clock.set(at(5));
-    let (fc, _) = f
-        .customer_says("1002", "f1", "34610006", "help")
-        .await
-        .unwrap();
+    let fc = says(&f, "1002", "f1", "34610006", "help").await;
     // B, sales, 09:15: ana claims it without answering; warned at 09:39,
     // due 09:45: at risk at 09:40.
     f.clock.set(at(15));
-    let (b, _) = f
-        .customer_says("1001", "b1", "34610002", "precio?")
-        .await
-        .unwrap();
+    let b = says(&f, "1001", "b1", "34610002", "precio?").await;
     f.inbox
         .claim(&ana, &b, f.version(&b).await.unwrap())
         .await
         .unwrap();
     // C, support, 09:20: sam answers at 09:22 (met) and sets it pending.
     f.clock.set(at(20));
-    let (c, _) = f
-        .customer_says("1002", "c1", "34610003", "order?")
-        .await
-        .unwrap();
+    let c = says(&f, "1002", "c1", "34610003", "order?").await;
     f.clock.set(at(22));
     let v = f.claim_and_reply(&sam, &c, "Shipped", "c-r").await.unwrap();
     f.inbox
@@ -76,10 +53,7 @@ pub async fn live_snapshot_shows_what_the_team_faces_now<S: Store + AsDynStore +
     // D, sales, 09:25: ben claims it and snoozes it until noon (its SLA
     // pauses; the customer still waits).
     f.clock.set(at(25));
-    let (d, _) = f
-        .customer_says("1001", "d1", "34610004", "later")
-        .await
-        .unwrap();
+    let d = says(&f, "1001", "d1", "34610004", "later").await;
     let v = f.version(&d).await.unwrap();
     let v = f
         .inbox

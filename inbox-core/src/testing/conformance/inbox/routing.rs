@@ -1,36 +1,15 @@
-//! Conformance tests for what routing needs from a store: agent loads, the
-//! contact's last owner, round-robin cursors kept across restarts and
-//! races, and the rules running inside ingest, actions and ticks.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! Routing through the inbox: the rules running inside ingest, actions and
+//! ticks, round robin across races and restarts, queues that drain when
+//! capacity frees.
 
-use chrono::TimeDelta;
-use futures_util::future::join_all;
-use std::collections::BTreeMap;
-use std::sync::Arc;
-
-use super::{id, Fixture};
-use crate::error::Error;
-use crate::event::{EventActor, EventKind};
-use crate::ids::*;
-use crate::inbox::{Assignee, InboxConfig};
-use crate::model::{Agent, ConversationStatus, Presence};
-use crate::ports::*;
-use crate::routing::{Routing, RoutingCursor};
-
-async fn fixture<S: Store + AsDynStore + ?Sized>(store: Arc<S>) -> Fixture {
-    Fixture::new(store.as_dyn()).await.unwrap()
-}
+use crate::routing::Routing;
+use crate::testing::conformance::support::*;
 
 /// Puts every sales agent online with unlimited capacity (ana, ben, sam).
 async fn sales_online(f: &Fixture) {
     for a in ["ana", "ben", "sam"] {
-        let mut agent = f.store.agent(&f.acme(), &id(a)).await.unwrap();
-        agent.capacity = 0;
-        f.inbox.provision_agent(&agent).await.unwrap();
-        f.inbox
-            .set_presence(&f.actor(a), Presence::Online)
-            .await
-            .unwrap();
+        edit_agent(f, a, |a| a.capacity = 0).await;
+        online(f, a).await;
     }
 }
 
@@ -41,109 +20,10 @@ fn round_robin() -> Routing {
     .unwrap()
 }
 
-/// Agent loads count active assigned conversations per agent; the last
-/// assignee of a contact is the owner of their most recently active
-/// conversation that had one; round-robin cursors are compare-and-set,
-/// per tenant.
-pub async fn routing_state_is_stored<S: Store + AsDynStore + ?Sized>(store: Arc<S>) {
-    let f = fixture(store).await;
-    let acme = f.acme();
-    let (c1, _) = f
-        .customer_says("1001", "w1", "3460001", "hi")
-        .await
-        .unwrap();
-    let (c2, _) = f
-        .customer_says("1002", "w2", "3460001", "hi again")
-        .await
-        .unwrap();
-    let (c3, _) = f
-        .customer_says("1001", "w3", "3460002", "hello")
-        .await
-        .unwrap();
-    let sam = f.actor("sam");
-    for (c, who) in [(&c1, "ana"), (&c2, "ben"), (&c3, "ana")] {
-        let v = f.version(c).await.unwrap();
-        f.inbox
-            .assign(&sam, c, v, Assignee::Agent(id(who)), "test")
-            .await
-            .unwrap();
-    }
-    let v = f.version(&c3).await.unwrap();
-    f.inbox
-        .set_status(&f.actor("ana"), &c3, v, ConversationStatus::Resolved)
-        .await
-        .unwrap();
-    let loads = f.store.agent_loads(&acme).await.unwrap();
-    assert_eq!(loads.get(&id::<AgentId>("ana")), Some(&1));
-    assert_eq!(loads.get(&id::<AgentId>("ben")), Some(&1));
-    assert_eq!(loads.get(&id::<AgentId>("cy")).copied().unwrap_or(0), 0);
-    assert!(f.store.agent_loads(&id("globex")).await.unwrap().is_empty());
-
-    // The contact of c1 and c2: c2 (ben) is the most recent.
-    let k = f.store.conversation(&acme, &c2).await.unwrap().contact;
-    f.advance(TimeDelta::minutes(5));
-    assert_eq!(
-        f.store.last_assignee(&acme, &k).await.unwrap(),
-        Some(id("ben"))
-    );
-    // A note on c1 makes it the most recently active.
-    let v = f.version(&c1).await.unwrap();
-    f.inbox
-        .note(&f.actor("ana"), &c1, v, "following up", "n1")
-        .await
-        .unwrap();
-    assert_eq!(
-        f.store.last_assignee(&acme, &k).await.unwrap(),
-        Some(id("ana"))
-    );
-    // Resolved conversations count too.
-    let k3 = f.store.conversation(&acme, &c3).await.unwrap().contact;
-    assert_eq!(
-        f.store.last_assignee(&acme, &k3).await.unwrap(),
-        Some(id("ana"))
-    );
-    assert_eq!(
-        f.store.last_assignee(&id("globex"), &k3).await.unwrap(),
-        None
-    );
-
-    // Cursors: insert at 1, then only from the stored version.
-    let cursor = |last: &str, version| RoutingCursor {
-        team: id("sales"),
-        last: Some(id(last)),
-        version,
-    };
-    let commit = |c: RoutingCursor, tenant: &str| {
-        f.store.commit(Changeset {
-            cursors: vec![c],
-            ..Changeset::new(id(tenant))
-        })
-    };
-    commit(cursor("ana", 1), "acme").await.unwrap();
-    let err = commit(cursor("ben", 1), "acme").await.unwrap_err();
-    assert!(matches!(err, Error::Conflict(_)), "{err:?}");
-    let err = commit(cursor("ben", 3), "acme").await.unwrap_err();
-    assert!(matches!(err, Error::Conflict(_)), "{err:?}");
-    commit(cursor("ben", 2), "acme").await.unwrap();
-    assert_eq!(
-        f.store.routing_cursors(&acme).await.unwrap(),
-        vec![cursor("ben", 2)]
-    );
-    // Another tenant has its own.
-    assert!(f
-        .store
-        .routing_cursors(&id("globex"))
-        .await
-        .unwrap()
-        .is_empty());
-    commit(cursor("gus", 1), "globex").await.unwrap();
-    assert_eq!(f.store.routing_cursors(&acme).await.unwrap()[0].version, 2);
-}
-
 /// Round robin through real ingests: fair when customers write at once
 /// (cursor races are retried), and it resumes where it stopped after a
 /// restart (a new `Inbox` on the same store).
-pub async fn round_robin_is_fair_under_races_and_survives_restarts<
+pub(crate) async fn round_robin_is_fair_under_races_and_survives_restarts<
     S: Store + AsDynStore + ?Sized,
 >(
     store: Arc<S>,
@@ -159,7 +39,11 @@ pub async fn round_robin_is_fair_under_races_and_survives_restarts<
     for r in join_all(ingests).await {
         r.unwrap();
     }
-    let loads = f.store.agent_loads(&f.acme()).await.unwrap();
+    let loads = f
+        .store
+        .agent_loads(&f.acme(), &LoadScope::Tenant)
+        .await
+        .unwrap();
     let counts: Vec<u32> = ["ana", "ben", "sam"]
         .iter()
         .map(|a| loads.get(&id::<AgentId>(a)).copied().unwrap_or(0))
@@ -177,10 +61,7 @@ pub async fn round_robin_is_fair_under_races_and_survives_restarts<
     // "Restart": another Inbox over the same store picks the next agent.
     let again = Fixture::instance(store, InboxConfig::default(), "r2");
     again.inbox.set_routing(&f.acme(), round_robin());
-    let (c, _) = again
-        .customer_says("1001", "x1", "34699999999", "hello")
-        .await
-        .unwrap();
+    let c = says(&again, "1001", "x1", "34699999999", "hello").await;
     let owner = again
         .store
         .conversation(&f.acme(), &c)
@@ -196,7 +77,9 @@ pub async fn round_robin_is_fair_under_races_and_survives_restarts<
 /// Rules run inside ingest: the conversation is routed, prioritised and
 /// acknowledged in the same commit as the message, and its history says
 /// why it went where it did.
-pub async fn ingest_routes_with_an_explanation<S: Store + AsDynStore + ?Sized>(store: Arc<S>) {
+pub(crate) async fn ingest_routes_with_an_explanation<S: Store + AsDynStore + ?Sized>(
+    store: Arc<S>,
+) {
     let f = fixture(store).await;
     f.inbox.set_routing(
         &f.acme(),
@@ -227,10 +110,7 @@ rules:
     let sam = f.actor("sam");
     // ben already has two open conversations.
     for i in 0..2 {
-        let (c, _) = f
-            .customer_says("1002", &format!("b{i}"), &format!("3462{i}"), "help")
-            .await
-            .unwrap();
+        let c = says(&f, "1002", &format!("b{i}"), &format!("3462{i}"), "help").await;
         let v = f.version(&c).await.unwrap();
         f.inbox
             .assign(&sam, &c, v, Assignee::Agent(id("ben")), "test")
@@ -238,20 +118,14 @@ rules:
             .unwrap();
     }
     // ... and sam one.
-    let (c, _) = f
-        .customer_says("1002", "s0", "34630", "help")
-        .await
-        .unwrap();
+    let c = says(&f, "1002", "s0", "34630", "help").await;
     let v = f.version(&c).await.unwrap();
     f.inbox
         .assign(&sam, &c, v, Assignee::Agent(id("sam")), "test")
         .await
         .unwrap();
 
-    let (c, _) = f
-        .customer_says("1001", "v1", "34650000", "I am a VIP, help")
-        .await
-        .unwrap();
+    let c = says(&f, "1001", "v1", "34650000", "I am a VIP, help").await;
     let conv = f.store.conversation(&f.acme(), &c).await.unwrap();
     assert_eq!(conv.assignee, Some(id("ana")));
     assert_eq!(conv.team, Some(id("sales")));
@@ -298,7 +172,7 @@ rules:
 
 /// Sticky assignment: a returning customer goes to the agent who served them
 /// last, or to the least loaded one when that agent is away.
-pub async fn returning_customers_stick_to_their_agent<S: Store + AsDynStore + ?Sized>(
+pub(crate) async fn returning_customers_stick_to_their_agent<S: Store + AsDynStore + ?Sized>(
     store: Arc<S>,
 ) {
     let f = Fixture::with_config(
@@ -318,7 +192,7 @@ pub async fn returning_customers_stick_to_their_agent<S: Store + AsDynStore + ?S
         .unwrap(),
     );
     sales_online(&f).await;
-    let (c1, _) = f.customer_says("1001", "w1", "3467", "hi").await.unwrap();
+    let c1 = says(&f, "1001", "w1", "3467", "hi").await;
     let first = f.store.conversation(&f.acme(), &c1).await.unwrap();
     let owner = first.assignee.clone().unwrap();
     f.inbox
@@ -332,10 +206,7 @@ pub async fn returning_customers_stick_to_their_agent<S: Store + AsDynStore + ?S
         .unwrap();
     // Someone else gets busier meanwhile; the customer comes back.
     f.advance(TimeDelta::hours(2));
-    let (c2, _) = f
-        .customer_says("1001", "w2", "3467", "me again")
-        .await
-        .unwrap();
+    let c2 = says(&f, "1001", "w2", "3467", "me again").await;
     assert_ne!(c1, c2);
     let second = f.store.conversation(&f.acme(), &c2).await.unwrap();
     assert_eq!(second.assignee.as_ref(), Some(&owner));
@@ -354,10 +225,7 @@ pub async fn returning_customers_stick_to_their_agent<S: Store + AsDynStore + ?S
         .await
         .unwrap();
     f.advance(TimeDelta::hours(2));
-    let (c3, _) = f
-        .customer_says("1001", "w3", "3467", "third time")
-        .await
-        .unwrap();
+    let c3 = says(&f, "1001", "w3", "3467", "third time").await;
     let third = f.store.conversation(&f.acme(), &c3).await.unwrap();
     assert!(third.assignee.is_some());
     assert_ne!(third.assignee.as_ref(), Some(&owner));
@@ -374,7 +242,9 @@ fn owner_name(a: &AgentId) -> &'static str {
 
 /// When an agent goes offline, their open conversations follow the team's
 /// policy: reassigned within capacity, else back to the queue.
-pub async fn offline_agents_conversations_follow_the_policy<S: Store + AsDynStore + ?Sized>(
+pub(crate) async fn offline_agents_conversations_follow_the_policy<
+    S: Store + AsDynStore + ?Sized,
+>(
     store: Arc<S>,
 ) {
     let f = fixture(store).await;
@@ -387,27 +257,16 @@ pub async fn offline_agents_conversations_follow_the_policy<S: Store + AsDynStor
     );
     // ben online with room for one more.
     for (a, cap) in [("ana", 0), ("ben", 1)] {
-        let mut agent: Agent = f.store.agent(&f.acme(), &id(a)).await.unwrap();
-        agent.capacity = cap;
-        f.inbox.provision_agent(&agent).await.unwrap();
-        f.inbox
-            .set_presence(&f.actor(a), Presence::Online)
-            .await
-            .unwrap();
+        edit_agent(&f, a, |a| a.capacity = cap).await;
+        online(&f, a).await;
     }
     let mut sales = Vec::new();
     for i in 0..3 {
-        let (c, _) = f
-            .customer_says("1001", &format!("w{i}"), &format!("3468{i}"), "hi")
-            .await
-            .unwrap();
+        let c = says(&f, "1001", &format!("w{i}"), &format!("3468{i}"), "hi").await;
         sales.push(c);
     }
     // A support conversation owned by sam (in sales and support).
-    let (s, _) = f
-        .customer_says("1002", "s1", "34690", "broken")
-        .await
-        .unwrap();
+    let s = says(&f, "1002", "s1", "34690", "broken").await;
     let sam = f.actor("sam");
     f.inbox.set_presence(&sam, Presence::Away).await.unwrap();
     let v = f.version(&s).await.unwrap();
@@ -447,7 +306,9 @@ pub async fn offline_agents_conversations_follow_the_policy<S: Store + AsDynStor
 
 /// Time-triggered rules fire through `tick`, once per wait; SLA breaches
 /// trigger rules too.
-pub async fn automation_timers_fire_through_tick<S: Store + AsDynStore + ?Sized>(store: Arc<S>) {
+pub(crate) async fn automation_timers_fire_through_tick<S: Store + AsDynStore + ?Sized>(
+    store: Arc<S>,
+) {
     let f = fixture(store).await;
     f.inbox.set_routing(
         &f.acme(),
@@ -466,10 +327,7 @@ rules:
         .unwrap(),
     );
     let t0 = Fixture::start();
-    let (c, _) = f
-        .customer_says("1001", "w1", "3469", "hello?")
-        .await
-        .unwrap();
+    let c = says(&f, "1001", "w1", "3469", "hello?").await;
     let conv = f.store.conversation(&f.acme(), &c).await.unwrap();
     assert_eq!(conv.automation_due, Some(t0 + TimeDelta::minutes(15)));
     assert_eq!(
@@ -506,7 +364,9 @@ rules:
 
 /// Conversations waiting in a queue go to agents as they come online,
 /// within capacity, those waiting longest first.
-pub async fn queued_conversations_go_to_agents_coming_online<S: Store + AsDynStore + ?Sized>(
+pub(crate) async fn queued_conversations_go_to_agents_coming_online<
+    S: Store + AsDynStore + ?Sized,
+>(
     store: Arc<S>,
 ) {
     let f = fixture(store).await;
@@ -518,36 +378,25 @@ pub async fn queued_conversations_go_to_agents_coming_online<S: Store + AsDynSto
         .unwrap(),
     );
     for (a, cap) in [("ana", 1), ("ben", 1)] {
-        let mut agent: Agent = f.store.agent(&f.acme(), &id(a)).await.unwrap();
-        agent.capacity = cap;
-        f.inbox.provision_agent(&agent).await.unwrap();
+        edit_agent(&f, a, |a| a.capacity = cap).await;
     }
-    f.inbox
-        .set_presence(&f.actor("ana"), Presence::Online)
-        .await
-        .unwrap();
+    online(&f, "ana").await;
     let mut convs = Vec::new();
     for i in 0..3 {
         f.advance(TimeDelta::minutes(1));
-        let (c, _) = f
-            .customer_says("1001", &format!("q{i}"), &format!("3469{i}"), "hi")
-            .await
-            .unwrap();
+        let c = says(&f, "1001", &format!("q{i}"), &format!("3469{i}"), "hi").await;
         convs.push(c);
     }
     let owner = |c: &ConversationId| {
         let f = &f;
         let c = c.clone();
-        async move { f.store.conversation(&f.acme(), &c).await.unwrap().assignee }
+        async move { owner_of(f, &c).await }
     };
     assert_eq!(owner(&convs[0]).await, Some(id("ana")));
     assert_eq!(owner(&convs[1]).await, None);
     assert_eq!(owner(&convs[2]).await, None);
     // ben comes online with room for one: the longest waiting goes to him.
-    f.inbox
-        .set_presence(&f.actor("ben"), Presence::Online)
-        .await
-        .unwrap();
+    online(&f, "ben").await;
     assert_eq!(owner(&convs[1]).await, Some(id("ben")));
     assert_eq!(owner(&convs[2]).await, None);
     let events = f
@@ -569,8 +418,6 @@ pub async fn queued_conversations_go_to_agents_coming_online<S: Store + AsDynSto
         0
     );
 }
-
-// ---- queues drain when capacity frees ----
 
 /// Sales routes new conversations to team sales with `least_loaded`
 /// (`shift` gives ana a shift calendar: 10:00-18:00 UTC on weekdays).
@@ -602,10 +449,7 @@ async fn queue_fixture<S: Store + AsDynStore + ?Sized>(store: Arc<S>) -> Fixture
     f.inbox.set_routing(&f.acme(), queue_routing(false));
     for a in ["ana", "ben"] {
         set_capacity(&f, a, 1, None).await;
-        f.inbox
-            .set_presence(&f.actor(a), Presence::Online)
-            .await
-            .unwrap();
+        online(&f, a).await;
     }
     f
 }
@@ -617,10 +461,6 @@ async fn arrives(f: &Fixture, n: u32) -> ConversationId {
         .await
         .unwrap()
         .0
-}
-
-async fn owner_of(f: &Fixture, c: &ConversationId) -> Option<AgentId> {
-    f.store.conversation(&f.acme(), c).await.unwrap().assignee
 }
 
 /// The reason of the last assignment of a conversation.
@@ -654,7 +494,7 @@ fn assert_within_capacity(loads: &BTreeMap<AgentId, u32>, capacities: &[(&str, u
 /// Capacity freed by resolving goes to the conversation waiting longest,
 /// with a reason that says so; one that arrives while older ones wait is
 /// queued behind them.
-pub async fn freed_capacity_goes_to_the_longest_waiting<S: Store + AsDynStore + ?Sized>(
+pub(crate) async fn freed_capacity_goes_to_the_longest_waiting<S: Store + AsDynStore + ?Sized>(
     store: Arc<S>,
 ) {
     let f = queue_fixture(store).await;
@@ -688,21 +528,24 @@ pub async fn freed_capacity_goes_to_the_longest_waiting<S: Store + AsDynStore + 
         "{}",
         last_reason(&f, &c4).await
     );
-    let loads = f.store.agent_loads(&f.acme()).await.unwrap();
+    let loads = f
+        .store
+        .agent_loads(&f.acme(), &LoadScope::Tenant)
+        .await
+        .unwrap();
     assert_within_capacity(&loads, &[("ana", 1), ("ben", 1)]);
 }
 
 /// A brand-new conversation never takes a free agent while an older one
 /// waits for them: here ana's shift starts at 10:00 and a customer writes
 /// at 10:00 before any tick ran; the one waiting since 09:01 gets her.
-pub async fn a_newcomer_never_jumps_the_queue<S: Store + AsDynStore + ?Sized>(store: Arc<S>) {
+pub(crate) async fn a_newcomer_never_jumps_the_queue<S: Store + AsDynStore + ?Sized>(
+    store: Arc<S>,
+) {
     let f = fixture(store).await;
     f.inbox.set_routing(&f.acme(), queue_routing(true));
     set_capacity(&f, "ana", 1, Some("early")).await;
-    f.inbox
-        .set_presence(&f.actor("ana"), Presence::Online)
-        .await
-        .unwrap();
+    online(&f, "ana").await;
     let old = arrives(&f, 1).await;
     assert_eq!(owner_of(&f, &old).await, None);
     assert!(last_reason(&f, &old).await.contains("ana off shift"));
@@ -726,7 +569,7 @@ pub async fn a_newcomer_never_jumps_the_queue<S: Store + AsDynStore + ?Sized>(st
 
 /// Releasing, transferring away, raising a capacity and reassigning away
 /// each hand the freed place to the conversation waiting longest.
-pub async fn release_transfer_and_capacity_changes_drain_the_queue<
+pub(crate) async fn release_transfer_and_capacity_changes_drain_the_queue<
     S: Store + AsDynStore + ?Sized,
 >(
     store: Arc<S>,
@@ -800,24 +643,25 @@ pub async fn release_transfer_and_capacity_changes_drain_the_queue<
     assert_eq!(owner_of(&f, &waiting[3]).await, Some(id("ben")));
     // The released c1 still waits (its customer is not waiting on us).
     assert_eq!(owner_of(&f, &c1).await, None);
-    let loads = f.store.agent_loads(&f.acme()).await.unwrap();
+    let loads = f
+        .store
+        .agent_loads(&f.acme(), &LoadScope::Tenant)
+        .await
+        .unwrap();
     assert_within_capacity(&loads, &[("ana", 2), ("ben", 1)]);
 }
 
 /// The tick drains queues with no event to set it off: when a shift
 /// starts, and when presence changed somewhere that did not go through
 /// the inbox.
-pub async fn the_tick_drains_queues_when_shifts_start<S: Store + AsDynStore + ?Sized>(
+pub(crate) async fn the_tick_drains_queues_when_shifts_start<S: Store + AsDynStore + ?Sized>(
     store: Arc<S>,
 ) {
     let f = fixture(store).await;
     f.inbox.set_routing(&f.acme(), queue_routing(true));
     set_capacity(&f, "ana", 1, Some("early")).await;
     set_capacity(&f, "ben", 1, None).await;
-    f.inbox
-        .set_presence(&f.actor("ana"), Presence::Online)
-        .await
-        .unwrap();
+    online(&f, "ana").await;
     let c1 = arrives(&f, 1).await;
     let c2 = arrives(&f, 2).await;
     assert_eq!(owner_of(&f, &c1).await, None);
@@ -856,7 +700,7 @@ pub async fn the_tick_drains_queues_when_shifts_start<S: Store + AsDynStore + ?S
 /// so the drain that made it reads the loads again). And two instances
 /// draining one queue at once never exceed a capacity or assign a
 /// conversation twice.
-pub async fn concurrent_drains_never_exceed_capacity<S: Store + AsDynStore + ?Sized>(
+pub(crate) async fn concurrent_drains_never_exceed_capacity<S: Store + AsDynStore + ?Sized>(
     store: Arc<S>,
 ) {
     let store = store.as_dyn();
@@ -896,7 +740,7 @@ pub async fn concurrent_drains_never_exceed_capacity<S: Store + AsDynStore + ?Si
     assert!(matches!(err, Error::Conflict(_)), "{err:?}");
     assert_eq!(
         f.store
-            .agent_loads(&f.acme())
+            .agent_loads(&f.acme(), &LoadScope::Tenant)
             .await
             .unwrap()
             .get(&id::<AgentId>("ana")),
@@ -926,7 +770,11 @@ pub async fn concurrent_drains_never_exceed_capacity<S: Store + AsDynStore + ?Si
     for r in join_all(drains).await {
         assigned += r.unwrap();
     }
-    let loads = f.store.agent_loads(&f.acme()).await.unwrap();
+    let loads = f
+        .store
+        .agent_loads(&f.acme(), &LoadScope::Tenant)
+        .await
+        .unwrap();
     assert_within_capacity(&loads, &[("ana", 1), ("ben", 1), ("sam", 3)]);
     assert_eq!(assigned, 4, "{loads:?}");
     assert_eq!(loads.values().sum::<u32>(), 5, "{loads:?}");
@@ -945,7 +793,9 @@ pub async fn concurrent_drains_never_exceed_capacity<S: Store + AsDynStore + ?Si
 /// more than their capacity, nobody with room is left idle while a
 /// conversation waits, and no conversation was assigned while one that
 /// waited longer was left waiting.
-pub async fn queues_stay_fair_over_random_days<S: Store + AsDynStore + ?Sized>(store: Arc<S>) {
+pub(crate) async fn queues_stay_fair_over_random_days<S: Store + AsDynStore + ?Sized>(
+    store: Arc<S>,
+) {
     queue_property(store.as_dyn(), 0x5eed_0021, 90).await;
 }
 
@@ -1007,7 +857,11 @@ pub async fn queue_property(store: Arc<dyn Store>, seed: u64, steps: u32) {
     for step in 0..steps {
         let who = agents[rng.below(2) as usize];
         let actor = f.actor(who);
-        let loads_before = f.store.agent_loads(&f.acme()).await.unwrap();
+        let loads_before = f
+            .store
+            .agent_loads(&f.acme(), &LoadScope::Tenant)
+            .await
+            .unwrap();
         let op = rng.below(10);
         let what = match op {
             0..=3 => {
@@ -1071,7 +925,11 @@ pub async fn queue_property(store: Arc<dyn Store>, seed: u64, steps: u32) {
         };
         let at = format!("step {step} ({what}, {who})");
         // Capacity: whoever was given work is within capacity.
-        let loads = f.store.agent_loads(&f.acme()).await.unwrap();
+        let loads = f
+            .store
+            .agent_loads(&f.acme(), &LoadScope::Tenant)
+            .await
+            .unwrap();
         for a in agents {
             let before = loads_before.get(&id::<AgentId>(a)).copied().unwrap_or(0);
             let after = loads.get(&id::<AgentId>(a)).copied().unwrap_or(0);
@@ -1148,7 +1006,7 @@ pub async fn queue_property(store: Arc<dyn Store>, seed: u64, steps: u32) {
 /// A conversation returned to a queue that drains goes to the next agent
 /// with room: released by its owner (not straight back to them), returned
 /// by the offline policy, or returned by an SLA breach.
-pub async fn conversations_returned_to_the_queue_go_to_someone_else<
+pub(crate) async fn conversations_returned_to_the_queue_go_to_someone_else<
     S: Store + AsDynStore + ?Sized,
 >(
     store: Arc<S>,
@@ -1165,16 +1023,10 @@ pub async fn conversations_returned_to_the_queue_go_to_someone_else<
     );
     set_capacity(&f, "ana", 1, None).await;
     set_capacity(&f, "ben", 3, None).await;
-    f.inbox
-        .set_presence(&f.actor("ana"), Presence::Online)
-        .await
-        .unwrap();
+    online(&f, "ana").await;
     let c1 = arrives(&f, 1).await;
     assert_eq!(owner_of(&f, &c1).await, Some(id("ana")));
-    f.inbox
-        .set_presence(&f.actor("ben"), Presence::Online)
-        .await
-        .unwrap();
+    online(&f, "ben").await;
     // ana lets c1 go: ben takes it, although ana has the fewest open now.
     f.advance(TimeDelta::minutes(2));
     let v = f.version(&c1).await.unwrap();
@@ -1226,7 +1078,9 @@ pub async fn conversations_returned_to_the_queue_go_to_someone_else<
 /// The team's strategy chooses among the agents with room: with skills,
 /// a conversation nobody free can take is passed over (not a wall for
 /// those behind it); with round robin the position moves on as usual.
-pub async fn drains_follow_skills_and_round_robin<S: Store + AsDynStore + ?Sized>(store: Arc<S>) {
+pub(crate) async fn drains_follow_skills_and_round_robin<S: Store + AsDynStore + ?Sized>(
+    store: Arc<S>,
+) {
     let f = fixture(store).await;
     f.inbox.set_routing(
         &f.acme(),
@@ -1252,23 +1106,14 @@ rules:
     cy.capacity = 1;
     cy.skills = vec!["billing".into()];
     f.inbox.provision_agent(&cy).await.unwrap();
-    f.inbox
-        .set_presence(&f.actor("cy"), Presence::Online)
-        .await
-        .unwrap();
+    online(&f, "cy").await;
     // Nobody has a skill for "hello": it waits for a claim.
     f.advance(TimeDelta::minutes(1));
-    let (hello, _) = f
-        .customer_says("1002", "s1", "34670001", "hello")
-        .await
-        .unwrap();
+    let hello = says(&f, "1002", "s1", "34670001", "hello").await;
     assert_eq!(owner_of(&f, &hello).await, None);
     // An invoice question behind it goes to cy, through the queue.
     f.advance(TimeDelta::minutes(1));
-    let (invoice, _) = f
-        .customer_says("1002", "s2", "34670002", "my invoice is wrong")
-        .await
-        .unwrap();
+    let invoice = says(&f, "1002", "s2", "34670002", "my invoice is wrong").await;
     assert_eq!(owner_of(&f, &invoice).await, Some(id("cy")));
     assert_eq!(owner_of(&f, &hello).await, None);
     assert!(
@@ -1283,10 +1128,7 @@ rules:
     // being next after ben, takes the one waiting.
     for a in ["ana", "ben"] {
         set_capacity(&f, a, 1, None).await;
-        f.inbox
-            .set_presence(&f.actor(a), Presence::Online)
-            .await
-            .unwrap();
+        online(&f, a).await;
     }
     let c1 = arrives(&f, 1).await;
     let c2 = arrives(&f, 2).await;
@@ -1309,7 +1151,7 @@ rules:
 /// conversation past capacity: the rule's automatic assignment stores the
 /// agent's team fences too, so the drain that planned before it commits
 /// is refused and looks again.
-pub async fn a_drain_and_a_rule_assignment_never_overfill_an_agent<
+pub(crate) async fn a_drain_and_a_rule_assignment_never_overfill_an_agent<
     S: Store + AsDynStore + ?Sized,
 >(
     store: Arc<S>,
@@ -1351,15 +1193,16 @@ pub async fn a_drain_and_a_rule_assignment_never_overfill_an_agent<
         .expect("ana has room");
     // Meanwhile a support customer writes: the rule gives them to ana.
     f.advance(TimeDelta::minutes(1));
-    let (support, _) = f
-        .customer_says("1002", "s1", "34651110000", "help")
-        .await
-        .unwrap();
+    let support = says(&f, "1002", "s1", "34651110000", "help").await;
     assert_eq!(owner_of(&f, &support).await, Some(id("ana")));
     // The drain planned before that must not commit.
     let err = f.store.commit(drain).await.unwrap_err();
     assert!(matches!(err, Error::Conflict(_)), "{err:?}");
-    let loads = f.store.agent_loads(&f.acme()).await.unwrap();
+    let loads = f
+        .store
+        .agent_loads(&f.acme(), &LoadScope::Tenant)
+        .await
+        .unwrap();
     assert_within_capacity(&loads, &[("ana", 1)]);
     assert_eq!(owner_of(&f, &waiting).await, None, "still waiting");
 }

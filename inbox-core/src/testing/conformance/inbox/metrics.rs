@@ -1,32 +1,23 @@
-//! Conformance test for reports: a fixed day driven by the simulated clock,
+//! Reports through the inbox: a fixed day driven by the simulated clock,
 //! with every expected figure computed by hand.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use chrono::{NaiveDate, TimeDelta};
-use std::sync::Arc;
-use std::time::Duration;
-
-use super::{id, Fixture};
-use crate::error::Error;
-use crate::inbox::Reply;
 use crate::metrics::{Distribution, MetricsQuery};
-use crate::model::ConversationStatus;
-use crate::ports::*;
+use crate::testing::conformance::support::*;
+use chrono::NaiveDate;
 
 /// Volumes, first response and resolution (avg, nearest-rank median and
 /// p90), reopen and ownership, missed conversations, days, hours, channels,
 /// tags and per-agent figures, with filters; the same on every store.
-pub async fn metrics_match_hand_computed_values<S: Store + AsDynStore + ?Sized>(store: Arc<S>) {
+pub(crate) async fn metrics_match_hand_computed_values<S: Store + AsDynStore + ?Sized>(
+    store: Arc<S>,
+) {
     let f = Fixture::new(store.as_dyn()).await.unwrap();
     let t0 = Fixture::start(); // Monday 2 March 2026, 09:00 UTC
     let at = |m: i64| t0 + TimeDelta::minutes(m);
     let (ana, sam) = (f.actor("ana"), f.actor("sam"));
 
     // A on sales at 09:00, answered by ana at 09:10 (600 s).
-    let (a, _) = f
-        .customer_says("1001", "a1", "34670001", "hola")
-        .await
-        .unwrap();
+    let a = says(&f, "1001", "a1", "34670001", "hola").await;
     f.clock.set(at(10));
     let v = f.version(&a).await.unwrap();
     let claimed = f.inbox.claim(&ana, &a, v).await.unwrap();
@@ -42,10 +33,7 @@ pub async fn metrics_match_hand_computed_values<S: Store + AsDynStore + ?Sized>(
     // B on support at 09:20, answered by sam at 09:50 (1800 s), resolved at
     // 10:30 (4200 s after it opened).
     f.clock.set(at(20));
-    let (b, _) = f
-        .customer_says("1002", "b1", "34670002", "help")
-        .await
-        .unwrap();
+    let b = says(&f, "1002", "b1", "34670002", "help").await;
     f.clock.set(at(50));
     f.inbox
         .reply(
@@ -79,10 +67,7 @@ pub async fn metrics_match_hand_computed_values<S: Store + AsDynStore + ?Sized>(
         .unwrap();
     // C on sales at 11:00, tagged vip, never answered.
     f.clock.set(at(120));
-    let (c, _) = f
-        .customer_says("1001", "c1", "34670003", "precio?")
-        .await
-        .unwrap();
+    let c = says(&f, "1001", "c1", "34670003", "precio?").await;
     f.inbox
         .tag(&sam, &c, f.version(&c).await.unwrap(), &["VIP"], &[])
         .await
@@ -94,10 +79,7 @@ pub async fn metrics_match_hand_computed_values<S: Store + AsDynStore + ?Sized>(
         .unwrap();
     // D on sales the next day at 09:00, claimed by ben, not answered.
     f.clock.set(at(24 * 60));
-    let (d, _) = f
-        .customer_says("1001", "d1", "34670004", "hi")
-        .await
-        .unwrap();
+    let d = says(&f, "1001", "d1", "34670004", "hi").await;
     f.inbox
         .claim(&f.actor("ben"), &d, f.version(&d).await.unwrap())
         .await
@@ -272,16 +254,13 @@ pub async fn metrics_match_hand_computed_values<S: Store + AsDynStore + ?Sized>(
 }
 
 /// SLA compliance per policy and target, on both stores.
-pub async fn metrics_report_sla_compliance<S: Store + AsDynStore + ?Sized>(store: Arc<S>) {
+pub(crate) async fn metrics_report_sla_compliance<S: Store + AsDynStore + ?Sized>(store: Arc<S>) {
     let config = Fixture::first_response_sla(1800);
     let f = Fixture::with_config(store.as_dyn(), config).await.unwrap();
     let t0 = Fixture::start();
     let at = |m: i64| t0 + TimeDelta::minutes(m);
     // X answered in 10 minutes: met.
-    let (x, _) = f
-        .customer_says("1001", "x1", "34680001", "hi")
-        .await
-        .unwrap();
+    let x = says(&f, "1001", "x1", "34680001", "hi").await;
     f.clock.set(at(10));
     f.inbox
         .reply(
@@ -293,10 +272,7 @@ pub async fn metrics_report_sla_compliance<S: Store + AsDynStore + ?Sized>(store
         .await
         .unwrap();
     // Y (09:10) never answered: breached at 09:40.
-    let (_y, _) = f
-        .customer_says("1001", "y1", "34680002", "hello?")
-        .await
-        .unwrap();
+    let _y = says(&f, "1001", "y1", "34680002", "hello?").await;
     f.clock.set(at(45));
     f.inbox.tick(at(45), 100).await.unwrap();
     // Z opened just now: undecided.
@@ -336,7 +312,7 @@ pub async fn metrics_report_sla_compliance<S: Store + AsDynStore + ?Sized>(store
 /// Business-hours durations, next response times and per-agent replies and
 /// notes, over two days of a 09:00–17:00 weekday calendar; the same on every
 /// store.
-pub async fn metrics_business_hours_and_next_responses<S: Store + AsDynStore + ?Sized>(
+pub(crate) async fn metrics_business_hours_and_next_responses<S: Store + AsDynStore + ?Sized>(
     store: Arc<S>,
 ) {
     let config = crate::inbox::InboxConfig {
@@ -372,10 +348,7 @@ pub async fn metrics_business_hours_and_next_responses<S: Store + AsDynStore + ?
     // P: the customer writes on Monday at 16:30; ana answers on Tuesday at
     // 09:30: 17 h on the wall, 30 + 30 min of business hours.
     f.clock.set(at(450));
-    let (p, _) = f
-        .customer_says("1001", "p1", "34690001", "hola")
-        .await
-        .unwrap();
+    let p = says(&f, "1001", "p1", "34690001", "hola").await;
     f.clock.set(at(day + 30));
     f.inbox
         .claim(&ana, &p, f.version(&p).await.unwrap())
@@ -395,10 +368,7 @@ pub async fn metrics_business_hours_and_next_responses<S: Store + AsDynStore + ?
     // customer writes at 11:10 and 11:20, sam answers at 11:40 (30 min from
     // the older one); two notes by sam.
     f.clock.set(at(day + 120));
-    let (q, _) = f
-        .customer_says("1002", "q1", "34690002", "help")
-        .await
-        .unwrap();
+    let q = says(&f, "1002", "q1", "34690002", "help").await;
     f.clock.set(at(day + 125));
     f.inbox
         .claim(&sam, &q, f.version(&q).await.unwrap())

@@ -1,14 +1,7 @@
-//! Conformance test for the durable state of subscriptions, the outbound
-//! deliveries of events ([`SubscriptionLog`]).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The [`SubscriptionLog`] contract: the durable state of subscriptions,
+//! the outbound deliveries of events.
 
-use chrono::TimeDelta;
-use std::sync::Arc;
-
-use super::{id, Fixture};
-use crate::event::{Event, EventActor, EventKind};
-use crate::ids::TenantId;
-use crate::ports::{DeliveryOutcome, SubscriptionDeadLetter, SubscriptionLog, SubscriptionRetry};
+use crate::testing::conformance::support::*;
 
 fn event(tenant: &TenantId, seq: u64) -> Event {
     let mut e = Event::new(

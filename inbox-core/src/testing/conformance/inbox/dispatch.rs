@@ -1,20 +1,8 @@
-//! Conformance tests of the outbox under faults: a store that goes away
-//! mid-dispatch, a dispatcher that dies, a send whose outcome is unknown.
-//! Each runs on every store through [`FaultyStore`].
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The dispatcher on the store, under faults too: a store that goes away
+//! mid-dispatch, a dispatcher that dies, a send whose outcome is unknown
+//! (through [`FaultyStore`]).
 
-use chrono::TimeDelta;
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
-
-use super::{FaultyStore, Fixture};
-use crate::error::Error;
-use crate::event::EventKind;
-use crate::ids::{ConversationId, MessageId};
-use crate::inbound::{InboundEvent, InboundStatus};
-use crate::inbox::{InboxConfig, Reply};
-use crate::model::{ConversationStatus, DeliveryStatus, Message};
-use crate::ports::{AsDynStore, Clock, OutboxDisposition, Store, TransportError};
+use crate::testing::conformance::support::*;
 
 /// Five customers, each answered once by ana: five replies queued, in five
 /// conversations, over a store that can be switched off.
@@ -28,21 +16,9 @@ async fn five_replies<S: Store + AsDynStore + ?Sized>(
     let mut replies = Vec::new();
     for i in 0..5 {
         let wa = format!("3469900000{i}");
-        let (c, _) = f
-            .customer_says("1001", &format!("w{i}"), &wa, "hi")
-            .await
-            .unwrap();
-        let r = f
-            .inbox
-            .reply(
-                &f.actor("ana"),
-                &c,
-                1,
-                Reply::text("hello", format!("k{i}")),
-            )
-            .await
-            .unwrap();
-        replies.push(r.message.unwrap().id);
+        let c = says(&f, "1001", &format!("w{i}"), &wa, "hi").await;
+        let r = replied(&f, "ana", &c, 1, "hello", &format!("k{i}")).await;
+        replies.push(r.id);
         // Queued a second apart: claimed in this order.
         f.advance(TimeDelta::seconds(1));
     }
@@ -74,12 +50,98 @@ fn sends(transports: &[&Fixture]) -> BTreeMap<MessageId, usize> {
     n
 }
 
+/// The dispatcher sends, retries transient failures with backoff, fails
+/// final ones with the provider error, and marks lapsed claims in doubt
+/// instead of resending.
+pub(crate) async fn dispatcher_retries_fails_and_marks_in_doubt<S: Store + AsDynStore + ?Sized>(
+    store: Arc<S>,
+) {
+    let f = fixture(store).await;
+    let c = says(&f, "1001", "w1", "34694000000", "hi").await;
+    let r1 = replied(&f, "ana", &c, 1, "one", "k1").await;
+    f.transport.fail_next(TransportError::Transient {
+        code: Some(2),
+        message: "service unavailable".into(),
+    });
+    let report = f.inbox.dispatch(10).await.unwrap();
+    assert_eq!((report.sent, report.retried), (0, 1));
+    assert_eq!(
+        f.inbox.dispatch(10).await.unwrap().total(),
+        0,
+        "not due yet"
+    );
+    f.advance(TimeDelta::seconds(5));
+    let report = f.inbox.dispatch(10).await.unwrap();
+    assert_eq!(report.sent, 1);
+    let m = f.store.message(&f.acme(), &r1.id).await.unwrap();
+    assert_eq!(
+        m.delivery.as_ref().unwrap().status,
+        DeliveryStatus::Accepted
+    );
+    assert_eq!(m.external_id.as_deref(), Some("wamid.test.1"));
+    assert_eq!(f.transport.sent()[0].request.message_id, r1.id);
+    assert_eq!(
+        f.transport.sent()[0].request.to,
+        ContactIdentity::wa("34694000000")
+    );
+    // Window closed: failed for good, not retried.
+    let v = f.version(&c).await.unwrap();
+    let r2 = replied(&f, "ana", &c, v, "two", "k2").await;
+    f.transport
+        .fail_next(TransportError::WindowClosed { code: Some(131047) });
+    assert_eq!(f.inbox.dispatch(10).await.unwrap().failed, 1);
+    let m = f.store.message(&f.acme(), &r2.id).await.unwrap();
+    let d = m.delivery.unwrap();
+    assert_eq!(d.status, DeliveryStatus::Failed);
+    assert_eq!(d.error.unwrap().code, Some(131047));
+    f.advance(TimeDelta::hours(1));
+    assert_eq!(f.inbox.dispatch(10).await.unwrap().total(), 0);
+    // A dispatcher that claimed and died before sending: the claim lapses
+    // and the message is sent by the next dispatcher.
+    let v = f.version(&c).await.unwrap();
+    let r3 = replied(&f, "ana", &c, v, "three", "k3").await;
+    let claimed = f
+        .store
+        .claim_outbox(f.clock.now(), Duration::from_secs(60), 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    f.advance(TimeDelta::minutes(2));
+    let report = f.inbox.dispatch(10).await.unwrap();
+    assert_eq!((report.sent, report.in_doubt), (1, 0));
+    assert_eq!(f.transport.sent().last().unwrap().request.message_id, r3.id);
+    // One that died after the attempt began: the message is marked in
+    // doubt, never sent twice.
+    let v = f.version(&c).await.unwrap();
+    let r4 = replied(&f, "ana", &c, v, "four", "k4").await;
+    let claimed = f
+        .store
+        .claim_outbox(f.clock.now(), Duration::from_secs(60), 10)
+        .await
+        .unwrap();
+    f.store
+        .begin_outbox_attempt(
+            &claimed[0],
+            f.clock.now(),
+            f.clock.now() + TimeDelta::seconds(60),
+        )
+        .await
+        .unwrap();
+    f.advance(TimeDelta::minutes(2));
+    let attempts = f.transport.attempts();
+    let report = f.inbox.dispatch(10).await.unwrap();
+    assert_eq!(report.in_doubt, 1);
+    assert_eq!(f.transport.attempts(), attempts, "nothing resent");
+    let m = f.store.message(&f.acme(), &r4.id).await.unwrap();
+    assert!(m.delivery.unwrap().in_doubt_since.is_some());
+}
+
 /// A store outage mid-dispatch strands nothing and doubles nothing: the
 /// pass stops with the store's error, messages not yet attempted go back
 /// to the queue, the outcome of the send under way is kept and recorded
 /// once the store answers, and then every message has been sent exactly
 /// once, none in doubt.
-pub async fn dispatcher_settles_each_message_through_a_store_outage<
+pub(crate) async fn dispatcher_settles_each_message_through_a_store_outage<
     S: Store + AsDynStore + ?Sized,
 >(
     store: Arc<S>,
@@ -117,7 +179,7 @@ pub async fn dispatcher_settles_each_message_through_a_store_outage<
 /// it had handed to the provider without recording the outcome (never
 /// resending them), tells integrations with an event, and a status webhook
 /// carrying our id reconciles them.
-pub async fn a_crashed_dispatcher_leaves_in_doubt_only_what_it_attempted<
+pub(crate) async fn a_crashed_dispatcher_leaves_in_doubt_only_what_it_attempted<
     S: Store + AsDynStore + ?Sized,
 >(
     store: Arc<S>,
@@ -187,7 +249,7 @@ pub async fn a_crashed_dispatcher_leaves_in_doubt_only_what_it_attempted<
 
 /// A send the transport cannot vouch for (a timeout after the request was
 /// written, an answer without an id) is in doubt at once and never resent.
-pub async fn a_send_with_an_unknown_outcome_is_in_doubt_and_never_resent<
+pub(crate) async fn a_send_with_an_unknown_outcome_is_in_doubt_and_never_resent<
     S: Store + AsDynStore + ?Sized,
 >(
     store: Arc<S>,
@@ -211,26 +273,19 @@ pub async fn a_send_with_an_unknown_outcome_is_in_doubt_and_never_resent<
 /// A conversation's messages go out in order: the store hands them out one
 /// at a time, so when one waits for a retry the later ones wait behind it
 /// (unattempted, across passes), while other conversations go on.
-pub async fn a_conversations_messages_wait_behind_a_retry<S: Store + AsDynStore + ?Sized>(
+pub(crate) async fn a_conversations_messages_wait_behind_a_retry<S: Store + AsDynStore + ?Sized>(
     store: Arc<S>,
 ) {
     // One message at a time, so the scripted failure meets the first.
     let mut config = InboxConfig::default();
     config.outbox.concurrency = 1;
     let f = Fixture::with_config(store.as_dyn(), config).await.unwrap();
-    let (c, _) = f
-        .customer_says("1001", "w1", "34698000001", "hi")
-        .await
-        .unwrap();
+    let c = says(&f, "1001", "w1", "34698000001", "hi").await;
     let mut ids = Vec::new();
     for (i, body) in ["first", "second", "third"].iter().enumerate() {
         let v = f.version(&c).await.unwrap();
-        let r = f
-            .inbox
-            .reply(&f.actor("ana"), &c, v, Reply::text(*body, format!("o{i}")))
-            .await
-            .unwrap();
-        ids.push(r.message.unwrap().id);
+        let r = replied(&f, "ana", &c, v, body, &format!("o{i}")).await;
+        ids.push(r.id);
         f.advance(TimeDelta::seconds(1));
     }
     let other = other_conversation_reply(&f).await;
@@ -265,125 +320,8 @@ pub async fn a_conversations_messages_wait_behind_a_retry<S: Store + AsDynStore 
     assert_eq!(order, ids, "in the order they were written");
 }
 
-/// The store hands out a conversation's entries one at a time, in commit
-/// order, whoever claims: the second is not claimable while the first is
-/// claimed, waiting for a retry or lapsed in doubt, and becomes so once
-/// the first is released.
-pub async fn outbox_claims_a_conversations_entries_in_order<S: Store + AsDynStore + ?Sized>(
-    store: Arc<S>,
-) {
-    let f = Fixture::new(store.as_dyn()).await.unwrap();
-    let (c, _) = f
-        .customer_says("1001", "w1", "34698000011", "hi")
-        .await
-        .unwrap();
-    let mut ids = Vec::new();
-    for i in 0..2 {
-        let v = f.version(&c).await.unwrap();
-        let r = f
-            .inbox
-            .reply(
-                &f.actor("ana"),
-                &c,
-                v,
-                Reply::text("hello", format!("q{i}")),
-            )
-            .await
-            .unwrap();
-        ids.push(r.message.unwrap().id);
-    }
-    let lease = std::time::Duration::from_secs(60);
-    let now = f.clock.now();
-    let first = f.store.claim_outbox(now, lease, 10).await.unwrap();
-    assert_eq!(first.len(), 1, "one entry of the conversation at a time");
-    assert_eq!(first[0].entry.message, ids[0]);
-    assert!(f
-        .store
-        .claim_outbox(now, lease, 10)
-        .await
-        .unwrap()
-        .is_empty());
-    // Waiting for a retry: still first in line.
-    let retry = OutboxDisposition::RetryAt(now + TimeDelta::minutes(5));
-    f.store.release_outbox(&first[0], retry).await.unwrap();
-    let later = now + TimeDelta::minutes(1);
-    assert!(f
-        .store
-        .claim_outbox(later, lease, 10)
-        .await
-        .unwrap()
-        .is_empty());
-    // Attempted and lapsed: handed out again in doubt, still first.
-    let again = now + TimeDelta::minutes(5);
-    let claimed = f.store.claim_outbox(again, lease, 10).await.unwrap();
-    assert_eq!(claimed[0].entry.message, ids[0]);
-    let until = again + TimeDelta::minutes(1);
-    f.store
-        .begin_outbox_attempt(&claimed[0], again, until)
-        .await
-        .unwrap();
-    let lapsed = again + TimeDelta::minutes(2);
-    let doubt = f.store.claim_outbox(lapsed, lease, 10).await.unwrap();
-    assert_eq!(doubt.len(), 1);
-    assert!(doubt[0].in_doubt);
-    assert_eq!(doubt[0].entry.message, ids[0]);
-    // Released: the second comes next.
-    f.store
-        .release_outbox(&doubt[0], OutboxDisposition::Done)
-        .await
-        .unwrap();
-    let next = f.store.claim_outbox(lapsed, lease, 10).await.unwrap();
-    assert_eq!(next.len(), 1);
-    assert_eq!(next[0].entry.message, ids[1]);
-}
-
-/// An attempt extends the claim's lease to cover the send: a slow send
-/// keeps its claim (no one else marks it in doubt meanwhile) until the
-/// attempt's own lease lapses.
-pub async fn an_attempt_holds_its_claim_for_the_send<S: Store + AsDynStore + ?Sized>(
-    store: Arc<S>,
-) {
-    let f = Fixture::new(store.as_dyn()).await.unwrap();
-    let (c, _) = f
-        .customer_says("1001", "w1", "34698000021", "hi")
-        .await
-        .unwrap();
-    f.inbox
-        .reply(&f.actor("ana"), &c, 1, Reply::text("hello", "slow"))
-        .await
-        .unwrap();
-    let now = f.clock.now();
-    let lease = std::time::Duration::from_secs(60);
-    let claim = f
-        .store
-        .claim_outbox(now, lease, 10)
-        .await
-        .unwrap()
-        .remove(0);
-    let until = now + TimeDelta::minutes(5);
-    f.store
-        .begin_outbox_attempt(&claim, now, until)
-        .await
-        .unwrap();
-    // Past the claim's lease, within the attempt's: still held.
-    let mid = now + TimeDelta::minutes(3);
-    assert!(f
-        .store
-        .claim_outbox(mid, lease, 10)
-        .await
-        .unwrap()
-        .is_empty());
-    f.store
-        .release_outbox(&claim, OutboxDisposition::Done)
-        .await
-        .unwrap();
-}
-
 async fn other_conversation_reply(f: &Fixture) -> MessageId {
-    let (c, _): (ConversationId, _) = f
-        .customer_says("1001", "w2", "34698000002", "hello?")
-        .await
-        .unwrap();
+    let c = says(f, "1001", "w2", "34698000002", "hello?").await;
     let r = f
         .inbox
         .reply(&f.actor("ben"), &c, 1, Reply::text("hi there", "other"))
@@ -397,7 +335,9 @@ async fn other_conversation_reply(f: &Fixture) -> MessageId {
 /// send it again as a new message with a new key (audited on the
 /// timeline, replayed on retry, never twice); messages that were sent
 /// cannot be sent again.
-pub async fn messages_in_doubt_are_counted_and_can_be_sent_again<S: Store + AsDynStore + ?Sized>(
+pub(crate) async fn messages_in_doubt_are_counted_and_can_be_sent_again<
+    S: Store + AsDynStore + ?Sized,
+>(
     store: Arc<S>,
 ) {
     let (f, _, replies) = five_replies(store).await;
@@ -481,7 +421,9 @@ pub async fn messages_in_doubt_are_counted_and_can_be_sent_again<S: Store + AsDy
 
 /// Messages in doubt stay counted when their conversation is resolved,
 /// until reconciled or sent again.
-pub async fn messages_in_doubt_are_counted_after_resolving<S: Store + AsDynStore + ?Sized>(
+pub(crate) async fn messages_in_doubt_are_counted_after_resolving<
+    S: Store + AsDynStore + ?Sized,
+>(
     store: Arc<S>,
 ) {
     let (f, _, replies) = five_replies(store).await;
@@ -507,7 +449,9 @@ pub async fn messages_in_doubt_are_counted_after_resolving<S: Store + AsDynStore
 /// only ever settled as in doubt: when the store fails during the pass that
 /// finds it, it is not put back in the queue with its attempt forgotten,
 /// so a later dispatcher marks it in doubt instead of sending it again.
-pub async fn an_in_doubt_claim_is_never_put_back_in_the_queue<S: Store + AsDynStore + ?Sized>(
+pub(crate) async fn an_in_doubt_claim_is_never_put_back_in_the_queue<
+    S: Store + AsDynStore + ?Sized,
+>(
     store: Arc<S>,
 ) {
     let (f, faulty, replies) = five_replies(store).await;
@@ -548,12 +492,14 @@ pub async fn an_in_doubt_claim_is_never_put_back_in_the_queue<S: Store + AsDynSt
 /// A message that can never be sent as it stands (its number is gone from
 /// the store) is marked failed with the reason and leaves the queue; it
 /// does not stop the dispatcher or hold up other conversations.
-pub async fn an_unsendable_message_does_not_block_the_outbox<S: Store + AsDynStore + ?Sized>(
+pub(crate) async fn an_unsendable_message_does_not_block_the_outbox<
+    S: Store + AsDynStore + ?Sized,
+>(
     store: Arc<S>,
 ) {
     let (f, faulty, replies) = five_replies(store).await;
     faulty.refuse("channel", || Error::NotFound {
-        entity: "channel",
+        entity: Entity::Channel,
         id: "sales".into(),
     });
     let report = f.inbox.dispatch(100).await.unwrap();
@@ -570,7 +516,9 @@ pub async fn an_unsendable_message_does_not_block_the_outbox<S: Store + AsDynSto
 
 /// Two agents sending the same message in doubt again at once, from the
 /// same look at the conversation: exactly one new message.
-pub async fn a_message_is_sent_again_at_most_once_under_races<S: Store + AsDynStore + ?Sized>(
+pub(crate) async fn a_message_is_sent_again_at_most_once_under_races<
+    S: Store + AsDynStore + ?Sized,
+>(
     store: Arc<S>,
 ) {
     let (f, _, replies) = five_replies(store).await;

@@ -1,13 +1,7 @@
-//! Conformance tests for merging contacts.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! Contacts through the inbox: merging two into one, editing on the version
+//! seen.
 
-use std::sync::Arc;
-
-use super::Fixture;
-use crate::error::Error;
-use crate::inbound::{InboundEvent, IngestOutcome};
-use crate::model::{ContactIdentity, Content, ConversationStatus};
-use crate::ports::*;
+use crate::testing::conformance::support::*;
 
 fn from_bsuid(f: &Fixture, pnid: &str, ext: &str, bsuid: &str, body: &str) -> InboundEvent {
     let mut m = f.inbound(pnid, ext, "unused", Content::text(body));
@@ -27,14 +21,11 @@ async fn stored(f: &Fixture, event: InboundEvent) -> crate::ids::ConversationId 
 /// points to the survivor, later messages from either identity land on the
 /// survivor. Clashing identities, stale versions, a shared active channel,
 /// agents without the role and other tenants are refused, changing nothing.
-pub async fn contacts_merge_into_one<S: Store + AsDynStore + ?Sized>(store: Arc<S>) {
+pub(crate) async fn contacts_merge_into_one<S: Store + AsDynStore + ?Sized>(store: Arc<S>) {
     let f = Fixture::new(store.as_dyn()).await.unwrap();
     let acme = f.acme();
     let sam = f.actor("sam");
-    let (c1, _) = f
-        .customer_says("1001", "w1", "34600100", "hola")
-        .await
-        .unwrap();
+    let c1 = says(&f, "1001", "w1", "34600100", "hola").await;
     let v = f.version(&c1).await.unwrap();
     f.inbox
         .set_status(&sam, &c1, v, ConversationStatus::Resolved)
@@ -124,10 +115,7 @@ pub async fn contacts_merge_into_one<S: Store + AsDynStore + ?Sized>(store: Arc<
     assert_eq!(by_number.id, k1);
 
     // Different numbers clash.
-    let (c3, _) = f
-        .customer_says("1001", "w4", "34600300", "hi")
-        .await
-        .unwrap();
+    let c3 = says(&f, "1001", "w4", "34600300", "hi").await;
     let k3 = f.store.conversation(&acme, &c3).await.unwrap().contact;
     let k3v = f.store.contact(&acme, &k3).await.unwrap().version;
     let k1v = f.store.contact(&acme, &k1).await.unwrap().version;
@@ -148,58 +136,114 @@ pub async fn contacts_merge_into_one<S: Store + AsDynStore + ?Sized>(store: Arc<
         .merge_contacts(&sam, &k3, k3_before.version, &k4, k4_before.version)
         .await
         .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Duplicate {
-                what: "active conversation",
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    expect_duplicate(&err, Unique::ActiveConversation);
     assert_eq!(f.store.contact(&acme, &k4).await.unwrap(), k4_before);
     assert_eq!(f.store.contact(&acme, &k3).await.unwrap(), k3_before);
     assert_eq!(f.store.conversation(&acme, &c4).await.unwrap().contact, k4);
 }
 
-/// `Store::contacts` reads a page's contacts at once: each once, in the
-/// order asked, unknown ids and other tenants' contacts left out.
-pub async fn contacts_are_read_together<S: Store + AsDynStore + ?Sized>(store: Arc<S>) {
-    let f = Fixture::new(store.as_dyn()).await.unwrap();
-    let acme = f.acme();
-    let mut ids = Vec::new();
-    for (ext, wa) in [("w1", "34600201"), ("w2", "34600202"), ("w3", "34600203")] {
-        let (conv, _) = f.customer_says("1001", ext, wa, "hola").await.unwrap();
-        ids.push(f.store.conversation(&acme, &conv).await.unwrap().contact);
-    }
-    let (gconv, _) = f
-        .customer_says("2001", "g1", "15550001", "hi")
+/// Contacts: tags, attributes and a display name, edited on the version
+/// the agent saw; the history spans their conversations.
+pub(crate) async fn contacts_are_edited_on_the_version_seen<S: Store + AsDynStore + ?Sized>(
+    store: Arc<S>,
+) {
+    let f = fixture(store).await;
+    let c = says(&f, "1001", "w1", "34690400000", "hi").await;
+    let contact = f.store.conversation(&f.acme(), &c).await.unwrap().contact;
+    let k = f.store.contact(&f.acme(), &contact).await.unwrap();
+    let mut attributes = std::collections::BTreeMap::new();
+    attributes.insert("crm_id".to_string(), "A-1042".to_string());
+    attributes.insert("language".to_string(), "es".to_string());
+    let update = crate::inbox::ContactUpdate {
+        add_tags: vec!["VIP".into()],
+        attributes,
+        display_name: Some("Marta Ruiz".into()),
+        ..Default::default()
+    };
+    let edited = f
+        .inbox
+        .update_contact(&f.actor("ana"), &contact, k.version, update.clone())
         .await
         .unwrap();
-    let globex = crate::ids::TenantId::new("globex").unwrap();
-    let theirs = f.store.conversation(&globex, &gconv).await.unwrap().contact;
-    let unknown = crate::ids::ContactId::new("ct_nobody").unwrap();
-
-    let asked = vec![
-        ids[2].clone(),
-        unknown.clone(),
-        ids[0].clone(),
-        ids[2].clone(),
-        theirs.clone(),
-    ];
-    let got = f.store.contacts(&acme, &asked).await.unwrap();
-    let got_ids: Vec<_> = got.iter().map(|c| c.id.clone()).collect();
-    assert_eq!(got_ids, vec![ids[2].clone(), ids[0].clone()]);
-    for c in &got {
-        assert_eq!(c, &f.store.contact(&acme, &c.id).await.unwrap());
-    }
-    assert!(f.store.contacts(&acme, &[]).await.unwrap().is_empty());
-    let mine = f
-        .store
-        .contacts(&globex, &[theirs.clone(), ids[1].clone()])
+    assert_eq!(edited.tags, ["vip"]);
+    assert_eq!(
+        edited.attributes.get("crm_id").map(String::as_str),
+        Some("A-1042")
+    );
+    assert_eq!(edited.display_name.as_deref(), Some("Marta Ruiz"));
+    assert_eq!(f.store.contact(&f.acme(), &contact).await.unwrap(), edited);
+    // A second edit on the old version is refused; nothing changes.
+    let err = f
+        .inbox
+        .update_contact(
+            &f.actor("ben"),
+            &contact,
+            k.version,
+            crate::inbox::ContactUpdate {
+                add_tags: vec!["x".into()],
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "conflict");
+    // Removing an attribute with an empty value; bad names are refused.
+    let mut remove = std::collections::BTreeMap::new();
+    remove.insert("language".to_string(), String::new());
+    let edited = f
+        .inbox
+        .update_contact(
+            &f.actor("ben"),
+            &contact,
+            edited.version,
+            crate::inbox::ContactUpdate {
+                attributes: remove,
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
-    assert_eq!(mine.len(), 1);
-    assert_eq!(mine[0].id, theirs);
+    assert!(!edited.attributes.contains_key("language"));
+    let mut bad = std::collections::BTreeMap::new();
+    bad.insert(" ".to_string(), "x".to_string());
+    assert_eq!(
+        f.inbox
+            .update_contact(
+                &f.actor("ben"),
+                &contact,
+                edited.version,
+                crate::inbox::ContactUpdate {
+                    attributes: bad,
+                    ..Default::default()
+                }
+            )
+            .await
+            .unwrap_err()
+            .code(),
+        "invalid_input"
+    );
+    // The customer's next message keeps the team's edits.
+    f.customer_says("1001", "w2", "34690400000", "hello again")
+        .await
+        .unwrap();
+    let k = f.store.contact(&f.acme(), &contact).await.unwrap();
+    assert_eq!(k.tags, ["vip"]);
+    assert_eq!(
+        k.display_name.as_deref(),
+        Some("Marta Ruiz"),
+        "WhatsApp's name does not overwrite the team's"
+    );
+    // Other tenants cannot edit it.
+    assert_eq!(
+        f.inbox
+            .update_contact(&f.actor("gus"), &contact, k.version, update)
+            .await
+            .unwrap_err()
+            .code(),
+        "not_found"
+    );
+    let events = f.store.events_since(&f.acme(), 0, 1000).await.unwrap();
+    assert!(events.iter().any(
+        |e| matches!(&e.kind, EventKind::ContactUpdated { what, .. } if what.contains("+tag vip"))
+    ));
 }

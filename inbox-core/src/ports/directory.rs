@@ -1,0 +1,58 @@
+//! Tenants, channels, agents and teams: the [`Directory`] port.
+
+use async_trait::async_trait;
+
+use crate::error::Result;
+use crate::ids::{AgentId, ChannelId, TeamId, TenantId};
+use crate::model::{Agent, Channel, Team, Tenant};
+
+/// Who works in the inbox and on which numbers: tenants, their channels
+/// (WhatsApp numbers), agents and teams.
+///
+/// # Contract
+///
+/// Every implementation must guarantee the following; the conformance suite
+/// (`inbox_core::testing`, feature `testing`) checks each point.
+///
+/// **Tenancy.** Every read is scoped by tenant: an id of another tenant is
+/// [`Error::NotFound`](crate::Error::NotFound), and lists hold only the
+/// tenant's own. The only cross-tenant lookup is
+/// [`Directory::channel_by_phone_number_id`], which is how an inbound
+/// webhook finds its tenant.
+///
+/// **Uniqueness.** Phone number ids are unique across the deployment: a
+/// channel that would take another channel's number is refused with
+/// [`Error::Duplicate`](crate::Error::Duplicate)
+/// ([`Unique::PhoneNumberId`](crate::Unique::PhoneNumberId)).
+///
+/// **Parents.** A channel, agent or team of a tenant that does not exist is
+/// refused with [`Error::NotFound`](crate::Error::NotFound).
+#[async_trait]
+pub trait Directory: Send + Sync {
+    /// Inserts or replaces a tenant.
+    async fn upsert_tenant(&self, tenant: &Tenant) -> Result<()>;
+    /// A tenant.
+    async fn tenant(&self, id: &TenantId) -> Result<Tenant>;
+    /// Inserts or replaces a channel. The tenant must exist; the phone number
+    /// id must not belong to another channel
+    /// ([`Error::Duplicate`](crate::Error::Duplicate)).
+    async fn upsert_channel(&self, channel: &Channel) -> Result<()>;
+    /// A channel of a tenant.
+    async fn channel(&self, tenant: &TenantId, id: &ChannelId) -> Result<Channel>;
+    /// The tenant's channels, by id.
+    async fn channels(&self, tenant: &TenantId) -> Result<Vec<Channel>>;
+    /// The channel with this WhatsApp phone number id, whatever its tenant.
+    async fn channel_by_phone_number_id(&self, phone_number_id: &str) -> Result<Option<Channel>>;
+    /// Inserts or replaces an agent. The tenant must exist.
+    async fn upsert_agent(&self, agent: &Agent) -> Result<()>;
+    /// An agent.
+    async fn agent(&self, tenant: &TenantId, id: &AgentId) -> Result<Agent>;
+    /// The tenant's agents, by id.
+    async fn agents(&self, tenant: &TenantId) -> Result<Vec<Agent>>;
+    /// Inserts or replaces a team. The tenant must exist.
+    async fn upsert_team(&self, team: &Team) -> Result<()>;
+    /// A team.
+    async fn team(&self, tenant: &TenantId, id: &TeamId) -> Result<Team>;
+    /// The tenant's teams, by id.
+    async fn teams(&self, tenant: &TenantId) -> Result<Vec<Team>>;
+}

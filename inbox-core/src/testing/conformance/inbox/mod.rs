@@ -1,0 +1,14 @@
+//! The inbox driven on the store under test, as an embedder uses it: each
+//! suite checks what [`Inbox`](crate::Inbox) promises, which holds only if
+//! the store keeps its contracts.
+
+pub(crate) mod actions;
+pub(crate) mod contacts;
+pub(crate) mod dead_letters;
+pub(crate) mod dispatch;
+pub(crate) mod ingest;
+pub(crate) mod live;
+pub(crate) mod metrics;
+pub(crate) mod routing;
+pub(crate) mod timers;
+pub(crate) mod views;

@@ -1,0 +1,329 @@
+//! The store conformance suite.
+//!
+//! Plain async functions, one per guarantee, each taking a fresh, empty
+//! store. They panic on failure, like assertions. Every function is generic
+//! over the store type so the suite runs both on a concrete store (static
+//! dispatch) and on `dyn Store`.
+//!
+//! The tests come in two groups of suites:
+//!
+//! - `ports`: one suite per port of [`Store`] (directory, contacts,
+//!   conversations, messages, scheduling, reports, dead letters), checking
+//!   what the port's `# Contract` promises by calling the store directly;
+//! - `inbox`: the [`Inbox`](crate::Inbox) driven on the store (ingest,
+//!   actions, dispatch, views, timers, contacts, routing, reports, dead
+//!   letters), as an embedder uses it.
+//!
+//! The list in [`store_conformance_suites!`](crate::store_conformance_suites)
+//! is the one list of store tests: [`store_conformance_tests!`](crate::store_conformance_tests)
+//! expands it into a backend's tests (named `<group>::<suite>::<test>`), and
+//! this module into the public functions below. A test written but not
+//! listed is dead code (refused by the workspace's lints); one listed but
+//! not written does not compile.
+//!
+//! The event bus and the subscription log have suites of their own:
+//! [`event_bus_conformance_tests!`](crate::event_bus_conformance_tests) and
+//! [`subscription_log_conformance_tests!`](crate::subscription_log_conformance_tests).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use crate::ports::{AsDynStore, Store};
+
+mod bus;
+mod inbox;
+mod ports;
+mod subscriptions;
+mod support;
+
+pub use bus::bus_delivers_in_order_to_the_right_tenant;
+pub use inbox::routing::queue_property;
+pub use subscriptions::subscription_log_keeps_positions_retries_and_dead_letters;
+
+/// The one list of store conformance tests, by group and suite: calls
+/// `$crate::$callback!` with `$args` followed by the list.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! store_conformance_suites {
+    ($callback:ident! { $($args:tt)* }) => {
+        $crate::$callback! { $($args)*
+            ports {
+                directory {
+                    directory_round_trip,
+                    directory_is_scoped_by_tenant,
+                }
+                contacts {
+                    commit_enforces_unique_contact_identity,
+                    contacts_are_read_together,
+                    contacts_merge_atomically_on_the_versions_read,
+                }
+                conversations {
+                    commit_stores_everything_and_numbers_events,
+                    commit_rejects_stale_versions_and_writes_nothing,
+                    commit_is_atomic_on_duplicate_message,
+                    commit_enforces_unique_idempotency_keys,
+                    one_active_conversation_per_channel_and_contact,
+                    concurrent_commits_on_one_version_exactly_one_wins,
+                    event_sequences_are_per_tenant_and_gap_free,
+                    tenants_never_see_each_other,
+                    listing_matches_the_reference_semantics,
+                    presence_changes_are_committed_with_their_event,
+                    ingest_context_reads_what_ingest_needs,
+                }
+                messages {
+                    delivery_updates_only_move_forward,
+                    concurrent_delivery_updates_keep_the_highest,
+                    message_updates_apply_in_order_by_id_and_by_status,
+                }
+                scheduling {
+                    outbox_claims_are_exclusive_and_lapse_in_doubt,
+                    outbox_claims_a_conversations_entries_in_order,
+                    an_attempt_holds_its_claim_for_the_send,
+                    timers_are_found_by_due_time,
+                    reply_leases_are_held_by_one_agent_until_they_lapse,
+                }
+                reports {
+                    agent_load_counts_active_assigned_conversations,
+                    routing_state_is_stored,
+                }
+                dead_letters {
+                    dead_letters_are_recorded_once_per_item_and_reason,
+                    dead_letters_are_scoped_and_listed_newest_first,
+                    dead_letter_updates_keep_the_item,
+                }
+            }
+            inbox {
+                ingest {
+                    ingest_same_message_many_times_stores_one,
+                    concurrent_duplicate_ingest_stores_one,
+                    ingest_opens_reopens_and_never_two_active,
+                    ingest_reopen_policy_new_conversation,
+                    ingest_updates_contact_identity,
+                    ingest_unknown_channel_is_reported,
+                    status_webhooks_reconcile_by_our_id,
+                    statuses_reported_together_apply_in_order,
+                }
+                actions {
+                    concurrent_claims_exactly_one_wins,
+                    stale_actions_are_refused_with_what_changed,
+                    replies_are_idempotent,
+                    notes_never_reach_the_transport,
+                    permissions_are_enforced_and_change_nothing,
+                    bad_input_is_rejected_and_changes_nothing,
+                    window_closed_refuses_free_form_but_accepts_templates,
+                    transfer_assign_release_record_who_and_why,
+                    reply_leases_are_exclusive_and_expire,
+                }
+                dispatch {
+                    dispatcher_retries_fails_and_marks_in_doubt,
+                    dispatcher_settles_each_message_through_a_store_outage,
+                    a_crashed_dispatcher_leaves_in_doubt_only_what_it_attempted,
+                    a_send_with_an_unknown_outcome_is_in_doubt_and_never_resent,
+                    a_conversations_messages_wait_behind_a_retry,
+                    an_in_doubt_claim_is_never_put_back_in_the_queue,
+                    an_unsendable_message_does_not_block_the_outbox,
+                    messages_in_doubt_are_counted_and_can_be_sent_again,
+                    messages_in_doubt_are_counted_after_resolving,
+                    a_message_is_sent_again_at_most_once_under_races,
+                }
+                views {
+                    views_respect_visibility,
+                    contact_history_spans_channels,
+                    search_finds_words_names_and_numbers_within_visibility,
+                    search_pages_and_never_interprets_operators,
+                }
+                timers {
+                    snoozed_conversations_wake_on_tick_once,
+                    window_warning_fires_once_while_the_customer_waits,
+                    window_warning_moved_later_rearms_and_fires_on_time,
+                    a_timer_due_before_its_time_is_rearmed_not_lost,
+                }
+                contacts {
+                    contacts_are_edited_on_the_version_seen,
+                    contacts_merge_into_one,
+                }
+                routing {
+                    round_robin_is_fair_under_races_and_survives_restarts,
+                    ingest_routes_with_an_explanation,
+                    returning_customers_stick_to_their_agent,
+                    offline_agents_conversations_follow_the_policy,
+                    automation_timers_fire_through_tick,
+                    queued_conversations_go_to_agents_coming_online,
+                    freed_capacity_goes_to_the_longest_waiting,
+                    a_newcomer_never_jumps_the_queue,
+                    release_transfer_and_capacity_changes_drain_the_queue,
+                    the_tick_drains_queues_when_shifts_start,
+                    concurrent_drains_never_exceed_capacity,
+                    a_drain_and_a_rule_assignment_never_overfill_an_agent,
+                    queues_stay_fair_over_random_days,
+                    conversations_returned_to_the_queue_go_to_someone_else,
+                    drains_follow_skills_and_round_robin,
+                }
+                metrics {
+                    metrics_match_hand_computed_values,
+                    metrics_report_sla_compliance,
+                    metrics_business_hours_and_next_responses,
+                }
+                live {
+                    live_snapshot_shows_what_the_team_faces_now,
+                }
+                dead_letters {
+                    ingest_refuses_items_no_store_can_hold,
+                    dead_letters_are_replayed_by_admins,
+                }
+            }
+        }
+    };
+}
+
+/// Expands the list into one public function per test, in this module.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_functions {
+    ($($group:ident { $($suite:ident { $($name:ident),* $(,)? })* })*) => {
+        $($($(
+            #[doc = concat!(
+                "The `", stringify!($group), "::", stringify!($suite), "` conformance test `",
+                stringify!($name), "` (its source says what it checks)."
+            )]
+            pub async fn $name<S: Store + AsDynStore + ?Sized>(store: Arc<S>) {
+                $group::$suite::$name(store).await
+            }
+        )*)*)*
+        /// Every store conformance test, as `group::suite::test`.
+        pub const ALL: &[&str] = &[$($($(concat!(
+            stringify!($group), "::", stringify!($suite), "::", stringify!($name)
+        ),)*)*)*];
+    };
+}
+
+store_conformance_suites!(__conformance_functions! {});
+
+/// Runs the store conformance tests: every suite of
+/// [`store_conformance_suites!`](crate::store_conformance_suites), each test
+/// in module `<group>::<suite>`.
+///
+/// `store_conformance_tests!(make)` takes an expression that evaluates to a
+/// future of a fresh `Arc<S>`; `store_conformance_tests!(optional: make)`
+/// one of an `Option<Arc<S>>`, where `None` skips the test (the factory says
+/// why, e.g. no database configured).
+#[macro_export]
+macro_rules! store_conformance_tests {
+    (optional: $make:expr) => {
+        $crate::store_conformance_suites!(__conformance_tests! { [optional] $make; });
+    };
+    ($make:expr) => {
+        $crate::store_conformance_suites!(__conformance_tests! { [required] $make; });
+    };
+}
+
+/// Expands the list into a backend's tests (see
+/// [`store_conformance_tests!`](crate::store_conformance_tests)).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_tests {
+    (
+        [$mode:ident] $make:expr;
+        $($group:ident { $($suite:ident { $($name:ident),* $(,)? })* })*
+    ) => {
+        $(mod $group {
+            #[allow(unused_imports)]
+            use super::*;
+            $(mod $suite {
+                #[allow(unused_imports)]
+                use super::*;
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $name() {
+                        $crate::__conformance_run!([$mode] $make, $name);
+                    }
+                )*
+            })*
+        })*
+    };
+}
+
+/// One backend test: makes the store (or skips) and runs the test on it.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_run {
+    ([required] $make:expr, $name:ident) => {
+        let store = $make.await;
+        $crate::testing::conformance::$name(store).await;
+    };
+    ([optional] $make:expr, $name:ident) => {
+        let Some(store) = $make.await else { return };
+        $crate::testing::conformance::$name(store).await;
+    };
+}
+
+/// Runs the event bus conformance tests. `$make` evaluates to a future of
+/// `(Arc<dyn EventBus>, Arc<dyn Store>)`: a bus and a fresh store whose
+/// committed events it publishes (or of an `Option` of that pair with
+/// `optional:`, where `None` skips).
+#[macro_export]
+macro_rules! event_bus_conformance_tests {
+    (optional: $make:expr) => {
+        $crate::event_bus_conformance_tests!(@tests [optional] $make;
+            bus_delivers_in_order_to_the_right_tenant,
+        );
+    };
+    ($make:expr) => {
+        $crate::event_bus_conformance_tests!(@tests [required] $make;
+            bus_delivers_in_order_to_the_right_tenant,
+        );
+    };
+    (@tests [required] $make:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let (bus, store) = $make.await;
+                $crate::testing::conformance::$name(bus, store).await;
+            }
+        )*
+    };
+    (@tests [optional] $make:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let Some((bus, store)) = $make.await else { return };
+                $crate::testing::conformance::$name(bus, store).await;
+            }
+        )*
+    };
+}
+
+/// Runs the [`SubscriptionLog`](crate::ports::SubscriptionLog) conformance tests.
+/// `$make` evaluates to a future of an `Arc` of a fresh log (or of an
+/// `Option` of one with `optional:`, where `None` skips).
+#[macro_export]
+macro_rules! subscription_log_conformance_tests {
+    (optional: $make:expr) => {
+        $crate::subscription_log_conformance_tests!(@tests [optional] $make;
+            subscription_log_keeps_positions_retries_and_dead_letters,
+        );
+    };
+    ($make:expr) => {
+        $crate::subscription_log_conformance_tests!(@tests [required] $make;
+            subscription_log_keeps_positions_retries_and_dead_letters,
+        );
+    };
+    (@tests [required] $make:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let log = $make.await;
+                $crate::testing::conformance::$name(log).await;
+            }
+        )*
+    };
+    (@tests [optional] $make:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let Some(log) = $make.await else { return };
+                $crate::testing::conformance::$name(log).await;
+            }
+        )*
+    };
+}

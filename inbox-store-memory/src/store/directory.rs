@@ -1,0 +1,129 @@
+//! [`Directory`] on the memory store.
+
+use async_trait::async_trait;
+use std::collections::BTreeMap;
+
+use inbox_core::error::{Entity, Error, Result, Unique};
+use inbox_core::ids::{AgentId, ChannelId, TeamId, TenantId};
+use inbox_core::model::{Agent, Channel, Team, Tenant};
+use inbox_core::ports::Directory;
+
+use super::{duplicate, MemoryStore, State};
+
+#[async_trait]
+impl Directory for MemoryStore {
+    async fn upsert_tenant(&self, tenant: &Tenant) -> Result<()> {
+        self.write()
+            .tenants
+            .insert(tenant.id.clone(), tenant.clone());
+        Ok(())
+    }
+
+    async fn tenant(&self, id: &TenantId) -> Result<Tenant> {
+        self.read()
+            .tenants
+            .get(id)
+            .cloned()
+            .ok_or_else(|| Error::not_found(Entity::Tenant, id))
+    }
+
+    async fn upsert_channel(&self, channel: &Channel) -> Result<()> {
+        let mut s = self.write();
+        s.require_tenant(&channel.tenant)?;
+        let key = (channel.tenant.clone(), channel.id.clone());
+        if let Some(owner) = s.channel_by_number.get(&channel.phone_number_id) {
+            if owner != &key {
+                return Err(duplicate(Unique::PhoneNumberId, &owner.1));
+            }
+        }
+        if let Some(old) = s.channels.get(&key) {
+            let old_number = old.phone_number_id.clone();
+            s.channel_by_number.remove(&old_number);
+        }
+        s.channel_by_number
+            .insert(channel.phone_number_id.clone(), key.clone());
+        s.channels.insert(key, channel.clone());
+        Ok(())
+    }
+
+    async fn channel(&self, tenant: &TenantId, id: &ChannelId) -> Result<Channel> {
+        row(&self.read().channels, tenant, id, Entity::Channel)
+    }
+
+    async fn channels(&self, tenant: &TenantId) -> Result<Vec<Channel>> {
+        Ok(rows(&self.read().channels, tenant))
+    }
+
+    async fn channel_by_phone_number_id(&self, phone_number_id: &str) -> Result<Option<Channel>> {
+        let s = self.read();
+        Ok(s.channel_by_number
+            .get(phone_number_id)
+            .and_then(|k| s.channels.get(k))
+            .cloned())
+    }
+
+    async fn upsert_agent(&self, agent: &Agent) -> Result<()> {
+        self.upsert(|s| &mut s.agents, &agent.tenant, &agent.id, agent)
+    }
+
+    async fn agent(&self, tenant: &TenantId, id: &AgentId) -> Result<Agent> {
+        row(&self.read().agents, tenant, id, Entity::Agent)
+    }
+
+    async fn agents(&self, tenant: &TenantId) -> Result<Vec<Agent>> {
+        Ok(rows(&self.read().agents, tenant))
+    }
+
+    async fn upsert_team(&self, team: &Team) -> Result<()> {
+        self.upsert(|s| &mut s.teams, &team.tenant, &team.id, team)
+    }
+
+    async fn team(&self, tenant: &TenantId, id: &TeamId) -> Result<Team> {
+        row(&self.read().teams, tenant, id, Entity::Team)
+    }
+
+    async fn teams(&self, tenant: &TenantId) -> Result<Vec<Team>> {
+        Ok(rows(&self.read().teams, tenant))
+    }
+}
+
+/// A directory table: rows by tenant and id.
+type Table<K, V> = BTreeMap<(TenantId, K), V>;
+
+impl MemoryStore {
+    /// Inserts or replaces a row of a directory table; the tenant must
+    /// exist.
+    fn upsert<K: Ord + Clone, V: Clone>(
+        &self,
+        table: impl FnOnce(&mut State) -> &mut Table<K, V>,
+        tenant: &TenantId,
+        id: &K,
+        row: &V,
+    ) -> Result<()> {
+        let mut s = self.write();
+        s.require_tenant(tenant)?;
+        table(&mut s).insert((tenant.clone(), id.clone()), row.clone());
+        Ok(())
+    }
+}
+
+/// A tenant's row, or not found.
+fn row<K, V>(table: &Table<K, V>, tenant: &TenantId, id: &K, entity: Entity) -> Result<V>
+where
+    K: Ord + Clone + std::fmt::Display,
+    V: Clone,
+{
+    table
+        .get(&(tenant.clone(), id.clone()))
+        .cloned()
+        .ok_or_else(|| Error::not_found(entity, id))
+}
+
+/// A tenant's rows, by id.
+fn rows<K: Ord, V: Clone>(table: &Table<K, V>, tenant: &TenantId) -> Vec<V> {
+    table
+        .iter()
+        .filter(|((t, _), _)| t == tenant)
+        .map(|(_, v)| v.clone())
+        .collect()
+}

@@ -1,0 +1,161 @@
+//! [`Reports`] on the memory store.
+
+use async_trait::async_trait;
+use std::collections::BTreeMap;
+
+use inbox_core::error::Result;
+use inbox_core::ids::{AgentId, ContactId, TenantId};
+use inbox_core::model::Message;
+use inbox_core::ports::{LoadScope, Reports};
+use inbox_core::query::{Cursor, Page, SearchHit, SearchQuery, SortKey, SortOrder, ValidSearch};
+use inbox_core::routing::RoutingCursor;
+
+use super::MemoryStore;
+
+#[async_trait]
+impl Reports for MemoryStore {
+    async fn search(&self, tenant: &TenantId, query: &SearchQuery) -> Result<Page<SearchHit>> {
+        let ValidSearch {
+            tokens,
+            digits,
+            after,
+        } = query.validate()?;
+        let s = self.read();
+        let Some(d) = s.data(tenant) else {
+            return Ok(Page {
+                items: Vec::new(),
+                next: None,
+            });
+        };
+        let mut hits: Vec<(SortKey, SearchHit)> = d
+            .conversations
+            .values()
+            .filter(|c| query.filter.matches(c))
+            .map(|c| (SortOrder::LatestActivity.key(c), c))
+            .filter(|(k, _)| after.as_ref().is_none_or(|a| k > a))
+            .filter_map(|(k, c)| {
+                let messages: Vec<&Message> = d
+                    .messages_of
+                    .get(&c.id)
+                    .map(|ids| ids.iter().filter_map(|id| d.messages.get(id)).collect())
+                    .unwrap_or_default();
+                SearchQuery::hit(
+                    &tokens,
+                    digits.as_deref(),
+                    c,
+                    d.contacts.get(&c.contact),
+                    &messages,
+                )
+                .map(|h| (k, h))
+            })
+            .collect();
+        hits.sort_by(|a, b| a.0.cmp(&b.0));
+        let limit = query.limit as usize;
+        let more = hits.len() > limit;
+        hits.truncate(limit);
+        let next = if more {
+            hits.last()
+                .map(|(k, _)| Cursor::after(SortOrder::LatestActivity, k))
+        } else {
+            None
+        };
+        Ok(Page {
+            items: hits.into_iter().map(|(_, h)| h).collect(),
+            next,
+        })
+    }
+
+    async fn metrics(
+        &self,
+        tenant: &TenantId,
+        query: &inbox_core::metrics::MetricsQuery,
+    ) -> Result<inbox_core::metrics::MetricsReport> {
+        query.validate()?;
+        let s = self.read();
+        Ok(match s.data(tenant) {
+            Some(d) => inbox_core::metrics::MetricsReport::compute(
+                query,
+                d.conversations.values(),
+                d.messages.values(),
+            ),
+            None => inbox_core::metrics::MetricsReport::default(),
+        })
+    }
+
+    async fn live_snapshot(
+        &self,
+        tenant: &TenantId,
+        query: &inbox_core::metrics::LiveQuery,
+    ) -> Result<inbox_core::metrics::LiveSnapshot> {
+        let s = self.read();
+        let agents = s
+            .agents
+            .iter()
+            .filter(|((t, _), _)| t == tenant)
+            .map(|(_, a)| a);
+        use inbox_core::metrics::LiveSnapshot;
+        Ok(match s.data(tenant) {
+            Some(d) => {
+                let mut snapshot = LiveSnapshot::compute(query, d.conversations.values(), agents);
+                let messages = d
+                    .messages
+                    .values()
+                    .filter_map(|m| d.conversations.get(&m.conversation).map(|c| (m, c)));
+                snapshot.in_doubt = LiveSnapshot::count_in_doubt(query, messages);
+                snapshot
+            }
+            None => LiveSnapshot::compute(query, [], agents),
+        })
+    }
+
+    async fn agent_loads(
+        &self,
+        tenant: &TenantId,
+        scope: &LoadScope,
+    ) -> Result<BTreeMap<AgentId, u32>> {
+        let s = self.read();
+        let mut out = BTreeMap::new();
+        if let Some(d) = s.data(tenant) {
+            for c in d.conversations.values() {
+                let Some(a) = c.assignee.as_ref().filter(|_| c.status.is_active()) else {
+                    continue;
+                };
+                if let LoadScope::Agents(only) = scope {
+                    if !only.contains(a) {
+                        continue;
+                    }
+                }
+                *out.entry(a.clone()).or_insert(0) += 1;
+            }
+        }
+        Ok(out)
+    }
+
+    async fn last_assignee(
+        &self,
+        tenant: &TenantId,
+        contact: &ContactId,
+    ) -> Result<Option<AgentId>> {
+        let s = self.read();
+        Ok(s.data(tenant).and_then(|d| {
+            d.conversations
+                .values()
+                .filter(|c| &c.contact == contact && c.assignee.is_some())
+                .max_by(|a, b| {
+                    a.last_activity_at
+                        .cmp(&b.last_activity_at)
+                        .then_with(|| a.id.cmp(&b.id))
+                })
+                .and_then(|c| c.assignee.clone())
+        }))
+    }
+
+    async fn routing_cursors(&self, tenant: &TenantId) -> Result<Vec<RoutingCursor>> {
+        let s = self.read();
+        Ok(s.cursors
+            .iter()
+            .filter(|((t, _), _)| t == tenant)
+            .map(|(_, c)| c.clone())
+            .collect())
+    }
+}
