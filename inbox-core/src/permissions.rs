@@ -56,6 +56,30 @@ pub enum Action {
     ManageDeadLetters,
 }
 
+impl Action {
+    /// Every action, in the order they are declared: for role matrices,
+    /// admin screens and tests that must cover them all.
+    ///
+    /// ```
+    /// use inbox_core::permissions::Action;
+    /// assert!(Action::ALL.contains(&Action::Reply));
+    /// ```
+    pub const ALL: [Action; 12] = [
+        Action::View,
+        Action::ViewAll,
+        Action::Claim,
+        Action::AssignOthers,
+        Action::Reply,
+        Action::OverrideAssignee,
+        Action::AddNote,
+        Action::Tag,
+        Action::ChangeStatus,
+        Action::ManageSettings,
+        Action::MergeContacts,
+        Action::ManageDeadLetters,
+    ];
+}
+
 impl std::fmt::Display for Action {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
@@ -249,22 +273,13 @@ mod tests {
     #[test]
     fn the_role_matrix() {
         use Action::*;
-        let all = [
-            View,
-            ViewAll,
-            Claim,
-            AssignOthers,
-            Reply,
-            OverrideAssignee,
-            AddNote,
-            Tag,
-            ChangeStatus,
-            ManageSettings,
-            MergeContacts,
-            ManageDeadLetters,
-        ];
+        // `ALL` lists every action once, in declaration order, up to the last.
+        for (i, action) in Action::ALL.into_iter().enumerate() {
+            assert_eq!(action as usize, i, "{action}");
+        }
+        assert_eq!(Action::ALL.len(), ManageDeadLetters as usize + 1);
         let agent = [View, Claim, Reply, AddNote, Tag, ChangeStatus];
-        for action in all {
+        for action in Action::ALL {
             assert_eq!(
                 Role::Agent.allows(action),
                 agent.contains(&action),

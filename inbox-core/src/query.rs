@@ -286,6 +286,31 @@ pub struct Page<T> {
     pub next: Option<Cursor>,
 }
 
+impl<T> Page<T> {
+    /// The first `limit` of `keyed` (items with their sort keys, any order,
+    /// all after the requested cursor), sorted by key, with the cursor of
+    /// the next page when more were given (a `limit` of 0 counts as 1).
+    /// For stores that page in memory.
+    ///
+    /// ```
+    /// use inbox_core::query::{Page, SortKey, SortOrder};
+    /// let key = |a| SortKey { a, b: 0, id: String::new() };
+    /// let page = Page::from_keyed(vec![(key(3), "c"), (key(1), "a"), (key(2), "b")], 2, SortOrder::LatestActivity);
+    /// assert_eq!(page.items, ["a", "b"]);
+    /// assert!(page.next.is_some());
+    /// ```
+    pub fn from_keyed(mut keyed: Vec<(SortKey, T)>, limit: u32, sort: SortOrder) -> Self {
+        keyed.sort_by(|x, y| x.0.cmp(&y.0));
+        let limit = (limit as usize).max(1);
+        let next = (keyed.len() > limit).then(|| Cursor::after(sort, &keyed[limit - 1].0));
+        keyed.truncate(limit);
+        Page {
+            items: keyed.into_iter().map(|(_, item)| item).collect(),
+            next,
+        }
+    }
+}
+
 /// A full-text search over a tenant's conversations.
 ///
 /// A conversation matches when one of its messages or notes contains every
@@ -445,23 +470,15 @@ pub fn page_in_memory<'a>(
     conversations: impl Iterator<Item = &'a Conversation>,
 ) -> Result<Page<Conversation>, Error> {
     let after = query.validate()?;
-    let mut keyed: Vec<(SortKey, &Conversation)> = conversations
+    let keyed: Vec<(SortKey, &Conversation)> = conversations
         .filter(|c| query.filter.matches(c))
         .map(|c| (query.sort.key(c), c))
         .filter(|(k, _)| after.as_ref().is_none_or(|a| k > a))
         .collect();
-    keyed.sort_by(|x, y| x.0.cmp(&y.0));
-    let limit = query.limit as usize;
-    let more = keyed.len() > limit;
-    keyed.truncate(limit);
-    let next = if more {
-        keyed.last().map(|(k, _)| Cursor::after(query.sort, k))
-    } else {
-        None
-    };
+    let page = Page::from_keyed(keyed, query.limit, query.sort);
     Ok(Page {
-        items: keyed.into_iter().map(|(_, c)| c.clone()).collect(),
-        next,
+        items: page.items.into_iter().cloned().collect(),
+        next: page.next,
     })
 }
 

@@ -2,9 +2,9 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{ActionOutcome, Actor, Draft, Inbox, StaleReplies, Staleness};
+use super::{ActionOutcome, Actor, Draft, Inbox, StaleReplies, Target};
 use crate::error::{Error, Result, Unique};
-use crate::event::{Event, EventActor, EventKind, Ownership};
+use crate::event::{Event, EventKind, Ownership};
 use crate::ids::{AgentId, ConversationId, MessageId, TeamId, TenantId};
 use crate::model::{
     limits, Agent, Author, Content, ConversationStatus, DeliveryState, Direction, Message,
@@ -171,19 +171,12 @@ impl Inbox {
         id: &ConversationId,
         seen_version: u64,
     ) -> Result<ActionOutcome> {
-        let me = self.load_agent(actor).await?;
-        permissions::require(&me, Action::Claim)?;
+        let me = self.agent_allowed(actor, Action::Claim).await?;
         let warning = self.capacity_warning(&me, 1).await?;
         let result = self
-            .act_as(
-                &me,
-                actor,
-                id,
-                seen_version,
-                "claim",
-                Staleness::Reject,
-                |d| claim_in(d, warning.clone()),
-            )
+            .act_as(&me, actor, Target::strict(id, seen_version, "claim"), |d| {
+                claim_in(d, warning.clone())
+            })
             .await;
         match result {
             // A stale claim on a conversation someone else now owns: "already
@@ -223,12 +216,8 @@ impl Inbox {
     ) -> Result<ActionOutcome> {
         let (target, warning) = self.resolve_assignee(actor, &to).await?;
         let reason = reason.trim().to_string();
-        self.act(actor, id, seen_version, "assign", Staleness::Reject, |d| {
-            permissions::require_ownership_change(d.agent, &d.conversation)?;
-            require_active(d)?;
-            let from = current_ownership(d);
-            apply_assignee(d, &to, target.as_ref());
-            let to_own = current_ownership(d);
+        self.act(actor, Target::strict(id, seen_version, "assign"), |d| {
+            let (from, to_own) = move_to(d, &to, target.as_ref())?;
             if from == to_own {
                 return Ok(());
             }
@@ -270,39 +259,28 @@ impl Inbox {
         let (target, warning) = self.resolve_assignee(actor, &to).await?;
         let agents = self.ports.store.agents(&actor.tenant).await?;
         let note_id: MessageId = self.new_id("message")?;
-        self.act(
-            actor,
-            id,
-            seen_version,
-            "transfer",
-            Staleness::Reject,
-            |d| {
-                permissions::require_ownership_change(d.agent, &d.conversation)?;
-                require_active(d)?;
-                let from = current_ownership(d);
-                apply_assignee(d, &to, target.as_ref());
-                let to_own = current_ownership(d);
-                if from == to_own {
-                    return Err(Error::invalid("to", "the conversation is already there"));
-                }
-                let mentions = parse_mentions(&note_text, &agents);
-                let note = new_note(d, note_id.clone(), &note_text, mentions.clone());
-                d.messages.push(note);
-                d.emit(EventKind::NoteAdded {
-                    message: note_id.clone(),
-                    mentions,
-                });
-                d.emit(EventKind::Transferred {
-                    from,
-                    to: to_own,
-                    note: note_id.clone(),
-                });
-                if let Some(w) = &warning {
-                    d.warnings.push(w.clone());
-                }
-                Ok(())
-            },
-        )
+        self.act(actor, Target::strict(id, seen_version, "transfer"), |d| {
+            let (from, to_own) = move_to(d, &to, target.as_ref())?;
+            if from == to_own {
+                return Err(Error::invalid("to", "the conversation is already there"));
+            }
+            let mentions = parse_mentions(&note_text, &agents);
+            let note = new_note(d, note_id.clone(), &note_text, mentions.clone());
+            d.messages.push(note);
+            d.emit(EventKind::NoteAdded {
+                message: note_id.clone(),
+                mentions,
+            });
+            d.emit(EventKind::Transferred {
+                from,
+                to: to_own,
+                note: note_id.clone(),
+            });
+            if let Some(w) = &warning {
+                d.warnings.push(w.clone());
+            }
+            Ok(())
+        })
         .await
     }
 
@@ -317,7 +295,7 @@ impl Inbox {
     ) -> Result<ActionOutcome> {
         let reason = reason.trim().to_string();
         limits::check_control("reason", &reason)?;
-        self.act(actor, id, seen_version, "release", Staleness::Reject, |d| {
+        self.act(actor, Target::strict(id, seen_version, "release"), |d| {
             let Some(owner) = d.conversation.assignee.clone() else {
                 return Err(Error::InvalidState(format!(
                     "conversation {} has no owner to release",
@@ -515,8 +493,7 @@ impl Inbox {
             return Ok(done);
         }
         reply.content.validate_outbound()?;
-        let me = self.load_agent(actor).await?;
-        permissions::require(&me, Action::Reply)?;
+        let me = self.agent_allowed(actor, Action::Reply).await?;
         self.check_lease(actor, id).await?;
         let quoted = match (&resend, &reply.reply_to) {
             (Some(r), _) => r.quoted.clone(),
@@ -539,12 +516,12 @@ impl Inbox {
         let sla = self.config.sla_for(&actor.tenant);
         // Sending again on a stale version is always refused: two agents
         // seeing the same message in doubt must not both send it again.
-        let staleness = match (policy.stale, &resend) {
-            (StaleReplies::Warn, None) => Staleness::Warn,
-            _ => Staleness::Reject,
+        let target = match (policy.stale, &resend) {
+            (StaleReplies::Warn, None) => Target::lenient(id, seen_version, "reply"),
+            _ => Target::strict(id, seen_version, "reply"),
         };
         let result = self
-            .act_as(&me, actor, id, seen_version, "reply", staleness, |d| {
+            .act_as(&me, actor, target, |d| {
                 let c = &d.conversation;
                 if c.status == ConversationStatus::Resolved {
                     return Err(Error::InvalidState(format!(
@@ -717,7 +694,7 @@ impl Inbox {
         let mentions = parse_mentions(&text, &agents);
         let key = idempotency_key.to_string();
         let result = self
-            .act(actor, id, seen_version, "note", Staleness::Warn, |d| {
+            .act(actor, Target::lenient(id, seen_version, "note"), |d| {
                 permissions::require(d.agent, Action::AddNote)?;
                 let mut note = new_note(d, note_id.clone(), &text, mentions.clone());
                 note.idempotency_key = Some(key.clone());
@@ -751,7 +728,7 @@ impl Inbox {
             .iter()
             .map(|t| normalize_tag(t))
             .collect::<Result<Vec<_>>>()?;
-        self.act(actor, id, seen_version, "tag", Staleness::Warn, |d| {
+        self.act(actor, Target::lenient(id, seen_version, "tag"), |d| {
             permissions::require(d.agent, Action::Tag)?;
             let tags = &mut d.conversation.tags;
             let mut added = Vec::new();
@@ -790,10 +767,7 @@ impl Inbox {
     ) -> Result<ActionOutcome> {
         self.act(
             actor,
-            id,
-            seen_version,
-            "set priority",
-            Staleness::Warn,
+            Target::lenient(id, seen_version, "set priority"),
             |d| {
                 permissions::require(d.agent, Action::Tag)?;
                 let from = d.conversation.priority;
@@ -824,10 +798,7 @@ impl Inbox {
         }
         self.act(
             actor,
-            id,
-            seen_version,
-            "change status",
-            Staleness::Reject,
+            Target::strict(id, seen_version, "change status"),
             |d| {
                 permissions::require(d.agent, Action::ChangeStatus)?;
                 change_status(d, status, None)
@@ -847,7 +818,7 @@ impl Inbox {
         if until <= self.now() {
             return Err(Error::invalid("until", "must be in the future"));
         }
-        self.act(actor, id, seen_version, "snooze", Staleness::Reject, |d| {
+        self.act(actor, Target::strict(id, seen_version, "snooze"), |d| {
             permissions::require(d.agent, Action::ChangeStatus)?;
             change_status(d, ConversationStatus::Snoozed, Some(until))
         })
@@ -860,10 +831,9 @@ impl Inbox {
         if me.presence == presence {
             return Ok(Vec::new());
         }
-        let event = Event::new(
-            actor.tenant.clone(),
-            self.now(),
-            EventActor::Agent(me.id.clone()),
+        let event = self.agent_event(
+            &actor.tenant,
+            &me.id,
             EventKind::PresenceChanged {
                 agent: me.id.clone(),
                 presence,
@@ -947,6 +917,20 @@ fn claim_in(d: &mut Draft<'_>, warning: Option<String>) -> Result<()> {
         d.warnings.push(w);
     }
     Ok(())
+}
+
+/// Moves an active conversation to `to`, if the acting agent may change its
+/// ownership; returns where it was and where it is now.
+fn move_to(
+    d: &mut Draft<'_>,
+    to: &Assignee,
+    target: Option<&Agent>,
+) -> Result<(Ownership, Ownership)> {
+    permissions::require_ownership_change(d.agent, &d.conversation)?;
+    require_active(d)?;
+    let from = current_ownership(d);
+    apply_assignee(d, to, target);
+    Ok((from, current_ownership(d)))
 }
 
 fn apply_assignee(d: &mut Draft<'_>, to: &Assignee, target: Option<&Agent>) {

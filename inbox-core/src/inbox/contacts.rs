@@ -4,10 +4,10 @@ use std::collections::BTreeMap;
 
 use super::{Actor, Inbox};
 use crate::error::{Entity, Error, Result};
-use crate::event::{Event, EventActor, EventKind};
+use crate::event::EventKind;
 use crate::ids::ContactId;
 use crate::model::Contact;
-use crate::permissions::{self, Action};
+use crate::permissions::Action;
 use crate::ports::{Changeset, Write};
 
 /// Changes to a contact's profile.
@@ -35,8 +35,7 @@ impl Inbox {
         seen_version: u64,
         update: ContactUpdate,
     ) -> Result<Contact> {
-        let agent = self.load_agent(actor).await?;
-        permissions::require(&agent, Action::Tag)?;
+        let agent = self.agent_allowed(actor, Action::Tag).await?;
         let current = self.ports.store.contact(&actor.tenant, id).await?;
         if seen_version != current.version {
             let mut c =
@@ -103,10 +102,9 @@ impl Inbox {
             return Ok(current);
         }
         next.version = current.version + 1;
-        let event = Event::new(
-            actor.tenant.clone(),
-            self.now(),
-            EventActor::Agent(agent.id.clone()),
+        let event = self.agent_event(
+            &actor.tenant,
+            &agent.id,
             EventKind::ContactUpdated {
                 contact: id.clone(),
                 what: what.join(", "),
@@ -147,8 +145,7 @@ impl Inbox {
         merge: &ContactId,
         merge_version: u64,
     ) -> Result<Contact> {
-        let agent = self.load_agent(actor).await?;
-        permissions::require(&agent, Action::MergeContacts)?;
+        let agent = self.agent_allowed(actor, Action::MergeContacts).await?;
         if keep == merge {
             return Err(Error::invalid(
                 "merge",
@@ -221,10 +218,9 @@ impl Inbox {
             .await
             .map(|d| d.conversations.len() as u32)
             .unwrap_or(0);
-        let event = Event::new(
-            actor.tenant.clone(),
-            self.now(),
-            EventActor::Agent(agent.id.clone()),
+        let event = self.agent_event(
+            &actor.tenant,
+            &agent.id,
             EventKind::ContactsMerged {
                 from: merge.clone(),
                 into: keep.clone(),

@@ -7,7 +7,7 @@ use super::{Actor, Inbox};
 use crate::error::{Error, Result};
 use crate::ids::{DeadLetterId, TenantId};
 use crate::inbound::{InboundEvent, InboundRefusal, IngestOutcome};
-use crate::permissions::{self, Action};
+use crate::permissions::Action;
 use crate::ports::{
     DeadLetter, DeadLetterPut, DeadLetterQuery, DeadLetterReplay, DeadLetterScope, InboundDecoder,
     ReplayOutcome,
@@ -220,8 +220,7 @@ impl Inbox {
 
     /// The dead letters an admin of the actor's tenant sees.
     async fn dead_letter_scope(&self, actor: &Actor) -> Result<DeadLetterScope> {
-        let me = self.load_agent(actor).await?;
-        permissions::require(&me, Action::ManageDeadLetters)?;
+        self.agent_allowed(actor, Action::ManageDeadLetters).await?;
         let numbers = self
             .ports
             .store

@@ -95,8 +95,7 @@ impl Inbox {
     /// The agents of the actor's tenant (names, roles, presence, capacity),
     /// for choosing whom to assign or transfer to. Any agent may see them.
     pub async fn agents(&self, actor: &Actor) -> Result<Vec<Agent>> {
-        let me = self.load_agent(actor).await?;
-        permissions::require(&me, Action::View)?;
+        self.agent_allowed(actor, Action::View).await?;
         self.ports.store.agents(&actor.tenant).await
     }
 

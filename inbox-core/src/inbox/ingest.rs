@@ -406,29 +406,23 @@ impl Inbox {
 /// Applies a WhatsApp system notice (number or user id change) to an
 /// identity; returns whether it changed.
 fn apply_identity_change(content: &Content, identity: &mut crate::model::ContactIdentity) -> bool {
-    match content {
-        Content::System {
-            change:
-                SystemChange::NumberChanged {
-                    new_wa_id: Some(new),
-                },
-            ..
-        } if identity.wa_id.as_ref() != Some(new) && !new.trim().is_empty() => {
-            identity.wa_id = Some(new.clone());
-            true
-        }
-        Content::System {
-            change:
-                SystemChange::UserIdChanged {
-                    new_user_id: Some(new),
-                },
-            ..
-        } if identity.user_id.as_ref() != Some(new) && !new.trim().is_empty() => {
-            identity.user_id = Some(new.clone());
-            true
-        }
-        _ => false,
+    let Content::System { change, .. } = content else {
+        return false;
+    };
+    let (slot, new) = match change {
+        SystemChange::NumberChanged {
+            new_wa_id: Some(new),
+        } => (&mut identity.wa_id, new),
+        SystemChange::UserIdChanged {
+            new_user_id: Some(new),
+        } => (&mut identity.user_id, new),
+        _ => return false,
+    };
+    if slot.as_ref() == Some(new) || new.trim().is_empty() {
+        return false;
     }
+    *slot = Some(new.clone());
+    true
 }
 
 /// A store that answered fewer status reports than it was given (a

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 
 use super::{Actor, Inbox};
 use crate::error::{chrono_duration, Error, Result};
-use crate::event::{Event, EventActor, EventKind, Scope, ViewerState};
+use crate::event::{EventKind, Scope, ViewerState};
 use crate::ids::ConversationId;
 use crate::model::Conversation;
 use crate::permissions::{self, Action};
@@ -134,12 +134,7 @@ impl Inbox {
         conversation: Option<&Conversation>,
         kind: EventKind,
     ) {
-        let mut e = Event::new(
-            actor.tenant.clone(),
-            self.now(),
-            EventActor::Agent(actor.agent.clone()),
-            kind,
-        );
+        let mut e = self.agent_event(&actor.tenant, &actor.agent, kind);
         e.conversation = Some(id.clone());
         e.scope = conversation.map(Scope::of);
         self.publish(&[e]).await;

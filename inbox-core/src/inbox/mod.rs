@@ -102,6 +102,38 @@ enum Staleness {
     Warn,
 }
 
+/// What an agent action acts on: the conversation, the version the agent
+/// saw, the action's name (for collision notices) and how a stale version
+/// is treated.
+#[derive(Debug, Clone, Copy)]
+struct Target<'a> {
+    id: &'a ConversationId,
+    seen: u64,
+    action: &'static str,
+    staleness: Staleness,
+}
+
+impl<'a> Target<'a> {
+    /// An action refused on a stale version.
+    fn strict(id: &'a ConversationId, seen: u64, action: &'static str) -> Self {
+        Target {
+            id,
+            seen,
+            action,
+            staleness: Staleness::Reject,
+        }
+    }
+
+    /// An action that commutes with others: applied on a stale version,
+    /// with a warning.
+    fn lenient(id: &'a ConversationId, seen: u64, action: &'static str) -> Self {
+        Target {
+            staleness: Staleness::Warn,
+            ..Target::strict(id, seen, action)
+        }
+    }
+}
+
 /// The working copy an action edits.
 struct Draft<'a> {
     agent: &'a Agent,
@@ -259,6 +291,23 @@ impl Inbox {
         Ok(agent)
     }
 
+    /// An event an agent of `tenant` causes now (not yet stored).
+    fn agent_event(&self, tenant: &TenantId, agent: &AgentId, kind: EventKind) -> Event {
+        Event::new(
+            tenant.clone(),
+            self.now(),
+            EventActor::Agent(agent.clone()),
+            kind,
+        )
+    }
+
+    /// The acting agent, if active and its role allows `action`.
+    async fn agent_allowed(&self, actor: &Actor, action: permissions::Action) -> Result<Agent> {
+        let agent = self.load_agent(actor).await?;
+        permissions::require(&agent, action)?;
+        Ok(agent)
+    }
+
     /// Publishes committed (or live-only) events; failures are logged, never
     /// returned, because the change is already committed.
     async fn publish(&self, events: &[Event]) {
@@ -332,33 +381,20 @@ impl Inbox {
     /// Runs an agent action on a conversation: load, check visibility and the
     /// version the agent saw, let `f` edit a draft, commit with an optimistic
     /// version check, retry on races, publish the events.
-    async fn act<F>(
-        &self,
-        actor: &Actor,
-        id: &ConversationId,
-        seen: u64,
-        action: &'static str,
-        staleness: Staleness,
-        f: F,
-    ) -> Result<ActionOutcome>
+    async fn act<F>(&self, actor: &Actor, target: Target<'_>, f: F) -> Result<ActionOutcome>
     where
         F: Fn(&mut Draft<'_>) -> Result<()> + Send + Sync,
     {
         let agent = self.load_agent(actor).await?;
-        self.act_as(&agent, actor, id, seen, action, staleness, f)
-            .await
+        self.act_as(&agent, actor, target, f).await
     }
 
     /// [`Inbox::act`] for an agent the caller already loaded.
-    #[allow(clippy::too_many_arguments)]
     async fn act_as<F>(
         &self,
         agent: &Agent,
         actor: &Actor,
-        id: &ConversationId,
-        seen: u64,
-        action: &'static str,
-        staleness: Staleness,
+        target: Target<'_>,
         f: F,
     ) -> Result<ActionOutcome>
     where
@@ -366,11 +402,11 @@ impl Inbox {
     {
         let mut retry = Retry::default();
         loop {
-            let current = self.ports.store.conversation(&actor.tenant, id).await?;
-            permissions::require_view(agent, &current)?;
-            let warnings = self
-                .check_seen(agent, &current, seen, action, staleness)
+            let current = (self.ports.store)
+                .conversation(&actor.tenant, target.id)
                 .await?;
+            permissions::require_view(agent, &current)?;
+            let warnings = self.check_seen(agent, &current, &target).await?;
             let mut draft = Draft {
                 agent,
                 now: self.now(),
@@ -382,7 +418,7 @@ impl Inbox {
             };
             if let Err(e) = f(&mut draft) {
                 if matches!(e, Error::AlreadyOwned { .. }) {
-                    self.collision(agent, action, &e, &current).await;
+                    self.collision(agent, target.action, &e, &current).await;
                 }
                 return Err(e);
             }
@@ -420,10 +456,9 @@ impl Inbox {
         &self,
         agent: &Agent,
         current: &Conversation,
-        seen: u64,
-        action: &str,
-        staleness: Staleness,
+        target: &Target<'_>,
     ) -> Result<Vec<String>> {
+        let seen = target.seen;
         let id = &current.id;
         if seen > current.version {
             return Err(Error::invalid(
@@ -436,10 +471,10 @@ impl Inbox {
         }
         let mut warnings = Vec::new();
         if seen != current.version {
-            match staleness {
+            match target.staleness {
                 Staleness::Reject => {
                     let err = self.conflict(current, seen).await?;
-                    self.collision(agent, action, &err, current).await;
+                    self.collision(agent, target.action, &err, current).await;
                     return Err(err);
                 }
                 Staleness::Warn => {
@@ -461,10 +496,9 @@ impl Inbox {
         err: &Error,
         conversation: &Conversation,
     ) {
-        let mut e = Event::new(
-            agent.tenant.clone(),
-            self.now(),
-            EventActor::Agent(agent.id.clone()),
+        let mut e = self.agent_event(
+            &agent.tenant,
+            &agent.id,
             EventKind::CollisionPrevented {
                 agent: agent.id.clone(),
                 action: action.to_string(),

@@ -267,8 +267,7 @@ impl Inbox {
         actor: &Actor,
         mut query: crate::metrics::MetricsQuery,
     ) -> Result<crate::metrics::MetricsReport> {
-        let agent = self.load_agent(actor).await?;
-        permissions::require(&agent, Action::ViewAll)?;
+        self.agent_allowed(actor, Action::ViewAll).await?;
         query.now = self.now();
         query.validate()?;
         self.ports.store.metrics(&actor.tenant, &query).await
@@ -282,8 +281,7 @@ impl Inbox {
         actor: &Actor,
         mut query: crate::metrics::LiveQuery,
     ) -> Result<crate::metrics::LiveSnapshot> {
-        let agent = self.load_agent(actor).await?;
-        permissions::require(&agent, Action::ViewAll)?;
+        self.agent_allowed(actor, Action::ViewAll).await?;
         query.now = self.now();
         self.ports.store.live_snapshot(&actor.tenant, &query).await
     }
@@ -304,8 +302,7 @@ impl Inbox {
         actor: &Actor,
         id: &ContactId,
     ) -> Result<CustomerContextView> {
-        let agent = self.load_agent(actor).await?;
-        permissions::require(&agent, Action::View)?;
+        self.agent_allowed(actor, Action::View).await?;
         let contact = self.ports.store.contact(&actor.tenant, id).await?;
         Ok(self.context_for(&actor.tenant, &contact).await)
     }
@@ -336,16 +333,14 @@ impl Inbox {
     /// conversations; [`Inbox::contact`] gives one with its
     /// conversations). Any agent may see contacts.
     pub async fn contacts(&self, actor: &Actor, ids: &[ContactId]) -> Result<Vec<Contact>> {
-        let agent = self.load_agent(actor).await?;
-        permissions::require(&agent, Action::View)?;
+        self.agent_allowed(actor, Action::View).await?;
         self.ports.store.contacts(&actor.tenant, ids).await
     }
 
     /// A contact with every conversation of theirs the agent may see, across
     /// all of the tenant's numbers.
     pub async fn contact(&self, actor: &Actor, id: &ContactId) -> Result<ContactDetail> {
-        let agent = self.load_agent(actor).await?;
-        permissions::require(&agent, Action::View)?;
+        let agent = self.agent_allowed(actor, Action::View).await?;
         let contact = self.ports.store.contact(&actor.tenant, id).await?;
         let mut conversations = Vec::new();
         let mut after = None;
@@ -389,8 +384,7 @@ impl Inbox {
         after_seq: u64,
         limit: u32,
     ) -> Result<Vec<Event>> {
-        let agent = self.load_agent(actor).await?;
-        permissions::require(&agent, Action::ViewAll)?;
+        self.agent_allowed(actor, Action::ViewAll).await?;
         if limit == 0 || limit > 10_000 {
             return Err(Error::invalid("limit", "must be between 1 and 10000"));
         }

@@ -310,24 +310,18 @@ mod tests {
 
     #[test]
     fn a_component_with_too_few_or_too_many_parameters_is_refused() {
-        let mut c = full();
-        c[1]["parameters"] = params(3);
-        assert_eq!(
-            refused(&definition(), &message(c)),
-            (
-                "template.components[1].parameters".into(),
-                count("body", 2, 3)
-            )
-        );
-        let mut c = full();
-        c[0]["parameters"] = params(0);
-        assert_eq!(
-            refused(&definition(), &message(c)),
-            (
-                "template.components[0].parameters".into(),
-                count("header", 1, 0)
-            )
-        );
+        // (component index, parameters given, its name, parameters expected)
+        for (i, given, name, expected) in [(1, 3, "body", 2), (0, 0, "header", 1)] {
+            let mut c = full();
+            c[i]["parameters"] = params(given);
+            assert_eq!(
+                refused(&definition(), &message(c)),
+                (
+                    format!("template.components[{i}].parameters"),
+                    count(name, expected, given)
+                )
+            );
+        }
         // The body left out altogether.
         let c = json!([{"type": "header", "parameters": params(1)}]);
         assert_eq!(

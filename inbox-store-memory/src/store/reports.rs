@@ -7,7 +7,7 @@ use inbox_core::error::Result;
 use inbox_core::ids::{AgentId, ContactId, TenantId};
 use inbox_core::model::Message;
 use inbox_core::ports::{LoadScope, Reports};
-use inbox_core::query::{Cursor, Page, SearchHit, SearchQuery, SortKey, SortOrder, ValidSearch};
+use inbox_core::query::{Page, SearchHit, SearchQuery, SortKey, SortOrder, ValidSearch};
 use inbox_core::routing::RoutingCursor;
 
 use super::MemoryStore;
@@ -27,7 +27,7 @@ impl Reports for MemoryStore {
                 next: None,
             });
         };
-        let mut hits: Vec<(SortKey, SearchHit)> = d
+        let hits: Vec<(SortKey, SearchHit)> = d
             .conversations
             .values()
             .filter(|c| query.filter.matches(c))
@@ -49,20 +49,11 @@ impl Reports for MemoryStore {
                 .map(|h| (k, h))
             })
             .collect();
-        hits.sort_by(|a, b| a.0.cmp(&b.0));
-        let limit = query.limit as usize;
-        let more = hits.len() > limit;
-        hits.truncate(limit);
-        let next = if more {
-            hits.last()
-                .map(|(k, _)| Cursor::after(SortOrder::LatestActivity, k))
-        } else {
-            None
-        };
-        Ok(Page {
-            items: hits.into_iter().map(|(_, h)| h).collect(),
-            next,
-        })
+        Ok(Page::from_keyed(
+            hits,
+            query.limit,
+            SortOrder::LatestActivity,
+        ))
     }
 
     async fn metrics(
