@@ -67,6 +67,27 @@ fn request(
     b
 }
 
+/// A request without a body.
+fn bodiless(method: &Method, uri: &str, token: Option<&str>) -> Request<Body> {
+    request(method, uri, token, None)
+        .body(Body::empty())
+        .unwrap()
+}
+
+/// A request carrying `body` as JSON.
+fn with_json(
+    method: &Method,
+    uri: &str,
+    token: Option<&str>,
+    key: Option<&str>,
+    body: impl Into<Body>,
+) -> Request<Body> {
+    request(method, uri, token, key)
+        .header("content-type", "application/json")
+        .body(body.into())
+        .unwrap()
+}
+
 const HOSTILE_IDS: &[&str] = &[
     "x",
     "%00",
@@ -218,10 +239,7 @@ impl Walk {
         for id in ids {
             let uri = op.path.replace("{id}", &id);
             let body = json!({"version": 1, "text": "x", "state": "viewing"}).to_string();
-            let req = request(&op.method, &uri, token, Some(&self.key()))
-                .header("content-type", "application/json")
-                .body(Body::from(body))
-                .unwrap();
+            let req = with_json(&op.method, &uri, token, Some(&self.key()), body);
             self.send(&format!("{} {uri:.200}", op.method), req).await;
         }
     }
@@ -244,17 +262,13 @@ impl Walk {
                     .collect();
                 q.push(format!("{param}={v}"));
                 let uri = format!("{uri}?{}", q.join("&"));
-                let req = request(&op.method, &uri, token, None)
-                    .body(Body::empty())
-                    .unwrap();
+                let req = bodiless(&op.method, &uri, token);
                 self.send(&format!("{} {uri:.200}", op.method), req).await;
             }
         }
         for q in ["%", "a=%ZZ", "&&&=&", "from=1&from=2", "[]=x"] {
             let uri = format!("{uri}?{q}");
-            let req = request(&op.method, &uri, token, None)
-                .body(Body::empty())
-                .unwrap();
+            let req = bodiless(&op.method, &uri, token);
             self.send(&format!("{} {uri}", op.method), req).await;
         }
     }
@@ -275,10 +289,7 @@ impl Walk {
             "\u{0}".to_string(),
         ];
         for raw in broken {
-            let req = request(&op.method, &uri, token, Some(&self.key()))
-                .header("content-type", "application/json")
-                .body(Body::from(raw.clone()))
-                .unwrap();
+            let req = with_json(&op.method, &uri, token, Some(&self.key()), raw.clone());
             self.send(&format!("{} {uri} {raw:.40}", op.method), req)
                 .await;
         }
@@ -296,10 +307,8 @@ impl Walk {
             body.insert("text".into(), json!("hi"));
             body.insert("status".into(), json!("snoozed"));
             body.insert(prop.clone(), v.clone());
-            let req = request(&op.method, &uri, token, Some(&self.key()))
-                .header("content-type", "application/json")
-                .body(Body::from(Value::Object(body).to_string()))
-                .unwrap();
+            let body = Value::Object(body).to_string();
+            let req = with_json(&op.method, &uri, token, Some(&self.key()), body);
             let what = format!("{} {uri} {prop}={:.60}", op.method, v.to_string());
             self.send(&what, req).await;
         }
@@ -314,9 +323,7 @@ async fn every_route_survives_hostile_input() {
     let sam = app.sign_in("sam", "sam").await;
     let ana = app.sign_in("ana", "ana").await;
     let conv = app.unassigned(&sam).await[0].0.clone();
-    let req = Request::get("/api/openapi.json")
-        .body(Body::empty())
-        .unwrap();
+    let req = bodiless(&Method::GET, "/api/openapi.json", None);
     let (_, doc) = probe(&app, "openapi", req).await;
     let ops = operations(&doc);
     assert!(ops.len() >= 26, "{}", ops.len());
@@ -351,26 +358,25 @@ async fn axum_s_own_refusals_are_json_too() {
     app.customer_says("wamid.1", "34600111222", "hola").await;
     let conv = app.unassigned(&sam).await[0].0.clone();
     let claim = format!("/api/conversations/{conv}/claim");
+    let metrics = "/api/metrics?from=2026-03-01T00:00:00Z&to=2026-03-03T00:00:00Z";
+    let notes = format!("/api/conversations/{conv}/notes");
+    let huge_note = json!({"version": 1, "text": "x".repeat(3 << 20)}).to_string();
+    let huge_sign_in = json!({"agent": "ana", "password": "x".repeat(3 << 20)}).to_string();
+    let huge_webhook = format!("{{\"x\":\"{}\"}}", "x".repeat(16 << 20));
     let cases: Vec<(&str, Request<Body>, StatusCode)> = vec![
         (
             "unknown API route",
-            request(&Method::GET, "/api/nope", Some(&sam), None)
-                .body(Body::empty())
-                .unwrap(),
+            bodiless(&Method::GET, "/api/nope", Some(&sam)),
             StatusCode::NOT_FOUND,
         ),
         (
             "unknown method",
-            request(&Method::PATCH, "/api/me", Some(&sam), None)
-                .body(Body::empty())
-                .unwrap(),
+            bodiless(&Method::PATCH, "/api/me", Some(&sam)),
             StatusCode::METHOD_NOT_ALLOWED,
         ),
         (
             "GET on an action",
-            request(&Method::GET, &claim, Some(&sam), None)
-                .body(Body::empty())
-                .unwrap(),
+            bodiless(&Method::GET, &claim, Some(&sam)),
             StatusCode::METHOD_NOT_ALLOWED,
         ),
         (
@@ -390,79 +396,76 @@ async fn axum_s_own_refusals_are_json_too() {
         ),
         (
             "bad JSON",
-            request(&Method::POST, &claim, Some(&sam), Some("k2"))
-                .header("content-type", "application/json")
-                .body(Body::from("{"))
-                .unwrap(),
+            with_json(&Method::POST, &claim, Some(&sam), Some("k2"), "{"),
             StatusCode::BAD_REQUEST,
         ),
         (
             "a version that is not a number",
-            request(&Method::POST, &claim, Some(&sam), Some("k3"))
-                .header("content-type", "application/json")
-                .body(Body::from(r#"{"version":"one"}"#))
-                .unwrap(),
+            with_json(
+                &Method::POST,
+                &claim,
+                Some(&sam),
+                Some("k3"),
+                r#"{"version":"one"}"#,
+            ),
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
         (
             "a query that does not parse",
-            request(&Method::GET, "/api/metrics?from=yesterday&to=today", Some(&sam), None)
-                .body(Body::empty())
-                .unwrap(),
+            bodiless(
+                &Method::GET,
+                "/api/metrics?from=yesterday&to=today",
+                Some(&sam),
+            ),
             StatusCode::BAD_REQUEST,
         ),
         (
             "a huge missed_after_secs",
-            request(
+            bodiless(
                 &Method::GET,
-                "/api/metrics?from=2026-03-01T00:00:00Z&to=2026-03-03T00:00:00Z&missed_after_secs=9000000000000",
+                &format!("{metrics}&missed_after_secs=9000000000000"),
                 Some(&sam),
-                None,
-            )
-            .body(Body::empty())
-            .unwrap(),
+            ),
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
         (
             "a huge page",
-            request(&Method::GET, "/api/conversations?limit=4294967295", Some(&sam), None)
-                .body(Body::empty())
-                .unwrap(),
+            bodiless(
+                &Method::GET,
+                "/api/conversations?limit=4294967295",
+                Some(&sam),
+            ),
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
         (
             "an oversized body",
-            request(&Method::POST, &format!("/api/conversations/{conv}/notes"), Some(&sam), Some("k4"))
-                .header("content-type", "application/json")
-                .body(Body::from(
-                    json!({"version": 1, "text": "x".repeat(3 << 20)}).to_string(),
-                ))
-                .unwrap(),
+            with_json(&Method::POST, &notes, Some(&sam), Some("k4"), huge_note),
             StatusCode::PAYLOAD_TOO_LARGE,
         ),
         (
             "an oversized sign-in",
-            request(&Method::POST, "/api/session", None, None)
-                .header("content-type", "application/json")
-                .body(Body::from(
-                    json!({"agent": "ana", "password": "x".repeat(3 << 20)}).to_string(),
-                ))
-                .unwrap(),
+            with_json(&Method::POST, "/api/session", None, None, huge_sign_in),
             StatusCode::PAYLOAD_TOO_LARGE,
         ),
         (
             "an oversized webhook",
-            request(&Method::POST, "/webhooks/whatsapp/main", None, None)
-                .header("content-type", "application/json")
-                .body(Body::from(format!("{{\"x\":\"{}\"}}", "x".repeat(16 << 20))))
-                .unwrap(),
+            with_json(
+                &Method::POST,
+                "/webhooks/whatsapp/main",
+                None,
+                None,
+                huge_webhook,
+            ),
             StatusCode::PAYLOAD_TOO_LARGE,
         ),
         (
             "a key that is not text",
             request(&Method::POST, &claim, Some(&sam), None)
                 .header("content-type", "application/json")
-                .header("idempotency-key", HeaderValue::from_bytes(b"\xff\xfe").unwrap())
+                .header(
+                    "idempotency-key",
+                    HeaderValue::from_bytes(b"\xff\xfe").unwrap(),
+                )
                 .body(Body::from(r#"{"version":1}"#))
                 .unwrap(),
             StatusCode::BAD_REQUEST,

@@ -6,42 +6,33 @@
 
 mod common;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use chrono::TimeDelta;
 use futures_util::StreamExt;
 use serde_json::json;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tower::ServiceExt;
 
-use common::{app, app_with, post};
-use inbox_examples::server::config::ServerConfig;
-use inbox_examples::server::launch::{Delivery, Launch, Running};
+use common::{app, app_with, read_until, sign_in_request};
+use inbox_examples::server::launch::{Delivery, Running};
 use inbox_examples::server::settings::Settings;
 
 /// Long enough never to be reached by a working server.
 const GENEROUS: Duration = Duration::from_secs(20);
 
 async fn launch(settings: Settings) -> Running {
-    Launch {
-        config: ServerConfig::parse(common::CONFIG).unwrap(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        database_url: None,
-        delivery: Delivery::Record,
-        tick: Duration::from_secs(3600),
-        settings,
-    }
-    .start()
-    .await
-    .unwrap()
+    common::launch(Delivery::Record, Duration::from_secs(3600), settings).await
 }
 
-async fn connect(running: &Running) -> TcpStream {
-    TcpStream::connect(running.url.trim_start_matches("http://"))
+/// Sends `raw` to the server over a new connection; what it sent back
+/// until it closed the connection.
+async fn exchange(running: &Running, raw: &[u8]) -> String {
+    let mut conn = TcpStream::connect(running.url.trim_start_matches("http://"))
         .await
-        .unwrap()
+        .unwrap();
+    conn.write_all(raw).await.unwrap();
+    until_closed(&mut conn).await
 }
 
 /// Reads until the server closes the connection; what it sent.
@@ -65,6 +56,15 @@ async fn until_closed(conn: &mut TcpStream) -> String {
     String::from_utf8_lossy(&got).into_owned()
 }
 
+/// What a server with [`quick`] timeouts sends back to `raw` until it
+/// closes the connection.
+async fn answer_to(raw: &[u8]) -> String {
+    let running = launch(quick()).await;
+    let seen = exchange(&running, raw).await;
+    running.shutdown().await;
+    seen
+}
+
 fn quick() -> Settings {
     Settings {
         header_timeout: Duration::from_millis(200),
@@ -76,11 +76,7 @@ fn quick() -> Settings {
 #[tokio::test]
 async fn a_half_sent_header_is_cut_off() {
     let running = launch(quick()).await;
-    let mut conn = connect(&running).await;
-    conn.write_all(b"GET /api/me HTTP/1.1\r\nHost: x\r\nX-Slow: ")
-        .await
-        .unwrap();
-    until_closed(&mut conn).await;
+    exchange(&running, b"GET /api/me HTTP/1.1\r\nHost: x\r\nX-Slow: ").await;
     // The server still answers others.
     let res = reqwest::get(format!("{}/api/me", running.url))
         .await
@@ -91,44 +87,25 @@ async fn a_half_sent_header_is_cut_off() {
 
 #[tokio::test]
 async fn an_idle_connection_is_closed() {
-    let running = launch(quick()).await;
-    let mut conn = connect(&running).await;
-    conn.write_all(b"GET /api/openapi.json HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .unwrap();
-    let seen = until_closed(&mut conn).await;
+    let seen = answer_to(b"GET /api/openapi.json HTTP/1.1\r\nHost: x\r\n\r\n").await;
     assert!(seen.starts_with("HTTP/1.1 200"), "{seen:.80}");
-    running.shutdown().await;
 }
 
 #[tokio::test]
 async fn a_body_that_never_arrives_times_out() {
-    let running = launch(quick()).await;
-    let mut conn = connect(&running).await;
-    conn.write_all(
+    let seen = answer_to(
         b"POST /api/session HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"agent\":",
     )
-    .await
-    .unwrap();
-    let seen = until_closed(&mut conn).await;
+    .await;
     assert!(seen.starts_with("HTTP/1.1 408"), "{seen}");
     assert!(seen.contains(r#""code":"timeout""#), "{seen}");
-    running.shutdown().await;
 }
 
 #[tokio::test]
 async fn live_events_outlast_the_timeouts() {
     let running = launch(quick()).await;
     let http = reqwest::Client::new();
-    let signed: serde_json::Value = http
-        .post(format!("{}/api/session", running.url))
-        .json(&json!({"agent": "sam", "password": "sam"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let signed = common::sign_in_over_http(&http, &running.url, "sam", "sam").await;
     let token = signed["token"].as_str().unwrap();
     let res = http
         .get(format!("{}/api/events", running.url))
@@ -171,9 +148,7 @@ async fn every_answer_carries_the_security_headers() {
         "/nope",
         "/webhooks/whatsapp/main?hub.mode=subscribe&hub.verify_token=demo-verify-token&hub.challenge=42",
     ] {
-        let (_, _, h) = app
-            .call(Request::get(path).body(Body::empty()).unwrap())
-            .await;
+        let (_, _, h) = app.get_anonymous(path).await;
         let csp = h["content-security-policy"].to_str().unwrap();
         assert!(csp.contains("default-src 'self'"), "{path}: {csp}");
         assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
@@ -185,12 +160,7 @@ async fn every_answer_carries_the_security_headers() {
 
 async fn session_cookie(settings: Settings, forwarded_proto: Option<&str>) -> String {
     let app = app_with(settings).await;
-    let mut req = post(
-        "/api/session",
-        None,
-        None,
-        json!({"agent": "ana", "password": "ana"}),
-    );
+    let mut req = sign_in_request("ana", "ana");
     if let Some(p) = forwarded_proto {
         req.headers_mut()
             .insert("x-forwarded-proto", p.parse().unwrap());
@@ -207,17 +177,13 @@ async fn cookies_are_secure_over_tls_or_behind_a_proxy_that_says_so() {
     // Anyone can send the header: it counts only from a trusted proxy.
     let claimed = session_cookie(Settings::default(), Some("https")).await;
     assert!(!claimed.contains("Secure"), "{claimed}");
-    let proxied = Settings {
+    let proxied = || Settings {
         behind_proxy: true,
         ..Settings::default()
     };
-    let cookie = session_cookie(proxied, Some("https")).await;
+    let cookie = session_cookie(proxied(), Some("https")).await;
     assert!(cookie.contains("; Secure"), "{cookie}");
-    let proxied = Settings {
-        behind_proxy: true,
-        ..Settings::default()
-    };
-    let cookie = session_cookie(proxied, Some("http")).await;
+    let cookie = session_cookie(proxied(), Some("http")).await;
     assert!(!cookie.contains("Secure"), "{cookie}");
     let tls = Settings {
         secure_cookies: true,
@@ -225,17 +191,6 @@ async fn cookies_are_secure_over_tls_or_behind_a_proxy_that_says_so() {
     };
     let cookie = session_cookie(tls, None).await;
     assert!(cookie.contains("; Secure"), "{cookie}");
-}
-
-/// Opens `/api/events` as `token`; the body stream.
-async fn events(app: &common::App, token: &str) -> axum::body::BodyDataStream {
-    let req = Request::get("/api/events")
-        .header("cookie", format!("inbox_session={token}"))
-        .body(Body::empty())
-        .unwrap();
-    let res = app.router.clone().oneshot(req).await.unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    res.into_body().into_data_stream()
 }
 
 /// Reads a stream to its end; what it carried.
@@ -255,12 +210,8 @@ async fn to_end(body: &mut axum::body::BodyDataStream) -> String {
 async fn a_live_stream_ends_at_sign_out() {
     let app = app().await;
     let ana = app.sign_in("ana", "ana").await;
-    let mut body = events(&app, &ana).await;
-    let req = Request::delete("/api/session")
-        .header("authorization", format!("Bearer {ana}"))
-        .body(Body::empty())
-        .unwrap();
-    assert_eq!(app.call(req).await.0, StatusCode::NO_CONTENT);
+    let mut body = app.events(&ana).await;
+    assert_eq!(app.sign_out(&ana).await, StatusCode::NO_CONTENT);
     app.customer_says("wamid.1", "34600111222", "hola").await;
     let seen = to_end(&mut body).await;
     assert!(!seen.contains("message_received"), "{seen}");
@@ -270,17 +221,10 @@ async fn a_live_stream_ends_at_sign_out() {
 async fn a_live_stream_ends_when_its_session_expires() {
     let app = app().await;
     let ana = app.sign_in("ana", "ana").await;
-    let mut body = events(&app, &ana).await;
+    let mut body = app.events(&ana).await;
     app.customer_says("wamid.1", "34600111222", "hola").await;
     let mut seen = String::new();
-    while !seen.contains("event: message_received") {
-        let chunk = tokio::time::timeout(GENEROUS, body.next())
-            .await
-            .expect("an event")
-            .unwrap()
-            .unwrap();
-        seen.push_str(&String::from_utf8_lossy(&chunk));
-    }
+    read_until(&mut body, &mut seen, "event: message_received", GENEROUS).await;
     // Twelve hours later the session is over: the next event is not sent.
     app.clock.advance(TimeDelta::hours(12));
     app.customer_says("wamid.2", "34600333444", "¿hola?").await;
@@ -296,7 +240,7 @@ async fn a_quiet_live_stream_ends_when_its_session_expires() {
     })
     .await;
     let ana = app.sign_in("ana", "ana").await;
-    let mut body = events(&app, &ana).await;
+    let mut body = app.events(&ana).await;
     app.clock.advance(TimeDelta::hours(12));
     to_end(&mut body).await;
 }

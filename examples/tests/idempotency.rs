@@ -9,69 +9,39 @@
 mod common;
 
 use axum::http::StatusCode;
-use serde_json::{json, Value};
+use serde_json::json;
 
-use common::{app, App};
-use inbox_examples::server::config::ServerConfig;
-use inbox_examples::server::AppState;
+use common::{app, assert_error, assert_reused, conversation_path, version, App};
 
-/// Two customers write in; the two conversations' (id, version).
-async fn two_conversations(app: &App, token: &str) -> [(String, u64); 2] {
+/// A server where two customers have written in: the server, ana's token
+/// and the two conversations' (id, version).
+async fn ana_and_two_conversations() -> (App, String, [(String, u64); 2]) {
+    let app = app().await;
+    let ana = app.sign_in("ana", "ana").await;
     app.customer_says("wamid.1", "34600111222", "hola").await;
     app.customer_says("wamid.2", "34600333444", "buenas").await;
-    let mut all = app.unassigned(token).await;
+    let mut all = app.unassigned(&ana).await;
     all.sort();
-    [all[0].clone(), all[1].clone()]
-}
-
-fn path(id: &str, what: &str) -> String {
-    format!("/api/conversations/{id}/{what}")
-}
-
-fn assert_reused(what: &str, status: StatusCode, body: &Value) {
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Some("idempotency_key_reused")
-        ),
-        "{what}: {body}"
-    );
+    let two = [all[0].clone(), all[1].clone()];
+    (app, ana, two)
 }
 
 #[tokio::test]
 async fn a_key_reused_for_another_request_is_refused_and_does_nothing() {
-    let app = app().await;
-    let ana = app.sign_in("ana", "ana").await;
-    let [(a, va), (b, vb)] = two_conversations(&app, &ana).await;
+    let (app, ana, [(a, va), (b, vb)]) = ana_and_two_conversations().await;
 
-    let (s, first) = app
-        .act(&path(&a, "claim"), &ana, "k1", json!({"version": va}))
-        .await;
+    let (s, first) = app.claim(&ana, &a, "k1", va).await;
     assert_eq!(s, StatusCode::OK, "{first}");
     // The same request again: the first answer.
-    let (s, again) = app
-        .act(&path(&a, "claim"), &ana, "k1", json!({"version": va}))
-        .await;
+    let (s, again) = app.claim(&ana, &a, "k1", va).await;
     assert_eq!((s, &again), (StatusCode::OK, &first));
 
     // Another conversation, another action, another body: refused.
-    let (s, body) = app
-        .act(&path(&b, "claim"), &ana, "k1", json!({"version": vb}))
-        .await;
+    let (s, body) = app.claim(&ana, &b, "k1", vb).await;
     assert_reused("another conversation", s, &body);
-    let (s, body) = app
-        .act(
-            &path(&a, "notes"),
-            &ana,
-            "k1",
-            json!({"version": va, "text": "dropped?"}),
-        )
-        .await;
+    let (s, body) = app.note(&ana, &a, "k1", va, "dropped?").await;
     assert_reused("another action", s, &body);
-    let (s, body) = app
-        .act(&path(&a, "claim"), &ana, "k1", json!({"version": va + 1}))
-        .await;
+    let (s, body) = app.claim(&ana, &a, "k1", va + 1).await;
     assert_reused("another body", s, &body);
 
     // Nothing was done under the reused key: b is still unassigned, a has
@@ -88,82 +58,55 @@ async fn a_key_reused_for_another_request_is_refused_and_does_nothing() {
 
     // Another agent's key of the same name is theirs.
     let ben = app.sign_in("ben", "ben").await;
-    let (s, body) = app
-        .act(&path(&b, "claim"), &ben, "k1", json!({"version": vb}))
-        .await;
+    let (s, body) = app.claim(&ben, &b, "k1", vb).await;
     assert_eq!(s, StatusCode::OK, "{body}");
 }
 
 #[tokio::test]
 async fn replies_and_notes_keep_their_binding_across_a_restart() {
-    let app = app().await;
-    let ana = app.sign_in("ana", "ana").await;
-    let [(a, va), (b, _)] = two_conversations(&app, &ana).await;
-    let (s, claimed) = app
-        .act(&path(&a, "claim"), &ana, "c1", json!({"version": va}))
-        .await;
+    let (app, ana, [(a, va), (b, _)]) = ana_and_two_conversations().await;
+    let (s, claimed) = app.claim(&ana, &a, "c1", va).await;
     assert_eq!(s, StatusCode::OK, "{claimed}");
-    let v = claimed["conversation"]["version"].as_u64().unwrap();
-    let reply = json!({"version": v, "text": "¡Hola!"});
-    let (s, first) = app.act(&path(&a, "reply"), &ana, "r1", reply.clone()).await;
+    let replied_at = version(&claimed);
+    let (s, first) = app.reply(&ana, &a, "r1", replied_at, "¡Hola!").await;
     assert_eq!(s, StatusCode::OK, "{first}");
-    let v = first["conversation"]["version"].as_u64().unwrap();
-    let (s, noted) = app
-        .act(
-            &path(&a, "notes"),
-            &ana,
-            "n1",
-            json!({"version": v, "text": "VIP"}),
-        )
-        .await;
+    let v = version(&first);
+    let (s, noted) = app.note(&ana, &a, "n1", v, "VIP").await;
     assert_eq!(s, StatusCode::OK, "{noted}");
 
     // A restart: the server's memory of answers is gone, the store is not.
-    let config = ServerConfig::parse(common::CONFIG).unwrap();
-    let state = AppState::new(app.inbox.clone(), &config).unwrap();
-    let restarted = App::from_state(state, config, app.transport.clone(), app.clock.clone());
+    let restarted = app.restarted();
     let ana = restarted.sign_in("ana", "ana").await;
 
     // The same reply again sends nothing new.
-    let (s, again) = restarted
-        .act(&path(&a, "reply"), &ana, "r1", reply.clone())
-        .await;
+    let (s, again) = restarted.reply(&ana, &a, "r1", replied_at, "¡Hola!").await;
     assert_eq!(s, StatusCode::OK, "{again}");
     assert_eq!(again["message"]["id"], first["message"]["id"]);
     // Another text, another action or another conversation under the same
     // key: refused, nothing sent or noted.
-    for (what, p, body) in [
+    for (what, p, version, text) in [
         (
             "another text",
-            path(&a, "reply"),
-            json!({"version": v + 1, "text": "Otra cosa"}),
+            conversation_path(&a, "reply"),
+            v + 1,
+            "Otra cosa",
         ),
-        (
-            "a note",
-            path(&a, "notes"),
-            json!({"version": v + 1, "text": "¡Hola!"}),
-        ),
+        ("a note", conversation_path(&a, "notes"), v + 1, "¡Hola!"),
         (
             "another conversation",
-            path(&b, "reply"),
-            json!({"version": 1, "text": "¡Hola!"}),
+            conversation_path(&b, "reply"),
+            1,
+            "¡Hola!",
         ),
     ] {
+        let body = json!({"version": version, "text": text});
         let (s, body) = restarted.act(&p, &ana, "r1", body).await;
         assert_reused(what, s, &body);
     }
-    let (s, body) = restarted
-        .act(
-            &path(&a, "reply"),
-            &ana,
-            "n1",
-            json!({"version": v + 1, "text": "VIP"}),
-        )
-        .await;
+    let (s, body) = restarted.reply(&ana, &a, "n1", v + 1, "VIP").await;
     assert_reused("a note's key for a reply", s, &body);
 
-    restarted.inbox.dispatch(10).await.unwrap();
-    assert_eq!(restarted.transport.sent().len(), 1, "one reply went out");
+    assert_eq!(restarted.dispatched().await, 1, "one reply went out");
     let (_, detail) = restarted
         .get(&format!("/api/conversations/{a}"), &ana)
         .await;
@@ -178,56 +121,28 @@ async fn replies_and_notes_keep_their_binding_across_a_restart() {
 
 #[tokio::test]
 async fn two_agents_may_pick_the_same_key() {
-    let app = app().await;
-    let ana = app.sign_in("ana", "ana").await;
+    let (app, ana, [(a, va), _]) = ana_and_two_conversations().await;
     let ben = app.sign_in("ben", "ben").await;
-    let [(a, va), _] = two_conversations(&app, &ana).await;
-    let (s, body) = app
-        .act(
-            &path(&a, "notes"),
-            &ana,
-            "1",
-            json!({"version": va, "text": "from ana"}),
-        )
-        .await;
+    let (s, body) = app.note(&ana, &a, "1", va, "from ana").await;
     assert_eq!(s, StatusCode::OK, "{body}");
-    let v = body["conversation"]["version"].as_u64().unwrap();
-    let (s, body) = app
-        .act(
-            &path(&a, "notes"),
-            &ben,
-            "1",
-            json!({"version": v, "text": "from ben"}),
-        )
-        .await;
+    let (s, body) = app.note(&ben, &a, "1", version(&body), "from ben").await;
     assert_eq!(s, StatusCode::OK, "{body}");
     assert_eq!(body["message"]["content"]["body"], "from ben", "{body}");
 }
 
 #[tokio::test]
 async fn a_replayed_answer_is_only_given_to_who_may_still_see_it() {
-    let app = app().await;
-    let ana = app.sign_in("ana", "ana").await;
+    let (app, ana, [(a, va), _]) = ana_and_two_conversations().await;
     let sam = app.sign_in("sam", "sam").await;
-    let [(a, va), _] = two_conversations(&app, &ana).await;
-    let claim = json!({"version": va});
-    let (s, claimed) = app.act(&path(&a, "claim"), &ana, "k1", claim.clone()).await;
+    let (s, claimed) = app.claim(&ana, &a, "k1", va).await;
     assert_eq!(s, StatusCode::OK, "{claimed}");
-    let v = claimed["conversation"]["version"].as_u64().unwrap();
-    let note_body = json!({"version": v, "text": "secret"});
-    let (s, note) = app
-        .act(&path(&a, "notes"), &ana, "n1", note_body.clone())
-        .await;
+    let noted_at = version(&claimed);
+    let (s, note) = app.note(&ana, &a, "n1", noted_at, "secret").await;
     assert_eq!(s, StatusCode::OK, "{note}");
-    let v = note["conversation"]["version"].as_u64().unwrap();
     // The supervisor moves it to support, a team ana is not in.
+    let transfer = json!({"version": version(&note), "team": "support", "note": "a support case"});
     let (s, moved) = app
-        .act(
-            &path(&a, "transfer"),
-            &sam,
-            "t1",
-            json!({"version": v, "team": "support", "note": "a support case"}),
-        )
+        .act(&conversation_path(&a, "transfer"), &sam, "t1", transfer)
         .await;
     assert_eq!(s, StatusCode::OK, "{moved}");
     assert_eq!(
@@ -235,12 +150,8 @@ async fn a_replayed_answer_is_only_given_to_who_may_still_see_it() {
         StatusCode::FORBIDDEN
     );
     // Her retries no longer show her the conversation.
-    let (s, body) = app.act(&path(&a, "claim"), &ana, "k1", claim).await;
-    assert_eq!(
-        (s, body["code"].as_str()),
-        (StatusCode::FORBIDDEN, Some("forbidden")),
-        "{body}"
-    );
-    let (s, body) = app.act(&path(&a, "notes"), &ana, "n1", note_body).await;
+    let (s, body) = app.claim(&ana, &a, "k1", va).await;
+    assert_error((s, &body), StatusCode::FORBIDDEN, "forbidden");
+    let (s, body) = app.note(&ana, &a, "n1", noted_at, "secret").await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{body}");
 }

@@ -9,17 +9,13 @@ mod common;
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 
-use common::{app, assert_json_error, App};
+use common::{
+    app, assert_error, assert_json_error, assert_reused, conversation_path, strings, version, App,
+};
 use inbox_core::ports::TransportError;
-use inbox_examples::server::config::ServerConfig;
-use inbox_examples::server::AppState;
-
-fn path(id: &str, what: &str) -> String {
-    format!("/api/conversations/{id}/{what}")
-}
 
 fn resend_path(id: &str, message: &str) -> String {
-    path(id, &format!("messages/{message}/resend"))
+    conversation_path(id, &format!("messages/{message}/resend"))
 }
 
 /// Asks to send `message` again under `key`, having seen `version`.
@@ -40,10 +36,6 @@ async fn resend(
     .await
 }
 
-fn version(outcome: &Value) -> u64 {
-    outcome["conversation"]["version"].as_u64().unwrap()
-}
-
 /// A customer writes, ana claims and replies `text`; the reply is sent
 /// with `failure` as the transport's answer. Returns (conversation,
 /// reply id, version).
@@ -55,17 +47,10 @@ async fn a_reply_that(
     app.customer_says("wamid.1", "34600111222", "¿Me llega?")
         .await;
     let (id, v) = app.unassigned(ana).await[0].clone();
-    let (s, claimed) = app
-        .act(&path(&id, "claim"), ana, "c1", json!({"version": v}))
-        .await;
+    let (s, claimed) = app.claim(ana, &id, "c1", v).await;
     assert_eq!(s, StatusCode::OK, "{claimed}");
     let (s, replied) = app
-        .act(
-            &path(&id, "reply"),
-            ana,
-            "r1",
-            json!({"version": version(&claimed), "text": "Sí, te llega"}),
-        )
+        .reply(ana, &id, "r1", version(&claimed), "Sí, te llega")
         .await;
     assert_eq!(s, StatusCode::OK, "{replied}");
     if let Some(e) = failure {
@@ -74,11 +59,18 @@ async fn a_reply_that(
     app.inbox.dispatch(10).await.unwrap();
     let message = replied["message"]["id"].as_str().unwrap().to_string();
     let (_, detail) = app.get(&format!("/api/conversations/{id}"), ana).await;
-    (
-        id,
-        message,
-        detail["conversation"]["version"].as_u64().unwrap(),
-    )
+    let v = version(&detail);
+    (id, message, v)
+}
+
+/// Ana's reply in doubt, sent again under the key `k`: ana's token, the
+/// conversation, the reply, the version the resend saw and its outcome.
+async fn resent_under_k(app: &App) -> (String, String, String, u64, Value) {
+    let ana = app.sign_in("ana", "ana").await;
+    let (id, original, v) = a_reply_that(app, &ana, Some(in_doubt())).await;
+    let (s, first) = resend(app, &ana, &id, &original, "k", v).await;
+    assert_eq!(s, StatusCode::OK, "{first}");
+    (ana, id, original, v, first)
 }
 
 fn in_doubt() -> TransportError {
@@ -121,12 +113,7 @@ async fn a_reply_in_doubt_is_sent_again_once() {
     assert_ne!(copy, original);
     assert_eq!(first["message"]["content"]["body"], "Sí, te llega");
     assert_eq!(first["message"]["delivery"]["status"], "pending");
-    let kinds: Vec<&str> = first["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["kind"]["type"].as_str().unwrap())
-        .collect();
+    let kinds = strings(&first["events"], |e| &e["kind"]["type"]);
     assert_eq!(kinds, ["message_resent", "reply_queued"], "{first}");
     assert_eq!(first["events"][0]["kind"]["original"], original.as_str());
     assert_eq!(first["events"][0]["actor"]["id"], "ana");
@@ -136,9 +123,13 @@ async fn a_reply_in_doubt_is_sent_again_once() {
         .act(&resend_path(&id, &original), &ana, "again-1", body)
         .await;
     assert_eq!((s, &again), (StatusCode::OK, &first));
-    app.inbox.dispatch(10).await.unwrap();
-    let sent = app.transport.sent();
-    assert_eq!(sent.len(), 1, "one new message went out: {sent:?}");
+    let sent = app.dispatched().await;
+    assert_eq!(
+        sent,
+        1,
+        "one new message went out: {:?}",
+        app.transport.sent()
+    );
     // The copy has its own delivery; the original keeps its doubt.
     let m = shown(&app, &ana, &id, &copy).await;
     assert_eq!(m["delivery"]["status"], "accepted", "{m}");
@@ -171,8 +162,7 @@ async fn a_failed_reply_may_be_sent_again() {
     assert!(m["delivery"]["in_doubt_since"].is_null(), "{m}");
     let (s, out) = resend(&app, &ana, &id, &original, "again", v).await;
     assert_eq!(s, StatusCode::OK, "{out}");
-    app.inbox.dispatch(10).await.unwrap();
-    assert_eq!(app.transport.sent().len(), 1);
+    assert_eq!(app.dispatched().await, 1);
 }
 
 #[tokio::test]
@@ -182,11 +172,7 @@ async fn what_was_sent_is_not_sent_again() {
     let (id, sent, v) = a_reply_that(&app, &ana, None).await;
     let (s, body) = resend(&app, &ana, &id, &sent, "again", v).await;
     assert_json_error("resend of a sent message", s, &body);
-    assert_eq!(
-        (s, body["code"].as_str()),
-        (StatusCode::CONFLICT, Some("invalid_state")),
-        "{body}"
-    );
+    assert_error((s, &body), StatusCode::CONFLICT, "invalid_state");
     // An unknown message, a customer's message, a malformed id.
     let (s, body) = resend(&app, &ana, &id, "nope", "again-2", v).await;
     assert_json_error("unknown message", s, &body);
@@ -200,13 +186,8 @@ async fn what_was_sent_is_not_sent_again() {
     assert_json_error("a blank id", s, &body);
     assert!(s.is_client_error(), "{s} {body}");
     // Without a key or a version.
-    let (s, body, _) = app
-        .call(common::post(
-            &resend_path(&id, &sent),
-            Some(&ana),
-            None,
-            json!({"version": v}),
-        ))
+    let (s, body) = app
+        .post(&resend_path(&id, &sent), &ana, json!({"version": v}))
         .await;
     assert_json_error("no key", s, &body);
     assert_eq!(s, StatusCode::BAD_REQUEST);
@@ -215,28 +196,24 @@ async fn what_was_sent_is_not_sent_again() {
         .await;
     assert_json_error("no version", s, &body);
     assert!(s.is_client_error(), "{s} {body}");
-    app.inbox.dispatch(10).await.unwrap();
-    assert_eq!(app.transport.sent().len(), 1, "only the first reply");
+    assert_eq!(app.dispatched().await, 1, "only the first reply");
 }
 
 #[tokio::test]
 async fn a_resend_key_is_bound_to_its_request() {
     let app = app().await;
-    let ana = app.sign_in("ana", "ana").await;
-    let (id, original, v) = a_reply_that(&app, &ana, Some(in_doubt())).await;
-    let (s, first) = resend(&app, &ana, &id, &original, "k", v).await;
-    assert_eq!(s, StatusCode::OK, "{first}");
+    let (ana, id, original, _, first) = resent_under_k(&app).await;
     let v2 = version(&first);
     // The key of the resend for a reply, a note, another body: refused.
     for (what, p, body) in [
         (
             "a reply",
-            path(&id, "reply"),
+            conversation_path(&id, "reply"),
             json!({"version": v2, "text": "Sí, te llega"}),
         ),
         (
             "a note",
-            path(&id, "notes"),
+            conversation_path(&id, "notes"),
             json!({"version": v2, "text": "x"}),
         ),
         (
@@ -246,78 +223,39 @@ async fn a_resend_key_is_bound_to_its_request() {
         ),
     ] {
         let (s, body) = app.act(&p, &ana, "k", body).await;
-        assert_eq!(
-            (s, body["code"].as_str()),
-            (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Some("idempotency_key_reused")
-            ),
-            "{what}: {body}"
-        );
+        assert_reused(what, s, &body);
     }
     // Another agent's key of the same name is theirs, but a message is sent
     // again at most once: sam (a supervisor) is told it already was.
     let sam = app.sign_in("sam", "sam").await;
     let (s, theirs) = resend(&app, &sam, &id, &original, "k", v2).await;
-    assert_eq!(
-        (s, theirs["code"].as_str()),
-        (StatusCode::CONFLICT, Some("invalid_state")),
-        "{theirs}"
-    );
-    app.inbox.dispatch(10).await.unwrap();
-    assert_eq!(app.transport.sent().len(), 1);
+    assert_error((s, &theirs), StatusCode::CONFLICT, "invalid_state");
+    assert_eq!(app.dispatched().await, 1);
 }
 
 #[tokio::test]
 async fn a_resend_keeps_its_binding_across_a_restart() {
     let app = app().await;
-    let ana = app.sign_in("ana", "ana").await;
-    let (id, original, v) = a_reply_that(&app, &ana, Some(in_doubt())).await;
-    let (s, first) = resend(&app, &ana, &id, &original, "k", v).await;
-    assert_eq!(s, StatusCode::OK, "{first}");
+    let (_, id, original, v, first) = resent_under_k(&app).await;
     let v2 = version(&first);
 
     // A restart: the server's memory of answers is gone, the store is not.
-    let config = ServerConfig::parse(common::CONFIG).unwrap();
-    let state = AppState::new(app.inbox.clone(), &config).unwrap();
-    let restarted = App::from_state(state, config, app.transport.clone(), app.clock.clone());
+    let restarted = app.restarted();
     let ana = restarted.sign_in("ana", "ana").await;
 
     // (Each key is tried first after the restart, so the store's record
     // is what answers, not the server's memory.)
     // The key used for a reply of the same text: refused.
-    let (s, body) = restarted
-        .act(
-            &path(&id, "reply"),
-            &ana,
-            "k",
-            json!({"version": v2, "text": "Sí, te llega"}),
-        )
-        .await;
-    assert_eq!(
-        (s, body["code"].as_str()),
-        (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Some("idempotency_key_reused")
-        ),
-        "a reply under a resend key: {body}"
-    );
+    let (s, body) = restarted.reply(&ana, &id, "k", v2, "Sí, te llega").await;
+    assert_reused("a reply under a resend key", s, &body);
     // The same resend: the same message, nothing new.
     let (s, again) = resend(&restarted, &ana, &id, &original, "k", v).await;
     assert_eq!(s, StatusCode::OK, "{again}");
     assert_eq!(again["message"]["id"], first["message"]["id"]);
     // A reply's key for a resend of the same text: refused.
     let (s, body) = resend(&restarted, &ana, &id, &original, "r1", v2).await;
-    assert_eq!(
-        (s, body["code"].as_str()),
-        (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Some("idempotency_key_reused")
-        ),
-        "a resend under a reply's key: {body}"
-    );
-    restarted.inbox.dispatch(10).await.unwrap();
-    assert_eq!(restarted.transport.sent().len(), 1);
+    assert_reused("a resend under a reply's key", s, &body);
+    assert_eq!(restarted.dispatched().await, 1);
 }
 
 #[tokio::test]
@@ -328,12 +266,7 @@ async fn the_api_description_has_the_resend() {
     let op = &doc["paths"]["/api/conversations/{id}/messages/{message_id}/resend"]["post"];
     let paths: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
     assert!(op.is_object(), "{paths:?}");
-    let params: Vec<&str> = op["parameters"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["name"].as_str().unwrap())
-        .collect();
+    let params = strings(&op["parameters"], |p| &p["name"]);
     assert_eq!(params, ["id", "message_id", "Idempotency-Key"], "{op}");
     assert!(op["responses"]["409"].is_object(), "{op}");
 }

@@ -13,42 +13,19 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 use tower::ServiceExt;
 
-use common::{app, post};
+use common::{app, assert_error, read_until, sign_in_request, strings};
 use inbox_examples::server::config::ServerConfig;
 use inbox_examples::server::API_ROUTES;
 
 #[tokio::test]
 async fn sign_in_and_sessions() {
     let app = app().await;
-    let (s, b, _) = app
-        .call(post(
-            "/api/session",
-            None,
-            None,
-            json!({"agent": "ana", "password": "nope"}),
-        ))
-        .await;
-    assert_eq!(
-        (s, b["code"].as_str()),
-        (StatusCode::UNAUTHORIZED, Some("bad_credentials"))
-    );
-    let (s, b, _) = app
-        .call(post(
-            "/api/session",
-            None,
-            None,
-            json!({"agent": "nobody", "password": "x"}),
-        ))
-        .await;
-    assert_eq!(
-        (s, b["code"].as_str()),
-        (StatusCode::UNAUTHORIZED, Some("bad_credentials"))
-    );
+    for (agent, password) in [("ana", "nope"), ("nobody", "x")] {
+        let (s, b, _) = app.call(sign_in_request(agent, password)).await;
+        assert_error((s, &b), StatusCode::UNAUTHORIZED, "bad_credentials");
+    }
     let (s, b) = app.get("/api/me", "forged").await;
-    assert_eq!(
-        (s, b["code"].as_str()),
-        (StatusCode::UNAUTHORIZED, Some("unauthenticated"))
-    );
+    assert_error((s, &b), StatusCode::UNAUTHORIZED, "unauthenticated");
 
     let token = app.sign_in("ana", "ana").await;
     let (s, me) = app.get("/api/me", &token).await;
@@ -60,30 +37,22 @@ async fn sign_in_and_sessions() {
     let (_, agents) = app.get("/api/agents", &token).await;
     assert_eq!(agents.as_array().unwrap().len(), 4);
     // Signed out: the token no longer works.
-    let req = Request::delete("/api/session")
-        .header("authorization", format!("Bearer {token}"))
-        .body(Body::empty())
-        .unwrap();
-    assert_eq!(app.call(req).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(app.sign_out(&token).await, StatusCode::NO_CONTENT);
     assert_eq!(app.get("/api/me", &token).await.0, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
 async fn webhook_handshake_and_signatures() {
     let app = app().await;
-    let req = Request::get(
-        "/webhooks/whatsapp/main?hub.mode=subscribe&hub.verify_token=demo-verify-token&hub.challenge=42",
-    )
-    .body(Body::empty())
-    .unwrap();
-    let (s, b, _) = app.call(req).await;
+    let handshake = |token: &str| {
+        format!(
+            "/webhooks/whatsapp/main?hub.mode=subscribe&hub.verify_token={token}&hub.challenge=42"
+        )
+    };
+    let (s, b, _) = app.get_anonymous(&handshake("demo-verify-token")).await;
     assert_eq!((s, b), (StatusCode::OK, json!(42)));
-    let req = Request::get(
-        "/webhooks/whatsapp/main?hub.mode=subscribe&hub.verify_token=wrong&hub.challenge=42",
-    )
-    .body(Body::empty())
-    .unwrap();
-    assert_eq!(app.call(req).await.0, StatusCode::FORBIDDEN);
+    let (s, _, _) = app.get_anonymous(&handshake("wrong")).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
     // An unsigned notification is refused and stores nothing.
     let req = Request::post("/webhooks/whatsapp/main")
         .header("content-type", "application/json")
@@ -127,87 +96,48 @@ async fn two_agents_one_conversation() {
     let path = |what: &str| format!("/api/conversations/{id}/{what}");
 
     // Both saw the same version; ana is first.
-    let (s, claimed) = app
-        .act(&path("claim"), &ana, "k1", json!({"version": version}))
-        .await;
+    let (s, claimed) = app.claim(&ana, &id, "k1", version).await;
     assert_eq!(s, StatusCode::OK, "{claimed}");
     assert_eq!(claimed["conversation"]["assignee"], "ana");
-    let (s, refused) = app
-        .act(&path("claim"), &ben, "k2", json!({"version": version}))
-        .await;
+    let (s, refused) = app.claim(&ben, &id, "k2", version).await;
     assert_eq!(s, StatusCode::CONFLICT, "{refused}");
     assert!(
         refused["message"].as_str().unwrap().contains("ana"),
         "the refusal names the owner: {refused}"
     );
     // Ben may still look (the live test checks that ana is told).
-    let (s, _, _) = app
-        .call(post(
-            &path("viewing"),
-            Some(&ben),
-            None,
-            json!({"state": "viewing"}),
-        ))
-        .await;
-    assert_eq!(s, StatusCode::OK);
+    let viewing = json!({"state": "viewing"});
+    assert_eq!(
+        app.post(&path("viewing"), &ben, viewing).await.0,
+        StatusCode::OK
+    );
 
     // Ana replies; the same request again (same key) sends nothing new.
-    let version = claimed["conversation"]["version"].as_u64().unwrap();
-    let reply = json!({"version": version, "text": "¡Sí! Te la reservo."});
-    let (s, first) = app.act(&path("reply"), &ana, "r1", reply.clone()).await;
+    let version = common::version(&claimed);
+    let reply = "¡Sí! Te la reservo.";
+    let (s, first) = app.reply(&ana, &id, "r1", version, reply).await;
     assert_eq!(s, StatusCode::OK, "{first}");
-    let (s, again) = app.act(&path("reply"), &ana, "r1", reply).await;
+    let (s, again) = app.reply(&ana, &id, "r1", version, reply).await;
     assert_eq!((s, &again), (StatusCode::OK, &first));
     // A note: stored, never sent.
-    let version = first["conversation"]["version"].as_u64().unwrap();
-    let (s, noted) = app
-        .act(
-            &path("notes"),
-            &ana,
-            "n1",
-            json!({"version": version, "text": "VIP, be nice"}),
-        )
-        .await;
+    let version = common::version(&first);
+    let (s, noted) = app.note(&ana, &id, "n1", version, "VIP, be nice").await;
     assert_eq!(s, StatusCode::OK, "{noted}");
-    app.inbox.dispatch(10).await.unwrap();
+    assert_eq!(app.dispatched().await, 1, "only the reply goes out");
     let sent = app.transport.sent();
-    assert_eq!(sent.len(), 1, "only the reply goes out");
     assert!(!format!("{sent:?}").contains("VIP, be nice"));
     let (_, detail) = app.get(path("").trim_end_matches('/'), &ana).await;
-    let kinds: Vec<&str> = detail["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["direction"].as_str().unwrap())
-        .collect();
+    let kinds = strings(&detail["messages"], |m| &m["direction"]);
     assert_eq!(kinds, ["inbound", "outbound", "note"]);
 
     // Errors are JSON with a stable code.
-    let (s, b) = app
-        .act(&path("claim"), &ben, "", json!({"version": version}))
-        .await;
-    assert_eq!(
-        (s, b["code"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_input"))
-    );
-    let (s, b) = app
-        .act(
-            &path("status"),
-            &ana,
-            "s1",
-            json!({"version": 1, "status": "resolved"}),
-        )
-        .await;
-    assert_eq!(
-        (s, b["code"].as_str()),
-        (StatusCode::CONFLICT, Some("conflict")),
-        "{b}"
-    );
+    let (s, b) = app.claim(&ben, &id, "", version).await;
+    assert_error((s, &b), StatusCode::BAD_REQUEST, "invalid_input");
+    let resolve = json!({"version": 1, "status": "resolved"});
+    let (s, b) = app.act(&path("status"), &ana, "s1", resolve).await;
+    assert_error((s, &b), StatusCode::CONFLICT, "conflict");
     let (s, b) = app.get("/api/conversations/nope", &ana).await;
-    assert_eq!(
-        (s, b["code"].as_str()),
-        (StatusCode::NOT_FOUND, Some("not_found"))
-    );
+    assert_error((s, &b), StatusCode::NOT_FOUND, "not_found");
 }
 
 #[tokio::test]
@@ -218,10 +148,7 @@ async fn reports_are_for_supervisors() {
     let sam = app.sign_in("sam", "sam").await;
     let range = "from=2026-03-01T00:00:00Z&to=2026-03-03T00:00:00Z";
     let (s, b) = app.get(&format!("/api/metrics?{range}"), &ana).await;
-    assert_eq!(
-        (s, b["code"].as_str()),
-        (StatusCode::FORBIDDEN, Some("forbidden"))
-    );
+    assert_error((s, &b), StatusCode::FORBIDDEN, "forbidden");
     let (s, report) = app.get(&format!("/api/metrics?{range}"), &sam).await;
     assert_eq!(s, StatusCode::OK, "{report}");
     assert_eq!(report["opened"], 1);
@@ -246,29 +173,10 @@ async fn reports_are_for_supervisors() {
 async fn live_events_reach_the_browser() {
     let app = app().await;
     let ana = app.sign_in("ana", "ana").await;
-    let req = Request::get("/api/events")
-        .header("cookie", format!("inbox_session={ana}"))
-        .body(Body::empty())
-        .unwrap();
-    let res = app.router.clone().oneshot(req).await.unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(
-        res.headers().get("content-type").unwrap(),
-        "text/event-stream"
-    );
-    let mut body = res.into_body().into_data_stream();
+    let mut body = app.events(&ana).await;
     let mut seen = String::new();
-    let mut until = async |what: &str| {
-        while !seen.contains(what) {
-            let chunk = tokio::time::timeout(Duration::from_secs(5), body.next())
-                .await
-                .expect("an event within 5 s")
-                .unwrap()
-                .unwrap();
-            seen.push_str(&String::from_utf8_lossy(&chunk));
-        }
-        seen.clone()
-    };
+    let within = Duration::from_secs(5);
+    let mut until = async |what: &str| read_until(&mut body, &mut seen, what, within).await;
     app.customer_says("wamid.9", "34600999888", "¿Hay alguien?")
         .await;
     let seen = until("event: message_received").await;
@@ -280,13 +188,9 @@ async fn live_events_reach_the_browser() {
     let ben = app.sign_in("ben", "ben").await;
     let (_, page) = app.get("/api/conversations?view=unassigned", &ben).await;
     let id = page["items"][0]["id"].as_str().unwrap().to_string();
-    let (s, _, _) = app
-        .call(post(
-            &format!("/api/conversations/{id}/viewing"),
-            Some(&ben),
-            None,
-            json!({"state": "viewing"}),
-        ))
+    let viewing = json!({"state": "viewing"});
+    let (s, _) = app
+        .post(&format!("/api/conversations/{id}/viewing"), &ben, viewing)
         .await;
     assert_eq!(s, StatusCode::OK);
     let seen = until("event: conversation_presence").await;
@@ -308,13 +212,7 @@ async fn a_live_event_the_store_cannot_check_says_lagged() {
     let state = inbox_examples::server::AppState::new(inbox.clone(), &config).unwrap();
     let app = common::App::from_state(state, config, transport, clock);
     let ana = app.sign_in("ana", "ana").await;
-    let req = Request::get("/api/events")
-        .header("cookie", format!("inbox_session={ana}"))
-        .body(Body::empty())
-        .unwrap();
-    let res = app.router.clone().oneshot(req).await.unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    let mut body = res.into_body().into_data_stream();
+    let mut body = app.events(&ana).await;
 
     // The store cannot say whether ana may see the event's conversation:
     // not sent, but she is told she missed something.
@@ -400,10 +298,7 @@ async fn the_web_inbox_is_served() {
 #[tokio::test]
 async fn the_api_describes_itself() {
     let app = app().await;
-    let req = Request::get("/api/openapi.json")
-        .body(Body::empty())
-        .unwrap();
-    let (s, doc, _) = app.call(req).await;
+    let (s, doc, _) = app.get_anonymous("/api/openapi.json").await;
     assert_eq!(s, StatusCode::OK);
     assert!(
         doc["openapi"].as_str().unwrap().starts_with("3.1"),

@@ -3,20 +3,21 @@
 //! kept as dead letters an admin lists and replays over the API.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::Router;
-use chrono::{TimeZone, Utc};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use tower::ServiceExt;
 
 use inbox_core::ports::ManualClock;
-use inbox_core::testing::RecordingTransport;
-use inbox_core::{Inbox, InboxConfig, Ports, View, ViewQuery};
+use inbox_core::{Inbox, View, ViewQuery};
 use inbox_examples::server::{config::ServerConfig, router, AppState};
-use inbox_runtime::UuidIds;
-use inbox_store_memory::{MemoryEventBus, MemoryStore};
+use inbox_store_memory::MemoryStore;
+
+use common::assert_error;
 
 /// The demo configuration with a second number, `support`, with its own app
 /// secret.
@@ -40,20 +41,9 @@ struct App {
 
 async fn app() -> App {
     let config = config();
-    let clock = Arc::new(ManualClock::new(
-        Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap(),
-    ));
-    let inbox = Inbox::new(
-        Ports {
-            store: Arc::new(MemoryStore::new()),
-            transport: Arc::new(RecordingTransport::new()),
-            bus: Arc::new(MemoryEventBus::new(256)),
-            clock: clock.clone(),
-            ids: Arc::new(UuidIds),
-        },
-        InboxConfig::default(),
-    );
-    config.provision(&inbox).await.unwrap();
+    let clock = Arc::new(common::monday_morning());
+    let store = Arc::new(MemoryStore::new());
+    let (inbox, _) = common::provisioned(&config, store, clock.clone()).await;
     let state = AppState::new(inbox.clone(), &config).unwrap();
     App {
         router: router(state, &config),
@@ -157,13 +147,7 @@ async fn each_route_speaks_only_for_its_own_number() {
 impl App {
     /// Signs in; returns the session token.
     async fn sign_in(&self, agent: &str) -> String {
-        let req = Request::post("/api/session")
-            .header("content-type", "application/json")
-            .body(Body::from(
-                json!({"agent": agent, "password": agent}).to_string(),
-            ))
-            .unwrap();
-        let (status, body) = self.call(req).await;
+        let (status, body) = self.call(common::sign_in_request(agent, agent)).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         body["token"].as_str().unwrap().to_string()
     }
@@ -177,6 +161,23 @@ impl App {
             .unwrap();
         self.call(req).await
     }
+
+    /// How many dead letters wait for a replay, as `token` sees them.
+    async fn pending(&self, token: &str) -> usize {
+        let (_, pending) = self
+            .authed("GET", "/api/dead-letters?pending=true", token)
+            .await;
+        pending["items"].as_array().unwrap().len()
+    }
+}
+
+/// The replay path of the dead letter among `items` refused for `code`.
+fn replay_path(items: &[Value], code: &str) -> String {
+    let letter = items.iter().find(|l| l["reason"]["code"] == code).unwrap();
+    format!(
+        "/api/dead-letters/{}/replay",
+        letter["id"].as_str().unwrap()
+    )
 }
 
 #[tokio::test]
@@ -217,11 +218,7 @@ async fn refused_items_are_dead_letters_an_admin_replays() {
     for who in ["ana", "sam"] {
         let token = app.sign_in(who).await;
         let (s, err) = app.authed("GET", "/api/dead-letters", &token).await;
-        assert_eq!(
-            (s, err["code"].as_str()),
-            (StatusCode::FORBIDDEN, Some("forbidden")),
-            "{who}: {err}"
-        );
+        assert_error((s, &err), StatusCode::FORBIDDEN, "forbidden");
         assert!(err["message"].is_string(), "{err}");
     }
     let ada = app.sign_in("ada").await;
@@ -254,17 +251,10 @@ async fn refused_items_are_dead_letters_an_admin_replays() {
         .await;
     assert_eq!(rest["items"].as_array().unwrap().len(), 2, "{rest}");
     let (s, err) = app.authed("GET", "/api/dead-letters?limit=0", &ada).await;
-    assert_eq!(
-        (s, err["code"].as_str()),
-        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_input"))
-    );
+    assert_error((s, &err), StatusCode::UNPROCESSABLE_ENTITY, "invalid_input");
 
     // Replaying one still refused keeps it waiting, with its reason.
-    let old = items
-        .iter()
-        .find(|l| l["reason"]["code"] == "timestamp_too_old")
-        .unwrap();
-    let path = format!("/api/dead-letters/{}/replay", old["id"].as_str().unwrap());
+    let path = replay_path(items, "timestamp_too_old");
     let (s, letter) = app.authed("POST", &path, &ada).await;
     assert_eq!(s, StatusCode::OK, "{letter}");
     assert_eq!(letter["replayed_at"], Value::Null);
@@ -273,35 +263,19 @@ async fn refused_items_are_dead_letters_an_admin_replays() {
     let (s, err) = app
         .authed("POST", "/api/dead-letters/nope/replay", &ada)
         .await;
-    assert_eq!(
-        (s, err["code"].as_str()),
-        (StatusCode::NOT_FOUND, Some("not_found"))
-    );
-    let (_, pending) = app
-        .authed("GET", "/api/dead-letters?pending=true", &ada)
-        .await;
-    assert_eq!(pending["items"].as_array().unwrap().len(), 4);
+    assert_error((s, &err), StatusCode::NOT_FOUND, "not_found");
+    assert_eq!(app.pending(&ada).await, 4);
 
     // Two days later the one that was ahead of the clock is stored.
     app.clock.advance(chrono::TimeDelta::days(2));
     let ada = app.sign_in("ada").await;
-    let ahead = items
-        .iter()
-        .find(|l| l["reason"]["code"] == "timestamp_in_future")
-        .unwrap();
-    let path = format!("/api/dead-letters/{}/replay", ahead["id"].as_str().unwrap());
+    let path = replay_path(items, "timestamp_in_future");
     let (s, letter) = app.authed("POST", &path, &ada).await;
     assert_eq!(s, StatusCode::OK, "{letter}");
     assert!(letter["replayed_at"].is_string(), "{letter}");
     assert_eq!(letter["last_replay"]["outcome"]["result"], "ingested");
     assert_eq!(app.stored().await, 3);
     let (s, err) = app.authed("POST", &path, &ada).await;
-    assert_eq!(
-        (s, err["code"].as_str()),
-        (StatusCode::CONFLICT, Some("invalid_state"))
-    );
-    let (_, pending) = app
-        .authed("GET", "/api/dead-letters?pending=true", &ada)
-        .await;
-    assert_eq!(pending["items"].as_array().unwrap().len(), 3);
+    assert_error((s, &err), StatusCode::CONFLICT, "invalid_state");
+    assert_eq!(app.pending(&ada).await, 3);
 }

@@ -11,6 +11,20 @@ use chrono::TimeDelta;
 use common::{app, CLIENT};
 use inbox_examples::server::settings::{Settings, SignInLimits};
 
+/// A server running at most `concurrent_hashes` password checks at once,
+/// with `waiting` more allowed to wait for a slot.
+async fn app_hashing(concurrent_hashes: usize, waiting: usize) -> common::App {
+    common::app_with(Settings {
+        sign_in: SignInLimits {
+            concurrent_hashes,
+            waiting,
+            ..SignInLimits::default()
+        },
+        ..Settings::default()
+    })
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_concurrent_wrong_passwords_are_mostly_refused_unchecked() {
     let app = app().await;
@@ -134,15 +148,7 @@ async fn forwarded_for_is_ignored_unless_behind_a_proxy() {
 
 #[tokio::test]
 async fn password_checks_wait_for_a_slot_or_are_turned_away() {
-    let app = common::app_with(Settings {
-        sign_in: SignInLimits {
-            concurrent_hashes: 1,
-            waiting: 0,
-            ..SignInLimits::default()
-        },
-        ..Settings::default()
-    })
-    .await;
+    let app = app_hashing(1, 0).await;
     let gate = app.state.hashes.clone();
     let held = gate.try_admit().unwrap();
     assert!(gate.try_admit().is_none());
@@ -161,15 +167,7 @@ async fn password_checks_wait_for_a_slot_or_are_turned_away() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_more_hashes_run_at_once_than_allowed() {
-    let app = common::app_with(Settings {
-        sign_in: SignInLimits {
-            concurrent_hashes: 2,
-            waiting: 64,
-            ..SignInLimits::default()
-        },
-        ..Settings::default()
-    })
-    .await;
+    let app = app_hashing(2, 64).await;
     let attempts = (0..16).map(|i| {
         let app = &app;
         let agent = ["ana", "ben", "sam", "ada"][i % 4];

@@ -5,6 +5,8 @@
 //! statuses settle it or an agent sends it again.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use chrono::TimeDelta;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -12,8 +14,7 @@ use std::time::Duration;
 
 use inbox_core::model::Direction;
 use inbox_core::Inbox;
-use inbox_examples::server::config::ServerConfig;
-use inbox_examples::server::launch::{Delivery, Launch, Running};
+use inbox_examples::server::launch::{Delivery, Running};
 use inbox_examples::server::simulator::{run_customers, FakeMeta, LateSend, SimContent};
 
 struct World {
@@ -30,23 +31,14 @@ async fn world() -> World {
 
 /// A world whose inbox waits `graph_timeout` for the fake Graph API.
 async fn world_waiting(graph_timeout: Duration) -> World {
-    let running = Launch {
-        config: ServerConfig::parse(include_str!("../server/demo.yaml")).unwrap(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        database_url: None,
-        delivery: Delivery::Simulate {
-            rate: 0,
-            status_delay: Duration::from_millis(30),
-            graph_timeout,
-            late: Default::default(),
-        },
-        // The tests send the outbox themselves.
-        tick: Duration::from_secs(3600),
-        settings: Default::default(),
-    }
-    .start()
-    .await
-    .unwrap();
+    let delivery = Delivery::Simulate {
+        rate: 0,
+        status_delay: Duration::from_millis(30),
+        graph_timeout,
+        late: Default::default(),
+    };
+    // The tests send the outbox themselves.
+    let running = common::launch(delivery, Duration::from_secs(3600), Default::default()).await;
     World {
         url: running.url.clone(),
         inbox: running.inbox.clone(),
@@ -58,29 +50,21 @@ async fn world_waiting(graph_timeout: Duration) -> World {
 
 impl World {
     async fn sign_in(&self, agent: &str) -> String {
-        let r: Value = self
-            .http
-            .post(format!("{}/api/session", self.url))
-            .json(&json!({"agent": agent, "password": agent}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let r = common::sign_in_over_http(&self.http, &self.url, agent, agent).await;
         r["token"].as_str().unwrap().to_string()
     }
 
     async fn get(&self, token: &str, path: &str) -> Value {
-        self.http
-            .get(format!("{}{path}", self.url))
-            .bearer_auth(token)
-            .send()
+        let req = self.http.get(format!("{}{path}", self.url));
+        common::json_answer(req.bearer_auth(token)).await
+    }
+
+    /// The customer `phone` (`name`) writes `content` through the webhook.
+    async fn customer_writes(&self, phone: &str, name: &str, content: SimContent) {
+        self.meta
+            .customer_writes(phone, name, content)
             .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+            .unwrap();
     }
 
     async fn act(&self, token: &str, path: &str, key: &str, body: Value) -> (u16, Value) {
@@ -94,6 +78,50 @@ impl World {
             .await
             .unwrap();
         (r.status().as_u16(), r.json().await.unwrap())
+    }
+
+    /// `POST /api/conversations/{id}/{action}` as `token` under `key`.
+    async fn on(
+        &self,
+        token: &str,
+        id: &str,
+        action: &str,
+        key: &str,
+        body: Value,
+    ) -> (u16, Value) {
+        self.act(token, &common::conversation_path(id, action), key, body)
+            .await
+    }
+
+    /// The first unassigned conversation `token` sees: its id and version.
+    async fn first_unassigned(&self, token: &str) -> (String, Value) {
+        let page = self.get(token, "/api/conversations?view=unassigned").await;
+        let first = &page["items"][0];
+        (
+            first["id"].as_str().unwrap().to_string(),
+            first["version"].clone(),
+        )
+    }
+
+    /// Claims conversation `id` (seen at `version`) as `token` and replies
+    /// `text`; the reply's outcome.
+    async fn claim_and_reply(&self, token: &str, id: &str, version: Value, text: &str) -> Value {
+        let (s, claimed) = self
+            .on(token, id, "claim", "c1", json!({"version": version}))
+            .await;
+        assert_eq!(s, 200, "{claimed}");
+        let v = &claimed["conversation"]["version"];
+        let (s, replied) = self
+            .on(
+                token,
+                id,
+                "reply",
+                "r1",
+                json!({"version": v, "text": text}),
+            )
+            .await;
+        assert_eq!(s, 200, "{replied}");
+        replied
     }
 
     /// Waits until `check` holds on the conversation (statuses arrive
@@ -113,46 +141,16 @@ impl World {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replies_reach_the_customer_notes_do_not() {
     let w = world().await;
-    w.meta
-        .customer_writes(
-            "34600100001",
-            "Marta Ruiz",
-            SimContent::Text("¿Tenéis la talla 42?".into()),
-        )
-        .await
-        .unwrap();
+    let marta = |content| w.customer_writes("34600100001", "Marta Ruiz", content);
+    marta(SimContent::Text("¿Tenéis la talla 42?".into())).await;
     let ana = w.sign_in("ana").await;
-    let page = w.get(&ana, "/api/conversations?view=unassigned").await;
-    let conv = &page["items"][0];
-    let id = conv["id"].as_str().unwrap().to_string();
-    let (s, claimed) = w
-        .act(
-            &ana,
-            &format!("/api/conversations/{id}/claim"),
-            "c1",
-            json!({"version": conv["version"]}),
-        )
+    let (id, version) = w.first_unassigned(&ana).await;
+    let replied = w
+        .claim_and_reply(&ana, &id, version, "¡Sí, la tenemos!")
         .await;
-    assert_eq!(s, 200, "{claimed}");
-    let v = claimed["conversation"]["version"].clone();
-    let (s, replied) = w
-        .act(
-            &ana,
-            &format!("/api/conversations/{id}/reply"),
-            "r1",
-            json!({"version": v, "text": "¡Sí, la tenemos!"}),
-        )
-        .await;
-    assert_eq!(s, 200, "{replied}");
     let v = replied["conversation"]["version"].clone();
-    let (s, _) = w
-        .act(
-            &ana,
-            &format!("/api/conversations/{id}/notes"),
-            "n1",
-            json!({"version": v, "text": "stock check done"}),
-        )
-        .await;
+    let note = json!({"version": v, "text": "stock check done"});
+    let (s, _) = w.on(&ana, &id, "notes", "n1", note).await;
     assert_eq!(s, 200);
     assert_eq!(w.inbox.dispatch(10).await.unwrap().sent, 1);
     let got = w.meta.received();
@@ -171,22 +169,8 @@ async fn replies_reach_the_customer_notes_do_not() {
     })
     .await;
     // The customer reacts to the reply and quotes it.
-    w.meta
-        .customer_writes(
-            "34600100001",
-            "Marta Ruiz",
-            SimContent::Reaction(got[0].id.clone(), "❤️".into()),
-        )
-        .await
-        .unwrap();
-    w.meta
-        .customer_writes(
-            "34600100001",
-            "Marta Ruiz",
-            SimContent::ReplyTo(got[0].id.clone(), "¡Genial!".into()),
-        )
-        .await
-        .unwrap();
+    marta(SimContent::Reaction(got[0].id.clone(), "❤️".into())).await;
+    marta(SimContent::ReplyTo(got[0].id.clone(), "¡Genial!".into())).await;
     let d = w
         .until(&ana, &id, |d| d["messages"].as_array().unwrap().len() >= 5)
         .await;
@@ -196,14 +180,8 @@ async fn replies_reach_the_customer_notes_do_not() {
     // text with 131047; the reply is marked failed, not lost silently.
     w.meta.set_window(TimeDelta::zero());
     let v = d["conversation"]["version"].clone();
-    let (s, late) = w
-        .act(
-            &ana,
-            &format!("/api/conversations/{id}/reply"),
-            "r2",
-            json!({"version": v, "text": "¿Algo más?"}),
-        )
-        .await;
+    let reply = json!({"version": v, "text": "¿Algo más?"});
+    let (s, late) = w.on(&ana, &id, "reply", "r2", reply).await;
     assert_eq!(s, 200, "{late}");
     w.inbox.dispatch(10).await.unwrap();
     assert_eq!(w.meta.refused(), 1);
@@ -229,14 +207,8 @@ async fn replies_reach_the_customer_notes_do_not() {
         w.get(&ana, &format!("/api/conversations/{id}")).await["conversation"]["version"].clone();
     let template =
         json!({"type": "template", "name": "order_update", "language": "en_US", "components": []});
-    let (s, sent) = w
-        .act(
-            &ana,
-            &format!("/api/conversations/{id}/reply"),
-            "t1",
-            json!({"version": v, "content": template}),
-        )
-        .await;
+    let reply = json!({"version": v, "content": template});
+    let (s, sent) = w.on(&ana, &id, "reply", "t1", reply).await;
     assert_eq!(s, 200, "{sent}");
     w.inbox.dispatch(10).await.unwrap();
     assert_eq!(w.meta.received().last().unwrap().kind, "template");
@@ -245,32 +217,12 @@ async fn replies_reach_the_customer_notes_do_not() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutting_down_sends_what_was_queued() {
     let w = world().await;
-    w.meta
-        .customer_writes("34600100002", "Jon", SimContent::Text("Kaixo".into()))
-        .await
-        .unwrap();
+    w.customer_writes("34600100002", "Jon", SimContent::Text("Kaixo".into()))
+        .await;
     let ben = w.sign_in("ben").await;
-    let page = w.get(&ben, "/api/conversations?view=unassigned").await;
-    let id = page["items"][0]["id"].as_str().unwrap().to_string();
-    let (s, claimed) = w
-        .act(
-            &ben,
-            &format!("/api/conversations/{id}/claim"),
-            "c1",
-            json!({"version": page["items"][0]["version"]}),
-        )
+    let (id, version) = w.first_unassigned(&ben).await;
+    w.claim_and_reply(&ben, &id, version, "Kaixo! Zer moduz?")
         .await;
-    assert_eq!(s, 200);
-    let v = claimed["conversation"]["version"].clone();
-    let (s, _) = w
-        .act(
-            &ben,
-            &format!("/api/conversations/{id}/reply"),
-            "r1",
-            json!({"version": v, "text": "Kaixo! Zer moduz?"}),
-        )
-        .await;
-    assert_eq!(s, 200);
     // The worker ticks hourly here: nothing has been sent yet.
     assert!(w.meta.received().is_empty());
     let meta = w.meta.clone();
@@ -318,33 +270,25 @@ async fn simulated_customers_write_all_kinds_of_messages() {
 /// A customer writes, ana claims and replies `text`; the outbox is sent.
 /// Returns ana's token, the conversation and the reply's id.
 async fn ana_replies(w: &World, text: &str) -> (String, String, String) {
-    w.meta
-        .customer_writes("34600100005", "Lucía", SimContent::Text("¿Hola?".into()))
-        .await
-        .unwrap();
+    w.customer_writes("34600100005", "Lucía", SimContent::Text("¿Hola?".into()))
+        .await;
     let ana = w.sign_in("ana").await;
-    let page = w.get(&ana, "/api/conversations?view=unassigned").await;
-    let id = page["items"][0]["id"].as_str().unwrap().to_string();
-    let (s, claimed) = w
-        .act(
-            &ana,
-            &format!("/api/conversations/{id}/claim"),
-            "c1",
-            json!({"version": page["items"][0]["version"]}),
-        )
-        .await;
-    assert_eq!(s, 200, "{claimed}");
-    let (s, replied) = w
-        .act(
-            &ana,
-            &format!("/api/conversations/{id}/reply"),
-            "r1",
-            json!({"version": claimed["conversation"]["version"], "text": text}),
-        )
-        .await;
-    assert_eq!(s, 200, "{replied}");
+    let (id, version) = w.first_unassigned(&ana).await;
+    let replied = w.claim_and_reply(&ana, &id, version, text).await;
     let message = replied["message"]["id"].as_str().unwrap().to_string();
     (ana, id, message)
+}
+
+/// Ana's reply `text`, which the fake Graph API answers `late` (after the
+/// inbox stopped waiting): in doubt once sent. Returns the world, ana's
+/// token, the conversation and the reply's id.
+async fn a_late_reply(late: LateSend, text: &str) -> (World, String, String, String) {
+    let w = world_waiting(Duration::from_millis(800)).await;
+    w.meta.answer_late_next(late);
+    let (ana, id, original) = ana_replies(&w, text).await;
+    let report = w.inbox.dispatch(10).await.unwrap();
+    assert_eq!((report.in_doubt, report.sent), (1, 0), "{report:?}");
+    (w, ana, id, original)
 }
 
 fn message<'a>(detail: &'a Value, id: &str) -> &'a Value {
@@ -358,11 +302,7 @@ fn message<'a>(detail: &'a Value, id: &str) -> &'a Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_reply_is_in_doubt_until_an_agent_sends_it_again() {
-    let w = world_waiting(Duration::from_millis(800)).await;
-    w.meta.answer_late_next(LateSend::Lost);
-    let (ana, id, original) = ana_replies(&w, "Sí, hoy abrimos").await;
-    let report = w.inbox.dispatch(10).await.unwrap();
-    assert_eq!((report.in_doubt, report.sent), (1, 0), "{report:?}");
+    let (w, ana, id, original) = a_late_reply(LateSend::Lost, "Sí, hoy abrimos").await;
     assert_eq!(w.meta.answered_late(), 1);
     assert!(w.meta.received().is_empty());
     let detail = w.get(&ana, &format!("/api/conversations/{id}")).await;
@@ -371,14 +311,9 @@ async fn a_lost_reply_is_in_doubt_until_an_agent_sends_it_again() {
     let sam = w.sign_in("sam").await;
     assert_eq!(w.get(&sam, "/api/live").await["in_doubt"], 1);
 
-    let (s, again) = w
-        .act(
-            &ana,
-            &format!("/api/conversations/{id}/messages/{original}/resend"),
-            "again",
-            json!({"version": detail["conversation"]["version"]}),
-        )
-        .await;
+    let resend = format!("messages/{original}/resend");
+    let seen = json!({"version": detail["conversation"]["version"]});
+    let (s, again) = w.on(&ana, &id, &resend, "again", seen).await;
     assert_eq!(s, 200, "{again}");
     let copy = again["message"]["id"].as_str().unwrap().to_string();
     assert_eq!(w.inbox.dispatch(10).await.unwrap().sent, 1);
@@ -396,11 +331,7 @@ async fn a_lost_reply_is_in_doubt_until_an_agent_sends_it_again() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_late_answer_is_settled_by_its_statuses() {
-    let w = world_waiting(Duration::from_millis(800)).await;
-    w.meta.answer_late_next(LateSend::Delivered);
-    let (ana, id, original) = ana_replies(&w, "Te lo miro").await;
-    let report = w.inbox.dispatch(10).await.unwrap();
-    assert_eq!((report.in_doubt, report.sent), (1, 0), "{report:?}");
+    let (w, ana, id, original) = a_late_reply(LateSend::Delivered, "Te lo miro").await;
     // The customer got it; its statuses carry the inbox's id and settle it.
     assert_eq!(w.meta.received().len(), 1);
     let detail = w.get(&ana, &format!("/api/conversations/{id}")).await;

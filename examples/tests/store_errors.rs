@@ -13,12 +13,8 @@ use std::sync::Arc;
 
 use common::{assert_json_error, App};
 use inbox_core::ports::ManualClock;
-use inbox_core::testing::RecordingTransport;
-use inbox_core::{Inbox, InboxConfig, Ports};
 use inbox_examples::server::config::ServerConfig;
 use inbox_examples::server::AppState;
-use inbox_runtime::UuidIds;
-use inbox_store_memory::MemoryEventBus;
 use inbox_store_postgres::PgStore;
 
 fn database_url() -> Option<String> {
@@ -59,19 +55,9 @@ async fn database_errors_stay_in_the_log() {
     store.migrate().await.unwrap();
 
     let config = ServerConfig::parse(common::CONFIG).unwrap();
-    let transport = Arc::new(RecordingTransport::new());
     let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
-    let inbox = Inbox::new(
-        Ports {
-            store: Arc::new(store.clone()),
-            transport: transport.clone(),
-            bus: Arc::new(MemoryEventBus::new(16)),
-            clock: clock.clone(),
-            ids: Arc::new(UuidIds),
-        },
-        InboxConfig::default(),
-    );
-    config.provision(&inbox).await.unwrap();
+    let (inbox, transport) =
+        common::provisioned(&config, Arc::new(store.clone()), clock.clone()).await;
     let state = AppState::new(inbox, &config).unwrap();
     let app = App::from_state(state, config, transport, clock);
     let sam = app.sign_in("sam", "sam").await;

@@ -139,6 +139,23 @@ struct MetaState {
     answered_late: u64,
 }
 
+impl MetaState {
+    /// Nothing received or sent yet; late answers drawn from `late_seed`.
+    fn new(window: TimeDelta, late_seed: u64) -> Self {
+        Self {
+            window,
+            next_id: 0,
+            last_inbound: HashMap::new(),
+            last_inbound_id: HashMap::new(),
+            received: Vec::new(),
+            refused: 0,
+            late_next: VecDeque::new(),
+            late_rng: StdRng::seed_from_u64(late_seed),
+            answered_late: 0,
+        }
+    }
+}
+
 /// Simulated customers and Graph API for one number.
 #[derive(Debug)]
 pub struct FakeMeta {
@@ -206,17 +223,7 @@ impl FakeMeta {
             .map_err(|e| e.to_string())?;
         Ok(Arc::new(Self {
             http,
-            state: Mutex::new(MetaState {
-                window: config.window,
-                next_id: 0,
-                last_inbound: HashMap::new(),
-                last_inbound_id: HashMap::new(),
-                received: Vec::new(),
-                refused: 0,
-                late_next: VecDeque::new(),
-                late_rng: StdRng::seed_from_u64(config.late.seed),
-                answered_late: 0,
-            }),
+            state: Mutex::new(MetaState::new(config.window, config.late.seed)),
             config,
         }))
     }
@@ -581,17 +588,7 @@ mod tests {
     use super::*;
 
     fn draws(late: LateAnswers, n: usize) -> Vec<Option<LateSend>> {
-        let mut s = MetaState {
-            window: TimeDelta::hours(24),
-            next_id: 0,
-            last_inbound: HashMap::new(),
-            last_inbound_id: HashMap::new(),
-            received: Vec::new(),
-            refused: 0,
-            late_next: VecDeque::new(),
-            late_rng: StdRng::seed_from_u64(late.seed),
-            answered_late: 0,
-        };
+        let mut s = MetaState::new(TimeDelta::hours(24), late.seed);
         (0..n).map(|_| draw_late(&mut s, late.fraction)).collect()
     }
 
