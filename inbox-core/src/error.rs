@@ -116,6 +116,15 @@ pub enum Error {
         reason: String,
     },
 
+    /// A tenant's settings document was refused: every bad field, each by
+    /// its path (`routing.rules[2].then[0].route_to_team`) with what was
+    /// wrong. Nothing of the document was stored.
+    #[error("invalid settings: {}", problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    InvalidSettings {
+        /// The bad fields, in document order.
+        problems: Vec<SettingsProblem>,
+    },
+
     /// The action does not fit the conversation's current state (for example
     /// replying to a resolved conversation is allowed, but snoozing into the
     /// past is not).
@@ -230,6 +239,7 @@ impl Error {
             Error::Duplicate { .. } => "duplicate",
             Error::InvalidState(_) => "invalid_state",
             Error::InvalidRules { .. } => "invalid_rules",
+            Error::InvalidSettings { .. } => "invalid_settings",
             Error::WindowClosed { .. } => "window_closed",
             Error::UnknownChannel { .. } => "unknown_channel",
             Error::Transport(_) => "transport",
@@ -246,12 +256,39 @@ impl Error {
         }))
     }
 
+    /// Shorthand for [`Error::InvalidSettings`] with one problem.
+    pub fn invalid_settings(path: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::InvalidSettings {
+            problems: vec![SettingsProblem {
+                path: path.into(),
+                reason: reason.into(),
+            }],
+        }
+    }
+
     /// The conflict details, if this is a [`Error::Conflict`].
     pub fn as_conflict(&self) -> Option<&Conflict> {
         match self {
             Error::Conflict(c) => Some(c),
             _ => None,
         }
+    }
+}
+
+/// One bad field of a settings document, for [`Error::InvalidSettings`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SettingsProblem {
+    /// Where, as a path from the document's root
+    /// (`sla.policies[0].warn_at_percent`).
+    pub path: String,
+    /// What was wrong, with a suggestion where there is one.
+    pub reason: String,
+}
+
+impl std::fmt::Display for SettingsProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path, self.reason)
     }
 }
 

@@ -59,6 +59,7 @@ pub mod ports;
 pub mod query;
 pub mod routing;
 mod secret;
+pub mod settings;
 pub mod sla;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -32,8 +32,9 @@ pub enum StaleReplies {
     Warn,
 }
 
-/// Who may reply, and how.
+/// Who may reply, and how. A field left out takes its default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ReplyPolicy {
     /// Only the owner may reply; supervisors and admins may override.
     pub assignee_only: bool,

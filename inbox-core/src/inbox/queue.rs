@@ -28,7 +28,6 @@ use crate::error::{Error, Result};
 use crate::event::EventActor;
 use crate::ids::{AgentId, ConversationId, TeamId, TenantId};
 use crate::model::{Conversation, ConversationStatus};
-use crate::ports::Changeset;
 use crate::query::{Cursor, SortOrder};
 use crate::routing::{queue_reason, DrainCause, Roster, Routing};
 
@@ -284,7 +283,7 @@ impl Inbox {
         &self,
         current: &Conversation,
         team: &TeamId,
-    ) -> Result<Option<Changeset>> {
+    ) -> Result<Option<crate::ports::Changeset>> {
         let routing = self.routing_for(&current.tenant);
         let drain = Drain {
             cause: &DrainCause::Requested,

@@ -154,10 +154,7 @@ impl Routing {
             timed: false,
             text: TextSets::default(),
             stateful: Vec::new(),
-            spec: RoutingSpec {
-                max_cascade: 4,
-                ..RoutingSpec::default()
-            },
+            spec: RoutingSpec::default(),
         }
     }
 

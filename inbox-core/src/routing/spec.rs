@@ -21,7 +21,7 @@ use crate::model::{ConversationStatus, Priority};
 /// }"#).unwrap();
 /// assert_eq!(spec.rules[0].name, "to sales");
 /// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RoutingSpec {
     /// Rules, evaluated in order.
@@ -46,6 +46,20 @@ pub struct RoutingSpec {
 
 fn default_max_cascade() -> u32 {
     4
+}
+
+impl Default for RoutingSpec {
+    /// No rules, no team policies, no calendars; the default cascade limit
+    /// (as an empty document reads).
+    fn default() -> Self {
+        RoutingSpec {
+            rules: Vec::new(),
+            teams: BTreeMap::new(),
+            calendars: BTreeMap::new(),
+            business_hours: None,
+            max_cascade: default_max_cascade(),
+        }
+    }
 }
 
 /// One rule: when it runs, what must hold, what it does.

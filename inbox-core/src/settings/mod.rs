@@ -1,0 +1,182 @@
+//! A tenant's settings as one document: routing and automation rules, team
+//! policies, business-hours calendars, SLA policies, timers, reply and
+//! reopen policies, canned responses and the message templates the tenant
+//! knows.
+//!
+//! The document is data: it is written in YAML (or JSON), stored and
+//! versioned like conversations are, and checked as a whole before it is
+//! used. [`TenantSettings::compile`] checks every section against the
+//! tenant's directory ([`Known`]: its teams, agents and channels) and
+//! returns either the [`TenantPolicy`] the inbox runs or
+//! [`Error::InvalidSettings`] naming *every* bad field by its path
+//! (`routing.rules[2].then[0].route_to_team: no team "slaes"; did you mean
+//! "sales"?`), never only the first.
+//!
+//! ```
+//! use inbox_core::settings::{Known, TenantSettings};
+//! let yaml = r#"
+//! routing:
+//!   teams: {sales: {strategy: round_robin}}
+//!   rules:
+//!     - name: to sales
+//!       then: [{route_to_team: slaes}]
+//! timers: {window_warning_before: 30m, follow_up_after: 1d}
+//! "#;
+//! let settings = TenantSettings::from_yaml(yaml).unwrap();
+//! let known = Known::default().with_teams(["sales"]);
+//! let err = settings.compile(&known).unwrap_err();
+//! assert!(err.to_string().contains(r#"routing.rules[0].then[0].route_to_team: no team "slaes"; did you mean "sales"?"#));
+//! ```
+
+mod canned;
+mod check;
+
+pub use canned::{CannedOwner, CannedResponse, CannedValues, VARIABLES};
+pub use check::{Known, SettingsProblem, TenantPolicy};
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+use crate::error::{Error, Result};
+use crate::inbox::{ReopenPolicy, ReplyPolicy};
+use crate::model::TemplateDefinition;
+use crate::routing::{Dur, RoutingSpec};
+use crate::sla::SlaPolicy;
+use crate::timer::TimerPolicy;
+
+/// Everything a tenant configures, as one document (see the [module
+/// docs](self)). Every section has a default, so an empty document is a
+/// valid one: no rules, no SLA, the default timers and policies.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct TenantSettings {
+    /// Routing and automation rules, team assignment policies and the named
+    /// business-hours calendars (today's routing file format, unchanged).
+    #[serde(default)]
+    pub routing: RoutingSpec,
+    /// SLA policies and which calendar measures them.
+    #[serde(default)]
+    pub sla: SlaSection,
+    /// Follow-up reminders, inactivity auto-resolve, the window-closing
+    /// warning.
+    #[serde(default)]
+    pub timers: TimersSection,
+    /// Who may reply and how stale replies are treated.
+    #[serde(default)]
+    pub replies: ReplyPolicy,
+    /// Reopen a resolved conversation or open a new one.
+    #[serde(default)]
+    pub reopen: ReopenPolicy,
+    /// Canned responses agents insert by shortcut.
+    #[serde(default)]
+    pub canned_responses: Vec<CannedResponse>,
+    /// The message templates the tenant may send.
+    #[serde(default)]
+    pub templates: Vec<TemplateDefinition>,
+}
+
+/// The SLA section: policies in order (the first that applies wins) and
+/// the calendars business-hours targets are measured on, by name from
+/// `routing.calendars`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SlaSection {
+    /// Policies in order.
+    #[serde(default)]
+    pub policies: Vec<SlaPolicy>,
+    /// The tenant's calendar (default: always open).
+    #[serde(default)]
+    pub calendar: Option<String>,
+    /// A calendar per team id (before the channel's).
+    #[serde(default)]
+    pub team_calendars: BTreeMap<String, String>,
+    /// A calendar per channel id.
+    #[serde(default)]
+    pub channel_calendars: BTreeMap<String, String>,
+}
+
+/// The timers section, durations written as `"30m"`, `"2h"` or seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimersSection {
+    /// Warn this long before the customer window closes while the customer
+    /// waits for an answer (`null`: no warning). Default one hour.
+    #[serde(default = "one_hour")]
+    pub window_warning_before: Option<Dur>,
+    /// Remind the owner when a conversation waiting on the customer has
+    /// had no answer this long after the last reply.
+    #[serde(default)]
+    pub follow_up_after: Option<Dur>,
+    /// Resolve a conversation waiting on the customer after this long
+    /// without activity.
+    #[serde(default)]
+    pub auto_resolve_after: Option<Dur>,
+}
+
+fn one_hour() -> Option<Dur> {
+    Some(Dur(std::time::Duration::from_secs(3600)))
+}
+
+impl Default for TimersSection {
+    fn default() -> Self {
+        TimersSection {
+            window_warning_before: one_hour(),
+            follow_up_after: None,
+            auto_resolve_after: None,
+        }
+    }
+}
+
+impl From<TimersSection> for TimerPolicy {
+    fn from(t: TimersSection) -> Self {
+        TimerPolicy {
+            window_warning_before: t.window_warning_before.map(|d| d.0),
+            follow_up_after: t.follow_up_after.map(|d| d.0),
+            auto_resolve_after: t.auto_resolve_after.map(|d| d.0),
+        }
+    }
+}
+
+impl TenantSettings {
+    /// Reads a document written in YAML. Only its shape is checked here
+    /// (an unknown field, a wrong type: the error names its path);
+    /// [`TenantSettings::compile`] checks its meaning.
+    pub fn from_yaml(text: &str) -> Result<Self> {
+        // Through a JSON value: YAML's own enum encoding wants `!tags`, the
+        // JSON one takes the `{variant: value}` maps people write.
+        let value: serde_json::Value = serde_norway::from_str(text)
+            .map_err(|e| Error::invalid_settings("(document)", e.to_string()))?;
+        Self::from_value(&value)
+    }
+
+    /// Reads a document already parsed into a JSON value.
+    pub fn from_value(value: &serde_json::Value) -> Result<Self> {
+        serde_path_to_error::deserialize(value).map_err(|e| {
+            let path = e.path().to_string();
+            let path = if path == "." {
+                "(document)".into()
+            } else {
+                path
+            };
+            Error::invalid_settings(path, e.inner().to_string())
+        })
+    }
+
+    /// The document in YAML, as [`TenantSettings::from_yaml`] reads it
+    /// back: `from_yaml(&s.to_yaml()?) == s`.
+    ///
+    /// ```
+    /// use inbox_core::settings::TenantSettings;
+    /// let s = TenantSettings::default();
+    /// assert_eq!(TenantSettings::from_yaml(&s.to_yaml().unwrap()).unwrap(), s);
+    /// ```
+    pub fn to_yaml(&self) -> Result<String> {
+        let value = serde_json::to_value(self)
+            .map_err(|e| Error::invalid_settings("(document)", e.to_string()))?;
+        serde_norway::to_string(&value)
+            .map_err(|e| Error::invalid_settings("(document)", e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests;
