@@ -276,20 +276,15 @@ impl Error {
 }
 
 /// One bad field of a settings document, for [`Error::InvalidSettings`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[error("{path}: {reason}")]
 pub struct SettingsProblem {
     /// Where, as a path from the document's root
     /// (`sla.policies[0].warn_at_percent`).
     pub path: String,
     /// What was wrong, with a suggestion where there is one.
     pub reason: String,
-}
-
-impl std::fmt::Display for SettingsProblem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.path, self.reason)
-    }
 }
 
 /// What was wrong with outbound content or a note, for

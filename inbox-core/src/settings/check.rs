@@ -8,7 +8,6 @@ use std::sync::Arc;
 use super::{CannedOwner, CannedResponse, SlaSection, TenantSettings};
 use crate::calendar::Calendar;
 use crate::error::{Error, Result};
-use crate::ids::{ChannelId, TeamId};
 use crate::inbox::{ReopenPolicy, ReplyPolicy};
 use crate::model::TemplateDefinition;
 use crate::routing::{Action, Condition, Routing, RoutingSpec, RuleSpec};
@@ -50,23 +49,33 @@ impl Known {
     }
 }
 
-/// A checked settings document, in the form the inbox runs.
+/// A checked settings document with its compiled parts, in the form the
+/// inbox runs.
 #[derive(Debug, Clone)]
 pub struct TenantPolicy {
+    /// The document it was compiled from.
+    pub document: TenantSettings,
     /// The compiled routing and automation rules.
     pub routing: Arc<Routing>,
     /// SLA policies with their calendars.
     pub sla: SlaSettings,
+}
+
+impl TenantPolicy {
     /// Timer settings.
-    pub timers: TimerPolicy,
+    pub fn timers(&self) -> TimerPolicy {
+        self.document.timers.into()
+    }
+
     /// Reply rules.
-    pub replies: ReplyPolicy,
+    pub fn replies(&self) -> ReplyPolicy {
+        self.document.replies
+    }
+
     /// Reopen or open anew.
-    pub reopen: ReopenPolicy,
-    /// Canned responses.
-    pub canned_responses: Vec<CannedResponse>,
-    /// Known templates.
-    pub templates: Vec<TemplateDefinition>,
+    pub fn reopen(&self) -> ReopenPolicy {
+        self.document.reopen
+    }
 }
 
 /// The problems found so far.
@@ -120,13 +129,9 @@ impl TenantSettings {
         check_templates(&self.templates, &mut problems);
         match (routing, sla, problems.0.is_empty()) {
             (Some(routing), Some(sla), true) => Ok(TenantPolicy {
+                document: self.clone(),
                 routing: Arc::new(routing),
                 sla,
-                timers: self.timers.into(),
-                replies: self.replies,
-                reopen: self.reopen,
-                canned_responses: self.canned_responses.clone(),
-                templates: self.templates.clone(),
             }),
             _ => Err(Error::InvalidSettings {
                 problems: problems.0,
@@ -265,24 +270,14 @@ fn check_sla(
         Some(name) => calendar(p, "sla.calendar".into(), name),
         None => Some(Calendar::always()),
     };
-    let mut teams = BTreeMap::new();
-    for (team, name) in &sla.team_calendars {
-        let path = format!("sla.team_calendars.{team}");
-        p.reference(path.clone(), "team", team, &known.teams);
-        let cal = calendar(p, path, name);
-        if let (Ok(id), Some(cal)) = (TeamId::new(team.clone()), cal) {
-            teams.insert(id, cal);
-        }
-    }
-    let mut channels = BTreeMap::new();
-    for (channel, name) in &sla.channel_calendars {
-        let path = format!("sla.channel_calendars.{channel}");
-        p.reference(path.clone(), "channel", channel, &known.channels);
-        let cal = calendar(p, path, name);
-        if let (Ok(id), Some(cal)) = (ChannelId::new(channel.clone()), cal) {
-            channels.insert(id, cal);
-        }
-    }
+    let teams = named_calendars(p, "team", &sla.team_calendars, &known.teams, &calendar);
+    let channels = named_calendars(
+        p,
+        "channel",
+        &sla.channel_calendars,
+        &known.channels,
+        &calendar,
+    );
     let mut ids = BTreeSet::new();
     for (i, policy) in sla.policies.iter().enumerate() {
         let path = format!("sla.policies[{i}]");
@@ -297,6 +292,26 @@ fn check_sla(
         team_calendars: teams,
         channel_calendars: channels,
     })
+}
+
+/// The calendars of `sla.team_calendars` or `sla.channel_calendars`, each
+/// key a known `what` (team or channel) and each calendar a known name.
+fn named_calendars<Id: Ord + for<'a> TryFrom<&'a str>>(
+    p: &mut Problems,
+    what: &str,
+    names: &BTreeMap<String, String>,
+    known: &BTreeSet<String>,
+    calendar: &dyn Fn(&mut Problems, String, &str) -> Option<Calendar>,
+) -> BTreeMap<Id, Calendar> {
+    let mut out = BTreeMap::new();
+    for (key, name) in names {
+        let path = format!("sla.{what}_calendars.{key}");
+        p.reference(path.clone(), what, key, known);
+        if let (Ok(id), Some(cal)) = (Id::try_from(key.as_str()), calendar(p, path, name)) {
+            out.insert(id, cal);
+        }
+    }
+    out
 }
 
 fn check_sla_policy(policy: &SlaPolicy, path: &str, known: &Known, p: &mut Problems) {

@@ -48,30 +48,23 @@ use crate::timer::TimerPolicy;
 /// docs](self)). Every section has a default, so an empty document is a
 /// valid one: no rules, no SLA, the default timers and policies.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct TenantSettings {
     /// Routing and automation rules, team assignment policies and the named
     /// business-hours calendars (today's routing file format, unchanged).
-    #[serde(default)]
     pub routing: RoutingSpec,
     /// SLA policies and which calendar measures them.
-    #[serde(default)]
     pub sla: SlaSection,
     /// Follow-up reminders, inactivity auto-resolve, the window-closing
     /// warning.
-    #[serde(default)]
     pub timers: TimersSection,
     /// Who may reply and how stale replies are treated.
-    #[serde(default)]
     pub replies: ReplyPolicy,
     /// Reopen a resolved conversation or open a new one.
-    #[serde(default)]
     pub reopen: ReopenPolicy,
     /// Canned responses agents insert by shortcut.
-    #[serde(default)]
     pub canned_responses: Vec<CannedResponse>,
     /// The message templates the tenant may send.
-    #[serde(default)]
     pub templates: Vec<TemplateDefinition>,
 }
 
@@ -79,37 +72,30 @@ pub struct TenantSettings {
 /// the calendars business-hours targets are measured on, by name from
 /// `routing.calendars`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct SlaSection {
     /// Policies in order.
-    #[serde(default)]
     pub policies: Vec<SlaPolicy>,
     /// The tenant's calendar (default: always open).
-    #[serde(default)]
     pub calendar: Option<String>,
     /// A calendar per team id (before the channel's).
-    #[serde(default)]
     pub team_calendars: BTreeMap<String, String>,
     /// A calendar per channel id.
-    #[serde(default)]
     pub channel_calendars: BTreeMap<String, String>,
 }
 
 /// The timers section, durations written as `"30m"`, `"2h"` or seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct TimersSection {
     /// Warn this long before the customer window closes while the customer
     /// waits for an answer (`null`: no warning). Default one hour.
-    #[serde(default = "one_hour")]
     pub window_warning_before: Option<Dur>,
     /// Remind the owner when a conversation waiting on the customer has
     /// had no answer this long after the last reply.
-    #[serde(default)]
     pub follow_up_after: Option<Dur>,
     /// Resolve a conversation waiting on the customer after this long
     /// without activity.
-    #[serde(default)]
     pub auto_resolve_after: Option<Dur>,
 }
 

@@ -71,17 +71,17 @@ fn a_full_document_compiles_into_the_policy_the_inbox_runs() {
         .team_calendars
         .contains_key(&TeamId::new("support").unwrap()));
     assert_eq!(
-        policy.timers.follow_up_after,
+        policy.timers().follow_up_after,
         Some(std::time::Duration::from_secs(86_400))
     );
-    assert!(policy.replies.assignee_only);
+    assert!(policy.replies().assignee_only);
     assert!(
-        policy.replies.claim_on_reply,
+        policy.replies().claim_on_reply,
         "a field left out keeps its default"
     );
-    assert_eq!(policy.reopen, ReopenPolicy::ReopenWithin(86_400));
-    assert_eq!(policy.canned_responses.len(), 2);
-    assert_eq!(policy.templates[0].name, "order_update");
+    assert_eq!(policy.reopen(), ReopenPolicy::ReopenWithin(86_400));
+    assert_eq!(policy.document.canned_responses.len(), 2);
+    assert_eq!(policy.document.templates[0].name, "order_update");
 }
 
 #[test]
@@ -102,9 +102,9 @@ fn an_empty_document_is_the_defaults() {
     assert_eq!(settings, TenantSettings::default());
     let policy = settings.compile(&Known::default()).unwrap();
     assert!(policy.routing.rules.is_empty());
-    assert_eq!(policy.timers, TimerPolicy::default());
-    assert_eq!(policy.replies, ReplyPolicy::default());
-    assert_eq!(policy.reopen, ReopenPolicy::default());
+    assert_eq!(policy.timers(), TimerPolicy::default());
+    assert_eq!(policy.replies(), ReplyPolicy::default());
+    assert_eq!(policy.reopen(), ReopenPolicy::default());
 }
 
 #[test]
