@@ -156,6 +156,80 @@ pub(crate) async fn says(
     said.unwrap().0
 }
 
+/// A fixture in which a customer (`wa_id`) wrote `body` to `acme`'s sales
+/// number (external id `w1`), and the conversation it opened.
+pub(crate) async fn opened<S: Store + AsDynStore + ?Sized>(
+    store: Arc<S>,
+    wa_id: &str,
+    body: &str,
+) -> (Fixture, ConversationId) {
+    let f = fixture(store).await;
+    let c = says(&f, "1001", "w1", wa_id, body).await;
+    (f, c)
+}
+
+/// The conversation customer number `n` (`{wa_prefix}{n}`, external id
+/// `w{n}`) opens or continues on `acme`'s sales number.
+pub(crate) async fn nth_says(f: &Fixture, n: usize, wa_prefix: &str, body: &str) -> ConversationId {
+    says(
+        f,
+        "1001",
+        &format!("w{n}"),
+        &format!("{wa_prefix}{n}"),
+        body,
+    )
+    .await
+}
+
+/// A conversation of `acme` as stored.
+pub(crate) async fn stored(f: &Fixture, c: &ConversationId) -> Conversation {
+    f.store.conversation(&f.acme(), c).await.unwrap()
+}
+
+/// The messages of a conversation of `acme`, oldest first.
+pub(crate) async fn messages_of(f: &Fixture, c: &ConversationId) -> Vec<Message> {
+    f.store.messages(&f.acme(), c).await.unwrap()
+}
+
+/// The events of a conversation of `acme`, oldest first.
+pub(crate) async fn events_of(f: &Fixture, c: &ConversationId) -> Vec<Event> {
+    f.store.conversation_events(&f.acme(), c, 0).await.unwrap()
+}
+
+/// How many events of a conversation of `acme` are of the kind `is` picks.
+pub(crate) async fn count_events(
+    f: &Fixture,
+    c: &ConversationId,
+    is: impl Fn(&EventKind) -> bool,
+) -> usize {
+    events_of(f, c).await.iter().filter(|e| is(&e.kind)).count()
+}
+
+/// The code of the error an action was refused with; panics if it was not.
+pub(crate) fn refused<T: std::fmt::Debug>(result: Result<T, Error>) -> &'static str {
+    result.unwrap_err().code()
+}
+
+/// An agent of `acme` as an assignee.
+pub(crate) fn agent(name: &str) -> Assignee {
+    Assignee::Agent(id(name))
+}
+
+/// A team of `acme` as an assignee.
+pub(crate) fn team(name: &str) -> Assignee {
+    Assignee::Team(id(name))
+}
+
+/// `h` hours after the fixture's start.
+pub(crate) fn hours(h: i64) -> DateTime<Utc> {
+    Fixture::start() + TimeDelta::hours(h)
+}
+
+/// What a tick at `now` (up to 100 timers) did.
+pub(crate) async fn tick(f: &Fixture, now: DateTime<Utc>) -> crate::inbox::TickReport {
+    f.inbox.tick(now, 100).await.unwrap()
+}
+
 /// Puts an agent of `acme` online.
 pub(crate) async fn online(f: &Fixture, agent: &'static str) {
     let actor = f.actor(agent);
@@ -209,31 +283,38 @@ pub(crate) fn expect_duplicate(err: &Error, what: Unique) -> &str {
     }
 }
 
-/// Commits a conversation write alone, in `tenant`.
-pub(crate) async fn commit_conversation<S: Store + ?Sized>(
-    store: &S,
-    tenant: TenantId,
-    conversation: Write<Conversation>,
-) -> Result<Committed, Error> {
-    let changes = Changeset {
-        conversation: Some(conversation),
-        ..Changeset::new(tenant)
-    };
-    store.commit(changes).await
+/// A write that a changeset of its own can carry.
+pub(crate) trait Alone {
+    /// A changeset of `tenant` with this write and nothing else.
+    fn alone_in(self, tenant: TenantId) -> Changeset;
 }
 
-/// Commits a contact write alone, in `tenant`.
-pub(crate) async fn commit_contact<S: Store + ?Sized>(
+/// Implements [`Alone`] for the writes of the named changeset fields.
+macro_rules! alone {
+    ($($field:ident: $type:ty),*) => {$(
+        impl Alone for Write<$type> {
+            fn alone_in(self, tenant: TenantId) -> Changeset {
+                Changeset { $field: Some(self), ..Changeset::new(tenant) }
+            }
+        }
+    )*};
+}
+
+alone!(conversation: Conversation, contact: Contact);
+
+/// Commits a write alone, in `tenant`.
+pub(crate) async fn commit_alone<S: Store + ?Sized>(
     store: &S,
     tenant: TenantId,
-    contact: Write<Contact>,
+    write: impl Alone,
 ) -> Result<Committed, Error> {
-    let changes = Changeset {
-        contact: Some(contact),
-        ..Changeset::new(tenant)
-    };
-    store.commit(changes).await
+    store.commit(write.alone_in(tenant)).await
 }
+
+/// Commits a conversation write alone (what the port suites call it).
+pub(crate) use commit_alone as commit_conversation;
+/// Commits a contact write alone (what the port suites call it).
+pub(crate) use commit_alone as commit_contact;
 
 /// An insert of `value`.
 pub(crate) fn insert<T>(value: T) -> Write<T> {
