@@ -181,6 +181,15 @@ pub(crate) async fn nth_says(f: &Fixture, n: usize, wa_prefix: &str, body: &str)
     .await
 }
 
+/// The conversation an inbound event of `acme` was stored in; panics if
+/// it was not stored.
+pub(crate) async fn ingested(f: &Fixture, event: InboundEvent) -> ConversationId {
+    match f.inbox.ingest(event).await.unwrap() {
+        IngestOutcome::Stored { conversation, .. } => conversation,
+        other => panic!("{other:?}"),
+    }
+}
+
 /// A conversation of `acme` as stored.
 pub(crate) async fn stored(f: &Fixture, c: &ConversationId) -> Conversation {
     f.store.conversation(&f.acme(), c).await.unwrap()
@@ -228,6 +237,25 @@ pub(crate) fn hours(h: i64) -> DateTime<Utc> {
 /// What a tick at `now` (up to 100 timers) did.
 pub(crate) async fn tick(f: &Fixture, now: DateTime<Utc>) -> crate::inbox::TickReport {
     f.inbox.tick(now, 100).await.unwrap()
+}
+
+/// Every item of a paged listing, following its cursors from the first
+/// page: `page` fetches the page after a cursor and returns its items and
+/// the next cursor.
+pub(crate) async fn every_page<T, F, Fut>(mut page: F) -> Vec<T>
+where
+    F: FnMut(Option<crate::query::Cursor>) -> Fut,
+    Fut: std::future::Future<Output = (Vec<T>, Option<crate::query::Cursor>)>,
+{
+    let (mut seen, mut after) = (Vec::new(), None);
+    loop {
+        let (items, next) = page(after).await;
+        seen.extend(items);
+        match next {
+            Some(n) => after = Some(n),
+            None => return seen,
+        }
+    }
 }
 
 /// Puts an agent of `acme` online.
