@@ -13,7 +13,7 @@ pub(crate) use crate::event::{Event, EventActor, EventKind};
 pub(crate) use crate::ids::*;
 pub(crate) use crate::inbound::{InboundEvent, InboundRefusal, InboundStatus, IngestOutcome};
 pub(crate) use crate::inbox::{
-    Assignee, InboxConfig, ReopenPolicy, Reply, ReplyPolicy, View, ViewQuery,
+    Actor, Assignee, InboxConfig, ReopenPolicy, Reply, ReplyPolicy, View, ViewQuery,
 };
 pub(crate) use crate::model::*;
 pub(crate) use crate::ports::*;
@@ -256,6 +256,38 @@ where
             None => return seen,
         }
     }
+}
+
+/// `actor` claims a conversation on its current version; the version
+/// after.
+pub(crate) async fn claim_now(f: &Fixture, actor: &Actor, c: &ConversationId) -> u64 {
+    let v = f.version(c).await.unwrap();
+    let claimed = f.inbox.claim(actor, c, v).await.unwrap();
+    claimed.conversation.version
+}
+
+/// `actor` replies `body` (idempotency key `key`) on a conversation's
+/// current version.
+pub(crate) async fn reply_now(
+    f: &Fixture,
+    actor: &Actor,
+    c: &ConversationId,
+    body: &str,
+    key: &str,
+) {
+    let v = f.version(c).await.unwrap();
+    f.inbox.reply(actor, c, v, reply(body, key)).await.unwrap();
+}
+
+/// `actor` sets a conversation's status on its current version.
+pub(crate) async fn set_status_now(
+    f: &Fixture,
+    actor: &Actor,
+    c: &ConversationId,
+    status: ConversationStatus,
+) {
+    let v = f.version(c).await.unwrap();
+    f.inbox.set_status(actor, c, v, status).await.unwrap();
 }
 
 /// Puts an agent of `acme` online.
