@@ -60,11 +60,30 @@ fn dispatcher(
     d
 }
 
+/// A customer of `acme` (or of globex, by number) writes `body`.
+async fn says(f: &Fixture, pnid: &str, external_id: &str, wa_id: &str, body: &str) {
+    let said = f.customer_says(pnid, external_id, wa_id, body).await;
+    said.unwrap();
+}
+
 async fn setup(server: &MockServer, events: Vec<String>) -> (Fixture, SubscriptionDispatcher) {
     let store = Arc::new(MemoryStore::new());
     let f = Fixture::new(store.clone() as Arc<dyn Store>).await.unwrap();
     let d = dispatcher(&f, store, server, events);
     (f, d)
+}
+
+/// A server answering as `plan` says (see [`answers`]), subscription
+/// `crm` to it for received messages, and one customer message: the
+/// server, the fixture and the dispatcher.
+async fn one_message_to(
+    plan: &[(u16, Option<u64>)],
+) -> (MockServer, Fixture, SubscriptionDispatcher) {
+    let server = MockServer::start().await;
+    answers(&server, plan).await;
+    let (f, d) = setup(&server, vec!["message_received".into()]).await;
+    says(&f, "1001", "w1", "3460001", "hola").await;
+    (server, f, d)
 }
 
 #[tokio::test]
@@ -76,13 +95,9 @@ async fn deliveries_are_signed_and_verifiable() {
         .mount(&server)
         .await;
     let (f, d) = setup(&server, vec![]).await;
-    f.customer_says("1001", "w1", "3460001", "hola")
-        .await
-        .unwrap();
+    says(&f, "1001", "w1", "3460001", "hola").await;
     // Another tenant's events never reach acme's subscriber.
-    f.customer_says("2001", "g1", "1555001", "hello")
-        .await
-        .unwrap();
+    says(&f, "2001", "g1", "1555001", "hello").await;
     let report = d.pump(100).await.unwrap();
     assert_eq!(report.read, 3, "contact, conversation, message: {report:?}");
     assert_eq!(report.delivered, 3);
@@ -124,12 +139,7 @@ async fn deliveries_are_signed_and_verifiable() {
 
 #[tokio::test]
 async fn server_errors_are_retried_with_backoff() {
-    let server = MockServer::start().await;
-    answers(&server, &[(503, Some(2)), (200, None)]).await;
-    let (f, d) = setup(&server, vec!["message_received".into()]).await;
-    f.customer_says("1001", "w1", "3460001", "hola")
-        .await
-        .unwrap();
+    let (server, f, d) = one_message_to(&[(503, Some(2)), (200, None)]).await;
     let first = d.pump(100).await.unwrap();
     assert_eq!((first.delivered, first.retrying), (0, 1));
     // Not due yet (10 s backoff).
@@ -173,12 +183,7 @@ async fn server_errors_are_retried_with_backoff() {
 
 #[tokio::test]
 async fn dead_letters_after_the_limit_and_replay() {
-    let server = MockServer::start().await;
-    answers(&server, &[(500, Some(3)), (200, None)]).await;
-    let (f, d) = setup(&server, vec!["message_received".into()]).await;
-    f.customer_says("1001", "w1", "3460001", "hola")
-        .await
-        .unwrap();
+    let (server, f, d) = one_message_to(&[(500, Some(3)), (200, None)]).await;
     d.pump(100).await.unwrap();
     f.advance(TimeDelta::seconds(10));
     d.pump(100).await.unwrap();
@@ -206,12 +211,7 @@ async fn dead_letters_after_the_limit_and_replay() {
 
 #[tokio::test]
 async fn client_errors_are_not_retried() {
-    let server = MockServer::start().await;
-    answers(&server, &[(410, None)]).await;
-    let (f, d) = setup(&server, vec!["message_received".into()]).await;
-    f.customer_says("1001", "w1", "3460001", "hola")
-        .await
-        .unwrap();
+    let (_server, _f, d) = one_message_to(&[(410, None)]).await;
     let report = d.pump(100).await.unwrap();
     assert_eq!((report.dead, report.retrying), (1, 0));
     assert_eq!(
@@ -244,9 +244,7 @@ async fn unreachable_receivers_are_retried_and_secrets_stay_hidden() {
     assert!(!format!("{sub:?}").contains("whsec_hidden"));
     d.subscribe(sub.clone(), 0).unwrap();
     assert!(d.subscribe(sub, 0).is_err(), "duplicate id");
-    f.customer_says("1001", "w1", "3460001", "hola")
-        .await
-        .unwrap();
+    says(&f, "1001", "w1", "3460001", "hola").await;
     let report = d.pump(100).await.unwrap();
     assert_eq!(report.retrying, 3);
     assert!(!format!("{d:?}").contains("whsec_hidden"));
@@ -261,12 +259,8 @@ async fn a_restart_loses_no_retry_dead_letter_or_position() {
     let f = Fixture::new(store.clone() as Arc<dyn Store>).await.unwrap();
     let events = vec!["message_received".to_string()];
     let d = dispatcher(&f, store.clone(), &server, events.clone());
-    f.customer_says("1001", "w1", "3460001", "hola")
-        .await
-        .unwrap();
-    f.customer_says("1001", "w2", "3460002", "hello")
-        .await
-        .unwrap();
+    says(&f, "1001", "w1", "3460001", "hola").await;
+    says(&f, "1001", "w2", "3460002", "hello").await;
     let first = d.pump(100).await.unwrap();
     assert_eq!((first.dead, first.retrying), (1, 1), "{first:?}");
     let position = d.position("crm").await.unwrap();

@@ -235,7 +235,7 @@ macro_rules! __conformance_tests {
                 $(
                     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                     async fn $name() {
-                        $crate::__conformance_run!([$mode] $make, $name);
+                        $crate::__conformance_run!([$mode] $make, store => $name(store));
                     }
                 )*
             })*
@@ -243,17 +243,40 @@ macro_rules! __conformance_tests {
     };
 }
 
-/// One backend test: makes the store (or skips) and runs the test on it.
+/// One backend test: makes what the test takes (or skips on `None` with
+/// `optional`), binds it to `$bind` and calls the conformance test with `$args`.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __conformance_run {
-    ([required] $make:expr, $name:ident) => {
-        let store = $make.await;
-        $crate::testing::conformance::$name(store).await;
+    ([required] $make:expr, $bind:pat => $name:ident $args:tt) => {
+        let $bind = $make.await;
+        $crate::testing::conformance::$name $args.await;
     };
-    ([optional] $make:expr, $name:ident) => {
-        let Some(store) = $make.await else { return };
-        $crate::testing::conformance::$name(store).await;
+    ([optional] $make:expr, $bind:pat => $name:ident $args:tt) => {
+        let Some($bind) = $make.await else { return };
+        $crate::testing::conformance::$name $args.await;
+    };
+}
+
+/// One test per name in `[..]`, each making what `$make` evaluates to (an
+/// `Option` of it after `optional:`, where `None` skips), binding it to
+/// `$bind` and passing the conformance test its `$arg`s.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_each {
+    (@each [$mode:ident] $make:expr, $bind:pat => $args:tt; [$($name:ident),*]) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                $crate::__conformance_run!([$mode] $make, $bind => $name $args);
+            }
+        )*
+    };
+    ($tests:tt $bind:pat => $args:tt; optional: $make:expr) => {
+        $crate::__conformance_each!(@each [optional] $make, $bind => $args; $tests);
+    };
+    ($tests:tt $bind:pat => $args:tt; $make:expr) => {
+        $crate::__conformance_each!(@each [required] $make, $bind => $args; $tests);
     };
 }
 
@@ -263,33 +286,10 @@ macro_rules! __conformance_run {
 /// `optional:`, where `None` skips).
 #[macro_export]
 macro_rules! event_bus_conformance_tests {
-    (optional: $make:expr) => {
-        $crate::event_bus_conformance_tests!(@tests [optional] $make;
-            bus_delivers_in_order_to_the_right_tenant,
+    ($($make:tt)+) => {
+        $crate::__conformance_each!(
+            [bus_delivers_in_order_to_the_right_tenant] (bus, store) => (bus, store); $($make)+
         );
-    };
-    ($make:expr) => {
-        $crate::event_bus_conformance_tests!(@tests [required] $make;
-            bus_delivers_in_order_to_the_right_tenant,
-        );
-    };
-    (@tests [required] $make:expr; $($name:ident),* $(,)?) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                let (bus, store) = $make.await;
-                $crate::testing::conformance::$name(bus, store).await;
-            }
-        )*
-    };
-    (@tests [optional] $make:expr; $($name:ident),* $(,)?) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                let Some((bus, store)) = $make.await else { return };
-                $crate::testing::conformance::$name(bus, store).await;
-            }
-        )*
     };
 }
 
@@ -298,32 +298,9 @@ macro_rules! event_bus_conformance_tests {
 /// `Option` of one with `optional:`, where `None` skips).
 #[macro_export]
 macro_rules! subscription_log_conformance_tests {
-    (optional: $make:expr) => {
-        $crate::subscription_log_conformance_tests!(@tests [optional] $make;
-            subscription_log_keeps_positions_retries_and_dead_letters,
+    ($($make:tt)+) => {
+        $crate::__conformance_each!(
+            [subscription_log_keeps_positions_retries_and_dead_letters] log => (log); $($make)+
         );
-    };
-    ($make:expr) => {
-        $crate::subscription_log_conformance_tests!(@tests [required] $make;
-            subscription_log_keeps_positions_retries_and_dead_letters,
-        );
-    };
-    (@tests [required] $make:expr; $($name:ident),* $(,)?) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                let log = $make.await;
-                $crate::testing::conformance::$name(log).await;
-            }
-        )*
-    };
-    (@tests [optional] $make:expr; $($name:ident),* $(,)?) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                let Some(log) = $make.await else { return };
-                $crate::testing::conformance::$name(log).await;
-            }
-        )*
     };
 }

@@ -13,7 +13,7 @@ pub(crate) use crate::event::{Event, EventActor, EventKind};
 pub(crate) use crate::ids::*;
 pub(crate) use crate::inbound::{InboundEvent, InboundRefusal, InboundStatus, IngestOutcome};
 pub(crate) use crate::inbox::{
-    Assignee, InboxConfig, ReopenPolicy, Reply, ReplyPolicy, View, ViewQuery,
+    Actor, Assignee, InboxConfig, ReopenPolicy, Reply, ReplyPolicy, View, ViewQuery,
 };
 pub(crate) use crate::model::*;
 pub(crate) use crate::ports::*;
@@ -156,6 +156,140 @@ pub(crate) async fn says(
     said.unwrap().0
 }
 
+/// A fixture in which a customer (`wa_id`) wrote `body` to `acme`'s sales
+/// number (external id `w1`), and the conversation it opened.
+pub(crate) async fn opened<S: Store + AsDynStore + ?Sized>(
+    store: Arc<S>,
+    wa_id: &str,
+    body: &str,
+) -> (Fixture, ConversationId) {
+    let f = fixture(store).await;
+    let c = says(&f, "1001", "w1", wa_id, body).await;
+    (f, c)
+}
+
+/// The conversation customer number `n` (`{wa_prefix}{n}`, external id
+/// `w{n}`) opens or continues on `acme`'s sales number.
+pub(crate) async fn nth_says(f: &Fixture, n: usize, wa_prefix: &str, body: &str) -> ConversationId {
+    says(
+        f,
+        "1001",
+        &format!("w{n}"),
+        &format!("{wa_prefix}{n}"),
+        body,
+    )
+    .await
+}
+
+/// The conversation an inbound event of `acme` was stored in; panics if
+/// it was not stored.
+pub(crate) async fn ingested(f: &Fixture, event: InboundEvent) -> ConversationId {
+    match f.inbox.ingest(event).await.unwrap() {
+        IngestOutcome::Stored { conversation, .. } => conversation,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A conversation of `acme` as stored.
+pub(crate) async fn stored(f: &Fixture, c: &ConversationId) -> Conversation {
+    f.store.conversation(&f.acme(), c).await.unwrap()
+}
+
+/// The messages of a conversation of `acme`, oldest first.
+pub(crate) async fn messages_of(f: &Fixture, c: &ConversationId) -> Vec<Message> {
+    f.store.messages(&f.acme(), c).await.unwrap()
+}
+
+/// The events of a conversation of `acme`, oldest first.
+pub(crate) async fn events_of(f: &Fixture, c: &ConversationId) -> Vec<Event> {
+    f.store.conversation_events(&f.acme(), c, 0).await.unwrap()
+}
+
+/// How many events of a conversation of `acme` are of the kind `is` picks.
+pub(crate) async fn count_events(
+    f: &Fixture,
+    c: &ConversationId,
+    is: impl Fn(&EventKind) -> bool,
+) -> usize {
+    events_of(f, c).await.iter().filter(|e| is(&e.kind)).count()
+}
+
+/// The code of the error an action was refused with; panics if it was not.
+pub(crate) fn refused<T: std::fmt::Debug>(result: Result<T, Error>) -> &'static str {
+    result.unwrap_err().code()
+}
+
+/// An agent of `acme` as an assignee.
+pub(crate) fn agent(name: &str) -> Assignee {
+    Assignee::Agent(id(name))
+}
+
+/// A team of `acme` as an assignee.
+pub(crate) fn team(name: &str) -> Assignee {
+    Assignee::Team(id(name))
+}
+
+/// `h` hours after the fixture's start.
+pub(crate) fn hours(h: i64) -> DateTime<Utc> {
+    Fixture::start() + TimeDelta::hours(h)
+}
+
+/// What a tick at `now` (up to 100 timers) did.
+pub(crate) async fn tick(f: &Fixture, now: DateTime<Utc>) -> crate::inbox::TickReport {
+    f.inbox.tick(now, 100).await.unwrap()
+}
+
+/// Every item of a paged listing, following its cursors from the first
+/// page: `page` fetches the page after a cursor and returns its items and
+/// the next cursor.
+pub(crate) async fn every_page<T, F, Fut>(mut page: F) -> Vec<T>
+where
+    F: FnMut(Option<crate::query::Cursor>) -> Fut,
+    Fut: std::future::Future<Output = (Vec<T>, Option<crate::query::Cursor>)>,
+{
+    let (mut seen, mut after) = (Vec::new(), None);
+    loop {
+        let (items, next) = page(after).await;
+        seen.extend(items);
+        match next {
+            Some(n) => after = Some(n),
+            None => return seen,
+        }
+    }
+}
+
+/// `actor` claims a conversation on its current version; the version
+/// after.
+pub(crate) async fn claim_now(f: &Fixture, actor: &Actor, c: &ConversationId) -> u64 {
+    let v = f.version(c).await.unwrap();
+    let claimed = f.inbox.claim(actor, c, v).await.unwrap();
+    claimed.conversation.version
+}
+
+/// `actor` replies `body` (idempotency key `key`) on a conversation's
+/// current version.
+pub(crate) async fn reply_now(
+    f: &Fixture,
+    actor: &Actor,
+    c: &ConversationId,
+    body: &str,
+    key: &str,
+) {
+    let v = f.version(c).await.unwrap();
+    f.inbox.reply(actor, c, v, reply(body, key)).await.unwrap();
+}
+
+/// `actor` sets a conversation's status on its current version.
+pub(crate) async fn set_status_now(
+    f: &Fixture,
+    actor: &Actor,
+    c: &ConversationId,
+    status: ConversationStatus,
+) {
+    let v = f.version(c).await.unwrap();
+    f.inbox.set_status(actor, c, v, status).await.unwrap();
+}
+
 /// Puts an agent of `acme` online.
 pub(crate) async fn online(f: &Fixture, agent: &'static str) {
     let actor = f.actor(agent);
@@ -209,31 +343,38 @@ pub(crate) fn expect_duplicate(err: &Error, what: Unique) -> &str {
     }
 }
 
-/// Commits a conversation write alone, in `tenant`.
-pub(crate) async fn commit_conversation<S: Store + ?Sized>(
-    store: &S,
-    tenant: TenantId,
-    conversation: Write<Conversation>,
-) -> Result<Committed, Error> {
-    let changes = Changeset {
-        conversation: Some(conversation),
-        ..Changeset::new(tenant)
-    };
-    store.commit(changes).await
+/// A write that a changeset of its own can carry.
+pub(crate) trait Alone {
+    /// A changeset of `tenant` with this write and nothing else.
+    fn alone_in(self, tenant: TenantId) -> Changeset;
 }
 
-/// Commits a contact write alone, in `tenant`.
-pub(crate) async fn commit_contact<S: Store + ?Sized>(
+/// Implements [`Alone`] for the writes of the named changeset fields.
+macro_rules! alone {
+    ($($field:ident: $type:ty),*) => {$(
+        impl Alone for Write<$type> {
+            fn alone_in(self, tenant: TenantId) -> Changeset {
+                Changeset { $field: Some(self), ..Changeset::new(tenant) }
+            }
+        }
+    )*};
+}
+
+alone!(conversation: Conversation, contact: Contact);
+
+/// Commits a write alone, in `tenant`.
+pub(crate) async fn commit_alone<S: Store + ?Sized>(
     store: &S,
     tenant: TenantId,
-    contact: Write<Contact>,
+    write: impl Alone,
 ) -> Result<Committed, Error> {
-    let changes = Changeset {
-        contact: Some(contact),
-        ..Changeset::new(tenant)
-    };
-    store.commit(changes).await
+    store.commit(write.alone_in(tenant)).await
 }
+
+/// Commits a conversation write alone (what the port suites call it).
+pub(crate) use commit_alone as commit_conversation;
+/// Commits a contact write alone (what the port suites call it).
+pub(crate) use commit_alone as commit_contact;
 
 /// An insert of `value`.
 pub(crate) fn insert<T>(value: T) -> Write<T> {

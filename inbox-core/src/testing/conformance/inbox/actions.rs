@@ -11,14 +11,7 @@ pub(crate) async fn concurrent_claims_exactly_one_wins<S: Store + AsDynStore + ?
 ) {
     let f = fixture(store).await;
     for round in 0..5 {
-        let c = says(
-            &f,
-            "1001",
-            &format!("w{round}"),
-            &format!("3466000000{round}"),
-            "hi",
-        )
-        .await;
+        let c = nth_says(&f, round, "3466000000", "hi").await;
         let v = f.version(&c).await.unwrap();
         let agents = ["ana", "ben", "sam", "ada", "ana", "ben"];
         let results = join_all(agents.iter().map(|a| {
@@ -44,15 +37,8 @@ pub(crate) async fn concurrent_claims_exactly_one_wins<S: Store + AsDynStore + ?
                 Err(e) => panic!("unexpected {e}"),
             }
         }
-        let claims = f
-            .store
-            .conversation_events(&f.acme(), &c, 0)
-            .await
-            .unwrap()
-            .into_iter()
-            .filter(|e| matches!(e.kind, EventKind::Claimed { .. }))
-            .count();
-        assert_eq!(claims, 1);
+        let claims = count_events(&f, &c, |k| matches!(k, EventKind::Claimed { .. }));
+        assert_eq!(claims.await, 1);
     }
 }
 
@@ -61,20 +47,17 @@ pub(crate) async fn concurrent_claims_exactly_one_wins<S: Store + AsDynStore + ?
 pub(crate) async fn stale_actions_are_refused_with_what_changed<S: Store + AsDynStore + ?Sized>(
     store: Arc<S>,
 ) {
-    let f = fixture(store).await;
-    let c = says(&f, "1001", "w1", "34677777777", "hi").await;
+    let (f, c) = opened(store, "34677777777", "hi").await;
     let seen = f.version(&c).await.unwrap();
     f.inbox.claim(&f.actor("ana"), &c, seen).await.unwrap();
     let (_, new_msg) = f
         .customer_says("1001", "w2", "34677777777", "hello??")
         .await
         .unwrap();
-    let before = f.store.conversation(&f.acme(), &c).await.unwrap();
-    let err = f
-        .inbox
-        .reply(&f.actor("sam"), &c, seen, reply("On it", "k1"))
-        .await
-        .unwrap_err();
+    let before = stored(&f, &c).await;
+    let sam = f.actor("sam");
+    let err = f.inbox.reply(&sam, &c, seen, reply("On it", "k1")).await;
+    let err = err.unwrap_err();
     let conflict = err.as_conflict().expect("conflict");
     assert_eq!(conflict.current, before.version);
     assert!(
@@ -89,39 +72,27 @@ pub(crate) async fn stale_actions_are_refused_with_what_changed<S: Store + AsDyn
             .contains(&Change::NewCustomerMessage { message: new_msg }),
         "{conflict}"
     );
-    assert_eq!(f.store.conversation(&f.acme(), &c).await.unwrap(), before);
-    assert!(f
-        .store
-        .message_by_idempotency_key(&f.acme(), "k1")
-        .await
-        .unwrap()
-        .is_none());
-    assert!(f
-        .bus
-        .published()
+    assert_eq!(stored(&f, &c).await, before);
+    let k1 = f.store.message_by_idempotency_key(&f.acme(), "k1").await;
+    assert!(k1.unwrap().is_none());
+    let published = f.bus.published();
+    assert!(published
         .iter()
         .any(|e| matches!(e.kind, EventKind::CollisionPrevented { .. }) && e.seq == 0));
     // Ana replies on the current version; Ben's reply on the version before
     // it is told that Ana replied.
     let now_v = before.version;
-    let out = f
-        .inbox
-        .reply(&f.actor("ana"), &c, now_v, reply("Shipped today!", "k2"))
-        .await
-        .unwrap();
-    let err = f
-        .inbox
-        .reply(&f.actor("ben"), &c, now_v, reply("Let me check", "k3"))
-        .await
-        .unwrap_err();
+    let out = replied(&f, "ana", &c, now_v, "Shipped today!", "k2").await;
+    let ben = f.actor("ben");
+    let err = f.inbox.reply(&ben, &c, now_v, reply("Let me check", "k3"));
+    let err = err.await.unwrap_err();
     let changes = &err.as_conflict().expect("conflict").changes;
-    assert!(
-        changes.contains(&Change::AgentReplied {
-            agent: Some(AgentId::new("ana").unwrap()),
-            message: out.message.unwrap().id
-        }),
-        "{changes:?}"
-    );
+    let agent = Some(id("ana"));
+    let ana_replied = Change::AgentReplied {
+        agent,
+        message: out.id,
+    };
+    assert!(changes.contains(&ana_replied), "{changes:?}");
     // A stale claim on a conversation someone owns says who.
     let err = f.inbox.claim(&f.actor("ben"), &c, seen).await.unwrap_err();
     assert!(
@@ -129,12 +100,8 @@ pub(crate) async fn stale_actions_are_refused_with_what_changed<S: Store + AsDyn
         "{err}"
     );
     // Notes commute: a stale note goes in with a warning.
-    let note = f
-        .inbox
-        .note(&f.actor("ben"), &c, seen, "customer called too", "n1")
-        .await
-        .unwrap();
-    assert!(!note.warnings.is_empty());
+    let note = f.inbox.note(&ben, &c, seen, "customer called too", "n1");
+    assert!(!note.await.unwrap().warnings.is_empty());
     // The warn policy lets a stale reply through with the changes as warning.
     let config = InboxConfig {
         reply: ReplyPolicy {
@@ -144,39 +111,25 @@ pub(crate) async fn stale_actions_are_refused_with_what_changed<S: Store + AsDyn
         ..InboxConfig::default()
     };
     let lenient = crate::inbox::Inbox::new(f.inbox.ports().clone(), config);
+    let late = reply("Also: tracking link", "k4");
     let out = lenient
-        .reply(
-            &f.actor("ana"),
-            &c,
-            seen,
-            reply("Also: tracking link", "k4"),
-        )
+        .reply(&f.actor("ana"), &c, seen, late)
         .await
         .unwrap();
-    assert!(
-        out.warnings.iter().any(|w| w.contains("changed since")),
-        "{:?}",
-        out.warnings
-    );
+    let warned = out.warnings.iter().any(|w| w.contains("changed since"));
+    assert!(warned, "{:?}", out.warnings);
 }
 
 /// Retrying a reply with the same key returns the first reply; one message
 /// and one delivery.
 pub(crate) async fn replies_are_idempotent<S: Store + AsDynStore + ?Sized>(store: Arc<S>) {
-    let f = fixture(store).await;
-    let c = says(&f, "1001", "w1", "34688888888", "hi").await;
-    let first = f
-        .inbox
-        .reply(&f.actor("ana"), &c, 1, reply("Hello!", "req-1"))
-        .await
-        .unwrap();
+    let (f, c) = opened(store, "34688888888", "hi").await;
+    let ana = f.actor("ana");
+    let hello = || reply("Hello!", "req-1");
+    let first = f.inbox.reply(&ana, &c, 1, hello()).await.unwrap();
     assert!(!first.replayed);
     for _ in 0..3 {
-        let again = f
-            .inbox
-            .reply(&f.actor("ana"), &c, 1, reply("Hello!", "req-1"))
-            .await
-            .unwrap();
+        let again = f.inbox.reply(&ana, &c, 1, hello()).await.unwrap();
         assert!(again.replayed);
         assert_eq!(
             again.message.as_ref().map(|m| &m.id),
@@ -185,7 +138,6 @@ pub(crate) async fn replies_are_idempotent<S: Store + AsDynStore + ?Sized>(store
     }
     // Concurrent retries as well.
     let v = f.version(&c).await.unwrap();
-    let ana = f.actor("ana");
     let results =
         join_all((0..6).map(|_| f.inbox.reply(&ana, &c, v, reply("Second", "req-2")))).await;
     let ids: HashSet<MessageId> = results
@@ -193,78 +145,46 @@ pub(crate) async fn replies_are_idempotent<S: Store + AsDynStore + ?Sized>(store
         .map(|r| r.as_ref().unwrap().message.as_ref().unwrap().id.clone())
         .collect();
     assert_eq!(ids.len(), 1, "{results:?}");
-    let outbound = f
-        .store
-        .messages(&f.acme(), &c)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|m| m.direction == Direction::Outbound)
-        .count();
-    assert_eq!(outbound, 2);
+    let messages = messages_of(&f, &c).await;
+    let outbound = messages
+        .iter()
+        .filter(|m| m.direction == Direction::Outbound);
+    assert_eq!(outbound.count(), 2);
     f.inbox.dispatch(100).await.unwrap();
     f.inbox.dispatch(100).await.unwrap();
     assert_eq!(f.transport.sent().len(), 2);
     // The same key for another conversation is refused.
     let c2 = says(&f, "1001", "w2", "34688888889", "hi").await;
-    let err = f
-        .inbox
-        .reply(&f.actor("ana"), &c2, 1, reply("Hello!", "req-1"))
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), "invalid_input");
+    let err = f.inbox.reply(&ana, &c2, 1, hello()).await;
+    assert_eq!(refused(err), "invalid_input");
 }
 
 /// Notes (and handoff notes) are stored but never handed to the transport.
 pub(crate) async fn notes_never_reach_the_transport<S: Store + AsDynStore + ?Sized>(store: Arc<S>) {
-    let f = fixture(store).await;
-    let c = says(&f, "1001", "w1", "34690000000", "hi").await;
+    let (f, c) = opened(store, "34690000000", "hi").await;
+    let ana = f.actor("ana");
     let n = f
         .inbox
-        .note(
-            &f.actor("ana"),
-            &c,
-            1,
-            "@ben this is the VIP from yesterday",
-            "n1",
-        )
-        .await
-        .unwrap();
-    let note = n.message.unwrap();
+        .note(&ana, &c, 1, "@ben this is the VIP from yesterday", "n1");
+    let note = n.await.unwrap().message.unwrap();
     assert!(note.is_note());
     assert_eq!(note.mentions, vec![AgentId::new("ben").unwrap()]);
     let v = f.version(&c).await.unwrap();
-    f.inbox.claim(&f.actor("ana"), &c, v).await.unwrap();
+    f.inbox.claim(&ana, &c, v).await.unwrap();
     let v = f.version(&c).await.unwrap();
-    f.inbox
-        .transfer(
-            &f.actor("ana"),
-            &c,
-            v,
-            Assignee::Agent(AgentId::new("ben").unwrap()),
-            "Wants a refund, see note",
-        )
-        .await
-        .unwrap();
+    let handoff = f
+        .inbox
+        .transfer(&ana, &c, v, agent("ben"), "Wants a refund, see note");
+    handoff.await.unwrap();
     let v = f.version(&c).await.unwrap();
-    f.inbox
-        .reply(&f.actor("ben"), &c, v, reply("Refund issued", "r1"))
-        .await
-        .unwrap();
+    replied(&f, "ben", &c, v, "Refund issued", "r1").await;
     let report = f.inbox.dispatch(100).await.unwrap();
     assert_eq!(report.sent, 1);
     let sent = f.transport.sent();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].request.content, Content::text("Refund issued"));
-    let notes = f
-        .store
-        .messages(&f.acme(), &c)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|m| m.is_note())
-        .count();
-    assert_eq!(notes, 2);
+    let messages = messages_of(&f, &c).await;
+    assert_eq!(messages.iter().filter(|m| m.is_note()).count(), 2);
 }
 
 /// Roles and tenancy are enforced by the core, and a refused action changes
@@ -272,104 +192,33 @@ pub(crate) async fn notes_never_reach_the_transport<S: Store + AsDynStore + ?Siz
 pub(crate) async fn permissions_are_enforced_and_change_nothing<S: Store + AsDynStore + ?Sized>(
     store: Arc<S>,
 ) {
-    let f = fixture(store).await;
-    let c = says(&f, "1001", "w1", "34691000000", "hi").await;
+    let (f, c) = opened(store, "34691000000", "hi").await;
     let v = f.version(&c).await.unwrap();
-    f.inbox
-        .assign(
-            &f.actor("sam"),
-            &c,
-            v,
-            Assignee::Team(TeamId::new("sales").unwrap()),
-            "sales lead",
-        )
-        .await
-        .unwrap();
-    let before = f.store.conversation(&f.acme(), &c).await.unwrap();
-    let events_before = f
-        .store
-        .events_since(&f.acme(), 0, 1000)
-        .await
-        .unwrap()
-        .len();
+    let [ana, sam, cy, gus] = ["ana", "sam", "cy", "gus"].map(|a| f.actor(a));
+    let to_sales = f.inbox.assign(&sam, &c, v, team("sales"), "sales lead");
+    to_sales.await.unwrap();
+    let before = stored(&f, &c).await;
+    let events_before = events(&f).await.len();
     let v = before.version;
     // An agent may not assign others' conversations.
-    let err = f
-        .inbox
-        .assign(
-            &f.actor("ana"),
-            &c,
-            v,
-            Assignee::Agent(AgentId::new("ben").unwrap()),
-            "",
-        )
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), "forbidden", "{err}");
+    let err = f.inbox.assign(&ana, &c, v, agent("ben"), "").await;
+    assert_eq!(err.as_ref().unwrap_err().code(), "forbidden", "{err:?}");
     // Cy (support) cannot see a sales conversation, claim it or reply.
-    assert_eq!(
-        f.inbox
-            .conversation(&f.actor("cy"), &c)
-            .await
-            .unwrap_err()
-            .code(),
-        "forbidden"
-    );
-    assert_eq!(
-        f.inbox
-            .claim(&f.actor("cy"), &c, v)
-            .await
-            .unwrap_err()
-            .code(),
-        "forbidden"
-    );
-    assert_eq!(
-        f.inbox
-            .reply(&f.actor("cy"), &c, v, reply("hi", "x1"))
-            .await
-            .unwrap_err()
-            .code(),
-        "forbidden"
-    );
+    assert_eq!(refused(f.inbox.conversation(&cy, &c).await), "forbidden");
+    assert_eq!(refused(f.inbox.claim(&cy, &c, v).await), "forbidden");
+    let hi = reply("hi", "x1");
+    assert_eq!(refused(f.inbox.reply(&cy, &c, v, hi).await), "forbidden");
     // Another tenant's admin does not even find it.
-    assert_eq!(
-        f.inbox
-            .conversation(&f.actor("gus"), &c)
-            .await
-            .unwrap_err()
-            .code(),
-        "not_found"
-    );
-    assert_eq!(
-        f.inbox
-            .claim(&f.actor("gus"), &c, v)
-            .await
-            .unwrap_err()
-            .code(),
-        "not_found"
-    );
+    assert_eq!(refused(f.inbox.conversation(&gus, &c).await), "not_found");
+    assert_eq!(refused(f.inbox.claim(&gus, &c, v).await), "not_found");
     // Settings are for admins only.
-    let team = Team::new(f.acme(), TeamId::new("vip").unwrap(), "VIP");
+    let team = Team::new(f.acme(), id("vip"), "VIP");
+    assert_eq!(refused(f.inbox.save_team(&sam, &team).await), "forbidden");
+    let ada = f.actor("ada");
+    f.inbox.save_team(&ada, &team).await.unwrap();
+    let foreign = Team::new(t("globex"), id("x"), "X");
     assert_eq!(
-        f.inbox
-            .save_team(&f.actor("sam"), &team)
-            .await
-            .unwrap_err()
-            .code(),
-        "forbidden"
-    );
-    f.inbox.save_team(&f.actor("ada"), &team).await.unwrap();
-    let foreign = Team::new(
-        TenantId::new("globex").unwrap(),
-        TeamId::new("x").unwrap(),
-        "X",
-    );
-    assert_eq!(
-        f.inbox
-            .save_team(&f.actor("ada"), &foreign)
-            .await
-            .unwrap_err()
-            .code(),
+        refused(f.inbox.save_team(&ada, &foreign).await),
         "not_found"
     );
     // Assignee-only replies: others are refused, supervisors may override.
@@ -381,182 +230,92 @@ pub(crate) async fn permissions_are_enforced_and_change_nothing<S: Store + AsDyn
         ..InboxConfig::default()
     };
     let strict = crate::inbox::Inbox::new(f.inbox.ports().clone(), config);
-    strict.claim(&f.actor("ana"), &c, v).await.unwrap();
+    strict.claim(&ana, &c, v).await.unwrap();
     let v2 = v + 1;
-    let err = strict
-        .reply(&f.actor("ben"), &c, v2, reply("me too", "b1"))
-        .await
-        .unwrap_err();
+    let ben = f.actor("ben");
+    let err = strict.reply(&ben, &c, v2, reply("me too", "b1")).await;
+    let err = err.unwrap_err();
     assert_eq!(err.code(), "forbidden");
     assert!(err.to_string().contains("ana"), "{err}");
-    strict
-        .reply(&f.actor("sam"), &c, v2, reply("Supervisor here", "s1"))
-        .await
-        .unwrap();
+    let supervisor = reply("Supervisor here", "s1");
+    strict.reply(&sam, &c, v2, supervisor).await.unwrap();
     // Only ana's claim and sam's reply were recorded.
-    assert_eq!(
-        f.store
-            .events_since(&f.acme(), 0, 1000)
-            .await
-            .unwrap()
-            .len(),
-        events_before + 2
-    );
+    assert_eq!(events(&f).await.len(), events_before + 2);
     // Unknown agents are not found.
-    let ghost = crate::inbox::Actor::new(f.acme(), AgentId::new("ghost").unwrap());
-    assert_eq!(
-        f.inbox
-            .list(&ghost, &ViewQuery::new(View::All))
-            .await
-            .unwrap_err()
-            .code(),
-        "not_found"
-    );
+    let ghost = crate::inbox::Actor::new(f.acme(), id("ghost"));
+    let all = ViewQuery::new(View::All);
+    assert_eq!(refused(f.inbox.list(&ghost, &all).await), "not_found");
 }
 
 /// Bad input gets a typed error naming the problem, and nothing changes.
 pub(crate) async fn bad_input_is_rejected_and_changes_nothing<S: Store + AsDynStore + ?Sized>(
     store: Arc<S>,
 ) {
-    let f = fixture(store).await;
-    let c = says(&f, "1001", "w1", "34692000000", "hi").await;
-    let before = f.store.conversation(&f.acme(), &c).await.unwrap();
-    let ana = f.actor("ana");
-    let cases: Vec<(&str, Error)> = vec![
-        (
-            "empty reply",
-            f.inbox
-                .reply(&ana, &c, 1, reply("   ", "k"))
-                .await
-                .unwrap_err(),
+    let (f, c) = opened(store, "34692000000", "hi").await;
+    let before = stored(&f, &c).await;
+    let (ana, sam, inbox) = (f.actor("ana"), f.actor("sam"), &f.inbox);
+    let welcome = Reply {
+        content: Content::RequestWelcome,
+        idempotency_key: "k9".into(),
+        reply_to: None,
+    };
+    let cursor = crate::query::Cursor::parse("la.1.2.x").unwrap();
+    let bad_cursor = ViewQuery::new(View::All)
+        .after(Some(cursor))
+        .sort(SortOrder::Newest);
+    let past = Fixture::start() - TimeDelta::hours(1);
+    assert_bad_input(
+        "empty reply",
+        inbox.reply(&ana, &c, 1, reply("   ", "k")).await,
+    );
+    assert_bad_input(
+        "empty key",
+        inbox.reply(&ana, &c, 1, reply("hi", " ")).await,
+    );
+    assert_bad_input(
+        "unknown conversation",
+        inbox.claim(&ana, &id("nope"), 1).await,
+    );
+    assert_bad_input("future version", inbox.claim(&ana, &c, 99).await);
+    assert_bad_input("empty note", inbox.note(&ana, &c, 1, "", "n").await);
+    assert_bad_input("empty tag", inbox.tag(&ana, &c, 1, &[" "], &[]).await);
+    assert_bad_input("snooze in the past", inbox.snooze(&ana, &c, 1, past).await);
+    assert_bad_input(
+        "unknown assignee",
+        inbox.assign(&sam, &c, 1, agent("nobody"), "").await,
+    );
+    assert_bad_input(
+        "unknown team",
+        inbox.assign(&sam, &c, 1, team("nobody"), "").await,
+    );
+    assert_bad_input(
+        "transfer without note",
+        inbox.transfer(&sam, &c, 1, agent("ben"), "").await,
+    );
+    assert_bad_input("release unowned", inbox.release(&sam, &c, 1, "").await);
+    assert_bad_input(
+        "inbound-only content",
+        inbox.reply(&ana, &c, 1, welcome).await,
+    );
+    assert_bad_input("bad cursor", inbox.list(&ana, &bad_cursor).await);
+    let no_items = ViewQuery::new(View::All).limit(0);
+    assert_bad_input("zero limit", inbox.list(&ana, &no_items).await);
+    assert_eq!(stored(&f, &c).await, before);
+    assert_eq!(messages_of(&f, &c).await.len(), 1);
+}
+
+/// Asserts that `result` refused bad input (`what`) with a typed error
+/// and a message.
+fn assert_bad_input<T: std::fmt::Debug>(what: &str, result: Result<T, Error>) {
+    let err = result.unwrap_err();
+    assert!(
+        matches!(
+            err.code(),
+            "invalid_input" | "invalid_content" | "not_found" | "invalid_state"
         ),
-        (
-            "empty key",
-            f.inbox
-                .reply(&ana, &c, 1, reply("hi", " "))
-                .await
-                .unwrap_err(),
-        ),
-        (
-            "unknown conversation",
-            f.inbox
-                .claim(&ana, &ConversationId::new("nope").unwrap(), 1)
-                .await
-                .unwrap_err(),
-        ),
-        (
-            "future version",
-            f.inbox.claim(&ana, &c, 99).await.unwrap_err(),
-        ),
-        (
-            "empty note",
-            f.inbox.note(&ana, &c, 1, "", "n").await.unwrap_err(),
-        ),
-        (
-            "empty tag",
-            f.inbox.tag(&ana, &c, 1, &[" "], &[]).await.unwrap_err(),
-        ),
-        (
-            "snooze in the past",
-            f.inbox
-                .snooze(&ana, &c, 1, Fixture::start() - TimeDelta::hours(1))
-                .await
-                .unwrap_err(),
-        ),
-        (
-            "unknown assignee",
-            f.inbox
-                .assign(
-                    &f.actor("sam"),
-                    &c,
-                    1,
-                    Assignee::Agent(AgentId::new("nobody").unwrap()),
-                    "",
-                )
-                .await
-                .unwrap_err(),
-        ),
-        (
-            "unknown team",
-            f.inbox
-                .assign(
-                    &f.actor("sam"),
-                    &c,
-                    1,
-                    Assignee::Team(TeamId::new("nobody").unwrap()),
-                    "",
-                )
-                .await
-                .unwrap_err(),
-        ),
-        (
-            "transfer without note",
-            f.inbox
-                .transfer(
-                    &f.actor("sam"),
-                    &c,
-                    1,
-                    Assignee::Agent(AgentId::new("ben").unwrap()),
-                    "",
-                )
-                .await
-                .unwrap_err(),
-        ),
-        (
-            "release unowned",
-            f.inbox
-                .release(&f.actor("sam"), &c, 1, "")
-                .await
-                .unwrap_err(),
-        ),
-        (
-            "inbound-only content",
-            f.inbox
-                .reply(
-                    &ana,
-                    &c,
-                    1,
-                    Reply {
-                        content: Content::RequestWelcome,
-                        idempotency_key: "k9".into(),
-                        reply_to: None,
-                    },
-                )
-                .await
-                .unwrap_err(),
-        ),
-        (
-            "bad cursor",
-            f.inbox
-                .list(
-                    &ana,
-                    &ViewQuery::new(View::All)
-                        .after(Some(crate::query::Cursor::parse("la.1.2.x").unwrap()))
-                        .sort(SortOrder::Newest),
-                )
-                .await
-                .unwrap_err(),
-        ),
-        (
-            "zero limit",
-            f.inbox
-                .list(&ana, &ViewQuery::new(View::All).limit(0))
-                .await
-                .unwrap_err(),
-        ),
-    ];
-    for (what, err) in &cases {
-        assert!(
-            matches!(
-                err.code(),
-                "invalid_input" | "invalid_content" | "not_found" | "invalid_state"
-            ),
-            "{what}: {err}"
-        );
-        assert!(!err.to_string().is_empty());
-    }
-    assert_eq!(f.store.conversation(&f.acme(), &c).await.unwrap(), before);
-    assert_eq!(f.store.messages(&f.acme(), &c).await.unwrap().len(), 1);
+        "{what}: {err}"
+    );
+    assert!(!err.to_string().is_empty());
 }
 
 /// Outside the 24-hour window free-form replies are refused with a typed
@@ -566,20 +325,14 @@ pub(crate) async fn window_closed_refuses_free_form_but_accepts_templates<
 >(
     store: Arc<S>,
 ) {
-    let f = fixture(store).await;
-    let c = says(&f, "1001", "w1", "34693000000", "hi").await;
+    let (f, c) = opened(store, "34693000000", "hi").await;
     f.advance(TimeDelta::hours(23) + TimeDelta::minutes(59));
-    f.inbox
-        .reply(&f.actor("ana"), &c, 1, reply("just in time", "k1"))
-        .await
-        .unwrap();
+    replied(&f, "ana", &c, 1, "just in time", "k1").await;
     f.advance(TimeDelta::minutes(2));
     let v = f.version(&c).await.unwrap();
-    let err = f
-        .inbox
-        .reply(&f.actor("ana"), &c, v, reply("too late", "k2"))
-        .await
-        .unwrap_err();
+    let ana = f.actor("ana");
+    let err = f.inbox.reply(&ana, &c, v, reply("too late", "k2")).await;
+    let err = err.unwrap_err();
     match &err {
         Error::WindowClosed { closed_at, .. } => {
             assert_eq!(closed_at.0, Some(Fixture::start() + TimeDelta::hours(24)))
@@ -592,20 +345,12 @@ pub(crate) async fn window_closed_refuses_free_form_but_accepts_templates<
         language: "en_US".into(),
         components: serde_json::json!([]),
     };
-    let out = f
-        .inbox
-        .reply(
-            &f.actor("ana"),
-            &c,
-            v,
-            Reply {
-                content: template,
-                idempotency_key: "k3".into(),
-                reply_to: None,
-            },
-        )
-        .await
-        .unwrap();
+    let follow_up = Reply {
+        content: template,
+        idempotency_key: "k3".into(),
+        reply_to: None,
+    };
+    let out = f.inbox.reply(&ana, &c, v, follow_up).await.unwrap();
     assert!(out.message.unwrap().content.is_template());
 }
 
@@ -615,72 +360,31 @@ pub(crate) async fn transfer_assign_release_record_who_and_why<S: Store + AsDynS
     store: Arc<S>,
 ) {
     let f = fixture(store).await;
-    let ben = AgentId::new("ben").unwrap();
+    let ben: AgentId = id("ben");
     // Ben is at capacity (3).
     for i in 0..3 {
-        let c = says(
-            &f,
-            "1001",
-            &format!("x{i}"),
-            &format!("3469800000{i}"),
-            "hi",
-        )
-        .await;
+        let c = nth_says(&f, i, "3469800000", "hi").await;
         f.inbox.claim(&f.actor("ben"), &c, 1).await.unwrap();
     }
-    let c = says(&f, "1001", "w1", "34698100000", "hi").await;
-    f.inbox.claim(&f.actor("ana"), &c, 1).await.unwrap();
-    let out = f
-        .inbox
-        .transfer(
-            &f.actor("ana"),
-            &c,
-            2,
-            Assignee::Agent(ben.clone()),
-            "Knows this customer",
-        )
-        .await
-        .unwrap();
-    assert!(
-        out.warnings.iter().any(|w| w.contains("capacity")),
-        "{:?}",
-        out.warnings
-    );
+    let c = says(&f, "1001", "w9", "34698100000", "hi").await;
+    let (ana, sam) = (f.actor("ana"), f.actor("sam"));
+    f.inbox.claim(&ana, &c, 1).await.unwrap();
+    let to_ben = Assignee::Agent(ben.clone());
+    let out = f.inbox.transfer(&ana, &c, 2, to_ben, "Knows this customer");
+    let out = out.await.unwrap();
+    let warned = out.warnings.iter().any(|w| w.contains("capacity"));
+    assert!(warned, "{:?}", out.warnings);
     assert_eq!(out.conversation.assignee, Some(ben.clone()));
     f.advance(TimeDelta::minutes(3));
-    let out = f
-        .inbox
-        .release(
-            &f.actor("sam"),
-            &c,
-            out.conversation.version,
-            "ben went home",
-        )
-        .await
-        .unwrap();
+    let v = out.conversation.version;
+    let out = f.inbox.release(&sam, &c, v, "ben went home").await.unwrap();
     assert_eq!(out.conversation.assignee, None);
-    let timeline = f
-        .inbox
-        .conversation(&f.actor("sam"), &c)
-        .await
-        .unwrap()
-        .timeline;
-    let transferred = timeline
-        .iter()
-        .find(|e| matches!(e.kind, EventKind::Transferred { .. }))
-        .unwrap();
-    assert_eq!(
-        transferred.actor,
-        EventActor::Agent(AgentId::new("ana").unwrap())
-    );
-    let released = timeline
-        .iter()
-        .find(|e| matches!(e.kind, EventKind::Released { .. }))
-        .unwrap();
-    assert_eq!(
-        released.actor,
-        EventActor::Agent(AgentId::new("sam").unwrap())
-    );
+    let timeline = f.inbox.conversation(&sam, &c).await.unwrap().timeline;
+    let find = |is: fn(&EventKind) -> bool| timeline.iter().find(|e| is(&e.kind)).unwrap();
+    let transferred = find(|k| matches!(k, EventKind::Transferred { .. }));
+    assert_eq!(transferred.actor, EventActor::Agent(id("ana")));
+    let released = find(|k| matches!(k, EventKind::Released { .. }));
+    assert_eq!(released.actor, EventActor::Agent(id("sam")));
     assert_eq!(released.at, Fixture::start() + TimeDelta::minutes(3));
     match &released.kind {
         EventKind::Released { agent, reason } => {
@@ -688,14 +392,8 @@ pub(crate) async fn transfer_assign_release_record_who_and_why<S: Store + AsDynS
         }
         _ => unreachable!(),
     }
-    let handoff = f
-        .store
-        .messages(&f.acme(), &c)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|m| m.is_note())
-        .unwrap();
+    let messages = messages_of(&f, &c).await;
+    let handoff = messages.iter().find(|m| m.is_note()).unwrap();
     assert_eq!(handoff.content, Content::text("Knows this customer"));
 }
 
@@ -705,8 +403,7 @@ pub(crate) async fn transfer_assign_release_record_who_and_why<S: Store + AsDynS
 pub(crate) async fn reply_leases_are_exclusive_and_expire<S: Store + AsDynStore + ?Sized>(
     store: Arc<S>,
 ) {
-    let f = fixture(store).await;
-    let c = says(&f, "1001", "w1", "34690300000", "hi").await;
+    let (f, c) = opened(store, "34690300000", "hi").await;
     let ana = f.actor("ana");
     let ben = f.actor("ben");
     let lease = f.inbox.acquire_reply_lease(&ana, &c).await.unwrap();
@@ -718,11 +415,8 @@ pub(crate) async fn reply_leases_are_exclusive_and_expire<S: Store + AsDynStore 
         }
         other => panic!("{other}"),
     }
-    let err = f
-        .inbox
-        .reply(&ben, &c, 1, reply("me too", "b1"))
-        .await
-        .unwrap_err();
+    let err = f.inbox.reply(&ben, &c, 1, reply("me too", "b1")).await;
+    let err = err.unwrap_err();
     assert_eq!(err.code(), "lease_held", "{err}");
     assert!(err.to_string().contains("ana"));
     // Ana renews while composing.
@@ -739,10 +433,7 @@ pub(crate) async fn reply_leases_are_exclusive_and_expire<S: Store + AsDynStore 
     assert_eq!(f.inbox.reply_lease(&ben, &c).await.unwrap(), None);
     let mine = f.inbox.acquire_reply_lease(&ben, &c).await.unwrap();
     assert_eq!(mine.holder.as_str(), "ben");
-    f.inbox
-        .reply(&ben, &c, 1, reply("Hello!", "b2"))
-        .await
-        .unwrap();
+    replied(&f, "ben", &c, 1, "Hello!", "b2").await;
     assert!(f.inbox.release_reply_lease(&ben, &c).await.unwrap());
     assert!(!f.inbox.release_reply_lease(&ana, &c).await.unwrap());
     // Many agents racing: exactly one holds it.
@@ -761,17 +452,13 @@ pub(crate) async fn reply_leases_are_exclusive_and_expire<S: Store + AsDynStore 
         );
     }
     // Other tenants and invisible conversations are refused.
+    let gus = f.actor("gus");
     assert_eq!(
-        f.inbox
-            .acquire_reply_lease(&f.actor("gus"), &c)
-            .await
-            .unwrap_err()
-            .code(),
+        refused(f.inbox.acquire_reply_lease(&gus, &c).await),
         "not_found"
     );
-    assert!(f
-        .bus
-        .published()
+    let published = f.bus.published();
+    assert!(published
         .iter()
         .any(|e| matches!(e.kind, EventKind::ReplyLease { .. })));
 }

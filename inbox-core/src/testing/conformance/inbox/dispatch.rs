@@ -35,6 +35,40 @@ fn outage_at_second_send(f: &Fixture, faulty: &Arc<FaultyStore>) {
     });
 }
 
+/// The next send's outcome is unknown (`why`: a timeout after the request
+/// was written, say).
+fn next_send_in_doubt(f: &Fixture, why: &str) {
+    let message = why.to_string();
+    f.transport.fail_next(TransportError::InDoubt {
+        code: None,
+        message,
+    });
+}
+
+/// [`five_replies`], the first of them sent alone and left in doubt
+/// (`why`): the fixture and that message.
+async fn first_reply_in_doubt<S: Store + AsDynStore + ?Sized>(
+    store: Arc<S>,
+    why: &str,
+) -> (Fixture, Message) {
+    let (f, _, replies) = five_replies(store).await;
+    next_send_in_doubt(&f, why);
+    f.inbox.dispatch(1).await.unwrap();
+    let m = message(&f, &replies[0]).await;
+    assert!(m.is_in_doubt());
+    (f, m)
+}
+
+/// What a dispatcher claims of the outbox now, for a minute.
+async fn claim_for_a_minute(f: &Fixture) -> Vec<OutboxClaim> {
+    let lease = Duration::from_secs(60);
+    f.store
+        .claim_outbox(f.clock.now(), lease, 10)
+        .await
+        .unwrap()
+}
+
+/// A message of `acme` as stored.
 async fn message(f: &Fixture, id: &MessageId) -> Message {
     f.store.message(&f.acme(), id).await.unwrap()
 }
@@ -100,11 +134,7 @@ pub(crate) async fn dispatcher_retries_fails_and_marks_in_doubt<S: Store + AsDyn
     // and the message is sent by the next dispatcher.
     let v = f.version(&c).await.unwrap();
     let r3 = replied(&f, "ana", &c, v, "three", "k3").await;
-    let claimed = f
-        .store
-        .claim_outbox(f.clock.now(), Duration::from_secs(60), 10)
-        .await
-        .unwrap();
+    let claimed = claim_for_a_minute(&f).await;
     assert_eq!(claimed.len(), 1);
     f.advance(TimeDelta::minutes(2));
     let report = f.inbox.dispatch(10).await.unwrap();
@@ -114,11 +144,7 @@ pub(crate) async fn dispatcher_retries_fails_and_marks_in_doubt<S: Store + AsDyn
     // doubt, never sent twice.
     let v = f.version(&c).await.unwrap();
     let r4 = replied(&f, "ana", &c, v, "four", "k4").await;
-    let claimed = f
-        .store
-        .claim_outbox(f.clock.now(), Duration::from_secs(60), 10)
-        .await
-        .unwrap();
+    let claimed = claim_for_a_minute(&f).await;
     f.store
         .begin_outbox_attempt(
             &claimed[0],
@@ -255,10 +281,7 @@ pub(crate) async fn a_send_with_an_unknown_outcome_is_in_doubt_and_never_resent<
     store: Arc<S>,
 ) {
     let (f, _, replies) = five_replies(store).await;
-    f.transport.fail_next(TransportError::InDoubt {
-        code: None,
-        message: "timed out after the request was sent".into(),
-    });
+    next_send_in_doubt(&f, "timed out after the request was sent");
     let report = f.inbox.dispatch(1).await.unwrap();
     assert_eq!((report.in_doubt, report.retried, report.sent), (1, 0, 0));
     let m = message(&f, &replies[0]).await;
@@ -341,10 +364,7 @@ pub(crate) async fn messages_in_doubt_are_counted_and_can_be_sent_again<
     store: Arc<S>,
 ) {
     let (f, _, replies) = five_replies(store).await;
-    f.transport.fail_next(TransportError::InDoubt {
-        code: None,
-        message: "connection closed before the answer".into(),
-    });
+    next_send_in_doubt(&f, "connection closed before the answer");
     f.inbox.dispatch(100).await.unwrap();
     // Sends run concurrently: whichever came first met the failure.
     let mut doubtful = Vec::new();
@@ -364,18 +384,10 @@ pub(crate) async fn messages_in_doubt_are_counted_and_can_be_sent_again<
     };
     let snapshot = f.inbox.live_snapshot(&sam, live(None)).await.unwrap();
     assert_eq!(snapshot.in_doubt, 1);
-    let sales = f
-        .inbox
-        .live_snapshot(&sam, live(Some("sales")))
-        .await
-        .unwrap();
-    assert_eq!(sales.in_doubt, 1);
-    let support = f
-        .inbox
-        .live_snapshot(&sam, live(Some("support")))
-        .await
-        .unwrap();
-    assert_eq!(support.in_doubt, 0);
+    for (channel, in_doubt) in [("sales", 1), ("support", 0)] {
+        let on = f.inbox.live_snapshot(&sam, live(Some(channel))).await;
+        assert_eq!(on.unwrap().in_doubt, in_doubt, "{channel}");
+    }
     // Sent messages cannot be sent again; nor can another conversation's.
     let m = message(&f, &doubtful).await;
     let c = m.conversation.clone();
@@ -426,14 +438,7 @@ pub(crate) async fn messages_in_doubt_are_counted_after_resolving<
 >(
     store: Arc<S>,
 ) {
-    let (f, _, replies) = five_replies(store).await;
-    f.transport.fail_next(TransportError::InDoubt {
-        code: None,
-        message: "connection closed before the answer".into(),
-    });
-    f.inbox.dispatch(1).await.unwrap();
-    let m = message(&f, &replies[0]).await;
-    assert!(m.is_in_doubt());
+    let (f, m) = first_reply_in_doubt(store, "connection closed before the answer").await;
     let ana = f.actor("ana");
     let v = f.version(&m.conversation).await.unwrap();
     f.inbox
@@ -521,20 +526,13 @@ pub(crate) async fn a_message_is_sent_again_at_most_once_under_races<
 >(
     store: Arc<S>,
 ) {
-    let (f, _, replies) = five_replies(store).await;
-    f.transport.fail_next(TransportError::InDoubt {
-        code: None,
-        message: "timed out".into(),
-    });
-    f.inbox.dispatch(1).await.unwrap();
-    let m = message(&f, &replies[0]).await;
-    assert!(m.is_in_doubt());
+    let (f, m) = first_reply_in_doubt(store, "timed out").await;
     let v = f.version(&m.conversation).await.unwrap();
     let c = &m.conversation;
     let (ana, ben) = (f.actor("ana"), f.actor("ben"));
     let tries = futures_util::future::join_all([
-        f.inbox.resend(&ana, c, v, &replies[0], "a"),
-        f.inbox.resend(&ben, c, v, &replies[0], "b"),
+        f.inbox.resend(&ana, c, v, &m.id, "a"),
+        f.inbox.resend(&ben, c, v, &m.id, "b"),
     ])
     .await;
     let won = tries.iter().filter(|t| t.is_ok()).count();

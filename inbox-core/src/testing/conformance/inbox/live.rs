@@ -25,10 +25,10 @@ pub(crate) async fn live_snapshot_shows_what_the_team_faces_now<S: Store + AsDyn
     f.clock.set(at(2));
     let e = says(&f, "1001", "e1", "34610005", "gracias").await;
     let v = f.claim_and_reply(&ana, &e, "¡A ti!", "e-r").await.unwrap();
-    f.inbox
-        .set_status(&ana, &e, v, ConversationStatus::Resolved)
-        .await
-        .unwrap();
+    let resolved = f
+        .inbox
+        .set_status(&ana, &e, v, ConversationStatus::Resolved);
+    resolved.await.unwrap();
     // F, support, 09:05: nobody answers; due 09:35, past due at 09:40
     // with no timer run since.
     f.clock.set(at(5));
@@ -37,42 +37,27 @@ pub(crate) async fn live_snapshot_shows_what_the_team_faces_now<S: Store + AsDyn
     // due 09:45: at risk at 09:40.
     f.clock.set(at(15));
     let b = says(&f, "1001", "b1", "34610002", "precio?").await;
-    f.inbox
-        .claim(&ana, &b, f.version(&b).await.unwrap())
-        .await
-        .unwrap();
+    claim_now(&f, &ana, &b).await;
     // C, support, 09:20: sam answers at 09:22 (met) and sets it pending.
     f.clock.set(at(20));
     let c = says(&f, "1002", "c1", "34610003", "order?").await;
     f.clock.set(at(22));
     let v = f.claim_and_reply(&sam, &c, "Shipped", "c-r").await.unwrap();
-    f.inbox
-        .set_status(&sam, &c, v, ConversationStatus::Pending)
-        .await
-        .unwrap();
+    let pending = f.inbox.set_status(&sam, &c, v, ConversationStatus::Pending);
+    pending.await.unwrap();
     // D, sales, 09:25: ben claims it and snoozes it until noon (its SLA
     // pauses; the customer still waits).
     f.clock.set(at(25));
     let d = says(&f, "1001", "d1", "34610004", "later").await;
-    let v = f.version(&d).await.unwrap();
-    let v = f
-        .inbox
-        .claim(&ben, &d, v)
-        .await
-        .unwrap()
-        .conversation
-        .version;
+    let v = claim_now(&f, &ben, &d).await;
     f.inbox.snooze(&ben, &d, v, at(180)).await.unwrap();
     f.clock.set(at(33));
-    f.inbox.tick(at(33), 100).await.unwrap();
+    tick(&f, at(33)).await;
     f.inbox.set_presence(&ana, Presence::Online).await.unwrap();
     f.clock.set(at(40));
 
-    let s = f
-        .inbox
-        .live_snapshot(&sam, LiveQuery::at(t0))
-        .await
-        .unwrap();
+    let snapshot = |query: LiveQuery| f.inbox.live_snapshot(&sam, query);
+    let s = snapshot(LiveQuery::at(t0)).await.unwrap();
     assert_eq!(s.at, at(40));
     assert_eq!(
         (s.active, s.open, s.pending, s.snoozed),
@@ -109,17 +94,11 @@ pub(crate) async fn live_snapshot_shows_what_the_team_faces_now<S: Store + AsDyn
     assert_eq!(s.full_agents().count(), 0);
 
     // The support number: C and F.
-    let support = f
-        .inbox
-        .live_snapshot(
-            &sam,
-            LiveQuery {
-                channel: Some(id("support")),
-                ..LiveQuery::at(t0)
-            },
-        )
-        .await
-        .unwrap();
+    let on_support = LiveQuery {
+        channel: Some(id("support")),
+        ..LiveQuery::at(t0)
+    };
+    let support = snapshot(on_support).await.unwrap();
     assert_eq!(
         (
             support.active,
@@ -140,49 +119,19 @@ pub(crate) async fn live_snapshot_shows_what_the_team_faces_now<S: Store + AsDyn
     // Loads stay whole under a filter (capacity is for all of them).
     assert_eq!(support.agents.len(), 5);
     // The support team's agents only.
-    let team = f
-        .inbox
-        .live_snapshot(
-            &sam,
-            LiveQuery {
-                team: Some(id("support")),
-                ..LiveQuery::at(t0)
-            },
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        team.agents
-            .iter()
-            .map(|a| (a.agent.to_string(), a.load))
-            .collect::<Vec<_>>(),
-        [("cy".to_string(), 0), ("sam".to_string(), 1)]
-    );
+    let of_support = LiveQuery {
+        team: Some(id("support")),
+        ..LiveQuery::at(t0)
+    };
+    let team = snapshot(of_support).await.unwrap();
+    let loads = team.agents.iter().map(|a| (a.agent.to_string(), a.load));
+    let loads: Vec<_> = loads.collect();
+    assert_eq!(loads, [("cy".to_string(), 0), ("sam".to_string(), 1)]);
     // Once B is answered and D resolved: B is no longer at risk nor
     // waiting, D leaves the snapshot.
-    f.inbox
-        .reply(
-            &ana,
-            &b,
-            f.version(&b).await.unwrap(),
-            Reply::text("10 €", "b-r"),
-        )
-        .await
-        .unwrap();
-    f.inbox
-        .set_status(
-            &ben,
-            &d,
-            f.version(&d).await.unwrap(),
-            ConversationStatus::Resolved,
-        )
-        .await
-        .unwrap();
-    let later = f
-        .inbox
-        .live_snapshot(&sam, LiveQuery::at(t0))
-        .await
-        .unwrap();
+    reply_now(&f, &ana, &b, "10 €", "b-r").await;
+    set_status_now(&f, &ben, &d, ConversationStatus::Resolved).await;
+    let later = snapshot(LiveQuery::at(t0)).await.unwrap();
     assert_eq!(
         (
             later.active,
@@ -195,9 +144,10 @@ pub(crate) async fn live_snapshot_shows_what_the_team_faces_now<S: Store + AsDyn
         "{later:?}"
     );
     // Another tenant sees nothing of it; agents may not look.
+    let gus = f.actor("gus");
     let globex = f
         .inbox
-        .live_snapshot(&f.actor("gus"), LiveQuery::at(t0))
+        .live_snapshot(&gus, LiveQuery::at(t0))
         .await
         .unwrap();
     assert_eq!((globex.active, globex.agents.len()), (0, 1));

@@ -13,6 +13,82 @@ async fn sales_online(f: &Fixture) {
     }
 }
 
+/// A fixture with `acme`'s routing set from `rules` (YAML).
+async fn routed<S: Store + AsDynStore + ?Sized>(store: Arc<S>, rules: &str) -> Fixture {
+    let f = fixture(store).await;
+    set_rules(&f, rules);
+    f
+}
+
+/// Sets `acme`'s routing from its YAML.
+fn set_rules(f: &Fixture, yaml: &str) {
+    f.inbox
+        .set_routing(&f.acme(), Routing::from_yaml(yaml).unwrap());
+}
+
+/// How many active conversations each agent of `acme` owns.
+async fn agent_loads(f: &Fixture) -> BTreeMap<AgentId, u32> {
+    let tenant = LoadScope::Tenant;
+    f.store.agent_loads(&f.acme(), &tenant).await.unwrap()
+}
+
+/// An agent of `acme` comes online through the store, not the inbox (so no
+/// queue drains).
+async fn online_through_the_store(f: &Fixture, agent: &str) {
+    let presence = Some((id(agent), Presence::Online));
+    let online = Changeset {
+        presence,
+        ..Changeset::new(f.acme())
+    };
+    f.store.commit(online).await.unwrap();
+}
+
+/// Asserts that the last assignment of a conversation gave a reason
+/// starting with `prefix`.
+async fn assert_reason_starts(f: &Fixture, c: &ConversationId, prefix: &str) {
+    let reason = last_reason(f, c).await;
+    assert!(reason.starts_with(prefix), "{reason}");
+}
+
+/// Asserts who owns each conversation (`None`: nobody).
+async fn assert_owners(f: &Fixture, owners: &[(&ConversationId, Option<&str>)]) {
+    for (c, owner) in owners {
+        let expected: Option<AgentId> = owner.map(id);
+        assert_eq!(owner_of(f, c).await, expected, "{c}");
+    }
+}
+
+/// Sam assigns a conversation to `agent`.
+async fn assign_to(f: &Fixture, c: &ConversationId, agent: &str) {
+    let v = f.version(c).await.unwrap();
+    let sam = f.actor("sam");
+    let assigned = f
+        .inbox
+        .assign(&sam, c, v, Assignee::Agent(id(agent)), "test");
+    assigned.await.unwrap();
+}
+
+/// The conversations of `acme` that `filter` selects, in `sort` order (up
+/// to `limit`).
+async fn listed(
+    f: &Fixture,
+    filter: ConversationFilter,
+    sort: SortOrder,
+    limit: u32,
+) -> Vec<Conversation> {
+    let query = ConversationQuery {
+        filter,
+        sort,
+        after: None,
+        limit,
+    };
+    f.store
+        .list_conversations(&f.acme(), &query)
+        .await
+        .unwrap()
+        .items
+}
+
 fn round_robin() -> Routing {
     Routing::from_yaml(
         "teams:\n  sales: { strategy: round_robin }\nrules:\n  - name: sales line\n    when: { channel: sales }\n    then: [ { route_to_team: sales }, { assign: {} } ]\n",
@@ -39,11 +115,7 @@ pub(crate) async fn round_robin_is_fair_under_races_and_survives_restarts<
     for r in join_all(ingests).await {
         r.unwrap();
     }
-    let loads = f
-        .store
-        .agent_loads(&f.acme(), &LoadScope::Tenant)
-        .await
-        .unwrap();
+    let loads = agent_loads(&f).await;
     let counts: Vec<u32> = ["ana", "ben", "sam"]
         .iter()
         .map(|a| loads.get(&id::<AgentId>(a)).copied().unwrap_or(0))
@@ -80,11 +152,7 @@ pub(crate) async fn round_robin_is_fair_under_races_and_survives_restarts<
 pub(crate) async fn ingest_routes_with_an_explanation<S: Store + AsDynStore + ?Sized>(
     store: Arc<S>,
 ) {
-    let f = fixture(store).await;
-    f.inbox.set_routing(
-        &f.acme(),
-        Routing::from_yaml(
-            r#"
+    let rules = r#"
 teams:
   sales: { strategy: least_loaded }
 rules:
@@ -102,28 +170,17 @@ rules:
     when: { channel: sales }
     cooldown: 1h
     then: [ { auto_reply: { text: "Thanks, we got your message." } } ]
-"#,
-        )
-        .unwrap(),
-    );
+"#;
+    let f = routed(store, rules).await;
     sales_online(&f).await;
-    let sam = f.actor("sam");
     // ben already has two open conversations.
     for i in 0..2 {
         let c = says(&f, "1002", &format!("b{i}"), &format!("3462{i}"), "help").await;
-        let v = f.version(&c).await.unwrap();
-        f.inbox
-            .assign(&sam, &c, v, Assignee::Agent(id("ben")), "test")
-            .await
-            .unwrap();
+        assign_to(&f, &c, "ben").await;
     }
     // ... and sam one.
     let c = says(&f, "1002", "s0", "34630", "help").await;
-    let v = f.version(&c).await.unwrap();
-    f.inbox
-        .assign(&sam, &c, v, Assignee::Agent(id("sam")), "test")
-        .await
-        .unwrap();
+    assign_to(&f, &c, "sam").await;
 
     let c = says(&f, "1001", "v1", "34650000", "I am a VIP, help").await;
     let conv = f.store.conversation(&f.acme(), &c).await.unwrap();
@@ -184,42 +241,21 @@ pub(crate) async fn returning_customers_stick_to_their_agent<S: Store + AsDynSto
     )
     .await
     .unwrap();
-    f.inbox.set_routing(
-        &f.acme(),
-        Routing::from_yaml(
-            "teams:\n  sales: { strategy: sticky, fallback: least_loaded }\nrules:\n  - name: sales\n    then: [ { route_to_team: sales }, { assign: {} } ]\n",
-        )
-        .unwrap(),
+    set_rules(
+        &f,
+        "teams:\n  sales: { strategy: sticky, fallback: least_loaded }\nrules:\n  - name: sales\n    then: [ { route_to_team: sales }, { assign: {} } ]\n",
     );
     sales_online(&f).await;
     let c1 = says(&f, "1001", "w1", "3467", "hi").await;
-    let first = f.store.conversation(&f.acme(), &c1).await.unwrap();
-    let owner = first.assignee.clone().unwrap();
-    f.inbox
-        .set_status(
-            &f.actor(owner_name(&owner)),
-            &c1,
-            first.version,
-            ConversationStatus::Resolved,
-        )
-        .await
-        .unwrap();
+    let owner = owner_of(&f, &c1).await.unwrap();
+    resolve(&f, owner_name(&owner), &c1).await;
     // Someone else gets busier meanwhile; the customer comes back.
     f.advance(TimeDelta::hours(2));
     let c2 = says(&f, "1001", "w2", "3467", "me again").await;
     assert_ne!(c1, c2);
-    let second = f.store.conversation(&f.acme(), &c2).await.unwrap();
-    assert_eq!(second.assignee.as_ref(), Some(&owner));
+    assert_eq!(owner_of(&f, &c2).await.as_ref(), Some(&owner));
     // The agent goes away: the next new conversation falls back.
-    f.inbox
-        .set_status(
-            &f.actor(owner_name(&owner)),
-            &c2,
-            second.version,
-            ConversationStatus::Resolved,
-        )
-        .await
-        .unwrap();
+    resolve(&f, owner_name(&owner), &c2).await;
     f.inbox
         .set_presence(&f.actor(owner_name(&owner)), Presence::Away)
         .await
@@ -247,14 +283,8 @@ pub(crate) async fn offline_agents_conversations_follow_the_policy<
 >(
     store: Arc<S>,
 ) {
-    let f = fixture(store).await;
-    f.inbox.set_routing(
-        &f.acme(),
-        Routing::from_yaml(
-            "teams:\n  sales: { strategy: least_loaded, when_offline: reassign }\n  support: { when_offline: return_to_queue }\nrules:\n  - name: route\n    when: { channel: sales }\n    then: [ { route_to_team: sales }, { assign_agent: ana } ]\n",
-        )
-        .unwrap(),
-    );
+    let rules = "teams:\n  sales: { strategy: least_loaded, when_offline: reassign }\n  support: { when_offline: return_to_queue }\nrules:\n  - name: route\n    when: { channel: sales }\n    then: [ { route_to_team: sales }, { assign_agent: ana } ]\n";
+    let f = routed(store, rules).await;
     // ben online with room for one more.
     for (a, cap) in [("ana", 0), ("ben", 1)] {
         edit_agent(&f, a, |a| a.capacity = cap).await;
@@ -309,11 +339,7 @@ pub(crate) async fn offline_agents_conversations_follow_the_policy<
 pub(crate) async fn automation_timers_fire_through_tick<S: Store + AsDynStore + ?Sized>(
     store: Arc<S>,
 ) {
-    let f = fixture(store).await;
-    f.inbox.set_routing(
-        &f.acme(),
-        Routing::from_yaml(
-            r#"
+    let rules = r#"
 rules:
   - name: nudge
     on: [ { no_agent_reply: { after: 15m } } ]
@@ -322,10 +348,8 @@ rules:
     on: [tag_added]
     when: { tag: waiting }
     then: [ { route_to_team: support } ]
-"#,
-        )
-        .unwrap(),
-    );
+"#;
+    let f = routed(store, rules).await;
     let t0 = Fixture::start();
     let c = says(&f, "1001", "w1", "3469", "hello?").await;
     let conv = f.store.conversation(&f.acme(), &c).await.unwrap();
@@ -369,16 +393,10 @@ pub(crate) async fn queued_conversations_go_to_agents_coming_online<
 >(
     store: Arc<S>,
 ) {
-    let f = fixture(store).await;
-    f.inbox.set_routing(
-        &f.acme(),
-        Routing::from_yaml(
-            "teams:\n  sales: { strategy: least_loaded }\nrules:\n  - name: sales\n    when: { channel: sales }\n    then: [ { route_to_team: sales }, { assign: {} } ]\n",
-        )
-        .unwrap(),
-    );
-    for (a, cap) in [("ana", 1), ("ben", 1)] {
-        edit_agent(&f, a, |a| a.capacity = cap).await;
+    let rules = "teams:\n  sales: { strategy: least_loaded }\nrules:\n  - name: sales\n    when: { channel: sales }\n    then: [ { route_to_team: sales }, { assign: {} } ]\n";
+    let f = routed(store, rules).await;
+    for a in ["ana", "ben"] {
+        set_capacity(&f, a, 1, None).await;
     }
     online(&f, "ana").await;
     let mut convs = Vec::new();
@@ -454,6 +472,16 @@ async fn queue_fixture<S: Store + AsDynStore + ?Sized>(store: Arc<S>) -> Fixture
     f
 }
 
+/// A fixture whose sales team is ana (online, capacity 1, on a shift from
+/// 10:00), ben and sam (offline); routing as [`queue_routing`].
+async fn early_shift_fixture<S: Store + AsDynStore + ?Sized>(store: Arc<S>) -> Fixture {
+    let f = fixture(store).await;
+    f.inbox.set_routing(&f.acme(), queue_routing(true));
+    set_capacity(&f, "ana", 1, Some("early")).await;
+    online(&f, "ana").await;
+    f
+}
+
 /// A new customer on the sales line, one minute after the previous one.
 async fn arrives(f: &Fixture, n: u32) -> ConversationId {
     f.advance(TimeDelta::minutes(1));
@@ -484,11 +512,15 @@ async fn resolve(f: &Fixture, who: &'static str, c: &ConversationId) {
         .unwrap();
 }
 
-fn assert_within_capacity(loads: &BTreeMap<AgentId, u32>, capacities: &[(&str, u32)]) {
+/// Asserts that no agent of `acme` owns more than their capacity; the
+/// loads read.
+async fn assert_within_capacity(f: &Fixture, capacities: &[(&str, u32)]) -> BTreeMap<AgentId, u32> {
+    let loads = agent_loads(f).await;
     for (a, cap) in capacities {
         let load = loads.get(&id::<AgentId>(a)).copied().unwrap_or(0);
         assert!(load <= *cap, "{a} has {load} open, capacity {cap}");
     }
+    loads
 }
 
 /// Capacity freed by resolving goes to the conversation waiting longest,
@@ -502,15 +534,20 @@ pub(crate) async fn freed_capacity_goes_to_the_longest_waiting<S: Store + AsDynS
     let c2 = arrives(&f, 2).await;
     let c3 = arrives(&f, 3).await;
     let c4 = arrives(&f, 4).await;
-    assert_eq!(owner_of(&f, &c1).await, Some(id("ana")));
-    assert_eq!(owner_of(&f, &c2).await, Some(id("ben")));
-    assert_eq!(owner_of(&f, &c3).await, None);
-    assert_eq!(owner_of(&f, &c4).await, None);
+    assert_owners(
+        &f,
+        &[
+            (&c1, Some("ana")),
+            (&c2, Some("ben")),
+            (&c3, None),
+            (&c4, None),
+        ],
+    )
+    .await;
     // 09:17: ana resolves; c3 (waiting since 09:03) goes to her, not c4.
     f.advance(TimeDelta::minutes(13));
     resolve(&f, "ana", &c1).await;
-    assert_eq!(owner_of(&f, &c3).await, Some(id("ana")));
-    assert_eq!(owner_of(&f, &c4).await, None);
+    assert_owners(&f, &[(&c3, Some("ana")), (&c4, None)]).await;
     assert_eq!(
         last_reason(&f, &c3).await,
         "queue: waited 14 min, ana freed capacity 0/1 → team sales → least loaded: ana 0/1 (ben 1/1 full, sam offline)"
@@ -519,21 +556,10 @@ pub(crate) async fn freed_capacity_goes_to_the_longest_waiting<S: Store + AsDynS
     let c5 = arrives(&f, 5).await;
     assert_eq!(owner_of(&f, &c5).await, None);
     resolve(&f, "ben", &c2).await;
-    assert_eq!(owner_of(&f, &c4).await, Some(id("ben")));
-    assert_eq!(owner_of(&f, &c5).await, None);
-    assert!(
-        last_reason(&f, &c4)
-            .await
-            .starts_with("queue: waited 14 min, ben freed capacity 0/1 → team sales"),
-        "{}",
-        last_reason(&f, &c4).await
-    );
-    let loads = f
-        .store
-        .agent_loads(&f.acme(), &LoadScope::Tenant)
-        .await
-        .unwrap();
-    assert_within_capacity(&loads, &[("ana", 1), ("ben", 1)]);
+    assert_owners(&f, &[(&c4, Some("ben")), (&c5, None)]).await;
+    let reason = "queue: waited 14 min, ben freed capacity 0/1 → team sales";
+    assert_reason_starts(&f, &c4, reason).await;
+    assert_within_capacity(&f, &[("ana", 1), ("ben", 1)]).await;
 }
 
 /// A brand-new conversation never takes a free agent while an older one
@@ -542,24 +568,15 @@ pub(crate) async fn freed_capacity_goes_to_the_longest_waiting<S: Store + AsDynS
 pub(crate) async fn a_newcomer_never_jumps_the_queue<S: Store + AsDynStore + ?Sized>(
     store: Arc<S>,
 ) {
-    let f = fixture(store).await;
-    f.inbox.set_routing(&f.acme(), queue_routing(true));
-    set_capacity(&f, "ana", 1, Some("early")).await;
-    online(&f, "ana").await;
+    let f = early_shift_fixture(store).await;
     let old = arrives(&f, 1).await;
     assert_eq!(owner_of(&f, &old).await, None);
     assert!(last_reason(&f, &old).await.contains("ana off shift"));
     f.clock.set(Fixture::start() + TimeDelta::hours(1));
     let new = arrives(&f, 2).await;
-    assert_eq!(owner_of(&f, &old).await, Some(id("ana")));
-    assert_eq!(owner_of(&f, &new).await, None);
-    assert!(
-        last_reason(&f, &old)
-            .await
-            .starts_with("queue: waited 1 h, first in line → team sales → least loaded: ana 0/1"),
-        "{}",
-        last_reason(&f, &old).await
-    );
+    assert_owners(&f, &[(&old, Some("ana")), (&new, None)]).await;
+    let reason = "queue: waited 1 h, first in line → team sales → least loaded: ana 0/1";
+    assert_reason_starts(&f, &old, reason).await;
     assert!(
         last_reason(&f, &new).await.contains("queued behind"),
         "{}",
@@ -597,8 +614,7 @@ pub(crate) async fn release_transfer_and_capacity_changes_drain_the_queue<
         .conversation
         .version;
     f.inbox.release(&ana, &c1, v, "busy").await.unwrap();
-    assert_eq!(owner_of(&f, &waiting[0]).await, Some(id("ana")));
-    assert_eq!(owner_of(&f, &c1).await, None);
+    assert_owners(&f, &[(&waiting[0], Some("ana")), (&c1, None)]).await;
     assert!(last_reason(&f, &waiting[0])
         .await
         .contains("ana freed capacity 0/1"));
@@ -643,12 +659,7 @@ pub(crate) async fn release_transfer_and_capacity_changes_drain_the_queue<
     assert_eq!(owner_of(&f, &waiting[3]).await, Some(id("ben")));
     // The released c1 still waits (its customer is not waiting on us).
     assert_eq!(owner_of(&f, &c1).await, None);
-    let loads = f
-        .store
-        .agent_loads(&f.acme(), &LoadScope::Tenant)
-        .await
-        .unwrap();
-    assert_within_capacity(&loads, &[("ana", 2), ("ben", 1)]);
+    assert_within_capacity(&f, &[("ana", 2), ("ben", 1)]).await;
 }
 
 /// The tick drains queues with no event to set it off: when a shift
@@ -657,11 +668,8 @@ pub(crate) async fn release_transfer_and_capacity_changes_drain_the_queue<
 pub(crate) async fn the_tick_drains_queues_when_shifts_start<S: Store + AsDynStore + ?Sized>(
     store: Arc<S>,
 ) {
-    let f = fixture(store).await;
-    f.inbox.set_routing(&f.acme(), queue_routing(true));
-    set_capacity(&f, "ana", 1, Some("early")).await;
+    let f = early_shift_fixture(store).await;
     set_capacity(&f, "ben", 1, None).await;
-    online(&f, "ana").await;
     let c1 = arrives(&f, 1).await;
     let c2 = arrives(&f, 2).await;
     assert_eq!(owner_of(&f, &c1).await, None);
@@ -673,21 +681,14 @@ pub(crate) async fn the_tick_drains_queues_when_shifts_start<S: Store + AsDynSto
     f.clock.set(ten);
     let report = f.inbox.tick(ten, 100).await.unwrap();
     assert_eq!(report.from_queue, 1);
-    assert_eq!(owner_of(&f, &c1).await, Some(id("ana")));
-    assert_eq!(owner_of(&f, &c2).await, None);
+    assert_owners(&f, &[(&c1, Some("ana")), (&c2, None)]).await;
     assert_eq!(
         last_reason(&f, &c1).await,
         "queue: waited 59 min, periodic check → team sales → least loaded: ana 0/1 (ben offline, sam offline)"
     );
     // ben comes online through another system (the store directly): the
     // next tick notices.
-    f.store
-        .commit(Changeset {
-            presence: Some((id("ben"), Presence::Online)),
-            ..Changeset::new(f.acme())
-        })
-        .await
-        .unwrap();
+    online_through_the_store(&f, "ben").await;
     let report = f.inbox.tick(ten, 100).await.unwrap();
     assert_eq!(report.from_queue, 1);
     assert_eq!(owner_of(&f, &c2).await, Some(id("ben")));
@@ -714,13 +715,7 @@ pub(crate) async fn concurrent_drains_never_exceed_capacity<S: Store + AsDynStor
         waiting.push(arrives(&f, n).await);
     }
     // ana comes online through the store (no drain runs).
-    f.store
-        .commit(Changeset {
-            presence: Some((id("ana"), Presence::Online)),
-            ..Changeset::new(f.acme())
-        })
-        .await
-        .unwrap();
+    online_through_the_store(&f, "ana").await;
     let plan = |c: &ConversationId| {
         let f = &f;
         let c = c.clone();
@@ -738,26 +733,13 @@ pub(crate) async fn concurrent_drains_never_exceed_capacity<S: Store + AsDynStor
     f.store.commit(first).await.unwrap();
     let err = f.store.commit(second).await.unwrap_err();
     assert!(matches!(err, Error::Conflict(_)), "{err:?}");
-    assert_eq!(
-        f.store
-            .agent_loads(&f.acme(), &LoadScope::Tenant)
-            .await
-            .unwrap()
-            .get(&id::<AgentId>("ana")),
-        Some(&1)
-    );
+    assert_eq!(agent_loads(&f).await.get(&id::<AgentId>("ana")), Some(&1));
 
     // Now for real: ben and sam come online (sam with room for three) and
     // two instances drain at once, several times.
     set_capacity(&f, "sam", 3, None).await;
     for a in ["ben", "sam"] {
-        f.store
-            .commit(Changeset {
-                presence: Some((id(a), Presence::Online)),
-                ..Changeset::new(f.acme())
-            })
-            .await
-            .unwrap();
+        online_through_the_store(&f, a).await;
     }
     let other = Fixture::instance(store, InboxConfig::default(), "i2");
     other.inbox.set_routing(&f.acme(), queue_routing(false));
@@ -770,12 +752,7 @@ pub(crate) async fn concurrent_drains_never_exceed_capacity<S: Store + AsDynStor
     for r in join_all(drains).await {
         assigned += r.unwrap();
     }
-    let loads = f
-        .store
-        .agent_loads(&f.acme(), &LoadScope::Tenant)
-        .await
-        .unwrap();
-    assert_within_capacity(&loads, &[("ana", 1), ("ben", 1), ("sam", 3)]);
+    let loads = assert_within_capacity(&f, &[("ana", 1), ("ben", 1), ("sam", 3)]).await;
     assert_eq!(assigned, 4, "{loads:?}");
     assert_eq!(loads.values().sum::<u32>(), 5, "{loads:?}");
     for c in &waiting {
@@ -812,31 +789,19 @@ impl Seeded {
 }
 
 /// The open conversations `who` owns, oldest activity first.
-async fn owned_by(f: &Fixture, who: &str) -> Vec<crate::model::Conversation> {
-    use crate::query::{AssigneeFilter, ConversationFilter, ConversationQuery, SortOrder};
-    f.store
-        .list_conversations(
-            &f.acme(),
-            &ConversationQuery {
-                filter: ConversationFilter {
-                    assignee: AssigneeFilter::Agent(id(who)),
-                    statuses: vec![ConversationStatus::Open],
-                    ..ConversationFilter::default()
-                },
-                sort: SortOrder::OldestActivity,
-                after: None,
-                limit: 10,
-            },
-        )
-        .await
-        .unwrap()
-        .items
+async fn owned_by(f: &Fixture, who: &str) -> Vec<Conversation> {
+    let filter = ConversationFilter {
+        assignee: AssigneeFilter::Agent(id(who)),
+        statuses: vec![ConversationStatus::Open],
+        ..ConversationFilter::default()
+    };
+    listed(f, filter, SortOrder::OldestActivity, 10).await
 }
 
 /// The queue invariants over `steps` random steps from `seed` (also run
 /// with many seeds by the memory store's tests).
 pub async fn queue_property(store: Arc<dyn Store>, seed: u64, steps: u32) {
-    use crate::query::{AssigneeFilter, ConversationFilter, ConversationQuery, SortOrder};
+    use crate::query::{AssigneeFilter, ConversationFilter, SortOrder};
     let f = Fixture::new(store).await.unwrap();
     f.inbox.set_routing(&f.acme(), queue_routing(false));
     let agents = ["ana", "ben"];
@@ -857,11 +822,7 @@ pub async fn queue_property(store: Arc<dyn Store>, seed: u64, steps: u32) {
     for step in 0..steps {
         let who = agents[rng.below(2) as usize];
         let actor = f.actor(who);
-        let loads_before = f
-            .store
-            .agent_loads(&f.acme(), &LoadScope::Tenant)
-            .await
-            .unwrap();
+        let loads_before = agent_loads(&f).await;
         let op = rng.below(10);
         let what = match op {
             0..=3 => {
@@ -925,11 +886,7 @@ pub async fn queue_property(store: Arc<dyn Store>, seed: u64, steps: u32) {
         };
         let at = format!("step {step} ({what}, {who})");
         // Capacity: whoever was given work is within capacity.
-        let loads = f
-            .store
-            .agent_loads(&f.acme(), &LoadScope::Tenant)
-            .await
-            .unwrap();
+        let loads = agent_loads(&f).await;
         for a in agents {
             let before = loads_before.get(&id::<AgentId>(a)).copied().unwrap_or(0);
             let after = loads.get(&id::<AgentId>(a)).copied().unwrap_or(0);
@@ -940,25 +897,13 @@ pub async fn queue_property(store: Arc<dyn Store>, seed: u64, steps: u32) {
             );
         }
         // Waiting: nobody with room is idle while the queue is not empty.
-        let waiting = f
-            .store
-            .list_conversations(
-                &f.acme(),
-                &ConversationQuery {
-                    filter: ConversationFilter {
-                        assignee: AssigneeFilter::Unassigned,
-                        team: Some(id("sales")),
-                        statuses: vec![ConversationStatus::Open, ConversationStatus::Pending],
-                        ..ConversationFilter::default()
-                    },
-                    sort: SortOrder::WaitingLongest,
-                    after: None,
-                    limit: 500,
-                },
-            )
-            .await
-            .unwrap()
-            .items;
+        let queued = ConversationFilter {
+            assignee: AssigneeFilter::Unassigned,
+            team: Some(id("sales")),
+            statuses: vec![ConversationStatus::Open, ConversationStatus::Pending],
+            ..ConversationFilter::default()
+        };
+        let waiting = listed(&f, queued, SortOrder::WaitingLongest, 500).await;
         if !waiting.is_empty() {
             for a in f.store.agents(&f.acme()).await.unwrap() {
                 if !agents.contains(&a.id.as_str()) {
@@ -1014,12 +959,9 @@ pub(crate) async fn conversations_returned_to_the_queue_go_to_someone_else<
     let mut config = Fixture::first_response_sla(600);
     config.sla.policies[0].on_breach = vec![crate::sla::BreachAction::ReturnToQueue];
     let f = Fixture::with_config(store.as_dyn(), config).await.unwrap();
-    f.inbox.set_routing(
-        &f.acme(),
-        Routing::from_yaml(
-            "teams:\n  sales: { strategy: least_loaded, when_offline: return_to_queue }\nrules:\n  - name: sales line\n    when: { channel: sales }\n    then: [ { route_to_team: sales }, { assign: {} } ]\n",
-        )
-        .unwrap(),
+    set_rules(
+        &f,
+        "teams:\n  sales: { strategy: least_loaded, when_offline: return_to_queue }\nrules:\n  - name: sales line\n    when: { channel: sales }\n    then: [ { route_to_team: sales }, { assign: {} } ]\n",
     );
     set_capacity(&f, "ana", 1, None).await;
     set_capacity(&f, "ben", 3, None).await;
@@ -1051,28 +993,17 @@ pub(crate) async fn conversations_returned_to_the_queue_go_to_someone_else<
     let report = f.inbox.tick(due, 100).await.unwrap();
     assert_eq!(report.sla_breaches, 1);
     assert_eq!(owner_of(&f, &c2).await, Some(id("ben")));
-    assert!(
-        last_reason(&f, &c2).await.starts_with(
-            "queue: waited 10 min, ana freed capacity 0/1, not back to ana → team sales"
-        ),
-        "{}",
-        last_reason(&f, &c2).await
-    );
+    let reason = "queue: waited 10 min, ana freed capacity 0/1, not back to ana → team sales";
+    assert_reason_starts(&f, &c2, reason).await;
     // ben goes offline: his two return to the queue, and ana (room for
     // one) takes the one whose customer waits (c1 was answered).
     f.inbox
         .set_presence(&f.actor("ben"), Presence::Offline)
         .await
         .unwrap();
-    assert_eq!(owner_of(&f, &c2).await, Some(id("ana")));
-    assert_eq!(owner_of(&f, &c1).await, None);
-    assert!(
-        last_reason(&f, &c2).await.starts_with(
-            "queue: waited 10 min, first in line → team sales → least loaded: ana 0/1"
-        ),
-        "{}",
-        last_reason(&f, &c2).await
-    );
+    assert_owners(&f, &[(&c2, Some("ana")), (&c1, None)]).await;
+    let reason = "queue: waited 10 min, first in line → team sales → least loaded: ana 0/1";
+    assert_reason_starts(&f, &c2, reason).await;
 }
 
 /// The team's strategy chooses among the agents with room: with skills,
@@ -1081,11 +1012,7 @@ pub(crate) async fn conversations_returned_to_the_queue_go_to_someone_else<
 pub(crate) async fn drains_follow_skills_and_round_robin<S: Store + AsDynStore + ?Sized>(
     store: Arc<S>,
 ) {
-    let f = fixture(store).await;
-    f.inbox.set_routing(
-        &f.acme(),
-        Routing::from_yaml(
-            r#"
+    let rules = r#"
 teams:
   support: { strategy: skills, fallback: manual }
   sales: { strategy: round_robin }
@@ -1098,10 +1025,8 @@ rules:
     then: [ { route_to_team: support }, { assign: {} } ]
   - name: sales line
     then: [ { route_to_team: sales }, { assign: {} } ]
-"#,
-        )
-        .unwrap(),
-    );
+"#;
+    let f = routed(store, rules).await;
     let mut cy: Agent = f.store.agent(&f.acme(), &id("cy")).await.unwrap();
     cy.capacity = 1;
     cy.skills = vec!["billing".into()];
@@ -1114,15 +1039,9 @@ rules:
     // An invoice question behind it goes to cy, through the queue.
     f.advance(TimeDelta::minutes(1));
     let invoice = says(&f, "1002", "s2", "34670002", "my invoice is wrong").await;
-    assert_eq!(owner_of(&f, &invoice).await, Some(id("cy")));
-    assert_eq!(owner_of(&f, &hello).await, None);
-    assert!(
-        last_reason(&f, &invoice).await.starts_with(
-            "queue: waited 0 s, first in line → team support → skills [billing]: cy 0/1"
-        ),
-        "{}",
-        last_reason(&f, &invoice).await
-    );
+    assert_owners(&f, &[(&invoice, Some("cy")), (&hello, None)]).await;
+    let reason = "queue: waited 0 s, first in line → team support → skills [billing]: cy 0/1";
+    assert_reason_starts(&f, &invoice, reason).await;
 
     // Round robin: ana, ben, then the queue; ana frees her place and,
     // being next after ben, takes the one waiting.
@@ -1133,9 +1052,7 @@ rules:
     let c1 = arrives(&f, 1).await;
     let c2 = arrives(&f, 2).await;
     let c3 = arrives(&f, 3).await;
-    assert_eq!(owner_of(&f, &c1).await, Some(id("ana")));
-    assert_eq!(owner_of(&f, &c2).await, Some(id("ben")));
-    assert_eq!(owner_of(&f, &c3).await, None);
+    assert_owners(&f, &[(&c1, Some("ana")), (&c2, Some("ben")), (&c3, None)]).await;
     resolve(&f, "ana", &c1).await;
     assert_eq!(owner_of(&f, &c3).await, Some(id("ana")));
     assert!(last_reason(&f, &c3)
@@ -1156,13 +1073,9 @@ pub(crate) async fn a_drain_and_a_rule_assignment_never_overfill_an_agent<
 >(
     store: Arc<S>,
 ) {
-    let f = fixture(store).await;
+    let rules = "teams:\n  sales: { strategy: least_loaded }\n  support: { strategy: least_loaded }\nrules:\n  - name: sales line\n    when: { channel: sales }\n    then: [ { route_to_team: sales }, { assign: {} } ]\n  - name: support line\n    when: { channel: support }\n    then: [ { route_to_team: support }, { assign: {} } ]\n";
     // ana works both lines, one conversation at a time.
-    let routing = Routing::from_yaml(
-        "teams:\n  sales: { strategy: least_loaded }\n  support: { strategy: least_loaded }\nrules:\n  - name: sales line\n    when: { channel: sales }\n    then: [ { route_to_team: sales }, { assign: {} } ]\n  - name: support line\n    when: { channel: support }\n    then: [ { route_to_team: support }, { assign: {} } ]\n",
-    )
-    .unwrap();
-    f.inbox.set_routing(&f.acme(), routing);
+    let f = routed(store, rules).await;
     let mut ana: Agent = f.store.agent(&f.acme(), &id("ana")).await.unwrap();
     ana.capacity = 1;
     ana.teams = vec![id("sales"), id("support")];
@@ -1177,13 +1090,7 @@ pub(crate) async fn a_drain_and_a_rule_assignment_never_overfill_an_agent<
     assert_eq!(owner_of(&f, &waiting).await, None);
     // ana comes online through the store (no drain runs), and a drain
     // plans to give her the waiting conversation.
-    f.store
-        .commit(Changeset {
-            presence: Some((id("ana"), Presence::Online)),
-            ..Changeset::new(f.acme())
-        })
-        .await
-        .unwrap();
+    online_through_the_store(&f, "ana").await;
     let current = f.store.conversation(&f.acme(), &waiting).await.unwrap();
     let drain = f
         .inbox
@@ -1198,11 +1105,6 @@ pub(crate) async fn a_drain_and_a_rule_assignment_never_overfill_an_agent<
     // The drain planned before that must not commit.
     let err = f.store.commit(drain).await.unwrap_err();
     assert!(matches!(err, Error::Conflict(_)), "{err:?}");
-    let loads = f
-        .store
-        .agent_loads(&f.acme(), &LoadScope::Tenant)
-        .await
-        .unwrap();
-    assert_within_capacity(&loads, &[("ana", 1)]);
+    assert_within_capacity(&f, &[("ana", 1)]).await;
     assert_eq!(owner_of(&f, &waiting).await, None, "still waiting");
 }
