@@ -286,6 +286,18 @@ pub struct Page<T> {
     pub next: Option<Cursor>,
 }
 
+impl<T> Page<T> {
+    /// The page of the first `limit` of `items`, read in listing order
+    /// with one more than a page holds when there is a next page, which
+    /// then starts after the last item (`cursor` of it).
+    pub fn first(mut items: Vec<T>, limit: u32, cursor: impl Fn(&T) -> Cursor) -> Self {
+        let more = items.len() > limit as usize;
+        items.truncate(limit as usize);
+        let next = if more { items.last().map(cursor) } else { None };
+        Page { items, next }
+    }
+}
+
 /// A full-text search over a tenant's conversations.
 ///
 /// A conversation matches when one of its messages or notes contains every
@@ -451,17 +463,10 @@ pub fn page_in_memory<'a>(
         .filter(|(k, _)| after.as_ref().is_none_or(|a| k > a))
         .collect();
     keyed.sort_by(|x, y| x.0.cmp(&y.0));
-    let limit = query.limit as usize;
-    let more = keyed.len() > limit;
-    keyed.truncate(limit);
-    let next = if more {
-        keyed.last().map(|(k, _)| Cursor::after(query.sort, k))
-    } else {
-        None
-    };
+    let page = Page::first(keyed, query.limit, |(k, _)| Cursor::after(query.sort, k));
     Ok(Page {
-        items: keyed.into_iter().map(|(_, c)| c.clone()).collect(),
-        next,
+        items: page.items.into_iter().map(|(_, c)| c.clone()).collect(),
+        next: page.next,
     })
 }
 

@@ -50,18 +50,12 @@ impl Reports for MemoryStore {
             })
             .collect();
         hits.sort_by(|a, b| a.0.cmp(&b.0));
-        let limit = query.limit as usize;
-        let more = hits.len() > limit;
-        hits.truncate(limit);
-        let next = if more {
-            hits.last()
-                .map(|(k, _)| Cursor::after(SortOrder::LatestActivity, k))
-        } else {
-            None
-        };
+        let page = Page::first(hits, query.limit, |(k, _)| {
+            Cursor::after(SortOrder::LatestActivity, k)
+        });
         Ok(Page {
-            items: hits.into_iter().map(|(_, h)| h).collect(),
-            next,
+            items: page.items.into_iter().map(|(_, h)| h).collect(),
+            next: page.next,
         })
     }
 
@@ -113,9 +107,8 @@ impl Reports for MemoryStore {
         tenant: &TenantId,
         scope: &LoadScope,
     ) -> Result<BTreeMap<AgentId, u32>> {
-        let s = self.read();
-        let mut out = BTreeMap::new();
-        if let Some(d) = s.data(tenant) {
+        Ok(self.with_tenant(tenant, |d| {
+            let mut out = BTreeMap::new();
             for c in d.conversations.values() {
                 let Some(a) = c.assignee.as_ref().filter(|_| c.status.is_active()) else {
                     continue;
@@ -127,8 +120,8 @@ impl Reports for MemoryStore {
                 }
                 *out.entry(a.clone()).or_insert(0) += 1;
             }
-        }
-        Ok(out)
+            out
+        }))
     }
 
     async fn last_assignee(
@@ -136,8 +129,7 @@ impl Reports for MemoryStore {
         tenant: &TenantId,
         contact: &ContactId,
     ) -> Result<Option<AgentId>> {
-        let s = self.read();
-        Ok(s.data(tenant).and_then(|d| {
+        Ok(self.with_tenant(tenant, |d| {
             d.conversations
                 .values()
                 .filter(|c| &c.contact == contact && c.assignee.is_some())

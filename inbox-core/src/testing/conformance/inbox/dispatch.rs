@@ -2,6 +2,7 @@
 //! mid-dispatch, a dispatcher that dies, a send whose outcome is unknown
 //! (through [`FaultyStore`]).
 
+use crate::ports::{OutboxAttempt, OutboxClaimRequest};
 use crate::testing::conformance::support::*;
 
 /// Five customers, each answered once by ana: five replies queued, in five
@@ -102,7 +103,11 @@ pub(crate) async fn dispatcher_retries_fails_and_marks_in_doubt<S: Store + AsDyn
     let r3 = replied(&f, "ana", &c, v, "three", "k3").await;
     let claimed = f
         .store
-        .claim_outbox(f.clock.now(), Duration::from_secs(60), 10)
+        .claim_outbox(OutboxClaimRequest {
+            now: f.clock.now(),
+            lease: Duration::from_secs(60),
+            limit: 10,
+        })
         .await
         .unwrap();
     assert_eq!(claimed.len(), 1);
@@ -116,14 +121,20 @@ pub(crate) async fn dispatcher_retries_fails_and_marks_in_doubt<S: Store + AsDyn
     let r4 = replied(&f, "ana", &c, v, "four", "k4").await;
     let claimed = f
         .store
-        .claim_outbox(f.clock.now(), Duration::from_secs(60), 10)
+        .claim_outbox(OutboxClaimRequest {
+            now: f.clock.now(),
+            lease: Duration::from_secs(60),
+            limit: 10,
+        })
         .await
         .unwrap();
     f.store
         .begin_outbox_attempt(
             &claimed[0],
-            f.clock.now(),
-            f.clock.now() + TimeDelta::seconds(60),
+            OutboxAttempt {
+                at: f.clock.now(),
+                until: f.clock.now() + TimeDelta::seconds(60),
+            },
         )
         .await
         .unwrap();
@@ -458,14 +469,22 @@ pub(crate) async fn an_in_doubt_claim_is_never_put_back_in_the_queue<
     // A dispatcher claims everything, begins sending the first, dies.
     let now = f.clock.now();
     let lease = std::time::Duration::from_secs(60);
-    let claims = f.store.claim_outbox(now, lease, 100).await.unwrap();
+    let claims = f
+        .store
+        .claim_outbox(OutboxClaimRequest {
+            now,
+            lease,
+            limit: 100,
+        })
+        .await
+        .unwrap();
     let first = claims
         .iter()
         .find(|c| c.entry.message == replies[0])
         .unwrap();
     let until = now + TimeDelta::seconds(60);
     f.store
-        .begin_outbox_attempt(first, now, until)
+        .begin_outbox_attempt(first, OutboxAttempt { at: now, until })
         .await
         .unwrap();
     // The next finds it in doubt, but the store goes away right after the
