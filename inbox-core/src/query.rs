@@ -287,6 +287,16 @@ pub struct Page<T> {
 }
 
 impl<T> Page<T> {
+    /// The page of the first `limit` of `items`, read in listing order
+    /// with one more than a page holds when there is a next page, which
+    /// then starts after the last item (`cursor` of it).
+    pub fn first(mut items: Vec<T>, limit: u32, cursor: impl Fn(&T) -> Cursor) -> Self {
+        let more = items.len() > limit as usize;
+        items.truncate(limit as usize);
+        let next = if more { items.last().map(cursor) } else { None };
+        Page { items, next }
+    }
+
     /// The first `limit` of `keyed` (items with their sort keys, any order,
     /// all after the requested cursor), sorted by key, with the cursor of
     /// the next page when more were given (a `limit` of 0 counts as 1).
@@ -301,12 +311,10 @@ impl<T> Page<T> {
     /// ```
     pub fn from_keyed(mut keyed: Vec<(SortKey, T)>, limit: u32, sort: SortOrder) -> Self {
         keyed.sort_by(|x, y| x.0.cmp(&y.0));
-        let limit = (limit as usize).max(1);
-        let next = (keyed.len() > limit).then(|| Cursor::after(sort, &keyed[limit - 1].0));
-        keyed.truncate(limit);
+        let page = Page::first(keyed, limit.max(1), |(k, _)| Cursor::after(sort, k));
         Page {
-            items: keyed.into_iter().map(|(_, item)| item).collect(),
-            next,
+            items: page.items.into_iter().map(|(_, item)| item).collect(),
+            next: page.next,
         }
     }
 }

@@ -78,13 +78,12 @@ impl DeadLetters for MemoryStore {
         scope: &DeadLetterScope,
         query: &DeadLetterQuery,
     ) -> Result<Page<DeadLetter>> {
-        let after = query.validate()?;
-        let s = self.letters_read();
-        let start = match &after {
-            Some(k) => std::ops::Bound::Excluded(k.clone()),
+        let start = match query.validate()? {
+            Some(k) => std::ops::Bound::Excluded(k),
             None => std::ops::Bound::Unbounded,
         };
-        let mut items: Vec<DeadLetter> = s
+        let s = self.letters_read();
+        let items: Vec<DeadLetter> = s
             .order
             .range((start, std::ops::Bound::Unbounded))
             .filter_map(|(_, id)| s.letters.get(id))
@@ -92,13 +91,11 @@ impl DeadLetters for MemoryStore {
             .take(query.limit as usize + 1)
             .cloned()
             .collect();
-        let more = items.len() > query.limit as usize;
-        items.truncate(query.limit as usize);
-        let next = match items.last() {
-            Some(last) if more => Some(DeadLetterQuery::cursor_after(last)),
-            _ => None,
-        };
-        Ok(Page { items, next })
+        Ok(Page::first(
+            items,
+            query.limit,
+            DeadLetterQuery::cursor_after,
+        ))
     }
 
     async fn dead_letter(&self, scope: &DeadLetterScope, id: &DeadLetterId) -> Result<DeadLetter> {

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::{fixture, says};
 use inbox_core::model::{Content, OutboundButton, OutboundSection};
-use inbox_core::ports::Clock;
+use inbox_core::ports::{Clock, OutboxClaimRequest};
 use inbox_core::testing::Fixture;
 use inbox_core::{ConversationId, Error, Reply};
 
@@ -65,7 +65,11 @@ async fn outbox_len(f: &Fixture) -> usize {
     loop {
         let claims = f
             .store
-            .claim_outbox(far, Duration::from_secs(1), 100)
+            .claim_outbox(OutboxClaimRequest {
+                now: far,
+                lease: Duration::from_secs(1),
+                limit: 100,
+            })
             .await
             .unwrap();
         if claims.is_empty() {

@@ -129,14 +129,12 @@ impl DeadLetters for PgStore {
         .fetch_all(self.pool())
         .await
         .map_err(|e| db("dead letters", e))?;
-        let mut items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
-        let more = items.len() > query.limit as usize;
-        items.truncate(query.limit as usize);
-        let next = match items.last() {
-            Some(last) if more => Some(DeadLetterQuery::cursor_after(last)),
-            _ => None,
-        };
-        Ok(Page { items, next })
+        let items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
+        Ok(Page::first(
+            items,
+            query.limit,
+            DeadLetterQuery::cursor_after,
+        ))
     }
 
     async fn dead_letter(&self, scope: &DeadLetterScope, id: &DeadLetterId) -> Result<DeadLetter> {

@@ -11,7 +11,7 @@ use inbox_core::query::{Cursor, Page, SearchHit, SearchQuery, SortOrder, ValidSe
 
 use crate::error::db;
 use crate::sql::{decode, document};
-use crate::views::{page, push_filters, push_keyset};
+use crate::views::{push_filters, push_keyset};
 
 /// What a search looks for: the `tsquery` of its words (the last a
 /// prefix), and the digits to find in a WhatsApp number, if any.
@@ -115,7 +115,7 @@ pub(crate) async fn search(
         .map_err(|e| db("search", e))?;
     let items = rows.iter().map(hit).collect::<Result<Vec<_>>>()?;
     let latest = SortOrder::LatestActivity;
-    Ok(page(items, query.limit, |h| {
+    Ok(Page::first(items, query.limit, |h| {
         Cursor::after(latest, &latest.key(&h.conversation))
     }))
 }

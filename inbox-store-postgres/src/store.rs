@@ -16,9 +16,10 @@ use inbox_core::model::{
     Agent, Channel, Contact, ContactIdentity, Conversation, Message, Team, Tenant,
 };
 use inbox_core::ports::{
-    Changeset, Committed, ContactMerge, Contacts, Conversations, Directory, IngestContext, Lease,
-    LoadScope, MessageMutation, MessageTarget, MessageUpdate, MessageUpdated, Messages,
-    OutboxClaim, OutboxDisposition, Reports, Scheduling,
+    Changeset, Committed, ContactMerge, Contacts, Conversations, Directory, IngestContext,
+    IngestRequest, Lease, LeaseKey, LeaseRequest, LoadScope, MessageMutation, MessageTarget,
+    MessageUpdate, MessageUpdated, Messages, OutboxAttempt, OutboxClaim, OutboxClaimRequest,
+    OutboxDisposition, Reports, Scheduling,
 };
 use inbox_core::query::{ConversationQuery, Page, SearchHit, SearchQuery};
 use inbox_core::timer::Timer;
@@ -381,16 +382,10 @@ impl Conversations for PgStore {
         views::list(self.pool(), tenant, query).await
     }
 
-    async fn ingest_context(
-        &self,
-        tenant: &TenantId,
-        channel: &ChannelId,
-        identity: &ContactIdentity,
-        external_id: &str,
-    ) -> Result<IngestContext> {
+    async fn ingest_context(&self, request: IngestRequest<'_>) -> Result<IngestContext> {
         let key = ContextKey {
-            at: Scope::of(tenant, channel, external_id),
-            identity: identity.clone(),
+            at: Scope::of(request.tenant, request.channel, request.external_id),
+            identity: request.identity.clone(),
         };
         reads::context(self.readers.as_ref(), self.pool(), key).await
     }
@@ -473,51 +468,28 @@ impl Scheduling for PgStore {
         timers::due(self.pool(), now, limit).await
     }
 
-    async fn acquire_lease(
-        &self,
-        tenant: &TenantId,
-        conversation: &ConversationId,
-        agent: &AgentId,
-        now: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Result<Lease> {
-        leases::acquire(self.pool(), (tenant, conversation), agent, now, until).await
+    async fn acquire_lease(&self, request: LeaseRequest<'_>) -> Result<Lease> {
+        leases::acquire(self.pool(), request).await
     }
 
-    async fn release_lease(
-        &self,
-        tenant: &TenantId,
-        conversation: &ConversationId,
-        agent: &AgentId,
-    ) -> Result<bool> {
-        leases::release(self.pool(), tenant, conversation, agent).await
+    async fn release_lease(&self, key: LeaseKey<'_>, agent: &AgentId) -> Result<bool> {
+        leases::release(self.pool(), key, agent).await
     }
 
-    async fn lease(
-        &self,
-        tenant: &TenantId,
-        conversation: &ConversationId,
-        now: DateTime<Utc>,
-    ) -> Result<Option<Lease>> {
-        leases::current(self.pool(), tenant, conversation, now).await
+    async fn lease(&self, key: LeaseKey<'_>, now: DateTime<Utc>) -> Result<Option<Lease>> {
+        leases::current(self.pool(), key, now).await
     }
 
-    async fn claim_outbox(
-        &self,
-        now: DateTime<Utc>,
-        lease: Duration,
-        limit: u32,
-    ) -> Result<Vec<OutboxClaim>> {
-        outbox::claim(self.pool(), now, lease, limit).await
+    async fn claim_outbox(&self, request: OutboxClaimRequest) -> Result<Vec<OutboxClaim>> {
+        outbox::claim(self.pool(), request).await
     }
 
     async fn begin_outbox_attempt(
         &self,
         claim: &OutboxClaim,
-        at: DateTime<Utc>,
-        until: DateTime<Utc>,
+        attempt: OutboxAttempt,
     ) -> Result<()> {
-        outbox::begin_attempt(self.pool(), claim, at, until).await
+        outbox::begin_attempt(self.pool(), claim, attempt).await
     }
 
     async fn release_outbox(

@@ -50,7 +50,7 @@ pub(crate) async fn list(
         .iter()
         .map(|r| document("conversation", r, 0))
         .collect::<Result<Vec<Conversation>>>()?;
-    Ok(page(items, query.limit, |c| {
+    Ok(Page::first(items, query.limit, |c| {
         Cursor::after(query.sort, &query.sort.key(c))
     }))
 }
@@ -113,16 +113,6 @@ fn merged<'a>(
     }
     q.push("u.id LIMIT ").push_bind(limit);
     q
-}
-
-/// A page of at most `limit` of `items` (which hold one more when there is
-/// a next page), and where the next page starts (`cursor` of its last
-/// item).
-pub(crate) fn page<T>(mut items: Vec<T>, limit: u32, cursor: impl Fn(&T) -> Cursor) -> Page<T> {
-    let more = items.len() > limit as usize;
-    items.truncate(limit as usize);
-    let next = if more { items.last().map(cursor) } else { None };
-    Page { items, next }
 }
 
 /// The filter's conditions (`AND …`) on the conversations `c`.

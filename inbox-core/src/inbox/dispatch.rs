@@ -35,7 +35,8 @@ use super::Inbox;
 use crate::error::{chrono_duration, Error, Result};
 use crate::model::{DeliveryStatus, DeliveryUpdate, Direction, Message, ProviderError};
 use crate::ports::{
-    MessageMutation, OutboundRequest, OutboxClaim, OutboxDisposition, TransportError,
+    MessageMutation, OutboundRequest, OutboxAttempt, OutboxClaim, OutboxClaimRequest,
+    OutboxDisposition, TransportError,
 };
 
 /// What one dispatcher pass did.
@@ -178,7 +179,11 @@ impl Inbox {
         let claims = self
             .ports
             .store
-            .claim_outbox(self.now(), policy.lease, limit)
+            .claim_outbox(OutboxClaimRequest {
+                now: self.now(),
+                lease: policy.lease,
+                limit,
+            })
             .await?;
         let failed = AtomicBool::new(false);
         let width = policy.concurrency.max(1) as usize;
@@ -298,7 +303,10 @@ impl Inbox {
         };
         let now = self.now();
         let until = now + chrono_duration(self.config.outbox.attempt_lease);
-        match store.begin_outbox_attempt(claim, now, until).await {
+        match store
+            .begin_outbox_attempt(claim, OutboxAttempt { at: now, until })
+            .await
+        {
             Ok(()) => {}
             Err(Error::Conflict(_)) => {
                 tracing::warn!(message = %message.id, "outbox claim lost before sending");

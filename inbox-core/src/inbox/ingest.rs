@@ -12,7 +12,9 @@ use crate::model::{
     Author, Channel, Contact, Content, Conversation, ConversationStatus, DeliveryStatus,
     DeliveryUpdate, Direction, Message, SystemChange,
 };
-use crate::ports::{MessageMutation, MessageTarget, MessageUpdate, MessageUpdated, Write};
+use crate::ports::{
+    IngestRequest, MessageMutation, MessageTarget, MessageUpdate, MessageUpdated, Write,
+};
 use crate::routing::TriggerKind;
 
 /// The 24-hour customer service window.
@@ -71,7 +73,12 @@ impl Inbox {
             let context = self
                 .ports
                 .store
-                .ingest_context(&tenant, &channel.id, &msg.from, &msg.external_id)
+                .ingest_context(IngestRequest {
+                    tenant: &tenant,
+                    channel: &channel.id,
+                    identity: &msg.from,
+                    external_id: &msg.external_id,
+                })
                 .await?;
             if let Some(existing) = context.existing {
                 return Ok(IngestOutcome::Duplicate {

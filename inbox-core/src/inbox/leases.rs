@@ -8,7 +8,7 @@ use crate::event::{EventKind, Scope, ViewerState};
 use crate::ids::ConversationId;
 use crate::model::Conversation;
 use crate::permissions::{self, Action};
-use crate::ports::Lease;
+use crate::ports::{Lease, LeaseKey, LeaseRequest};
 
 impl Inbox {
     /// Takes (or renews, while composing) the conversation's reply lease for
@@ -25,7 +25,12 @@ impl Inbox {
         let lease = self
             .ports
             .store
-            .acquire_lease(&actor.tenant, id, &agent.id, now, until)
+            .acquire_lease(LeaseRequest {
+                key: LeaseKey::of(&actor.tenant, id),
+                agent: &agent.id,
+                now,
+                until,
+            })
             .await?;
         if lease.holder != agent.id {
             return Err(Error::LeaseHeld {
@@ -54,7 +59,7 @@ impl Inbox {
         let released = self
             .ports
             .store
-            .release_lease(&actor.tenant, id, &agent.id)
+            .release_lease(LeaseKey::of(&actor.tenant, id), &agent.id)
             .await?;
         if released {
             self.live(
@@ -75,7 +80,10 @@ impl Inbox {
         let agent = self.load_agent(actor).await?;
         let conversation = self.ports.store.conversation(&actor.tenant, id).await?;
         permissions::require_view(&agent, &conversation)?;
-        self.ports.store.lease(&actor.tenant, id, self.now()).await
+        self.ports
+            .store
+            .lease(LeaseKey::of(&actor.tenant, id), self.now())
+            .await
     }
 
     /// Fails with [`Error::LeaseHeld`] if another agent holds the reply
@@ -84,7 +92,7 @@ impl Inbox {
         match self
             .ports
             .store
-            .lease(&actor.tenant, id, self.now())
+            .lease(LeaseKey::of(&actor.tenant, id), self.now())
             .await?
         {
             Some(l) if l.holder != actor.agent => Err(Error::LeaseHeld {

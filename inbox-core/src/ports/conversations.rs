@@ -154,6 +154,20 @@ impl Changeset {
     }
 }
 
+/// A customer message about to be ingested, as
+/// [`Conversations::ingest_context`] looks it up.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IngestRequest<'a> {
+    /// The tenant.
+    pub tenant: &'a TenantId,
+    /// The channel it arrived on.
+    pub channel: &'a ChannelId,
+    /// Who sent it.
+    pub identity: &'a ContactIdentity,
+    /// The provider's id of the message.
+    pub external_id: &'a str,
+}
+
 /// What ingesting a customer message needs to read (see
 /// [`Conversations::ingest_context`]).
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -237,19 +251,13 @@ pub trait Conversations: Send + Sync {
     ) -> Result<Page<Conversation>>;
 
     /// Everything ingesting a customer message reads, in one call: the
-    /// message already stored with this external id on the channel (a
-    /// redelivery; then nothing else is needed and the rest may be left
-    /// empty), else the contact with this identity (by `wa_id`, else by
-    /// `user_id`) and that contact's latest conversation on the channel, as
-    /// [`Conversations::latest_conversation`] finds it. A database store
+    /// message already stored with the request's external id on its
+    /// channel (a redelivery; then nothing else is needed and the rest may
+    /// be left empty), else the contact with its identity (by `wa_id`, else
+    /// by `user_id`) and that contact's latest conversation on the channel,
+    /// as [`Conversations::latest_conversation`] finds it. A database store
     /// answers in one round trip.
-    async fn ingest_context(
-        &self,
-        tenant: &TenantId,
-        channel: &ChannelId,
-        identity: &ContactIdentity,
-        external_id: &str,
-    ) -> Result<IngestContext>;
+    async fn ingest_context(&self, request: IngestRequest<'_>) -> Result<IngestContext>;
 
     /// Atomically applies a changeset (see the contract above).
     async fn commit(&self, changes: Changeset) -> Result<Committed>;

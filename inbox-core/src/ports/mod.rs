@@ -28,7 +28,7 @@ pub use bus::{BusItem, EventBus, EventStream};
 pub use clock::{Clock, ManualClock};
 pub use contacts::{ContactMerge, Contacts};
 pub use context::{ContextCard, ContextError, CustomerContext};
-pub use conversations::{Changeset, Committed, Conversations, IngestContext, Write};
+pub use conversations::{Changeset, Committed, Conversations, IngestContext, IngestRequest, Write};
 pub use dead_letters::{
     DeadLetter, DeadLetterPut, DeadLetterQuery, DeadLetterReplay, DeadLetterScope, DeadLetters,
     InboundDecoder, ReplayOutcome,
@@ -39,7 +39,10 @@ pub use messages::{
     MessageMutation, MessageTarget, MessageUpdate, MessageUpdated, Messages, Mutated,
 };
 pub use reports::{LoadScope, Reports};
-pub use scheduling::{Lease, OutboxClaim, OutboxDisposition, OutboxEntry, Scheduling};
+pub use scheduling::{
+    Lease, LeaseKey, LeaseRequest, OutboxAttempt, OutboxClaim, OutboxClaimRequest,
+    OutboxDisposition, OutboxEntry, Scheduling,
+};
 pub use store::{AsDynStore, Store};
 pub use subscriptions::{
     DeliveryOutcome, DeliveryRecord, SubscriptionDeadLetter, SubscriptionLog, SubscriptionRetry,

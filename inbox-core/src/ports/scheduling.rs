@@ -49,6 +49,28 @@ pub enum OutboxDisposition {
     RetryAt(DateTime<Utc>),
 }
 
+/// What a dispatcher claims ([`Scheduling::claim_outbox`]): up to `limit`
+/// entries due at `now`, each for `lease`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutboxClaimRequest {
+    /// The time of claiming: entries due at or before it are claimed.
+    pub now: DateTime<Utc>,
+    /// How long each claim holds unless released.
+    pub lease: Duration,
+    /// How many entries at most.
+    pub limit: u32,
+}
+
+/// A send attempt about to begin under a claim
+/// ([`Scheduling::begin_outbox_attempt`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutboxAttempt {
+    /// When it begins: the claim must still hold then.
+    pub at: DateTime<Utc>,
+    /// The claim holds at least until then, to cover the send.
+    pub until: DateTime<Utc>,
+}
+
 /// A reply lease: "Ana is replying until 10:02:30".
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -56,6 +78,41 @@ pub struct Lease {
     /// Who holds it.
     pub holder: AgentId,
     /// When it lapses unless renewed.
+    pub until: DateTime<Utc>,
+}
+
+/// A conversation's reply lease: what the lease methods of [`Scheduling`]
+/// name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaseKey<'a> {
+    /// The tenant.
+    pub tenant: &'a TenantId,
+    /// The conversation.
+    pub conversation: &'a ConversationId,
+}
+
+impl<'a> LeaseKey<'a> {
+    /// The reply lease of `conversation`, of `tenant`.
+    pub fn of(tenant: &'a TenantId, conversation: &'a ConversationId) -> Self {
+        Self {
+            tenant,
+            conversation,
+        }
+    }
+}
+
+/// An agent asking for a conversation's reply lease until a time
+/// ([`Scheduling::acquire_lease`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaseRequest<'a> {
+    /// The lease asked for.
+    pub key: LeaseKey<'a>,
+    /// Who asks.
+    pub agent: &'a AgentId,
+    /// The time of asking: a lease of another agent that lapses at or
+    /// before it is free.
+    pub now: DateTime<Utc>,
+    /// When the lease taken or renewed lapses.
     pub until: DateTime<Utc>,
 }
 
@@ -98,62 +155,39 @@ pub trait Scheduling: Send + Sync {
 
     // ---- reply leases ----
 
-    /// Takes or renews the reply lease of a conversation for `agent` until
-    /// `until`, unless another agent holds one that has not expired at
-    /// `now`; returns the lease in force afterwards (the caller's, or the
-    /// other holder's). Atomic: of two agents racing, one holds it.
-    async fn acquire_lease(
-        &self,
-        tenant: &TenantId,
-        conversation: &ConversationId,
-        agent: &AgentId,
-        now: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Result<Lease>;
+    /// Takes or renews the reply lease of a conversation for the request's
+    /// `agent` until its `until`, unless another agent holds one that has
+    /// not expired at its `now`; returns the lease in force afterwards (the
+    /// caller's, or the other holder's). Atomic: of two agents racing, one
+    /// holds it. A conversation the tenant does not have is
+    /// [`Error::NotFound`](crate::Error::NotFound).
+    async fn acquire_lease(&self, request: LeaseRequest<'_>) -> Result<Lease>;
 
     /// Gives up `agent`'s lease; returns whether it held one.
-    async fn release_lease(
-        &self,
-        tenant: &TenantId,
-        conversation: &ConversationId,
-        agent: &AgentId,
-    ) -> Result<bool>;
+    async fn release_lease(&self, key: LeaseKey<'_>, agent: &AgentId) -> Result<bool>;
 
     /// The lease in force at `now`, if any.
-    async fn lease(
-        &self,
-        tenant: &TenantId,
-        conversation: &ConversationId,
-        now: DateTime<Utc>,
-    ) -> Result<Option<Lease>>;
+    async fn lease(&self, key: LeaseKey<'_>, now: DateTime<Utc>) -> Result<Option<Lease>>;
 
     // ---- outbox ----
 
-    /// Claims up to `limit` outbox entries due at `now` (any tenant), each
-    /// for `lease`, earliest due first; of each conversation only the
+    /// Claims up to the request's `limit` outbox entries due at its `now`
+    /// (any tenant), each for its `lease`, earliest due first; of each conversation only the
     /// entry committed first of those still in the outbox (so a
     /// conversation's messages go out one at a time, in order). Lapsed
     /// claims are claimed again, with `in_doubt` set if an attempt had
     /// begun under them.
-    async fn claim_outbox(
-        &self,
-        now: DateTime<Utc>,
-        lease: Duration,
-        limit: u32,
-    ) -> Result<Vec<OutboxClaim>>;
+    async fn claim_outbox(&self, request: OutboxClaimRequest) -> Result<Vec<OutboxClaim>>;
     /// Records, durably, that the claim's message is about to be handed to
     /// the transport, counts the attempt, and extends the claim's lease to
-    /// `until` (if later): if the claim now lapses without being released,
-    /// the next claim of the entry is `in_doubt`. Fails with
-    /// [`Error::Conflict`](crate::Error::Conflict) if the claim is no
+    /// the attempt's `until` (if later): if the claim now lapses without
+    /// being released, the next claim of the entry is `in_doubt`. Fails
+    /// with [`Error::Conflict`](crate::Error::Conflict) if the claim is no
     /// longer held (its token is stale, or its lease lapsed at or before
-    /// `at`); nothing is written then, and the message must not be sent.
-    async fn begin_outbox_attempt(
-        &self,
-        claim: &OutboxClaim,
-        at: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Result<()>;
+    /// the attempt's `at`); nothing is written then, and the message must
+    /// not be sent.
+    async fn begin_outbox_attempt(&self, claim: &OutboxClaim, attempt: OutboxAttempt)
+        -> Result<()>;
     /// Releases a claim: [`OutboxDisposition::Done`] removes the entry,
     /// [`OutboxDisposition::RetryAt`] puts it back in the queue (no longer
     /// in doubt, its attempts kept). Fails with

@@ -5,7 +5,6 @@ use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::event::Event;
@@ -16,9 +15,9 @@ use crate::metrics::{LiveQuery, LiveSnapshot, MetricsQuery, MetricsReport};
 use crate::model::{Agent, Channel, Contact, ContactIdentity, Conversation, Message, Team, Tenant};
 use crate::ports::{
     Changeset, Committed, ContactMerge, Contacts, Conversations, DeadLetter, DeadLetterPut,
-    DeadLetterQuery, DeadLetterScope, DeadLetters, Directory, IngestContext, Lease, LoadScope,
-    MessageUpdate, MessageUpdated, Messages, OutboxClaim, OutboxDisposition, Reports, Scheduling,
-    Store,
+    DeadLetterQuery, DeadLetterScope, DeadLetters, Directory, IngestContext, IngestRequest, Lease,
+    LeaseKey, LeaseRequest, LoadScope, MessageUpdate, MessageUpdated, Messages, OutboxAttempt,
+    OutboxClaim, OutboxClaimRequest, OutboxDisposition, Reports, Scheduling, Store,
 };
 use crate::query::{ConversationQuery, Page, SearchHit, SearchQuery};
 use crate::routing::RoutingCursor;
@@ -144,299 +143,101 @@ impl FaultyStore {
     }
 }
 
-// Passes a call to the inner store once `FaultyStore::check` lets it.
-macro_rules! pass {
-    ($self:ident.$method:ident($($arg:expr),*)) => {{
-        $self.check(stringify!($method))?;
-        $self.inner.$method($($arg),*).await
-    }};
-}
-
-#[async_trait]
-impl Directory for FaultyStore {
-    async fn upsert_tenant(&self, tenant: &Tenant) -> Result<()> {
-        pass!(self.upsert_tenant(tenant))
-    }
-
-    async fn tenant(&self, id: &TenantId) -> Result<Tenant> {
-        pass!(self.tenant(id))
-    }
-
-    async fn upsert_channel(&self, channel: &Channel) -> Result<()> {
-        pass!(self.upsert_channel(channel))
-    }
-
-    async fn channel(&self, tenant: &TenantId, id: &ChannelId) -> Result<Channel> {
-        pass!(self.channel(tenant, id))
-    }
-
-    async fn channels(&self, tenant: &TenantId) -> Result<Vec<Channel>> {
-        pass!(self.channels(tenant))
-    }
-
-    async fn channel_by_phone_number_id(&self, phone_number_id: &str) -> Result<Option<Channel>> {
-        pass!(self.channel_by_phone_number_id(phone_number_id))
-    }
-
-    async fn upsert_agent(&self, agent: &Agent) -> Result<()> {
-        pass!(self.upsert_agent(agent))
-    }
-
-    async fn agent(&self, tenant: &TenantId, id: &AgentId) -> Result<Agent> {
-        pass!(self.agent(tenant, id))
-    }
-
-    async fn agents(&self, tenant: &TenantId) -> Result<Vec<Agent>> {
-        pass!(self.agents(tenant))
-    }
-
-    async fn upsert_team(&self, team: &Team) -> Result<()> {
-        pass!(self.upsert_team(team))
-    }
-
-    async fn team(&self, tenant: &TenantId, id: &TeamId) -> Result<Team> {
-        pass!(self.team(tenant, id))
-    }
-
-    async fn teams(&self, tenant: &TenantId) -> Result<Vec<Team>> {
-        pass!(self.teams(tenant))
-    }
-}
-
-#[async_trait]
-impl Contacts for FaultyStore {
-    async fn contacts(&self, tenant: &TenantId, ids: &[ContactId]) -> Result<Vec<Contact>> {
-        pass!(self.contacts(tenant, ids))
-    }
-
-    async fn find_contact(
-        &self,
-        tenant: &TenantId,
-        identity: &ContactIdentity,
-    ) -> Result<Option<Contact>> {
-        pass!(self.find_contact(tenant, identity))
-    }
-
-    async fn merge_contacts(&self, tenant: &TenantId, merge: &ContactMerge) -> Result<Committed> {
-        pass!(self.merge_contacts(tenant, merge))
-    }
-}
-
-#[async_trait]
-impl Conversations for FaultyStore {
-    async fn conversation(&self, tenant: &TenantId, id: &ConversationId) -> Result<Conversation> {
-        pass!(self.conversation(tenant, id))
-    }
-
-    async fn latest_conversation(
-        &self,
-        tenant: &TenantId,
-        channel: &ChannelId,
-        contact: &ContactId,
-    ) -> Result<Option<Conversation>> {
-        pass!(self.latest_conversation(tenant, channel, contact))
-    }
-
-    async fn list_conversations(
-        &self,
-        tenant: &TenantId,
-        query: &ConversationQuery,
-    ) -> Result<Page<Conversation>> {
-        pass!(self.list_conversations(tenant, query))
-    }
-
-    async fn ingest_context(
-        &self,
-        tenant: &TenantId,
-        channel: &ChannelId,
-        identity: &ContactIdentity,
-        external_id: &str,
-    ) -> Result<IngestContext> {
-        pass!(self.ingest_context(tenant, channel, identity, external_id))
-    }
-
-    async fn commit(&self, changes: Changeset) -> Result<Committed> {
-        pass!(self.commit(changes))
-    }
-
-    async fn events_since(
-        &self,
-        tenant: &TenantId,
-        after_seq: u64,
-        limit: u32,
-    ) -> Result<Vec<Event>> {
-        pass!(self.events_since(tenant, after_seq, limit))
-    }
-
-    async fn conversation_events(
-        &self,
-        tenant: &TenantId,
-        conversation: &ConversationId,
-        after_version: u64,
-    ) -> Result<Vec<Event>> {
-        pass!(self.conversation_events(tenant, conversation, after_version))
-    }
-}
-
-#[async_trait]
-impl Messages for FaultyStore {
-    async fn message(&self, tenant: &TenantId, id: &MessageId) -> Result<Message> {
-        pass!(self.message(tenant, id))
-    }
-
-    async fn messages(
-        &self,
-        tenant: &TenantId,
-        conversation: &ConversationId,
-    ) -> Result<Vec<Message>> {
-        pass!(self.messages(tenant, conversation))
-    }
-
-    async fn message_by_external_id(
-        &self,
-        tenant: &TenantId,
-        channel: &ChannelId,
-        external_id: &str,
-    ) -> Result<Option<Message>> {
-        pass!(self.message_by_external_id(tenant, channel, external_id))
-    }
-
-    async fn message_by_idempotency_key(
-        &self,
-        tenant: &TenantId,
-        key: &str,
-    ) -> Result<Option<Message>> {
-        pass!(self.message_by_idempotency_key(tenant, key))
-    }
-
-    async fn update_messages(
-        &self,
-        tenant: &TenantId,
-        updates: &[MessageUpdate],
-    ) -> Vec<Result<Option<MessageUpdated>>> {
-        if self.check("update_messages").is_err() {
-            return updates.iter().map(|_| Err(Self::outage())).collect();
+/// Implements ports for [`FaultyStore`]: each listed method passes its call
+/// to the inner store once [`FaultyStore::check`] lets it through (one
+/// signature a line, as the port declares it); what follows `by_hand` is
+/// written out, for a method that fails otherwise.
+macro_rules! pass_through {
+    ($(impl $port:ident {
+        $(fn $method:ident($($arg:ident: $ty:ty),*) -> $ret:ty;)*
+        $(by_hand { $($manual:tt)* })?
+    })*) => {$(
+        #[async_trait]
+        impl $port for FaultyStore {
+            $(async fn $method(&self, $($arg: $ty),*) -> $ret {
+                self.check(stringify!($method))?;
+                self.inner.$method($($arg),*).await
+            })*
+            $($($manual)*)?
         }
-        self.inner.update_messages(tenant, updates).await
-    }
+    )*};
 }
 
-#[async_trait]
-impl Scheduling for FaultyStore {
-    async fn due_timers(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Timer>> {
-        pass!(self.due_timers(now, limit))
+pass_through! {
+    impl Directory {
+        fn upsert_tenant(tenant: &Tenant) -> Result<()>;
+        fn tenant(id: &TenantId) -> Result<Tenant>;
+        fn upsert_channel(channel: &Channel) -> Result<()>;
+        fn channel(tenant: &TenantId, id: &ChannelId) -> Result<Channel>;
+        fn channels(tenant: &TenantId) -> Result<Vec<Channel>>;
+        fn channel_by_phone_number_id(phone_number_id: &str) -> Result<Option<Channel>>;
+        fn upsert_agent(agent: &Agent) -> Result<()>;
+        fn agent(tenant: &TenantId, id: &AgentId) -> Result<Agent>;
+        fn agents(tenant: &TenantId) -> Result<Vec<Agent>>;
+        fn upsert_team(team: &Team) -> Result<()>;
+        fn team(tenant: &TenantId, id: &TeamId) -> Result<Team>;
+        fn teams(tenant: &TenantId) -> Result<Vec<Team>>;
     }
 
-    async fn acquire_lease(
-        &self,
-        tenant: &TenantId,
-        conversation: &ConversationId,
-        agent: &AgentId,
-        now: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Result<Lease> {
-        pass!(self.acquire_lease(tenant, conversation, agent, now, until))
+    impl Contacts {
+        fn contacts(tenant: &TenantId, ids: &[ContactId]) -> Result<Vec<Contact>>;
+        fn find_contact(tenant: &TenantId, identity: &ContactIdentity) -> Result<Option<Contact>>;
+        fn merge_contacts(tenant: &TenantId, merge: &ContactMerge) -> Result<Committed>;
     }
 
-    async fn release_lease(
-        &self,
-        tenant: &TenantId,
-        conversation: &ConversationId,
-        agent: &AgentId,
-    ) -> Result<bool> {
-        pass!(self.release_lease(tenant, conversation, agent))
+    impl Conversations {
+        fn conversation(tenant: &TenantId, id: &ConversationId) -> Result<Conversation>;
+        fn latest_conversation(tenant: &TenantId, channel: &ChannelId, contact: &ContactId) -> Result<Option<Conversation>>;
+        fn list_conversations(tenant: &TenantId, query: &ConversationQuery) -> Result<Page<Conversation>>;
+        fn ingest_context(request: IngestRequest<'_>) -> Result<IngestContext>;
+        fn commit(changes: Changeset) -> Result<Committed>;
+        fn events_since(tenant: &TenantId, after_seq: u64, limit: u32) -> Result<Vec<Event>>;
+        fn conversation_events(tenant: &TenantId, conversation: &ConversationId, after_version: u64) -> Result<Vec<Event>>;
     }
 
-    async fn lease(
-        &self,
-        tenant: &TenantId,
-        conversation: &ConversationId,
-        now: DateTime<Utc>,
-    ) -> Result<Option<Lease>> {
-        pass!(self.lease(tenant, conversation, now))
+    impl Messages {
+        fn message(tenant: &TenantId, id: &MessageId) -> Result<Message>;
+        fn messages(tenant: &TenantId, conversation: &ConversationId) -> Result<Vec<Message>>;
+        fn message_by_external_id(tenant: &TenantId, channel: &ChannelId, external_id: &str) -> Result<Option<Message>>;
+        fn message_by_idempotency_key(tenant: &TenantId, key: &str) -> Result<Option<Message>>;
+        by_hand {
+            // One outage result per update, as a store that went away gives.
+            async fn update_messages(
+                &self,
+                tenant: &TenantId,
+                updates: &[MessageUpdate],
+            ) -> Vec<Result<Option<MessageUpdated>>> {
+                if self.check("update_messages").is_err() {
+                    return updates.iter().map(|_| Err(Self::outage())).collect();
+                }
+                self.inner.update_messages(tenant, updates).await
+            }
+        }
     }
 
-    async fn claim_outbox(
-        &self,
-        now: DateTime<Utc>,
-        lease: Duration,
-        limit: u32,
-    ) -> Result<Vec<OutboxClaim>> {
-        pass!(self.claim_outbox(now, lease, limit))
+    impl Scheduling {
+        fn due_timers(now: DateTime<Utc>, limit: u32) -> Result<Vec<Timer>>;
+        fn acquire_lease(request: LeaseRequest<'_>) -> Result<Lease>;
+        fn release_lease(key: LeaseKey<'_>, agent: &AgentId) -> Result<bool>;
+        fn lease(key: LeaseKey<'_>, now: DateTime<Utc>) -> Result<Option<Lease>>;
+        fn claim_outbox(request: OutboxClaimRequest) -> Result<Vec<OutboxClaim>>;
+        fn begin_outbox_attempt(claim: &OutboxClaim, attempt: OutboxAttempt) -> Result<()>;
+        fn release_outbox(claim: &OutboxClaim, disposition: OutboxDisposition) -> Result<()>;
     }
 
-    async fn begin_outbox_attempt(
-        &self,
-        claim: &OutboxClaim,
-        at: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Result<()> {
-        pass!(self.begin_outbox_attempt(claim, at, until))
+    impl Reports {
+        fn search(tenant: &TenantId, query: &SearchQuery) -> Result<Page<SearchHit>>;
+        fn metrics(tenant: &TenantId, query: &MetricsQuery) -> Result<MetricsReport>;
+        fn live_snapshot(tenant: &TenantId, query: &LiveQuery) -> Result<LiveSnapshot>;
+        fn agent_loads(tenant: &TenantId, scope: &LoadScope) -> Result<BTreeMap<AgentId, u32>>;
+        fn last_assignee(tenant: &TenantId, contact: &ContactId) -> Result<Option<AgentId>>;
+        fn routing_cursors(tenant: &TenantId) -> Result<Vec<RoutingCursor>>;
     }
 
-    async fn release_outbox(
-        &self,
-        claim: &OutboxClaim,
-        disposition: OutboxDisposition,
-    ) -> Result<()> {
-        pass!(self.release_outbox(claim, disposition))
-    }
-}
-
-#[async_trait]
-impl Reports for FaultyStore {
-    async fn search(&self, tenant: &TenantId, query: &SearchQuery) -> Result<Page<SearchHit>> {
-        pass!(self.search(tenant, query))
-    }
-
-    async fn metrics(&self, tenant: &TenantId, query: &MetricsQuery) -> Result<MetricsReport> {
-        pass!(self.metrics(tenant, query))
-    }
-
-    async fn live_snapshot(&self, tenant: &TenantId, query: &LiveQuery) -> Result<LiveSnapshot> {
-        pass!(self.live_snapshot(tenant, query))
-    }
-
-    async fn agent_loads(
-        &self,
-        tenant: &TenantId,
-        scope: &LoadScope,
-    ) -> Result<BTreeMap<AgentId, u32>> {
-        pass!(self.agent_loads(tenant, scope))
-    }
-
-    async fn last_assignee(
-        &self,
-        tenant: &TenantId,
-        contact: &ContactId,
-    ) -> Result<Option<AgentId>> {
-        pass!(self.last_assignee(tenant, contact))
-    }
-
-    async fn routing_cursors(&self, tenant: &TenantId) -> Result<Vec<RoutingCursor>> {
-        pass!(self.routing_cursors(tenant))
-    }
-}
-
-#[async_trait]
-impl DeadLetters for FaultyStore {
-    async fn put_dead_letter(&self, letter: DeadLetter) -> Result<DeadLetterPut> {
-        pass!(self.put_dead_letter(letter))
-    }
-
-    async fn dead_letters(
-        &self,
-        scope: &DeadLetterScope,
-        query: &DeadLetterQuery,
-    ) -> Result<Page<DeadLetter>> {
-        pass!(self.dead_letters(scope, query))
-    }
-
-    async fn dead_letter(&self, scope: &DeadLetterScope, id: &DeadLetterId) -> Result<DeadLetter> {
-        pass!(self.dead_letter(scope, id))
-    }
-
-    async fn update_dead_letter(&self, letter: &DeadLetter) -> Result<()> {
-        pass!(self.update_dead_letter(letter))
+    impl DeadLetters {
+        fn put_dead_letter(letter: DeadLetter) -> Result<DeadLetterPut>;
+        fn dead_letters(scope: &DeadLetterScope, query: &DeadLetterQuery) -> Result<Page<DeadLetter>>;
+        fn dead_letter(scope: &DeadLetterScope, id: &DeadLetterId) -> Result<DeadLetter>;
+        fn update_dead_letter(letter: &DeadLetter) -> Result<()>;
     }
 }

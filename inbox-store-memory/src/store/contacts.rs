@@ -30,17 +30,14 @@ impl TenantData {
 #[async_trait]
 impl Contacts for MemoryStore {
     async fn contacts(&self, tenant: &TenantId, ids: &[ContactId]) -> Result<Vec<Contact>> {
-        let s = self.read();
-        let Some(d) = s.data(tenant) else {
-            return Ok(Vec::new());
-        };
         let mut seen = HashSet::new();
-        Ok(ids
-            .iter()
-            .filter(|id| seen.insert(*id))
-            .filter_map(|id| d.contacts.get(id))
-            .cloned()
-            .collect())
+        Ok(self.with_tenant(tenant, |d| {
+            ids.iter()
+                .filter(|id| seen.insert(*id))
+                .filter_map(|id| d.contacts.get(id))
+                .cloned()
+                .collect()
+        }))
     }
 
     async fn find_contact(

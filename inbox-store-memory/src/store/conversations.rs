@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use inbox_core::error::{Entity, Error, Result};
 use inbox_core::event::Event;
 use inbox_core::ids::{ChannelId, ContactId, ConversationId, TenantId};
-use inbox_core::model::{ContactIdentity, Conversation};
-use inbox_core::ports::{Changeset, Committed, Conversations, IngestContext};
+use inbox_core::model::Conversation;
+use inbox_core::ports::{Changeset, Committed, Conversations, IngestContext, IngestRequest};
 use inbox_core::query::{page_in_memory, ConversationQuery, Page};
 
 use super::{MemoryStore, TenantData};
@@ -55,30 +55,28 @@ impl Conversations for MemoryStore {
         }
     }
 
-    async fn ingest_context(
-        &self,
-        tenant: &TenantId,
-        channel: &ChannelId,
-        identity: &ContactIdentity,
-        external_id: &str,
-    ) -> Result<IngestContext> {
-        let s = self.read();
-        let Some(d) = s.data(tenant) else {
-            return Ok(IngestContext::default());
-        };
-        if let Some(existing) = d.message_by_external_id(channel, external_id) {
-            return Ok(IngestContext {
-                existing: Some(existing.clone()),
-                ..IngestContext::default()
-            });
-        }
-        let contact = d.contact_by_identity(identity);
-        let latest = contact.and_then(|k| d.latest_conversation(channel, &k.id));
-        Ok(IngestContext {
-            existing: None,
-            contact: contact.cloned(),
-            latest: latest.cloned(),
-        })
+    async fn ingest_context(&self, request: IngestRequest<'_>) -> Result<IngestContext> {
+        let IngestRequest {
+            tenant,
+            channel,
+            identity,
+            external_id,
+        } = request;
+        Ok(self.with_tenant(tenant, |d| {
+            if let Some(existing) = d.message_by_external_id(channel, external_id) {
+                return IngestContext {
+                    existing: Some(existing.clone()),
+                    ..IngestContext::default()
+                };
+            }
+            let contact = d.contact_by_identity(identity);
+            let latest = contact.and_then(|k| d.latest_conversation(channel, &k.id));
+            IngestContext {
+                existing: None,
+                contact: contact.cloned(),
+                latest: latest.cloned(),
+            }
+        }))
     }
 
     async fn commit(&self, changes: Changeset) -> Result<Committed> {
@@ -94,18 +92,16 @@ impl Conversations for MemoryStore {
         after_seq: u64,
         limit: u32,
     ) -> Result<Vec<Event>> {
-        let s = self.read();
-        let Some(d) = s.data(tenant) else {
-            return Ok(Vec::new());
-        };
-        let start = usize::try_from(after_seq)
-            .unwrap_or(usize::MAX)
-            .min(d.events.len());
-        Ok(d.events[start..]
-            .iter()
-            .take(limit as usize)
-            .cloned()
-            .collect())
+        Ok(self.with_tenant(tenant, |d| {
+            let start = usize::try_from(after_seq)
+                .unwrap_or(usize::MAX)
+                .min(d.events.len());
+            d.events[start..]
+                .iter()
+                .take(limit as usize)
+                .cloned()
+                .collect()
+        }))
     }
 
     async fn conversation_events(
@@ -114,19 +110,13 @@ impl Conversations for MemoryStore {
         conversation: &ConversationId,
         after_version: u64,
     ) -> Result<Vec<Event>> {
-        let s = self.read();
-        let Some(d) = s.data(tenant) else {
-            return Ok(Vec::new());
-        };
-        Ok(d.events_of
-            .get(conversation)
-            .map(|idx| {
-                idx.iter()
-                    .map(|&i| &d.events[i])
-                    .filter(|e| e.conversation_version.is_none_or(|v| v > after_version))
-                    .cloned()
-                    .collect()
-            })
-            .unwrap_or_default())
+        Ok(self.with_tenant(tenant, |d| {
+            let of_conversation = d.events_of.get(conversation).into_iter().flatten();
+            of_conversation
+                .map(|&i| &d.events[i])
+                .filter(|e| e.conversation_version.is_none_or(|v| v > after_version))
+                .cloned()
+                .collect()
+        }))
     }
 }

@@ -132,6 +132,12 @@ impl MemoryStore {
     ) -> Option<T> {
         self.read().data(tenant).and_then(read).cloned()
     }
+
+    /// What `read` makes of a tenant's data; the default (nothing) if the
+    /// tenant has none.
+    fn with_tenant<T: Default>(&self, tenant: &TenantId, read: impl FnOnce(&TenantData) -> T) -> T {
+        self.read().data(tenant).map_or_else(T::default, read)
+    }
 }
 
 #[async_trait]

@@ -104,9 +104,8 @@ impl Reports for MemoryStore {
         tenant: &TenantId,
         scope: &LoadScope,
     ) -> Result<BTreeMap<AgentId, u32>> {
-        let s = self.read();
-        let mut out = BTreeMap::new();
-        if let Some(d) = s.data(tenant) {
+        Ok(self.with_tenant(tenant, |d| {
+            let mut out = BTreeMap::new();
             for c in d.conversations.values() {
                 let Some(a) = c.assignee.as_ref().filter(|_| c.status.is_active()) else {
                     continue;
@@ -118,8 +117,8 @@ impl Reports for MemoryStore {
                 }
                 *out.entry(a.clone()).or_insert(0) += 1;
             }
-        }
-        Ok(out)
+            out
+        }))
     }
 
     async fn last_assignee(
@@ -127,8 +126,7 @@ impl Reports for MemoryStore {
         tenant: &TenantId,
         contact: &ContactId,
     ) -> Result<Option<AgentId>> {
-        let s = self.read();
-        Ok(s.data(tenant).and_then(|d| {
+        Ok(self.with_tenant(tenant, |d| {
             d.conversations
                 .values()
                 .filter(|c| &c.contact == contact && c.assignee.is_some())

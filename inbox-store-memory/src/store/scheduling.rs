@@ -3,11 +3,13 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
-use std::time::Duration;
 
 use inbox_core::error::{Conflict, Entity, Error, Result};
 use inbox_core::ids::{AgentId, ConversationId, MessageId, TenantId};
-use inbox_core::ports::{Lease, OutboxClaim, OutboxDisposition, Scheduling};
+use inbox_core::ports::{
+    Lease, LeaseKey, LeaseRequest, OutboxAttempt, OutboxClaim, OutboxClaimRequest,
+    OutboxDisposition, Scheduling,
+};
 use inbox_core::timer::Timer;
 
 use super::MemoryStore;
@@ -29,14 +31,8 @@ impl Scheduling for MemoryStore {
             .collect())
     }
 
-    async fn acquire_lease(
-        &self,
-        tenant: &TenantId,
-        conversation: &ConversationId,
-        agent: &AgentId,
-        now: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Result<Lease> {
+    async fn acquire_lease(&self, request: LeaseRequest<'_>) -> Result<Lease> {
+        let (tenant, conversation) = (request.key.tenant, request.key.conversation);
         let mut s = self.write();
         if !s
             .data(tenant)
@@ -46,11 +42,11 @@ impl Scheduling for MemoryStore {
         }
         let key = (tenant.clone(), conversation.clone());
         match s.leases.get(&key) {
-            Some(l) if &l.holder != agent && l.until > now => Ok(l.clone()),
+            Some(l) if l.holder != *request.agent && l.until > request.now => Ok(l.clone()),
             _ => {
                 let lease = Lease {
-                    holder: agent.clone(),
-                    until,
+                    holder: request.agent.clone(),
+                    until: request.until,
                 };
                 s.leases.insert(key, lease.clone());
                 Ok(lease)
@@ -58,14 +54,9 @@ impl Scheduling for MemoryStore {
         }
     }
 
-    async fn release_lease(
-        &self,
-        tenant: &TenantId,
-        conversation: &ConversationId,
-        agent: &AgentId,
-    ) -> Result<bool> {
+    async fn release_lease(&self, key: LeaseKey<'_>, agent: &AgentId) -> Result<bool> {
         let mut s = self.write();
-        let key = (tenant.clone(), conversation.clone());
+        let key = (key.tenant.clone(), key.conversation.clone());
         if s.leases.get(&key).is_some_and(|l| &l.holder == agent) {
             s.leases.remove(&key);
             return Ok(true);
@@ -73,25 +64,16 @@ impl Scheduling for MemoryStore {
         Ok(false)
     }
 
-    async fn lease(
-        &self,
-        tenant: &TenantId,
-        conversation: &ConversationId,
-        now: DateTime<Utc>,
-    ) -> Result<Option<Lease>> {
+    async fn lease(&self, key: LeaseKey<'_>, now: DateTime<Utc>) -> Result<Option<Lease>> {
         let s = self.read();
         Ok(s.leases
-            .get(&(tenant.clone(), conversation.clone()))
+            .get(&(key.tenant.clone(), key.conversation.clone()))
             .filter(|l| l.until > now)
             .cloned())
     }
 
-    async fn claim_outbox(
-        &self,
-        now: DateTime<Utc>,
-        lease: Duration,
-        limit: u32,
-    ) -> Result<Vec<OutboxClaim>> {
+    async fn claim_outbox(&self, request: OutboxClaimRequest) -> Result<Vec<OutboxClaim>> {
+        let OutboxClaimRequest { now, lease, limit } = request;
         let mut s = self.write();
         let lease_until =
             now + chrono::TimeDelta::from_std(lease).unwrap_or(chrono::TimeDelta::MAX);
@@ -158,9 +140,9 @@ impl Scheduling for MemoryStore {
     async fn begin_outbox_attempt(
         &self,
         claim: &OutboxClaim,
-        at: DateTime<Utc>,
-        until: DateTime<Utc>,
+        attempt: OutboxAttempt,
     ) -> Result<()> {
+        let OutboxAttempt { at, until } = attempt;
         let mut s = self.write();
         let key = (claim.entry.tenant.clone(), claim.entry.message.clone());
         match s.outbox.get_mut(&key) {

@@ -6,8 +6,8 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 
 use inbox_core::error::{Entity, Error, Result};
-use inbox_core::ids::{AgentId, ConversationId, TenantId};
-use inbox_core::ports::Lease;
+use inbox_core::ids::AgentId;
+use inbox_core::ports::{Lease, LeaseKey, LeaseRequest};
 
 use crate::error::db;
 use crate::tables::conversations;
@@ -21,13 +21,16 @@ fn lease(r: &PgRow) -> Result<Lease> {
 }
 
 /// [`Scheduling::acquire_lease`](inbox_core::ports::Scheduling::acquire_lease).
-pub(crate) async fn acquire(
-    pool: &PgPool,
-    (tenant, conversation): (&TenantId, &ConversationId),
-    agent: &AgentId,
-    now: DateTime<Utc>,
-    until: DateTime<Utc>,
-) -> Result<Lease> {
+pub(crate) async fn acquire(pool: &PgPool, request: LeaseRequest<'_>) -> Result<Lease> {
+    let LeaseRequest {
+        key: LeaseKey {
+            tenant,
+            conversation,
+        },
+        agent,
+        now,
+        until,
+    } = request;
     let exists = conversations::exists(pool, tenant, conversation)
         .await
         .map_err(|e| db("acquire lease", e))?;
@@ -64,17 +67,12 @@ pub(crate) async fn acquire(
 }
 
 /// [`Scheduling::release_lease`](inbox_core::ports::Scheduling::release_lease).
-pub(crate) async fn release(
-    pool: &PgPool,
-    tenant: &TenantId,
-    conversation: &ConversationId,
-    agent: &AgentId,
-) -> Result<bool> {
+pub(crate) async fn release(pool: &PgPool, key: LeaseKey<'_>, agent: &AgentId) -> Result<bool> {
     let done = sqlx::query(
         "DELETE FROM inbox_leases WHERE tenant_id = $1 AND conversation_id = $2 AND holder = $3",
     )
-    .bind(tenant.as_str())
-    .bind(conversation.as_str())
+    .bind(key.tenant.as_str())
+    .bind(key.conversation.as_str())
     .bind(agent.as_str())
     .execute(pool)
     .await
@@ -86,15 +84,14 @@ pub(crate) async fn release(
 /// `now`, if any.
 pub(crate) async fn current(
     pool: &PgPool,
-    tenant: &TenantId,
-    conversation: &ConversationId,
+    key: LeaseKey<'_>,
     now: DateTime<Utc>,
 ) -> Result<Option<Lease>> {
     let row = sqlx::query(
         "SELECT holder, until FROM inbox_leases WHERE tenant_id = $1 AND conversation_id = $2 AND until > $3",
     )
-    .bind(tenant.as_str())
-    .bind(conversation.as_str())
+    .bind(key.tenant.as_str())
+    .bind(key.conversation.as_str())
     .bind(now)
     .fetch_optional(pool)
     .await

@@ -3,11 +3,12 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Row};
-use std::time::Duration;
 
 use inbox_core::error::{Conflict, Entity, Error, Result};
 use inbox_core::ids::{MessageId, TenantId};
-use inbox_core::ports::{Changeset, OutboxClaim, OutboxDisposition, OutboxEntry};
+use inbox_core::ports::{
+    Changeset, OutboxAttempt, OutboxClaim, OutboxClaimRequest, OutboxDisposition, OutboxEntry,
+};
 
 use crate::error::db;
 use crate::sql::{cast, Arrays, Statement};
@@ -45,9 +46,7 @@ pub(crate) fn entries(ch: &Changeset) -> impl Iterator<Item = (&OutboxEntry, &st
 /// [`Scheduling::claim_outbox`](inbox_core::ports::Scheduling::claim_outbox).
 pub(crate) async fn claim(
     pool: &PgPool,
-    now: DateTime<Utc>,
-    lease: Duration,
-    limit: u32,
+    OutboxClaimRequest { now, lease, limit }: OutboxClaimRequest,
 ) -> Result<Vec<OutboxClaim>> {
     let lease_until = now + chrono::TimeDelta::from_std(lease).unwrap_or(chrono::TimeDelta::MAX);
     // A conversation's first entry only (`seq` is commit order): the
@@ -132,8 +131,7 @@ pub(crate) async fn release(
 pub(crate) async fn begin_attempt(
     pool: &PgPool,
     claim: &OutboxClaim,
-    at: DateTime<Utc>,
-    until: DateTime<Utc>,
+    OutboxAttempt { at, until }: OutboxAttempt,
 ) -> Result<()> {
     let done = sqlx::query(
         "UPDATE inbox_outbox SET attempts = attempts + 1, sending_since = $4, lease_until = GREATEST(lease_until, $5) \

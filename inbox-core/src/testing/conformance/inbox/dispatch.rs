@@ -2,6 +2,7 @@
 //! mid-dispatch, a dispatcher that dies, a send whose outcome is unknown
 //! (through [`FaultyStore`]).
 
+use crate::ports::{OutboxAttempt, OutboxClaimRequest};
 use crate::testing::conformance::support::*;
 
 /// Five customers, each answered once by ana: five replies queued, in five
@@ -61,9 +62,12 @@ async fn first_reply_in_doubt<S: Store + AsDynStore + ?Sized>(
 
 /// What a dispatcher claims of the outbox now, for a minute.
 async fn claim_for_a_minute(f: &Fixture) -> Vec<OutboxClaim> {
-    let lease = Duration::from_secs(60);
     f.store
-        .claim_outbox(f.clock.now(), lease, 10)
+        .claim_outbox(OutboxClaimRequest {
+            now: f.clock.now(),
+            lease: Duration::from_secs(60),
+            limit: 10,
+        })
         .await
         .unwrap()
 }
@@ -148,8 +152,10 @@ pub(crate) async fn dispatcher_retries_fails_and_marks_in_doubt<S: Store + AsDyn
     f.store
         .begin_outbox_attempt(
             &claimed[0],
-            f.clock.now(),
-            f.clock.now() + TimeDelta::seconds(60),
+            OutboxAttempt {
+                at: f.clock.now(),
+                until: f.clock.now() + TimeDelta::seconds(60),
+            },
         )
         .await
         .unwrap();
@@ -463,14 +469,22 @@ pub(crate) async fn an_in_doubt_claim_is_never_put_back_in_the_queue<
     // A dispatcher claims everything, begins sending the first, dies.
     let now = f.clock.now();
     let lease = std::time::Duration::from_secs(60);
-    let claims = f.store.claim_outbox(now, lease, 100).await.unwrap();
+    let claims = f
+        .store
+        .claim_outbox(OutboxClaimRequest {
+            now,
+            lease,
+            limit: 100,
+        })
+        .await
+        .unwrap();
     let first = claims
         .iter()
         .find(|c| c.entry.message == replies[0])
         .unwrap();
     let until = now + TimeDelta::seconds(60);
     f.store
-        .begin_outbox_attempt(first, now, until)
+        .begin_outbox_attempt(first, OutboxAttempt { at: now, until })
         .await
         .unwrap();
     // The next finds it in doubt, but the store goes away right after the

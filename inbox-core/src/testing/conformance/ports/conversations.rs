@@ -1,6 +1,7 @@
 //! The [`Conversations`] contract: atomic, optimistic commits with unique
 //! keys, the gap-free event log, tenancy and listing.
 
+use crate::ports::IngestRequest;
 use crate::testing::conformance::support::*;
 
 /// A commit stores the contact, conversation, messages and events, and
@@ -683,20 +684,29 @@ pub(crate) async fn ingest_context_reads_what_ingest_needs<S: Store + ?Sized>(st
         )
     };
     let some = |s: &str| Some(s.to_string());
+    let on_sales = |identity, external_id| IngestRequest {
+        tenant: &acme,
+        channel: &sales,
+        identity,
+        external_id,
+    };
     let cx = store
-        .ingest_context(&acme, &sales, &k1, "wamid.1")
+        .ingest_context(on_sales(&k1, "wamid.1"))
         .await
         .unwrap();
     assert_eq!(cx.existing.map(|m| m.id.to_string()), some("m1"));
     let cx = store
-        .ingest_context(&acme, &sales, &k1, "wamid.new")
+        .ingest_context(on_sales(&k1, "wamid.new"))
         .await
         .unwrap();
     assert_eq!(ids(&cx), (None, some("k1"), some("c1")));
     assert_eq!(cx.latest, Some(c1.clone()));
     // The same external id on another channel is another message.
     let cx = store
-        .ingest_context(&acme, &support, &k1, "wamid.1")
+        .ingest_context(IngestRequest {
+            channel: &support,
+            ..on_sales(&k1, "wamid.1")
+        })
         .await
         .unwrap();
     assert_eq!(ids(&cx), (None, some("k1"), None));
@@ -709,13 +719,16 @@ pub(crate) async fn ingest_context_reads_what_ingest_needs<S: Store + ?Sized>(st
     let mut both = ContactIdentity::user("US.2");
     both.wa_id = Some("34699999999".into());
     let cx = store
-        .ingest_context(&acme, &sales, &both, "wamid.2")
+        .ingest_context(on_sales(&both, "wamid.2"))
         .await
         .unwrap();
     assert_eq!(ids(&cx), (None, some("k2"), None));
-    both.wa_id = k1.wa_id.clone();
+    let known = ContactIdentity {
+        wa_id: k1.wa_id.clone(),
+        ..both.clone()
+    };
     let cx = store
-        .ingest_context(&acme, &sales, &both, "wamid.2")
+        .ingest_context(on_sales(&known, "wamid.2"))
         .await
         .unwrap();
     assert_eq!(ids(&cx), (None, some("k1"), some("c1")));
@@ -734,13 +747,17 @@ pub(crate) async fn ingest_context_reads_what_ingest_needs<S: Store + ?Sized>(st
         commit_conversation(&*store, acme.clone(), w).await.unwrap();
     }
     let cx = store
-        .ingest_context(&acme, &sales, &k1, "wamid.3")
+        .ingest_context(on_sales(&k1, "wamid.3"))
         .await
         .unwrap();
     assert_eq!(ids(&cx), (None, some("k1"), some("c2")));
     // Another tenant sees nothing.
+    let globex = t("globex");
     let cx = store
-        .ingest_context(&t("globex"), &sales, &k1, "wamid.1")
+        .ingest_context(IngestRequest {
+            tenant: &globex,
+            ..on_sales(&k1, "wamid.1")
+        })
         .await
         .unwrap();
     assert_eq!(ids(&cx), (None, None, None));

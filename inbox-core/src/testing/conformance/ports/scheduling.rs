@@ -1,12 +1,26 @@
 //! The [`Scheduling`] contract: outbox claims (exclusive, in commit order,
 //! in doubt when an attempt lapsed) and timers by due time.
 
+use crate::ports::{LeaseKey, LeaseRequest, OutboxAttempt, OutboxClaimRequest};
 use crate::testing::conformance::support::*;
 
 /// What dispatchers claim at `now`, for a minute each, ten at most.
 async fn claims_at<S: Store + ?Sized>(store: &S, now: DateTime<Utc>) -> Vec<OutboxClaim> {
     let lease = Duration::from_secs(60);
-    store.claim_outbox(now, lease, 10).await.unwrap()
+    let request = OutboxClaimRequest {
+        now,
+        lease,
+        limit: 10,
+    };
+    store.claim_outbox(request).await.unwrap()
+}
+
+/// A send attempt begun at minute `minute`, holding its claim a minute more.
+fn attempt(minute: i64) -> OutboxAttempt {
+    OutboxAttempt {
+        at: at(minute),
+        until: at(minute + 1),
+    }
 }
 
 /// Outbox entries are claimed by one dispatcher at a time and rescheduled
@@ -33,21 +47,19 @@ pub(crate) async fn outbox_claims_are_exclusive_and_lapse_in_doubt<S: Store + ?S
     assert_eq!(retaken.len(), 1);
     assert!(!retaken[0].in_doubt, "never attempted: not in doubt");
     assert_eq!(retaken[0].entry.attempts, 0);
-    let stale = store.begin_outbox_attempt(&first, at(70), at(71)).await;
+    let stale = store.begin_outbox_attempt(&first, attempt(70)).await;
     assert_eq!(
         stale.unwrap_err().code(),
         "conflict",
         "the old claim is stale"
     );
     // An attempt on an expired lease is refused too.
-    let late = store
-        .begin_outbox_attempt(&retaken[0], at(200), at(201))
-        .await;
+    let late = store.begin_outbox_attempt(&retaken[0], attempt(200)).await;
     assert_eq!(late.unwrap_err().code(), "conflict", "lease lapsed");
     let retaken = claims_at(&*store, at(200)).await;
     assert!(!retaken[0].in_doubt);
     store
-        .begin_outbox_attempt(&retaken[0], at(200), at(201))
+        .begin_outbox_attempt(&retaken[0], attempt(200))
         .await
         .unwrap();
     // Not due yet after a retry is scheduled; no longer in doubt then.
@@ -61,7 +73,7 @@ pub(crate) async fn outbox_claims_are_exclusive_and_lapse_in_doubt<S: Store + ?S
     assert_eq!(second[0].entry.attempts, 1);
     assert!(!second[0].in_doubt);
     store
-        .begin_outbox_attempt(&second[0], at(300), at(301))
+        .begin_outbox_attempt(&second[0], attempt(300))
         .await
         .unwrap();
     // The lease lapses after the attempt began: handed out again, in doubt,
@@ -120,7 +132,7 @@ pub(crate) async fn outbox_claims_a_conversations_entries_in_order<
     assert_eq!(claimed[0].entry.message, ids[0]);
     let until = again + TimeDelta::minutes(1);
     f.store
-        .begin_outbox_attempt(&claimed[0], again, until)
+        .begin_outbox_attempt(&claimed[0], OutboxAttempt { at: again, until })
         .await
         .unwrap();
     let lapsed = again + TimeDelta::minutes(2);
@@ -154,7 +166,7 @@ pub(crate) async fn an_attempt_holds_its_claim_for_the_send<S: Store + AsDynStor
     let claim = claims_at(&*f.store, now).await.remove(0);
     let until = now + TimeDelta::minutes(5);
     f.store
-        .begin_outbox_attempt(&claim, now, until)
+        .begin_outbox_attempt(&claim, OutboxAttempt { at: now, until })
         .await
         .unwrap();
     // Past the claim's lease, within the attempt's: still held.
@@ -256,34 +268,55 @@ pub(crate) async fn reply_leases_are_held_by_one_agent_until_they_lapse<S: Store
     let agent = |a: &str| AgentId::new(a).unwrap();
     let (ana, ben) = (agent("ana"), agent("ben"));
     let holder = |l: Lease| (l.holder.to_string(), l.until);
-    let got = store.acquire_lease(&acme, &c.id, &ana, at(0), at(1)).await;
+    let key = LeaseKey::of(&acme, &c.id);
+    let ask = |agent, now, until| LeaseRequest {
+        key,
+        agent,
+        now,
+        until,
+    };
+    let got = store.acquire_lease(ask(&ana, at(0), at(1))).await;
     assert_eq!(holder(got.unwrap()), ("ana".into(), at(1)));
-    let got = store.acquire_lease(&acme, &c.id, &ben, at(0), at(1)).await;
+    let got = store.acquire_lease(ask(&ben, at(0), at(1))).await;
     assert_eq!(holder(got.unwrap()), ("ana".into(), at(1)), "ana's");
-    let got = store.acquire_lease(&acme, &c.id, &ana, at(0), at(2)).await;
+    let got = store.acquire_lease(ask(&ana, at(0), at(2))).await;
     assert_eq!(holder(got.unwrap()), ("ana".into(), at(2)), "renewed");
-    let now = store.lease(&acme, &c.id, at(1)).await.unwrap();
+    let now = store.lease(key, at(1)).await.unwrap();
     assert_eq!(now.map(holder), Some(("ana".into(), at(2))));
-    assert_eq!(store.lease(&acme, &c.id, at(3)).await.unwrap(), None);
-    let got = store.acquire_lease(&acme, &c.id, &ben, at(3), at(4)).await;
+    assert_eq!(store.lease(key, at(3)).await.unwrap(), None);
+    let got = store.acquire_lease(ask(&ben, at(3), at(4))).await;
     assert_eq!(holder(got.unwrap()), ("ben".into(), at(4)), "lapsed");
-    assert!(!store.release_lease(&acme, &c.id, &ana).await.unwrap());
-    assert!(store.release_lease(&acme, &c.id, &ben).await.unwrap());
-    assert_eq!(store.lease(&acme, &c.id, at(3)).await.unwrap(), None);
+    assert!(!store.release_lease(key, &ana).await.unwrap());
+    assert!(store.release_lease(key, &ben).await.unwrap());
+    assert_eq!(store.lease(key, at(3)).await.unwrap(), None);
     // Racing: everyone is told of the same holder, one of them.
     let racers: Vec<AgentId> = ["a1", "a2", "a3", "a4", "a5", "a6"].map(agent).to_vec();
     let leases = join_all(racers.iter().map(|a| {
         let store = store.clone();
         let (acme, id) = (acme.clone(), c.id.clone());
-        async move { store.acquire_lease(&acme, &id, a, at(10), at(11)).await }
+        async move {
+            let key = LeaseKey::of(&acme, &id);
+            store
+                .acquire_lease(LeaseRequest {
+                    key,
+                    agent: a,
+                    now: at(10),
+                    until: at(11),
+                })
+                .await
+        }
     }))
     .await;
     let holders: BTreeSet<AgentId> = leases.into_iter().map(|l| l.unwrap().holder).collect();
     assert_eq!(holders.len(), 1, "{holders:?}");
     assert!(holders.iter().all(|h| racers.contains(h)));
     // Another tenant's conversation is not found.
+    let globex = t("globex");
     let err = store
-        .acquire_lease(&t("globex"), &c.id, &ana, at(10), at(11))
+        .acquire_lease(LeaseRequest {
+            key: LeaseKey::of(&globex, &c.id),
+            ..ask(&ana, at(10), at(11))
+        })
         .await
         .unwrap_err();
     assert_eq!(err.code(), "not_found");
