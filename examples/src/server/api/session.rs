@@ -13,7 +13,7 @@ use inbox_core::{Actor, AgentId, TeamId};
 use crate::server::auth::{self, COOKIE};
 use crate::server::client::Client;
 use crate::server::error::{ApiError, ApiResult};
-use crate::server::extract::Json;
+use crate::server::extract::{Json, Path};
 use crate::server::throttle::{Account, Address};
 use crate::server::AppState;
 
@@ -31,6 +31,35 @@ impl FromRequestParts<AppState> for Session {
             .actor(&token, state.now())
             .map(Session)
             .ok_or_else(ApiError::unauthenticated)
+    }
+}
+
+/// A request about one entity of the path (`/{id}`): the shared state, the
+/// signed-in agent and the id, checked like any id of its kind.
+#[derive(Debug)]
+pub struct On<Id> {
+    /// Shared state.
+    pub state: AppState,
+    /// Who asks.
+    pub actor: Actor,
+    /// The id of the path.
+    pub id: Id,
+}
+
+impl<Id> FromRequestParts<AppState> for On<Id>
+where
+    Id: TryFrom<String, Error = inbox_core::Error> + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Session(actor) = Session::from_request_parts(parts, state).await?;
+        let Path(id) = Path::<String>::from_request_parts(parts, state).await?;
+        Ok(Self {
+            state: state.clone(),
+            actor,
+            id: Id::try_from(id)?,
+        })
     }
 }
 
