@@ -3,7 +3,7 @@
 //! viewing notices. Every action runs once per idempotency key.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -16,7 +16,7 @@ use inbox_core::ports::Lease;
 use inbox_core::{Actor, AgentId, Assignee, ConversationId, MessageId, Reply, TeamId};
 
 use super::idempotency::{self, RequestDigest, Seen};
-use super::session::{On, Session};
+use super::session::{Caller, On, Session};
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::extract::{rejected, Json, Path};
 use crate::server::AppState;
@@ -487,8 +487,7 @@ pub struct ViewingForm {
 /// viewing", "Ana is replying"); lasts 30 seconds unless repeated.
 #[utoipa::path(post, path = "/api/conversations/{id}/viewing", tag = "collision", params(("id" = String, Path, description = "Conversation id")), request_body = ViewingForm, responses((status = 200, description = "When the notice lapses", body = String), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate"), (status = 422, body = ApiError, description = "invalid_input")))]
 pub async fn viewing(
-    State(s): State<AppState>,
-    Session(a): Session,
+    Caller(s, a): Caller,
     Path(id): Path<String>,
     Json(f): Json<ViewingForm>,
 ) -> ApiResult<Response> {

@@ -12,7 +12,7 @@ use inbox_core::{
     ViewQuery,
 };
 
-use super::session::{On, Session};
+use super::session::{Caller, On, Session};
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::extract::Query;
 use crate::server::AppState;
@@ -124,8 +124,7 @@ async fn with_contacts(
 /// `GET /api/conversations`: a page of an inbox view.
 #[utoipa::path(get, path = "/api/conversations", tag = "conversations", params(ListParams), responses((status = 200, body = ConversationPage), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
 pub async fn list(
-    State(s): State<AppState>,
-    Session(a): Session,
+    Caller(s, a): Caller,
     Query(p): Query<ListParams>,
 ) -> ApiResult<Json<ConversationPage>> {
     let page = s.inbox.list(&a, &p.query()?).await?;
@@ -144,8 +143,7 @@ pub struct SearchParams {
 /// may see.
 #[utoipa::path(get, path = "/api/search", tag = "conversations", params(SearchParams, ListParams), responses((status = 200, body = ConversationPage), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
 pub async fn search(
-    State(s): State<AppState>,
-    Session(a): Session,
+    Caller(s, a): Caller,
     Query(p): Query<SearchParams>,
     Query(list): Query<ListParams>,
 ) -> ApiResult<Json<ConversationPage>> {
