@@ -50,32 +50,33 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
     }
 }
 
-/// Query parameters.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Query<T>(pub T);
+/// Declares a wrapper of the axum extractor of the same name that reads
+/// the request's parts: the same value, refused with the API's errors.
+macro_rules! parts_extractor {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, Default)]
+        pub struct $name<T>(pub T);
 
-impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
-    type Rejection = ApiError;
+        impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for $name<T> {
+            type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        axum::extract::Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|axum::extract::Query(v)| Self(v))
-            .map_err(|e| rejected(e.status(), e.body_text()))
-    }
+            async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+                axum::extract::$name::<T>::from_request_parts(parts, state)
+                    .await
+                    .map(|axum::extract::$name(v)| Self(v))
+                    .map_err(|e| rejected(e.status(), e.body_text()))
+            }
+        }
+    };
 }
 
-/// Path parameters.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Path<T>(pub T);
+parts_extractor!(
+    /// Query parameters.
+    Query
+);
 
-impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T> {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        axum::extract::Path::<T>::from_request_parts(parts, state)
-            .await
-            .map(|axum::extract::Path(v)| Self(v))
-            .map_err(|e| rejected(e.status(), e.body_text()))
-    }
-}
+parts_extractor!(
+    /// Path parameters.
+    Path
+);

@@ -3,7 +3,7 @@
 //! viewing notices. Every action runs once per idempotency key.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -12,10 +12,11 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use inbox_core::model::{Content, ConversationStatus, Direction, Message, Priority};
+use inbox_core::ports::Lease;
 use inbox_core::{Actor, AgentId, Assignee, ConversationId, MessageId, Reply, TeamId};
 
 use super::idempotency::{self, RequestDigest, Seen};
-use super::session::Session;
+use super::session::{Caller, On, Session};
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::extract::{rejected, Json, Path};
 use crate::server::AppState;
@@ -456,29 +457,23 @@ pub async fn priority(r: Act<PriorityForm>) -> ApiResult<Response> {
 /// `PUT /api/conversations/{id}/lease`: takes (or renews) the reply lease,
 /// so nobody else can reply meanwhile.
 #[utoipa::path(put, path = "/api/conversations/{id}/lease", tag = "collision", params(("id" = String, Path, description = "Conversation id")), responses((status = 200, description = "The reply lease", body = inbox_core::ports::Lease), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate"), (status = 422, body = ApiError, description = "invalid_input")))]
-pub async fn take_lease(
-    State(s): State<AppState>,
-    Session(a): Session,
-    Path(id): Path<String>,
-) -> ApiResult<Response> {
-    let lease = s
+pub async fn take_lease(on: On<ConversationId>) -> ApiResult<axum::Json<Lease>> {
+    let lease = on
+        .state
         .inbox
-        .acquire_reply_lease(&a, &ConversationId::new(id)?)
+        .acquire_reply_lease(&on.actor, &on.id)
         .await?;
-    Ok(axum::Json(lease).into_response())
+    Ok(axum::Json(lease))
 }
 
 /// `DELETE /api/conversations/{id}/lease`.
 #[utoipa::path(delete, path = "/api/conversations/{id}/lease", tag = "collision", params(("id" = String, Path, description = "Conversation id")), responses((status = 204, description = "Released"), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate"), (status = 422, body = ApiError, description = "invalid_input")))]
-pub async fn drop_lease(
-    State(s): State<AppState>,
-    Session(a): Session,
-    Path(id): Path<String>,
-) -> ApiResult<Response> {
-    s.inbox
-        .release_reply_lease(&a, &ConversationId::new(id)?)
+pub async fn drop_lease(on: On<ConversationId>) -> ApiResult<StatusCode> {
+    on.state
+        .inbox
+        .release_reply_lease(&on.actor, &on.id)
         .await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Viewing form.
@@ -492,8 +487,7 @@ pub struct ViewingForm {
 /// viewing", "Ana is replying"); lasts 30 seconds unless repeated.
 #[utoipa::path(post, path = "/api/conversations/{id}/viewing", tag = "collision", params(("id" = String, Path, description = "Conversation id")), request_body = ViewingForm, responses((status = 200, description = "When the notice lapses", body = String), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate"), (status = 422, body = ApiError, description = "invalid_input")))]
 pub async fn viewing(
-    State(s): State<AppState>,
-    Session(a): Session,
+    Caller(s, a): Caller,
     Path(id): Path<String>,
     Json(f): Json<ViewingForm>,
 ) -> ApiResult<Response> {

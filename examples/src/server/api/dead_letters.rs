@@ -2,7 +2,7 @@
 //! whole with their typed reason), listed newest first and replayed with
 //! today's WhatsApp decoder.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::Query;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
@@ -11,9 +11,8 @@ use inbox_core::query::Cursor;
 use inbox_core::DeadLetterId;
 use inbox_whatsapp::WhatsAppDecoder;
 
-use super::session::Session;
+use super::session::{Caller, On};
 use crate::server::error::{ApiError, ApiResult};
-use crate::server::AppState;
 
 /// Dead letter listing parameters.
 #[derive(Debug, Deserialize, Default, utoipa::ToSchema, utoipa::IntoParams)]
@@ -48,8 +47,7 @@ pub struct DeadLetterPage {
 /// `GET /api/dead-letters`: the inbound items the inbox refused (admins).
 #[utoipa::path(get, path = "/api/dead-letters", tag = "admin", params(DeadLetterParams), responses((status = 200, body = DeadLetterPage), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 422, body = ApiError)))]
 pub async fn dead_letters(
-    State(s): State<AppState>,
-    Session(a): Session,
+    Caller(s, a): Caller,
     Query(p): Query<DeadLetterParams>,
 ) -> ApiResult<Json<DeadLetterPage>> {
     let page = s.inbox.dead_letters(&a, &p.query()?).await?;
@@ -63,15 +61,11 @@ pub async fn dead_letters(
 /// ingests it (admins). The letter comes back marked replayed, or still
 /// waiting with the reason it was refused for now.
 #[utoipa::path(post, path = "/api/dead-letters/{id}/replay", tag = "admin", params(("id" = String, Path, description = "Dead letter id")), responses((status = 200, body = DeadLetter), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "invalid_state: already replayed")))]
-pub async fn replay_dead_letter(
-    State(s): State<AppState>,
-    Session(a): Session,
-    Path(id): Path<String>,
-) -> ApiResult<Json<DeadLetter>> {
-    let id = DeadLetterId::new(id)?;
+pub async fn replay_dead_letter(on: On<DeadLetterId>) -> ApiResult<Json<DeadLetter>> {
+    let inbox = &on.state.inbox;
     Ok(Json(
-        s.inbox
-            .replay_dead_letter(&a, &id, &WhatsAppDecoder)
+        inbox
+            .replay_dead_letter(&on.actor, &on.id, &WhatsAppDecoder)
             .await?,
     ))
 }

@@ -1,6 +1,5 @@
 //! Reports and the live snapshot (supervisors and admins).
 
-use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
@@ -10,10 +9,9 @@ use std::time::Duration;
 use inbox_core::metrics::{LiveQuery, MetricsQuery};
 use inbox_core::{AgentId, ChannelId, TeamId};
 
-use super::session::Session;
+use super::session::Caller;
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::extract::Query;
-use crate::server::AppState;
 
 /// Report parameters.
 #[derive(Debug, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
@@ -41,11 +39,7 @@ const MISSED_AFTER_MAX: u64 = 366 * 24 * 3600;
 
 /// `GET /api/metrics`: the report (supervisors and admins).
 #[utoipa::path(get, path = "/api/metrics", tag = "reports", params(MetricsParams), responses((status = 200, description = "The report", body = inbox_core::metrics::MetricsReport), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
-pub async fn metrics(
-    State(s): State<AppState>,
-    Session(a): Session,
-    Query(p): Query<MetricsParams>,
-) -> ApiResult<Response> {
+pub async fn metrics(Caller(s, a): Caller, Query(p): Query<MetricsParams>) -> ApiResult<Response> {
     let missed_after = p.missed_after_secs.unwrap_or(1800);
     if missed_after > MISSED_AFTER_MAX {
         return Err(inbox_core::Error::invalid(
@@ -79,11 +73,7 @@ pub struct LiveParams {
 
 /// `GET /api/live`: the live snapshot (supervisors and admins).
 #[utoipa::path(get, path = "/api/live", tag = "reports", params(LiveParams), responses((status = 200, description = "The live snapshot", body = inbox_core::metrics::LiveSnapshot), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
-pub async fn live(
-    State(s): State<AppState>,
-    Session(a): Session,
-    Query(p): Query<LiveParams>,
-) -> ApiResult<Response> {
+pub async fn live(Caller(s, a): Caller, Query(p): Query<LiveParams>) -> ApiResult<Response> {
     let q = LiveQuery {
         channel: p.channel.map(ChannelId::new).transpose()?,
         team: p.team.map(TeamId::new).transpose()?,

@@ -13,7 +13,7 @@ use inbox_core::{Actor, AgentId, TeamId};
 use crate::server::auth::{self, COOKIE};
 use crate::server::client::Client;
 use crate::server::error::{ApiError, ApiResult};
-use crate::server::extract::Json;
+use crate::server::extract::{Json, Path};
 use crate::server::throttle::{Account, Address};
 use crate::server::AppState;
 
@@ -31,6 +31,54 @@ impl FromRequestParts<AppState> for Session {
             .actor(&token, state.now())
             .map(Session)
             .ok_or_else(ApiError::unauthenticated)
+    }
+}
+
+/// The signed-in agent of a request, with the shared state: who asks, and
+/// the inbox they ask.
+#[derive(Debug)]
+pub struct Caller(
+    /// Shared state.
+    pub AppState,
+    /// Who asks.
+    pub Actor,
+);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Session(actor) = Session::from_request_parts(parts, state).await?;
+        Ok(Self(state.clone(), actor))
+    }
+}
+
+/// A request about one entity of the path (`/{id}`): the shared state, the
+/// signed-in agent and the id, checked like any id of its kind.
+#[derive(Debug)]
+pub struct On<Id> {
+    /// Shared state.
+    pub state: AppState,
+    /// Who asks.
+    pub actor: Actor,
+    /// The id of the path.
+    pub id: Id,
+}
+
+impl<Id> FromRequestParts<AppState> for On<Id>
+where
+    Id: TryFrom<String, Error = inbox_core::Error> + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Caller(shared, actor) = Caller::from_request_parts(parts, state).await?;
+        let Path(id) = Path::<String>::from_request_parts(parts, state).await?;
+        Ok(Self {
+            state: shared,
+            actor,
+            id: Id::try_from(id)?,
+        })
     }
 }
 
@@ -168,19 +216,13 @@ pub async fn sign_out(State(s): State<AppState>, client: Client, headers: Header
 
 /// `GET /api/me`.
 #[utoipa::path(get, path = "/api/me", tag = "session", responses((status = 200, body = AgentView), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
-pub async fn me(
-    State(s): State<AppState>,
-    Session(a): Session,
-) -> ApiResult<JsonAnswer<AgentView>> {
+pub async fn me(Caller(s, a): Caller) -> ApiResult<JsonAnswer<AgentView>> {
     Ok(JsonAnswer(s.inbox.me(&a).await?.into()))
 }
 
 /// `GET /api/agents`: the tenant's agents (names, presence, capacity).
 #[utoipa::path(get, path = "/api/agents", tag = "agents", responses((status = 200, body = Vec<AgentView>), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
-pub async fn agents(
-    State(s): State<AppState>,
-    Session(a): Session,
-) -> ApiResult<JsonAnswer<Vec<AgentView>>> {
+pub async fn agents(Caller(s, a): Caller) -> ApiResult<JsonAnswer<Vec<AgentView>>> {
     let all = s.inbox.agents(&a).await?;
     Ok(JsonAnswer(all.into_iter().map(AgentView::from).collect()))
 }
@@ -194,11 +236,7 @@ pub struct PresenceForm {
 
 /// `POST /api/presence`.
 #[utoipa::path(post, path = "/api/presence", tag = "agents", request_body = PresenceForm, responses((status = 200, description = "The events recorded", body = Vec<inbox_core::Event>), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
-pub async fn presence(
-    State(s): State<AppState>,
-    Session(a): Session,
-    Json(f): Json<PresenceForm>,
-) -> ApiResult<Response> {
+pub async fn presence(Caller(s, a): Caller, Json(f): Json<PresenceForm>) -> ApiResult<Response> {
     let events = s.inbox.set_presence(&a, f.presence).await?;
     Ok(JsonAnswer(events).into_response())
 }

@@ -1,18 +1,20 @@
 //! Inbox views, search, a conversation, a contact, templates.
 
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 use inbox_core::model::ConversationStatus;
 use inbox_core::query::{Cursor, SortOrder};
-use inbox_core::{Actor, ChannelId, ContactId, ConversationId, TeamId, View, ViewQuery};
+use inbox_core::{
+    Actor, ChannelId, ContactDetail, ContactId, ConversationDetail, ConversationId, TeamId, View,
+    ViewQuery,
+};
 
-use super::session::Session;
+use super::session::{Caller, On, Session};
 use crate::server::error::{ApiError, ApiResult};
-use crate::server::extract::{Path, Query};
+use crate::server::extract::Query;
 use crate::server::AppState;
 
 /// Inbox view parameters.
@@ -122,8 +124,7 @@ async fn with_contacts(
 /// `GET /api/conversations`: a page of an inbox view.
 #[utoipa::path(get, path = "/api/conversations", tag = "conversations", params(ListParams), responses((status = 200, body = ConversationPage), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
 pub async fn list(
-    State(s): State<AppState>,
-    Session(a): Session,
+    Caller(s, a): Caller,
     Query(p): Query<ListParams>,
 ) -> ApiResult<Json<ConversationPage>> {
     let page = s.inbox.list(&a, &p.query()?).await?;
@@ -142,8 +143,7 @@ pub struct SearchParams {
 /// may see.
 #[utoipa::path(get, path = "/api/search", tag = "conversations", params(SearchParams, ListParams), responses((status = 200, body = ConversationPage), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
 pub async fn search(
-    State(s): State<AppState>,
-    Session(a): Session,
+    Caller(s, a): Caller,
     Query(p): Query<SearchParams>,
     Query(list): Query<ListParams>,
 ) -> ApiResult<Json<ConversationPage>> {
@@ -177,22 +177,12 @@ pub async fn templates(
 /// `GET /api/conversations/{id}`: the conversation with its messages,
 /// notes, timeline, SLA state and customer context.
 #[utoipa::path(get, path = "/api/conversations/{id}", tag = "conversations", params(("id" = String, Path, description = "Conversation id")), responses((status = 200, description = "The conversation, its contact, messages and notes, timeline and customer context", body = inbox_core::ConversationDetail), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
-pub async fn conversation(
-    State(s): State<AppState>,
-    Session(a): Session,
-    Path(id): Path<String>,
-) -> ApiResult<Response> {
-    let detail = s.inbox.conversation(&a, &ConversationId::new(id)?).await?;
-    Ok(Json(detail).into_response())
+pub async fn conversation(on: On<ConversationId>) -> ApiResult<Json<ConversationDetail>> {
+    Ok(Json(on.state.inbox.conversation(&on.actor, &on.id).await?))
 }
 
 /// `GET /api/contacts/{id}`: a contact and their conversations.
 #[utoipa::path(get, path = "/api/contacts/{id}", tag = "contacts", params(("id" = String, Path, description = "Contact id")), responses((status = 200, description = "The contact and their conversations", body = inbox_core::ContactDetail), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
-pub async fn contact(
-    State(s): State<AppState>,
-    Session(a): Session,
-    Path(id): Path<String>,
-) -> ApiResult<Response> {
-    let detail = s.inbox.contact(&a, &ContactId::new(id)?).await?;
-    Ok(Json(detail).into_response())
+pub async fn contact(on: On<ContactId>) -> ApiResult<Json<ContactDetail>> {
+    Ok(Json(on.state.inbox.contact(&on.actor, &on.id).await?))
 }
