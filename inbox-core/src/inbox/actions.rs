@@ -231,9 +231,7 @@ impl Inbox {
                 },
                 warning: warning.clone(),
             });
-            if let Some(w) = &warning {
-                d.warnings.push(w.clone());
-            }
+            d.warnings.extend(warning.clone());
             Ok(())
         })
         .await
@@ -276,9 +274,7 @@ impl Inbox {
                 to: to_own,
                 note: note_id.clone(),
             });
-            if let Some(w) = &warning {
-                d.warnings.push(w.clone());
-            }
+            d.warnings.extend(warning.clone());
             Ok(())
         })
         .await

@@ -82,6 +82,15 @@ struct Drain<'a> {
     now: DateTime<Utc>,
 }
 
+/// The team queue a conversation waits in, with the routing that says how
+/// its team assigns, during a drain.
+#[derive(Clone, Copy)]
+struct Queue<'a> {
+    routing: &'a Routing,
+    team: &'a TeamId,
+    drain: Drain<'a>,
+}
+
 /// What placing a conversation would take.
 enum Plan {
     Commit(Box<Decision<'static>>),
@@ -153,7 +162,12 @@ impl Inbox {
                 break;
             };
             examined += 1;
-            match self.place(&routing, &c, &lines[i].team, drain).await? {
+            let queue = Queue {
+                routing: &routing,
+                team: &lines[i].team,
+                drain,
+            };
+            match self.place(queue, &c).await? {
                 Placed::Assigned => assigned += 1,
                 Placed::Skipped => {}
                 Placed::TeamFull => {
@@ -182,20 +196,14 @@ impl Inbox {
 
     /// Places one waiting conversation, reading the loads again after every
     /// lost race.
-    async fn place(
-        &self,
-        routing: &Routing,
-        seen: &Conversation,
-        team: &TeamId,
-        drain: Drain<'_>,
-    ) -> Result<Placed> {
+    async fn place(&self, queue: Queue<'_>, seen: &Conversation) -> Result<Placed> {
         let mut current = seen.clone();
         let mut retry = Retry::default();
         loop {
-            if !waits_in(&current, team) {
+            if !waits_in(&current, queue.team) {
                 return Ok(Placed::Skipped);
             }
-            let decision = match self.plan(routing, &current, team, drain).await? {
+            let decision = match self.plan(queue, &current).await? {
                 Plan::Commit(d) => *d,
                 Plan::NoPick => return Ok(Placed::Skipped),
                 Plan::TeamFull => return Ok(Placed::TeamFull),
@@ -215,13 +223,12 @@ impl Inbox {
 
     /// What giving `current` to the agent its team's strategy picks now
     /// would commit.
-    async fn plan(
-        &self,
-        routing: &Routing,
-        current: &Conversation,
-        team: &TeamId,
-        drain: Drain<'_>,
-    ) -> Result<Plan> {
+    async fn plan(&self, queue: Queue<'_>, current: &Conversation) -> Result<Plan> {
+        let Queue {
+            routing,
+            team,
+            drain,
+        } = queue;
         let now = drain.now;
         let roster = self.roster(&current.tenant, Some(&current.contact)).await?;
         if !routing.has_room(team, &roster, now) {
@@ -291,7 +298,12 @@ impl Inbox {
             now: self.now(),
         };
         let now = drain.now;
-        let plan = self.plan(&routing, current, team, drain).await?;
+        let queue = Queue {
+            routing: &routing,
+            team,
+            drain,
+        };
+        let plan = self.plan(queue, current).await?;
         Ok(match plan {
             Plan::Commit(d) => Some(self.finish(*d, now).await?.changes),
             Plan::NoPick | Plan::TeamFull => None,

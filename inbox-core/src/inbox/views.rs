@@ -7,6 +7,7 @@ use super::{Actor, Inbox};
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::ids::{ChannelId, ContactId, ConversationId, TeamId};
+use crate::metrics::{LiveQuery, LiveSnapshot, MetricsQuery, MetricsReport};
 use crate::model::Agent;
 use crate::model::{Contact, Conversation, ConversationStatus, Message, Priority};
 use crate::permissions::{self, Action};
@@ -262,11 +263,7 @@ impl Inbox {
 
     /// A report over the conversations opened in a range (supervisors and
     /// admins). `query.now` is set from the inbox's clock.
-    pub async fn metrics(
-        &self,
-        actor: &Actor,
-        mut query: crate::metrics::MetricsQuery,
-    ) -> Result<crate::metrics::MetricsReport> {
+    pub async fn metrics(&self, actor: &Actor, mut query: MetricsQuery) -> Result<MetricsReport> {
         self.agent_allowed(actor, Action::ViewAll).await?;
         query.now = self.now();
         query.validate()?;
@@ -276,11 +273,7 @@ impl Inbox {
     /// The live snapshot (supervisors and admins): open, unassigned and
     /// waiting conversations, SLA at risk and breached, agents' loads.
     /// `query.now` is set from the inbox's clock.
-    pub async fn live_snapshot(
-        &self,
-        actor: &Actor,
-        mut query: crate::metrics::LiveQuery,
-    ) -> Result<crate::metrics::LiveSnapshot> {
+    pub async fn live_snapshot(&self, actor: &Actor, mut query: LiveQuery) -> Result<LiveSnapshot> {
         self.agent_allowed(actor, Action::ViewAll).await?;
         query.now = self.now();
         self.ports.store.live_snapshot(&actor.tenant, &query).await
