@@ -451,48 +451,48 @@ impl MetricsReport {
             rows.extend(items.into_iter().map(|(k, v)| vec![k, v.to_string()]));
             rows
         };
-        let mut agents = vec![vec![
-            "agent".to_string(),
-            "handled".into(),
-            "open".into(),
-            "first_response_avg_secs".into(),
-            "first_response_median_secs".into(),
-            "first_response_p90_secs".into(),
-            "replies".into(),
-            "notes".into(),
-            "next_response_avg_secs".into(),
-            "next_response_median_secs".into(),
-            "next_response_p90_secs".into(),
-        ]];
+        let header = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        let dist = |d: &Distribution| [avg(d.avg_secs), opt(d.median_secs), opt(d.p90_secs)];
+        let mut agents = vec![header(&[
+            "agent",
+            "handled",
+            "open",
+            "first_response_avg_secs",
+            "first_response_median_secs",
+            "first_response_p90_secs",
+            "replies",
+            "notes",
+            "next_response_avg_secs",
+            "next_response_median_secs",
+            "next_response_p90_secs",
+        ])];
         for a in &self.agents {
-            agents.push(vec![
+            let mut row = vec![
                 a.agent.to_string(),
                 a.handled.to_string(),
                 a.open.to_string(),
-                avg(a.first_response.avg_secs),
-                opt(a.first_response.median_secs),
-                opt(a.first_response.p90_secs),
-                a.replies.to_string(),
-                a.notes.to_string(),
-                avg(a.next_response.avg_secs),
-                opt(a.next_response.median_secs),
-                opt(a.next_response.p90_secs),
-            ]);
+            ];
+            row.extend(dist(&a.first_response));
+            row.extend([a.replies.to_string(), a.notes.to_string()]);
+            row.extend(dist(&a.next_response));
+            agents.push(row);
         }
-        let mut sla = vec![vec![
-            "policy".to_string(),
-            "target".into(),
-            "met".into(),
-            "breached".into(),
-            "compliance".into(),
-        ]];
+        let mut sla = vec![header(&[
+            "policy",
+            "target",
+            "met",
+            "breached",
+            "compliance",
+        ])];
         for c in &self.sla {
+            let rate = c.rate().map(|r| format!("{r:.4}")).unwrap_or_default();
+            let (met, breached) = (c.met.to_string(), c.breached.to_string());
             sla.push(vec![
                 c.policy.clone(),
                 c.target.clone(),
-                c.met.to_string(),
-                c.breached.to_string(),
-                c.rate().map(|r| format!("{r:.4}")).unwrap_or_default(),
+                met,
+                breached,
+                rate,
             ]);
         }
         Ok(vec![
