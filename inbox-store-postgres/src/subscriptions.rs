@@ -4,12 +4,15 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::Row;
+use sqlx::postgres::PgArguments;
+use sqlx::query::Query;
+use sqlx::{PgConnection, Postgres, Row};
 
 use inbox_core::ports::{
-    DeliveryOutcome, DeliveryRecord, SubscriptionDeadLetter, SubscriptionLog, SubscriptionRetry,
+    DeliveryOutcome, DeliveryRecord, SubscriptionCommit, SubscriptionDeadLetter, SubscriptionKey,
+    SubscriptionLog, SubscriptionRetry,
 };
-use inbox_core::{Result, TenantId};
+use inbox_core::Result;
 
 use crate::error::{corrupt, db};
 use crate::PgStore;
@@ -26,22 +29,66 @@ fn parse<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> Result<T> {
     serde_json::from_value(v).map_err(|e| corrupt("subscription delivery", e))
 }
 
+/// `sql` with the subscription's tenant and id bound to `$1` and `$2`.
+fn keyed<'q>(sql: &'q str, key: SubscriptionKey<'q>) -> Query<'q, Postgres, PgArguments> {
+    sqlx::query(sql)
+        .bind(key.tenant.as_str())
+        .bind(key.subscription)
+}
+
 const UPSERT: &str = "INSERT INTO inbox_subscription_deliveries (tenant_id, subscription, seq, dead, due_us, data) \
      VALUES ($1, $2, $3, $4, $5, $6) \
      ON CONFLICT (tenant_id, subscription, seq) DO UPDATE SET dead = EXCLUDED.dead, due_us = EXCLUDED.due_us, data = EXCLUDED.data";
 
+/// A row of `inbox_subscription_deliveries` to write: a retry (with its due
+/// time) or a dead letter.
+struct DeliveryRow {
+    seq: u64,
+    dead: bool,
+    due_us: Option<i64>,
+    data: serde_json::Value,
+}
+
+impl DeliveryRow {
+    fn retry(r: &SubscriptionRetry) -> Result<Self> {
+        Ok(Self {
+            seq: r.event.seq,
+            dead: false,
+            due_us: Some(r.due.timestamp_micros()),
+            data: json(r)?,
+        })
+    }
+
+    fn dead(d: &SubscriptionDeadLetter) -> Result<Self> {
+        Ok(Self {
+            seq: d.event.seq,
+            dead: true,
+            due_us: None,
+            data: json(d)?,
+        })
+    }
+
+    /// Writes the row for `key`, replacing the delivery's previous one.
+    async fn upsert(self, conn: &mut PgConnection, key: SubscriptionKey<'_>) -> sqlx::Result<()> {
+        keyed(UPSERT, key)
+            .bind(seq(self.seq))
+            .bind(self.dead)
+            .bind(self.due_us)
+            .bind(self.data)
+            .execute(conn)
+            .await
+            .map(drop)
+    }
+}
+
 #[async_trait]
 impl SubscriptionLog for PgStore {
-    async fn subscription_position(
-        &self,
-        tenant: &TenantId,
-        subscription: &str,
-    ) -> Result<Option<u64>> {
+    async fn subscription_position(&self, key: SubscriptionKey<'_>) -> Result<Option<u64>> {
         let p: Option<i64> = sqlx::query_scalar(
             "SELECT position FROM inbox_subscription_positions WHERE tenant_id = $1 AND subscription = $2",
         )
-        .bind(tenant.as_str())
-        .bind(subscription)
+        .bind(key.tenant.as_str())
+        .bind(key.subscription)
         .fetch_optional(self.pool())
         .await
         .map_err(|e| db("subscription position", e))?;
@@ -50,56 +97,33 @@ impl SubscriptionLog for PgStore {
 
     async fn subscription_commit(
         &self,
-        tenant: &TenantId,
-        subscription: &str,
-        position: u64,
-        retries: Vec<SubscriptionRetry>,
-        dead: Vec<SubscriptionDeadLetter>,
+        key: SubscriptionKey<'_>,
+        commit: SubscriptionCommit,
     ) -> Result<()> {
         let fail = |e| db("subscription commit", e);
+        let rows = (commit.retries.iter().map(DeliveryRow::retry))
+            .chain(commit.dead.iter().map(DeliveryRow::dead))
+            .collect::<Result<Vec<_>>>()?;
         let mut tx = self.pool().begin().await.map_err(fail)?;
-        sqlx::query(
+        keyed(
             "INSERT INTO inbox_subscription_positions (tenant_id, subscription, position) VALUES ($1, $2, $3) \
              ON CONFLICT (tenant_id, subscription) DO UPDATE \
              SET position = GREATEST(inbox_subscription_positions.position, EXCLUDED.position)",
+            key,
         )
-        .bind(tenant.as_str())
-        .bind(subscription)
-        .bind(seq(position))
+        .bind(seq(commit.position))
         .execute(&mut *tx)
         .await
         .map_err(fail)?;
-        for r in &retries {
-            sqlx::query(UPSERT)
-                .bind(tenant.as_str())
-                .bind(subscription)
-                .bind(seq(r.event.seq))
-                .bind(false)
-                .bind(Some(r.due.timestamp_micros()))
-                .bind(json(r)?)
-                .execute(&mut *tx)
-                .await
-                .map_err(fail)?;
-        }
-        for d in &dead {
-            sqlx::query(UPSERT)
-                .bind(tenant.as_str())
-                .bind(subscription)
-                .bind(seq(d.event.seq))
-                .bind(true)
-                .bind(None::<i64>)
-                .bind(json(d)?)
-                .execute(&mut *tx)
-                .await
-                .map_err(fail)?;
+        for row in rows {
+            row.upsert(&mut tx, key).await.map_err(fail)?;
         }
         tx.commit().await.map_err(fail)
     }
 
     async fn subscription_due_retries(
         &self,
-        tenant: &TenantId,
-        subscription: &str,
+        key: SubscriptionKey<'_>,
         now: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<SubscriptionRetry>> {
@@ -108,8 +132,8 @@ impl SubscriptionLog for PgStore {
              WHERE tenant_id = $1 AND subscription = $2 AND NOT dead AND due_us <= $3 \
              ORDER BY due_us, seq LIMIT $4",
         )
-        .bind(tenant.as_str())
-        .bind(subscription)
+        .bind(key.tenant.as_str())
+        .bind(key.subscription)
         .bind(now.timestamp_micros())
         .bind(i64::from(limit))
         .fetch_all(self.pool())
@@ -120,19 +144,17 @@ impl SubscriptionLog for PgStore {
 
     async fn subscription_settle(
         &self,
-        tenant: &TenantId,
-        subscription: &str,
+        key: SubscriptionKey<'_>,
         event_seq: u64,
         outcome: DeliveryOutcome,
     ) -> Result<()> {
         let fail = |e| db("subscription settle", e);
         let mut tx = self.pool().begin().await.map_err(fail)?;
-        let row = sqlx::query(
+        let row = keyed(
             "SELECT dead, data FROM inbox_subscription_deliveries \
              WHERE tenant_id = $1 AND subscription = $2 AND seq = $3 FOR UPDATE",
+            key,
         )
-        .bind(tenant.as_str())
-        .bind(subscription)
         .bind(seq(event_seq))
         .fetch_optional(&mut *tx)
         .await
@@ -145,46 +167,39 @@ impl SubscriptionLog for PgStore {
         } else {
             parse::<SubscriptionRetry>(row.get(1))?.event
         };
-        let (dead, due, data) = match outcome.record(subscription, event) {
+        let row = match outcome.record(key.subscription, event) {
             None => {
-                sqlx::query(
+                keyed(
                     "DELETE FROM inbox_subscription_deliveries WHERE tenant_id = $1 AND subscription = $2 AND seq = $3",
+                    key,
                 )
-                .bind(tenant.as_str())
-                .bind(subscription)
                 .bind(seq(event_seq))
                 .execute(&mut *tx)
                 .await
                 .map_err(fail)?;
                 return tx.commit().await.map_err(fail);
             }
-            Some(DeliveryRecord::Retry(r)) => (false, Some(r.due.timestamp_micros()), json(&r)?),
-            Some(DeliveryRecord::Dead(d)) => (true, None, json(&d)?),
+            Some(DeliveryRecord::Retry(r)) => DeliveryRow::retry(&r)?,
+            Some(DeliveryRecord::Dead(d)) => DeliveryRow::dead(&d)?,
         };
-        sqlx::query(UPSERT)
-            .bind(tenant.as_str())
-            .bind(subscription)
-            .bind(seq(event_seq))
-            .bind(dead)
-            .bind(due)
-            .bind(data)
-            .execute(&mut *tx)
-            .await
-            .map_err(fail)?;
+        let row = DeliveryRow {
+            seq: event_seq,
+            ..row
+        };
+        row.upsert(&mut tx, key).await.map_err(fail)?;
         tx.commit().await.map_err(fail)
     }
 
     async fn subscription_dead_letters(
         &self,
-        tenant: &TenantId,
-        subscription: &str,
+        key: SubscriptionKey<'_>,
     ) -> Result<Vec<SubscriptionDeadLetter>> {
         let rows: Vec<serde_json::Value> = sqlx::query_scalar(
             "SELECT data FROM inbox_subscription_deliveries \
              WHERE tenant_id = $1 AND subscription = $2 AND dead ORDER BY seq",
         )
-        .bind(tenant.as_str())
-        .bind(subscription)
+        .bind(key.tenant.as_str())
+        .bind(key.subscription)
         .fetch_all(self.pool())
         .await
         .map_err(|e| db("subscription dead letters", e))?;

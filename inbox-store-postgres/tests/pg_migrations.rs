@@ -18,8 +18,8 @@ use inbox_core::model::{
     ResponseTime,
 };
 use inbox_core::ports::{
-    Changeset, Conversations, Messages, SubscriptionDeadLetter, SubscriptionLog, SubscriptionRetry,
-    Write,
+    Changeset, Conversations, Messages, SubscriptionDeadLetter, SubscriptionKey, SubscriptionLog,
+    SubscriptionRetry, Write,
 };
 use inbox_core::sla::{SlaState, SlaTarget, SlaTargetKind, SlaTargetState};
 use inbox_core::{
@@ -429,19 +429,17 @@ async fn subscription_state_stored_before_migration_20_is_kept() {
 
     let store = PgStore::connect(&url, 4).await.unwrap();
     store.migrate().await.unwrap();
-    assert_eq!(
-        store.subscription_position(&t, "crm").await.unwrap(),
-        Some(7)
-    );
+    let crm = SubscriptionKey::of(&t, "crm");
+    assert_eq!(store.subscription_position(crm).await.unwrap(), Some(7));
     assert_eq!(
         store
-            .subscription_due_retries(&t, "crm", at(10, 0), 10)
+            .subscription_due_retries(crm, at(10, 0), 10)
             .await
             .unwrap(),
         vec![retry]
     );
     assert_eq!(
-        store.subscription_dead_letters(&t, "crm").await.unwrap(),
+        store.subscription_dead_letters(crm).await.unwrap(),
         vec![dead]
     );
     store.close().await;

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use inbox_core::ports::{
-    Clock, DeliveryOutcome, DeliveryRecord, Store, SubscriptionDeadLetter, SubscriptionLog,
+    Clock, DeliveryOutcome, DeliveryRecord, Store, SubscriptionCommit, SubscriptionDeadLetter,
+    SubscriptionKey, SubscriptionLog,
 };
 use inbox_core::{Event, Secret, TenantId};
 
@@ -215,7 +216,7 @@ impl SubscriptionDispatcher {
         let (sub, start) = self.subscription(subscription)?;
         Ok(self
             .log
-            .subscription_position(&sub.tenant, &sub.id)
+            .subscription_position(SubscriptionKey::of(&sub.tenant, &sub.id))
             .await?
             .unwrap_or(*start))
     }
@@ -228,7 +229,7 @@ impl SubscriptionDispatcher {
         let (sub, _) = self.subscription(subscription)?;
         Ok(self
             .log
-            .subscription_dead_letters(&sub.tenant, &sub.id)
+            .subscription_dead_letters(SubscriptionKey::of(&sub.tenant, &sub.id))
             .await?)
     }
 
@@ -239,7 +240,7 @@ impl SubscriptionDispatcher {
         for (sub, start) in &self.subscriptions {
             let after = self
                 .log
-                .subscription_position(&sub.tenant, &sub.id)
+                .subscription_position(SubscriptionKey::of(&sub.tenant, &sub.id))
                 .await?
                 .unwrap_or(*start);
             let events = self.store.events_since(&sub.tenant, after, limit).await?;
@@ -266,13 +267,20 @@ impl SubscriptionDispatcher {
                     }
                 }
                 self.log
-                    .subscription_commit(&sub.tenant, &sub.id, last, retries, dead)
+                    .subscription_commit(
+                        SubscriptionKey::of(&sub.tenant, &sub.id),
+                        SubscriptionCommit {
+                            position: last,
+                            retries,
+                            dead,
+                        },
+                    )
                     .await?;
             }
             let now = self.clock.now();
             for r in self
                 .log
-                .subscription_due_retries(&sub.tenant, &sub.id, now, limit)
+                .subscription_due_retries(SubscriptionKey::of(&sub.tenant, &sub.id), now, limit)
                 .await?
             {
                 let p = Pending {
@@ -287,7 +295,11 @@ impl SubscriptionDispatcher {
                     DeliveryOutcome::Dead { .. } => report.dead += 1,
                 }
                 self.log
-                    .subscription_settle(&sub.tenant, &sub.id, p.event.seq, step)
+                    .subscription_settle(
+                        SubscriptionKey::of(&sub.tenant, &sub.id),
+                        p.event.seq,
+                        step,
+                    )
                     .await?;
             }
         }
@@ -327,7 +339,7 @@ impl SubscriptionDispatcher {
         let (sub, _) = self.subscription(subscription)?;
         let letter = self
             .log
-            .subscription_dead_letters(&sub.tenant, &sub.id)
+            .subscription_dead_letters(SubscriptionKey::of(&sub.tenant, &sub.id))
             .await?
             .into_iter()
             .find(|d| d.event.seq == seq)
@@ -352,7 +364,7 @@ impl SubscriptionDispatcher {
             ),
         };
         self.log
-            .subscription_settle(&sub.tenant, &sub.id, seq, step)
+            .subscription_settle(SubscriptionKey::of(&sub.tenant, &sub.id), seq, step)
             .await?;
         Ok(delivered)
     }

@@ -45,6 +45,7 @@ pub use scheduling::{
 };
 pub use store::{AsDynStore, Store};
 pub use subscriptions::{
-    DeliveryOutcome, DeliveryRecord, SubscriptionDeadLetter, SubscriptionLog, SubscriptionRetry,
+    DeliveryOutcome, DeliveryRecord, SubscriptionCommit, SubscriptionDeadLetter, SubscriptionKey,
+    SubscriptionLog, SubscriptionRetry,
 };
 pub use transport::{OutboundRequest, SendReceipt, Transport, TransportError};

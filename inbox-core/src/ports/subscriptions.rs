@@ -109,6 +109,48 @@ impl DeliveryOutcome {
     }
 }
 
+/// Which subscription of which tenant: the key of every
+/// [`SubscriptionLog`] method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SubscriptionKey<'a> {
+    /// The tenant.
+    pub tenant: &'a TenantId,
+    /// The subscription id.
+    pub subscription: &'a str,
+}
+
+impl<'a> SubscriptionKey<'a> {
+    /// The subscription `subscription` of `tenant`.
+    pub fn of(tenant: &'a TenantId, subscription: &'a str) -> Self {
+        Self {
+            tenant,
+            subscription,
+        }
+    }
+}
+
+/// What a subscription records once it has handled the events up to
+/// `position` ([`SubscriptionLog::subscription_commit`]).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SubscriptionCommit {
+    /// The last event sequence handled.
+    pub position: u64,
+    /// Deliveries of those events waiting for another attempt.
+    pub retries: Vec<SubscriptionRetry>,
+    /// Deliveries of those events given up.
+    pub dead: Vec<SubscriptionDeadLetter>,
+}
+
+impl SubscriptionCommit {
+    /// Handled up to `position`, with nothing left to retry or given up.
+    pub fn at(position: u64) -> Self {
+        Self {
+            position,
+            ..Self::default()
+        }
+    }
+}
+
 /// Where subscription delivery keeps its state, so that a restart loses
 /// neither a position, nor a pending retry, nor a dead letter.
 ///
@@ -135,37 +177,30 @@ impl DeliveryOutcome {
 pub trait SubscriptionLog: Send + Sync {
     /// The last event sequence a subscription has handled (`None`: never
     /// committed).
-    async fn subscription_position(
-        &self,
-        tenant: &TenantId,
-        subscription: &str,
-    ) -> Result<Option<u64>>;
+    async fn subscription_position(&self, key: SubscriptionKey<'_>) -> Result<Option<u64>>;
 
-    /// Records that a subscription handled the events up to `position`:
-    /// delivered, or recorded here as retries and dead letters.
+    /// Records that a subscription handled the events up to the commit's
+    /// `position`: delivered, or recorded here as its retries and dead
+    /// letters.
     async fn subscription_commit(
         &self,
-        tenant: &TenantId,
-        subscription: &str,
-        position: u64,
-        retries: Vec<SubscriptionRetry>,
-        dead: Vec<SubscriptionDeadLetter>,
+        key: SubscriptionKey<'_>,
+        commit: SubscriptionCommit,
     ) -> Result<()>;
 
     /// Retries of a subscription due at `now`, earliest first.
     async fn subscription_due_retries(
         &self,
-        tenant: &TenantId,
-        subscription: &str,
+        key: SubscriptionKey<'_>,
         now: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<SubscriptionRetry>>;
 
-    /// Applies what became of a retried or replayed delivery.
+    /// Applies what became of a retried or replayed delivery (the event
+    /// `seq`).
     async fn subscription_settle(
         &self,
-        tenant: &TenantId,
-        subscription: &str,
+        key: SubscriptionKey<'_>,
         seq: u64,
         outcome: DeliveryOutcome,
     ) -> Result<()>;
@@ -173,7 +208,6 @@ pub trait SubscriptionLog: Send + Sync {
     /// A subscription's dead letters, oldest event first.
     async fn subscription_dead_letters(
         &self,
-        tenant: &TenantId,
-        subscription: &str,
+        key: SubscriptionKey<'_>,
     ) -> Result<Vec<SubscriptionDeadLetter>>;
 }

@@ -7,8 +7,8 @@ mod directory;
 mod messages;
 mod reports;
 mod scheduling;
+mod subscriptions;
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -18,8 +18,7 @@ use inbox_core::event::Event;
 use inbox_core::ids::{AgentId, ChannelId, ContactId, ConversationId, MessageId, TeamId, TenantId};
 use inbox_core::model::{Agent, Channel, Contact, Conversation, Message, Team, Tenant};
 use inbox_core::ports::{
-    Changeset, Committed, DeliveryOutcome, DeliveryRecord, Lease, OutboxEntry,
-    SubscriptionDeadLetter, SubscriptionLog, SubscriptionRetry,
+    Changeset, Committed, Lease, OutboxEntry, SubscriptionDeadLetter, SubscriptionRetry,
 };
 use inbox_core::routing::RoutingCursor;
 use inbox_core::timer::{TimerChange, TimerKind};
@@ -137,115 +136,6 @@ impl MemoryStore {
     /// tenant has none.
     fn with_tenant<T: Default>(&self, tenant: &TenantId, read: impl FnOnce(&TenantData) -> T) -> T {
         self.read().data(tenant).map_or_else(T::default, read)
-    }
-}
-
-#[async_trait]
-impl SubscriptionLog for MemoryStore {
-    async fn subscription_position(
-        &self,
-        tenant: &TenantId,
-        subscription: &str,
-    ) -> Result<Option<u64>> {
-        Ok(self
-            .read()
-            .subscriptions
-            .get(&(tenant.clone(), subscription.to_string()))
-            .and_then(|w| w.position))
-    }
-
-    async fn subscription_commit(
-        &self,
-        tenant: &TenantId,
-        subscription: &str,
-        position: u64,
-        retries: Vec<SubscriptionRetry>,
-        dead: Vec<SubscriptionDeadLetter>,
-    ) -> Result<()> {
-        let mut s = self.write();
-        let w = s
-            .subscriptions
-            .entry((tenant.clone(), subscription.to_string()))
-            .or_default();
-        w.position = Some(w.position.map_or(position, |p| p.max(position)));
-        for r in retries {
-            w.dead.remove(&r.event.seq);
-            w.retries.insert(r.event.seq, r);
-        }
-        for d in dead {
-            w.retries.remove(&d.event.seq);
-            w.dead.insert(d.event.seq, d);
-        }
-        Ok(())
-    }
-
-    async fn subscription_due_retries(
-        &self,
-        tenant: &TenantId,
-        subscription: &str,
-        now: DateTime<Utc>,
-        limit: u32,
-    ) -> Result<Vec<SubscriptionRetry>> {
-        let s = self.read();
-        let Some(w) = s
-            .subscriptions
-            .get(&(tenant.clone(), subscription.to_string()))
-        else {
-            return Ok(Vec::new());
-        };
-        let mut due: Vec<SubscriptionRetry> = w
-            .retries
-            .values()
-            .filter(|r| r.due <= now)
-            .cloned()
-            .collect();
-        due.sort_by_key(|r| (r.due, r.event.seq));
-        due.truncate(limit as usize);
-        Ok(due)
-    }
-
-    async fn subscription_settle(
-        &self,
-        tenant: &TenantId,
-        subscription: &str,
-        seq: u64,
-        outcome: DeliveryOutcome,
-    ) -> Result<()> {
-        let mut s = self.write();
-        let Some(w) = s
-            .subscriptions
-            .get_mut(&(tenant.clone(), subscription.to_string()))
-        else {
-            return Ok(());
-        };
-        let event = match (w.retries.remove(&seq), w.dead.remove(&seq)) {
-            (Some(r), _) => r.event,
-            (None, Some(d)) => d.event,
-            (None, None) => return Ok(()),
-        };
-        match outcome.record(subscription, event) {
-            None => {}
-            Some(DeliveryRecord::Retry(r)) => {
-                w.retries.insert(seq, r);
-            }
-            Some(DeliveryRecord::Dead(d)) => {
-                w.dead.insert(seq, d);
-            }
-        }
-        Ok(())
-    }
-
-    async fn subscription_dead_letters(
-        &self,
-        tenant: &TenantId,
-        subscription: &str,
-    ) -> Result<Vec<SubscriptionDeadLetter>> {
-        Ok(self
-            .read()
-            .subscriptions
-            .get(&(tenant.clone(), subscription.to_string()))
-            .map(|w| w.dead.values().cloned().collect())
-            .unwrap_or_default())
     }
 }
 

@@ -37,7 +37,8 @@ pub async fn subscription_log_keeps_positions_retries_and_dead_letters<
         due: at(due_min),
         last_error: "HTTP 503".into(),
     };
-    assert_eq!(log.subscription_position(&acme, "crm").await.unwrap(), None);
+    let crm = SubscriptionKey::of(&acme, "crm");
+    assert_eq!(log.subscription_position(crm).await.unwrap(), None);
 
     // Events 1-5 read: 2 and 4 to retry, 5 dead.
     let dead5 = SubscriptionDeadLetter {
@@ -47,69 +48,56 @@ pub async fn subscription_log_keeps_positions_retries_and_dead_letters<
         last_error: "HTTP 410".into(),
         failed_at: at(0),
     };
-    log.subscription_commit(
-        &acme,
-        "crm",
-        5,
-        vec![retry(4, 2), retry(2, 1)],
-        vec![dead5.clone()],
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        log.subscription_position(&acme, "crm").await.unwrap(),
-        Some(5)
-    );
+    let commit = SubscriptionCommit {
+        position: 5,
+        retries: vec![retry(4, 2), retry(2, 1)],
+        dead: vec![dead5.clone()],
+    };
+    log.subscription_commit(crm, commit).await.unwrap();
+    assert_eq!(log.subscription_position(crm).await.unwrap(), Some(5));
     // A commit behind the position records its letters but keeps it.
-    log.subscription_commit(&acme, "crm", 3, vec![], vec![])
+    log.subscription_commit(crm, SubscriptionCommit::at(3))
         .await
         .unwrap();
-    assert_eq!(
-        log.subscription_position(&acme, "crm").await.unwrap(),
-        Some(5)
-    );
+    assert_eq!(log.subscription_position(crm).await.unwrap(), Some(5));
     // Nothing leaks to another subscription or tenant.
-    assert_eq!(log.subscription_position(&acme, "erp").await.unwrap(), None);
     assert_eq!(
-        log.subscription_position(&globex, "crm").await.unwrap(),
+        log.subscription_position(SubscriptionKey::of(&acme, "erp"))
+            .await
+            .unwrap(),
         None
     );
+    let globex_crm = SubscriptionKey::of(&globex, "crm");
+    assert_eq!(log.subscription_position(globex_crm).await.unwrap(), None);
     assert!(log
-        .subscription_due_retries(&globex, "crm", at(60), 10)
+        .subscription_due_retries(globex_crm, at(60), 10)
         .await
         .unwrap()
         .is_empty());
     assert!(log
-        .subscription_dead_letters(&globex, "crm")
+        .subscription_dead_letters(globex_crm)
         .await
         .unwrap()
         .is_empty());
 
     // Due retries: earliest first, limited, intact.
     assert!(log
-        .subscription_due_retries(&acme, "crm", at(0), 10)
+        .subscription_due_retries(crm, at(0), 10)
         .await
         .unwrap()
         .is_empty());
-    let due = log
-        .subscription_due_retries(&acme, "crm", at(5), 10)
-        .await
-        .unwrap();
+    let due = log.subscription_due_retries(crm, at(5), 10).await.unwrap();
     assert_eq!(due, vec![retry(2, 1), retry(4, 2)]);
-    let first = log
-        .subscription_due_retries(&acme, "crm", at(5), 1)
-        .await
-        .unwrap();
+    let first = log.subscription_due_retries(crm, at(5), 1).await.unwrap();
     assert_eq!(first.len(), 1);
     assert_eq!(first[0].event.seq, 2);
 
     // 2 is delivered; 4 fails again and waits; then dies.
-    log.subscription_settle(&acme, "crm", 2, DeliveryOutcome::Delivered)
+    log.subscription_settle(crm, 2, DeliveryOutcome::Delivered)
         .await
         .unwrap();
     log.subscription_settle(
-        &acme,
-        "crm",
+        crm,
         4,
         DeliveryOutcome::Retry {
             attempts: 2,
@@ -119,22 +107,15 @@ pub async fn subscription_log_keeps_positions_retries_and_dead_letters<
     )
     .await
     .unwrap();
-    let due = log
-        .subscription_due_retries(&acme, "crm", at(9), 10)
-        .await
-        .unwrap();
+    let due = log.subscription_due_retries(crm, at(9), 10).await.unwrap();
     assert!(due.is_empty(), "{due:?}");
-    let due = log
-        .subscription_due_retries(&acme, "crm", at(10), 10)
-        .await
-        .unwrap();
+    let due = log.subscription_due_retries(crm, at(10), 10).await.unwrap();
     assert_eq!(
         (due.len(), due[0].attempts, due[0].last_error.as_str()),
         (1, 2, "timeout")
     );
     log.subscription_settle(
-        &acme,
-        "crm",
+        crm,
         4,
         DeliveryOutcome::Dead {
             attempts: 3,
@@ -145,11 +126,11 @@ pub async fn subscription_log_keeps_positions_retries_and_dead_letters<
     .await
     .unwrap();
     assert!(log
-        .subscription_due_retries(&acme, "crm", at(60), 10)
+        .subscription_due_retries(crm, at(60), 10)
         .await
         .unwrap()
         .is_empty());
-    let dead = log.subscription_dead_letters(&acme, "crm").await.unwrap();
+    let dead = log.subscription_dead_letters(crm).await.unwrap();
     assert_eq!(
         dead.iter()
             .map(|d| (d.event.seq, d.attempts, d.last_error.as_str()))
@@ -161,8 +142,7 @@ pub async fn subscription_log_keeps_positions_retries_and_dead_letters<
     // A replay that fails keeps the letter with the attempt counted; one
     // that succeeds removes it; settling it again is a no-op.
     log.subscription_settle(
-        &acme,
-        "crm",
+        crm,
         5,
         DeliveryOutcome::Dead {
             attempts: 2,
@@ -172,16 +152,16 @@ pub async fn subscription_log_keeps_positions_retries_and_dead_letters<
     )
     .await
     .unwrap();
-    log.subscription_settle(&acme, "crm", 4, DeliveryOutcome::Delivered)
+    log.subscription_settle(crm, 4, DeliveryOutcome::Delivered)
         .await
         .unwrap();
-    log.subscription_settle(&acme, "crm", 4, DeliveryOutcome::Delivered)
+    log.subscription_settle(crm, 4, DeliveryOutcome::Delivered)
         .await
         .unwrap();
-    log.subscription_settle(&globex, "crm", 5, DeliveryOutcome::Delivered)
+    log.subscription_settle(globex_crm, 5, DeliveryOutcome::Delivered)
         .await
         .unwrap();
-    let dead = log.subscription_dead_letters(&acme, "crm").await.unwrap();
+    let dead = log.subscription_dead_letters(crm).await.unwrap();
     assert_eq!(
         dead.iter()
             .map(|d| (d.event.seq, d.attempts, d.failed_at))

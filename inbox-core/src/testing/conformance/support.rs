@@ -371,11 +371,6 @@ pub(crate) async fn commit_alone<S: Store + ?Sized>(
     store.commit(write.alone_in(tenant)).await
 }
 
-/// Commits a conversation write alone (what the port suites call it).
-pub(crate) use commit_alone as commit_conversation;
-/// Commits a contact write alone (what the port suites call it).
-pub(crate) use commit_alone as commit_contact;
-
 /// An insert of `value`.
 pub(crate) fn insert<T>(value: T) -> Write<T> {
     Write {

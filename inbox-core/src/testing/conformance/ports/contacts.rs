@@ -7,7 +7,7 @@ use crate::testing::conformance::support::*;
 pub(crate) async fn commit_enforces_unique_contact_identity<S: Store + ?Sized>(store: Arc<S>) {
     seed(&*store).await;
     let acme = t("acme");
-    let err = commit_contact(
+    let err = commit_alone(
         &*store,
         acme.clone(),
         insert(contact("acme", "k2", "34600000001")),
@@ -18,12 +18,12 @@ pub(crate) async fn commit_enforces_unique_contact_identity<S: Store + ?Sized>(s
     // By BSUID as well.
     let mut a = contact("acme", "k3", "34600000003");
     a.identity.user_id = Some("US.1".into());
-    commit_contact(&*store, acme.clone(), insert(a))
+    commit_alone(&*store, acme.clone(), insert(a))
         .await
         .unwrap();
     let mut b = contact("acme", "k4", "34600000004");
     b.identity.user_id = Some("US.1".into());
-    let err = commit_contact(&*store, acme.clone(), insert(b))
+    let err = commit_alone(&*store, acme.clone(), insert(b))
         .await
         .unwrap_err();
     expect_duplicate(&err, Unique::Contact);
@@ -36,7 +36,7 @@ pub(crate) async fn commit_enforces_unique_contact_identity<S: Store + ?Sized>(s
         Some("k3".into())
     );
     // The same number in another tenant is another contact.
-    commit_contact(
+    commit_alone(
         &*store,
         t("globex"),
         insert(contact("globex", "k1", "34600000001")),

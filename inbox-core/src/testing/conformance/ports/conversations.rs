@@ -81,7 +81,7 @@ pub(crate) async fn commit_rejects_stale_versions_and_writes_nothing<S: Store + 
 ) {
     let c = seed(&*store).await;
     let acme = t("acme");
-    commit_conversation(&*store, acme.clone(), update(&c))
+    commit_alone(&*store, acme.clone(), update(&c))
         .await
         .unwrap();
     let c2 = bump(&c);
@@ -232,13 +232,13 @@ pub(crate) async fn one_active_conversation_per_channel_and_contact<S: Store + ?
     let c = seed(&*store).await;
     let acme = t("acme");
     let second = conversation("acme", "c2", "sales", "k1");
-    let err = commit_conversation(&*store, acme.clone(), insert(second.clone()))
+    let err = commit_alone(&*store, acme.clone(), insert(second.clone()))
         .await
         .unwrap_err();
     assert_eq!(expect_duplicate(&err, Unique::ActiveConversation), "c1");
     // Another channel is fine.
     let other_channel = conversation("acme", "c3", "support", "k1");
-    commit_conversation(&*store, acme.clone(), insert(other_channel))
+    commit_alone(&*store, acme.clone(), insert(other_channel))
         .await
         .unwrap();
     // Resolve c1, then c2 can open.
@@ -254,7 +254,7 @@ pub(crate) async fn one_active_conversation_per_channel_and_contact<S: Store + ?
         })
         .await
         .unwrap();
-    commit_conversation(&*store, acme.clone(), insert(second.clone()))
+    commit_alone(&*store, acme.clone(), insert(second.clone()))
         .await
         .unwrap();
     assert_eq!(
@@ -282,9 +282,7 @@ pub(crate) async fn one_active_conversation_per_channel_and_contact<S: Store + ?
     // Conversation ids are unique.
     let mut dup = conversation("acme", "c2", "support", "k9");
     dup.status = ConversationStatus::Resolved;
-    let err = commit_conversation(&*store, acme, insert(dup))
-        .await
-        .unwrap_err();
+    let err = commit_alone(&*store, acme, insert(dup)).await.unwrap_err();
     expect_duplicate(&err, Unique::Conversation);
 }
 
@@ -510,16 +508,14 @@ pub(crate) async fn listing_matches_the_reference_semantics<S: Store + ?Sized>(s
         c.last_activity_at = at(i / 3);
         c.created_at = at(i % 7);
         c.waiting_since = (i % 3 != 1).then(|| at(100 - i));
-        commit_conversation(&*store, acme.clone(), insert(c.clone()))
+        commit_alone(&*store, acme.clone(), insert(c.clone()))
             .await
             .unwrap();
         all.push(c);
     }
     // A conversation of another tenant must never appear.
     let g = conversation("globex", "c99", "main", "k1");
-    commit_conversation(&*store, t("globex"), insert(g))
-        .await
-        .unwrap();
+    commit_alone(&*store, t("globex"), insert(g)).await.unwrap();
 
     let filters = vec![
         ConversationFilter::default(),
@@ -713,7 +709,7 @@ pub(crate) async fn ingest_context_reads_what_ingest_needs<S: Store + ?Sized>(st
     // By user id when the number is unknown; the number first.
     let mut k2 = contact("acme", "k2", "unused");
     k2.identity = ContactIdentity::user("US.2");
-    commit_contact(&*store, acme.clone(), insert(k2))
+    commit_alone(&*store, acme.clone(), insert(k2))
         .await
         .unwrap();
     let mut both = ContactIdentity::user("US.2");
@@ -744,7 +740,7 @@ pub(crate) async fn ingest_context_reads_what_ingest_needs<S: Store + ?Sized>(st
         },
         insert(c2),
     ] {
-        commit_conversation(&*store, acme.clone(), w).await.unwrap();
+        commit_alone(&*store, acme.clone(), w).await.unwrap();
     }
     let cx = store
         .ingest_context(on_sales(&k1, "wamid.3"))

@@ -24,7 +24,7 @@ pub(crate) async fn agent_load_counts_active_assigned_conversations<S: Store + ?
         let mut c = conversation("acme", &format!("c{i}"), "sales", &format!("k{i}"));
         c.assignee = Some(who.clone());
         c.status = status;
-        commit_conversation(&*store, acme.clone(), insert(c))
+        commit_alone(&*store, acme.clone(), insert(c))
             .await
             .unwrap();
     }
