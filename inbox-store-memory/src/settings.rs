@@ -6,7 +6,7 @@ use std::sync::PoisonError;
 
 use inbox_core::error::{Conflict, Entity, Error, Result};
 use inbox_core::ids::TenantId;
-use inbox_core::ports::{Settings, SettingsChange, SettingsPut, StoredSettings};
+use inbox_core::ports::{HistoryQuery, Settings, SettingsChange, SettingsPut, StoredSettings};
 
 use crate::MemoryStore;
 
@@ -58,17 +58,16 @@ impl Settings for MemoryStore {
     async fn settings_history(
         &self,
         tenant: &TenantId,
-        before: Option<u64>,
-        limit: u32,
+        query: HistoryQuery,
     ) -> Result<Vec<SettingsChange>> {
         let s = self.settings.read().unwrap_or_else(PoisonError::into_inner);
         let Some(history) = s.history.get(tenant) else {
             return Ok(Vec::new());
         };
         Ok(history
-            .range(..before.unwrap_or(u64::MAX))
+            .range(..query.before.unwrap_or(u64::MAX))
             .rev()
-            .take(limit as usize)
+            .take(query.limit as usize)
             .map(|(_, c)| c.clone())
             .collect())
     }

@@ -8,7 +8,7 @@ use sqlx::Row;
 
 use inbox_core::error::{Conflict, Entity, Error, Result};
 use inbox_core::ids::{AgentId, TenantId};
-use inbox_core::ports::{Settings, SettingsChange, SettingsPut, StoredSettings};
+use inbox_core::ports::{HistoryQuery, Settings, SettingsChange, SettingsPut, StoredSettings};
 
 use crate::error::{corrupt, db};
 use crate::PgStore;
@@ -138,16 +138,19 @@ impl Settings for PgStore {
     async fn settings_history(
         &self,
         tenant: &TenantId,
-        before: Option<u64>,
-        limit: u32,
+        query: HistoryQuery,
     ) -> Result<Vec<SettingsChange>> {
         let rows = sqlx::query(
             "SELECT version, at_us, by_agent, sections FROM inbox_tenant_settings_history \
              WHERE tenant_id = $1 AND version < $2 ORDER BY version DESC LIMIT $3",
         )
         .bind(tenant.as_str())
-        .bind(before.map_or(i64::MAX, |v| v.min(i64::MAX as u64) as i64))
-        .bind(i64::from(limit))
+        .bind(
+            query
+                .before
+                .map_or(i64::MAX, |v| v.min(i64::MAX as u64) as i64),
+        )
+        .bind(i64::from(query.limit))
         .fetch_all(self.pool())
         .await
         .map_err(|e| db("read settings history", e))?;

@@ -44,7 +44,9 @@ pub use scheduling::{
     Lease, LeaseKey, LeaseRequest, OutboxAttempt, OutboxClaim, OutboxClaimRequest,
     OutboxDisposition, OutboxEntry, Scheduling,
 };
-pub use settings::{SectionChange, Settings, SettingsChange, SettingsPut, StoredSettings};
+pub use settings::{
+    HistoryQuery, SectionChange, Settings, SettingsChange, SettingsPut, StoredSettings,
+};
 pub use store::{AsDynStore, Store};
 pub use subscriptions::{
     DeliveryOutcome, DeliveryRecord, SubscriptionDeadLetter, SubscriptionLog, SubscriptionRetry,

@@ -49,6 +49,16 @@ pub struct SectionChange {
     pub after: serde_json::Value,
 }
 
+/// Which part of a tenant's settings history to read: the changes below
+/// version `before` (all when `None`), newest first, at most `limit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryQuery {
+    /// Only changes with a version below this one.
+    pub before: Option<u64>,
+    /// At most this many.
+    pub limit: u32,
+}
+
 /// A new version of a tenant's settings to store, if the stored version is
 /// still `expected`.
 #[derive(Debug, Clone, Copy)]
@@ -82,7 +92,8 @@ pub struct SettingsPut<'a> {
 /// - [`Settings::settings`] returns the last version stored, the document
 ///   exactly as it was put; `None` for a tenant with none.
 /// - [`Settings::settings_history`] lists a tenant's changes newest first,
-///   those with a version below `before` when given, at most `limit`.
+///   those with a version below the query's `before` when given, at most
+///   its `limit`.
 /// - Tenancy: one tenant's settings and history are never another's.
 /// - [`Settings::tenants_with_settings`] lists every tenant with settings
 ///   stored (an instance loads them all when it starts).
@@ -98,8 +109,7 @@ pub trait Settings: Send + Sync {
     async fn settings_history(
         &self,
         tenant: &TenantId,
-        before: Option<u64>,
-        limit: u32,
+        query: HistoryQuery,
     ) -> Result<Vec<SettingsChange>>;
 
     /// Every tenant with settings stored.

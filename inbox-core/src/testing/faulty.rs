@@ -15,10 +15,10 @@ use crate::metrics::{LiveQuery, LiveSnapshot, MetricsQuery, MetricsReport};
 use crate::model::{Agent, Channel, Contact, ContactIdentity, Conversation, Message, Team, Tenant};
 use crate::ports::{
     Changeset, Committed, ContactMerge, Contacts, Conversations, DeadLetter, DeadLetterPut,
-    DeadLetterQuery, DeadLetterScope, DeadLetters, Directory, IngestContext, IngestRequest, Lease,
-    LeaseKey, LeaseRequest, LoadScope, MessageUpdate, MessageUpdated, Messages, OutboxAttempt,
-    OutboxClaim, OutboxClaimRequest, OutboxDisposition, Reports, Scheduling, Settings,
-    SettingsChange, SettingsPut, Store, StoredSettings,
+    DeadLetterQuery, DeadLetterScope, DeadLetters, Directory, HistoryQuery, IngestContext,
+    IngestRequest, Lease, LeaseKey, LeaseRequest, LoadScope, MessageUpdate, MessageUpdated,
+    Messages, OutboxAttempt, OutboxClaim, OutboxClaimRequest, OutboxDisposition, Reports,
+    Scheduling, Settings, SettingsChange, SettingsPut, Store, StoredSettings,
 };
 use crate::query::{ConversationQuery, Page, SearchHit, SearchQuery};
 use crate::routing::RoutingCursor;
@@ -245,7 +245,7 @@ pass_through! {
     impl Settings {
         fn settings(tenant: &TenantId) -> Result<Option<StoredSettings>>;
         fn put_settings(put: SettingsPut<'_>) -> Result<StoredSettings>;
-        fn settings_history(tenant: &TenantId, before: Option<u64>, limit: u32) -> Result<Vec<SettingsChange>>;
+        fn settings_history(tenant: &TenantId, query: HistoryQuery) -> Result<Vec<SettingsChange>>;
         fn tenants_with_settings() -> Result<Vec<TenantId>>;
     }
 }

@@ -57,6 +57,10 @@ async fn put<S: Store + ?Sized>(
         .await
 }
 
+fn query(before: Option<u64>, limit: u32) -> HistoryQuery {
+    HistoryQuery { before, limit }
+}
+
 fn expect_settings_conflict(err: Error, seen: u64, current: u64) {
     match err {
         Error::Conflict(c) => {
@@ -99,7 +103,10 @@ pub(crate) async fn stale_settings_puts_are_refused_and_store_nothing<S: Store +
     expect_settings_conflict(ahead.unwrap_err(), 5, 1);
     let stored = store.settings(&t("acme")).await.unwrap().unwrap();
     assert_eq!((stored.version, stored.document), (1, document("one")));
-    let history = store.settings_history(&t("acme"), None, 10).await.unwrap();
+    let history = store
+        .settings_history(&t("acme"), query(None, 10))
+        .await
+        .unwrap();
     assert_eq!(history.len(), 1);
     let racers = join_all((0..8).map(|i| {
         let store = store.clone();
@@ -109,7 +116,10 @@ pub(crate) async fn stale_settings_puts_are_refused_and_store_nothing<S: Store +
     assert_eq!(racers.iter().filter(|r| r.is_ok()).count(), 1, "{racers:?}");
     let stored = store.settings(&t("acme")).await.unwrap().unwrap();
     assert_eq!(stored.version, 2);
-    let history = store.settings_history(&t("acme"), None, 10).await.unwrap();
+    let history = store
+        .settings_history(&t("acme"), query(None, 10))
+        .await
+        .unwrap();
     assert_eq!(history.len(), 2);
 }
 
@@ -121,7 +131,10 @@ pub(crate) async fn settings_history_is_newest_first_and_paged<S: Store + ?Sized
             .await
             .unwrap();
     }
-    let history = store.settings_history(&t("acme"), None, 10).await.unwrap();
+    let history = store
+        .settings_history(&t("acme"), query(None, 10))
+        .await
+        .unwrap();
     let versions: Vec<u64> = history.iter().map(|c| c.version).collect();
     assert_eq!(versions, [3, 2, 1]);
     assert_eq!(history[0].at, at(2));
@@ -131,13 +144,13 @@ pub(crate) async fn settings_history_is_newest_first_and_paged<S: Store + ?Sized
         [section("routing", serde_json::json!({"v": 3}))]
     );
     let page = store
-        .settings_history(&t("acme"), Some(3), 1)
+        .settings_history(&t("acme"), query(Some(3), 1))
         .await
         .unwrap();
     assert_eq!(page.len(), 1);
     assert_eq!(page[0].version, 2);
     let last = store
-        .settings_history(&t("acme"), Some(1), 10)
+        .settings_history(&t("acme"), query(Some(1), 10))
         .await
         .unwrap();
     assert!(last.is_empty());
@@ -149,7 +162,7 @@ pub(crate) async fn settings_are_scoped_by_tenant<S: Store + ?Sized>(store: Arc<
     put(&*store, "acme", 0, &document("acme"), 1).await.unwrap();
     assert_eq!(store.settings(&t("globex")).await.unwrap(), None);
     assert!(store
-        .settings_history(&t("globex"), None, 10)
+        .settings_history(&t("globex"), query(None, 10))
         .await
         .unwrap()
         .is_empty());
