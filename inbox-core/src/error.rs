@@ -486,6 +486,8 @@ worded_enum! {
         Message = "message",
         /// A dead letter.
         DeadLetter = "dead letter",
+        /// A tenant's settings document.
+        Settings = "settings",
         /// A team's round-robin cursor (two assignments raced for it).
         RoutingCursor = "routing cursor",
         /// An outbox entry (its claim is no longer held).

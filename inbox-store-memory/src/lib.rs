@@ -54,6 +54,7 @@
 
 mod bus;
 mod dead_letters;
+mod settings;
 mod store;
 
 use std::sync::Arc;

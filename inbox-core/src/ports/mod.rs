@@ -5,9 +5,9 @@
 //! must guarantee.
 //!
 //! Durable state is split by concern into [`Directory`], [`Contacts`],
-//! [`Conversations`], [`Messages`], [`Scheduling`], [`Reports`] and
-//! [`DeadLetters`]; [`Store`] is all of them together, the one object the
-//! core holds.
+//! [`Conversations`], [`Messages`], [`Scheduling`], [`Reports`],
+//! [`DeadLetters`] and [`Settings`]; [`Store`] is all of them together, the
+//! one object the core holds.
 
 mod bus;
 mod clock;
@@ -20,6 +20,7 @@ mod idgen;
 mod messages;
 mod reports;
 mod scheduling;
+mod settings;
 mod store;
 mod subscriptions;
 mod transport;
@@ -42,6 +43,9 @@ pub use reports::{LoadScope, Reports};
 pub use scheduling::{
     Lease, LeaseKey, LeaseRequest, OutboxAttempt, OutboxClaim, OutboxClaimRequest,
     OutboxDisposition, OutboxEntry, Scheduling,
+};
+pub use settings::{
+    HistoryQuery, SectionChange, Settings, SettingsChange, SettingsPut, StoredSettings,
 };
 pub use store::{AsDynStore, Store};
 pub use subscriptions::{

@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use super::{Contacts, Conversations, DeadLetters, Directory, Messages, Reports, Scheduling};
+use super::{
+    Contacts, Conversations, DeadLetters, Directory, Messages, Reports, Scheduling, Settings,
+};
 
 /// Durable state of the inbox: everything the core keeps, by concern.
 ///
@@ -19,6 +21,7 @@ use super::{Contacts, Conversations, DeadLetters, Directory, Messages, Reports, 
 /// | [`Scheduling`] | timers, reply leases, the outbox |
 /// | [`Reports`] | search, reports, the live snapshot, loads, routing state |
 /// | [`DeadLetters`] | inbound items the inbox refused |
+/// | [`Settings`] | each tenant's settings document and its history |
 ///
 /// Through `dyn Store` every port's methods are callable as they are; on a
 /// concrete store, bring the ports called into scope
@@ -47,7 +50,16 @@ use super::{Contacts, Conversations, DeadLetters, Directory, Messages, Reports, 
 /// written) or [`Error::Backend`](crate::Error::Backend); an implementation
 /// keeps its own error as the source and never puts secrets in messages.
 pub trait Store:
-    Directory + Contacts + Conversations + Messages + Scheduling + Reports + DeadLetters + Send + Sync
+    Directory
+    + Contacts
+    + Conversations
+    + Messages
+    + Scheduling
+    + Reports
+    + DeadLetters
+    + Settings
+    + Send
+    + Sync
 {
 }
 
@@ -59,6 +71,7 @@ impl<T> Store for T where
         + Scheduling
         + Reports
         + DeadLetters
+        + Settings
         + Send
         + Sync
         + ?Sized

@@ -15,9 +15,10 @@ use crate::metrics::{LiveQuery, LiveSnapshot, MetricsQuery, MetricsReport};
 use crate::model::{Agent, Channel, Contact, ContactIdentity, Conversation, Message, Team, Tenant};
 use crate::ports::{
     Changeset, Committed, ContactMerge, Contacts, Conversations, DeadLetter, DeadLetterPut,
-    DeadLetterQuery, DeadLetterScope, DeadLetters, Directory, IngestContext, IngestRequest, Lease,
-    LeaseKey, LeaseRequest, LoadScope, MessageUpdate, MessageUpdated, Messages, OutboxAttempt,
-    OutboxClaim, OutboxClaimRequest, OutboxDisposition, Reports, Scheduling, Store,
+    DeadLetterQuery, DeadLetterScope, DeadLetters, Directory, HistoryQuery, IngestContext,
+    IngestRequest, Lease, LeaseKey, LeaseRequest, LoadScope, MessageUpdate, MessageUpdated,
+    Messages, OutboxAttempt, OutboxClaim, OutboxClaimRequest, OutboxDisposition, Reports,
+    Scheduling, Settings, SettingsChange, SettingsPut, Store, StoredSettings,
 };
 use crate::query::{ConversationQuery, Page, SearchHit, SearchQuery};
 use crate::routing::RoutingCursor;
@@ -239,5 +240,12 @@ pass_through! {
         fn dead_letters(scope: &DeadLetterScope, query: &DeadLetterQuery) -> Result<Page<DeadLetter>>;
         fn dead_letter(scope: &DeadLetterScope, id: &DeadLetterId) -> Result<DeadLetter>;
         fn update_dead_letter(letter: &DeadLetter) -> Result<()>;
+    }
+
+    impl Settings {
+        fn settings(tenant: &TenantId) -> Result<Option<StoredSettings>>;
+        fn put_settings(put: SettingsPut<'_>) -> Result<StoredSettings>;
+        fn settings_history(tenant: &TenantId, query: HistoryQuery) -> Result<Vec<SettingsChange>>;
+        fn tenants_with_settings() -> Result<Vec<TenantId>>;
     }
 }

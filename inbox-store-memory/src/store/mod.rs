@@ -46,6 +46,8 @@ pub struct MemoryStore {
     state: RwLock<State>,
     /// Dead letters, apart: they never share a commit with the rest.
     pub(crate) dead_letters: RwLock<crate::dead_letters::DeadLetterState>,
+    /// Tenant settings, apart: they never share a commit with the rest.
+    pub(crate) settings: RwLock<crate::settings::SettingsState>,
 }
 
 #[derive(Debug, Default)]

@@ -91,6 +91,12 @@ macro_rules! store_conformance_suites {
                     dead_letters_are_scoped_and_listed_newest_first,
                     dead_letter_updates_keep_the_item,
                 }
+                settings {
+                    settings_are_stored_versioned_and_read_back,
+                    stale_settings_puts_are_refused_and_store_nothing,
+                    settings_history_is_newest_first_and_paged,
+                    settings_are_scoped_by_tenant,
+                }
             }
             inbox {
                 ingest {

@@ -9,3 +9,4 @@ pub(crate) mod directory;
 pub(crate) mod messages;
 pub(crate) mod reports;
 pub(crate) mod scheduling;
+pub(crate) mod settings;
