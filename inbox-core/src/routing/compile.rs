@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::condition::{Cond, Fold, TextSets, TextSetsBuilder};
 use super::spec::{
-    Action, CalendarSpec, Condition, OneOrMany, RoutingSpec, RuleSpec, Strategy, TeamPolicy,
-    Trigger,
+    Action, AttributeMatch, CalendarSpec, Compare, Condition, HoursMatch, OneOrMany, RegexMatch,
+    RoutingSpec, RuleSpec, Strategy, TeamPolicy, TextMatch, Trigger,
 };
 use crate::calendar::Calendar;
 use crate::error::{Error, Result};
@@ -46,6 +46,10 @@ struct Ctx<'a> {
     calendars: &'a BTreeMap<String, Calendar>,
     text: std::cell::RefCell<TextSetsBuilder>,
 }
+
+/// How a check reports a bad field: the field's path and what was wrong,
+/// as the error of the rule being compiled.
+type Fail<'a> = &'a dyn Fn(&str, String) -> Error;
 
 /// A checked, ready-to-run routing configuration (see the [module
 /// docs](super)).
@@ -391,7 +395,7 @@ fn compile_calendar(c: &CalendarSpec) -> std::result::Result<Calendar, String> {
     Ok(cal)
 }
 
-fn compile_rule(r: &RuleSpec, ctx: &Ctx<'_>, err: &dyn Fn(&str, String) -> Error) -> Result<Rule> {
+fn compile_rule(r: &RuleSpec, ctx: &Ctx<'_>, err: Fail<'_>) -> Result<Rule> {
     if r.on.is_empty() {
         return Err(err("on", "a rule needs at least one trigger".into()));
     }
@@ -436,15 +440,11 @@ pub(crate) fn delta(d: std::time::Duration) -> TimeDelta {
     TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
 }
 
-fn team_id(s: &str, field: &str, err: &dyn Fn(&str, String) -> Error) -> Result<TeamId> {
+fn team_id(s: &str, field: &str, err: Fail<'_>) -> Result<TeamId> {
     TeamId::new(s.to_string()).map_err(|e| err(field, format!("not a valid team id: {e}")))
 }
 
-fn tags(
-    v: &OneOrMany<String>,
-    field: &str,
-    err: &dyn Fn(&str, String) -> Error,
-) -> Result<Vec<String>> {
+fn tags(v: &OneOrMany<String>, field: &str, err: Fail<'_>) -> Result<Vec<String>> {
     let mut out = Vec::new();
     for t in v.as_slice() {
         let t = normalize_tag(t).map_err(|e| err(field, e.to_string()))?;
@@ -458,11 +458,7 @@ fn tags(
     Ok(out)
 }
 
-fn non_empty<T: Clone>(
-    v: &OneOrMany<T>,
-    field: &str,
-    err: &dyn Fn(&str, String) -> Error,
-) -> Result<Vec<T>> {
+fn non_empty<T: Clone>(v: &OneOrMany<T>, field: &str, err: Fail<'_>) -> Result<Vec<T>> {
     let out = v.as_slice().to_vec();
     if out.is_empty() {
         return Err(err(field, "needs at least one value".into()));
@@ -470,12 +466,7 @@ fn non_empty<T: Clone>(
     Ok(out)
 }
 
-fn compile_cond(
-    c: &Condition,
-    path: &str,
-    ctx: &Ctx<'_>,
-    err: &dyn Fn(&str, String) -> Error,
-) -> Result<Cond> {
+fn compile_cond(c: &Condition, path: &str, ctx: &Ctx<'_>, err: Fail<'_>) -> Result<Cond> {
     Ok(match c {
         Condition::All(v) | Condition::Any(v) => {
             let name = if matches!(c, Condition::All(_)) {
@@ -545,11 +536,7 @@ fn compile_cond(
 }
 
 /// The message_type condition: known message types only.
-fn message_types(
-    v: &OneOrMany<String>,
-    path: &str,
-    err: &dyn Fn(&str, String) -> Error,
-) -> Result<Cond> {
+fn message_types(v: &OneOrMany<String>, path: &str, err: Fail<'_>) -> Result<Cond> {
     let field = format!("{path}.message_type");
     let kinds = non_empty(v, &field, err)?;
     for k in &kinds {
@@ -567,12 +554,7 @@ fn message_types(
 }
 
 /// The text condition: words to look for, folded as asked.
-fn text(
-    t: &super::spec::TextMatch,
-    path: &str,
-    ctx: &Ctx<'_>,
-    err: &dyn Fn(&str, String) -> Error,
-) -> Result<Cond> {
+fn text(t: &TextMatch, path: &str, ctx: &Ctx<'_>, err: Fail<'_>) -> Result<Cond> {
     let field = format!("{path}.text.contains");
     let fold = Fold {
         case: !t.case_sensitive,
@@ -597,12 +579,7 @@ fn text(
 }
 
 /// The regex condition.
-fn regex_cond(
-    r: &super::spec::RegexMatch,
-    path: &str,
-    ctx: &Ctx<'_>,
-    err: &dyn Fn(&str, String) -> Error,
-) -> Result<Cond> {
+fn regex_cond(r: &RegexMatch, path: &str, ctx: &Ctx<'_>, err: Fail<'_>) -> Result<Cond> {
     // Checked alone, for an error that names this rule; matched
     // together with every other pattern of the rule set.
     regex::RegexBuilder::new(&r.pattern)
@@ -623,11 +600,7 @@ fn regex_cond(
 }
 
 /// The contact_attribute condition: exactly one of equals, one_of, exists.
-fn contact_attribute(
-    a: &super::spec::AttributeMatch,
-    path: &str,
-    err: &dyn Fn(&str, String) -> Error,
-) -> Result<Cond> {
+fn contact_attribute(a: &AttributeMatch, path: &str, err: Fail<'_>) -> Result<Cond> {
     let field = format!("{path}.contact_attribute");
     let set = [a.equals.is_some(), a.one_of.is_some(), a.exists.is_some()]
         .iter()
@@ -655,15 +628,10 @@ fn contact_attribute(
 }
 
 /// The business_hours condition: a named calendar must exist.
-fn business_hours(
-    h: &super::spec::HoursMatch,
-    path: &str,
-    ctx: &Ctx<'_>,
-    err: &dyn Fn(&str, String) -> Error,
-) -> Result<Cond> {
+fn business_hours(h: &HoursMatch, path: &str, ctx: &Ctx<'_>, err: Fail<'_>) -> Result<Cond> {
     let (state, calendar) = match h {
-        super::spec::HoursMatch::State(s) => (*s, None),
-        super::spec::HoursMatch::Calendar { state, calendar } => {
+        HoursMatch::State(s) => (*s, None),
+        HoursMatch::Calendar { state, calendar } => {
             if !ctx.calendars.contains_key(calendar) {
                 return Err(err(
                     &format!("{path}.business_hours.calendar"),
@@ -677,12 +645,7 @@ fn business_hours(
 }
 
 /// The since_customer_message / since_agent_reply conditions.
-fn since(
-    c: &Condition,
-    cmp: &super::spec::Compare,
-    path: &str,
-    err: &dyn Fn(&str, String) -> Error,
-) -> Result<Cond> {
+fn since(c: &Condition, cmp: &Compare, path: &str, err: Fail<'_>) -> Result<Cond> {
     let customer = matches!(c, Condition::SinceCustomerMessage(_));
     let field = if customer {
         format!("{path}.since_customer_message")
@@ -703,21 +666,21 @@ fn since(
 
 /// A rule's automatic reply is checked as an agent's is, when the rules
 /// load.
-fn sendable(content: &Content, field: &str, err: &dyn Fn(&str, String) -> Error) -> Result<()> {
+fn sendable(content: &Content, field: &str, err: Fail<'_>) -> Result<()> {
     content
         .validate_outbound()
         .map_err(|e| content_err(e, field, err))
 }
 
 /// A refused content as a rules error on `field`.
-fn content_err(e: Error, field: &str, err: &dyn Fn(&str, String) -> Error) -> Error {
+fn content_err(e: Error, field: &str, err: Fail<'_>) -> Error {
     match e {
         Error::InvalidContent(v) => err(field, v.to_string()),
         other => other,
     }
 }
 
-fn compile_action(a: &Action, path: &str, err: &dyn Fn(&str, String) -> Error) -> Result<Act> {
+fn compile_action(a: &Action, path: &str, err: Fail<'_>) -> Result<Act> {
     Ok(match a {
         Action::RouteToTeam(t) => {
             Act::RouteToTeam(team_id(t, &format!("{path}.route_to_team"), err)?)
