@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use inbox_core::model::{Channel, Conversation, ConversationStatus, Tenant};
 use inbox_core::ports::{Changeset, Conversations, ManualClock, SequentialIds, Write};
 use inbox_core::testing::{RecordingBus, RecordingTransport};
-use inbox_core::timer::timer_changes;
+use inbox_core::timer::{timer_changes, TimerPolicy};
 use inbox_core::{ChannelId, ContactId, ConversationId, Inbox, InboxConfig, Ports, TenantId};
 use inbox_store_memory::MemoryStore;
 
@@ -64,7 +64,7 @@ fn bench(c: &mut Criterion) {
             // 1,000 wake up in each minute.
             conv.snoozed_until = Some(start + TimeDelta::minutes(1 + i / DUE_PER_TICK));
             conv.version = 1;
-            let timers = timer_changes(None, &conv, &config.timers);
+            let timers = timer_changes(None, &conv, &TimerPolicy::default());
             store
                 .commit(Changeset {
                     conversation: Some(Write {

@@ -30,16 +30,18 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::Arc;
 
+use inbox_core::event::{Event, EventActor, EventKind};
 use inbox_core::model::{
     Agent, Channel, ContactIdentity, Content, ConversationStatus, Presence, Priority, ReplyContext,
     Role, Team, Tenant,
 };
 use inbox_core::ports::{
-    Clock, Contacts, Conversations, Directory, LoadScope, ManualClock, Messages, Reports,
-    SequentialIds,
+    Clock, Contacts, Conversations, Directory, HistoryQuery, LoadScope, ManualClock, Messages,
+    Reports, SequentialIds, Settings,
 };
 use inbox_core::routing::{Dur, Routing};
-use inbox_core::sla::{SlaPolicy, SlaSettings};
+use inbox_core::settings::TenantSettings;
+use inbox_core::sla::SlaPolicy;
 use inbox_core::testing::RecordingTransport;
 use inbox_core::{
     Actor, AgentId, Assignee, ChannelId, ConversationId, Error, InboundEvent, InboundMessage,
@@ -74,6 +76,12 @@ pub struct Config {
     pub teams: Vec<String>,
     /// Agents.
     pub agents: Vec<AgentSpec>,
+    /// The tenant's settings document (`inbox_core::settings`: routing,
+    /// SLA, calendars, timers, reply and reopen policies, canned responses,
+    /// templates), as the server exports it. Instead of it, a scenario may
+    /// give the shorthands below.
+    #[serde(default)]
+    pub settings: Option<serde_json::Value>,
     /// Routing rules and team policies (see `inbox_core::routing`).
     #[serde(default)]
     pub routing: Option<serde_json::Value>,
@@ -146,6 +154,10 @@ pub struct Step {
     /// Check the state.
     #[serde(default)]
     pub expect: Option<Expect>,
+    /// Change the tenant's settings: the sections given replace the
+    /// current document's (a new rule, a holiday, a tighter SLA).
+    #[serde(default)]
+    pub settings: Option<serde_json::Value>,
 }
 
 /// A customer message.
@@ -298,26 +310,57 @@ impl Scenario {
                 s.customer.is_some(),
                 s.agent.is_some(),
                 s.expect.is_some(),
+                s.settings.is_some(),
             ]
             .iter()
             .filter(|x| **x)
             .count();
             if n != 1 {
                 return Err(ScenarioError::Invalid(format!(
-                    "steps[{i}]: a step has exactly one of `after`, `customer`, `agent`, `expect` (found {n})"
+                    "steps[{i}]: a step has exactly one of `after`, `customer`, `agent`, `expect`, `settings` (found {n})"
                 )));
             }
+            if let Some(v) = &s.settings {
+                document(v, &format!("steps[{i}].settings"))?;
+            }
         }
-        scenario.routing()?;
+        scenario.settings()?;
         Ok(scenario)
     }
 
-    fn routing(&self) -> Result<Routing, ScenarioError> {
-        match &self.config.routing {
-            None => Ok(Routing::none()),
-            Some(v) => Routing::from_value(v)
-                .map_err(|e| ScenarioError::Invalid(format!("config.routing: {e}"))),
-        }
+    /// The tenant's settings document: `config.settings`, or the one the
+    /// shorthands make.
+    fn settings(&self) -> Result<TenantSettings, ScenarioError> {
+        let c = &self.config;
+        let shorthands = c.routing.is_some()
+            || !c.sla_policies.is_empty()
+            || c.sla_calendar.is_some()
+            || c.window_warning.is_some();
+        let doc = match &c.settings {
+            Some(_) if shorthands => {
+                return Err(ScenarioError::Invalid(
+                    "config: `settings` holds routing, SLA and timers; give them there, not also in `routing`, `sla_policies`, `sla_calendar` or `window_warning`".into(),
+                ))
+            }
+            Some(v) => document(v, "config.settings")?,
+            None => {
+                let mut doc = TenantSettings::default();
+                if let Some(v) = &c.routing {
+                    let routing = Routing::from_value(v)
+                        .map_err(|e| ScenarioError::Invalid(format!("config.routing: {e}")))?;
+                    doc.routing = routing.spec().clone();
+                }
+                doc.sla.policies = c.sla_policies.clone();
+                doc.sla.calendar = c.sla_calendar.clone();
+                if c.window_warning.is_some() {
+                    doc.timers.window_warning_before = c.window_warning;
+                }
+                doc
+            }
+        };
+        doc.compile_stored()
+            .map_err(|e| ScenarioError::Invalid(format!("config: {e}")))?;
+        Ok(doc)
     }
 
     /// Runs the scenario, writing every stored event as a JSON line to
@@ -329,27 +372,10 @@ impl Scenario {
                 .single()
                 .unwrap_or_default()
         });
-        let routing = self.routing()?;
+        let settings = self.settings()?;
         let clock = Arc::new(ManualClock::new(start));
         let store = Arc::new(MemoryStore::new());
         let transport = Arc::new(RecordingTransport::new());
-        let sla_calendar = match &self.config.sla_calendar {
-            None => inbox_core::calendar::Calendar::always(),
-            Some(name) => routing.calendar(name).cloned().ok_or_else(|| {
-                ScenarioError::Invalid(format!(
-                    "config.sla_calendar: no routing calendar named {name:?}"
-                ))
-            })?,
-        };
-        let mut config = InboxConfig {
-            sla: SlaSettings {
-                policies: self.config.sla_policies.clone(),
-                calendar: sla_calendar,
-                ..SlaSettings::default()
-            },
-            ..InboxConfig::default()
-        };
-        config.timers.window_warning_before = self.config.window_warning.map(|d| d.0);
         let inbox = Inbox::new(
             Ports {
                 store: store.clone(),
@@ -358,7 +384,7 @@ impl Scenario {
                 clock: clock.clone(),
                 ids: Arc::new(SequentialIds::default()),
             },
-            config,
+            InboxConfig::default(),
         );
         let mut runner = Runner {
             inbox,
@@ -378,7 +404,12 @@ impl Scenario {
                 what: "config".into(),
                 reason: e.to_string(),
             })?;
-        runner.inbox.set_routing(&tenant(), routing);
+        if settings != TenantSettings::default() {
+            runner
+                .change_settings(|_| Ok(settings))
+                .await
+                .map_err(|e| step_err(0, "config", e))?;
+        }
         runner.flush().await.map_err(|e| step_err(0, "config", e))?;
         for (i, step) in self.steps.iter().enumerate() {
             let what = describe(step);
@@ -398,6 +429,26 @@ impl Scenario {
             .map_err(|e| step_err(0, "summary", e))?;
         Ok(runner.report)
     }
+}
+
+/// `doc` with the sections given replaced.
+fn with_sections(
+    doc: TenantSettings,
+    sections: &serde_json::Value,
+) -> Result<TenantSettings, Error> {
+    let mut value = serde_json::to_value(&doc)
+        .map_err(|e| Error::invalid_settings("(document)", e.to_string()))?;
+    if let (Some(into), Some(from)) = (value.as_object_mut(), sections.as_object()) {
+        for (section, v) in from {
+            into.insert(section.clone(), v.clone());
+        }
+    }
+    TenantSettings::from_value(&value)
+}
+
+/// A settings document (or the sections of one) found at `path`.
+fn document(value: &serde_json::Value, path: &str) -> Result<TenantSettings, ScenarioError> {
+    TenantSettings::from_value(value).map_err(|e| ScenarioError::Invalid(format!("{path}: {e}")))
 }
 
 fn step_err(step: usize, what: &str, e: impl std::fmt::Display) -> ScenarioError {
@@ -425,6 +476,10 @@ fn describe(s: &Step) -> String {
                 .map(|c| format!(" {c}"))
                 .unwrap_or_default()
         );
+    }
+    if let Some(serde_json::Value::Object(sections)) = &s.settings {
+        let names: Vec<&str> = sections.keys().map(String::as_str).collect();
+        return format!("settings: {}", names.join(", "));
     }
     "expect".into()
 }
@@ -506,15 +561,21 @@ impl Runner<'_> {
             }
             for e in batch {
                 self.seq = e.seq;
-                let line = serde_json::to_string(&e).map_err(|e| Error::Backend {
-                    message: format!("event to JSON: {e}"),
-                    source: None,
-                })?;
-                let _ = writeln!(self.out, "{line}");
-                self.events.push(line);
-                self.report.events += 1;
+                self.write_event(&e)?;
             }
         }
+        Ok(())
+    }
+
+    /// Writes an event as one JSON line, and keeps it for `expect: event`.
+    fn write_event(&mut self, e: &Event) -> Result<(), Error> {
+        let line = serde_json::to_string(e).map_err(|e| Error::Backend {
+            message: format!("event to JSON: {e}"),
+            source: None,
+        })?;
+        let _ = writeln!(self.out, "{line}");
+        self.events.push(line);
+        self.report.events += 1;
         Ok(())
     }
 
@@ -599,8 +660,49 @@ impl Runner<'_> {
         } else if let Some(x) = &step.expect {
             self.flush().await.map_err(|e| e.to_string())?;
             self.expect(x).await?;
+        } else if let Some(sections) = &step.settings {
+            self.change_settings(|doc| with_sections(doc, sections))
+                .await
+                .map_err(|e| e.to_string())?;
         }
         self.flush().await.map_err(|e| e.to_string())
+    }
+
+    /// Stores the tenant's settings that `change` makes of the current
+    /// ones (checked and versioned by the inbox), and writes the change as
+    /// the live event every instance hears.
+    async fn change_settings(
+        &mut self,
+        change: impl FnOnce(TenantSettings) -> Result<TenantSettings, Error>,
+    ) -> Result<(), Error> {
+        let t = tenant();
+        let (version, current) = match self.store.settings(&t).await? {
+            Some(s) => (s.version, s.document),
+            None => (0, TenantSettings::default()),
+        };
+        let stored = self
+            .inbox
+            .import_settings(&t, version, change(current)?)
+            .await?;
+        if stored.version == version {
+            return Ok(());
+        }
+        let last = HistoryQuery {
+            before: None,
+            limit: 1,
+        };
+        let history = self.store.settings_history(&t, last).await?;
+        let sections = history
+            .into_iter()
+            .flat_map(|c| c.sections)
+            .map(|s| s.section)
+            .collect();
+        let kind = EventKind::SettingsChanged {
+            version: stored.version,
+            sections,
+        };
+        let event = Event::new(t, self.clock.now(), EventActor::System, kind);
+        self.write_event(&event)
     }
 
     async fn customer(&mut self, c: &CustomerStep) -> Result<(), String> {

@@ -93,6 +93,24 @@ fn invalid_files_name_the_line_or_the_field() {
             "config:\n  channels: []\n  agents: []\n  routing:\n    rules: [ { name: vip, then: [ { set_priority: extreme } ] } ]\nsteps: []\n",
             &["config.routing", "rule \"vip\"", "then[0].set_priority"],
         ),
+        // A settings document is checked as a whole: every bad field named.
+        (
+            "config:\n  channels: []\n  agents: []\n  settings:\n    sla: {calendar: office}\n    timers: {follow_up_after: soon}\nsteps: []\n",
+            &["config.settings", "timers.follow_up_after", "soon"],
+        ),
+        (
+            "config:\n  channels: []\n  agents: []\n  settings:\n    sla: {calendar: office, policies: [{id: a}, {id: a}]}\nsteps: []\n",
+            &["sla.calendar", "office", "sla.policies[1]"],
+        ),
+        (
+            &format!("{BASE}  - settings: {{ reopen: {{kind: sometimes}} }}\n"),
+            &["steps[0].settings", "reopen"],
+        ),
+        // Settings in one place only.
+        (
+            "config:\n  channels: []\n  agents: []\n  settings: {}\n  window_warning: 1h\nsteps: []\n",
+            &["config", "not also in"],
+        ),
     ];
     for (text, wanted) in cases {
         let err = Scenario::parse(text).unwrap_err().to_string();

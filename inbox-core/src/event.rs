@@ -299,6 +299,14 @@ pub enum EventKind {
         /// Its fields.
         data: std::collections::BTreeMap<String, String>,
     },
+    /// The tenant's settings changed (live only: the settings history is
+    /// the record). Every instance reloads them on it.
+    SettingsChanged {
+        /// The new version.
+        version: u64,
+        /// The sections that changed (`routing`, `sla` ...).
+        sections: Vec<String>,
+    },
     /// A stale or colliding action was refused (live only, not stored).
     CollisionPrevented {
         /// Who was stopped.
@@ -335,6 +343,7 @@ impl EventKind {
             EventKind::StatusChanged { .. } => "status_changed",
             EventKind::PresenceChanged { .. } => "presence_changed",
             EventKind::CollisionPrevented { .. } => "collision_prevented",
+            EventKind::SettingsChanged { .. } => "settings_changed",
             EventKind::WindowClosing { .. } => "window_closing",
             EventKind::SlaMet { .. } => "sla_met",
             EventKind::FollowUpDue { .. } => "follow_up_due",

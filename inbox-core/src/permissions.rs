@@ -48,7 +48,9 @@ pub enum Action {
     Tag,
     /// Change status, snooze, resolve.
     ChangeStatus,
-    /// Change agents, teams, channels.
+    /// Read the tenant's settings document and its history.
+    ViewSettings,
+    /// Change the tenant's settings, agents, teams, channels.
     ManageSettings,
     /// Merge two contacts that are the same person.
     MergeContacts,
@@ -64,7 +66,7 @@ impl Action {
     /// use inbox_core::permissions::Action;
     /// assert!(Action::ALL.contains(&Action::Reply));
     /// ```
-    pub const ALL: [Action; 12] = [
+    pub const ALL: [Action; 13] = [
         Action::View,
         Action::ViewAll,
         Action::Claim,
@@ -74,6 +76,7 @@ impl Action {
         Action::AddNote,
         Action::Tag,
         Action::ChangeStatus,
+        Action::ViewSettings,
         Action::ManageSettings,
         Action::MergeContacts,
         Action::ManageDeadLetters,
@@ -92,6 +95,7 @@ impl std::fmt::Display for Action {
             Action::AddNote => "add a note",
             Action::Tag => "tag",
             Action::ChangeStatus => "change the status",
+            Action::ViewSettings => "read settings",
             Action::ManageSettings => "change settings",
             Action::MergeContacts => "merge contacts",
             Action::ManageDeadLetters => "list and replay dead letters",

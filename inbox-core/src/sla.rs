@@ -166,8 +166,14 @@ impl SlaConditions {
     }
 }
 
-/// An SLA policy.
+fn eighty() -> u8 {
+    80
+}
+
+/// An SLA policy. In a settings document a field it does not have is
+/// refused (a misspelt target must not silently mean "no target").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SlaPolicy {
     /// Stable id.
     pub id: String,
@@ -183,8 +189,9 @@ pub struct SlaPolicy {
     /// Measure in business hours (the calendar) instead of wall-clock.
     #[serde(default)]
     pub business_hours: bool,
-    /// Warn at this share of the target (e.g. 80), counting only the time
-    /// the target ran (not its pauses).
+    /// Warn at this share of the target (default 80), counting only the
+    /// time the target ran (not its pauses).
+    #[serde(default = "eighty")]
     pub warn_at_percent: u8,
     /// What to do at a breach.
     #[serde(default)]

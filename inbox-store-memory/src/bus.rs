@@ -55,14 +55,24 @@ impl EventBus for MemoryEventBus {
     }
 
     fn subscribe(&self, tenant: &TenantId) -> EventStream {
+        self.stream(Some(tenant.clone()))
+    }
+
+    fn subscribe_all(&self) -> EventStream {
+        self.stream(None)
+    }
+}
+
+impl MemoryEventBus {
+    /// The events of `tenant` (of every tenant: `None`) from now on.
+    fn stream(&self, tenant: Option<TenantId>) -> EventStream {
         let rx = self.sender.subscribe();
-        let tenant = tenant.clone();
         Box::pin(stream::unfold(
             (rx, tenant),
             |(mut rx, tenant)| async move {
                 loop {
                     match rx.recv().await {
-                        Ok(e) if e.tenant == tenant => {
+                        Ok(e) if tenant.as_ref().is_none_or(|t| *t == e.tenant) => {
                             return Some((BusItem::Event(Box::new(e)), (rx, tenant)))
                         }
                         Ok(_) => continue,

@@ -135,7 +135,9 @@ mod per_agent {
             )
         };
         let writer = inbox(Arc::new(FaultyStore::new(memory.clone())), 1000);
-        writer.set_routing(&f.acme(), Routing::from_yaml(ROUTING).unwrap());
+        f.set_routing(&Routing::from_yaml(ROUTING).unwrap())
+            .await
+            .unwrap();
         let reads = Arc::new(FaultyStore::new(memory.clone()));
         let watcher = inbox(reads.clone(), 900_000);
         Live {
@@ -346,8 +348,6 @@ mod per_agent {
             .await
             .unwrap();
         // Not seen (committed by an inbox on another bus): sales too.
-        f.inbox
-            .set_routing(&f.acme(), Routing::from_yaml(ROUTING).unwrap());
         let (unseen, _) = f
             .customer_says("1001", "w2", "34600000002", "hola")
             .await

@@ -62,7 +62,7 @@ async fn team_of(f: &Fixture, capacities: &[u32]) -> Vec<AgentId> {
 /// routed by `strategy`; returns the agents too.
 async fn team_routed_by(strategy: &str, capacities: &[u32]) -> (Fixture, Vec<AgentId>) {
     let f = fixture().await;
-    f.inbox.set_routing(&f.acme(), routing(strategy));
+    f.set_routing(&routing(strategy)).await.unwrap();
     let agents = team_of(&f, capacities).await;
     (f, agents)
 }

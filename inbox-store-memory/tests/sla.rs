@@ -8,14 +8,17 @@ mod common;
 
 use chrono::{DateTime, NaiveDate, TimeDelta, TimeZone, Utc};
 
-use common::{conversation, fixture_with, reply, says, set_status, tick};
-use inbox_core::calendar::Calendar;
+use common::{conversation, reply, says, set_status, tick};
+use std::sync::Arc;
+
 use inbox_core::model::{ConversationStatus, Priority};
-use inbox_core::sla::{
-    BreachAction, SlaPolicy, SlaSettings, SlaTarget, SlaTargetKind, SlaTargetState,
-};
+use inbox_core::ports::Store;
+use inbox_core::routing::CalendarSpec;
+use inbox_core::settings::TenantSettings;
+use inbox_core::sla::{BreachAction, SlaPolicy, SlaTarget, SlaTargetKind, SlaTargetState};
 use inbox_core::testing::Fixture;
-use inbox_core::{ConversationId, EventKind, InboxConfig};
+use inbox_core::{ConversationId, EventKind};
+use inbox_store_memory::MemoryStore;
 
 fn policy(business_hours: bool) -> SlaPolicy {
     SlaPolicy {
@@ -35,12 +38,27 @@ fn policy(business_hours: bool) -> SlaPolicy {
     }
 }
 
-async fn fixture(sla: SlaSettings) -> Fixture {
-    fixture_with(InboxConfig {
-        sla,
-        ..InboxConfig::default()
-    })
-    .await
+/// A fixture whose tenant measures `policies` on `calendar` (always open
+/// when `None`), through its settings.
+async fn fixture(policies: Vec<SlaPolicy>, calendar: Option<CalendarSpec>) -> Fixture {
+    let mut settings = TenantSettings::default();
+    settings.sla.policies = policies;
+    if let Some(calendar) = calendar {
+        settings.routing.calendars.insert("hours".into(), calendar);
+        settings.sla.calendar = Some("hours".into());
+    }
+    let store = Arc::new(MemoryStore::new()) as Arc<dyn Store>;
+    Fixture::with_settings(store, settings).await.unwrap()
+}
+
+/// Madrid, 09:00-17:00 on weekdays, closed on `holidays`.
+fn madrid(holidays: &[NaiveDate]) -> CalendarSpec {
+    CalendarSpec {
+        zone: "Europe/Madrid".into(),
+        weekdays: vec!["09:00-17:00".into()],
+        holidays: holidays.to_vec(),
+        ..CalendarSpec::default()
+    }
 }
 
 fn events(f: &Fixture, kind: &str) -> Vec<EventKind> {
@@ -55,15 +73,8 @@ fn events(f: &Fixture, kind: &str) -> Vec<EventKind> {
 #[tokio::test]
 async fn business_hours_sla_spans_a_weekend_and_a_holiday() {
     // Madrid, 09:00-17:00 weekdays; Monday 9 March 2026 is a holiday here.
-    let calendar = Calendar::weekdays("Europe/Madrid", &["09:00-17:00"])
-        .unwrap()
-        .with_holiday(NaiveDate::from_ymd_opt(2026, 3, 9).unwrap());
-    let f = fixture(SlaSettings {
-        policies: vec![policy(true)],
-        calendar,
-        ..Default::default()
-    })
-    .await;
+    let calendar = madrid(&[NaiveDate::from_ymd_opt(2026, 3, 9).unwrap()]);
+    let f = fixture(vec![policy(true)], Some(calendar)).await;
     // Friday 6 March 2026, 15:00 Madrid (14:00 UTC): 2 business hours left
     // that day, then the weekend, the holiday, and 2 more hours on Tuesday.
     let friday = Utc.with_ymd_and_hms(2026, 3, 6, 14, 0, 0).unwrap();
@@ -88,11 +99,7 @@ async fn business_hours_sla_spans_a_weekend_and_a_holiday() {
 
 #[tokio::test]
 async fn warning_then_breach_then_actions_and_met_targets() {
-    let f = fixture(SlaSettings {
-        policies: vec![policy(false)],
-        ..Default::default()
-    })
-    .await;
+    let f = fixture(vec![policy(false)], None).await;
     let t0 = Fixture::start();
     let c = says(&f, "w1", "34600000002", "hello").await;
     f.inbox.claim(&f.actor("ana"), &c, 1).await.unwrap();
@@ -158,11 +165,7 @@ async fn waiting_on_the_customer_pauses_the_clock() {
     p.next_response_secs = None;
     p.resolution_secs = Some(10 * 3600);
     p.on_breach = vec![];
-    let f = fixture(SlaSettings {
-        policies: vec![p],
-        ..Default::default()
-    })
-    .await;
+    let f = fixture(vec![p], None).await;
     let t0 = Fixture::start();
     let c = says(&f, "w1", "34600000003", "please send a quote").await;
     // After 2 hours the agent asks for details and sets it pending.
@@ -215,14 +218,9 @@ fn hour_target(kind: SlaTargetKind, business_hours: bool) -> SlaPolicy {
     }
 }
 
-async fn hour_fixture(kind: SlaTargetKind, calendar: Option<Calendar>) -> Fixture {
+async fn hour_fixture(kind: SlaTargetKind, calendar: Option<CalendarSpec>) -> Fixture {
     let business_hours = calendar.is_some();
-    fixture(SlaSettings {
-        policies: vec![hour_target(kind, business_hours)],
-        calendar: calendar.unwrap_or_else(Calendar::always),
-        ..Default::default()
-    })
-    .await
+    fixture(vec![hour_target(kind, business_hours)], calendar).await
 }
 
 /// Starts a target of `kind` at `t0` on a new conversation: the customer's
@@ -317,8 +315,7 @@ async fn the_issue_example(kind: SlaTargetKind) {
 /// business minutes are left that day, so the warning (28 more business
 /// minutes) and the breach (40) fall on the next morning.
 async fn the_issue_example_in_business_hours(kind: SlaTargetKind) {
-    let calendar = Calendar::weekdays("Europe/Madrid", &["09:00-17:00"]).unwrap();
-    let f = hour_fixture(kind, Some(calendar)).await;
+    let f = hour_fixture(kind, Some(madrid(&[]))).await;
     // Monday 2 March 2026, 16:20 in Madrid (UTC+1).
     let t0 = utc(2026, 3, 2, 15, 20);
     let c = start_target(&f, kind, t0).await;

@@ -5,24 +5,18 @@
 mod common;
 
 use chrono::TimeDelta;
-use std::time::Duration;
 
 use common::{conversation, fixture_with, reply, says, set_status, tick};
 use inbox_core::model::ConversationStatus;
+use inbox_core::settings::TenantSettings;
 use inbox_core::testing::Fixture;
-use inbox_core::timer::TimerPolicy;
-use inbox_core::{ConversationId, EventKind, InboxConfig};
+use inbox_core::{ConversationId, EventKind};
 
+/// Follow-up after a day, auto-resolve after three, in the tenant's
+/// settings.
 async fn fixture() -> Fixture {
-    fixture_with(InboxConfig {
-        timers: TimerPolicy {
-            follow_up_after: Some(Duration::from_secs(24 * 3600)),
-            auto_resolve_after: Some(Duration::from_secs(72 * 3600)),
-            ..TimerPolicy::default()
-        },
-        ..InboxConfig::default()
-    })
-    .await
+    let settings = "timers: {follow_up_after: 1d, auto_resolve_after: 3d}";
+    fixture_with(TenantSettings::from_yaml(settings).unwrap()).await
 }
 
 /// The customer `wa_id` asks a question, an agent asks back (on version 1)

@@ -305,14 +305,24 @@ impl EventBus for PgEventBus {
     }
 
     fn subscribe(&self, tenant: &TenantId) -> EventStream {
+        self.stream(Some(tenant.clone()))
+    }
+
+    fn subscribe_all(&self) -> EventStream {
+        self.stream(None)
+    }
+}
+
+impl PgEventBus {
+    /// The events of `tenant` (of every tenant: `None`) from now on.
+    fn stream(&self, tenant: Option<TenantId>) -> EventStream {
         let rx = self.sender.subscribe();
-        let tenant = tenant.clone();
         Box::pin(stream::unfold(
             (rx, tenant),
             |(mut rx, tenant)| async move {
                 loop {
                     match rx.recv().await {
-                        Ok(Item::Event(e)) if e.tenant == tenant => {
+                        Ok(Item::Event(e)) if tenant.as_ref().is_none_or(|t| *t == e.tenant) => {
                             return Some((BusItem::Event(e), (rx, tenant)))
                         }
                         Ok(Item::Event(_)) => continue,

@@ -903,7 +903,7 @@ async fn derived_columns_follow_the_documents_on_every_write_path() {
     };
     // With an SLA, so conversations carry targets.
     let pg = PgStore::connect(&url, 8).await.unwrap();
-    let f = Fixture::with_config(
+    let f = Fixture::with_settings(
         Arc::new(pg.clone()) as Arc<dyn Store>,
         Fixture::first_response_sla(600),
     )

@@ -414,3 +414,112 @@ async fn lost_connections_fail_cleanly_and_the_pool_recovers() {
         );
     }
 }
+
+/// Instance `prefix` of the inbox on its own pool and its own PostgreSQL
+/// event bus, following settings changes as a deployed instance does.
+async fn following_instance(url: &str, prefix: &'static str) -> Fixture {
+    let store = PgStore::connect(url, 4).await.unwrap();
+    let bus = Arc::new(PgEventBus::connect(store.clone()).await.unwrap());
+    let mut f = Fixture::instance(
+        Arc::new(store) as Arc<dyn Store>,
+        InboxConfig::default(),
+        prefix,
+    );
+    f.inbox = inbox_core::Inbox::new(
+        inbox_core::Ports {
+            bus,
+            ..f.inbox.ports().clone()
+        },
+        InboxConfig::default(),
+    );
+    let follower = f.inbox.clone();
+    tokio::spawn(async move { follower.follow_settings().await });
+    f
+}
+
+/// The team `f`'s conversation with `wa_id` (a new customer writing now)
+/// is routed to.
+async fn routed_team(f: &Fixture, wamid: &str, wa_id: &str) -> Option<String> {
+    let (c, _) = f.customer_says("1001", wamid, wa_id, "hi").await.unwrap();
+    let stored = f.store.conversation(&f.acme(), &c).await.unwrap();
+    stored.team.map(|t| t.to_string())
+}
+
+/// Changes the settings through `by` (as its admin, on version `seen`),
+/// then waits until `other` runs them: it hears of them on the bus within
+/// a second (10 s allowed, on a loaded machine).
+async fn changed(
+    by: &Fixture,
+    seen: u64,
+    doc: inbox_core::settings::TenantSettings,
+    other: &Fixture,
+) -> inbox_core::ports::StoredSettings {
+    let admin = by.actor("ada");
+    let stored = by
+        .inbox
+        .update_settings(&admin, seen, doc.clone())
+        .await
+        .unwrap();
+    for _ in 0..100 {
+        if other.inbox.policy(&other.acme()).await.unwrap().document == doc {
+            return stored;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the other instance did not apply the change within 10 s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_settings_change_through_one_instance_decides_the_next_message_on_another() {
+    let Some(url) = common::fresh_database().await else {
+        return;
+    };
+    let store = Arc::new(PgStore::connect(&url, 2).await.unwrap());
+    Fixture::new(store as Arc<dyn Store>).await.unwrap();
+    let a = following_instance(&url, "a").await;
+    let b = following_instance(&url, "b").await;
+    assert_eq!(routed_team(&b, "w0", "34600000000").await, None);
+    let to = |team: &str| {
+        let yaml = format!(
+            "routing:\n  rules:\n    - name: all\n      then: [{{route_to_team: {team}}}]\n"
+        );
+        inbox_core::settings::TenantSettings::from_yaml(&yaml).unwrap()
+    };
+    // Through A (as its admin); B hears of it on the bus within a second.
+    let stored = changed(&a, 0, to("sales"), &b).await;
+    assert_eq!(stored.version, 1);
+    let team = routed_team(&b, "w1", "34600000001").await;
+    assert_eq!(team.as_deref(), Some("sales"));
+    // And back through B; A follows.
+    changed(&b, 1, to("support"), &a).await;
+    let team = routed_team(&a, "w2", "34600000002").await;
+    assert_eq!(team.as_deref(), Some("support"));
+    // Both restart: what they run comes from the store.
+    drop((a, b));
+    let a = following_instance(&url, "c").await;
+    let b = instance(&url, "d").await;
+    assert_eq!(b.inbox.load_settings().await.unwrap(), 1);
+    assert_eq!(
+        routed_team(&a, "w3", "34600000003").await.as_deref(),
+        Some("support")
+    );
+    assert_eq!(
+        routed_team(&b, "w4", "34600000004").await.as_deref(),
+        Some("support")
+    );
+    let history = a
+        .inbox
+        .settings_history(
+            &a.actor("ada"),
+            inbox_core::ports::HistoryQuery {
+                before: None,
+                limit: 10,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        history.iter().map(|c| c.version).collect::<Vec<_>>(),
+        [2, 1]
+    );
+}

@@ -24,6 +24,14 @@ pub struct ServerConfig {
     /// window has closed).
     #[serde(default)]
     pub templates: Vec<TemplateConfig>,
+    /// The tenant's settings document (`inbox_core::settings`: routing,
+    /// SLA, calendars, timers, reply and reopen policies, canned
+    /// responses), stored when the tenant has none yet. Once stored, the
+    /// stored version is what runs (changes are made through the inbox, so
+    /// they are versioned and recorded), and the file only seeds a new
+    /// database.
+    #[serde(default)]
+    pub settings: Option<serde_json::Value>,
 }
 
 /// An approved WhatsApp message template.
@@ -212,6 +220,19 @@ impl ServerConfig {
                 agent = agent.in_team(TeamId::new(t)?);
             }
             inbox.provision_agent(&agent).await?;
+        }
+        if let Some(doc) = &self.settings {
+            let doc = inbox_core::settings::TenantSettings::from_value(doc)?;
+            if inbox.policy(&tenant).await?.document == doc {
+                return Ok(());
+            }
+            match inbox.import_settings(&tenant, 0, doc).await {
+                // Already stored (by an earlier start): the stored ones run.
+                Err(inbox_core::Error::Conflict(_)) => {}
+                other => {
+                    other?;
+                }
+            }
         }
         Ok(())
     }

@@ -191,6 +191,15 @@ impl Launch {
             };
             super::http::serve(listener, app, header_timeout, grace, shutdown).await;
         }));
+        // Settings changed through another instance apply here too.
+        let follower = inbox.clone();
+        let mut until_stopped = stopped.clone();
+        tasks.push(tokio::spawn(async move {
+            tokio::select! {
+                () = follower.follow_settings() => {}
+                _ = until_stopped.changed() => {}
+            }
+        }));
         tasks.push(tokio::spawn(work(
             inbox.clone(),
             self.tick,

@@ -508,8 +508,9 @@ impl Inbox {
             }
         };
         let message_id: MessageId = self.new_id("message")?;
-        let policy = self.config.reply;
-        let sla = self.config.sla_for(&actor.tenant);
+        let tenant_policy = self.policy(&actor.tenant).await?;
+        let policy = tenant_policy.replies();
+        let sla = &tenant_policy.sla;
         // Sending again on a stale version is always refused: two agents
         // seeing the same message in doubt must not both send it again.
         let target = match (policy.stale, &resend) {
@@ -846,7 +847,9 @@ impl Inbox {
             .await?;
         self.publish(&committed.events).await;
         // Their open conversations follow the teams' offline policies.
-        if presence == Presence::Offline && self.routing_for(&actor.tenant).has_offline_policy() {
+        if presence == Presence::Offline
+            && self.routing_for(&actor.tenant).await?.has_offline_policy()
+        {
             self.handle_agent_offline(&actor.tenant, &me.id).await?;
         }
         // Coming online: what waits in their teams' queues can go to them.

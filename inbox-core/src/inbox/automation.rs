@@ -23,13 +23,6 @@ use crate::routing::{
 /// at queues.
 const MAX_QUEUE_LOOKUPS: u32 = 16;
 
-/// Routing configurations: one per tenant, and a default.
-#[derive(Debug, Default)]
-pub(crate) struct RoutingTable {
-    default: Arc<Routing>,
-    tenants: BTreeMap<TenantId, Arc<Routing>>,
-}
-
 /// What a rules run adds to a commit.
 #[derive(Debug, Default)]
 pub(crate) struct Automated {
@@ -71,37 +64,10 @@ pub struct OfflineReport {
 }
 
 impl Inbox {
-    /// Sets the routing rules and team policies of one tenant (replacing
-    /// what it had). Takes effect for the next message or action.
-    pub fn set_routing(&self, tenant: &TenantId, routing: Routing) {
-        let mut table = self.routing.write().unwrap_or_else(|e| e.into_inner());
-        table.tenants.insert(tenant.clone(), Arc::new(routing));
-    }
-
-    /// Sets the routing of tenants without their own.
-    pub fn set_default_routing(&self, routing: Routing) {
-        let mut table = self.routing.write().unwrap_or_else(|e| e.into_inner());
-        table.default = Arc::new(routing);
-    }
-
-    /// The routing a tenant runs.
-    pub fn routing_for(&self, tenant: &TenantId) -> Arc<Routing> {
-        let table = self.routing.read().unwrap_or_else(|e| e.into_inner());
-        table
-            .tenants
-            .get(tenant)
-            .cloned()
-            .unwrap_or_else(|| table.default.clone())
-    }
-
-    /// The tenants given routing of their own, with it.
-    pub(crate) fn routed_tenants(&self) -> Vec<(TenantId, Arc<Routing>)> {
-        let table = self.routing.read().unwrap_or_else(|e| e.into_inner());
-        table
-            .tenants
-            .iter()
-            .map(|(t, r)| (t.clone(), r.clone()))
-            .collect()
+    /// The routing and automation rules a tenant runs (from its
+    /// settings: see [`Inbox::policy`]).
+    pub async fn routing_for(&self, tenant: &TenantId) -> Result<Arc<Routing>> {
+        Ok(self.policy(tenant).await?.routing.clone())
     }
 
     /// Everything assignment needs to know about a tenant's agents (queues
@@ -145,7 +111,8 @@ impl Inbox {
         triggers: &[TriggerKind],
         now: DateTime<Utc>,
     ) -> Result<Automated> {
-        let routing = self.routing_for(&conversation.tenant);
+        let policy = self.policy(&conversation.tenant).await?;
+        let routing = policy.routing.clone();
         let listening: Vec<TriggerKind> = triggers
             .iter()
             .copied()
@@ -173,10 +140,7 @@ impl Inbox {
                 loaded.as_ref()
             }
         };
-        let config = self.config.clone();
-        let calendar = config
-            .sla_for(&conversation.tenant)
-            .calendar_for(conversation);
+        let calendar = policy.sla.calendar_for(conversation);
         let input = RunInput {
             triggers: &listening,
             contact,
@@ -338,7 +302,7 @@ impl Inbox {
         tenant: &TenantId,
         agent: &AgentId,
     ) -> Result<OfflineReport> {
-        let routing = self.routing_for(tenant);
+        let routing = self.routing_for(tenant).await?;
         let mut report = OfflineReport::default();
         let mut returned_to: Vec<TeamId> = Vec::new();
         let mut after = None;

@@ -207,11 +207,11 @@ impl Inbox {
             }
             None => Default::default(),
         };
+        let policy = self.policy(&after.tenant).await?;
         if sla == SlaStep::Always || !automated.events.is_empty() {
-            let policy = self.config.sla_for(&after.tenant);
-            events.extend(policy.apply(before.as_ref(), &mut after, now));
+            events.extend(policy.sla.apply(before.as_ref(), &mut after, now));
         }
-        let mut timers = timer_changes(before.as_ref(), &after, &self.config.timers);
+        let mut timers = timer_changes(before.as_ref(), &after, &policy.timers());
         timers.append(&mut rows.timers);
         let empty = events.is_empty()
             && automated.events.is_empty()

@@ -95,25 +95,14 @@ impl Default for OutboxPolicy {
     }
 }
 
-/// Policies an embedder picks.
+/// The options of one inbox process, the same for every tenant it serves:
+/// how it delivers, how long leases last, how often it retries. What a
+/// tenant decides (rules, SLA, timers, reply and reopen policies) is in
+/// the tenant's settings ([`crate::settings`]), not here.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InboxConfig {
-    /// Reopen or open anew after resolution.
-    pub reopen: ReopenPolicy,
-    /// Reply rules.
-    pub reply: ReplyPolicy,
     /// Outbound delivery.
     pub outbox: OutboxPolicy,
-    /// Timers (window warnings).
-    #[serde(default)]
-    pub timers: crate::timer::TimerPolicy,
-    /// SLA policies and business-hours calendars of tenants without their
-    /// own.
-    #[serde(default)]
-    pub sla: crate::sla::SlaSettings,
-    /// SLA policies and calendars per tenant.
-    #[serde(default)]
-    pub tenant_sla: std::collections::BTreeMap<crate::TenantId, crate::sla::SlaSettings>,
     /// How long a reply lease lasts unless renewed.
     #[serde(default = "default_lease_ttl")]
     pub lease_ttl: Duration,
@@ -122,22 +111,10 @@ pub struct InboxConfig {
     pub commit_attempts: u32,
 }
 
-impl InboxConfig {
-    /// The SLA settings of a tenant (its own, else the default).
-    pub fn sla_for(&self, tenant: &crate::TenantId) -> &crate::sla::SlaSettings {
-        self.tenant_sla.get(tenant).unwrap_or(&self.sla)
-    }
-}
-
 impl Default for InboxConfig {
     fn default() -> Self {
         Self {
-            reopen: ReopenPolicy::default(),
-            reply: ReplyPolicy::default(),
             outbox: OutboxPolicy::default(),
-            timers: crate::timer::TimerPolicy::default(),
-            sla: crate::sla::SlaSettings::default(),
-            tenant_sla: Default::default(),
             lease_ttl: default_lease_ttl(),
             commit_attempts: 8,
         }

@@ -60,7 +60,7 @@ impl Inbox {
         let drain = agent.active
             && agent.presence == Presence::Online
             && !agent.teams.is_empty()
-            && self.routing_for(&agent.tenant).has_queue_teams();
+            && self.routing_for(&agent.tenant).await?.has_queue_teams();
         let before = if drain {
             match self.ports.store.agent(&agent.tenant, &agent.id).await {
                 Ok(a) => Some(a),

@@ -47,7 +47,7 @@ impl Inbox {
         }
     }
 
-    async fn channel_for(&self, phone_number_id: &str) -> Result<Channel> {
+    pub(super) async fn channel_for(&self, phone_number_id: &str) -> Result<Channel> {
         self.ports
             .store
             .channel_by_phone_number_id(phone_number_id)
@@ -67,25 +67,12 @@ impl Inbox {
     pub async fn ingest_message(&self, msg: InboundMessage) -> Result<IngestOutcome> {
         msg.check(self.now())?;
         let channel = self.channel_for(&msg.phone_number_id).await?;
-        let tenant = channel.tenant.clone();
         let mut retry = Retry::default();
         loop {
-            let context = self
-                .ports
-                .store
-                .ingest_context(IngestRequest {
-                    tenant: &tenant,
-                    channel: &channel.id,
-                    identity: &msg.from,
-                    external_id: &msg.external_id,
-                })
-                .await?;
-            if let Some(existing) = context.existing {
-                return Ok(IngestOutcome::Duplicate {
-                    message: existing.id,
-                });
-            }
-            let plan = self.plan_ingest(&channel, &msg, context.contact, context.latest)?;
+            let plan = match self.prepare_ingest(&channel, &msg).await? {
+                Ok(plan) => plan,
+                Err(existing) => return Ok(IngestOutcome::Duplicate { message: existing }),
+            };
             let outcome = IngestOutcome::Stored {
                 message: Box::new(plan.message),
                 conversation: plan.decision.after.id.clone(),
@@ -110,9 +97,44 @@ impl Inbox {
         }
     }
 
+    /// Reads what deciding on `msg` needs and decides (see
+    /// [`Inbox::plan_ingest`]), or finds the message already stored
+    /// (`Err` with its id).
+    pub(crate) async fn prepare_ingest<'a>(
+        &self,
+        channel: &Channel,
+        msg: &'a InboundMessage,
+    ) -> Result<std::result::Result<IngestPlan<'a>, MessageId>> {
+        let context = self
+            .ports
+            .store
+            .ingest_context(IngestRequest {
+                tenant: &channel.tenant,
+                channel: &channel.id,
+                identity: &msg.from,
+                external_id: &msg.external_id,
+            })
+            .await?;
+        if let Some(existing) = context.existing {
+            return Ok(Err(existing.id));
+        }
+        let reopen = self.policy(&channel.tenant).await?.reopen();
+        let now = self.now();
+        let latest = context
+            .latest
+            .filter(|c| c.status.is_active() || is_quiet(&msg.content) || reopens(reopen, c, now));
+        Ok(Ok(self.plan_ingest(
+            channel,
+            msg,
+            context.contact,
+            latest,
+        )?))
+    }
+
     /// Decides what one customer message changes: the contact (created, or
-    /// its identity and name updated), the conversation (continued,
-    /// reopened or opened), the message itself, and the rules it triggers.
+    /// its identity and name updated), the conversation (`latest` continued
+    /// or reopened, else opened), the message itself, and the rules it
+    /// triggers.
     fn plan_ingest<'a>(
         &self,
         channel: &Channel,
@@ -127,9 +149,7 @@ impl Inbox {
         // A conversation of another contact (the identity moved) is not ours.
         let latest = latest.filter(|c| c.contact == contact.id);
         let (before, mut conversation, mut events) = match latest {
-            Some(c) if c.status.is_active() || quiet || self.reopens(&c, now) => {
-                (Some(c.clone()), c, Vec::new())
-            }
+            Some(c) => (Some(c.clone()), c, Vec::new()),
             _ => {
                 let id: ConversationId = self.new_id("conversation")?;
                 let c = Conversation::new(
@@ -295,17 +315,6 @@ impl Inbox {
         })
     }
 
-    fn reopens(&self, resolved: &Conversation, now: DateTime<Utc>) -> bool {
-        match self.config.reopen {
-            ReopenPolicy::Reopen => true,
-            ReopenPolicy::NewConversation => false,
-            ReopenPolicy::ReopenWithin(secs) => {
-                let since = resolved.resolved_at.unwrap_or(resolved.updated_at);
-                now.signed_duration_since(since).num_seconds() < secs as i64
-            }
-        }
-    }
-
     /// Applies a delivery status report to the outbound message it concerns,
     /// found by our id (`biz_opaque_callback_data`) or by the provider id.
     pub async fn ingest_status(&self, status: InboundStatus) -> Result<IngestOutcome> {
@@ -453,11 +462,11 @@ struct TenantReports {
 }
 
 /// What one customer message changes, and what to tell the caller.
-struct IngestPlan<'a> {
-    decision: Decision<'a>,
-    message: Message,
-    opened: bool,
-    reopened: bool,
+pub(crate) struct IngestPlan<'a> {
+    pub(crate) decision: Decision<'a>,
+    pub(crate) message: Message,
+    pub(crate) opened: bool,
+    pub(crate) reopened: bool,
 }
 
 /// Brings a known contact's identity and profile name up to date with a
@@ -505,5 +514,17 @@ fn reopen(c: &mut Conversation, events: &mut Vec<EventKind>) -> bool {
         c.reopen_count += 1;
         events.push(EventKind::ConversationReopened { from: before });
         true
+    }
+}
+
+/// Whether a customer writing to `resolved` at `now` reopens it.
+fn reopens(policy: ReopenPolicy, resolved: &Conversation, now: DateTime<Utc>) -> bool {
+    match policy {
+        ReopenPolicy::Reopen => true,
+        ReopenPolicy::NewConversation => false,
+        ReopenPolicy::ReopenWithin(secs) => {
+            let since = resolved.resolved_at.unwrap_or(resolved.updated_at);
+            now.signed_duration_since(since).num_seconds() < secs as i64
+        }
     }
 }

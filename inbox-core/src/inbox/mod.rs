@@ -15,8 +15,10 @@ mod contacts;
 mod dead_letters;
 mod directory;
 mod dispatch;
+mod dry_run;
 mod ingest;
 mod leases;
+mod policies;
 mod queue;
 mod subscribe;
 mod timers;
@@ -39,6 +41,7 @@ pub use config::{InboxConfig, OutboxPolicy, ReopenPolicy, ReplyPolicy, StaleRepl
 pub use contacts::ContactUpdate;
 pub use dead_letters::RefusedItem;
 pub use dispatch::DispatchReport;
+pub use dry_run::Explanation;
 pub use ingest::CUSTOMER_WINDOW;
 pub use subscribe::AGENT_REFRESH;
 pub use timers::TickReport;
@@ -218,7 +221,7 @@ pub(crate) fn written(
 pub struct Inbox {
     ports: Ports,
     config: Arc<InboxConfig>,
-    routing: Arc<std::sync::RwLock<automation::RoutingTable>>,
+    policies: Arc<policies::PolicyCache>,
     context: Arc<std::sync::RwLock<Option<Arc<dyn crate::ports::CustomerContext>>>>,
     backlog: Arc<dispatch::Backlog>,
 }
@@ -237,7 +240,7 @@ impl Inbox {
         Self {
             ports,
             config: Arc::new(config),
-            routing: Default::default(),
+            policies: Default::default(),
             context: Default::default(),
             backlog: Default::default(),
         }

@@ -133,7 +133,7 @@ impl Inbox {
         drain: Drain<'_>,
         limit: u32,
     ) -> Result<u32> {
-        let routing = self.routing_for(tenant);
+        let routing = self.routing_for(tenant).await?;
         let mut lines: Vec<Line> = Vec::new();
         for team in teams {
             if routing.drains(team) && !lines.iter().any(|l| &l.team == team) {
@@ -291,7 +291,7 @@ impl Inbox {
         current: &Conversation,
         team: &TeamId,
     ) -> Result<Option<crate::ports::Changeset>> {
-        let routing = self.routing_for(&current.tenant);
+        let routing = self.routing_for(&current.tenant).await?;
         let drain = Drain {
             cause: &DrainCause::Requested,
             not_back: None,
@@ -323,10 +323,14 @@ impl Inbox {
         no_room: &[TeamId],
         now: DateTime<Utc>,
     ) {
-        let routing = self.routing_for(&after.tenant);
-        if !routing.has_queue_teams() {
-            return;
-        }
+        let routing = match self.routing_for(&after.tenant).await {
+            Ok(r) if r.has_queue_teams() => r,
+            Ok(_) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "settings unreadable: the tick drains later");
+                return;
+            }
+        };
         let freed = before
             .filter(|b| b.status.is_active())
             .and_then(|b| b.assignee.clone())
@@ -396,12 +400,11 @@ impl Inbox {
     }
 
     /// The tick's drain: every queue that drains by itself, of every tenant
-    /// given routing of its own ([`Inbox::set_routing`]), up to `limit`
-    /// assignments.
+    /// with settings, up to `limit` assignments.
     pub(crate) async fn drain_all(&self, now: DateTime<Utc>, limit: u32) -> Result<u32> {
         let mut assigned = 0;
-        for (tenant, routing) in self.routed_tenants() {
-            let teams = routing.queue_teams();
+        for (tenant, policy) in self.configured_tenants().await? {
+            let teams = policy.routing.queue_teams();
             if teams.is_empty() || assigned >= limit {
                 continue;
             }

@@ -69,11 +69,10 @@ impl Inbox {
     /// (or two instances ticking at once) fires nothing twice.
     ///
     /// Then drains the team queues (up to `limit` assignments) of every
-    /// tenant given routing of its own with [`Inbox::set_routing`]: what
-    /// waits goes to agents whose shift started or who have room for a
-    /// reason no event announced (one queue listing per team that drains
-    /// by itself). Tenants on the default routing: call
-    /// [`Inbox::drain_queues`] from your ticker.
+    /// tenant with settings (all of them are loaded from the store on the
+    /// first tick): what waits goes to agents whose shift started or who
+    /// have room for a reason no event announced (one queue listing per
+    /// team that drains by itself).
     pub async fn tick(&self, now: DateTime<Utc>, limit: u32) -> Result<TickReport> {
         let due = self.ports.store.due_timers(now, limit).await?;
         let mut report = TickReport::default();
@@ -111,13 +110,14 @@ impl Inbox {
             Err(Error::NotFound { .. }) => return Ok(Fired::Cleared),
             Err(e) => return Err(e),
         };
-        let wanted = desired_timers(&current, &self.config.timers);
+        let policy = self.policy(&timer.tenant).await?;
+        let wanted = desired_timers(&current, &policy.timers());
         let applies = wanted.get(&timer.kind).is_some_and(|due| *due <= now);
         // A deferred timer that came due before the time now wanted.
         let rearm_at = wanted.get(&timer.kind).copied().filter(|due| *due > now);
         let mut next = current.clone();
         let kinds = if applies {
-            self.timer_effect(timer.kind, &current, &mut next, now)
+            self.timer_effect(timer.kind, &current, &mut next, now, &policy.sla)
         } else {
             Vec::new()
         };
@@ -161,14 +161,15 @@ impl Inbox {
         })
     }
 
-    /// What a due timer of `kind` does to `next` (a copy of `current`),
-    /// and the events that say so.
+    /// What a due timer of `kind` does to `next` (a copy of `current`)
+    /// under the tenant's SLA settings `sla`, and the events that say so.
     fn timer_effect(
         &self,
         kind: TimerKind,
         current: &Conversation,
         next: &mut Conversation,
         now: DateTime<Utc>,
+        sla: &crate::sla::SlaSettings,
     ) -> Vec<EventKind> {
         let mut kinds = Vec::new();
         match kind {
@@ -218,7 +219,7 @@ impl Inbox {
                 }
             }
             TimerKind::SlaBreach(target) => {
-                let policy = self.config.sla_for(&current.tenant).policy_for(current);
+                let policy = sla.policy_for(current);
                 let on_breach = policy.map(|p| p.on_breach.clone()).unwrap_or_default();
                 kinds = breach(next, target, on_breach);
             }

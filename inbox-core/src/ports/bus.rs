@@ -25,7 +25,10 @@ pub type EventStream = Pin<Box<dyn Stream<Item = BusItem> + Send>>;
 ///
 /// # Contract
 ///
-/// - `subscribe(tenant)` yields only that tenant's events, never another's.
+/// - `subscribe(tenant)` yields only that tenant's events, never another's;
+///   `subscribe_all()` yields every tenant's (for the instance's own
+///   machinery, such as following settings changes; never hand it to an
+///   agent).
 /// - Events published after a subscription is created are delivered to it in
 ///   publish order, unless the subscriber lags or the bus loses events (a
 ///   reconnect), in which case it receives [`BusItem::Lagged`] and can
@@ -43,4 +46,7 @@ pub trait EventBus: Send + Sync {
 
     /// Subscribes to a tenant's events from now on.
     fn subscribe(&self, tenant: &TenantId) -> EventStream;
+
+    /// Subscribes to every tenant's events from now on.
+    fn subscribe_all(&self) -> EventStream;
 }

@@ -43,7 +43,8 @@ pub struct SettingsChange {
 pub struct SectionChange {
     /// The section's name (`routing`, `sla`, `timers` ...).
     pub section: String,
-    /// Its value before (`null` for the first version).
+    /// Its value before (for the first version, the empty document's:
+    /// what the tenant ran until then).
     pub before: serde_json::Value,
     /// Its value after.
     pub after: serde_json::Value,

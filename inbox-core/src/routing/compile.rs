@@ -386,11 +386,30 @@ fn compile_calendar(c: &CalendarSpec) -> std::result::Result<Calendar, String> {
     cal = cal
         .with_day(Weekday::Sat, &hours(&c.saturday))
         .map_err(|e| e.to_string())?;
-    cal = cal
-        .with_day(Weekday::Sun, &hours(&c.sunday))
-        .map_err(|e| e.to_string())?;
+    let days = [
+        (Weekday::Mon, &c.monday),
+        (Weekday::Tue, &c.tuesday),
+        (Weekday::Wed, &c.wednesday),
+        (Weekday::Thu, &c.thursday),
+        (Weekday::Fri, &c.friday),
+        (Weekday::Sat, &Some(c.saturday.clone())),
+        (Weekday::Sun, &Some(c.sunday.clone())),
+    ];
+    for (day, own) in days {
+        if let Some(own) = own {
+            cal = cal.with_day(day, &hours(own)).map_err(|e| e.to_string())?;
+        }
+    }
     for d in &c.holidays {
         cal = cal.with_holiday(*d);
+    }
+    for (date, open) in &c.special {
+        cal = match open.is_empty() {
+            true => cal.with_holiday(*date),
+            false => cal
+                .with_special_hours(*date, &hours(open))
+                .map_err(|e| format!("special.{date}: {e}"))?,
+        };
     }
     Ok(cal)
 }

@@ -488,8 +488,25 @@ pub struct TeamPolicy {
 }
 
 /// A calendar written compactly:
-/// `{zone: Europe/Madrid, weekdays: ["09:00-18:00"], saturday: ["10:00-14:00"], holidays: [2026-12-25]}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `{zone: Europe/Madrid, weekdays: ["09:00-14:00", "15:00-18:00"], friday: ["09:00-15:00"], saturday: ["10:00-14:00"], holidays: [2026-12-25], special: {2026-12-24: ["09:00-13:00"]}}`.
+///
+/// Each day may have several windows (a lunch break, a split shift); a
+/// window whose end is before its start runs past midnight.
+///
+/// ```
+/// use inbox_core::routing::Routing;
+/// let routing = Routing::from_yaml(r#"
+/// calendars:
+///   office:
+///     zone: Europe/Madrid
+///     weekdays: ["09:00-14:00", "15:00-18:00"]
+///     friday: ["09:00-15:00"]
+///     holidays: [2026-12-25]
+///     special: {2026-12-24: ["09:00-13:00"]}
+/// "#).unwrap();
+/// assert!(routing.calendar("office").is_some());
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct CalendarSpec {
     /// IANA time zone.
@@ -497,6 +514,21 @@ pub struct CalendarSpec {
     /// Hours Monday to Friday.
     #[serde(default)]
     pub weekdays: Vec<String>,
+    /// Hours on Mondays instead of `weekdays`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monday: Option<Vec<String>>,
+    /// Hours on Tuesdays instead of `weekdays`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tuesday: Option<Vec<String>>,
+    /// Hours on Wednesdays instead of `weekdays`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wednesday: Option<Vec<String>>,
+    /// Hours on Thursdays instead of `weekdays`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thursday: Option<Vec<String>>,
+    /// Hours on Fridays instead of `weekdays`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub friday: Option<Vec<String>>,
     /// Hours on Saturdays.
     #[serde(default)]
     pub saturday: Vec<String>,
@@ -506,6 +538,10 @@ pub struct CalendarSpec {
     /// Closed dates (`YYYY-MM-DD`, local).
     #[serde(default)]
     pub holidays: Vec<chrono::NaiveDate>,
+    /// Special hours on a date, instead of its weekday's (no hours:
+    /// closed, as a holiday).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub special: BTreeMap<chrono::NaiveDate, Vec<String>>,
     /// Open all day, every day (ignores the rest but the zone).
     #[serde(default)]
     pub always: bool,

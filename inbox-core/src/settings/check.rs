@@ -61,6 +61,18 @@ pub struct TenantPolicy {
     pub sla: SlaSettings,
 }
 
+impl Default for TenantPolicy {
+    /// What a tenant without settings runs: the empty document (no rules,
+    /// no SLA, the default timers, reply and reopen policies).
+    fn default() -> Self {
+        TenantPolicy {
+            document: TenantSettings::default(),
+            routing: Arc::new(Routing::none()),
+            sla: SlaSettings::default(),
+        }
+    }
+}
+
 impl TenantPolicy {
     /// Timer settings.
     pub fn timers(&self) -> TimerPolicy {
@@ -78,9 +90,10 @@ impl TenantPolicy {
     }
 }
 
-/// The problems found so far.
+/// The problems found so far; references to the directory are checked
+/// unless `trusted`.
 #[derive(Default)]
-struct Problems(Vec<SettingsProblem>);
+struct Problems(Vec<SettingsProblem>, bool);
 
 impl Problems {
     fn push(&mut self, path: impl Into<String>, reason: impl Into<String>) {
@@ -92,7 +105,7 @@ impl Problems {
 
     /// Refuses `name` unless it is one of `known`, suggesting the closest.
     fn reference(&mut self, path: String, what: &str, name: &str, known: &BTreeSet<String>) {
-        if !known.contains(name) {
+        if !self.1 && !known.contains(name) {
             self.push(path, unknown(what, name, known));
         }
     }
@@ -122,7 +135,25 @@ impl TenantSettings {
     /// compiles it. Refuses it with [`Error::InvalidSettings`] listing
     /// every bad field when there is any.
     pub fn compile(&self, known: &Known) -> Result<TenantPolicy> {
-        let mut problems = Problems::default();
+        self.compile_with(known, Problems::default())
+    }
+
+    /// Compiles a document that was checked when it was stored, without
+    /// checking its references to the directory again: a team or agent
+    /// removed since must not stop the tenant's other rules from running
+    /// (a rule naming it finds no one). Everything else is checked as by
+    /// [`TenantSettings::compile`].
+    ///
+    /// ```
+    /// use inbox_core::settings::TenantSettings;
+    /// let doc = TenantSettings::from_yaml("routing: {teams: {gone: {}}}").unwrap();
+    /// assert!(doc.compile_stored().is_ok());
+    /// ```
+    pub fn compile_stored(&self) -> Result<TenantPolicy> {
+        self.compile_with(&Known::default(), Problems(Vec::new(), true))
+    }
+
+    fn compile_with(&self, known: &Known, mut problems: Problems) -> Result<TenantPolicy> {
         let routing = check_routing(&self.routing, known, &mut problems);
         let sla = check_sla(&self.sla, &self.routing, known, &mut problems);
         check_canned(&self.canned_responses, known, &mut problems);

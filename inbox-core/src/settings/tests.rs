@@ -216,3 +216,41 @@ fn canned_responses_fill_their_variables() {
     assert_eq!(c.render(&v), "Ana / Bo / c1 / 34600000000 / {{ unclosed");
     assert!(c.unknown_variables().is_empty());
 }
+
+#[test]
+fn calendars_have_windows_per_weekday_holidays_and_special_hours() {
+    use chrono::{TimeZone, Utc};
+    let doc = TenantSettings::from_yaml(
+        r#"
+routing:
+  calendars:
+    office:
+      zone: UTC
+      weekdays: ["09:00-13:00", "14:00-18:00"]
+      friday: ["09:00-15:00"]
+      saturday: ["10:00-12:00"]
+      holidays: [2026-03-04]
+      special: {2026-03-05: ["12:00-13:00"], 2026-03-09: []}
+sla: {calendar: office}
+"#,
+    )
+    .unwrap();
+    let cal = doc.compile_stored().unwrap().sla.calendar;
+    let open =
+        |d: u32, h: u32, m: u32| cal.is_open(Utc.with_ymd_and_hms(2026, 3, d, h, m, 0).unwrap());
+    // Monday 2 March: two windows and a lunch break.
+    assert!(open(2, 9, 0) && open(2, 17, 59) && !open(2, 13, 30));
+    // Wednesday 4 March, a holiday; Thursday 5, special hours only.
+    assert!(!open(4, 10, 0));
+    assert!(open(5, 12, 30) && !open(5, 10, 0));
+    // Friday 6 March: its own hours; Saturday 7: the morning.
+    assert!(open(6, 14, 30) && !open(6, 16, 0));
+    assert!(open(7, 11, 0) && !open(7, 13, 0));
+    // Monday 9 March: special with no hours is closed.
+    assert!(!open(9, 10, 0));
+    // Written back, read again: the same document.
+    assert_eq!(
+        TenantSettings::from_yaml(&doc.to_yaml().unwrap()).unwrap(),
+        doc
+    );
+}

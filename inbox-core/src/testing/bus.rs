@@ -42,4 +42,8 @@ impl EventBus for RecordingBus {
     fn subscribe(&self, _tenant: &TenantId) -> EventStream {
         Box::pin(futures_util::stream::empty())
     }
+
+    fn subscribe_all(&self) -> EventStream {
+        Box::pin(futures_util::stream::empty())
+    }
 }

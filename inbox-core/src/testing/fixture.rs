@@ -7,7 +7,9 @@ use crate::ids::{ChannelId, ConversationId, MessageId, TeamId, TenantId};
 use crate::inbound::{InboundEvent, InboundMessage, IngestOutcome};
 use crate::inbox::{Actor, Inbox, InboxConfig, Ports};
 use crate::model::{Agent, Channel, ContactIdentity, Content, ReplyContext, Role, Team, Tenant};
-use crate::ports::{ManualClock, SequentialIds, Store};
+use crate::ports::{ManualClock, SequentialIds, Store, StoredSettings};
+use crate::routing::Routing;
+use crate::settings::TenantSettings;
 
 /// A provisioned inbox over a store under test, with a manual clock, a
 /// recording transport and a recording bus.
@@ -60,6 +62,37 @@ impl Fixture {
         let f = Self::unprovisioned(store, config, "");
         f.provision().await?;
         Ok(f)
+    }
+
+    /// Provisions the fixture on `store` and gives `acme` the settings
+    /// `settings`.
+    pub async fn with_settings(store: Arc<dyn Store>, settings: TenantSettings) -> Result<Self> {
+        let f = Self::new(store).await?;
+        f.edit_settings(|doc| *doc = settings).await?;
+        Ok(f)
+    }
+
+    /// Changes `acme`'s settings as the embedder would (checked, stored as
+    /// a new version, recorded in the history): `edit` changes the
+    /// document stored now.
+    pub async fn edit_settings(
+        &self,
+        edit: impl FnOnce(&mut TenantSettings),
+    ) -> Result<StoredSettings> {
+        let tenant = self.acme();
+        let (version, mut doc) = match self.store.settings(&tenant).await? {
+            Some(s) => (s.version, s.document),
+            None => (0, TenantSettings::default()),
+        };
+        edit(&mut doc);
+        self.inbox.import_settings(&tenant, version, doc).await
+    }
+
+    /// Gives `acme` the routing and automation rules of `routing`, the
+    /// rest of its settings unchanged.
+    pub async fn set_routing(&self, routing: &Routing) -> Result<StoredSettings> {
+        self.edit_settings(|doc| doc.routing = routing.spec().clone())
+            .await
     }
 
     /// A fixture over an already provisioned store (a second application
@@ -245,25 +278,21 @@ impl Fixture {
             .version)
     }
 
-    /// A configuration with one wall-clock SLA policy, `std`: first
-    /// response within `secs`, warned at 80%.
-    pub fn first_response_sla(secs: i64) -> InboxConfig {
-        InboxConfig {
-            sla: crate::sla::SlaSettings {
-                policies: vec![crate::sla::SlaPolicy {
-                    id: "std".into(),
-                    applies: Default::default(),
-                    first_response_secs: Some(secs),
-                    next_response_secs: None,
-                    resolution_secs: None,
-                    business_hours: false,
-                    warn_at_percent: 80,
-                    on_breach: vec![],
-                }],
-                ..crate::sla::SlaSettings::default()
-            },
-            ..InboxConfig::default()
-        }
+    /// Settings with one wall-clock SLA policy, `std`: first response
+    /// within `secs`, warned at 80%.
+    pub fn first_response_sla(secs: i64) -> TenantSettings {
+        let mut settings = TenantSettings::default();
+        settings.sla.policies = vec![crate::sla::SlaPolicy {
+            id: "std".into(),
+            applies: Default::default(),
+            first_response_secs: Some(secs),
+            next_response_secs: None,
+            resolution_secs: None,
+            business_hours: false,
+            warn_at_percent: 80,
+            on_breach: vec![],
+        }];
+        settings
     }
 
     /// The stored version of a conversation.

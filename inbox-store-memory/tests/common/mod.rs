@@ -9,8 +9,9 @@ use std::sync::Arc;
 
 use inbox_core::model::{Conversation, ConversationStatus};
 use inbox_core::ports::Store;
+use inbox_core::settings::TenantSettings;
 use inbox_core::testing::Fixture;
-use inbox_core::{ConversationId, InboxConfig, Reply, TickReport};
+use inbox_core::{ConversationId, Reply, TickReport};
 use inbox_store_memory::MemoryStore;
 
 /// A fixture on a fresh memory store with the default configuration.
@@ -20,9 +21,9 @@ pub async fn fixture() -> Fixture {
         .unwrap()
 }
 
-/// A fixture on a fresh memory store with `config`.
-pub async fn fixture_with(config: InboxConfig) -> Fixture {
-    Fixture::with_config(Arc::new(MemoryStore::new()) as Arc<dyn Store>, config)
+/// A fixture on a fresh memory store whose tenant `acme` has `settings`.
+pub async fn fixture_with(settings: TenantSettings) -> Fixture {
+    Fixture::with_settings(Arc::new(MemoryStore::new()) as Arc<dyn Store>, settings)
         .await
         .unwrap()
 }

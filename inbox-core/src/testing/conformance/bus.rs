@@ -4,7 +4,8 @@ use crate::testing::conformance::support::*;
 use futures_util::StreamExt;
 
 /// A subscriber gets its tenant's committed events in order, live-only
-/// events too, and nothing of other tenants.
+/// events too, and nothing of other tenants; a subscriber to all tenants
+/// gets every event in publish order.
 pub async fn bus_delivers_in_order_to_the_right_tenant(
     bus: Arc<dyn EventBus>,
     store: Arc<dyn Store>,
@@ -13,6 +14,7 @@ pub async fn bus_delivers_in_order_to_the_right_tenant(
     let acme = t("acme");
     let mut sub = bus.subscribe(&acme);
     let mut other = bus.subscribe(&t("globex"));
+    let mut all = bus.subscribe_all();
     let tagged = |tenant: &TenantId, i: i64| {
         Event::new(
             tenant.clone(),
@@ -67,6 +69,18 @@ pub async fn bus_delivers_in_order_to_the_right_tenant(
     match within_5s(other.next()).await {
         Some(Some(BusItem::Event(e))) => assert_eq!(*e, foreign[0]),
         other => panic!("{other:?}"),
+    }
+    // Every tenant's, in publish order.
+    let published = first
+        .iter()
+        .chain(&foreign)
+        .chain(&second)
+        .chain(&expected[5..]);
+    for e in published {
+        match within_5s(all.next()).await {
+            Some(Some(BusItem::Event(got))) => assert_eq!(&*got, e),
+            other => panic!("expected {e:?}, got {other:?}"),
+        }
     }
 }
 

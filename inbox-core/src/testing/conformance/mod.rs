@@ -177,6 +177,13 @@ macro_rules! store_conformance_suites {
                     ingest_refuses_items_no_store_can_hold,
                     dead_letters_are_replayed_by_admins,
                 }
+                settings {
+                    settings_changes_are_checked_versioned_recorded_and_published,
+                    settings_follow_the_role_matrix,
+                    a_settings_change_decides_the_next_message,
+                    sla_changes_apply_to_targets_started_after_them,
+                    a_dry_run_explains_and_changes_nothing,
+                }
             }
         }
     };

@@ -12,9 +12,7 @@ pub(crate) use crate::error::{Change, Entity, Error, Unique};
 pub(crate) use crate::event::{Event, EventActor, EventKind};
 pub(crate) use crate::ids::*;
 pub(crate) use crate::inbound::{InboundEvent, InboundRefusal, InboundStatus, IngestOutcome};
-pub(crate) use crate::inbox::{
-    Actor, Assignee, InboxConfig, ReopenPolicy, Reply, ReplyPolicy, View, ViewQuery,
-};
+pub(crate) use crate::inbox::{Actor, Assignee, InboxConfig, ReopenPolicy, Reply, View, ViewQuery};
 pub(crate) use crate::model::*;
 pub(crate) use crate::ports::*;
 pub(crate) use crate::query::{

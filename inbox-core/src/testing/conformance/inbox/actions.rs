@@ -103,14 +103,10 @@ pub(crate) async fn stale_actions_are_refused_with_what_changed<S: Store + AsDyn
     let note = f.inbox.note(&ben, &c, seen, "customer called too", "n1");
     assert!(!note.await.unwrap().warnings.is_empty());
     // The warn policy lets a stale reply through with the changes as warning.
-    let config = InboxConfig {
-        reply: ReplyPolicy {
-            stale: crate::inbox::StaleReplies::Warn,
-            ..ReplyPolicy::default()
-        },
-        ..InboxConfig::default()
-    };
-    let lenient = crate::inbox::Inbox::new(f.inbox.ports().clone(), config);
+    f.edit_settings(|s| s.replies.stale = crate::inbox::StaleReplies::Warn)
+        .await
+        .unwrap();
+    let lenient = &f.inbox;
     let late = reply("Also: tracking link", "k4");
     let out = lenient
         .reply(&f.actor("ana"), &c, seen, late)
@@ -222,14 +218,10 @@ pub(crate) async fn permissions_are_enforced_and_change_nothing<S: Store + AsDyn
         "not_found"
     );
     // Assignee-only replies: others are refused, supervisors may override.
-    let config = InboxConfig {
-        reply: ReplyPolicy {
-            assignee_only: true,
-            ..ReplyPolicy::default()
-        },
-        ..InboxConfig::default()
-    };
-    let strict = crate::inbox::Inbox::new(f.inbox.ports().clone(), config);
+    f.edit_settings(|s| s.replies.assignee_only = true)
+        .await
+        .unwrap();
+    let strict = &f.inbox;
     strict.claim(&ana, &c, v).await.unwrap();
     let v2 = v + 1;
     let ben = f.actor("ben");

@@ -173,11 +173,10 @@ pub(crate) async fn ingest_opens_reopens_and_never_two_active<S: Store + AsDynSt
 pub(crate) async fn ingest_reopen_policy_new_conversation<S: Store + AsDynStore + ?Sized>(
     store: Arc<S>,
 ) {
-    let config = InboxConfig {
-        reopen: ReopenPolicy::NewConversation,
-        ..InboxConfig::default()
-    };
-    let f = Fixture::with_config(store.as_dyn(), config).await.unwrap();
+    let f = Fixture::new(store.as_dyn()).await.unwrap();
+    f.edit_settings(|s| s.reopen = ReopenPolicy::NewConversation)
+        .await
+        .unwrap();
     let c = says(&f, "1001", "w1", "34644444444", "hi").await;
     f.inbox
         .set_status(&f.actor("ana"), &c, 1, ConversationStatus::Resolved)

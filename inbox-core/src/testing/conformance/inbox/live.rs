@@ -12,8 +12,10 @@ pub(crate) async fn live_snapshot_shows_what_the_team_faces_now<S: Store + AsDyn
     store: Arc<S>,
 ) {
     // First response within 30 minutes, warned at 80% (24 minutes).
-    let config = Fixture::first_response_sla(1800);
-    let f = Fixture::with_config(store.as_dyn(), config).await.unwrap();
+    let settings = Fixture::first_response_sla(1800);
+    let f = Fixture::with_settings(store.as_dyn(), settings)
+        .await
+        .unwrap();
     let t0 = Fixture::start(); // Monday 09:00
     let at = |m: i64| t0 + TimeDelta::minutes(m);
     let (ana, ben, sam) = (f.actor("ana"), f.actor("ben"), f.actor("sam"));

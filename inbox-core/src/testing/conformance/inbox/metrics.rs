@@ -191,8 +191,10 @@ pub(crate) async fn metrics_match_hand_computed_values<S: Store + AsDynStore + ?
 
 /// SLA compliance per policy and target, on both stores.
 pub(crate) async fn metrics_report_sla_compliance<S: Store + AsDynStore + ?Sized>(store: Arc<S>) {
-    let config = Fixture::first_response_sla(1800);
-    let f = Fixture::with_config(store.as_dyn(), config).await.unwrap();
+    let settings = Fixture::first_response_sla(1800);
+    let f = Fixture::with_settings(store.as_dyn(), settings)
+        .await
+        .unwrap();
     let t0 = Fixture::start();
     let at = |m: i64| t0 + TimeDelta::minutes(m);
     // X answered in 10 minutes: met.
@@ -227,14 +229,11 @@ pub(crate) async fn metrics_report_sla_compliance<S: Store + AsDynStore + ?Sized
 pub(crate) async fn metrics_business_hours_and_next_responses<S: Store + AsDynStore + ?Sized>(
     store: Arc<S>,
 ) {
-    let config = crate::inbox::InboxConfig {
-        sla: crate::sla::SlaSettings {
-            calendar: crate::calendar::Calendar::weekdays("UTC", &["09:00-17:00"]).unwrap(),
-            ..Default::default()
-        },
-        ..crate::inbox::InboxConfig::default()
-    };
-    let f = Fixture::with_config(store.as_dyn(), config).await.unwrap();
+    let hours = "routing: {calendars: {hours: {zone: UTC, weekdays: [\"09:00-17:00\"]}}}\nsla: {calendar: hours}";
+    let settings = crate::settings::TenantSettings::from_yaml(hours).unwrap();
+    let f = Fixture::with_settings(store.as_dyn(), settings)
+        .await
+        .unwrap();
     let t0 = Fixture::start(); // Monday 09:00 UTC
     let at = |m: i64| t0 + TimeDelta::minutes(m);
     let day = 24 * 60;

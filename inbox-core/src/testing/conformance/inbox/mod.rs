@@ -10,5 +10,6 @@ pub(crate) mod ingest;
 pub(crate) mod live;
 pub(crate) mod metrics;
 pub(crate) mod routing;
+pub(crate) mod settings;
 pub(crate) mod timers;
 pub(crate) mod views;

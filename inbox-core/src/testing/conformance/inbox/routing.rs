@@ -16,14 +16,15 @@ async fn sales_online(f: &Fixture) {
 /// A fixture with `acme`'s routing set from `rules` (YAML).
 async fn routed<S: Store + AsDynStore + ?Sized>(store: Arc<S>, rules: &str) -> Fixture {
     let f = fixture(store).await;
-    set_rules(&f, rules);
+    set_rules(&f, rules).await;
     f
 }
 
 /// Sets `acme`'s routing from its YAML.
-fn set_rules(f: &Fixture, yaml: &str) {
-    f.inbox
-        .set_routing(&f.acme(), Routing::from_yaml(yaml).unwrap());
+async fn set_rules(f: &Fixture, yaml: &str) {
+    f.set_routing(&Routing::from_yaml(yaml).unwrap())
+        .await
+        .unwrap();
 }
 
 /// How many active conversations each agent of `acme` owns.
@@ -106,7 +107,7 @@ pub(crate) async fn round_robin_is_fair_under_races_and_survives_restarts<
 ) {
     let store = store.as_dyn();
     let f = Fixture::new(store.clone()).await.unwrap();
-    f.inbox.set_routing(&f.acme(), round_robin());
+    f.set_routing(&round_robin()).await.unwrap();
     sales_online(&f).await;
     let ingests = (0..12).map(|i| {
         let event = f.text("1001", &format!("w{i}"), &format!("34611{i:04}"), "hello");
@@ -130,9 +131,9 @@ pub(crate) async fn round_robin_is_fair_under_races_and_survives_restarts<
         .all(|c| c.team == sales.team || c.last.is_none()));
     let last = sales.last.clone().unwrap();
 
-    // "Restart": another Inbox over the same store picks the next agent.
+    // "Restart": another Inbox over the same store (which reads the
+    // routing from the stored settings) picks the next agent.
     let again = Fixture::instance(store, InboxConfig::default(), "r2");
-    again.inbox.set_routing(&f.acme(), round_robin());
     let c = says(&again, "1001", "x1", "34699999999", "hello").await;
     let owner = again
         .store
@@ -232,19 +233,14 @@ rules:
 pub(crate) async fn returning_customers_stick_to_their_agent<S: Store + AsDynStore + ?Sized>(
     store: Arc<S>,
 ) {
-    let f = Fixture::with_config(
-        store.as_dyn(),
-        InboxConfig {
-            reopen: crate::inbox::ReopenPolicy::NewConversation,
-            ..InboxConfig::default()
-        },
-    )
-    .await
-    .unwrap();
+    let f = fixture(store).await;
+    f.edit_settings(|s| s.reopen = crate::inbox::ReopenPolicy::NewConversation)
+        .await
+        .unwrap();
     set_rules(
         &f,
         "teams:\n  sales: { strategy: sticky, fallback: least_loaded }\nrules:\n  - name: sales\n    then: [ { route_to_team: sales }, { assign: {} } ]\n",
-    );
+    ).await;
     sales_online(&f).await;
     let c1 = says(&f, "1001", "w1", "3467", "hi").await;
     let owner = owner_of(&f, &c1).await.unwrap();
@@ -464,7 +460,7 @@ async fn set_capacity(f: &Fixture, agent: &str, capacity: u32, shift: Option<&st
 /// sam (offline); routing as [`queue_routing`].
 async fn queue_fixture<S: Store + AsDynStore + ?Sized>(store: Arc<S>) -> Fixture {
     let f = fixture(store).await;
-    f.inbox.set_routing(&f.acme(), queue_routing(false));
+    f.set_routing(&queue_routing(false)).await.unwrap();
     for a in ["ana", "ben"] {
         set_capacity(&f, a, 1, None).await;
         online(&f, a).await;
@@ -476,7 +472,7 @@ async fn queue_fixture<S: Store + AsDynStore + ?Sized>(store: Arc<S>) -> Fixture
 /// 10:00), ben and sam (offline); routing as [`queue_routing`].
 async fn early_shift_fixture<S: Store + AsDynStore + ?Sized>(store: Arc<S>) -> Fixture {
     let f = fixture(store).await;
-    f.inbox.set_routing(&f.acme(), queue_routing(true));
+    f.set_routing(&queue_routing(true)).await.unwrap();
     set_capacity(&f, "ana", 1, Some("early")).await;
     online(&f, "ana").await;
     f
@@ -706,7 +702,7 @@ pub(crate) async fn concurrent_drains_never_exceed_capacity<S: Store + AsDynStor
 ) {
     let store = store.as_dyn();
     let f = Fixture::new(store.clone()).await.unwrap();
-    f.inbox.set_routing(&f.acme(), queue_routing(false));
+    f.set_routing(&queue_routing(false)).await.unwrap();
     for a in ["ana", "ben"] {
         set_capacity(&f, a, 1, None).await;
     }
@@ -742,7 +738,6 @@ pub(crate) async fn concurrent_drains_never_exceed_capacity<S: Store + AsDynStor
         online_through_the_store(&f, a).await;
     }
     let other = Fixture::instance(store, InboxConfig::default(), "i2");
-    other.inbox.set_routing(&f.acme(), queue_routing(false));
     let tenant = f.acme();
     let drains = [&f.inbox, &other.inbox, &f.inbox, &other.inbox].map(|inbox| {
         let tenant = tenant.clone();
@@ -803,7 +798,7 @@ async fn owned_by(f: &Fixture, who: &str) -> Vec<Conversation> {
 pub async fn queue_property(store: Arc<dyn Store>, seed: u64, steps: u32) {
     use crate::query::{AssigneeFilter, ConversationFilter, SortOrder};
     let f = Fixture::new(store).await.unwrap();
-    f.inbox.set_routing(&f.acme(), queue_routing(false));
+    f.set_routing(&queue_routing(false)).await.unwrap();
     let agents = ["ana", "ben"];
     let mut caps: BTreeMap<&str, u32> = BTreeMap::new();
     for a in agents {
@@ -956,13 +951,15 @@ pub(crate) async fn conversations_returned_to_the_queue_go_to_someone_else<
 >(
     store: Arc<S>,
 ) {
-    let mut config = Fixture::first_response_sla(600);
-    config.sla.policies[0].on_breach = vec![crate::sla::BreachAction::ReturnToQueue];
-    let f = Fixture::with_config(store.as_dyn(), config).await.unwrap();
+    let mut settings = Fixture::first_response_sla(600);
+    settings.sla.policies[0].on_breach = vec![crate::sla::BreachAction::ReturnToQueue];
+    let f = Fixture::with_settings(store.as_dyn(), settings)
+        .await
+        .unwrap();
     set_rules(
         &f,
         "teams:\n  sales: { strategy: least_loaded, when_offline: return_to_queue }\nrules:\n  - name: sales line\n    when: { channel: sales }\n    then: [ { route_to_team: sales }, { assign: {} } ]\n",
-    );
+    ).await;
     set_capacity(&f, "ana", 1, None).await;
     set_capacity(&f, "ben", 3, None).await;
     online(&f, "ana").await;

@@ -1,0 +1,140 @@
+//! Dry runs: what a message would do under a tenant's settings (stored or
+//! a draft), explained, without doing any of it.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::sync::Arc;
+
+use super::{Actor, Inbox};
+use crate::error::{Error, Result};
+use crate::event::EventKind;
+use crate::ids::ConversationId;
+use crate::inbound::InboundMessage;
+use crate::model::{Content, Conversation, Direction, Message};
+use crate::permissions::Action;
+use crate::settings::TenantSettings;
+use crate::timer::{TimerChange, TimerKind};
+
+/// What a customer message would do, step by step, and the state it would
+/// leave; nothing of it was stored, sent or published.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Explanation {
+    /// The settings version explained (`None`: a draft, not stored).
+    pub settings_version: Option<u64>,
+    /// Whether the message would open a new conversation (else it continues
+    /// or reopens the customer's latest).
+    pub opened: bool,
+    /// The conversation as the message would leave it: team, owner,
+    /// priority, tags, and the SLA policy with its due times.
+    pub conversation: Conversation,
+    /// What would be recorded, in order: the rules that fire with what they
+    /// do and why (`team sales → least loaded: ana 2/5 (ben 3/5)`), the
+    /// assignment, the SLA targets started.
+    pub events: Vec<EventKind>,
+    /// Automatic answers (sent to the customer) and notes the rules would
+    /// write.
+    pub messages: Vec<Message>,
+    /// The timers it would schedule, with their due times.
+    pub timers: Vec<(TimerKind, DateTime<Utc>)>,
+}
+
+impl Inbox {
+    /// Explains what `sample` (a customer message, as a webhook would bring
+    /// it) would do under the acting agent's tenant's settings: the stored
+    /// ones, or `draft` (checked as [`Inbox::update_settings`] checks it)
+    /// to try a change before making it. The rule that matches, the team,
+    /// the agent and why, the SLA policy and its due times, the timers;
+    /// nothing is stored, sent or published. Supervisors and admins.
+    pub async fn explain(
+        &self,
+        actor: &Actor,
+        draft: Option<TenantSettings>,
+        sample: InboundMessage,
+    ) -> Result<Explanation> {
+        self.agent_allowed(actor, Action::ViewSettings).await?;
+        sample.check(self.now())?;
+        let channel = self.channel_for(&sample.phone_number_id).await?;
+        if channel.tenant != actor.tenant {
+            return Err(Error::UnknownChannel {
+                phone_number_id: sample.phone_number_id,
+            });
+        }
+        let (sandbox, settings_version) = match draft {
+            None => {
+                let stored = self.ports.store.settings(&actor.tenant).await?;
+                (self.clone(), Some(stored.map_or(0, |s| s.version)))
+            }
+            Some(doc) => {
+                let policy = doc.compile(&self.known(&actor.tenant).await?)?;
+                (self.with_policy(&actor.tenant, Arc::new(policy)), None)
+            }
+        };
+        let plan = match sandbox.prepare_ingest(&channel, &sample).await? {
+            Ok(plan) => plan,
+            Err(existing) => {
+                return Err(Error::invalid(
+                    "external_id",
+                    format!("message {existing} is already stored: a sample needs a new id"),
+                ))
+            }
+        };
+        let opened = plan.opened;
+        let finished = sandbox.finish(plan.decision, self.now()).await?;
+        let changes = finished.changes;
+        let conversation = changes
+            .conversation
+            .map(|w| w.value)
+            .ok_or_else(|| Error::invalid("sample", "the message changes no conversation"))?;
+        Ok(Explanation {
+            settings_version,
+            opened,
+            conversation,
+            events: changes.events.into_iter().map(|e| e.kind).collect(),
+            messages: changes
+                .messages
+                .into_iter()
+                .filter(|m| m.direction != Direction::Inbound)
+                .collect(),
+            timers: changes
+                .timers
+                .into_iter()
+                .filter_map(|t| match t {
+                    TimerChange::Set(t) => Some((t.kind, t.due_at)),
+                    TimerChange::Clear { .. } => None,
+                })
+                .collect(),
+        })
+    }
+
+    /// [`Inbox::explain`] for an existing conversation: what its customer
+    /// writing its last message again now would do (its latest message from
+    /// the customer, or a placeholder text when there is none).
+    pub async fn explain_conversation(
+        &self,
+        actor: &Actor,
+        draft: Option<TenantSettings>,
+        conversation: &ConversationId,
+    ) -> Result<Explanation> {
+        let view = self.conversation(actor, conversation).await?;
+        let c = &view.conversation;
+        let store = &self.ports.store;
+        let channel = store.channel(&c.tenant, &c.channel).await?;
+        let contact = store.contact(&c.tenant, &c.contact).await?;
+        let messages = store.messages(&c.tenant, &c.id).await?;
+        let content = messages
+            .into_iter()
+            .rev()
+            .find(|m| m.direction == Direction::Inbound)
+            .map_or_else(|| Content::text("(no message yet)"), |m| m.content);
+        let sample = InboundMessage {
+            phone_number_id: channel.phone_number_id,
+            external_id: format!("dry-run.{}.{}", c.id, self.now().timestamp_millis()),
+            from: contact.identity,
+            profile_name: contact.profile_name,
+            timestamp: self.now(),
+            content,
+            context: Default::default(),
+        };
+        self.explain(actor, draft, sample).await
+    }
+}

@@ -1,0 +1,388 @@
+//! The settings each tenant runs, and the one way they change.
+//!
+//! A tenant's settings are a document in the store ([`Settings`] port).
+//! Each instance keeps the compiled form of the tenants it has met, loaded
+//! from the store the first time it needs one, replaced at once by its own
+//! changes, and by other instances' changes when [`Inbox::follow_settings`]
+//! runs (their [`EventKind::SettingsChanged`] events on the bus). Every
+//! change is checked as a whole against the tenant's directory, stored
+//! only on the version it was made on, recorded in the settings history
+//! with the sections it changed, and published.
+//!
+//! What a change does to work under way: rules, team policies, reply and
+//! reopen policies apply from the next message or action. SLA targets
+//! already started keep the due times they were given (they are part of
+//! the conversation); targets started after the change use the new
+//! policies. Timers already scheduled keep their due times too; the
+//! timer policies apply to the timers a later change of the conversation
+//! schedules.
+//!
+//! [`Settings`]: crate::ports::Settings
+
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use super::{Actor, Inbox};
+use crate::error::Result;
+use crate::event::{Event, EventActor, EventKind};
+use crate::ids::{AgentId, TenantId};
+use crate::permissions::Action;
+use crate::ports::{
+    BusItem, HistoryQuery, SectionChange, SettingsChange, SettingsPut, StoredSettings,
+};
+use crate::settings::{Known, TenantPolicy, TenantSettings};
+
+/// The compiled settings of the tenants an instance has met.
+#[derive(Debug, Default)]
+pub(crate) struct PolicyCache {
+    tenants: RwLock<HashMap<TenantId, Loaded>>,
+    /// Whether every tenant with settings has been loaded once.
+    all_loaded: std::sync::atomic::AtomicBool,
+}
+
+/// One tenant's compiled settings and the version they came from (0: the
+/// tenant has none stored).
+#[derive(Debug, Clone)]
+struct Loaded {
+    version: u64,
+    policy: Arc<TenantPolicy>,
+}
+
+impl PolicyCache {
+    fn get(&self, tenant: &TenantId) -> Option<Loaded> {
+        let map = self.tenants.read().unwrap_or_else(|e| e.into_inner());
+        map.get(tenant).cloned()
+    }
+
+    /// Keeps `loaded` unless a newer version is already kept.
+    fn offer(&self, tenant: &TenantId, loaded: Loaded) -> Arc<TenantPolicy> {
+        let mut map = self.tenants.write().unwrap_or_else(|e| e.into_inner());
+        match map.get(tenant) {
+            Some(kept) if kept.version > loaded.version => kept.policy.clone(),
+            _ => {
+                let policy = loaded.policy.clone();
+                map.insert(tenant.clone(), loaded);
+                policy
+            }
+        }
+    }
+
+    fn forget(&self, tenant: &TenantId) {
+        let mut map = self.tenants.write().unwrap_or_else(|e| e.into_inner());
+        map.remove(tenant);
+    }
+
+    fn tenants(&self) -> Vec<(TenantId, Arc<TenantPolicy>)> {
+        let map = self.tenants.read().unwrap_or_else(|e| e.into_inner());
+        map.iter()
+            .map(|(t, l)| (t.clone(), l.policy.clone()))
+            .collect()
+    }
+}
+
+/// The sections of `after` that differ from `before` (from the empty
+/// document's, what a tenant without settings runs, when there is no
+/// `before`), each with both values.
+fn changed_sections(
+    before: Option<&TenantSettings>,
+    after: &TenantSettings,
+) -> Result<Vec<SectionChange>> {
+    let object = |doc: &TenantSettings| match serde_json::to_value(doc) {
+        Ok(serde_json::Value::Object(map)) => Ok(map),
+        Ok(_) => Ok(serde_json::Map::new()),
+        Err(e) => Err(crate::Error::invalid_settings("(document)", e.to_string())),
+    };
+    let before = object(before.unwrap_or(&TenantSettings::default()))?;
+    Ok(object(after)?
+        .into_iter()
+        .filter_map(|(section, after)| {
+            let before = before.get(&section).cloned().unwrap_or_default();
+            (before != after).then_some(SectionChange {
+                section,
+                before,
+                after,
+            })
+        })
+        .collect())
+}
+
+impl Inbox {
+    /// The settings `tenant` runs, compiled: its stored document's, or the
+    /// empty document's (no rules, no SLA, default policies) when it has
+    /// none. Read from the store the first time this instance needs them.
+    pub async fn policy(&self, tenant: &TenantId) -> Result<Arc<TenantPolicy>> {
+        match self.policies.get(tenant) {
+            Some(loaded) => Ok(loaded.policy),
+            None => self.reload_settings(tenant).await,
+        }
+    }
+
+    /// Reads `tenant`'s settings from the store again and runs them (what
+    /// [`Inbox::follow_settings`] does when another instance changed them).
+    pub async fn reload_settings(&self, tenant: &TenantId) -> Result<Arc<TenantPolicy>> {
+        let loaded = match self.ports.store.settings(tenant).await? {
+            None => Loaded {
+                version: 0,
+                policy: Arc::default(),
+            },
+            Some(stored) => Loaded {
+                version: stored.version,
+                policy: Arc::new(stored.document.compile_stored()?),
+            },
+        };
+        Ok(self.policies.offer(tenant, loaded))
+    }
+
+    /// Loads the settings of every tenant that has some (an instance
+    /// starting); returns how many. A tenant whose stored document no
+    /// longer compiles is logged and left out (it runs the empty document
+    /// until it is fixed), never stopping the others.
+    pub async fn load_settings(&self) -> Result<usize> {
+        let tenants = self.ports.store.tenants_with_settings().await?;
+        let mut loaded = 0;
+        for tenant in &tenants {
+            match self.reload_settings(tenant).await {
+                Ok(_) => loaded += 1,
+                Err(e) if e.is_retryable() => return Err(e),
+                Err(e) => tracing::error!(%tenant, error = %e, "stored settings do not compile"),
+            }
+        }
+        self.policies
+            .all_loaded
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        Ok(loaded)
+    }
+
+    /// The tenants with settings stored, with what they run (every tenant
+    /// the instance has met; all of them once loaded).
+    pub(crate) async fn configured_tenants(&self) -> Result<Vec<(TenantId, Arc<TenantPolicy>)>> {
+        if !self
+            .policies
+            .all_loaded
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            self.load_settings().await?;
+        }
+        Ok(self.policies.tenants())
+    }
+
+    /// Applies the settings changes other instances make, for as long as
+    /// the bus runs: subscribes to every tenant's events, loads every
+    /// tenant's settings (what changed before the subscription), then
+    /// reloads a tenant on each [`EventKind::SettingsChanged`] of a version
+    /// it does not run yet, and every tenant when the bus lagged (events
+    /// may be lost). Spawn it once per instance:
+    ///
+    /// ```no_run
+    /// # async fn demo(inbox: inbox_core::Inbox) {
+    /// let follower = inbox.clone();
+    /// // tokio::spawn(async move { follower.follow_settings().await });
+    /// # follower.follow_settings().await;
+    /// # }
+    /// ```
+    pub async fn follow_settings(&self) {
+        let mut events = self.ports.bus.subscribe_all();
+        self.after_reload(self.load_settings().await.map(|_| ()), None);
+        while let Some(item) = events.next().await {
+            match item {
+                BusItem::Event(e) => {
+                    if let EventKind::SettingsChanged { version, .. } = e.kind {
+                        let run = self.policies.get(&e.tenant).map_or(0, |l| l.version);
+                        if version > run {
+                            let reloaded = self.reload_settings(&e.tenant).await;
+                            self.after_reload(reloaded.map(|_| ()), Some(&e.tenant));
+                        }
+                    }
+                }
+                BusItem::Lagged(_) => {
+                    for (tenant, _) in self.policies.tenants() {
+                        let reloaded = self.reload_settings(&tenant).await;
+                        self.after_reload(reloaded.map(|_| ()), Some(&tenant));
+                    }
+                    self.after_reload(self.load_settings().await.map(|_| ()), None);
+                }
+            }
+        }
+    }
+
+    /// After a reload that failed: forget the tenant's settings, so the
+    /// next use reads them from the store again.
+    fn after_reload(&self, result: Result<()>, tenant: Option<&TenantId>) {
+        if let Err(e) = result {
+            tracing::warn!(tenant = ?tenant, error = %e, "settings reload failed");
+            match tenant {
+                Some(t) => self.policies.forget(t),
+                None => self
+                    .policies
+                    .all_loaded
+                    .store(false, std::sync::atomic::Ordering::Relaxed),
+            }
+        }
+    }
+
+    /// The acting agent's tenant's settings as stored (version 0 and the
+    /// empty document when none are). Supervisors and admins.
+    pub async fn settings(&self, actor: &Actor) -> Result<StoredSettings> {
+        self.agent_allowed(actor, Action::ViewSettings).await?;
+        let stored = self.ports.store.settings(&actor.tenant).await?;
+        Ok(stored.unwrap_or_else(|| StoredSettings {
+            tenant: actor.tenant.clone(),
+            version: 0,
+            document: TenantSettings::default(),
+            updated_at: DateTime::<Utc>::UNIX_EPOCH,
+            updated_by: None,
+        }))
+    }
+
+    /// The changes to the acting agent's tenant's settings, newest first:
+    /// who, when, which sections, before and after. Supervisors and admins.
+    pub async fn settings_history(
+        &self,
+        actor: &Actor,
+        query: HistoryQuery,
+    ) -> Result<Vec<SettingsChange>> {
+        self.agent_allowed(actor, Action::ViewSettings).await?;
+        self.ports
+            .store
+            .settings_history(&actor.tenant, query)
+            .await
+    }
+
+    /// Replaces the acting agent's tenant's settings with `document`, made
+    /// on version `expected` (0: none stored yet). Admins only. The whole
+    /// document is checked first and refused with
+    /// [`Error::InvalidSettings`](crate::Error::InvalidSettings) naming
+    /// every bad field; a stale `expected` is refused with a conflict;
+    /// nothing is stored then. A document equal to the stored one changes
+    /// nothing (same version). The change applies on this instance before
+    /// this returns, and on others as soon as they hear of it.
+    pub async fn update_settings(
+        &self,
+        actor: &Actor,
+        expected: u64,
+        document: TenantSettings,
+    ) -> Result<StoredSettings> {
+        let agent = self.agent_allowed(actor, Action::ManageSettings).await?;
+        self.store_settings(&actor.tenant, expected, document, Some(&agent.id))
+            .await
+    }
+
+    /// Stores a tenant's settings on behalf of the embedder (provisioning,
+    /// an import of an exported document): checked, versioned, recorded
+    /// and published as by [`Inbox::update_settings`], with no agent as
+    /// author.
+    pub async fn import_settings(
+        &self,
+        tenant: &TenantId,
+        expected: u64,
+        document: TenantSettings,
+    ) -> Result<StoredSettings> {
+        self.store_settings(tenant, expected, document, None).await
+    }
+
+    async fn store_settings(
+        &self,
+        tenant: &TenantId,
+        expected: u64,
+        document: TenantSettings,
+        by: Option<&AgentId>,
+    ) -> Result<StoredSettings> {
+        let policy = document.compile(&self.known(tenant).await?)?;
+        let store = &self.ports.store;
+        let current = store.settings(tenant).await?;
+        let sections = changed_sections(current.as_ref().map(|c| &c.document), &document)?;
+        if let Some(current) = current.filter(|c| c.version == expected && sections.is_empty()) {
+            return Ok(current);
+        }
+        let now = self.now();
+        let stored = store
+            .put_settings(SettingsPut {
+                tenant,
+                expected,
+                document: &document,
+                sections: &sections,
+                at: now,
+                by,
+            })
+            .await?;
+        self.policies.offer(
+            tenant,
+            Loaded {
+                version: stored.version,
+                policy: Arc::new(policy),
+            },
+        );
+        let actor = by.map_or(EventActor::System, |a| EventActor::Agent(a.clone()));
+        let kind = EventKind::SettingsChanged {
+            version: stored.version,
+            sections: sections.into_iter().map(|s| s.section).collect(),
+        };
+        self.publish(&[Event::new(tenant.clone(), now, actor, kind)])
+            .await;
+        Ok(stored)
+    }
+
+    /// A copy of this inbox that runs `policy` for `tenant` (and reads
+    /// other tenants' settings from the store as usual): for dry runs.
+    pub(super) fn with_policy(&self, tenant: &TenantId, policy: Arc<TenantPolicy>) -> Inbox {
+        let cache = PolicyCache::default();
+        cache.offer(
+            tenant,
+            Loaded {
+                version: u64::MAX,
+                policy,
+            },
+        );
+        Inbox {
+            policies: Arc::new(cache),
+            ..self.clone()
+        }
+    }
+
+    /// The names a tenant's settings may refer to.
+    pub(super) async fn known(&self, tenant: &TenantId) -> Result<Known> {
+        let store = &self.ports.store;
+        let teams = store.teams(tenant).await?;
+        let agents = store.agents(tenant).await?;
+        let channels = store.channels(tenant).await?;
+        Ok(Known::default()
+            .with_teams(teams.into_iter().map(|t| t.id.to_string()))
+            .with_agents(agents.into_iter().map(|a| a.id.to_string()))
+            .with_channels(channels.into_iter().map(|c| c.id.to_string())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn only_changed_sections_are_recorded_with_both_values() {
+        let before = TenantSettings::from_yaml("timers: {follow_up_after: 1d}").unwrap();
+        let after =
+            TenantSettings::from_yaml("timers: {follow_up_after: 2d}\nreopen: {kind: reopen}")
+                .unwrap();
+        let sections = changed_sections(Some(&before), &after).unwrap();
+        let names: Vec<_> = sections.iter().map(|s| s.section.as_str()).collect();
+        assert_eq!(names, ["reopen", "timers"]);
+        assert_eq!(
+            sections[1].before["follow_up_after"],
+            serde_json::json!("1day")
+        );
+        assert_eq!(
+            sections[1].after["follow_up_after"],
+            serde_json::json!("2days")
+        );
+        let first = changed_sections(None, &after).unwrap();
+        assert_eq!(first.len(), 2, "from the defaults: {first:?}");
+        assert_eq!(
+            first[0].before,
+            serde_json::json!({"kind": "reopen_within", "within_secs": 604800})
+        );
+        assert!(changed_sections(Some(&after), &after).unwrap().is_empty());
+    }
+}

@@ -1,0 +1,328 @@
+//! Tenant settings through the inbox: checked as a whole, versioned,
+//! recorded, published, allowed by role, scoped by tenant, and run from
+//! the next message on (by every instance over the store).
+
+use crate::settings::TenantSettings;
+use crate::testing::conformance::support::*;
+
+fn doc(yaml: &str) -> TenantSettings {
+    TenantSettings::from_yaml(yaml).unwrap()
+}
+
+/// Sales routing with a first-response SLA of `minutes`.
+fn sales_rules(minutes: u32) -> TenantSettings {
+    doc(&format!(
+        "routing:\n  rules:\n    - name: sales line\n      when: {{channel: sales}}\n      then: [{{route_to_team: sales}}]\nsla:\n  policies: [{{id: std, first_response_secs: {}}}]\n",
+        minutes * 60
+    ))
+}
+
+/// The settings-changed events published so far: (version, sections).
+fn published(f: &Fixture) -> Vec<(u64, Vec<String>)> {
+    f.bus
+        .published()
+        .into_iter()
+        .filter_map(|e| match e.kind {
+            EventKind::SettingsChanged { version, sections } => Some((version, sections)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A bad document is refused whole, naming every bad field, storing
+/// nothing; a good one is stored as version 1, recorded and published; a
+/// stale edit is refused; an unchanged document makes no version.
+pub(crate) async fn settings_changes_are_checked_versioned_recorded_and_published<
+    S: Store + AsDynStore + ?Sized,
+>(
+    store: Arc<S>,
+) {
+    let f = Fixture::new(store.as_dyn()).await.unwrap();
+    let ada = f.actor("ada");
+    assert_eq!(f.inbox.settings(&ada).await.unwrap().version, 0);
+    let bad = doc("routing:\n  rules:\n    - name: r\n      then: [{route_to_team: slaes}]\ncanned_responses:\n  - {shortcut: hi, text: 'Hi {{contact.nmae}}', owner: {agent: anna}}\n");
+    let err = f.inbox.update_settings(&ada, 0, bad).await.unwrap_err();
+    let Error::InvalidSettings { problems } = &err else {
+        panic!("{err}")
+    };
+    let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "routing.rules[0].then[0].route_to_team",
+            "canned_responses[0].text",
+            "canned_responses[0].owner.agent"
+        ],
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains(r#"did you mean "sales"?"#),
+        "{err}"
+    );
+    assert!(f.store.settings(&f.acme()).await.unwrap().is_none());
+    assert!(published(&f).is_empty());
+
+    let stored = f
+        .inbox
+        .update_settings(&ada, 0, sales_rules(30))
+        .await
+        .unwrap();
+    assert_eq!(
+        (stored.version, stored.updated_by.as_ref()),
+        (1, Some(&ada.agent))
+    );
+    assert_eq!(
+        f.inbox.settings(&ada).await.unwrap().document,
+        sales_rules(30)
+    );
+    assert_eq!(
+        published(&f),
+        [(1, vec!["routing".to_string(), "sla".to_string()])]
+    );
+
+    // Someone else's edit on version 0 comes too late; the same document
+    // again changes nothing; tightening the SLA changes one section.
+    let update =
+        |seen: u64, minutes: u32| f.inbox.update_settings(&ada, seen, sales_rules(minutes));
+    assert_eq!(refused(update(0, 5).await), "conflict");
+    assert_eq!(update(1, 30).await.unwrap().version, 1);
+    assert_eq!(update(1, 10).await.unwrap().version, 2);
+    let history = f.inbox.settings_history(
+        &ada,
+        HistoryQuery {
+            before: None,
+            limit: 10,
+        },
+    );
+    let history = history.await.unwrap();
+    assert_eq!(
+        history.iter().map(|c| c.version).collect::<Vec<_>>(),
+        [2, 1]
+    );
+    let sections = &history[0].sections;
+    assert_eq!(sections.len(), 1, "{sections:?}");
+    assert_eq!(sections[0].section, "sla");
+    assert_eq!(
+        sections[0].before["policies"][0]["first_response_secs"],
+        1800
+    );
+    assert_eq!(sections[0].after["policies"][0]["first_response_secs"], 600);
+    assert_eq!(history[0].by.as_ref(), Some(&ada.agent));
+    assert_eq!(published(&f).len(), 2);
+}
+
+/// Agents neither read nor change settings; supervisors read them and
+/// their history; admins change them; nobody sees another tenant's.
+pub(crate) async fn settings_follow_the_role_matrix<S: Store + AsDynStore + ?Sized>(store: Arc<S>) {
+    let f = Fixture::new(store.as_dyn()).await.unwrap();
+    let (ana, sam, ada, gus) = (
+        f.actor("ana"),
+        f.actor("sam"),
+        f.actor("ada"),
+        Actor::new(t("globex"), id("gus")),
+    );
+    let query = HistoryQuery {
+        before: None,
+        limit: 10,
+    };
+    f.inbox
+        .update_settings(&ada, 0, sales_rules(30))
+        .await
+        .unwrap();
+    assert_eq!(refused(f.inbox.settings(&ana).await), "forbidden");
+    assert_eq!(
+        refused(f.inbox.settings_history(&ana, query).await),
+        "forbidden"
+    );
+    let change = f.inbox.update_settings(&ana, 1, sales_rules(5)).await;
+    assert_eq!(refused(change), "forbidden");
+    assert_eq!(f.inbox.settings(&sam).await.unwrap().version, 1);
+    assert_eq!(
+        f.inbox.settings_history(&sam, query).await.unwrap().len(),
+        1
+    );
+    let change = f.inbox.update_settings(&sam, 1, sales_rules(5)).await;
+    assert_eq!(refused(change), "forbidden");
+    // globex's admin sees globex's settings (none) and no history of acme.
+    let theirs = f.inbox.settings(&gus).await.unwrap();
+    assert_eq!(
+        (theirs.version, theirs.document),
+        (0, TenantSettings::default())
+    );
+    assert!(f
+        .inbox
+        .settings_history(&gus, query)
+        .await
+        .unwrap()
+        .is_empty());
+    // An edit made on acme's version by globex's admin is globex's first.
+    let err = f
+        .inbox
+        .update_settings(&gus, 1, TenantSettings::default())
+        .await;
+    assert_eq!(refused(err), "conflict");
+    assert_eq!(
+        f.store.settings(&f.acme()).await.unwrap().unwrap().version,
+        1
+    );
+}
+
+/// A message ingested after a change is decided by the new settings, on
+/// the instance that made it and, once it reloads (as its settings
+/// follower does on the change's event), on another over the same store;
+/// an instance started later loads them from the store.
+pub(crate) async fn a_settings_change_decides_the_next_message<S: Store + AsDynStore + ?Sized>(
+    store: Arc<S>,
+) {
+    let store = store.as_dyn();
+    let f = Fixture::new(store.clone()).await.unwrap();
+    let other = Fixture::instance(store.clone(), InboxConfig::default(), "i2");
+    let c1 = says(&other, "1001", "w1", "34611111111", "hi").await;
+    assert_eq!(stored(&f, &c1).await.team, None);
+    f.edit_settings(|s| *s = sales_rules(30)).await.unwrap();
+    let c2 = says(&f, "1001", "w2", "34622222222", "hi").await;
+    assert_eq!(stored(&f, &c2).await.team, Some(id("sales")));
+    // The other instance ran the old settings until it hears of the change.
+    other.inbox.reload_settings(&f.acme()).await.unwrap();
+    let c3 = says(&other, "1001", "w3", "34633333333", "hi").await;
+    assert_eq!(stored(&f, &c3).await.team, Some(id("sales")));
+    // A new instance (a restart) reads them from the store.
+    let restarted = Fixture::instance(store, InboxConfig::default(), "i3");
+    assert_eq!(restarted.inbox.load_settings().await.unwrap(), 1);
+    let c4 = says(&restarted, "1001", "w4", "34644444444", "hi").await;
+    assert_eq!(stored(&f, &c4).await.team, Some(id("sales")));
+    assert!(stored(&f, &c4).await.sla.is_some());
+}
+
+/// SLA due times already given keep their time when the policy changes;
+/// conversations started after the change get the new one.
+pub(crate) async fn sla_changes_apply_to_targets_started_after_them<
+    S: Store + AsDynStore + ?Sized,
+>(
+    store: Arc<S>,
+) {
+    let f = Fixture::with_settings(store.as_dyn(), sales_rules(30))
+        .await
+        .unwrap();
+    let t0 = Fixture::start();
+    let due = |c: &Conversation| {
+        let sla = c.sla.as_ref().unwrap();
+        sla.target(crate::sla::SlaTargetKind::FirstResponse)
+            .unwrap()
+            .due_at
+    };
+    let before = says(&f, "1001", "w1", "34611111111", "hi").await;
+    f.edit_settings(|s| *s = sales_rules(10)).await.unwrap();
+    let after = says(&f, "1001", "w2", "34622222222", "hi").await;
+    assert_eq!(due(&stored(&f, &before).await), t0 + TimeDelta::minutes(30));
+    assert_eq!(due(&stored(&f, &after).await), t0 + TimeDelta::minutes(10));
+    // Its breach timer is not moved either.
+    let timers = f
+        .store
+        .due_timers(t0 + TimeDelta::hours(1), 100)
+        .await
+        .unwrap();
+    let breach_of = |c: &ConversationId| {
+        timers
+            .iter()
+            .filter(|t| &t.conversation == c)
+            .map(|t| t.due_at)
+            .max()
+    };
+    assert_eq!(breach_of(&before), Some(t0 + TimeDelta::minutes(30)));
+    assert_eq!(breach_of(&after), Some(t0 + TimeDelta::minutes(10)));
+}
+
+/// A dry run explains what a message would do, under the stored settings
+/// or a draft, and changes nothing: no contact, conversation, event,
+/// message, timer or send; supervisors and admins only.
+pub(crate) async fn a_dry_run_explains_and_changes_nothing<S: Store + AsDynStore + ?Sized>(
+    store: Arc<S>,
+) {
+    let f = Fixture::with_settings(store.as_dyn(), sales_rules(30))
+        .await
+        .unwrap();
+    let t0 = Fixture::start();
+    let (ana, sam) = (f.actor("ana"), f.actor("sam"));
+    let sample = f.inbound("1001", "sample-1", "34699999999", Content::text("hi"));
+    let events_before = f
+        .store
+        .events_since(&f.acme(), 0, 1000)
+        .await
+        .unwrap()
+        .len();
+    let refusal = f.inbox.explain(&ana, None, sample.clone()).await;
+    assert_eq!(refusal.unwrap_err().code(), "forbidden");
+
+    let x = f.inbox.explain(&sam, None, sample.clone()).await.unwrap();
+    assert_eq!((x.settings_version, x.opened), (Some(1), true));
+    assert_eq!(x.conversation.team, Some(id("sales")));
+    let fired = x.events.iter().find_map(|e| match e {
+        EventKind::RuleFired { rule, outcome, .. } => Some((rule.as_str(), outcome.clone())),
+        _ => None,
+    });
+    assert_eq!(fired, Some(("sales line", vec!["team sales".to_string()])));
+    let sla = x.conversation.sla.as_ref().unwrap();
+    assert_eq!(sla.policy, "std");
+    let first = sla
+        .target(crate::sla::SlaTargetKind::FirstResponse)
+        .unwrap();
+    assert_eq!(first.due_at, t0 + TimeDelta::minutes(30));
+    assert!(x.timers.contains(&(
+        crate::timer::TimerKind::SlaBreach(crate::sla::SlaTargetKind::FirstResponse),
+        t0 + TimeDelta::minutes(30)
+    )));
+
+    // A draft is explained without being stored.
+    let draft = doc(
+        "routing:\n  rules:\n    - name: all to support\n      then: [{route_to_team: support}]\n",
+    );
+    let x = f
+        .inbox
+        .explain(&sam, Some(draft), sample.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        (x.settings_version, x.conversation.team),
+        (None, Some(id("support")))
+    );
+    assert!(x.conversation.sla.is_none());
+    let bad = doc("routing:\n  rules:\n    - name: r\n      then: [{route_to_team: suport}]\n");
+    let refusal = f.inbox.explain(&sam, Some(bad), sample.clone()).await;
+    assert_eq!(refusal.unwrap_err().code(), "invalid_settings");
+
+    // Nothing of it happened.
+    let events = f.store.events_since(&f.acme(), 0, 1000).await.unwrap();
+    assert_eq!(events.len(), events_before);
+    let contact = ContactIdentity::wa("34699999999");
+    assert!(f
+        .store
+        .find_contact(&f.acme(), &contact)
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        f.store.settings(&f.acme()).await.unwrap().unwrap().version,
+        1
+    );
+    assert!(f.transport.sent().is_empty());
+    assert!(f
+        .bus
+        .published()
+        .iter()
+        .all(|e| e.kind.name() == "settings_changed"));
+
+    // An existing conversation: as if its customer wrote again now, under
+    // a draft with a rule for every message.
+    let c = says(&f, "1001", "w1", "34611111111", "hola").await;
+    let draft = doc("routing:\n  rules:\n    - name: every message\n      on: [message_received]\n      then: [{set_priority: high}]\n");
+    let x = f
+        .inbox
+        .explain_conversation(&sam, Some(draft), &c)
+        .await
+        .unwrap();
+    assert!(!x.opened);
+    assert_eq!(x.conversation.id, c);
+    assert_eq!(x.conversation.priority, Priority::High);
+    assert_eq!(stored(&f, &c).await.priority, Priority::Normal);
+}
