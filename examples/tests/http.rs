@@ -103,7 +103,14 @@ async fn a_body_that_never_arrives_times_out() {
 
 #[tokio::test]
 async fn live_events_outlast_the_timeouts() {
-    let running = launch(quick()).await;
+    // Short timeouts, but long enough for a sign-in (a deliberately slow
+    // password check) on a loaded machine.
+    let running = launch(Settings {
+        header_timeout: Duration::from_millis(500),
+        request_timeout: Duration::from_millis(1500),
+        ..Settings::default()
+    })
+    .await;
     let http = reqwest::Client::new();
     let signed = common::sign_in_over_http(&http, &running.url, "sam", "sam").await;
     let token = signed["token"].as_str().unwrap();
@@ -116,7 +123,7 @@ async fn live_events_outlast_the_timeouts() {
     assert_eq!(res.status(), StatusCode::OK);
     let mut res = res;
     // Longer than both timeouts.
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    tokio::time::sleep(Duration::from_millis(2000)).await;
     http.post(format!("{}/api/presence", running.url))
         .bearer_auth(token)
         .json(&json!({"presence": "online"}))

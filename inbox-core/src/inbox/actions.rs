@@ -804,7 +804,8 @@ impl Inbox {
         .await
     }
 
-    /// Snoozes a conversation until `until` (which must be in the future).
+    /// Snoozes a conversation until `until`: in the future, and no further
+    /// ahead than the tenant's snooze limit (`timers.max_snooze`).
     pub async fn snooze(
         &self,
         actor: &Actor,
@@ -814,6 +815,14 @@ impl Inbox {
     ) -> Result<ActionOutcome> {
         if until <= self.now() {
             return Err(Error::invalid("until", "must be in the future"));
+        }
+        let limit = self.policy(&actor.tenant).await?.document.timers.max_snooze;
+        if let Some(limit) = limit.filter(|l| until > self.now() + l.0) {
+            let limit = humantime::format_duration(limit.0);
+            return Err(Error::invalid(
+                "until",
+                format!("at most {limit} ahead (the tenant's snooze limit)"),
+            ));
         }
         self.act(actor, Target::strict(id, seen_version, "snooze"), |d| {
             permissions::require(d.agent, Action::ChangeStatus)?;

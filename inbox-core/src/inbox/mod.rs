@@ -9,6 +9,7 @@
 
 mod actions;
 mod automation;
+mod canned;
 mod commit;
 mod config;
 mod contacts;

@@ -97,6 +97,9 @@ pub struct TimersSection {
     /// Resolve a conversation waiting on the customer after this long
     /// without activity.
     pub auto_resolve_after: Option<Dur>,
+    /// The longest an agent may snooze a conversation (`null`: no limit).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_snooze: Option<Dur>,
 }
 
 fn one_hour() -> Option<Dur> {
@@ -109,6 +112,7 @@ impl Default for TimersSection {
             window_warning_before: one_hour(),
             follow_up_after: None,
             auto_resolve_after: None,
+            max_snooze: None,
         }
     }
 }

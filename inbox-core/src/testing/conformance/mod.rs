@@ -183,6 +183,8 @@ macro_rules! store_conformance_suites {
                     a_settings_change_decides_the_next_message,
                     sla_changes_apply_to_targets_started_after_them,
                     a_dry_run_explains_and_changes_nothing,
+                    canned_responses_follow_their_owner,
+                    snoozes_stay_within_the_tenant_limit,
                 }
             }
         }

@@ -326,3 +326,87 @@ pub(crate) async fn a_dry_run_explains_and_changes_nothing<S: Store + AsDynStore
     assert_eq!(x.conversation.priority, Priority::High);
     assert_eq!(stored(&f, &c).await.priority, Priority::Normal);
 }
+
+/// Agents use the tenant's canned responses, their teams' and their own,
+/// the most specific of a shortcut winning, filled in for a conversation
+/// they can see.
+pub(crate) async fn canned_responses_follow_their_owner<S: Store + AsDynStore + ?Sized>(
+    store: Arc<S>,
+) {
+    let (f, c) = opened(store, "34611111111", "hola").await;
+    f.edit_settings(|s| {
+        *s = doc(concat!(
+            "canned_responses:\n",
+            "  - {shortcut: hi, text: 'Hello {{contact.phone}}, {{agent.name}} here.'}\n",
+            "  - {shortcut: hours, text: 'We open at 9.'}\n",
+            "  - {shortcut: hours, text: 'Sales opens at 8.', owner: {team: sales}}\n",
+            "  - {shortcut: mine, text: 'Ana signing off.', owner: {agent: ana}}\n",
+            "  - {shortcut: help, text: 'Support can help.', owner: {team: support}}\n",
+        ))
+    })
+    .await
+    .unwrap();
+    let shortcuts = |list: Vec<crate::settings::CannedResponse>| {
+        list.into_iter()
+            .map(|c| format!("{}: {}", c.shortcut, c.text))
+            .collect::<Vec<_>>()
+    };
+    let ana = f.inbox.canned_responses(&f.actor("ana")).await.unwrap();
+    assert_eq!(
+        shortcuts(ana),
+        [
+            "hi: Hello {{contact.phone}}, {{agent.name}} here.",
+            "hours: Sales opens at 8.",
+            "mine: Ana signing off.",
+        ]
+    );
+    let cy = f.inbox.canned_responses(&f.actor("cy")).await.unwrap();
+    assert_eq!(
+        shortcuts(cy),
+        [
+            "help: Support can help.",
+            "hi: Hello {{contact.phone}}, {{agent.name}} here.",
+            "hours: We open at 9.",
+        ]
+    );
+    let text = f
+        .inbox
+        .render_canned(&f.actor("ana"), &c, "hi")
+        .await
+        .unwrap();
+    assert_eq!(text, "Hello 34611111111, Ana here.");
+    // cy sees the conversation (no team yet) but `mine` is ana's alone;
+    // another tenant's admin does not find the conversation.
+    let err = f.inbox.render_canned(&f.actor("cy"), &c, "mine").await;
+    assert_eq!(refused(err), "invalid_input");
+    let gus = Actor::new(t("globex"), id("gus"));
+    assert_eq!(
+        refused(f.inbox.render_canned(&gus, &c, "hi").await),
+        "not_found"
+    );
+}
+
+/// A snooze further ahead than the tenant's limit is refused and changes
+/// nothing; within it, it goes through.
+pub(crate) async fn snoozes_stay_within_the_tenant_limit<S: Store + AsDynStore + ?Sized>(
+    store: Arc<S>,
+) {
+    let (f, c) = opened(store, "34611111111", "hola").await;
+    f.edit_settings(|s| *s = doc("timers: {max_snooze: 7d}"))
+        .await
+        .unwrap();
+    let ana = f.actor("ana");
+    let v = claim_now(&f, &ana, &c).await;
+    let too_far = Fixture::start() + TimeDelta::days(8);
+    let err = f.inbox.snooze(&ana, &c, v, too_far).await.unwrap_err();
+    assert_eq!(err.code(), "invalid_input");
+    assert!(err.to_string().contains("7days"), "{err}");
+    assert_eq!(stored(&f, &c).await.version, v);
+    let ok = f
+        .inbox
+        .snooze(&ana, &c, v, Fixture::start() + TimeDelta::days(7));
+    assert_eq!(
+        ok.await.unwrap().conversation.status,
+        ConversationStatus::Snoozed
+    );
+}
