@@ -251,31 +251,26 @@ impl InboundRefusal {
 
     /// A short stable code (`timestamp_too_old`, `unknown_channel` ...).
     pub fn code(&self) -> &'static str {
-        match self {
-            InboundRefusal::Malformed { .. } => "malformed",
-            InboundRefusal::InvalidExternalId { .. } => "invalid_external_id",
-            InboundRefusal::InvalidSender { .. } => "invalid_sender",
-            InboundRefusal::ControlCharacter { .. } => "control_character",
-            InboundRefusal::TimestampTooOld { .. } => "timestamp_too_old",
-            InboundRefusal::TimestampInFuture { .. } => "timestamp_in_future",
-            InboundRefusal::UnknownChannel { .. } => "unknown_channel",
-            InboundRefusal::Refused { .. } => "refused",
-        }
+        self.code_and_field().0
     }
 
     /// The field the refusal is about, as [`Error::InvalidInput`] names it.
     pub fn field(&self) -> &str {
+        self.code_and_field().1
+    }
+
+    /// The refusal's [`code`](InboundRefusal::code) and
+    /// [`field`](InboundRefusal::field), side by side for each kind.
+    fn code_and_field(&self) -> (&'static str, &str) {
         match self {
-            InboundRefusal::Malformed { .. } => "item",
-            InboundRefusal::InvalidExternalId { .. } => "external_id",
-            InboundRefusal::InvalidSender { .. } => "from",
-            InboundRefusal::ControlCharacter { field } | InboundRefusal::Refused { field, .. } => {
-                field
-            }
-            InboundRefusal::TimestampTooOld { .. } | InboundRefusal::TimestampInFuture { .. } => {
-                "timestamp"
-            }
-            InboundRefusal::UnknownChannel { .. } => "phone_number_id",
+            InboundRefusal::Malformed { .. } => ("malformed", "item"),
+            InboundRefusal::InvalidExternalId { .. } => ("invalid_external_id", "external_id"),
+            InboundRefusal::InvalidSender { .. } => ("invalid_sender", "from"),
+            InboundRefusal::ControlCharacter { field } => ("control_character", field),
+            InboundRefusal::TimestampTooOld { .. } => ("timestamp_too_old", "timestamp"),
+            InboundRefusal::TimestampInFuture { .. } => ("timestamp_in_future", "timestamp"),
+            InboundRefusal::UnknownChannel { .. } => ("unknown_channel", "phone_number_id"),
+            InboundRefusal::Refused { field, .. } => ("refused", field),
         }
     }
 
