@@ -98,8 +98,9 @@ fn default_triggers() -> Vec<Trigger> {
 
 /// Declares [`Trigger`] and its parameter-free form [`TriggerKind`] from one
 /// list, with [`TriggerKind::of`] and the kinds' names: every unit trigger
-/// is a kind of its own, and the timed triggers (those with an `after`) are
-/// all the one timer kind. The kinds keep the list's order.
+/// is a kind of its own, named as rules spell it, and the timed triggers
+/// (those with an `after`) are all the one timer kind. The kinds keep the
+/// list's order.
 macro_rules! triggers {
     (
         {$($(#[$before_doc:meta])* $before:ident = $before_name:literal,)*}
@@ -111,12 +112,12 @@ macro_rules! triggers {
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
         #[serde(rename_all = "snake_case", deny_unknown_fields)]
         pub enum Trigger {
-            $($(#[$before_doc])* $before,)*
+            $($(#[$before_doc])* #[serde(rename = $before_name)] $before,)*
             $($(#[$timed_doc])* $timed {
                 /// How long.
                 after: Dur,
             },)*
-            $($(#[$after_doc])* $after,)*
+            $($(#[$after_doc])* #[serde(rename = $after_name)] $after,)*
         }
 
         /// What happened, for rules to react to (the parameter-free form of
