@@ -316,6 +316,14 @@ mod tests {
         NaiveDate::from_ymd_opt(y, m, d).unwrap()
     }
 
+    /// A calendar of `zone` open on `day` only, at `hours`.
+    fn only_on(zone: &str, day: Weekday, hours: &[&str]) -> Calendar {
+        Calendar::closed(zone)
+            .unwrap()
+            .with_day(day, hours)
+            .unwrap()
+    }
+
     #[test]
     fn split_shifts_and_lunch_breaks() {
         let cal = Calendar::weekdays("Europe/Madrid", &["09:00-14:00", "16:00-19:00"]).unwrap();
@@ -344,10 +352,7 @@ mod tests {
 
     #[test]
     fn night_shifts_cross_midnight() {
-        let cal = Calendar::closed("UTC")
-            .unwrap()
-            .with_day(Weekday::Fri, &["22:00-06:00"])
-            .unwrap();
+        let cal = only_on("UTC", Weekday::Fri, &["22:00-06:00"]);
         assert!(cal.is_open(utc(2026, 3, 6, 23, 0)));
         assert!(
             cal.is_open(utc(2026, 3, 7, 5, 59)),
@@ -384,10 +389,7 @@ mod tests {
     fn daylight_saving_changes_in_two_zones() {
         // Madrid springs forward on 29 March 2026 (02:00 -> 03:00), falls
         // back on 25 October 2026 (03:00 -> 02:00).
-        let madrid = Calendar::closed("Europe/Madrid")
-            .unwrap()
-            .with_day(Weekday::Sun, &["00:00-00:00"])
-            .unwrap();
+        let madrid = only_on("Europe/Madrid", Weekday::Sun, &["00:00-00:00"]);
         assert_eq!(
             madrid.business_time_between(utc(2026, 3, 28, 0, 0), utc(2026, 3, 31, 0, 0)),
             TimeDelta::hours(23)
@@ -412,10 +414,7 @@ mod tests {
             TimeDelta::hours(16)
         );
         // An opening inside the spring-forward gap starts when the clock resumes.
-        let gap = Calendar::closed("Europe/Madrid")
-            .unwrap()
-            .with_day(Weekday::Sun, &["02:30-04:00"])
-            .unwrap();
+        let gap = only_on("Europe/Madrid", Weekday::Sun, &["02:30-04:00"]);
         assert_eq!(
             gap.next_open(utc(2026, 3, 29, 0, 0)),
             Some(utc(2026, 3, 29, 1, 0))

@@ -251,31 +251,26 @@ impl InboundRefusal {
 
     /// A short stable code (`timestamp_too_old`, `unknown_channel` ...).
     pub fn code(&self) -> &'static str {
-        match self {
-            InboundRefusal::Malformed { .. } => "malformed",
-            InboundRefusal::InvalidExternalId { .. } => "invalid_external_id",
-            InboundRefusal::InvalidSender { .. } => "invalid_sender",
-            InboundRefusal::ControlCharacter { .. } => "control_character",
-            InboundRefusal::TimestampTooOld { .. } => "timestamp_too_old",
-            InboundRefusal::TimestampInFuture { .. } => "timestamp_in_future",
-            InboundRefusal::UnknownChannel { .. } => "unknown_channel",
-            InboundRefusal::Refused { .. } => "refused",
-        }
+        self.code_and_field().0
     }
 
     /// The field the refusal is about, as [`Error::InvalidInput`] names it.
     pub fn field(&self) -> &str {
+        self.code_and_field().1
+    }
+
+    /// The refusal's [`code`](InboundRefusal::code) and
+    /// [`field`](InboundRefusal::field), side by side for each kind.
+    fn code_and_field(&self) -> (&'static str, &str) {
         match self {
-            InboundRefusal::Malformed { .. } => "item",
-            InboundRefusal::InvalidExternalId { .. } => "external_id",
-            InboundRefusal::InvalidSender { .. } => "from",
-            InboundRefusal::ControlCharacter { field } | InboundRefusal::Refused { field, .. } => {
-                field
-            }
-            InboundRefusal::TimestampTooOld { .. } | InboundRefusal::TimestampInFuture { .. } => {
-                "timestamp"
-            }
-            InboundRefusal::UnknownChannel { .. } => "phone_number_id",
+            InboundRefusal::Malformed { .. } => ("malformed", "item"),
+            InboundRefusal::InvalidExternalId { .. } => ("invalid_external_id", "external_id"),
+            InboundRefusal::InvalidSender { .. } => ("invalid_sender", "from"),
+            InboundRefusal::ControlCharacter { field } => ("control_character", field),
+            InboundRefusal::TimestampTooOld { .. } => ("timestamp_too_old", "timestamp"),
+            InboundRefusal::TimestampInFuture { .. } => ("timestamp_in_future", "timestamp"),
+            InboundRefusal::UnknownChannel { .. } => ("unknown_channel", "phone_number_id"),
+            InboundRefusal::Refused { field, .. } => ("refused", field),
         }
     }
 
@@ -429,7 +424,28 @@ fn check_json<T: Serialize>(field: &str, value: &T) -> Result<(), InboundRefusal
     }
 }
 
-impl InboundMessage {
+/// Implements `check` and `check_time` on an inbound item (one with a
+/// `timestamp` and a `validate`): the clock's check and the checks that do
+/// not depend on it, made the same way for messages and statuses.
+macro_rules! clock_checks {
+    ($item:ty, $(#[$check:meta])* check, $(#[$check_time:meta])* check_time) => {
+        impl $item {
+            $(#[$check])*
+            pub fn check(&self, now: DateTime<Utc>) -> Result<(), InboundRefusal> {
+                self.validate()?;
+                self.check_time(now)
+            }
+
+            $(#[$check_time])*
+            pub fn check_time(&self, now: DateTime<Utc>) -> Result<(), InboundRefusal> {
+                check_not_ahead(self.timestamp, now)
+            }
+        }
+    };
+}
+
+clock_checks!(
+    InboundMessage,
     /// Checks that the message can be stored as it is, relative to the
     /// inbox's clock `now`: usable ids and sender, no NUL in any text, a
     /// timestamp from 2009 up to a day ahead of `now`. Nothing else in the
@@ -453,24 +469,35 @@ impl InboundMessage {
     /// m.timestamp = now + TimeDelta::days(2);
     /// assert_eq!(m.check(now).unwrap_err().code(), "timestamp_in_future");
     /// ```
-    pub fn check(&self, now: DateTime<Utc>) -> Result<(), InboundRefusal> {
-        self.validate()?;
-        self.check_time(now)
-    }
-
+    check,
     /// The check of [`InboundMessage::check`] that depends on the clock
     /// alone: the timestamp is at most a day ahead of `now` (for a decoder
     /// that made the others with [`InboundMessage::validate`]).
-    pub fn check_time(&self, now: DateTime<Utc>) -> Result<(), InboundRefusal> {
-        check_not_ahead(self.timestamp, now)
-    }
+    check_time
+);
 
+clock_checks!(
+    InboundStatus,
+    /// Checks that the status can be applied as it is, relative to the
+    /// inbox's clock `now` (see [`InboundMessage::check`]).
+    check,
+    /// The clock's check alone (see [`InboundMessage::check_time`]).
+    check_time
+);
+
+/// The checks every inbound item makes of its ids: a usable phone number
+/// id and provider message id.
+fn check_ids(phone_number_id: &str, external_id: &str) -> Result<(), InboundRefusal> {
+    check_phone_number_id(phone_number_id)?;
+    check_external_id(external_id)
+}
+
+impl InboundMessage {
     /// The checks of [`InboundMessage::check`] that do not depend on the
     /// clock (all but "more than a day ahead"): a decoder can make them as
     /// it reads the item.
     pub fn validate(&self) -> Result<(), InboundRefusal> {
-        check_phone_number_id(&self.phone_number_id)?;
-        check_external_id(&self.external_id)?;
+        check_ids(&self.phone_number_id, &self.external_id)?;
         if !self.from.is_known() {
             return Err(InboundRefusal::InvalidSender {
                 detail: "the message carries neither a wa_id nor a user_id".into(),
@@ -497,23 +524,10 @@ impl InboundMessage {
 }
 
 impl InboundStatus {
-    /// Checks that the status can be applied as it is, relative to the
-    /// inbox's clock `now` (see [`InboundMessage::check`]).
-    pub fn check(&self, now: DateTime<Utc>) -> Result<(), InboundRefusal> {
-        self.validate()?;
-        self.check_time(now)
-    }
-
-    /// The clock's check alone (see [`InboundMessage::check_time`]).
-    pub fn check_time(&self, now: DateTime<Utc>) -> Result<(), InboundRefusal> {
-        check_not_ahead(self.timestamp, now)
-    }
-
     /// The checks of [`InboundStatus::check`] that do not depend on the
     /// clock (see [`InboundMessage::validate`]).
     pub fn validate(&self) -> Result<(), InboundRefusal> {
-        check_phone_number_id(&self.phone_number_id)?;
-        check_external_id(&self.external_id)?;
+        check_ids(&self.phone_number_id, &self.external_id)?;
         if let Some(e) = &self.error {
             check_text("error.title", &e.title)?;
             if let Some(d) = &e.details {

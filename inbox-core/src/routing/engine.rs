@@ -14,46 +14,9 @@ use crate::event::{EventKind, Ownership};
 use crate::ids::{AgentId, TeamId};
 use crate::model::{Contact, Content, Conversation, ConversationStatus};
 
-/// What happened, for rules to react to (the parameter-free form of
-/// [`Trigger`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum TriggerKind {
-    /// A customer message was stored.
-    MessageReceived,
-    /// A conversation was opened.
-    ConversationOpened,
-    /// A conversation was reopened.
-    ConversationReopened,
-    /// The status changed.
-    StatusChanged,
-    /// A tag was added.
-    TagAdded,
-    /// The owner or team changed.
-    AssignmentChanged,
-    /// The automation timer fired: time-triggered rules that are due run.
-    Timer,
-    /// An SLA warning fired.
-    SlaWarning,
-    /// An SLA target was breached.
-    SlaBreached,
-}
+pub use super::spec::TriggerKind;
 
 impl TriggerKind {
-    /// The kind of a rule trigger.
-    pub fn of(t: &Trigger) -> Self {
-        match t {
-            Trigger::MessageReceived => TriggerKind::MessageReceived,
-            Trigger::ConversationOpened => TriggerKind::ConversationOpened,
-            Trigger::ConversationReopened => TriggerKind::ConversationReopened,
-            Trigger::StatusChanged => TriggerKind::StatusChanged,
-            Trigger::TagAdded => TriggerKind::TagAdded,
-            Trigger::AssignmentChanged => TriggerKind::AssignmentChanged,
-            Trigger::NoAgentReply { .. } | Trigger::NoCustomerReply { .. } => TriggerKind::Timer,
-            Trigger::SlaWarning => TriggerKind::SlaWarning,
-            Trigger::SlaBreached => TriggerKind::SlaBreached,
-        }
-    }
-
     /// The triggers an event stands for (what agent actions and timers
     /// cause).
     pub fn from_event(kind: &EventKind) -> Option<Self> {
@@ -75,20 +38,6 @@ impl TriggerKind {
 
     pub(crate) fn bit(self) -> u16 {
         1 << (self as u16)
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            TriggerKind::MessageReceived => "message_received",
-            TriggerKind::ConversationOpened => "conversation_opened",
-            TriggerKind::ConversationReopened => "conversation_reopened",
-            TriggerKind::StatusChanged => "status_changed",
-            TriggerKind::TagAdded => "tag_added",
-            TriggerKind::AssignmentChanged => "assignment_changed",
-            TriggerKind::Timer => "timer",
-            TriggerKind::SlaWarning => "sla_warning",
-            TriggerKind::SlaBreached => "sla_breached",
-        }
     }
 }
 

@@ -96,36 +96,90 @@ fn default_triggers() -> Vec<Trigger> {
     vec![Trigger::ConversationOpened, Trigger::ConversationReopened]
 }
 
-/// What makes rules run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-pub enum Trigger {
-    /// A customer message was stored.
-    MessageReceived,
-    /// A new conversation was opened.
-    ConversationOpened,
-    /// A resolved (or snoozed) conversation was reopened by the customer.
-    ConversationReopened,
-    /// The status changed.
-    StatusChanged,
-    /// A tag was added to the conversation.
-    TagAdded,
-    /// The owner or team changed.
-    AssignmentChanged,
-    /// The customer has waited this long without an agent reply.
-    NoAgentReply {
-        /// How long.
-        after: Dur,
-    },
-    /// The customer has not answered the last reply for this long.
-    NoCustomerReply {
-        /// How long.
-        after: Dur,
-    },
-    /// An SLA target reached its warning threshold.
-    SlaWarning,
-    /// An SLA target was breached.
-    SlaBreached,
+/// Declares [`Trigger`] and its parameter-free form [`TriggerKind`] from one
+/// list, with [`TriggerKind::of`] and the kinds' names: every unit trigger
+/// is a kind of its own, named as rules spell it, and the timed triggers
+/// (those with an `after`) are all the one timer kind. The kinds keep the
+/// list's order.
+macro_rules! triggers {
+    (
+        {$($(#[$before_doc:meta])* $before:ident = $before_name:literal,)*}
+        $(#[$timer_doc:meta])* $timer:ident = $timer_name:literal
+        {$($(#[$timed_doc:meta])* $timed:ident,)*}
+        {$($(#[$after_doc:meta])* $after:ident = $after_name:literal,)*}
+    ) => {
+        /// What makes rules run.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case", deny_unknown_fields)]
+        pub enum Trigger {
+            $($(#[$before_doc])* #[serde(rename = $before_name)] $before,)*
+            $($(#[$timed_doc])* $timed {
+                /// How long.
+                after: Dur,
+            },)*
+            $($(#[$after_doc])* #[serde(rename = $after_name)] $after,)*
+        }
+
+        /// What happened, for rules to react to (the parameter-free form of
+        /// [`Trigger`]).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum TriggerKind {
+            $($(#[$before_doc])* $before,)*
+            $(#[$timer_doc])* $timer,
+            $($(#[$after_doc])* $after,)*
+        }
+
+        impl TriggerKind {
+            /// The kind of a rule trigger.
+            pub fn of(t: &Trigger) -> Self {
+                match t {
+                    $(Trigger::$before => TriggerKind::$before,)*
+                    $(Trigger::$timed { .. })|* => TriggerKind::$timer,
+                    $(Trigger::$after => TriggerKind::$after,)*
+                }
+            }
+
+            /// The kind's name, as rules spell it (`message_received` ...).
+            pub(crate) fn name(self) -> &'static str {
+                match self {
+                    $(TriggerKind::$before => $before_name,)*
+                    TriggerKind::$timer => $timer_name,
+                    $(TriggerKind::$after => $after_name,)*
+                }
+            }
+        }
+    };
+}
+
+triggers! {
+    {
+        /// A customer message was stored.
+        MessageReceived = "message_received",
+        /// A new conversation was opened.
+        ConversationOpened = "conversation_opened",
+        /// A resolved (or snoozed) conversation was reopened by the customer.
+        ConversationReopened = "conversation_reopened",
+        /// The status changed.
+        StatusChanged = "status_changed",
+        /// A tag was added to the conversation.
+        TagAdded = "tag_added",
+        /// The owner or team changed.
+        AssignmentChanged = "assignment_changed",
+    }
+    /// The automation timer fired: time-triggered rules that are due run.
+    Timer = "timer"
+    {
+        /// The customer has waited this long without an agent reply.
+        NoAgentReply,
+        /// The customer has not answered the last reply for this long.
+        NoCustomerReply,
+    }
+    {
+        /// An SLA target reached its warning threshold.
+        SlaWarning = "sla_warning",
+        /// An SLA target was breached.
+        SlaBreached = "sla_breached",
+    }
 }
 
 /// A duration written as `"90s"`, `"15m"`, `"2h 30m"`, `"3d"` or a number of

@@ -10,80 +10,89 @@ use inbox_core::ports::Directory;
 
 use super::{duplicate, MemoryStore, State};
 
-#[async_trait]
-impl Directory for MemoryStore {
-    async fn upsert_tenant(&self, tenant: &Tenant) -> Result<()> {
-        self.write()
-            .tenants
-            .insert(tenant.id.clone(), tenant.clone());
-        Ok(())
-    }
+/// Implements [`Directory`] on the memory store. The tables of plain rows
+/// of a tenant (agents, teams) get their upsert, get and list from one
+/// template, as `table: Row by Id, Entity => upsert, get;`; the methods in
+/// the braces after them are written out.
+macro_rules! directory {
+    (
+        $($table:ident: $row:ident by $id:ident, $entity:ident => $upsert:ident, $get:ident;)*
+        {$($written:tt)*}
+    ) => {
+        #[async_trait]
+        impl Directory for MemoryStore {
+            $($written)*
 
-    async fn tenant(&self, id: &TenantId) -> Result<Tenant> {
-        self.read()
-            .tenants
-            .get(id)
-            .cloned()
-            .ok_or_else(|| Error::not_found(Entity::Tenant, id))
-    }
+            $(
+                async fn $upsert(&self, value: &$row) -> Result<()> {
+                    self.upsert(|s| &mut s.$table, &value.tenant, &value.id, value)
+                }
 
-    async fn upsert_channel(&self, channel: &Channel) -> Result<()> {
-        let mut s = self.write();
-        s.require_tenant(&channel.tenant)?;
-        let key = (channel.tenant.clone(), channel.id.clone());
-        if let Some(owner) = s.channel_by_number.get(&channel.phone_number_id) {
-            if owner != &key {
-                return Err(duplicate(Unique::PhoneNumberId, &owner.1));
+                async fn $get(&self, tenant: &TenantId, id: &$id) -> Result<$row> {
+                    row(&self.read().$table, tenant, id, Entity::$entity)
+                }
+
+                async fn $table(&self, tenant: &TenantId) -> Result<Vec<$row>> {
+                    Ok(rows(&self.read().$table, tenant))
+                }
+            )*
+        }
+    };
+}
+
+directory! {
+    agents: Agent by AgentId, Agent => upsert_agent, agent;
+    teams: Team by TeamId, Team => upsert_team, team;
+    {
+        async fn upsert_tenant(&self, tenant: &Tenant) -> Result<()> {
+            self.write()
+                .tenants
+                .insert(tenant.id.clone(), tenant.clone());
+            Ok(())
+        }
+
+        async fn tenant(&self, id: &TenantId) -> Result<Tenant> {
+            self.read()
+                .tenants
+                .get(id)
+                .cloned()
+                .ok_or_else(|| Error::not_found(Entity::Tenant, id))
+        }
+
+        async fn upsert_channel(&self, channel: &Channel) -> Result<()> {
+            let mut s = self.write();
+            s.require_tenant(&channel.tenant)?;
+            let key = (channel.tenant.clone(), channel.id.clone());
+            if let Some(owner) = s.channel_by_number.get(&channel.phone_number_id) {
+                if owner != &key {
+                    return Err(duplicate(Unique::PhoneNumberId, &owner.1));
+                }
             }
+            if let Some(old) = s.channels.get(&key) {
+                let old_number = old.phone_number_id.clone();
+                s.channel_by_number.remove(&old_number);
+            }
+            s.channel_by_number
+                .insert(channel.phone_number_id.clone(), key.clone());
+            s.channels.insert(key, channel.clone());
+            Ok(())
         }
-        if let Some(old) = s.channels.get(&key) {
-            let old_number = old.phone_number_id.clone();
-            s.channel_by_number.remove(&old_number);
+
+        async fn channel(&self, tenant: &TenantId, id: &ChannelId) -> Result<Channel> {
+            row(&self.read().channels, tenant, id, Entity::Channel)
         }
-        s.channel_by_number
-            .insert(channel.phone_number_id.clone(), key.clone());
-        s.channels.insert(key, channel.clone());
-        Ok(())
-    }
 
-    async fn channel(&self, tenant: &TenantId, id: &ChannelId) -> Result<Channel> {
-        row(&self.read().channels, tenant, id, Entity::Channel)
-    }
+        async fn channels(&self, tenant: &TenantId) -> Result<Vec<Channel>> {
+            Ok(rows(&self.read().channels, tenant))
+        }
 
-    async fn channels(&self, tenant: &TenantId) -> Result<Vec<Channel>> {
-        Ok(rows(&self.read().channels, tenant))
-    }
-
-    async fn channel_by_phone_number_id(&self, phone_number_id: &str) -> Result<Option<Channel>> {
-        let s = self.read();
-        Ok(s.channel_by_number
-            .get(phone_number_id)
-            .and_then(|k| s.channels.get(k))
-            .cloned())
-    }
-
-    async fn upsert_agent(&self, agent: &Agent) -> Result<()> {
-        self.upsert(|s| &mut s.agents, &agent.tenant, &agent.id, agent)
-    }
-
-    async fn agent(&self, tenant: &TenantId, id: &AgentId) -> Result<Agent> {
-        row(&self.read().agents, tenant, id, Entity::Agent)
-    }
-
-    async fn agents(&self, tenant: &TenantId) -> Result<Vec<Agent>> {
-        Ok(rows(&self.read().agents, tenant))
-    }
-
-    async fn upsert_team(&self, team: &Team) -> Result<()> {
-        self.upsert(|s| &mut s.teams, &team.tenant, &team.id, team)
-    }
-
-    async fn team(&self, tenant: &TenantId, id: &TeamId) -> Result<Team> {
-        row(&self.read().teams, tenant, id, Entity::Team)
-    }
-
-    async fn teams(&self, tenant: &TenantId) -> Result<Vec<Team>> {
-        Ok(rows(&self.read().teams, tenant))
+        async fn channel_by_phone_number_id(&self, phone_number_id: &str) -> Result<Option<Channel>> {
+            let s = self.read();
+            Ok(s.channel_by_number
+                .get(phone_number_id)
+                .and_then(|k| s.channels.get(k))
+                .cloned())
+        }
     }
 }
 

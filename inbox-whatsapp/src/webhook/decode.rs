@@ -410,28 +410,6 @@ impl ValueContext<'_> {
     }
 }
 
-/// Message types this decoder knows.
-const KNOWN_TYPES: &[&str] = &[
-    "text",
-    "image",
-    "video",
-    "audio",
-    "document",
-    "sticker",
-    "location",
-    "contacts",
-    "interactive",
-    "button",
-    "reaction",
-    "order",
-    "system",
-    "edit",
-    "revoke",
-    "request_welcome",
-    "unsupported",
-    "unknown",
-];
-
 fn decode_message(ctx: &ValueContext<'_>, raw: &RawValue) -> Decoded {
     let head: MessageHead = match ctx.read("messages", "message", raw, || {
         ctx.item.item(None, "messages", raw)
@@ -462,19 +440,17 @@ fn decode_message(ctx: &ValueContext<'_>, raw: &RawValue) -> Decoded {
             Err(refused) => return refused,
         };
     let raw_type = head.kind.clone().unwrap_or_else(|| "unsupported".into());
-    let known = KNOWN_TYPES.contains(&raw_type.as_str());
-    let content = if known {
-        match serde_json::from_str::<MessageBody>(raw.get()) {
-            Ok(body) => content_of(&raw_type, body),
-            Err(_) => Content::Unsupported {
-                raw_type: raw_type.clone(),
-            },
-        }
-    } else {
-        Content::Unsupported {
+    // A type this decoder does not know, or a body that is not the shape
+    // Meta documents, is unsupported content.
+    let body = serde_json::from_str::<MessageBody>(raw.get());
+    let parsed = body.is_ok();
+    let content = content_of(&raw_type, body.unwrap_or_default());
+    let known = content.is_some();
+    let content = content
+        .filter(|_| parsed)
+        .unwrap_or_else(|| Content::Unsupported {
             raw_type: raw_type.clone(),
-        }
-    };
+        });
     let from = ContactIdentity {
         wa_id: head
             .from
@@ -574,13 +550,15 @@ fn contact_card(v: serde_json::Value) -> ContactCard {
     }
 }
 
-fn content_of(kind: &str, b: MessageBody) -> Content {
+/// What a message of type `kind` with body `b` says; `None` for a type this
+/// decoder does not know (what it knows is what this matches).
+fn content_of(kind: &str, b: MessageBody) -> Option<Content> {
     let unsupported = || Content::Unsupported {
         raw_type: kind.to_string(),
     };
     let media_or =
         |m: Option<WireMedia>, as_kind| m.map_or_else(unsupported, |m| media(as_kind, m));
-    match kind {
+    Some(match kind {
         "text" => b.text.map_or_else(unsupported, |t| Content::Text {
             body: t.body.unwrap_or_default(),
             preview_url: false,
@@ -702,7 +680,10 @@ fn content_of(kind: &str, b: MessageBody) -> Content {
                         let h: MessageHead = serde_json::from_str(m.get()).ok()?;
                         let body: MessageBody = serde_json::from_str(m.get()).ok()?;
                         let k = h.kind.unwrap_or_else(|| "text".into());
-                        (k != "edit").then(|| content_of(&k, body))
+                        if k == "edit" {
+                            return None;
+                        }
+                        Some(content_of(&k, body).unwrap_or(Content::Unsupported { raw_type: k }))
                     })
                     .unwrap_or(Content::Unsupported {
                         raw_type: "edit".into(),
@@ -721,8 +702,10 @@ fn content_of(kind: &str, b: MessageBody) -> Content {
             _ => unsupported(),
         },
         "request_welcome" => Content::RequestWelcome,
-        _ => unsupported(),
-    }
+        // Meta's own names for types it does not support.
+        "unsupported" | "unknown" => unsupported(),
+        _ => return None,
+    })
 }
 
 fn decode_status(ctx: &ValueContext<'_>, raw: &RawValue) -> Decoded {
@@ -776,4 +759,91 @@ fn decode_status(ctx: &ValueContext<'_>, raw: &RawValue) -> Decoded {
         return ctx.invalid("statuses", reason, decoded.raw);
     }
     Decoded::Status(Box::new(decoded))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The content and Meta type of the one message `message` (its JSON
+    /// after the sender, id and time) decodes to.
+    fn decoded(message: &str) -> (Content, String) {
+        let body = format!(
+            r#"{{"object":"whatsapp_business_account","entry":[{{"id":"1","changes":[
+            {{"field":"messages","value":{{"metadata":{{"phone_number_id":"106"}},
+            "messages":[{{"from":"16505551234","id":"wamid.1","timestamp":"1749416383",
+            {message}}}]}}}}]}}]}}"#
+        );
+        match decode_webhook(body.as_bytes(), Utc::now())
+            .unwrap()
+            .as_slice()
+        {
+            [Decoded::Message(m)] => (m.message.content.clone(), m.wa_type.clone()),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn unsupported(raw_type: &str) -> Content {
+        Content::Unsupported {
+            raw_type: raw_type.into(),
+        }
+    }
+
+    fn edit(content: Content) -> Content {
+        Content::Edit {
+            target: "wamid.0".into(),
+            content: Box::new(content),
+        }
+    }
+
+    #[test]
+    fn what_the_decoder_does_not_know_is_unsupported() {
+        let edit_of = |inner: &str| {
+            format!(r#""type":"edit","edit":{{"original_message_id":"wamid.0","message":{inner}}}"#)
+        };
+        for (message, content, wa_type) in [
+            (
+                r#""type":"hologram""#.to_string(),
+                unsupported("hologram"),
+                "unsupported",
+            ),
+            (
+                r#""type":"unknown""#.into(),
+                unsupported("unknown"),
+                "unknown",
+            ),
+            (
+                r#""type":"unsupported""#.into(),
+                unsupported("unsupported"),
+                "unsupported",
+            ),
+            // A known type with a body that is not the documented shape.
+            (
+                r#""type":"request_welcome","text":5"#.into(),
+                unsupported("request_welcome"),
+                "request_welcome",
+            ),
+            (
+                edit_of(r#"{"type":"hologram"}"#),
+                edit(unsupported("hologram")),
+                "edit",
+            ),
+            (
+                edit_of(r#"{"type":"edit"}"#),
+                edit(unsupported("edit")),
+                "edit",
+            ),
+            (
+                edit_of(r#"{"type":"text","text":{"body":"hi"}}"#),
+                edit(Content::text("hi")),
+                "edit",
+            ),
+        ] {
+            assert_eq!(
+                decoded(&message),
+                (content, wa_type.to_string()),
+                "{message}"
+            );
+        }
+    }
 }

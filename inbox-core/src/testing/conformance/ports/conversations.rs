@@ -1,6 +1,7 @@
 //! The [`Conversations`] contract: atomic, optimistic commits with unique
 //! keys, the gap-free event log, tenancy and listing.
 
+use super::messages::by_external_id;
 use crate::ports::IngestRequest;
 use crate::testing::conformance::support::*;
 
@@ -25,29 +26,20 @@ pub(crate) async fn commit_stores_everything_and_numbers_events<S: Store + ?Size
         .await
         .unwrap();
     assert_eq!(m, inbound(&c, "m1", "wamid.1"));
-    assert_eq!(
-        store
-            .message_by_external_id(&acme, &c.channel, "wamid.1")
-            .await
-            .unwrap()
-            .map(|m| m.id),
-        Some(m.id.clone())
-    );
-    assert!(store
-        .message_by_external_id(&acme, &ChannelId::new("support").unwrap(), "wamid.1")
-        .await
-        .unwrap()
-        .is_none());
+    let support = ChannelId::new("support").unwrap();
+    for (channel, expected) in [(&c.channel, Some(m.id.clone())), (&support, None)] {
+        let found = by_external_id(&*store, &acme, channel, "wamid.1").await;
+        assert_eq!(found, expected, "on {channel}");
+    }
 
     // A second commit: an update with two messages, in order.
     let c2 = bump(&c);
     let committed = store
-        .commit(Changeset {
-            conversation: Some(update(&c)),
-            messages: vec![inbound(&c2, "m2", "wamid.2"), inbound(&c2, "m3", "wamid.3")],
-            events: vec![received(&c2, "m2"), received(&c2, "m3")],
-            ..Changeset::new(acme.clone())
-        })
+        .commit(update_with(
+            &c,
+            vec![inbound(&c2, "m2", "wamid.2"), inbound(&c2, "m3", "wamid.3")],
+            vec![received(&c2, "m2"), received(&c2, "m3")],
+        ))
         .await
         .unwrap();
     let seqs: Vec<u64> = committed.events.iter().map(|e| e.seq).collect();
@@ -86,12 +78,11 @@ pub(crate) async fn commit_rejects_stale_versions_and_writes_nothing<S: Store + 
         .unwrap();
     let c2 = bump(&c);
     let err = store
-        .commit(Changeset {
-            conversation: Some(update(&c)),
-            messages: vec![inbound(&c2, "m9", "wamid.9")],
-            events: vec![received(&c2, "m9")],
-            ..Changeset::new(acme.clone())
-        })
+        .commit(update_with(
+            &c,
+            vec![inbound(&c2, "m9", "wamid.9")],
+            vec![received(&c2, "m9")],
+        ))
         .await
         .unwrap_err();
     let conflict = err.as_conflict().expect("conflict");
@@ -104,42 +95,17 @@ pub(crate) async fn commit_rejects_stale_versions_and_writes_nothing<S: Store + 
     // A version that does not follow the expected one is bad input.
     let mut skip = bump(&bump(&c2));
     skip.version = 9;
-    let err = store
-        .commit(Changeset {
-            conversation: Some(Write {
-                value: skip,
-                expected_version: Some(2),
-            }),
-            ..Changeset::new(acme.clone())
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), "invalid_input");
+    let err = commit_alone(&*store, acme.clone(), over(skip, 2)).await;
+    assert_eq!(refused(err), "invalid_input");
     // A contact update on a stale version conflicts too.
     let mut k = store.contact(&acme, &c.contact).await.unwrap();
     k.version = 2;
     k.profile_name = Some("new".into());
-    store
-        .commit(Changeset {
-            contact: Some(Write {
-                value: k.clone(),
-                expected_version: Some(1),
-            }),
-            ..Changeset::new(acme.clone())
-        })
+    commit_alone(&*store, acme.clone(), over(k.clone(), 1))
         .await
         .unwrap();
-    let err = store
-        .commit(Changeset {
-            contact: Some(Write {
-                value: k,
-                expected_version: Some(1),
-            }),
-            ..Changeset::new(acme.clone())
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), "conflict");
+    let err = commit_alone(&*store, acme.clone(), over(k, 1)).await;
+    assert_eq!(refused(err), "conflict");
 }
 
 /// A changeset whose message repeats an external id fails whole with
@@ -149,12 +115,11 @@ pub(crate) async fn commit_is_atomic_on_duplicate_message<S: Store + ?Sized>(sto
     let acme = t("acme");
     let c2 = bump(&c);
     let err = store
-        .commit(Changeset {
-            conversation: Some(update(&c)),
-            messages: vec![inbound(&c2, "m2", "wamid.2"), inbound(&c2, "m3", "wamid.1")],
-            events: vec![received(&c2, "m2")],
-            ..Changeset::new(acme.clone())
-        })
+        .commit(update_with(
+            &c,
+            vec![inbound(&c2, "m2", "wamid.2"), inbound(&c2, "m3", "wamid.1")],
+            vec![received(&c2, "m2")],
+        ))
         .await
         .unwrap_err();
     assert_eq!(expect_duplicate(&err, Unique::Message), "m1");
@@ -175,13 +140,8 @@ pub(crate) async fn commit_is_atomic_on_duplicate_message<S: Store + ?Sized>(sto
         .await
         .unwrap();
     // Message ids are unique too.
-    let c3 = bump(&c);
     let err = store
-        .commit(Changeset {
-            conversation: Some(update(&c)),
-            messages: vec![inbound(&c3, "m1", "wamid.77")],
-            ..Changeset::new(acme)
-        })
+        .commit(update_with(&c, vec![inbound(&c, "m1", "wamid.77")], vec![]))
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Duplicate { .. }), "{err}");
@@ -193,19 +153,15 @@ pub(crate) async fn commit_enforces_unique_idempotency_keys<S: Store + ?Sized>(s
     let acme = t("acme");
     let c2 = bump(&c);
     store
-        .commit(Changeset {
-            conversation: Some(update(&c)),
-            messages: vec![outbound(&c2, "r1", "key-1")],
-            ..Changeset::new(acme.clone())
-        })
+        .commit(update_with(&c, vec![outbound(&c2, "r1", "key-1")], vec![]))
         .await
         .unwrap();
     let err = store
-        .commit(Changeset {
-            conversation: Some(update(&c2)),
-            messages: vec![outbound(&bump(&c2), "r2", "key-1")],
-            ..Changeset::new(acme.clone())
-        })
+        .commit(update_with(
+            &c2,
+            vec![outbound(&bump(&c2), "r2", "key-1")],
+            vec![],
+        ))
         .await
         .unwrap_err();
     assert_eq!(expect_duplicate(&err, Unique::IdempotencyKey), "r1");
@@ -244,14 +200,7 @@ pub(crate) async fn one_active_conversation_per_channel_and_contact<S: Store + ?
     // Resolve c1, then c2 can open.
     let mut resolved = bump(&c);
     resolved.status = ConversationStatus::Resolved;
-    store
-        .commit(Changeset {
-            conversation: Some(Write {
-                value: resolved.clone(),
-                expected_version: Some(1),
-            }),
-            ..Changeset::new(acme.clone())
-        })
+    commit_alone(&*store, acme.clone(), over(resolved.clone(), 1))
         .await
         .unwrap();
     commit_alone(&*store, acme.clone(), insert(second.clone()))
@@ -268,14 +217,7 @@ pub(crate) async fn one_active_conversation_per_channel_and_contact<S: Store + ?
     // Reopening c1 now would make two active ones.
     let mut reopen = bump(&resolved);
     reopen.status = ConversationStatus::Open;
-    let err = store
-        .commit(Changeset {
-            conversation: Some(Write {
-                value: reopen,
-                expected_version: Some(2),
-            }),
-            ..Changeset::new(acme.clone())
-        })
+    let err = commit_alone(&*store, acme.clone(), over(reopen, 2))
         .await
         .unwrap_err();
     expect_duplicate(&err, Unique::ActiveConversation);
@@ -295,22 +237,18 @@ pub(crate) async fn concurrent_commits_on_one_version_exactly_one_wins<S: Store 
     let attempts = (0..16).map(|i| {
         let store = store.clone();
         let c = c.clone();
-        let acme = acme.clone();
         async move {
             let c2 = bump(&c);
+            let queued = EventKind::ReplyQueued {
+                message: MessageId::new(format!("r{i}")).unwrap(),
+                content: "text".into(),
+            };
             store
-                .commit(Changeset {
-                    conversation: Some(update(&c)),
-                    messages: vec![outbound(&c2, &format!("r{i}"), &format!("k{i}"))],
-                    events: vec![ev(
-                        &c2,
-                        EventKind::ReplyQueued {
-                            message: MessageId::new(format!("r{i}")).unwrap(),
-                            content: "text".into(),
-                        },
-                    )],
-                    ..Changeset::new(acme)
-                })
+                .commit(update_with(
+                    &c,
+                    vec![outbound(&c2, &format!("r{i}"), &format!("k{i}"))],
+                    vec![ev(&c2, queued)],
+                ))
                 .await
         }
     });
@@ -347,27 +285,20 @@ pub(crate) async fn event_sequences_are_per_tenant_and_gap_free<S: Store + ?Size
     let mut cur = c.clone();
     for _ in 0..5 {
         let next = bump(&cur);
+        let tagged = EventKind::Tagged {
+            added: vec![],
+            removed: vec![],
+        };
+        let raised = EventKind::PriorityChanged {
+            from: Priority::Normal,
+            to: Priority::High,
+        };
         store
-            .commit(Changeset {
-                conversation: Some(update(&cur)),
-                events: vec![
-                    ev(
-                        &next,
-                        EventKind::Tagged {
-                            added: vec![],
-                            removed: vec![],
-                        },
-                    ),
-                    ev(
-                        &next,
-                        EventKind::PriorityChanged {
-                            from: Priority::Normal,
-                            to: Priority::High,
-                        },
-                    ),
-                ],
-                ..Changeset::new(acme.clone())
-            })
+            .commit(update_with(
+                &cur,
+                vec![],
+                vec![ev(&next, tagged), ev(&next, raised)],
+            ))
             .await
             .unwrap();
         cur = next;
@@ -413,11 +344,10 @@ pub(crate) async fn tenants_never_see_each_other<S: Store + ?Sized>(store: Arc<S
         .await
         .unwrap()
         .is_none());
-    assert!(store
-        .message_by_external_id(&globex, &c.channel, "wamid.1")
-        .await
-        .unwrap()
-        .is_none());
+    assert_eq!(
+        by_external_id(&*store, &globex, &c.channel, "wamid.1").await,
+        None
+    );
     assert!(store
         .latest_conversation(&globex, &c.channel, &c.contact)
         .await
@@ -444,14 +374,7 @@ pub(crate) async fn tenants_never_see_each_other<S: Store + ?Sized>(store: Arc<S
     // A changeset that smuggles another tenant's row is refused whole.
     let mut foreign = bump(&c);
     foreign.tenant = globex.clone();
-    let err = store
-        .commit(Changeset {
-            conversation: Some(Write {
-                value: foreign,
-                expected_version: Some(1),
-            }),
-            ..Changeset::new(globex.clone())
-        })
+    let err = commit_alone(&*store, globex.clone(), over(foreign, 1))
         .await
         .unwrap_err();
     assert!(matches!(err.code(), "not_found" | "conflict"), "{err}");
@@ -479,11 +402,11 @@ pub(crate) async fn listing_matches_the_reference_semantics<S: Store + ?Sized>(s
     for i in 0..37i64 {
         let channel = if i % 3 == 0 { "support" } else { "sales" };
         let mut c = conversation("acme", &format!("c{i:02}"), channel, &format!("k{i}"));
-        c.status = [
-            ConversationStatus::Open,
-            ConversationStatus::Pending,
-            ConversationStatus::Snoozed,
-            ConversationStatus::Resolved,
+        (c.status, c.priority) = [
+            (ConversationStatus::Open, Priority::Low),
+            (ConversationStatus::Pending, Priority::Normal),
+            (ConversationStatus::Snoozed, Priority::High),
+            (ConversationStatus::Resolved, Priority::Urgent),
         ][(i % 4) as usize];
         c.assignee = match i % 5 {
             0 | 1 => None,
@@ -495,12 +418,6 @@ pub(crate) async fn listing_matches_the_reference_semantics<S: Store + ?Sized>(s
             1 => Some(TeamId::new("sales").unwrap()),
             _ => Some(TeamId::new("support").unwrap()),
         };
-        c.priority = [
-            Priority::Low,
-            Priority::Normal,
-            Priority::High,
-            Priority::Urgent,
-        ][(i % 4) as usize];
         if i % 2 == 0 {
             c.tags = vec!["vip".into()];
         }
@@ -672,13 +589,6 @@ pub(crate) async fn ingest_context_reads_what_ingest_needs<S: Store + ?Sized>(st
     let acme = t("acme");
     let (sales, support) = (c1.channel.clone(), ChannelId::new("support").unwrap());
     let k1 = ContactIdentity::wa("34600000001");
-    let ids = |cx: &IngestContext| {
-        (
-            cx.existing.as_ref().map(|m| m.id.to_string()),
-            cx.contact.as_ref().map(|k| k.id.to_string()),
-            cx.latest.as_ref().map(|c| c.id.to_string()),
-        )
-    };
     let some = |s: &str| Some(s.to_string());
     let on_sales = |identity, external_id| IngestRequest {
         tenant: &acme,
@@ -695,17 +605,17 @@ pub(crate) async fn ingest_context_reads_what_ingest_needs<S: Store + ?Sized>(st
         .ingest_context(on_sales(&k1, "wamid.new"))
         .await
         .unwrap();
-    assert_eq!(ids(&cx), (None, some("k1"), some("c1")));
+    assert_eq!(ids_read(&cx), (None, some("k1"), some("c1")));
     assert_eq!(cx.latest, Some(c1.clone()));
     // The same external id on another channel is another message.
-    let cx = store
-        .ingest_context(IngestRequest {
-            channel: &support,
-            ..on_sales(&k1, "wamid.1")
-        })
-        .await
-        .unwrap();
-    assert_eq!(ids(&cx), (None, some("k1"), None));
+    let elsewhere = IngestRequest {
+        channel: &support,
+        ..on_sales(&k1, "wamid.1")
+    };
+    assert_eq!(
+        ingest_ids(&*store, elsewhere).await,
+        (None, some("k1"), None)
+    );
     // By user id when the number is unknown; the number first.
     let mut k2 = contact("acme", "k2", "unused");
     k2.identity = ContactIdentity::user("US.2");
@@ -714,47 +624,75 @@ pub(crate) async fn ingest_context_reads_what_ingest_needs<S: Store + ?Sized>(st
         .unwrap();
     let mut both = ContactIdentity::user("US.2");
     both.wa_id = Some("34699999999".into());
-    let cx = store
-        .ingest_context(on_sales(&both, "wamid.2"))
-        .await
-        .unwrap();
-    assert_eq!(ids(&cx), (None, some("k2"), None));
     let known = ContactIdentity {
         wa_id: k1.wa_id.clone(),
         ..both.clone()
     };
-    let cx = store
-        .ingest_context(on_sales(&known, "wamid.2"))
-        .await
-        .unwrap();
-    assert_eq!(ids(&cx), (None, some("k1"), some("c1")));
+    for (identity, expected) in [
+        (&both, (None, some("k2"), None)),
+        (&known, (None, some("k1"), some("c1"))),
+    ] {
+        let request = on_sales(identity, "wamid.2");
+        assert_eq!(ingest_ids(&*store, request).await, expected);
+    }
     // Resolved, c1 is still the latest; a newer active one is preferred.
     let mut resolved = bump(&c1);
     resolved.status = ConversationStatus::Resolved;
     let mut c2 = conversation("acme", "c2", "sales", "k1");
     c2.created_at = at(5);
-    for w in [
-        Write {
-            value: resolved,
-            expected_version: Some(1),
-        },
-        insert(c2),
-    ] {
+    for w in [over(resolved, 1), insert(c2)] {
         commit_alone(&*store, acme.clone(), w).await.unwrap();
     }
-    let cx = store
-        .ingest_context(on_sales(&k1, "wamid.3"))
-        .await
-        .unwrap();
-    assert_eq!(ids(&cx), (None, some("k1"), some("c2")));
     // Another tenant sees nothing.
     let globex = t("globex");
-    let cx = store
-        .ingest_context(IngestRequest {
-            tenant: &globex,
-            ..on_sales(&k1, "wamid.1")
-        })
-        .await
-        .unwrap();
-    assert_eq!(ids(&cx), (None, None, None));
+    let other_tenant = IngestRequest {
+        tenant: &globex,
+        ..on_sales(&k1, "wamid.1")
+    };
+    for (request, expected) in [
+        (on_sales(&k1, "wamid.3"), (None, some("k1"), some("c2"))),
+        (other_tenant, (None, None, None)),
+    ] {
+        assert_eq!(ingest_ids(&*store, request).await, expected);
+    }
+}
+
+/// The ids of what ingest read: the message already stored, the contact,
+/// the latest conversation.
+type IdsRead = (Option<String>, Option<String>, Option<String>);
+
+/// The ids of what an ingest context holds.
+fn ids_read(cx: &IngestContext) -> IdsRead {
+    (
+        cx.existing.as_ref().map(|m| m.id.to_string()),
+        cx.contact.as_ref().map(|k| k.id.to_string()),
+        cx.latest.as_ref().map(|c| c.id.to_string()),
+    )
+}
+
+/// The ids of what ingest reads for a request.
+async fn ingest_ids<S: Store + ?Sized>(store: &S, request: IngestRequest<'_>) -> IdsRead {
+    ids_read(&store.ingest_context(request).await.unwrap())
+}
+
+/// A write of `value` over the stored version `expected`.
+fn over<T>(value: T, expected: u64) -> Write<T> {
+    Write {
+        value,
+        expected_version: Some(expected),
+    }
+}
+
+/// An update of `c` to its next version, with these messages and events.
+pub(crate) fn update_with(
+    c: &Conversation,
+    messages: Vec<Message>,
+    events: Vec<Event>,
+) -> Changeset {
+    Changeset {
+        conversation: Some(update(c)),
+        messages,
+        events,
+        ..Changeset::new(c.tenant.clone())
+    }
 }

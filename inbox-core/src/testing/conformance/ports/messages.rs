@@ -8,14 +8,11 @@ use crate::testing::conformance::support::*;
 pub(crate) async fn delivery_updates_only_move_forward<S: Store + ?Sized>(store: Arc<S>) {
     let (_, r) = seed_reply(&*store).await;
     let acme = t("acme");
-    let e = store
-        .update_message(
-            &acme,
-            &r,
-            &delivery(DeliveryStatus::Accepted, 1, Some("wamid.out.1")),
-        )
-        .await
-        .unwrap();
+    let report = async |status, minute, ext| {
+        let update = delivery(status, minute, ext);
+        store.update_message(&acme, &r, &update).await.unwrap()
+    };
+    let e = report(DeliveryStatus::Accepted, 1, Some("wamid.out.1")).await;
     assert!(matches!(
         e.as_ref().map(|e| &e.kind),
         Some(EventKind::DeliveryChanged {
@@ -26,40 +23,17 @@ pub(crate) async fn delivery_updates_only_move_forward<S: Store + ?Sized>(store:
     assert!(e.unwrap().seq > 0);
     let m = store.message(&acme, &r).await.unwrap();
     assert_eq!(m.external_id.as_deref(), Some("wamid.out.1"));
-    assert_eq!(
-        store
-            .message_by_external_id(&acme, &m.channel, "wamid.out.1")
-            .await
-            .unwrap()
-            .map(|m| m.id),
-        Some(r.clone())
-    );
-    assert!(store
-        .update_message(&acme, &r, &delivery(DeliveryStatus::Read, 3, None))
-        .await
-        .unwrap()
-        .is_some());
-    assert!(store
-        .update_message(&acme, &r, &delivery(DeliveryStatus::Delivered, 2, None))
-        .await
-        .unwrap()
-        .is_none());
-    assert!(store
-        .update_message(&acme, &r, &delivery(DeliveryStatus::Read, 3, None))
-        .await
-        .unwrap()
-        .is_none());
+    let found = by_external_id(&*store, &acme, &m.channel, "wamid.out.1").await;
+    assert_eq!(found, Some(r.clone()));
+    assert!(report(DeliveryStatus::Read, 3, None).await.is_some());
+    // A late report and a duplicate record nothing.
+    for (status, minute) in [(DeliveryStatus::Delivered, 2), (DeliveryStatus::Read, 3)] {
+        assert!(report(status, minute, None).await.is_none(), "{status:?}");
+    }
     let m = store.message(&acme, &r).await.unwrap();
     assert_eq!(m.delivery.unwrap().status, DeliveryStatus::Read);
     // The provider id is not replaced.
-    store
-        .update_message(
-            &acme,
-            &r,
-            &delivery(DeliveryStatus::Played, 4, Some("other")),
-        )
-        .await
-        .unwrap();
+    report(DeliveryStatus::Played, 4, Some("other")).await;
     assert_eq!(
         store
             .message(&acme, &r)
@@ -241,4 +215,16 @@ pub(crate) async fn message_updates_apply_in_order_by_id_and_by_status<S: Store 
     assert_eq!(theirs[0].as_ref().unwrap_err().code(), "not_found");
     assert!(matches!(theirs[1], Ok(None)), "{:?}", theirs[1]);
     assert!(store.update_messages(&acme, &[]).await.is_empty());
+}
+
+/// The id of the message of `tenant` stored with a provider id on a
+/// channel, if any.
+pub(crate) async fn by_external_id<S: Store + ?Sized>(
+    store: &S,
+    tenant: &TenantId,
+    channel: &ChannelId,
+    external_id: &str,
+) -> Option<MessageId> {
+    let found = store.message_by_external_id(tenant, channel, external_id);
+    found.await.unwrap().map(|m| m.id)
 }
