@@ -1,13 +1,15 @@
 //! The in-process [`EventBus`].
 
 use async_trait::async_trait;
-use futures_util::stream;
+use futures_util::StreamExt;
 use tokio::sync::broadcast;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+use tokio_stream::wrappers::BroadcastStream;
 
 use inbox_core::error::Result;
 use inbox_core::event::Event;
 use inbox_core::ids::TenantId;
-use inbox_core::ports::{BusItem, EventBus, EventStream};
+use inbox_core::ports::{for_tenant, BusItem, EventBus, EventStream};
 
 /// An in-process [`EventBus`] on a Tokio broadcast channel.
 ///
@@ -54,35 +56,11 @@ impl EventBus for MemoryEventBus {
         Ok(())
     }
 
-    fn subscribe(&self, tenant: &TenantId) -> EventStream {
-        self.stream(Some(tenant.clone()))
-    }
-
-    fn subscribe_all(&self) -> EventStream {
-        self.stream(None)
-    }
-}
-
-impl MemoryEventBus {
-    /// The events of `tenant` (of every tenant: `None`) from now on.
-    fn stream(&self, tenant: Option<TenantId>) -> EventStream {
-        let rx = self.sender.subscribe();
-        Box::pin(stream::unfold(
-            (rx, tenant),
-            |(mut rx, tenant)| async move {
-                loop {
-                    match rx.recv().await {
-                        Ok(e) if tenant.as_ref().is_none_or(|t| *t == e.tenant) => {
-                            return Some((BusItem::Event(Box::new(e)), (rx, tenant)))
-                        }
-                        Ok(_) => continue,
-                        Err(broadcast::error::RecvError::Lagged(n)) => {
-                            return Some((BusItem::Lagged(n), (rx, tenant)))
-                        }
-                        Err(broadcast::error::RecvError::Closed) => return None,
-                    }
-                }
-            },
-        ))
+    fn subscribe_to(&self, tenant: Option<&TenantId>) -> EventStream {
+        let all = BroadcastStream::new(self.sender.subscribe()).map(|item| match item {
+            Ok(e) => BusItem::Event(Box::new(e)),
+            Err(BroadcastStreamRecvError::Lagged(n)) => BusItem::Lagged(n),
+        });
+        for_tenant(all, tenant.cloned())
     }
 }

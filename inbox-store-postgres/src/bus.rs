@@ -1,18 +1,20 @@
 //! The PostgreSQL [`EventBus`]: LISTEN/NOTIFY across application instances.
 
 use async_trait::async_trait;
-use futures_util::stream;
+use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use sqlx::postgres::PgListener;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+use tokio_stream::wrappers::BroadcastStream;
 
 use inbox_core::error::{Error, Result};
 use inbox_core::event::Event;
 use inbox_core::ids::TenantId;
-use inbox_core::ports::{BusItem, Conversations, EventBus, EventStream};
+use inbox_core::ports::{for_tenant, BusItem, Conversations, EventBus, EventStream};
 
 use crate::error::db;
 use crate::store::PgStore;
@@ -304,37 +306,14 @@ impl EventBus for PgEventBus {
         Ok(())
     }
 
-    fn subscribe(&self, tenant: &TenantId) -> EventStream {
-        self.stream(Some(tenant.clone()))
-    }
-
-    fn subscribe_all(&self) -> EventStream {
-        self.stream(None)
-    }
-}
-
-impl PgEventBus {
-    /// The events of `tenant` (of every tenant: `None`) from now on.
-    fn stream(&self, tenant: Option<TenantId>) -> EventStream {
-        let rx = self.sender.subscribe();
-        Box::pin(stream::unfold(
-            (rx, tenant),
-            |(mut rx, tenant)| async move {
-                loop {
-                    match rx.recv().await {
-                        Ok(Item::Event(e)) if tenant.as_ref().is_none_or(|t| *t == e.tenant) => {
-                            return Some((BusItem::Event(e), (rx, tenant)))
-                        }
-                        Ok(Item::Event(_)) => continue,
-                        Ok(Item::Gap) => return Some((BusItem::Lagged(0), (rx, tenant))),
-                        Err(broadcast::error::RecvError::Lagged(n)) => {
-                            return Some((BusItem::Lagged(n), (rx, tenant)))
-                        }
-                        Err(broadcast::error::RecvError::Closed) => return None,
-                    }
-                }
-            },
-        ))
+    // A gap in the notifications is a lag of unknown size.
+    fn subscribe_to(&self, tenant: Option<&TenantId>) -> EventStream {
+        let all = BroadcastStream::new(self.sender.subscribe()).map(|item| match item {
+            Ok(Item::Event(e)) => BusItem::Event(e),
+            Ok(Item::Gap) => BusItem::Lagged(0),
+            Err(BroadcastStreamRecvError::Lagged(n)) => BusItem::Lagged(n),
+        });
+        for_tenant(all, tenant.cloned())
     }
 }
 

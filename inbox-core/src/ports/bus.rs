@@ -1,5 +1,6 @@
 use async_trait::async_trait;
 use futures_core::Stream;
+use futures_util::StreamExt;
 use std::pin::Pin;
 
 use crate::error::Result;
@@ -44,9 +45,44 @@ pub trait EventBus: Send + Sync {
     /// Publishes events (in order).
     async fn publish(&self, events: &[Event]) -> Result<()>;
 
+    /// Subscribes from now on to the events of `tenant`, or of every
+    /// tenant when `None` (what an implementation provides; callers use
+    /// the two methods below).
+    fn subscribe_to(&self, tenant: Option<&TenantId>) -> EventStream;
+
     /// Subscribes to a tenant's events from now on.
-    fn subscribe(&self, tenant: &TenantId) -> EventStream;
+    fn subscribe(&self, tenant: &TenantId) -> EventStream {
+        self.subscribe_to(Some(tenant))
+    }
 
     /// Subscribes to every tenant's events from now on.
-    fn subscribe_all(&self) -> EventStream;
+    fn subscribe_all(&self) -> EventStream {
+        self.subscribe_to(None)
+    }
+}
+
+/// For bus implementations: the items of `all` (every event the bus
+/// carries, and its lag notices) that a subscriber to `tenant` gets (every
+/// tenant's: `None`), as [`EventBus::subscribe`] and
+/// [`EventBus::subscribe_all`] return them.
+///
+/// ```
+/// use futures_util::{stream, StreamExt};
+/// use inbox_core::ports::{for_tenant, BusItem};
+/// # futures_util::FutureExt::now_or_never(async {
+/// let lag = stream::iter([BusItem::Lagged(3)]);
+/// let mine = for_tenant(lag, Some(inbox_core::TenantId::new("acme").unwrap()));
+/// assert_eq!(mine.collect::<Vec<_>>().await, [BusItem::Lagged(3)]);
+/// # });
+/// ```
+pub fn for_tenant(
+    all: impl Stream<Item = BusItem> + Send + 'static,
+    tenant: Option<TenantId>,
+) -> EventStream {
+    Box::pin(all.filter(move |item| {
+        std::future::ready(match (item, &tenant) {
+            (BusItem::Event(e), Some(t)) => e.tenant == *t,
+            _ => true,
+        })
+    }))
 }

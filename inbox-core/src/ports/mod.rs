@@ -25,7 +25,7 @@ mod store;
 mod subscriptions;
 mod transport;
 
-pub use bus::{BusItem, EventBus, EventStream};
+pub use bus::{for_tenant, BusItem, EventBus, EventStream};
 pub use clock::{Clock, ManualClock};
 pub use contacts::{ContactMerge, Contacts};
 pub use context::{ContextCard, ContextError, CustomerContext};

@@ -39,11 +39,7 @@ impl EventBus for RecordingBus {
         Ok(())
     }
 
-    fn subscribe(&self, _tenant: &TenantId) -> EventStream {
-        Box::pin(futures_util::stream::empty())
-    }
-
-    fn subscribe_all(&self) -> EventStream {
+    fn subscribe_to(&self, _tenant: Option<&TenantId>) -> EventStream {
         Box::pin(futures_util::stream::empty())
     }
 }
