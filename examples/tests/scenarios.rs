@@ -47,6 +47,8 @@ fn shipped_scenarios_hold() {
         "sla_breach",
         "window_refusal",
         "queue_drain",
+        "settings_midday",
+        "tenant_policies",
     ] {
         assert!(
             names.iter().any(|n| n == required),
