@@ -12,6 +12,13 @@
 //! (`routing.rules[2].then[0].route_to_team: no team "slaes"; did you mean
 //! "sales"?`), never only the first.
 //!
+//! The document grows by sections: CSAT surveys, bots and CRM connectors
+//! will each be one more field of [`TenantSettings`] with a default (so
+//! every stored document still reads), a check in the compile step, and a
+//! part of [`TenantPolicy`]. Secrets (access tokens, app secrets) are never
+//! part of it: they stay with the channel or connector in the directory,
+//! so an exported document can be shared.
+//!
 //! ```
 //! use inbox_core::settings::{Known, TenantSettings};
 //! let yaml = r#"
