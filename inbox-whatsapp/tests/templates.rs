@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -13,12 +12,9 @@ use wiremock::matchers::{method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use inbox_core::model::{TemplateCategory, TemplateComponent, TemplateDefinition, TemplateStatus};
-use inbox_core::ports::Store;
 use inbox_core::ports::{HistoryQuery, TransportError};
 use inbox_core::routing::Dur;
-use inbox_core::testing::{FaultyStore, Fixture};
 use inbox_core::{Conflict, Entity, Error};
-use inbox_store_memory::MemoryStore;
 use inbox_whatsapp::templates::{sync_templates, TemplateSync};
 use inbox_whatsapp::{GraphClient, GraphConfig, RetryPolicy, WhatsAppError};
 
@@ -509,10 +505,7 @@ async fn a_sync_keeps_the_other_sections_and_reports_graph_errors() {
 
 #[tokio::test]
 async fn a_sync_tries_a_conflicting_write_once_more_then_reports_it() {
-    let faulty = Arc::new(FaultyStore::new(Arc::new(MemoryStore::new())));
-    let f = Fixture::new(faulty.clone() as Arc<dyn Store>)
-        .await
-        .unwrap();
+    let (faulty, f) = common::faulty_fixture().await;
     let acme = f.acme();
     // Every write of the settings meets a change made in between.
     faulty.refuse("put_settings", || {
