@@ -23,7 +23,25 @@
 //!   or a connection lost after the request was written, a success without
 //!   a message id) as in doubt instead of sending it twice, and limits
 //!   throughput per number;
+//! - **templates** ([`templates`]): [`GraphClient::templates`] lists every
+//!   template of a WhatsApp Business Account with the parameters each
+//!   component takes, and [`templates::sync_templates`] makes them the
+//!   `templates` section of a tenant's settings;
 //! - optionally (feature `axum`) an axum router for the webhook endpoint.
+//!
+//! ## Template sync
+//!
+//! A tenant's templates live in its settings document, so what agents may
+//! send is versioned and checked like the rest of its settings. Run
+//! [`templates::sync_templates`] when the tenant connects its account,
+//! from a periodic job, or on Meta's `message_template_status_update`
+//! webhook: it fetches Meta's list (all pages), replaces the tenant's
+//! `templates` section with it, sorted by name then language, and stores
+//! it with [`Inbox::import_settings`](inbox_core::Inbox::import_settings)
+//! on the version it read (once more on a conflict). The settings history
+//! records the change under the section `templates`; an unchanged list
+//! stores nothing. It reports the templates added, changed and removed as
+//! `name@language`.
 //!
 //! Tokens and app secrets are [`Secret`]s: never in `Debug`, logs or errors.
 //!
@@ -53,6 +71,7 @@ pub mod axum;
 mod client;
 mod error;
 mod signature;
+pub mod templates;
 mod webhook;
 
 pub use client::{

@@ -8,17 +8,15 @@ mod common;
 use chrono::TimeDelta;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 use common::{
     all_conversations, answered, counts, envelope, fixture, messages_change, reply_in, signed,
     stored_messages, text_message, to_bytes,
 };
 use inbox_core::model::{Channel, Content};
-use inbox_core::ports::{Clock, DeadLetter, DeadLetterQuery, InboundDecoder, Store};
-use inbox_core::testing::{FaultyStore, Fixture};
+use inbox_core::ports::{Clock, DeadLetter, DeadLetterQuery, InboundDecoder};
+use inbox_core::testing::Fixture;
 use inbox_core::{ChannelId, Error, InboundEvent};
-use inbox_store_memory::MemoryStore;
 use inbox_whatsapp::{
     sign, IngestSummary, Secret, Webhook, WebhookConfig, WhatsAppDecoder, WhatsAppError,
 };
@@ -372,10 +370,7 @@ async fn a_bad_status_is_kept_and_the_others_applied() {
 
 #[tokio::test]
 async fn a_store_failure_fails_the_webhook_for_meta_to_retry() {
-    let faulty = Arc::new(FaultyStore::new(Arc::new(MemoryStore::new())));
-    let f = Fixture::new(faulty.clone() as Arc<dyn Store>)
-        .await
-        .unwrap();
+    let (faulty, f) = common::faulty_fixture().await;
     let hook = sales_route();
     let body = poison_body(&f);
     faulty.set_down(true);

@@ -22,5 +22,7 @@ pub use content::{
 pub use conversation::{Conversation, ConversationStatus, Priority};
 pub use delivery::{DeliveryState, DeliveryStatus, DeliveryUpdate, ProviderError};
 pub use message::{Author, Direction, Message, ResponseTime};
-pub use template::{ComponentParameters, TemplateComponent, TemplateDefinition};
+pub use template::{
+    ComponentParameters, TemplateCategory, TemplateComponent, TemplateDefinition, TemplateStatus,
+};
 pub use tenant::Tenant;

@@ -1,12 +1,16 @@
-//! What the core knows of an approved WhatsApp template, and the check
-//! that a template message gives each component the parameters the
-//! template takes.
+//! The message templates a tenant knows, and the check that a template
+//! message gives each component the parameters the template takes.
 //!
-//! Nothing in the core holds template definitions yet (they become tenant
-//! settings with issue 23), so nothing calls [`TemplateDefinition::check`]
-//! on its own today: it is the pure check to run where a definition is
-//! known, next to [`Content::validate_outbound`], which checks what can
-//! be checked without one.
+//! A tenant's templates are a section of its settings
+//! ([`TenantSettings::templates`](crate::settings::TenantSettings::templates)):
+//! written by hand, or kept in step with Meta's list of the WhatsApp
+//! Business Account's templates by the WhatsApp adapter's sync, which also
+//! fills in each template's [`category`](TemplateDefinition::category),
+//! [`status`](TemplateDefinition::status) and
+//! [`components`](TemplateDefinition::components). [`TemplateDefinition::check`]
+//! is the pure check to run where a definition is known, next to
+//! [`Content::validate_outbound`], which checks what can be checked without
+//! one.
 //!
 //! ```
 //! use inbox_core::model::{Content, TemplateComponent, TemplateDefinition};
@@ -66,9 +70,129 @@ pub struct ComponentParameters {
     pub count: usize,
 }
 
-/// An approved template as far as sending it is concerned: its name, its
-/// language and the parameters each component takes. Components not listed
-/// take none.
+/// Defines a string enum of Meta's: its known values, each written in
+/// capitals as Meta writes them (read in any case), and `Other` for a value
+/// Meta adds later, kept as it was written, so nothing Meta sends is lost
+/// or refused. Serialized as the plain string.
+macro_rules! meta_enum {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal,)* }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(from = "String", into = "String")]
+        pub enum $name {
+            $($(#[$vdoc])* $variant,)*
+            /// A value not listed above, as it was written. Build values
+            /// with `from`: an `Other` holding a listed value reads back
+            /// as that value.
+            Other(String),
+        }
+
+        impl $name {
+            /// The value as Meta writes it.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $($name::$variant => $text,)*
+                    $name::Other(other) => other,
+                }
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(text: &str) -> Self {
+                $(if text.eq_ignore_ascii_case($text) {
+                    return $name::$variant;
+                })*
+                $name::Other(text.to_string())
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(text: String) -> Self {
+                match $name::from(text.as_str()) {
+                    $name::Other(_) => $name::Other(text),
+                    known => known,
+                }
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> Self {
+                match value {
+                    $name::Other(other) => other,
+                    known => known.as_str().to_string(),
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+meta_enum! {
+    /// A template's category, which decides what Meta charges for it and
+    /// what it may say. Read from any case (`utility` is
+    /// [`TemplateCategory::Utility`]); a category Meta adds later is kept as
+    /// [`TemplateCategory::Other`].
+    ///
+    /// ```
+    /// use inbox_core::model::TemplateCategory;
+    /// assert_eq!(TemplateCategory::from("utility"), TemplateCategory::Utility);
+    /// assert_eq!(TemplateCategory::Utility.to_string(), "UTILITY");
+    /// assert_eq!(TemplateCategory::from("NEW_ONE"), TemplateCategory::Other("NEW_ONE".into()));
+    /// ```
+    TemplateCategory {
+        /// Promotions, offers, announcements.
+        Marketing = "MARKETING",
+        /// About a transaction or an account the customer has (order
+        /// updates, alerts).
+        Utility = "UTILITY",
+        /// One-time passcodes.
+        Authentication = "AUTHENTICATION",
+    }
+}
+
+meta_enum! {
+    /// Where a template stands in Meta's review. Only an
+    /// [`TemplateStatus::Approved`] template can be sent; the core does not
+    /// check this when sending (yet): it is there for an inbox to show and
+    /// filter by. Read from any case; a status Meta adds later is kept as
+    /// [`TemplateStatus::Other`].
+    TemplateStatus {
+        /// Approved: can be sent.
+        Approved = "APPROVED",
+        /// Under review.
+        Pending = "PENDING",
+        /// Refused in review.
+        Rejected = "REJECTED",
+        /// Appealed after a rejection.
+        InAppeal = "IN_APPEAL",
+        /// Paused by Meta for its low quality.
+        Paused = "PAUSED",
+        /// Disabled by Meta for its low quality.
+        Disabled = "DISABLED",
+        /// Being deleted.
+        PendingDeletion = "PENDING_DELETION",
+        /// Deleted.
+        Deleted = "DELETED",
+        /// Archived.
+        Archived = "ARCHIVED",
+        /// The account has more templates than its limit.
+        LimitExceeded = "LIMIT_EXCEEDED",
+    }
+}
+
+/// A template the tenant knows: its name, its language and the parameters
+/// each component takes (what sending it is checked against); what Meta
+/// says of it besides — category, review status and components — when it
+/// came from Meta's list. Components not listed in `parameters` take none.
+///
+/// The fields after `parameters` are optional: left out of a settings
+/// document they are `None` or empty, and written only when set, so a
+/// document that does not use them reads and writes as before.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TemplateDefinition {
     /// The template's name.
@@ -77,15 +201,30 @@ pub struct TemplateDefinition {
     pub language: String,
     /// The components that take parameters.
     pub parameters: Vec<ComponentParameters>,
+    /// Its category (`MARKETING`, `UTILITY`, `AUTHENTICATION`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<TemplateCategory>,
+    /// Its review status (`APPROVED`, `PENDING`, `REJECTED` ...). Only an
+    /// approved template can be sent; nothing checks that yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<TemplateStatus>,
+    /// Its components (header, body, footer, buttons) as Meta lists them,
+    /// for an inbox to show the template's text.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub components: Vec<Value>,
 }
 
 impl TemplateDefinition {
-    /// A definition whose components take no parameters.
+    /// A definition whose components take no parameters, with no category,
+    /// status or components.
     pub fn new(name: impl Into<String>, language: impl Into<String>) -> Self {
         Self {
             name: name.into(),
             language: language.into(),
             parameters: Vec::new(),
+            category: None,
+            status: None,
+            components: Vec::new(),
         }
     }
 
@@ -375,5 +514,54 @@ mod tests {
                 }
             )
         );
+    }
+
+    #[test]
+    fn category_status_and_components_are_optional_and_round_trip() {
+        use crate::settings::TenantSettings;
+        let yaml = "templates:\n  - {name: hello, language: en_US, parameters: []}\n";
+        let plain = TenantSettings::from_yaml(yaml).unwrap();
+        assert_eq!(
+            plain.templates[0],
+            TemplateDefinition::new("hello", "en_US")
+        );
+        // Nothing new is written for a definition that does not use them.
+        let written = serde_json::to_value(&plain.templates[0]).unwrap();
+        assert_eq!(
+            written,
+            json!({"name": "hello", "language": "en_US", "parameters": []})
+        );
+        assert_eq!(
+            TenantSettings::from_yaml(&plain.to_yaml().unwrap()).unwrap(),
+            plain
+        );
+
+        let yaml = r#"
+templates:
+  - name: order_update
+    language: en_US
+    parameters: [{component: {type: body}, count: 1}]
+    category: utility
+    status: APPROVED
+    components: [{type: BODY, text: "Hi {{1}}"}]
+  - {name: promo, language: es, parameters: [], category: SOMETHING_NEW, status: IN_APPEAL}
+"#;
+        let full = TenantSettings::from_yaml(yaml).unwrap();
+        let t = &full.templates;
+        assert_eq!(t[0].category, Some(TemplateCategory::Utility));
+        assert_eq!(t[0].status, Some(TemplateStatus::Approved));
+        assert_eq!(t[0].components[0]["text"], "Hi {{1}}");
+        assert_eq!(t[0].expected(TemplateComponent::Body), 1);
+        assert_eq!(
+            t[1].category,
+            Some(TemplateCategory::Other("SOMETHING_NEW".into()))
+        );
+        assert_eq!(t[1].status, Some(TemplateStatus::InAppeal));
+        assert_eq!(
+            TenantSettings::from_yaml(&full.to_yaml().unwrap()).unwrap(),
+            full
+        );
+        assert_eq!(serde_json::to_value(&t[0]).unwrap()["category"], "UTILITY");
+        assert_eq!(TemplateStatus::from("paused").to_string(), "PAUSED");
     }
 }

@@ -14,6 +14,7 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
+use inbox_core::model::TemplateDefinition;
 use inbox_core::ports::{OutboundRequest, SendReceipt, Transport, TransportError};
 
 pub use body::{mark_read_body, message_body};
@@ -217,6 +218,19 @@ struct TemplatePage {
 #[derive(Deserialize)]
 struct Paging {
     next: Option<String>,
+    cursors: Option<Cursors>,
+}
+
+#[derive(Deserialize)]
+struct Cursors {
+    after: Option<String>,
+}
+
+/// A template list read page by page: the templates, and whether the last
+/// page was reached within the bound.
+struct TemplateList {
+    templates: Vec<TemplateInfo>,
+    complete: bool,
 }
 
 /// The WhatsApp Cloud API client.
@@ -600,26 +614,123 @@ impl GraphClient {
         &self,
         waba_id: &str,
     ) -> Result<Vec<TemplateInfo>, WhatsAppError> {
-        let mut url = format!(
-            "{}?status=APPROVED&limit=100",
-            self.url(&format!("{waba_id}/message_templates"))
-        );
-        let mut all = Vec::new();
-        for _ in 0..100 {
+        let list = self
+            .template_list(waba_id, "status=APPROVED&limit=100", 100)
+            .await?;
+        Ok(list
+            .templates
+            .into_iter()
+            .filter(|t| t.status.eq_ignore_ascii_case("APPROVED"))
+            .collect())
+    }
+
+    /// Every message template of a WhatsApp Business Account, whatever its
+    /// status, as the tenant settings keep them: name, language, category,
+    /// status, components, and the parameters each component takes (see
+    /// [`TemplateInfo::definition`]). Reads
+    /// `GET /{version}/{waba_id}/message_templates` page by page, at most
+    /// [`GraphClient::TEMPLATE_PAGES`] pages of 100; a list longer than
+    /// that is an [`WhatsAppError::UnexpectedResponse`], never a partial
+    /// list (a sync would take the missing templates for removed ones).
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), inbox_whatsapp::WhatsAppError> {
+    /// use inbox_whatsapp::{GraphClient, GraphConfig};
+    /// let client = GraphClient::new(GraphConfig::new("EAAG..."))?;
+    /// for t in client.templates("102290129340398").await? {
+    ///     println!("{}@{}: {:?}", t.name, t.language, t.status);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn templates(&self, waba_id: &str) -> Result<Vec<TemplateDefinition>, WhatsAppError> {
+        let list = self
+            .template_list(
+                waba_id,
+                "fields=name,language,category,status,components&limit=100",
+                Self::TEMPLATE_PAGES,
+            )
+            .await?;
+        if !list.complete {
+            return Err(WhatsAppError::UnexpectedResponse(format!(
+                "templates: more than {} pages",
+                Self::TEMPLATE_PAGES
+            )));
+        }
+        Ok(list
+            .templates
+            .iter()
+            .map(TemplateInfo::definition)
+            .collect())
+    }
+
+    /// The most pages [`GraphClient::templates`] reads.
+    pub const TEMPLATE_PAGES: usize = 50;
+
+    /// The templates of `waba_id` asked for with `query`, following the
+    /// pages for at most `max_pages` pages.
+    async fn template_list(
+        &self,
+        waba_id: &str,
+        query: &str,
+        max_pages: usize,
+    ) -> Result<TemplateList, WhatsAppError> {
+        let first = self.url(&format!("{waba_id}/message_templates"));
+        let mut url = format!("{first}?{query}");
+        let mut templates = Vec::new();
+        for _ in 0..max_pages {
             let bytes = self.get("list templates", &url, None).await?;
             let page: TemplatePage = serde_json::from_slice(&bytes)
                 .map_err(|e| WhatsAppError::UnexpectedResponse(format!("templates: {e}")))?;
-            all.extend(
-                page.data
-                    .into_iter()
-                    .filter(|t| t.status.eq_ignore_ascii_case("APPROVED")),
-            );
-            match page.paging.and_then(|p| p.next) {
-                Some(next) => url = next,
-                None => return Ok(all),
+            templates.extend(page.data);
+            match page.paging.and_then(|p| self.next_page(&first, query, p)) {
+                Some(next) => url = next?,
+                None => {
+                    return Ok(TemplateList {
+                        templates,
+                        complete: true,
+                    })
+                }
             }
         }
-        Ok(all)
+        Ok(TemplateList {
+            templates,
+            complete: false,
+        })
+    }
+
+    /// The URL of the page after one whose paging is `paging`, `None` on
+    /// the last page (no `next` link, as Meta ends a list). The `next` link
+    /// is followed when it is on the configured Graph API; one elsewhere is
+    /// not sent our token: the page after the `after` cursor is asked of
+    /// the configured API instead, and without a cursor that is an error.
+    fn next_page(
+        &self,
+        first: &str,
+        query: &str,
+        paging: Paging,
+    ) -> Option<Result<String, WhatsAppError>> {
+        let next = paging.next?;
+        let base = format!("{}/", self.config.base_url.trim_end_matches('/'));
+        if next.starts_with(&base) {
+            return Some(Ok(next));
+        }
+        Some(
+            match paging
+                .cursors
+                .and_then(|c| c.after)
+                .filter(|a| !a.is_empty())
+            {
+                Some(after) => {
+                    let after: String =
+                        url::form_urlencoded::byte_serialize(after.as_bytes()).collect();
+                    Ok(format!("{first}?{query}&after={after}"))
+                }
+                None => Err(WhatsAppError::UnexpectedResponse(
+                    "templates: the next page is not on the configured Graph API and has no cursor"
+                        .into(),
+                )),
+            },
+        )
     }
 }
 

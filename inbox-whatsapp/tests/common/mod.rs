@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use inbox_core::model::{Channel, ContactIdentity, Content, Conversation, Direction, Message};
 use inbox_core::ports::{OutboundRequest, Store};
-use inbox_core::testing::Fixture;
+use inbox_core::testing::{FaultyStore, Fixture};
 use inbox_core::{ChannelId, ConversationId, MessageId, TenantId, View, ViewQuery};
 use inbox_store_memory::MemoryStore;
 
@@ -18,6 +18,16 @@ pub async fn fixture() -> Fixture {
     Fixture::new(Arc::new(MemoryStore::new()) as Arc<dyn Store>)
         .await
         .unwrap()
+}
+
+/// A fixture on a fresh memory store behind a [`FaultyStore`], and that
+/// store, to make it fail.
+pub async fn faulty_fixture() -> (Arc<FaultyStore>, Fixture) {
+    let faulty = Arc::new(FaultyStore::new(Arc::new(MemoryStore::new())));
+    let f = Fixture::new(faulty.clone() as Arc<dyn Store>)
+        .await
+        .unwrap();
+    (faulty, f)
 }
 
 /// A webhook body: one entry of WABA `waba` with `changes`.
