@@ -102,6 +102,21 @@ impl Story {
             .conversation
             .version)
     }
+
+    /// `who` replies `text` (idempotency key `key`) on the version they
+    /// read now; returns that version.
+    async fn reply_now(
+        &self,
+        who: &str,
+        c: &ConversationId,
+        text: &str,
+        key: &str,
+    ) -> Result<u64, Error> {
+        let v = self.version(c).await?;
+        let reply = Reply::text(text, key);
+        self.inbox.reply(&actor(who)?, c, v, reply).await?;
+        Ok(v)
+    }
 }
 
 fn actor(agent: &str) -> Result<Actor, Error> {
@@ -223,23 +238,11 @@ async fn claims(s: &mut Story, marta: &ConversationId) -> Result<(), Error> {
         )),
         Ok(_) => s.say("Ana's stale reply went out (unexpected)"),
     }
-    let fresh = s.version(marta).await?;
-    let sent = s
-        .inbox
-        .reply(
-            &actor("ana")?,
-            marta,
-            fresh,
-            Reply::text(
-                "Sorry Marta! It was due yesterday, I'm chasing the courier now.",
-                "ana-reply-2",
-            ),
-        )
-        .await?;
+    let sorry = "Sorry Marta! It was due yesterday, I'm chasing the courier now.";
+    let fresh = s.reply_now("ana", marta, sorry, "ana-reply-2").await?;
     s.say(format!(
         "Ana reads the new message and replies on version {fresh} → queued"
     ));
-    let _ = sent;
 
     // An internal note for the team.
     s.at(4);
@@ -345,14 +348,7 @@ async fn handoff(s: &mut Story, marta: &ConversationId, jon: &ConversationId) ->
     s.at(8);
     let v = s.version(jon).await?;
     s.inbox.claim(&actor("sam")?, jon, v).await?;
-    let v = s.version(jon).await?;
-    s.inbox
-        .reply(
-            &actor("sam")?,
-            jon,
-            v,
-            Reply::text("Yes! 3-5 days to Portugal.", "sam-1"),
-        )
+    s.reply_now("sam", jon, "Yes! 3-5 days to Portugal.", "sam-1")
         .await?;
     s.say("Sam claims Jon's question and answers it");
     s.at(10);

@@ -457,11 +457,7 @@ macro_rules! worded_enum {
             }
         }
 
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
+        display_as_str!($name);
     };
 }
 

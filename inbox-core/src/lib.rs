@@ -46,6 +46,17 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+/// `Display` for a type that has an `as_str()`: the word it is written as.
+macro_rules! display_as_str {
+    ($($name:ty),+ $(,)?) => {
+        $(impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        })+
+    };
+}
+
 pub mod calendar;
 pub mod error;
 pub mod event;

@@ -37,11 +37,7 @@ impl ConversationStatus {
     }
 }
 
-impl std::fmt::Display for ConversationStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+display_as_str!(ConversationStatus);
 
 /// How urgent a conversation is.
 #[derive(

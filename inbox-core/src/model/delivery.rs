@@ -56,11 +56,7 @@ impl DeliveryStatus {
     }
 }
 
-impl std::fmt::Display for DeliveryStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+display_as_str!(DeliveryStatus);
 
 /// An error reported by the provider for a failed message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

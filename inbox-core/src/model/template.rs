@@ -124,11 +124,7 @@ macro_rules! meta_enum {
             }
         }
 
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
+        display_as_str!($name);
     };
 }
 

@@ -239,25 +239,25 @@ pub async fn claim(r: Act<Versioned>) -> ApiResult<Response> {
 /// `POST /api/conversations/{id}/assign`.
 #[utoipa::path(post, path = "/api/conversations/{id}/assign", tag = "actions", params(("id" = String, Path, description = "Conversation id"), ("Idempotency-Key" = String, Header, description = "Required; the same request again gets the first answer, another request under the key 422 idempotency_key_reused")), request_body = Handoff, responses((status = 200, description = "The conversation after the action, the message created, the events recorded, warnings", body = inbox_core::ActionOutcome), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate, idempotency_key_in_use"), (status = 422, body = ApiError, description = "invalid_input, idempotency_key_reused")))]
 pub async fn assign(r: Act<Handoff>) -> ApiResult<Response> {
-    r.once(async |r| {
-        let f = &r.form;
-        Ok(r.state
-            .inbox
-            .assign(&r.actor, &r.id, f.version, f.to()?, &f.note)
-            .await?)
-    })
-    .await
+    hand_over(r, false).await
 }
 
 /// `POST /api/conversations/{id}/transfer`.
 #[utoipa::path(post, path = "/api/conversations/{id}/transfer", tag = "actions", params(("id" = String, Path, description = "Conversation id"), ("Idempotency-Key" = String, Header, description = "Required; the same request again gets the first answer, another request under the key 422 idempotency_key_reused")), request_body = Handoff, responses((status = 200, description = "The conversation after the action, the message created, the events recorded, warnings", body = inbox_core::ActionOutcome), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate, idempotency_key_in_use"), (status = 422, body = ApiError, description = "invalid_input, idempotency_key_reused")))]
 pub async fn transfer(r: Act<Handoff>) -> ApiResult<Response> {
+    hand_over(r, true).await
+}
+
+/// Assigns (the note is the reason) or transfers (the note is the handoff
+/// note for the next owner) as the form says.
+async fn hand_over(r: Act<Handoff>, transfer: bool) -> ApiResult<Response> {
     r.once(async |r| {
-        let f = &r.form;
-        Ok(r.state
-            .inbox
-            .transfer(&r.actor, &r.id, f.version, f.to()?, &f.note)
-            .await?)
+        let (f, inbox) = (&r.form, &r.state.inbox);
+        let (to, note) = (f.to()?, &f.note);
+        Ok(match transfer {
+            true => inbox.transfer(&r.actor, &r.id, f.version, to, note).await?,
+            false => inbox.assign(&r.actor, &r.id, f.version, to, note).await?,
+        })
     })
     .await
 }
