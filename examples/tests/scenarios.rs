@@ -95,11 +95,12 @@ fn invalid_files_name_the_line_or_the_field() {
             "config:\n  channels: []\n  agents: []\n  routing:\n    rules: [ { name: vip, then: [ { set_priority: extreme } ] } ]\nsteps: []\n",
             &["config.routing", "rule \"vip\"", "then[0].set_priority"],
         ),
-        // A settings document is checked as a whole: every bad field named.
+        // A settings document of the wrong shape: every section's mistake.
         (
-            "config:\n  channels: []\n  agents: []\n  settings:\n    sla: {calendar: office}\n    timers: {follow_up_after: soon}\nsteps: []\n",
-            &["config.settings", "timers.follow_up_after", "soon"],
+            "config:\n  channels: []\n  agents: []\n  settings:\n    reopen: {kind: sometimes}\n    timers: {follow_up_after: soon}\nsteps: []\n",
+            &["config.settings", "timers.follow_up_after", "soon", "reopen"],
         ),
+        // Of the right shape, checked as a whole: every bad field named.
         (
             "config:\n  channels: []\n  agents: []\n  settings:\n    sla: {calendar: office, policies: [{id: a}, {id: a}]}\nsteps: []\n",
             &["sla.calendar", "office", "sla.policies[1]"],

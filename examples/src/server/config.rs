@@ -182,6 +182,15 @@ impl ServerConfig {
                 });
             }
         }
+        // The settings document is checked now too (every bad field named),
+        // against the teams, agents and numbers of this file.
+        if let Some(doc) = &config.settings {
+            let known = inbox_core::settings::Known::default()
+                .with_teams(config.teams.iter().map(|t| t.id.clone()))
+                .with_agents(config.agents.iter().map(|a| a.id.clone()))
+                .with_channels(config.channels.iter().map(|c| c.id.clone()));
+            inbox_core::settings::TenantSettings::from_value(doc)?.compile(&known)?;
+        }
         Ok(config)
     }
 
@@ -227,8 +236,11 @@ impl ServerConfig {
                 return Ok(());
             }
             match inbox.import_settings(&tenant, 0, doc).await {
-                // Already stored (by an earlier start): the stored ones run.
-                Err(inbox_core::Error::Conflict(_)) => {}
+                // Already stored (by an earlier start, or changed since
+                // through the inbox): the stored ones run.
+                Err(inbox_core::Error::Conflict(_)) => {
+                    tracing::info!(%tenant, "settings: the stored version runs, not the file's");
+                }
                 other => {
                     other?;
                 }
@@ -250,5 +262,29 @@ impl ServerConfig {
                 )
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    const DEMO: &str = include_str!("../../server/demo.yaml");
+
+    #[test]
+    fn a_settings_document_is_checked_with_the_file() {
+        let with = |settings: &str| format!("{DEMO}\nsettings:\n{settings}");
+        let good = with("  routing:\n    rules: [{name: all, then: [{route_to_team: sales}]}]\n");
+        assert!(ServerConfig::parse(&good).unwrap().settings.is_some());
+        let bad = with("  routing:\n    rules: [{name: all, then: [{route_to_team: slaes}]}]\n  timers: {follow_up_after: 1d}\n");
+        let err = ServerConfig::parse(&bad).unwrap_err().to_string();
+        assert!(
+            err.contains(
+                r#"routing.rules[0].then[0].route_to_team: no team "slaes"; did you mean "sales"?"#
+            ),
+            "{err}"
+        );
     }
 }

@@ -19,7 +19,8 @@ use crate::timer::{TimerChange, TimerKind};
 /// leave; nothing of it was stored, sent or published.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Explanation {
-    /// The settings version explained (`None`: a draft, not stored).
+    /// The settings version explained: the one this instance runs (`None`:
+    /// a draft, not stored).
     pub settings_version: Option<u64>,
     /// Whether the message would open a new conversation (else it continues
     /// or reopens the customer's latest).
@@ -60,10 +61,10 @@ impl Inbox {
             });
         }
         let (sandbox, settings_version) = match draft {
-            None => {
-                let stored = self.ports.store.settings(&actor.tenant).await?;
-                (self.clone(), Some(stored.map_or(0, |s| s.version)))
-            }
+            None => (
+                self.clone(),
+                Some(self.running_version(&actor.tenant).await?),
+            ),
             Some(doc) => {
                 let policy = doc.compile(&self.known(&actor.tenant).await?)?;
                 (self.with_policy(&actor.tenant, Arc::new(policy)), None)

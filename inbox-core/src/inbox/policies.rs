@@ -34,6 +34,9 @@ use crate::ports::{
 };
 use crate::settings::{Known, TenantPolicy, TenantSettings};
 
+/// The most settings changes [`Inbox::settings_history`] returns at once.
+pub const MAX_HISTORY_PAGE: u32 = 200;
+
 /// The compiled settings of the tenants an instance has met.
 #[derive(Debug, Default)]
 pub(crate) struct PolicyCache {
@@ -108,6 +111,16 @@ fn changed_sections(
         .collect())
 }
 
+/// What a stored document runs: its compiled form, or (logged) the empty
+/// document's when it no longer compiles, so that the tenant's messages
+/// are still taken in and its timers still fire.
+fn runnable(tenant: &TenantId, version: u64, document: &TenantSettings) -> TenantPolicy {
+    document.compile_stored().unwrap_or_else(|e| {
+        tracing::error!(%tenant, version, error = %e, "stored settings do not compile: running the empty document");
+        TenantPolicy::default()
+    })
+}
+
 impl Inbox {
     /// The settings `tenant` runs, compiled: its stored document's, or the
     /// empty document's (no rules, no SLA, default policies) when it has
@@ -129,7 +142,7 @@ impl Inbox {
             },
             Some(stored) => Loaded {
                 version: stored.version,
-                policy: Arc::new(stored.document.compile_stored()?),
+                policy: Arc::new(runnable(tenant, stored.version, &stored.document)),
             },
         };
         Ok(self.policies.offer(tenant, loaded))
@@ -137,22 +150,26 @@ impl Inbox {
 
     /// Loads the settings of every tenant that has some (an instance
     /// starting); returns how many. A tenant whose stored document no
-    /// longer compiles is logged and left out (it runs the empty document
-    /// until it is fixed), never stopping the others.
+    /// longer compiles (checks tightened since it was stored) is logged
+    /// and runs the empty document until it is fixed, never stopping the
+    /// others.
     pub async fn load_settings(&self) -> Result<usize> {
         let tenants = self.ports.store.tenants_with_settings().await?;
-        let mut loaded = 0;
         for tenant in &tenants {
-            match self.reload_settings(tenant).await {
-                Ok(_) => loaded += 1,
-                Err(e) if e.is_retryable() => return Err(e),
-                Err(e) => tracing::error!(%tenant, error = %e, "stored settings do not compile"),
-            }
+            self.reload_settings(tenant).await?;
         }
+        let loaded = tenants.len();
         self.policies
             .all_loaded
             .store(true, std::sync::atomic::Ordering::Relaxed);
         Ok(loaded)
+    }
+
+    /// The version of `tenant`'s settings this instance runs (0: none
+    /// stored), loading them if it has not yet.
+    pub(super) async fn running_version(&self, tenant: &TenantId) -> Result<u64> {
+        self.policy(tenant).await?;
+        Ok(self.policies.get(tenant).map_or(0, |l| l.version))
     }
 
     /// The tenants with settings stored, with what they run (every tenant
@@ -173,7 +190,8 @@ impl Inbox {
     /// tenant's settings (what changed before the subscription), then
     /// reloads a tenant on each [`EventKind::SettingsChanged`] of a version
     /// it does not run yet, and every tenant when the bus lagged (events
-    /// may be lost). Spawn it once per instance:
+    /// may be lost). Returns (logged) when the bus closes its stream, which
+    /// it does only when it shuts down. Spawn it once per instance:
     ///
     /// ```no_run
     /// # async fn demo(inbox: inbox_core::Inbox) {
@@ -205,6 +223,7 @@ impl Inbox {
                 }
             }
         }
+        tracing::warn!("the event bus closed: settings changed elsewhere are no longer followed");
     }
 
     /// After a reload that failed: forget the tenant's settings, so the
@@ -237,13 +256,18 @@ impl Inbox {
     }
 
     /// The changes to the acting agent's tenant's settings, newest first:
-    /// who, when, which sections, before and after. Supervisors and admins.
+    /// who, when, which sections, before and after; at most
+    /// [`MAX_HISTORY_PAGE`] at a time. Supervisors and admins.
     pub async fn settings_history(
         &self,
         actor: &Actor,
         query: HistoryQuery,
     ) -> Result<Vec<SettingsChange>> {
         self.agent_allowed(actor, Action::ViewSettings).await?;
+        let query = HistoryQuery {
+            limit: query.limit.min(MAX_HISTORY_PAGE),
+            ..query
+        };
         self.ports
             .store
             .settings_history(&actor.tenant, query)

@@ -91,7 +91,14 @@ impl Inbox {
                 Ok(Fired::Cleared) => report.cleared += 1,
                 // Another instance fired it first.
                 Err(Error::Conflict(_)) => {}
-                Err(e) => return Err(e),
+                // The store failing: stop, the next tick goes on.
+                Err(e) if e.is_retryable() => return Err(e),
+                // This timer's tenant or conversation cannot be worked on
+                // (settings that no longer compile ...): the others still
+                // fire, and this one is tried again on the next tick.
+                Err(e) => {
+                    tracing::error!(tenant = %timer.tenant, conversation = %timer.conversation, error = %e, "timer not fired");
+                }
             }
         }
         report.from_queue = self.drain_all(now, limit).await?;

@@ -15,7 +15,7 @@ pub enum ConversationStatus {
     /// Put aside until a time (see [`Conversation::snoozed_until`]).
     Snoozed,
     /// Done. A new customer message reopens it (or opens a new one, per
-    /// [`crate::ReopenPolicy`]).
+    /// the tenant's `reopen` setting: [`crate::ReopenPolicy`]).
     Resolved,
 }
 

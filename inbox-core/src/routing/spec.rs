@@ -183,7 +183,8 @@ triggers! {
 }
 
 /// A duration written as `"90s"`, `"15m"`, `"2h 30m"`, `"3d"` or a number of
-/// seconds.
+/// seconds; at most [`Dur::MAX_DAYS`] days (so that no time computed from
+/// one can overflow).
 ///
 /// ```
 /// use inbox_core::routing::Dur;
@@ -191,9 +192,23 @@ triggers! {
 /// assert_eq!(d.0.as_secs(), 5400);
 /// let d: Dur = serde_json::from_str("45").unwrap();
 /// assert_eq!(d.0.as_secs(), 45);
+/// assert!(serde_json::from_str::<Dur>("\"300000y\"").is_err());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Dur(pub Duration);
+
+impl Dur {
+    /// The longest duration a settings document may give: ten years.
+    pub const MAX_DAYS: u64 = 3660;
+
+    /// `d`, unless it is longer than [`Dur::MAX_DAYS`].
+    fn bounded<E: serde::de::Error>(d: Duration) -> Result<Dur, E> {
+        if d.as_secs() > Self::MAX_DAYS * 86_400 {
+            return Err(E::custom(format!("longer than {} days", Self::MAX_DAYS)));
+        }
+        Ok(Dur(d))
+    }
+}
 
 impl Serialize for Dur {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -210,17 +225,16 @@ impl<'de> Deserialize<'de> for Dur {
                 f.write_str("a duration such as \"15m\", \"2h\", \"1d\" or a number of seconds")
             }
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Dur, E> {
-                Ok(Dur(Duration::from_secs(v)))
+                Dur::bounded(Duration::from_secs(v))
             }
             fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Dur, E> {
-                u64::try_from(v)
-                    .map(|v| Dur(Duration::from_secs(v)))
-                    .map_err(|_| E::custom("a duration cannot be negative"))
+                let v = u64::try_from(v).map_err(|_| E::custom("a duration cannot be negative"))?;
+                Dur::bounded(Duration::from_secs(v))
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Dur, E> {
-                humantime::parse_duration(v.trim())
-                    .map(Dur)
-                    .map_err(|e| E::custom(format!("{v:?} is not a duration ({e})")))
+                let d = humantime::parse_duration(v.trim())
+                    .map_err(|e| E::custom(format!("{v:?} is not a duration ({e})")))?;
+                Dur::bounded(d)
             }
         }
         d.deserialize_any(V)

@@ -354,9 +354,14 @@ fn check_sla_policy(policy: &SlaPolicy, path: &str, known: &Known, p: &mut Probl
         ("next_response_secs", policy.next_response_secs),
         ("resolution_secs", policy.resolution_secs),
     ];
+    let longest = crate::routing::Dur::MAX_DAYS as i64 * 86_400;
     for (name, secs) in targets {
         if secs.is_some_and(|s| s <= 0) {
             p.push(format!("{path}.{name}"), "must be positive");
+        }
+        if secs.is_some_and(|s| s > longest) {
+            let days = crate::routing::Dur::MAX_DAYS;
+            p.push(format!("{path}.{name}"), format!("longer than {days} days"));
         }
     }
     if targets.iter().all(|(_, s)| s.is_none()) {

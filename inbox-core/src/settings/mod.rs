@@ -63,7 +63,7 @@ pub struct TenantSettings {
     /// SLA policies and which calendar measures them.
     pub sla: SlaSection,
     /// Follow-up reminders, inactivity auto-resolve, the window-closing
-    /// warning.
+    /// warning, the snooze limit.
     pub timers: TimersSection,
     /// Who may reply and how stale replies are treated.
     pub replies: ReplyPolicy,
@@ -146,17 +146,31 @@ impl TenantSettings {
         Self::from_value(&value)
     }
 
-    /// Reads a document already parsed into a JSON value.
+    /// Reads a document already parsed into a JSON value. A document of
+    /// the wrong shape is refused naming the first mistake of every
+    /// section, by path (`timers.follow_up_after: "soon" is not a
+    /// duration`).
     pub fn from_value(value: &serde_json::Value) -> Result<Self> {
-        serde_path_to_error::deserialize(value).map_err(|e| {
-            let path = e.path().to_string();
-            let path = if path == "." {
-                "(document)".into()
-            } else {
-                path
-            };
-            Error::invalid_settings(path, e.inner().to_string())
-        })
+        let first = match serde_path_to_error::deserialize(value) {
+            Ok(settings) => return Ok(settings),
+            Err(e) => shape_problem(e),
+        };
+        // Each section on its own, so that every section's mistake is named.
+        let mut problems: Vec<SettingsProblem> = value
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter_map(|(section, v)| {
+                let alone = serde_json::json!({ section.as_str(): v });
+                serde_path_to_error::deserialize::<_, TenantSettings>(&alone)
+                    .err()
+                    .map(shape_problem)
+            })
+            .collect();
+        if problems.is_empty() {
+            problems.push(first);
+        }
+        Err(Error::InvalidSettings { problems })
     }
 
     /// The document in YAML, as [`TenantSettings::from_yaml`] reads it
@@ -172,6 +186,18 @@ impl TenantSettings {
             .map_err(|e| Error::invalid_settings("(document)", e.to_string()))?;
         serde_norway::to_string(&value)
             .map_err(|e| Error::invalid_settings("(document)", e.to_string()))
+    }
+}
+
+/// A shape error as a problem at its path.
+fn shape_problem(e: serde_path_to_error::Error<serde_json::Error>) -> SettingsProblem {
+    let path = match e.path().to_string() {
+        p if p == "." => "(document)".to_string(),
+        p => p,
+    };
+    SettingsProblem {
+        path,
+        reason: e.inner().to_string(),
     }
 }
 

@@ -254,3 +254,31 @@ sla: {calendar: office}
         doc
     );
 }
+
+#[test]
+fn every_section_of_the_wrong_shape_is_named() {
+    let yaml = "timers: {follow_up_after: soon}\nreopen: {kind: sometimes}\nreplies: {assignee_only: true}\n";
+    let err = TenantSettings::from_yaml(yaml).unwrap_err();
+    let Error::InvalidSettings { problems } = &err else {
+        panic!("{err}")
+    };
+    let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(paths, ["reopen.kind", "timers.follow_up_after"], "{err}");
+}
+
+#[test]
+fn durations_and_targets_too_long_to_compute_with_are_refused() {
+    // Either would overflow the clock arithmetic of the next message.
+    let err = TenantSettings::from_yaml("timers: {max_snooze: 300000y}").unwrap_err();
+    assert!(err.to_string().contains("timers.max_snooze"), "{err}");
+    let doc = TenantSettings::from_yaml(
+        "sla: {policies: [{id: a, first_response_secs: 10000000000000}]}",
+    )
+    .unwrap();
+    let err = doc.compile_stored().unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("sla.policies[0].first_response_secs: longer than"),
+        "{err}"
+    );
+}

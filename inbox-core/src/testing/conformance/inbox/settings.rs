@@ -182,7 +182,11 @@ pub(crate) async fn a_settings_change_decides_the_next_message<S: Store + AsDynS
     f.edit_settings(|s| *s = sales_rules(30)).await.unwrap();
     let c2 = says(&f, "1001", "w2", "34622222222", "hi").await;
     assert_eq!(stored(&f, &c2).await.team, Some(id("sales")));
-    // The other instance ran the old settings until it hears of the change.
+    // The other instance runs the old settings until it hears of the
+    // change (its follower reloads on the event: see the PostgreSQL
+    // multi-instance test for the bus).
+    let c = says(&other, "1001", "w5", "34655555555", "hi").await;
+    assert_eq!(stored(&f, &c).await.team, None);
     other.inbox.reload_settings(&f.acme()).await.unwrap();
     let c3 = says(&other, "1001", "w3", "34633333333", "hi").await;
     assert_eq!(stored(&f, &c3).await.team, Some(id("sales")));
@@ -291,7 +295,14 @@ pub(crate) async fn a_dry_run_explains_and_changes_nothing<S: Store + AsDynStore
     let refusal = f.inbox.explain(&sam, Some(bad), sample.clone()).await;
     assert_eq!(refusal.unwrap_err().code(), "invalid_settings");
 
-    // Nothing of it happened.
+    // Nothing of it happened: no event, contact, timer or send, and the
+    // draft did not replace what runs.
+    let due = f
+        .store
+        .due_timers(t0 + TimeDelta::days(2), 100)
+        .await
+        .unwrap();
+    assert!(due.is_empty(), "{due:?}");
     let events = f.store.events_since(&f.acme(), 0, 1000).await.unwrap();
     assert_eq!(events.len(), events_before);
     let contact = ContactIdentity::wa("34699999999");
@@ -315,6 +326,7 @@ pub(crate) async fn a_dry_run_explains_and_changes_nothing<S: Store + AsDynStore
     // An existing conversation: as if its customer wrote again now, under
     // a draft with a rule for every message.
     let c = says(&f, "1001", "w1", "34611111111", "hola").await;
+    assert_eq!(stored(&f, &c).await.team, Some(id("sales")));
     let draft = doc("routing:\n  rules:\n    - name: every message\n      on: [message_received]\n      then: [{set_priority: high}]\n");
     let x = f
         .inbox
