@@ -90,7 +90,7 @@ pub use inbox::{
     ActionOutcome, Actor, Assignee, ContactDetail, ContactUpdate, ConversationDetail,
     CustomerContextView, DispatchReport, Explanation, Inbox, InboxConfig, OfflineReport,
     OutboxPolicy, Ports, RefusedItem, ReopenPolicy, Reply, ReplyPolicy, StaleReplies, TickReport,
-    View, ViewQuery, CUSTOMER_WINDOW, MAX_HISTORY_PAGE,
+    View, ViewQuery, CUSTOMER_WINDOW, MAX_HISTORY_PAGE, SETTINGS_RECHECK,
 };
 pub use query::{Cursor, Page, SortOrder};
 pub use secret::Secret;

@@ -72,8 +72,14 @@ impl Settings for MemoryStore {
             .collect())
     }
 
-    async fn tenants_with_settings(&self) -> Result<Vec<TenantId>> {
+    async fn settings_versions(&self) -> Result<Vec<(TenantId, u64)>> {
         let s = self.settings.read().unwrap_or_else(PoisonError::into_inner);
-        Ok(s.stored.keys().cloned().collect())
+        let mut versions: Vec<_> = s
+            .stored
+            .iter()
+            .map(|(t, v)| (t.clone(), v.version))
+            .collect();
+        versions.sort();
+        Ok(versions)
     }
 }

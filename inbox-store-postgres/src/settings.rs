@@ -157,12 +157,15 @@ impl Settings for PgStore {
         rows.iter().map(change).collect()
     }
 
-    async fn tenants_with_settings(&self) -> Result<Vec<TenantId>> {
-        let ids: Vec<String> =
-            sqlx::query_scalar("SELECT tenant_id FROM inbox_tenant_settings ORDER BY tenant_id")
-                .fetch_all(self.pool())
-                .await
-                .map_err(|e| db("list tenants with settings", e))?;
-        ids.into_iter().map(TenantId::new).collect()
+    async fn settings_versions(&self) -> Result<Vec<(TenantId, u64)>> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT tenant_id, version FROM inbox_tenant_settings ORDER BY tenant_id",
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(|e| db("list settings versions", e))?;
+        rows.into_iter()
+            .map(|(id, version)| Ok((TenantId::new(id)?, version as u64)))
+            .collect()
     }
 }

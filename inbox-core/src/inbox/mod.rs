@@ -44,7 +44,7 @@ pub use dead_letters::RefusedItem;
 pub use dispatch::DispatchReport;
 pub use dry_run::Explanation;
 pub use ingest::CUSTOMER_WINDOW;
-pub use policies::MAX_HISTORY_PAGE;
+pub use policies::{MAX_HISTORY_PAGE, SETTINGS_RECHECK};
 pub use subscribe::AGENT_REFRESH;
 pub use timers::TickReport;
 pub use views::{ContactDetail, ConversationDetail, CustomerContextView, View, ViewQuery};

@@ -37,12 +37,17 @@ use crate::settings::{Known, TenantPolicy, TenantSettings};
 /// The most settings changes [`Inbox::settings_history`] returns at once.
 pub const MAX_HISTORY_PAGE: u32 = 200;
 
+/// How often the tick compares the stored settings versions with what the
+/// instance runs: the safety net for a change whose event was lost.
+pub const SETTINGS_RECHECK: chrono::TimeDelta = chrono::TimeDelta::seconds(10);
+
 /// The compiled settings of the tenants an instance has met.
 #[derive(Debug, Default)]
 pub(crate) struct PolicyCache {
     tenants: RwLock<HashMap<TenantId, Loaded>>,
-    /// Whether every tenant with settings has been loaded once.
-    all_loaded: std::sync::atomic::AtomicBool,
+    /// When every tenant's stored version was last compared with what
+    /// runs (`None`: never, or the last comparison failed).
+    checked_at: std::sync::Mutex<Option<DateTime<Utc>>>,
 }
 
 /// One tenant's compiled settings and the version they came from (0: the
@@ -75,6 +80,16 @@ impl PolicyCache {
     fn forget(&self, tenant: &TenantId) {
         let mut map = self.tenants.write().unwrap_or_else(|e| e.into_inner());
         map.remove(tenant);
+    }
+
+    /// Whether the versions are due for a comparison at `now`.
+    fn recheck_due(&self, now: DateTime<Utc>) -> bool {
+        let checked = self.checked_at.lock().unwrap_or_else(|e| e.into_inner());
+        checked.is_none_or(|at| now - at >= SETTINGS_RECHECK || now < at)
+    }
+
+    fn checked(&self, at: Option<DateTime<Utc>>) {
+        *self.checked_at.lock().unwrap_or_else(|e| e.into_inner()) = at;
     }
 
     fn tenants(&self) -> Vec<(TenantId, Arc<TenantPolicy>)> {
@@ -153,16 +168,24 @@ impl Inbox {
     /// longer compiles (checks tightened since it was stored) is logged
     /// and runs the empty document until it is fixed, never stopping the
     /// others.
+    ///
+    /// Only the tenants whose stored version is not the one this instance
+    /// runs are read again (one read of every version first), so calling
+    /// it again is cheap: the tick does every [`SETTINGS_RECHECK`], a
+    /// safety net for a change whose event never arrived.
     pub async fn load_settings(&self) -> Result<usize> {
-        let tenants = self.ports.store.tenants_with_settings().await?;
-        for tenant in &tenants {
-            self.reload_settings(tenant).await?;
+        let versions = self.ports.store.settings_versions().await?;
+        for (tenant, version) in &versions {
+            if self
+                .policies
+                .get(tenant)
+                .is_none_or(|l| l.version < *version)
+            {
+                self.reload_settings(tenant).await?;
+            }
         }
-        let loaded = tenants.len();
-        self.policies
-            .all_loaded
-            .store(true, std::sync::atomic::Ordering::Relaxed);
-        Ok(loaded)
+        self.policies.checked(Some(self.now()));
+        Ok(versions.len())
     }
 
     /// The version of `tenant`'s settings this instance runs (0: none
@@ -172,14 +195,13 @@ impl Inbox {
         Ok(self.policies.get(tenant).map_or(0, |l| l.version))
     }
 
-    /// The tenants with settings stored, with what they run (every tenant
-    /// the instance has met; all of them once loaded).
-    pub(crate) async fn configured_tenants(&self) -> Result<Vec<(TenantId, Arc<TenantPolicy>)>> {
-        if !self
-            .policies
-            .all_loaded
-            .load(std::sync::atomic::Ordering::Relaxed)
-        {
+    /// The tenants with settings stored, with what they run, their stored
+    /// versions compared with what runs every [`SETTINGS_RECHECK`].
+    pub(crate) async fn configured_tenants(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(TenantId, Arc<TenantPolicy>)>> {
+        if self.policies.recheck_due(now) {
             self.load_settings().await?;
         }
         Ok(self.policies.tenants())
@@ -214,11 +236,8 @@ impl Inbox {
                         }
                     }
                 }
+                // Events may be lost: compare every stored version.
                 BusItem::Lagged(_) => {
-                    for (tenant, _) in self.policies.tenants() {
-                        let reloaded = self.reload_settings(&tenant).await;
-                        self.after_reload(reloaded.map(|_| ()), Some(&tenant));
-                    }
                     self.after_reload(self.load_settings().await.map(|_| ()), None);
                 }
             }
@@ -233,10 +252,7 @@ impl Inbox {
             tracing::warn!(tenant = ?tenant, error = %e, "settings reload failed");
             match tenant {
                 Some(t) => self.policies.forget(t),
-                None => self
-                    .policies
-                    .all_loaded
-                    .store(false, std::sync::atomic::Ordering::Relaxed),
+                None => self.policies.checked(None),
             }
         }
     }

@@ -403,7 +403,7 @@ impl Inbox {
     /// with settings, up to `limit` assignments.
     pub(crate) async fn drain_all(&self, now: DateTime<Utc>, limit: u32) -> Result<u32> {
         let mut assigned = 0;
-        for (tenant, policy) in self.configured_tenants().await? {
+        for (tenant, policy) in self.configured_tenants(now).await? {
             let teams = policy.routing.queue_teams();
             if teams.is_empty() || assigned >= limit {
                 continue;

@@ -96,8 +96,9 @@ pub struct SettingsPut<'a> {
 ///   those with a version below the query's `before` when given, at most
 ///   its `limit`.
 /// - Tenancy: one tenant's settings and history are never another's.
-/// - [`Settings::tenants_with_settings`] lists every tenant with settings
-///   stored (an instance loads them all when it starts).
+/// - [`Settings::settings_versions`] lists every tenant with settings
+///   stored and the version stored (an instance loads them all when it
+///   starts, and compares them with what it runs now and then).
 #[async_trait]
 pub trait Settings: Send + Sync {
     /// The tenant's settings, or `None` if none were ever stored.
@@ -113,6 +114,7 @@ pub trait Settings: Send + Sync {
         query: HistoryQuery,
     ) -> Result<Vec<SettingsChange>>;
 
-    /// Every tenant with settings stored.
-    async fn tenants_with_settings(&self) -> Result<Vec<TenantId>>;
+    /// Every tenant with settings stored, with the version stored, by
+    /// tenant id.
+    async fn settings_versions(&self) -> Result<Vec<(TenantId, u64)>>;
 }

@@ -246,6 +246,6 @@ pass_through! {
         fn settings(tenant: &TenantId) -> Result<Option<StoredSettings>>;
         fn put_settings(put: SettingsPut<'_>) -> Result<StoredSettings>;
         fn settings_history(tenant: &TenantId, query: HistoryQuery) -> Result<Vec<SettingsChange>>;
-        fn tenants_with_settings() -> Result<Vec<TenantId>>;
+        fn settings_versions() -> Result<Vec<(TenantId, u64)>>;
     }
 }

@@ -185,6 +185,7 @@ macro_rules! store_conformance_suites {
                     a_dry_run_explains_and_changes_nothing,
                     canned_responses_follow_their_owner,
                     snoozes_stay_within_the_tenant_limit,
+                    a_lost_change_event_is_caught_up_by_the_tick,
                 }
             }
         }

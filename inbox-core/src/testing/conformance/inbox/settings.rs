@@ -422,3 +422,27 @@ pub(crate) async fn snoozes_stay_within_the_tenant_limit<S: Store + AsDynStore +
         ConversationStatus::Snoozed
     );
 }
+
+/// An instance that never heard of a change (its event lost) catches up on
+/// its tick within [`crate::SETTINGS_RECHECK`], not before.
+pub(crate) async fn a_lost_change_event_is_caught_up_by_the_tick<S: Store + AsDynStore + ?Sized>(
+    store: Arc<S>,
+) {
+    let store = store.as_dyn();
+    let f = Fixture::new(store.clone()).await.unwrap();
+    let other = Fixture::instance(store, InboxConfig::default(), "i2");
+    let t0 = Fixture::start();
+    other.inbox.tick(t0, 100).await.unwrap();
+    let c = says(&other, "1001", "w0", "34600000000", "hi").await;
+    assert_eq!(stored(&f, &c).await.team, None);
+    f.edit_settings(|s| *s = sales_rules(30)).await.unwrap();
+    let recheck = crate::SETTINGS_RECHECK;
+    other.clock.set(t0 + recheck / 2);
+    other.inbox.tick(t0 + recheck / 2, 100).await.unwrap();
+    let c = says(&other, "1001", "w1", "34611111111", "hi").await;
+    assert_eq!(stored(&f, &c).await.team, None, "not rechecked yet");
+    other.clock.set(t0 + recheck);
+    other.inbox.tick(t0 + recheck, 100).await.unwrap();
+    let c = says(&other, "1001", "w2", "34622222222", "hi").await;
+    assert_eq!(stored(&f, &c).await.team, Some(id("sales")));
+}
