@@ -34,6 +34,9 @@ impl Settings for MemoryStore {
             let c = Conflict::on(Entity::Settings, put.tenant, put.expected, current);
             return Err(Error::Conflict(Box::new(c)));
         }
+        if let Some(write) = put.directory {
+            self.write_directory(write)?;
+        }
         let stored = StoredSettings {
             tenant: put.tenant.clone(),
             version: current + 1,

@@ -8,9 +8,12 @@ use sqlx::Row;
 
 use inbox_core::error::{Conflict, Entity, Error, Result};
 use inbox_core::ids::{AgentId, TenantId};
-use inbox_core::ports::{HistoryQuery, Settings, SettingsChange, SettingsPut, StoredSettings};
+use inbox_core::ports::{
+    DirectoryWrite, HistoryQuery, Settings, SettingsChange, SettingsPut, StoredSettings,
+};
 
 use crate::error::{corrupt, db};
+use crate::tables::directory::{upsert_channel, AGENTS, TEAMS};
 use crate::PgStore;
 
 fn time(us: i64) -> Result<DateTime<Utc>> {
@@ -74,6 +77,22 @@ impl PgStore {
         Ok(written.rows_affected() == 1)
     }
 
+    /// Upserts the record a put carries, in `tx`.
+    async fn write_directory(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        write: DirectoryWrite<'_>,
+    ) -> Result<()> {
+        match write {
+            DirectoryWrite::Agent(a) => AGENTS.upsert(tx, &a.tenant, a.id.as_str(), a).await,
+            DirectoryWrite::Team(t) => TEAMS.upsert(tx, &t.tenant, t.id.as_str(), t).await,
+            DirectoryWrite::Channel(c) => {
+                self.channels.clear();
+                upsert_channel(self.pool(), tx, c).await
+            }
+        }
+    }
+
     async fn settings_version(&self, tenant: &TenantId) -> Result<u64> {
         let v: Option<i64> =
             sqlx::query_scalar("SELECT version FROM inbox_tenant_settings WHERE tenant_id = $1")
@@ -125,7 +144,13 @@ impl Settings for PgStore {
         .execute(&mut *tx)
         .await
         .map_err(|e| db("record settings history", e))?;
+        if let Some(write) = put.directory {
+            self.write_directory(&mut tx, write).await?;
+        }
         tx.commit().await.map_err(|e| db("put settings", e))?;
+        if matches!(put.directory, Some(DirectoryWrite::Channel(_))) {
+            self.channels.clear();
+        }
         Ok(StoredSettings {
             tenant: put.tenant.clone(),
             version: put.expected + 1,

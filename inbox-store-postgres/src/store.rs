@@ -58,7 +58,7 @@ pub struct PgStore {
     /// The connections of the committers and readers (see
     /// [`PgStore::with_group_commit`]).
     batch_pool: Option<BatchPools>,
-    channels: Arc<ChannelCache>,
+    pub(crate) channels: Arc<ChannelCache>,
     search_probe_limit: usize,
 }
 

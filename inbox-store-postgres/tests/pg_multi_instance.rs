@@ -486,26 +486,35 @@ async fn a_settings_change_through_one_instance_decides_the_next_message_on_anot
         inbox_core::settings::TenantSettings::from_yaml(&yaml).unwrap()
     };
     // Through A (as its admin); B hears of it on the bus within a second.
-    let stored = changed(&a, 0, to("sales"), &b).await;
-    assert_eq!(stored.version, 1);
+    let v0 = a.inbox.settings(&a.actor("ada")).await.unwrap().version;
+    let stored = changed(&a, v0, to("sales"), &b).await;
+    assert_eq!(stored.version, v0 + 1);
     let team = routed_team(&b, "w1", "34600000001").await;
     assert_eq!(team.as_deref(), Some("sales"));
     // And back through B; A follows.
-    changed(&b, 1, to("support"), &a).await;
+    changed(&b, v0 + 1, to("support"), &a).await;
     let team = routed_team(&a, "w2", "34600000002").await;
     assert_eq!(team.as_deref(), Some("support"));
+    // A team provisioned through B is the next version; a rule to it
+    // through A is made on that version.
+    let vip =
+        inbox_core::model::Team::new(a.acme(), inbox_core::TeamId::new("vip").unwrap(), "VIP");
+    b.inbox.save_team(&b.actor("ada"), &vip).await.unwrap();
+    changed(&a, v0 + 3, to("vip"), &b).await;
+    let team = routed_team(&b, "w3", "34600000003").await;
+    assert_eq!(team.as_deref(), Some("vip"));
     // Both restart: what they run comes from the store.
     drop((a, b));
     let a = following_instance(&url, "c").await;
     let b = instance(&url, "d").await;
-    assert_eq!(b.inbox.load_settings().await.unwrap(), 1);
+    assert_eq!(b.inbox.load_settings().await.unwrap(), 2, "acme and globex");
     assert_eq!(
-        routed_team(&a, "w3", "34600000003").await.as_deref(),
-        Some("support")
+        routed_team(&a, "w4", "34600000004").await.as_deref(),
+        Some("vip")
     );
     assert_eq!(
-        routed_team(&b, "w4", "34600000004").await.as_deref(),
-        Some("support")
+        routed_team(&b, "w5", "34600000005").await.as_deref(),
+        Some("vip")
     );
     let history = a
         .inbox
@@ -513,13 +522,27 @@ async fn a_settings_change_through_one_instance_decides_the_next_message_on_anot
             &a.actor("ada"),
             inbox_core::ports::HistoryQuery {
                 before: None,
-                limit: 10,
+                limit: 4,
             },
         )
         .await
         .unwrap();
+    let sections: Vec<(u64, Vec<&str>)> = history
+        .iter()
+        .map(|c| {
+            (
+                c.version,
+                c.sections.iter().map(|s| s.section.as_str()).collect(),
+            )
+        })
+        .collect();
     assert_eq!(
-        history.iter().map(|c| c.version).collect::<Vec<_>>(),
-        [2, 1]
+        sections,
+        [
+            (v0 + 4, vec!["routing"]),
+            (v0 + 3, vec!["teams.vip"]),
+            (v0 + 2, vec!["routing"]),
+            (v0 + 1, vec!["routing"]),
+        ]
     );
 }

@@ -348,20 +348,25 @@ async fn a_sync_stores_a_version_only_when_the_list_changed() {
                 &admin,
                 HistoryQuery {
                     before: None,
-                    limit: 10,
+                    limit: 200,
                 },
             )
             .await
             .unwrap()
     };
 
-    // First sync: every template is new; version 1, section "templates".
+    // (The fixture's provisioning made the versions before v0.)
+    let v0 = f.store.settings(&acme).await.unwrap().unwrap().version;
+    let provisioned = history().await.len();
+
+    // First sync: every template is new; the next version, section
+    // "templates".
     let server = MockServer::start().await;
     serve(&server, catalogue()).await;
     let sync = sync_templates(&f.inbox, &acme, &client(&server), "waba-1")
         .await
         .unwrap();
-    assert_eq!(sync.version, 1);
+    assert_eq!(sync.version, v0 + 1);
     assert!(sync.stored);
     assert_eq!(
         sync.added,
@@ -375,8 +380,8 @@ async fn a_sync_stores_a_version_only_when_the_list_changed() {
     );
     assert!(sync.changed.is_empty() && sync.removed.is_empty());
     let changes = history().await;
-    assert_eq!(changes.len(), 1);
-    assert_eq!(changes[0].version, 1);
+    assert_eq!(changes.len(), provisioned + 1);
+    assert_eq!(changes[0].version, v0 + 1);
     assert_eq!(changes[0].by, None);
     let sections: Vec<&str> = changes[0]
         .sections
@@ -415,13 +420,13 @@ async fn a_sync_stores_a_version_only_when_the_list_changed() {
     assert_eq!(
         sync,
         TemplateSync {
-            version: 1,
+            version: v0 + 1,
             ..TemplateSync::default()
         }
     );
-    assert_eq!(history().await.len(), 1);
+    assert_eq!(history().await.len(), provisioned + 1);
 
-    // One template gone, another approved: version 2 says so.
+    // One template gone, another approved: the next version says so.
     let server = MockServer::start().await;
     let mut pages = catalogue();
     pages[1].retain(|t| t["name"] != "legacy");
@@ -430,16 +435,16 @@ async fn a_sync_stores_a_version_only_when_the_list_changed() {
     let sync = sync_templates(&f.inbox, &acme, &client(&server), "waba-1")
         .await
         .unwrap();
-    assert_eq!(sync.version, 2);
+    assert_eq!(sync.version, v0 + 2);
     assert!(sync.stored);
     assert!(sync.added.is_empty());
     assert_eq!(sync.changed, ["welcome@es"]);
     assert_eq!(sync.removed, ["legacy@en"]);
     let changes = history().await;
-    assert_eq!(changes.len(), 2);
+    assert_eq!(changes.len(), provisioned + 2);
     assert_eq!(changes[0].sections[0].section, "templates");
     let stored = f.store.settings(&acme).await.unwrap().unwrap();
-    assert_eq!(stored.version, 2);
+    assert_eq!(stored.version, v0 + 2);
     assert_eq!(stored.document.templates.len(), 4);
 }
 
@@ -447,12 +452,14 @@ async fn a_sync_stores_a_version_only_when_the_list_changed() {
 async fn a_sync_keeps_the_other_sections_and_reports_graph_errors() {
     let f = common::fixture().await;
     let acme = f.acme();
-    f.edit_settings(|doc| {
-        doc.timers.follow_up_after = Some(Dur(Duration::from_secs(86_400)));
-        doc.templates = vec![TemplateDefinition::new("by_hand", "en")];
-    })
-    .await
-    .unwrap();
+    let edited = f
+        .edit_settings(|doc| {
+            doc.timers.follow_up_after = Some(Dur(Duration::from_secs(86_400)));
+            doc.templates = vec![TemplateDefinition::new("by_hand", "en")];
+        })
+        .await
+        .unwrap()
+        .version;
 
     let server = MockServer::start().await;
     Mock::given(method("GET"))
@@ -471,7 +478,8 @@ async fn a_sync_keeps_the_other_sections_and_reports_graph_errors() {
         ),
         "{err:?}"
     );
-    assert_eq!(f.store.settings(&acme).await.unwrap().unwrap().version, 1);
+    let kept = f.store.settings(&acme).await.unwrap().unwrap().version;
+    assert_eq!(kept, edited);
 
     let server = MockServer::start().await;
     serve(
@@ -491,7 +499,7 @@ async fn a_sync_keeps_the_other_sections_and_reports_graph_errors() {
     assert_eq!(
         (sync.version, sync.added.clone(), sync.removed.clone()),
         (
-            2,
+            edited + 1,
             vec!["hello@en_US".to_string()],
             vec!["by_hand@en".to_string()]
         )
@@ -507,6 +515,8 @@ async fn a_sync_keeps_the_other_sections_and_reports_graph_errors() {
 async fn a_sync_tries_a_conflicting_write_once_more_then_reports_it() {
     let (faulty, f) = common::faulty_fixture().await;
     let acme = f.acme();
+    let before = f.store.settings(&acme).await.unwrap();
+    let puts = faulty.calls().get("put_settings").copied().unwrap_or(0);
     // Every write of the settings meets a change made in between.
     faulty.refuse("put_settings", || {
         Error::Conflict(Box::new(Conflict::on(Entity::Settings, "acme", 0, 1)))
@@ -527,6 +537,6 @@ async fn a_sync_tries_a_conflicting_write_once_more_then_reports_it() {
     };
     assert_eq!(e.as_conflict().map(|c| c.entity), Some(Entity::Settings));
     // Read and written twice; Meta's list fetched once.
-    assert_eq!(faulty.calls().get("put_settings"), Some(&2));
-    assert!(f.store.settings(&acme).await.unwrap().is_none());
+    assert_eq!(faulty.calls().get("put_settings"), Some(&(puts + 2)));
+    assert_eq!(f.store.settings(&acme).await.unwrap(), before);
 }

@@ -232,19 +232,7 @@ impl ServerConfig {
         }
         if let Some(doc) = &self.settings {
             let doc = inbox_core::settings::TenantSettings::from_value(doc)?;
-            if inbox.policy(&tenant).await?.document == doc {
-                return Ok(());
-            }
-            match inbox.import_settings(&tenant, 0, doc).await {
-                // Already stored (by an earlier start, or changed since
-                // through the inbox): the stored ones run.
-                Err(inbox_core::Error::Conflict(_)) => {
-                    tracing::info!(%tenant, "settings: the stored version runs, not the file's");
-                }
-                other => {
-                    other?;
-                }
-            }
+            seed_settings(inbox, &tenant, doc).await?;
         }
         Ok(())
     }
@@ -262,6 +250,44 @@ impl ServerConfig {
                 )
             })
             .collect()
+    }
+}
+
+/// Stores the file's settings document for `tenant` unless its document
+/// was ever set (by an earlier start, or changed since through the inbox):
+/// then the stored one runs. Provisioning alone (agents, teams, numbers in
+/// the history) does not count.
+async fn seed_settings(
+    inbox: &Inbox,
+    tenant: &TenantId,
+    doc: inbox_core::settings::TenantSettings,
+) -> Result<(), inbox_core::Error> {
+    let store = &inbox.ports().store;
+    let Some(stored) = store.settings(tenant).await? else {
+        inbox.import_settings(tenant, 0, doc).await?;
+        return Ok(());
+    };
+    let mut before = None;
+    loop {
+        let query = inbox_core::ports::HistoryQuery { before, limit: 200 };
+        let page = store.settings_history(tenant, query).await?;
+        if page
+            .iter()
+            .flat_map(|c| &c.sections)
+            .any(|s| !s.is_directory())
+        {
+            tracing::info!(%tenant, "settings: the stored version runs, not the file's");
+            return Ok(());
+        }
+        match page.last() {
+            Some(last) if page.len() == 200 => before = Some(last.version),
+            _ => break,
+        }
+    }
+    match inbox.import_settings(tenant, stored.version, doc).await {
+        // Changed meanwhile through another instance: theirs runs.
+        Err(inbox_core::Error::Conflict(_)) => Ok(()),
+        other => other.map(|_| ()),
     }
 }
 

@@ -318,7 +318,9 @@ impl Inbox {
     /// The reply is committed first (with its outbox entry) and delivered by
     /// [`Inbox::dispatch`]. Refused when: the content is not sendable or
     /// breaks WhatsApp's limits ([`Error::InvalidContent`], see
-    /// [`Content::validate_outbound`]; nothing is stored or queued); the
+    /// [`Content::validate_outbound`]; nothing is stored or queued), or is
+    /// a template the tenant's settings do not allow (see
+    /// [`TenantSettings::check_template`](crate::settings::TenantSettings::check_template)); the
     /// 24-hour window is closed and the content is not a template
     /// ([`Error::WindowClosed`]); the agent acted on a stale version (per
     /// [`crate::ReplyPolicy::stale`]); the policy is assignee-only and
@@ -509,6 +511,7 @@ impl Inbox {
         };
         let message_id: MessageId = self.new_id("message")?;
         let tenant_policy = self.policy(&actor.tenant).await?;
+        tenant_policy.document.check_template(&reply.content)?;
         let policy = tenant_policy.replies();
         let sla = &tenant_policy.sla;
         // Sending again on a stale version is always refused: two agents

@@ -2,8 +2,10 @@
 
 use super::{Actor, Inbox};
 use crate::error::{Entity, Error, Result};
+use crate::ids::{AgentId, TenantId};
 use crate::model::{Agent, Channel, Presence, Team, Tenant};
 use crate::permissions::{self, Action};
+use crate::ports::DirectoryWrite;
 use crate::routing::DrainCause;
 
 /// Whether a capacity went up (`0` is unlimited).
@@ -30,8 +32,14 @@ impl Inbox {
     }
 
     /// Creates or updates a channel (system level). The phone number id must
-    /// not belong to another channel.
+    /// not belong to another channel. Recorded in the tenant's settings
+    /// history (section `channels.<id>`, before and after) as the next
+    /// settings version, and published as a settings change.
     pub async fn provision_channel(&self, channel: &Channel) -> Result<()> {
+        self.write_channel(channel, None).await
+    }
+
+    async fn write_channel(&self, channel: &Channel, by: Option<&AgentId>) -> Result<()> {
         if channel.phone_number_id.trim().is_empty() {
             return Err(Error::invalid(
                 "channel.phone_number_id",
@@ -39,20 +47,31 @@ impl Inbox {
             ));
         }
         check_name("channel.name", &channel.name)?;
-        self.ports.store.upsert_channel(channel).await
+        self.store_directory(DirectoryWrite::Channel(channel), by)
+            .await
     }
 
-    /// Creates or updates a team (system level).
+    /// Creates or updates a team (system level). Recorded in the tenant's
+    /// settings history as [`Inbox::provision_channel`] is (`teams.<id>`).
     pub async fn provision_team(&self, team: &Team) -> Result<()> {
+        self.write_team(team, None).await
+    }
+
+    async fn write_team(&self, team: &Team, by: Option<&AgentId>) -> Result<()> {
         check_name("team.name", &team.name)?;
-        self.ports.store.upsert_team(team).await
+        self.store_directory(DirectoryWrite::Team(team), by).await
     }
 
     /// Creates or updates an agent (system level). Their teams must exist.
     /// An agent who can take work afterwards (active and online) is offered
     /// what waits in their teams' queues, longest waiting first (a capacity
-    /// raised, a team added).
+    /// raised, a team added). Recorded in the tenant's settings history as
+    /// [`Inbox::provision_channel`] is (`agents.<id>`).
     pub async fn provision_agent(&self, agent: &Agent) -> Result<()> {
+        self.write_agent(agent, None).await
+    }
+
+    async fn write_agent(&self, agent: &Agent, by: Option<&AgentId>) -> Result<()> {
         check_name("agent.name", &agent.name)?;
         for t in &agent.teams {
             self.ports.store.team(&agent.tenant, t).await?;
@@ -70,7 +89,8 @@ impl Inbox {
         } else {
             None
         };
-        self.ports.store.upsert_agent(agent).await?;
+        self.store_directory(DirectoryWrite::Agent(agent), by)
+            .await?;
         if drain {
             let raised = before
                 .as_ref()
@@ -99,29 +119,33 @@ impl Inbox {
         self.ports.store.agents(&actor.tenant).await
     }
 
-    async fn require_settings(&self, actor: &Actor, tenant: &crate::ids::TenantId) -> Result<()> {
+    async fn require_settings(&self, actor: &Actor, tenant: &TenantId) -> Result<AgentId> {
         let me = self.load_agent(actor).await?;
         if &actor.tenant != tenant {
             return Err(Error::not_found(Entity::Tenant, tenant));
         }
-        permissions::require(&me, Action::ManageSettings)
+        permissions::require(&me, Action::ManageSettings)?;
+        Ok(me.id)
     }
 
-    /// Creates or updates an agent of the actor's tenant (admins only).
+    /// Creates or updates an agent of the actor's tenant (admins only),
+    /// recorded in the settings history as theirs.
     pub async fn save_agent(&self, actor: &Actor, agent: &Agent) -> Result<()> {
-        self.require_settings(actor, &agent.tenant).await?;
-        self.provision_agent(agent).await
+        let by = self.require_settings(actor, &agent.tenant).await?;
+        self.write_agent(agent, Some(&by)).await
     }
 
-    /// Creates or updates a team of the actor's tenant (admins only).
+    /// Creates or updates a team of the actor's tenant (admins only),
+    /// recorded in the settings history as theirs.
     pub async fn save_team(&self, actor: &Actor, team: &Team) -> Result<()> {
-        self.require_settings(actor, &team.tenant).await?;
-        self.provision_team(team).await
+        let by = self.require_settings(actor, &team.tenant).await?;
+        self.write_team(team, Some(&by)).await
     }
 
-    /// Creates or updates a channel of the actor's tenant (admins only).
+    /// Creates or updates a channel of the actor's tenant (admins only),
+    /// recorded in the settings history as theirs.
     pub async fn save_channel(&self, actor: &Actor, channel: &Channel) -> Result<()> {
-        self.require_settings(actor, &channel.tenant).await?;
-        self.provision_channel(channel).await
+        let by = self.require_settings(actor, &channel.tenant).await?;
+        self.write_channel(channel, Some(&by)).await
     }
 }

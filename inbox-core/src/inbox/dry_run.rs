@@ -1,5 +1,6 @@
-//! Dry runs: what a message would do under a tenant's settings (stored or
-//! a draft), explained, without doing any of it.
+//! Dry runs: what a message would do under a tenant's settings (those
+//! running, a past version, or a draft), explained, without doing any of
+//! it.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -15,12 +16,25 @@ use crate::permissions::Action;
 use crate::settings::TenantSettings;
 use crate::timer::{TimerChange, TimerKind};
 
+/// Which settings a dry run explains.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DryRunSettings {
+    /// Those the tenant runs now.
+    Running,
+    /// A version stored earlier (or the one now), as the history rebuilds
+    /// it: "what would this message have done under last week's rules?".
+    Version(u64),
+    /// A draft not stored, checked as [`Inbox::update_settings`] checks a
+    /// change: to try a change before making it.
+    Draft(Box<TenantSettings>),
+}
+
 /// What a customer message would do, step by step, and the state it would
 /// leave; nothing of it was stored, sent or published.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Explanation {
-    /// The settings version explained: the one this instance runs (`None`:
-    /// a draft, not stored).
+    /// The settings version explained: the one this instance runs or the
+    /// past one asked for (`None`: a draft, not stored).
     pub settings_version: Option<u64>,
     /// Whether the message would open a new conversation (else it continues
     /// or reopens the customer's latest).
@@ -41,15 +55,14 @@ pub struct Explanation {
 
 impl Inbox {
     /// Explains what `sample` (a customer message, as a webhook would bring
-    /// it) would do under the acting agent's tenant's settings: the stored
-    /// ones, or `draft` (checked as [`Inbox::update_settings`] checks it)
-    /// to try a change before making it. The rule that matches, the team,
-    /// the agent and why, the SLA policy and its due times, the timers;
-    /// nothing is stored, sent or published. Supervisors and admins.
+    /// it) would do under the acting agent's tenant's `settings` (those
+    /// running, a past version, or a draft). The rule that matches, the
+    /// team, the agent and why, the SLA policy and its due times, the
+    /// timers; nothing is stored, sent or published. Supervisors and admins.
     pub async fn explain(
         &self,
         actor: &Actor,
-        draft: Option<TenantSettings>,
+        settings: DryRunSettings,
         sample: InboundMessage,
     ) -> Result<Explanation> {
         self.agent_allowed(actor, Action::ViewSettings).await?;
@@ -60,14 +73,16 @@ impl Inbox {
                 phone_number_id: sample.phone_number_id,
             });
         }
-        let (sandbox, settings_version) = match draft {
-            None => (
-                self.clone(),
-                Some(self.running_version(&actor.tenant).await?),
-            ),
-            Some(doc) => {
-                let policy = doc.compile(&self.known(&actor.tenant).await?)?;
-                (self.with_policy(&actor.tenant, Arc::new(policy)), None)
+        let tenant = &actor.tenant;
+        let (sandbox, settings_version) = match settings {
+            DryRunSettings::Running => (self.clone(), Some(self.running_version(tenant).await?)),
+            DryRunSettings::Version(v) => {
+                let policy = self.document_at(tenant, v).await?.compile_stored()?;
+                (self.with_policy(tenant, Arc::new(policy)), Some(v))
+            }
+            DryRunSettings::Draft(doc) => {
+                let policy = (*doc).compile(&self.known(tenant).await?)?;
+                (self.with_policy(tenant, Arc::new(policy)), None)
             }
         };
         let plan = match sandbox.prepare_ingest(&channel, &sample).await? {
@@ -113,7 +128,7 @@ impl Inbox {
     pub async fn explain_conversation(
         &self,
         actor: &Actor,
-        draft: Option<TenantSettings>,
+        settings: DryRunSettings,
         conversation: &ConversationId,
     ) -> Result<Explanation> {
         let view = self.conversation(actor, conversation).await?;
@@ -136,6 +151,6 @@ impl Inbox {
             content,
             context: Default::default(),
         };
-        self.explain(actor, draft, sample).await
+        self.explain(actor, settings, sample).await
     }
 }

@@ -42,7 +42,7 @@ pub use config::{InboxConfig, OutboxPolicy, ReopenPolicy, ReplyPolicy, StaleRepl
 pub use contacts::ContactUpdate;
 pub use dead_letters::RefusedItem;
 pub use dispatch::DispatchReport;
-pub use dry_run::Explanation;
+pub use dry_run::{DryRunSettings, Explanation};
 pub use ingest::CUSTOMER_WINDOW;
 pub use policies::{MAX_HISTORY_PAGE, SETTINGS_RECHECK};
 pub use subscribe::AGENT_REFRESH;

@@ -25,12 +25,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use super::{Actor, Inbox};
-use crate::error::Result;
+use crate::error::{Entity, Result};
 use crate::event::{Event, EventActor, EventKind};
 use crate::ids::{AgentId, TenantId};
 use crate::permissions::Action;
 use crate::ports::{
-    BusItem, HistoryQuery, SectionChange, SettingsChange, SettingsPut, StoredSettings,
+    BusItem, DirectoryWrite, HistoryQuery, SectionChange, SettingsChange, SettingsPut,
+    StoredSettings,
 };
 use crate::settings::{Known, TenantPolicy, TenantSettings};
 
@@ -74,6 +75,15 @@ impl PolicyCache {
                 map.insert(tenant.clone(), loaded);
                 policy
             }
+        }
+    }
+
+    /// Runs what version `from` ran as version `to` too, when `from` is
+    /// what is kept (a change that left the document as it was).
+    fn advance(&self, tenant: &TenantId, from: u64, to: u64) {
+        let mut map = self.tenants.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(kept) = map.get_mut(tenant).filter(|k| k.version == from) {
+            kept.version = to;
         }
     }
 
@@ -124,6 +134,40 @@ fn changed_sections(
             })
         })
         .collect())
+}
+
+/// The refusal of a settings version that was never stored.
+fn no_version(asked: u64, latest: u64) -> crate::Error {
+    crate::Error::invalid(
+        "version",
+        format!("no settings version {asked}: the latest is {latest}"),
+    )
+}
+
+/// A directory record as stored, for the history.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum Record {
+    Agent(crate::model::Agent),
+    Team(crate::model::Team),
+    Channel(crate::model::Channel),
+}
+
+/// The value of a directory record in the section of `write`.
+fn record_value(
+    write: DirectoryWrite<'_>,
+    record: &impl serde::Serialize,
+) -> Result<serde_json::Value> {
+    serde_json::to_value(record).map_err(|e| crate::Error::invalid(write.section(), e.to_string()))
+}
+
+/// The value a directory write records as its section's `after`.
+fn directory_value(write: DirectoryWrite<'_>) -> Result<serde_json::Value> {
+    match write {
+        DirectoryWrite::Agent(a) => record_value(write, a),
+        DirectoryWrite::Team(t) => record_value(write, t),
+        DirectoryWrite::Channel(c) => record_value(write, c),
+    }
 }
 
 /// What a stored document runs: its compiled form, or (logged) the empty
@@ -290,6 +334,62 @@ impl Inbox {
             .await
     }
 
+    /// The acting agent's tenant's settings document as it was at
+    /// `version` (0: before any was stored), rebuilt from the one stored
+    /// now and the history of the changes since. Supervisors and admins.
+    pub async fn settings_at(&self, actor: &Actor, version: u64) -> Result<TenantSettings> {
+        self.agent_allowed(actor, Action::ViewSettings).await?;
+        self.document_at(&actor.tenant, version).await
+    }
+
+    /// [`Inbox::settings_at`] without the permission check.
+    pub(super) async fn document_at(
+        &self,
+        tenant: &TenantId,
+        version: u64,
+    ) -> Result<TenantSettings> {
+        let store = &self.ports.store;
+        let Some(stored) = store.settings(tenant).await? else {
+            return match version {
+                0 => Ok(TenantSettings::default()),
+                _ => Err(no_version(version, 0)),
+            };
+        };
+        if version > stored.version {
+            return Err(no_version(version, stored.version));
+        }
+        let mut doc = match serde_json::to_value(&stored.document) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => serde_json::Map::new(),
+        };
+        let mut before = None;
+        'pages: loop {
+            let query = HistoryQuery {
+                before,
+                limit: MAX_HISTORY_PAGE,
+            };
+            let page = store.settings_history(tenant, query).await?;
+            for change in &page {
+                if change.version <= version {
+                    break 'pages;
+                }
+                for s in change.sections.iter().filter(|s| !s.is_directory()) {
+                    match &s.before {
+                        serde_json::Value::Null => doc.remove(&s.section),
+                        value => doc.insert(s.section.clone(), value.clone()),
+                    };
+                }
+            }
+            match page.last() {
+                Some(last) if page.len() == MAX_HISTORY_PAGE as usize => {
+                    before = Some(last.version)
+                }
+                _ => break,
+            }
+        }
+        TenantSettings::from_value(&serde_json::Value::Object(doc))
+    }
+
     /// Replaces the acting agent's tenant's settings with `document`, made
     /// on version `expected` (0: none stored yet). Admins only. The whole
     /// document is checked first and refused with
@@ -345,6 +445,7 @@ impl Inbox {
                 sections: &sections,
                 at: now,
                 by,
+                directory: None,
             })
             .await?;
         self.policies.offer(
@@ -354,14 +455,95 @@ impl Inbox {
                 policy: Arc::new(policy),
             },
         );
-        let actor = by.map_or(EventActor::System, |a| EventActor::Agent(a.clone()));
+        let sections = sections.into_iter().map(|s| s.section).collect();
+        self.announce(&stored, sections).await;
+        Ok(stored)
+    }
+
+    /// Records a directory write (an agent, team or channel provisioned)
+    /// as the tenant's next settings version, the document unchanged, the
+    /// record's value before and after as its one section; retried on a
+    /// version taken by a concurrent change. Nothing is recorded when the
+    /// record is already as written.
+    pub(super) async fn store_directory(
+        &self,
+        write: DirectoryWrite<'_>,
+        by: Option<&AgentId>,
+    ) -> Result<()> {
+        let tenant = write.tenant();
+        let after = directory_value(write)?;
+        let mut conflict = None;
+        for _ in 0..self.config.commit_attempts.max(1) {
+            let before = self.directory_before(write).await?;
+            if before == after {
+                return Ok(());
+            }
+            let current = self.ports.store.settings(tenant).await?;
+            let (expected, document) =
+                current.map_or((0, TenantSettings::default()), |c| (c.version, c.document));
+            let sections = [SectionChange {
+                section: write.section(),
+                before,
+                after: after.clone(),
+            }];
+            let now = self.now();
+            let put = SettingsPut {
+                tenant,
+                expected,
+                document: &document,
+                sections: &sections,
+                at: now,
+                by,
+                directory: Some(write),
+            };
+            match self.ports.store.put_settings(put).await {
+                Ok(stored) => {
+                    self.policies.advance(tenant, expected, stored.version);
+                    self.announce(&stored, vec![write.section()]).await;
+                    return Ok(());
+                }
+                Err(crate::Error::Conflict(c)) if c.entity == Entity::Settings => {
+                    conflict = Some(c);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(conflict.map_or_else(
+            || crate::Error::invalid("commit_attempts", "must be at least 1"),
+            crate::Error::Conflict,
+        ))
+    }
+
+    /// Publishes a stored change as [`EventKind::SettingsChanged`], by its
+    /// author (or the system).
+    async fn announce(&self, stored: &StoredSettings, sections: Vec<String>) {
+        let actor = stored
+            .updated_by
+            .clone()
+            .map_or(EventActor::System, EventActor::Agent);
         let kind = EventKind::SettingsChanged {
             version: stored.version,
-            sections: sections.into_iter().map(|s| s.section).collect(),
+            sections,
         };
-        self.publish(&[Event::new(tenant.clone(), now, actor, kind)])
-            .await;
-        Ok(stored)
+        let event = Event::new(stored.tenant.clone(), stored.updated_at, actor, kind);
+        self.publish(&[event]).await;
+    }
+
+    /// The stored value of the record `write` replaces (null when new).
+    async fn directory_before(&self, write: DirectoryWrite<'_>) -> Result<serde_json::Value> {
+        let store = &self.ports.store;
+        let found = match write {
+            DirectoryWrite::Agent(a) => store.agent(&a.tenant, &a.id).await.map(Record::Agent),
+            DirectoryWrite::Team(t) => store.team(&t.tenant, &t.id).await.map(Record::Team),
+            DirectoryWrite::Channel(c) => {
+                store.channel(&c.tenant, &c.id).await.map(Record::Channel)
+            }
+        };
+        match found {
+            Ok(record) => record_value(write, &record),
+            Err(crate::Error::NotFound { .. }) => Ok(serde_json::Value::Null),
+            Err(e) => Err(e),
+        }
     }
 
     /// A copy of this inbox that runs `policy` for `tenant` (and reads

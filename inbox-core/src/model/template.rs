@@ -153,9 +153,10 @@ meta_enum! {
 
 meta_enum! {
     /// Where a template stands in Meta's review. Only an
-    /// [`TemplateStatus::Approved`] template can be sent; the core does not
-    /// check this when sending (yet): it is there for an inbox to show and
-    /// filter by. Read from any case; a status Meta adds later is kept as
+    /// [`TemplateStatus::Approved`] template can be sent: a reply with a
+    /// template the tenant's settings list with another status is refused
+    /// (see [`TenantSettings::check_template`](crate::settings::TenantSettings::check_template)).
+    /// Read from any case; a status Meta adds later is kept as
     /// [`TemplateStatus::Other`].
     TemplateStatus {
         /// Approved: can be sent.
@@ -201,7 +202,8 @@ pub struct TemplateDefinition {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category: Option<TemplateCategory>,
     /// Its review status (`APPROVED`, `PENDING`, `REJECTED` ...). Only an
-    /// approved template can be sent; nothing checks that yet.
+    /// approved template (or one with no status: declared by hand) can be
+    /// sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<TemplateStatus>,
     /// Its components (header, body, footer, buttons) as Meta lists them,

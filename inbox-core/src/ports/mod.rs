@@ -45,7 +45,8 @@ pub use scheduling::{
     OutboxDisposition, OutboxEntry, Scheduling,
 };
 pub use settings::{
-    HistoryQuery, SectionChange, Settings, SettingsChange, SettingsPut, StoredSettings,
+    DirectoryWrite, HistoryQuery, SectionChange, Settings, SettingsChange, SettingsPut,
+    StoredSettings,
 };
 pub use store::{AsDynStore, Store};
 pub use subscriptions::{

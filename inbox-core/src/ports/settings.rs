@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 use crate::ids::{AgentId, TenantId};
+use crate::model::{Agent, Channel, Team};
 use crate::settings::TenantSettings;
 
 /// A tenant's settings document as stored.
@@ -50,6 +51,24 @@ pub struct SectionChange {
     pub after: serde_json::Value,
 }
 
+impl SectionChange {
+    /// Whether this is a directory record's change (`agents.<id>`,
+    /// `teams.<id>`, `channels.<id>`: see [`DirectoryWrite`]) rather than a
+    /// section of the settings document.
+    ///
+    /// ```
+    /// use inbox_core::ports::SectionChange;
+    /// let change = |s: &str| SectionChange { section: s.into(), before: Default::default(), after: Default::default() };
+    /// assert!(change("agents.ana").is_directory());
+    /// assert!(!change("routing").is_directory());
+    /// ```
+    pub fn is_directory(&self) -> bool {
+        ["agents.", "teams.", "channels."]
+            .iter()
+            .any(|p| self.section.starts_with(p))
+    }
+}
+
 /// Which part of a tenant's settings history to read: the changes below
 /// version `before` (all when `None`), newest first, at most `limit`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +95,51 @@ pub struct SettingsPut<'a> {
     pub at: DateTime<Utc>,
     /// Who.
     pub by: Option<&'a AgentId>,
+    /// A directory record written with this version, in the same
+    /// transaction (provisioning goes through the settings history).
+    pub directory: Option<DirectoryWrite<'a>>,
+}
+
+/// A record of the directory created or replaced with a settings version:
+/// an agent, a team or a channel of the tenant.
+#[derive(Debug, Clone, Copy)]
+pub enum DirectoryWrite<'a> {
+    /// Upserted as [`Directory::upsert_agent`](super::Directory::upsert_agent).
+    Agent(&'a Agent),
+    /// Upserted as [`Directory::upsert_team`](super::Directory::upsert_team).
+    Team(&'a Team),
+    /// Upserted as [`Directory::upsert_channel`](super::Directory::upsert_channel)
+    /// (its phone number id must be no other channel's).
+    Channel(&'a Channel),
+}
+
+impl DirectoryWrite<'_> {
+    /// The history section this write is recorded under:
+    /// `agents.<id>`, `teams.<id>` or `channels.<id>`.
+    ///
+    /// ```
+    /// use inbox_core::model::Team;
+    /// use inbox_core::ports::DirectoryWrite;
+    /// use inbox_core::{TeamId, TenantId};
+    /// let team = Team::new(TenantId::new("acme").unwrap(), TeamId::new("sales").unwrap(), "Sales");
+    /// assert_eq!(DirectoryWrite::Team(&team).section(), "teams.sales");
+    /// ```
+    pub fn section(&self) -> String {
+        match self {
+            Self::Agent(a) => format!("agents.{}", a.id),
+            Self::Team(t) => format!("teams.{}", t.id),
+            Self::Channel(c) => format!("channels.{}", c.id),
+        }
+    }
+
+    /// The tenant whose record it is.
+    pub fn tenant(&self) -> &TenantId {
+        match self {
+            Self::Agent(a) => &a.tenant,
+            Self::Team(t) => &t.tenant,
+            Self::Channel(c) => &c.tenant,
+        }
+    }
 }
 
 /// Where tenants' settings are kept. Every [`Store`](super::Store) is one
@@ -90,6 +154,11 @@ pub struct SettingsPut<'a> {
 ///   [`Entity::Settings`](crate::error::Entity::Settings) with the version
 ///   seen and the version stored. Of concurrent puts on one version, one
 ///   succeeds.
+/// - A put with a [`DirectoryWrite`] upserts that record in the same
+///   transaction, with the checks of the matching
+///   [`Directory`](super::Directory) upsert (the tenant exists; a channel's
+///   phone number id is no other channel's): when the record is refused,
+///   no version and no history are stored either.
 /// - [`Settings::settings`] returns the last version stored, the document
 ///   exactly as it was put; `None` for a tenant with none.
 /// - [`Settings::settings_history`] lists a tenant's changes newest first,

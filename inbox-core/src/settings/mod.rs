@@ -135,6 +135,68 @@ impl From<TimersSection> for TimerPolicy {
 }
 
 impl TenantSettings {
+    /// Checks a message about to be sent against the templates the tenant
+    /// knows, when it lists any (a tenant that lists none leaves the check
+    /// to Meta): a template message must be one of them (name and
+    /// language), not held back by Meta's review (a status other than
+    /// approved; a definition written by hand without a status counts as
+    /// approved), and give each component the parameters it takes. Other
+    /// content passes.
+    ///
+    /// ```
+    /// use inbox_core::model::{Content, TemplateDefinition, TemplateStatus};
+    /// use inbox_core::settings::TenantSettings;
+    /// let mut settings = TenantSettings::default();
+    /// let mut promo = TemplateDefinition::new("promo", "en_US");
+    /// promo.status = Some(TemplateStatus::Paused);
+    /// settings.templates.push(promo);
+    /// let send = |name: &str| Content::Template { name: name.into(), language: "en_US".into(), components: serde_json::json!([]) };
+    /// let err = settings.check_template(&send("promo")).unwrap_err();
+    /// assert!(err.to_string().contains("PAUSED"), "{err}");
+    /// let err = settings.check_template(&send("welcome")).unwrap_err();
+    /// assert!(err.to_string().contains("no template \"welcome\""), "{err}");
+    /// assert!(settings.check_template(&Content::text("hi")).is_ok());
+    /// ```
+    pub fn check_template(&self, content: &crate::model::Content) -> Result<()> {
+        use crate::error::ContentProblem;
+        use crate::model::{Content, TemplateStatus};
+        let Content::Template { name, language, .. } = content else {
+            return Ok(());
+        };
+        if self.templates.is_empty() {
+            return Ok(());
+        }
+        let invalid =
+            |field: &str, reason: String| Error::content(field, ContentProblem::Invalid { reason });
+        let Some(def) = self
+            .templates
+            .iter()
+            .find(|t| &t.name == name && &t.language == language)
+        else {
+            let languages: Vec<&str> = self
+                .templates
+                .iter()
+                .filter(|t| &t.name == name)
+                .map(|t| t.language.as_str())
+                .collect();
+            let known = match languages.as_slice() {
+                [] => String::new(),
+                l => format!(" (it exists in {})", l.join(", ")),
+            };
+            return Err(invalid(
+                "template.name",
+                format!("no template {name:?} in {language:?} is known to this tenant{known}"),
+            ));
+        };
+        match &def.status {
+            None | Some(TemplateStatus::Approved) => def.check(content),
+            Some(status) => Err(invalid(
+                "template.status",
+                format!("{name:?} ({language}) is {status} at Meta; only an approved template can be sent"),
+            )),
+        }
+    }
+
     /// Reads a document written in YAML. Only its shape is checked here
     /// (an unknown field, a wrong type: the error names its path);
     /// [`TenantSettings::compile`] checks its meaning.

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use inbox_core::error::{Entity, Error, Result, Unique};
 use inbox_core::ids::{AgentId, ChannelId, TeamId, TenantId};
 use inbox_core::model::{Agent, Channel, Team, Tenant};
-use inbox_core::ports::Directory;
+use inbox_core::ports::{Directory, DirectoryWrite};
 
 use super::{duplicate, MemoryStore, State};
 
@@ -60,22 +60,7 @@ directory! {
         }
 
         async fn upsert_channel(&self, channel: &Channel) -> Result<()> {
-            let mut s = self.write();
-            s.require_tenant(&channel.tenant)?;
-            let key = (channel.tenant.clone(), channel.id.clone());
-            if let Some(owner) = s.channel_by_number.get(&channel.phone_number_id) {
-                if owner != &key {
-                    return Err(duplicate(Unique::PhoneNumberId, &owner.1));
-                }
-            }
-            if let Some(old) = s.channels.get(&key) {
-                let old_number = old.phone_number_id.clone();
-                s.channel_by_number.remove(&old_number);
-            }
-            s.channel_by_number
-                .insert(channel.phone_number_id.clone(), key.clone());
-            s.channels.insert(key, channel.clone());
-            Ok(())
+            self.put_channel(channel)
         }
 
         async fn channel(&self, tenant: &TenantId, id: &ChannelId) -> Result<Channel> {
@@ -100,6 +85,36 @@ directory! {
 type Table<K, V> = BTreeMap<(TenantId, K), V>;
 
 impl MemoryStore {
+    /// Upserts the record of a settings put (see [`DirectoryWrite`]).
+    pub(crate) fn write_directory(&self, write: DirectoryWrite<'_>) -> Result<()> {
+        match write {
+            DirectoryWrite::Agent(a) => self.upsert(|s| &mut s.agents, &a.tenant, &a.id, a),
+            DirectoryWrite::Team(t) => self.upsert(|s| &mut s.teams, &t.tenant, &t.id, t),
+            DirectoryWrite::Channel(c) => self.put_channel(c),
+        }
+    }
+
+    /// Inserts or replaces a channel; its phone number id must be no other
+    /// channel's.
+    fn put_channel(&self, channel: &Channel) -> Result<()> {
+        let mut s = self.write();
+        s.require_tenant(&channel.tenant)?;
+        let key = (channel.tenant.clone(), channel.id.clone());
+        if let Some(owner) = s.channel_by_number.get(&channel.phone_number_id) {
+            if owner != &key {
+                return Err(duplicate(Unique::PhoneNumberId, &owner.1));
+            }
+        }
+        if let Some(old) = s.channels.get(&key) {
+            let old_number = old.phone_number_id.clone();
+            s.channel_by_number.remove(&old_number);
+        }
+        s.channel_by_number
+            .insert(channel.phone_number_id.clone(), key.clone());
+        s.channels.insert(key, channel.clone());
+        Ok(())
+    }
+
     /// Inserts or replaces a row of a directory table; the tenant must
     /// exist.
     fn upsert<K: Ord + Clone, V: Clone>(

@@ -84,10 +84,11 @@ impl<T: DeserializeOwned> DocTable<T> {
 }
 
 impl<T: Serialize + Sync> DocTable<T> {
-    /// Inserts or replaces a document of a tenant.
-    pub(crate) async fn upsert(
+    /// Inserts or replaces a document of a tenant (through `ex`: the pool
+    /// or a transaction).
+    pub(crate) async fn upsert<'e>(
         &self,
-        pool: &PgPool,
+        ex: impl sqlx::PgExecutor<'e>,
         tenant: &TenantId,
         id: &str,
         value: &T,
@@ -107,7 +108,7 @@ impl<T: Serialize + Sync> DocTable<T> {
             .bind(tenant.as_str())
             .bind(id)
             .bind(Json(value))
-            .execute(pool)
+            .execute(ex)
             .await;
         match r {
             Ok(_) => Ok(()),
@@ -187,9 +188,14 @@ pub(crate) fn set_presence<'a>(
     Ok(())
 }
 
-/// Inserts or replaces a channel; its phone number id must be no other
-/// channel's.
-pub(crate) async fn upsert_channel(pool: &PgPool, channel: &Channel) -> Result<()> {
+/// Inserts or replaces a channel through `ex` (the pool or a transaction);
+/// its phone number id must be no other channel's (the owner of a taken one
+/// is looked up through `pool`).
+pub(crate) async fn upsert_channel<'e>(
+    pool: &PgPool,
+    ex: impl sqlx::PgExecutor<'e>,
+    channel: &Channel,
+) -> Result<()> {
     let r = sqlx::query(
         "INSERT INTO inbox_channels (tenant_id, channel_id, phone_number_id, data) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (tenant_id, channel_id) DO UPDATE SET phone_number_id = EXCLUDED.phone_number_id, data = EXCLUDED.data",
@@ -198,7 +204,7 @@ pub(crate) async fn upsert_channel(pool: &PgPool, channel: &Channel) -> Result<(
     .bind(channel.id.as_str())
     .bind(&channel.phone_number_id)
     .bind(Json(channel))
-    .execute(pool)
+    .execute(ex)
     .await;
     match r {
         Ok(_) => Ok(()),
@@ -268,7 +274,7 @@ impl ChannelCache {
     /// [`upsert_channel`], the cache cleared before and after.
     pub(crate) async fn upsert(&self, pool: &PgPool, channel: &Channel) -> Result<()> {
         self.clear();
-        let r = upsert_channel(pool, channel).await;
+        let r = upsert_channel(pool, pool, channel).await;
         self.clear();
         r
     }

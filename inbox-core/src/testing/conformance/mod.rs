@@ -96,6 +96,7 @@ macro_rules! store_conformance_suites {
                     stale_settings_puts_are_refused_and_store_nothing,
                     settings_history_is_newest_first_and_paged,
                     settings_are_scoped_by_tenant,
+                    a_put_writes_its_directory_record_or_nothing,
                 }
             }
             inbox {
@@ -180,10 +181,13 @@ macro_rules! store_conformance_suites {
                 settings {
                     settings_changes_are_checked_versioned_recorded_and_published,
                     settings_follow_the_role_matrix,
+                    provisioning_goes_through_the_settings_history,
                     a_settings_change_decides_the_next_message,
                     sla_changes_apply_to_targets_started_after_them,
                     a_dry_run_explains_and_changes_nothing,
+                    a_dry_run_explains_a_past_version,
                     canned_responses_follow_their_owner,
+                    templates_are_checked_against_the_tenant_list_when_sent,
                     snoozes_stay_within_the_tenant_limit,
                     a_lost_change_event_is_caught_up_by_the_tick,
                 }

@@ -2,6 +2,7 @@
 //! recorded, published, allowed by role, scoped by tenant, and run from
 //! the next message on (by every instance over the store).
 
+use crate::inbox::DryRunSettings::{Draft, Running, Version};
 use crate::settings::TenantSettings;
 use crate::testing::conformance::support::*;
 
@@ -17,11 +18,13 @@ fn sales_rules(minutes: u32) -> TenantSettings {
     ))
 }
 
-/// The settings-changed events published so far: (version, sections).
+/// The settings-changed events of `acme` published so far: (version,
+/// sections).
 fn published(f: &Fixture) -> Vec<(u64, Vec<String>)> {
     f.bus
         .published()
         .into_iter()
+        .filter(|e| e.tenant == f.acme())
         .filter_map(|e| match e.kind {
             EventKind::SettingsChanged { version, sections } => Some((version, sections)),
             _ => None,
@@ -30,8 +33,9 @@ fn published(f: &Fixture) -> Vec<(u64, Vec<String>)> {
 }
 
 /// A bad document is refused whole, naming every bad field, storing
-/// nothing; a good one is stored as version 1, recorded and published; a
-/// stale edit is refused; an unchanged document makes no version.
+/// nothing; a good one is stored as the next version, recorded and
+/// published; a stale edit is refused; an unchanged document makes no
+/// version. (The fixture's provisioning made the versions before.)
 pub(crate) async fn settings_changes_are_checked_versioned_recorded_and_published<
     S: Store + AsDynStore + ?Sized,
 >(
@@ -39,9 +43,11 @@ pub(crate) async fn settings_changes_are_checked_versioned_recorded_and_publishe
 ) {
     let f = Fixture::new(store.as_dyn()).await.unwrap();
     let ada = f.actor("ada");
-    assert_eq!(f.inbox.settings(&ada).await.unwrap().version, 0);
+    let v0 = f.inbox.settings(&ada).await.unwrap().version;
+    let provisioned = published(&f);
+    assert_eq!(provisioned.len() as u64, v0);
     let bad = doc("routing:\n  rules:\n    - name: r\n      then: [{route_to_team: slaes}]\ncanned_responses:\n  - {shortcut: hi, text: 'Hi {{contact.nmae}}', owner: {agent: anna}}\n");
-    let err = f.inbox.update_settings(&ada, 0, bad).await.unwrap_err();
+    let err = f.inbox.update_settings(&ada, v0, bad).await.unwrap_err();
     let Error::InvalidSettings { problems } = &err else {
         panic!("{err}")
     };
@@ -59,45 +65,50 @@ pub(crate) async fn settings_changes_are_checked_versioned_recorded_and_publishe
         err.to_string().contains(r#"did you mean "sales"?"#),
         "{err}"
     );
-    assert!(f.store.settings(&f.acme()).await.unwrap().is_none());
-    assert!(published(&f).is_empty());
+    let kept = f.store.settings(&f.acme()).await.unwrap().unwrap();
+    assert_eq!(
+        (kept.version, kept.document),
+        (v0, TenantSettings::default())
+    );
+    assert_eq!(published(&f), provisioned);
 
     let stored = f
         .inbox
-        .update_settings(&ada, 0, sales_rules(30))
+        .update_settings(&ada, v0, sales_rules(30))
         .await
         .unwrap();
     assert_eq!(
         (stored.version, stored.updated_by.as_ref()),
-        (1, Some(&ada.agent))
+        (v0 + 1, Some(&ada.agent))
     );
     assert_eq!(
         f.inbox.settings(&ada).await.unwrap().document,
         sales_rules(30)
     );
     assert_eq!(
-        published(&f),
-        [(1, vec!["routing".to_string(), "sla".to_string()])]
+        published(&f)[provisioned.len()..],
+        [(v0 + 1, vec!["routing".to_string(), "sla".to_string()])]
     );
 
-    // Someone else's edit on version 0 comes too late; the same document
-    // again changes nothing; tightening the SLA changes one section.
+    // Someone else's edit on the earlier version comes too late; the same
+    // document again changes nothing; tightening the SLA changes one
+    // section.
     let update =
         |seen: u64, minutes: u32| f.inbox.update_settings(&ada, seen, sales_rules(minutes));
-    assert_eq!(refused(update(0, 5).await), "conflict");
-    assert_eq!(update(1, 30).await.unwrap().version, 1);
-    assert_eq!(update(1, 10).await.unwrap().version, 2);
+    assert_eq!(refused(update(v0, 5).await), "conflict");
+    assert_eq!(update(v0 + 1, 30).await.unwrap().version, v0 + 1);
+    assert_eq!(update(v0 + 1, 10).await.unwrap().version, v0 + 2);
     let history = f.inbox.settings_history(
         &ada,
         HistoryQuery {
             before: None,
-            limit: 10,
+            limit: 2,
         },
     );
     let history = history.await.unwrap();
     assert_eq!(
         history.iter().map(|c| c.version).collect::<Vec<_>>(),
-        [2, 1]
+        [v0 + 2, v0 + 1]
     );
     let sections = &history[0].sections;
     assert_eq!(sections.len(), 1, "{sections:?}");
@@ -108,7 +119,102 @@ pub(crate) async fn settings_changes_are_checked_versioned_recorded_and_publishe
     );
     assert_eq!(sections[0].after["policies"][0]["first_response_secs"], 600);
     assert_eq!(history[0].by.as_ref(), Some(&ada.agent));
-    assert_eq!(published(&f).len(), 2);
+    assert_eq!(published(&f).len(), provisioned.len() + 2);
+}
+
+/// Agents, teams and channels are provisioned through the settings
+/// history: each write is the next version (the document unchanged), with
+/// the record before and after, by whom, published; a write that changes
+/// nothing records nothing; a refused one stores neither the record nor a
+/// version; only admins provision, and only in their own tenant.
+pub(crate) async fn provisioning_goes_through_the_settings_history<
+    S: Store + AsDynStore + ?Sized,
+>(
+    store: Arc<S>,
+) {
+    let f = Fixture::new(store.as_dyn()).await.unwrap();
+    let (ana, ada, gus) = (f.actor("ana"), f.actor("ada"), f.actor("gus"));
+    let query = |limit| HistoryQuery {
+        before: None,
+        limit,
+    };
+    // The fixture's own provisioning is there, by no agent.
+    let v0 = f.inbox.settings(&ada).await.unwrap().version;
+    let all = f.inbox.settings_history(&ada, query(200)).await.unwrap();
+    assert_eq!(all.len() as u64, v0);
+    let sections: BTreeSet<&str> = all
+        .iter()
+        .flat_map(|c| c.sections.iter().map(|s| s.section.as_str()))
+        .collect();
+    for expected in ["channels.sales", "teams.sales", "agents.ana", "agents.ada"] {
+        assert!(sections.contains(expected), "{expected} in {sections:?}");
+    }
+    assert!(all.iter().all(|c| c.by.is_none() && c.sections.len() == 1));
+
+    // An admin adds a team and moves ana into it.
+    let vip = Team::new(f.acme(), id("vip"), "VIP");
+    f.inbox.save_team(&ada, &vip).await.unwrap();
+    let mut ana_rec = f.store.agent(&f.acme(), &id("ana")).await.unwrap();
+    let before = serde_json::to_value(&ana_rec).unwrap();
+    ana_rec.teams.push(id("vip"));
+    f.inbox.save_agent(&ada, &ana_rec).await.unwrap();
+    let last = f.inbox.settings_history(&ada, query(2)).await.unwrap();
+    assert_eq!(
+        last.iter().map(|c| c.version).collect::<Vec<_>>(),
+        [v0 + 2, v0 + 1]
+    );
+    let (moved, added) = (&last[0], &last[1]);
+    assert_eq!(added.sections[0].section, "teams.vip");
+    assert_eq!(added.sections[0].before, serde_json::Value::Null);
+    assert_eq!(added.sections[0].after["name"], "VIP");
+    assert_eq!(moved.by.as_ref(), Some(&ada.agent));
+    assert_eq!(moved.sections[0].section, "agents.ana");
+    assert_eq!(moved.sections[0].before, before);
+    assert_eq!(
+        moved.sections[0].after,
+        serde_json::to_value(&ana_rec).unwrap()
+    );
+    let stored = f.store.settings(&f.acme()).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.version, stored.document),
+        (v0 + 2, TenantSettings::default())
+    );
+    let events = published(&f);
+    assert_eq!(
+        events[events.len() - 2..],
+        [
+            (v0 + 1, vec!["teams.vip".to_string()]),
+            (v0 + 2, vec!["agents.ana".to_string()]),
+        ]
+    );
+
+    // The same record again records nothing.
+    f.inbox.save_agent(&ada, &ana_rec).await.unwrap();
+    assert_eq!(f.inbox.settings(&ada).await.unwrap().version, v0 + 2);
+
+    // A channel on a number another channel has: refused, nothing stored.
+    let stolen = Channel::new(f.acme(), id("extra"), "1002", "+1 555");
+    let err = f.inbox.save_channel(&ada, &stolen).await.unwrap_err();
+    assert!(matches!(err, Error::Duplicate { .. }), "{err:?}");
+    assert_eq!(f.inbox.settings(&ada).await.unwrap().version, v0 + 2);
+    assert_eq!(
+        refused(f.store.channel(&f.acme(), &id("extra")).await),
+        "not_found"
+    );
+
+    // Agents do not provision; another tenant's admin cannot write here.
+    let cy = Agent::new(f.acme(), id("cy2"), "Cy Two", Role::Agent);
+    assert_eq!(refused(f.inbox.save_agent(&ana, &cy).await), "forbidden");
+    assert_eq!(refused(f.inbox.save_agent(&gus, &cy).await), "not_found");
+    assert_eq!(f.inbox.settings(&ada).await.unwrap().version, v0 + 2);
+    assert_eq!(
+        refused(f.store.agent(&f.acme(), &id("cy2")).await),
+        "not_found"
+    );
+
+    // A settings edit made on the version before a provisioning is stale.
+    let err = f.inbox.update_settings(&ada, v0 + 1, sales_rules(5)).await;
+    assert_eq!(refused(err), "conflict");
 }
 
 /// Agents neither read nor change settings; supervisors read them and
@@ -125,45 +231,48 @@ pub(crate) async fn settings_follow_the_role_matrix<S: Store + AsDynStore + ?Siz
         before: None,
         limit: 10,
     };
-    f.inbox
-        .update_settings(&ada, 0, sales_rules(30))
+    let v0 = f.inbox.settings(&ada).await.unwrap().version;
+    let v = f
+        .inbox
+        .update_settings(&ada, v0, sales_rules(30))
         .await
-        .unwrap();
+        .unwrap()
+        .version;
     assert_eq!(refused(f.inbox.settings(&ana).await), "forbidden");
     assert_eq!(
         refused(f.inbox.settings_history(&ana, query).await),
         "forbidden"
     );
-    let change = f.inbox.update_settings(&ana, 1, sales_rules(5)).await;
+    let change = f.inbox.update_settings(&ana, v, sales_rules(5)).await;
     assert_eq!(refused(change), "forbidden");
-    assert_eq!(f.inbox.settings(&sam).await.unwrap().version, 1);
+    assert_eq!(f.inbox.settings(&sam).await.unwrap().version, v);
     assert_eq!(
-        f.inbox.settings_history(&sam, query).await.unwrap().len(),
-        1
+        f.inbox.settings_history(&sam, query).await.unwrap()[0].version,
+        v
     );
-    let change = f.inbox.update_settings(&sam, 1, sales_rules(5)).await;
+    let change = f.inbox.update_settings(&sam, v, sales_rules(5)).await;
     assert_eq!(refused(change), "forbidden");
-    // globex's admin sees globex's settings (none) and no history of acme.
+    // globex's admin sees globex's settings (only its provisioning) and
+    // no history of acme.
     let theirs = f.inbox.settings(&gus).await.unwrap();
-    assert_eq!(
-        (theirs.version, theirs.document),
-        (0, TenantSettings::default())
-    );
-    assert!(f
-        .inbox
-        .settings_history(&gus, query)
-        .await
-        .unwrap()
-        .is_empty());
-    // An edit made on acme's version by globex's admin is globex's first.
+    assert_eq!(theirs.document, TenantSettings::default());
+    let history = f.inbox.settings_history(&gus, query).await.unwrap();
+    assert_eq!(history.len() as u64, theirs.version);
+    assert!(history
+        .iter()
+        .flat_map(|c| &c.sections)
+        .all(|s| s.after["tenant"] == "globex"));
+    // An edit made on acme's version by globex's admin is about globex.
+    let theirs = f.inbox.settings(&gus).await.unwrap().version;
+    assert_ne!(theirs, v);
     let err = f
         .inbox
-        .update_settings(&gus, 1, TenantSettings::default())
+        .update_settings(&gus, v, TenantSettings::default())
         .await;
     assert_eq!(refused(err), "conflict");
     assert_eq!(
         f.store.settings(&f.acme()).await.unwrap().unwrap().version,
-        1
+        v
     );
 }
 
@@ -192,7 +301,8 @@ pub(crate) async fn a_settings_change_decides_the_next_message<S: Store + AsDynS
     assert_eq!(stored(&f, &c3).await.team, Some(id("sales")));
     // A new instance (a restart) reads them from the store.
     let restarted = Fixture::instance(store, InboxConfig::default(), "i3");
-    assert_eq!(restarted.inbox.load_settings().await.unwrap(), 1);
+    let tenants = restarted.inbox.load_settings().await.unwrap();
+    assert_eq!(tenants, f.store.settings_versions().await.unwrap().len());
     let c4 = says(&restarted, "1001", "w4", "34644444444", "hi").await;
     assert_eq!(stored(&f, &c4).await.team, Some(id("sales")));
     assert!(stored(&f, &c4).await.sla.is_some());
@@ -255,11 +365,16 @@ pub(crate) async fn a_dry_run_explains_and_changes_nothing<S: Store + AsDynStore
         .await
         .unwrap()
         .len();
-    let refusal = f.inbox.explain(&ana, None, sample.clone()).await;
+    let refusal = f.inbox.explain(&ana, Running, sample.clone()).await;
     assert_eq!(refusal.unwrap_err().code(), "forbidden");
 
-    let x = f.inbox.explain(&sam, None, sample.clone()).await.unwrap();
-    assert_eq!((x.settings_version, x.opened), (Some(1), true));
+    let x = f
+        .inbox
+        .explain(&sam, Running, sample.clone())
+        .await
+        .unwrap();
+    let v = f.inbox.settings(&sam).await.unwrap().version;
+    assert_eq!((x.settings_version, x.opened), (Some(v), true));
     assert_eq!(x.conversation.team, Some(id("sales")));
     let fired = x.events.iter().find_map(|e| match e {
         EventKind::RuleFired { rule, outcome, .. } => Some((rule.as_str(), outcome.clone())),
@@ -283,7 +398,7 @@ pub(crate) async fn a_dry_run_explains_and_changes_nothing<S: Store + AsDynStore
     );
     let x = f
         .inbox
-        .explain(&sam, Some(draft), sample.clone())
+        .explain(&sam, Draft(Box::new(draft)), sample.clone())
         .await
         .unwrap();
     assert_eq!(
@@ -292,7 +407,10 @@ pub(crate) async fn a_dry_run_explains_and_changes_nothing<S: Store + AsDynStore
     );
     assert!(x.conversation.sla.is_none());
     let bad = doc("routing:\n  rules:\n    - name: r\n      then: [{route_to_team: suport}]\n");
-    let refusal = f.inbox.explain(&sam, Some(bad), sample.clone()).await;
+    let refusal = f
+        .inbox
+        .explain(&sam, Draft(Box::new(bad)), sample.clone())
+        .await;
     assert_eq!(refusal.unwrap_err().code(), "invalid_settings");
 
     // Nothing of it happened: no event, contact, timer or send, and the
@@ -314,7 +432,7 @@ pub(crate) async fn a_dry_run_explains_and_changes_nothing<S: Store + AsDynStore
         .is_none());
     assert_eq!(
         f.store.settings(&f.acme()).await.unwrap().unwrap().version,
-        1
+        v
     );
     assert!(f.transport.sent().is_empty());
     assert!(f
@@ -330,13 +448,150 @@ pub(crate) async fn a_dry_run_explains_and_changes_nothing<S: Store + AsDynStore
     let draft = doc("routing:\n  rules:\n    - name: every message\n      on: [message_received]\n      then: [{set_priority: high}]\n");
     let x = f
         .inbox
-        .explain_conversation(&sam, Some(draft), &c)
+        .explain_conversation(&sam, Draft(Box::new(draft)), &c)
         .await
         .unwrap();
     assert!(!x.opened);
     assert_eq!(x.conversation.id, c);
     assert_eq!(x.conversation.priority, Priority::High);
     assert_eq!(stored(&f, &c).await.priority, Priority::Normal);
+}
+
+/// A past version is rebuilt from the history (provisioning since left
+/// out) and a dry run explains a message under it; a version never stored
+/// is refused.
+pub(crate) async fn a_dry_run_explains_a_past_version<S: Store + AsDynStore + ?Sized>(
+    store: Arc<S>,
+) {
+    let f = Fixture::new(store.as_dyn()).await.unwrap();
+    let (ana, sam) = (f.actor("ana"), f.actor("sam"));
+    let v0 = f.inbox.settings(&sam).await.unwrap().version;
+    let sales = f.edit_settings(|s| *s = sales_rules(30)).await.unwrap();
+    let vip = Team::new(f.acme(), id("vip"), "VIP");
+    f.inbox.provision_team(&vip).await.unwrap();
+    let to_support = doc("routing:\n  rules:\n    - name: all\n      then: [{route_to_team: support}]\ntimers: {max_snooze: 3d}\n");
+    let now = f.edit_settings(|s| *s = to_support.clone()).await.unwrap();
+    assert_eq!(now.version, sales.version + 2);
+
+    let at = |v| f.inbox.settings_at(&sam, v);
+    assert_eq!(at(sales.version).await.unwrap(), sales_rules(30));
+    assert_eq!(at(sales.version + 1).await.unwrap(), sales_rules(30));
+    assert_eq!(at(now.version).await.unwrap(), to_support);
+    assert_eq!(at(v0).await.unwrap(), TenantSettings::default());
+    assert_eq!(refused(at(now.version + 1).await), "invalid_input");
+    assert_eq!(refused(f.inbox.settings_at(&ana, v0).await), "forbidden");
+
+    let sample = f.inbound("1001", "sample-1", "34699999999", Content::text("hi"));
+    let explain = |v| f.inbox.explain(&sam, Version(v), sample.clone());
+    let then = explain(sales.version).await.unwrap();
+    assert_eq!(then.settings_version, Some(sales.version));
+    assert_eq!(then.conversation.team, Some(id("sales")));
+    assert_eq!(then.conversation.sla.as_ref().unwrap().policy, "std");
+    let before = explain(v0).await.unwrap();
+    assert_eq!(before.conversation.team, None);
+    let running = f
+        .inbox
+        .explain(&sam, Running, sample.clone())
+        .await
+        .unwrap();
+    assert_eq!(running.conversation.team, Some(id("support")));
+    assert_eq!(refused(explain(now.version + 1).await), "invalid_input");
+}
+
+/// A tenant that lists its templates sends only those: an unknown one, one
+/// held back by Meta's review, or one with the wrong parameters is refused
+/// before anything is stored or queued; an approved one goes out, and
+/// outside the 24-hour window too.
+pub(crate) async fn templates_are_checked_against_the_tenant_list_when_sent<
+    S: Store + AsDynStore + ?Sized,
+>(
+    store: Arc<S>,
+) {
+    let (f, c) = opened(store, "34611111111", "hola").await;
+    f.edit_settings(|s| {
+        *s = doc(concat!(
+            "templates:\n",
+            "  - {name: order_update, language: en_US, parameters: [{component: {type: body}, count: 1}], status: APPROVED}\n",
+            "  - {name: promo, language: en_US, parameters: [], status: PAUSED, category: MARKETING}\n",
+            "  - {name: seguimiento, language: es_ES, parameters: []}\n",
+        ))
+    })
+    .await
+    .unwrap();
+    let ana = f.actor("ana");
+    let v = claim_now(&f, &ana, &c).await;
+    f.advance(TimeDelta::hours(25));
+    let send = |name: &str, language: &str, params: serde_json::Value, key: &str| Reply {
+        content: Content::Template {
+            name: name.into(),
+            language: language.into(),
+            components: params,
+        },
+        idempotency_key: key.into(),
+        reply_to: None,
+    };
+    let one =
+        serde_json::json!([{"type": "body", "parameters": [{"type": "text", "text": "A-17"}]}]);
+    let refusal = |r: Result<crate::inbox::ActionOutcome, Error>| {
+        let e = r.unwrap_err();
+        (e.code(), e.to_string())
+    };
+    let (code, text) = refusal(
+        f.inbox
+            .reply(
+                &ana,
+                &c,
+                v,
+                send("promo", "en_US", serde_json::json!([]), "k1"),
+            )
+            .await,
+    );
+    assert_eq!(code, "invalid_content");
+    assert!(
+        text.contains("PAUSED") && text.contains("approved"),
+        "{text}"
+    );
+    let (code, text) = refusal(
+        f.inbox
+            .reply(
+                &ana,
+                &c,
+                v,
+                send("order_update", "es_ES", one.clone(), "k2"),
+            )
+            .await,
+    );
+    assert_eq!(code, "invalid_content");
+    assert!(text.contains("it exists in en_US"), "{text}");
+    let (code, _) = refusal(
+        f.inbox
+            .reply(
+                &ana,
+                &c,
+                v,
+                send("order_update", "en_US", serde_json::json!([]), "k3"),
+            )
+            .await,
+    );
+    assert_eq!(code, "invalid_content");
+    assert_eq!(stored(&f, &c).await.version, v);
+    assert!(f
+        .store
+        .messages(&f.acme(), &c)
+        .await
+        .unwrap()
+        .iter()
+        .all(|m| m.direction == Direction::Inbound));
+
+    let out = f
+        .inbox
+        .reply(&ana, &c, v, send("order_update", "en_US", one, "k4"))
+        .await
+        .unwrap();
+    assert!(out.message.unwrap().content.is_template());
+    let v = stored(&f, &c).await.version;
+    let hand_written = send("seguimiento", "es_ES", serde_json::json!([]), "k5");
+    f.inbox.reply(&ana, &c, v, hand_written).await.unwrap();
 }
 
 /// Agents use the tenant's canned responses, their teams' and their own,

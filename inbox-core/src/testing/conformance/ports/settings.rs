@@ -53,6 +53,7 @@ async fn put<S: Store + ?Sized>(
             sections: &sections,
             at: at(minute),
             by: Some(&by),
+            directory: None,
         })
         .await
 }
@@ -174,4 +175,96 @@ pub(crate) async fn settings_are_scoped_by_tenant<S: Store + ?Sized>(store: Arc<
     assert_eq!(acme.document, document("acme"));
     let versions = store.settings_versions().await.unwrap();
     assert_eq!(versions, vec![(t("acme"), acme.version), (t("globex"), 1)]);
+}
+
+/// A put's directory record is written with its version or not at all: a
+/// stale put writes no record, a refused record (a phone number id taken,
+/// an unknown tenant) writes no version.
+pub(crate) async fn a_put_writes_its_directory_record_or_nothing<S: Store + ?Sized>(store: Arc<S>) {
+    setup_tenants(&*store).await;
+    let acme = t("acme");
+    let doc = document("one");
+    let team = Team::new(acme.clone(), TeamId::new("vip").unwrap(), "VIP");
+    let sections = [section("teams.vip", serde_json::json!({"name": "VIP"}))];
+    let with = |expected, write| SettingsPut {
+        tenant: &acme,
+        expected,
+        document: &doc,
+        sections: &sections,
+        at: at(1),
+        by: None,
+        directory: Some(write),
+    };
+    let stale = store
+        .put_settings(with(3, DirectoryWrite::Team(&team)))
+        .await;
+    expect_settings_conflict(stale.unwrap_err(), 3, 0);
+    let missing = store.team(&acme, &team.id).await.unwrap_err();
+    assert_eq!(missing.code(), "not_found");
+
+    let taken = Channel::new(acme.clone(), ChannelId::new("extra").unwrap(), "1002", "+1");
+    let err = store
+        .put_settings(with(0, DirectoryWrite::Channel(&taken)))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Duplicate { .. }), "{err:?}");
+    assert_eq!(store.settings(&acme).await.unwrap(), None);
+    assert!(store
+        .settings_history(&acme, query(None, 10))
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store
+            .channel_by_phone_number_id("1002")
+            .await
+            .unwrap()
+            .unwrap()
+            .id
+            .as_str(),
+        "support"
+    );
+
+    let stored = store
+        .put_settings(with(0, DirectoryWrite::Team(&team)))
+        .await
+        .unwrap();
+    assert_eq!(stored.version, 1);
+    assert_eq!(store.team(&acme, &team.id).await.unwrap(), team);
+    let history = store
+        .settings_history(&acme, query(None, 10))
+        .await
+        .unwrap();
+    assert_eq!(history[0].sections, sections);
+
+    let moved = Channel::new(
+        acme.clone(),
+        ChannelId::new("support").unwrap(),
+        "1003",
+        "+1",
+    );
+    store
+        .put_settings(with(1, DirectoryWrite::Channel(&moved)))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.channel_by_phone_number_id("1003").await.unwrap(),
+        Some(moved.clone())
+    );
+    assert_eq!(
+        store.channel_by_phone_number_id("1002").await.unwrap(),
+        None
+    );
+
+    let nowhere = t("initech");
+    let ghost = Team::new(nowhere.clone(), TeamId::new("x").unwrap(), "X");
+    let put = SettingsPut {
+        tenant: &nowhere,
+        ..with(0, DirectoryWrite::Team(&ghost))
+    };
+    assert_eq!(
+        store.put_settings(put).await.unwrap_err().code(),
+        "not_found"
+    );
+    assert_eq!(store.settings(&nowhere).await.unwrap(), None);
 }
