@@ -256,8 +256,9 @@ api_routes! {
 
 /// The whole application: the state's webhooks, the agent API, live
 /// events, the web inbox, each route behind the HTTP edge
-/// ([`http::harden`]). Serve it ([`http::serve`]) or nest it under a path
-/// of a larger app ([`Router::nest`]).
+/// ([`http::harden`]), unknown paths included (404 `not_found`). Serve it
+/// ([`http::serve`]) or nest it under a path of a larger app
+/// ([`Router::nest`]).
 pub fn router(state: AppState) -> Router {
     let api = api_router().with_state(state.clone());
     let mut app = Router::new().nest("/api", api).merge(web::router());
@@ -268,5 +269,9 @@ pub fn router(state: AppState) -> Router {
             state.inbox.clone(),
         ));
     }
+    // Its own fallback, so that nested under a path, the routes it does
+    // not know below that path are answered like the others (JSON, the
+    // security headers), not by the embedder's fallback.
+    let app = app.fallback(|| async { axum::http::StatusCode::NOT_FOUND });
     http::harden(app, &state.settings)
 }

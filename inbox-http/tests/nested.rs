@@ -147,6 +147,18 @@ async fn the_whole_api_answers_below_the_embedders_prefix() {
     let (status, body, _) = call(&app, handshake).await;
     assert_eq!((status, body), (StatusCode::OK, json!(42)));
 
+    // A path below the prefix that no route takes is answered like any
+    // other error of the inbox: JSON, with the security headers.
+    for path in ["/inbox/api/nope", "/inbox/nope"] {
+        let (status, body, headers) = call(&app, get_as(path, &token)).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (StatusCode::NOT_FOUND, Some("not_found")),
+            "{path}: {body}"
+        );
+        assert!(headers.contains_key("content-security-policy"), "{path}");
+    }
+
     // The embedder's own route is untouched.
     let health = Request::get("/health").body(Body::empty()).unwrap();
     assert_eq!(call(&app, health).await.0, StatusCode::OK);
