@@ -54,9 +54,11 @@
 //! # }
 //! ```
 //!
-//! Served with [`axum::serve()`], sign-in sees no client address (its
-//! per-address limits then count every client as one); [`http::serve`]
-//! tells each request its peer (and adds a header read timeout). The web
+//! Sign-in limits attempts per client address, read from axum's
+//! `ConnectInfo<SocketAddr>`: [`http::serve`] gives every request its peer
+//! (and adds a header read timeout), as does [`axum::serve()`] on
+//! `app.into_make_service_with_connect_info::<SocketAddr>()`; without it
+//! every client counts as one address. The web
 //! inbox's script calls the API at `/api` of its origin and the session
 //! cookie has `Path=/`: nested under a path, the JSON API, live events and
 //! webhooks work there, the web inbox only at the root.
