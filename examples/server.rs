@@ -28,8 +28,8 @@ use std::time::Duration;
 use inbox_core::Secret;
 use inbox_examples::server::config::ServerConfig;
 use inbox_examples::server::launch::{Delivery, Launch};
-use inbox_examples::server::settings::Settings;
 use inbox_examples::server::simulator::LateAnswers;
+use inbox_http::Settings;
 
 fn parse() -> Result<Option<Launch>, String> {
     let mut config = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/server/demo.yaml"));
@@ -51,7 +51,7 @@ fn parse() -> Result<Option<Launch>, String> {
                 std::io::stdin()
                     .read_line(&mut line)
                     .map_err(|e| e.to_string())?;
-                let hash = inbox_examples::server::auth::hash_password(line.trim_end())?;
+                let hash = inbox_http::auth::hash_password(line.trim_end())?;
                 println!("{hash}");
                 return Ok(None);
             }

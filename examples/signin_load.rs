@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use inbox_examples::server::config::ServerConfig;
 use inbox_examples::server::launch::{Delivery, Launch, Running};
-use inbox_examples::server::settings::{quota, Settings};
+use inbox_http::settings::{quota, Settings};
 
 struct Args {
     attempts: usize,

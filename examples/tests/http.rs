@@ -16,7 +16,7 @@ use tokio::net::TcpStream;
 
 use common::{app, app_with, read_until, sign_in_request};
 use inbox_examples::server::launch::{Delivery, Running};
-use inbox_examples::server::settings::Settings;
+use inbox_http::Settings;
 
 /// Long enough never to be reached by a working server.
 const GENEROUS: Duration = Duration::from_secs(20);

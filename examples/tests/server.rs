@@ -15,7 +15,7 @@ use tower::ServiceExt;
 
 use common::{app, assert_error, read_until, sign_in_request, strings};
 use inbox_examples::server::config::ServerConfig;
-use inbox_examples::server::API_ROUTES;
+use inbox_http::API_ROUTES;
 
 #[tokio::test]
 async fn sign_in_and_sessions() {
@@ -209,7 +209,8 @@ async fn a_live_event_the_store_cannot_check_says_lagged() {
     ports.store = faulty.clone();
     let inbox = inbox_core::Inbox::new(ports, inbox_core::InboxConfig::default());
     let config = ServerConfig::parse(common::CONFIG).unwrap();
-    let state = inbox_examples::server::AppState::new(inbox.clone(), &config).unwrap();
+    let state =
+        inbox_examples::server::app_state(inbox.clone(), &config, Default::default()).unwrap();
     let app = common::App::from_state(state, config, transport, clock);
     let ana = app.sign_in("ana", "ana").await;
     let mut body = app.events(&ana).await;

@@ -14,7 +14,8 @@ use tower::ServiceExt;
 
 use inbox_core::ports::ManualClock;
 use inbox_core::{Inbox, View, ViewQuery};
-use inbox_examples::server::{config::ServerConfig, router, AppState};
+use inbox_examples::server::{app_state, config::ServerConfig};
+use inbox_http::router;
 use inbox_store_memory::MemoryStore;
 
 use common::assert_error;
@@ -44,9 +45,9 @@ async fn app() -> App {
     let clock = Arc::new(common::monday_morning());
     let store = Arc::new(MemoryStore::new());
     let (inbox, _) = common::provisioned(&config, store, clock.clone()).await;
-    let state = AppState::new(inbox.clone(), &config).unwrap();
+    let state = app_state(inbox.clone(), &config, Default::default()).unwrap();
     App {
-        router: router(state, &config),
+        router: router(state),
         inbox,
         clock,
     }

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use chrono::TimeDelta;
 
 use common::{app, CLIENT};
-use inbox_examples::server::settings::{Settings, SignInLimits};
+use inbox_http::settings::{Settings, SignInLimits};
 
 /// A server running at most `concurrent_hashes` password checks at once,
 /// with `waiting` more allowed to wait for a slot.

@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 use common::{assert_json_error, App};
 use inbox_core::ports::ManualClock;
+use inbox_examples::server::app_state;
 use inbox_examples::server::config::ServerConfig;
-use inbox_examples::server::AppState;
 use inbox_store_postgres::PgStore;
 
 fn database_url() -> Option<String> {
@@ -58,7 +58,7 @@ async fn database_errors_stay_in_the_log() {
     let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
     let (inbox, transport) =
         common::provisioned(&config, Arc::new(store.clone()), clock.clone()).await;
-    let state = AppState::new(inbox, &config).unwrap();
+    let state = app_state(inbox, &config, Default::default()).unwrap();
     let app = App::from_state(state, config, transport, clock);
     let sam = app.sign_in("sam", "sam").await;
 

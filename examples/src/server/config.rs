@@ -34,17 +34,8 @@ pub struct ServerConfig {
     pub settings: Option<serde_json::Value>,
 }
 
-/// An approved WhatsApp message template.
-#[derive(Debug, Clone, Deserialize, serde::Serialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TemplateConfig {
-    /// Its name in WhatsApp Manager.
-    pub name: String,
-    /// Its language code, e.g. `en_US`.
-    pub language: String,
-    /// What it says (shown to agents).
-    pub text: String,
-}
+/// An approved WhatsApp message template (the HTTP layer's type).
+pub use inbox_http::TemplateConfig;
 
 /// The tenant.
 #[derive(Debug, Deserialize)]

@@ -14,11 +14,12 @@ use inbox_core::{Inbox, InboxConfig, Secret};
 use inbox_store_memory::{MemoryEventBus, MemoryStore};
 use inbox_whatsapp::{GraphClient, GraphConfig};
 
-use super::auth::Auth;
+use inbox_http::auth::Auth;
+use inbox_http::{router, Settings};
+
+use super::app_state;
 use super::config::ServerConfig;
-use super::settings::Settings;
 use super::simulator::{run_customers, FakeMeta, LateAnswers, SimConfig};
-use super::{router, AppState};
 
 /// Where replies go.
 #[derive(Debug, Clone)]
@@ -179,17 +180,17 @@ impl Launch {
             .map_err(|e| format!("provisioning: {e}"))?;
         let header_timeout = self.settings.header_timeout;
         let grace = self.settings.request_timeout;
-        let state = AppState::with_settings(inbox.clone(), &self.config, self.settings)
-            .map_err(|e| e.to_string())?;
+        let state =
+            app_state(inbox.clone(), &self.config, self.settings).map_err(|e| e.to_string())?;
         let auth = state.auth.clone();
-        let app = router(state, &self.config);
+        let app = router(state);
 
         let mut until_stopped = stopped.clone();
         tasks.push(tokio::spawn(async move {
             let shutdown = async move {
                 let _ = until_stopped.changed().await;
             };
-            super::http::serve(listener, app, header_timeout, grace, shutdown).await;
+            inbox_http::http::serve(listener, app, header_timeout, grace, shutdown).await;
         }));
         // Settings changed through another instance apply here too.
         let follower = inbox.clone();

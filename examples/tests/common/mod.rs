@@ -18,8 +18,8 @@ use inbox_core::ports::{ManualClock, Store};
 use inbox_core::testing::RecordingTransport;
 use inbox_core::{Inbox, InboxConfig, Ports};
 use inbox_examples::server::launch::{Delivery, Launch, Running};
-use inbox_examples::server::settings::Settings;
-use inbox_examples::server::{config::ServerConfig, router, AppState};
+use inbox_examples::server::{app_state, config::ServerConfig};
+use inbox_http::{router, AppState, Settings};
 use inbox_runtime::UuidIds;
 use inbox_store_memory::{MemoryEventBus, MemoryStore};
 
@@ -89,7 +89,7 @@ pub async fn app() -> App {
 pub async fn app_with(settings: Settings) -> App {
     let (inbox, transport, clock) = inbox().await;
     let config = ServerConfig::parse(CONFIG).unwrap();
-    let state = AppState::with_settings(inbox.clone(), &config, settings).unwrap();
+    let state = app_state(inbox.clone(), &config, settings).unwrap();
     App::from_state(state, config, transport, clock)
 }
 
@@ -102,7 +102,7 @@ impl App {
         clock: Arc<ManualClock>,
     ) -> Self {
         Self {
-            router: router(state.clone(), &config),
+            router: router(state.clone()),
             inbox: state.inbox.clone(),
             transport,
             clock,
@@ -136,7 +136,7 @@ impl App {
     /// sessions) is gone, the store is not.
     pub fn restarted(&self) -> App {
         let config = ServerConfig::parse(CONFIG).unwrap();
-        let state = AppState::new(self.inbox.clone(), &config).unwrap();
+        let state = app_state(self.inbox.clone(), &config, Settings::default()).unwrap();
         App::from_state(state, config, self.transport.clone(), self.clock.clone())
     }
 

@@ -8,9 +8,9 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 
-const INDEX: &str = include_str!("../../server/web/index.html");
-const APP: &str = include_str!("../../server/web/app.js");
-const STYLE: &str = include_str!("../../server/web/style.css");
+const INDEX: &str = include_str!("../web/index.html");
+const APP: &str = include_str!("../web/app.js");
+const STYLE: &str = include_str!("../web/style.css");
 
 fn file(content_type: &'static str, body: &'static str) -> impl IntoResponse {
     (

@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use inbox_core::AgentId;
 
-use crate::server::error::ApiError;
+use crate::error::ApiError;
 
 /// A request's digest: SHA-256 over its method, path and body.
 pub type RequestDigest = [u8; 32];

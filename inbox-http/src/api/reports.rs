@@ -10,8 +10,8 @@ use inbox_core::metrics::{LiveQuery, MetricsQuery};
 use inbox_core::{AgentId, ChannelId, TeamId};
 
 use super::session::Caller;
-use crate::server::error::{ApiError, ApiResult};
-use crate::server::extract::Query;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::Query;
 
 /// Report parameters.
 #[derive(Debug, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]

@@ -12,7 +12,7 @@ use inbox_core::DeadLetterId;
 use inbox_whatsapp::WhatsAppDecoder;
 
 use super::session::{Caller, On};
-use crate::server::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult};
 
 /// Dead letter listing parameters.
 #[derive(Debug, Deserialize, Default, utoipa::ToSchema, utoipa::IntoParams)]

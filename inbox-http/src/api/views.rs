@@ -13,9 +13,9 @@ use inbox_core::{
 };
 
 use super::session::{Caller, On, Session};
-use crate::server::error::{ApiError, ApiResult};
-use crate::server::extract::Query;
-use crate::server::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::Query;
+use crate::AppState;
 
 /// Inbox view parameters.
 #[derive(Debug, Deserialize, Default, utoipa::ToSchema, utoipa::IntoParams)]
@@ -166,11 +166,11 @@ pub async fn search(
 }
 
 /// `GET /api/templates`: the approved templates.
-#[utoipa::path(get, path = "/api/templates", tag = "conversations", responses((status = 200, body = Vec<crate::server::config::TemplateConfig>), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
+#[utoipa::path(get, path = "/api/templates", tag = "conversations", responses((status = 200, body = Vec<crate::TemplateConfig>), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
 pub async fn templates(
     State(s): State<AppState>,
     Session(_): Session,
-) -> Json<Vec<crate::server::config::TemplateConfig>> {
+) -> Json<Vec<crate::TemplateConfig>> {
     Json(s.templates.as_ref().clone())
 }
 

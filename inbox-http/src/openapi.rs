@@ -9,9 +9,9 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use super::api;
-use super::config::TemplateConfig;
 use super::error::ApiError;
 use super::live;
+use super::TemplateConfig;
 
 /// The description.
 #[derive(OpenApi)]

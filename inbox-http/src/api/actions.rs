@@ -17,9 +17,9 @@ use inbox_core::{Actor, AgentId, Assignee, ConversationId, MessageId, Reply, Tea
 
 use super::idempotency::{self, RequestDigest, Seen};
 use super::session::{Caller, On, Session};
-use crate::server::error::{ApiError, ApiResult};
-use crate::server::extract::{rejected, Json, Path};
-use crate::server::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{rejected, Json, Path};
+use crate::AppState;
 
 const KEY_HEADER: &str = "idempotency-key";
 

@@ -10,12 +10,12 @@ use serde::{Deserialize, Serialize};
 use inbox_core::model::{Agent, Presence, Role};
 use inbox_core::{Actor, AgentId, TeamId};
 
-use crate::server::auth::{self, COOKIE};
-use crate::server::client::Client;
-use crate::server::error::{ApiError, ApiResult};
-use crate::server::extract::{Json, Path};
-use crate::server::throttle::{Account, Address};
-use crate::server::AppState;
+use crate::auth::{self, COOKIE};
+use crate::client::Client;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Json, Path};
+use crate::throttle::{Account, Address};
+use crate::AppState;
 
 /// The signed-in agent of a request.
 #[derive(Debug, Clone)]

@@ -1,6 +1,6 @@
-//! Sign-in and sessions: agents from the configuration file, passwords
-//! checked against their Argon2 hashes, sessions as random tokens held in
-//! memory (a restart signs everybody out).
+//! Sign-in and sessions: the agents of [`Accounts`], passwords checked
+//! against their Argon2 hashes, sessions as random tokens held in memory
+//! (a restart signs everybody out).
 
 use argon2::password_hash::{self, PasswordHash, PasswordHasher, SaltString};
 use argon2::Argon2;
@@ -11,12 +11,11 @@ use tokio::sync::watch;
 
 use inbox_core::{Actor, AgentId, TenantId};
 
-use super::config::ServerConfig;
-
 /// The session cookie's name.
 pub const COOKIE: &str = "inbox_session";
 
-/// Hashes a password for the configuration file (Argon2id, random salt).
+/// Hashes a password (Argon2id, random salt): the PHC string
+/// [`Accounts::with_agent`] takes.
 pub fn hash_password(password: &str) -> Result<String, String> {
     let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>()).map_err(|e| e.to_string())?;
     Argon2::default()
@@ -32,7 +31,7 @@ pub fn hash_password(password: &str) -> Result<String, String> {
 pub struct HashMemory(Vec<argon2::Block>);
 
 /// Whether `password` matches `hash` (a PHC string), computed in `memory`.
-/// What [`PasswordVerifier::verify_password`] does, without allocating the
+/// What [`argon2::PasswordVerifier::verify_password`] does, without allocating the
 /// Argon2 blocks anew; the comparison is constant-time
 /// ([`password_hash::Output`]'s equality).
 pub fn verify(password: &[u8], hash: &PasswordHash<'_>, memory: &mut HashMemory) -> bool {
@@ -67,6 +66,59 @@ pub fn verify(password: &[u8], hash: &PasswordHash<'_>, memory: &mut HashMemory)
         && password_hash::Output::new(out).is_ok_and(|o| &o == expected)
 }
 
+/// A password hash that is not an Argon2 PHC string (`$argon2id$...`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not an Argon2 PHC string")]
+pub struct BadPasswordHash;
+
+/// Who may sign in with a password: one tenant's agents and their password
+/// hashes (Argon2 PHC strings, as [`hash_password`] makes them). The
+/// agents must be provisioned in the inbox too.
+#[derive(Clone)]
+pub struct Accounts {
+    tenant: TenantId,
+    hashes: HashMap<AgentId, String>,
+}
+
+impl std::fmt::Debug for Accounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // No hashes.
+        f.debug_struct("Accounts")
+            .field("tenant", &self.tenant)
+            .field("agents", &self.hashes.len())
+            .finish()
+    }
+}
+
+impl Accounts {
+    /// No one yet, of `tenant`.
+    pub fn new(tenant: TenantId) -> Self {
+        Self {
+            tenant,
+            hashes: HashMap::new(),
+        }
+    }
+
+    /// With `agent`, whose password hashes to `password_hash` (replacing
+    /// an earlier hash of theirs). Refused unless the hash is an Argon2
+    /// PHC string.
+    pub fn with_agent(
+        mut self,
+        agent: AgentId,
+        password_hash: impl Into<String>,
+    ) -> Result<Self, BadPasswordHash> {
+        let hash = password_hash.into();
+        PasswordHash::new(&hash).map_err(|_| BadPasswordHash)?;
+        self.hashes.insert(agent, hash);
+        Ok(self)
+    }
+
+    /// The tenant whose agents these are.
+    pub fn tenant(&self) -> &TenantId {
+        &self.tenant
+    }
+}
+
 struct Session {
     agent: AgentId,
     expires: DateTime<Utc>,
@@ -93,18 +145,14 @@ impl std::fmt::Debug for Auth {
 }
 
 impl Auth {
-    /// The agents of a configuration; sessions last `ttl` from sign-in.
-    pub fn new(config: &ServerConfig, ttl: TimeDelta) -> Result<Self, inbox_core::Error> {
-        let mut hashes = HashMap::new();
-        for a in &config.agents {
-            hashes.insert(AgentId::new(&a.id)?, a.password_hash.clone());
-        }
-        Ok(Self {
-            tenant: config.tenant_id()?,
-            hashes,
+    /// Sign-in for `accounts`; sessions last `ttl` from sign-in.
+    pub fn new(accounts: Accounts, ttl: TimeDelta) -> Self {
+        Self {
+            tenant: accounts.tenant,
+            hashes: accounts.hashes,
             sessions: Mutex::new(HashMap::new()),
             ttl,
-        })
+        }
     }
 
     /// The tenant whose agents sign in here.

@@ -1,0 +1,19 @@
+//! The agent API: JSON over the [`Inbox`](inbox_core::Inbox), one handler
+//! per action. Every action carries the conversation version the agent saw
+//! (`version`) and an `Idempotency-Key` header; the same request again
+//! gets the first answer, another request under the same key is refused
+//! ([`idempotency`]).
+
+mod actions;
+mod dead_letters;
+pub mod idempotency;
+mod reports;
+mod session;
+mod views;
+
+pub use actions::*;
+pub use dead_letters::*;
+pub use idempotency::Idempotency;
+pub use reports::*;
+pub use session::*;
+pub use views::*;

@@ -1,0 +1,279 @@
+//! # inbox-http
+//!
+//! The shared inbox over HTTP, as an axum [`Router`] over an [`Inbox`]
+//! that an embedder serves on its own or nests under any path of its own
+//! service:
+//!
+//! - the agent API under `/api` (JSON; see [`api`] and [`API_ROUTES`]),
+//!   every action idempotent ([`api::idempotency`]);
+//! - live updates as server-sent events (`/api/events`, [`live`]);
+//! - password sign-in (Argon2) with sessions ([`auth`]), guarded against
+//!   password guessing ([`throttle`]);
+//! - the API's OpenAPI 3.1 description at `/api/openapi.json` ([`openapi`]);
+//! - the WhatsApp webhook of each number, `/webhooks/whatsapp/{channel}`
+//!   (the handshake and signed notifications, acknowledged once stored;
+//!   [`AppStateBuilder::webhook`]);
+//! - the web inbox at `/` ([`web`]);
+//! - the HTTP edge: timeouts, body limits, errors as JSON, security headers
+//!   ([`http`], [`settings`]), and an accept loop with a header read
+//!   timeout ([`http::serve`]).
+//!
+//! Everything goes through the library's public API: [`Inbox`] and the
+//! WhatsApp adapter's axum router. The example server
+//! (`cargo run --example server`) is a thin binary over this crate.
+//!
+//! ## Nesting the router in an embedder's app
+//!
+//! ```no_run
+//! use axum::routing::get;
+//! use axum::Router;
+//! use inbox_core::{AgentId, ChannelId, Inbox, TenantId};
+//! use inbox_http::auth::{hash_password, Accounts};
+//! use inbox_http::{AppState, Settings};
+//! use inbox_whatsapp::{Webhook, WebhookConfig};
+//!
+//! # async fn embed(inbox: Inbox) -> Result<(), Box<dyn std::error::Error>> {
+//! // Who may sign in with a password (the tenant is provisioned already).
+//! let accounts = Accounts::new(TenantId::new("acme")?)
+//!     .with_agent(AgentId::new("ana")?, hash_password("correct horse")?)?;
+//! let state = AppState::builder(inbox, accounts)
+//!     .settings(Settings::default())
+//!     .webhook(
+//!         ChannelId::new("main")?,
+//!         Webhook::new(WebhookConfig::for_numbers("verify-token", "app-secret", ["1000001"])),
+//!     )
+//!     .build();
+//! // The embedder's own routes, with the inbox below `/inbox`
+//! // (`/inbox/api/...`, `/inbox/webhooks/whatsapp/main`).
+//! let app = Router::new()
+//!     .route("/health", get(|| async { "ok" }))
+//!     .nest("/inbox", inbox_http::router(state));
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! axum::serve(listener, app).await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Sign-in limits attempts per client address, read from axum's
+//! `ConnectInfo<SocketAddr>`: [`http::serve`] gives every request its peer
+//! (and adds a header read timeout), as does [`axum::serve()`] on
+//! `app.into_make_service_with_connect_info::<SocketAddr>()`; without it
+//! every client counts as one address. The web
+//! inbox's script calls the API at `/api` of its origin and the session
+//! cookie has `Path=/`: nested under a path, the JSON API, live events and
+//! webhooks work there, the web inbox only at the root.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod auth;
+pub mod client;
+pub mod error;
+pub mod extract;
+pub mod http;
+pub mod live;
+pub mod openapi;
+pub mod settings;
+pub mod throttle;
+pub mod web;
+
+use axum::Router;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+use inbox_core::{ChannelId, Inbox, TenantId};
+use inbox_whatsapp::Webhook;
+
+pub use auth::Accounts;
+pub use settings::Settings;
+
+/// An approved WhatsApp message template: what agents may send once the
+/// 24-hour window has closed (`GET /api/templates` lists them).
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateConfig {
+    /// Its name in WhatsApp Manager.
+    pub name: String,
+    /// Its language code, e.g. `en_US`.
+    pub language: String,
+    /// What it says (shown to agents).
+    pub text: String,
+}
+
+/// What every handler shares. Cheap to clone (everything behind `Arc`s);
+/// made with [`AppState::builder`].
+#[derive(Clone)]
+pub struct AppState {
+    /// The inbox.
+    pub inbox: Inbox,
+    /// Sign-in and sessions.
+    pub auth: Arc<auth::Auth>,
+    /// Answers to repeated idempotency keys.
+    pub idempotency: Arc<api::Idempotency>,
+    /// The message templates agents may send when the window is closed.
+    pub templates: Arc<Vec<TemplateConfig>>,
+    /// Network and sign-in settings.
+    pub settings: Arc<settings::Settings>,
+    /// Sign-in rate limits and lockouts.
+    pub throttle: Arc<throttle::Throttle>,
+    /// The password hashes running at once.
+    pub hashes: Arc<throttle::HashGate>,
+    /// The WhatsApp webhook of each number, routed at
+    /// `/webhooks/whatsapp/{channel}`.
+    pub webhooks: Arc<Vec<(ChannelId, Webhook)>>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("auth", &self.auth)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// A builder of the state for `inbox`, where `accounts` may sign in;
+    /// no templates, no webhooks and the default [`Settings`] until told
+    /// otherwise.
+    pub fn builder(inbox: Inbox, accounts: Accounts) -> AppStateBuilder {
+        AppStateBuilder {
+            inbox,
+            accounts,
+            templates: Vec::new(),
+            settings: Settings::default(),
+            webhooks: Vec::new(),
+        }
+    }
+
+    /// The inbox's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.inbox.now()
+    }
+
+    fn auth_tenant(&self) -> TenantId {
+        self.auth.tenant().clone()
+    }
+}
+
+/// Makes an [`AppState`]; see [`AppState::builder`].
+#[derive(Debug)]
+pub struct AppStateBuilder {
+    inbox: Inbox,
+    accounts: Accounts,
+    templates: Vec<TemplateConfig>,
+    settings: Settings,
+    webhooks: Vec<(ChannelId, Webhook)>,
+}
+
+impl AppStateBuilder {
+    /// The approved message templates agents may send.
+    pub fn templates(mut self, templates: impl IntoIterator<Item = TemplateConfig>) -> Self {
+        self.templates = templates.into_iter().collect();
+        self
+    }
+
+    /// The network and sign-in settings.
+    pub fn settings(mut self, settings: Settings) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    /// The WhatsApp webhook of number `channel`, routed at
+    /// `/webhooks/whatsapp/{channel}`. Bind its configuration to that
+    /// number alone ([`inbox_whatsapp::WebhookConfig::for_numbers`]), so the
+    /// route speaks only for it: a body about another number, signed with
+    /// this route's secret, is refused with 403.
+    pub fn webhook(mut self, channel: ChannelId, webhook: Webhook) -> Self {
+        self.webhooks.push((channel, webhook));
+        self
+    }
+
+    /// The state.
+    pub fn build(self) -> AppState {
+        let settings = self.settings;
+        let limits = &settings.sign_in;
+        AppState {
+            auth: Arc::new(auth::Auth::new(self.accounts, settings.session_ttl)),
+            idempotency: Arc::new(api::Idempotency::new(10_000)),
+            templates: Arc::new(self.templates),
+            throttle: Arc::new(throttle::Throttle::new(limits, self.inbox.clock())),
+            hashes: Arc::new(throttle::HashGate::new(
+                limits.concurrent_hashes,
+                limits.waiting,
+            )),
+            webhooks: Arc::new(self.webhooks),
+            settings: Arc::new(settings),
+            inbox: self.inbox,
+        }
+    }
+}
+
+/// Declares the agent API's routes once: [`API_ROUTES`] lists them and
+/// `api_router` routes them, so neither can leave a route out.
+macro_rules! api_routes {
+    ($($method:ident $path:literal => $handler:expr,)*) => {
+        /// Every route of the agent API below `/api`, as (method, path): what
+        /// the OpenAPI description documents, no more and no less (a test
+        /// holds one against the other).
+        pub const API_ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
+
+        /// The agent API (below `/api`).
+        fn api_router() -> Router<AppState> {
+            Router::new()$(.route($path, axum::routing::$method($handler)))*
+        }
+    };
+}
+
+api_routes! {
+    post "/session" => api::sign_in,
+    delete "/session" => api::sign_out,
+    get "/me" => api::me,
+    get "/agents" => api::agents,
+    post "/presence" => api::presence,
+    get "/conversations" => api::list,
+    get "/conversations/{id}" => api::conversation,
+    post "/conversations/{id}/claim" => api::claim,
+    post "/conversations/{id}/assign" => api::assign,
+    post "/conversations/{id}/transfer" => api::transfer,
+    post "/conversations/{id}/release" => api::release,
+    post "/conversations/{id}/reply" => api::reply,
+    post "/conversations/{id}/messages/{message_id}/resend" => api::resend,
+    post "/conversations/{id}/notes" => api::note,
+    post "/conversations/{id}/tags" => api::tags,
+    post "/conversations/{id}/status" => api::status,
+    post "/conversations/{id}/priority" => api::priority,
+    put "/conversations/{id}/lease" => api::take_lease,
+    delete "/conversations/{id}/lease" => api::drop_lease,
+    post "/conversations/{id}/viewing" => api::viewing,
+    get "/search" => api::search,
+    get "/contacts/{id}" => api::contact,
+    get "/metrics" => api::metrics,
+    get "/live" => api::live,
+    get "/events" => live::events,
+    get "/templates" => api::templates,
+    get "/dead-letters" => api::dead_letters,
+    post "/dead-letters/{id}/replay" => api::replay_dead_letter,
+    get "/openapi.json" => openapi::openapi_json,
+}
+
+/// The whole application: the state's webhooks, the agent API, live
+/// events, the web inbox, each route behind the HTTP edge
+/// ([`http::harden`]), unknown paths included (404 `not_found`). Serve it
+/// ([`http::serve`]) or nest it under a path of a larger app
+/// ([`Router::nest`]).
+pub fn router(state: AppState) -> Router {
+    let api = api_router().with_state(state.clone());
+    let mut app = Router::new().nest("/api", api).merge(web::router());
+    for (channel, webhook) in state.webhooks.iter() {
+        app = app.merge(inbox_whatsapp::axum::webhook_router(
+            &format!("/webhooks/whatsapp/{}", channel.as_str()),
+            webhook.clone(),
+            state.inbox.clone(),
+        ));
+    }
+    // Its own fallback, so that nested under a path, the routes it does
+    // not know below that path are answered like the others (JSON, the
+    // security headers), not by the embedder's fallback.
+    let app = app.fallback(|| async { axum::http::StatusCode::NOT_FOUND });
+    http::harden(app, &state.settings)
+}
