@@ -67,9 +67,10 @@ impl From<inbox_core::Error> for ApiError {
     fn from(e: inbox_core::Error) -> Self {
         use inbox_core::Error as E;
         let status = match &e {
-            E::InvalidInput { .. } | E::InvalidContent(_) | E::InvalidRules { .. } => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            E::InvalidInput { .. }
+            | E::InvalidContent(_)
+            | E::InvalidRules { .. }
+            | E::InvalidSettings { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             E::NotFound { .. } | E::UnknownChannel { .. } => StatusCode::NOT_FOUND,
             E::Forbidden { .. } => StatusCode::FORBIDDEN,
             E::Conflict(_)
@@ -85,6 +86,7 @@ impl From<inbox_core::Error> for ApiError {
         let details = match &e {
             E::Conflict(c) => serde_json::to_value(c).ok(),
             E::InvalidContent(v) => serde_json::to_value(v).ok(),
+            E::InvalidSettings { problems } => Some(serde_json::json!({ "problems": problems })),
             E::AlreadyOwned { owner, .. } => Some(serde_json::json!({ "owner": owner })),
             E::LeaseHeld { holder, .. } => Some(serde_json::json!({ "holder": holder })),
             _ => None,

@@ -119,6 +119,13 @@ impl Inbox {
         self.ports.store.agents(&actor.tenant).await
     }
 
+    /// The teams of the actor's tenant (ids and names). Any agent may see
+    /// them.
+    pub async fn teams(&self, actor: &Actor) -> Result<Vec<Team>> {
+        self.agent_allowed(actor, Action::View).await?;
+        self.ports.store.teams(&actor.tenant).await
+    }
+
     async fn require_settings(&self, actor: &Actor, tenant: &TenantId) -> Result<AgentId> {
         let me = self.load_agent(actor).await?;
         if &actor.tenant != tenant {

@@ -5,6 +5,7 @@
 //! ([`idempotency`]).
 
 mod actions;
+mod admin;
 mod dead_letters;
 pub mod idempotency;
 mod reports;
@@ -12,6 +13,7 @@ mod session;
 mod views;
 
 pub use actions::*;
+pub use admin::*;
 pub use dead_letters::*;
 pub use idempotency::Idempotency;
 pub use reports::*;
