@@ -428,3 +428,136 @@ async fn a_reply_that_may_not_have_been_delivered_is_sent_again() {
     }
     server.shutdown().await;
 }
+
+/// Replaces the text of a form field.
+async fn replace_text(c: &Client, css: &str, text: &str) {
+    let e = wait_for(c, css, |_| true).await;
+    e.clear().await.unwrap();
+    e.send_keys(text).await.unwrap();
+}
+
+/// An admin adds a team and an agent, writes a routing rule with a mistake
+/// (the problem shown at its field, nothing saved), fixes it, asks who
+/// would get an urgent message (the dry run), and the next customer who
+/// writes "urgent" is routed by the new rule; a supervisor reads the
+/// settings but has no Save.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_sets_up_routing_and_tries_it() {
+    let Some(path) = chromedriver_or_skip() else {
+        return;
+    };
+    let server = simulated_server(Duration::from_secs(3)).await;
+    let meta = server.meta.clone().unwrap();
+    let driver = start_driver(&path).await;
+    let ada = browser(&driver).await;
+    sign_in(&ada, &server.url, "ada").await;
+    click(&ada, "[data-testid=tab-admin]").await;
+    wait_for(&ada, "[data-testid=agents-table]", |t| t.contains("Ana")).await;
+
+    // A team and an agent in it.
+    type_into(&ada, "[data-testid=team-id]", "vip").await;
+    type_into(&ada, "[data-testid=team-name]", "VIP customers").await;
+    click(&ada, "[data-testid=team-save]").await;
+    wait_for(&ada, "[data-testid=teams-list]", |t| {
+        t.contains("VIP customers (vip)")
+    })
+    .await;
+    type_into(&ada, "[data-testid=agent-id]", "lucia").await;
+    type_into(&ada, "[data-testid=agent-name]", "Lucía").await;
+    type_into(&ada, "[data-testid=agent-teams]", "vip").await;
+    click(&ada, "[data-testid=agent-save]").await;
+    wait_for(&ada, "[data-testid=agents-table]", |t| t.contains("Lucía")).await;
+
+    // A rule with a typo in the team: refused, the problem named at its
+    // line, nothing stored.
+    let rule = |team: &str| {
+        format!(
+            "routing:\n  rules:\n    - name: urgent to vip\n      when: {{text: {{contains: urgent}}}}\n      then: [{{route_to_team: {team}}}]\n"
+        )
+    };
+    replace_text(&ada, "[data-testid=settings-yaml]", &rule("vipp")).await;
+    click(&ada, "[data-testid=settings-save]").await;
+    let problem = wait_for(&ada, "[data-testid=settings-problem]", |t| !t.is_empty()).await;
+    let text = problem.text().await.unwrap();
+    assert!(
+        text.contains("line 5")
+            && text.contains("routing.rules[0].then[0].route_to_team")
+            && text.contains(r#"did you mean "vip"?"#),
+        "{text}"
+    );
+    screenshot(&ada, "settings-problem.png").await;
+    let stored = server
+        .inbox
+        .ports()
+        .store
+        .settings(&inbox_core::TenantId::new("demo").unwrap())
+        .await
+        .unwrap();
+    assert!(stored.is_none_or(|s| s.document.routing.rules.is_empty()));
+
+    // Fixed and saved; the history shows it.
+    replace_text(&ada, "[data-testid=settings-yaml]", &rule("vip")).await;
+    click(&ada, "[data-testid=settings-save]").await;
+    wait_for(&ada, "[data-testid=banner]", |t| {
+        t.contains("Saved as version")
+    })
+    .await;
+    wait_for(&ada, "[data-testid=history]", |t| t.contains("routing")).await;
+
+    // Who would get an urgent message? The VIP team, by the new rule.
+    type_into(&ada, "[data-testid=explain-text]", "This is urgent, please").await;
+    click(&ada, "[data-testid=explain-run]").await;
+    wait_for(&ada, "[data-testid=explain-team]", |t| t == "vip").await;
+    wait_for(&ada, "[data-testid=explain-steps]", |t| {
+        t.contains("urgent to vip")
+    })
+    .await;
+    let admin_png = screenshot(&ada, "settings.png").await;
+    eprintln!("screenshot: {}", admin_png.display());
+
+    // The next customer writing "urgent" goes to the VIP team.
+    meta.customer_writes(
+        "34600100077",
+        "Irene",
+        SimContent::Text("URGENT: wrong address".into()),
+    )
+    .await
+    .unwrap();
+    let admin = inbox_core::Actor::new(
+        inbox_core::TenantId::new("demo").unwrap(),
+        inbox_core::AgentId::new("ada").unwrap(),
+    );
+    let query = inbox_core::ViewQuery::new(inbox_core::View::All);
+    let started = Instant::now();
+    let team = loop {
+        let hits = server
+            .inbox
+            .search(&admin, "wrong address", &query)
+            .await
+            .unwrap();
+        if let Some(hit) = hits.items.first() {
+            break hit.conversation.team.clone();
+        }
+        assert!(started.elapsed() < WAIT, "the message never arrived");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(team.map(|t| t.to_string()).as_deref(), Some("vip"));
+
+    // A supervisor reads the settings; only admins change them.
+    let sam = browser(&driver).await;
+    sign_in(&sam, &server.url, "sam").await;
+    click(&sam, "[data-testid=tab-admin]").await;
+    wait_for(&sam, "[data-testid=settings-yaml]", |_| true).await;
+    let yaml = value_of(&sam, "[data-testid=settings-yaml]").await;
+    assert!(yaml.contains("urgent to vip"), "{yaml}");
+    let save = sam
+        .find(Locator::Css("[data-testid=settings-save]"))
+        .await
+        .unwrap();
+    assert!(!save.is_displayed().await.unwrap());
+
+    for c in [ada, sam] {
+        c.close().await.unwrap();
+    }
+    server.shutdown().await;
+}

@@ -259,6 +259,7 @@ api_routes! {
     get "/settings/versions/{version}" => api::settings_version,
     post "/settings/explain" => api::explain,
     get "/teams" => api::teams,
+    get "/channels" => api::channels,
     put "/teams/{id}" => api::put_team,
     put "/agents/{id}" => api::put_agent,
     get "/dead-letters" => api::dead_letters,

@@ -126,6 +126,13 @@ impl Inbox {
         self.ports.store.teams(&actor.tenant).await
     }
 
+    /// The numbers of the actor's tenant (ids, display numbers, names).
+    /// Any agent may see them.
+    pub async fn channels(&self, actor: &Actor) -> Result<Vec<Channel>> {
+        self.agent_allowed(actor, Action::View).await?;
+        self.ports.store.channels(&actor.tenant).await
+    }
+
     async fn require_settings(&self, actor: &Actor, tenant: &TenantId) -> Result<AgentId> {
         let me = self.load_agent(actor).await?;
         if &actor.tenant != tenant {

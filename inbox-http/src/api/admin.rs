@@ -259,6 +259,33 @@ pub async fn teams(Caller(s, a): Caller) -> ApiResult<JsonAnswer<Vec<Team>>> {
     Ok(JsonAnswer(s.inbox.teams(&a).await?))
 }
 
+/// A number as agents see it (no secrets).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ChannelView {
+    /// Its id.
+    pub id: String,
+    /// A label ("Sales").
+    pub name: String,
+    /// The number as customers see it.
+    pub display_number: String,
+}
+
+/// `GET /api/channels`: the tenant's numbers (any agent).
+#[utoipa::path(get, path = "/api/channels", tag = "directory", responses((status = 200, body = Vec<ChannelView>), (status = 401, body = ApiError)))]
+pub async fn channels(Caller(s, a): Caller) -> ApiResult<JsonAnswer<Vec<ChannelView>>> {
+    let channels = s.inbox.channels(&a).await?;
+    Ok(JsonAnswer(
+        channels
+            .into_iter()
+            .map(|c| ChannelView {
+                id: c.id.to_string(),
+                name: c.name,
+                display_number: c.display_number,
+            })
+            .collect(),
+    ))
+}
+
 /// A team as an admin writes it.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -307,11 +334,11 @@ fn yes() -> bool {
 
 /// `PUT /api/agents/{id}`: creates or updates an agent (admins); recorded
 /// in the settings history.
-#[utoipa::path(put, path = "/api/agents/{id}", tag = "directory", params(("id" = String, Path, description = "Agent id")), request_body = AgentForm, responses((status = 200, body = Object, description = "The agent as stored"), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 422, body = ApiError)))]
+#[utoipa::path(put, path = "/api/agents/{id}", tag = "directory", params(("id" = String, Path, description = "Agent id")), request_body = AgentForm, responses((status = 200, body = super::AgentView, description = "The agent as stored"), (status = 201, body = super::AgentView, description = "A new agent"), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 422, body = ApiError)))]
 pub async fn put_agent(
     on: On<AgentId>,
     Json(form): Json<AgentForm>,
-) -> ApiResult<(StatusCode, JsonAnswer<Agent>)> {
+) -> ApiResult<(StatusCode, JsonAnswer<super::AgentView>)> {
     let store = &on.state.inbox.ports().store;
     let existing = match store.agent(&on.actor.tenant, &on.id).await {
         Ok(agent) => Some(agent),
@@ -332,7 +359,7 @@ pub async fn put_agent(
     agent.capacity = form.capacity;
     agent.active = form.active;
     on.state.inbox.save_agent(&on.actor, &agent).await?;
-    Ok((status, JsonAnswer(agent)))
+    Ok((status, JsonAnswer(agent.into())))
 }
 
 /// `GET /api/canned`: the canned responses the signed-in agent may use

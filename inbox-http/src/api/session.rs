@@ -106,6 +106,8 @@ pub struct AgentView {
     pub presence: Presence,
     /// Capacity (0: unlimited).
     pub capacity: u32,
+    /// Whether they may sign in and take work.
+    pub active: bool,
 }
 
 impl From<Agent> for AgentView {
@@ -117,6 +119,7 @@ impl From<Agent> for AgentView {
             teams: a.teams,
             presence: a.presence,
             capacity: a.capacity,
+            active: a.active,
         }
     }
 }
