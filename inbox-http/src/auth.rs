@@ -129,6 +129,7 @@ struct Session {
 /// Who may sign in, and who has.
 pub struct Auth {
     tenant: TenantId,
+    clock: std::sync::Arc<dyn inbox_core::ports::Clock>,
     hashes: HashMap<AgentId, String>,
     sessions: Mutex<HashMap<String, Session>>,
     ttl: TimeDelta,
@@ -145,10 +146,16 @@ impl std::fmt::Debug for Auth {
 }
 
 impl Auth {
-    /// Sign-in for `accounts`; sessions last `ttl` from sign-in.
-    pub fn new(accounts: Accounts, ttl: TimeDelta) -> Self {
+    /// Sign-in for `accounts`; sessions last `ttl` from sign-in, by
+    /// `clock` (the inbox's).
+    pub fn new(
+        accounts: Accounts,
+        ttl: TimeDelta,
+        clock: std::sync::Arc<dyn inbox_core::ports::Clock>,
+    ) -> Self {
         Self {
             tenant: accounts.tenant,
+            clock,
             hashes: accounts.hashes,
             sessions: Mutex::new(HashMap::new()),
             ttl,
@@ -257,6 +264,21 @@ pub fn token(headers: &axum::http::HeaderMap) -> Option<String> {
             let (k, v) = kv.trim().split_once('=')?;
             (k == COOKIE).then(|| v.to_string())
         })
+}
+
+#[async_trait::async_trait]
+impl crate::identity::Identity for Auth {
+    /// The agent of the request's session (cookie or bearer token), if it
+    /// is live.
+    async fn identify(
+        &self,
+        request: &axum::http::request::Parts,
+    ) -> Result<Actor, crate::identity::Refusal> {
+        let now = self.clock.now();
+        token(&request.headers)
+            .and_then(|t| self.actor(&t, now))
+            .ok_or(crate::identity::Refusal::Unauthenticated)
+    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
-//! The HTTP edge: what wraps every route (body limit, request timeout,
-//! panics caught, errors as JSON, security headers) and the accept loop
+//! The HTTP edge: what wraps every route (a tracing span with the tenant
+//! and actor, body limit, request timeout, panics caught, errors as JSON,
+//! security headers) and the accept loop
 //! with a header read timeout, which `axum::serve` does not offer.
 
 use axum::body::Body;
@@ -40,6 +41,24 @@ pub fn harden(app: Router, settings: &Settings) -> Router {
         .layer(CatchPanicLayer::custom(panicked))
         .layer(middleware::from_fn(json_errors))
         .layer(middleware::map_response(security_headers))
+        .layer(middleware::from_fn(traced))
+}
+
+/// Runs each request in a `request` span with its method and path; the
+/// identity fills in `tenant` and `actor` once it knows them, and the
+/// answer's status is logged at debug level.
+async fn traced(req: Request, next: Next) -> Response<Body> {
+    use tracing::Instrument;
+    let span = tracing::info_span!(
+        "request",
+        method = %req.method(),
+        path = %req.uri().path(),
+        tenant = tracing::field::Empty,
+        actor = tracing::field::Empty,
+    );
+    let res = next.run(req).instrument(span.clone()).await;
+    span.in_scope(|| tracing::debug!(status = res.status().as_u16(), "answered"));
+    res
 }
 
 fn panicked(panic: Box<dyn std::any::Any + Send>) -> Response<Body> {

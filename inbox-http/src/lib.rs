@@ -70,6 +70,7 @@ pub mod client;
 pub mod error;
 pub mod extract;
 pub mod http;
+pub mod identity;
 pub mod live;
 pub mod openapi;
 pub mod settings;
@@ -106,8 +107,11 @@ pub struct TemplateConfig {
 pub struct AppState {
     /// The inbox.
     pub inbox: Inbox,
-    /// Sign-in and sessions.
+    /// Password sign-in and its sessions (the built-in identity).
     pub auth: Arc<auth::Auth>,
+    /// Who each request comes from: [`AppState::auth`] unless the
+    /// embedder plugged in their own ([`AppStateBuilder::identity`]).
+    pub identity: Arc<dyn identity::Identity>,
     /// Answers to repeated idempotency keys.
     pub idempotency: Arc<api::Idempotency>,
     /// The message templates agents may send when the window is closed.
@@ -142,6 +146,7 @@ impl AppState {
             templates: Vec::new(),
             settings: Settings::default(),
             webhooks: Vec::new(),
+            identity: None,
         }
     }
 
@@ -156,16 +161,34 @@ impl AppState {
 }
 
 /// Makes an [`AppState`]; see [`AppState::builder`].
-#[derive(Debug)]
 pub struct AppStateBuilder {
     inbox: Inbox,
     accounts: Accounts,
     templates: Vec<TemplateConfig>,
     settings: Settings,
     webhooks: Vec<(ChannelId, Webhook)>,
+    identity: Option<Arc<dyn identity::Identity>>,
+}
+
+impl std::fmt::Debug for AppStateBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppStateBuilder")
+            .field("accounts", &self.accounts)
+            .field("identity", &self.identity.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl AppStateBuilder {
+    /// Who requests come from: the embedder's own sessions, tokens or
+    /// certificates instead of the built-in password sessions (keep both
+    /// with [`identity::AnyOf`]; the sign-in routes open built-in
+    /// sessions).
+    pub fn identity(mut self, identity: Arc<dyn identity::Identity>) -> Self {
+        self.identity = Some(identity);
+        self
+    }
+
     /// The approved message templates agents may send.
     pub fn templates(mut self, templates: impl IntoIterator<Item = TemplateConfig>) -> Self {
         self.templates = templates.into_iter().collect();
@@ -191,9 +214,15 @@ impl AppStateBuilder {
     /// The state.
     pub fn build(self) -> AppState {
         let settings = self.settings;
+        let auth = Arc::new(auth::Auth::new(
+            self.accounts,
+            settings.session_ttl,
+            self.inbox.clock(),
+        ));
         let limits = &settings.sign_in;
         AppState {
-            auth: Arc::new(auth::Auth::new(self.accounts, settings.session_ttl)),
+            identity: self.identity.unwrap_or_else(|| auth.clone()),
+            auth,
             idempotency: Arc::new(api::Idempotency::new(10_000)),
             templates: Arc::new(self.templates),
             throttle: Arc::new(throttle::Throttle::new(limits, self.inbox.clock())),

@@ -2,7 +2,7 @@
 //! to what the signed-in agent may see, for as long as the session lasts.
 
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::request::Parts;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures_util::{future, Stream, StreamExt};
 use std::convert::Infallible;
@@ -10,11 +10,13 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
-use inbox_core::ports::{BusItem, Clock};
+use inbox_core::ports::BusItem;
+use inbox_core::Actor;
 
 use super::api::Session;
-use super::auth::{self, Auth};
-use super::error::{ApiError, ApiResult};
+use super::auth;
+use super::error::ApiResult;
+use super::identity::Identity;
 use super::AppState;
 
 /// `GET /api/events`: `text/event-stream` of the tenant's events the agent
@@ -31,24 +33,27 @@ use super::AppState;
 pub async fn events(
     State(s): State<AppState>,
     Session(actor): Session,
-    headers: HeaderMap,
+    request: Parts,
 ) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
-    let token = auth::token(&headers).ok_or_else(ApiError::unauthenticated)?;
-    let ended = s
-        .auth
-        .ended(&token, s.now())
-        .ok_or_else(ApiError::unauthenticated)?;
+    // A built-in session's sign-out ends the stream at once; any other
+    // end is seen at the next check.
+    let ended = auth::token(&request.headers).and_then(|t| s.auth.ended(&t, s.now()));
     let session = SessionWatch {
-        auth: s.auth.clone(),
-        clock: s.inbox.ports().clock.clone(),
-        token,
+        identity: s.identity.clone(),
+        request: Arc::new(request),
+        actor: actor.clone(),
     };
     let events = s.inbox.subscribe(&actor).await?;
     let live = session.clone();
     let stream = events
-        // The first event for the agent after the session expired ends
-        // the stream unsent.
-        .take_while(move |_| future::ready(live.valid()))
+        // The first event for the agent after the session ended ends the
+        // stream unsent.
+        .then(move |item| {
+            let live = live.clone();
+            async move { live.valid().await.then_some(item) }
+        })
+        .take_while(|item| future::ready(item.is_some()))
+        .filter_map(future::ready)
         .filter_map(|item| {
             future::ready(match item {
                 BusItem::Lagged(n) => {
@@ -66,27 +71,36 @@ pub async fn events(
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
-/// The session a stream belongs to.
+/// The session a stream belongs to: the request that opened it, asked
+/// again of the identity now and then.
 #[derive(Clone)]
 struct SessionWatch {
-    auth: Arc<Auth>,
-    clock: Arc<dyn Clock>,
-    token: String,
+    identity: Arc<dyn Identity>,
+    request: Arc<Parts>,
+    actor: Actor,
 }
 
 impl SessionWatch {
-    fn valid(&self) -> bool {
-        self.auth.actor(&self.token, self.clock.now()).is_some()
+    async fn valid(&self) -> bool {
+        self.identity
+            .identify(&self.request)
+            .await
+            .is_ok_and(|a| a == self.actor)
     }
 
-    /// Resolves when the session ends: signed out (at once), or expired
-    /// (seen at the next check, every `every`).
-    async fn over(self, mut ended: watch::Receiver<()>, every: Duration) {
+    /// Resolves when the session ends: signed out here (at once, when
+    /// `ended` is given), or no longer identified (seen at the next check,
+    /// every `every`: expired, revoked, signed out elsewhere).
+    async fn over(self, ended: Option<watch::Receiver<()>>, every: Duration) {
         let mut tick = tokio::time::interval(every.max(Duration::from_millis(10)));
+        let (mut ended, watched) = match ended {
+            Some(rx) => (rx, true),
+            None => (watch::channel(()).1, false),
+        };
         loop {
             tokio::select! {
-                changed = ended.changed() => if changed.is_err() { return },
-                _ = tick.tick() => if !self.valid() { return },
+                changed = ended.changed(), if watched => if changed.is_err() { return },
+                _ = tick.tick() => if !self.valid().await { return },
             }
         }
     }

@@ -25,12 +25,11 @@ impl FromRequestParts<AppState> for Session {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = auth::token(&parts.headers).ok_or_else(ApiError::unauthenticated)?;
-        state
-            .auth
-            .actor(&token, state.now())
-            .map(Session)
-            .ok_or_else(ApiError::unauthenticated)
+        let actor = state.identity.identify(parts).await?;
+        let span = tracing::Span::current();
+        span.record("tenant", actor.tenant.as_str());
+        span.record("actor", actor.agent.as_str());
+        Ok(Session(actor))
     }
 }
 
