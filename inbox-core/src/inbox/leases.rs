@@ -53,7 +53,9 @@ impl Inbox {
     }
 
     /// Gives up the acting agent's reply lease (when they send or discard
-    /// their draft). Returns whether they held it.
+    /// their draft). Returns whether they held it; a conversation they do
+    /// not hold one on must be one they can see (another tenant's is not
+    /// found).
     pub async fn release_reply_lease(&self, actor: &Actor, id: &ConversationId) -> Result<bool> {
         let agent = self.load_agent(actor).await?;
         let released = self
@@ -71,6 +73,8 @@ impl Inbox {
                 },
             )
             .await;
+        } else {
+            self.conversation_state(actor, id).await?;
         }
         Ok(released)
     }
