@@ -79,6 +79,7 @@ mod plans;
 mod reads;
 mod reports;
 mod search;
+mod secrets;
 mod settings;
 mod sql;
 mod store;

@@ -10,6 +10,11 @@ pub struct Tenant {
     pub id: TenantId,
     /// Display name of the business.
     pub name: String,
+    /// Suspended by the platform operator: its agents and API keys are
+    /// refused (the HTTP layer checks); its customers' messages are still
+    /// taken in and kept.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub suspended: bool,
 }
 
 impl Tenant {
@@ -24,6 +29,7 @@ impl Tenant {
         Self {
             id,
             name: name.into(),
+            suspended: false,
         }
     }
 }

@@ -6,7 +6,8 @@
 //!
 //! Durable state is split by concern into [`Directory`], [`Contacts`],
 //! [`Conversations`], [`Messages`], [`Scheduling`], [`Reports`],
-//! [`DeadLetters`] and [`Settings`]; [`Store`] is all of them together, the
+//! [`DeadLetters`], [`Settings`] and [`ChannelSecrets`]; [`Store`] is all of
+//! them together, the
 //! one object the core holds.
 
 mod bus;
@@ -20,6 +21,7 @@ mod idgen;
 mod messages;
 mod reports;
 mod scheduling;
+mod secrets;
 mod settings;
 mod store;
 mod subscriptions;
@@ -44,6 +46,7 @@ pub use scheduling::{
     Lease, LeaseKey, LeaseRequest, OutboxAttempt, OutboxClaim, OutboxClaimRequest,
     OutboxDisposition, OutboxEntry, Scheduling,
 };
+pub use secrets::{ChannelSecrets, SealedSecret, SecretSlot};
 pub use settings::{
     DirectoryWrite, HistoryQuery, SectionChange, Settings, SettingsChange, SettingsPut,
     StoredSettings,

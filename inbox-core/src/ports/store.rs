@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use super::{
-    Contacts, Conversations, DeadLetters, Directory, Messages, Reports, Scheduling, Settings,
+    ChannelSecrets, Contacts, Conversations, DeadLetters, Directory, Messages, Reports, Scheduling,
+    Settings,
 };
 
 /// Declares [`Store`] as the ports it lists together, and implements it for
@@ -35,6 +36,7 @@ store_of_ports! {
     /// | [`Reports`] | search, reports, the live snapshot, loads, routing state |
     /// | [`DeadLetters`] | inbound items the inbox refused |
     /// | [`Settings`] | each tenant's settings document and its history |
+    /// | [`ChannelSecrets`] | the sealed secrets of each tenant's numbers |
     ///
     /// Through `dyn Store` every port's methods are callable as they are; on a
     /// concrete store, bring the ports called into scope
@@ -70,6 +72,7 @@ store_of_ports! {
     Reports,
     DeadLetters,
     Settings,
+    ChannelSecrets,
 }
 
 /// Turns a store into `Arc<dyn Store>`, for code that is generic over the

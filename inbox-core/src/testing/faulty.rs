@@ -14,11 +14,12 @@ use crate::ids::{
 use crate::metrics::{LiveQuery, LiveSnapshot, MetricsQuery, MetricsReport};
 use crate::model::{Agent, Channel, Contact, ContactIdentity, Conversation, Message, Team, Tenant};
 use crate::ports::{
-    Changeset, Committed, ContactMerge, Contacts, Conversations, DeadLetter, DeadLetterPut,
-    DeadLetterQuery, DeadLetterScope, DeadLetters, Directory, HistoryQuery, IngestContext,
-    IngestRequest, Lease, LeaseKey, LeaseRequest, LoadScope, MessageUpdate, MessageUpdated,
-    Messages, OutboxAttempt, OutboxClaim, OutboxClaimRequest, OutboxDisposition, Reports,
-    Scheduling, Settings, SettingsChange, SettingsPut, Store, StoredSettings,
+    Changeset, ChannelSecrets, Committed, ContactMerge, Contacts, Conversations, DeadLetter,
+    DeadLetterPut, DeadLetterQuery, DeadLetterScope, DeadLetters, Directory, HistoryQuery,
+    IngestContext, IngestRequest, Lease, LeaseKey, LeaseRequest, LoadScope, MessageUpdate,
+    MessageUpdated, Messages, OutboxAttempt, OutboxClaim, OutboxClaimRequest, OutboxDisposition,
+    Reports, Scheduling, SealedSecret, SecretSlot, Settings, SettingsChange, SettingsPut, Store,
+    StoredSettings,
 };
 use crate::query::{ConversationQuery, Page, SearchHit, SearchQuery};
 use crate::routing::RoutingCursor;
@@ -247,5 +248,11 @@ pass_through! {
         fn put_settings(put: SettingsPut<'_>) -> Result<StoredSettings>;
         fn settings_history(tenant: &TenantId, query: HistoryQuery) -> Result<Vec<SettingsChange>>;
         fn settings_versions() -> Result<Vec<(TenantId, u64)>>;
+    }
+
+    impl ChannelSecrets {
+        fn put_channel_secret(slot: &SecretSlot, secret: Option<&SealedSecret>) -> Result<()>;
+        fn channel_secret(slot: &SecretSlot) -> Result<Option<SealedSecret>>;
+        fn sealed_secrets(after: Option<&SecretSlot>, limit: u32) -> Result<Vec<(SecretSlot, SealedSecret)>>;
     }
 }

@@ -7,6 +7,7 @@ mod directory;
 mod messages;
 mod reports;
 mod scheduling;
+mod secrets;
 mod subscriptions;
 
 use chrono::{DateTime, Utc};
@@ -48,6 +49,8 @@ pub struct MemoryStore {
     pub(crate) dead_letters: RwLock<crate::dead_letters::DeadLetterState>,
     /// Tenant settings, apart: they never share a commit with the rest.
     pub(crate) settings: RwLock<crate::settings::SettingsState>,
+    /// Sealed secrets of numbers, by slot.
+    secrets: RwLock<BTreeMap<inbox_core::ports::SecretSlot, inbox_core::ports::SealedSecret>>,
 }
 
 #[derive(Debug, Default)]

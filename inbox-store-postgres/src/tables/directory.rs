@@ -17,7 +17,7 @@ use inbox_core::ids::{AgentId, TenantId};
 use inbox_core::model::{Agent, Channel, Presence, Team, Tenant};
 
 use crate::error::{corrupt, db, fk_violation, unique_violation};
-use crate::sql::{cast, documents, scalar, Arrays, ByKey, Docs, Statement};
+use crate::sql::{cast, documents, Arrays, ByKey, Docs, Statement};
 
 /// A table of tenant documents by id (agents, teams, channels):
 /// `(tenant_id, <key>, data)`.
@@ -118,14 +118,15 @@ impl<T: Serialize + Sync> DocTable<T> {
     }
 }
 
-/// Inserts or renames a tenant.
+/// Inserts or replaces a tenant (name, suspended).
 pub(crate) async fn upsert_tenant(pool: &PgPool, tenant: &Tenant) -> Result<()> {
     sqlx::query(
-        "INSERT INTO inbox_tenants (tenant_id, name) VALUES ($1, $2) \
-         ON CONFLICT (tenant_id) DO UPDATE SET name = EXCLUDED.name",
+        "INSERT INTO inbox_tenants (tenant_id, name, suspended) VALUES ($1, $2, $3) \
+         ON CONFLICT (tenant_id) DO UPDATE SET name = EXCLUDED.name, suspended = EXCLUDED.suspended",
     )
     .bind(tenant.id.as_str())
     .bind(&tenant.name)
+    .bind(tenant.suspended)
     .execute(pool)
     .await
     .map_err(|e| db("upsert tenant", e))?;
@@ -134,12 +135,17 @@ pub(crate) async fn upsert_tenant(pool: &PgPool, tenant: &Tenant) -> Result<()> 
 
 /// A tenant; `NotFound` if there is none.
 pub(crate) async fn tenant(pool: &PgPool, id: &TenantId) -> Result<Tenant> {
-    let sql = "SELECT name FROM inbox_tenants WHERE tenant_id = $1";
-    let name: String = scalar(pool, sql, &[id.as_str()])
-        .await
-        .map_err(|e| db("tenant", e))?
-        .ok_or_else(|| Error::not_found(Entity::Tenant, id))?;
-    Ok(Tenant::new(id.clone(), name))
+    let row: Option<(String, bool)> =
+        sqlx::query_as("SELECT name, suspended FROM inbox_tenants WHERE tenant_id = $1")
+            .bind(id.as_str())
+            .fetch_optional(pool)
+            .await
+            .map_err(|e| db("tenant", e))?;
+    let (name, suspended) = row.ok_or_else(|| Error::not_found(Entity::Tenant, id))?;
+    Ok(Tenant {
+        suspended,
+        ..Tenant::new(id.clone(), name)
+    })
 }
 
 /// Checks that the `tenants` exist (CTE `tn`).

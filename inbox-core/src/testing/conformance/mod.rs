@@ -98,6 +98,11 @@ macro_rules! store_conformance_suites {
                     settings_are_scoped_by_tenant,
                     a_put_writes_its_directory_record_or_nothing,
                 }
+                secrets {
+                    channel_secrets_are_stored_replaced_and_removed,
+                    sealed_secrets_are_listed_in_slot_order,
+                    tenants_are_suspended_and_restored,
+                }
             }
             inbox {
                 ingest {

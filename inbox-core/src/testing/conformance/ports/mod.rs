@@ -9,4 +9,5 @@ pub(crate) mod directory;
 pub(crate) mod messages;
 pub(crate) mod reports;
 pub(crate) mod scheduling;
+pub(crate) mod secrets;
 pub(crate) mod settings;
