@@ -40,6 +40,14 @@ impl fmt::Display for Secret {
     }
 }
 
+/// Read from a string (a form, a configuration file); there is no
+/// `Serialize`: a secret is never written out.
+impl<'de> serde::Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Secret)
+    }
+}
+
 impl From<&str> for Secret {
     fn from(s: &str) -> Self {
         Self::new(s)

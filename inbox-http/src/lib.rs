@@ -73,9 +73,12 @@ pub mod http;
 pub mod identity;
 pub mod live;
 pub mod openapi;
+pub mod secrets;
 pub mod settings;
+pub mod tenants;
 pub mod throttle;
 pub mod web;
+pub mod webhooks;
 
 use axum::Router;
 use chrono::{DateTime, Utc};
@@ -125,6 +128,14 @@ pub struct AppState {
     /// The WhatsApp webhook of each number, routed at
     /// `/webhooks/whatsapp/{channel}`.
     pub webhooks: Arc<Vec<(ChannelId, Webhook)>>,
+    /// The platform operator's token (none: no operator API).
+    pub operator: Option<Arc<api::platform::OperatorToken>>,
+    /// The keys numbers' secrets are sealed with (none: no operator API,
+    /// no run-time numbers).
+    pub secrets: Option<secrets::SecretBox>,
+    /// Which tenants are suspended (read from the store, kept a few
+    /// seconds).
+    pub tenants: Arc<tenants::TenantGate>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -147,6 +158,8 @@ impl AppState {
             settings: Settings::default(),
             webhooks: Vec::new(),
             identity: None,
+            operator: None,
+            secrets: None,
         }
     }
 
@@ -168,6 +181,8 @@ pub struct AppStateBuilder {
     settings: Settings,
     webhooks: Vec<(ChannelId, Webhook)>,
     identity: Option<Arc<dyn identity::Identity>>,
+    operator: Option<api::platform::OperatorToken>,
+    secrets: Option<secrets::SecretBox>,
 }
 
 impl std::fmt::Debug for AppStateBuilder {
@@ -192,6 +207,20 @@ impl AppStateBuilder {
     /// The approved message templates agents may send.
     pub fn templates(mut self, templates: impl IntoIterator<Item = TemplateConfig>) -> Self {
         self.templates = templates.into_iter().collect();
+        self
+    }
+
+    /// The platform operator's API (`/api/platform/...`: tenants, their
+    /// numbers and secrets), for bearers of `token`, sealing secrets with
+    /// `secrets`; numbers it adds receive webhooks at
+    /// `/webhooks/whatsapp/{tenant}/{channel}`.
+    pub fn operator(
+        mut self,
+        token: api::platform::OperatorToken,
+        secrets: secrets::SecretBox,
+    ) -> Self {
+        self.operator = Some(token);
+        self.secrets = Some(secrets);
         self
     }
 
@@ -231,6 +260,9 @@ impl AppStateBuilder {
                 limits.waiting,
             )),
             webhooks: Arc::new(self.webhooks),
+            operator: self.operator.map(Arc::new),
+            secrets: self.secrets,
+            tenants: Arc::default(),
             settings: Arc::new(settings),
             inbox: self.inbox,
         }
@@ -294,6 +326,11 @@ api_routes! {
     get "/dead-letters" => api::dead_letters,
     post "/dead-letters/{id}/replay" => api::replay_dead_letter,
     get "/openapi.json" => openapi::openapi_json,
+    get "/platform/tenants" => api::platform::platform_tenants,
+    put "/platform/tenants/{id}" => api::platform::put_tenant,
+    get "/platform/tenants/{id}/numbers" => api::platform::platform_numbers,
+    put "/platform/tenants/{id}/numbers/{channel}" => api::platform::put_number,
+    post "/platform/secrets/reseal" => api::platform::reseal,
 }
 
 /// The whole application: the state's webhooks, the agent API, live
@@ -303,7 +340,10 @@ api_routes! {
 /// ([`Router::nest`]).
 pub fn router(state: AppState) -> Router {
     let api = api_router().with_state(state.clone());
-    let mut app = Router::new().nest("/api", api).merge(web::router());
+    let mut app = Router::new()
+        .nest("/api", api)
+        .merge(web::router())
+        .merge(webhooks::router(state.clone()));
     for (channel, webhook) in state.webhooks.iter() {
         app = app.merge(inbox_whatsapp::axum::webhook_router(
             &format!("/webhooks/whatsapp/{}", channel.as_str()),

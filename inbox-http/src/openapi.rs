@@ -28,7 +28,9 @@ use super::TemplateConfig;
         api::take_lease, api::drop_lease, api::viewing,
         api::metrics, api::live, api::dead_letters, api::replay_dead_letter, live::events, openapi_json,
         api::canned, api::render_canned, api::get_settings, api::put_settings, api::settings_history,
-        api::settings_version, api::explain, api::teams, api::channels, api::put_team, api::put_agent,
+        api::settings_version, api::explain, api::teams, api::channels,
+        api::platform::platform_tenants, api::platform::put_tenant, api::platform::platform_numbers,
+        api::platform::put_number, api::platform::reseal, api::put_team, api::put_agent,
     ),
     components(schemas(
         ApiError, TemplateConfig, api::SignIn, api::AgentView, api::ConversationPage,
@@ -36,6 +38,8 @@ use super::TemplateConfig;
         api::TagsForm, api::StatusForm, api::PriorityForm, api::ViewingForm, api::PresenceForm,
         api::SettingsView, api::SettingsForm, api::DocumentForm, api::VersionView, api::UnderForm,
         api::SampleForm, api::ExplainForm, api::TeamForm, api::AgentForm, api::RenderedCanned, api::ChannelView,
+        api::platform::TenantForm, api::platform::TenantView, api::platform::NumberForm,
+        api::platform::NumberView, api::platform::Resealed,
     )),
     modifiers(&Sessions),
     security(("session_cookie" = []), ("bearer" = [])),
@@ -50,6 +54,10 @@ impl Modify for Sessions {
         components.add_security_scheme(
             "session_cookie",
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(super::auth::COOKIE))),
+        );
+        components.add_security_scheme(
+            "operator",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
         components.add_security_scheme(
             "bearer",

@@ -23,11 +23,15 @@ enum Expect {
     /// Not a tenant's data (sign-in, the description, the event stream's
     /// headers): only that it does not fail.
     Answers,
+    /// The platform operator's: refused (401, or 404 without an operator).
+    Refused,
 }
 
 fn expect(template: &str) -> Expect {
     let of_acme = ["{id}", "{contact}", "{letter}"];
     match template {
+        // The operator's routes: not an agent's, whoever they are.
+        t if t.starts_with("/platform/") => Expect::Refused,
         "/session" | "/events" | "/templates" | "/openapi.json" => Expect::Answers,
         // Ids of directory records are per tenant: globex's own.
         "/teams/{id}" | "/agents/{id}" => Expect::Own,
@@ -73,6 +77,10 @@ async fn another_tenants_ids_are_not_found_on_any_route() {
                 }
             }
             Expect::Answers => assert!(!status.is_server_error(), "{what}"),
+            Expect::Refused => assert!(
+                [StatusCode::UNAUTHORIZED, StatusCode::NOT_FOUND].contains(&status),
+                "{what}"
+            ),
         }
     }
     // Acme's records are as they were.

@@ -292,6 +292,10 @@ impl Directory for PgStore {
         directory::tenant(self.pool(), id).await
     }
 
+    async fn tenants(&self) -> Result<Vec<Tenant>> {
+        directory::tenants(self.pool()).await
+    }
+
     async fn upsert_channel(&self, channel: &Channel) -> Result<()> {
         self.channels.upsert(self.pool(), channel).await
     }

@@ -16,9 +16,10 @@ use crate::model::{Agent, Channel, Team, Tenant};
 ///
 /// **Tenancy.** Every read is scoped by tenant: an id of another tenant is
 /// [`Error::NotFound`](crate::Error::NotFound), and lists hold only the
-/// tenant's own. The only cross-tenant lookup is
+/// tenant's own. The only cross-tenant reads are
 /// [`Directory::channel_by_phone_number_id`], which is how an inbound
-/// webhook finds its tenant.
+/// webhook finds its tenant, and [`Directory::tenants`], the platform
+/// operator's list.
 ///
 /// **Uniqueness.** Phone number ids are unique across the deployment: a
 /// channel that would take another channel's number is refused with
@@ -33,6 +34,9 @@ pub trait Directory: Send + Sync {
     async fn upsert_tenant(&self, tenant: &Tenant) -> Result<()>;
     /// A tenant.
     async fn tenant(&self, id: &TenantId) -> Result<Tenant>;
+    /// Every tenant, by id (for the platform operator: the one listing
+    /// across tenants).
+    async fn tenants(&self) -> Result<Vec<Tenant>>;
     /// Inserts or replaces a channel. The tenant must exist; the phone number
     /// id must not belong to another channel
     /// ([`Error::Duplicate`](crate::Error::Duplicate)).

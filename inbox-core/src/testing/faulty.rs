@@ -169,6 +169,7 @@ pass_through! {
     impl Directory {
         fn upsert_tenant(tenant: &Tenant) -> Result<()>;
         fn tenant(id: &TenantId) -> Result<Tenant>;
+        fn tenants() -> Result<Vec<Tenant>>;
         fn upsert_channel(channel: &Channel) -> Result<()>;
         fn channel(tenant: &TenantId, id: &ChannelId) -> Result<Channel>;
         fn channels(tenant: &TenantId) -> Result<Vec<Channel>>;

@@ -8,6 +8,7 @@ mod actions;
 mod admin;
 mod dead_letters;
 pub mod idempotency;
+pub mod platform;
 mod reports;
 mod session;
 mod views;

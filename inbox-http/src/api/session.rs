@@ -26,6 +26,7 @@ impl FromRequestParts<AppState> for Session {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let actor = state.identity.identify(parts).await?;
+        state.tenants.admit(state, &actor.tenant).await?;
         let span = tracing::Span::current();
         span.record("tenant", actor.tenant.as_str());
         span.record("actor", actor.agent.as_str());

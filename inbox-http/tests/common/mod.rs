@@ -114,6 +114,8 @@ impl World {
             .replace("{contact}", self.contact.as_str())
             .replace("{letter}", self.letter.as_str())
             .replace("{version}", "1")
+            .replace("/platform/tenants/{id}", "/platform/tenants/acme")
+            .replace("{channel}", "sales")
             .replace("/teams/{id}", "/teams/sales")
             .replace("/agents/{id}", "/agents/ana")
             .replace("{id}", self.conversation.as_str())
@@ -287,6 +289,15 @@ pub fn cases(settings_version: u64) -> Vec<Case> {
         c("get", "/dead-letters", None),
         c("post", "/dead-letters/{letter}/replay", None),
         c("get", "/openapi.json", None),
+        c("get", "/platform/tenants", None),
+        c("put", "/platform/tenants/{id}", Some(json!({"name": "X"}))),
+        c("get", "/platform/tenants/{id}/numbers", None),
+        c(
+            "put",
+            "/platform/tenants/{id}/numbers/{channel}",
+            Some(json!({"phone_number_id": "9", "display_number": "9"})),
+        ),
+        c("post", "/platform/secrets/reseal", None),
     ]
 }
 

@@ -51,6 +51,12 @@ directory! {
             Ok(())
         }
 
+        async fn tenants(&self) -> Result<Vec<Tenant>> {
+            let mut all: Vec<Tenant> = self.read().tenants.values().cloned().collect();
+            all.sort_by(|a, b| a.id.cmp(&b.id));
+            Ok(all)
+        }
+
         async fn tenant(&self, id: &TenantId) -> Result<Tenant> {
             self.read()
                 .tenants

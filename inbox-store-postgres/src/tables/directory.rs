@@ -148,6 +148,23 @@ pub(crate) async fn tenant(pool: &PgPool, id: &TenantId) -> Result<Tenant> {
     })
 }
 
+/// Every tenant, by id.
+pub(crate) async fn tenants(pool: &PgPool) -> Result<Vec<Tenant>> {
+    let rows: Vec<(String, String, bool)> =
+        sqlx::query_as("SELECT tenant_id, name, suspended FROM inbox_tenants ORDER BY tenant_id")
+            .fetch_all(pool)
+            .await
+            .map_err(|e| db("tenants", e))?;
+    rows.into_iter()
+        .map(|(id, name, suspended)| {
+            Ok(Tenant {
+                suspended,
+                ..Tenant::new(TenantId::new(id)?, name)
+            })
+        })
+        .collect()
+}
+
 /// Checks that the `tenants` exist (CTE `tn`).
 pub(crate) fn tenants_exist<'a>(st: &mut Statement<'a>, tenants: Vec<&'a str>) {
     st.check("(SELECT n FROM tn)".into(), tenants.len());

@@ -105,6 +105,9 @@ pub(crate) async fn tenants_are_suspended_and_restored<S: Store + ?Sized>(store:
     store.upsert_tenant(&suspended).await.unwrap();
     assert_eq!(store.tenant(&t("acme")).await.unwrap(), suspended);
     assert!(!store.tenant(&t("globex")).await.unwrap().suspended);
+    let all = store.tenants().await.unwrap();
+    let listed: Vec<(&str, bool)> = all.iter().map(|t| (t.id.as_str(), t.suspended)).collect();
+    assert_eq!(listed, [("acme", true), ("globex", false)]);
     store.upsert_tenant(&acme).await.unwrap();
     assert_eq!(store.tenant(&t("acme")).await.unwrap(), acme);
 }

@@ -1,0 +1,190 @@
+//! Sealing numbers' secrets at rest: [`SecretBox`] seals an access token,
+//! app secret or verify token with XChaCha20-Poly1305 under the current key
+//! before the store sees it, bound to its slot (tenant, number, name: a
+//! sealed value copied to another slot does not open), and opens it with
+//! whichever configured key sealed it. Keys rotate: add a new key first in
+//! the list, run [`SecretBox::reseal_all`], then drop the old one.
+
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use std::sync::Arc;
+
+use inbox_core::ports::{SealedSecret, SecretSlot, Store};
+use inbox_core::Secret;
+
+/// The nonce's length (XChaCha20: 24 bytes, random per seal).
+const NONCE: usize = 24;
+
+/// Why a key list or a sealed secret was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SecretError {
+    /// The key list is malformed (the message says where; never a key).
+    #[error("secret keys: {0}")]
+    BadKeys(String),
+    /// Sealed under a key id this box does not have.
+    #[error("secret sealed with unknown key {0:?}")]
+    UnknownKey(String),
+    /// The bytes do not open under their key and slot (tampered, or moved
+    /// from another slot).
+    #[error("a sealed secret does not open (tampered, or from another slot)")]
+    Corrupt,
+    /// The store failed.
+    #[error("store: {0}")]
+    Store(String),
+}
+
+/// The keys secrets are sealed with: the first seals, all open. `Debug`
+/// shows the key ids only.
+#[derive(Clone)]
+pub struct SecretBox {
+    keys: Arc<Vec<(String, XChaCha20Poly1305)>>,
+}
+
+impl std::fmt::Debug for SecretBox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ids: Vec<&str> = self.keys.iter().map(|(id, _)| id.as_str()).collect();
+        f.debug_struct("SecretBox").field("keys", &ids).finish()
+    }
+}
+
+impl SecretBox {
+    /// Keys from `id:hex,id:hex` (each key 32 bytes as 64 hex digits; the
+    /// first seals). What `INBOX_SECRET_KEYS` holds.
+    ///
+    /// ```
+    /// use inbox_http::secrets::SecretBox;
+    /// let keys = format!("k2:{},k1:{}", "ab".repeat(32), "cd".repeat(32));
+    /// let b = SecretBox::from_list(&keys).unwrap();
+    /// assert_eq!(format!("{b:?}"), r#"SecretBox { keys: ["k2", "k1"] }"#);
+    /// assert!(SecretBox::from_list("k1:00").is_err());
+    /// ```
+    pub fn from_list(list: &str) -> Result<Self, SecretError> {
+        let mut keys = Vec::new();
+        for (i, item) in list
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .enumerate()
+        {
+            let (id, hex_key) = item
+                .split_once(':')
+                .ok_or_else(|| SecretError::BadKeys(format!("item {i}: not id:hex")))?;
+            let bytes = hex::decode(hex_key.trim())
+                .ok()
+                .filter(|b| b.len() == 32)
+                .ok_or_else(|| SecretError::BadKeys(format!("key {id:?}: not 64 hex digits")))?;
+            if id.is_empty() || keys.iter().any(|(k, _)| k == id) {
+                return Err(SecretError::BadKeys(format!(
+                    "key id {id:?} empty or repeated"
+                )));
+            }
+            let cipher = XChaCha20Poly1305::new_from_slice(&bytes)
+                .map_err(|_| SecretError::BadKeys(format!("key {id:?}: bad length")))?;
+            keys.push((id.to_string(), cipher));
+        }
+        if keys.is_empty() {
+            return Err(SecretError::BadKeys("no key".into()));
+        }
+        Ok(Self {
+            keys: Arc::new(keys),
+        })
+    }
+
+    /// The id of the key that seals.
+    pub fn current(&self) -> &str {
+        self.keys.first().map_or("", |(id, _)| id.as_str())
+    }
+
+    fn aad(slot: &SecretSlot) -> Vec<u8> {
+        format!("inbox/{}/{}/{}", slot.tenant, slot.channel, slot.name).into_bytes()
+    }
+
+    /// Seals `secret` for `slot` under the current key.
+    pub fn seal(&self, slot: &SecretSlot, secret: &Secret) -> Result<SealedSecret, SecretError> {
+        let (id, cipher) = self
+            .keys
+            .first()
+            .ok_or(SecretError::BadKeys("no key".into()))?;
+        let nonce: [u8; NONCE] = rand::random();
+        let aad = Self::aad(slot);
+        let payload = Payload {
+            msg: secret.expose().as_bytes(),
+            aad: &aad,
+        };
+        let mut sealed = nonce.to_vec();
+        sealed.extend(
+            cipher
+                .encrypt(XNonce::from_slice(&nonce), payload)
+                .map_err(|_| SecretError::Corrupt)?,
+        );
+        Ok(SealedSecret {
+            key_id: id.clone(),
+            sealed,
+        })
+    }
+
+    /// Opens a secret sealed for `slot`.
+    pub fn open(&self, slot: &SecretSlot, sealed: &SealedSecret) -> Result<Secret, SecretError> {
+        let (_, cipher) = self
+            .keys
+            .iter()
+            .find(|(id, _)| id == &sealed.key_id)
+            .ok_or_else(|| SecretError::UnknownKey(sealed.key_id.clone()))?;
+        if sealed.sealed.len() < NONCE {
+            return Err(SecretError::Corrupt);
+        }
+        let (nonce, body) = sealed.sealed.split_at(NONCE);
+        let aad = Self::aad(slot);
+        let plain = cipher
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: body,
+                    aad: &aad,
+                },
+            )
+            .map_err(|_| SecretError::Corrupt)?;
+        String::from_utf8(plain)
+            .map(Secret::new)
+            .map_err(|_| SecretError::Corrupt)
+    }
+
+    /// Reads, opens and stores a slot's secret.
+    pub async fn get(
+        &self,
+        store: &dyn Store,
+        slot: &SecretSlot,
+    ) -> Result<Option<Secret>, SecretError> {
+        let sealed = store
+            .channel_secret(slot)
+            .await
+            .map_err(|e| SecretError::Store(e.to_string()))?;
+        sealed.map(|s| self.open(slot, &s)).transpose()
+    }
+
+    /// Re-seals under the current key every stored secret sealed under
+    /// another: the step between adding a key and dropping the old one.
+    /// Returns how many were re-sealed.
+    pub async fn reseal_all(&self, store: &dyn Store) -> Result<usize, SecretError> {
+        let mut after: Option<SecretSlot> = None;
+        let mut count = 0;
+        loop {
+            let page = store
+                .sealed_secrets(after.as_ref(), 200)
+                .await
+                .map_err(|e| SecretError::Store(e.to_string()))?;
+            let Some((last, _)) = page.last() else {
+                return Ok(count);
+            };
+            after = Some(last.clone());
+            for (slot, sealed) in page.iter().filter(|(_, s)| s.key_id != self.current()) {
+                let fresh = self.seal(slot, &self.open(slot, sealed)?)?;
+                store
+                    .put_channel_secret(slot, Some(&fresh))
+                    .await
+                    .map_err(|e| SecretError::Store(e.to_string()))?;
+                count += 1;
+            }
+        }
+    }
+}
