@@ -54,27 +54,16 @@ async fn call(
     who: &str,
     body: Option<Value>,
 ) -> (StatusCode, Value) {
-    let mut req = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("x-agent", who)
-        .header("idempotency-key", uuid::Uuid::new_v4().to_string());
-    let body = match body {
-        Some(b) => {
-            req = req.header("content-type", "application/json");
-            Body::from(b.to_string())
-        }
-        None => Body::empty(),
-    };
-    let res = app.clone().oneshot(req.body(body).unwrap()).await.unwrap();
-    let status = res.status();
-    let bytes = axum::body::to_bytes(res.into_body(), 1 << 22)
-        .await
-        .unwrap();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    let key = uuid::Uuid::new_v4().to_string();
+    let headers = [("x-agent", who), ("idempotency-key", key.as_str())];
+    common::call(
+        app,
+        method,
+        path,
+        &headers,
+        body.map(|b| b.to_string().into_bytes()),
     )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -6,12 +6,12 @@
 
 mod common;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use common::call;
+
+use axum::http::StatusCode;
 use axum::Router;
 use serde_json::{json, Value};
 use std::sync::Arc;
-use tower::ServiceExt;
 
 use inbox_core::ports::SecretSlot;
 use inbox_core::testing::Fixture;
@@ -37,34 +37,6 @@ fn app_with(f: &Fixture, secrets: SecretBox) -> Router {
         .operator(OperatorToken::new(&Secret::new(TOKEN)).unwrap(), secrets)
         .build();
     router(state)
-}
-
-async fn call(
-    app: &Router,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: Option<Vec<u8>>,
-) -> (StatusCode, Value) {
-    let mut req = Request::builder().method(method).uri(path);
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let body = match body {
-        Some(b) => {
-            req = req.header("content-type", "application/json");
-            Body::from(b)
-        }
-        None => Body::empty(),
-    };
-    let res = app.clone().oneshot(req.body(body).unwrap()).await.unwrap();
-    let status = res.status();
-    let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    let value = serde_json::from_slice(&bytes)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
-    (status, value)
 }
 
 const OP: (&str, &str) = ("authorization", "Bearer operator-token-0123456789");
