@@ -1,4 +1,4 @@
-//! The web inbox: three static files compiled into the binary, served at
+//! The web inbox: static files compiled into the binary, served at
 //! `/` (no JavaScript build step). No inline script or style: the pages
 //! live under the server's Content-Security-Policy ([`super::http::CSP`]),
 //! set with the other security headers on every answer.
@@ -11,6 +11,8 @@ use axum::Router;
 const INDEX: &str = include_str!("../web/index.html");
 const APP: &str = include_str!("../web/app.js");
 const STYLE: &str = include_str!("../web/style.css");
+const PLATFORM: &str = include_str!("../web/platform.html");
+const PLATFORM_JS: &str = include_str!("../web/platform.js");
 
 fn file(content_type: &'static str, body: &'static str) -> impl IntoResponse {
     (
@@ -22,7 +24,8 @@ fn file(content_type: &'static str, body: &'static str) -> impl IntoResponse {
     )
 }
 
-/// `/`, `/app.js`, `/style.css`.
+/// `/`, `/app.js`, `/style.css`, and the operator's `/platform` with
+/// `/platform.js`.
 pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
         .route(
@@ -36,5 +39,13 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route(
             "/style.css",
             get(|| async { file("text/css; charset=utf-8", STYLE) }),
+        )
+        .route(
+            "/platform",
+            get(|| async { file("text/html; charset=utf-8", PLATFORM) }),
+        )
+        .route(
+            "/platform.js",
+            get(|| async { file("text/javascript; charset=utf-8", PLATFORM_JS) }),
         )
 }
