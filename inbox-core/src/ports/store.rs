@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use super::{
-    Contacts, Conversations, DeadLetters, Directory, Messages, Reports, Scheduling, Settings,
+    Access, Contacts, Conversations, DeadLetters, Directory, Messages, Reports, Scheduling,
+    Settings,
 };
 
 /// Declares [`Store`] as the ports it lists together, and implements it for
@@ -35,6 +36,7 @@ store_of_ports! {
     /// | [`Reports`] | search, reports, the live snapshot, loads, routing state |
     /// | [`DeadLetters`] | inbound items the inbox refused |
     /// | [`Settings`] | each tenant's settings document and its history |
+    /// | [`Access`] | password hashes, signed-in sessions, API keys |
     ///
     /// Through `dyn Store` every port's methods are callable as they are; on a
     /// concrete store, bring the ports called into scope
@@ -50,8 +52,10 @@ store_of_ports! {
     /// tenant is [`Error::NotFound`](crate::Error::NotFound), never data. The
     /// only cross-tenant lookups are
     /// [`Directory::channel_by_phone_number_id`], which is how an inbound
-    /// webhook finds its tenant, and the scheduling queues (due timers, the
-    /// outbox), which workers drain for every tenant.
+    /// webhook finds its tenant, the scheduling queues (due timers, the
+    /// outbox), which workers drain for every tenant, and the lookups of a
+    /// session or an API key by what is presented ([`Access::session`],
+    /// [`Access::api_key`]), which is how a request finds its tenant.
     ///
     /// **One store.** The ports share one state: a commit
     /// ([`Conversations::commit`]) is seen at once by every port (its
@@ -70,6 +74,7 @@ store_of_ports! {
     Reports,
     DeadLetters,
     Settings,
+    Access,
 }
 
 /// Turns a store into `Arc<dyn Store>`, for code that is generic over the
@@ -103,6 +108,7 @@ fn assert_object_safe(
         &dyn Messages,
     ),
     _: (&dyn Scheduling, &dyn Reports, &dyn DeadLetters),
+    _: (&dyn Settings, &dyn Access),
     _: &dyn super::Transport,
     _: &dyn super::EventBus,
 ) {

@@ -48,6 +48,9 @@ pub struct MemoryStore {
     pub(crate) dead_letters: RwLock<crate::dead_letters::DeadLetterState>,
     /// Tenant settings, apart: they never share a commit with the rest.
     pub(crate) settings: RwLock<crate::settings::SettingsState>,
+    /// Passwords, sessions and API keys, apart (taken after `state` when
+    /// both are).
+    pub(crate) access: RwLock<crate::access::AccessState>,
 }
 
 #[derive(Debug, Default)]
