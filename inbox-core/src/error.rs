@@ -155,6 +155,13 @@ pub enum Error {
     #[error("transport: {0}")]
     Transport(#[from] crate::ports::TransportError),
 
+    /// The credentials presented (a session token, an API key) are unknown,
+    /// expired or revoked, or belong to an agent who can no longer act.
+    /// Says no more than that, whichever it was, so that a caller cannot
+    /// tell a revoked key from one that never existed.
+    #[error("not signed in: unknown, expired or revoked credentials")]
+    Unauthenticated,
+
     /// The backend is unreachable or overloaded. Nothing was written; the
     /// operation can be retried.
     #[error("backend unavailable: {message}")]
@@ -242,6 +249,7 @@ impl Error {
             Error::InvalidSettings { .. } => "invalid_settings",
             Error::WindowClosed { .. } => "window_closed",
             Error::UnknownChannel { .. } => "unknown_channel",
+            Error::Unauthenticated => "unauthenticated",
             Error::Transport(_) => "transport",
             Error::Unavailable { .. } => "unavailable",
             Error::Backend { .. } => "backend",
@@ -492,6 +500,10 @@ worded_enum! {
         Commit = "commit",
         /// A unique key whose colliding row was gone again: retry.
         UniqueKey = "unique key",
+        /// A signed-in session.
+        Session = "session",
+        /// An API key.
+        ApiKey = "api key",
     }
 }
 
@@ -514,6 +526,10 @@ worded_enum! {
         DeadLetter = "dead letter",
         /// An outbox entry: one per message.
         OutboxEntry = "outbox entry",
+        /// A session: one per token.
+        Session = "session",
+        /// An API key: one per id.
+        ApiKey = "api key",
     }
 }
 

@@ -150,6 +150,26 @@ id_type!(
     DeadLetterId,
     "dead letter"
 );
+id_type!(
+    /// Identifies an API key: its public part (`key_` and 12 hex digits),
+    /// also the id of the service agent the key acts as (see
+    /// [`Inbox::create_api_key`](crate::Inbox::create_api_key)).
+    ApiKeyId,
+    "api key"
+);
+
+impl ApiKeyId {
+    /// The service agent this key acts as: the agent with the same id.
+    ///
+    /// ```
+    /// use inbox_core::ApiKeyId;
+    /// let id = ApiKeyId::new("key_0123456789ab").unwrap();
+    /// assert_eq!(id.agent().as_str(), "key_0123456789ab");
+    /// ```
+    pub fn agent(&self) -> AgentId {
+        AgentId(self.0.clone())
+    }
+}
 
 #[cfg(test)]
 mod tests {

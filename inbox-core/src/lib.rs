@@ -81,7 +81,8 @@ pub use error::{
 };
 pub use event::{Event, EventActor, EventKind, Ownership, Scope, ViewerState};
 pub use ids::{
-    AgentId, ChannelId, ContactId, ConversationId, DeadLetterId, MessageId, TeamId, TenantId,
+    AgentId, ApiKeyId, ChannelId, ContactId, ConversationId, DeadLetterId, MessageId, TeamId,
+    TenantId,
 };
 pub use inbound::{InboundEvent, InboundMessage, InboundRefusal, InboundStatus, IngestOutcome};
 pub use inbox::AGENT_REFRESH;
@@ -92,5 +93,6 @@ pub use inbox::{
     OfflineReport, OutboxPolicy, Ports, RefusedItem, ReopenPolicy, Reply, ReplyPolicy,
     StaleReplies, TickReport, View, ViewQuery, CUSTOMER_WINDOW, MAX_HISTORY_PAGE, SETTINGS_RECHECK,
 };
+pub use inbox::{NewApiKey, API_KEY_PREFIX, MIN_SECRET_LEN, TOUCH_EVERY};
 pub use query::{Cursor, Page, SortOrder};
 pub use secret::Secret;

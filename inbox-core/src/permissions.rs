@@ -13,6 +13,10 @@
 //! | see contacts                | yes                           | yes        | yes   |
 //! | change settings             | no                            | no         | yes   |
 //! | list and replay dead letters| no                            | no         | yes   |
+//! | manage access (others' sessions and passwords, API keys) | no | no  | yes   |
+//!
+//! Every agent may list and end their own sessions and change their own
+//! password ([`Inbox::set_password`](crate::Inbox::set_password)).
 //!
 //! Nothing is ever visible across tenants: an id from another tenant is
 //! reported as not found.
@@ -56,6 +60,8 @@ pub enum Action {
     MergeContacts,
     /// List and replay dead letters (inbound items the inbox refused).
     ManageDeadLetters,
+    /// Manage access: others' sessions and passwords, API keys.
+    ManageAccess,
 }
 
 impl Action {
@@ -66,7 +72,7 @@ impl Action {
     /// use inbox_core::permissions::Action;
     /// assert!(Action::ALL.contains(&Action::Reply));
     /// ```
-    pub const ALL: [Action; 13] = [
+    pub const ALL: [Action; 14] = [
         Action::View,
         Action::ViewAll,
         Action::Claim,
@@ -80,6 +86,7 @@ impl Action {
         Action::ManageSettings,
         Action::MergeContacts,
         Action::ManageDeadLetters,
+        Action::ManageAccess,
     ];
 }
 
@@ -99,6 +106,7 @@ impl std::fmt::Display for Action {
             Action::ManageSettings => "change settings",
             Action::MergeContacts => "merge contacts",
             Action::ManageDeadLetters => "list and replay dead letters",
+            Action::ManageAccess => "manage sessions, passwords and API keys",
         })
     }
 }
@@ -116,9 +124,10 @@ impl Role {
     pub fn allows(self, action: Action) -> bool {
         match self {
             Role::Admin => true,
-            Role::Supervisor => {
-                !matches!(action, Action::ManageSettings | Action::ManageDeadLetters)
-            }
+            Role::Supervisor => !matches!(
+                action,
+                Action::ManageSettings | Action::ManageDeadLetters | Action::ManageAccess
+            ),
             Role::Agent => matches!(
                 action,
                 Action::View
@@ -281,7 +290,7 @@ mod tests {
         for (i, action) in Action::ALL.into_iter().enumerate() {
             assert_eq!(action as usize, i, "{action}");
         }
-        assert_eq!(Action::ALL.len(), ManageDeadLetters as usize + 1);
+        assert_eq!(Action::ALL.len(), ManageAccess as usize + 1);
         let agent = [View, Claim, Reply, AddNote, Tag, ChangeStatus];
         for action in Action::ALL {
             assert_eq!(
@@ -291,7 +300,7 @@ mod tests {
             );
             assert_eq!(
                 Role::Supervisor.allows(action),
-                !matches!(action, ManageSettings | ManageDeadLetters),
+                !matches!(action, ManageSettings | ManageDeadLetters | ManageAccess),
                 "supervisor: {action}"
             );
             assert!(Role::Admin.allows(action), "admin: {action}");
@@ -302,6 +311,11 @@ mod tests {
             "forbidden"
         );
         assert!(require(&agent_with(Role::Admin), ManageDeadLetters).is_ok());
+        for role in [Role::Agent, Role::Supervisor] {
+            let err = require(&agent_with(role), ManageAccess).unwrap_err();
+            assert_eq!(err.code(), "forbidden", "{role}");
+        }
+        assert!(require(&agent_with(Role::Admin), ManageAccess).is_ok());
     }
 
     fn agent_with(role: Role) -> Agent {

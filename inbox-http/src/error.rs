@@ -73,6 +73,7 @@ impl From<inbox_core::Error> for ApiError {
             | E::InvalidSettings { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             E::NotFound { .. } | E::UnknownChannel { .. } => StatusCode::NOT_FOUND,
             E::Forbidden { .. } => StatusCode::FORBIDDEN,
+            E::Unauthenticated => StatusCode::UNAUTHORIZED,
             E::Conflict(_)
             | E::AlreadyOwned { .. }
             | E::LeaseHeld { .. }

@@ -43,7 +43,7 @@
 //! so they form no cycle:
 //!
 //! ```text
-//! bus, subscriptions, dead_letters -> store   adapters on a PgStore
+//! bus, subscriptions, dead_letters, access -> store   adapters on a PgStore
 //! store     -> batch, reads, changes, views, search, reports, lookups, tables, ...
 //!              PgStore and its settings; one impl per port, each method delegating
 //! batch     -> plans, changes, mutations  group commit, over a Writer handle
@@ -67,6 +67,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod access;
 mod batch;
 mod bus;
 mod changes;

@@ -306,7 +306,8 @@ pub(crate) async fn live_snapshot(
     let agents: Vec<Agent> = AGENTS.list(pool, tenant).await?;
     snapshot.agents = agents
         .into_iter()
-        .filter(|a| a.active && query.team.as_ref().is_none_or(|t| a.is_in_team(t)))
+        .filter(|a| a.active && !a.service)
+        .filter(|a| query.team.as_ref().is_none_or(|t| a.is_in_team(t)))
         .map(|a| AgentLoad {
             load: loads.get(&a.id).copied().unwrap_or(0),
             agent: a.id,

@@ -885,6 +885,12 @@ impl Inbox {
                 if !target.active {
                     return Err(Error::invalid("to", format!("agent {a} is deactivated")));
                 }
+                if target.service {
+                    return Err(Error::invalid(
+                        "to",
+                        format!("agent {a} is a service account (an API key), not a person"),
+                    ));
+                }
                 let warning = self.capacity_warning(&target, 1).await?;
                 Ok((Some(target), warning))
             }

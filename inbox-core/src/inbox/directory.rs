@@ -13,7 +13,7 @@ fn capacity_raised(from: u32, to: u32) -> bool {
     from != 0 && (to == 0 || to > from)
 }
 
-fn check_name(field: &str, name: &str) -> Result<()> {
+pub(super) fn check_name(field: &str, name: &str) -> Result<()> {
     if name.trim().is_empty() {
         return Err(Error::invalid(field, "must not be empty"));
     }

@@ -7,6 +7,7 @@
 //! reply per idempotency key) is enforced by the store's atomic,
 //! version-checked commits.
 
+mod access;
 mod actions;
 mod automation;
 mod canned;
@@ -36,6 +37,7 @@ use crate::permissions;
 use crate::ports::{Clock, EventBus, IdGenerator, OutboxEntry, Store, Transport};
 use commit::{Decision, Retry};
 
+pub use access::{NewApiKey, API_KEY_PREFIX, MIN_SECRET_LEN, TOUCH_EVERY};
 pub use actions::{normalize_tag, parse_mentions, Assignee, Reply};
 pub use automation::OfflineReport;
 pub use config::{InboxConfig, OutboxPolicy, ReopenPolicy, ReplyPolicy, StaleReplies};

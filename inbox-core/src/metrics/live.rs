@@ -215,7 +215,8 @@ impl LiveSnapshot {
         }
         let mut agents: Vec<AgentLoad> = agents
             .into_iter()
-            .filter(|a| a.active && query.team.as_ref().is_none_or(|t| a.is_in_team(t)))
+            .filter(|a| a.active && !a.service)
+            .filter(|a| query.team.as_ref().is_none_or(|t| a.is_in_team(t)))
             .map(|a| AgentLoad {
                 agent: a.id.clone(),
                 presence: a.presence,

@@ -78,6 +78,14 @@ pub struct Agent {
     /// `None`: no shift (available whenever online).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shift: Option<String>,
+    /// A service account: the agent an API key acts as (its id is the
+    /// key's id, its role the key's), not a person. Routing never offers
+    /// it conversations, nobody can assign it one, it cannot sign in with
+    /// a password and it is left out of the team's live snapshot. Made by
+    /// [`Inbox::create_api_key`](crate::Inbox::create_api_key), deactivated
+    /// when the key is revoked.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub service: bool,
 }
 
 impl Agent {
@@ -100,6 +108,7 @@ impl Agent {
             presence: Presence::Offline,
             active: true,
             shift: None,
+            service: false,
         }
     }
 

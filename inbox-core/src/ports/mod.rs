@@ -6,10 +6,10 @@
 //!
 //! Durable state is split by concern into [`Directory`], [`Contacts`],
 //! [`Conversations`], [`Messages`], [`Scheduling`], [`Reports`],
-//! [`DeadLetters`], [`Settings`] and [`ChannelSecrets`]; [`Store`] is all of
-//! them together, the
-//! one object the core holds.
+//! [`DeadLetters`], [`Settings`], [`Access`] and [`ChannelSecrets`]; [`Store`]
+//! is all of them together, the one object the core holds.
 
+mod access;
 mod bus;
 mod clock;
 mod contacts;
@@ -27,6 +27,7 @@ mod store;
 mod subscriptions;
 mod transport;
 
+pub use access::{Access, ApiKeyRecord, SessionRecord, TokenHash};
 pub use bus::{for_tenant, BusItem, EventBus, EventStream};
 pub use clock::{Clock, ManualClock};
 pub use contacts::{ContactMerge, Contacts};

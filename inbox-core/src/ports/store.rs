@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use super::{
-    ChannelSecrets, Contacts, Conversations, DeadLetters, Directory, Messages, Reports, Scheduling,
-    Settings,
+    Access, ChannelSecrets, Contacts, Conversations, DeadLetters, Directory, Messages, Reports,
+    Scheduling, Settings,
 };
 
 /// Declares [`Store`] as the ports it lists together, and implements it for
@@ -36,6 +36,7 @@ store_of_ports! {
     /// | [`Reports`] | search, reports, the live snapshot, loads, routing state |
     /// | [`DeadLetters`] | inbound items the inbox refused |
     /// | [`Settings`] | each tenant's settings document and its history |
+    /// | [`Access`] | password hashes, signed-in sessions, API keys |
     /// | [`ChannelSecrets`] | the sealed secrets of each tenant's numbers |
     ///
     /// Through `dyn Store` every port's methods are callable as they are; on a
@@ -52,8 +53,10 @@ store_of_ports! {
     /// tenant is [`Error::NotFound`](crate::Error::NotFound), never data. The
     /// only cross-tenant lookups are
     /// [`Directory::channel_by_phone_number_id`], which is how an inbound
-    /// webhook finds its tenant, and the scheduling queues (due timers, the
-    /// outbox), which workers drain for every tenant.
+    /// webhook finds its tenant, the scheduling queues (due timers, the
+    /// outbox), which workers drain for every tenant, and the lookups of a
+    /// session or an API key by what is presented ([`Access::session`],
+    /// [`Access::api_key`]), which is how a request finds its tenant.
     ///
     /// **One store.** The ports share one state: a commit
     /// ([`Conversations::commit`]) is seen at once by every port (its
@@ -72,6 +75,7 @@ store_of_ports! {
     Reports,
     DeadLetters,
     Settings,
+    Access,
     ChannelSecrets,
 }
 
@@ -106,6 +110,7 @@ fn assert_object_safe(
         &dyn Messages,
     ),
     _: (&dyn Scheduling, &dyn Reports, &dyn DeadLetters),
+    _: (&dyn Settings, &dyn Access),
     _: &dyn super::Transport,
     _: &dyn super::EventBus,
 ) {

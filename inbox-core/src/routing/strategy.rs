@@ -61,7 +61,7 @@ pub struct Roster {
 pub enum Availability {
     /// Yes.
     Available,
-    /// Deactivated.
+    /// Deactivated, or a service account (which never takes work).
     Inactive,
     /// Away or offline.
     NotOnline(Presence),
@@ -77,14 +77,15 @@ pub enum Availability {
 }
 
 /// Whether `agent`, with `load` open conversations, can take one more at
-/// `now`. An agent whose shift names an unknown calendar is off shift.
+/// `now`. An agent whose shift names an unknown calendar is off shift; a
+/// service account ([`Agent::service`]) never can.
 pub fn availability(
     agent: &Agent,
     load: u32,
     now: DateTime<Utc>,
     calendars: &BTreeMap<String, Calendar>,
 ) -> Availability {
-    if !agent.active {
+    if !agent.active || agent.service {
         return Availability::Inactive;
     }
     if agent.presence != Presence::Online {
@@ -285,7 +286,7 @@ impl Picker<'_> {
                 sorted = false;
                 self.roster.loads.get(&a.id).copied().unwrap_or(0)
             };
-            if !a.active || !a.is_in_team(team) {
+            if !a.active || a.service || !a.is_in_team(team) {
                 continue;
             }
             let extra = if self.extra.is_empty() {

@@ -9,21 +9,23 @@ use std::sync::{Arc, Mutex};
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::ids::{
-    AgentId, ChannelId, ContactId, ConversationId, DeadLetterId, MessageId, TeamId, TenantId,
+    AgentId, ApiKeyId, ChannelId, ContactId, ConversationId, DeadLetterId, MessageId, TeamId,
+    TenantId,
 };
 use crate::metrics::{LiveQuery, LiveSnapshot, MetricsQuery, MetricsReport};
 use crate::model::{Agent, Channel, Contact, ContactIdentity, Conversation, Message, Team, Tenant};
 use crate::ports::{
-    Changeset, ChannelSecrets, Committed, ContactMerge, Contacts, Conversations, DeadLetter,
-    DeadLetterPut, DeadLetterQuery, DeadLetterScope, DeadLetters, Directory, HistoryQuery,
-    IngestContext, IngestRequest, Lease, LeaseKey, LeaseRequest, LoadScope, MessageUpdate,
-    MessageUpdated, Messages, OutboxAttempt, OutboxClaim, OutboxClaimRequest, OutboxDisposition,
-    Reports, Scheduling, SealedSecret, SecretSlot, Settings, SettingsChange, SettingsPut, Store,
-    StoredSettings,
+    Access, ApiKeyRecord, Changeset, ChannelSecrets, Committed, ContactMerge, Contacts,
+    Conversations, DeadLetter, DeadLetterPut, DeadLetterQuery, DeadLetterScope, DeadLetters,
+    Directory, HistoryQuery, IngestContext, IngestRequest, Lease, LeaseKey, LeaseRequest,
+    LoadScope, MessageUpdate, MessageUpdated, Messages, OutboxAttempt, OutboxClaim,
+    OutboxClaimRequest, OutboxDisposition, Reports, Scheduling, SealedSecret, SecretSlot,
+    SessionRecord, Settings, SettingsChange, SettingsPut, Store, StoredSettings, TokenHash,
 };
 use crate::query::{ConversationQuery, Page, SearchHit, SearchQuery};
 use crate::routing::RoutingCursor;
 use crate::timer::Timer;
+use crate::Secret;
 
 /// A [`Store`] that passes every call to another store, except while it is
 /// switched off: then every call fails with [`Error::Unavailable`] and
@@ -255,5 +257,22 @@ pass_through! {
         fn put_channel_secret(slot: &SecretSlot, secret: Option<&SealedSecret>) -> Result<()>;
         fn channel_secret(slot: &SecretSlot) -> Result<Option<SealedSecret>>;
         fn sealed_secrets(after: Option<&SecretSlot>, limit: u32) -> Result<Vec<(SecretSlot, SealedSecret)>>;
+    }
+
+    impl Access {
+        fn set_password_hash(tenant: &TenantId, agent: &AgentId, phc: Option<&str>) -> Result<()>;
+        fn password_hash(tenant: &TenantId, agent: &AgentId) -> Result<Option<Secret>>;
+        fn create_session(session: &SessionRecord) -> Result<()>;
+        fn session(token_hash: &TokenHash) -> Result<Option<SessionRecord>>;
+        fn touch_session(tenant: &TenantId, token_hash: &TokenHash, at: DateTime<Utc>) -> Result<()>;
+        fn revoke_session(tenant: &TenantId, token_hash: &TokenHash) -> Result<bool>;
+        fn revoke_agent_sessions(tenant: &TenantId, agent: &AgentId, except: Option<&TokenHash>) -> Result<u64>;
+        fn sessions(tenant: &TenantId, agent: Option<&AgentId>) -> Result<Vec<SessionRecord>>;
+        fn purge_sessions(before: DateTime<Utc>) -> Result<u64>;
+        fn create_api_key(key: &ApiKeyRecord) -> Result<()>;
+        fn api_key(id: &ApiKeyId) -> Result<Option<ApiKeyRecord>>;
+        fn api_keys(tenant: &TenantId) -> Result<Vec<ApiKeyRecord>>;
+        fn revoke_api_key(tenant: &TenantId, id: &ApiKeyId, at: DateTime<Utc>) -> Result<ApiKeyRecord>;
+        fn touch_api_key(tenant: &TenantId, id: &ApiKeyId, at: DateTime<Utc>) -> Result<()>;
     }
 }

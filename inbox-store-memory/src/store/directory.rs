@@ -91,6 +91,19 @@ directory! {
 type Table<K, V> = BTreeMap<(TenantId, K), V>;
 
 impl MemoryStore {
+    /// Fails with [`Error::NotFound`] on the agent unless the tenant has it.
+    pub(crate) fn require_agent(&self, tenant: &TenantId, agent: &AgentId) -> Result<()> {
+        if self
+            .read()
+            .agents
+            .contains_key(&(tenant.clone(), agent.clone()))
+        {
+            Ok(())
+        } else {
+            Err(Error::not_found(Entity::Agent, agent))
+        }
+    }
+
     /// Upserts the record of a settings put (see [`DirectoryWrite`]).
     pub(crate) fn write_directory(&self, write: DirectoryWrite<'_>) -> Result<()> {
         match write {

@@ -8,7 +8,8 @@
 //! The tests come in two groups of suites:
 //!
 //! - `ports`: one suite per port of [`Store`] (directory, contacts,
-//!   conversations, messages, scheduling, reports, dead letters), checking
+//!   conversations, messages, scheduling, reports, dead letters, settings,
+//!   access), checking
 //!   what the port's `# Contract` promises by calling the store directly;
 //! - `inbox`: the [`Inbox`](crate::Inbox) driven on the store (ingest,
 //!   actions, dispatch, views, timers, contacts, routing, reports, dead
@@ -103,6 +104,11 @@ macro_rules! store_conformance_suites {
                     sealed_secrets_are_listed_in_slot_order,
                     tenants_are_suspended_and_restored,
                 }
+                access {
+                    password_hashes_are_kept_per_agent,
+                    sessions_are_found_listed_and_revoked,
+                    api_keys_are_found_listed_and_revoked_once,
+                }
             }
             inbox {
                 ingest {
@@ -195,6 +201,14 @@ macro_rules! store_conformance_suites {
                     templates_are_checked_against_the_tenant_list_when_sent,
                     snoozes_stay_within_the_tenant_limit,
                     a_lost_change_event_is_caught_up_by_the_tick,
+                }
+                access {
+                    sessions_survive_restarts_and_expire_by_the_clock,
+                    passwords_change_and_end_other_sessions,
+                    api_keys_act_as_service_accounts,
+                    access_follows_the_role_matrix,
+                    access_is_scoped_by_tenant,
+                    secrets_never_show_in_debug,
                 }
             }
         }

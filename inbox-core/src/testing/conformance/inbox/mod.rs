@@ -2,6 +2,7 @@
 //! suite checks what [`Inbox`](crate::Inbox) promises, which holds only if
 //! the store keeps its contracts.
 
+pub(crate) mod access;
 pub(crate) mod actions;
 pub(crate) mod contacts;
 pub(crate) mod dead_letters;

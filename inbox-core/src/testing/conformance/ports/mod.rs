@@ -2,6 +2,7 @@
 //! `# Contract` promises by calling the store directly (some seed their
 //! data through the inbox first).
 
+pub(crate) mod access;
 pub(crate) mod contacts;
 pub(crate) mod conversations;
 pub(crate) mod dead_letters;
