@@ -1,10 +1,10 @@
-//! Sign-in and sessions: the agents of [`Accounts`], passwords checked
-//! against their Argon2 hashes, sessions as random tokens held in memory
-//! (a restart signs everybody out).
+//! Sign-in and sessions: passwords checked against Argon2 hashes (the
+//! store's, else [`Accounts`]'), sessions kept in the store (they survive
+//! restarts and are shared by every instance), API keys as bearer tokens.
 
 use argon2::password_hash::{self, PasswordHash, PasswordHasher, SaltString};
 use argon2::Argon2;
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::TimeDelta;
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use tokio::sync::watch;
@@ -119,20 +119,28 @@ impl Accounts {
     }
 }
 
-struct Session {
-    agent: AgentId,
-    expires: DateTime<Utc>,
-    /// Dropped when the session ends: its live streams end with it.
-    ended: watch::Sender<()>,
-}
+/// A dummy Argon2 hash (of a random password nobody knows), checked when
+/// an agent has none, so that timing does not tell who exists.
+const NOBODY: &str = "$argon2id$v=19$m=19456,t=2,p=1$WYemYPNJRdpHQnm/+6/w8g$Rg4HvpUvLX6H8oI4Jo/Dha8BOqNoTQmfY3TQAEEBA8c";
 
-/// Who may sign in, and who has.
+/// The prefix of an API key (`ik_<id>_<secret>`), told apart from a
+/// session token.
+pub const API_KEY_PREFIX: &str = "ik_";
+
+/// Password sign-in and the sessions it opens, kept in the store (the
+/// [`Access`](inbox_core::ports::Access) port): they survive restarts and
+/// every instance on the same store accepts them; they expire; an admin
+/// can revoke them. API keys (`ik_...`) are accepted as bearer tokens too.
+/// Passwords are the store's, falling back to [`Accounts`] (a
+/// configuration file's hashes) for agents without one there.
 pub struct Auth {
     tenant: TenantId,
-    clock: std::sync::Arc<dyn inbox_core::ports::Clock>,
+    inbox: inbox_core::Inbox,
     hashes: HashMap<AgentId, String>,
-    sessions: Mutex<HashMap<String, Session>>,
     ttl: TimeDelta,
+    /// This instance's live streams by session token: ended at once when
+    /// the session is signed out here.
+    streams: Mutex<HashMap<String, watch::Sender<()>>>,
 }
 
 impl std::fmt::Debug for Auth {
@@ -146,102 +154,109 @@ impl std::fmt::Debug for Auth {
 }
 
 impl Auth {
-    /// Sign-in for `accounts`; sessions last `ttl` from sign-in, by
-    /// `clock` (the inbox's).
-    pub fn new(
-        accounts: Accounts,
-        ttl: TimeDelta,
-        clock: std::sync::Arc<dyn inbox_core::ports::Clock>,
-    ) -> Self {
+    /// Sign-in for the agents of `inbox` (passwords in its store, else in
+    /// `accounts`); sessions last `ttl` from sign-in.
+    pub fn new(accounts: Accounts, ttl: TimeDelta, inbox: inbox_core::Inbox) -> Self {
         Self {
             tenant: accounts.tenant,
-            clock,
+            inbox,
             hashes: accounts.hashes,
-            sessions: Mutex::new(HashMap::new()),
             ttl,
+            streams: Mutex::new(HashMap::new()),
         }
     }
 
-    /// The tenant whose agents sign in here.
+    /// The tenant whose agents sign in here when a sign-in names none.
     pub fn tenant(&self) -> &TenantId {
         &self.tenant
     }
 
-    /// The configured agent of this name, if any.
-    pub fn agent(&self, name: &str) -> Option<AgentId> {
-        let id = AgentId::new(name).ok()?;
-        self.hashes.contains_key(&id).then_some(id)
+    /// The password hash of an agent: the store's, else the configured
+    /// one; `None` when neither has one.
+    pub async fn hash_of(&self, tenant: &TenantId, agent: &AgentId) -> Option<String> {
+        match self.inbox.password_hash(tenant, agent).await {
+            Ok(Some(h)) => return Some(h.expose().to_string()),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "password lookup"),
+        }
+        (tenant == &self.tenant)
+            .then(|| self.hashes.get(agent).cloned())
+            .flatten()
     }
 
-    /// Checks a password: the agent, if it is theirs. Slow and
+    /// Checks a password against `hash` (`None`: the agent has none: the
+    /// same work is done against a dummy hash and refused). Slow and
     /// memory-hungry on purpose (Argon2id, 19 MiB with the default
     /// parameters): run it through the
     /// [`HashGate`](super::throttle::HashGate), which lends its `memory`.
-    /// Unknown agents and wrong passwords are refused alike, after the same
-    /// work.
-    pub fn check_password(
+    pub fn check_password(hash: Option<&str>, password: &str, memory: &mut HashMemory) -> bool {
+        let Ok(parsed) = PasswordHash::new(hash.unwrap_or(NOBODY)) else {
+            return false;
+        };
+        verify(password.as_bytes(), &parsed, memory) && hash.is_some()
+    }
+
+    /// Opens a session for `agent` of `tenant` in the store; returns its
+    /// token (32 random bytes as hex: only its digest is stored).
+    pub async fn open_session(
         &self,
-        agent: &str,
-        password: &str,
-        memory: &mut HashMemory,
-    ) -> Option<AgentId> {
-        let known = AgentId::new(agent)
-            .ok()
-            .and_then(|id| self.hashes.get(&id).map(|h| (Some(id), h)));
-        // Same work as a real check (against some agent's hash, refused
-        // whatever it says), so timing does not tell who exists.
-        let (id, hash) = known.or_else(|| self.hashes.values().next().map(|h| (None, h)))?;
-        let parsed = PasswordHash::new(hash).ok()?;
-        let ok = verify(password.as_bytes(), &parsed, memory);
-        id.filter(|_| ok)
-    }
-
-    /// Opens a session for `agent`; returns its token.
-    pub fn open_session(&self, agent: AgentId, now: DateTime<Utc>) -> String {
+        tenant: &TenantId,
+        agent: &AgentId,
+        user_agent: Option<&str>,
+    ) -> inbox_core::Result<String> {
         let token = hex::encode(rand::random::<[u8; 32]>());
-        let mut sessions = self.lock();
-        // Expired sessions go, and their live streams with them.
-        sessions.retain(|_, s| s.expires > now);
-        sessions.insert(
-            token.clone(),
-            Session {
-                agent,
-                expires: now + self.ttl,
-                ended: watch::channel(()).0,
-            },
-        );
-        token
+        let secret = inbox_core::Secret::new(token.clone());
+        let ttl = self.ttl.to_std().unwrap_or_default();
+        self.inbox
+            .open_session(tenant, agent, &secret, ttl, user_agent)
+            .await?;
+        Ok(token)
     }
 
-    /// The agent a token belongs to, if the session is live.
-    pub fn actor(&self, token: &str, now: DateTime<Utc>) -> Option<Actor> {
-        let sessions = self.lock();
-        let s = sessions.get(token).filter(|s| s.expires > now)?;
-        Some(Actor::new(self.tenant.clone(), s.agent.clone()))
+    /// The actor of a session token or API key, if it is live; a store
+    /// that cannot say is [`Refusal::Unavailable`](crate::identity::Refusal).
+    pub async fn actor(&self, token: &str) -> Result<Actor, crate::identity::Refusal> {
+        use crate::identity::Refusal;
+        let found = if token.starts_with(API_KEY_PREFIX) {
+            self.inbox.api_key_actor(token).await
+        } else {
+            self.inbox.session_actor(token).await
+        };
+        found.map_err(|e| match e {
+            inbox_core::Error::Unavailable { .. } | inbox_core::Error::Backend { .. } => {
+                Refusal::Unavailable(e.to_string())
+            }
+            _ => Refusal::Unauthenticated,
+        })
     }
 
-    /// A live session's end: the receiver's `changed()` fails once the
-    /// session is signed out (or the server stops its streams).
-    pub fn ended(&self, token: &str, now: DateTime<Utc>) -> Option<watch::Receiver<()>> {
-        let sessions = self.lock();
-        let s = sessions.get(token).filter(|s| s.expires > now)?;
-        Some(s.ended.subscribe())
+    /// A session's end on this instance: the receiver's `changed()` fails
+    /// once it is signed out here (or the server stops its streams).
+    pub fn ended(&self, token: &str) -> watch::Receiver<()> {
+        let mut streams = self.lock();
+        streams
+            .entry(token.to_string())
+            .or_insert_with(|| watch::channel(()).0)
+            .subscribe()
     }
 
-    /// Ends a session.
-    pub fn sign_out(&self, token: &str) {
+    /// Ends a session (in the store: on every instance) and its streams
+    /// here.
+    pub async fn sign_out(&self, token: &str) {
+        if let Err(e) = self.inbox.sign_out(token).await {
+            tracing::warn!(error = %e, "sign out");
+        }
         self.lock().remove(token);
     }
 
-    /// Ends every live stream (the server is stopping); sessions stay.
+    /// Ends every live stream of this instance (the server is stopping);
+    /// sessions stay.
     pub fn end_streams(&self) {
-        for s in self.lock().values_mut() {
-            s.ended = watch::channel(()).0;
-        }
+        self.lock().clear();
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Session>> {
-        self.sessions.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, watch::Sender<()>>> {
+        self.streams.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -268,16 +283,16 @@ pub fn token(headers: &axum::http::HeaderMap) -> Option<String> {
 
 #[async_trait::async_trait]
 impl crate::identity::Identity for Auth {
-    /// The agent of the request's session (cookie or bearer token), if it
-    /// is live.
+    /// The agent of the request's session (cookie or bearer token) or API
+    /// key (bearer), if it is live.
     async fn identify(
         &self,
         request: &axum::http::request::Parts,
     ) -> Result<Actor, crate::identity::Refusal> {
-        let now = self.clock.now();
-        token(&request.headers)
-            .and_then(|t| self.actor(&t, now))
-            .ok_or(crate::identity::Refusal::Unauthenticated)
+        let Some(token) = token(&request.headers) else {
+            return Err(crate::identity::Refusal::Unauthenticated);
+        };
+        self.actor(&token).await
     }
 }
 

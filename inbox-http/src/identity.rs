@@ -54,6 +54,9 @@ pub enum Refusal {
     /// client certificate not allowed here): 403 `forbidden`, with the
     /// reason. Final: [`AnyOf`] asks no further.
     Forbidden(String),
+    /// The identity could not tell (its store is unreachable): 503
+    /// `unavailable`, retryable. A live stream stays open through it.
+    Unavailable(String),
 }
 
 impl From<Refusal> for ApiError {
@@ -63,6 +66,11 @@ impl From<Refusal> for ApiError {
             Refusal::Forbidden(reason) => {
                 ApiError::new(axum::http::StatusCode::FORBIDDEN, "forbidden", reason)
             }
+            Refusal::Unavailable(what) => ApiError::internal(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                &what,
+            ),
         }
     }
 }
@@ -88,20 +96,23 @@ pub trait Identity: Send + Sync {
 
 /// Several identities, asked in order: the first that accepts a request
 /// answers it; a [`Refusal::Forbidden`] ends the search; when none
-/// accepts, the request is unauthenticated.
+/// accepts, the request is unauthenticated (or unavailable, when one of
+/// them could not tell).
 #[derive(Clone, Default)]
 pub struct AnyOf(pub Vec<Arc<dyn Identity>>);
 
 #[async_trait]
 impl Identity for AnyOf {
     async fn identify(&self, request: &Parts) -> Result<Actor, Refusal> {
+        let mut answer = Refusal::Unauthenticated;
         for identity in &self.0 {
             match identity.identify(request).await {
                 Err(Refusal::Unauthenticated) => continue,
-                answer => return answer,
+                Err(r @ Refusal::Unavailable(_)) => answer = r,
+                other => return other,
             }
         }
-        Err(Refusal::Unauthenticated)
+        Err(answer)
     }
 }
 

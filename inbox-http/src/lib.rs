@@ -85,7 +85,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
-use inbox_core::{ChannelId, Inbox, TenantId};
+use inbox_core::{ChannelId, Inbox};
 use inbox_whatsapp::Webhook;
 
 pub use auth::Accounts;
@@ -167,10 +167,6 @@ impl AppState {
     pub fn now(&self) -> DateTime<Utc> {
         self.inbox.now()
     }
-
-    fn auth_tenant(&self) -> TenantId {
-        self.auth.tenant().clone()
-    }
 }
 
 /// Makes an [`AppState`]; see [`AppState::builder`].
@@ -246,7 +242,7 @@ impl AppStateBuilder {
         let auth = Arc::new(auth::Auth::new(
             self.accounts,
             settings.session_ttl,
-            self.inbox.clock(),
+            self.inbox.clone(),
         ));
         let limits = &settings.sign_in;
         AppState {

@@ -37,7 +37,7 @@ pub async fn events(
 ) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
     // A built-in session's sign-out ends the stream at once; any other
     // end is seen at the next check.
-    let ended = auth::token(&request.headers).and_then(|t| s.auth.ended(&t, s.now()));
+    let ended = auth::token(&request.headers).map(|t| s.auth.ended(&t));
     let session = SessionWatch {
         identity: s.identity.clone(),
         request: Arc::new(request),
@@ -81,11 +81,14 @@ struct SessionWatch {
 }
 
 impl SessionWatch {
+    /// Whether the request still identifies the same actor (a store that
+    /// cannot say keeps the stream: an outage is not a sign-out).
     async fn valid(&self) -> bool {
-        self.identity
-            .identify(&self.request)
-            .await
-            .is_ok_and(|a| a == self.actor)
+        match self.identity.identify(&self.request).await {
+            Ok(a) => a == self.actor,
+            Err(crate::identity::Refusal::Unavailable(_)) => true,
+            Err(_) => false,
+        }
     }
 
     /// Resolves when the session ends: signed out here (at once, when

@@ -95,7 +95,9 @@ async fn the_embedders_identity_decides_who_asks() {
     // The built-in sessions are not accepted unless kept beside it.
     let token = state
         .auth
-        .open_session(AgentId::new("ada").unwrap(), state.now());
+        .open_session(&f.acme(), &AgentId::new("ada").unwrap(), None)
+        .await
+        .unwrap();
     let bearer = vec![("authorization", format!("Bearer {token}"))];
     assert_eq!(
         get(&app, "/api/me", &bearer).await.0,
@@ -112,7 +114,9 @@ async fn the_embedders_identity_decides_who_asks() {
     let app = router(state.clone());
     let token = state
         .auth
-        .open_session(AgentId::new("ada").unwrap(), state.now());
+        .open_session(&f.acme(), &AgentId::new("ada").unwrap(), None)
+        .await
+        .unwrap();
     let bearer = vec![("authorization", format!("Bearer {token}"))];
     let (status, me) = get(&app, "/api/me", &bearer).await;
     assert_eq!((status, me["id"].as_str()), (StatusCode::OK, Some("ada")));

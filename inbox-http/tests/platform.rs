@@ -87,7 +87,7 @@ async fn an_operator_provisions_a_tenant_and_its_number_at_run_time() {
     let plain = router(AppState::builder(f.inbox.clone(), Accounts::new(f.acme())).build());
     assert_eq!(
         call(&plain, "GET", path, &[OP], None).await.0,
-        StatusCode::NOT_FOUND
+        StatusCode::UNAUTHORIZED
     );
 
     // A tenant, then its number with its secrets.

@@ -38,8 +38,13 @@ impl Api {
     }
 
     /// A session of `agent` (of acme).
-    fn token(&self, agent: &str) -> String {
-        self.state.auth.open_session(id(agent), self.state.now())
+    async fn token(&self, agent: &str) -> String {
+        let acme = self.f.acme();
+        self.state
+            .auth
+            .open_session(&acme, &id(agent), None)
+            .await
+            .unwrap()
     }
 
     async fn call(
@@ -52,7 +57,7 @@ impl Api {
         let mut req = Request::builder()
             .method(method)
             .uri(path)
-            .header("authorization", format!("Bearer {}", self.token(who)));
+            .header("authorization", format!("Bearer {}", self.token(who).await));
         let body = match body {
             Some(b) => {
                 req = req.header("content-type", "application/json");

@@ -3,7 +3,7 @@
 //! secrets, which are sealed before the store sees them and never
 //! answered. Authenticated by the operator's token (`Authorization:
 //! Bearer`), compared by digest in constant time; without a configured
-//! token the routes answer 404.
+//! token the routes answer 401.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -64,8 +64,8 @@ impl FromRequestParts<AppState> for Operator {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let (Some(token), Some(secrets)) = (&state.operator, &state.secrets) else {
             return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "not_found",
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
                 "this deployment has no platform operator",
             ));
         };

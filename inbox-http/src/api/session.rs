@@ -8,7 +8,7 @@ use axum::Json as JsonAnswer;
 use serde::{Deserialize, Serialize};
 
 use inbox_core::model::{Agent, Presence, Role};
-use inbox_core::{Actor, AgentId, TeamId};
+use inbox_core::{Actor, AgentId, TeamId, TenantId};
 
 use crate::auth::{self, COOKIE};
 use crate::client::Client;
@@ -85,6 +85,8 @@ where
 /// Sign-in form.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct SignIn {
+    /// The workspace (tenant id); the server's default one when left out.
+    pub tenant: Option<String>,
     /// Agent id.
     pub agent: String,
     /// Password.
@@ -133,12 +135,22 @@ impl From<Agent> for AgentView {
 pub async fn sign_in(
     State(s): State<AppState>,
     client: Client,
+    headers: HeaderMap,
     Json(form): Json<SignIn>,
 ) -> ApiResult<Response> {
-    let account = s
-        .auth
-        .agent(&form.agent)
-        .map_or(Account::Unknown, Account::Agent);
+    let tenant = match &form.tenant {
+        Some(t) => TenantId::new(t.trim())?,
+        None => s.auth.tenant().clone(),
+    };
+    let id = AgentId::new(form.agent.trim()).ok();
+    let hash = match &id {
+        Some(id) => s.auth.hash_of(&tenant, id).await,
+        None => None,
+    };
+    let account = match (&id, &hash) {
+        (Some(id), Some(_)) => Account::Agent(id.clone()),
+        _ => Account::Unknown,
+    };
     let address = Address::of(client.ip);
     s.throttle.admit(&account, address).map_err(|wait| {
         let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
@@ -155,10 +167,9 @@ pub async fn sign_in(
             1,
         )
     })?;
-    let auth = s.auth.clone();
-    let (agent, password) = (form.agent, form.password);
+    let password = form.password;
     let checked = admitted
-        .run(move |memory| auth.check_password(&agent, &password, memory))
+        .run(move |memory| auth::Auth::check_password(hash.as_deref(), &password, memory))
         .await
         .ok_or_else(|| {
             ApiError::internal(
@@ -167,16 +178,21 @@ pub async fn sign_in(
                 &"password check",
             )
         })?;
-    s.throttle.record(&account, address, checked.is_some());
-    let id = checked.ok_or_else(|| {
+    s.throttle.record(&account, address, checked);
+    let bad = || {
         ApiError::new(
             StatusCode::UNAUTHORIZED,
             "bad_credentials",
             "unknown agent or wrong password",
         )
-    })?;
-    let agent = s.inbox.me(&Actor::new(s.auth_tenant(), id.clone())).await?;
-    let token = s.auth.open_session(id, s.now());
+    };
+    let id = id.filter(|_| checked).ok_or_else(bad)?;
+    let agent = s.inbox.me(&Actor::new(tenant.clone(), id.clone())).await?;
+    s.tenants.admit(&s, &tenant).await?;
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    let token = s.auth.open_session(&tenant, &id, user_agent).await?;
     Ok((
         [(header::SET_COOKIE, cookie(&token, client, None))],
         axum::Json(serde_json::json!({ "agent": AgentView::from(agent), "token": token })),
@@ -208,7 +224,7 @@ fn cookie(value: &str, client: Client, max_age: Option<u32>) -> String {
 #[utoipa::path(delete, path = "/api/session", tag = "session", responses((status = 204, description = "Signed out")))]
 pub async fn sign_out(State(s): State<AppState>, client: Client, headers: HeaderMap) -> Response {
     if let Some(t) = auth::token(&headers) {
-        s.auth.sign_out(&t);
+        s.auth.sign_out(&t).await;
     }
     (
         [(header::SET_COOKIE, cookie("", client, Some(0)))],
