@@ -48,7 +48,7 @@ pub struct TenantConfig {
 }
 
 /// A WhatsApp number.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChannelConfig {
     /// Our id for it.
