@@ -48,7 +48,7 @@ pub struct TenantConfig {
 }
 
 /// A WhatsApp number.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChannelConfig {
     /// Our id for it.
@@ -303,5 +303,78 @@ mod tests {
             ),
             "{err}"
         );
+    }
+
+    /// The error of `DEMO` with `from` replaced by `to` (once).
+    fn refused(from: &str, to: &str) -> String {
+        assert!(DEMO.contains(from), "{from}");
+        let text = DEMO.replacen(from, to, 1);
+        ServerConfig::parse(&text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_their_path() {
+        let cases = [
+            ("tenant:\n", "colour: red\ntenant:\n", "colour"),
+            (
+                "  name: Demo Shop\n",
+                "  name: Demo Shop\n  plan: gold\n",
+                "tenant.plan",
+            ),
+            (
+                "    app_secret: demo-app-secret\n",
+                "    app_secret: demo-app-secret\n    app_secert: typo\n",
+                "channels[0].app_secert",
+            ),
+            (
+                "{ id: support, name: Support }",
+                "{ id: support, nmae: Support }",
+                "teams[1].nmae",
+            ),
+            (
+                "    capacity: 5\n",
+                "    capacity: 5\n    capacty: 6\n",
+                "agents[0].capacty",
+            ),
+            (
+                "    language: es_ES\n",
+                "    language: es_ES\n    langauge: es\n",
+                "templates[1].langauge",
+            ),
+        ];
+        for (from, to, path) in cases {
+            let err = refused(from, to);
+            assert!(
+                err.starts_with(&format!("config: {path}: ")),
+                "{path}: {err}"
+            );
+            assert!(err.contains("unknown field"), "{path}: {err}");
+        }
+        // In the settings document too, with the path inside it.
+        let with_settings = format!("{DEMO}\nsettings:\n  routing:\n    rulez: []\n");
+        let err = ServerConfig::parse(&with_settings).unwrap_err().to_string();
+        assert!(err.contains("routing"), "{err}");
+        assert!(err.contains("rulez"), "{err}");
+    }
+
+    #[test]
+    fn a_file_names_itself_in_its_errors() {
+        let dir = std::env::temp_dir().join(format!("inbox-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("bad.yaml");
+        std::fs::write(
+            &file,
+            DEMO.replacen(
+                "  name: Demo Shop\n",
+                "  name: Demo Shop\n  plan: gold\n",
+                1,
+            ),
+        )
+        .unwrap();
+        let err = ServerConfig::load(&file).unwrap_err().to_string();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let expected = format!("{}: tenant.plan: ", file.display());
+        assert!(err.starts_with(&expected), "{err}");
+        assert!(err.contains("unknown field `plan`"), "{err}");
     }
 }

@@ -14,6 +14,12 @@ use inbox_core::{Inbox, InboxConfig, Secret};
 use inbox_store_memory::{MemoryEventBus, MemoryStore};
 use inbox_whatsapp::{GraphClient, GraphConfig};
 
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::Response;
+use futures_util::StreamExt;
 use inbox_http::auth::Auth;
 use inbox_http::{router, Settings};
 
@@ -40,10 +46,13 @@ pub enum Delivery {
         /// are in doubt).
         late: LateAnswers,
     },
-    /// To the WhatsApp Cloud API.
+    /// To the WhatsApp Cloud API, or any Graph-compatible endpoint.
     CloudApi {
         /// The access token.
         access_token: Secret,
+        /// The Graph API's base URL (a local mock, a BSP's proxy); `None`:
+        /// `https://graph.facebook.com`.
+        graph_url: Option<String>,
     },
 }
 
@@ -73,11 +82,16 @@ pub struct Running {
     pub inbox: Inbox,
     /// The simulator, when simulating.
     pub meta: Option<Arc<FakeMeta>>,
+    /// The Graph API replies go to (the simulator's fake one when
+    /// simulating), when they are sent at all.
+    pub graph_url: Option<String>,
     stop: watch::Sender<bool>,
     auth: Arc<Auth>,
     tasks: Vec<JoinHandle<()>>,
     /// The fake Graph API, stopped last.
     graph: Option<JoinHandle<()>>,
+    /// Whether the store keeps what is left in the outbox (PostgreSQL).
+    durable: bool,
 }
 
 impl Launch {
@@ -115,6 +129,7 @@ impl Launch {
         let mut graph_task = None;
 
         let mut meta = None;
+        let mut sends_to = None;
         let transport: Arc<dyn Transport> = match &self.delivery {
             Delivery::Record => {
                 tracing::info!("transport: recording (replies are not sent to WhatsApp)");
@@ -155,19 +170,27 @@ impl Launch {
                 graph_task = Some(tokio::spawn(async move {
                     let _ = axum::serve(graph, routes).await;
                 }));
-                tracing::info!(url = %graph_url, "transport: the simulator's fake Graph API");
+                // Its address is printed after the inbox's, not here.
+                tracing::info!("transport: the simulator's fake Graph API");
+                tracing::debug!(url = %graph_url, "the fake Graph API");
                 meta = Some(fake);
+                sends_to = Some(graph_url.clone());
                 let mut graph = GraphConfig::new("simulated-token").base_url(graph_url);
                 graph.timeout = *graph_timeout;
                 graph.connect_timeout = graph.connect_timeout.min(*graph_timeout / 2);
                 Arc::new(GraphClient::new(graph).map_err(|e| e.to_string())?)
             }
-            Delivery::CloudApi { access_token } => {
-                tracing::info!("transport: the WhatsApp Cloud API");
-                Arc::new(
-                    GraphClient::new(GraphConfig::new(access_token.clone()))
-                        .map_err(|e| e.to_string())?,
-                )
+            Delivery::CloudApi {
+                access_token,
+                graph_url,
+            } => {
+                let mut graph = GraphConfig::new(access_token.clone());
+                if let Some(url) = graph_url {
+                    graph = graph.base_url(url.clone());
+                }
+                tracing::info!("transport: the Graph API");
+                sends_to = Some(graph.base_url.clone());
+                Arc::new(GraphClient::new(graph).map_err(|e| e.to_string())?)
             }
         };
         let inbox = Inbox::new(
@@ -179,11 +202,18 @@ impl Launch {
             .await
             .map_err(|e| format!("provisioning: {e}"))?;
         let header_timeout = self.settings.header_timeout;
-        let grace = self.settings.request_timeout;
+        let grace = self.settings.request_timeout.min(SHUTDOWN_GRACE);
         let state =
             app_state(inbox.clone(), &self.config, self.settings).map_err(|e| e.to_string())?;
         let auth = state.auth.clone();
-        let app = router(state);
+        // Every live event stream ends when the server stops, whoever
+        // opened it and however (a built-in session, a bearer token, one
+        // opened while stopping): a browser's stream must not hold the
+        // shutdown until the grace period is over.
+        let app = router(state).layer(axum::middleware::from_fn_with_state(
+            stopped.clone(),
+            end_streams_at_stop,
+        ));
 
         let mut until_stopped = stopped.clone();
         tasks.push(tokio::spawn(async move {
@@ -215,15 +245,59 @@ impl Launch {
             url,
             inbox,
             meta,
+            graph_url: sends_to,
             stop,
             auth,
             tasks,
             graph: graph_task,
+            durable: self.database_url.is_some(),
         })
     }
 }
 
-/// Timers (SLA, snoozes, automation) and the outbox, every `tick`.
+/// How long requests in flight get to finish once the server stops (at
+/// most the request timeout): with the final outbox pass, shutting down
+/// takes about two seconds, browsers with live streams open or not.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
+
+/// With PostgreSQL, how long after the stop the final outbox passes go on
+/// while they find work (at least one pass runs): what is left stays
+/// queued and is sent after the next start. The in-memory store keeps
+/// nothing, so there the passes go on until the outbox is empty.
+pub const OUTBOX_GRACE: Duration = Duration::from_millis(1500);
+
+/// Ends a live event stream (`text/event-stream`) when the server stops;
+/// other answers pass untouched.
+async fn end_streams_at_stop(
+    State(stopped): State<watch::Receiver<bool>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let response = next.run(request).await;
+    let streams = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"));
+    if !streams {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let mut stopped = stopped;
+    let stop = async move {
+        if stopped.wait_for(|s| *s).await.is_err() {
+            // Dropped without a shutdown: the server goes on serving.
+            std::future::pending::<()>().await;
+        }
+    };
+    Response::from_parts(
+        parts,
+        Body::from_stream(body.into_data_stream().take_until(stop)),
+    )
+}
+
+/// Timers (SLA, snoozes, automation) and the outbox, every `tick`, until
+/// the stop (a pass under way is finished, no other starts).
 async fn work(inbox: Inbox, tick: Duration, mut stopped: watch::Receiver<bool>) {
     let mut every = tokio::time::interval_at(tokio::time::Instant::now() + tick, tick);
     loop {
@@ -235,16 +309,17 @@ async fn work(inbox: Inbox, tick: Duration, mut stopped: watch::Receiver<bool>) 
         if let Err(e) = inbox.tick(now, 500).await {
             tracing::warn!(error = %e, "timers");
         }
-        drain_outbox(&inbox, 100, 20).await;
+        drain_outbox(&inbox, 100, 20, || !*stopped.borrow()).await;
     }
 }
 
 /// Dispatcher passes while they find work (a conversation's queued replies
-/// go out one per pass, in order), at most `passes`.
-async fn drain_outbox(inbox: &Inbox, limit: u32, passes: u32) {
+/// go out one per pass, in order) and `more()` says so, at most `passes`;
+/// the first pass always runs.
+async fn drain_outbox(inbox: &Inbox, limit: u32, passes: u32, more: impl Fn() -> bool) {
     for _ in 0..passes {
         match inbox.dispatch(limit).await {
-            Ok(r) if r.total() > 0 => {}
+            Ok(r) if r.total() > 0 && more() => {}
             Ok(_) => return,
             Err(e) => {
                 tracing::warn!(error = %e, "outbox");
@@ -255,13 +330,17 @@ async fn drain_outbox(inbox: &Inbox, limit: u32, passes: u32) {
 }
 
 impl Running {
-    /// Stops accepting requests, lets those in flight finish, stops the
-    /// worker and the simulated customers, then sends what is left in the
-    /// outbox: nothing committed is lost.
+    /// Stops: the listener closes, every live event stream ends, requests
+    /// in flight get [`SHUTDOWN_GRACE`] to finish (connections then
+    /// close), the worker finishes the pass under way and the simulated
+    /// customers stop; then the outbox is sent one last time (see
+    /// [`OUTBOX_GRACE`]), the fake Graph API last. With browsers open this
+    /// takes about two seconds at most, unless a send to the Graph API
+    /// hangs (its own timeout bounds it).
     pub async fn shutdown(self) {
+        let started = tokio::time::Instant::now();
         let _ = self.stop.send(true);
-        // Live event streams never finish by themselves: end them, so the
-        // connections carrying them can close.
+        // Sign-outs end streams at once too; the middleware ends the rest.
         self.auth.end_streams();
         for t in self.tasks {
             if tokio::time::timeout(Duration::from_secs(30), t)
@@ -271,9 +350,14 @@ impl Running {
                 tracing::warn!("a task did not stop within 30 s");
             }
         }
-        drain_outbox(&self.inbox, 1000, 100).await;
+        let durable = self.durable;
+        drain_outbox(&self.inbox, 1000, 100, || {
+            !durable || started.elapsed() < OUTBOX_GRACE
+        })
+        .await;
         if let Some(g) = self.graph {
             g.abort();
         }
+        tracing::info!(took = ?started.elapsed(), "stopped");
     }
 }

@@ -9,8 +9,11 @@
 //!   HTTP layer's state by [`app_state`];
 //! - starting and stopping it all: store, transport, HTTP, the timer and
 //!   outbox worker ([`launch`]);
+//! - the binary's command line, what it prints and the signals that stop
+//!   it ([`cli`]);
 //! - simulated customers and a fake Graph API ([`simulator`]).
 
+pub mod cli;
 pub mod config;
 pub mod launch;
 pub mod simulator;
