@@ -1,7 +1,8 @@
 //! Two server instances on one PostgreSQL database, each with its own
 //! pool, event bus and router: a setting changed through one decides the
-//! next message on the other, and an agent connected to one sees live
-//! events caused through the other.
+//! next message on the other, an agent connected to one sees live events
+//! caused through the other, and a session opened through one works on
+//! the other until it is signed out anywhere.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -20,6 +21,7 @@ use tower::ServiceExt;
 use inbox_core::ports::Store;
 use inbox_core::testing::Fixture;
 use inbox_core::{Inbox, InboxConfig, Ports};
+use inbox_http::identity::AnyOf;
 use inbox_http::{router, Accounts, AppState};
 use inbox_store_postgres::{PgEventBus, PgStore};
 
@@ -41,9 +43,12 @@ async fn instance(url: &str, prefix: &'static str) -> (Fixture, Router) {
     );
     let follower = f.inbox.clone();
     tokio::spawn(async move { follower.follow_settings().await });
-    let state = AppState::builder(f.inbox.clone(), Accounts::new(f.acme()))
-        .identity(Arc::new(common::Header))
-        .build();
+    let state = AppState::builder(f.inbox.clone(), Accounts::new(f.acme())).build();
+    let identity = AnyOf(vec![Arc::new(common::Header), state.auth.clone()]);
+    let state = AppState {
+        identity: Arc::new(identity),
+        ..state
+    };
     (f, router(state))
 }
 
@@ -160,5 +165,33 @@ async fn two_instances_share_settings_and_live_events() {
         text.contains("event: settings_changed") || text.contains("event: message_received"),
         "{text}"
     );
+
+    // A session opened through A (password sign-in) works on B; signed out
+    // through B, A refuses it too.
+    let phc = inbox_http::auth::hash_password("s3cret-pass").unwrap();
+    a.inbox
+        .provision_password(
+            &a.acme(),
+            &inbox_core::AgentId::new("ben").unwrap(),
+            Some(&phc),
+        )
+        .await
+        .unwrap();
+    let form = json!({"agent": "ben", "password": "s3cret-pass"}).to_string();
+    let (status, signed) =
+        common::call(&app_a, "POST", "/api/session", &[], Some(form.into_bytes())).await;
+    assert_eq!(status, StatusCode::OK, "{signed}");
+    let bearer = format!("Bearer {}", signed["token"].as_str().unwrap());
+    let as_ben = [("authorization", bearer.as_str())];
+    let (status, me) = common::call(&app_b, "GET", "/api/me", &as_ben, None).await;
+    assert_eq!(
+        (status, me["id"].as_str()),
+        (StatusCode::OK, Some("ben")),
+        "{me}"
+    );
+    let (status, _) = common::call(&app_b, "DELETE", "/api/session", &as_ben, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = common::call(&app_a, "GET", "/api/me", &as_ben, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
     drop(a);
 }
