@@ -30,7 +30,9 @@ use super::TemplateConfig;
         api::canned, api::render_canned, api::get_settings, api::put_settings, api::settings_history,
         api::settings_version, api::explain, api::teams, api::channels,
         api::platform::platform_tenants, api::platform::put_tenant, api::platform::platform_numbers,
-        api::platform::put_number, api::platform::reseal, api::put_team, api::put_agent,
+        api::platform::put_number, api::platform::reseal,
+        api::sessions, api::revoke_session, api::revoke_agent_sessions, api::set_password,
+        api::api_keys, api::create_api_key, api::revoke_api_key, api::put_team, api::put_agent,
     ),
     components(schemas(
         ApiError, TemplateConfig, api::SignIn, api::AgentView, api::ConversationPage,
@@ -40,6 +42,7 @@ use super::TemplateConfig;
         api::SampleForm, api::ExplainForm, api::TeamForm, api::AgentForm, api::RenderedCanned, api::ChannelView,
         api::platform::TenantForm, api::platform::TenantView, api::platform::NumberForm,
         api::platform::NumberView, api::platform::Resealed,
+        api::Ended, api::PasswordForm, api::KeyForm, api::NewKey,
     )),
     modifiers(&Sessions),
     security(("session_cookie" = []), ("bearer" = [])),

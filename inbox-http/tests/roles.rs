@@ -17,6 +17,7 @@ fn refused(method: &str, template: &str) -> (bool, bool, bool) {
     const AGENT: (bool, bool, bool) = (true, false, false);
     const AGENT_AND_SUPERVISOR: (bool, bool, bool) = (true, true, false);
     const NOBODY: (bool, bool, bool) = (false, false, false);
+    const SUPERVISOR: (bool, bool, bool) = (false, true, false);
     match (method, template) {
         // Ana owns the conversation: she may hand it over and set its
         // priority (assigning others' conversations is a supervisor's, as
@@ -32,6 +33,12 @@ fn refused(method: &str, template: &str) -> (bool, bool, bool) {
         ("get", "/dead-letters") | ("post", "/dead-letters/{letter}/replay") => {
             AGENT_AND_SUPERVISOR
         }
+        // Ana's own session, sessions and password: hers and an admin's,
+        // not a supervisor's.
+        ("delete", "/sessions/{session}")
+        | ("delete", "/agents/{id}/sessions")
+        | ("put", "/agents/{id}/password") => SUPERVISOR,
+        ("get", "/keys") | ("post", "/keys") | ("delete", "/keys/{key}") => AGENT_AND_SUPERVISOR,
         _ => NOBODY,
     }
 }

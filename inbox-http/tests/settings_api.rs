@@ -417,3 +417,87 @@ async fn agents_are_written_whole_and_checked() {
         "{agents}"
     );
 }
+
+/// An admin makes an API key: shown once, used as a bearer token with its
+/// role, listed without its secret, refused once revoked; an agent makes
+/// none. Sessions are listed and ended.
+#[tokio::test]
+async fn api_keys_and_sessions_are_managed_by_admins() {
+    let api = Api::new().await;
+    let (status, made) = api
+        .post(
+            "ada",
+            "/api/keys",
+            json!({"name": "CRM sync", "role": "supervisor"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let key = made["key"].as_str().unwrap().to_string();
+    assert!(key.starts_with("ik_"), "{key}");
+    let (status, _) = api
+        .post("ana", "/api/keys", json!({"name": "mine", "role": "admin"}))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let with_key = |path: &str| {
+        Request::get(path)
+            .header("authorization", format!("Bearer {key}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    let res = api
+        .app
+        .clone()
+        .oneshot(with_key("/api/settings"))
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "a supervisor's key reads settings"
+    );
+    let res = api
+        .app
+        .clone()
+        .oneshot(with_key("/api/dead-letters"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN, "but is no admin");
+
+    let (_, keys) = api.get("ada", "/api/keys").await;
+    let listed = keys.to_string();
+    assert!(
+        listed.contains("CRM sync") && !listed.contains(&key[key.len() - 20..]),
+        "{listed}"
+    );
+    let id = made["record"]["id"].as_str().unwrap();
+    let (status, revoked) = api
+        .call("ada", Method::DELETE, &format!("/api/keys/{id}"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{revoked}");
+    let res = api
+        .app
+        .clone()
+        .oneshot(with_key("/api/settings"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+
+    // Ben's sessions: his to list; an admin signs him out everywhere.
+    let ben = api.token("ben").await;
+    let (_, mine) = api.get("ben", "/api/sessions").await;
+    assert!(mine.as_array().unwrap().len() >= 2, "{mine}");
+    let (status, ended) = api
+        .call("ada", Method::DELETE, "/api/agents/ben/sessions", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(ended["ended"].as_u64().unwrap() >= 2, "{ended}");
+    let req = Request::get("/api/me")
+        .header("authorization", format!("Bearer {ben}"))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(
+        api.app.clone().oneshot(req).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+}

@@ -28,13 +28,16 @@ enum Expect {
 }
 
 fn expect(template: &str) -> Expect {
-    let of_acme = ["{id}", "{contact}", "{letter}"];
+    let of_acme = ["{id}", "{contact}", "{letter}", "{session}", "{key}"];
     match template {
         // The operator's routes: not an agent's, whoever they are.
         t if t.starts_with("/platform/") => Expect::Refused,
         "/session" | "/events" | "/templates" | "/openapi.json" => Expect::Answers,
         // Ids of directory records are per tenant: globex's own.
         "/teams/{id}" | "/agents/{id}" => Expect::Own,
+        // By then globex has an agent `ana` of its own (the line for
+        // `PUT /agents/{id}` made her): hers, not acme's.
+        "/agents/{id}/sessions" | "/agents/{id}/password" => Expect::Own,
         "/settings/explain" => Expect::NotFound,
         t if of_acme.iter().any(|id| t.contains(id)) => Expect::NotFound,
         _ => Expect::Own,

@@ -4,6 +4,7 @@
 //! gets the first answer, another request under the same key is refused
 //! ([`idempotency`]).
 
+mod access;
 mod actions;
 mod admin;
 mod dead_letters;
@@ -13,6 +14,7 @@ mod reports;
 mod session;
 mod views;
 
+pub use access::*;
 pub use actions::*;
 pub use admin::*;
 pub use dead_letters::*;

@@ -14,9 +14,12 @@ use std::sync::Arc;
 use tower::ServiceExt;
 
 use inbox_core::inbound::InboundRefusal;
-use inbox_core::ports::DeadLetter;
+use inbox_core::model::Role;
+use inbox_core::ports::{DeadLetter, TokenHash};
 use inbox_core::testing::Fixture;
-use inbox_core::{Actor, AgentId, ContactId, ConversationId, DeadLetterId, MessageId, TenantId};
+use inbox_core::{
+    Actor, AgentId, ContactId, ConversationId, DeadLetterId, MessageId, Secret, TenantId,
+};
 use inbox_http::identity::{Identity, Refusal};
 use inbox_http::{router, Accounts, AppState, API_ROUTES};
 use inbox_store_memory::MemoryStore;
@@ -50,6 +53,10 @@ pub struct World {
     pub contact: ContactId,
     /// A dead letter of acme's.
     pub letter: DeadLetterId,
+    /// The id of a session of ana's.
+    pub session: String,
+    /// An API key of acme's.
+    pub key: String,
 }
 
 impl World {
@@ -84,6 +91,21 @@ impl World {
             })
             .await
             .unwrap();
+        let token = "a".repeat(64);
+        let ttl = std::time::Duration::from_secs(3600);
+        let secret = Secret::new(token.clone());
+        f.inbox
+            .open_session(&f.acme(), &ana.agent, &secret, ttl, None)
+            .await
+            .unwrap();
+        let session = TokenHash::of(&token).to_hex();
+        let key_secret = Secret::new("b".repeat(64));
+        let made = f
+            .inbox
+            .provision_api_key(&f.acme(), "CRM", Role::Agent, &key_secret)
+            .await
+            .unwrap();
+        let key = made.record.id.to_string();
         let state = AppState::builder(f.inbox.clone(), Accounts::new(f.acme()))
             .identity(Arc::new(Header))
             .build();
@@ -94,6 +116,8 @@ impl World {
             message,
             contact,
             letter,
+            session,
+            key,
         }
     }
 
@@ -113,6 +137,9 @@ impl World {
             .replace("{shortcut}", "hi")
             .replace("{contact}", self.contact.as_str())
             .replace("{letter}", self.letter.as_str())
+            .replace("{session}", &self.session)
+            .replace("{key}", &self.key)
+            .replace("/agents/{id}/", "/agents/ana/")
             .replace("{version}", "1")
             .replace("/platform/tenants/{id}", "/platform/tenants/acme")
             .replace("{channel}", "sales")
@@ -175,11 +202,10 @@ impl Case {
     /// The route it exercises, as `API_ROUTES` names it.
     pub fn route(&self) -> (String, String) {
         let path = self.template.split('?').next().unwrap();
-        (
-            self.method.to_string(),
-            path.replace("{contact}", "{id}")
-                .replace("{letter}", "{id}"),
-        )
+        let path = ["{contact}", "{letter}", "{session}", "{key}"]
+            .iter()
+            .fold(path.to_string(), |p, id| p.replace(id, "{id}"));
+        (self.method.to_string(), path)
     }
 }
 
@@ -298,6 +324,21 @@ pub fn cases(settings_version: u64) -> Vec<Case> {
             Some(json!({"phone_number_id": "9", "display_number": "9"})),
         ),
         c("post", "/platform/secrets/reseal", None),
+        c("get", "/sessions", None),
+        c("delete", "/sessions/{session}", None),
+        c("delete", "/agents/{id}/sessions", None),
+        c(
+            "put",
+            "/agents/{id}/password",
+            Some(json!({"password": "a new password 123"})),
+        ),
+        c("get", "/keys", None),
+        c(
+            "post",
+            "/keys",
+            Some(json!({"name": "ERP", "role": "agent"})),
+        ),
+        c("delete", "/keys/{key}", None),
     ]
 }
 
