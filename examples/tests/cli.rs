@@ -54,6 +54,8 @@ fn every_option_has_help_and_an_environment_variable() {
             "--graph-url INBOX_GRAPH_URL",
             "--behind-proxy INBOX_BEHIND_PROXY",
             "--secure-cookies INBOX_SECURE_COOKIES",
+            "--operator-token INBOX_OPERATOR_TOKEN",
+            "--secret-keys INBOX_SECRET_KEYS",
         ]
     );
     cmd.debug_assert();
@@ -324,4 +326,21 @@ async fn the_first_address_printed_is_the_inbox() {
     );
     println!("{printed}");
     running.shutdown().await;
+}
+
+#[test]
+fn the_operator_needs_its_token_and_the_sealing_keys_together() {
+    let keys = format!("k1:{}", "ab".repeat(32));
+    let token = "an-operator-token-of-length";
+    let both = parse(&["--operator-token", token, "--secret-keys", &keys]).unwrap();
+    let settings = both.launch().unwrap().settings;
+    assert!(settings.operator.is_some());
+    let shown = format!("{:?}", settings.operator);
+    assert!(!shown.contains(token) && !shown.contains("abab"), "{shown}");
+    let alone = parse(&["--operator-token", token]).unwrap();
+    assert!(alone.launch().unwrap_err().contains("go together"));
+    let short = parse(&["--operator-token", "short", "--secret-keys", &keys]).unwrap();
+    assert!(short.launch().unwrap_err().contains("16 characters"));
+    let bad = parse(&["--operator-token", token, "--secret-keys", "k1:00"]).unwrap();
+    assert!(bad.launch().unwrap_err().contains("64 hex"));
 }

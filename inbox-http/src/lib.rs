@@ -256,8 +256,13 @@ impl AppStateBuilder {
                 limits.waiting,
             )),
             webhooks: Arc::new(self.webhooks),
-            operator: self.operator.map(Arc::new),
-            secrets: self.secrets,
+            operator: self
+                .operator
+                .or_else(|| settings.operator.as_ref().map(|o| o.token.clone()))
+                .map(Arc::new),
+            secrets: self
+                .secrets
+                .or_else(|| settings.operator.as_ref().map(|o| o.secrets.clone())),
             tenants: Arc::default(),
             settings: Arc::new(settings),
             inbox: self.inbox,

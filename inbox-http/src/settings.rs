@@ -36,6 +36,19 @@ pub struct Settings {
     pub live_check: Duration,
     /// Password guessing.
     pub sign_in: SignInLimits,
+    /// The platform operator's API, when the deployment has one (see
+    /// [`AppStateBuilder::operator`](crate::AppStateBuilder::operator)).
+    pub operator: Option<OperatorAccess>,
+}
+
+/// The platform operator's token and the keys numbers' secrets are sealed
+/// with.
+#[derive(Debug, Clone)]
+pub struct OperatorAccess {
+    /// The operator's token (kept as its digest).
+    pub token: crate::api::platform::OperatorToken,
+    /// The sealing keys.
+    pub secrets: crate::secrets::SecretBox,
 }
 
 impl Default for Settings {
@@ -49,6 +62,7 @@ impl Default for Settings {
             session_ttl: TimeDelta::hours(12),
             live_check: Duration::from_secs(15),
             sign_in: SignInLimits::default(),
+            operator: None,
         }
     }
 }

@@ -107,6 +107,28 @@ pub struct Cli {
     #[arg(long, env = "INBOX_SECURE_COOKIES", value_parser = BoolishValueParser::new())]
     pub secure_cookies: bool,
 
+    /// The platform operator's token (at least 16 characters): enables
+    /// /api/platform (tenants, numbers and their secrets) and the page at
+    /// /platform. Needs --secret-keys.
+    #[arg(
+        long,
+        env = "INBOX_OPERATOR_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub operator_token: Option<String>,
+
+    /// The keys numbers' secrets are sealed with at rest: `id:64-hex-digits`,
+    /// comma separated, the first sealing (add a new one first, then
+    /// POST /api/platform/secrets/reseal, then drop the old one).
+    #[arg(
+        long,
+        env = "INBOX_SECRET_KEYS",
+        value_name = "KEYS",
+        hide_env_values = true
+    )]
+    pub secret_keys: Option<String>,
+
     /// What else to do.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -178,9 +200,28 @@ impl Cli {
             settings: Settings {
                 behind_proxy: self.behind_proxy,
                 secure_cookies: self.secure_cookies,
+                operator: self.operator()?,
                 ..Settings::default()
             },
         })
+    }
+
+    /// The operator's access, when both its token and the sealing keys
+    /// are given (one without the other is refused).
+    fn operator(&self) -> Result<Option<inbox_http::settings::OperatorAccess>, String> {
+        let (token, keys) = match (&self.operator_token, &self.secret_keys) {
+            (None, None) => return Ok(None),
+            (Some(t), Some(k)) => (t, k),
+            _ => return Err("--operator-token and --secret-keys go together".into()),
+        };
+        let token = inbox_http::api::platform::OperatorToken::new(&inbox_core::Secret::new(
+            token.as_str(),
+        ))?;
+        let secrets = inbox_http::secrets::SecretBox::from_list(keys).map_err(|e| e.to_string())?;
+        Ok(Some(inbox_http::settings::OperatorAccess {
+            token,
+            secrets,
+        }))
     }
 }
 

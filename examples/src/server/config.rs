@@ -220,6 +220,13 @@ impl ServerConfig {
                 agent = agent.in_team(TeamId::new(t)?);
             }
             inbox.provision_agent(&agent).await?;
+            // The file's password seeds the store's; one changed since
+            // through the inbox stays.
+            if inbox.password_hash(&tenant, &agent.id).await?.is_none() {
+                inbox
+                    .provision_password(&tenant, &agent.id, Some(&a.password_hash))
+                    .await?;
+            }
         }
         if let Some(doc) = &self.settings {
             let doc = inbox_core::settings::TenantSettings::from_value(doc)?;

@@ -300,10 +300,18 @@ async fn end_streams_at_stop(
 /// the stop (a pass under way is finished, no other starts).
 async fn work(inbox: Inbox, tick: Duration, mut stopped: watch::Receiver<bool>) {
     let mut every = tokio::time::interval_at(tokio::time::Instant::now() + tick, tick);
+    let mut purged = tokio::time::Instant::now();
     loop {
         tokio::select! {
             _ = every.tick() => {}
             _ = stopped.changed() => return,
+        }
+        // Expired sessions are refused anyway; once an hour they go.
+        if purged.elapsed() >= Duration::from_secs(3600) {
+            purged = tokio::time::Instant::now();
+            if let Err(e) = inbox.purge_sessions().await {
+                tracing::warn!(error = %e, "purge sessions");
+            }
         }
         let now = inbox.now();
         if let Err(e) = inbox.tick(now, 500).await {
