@@ -543,6 +543,22 @@ async fn an_admin_sets_up_routing_and_tries_it() {
     };
     assert_eq!(team.map(|t| t.to_string()).as_deref(), Some("vip"));
 
+    // An API key for an integration: shown once, then listed; revoked.
+    type_into(&ada, "[data-testid=key-name]", "CRM sync").await;
+    click(&ada, "[data-testid=key-create]").await;
+    let key = wait_for(&ada, "[data-testid=new-key-value]", |t| {
+        t.starts_with("ik_")
+    })
+    .await;
+    let key = key.text().await.unwrap();
+    wait_for(&ada, "[data-testid=keys]", |t| {
+        t.contains("CRM sync") && !t.contains(&key)
+    })
+    .await;
+    screenshot(&ada, "access.png").await;
+    click(&ada, "[data-testid=key-revoke]").await;
+    wait_for(&ada, "[data-testid=keys]", |t| t.contains("revoked")).await;
+
     // A supervisor reads the settings; only admins change them.
     let sam = browser(&driver).await;
     sign_in(&sam, &server.url, "sam").await;

@@ -112,7 +112,9 @@ $("#signin").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   const f = new FormData(ev.target);
   try {
-    await api("POST", "/api/session", { agent: f.get("agent"), password: f.get("password") });
+    const form = { agent: f.get("agent"), password: f.get("password") };
+    if (String(f.get("tenant") || "").trim()) form.tenant = String(f.get("tenant")).trim();
+    await api("POST", "/api/session", form);
     await start();
   } catch (err) {
     banner(err.code === "bad_credentials" ? "Unknown agent or wrong password." : explain(err));
@@ -740,6 +742,76 @@ function renderHistory(changes) {
   );
 }
 
+function renderAccess(keys, sessions) {
+  $("#keys tbody").replaceChildren(
+    ...keys.map((k) =>
+      el(
+        "tr",
+        { "data-testid": "key-row" },
+        el("td", {}, k.id),
+        el("td", {}, k.name),
+        el("td", {}, k.role),
+        el("td", {}, ago(k.created_at)),
+        el("td", {}, k.last_used_at ? ago(k.last_used_at) : "never"),
+        el(
+          "td",
+          {},
+          k.revoked_at
+            ? "revoked"
+            : el(
+                "button",
+                {
+                  "data-testid": "key-revoke",
+                  onclick: () =>
+                    api("DELETE", `/api/keys/${encodeURIComponent(k.id)}`)
+                      .then(() => (banner(`Key ${k.name} revoked.`, true), loadAdmin()))
+                      .catch((err) => banner(explain(err))),
+                },
+                "Revoke",
+              ),
+        ),
+      ),
+    ),
+  );
+  $("#sessions").replaceChildren(
+    ...sessions.map((x) =>
+      el(
+        "li",
+        { "data-testid": "session-item" },
+        `${x.user_agent || "a browser or client"}, signed in ${ago(x.created_at)} `,
+        el(
+          "button",
+          {
+            onclick: () =>
+              api("DELETE", `/api/sessions/${encodeURIComponent(x.id)}`)
+                .then(() => loadAdmin())
+                .catch((err) => banner(explain(err))),
+          },
+          "End",
+        ),
+      ),
+    ),
+  );
+}
+
+$("#key-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const f = new FormData(ev.target);
+  try {
+    const made = await api("POST", "/api/keys", { name: f.get("name"), role: f.get("role") });
+    const shown = $("#new-key");
+    shown.replaceChildren(
+      "Copy this key now; it is not shown again: ",
+      el("code", { "data-testid": "new-key-value" }, made.key),
+    );
+    shown.classList.remove("hidden");
+    ev.target.reset();
+    loadAdmin();
+  } catch (err) {
+    banner(explain(err));
+  }
+});
+
 async function loadAdmin(force = false) {
   try {
     const [agents, teams, channels, settings, history] = await Promise.all([
@@ -749,9 +821,14 @@ async function loadAdmin(force = false) {
       api("GET", "/api/settings"),
       api("GET", "/api/settings/history?limit=30"),
     ]);
-    renderDirectory(agents, teams, channels);
+    renderDirectory(agents.filter((a) => !a.service), teams, channels);
     renderSettings(settings, force);
     renderHistory(history);
+    const [keys, sessions] = await Promise.all([
+      isAdmin() ? api("GET", "/api/keys") : Promise.resolve([]),
+      api("GET", "/api/sessions"),
+    ]);
+    renderAccess(keys, sessions);
   } catch (err) {
     banner(explain(err));
   }

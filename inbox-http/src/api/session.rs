@@ -110,6 +110,8 @@ pub struct AgentView {
     pub capacity: u32,
     /// Whether they may sign in and take work.
     pub active: bool,
+    /// A service account (an API key's), not a person.
+    pub service: bool,
 }
 
 impl From<Agent> for AgentView {
@@ -122,6 +124,7 @@ impl From<Agent> for AgentView {
             presence: a.presence,
             capacity: a.capacity,
             active: a.active,
+            service: a.service,
         }
     }
 }
