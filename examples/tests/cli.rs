@@ -333,6 +333,11 @@ fn the_operator_needs_its_token_and_the_sealing_keys_together() {
     let keys = format!("k1:{}", "ab".repeat(32));
     let token = "an-operator-token-of-length";
     let both = parse(&["--operator-token", token, "--secret-keys", &keys]).unwrap();
+    let printed = format!("{both:?}");
+    assert!(
+        !printed.contains(token) && !printed.contains("abab"),
+        "{printed}"
+    );
     let settings = both.launch().unwrap().settings;
     assert!(settings.operator.is_some());
     let shown = format!("{:?}", settings.operator);

@@ -138,8 +138,8 @@ pub struct Auth {
     inbox: inbox_core::Inbox,
     hashes: HashMap<AgentId, String>,
     ttl: TimeDelta,
-    /// This instance's live streams by session token: ended at once when
-    /// the session is signed out here.
+    /// This instance's live streams by the digest of their session token:
+    /// ended at once when the session is signed out here.
     streams: Mutex<HashMap<String, watch::Sender<()>>>,
 }
 
@@ -177,9 +177,19 @@ impl Auth {
         match self.inbox.password_hash(tenant, agent).await {
             Ok(Some(h)) => return Some(h.expose().to_string()),
             Ok(None) => {}
-            Err(e) => tracing::warn!(error = %e, "password lookup"),
+            Err(e) => {
+                tracing::warn!(error = %e, "password lookup");
+                return None;
+            }
         }
-        (tenant == &self.tenant)
+        // The configuration's hash only for an agent who may sign in (the
+        // store says none for a deactivated one or a service account).
+        let store = &self.inbox.ports().store;
+        let may = store
+            .agent(tenant, agent)
+            .await
+            .is_ok_and(|a| a.active && !a.service);
+        (may && tenant == &self.tenant)
             .then(|| self.hashes.get(agent).cloned())
             .flatten()
     }
@@ -231,11 +241,14 @@ impl Auth {
     }
 
     /// A session's end on this instance: the receiver's `changed()` fails
-    /// once it is signed out here (or the server stops its streams).
+    /// once it is signed out here (or the server stops its streams). Kept
+    /// by the token's digest, and only while a stream listens.
     pub fn ended(&self, token: &str) -> watch::Receiver<()> {
+        let key = inbox_core::ports::TokenHash::of(token).to_hex();
         let mut streams = self.lock();
+        streams.retain(|_, tx| tx.receiver_count() > 0);
         streams
-            .entry(token.to_string())
+            .entry(key)
             .or_insert_with(|| watch::channel(()).0)
             .subscribe()
     }
@@ -246,7 +259,8 @@ impl Auth {
         if let Err(e) = self.inbox.sign_out(token).await {
             tracing::warn!(error = %e, "sign out");
         }
-        self.lock().remove(token);
+        let key = inbox_core::ports::TokenHash::of(token).to_hex();
+        self.lock().remove(&key);
     }
 
     /// Ends every live stream of this instance (the server is stopping);

@@ -136,6 +136,9 @@ pub struct AppState {
     /// Which tenants are suspended (read from the store, kept a few
     /// seconds).
     pub tenants: Arc<tenants::TenantGate>,
+    /// The webhooks of numbers added at run time (built from the store,
+    /// kept a few seconds).
+    pub numbers: Arc<webhooks::NumberHooks>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -264,6 +267,7 @@ impl AppStateBuilder {
                 .secrets
                 .or_else(|| settings.operator.as_ref().map(|o| o.secrets.clone())),
             tenants: Arc::default(),
+            numbers: Arc::default(),
             settings: Arc::new(settings),
             inbox: self.inbox,
         }

@@ -16,7 +16,7 @@ use inbox_core::Actor;
 use super::api::Session;
 use super::auth;
 use super::error::ApiResult;
-use super::identity::Identity;
+use super::identity::Refusal;
 use super::AppState;
 
 /// `GET /api/events`: `text/event-stream` of the tenant's events the agent
@@ -39,9 +39,10 @@ pub async fn events(
     // end is seen at the next check.
     let ended = auth::token(&request.headers).map(|t| s.auth.ended(&t));
     let session = SessionWatch {
-        identity: s.identity.clone(),
+        state: s.clone(),
         request: Arc::new(request),
         actor: actor.clone(),
+        checked: Arc::new(std::sync::Mutex::new(s.now())),
     };
     let events = s.inbox.subscribe(&actor).await?;
     let live = session.clone();
@@ -50,7 +51,7 @@ pub async fn events(
         // stream unsent.
         .then(move |item| {
             let live = live.clone();
-            async move { live.valid().await.then_some(item) }
+            async move { live.valid_lately().await.then_some(item) }
         })
         .take_while(|item| future::ready(item.is_some()))
         .filter_map(future::ready)
@@ -72,23 +73,51 @@ pub async fn events(
 }
 
 /// The session a stream belongs to: the request that opened it, asked
-/// again of the identity now and then.
+/// again of the identity (and the tenant gate) now and then.
 #[derive(Clone)]
 struct SessionWatch {
-    identity: Arc<dyn Identity>,
+    state: AppState,
     request: Arc<Parts>,
     actor: Actor,
+    /// When (by the inbox's clock) the session was last found valid.
+    checked: Arc<std::sync::Mutex<chrono::DateTime<chrono::Utc>>>,
 }
 
+/// How long a stream's session counts as checked (events in between are
+/// sent without asking the store again).
+const RECHECK: chrono::TimeDelta = chrono::TimeDelta::seconds(5);
+
 impl SessionWatch {
-    /// Whether the request still identifies the same actor (a store that
-    /// cannot say keeps the stream: an outage is not a sign-out).
+    /// Whether the request still identifies the same actor of a tenant not
+    /// suspended (a store that cannot say keeps the stream: an outage is
+    /// not a sign-out).
     async fn valid(&self) -> bool {
-        match self.identity.identify(&self.request).await {
+        let same = match self.state.identity.identify(&self.request).await {
             Ok(a) => a == self.actor,
-            Err(crate::identity::Refusal::Unavailable(_)) => true,
+            Err(Refusal::Unavailable(_)) => true,
             Err(_) => false,
+        };
+        let admitted = match self
+            .state
+            .tenants
+            .admit(&self.state, &self.actor.tenant)
+            .await
+        {
+            Ok(()) => true,
+            Err(e) => e.status != axum::http::StatusCode::FORBIDDEN,
+        };
+        let ok = same && admitted;
+        if ok {
+            *self.checked.lock().unwrap_or_else(|e| e.into_inner()) = self.state.now();
         }
+        ok
+    }
+
+    /// [`SessionWatch::valid`], asked at most every [`RECHECK`].
+    async fn valid_lately(&self) -> bool {
+        let at = *self.checked.lock().unwrap_or_else(|e| e.into_inner());
+        let since = self.state.now() - at;
+        (since >= chrono::TimeDelta::zero() && since < RECHECK) || self.valid().await
     }
 
     /// Resolves when the session ends: signed out here (at once, when

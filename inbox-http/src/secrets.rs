@@ -95,8 +95,11 @@ impl SecretBox {
         self.keys.first().map_or("", |(id, _)| id.as_str())
     }
 
+    /// The slot as associated data: each part with its length, so that no
+    /// two slots read the same (ids may hold `/`).
     fn aad(slot: &SecretSlot) -> Vec<u8> {
-        format!("inbox/{}/{}/{}", slot.tenant, slot.channel, slot.name).into_bytes()
+        let (t, c, n) = (slot.tenant.as_str(), slot.channel.as_str(), &slot.name);
+        format!("inbox.v1:{}:{t}:{}:{c}:{}:{n}", t.len(), c.len(), n.len()).into_bytes()
     }
 
     /// Seals `secret` for `slot` under the current key.
@@ -164,7 +167,8 @@ impl SecretBox {
 
     /// Re-seals under the current key every stored secret sealed under
     /// another: the step between adding a key and dropping the old one.
-    /// Returns how many were re-sealed.
+    /// Returns how many were re-sealed (one that does not open is logged
+    /// and skipped).
     pub async fn reseal_all(&self, store: &dyn Store) -> Result<usize, SecretError> {
         let mut after: Option<SecretSlot> = None;
         let mut count = 0;
@@ -178,7 +182,16 @@ impl SecretBox {
             };
             after = Some(last.clone());
             for (slot, sealed) in page.iter().filter(|(_, s)| s.key_id != self.current()) {
-                let fresh = self.seal(slot, &self.open(slot, sealed)?)?;
+                // One that does not open is logged and left: it must not
+                // keep every other secret from the new key.
+                let plain = match self.open(slot, sealed) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        tracing::error!(tenant = %slot.tenant, channel = %slot.channel, name = %slot.name, error = %e, "secret left as it is");
+                        continue;
+                    }
+                };
+                let fresh = self.seal(slot, &plain)?;
                 store
                     .put_channel_secret(slot, Some(&fresh))
                     .await
@@ -186,5 +199,39 @@ impl SecretBox {
                 count += 1;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn slot(t: &str, c: &str, n: &str) -> SecretSlot {
+        SecretSlot {
+            tenant: inbox_core::TenantId::new(t).unwrap(),
+            channel: inbox_core::ChannelId::new(c).unwrap(),
+            name: n.into(),
+        }
+    }
+
+    #[test]
+    fn a_sealed_secret_opens_in_its_own_slot_only() {
+        let b = SecretBox::from_list(&format!("k1:{}", "11".repeat(32))).unwrap();
+        let here = slot("a/b", "c", "app_secret");
+        let sealed = b.seal(&here, &Secret::new("s3cret")).unwrap();
+        assert_eq!(b.open(&here, &sealed).unwrap().expose(), "s3cret");
+        // Ids may hold `/`: the slots a/b + c and a + b/c are not the same.
+        for other in [
+            slot("a", "b/c", "app_secret"),
+            slot("a/b", "c", "access_token"),
+        ] {
+            assert_eq!(b.open(&other, &sealed), Err(SecretError::Corrupt));
+        }
+        let mut tampered = sealed.clone();
+        let last = tampered.sealed.len() - 1;
+        tampered.sealed[last] ^= 1;
+        assert_eq!(b.open(&here, &tampered), Err(SecretError::Corrupt));
+        assert!(!format!("{sealed:?}").contains("s3cret"));
     }
 }

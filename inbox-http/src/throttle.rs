@@ -16,7 +16,7 @@ use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use inbox_core::ports::Clock;
-use inbox_core::AgentId;
+use inbox_core::{AgentId, TenantId};
 
 use super::auth::HashMemory;
 use super::settings::{Lockout, SignInLimits};
@@ -24,8 +24,9 @@ use super::settings::{Lockout, SignInLimits};
 /// Whose password is being guessed.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Account {
-    /// A configured agent.
-    Agent(AgentId),
+    /// An agent with a password, of a tenant (the same agent id in
+    /// another tenant is another account).
+    Agent(TenantId, AgentId),
     /// Any name that is no agent (one shared key, so made-up names cannot
     /// grow the limiter's memory).
     Unknown,

@@ -11,6 +11,9 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use inbox_core::{ChannelId, TenantId};
 use inbox_whatsapp::{Webhook, WebhookConfig, WebhookResponse};
@@ -37,11 +40,55 @@ fn not_here() -> Response {
     (StatusCode::NOT_FOUND, "no such number").into_response()
 }
 
+/// The webhooks of run-time numbers, as last built from the store (or
+/// their absence), kept [`NumberHooks::TTL`]: anyone may call a webhook
+/// route, so unknown or repeated calls cost no store read or decryption
+/// each time. Cleared for a number when the operator changes it here.
+#[derive(Debug, Default)]
+pub struct NumberHooks(Mutex<Hooks>);
+
+/// Each number's webhook (none: no such number, or no secrets) and when it
+/// was built.
+type Hooks = HashMap<(TenantId, ChannelId), (Option<Webhook>, Instant)>;
+
+impl NumberHooks {
+    /// How long a built webhook (or its absence) is kept.
+    pub const TTL: Duration = Duration::from_secs(5);
+
+    /// Forgets a number's webhook (its secrets just changed).
+    pub fn forget(&self, tenant: &TenantId, channel: &ChannelId) {
+        self.lock().remove(&(tenant.clone(), channel.clone()));
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Hooks> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The number's webhook (cached; see [`NumberHooks`]).
+async fn webhook(s: &AppState, tenant: String, channel: String) -> Option<Webhook> {
+    let key = (TenantId::new(tenant).ok()?, ChannelId::new(channel).ok()?);
+    if let Some((hook, at)) = s.numbers.lock().get(&key) {
+        if at.elapsed() < NumberHooks::TTL {
+            return hook.clone();
+        }
+    }
+    let hook = build(s, &key.0, &key.1).await;
+    let mut cache = s.numbers.lock();
+    if cache.len() > 10_000 {
+        cache.clear();
+    }
+    cache.insert(key, (hook.clone(), Instant::now()));
+    hook
+}
+
 /// The number's webhook, from its stored secrets; `None` when the number
 /// or its secrets are not there (or do not open: logged).
-async fn webhook(s: &AppState, tenant: String, channel: String) -> Option<Webhook> {
+async fn build(s: &AppState, tenant: &TenantId, id: &ChannelId) -> Option<Webhook> {
     let secrets = s.secrets.as_ref()?;
-    let (tenant, id) = (TenantId::new(tenant).ok()?, ChannelId::new(channel).ok()?);
+    let (tenant, id) = (tenant.clone(), id.clone());
     let store = &s.inbox.ports().store;
     let channel = store.channel(&tenant, &id).await.ok()?;
     let (verify_slot, app_slot) = (

@@ -274,6 +274,15 @@ async fn a_suspended_tenants_agents_are_refused_and_its_messages_kept() {
     assert_eq!(status, StatusCode::OK);
     let (status, err) = call(&app, "GET", "/api/me", &[ada], None).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{err}");
+    // Renamed without a word on suspension: still suspended.
+    let (_, t) = op(
+        &app,
+        "PUT",
+        "/api/platform/tenants/acme",
+        Some(json!({"name": "Acme Corp"})),
+    )
+    .await;
+    assert_eq!(t["suspended"], true, "{t}");
     assert!(err["message"].as_str().unwrap().contains("suspended"));
     // globex is not touched; acme's customers still reach it.
     assert_eq!(
@@ -291,7 +300,7 @@ async fn a_suspended_tenants_agents_are_refused_and_its_messages_kept() {
         &app,
         "PUT",
         "/api/platform/tenants/acme",
-        Some(json!({"name": "Acme"})),
+        Some(json!({"name": "Acme", "suspended": false})),
     )
     .await;
     assert_eq!(

@@ -501,3 +501,39 @@ async fn api_keys_and_sessions_are_managed_by_admins() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+/// Changing one's own password takes the current one; another agent's is
+/// an admin's; who may is decided before any hashing.
+#[tokio::test]
+async fn passwords_are_changed_with_the_current_one_or_by_an_admin() {
+    let api = Api::new().await;
+    let acme = api.f.acme();
+    let phc = inbox_http::auth::hash_password("the old password").unwrap();
+    api.f
+        .inbox
+        .provision_password(&acme, &id("ana"), Some(&phc))
+        .await
+        .unwrap();
+    let new = json!({"password": "a brand new password"});
+    let (status, err) = api
+        .put("ana", "/api/agents/ana/password", new.clone())
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+    let wrong = json!({"password": "a brand new password", "current": "not it at all"});
+    let (status, _) = api.put("ana", "/api/agents/ana/password", wrong).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = api
+        .put("sam", "/api/agents/ana/password", new.clone())
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let right = json!({"password": "a brand new password", "current": "the old password"});
+    let (status, body) = api.put("ana", "/api/agents/ana/password", right).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _) = api.put("ada", "/api/agents/ben/password", new).await;
+    assert_eq!(status, StatusCode::OK);
+    let short = json!({"password": "short", "current": "x"});
+    assert_eq!(
+        api.put("ana", "/api/agents/ana/password", short).await.0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+}

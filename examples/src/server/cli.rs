@@ -27,7 +27,7 @@ pub const DEMO_CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/server/demo.
 /// Without --simulate, --access-token or --graph-url, replies are recorded,
 /// not sent. Ctrl-C (or SIGTERM) stops it: live event streams end, requests
 /// in flight finish, then the outbox is sent one last time.
-#[derive(Debug, Parser)]
+#[derive(Parser)]
 #[command(name = "server", version, about, long_about)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
@@ -77,7 +77,7 @@ pub struct Cli {
     pub simulate_timeouts: LateAnswers,
 
     /// Send replies through the Graph API with this access token (the real
-    /// one, https://graph.facebook.com, unless --graph-url says otherwise).
+    /// one, graph.facebook.com, unless --graph-url says otherwise).
     #[arg(
         long,
         env = "WHATSAPP_ACCESS_TOKEN",
@@ -87,7 +87,7 @@ pub struct Cli {
     pub access_token: Option<String>,
 
     /// Send replies through this Graph-compatible endpoint instead of
-    /// https://graph.facebook.com (a local mock, a BSP's proxy); without
+    /// graph.facebook.com (a local mock, a BSP's proxy); without
     /// --access-token its requests carry an empty token.
     #[arg(
         long,
@@ -132,6 +132,30 @@ pub struct Cli {
     /// What else to do.
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// Without the secrets: the database URL (it may hold a password), the
+/// access token, the operator's token and the sealing keys show whether
+/// they are set, not what they are.
+impl std::fmt::Debug for Cli {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let set = |v: &Option<String>| if v.is_some() { "[set]" } else { "[none]" };
+        f.debug_struct("Cli")
+            .field("config", &self.config)
+            .field("listen", &self.listen)
+            .field("database_url", &set(&self.database_url))
+            .field("simulate", &self.simulate)
+            .field("rate", &self.rate)
+            .field("simulate_timeouts", &self.simulate_timeouts)
+            .field("access_token", &set(&self.access_token))
+            .field("graph_url", &self.graph_url)
+            .field("behind_proxy", &self.behind_proxy)
+            .field("secure_cookies", &self.secure_cookies)
+            .field("operator_token", &set(&self.operator_token))
+            .field("secret_keys", &set(&self.secret_keys))
+            .field("command", &self.command)
+            .finish()
+    }
 }
 
 /// The subcommands.

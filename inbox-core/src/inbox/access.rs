@@ -195,6 +195,14 @@ impl Inbox {
 
     /// The agent `actor` acts on: themselves, or anyone of the tenant for
     /// an admin ([`Action::ManageAccess`]).
+    /// Whether the acting agent may manage `agent`'s sessions and password
+    /// (their own, or anyone's of the tenant with
+    /// [`Action::ManageAccess`]): the agent, or the refusal. For callers
+    /// with costly work to do first (hashing a new password).
+    pub async fn may_manage_access(&self, actor: &Actor, agent: &AgentId) -> Result<Agent> {
+        self.access_target(actor, agent).await
+    }
+
     async fn access_target(&self, actor: &Actor, agent: &AgentId) -> Result<Agent> {
         let me = self.load_agent(actor).await?;
         if &me.id == agent {

@@ -70,6 +70,10 @@ pub struct PasswordForm {
     /// The password (at least 10 characters).
     #[schema(value_type = String)]
     pub password: Secret,
+    /// One's current password: required to change one's own (a session
+    /// left open elsewhere cannot take the account over).
+    #[schema(value_type = Option<String>)]
+    pub current: Option<Secret>,
 }
 
 impl std::fmt::Debug for PasswordForm {
@@ -78,9 +82,9 @@ impl std::fmt::Debug for PasswordForm {
     }
 }
 
-/// `PUT /api/agents/{id}/password`: sets a password (one's own, or
-/// anyone's for admins); the agent's other sessions end, the one making
-/// the change stays.
+/// `PUT /api/agents/{id}/password`: sets a password (one's own, with the
+/// current one; or anyone's for admins); the agent's other sessions end,
+/// the one making the change stays.
 #[utoipa::path(put, path = "/api/agents/{id}/password", tag = "access", params(("id" = String, Path, description = "Agent id")), request_body = PasswordForm, responses((status = 200, body = Ended), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 422, body = ApiError), (status = 429, body = ApiError)))]
 pub async fn set_password(
     on: On<AgentId>,
@@ -91,6 +95,20 @@ pub async fn set_password(
     if password.chars().count() < 10 {
         return Err(inbox_core::Error::invalid("password", "at least 10 characters").into());
     }
+    // Who may, before any costly hashing.
+    let target = on.state.inbox.may_manage_access(&on.actor, &on.id).await?;
+    let own = target.id == on.actor.agent;
+    let current = match (own, form.current) {
+        (true, None) => {
+            return Err(inbox_core::Error::invalid(
+                "current",
+                "your current password is needed to change it",
+            )
+            .into())
+        }
+        (true, Some(c)) => Some((on.state.auth.hash_of(&on.actor.tenant, &on.id).await, c)),
+        (false, _) => None,
+    };
     let admitted = on.state.hashes.try_admit().ok_or_else(|| {
         ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -98,13 +116,34 @@ pub async fn set_password(
             "too many password checks at once; try again in a moment",
         )
     })?;
-    let phc = admitted
-        .run(move |_| auth::hash_password(&password).ok())
+    let hashed = admitted
+        .run(move |memory| {
+            let ok = current.is_none_or(|(hash, c)| {
+                auth::Auth::check_password(hash.as_deref(), c.expose(), memory)
+            });
+            ok.then(|| auth::hash_password(&password).ok())
+        })
         .await
-        .flatten()
         .ok_or_else(|| {
             ApiError::internal(StatusCode::INTERNAL_SERVER_ERROR, "internal", &"hashing")
         })?;
+    let phc = match hashed {
+        None => {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "the current password is wrong",
+            ))
+        }
+        Some(None) => {
+            return Err(ApiError::internal(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                &"hashing",
+            ))
+        }
+        Some(Some(phc)) => phc,
+    };
     let keep = auth::token(&headers);
     let ended = on
         .state

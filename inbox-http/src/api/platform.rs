@@ -93,9 +93,8 @@ pub struct TenantForm {
     /// The business's name.
     pub name: String,
     /// Suspended: its agents and keys are refused; its customers'
-    /// messages are still kept (default false).
-    #[serde(default)]
-    pub suspended: bool,
+    /// messages are still kept (left out: as it is; false for a new one).
+    pub suspended: Option<bool>,
 }
 
 /// A tenant as the operator sees it.
@@ -136,13 +135,13 @@ pub async fn put_tenant(
 ) -> ApiResult<(StatusCode, JsonAnswer<TenantView>)> {
     let id = TenantId::new(id)?;
     let store = &op.state.inbox.ports().store;
-    let status = match store.tenant(&id).await {
-        Ok(_) => StatusCode::OK,
-        Err(inbox_core::Error::NotFound { .. }) => StatusCode::CREATED,
+    let (status, was) = match store.tenant(&id).await {
+        Ok(t) => (StatusCode::OK, t.suspended),
+        Err(inbox_core::Error::NotFound { .. }) => (StatusCode::CREATED, false),
         Err(e) => return Err(e.into()),
     };
     let tenant = Tenant {
-        suspended: form.suspended,
+        suspended: form.suspended.unwrap_or(was),
         ..Tenant::new(id, form.name)
     };
     op.state.inbox.provision_tenant(&tenant).await?;
@@ -159,9 +158,11 @@ pub struct NumberForm {
     pub phone_number_id: String,
     /// The number as customers see it.
     pub display_number: String,
-    /// A label for agents (default: the id).
+    /// A label for agents (left out: as it is; the id for a new number).
     pub name: Option<String>,
-    /// The Graph API access token for this number.
+    /// The Graph API access token for this number. Stored sealed; sends
+    /// for numbers added here do not use it yet (they go with the
+    /// deployment's token).
     #[schema(value_type = Option<String>)]
     pub access_token: Option<Secret>,
     /// The Meta app's secret (webhook signatures).
@@ -254,9 +255,23 @@ pub async fn put_number(
     let (tenant, id) = (TenantId::new(tenant)?, ChannelId::new(channel)?);
     let store = &op.state.inbox.ports().store;
     store.tenant(&tenant).await?;
-    let status = match store.channel(&tenant, &id).await {
-        Ok(_) => StatusCode::OK,
-        Err(inbox_core::Error::NotFound { .. }) => StatusCode::CREATED,
+    let given = [
+        ("access_token", &form.access_token),
+        ("app_secret", &form.app_secret),
+        ("verify_token", &form.verify_token),
+    ];
+    // Checked before anything is written.
+    for (name, secret) in given {
+        if secret
+            .as_ref()
+            .is_some_and(|s| s.expose().trim().is_empty())
+        {
+            return Err(inbox_core::Error::invalid(name, "must not be empty").into());
+        }
+    }
+    let (status, label) = match store.channel(&tenant, &id).await {
+        Ok(c) => (StatusCode::OK, c.name),
+        Err(inbox_core::Error::NotFound { .. }) => (StatusCode::CREATED, id.to_string()),
         Err(e) => return Err(e.into()),
     };
     let mut channel = Channel::new(
@@ -265,24 +280,15 @@ pub async fn put_number(
         form.phone_number_id.trim(),
         form.display_number.trim(),
     );
-    if let Some(name) = &form.name {
-        channel.name = name.clone();
-    }
+    channel.name = form.name.clone().unwrap_or(label);
     op.state.inbox.provision_channel(&channel).await?;
-    let given = [
-        ("access_token", &form.access_token),
-        ("app_secret", &form.app_secret),
-        ("verify_token", &form.verify_token),
-    ];
     for (name, secret) in given {
         let Some(secret) = secret else { continue };
-        if secret.expose().trim().is_empty() {
-            return Err(inbox_core::Error::invalid(name, "must not be empty").into());
-        }
         let slot = slot(&tenant, &id, name);
         let sealed = op.secrets.seal(&slot, secret).map_err(sealing)?;
         store.put_channel_secret(&slot, Some(&sealed)).await?;
     }
+    op.state.numbers.forget(&tenant, &id);
     Ok((status, JsonAnswer(number_view(&op, channel).await?)))
 }
 

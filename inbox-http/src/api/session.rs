@@ -151,7 +151,7 @@ pub async fn sign_in(
         None => None,
     };
     let account = match (&id, &hash) {
-        (Some(id), Some(_)) => Account::Agent(id.clone()),
+        (Some(id), Some(_)) => Account::Agent(tenant.clone(), id.clone()),
         _ => Account::Unknown,
     };
     let address = Address::of(client.ip);
