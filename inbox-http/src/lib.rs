@@ -85,7 +85,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
-use inbox_core::{ChannelId, Inbox};
+use inbox_core::{ChannelId, Inbox, TenantId};
 use inbox_whatsapp::Webhook;
 
 pub use auth::Accounts;
@@ -127,7 +127,7 @@ pub struct AppState {
     pub hashes: Arc<throttle::HashGate>,
     /// The WhatsApp webhook of each number, routed at
     /// `/webhooks/whatsapp/{channel}`.
-    pub webhooks: Arc<Vec<(ChannelId, Webhook)>>,
+    pub webhooks: Arc<Vec<(String, Webhook)>>,
     /// The platform operator's token (none: no operator API).
     pub operator: Option<Arc<api::platform::OperatorToken>>,
     /// The keys numbers' secrets are sealed with (none: no operator API,
@@ -178,7 +178,7 @@ pub struct AppStateBuilder {
     accounts: Accounts,
     templates: Vec<TemplateConfig>,
     settings: Settings,
-    webhooks: Vec<(ChannelId, Webhook)>,
+    webhooks: Vec<(String, Webhook)>,
     identity: Option<Arc<dyn identity::Identity>>,
     operator: Option<api::platform::OperatorToken>,
     secrets: Option<secrets::SecretBox>,
@@ -235,7 +235,22 @@ impl AppStateBuilder {
     /// route speaks only for it: a body about another number, signed with
     /// this route's secret, is refused with 403.
     pub fn webhook(mut self, channel: ChannelId, webhook: Webhook) -> Self {
-        self.webhooks.push((channel, webhook));
+        let path = format!("/webhooks/whatsapp/{}", channel.as_str());
+        self.webhooks.push((path, webhook));
+        self
+    }
+
+    /// The WhatsApp webhook of a number of `tenant` (not the server's
+    /// first one), routed at `/webhooks/whatsapp/{tenant}/{channel}`,
+    /// bound as [`AppStateBuilder::webhook`] says.
+    pub fn tenant_webhook(
+        mut self,
+        tenant: &TenantId,
+        channel: &ChannelId,
+        webhook: Webhook,
+    ) -> Self {
+        let path = format!("/webhooks/whatsapp/{tenant}/{channel}");
+        self.webhooks.push((path, webhook));
         self
     }
 
@@ -356,9 +371,9 @@ pub fn router(state: AppState) -> Router {
         .nest("/api", api)
         .merge(web::router())
         .merge(webhooks::router(state.clone()));
-    for (channel, webhook) in state.webhooks.iter() {
+    for (path, webhook) in state.webhooks.iter() {
         app = app.merge(inbox_whatsapp::axum::webhook_router(
-            &format!("/webhooks/whatsapp/{}", channel.as_str()),
+            path,
             webhook.clone(),
             state.inbox.clone(),
         ));

@@ -32,6 +32,48 @@ pub struct ServerConfig {
     /// database.
     #[serde(default)]
     pub settings: Option<serde_json::Value>,
+    /// More tenants hosted by the same server, each with its own numbers,
+    /// teams, agents and settings (their agents sign in naming their
+    /// workspace; their numbers' webhooks are at
+    /// `/webhooks/whatsapp/{tenant}/{channel}`).
+    #[serde(default)]
+    pub more_tenants: Vec<TenantSection>,
+}
+
+/// Another tenant of the file: what the top level says of the first one
+/// (templates aside).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantSection {
+    /// The tenant.
+    pub tenant: TenantConfig,
+    /// Its WhatsApp numbers.
+    pub channels: Vec<ChannelConfig>,
+    /// Its teams.
+    #[serde(default)]
+    pub teams: Vec<TeamConfig>,
+    /// Who may sign in.
+    pub agents: Vec<AgentConfig>,
+    /// Its settings document (seeds a new database, as the top level's).
+    #[serde(default)]
+    pub settings: Option<serde_json::Value>,
+}
+
+/// One tenant of the file, wherever it is written.
+#[derive(Debug, Clone, Copy)]
+pub struct Hosted<'a> {
+    /// Where in the file (`""` for the top level, `more_tenants[1].`).
+    pub at: &'a str,
+    /// The tenant.
+    pub tenant: &'a TenantConfig,
+    /// Its numbers.
+    pub channels: &'a [ChannelConfig],
+    /// Its teams.
+    pub teams: &'a [TeamConfig],
+    /// Its agents.
+    pub agents: &'a [AgentConfig],
+    /// Its settings document.
+    pub settings: Option<&'a serde_json::Value>,
 }
 
 /// An approved WhatsApp message template (the HTTP layer's type).
@@ -146,41 +188,17 @@ impl ServerConfig {
                 field: e.path().to_string(),
                 message: e.inner().to_string(),
             })?;
-        // Ids are checked now, not at the first request.
-        TenantId::new(&config.tenant.id)?;
-        for c in &config.channels {
-            ChannelId::new(&c.id)?;
-        }
-        for t in &config.teams {
-            TeamId::new(&t.id)?;
-        }
-        for a in &config.agents {
-            AgentId::new(&a.id)?;
-            for t in &a.teams {
-                if !config.teams.iter().any(|x| &x.id == t) {
-                    return Err(ConfigError::Format {
-                        path: "config".into(),
-                        field: format!("agents[{}].teams", a.id),
-                        message: format!("unknown team {t:?}"),
-                    });
-                }
-            }
-            if argon2::PasswordHash::new(&a.password_hash).is_err() {
+        let places = config.places();
+        let mut seen = std::collections::HashSet::new();
+        for (i, t) in config.hosted(&places).into_iter().enumerate() {
+            if !seen.insert(t.tenant.id.clone()) {
                 return Err(ConfigError::Format {
                     path: "config".into(),
-                    field: format!("agents[{}].password_hash", a.id),
-                    message: "not an Argon2 PHC string".into(),
+                    field: format!("{}tenant.id", t.at),
+                    message: format!("tenant {:?} is already in the file (#{i})", t.tenant.id),
                 });
             }
-        }
-        // The settings document is checked now too (every bad field named),
-        // against the teams, agents and numbers of this file.
-        if let Some(doc) = &config.settings {
-            let known = inbox_core::settings::Known::default()
-                .with_teams(config.teams.iter().map(|t| t.id.clone()))
-                .with_agents(config.agents.iter().map(|a| a.id.clone()))
-                .with_channels(config.channels.iter().map(|c| c.id.clone()));
-            inbox_core::settings::TenantSettings::from_value(doc)?.compile(&known)?;
+            check_hosted(t)?;
         }
         Ok(config)
     }
@@ -190,47 +208,42 @@ impl ServerConfig {
         TenantId::new(&self.tenant.id)
     }
 
-    /// Writes the tenant, numbers, teams and agents into the inbox (again
-    /// at every start: provisioning is an upsert; agents start offline,
-    /// since every session ended with the last process).
+    /// Every tenant of the file, the top level's first; `places` names
+    /// where the others are (`more_tenants[i].`), one per other tenant.
+    pub fn hosted<'a>(&'a self, places: &'a [String]) -> Vec<Hosted<'a>> {
+        let first = Hosted {
+            at: "",
+            tenant: &self.tenant,
+            channels: &self.channels,
+            teams: &self.teams,
+            agents: &self.agents,
+            settings: self.settings.as_ref(),
+        };
+        let more = self.more_tenants.iter().zip(places).map(|(t, at)| Hosted {
+            at: at.as_str(),
+            tenant: &t.tenant,
+            channels: &t.channels,
+            teams: &t.teams,
+            agents: &t.agents,
+            settings: t.settings.as_ref(),
+        });
+        std::iter::once(first).chain(more).collect()
+    }
+
+    /// Where the other tenants are in the file.
+    pub fn places(&self) -> Vec<String> {
+        (0..self.more_tenants.len())
+            .map(|i| format!("more_tenants[{i}]."))
+            .collect()
+    }
+
+    /// Writes every tenant of the file, its numbers, teams and agents into
+    /// the inbox (again at every start: provisioning is an upsert; agents
+    /// start offline, since every session ended with the last process).
     pub async fn provision(&self, inbox: &Inbox) -> Result<(), inbox_core::Error> {
-        let tenant = self.tenant_id()?;
-        inbox
-            .provision_tenant(&Tenant::new(tenant.clone(), &self.tenant.name))
-            .await?;
-        for c in &self.channels {
-            inbox
-                .provision_channel(&Channel::new(
-                    tenant.clone(),
-                    ChannelId::new(&c.id)?,
-                    &c.phone_number_id,
-                    &c.display_number,
-                ))
-                .await?;
-        }
-        for t in &self.teams {
-            inbox
-                .provision_team(&Team::new(tenant.clone(), TeamId::new(&t.id)?, &t.name))
-                .await?;
-        }
-        for a in &self.agents {
-            let mut agent = Agent::new(tenant.clone(), AgentId::new(&a.id)?, &a.name, a.role)
-                .with_capacity(a.capacity);
-            for t in &a.teams {
-                agent = agent.in_team(TeamId::new(t)?);
-            }
-            inbox.provision_agent(&agent).await?;
-            // The file's password seeds the store's; one changed since
-            // through the inbox stays.
-            if inbox.password_hash(&tenant, &agent.id).await?.is_none() {
-                inbox
-                    .provision_password(&tenant, &agent.id, Some(&a.password_hash))
-                    .await?;
-            }
-        }
-        if let Some(doc) = &self.settings {
-            let doc = inbox_core::settings::TenantSettings::from_value(doc)?;
-            seed_settings(inbox, &tenant, doc).await?;
+        let places = self.places();
+        for hosted in self.hosted(&places) {
+            provision_hosted(inbox, hosted).await?;
         }
         Ok(())
     }
@@ -249,6 +262,101 @@ impl ServerConfig {
             })
             .collect()
     }
+}
+
+/// Checks one tenant of the file: its ids, the teams its agents name,
+/// their password hashes, and its settings document (every bad field
+/// named), against its own teams, agents and numbers.
+fn check_hosted(t: Hosted<'_>) -> Result<(), ConfigError> {
+    TenantId::new(&t.tenant.id)?;
+    for c in t.channels {
+        ChannelId::new(&c.id)?;
+    }
+    for team in t.teams {
+        TeamId::new(&team.id)?;
+    }
+    for a in t.agents {
+        AgentId::new(&a.id)?;
+        for team in &a.teams {
+            if !t.teams.iter().any(|x| &x.id == team) {
+                return Err(ConfigError::Format {
+                    path: "config".into(),
+                    field: format!("{}agents[{}].teams", t.at, a.id),
+                    message: format!("unknown team {team:?}"),
+                });
+            }
+        }
+        if argon2::PasswordHash::new(&a.password_hash).is_err() {
+            return Err(ConfigError::Format {
+                path: "config".into(),
+                field: format!("{}agents[{}].password_hash", t.at, a.id),
+                message: "not an Argon2 PHC string".into(),
+            });
+        }
+    }
+    if let Some(doc) = t.settings {
+        let known = inbox_core::settings::Known::default()
+            .with_teams(t.teams.iter().map(|x| x.id.clone()))
+            .with_agents(t.agents.iter().map(|a| a.id.clone()))
+            .with_channels(t.channels.iter().map(|c| c.id.clone()));
+        inbox_core::settings::TenantSettings::from_value(doc)?.compile(&known)?;
+    }
+    Ok(())
+}
+
+/// Writes one tenant of the file into the inbox.
+async fn provision_hosted(inbox: &Inbox, t: Hosted<'_>) -> Result<(), inbox_core::Error> {
+    let tenant = TenantId::new(&t.tenant.id)?;
+    let existing = match inbox.ports().store.tenant(&tenant).await {
+        Ok(found) => Some(found),
+        Err(inbox_core::Error::NotFound { .. }) => None,
+        Err(e) => return Err(e),
+    };
+    // A suspension made by the platform operator stays.
+    let record = Tenant {
+        suspended: existing.is_some_and(|e| e.suspended),
+        ..Tenant::new(tenant.clone(), &t.tenant.name)
+    };
+    inbox.provision_tenant(&record).await?;
+    for c in t.channels {
+        inbox
+            .provision_channel(&Channel::new(
+                tenant.clone(),
+                ChannelId::new(&c.id)?,
+                &c.phone_number_id,
+                &c.display_number,
+            ))
+            .await?;
+    }
+    for team in t.teams {
+        inbox
+            .provision_team(&Team::new(
+                tenant.clone(),
+                TeamId::new(&team.id)?,
+                &team.name,
+            ))
+            .await?;
+    }
+    for a in t.agents {
+        let mut agent = Agent::new(tenant.clone(), AgentId::new(&a.id)?, &a.name, a.role)
+            .with_capacity(a.capacity);
+        for team in &a.teams {
+            agent = agent.in_team(TeamId::new(team)?);
+        }
+        inbox.provision_agent(&agent).await?;
+        // The file's password seeds the store's; one changed since
+        // through the inbox stays.
+        if inbox.password_hash(&tenant, &agent.id).await?.is_none() {
+            inbox
+                .provision_password(&tenant, &agent.id, Some(&a.password_hash))
+                .await?;
+        }
+    }
+    if let Some(doc) = t.settings {
+        let doc = inbox_core::settings::TenantSettings::from_value(doc)?;
+        seed_settings(inbox, &tenant, doc).await?;
+    }
+    Ok(())
 }
 
 /// Stores the file's settings document for `tenant` unless its document

@@ -23,9 +23,11 @@ use inbox_http::{Accounts, AppState, Settings};
 use inbox_whatsapp::{Webhook, WebhookConfig};
 
 /// The HTTP layer's state for `inbox`, from `config`: its agents may sign
-/// in, its templates are offered, each of its numbers has its webhook,
-/// bound to that number (a body about another one, signed with this
-/// route's secret, is refused with 403).
+/// in, its templates are offered, each number of each of its tenants has
+/// its webhook, bound to that number (a body about another one, signed
+/// with this route's secret, is refused with 403): the first tenant's at
+/// `/webhooks/whatsapp/{channel}`, the others' at
+/// `/webhooks/whatsapp/{tenant}/{channel}`.
 pub fn app_state(
     inbox: Inbox,
     config: &config::ServerConfig,
@@ -43,13 +45,22 @@ pub fn app_state(
     let mut state = AppState::builder(inbox, accounts)
         .templates(config.templates.iter().cloned())
         .settings(settings);
-    for c in &config.channels {
-        let secret = WebhookConfig::for_numbers(
-            c.verify_token.as_str(),
-            c.app_secret.as_str(),
-            [&c.phone_number_id],
-        );
-        state = state.webhook(ChannelId::new(&c.id)?, Webhook::new(secret));
+    let places = config.places();
+    for (i, hosted) in config.hosted(&places).into_iter().enumerate() {
+        let tenant = inbox_core::TenantId::new(&hosted.tenant.id)?;
+        for c in hosted.channels {
+            let secret = WebhookConfig::for_numbers(
+                c.verify_token.as_str(),
+                c.app_secret.as_str(),
+                [&c.phone_number_id],
+            );
+            let (id, hook) = (ChannelId::new(&c.id)?, Webhook::new(secret));
+            // The first tenant's numbers keep their short path.
+            state = match i {
+                0 => state.webhook(id, hook),
+                _ => state.tenant_webhook(&tenant, &id, hook),
+            };
+        }
     }
     Ok(state.build())
 }
