@@ -202,6 +202,55 @@ impl SecretBox {
     }
 }
 
+/// The access tokens of numbers added at run time, opened from the store
+/// for the Graph client ([`inbox_whatsapp::TokenSource`]): a send for such
+/// a number goes with its own token.
+#[derive(Clone)]
+pub struct StoredTokens {
+    store: Arc<dyn Store>,
+    secrets: SecretBox,
+}
+
+impl std::fmt::Debug for StoredTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredTokens")
+            .field("secrets", &self.secrets)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StoredTokens {
+    /// Tokens from `store`, opened with `secrets`.
+    pub fn new(store: Arc<dyn Store>, secrets: SecretBox) -> Self {
+        Self { store, secrets }
+    }
+}
+
+#[async_trait::async_trait]
+impl inbox_whatsapp::TokenSource for StoredTokens {
+    async fn token(&self, phone_number_id: &str) -> Option<Secret> {
+        let channel = match self.store.channel_by_phone_number_id(phone_number_id).await {
+            Ok(c) => c?,
+            Err(e) => {
+                tracing::warn!(error = %e, "access token lookup");
+                return None;
+            }
+        };
+        let slot = SecretSlot {
+            tenant: channel.tenant,
+            channel: channel.id,
+            name: "access_token".into(),
+        };
+        match self.secrets.get(&*self.store, &slot).await {
+            Ok(token) => token,
+            Err(e) => {
+                tracing::error!(error = %e, "a number's access token does not open");
+                None
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -239,6 +239,19 @@ async fn an_operator_provisions_a_tenant_and_its_number_at_run_time() {
         .unwrap()
         .is_some());
 
+    // Sends for the number go with its own token (the Graph client asks
+    // the store); another number has none here.
+    use inbox_whatsapp::TokenSource;
+    let store: Arc<dyn inbox_core::ports::Store> = f.store.clone();
+    let tokens = inbox_http::secrets::StoredTokens::new(store, keys(&[("k1", 1)]));
+    assert_eq!(
+        tokens.token("3001").await.unwrap().expose(),
+        "EAAG-initech-token"
+    );
+    assert!(tokens.token("1001").await.is_none());
+    assert!(tokens.token("9999").await.is_none());
+    assert!(!format!("{tokens:?}").contains("EAAG"));
+
     // Rotation: a new key first; re-sealed; the old key can go.
     let rotated = app_with(&f, keys(&[("k2", 2), ("k1", 1)]));
     let (status, r) = op(&rotated, "POST", "/api/platform/secrets/reseal", None).await;

@@ -76,7 +76,7 @@ mod webhook;
 
 pub use client::{
     classify, mark_read_body, message_body, GraphClient, GraphConfig, MediaFile, MediaInfo,
-    RetryPolicy, TemplateInfo,
+    RetryPolicy, TemplateInfo, TokenSource,
 };
 pub use error::{SignatureProblem, WhatsAppError};
 /// Tokens and app secrets (the core's type, re-exported).

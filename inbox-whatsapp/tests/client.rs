@@ -123,6 +123,49 @@ async fn sends_with_bearer_token_and_our_id_as_callback_data() {
     assert_eq!(receipt.external_id, "wamid.ACCEPTED");
 }
 
+/// Tokens for numbers added at run time: 106540352242922 has its own.
+struct Tokens;
+
+#[async_trait::async_trait]
+impl inbox_whatsapp::TokenSource for Tokens {
+    async fn token(&self, phone_number_id: &str) -> Option<inbox_core::Secret> {
+        (phone_number_id == "106540352242922").then(|| "EAAG-its-own".into())
+    }
+}
+
+#[tokio::test]
+async fn a_number_without_a_configured_token_sends_with_its_sources() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(header("authorization", "Bearer EAAG-its-own"))
+        .respond_with(ok_response("wamid.OWN"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let client = client(&server).with_token_source(Arc::new(Tokens));
+    let receipt = client.send(&request("Hello!")).await.unwrap();
+    assert_eq!(receipt.external_id, "wamid.OWN");
+    // A number the configuration names keeps its configured token.
+    let mut config = config(&server.uri(), 500, (5, 20), false);
+    config
+        .tokens
+        .insert("106540352242922".into(), "EAAG-configured".into());
+    let server2 = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(header("authorization", "Bearer EAAG-configured"))
+        .respond_with(ok_response("wamid.CONF"))
+        .expect(1)
+        .mount(&server2)
+        .await;
+    let configured = GraphClient::new(config.base_url(server2.uri()))
+        .unwrap()
+        .with_token_source(Arc::new(Tokens));
+    assert_eq!(
+        configured.send(&request("Hi")).await.unwrap().external_id,
+        "wamid.CONF"
+    );
+}
+
 #[tokio::test]
 async fn rate_limited_then_success_after_retry() {
     let server = posts(

@@ -190,7 +190,15 @@ impl Launch {
                 }
                 tracing::info!("transport: the Graph API");
                 sends_to = Some(graph.base_url.clone());
-                Arc::new(GraphClient::new(graph).map_err(|e| e.to_string())?)
+                let mut client = GraphClient::new(graph).map_err(|e| e.to_string())?;
+                // Numbers the platform operator added send with their own
+                // (sealed) tokens.
+                if let Some(op) = &self.settings.operator {
+                    let tokens =
+                        inbox_http::secrets::StoredTokens::new(store.clone(), op.secrets.clone());
+                    client = client.with_token_source(Arc::new(tokens));
+                }
+                Arc::new(client)
             }
         };
         let inbox = Inbox::new(

@@ -160,9 +160,9 @@ pub struct NumberForm {
     pub display_number: String,
     /// A label for agents (left out: as it is; the id for a new number).
     pub name: Option<String>,
-    /// The Graph API access token for this number. Stored sealed; sends
-    /// for numbers added here do not use it yet (they go with the
-    /// deployment's token).
+    /// The Graph API access token for this number. Stored sealed; the
+    /// Graph client sends for the number with it (through
+    /// [`StoredTokens`](crate::secrets::StoredTokens)).
     #[schema(value_type = Option<String>)]
     pub access_token: Option<Secret>,
     /// The Meta app's secret (webhook signatures).

@@ -247,6 +247,17 @@ pub struct GraphClient {
     http: reqwest::Client,
     config: Arc<GraphConfig>,
     limiter: Arc<DefaultKeyedRateLimiter<String>>,
+    tokens: Option<Arc<dyn TokenSource>>,
+}
+
+/// Where the access token of a number not in [`GraphConfig::tokens`] comes
+/// from (numbers added at run time, whose tokens are kept sealed in a
+/// store): asked before each request for such a number; `None` falls back
+/// to [`GraphConfig::access_token`].
+#[async_trait::async_trait]
+pub trait TokenSource: Send + Sync {
+    /// The access token of a phone number id, if this source has one.
+    async fn token(&self, phone_number_id: &str) -> Option<Secret>;
 }
 
 impl std::fmt::Debug for GraphClient {
@@ -291,7 +302,15 @@ impl GraphClient {
             http,
             config: Arc::new(config),
             limiter: Arc::new(RateLimiter::keyed(Quota::per_second(rate))),
+            tokens: None,
         })
+    }
+
+    /// The client asking `source` for the tokens of numbers its
+    /// configuration has none for.
+    pub fn with_token_source(mut self, source: Arc<dyn TokenSource>) -> Self {
+        self.tokens = Some(source);
+        self
     }
 
     /// The configuration.
@@ -308,10 +327,18 @@ impl GraphClient {
         )
     }
 
-    fn token(&self, phone_number_id: Option<&str>) -> &Secret {
-        phone_number_id
-            .and_then(|p| self.config.tokens.get(p))
-            .unwrap_or(&self.config.access_token)
+    /// The token for a number: its configured one, else the source's,
+    /// else the default.
+    async fn token(&self, phone_number_id: Option<&str>) -> Secret {
+        if let Some(t) = phone_number_id.and_then(|p| self.config.tokens.get(p)) {
+            return t.clone();
+        }
+        if let (Some(p), Some(source)) = (phone_number_id, &self.tokens) {
+            if let Some(t) = source.token(p).await {
+                return t;
+            }
+        }
+        self.config.access_token.clone()
     }
 
     fn delay(&self, attempt: u32, error: &TransportError) -> Duration {
@@ -474,13 +501,10 @@ impl GraphClient {
         let body = message_body(request)?;
         let pnid = request.channel.phone_number_id.clone();
         let url = self.url(&format!("{pnid}/messages"));
+        let token = self.token(Some(&pnid)).await;
         let bytes = self
             .with_retries("send message", || {
-                let req = self
-                    .http
-                    .post(&url)
-                    .bearer_auth(self.token(Some(&pnid)).expose())
-                    .json(&body);
+                let req = self.http.post(&url).bearer_auth(token.expose()).json(&body);
                 let limiter = self.limiter.clone();
                 let key = pnid.clone();
                 async move {
@@ -507,11 +531,9 @@ impl GraphClient {
         url: &str,
         phone_number_id: Option<&str>,
     ) -> Result<Bytes, TransportError> {
+        let token = self.token(phone_number_id).await;
         self.with_retries(what, || {
-            let req = self
-                .http
-                .get(url)
-                .bearer_auth(self.token(phone_number_id).expose());
+            let req = self.http.get(url).bearer_auth(token.expose());
             async move { self.attempt(req, Repeat::Harmless).await }
         })
         .await
@@ -527,12 +549,9 @@ impl GraphClient {
     ) -> Result<(), TransportError> {
         let url = self.url(&format!("{phone_number_id}/messages"));
         let body = mark_read_body(message_id, typing_indicator);
+        let token = self.token(Some(phone_number_id)).await;
         self.with_retries("mark read", || {
-            let req = self
-                .http
-                .post(&url)
-                .bearer_auth(self.token(Some(phone_number_id)).expose())
-                .json(&body);
+            let req = self.http.post(&url).bearer_auth(token.expose()).json(&body);
             async move { self.attempt(req, Repeat::Harmless).await }
         })
         .await
@@ -575,6 +594,8 @@ impl GraphClient {
         filename: &str,
     ) -> Result<String, WhatsAppError> {
         let url = self.url(&format!("{phone_number_id}/media"));
+        let token = self.token(Some(phone_number_id)).await;
+        let token = &token;
         let result = self
             .with_retries("media upload", || {
                 let part = reqwest::multipart::Part::bytes(bytes.to_vec())
@@ -591,10 +612,7 @@ impl GraphClient {
                         .text("messaging_product", "whatsapp")
                         .text("type", mime_type.to_string())
                         .part("file", part);
-                    let req = http
-                        .post(url)
-                        .bearer_auth(self.token(Some(phone_number_id)).expose())
-                        .multipart(form);
+                    let req = http.post(url).bearer_auth(token.expose()).multipart(form);
                     self.attempt(req, Repeat::Risky).await
                 }
             })
