@@ -577,3 +577,72 @@ async fn an_admin_sets_up_routing_and_tries_it() {
     }
     server.shutdown().await;
 }
+
+/// The platform operator's page: the token opens it; a tenant is added,
+/// then a number of it with its secrets, which show as set and never as
+/// text; a tenant is suspended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_adds_a_tenant_and_its_number() {
+    let Some(path) = chromedriver_or_skip() else {
+        return;
+    };
+    let token = "operator-token-for-the-browser";
+    let keys = format!("k1:{}", "5a".repeat(32));
+    let operator = inbox_http::settings::OperatorAccess {
+        token: inbox_http::api::platform::OperatorToken::new(&token.into()).unwrap(),
+        secrets: inbox_http::secrets::SecretBox::from_list(&keys).unwrap(),
+    };
+    let server = Launch {
+        config: ServerConfig::parse(include_str!("../server/demo.yaml")).unwrap(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database_url: None,
+        delivery: Delivery::Record,
+        tick: Duration::from_millis(200),
+        settings: inbox_http::Settings {
+            operator: Some(operator),
+            ..Default::default()
+        },
+    }
+    .start()
+    .await
+    .unwrap();
+    let driver = start_driver(&path).await;
+    let op = browser(&driver).await;
+    op.goto(&format!("{}/platform", server.url)).await.unwrap();
+    type_into(&op, "[data-testid=op-token]", "not the token").await;
+    click(&op, "[data-testid=op-submit]").await;
+    wait_for(&op, "[data-testid=banner]", |t| {
+        t.contains("not the operator token")
+    })
+    .await;
+    replace_text(&op, "[data-testid=op-token]", token).await;
+    click(&op, "[data-testid=op-submit]").await;
+    wait_for(&op, "[data-testid=tenants]", |t| t.contains("travel")).await;
+
+    type_into(&op, "[data-testid=tenant-id]", "initech").await;
+    type_into(&op, "[data-testid=tenant-name]", "Initech").await;
+    click(&op, "[data-testid=tenant-save]").await;
+    wait_for(&op, "[data-testid=tenants]", |t| t.contains("Initech")).await;
+    type_into(&op, "[data-testid=number-id]", "main").await;
+    type_into(&op, "[data-testid=number-display]", "+1 555 3001").await;
+    type_into(&op, "[data-testid=number-pnid]", "300000000000001").await;
+    type_into(&op, "[data-testid=number-token]", "EAAG-browser-token").await;
+    type_into(&op, "[data-testid=number-app-secret]", "browser-app-secret").await;
+    type_into(&op, "[data-testid=number-verify]", "browser-verify").await;
+    click(&op, "[data-testid=number-save]").await;
+    wait_for(&op, "[data-testid=numbers]", |t| {
+        t.contains("access_token, app_secret, verify_token")
+            && t.contains("/webhooks/whatsapp/initech/main")
+    })
+    .await;
+    let page = page_text(&op).await;
+    for secret in ["EAAG-browser-token", "browser-app-secret", "browser-verify"] {
+        assert!(!page.contains(secret), "{page}");
+    }
+    click(&op, "[data-testid=suspend-initech]").await;
+    wait_for(&op, "[data-testid=tenants]", |t| t.contains("suspended")).await;
+    let png = screenshot(&op, "platform.png").await;
+    eprintln!("screenshot: {}", png.display());
+    op.close().await.unwrap();
+    server.shutdown().await;
+}

@@ -13,6 +13,7 @@ const APP: &str = include_str!("../web/app.js");
 const STYLE: &str = include_str!("../web/style.css");
 const PLATFORM: &str = include_str!("../web/platform.html");
 const PLATFORM_JS: &str = include_str!("../web/platform.js");
+const DOM_JS: &str = include_str!("../web/dom.js");
 
 fn file(content_type: &'static str, body: &'static str) -> impl IntoResponse {
     (
@@ -24,8 +25,8 @@ fn file(content_type: &'static str, body: &'static str) -> impl IntoResponse {
     )
 }
 
-/// `/`, `/app.js`, `/style.css`, and the operator's `/platform` with
-/// `/platform.js`.
+/// `/`, `/app.js`, `/style.css`, `/dom.js` (what both pages share), and
+/// the operator's `/platform` with `/platform.js`.
 pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
         .route(
@@ -43,6 +44,10 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route(
             "/platform",
             get(|| async { file("text/html; charset=utf-8", PLATFORM) }),
+        )
+        .route(
+            "/dom.js",
+            get(|| async { file("text/javascript; charset=utf-8", DOM_JS) }),
         )
         .route(
             "/platform.js",
