@@ -543,6 +543,28 @@ async fn an_admin_sets_up_routing_and_tries_it() {
     };
     assert_eq!(team.map(|t| t.to_string()).as_deref(), Some("vip"));
 
+    // The YAML saved above had no templates: the sync brings Meta's back
+    // (the simulator's fake Graph API lists the demo's two), and agents
+    // are offered them.
+    click(&ada, "[data-testid=templates-sync]").await;
+    wait_for(&ada, "[data-testid=templates-synced]", |t| {
+        t.contains("added order_update@en_US, seguimiento@es_ES")
+    })
+    .await;
+    wait_for(&ada, "[data-testid=templates-table]", |t| {
+        t.contains("order_update") && t.contains("APPROVED") && t.contains("UTILITY")
+    })
+    .await;
+    ada.execute(
+        "document.querySelector('[data-testid=templates-table]').scrollIntoView()",
+        vec![],
+    )
+    .await
+    .unwrap();
+    screenshot(&ada, "templates.png").await;
+    let offered = server.inbox.templates(&admin).await.unwrap();
+    assert_eq!(offered.len(), 2, "{offered:?}");
+
     // An API key for an integration: shown once, then listed; revoked.
     type_into(&ada, "[data-testid=key-name]", "CRM sync").await;
     click(&ada, "[data-testid=key-create]").await;
@@ -626,12 +648,14 @@ async fn an_operator_adds_a_tenant_and_its_number() {
     type_into(&op, "[data-testid=number-id]", "main").await;
     type_into(&op, "[data-testid=number-display]", "+1 555 3001").await;
     type_into(&op, "[data-testid=number-pnid]", "300000000000001").await;
+    type_into(&op, "[data-testid=number-waba]", "400000000000001").await;
     type_into(&op, "[data-testid=number-token]", "EAAG-browser-token").await;
     type_into(&op, "[data-testid=number-app-secret]", "browser-app-secret").await;
     type_into(&op, "[data-testid=number-verify]", "browser-verify").await;
     click(&op, "[data-testid=number-save]").await;
     wait_for(&op, "[data-testid=numbers]", |t| {
         t.contains("access_token, app_secret, verify_token")
+            && t.contains("400000000000001")
             && t.contains("/webhooks/whatsapp/initech/main")
     })
     .await;

@@ -255,6 +255,7 @@ async fn replies_go_to_the_graph_url() {
         status_delay: Duration::from_millis(30),
         late_after: Duration::from_secs(6),
         late: Default::default(),
+        templates: Vec::new(),
     })
     .unwrap();
     customers

@@ -82,7 +82,6 @@ pub mod webhooks;
 
 use axum::Router;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 use inbox_core::{ChannelId, Inbox, TenantId};
@@ -90,19 +89,6 @@ use inbox_whatsapp::Webhook;
 
 pub use auth::Accounts;
 pub use settings::Settings;
-
-/// An approved WhatsApp message template: what agents may send once the
-/// 24-hour window has closed (`GET /api/templates` lists them).
-#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TemplateConfig {
-    /// Its name in WhatsApp Manager.
-    pub name: String,
-    /// Its language code, e.g. `en_US`.
-    pub language: String,
-    /// What it says (shown to agents).
-    pub text: String,
-}
 
 /// What every handler shares. Cheap to clone (everything behind `Arc`s);
 /// made with [`AppState::builder`].
@@ -117,8 +103,8 @@ pub struct AppState {
     pub identity: Arc<dyn identity::Identity>,
     /// Answers to repeated idempotency keys.
     pub idempotency: Arc<api::Idempotency>,
-    /// The message templates agents may send when the window is closed.
-    pub templates: Arc<Vec<TemplateConfig>>,
+    /// The Graph API client template syncs read with (none: no sync).
+    pub graph: Option<inbox_whatsapp::GraphClient>,
     /// Network and sign-in settings.
     pub settings: Arc<settings::Settings>,
     /// Sign-in rate limits and lockouts.
@@ -151,13 +137,13 @@ impl std::fmt::Debug for AppState {
 
 impl AppState {
     /// A builder of the state for `inbox`, where `accounts` may sign in;
-    /// no templates, no webhooks and the default [`Settings`] until told
+    /// no Graph client, no webhooks and the default [`Settings`] until told
     /// otherwise.
     pub fn builder(inbox: Inbox, accounts: Accounts) -> AppStateBuilder {
         AppStateBuilder {
             inbox,
             accounts,
-            templates: Vec::new(),
+            graph: None,
             settings: Settings::default(),
             webhooks: Vec::new(),
             identity: None,
@@ -176,7 +162,7 @@ impl AppState {
 pub struct AppStateBuilder {
     inbox: Inbox,
     accounts: Accounts,
-    templates: Vec<TemplateConfig>,
+    graph: Option<inbox_whatsapp::GraphClient>,
     settings: Settings,
     webhooks: Vec<(String, Webhook)>,
     identity: Option<Arc<dyn identity::Identity>>,
@@ -203,9 +189,13 @@ impl AppStateBuilder {
         self
     }
 
-    /// The approved message templates agents may send.
-    pub fn templates(mut self, templates: impl IntoIterator<Item = TemplateConfig>) -> Self {
-        self.templates = templates.into_iter().collect();
+    /// The Graph API client `POST /api/templates/sync` reads the tenant's
+    /// templates with (each account with its number's token: give the
+    /// client a [`TokenSource`](inbox_whatsapp::TokenSource) such as
+    /// [`StoredTokens`](secrets::StoredTokens) for numbers added at run
+    /// time).
+    pub fn graph(mut self, client: inbox_whatsapp::GraphClient) -> Self {
+        self.graph = Some(client);
         self
     }
 
@@ -267,7 +257,7 @@ impl AppStateBuilder {
             identity: self.identity.unwrap_or_else(|| auth.clone()),
             auth,
             idempotency: Arc::new(api::Idempotency::new(10_000)),
-            templates: Arc::new(self.templates),
+            graph: self.graph,
             throttle: Arc::new(throttle::Throttle::new(limits, self.inbox.clock())),
             hashes: Arc::new(throttle::HashGate::new(
                 limits.concurrent_hashes,
@@ -332,6 +322,7 @@ api_routes! {
     get "/live" => api::live,
     get "/events" => live::events,
     get "/templates" => api::templates,
+    post "/templates/sync" => api::sync_templates,
     get "/canned" => api::canned,
     get "/conversations/{id}/canned/{shortcut}" => api::render_canned,
     get "/settings" => api::get_settings,

@@ -11,7 +11,6 @@ use utoipa::{Modify, OpenApi};
 use super::api;
 use super::error::ApiError;
 use super::live;
-use super::TemplateConfig;
 
 /// The description.
 #[derive(OpenApi)]
@@ -22,7 +21,7 @@ use super::TemplateConfig;
     ),
     paths(
         api::sign_in, api::sign_out, api::me, api::agents, api::presence,
-        api::list, api::search, api::templates, api::conversation, api::contact,
+        api::list, api::search, api::templates, api::sync_templates, api::conversation, api::contact,
         api::claim, api::assign, api::transfer, api::release, api::reply, api::resend, api::note,
         api::tags, api::status, api::priority,
         api::take_lease, api::drop_lease, api::viewing,
@@ -35,7 +34,7 @@ use super::TemplateConfig;
         api::api_keys, api::create_api_key, api::revoke_api_key, api::put_team, api::put_agent,
     ),
     components(schemas(
-        ApiError, TemplateConfig, api::SignIn, api::AgentView, api::ConversationPage,
+        ApiError, api::TemplateView, api::ParameterCount, api::SyncView, api::SignIn, api::AgentView, api::ConversationPage,
         api::Versioned, api::Handoff, api::ReleaseForm, api::ReplyForm, api::NoteForm,
         api::TagsForm, api::StatusForm, api::PriorityForm, api::ViewingForm, api::PresenceForm,
         api::SettingsView, api::SettingsForm, api::DocumentForm, api::VersionView, api::UnderForm,

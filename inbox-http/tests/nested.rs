@@ -17,7 +17,7 @@ use inbox_core::model::{Agent, Channel, Role, Tenant};
 use inbox_core::testing::RecordingTransport;
 use inbox_core::{AgentId, ChannelId, Inbox, InboxConfig, TenantId};
 use inbox_http::auth::{hash_password, Accounts, BadPasswordHash};
-use inbox_http::{router, AppState, TemplateConfig, API_ROUTES};
+use inbox_http::{router, AppState, API_ROUTES};
 use inbox_store_memory::{MemoryEventBus, MemoryStore};
 use inbox_whatsapp::{Webhook, WebhookConfig};
 
@@ -50,15 +50,16 @@ async fn embedder_app() -> Router {
         .provision_agent(&Agent::new(tenant.clone(), ana.clone(), "Ana", Role::Agent))
         .await
         .unwrap();
+    let mut doc = inbox_core::settings::TenantSettings::default();
+    doc.templates
+        .push(inbox_core::model::TemplateDefinition::new("hello", "en_US"));
+    let version = inbox.ports().store.settings(&tenant).await.unwrap();
+    let version = version.map_or(0, |s| s.version);
+    inbox.import_settings(&tenant, version, doc).await.unwrap();
     let accounts = Accounts::new(tenant)
         .with_agent(ana, hash_password("s3cret").unwrap())
         .unwrap();
     let state = AppState::builder(inbox, accounts)
-        .templates([TemplateConfig {
-            name: "hello".into(),
-            language: "en_US".into(),
-            text: "Hello!".into(),
-        }])
         .webhook(
             main,
             Webhook::new(WebhookConfig::for_numbers(

@@ -27,9 +27,10 @@ fn refused(method: &str, template: &str) -> (bool, bool, bool) {
         | ("get", "/settings/history")
         | ("get", "/settings/versions/{version}")
         | ("post", "/settings/explain") => AGENT,
-        ("put", "/settings") | ("put", "/teams/{id}") | ("put", "/agents/{id}") => {
-            AGENT_AND_SUPERVISOR
-        }
+        ("put", "/settings")
+        | ("put", "/teams/{id}")
+        | ("put", "/agents/{id}")
+        | ("post", "/templates/sync") => AGENT_AND_SUPERVISOR,
         ("get", "/dead-letters") | ("post", "/dead-letters/{letter}/replay") => {
             AGENT_AND_SUPERVISOR
         }

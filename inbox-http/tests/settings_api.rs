@@ -525,3 +525,45 @@ async fn passwords_are_changed_with_the_current_one_or_by_an_admin() {
         StatusCode::UNPROCESSABLE_ENTITY
     );
 }
+
+/// A key made again with the same `Idempotency-Key` (an answer lost on the
+/// way) is the same key, not a second one; another request under that
+/// `Idempotency-Key` is refused and makes nothing.
+#[tokio::test]
+async fn a_repeated_key_request_makes_one_key() {
+    let api = Api::new().await;
+    let bearer = format!("Bearer {}", api.token("ada").await);
+    let make = |idem: &'static str, name: &'static str| {
+        let (app, bearer) = (api.app.clone(), bearer.clone());
+        async move {
+            let body = json!({"name": name, "role": "agent"})
+                .to_string()
+                .into_bytes();
+            let headers = [
+                ("authorization", bearer.as_str()),
+                ("idempotency-key", idem),
+            ];
+            common::call(&app, "POST", "/api/keys", &headers, Some(body)).await
+        }
+    };
+    let (status, first) = make("make-crm-key", "CRM").await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    let (status, again) = make("make-crm-key", "CRM").await;
+    assert_eq!((status, &again), (StatusCode::CREATED, &first));
+    let (status, other) = make("make-crm-key", "Billing").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{other}");
+    assert_eq!(other["code"], "idempotency_key_reused");
+    let (_, keys) = api.get("ada", "/api/keys").await;
+    assert_eq!(keys.as_array().unwrap().len(), 1, "{keys}");
+    // Without the header, each request makes its own key.
+    let (app, headers) = (&api.app, [("authorization", bearer.as_str())]);
+    for _ in 0..2 {
+        let body = json!({"name": "Other", "role": "agent"})
+            .to_string()
+            .into_bytes();
+        let (status, _) = common::call(app, "POST", "/api/keys", &headers, Some(body)).await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let (_, keys) = api.get("ada", "/api/keys").await;
+    assert_eq!(keys.as_array().unwrap().len(), 3, "{keys}");
+}

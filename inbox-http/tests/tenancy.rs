@@ -32,7 +32,10 @@ fn expect(template: &str) -> Expect {
     match template {
         // The operator's routes: not an agent's, whoever they are.
         t if t.starts_with("/platform/") => Expect::Refused,
-        "/session" | "/events" | "/templates" | "/openapi.json" => Expect::Answers,
+        "/session" | "/events" | "/openapi.json" => Expect::Answers,
+        // Globex's numbers name no account to read (422); a sync reads
+        // only the caller's own accounts (tests/templates.rs).
+        "/templates/sync" => Expect::Answers,
         // Ids of directory records are per tenant: globex's own.
         "/teams/{id}" | "/agents/{id}" => Expect::Own,
         // By then globex has an agent `ana` of its own (the line for

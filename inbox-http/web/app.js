@@ -728,6 +728,42 @@ function renderHistory(changes) {
   );
 }
 
+function renderTemplates(templates) {
+  const bodyText = (t) => ((t.components || []).find((c) => String(c.type).toUpperCase() === "BODY") || {}).text || "";
+  $("#templates-table tbody").replaceChildren(
+    ...(templates.length
+      ? templates.map((t) =>
+          el(
+            "tr",
+            { "data-testid": "template-row" },
+            el("td", {}, t.name),
+            el("td", {}, t.language),
+            el("td", {}, t.status || "declared by hand"),
+            el("td", {}, t.category || "—"),
+            el("td", {}, bodyText(t) || "—"),
+          ),
+        )
+      : [el("tr", {}, el("td", { colspan: 5, class: "hint" }, "No templates yet: sync them from WhatsApp."))]),
+  );
+}
+
+$("#templates-sync").addEventListener("click", async (ev) => {
+  const button = ev.target;
+  button.disabled = true;
+  try {
+    const s = await api("POST", "/api/templates/sync");
+    const list = (label, items) => (items.length ? `${label} ${items.join(", ")}` : "");
+    const what = [list("added", s.added), list("changed", s.changed), list("removed", s.removed)].filter(Boolean).join("; ");
+    $("#templates-synced").textContent = s.stored ? `Synced (version ${s.version}): ${what}.` : "Already up to date.";
+    state.templates = await api("GET", "/api/templates");
+    loadAdmin();
+  } catch (err) {
+    banner(explain(err));
+  } finally {
+    button.disabled = false;
+  }
+});
+
 function renderAccess(keys, sessions) {
   $("#keys tbody").replaceChildren(
     ...keys.map((k) =>
@@ -784,7 +820,7 @@ $("#key-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   const f = new FormData(ev.target);
   try {
-    const made = await api("POST", "/api/keys", { name: f.get("name"), role: f.get("role") });
+    const made = await api("POST", "/api/keys", { name: f.get("name"), role: f.get("role") }, newKey());
     const shown = $("#new-key");
     shown.replaceChildren(
       "Copy this key now; it is not shown again: ",
@@ -809,6 +845,7 @@ async function loadAdmin(force = false) {
     ]);
     renderDirectory(agents.filter((a) => !a.service), teams, channels);
     renderSettings(settings, force);
+    renderTemplates(settings.document.templates || []);
     renderHistory(history);
     const [keys, sessions] = await Promise.all([
       isAdmin() ? api("GET", "/api/keys") : Promise.resolve([]),

@@ -70,6 +70,7 @@ async function selectTenant(id) {
         el("td", {}, n.id),
         el("td", {}, n.display_number),
         el("td", {}, n.phone_number_id),
+        el("td", {}, n.waba_id || "—"),
         el("td", {}, n.secrets.join(", ") || "none"),
         el("td", {}, el("code", {}, n.webhook_path)),
       ),
@@ -102,7 +103,7 @@ $("#number-form").addEventListener("submit", async (ev) => {
   if (!selected) return banner("Pick a tenant first.");
   const f = new FormData(ev.target);
   const body = { phone_number_id: f.get("phone_number_id"), display_number: f.get("display_number") };
-  for (const k of ["access_token", "app_secret", "verify_token"]) if (f.get(k)) body[k] = f.get(k);
+  for (const k of ["waba_id", "access_token", "app_secret", "verify_token"]) if (f.get(k)) body[k] = f.get(k);
   try {
     await api("PUT", `/tenants/${encodeURIComponent(selected)}/numbers/${encodeURIComponent(f.get("id"))}`, body);
     banner("Number saved; its secrets are sealed.", true);

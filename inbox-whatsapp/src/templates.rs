@@ -31,7 +31,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use inbox_core::ids::TenantId;
 use inbox_core::model::{TemplateCategory, TemplateComponent, TemplateDefinition, TemplateStatus};
 use inbox_core::settings::TenantSettings;
-use inbox_core::Inbox;
+use inbox_core::{Actor, Inbox};
 use serde_json::Value;
 
 use crate::client::{GraphClient, TemplateInfo};
@@ -191,7 +191,80 @@ pub async fn sync_templates(
     client: &GraphClient,
     waba_id: &str,
 ) -> Result<TemplateSync, WhatsAppError> {
-    let mut templates = client.templates(waba_id).await?;
+    let templates = client.templates(waba_id).await?;
+    store_templates(inbox, tenant, None, templates).await
+}
+
+/// A WhatsApp Business Account whose templates a sync reads, and the
+/// phone number whose access token reads them (`None`: the client's
+/// default token).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateAccount {
+    /// Meta's id of the account.
+    pub waba_id: String,
+    /// A phone number id of the account, for its token.
+    pub via: Option<String>,
+}
+
+/// [`sync_templates`] asked by an agent, from every account in `accounts`
+/// (a tenant whose numbers belong to several): the agent must be allowed
+/// to change the settings ([`Inbox::may_manage_settings`], checked before
+/// Meta is asked), the templates of all accounts together make the list
+/// (a name and language listed by two accounts is taken from the first),
+/// and the new version is recorded in the history as the agent's. No
+/// account is an [`WhatsAppError::Inbox`] `invalid_input`.
+///
+/// ```no_run
+/// # async fn demo(inbox: inbox_core::Inbox, ada: inbox_core::Actor) -> Result<(), inbox_whatsapp::WhatsAppError> {
+/// use inbox_whatsapp::templates::{sync_templates_by, TemplateAccount};
+/// use inbox_whatsapp::{GraphClient, GraphConfig};
+///
+/// let client = GraphClient::new(GraphConfig::new("EAAG..."))?;
+/// let account = TemplateAccount { waba_id: "102290129340398".into(), via: Some("106540352242922".into()) };
+/// let sync = sync_templates_by(&inbox, &ada, &client, &[account]).await?;
+/// println!("version {}: added {:?}", sync.version, sync.added);
+/// # Ok(()) }
+/// ```
+pub async fn sync_templates_by(
+    inbox: &Inbox,
+    actor: &Actor,
+    client: &GraphClient,
+    accounts: &[TemplateAccount],
+) -> Result<TemplateSync, WhatsAppError> {
+    inbox.may_manage_settings(actor).await?;
+    if accounts.is_empty() {
+        return Err(inbox_core::Error::invalid(
+            "accounts",
+            "no WhatsApp Business Account to read templates from",
+        )
+        .into());
+    }
+    let mut templates = Vec::new();
+    for account in accounts {
+        let listed = client
+            .templates_via(&account.waba_id, account.via.as_deref())
+            .await?;
+        for t in listed {
+            if !templates
+                .iter()
+                .any(|k: &TemplateDefinition| k.name == t.name && k.language == t.language)
+            {
+                templates.push(t);
+            }
+        }
+    }
+    store_templates(inbox, &actor.tenant, Some(actor), templates).await
+}
+
+/// Stores `templates` as the tenant's, sorted, in place of its list, on
+/// the version read (once more after a conflict); by `by` when an agent
+/// asked.
+async fn store_templates(
+    inbox: &Inbox,
+    tenant: &TenantId,
+    by: Option<&Actor>,
+    mut templates: Vec<TemplateDefinition>,
+) -> Result<TemplateSync, WhatsAppError> {
     templates.sort_by(|a, b| (&a.name, &a.language).cmp(&(&b.name, &b.language)));
     let mut tries = 0;
     loop {
@@ -209,7 +282,11 @@ pub async fn sync_templates(
             templates: templates.clone(),
             ..document
         };
-        match inbox.import_settings(tenant, version, document).await {
+        let stored = match by {
+            Some(actor) => inbox.update_settings(actor, version, document).await,
+            None => inbox.import_settings(tenant, version, document).await,
+        };
+        match stored {
             Ok(stored) => {
                 sync.version = stored.version;
                 sync.stored = true;

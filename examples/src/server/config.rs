@@ -64,6 +64,8 @@ pub struct TenantSection {
 pub struct Hosted<'a> {
     /// Where in the file (`""` for the top level, `more_tenants[1].`).
     pub at: &'a str,
+    /// Its templates (the top level's for the first tenant).
+    pub templates: &'a [TemplateConfig],
     /// The tenant.
     pub tenant: &'a TenantConfig,
     /// Its numbers.
@@ -76,8 +78,41 @@ pub struct Hosted<'a> {
     pub settings: Option<&'a serde_json::Value>,
 }
 
-/// An approved WhatsApp message template (the HTTP layer's type).
-pub use inbox_http::TemplateConfig;
+/// An approved WhatsApp message template of the first tenant: what its
+/// agents may send once the 24-hour window has closed. Seeds the
+/// `templates` section of its settings (when its document has none), and
+/// is what the simulator's fake Graph API lists.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateConfig {
+    /// Its name in WhatsApp Manager.
+    pub name: String,
+    /// Its language code, e.g. `en_US`.
+    pub language: String,
+    /// What its body says (`{{1}}` for a parameter).
+    pub text: String,
+}
+
+impl TemplateConfig {
+    /// The template as Meta lists it: approved, a utility template whose
+    /// body is the text.
+    pub fn meta(&self) -> serde_json::Value {
+        serde_json::json!({
+            "name": self.name, "language": self.language,
+            "status": "APPROVED", "category": "UTILITY",
+            "components": [{ "type": "BODY", "text": self.text }],
+        })
+    }
+
+    /// The template as the tenant settings keep it.
+    pub fn definition(&self) -> inbox_core::model::TemplateDefinition {
+        serde_json::from_value::<inbox_whatsapp::TemplateInfo>(self.meta())
+            .map(|info| info.definition())
+            .unwrap_or_else(|_| {
+                inbox_core::model::TemplateDefinition::new(&self.name, &self.language)
+            })
+    }
+}
 
 /// The tenant.
 #[derive(Debug, Deserialize)]
@@ -103,6 +138,10 @@ pub struct ChannelConfig {
     pub verify_token: String,
     /// The app secret that signs webhooks (`X-Hub-Signature-256`).
     pub app_secret: String,
+    /// Meta's id of the WhatsApp Business Account it belongs to, where
+    /// its templates are listed (`POST /api/templates/sync` reads them).
+    #[serde(default)]
+    pub waba_id: Option<String>,
 }
 
 /// A team.
@@ -213,6 +252,7 @@ impl ServerConfig {
     pub fn hosted<'a>(&'a self, places: &'a [String]) -> Vec<Hosted<'a>> {
         let first = Hosted {
             at: "",
+            templates: &self.templates,
             tenant: &self.tenant,
             channels: &self.channels,
             teams: &self.teams,
@@ -221,6 +261,7 @@ impl ServerConfig {
         };
         let more = self.more_tenants.iter().zip(places).map(|(t, at)| Hosted {
             at: at.as_str(),
+            templates: &[],
             tenant: &t.tenant,
             channels: &t.channels,
             teams: &t.teams,
@@ -320,12 +361,15 @@ async fn provision_hosted(inbox: &Inbox, t: Hosted<'_>) -> Result<(), inbox_core
     inbox.provision_tenant(&record).await?;
     for c in t.channels {
         inbox
-            .provision_channel(&Channel::new(
-                tenant.clone(),
-                ChannelId::new(&c.id)?,
-                &c.phone_number_id,
-                &c.display_number,
-            ))
+            .provision_channel(&Channel {
+                waba_id: c.waba_id.clone(),
+                ..Channel::new(
+                    tenant.clone(),
+                    ChannelId::new(&c.id)?,
+                    &c.phone_number_id,
+                    &c.display_number,
+                )
+            })
             .await?;
     }
     for team in t.teams {
@@ -352,8 +396,15 @@ async fn provision_hosted(inbox: &Inbox, t: Hosted<'_>) -> Result<(), inbox_core
                 .await?;
         }
     }
-    if let Some(doc) = t.settings {
-        let doc = inbox_core::settings::TenantSettings::from_value(doc)?;
+    let mut doc = match t.settings {
+        Some(doc) => Some(inbox_core::settings::TenantSettings::from_value(doc)?),
+        None if t.templates.is_empty() => None,
+        None => Some(Default::default()),
+    };
+    if let Some(doc) = doc.as_mut().filter(|d| d.templates.is_empty()) {
+        doc.templates = t.templates.iter().map(TemplateConfig::definition).collect();
+    }
+    if let Some(doc) = doc {
         seed_settings(inbox, &tenant, doc).await?;
     }
     Ok(())

@@ -130,6 +130,7 @@ impl Launch {
 
         let mut meta = None;
         let mut sends_to = None;
+        let mut graph_client = None;
         let transport: Arc<dyn Transport> = match &self.delivery {
             Delivery::Record => {
                 tracing::info!("transport: recording (replies are not sent to WhatsApp)");
@@ -160,6 +161,7 @@ impl Launch {
                     status_delay: *status_delay,
                     late_after: *graph_timeout * 2,
                     late: *late,
+                    templates: self.config.templates.iter().map(|t| t.meta()).collect(),
                 })?;
                 let graph = tokio::net::TcpListener::bind("127.0.0.1:0")
                     .await
@@ -178,7 +180,9 @@ impl Launch {
                 let mut graph = GraphConfig::new("simulated-token").base_url(graph_url);
                 graph.timeout = *graph_timeout;
                 graph.connect_timeout = graph.connect_timeout.min(*graph_timeout / 2);
-                Arc::new(GraphClient::new(graph).map_err(|e| e.to_string())?)
+                let client = GraphClient::new(graph).map_err(|e| e.to_string())?;
+                graph_client = Some(client.clone());
+                Arc::new(client)
             }
             Delivery::CloudApi {
                 access_token,
@@ -198,6 +202,7 @@ impl Launch {
                         inbox_http::secrets::StoredTokens::new(store.clone(), op.secrets.clone());
                     client = client.with_token_source(Arc::new(tokens));
                 }
+                graph_client = Some(client.clone());
                 Arc::new(client)
             }
         };
@@ -211,8 +216,10 @@ impl Launch {
             .map_err(|e| format!("provisioning: {e}"))?;
         let header_timeout = self.settings.header_timeout;
         let grace = self.settings.request_timeout.min(SHUTDOWN_GRACE);
-        let state =
+        let mut state =
             app_state(inbox.clone(), &self.config, self.settings).map_err(|e| e.to_string())?;
+        // Template syncs read from the Graph API replies go to.
+        state.graph = graph_client;
         let auth = state.auth.clone();
         // Every live event stream ends when the server stops, whoever
         // opened it and however (a built-in session, a bearer token, one

@@ -42,9 +42,7 @@ pub fn app_state(
                 reason: e.to_string(),
             })?;
     }
-    let mut state = AppState::builder(inbox, accounts)
-        .templates(config.templates.iter().cloned())
-        .settings(settings);
+    let mut state = AppState::builder(inbox, accounts).settings(settings);
     let places = config.places();
     for (i, hosted) in config.hosted(&places).into_iter().enumerate() {
         let tenant = inbox_core::TenantId::new(&hosted.tenant.id)?;

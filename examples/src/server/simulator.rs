@@ -22,7 +22,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, TimeDelta, Utc};
 use rand::rngs::StdRng;
@@ -56,6 +56,9 @@ pub struct SimConfig {
     pub late_after: Duration,
     /// Which sends are answered too late.
     pub late: LateAnswers,
+    /// The message templates every account lists, as Meta lists them
+    /// (`GET /{version}/{waba_id}/message_templates`).
+    pub templates: Vec<Value>,
 }
 
 /// Sends the fake Graph API answers too late, chosen at random with a
@@ -262,6 +265,10 @@ impl FakeMeta {
     pub fn router(self: &Arc<Self>) -> Router {
         Router::new()
             .route("/{version}/{phone_number_id}/messages", post(graph_send))
+            .route(
+                "/{version}/{waba_id}/message_templates",
+                get(graph_templates),
+            )
             .with_state(self.clone())
     }
 
@@ -427,6 +434,12 @@ impl FakeMeta {
             _ => SimContent::Text(FOLLOW_UPS[rng.random_range(0..FOLLOW_UPS.len())].into()),
         }
     }
+}
+
+/// The fake Graph API's template list: the configured templates, one
+/// page, for any account.
+async fn graph_templates(State(meta): State<Arc<FakeMeta>>) -> Json<Value> {
+    Json(json!({ "data": meta.config.templates, "paging": { "cursors": {} } }))
 }
 
 /// What the fake Graph API makes of a send.

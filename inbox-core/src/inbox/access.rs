@@ -193,8 +193,6 @@ impl Inbox {
             .await
     }
 
-    /// The agent `actor` acts on: themselves, or anyone of the tenant for
-    /// an admin ([`Action::ManageAccess`]).
     /// Whether the acting agent may manage `agent`'s sessions and password
     /// (their own, or anyone's of the tenant with
     /// [`Action::ManageAccess`]): the agent, or the refusal. For callers

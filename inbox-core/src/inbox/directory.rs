@@ -40,11 +40,9 @@ impl Inbox {
     }
 
     async fn write_channel(&self, channel: &Channel, by: Option<&AgentId>) -> Result<()> {
-        if channel.phone_number_id.trim().is_empty() {
-            return Err(Error::invalid(
-                "channel.phone_number_id",
-                "must not be empty",
-            ));
+        check_graph_id("channel.phone_number_id", &channel.phone_number_id)?;
+        if let Some(waba) = &channel.waba_id {
+            check_graph_id("channel.waba_id", waba)?;
         }
         check_name("channel.name", &channel.name)?;
         self.store_directory(DirectoryWrite::Channel(channel), by)
@@ -162,4 +160,21 @@ impl Inbox {
         let by = self.require_settings(actor, &channel.tenant).await?;
         self.write_channel(channel, Some(&by)).await
     }
+}
+
+/// An id of Meta's (a phone number's, an account's) as it goes into a
+/// Graph API path: 1 to 64 ASCII letters, digits, `-` or `_`, so that it
+/// cannot point the request elsewhere (`../`, `?`, `/`).
+fn check_graph_id(field: &str, id: &str) -> Result<()> {
+    if id.is_empty() {
+        return Err(Error::invalid(field, "must not be empty"));
+    }
+    let fine = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    if id.len() > 64 || !id.chars().all(fine) {
+        return Err(Error::invalid(
+            field,
+            "must be Meta's id: 1 to 64 letters, digits, '-' or '_'",
+        ));
+    }
+    Ok(())
 }

@@ -23,6 +23,7 @@ mod leases;
 mod policies;
 mod queue;
 mod subscribe;
+mod templates;
 mod timers;
 mod views;
 

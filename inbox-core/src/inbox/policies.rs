@@ -409,6 +409,14 @@ impl Inbox {
             .await
     }
 
+    /// Whether the acting agent may change the tenant's settings
+    /// ([`Action::ManageSettings`]): the agent, or the refusal. For callers
+    /// with slow work to do before [`Inbox::update_settings`] (fetching
+    /// templates from Meta), so that a refusal comes first.
+    pub async fn may_manage_settings(&self, actor: &Actor) -> Result<crate::model::Agent> {
+        self.agent_allowed(actor, Action::ManageSettings).await
+    }
+
     /// Stores a tenant's settings on behalf of the embedder (provisioning,
     /// an import of an exported document): checked, versioned, recorded
     /// and published as by [`Inbox::update_settings`], with no agent as

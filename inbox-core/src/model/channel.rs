@@ -24,6 +24,11 @@ pub struct Channel {
     /// Reference to the secrets of this number (app secret, access token) in
     /// the embedder's secret store. Never the secret itself.
     pub secrets_ref: Option<String>,
+    /// Meta's id of the WhatsApp Business Account the number belongs to:
+    /// where its message templates are listed (a template sync reads them
+    /// from there). `None` when not known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waba_id: Option<String>,
 }
 
 impl Channel {
@@ -53,6 +58,7 @@ impl Channel {
             display_number: display_number.into(),
             name,
             secrets_ref: None,
+            waba_id: None,
         }
     }
 }

@@ -12,6 +12,7 @@ use inbox_core::model::Role;
 use inbox_core::ports::{ApiKeyRecord, SessionRecord, TokenHash};
 use inbox_core::{AgentId, ApiKeyId, Secret};
 
+use super::idempotency::{self, Seen};
 use super::session::{Caller, On};
 use crate::auth;
 use crate::error::{ApiError, ApiResult};
@@ -181,24 +182,68 @@ pub struct NewKey {
 }
 
 /// `POST /api/keys`: makes an API key (admins): a service account with
-/// the role given; the key is in this answer only.
-#[utoipa::path(post, path = "/api/keys", tag = "access", request_body = KeyForm, responses((status = 201, body = NewKey), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 422, body = ApiError)))]
+/// the role given; the key is in this answer only. With an
+/// `Idempotency-Key` header, the same request again (a retry after a lost
+/// answer) gets the first answer, key included, instead of a second key;
+/// another request under the key is refused (422
+/// `idempotency_key_reused`).
+#[utoipa::path(post, path = "/api/keys", tag = "access", params(("Idempotency-Key" = Option<String>, Header, description = "Optional; the same request again gets the first answer")), request_body = KeyForm, responses((status = 201, body = NewKey), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 409, body = ApiError, description = "idempotency_key_in_use"), (status = 422, body = ApiError, description = "invalid_input, idempotency_key_reused")))]
 pub async fn create_api_key(
     Caller(s, a): Caller,
+    headers: HeaderMap,
     Json(form): Json<KeyForm>,
-) -> ApiResult<(StatusCode, JsonAnswer<NewKey>)> {
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|k| !k.is_empty());
+    let reservation = match key {
+        None => None,
+        Some(k) if k.len() > 200 => {
+            return Err(ApiError::bad_request(
+                "the Idempotency-Key header takes 1-200 characters",
+            ))
+        }
+        Some(k) => {
+            let body = serde_json::json!([form.name, form.role]).to_string();
+            let digest = idempotency::digest(&a.agent, "POST", "/keys", body.as_bytes());
+            match s.idempotency.begin(&a.agent, k, digest) {
+                Seen::New(r) => Some(r),
+                Seen::Replay(status, body) => {
+                    // Still an admin: the key is not shown to someone who
+                    // has lost the right since.
+                    s.inbox.api_keys(&a).await?;
+                    let json = [(axum::http::header::CONTENT_TYPE, "application/json")];
+                    return Ok((status, json, body).into_response());
+                }
+                Seen::Reused => return Err(idempotency::reused()),
+                Seen::InProgress => {
+                    return Err(ApiError::new(
+                        StatusCode::CONFLICT,
+                        "idempotency_key_in_use",
+                        "a request with this Idempotency-Key is still being answered; retry in a moment",
+                    ))
+                }
+            }
+        }
+    };
     let secret = Secret::new(hex::encode(rand::random::<[u8; 32]>()));
     let made = s
         .inbox
         .create_api_key(&a, &form.name, form.role, &secret)
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        JsonAnswer(NewKey {
-            key: made.key.expose().to_string(),
-            record: made.record,
-        }),
-    ))
+    let answer = NewKey {
+        key: made.key.expose().to_string(),
+        record: made.record,
+    };
+    if let Some(r) = reservation {
+        let body = serde_json::to_string(&answer)
+            .map_err(|e| ApiError::internal(StatusCode::INTERNAL_SERVER_ERROR, "internal", &e))?;
+        r.finish(StatusCode::CREATED, body);
+    }
+    Ok((StatusCode::CREATED, JsonAnswer(answer)).into_response())
 }
 
 /// `DELETE /api/keys/{id}`: revokes a key (admins): refused from then on.

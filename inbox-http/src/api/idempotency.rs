@@ -71,10 +71,20 @@ pub fn reused() -> ApiError {
 
 type Key = (AgentId, String);
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 enum Entry {
     Running(RequestDigest),
     Done(RequestDigest, StatusCode, String),
+}
+
+/// Without the answers: one may carry a secret shown once (a new API key).
+impl std::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Entry::Running(_) => f.write_str("Running"),
+            Entry::Done(_, status, _) => write!(f, "Done({status}, [answer])"),
+        }
+    }
 }
 
 impl Entry {
@@ -100,7 +110,6 @@ pub struct Idempotency {
 }
 
 /// What to do with a request.
-#[derive(Debug)]
 pub enum Seen {
     /// A new key: act, then [`Reservation::finish`].
     New(Reservation),
@@ -110,6 +119,18 @@ pub enum Seen {
     Reused,
     /// The same key is being answered right now.
     InProgress,
+}
+
+/// Without the answer (see [`Entry`]'s).
+impl std::fmt::Debug for Seen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Seen::New(r) => f.debug_tuple("New").field(r).finish(),
+            Seen::Replay(status, _) => write!(f, "Replay({status}, [answer])"),
+            Seen::Reused => f.write_str("Reused"),
+            Seen::InProgress => f.write_str("InProgress"),
+        }
+    }
 }
 
 impl Idempotency {

@@ -12,6 +12,7 @@ pub mod idempotency;
 pub mod platform;
 mod reports;
 mod session;
+mod templates;
 mod views;
 
 pub use access::*;
@@ -21,4 +22,5 @@ pub use dead_letters::*;
 pub use idempotency::Idempotency;
 pub use reports::*;
 pub use session::*;
+pub use templates::*;
 pub use views::*;

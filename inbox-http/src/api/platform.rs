@@ -160,6 +160,9 @@ pub struct NumberForm {
     pub display_number: String,
     /// A label for agents (left out: as it is; the id for a new number).
     pub name: Option<String>,
+    /// Meta's id of the WhatsApp Business Account the number belongs to,
+    /// where its templates are listed (left out: as it is; empty: none).
+    pub waba_id: Option<String>,
     /// The Graph API access token for this number. Stored sealed; the
     /// Graph client sends for the number with it (through
     /// [`StoredTokens`](crate::secrets::StoredTokens)).
@@ -194,6 +197,8 @@ pub struct NumberView {
     pub display_number: String,
     /// Its label.
     pub name: String,
+    /// Its WhatsApp Business Account's id, if set.
+    pub waba_id: Option<String>,
     /// The names of the secrets stored for it.
     pub secrets: Vec<String>,
     /// Where Meta should send its webhooks, below this API's root.
@@ -215,6 +220,7 @@ async fn number_view(op: &Operator, channel: Channel) -> ApiResult<NumberView> {
         phone_number_id: channel.phone_number_id,
         display_number: channel.display_number,
         name: channel.name,
+        waba_id: channel.waba_id,
         secrets,
     })
 }
@@ -269,9 +275,9 @@ pub async fn put_number(
             return Err(inbox_core::Error::invalid(name, "must not be empty").into());
         }
     }
-    let (status, label) = match store.channel(&tenant, &id).await {
-        Ok(c) => (StatusCode::OK, c.name),
-        Err(inbox_core::Error::NotFound { .. }) => (StatusCode::CREATED, id.to_string()),
+    let (status, label, waba) = match store.channel(&tenant, &id).await {
+        Ok(c) => (StatusCode::OK, c.name, c.waba_id),
+        Err(inbox_core::Error::NotFound { .. }) => (StatusCode::CREATED, id.to_string(), None),
         Err(e) => return Err(e.into()),
     };
     let mut channel = Channel::new(
@@ -281,6 +287,10 @@ pub async fn put_number(
         form.display_number.trim(),
     );
     channel.name = form.name.clone().unwrap_or(label);
+    channel.waba_id = match &form.waba_id {
+        Some(w) => Some(w.trim().to_string()).filter(|w| !w.is_empty()),
+        None => waba,
+    };
     op.state.inbox.provision_channel(&channel).await?;
     for (name, secret) in given {
         let Some(secret) = secret else { continue };

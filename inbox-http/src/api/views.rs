@@ -1,6 +1,5 @@
 //! Inbox views, search, a conversation, a contact, templates.
 
-use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -12,7 +11,7 @@ use inbox_core::{
     ViewQuery,
 };
 
-use super::session::{Caller, On, Session};
+use super::session::{Caller, On};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Query;
 use crate::AppState;
@@ -163,15 +162,6 @@ pub async fn search(
     let Json(mut out) = with_contacts(&s, &a, page).await?;
     out.matched = matched;
     Ok(Json(out))
-}
-
-/// `GET /api/templates`: the approved templates.
-#[utoipa::path(get, path = "/api/templates", tag = "conversations", responses((status = 200, body = Vec<crate::TemplateConfig>), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
-pub async fn templates(
-    State(s): State<AppState>,
-    Session(_): Session,
-) -> Json<Vec<crate::TemplateConfig>> {
-    Json(s.templates.as_ref().clone())
 }
 
 /// `GET /api/conversations/{id}`: the conversation with its messages,

@@ -106,6 +106,14 @@ impl World {
             .await
             .unwrap();
         let key = made.record.id.to_string();
+        f.edit_settings(|s| {
+            (s.templates).push(inbox_core::model::TemplateDefinition::new(
+                "acme_offer",
+                "en_US",
+            ))
+        })
+        .await
+        .unwrap();
         let state = AppState::builder(f.inbox.clone(), Accounts::new(f.acme()))
             .identity(Arc::new(Header))
             .build();
@@ -290,6 +298,7 @@ pub fn cases(settings_version: u64) -> Vec<Case> {
         c("get", "/live", None),
         c("get", "/events", None),
         c("get", "/templates", None),
+        c("post", "/templates/sync", None),
         c("get", "/canned", None),
         c("get", "/settings", None),
         c(

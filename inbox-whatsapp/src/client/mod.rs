@@ -633,7 +633,7 @@ impl GraphClient {
         waba_id: &str,
     ) -> Result<Vec<TemplateInfo>, WhatsAppError> {
         let list = self
-            .template_list(waba_id, "status=APPROVED&limit=100", 100)
+            .template_list(waba_id, "status=APPROVED&limit=100", 100, None)
             .await?;
         Ok(list
             .templates
@@ -661,11 +661,31 @@ impl GraphClient {
     /// # Ok(()) }
     /// ```
     pub async fn templates(&self, waba_id: &str) -> Result<Vec<TemplateDefinition>, WhatsAppError> {
+        self.templates_via(waba_id, None).await
+    }
+
+    /// [`GraphClient::templates`] asked with the access token of the phone
+    /// number `via` (its configured one, else its [`TokenSource`]'s, else
+    /// the default): for accounts whose numbers were added at run time.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), inbox_whatsapp::WhatsAppError> {
+    /// use inbox_whatsapp::{GraphClient, GraphConfig};
+    /// let client = GraphClient::new(GraphConfig::new("EAAG..."))?;
+    /// let list = client.templates_via("102290129340398", Some("106540352242922")).await?;
+    /// # let _ = list; Ok(()) }
+    /// ```
+    pub async fn templates_via(
+        &self,
+        waba_id: &str,
+        via: Option<&str>,
+    ) -> Result<Vec<TemplateDefinition>, WhatsAppError> {
         let list = self
             .template_list(
                 waba_id,
                 "fields=name,language,category,status,components&limit=100",
                 Self::TEMPLATE_PAGES,
+                via,
             )
             .await?;
         if !list.complete {
@@ -691,12 +711,13 @@ impl GraphClient {
         waba_id: &str,
         query: &str,
         max_pages: usize,
+        via: Option<&str>,
     ) -> Result<TemplateList, WhatsAppError> {
         let first = self.url(&format!("{waba_id}/message_templates"));
         let mut url = format!("{first}?{query}");
         let mut templates = Vec::new();
         for _ in 0..max_pages {
-            let bytes = self.get("list templates", &url, None).await?;
+            let bytes = self.get("list templates", &url, via).await?;
             let page: TemplatePage = serde_json::from_slice(&bytes)
                 .map_err(|e| WhatsAppError::UnexpectedResponse(format!("templates: {e}")))?;
             templates.extend(page.data);

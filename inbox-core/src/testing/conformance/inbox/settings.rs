@@ -498,7 +498,8 @@ pub(crate) async fn a_dry_run_explains_a_past_version<S: Store + AsDynStore + ?S
     assert_eq!(refused(explain(now.version + 1).await), "invalid_input");
 }
 
-/// A tenant that lists its templates sends only those: an unknown one, one
+/// A tenant that lists its templates offers its agents the sendable ones
+/// and sends only those: an unknown one, one
 /// held back by Meta's review, or one with the wrong parameters is refused
 /// before anything is stored or queued; an approved one goes out, and
 /// outside the 24-hour window too.
@@ -519,6 +520,11 @@ pub(crate) async fn templates_are_checked_against_the_tenant_list_when_sent<
     .await
     .unwrap();
     let ana = f.actor("ana");
+    // What agents are offered: the sendable ones, in the settings' order.
+    let offered: Vec<String> = (f.inbox.templates(&ana).await.unwrap().iter())
+        .map(|t| format!("{}@{}", t.name, t.language))
+        .collect();
+    assert_eq!(offered, ["order_update@en_US", "seguimiento@es_ES"]);
     let v = claim_now(&f, &ana, &c).await;
     f.advance(TimeDelta::hours(25));
     let send = |name: &str, language: &str, params: serde_json::Value, key: &str| Reply {

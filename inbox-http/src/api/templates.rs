@@ -1,0 +1,176 @@
+//! Message templates: the ones an agent may send once a customer's 24-hour
+//! window has closed (the tenant's, from its settings), and the sync that
+//! makes them Meta's list for the tenant's WhatsApp Business Accounts.
+
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Serialize;
+
+use inbox_core::model::{TemplateComponent, TemplateDefinition};
+use inbox_core::ports::TransportError;
+use inbox_whatsapp::templates::{sync_templates_by, TemplateAccount};
+use inbox_whatsapp::WhatsAppError;
+
+use super::Caller;
+use crate::error::{ApiError, ApiResult};
+
+/// A template as agents pick it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TemplateView {
+    /// Its name in WhatsApp Manager.
+    pub name: String,
+    /// Its language code, e.g. `en_US`.
+    pub language: String,
+    /// What its body says (placeholders `{{1}}` as written); empty when
+    /// its components are not known.
+    pub text: String,
+    /// Its category (`MARKETING`, `UTILITY`, `AUTHENTICATION`), if known.
+    pub category: Option<String>,
+    /// The parameters each component takes when sent: `header`, `body`,
+    /// `button:0` ... with their count.
+    pub parameters: Vec<ParameterCount>,
+    /// Its components as Meta lists them (header, body, footer, buttons).
+    #[schema(value_type = Vec<Object>)]
+    pub components: Vec<serde_json::Value>,
+}
+
+/// How many parameters a component of a template takes.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ParameterCount {
+    /// `header`, `body` or `button:{index}`.
+    pub component: String,
+    /// How many.
+    pub count: usize,
+}
+
+impl From<TemplateDefinition> for TemplateView {
+    fn from(t: TemplateDefinition) -> Self {
+        let text = t
+            .components
+            .iter()
+            .find(|c| {
+                (c.get("type").and_then(|v| v.as_str()))
+                    .is_some_and(|k| k.eq_ignore_ascii_case("body"))
+            })
+            .and_then(|c| c.get("text").and_then(|v| v.as_str()))
+            .unwrap_or_default()
+            .to_string();
+        let parameters = t
+            .parameters
+            .iter()
+            .map(|p| ParameterCount {
+                component: match p.component {
+                    TemplateComponent::Header => "header".into(),
+                    TemplateComponent::Body => "body".into(),
+                    TemplateComponent::Button { index } => format!("button:{index}"),
+                },
+                count: p.count,
+            })
+            .collect();
+        Self {
+            text,
+            category: t.category.map(|c| c.to_string()),
+            parameters,
+            name: t.name,
+            language: t.language,
+            components: t.components,
+        }
+    }
+}
+
+/// `GET /api/templates`: the templates the agent may send (the tenant's,
+/// approved or declared by hand).
+#[utoipa::path(get, path = "/api/templates", tag = "conversations", responses((status = 200, body = Vec<TemplateView>), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
+pub async fn templates(Caller(s, a): Caller) -> ApiResult<Json<Vec<TemplateView>>> {
+    let list = s.inbox.templates(&a).await?;
+    Ok(Json(list.into_iter().map(Into::into).collect()))
+}
+
+/// What a template sync did.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SyncView {
+    /// The settings version running after it.
+    pub version: u64,
+    /// Whether it stored a new version (false: the list was Meta's).
+    pub stored: bool,
+    /// Templates added, as `name@language`.
+    pub added: Vec<String>,
+    /// Templates Meta lists differently now.
+    pub changed: Vec<String>,
+    /// Templates Meta no longer lists.
+    pub removed: Vec<String>,
+    /// The WhatsApp Business Accounts read.
+    pub accounts: Vec<String>,
+}
+
+/// `POST /api/templates/sync`: makes the tenant's templates those Meta
+/// lists for the WhatsApp Business Accounts of its numbers (each read with
+/// its number's access token), as a settings change by the admin (in the
+/// history). 422 when no number has an account id (the platform operator
+/// sets `waba_id`), 502 when Meta refuses or fails, 503 when this
+/// deployment has no Graph client.
+#[utoipa::path(post, path = "/api/templates/sync", tag = "admin", responses((status = 200, body = SyncView), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 422, body = ApiError), (status = 502, body = ApiError), (status = 503, body = ApiError)))]
+pub async fn sync_templates(Caller(s, a): Caller) -> ApiResult<Json<SyncView>> {
+    s.inbox.may_manage_settings(&a).await?;
+    let mut accounts: Vec<TemplateAccount> = Vec::new();
+    for c in s.inbox.ports().store.channels(&a.tenant).await? {
+        let Some(waba_id) = c.waba_id.filter(|w| !w.trim().is_empty()) else {
+            continue;
+        };
+        if !accounts.iter().any(|k| k.waba_id == waba_id) {
+            accounts.push(TemplateAccount {
+                waba_id,
+                via: Some(c.phone_number_id),
+            });
+        }
+    }
+    if accounts.is_empty() {
+        return Err(inbox_core::Error::invalid(
+            "waba_id",
+            "no number of this tenant names its WhatsApp Business Account; the platform operator sets waba_id on the number",
+        )
+        .into());
+    }
+    let Some(graph) = &s.graph else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "this deployment has no WhatsApp Graph API client to read templates with",
+        ));
+    };
+    let sync = sync_templates_by(&s.inbox, &a, graph, &accounts)
+        .await
+        .map_err(graph_error)?;
+    Ok(Json(SyncView {
+        version: sync.version,
+        stored: sync.stored,
+        added: sync.added,
+        changed: sync.changed,
+        removed: sync.removed,
+        accounts: accounts.into_iter().map(|k| k.waba_id).collect(),
+    }))
+}
+
+/// A sync's failure as an answer: the inbox's as usual, Meta's as 502
+/// with what Meta said (never a token).
+fn graph_error(e: WhatsAppError) -> ApiError {
+    match e {
+        WhatsAppError::Inbox(e) => e.into(),
+        WhatsAppError::Transport(TransportError::Unauthorized { .. }) => ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "graph_unauthorized",
+            "Meta refused the number's access token; the platform operator must set a valid one",
+        ),
+        WhatsAppError::Transport(e) => ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "graph_unavailable",
+            format!("Meta's Graph API failed: {e}"),
+        ),
+        WhatsAppError::UnexpectedResponse(what) => ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "graph_unexpected",
+            format!("Meta's Graph API answered something unexpected: {what}"),
+        ),
+        other => ApiError::internal(StatusCode::INTERNAL_SERVER_ERROR, "internal", &other),
+    }
+}
