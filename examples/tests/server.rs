@@ -261,7 +261,12 @@ async fn the_web_inbox_is_served() {
     let app = app().await;
     for (path, kind, needle) in [
         ("/", "text/html", "data-testid=\"signin\""),
-        ("/app.js", "text/javascript", "EventSource(\"/api/events\")"),
+        (
+            "/live.js",
+            "text/javascript",
+            "EventSource(\"/api/events\")",
+        ),
+        ("/app.js", "text/javascript", "async function start()"),
         ("/style.css", "text/css", ".msg.note"),
     ] {
         let res = app

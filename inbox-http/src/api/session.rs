@@ -96,6 +96,9 @@ pub struct SignIn {
 /// An agent as the API shows it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AgentView {
+    /// Their workspace (tenant).
+    #[schema(value_type = String)]
+    pub tenant: TenantId,
     /// Id.
     pub id: AgentId,
     /// Name.
@@ -117,6 +120,7 @@ pub struct AgentView {
 impl From<Agent> for AgentView {
     fn from(a: Agent) -> Self {
         Self {
+            tenant: a.tenant,
             id: a.id,
             name: a.name,
             role: a.role,

@@ -1,0 +1,223 @@
+//! What the browser tests share: chromedriver and headless Chromium, a
+//! simulated server, and small steps (sign in, click, type, wait, look).
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use inbox_examples::server::config::ServerConfig;
+use inbox_examples::server::launch::Running;
+use inbox_examples::server::launch::{Delivery, Launch};
+use inbox_examples::server::simulator::FakeMeta;
+
+pub const WAIT: Duration = Duration::from_secs(20);
+
+pub fn chromedriver() -> Option<PathBuf> {
+    ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+}
+
+/// chromedriver on a free port; killed on drop.
+pub struct Driver {
+    child: Child,
+    pub url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub async fn start_driver(path: &Path) -> Driver {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(path)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    let started = Instant::now();
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(started.elapsed() < WAIT, "chromedriver did not listen");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Driver {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+pub async fn browser(driver: &Driver) -> Client {
+    let mut caps = serde_json::Map::new();
+    let mut chrome = serde_json::json!({
+        "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                 "--disable-gpu", "--window-size=1280,860", "--lang=en-US"],
+    });
+    if Path::new("/usr/bin/chromium").exists() {
+        chrome["binary"] = "/usr/bin/chromium".into();
+    }
+    caps.insert("goog:chromeOptions".into(), chrome);
+    // chromedriver is on localhost: plain HTTP.
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .expect("a browser session")
+}
+
+/// What the page shows, for failure messages.
+pub async fn page_text(c: &Client) -> String {
+    match c.find(Locator::Css("body")).await {
+        Ok(body) => body.text().await.unwrap_or_default(),
+        Err(e) => format!("(no page: {e})"),
+    }
+}
+
+/// Waits until an element matching `css` exists and its text satisfies
+/// `check`; returns it.
+pub async fn wait_for(c: &Client, css: &str, check: impl Fn(&str) -> bool) -> Element {
+    let started = Instant::now();
+    loop {
+        if let Ok(e) = c.find(Locator::Css(css)).await {
+            if let Ok(t) = e.text().await {
+                if check(&t) {
+                    return e;
+                }
+            }
+        }
+        if started.elapsed() > WAIT {
+            let page = page_text(c).await;
+            panic!("waited {WAIT:?} for {css}; the page says:\n{page}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Clicks `css`, finding it again if the page re-rendered meanwhile.
+pub async fn click(c: &Client, css: &str) {
+    let started = Instant::now();
+    loop {
+        let e = wait_for(c, css, |_| true).await;
+        if e.click().await.is_ok() {
+            return;
+        }
+        assert!(started.elapsed() < WAIT, "could not click {css}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+pub async fn sign_in(c: &Client, url: &str, agent: &str) {
+    c.goto(url).await.unwrap();
+    wait_for(c, "[data-testid=signin-agent]", |_| true)
+        .await
+        .send_keys(agent)
+        .await
+        .unwrap();
+    wait_for(c, "[data-testid=signin-password]", |_| true)
+        .await
+        .send_keys(agent)
+        .await
+        .unwrap();
+    click(c, "[data-testid=signin-submit]").await;
+    wait_for(c, "[data-testid=me]", |t| !t.is_empty()).await;
+}
+
+pub async fn type_into(c: &Client, css: &str, text: &str) {
+    let started = Instant::now();
+    loop {
+        let e = wait_for(c, css, |_| true).await;
+        if e.send_keys(text).await.is_ok() {
+            return;
+        }
+        assert!(started.elapsed() < WAIT, "could not type into {css}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+pub async fn screenshot(c: &Client, name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, c.screenshot().await.unwrap()).unwrap();
+    path
+}
+
+/// chromedriver, or `None` (the test is skipped) where it is missing and
+/// `CI` is not set.
+pub fn chromedriver_or_skip() -> Option<PathBuf> {
+    let path = chromedriver();
+    if path.is_none() {
+        if std::env::var_os("CI").is_some() {
+            panic!("chromedriver is missing; .ci/run installs chromium and chromium-driver");
+        }
+        eprintln!("skipped: no chromedriver (apt-get install chromium chromium-driver)");
+    }
+    path
+}
+
+/// The server with the simulator, waiting `graph_timeout` for the fake
+/// Graph API's answers.
+pub async fn simulated_server(graph_timeout: Duration) -> Running {
+    Launch {
+        config: ServerConfig::parse(include_str!("../../server/demo.yaml")).unwrap(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database_url: None,
+        delivery: Delivery::Simulate {
+            rate: 0,
+            status_delay: Duration::from_millis(150),
+            graph_timeout,
+            late: Default::default(),
+        },
+        tick: Duration::from_millis(200),
+        settings: Default::default(),
+    }
+    .start()
+    .await
+    .unwrap()
+}
+
+/// Waits until the fake Graph API has accepted `text`.
+pub async fn until_received(meta: &FakeMeta, text: &str, page: &Client) {
+    let started = Instant::now();
+    while !meta
+        .received()
+        .iter()
+        .any(|r| r.text.as_deref() == Some(text))
+    {
+        if started.elapsed() > WAIT {
+            let page = page_text(page).await;
+            panic!(
+                "{text:?} never reached the customer; received {:?}; the page:\n{page}",
+                meta.received()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The text in a form field.
+pub async fn value_of(c: &Client, css: &str) -> String {
+    let e = wait_for(c, css, |_| true).await;
+    e.prop("value").await.unwrap().unwrap_or_default()
+}
+
+/// Replaces the text of a form field.
+pub async fn replace_text(c: &Client, css: &str, text: &str) {
+    let e = wait_for(c, css, |_| true).await;
+    e.clear().await.unwrap();
+    e.send_keys(text).await.unwrap();
+}

@@ -1,0 +1,490 @@
+//! The web inbox as an agent's workspace, in headless Chromium: actions
+//! land on the conversation on screen (a slow-network race), live updates
+//! keep what the agent typed, chose and scrolled to, handoffs carry their
+//! note, resolved conversations are found, an agent sees only what they may
+//! do and who replied, and a server that goes away (and comes back, and
+//! forgets the session) loses no draft. Screenshots go to
+//! `target/screenshots/`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "../../inbox-store-postgres/tests/common/mod.rs"]
+mod pg;
+mod web;
+
+use fantoccini::{Client, Locator};
+use serde_json::json;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use inbox_core::{Actor, AgentId, ConversationId, TenantId};
+use inbox_examples::server::config::ServerConfig;
+use inbox_examples::server::launch::{Delivery, Launch, Running};
+use inbox_examples::server::simulator::SimContent;
+use web::*;
+
+fn demo(agent: &str) -> Actor {
+    Actor::new(TenantId::new("demo").unwrap(), AgentId::new(agent).unwrap())
+}
+
+/// The id of the listed conversation whose row says `who`.
+async fn row_id(c: &Client, who: &str) -> String {
+    wait_for(c, "[data-testid=conversations]", |t| t.contains(who)).await;
+    for row in c
+        .find_all(Locator::Css("[data-testid=conversation]"))
+        .await
+        .unwrap()
+    {
+        if row.text().await.unwrap().contains(who) {
+            return row.attr("data-id").await.unwrap().unwrap();
+        }
+    }
+    panic!("no row for {who}");
+}
+
+/// Makes this page's requests for `path_start` (GETs only) wait `ms`
+/// milliseconds: a slow link for one conversation.
+async fn slow_gets(c: &Client, path_start: &str, ms: u64) {
+    c.execute(
+        "const [start, ms] = arguments; const plain = window.fetch.bind(window);
+         window.fetch = (url, opts) => {
+           const get = !opts || !opts.method || opts.method === 'GET';
+           return get && String(url).startsWith(start)
+             ? new Promise((r) => setTimeout(r, ms)).then(() => plain(url, opts))
+             : plain(url, opts);
+         };",
+        vec![json!(path_start), json!(ms)],
+    )
+    .await
+    .unwrap();
+}
+
+async fn texts_of(server: &Running, who: &str, id: &str) -> Vec<String> {
+    let id = ConversationId::new(id).unwrap();
+    let detail = server.inbox.conversation(&demo(who), &id).await.unwrap();
+    detail
+        .messages
+        .iter()
+        .map(|m| format!("{:?}", m.content))
+        .collect()
+}
+
+async fn js(c: &Client, script: &str) -> serde_json::Value {
+    c.execute(script, vec![]).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_action_lands_on_the_conversation_on_screen() {
+    let Some(path) = chromedriver_or_skip() else {
+        return;
+    };
+    let server = simulated_server(Duration::from_secs(3)).await;
+    let meta = server.meta.clone().unwrap();
+    let driver = start_driver(&path).await;
+    let ana = browser(&driver).await;
+    sign_in(&ana, &server.url, "ana").await;
+    for (wa, name, text) in [
+        ("34600100001", "Marta Ruiz", "Hola, soy Marta"),
+        ("34600100002", "Jon Etxeberria", "Kaixo, Jon naiz"),
+    ] {
+        meta.customer_writes(wa, name, SimContent::Text(text.into()))
+            .await
+            .unwrap();
+    }
+    let marta = row_id(&ana, "Marta").await;
+    let jon = row_id(&ana, "Jon").await;
+    click(&ana, &format!("[data-id=\"{marta}\"]")).await;
+    wait_for(&ana, "[data-testid=messages]", |t| t.contains("soy Marta")).await;
+
+    // Jon's conversation opens slowly; meanwhile Ana writes a note on what
+    // she sees, Marta's.
+    slow_gets(&ana, &format!("/api/conversations/{jon}"), 3000).await;
+    click(&ana, &format!("[data-id=\"{jon}\"]")).await;
+    click(&ana, "[data-testid=mode-note]").await;
+    type_into(&ana, "[data-testid=composer]", "Nota sobre Marta").await;
+    assert!(
+        page_text(&ana).await.contains("soy Marta"),
+        "Marta's conversation is still on screen"
+    );
+    click(&ana, "[data-testid=send-note]").await;
+    wait_for(&ana, "[data-testid=messages]", |t| t.contains("Kaixo")).await;
+    let on_marta = texts_of(&server, "ana", &marta).await;
+    let on_jon = texts_of(&server, "ana", &jon).await;
+    assert!(
+        on_marta.iter().any(|t| t.contains("Nota sobre Marta")),
+        "{on_marta:?}"
+    );
+    assert!(
+        !on_jon.iter().any(|t| t.contains("Nota sobre Marta")),
+        "{on_jon:?}"
+    );
+    ana.close().await.unwrap();
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_updates_keep_what_the_agent_typed_chose_and_scrolled() {
+    let Some(path) = chromedriver_or_skip() else {
+        return;
+    };
+    let server = simulated_server(Duration::from_secs(3)).await;
+    let meta = server.meta.clone().unwrap();
+    let driver = start_driver(&path).await;
+    let ana = browser(&driver).await;
+    sign_in(&ana, &server.url, "ana").await;
+    for i in 1..=30 {
+        let text = format!("Mensaje número {i} de una historia larga");
+        meta.customer_writes("34600100001", "Marta Ruiz", SimContent::Text(text))
+            .await
+            .unwrap();
+    }
+    let marta = row_id(&ana, "Marta").await;
+    click(&ana, &format!("[data-id=\"{marta}\"]")).await;
+    wait_for(&ana, "[data-testid=messages]", |t| t.contains("número 30")).await;
+    js(
+        &ana,
+        "document.querySelector('[data-testid=messages]').scrollTop = 0",
+    )
+    .await;
+    click(
+        &ana,
+        "[data-testid=transfer-to] option[value='team:support']",
+    )
+    .await;
+    type_into(&ana, "[data-testid=composer]", "Borrador a medias").await;
+    type_into(&ana, "[data-testid=tag-input]", "vi").await;
+
+    // Live: a new message here, and a new conversation elsewhere.
+    meta.customer_writes(
+        "34600100001",
+        "Marta Ruiz",
+        SimContent::Text("¿Seguís ahí?".into()),
+    )
+    .await
+    .unwrap();
+    meta.customer_writes(
+        "447700900003",
+        "Olivia Brown",
+        SimContent::Text("Hello?".into()),
+    )
+    .await
+    .unwrap();
+    wait_for(&ana, "[data-testid=messages]", |t| t.contains("Seguís ahí")).await;
+    wait_for(&ana, "[data-testid=conversations]", |t| {
+        t.contains("Olivia")
+    })
+    .await;
+    assert_eq!(value_of(&ana, "[data-testid=tag-input]").await, "vi");
+    assert_eq!(
+        value_of(&ana, "[data-testid=transfer-to]").await,
+        "team:support"
+    );
+    assert_eq!(
+        value_of(&ana, "[data-testid=composer]").await,
+        "Borrador a medias"
+    );
+    let focused = js(&ana, "return document.activeElement.dataset.testid || ''").await;
+    assert_eq!(
+        focused, "tag-input",
+        "the focus stays where the agent was typing"
+    );
+    let top = js(
+        &ana,
+        "return document.querySelector('[data-testid=messages]').scrollTop",
+    )
+    .await;
+    assert!(
+        top.as_f64().unwrap() < 50.0,
+        "still at the top of the history: {top}"
+    );
+
+    // A reload keeps the draft and the conversation.
+    ana.refresh().await.unwrap();
+    wait_for(&ana, "[data-testid=messages]", |t| t.contains("Seguís ahí")).await;
+    assert_eq!(
+        value_of(&ana, "[data-testid=composer]").await,
+        "Borrador a medias"
+    );
+    ana.close().await.unwrap();
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handoff_carries_its_note_and_resolved_conversations_are_found() {
+    let Some(path) = chromedriver_or_skip() else {
+        return;
+    };
+    let server = simulated_server(Duration::from_secs(3)).await;
+    let meta = server.meta.clone().unwrap();
+    let driver = start_driver(&path).await;
+    let ana = browser(&driver).await;
+    sign_in(&ana, &server.url, "ana").await;
+    meta.customer_writes(
+        "34600100001",
+        "Marta Ruiz",
+        SimContent::Text("¿Tenéis la talla 42?".into()),
+    )
+    .await
+    .unwrap();
+    meta.customer_writes(
+        "34600100002",
+        "Jon Etxeberria",
+        SimContent::Text("Factura duplicada".into()),
+    )
+    .await
+    .unwrap();
+
+    // A handoff without a note is not sent; with one it goes through.
+    let jon = row_id(&ana, "Jon").await;
+    click(&ana, &format!("[data-id=\"{jon}\"]")).await;
+    click(&ana, "[data-testid=claim]").await;
+    wait_for(&ana, "[data-testid=owner]", |t| t == "Ana").await;
+    click(
+        &ana,
+        "[data-testid=transfer-to] option[value='team:support']",
+    )
+    .await;
+    click(&ana, "[data-testid=transfer]").await;
+    wait_for(&ana, "[data-testid=banner]", |t| {
+        t.contains("Write a handoff note")
+    })
+    .await;
+    type_into(
+        &ana,
+        "[data-testid=transfer-note]",
+        "Pide el abono de la factura 118",
+    )
+    .await;
+    click(&ana, "[data-testid=transfer]").await;
+    // Support is not Ana's team: the pane closes, saying where it went.
+    wait_for(&ana, "[data-testid=banner]", |t| {
+        t == "Handed over to team support."
+    })
+    .await;
+    wait_for(&ana, "#pane", |t| t.contains("Pick a conversation")).await;
+    let id = ConversationId::new(&jon).unwrap();
+    let moved = server.inbox.conversation(&demo("ada"), &id).await.unwrap();
+    assert_eq!(
+        moved.conversation.team.map(|t| t.to_string()).as_deref(),
+        Some("support")
+    );
+
+    // Marta's, resolved, leaves the active list and is still found.
+    let marta = row_id(&ana, "Marta").await;
+    click(&ana, &format!("[data-id=\"{marta}\"]")).await;
+    click(&ana, "[data-testid=claim]").await;
+    wait_for(&ana, "[data-testid=owner]", |t| t == "Ana").await;
+    click(&ana, "[data-testid=resolve]").await;
+    wait_for(&ana, "[data-testid=status]", |t| t == "resolved").await;
+    click(&ana, "[data-testid=view-all]").await;
+    wait_for(&ana, "[data-testid=conversations]", |t| {
+        !t.contains("Marta")
+    })
+    .await;
+    type_into(&ana, "[data-testid=search]", "talla 42").await;
+    wait_for(&ana, "[data-testid=conversations]", |t| t.contains("Marta")).await;
+    replace_text(&ana, "[data-testid=search]", "").await;
+    js(
+        &ana,
+        "document.querySelector('[data-testid=search]').dispatchEvent(new Event('input'))",
+    )
+    .await;
+    click(&ana, "[data-testid=status-filter] option[value='resolved']").await;
+    wait_for(&ana, "[data-testid=conversations]", |t| {
+        t.contains("Marta") && !t.contains("Jon")
+    })
+    .await;
+    ana.close().await.unwrap();
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_sees_what_they_may_do_and_who_replied_before_them() {
+    let Some(path) = chromedriver_or_skip() else {
+        return;
+    };
+    let server = simulated_server(Duration::from_secs(3)).await;
+    let meta = server.meta.clone().unwrap();
+    let driver = start_driver(&path).await;
+    let ana = browser(&driver).await;
+    let ben = browser(&driver).await;
+    sign_in(&ana, &server.url, "ana").await;
+    sign_in(&ben, &server.url, "ben").await;
+    meta.customer_writes(
+        "34600100001",
+        "Marta Ruiz",
+        SimContent::Text("¿Hay envío a Bilbao?".into()),
+    )
+    .await
+    .unwrap();
+
+    // An agent: no Assign (a supervisor's), no Dashboard (supervisors').
+    let marta = row_id(&ana, "Marta").await;
+    click(&ana, &format!("[data-id=\"{marta}\"]")).await;
+    click(&ana, "[data-testid=claim]").await;
+    wait_for(&ana, "[data-testid=owner]", |t| t == "Ana").await;
+    for gone in ["[data-testid=assign]", "[data-testid=assign-to]"] {
+        assert!(
+            ana.find(Locator::Css(gone)).await.is_err(),
+            "{gone} is shown to an agent"
+        );
+    }
+    let dashboard = ana
+        .find(Locator::Css("[data-testid=tab-dashboard]"))
+        .await
+        .unwrap();
+    assert!(!dashboard.is_displayed().await.unwrap());
+
+    // Ben, not the owner, is warned before he replies.
+    click(&ben, "[data-testid=view-all]").await;
+    click(&ben, &format!("[data-id=\"{marta}\"]")).await;
+    wait_for(&ben, "[data-testid=owner-warning]", |t| {
+        t.contains("Ana owns this conversation")
+    })
+    .await;
+    wait_for(&ben, "[data-testid=send-reply]", |t| t == "Reply anyway").await;
+
+    // Ana's screen is behind (her link is slow); Ben replies; Ana's reply
+    // is refused, saying who replied and what.
+    slow_gets(&ana, &format!("/api/conversations/{marta}"), 2500).await;
+    type_into(&ben, "[data-testid=composer]", "Sí, en 48 horas").await;
+    click(&ben, "[data-testid=send-reply]").await;
+    wait_for(&ben, "[data-testid=messages]", |t| {
+        t.contains("en 48 horas")
+    })
+    .await;
+    type_into(&ana, "[data-testid=composer]", "Claro que sí").await;
+    click(&ana, "[data-testid=send-reply]").await;
+    let said = wait_for(&ana, "[data-testid=banner]", |t| t.contains("Ben replied")).await;
+    let said = said.text().await.unwrap();
+    assert!(
+        said.contains("en 48 horas") && said.contains("ago"),
+        "{said}"
+    );
+    assert_eq!(
+        value_of(&ana, "[data-testid=composer]").await,
+        "Claro que sí",
+        "her text is kept"
+    );
+    let png = screenshot(&ana, "conflict.png").await;
+    eprintln!("screenshot: {}", png.display());
+    for c in [ana, ben] {
+        c.close().await.unwrap();
+    }
+    server.shutdown().await;
+}
+
+/// A server on `listen` over the PostgreSQL database `url`.
+async fn pg_server(url: &str, listen: SocketAddr) -> Running {
+    Launch {
+        config: ServerConfig::parse(include_str!("../server/demo.yaml")).unwrap(),
+        listen,
+        database_url: Some(url.to_string()),
+        delivery: Delivery::Simulate {
+            rate: 0,
+            status_delay: Duration::from_millis(50),
+            graph_timeout: Duration::from_secs(3),
+            late: Default::default(),
+        },
+        tick: Duration::from_millis(200),
+        settings: Default::default(),
+    }
+    .start()
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_goes_away_loses_no_draft() {
+    let Some(path) = chromedriver_or_skip() else {
+        return;
+    };
+    let Some(url) = pg::fresh_database().await else {
+        return;
+    };
+    let server = pg_server(&url, "127.0.0.1:0".parse().unwrap()).await;
+    let listen: SocketAddr = server.url.trim_start_matches("http://").parse().unwrap();
+    let meta = server.meta.clone().unwrap();
+    let driver = start_driver(&path).await;
+    let ana = browser(&driver).await;
+    sign_in(&ana, &server.url, "ana").await;
+    meta.customer_writes(
+        "34600100001",
+        "Marta Ruiz",
+        SimContent::Text("¿Me llamáis?".into()),
+    )
+    .await
+    .unwrap();
+    let marta = row_id(&ana, "Marta").await;
+    click(&ana, &format!("[data-id=\"{marta}\"]")).await;
+    click(&ana, "[data-testid=claim]").await;
+    wait_for(&ana, "[data-testid=owner]", |t| t == "Ana").await;
+    type_into(&ana, "[data-testid=composer]", "Te llamo en cinco minutos").await;
+
+    // The server goes away: said plainly, nothing lost.
+    server.shutdown().await;
+    click(&ana, "[data-testid=send-reply]").await;
+    wait_for(&ana, "[data-testid=connection]", |t| {
+        t.contains("Cannot reach the server")
+    })
+    .await;
+    let page = page_text(&ana).await;
+    assert!(!page.contains("Failed to fetch"), "{page}");
+    assert_eq!(
+        value_of(&ana, "[data-testid=composer]").await,
+        "Te llamo en cinco minutos"
+    );
+    let png = screenshot(&ana, "offline.png").await;
+    eprintln!("screenshot: {}", png.display());
+
+    // It comes back (the session is in the database): the page catches up.
+    // (The new simulator knows of no customer message yet: Marta writes
+    // again, or WhatsApp's window would refuse the reply.)
+    let server = pg_server(&url, listen).await;
+    let meta = server.meta.clone().unwrap();
+    meta.customer_writes(
+        "34600100001",
+        "Marta Ruiz",
+        SimContent::Text("¿Hola?".into()),
+    )
+    .await
+    .unwrap();
+    let bar = ana
+        .find(Locator::Css("[data-testid=connection]"))
+        .await
+        .unwrap();
+    let started = Instant::now();
+    while bar.is_displayed().await.unwrap() {
+        assert!(started.elapsed() < Duration::from_secs(20), "still offline");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Ana's sessions are ended by an admin: she is told, signs in again, and
+    // is back in the same conversation with her draft.
+    let ended = server
+        .inbox
+        .revoke_sessions(&demo("ada"), &AgentId::new("ana").unwrap())
+        .await
+        .unwrap();
+    assert!(ended >= 1);
+    wait_for(&ana, "[data-testid=signin-notice]", |t| {
+        t.contains("drafts are kept")
+    })
+    .await;
+    assert_eq!(
+        value_of(&ana, "[data-testid=signin-password]").await,
+        "",
+        "no password is left in the form"
+    );
+    replace_text(&ana, "[data-testid=signin-agent]", "ana").await;
+    type_into(&ana, "[data-testid=signin-password]", "ana").await;
+    click(&ana, "[data-testid=signin-submit]").await;
+    wait_for(&ana, "[data-testid=messages]", |t| t.contains("¿Hola?")).await;
+    assert_eq!(
+        value_of(&ana, "[data-testid=composer]").await,
+        "Te llamo en cinco minutos"
+    );
+    click(&ana, "[data-testid=send-reply]").await;
+    until_received(&meta, "Te llamo en cinco minutos", &ana).await;
+    ana.close().await.unwrap();
+    server.shutdown().await;
+}

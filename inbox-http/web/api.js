@@ -1,0 +1,167 @@
+// The web inbox's shared state, its calls to the agent API and its messages
+// to the agent (plain JavaScript, no build step; loaded first).
+"use strict";
+
+const state = {
+  me: null,
+  agents: {},
+  templates: [],
+  view: "unassigned",
+  status: "", // the list's statuses ("": the active ones)
+  events: null, // the live event stream
+  search: "",
+  items: [],
+  contacts: {},
+  next: null,
+  selected: null,
+  detail: null,
+  viewers: {}, // conversation id -> { agent id -> { state, expires } }
+  tab: "inbox",
+};
+
+// ----------------------------------------------------------------- the API
+
+// A call of the agent API: its JSON answer, or an Error with the answer's
+// `status`, `code`, `message` and `details`. Without an answer at all (the
+// server or the network down) the code is `offline`, and the page shows it
+// until a call gets through again.
+async function api(method, path, body, key) {
+  const headers = { "content-type": "application/json" };
+  if (key) headers["idempotency-key"] = key;
+  let res;
+  try {
+    res = await fetch(path, {
+      method,
+      headers,
+      credentials: "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    connection(false);
+    throw Object.assign(new Error("The server cannot be reached; nothing was sent. It will be tried again when you retry."), {
+      status: 0,
+      code: "offline",
+    });
+  }
+  connection(true);
+  const text = await res.text();
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = { code: "unavailable", message: `The server answered ${res.status} ${res.statusText}; try again in a moment.` };
+  }
+  if (!res.ok) {
+    const err = new Error((data && data.message) || res.statusText);
+    Object.assign(err, { status: res.status, code: data && data.code, details: data && data.details });
+    throw err;
+  }
+  return data;
+}
+
+// Whether the server answers: a bar says so while it does not, and the
+// page catches up when it is back.
+let reachable = true;
+let probeTimer = null;
+function connection(up) {
+  if (up === reachable) return;
+  reachable = up;
+  const bar = $("#connection");
+  bar.classList.toggle("hidden", up);
+  bar.textContent = up ? "" : "Cannot reach the server: nothing is sent until it is back. Reconnecting… Your drafts are kept.";
+  clearInterval(probeTimer);
+  if (!up) {
+    probeTimer = setInterval(() => api("GET", "/api/me").then(() => refreshSoon && refreshSoon()).catch((err) => err.status === 401 && sessionEnded()), 3000);
+  } else if (state.me) {
+    banner("Connected again.", true);
+  }
+}
+
+const newKey = () => (crypto.randomUUID ? crypto.randomUUID() : String(Date.now() + Math.random()));
+const nameOf = (id) => (state.agents[id] && state.agents[id].name) || id;
+
+// --------------------------------------------------------------- messages
+
+let bannerTimer = null;
+function banner(text, ok = false) {
+  const b = $("#banner");
+  b.textContent = text;
+  b.className = "banner" + (ok ? " ok" : "");
+  clearTimeout(bannerTimer);
+  bannerTimer = setTimeout(() => b.classList.add("hidden"), 6000);
+}
+
+// Refusals in plain words.
+function explain(err) {
+  const d = err.details || {};
+  switch (err.code) {
+    case "already_owned":
+      return `${nameOf(d.owner)} got there first: this conversation is now ${nameOf(d.owner)}'s.`;
+    case "lease_held":
+      return `${nameOf(d.holder)} is replying right now; wait a moment.`;
+    case "conflict":
+      return conflictText(d, err.fresh);
+    case "window_closed":
+      return "The customer last wrote more than 24 hours ago: only a template can be sent.";
+    case "forbidden":
+      return `Not allowed: ${err.message}`;
+    case "unauthenticated":
+      return "Your session ended; sign in again.";
+    default:
+      return err.message;
+  }
+}
+
+// What changed while the agent was looking, from a conflict's details (the
+// conversation reloaded, so its messages can be quoted).
+function conflictText(d, fresh) {
+  const detail = fresh || state.detail;
+  const find = (id) => detail && detail.messages.find((m) => m.id === id);
+  const said = (m) => (m ? ` ${ago(m.created_at)} ago: “${describe(m.content).slice(0, 120)}”` : "");
+  const one = (ch) => {
+    switch (ch.change) {
+      case "agent_replied":
+        return `${ch.agent ? nameOf(ch.agent) : "An automation"} replied${said(find(ch.message))}`;
+      case "new_customer_message":
+        return `The customer wrote${said(find(ch.message))}`;
+      case "note_added": {
+        const m = find(ch.message);
+        return `${m ? nameOf(m.author.id) : "Someone"} added a note${said(m)}`;
+      }
+      case "owner_changed":
+        return ch.owner ? `It is now ${nameOf(ch.owner)}'s` : "It went back to the queue";
+      case "status_changed":
+        return `It is now ${ch.status}`;
+      default:
+        return ch.what ? ch.what[0].toUpperCase() + ch.what.slice(1) : "It changed";
+    }
+  };
+  const changes = (d.changes || []).map(one);
+  const what = changes.length ? `${changes.join(". ")}.` : "Someone changed this conversation while you were looking.";
+  return `${what} Nothing was done; the conversation is up to date now.`;
+}
+
+// An action on conversation `id` (the one on screen when the agent acted),
+// once per click (a new idempotency key). The conversation and the list
+// are reloaded either way; a refusal is explained after the reload, so it
+// can say what changed.
+async function act(id, path, body) {
+  // Reloaded only while it is still the one the agent wants (they may
+  // have clicked another meanwhile).
+  const reload = () => Promise.all([state.selected === id ? openConversation(id) : null, loadList()]);
+  try {
+    const out = await api("POST", `/api/conversations/${id}/${path}`, body, newKey());
+    for (const w of (out && out.warnings) || []) banner(w);
+    await reload();
+    return out;
+  } catch (err) {
+    if (err.status === 401) return sessionEnded();
+    // What changed, read now (the pane may be refreshing on its own).
+    if (err.code === "conflict") err.fresh = await api("GET", `/api/conversations/${id}`).catch(() => null);
+    // Offline: the connection bar says so (nothing was sent).
+    if (err.code === "offline") return null;
+    await reload();
+    banner(explain(err));
+    return null;
+  }
+}

@@ -1,0 +1,352 @@
+// The open conversation: its messages, controls and composer.
+"use strict";
+
+// ------------------------------------------------------------ conversation
+
+// In doubt: the dispatcher could not tell whether WhatsApp got it (no
+// provider id yet, never sent again automatically).
+const inDoubt = (m) =>
+  m.direction === "outbound" && !m.external_id && m.delivery && m.delivery.status === "pending" && !!m.delivery.in_doubt_since;
+
+function ticks(m) {
+  if (m.direction !== "outbound" || !m.delivery) return null;
+  const s = inDoubt(m) ? "in-doubt" : m.delivery.status;
+  const text = { pending: "🕓", "in-doubt": "?", accepted: "✓", sent: "✓", delivered: "✓✓", read: "✓✓", played: "✓✓", failed: "✗" }[s] || s;
+  const title = { pending: "queued", "in-doubt": "may not have been delivered", failed: "not delivered" }[s] || s;
+  return el("span", { class: `ticks ${s}`, title, "data-testid": `ticks-${s}` }, text);
+}
+
+const clock = (iso) => new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+
+// Resends in the timeline: new message id -> event, original id -> events.
+function resends(timeline) {
+  const copies = {};
+  const originals = {};
+  for (const e of timeline || []) {
+    if (e.kind.type !== "message_resent") continue;
+    copies[e.kind.message] = e;
+    (originals[e.kind.original] = originals[e.kind.original] || []).push(e);
+  }
+  return { copies, originals };
+}
+
+const actorName = (a) => (a && a.kind === "agent" ? nameOf(a.id) : (a && a.id) || "the system");
+
+// A provider's error in plain words (its code kept for whoever looks it up).
+function providerError(err) {
+  const known = {
+    131047: "more than 24 hours since the customer last wrote; send a template",
+    131026: "the customer cannot receive it (not on WhatsApp, or an old version)",
+    131051: "WhatsApp does not support this kind of message",
+  };
+  const text = known[err.code] || err.title;
+  return err.code && !text.includes(String(err.code)) ? `${text} (${err.code})` : text;
+}
+
+// Under an outbound message that may not have reached the customer: what
+// is known, and "Send again" (a new message; the original stays as it is),
+// unless someone already did.
+function deliveryNote(m, again) {
+  const failed = m.delivery && m.delivery.status === "failed";
+  if (!inDoubt(m) && !failed) return null;
+  const err = failed && m.delivery.error;
+  const what = failed ? `Not delivered${err ? `: ${providerError(err)}` : ""}` : "May not have been delivered";
+  const since = failed ? "" : ` — WhatsApp has not confirmed it since ${clock(m.delivery.in_doubt_since)}`;
+  const done = again.map((e) => ` · sent again by ${actorName(e.actor)} at ${clock(e.at)}`).join("");
+  const text = done ? `${what}${done}` : `${what}${since}.`;
+  const button = again.length
+    ? null
+    : el(
+        "button",
+        {
+          class: "resend",
+          "data-testid": "resend",
+          onclick: (ev) => {
+            ev.target.disabled = true; // one click, one new message
+            act(m.conversation, `messages/${encodeURIComponent(m.id)}/resend`, { version: drawnVersion(m.conversation) });
+          },
+        },
+        "Send again",
+      );
+  return el(
+    "div",
+    { class: `delivery-note ${failed ? "failed" : "doubt"}`, "data-testid": failed ? "not-delivered" : "in-doubt" },
+    el("span", {}, text),
+    button,
+  );
+}
+
+// A timeline entry shown among the messages.
+function eventView(e) {
+  return el(
+    "div",
+    { class: "event", "data-testid": "event-message-resent" },
+    `${actorName(e.actor)} sent a message again · ${clock(e.at)}`,
+  );
+}
+
+function describe(content) {
+  switch (content.type) {
+    case "text":
+      return content.body;
+    case "media":
+      return `[${content.kind}] ${content.caption || ""}`;
+    case "location":
+      return `📍 ${content.name || ""} ${content.address || ""} (${content.latitude}, ${content.longitude})`;
+    case "reaction":
+      return content.emoji ? `reacted ${content.emoji}` : "removed a reaction";
+    case "template":
+      return `[template ${content.name}]`;
+    default:
+      return `[${content.type}]`;
+  }
+}
+
+function messageView(m, r) {
+  const cls = m.direction === "note" ? "note" : m.direction;
+  const by =
+    m.direction === "note"
+      ? `Internal note · ${nameOf(m.author.id)}`
+      : m.direction === "outbound"
+        ? m.author.kind === "agent" ? nameOf(m.author.id) : m.author.id || "automation"
+        : null;
+  const msg = el(
+    "div",
+    { class: `msg ${cls}`, "data-testid": `msg-${cls}`, "data-id": m.id },
+    by ? el("div", { class: "by" }, r.copies[m.id] ? `${by} · sent again` : by) : null,
+    describe(m.content),
+    ticks(m),
+  );
+  const note = m.direction === "outbound" ? deliveryNote(m, r.originals[m.id] || []) : null;
+  if (!note) return msg;
+  return el("div", { class: "msg-group outbound" }, msg, note);
+}
+
+// Messages with the resends of the timeline, each before its new message.
+function stream(d) {
+  const r = resends(d.timeline);
+  return d.messages.flatMap((m) => (r.copies[m.id] ? [eventView(r.copies[m.id]), messageView(m, r)] : [messageView(m, r)]));
+}
+
+function windowOpen(c) {
+  return c.window_expires_at && Date.parse(c.window_expires_at) > Date.now();
+}
+
+function viewersText(id) {
+  const now = Date.now();
+  const v = state.viewers[id] || {};
+  const parts = Object.entries(v)
+    .filter(([a, s]) => a !== state.me.id && s.expires > now && s.state !== "left")
+    .map(([a, s]) => `${nameOf(a)} is ${s.state === "typing" ? "replying" : "viewing"}`);
+  return parts.join(" · ");
+}
+
+// The conversation on screen: its id and the version drawn, which every
+// action names (never the one being opened: on a slow link the agent acts
+// on what they see).
+const drawn = () => state.detail && state.detail.conversation;
+const drawnVersion = (id) => (drawn() && drawn().id === id ? drawn().version : null);
+
+// Values typed or chosen in the pane's controls, by data-testid, so a live
+// refresh puts them back (and the focus and caret with them).
+function keepInputs(root) {
+  const kept = {};
+  for (const e of root.querySelectorAll("input[data-testid], select[data-testid]")) {
+    kept[e.dataset.testid] = e.value;
+  }
+  const f = document.activeElement;
+  const focus = f && root.contains(f) && f.dataset.testid ? { id: f.dataset.testid, start: f.selectionStart, end: f.selectionEnd } : null;
+  return { kept, focus };
+}
+
+function restoreInputs(root, { kept, focus }) {
+  for (const [id, value] of Object.entries(kept)) {
+    const e = root.querySelector(`[data-testid="${id}"]`);
+    if (!e || e.tagName === "SELECT" && ![...e.options].some((o) => o.value === value)) continue;
+    e.value = value;
+  }
+  const e = focus && root.querySelector(`[data-testid="${focus.id}"]`);
+  if (e) {
+    e.focus();
+    if (typeof focus.start === "number" && e.setSelectionRange) e.setSelectionRange(focus.start, focus.end);
+  }
+}
+
+function ownerLine(c) {
+  if (!c.assignee) return el("span", { class: "badge" }, "unassigned");
+  return el("span", { class: "badge owner", "data-testid": "owner" }, nameOf(c.assignee));
+}
+
+// Claim or release, assign (supervisors and admins), hand over with a
+// note, tag, resolve or reopen, snooze.
+function controlsView(c) {
+  const id = c.id;
+  const go = (path, body) => act(id, path, { version: drawnVersion(id), ...body });
+  const mine = c.assignee === state.me.id;
+  const assignsOthers = state.me.role !== "agent";
+  const agentsSelect = el(
+    "select",
+    { "data-testid": "assign-to", "aria-label": "Assign to" },
+    ...Object.values(state.agents)
+      .filter((a) => !a.service && (!c.team || a.teams.includes(c.team) || a.role !== "agent"))
+      .map((a) => el("option", { value: a.id }, a.name)),
+  );
+  const teams = [...new Set(Object.values(state.agents).flatMap((a) => a.teams))];
+  const handTo = el(
+    "select",
+    { "data-testid": "transfer-to", "aria-label": "Hand over to" },
+    el("optgroup", { label: "Teams" }, ...teams.map((t) => el("option", { value: `team:${t}` }, t))),
+    el(
+      "optgroup",
+      { label: "Agents" },
+      ...Object.values(state.agents)
+        .filter((a) => !a.service && a.id !== state.me.id)
+        .map((a) => el("option", { value: `agent:${a.id}` }, a.name)),
+    ),
+  );
+  const handNote = el("input", { placeholder: "handoff note for them", "data-testid": "transfer-note", "aria-label": "Handoff note" });
+  const transfer = () => {
+    const note = handNote.value.trim();
+    if (!note) {
+      handNote.focus();
+      return banner("Write a handoff note: what the next person needs to know.");
+    }
+    const [kind, to] = handTo.value.split(/:(.*)/s);
+    const label = kind === "agent" ? nameOf(to) : `team ${to}`;
+    go("transfer", { [kind]: to, note }).then((out) => out && banner(`Handed over to ${label}.`, true));
+  };
+  const tagInput = el("input", { placeholder: "tag", size: 8, "data-testid": "tag-input", "aria-label": "Tag" });
+  const tag = () => tagInput.value.trim() && go("tags", { add: [tagInput.value.trim()] }).then((out) => out && (tagInput.value = ""));
+  return el(
+    "div",
+    { class: "controls" },
+    mine
+      ? el("button", { onclick: () => go("release"), "data-testid": "release" }, "Release")
+      : el("button", { class: "primary", onclick: () => go("claim"), "data-testid": "claim" }, "Claim"),
+    assignsOthers ? [agentsSelect, el("button", { onclick: () => go("assign", { agent: agentsSelect.value }), "data-testid": "assign" }, "Assign")] : null,
+    el("span", { class: "group" }, handTo, handNote, el("button", { onclick: transfer, "data-testid": "transfer" }, "Hand over")),
+    tagInput,
+    el("button", { onclick: tag, "data-testid": "tag" }, "Tag"),
+    c.status === "resolved"
+      ? el("button", { onclick: () => go("status", { status: "open" }), "data-testid": "reopen" }, "Reopen")
+      : el("button", { onclick: () => go("status", { status: "resolved" }), "data-testid": "resolve" }, "Resolve"),
+    el(
+      "button",
+      { onclick: () => go("status", { status: "snoozed", until: new Date(Date.now() + 3600e3).toISOString() }), "data-testid": "snooze" },
+      "Snooze 1h",
+    ),
+  );
+}
+
+function headView(d) {
+  const c = d.conversation;
+  return el(
+    "div",
+    { class: "head" },
+    el(
+      "div",
+      { class: "title" },
+      el("h2", { "data-testid": "contact-name" }, d.contact.profile_name || d.contact.identity.wa_id),
+      el("span", { class: "meta" }, `+${d.contact.identity.wa_id || ""}`),
+      el("span", { class: "badge", "data-testid": "status" }, c.status),
+      ownerLine(c),
+      c.team ? el("span", { class: "badge", "data-testid": "team" }, `team ${c.team}`) : null,
+      slaBadge(c),
+    ),
+    controlsView(c),
+    el("div", { class: "viewers", id: "viewers", "data-testid": "viewers" }, viewersText(c.id)),
+  );
+}
+
+function renderPane() {
+  const d = state.detail;
+  const pane = $("#pane");
+  pane.classList.remove("opening");
+  if (!d) {
+    pane.replaceChildren(el("p", { class: "empty" }, "Pick a conversation."));
+    pane.dataset.mode = "";
+    return;
+  }
+  const c = d.conversation;
+  const open = windowOpen(c);
+  const head = headView(d);
+  const messages = el("div", { class: "messages", "data-testid": "messages" }, ...stream(d));
+  // A live refresh of the same conversation keeps what the agent typed,
+  // chose and scrolled to: the composer stays in place (unless the window
+  // opened or closed), the controls get their values back, and the
+  // messages keep their position unless the agent was at the bottom.
+  const mode = `${c.id}:${open}`;
+  const old = pane.querySelector(".messages");
+  const sameConversation = !!old && (pane.dataset.mode || "").split(":")[0] === c.id;
+  const atBottom = !old || old.scrollHeight - old.scrollTop - old.clientHeight < 40;
+  const keptScroll = old ? old.scrollTop : 0;
+  const inputs = sameConversation ? keepInputs(pane.querySelector(".head")) : null;
+  if (sameConversation && pane.dataset.mode === mode && pane.querySelector(".composer")) {
+    pane.querySelector(".head").replaceWith(head);
+    old.replaceWith(messages);
+    updateComposer(pane.querySelector(".composer"), c);
+  } else {
+    pane.replaceChildren(head, messages, composerView(c, open));
+  }
+  if (inputs) restoreInputs(head, inputs);
+  pane.dataset.mode = mode;
+  messages.scrollTop = sameConversation && !atBottom ? keptScroll : messages.scrollHeight;
+}
+
+let viewingTimer = null;
+let opening = 0;
+async function openConversation(id, quiet = false) {
+  const changed = state.selected !== id;
+  if (changed && state.selected) {
+    api("POST", `/api/conversations/${state.selected}/viewing`, { state: "left" }).catch(() => {});
+  }
+  state.selected = id;
+  localStorage.setItem(lastOpenKey(), id);
+  const ticket = ++opening;
+  if (changed) {
+    $("#pane").classList.add("opening");
+    renderList();
+  }
+  try {
+    const detail = await api("GET", `/api/conversations/${id}`);
+    // A later click won the race: this answer is not what the agent wants.
+    if (ticket !== opening) return;
+    state.detail = detail;
+    markSeen(detail.conversation);
+    renderPane();
+  } catch (err) {
+    if (ticket !== opening) return;
+    $("#pane").classList.remove("opening");
+    if (err.status === 401) return sessionEnded();
+    if (err.status === 404 || err.status === 403) {
+      // Gone from this agent's sight (handed over to a team they are not
+      // in, merged away): the pane closes instead of showing it stale.
+      localStorage.removeItem(lastOpenKey());
+      if (drawn() && drawn().id === id) {
+        state.detail = null;
+        state.selected = null;
+        renderPane();
+        if (!quiet) banner("This conversation is no longer in your view (it was handed over or moved).");
+        return;
+      }
+    }
+    if (!quiet) banner(explain(err));
+  }
+  renderList();
+  if (changed) {
+    const tell = () => api("POST", `/api/conversations/${id}/viewing`, { state: "viewing" }).catch(() => {});
+    tell();
+    clearInterval(viewingTimer);
+    viewingTimer = setInterval(tell, 20000);
+  }
+}
+
+// Where each agent was: reopened after a reload or a new sign-in.
+const lastOpenKey = () => `inbox.open.${state.me ? `${state.me.tenant}.${state.me.id}` : ""}`;
+
+let lastTyping = 0;
+function typing(id) {
+  if (Date.now() - lastTyping < 5000) return;
+  lastTyping = Date.now();
+  api("POST", `/api/conversations/${id}/viewing`, { state: "typing" }).catch(() => {});
+}

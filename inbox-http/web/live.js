@@ -1,0 +1,50 @@
+// Live events: what changes elsewhere reaches the screen.
+"use strict";
+
+// ------------------------------------------------------------ live events
+
+let refreshTimer = null;
+function refreshSoon() {
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(() => {
+    loadList();
+    if (state.selected) openConversation(state.selected);
+    if (state.tab === "dashboard") loadDashboard();
+    if (state.tab === "admin") loadAdmin();
+  }, 150);
+}
+
+function connectEvents() {
+  const es = new EventSource("/api/events");
+  state.events = es;
+  es.addEventListener("conversation_presence", (ev) => {
+    const e = JSON.parse(ev.data);
+    const k = e.kind;
+    state.viewers[e.conversation] = state.viewers[e.conversation] || {};
+    state.viewers[e.conversation][k.agent] = { state: k.state, expires: Date.parse(k.expires_at) };
+    const v = document.getElementById("viewers");
+    if (v && e.conversation === state.selected) v.textContent = viewersText(e.conversation);
+  });
+  es.onmessage = refreshSoon;
+  for (const name of [
+    "contact_updated", "contacts_merged", "conversation_opened", "conversation_reopened", "message_received",
+    "message_revised", "reply_queued", "delivery_changed", "delivery_in_doubt", "message_resent", "note_added",
+    "claimed", "assigned",
+    "transferred", "released", "tagged", "priority_changed", "status_changed", "presence_changed", "sla_met",
+    "sla_warning", "sla_breached", "lagged", "settings_changed",
+  ]) {
+    es.addEventListener(name, refreshSoon);
+  }
+  // Events before the stream opened (the first time: while the page was
+  // loading its list; later: while reconnecting) were missed: reload what
+  // is shown once it is open.
+  es.onopen = refreshSoon;
+  es.onerror = () => {
+    // The browser reconnects by itself; a dead session needs a new sign-in.
+    api("GET", "/api/me").catch((err) => err.status === 401 && sessionEnded());
+  };
+}
+setInterval(() => {
+  const v = document.getElementById("viewers");
+  if (v && state.selected) v.textContent = viewersText(state.selected);
+}, 5000);
