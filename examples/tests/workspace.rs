@@ -488,3 +488,125 @@ async fn a_server_that_goes_away_loses_no_draft() {
     ana.close().await.unwrap();
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conversation_reads_like_a_chat() {
+    let Some(path) = chromedriver_or_skip() else {
+        return;
+    };
+    let server = simulated_server(Duration::from_secs(3)).await;
+    let meta = server.meta.clone().unwrap();
+    let driver = start_driver(&path).await;
+    let ana = browser(&driver).await;
+    sign_in(&ana, &server.url, "ana").await;
+    let (wa, name) = ("34600100001", "Marta Ruiz");
+    let say = |content: SimContent| {
+        let meta = meta.clone();
+        async move { meta.customer_writes(wa, name, content).await.unwrap() }
+    };
+    let first = say(SimContent::Text(
+        "Mirad https://example.com/zapatos/42 por favor".into(),
+    ))
+    .await;
+    let typo = say(SimContent::Text("Quiero la talla 24".into())).await;
+    let oops = say(SimContent::Text("Mensaje equivocado".into())).await;
+    say(SimContent::Reaction(first.clone(), "👍".into())).await;
+    say(SimContent::Edit(typo, "Quiero la talla 42".into())).await;
+    say(SimContent::Revoke(oops)).await;
+    say(SimContent::ReplyTo(first, "¿Os llegó el enlace?".into())).await;
+    say(SimContent::Location).await;
+    say(SimContent::Contact(
+        "Lucía Pérez".into(),
+        "+34 600 100 200".into(),
+    ))
+    .await;
+    say(SimContent::Document("factura-118.pdf".into())).await;
+
+    let marta = row_id(&ana, "Marta").await;
+    click(&ana, &format!("[data-id=\"{marta}\"]")).await;
+    click(&ana, "[data-testid=claim]").await;
+    wait_for(&ana, "[data-testid=messages]", |t| {
+        t.contains("Ana claimed it")
+    })
+    .await;
+    wait_for(&ana, "[data-testid=channel]", |t| {
+        t == "via main +1 555 0100"
+    })
+    .await;
+    wait_for(&ana, "[data-testid=day]", |t| t == "Today").await;
+    let link = ana
+        .find(Locator::Css(
+            "[data-testid=messages] a[href='https://example.com/zapatos/42']",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        link.attr("rel").await.unwrap().as_deref(),
+        Some("noopener noreferrer")
+    );
+    wait_for(&ana, "[data-testid=reactions]", |t| t == "👍").await;
+    wait_for(&ana, "[data-testid=quote]", |t| {
+        t.contains("Mirad https://example.com")
+    })
+    .await;
+    let edited = wait_for(&ana, "[data-testid=edited]", |t| t == "edited").await;
+    assert!(
+        edited
+            .attr("title")
+            .await
+            .unwrap()
+            .unwrap()
+            .contains("talla 24"),
+        "the original is kept"
+    );
+    let messages = wait_for(&ana, "[data-testid=messages]", |t| t.contains("talla 42")).await;
+    wait_for(&ana, "[data-testid=deleted]", |t| {
+        t.contains("deleted by the customer")
+    })
+    .await;
+    assert!(
+        messages
+            .text()
+            .await
+            .unwrap()
+            .contains("Mensaje equivocado"),
+        "a deleted message stays for the record"
+    );
+    let map = ana
+        .find(Locator::Css("[data-testid=map-link]"))
+        .await
+        .unwrap();
+    assert!(map
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap()
+        .starts_with("https://www.openstreetmap.org/?mlat=40.4168"));
+    wait_for(&ana, "[data-testid=contact-card]", |t| {
+        t.contains("Lucía Pérez") && t.contains("+34 600 100 200")
+    })
+    .await;
+    let time = ana
+        .find(Locator::Css("[data-testid=messages] time"))
+        .await
+        .unwrap();
+    assert!(
+        time.attr("title").await.unwrap().unwrap().contains("2026")
+            || time.attr("datetime").await.unwrap().is_some()
+    );
+    // Reactions, edits and deletions are folded into their message, not
+    // shown as messages of their own.
+    let bubbles = ana
+        .find_all(Locator::Css("[data-testid=msg-inbound]"))
+        .await
+        .unwrap();
+    assert_eq!(
+        bubbles.len(),
+        7,
+        "3 texts, a reply, a place, a card, a document"
+    );
+    let png = screenshot(&ana, "conversation.png").await;
+    eprintln!("screenshot: {}", png.display());
+    ana.close().await.unwrap();
+    server.shutdown().await;
+}

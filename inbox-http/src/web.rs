@@ -18,6 +18,7 @@ pub const FILES: &[(&str, &str, &str)] = &[
     ("/dom.js", JS, include_str!("../web/dom.js")),
     ("/api.js", JS, include_str!("../web/api.js")),
     ("/list.js", JS, include_str!("../web/list.js")),
+    ("/messages.js", JS, include_str!("../web/messages.js")),
     (
         "/conversation.js",
         JS,

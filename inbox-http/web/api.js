@@ -5,6 +5,7 @@
 const state = {
   me: null,
   agents: {},
+  channels: {}, // the tenant's numbers, by id
   templates: [],
   view: "unassigned",
   status: "", // the list's statuses ("": the active ones)

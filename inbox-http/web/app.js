@@ -65,9 +65,14 @@ async function start() {
   if (!me) return showSignIn();
   state.me = me;
   try {
-    const [agents, templates] = await Promise.all([api("GET", "/api/agents"), api("GET", "/api/templates")]);
+    const [agents, templates, channels] = await Promise.all([
+      api("GET", "/api/agents"),
+      api("GET", "/api/templates"),
+      api("GET", "/api/channels"),
+    ]);
     state.agents = Object.fromEntries(agents.map((a) => [a.id, a]));
     state.templates = templates;
+    state.channels = Object.fromEntries(channels.map((c) => [c.id, c]));
   } catch (err) {
     if (err.status === 401) return sessionEnded();
     banner(explain(err));

@@ -1,132 +1,6 @@
-// The open conversation: its messages, controls and composer.
+// The open conversation: its head and controls, and the pane that holds
+// the messages (messages.js) and the composer (composer.js).
 "use strict";
-
-// ------------------------------------------------------------ conversation
-
-// In doubt: the dispatcher could not tell whether WhatsApp got it (no
-// provider id yet, never sent again automatically).
-const inDoubt = (m) =>
-  m.direction === "outbound" && !m.external_id && m.delivery && m.delivery.status === "pending" && !!m.delivery.in_doubt_since;
-
-function ticks(m) {
-  if (m.direction !== "outbound" || !m.delivery) return null;
-  const s = inDoubt(m) ? "in-doubt" : m.delivery.status;
-  const text = { pending: "🕓", "in-doubt": "?", accepted: "✓", sent: "✓", delivered: "✓✓", read: "✓✓", played: "✓✓", failed: "✗" }[s] || s;
-  const title = { pending: "queued", "in-doubt": "may not have been delivered", failed: "not delivered" }[s] || s;
-  return el("span", { class: `ticks ${s}`, title, "data-testid": `ticks-${s}` }, text);
-}
-
-const clock = (iso) => new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-
-// Resends in the timeline: new message id -> event, original id -> events.
-function resends(timeline) {
-  const copies = {};
-  const originals = {};
-  for (const e of timeline || []) {
-    if (e.kind.type !== "message_resent") continue;
-    copies[e.kind.message] = e;
-    (originals[e.kind.original] = originals[e.kind.original] || []).push(e);
-  }
-  return { copies, originals };
-}
-
-const actorName = (a) => (a && a.kind === "agent" ? nameOf(a.id) : (a && a.id) || "the system");
-
-// A provider's error in plain words (its code kept for whoever looks it up).
-function providerError(err) {
-  const known = {
-    131047: "more than 24 hours since the customer last wrote; send a template",
-    131026: "the customer cannot receive it (not on WhatsApp, or an old version)",
-    131051: "WhatsApp does not support this kind of message",
-  };
-  const text = known[err.code] || err.title;
-  return err.code && !text.includes(String(err.code)) ? `${text} (${err.code})` : text;
-}
-
-// Under an outbound message that may not have reached the customer: what
-// is known, and "Send again" (a new message; the original stays as it is),
-// unless someone already did.
-function deliveryNote(m, again) {
-  const failed = m.delivery && m.delivery.status === "failed";
-  if (!inDoubt(m) && !failed) return null;
-  const err = failed && m.delivery.error;
-  const what = failed ? `Not delivered${err ? `: ${providerError(err)}` : ""}` : "May not have been delivered";
-  const since = failed ? "" : ` — WhatsApp has not confirmed it since ${clock(m.delivery.in_doubt_since)}`;
-  const done = again.map((e) => ` · sent again by ${actorName(e.actor)} at ${clock(e.at)}`).join("");
-  const text = done ? `${what}${done}` : `${what}${since}.`;
-  const button = again.length
-    ? null
-    : el(
-        "button",
-        {
-          class: "resend",
-          "data-testid": "resend",
-          onclick: (ev) => {
-            ev.target.disabled = true; // one click, one new message
-            act(m.conversation, `messages/${encodeURIComponent(m.id)}/resend`, { version: drawnVersion(m.conversation) });
-          },
-        },
-        "Send again",
-      );
-  return el(
-    "div",
-    { class: `delivery-note ${failed ? "failed" : "doubt"}`, "data-testid": failed ? "not-delivered" : "in-doubt" },
-    el("span", {}, text),
-    button,
-  );
-}
-
-// A timeline entry shown among the messages.
-function eventView(e) {
-  return el(
-    "div",
-    { class: "event", "data-testid": "event-message-resent" },
-    `${actorName(e.actor)} sent a message again · ${clock(e.at)}`,
-  );
-}
-
-function describe(content) {
-  switch (content.type) {
-    case "text":
-      return content.body;
-    case "media":
-      return `[${content.kind}] ${content.caption || ""}`;
-    case "location":
-      return `📍 ${content.name || ""} ${content.address || ""} (${content.latitude}, ${content.longitude})`;
-    case "reaction":
-      return content.emoji ? `reacted ${content.emoji}` : "removed a reaction";
-    case "template":
-      return `[template ${content.name}]`;
-    default:
-      return `[${content.type}]`;
-  }
-}
-
-function messageView(m, r) {
-  const cls = m.direction === "note" ? "note" : m.direction;
-  const by =
-    m.direction === "note"
-      ? `Internal note · ${nameOf(m.author.id)}`
-      : m.direction === "outbound"
-        ? m.author.kind === "agent" ? nameOf(m.author.id) : m.author.id || "automation"
-        : null;
-  const msg = el(
-    "div",
-    { class: `msg ${cls}`, "data-testid": `msg-${cls}`, "data-id": m.id },
-    by ? el("div", { class: "by" }, r.copies[m.id] ? `${by} · sent again` : by) : null,
-    describe(m.content),
-    ticks(m),
-  );
-  const note = m.direction === "outbound" ? deliveryNote(m, r.originals[m.id] || []) : null;
-  if (!note) return msg;
-  return el("div", { class: "msg-group outbound" }, msg, note);
-}
-
-// Messages with the resends of the timeline, each before its new message.
-function stream(d) {
-  const r = resends(d.timeline);
-  return d.messages.flatMap((m) => (r.copies[m.id] ? [eventView(r.copies[m.id]), messageView(m, r)] : [messageView(m, r)]));
-}
 
 function windowOpen(c) {
   return c.window_expires_at && Date.parse(c.window_expires_at) > Date.now();
@@ -170,6 +44,13 @@ function restoreInputs(root, { kept, focus }) {
     e.focus();
     if (typeof focus.start === "number" && e.setSelectionRange) e.setSelectionRange(focus.start, focus.end);
   }
+}
+
+// Which of the tenant's numbers the customer wrote to.
+function channelLine(c) {
+  const ch = state.channels[c.channel];
+  const text = ch ? `via ${ch.name} ${ch.display_number}` : `via ${c.channel}`;
+  return el("span", { class: "badge", "data-testid": "channel", title: "The number the customer wrote to" }, text);
 }
 
 function ownerLine(c) {
@@ -250,6 +131,7 @@ function headView(d) {
       el("span", { class: "meta" }, `+${d.contact.identity.wa_id || ""}`),
       el("span", { class: "badge", "data-testid": "status" }, c.status),
       ownerLine(c),
+      channelLine(c),
       c.team ? el("span", { class: "badge", "data-testid": "team" }, `team ${c.team}`) : null,
       slaBadge(c),
     ),

@@ -215,6 +215,16 @@ pub enum SimContent {
     Reaction(String, String),
     /// Text quoting an earlier message (by id).
     ReplyTo(String, String),
+    /// A voice note.
+    Voice,
+    /// A document (its file name).
+    Document(String),
+    /// A shared contact card (name, phone).
+    Contact(String, String),
+    /// The customer edits an earlier message of theirs (by id) to say this.
+    Edit(String, String),
+    /// The customer deletes an earlier message of theirs (by id).
+    Revoke(String),
 }
 
 impl FakeMeta {
@@ -323,6 +333,45 @@ impl FakeMeta {
                     json!({ "message_id": message_id, "emoji": emoji }),
                 );
             }
+            SimContent::Voice => {
+                m.insert("type".into(), json!("audio"));
+                m.insert(
+                    "audio".into(),
+                    json!({ "mime_type": "audio/ogg; codecs=opus", "voice": true,
+                            "sha256": "c2ltdWxhdGVk", "id": format!("media.sim.{id}") }),
+                );
+            }
+            SimContent::Document(filename) => {
+                m.insert("type".into(), json!("document"));
+                m.insert(
+                    "document".into(),
+                    json!({ "filename": filename, "mime_type": "application/pdf",
+                            "sha256": "c2ltdWxhdGVk", "id": format!("media.sim.{id}") }),
+                );
+            }
+            SimContent::Contact(name, phone) => {
+                m.insert("type".into(), json!("contacts"));
+                m.insert(
+                    "contacts".into(),
+                    json!([{ "name": { "formatted_name": name },
+                             "phones": [{ "phone": phone, "type": "CELL" }] }]),
+                );
+            }
+            SimContent::Edit(message_id, body) => {
+                m.insert("type".into(), json!("edit"));
+                m.insert(
+                    "edit".into(),
+                    json!({ "original_message_id": message_id,
+                            "message": { "type": "text", "text": { "body": body } } }),
+                );
+            }
+            SimContent::Revoke(message_id) => {
+                m.insert("type".into(), json!("revoke"));
+                m.insert(
+                    "revoke".into(),
+                    json!({ "original_message_id": message_id }),
+                );
+            }
             SimContent::ReplyTo(message_id, body) => {
                 m.insert("type".into(), json!("text"));
                 m.insert("text".into(), json!({ "body": body }));
@@ -413,7 +462,7 @@ impl FakeMeta {
         drop(s);
         let roll = rng.random_range(0..100);
         match (roll, got, own) {
-            (0..55, _, _) => {
+            (0..40, _, _) => {
                 SimContent::Text(QUESTIONS[rng.random_range(0..QUESTIONS.len())].into())
             }
             (55..68, _, _) => SimContent::Image(
@@ -424,7 +473,14 @@ impl FakeMeta {
                 ][rng.random_range(0..3)]
                 .into(),
             ),
-            (68..73, _, _) => SimContent::Location,
+            (68..71, _, _) => SimContent::Location,
+            (40..45, _, _) => SimContent::Voice,
+            (45..50, _, _) => SimContent::Document(
+                ["factura-118.pdf", "pedido.pdf", "receipt.pdf"][rng.random_range(0..3)].into(),
+            ),
+            (50..53, _, _) => SimContent::Contact("Lucía Pérez".into(), "+34 600 100 200".into()),
+            (53..55, _, Some(id)) => SimContent::Edit(id, "(edited) Sorry, I meant size 43".into()),
+            (71..73, _, Some(id)) => SimContent::Revoke(id),
             (73..85, Some(id), _) => {
                 SimContent::Reaction(id, ["👍", "❤️", "🙏", "😂"][rng.random_range(0..4)].into())
             }

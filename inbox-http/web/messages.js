@@ -1,0 +1,266 @@
+// The messages of the open conversation as agents read them: day
+// separators, times (exact on hover), who wrote, quotes, reactions on the
+// message they react to, edits and deletions marked (the original kept),
+// links that open, places with a map link, contact cards, and the
+// conversation's history (claims, handoffs, status) in between.
+"use strict";
+
+// In doubt: the dispatcher could not tell whether WhatsApp got it (no
+// provider id yet, never sent again automatically).
+const inDoubt = (m) =>
+  m.direction === "outbound" && !m.external_id && m.delivery && m.delivery.status === "pending" && !!m.delivery.in_doubt_since;
+
+function ticks(m) {
+  if (m.direction !== "outbound" || !m.delivery) return null;
+  const s = inDoubt(m) ? "in-doubt" : m.delivery.status;
+  const text = { pending: "🕓", "in-doubt": "?", accepted: "✓", sent: "✓", delivered: "✓✓", read: "✓✓", played: "✓✓", failed: "✗" }[s] || s;
+  const title = { pending: "queued", "in-doubt": "may not have been delivered", failed: "not delivered" }[s] || s;
+  return el("span", { class: `ticks ${s}`, title, "data-testid": `ticks-${s}` }, text);
+}
+
+const clock = (iso) => new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+
+// Resends in the timeline: new message id -> event, original id -> events.
+function resends(timeline) {
+  const copies = {};
+  const originals = {};
+  for (const e of timeline || []) {
+    if (e.kind.type !== "message_resent") continue;
+    copies[e.kind.message] = e;
+    (originals[e.kind.original] = originals[e.kind.original] || []).push(e);
+  }
+  return { copies, originals };
+}
+
+const actorName = (a) => (a && a.kind === "agent" ? nameOf(a.id) : (a && a.id) || "the system");
+
+// A provider's error in plain words (its code kept for whoever looks it up).
+function providerError(err) {
+  const known = {
+    131047: "more than 24 hours since the customer last wrote; send a template",
+    131026: "the customer cannot receive it (not on WhatsApp, or an old version)",
+    131051: "WhatsApp does not support this kind of message",
+  };
+  const text = known[err.code] || err.title;
+  return err.code && !text.includes(String(err.code)) ? `${text} (${err.code})` : text;
+}
+
+// Under an outbound message that may not have reached the customer: what
+// is known, and "Send again" (a new message; the original stays as it is),
+// unless someone already did.
+function deliveryNote(m, again) {
+  const failed = m.delivery && m.delivery.status === "failed";
+  if (!inDoubt(m) && !failed) return null;
+  const err = failed && m.delivery.error;
+  const what = failed ? `Not delivered${err ? `: ${providerError(err)}` : ""}` : "May not have been delivered";
+  const since = failed ? "" : ` — WhatsApp has not confirmed it since ${clock(m.delivery.in_doubt_since)}`;
+  const done = again.map((e) => ` · sent again by ${actorName(e.actor)} at ${clock(e.at)}`).join("");
+  const text = done ? `${what}${done}` : `${what}${since}.`;
+  const button = again.length
+    ? null
+    : el(
+        "button",
+        {
+          class: "resend",
+          "data-testid": "resend",
+          onclick: (ev) => {
+            ev.target.disabled = true; // one click, one new message
+            act(m.conversation, `messages/${encodeURIComponent(m.id)}/resend`, { version: drawnVersion(m.conversation) });
+          },
+        },
+        "Send again",
+      );
+  return el(
+    "div",
+    { class: `delivery-note ${failed ? "failed" : "doubt"}`, "data-testid": failed ? "not-delivered" : "in-doubt" },
+    el("span", {}, text),
+    button,
+  );
+}
+
+const dayOf = (iso) => new Date(iso).toDateString();
+function dayLabel(iso) {
+  const d = new Date(iso);
+  const today = new Date();
+  const yesterday = new Date(Date.now() - 86400e3);
+  if (d.toDateString() === today.toDateString()) return "Today";
+  if (d.toDateString() === yesterday.toDateString()) return "Yesterday";
+  return d.toLocaleDateString([], { weekday: "long", day: "numeric", month: "long", year: "numeric" });
+}
+const exact = (iso) => new Date(iso).toLocaleString([], { dateStyle: "full", timeStyle: "medium" });
+const timeView = (iso) => el("time", { datetime: iso, title: exact(iso), class: "when" }, clock(iso));
+
+// Text with its web links made clickable (http and https only; the rest
+// stays text).
+function linked(text) {
+  const parts = [];
+  let last = 0;
+  for (const m of String(text).matchAll(/\bhttps?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)\]]/g)) {
+    parts.push(text.slice(last, m.index), el("a", { href: m[0], target: "_blank", rel: "noopener noreferrer" }, m[0]));
+    last = m.index + m[0].length;
+  }
+  parts.push(text.slice(last));
+  return parts;
+}
+
+function describe(content) {
+  switch (content.type) {
+    case "text":
+      return content.body;
+    case "media":
+      return `[${content.kind}] ${content.caption || ""}`;
+    case "location":
+      return `📍 ${content.name || ""} ${content.address || ""} (${content.latitude}, ${content.longitude})`;
+    case "contacts":
+      return `👤 ${(content.cards || []).map((c) => c.name).join(", ")}`;
+    case "reaction":
+      return content.emoji ? `reacted ${content.emoji}` : "removed a reaction";
+    case "template":
+      return `[template ${content.name}]`;
+    case "button":
+      return content.text;
+    case "interactive":
+      return (content.reply && (content.reply.title || content.reply.kind)) || "[interactive]";
+    default:
+      return `[${content.type}]`;
+  }
+}
+
+// What a message shows: text with links, a place with its map, cards.
+function body(content) {
+  switch (content.type) {
+    case "text":
+      return el("span", { class: "text" }, ...linked(content.body));
+    case "location": {
+      const { latitude: lat, longitude: lon } = content;
+      const map = `https://www.openstreetmap.org/?mlat=${lat}&mlon=${lon}#map=16/${lat}/${lon}`;
+      return el(
+        "span",
+        { class: "place" },
+        `📍 ${[content.name, content.address].filter(Boolean).join(", ") || `${lat}, ${lon}`} `,
+        el("a", { href: map, target: "_blank", rel: "noopener noreferrer", "data-testid": "map-link" }, "map"),
+      );
+    }
+    case "contacts":
+      return el(
+        "span",
+        { class: "cards" },
+        ...(content.cards || []).map((c) =>
+          el("span", { class: "card-line", "data-testid": "contact-card" }, `👤 ${c.name}`, (c.phones || []).length ? ` · ${c.phones.join(", ")}` : ""),
+        ),
+      );
+    case "media": {
+      const label = { image: "Photo", video: "Video", audio: "Audio", voice: "Voice note", document: "Document", sticker: "Sticker" }[content.kind] || content.kind;
+      const name = (content.media && content.media.filename) || "";
+      return el(
+        "span",
+        { class: `media ${content.kind}`, "data-testid": `media-${content.kind}` },
+        el("span", { class: "media-kind" }, name ? `${label}: ${name}` : label),
+        content.caption ? el("span", { class: "caption" }, " · ", ...linked(content.caption)) : null,
+      );
+    }
+    default:
+      return el("span", {}, describe(content));
+  }
+}
+
+// Reactions, edits and deletions point at an earlier message by its
+// WhatsApp id: gathered onto that message instead of shown on their own.
+function revisions(messages) {
+  const byExternal = {};
+  for (const m of messages) if (m.external_id) byExternal[m.external_id] = m;
+  const reactions = {};
+  const edits = {};
+  const revoked = {};
+  const folded = new Set();
+  for (const m of messages) {
+    const c = m.content;
+    const target = c.target && byExternal[c.target];
+    if (!target) continue;
+    folded.add(m.id);
+    const who = m.direction === "inbound" ? "customer" : m.author && m.author.id;
+    if (c.type === "reaction") (reactions[target.id] = reactions[target.id] || {})[who] = c.emoji;
+    if (c.type === "edit") edits[target.id] = c.content;
+    if (c.type === "revoke") revoked[target.id] = m.created_at;
+  }
+  return { byExternal, reactions, edits, revoked, folded };
+}
+
+function messageView(m, r, v) {
+  const cls = m.direction === "note" ? "note" : m.direction;
+  const by =
+    m.direction === "note"
+      ? `Internal note · ${nameOf(m.author.id)}`
+      : m.direction === "outbound"
+        ? m.author.kind === "agent" ? nameOf(m.author.id) : m.author.id || "automation"
+        : null;
+  const quoted = m.context && m.context.reply_to && v.byExternal[m.context.reply_to];
+  const edited = v.edits[m.id];
+  const deleted = v.revoked[m.id];
+  const emojis = Object.values(v.reactions[m.id] || {}).filter(Boolean);
+  const msg = el(
+    "div",
+    { class: `msg ${cls}${deleted ? " deleted" : ""}`, "data-testid": `msg-${cls}`, "data-id": m.id },
+    by ? el("div", { class: "by" }, r.copies[m.id] ? `${by} · sent again` : by) : null,
+    m.context && m.context.reply_to
+      ? el("div", { class: "quote", "data-testid": "quote" }, quoted ? describe(quoted.content).slice(0, 140) : "an earlier message")
+      : null,
+    edited ? body(edited) : body(m.content),
+    edited ? el("div", { class: "revised", "data-testid": "edited", title: `Before: ${describe(m.content)}` }, "edited") : null,
+    deleted ? el("div", { class: "revised", "data-testid": "deleted" }, `deleted by the customer at ${clock(deleted)} (kept here for the record)`) : null,
+    el("div", { class: "foot" }, timeView(m.created_at), ticks(m)),
+    emojis.length ? el("div", { class: "reactions", "data-testid": "reactions" }, emojis.join(" ")) : null,
+  );
+  const note = m.direction === "outbound" ? deliveryNote(m, r.originals[m.id] || []) : null;
+  if (!note) return msg;
+  return el("div", { class: "msg-group outbound" }, msg, note);
+}
+
+// The conversation's history in words, for the timeline.
+function historyText(e) {
+  const k = e.kind;
+  const who = actorName(e.actor);
+  const place = (o) => (o && o.agent ? nameOf(o.agent) : o && o.team ? `team ${o.team}` : "the queue");
+  switch (k.type) {
+    case "claimed":
+      return `${nameOf(k.agent)} claimed it`;
+    case "assigned":
+      return `${who} assigned it to ${place(k.to)}${k.reason ? ` (${k.reason})` : ""}`;
+    case "transferred":
+      return `${who} handed it over to ${place(k.to)}`;
+    case "released":
+      return `${nameOf(k.agent)} released it${k.reason ? ` (${k.reason})` : ""}`;
+    case "status_changed":
+      return `${who} set it ${k.to}${k.snoozed_until ? ` until ${exact(k.snoozed_until)}` : ""}`;
+    case "message_resent":
+      return `${who} sent a message again`;
+    default:
+      return null;
+  }
+}
+
+function eventView(e) {
+  const text = historyText(e);
+  if (!text) return null;
+  return el("div", { class: "event", "data-testid": `event-${e.kind.type.replace(/_/g, "-")}` }, `${text} · `, timeView(e.at));
+}
+
+// Messages and history in time order, a separator at each new day.
+function stream(d) {
+  const r = resends(d.timeline);
+  const v = revisions(d.messages);
+  const items = [
+    ...d.messages.filter((m) => !v.folded.has(m.id)).map((m) => ({ at: m.created_at, view: () => messageView(m, r, v) })),
+    ...(d.timeline || []).filter((e) => historyText(e)).map((e) => ({ at: e.at, view: () => eventView(e) })),
+  ].sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
+  const out = [];
+  let day = null;
+  for (const item of items) {
+    if (dayOf(item.at) !== day) {
+      day = dayOf(item.at);
+      out.push(el("div", { class: "day", role: "separator", "data-testid": "day" }, dayLabel(item.at)));
+    }
+    out.push(item.view());
+  }
+  return out;
+}
