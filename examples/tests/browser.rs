@@ -339,7 +339,7 @@ async fn an_admin_sets_up_routing_and_tries_it() {
     // are offered them.
     click(&ada, "[data-testid=templates-sync]").await;
     wait_for(&ada, "[data-testid=templates-synced]", |t| {
-        t.contains("added order_update@en_US, seguimiento@es_ES")
+        t.contains("added delivery_slot@en_US, order_update@en_US, seguimiento@es_ES")
     })
     .await;
     wait_for(&ada, "[data-testid=templates-table]", |t| {
@@ -354,7 +354,7 @@ async fn an_admin_sets_up_routing_and_tries_it() {
     .unwrap();
     screenshot(&ada, "templates.png").await;
     let offered = server.inbox.templates(&admin).await.unwrap();
-    assert_eq!(offered.len(), 2, "{offered:?}");
+    assert_eq!(offered.len(), 3, "{offered:?}");
 
     // An API key for an integration: shown once, then listed; revoked.
     type_into(&ada, "[data-testid=key-name]", "CRM sync").await;

@@ -293,7 +293,11 @@ async fn the_web_inbox_is_served() {
     let ana = app.sign_in("ana", "ana").await;
     let (s, templates) = app.get("/api/templates", &ana).await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!(templates[0]["name"], "order_update");
+    assert_eq!(templates[0]["name"], "delivery_slot");
+    assert_eq!(
+        templates[0]["parameters"],
+        serde_json::json!([{"component": "body", "count": 2}])
+    );
     // Lists carry the contacts, so rows show names.
     app.customer_says("wamid.1", "34600111222", "hola").await;
     let (_, page) = app.get("/api/conversations?view=unassigned", &ana).await;

@@ -610,3 +610,184 @@ async fn a_conversation_reads_like_a_chat() {
     ana.close().await.unwrap();
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_composer_offers_canned_responses_emoji_and_templates() {
+    let Some(path) = chromedriver_or_skip() else {
+        return;
+    };
+    let server = simulated_server(Duration::from_secs(3)).await;
+    let meta = server.meta.clone().unwrap();
+    let driver = start_driver(&path).await;
+    let ana = browser(&driver).await;
+    sign_in(&ana, &server.url, "ana").await;
+    meta.customer_writes(
+        "34600100001",
+        "Marta Ruiz",
+        SimContent::Text("¿A qué hora abrís?".into()),
+    )
+    .await
+    .unwrap();
+    let marta = row_id(&ana, "Marta").await;
+    click(&ana, &format!("[data-id=\"{marta}\"]")).await;
+    click(&ana, "[data-testid=claim]").await;
+    wait_for(&ana, "[data-testid=owner]", |t| t == "Ana").await;
+    wait_for(&ana, "[data-testid=window-left]", |t| {
+        t.starts_with("Customer window: 23h")
+    })
+    .await;
+
+    // `/ho` offers /hours; Enter puts it in.
+    type_into(&ana, "[data-testid=composer]", "/ho").await;
+    wait_for(&ana, "[data-testid=canned-list]", |t| t.contains("/hours")).await;
+    type_into(&ana, "[data-testid=composer]", "\u{E007}").await;
+    let started = Instant::now();
+    while value_of(&ana, "[data-testid=composer]").await
+        != "We are open Monday to Friday, 9:00 to 18:00."
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the canned response never came in"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // `/hi` picked with the mouse: filled in for Marta and Ana.
+    replace_text(&ana, "[data-testid=composer]", "/hi").await;
+    click(&ana, "[data-testid=canned-item]").await;
+    let started = Instant::now();
+    while value_of(&ana, "[data-testid=composer]").await
+        != "Hi Marta Ruiz, Ana here. How can I help?"
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{}",
+            value_of(&ana, "[data-testid=composer]").await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    click(&ana, "[data-testid=emoji]").await;
+    click(&ana, "[data-testid=emoji-list] button[aria-label='👍']").await;
+    assert!(value_of(&ana, "[data-testid=composer]")
+        .await
+        .ends_with("👍"));
+    click(&ana, "[data-testid=send-reply]").await;
+    until_received(&meta, "Hi Marta Ruiz, Ana here. How can I help?👍", &ana).await;
+
+    // Jon wrote yesterday: his window has closed, so a template with its
+    // parameters and a preview.
+    let yesterday = chrono::Utc::now() - chrono::TimeDelta::hours(25);
+    meta.customer_wrote_at(
+        "34600100002",
+        "Jon Etxeberria",
+        SimContent::Text("¿Y mi pedido?".into()),
+        yesterday,
+    )
+    .await
+    .unwrap();
+    let jon = row_id(&ana, "Jon").await;
+    click(&ana, &format!("[data-id=\"{jon}\"]")).await;
+    click(&ana, "[data-testid=claim]").await;
+    wait_for(&ana, "[data-testid=window-closed]", |t| {
+        t.contains("window closed")
+    })
+    .await;
+    wait_for(&ana, "[data-testid=template-preview]", |t| {
+        t.contains("Hi {{1}}, your order {{2}} arrives tomorrow")
+    })
+    .await;
+    click(&ana, "[data-testid=send-template]").await;
+    wait_for(&ana, "[data-testid=banner]", |t| {
+        t.contains("Fill in {{1}} first")
+    })
+    .await;
+    type_into(&ana, "[data-testid=param-body-1]", "Jon").await;
+    type_into(&ana, "[data-testid=param-body-2]", "A-118").await;
+    wait_for(&ana, "[data-testid=template-preview]", |t| {
+        t == "Hi Jon, your order A-118 arrives tomorrow between 9 and 13. Reply to change it."
+    })
+    .await;
+    screenshot(&ana, "template-picker.png").await;
+    click(&ana, "[data-testid=send-template]").await;
+    let started = Instant::now();
+    while !meta
+        .received()
+        .iter()
+        .any(|r| r.to == "34600100002" && r.kind == "template")
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no template reached Jon: {:?}",
+            meta.received()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let id = ConversationId::new(&jon).unwrap();
+    let detail = server.inbox.conversation(&demo("ana"), &id).await.unwrap();
+    let sent = format!("{:?}", detail.messages.last().unwrap().content);
+    assert!(
+        sent.contains("delivery_slot") && sent.contains("A-118"),
+        "{sent}"
+    );
+    ana.close().await.unwrap();
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_assignee_only_replies_the_composer_says_why_it_is_closed() {
+    let Some(path) = chromedriver_or_skip() else {
+        return;
+    };
+    let server = simulated_server(Duration::from_secs(3)).await;
+    let meta = server.meta.clone().unwrap();
+    let tenant = TenantId::new("demo").unwrap();
+    let stored = server
+        .inbox
+        .ports()
+        .store
+        .settings(&tenant)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut doc = stored.document.clone();
+    doc.replies.assignee_only = true;
+    server
+        .inbox
+        .update_settings(&demo("ada"), stored.version, doc)
+        .await
+        .unwrap();
+    let driver = start_driver(&path).await;
+    let (ana, ben) = (browser(&driver).await, browser(&driver).await);
+    sign_in(&ana, &server.url, "ana").await;
+    sign_in(&ben, &server.url, "ben").await;
+    meta.customer_writes("34600100001", "Marta Ruiz", SimContent::Text("Hola".into()))
+        .await
+        .unwrap();
+    let marta = row_id(&ana, "Marta").await;
+    click(&ana, &format!("[data-id=\"{marta}\"]")).await;
+    click(&ana, "[data-testid=claim]").await;
+    wait_for(&ana, "[data-testid=owner]", |t| t == "Ana").await;
+    click(&ben, "[data-testid=view-all]").await;
+    click(&ben, &format!("[data-id=\"{marta}\"]")).await;
+    wait_for(&ben, "[data-testid=reply-refused]", |t| {
+        t.contains("only the owner (ana) may reply here")
+    })
+    .await;
+    // Ben can still leave Ana a note.
+    wait_for(&ben, "[data-testid=send-note]", |t| t == "Add note").await;
+    type_into(
+        &ben,
+        "[data-testid=composer]",
+        "Ana: Marta pregunta por el envío",
+    )
+    .await;
+    click(&ben, "[data-testid=send-note]").await;
+    wait_for(&ana, "[data-testid=messages]", |t| {
+        t.contains("pregunta por el envío")
+    })
+    .await;
+    screenshot(&ben, "reply-refused.png").await;
+    for c in [ana, ben] {
+        c.close().await.unwrap();
+    }
+    server.shutdown().await;
+}

@@ -88,9 +88,9 @@ pub use inbound::{InboundEvent, InboundMessage, InboundRefusal, InboundStatus, I
 pub use inbox::AGENT_REFRESH;
 pub use inbox::{normalize_tag, parse_mentions};
 pub use inbox::{
-    ActionOutcome, Actor, Assignee, ContactDetail, ContactUpdate, ConversationDetail,
-    CustomerContextView, DispatchReport, DryRunSettings, Explanation, Inbox, InboxConfig,
-    OfflineReport, OutboxPolicy, Ports, RefusedItem, ReopenPolicy, Reply, ReplyPolicy,
+    ActionOutcome, Actor, AgentMay, Allowance, Assignee, ContactDetail, ContactUpdate,
+    ConversationDetail, CustomerContextView, DispatchReport, DryRunSettings, Explanation, Inbox,
+    InboxConfig, OfflineReport, OutboxPolicy, Ports, RefusedItem, ReopenPolicy, Reply, ReplyPolicy,
     StaleReplies, TickReport, View, ViewQuery, CUSTOMER_WINDOW, MAX_HISTORY_PAGE, SETTINGS_RECHECK,
 };
 pub use inbox::{NewApiKey, API_KEY_PREFIX, MIN_SECRET_LEN, TOUCH_EVERY};

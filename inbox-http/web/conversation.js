@@ -60,11 +60,11 @@ function ownerLine(c) {
 
 // Claim or release, assign (supervisors and admins), hand over with a
 // note, tag, resolve or reopen, snooze.
-function controlsView(c) {
+function controlsView(c, may) {
   const id = c.id;
   const go = (path, body) => act(id, path, { version: drawnVersion(id), ...body });
   const mine = c.assignee === state.me.id;
-  const assignsOthers = state.me.role !== "agent";
+  const assignsOthers = may.assign;
   const agentsSelect = el(
     "select",
     { "data-testid": "assign-to", "aria-label": "Assign to" },
@@ -103,19 +103,24 @@ function controlsView(c) {
     { class: "controls" },
     mine
       ? el("button", { onclick: () => go("release"), "data-testid": "release" }, "Release")
-      : el("button", { class: "primary", onclick: () => go("claim"), "data-testid": "claim" }, "Claim"),
+      : may.claim
+        ? el("button", { class: "primary", onclick: () => go("claim"), "data-testid": "claim" }, "Claim")
+        : null,
     assignsOthers ? [agentsSelect, el("button", { onclick: () => go("assign", { agent: agentsSelect.value }), "data-testid": "assign" }, "Assign")] : null,
     el("span", { class: "group" }, handTo, handNote, el("button", { onclick: transfer, "data-testid": "transfer" }, "Hand over")),
-    tagInput,
-    el("button", { onclick: tag, "data-testid": "tag" }, "Tag"),
-    c.status === "resolved"
-      ? el("button", { onclick: () => go("status", { status: "open" }), "data-testid": "reopen" }, "Reopen")
-      : el("button", { onclick: () => go("status", { status: "resolved" }), "data-testid": "resolve" }, "Resolve"),
-    el(
-      "button",
-      { onclick: () => go("status", { status: "snoozed", until: new Date(Date.now() + 3600e3).toISOString() }), "data-testid": "snooze" },
-      "Snooze 1h",
-    ),
+    may.tag ? [tagInput, el("button", { onclick: tag, "data-testid": "tag" }, "Tag")] : null,
+    !may.change_status
+      ? null
+      : c.status === "resolved"
+        ? el("button", { onclick: () => go("status", { status: "open" }), "data-testid": "reopen" }, "Reopen")
+        : [
+            el("button", { onclick: () => go("status", { status: "resolved" }), "data-testid": "resolve" }, "Resolve"),
+            el(
+              "button",
+              { onclick: () => go("status", { status: "snoozed", until: new Date(Date.now() + 3600e3).toISOString() }), "data-testid": "snooze" },
+              "Snooze 1h",
+            ),
+          ],
   );
 }
 
@@ -135,7 +140,7 @@ function headView(d) {
       c.team ? el("span", { class: "badge", "data-testid": "team" }, `team ${c.team}`) : null,
       slaBadge(c),
     ),
-    controlsView(c),
+    controlsView(c, d.may),
     el("div", { class: "viewers", id: "viewers", "data-testid": "viewers" }, viewersText(c.id)),
   );
 }
@@ -166,7 +171,7 @@ function renderPane() {
   if (sameConversation && pane.dataset.mode === mode && pane.querySelector(".composer")) {
     pane.querySelector(".head").replaceWith(head);
     old.replaceWith(messages);
-    updateComposer(pane.querySelector(".composer"), c);
+    pane.querySelector(".composer").refresh();
   } else {
     pane.replaceChildren(head, messages, composerView(c, open));
   }

@@ -208,7 +208,7 @@ function messageView(m, r, v) {
     edited ? body(edited) : body(m.content),
     edited ? el("div", { class: "revised", "data-testid": "edited", title: `Before: ${describe(m.content)}` }, "edited") : null,
     deleted ? el("div", { class: "revised", "data-testid": "deleted" }, `deleted by the customer at ${clock(deleted)} (kept here for the record)`) : null,
-    el("div", { class: "foot" }, timeView(m.created_at), ticks(m)),
+    el("div", { class: "foot" }, timeView(m.sent_at || m.created_at), ticks(m)),
     emojis.length ? el("div", { class: "reactions", "data-testid": "reactions" }, emojis.join(" ")) : null,
   );
   const note = m.direction === "outbound" ? deliveryNote(m, r.originals[m.id] || []) : null;
@@ -250,7 +250,7 @@ function stream(d) {
   const r = resends(d.timeline);
   const v = revisions(d.messages);
   const items = [
-    ...d.messages.filter((m) => !v.folded.has(m.id)).map((m) => ({ at: m.created_at, view: () => messageView(m, r, v) })),
+    ...d.messages.filter((m) => !v.folded.has(m.id)).map((m) => ({ at: m.sent_at || m.created_at, view: () => messageView(m, r, v) })),
     ...(d.timeline || []).filter((e) => historyText(e)).map((e) => ({ at: e.at, view: () => eventView(e) })),
   ].sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
   const out = [];

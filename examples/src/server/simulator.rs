@@ -290,7 +290,20 @@ impl FakeMeta {
         name: &str,
         content: SimContent,
     ) -> Result<String, String> {
-        let now = Utc::now();
+        self.customer_wrote_at(wa_id, name, content, Utc::now())
+            .await
+    }
+
+    /// A customer's message sent at `now` (WhatsApp's timestamp), e.g. a
+    /// day ago, so its customer window has already closed; delivered now.
+    /// Returns the message id.
+    pub async fn customer_wrote_at(
+        &self,
+        wa_id: &str,
+        name: &str,
+        content: SimContent,
+        now: DateTime<Utc>,
+    ) -> Result<String, String> {
         let id = {
             let mut s = self.state();
             s.next_id += 1;

@@ -50,7 +50,9 @@ pub use ingest::CUSTOMER_WINDOW;
 pub use policies::{MAX_HISTORY_PAGE, SETTINGS_RECHECK};
 pub use subscribe::AGENT_REFRESH;
 pub use timers::TickReport;
-pub use views::{ContactDetail, ConversationDetail, CustomerContextView, View, ViewQuery};
+pub use views::{
+    AgentMay, Allowance, ContactDetail, ConversationDetail, CustomerContextView, View, ViewQuery,
+};
 
 /// The ports an [`Inbox`] runs on.
 #[derive(Clone)]

@@ -125,6 +125,77 @@ pub struct ConversationDetail {
     pub timeline: Vec<Event>,
     /// What the embedder's systems know about the customer.
     pub context: CustomerContextView,
+    /// What the acting agent may do with it now, so a screen offers only
+    /// that (the actions are checked again when taken).
+    pub may: AgentMay,
+}
+
+/// What an agent may do with a conversation, by their role, the tenant's
+/// reply policy and who owns it. Refusals carry the reason to show.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AgentMay {
+    /// Reply to the customer; when not, why.
+    pub reply: Allowance,
+    /// Add an internal note.
+    pub note: bool,
+    /// Claim it.
+    pub claim: bool,
+    /// Assign it to someone else, or take it from them.
+    pub assign: bool,
+    /// Tag it, change its priority.
+    pub tag: bool,
+    /// Resolve, reopen, snooze it.
+    pub change_status: bool,
+}
+
+/// Whether something is allowed, and why not.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Allowance {
+    /// Allowed.
+    pub allowed: bool,
+    /// Why not, in words for the agent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl Allowance {
+    fn yes() -> Self {
+        Self {
+            allowed: true,
+            reason: None,
+        }
+    }
+
+    fn no(reason: impl Into<String>) -> Self {
+        Self {
+            allowed: false,
+            reason: Some(reason.into()),
+        }
+    }
+}
+
+/// What `agent` may do with `c` under `replies`.
+fn agent_may(agent: &Agent, c: &Conversation, replies: &crate::inbox::ReplyPolicy) -> AgentMay {
+    let can = |a: Action| agent.active && agent.role.allows(a);
+    let reply = match &c.assignee {
+        _ if !can(Action::Reply) => Allowance::no("your role may not reply"),
+        Some(owner) if owner != &agent.id && replies.assignee_only && !can(Action::OverrideAssignee) => {
+            Allowance::no(format!(
+                "only the owner ({owner}) may reply here: this workspace's reply policy is assignee-only; claim it or add a note"
+            ))
+        }
+        _ => Allowance::yes(),
+    };
+    AgentMay {
+        reply,
+        note: can(Action::AddNote),
+        claim: can(Action::Claim),
+        assign: can(Action::AssignOthers),
+        tag: can(Action::Tag),
+        change_status: can(Action::ChangeStatus),
+    }
 }
 
 /// Customer context shown with a conversation.
@@ -238,7 +309,10 @@ impl Inbox {
         let messages = store.messages(&actor.tenant, id).await?;
         let timeline = store.conversation_events(&actor.tenant, id, 0).await?;
         let context = self.context_for(&actor.tenant, &contact).await;
+        let agent = self.load_agent(actor).await?;
+        let replies = self.policy(&actor.tenant).await?.replies();
         Ok(ConversationDetail {
+            may: agent_may(&agent, &conversation, &replies),
             conversation,
             contact,
             messages,

@@ -225,6 +225,16 @@ pub(crate) async fn permissions_are_enforced_and_change_nothing<S: Store + AsDyn
     strict.claim(&ana, &c, v).await.unwrap();
     let v2 = v + 1;
     let ben = f.actor("ben");
+    // What each sees they may do says so before they try.
+    let c_ref = &c;
+    let may = |who| async move { strict.conversation(&who, c_ref).await.unwrap().may };
+    let ben_may = may(ben.clone()).await;
+    assert!(!ben_may.reply.allowed && ben_may.note && !ben_may.assign);
+    let why = ben_may.reply.reason.unwrap();
+    assert!(why.contains("only the owner (ana)"), "{why}");
+    assert!(may(ana.clone()).await.reply.allowed);
+    let sam_may = may(sam.clone()).await;
+    assert!(sam_may.reply.allowed && sam_may.assign, "{sam_may:?}");
     let err = strict.reply(&ben, &c, v2, reply("me too", "b1")).await;
     let err = err.unwrap_err();
     assert_eq!(err.code(), "forbidden");
