@@ -303,6 +303,7 @@ api_routes! {
     post "/presence" => api::presence,
     get "/conversations" => api::list,
     get "/conversations/{id}" => api::conversation,
+    post "/conversations/{id}/read" => api::mark_read,
     post "/conversations/{id}/claim" => api::claim,
     post "/conversations/{id}/assign" => api::assign,
     post "/conversations/{id}/transfer" => api::transfer,

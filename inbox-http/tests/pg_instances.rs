@@ -1,8 +1,9 @@
 //! Two server instances on one PostgreSQL database, each with its own
 //! pool, event bus and router: a setting changed through one decides the
 //! next message on the other, an agent connected to one sees live events
-//! caused through the other, and a session opened through one works on
-//! the other until it is signed out anywhere.
+//! caused through the other, unread counts marked through one are read on
+//! the other, and a session opened through one works on the other until it
+//! is signed out anywhere.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -165,6 +166,20 @@ async fn two_instances_share_settings_and_live_events() {
         text.contains("event: settings_changed") || text.contains("event: message_received"),
         "{text}"
     );
+
+    // Unread counts live in the database: what sam marks read through A
+    // is read on B.
+    let unread = || async {
+        let (status, page) = call(&app_b, "GET", "/api/conversations", "acme/sam", None).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        page["unread"].clone()
+    };
+    assert_eq!(unread().await, json!({ c.as_str(): 1 }));
+    let path = format!("/api/conversations/{c}/read");
+    let (status, read) = call(&app_a, "POST", &path, "acme/sam", None).await;
+    assert_eq!(status, StatusCode::OK, "{read}");
+    assert_eq!(read, json!({"unread": 0, "seen": 1}));
+    assert_eq!(unread().await, json!({}));
 
     // A session opened through A (password sign-in) works on B; signed out
     // through B, A refuses it too.

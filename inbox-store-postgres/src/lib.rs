@@ -43,7 +43,8 @@
 //! so they form no cycle:
 //!
 //! ```text
-//! bus, subscriptions, dead_letters, access -> store   adapters on a PgStore
+//! bus, subscriptions, dead_letters, access, secrets, read_markers -> store
+//!                                         adapters on a PgStore
 //! store     -> batch, reads, changes, views, search, reports, lookups, tables, ...
 //!              PgStore and its settings; one impl per port, each method delegating
 //! batch     -> plans, changes, mutations  group commit, over a Writer handle
@@ -77,6 +78,7 @@ mod facts;
 mod lookups;
 mod mutations;
 mod plans;
+mod read_markers;
 mod reads;
 mod reports;
 mod search;

@@ -37,7 +37,7 @@ use chrono::{DateTime, Utc};
 use super::{Actor, Inbox};
 use crate::error::{chrono_duration, Entity, Error, Result, Unique};
 use crate::ids::{AgentId, ApiKeyId, TenantId};
-use crate::model::{Agent, Role};
+use crate::model::{Agent, Presence, Role};
 use crate::permissions::{self, Action};
 use crate::ports::{ApiKeyRecord, DirectoryWrite, SessionRecord, TokenHash};
 use crate::Secret;
@@ -281,12 +281,43 @@ impl Inbox {
     }
 
     /// Ends the session of a presented token (nothing if there is none).
+    /// When it was the agent's last live session (no other browser or
+    /// device is signed in), their presence becomes
+    /// [`Presence::Offline`] through [`Inbox::set_presence`], with what
+    /// the teams' offline policies do then; that part is best effort (the
+    /// session is ended either way; a failure is logged).
     pub async fn sign_out(&self, token: &str) -> Result<()> {
         let hash = TokenHash::of(token);
         if let Some(s) = self.ports.store.session(&hash).await? {
             self.ports.store.revoke_session(&s.tenant, &hash).await?;
+            self.offline_unless_signed_in(&s).await;
         }
         Ok(())
+    }
+
+    /// Sets the agent of an ended session offline, unless they still have
+    /// a live session; failures are logged.
+    async fn offline_unless_signed_in(&self, ended: &SessionRecord) {
+        let actor = Actor::new(ended.tenant.clone(), ended.agent.clone());
+        let result = match self.still_signed_in(ended).await {
+            Ok(true) => return,
+            Ok(false) => self.set_presence(&actor, Presence::Offline).await.map(drop),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = result {
+            tracing::warn!(agent = %actor.agent, error = %e, "could not set a signed-out agent offline");
+        }
+    }
+
+    /// Whether the agent of an ended session has another live one.
+    async fn still_signed_in(&self, ended: &SessionRecord) -> Result<bool> {
+        let now = self.now();
+        let sessions = (self.ports.store)
+            .sessions(&ended.tenant, Some(&ended.agent))
+            .await?;
+        Ok(sessions
+            .iter()
+            .any(|s| s.token_hash != ended.token_hash && s.is_live(now)))
     }
 
     /// The sessions of the actor's tenant, newest first, expired ones

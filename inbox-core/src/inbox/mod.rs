@@ -25,6 +25,7 @@ mod queue;
 mod subscribe;
 mod templates;
 mod timers;
+mod unread;
 mod views;
 
 use chrono::{DateTime, Utc};
@@ -443,17 +444,23 @@ impl Inbox {
                 });
             }
             let message = draft.messages.first().cloned();
+            let mine = crate::model::Author::Agent(agent.id.clone());
+            let wrote = draft.messages.iter().any(|m| m.author == mine);
             let warnings = std::mem::take(&mut draft.warnings);
             let decision = draft.decide(current);
             match self.apply(decision).await {
                 Ok(applied) => {
+                    if wrote {
+                        // Their own message is never unread for them.
+                        self.read_own(actor, &applied.conversation).await;
+                    }
                     return Ok(ActionOutcome {
                         conversation: applied.conversation,
                         message,
                         events: applied.events,
                         warnings,
                         replayed: false,
-                    })
+                    });
                 }
                 Err(e) => retry.again(e, &self.config)?,
             }

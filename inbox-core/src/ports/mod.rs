@@ -6,8 +6,9 @@
 //!
 //! Durable state is split by concern into [`Directory`], [`Contacts`],
 //! [`Conversations`], [`Messages`], [`Scheduling`], [`Reports`],
-//! [`DeadLetters`], [`Settings`], [`Access`] and [`ChannelSecrets`]; [`Store`]
-//! is all of them together, the one object the core holds.
+//! [`DeadLetters`], [`Settings`], [`Access`], [`ChannelSecrets`] and
+//! [`ReadMarkers`]; [`Store`] is all of them together, the one object the
+//! core holds.
 
 mod access;
 mod bus;
@@ -19,6 +20,7 @@ mod dead_letters;
 mod directory;
 mod idgen;
 mod messages;
+mod read_markers;
 mod reports;
 mod scheduling;
 mod secrets;
@@ -42,6 +44,7 @@ pub use idgen::{IdGenerator, SequentialIds};
 pub use messages::{
     MessageMutation, MessageTarget, MessageUpdate, MessageUpdated, Messages, Mutated,
 };
+pub use read_markers::ReadMarkers;
 pub use reports::{LoadScope, Reports};
 pub use scheduling::{
     Lease, LeaseKey, LeaseRequest, OutboxAttempt, OutboxClaim, OutboxClaimRequest,

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use super::{
-    Access, ChannelSecrets, Contacts, Conversations, DeadLetters, Directory, Messages, Reports,
-    Scheduling, Settings,
+    Access, ChannelSecrets, Contacts, Conversations, DeadLetters, Directory, Messages, ReadMarkers,
+    Reports, Scheduling, Settings,
 };
 
 /// Declares [`Store`] as the ports it lists together, and implements it for
@@ -38,6 +38,7 @@ store_of_ports! {
     /// | [`Settings`] | each tenant's settings document and its history |
     /// | [`Access`] | password hashes, signed-in sessions, API keys |
     /// | [`ChannelSecrets`] | the sealed secrets of each tenant's numbers |
+    /// | [`ReadMarkers`] | how far each agent has read each conversation |
     ///
     /// Through `dyn Store` every port's methods are callable as they are; on a
     /// concrete store, bring the ports called into scope
@@ -77,6 +78,7 @@ store_of_ports! {
     Settings,
     Access,
     ChannelSecrets,
+    ReadMarkers,
 }
 
 /// Turns a store into `Arc<dyn Store>`, for code that is generic over the
@@ -111,6 +113,7 @@ fn assert_object_safe(
     ),
     _: (&dyn Scheduling, &dyn Reports, &dyn DeadLetters),
     _: (&dyn Settings, &dyn Access),
+    _: (&dyn ChannelSecrets, &dyn ReadMarkers),
     _: &dyn super::Transport,
     _: &dyn super::EventBus,
 ) {

@@ -19,8 +19,9 @@ use crate::ports::{
     Conversations, DeadLetter, DeadLetterPut, DeadLetterQuery, DeadLetterScope, DeadLetters,
     Directory, HistoryQuery, IngestContext, IngestRequest, Lease, LeaseKey, LeaseRequest,
     LoadScope, MessageUpdate, MessageUpdated, Messages, OutboxAttempt, OutboxClaim,
-    OutboxClaimRequest, OutboxDisposition, Reports, Scheduling, SealedSecret, SecretSlot,
-    SessionRecord, Settings, SettingsChange, SettingsPut, Store, StoredSettings, TokenHash,
+    OutboxClaimRequest, OutboxDisposition, ReadMarkers, Reports, Scheduling, SealedSecret,
+    SecretSlot, SessionRecord, Settings, SettingsChange, SettingsPut, Store, StoredSettings,
+    TokenHash,
 };
 use crate::query::{ConversationQuery, Page, SearchHit, SearchQuery};
 use crate::routing::RoutingCursor;
@@ -257,6 +258,11 @@ pass_through! {
         fn put_channel_secret(slot: &SecretSlot, secret: Option<&SealedSecret>) -> Result<()>;
         fn channel_secret(slot: &SecretSlot) -> Result<Option<SealedSecret>>;
         fn sealed_secrets(after: Option<&SecretSlot>, limit: u32) -> Result<Vec<(SecretSlot, SealedSecret)>>;
+    }
+
+    impl ReadMarkers {
+        fn mark_read(tenant: &TenantId, agent: &AgentId, conversation: &ConversationId, seen: u32) -> Result<u32>;
+        fn read_markers(tenant: &TenantId, agent: &AgentId, conversations: &[ConversationId]) -> Result<HashMap<ConversationId, u32>>;
     }
 
     impl Access {

@@ -227,8 +227,10 @@ fn cookie(value: &str, client: Client, max_age: Option<u32>) -> String {
     c
 }
 
-/// `DELETE /api/session`: signs out (its live event streams end).
-#[utoipa::path(delete, path = "/api/session", tag = "session", responses((status = 204, description = "Signed out")))]
+/// `DELETE /api/session`: signs out (its live event streams end); the
+/// agent's presence becomes `offline` unless another session of theirs
+/// (another browser or device) is still live ([`inbox_core::Inbox::sign_out`]).
+#[utoipa::path(delete, path = "/api/session", tag = "session", responses((status = 204, description = "Signed out; offline unless another session of the agent's is live")))]
 pub async fn sign_out(State(s): State<AppState>, client: Client, headers: HeaderMap) -> Response {
     if let Some(t) = auth::token(&headers) {
         s.auth.sign_out(&t).await;

@@ -1,4 +1,4 @@
-//! Inbox views, search, a conversation, a contact, templates.
+//! Inbox views, search, a conversation (and marking it read), a contact.
 
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -84,8 +84,9 @@ impl ListParams {
     }
 }
 
-/// A page of conversations with their contacts (so a list can show
-/// names without a request per row).
+/// A page of conversations with their contacts and the signed-in agent's
+/// unread counts (so a list can show names and badges without a request
+/// per row).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ConversationPage {
     /// The conversations.
@@ -97,8 +98,15 @@ pub struct ConversationPage {
     /// For a search: the message that matched, by conversation.
     #[serde(skip_serializing_if = "HashMap::is_empty")]
     pub matched: HashMap<ConversationId, inbox_core::model::Message>,
+    /// How many messages of each conversation the signed-in agent has not
+    /// read (the conversation's messages, replies and notes since the agent
+    /// last marked it read with `POST /api/conversations/{id}/read`; their
+    /// own never count), by conversation: only those with unread messages
+    /// (a conversation left out has none).
+    pub unread: HashMap<ConversationId, u32>,
 }
 
+/// Contacts and unread counts for a page of conversations.
 async fn with_contacts(
     s: &AppState,
     a: &Actor,
@@ -112,11 +120,14 @@ async fn with_contacts(
         .into_iter()
         .map(|k| (k.id.clone(), k))
         .collect();
+    let mut unread = s.inbox.unread(a, &page.items).await?;
+    unread.retain(|_, n| *n > 0);
     Ok(Json(ConversationPage {
         items: page.items,
         next: page.next,
         contacts,
         matched: HashMap::new(),
+        unread,
     }))
 }
 
@@ -165,7 +176,8 @@ pub async fn search(
 }
 
 /// `GET /api/conversations/{id}`: the conversation with its messages,
-/// notes, timeline, SLA state and customer context.
+/// notes, timeline, SLA state and customer context. Reading it does not
+/// mark it read (`POST /api/conversations/{id}/read` does).
 #[utoipa::path(get, path = "/api/conversations/{id}", tag = "conversations", params(("id" = String, Path, description = "Conversation id")), responses((status = 200, description = "The conversation, its contact, messages and notes, timeline and customer context", body = inbox_core::ConversationDetail), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
 pub async fn conversation(on: On<ConversationId>) -> ApiResult<Json<ConversationDetail>> {
     Ok(Json(on.state.inbox.conversation(&on.actor, &on.id).await?))
@@ -175,4 +187,25 @@ pub async fn conversation(on: On<ConversationId>) -> ApiResult<Json<Conversation
 #[utoipa::path(get, path = "/api/contacts/{id}", tag = "contacts", params(("id" = String, Path, description = "Contact id")), responses((status = 200, description = "The contact and their conversations", body = inbox_core::ContactDetail), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
 pub async fn contact(on: On<ContactId>) -> ApiResult<Json<ContactDetail>> {
     Ok(Json(on.state.inbox.contact(&on.actor, &on.id).await?))
+}
+
+/// What `POST /api/conversations/{id}/read` answers.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ReadView {
+    /// What is left unread for the agent: 0.
+    pub unread: u32,
+    /// The agent's read marker: the conversation's message count they have
+    /// seen (it never moves back).
+    pub seen: u32,
+}
+
+/// `POST /api/conversations/{id}/read`: the signed-in agent has read the
+/// conversation as it is now (call it when the conversation is shown).
+/// Unread counts are the agent's own, the same on every device; markers
+/// never move back, so a late or repeated request changes nothing. No
+/// body, no idempotency key needed.
+#[utoipa::path(post, path = "/api/conversations/{id}/read", tag = "conversations", params(("id" = String, Path, description = "Conversation id")), responses((status = 200, description = "Marked read: `{unread: 0, seen}`", body = ReadView), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError)))]
+pub async fn mark_read(on: On<ConversationId>) -> ApiResult<Json<ReadView>> {
+    let seen = on.state.inbox.mark_read(&on.actor, &on.id).await?;
+    Ok(Json(ReadView { unread: 0, seen }))
 }

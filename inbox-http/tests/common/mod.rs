@@ -234,6 +234,7 @@ pub fn cases(settings_version: u64) -> Vec<Case> {
         c("post", "/presence", Some(json!({"presence": "online"}))),
         c("get", "/conversations", None),
         c("get", "/conversations/{id}", None),
+        c("post", "/conversations/{id}/read", None),
         c("post", "/conversations/{id}/claim", Some(v.clone())),
         c(
             "post",

@@ -5,6 +5,7 @@ mod contacts;
 mod conversations;
 mod directory;
 mod messages;
+mod read_markers;
 mod reports;
 mod scheduling;
 mod secrets;
@@ -54,6 +55,9 @@ pub struct MemoryStore {
     /// Passwords, sessions and API keys, apart (taken after `state` when
     /// both are).
     pub(crate) access: RwLock<crate::access::AccessState>,
+    /// Each agent's read marker of each conversation (taken after `state`
+    /// when both are).
+    read_markers: RwLock<read_markers::Markers>,
 }
 
 #[derive(Debug, Default)]

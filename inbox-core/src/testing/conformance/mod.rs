@@ -9,11 +9,11 @@
 //!
 //! - `ports`: one suite per port of [`Store`] (directory, contacts,
 //!   conversations, messages, scheduling, reports, dead letters, settings,
-//!   access), checking
+//!   secrets, access, read markers), checking
 //!   what the port's `# Contract` promises by calling the store directly;
 //! - `inbox`: the [`Inbox`](crate::Inbox) driven on the store (ingest,
 //!   actions, dispatch, views, timers, contacts, routing, reports, dead
-//!   letters), as an embedder uses it.
+//!   letters, settings, access, unread counts), as an embedder uses it.
 //!
 //! The list in [`store_conformance_suites!`](crate::store_conformance_suites)
 //! is the one list of store tests: [`store_conformance_tests!`](crate::store_conformance_tests)
@@ -108,6 +108,11 @@ macro_rules! store_conformance_suites {
                     password_hashes_are_kept_per_agent,
                     sessions_are_found_listed_and_revoked,
                     api_keys_are_found_listed_and_revoked_once,
+                }
+                read_markers {
+                    read_markers_move_forward_only,
+                    read_markers_are_per_agent_and_read_by_page,
+                    read_markers_are_scoped_by_tenant,
                 }
             }
             inbox {
@@ -209,6 +214,12 @@ macro_rules! store_conformance_suites {
                     access_follows_the_role_matrix,
                     access_is_scoped_by_tenant,
                     secrets_never_show_in_debug,
+                    signing_out_of_the_last_session_goes_offline,
+                }
+                unread {
+                    unread_counts_are_per_agent_and_skip_ones_own,
+                    read_markers_never_go_back,
+                    unread_is_scoped_by_tenant_and_visibility,
                 }
             }
         }

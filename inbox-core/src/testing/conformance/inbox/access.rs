@@ -106,6 +106,39 @@ pub(crate) async fn sessions_survive_restarts_and_expire_by_the_clock<
     unauthenticated(f.inbox.session_actor("never-issued").await);
 }
 
+/// Signing out of the last live session sets the agent offline; with
+/// another live session (another device) their presence stays; an expired
+/// session does not count as live.
+pub(crate) async fn signing_out_of_the_last_session_goes_offline<S: Store + AsDynStore + ?Sized>(
+    store: Arc<S>,
+) {
+    let f = Fixture::new(store.as_dyn()).await.unwrap();
+    let presence = |agent: &'static str| {
+        let (store, acme) = (f.store.clone(), f.acme());
+        async move { store.agent(&acme, &a(agent)).await.unwrap().presence }
+    };
+    for agent in ["ana", "ben", "cy"] {
+        online(&f, agent).await;
+    }
+    let (laptop, phone) = (token("ana-laptop"), token("ana-phone"));
+    open(&f, "ana", &laptop).await;
+    open(&f, "ana", &phone).await;
+    f.inbox.sign_out(laptop.expose()).await.unwrap();
+    assert_eq!(presence("ana").await, Presence::Online, "the phone is on");
+    f.inbox.sign_out(phone.expose()).await.unwrap();
+    assert_eq!(presence("ana").await, Presence::Offline);
+    // Ben's earlier session has expired: it does not keep him online.
+    let (old, new) = (token("ben-old"), token("ben-new"));
+    open(&f, "ben", &old).await;
+    f.advance(TimeDelta::minutes(61));
+    open(&f, "ben", &new).await;
+    f.inbox.sign_out(new.expose()).await.unwrap();
+    assert_eq!(presence("ben").await, Presence::Offline);
+    // A token nobody was given ends nothing and sets no one offline.
+    f.inbox.sign_out(token("cy").expose()).await.unwrap();
+    assert_eq!(presence("cy").await, Presence::Online);
+}
+
 /// Who may sign in, and with what: deactivated agents and service
 /// accounts not; tokens too short refused; a deactivated agent's sessions
 /// refused; a password change ends the agent's other sessions.

@@ -13,4 +13,5 @@ pub(crate) mod metrics;
 pub(crate) mod routing;
 pub(crate) mod settings;
 pub(crate) mod timers;
+pub(crate) mod unread;
 pub(crate) mod views;

@@ -8,6 +8,7 @@ pub(crate) mod conversations;
 pub(crate) mod dead_letters;
 pub(crate) mod directory;
 pub(crate) mod messages;
+pub(crate) mod read_markers;
 pub(crate) mod reports;
 pub(crate) mod scheduling;
 pub(crate) mod secrets;
