@@ -26,19 +26,29 @@ fn demo(agent: &str) -> Actor {
     Actor::new(TenantId::new("demo").unwrap(), AgentId::new(agent).unwrap())
 }
 
-/// The id of the listed conversation whose row says `who`.
+/// The id of the listed conversation whose row says `who` (read in one
+/// step in the page: the list may be redrawn at any time).
 async fn row_id(c: &Client, who: &str) -> String {
-    wait_for(c, "[data-testid=conversations]", |t| t.contains(who)).await;
-    for row in c
-        .find_all(Locator::Css("[data-testid=conversation]"))
-        .await
-        .unwrap()
-    {
-        if row.text().await.unwrap().contains(who) {
-            return row.attr("data-id").await.unwrap().unwrap();
+    let started = Instant::now();
+    loop {
+        let id = c
+            .execute(
+                "const row = [...document.querySelectorAll('[data-testid=conversation]')].find((r) => r.textContent.includes(arguments[0]));
+                 return row ? row.dataset.id : null;",
+                vec![json!(who)],
+            )
+            .await
+            .unwrap();
+        if let Some(id) = id.as_str() {
+            return id.to_string();
         }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no row for {who}: {}",
+            page_text(c).await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("no row for {who}");
 }
 
 /// Makes this page's requests for `path_start` (GETs only) wait `ms`
@@ -787,6 +797,111 @@ async fn under_assignee_only_replies_the_composer_says_why_it_is_closed() {
     .await;
     screenshot(&ben, "reply-refused.png").await;
     for c in [ana, ben] {
+        c.close().await.unwrap();
+    }
+    server.shutdown().await;
+}
+
+/// The `unread` badge of the row whose text says `who`, or "" without one
+/// (read in one step in the page: the list may be redrawn at any time).
+async fn badge(c: &Client, who: &str) -> String {
+    let found = c
+        .execute(
+            "const row = [...document.querySelectorAll('[data-testid=conversation]')].find((r) => r.textContent.includes(arguments[0]));
+             if (!row) return null;
+             const b = row.querySelector('[data-testid=unread]');
+             return b ? b.textContent : '';",
+            vec![json!(who)],
+        )
+        .await
+        .unwrap();
+    found
+        .as_str()
+        .unwrap_or_else(|| panic!("no row for {who}"))
+        .to_string()
+}
+
+async fn until_badge(c: &Client, who: &str, want: &str) {
+    let started = Instant::now();
+    loop {
+        let got = badge(c, who).await;
+        if got == want {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "badge of {who}: {got:?}, not {want:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unread_is_kept_per_agent_and_signing_out_goes_offline() {
+    let Some(path) = chromedriver_or_skip() else {
+        return;
+    };
+    let server = simulated_server(Duration::from_secs(3)).await;
+    let meta = server.meta.clone().unwrap();
+    let driver = start_driver(&path).await;
+    let (ana, ben) = (browser(&driver).await, browser(&driver).await);
+    sign_in(&ana, &server.url, "ana").await;
+    sign_in(&ben, &server.url, "ben").await;
+    meta.customer_writes("34600100001", "Marta Ruiz", SimContent::Text("Hola".into()))
+        .await
+        .unwrap();
+    meta.customer_writes(
+        "34600100002",
+        "Jon Etxeberria",
+        SimContent::Text("Kaixo".into()),
+    )
+    .await
+    .unwrap();
+    for c in [&ana, &ben] {
+        row_id(c, "Jon").await;
+        until_badge(c, "Marta", "1 new").await;
+    }
+    let marta = row_id(&ana, "Marta").await;
+    click(&ana, &format!("[data-id=\"{marta}\"]")).await;
+    wait_for(&ana, "[data-testid=messages]", |t| t.contains("Hola")).await;
+    click(&ana, "[data-testid=mode-note]").await;
+    type_into(&ana, "[data-testid=composer]", "Nota de Ana").await;
+    click(&ana, "[data-testid=send-note]").await;
+    wait_for(&ana, "[data-testid=msg-note]", |t| {
+        t.contains("Nota de Ana")
+    })
+    .await;
+    // Ben has Ana's note to read too; Ana has nothing new (her own note).
+    until_badge(&ben, "Marta", "2 new").await;
+    until_badge(&ben, "Jon", "1 new").await;
+
+    // Another browser of Ana's: the server remembers what she read.
+    let ana2 = browser(&driver).await;
+    sign_in(&ana2, &server.url, "ana").await;
+    row_id(&ana2, "Marta").await;
+    until_badge(&ana2, "Jon", "1 new").await;
+    assert_eq!(badge(&ana2, "Marta").await, "", "read on her other browser");
+
+    // Signing out of one browser keeps her online; out of the last, offline.
+    let presence = || async {
+        let me = server.inbox.me(&demo("ana")).await.unwrap();
+        format!("{:?}", me.presence)
+    };
+    click(&ana2, "#signout").await;
+    wait_for(&ana2, "[data-testid=signin]", |_| true).await;
+    assert_eq!(presence().await, "Online");
+    click(&ana, "#signout").await;
+    wait_for(&ana, "[data-testid=signin]", |_| true).await;
+    let started = Instant::now();
+    while presence().await != "Offline" {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "still {}",
+            presence().await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for c in [ana, ana2, ben] {
         c.close().await.unwrap();
     }
     server.shutdown().await;

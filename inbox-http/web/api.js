@@ -12,6 +12,7 @@ const state = {
   events: null, // the live event stream
   search: "",
   items: [],
+  unread: {}, // conversation id -> messages this agent has not seen (the server's count)
   contacts: {},
   next: null,
   selected: null,

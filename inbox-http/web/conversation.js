@@ -199,7 +199,7 @@ async function openConversation(id, quiet = false) {
     // A later click won the race: this answer is not what the agent wants.
     if (ticket !== opening) return;
     state.detail = detail;
-    markSeen(detail.conversation);
+    markRead(detail.conversation, true);
     renderPane();
   } catch (err) {
     if (ticket !== opening) return;

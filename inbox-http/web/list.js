@@ -31,18 +31,23 @@ function contactName(c) {
   return (k && (k.display_name || k.profile_name || (k.identity && k.identity.wa_id))) || c.contact;
 }
 
-// Unread, per browser: how many messages each conversation had when this
-// agent last opened it.
-const seenKey = () => `inbox.seen.${state.me ? state.me.id : ""}`;
-const seen = () => JSON.parse(localStorage.getItem(seenKey()) || "{}");
-function markSeen(c) {
-  const s = seen();
-  s[c.id] = c.message_count;
-  localStorage.setItem(seenKey(), JSON.stringify(s));
+// Unread, per agent, kept by the server: what others wrote since this
+// agent last had the conversation on screen (their own replies and notes
+// never count). Marked read when shown, and again when something arrives
+// while it is on screen and the page is in front.
+const unread = (c) => state.unread[c.id] || 0;
+function markRead(c, opened = false) {
+  if (document.hidden || (!opened && !unread(c))) return;
+  state.unread[c.id] = 0;
+  api("POST", `/api/conversations/${c.id}/read`).catch(() => {});
 }
-function unread(c) {
-  return Math.max(0, (c.message_count || 0) - (seen()[c.id] || 0));
-}
+document.addEventListener("visibilitychange", () => {
+  const c = drawn();
+  if (c && !document.hidden && state.items.some((i) => i.id === c.id && unread(i))) {
+    markRead(c);
+    renderList();
+  }
+});
 
 function renderList() {
   const ul = $("#conversations");
@@ -101,6 +106,10 @@ async function loadList(more = false) {
   try {
     const page = await api("GET", path);
     state.items = more ? state.items.concat(page.items) : page.items;
+    state.unread = more ? { ...state.unread, ...(page.unread || {}) } : page.unread || {};
+    // What is on screen has been read, whatever the list just said.
+    const shown = drawn();
+    if (shown && unread(shown)) markRead(shown);
     Object.assign(state.contacts, page.contacts || {});
     state.next = page.next;
     renderList();

@@ -458,7 +458,9 @@ mod tests {
 
     #[test]
     fn a_settings_document_is_checked_with_the_file() {
-        let with = |settings: &str| format!("{DEMO}\nsettings:\n{settings}");
+        // Put in the demo's own settings document.
+        let with =
+            |settings: &str| DEMO.replacen("\nsettings:\n", &format!("\nsettings:\n{settings}"), 1);
         let good = with("  routing:\n    rules: [{name: all, then: [{route_to_team: sales}]}]\n");
         assert!(ServerConfig::parse(&good).unwrap().settings.is_some());
         let bad = with("  routing:\n    rules: [{name: all, then: [{route_to_team: slaes}]}]\n  timers: {follow_up_after: 1d}\n");
@@ -505,7 +507,7 @@ mod tests {
             (
                 "    language: es_ES\n",
                 "    language: es_ES\n    langauge: es\n",
-                "templates[1].langauge",
+                "templates[2].langauge",
             ),
         ];
         for (from, to, path) in cases {
@@ -517,7 +519,11 @@ mod tests {
             assert!(err.contains("unknown field"), "{path}: {err}");
         }
         // In the settings document too, with the path inside it.
-        let with_settings = format!("{DEMO}\nsettings:\n  routing:\n    rulez: []\n");
+        let with_settings = DEMO.replacen(
+            "\nsettings:\n",
+            "\nsettings:\n  routing:\n    rulez: []\n",
+            1,
+        );
         let err = ServerConfig::parse(&with_settings).unwrap_err().to_string();
         assert!(err.contains("routing"), "{err}");
         assert!(err.contains("rulez"), "{err}");
