@@ -906,3 +906,155 @@ async fn unread_is_kept_per_agent_and_signing_out_goes_offline() {
     }
     server.shutdown().await;
 }
+
+/// Presses `key` on the page (outside any field).
+async fn key(c: &Client, key: &str) {
+    c.execute(
+        "document.activeElement && document.activeElement.blur();
+         document.dispatchEvent(new KeyboardEvent('keydown', { key: arguments[0], bubbles: true }));",
+        vec![json!(key)],
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_keyboard_filters_and_bulk_actions_work_the_list() {
+    let Some(path) = chromedriver_or_skip() else {
+        return;
+    };
+    let server = simulated_server(Duration::from_secs(3)).await;
+    let meta = server.meta.clone().unwrap();
+    let driver = start_driver(&path).await;
+    let sam = browser(&driver).await;
+    sign_in(&sam, &server.url, "sam").await;
+    for (wa, name, text) in [
+        ("34600100001", "Marta Ruiz", "Uno"),
+        ("34600100002", "Jon Etxeberria", "Dos"),
+        ("447700900003", "Olivia Brown", "Three"),
+    ] {
+        meta.customer_writes(wa, name, SimContent::Text(text.into()))
+            .await
+            .unwrap();
+    }
+    for who in ["Marta", "Jon", "Olivia"] {
+        row_id(&sam, who).await;
+    }
+
+    // j, Enter, c, e: the first conversation opened, claimed, resolved.
+    key(&sam, "j").await;
+    let first = wait_for(&sam, "#conversations li.cursor", |_| true).await;
+    let first_name = first.text().await.unwrap();
+    key(&sam, "Enter").await;
+    wait_for(&sam, "[data-testid=claim]", |_| true).await;
+    key(&sam, "c").await;
+    wait_for(&sam, "[data-testid=owner]", |t| t == "Sam").await;
+    key(&sam, "e").await;
+    wait_for(&sam, "[data-testid=status]", |t| t == "resolved").await;
+    key(&sam, "?").await;
+    wait_for(&sam, "[data-testid=shortcuts]", |t| {
+        t.contains("Keyboard shortcuts") && t.contains("claim")
+    })
+    .await;
+    key(&sam, "Escape").await;
+    let dialog = sam
+        .find(Locator::Css("[data-testid=shortcuts]"))
+        .await
+        .unwrap();
+    assert!(!dialog.is_displayed().await.unwrap());
+
+    // The two left, selected, tagged and resolved at once.
+    click(&sam, "[data-testid=view-all]").await;
+    let left: Vec<&str> = ["Marta", "Jon", "Olivia"]
+        .into_iter()
+        .filter(|w| !first_name.contains(w))
+        .collect();
+    for who in &left {
+        let id = row_id(&sam, who).await;
+        click(&sam, &format!("[data-id=\"{id}\"] [data-testid=select]")).await;
+    }
+    wait_for(&sam, "[data-testid=bulk-count]", |t| t == "2 selected").await;
+    type_into(&sam, "[data-testid=bulk-tag]", "vip").await;
+    click(&sam, "[data-testid=bulk-tag-go]").await;
+    wait_for(&sam, "[data-testid=banner]", |t| {
+        t.contains("Tagged #vip: 2")
+    })
+    .await;
+    // Filtered by the tag: just those two.
+    type_into(&sam, "[data-testid=tag-filter]", "vip").await;
+    wait_for(&sam, "[data-testid=conversations]", |t| {
+        left.iter().all(|w| t.contains(w)) && !t.contains(first_name.lines().next().unwrap())
+    })
+    .await;
+    for who in &left {
+        let id = row_id(&sam, who).await;
+        click(&sam, &format!("[data-id=\"{id}\"] [data-testid=select]")).await;
+    }
+    click(&sam, "[data-testid=bulk-resolve]").await;
+    wait_for(&sam, "[data-testid=banner]", |t| t.contains("Resolved 2")).await;
+    wait_for(&sam, "[data-testid=list-empty]", |_| true).await;
+    sam.close().await.unwrap();
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_phone_the_list_and_the_conversation_are_two_screens() {
+    let Some(path) = chromedriver_or_skip() else {
+        return;
+    };
+    let server = simulated_server(Duration::from_secs(3)).await;
+    let meta = server.meta.clone().unwrap();
+    let driver = start_driver(&path).await;
+    let ana = browser(&driver).await;
+    ana.set_window_size(390, 844).await.unwrap();
+    sign_in(&ana, &server.url, "ana").await;
+    meta.customer_writes(
+        "34600100001",
+        "Marta Ruiz",
+        SimContent::Text("Hola desde el móvil".into()),
+    )
+    .await
+    .unwrap();
+    let marta = row_id(&ana, "Marta").await;
+    let width = "return [document.documentElement.scrollWidth, window.innerWidth]";
+    let fits = |v: serde_json::Value| v[0].as_i64().unwrap() <= v[1].as_i64().unwrap();
+    assert!(
+        fits(js(&ana, width).await),
+        "the list fits: {}",
+        js(&ana, width).await
+    );
+    screenshot(&ana, "phone-list.png").await;
+    click(&ana, &format!("[data-id=\"{marta}\"]")).await;
+    wait_for(&ana, "[data-testid=messages]", |t| {
+        t.contains("desde el móvil")
+    })
+    .await;
+    let list = ana
+        .find(Locator::Css("[data-testid=conversations]"))
+        .await
+        .unwrap();
+    assert!(
+        !list.is_displayed().await.unwrap(),
+        "the conversation has the screen"
+    );
+    click(&ana, "[data-testid=claim]").await;
+    wait_for(&ana, "[data-testid=owner]", |t| t == "Ana").await;
+    assert!(
+        fits(js(&ana, width).await),
+        "the conversation fits: {}",
+        js(&ana, width).await
+    );
+    let composer = ana
+        .find(Locator::Css("[data-testid=composer]"))
+        .await
+        .unwrap();
+    assert!(composer.is_displayed().await.unwrap());
+    screenshot(&ana, "phone.png").await;
+    click(&ana, "[data-testid=back]").await;
+    wait_for(&ana, "[data-testid=conversations]", |t| {
+        t.contains("Marta") || t.contains("No conversations")
+    })
+    .await;
+    ana.close().await.unwrap();
+    server.shutdown().await;
+}

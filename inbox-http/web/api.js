@@ -8,7 +8,13 @@ const state = {
   channels: {}, // the tenant's numbers, by id
   templates: [],
   view: "unassigned",
+  team: "", // the team of view "team"
   status: "", // the list's statuses ("": the active ones)
+  sort: "latest_activity",
+  channel: "", // only this number ("": every one)
+  tag: "", // only with this tag
+  picked: new Set(), // conversations selected for a bulk action
+  cursor: null, // the row the keyboard is on
   events: null, // the live event stream
   search: "",
   items: [],

@@ -88,6 +88,7 @@ async function start() {
     state.me.presence = "online";
   }
   $("#presence").value = state.me.presence;
+  fillFilters();
   await loadList();
   // Back where the agent was (after a reload, or signing in again: what
   // is on screen may have changed meanwhile, so it is read again).

@@ -132,6 +132,7 @@ function headView(d) {
     el(
       "div",
       { class: "title" },
+      el("button", { class: "back", "data-testid": "back", "aria-label": "Back to the list", onclick: () => $("#app").classList.remove("reading") }, "←"),
       el("h2", { "data-testid": "contact-name" }, d.contact.profile_name || d.contact.identity.wa_id),
       el("span", { class: "meta" }, `+${d.contact.identity.wa_id || ""}`),
       el("span", { class: "badge", "data-testid": "status" }, c.status),
@@ -188,6 +189,8 @@ async function openConversation(id, quiet = false) {
     api("POST", `/api/conversations/${state.selected}/viewing`, { state: "left" }).catch(() => {});
   }
   state.selected = id;
+  state.cursor = id;
+  $("#app").classList.add("reading");
   localStorage.setItem(lastOpenKey(), id);
   const ticket = ++opening;
   if (changed) {

@@ -62,14 +62,22 @@ function renderList() {
       el(
         "li",
         {
-          class: c.id === state.selected ? "selected" : "",
+          class: [c.id === state.selected ? "selected" : "", c.id === state.cursor ? "cursor" : ""].join(" ").trim(),
           "data-testid": "conversation",
           "data-id": c.id,
-          onclick: () => openConversation(c.id),
+          "aria-current": c.id === state.selected ? "true" : null,
+          onclick: (ev) => (ev.target.type === "checkbox" ? null : openConversation(c.id)),
         },
         el(
           "div",
           { class: "row" },
+          el("input", {
+            type: "checkbox",
+            "data-testid": "select",
+            "aria-label": `Select ${contactName(c)}`,
+            checked: state.picked.has(c.id) ? "checked" : null,
+            onchange: (ev) => pick(c.id, ev.target.checked),
+          }),
           el("span", { class: "name" }, contactName(c)),
           el("span", { class: "meta" }, ago(c.last_activity_at)),
         ),
@@ -94,8 +102,11 @@ function renderList() {
 }
 
 async function loadList(more = false) {
-  const params = new URLSearchParams({ view: state.view, limit: "50" });
+  const params = new URLSearchParams({ view: state.view, limit: "50", sort: state.sort });
+  if (state.view === "team") params.set("team", state.team);
   if (state.status) params.set("status", state.status);
+  if (state.channel) params.set("channel", state.channel);
+  if (state.tag) params.set("tag", state.tag);
   if (more && state.next) params.set("after", state.next);
   // A search looks through every status (resolved ones too) unless one is
   // chosen.
@@ -119,12 +130,79 @@ async function loadList(more = false) {
   }
 }
 
-$("#views").addEventListener("click", (ev) => {
-  const v = ev.target.dataset.view;
-  if (!v) return;
+function chooseView(v, team = "") {
   state.view = v;
+  state.team = team;
   for (const b of document.querySelectorAll("#views button")) b.classList.toggle("active", b.dataset.view === v);
+  $("#team-view").classList.toggle("active", v === "team");
+  if (v !== "team") $("#team-view").value = "";
   loadList();
+}
+$("#views").addEventListener("click", (ev) => ev.target.dataset.view && chooseView(ev.target.dataset.view));
+$("#team-view").addEventListener("change", (ev) => ev.target.value && chooseView("team", ev.target.value));
+$("#sort").addEventListener("change", (ev) => ((state.sort = ev.target.value), loadList()));
+$("#channel-filter").addEventListener("change", (ev) => ((state.channel = ev.target.value), loadList()));
+let tagTimer = null;
+$("#tag-filter").addEventListener("input", (ev) => {
+  clearTimeout(tagTimer);
+  tagTimer = setTimeout(() => ((state.tag = ev.target.value.trim().replace(/^#/, "").toLowerCase()), loadList()), 300);
+});
+
+// The filters' choices once the agent, teams and numbers are known.
+function fillFilters() {
+  const teams = state.me.role === "agent" ? state.me.teams : [...new Set(Object.values(state.agents).flatMap((a) => a.teams))];
+  $("#team-view").replaceChildren(el("option", { value: "" }, "Team…"), ...teams.map((t) => el("option", { value: t }, `Team ${t}`)));
+  $("#channel-filter").replaceChildren(
+    el("option", { value: "" }, "Every number"),
+    ...Object.values(state.channels).map((c) => el("option", { value: c.id }, `${c.name} ${c.display_number}`)),
+  );
+  $("#bulk-assign").replaceChildren(
+    ...Object.values(state.agents)
+      .filter((a) => !a.service)
+      .map((a) => el("option", { value: a.id }, a.name)),
+  );
+  for (const e of ["#bulk-assign", "#bulk-assign-go"]) $(e).classList.toggle("hidden", state.me.role === "agent");
+}
+
+// ------------------------------------------------------------ bulk actions
+
+function pick(id, on) {
+  if (on) state.picked.add(id);
+  else state.picked.delete(id);
+  $("#bulk").classList.toggle("hidden", !state.picked.size);
+  $("#bulk-count").textContent = `${state.picked.size} selected`;
+}
+
+// One action on every selected conversation, each on the version listed;
+// what was refused is said, the rest done.
+async function bulk(path, body, done) {
+  const picked = state.items.filter((c) => state.picked.has(c.id));
+  const refused = [];
+  for (const c of picked) {
+    try {
+      await api("POST", `/api/conversations/${c.id}/${path}`, { version: c.version, ...body }, newKey());
+    } catch (err) {
+      refused.push(`${contactName(c)}: ${explain(err)}`);
+    }
+  }
+  state.picked.clear();
+  pick(null, false);
+  await loadList();
+  if (state.selected) openConversation(state.selected);
+  const ok = picked.length - refused.length;
+  banner(refused.length ? `${done} ${ok} of ${picked.length}. Not done: ${refused.join(" · ")}` : `${done} ${ok}.`, !refused.length);
+}
+$("#bulk-assign-go").addEventListener("click", () => bulk("assign", { agent: $("#bulk-assign").value }, `Assigned to ${nameOf($("#bulk-assign").value)}:`));
+$("#bulk-tag-go").addEventListener("click", () => {
+  const tag = $("#bulk-tag").value.trim();
+  if (!tag) return $("#bulk-tag").focus();
+  bulk("tags", { add: [tag] }, `Tagged #${tag}:`);
+});
+$("#bulk-resolve").addEventListener("click", () => bulk("status", { status: "resolved" }, "Resolved"));
+$("#bulk-clear").addEventListener("click", () => {
+  state.picked.clear();
+  pick(null, false);
+  renderList();
 });
 $("#more").addEventListener("click", () => loadList(true));
 $("#status-filter").addEventListener("change", (ev) => {
