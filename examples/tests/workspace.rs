@@ -1058,3 +1058,103 @@ async fn on_a_phone_the_list_and_the_conversation_are_two_screens() {
     ana.close().await.unwrap();
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_is_notified_of_what_concerns_them() {
+    let Some(path) = chromedriver_or_skip() else {
+        return;
+    };
+    let server = simulated_server(Duration::from_secs(3)).await;
+    let meta = server.meta.clone().unwrap();
+    let driver = start_driver(&path).await;
+    let ana = browser(&driver).await;
+    sign_in(&ana, &server.url, "ana").await;
+    meta.customer_writes(
+        "34600100001",
+        "Marta Ruiz",
+        SimContent::Text("¿Alguien?".into()),
+    )
+    .await
+    .unwrap();
+    let marta = row_id(&ana, "Marta").await;
+    let id = ConversationId::new(&marta).unwrap();
+    let version = |server: &Running| {
+        let inbox = server.inbox.clone();
+        let id = id.clone();
+        async move {
+            inbox
+                .conversation(&demo("ada"), &id)
+                .await
+                .unwrap()
+                .conversation
+                .version
+        }
+    };
+    // Sam assigns it to Ana; Ben mentions her in a note; Ana's own note
+    // mentioning herself is no news.
+    let ana_id = AgentId::new("ana").unwrap();
+    let v = version(&server).await;
+    server
+        .inbox
+        .assign(
+            &demo("sam"),
+            &id,
+            v,
+            inbox_core::Assignee::Agent(ana_id),
+            "she speaks Spanish",
+        )
+        .await
+        .unwrap();
+    let v = version(&server).await;
+    server
+        .inbox
+        .note(&demo("ben"), &id, v, "@ana mira el pedido", "n-ben")
+        .await
+        .unwrap();
+    let v = version(&server).await;
+    server
+        .inbox
+        .note(&demo("ana"), &id, v, "nota para mí @ana", "n-ana")
+        .await
+        .unwrap();
+    wait_for(&ana, "[data-testid=notices-count]", |t| t == "2").await;
+    let title = ana.title().await.unwrap();
+    assert!(title.starts_with("(2) inbox"), "{title}");
+    click(&ana, "[data-testid=bell]").await;
+    let panel = wait_for(&ana, "[data-testid=notices]", |t| {
+        t.contains("Ben mentioned you")
+    })
+    .await;
+    let text = panel.text().await.unwrap();
+    assert!(text.contains("Sam assigned you Marta Ruiz"), "{text}");
+    assert!(!text.contains("Ana mentioned"), "{text}");
+    screenshot(&ana, "notifications.png").await;
+    click(&ana, "[data-testid=notice]").await;
+    wait_for(&ana, "[data-testid=messages]", |t| {
+        t.contains("mira el pedido")
+    })
+    .await;
+    wait_for(&ana, "[data-testid=notices-count]", |t| t == "1").await;
+    // Turned off, mentions no longer come.
+    click(&ana, "[data-testid=bell]").await;
+    click(&ana, "[data-testid=notices] summary").await;
+    click(&ana, "[data-testid=pref-mention]").await;
+    let v = version(&server).await;
+    server
+        .inbox
+        .note(&demo("ben"), &id, v, "@ana otra vez", "n-ben-2")
+        .await
+        .unwrap();
+    wait_for(&ana, "[data-testid=messages]", |t| t.contains("otra vez")).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        js(
+            &ana,
+            "return document.querySelector('[data-testid=notices-count]').textContent"
+        )
+        .await,
+        "1"
+    );
+    ana.close().await.unwrap();
+    server.shutdown().await;
+}

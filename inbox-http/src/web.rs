@@ -28,6 +28,7 @@ pub const FILES: &[(&str, &str, &str)] = &[
     ("/dashboard.js", JS, include_str!("../web/dashboard.js")),
     ("/admin.js", JS, include_str!("../web/admin.js")),
     ("/live.js", JS, include_str!("../web/live.js")),
+    ("/notices.js", JS, include_str!("../web/notices.js")),
     ("/keys.js", JS, include_str!("../web/keys.js")),
     ("/app.js", JS, include_str!("../web/app.js")),
     ("/platform", HTML, include_str!("../web/platform.html")),

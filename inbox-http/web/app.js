@@ -89,6 +89,7 @@ async function start() {
   }
   $("#presence").value = state.me.presence;
   fillFilters();
+  renderNotices();
   await loadList();
   // Back where the agent was (after a reload, or signing in again: what
   // is on screen may have changed meanwhile, so it is read again).

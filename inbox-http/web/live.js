@@ -26,6 +26,9 @@ function connectEvents() {
     if (v && e.conversation === state.selected) v.textContent = viewersText(e.conversation);
   });
   es.onmessage = refreshSoon;
+  for (const name of ["note_added", "assigned", "transferred", "sla_warning", "sla_breached", "window_closing"]) {
+    es.addEventListener(name, (ev) => notify(JSON.parse(ev.data)));
+  }
   for (const name of [
     "contact_updated", "contacts_merged", "conversation_opened", "conversation_reopened", "message_received",
     "message_revised", "reply_queued", "delivery_changed", "delivery_in_doubt", "message_resent", "note_added",
