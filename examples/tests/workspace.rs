@@ -1158,3 +1158,99 @@ async fn an_agent_is_notified_of_what_concerns_them() {
     ana.close().await.unwrap();
     server.shutdown().await;
 }
+
+/// axe-core's serious and critical findings on the page as it is (WCAG 2
+/// A and AA rules), each as "rule: what (where)". `None` where axe-core
+/// is not installed (`npm ci --prefix examples/tests/a11y`, which .ci/run
+/// does) and `CI` is not set.
+async fn accessibility_problems(c: &Client) -> Option<Vec<String>> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/a11y/node_modules/axe-core/axe.min.js");
+    let Ok(axe) = std::fs::read_to_string(&path) else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{} is missing: run npm ci --prefix examples/tests/a11y",
+            path.display()
+        );
+        eprintln!(
+            "SKIPPED: the accessibility check needs axe-core (npm ci --prefix examples/tests/a11y)"
+        );
+        return None;
+    };
+    c.execute(&axe, vec![]).await.unwrap();
+    let found = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } })
+               .then((r) => done(r.violations
+                 .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+                 .map((v) => `${v.id}: ${v.help} (${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')})`)))
+               .catch((e) => done([`axe failed: ${e}`]));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    Some(
+        found
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pages_pass_an_accessibility_check() {
+    let Some(path) = chromedriver_or_skip() else {
+        return;
+    };
+    let server = simulated_server(Duration::from_secs(3)).await;
+    let meta = server.meta.clone().unwrap();
+    let driver = start_driver(&path).await;
+    let ada = browser(&driver).await;
+    ada.goto(&server.url).await.unwrap();
+    wait_for(&ada, "[data-testid=signin-agent]", |_| true).await;
+    let mut problems = Vec::new();
+    let Some(found) = accessibility_problems(&ada).await else {
+        return;
+    };
+    problems.extend(found.into_iter().map(|p| format!("sign-in: {p}")));
+    sign_in(&ada, &server.url, "ada").await;
+    meta.customer_writes("34600100001", "Marta Ruiz", SimContent::Text("Hola".into()))
+        .await
+        .unwrap();
+    let marta = row_id(&ada, "Marta").await;
+    click(&ada, &format!("[data-id=\"{marta}\"]")).await;
+    wait_for(&ada, "[data-testid=messages]", |t| t.contains("Hola")).await;
+    let found = accessibility_problems(&ada).await.unwrap();
+    problems.extend(found.into_iter().map(|p| format!("inbox: {p}")));
+    click(&ada, "[data-testid=bell]").await;
+    let found = accessibility_problems(&ada).await.unwrap();
+    problems.extend(found.into_iter().map(|p| format!("notifications: {p}")));
+    click(&ada, "[data-testid=bell]").await;
+    click(&ada, "[data-testid=tab-dashboard]").await;
+    wait_for(&ada, "[data-testid=card-open]", |_| true).await;
+    let found = accessibility_problems(&ada).await.unwrap();
+    problems.extend(found.into_iter().map(|p| format!("dashboard: {p}")));
+    click(&ada, "[data-testid=tab-admin]").await;
+    wait_for(&ada, "[data-testid=agents-table]", |t| t.contains("Ana")).await;
+    let found = accessibility_problems(&ada).await.unwrap();
+    problems.extend(found.into_iter().map(|p| format!("settings: {p}")));
+    // The phone layout, and the operator's page.
+    ada.set_window_size(390, 844).await.unwrap();
+    click(&ada, "[data-testid=tab-inbox]").await;
+    let found = accessibility_problems(&ada).await.unwrap();
+    problems.extend(found.into_iter().map(|p| format!("phone: {p}")));
+    ada.goto(&format!("{}/platform", server.url)).await.unwrap();
+    wait_for(&ada, "[data-testid=op-token]", |_| true).await;
+    let found = accessibility_problems(&ada).await.unwrap();
+    problems.extend(found.into_iter().map(|p| format!("operator: {p}")));
+    assert!(
+        problems.is_empty(),
+        "accessibility problems:\n{}",
+        problems.join("\n")
+    );
+    ada.close().await.unwrap();
+    server.shutdown().await;
+}
