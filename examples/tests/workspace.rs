@@ -1254,3 +1254,113 @@ async fn the_pages_pass_an_accessibility_check() {
     ada.close().await.unwrap();
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_contact_panel_shows_and_keeps_who_the_customer_is() {
+    let Some(path) = chromedriver_or_skip() else {
+        return;
+    };
+    let server = simulated_server(Duration::from_secs(3)).await;
+    let meta = server.meta.clone().unwrap();
+    let driver = start_driver(&path).await;
+    // A customer writing after a resolution opens a new conversation.
+    let tenant = TenantId::new("demo").unwrap();
+    let stored = server
+        .inbox
+        .ports()
+        .store
+        .settings(&tenant)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut doc = stored.document.clone();
+    doc.reopen = inbox_core::ReopenPolicy::NewConversation;
+    server
+        .inbox
+        .update_settings(&demo("ada"), stored.version, doc)
+        .await
+        .unwrap();
+    let ana = browser(&driver).await;
+    sign_in(&ana, &server.url, "ana").await;
+    // An earlier conversation, resolved; then a new one.
+    meta.customer_writes(
+        "34600100001",
+        "Marta Ruiz",
+        SimContent::Text("Primera consulta".into()),
+    )
+    .await
+    .unwrap();
+    let first = row_id(&ana, "Marta").await;
+    click(&ana, &format!("[data-id=\"{first}\"]")).await;
+    click(&ana, "[data-testid=claim]").await;
+    wait_for(&ana, "[data-testid=owner]", |t| t == "Ana").await;
+    click(&ana, "[data-testid=resolve]").await;
+    wait_for(&ana, "[data-testid=status]", |t| t == "resolved").await;
+    meta.customer_writes(
+        "34600100001",
+        "Marta Ruiz",
+        SimContent::Text("Otra cosa".into()),
+    )
+    .await
+    .unwrap();
+    let started = Instant::now();
+    let second = loop {
+        let id = row_id(&ana, "Marta").await;
+        if id != first {
+            break id;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no new conversation"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    click(&ana, &format!("[data-id=\"{second}\"]")).await;
+    wait_for(&ana, "[data-testid=contact-panel]", |t| {
+        t.contains("Marta Ruiz")
+    })
+    .await;
+    wait_for(&ana, "[data-testid=contact-number]", |t| {
+        t == "+34600100001"
+    })
+    .await;
+    wait_for(&ana, "[data-testid=contact-conversations]", |t| {
+        t.contains("resolved")
+    })
+    .await;
+
+    // Tags and attributes, kept on the contact.
+    type_into(&ana, "[data-testid=contact-tag-input]", "mayorista").await;
+    click(&ana, "[data-testid=contact-tag-add]").await;
+    wait_for(&ana, "[data-testid=contact-tags]", |t| {
+        t.contains("#mayorista")
+    })
+    .await;
+    type_into(&ana, "[data-testid=contact-attr-key]", "crm_id").await;
+    type_into(&ana, "[data-testid=contact-attr-value]", "C-1042").await;
+    click(&ana, "[data-testid=contact-attr-set]").await;
+    wait_for(&ana, "[data-testid=contact-attributes]", |t| {
+        t.contains("crm_id") && t.contains("C-1042")
+    })
+    .await;
+    let detail = server
+        .inbox
+        .conversation(&demo("ana"), &ConversationId::new(&second).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(detail.contact.tags, ["mayorista"]);
+    assert_eq!(
+        detail.contact.attributes.get("crm_id").map(String::as_str),
+        Some("C-1042")
+    );
+    screenshot(&ana, "contact-panel.png").await;
+
+    // The earlier conversation is one click away.
+    click(&ana, "[data-testid=contact-conversations] button").await;
+    wait_for(&ana, "[data-testid=messages]", |t| {
+        t.contains("Primera consulta")
+    })
+    .await;
+    ana.close().await.unwrap();
+    server.shutdown().await;
+}

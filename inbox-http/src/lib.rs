@@ -319,6 +319,7 @@ api_routes! {
     post "/conversations/{id}/viewing" => api::viewing,
     get "/search" => api::search,
     get "/contacts/{id}" => api::contact,
+    put "/contacts/{id}" => api::put_contact,
     get "/metrics" => api::metrics,
     get "/live" => api::live,
     get "/events" => live::events,

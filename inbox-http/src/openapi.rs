@@ -22,7 +22,7 @@ use super::live;
     paths(
         api::sign_in, api::sign_out, api::me, api::agents, api::presence,
         api::list, api::search, api::templates, api::sync_templates, api::conversation, api::mark_read,
-        api::contact,
+        api::contact, api::put_contact,
         api::claim, api::assign, api::transfer, api::release, api::reply, api::resend, api::note,
         api::tags, api::status, api::priority,
         api::take_lease, api::drop_lease, api::viewing,
@@ -35,7 +35,7 @@ use super::live;
         api::api_keys, api::create_api_key, api::revoke_api_key, api::put_team, api::put_agent,
     ),
     components(schemas(
-        ApiError, api::TemplateView, api::ParameterCount, api::SyncView, api::SignIn, api::AgentView, api::ConversationPage, api::ReadView,
+        ApiError, api::ContactForm, api::TemplateView, api::ParameterCount, api::SyncView, api::SignIn, api::AgentView, api::ConversationPage, api::ReadView,
         api::Versioned, api::Handoff, api::ReleaseForm, api::ReplyForm, api::NoteForm,
         api::TagsForm, api::StatusForm, api::PriorityForm, api::ViewingForm, api::PresenceForm,
         api::SettingsView, api::SettingsForm, api::DocumentForm, api::VersionView, api::UnderForm,

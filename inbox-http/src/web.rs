@@ -25,6 +25,7 @@ pub const FILES: &[(&str, &str, &str)] = &[
         include_str!("../web/conversation.js"),
     ),
     ("/composer.js", JS, include_str!("../web/composer.js")),
+    ("/contact.js", JS, include_str!("../web/contact.js")),
     ("/dashboard.js", JS, include_str!("../web/dashboard.js")),
     ("/admin.js", JS, include_str!("../web/admin.js")),
     ("/live.js", JS, include_str!("../web/live.js")),

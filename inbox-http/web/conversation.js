@@ -140,10 +140,15 @@ function headView(d) {
       channelLine(c),
       c.team ? el("span", { class: "badge", "data-testid": "team" }, `team ${c.team}`) : null,
       slaBadge(c),
+      contactButton(),
     ),
     controlsView(c, d.may),
     el("div", { class: "viewers", id: "viewers", "data-testid": "viewers" }, viewersText(c.id)),
   );
+}
+
+function contactButton() {
+  return el("button", { class: "contact-toggle", "data-testid": "contact-toggle", "aria-label": "Contact details", onclick: toggleContactPanel }, "Contact");
 }
 
 function renderPane() {
@@ -179,6 +184,7 @@ function renderPane() {
   if (inputs) restoreInputs(head, inputs);
   pane.dataset.mode = mode;
   messages.scrollTop = sameConversation && !atBottom ? keptScroll : messages.scrollHeight;
+  renderContactPanel();
 }
 
 let viewingTimer = null;

@@ -7,6 +7,7 @@
 mod access;
 mod actions;
 mod admin;
+mod contacts;
 mod dead_letters;
 pub mod idempotency;
 pub mod platform;
@@ -18,6 +19,7 @@ mod views;
 pub use access::*;
 pub use actions::*;
 pub use admin::*;
+pub use contacts::*;
 pub use dead_letters::*;
 pub use idempotency::Idempotency;
 pub use reports::*;

@@ -292,6 +292,11 @@ pub fn cases(settings_version: u64) -> Vec<Case> {
         c("get", "/search?q=secreto", None),
         c("get", "/contacts/{contact}", None),
         c(
+            "put",
+            "/contacts/{contact}",
+            Some(json!({"version": 1, "add_tags": ["vip"], "attributes": {"crm_id": "C-1"}})),
+        ),
+        c(
             "get",
             "/metrics?from=2020-01-01T00:00:00Z&to=2100-01-01T00:00:00Z",
             None,
