@@ -51,6 +51,12 @@ document.addEventListener("visibilitychange", () => {
 
 function renderList() {
   const ul = $("#conversations");
+  // For measuring (BENCHMARKS.md, and any real-user monitoring): when the
+  // first list was on screen, from the navigation's start.
+  if (!state.listMarked && state.items.length) {
+    state.listMarked = true;
+    requestAnimationFrame(() => performance.mark("inbox:list-rendered"));
+  }
   if (!state.items.length) {
     const why = state.search ? `Nothing matches “${state.search}”.` : "No conversations here.";
     ul.replaceChildren(el("li", { class: "empty", "data-testid": "list-empty" }, why));
