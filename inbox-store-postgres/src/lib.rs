@@ -53,6 +53,7 @@
 //!                                         as one statement); Writer
 //! mutations -> lookups, tables, sql       message mutations (delivery statuses)
 //! search -> views -> sql; reports -> tables; lookups -> sql   the reads
+//! reindex -> facts, sql                   search words for rows older than them
 //! tables::* -> facts, sql                 one writer per table, and its reads by key
 //!              (messages, conversations, contacts, events, outbox, timers,
 //!              cursors, directory, leases -> conversations)
@@ -78,6 +79,7 @@ mod lookups;
 mod mutations;
 mod plans;
 mod reads;
+mod reindex;
 mod reports;
 mod search;
 mod secrets;
