@@ -121,7 +121,7 @@ pub enum Seen {
     InProgress,
 }
 
-/// Without the answer (see [`Entry`]'s).
+/// Without the answer (as `Entry`'s).
 impl std::fmt::Debug for Seen {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
