@@ -14,7 +14,7 @@
 //!   [`IdGenerator`](ports::IdGenerator), object-safe traits with documented
 //!   contracts;
 //! - the [`Inbox`] service, the API an embedder calls;
-//! - the [role matrix](permissions), [listing semantics](query) and
+//! - the [role matrix](permissions), [listing semantics](query), [search] and
 //!   [domain events](event);
 //! - behind the `testing` feature, the store conformance suite and a
 //!   recording transport.
@@ -69,6 +69,7 @@ pub mod permissions;
 pub mod ports;
 pub mod query;
 pub mod routing;
+pub mod search;
 mod secret;
 pub mod settings;
 pub mod sla;

@@ -13,6 +13,11 @@ use crate::error::Error;
 use crate::ids::{AgentId, ChannelId, ContactId, TeamId};
 use crate::model::{Conversation, ConversationStatus, Priority};
 
+// Search lives in [`crate::search`]; its types stay reachable here.
+pub use crate::search::{
+    search_digits, search_tokens, text_matches, SearchHit, SearchQuery, ValidSearch,
+};
+
 /// Which owner a listing wants.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(tag = "kind", content = "agent", rename_all = "snake_case")]
@@ -317,157 +322,6 @@ impl<T> Page<T> {
             next: page.next,
         }
     }
-}
-
-/// A full-text search over a tenant's conversations.
-///
-/// A conversation matches when one of its messages or notes contains every
-/// word of `text`, or its contact's profile name does, or the digits of
-/// `text` appear in the contact's WhatsApp number. Words are compared case
-/// insensitively as whole words, except the last one, which may be the
-/// start of a word (search as you type); see [`search_tokens`]. Results
-/// come in [`SortOrder::LatestActivity`] order with a cursor.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SearchQuery {
-    /// What to look for.
-    pub text: String,
-    /// Conditions on the conversations (status, owner, team, channel, tag,
-    /// visibility).
-    pub filter: ConversationFilter,
-    /// Continue after this cursor.
-    pub after: Option<Cursor>,
-    /// Page size (1 to [`ConversationQuery::MAX_LIMIT`]).
-    pub limit: u32,
-}
-
-/// One search result.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SearchHit {
-    /// The conversation.
-    pub conversation: Conversation,
-    /// Its most recent message or note that matched, if the match was in a
-    /// message.
-    pub message: Option<crate::model::Message>,
-    /// The match was in the contact's name or number.
-    pub contact_matched: bool,
-}
-
-/// A checked [`SearchQuery`]: its words, digits and decoded cursor.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ValidSearch {
-    /// The words ([`search_tokens`]).
-    pub tokens: Vec<String>,
-    /// The digits, if the text is a number ([`search_digits`]).
-    pub digits: Option<String>,
-    /// Where the page starts.
-    pub after: Option<SortKey>,
-}
-
-impl SearchQuery {
-    /// Checks the query: a text with at least one word, a limit in range, a
-    /// cursor of the latest-activity order.
-    pub fn validate(&self) -> Result<ValidSearch, Error> {
-        let tokens = search_tokens(&self.text);
-        if tokens.is_empty() {
-            return Err(Error::invalid("text", "needs at least one letter or digit"));
-        }
-        let q = ConversationQuery {
-            filter: self.filter.clone(),
-            sort: SortOrder::LatestActivity,
-            after: self.after.clone(),
-            limit: self.limit,
-        };
-        let after = q.validate()?;
-        Ok(ValidSearch {
-            tokens,
-            digits: search_digits(&self.text),
-            after,
-        })
-    }
-
-    /// The hit for one conversation, if it matches: the reference semantics
-    /// stores must follow. `messages` in commit order.
-    pub fn hit(
-        tokens: &[String],
-        digits: Option<&str>,
-        conversation: &Conversation,
-        contact: Option<&crate::model::Contact>,
-        messages: &[&crate::model::Message],
-    ) -> Option<SearchHit> {
-        let message = messages
-            .iter()
-            .rev()
-            .find(|m| {
-                m.content
-                    .text_body()
-                    .is_some_and(|t| text_matches(tokens, t))
-            })
-            .map(|m| (*m).clone());
-        let contact_matched = contact.is_some_and(|k| {
-            k.profile_name
-                .as_deref()
-                .is_some_and(|n| text_matches(tokens, n))
-                || digits
-                    .is_some_and(|d| k.identity.wa_id.as_deref().is_some_and(|w| w.contains(d)))
-        });
-        (message.is_some() || contact_matched).then(|| SearchHit {
-            conversation: conversation.clone(),
-            message,
-            contact_matched,
-        })
-    }
-}
-
-/// The words of a search text: lower-cased runs of letters and digits;
-/// everything else separates words (so punctuation, quotes, `%`, `_`, `*`
-/// and other SQL or pattern characters are never interpreted). At most 16
-/// words of at most 64 characters.
-///
-/// ```
-/// use inbox_core::query::search_tokens;
-/// assert_eq!(search_tokens("Order #1042, *urgent*!"), ["order", "1042", "urgent"]);
-/// assert!(search_tokens("%' OR 1=1; --").iter().all(|t| t.chars().all(char::is_alphanumeric)));
-/// ```
-pub fn search_tokens(text: &str) -> Vec<String> {
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(|w| w.to_lowercase().chars().take(64).collect::<String>())
-        .take(16)
-        .collect()
-}
-
-/// Whether `text` contains every token as a word (the last one as a word
-/// prefix). The reference semantics of [`SearchQuery`].
-pub fn text_matches(tokens: &[String], text: &str) -> bool {
-    if tokens.is_empty() {
-        return false;
-    }
-    let words = search_tokens_unbounded(text);
-    tokens.iter().enumerate().all(|(i, t)| {
-        if i + 1 == tokens.len() {
-            words.iter().any(|w| w.starts_with(t.as_str()))
-        } else {
-            words.iter().any(|w| w == t)
-        }
-    })
-}
-
-fn search_tokens_unbounded(text: &str) -> Vec<String> {
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
-        .collect()
-}
-
-/// The digits of a search text, if it is mostly a phone number (at least
-/// four digits): matched anywhere in a contact's wa_id.
-pub fn search_digits(text: &str) -> Option<String> {
-    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
-    let others = text
-        .chars()
-        .filter(|c| c.is_alphanumeric() && !c.is_ascii_digit())
-        .count();
-    (digits.len() >= 4 && others == 0).then_some(digits)
 }
 
 /// Pages an already filtered iterator of conversations the way every store

@@ -147,6 +147,49 @@ fn quoted(item: &str) -> String {
     out
 }
 
+/// A `tsvector` literal of search words (`'joao' 'silva'`), each quoted
+/// and escaped: PostgreSQL keeps them as they are, without parsing or
+/// folding (the core did: [`inbox_core::search`]).
+pub(crate) fn tsvector_literal(words: &[String]) -> String {
+    let mut out = String::new();
+    for (i, w) in words.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        push_lexeme(&mut out, w);
+    }
+    out
+}
+
+/// A `tsquery` literal requiring every one of `tokens` (folded search
+/// words), the last as a prefix when `prefix_last` (`'joao' & 'sil':*`);
+/// each quoted and escaped, so nothing in them is an operator.
+pub(crate) fn tsquery_literal(tokens: &[String], prefix_last: bool) -> String {
+    let mut out = String::new();
+    for (i, t) in tokens.iter().enumerate() {
+        if i > 0 {
+            out.push_str(" & ");
+        }
+        push_lexeme(&mut out, t);
+        if prefix_last && i + 1 == tokens.len() {
+            out.push_str(":*");
+        }
+    }
+    out
+}
+
+/// A lexeme in single quotes, quotes and backslashes doubled.
+fn push_lexeme(out: &mut String, word: &str) {
+    out.push('\'');
+    for ch in word.chars() {
+        if ch == '\'' || ch == '\\' {
+            out.push(ch);
+        }
+        out.push(ch);
+    }
+    out.push('\'');
+}
+
 /// A text array literal of `items` (`{"a","b"}`), every element quoted
 /// and escaped, so that any text -- commas, braces, quotes, backslashes,
 /// `NULL` -- reads back as written.
@@ -167,6 +210,15 @@ mod tests {
             text_array_literal(&tags),
             r#"{"vip","say \"hi\"","back\\slash","a,b","{x}","NULL"}"#
         );
+    }
+
+    #[test]
+    fn text_search_literals_quote_every_word() {
+        let w = ["joao", "it's", r"a\b", "a & b", ":*"].map(String::from);
+        assert_eq!(tsvector_literal(&w), r"'joao' 'it''s' 'a\\b' 'a & b' ':*'");
+        assert_eq!(tsvector_literal(&[]), "");
+        assert_eq!(tsquery_literal(&w[..2], true), "'joao' & 'it''s':*");
+        assert_eq!(tsquery_literal(&w[..1], false), "'joao'");
     }
 
     #[test]

@@ -54,6 +54,7 @@
 //!                                         as one statement); Writer
 //! mutations -> lookups, tables, sql       message mutations (delivery statuses)
 //! search -> views -> sql; reports -> tables; lookups -> sql   the reads
+//! reindex -> facts, sql                   search words for rows older than them
 //! tables::* -> facts, sql                 one writer per table, and its reads by key
 //!              (messages, conversations, contacts, events, outbox, timers,
 //!              cursors, directory, leases -> conversations)
@@ -80,6 +81,7 @@ mod mutations;
 mod plans;
 mod read_markers;
 mod reads;
+mod reindex;
 mod reports;
 mod search;
 mod secrets;

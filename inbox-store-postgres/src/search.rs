@@ -1,36 +1,78 @@
 //! Full-text search over a tenant's conversations: the few matches
 //! fetched by key, or, for a common word, conversations walked in activity
 //! order and probed one by one.
+//!
+//! Messages, contacts and tagged conversations carry the core's folded
+//! words in `tsvector` columns (written by their writers, migration 25),
+//! so a query compares the core's folded words (a `tsquery` literal, never
+//! parsed text): case and accents never matter, and every store finds the
+//! same. What each hit highlights is worked out by the core from the rows
+//! found ([`ValidSearch::explain`]).
 
 use sqlx::{PgPool, Postgres, QueryBuilder, Row};
 
 use inbox_core::error::Result;
 use inbox_core::ids::TenantId;
-use inbox_core::model::Conversation;
+use inbox_core::model::{Contact, Conversation, Message};
 use inbox_core::query::{Cursor, Page, SearchHit, SearchQuery, SortOrder, ValidSearch};
 
 use crate::error::db;
+use crate::facts::tsquery_literal;
 use crate::sql::{decode, document};
 use crate::views::{push_filters, push_keyset};
 
-/// What a search looks for: the `tsquery` of its words (the last a
-/// prefix), and the digits to find in a WhatsApp number, if any.
+/// What a search looks for: the `tsquery` of its folded words (the last a
+/// prefix), the digits to find in a WhatsApp number and the user id to
+/// find, if any.
 struct Terms {
     tsquery: String,
     digits: Option<String>,
+    user_id: Option<String>,
 }
 
 impl Terms {
-    /// `k.name_tsv` matches, or `k.wa_id` holds the digits (the contact
-    /// `k`'s condition, in parentheses).
-    fn push_contact_match(&self, q: &mut QueryBuilder<'_, Postgres>) {
-        q.push("(k.name_tsv @@ to_tsquery('simple', ")
+    /// The terms of a checked search. Its words are letters and digits
+    /// only, and quoted besides: nothing here is a tsquery or LIKE
+    /// operator.
+    fn of(search: &ValidSearch) -> Self {
+        Self {
+            tsquery: tsquery_literal(&search.tokens, true),
+            digits: search.digits.clone(),
+            user_id: search.user_id.clone(),
+        }
+    }
+
+    /// `m.tsv` matches (the message `m`'s condition).
+    fn push_message_match(&self, q: &mut QueryBuilder<'_, Postgres>) {
+        q.push("m.tsv @@ ")
             .push_bind(self.tsquery.clone())
-            .push(")");
+            .push("::tsquery");
+    }
+
+    /// `k.tsv` matches, `k.wa_id` holds the digits or `k.user_id` is the
+    /// text (the contact `k`'s condition, in parentheses).
+    fn push_contact_match(&self, q: &mut QueryBuilder<'_, Postgres>) {
+        q.push("(k.tsv @@ ")
+            .push_bind(self.tsquery.clone())
+            .push("::tsquery");
         if let Some(d) = &self.digits {
             q.push(" OR k.wa_id LIKE ").push_bind(format!("%{d}%"));
         }
+        if let Some(u) = &self.user_id {
+            q.push(" OR k.user_id = ").push_bind(u.clone());
+        }
         q.push(")");
+    }
+
+    /// The tags of the conversation `alias` match (in parentheses;
+    /// `cardinality(tags) > 0` lets the planner use the partial index of
+    /// tagged conversations, migration 25).
+    fn push_tags_match(&self, q: &mut QueryBuilder<'_, Postgres>, alias: &str) {
+        q.push(format!(
+            "(cardinality({alias}.tags) > 0 AND {alias}.tags_tsv @@ "
+        ))
+        .push_bind(self.tsquery.clone())
+        .push("::tsquery)");
     }
 }
 
@@ -43,44 +85,25 @@ pub(crate) async fn search(
     tenant: &TenantId,
     query: &SearchQuery,
 ) -> Result<Page<SearchHit>> {
-    let ValidSearch {
-        tokens,
-        digits,
-        after,
-    } = query.validate()?;
-    // Words are letters and digits only: nothing here is a tsquery or
-    // LIKE operator.
-    let last = tokens.len() - 1;
-    let tsquery = tokens
-        .iter()
-        .enumerate()
-        .map(|(i, t)| {
-            if i == last {
-                format!("{t}:*")
-            } else {
-                t.clone()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" & ");
-    let terms = Terms { tsquery, digits };
+    let search = query.validate()?;
+    let terms = Terms::of(&search);
     // A common word is searched by walking conversations; otherwise the
     // matching conversations are collected by index (up to a bound).
-    let hits = match matching(pool, tenant, &tokens, &terms, few).await? {
+    let hits = match matching(pool, tenant, &search.tokens, &terms, few).await? {
         Some(ids) if ids.len() <= few => Some(ids),
         _ => None,
     };
     let mut q: QueryBuilder<'_, Postgres> = QueryBuilder::new(
         "SELECT c.data, (SELECT m.data FROM inbox_messages m WHERE m.tenant_id = c.tenant_id \
-         AND m.conversation_id = c.conversation_id AND m.tsv @@ to_tsquery('simple', ",
+         AND m.conversation_id = c.conversation_id AND ",
     );
-    q.push_bind(terms.tsquery.clone()).push(
-        ") ORDER BY m.msg_seq DESC LIMIT 1), EXISTS (SELECT 1 FROM inbox_contacts k WHERE k.tenant_id = c.tenant_id \
-         AND k.contact_id = c.contact_id AND ",
-    );
-    terms.push_contact_match(&mut q);
-    q.push(") FROM inbox_conversations c WHERE c.tenant_id = ")
-        .push_bind(tenant.as_str());
+    terms.push_message_match(&mut q);
+    q.push(
+        " ORDER BY m.msg_seq DESC LIMIT 1), (SELECT k.data FROM inbox_contacts k \
+         WHERE k.tenant_id = c.tenant_id AND k.contact_id = c.contact_id) \
+         FROM inbox_conversations c WHERE c.tenant_id = ",
+    )
+    .push_bind(tenant.as_str());
     push_filters(&mut q, &query.filter);
     match hits {
         // Few matches: fetch exactly those conversations by key.
@@ -90,22 +113,25 @@ pub(crate) async fn search(
                 .push(")");
         }
         // Very many (a common word): walk the conversations in activity
-        // order and probe each one's messages; the page fills quickly.
+        // order and probe each one's messages, contact and tags; the page
+        // fills quickly.
         None => {
             q.push(
                 " AND (EXISTS (SELECT 1 FROM inbox_messages m WHERE m.tenant_id = c.tenant_id \
-                 AND m.conversation_id = c.conversation_id AND m.tsv @@ to_tsquery('simple', ",
-            )
-            .push_bind(terms.tsquery.clone())
-            .push(
-                ")) OR EXISTS (SELECT 1 FROM inbox_contacts k WHERE k.tenant_id = c.tenant_id \
+                 AND m.conversation_id = c.conversation_id AND ",
+            );
+            terms.push_message_match(&mut q);
+            q.push(
+                ") OR EXISTS (SELECT 1 FROM inbox_contacts k WHERE k.tenant_id = c.tenant_id \
                  AND k.contact_id = c.contact_id AND ",
             );
             terms.push_contact_match(&mut q);
-            q.push("))");
+            q.push(") OR ");
+            terms.push_tags_match(&mut q, "c");
+            q.push(")");
         }
     }
-    push_keyset(&mut q, SortOrder::LatestActivity, after.as_ref());
+    push_keyset(&mut q, SortOrder::LatestActivity, search.after.as_ref());
     q.push("c.conversation_id LIMIT ")
         .push_bind(i64::from(query.limit) + 1);
     let rows = q
@@ -113,29 +139,33 @@ pub(crate) async fn search(
         .fetch_all(pool)
         .await
         .map_err(|e| db("search", e))?;
-    let items = rows.iter().map(hit).collect::<Result<Vec<_>>>()?;
+    let items = rows
+        .iter()
+        .map(|r| hit(&search, r))
+        .collect::<Result<Vec<_>>>()?;
     let latest = SortOrder::LatestActivity;
     Ok(Page::first(items, query.limit, |h| {
         Cursor::after(latest, &latest.key(&h.conversation))
     }))
 }
 
-/// A hit from a row of (conversation, its latest matching message, whether
-/// its contact matched).
-fn hit(r: &sqlx::postgres::PgRow) -> Result<SearchHit> {
+/// A hit from a row of (conversation, its latest matching message, its
+/// contact): what matched, by the core's reference
+/// ([`ValidSearch::explain`]), from the same words the indexes hold.
+fn hit(search: &ValidSearch, r: &sqlx::postgres::PgRow) -> Result<SearchHit> {
     let conversation: Conversation = document("conversation", r, 0)?;
     let message: Option<serde_json::Value> = r.get(1);
-    Ok(SearchHit {
-        conversation,
-        message: message.map(|m| decode("message", m)).transpose()?,
-        contact_matched: r.get(2),
-    })
+    let message: Option<Message> = message.map(|m| decode("message", m)).transpose()?;
+    let contact: Option<serde_json::Value> = r.get(2);
+    let contact: Option<Contact> = contact.map(|k| decode("contact", k)).transpose()?;
+    Ok(search.explain(&conversation, contact.as_ref(), message.as_ref()))
 }
 
 /// The ids of the conversations that match, collected by index, or `None`
 /// when they are too many to fetch by key: the planner's estimate of the
 /// matching messages says the word is common, or either probe reached its
-/// bound (`few` × 5 rows).
+/// bound (`few` × 5 rows). Probes messages, contacts and tags, each by its
+/// index.
 async fn matching(
     pool: &PgPool,
     tenant: &TenantId,
@@ -146,12 +176,12 @@ async fn matching(
     let t = tenant.as_str();
     // How many messages match, as the planner estimates it (cheap).
     let estimate: serde_json::Value = sqlx::query_scalar(
-        "EXPLAIN (FORMAT JSON) SELECT 1 FROM inbox_messages m WHERE m.tenant_id = $1 AND m.tsv @@ to_tsquery('simple', $2)",
+        "EXPLAIN (FORMAT JSON) SELECT 1 FROM inbox_messages m WHERE m.tenant_id = $1 AND m.tsv @@ $2::tsquery",
     )
     .bind(t)
     // Estimated on whole words: PostgreSQL estimates prefix matches with a
     // flat default, but knows how common each word is.
-    .bind(tokens.join(" & "))
+    .bind(tsquery_literal(tokens, false))
     .fetch_one(pool)
     .await
     .map_err(|e| db("search estimate", e))?;
@@ -169,12 +199,9 @@ async fn matching(
     }
     let mut in_messages: QueryBuilder<'_, Postgres> =
         QueryBuilder::new("SELECT m.conversation_id FROM inbox_messages m WHERE m.tenant_id = ");
-    in_messages
-        .push_bind(t)
-        .push(" AND m.tsv @@ to_tsquery('simple', ")
-        .push_bind(terms.tsquery.clone())
-        .push(") LIMIT ")
-        .push_bind(cap as i64);
+    in_messages.push_bind(t).push(" AND ");
+    terms.push_message_match(&mut in_messages);
+    in_messages.push(" LIMIT ").push_bind(cap as i64);
     let mut in_contacts: QueryBuilder<'_, Postgres> = QueryBuilder::new(
         "SELECT c2.conversation_id FROM inbox_contacts k JOIN inbox_conversations c2 \
          ON c2.tenant_id = k.tenant_id AND c2.contact_id = k.contact_id WHERE k.tenant_id = ",
@@ -182,8 +209,14 @@ async fn matching(
     in_contacts.push_bind(t).push(" AND ");
     terms.push_contact_match(&mut in_contacts);
     in_contacts.push(" LIMIT ").push_bind(cap as i64);
+    let mut in_tags: QueryBuilder<'_, Postgres> = QueryBuilder::new(
+        "SELECT c2.conversation_id FROM inbox_conversations c2 WHERE c2.tenant_id = ",
+    );
+    in_tags.push_bind(t).push(" AND ");
+    terms.push_tags_match(&mut in_tags, "c2");
+    in_tags.push(" LIMIT ").push_bind(cap as i64);
     let mut ids = Vec::new();
-    for mut probe in [in_messages, in_contacts] {
+    for mut probe in [in_messages, in_contacts, in_tags] {
         let found: Vec<String> = probe
             .build_query_scalar()
             .fetch_all(pool)

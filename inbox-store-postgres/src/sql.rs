@@ -90,6 +90,8 @@ pub(crate) mod cast {
     pub const TIMESTAMPTZ: &str = "::timestamptz[]";
     /// Documents bound as text and stored as `json`.
     pub const JSON: &str = "::text[]::json[]";
+    /// Text search vectors bound as their literals (`'a' 'b'`).
+    pub const TSVECTOR: &str = "::text[]::tsvector[]";
     /// Documents serialised straight into the statement as `jsonb`.
     pub const JSONB: &str = "::jsonb[]";
 }

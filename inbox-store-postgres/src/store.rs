@@ -36,7 +36,8 @@ use crate::tables::{contacts, conversations, cursors, events, leases, messages, 
 use crate::{reports, search, views};
 
 /// The migrations of this store, for embedders who run migrations
-/// themselves (`MIGRATOR.run(&pool)`), or to inspect.
+/// themselves (`MIGRATOR.run(&pool)`, then [`PgStore::reindex_search`]),
+/// or to inspect.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// A [`Store`](inbox_core::ports::Store) on PostgreSQL.
@@ -230,12 +231,33 @@ impl PgStore {
         }
     }
 
-    /// Applies the pending migrations.
+    /// Applies the pending migrations, then re-indexes for search the rows
+    /// that need it ([`PgStore::reindex_search`]).
     pub async fn migrate(&self) -> Result<()> {
-        MIGRATOR.run(self.pool()).await.map_err(|e| Error::Backend {
-            message: "PostgreSQL: migrations failed".into(),
-            source: Some(Box::new(crate::error::PgStoreError::Migrate(e))),
-        })
+        MIGRATOR
+            .run(self.pool())
+            .await
+            .map_err(|e| Error::Backend {
+                message: "PostgreSQL: migrations failed".into(),
+                source: Some(Box::new(crate::error::PgStoreError::Migrate(e))),
+            })?;
+        self.reindex_search().await.map(|_| ())
+    }
+
+    /// Gives the rows written before migration 25 (or under an older
+    /// version of the core's search rules,
+    /// [`WORDS_VERSION`](inbox_core::search::WORDS_VERSION)) the words
+    /// search compares, folded by the core, and returns how many rows it
+    /// re-indexed. Until then such rows are found by their words as
+    /// written (not folded, no tags or attributes).
+    ///
+    /// [`PgStore::migrate`] runs it; embedders who run [`MIGRATOR`]
+    /// themselves call it after (it may run while the inbox serves, on any
+    /// number of instances: batches of 500 rows, each its own transaction,
+    /// one instance at a time per table, resuming where the last stopped).
+    /// Once done, it costs one read per table.
+    pub async fn reindex_search(&self) -> Result<u64> {
+        crate::reindex::reindex(self.pool()).await
     }
 
     /// Message mutations through group commit when it is on.

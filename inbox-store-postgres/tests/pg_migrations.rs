@@ -445,3 +445,150 @@ async fn subscription_state_stored_before_migration_20_is_kept() {
     store.close().await;
     pool.close().await;
 }
+
+/// Writes the tenant `acme` and its channel `sales` (number `1001`).
+async fn insert_tenant_and_channel(pool: &PgPool) {
+    sqlx::query("INSERT INTO inbox_tenants (tenant_id, name) VALUES ('acme', 'Acme')")
+        .execute(pool)
+        .await
+        .unwrap();
+    let channel = inbox_core::model::Channel::new(
+        tenant(),
+        ChannelId::new("sales").unwrap(),
+        "1001",
+        "+34 600 1001",
+    );
+    sqlx::query(
+        "INSERT INTO inbox_channels (tenant_id, channel_id, phone_number_id, data) VALUES ('acme', 'sales', '1001', $1::jsonb)",
+    )
+    .bind(serde_json::to_string(&channel).unwrap())
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+/// What `text` finds in every status, by conversation id.
+async fn search_ids(store: &PgStore, text: &str) -> Vec<String> {
+    use inbox_core::ports::Reports;
+    let q = inbox_core::query::SearchQuery {
+        text: text.into(),
+        filter: Default::default(),
+        after: None,
+        limit: 10,
+    };
+    let page = store.search(&tenant(), &q).await.unwrap();
+    page.items
+        .iter()
+        .map(|h| h.conversation.id.to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn rows_stored_before_migration_25_are_reindexed_for_search() {
+    let Some((url, pool)) = database_before(20261214000025).await else {
+        return;
+    };
+    insert_tenant_and_channel(&pool).await;
+    let contact = inbox_core::model::Contact {
+        tenant: tenant(),
+        id: ContactId::new("k-1").unwrap(),
+        identity: inbox_core::model::ContactIdentity::wa("34600111222"),
+        profile_name: Some("João Silva".into()),
+        display_name: None,
+        tags: vec!["vip".into()],
+        attributes: [("city".to_string(), "São Paulo".to_string())].into(),
+        created_at: at(9, 0),
+        merged_into: None,
+        version: 1,
+    };
+    sqlx::query(
+        "INSERT INTO inbox_contacts (tenant_id, contact_id, wa_id, version, data) VALUES ('acme', 'k-1', $1, 1, $2::jsonb)",
+    )
+    .bind(contact.identity.wa_id.as_deref())
+    .bind(serde_json::to_string(&contact).unwrap())
+    .execute(&pool)
+    .await
+    .unwrap();
+    let mut c = conversations().remove(1);
+    c.tags = vec!["devolução".into()];
+    sqlx::query(
+        "INSERT INTO inbox_conversations (tenant_id, conversation_id, channel_id, contact_id, status, priority_rank, tags, \
+         last_activity_us, created_us, version, data) VALUES ('acme', $1, 'sales', 'k-1', $2, 1, $3, $4, $5, 1, $6::json)",
+    )
+    .bind(c.id.as_str())
+    .bind(c.status.as_str())
+    .bind(&c.tags)
+    .bind(micros(c.last_activity_at))
+    .bind(micros(c.created_at))
+    .bind(serde_json::to_string(&c).unwrap())
+    .execute(&pool)
+    .await
+    .unwrap();
+    // More messages than one re-indexing batch holds, the last one saying
+    // something worth finding.
+    sqlx::query(
+        "INSERT INTO inbox_messages (tenant_id, message_id, conversation_id, channel_id, data, body, direction) \
+         SELECT 'acme', 'm-' || lpad(n::text, 4, '0'), $1, 'sales', $2::json, 'hello ' || n, 'inbound' \
+         FROM generate_series(1, 1200) AS n",
+    )
+    .bind(c.id.as_str())
+    .bind(serde_json::to_string(&messages()[0]).unwrap())
+    .execute(&pool)
+    .await
+    .unwrap();
+    let mut m = messages().remove(0);
+    m.id = MessageId::new("m-9999").unwrap();
+    m.conversation = c.id.clone();
+    m.content = Content::text("Olá, meu TELEFONE é outro");
+    sqlx::query(
+        "INSERT INTO inbox_messages (tenant_id, message_id, conversation_id, channel_id, data, body, direction) \
+         VALUES ('acme', $1, $2, 'sales', $3::json, $4, 'inbound')",
+    )
+    .bind(m.id.as_str())
+    .bind(c.id.as_str())
+    .bind(serde_json::to_string(&m).unwrap())
+    .bind(m.content.text_body())
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    // The migration, then the store's re-indexing (`migrate` does both).
+    let store = PgStore::connect(&url, 4).await.unwrap();
+    store.migrate().await.unwrap();
+    let id = c.id.to_string();
+    for text in [
+        "joao",
+        "JOÃO",
+        "sao paulo",
+        "vip",
+        "devolucao",
+        "telefone e",
+        "ola",
+    ] {
+        assert_eq!(search_ids(&store, text).await, vec![id.clone()], "{text:?}");
+    }
+    let done: Vec<(String, i16, bool)> =
+        sqlx::query_as("SELECT table_name, version, done FROM inbox_search_reindex ORDER BY 1")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    let v = inbox_core::search::WORDS_VERSION;
+    assert!(
+        done.iter().all(|(_, version, done)| *version == v && *done),
+        "{done:?}"
+    );
+    assert_eq!(done.len(), 3);
+    assert_eq!(store.reindex_search().await.unwrap(), 0, "nothing left");
+
+    // A later version of the rules re-indexes everything again.
+    sqlx::query("UPDATE inbox_search_reindex SET version = 0")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE inbox_messages SET tsv = ''")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(store.reindex_search().await.unwrap(), 1201 + 1 + 1);
+    assert_eq!(search_ids(&store, "telefone").await, [id]);
+}

@@ -36,3 +36,20 @@ async fn search_by_walking_pages_and_never_interprets_operators() {
     };
     inbox_core::testing::conformance::search_pages_and_never_interprets_operators(store).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_by_walking_ignores_case_and_accents() {
+    let Some(store) = walking_store().await else {
+        return;
+    };
+    inbox_core::testing::conformance::search_ignores_case_and_accents(store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_by_walking_covers_tags_attributes_user_ids_and_resolved() {
+    let Some(store) = walking_store().await else {
+        return;
+    };
+    inbox_core::testing::conformance::search_covers_tags_attributes_user_ids_and_resolved(store)
+        .await;
+}

@@ -54,7 +54,10 @@ const AGENTS: i64 = 200;
 const TEAMS: i64 = 10;
 
 /// Seeds the data set with set-based SQL (the rows are exactly what the
-/// store writes: the JSON documents decode into the core's model).
+/// store writes: the JSON documents decode into the core's model, and the
+/// search words of this ASCII text, lower-cased runs of letters and
+/// digits, are the core's `inbox_core::search::document_words`). A data
+/// set seeded before migration 25 is re-indexed once by `migrate`.
 async fn seed(store: &PgStore, n: i64, m: i64) -> Result<(), String> {
     let pool = store.pool();
     let have: i64 = sqlx::query_scalar("SELECT count(*) FROM inbox_conversations")
@@ -88,7 +91,7 @@ async fn seed(store: &PgStore, n: i64, m: i64) -> Result<(), String> {
         format!(
             r#"INSERT INTO inbox_conversations (tenant_id, conversation_id, channel_id, contact_id, status, assignee, team_id,
                  priority_rank, tags, last_activity_us, created_us, waiting_us, version,
-                 first_response_secs, resolution_secs, first_response_business_secs, resolution_business_secs, data)
+                 first_response_secs, resolution_secs, first_response_business_secs, resolution_business_secs, data, tags_tsv)
                SELECT 'bench', id, 'main', 'k' || i, st, asg, tm, pr, tg, la, cr, wt, 3,
                  CASE WHEN asg IS NOT NULL THEN i % 3600 END, CASE WHEN st = 'resolved' THEN i % 86400 END,
                  CASE WHEN asg IS NOT NULL THEN i % 1800 END, CASE WHEN st = 'resolved' THEN i % 30000 END,
@@ -102,7 +105,8 @@ async fn seed(store: &PgStore, n: i64, m: i64) -> Result<(), String> {
                    'resolution_business_secs',CASE WHEN st = 'resolved' THEN i % 30000 END,
                    'first_response_at',CASE WHEN asg IS NOT NULL THEN to_jsonb(to_timestamp((cr + i % 3600 * 1000000) / 1e6)) END,
                    'first_response_business_secs',CASE WHEN asg IS NOT NULL THEN i % 1800 END,
-                   'reopen_count',0,'message_count',10,'version',3)
+                   'reopen_count',0,'message_count',10,'version',3),
+                 array_to_tsvector(tg)
                FROM (SELECT i, 'c' || lpad(i::text, 9, '0') AS id,
                        (ARRAY['open','open','pending','snoozed','resolved','resolved','resolved','resolved'])[1 + abs(hashint8(i * 5 + 1)) % 8] AS st,
                        CASE WHEN abs(hashint8(i * 5 + 2)) % 4 = 0 THEN NULL ELSE 'agent' || (abs(hashint8(i * 5 + 3)) % {AGENTS}) END AS asg,
@@ -113,17 +117,20 @@ async fn seed(store: &PgStore, n: i64, m: i64) -> Result<(), String> {
                      FROM generate_series(1::bigint, {n}) i) s"#
         ),
         format!(
-            r#"INSERT INTO inbox_contacts (tenant_id, contact_id, wa_id, version, data)
+            r#"INSERT INTO inbox_contacts (tenant_id, contact_id, wa_id, version, data, tsv)
                SELECT 'bench', 'k' || i, (34600000000 + i)::text, 1,
                  jsonb_build_object('tenant','bench','id','k' || i,'identity',jsonb_build_object('wa_id',(34600000000 + i)::text,'user_id',NULL),
-                   'profile_name',(ARRAY['Marta','Jon','Kim','Ana','Luis','Sofia','Omar','Li'])[1 + i % 8] || ' ' || i,
-                   'tags','[]'::jsonb,'attributes','{{}}'::jsonb,'created_at','2026-03-02T09:00:00Z','version',1)
-               FROM generate_series(1::bigint, {n}) i"#
+                   'profile_name',nm,
+                   'tags','[]'::jsonb,'attributes','{{}}'::jsonb,'created_at','2026-03-02T09:00:00Z','version',1),
+                 array_to_tsvector(array_remove(regexp_split_to_array(lower(nm), '[^a-z0-9]+'), ''))
+               FROM (SELECT i, (ARRAY['Marta','Jon','Kim','Ana','Luis','Sofia','Omar','Li'])[1 + i % 8] || ' ' || i AS nm
+                     FROM generate_series(1::bigint, {n}) i) s"#
         ),
         format!(
-            r#"INSERT INTO inbox_messages (tenant_id, message_id, conversation_id, channel_id, external_id, body, data,
+            r#"INSERT INTO inbox_messages (tenant_id, message_id, conversation_id, channel_id, external_id, body, tsv, data,
                    author_agent, direction, next_response_secs, next_response_business_secs)
-               SELECT 'bench', 'm' || j, 'c' || lpad((1 + j % {n})::text, 9, '0'), 'main', 'wamid.seed.' || j, b, d,
+               SELECT 'bench', 'm' || j, 'c' || lpad((1 + j % {n})::text, 9, '0'), 'main', 'wamid.seed.' || j, b,
+                 array_to_tsvector(array_remove(regexp_split_to_array(lower(b), '[^a-z0-9]+'), '')), d,
                  CASE WHEN d->'author'->>'kind' = 'agent' THEN d->'author'->>'id' END, d->>'direction',
                  CASE WHEN d->'response'->>'first' = 'false' THEN (d->'response'->>'secs')::bigint END,
                  CASE WHEN d->'response'->>'first' = 'false' THEN (d->'response'->>'business_secs')::bigint END

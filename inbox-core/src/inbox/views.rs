@@ -274,11 +274,15 @@ impl Inbox {
         self.ports.store.list_conversations(&actor.tenant, &q).await
     }
 
-    /// Searches message text, internal notes, contact names and numbers
-    /// within a view, limited to what the agent may see; most recent activity
-    /// first, one page at a time (`query.sort` is ignored). See
-    /// [`SearchQuery`] for how words match; punctuation and operators in the
-    /// text are never interpreted.
+    /// Searches message text, internal notes, contacts (names, tags,
+    /// attribute values, numbers, user ids) and conversation tags within a
+    /// view (resolved conversations when its statuses include them),
+    /// limited to what the agent may see; most recent activity first, one
+    /// page at a time (`query.sort` is ignored). Case and accents never
+    /// matter; each hit says what matched, for highlighting
+    /// ([`SearchHit::matches`](crate::search::SearchHit::matches)). See
+    /// [`SearchQuery`] for how words match; punctuation and operators in
+    /// the text are never interpreted.
     pub async fn search(
         &self,
         actor: &Actor,

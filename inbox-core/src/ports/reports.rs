@@ -41,8 +41,13 @@ pub enum LoadScope {
 /// conversations assigned to it.
 #[async_trait]
 pub trait Reports: Send + Sync {
-    /// Full-text search over messages, notes, contact names and numbers (see
-    /// [`SearchQuery`] for the exact semantics every store must follow).
+    /// Full-text search, case and accents aside, over messages and notes,
+    /// contacts (names, tags, attribute values, number, user id) and
+    /// conversations' tags, in every status the filter allows, resolved
+    /// included (see [`SearchQuery`] for the exact semantics every store
+    /// must follow; a store that indexes words keeps exactly those of
+    /// [`crate::search`], and each hit's highlights are
+    /// [`ValidSearch::explain`](crate::search::ValidSearch::explain)'s).
     async fn search(&self, tenant: &TenantId, query: &SearchQuery) -> Result<Page<SearchHit>>;
 
     /// A report over the tenant's conversations opened in the query's

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use inbox_core::model::ConversationStatus;
 use inbox_core::query::{Cursor, SortOrder};
+use inbox_core::search::SearchMatch;
 use inbox_core::{
     Actor, ChannelId, ContactDetail, ContactId, ConversationDetail, ConversationId, TeamId, View,
     ViewQuery,
@@ -104,6 +105,11 @@ pub struct ConversationPage {
     /// own never count), by conversation: only those with unread messages
     /// (a conversation left out has none).
     pub unread: HashMap<ConversationId, u32>,
+    /// For a search: what to highlight, by conversation: each field that
+    /// matched (`message`, `contact_name`, `number`, `user_id`, `tag`,
+    /// `attribute` with its `key`) and its words as written there.
+    #[serde(skip_serializing_if = "HashMap::is_empty")]
+    pub highlights: HashMap<ConversationId, Vec<SearchMatch>>,
 }
 
 /// Contacts and unread counts for a page of conversations.
@@ -128,6 +134,7 @@ async fn with_contacts(
         contacts,
         matched: HashMap::new(),
         unread,
+        highlights: HashMap::new(),
     }))
 }
 
@@ -150,7 +157,10 @@ pub struct SearchParams {
 }
 
 /// `GET /api/search?q=`: conversations matching text, within what the agent
-/// may see.
+/// may see (case and accents aside; messages and notes, contact names,
+/// numbers, user ids, tags and attribute values; resolved ones when
+/// `status` names them), with the message that matched and what to
+/// highlight.
 #[utoipa::path(get, path = "/api/search", tag = "conversations", params(SearchParams, ListParams), responses((status = 200, body = ConversationPage), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate")))]
 pub async fn search(
     Caller(s, a): Caller,
@@ -159,10 +169,14 @@ pub async fn search(
 ) -> ApiResult<Json<ConversationPage>> {
     let hits = s.inbox.search(&a, &p.q, &list.query()?).await?;
     let mut matched = HashMap::new();
+    let mut highlights = HashMap::new();
     let mut items = Vec::with_capacity(hits.items.len());
     for h in hits.items {
         if let Some(m) = h.message {
             matched.insert(h.conversation.id.clone(), m);
+        }
+        if !h.matches.is_empty() {
+            highlights.insert(h.conversation.id.clone(), h.matches);
         }
         items.push(h.conversation);
     }
@@ -172,6 +186,7 @@ pub async fn search(
     };
     let Json(mut out) = with_contacts(&s, &a, page).await?;
     out.matched = matched;
+    out.highlights = highlights;
     Ok(Json(out))
 }
 

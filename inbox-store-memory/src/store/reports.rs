@@ -7,7 +7,7 @@ use inbox_core::error::Result;
 use inbox_core::ids::{AgentId, ContactId, TenantId};
 use inbox_core::model::Message;
 use inbox_core::ports::{LoadScope, Reports};
-use inbox_core::query::{Page, SearchHit, SearchQuery, SortKey, SortOrder, ValidSearch};
+use inbox_core::query::{Page, SearchHit, SearchQuery, SortKey, SortOrder};
 use inbox_core::routing::RoutingCursor;
 
 use super::MemoryStore;
@@ -15,11 +15,7 @@ use super::MemoryStore;
 #[async_trait]
 impl Reports for MemoryStore {
     async fn search(&self, tenant: &TenantId, query: &SearchQuery) -> Result<Page<SearchHit>> {
-        let ValidSearch {
-            tokens,
-            digits,
-            after,
-        } = query.validate()?;
+        let search = query.validate()?;
         let s = self.read();
         let Some(d) = s.data(tenant) else {
             return Ok(Page {
@@ -32,21 +28,16 @@ impl Reports for MemoryStore {
             .values()
             .filter(|c| query.filter.matches(c))
             .map(|c| (SortOrder::LatestActivity.key(c), c))
-            .filter(|(k, _)| after.as_ref().is_none_or(|a| k > a))
+            .filter(|(k, _)| search.after.as_ref().is_none_or(|a| k > a))
             .filter_map(|(k, c)| {
                 let messages: Vec<&Message> = d
                     .messages_of
                     .get(&c.id)
                     .map(|ids| ids.iter().filter_map(|id| d.messages.get(id)).collect())
                     .unwrap_or_default();
-                SearchQuery::hit(
-                    &tokens,
-                    digits.as_deref(),
-                    c,
-                    d.contacts.get(&c.contact),
-                    &messages,
-                )
-                .map(|h| (k, h))
+                search
+                    .hit(c, d.contacts.get(&c.contact), &messages)
+                    .map(|h| (k, h))
             })
             .collect();
         Ok(Page::from_keyed(

@@ -8,15 +8,17 @@ use std::collections::HashMap;
 use inbox_core::error::{Entity, Result};
 use inbox_core::ids::{ContactId, TenantId};
 use inbox_core::model::{Contact, ContactIdentity};
+use inbox_core::search::contact_words;
 
 use crate::error::db;
+use crate::facts::tsvector_literal;
 use crate::sql::{cast, document, Arrays, ByKey, Docs, Statement};
 
 /// Inserts `rows` (CTE `kn`, counted).
 pub(crate) fn insert<'a>(st: &mut Statement<'a>, rows: &[&'a Contact]) {
     st.counted("kn", rows.len(), |q| {
         q.push(
-            "INSERT INTO inbox_contacts (tenant_id, contact_id, wa_id, user_id, version, data) \
+            "INSERT INTO inbox_contacts (tenant_id, contact_id, wa_id, user_id, version, data, tsv) \
              SELECT * FROM UNNEST(",
         );
         columns(q, rows);
@@ -29,7 +31,8 @@ pub(crate) fn insert<'a>(st: &mut Statement<'a>, rows: &[&'a Contact]) {
 pub(crate) fn update<'a>(st: &mut Statement<'a>, rows: &[(&'a Contact, i64)]) {
     st.counted("ku", rows.len(), |q| {
         q.push(
-            "UPDATE inbox_contacts c SET wa_id = u.wa_id, user_id = u.user_id, version = u.version, data = u.data \
+            "UPDATE inbox_contacts c SET wa_id = u.wa_id, user_id = u.user_id, version = u.version, data = u.data, \
+             tsv = u.tsv \
              FROM UNNEST(",
         );
         let values: Vec<&Contact> = rows.iter().map(|(k, _)| *k).collect();
@@ -37,14 +40,14 @@ pub(crate) fn update<'a>(st: &mut Statement<'a>, rows: &[(&'a Contact, i64)]) {
         q.push(", ");
         q.push_bind(rows.iter().map(|(_, v)| *v).collect::<Vec<_>>());
         q.push(
-            "::bigint[]) AS u(tenant_id, contact_id, wa_id, user_id, version, data, expected) \
+            "::bigint[]) AS u(tenant_id, contact_id, wa_id, user_id, version, data, tsv, expected) \
              WHERE c.tenant_id = u.tenant_id AND c.contact_id = u.contact_id AND c.version = u.expected",
         );
     });
 }
 
 /// Pushes the columns of `ks` as bound arrays (tenant, id, wa_id, user_id,
-/// version, document).
+/// version, document, the words search compares).
 fn columns<'a>(q: &mut QueryBuilder<'a, sqlx::Postgres>, ks: &[&'a Contact]) {
     Arrays::on(q)
         .col(cast::TEXT, ks, |k| k.tenant.as_str())
@@ -55,7 +58,8 @@ fn columns<'a>(q: &mut QueryBuilder<'a, sqlx::Postgres>, ks: &[&'a Contact]) {
         .bind(
             cast::JSONB,
             ks.iter().copied().map(Json).collect::<Vec<_>>(),
-        );
+        )
+        .col(cast::TSVECTOR, ks, |k| tsvector_literal(&contact_words(k)));
 }
 
 /// Locks the contacts `ids` (in id order: no deadlock with a lock the

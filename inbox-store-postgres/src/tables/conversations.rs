@@ -8,15 +8,16 @@ use inbox_core::error::{Entity, Error, Result, Unique};
 use inbox_core::ids::{AgentId, ContactId, ConversationId, TenantId};
 use inbox_core::model::Conversation;
 use inbox_core::ports::LoadScope;
+use inbox_core::search::tag_words;
 
 use crate::error::{db, unique_violation};
-use crate::facts::{text_array_literal, ConversationFacts};
+use crate::facts::{text_array_literal, tsvector_literal, ConversationFacts};
 use crate::sql::{cast, json_texts, micros, priority_rank, scalar, Arrays, ByKey, Docs, Statement};
 
 /// The columns of the table a writer fills, in the order of the `UNNEST`
 /// arguments ([`columns`]) and of their names in the statements.
 const NAMES: &str =
-    "t, id, ch, k, st, a, tm, pr, tg, la, cr, wt, v, d, fr, rs, frb, rsb, ro, sp, sk, ss, sw, sd";
+    "t, id, ch, k, st, a, tm, pr, tg, la, cr, wt, v, d, fr, rs, frb, rsb, ro, sp, sk, ss, sw, sd, tw";
 
 /// Inserts `rows` (CTE `cn`, counted).
 pub(crate) fn insert<'a>(st: &mut Statement<'a>, rows: &[&'a Conversation]) -> Result<()> {
@@ -26,9 +27,9 @@ pub(crate) fn insert<'a>(st: &mut Statement<'a>, rows: &[&'a Conversation]) -> R
             "INSERT INTO inbox_conversations (tenant_id, conversation_id, channel_id, contact_id, status, assignee, team_id, \
              priority_rank, tags, last_activity_us, created_us, waiting_us, version, data, \
              first_response_secs, resolution_secs, first_response_business_secs, resolution_business_secs, reopen_count, \
-             sla_policy, sla_kinds, sla_states, sla_warn_us, sla_due_us) \
+             sla_policy, sla_kinds, sla_states, sla_warn_us, sla_due_us, tags_tsv) \
              SELECT t, id, ch, k, st, a, tm, pr, tg::text[], la, cr, wt, v, d, fr, rs, frb, rsb, ro, sp, \
-             sk::text[], ss::text[], sw::bigint[], sd::bigint[] FROM UNNEST(",
+             sk::text[], ss::text[], sw::bigint[], sd::bigint[], tw FROM UNNEST(",
         );
         columns(q, rows, data);
         q.push(") AS u(").push(NAMES).push(")");
@@ -49,8 +50,8 @@ pub(crate) fn update<'a>(st: &mut Statement<'a>, rows: &[(&'a Conversation, i64)
              last_activity_us = u.la, created_us = u.cr, waiting_us = u.wt, version = u.v, data = u.d, \
              first_response_secs = u.fr, resolution_secs = u.rs, first_response_business_secs = u.frb, \
              resolution_business_secs = u.rsb, reopen_count = u.ro, sla_policy = u.sp, sla_kinds = u.sk::text[], \
-             sla_states = u.ss::text[], sla_warn_us = u.sw::bigint[], sla_due_us = u.sd::bigint[] \
-             FROM UNNEST(",
+             sla_states = u.ss::text[], sla_warn_us = u.sw::bigint[], sla_due_us = u.sd::bigint[], \
+             tags_tsv = u.tw FROM UNNEST(",
         );
         columns(q, &values, data);
         q.push(", ");
@@ -99,7 +100,9 @@ fn columns<'a>(
         .col(cast::TEXT, &f, |f| f.sla_kinds.clone())
         .col(cast::TEXT, &f, |f| f.sla_states.clone())
         .col(cast::TEXT, &f, |f| f.sla_warn_us.clone())
-        .col(cast::TEXT, &f, |f| f.sla_due_us.clone());
+        .col(cast::TEXT, &f, |f| f.sla_due_us.clone())
+        // The words search compares with the tags (`inbox_core::search`).
+        .col(cast::TSVECTOR, cs, |c| tsvector_literal(&tag_words(c)));
 }
 
 /// Moves every conversation of the contact `from` to the contact `into`

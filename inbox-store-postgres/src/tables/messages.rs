@@ -6,17 +6,22 @@ use sqlx::{PgConnection, Row};
 use inbox_core::error::{Entity, Result};
 use inbox_core::ids::{MessageId, TenantId};
 use inbox_core::model::Message;
+use inbox_core::search::message_words;
 
 use crate::error::db;
-use crate::facts::MessageFacts;
+use crate::facts::{tsvector_literal, MessageFacts};
 use crate::sql::{cast, document, json_texts, Arrays, ByKey, Docs, Statement};
 
 /// Inserts `rows` (CTE `m`, counted).
 pub(crate) fn insert<'a>(st: &mut Statement<'a>, rows: &[&'a Message]) -> Result<()> {
     let data = json_texts("message", rows.iter().copied())?;
+    let tsv: Vec<String> = rows
+        .iter()
+        .map(|m| tsvector_literal(&message_words(m)))
+        .collect();
     st.counted("m", rows.len(), |q| {
         q.push(
-            "INSERT INTO inbox_messages (tenant_id, message_id, conversation_id, channel_id, external_id, idempotency_key, data, body, \
+            "INSERT INTO inbox_messages (tenant_id, message_id, conversation_id, channel_id, external_id, idempotency_key, data, body, tsv, \
              author_agent, direction, next_response_secs, next_response_business_secs) SELECT * FROM UNNEST(",
         );
         let a = Arrays::on(q)
@@ -27,7 +32,8 @@ pub(crate) fn insert<'a>(st: &mut Statement<'a>, rows: &[&'a Message]) -> Result
             .col(cast::TEXT, rows, |m| m.external_id.as_deref())
             .col(cast::TEXT, rows, |m| m.idempotency_key.as_deref())
             .bind(cast::JSON, data)
-            .col(cast::TEXT, rows, |m| m.content.text_body());
+            .col(cast::TEXT, rows, |m| m.content.text_body())
+            .bind(cast::TSVECTOR, tsv);
         facts(a, rows.iter().copied());
         q.push(")");
     });

@@ -154,6 +154,8 @@ macro_rules! store_conformance_suites {
                     contact_history_spans_channels,
                     search_finds_words_names_and_numbers_within_visibility,
                     search_pages_and_never_interprets_operators,
+                    search_ignores_case_and_accents,
+                    search_covers_tags_attributes_user_ids_and_resolved,
                 }
                 timers {
                     snoozed_conversations_wake_on_tick_once,

@@ -1,5 +1,6 @@
 //! Views and search through the inbox, limited to what each agent may see.
 
+use crate::search::{SearchField, SearchMatch};
 use crate::testing::conformance::support::*;
 
 /// Views: mine, unassigned, team, all, each limited to what the agent may
@@ -244,4 +245,190 @@ pub(crate) async fn search_pages_and_never_interprets_operators<S: Store + AsDyn
         refused(f.inbox.search(&sam, "  ", &q).await),
         "invalid_input"
     );
+}
+
+/// What `text` finds for Sam (who sees everything) in `q`: the hits.
+async fn hits_for(f: &Fixture, text: &str, q: &ViewQuery) -> Vec<crate::search::SearchHit> {
+    f.inbox
+        .search(&f.actor("sam"), text, q)
+        .await
+        .unwrap()
+        .items
+}
+
+/// The conversations `text` finds for Sam in `q`, latest first.
+async fn found_in(f: &Fixture, text: &str, q: &ViewQuery) -> Vec<ConversationId> {
+    let hits = hits_for(f, text, q).await;
+    hits.into_iter().map(|h| h.conversation.id).collect()
+}
+
+/// A highlight: `field` (and `key`) with `words`.
+fn matched(field: SearchField, key: Option<&str>, words: &[&str]) -> SearchMatch {
+    SearchMatch {
+        field,
+        key: key.map(String::from),
+        words: words.iter().map(|w| w.to_string()).collect(),
+    }
+}
+
+/// Search ignores case and accents, either way round, in messages and
+/// contact names, and says which words matched as they are written.
+pub(crate) async fn search_ignores_case_and_accents<S: Store + AsDynStore + ?Sized>(store: Arc<S>) {
+    let f = fixture(store).await;
+    let mut opened = Vec::new();
+    for (i, (wa, name, text)) in [
+        ("34611100001", "João Silva", "Olá, meu telefone mudou"),
+        ("34611100002", "Inés", "¿Cuál es el teléfono de la tienda?"),
+        ("34611100003", "MARTIN MULLER", "Ich wohne in München"),
+        ("34611100004", "Zoë", "JOAO told me to write"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        f.advance(TimeDelta::minutes(1));
+        let mut m = f.inbound("1001", &format!("a{i}"), wa, Content::text(text));
+        m.profile_name = Some(name.to_string());
+        opened.push(ingested(&f, InboundEvent::Message(m)).await);
+    }
+    let [joao, ines, martin, zoe]: [ConversationId; 4] = opened.try_into().unwrap();
+    let all = ViewQuery::new(View::All);
+    for text in ["joao", "João", "JOÃO", "jOãO"] {
+        let want = vec![zoe.clone(), joao.clone()];
+        assert_eq!(found_in(&f, text, &all).await, want, "{text:?}");
+    }
+    assert_eq!(found_in(&f, "telefono", &all).await, vec![ines.clone()]);
+    assert_eq!(found_in(&f, "TELÉFONO", &all).await, vec![ines.clone()]);
+    let typing = "the last word as a prefix, accents aside";
+    let both = vec![ines.clone(), joao.clone()];
+    assert_eq!(found_in(&f, "télef", &all).await, both, "{typing}");
+    assert_eq!(found_in(&f, "MUNCHEN", &all).await, vec![martin.clone()]);
+    assert_eq!(found_in(&f, "müller", &all).await, vec![martin.clone()]);
+    assert_eq!(found_in(&f, "zoe", &all).await, vec![zoe.clone()]);
+    assert_eq!(found_in(&f, "ines", &all).await, vec![ines.clone()]);
+    // What matched, as written.
+    let hits = hits_for(&f, "joao", &all).await;
+    assert_eq!(
+        hits[0].matches,
+        [matched(SearchField::Message, None, &["JOAO"])]
+    );
+    assert!(!hits[0].contact_matched);
+    assert_eq!(
+        hits[1].matches,
+        [matched(SearchField::ContactName, None, &["João"])]
+    );
+    assert!(hits[1].contact_matched && hits[1].message.is_none());
+    let hits = hits_for(&f, "telef", &all).await;
+    assert_eq!(
+        hits[0].matches,
+        [matched(SearchField::Message, None, &["teléfono"])]
+    );
+    assert_eq!(
+        hits[1].matches,
+        [matched(SearchField::Message, None, &["telefone"])]
+    );
+}
+
+/// Search covers a contact's display name, tags and attribute values
+/// (not their names), its user id, and the conversation's tags, each with
+/// its highlight; and resolved conversations when the statuses ask for
+/// them.
+pub(crate) async fn search_covers_tags_attributes_user_ids_and_resolved<
+    S: Store + AsDynStore + ?Sized,
+>(
+    store: Arc<S>,
+) {
+    let f = fixture(store).await;
+    let sam = f.actor("sam");
+    let bowl = says(&f, "1001", "b1", "34622200001", "hello").await;
+    let k = stored(&f, &bowl).await.contact;
+    let update = crate::inbox::ContactUpdate {
+        add_tags: vec!["VIP".into()],
+        attributes: [("city", "São Paulo"), ("crm", "ACME-77")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        display_name: Some("Açaí Bowl Co".into()),
+        ..Default::default()
+    };
+    let v = f.store.contact(&f.acme(), &k).await.unwrap().version;
+    f.inbox.update_contact(&sam, &k, v, update).await.unwrap();
+    f.advance(TimeDelta::minutes(1));
+    let bsuid = "US.13491208655302741918";
+    let mut m = f.inbound("1001", "b2", "x", Content::text("hi there"));
+    m.from = ContactIdentity::user(bsuid);
+    let hidden = ingested(&f, InboundEvent::Message(m)).await;
+    let v = f.version(&hidden).await.unwrap();
+    let tags = ["devolução-pendente", "urgent"];
+    f.inbox.tag(&sam, &hidden, v, &tags, &[]).await.unwrap();
+    f.advance(TimeDelta::minutes(1));
+    let parcel = says(&f, "1002", "b3", "34622200003", "my parcel never came").await;
+    set_status_now(&f, &sam, &parcel, ConversationStatus::Resolved).await;
+
+    let all = ViewQuery::new(View::All);
+    let hits = hits_for(&f, "sao paulo", &all).await;
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].conversation.id, bowl);
+    assert!(hits[0].contact_matched && hits[0].message.is_none());
+    let city = matched(SearchField::Attribute, Some("city"), &["São", "Paulo"]);
+    assert_eq!(hits[0].matches, [city]);
+    let crm = matched(SearchField::Attribute, Some("crm"), &["ACME", "77"]);
+    assert_eq!(hits_for(&f, "acme 77", &all).await[0].matches, [crm]);
+    let name = matched(SearchField::ContactName, None, &["Açaí"]);
+    assert_eq!(hits_for(&f, "acai", &all).await[0].matches, [name]);
+    let tag = matched(SearchField::Tag, None, &["vip"]);
+    assert_eq!(hits_for(&f, "vip", &all).await[0].matches, [tag]);
+    let together = "a contact's fields are taken together";
+    assert_eq!(
+        found_in(&f, "vip sao", &all).await,
+        vec![bowl.clone()],
+        "{together}"
+    );
+    let names = "attribute names are not searched";
+    assert!(found_in(&f, "city", &all).await.is_empty(), "{names}");
+
+    let hits = hits_for(&f, "devolucao", &all).await;
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].conversation.id, hidden);
+    assert!(!hits[0].contact_matched && hits[0].message.is_none());
+    let tag = matched(SearchField::Tag, None, &["devolução-pendente"]);
+    assert_eq!(hits[0].matches, [tag]);
+    let tagged = "a conversation's tags are taken together";
+    assert_eq!(
+        found_in(&f, "urgent pend", &all).await,
+        vec![hidden.clone()],
+        "{tagged}"
+    );
+    let hits = hits_for(&f, &format!("  {bsuid} "), &all).await;
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].conversation.id, hidden);
+    assert_eq!(
+        hits[0].matches,
+        [matched(SearchField::UserId, None, &[bsuid])]
+    );
+    let hits = hits_for(&f, "+34 622 2000", &all).await;
+    let number = matched(SearchField::Number, None, &["346222000"]);
+    assert_eq!(hits[0].conversation.id, bowl);
+    assert_eq!(hits[0].matches, [number]);
+
+    // Resolved conversations: found when the statuses include them.
+    assert!(found_in(&f, "parcel", &all).await.is_empty());
+    let every = [
+        ConversationStatus::Open,
+        ConversationStatus::Pending,
+        ConversationStatus::Snoozed,
+        ConversationStatus::Resolved,
+    ];
+    for q in [all.clone().statuses(&every), all.clone().statuses(&[])] {
+        assert_eq!(found_in(&f, "parcel", &q).await, vec![parcel.clone()]);
+        let by_number = found_in(&f, "22200003", &q).await;
+        assert_eq!(by_number, vec![parcel.clone()]);
+        let latest_first = vec![parcel.clone(), hidden.clone(), bowl.clone()];
+        assert_eq!(found_in(&f, "customer", &q).await, latest_first);
+    }
+    let resolved = all.clone().statuses(&[ConversationStatus::Resolved]);
+    assert_eq!(
+        found_in(&f, "parcel", &resolved).await,
+        vec![parcel.clone()]
+    );
+    assert!(found_in(&f, "vip", &resolved).await.is_empty());
 }
