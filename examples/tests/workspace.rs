@@ -1364,3 +1364,47 @@ async fn the_contact_panel_shows_and_keeps_who_the_customer_is() {
     ana.close().await.unwrap();
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_ignores_accents_and_marks_what_matched() {
+    let Some(path) = chromedriver_or_skip() else {
+        return;
+    };
+    let server = simulated_server(Duration::from_secs(3)).await;
+    let meta = server.meta.clone().unwrap();
+    let driver = start_driver(&path).await;
+    let ana = browser(&driver).await;
+    sign_in(&ana, &server.url, "ana").await;
+    meta.customer_writes(
+        "5511990000004",
+        "João Silva",
+        SimContent::Text("Quero trocar".into()),
+    )
+    .await
+    .unwrap();
+    meta.customer_writes(
+        "34600100001",
+        "Marta Ruiz",
+        SimContent::Text("Mi teléfono no funciona".into()),
+    )
+    .await
+    .unwrap();
+    row_id(&ana, "Marta").await;
+    type_into(&ana, "[data-testid=search]", "joao").await;
+    wait_for(&ana, "[data-testid=conversations]", |t| {
+        t.contains("João") && !t.contains("Marta")
+    })
+    .await;
+    wait_for(&ana, "[data-testid=match] mark", |t| t == "João").await;
+    replace_text(&ana, "[data-testid=search]", "TELEFONO").await;
+    wait_for(&ana, "[data-testid=conversations]", |t| {
+        t.contains("Marta") && !t.contains("João")
+    })
+    .await;
+    wait_for(&ana, "[data-testid=match] mark", |t| t == "teléfono").await;
+    let line = wait_for(&ana, "[data-testid=match]", |_| true).await;
+    assert_eq!(line.text().await.unwrap(), "Mi teléfono no funciona");
+    screenshot(&ana, "search.png").await;
+    ana.close().await.unwrap();
+    server.shutdown().await;
+}

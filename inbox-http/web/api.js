@@ -18,6 +18,8 @@ const state = {
   events: null, // the live event stream
   search: "",
   items: [],
+  highlights: {}, // for a search: what matched, by conversation
+  matched: {}, // for a search: the message that matched, by conversation
   unread: {}, // conversation id -> messages this agent has not seen (the server's count)
   contacts: {},
   next: null,

@@ -101,10 +101,38 @@ function renderList() {
           slaBadge(c),
           ...(c.tags || []).map((t) => el("span", { class: "badge" }, `#${t}`)),
         ),
+        state.search ? matchLine(c) : null,
       ),
     ),
   );
   $("#more").classList.toggle("hidden", !state.next);
+}
+
+// Text with `words` marked (as the server found them: case and accents
+// aside), built as nodes, never as markup.
+function marked(text, words) {
+  const fold = (w) => w.normalize("NFD").replace(/\p{Mn}/gu, "").toLowerCase();
+  const wanted = new Set(words.map(fold));
+  return String(text)
+    .split(/([\p{L}\p{N}]+)/u)
+    .map((part) => (wanted.has(fold(part)) ? el("mark", {}, part) : part));
+}
+
+// Under a search result: where it matched, the words marked.
+function matchLine(c) {
+  const found = (state.highlights[c.id] || [])[0];
+  if (!found) return null;
+  const m = state.matched[c.id];
+  const where = {
+    message: m ? describe(m.content) : "",
+    contact_name: contactName(c),
+    number: `+${(state.contacts[c.contact] || { identity: {} }).identity.wa_id || ""}`,
+    user_id: "WhatsApp user id",
+    tag: found.words.map((w) => `#${w}`).join(" "),
+    attribute: `${found.key}: ${found.words.join(" ")}`,
+  }[found.field];
+  const text = String(where || "").slice(0, 140);
+  return el("div", { class: "match", "data-testid": "match" }, ...marked(text, found.words));
 }
 
 async function loadList(more = false) {
@@ -128,6 +156,8 @@ async function loadList(more = false) {
     const shown = drawn();
     if (shown && unread(shown)) markRead(shown);
     Object.assign(state.contacts, page.contacts || {});
+    state.highlights = more ? { ...state.highlights, ...(page.highlights || {}) } : page.highlights || {};
+    state.matched = more ? { ...state.matched, ...(page.matched || {}) } : page.matched || {};
     state.next = page.next;
     renderList();
   } catch (err) {
