@@ -291,6 +291,7 @@ pub fn cases(settings_version: u64) -> Vec<Case> {
         c("get", "/conversations/{id}/canned/{shortcut}", None),
         c("get", "/search?q=secreto", None),
         c("get", "/contacts/{contact}", None),
+        c("get", "/media/{message_id}", None),
         c(
             "get",
             "/metrics?from=2020-01-01T00:00:00Z&to=2100-01-01T00:00:00Z",
