@@ -6,7 +6,7 @@
 //! never get. So `GET /api/media/{message_id}` fetches the file from the
 //! Graph API with the number's token (through [`AppState::graph`]), keeps
 //! it in the media store ([`AppState::media`], a
-//! [`MediaStore`]) and serves it; later requests are served from the
+//! [`MediaStore`](inbox_core::ports::MediaStore)) and serves it; later requests are served from the
 //! store. [`prefetch`] keeps the file of a new message shortly after it
 //! arrives, before Meta's link expires; a prefetch that failed is tried
 //! again when an agent opens the file.
