@@ -56,6 +56,7 @@ fn every_option_has_help_and_an_environment_variable() {
             "--secure-cookies INBOX_SECURE_COOKIES",
             "--operator-token INBOX_OPERATOR_TOKEN",
             "--secret-keys INBOX_SECRET_KEYS",
+            "--media-dir INBOX_MEDIA_DIR",
         ]
     );
     cmd.debug_assert();

@@ -345,3 +345,57 @@ async fn a_late_answer_is_settled_by_its_statuses() {
     assert!(m["delivery"]["in_doubt_since"].is_null(), "{m}");
     assert_eq!(m["external_id"], w.meta.received()[0].id.as_str(), "{m}");
 }
+
+/// A customer's photo, voice note and document are served in place from
+/// the media proxy: fetched from the fake Graph API with the number's
+/// token, of their types, the document to download under its name.
+#[tokio::test]
+async fn media_messages_are_served_through_the_media_proxy() {
+    let w = world().await;
+    let ana = w.sign_in("ana").await;
+    for content in [
+        SimContent::Image("look".into()),
+        SimContent::Voice,
+        SimContent::Document("invoice.pdf".into()),
+    ] {
+        w.customer_writes("34600100001", "Marta Ruiz", content)
+            .await;
+    }
+    let (id, _) = w.first_unassigned(&ana).await;
+    let detail = w.get(&ana, &format!("/api/conversations/{id}")).await;
+    let mut served = Vec::new();
+    for m in detail["messages"].as_array().unwrap() {
+        let id = m["id"].as_str().unwrap();
+        let res = w
+            .http
+            .get(format!("{}/api/media/{id}", w.url))
+            .bearer_auth(&ana)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        let h = |n: &str| {
+            let v = res
+                .headers()
+                .get(n)
+                .map(|v| v.to_str().unwrap().to_string());
+            v.unwrap_or_default()
+        };
+        let (kind, disposition) = (h("content-type"), h("content-disposition"));
+        let bytes = res.bytes().await.unwrap();
+        served.push((status, kind, disposition, bytes.len() > 16));
+    }
+    assert_eq!(
+        served,
+        vec![
+            (200, "image/png".into(), "inline".into(), true),
+            (200, "audio/ogg".into(), "inline".into(), true),
+            (
+                200,
+                "application/pdf".into(),
+                "attachment; filename=\"invoice.pdf\"; filename*=UTF-8''invoice.pdf".into(),
+                true
+            ),
+        ]
+    );
+}

@@ -72,6 +72,7 @@ pub mod extract;
 pub mod http;
 pub mod identity;
 pub mod live;
+pub mod media;
 pub mod openapi;
 pub mod secrets;
 pub mod settings;
@@ -103,8 +104,12 @@ pub struct AppState {
     pub identity: Arc<dyn identity::Identity>,
     /// Answers to repeated idempotency keys.
     pub idempotency: Arc<api::Idempotency>,
-    /// The Graph API client template syncs read with (none: no sync).
+    /// The Graph API client template syncs read with and media files are
+    /// fetched with (none: no sync, only media already kept is served).
     pub graph: Option<inbox_whatsapp::GraphClient>,
+    /// Where media files are kept once fetched ([`media`]; none: fetched
+    /// from Meta at every view).
+    pub media: Option<Arc<dyn inbox_core::ports::MediaStore>>,
     /// Network and sign-in settings.
     pub settings: Arc<settings::Settings>,
     /// Sign-in rate limits and lockouts.
@@ -144,6 +149,7 @@ impl AppState {
             inbox,
             accounts,
             graph: None,
+            media: None,
             settings: Settings::default(),
             webhooks: Vec::new(),
             identity: None,
@@ -163,6 +169,7 @@ pub struct AppStateBuilder {
     inbox: Inbox,
     accounts: Accounts,
     graph: Option<inbox_whatsapp::GraphClient>,
+    media: Option<Arc<dyn inbox_core::ports::MediaStore>>,
     settings: Settings,
     webhooks: Vec<(String, Webhook)>,
     identity: Option<Arc<dyn identity::Identity>>,
@@ -196,6 +203,14 @@ impl AppStateBuilder {
     /// time).
     pub fn graph(mut self, client: inbox_whatsapp::GraphClient) -> Self {
         self.graph = Some(client);
+        self
+    }
+
+    /// Where the media proxy keeps the files it fetched from Meta
+    /// (`GET /api/media/{message_id}`, [`media`]): a local directory or an
+    /// object store (`inbox-media`'s `ObjectMediaStore`).
+    pub fn media_store(mut self, store: Arc<dyn inbox_core::ports::MediaStore>) -> Self {
+        self.media = Some(store);
         self
     }
 
@@ -258,6 +273,7 @@ impl AppStateBuilder {
             auth,
             idempotency: Arc::new(api::Idempotency::new(10_000)),
             graph: self.graph,
+            media: self.media,
             throttle: Arc::new(throttle::Throttle::new(limits, self.inbox.clock())),
             hashes: Arc::new(throttle::HashGate::new(
                 limits.concurrent_hashes,
@@ -320,6 +336,7 @@ api_routes! {
     get "/search" => api::search,
     get "/contacts/{id}" => api::contact,
     put "/contacts/{id}" => api::put_contact,
+    get "/media/{message_id}" => media::media,
     get "/metrics" => api::metrics,
     get "/live" => api::live,
     get "/events" => live::events,

@@ -23,6 +23,7 @@ use super::live;
         api::sign_in, api::sign_out, api::me, api::agents, api::presence,
         api::list, api::search, api::templates, api::sync_templates, api::conversation, api::mark_read,
         api::contact, api::put_contact,
+        super::media::media,
         api::claim, api::assign, api::transfer, api::release, api::reply, api::resend, api::note,
         api::tags, api::status, api::priority,
         api::take_lease, api::drop_lease, api::viewing,

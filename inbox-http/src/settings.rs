@@ -39,6 +39,9 @@ pub struct Settings {
     /// The platform operator's API, when the deployment has one (see
     /// [`AppStateBuilder::operator`](crate::AppStateBuilder::operator)).
     pub operator: Option<OperatorAccess>,
+    /// What the media proxy (`GET /api/media/{message_id}`) fetches,
+    /// keeps and serves.
+    pub media: crate::media::MediaLimits,
 }
 
 /// The platform operator's token and the keys numbers' secrets are sealed
@@ -63,6 +66,7 @@ impl Default for Settings {
             live_check: Duration::from_secs(15),
             sign_in: SignInLimits::default(),
             operator: None,
+            media: crate::media::MediaLimits::default(),
         }
     }
 }

@@ -41,7 +41,7 @@ fn expect(template: &str) -> Expect {
         // By then globex has an agent `ana` of its own (the line for
         // `PUT /agents/{id}` made her): hers, not acme's.
         "/agents/{id}/sessions" | "/agents/{id}/password" => Expect::Own,
-        "/settings/explain" => Expect::NotFound,
+        "/settings/explain" | "/media/{message_id}" => Expect::NotFound,
         t if of_acme.iter().any(|id| t.contains(id)) => Expect::NotFound,
         _ => Expect::Own,
     }

@@ -129,6 +129,13 @@ pub struct Cli {
     )]
     pub secret_keys: Option<String>,
 
+    /// The directory the files of media messages (images, voice notes,
+    /// documents) are kept in once fetched from Meta, before its links
+    /// expire; made if missing. Default: the configuration file's
+    /// `media_dir`, else `inbox-media` in the system's temporary directory.
+    #[arg(long, env = "INBOX_MEDIA_DIR", value_name = "DIR")]
+    pub media_dir: Option<std::path::PathBuf>,
+
     /// What else to do.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -215,8 +222,12 @@ impl Cli {
     /// The server these options describe (the configuration file is read
     /// and checked now).
     pub fn launch(&self) -> Result<Launch, String> {
+        let mut config = ServerConfig::load(&self.config).map_err(|e| e.to_string())?;
+        if let Some(dir) = &self.media_dir {
+            config.media_dir = Some(dir.clone());
+        }
         Ok(Launch {
-            config: ServerConfig::load(&self.config).map_err(|e| e.to_string())?,
+            config,
             listen: self.listen,
             database_url: self.database_url.clone().filter(|u| !u.is_empty()),
             delivery: self.delivery(),

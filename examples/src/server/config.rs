@@ -38,6 +38,11 @@ pub struct ServerConfig {
     /// `/webhooks/whatsapp/{tenant}/{channel}`).
     #[serde(default)]
     pub more_tenants: Vec<TenantSection>,
+    /// The directory the files of media messages are kept in once fetched
+    /// from Meta (`--media-dir` overrides it; neither: `inbox-media` in
+    /// the system's temporary directory).
+    #[serde(default)]
+    pub media_dir: Option<std::path::PathBuf>,
 }
 
 /// Another tenant of the file: what the top level says of the first one

@@ -218,8 +218,18 @@ impl Launch {
         let grace = self.settings.request_timeout.min(SHUTDOWN_GRACE);
         let mut state =
             app_state(inbox.clone(), &self.config, self.settings).map_err(|e| e.to_string())?;
-        // Template syncs read from the Graph API replies go to.
+        // Template syncs and media files read from the Graph API replies go to.
+        let media_dir = (self.config.media_dir.clone())
+            .unwrap_or_else(|| std::env::temp_dir().join("inbox-media"));
+        let kept = inbox_media::ObjectMediaStore::local(&media_dir)
+            .map_err(|e| format!("media directory {}: {e}", media_dir.display()))?;
+        tracing::info!(dir = %media_dir.display(), "media: kept in a local directory");
+        state.media = Some(Arc::new(kept));
+        let prefetching = graph_client.is_some();
         state.graph = graph_client;
+        if prefetching {
+            tasks.push(tokio::spawn(prefetch_media(state.clone(), stopped.clone())));
+        }
         let auth = state.auth.clone();
         // Every live event stream ends when the server stops, whoever
         // opened it and however (a built-in session, a bearer token, one
@@ -309,6 +319,37 @@ async fn end_streams_at_stop(
         parts,
         Body::from_stream(body.into_data_stream().take_until(stop)),
     )
+}
+
+/// Keeps the file of each new media message soon after it arrives, before
+/// Meta's download link expires (one at a time; a failure is logged and
+/// the file fetched when an agent opens it), until the stop.
+async fn prefetch_media(state: inbox_http::AppState, mut stopped: watch::Receiver<bool>) {
+    let mut events = state.inbox.ports().bus.subscribe_all();
+    loop {
+        let item = tokio::select! {
+            item = events.next() => item,
+            _ = stopped.changed() => return,
+        };
+        let Some(item) = item else { return };
+        let inbox_core::ports::BusItem::Event(event) = item else {
+            continue;
+        };
+        if let inbox_core::EventKind::MessageReceived { message, content } = &event.kind {
+            if !matches!(
+                content.as_str(),
+                "image" | "video" | "audio" | "voice" | "document" | "sticker"
+            ) {
+                continue;
+            }
+            match inbox_http::media::prefetch(&state, &event.tenant, message).await {
+                Ok(kept) => tracing::debug!(%message, kept, "media prefetch"),
+                Err(e) => {
+                    tracing::warn!(%message, code = e.code, error = %e.message, "media prefetch failed; fetched again when viewed")
+                }
+            }
+        }
+    }
 }
 
 /// Timers (SLA, snoozes, automation) and the outbox, every `tick`, until

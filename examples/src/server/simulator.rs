@@ -140,6 +140,8 @@ struct MetaState {
     /// The draw of late answers ([`LateAnswers`]).
     late_rng: StdRng,
     answered_late: u64,
+    /// The content type of each media id customers sent.
+    media: HashMap<String, &'static str>,
 }
 
 impl MetaState {
@@ -155,6 +157,7 @@ impl MetaState {
             late_next: VecDeque::new(),
             late_rng: StdRng::seed_from_u64(late_seed),
             answered_late: 0,
+            media: HashMap::new(),
         }
     }
 }
@@ -271,6 +274,14 @@ impl FakeMeta {
         self.state().window = window;
     }
 
+    /// A new media id for message `id`'s file of `content_type`, known to
+    /// the fake's media lookup.
+    fn media_id(&self, id: &str, content_type: &'static str) -> String {
+        let media_id = format!("media.sim.{id}");
+        self.state().media.insert(media_id.clone(), content_type);
+        media_id
+    }
+
     /// The fake Graph API's routes.
     pub fn router(self: &Arc<Self>) -> Router {
         Router::new()
@@ -279,6 +290,8 @@ impl FakeMeta {
                 "/{version}/{waba_id}/message_templates",
                 get(graph_templates),
             )
+            .route("/{version}/{media_id}", get(graph_media))
+            .route("/media-bytes/{media_id}", get(media_bytes))
             .with_state(self.clone())
     }
 
@@ -327,8 +340,8 @@ impl FakeMeta {
                 m.insert("type".into(), json!("image"));
                 m.insert(
                     "image".into(),
-                    json!({ "caption": caption, "mime_type": "image/jpeg",
-                            "sha256": "c2ltdWxhdGVk", "id": format!("media.sim.{id}") }),
+                    json!({ "caption": caption, "mime_type": "image/png",
+                            "sha256": "c2ltdWxhdGVk", "id": self.media_id(&id, "image/png") }),
                 );
             }
             SimContent::Location => {
@@ -351,7 +364,7 @@ impl FakeMeta {
                 m.insert(
                     "audio".into(),
                     json!({ "mime_type": "audio/ogg; codecs=opus", "voice": true,
-                            "sha256": "c2ltdWxhdGVk", "id": format!("media.sim.{id}") }),
+                            "sha256": "c2ltdWxhdGVk", "id": self.media_id(&id, "audio/ogg") }),
                 );
             }
             SimContent::Document(filename) => {
@@ -359,7 +372,7 @@ impl FakeMeta {
                 m.insert(
                     "document".into(),
                     json!({ "filename": filename, "mime_type": "application/pdf",
-                            "sha256": "c2ltdWxhdGVk", "id": format!("media.sim.{id}") }),
+                            "sha256": "c2ltdWxhdGVk", "id": self.media_id(&id, "application/pdf") }),
                 );
             }
             SimContent::Contact(name, phone) => {
@@ -507,6 +520,67 @@ impl FakeMeta {
 
 /// The fake Graph API's template list: the configured templates, one
 /// page, for any account.
+/// A small file of each type the simulated customers send: a 64×40 PNG,
+/// an Ogg page header (not audio a player can decode, but of its type)
+/// and a one-page PDF.
+pub fn media_file(content_type: &str) -> &'static [u8] {
+    const PNG: &[u8] = &[
+        0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44,
+        0x52, 0x00, 0x00, 0x00, 0x40, 0x00, 0x00, 0x00, 0x28, 0x08, 0x02, 0x00, 0x00, 0x00, 0xc1,
+        0xac, 0x6b, 0xbe, 0x00, 0x00, 0x00, 0x3d, 0x49, 0x44, 0x41, 0x54, 0x78, 0xda, 0xed, 0xcf,
+        0x41, 0x09, 0x00, 0x00, 0x08, 0x04, 0xb0, 0x2b, 0x63, 0x29, 0xfb, 0xd9, 0xd3, 0x0c, 0x3e,
+        0x85, 0xc1, 0x0a, 0x2c, 0x35, 0xfd, 0x5a, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04,
+        0x04, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04,
+        0x04, 0x04, 0x04, 0x04, 0x04, 0x04, 0x2e, 0x16, 0x40, 0x64, 0x68, 0xa6, 0xef, 0x67, 0x84,
+        0x27, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+    ];
+    const OGG: &[u8] = b"OggS\x00\x02\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01\x13OpusHead\x01\x01\x38\x01\x80\xbb\x00\x00\x00\x00\x00";
+    const PDF: &[u8] = b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 100]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n";
+    match content_type {
+        "image/png" => PNG,
+        "audio/ogg" => OGG,
+        _ => PDF,
+    }
+}
+
+/// `GET /{version}/{media_id}`: the lookup of a media id a customer sent,
+/// pointing at this fake's own download URL (404 for any other id).
+async fn graph_media(
+    State(meta): State<Arc<FakeMeta>>,
+    Path((_version, media_id)): Path<(String, String)>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let Some(content_type) = meta.state().media.get(&media_id).copied() else {
+        let error = json!({ "error": { "message": "Unsupported get request", "code": 100 } });
+        return (StatusCode::NOT_FOUND, Json(error)).into_response();
+    };
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    Json(json!({
+        "url": format!("http://{host}/media-bytes/{media_id}"),
+        "mime_type": content_type,
+        "sha256": "c2ltdWxhdGVk",
+        "file_size": media_file(content_type).len(),
+        "id": media_id,
+        "messaging_product": "whatsapp",
+    }))
+    .into_response()
+}
+
+/// `GET /media-bytes/{media_id}`: the file of a media id.
+async fn media_bytes(State(meta): State<Arc<FakeMeta>>, Path(media_id): Path<String>) -> Response {
+    match meta.state().media.get(&media_id).copied() {
+        Some(content_type) => (
+            [(axum::http::header::CONTENT_TYPE, content_type)],
+            media_file(content_type),
+        )
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
 async fn graph_templates(State(meta): State<Arc<FakeMeta>>) -> Json<Value> {
     Json(json!({ "data": meta.config.templates, "paging": { "cursors": {} } }))
 }

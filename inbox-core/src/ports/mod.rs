@@ -8,7 +8,8 @@
 //! [`Conversations`], [`Messages`], [`Scheduling`], [`Reports`],
 //! [`DeadLetters`], [`Settings`], [`Access`], [`ChannelSecrets`] and
 //! [`ReadMarkers`]; [`Store`] is all of them together, the one object the
-//! core holds.
+//! core holds. Media files are kept apart, by a [`MediaStore`] (bytes, not
+//! rows: see its module).
 
 mod access;
 mod bus;
@@ -19,6 +20,7 @@ mod conversations;
 mod dead_letters;
 mod directory;
 mod idgen;
+mod media;
 mod messages;
 mod read_markers;
 mod reports;
@@ -41,6 +43,7 @@ pub use dead_letters::{
 };
 pub use directory::Directory;
 pub use idgen::{IdGenerator, SequentialIds};
+pub use media::{check_content_type, MediaKey, MediaObject, MediaStore, MEDIA_KEY_MAX};
 pub use messages::{
     MessageMutation, MessageTarget, MessageUpdate, MessageUpdated, Messages, Mutated,
 };

@@ -291,6 +291,7 @@ pub fn cases(settings_version: u64) -> Vec<Case> {
         c("get", "/conversations/{id}/canned/{shortcut}", None),
         c("get", "/search?q=secreto", None),
         c("get", "/contacts/{contact}", None),
+        c("get", "/media/{message_id}", None),
         c(
             "put",
             "/contacts/{contact}",

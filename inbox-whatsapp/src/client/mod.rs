@@ -579,6 +579,17 @@ impl GraphClient {
         media_id: &str,
     ) -> Result<MediaFile, WhatsAppError> {
         let info = self.media_info(phone_number_id, media_id).await?;
+        self.download_media_at(phone_number_id, info).await
+    }
+
+    /// Downloads a media file already looked up ([`GraphClient::media_info`]:
+    /// check its size and type first), from its URL with the access token
+    /// of `phone_number_id`.
+    pub async fn download_media_at(
+        &self,
+        phone_number_id: Option<&str>,
+        info: MediaInfo,
+    ) -> Result<MediaFile, WhatsAppError> {
         let bytes = self
             .get("media download", &info.url, phone_number_id)
             .await?;

@@ -22,9 +22,11 @@
 //! listed is dead code (refused by the workspace's lints); one listed but
 //! not written does not compile.
 //!
-//! The event bus and the subscription log have suites of their own:
-//! [`event_bus_conformance_tests!`](crate::event_bus_conformance_tests) and
-//! [`subscription_log_conformance_tests!`](crate::subscription_log_conformance_tests).
+//! The event bus, the subscription log and the media store (not part of
+//! [`Store`]) have suites of their own:
+//! [`event_bus_conformance_tests!`](crate::event_bus_conformance_tests),
+//! [`subscription_log_conformance_tests!`](crate::subscription_log_conformance_tests)
+//! and [`media_store_conformance_tests!`](crate::media_store_conformance_tests).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
@@ -39,6 +41,10 @@ mod support;
 
 pub use bus::bus_delivers_in_order_to_the_right_tenant;
 pub use inbox::routing::queue_property;
+pub use ports::media::{
+    absent_media_is_none_and_bad_types_are_refused, media_is_kept_and_read_back_exactly,
+    media_is_scoped_by_tenant, putting_media_again_replaces_it,
+};
 pub use subscriptions::subscription_log_keeps_positions_retries_and_dead_letters;
 
 /// The one list of store conformance tests, by group and suite: calls
@@ -353,6 +359,23 @@ macro_rules! subscription_log_conformance_tests {
     ($($make:tt)+) => {
         $crate::__conformance_each!(
             [subscription_log_keeps_positions_retries_and_dead_letters] log => (log); $($make)+
+        );
+    };
+}
+
+/// Runs the [`MediaStore`](crate::ports::MediaStore) conformance tests.
+/// `$make` evaluates to a future of an `Arc` of a fresh, empty media store
+/// (or of an `Option` of one with `optional:`, where `None` skips).
+#[macro_export]
+macro_rules! media_store_conformance_tests {
+    ($($make:tt)+) => {
+        $crate::__conformance_each!(
+            [
+                media_is_kept_and_read_back_exactly,
+                absent_media_is_none_and_bad_types_are_refused,
+                media_is_scoped_by_tenant,
+                putting_media_again_replaces_it
+            ] store => (store); $($make)+
         );
     };
 }

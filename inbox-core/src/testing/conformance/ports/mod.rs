@@ -7,6 +7,7 @@ pub(crate) mod contacts;
 pub(crate) mod conversations;
 pub(crate) mod dead_letters;
 pub(crate) mod directory;
+pub(crate) mod media;
 pub(crate) mod messages;
 pub(crate) mod read_markers;
 pub(crate) mod reports;
