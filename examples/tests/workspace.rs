@@ -531,6 +531,8 @@ async fn a_conversation_reads_like_a_chat() {
     ))
     .await;
     say(SimContent::Document("factura-118.pdf".into())).await;
+    say(SimContent::Image("La caja".into())).await;
+    say(SimContent::Voice).await;
 
     let marta = row_id(&ana, "Marta").await;
     click(&ana, &format!("[data-id=\"{marta}\"]")).await;
@@ -596,6 +598,42 @@ async fn a_conversation_reads_like_a_chat() {
         t.contains("Lucía Pérez") && t.contains("+34 600 100 200")
     })
     .await;
+    wait_for(&ana, "[data-testid=media-document]", |t| {
+        t.starts_with("Document: factura-118.pdf")
+    })
+    .await;
+    // Media in place, through the media proxy: the photo loaded, the voice
+    // note playable, the document downloadable under its name.
+    let started = Instant::now();
+    loop {
+        let loaded = js(&ana, "const i = document.querySelector('[data-testid=media-image] img'); return i ? i.naturalWidth : 0").await;
+        if loaded.as_i64().unwrap_or(0) > 0 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the photo never loaded"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let audio = ana
+        .find(Locator::Css("[data-testid=media-voice] audio"))
+        .await
+        .unwrap();
+    assert!(audio
+        .attr("src")
+        .await
+        .unwrap()
+        .unwrap()
+        .starts_with("/api/media/"));
+    let download = ana
+        .find(Locator::Css("[data-testid=media-download]"))
+        .await
+        .unwrap();
+    assert_eq!(
+        download.attr("download").await.unwrap().as_deref(),
+        Some("factura-118.pdf")
+    );
     let time = ana
         .find(Locator::Css("[data-testid=messages] time"))
         .await
@@ -612,8 +650,8 @@ async fn a_conversation_reads_like_a_chat() {
         .unwrap();
     assert_eq!(
         bubbles.len(),
-        7,
-        "3 texts, a reply, a place, a card, a document"
+        9,
+        "3 texts, a reply, a place, a card, a document, a photo, a voice note"
     );
     let png = screenshot(&ana, "conversation.png").await;
     eprintln!("screenshot: {}", png.display());

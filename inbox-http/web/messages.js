@@ -126,8 +126,36 @@ function describe(content) {
   }
 }
 
-// What a message shows: text with links, a place with its map, cards.
-function body(content) {
+// Media in place, through the server's media proxy (it fetches the file
+// from WhatsApp with the number's token and keeps it): photos and stickers
+// shown, video and audio players, documents to download.
+function mediaView(content, m) {
+  const label = { image: "Photo", video: "Video", audio: "Audio", voice: "Voice note", document: "Document", sticker: "Sticker" }[content.kind] || content.kind;
+  const name = (content.media && content.media.filename) || "";
+  const src = m && content.media && content.media.id ? `/api/media/${encodeURIComponent(m.id)}` : null;
+  const caption = content.caption ? el("div", { class: "caption" }, ...linked(content.caption)) : null;
+  let shown = null;
+  if (src && (content.kind === "image" || content.kind === "sticker")) {
+    shown = el("a", { href: src, target: "_blank", rel: "noopener" }, el("img", { src, alt: content.caption || `${label} from the customer`, loading: "lazy", class: content.kind }));
+  } else if (src && content.kind === "video") {
+    shown = el("video", { src, controls: "controls", preload: "metadata", "aria-label": label });
+  } else if (src && (content.kind === "audio" || content.kind === "voice")) {
+    shown = el("audio", { src, controls: "controls", preload: "none", "aria-label": label });
+  } else if (src) {
+    shown = el("a", { href: src, download: name || "document", "data-testid": "media-download" }, `Download${name ? ` ${name}` : ""}`);
+  }
+  return el(
+    "span",
+    { class: `media ${content.kind}`, "data-testid": `media-${content.kind}` },
+    el("span", { class: "media-kind" }, name ? `${label}: ${name}` : label),
+    shown ? el("div", { class: "media-body" }, shown) : null,
+    caption,
+  );
+}
+
+// What a message shows: text with links, a place with its map, cards,
+// media in place.
+function body(content, m) {
   switch (content.type) {
     case "text":
       return el("span", { class: "text" }, ...linked(content.body));
@@ -149,16 +177,8 @@ function body(content) {
           el("span", { class: "card-line", "data-testid": "contact-card" }, `👤 ${c.name}`, (c.phones || []).length ? ` · ${c.phones.join(", ")}` : ""),
         ),
       );
-    case "media": {
-      const label = { image: "Photo", video: "Video", audio: "Audio", voice: "Voice note", document: "Document", sticker: "Sticker" }[content.kind] || content.kind;
-      const name = (content.media && content.media.filename) || "";
-      return el(
-        "span",
-        { class: `media ${content.kind}`, "data-testid": `media-${content.kind}` },
-        el("span", { class: "media-kind" }, name ? `${label}: ${name}` : label),
-        content.caption ? el("span", { class: "caption" }, " · ", ...linked(content.caption)) : null,
-      );
-    }
+    case "media":
+      return mediaView(content, m);
     default:
       return el("span", {}, describe(content));
   }
@@ -205,7 +225,7 @@ function messageView(m, r, v) {
     m.context && m.context.reply_to
       ? el("div", { class: "quote", "data-testid": "quote" }, quoted ? describe(quoted.content).slice(0, 140) : "an earlier message")
       : null,
-    edited ? body(edited) : body(m.content),
+    edited ? body(edited) : body(m.content, m),
     edited ? el("div", { class: "revised", "data-testid": "edited", title: `Before: ${describe(m.content)}` }, "edited") : null,
     deleted ? el("div", { class: "revised", "data-testid": "deleted" }, `deleted by the customer at ${clock(deleted)} (kept here for the record)`) : null,
     el("div", { class: "foot" }, timeView(m.sent_at || m.created_at), ticks(m)),
