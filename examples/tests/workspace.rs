@@ -817,7 +817,7 @@ async fn under_assignee_only_replies_the_composer_says_why_it_is_closed() {
     click(&ben, "[data-testid=view-all]").await;
     click(&ben, &format!("[data-id=\"{marta}\"]")).await;
     wait_for(&ben, "[data-testid=reply-refused]", |t| {
-        t.contains("only the owner (ana) may reply here")
+        t == "You cannot reply here: only its owner, ana, may reply (this workspace's reply policy is assignee-only): claim it or add a note."
     })
     .await;
     // Ben can still leave Ana a note.

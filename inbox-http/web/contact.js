@@ -17,10 +17,15 @@ function toggleContactPanel() {
   renderContactPanel();
 }
 
-// Saves a change to the contact on the version shown, then redraws.
-async function changeContact(contact, change) {
+// Saves a change to the contact on the version shown, then redraws; the
+// fields that made it (`done`, by data-testid) are emptied once saved.
+async function changeContact(contact, change, done = []) {
   try {
     await api("PUT", `/api/contacts/${contact.id}`, { version: contact.version, ...change });
+    for (const id of done) {
+      const input = document.querySelector(`.contact-panel [data-testid="${id}"]`);
+      if (input) input.value = "";
+    }
     if (state.selected) await openConversation(state.selected);
   } catch (err) {
     if (err.status === 401) return sessionEnded();
@@ -71,11 +76,12 @@ async function renderContactPanel() {
   const name = el("input", { value: k.display_name || "", placeholder: k.profile_name || "name for the team", "aria-label": "Name the team uses", "data-testid": "contact-display-name", disabled: editable ? null : "disabled" });
   name.addEventListener("change", () => changeContact(k, { display_name: name.value.trim() }));
   const newTag = el("input", { placeholder: "add a tag", "aria-label": "Add a tag to the contact", size: 10, "data-testid": "contact-tag-input" });
-  const addTag = () => newTag.value.trim() && changeContact(k, { add_tags: [newTag.value.trim()] });
+  const addTag = () => newTag.value.trim() && changeContact(k, { add_tags: [newTag.value.trim()] }, ["contact-tag-input"]);
   newTag.addEventListener("keydown", (ev) => ev.key === "Enter" && addTag());
   const attrKey = el("input", { placeholder: "attribute", "aria-label": "Attribute name", size: 10, "data-testid": "contact-attr-key" });
   const attrValue = el("input", { placeholder: "value", "aria-label": "Attribute value", size: 10, "data-testid": "contact-attr-value" });
-  const setAttr = () => attrKey.value.trim() && changeContact(k, { attributes: { [attrKey.value.trim()]: attrValue.value } });
+  const setAttr = () =>
+    attrKey.value.trim() && changeContact(k, { attributes: { [attrKey.value.trim()]: attrValue.value } }, ["contact-attr-key", "contact-attr-value"]);
   const earlier = ((history && history.conversations) || []).filter((c) => c.id !== d.conversation.id);
   const panel = el(
     "aside",
@@ -133,7 +139,13 @@ async function renderContactPanel() {
       : el("p", { class: "hint", "data-testid": "contact-conversations" }, "None."),
     contextView(d.context) ? [el("h4", {}, "Customer records"), contextView(d.context)] : null,
   );
-  if (old) old.replaceWith(panel);
-  else pane.append(panel);
+  // Redrawn live: what the agent is typing in it stays (as in the head).
+  if (old) {
+    const inputs = keepInputs(old);
+    old.replaceWith(panel);
+    restoreInputs(panel, inputs);
+  } else {
+    pane.append(panel);
+  }
   pane.classList.add("with-contact");
 }

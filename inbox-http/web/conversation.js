@@ -25,8 +25,10 @@ const drawnVersion = (id) => (drawn() && drawn().id === id ? drawn().version : n
 // refresh puts them back (and the focus and caret with them).
 function keepInputs(root) {
   const kept = {};
+  // Inputs only when the agent changed them (a value drawn from the server
+  // is drawn afresh, in case someone else changed it).
   for (const e of root.querySelectorAll("input[data-testid], select[data-testid]")) {
-    kept[e.dataset.testid] = e.value;
+    if (e.tagName === "SELECT" || e.value !== e.defaultValue) kept[e.dataset.testid] = e.value;
   }
   const f = document.activeElement;
   const focus = f && root.contains(f) && f.dataset.testid ? { id: f.dataset.testid, start: f.selectionStart, end: f.selectionEnd } : null;

@@ -183,7 +183,7 @@ fn agent_may(agent: &Agent, c: &Conversation, replies: &crate::inbox::ReplyPolic
         _ if !can(Action::Reply) => Allowance::no("your role may not reply"),
         Some(owner) if owner != &agent.id && replies.assignee_only && !can(Action::OverrideAssignee) => {
             Allowance::no(format!(
-                "only the owner ({owner}) may reply here: this workspace's reply policy is assignee-only; claim it or add a note"
+                "only its owner, {owner}, may reply (this workspace's reply policy is assignee-only): claim it or add a note"
             ))
         }
         _ => Allowance::yes(),
