@@ -604,18 +604,12 @@ async fn a_conversation_reads_like_a_chat() {
     .await;
     // Media in place, through the media proxy: the photo loaded, the voice
     // note playable, the document downloadable under its name.
-    let started = Instant::now();
-    loop {
-        let loaded = js(&ana, "const i = document.querySelector('[data-testid=media-image] img'); return i ? i.naturalWidth : 0").await;
-        if loaded.as_i64().unwrap_or(0) > 0 {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "the photo never loaded"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    until_js(
+        &ana,
+        "const i = document.querySelector('[data-testid=media-image] img'); return !!i && i.naturalWidth > 0",
+        "the photo to load",
+    )
+    .await;
     let audio = ana
         .find(Locator::Css("[data-testid=media-voice] audio"))
         .await
@@ -1093,6 +1087,28 @@ async fn on_a_phone_the_list_and_the_conversation_are_two_screens() {
         t.contains("Marta") || t.contains("No conversations")
     })
     .await;
+    // A live event reloads the conversation in the background: the agent
+    // who went back to the list stays on the list.
+    meta.customer_writes(
+        "34600100001",
+        "Marta Ruiz",
+        SimContent::Text("¿Sigue ahí?".into()),
+    )
+    .await
+    .unwrap();
+    until_js(
+        &ana,
+        "return document.querySelector('[data-testid=messages]').textContent.includes('Sigue ahí')",
+        "the conversation reloaded behind the list",
+    )
+    .await;
+    let shown = "return [getComputedStyle(document.querySelector('.list')).display, \
+                 getComputedStyle(document.querySelector('.pane')).display]";
+    assert_eq!(
+        js(&ana, shown).await,
+        serde_json::json!(["flex", "none"]),
+        "the list keeps the screen after a live reload"
+    );
     ana.close().await.unwrap();
     server.shutdown().await;
 }

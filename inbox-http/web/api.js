@@ -158,7 +158,7 @@ function conflictText(d, fresh) {
 async function act(id, path, body) {
   // Reloaded only while it is still the one the agent wants (they may
   // have clicked another meanwhile).
-  const reload = () => Promise.all([state.selected === id ? openConversation(id) : null, loadList()]);
+  const reload = () => Promise.all([state.selected === id ? reloadConversation() : null, loadList()]);
   try {
     const out = await api("POST", `/api/conversations/${id}/${path}`, body, newKey());
     for (const w of (out && out.warnings) || []) banner(w);

@@ -191,14 +191,24 @@ function renderPane() {
 
 let viewingTimer = null;
 let opening = 0;
-async function openConversation(id, quiet = false) {
+
+// The conversation on screen read again (a live event, an action done):
+// on a phone, where the list and the conversation are two screens, an
+// agent who went back to the list stays there.
+function reloadConversation() {
+  return state.selected ? openConversation(state.selected, false, true) : null;
+}
+
+// Opens conversation `id` (`quiet`: no banner if it cannot be read;
+// `reloading`: the same conversation read again, not an agent's click).
+async function openConversation(id, quiet = false, reloading = false) {
   const changed = state.selected !== id;
   if (changed && state.selected) {
     api("POST", `/api/conversations/${state.selected}/viewing`, { state: "left" }).catch(() => {});
   }
   state.selected = id;
   state.cursor = id;
-  $("#app").classList.add("reading");
+  if (!reloading) $("#app").classList.add("reading");
   localStorage.setItem(lastOpenKey(), id);
   const ticket = ++opening;
   if (changed) performance.mark(`inbox:open:${id}`);

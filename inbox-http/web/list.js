@@ -224,7 +224,7 @@ async function bulk(path, body, done) {
   state.picked.clear();
   pick(null, false);
   await loadList();
-  if (state.selected) openConversation(state.selected);
+  reloadConversation();
   const ok = picked.length - refused.length;
   banner(refused.length ? `${done} ${ok} of ${picked.length}. Not done: ${refused.join(" · ")}` : `${done} ${ok}.`, !refused.length);
 }

@@ -8,7 +8,7 @@ function refreshSoon() {
   clearTimeout(refreshTimer);
   refreshTimer = setTimeout(() => {
     loadList();
-    if (state.selected) openConversation(state.selected);
+    reloadConversation();
     if (state.tab === "dashboard") loadDashboard();
     if (state.tab === "admin") loadAdmin();
   }, 150);

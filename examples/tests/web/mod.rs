@@ -107,6 +107,22 @@ pub async fn wait_for(c: &Client, css: &str, check: impl Fn(&str) -> bool) -> El
     }
 }
 
+/// Waits until `script` (a function body run in the page) returns `true`;
+/// `what` names what was awaited when it never does.
+pub async fn until_js(c: &Client, script: &str, what: &str) {
+    let started = Instant::now();
+    loop {
+        if c.execute(script, vec![]).await.ok() == Some(serde_json::Value::Bool(true)) {
+            return;
+        }
+        if started.elapsed() > WAIT {
+            let page = page_text(c).await;
+            panic!("waited {WAIT:?} for {what}; the page says:\n{page}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Clicks `css`, finding it again if the page re-rendered meanwhile.
 pub async fn click(c: &Client, css: &str) {
     let started = Instant::now();
