@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use inbox_core::{Actor, AgentId, ConversationId, TenantId};
 use inbox_examples::server::config::ServerConfig;
 use inbox_examples::server::launch::{Delivery, Launch, Running};
-use inbox_examples::server::simulator::SimContent;
+use inbox_examples::server::simulator::{FakeMeta, SimContent};
 use web::*;
 
 fn demo(agent: &str) -> Actor {
@@ -49,6 +49,21 @@ async fn row_id(c: &Client, who: &str) -> String {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Marta writes `text`: the id of her conversation's row on `page`.
+async fn marta_says(meta: &FakeMeta, page: &Client, text: &str) -> String {
+    meta.customer_writes("34600100001", "Marta Ruiz", SimContent::Text(text.into()))
+        .await
+        .unwrap();
+    row_id(page, "Marta").await
+}
+
+/// Opens conversation `id` on `page` and claims it for Ana.
+async fn open_and_claim(page: &Client, id: &str) {
+    click(page, &format!("[data-id=\"{id}\"]")).await;
+    click(page, "[data-testid=claim]").await;
+    wait_for(page, "[data-testid=owner]", |t| t == "Ana").await;
 }
 
 /// Makes this page's requests for `path_start` (GETs only) wait `ms`
@@ -84,14 +99,15 @@ async fn js(c: &Client, script: &str) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_action_lands_on_the_conversation_on_screen() {
-    let Some(path) = chromedriver_or_skip() else {
+    let Some(Desk {
+        server,
+        meta,
+        page: ana,
+        driver: _driver,
+    }) = desk("ana").await
+    else {
         return;
     };
-    let server = simulated_server(Duration::from_secs(3)).await;
-    let meta = server.meta.clone().unwrap();
-    let driver = start_driver(&path).await;
-    let ana = browser(&driver).await;
-    sign_in(&ana, &server.url, "ana").await;
     for (wa, name, text) in [
         ("34600100001", "Marta Ruiz", "Hola, soy Marta"),
         ("34600100002", "Jon Etxeberria", "Kaixo, Jon naiz"),
@@ -133,14 +149,15 @@ async fn an_action_lands_on_the_conversation_on_screen() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_updates_keep_what_the_agent_typed_chose_and_scrolled() {
-    let Some(path) = chromedriver_or_skip() else {
+    let Some(Desk {
+        server,
+        meta,
+        page: ana,
+        driver: _driver,
+    }) = desk("ana").await
+    else {
         return;
     };
-    let server = simulated_server(Duration::from_secs(3)).await;
-    let meta = server.meta.clone().unwrap();
-    let driver = start_driver(&path).await;
-    let ana = browser(&driver).await;
-    sign_in(&ana, &server.url, "ana").await;
     for i in 1..=30 {
         let text = format!("Mensaje número {i} de una historia larga");
         meta.customer_writes("34600100001", "Marta Ruiz", SimContent::Text(text))
@@ -220,14 +237,15 @@ async fn live_updates_keep_what_the_agent_typed_chose_and_scrolled() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_handoff_carries_its_note_and_resolved_conversations_are_found() {
-    let Some(path) = chromedriver_or_skip() else {
+    let Some(Desk {
+        server,
+        meta,
+        page: ana,
+        driver: _driver,
+    }) = desk("ana").await
+    else {
         return;
     };
-    let server = simulated_server(Duration::from_secs(3)).await;
-    let meta = server.meta.clone().unwrap();
-    let driver = start_driver(&path).await;
-    let ana = browser(&driver).await;
-    sign_in(&ana, &server.url, "ana").await;
     meta.customer_writes(
         "34600100001",
         "Marta Ruiz",
@@ -280,9 +298,7 @@ async fn a_handoff_carries_its_note_and_resolved_conversations_are_found() {
 
     // Marta's, resolved, leaves the active list and is still found.
     let marta = row_id(&ana, "Marta").await;
-    click(&ana, &format!("[data-id=\"{marta}\"]")).await;
-    click(&ana, "[data-testid=claim]").await;
-    wait_for(&ana, "[data-testid=owner]", |t| t == "Ana").await;
+    open_and_claim(&ana, &marta).await;
     click(&ana, "[data-testid=resolve]").await;
     wait_for(&ana, "[data-testid=status]", |t| t == "resolved").await;
     click(&ana, "[data-testid=view-all]").await;
@@ -329,9 +345,7 @@ async fn an_agent_sees_what_they_may_do_and_who_replied_before_them() {
 
     // An agent: no Assign (a supervisor's), no Dashboard (supervisors').
     let marta = row_id(&ana, "Marta").await;
-    click(&ana, &format!("[data-id=\"{marta}\"]")).await;
-    click(&ana, "[data-testid=claim]").await;
-    wait_for(&ana, "[data-testid=owner]", |t| t == "Ana").await;
+    open_and_claim(&ana, &marta).await;
     for gone in ["[data-testid=assign]", "[data-testid=assign-to]"] {
         assert!(
             ana.find(Locator::Css(gone)).await.is_err(),
@@ -417,17 +431,8 @@ async fn a_server_that_goes_away_loses_no_draft() {
     let driver = start_driver(&path).await;
     let ana = browser(&driver).await;
     sign_in(&ana, &server.url, "ana").await;
-    meta.customer_writes(
-        "34600100001",
-        "Marta Ruiz",
-        SimContent::Text("¿Me llamáis?".into()),
-    )
-    .await
-    .unwrap();
-    let marta = row_id(&ana, "Marta").await;
-    click(&ana, &format!("[data-id=\"{marta}\"]")).await;
-    click(&ana, "[data-testid=claim]").await;
-    wait_for(&ana, "[data-testid=owner]", |t| t == "Ana").await;
+    let marta = marta_says(&meta, &ana, "¿Me llamáis?").await;
+    open_and_claim(&ana, &marta).await;
     type_into(&ana, "[data-testid=composer]", "Te llamo en cinco minutos").await;
 
     // The server goes away: said plainly, nothing lost.
@@ -501,14 +506,15 @@ async fn a_server_that_goes_away_loses_no_draft() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_conversation_reads_like_a_chat() {
-    let Some(path) = chromedriver_or_skip() else {
+    let Some(Desk {
+        server,
+        meta,
+        page: ana,
+        driver: _driver,
+    }) = desk("ana").await
+    else {
         return;
     };
-    let server = simulated_server(Duration::from_secs(3)).await;
-    let meta = server.meta.clone().unwrap();
-    let driver = start_driver(&path).await;
-    let ana = browser(&driver).await;
-    sign_in(&ana, &server.url, "ana").await;
     let (wa, name) = ("34600100001", "Marta Ruiz");
     let say = |content: SimContent| {
         let meta = meta.clone();
@@ -655,25 +661,17 @@ async fn a_conversation_reads_like_a_chat() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_composer_offers_canned_responses_emoji_and_templates() {
-    let Some(path) = chromedriver_or_skip() else {
+    let Some(Desk {
+        server,
+        meta,
+        page: ana,
+        driver: _driver,
+    }) = desk("ana").await
+    else {
         return;
     };
-    let server = simulated_server(Duration::from_secs(3)).await;
-    let meta = server.meta.clone().unwrap();
-    let driver = start_driver(&path).await;
-    let ana = browser(&driver).await;
-    sign_in(&ana, &server.url, "ana").await;
-    meta.customer_writes(
-        "34600100001",
-        "Marta Ruiz",
-        SimContent::Text("¿A qué hora abrís?".into()),
-    )
-    .await
-    .unwrap();
-    let marta = row_id(&ana, "Marta").await;
-    click(&ana, &format!("[data-id=\"{marta}\"]")).await;
-    click(&ana, "[data-testid=claim]").await;
-    wait_for(&ana, "[data-testid=owner]", |t| t == "Ana").await;
+    let marta = marta_says(&meta, &ana, "¿A qué hora abrís?").await;
+    open_and_claim(&ana, &marta).await;
     wait_for(&ana, "[data-testid=window-left]", |t| {
         t.starts_with("Customer window: 23h")
     })
@@ -775,6 +773,94 @@ async fn the_composer_offers_canned_responses_emoji_and_templates() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_attaches_a_document_that_is_uploaded_then_sent_with_its_caption() {
+    let Some(Desk {
+        server,
+        meta,
+        page: ana,
+        driver: _driver,
+    }) = desk("ana").await
+    else {
+        return;
+    };
+    let marta = marta_says(&meta, &ana, "¿Me mandáis la factura?").await;
+    open_and_claim(&ana, &marta).await;
+    // The file chosen with the paperclip's file input.
+    let dir = std::env::temp_dir().join(format!("inbox-attach-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("factura-marzo.pdf");
+    let pdf = inbox_examples::server::simulator::media_file("application/pdf");
+    std::fs::write(&file, pdf).unwrap();
+    let input = ana
+        .find(Locator::Css("[data-testid=attach-input]"))
+        .await
+        .unwrap();
+    input.send_keys(file.to_str().unwrap()).await.unwrap();
+    wait_for(&ana, "[data-testid=attachment]", |t| {
+        t.contains("factura-marzo.pdf")
+    })
+    .await;
+    type_into(&ana, "[data-testid=composer]", "Aquí tiene su factura").await;
+    screenshot(&ana, "attachment.png").await;
+    click(&ana, "[data-testid=send-reply]").await;
+    // Uploaded to the number's media endpoint, then sent with the caption.
+    let started = Instant::now();
+    while !meta
+        .received()
+        .iter()
+        .any(|r| r.kind == "document" && r.text.as_deref() == Some("Aquí tiene su factura"))
+    {
+        assert!(
+            started.elapsed() < WAIT,
+            "the document never reached the customer: {:?}",
+            meta.received()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let uploads = meta.uploads();
+    assert_eq!(uploads.len(), 1, "{uploads:?}");
+    assert_eq!(
+        (
+            uploads[0].filename.as_str(),
+            uploads[0].content_type.as_str()
+        ),
+        ("factura-marzo.pdf", "application/pdf")
+    );
+    assert_eq!(uploads[0].bytes, pdf);
+    // On the timeline as a document to download; the composer emptied.
+    wait_for(&ana, "[data-testid=messages]", |t| {
+        t.contains("factura-marzo.pdf") && t.contains("Aquí tiene su factura")
+    })
+    .await;
+    let chip = ana
+        .find(Locator::Css("[data-testid=attachment]"))
+        .await
+        .unwrap();
+    assert!(!chip.is_displayed().await.unwrap(), "the file was sent");
+    assert_eq!(value_of(&ana, "[data-testid=composer]").await, "");
+    let served = js(
+        &ana,
+        "const a = [...document.querySelectorAll('[data-testid=media-document] a')].pop(); return a ? a.getAttribute('href') : null",
+    )
+    .await;
+    let href = served.as_str().expect("a download link").to_string();
+    let status = js(
+        &ana,
+        &format!("return fetch('{href}').then(async (r) => [r.status, (await r.arrayBuffer()).byteLength])"),
+    )
+    .await;
+    assert_eq!(
+        status,
+        json!([200, pdf.len()]),
+        "served from the media proxy"
+    );
+    screenshot(&ana, "attachment-sent.png").await;
+    std::fs::remove_dir_all(&dir).ok();
+    ana.close().await.unwrap();
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn under_assignee_only_replies_the_composer_says_why_it_is_closed() {
     let Some(path) = chromedriver_or_skip() else {
         return;
@@ -805,9 +891,7 @@ async fn under_assignee_only_replies_the_composer_says_why_it_is_closed() {
         .await
         .unwrap();
     let marta = row_id(&ana, "Marta").await;
-    click(&ana, &format!("[data-id=\"{marta}\"]")).await;
-    click(&ana, "[data-testid=claim]").await;
-    wait_for(&ana, "[data-testid=owner]", |t| t == "Ana").await;
+    open_and_claim(&ana, &marta).await;
     click(&ben, "[data-testid=view-all]").await;
     click(&ben, &format!("[data-id=\"{marta}\"]")).await;
     wait_for(&ben, "[data-testid=reply-refused]", |t| {
@@ -1040,14 +1124,7 @@ async fn on_a_phone_the_list_and_the_conversation_are_two_screens() {
     let ana = browser(&driver).await;
     ana.set_window_size(390, 844).await.unwrap();
     sign_in(&ana, &server.url, "ana").await;
-    meta.customer_writes(
-        "34600100001",
-        "Marta Ruiz",
-        SimContent::Text("Hola desde el móvil".into()),
-    )
-    .await
-    .unwrap();
-    let marta = row_id(&ana, "Marta").await;
+    let marta = marta_says(&meta, &ana, "Hola desde el móvil").await;
     let width = "return [document.documentElement.scrollWidth, window.innerWidth]";
     let fits = |v: serde_json::Value| v[0].as_i64().unwrap() <= v[1].as_i64().unwrap();
     assert!(
@@ -1115,22 +1192,16 @@ async fn on_a_phone_the_list_and_the_conversation_are_two_screens() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_is_notified_of_what_concerns_them() {
-    let Some(path) = chromedriver_or_skip() else {
+    let Some(Desk {
+        server,
+        meta,
+        page: ana,
+        driver: _driver,
+    }) = desk("ana").await
+    else {
         return;
     };
-    let server = simulated_server(Duration::from_secs(3)).await;
-    let meta = server.meta.clone().unwrap();
-    let driver = start_driver(&path).await;
-    let ana = browser(&driver).await;
-    sign_in(&ana, &server.url, "ana").await;
-    meta.customer_writes(
-        "34600100001",
-        "Marta Ruiz",
-        SimContent::Text("¿Alguien?".into()),
-    )
-    .await
-    .unwrap();
-    let marta = row_id(&ana, "Marta").await;
+    let marta = marta_says(&meta, &ana, "¿Alguien?").await;
     let id = ConversationId::new(&marta).unwrap();
     let version = |server: &Running| {
         let inbox = server.inbox.clone();
@@ -1421,14 +1492,15 @@ async fn the_contact_panel_shows_and_keeps_who_the_customer_is() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn search_ignores_accents_and_marks_what_matched() {
-    let Some(path) = chromedriver_or_skip() else {
+    let Some(Desk {
+        server,
+        meta,
+        page: ana,
+        driver: _driver,
+    }) = desk("ana").await
+    else {
         return;
     };
-    let server = simulated_server(Duration::from_secs(3)).await;
-    let meta = server.meta.clone().unwrap();
-    let driver = start_driver(&path).await;
-    let ana = browser(&driver).await;
-    sign_in(&ana, &server.url, "ana").await;
     meta.customer_writes(
         "5511990000004",
         "João Silva",

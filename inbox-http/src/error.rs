@@ -63,6 +63,36 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// Meta's failure while `doing` something (`"giving the file"`) as an
+    /// answer: 502 with a code (`graph_unauthorized`, `graph_unavailable`,
+    /// `graph_unexpected`) and what Meta said (its error text, never a
+    /// token).
+    pub fn from_graph(e: inbox_whatsapp::WhatsAppError, doing: &str) -> Self {
+        use inbox_core::ports::TransportError;
+        use inbox_whatsapp::WhatsAppError as W;
+        match e {
+            W::Inbox(e) => e.into(),
+            W::Transport(TransportError::Unauthorized { .. }) => Self::new(
+                StatusCode::BAD_GATEWAY,
+                "graph_unauthorized",
+                "Meta refused the number's access token; the platform operator must set a valid one",
+            ),
+            W::Transport(e) => Self::new(
+                StatusCode::BAD_GATEWAY,
+                "graph_unavailable",
+                format!("Meta's Graph API failed {doing}: {e}"),
+            ),
+            W::UnexpectedResponse(what) => Self::new(
+                StatusCode::BAD_GATEWAY,
+                "graph_unexpected",
+                format!("Meta's Graph API answered something unexpected {doing}: {what}"),
+            ),
+            other => Self::internal(StatusCode::BAD_GATEWAY, "graph_unavailable", &other),
+        }
+    }
+}
+
 impl From<inbox_core::Error> for ApiError {
     fn from(e: inbox_core::Error) -> Self {
         use inbox_core::Error as E;

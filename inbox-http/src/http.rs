@@ -32,8 +32,12 @@ pub const CSP: &str = "default-src 'self'; img-src 'self' data:; object-src 'non
 /// JSON, panics caught (a 500 with a request id), the request timeout
 /// (408) and the body limit (413).
 pub fn harden(app: Router, settings: &Settings) -> Router {
+    // Agents' files (`POST /api/conversations/{id}/attachments`) read
+    // their body themselves, within `media.max_upload_bytes`; every other
+    // body is read through an extractor, within `body_limit`.
+    let upload = usize::try_from(settings.media.max_upload_bytes).unwrap_or(usize::MAX);
     app.layer(DefaultBodyLimit::max(settings.body_limit))
-        .layer(RequestBodyLimitLayer::new(settings.body_limit))
+        .layer(RequestBodyLimitLayer::new(settings.body_limit.max(upload)))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             settings.request_timeout,

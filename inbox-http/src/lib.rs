@@ -325,6 +325,7 @@ api_routes! {
     post "/conversations/{id}/transfer" => api::transfer,
     post "/conversations/{id}/release" => api::release,
     post "/conversations/{id}/reply" => api::reply,
+    post "/conversations/{id}/attachments" => api::attach,
     post "/conversations/{id}/messages/{message_id}/resend" => api::resend,
     post "/conversations/{id}/notes" => api::note,
     post "/conversations/{id}/tags" => api::tags,

@@ -23,9 +23,8 @@ use axum::response::{IntoResponse, Response};
 use std::time::Duration;
 
 use inbox_core::model::{Content, MediaKind, MediaRef, Message};
-use inbox_core::ports::{MediaKey, MediaObject, TransportError};
+use inbox_core::ports::{MediaKey, MediaObject};
 use inbox_core::{Actor, MessageId, TenantId};
-use inbox_whatsapp::WhatsAppError;
 
 use crate::api::On;
 use crate::error::{ApiError, ApiResult};
@@ -46,6 +45,11 @@ pub struct MediaLimits {
     pub allowed_types: Vec<String>,
     /// How long a browser may keep a file (`Cache-Control: private`).
     pub max_age: Duration,
+    /// The largest file an agent may send
+    /// (`POST /api/conversations/{id}/attachments`), in bytes, whatever
+    /// WhatsApp takes for its kind (default 16 MiB). The request body
+    /// limit of that route.
+    pub max_upload_bytes: u64,
 }
 
 impl MediaLimits {
@@ -100,13 +104,14 @@ impl Default for MediaLimits {
             max_document_bytes: 100 << 20,
             allowed_types: Self::DEFAULT_TYPES.iter().map(|t| t.to_string()).collect(),
             max_age: Duration::from_secs(24 * 60 * 60),
+            max_upload_bytes: 16 << 20,
         }
     }
 }
 
 /// A content type without parameters, lower case (`audio/ogg; codecs=opus`
 /// is `audio/ogg`).
-fn essence(content_type: &str) -> String {
+pub(crate) fn essence(content_type: &str) -> String {
     let end = content_type.find(';').unwrap_or(content_type.len());
     content_type[..end].trim().to_ascii_lowercase()
 }
@@ -212,14 +217,14 @@ async fn fetch_and_keep(
     let info = graph
         .media_info(number, media_id)
         .await
-        .map_err(graph_error)?;
+        .map_err(|e| ApiError::from_graph(e, "giving the file"))?;
     if let Some(size) = info.file_size.filter(|s| *s > limit) {
         return Err(too_large(size, limit));
     }
     let file = graph
         .download_media_at(number, info)
         .await
-        .map_err(graph_error)?;
+        .map_err(|e| ApiError::from_graph(e, "giving the file"))?;
     let size = file.bytes.len() as u64;
     if size > limit {
         return Err(too_large(size, limit));
@@ -250,30 +255,6 @@ fn too_large(size: u64, limit: u64) -> ApiError {
     );
     e.details = Some(serde_json::json!({ "size": size, "limit": limit }));
     e
-}
-
-/// Meta's failure as an answer: 502 with a code and what Meta said (its
-/// error text, never a token).
-fn graph_error(e: WhatsAppError) -> ApiError {
-    match e {
-        WhatsAppError::Inbox(e) => e.into(),
-        WhatsAppError::Transport(TransportError::Unauthorized { .. }) => ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            "graph_unauthorized",
-            "Meta refused the number's access token; the platform operator must set a valid one",
-        ),
-        WhatsAppError::Transport(e) => ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            "graph_unavailable",
-            format!("Meta's Graph API failed to give the file: {e}"),
-        ),
-        WhatsAppError::UnexpectedResponse(what) => ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            "graph_unexpected",
-            format!("Meta's Graph API answered something unexpected: {what}"),
-        ),
-        other => ApiError::internal(StatusCode::BAD_GATEWAY, "graph_unavailable", &other),
-    }
 }
 
 /// The answer: the file with headers that keep it from acting as a page of

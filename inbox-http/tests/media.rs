@@ -396,3 +396,234 @@ async fn a_prefetch_keeps_a_new_messages_file_once_and_views_need_no_meta() {
     assert_eq!((status, body), (StatusCode::OK, PNG.to_vec()));
     server.verify().await;
 }
+
+// ------------------------------------------------------ agents' files
+
+const PDF: &[u8] = b"%PDF-1.7 a small invoice";
+
+impl Media {
+    /// `POST /api/conversations/{id}/attachments?{query}` as ana with `key`:
+    /// status and answer.
+    async fn attach(
+        &self,
+        query: &str,
+        content_type: &str,
+        body: &[u8],
+        key: &str,
+    ) -> (StatusCode, Value) {
+        let path = format!(
+            "/api/conversations/{}/attachments?{query}",
+            self.w.conversation
+        );
+        let req = Request::post(path)
+            .header("x-agent", "acme/ana")
+            .header("idempotency-key", key)
+            .header("content-type", content_type)
+            .body(Body::from(body.to_vec()))
+            .unwrap();
+        let res = self.w.app.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let bytes = axum::body::to_bytes(res.into_body(), 1 << 22)
+            .await
+            .unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains("EAAG"), "the answer shows a token: {text}");
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    /// The messages of ana's conversation.
+    async fn messages(&self) -> usize {
+        let f = &self.w.f;
+        f.store
+            .messages(&f.acme(), &self.w.conversation)
+            .await
+            .unwrap()
+            .len()
+    }
+}
+
+/// Meta's media upload for number 1001 with acme's token, answering
+/// `media_id`, expected `times` times.
+async fn meta_takes_uploads(server: &MockServer, media_id: &str, times: u64) {
+    Mock::given(method("POST"))
+        .and(path("/v23.0/1001/media"))
+        .and(header(
+            "authorization",
+            format!("Bearer {ACME_TOKEN}").as_str(),
+        ))
+        .and(wiremock::matchers::body_string_contains(
+            "filename=\"Factura marzo.pdf\"",
+        ))
+        .and(wiremock::matchers::body_string_contains("application/pdf"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "id": media_id })))
+        .expect(times)
+        .mount(server)
+        .await;
+}
+
+#[tokio::test]
+async fn an_agents_document_is_uploaded_with_the_numbers_token_then_sent_and_kept() {
+    let server = MockServer::start().await;
+    meta_takes_uploads(&server, "up-1", 1).await;
+    let m = media_world(Some(&server), Settings::default()).await;
+    let before = m.messages().await;
+    let query = "version=3&filename=..%2FFactura%20marzo.pdf&caption=Su%20factura";
+    let (status, out) = m.attach(query, "application/pdf", PDF, "att-1").await;
+    assert_eq!(status, StatusCode::OK, "{out}");
+    let message = &out["message"];
+    assert_eq!(message["content"]["type"], "media");
+    assert_eq!(message["content"]["kind"], "document");
+    assert_eq!(message["content"]["caption"], "Su factura");
+    let media = &message["content"]["media"];
+    assert_eq!(media["id"], "up-1");
+    assert_eq!(media["filename"], "Factura marzo.pdf");
+    assert_eq!(media["mime_type"], "application/pdf");
+    assert_eq!(media["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(message["delivery"]["status"], "pending", "{message}");
+    // The same request again: the same message, nothing uploaded again.
+    let (again, replay) = m.attach(query, "application/pdf", PDF, "att-1").await;
+    assert_eq!(
+        (again, &replay["message"]["id"]),
+        (StatusCode::OK, &message["id"])
+    );
+    assert_eq!(m.messages().await, before + 1);
+    // Another file under the key is refused.
+    let (reused, err) = m
+        .attach(query, "application/pdf", b"%PDF other", "att-1")
+        .await;
+    assert_eq!(
+        (reused, err["code"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("idempotency_key_reused")
+        )
+    );
+    // The conversation shows it from this server, without asking Meta.
+    let id = MessageId::new(message["id"].as_str().unwrap()).unwrap();
+    let (status, h, body) = m.get("acme/ana", &id).await;
+    assert_eq!((status, body), (StatusCode::OK, PDF.to_vec()));
+    assert!(text(&h, "content-disposition").contains("Factura marzo.pdf"));
+    server.verify().await;
+}
+
+#[tokio::test]
+async fn a_file_the_reply_would_be_refused_for_is_never_uploaded() {
+    let server = MockServer::start().await;
+    meta_takes_uploads(&server, "never", 0).await;
+    let m = media_world(Some(&server), Settings::default()).await;
+    let before = m.messages().await;
+    let cases: [(&str, &str, Vec<u8>, StatusCode, &str); 6] = [
+        (
+            "version=3",
+            "text/html",
+            b"<script>".to_vec(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+        (
+            "version=3&kind=image",
+            "application/pdf",
+            PDF.to_vec(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+        (
+            "version=3",
+            "image/png",
+            vec![0; (5 << 20) + 1],
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "media_too_large",
+        ),
+        (
+            "version=3&caption=hola",
+            "audio/ogg",
+            b"OggS".to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_content",
+        ),
+        (
+            "version=3",
+            "application/pdf",
+            Vec::new(),
+            StatusCode::BAD_REQUEST,
+            "invalid_input",
+        ),
+        (
+            "filename=x.pdf",
+            "application/pdf",
+            PDF.to_vec(),
+            StatusCode::BAD_REQUEST,
+            "invalid_input",
+        ),
+    ];
+    for (i, (query, content_type, body, want, code)) in cases.iter().enumerate() {
+        let (status, err) = m
+            .attach(query, content_type, body, &format!("bad-{i}"))
+            .await;
+        assert_eq!(
+            (status, err["code"].as_str()),
+            (*want, Some(*code)),
+            "{query} {content_type}: {err}"
+        );
+        assert!(!err["message"].as_str().unwrap_or_default().is_empty());
+    }
+    // Past this server's limit: refused before the body is read whole.
+    let small = Settings {
+        media: inbox_http::media::MediaLimits {
+            max_upload_bytes: 1000,
+            ..Default::default()
+        },
+        ..Settings::default()
+    };
+    let tight = media_world(Some(&server), small).await;
+    let (status, err) = tight
+        .attach("version=3", "application/pdf", &[b'%'; 2000], "big")
+        .await;
+    assert_eq!(
+        (status, err["code"].as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, Some("media_too_large"))
+    );
+    // The window closed a day after the customer wrote: nothing uploaded.
+    m.w.f.advance(chrono::TimeDelta::hours(25));
+    let query = "version=3&filename=Factura%20marzo.pdf";
+    let (status, err) = m.attach(query, "application/pdf", PDF, "late").await;
+    assert_eq!(
+        (status, err["code"].as_str()),
+        (StatusCode::CONFLICT, Some("window_closed")),
+        "{err}"
+    );
+    assert_eq!(m.messages().await, before);
+    server.verify().await;
+}
+
+#[tokio::test]
+async fn meta_refusing_an_upload_is_a_502_and_nothing_is_sent() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v23.0/1001/media"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({
+            "error": {"message": "Invalid OAuth access token.", "type": "OAuthException", "code": 190}
+        })))
+        .mount(&server)
+        .await;
+    let m = media_world(Some(&server), Settings::default()).await;
+    let before = m.messages().await;
+    let query = "version=3&filename=Factura%20marzo.pdf";
+    let (status, err) = m.attach(query, "application/pdf", PDF, "k").await;
+    assert_eq!(
+        (status, err["code"].as_str()),
+        (StatusCode::BAD_GATEWAY, Some("graph_unauthorized")),
+        "{err}"
+    );
+    assert_eq!(m.messages().await, before);
+    // Without a Graph client: 503, nothing sent.
+    let none = media_world(None, Settings::default()).await;
+    let (status, err) = none.attach(query, "application/pdf", PDF, "k").await;
+    assert_eq!(
+        (status, err["code"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("media_unavailable"))
+    );
+}

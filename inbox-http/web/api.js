@@ -36,7 +36,9 @@ const state = {
 // server or the network down) the code is `offline`, and the page shows it
 // until a call gets through again.
 async function api(method, path, body, key) {
-  const headers = { "content-type": "application/json" };
+  // A file goes as it is, with its own type; anything else as JSON.
+  const raw = body instanceof Blob;
+  const headers = { "content-type": raw ? body.type || "application/octet-stream" : "application/json" };
   if (key) headers["idempotency-key"] = key;
   let res;
   try {
@@ -44,7 +46,7 @@ async function api(method, path, body, key) {
       method,
       headers,
       credentials: "same-origin",
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined || raw ? body : JSON.stringify(body),
     });
   } catch {
     connection(false);

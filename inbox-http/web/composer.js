@@ -245,8 +245,10 @@ function composerView(c, open) {
   );
   const canned = cannedPicker(id, text);
   const picker = templatePicker(id);
-  const writeRow = el("div", { class: "actions" }, send, emojiButton, el("span", { class: "hint" }, "Ctrl+Enter sends · / for canned responses"));
+  const attachment = attachControl(() => saveDraft(id, { text: text.value, mode }));
+  const writeRow = el("div", { class: "actions" }, send, emojiButton, attachment.button, attachment.input, attachment.chip, el("span", { class: "hint" }, "Ctrl+Enter sends · / for canned responses"));
   const node = el("div", { class: "composer" }, modes, warning, refused, canned.list, text, emojiRow, writeRow, picker);
+  acceptDrops(node, attachment);
   let mode = draft.mode;
   function setMode(m) {
     mode = m;
@@ -258,6 +260,8 @@ function composerView(c, open) {
     text.classList.toggle("hidden", replying && (!open || blocked));
     writeRow.classList.toggle("hidden", replying && (!open || blocked));
     picker.classList.toggle("hidden", !replying || open || blocked);
+    attachment.button.classList.toggle("hidden", !replying);
+    attachment.chip.classList.toggle("hidden", !replying || !attachment.file);
     text.placeholder = replying ? "Reply to the customer" : "Internal note, seen only by the team; @name mentions";
     send.dataset.testid = replying ? "send-reply" : "send-note";
     updateComposer(node, drawn() && drawn().id === id ? drawn() : c, state.detail && state.detail.may);
@@ -267,12 +271,16 @@ function composerView(c, open) {
   // changed) without touching the text.
   node.refresh = () => setMode(mode);
   async function submit() {
-    if (!text.value.trim()) return text.focus();
+    const file = mode === "reply" ? attachment.file : null;
+    if (!text.value.trim() && !file) return text.focus();
     send.disabled = true;
-    const out = await act(id, mode === "reply" ? "reply" : "notes", { version: drawnVersion(id), text: text.value });
+    const out = file
+      ? await sendAttachment(id, file, text.value.trim())
+      : await act(id, mode === "reply" ? "reply" : "notes", { version: drawnVersion(id), text: text.value });
     send.disabled = false;
     if (out) {
       text.value = "";
+      if (file) attachment.set(null);
       saveDraft(id, { text: "", mode });
     }
   }

@@ -142,6 +142,22 @@ struct MetaState {
     answered_late: u64,
     /// The content type of each media id customers sent.
     media: HashMap<String, &'static str>,
+    /// The files the inbox uploaded for agents.
+    uploads: Vec<Upload>,
+}
+
+/// A file the inbox uploaded (an agent's attachment), as the fake Graph
+/// API took it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Upload {
+    /// The media id the fake gave it.
+    pub id: String,
+    /// Its content type (the form's `type` field).
+    pub content_type: String,
+    /// Its file name.
+    pub filename: String,
+    /// Its bytes.
+    pub bytes: Vec<u8>,
 }
 
 impl MetaState {
@@ -158,6 +174,7 @@ impl MetaState {
             late_rng: StdRng::seed_from_u64(late_seed),
             answered_late: 0,
             media: HashMap::new(),
+            uploads: Vec::new(),
         }
     }
 }
@@ -253,6 +270,22 @@ impl FakeMeta {
         self.state().received.clone()
     }
 
+    /// The content type and size of a media id: a customer's file or an
+    /// upload.
+    fn file(&self, media_id: &str) -> Option<(String, usize)> {
+        let s = self.state();
+        if let Some(t) = s.media.get(media_id) {
+            return Some((t.to_string(), media_file(t).len()));
+        }
+        let u = s.uploads.iter().find(|u| u.id == media_id)?;
+        Some((u.content_type.clone(), u.bytes.len()))
+    }
+
+    /// The files the inbox uploaded for agents, oldest first.
+    pub fn uploads(&self) -> Vec<Upload> {
+        self.state().uploads.clone()
+    }
+
     /// How many sends were refused (window closed).
     pub fn refused(&self) -> u64 {
         self.state().refused
@@ -290,6 +323,7 @@ impl FakeMeta {
                 "/{version}/{waba_id}/message_templates",
                 get(graph_templates),
             )
+            .route("/{version}/{phone_number_id}/media", post(graph_upload))
             .route("/{version}/{media_id}", get(graph_media))
             .route("/media-bytes/{media_id}", get(media_bytes))
             .with_state(self.clone())
@@ -550,7 +584,7 @@ async fn graph_media(
     Path((_version, media_id)): Path<(String, String)>,
     headers: axum::http::HeaderMap,
 ) -> Response {
-    let Some(content_type) = meta.state().media.get(&media_id).copied() else {
+    let Some((content_type, size)) = meta.file(&media_id) else {
         let error = json!({ "error": { "message": "Unsupported get request", "code": 100 } });
         return (StatusCode::NOT_FOUND, Json(error)).into_response();
     };
@@ -562,7 +596,7 @@ async fn graph_media(
         "url": format!("http://{host}/media-bytes/{media_id}"),
         "mime_type": content_type,
         "sha256": "c2ltdWxhdGVk",
-        "file_size": media_file(content_type).len(),
+        "file_size": size,
         "id": media_id,
         "messaging_product": "whatsapp",
     }))
@@ -571,14 +605,93 @@ async fn graph_media(
 
 /// `GET /media-bytes/{media_id}`: the file of a media id.
 async fn media_bytes(State(meta): State<Arc<FakeMeta>>, Path(media_id): Path<String>) -> Response {
-    match meta.state().media.get(&media_id).copied() {
-        Some(content_type) => (
-            [(axum::http::header::CONTENT_TYPE, content_type)],
-            media_file(content_type),
-        )
-            .into_response(),
+    let s = meta.state();
+    if let Some(content_type) = s.media.get(&media_id).copied() {
+        let file = media_file(content_type);
+        return ([(axum::http::header::CONTENT_TYPE, content_type)], file).into_response();
+    }
+    match s.uploads.iter().find(|u| u.id == media_id) {
+        Some(u) => {
+            let content_type = u.content_type.clone();
+            (
+                [(axum::http::header::CONTENT_TYPE, content_type)],
+                u.bytes.clone(),
+            )
+                .into_response()
+        }
         None => StatusCode::NOT_FOUND.into_response(),
     }
+}
+
+/// `POST /{version}/{phone_number_id}/media`: an upload (a multipart
+/// form with `messaging_product`, `type` and `file`), answered with a new
+/// media id the fake's media lookup then knows.
+async fn graph_upload(
+    State(meta): State<Arc<FakeMeta>>,
+    Path((_version, pnid)): Path<(String, String)>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if pnid != meta.config.phone_number_id {
+        return graph_error(StatusCode::BAD_REQUEST, 100, "Unknown phone number id");
+    }
+    let boundary = (headers.get(axum::http::header::CONTENT_TYPE))
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split("boundary=").nth(1))
+        .map(|b| b.trim_matches('"').to_string());
+    let Some(upload) = boundary.and_then(|b| parse_upload(&body, &b)) else {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            100,
+            "Param file must be a file upload",
+        );
+    };
+    let mut s = meta.state();
+    s.next_id += 1;
+    let id = format!("media.sim.up.{}", s.next_id);
+    s.uploads.push(Upload {
+        id: id.clone(),
+        ..upload
+    });
+    Json(json!({ "id": id })).into_response()
+}
+
+/// The `type` and `file` parts of a multipart upload form.
+fn parse_upload(body: &[u8], boundary: &str) -> Option<Upload> {
+    let delimiter = format!("--{boundary}");
+    let mut upload = Upload {
+        id: String::new(),
+        content_type: String::new(),
+        filename: String::new(),
+        bytes: Vec::new(),
+    };
+    let mut rest = body;
+    while let Some(at) = find(rest, delimiter.as_bytes()) {
+        let part = &rest[..at];
+        rest = &rest[at + delimiter.len()..];
+        let Some(end) = find(part, b"\r\n\r\n") else {
+            continue;
+        };
+        let head = String::from_utf8_lossy(&part[..end]);
+        let value = &part[end + 4..];
+        let value = value.strip_suffix(b"\r\n").unwrap_or(value);
+        if head.contains("name=\"type\"") {
+            upload.content_type = String::from_utf8_lossy(value).into_owned();
+        } else if head.contains("name=\"file\"") {
+            let name = head
+                .split("filename=\"")
+                .nth(1)
+                .and_then(|f| f.split('"').next());
+            upload.filename = name.unwrap_or_default().to_string();
+            upload.bytes = value.to_vec();
+        }
+    }
+    (!upload.bytes.is_empty() && !upload.content_type.is_empty()).then_some(upload)
+}
+
+/// Where `needle` first occurs in `hay`.
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 async fn graph_templates(State(meta): State<Arc<FakeMeta>>) -> Json<Value> {
@@ -657,8 +770,9 @@ async fn graph_send(
         return graph_error(StatusCode::BAD_REQUEST, 100, "Missing recipient");
     };
     let kind = body.get("type").and_then(Value::as_str).unwrap_or("text");
-    let text = body
-        .pointer("/text/body")
+    // The text of a text message, the caption of a photo or document.
+    let text = (body.pointer("/text/body"))
+        .or_else(|| body.pointer(&format!("/{kind}/caption")))
         .and_then(Value::as_str)
         .map(str::to_string);
     let (id, late) = match meta.accept(&to, kind, text) {

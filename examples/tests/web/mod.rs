@@ -237,3 +237,33 @@ pub async fn replace_text(c: &Client, css: &str, text: &str) {
     e.clear().await.unwrap();
     e.send_keys(text).await.unwrap();
 }
+
+/// A simulated server and a browser signed in to it: what most browser
+/// tests start from.
+pub struct Desk {
+    /// The server (with its simulated customers and Graph API).
+    pub server: Running,
+    /// The simulator.
+    pub meta: std::sync::Arc<FakeMeta>,
+    /// The signed-in page.
+    pub page: Client,
+    /// Chromedriver (more browsers for other agents; stopped when dropped).
+    pub driver: Driver,
+}
+
+/// A simulated server (Graph answers within 3 s) and a browser signed in
+/// as `agent`; `None` (the test is skipped) without chromedriver.
+pub async fn desk(agent: &str) -> Option<Desk> {
+    let path = chromedriver_or_skip()?;
+    let server = simulated_server(Duration::from_secs(3)).await;
+    let meta = server.meta.clone().expect("a simulated server");
+    let driver = start_driver(&path).await;
+    let page = browser(&driver).await;
+    sign_in(&page, &server.url, agent).await;
+    Some(Desk {
+        server,
+        meta,
+        page,
+        driver,
+    })
+}

@@ -337,6 +337,47 @@ impl Inbox {
         self.queue_reply(actor, id, seen_version, reply, None).await
     }
 
+    /// Whether `actor` may reply to conversation `id` now (seen at
+    /// `seen_version`) with free-form content (`template`: false) or a
+    /// template, by every rule [`Inbox::reply`] applies except the content
+    /// itself: nothing is stored. For work worth doing only if the reply
+    /// will be taken, e.g. uploading an agent's file to WhatsApp before
+    /// sending it; the reply is checked again when sent.
+    pub async fn check_reply(
+        &self,
+        actor: &Actor,
+        id: &ConversationId,
+        seen_version: u64,
+        template: bool,
+    ) -> Result<()> {
+        let me = self.agent_allowed(actor, Action::Reply).await?;
+        self.check_lease(actor, id).await?;
+        let policy = self.policy(&actor.tenant).await?.replies();
+        let target = match policy.stale {
+            StaleReplies::Warn => Target::lenient(id, seen_version, "reply"),
+            _ => Target::strict(id, seen_version, "reply"),
+        };
+        let current = self.ports.store.conversation(&actor.tenant, id).await?;
+        permissions::require_view(&me, &current)?;
+        self.check_seen(&me, &current, &target).await?;
+        refuse_reply(&me, &current, &policy, self.now(), template)
+    }
+
+    /// The reply `actor` already queued on conversation `id` under
+    /// `idempotency_key`, if any (`replayed: true`), as [`Inbox::reply`]
+    /// would answer it again: for work to skip on a retry, e.g. uploading
+    /// the file again. A key used for another conversation or by another
+    /// agent is refused ([`Error::InvalidInput`]).
+    pub async fn earlier_reply(
+        &self,
+        actor: &Actor,
+        id: &ConversationId,
+        idempotency_key: &str,
+    ) -> Result<Option<ActionOutcome>> {
+        validate_key(idempotency_key)?;
+        self.replayed(actor, id, idempotency_key).await
+    }
+
     /// Sends again, as a new message, an outbound message that is in doubt
     /// (it may not have reached the customer: see [`Inbox::dispatch`]) or
     /// that failed. The new message goes through every rule a reply does
@@ -523,43 +564,14 @@ impl Inbox {
         let result = self
             .act_as(&me, actor, target, |d| {
                 let c = &d.conversation;
-                if c.status == ConversationStatus::Resolved {
-                    return Err(Error::InvalidState(format!(
-                        "conversation {} is resolved; reopen it before replying",
-                        c.id
-                    )));
-                }
-                if !reply.content.is_template() && !c.window_open(d.now) {
-                    return Err(Error::WindowClosed {
-                        conversation: c.id.clone(),
-                        closed_at: crate::error::WindowClosedAt(c.window_expires_at),
+                refuse_reply(d.agent, c, &policy, d.now, reply.content.is_template())?;
+                if c.assignee.is_none() && policy.claim_on_reply {
+                    let from = current_ownership(d);
+                    d.conversation.assignee = Some(d.agent.id.clone());
+                    d.emit(EventKind::Claimed {
+                        agent: d.agent.id.clone(),
+                        from,
                     });
-                }
-                match &c.assignee {
-                    Some(owner) if owner != &d.agent.id => {
-                        if policy.assignee_only {
-                            permissions::require(d.agent, Action::OverrideAssignee).map_err(
-                                |_| Error::Forbidden {
-                                    agent: d.agent.id.clone(),
-                                    action: Action::Reply,
-                                    reason: format!(
-                                        "only the owner ({owner}) may reply to this conversation"
-                                    ),
-                                },
-                            )?;
-                        }
-                    }
-                    Some(_) => {}
-                    None => {
-                        if policy.claim_on_reply {
-                            let from = current_ownership(d);
-                            d.conversation.assignee = Some(d.agent.id.clone());
-                            d.emit(EventKind::Claimed {
-                                agent: d.agent.id.clone(),
-                                from,
-                            });
-                        }
-                    }
                 }
                 let now = d.now;
                 let c = &mut d.conversation;
@@ -1018,6 +1030,42 @@ fn change_status(
         snoozed_until,
     });
     Ok(())
+}
+
+/// Why `agent` may not reply to `c` at `now` under `policy` (`template`:
+/// the reply is a template, allowed outside the 24-hour window), if they
+/// may not: the conversation is resolved, the window is closed, or the
+/// policy is assignee-only and someone else owns it (supervisors may
+/// override).
+fn refuse_reply(
+    agent: &Agent,
+    c: &crate::model::Conversation,
+    policy: &super::ReplyPolicy,
+    now: DateTime<Utc>,
+    template: bool,
+) -> Result<()> {
+    if c.status == ConversationStatus::Resolved {
+        return Err(Error::InvalidState(format!(
+            "conversation {} is resolved; reopen it before replying",
+            c.id
+        )));
+    }
+    if !template && !c.window_open(now) {
+        return Err(Error::WindowClosed {
+            conversation: c.id.clone(),
+            closed_at: crate::error::WindowClosedAt(c.window_expires_at),
+        });
+    }
+    match &c.assignee {
+        Some(owner) if owner != &agent.id && policy.assignee_only => {
+            permissions::require(agent, Action::OverrideAssignee).map_err(|_| Error::Forbidden {
+                agent: agent.id.clone(),
+                action: Action::Reply,
+                reason: format!("only the owner ({owner}) may reply to this conversation"),
+            })
+        }
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]

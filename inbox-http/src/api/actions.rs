@@ -51,6 +51,37 @@ impl<F: serde::de::DeserializeOwned + Send> FromRequest<AppState> for Act<F> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let (head, req) = ActHead::read(req, state).await?;
+        let content_type = req.headers().get(header::CONTENT_TYPE).cloned();
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| rejected(e.status(), e.body_text()))?;
+        let mut json = Request::new(axum::body::Body::from(bytes.clone()));
+        if let Some(ct) = content_type {
+            json.headers_mut().insert(header::CONTENT_TYPE, ct);
+        }
+        let Json(form) = Json::<F>::from_request(json, state).await?;
+        head.with(form, &bytes)
+    }
+}
+
+/// What every action request has before its body: the signed-in agent,
+/// the path's conversation and other parameters, the `Idempotency-Key`,
+/// and what the request's digest binds (method, path, query).
+pub(super) struct ActHead {
+    actor: Actor,
+    id: String,
+    params: HashMap<String, String>,
+    key: String,
+    target: String,
+    method: String,
+    state: AppState,
+}
+
+impl ActHead {
+    /// Reads the head of `req`; returns it with the request (its body
+    /// unread).
+    pub(super) async fn read(req: Request, state: &AppState) -> Result<(Self, Request), ApiError> {
         let (mut parts, body) = req.into_parts();
         let Session(actor) = Session::from_request_parts(&mut parts, state).await?;
         let Path(mut params) =
@@ -68,27 +99,32 @@ impl<F: serde::de::DeserializeOwned + Send> FromRequest<AppState> for Act<F> {
                 ApiError::bad_request("the Idempotency-Key header is required (1-200 characters)")
             })?
             .to_string();
-        let req = Request::from_parts(parts, body);
-        let (method, path) = (req.method().clone(), req.uri().path().to_string());
-        let content_type = req.headers().get(header::CONTENT_TYPE).cloned();
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|e| rejected(e.status(), e.body_text()))?;
         // Nested routers see the path without its prefix: the conversation
-        // id is bound separately.
-        let target = format!("{id}\n{path}");
-        let digest = idempotency::digest(&actor.agent, method.as_str(), &target, &bytes);
-        let mut json = Request::new(axum::body::Body::from(bytes));
-        if let Some(ct) = content_type {
-            json.headers_mut().insert(header::CONTENT_TYPE, ct);
-        }
-        let Json(form) = Json::<F>::from_request(json, state).await?;
-        Ok(Self {
-            state: state.clone(),
+        // id is bound separately. The query is part of the request.
+        let query = parts.uri.query().unwrap_or_default();
+        let target = format!("{id}\n{}\n{query}", parts.uri.path());
+        let head = Self {
             actor,
-            id: ConversationId::new(id)?,
+            id,
             params,
             key,
+            target,
+            method: parts.method.to_string(),
+            state: state.clone(),
+        };
+        Ok((head, Request::from_parts(parts, body)))
+    }
+
+    /// The action request with its `form`, read from `body` (what the
+    /// digest binds with the head).
+    pub(super) fn with<F>(self, form: F, body: &[u8]) -> Result<Act<F>, ApiError> {
+        let digest = idempotency::digest(&self.actor.agent, &self.method, &self.target, body);
+        Ok(Act {
+            id: ConversationId::new(self.id)?,
+            state: self.state,
+            actor: self.actor,
+            params: self.params,
+            key: self.key,
             digest,
             form,
         })
@@ -100,7 +136,7 @@ impl<F> Act<F> {
     /// gets the stored answer (errors included, except those worth
     /// retrying), once the agent is checked to still see the conversation;
     /// another request under the key is refused (see [`idempotency`]).
-    async fn once<T: Serialize>(
+    pub(super) async fn once<T: Serialize>(
         self,
         act: impl AsyncFnOnce(&Self) -> ApiResult<T>,
     ) -> ApiResult<Response> {
@@ -149,7 +185,7 @@ impl<F> Act<F> {
     }
 
     /// The core's idempotency key for this request's reply, resend or note.
-    fn core_key(&self) -> String {
+    pub(super) fn core_key(&self) -> String {
         idempotency::core_key(&self.actor.agent, &self.key)
     }
 
@@ -158,7 +194,7 @@ impl<F> Act<F> {
     /// for now (after a restart the server's own memory of the key is gone;
     /// the stored message is the durable record): `asked` holds for it, and
     /// it is the resend of `resent` (`None`: not a resend at all).
-    async fn same_request(
+    pub(super) async fn same_request(
         &self,
         outcome: inbox_core::ActionOutcome,
         resent: Option<&MessageId>,

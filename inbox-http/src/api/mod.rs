@@ -7,6 +7,7 @@
 mod access;
 mod actions;
 mod admin;
+mod attachments;
 mod contacts;
 mod dead_letters;
 pub mod idempotency;
@@ -19,6 +20,7 @@ mod views;
 pub use access::*;
 pub use actions::*;
 pub use admin::*;
+pub use attachments::*;
 pub use contacts::*;
 pub use dead_letters::*;
 pub use idempotency::Idempotency;

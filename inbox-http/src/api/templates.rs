@@ -7,9 +7,7 @@ use axum::Json;
 use serde::Serialize;
 
 use inbox_core::model::{TemplateComponent, TemplateDefinition};
-use inbox_core::ports::TransportError;
 use inbox_whatsapp::templates::{sync_templates_by, TemplateAccount};
-use inbox_whatsapp::WhatsAppError;
 
 use super::Caller;
 use crate::error::{ApiError, ApiResult};
@@ -140,7 +138,7 @@ pub async fn sync_templates(Caller(s, a): Caller) -> ApiResult<Json<SyncView>> {
     };
     let sync = sync_templates_by(&s.inbox, &a, graph, &accounts)
         .await
-        .map_err(graph_error)?;
+        .map_err(|e| ApiError::from_graph(e, "listing the templates"))?;
     Ok(Json(SyncView {
         version: sync.version,
         stored: sync.stored,
@@ -149,28 +147,4 @@ pub async fn sync_templates(Caller(s, a): Caller) -> ApiResult<Json<SyncView>> {
         removed: sync.removed,
         accounts: accounts.into_iter().map(|k| k.waba_id).collect(),
     }))
-}
-
-/// A sync's failure as an answer: the inbox's as usual, Meta's as 502
-/// with what Meta said (never a token).
-fn graph_error(e: WhatsAppError) -> ApiError {
-    match e {
-        WhatsAppError::Inbox(e) => e.into(),
-        WhatsAppError::Transport(TransportError::Unauthorized { .. }) => ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            "graph_unauthorized",
-            "Meta refused the number's access token; the platform operator must set a valid one",
-        ),
-        WhatsAppError::Transport(e) => ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            "graph_unavailable",
-            format!("Meta's Graph API failed: {e}"),
-        ),
-        WhatsAppError::UnexpectedResponse(what) => ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            "graph_unexpected",
-            format!("Meta's Graph API answered something unexpected: {what}"),
-        ),
-        other => ApiError::internal(StatusCode::INTERNAL_SERVER_ERROR, "internal", &other),
-    }
 }

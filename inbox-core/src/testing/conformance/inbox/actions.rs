@@ -235,6 +235,9 @@ pub(crate) async fn permissions_are_enforced_and_change_nothing<S: Store + AsDyn
     assert!(may(ana.clone()).await.reply.allowed);
     let sam_may = may(sam.clone()).await;
     assert!(sam_may.reply.allowed && sam_may.assign, "{sam_may:?}");
+    let checked = strict.check_reply(&ben, &c, v2, false).await;
+    assert_eq!(refused(checked), "forbidden");
+    strict.check_reply(&sam, &c, v2, false).await.unwrap();
     let err = strict.reply(&ben, &c, v2, reply("me too", "b1")).await;
     let err = err.unwrap_err();
     assert_eq!(err.code(), "forbidden");
@@ -329,10 +332,32 @@ pub(crate) async fn window_closed_refuses_free_form_but_accepts_templates<
 ) {
     let (f, c) = opened(store, "34693000000", "hi").await;
     f.advance(TimeDelta::hours(23) + TimeDelta::minutes(59));
+    let ana = f.actor("ana");
+    // The check before a reply agrees with the reply and stores nothing.
+    f.inbox.check_reply(&ana, &c, 1, false).await.unwrap();
+    assert_eq!(f.version(&c).await.unwrap(), 1);
+    assert!(f
+        .inbox
+        .earlier_reply(&ana, &c, "k1")
+        .await
+        .unwrap()
+        .is_none());
     replied(&f, "ana", &c, 1, "just in time", "k1").await;
+    let earlier = f
+        .inbox
+        .earlier_reply(&ana, &c, "k1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(earlier.replayed && earlier.message.is_some());
     f.advance(TimeDelta::minutes(2));
     let v = f.version(&c).await.unwrap();
-    let ana = f.actor("ana");
+    let checked = f.inbox.check_reply(&ana, &c, v, false).await;
+    assert!(
+        matches!(checked, Err(Error::WindowClosed { .. })),
+        "{checked:?}"
+    );
+    f.inbox.check_reply(&ana, &c, v, true).await.unwrap();
     let err = f.inbox.reply(&ana, &c, v, reply("too late", "k2")).await;
     let err = err.unwrap_err();
     match &err {
