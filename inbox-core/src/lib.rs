@@ -92,7 +92,8 @@ pub use inbox::{
     ActionOutcome, Actor, AgentMay, Allowance, Assignee, ContactDetail, ContactUpdate,
     ConversationDetail, CustomerContextView, DispatchReport, DryRunSettings, Explanation, Inbox,
     InboxConfig, OfflineReport, OutboxPolicy, Ports, RefusedItem, ReopenPolicy, Reply, ReplyPolicy,
-    StaleReplies, TickReport, View, ViewQuery, CUSTOMER_WINDOW, MAX_HISTORY_PAGE, SETTINGS_RECHECK,
+    StaleReplies, TickReport, View, ViewCounts, ViewQuery, CUSTOMER_WINDOW, MAX_HISTORY_PAGE,
+    SETTINGS_RECHECK, VIEW_COUNT_CAP,
 };
 pub use inbox::{NewApiKey, API_KEY_PREFIX, MIN_SECRET_LEN, TOUCH_EVERY};
 pub use query::{Cursor, Page, SortOrder};

@@ -318,6 +318,7 @@ api_routes! {
     get "/agents" => api::agents,
     post "/presence" => api::presence,
     get "/conversations" => api::list,
+    get "/counts" => api::counts,
     get "/conversations/{id}" => api::conversation,
     post "/conversations/{id}/read" => api::mark_read,
     post "/conversations/{id}/claim" => api::claim,

@@ -21,7 +21,7 @@ use super::live;
     ),
     paths(
         api::sign_in, api::sign_out, api::me, api::agents, api::presence,
-        api::list, api::search, api::templates, api::sync_templates, api::conversation, api::mark_read,
+        api::list, api::counts, api::search, api::templates, api::sync_templates, api::conversation, api::mark_read,
         api::contact, api::put_contact,
         super::media::media,
         api::claim, api::assign, api::transfer, api::release, api::reply, api::attach, api::resend, api::note,

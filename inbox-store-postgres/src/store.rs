@@ -21,7 +21,7 @@ use inbox_core::ports::{
     MessageUpdate, MessageUpdated, Messages, OutboxAttempt, OutboxClaim, OutboxClaimRequest,
     OutboxDisposition, Reports, Scheduling,
 };
-use inbox_core::query::{ConversationQuery, Page, SearchHit, SearchQuery};
+use inbox_core::query::{ConversationFilter, ConversationQuery, Page, SearchHit, SearchQuery};
 use inbox_core::timer::Timer;
 
 use crate::batch::{self, GroupCommit, GroupCommitStats, Queue};
@@ -406,6 +406,15 @@ impl Conversations for PgStore {
         query: &ConversationQuery,
     ) -> Result<Page<Conversation>> {
         views::list(self.pool(), tenant, query).await
+    }
+
+    async fn count_conversations(
+        &self,
+        tenant: &TenantId,
+        filter: &ConversationFilter,
+        cap: u32,
+    ) -> Result<u64> {
+        views::count(self.pool(), tenant, filter, cap).await
     }
 
     async fn ingest_context(&self, request: IngestRequest<'_>) -> Result<IngestContext> {

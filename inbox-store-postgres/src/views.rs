@@ -55,6 +55,28 @@ pub(crate) async fn list(
     }))
 }
 
+/// [`Conversations::count_conversations`](inbox_core::ports::Conversations::count_conversations):
+/// counts at most `cap` rows (the inner `LIMIT` stops the scan there).
+pub(crate) async fn count(
+    pool: &PgPool,
+    tenant: &TenantId,
+    filter: &ConversationFilter,
+    cap: u32,
+) -> Result<u64> {
+    let mut q = QueryBuilder::new(
+        "SELECT count(*) FROM (SELECT 1 FROM inbox_conversations c WHERE c.tenant_id = ",
+    );
+    q.push_bind(tenant.to_string());
+    push_filters(&mut q, filter);
+    q.push(" LIMIT ").push_bind(i64::from(cap)).push(") capped");
+    let count: i64 = q
+        .build_query_scalar()
+        .fetch_one(pool)
+        .await
+        .map_err(|e| db("count conversations", e))?;
+    Ok(u64::try_from(count).unwrap_or(0))
+}
+
 /// The page of an agent's visible conversations as the merge, in the sort
 /// order, of one page per branch of the visibility: their own, the
 /// unrouted ones, each of their teams'.

@@ -52,7 +52,8 @@ pub use policies::{MAX_HISTORY_PAGE, SETTINGS_RECHECK};
 pub use subscribe::AGENT_REFRESH;
 pub use timers::TickReport;
 pub use views::{
-    AgentMay, Allowance, ContactDetail, ConversationDetail, CustomerContextView, View, ViewQuery,
+    AgentMay, Allowance, ContactDetail, ConversationDetail, CustomerContextView, View, ViewCounts,
+    ViewQuery, VIEW_COUNT_CAP,
 };
 
 /// The ports an [`Inbox`] runs on.

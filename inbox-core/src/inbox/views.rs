@@ -30,6 +30,27 @@ pub enum View {
     All,
 }
 
+/// Where view counts stop: a view holding more shows as "1000+".
+pub const VIEW_COUNT_CAP: u32 = 1000;
+
+/// How many conversations each of an agent's views holds
+/// ([`Inbox::view_counts`]); each count stops at `cap`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ViewCounts {
+    /// Theirs.
+    pub mine: u64,
+    /// Nobody's (that they may see).
+    pub unassigned: u64,
+    /// Everything they may see.
+    pub all: u64,
+    /// Each of their teams'.
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, u64>))]
+    pub teams: std::collections::BTreeMap<TeamId, u64>,
+    /// Where the counts stop (a count equal to it means at least that).
+    pub cap: u32,
+}
+
 /// A listing request from an agent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ViewQuery {
@@ -258,6 +279,52 @@ impl Inbox {
             View::All => {}
         }
         Ok(filter)
+    }
+
+    /// How many conversations each of an agent's views holds, under the
+    /// statuses, number, tag and priority of `query` (its view, order and
+    /// page are ignored): theirs, the unassigned ones, all they may see,
+    /// and each of their teams' (with the team of `query.view`, if it is
+    /// one). Each count stops at [`VIEW_COUNT_CAP`].
+    ///
+    /// ```
+    /// # use inbox_core::ViewCounts;
+    /// let counts = ViewCounts { mine: 2, unassigned: 5, all: 1000, teams: Default::default(), cap: 1000 };
+    /// assert!(counts.all >= counts.cap, "shown as 1000+");
+    /// ```
+    pub async fn view_counts(&self, actor: &Actor, query: &ViewQuery) -> Result<ViewCounts> {
+        let agent = self.load_agent(actor).await?;
+        let mut teams: Vec<TeamId> = agent.teams.clone();
+        if let View::Team(t) = &query.view {
+            if !teams.contains(t) {
+                teams.push(t.clone());
+            }
+        }
+        let count = |view: View| {
+            let q = ViewQuery {
+                view,
+                ..query.clone()
+            };
+            let agent = &agent;
+            async move {
+                let filter = self.view_filter(agent, &q).await?;
+                (self.ports.store)
+                    .count_conversations(&actor.tenant, &filter, VIEW_COUNT_CAP)
+                    .await
+            }
+        };
+        let mut counts = ViewCounts {
+            mine: count(View::Mine).await?,
+            unassigned: count(View::Unassigned).await?,
+            all: count(View::All).await?,
+            teams: std::collections::BTreeMap::new(),
+            cap: VIEW_COUNT_CAP,
+        };
+        for t in teams {
+            let n = count(View::Team(t.clone())).await?;
+            counts.teams.insert(t, n);
+        }
+        Ok(counts)
     }
 
     /// Lists a view of the inbox for an agent, one page at a time.

@@ -227,7 +227,9 @@ pub struct Committed {
 /// events in sequence order.
 ///
 /// **Listing.** [`Conversations::list_conversations`] follows the filter and
-/// order semantics of [`crate::query`] exactly.
+/// order semantics of [`crate::query`] exactly;
+/// [`Conversations::count_conversations`] counts what the same filter
+/// lists.
 #[async_trait]
 pub trait Conversations: Send + Sync {
     /// A conversation.
@@ -249,6 +251,18 @@ pub trait Conversations: Send + Sync {
         tenant: &TenantId,
         query: &ConversationQuery,
     ) -> Result<Page<Conversation>>;
+
+    /// How many conversations pass `filter` (exactly as
+    /// [`ConversationFilter::matches`](crate::query::ConversationFilter::matches)
+    /// says), up to `cap`: the answer is the count or `cap`, whichever is
+    /// smaller, so a store may stop counting at `cap` (an inbox shows
+    /// "999+").
+    async fn count_conversations(
+        &self,
+        tenant: &TenantId,
+        filter: &crate::query::ConversationFilter,
+        cap: u32,
+    ) -> Result<u64>;
 
     /// Everything ingesting a customer message reads, in one call: the
     /// message already stored with the request's external id on its

@@ -195,6 +195,7 @@ pass_through! {
         fn conversation(tenant: &TenantId, id: &ConversationId) -> Result<Conversation>;
         fn latest_conversation(tenant: &TenantId, channel: &ChannelId, contact: &ContactId) -> Result<Option<Conversation>>;
         fn list_conversations(tenant: &TenantId, query: &ConversationQuery) -> Result<Page<Conversation>>;
+        fn count_conversations(tenant: &TenantId, filter: &crate::query::ConversationFilter, cap: u32) -> Result<u64>;
         fn ingest_context(request: IngestRequest<'_>) -> Result<IngestContext>;
         fn commit(changes: Changeset) -> Result<Committed>;
         fn events_since(tenant: &TenantId, after_seq: u64, limit: u32) -> Result<Vec<Event>>;

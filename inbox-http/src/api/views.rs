@@ -148,6 +148,18 @@ pub async fn list(
     with_contacts(&s, &a, page).await
 }
 
+/// `GET /api/counts`: how many conversations each of the signed-in
+/// agent's views holds (theirs, unassigned, all, each of their teams'),
+/// under the filters of [`ListParams`] (`status`, `channel`, `tag`; a
+/// `view=team` adds that team). Each count stops at `cap` (1000).
+#[utoipa::path(get, path = "/api/counts", tag = "conversations", params(ListParams), responses((status = 200, body = inbox_core::ViewCounts), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError)))]
+pub async fn counts(
+    Caller(s, a): Caller,
+    Query(p): Query<ListParams>,
+) -> ApiResult<Json<inbox_core::ViewCounts>> {
+    Ok(Json(s.inbox.view_counts(&a, &p.query()?).await?))
+}
+
 /// Search parameters: the text (with the view's, [`ListParams`]).
 #[derive(Debug, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -233,6 +233,7 @@ pub fn cases(settings_version: u64) -> Vec<Case> {
         c("get", "/agents", None),
         c("post", "/presence", Some(json!({"presence": "online"}))),
         c("get", "/conversations", None),
+        c("get", "/counts?status=open,resolved", None),
         c("get", "/conversations/{id}", None),
         c("post", "/conversations/{id}/read", None),
         c("post", "/conversations/{id}/claim", Some(v.clone())),

@@ -7,7 +7,7 @@ use inbox_core::event::Event;
 use inbox_core::ids::{ChannelId, ContactId, ConversationId, TenantId};
 use inbox_core::model::Conversation;
 use inbox_core::ports::{Changeset, Committed, Conversations, IngestContext, IngestRequest};
-use inbox_core::query::{page_in_memory, ConversationQuery, Page};
+use inbox_core::query::{page_in_memory, ConversationFilter, ConversationQuery, Page};
 
 use super::{MemoryStore, TenantData};
 
@@ -53,6 +53,20 @@ impl Conversations for MemoryStore {
             Some(d) => page_in_memory(query, d.conversations.values()),
             None => page_in_memory(query, std::iter::empty()),
         }
+    }
+
+    async fn count_conversations(
+        &self,
+        tenant: &TenantId,
+        filter: &ConversationFilter,
+        cap: u32,
+    ) -> Result<u64> {
+        let s = self.read();
+        let count = s.data(tenant).map_or(0, |d| {
+            let passing = d.conversations.values().filter(|c| filter.matches(c));
+            passing.take(cap as usize).count()
+        });
+        Ok(count as u64)
     }
 
     async fn ingest_context(&self, request: IngestRequest<'_>) -> Result<IngestContext> {

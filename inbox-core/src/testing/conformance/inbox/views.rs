@@ -53,6 +53,37 @@ pub(crate) async fn views_respect_visibility<S: Store + AsDynStore + ?Sized>(sto
     assert_eq!(refused(support), "forbidden");
     assert_eq!(list("sam", View::All).await.unwrap().items.len(), 9);
     assert!(list("gus", View::All).await.unwrap().items.is_empty());
+    // The counts of each view are what it lists.
+    let counts = f
+        .inbox
+        .view_counts(&ana, &ViewQuery::new(View::All))
+        .await
+        .unwrap();
+    let teams = BTreeMap::from([(id("sales"), 3)]);
+    assert_eq!(
+        (counts.mine, counts.unassigned, counts.all, &counts.teams),
+        (1, 5, 6, &teams),
+        "{why}"
+    );
+    let tagged = ViewQuery {
+        tag: Some("vip".into()),
+        ..ViewQuery::new(View::Team(id("support")))
+    };
+    let sam_counts = f.inbox.view_counts(&sam, &tagged).await.unwrap();
+    assert_eq!(
+        (sam_counts.all, sam_counts.teams.get(&id("support"))),
+        (0, Some(&0))
+    );
+    let sam_counts = f
+        .inbox
+        .view_counts(&sam, &ViewQuery::new(View::Team(id("support"))))
+        .await;
+    assert_eq!(sam_counts.unwrap().teams.get(&id("support")), Some(&3));
+    let forbidden = f
+        .inbox
+        .view_counts(&ana, &ViewQuery::new(View::Team(id("support"))))
+        .await;
+    assert_eq!(refused(forbidden), "forbidden");
     // Pages of 2, latest activity first, cover everything once.
     let seen = every_page(|after| {
         let (inbox, sam) = (f.inbox.clone(), sam.clone());

@@ -371,6 +371,9 @@ pub(crate) async fn tenants_never_see_each_other<S: Store + ?Sized>(store: Arc<S
         .unwrap()
         .items
         .is_empty());
+    let everything = ConversationFilter::default();
+    let counted = store.count_conversations(&globex, &everything, 100).await;
+    assert_eq!(counted.unwrap(), 0);
     // A changeset that smuggles another tenant's row is refused whole.
     let mut foreign = bump(&c);
     foreign.tenant = globex.clone();
@@ -513,6 +516,18 @@ pub(crate) async fn listing_matches_the_reference_semantics<S: Store + ?Sized>(s
             }
             assert_eq!(got, expected, "filter {filter:?} sort {sort:?}");
         }
+        // Counted as listed; never past the cap.
+        let listed = page_in_memory(&full_of(filter), all.iter())
+            .unwrap()
+            .items
+            .len() as u64;
+        let counted = store
+            .count_conversations(&acme, filter, 1000)
+            .await
+            .unwrap();
+        assert_eq!(counted, listed, "count of {filter:?}");
+        let capped = store.count_conversations(&acme, filter, 2).await.unwrap();
+        assert_eq!(capped, listed.min(2), "capped count of {filter:?}");
     }
     // Bad limits and cursors are refused.
     let bad = ConversationQuery {
@@ -694,5 +709,15 @@ pub(crate) fn update_with(
         messages,
         events,
         ..Changeset::new(c.tenant.clone())
+    }
+}
+
+/// A query listing everything `filter` passes, on one page.
+fn full_of(filter: &ConversationFilter) -> ConversationQuery {
+    ConversationQuery {
+        filter: filter.clone(),
+        sort: SortOrder::Newest,
+        after: None,
+        limit: 500,
     }
 }
