@@ -64,8 +64,8 @@ function showProblems(problems, yaml) {
       const line = lineOfPath(yaml, p.path);
       const item = el(
         "li",
-        { "data-testid": "settings-problem", title: "Show it in the text" },
-        line >= 0 ? `line ${line + 1} · ` : "",
+        { "data-testid": "settings-problem", title: t("admin.show-line") },
+        line >= 0 ? t("admin.line", { n: line + 1 }) : "",
         el("code", {}, p.path),
         `: ${p.reason}`,
       );
@@ -93,12 +93,16 @@ function renderSettings(settings, force = false) {
     area.value = settings.yaml;
     showProblems([], "");
   } else if (state.settings && settings.version !== state.settings.version) {
-    banner(`Someone saved version ${settings.version} while you were editing; your text stays here. Discard changes to see theirs.`);
+    banner(t("admin.someone-saved", { version: settings.version }));
   }
   state.settings = { version: settings.version, yaml: settings.yaml, base: force || !settingsDirty() ? settings.version : state.settings.base };
   if (force || area.value === settings.yaml) state.settings.base = settings.version;
-  const by = settings.updated_by ? ` by ${nameOf(settings.updated_by)}` : "";
-  $("#settings-version").textContent = settings.version ? `version ${settings.version}${by}, ${ago(settings.updated_at)}` : "not set yet";
+  const version = settings.version;
+  $("#settings-version").textContent = !version
+    ? t("admin.not-set")
+    : settings.updated_by
+      ? t("admin.version-by", { version, name: nameOf(settings.updated_by), ago: agoText(settings.updated_at) })
+      : t("admin.version-when", { version, ago: agoText(settings.updated_at) });
   area.readOnly = !isAdmin();
 }
 
@@ -111,14 +115,14 @@ function renderDirectory(agents, teams, channels) {
         { "data-testid": "agent-row" },
         el("td", {}, a.id),
         el("td", {}, a.name),
-        el("td", {}, a.role),
+        el("td", {}, roleName(a.role)),
         el("td", {}, a.teams.join(", ") || "—"),
         el("td", {}, a.capacity || "∞"),
-        el("td", {}, a.active ? "yes" : "no"),
+        el("td", {}, a.active ? t("admin.yes") : t("admin.no")),
       ),
     ),
   );
-  $("#teams-list").replaceChildren(...teams.map((t) => el("li", { "data-testid": "team-row" }, `${t.name} (${t.id})`)));
+  $("#teams-list").replaceChildren(...teams.map((team) => el("li", { "data-testid": "team-row" }, `${team.name} (${team.id})`)));
   const select = $("#explain-form select[name=channel]");
   const chosen = select.value;
   select.replaceChildren(...channels.map((c) => el("option", { value: c.id }, `${c.name} ${c.display_number}`)));
@@ -133,28 +137,28 @@ function renderHistory(changes) {
         { "data-testid": "history-item" },
         el("strong", {}, `v${c.version} `),
         c.sections.map((s) => s.section).join(", "),
-        el("span", { class: "when" }, ` — ${c.by ? nameOf(c.by) : "provisioning"}, ${ago(c.at)}`),
+        el("span", { class: "when" }, ` — ${c.by ? nameOf(c.by) : t("admin.provisioning")}, ${agoText(c.at)}`),
       ),
     ),
   );
 }
 
 function renderTemplates(templates) {
-  const bodyText = (t) => ((t.components || []).find((c) => String(c.type).toUpperCase() === "BODY") || {}).text || "";
+  const bodyText = (tp) => ((tp.components || []).find((c) => String(c.type).toUpperCase() === "BODY") || {}).text || "";
   $("#templates-table tbody").replaceChildren(
     ...(templates.length
-      ? templates.map((t) =>
+      ? templates.map((tp) =>
           el(
             "tr",
             { "data-testid": "template-row" },
-            el("td", {}, t.name),
-            el("td", {}, t.language),
-            el("td", {}, t.status || "declared by hand"),
-            el("td", {}, t.category || "—"),
-            el("td", {}, bodyText(t) || "—"),
+            el("td", {}, tp.name),
+            el("td", {}, tp.language),
+            el("td", {}, tp.status || t("admin.declared")),
+            el("td", {}, tp.category || "—"),
+            el("td", {}, bodyText(tp) || "—"),
           ),
         )
-      : [el("tr", {}, el("td", { colspan: 5, class: "hint" }, "No templates yet: sync them from WhatsApp."))]),
+      : [el("tr", {}, el("td", { colspan: 5, class: "hint" }, t("admin.no-templates")))]),
   );
 }
 
@@ -163,9 +167,9 @@ $("#templates-sync").addEventListener("click", async (ev) => {
   button.disabled = true;
   try {
     const s = await api("POST", "/api/templates/sync");
-    const list = (label, items) => (items.length ? `${label} ${items.join(", ")}` : "");
-    const what = [list("added", s.added), list("changed", s.changed), list("removed", s.removed)].filter(Boolean).join("; ");
-    $("#templates-synced").textContent = s.stored ? `Synced (version ${s.version}): ${what}.` : "Already up to date.";
+    const list = (key, items) => (items.length ? t(key, { names: items.join(", ") }) : "");
+    const what = [list("admin.sync-added", s.added), list("admin.sync-changed", s.changed), list("admin.sync-removed", s.removed)].filter(Boolean).join("; ");
+    $("#templates-synced").textContent = s.stored ? t("admin.synced", { version: s.version, what }) : t("admin.up-to-date");
     state.templates = await api("GET", "/api/templates");
     loadAdmin();
   } catch (err) {
@@ -183,24 +187,24 @@ function renderAccess(keys, sessions) {
         { "data-testid": "key-row" },
         el("td", {}, k.id),
         el("td", {}, k.name),
-        el("td", {}, k.role),
-        el("td", {}, ago(k.created_at)),
-        el("td", {}, k.last_used_at ? ago(k.last_used_at) : "never"),
+        el("td", {}, roleName(k.role)),
+        el("td", {}, agoText(k.created_at)),
+        el("td", {}, k.last_used_at ? agoText(k.last_used_at) : t("admin.never")),
         el(
           "td",
           {},
           k.revoked_at
-            ? "revoked"
+            ? t("admin.revoked")
             : el(
                 "button",
                 {
                   "data-testid": "key-revoke",
                   onclick: () =>
                     api("DELETE", `/api/keys/${encodeURIComponent(k.id)}`)
-                      .then(() => (banner(`Key ${k.name} revoked.`, true), loadAdmin()))
+                      .then(() => (banner(t("admin.key-revoked", { name: k.name }), true), loadAdmin()))
                       .catch((err) => banner(explain(err))),
                 },
-                "Revoke",
+                t("admin.revoke"),
               ),
         ),
       ),
@@ -211,7 +215,7 @@ function renderAccess(keys, sessions) {
       el(
         "li",
         { "data-testid": "session-item" },
-        `${x.user_agent || "a browser or client"}, signed in ${ago(x.created_at)} `,
+        t("admin.session", { client: x.user_agent || t("admin.a-browser"), ago: agoText(x.created_at) }),
         el(
           "button",
           {
@@ -220,7 +224,7 @@ function renderAccess(keys, sessions) {
                 .then(() => loadAdmin())
                 .catch((err) => banner(explain(err))),
           },
-          "End",
+          t("admin.end"),
         ),
       ),
     ),
@@ -234,7 +238,7 @@ $("#key-form").addEventListener("submit", async (ev) => {
     const made = await api("POST", "/api/keys", { name: f.get("name"), role: f.get("role") }, newKey());
     const shown = $("#new-key");
     shown.replaceChildren(
-      "Copy this key now; it is not shown again: ",
+      t("admin.copy-key"),
       el("code", { "data-testid": "new-key-value" }, made.key),
     );
     shown.classList.remove("hidden");
@@ -274,15 +278,15 @@ $("#settings-save").addEventListener("click", async () => {
     const saved = await api("PUT", "/api/settings", { version: state.settings.base, yaml });
     state.settings = { version: saved.version, yaml: saved.yaml, base: saved.version };
     renderSettings(saved, true);
-    banner(`Saved as version ${saved.version}. The next message follows it.`, true);
+    banner(t("admin.saved-version", { version: saved.version }), true);
     loadAdmin();
   } catch (err) {
     if (err.code === "invalid_settings") {
       const problems = (err.details && err.details.problems) || [];
       showProblems(problems, yaml);
-      banner(`Not saved: ${problems.length} ${problems.length === 1 ? "problem" : "problems"} to fix.`);
+      banner(t("admin.not-saved", { n: problems.length }));
     } else if (err.code === "conflict") {
-      banner("Someone saved a newer version meanwhile; nothing was overwritten. Discard changes to see theirs, then redo yours.");
+      banner(t("admin.newer-version"));
     } else {
       banner(explain(err));
     }
@@ -294,11 +298,11 @@ $("#settings-reload").addEventListener("click", () => loadAdmin(true));
 $("#agent-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   const f = new FormData(ev.target);
-  const teams = String(f.get("teams") || "").split(",").map((t) => t.trim()).filter(Boolean);
+  const teams = String(f.get("teams") || "").split(",").map((team) => team.trim()).filter(Boolean);
   const body = { name: f.get("name"), role: f.get("role"), teams, capacity: Number(f.get("capacity") || 0) };
   try {
     await api("PUT", `/api/agents/${encodeURIComponent(f.get("id"))}`, body);
-    banner(`Saved ${body.name}.`, true);
+    banner(t("admin.saved", { name: body.name }), true);
     ev.target.reset();
     loadAdmin();
   } catch (err) {
@@ -311,7 +315,7 @@ $("#team-form").addEventListener("submit", async (ev) => {
   const f = new FormData(ev.target);
   try {
     await api("PUT", `/api/teams/${encodeURIComponent(f.get("id"))}`, { name: f.get("name") });
-    banner(`Saved team ${f.get("name")}.`, true);
+    banner(t("admin.saved-team", { name: f.get("name") }), true);
     ev.target.reset();
     loadAdmin();
   } catch (err) {
@@ -322,12 +326,13 @@ $("#team-form").addEventListener("submit", async (ev) => {
 function explanationView(x) {
   const c = x.conversation;
   const sla = c.sla
-    ? c.sla.targets.map((t) => `${t.kind.replace(/_/g, " ")} due ${new Date(t.due_at).toLocaleString()}`).join("; ")
-    : "none";
+    ? c.sla.targets.map((target) => t("admin.due", { kind: target.kind.replace(/_/g, " "), time: formatted(target.due_at, { dateStyle: "medium", timeStyle: "short" }) })).join("; ")
+    : t("admin.none");
   const steps = x.events
     .map((e) => {
-      if (e.type === "rule_fired") return `Rule “${e.rule}” (${e.trigger}): ${e.outcome.join("; ") || "no action"}`;
-      if (e.type === "assigned") return `Assigned: ${e.reason}${e.warning ? ` (${e.warning})` : ""}`;
+      // (outcomes, reasons and warnings are the core's words, in English)
+      if (e.type === "rule_fired") return t("admin.rule", { rule: e.rule, trigger: e.trigger, outcome: e.outcome.join("; ") || t("admin.no-action") });
+      if (e.type === "assigned") return t("admin.assigned", { reason: e.reason }) + (e.warning ? ` (${e.warning})` : "");
       if (e.type === "message_received" || e.type === "contact_created") return null;
       return e.type.replace(/_/g, " ");
     })
@@ -339,22 +344,22 @@ function explanationView(x) {
     el(
       "dl",
       {},
-      el("dt", {}, "Settings"),
-      el("dd", {}, x.settings_version === null ? "the text above (not saved)" : `version ${x.settings_version}`),
-      el("dt", {}, "Conversation"),
-      el("dd", {}, x.opened ? "a new one" : "continues the customer's last"),
-      el("dt", {}, "Team"),
-      el("dd", { "data-testid": "explain-team" }, c.team || "none"),
-      el("dt", {}, "Agent"),
-      el("dd", { "data-testid": "explain-agent" }, c.assignee ? nameOf(c.assignee) : "nobody yet"),
-      el("dt", {}, "Priority, tags"),
+      el("dt", {}, t("admin.settings")),
+      el("dd", {}, x.settings_version === null ? t("admin.draft-text") : t("admin.version", { version: x.settings_version })),
+      el("dt", {}, t("admin.conversation")),
+      el("dd", {}, x.opened ? t("admin.new-one") : t("admin.continues")),
+      el("dt", {}, t("admin.team")),
+      el("dd", { "data-testid": "explain-team" }, c.team || t("admin.none")),
+      el("dt", {}, t("admin.agent")),
+      el("dd", { "data-testid": "explain-agent" }, c.assignee ? nameOf(c.assignee) : t("admin.nobody")),
+      el("dt", {}, t("admin.priority-tags")),
       el("dd", {}, `${c.priority}${c.tags.length ? `, ${c.tags.join(", ")}` : ""}`),
-      el("dt", {}, "SLA"),
-      el("dd", {}, c.sla ? `${c.sla.policy}: ${sla}` : "none"),
+      el("dt", {}, t("admin.sla")),
+      el("dd", {}, c.sla ? `${c.sla.policy}: ${sla}` : t("admin.none")),
     ),
-    el("strong", {}, "Why"),
-    el("ol", { "data-testid": "explain-steps" }, ...(steps.length ? steps : ["No rule matched."]).map((t) => el("li", {}, t))),
-    answers.length ? el("p", {}, `Answers sent: ${answers.join(" / ")}`) : null,
+    el("strong", {}, t("admin.why")),
+    el("ol", { "data-testid": "explain-steps" }, ...(steps.length ? steps : [t("admin.no-rule")]).map((step) => el("li", {}, step))),
+    answers.length ? el("p", {}, t("admin.answers", { answers: answers.join(" / ") })) : null,
   );
 }
 

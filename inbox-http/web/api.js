@@ -50,7 +50,7 @@ async function api(method, path, body, key) {
     });
   } catch {
     connection(false);
-    throw Object.assign(new Error("The server cannot be reached; nothing was sent. It will be tried again when you retry."), {
+    throw Object.assign(new Error(t("api.offline")), {
       status: 0,
       code: "offline",
     });
@@ -61,7 +61,7 @@ async function api(method, path, body, key) {
   try {
     data = text ? JSON.parse(text) : null;
   } catch {
-    data = { code: "unavailable", message: `The server answered ${res.status} ${res.statusText}; try again in a moment.` };
+    data = { code: "unavailable", message: t("api.bad-answer", { status: res.status, text: res.statusText }) };
   }
   if (!res.ok) {
     const err = new Error((data && data.message) || res.statusText);
@@ -80,12 +80,12 @@ function connection(up) {
   reachable = up;
   const bar = $("#connection");
   bar.classList.toggle("hidden", up);
-  bar.textContent = up ? "" : "Cannot reach the server: nothing is sent until it is back. Reconnecting… Your drafts are kept.";
+  bar.textContent = up ? "" : t("api.connection-lost");
   clearInterval(probeTimer);
   if (!up) {
     probeTimer = setInterval(() => api("GET", "/api/me").then(() => refreshSoon && refreshSoon()).catch((err) => err.status === 401 && sessionEnded()), 3000);
   } else if (state.me) {
-    banner("Connected again.", true);
+    banner(t("api.connected"), true);
   }
 }
 
@@ -103,24 +103,47 @@ function banner(text, ok = false) {
   bannerTimer = setTimeout(() => b.classList.add("hidden"), 6000);
 }
 
-// Refusals in plain words.
+// Refusals in plain words, in the agent's language by the answer's code
+// (the server's own words, in English, for a code not known here, and
+// after the known words where they say what exactly was refused).
 function explain(err) {
   const d = err.details || {};
   switch (err.code) {
     case "already_owned":
-      return `${nameOf(d.owner)} got there first: this conversation is now ${nameOf(d.owner)}'s.`;
+      return t("error.already-owned", { name: nameOf(d.owner) });
     case "lease_held":
-      return `${nameOf(d.holder)} is replying right now; wait a moment.`;
+      return t("error.lease-held", { name: nameOf(d.holder) });
     case "conflict":
       return conflictText(d, err.fresh);
     case "window_closed":
-      return "The customer last wrote more than 24 hours ago: only a template can be sent.";
+      return t("error.window-closed");
     case "forbidden":
-      return `Not allowed: ${err.message}`;
+      return t("error.forbidden", { message: err.message });
     case "unauthenticated":
-      return "Your session ended; sign in again.";
+      return t("error.unauthenticated");
+    case "bad_credentials":
+      return t("signin.bad-credentials");
+    case "not_found":
+      return t("error.not-found");
+    case "invalid_input":
+    case "invalid_content":
+      return t("error.invalid", { message: err.message });
+    case "invalid_state":
+      return t("error.invalid-state", { message: err.message });
+    case "duplicate":
+      return t("error.duplicate");
+    case "too_many_attempts":
+      return d.retry_after_secs ? t("error.too-many-attempts", { n: d.retry_after_secs }) : t("error.busy");
+    case "sign_in_busy":
+    case "too_many_requests":
+      return t("error.busy");
+    case "payload_too_large":
+      return t("error.too-large");
+    case "idempotency_key_in_use":
+      return t("error.in-progress");
     default:
-      return err.message;
+      // A server-side failure: its words are only a request id.
+      return d.request_id ? t("error.server", { id: d.request_id }) : err.message;
   }
 }
 
@@ -129,28 +152,29 @@ function explain(err) {
 function conflictText(d, fresh) {
   const detail = fresh || state.detail;
   const find = (id) => detail && detail.messages.find((m) => m.id === id);
-  const said = (m) => (m ? ` ${ago(m.created_at)} ago: “${describe(m.content).slice(0, 120)}”` : "");
+  const said = (m) => (m ? ` ${t("conflict.said", { ago: agoText(m.created_at), text: describe(m.content).slice(0, 120) })}` : "");
   const one = (ch) => {
     switch (ch.change) {
       case "agent_replied":
-        return `${ch.agent ? nameOf(ch.agent) : "An automation"} replied${said(find(ch.message))}`;
+        return t("conflict.replied", { who: ch.agent ? nameOf(ch.agent) : t("conflict.automation"), said: said(find(ch.message)) });
       case "new_customer_message":
-        return `The customer wrote${said(find(ch.message))}`;
+        return t("conflict.customer-wrote", { said: said(find(ch.message)) });
       case "note_added": {
         const m = find(ch.message);
-        return `${m ? nameOf(m.author.id) : "Someone"} added a note${said(m)}`;
+        return t("conflict.note", { who: m ? nameOf(m.author.id) : t("conflict.someone"), said: said(m) });
       }
       case "owner_changed":
-        return ch.owner ? `It is now ${nameOf(ch.owner)}'s` : "It went back to the queue";
+        return ch.owner ? t("conflict.owner", { name: nameOf(ch.owner) }) : t("conflict.queue");
       case "status_changed":
-        return `It is now ${ch.status}`;
+        return t("conflict.status", { status: statusName(ch.status) });
       default:
-        return ch.what ? ch.what[0].toUpperCase() + ch.what.slice(1) : "It changed";
+        // The core's words (English), where this page has none.
+        return ch.what ? ch.what[0].toUpperCase() + ch.what.slice(1) : t("conflict.changed");
     }
   };
   const changes = (d.changes || []).map(one);
-  const what = changes.length ? `${changes.join(". ")}.` : "Someone changed this conversation while you were looking.";
-  return `${what} Nothing was done; the conversation is up to date now.`;
+  const what = changes.length ? `${changes.join(". ")}.` : t("conflict.someone-changed");
+  return t("conflict.nothing-done", { what });
 }
 
 // An action on conversation `id` (the one on screen when the agent acted),

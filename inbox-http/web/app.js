@@ -18,7 +18,7 @@ function sessionEnded() {
   if (state.events) state.events.close();
   state.events = null;
   $("[data-testid=signin-password]").value = "";
-  showSignIn("Your session ended. Sign in again to continue: your drafts are kept.");
+  showSignIn(t("signin.session-ended"));
 }
 
 $("#signin").addEventListener("submit", async (ev) => {
@@ -30,7 +30,7 @@ $("#signin").addEventListener("submit", async (ev) => {
     await api("POST", "/api/session", form);
     await start();
   } catch (err) {
-    banner(err.code === "bad_credentials" ? "Unknown agent or wrong password." : explain(err));
+    banner(explain(err));
   }
 });
 
@@ -53,7 +53,7 @@ async function whoAmI() {
       return await api("GET", "/api/me");
     } catch (err) {
       if (err.status === 401) return null;
-      $("#starting").textContent = err.code === "offline" ? "Cannot reach the server. Trying again…" : explain(err);
+      $("#starting").textContent = err.code === "offline" ? t("app.retrying") : explain(err);
       await new Promise((r) => setTimeout(r, 3000));
     }
   }
@@ -79,7 +79,7 @@ async function start() {
   }
   $("#signin").classList.add("hidden");
   $("#app").classList.remove("hidden");
-  $("#me").textContent = `${state.me.name} (${state.me.role})`;
+  $("#me").textContent = t("menu.me", { name: state.me.name, role: roleName(state.me.role) });
   $("[data-tab=admin]").classList.toggle("hidden", !canSeeSettings());
   $("[data-tab=dashboard]").classList.toggle("hidden", !canSeeSettings());
   for (const e of document.querySelectorAll(".admin-only")) e.classList.toggle("hidden", !isAdmin());
@@ -97,5 +97,38 @@ async function start() {
   if (last) openConversation(last, true);
   if (!state.events) connectEvents();
 }
+
+// ------------------------------------------------------------- language
+
+// Another language chosen (i18n.js translated the fixed words): what this
+// page drew is drawn again, keeping what the agent typed (the composer's
+// text is its draft, kept in this browser; the other fields are kept by
+// their data-testid) and where the caret was.
+document.addEventListener("inbox:language", () => {
+  const notice = $("#signin-notice"); // (only ever says the session ended)
+  if (!notice.classList.contains("hidden")) notice.textContent = t("signin.session-ended");
+  $("#shortcuts") && $("#shortcuts").remove();
+  if (!state.me) return;
+  $("#me").textContent = t("menu.me", { name: state.me.name, role: roleName(state.me.role) });
+  if (!reachable) $("#connection").textContent = t("api.connection-lost");
+  if (state.picked.size) pick(null, false);
+  fillFilters();
+  renderList();
+  renderNotices();
+  if (state.detail) {
+    const area = $("#pane [data-testid=composer]");
+    const caret = area && document.activeElement === area ? [area.selectionStart, area.selectionEnd] : null;
+    renderPane(true);
+    const again = $("#pane [data-testid=composer]");
+    if (caret && again) {
+      again.focus();
+      again.setSelectionRange(...caret);
+    }
+  } else {
+    renderPane();
+  }
+  if (state.tab === "dashboard") loadDashboard();
+  if (state.tab === "admin") loadAdmin();
+});
 
 start();

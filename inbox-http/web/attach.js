@@ -24,11 +24,11 @@ function fileSize(n) {
 function attachControl(changed) {
   const input = el("input", { type: "file", class: "visually-hidden", "data-testid": "attach-input", accept: ATTACH_TYPES, tabindex: "-1", "aria-hidden": "true" });
   const chip = el("span", { class: "attachment hidden", "data-testid": "attachment", role: "status" });
-  const button = el("button", { type: "button", "data-testid": "attach", "aria-label": "Attach a file", title: "Attach a file", onclick: () => input.click() }, "📎");
+  const button = el("button", { type: "button", "data-testid": "attach", "aria-label": t("attach.aria"), title: t("attach.aria"), onclick: () => input.click() }, "📎");
   const control = { button, input, chip, file: null };
   control.set = (file) => {
     if (file && file.size > ATTACH_MAX) {
-      banner(`${file.name} is ${fileSize(file.size)}: WhatsApp takes files up to ${fileSize(ATTACH_MAX)} from here.`);
+      banner(t("attach.too-large", { name: file.name, size: fileSize(file.size), max: fileSize(ATTACH_MAX) }));
       file = null;
     }
     control.file = file;
@@ -36,7 +36,7 @@ function attachControl(changed) {
     if (file) {
       chip.append(
         `📄 ${file.name} · ${fileSize(file.size)} `,
-        el("button", { type: "button", class: "link", "data-testid": "attachment-remove", "aria-label": `Remove ${file.name}`, onclick: () => control.set(null) }, "✕"),
+        el("button", { type: "button", class: "link", "data-testid": "attachment-remove", "aria-label": t("attach.remove", { name: file.name }), onclick: () => control.set(null) }, "✕"),
       );
     }
     chip.classList.toggle("hidden", !file);

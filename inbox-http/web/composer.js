@@ -23,7 +23,7 @@ function saveDraft(id, draft) {
 // Someone else owns it: said before the agent replies, not after.
 function ownerWarning(c) {
   if (!c.assignee || c.assignee === state.me.id) return "";
-  return `${nameOf(c.assignee)} owns this conversation: a reply goes to the customer next to theirs. Claim it first, or add a note for them.`;
+  return t("composer.owner-warning", { name: nameOf(c.assignee) });
 }
 
 function windowLeft(c) {
@@ -31,7 +31,7 @@ function windowLeft(c) {
   if (!(ms > 0)) return "";
   const h = Math.floor(ms / 3600e3);
   const m = Math.floor((ms % 3600e3) / 60e3);
-  return `Customer window: ${h ? `${h}h ` : ""}${m}m left`;
+  return t("composer.window-left", { time: `${h ? `${t("time.h", { n: h })} ` : ""}${t("time.m", { n: m })}` });
 }
 
 const EMOJI = ["😊", "🙂", "😀", "😂", "😉", "😍", "🙏", "👍", "👌", "👋", "🎉", "❤️", "✅", "❌", "⏳", "📦", "🚚", "💳", "📞", "✉️", "⭐", "🔥", "😔", "🤔"];
@@ -48,7 +48,7 @@ function insertAtCaret(area, text) {
 // `/shortcut` at the start of the text offers the canned responses that
 // start so; picking one puts it in, filled in for this conversation.
 function cannedPicker(id, area) {
-  const list = el("ul", { class: "canned hidden", role: "listbox", "data-testid": "canned-list", "aria-label": "Canned responses" });
+  const list = el("ul", { class: "canned hidden", role: "listbox", "data-testid": "canned-list", "aria-label": t("composer.canned-aria") });
   let shown = [];
   let active = 0;
   const draw = () => {
@@ -113,8 +113,8 @@ const placeholders = (text) => [...new Set([...String(text).matchAll(/\{\{\s*([A
 
 // Fields for a template's parameters (header, body, buttons), its preview,
 // and the `components` to send.
-function templateForm(t) {
-  const comps = t.components || [];
+function templateForm(tp) {
+  const comps = tp.components || [];
   const comp = (type) => comps.find((c) => String(c.type).toUpperCase() === type) || {};
   const fields = [];
   const field = (component, label, extra = {}) => {
@@ -122,13 +122,13 @@ function templateForm(t) {
     fields.push({ component, input, ...extra });
     return input;
   };
-  const bodyText = comp("BODY").text || t.text || "";
+  const bodyText = comp("BODY").text || tp.text || "";
   const header = comp("HEADER");
   const inputs = [];
-  for (const p of t.parameters || []) {
+  for (const p of tp.parameters || []) {
     if (p.component === "header") {
       const format = String(header.format || "TEXT").toUpperCase();
-      const label = format === "TEXT" ? "header text" : `${format.toLowerCase()} link (https://…)`;
+      const label = format === "TEXT" ? t("composer.header-text") : t("composer.media-link", { format: format.toLowerCase() });
       for (let i = 0; i < p.count; i++) inputs.push(field("header", label, { format }));
     } else if (p.component === "body") {
       const names = placeholders(bodyText);
@@ -136,7 +136,7 @@ function templateForm(t) {
     } else if (p.component.startsWith("button:")) {
       const index = Number(p.component.split(":")[1]);
       const button = ((comp("BUTTONS").buttons || [])[index]) || {};
-      inputs.push(field("button", `button “${button.text || index + 1}”`, { index, kind: String(button.type || "URL").toUpperCase() }));
+      inputs.push(field("button", t("composer.button-param", { name: button.text || index + 1 }), { index, kind: String(button.type || "URL").toUpperCase() }));
     }
   }
   const preview = el("div", { class: "preview", "data-testid": "template-preview" });
@@ -185,41 +185,41 @@ function templateForm(t) {
 function templatePicker(id) {
   const select = el(
     "select",
-    { "data-testid": "template", "aria-label": "Template" },
-    ...state.templates.map((t, i) => el("option", { value: i }, `${t.name} (${t.language})`)),
+    { "data-testid": "template", "aria-label": t("composer.template-aria") },
+    ...state.templates.map((tp, i) => el("option", { value: i }, `${tp.name} (${tp.language})`)),
   );
   const slot = el("div", {});
   let form = null;
   const choose = () => {
-    const t = state.templates[Number(select.value)];
-    form = t ? templateForm(t) : null;
-    slot.replaceChildren(form ? form.node : el("p", { class: "hint" }, "No templates yet: an admin syncs them from WhatsApp (Settings, Templates)."));
+    const tp = state.templates[Number(select.value)];
+    form = tp ? templateForm(tp) : null;
+    slot.replaceChildren(form ? form.node : el("p", { class: "hint" }, t("composer.no-templates")));
   };
   select.addEventListener("change", choose);
   choose();
   const send = () => {
-    const t = state.templates[Number(select.value)];
-    if (!t || !form) return;
+    const tp = state.templates[Number(select.value)];
+    if (!tp || !form) return;
     const gap = form.missing();
     if (gap) {
       gap.input.focus();
-      return banner(`Fill in ${gap.input.placeholder} first.`);
+      return banner(t("composer.fill-in", { field: gap.input.placeholder }));
     }
-    act(id, "reply", { version: drawnVersion(id), content: { type: "template", name: t.name, language: t.language, components: form.components() } });
+    act(id, "reply", { version: drawnVersion(id), content: { type: "template", name: tp.name, language: tp.language, components: form.components() } });
   };
   return el(
     "div",
     { class: "template-picker", "data-testid": "template-picker" },
-    el("div", { class: "actions" }, el("span", { class: "window", "data-testid": "window-closed" }, "24-hour window closed: only a template can be sent."), select),
+    el("div", { class: "actions" }, el("span", { class: "window", "data-testid": "window-closed" }, t("composer.window-closed")), select),
     slot,
-    el("div", { class: "actions" }, el("button", { class: "primary", onclick: send, "data-testid": "send-template" }, "Send template")),
+    el("div", { class: "actions" }, el("button", { class: "primary", onclick: send, "data-testid": "send-template" }, t("composer.send-template"))),
   );
 }
 
 function composerView(c, open) {
   const id = c.id;
   const draft = loadDraft(id);
-  const text = el("textarea", { "data-testid": "composer", "aria-label": "Message" });
+  const text = el("textarea", { "data-testid": "composer", "aria-label": t("composer.message-aria") });
   text.value = draft.text;
   const warning = el("div", { class: "owner-warning", "data-testid": "owner-warning", role: "note" });
   const refused = el("div", { class: "owner-warning", "data-testid": "reply-refused", role: "note" });
@@ -227,26 +227,26 @@ function composerView(c, open) {
     el("button", { type: "button", "data-testid": `mode-${mode}`, "aria-pressed": "false", onclick: () => setMode(mode) }, label);
   const modes = el(
     "div",
-    { class: "modes", role: "group", "aria-label": "Write" },
-    modeButton("reply", "Reply"),
-    modeButton("note", "Internal note"),
+    { class: "modes", role: "group", "aria-label": t("composer.write-aria") },
+    modeButton("reply", t("composer.reply")),
+    modeButton("note", t("composer.note")),
     el("span", { class: "window-left", "data-testid": "window-left" }, open ? windowLeft(c) : ""),
   );
   const send = el("button", { class: "primary" });
   const emojiRow = el(
     "div",
-    { class: "emoji hidden", "data-testid": "emoji-list", role: "group", "aria-label": "Emoji" },
+    { class: "emoji hidden", "data-testid": "emoji-list", role: "group", "aria-label": t("composer.emoji-aria") },
     ...EMOJI.map((e) => el("button", { type: "button", "aria-label": e, onclick: () => insertAtCaret(text, e) }, e)),
   );
   const emojiButton = el(
     "button",
-    { type: "button", "data-testid": "emoji", "aria-label": "Emoji", onclick: () => emojiRow.classList.toggle("hidden") },
+    { type: "button", "data-testid": "emoji", "aria-label": t("composer.emoji-aria"), onclick: () => emojiRow.classList.toggle("hidden") },
     "😊",
   );
   const canned = cannedPicker(id, text);
   const picker = templatePicker(id);
   const attachment = attachControl(() => saveDraft(id, { text: text.value, mode }));
-  const writeRow = el("div", { class: "actions" }, send, emojiButton, attachment.button, attachment.input, attachment.chip, el("span", { class: "hint" }, "Ctrl+Enter sends · / for canned responses"));
+  const writeRow = el("div", { class: "actions" }, send, emojiButton, attachment.button, attachment.input, attachment.chip, el("span", { class: "hint" }, t("composer.hint")));
   const node = el("div", { class: "composer" }, modes, warning, refused, canned.list, text, emojiRow, writeRow, picker);
   acceptDrops(node, attachment);
   let mode = draft.mode;
@@ -262,7 +262,7 @@ function composerView(c, open) {
     picker.classList.toggle("hidden", !replying || open || blocked);
     attachment.button.classList.toggle("hidden", !replying);
     attachment.chip.classList.toggle("hidden", !replying || !attachment.file);
-    text.placeholder = replying ? "Reply to the customer" : "Internal note, seen only by the team; @name mentions";
+    text.placeholder = replying ? t("composer.reply-placeholder") : t("composer.note-placeholder");
     send.dataset.testid = replying ? "send-reply" : "send-note";
     updateComposer(node, drawn() && drawn().id === id ? drawn() : c, state.detail && state.detail.may);
     saveDraft(id, { text: text.value, mode });
@@ -309,13 +309,13 @@ function updateComposer(node, c, may) {
   const refused = node.querySelector("[data-testid=reply-refused]");
   const send = node.querySelector("[data-testid=send-reply], [data-testid=send-note]");
   const replying = send.dataset.testid === "send-reply";
-  const reason = may && !may.reply.allowed ? `You cannot reply here: ${may.reply.reason}.` : "";
+  const reason = may && !may.reply.allowed ? t("composer.refused", { reason: may.reply.reason }) : "";
   refused.textContent = reason;
   refused.classList.toggle("hidden", !reason);
   const text = replying && !reason ? ownerWarning(c) : "";
   warning.textContent = text;
   warning.classList.toggle("hidden", !text);
-  send.textContent = replying ? (text ? "Reply anyway" : "Send reply") : "Add note";
+  send.textContent = replying ? (text ? t("composer.reply-anyway") : t("composer.send-reply")) : t("composer.add-note");
   const left = node.querySelector("[data-testid=window-left]");
   if (left) left.textContent = windowLeft(c);
 }

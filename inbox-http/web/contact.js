@@ -36,7 +36,7 @@ async function changeContact(contact, change, done = []) {
 
 function contextView(ctx) {
   if (!ctx || ctx.state === "not_configured") return null;
-  if (ctx.state === "unavailable") return el("p", { class: "hint" }, `Customer records are unavailable: ${ctx.value}`);
+  if (ctx.state === "unavailable") return el("p", { class: "hint" }, t("contact.crm-unavailable", { why: ctx.value }));
   return el(
     "div",
     { "data-testid": "crm" },
@@ -47,7 +47,7 @@ function contextView(ctx) {
         el("strong", {}, card.title),
         el("span", { class: "hint" }, ` · ${card.source}`),
         el("dl", {}, ...card.fields.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)])),
-        card.url && /^https?:\/\//.test(card.url) ? el("a", { href: card.url, target: "_blank", rel: "noopener noreferrer" }, "Open") : null,
+        card.url && /^https?:\/\//.test(card.url) ? el("a", { href: card.url, target: "_blank", rel: "noopener noreferrer" }, t("contact.open")) : null,
       ),
     ),
   );
@@ -73,53 +73,53 @@ async function renderContactPanel() {
   }
   const history = state.contactHistory.found;
   if (state.detail !== d) return; // another conversation meanwhile
-  const name = el("input", { value: k.display_name || "", placeholder: k.profile_name || "name for the team", "aria-label": "Name the team uses", "data-testid": "contact-display-name", disabled: editable ? null : "disabled" });
+  const name = el("input", { value: k.display_name || "", placeholder: k.profile_name || t("contact.name-placeholder"), "aria-label": t("contact.name-aria"), "data-testid": "contact-display-name", disabled: editable ? null : "disabled" });
   name.addEventListener("change", () => changeContact(k, { display_name: name.value.trim() }));
-  const newTag = el("input", { placeholder: "add a tag", "aria-label": "Add a tag to the contact", size: 10, "data-testid": "contact-tag-input" });
+  const newTag = el("input", { placeholder: t("contact.tag-placeholder"), "aria-label": t("contact.tag-aria"), size: 10, "data-testid": "contact-tag-input" });
   const addTag = () => newTag.value.trim() && changeContact(k, { add_tags: [newTag.value.trim()] }, ["contact-tag-input"]);
   newTag.addEventListener("keydown", (ev) => ev.key === "Enter" && addTag());
-  const attrKey = el("input", { placeholder: "attribute", "aria-label": "Attribute name", size: 10, "data-testid": "contact-attr-key" });
-  const attrValue = el("input", { placeholder: "value", "aria-label": "Attribute value", size: 10, "data-testid": "contact-attr-value" });
+  const attrKey = el("input", { placeholder: t("contact.attr-placeholder"), "aria-label": t("contact.attr-aria"), size: 10, "data-testid": "contact-attr-key" });
+  const attrValue = el("input", { placeholder: t("contact.value-placeholder"), "aria-label": t("contact.value-aria"), size: 10, "data-testid": "contact-attr-value" });
   const setAttr = () =>
     attrKey.value.trim() && changeContact(k, { attributes: { [attrKey.value.trim()]: attrValue.value } }, ["contact-attr-key", "contact-attr-value"]);
   const earlier = ((history && history.conversations) || []).filter((c) => c.id !== d.conversation.id);
   const panel = el(
     "aside",
-    { class: "contact-panel", "data-testid": "contact-panel", "aria-label": "Contact" },
-    el("div", { class: "row" }, el("h3", {}, k.display_name || k.profile_name || `+${k.identity.wa_id}`), el("button", { "aria-label": "Close the contact panel", onclick: toggleContactPanel }, "✕")),
+    { class: "contact-panel", "data-testid": "contact-panel", "aria-label": t("contact.aria") },
+    el("div", { class: "row" }, el("h3", {}, k.display_name || k.profile_name || `+${k.identity.wa_id}`), el("button", { "aria-label": t("contact.close-aria"), onclick: toggleContactPanel }, "✕")),
     el(
       "dl",
       { class: "facts" },
-      el("dt", {}, "WhatsApp"),
+      el("dt", {}, t("contact.whatsapp")),
       el("dd", { "data-testid": "contact-number" }, k.identity.wa_id ? `+${k.identity.wa_id}` : "—"),
-      k.identity.user_id ? [el("dt", {}, "WhatsApp user"), el("dd", {}, k.identity.user_id)] : null,
-      el("dt", {}, "Profile name"),
+      k.identity.user_id ? [el("dt", {}, t("contact.wa-user")), el("dd", {}, k.identity.user_id)] : null,
+      el("dt", {}, t("contact.profile")),
       el("dd", {}, k.profile_name || "—"),
-      el("dt", {}, "Customer since"),
-      el("dd", {}, new Date(k.created_at).toLocaleDateString()),
+      el("dt", {}, t("contact.since")),
+      el("dd", {}, formatted(k.created_at, { dateStyle: "medium" })),
     ),
-    el("h4", {}, "Name for the team"),
+    el("h4", {}, t("contact.team-name")),
     name,
-    el("h4", {}, "Tags"),
+    el("h4", {}, t("contact.tags")),
     el(
       "div",
       { class: "chips", "data-testid": "contact-tags" },
-      ...k.tags.map((t) =>
-        el("span", { class: "badge" }, `#${t} `, editable ? el("button", { class: "link", "aria-label": `Remove tag ${t}`, onclick: () => changeContact(k, { remove_tags: [t] }) }, "✕") : null),
+      ...k.tags.map((tag) =>
+        el("span", { class: "badge" }, `#${tag} `, editable ? el("button", { class: "link", "aria-label": t("contact.remove-tag-aria", { tag }), onclick: () => changeContact(k, { remove_tags: [tag] }) }, "✕") : null),
       ),
     ),
-    editable ? el("div", { class: "row" }, newTag, el("button", { onclick: addTag, "data-testid": "contact-tag-add" }, "Add")) : null,
-    el("h4", {}, "Attributes"),
+    editable ? el("div", { class: "row" }, newTag, el("button", { onclick: addTag, "data-testid": "contact-tag-add" }, t("contact.add"))) : null,
+    el("h4", {}, t("contact.attributes")),
     el(
       "dl",
       { class: "facts", "data-testid": "contact-attributes" },
       ...Object.entries(k.attributes).flatMap(([key, value]) => [
         el("dt", {}, key),
-        el("dd", {}, value, " ", editable ? el("button", { class: "link", "aria-label": `Remove ${key}`, onclick: () => changeContact(k, { attributes: { [key]: "" } }) }, "✕") : null),
+        el("dd", {}, value, " ", editable ? el("button", { class: "link", "aria-label": t("contact.remove-attr-aria", { key }), onclick: () => changeContact(k, { attributes: { [key]: "" } }) }, "✕") : null),
       ]),
     ),
-    editable ? el("div", { class: "row" }, attrKey, attrValue, el("button", { onclick: setAttr, "data-testid": "contact-attr-set" }, "Set")) : null,
-    el("h4", {}, "Earlier conversations"),
+    editable ? el("div", { class: "row" }, attrKey, attrValue, el("button", { onclick: setAttr, "data-testid": "contact-attr-set" }, t("contact.set"))) : null,
+    el("h4", {}, t("contact.earlier")),
     earlier.length
       ? el(
           "ul",
@@ -131,13 +131,17 @@ async function renderContactPanel() {
               el(
                 "button",
                 { class: "link", onclick: () => openConversation(c.id) },
-                `${new Date(c.created_at).toLocaleDateString()} · ${c.status} · via ${(state.channels[c.channel] || { name: c.channel }).name}`,
+                t("contact.earlier-line", {
+                  date: formatted(c.created_at, { dateStyle: "medium" }),
+                  status: statusName(c.status),
+                  channel: (state.channels[c.channel] || { name: c.channel }).name,
+                }),
               ),
             ),
           ),
         )
-      : el("p", { class: "hint", "data-testid": "contact-conversations" }, "None."),
-    contextView(d.context) ? [el("h4", {}, "Customer records"), contextView(d.context)] : null,
+      : el("p", { class: "hint", "data-testid": "contact-conversations" }, t("contact.none")),
+    contextView(d.context) ? [el("h4", {}, t("contact.records")), contextView(d.context)] : null,
   );
   // Redrawn live: what the agent is typing in it stays (as in the head).
   if (old) {

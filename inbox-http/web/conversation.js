@@ -11,7 +11,7 @@ function viewersText(id) {
   const v = state.viewers[id] || {};
   const parts = Object.entries(v)
     .filter(([a, s]) => a !== state.me.id && s.expires > now && s.state !== "left")
-    .map(([a, s]) => `${nameOf(a)} is ${s.state === "typing" ? "replying" : "viewing"}`);
+    .map(([a, s]) => t(s.state === "typing" ? "viewer.replying" : "viewer.viewing", { name: nameOf(a) }));
   return parts.join(" · ");
 }
 
@@ -51,12 +51,12 @@ function restoreInputs(root, { kept, focus }) {
 // Which of the tenant's numbers the customer wrote to.
 function channelLine(c) {
   const ch = state.channels[c.channel];
-  const text = ch ? `via ${ch.name} ${ch.display_number}` : `via ${c.channel}`;
-  return el("span", { class: "badge", "data-testid": "channel", title: "The number the customer wrote to" }, text);
+  const text = ch ? t("conv.via", { name: ch.name, number: ch.display_number }) : t("conv.via-id", { channel: c.channel });
+  return el("span", { class: "badge", "data-testid": "channel", title: t("conv.channel-title") }, text);
 }
 
 function ownerLine(c) {
-  if (!c.assignee) return el("span", { class: "badge" }, "unassigned");
+  if (!c.assignee) return el("span", { class: "badge" }, t("conv.unassigned"));
   return el("span", { class: "badge owner", "data-testid": "owner" }, nameOf(c.assignee));
 }
 
@@ -69,7 +69,7 @@ function controlsView(c, may) {
   const assignsOthers = may.assign;
   const agentsSelect = el(
     "select",
-    { "data-testid": "assign-to", "aria-label": "Assign to" },
+    { "data-testid": "assign-to", "aria-label": t("conv.assign-to-aria") },
     ...Object.values(state.agents)
       .filter((a) => !a.service && (!c.team || a.teams.includes(c.team) || a.role !== "agent"))
       .map((a) => el("option", { value: a.id }, a.name)),
@@ -77,50 +77,50 @@ function controlsView(c, may) {
   const teams = [...new Set(Object.values(state.agents).flatMap((a) => a.teams))];
   const handTo = el(
     "select",
-    { "data-testid": "transfer-to", "aria-label": "Hand over to" },
-    el("optgroup", { label: "Teams" }, ...teams.map((t) => el("option", { value: `team:${t}` }, t))),
+    { "data-testid": "transfer-to", "aria-label": t("conv.hand-to-aria") },
+    el("optgroup", { label: t("conv.teams") }, ...teams.map((team) => el("option", { value: `team:${team}` }, team))),
     el(
       "optgroup",
-      { label: "Agents" },
+      { label: t("conv.agents") },
       ...Object.values(state.agents)
         .filter((a) => !a.service && a.id !== state.me.id)
         .map((a) => el("option", { value: `agent:${a.id}` }, a.name)),
     ),
   );
-  const handNote = el("input", { placeholder: "handoff note for them", "data-testid": "transfer-note", "aria-label": "Handoff note" });
+  const handNote = el("input", { placeholder: t("conv.hand-note-placeholder"), "data-testid": "transfer-note", "aria-label": t("conv.hand-note-aria") });
   const transfer = () => {
     const note = handNote.value.trim();
     if (!note) {
       handNote.focus();
-      return banner("Write a handoff note: what the next person needs to know.");
+      return banner(t("conv.hand-note-needed"));
     }
     const [kind, to] = handTo.value.split(/:(.*)/s);
-    const label = kind === "agent" ? nameOf(to) : `team ${to}`;
-    go("transfer", { [kind]: to, note }).then((out) => out && banner(`Handed over to ${label}.`, true));
+    const label = kind === "agent" ? nameOf(to) : t("history.team", { team: to });
+    go("transfer", { [kind]: to, note }).then((out) => out && banner(t("conv.handed", { to: label }), true));
   };
-  const tagInput = el("input", { placeholder: "tag", size: 8, "data-testid": "tag-input", "aria-label": "Tag" });
+  const tagInput = el("input", { placeholder: t("conv.tag-placeholder"), size: 8, "data-testid": "tag-input", "aria-label": t("conv.tag-aria") });
   const tag = () => tagInput.value.trim() && go("tags", { add: [tagInput.value.trim()] }).then((out) => out && (tagInput.value = ""));
   return el(
     "div",
     { class: "controls" },
     mine
-      ? el("button", { onclick: () => go("release"), "data-testid": "release" }, "Release")
+      ? el("button", { onclick: () => go("release"), "data-testid": "release" }, t("conv.release"))
       : may.claim
-        ? el("button", { class: "primary", onclick: () => go("claim"), "data-testid": "claim" }, "Claim")
+        ? el("button", { class: "primary", onclick: () => go("claim"), "data-testid": "claim" }, t("conv.claim"))
         : null,
-    assignsOthers ? [agentsSelect, el("button", { onclick: () => go("assign", { agent: agentsSelect.value }), "data-testid": "assign" }, "Assign")] : null,
-    el("span", { class: "group" }, handTo, handNote, el("button", { onclick: transfer, "data-testid": "transfer" }, "Hand over")),
-    may.tag ? [tagInput, el("button", { onclick: tag, "data-testid": "tag" }, "Tag")] : null,
+    assignsOthers ? [agentsSelect, el("button", { onclick: () => go("assign", { agent: agentsSelect.value }), "data-testid": "assign" }, t("conv.assign"))] : null,
+    el("span", { class: "group" }, handTo, handNote, el("button", { onclick: transfer, "data-testid": "transfer" }, t("conv.hand-over"))),
+    may.tag ? [tagInput, el("button", { onclick: tag, "data-testid": "tag" }, t("conv.tag"))] : null,
     !may.change_status
       ? null
       : c.status === "resolved"
-        ? el("button", { onclick: () => go("status", { status: "open" }), "data-testid": "reopen" }, "Reopen")
+        ? el("button", { onclick: () => go("status", { status: "open" }), "data-testid": "reopen" }, t("conv.reopen"))
         : [
-            el("button", { onclick: () => go("status", { status: "resolved" }), "data-testid": "resolve" }, "Resolve"),
+            el("button", { onclick: () => go("status", { status: "resolved" }), "data-testid": "resolve" }, t("conv.resolve")),
             el(
               "button",
               { onclick: () => go("status", { status: "snoozed", until: new Date(Date.now() + 3600e3).toISOString() }), "data-testid": "snooze" },
-              "Snooze 1h",
+              t("conv.snooze"),
             ),
           ],
   );
@@ -134,13 +134,13 @@ function headView(d) {
     el(
       "div",
       { class: "title" },
-      el("button", { class: "back", "data-testid": "back", "aria-label": "Back to the list", onclick: () => $("#app").classList.remove("reading") }, "←"),
+      el("button", { class: "back", "data-testid": "back", "aria-label": t("conv.back-aria"), onclick: () => $("#app").classList.remove("reading") }, "←"),
       el("h2", { "data-testid": "contact-name" }, d.contact.profile_name || d.contact.identity.wa_id),
       el("span", { class: "meta" }, `+${d.contact.identity.wa_id || ""}`),
-      el("span", { class: "badge", "data-testid": "status" }, c.status),
+      el("span", { class: "badge", "data-testid": "status" }, statusName(c.status)),
       ownerLine(c),
       channelLine(c),
-      c.team ? el("span", { class: "badge", "data-testid": "team" }, `team ${c.team}`) : null,
+      c.team ? el("span", { class: "badge", "data-testid": "team" }, t("conv.team", { team: c.team })) : null,
       slaBadge(c),
       contactButton(),
     ),
@@ -150,15 +150,17 @@ function headView(d) {
 }
 
 function contactButton() {
-  return el("button", { class: "contact-toggle", "data-testid": "contact-toggle", "aria-label": "Contact details", onclick: toggleContactPanel }, "Contact");
+  return el("button", { class: "contact-toggle", "data-testid": "contact-toggle", "aria-label": t("conv.contact-aria"), onclick: toggleContactPanel }, t("conv.contact"));
 }
 
-function renderPane() {
+// (`redraw`: everything drawn again, the composer too, as when the
+// language changed; what the agent typed stays, the draft in this browser)
+function renderPane(redraw = false) {
   const d = state.detail;
   const pane = $("#pane");
   pane.classList.remove("opening");
   if (!d) {
-    pane.replaceChildren(el("p", { class: "empty" }, "Pick a conversation."));
+    pane.replaceChildren(el("p", { class: "empty" }, t("list.pick")));
     pane.dataset.mode = "";
     return;
   }
@@ -176,12 +178,15 @@ function renderPane() {
   const atBottom = !old || old.scrollHeight - old.scrollTop - old.clientHeight < 40;
   const keptScroll = old ? old.scrollTop : 0;
   const inputs = sameConversation ? keepInputs(pane.querySelector(".head")) : null;
-  if (sameConversation && pane.dataset.mode === mode && pane.querySelector(".composer")) {
+  if (!redraw && sameConversation && pane.dataset.mode === mode && pane.querySelector(".composer")) {
     pane.querySelector(".head").replaceWith(head);
     old.replaceWith(messages);
     pane.querySelector(".composer").refresh();
   } else {
-    pane.replaceChildren(head, messages, composerView(c, open));
+    // (a redraw keeps the contact panel until it is drawn again below, so
+    // what is typed in it stays)
+    const panel = redraw && pane.querySelector(".contact-panel");
+    pane.replaceChildren(head, messages, composerView(c, open), ...(panel ? [panel] : []));
   }
   if (inputs) restoreInputs(head, inputs);
   pane.dataset.mode = mode;
@@ -238,7 +243,7 @@ async function openConversation(id, quiet = false, reloading = false) {
         state.detail = null;
         state.selected = null;
         renderPane();
-        if (!quiet) banner("This conversation is no longer in your view (it was handed over or moved).");
+        if (!quiet) banner(t("conv.gone"));
         return;
       }
     }

@@ -5,9 +5,9 @@
 
 function secs(v) {
   if (v === null || v === undefined) return "—";
-  if (v < 60) return `${Math.round(v)}s`;
-  if (v < 3600) return `${Math.round(v / 60)}m`;
-  return `${(v / 3600).toFixed(1)}h`;
+  if (v < 60) return t("time.s", { n: Math.round(v) });
+  if (v < 3600) return t("time.m", { n: Math.round(v / 60) });
+  return t("time.h", { n: new Intl.NumberFormat(locale(), { minimumFractionDigits: 1, maximumFractionDigits: 1 }).format(v / 3600) });
 }
 
 async function loadDashboard() {
@@ -21,14 +21,14 @@ async function loadDashboard() {
     const card = (label, value, id) =>
       el("div", { class: "card", "data-testid": id }, el("div", { class: "value" }, value), el("div", { class: "label" }, label));
     $("#cards").replaceChildren(
-      card("First response (median, 7 days)", secs(report.first_response.median_secs), "card-first-response"),
-      card("Resolution (median, 7 days)", secs(report.resolution.median_secs), "card-resolution"),
-      card("Open now", live.active, "card-open"),
-      card("Unassigned", live.unassigned, "card-unassigned"),
-      card("Waiting longest", live.waiting_longest ? ago(live.waiting_longest.since) : "—", "card-waiting"),
-      card("SLA at risk", live.sla_at_risk, "card-sla-risk"),
-      card("SLA breached", live.sla_breached, "card-sla-breached"),
-      card("Replies in doubt", live.in_doubt, "card-in-doubt"),
+      card(t("dash.first-response"), secs(report.first_response.median_secs), "card-first-response"),
+      card(t("dash.resolution"), secs(report.resolution.median_secs), "card-resolution"),
+      card(t("dash.open-now"), live.active, "card-open"),
+      card(t("dash.unassigned"), live.unassigned, "card-unassigned"),
+      card(t("dash.waiting"), live.waiting_longest ? ago(live.waiting_longest.since) : "—", "card-waiting"),
+      card(t("sla.risk"), live.sla_at_risk, "card-sla-risk"),
+      card(t("sla.breached"), live.sla_breached, "card-sla-breached"),
+      card(t("dash.in-doubt"), live.in_doubt, "card-in-doubt"),
     );
     $("#loads tbody").replaceChildren(
       ...live.agents.map((a) =>
@@ -36,26 +36,26 @@ async function loadDashboard() {
           "tr",
           {},
           el("td", {}, nameOf(a.agent)),
-          el("td", {}, a.presence),
+          el("td", {}, presenceName(a.presence)),
           el("td", { class: a.capacity && a.load >= a.capacity ? "full" : "" }, a.load),
           el("td", {}, a.capacity || "∞"),
         ),
       ),
     );
-    $("#dash-hint").textContent = `Opened in the last 7 days: ${report.opened}; resolved: ${report.resolved}.`;
+    $("#dash-hint").textContent = t("dash.hint", { opened: report.opened, resolved: report.resolved });
   } catch (err) {
-    $("#dash-hint").textContent = err.code === "forbidden" ? "The dashboard is for supervisors and admins." : explain(err);
+    $("#dash-hint").textContent = err.code === "forbidden" ? t("dash.forbidden") : explain(err);
   }
 }
 
 $("#tabs").addEventListener("click", (ev) => {
-  const t = ev.target.dataset.tab;
-  if (!t) return;
-  state.tab = t;
-  for (const b of document.querySelectorAll("#tabs button")) b.classList.toggle("active", b.dataset.tab === t);
-  $("#inbox").classList.toggle("hidden", t !== "inbox");
-  $("#dashboard").classList.toggle("hidden", t !== "dashboard");
-  $("#admin").classList.toggle("hidden", t !== "admin");
-  if (t === "dashboard") loadDashboard();
-  if (t === "admin") loadAdmin();
+  const tab = ev.target.dataset.tab;
+  if (!tab) return;
+  state.tab = tab;
+  for (const b of document.querySelectorAll("#tabs button")) b.classList.toggle("active", b.dataset.tab === tab);
+  $("#inbox").classList.toggle("hidden", tab !== "inbox");
+  $("#dashboard").classList.toggle("hidden", tab !== "dashboard");
+  $("#admin").classList.toggle("hidden", tab !== "admin");
+  if (tab === "dashboard") loadDashboard();
+  if (tab === "admin") loadAdmin();
 });

@@ -3,19 +3,19 @@
 // into a field are the field's (Escape leaves it).
 "use strict";
 
-const SHORTCUTS = [
-  ["j / ↓", "next conversation"],
-  ["k / ↑", "previous conversation"],
-  ["Enter / o", "open it"],
-  ["x", "select it for a bulk action"],
-  ["r", "reply"],
-  ["n", "internal note"],
-  ["c", "claim"],
-  ["e", "resolve"],
-  ["/", "search"],
-  ["Ctrl+Enter", "send (in the composer)"],
-  ["Esc", "leave a field, close this list"],
-  ["?", "this list"],
+const SHORTCUTS = () => [
+  ["j / ↓", t("keys.next")],
+  ["k / ↑", t("keys.previous")],
+  [t("keys.enter"), t("keys.open")],
+  ["x", t("keys.select")],
+  ["r", t("keys.reply")],
+  ["n", t("keys.note")],
+  ["c", t("keys.claim")],
+  ["e", t("keys.resolve")],
+  ["/", t("keys.search")],
+  [t("keys.ctrl-enter"), t("keys.send")],
+  ["Esc", t("keys.leave")],
+  ["?", t("keys.help")],
 ];
 
 function showShortcuts(open) {
@@ -24,9 +24,9 @@ function showShortcuts(open) {
     dialog = el(
       "div",
       { id: "shortcuts", class: "dialog hidden", role: "dialog", "aria-modal": "true", "aria-labelledby": "shortcuts-title", "data-testid": "shortcuts" },
-      el("h2", { id: "shortcuts-title" }, "Keyboard shortcuts"),
-      el("dl", {}, ...SHORTCUTS.flatMap(([k, what]) => [el("dt", {}, el("kbd", {}, k)), el("dd", {}, what)])),
-      el("button", { onclick: () => showShortcuts(false) }, "Close"),
+      el("h2", { id: "shortcuts-title" }, t("keys.title")),
+      el("dl", {}, ...SHORTCUTS().flatMap(([k, what]) => [el("dt", {}, el("kbd", {}, k)), el("dd", {}, what)])),
+      el("button", { onclick: () => showShortcuts(false) }, t("keys.close")),
     );
     document.body.append(dialog);
   }

@@ -13,18 +13,26 @@ function slaBadge(c) {
     if (st === "breached" || (st === "active" && Date.parse(t.due_at) <= now)) breached = true;
     else if (st === "active" && Date.parse(t.warn_at) <= now) risk = true;
   }
-  if (breached) return el("span", { class: "badge breached", "data-testid": "sla-breached" }, "SLA breached");
-  if (risk) return el("span", { class: "badge risk", "data-testid": "sla-risk" }, "SLA at risk");
+  if (breached) return el("span", { class: "badge breached", "data-testid": "sla-breached" }, t("sla.breached"));
+  if (risk) return el("span", { class: "badge risk", "data-testid": "sla-risk" }, t("sla.risk"));
   return null;
 }
 
+// How long since `iso`, short ("5m"), and as "5m ago".
 function ago(iso) {
   const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
-  if (s < 60) return `${Math.floor(s)}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m`;
-  if (s < 86400) return `${Math.floor(s / 3600)}h`;
-  return `${Math.floor(s / 86400)}d`;
+  if (s < 60) return t("time.s", { n: Math.floor(s) });
+  if (s < 3600) return t("time.m", { n: Math.floor(s / 60) });
+  if (s < 86400) return t("time.h", { n: Math.floor(s / 3600) });
+  return t("time.d", { n: Math.floor(s / 86400) });
 }
+const agoText = (iso) => t("time.ago", { time: ago(iso) });
+
+// A conversation's status, an agent's role and presence, in words.
+const statusName = (s) =>
+  ({ open: t("status.open"), pending: t("status.pending"), snoozed: t("status.snoozed"), resolved: t("status.resolved") })[s] || s;
+const roleName = (r) => ({ agent: t("role.agent"), supervisor: t("role.supervisor"), admin: t("role.admin") })[r] || r;
+const presenceName = (p) => ({ online: t("presence.online"), away: t("presence.away"), offline: t("presence.offline") })[p] || p;
 
 function contactName(c) {
   const k = state.contacts[c.contact];
@@ -58,7 +66,7 @@ function renderList() {
     requestAnimationFrame(() => performance.mark("inbox:list-rendered"));
   }
   if (!state.items.length) {
-    const why = state.search ? `Nothing matches “${state.search}”.` : "No conversations here.";
+    const why = state.search ? t("list.nothing-matches", { q: state.search }) : t("list.empty");
     ul.replaceChildren(el("li", { class: "empty", "data-testid": "list-empty" }, why));
     $("#more").classList.add("hidden");
     return;
@@ -80,7 +88,7 @@ function renderList() {
           el("input", {
             type: "checkbox",
             "data-testid": "select",
-            "aria-label": `Select ${contactName(c)}`,
+            "aria-label": t("list.select-aria", { name: contactName(c) }),
             checked: state.picked.has(c.id) ? "checked" : null,
             onchange: (ev) => pick(c.id, ev.target.checked),
           }),
@@ -91,12 +99,12 @@ function renderList() {
           "div",
           { class: "row" },
           unread(c) && c.id !== state.selected
-            ? el("span", { class: "badge unread", "data-testid": "unread" }, `${unread(c)} new`)
+            ? el("span", { class: "badge unread", "data-testid": "unread" }, t("list.unread", { n: unread(c) }))
             : null,
-          el("span", { class: "badge" }, c.status),
+          el("span", { class: "badge" }, statusName(c.status)),
           c.assignee ? el("span", { class: "badge owner" }, nameOf(c.assignee)) : null,
           c.waiting_since
-            ? el("span", { class: "badge waiting", "data-testid": "waiting" }, `waiting ${ago(c.waiting_since)}`)
+            ? el("span", { class: "badge waiting", "data-testid": "waiting" }, t("list.waiting", { time: ago(c.waiting_since) }))
             : null,
           slaBadge(c),
           ...(c.tags || []).map((t) => el("span", { class: "badge" }, `#${t}`)),
@@ -127,7 +135,7 @@ function matchLine(c) {
     message: m ? describe(m.content) : "",
     contact_name: contactName(c),
     number: `+${(state.contacts[c.contact] || { identity: {} }).identity.wa_id || ""}`,
-    user_id: "WhatsApp user id",
+    user_id: t("list.user-id"),
     tag: found.words.map((w) => `#${w}`).join(" "),
     attribute: `${found.key}: ${found.words.join(" ")}`,
   }[found.field];
@@ -187,9 +195,11 @@ $("#tag-filter").addEventListener("input", (ev) => {
 // The filters' choices once the agent, teams and numbers are known.
 function fillFilters() {
   const teams = state.me.role === "agent" ? state.me.teams : [...new Set(Object.values(state.agents).flatMap((a) => a.teams))];
-  $("#team-view").replaceChildren(el("option", { value: "" }, "Team…"), ...teams.map((t) => el("option", { value: t }, `Team ${t}`)));
+  // (what is chosen stays chosen: they are drawn again in another language)
+  const chosen = [$("#team-view").value, $("#channel-filter").value];
+  $("#team-view").replaceChildren(el("option", { value: "" }, t("views.team-pick")), ...teams.map((team) => el("option", { value: team }, t("views.team", { team }))));
   $("#channel-filter").replaceChildren(
-    el("option", { value: "" }, "Every number"),
+    el("option", { value: "" }, t("filter.every-number")),
     ...Object.values(state.channels).map((c) => el("option", { value: c.id }, `${c.name} ${c.display_number}`)),
   );
   $("#bulk-assign").replaceChildren(
@@ -198,6 +208,7 @@ function fillFilters() {
       .map((a) => el("option", { value: a.id }, a.name)),
   );
   for (const e of ["#bulk-assign", "#bulk-assign-go"]) $(e).classList.toggle("hidden", state.me.role === "agent");
+  [$("#team-view").value, $("#channel-filter").value] = chosen;
 }
 
 // ------------------------------------------------------------ bulk actions
@@ -206,7 +217,7 @@ function pick(id, on) {
   if (on) state.picked.add(id);
   else state.picked.delete(id);
   $("#bulk").classList.toggle("hidden", !state.picked.size);
-  $("#bulk-count").textContent = `${state.picked.size} selected`;
+  $("#bulk-count").textContent = t("bulk.count", { n: state.picked.size });
 }
 
 // One action on every selected conversation, each on the version listed;
@@ -226,15 +237,15 @@ async function bulk(path, body, done) {
   await loadList();
   reloadConversation();
   const ok = picked.length - refused.length;
-  banner(refused.length ? `${done} ${ok} of ${picked.length}. Not done: ${refused.join(" · ")}` : `${done} ${ok}.`, !refused.length);
+  banner(refused.length ? t("bulk.done-some", { done, ok, total: picked.length, refused: refused.join(" · ") }) : t("bulk.done", { done, ok }), !refused.length);
 }
-$("#bulk-assign-go").addEventListener("click", () => bulk("assign", { agent: $("#bulk-assign").value }, `Assigned to ${nameOf($("#bulk-assign").value)}:`));
+$("#bulk-assign-go").addEventListener("click", () => bulk("assign", { agent: $("#bulk-assign").value }, t("bulk.assigned", { name: nameOf($("#bulk-assign").value) })));
 $("#bulk-tag-go").addEventListener("click", () => {
   const tag = $("#bulk-tag").value.trim();
   if (!tag) return $("#bulk-tag").focus();
-  bulk("tags", { add: [tag] }, `Tagged #${tag}:`);
+  bulk("tags", { add: [tag] }, t("bulk.tagged", { tag }));
 });
-$("#bulk-resolve").addEventListener("click", () => bulk("status", { status: "resolved" }, "Resolved"));
+$("#bulk-resolve").addEventListener("click", () => bulk("status", { status: "resolved" }, t("bulk.resolved")));
 $("#bulk-clear").addEventListener("click", () => {
   state.picked.clear();
   pick(null, false);

@@ -14,11 +14,21 @@ function ticks(m) {
   if (m.direction !== "outbound" || !m.delivery) return null;
   const s = inDoubt(m) ? "in-doubt" : m.delivery.status;
   const text = { pending: "🕓", "in-doubt": "?", accepted: "✓", sent: "✓", delivered: "✓✓", read: "✓✓", played: "✓✓", failed: "✗" }[s] || s;
-  const title = { pending: "queued", "in-doubt": "may not have been delivered", failed: "not delivered" }[s] || s;
+  const title =
+    {
+      pending: t("tick.pending"),
+      "in-doubt": t("tick.in-doubt"),
+      accepted: t("tick.accepted"),
+      sent: t("tick.sent"),
+      delivered: t("tick.delivered"),
+      read: t("tick.read"),
+      played: t("tick.played"),
+      failed: t("tick.failed"),
+    }[s] || s;
   return el("span", { class: `ticks ${s}`, title, "data-testid": `ticks-${s}` }, text);
 }
 
-const clock = (iso) => new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+const clock = (iso) => formatted(iso, { hour: "2-digit", minute: "2-digit" });
 
 // Resends in the timeline: new message id -> event, original id -> events.
 function resends(timeline) {
@@ -32,14 +42,14 @@ function resends(timeline) {
   return { copies, originals };
 }
 
-const actorName = (a) => (a && a.kind === "agent" ? nameOf(a.id) : (a && a.id) || "the system");
+const actorName = (a) => (a && a.kind === "agent" ? nameOf(a.id) : (a && a.id) || t("actor.system"));
 
 // A provider's error in plain words (its code kept for whoever looks it up).
 function providerError(err) {
   const known = {
-    131047: "more than 24 hours since the customer last wrote; send a template",
-    131026: "the customer cannot receive it (not on WhatsApp, or an old version)",
-    131051: "WhatsApp does not support this kind of message",
+    131047: t("provider.131047"),
+    131026: t("provider.131026"),
+    131051: t("provider.131051"),
   };
   const text = known[err.code] || err.title;
   return err.code && !text.includes(String(err.code)) ? `${text} (${err.code})` : text;
@@ -52,9 +62,9 @@ function deliveryNote(m, again) {
   const failed = m.delivery && m.delivery.status === "failed";
   if (!inDoubt(m) && !failed) return null;
   const err = failed && m.delivery.error;
-  const what = failed ? `Not delivered${err ? `: ${providerError(err)}` : ""}` : "May not have been delivered";
-  const since = failed ? "" : ` — WhatsApp has not confirmed it since ${clock(m.delivery.in_doubt_since)}`;
-  const done = again.map((e) => ` · sent again by ${actorName(e.actor)} at ${clock(e.at)}`).join("");
+  const what = failed ? (err ? t("delivery.failed-why", { why: providerError(err) }) : t("delivery.failed")) : t("delivery.doubt");
+  const since = failed ? "" : t("delivery.since", { time: clock(m.delivery.in_doubt_since) });
+  const done = again.map((e) => t("delivery.again", { who: actorName(e.actor), time: clock(e.at) })).join("");
   const text = done ? `${what}${done}` : `${what}${since}.`;
   const button = again.length
     ? null
@@ -68,7 +78,7 @@ function deliveryNote(m, again) {
             act(m.conversation, `messages/${encodeURIComponent(m.id)}/resend`, { version: drawnVersion(m.conversation) });
           },
         },
-        "Send again",
+        t("delivery.send-again"),
       );
   return el(
     "div",
@@ -83,11 +93,11 @@ function dayLabel(iso) {
   const d = new Date(iso);
   const today = new Date();
   const yesterday = new Date(Date.now() - 86400e3);
-  if (d.toDateString() === today.toDateString()) return "Today";
-  if (d.toDateString() === yesterday.toDateString()) return "Yesterday";
-  return d.toLocaleDateString([], { weekday: "long", day: "numeric", month: "long", year: "numeric" });
+  if (d.toDateString() === today.toDateString()) return t("time.today");
+  if (d.toDateString() === yesterday.toDateString()) return t("time.yesterday");
+  return formatted(iso, { weekday: "long", day: "numeric", month: "long", year: "numeric" });
 }
-const exact = (iso) => new Date(iso).toLocaleString([], { dateStyle: "full", timeStyle: "medium" });
+const exact = (iso) => formatted(iso, { dateStyle: "full", timeStyle: "medium" });
 const timeView = (iso) => el("time", { datetime: iso, title: exact(iso), class: "when" }, clock(iso));
 
 // Text with its web links made clickable (http and https only; the rest
@@ -108,46 +118,64 @@ function describe(content) {
     case "text":
       return content.body;
     case "media":
-      return `[${content.kind}] ${content.caption || ""}`;
+      return `[${kindName(content.kind)}] ${content.caption || ""}`;
     case "location":
       return `📍 ${content.name || ""} ${content.address || ""} (${content.latitude}, ${content.longitude})`;
     case "contacts":
       return `👤 ${(content.cards || []).map((c) => c.name).join(", ")}`;
     case "reaction":
-      return content.emoji ? `reacted ${content.emoji}` : "removed a reaction";
+      return content.emoji ? t("describe.reacted", { emoji: content.emoji }) : t("describe.unreacted");
     case "template":
-      return `[template ${content.name}]`;
+      return t("describe.template", { name: content.name });
     case "button":
       return content.text;
     case "interactive":
-      return (content.reply && (content.reply.title || content.reply.kind)) || "[interactive]";
+      return (content.reply && (content.reply.title || content.reply.kind)) || t("describe.interactive");
     default:
       return `[${content.type}]`;
   }
 }
 
+const kindName = (kind) =>
+  ({
+    image: t("kind.image"),
+    video: t("kind.video"),
+    audio: t("kind.audio"),
+    voice: t("kind.voice"),
+    document: t("kind.document"),
+    sticker: t("kind.sticker"),
+  })[kind] || kind;
+
 // Media in place, through the server's media proxy (it fetches the file
 // from WhatsApp with the number's token and keeps it): photos and stickers
 // shown, video and audio players, documents to download.
 function mediaView(content, m) {
-  const label = { image: "Photo", video: "Video", audio: "Audio", voice: "Voice note", document: "Document", sticker: "Sticker" }[content.kind] || content.kind;
+  const label =
+    {
+      image: t("media.image"),
+      video: t("media.video"),
+      audio: t("media.audio"),
+      voice: t("media.voice"),
+      document: t("media.document"),
+      sticker: t("media.sticker"),
+    }[content.kind] || content.kind;
   const name = (content.media && content.media.filename) || "";
   const src = m && content.media && content.media.id ? `/api/media/${encodeURIComponent(m.id)}` : null;
   const caption = content.caption ? el("div", { class: "caption" }, ...linked(content.caption)) : null;
   let shown = null;
   if (src && (content.kind === "image" || content.kind === "sticker")) {
-    shown = el("a", { href: src, target: "_blank", rel: "noopener" }, el("img", { src, alt: content.caption || `${label} from the customer`, loading: "lazy", class: content.kind }));
+    shown = el("a", { href: src, target: "_blank", rel: "noopener" }, el("img", { src, alt: content.caption || t("media.from-customer", { what: label }), loading: "lazy", class: content.kind }));
   } else if (src && content.kind === "video") {
     shown = el("video", { src, controls: "controls", preload: "metadata", "aria-label": label });
   } else if (src && (content.kind === "audio" || content.kind === "voice")) {
     shown = el("audio", { src, controls: "controls", preload: "none", "aria-label": label });
   } else if (src) {
-    shown = el("a", { href: src, download: name || "document", "data-testid": "media-download" }, `Download${name ? ` ${name}` : ""}`);
+    shown = el("a", { href: src, download: name || "document", "data-testid": "media-download" }, name ? t("media.download-name", { name }) : t("media.download"));
   }
   return el(
     "span",
     { class: `media ${content.kind}`, "data-testid": `media-${content.kind}` },
-    el("span", { class: "media-kind" }, name ? `${label}: ${name}` : label),
+    el("span", { class: "media-kind" }, name ? t("media.named", { what: label, name }) : label),
     shown ? el("div", { class: "media-body" }, shown) : null,
     caption,
   );
@@ -166,7 +194,7 @@ function body(content, m) {
         "span",
         { class: "place" },
         `📍 ${[content.name, content.address].filter(Boolean).join(", ") || `${lat}, ${lon}`} `,
-        el("a", { href: map, target: "_blank", rel: "noopener noreferrer", "data-testid": "map-link" }, "map"),
+        el("a", { href: map, target: "_blank", rel: "noopener noreferrer", "data-testid": "map-link" }, t("msg.map")),
       );
     }
     case "contacts":
@@ -210,9 +238,9 @@ function messageView(m, r, v) {
   const cls = m.direction === "note" ? "note" : m.direction;
   const by =
     m.direction === "note"
-      ? `Internal note · ${nameOf(m.author.id)}`
+      ? t("msg.note-by", { name: nameOf(m.author.id) })
       : m.direction === "outbound"
-        ? m.author.kind === "agent" ? nameOf(m.author.id) : m.author.id || "automation"
+        ? m.author.kind === "agent" ? nameOf(m.author.id) : m.author.id || t("msg.automation")
         : null;
   const quoted = m.context && m.context.reply_to && v.byExternal[m.context.reply_to];
   const edited = v.edits[m.id];
@@ -221,13 +249,13 @@ function messageView(m, r, v) {
   const msg = el(
     "div",
     { class: `msg ${cls}${deleted ? " deleted" : ""}`, "data-testid": `msg-${cls}`, "data-id": m.id },
-    by ? el("div", { class: "by" }, r.copies[m.id] ? `${by} · sent again` : by) : null,
+    by ? el("div", { class: "by" }, r.copies[m.id] ? t("msg.sent-again", { by }) : by) : null,
     m.context && m.context.reply_to
-      ? el("div", { class: "quote", "data-testid": "quote" }, quoted ? describe(quoted.content).slice(0, 140) : "an earlier message")
+      ? el("div", { class: "quote", "data-testid": "quote" }, quoted ? describe(quoted.content).slice(0, 140) : t("msg.earlier"))
       : null,
     edited ? body(edited) : body(m.content, m),
-    edited ? el("div", { class: "revised", "data-testid": "edited", title: `Before: ${describe(m.content)}` }, "edited") : null,
-    deleted ? el("div", { class: "revised", "data-testid": "deleted" }, `deleted by the customer at ${clock(deleted)} (kept here for the record)`) : null,
+    edited ? el("div", { class: "revised", "data-testid": "edited", title: t("msg.before", { text: describe(m.content) }) }, t("msg.edited")) : null,
+    deleted ? el("div", { class: "revised", "data-testid": "deleted" }, t("msg.deleted", { time: clock(deleted) })) : null,
     el("div", { class: "foot" }, timeView(m.sent_at || m.created_at), ticks(m)),
     emojis.length ? el("div", { class: "reactions", "data-testid": "reactions" }, emojis.join(" ")) : null,
   );
@@ -240,20 +268,22 @@ function messageView(m, r, v) {
 function historyText(e) {
   const k = e.kind;
   const who = actorName(e.actor);
-  const place = (o) => (o && o.agent ? nameOf(o.agent) : o && o.team ? `team ${o.team}` : "the queue");
+  const place = (o) => (o && o.agent ? nameOf(o.agent) : o && o.team ? t("history.team", { team: o.team }) : t("history.queue"));
+  // (a reason is the core's words, in English)
+  const why = k.reason ? ` (${k.reason})` : "";
   switch (k.type) {
     case "claimed":
-      return `${nameOf(k.agent)} claimed it`;
+      return t("history.claimed", { name: nameOf(k.agent) });
     case "assigned":
-      return `${who} assigned it to ${place(k.to)}${k.reason ? ` (${k.reason})` : ""}`;
+      return t("history.assigned", { who, to: place(k.to) }) + why;
     case "transferred":
-      return `${who} handed it over to ${place(k.to)}`;
+      return t("history.transferred", { who, to: place(k.to) });
     case "released":
-      return `${nameOf(k.agent)} released it${k.reason ? ` (${k.reason})` : ""}`;
+      return t("history.released", { name: nameOf(k.agent) }) + why;
     case "status_changed":
-      return `${who} set it ${k.to}${k.snoozed_until ? ` until ${exact(k.snoozed_until)}` : ""}`;
+      return t("history.status", { who, status: statusName(k.to) }) + (k.snoozed_until ? t("history.until", { time: exact(k.snoozed_until) }) : "");
     case "message_resent":
-      return `${who} sent a message again`;
+      return t("history.resent", { who });
     default:
       return null;
   }

@@ -9,7 +9,7 @@
 
 const noticeKey = () => `inbox.notices.${state.me.tenant}.${state.me.id}`;
 const prefsKey = () => `inbox.notice-prefs.${state.me.tenant}.${state.me.id}`;
-const NOTICE_KINDS = { mention: "Mentions in notes", assigned: "Assigned to me", sla: "SLA warnings and breaches on mine", window: "Customer windows closing on mine" };
+const NOTICE_KINDS = () => ({ mention: t("notices.mention"), assigned: t("notices.assigned"), sla: t("notices.sla"), window: t("notices.window") });
 
 function noticePrefs() {
   const all = { mention: true, assigned: true, sla: true, window: true, sound: false, desktop: "ask" };
@@ -29,7 +29,8 @@ function notices() {
   }
 }
 
-// What an event means for this agent, if anything: [kind, text].
+// What an event means for this agent, if anything: [kind, key, vars] (the
+// words are read from the catalogue when shown, in the language of then).
 function noticeOf(e) {
   const me = state.me.id;
   const k = e.kind;
@@ -38,17 +39,17 @@ function noticeOf(e) {
   const who = conversationName(e.conversation);
   switch (k.type) {
     case "note_added":
-      return by !== me && (k.mentions || []).includes(me) ? ["mention", `${nameOf(by)} mentioned you in a note on ${who}`] : null;
+      return by !== me && (k.mentions || []).includes(me) ? ["mention", "notice.mention", { by: nameOf(by), who }] : null;
     case "assigned":
-      return by !== me && k.to && k.to.agent === me ? ["assigned", `${by ? nameOf(by) : "Routing"} assigned you ${who}`] : null;
+      return by !== me && k.to && k.to.agent === me ? ["assigned", "notice.assigned", { by: by ? nameOf(by) : null, who }] : null;
     case "transferred":
-      return by !== me && k.to && k.to.agent === me ? ["assigned", `${nameOf(by)} handed ${who} over to you`] : null;
+      return by !== me && k.to && k.to.agent === me ? ["assigned", "notice.transferred", { by: nameOf(by), who }] : null;
     case "sla_warning":
-      return owner === me ? ["sla", `SLA at risk on ${who}: due ${clock(k.due_at)}`] : null;
+      return owner === me ? ["sla", "notice.sla-warning", { who, time: k.due_at }] : null;
     case "sla_breached":
-      return owner === me ? ["sla", `SLA breached on ${who}`] : null;
+      return owner === me ? ["sla", "notice.sla-breached", { who }] : null;
     case "window_closing":
-      return owner === me ? ["window", `${who}'s customer window closes at ${clock(k.closes_at)}: reply or send a template`] : null;
+      return owner === me ? ["window", "notice.window", { who, time: k.closes_at }] : null;
     default:
       return null;
   }
@@ -56,24 +57,38 @@ function noticeOf(e) {
 
 function conversationName(id) {
   const c = state.items.find((i) => i.id === id) || (drawn() && drawn().id === id ? drawn() : null);
-  return c ? contactName(c) : "a conversation";
+  return c ? contactName(c) : null;
+}
+
+// A notice's words in the language chosen now (`by` and `who` unknown:
+// "Routing", "a conversation"; `time` a moment, shown as a clock).
+function noticeText(n) {
+  if (!n.key) return n.text; // kept by an earlier version of this page
+  const v = n.vars || {};
+  return t(n.key, {
+    ...v,
+    by: v.by || t("notice.routing"),
+    who: v.who || t("notice.a-conversation"),
+    time: v.time ? clock(v.time) : "",
+  });
 }
 
 function notify(e) {
   if (!state.me) return;
   const found = noticeOf(e);
   if (!found) return;
-  const [kind, text] = found;
+  const [kind, key, vars] = found;
   const prefs = noticePrefs();
   if (!prefs[kind]) return;
   const list = notices();
   if (list.some((n) => n.seq === e.seq)) return;
-  list.unshift({ seq: e.seq, kind, text, conversation: e.conversation, at: e.at, read: false });
+  const notice = { seq: e.seq, kind, key, vars, conversation: e.conversation, at: e.at, read: false };
+  list.unshift(notice);
   localStorage.setItem(noticeKey(), JSON.stringify(list.slice(0, 50)));
   renderNotices();
   if (prefs.sound) beep();
   if (prefs.desktop === "on" && "Notification" in window && Notification.permission === "granted" && document.hidden) {
-    const n = new Notification("inbox", { body: text, tag: String(e.seq) });
+    const n = new Notification("inbox", { body: noticeText(notice), tag: String(e.seq) });
     n.onclick = () => (window.focus(), openConversation(e.conversation));
   }
 }
@@ -100,24 +115,24 @@ function renderNotices() {
   const count = $("#notices-count");
   count.textContent = fresh ? String(fresh) : "";
   count.classList.toggle("hidden", !fresh);
-  $("#bell").setAttribute("aria-label", fresh ? `Notifications: ${fresh} new` : "Notifications");
-  document.title = `${fresh ? `(${fresh}) ` : ""}inbox — shared WhatsApp inbox`;
+  $("#bell").setAttribute("aria-label", fresh ? t("notices.bell-new", { n: fresh }) : t("menu.notifications"));
+  document.title = `${fresh ? `(${fresh}) ` : ""}${t("app.title")}`;
   const prefs = noticePrefs();
   const ask =
     prefs.desktop === "ask" && "Notification" in window && Notification.permission === "default"
       ? el(
           "div",
           { class: "ask", "data-testid": "notices-ask" },
-          "Get these as desktop notifications too? ",
-          el("button", { onclick: askDesktop }, "Yes"),
-          el("button", { onclick: () => (savePrefs({ ...noticePrefs(), desktop: "off" }), renderNotices()) }, "Not now"),
+          t("notices.ask"),
+          el("button", { onclick: askDesktop }, t("notices.yes")),
+          el("button", { onclick: () => (savePrefs({ ...noticePrefs(), desktop: "off" }), renderNotices()) }, t("notices.not-now")),
         )
       : null;
   const toggles = el(
     "details",
     { class: "prefs" },
-    el("summary", {}, "Preferences"),
-    ...[...Object.entries(NOTICE_KINDS), ["sound", "Play a sound"]].map(([k, label]) =>
+    el("summary", {}, t("notices.prefs")),
+    ...[...Object.entries(NOTICE_KINDS()), ["sound", t("notices.sound")]].map(([k, label]) =>
       el(
         "label",
         {},
@@ -127,7 +142,7 @@ function renderNotices() {
     ),
   );
   $("#notices").replaceChildren(
-    el("div", { class: "row" }, el("strong", {}, "Notifications"), el("button", { "data-testid": "notices-read", onclick: readAll }, "Mark all read")),
+    el("div", { class: "row" }, el("strong", {}, t("menu.notifications")), el("button", { "data-testid": "notices-read", onclick: readAll }, t("notices.mark-read"))),
     ask,
     list.length
       ? el(
@@ -137,12 +152,12 @@ function renderNotices() {
             el(
               "li",
               { class: n.read ? "" : "fresh", "data-testid": "notice" },
-              el("button", { class: "link", onclick: () => openNotice(n) }, n.text),
-              el("span", { class: "when" }, ` ${ago(n.at)} ago`),
+              el("button", { class: "link", onclick: () => openNotice(n) }, noticeText(n)),
+              el("span", { class: "when" }, ` ${agoText(n.at)}`),
             ),
           ),
         )
-      : el("p", { class: "hint" }, "Nothing yet."),
+      : el("p", { class: "hint" }, t("notices.nothing")),
     toggles,
   );
 }

@@ -31,26 +31,26 @@ async function api(method, path, body) {
 async function loadTenants() {
   const tenants = await api("GET", "/tenants");
   $("#tenants tbody").replaceChildren(
-    ...tenants.map((t) =>
+    ...tenants.map((tenant) =>
       el(
         "tr",
-        { "data-testid": "tenant-row", class: t.id === selected ? "selected" : "" },
-        el("td", {}, el("a", { href: "#", onclick: (ev) => (ev.preventDefault(), selectTenant(t.id)) }, t.id)),
-        el("td", {}, t.name),
-        el("td", {}, t.suspended ? "suspended" : "active"),
+        { "data-testid": "tenant-row", class: tenant.id === selected ? "selected" : "" },
+        el("td", {}, el("a", { href: "#", onclick: (ev) => (ev.preventDefault(), selectTenant(tenant.id)) }, tenant.id)),
+        el("td", {}, tenant.name),
+        el("td", {}, tenant.suspended ? t("platform.suspended") : t("platform.active")),
         el(
           "td",
           {},
           el(
             "button",
             {
-              "data-testid": `suspend-${t.id}`,
+              "data-testid": `suspend-${tenant.id}`,
               onclick: () =>
-                api("PUT", `/tenants/${encodeURIComponent(t.id)}`, { name: t.name, suspended: !t.suspended })
-                  .then(() => (banner(`${t.name} ${t.suspended ? "restored" : "suspended"}.`, true), loadTenants()))
+                api("PUT", `/tenants/${encodeURIComponent(tenant.id)}`, { name: tenant.name, suspended: !tenant.suspended })
+                  .then(() => (banner(t(tenant.suspended ? "platform.was-restored" : "platform.was-suspended", { name: tenant.name }), true), loadTenants()))
                   .catch((e) => banner(e.message)),
             },
-            t.suspended ? "Restore" : "Suspend",
+            tenant.suspended ? t("platform.restore") : t("platform.suspend"),
           ),
         ),
       ),
@@ -71,7 +71,7 @@ async function selectTenant(id) {
         el("td", {}, n.display_number),
         el("td", {}, n.phone_number_id),
         el("td", {}, n.waba_id || "—"),
-        el("td", {}, n.secrets.join(", ") || "none"),
+        el("td", {}, n.secrets.join(", ") || t("platform.none")),
         el("td", {}, el("code", {}, n.webhook_path)),
       ),
     ),
@@ -90,7 +90,7 @@ $("#tenant-form").addEventListener("submit", async (ev) => {
   const f = new FormData(ev.target);
   try {
     await api("PUT", `/tenants/${encodeURIComponent(f.get("id"))}`, { name: f.get("name") });
-    banner(`Added ${f.get("name")}.`, true);
+    banner(t("platform.added", { name: f.get("name") }), true);
     ev.target.reset();
     await selectTenant(f.get("id"));
   } catch (e) {
@@ -100,13 +100,13 @@ $("#tenant-form").addEventListener("submit", async (ev) => {
 
 $("#number-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
-  if (!selected) return banner("Pick a tenant first.");
+  if (!selected) return banner(t("platform.pick-tenant"));
   const f = new FormData(ev.target);
   const body = { phone_number_id: f.get("phone_number_id"), display_number: f.get("display_number") };
   for (const k of ["waba_id", "access_token", "app_secret", "verify_token"]) if (f.get(k)) body[k] = f.get(k);
   try {
     await api("PUT", `/tenants/${encodeURIComponent(selected)}/numbers/${encodeURIComponent(f.get("id"))}`, body);
-    banner("Number saved; its secrets are sealed.", true);
+    banner(t("platform.number-saved"), true);
     ev.target.reset();
     await selectTenant(selected);
   } catch (e) {
@@ -122,8 +122,15 @@ async function open() {
     $("#platform").classList.remove("hidden");
   } catch (e) {
     sessionStorage.removeItem("inbox.operator");
-    banner(e.status === 401 ? "That is not the operator token." : e.message);
+    banner(e.status === 401 ? t("platform.bad-token") : e.message);
   }
 }
+
+// Another language chosen: the tenants and numbers drawn again.
+document.addEventListener("inbox:language", () => {
+  if ($("#platform").classList.contains("hidden")) return;
+  if (selected) selectTenant(selected).catch((e) => banner(e.message));
+  else loadTenants().catch((e) => banner(e.message));
+});
 
 if (token) open();
