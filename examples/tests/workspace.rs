@@ -1114,6 +1114,46 @@ async fn the_keyboard_filters_and_bulk_actions_work_the_list() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_view_shows_how_many_conversations_it_holds() {
+    let Some(Desk {
+        server,
+        meta,
+        page: ana,
+        driver: _driver,
+    }) = desk("ana").await
+    else {
+        return;
+    };
+    let count = |view: &'static str| format!("[data-testid=count-{view}]");
+    let marta = marta_says(&meta, &ana, "Hola").await;
+    meta.customer_writes("34600100002", "Jon Ander", SimContent::Text("Kaixo".into()))
+        .await
+        .unwrap();
+    wait_for(&ana, &count("unassigned"), |t| t == "2").await;
+    wait_for(&ana, &count("all"), |t| t == "2").await;
+    wait_for(&ana, &count("mine"), |t| t == "0").await;
+    // Claiming moves one from Unassigned to Mine; the counts follow live.
+    open_and_claim(&ana, &marta).await;
+    wait_for(&ana, &count("mine"), |t| t == "1").await;
+    wait_for(&ana, &count("unassigned"), |t| t == "1").await;
+    // Resolving leaves the active views; the resolved filter counts it.
+    click(&ana, "[data-testid=resolve]").await;
+    wait_for(&ana, &count("mine"), |t| t == "0").await;
+    wait_for(&ana, &count("all"), |t| t == "1").await;
+    let resolved = ana
+        .find(Locator::Css("[data-testid=status-filter]"))
+        .await
+        .unwrap();
+    resolved.select_by_value("resolved").await.unwrap();
+    wait_for(&ana, &count("all"), |t| t == "1").await;
+    wait_for(&ana, &count("mine"), |t| t == "1").await;
+    wait_for(&ana, &count("unassigned"), |t| t == "0").await;
+    screenshot(&ana, "counts.png").await;
+    ana.close().await.unwrap();
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_a_phone_the_list_and_the_conversation_are_two_screens() {
     let Some(path) = chromedriver_or_skip() else {
         return;

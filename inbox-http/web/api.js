@@ -21,6 +21,7 @@ const state = {
   highlights: {}, // for a search: what matched, by conversation
   matched: {}, // for a search: the message that matched, by conversation
   unread: {}, // conversation id -> messages this agent has not seen (the server's count)
+  counts: null, // how many conversations each view holds (GET /api/counts)
   contacts: {},
   next: null,
   selected: null,

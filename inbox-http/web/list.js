@@ -156,6 +156,7 @@ async function loadList(more = false) {
   const path = state.search
     ? `/api/search?${new URLSearchParams({ q: state.search, view: "all", status: state.status || everything })}`
     : `/api/conversations?${params}`;
+  if (!more) loadCounts();
   try {
     const page = await api("GET", path);
     state.items = more ? state.items.concat(page.items) : page.items;
@@ -174,6 +175,42 @@ async function loadList(more = false) {
   }
 }
 
+// How many conversations each view holds under the filters chosen (the
+// server's counts, stopping at its cap: "1000+").
+let countsAsked = 0;
+async function loadCounts() {
+  const ticket = ++countsAsked;
+  const params = new URLSearchParams();
+  if (state.status) params.set("status", state.status);
+  if (state.channel) params.set("channel", state.channel);
+  if (state.tag) params.set("tag", state.tag);
+  try {
+    const counts = await api("GET", `/api/counts?${params}`);
+    // Only the latest answer: an earlier one may come back later.
+    if (ticket !== countsAsked) return;
+    state.counts = counts;
+  } catch {
+    return; // the list says what went wrong
+  }
+  renderCounts();
+}
+
+function countText(n) {
+  return n >= state.counts.cap ? `${state.counts.cap}+` : String(n);
+}
+
+function renderCounts() {
+  const c = state.counts;
+  if (!c) return;
+  for (const view of ["mine", "unassigned", "all"]) {
+    const e = $(`[data-testid=count-${view}]`);
+    if (e) e.textContent = countText(c[view]);
+  }
+  for (const o of $("#team-view").options) {
+    if (o.value) o.textContent = t("views.team-count", { team: o.value, count: countText(c.teams[o.value] || 0) });
+  }
+}
+
 function chooseView(v, team = "") {
   state.view = v;
   state.team = team;
@@ -182,7 +219,10 @@ function chooseView(v, team = "") {
   if (v !== "team") $("#team-view").value = "";
   loadList();
 }
-$("#views").addEventListener("click", (ev) => ev.target.dataset.view && chooseView(ev.target.dataset.view));
+$("#views").addEventListener("click", (ev) => {
+  const button = ev.target.closest("button[data-view]");
+  if (button) chooseView(button.dataset.view);
+});
 $("#team-view").addEventListener("change", (ev) => ev.target.value && chooseView("team", ev.target.value));
 $("#sort").addEventListener("change", (ev) => ((state.sort = ev.target.value), loadList()));
 $("#channel-filter").addEventListener("change", (ev) => ((state.channel = ev.target.value), loadList()));
@@ -209,6 +249,7 @@ function fillFilters() {
   );
   for (const e of ["#bulk-assign", "#bulk-assign-go"]) $(e).classList.toggle("hidden", state.me.role === "agent");
   [$("#team-view").value, $("#channel-filter").value] = chosen;
+  renderCounts();
 }
 
 // ------------------------------------------------------------ bulk actions

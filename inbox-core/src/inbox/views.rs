@@ -284,8 +284,9 @@ impl Inbox {
     /// How many conversations each of an agent's views holds, under the
     /// statuses, number, tag and priority of `query` (its view, order and
     /// page are ignored): theirs, the unassigned ones, all they may see,
-    /// and each of their teams' (with the team of `query.view`, if it is
-    /// one). Each count stops at [`VIEW_COUNT_CAP`].
+    /// and each of their teams' (every team's for those who see every
+    /// conversation; with the team of `query.view`, if it is one). Each
+    /// count stops at [`VIEW_COUNT_CAP`].
     ///
     /// ```
     /// # use inbox_core::ViewCounts;
@@ -294,7 +295,13 @@ impl Inbox {
     /// ```
     pub async fn view_counts(&self, actor: &Actor, query: &ViewQuery) -> Result<ViewCounts> {
         let agent = self.load_agent(actor).await?;
-        let mut teams: Vec<TeamId> = agent.teams.clone();
+        // Every team for those who see everything; else their own.
+        let mut teams: Vec<TeamId> = if agent.role.allows(Action::ViewAll) {
+            let all = self.ports.store.teams(&actor.tenant).await?;
+            all.into_iter().map(|t| t.id).collect()
+        } else {
+            agent.teams.clone()
+        };
         if let View::Team(t) = &query.view {
             if !teams.contains(t) {
                 teams.push(t.clone());
