@@ -1114,6 +1114,51 @@ async fn the_keyboard_filters_and_bulk_actions_work_the_list() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_ben_writes_a_reply_ana_sees_it_and_her_reply_waits() {
+    let Some(Desk {
+        server,
+        meta,
+        page: ana,
+        driver,
+    }) = desk("ana").await
+    else {
+        return;
+    };
+    let ben = browser(&driver).await;
+    sign_in(&ben, &server.url, "ben").await;
+    let marta = marta_says(&meta, &ana, "¿Hay alguien?").await;
+    click(&ana, &format!("[data-id=\"{marta}\"]")).await;
+    wait_for(&ana, "[data-testid=messages]", |t| t.contains("alguien")).await;
+    let on_ben = row_id(&ben, "Marta").await;
+    click(&ben, &format!("[data-id=\"{on_ben}\"]")).await;
+    type_into(&ben, "[data-testid=composer]", "Hola Marta, soy Ben").await;
+    // Ben holds the reply lease: Ana's reply waits and says why.
+    wait_for(&ana, "[data-testid=lease-notice]", |t| {
+        t.starts_with("Ben is writing a reply")
+    })
+    .await;
+    let send = ana
+        .find(Locator::Css("[data-testid=send-reply]"))
+        .await
+        .unwrap();
+    assert!(!send.is_enabled().await.unwrap(), "Ana's Send waits");
+    screenshot(&ana, "lease.png").await;
+    // Ben sends: the lease is given up, Ana may reply.
+    click(&ben, "[data-testid=send-reply]").await;
+    until_received(&meta, "Hola Marta, soy Ben", &ben).await;
+    until_js(
+        &ana,
+        "const b = document.querySelector('[data-testid=send-reply]'); \
+         return !!b && !b.disabled && document.querySelector('[data-testid=lease-notice]').classList.contains('hidden')",
+        "Ana's Send to be free again",
+    )
+    .await;
+    ben.close().await.unwrap();
+    ana.close().await.unwrap();
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_view_shows_how_many_conversations_it_holds() {
     let Some(Desk {
         server,

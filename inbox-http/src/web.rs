@@ -26,6 +26,7 @@ pub const FILES: &[(&str, &str, &str)] = &[
         include_str!("../web/conversation.js"),
     ),
     ("/attach.js", JS, include_str!("../web/attach.js")),
+    ("/lease.js", JS, include_str!("../web/lease.js")),
     ("/composer.js", JS, include_str!("../web/composer.js")),
     ("/contact.js", JS, include_str!("../web/contact.js")),
     ("/dashboard.js", JS, include_str!("../web/dashboard.js")),

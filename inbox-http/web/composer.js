@@ -223,6 +223,7 @@ function composerView(c, open) {
   text.value = draft.text;
   const warning = el("div", { class: "owner-warning", "data-testid": "owner-warning", role: "note" });
   const refused = el("div", { class: "owner-warning", "data-testid": "reply-refused", role: "note" });
+  const leaseNotice = el("div", { class: "owner-warning hidden", "data-testid": "lease-notice", role: "status" });
   const modeButton = (mode, label) =>
     el("button", { type: "button", "data-testid": `mode-${mode}`, "aria-pressed": "false", onclick: () => setMode(mode) }, label);
   const modes = el(
@@ -247,7 +248,7 @@ function composerView(c, open) {
   const picker = templatePicker(id);
   const attachment = attachControl(() => saveDraft(id, { text: text.value, mode }));
   const writeRow = el("div", { class: "actions" }, send, emojiButton, attachment.button, attachment.input, attachment.chip, el("span", { class: "hint" }, t("composer.hint")));
-  const node = el("div", { class: "composer" }, modes, warning, refused, canned.list, text, emojiRow, writeRow, picker);
+  const node = el("div", { class: "composer" }, modes, warning, refused, leaseNotice, canned.list, text, emojiRow, writeRow, picker);
   acceptDrops(node, attachment);
   let mode = draft.mode;
   function setMode(m) {
@@ -263,6 +264,7 @@ function composerView(c, open) {
     attachment.button.classList.toggle("hidden", !replying);
     attachment.chip.classList.toggle("hidden", !replying || !attachment.file);
     text.placeholder = replying ? t("composer.reply-placeholder") : t("composer.note-placeholder");
+    if (!replying) dropLease(id);
     send.dataset.testid = replying ? "send-reply" : "send-note";
     updateComposer(node, drawn() && drawn().id === id ? drawn() : c, state.detail && state.detail.may);
     saveDraft(id, { text: text.value, mode });
@@ -270,25 +272,34 @@ function composerView(c, open) {
   // A live refresh re-applies the mode (what the agent may do may have
   // changed) without touching the text.
   node.refresh = () => setMode(mode);
+  let sending = false;
   async function submit() {
     const file = mode === "reply" ? attachment.file : null;
     if (!text.value.trim() && !file) return text.focus();
+    // Once per click, even if a live refresh enables the button meanwhile.
+    if (sending || send.disabled) return;
+    sending = true;
     send.disabled = true;
     const out = file
       ? await sendAttachment(id, file, text.value.trim())
       : await act(id, mode === "reply" ? "reply" : "notes", { version: drawnVersion(id), text: text.value });
     send.disabled = false;
+    sending = false;
     if (out) {
       text.value = "";
       if (file) attachment.set(null);
       saveDraft(id, { text: "", mode });
+      dropLease(id);
     }
+    node.refresh();
   }
   send.addEventListener("click", submit);
   text.addEventListener("input", () => {
     saveDraft(id, { text: text.value, mode });
     canned.update();
     if (mode === "reply") typing(id);
+    if (mode === "reply" && text.value.trim()) holdLease(id);
+    else if (!text.value.trim()) dropLease(id);
   });
   text.addEventListener("keydown", (ev) => {
     if (canned.key(ev)) return;
@@ -316,6 +327,12 @@ function updateComposer(node, c, may) {
   warning.textContent = text;
   warning.classList.toggle("hidden", !text);
   send.textContent = replying ? (text ? t("composer.reply-anyway") : t("composer.send-reply")) : t("composer.add-note");
+  // Someone else is writing a reply: this one waits (a note does not).
+  const lease = replying && othersLease(c.id);
+  const leaseNotice = node.querySelector("[data-testid=lease-notice]");
+  leaseNotice.textContent = lease ? t("composer.lease-held", { name: nameOf(lease.holder) }) : "";
+  leaseNotice.classList.toggle("hidden", !lease);
+  send.disabled = !!lease;
   const left = node.querySelector("[data-testid=window-left]");
   if (left) left.textContent = windowLeft(c);
 }

@@ -210,6 +210,7 @@ async function openConversation(id, quiet = false, reloading = false) {
   const changed = state.selected !== id;
   if (changed && state.selected) {
     api("POST", `/api/conversations/${state.selected}/viewing`, { state: "left" }).catch(() => {});
+    dropLease(state.selected);
   }
   state.selected = id;
   state.cursor = id;

@@ -26,6 +26,9 @@ function connectEvents() {
     if (v && e.conversation === state.selected) v.textContent = viewersText(e.conversation);
   });
   es.onmessage = refreshSoon;
+  for (const name of ["reply_lease", "reply_lease_released"]) {
+    es.addEventListener(name, (ev) => leaseEvent(name, JSON.parse(ev.data)));
+  }
   for (const name of ["note_added", "assigned", "transferred", "sla_warning", "sla_breached", "window_closing"]) {
     es.addEventListener(name, (ev) => notify(JSON.parse(ev.data)));
   }
