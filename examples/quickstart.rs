@@ -68,6 +68,7 @@ impl Story {
                 external_id: format!("wamid.in.{}", self.next_wamid),
                 from: ContactIdentity::wa(wa_id),
                 profile_name: Some(name.into()),
+                username: None,
                 timestamp: self.now(),
                 content: Content::text(text),
                 context: Default::default(),
@@ -299,6 +300,7 @@ async fn delivery(s: &mut Story, marta: &ConversationId) -> Result<(), Error> {
     ] {
         s.inbox
             .ingest(InboundEvent::Status(InboundStatus {
+                pricing: None,
                 phone_number_id: NUMBER.into(),
                 external_id: wamid.clone(),
                 our_message_id: None,

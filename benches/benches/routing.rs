@@ -73,6 +73,7 @@ fn setup() -> (Conversation, Contact, Roster) {
         id: ContactId::new("k1").unwrap(),
         identity: ContactIdentity::wa("34600000001"),
         profile_name: Some("Marta".into()),
+        username: None,
         display_name: None,
         tags: vec!["newsletter".into()],
         attributes: [("tier".to_string(), "silver".to_string())].into(),

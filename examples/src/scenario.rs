@@ -722,6 +722,7 @@ impl Runner<'_> {
             external_id: format!("wamid.scenario.{}.{n}", self.clock.now().timestamp_millis()),
             from: ContactIdentity::wa(c.from.clone()),
             profile_name: c.name.clone(),
+            username: None,
             timestamp: self.clock.now(),
             content,
             context: ReplyContext::default(),

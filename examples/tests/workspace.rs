@@ -768,6 +768,8 @@ async fn the_composer_offers_canned_responses_emoji_and_templates() {
         sent.contains("delivery_slot") && sent.contains("A-118"),
         "{sent}"
     );
+    // Meta's status says a template is billed, and in which category.
+    wait_for(&ana, "[data-testid=price]", |t| t == "Billed utility").await;
     ana.close().await.unwrap();
     server.shutdown().await;
 }
@@ -1154,6 +1156,48 @@ async fn while_ben_writes_a_reply_ana_sees_it_and_her_reply_waits() {
     )
     .await;
     ben.close().await.unwrap();
+    ana.close().await.unwrap();
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_who_hides_their_number_is_shown_by_username_and_answered() {
+    let Some(Desk {
+        server,
+        meta,
+        page: ana,
+        driver: _driver,
+    }) = desk("ana").await
+    else {
+        return;
+    };
+    meta.hidden_customer_writes("ES.8f3a91c2d4", "lucia.p", "Lucía", "¿Seguís abiertos?")
+        .await
+        .unwrap();
+    let lucia = row_id(&ana, "Lucía").await;
+    open_and_claim(&ana, &lucia).await;
+    wait_for(&ana, "[data-testid=contact-handle]", |t| t == "@lucia.p").await;
+    wait_for(&ana, "[data-testid=contact-username]", |t| t == "@lucia.p").await;
+    wait_for(&ana, "[data-testid=contact-number]", |t| t == "—").await;
+    screenshot(&ana, "username.png").await;
+    // The reply goes to her BSUID.
+    type_into(&ana, "[data-testid=composer]", "Sí, hasta las 20:00").await;
+    click(&ana, "[data-testid=send-reply]").await;
+    until_received(&meta, "Sí, hasta las 20:00", &ana).await;
+    let sent = meta.received();
+    assert_eq!(sent.last().map(|r| r.to.as_str()), Some("ES.8f3a91c2d4"));
+    // Inside the customer service window a reply is free (Meta's status
+    // says so).
+    wait_for(&ana, "[data-testid=price]", |t| t == "Free service").await;
+    // Search finds her by username, and says so.
+    type_into(&ana, "[data-testid=search]", "lucia.p").await;
+    until_js(
+        &ana,
+        "return Object.values(state.highlights).flat().some((m) => m.field === 'username' && m.words.includes('lucia'))",
+        "a match on her username",
+    )
+    .await;
+    wait_for(&ana, "[data-testid=match]", |t| t.contains("Lucía")).await;
     ana.close().await.unwrap();
     server.shutdown().await;
 }

@@ -31,6 +31,9 @@ pub struct InboundMessage {
     pub from: ContactIdentity,
     /// The profile name the customer set, if sent.
     pub profile_name: Option<String>,
+    /// The customer's WhatsApp username, if sent.
+    #[serde(default)]
+    pub username: Option<String>,
     /// When the customer sent it (provider time).
     pub timestamp: DateTime<Utc>,
     /// What it says.
@@ -58,9 +61,15 @@ pub struct InboundStatus {
     pub timestamp: DateTime<Utc>,
     /// Errors, for `failed`.
     pub error: Option<ProviderError>,
+    /// What the message costs, when the provider says.
+    #[serde(default)]
+    pub pricing: Option<crate::model::Pricing>,
 }
 
 /// Something a provider reported.
+// Messages are most of what arrives and each is handled once, by value:
+// boxing them would add an allocation per message to save none.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum InboundEvent {
@@ -461,6 +470,7 @@ clock_checks!(
     ///     external_id: "wamid.1".into(),
     ///     from: ContactIdentity::wa("34600111222"),
     ///     profile_name: None,
+    ///     username: None,
     ///     timestamp: now,
     ///     content: Content::text("hola"),
     ///     context: ReplyContext::default(),
@@ -503,7 +513,12 @@ impl InboundMessage {
                 detail: "the message carries neither a wa_id nor a user_id".into(),
             });
         }
-        for (name, id) in [("wa_id", &self.from.wa_id), ("user_id", &self.from.user_id)] {
+        let ids = [
+            ("wa_id", &self.from.wa_id),
+            ("user_id", &self.from.user_id),
+            ("parent_user_id", &self.from.parent_user_id),
+        ];
+        for (name, id) in ids {
             if let Some(p) = id
                 .as_deref()
                 .filter(|s| !s.trim().is_empty())
@@ -516,6 +531,9 @@ impl InboundMessage {
         }
         if let Some(name) = &self.profile_name {
             check_text("profile_name", name)?;
+        }
+        if let Some(name) = &self.username {
+            check_text("username", name)?;
         }
         check_json("content", &self.content)?;
         check_json("context", &self.context)?;

@@ -32,7 +32,7 @@
 //! let t = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
 //! let mut state = DeliveryState::pending(t);
 //! for status in [DeliveryStatus::Read, DeliveryStatus::Sent, DeliveryStatus::Delivered] {
-//!     state.apply(&DeliveryUpdate { status, at: t, error: None });
+//!     state.apply(&DeliveryUpdate { status, at: t, error: None, pricing: None });
 //! }
 //! assert_eq!(state.status, DeliveryStatus::Read);
 //!

@@ -42,8 +42,10 @@ fn contact(tags: &[&str]) -> Contact {
         identity: ContactIdentity {
             wa_id: Some("15550001".into()),
             user_id: None,
+            parent_user_id: None,
         },
         profile_name: Some("Maria".into()),
+        username: None,
         display_name: None,
         tags: tags.iter().map(|s| s.to_string()).collect(),
         attributes: BTreeMap::from([("tier".to_string(), "Gold".to_string())]),

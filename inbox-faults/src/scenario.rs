@@ -148,6 +148,7 @@ async fn customer_writes(
         external_id: format!("wamid.in.{n}"),
         from: ContactIdentity::wa(from),
         profile_name: Some(format!("Customer {n}")),
+        username: None,
         timestamp: Utc::now(),
         content: Content::text("hello?"),
         context: Default::default(),
@@ -227,6 +228,7 @@ pub async fn wait_settled(store: &dyn Store, queued: &[Queued], limit: Duration)
 /// our id in `biz_opaque_callback_data`.
 pub fn delivered(our_id: &MessageId, wamid: &str) -> InboundEvent {
     InboundEvent::Status(InboundStatus {
+        pricing: None,
         phone_number_id: PHONE_NUMBER_ID.into(),
         external_id: wamid.to_string(),
         our_message_id: Some(our_id.to_string()),

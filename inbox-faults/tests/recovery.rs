@@ -29,6 +29,7 @@ fn customer_message(n: usize) -> InboundEvent {
         external_id: format!("wamid.after.{n}"),
         from: ContactIdentity::wa(format!("3461111{n:04}")),
         profile_name: None,
+        username: None,
         timestamp: Utc::now(),
         content: Content::text("are you there?"),
         context: Default::default(),

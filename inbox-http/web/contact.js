@@ -86,13 +86,15 @@ async function renderContactPanel() {
   const panel = el(
     "aside",
     { class: "contact-panel", "data-testid": "contact-panel", "aria-label": t("contact.aria") },
-    el("div", { class: "row" }, el("h3", {}, k.display_name || k.profile_name || `+${k.identity.wa_id}`), el("button", { "aria-label": t("contact.close-aria"), onclick: toggleContactPanel }, "✕")),
+    el("div", { class: "row" }, el("h3", {}, k.display_name || k.profile_name || handleOf(k)), el("button", { "aria-label": t("contact.close-aria"), onclick: toggleContactPanel }, "✕")),
     el(
       "dl",
       { class: "facts" },
       el("dt", {}, t("contact.whatsapp")),
       el("dd", { "data-testid": "contact-number" }, k.identity.wa_id ? `+${k.identity.wa_id}` : "—"),
+      k.username ? [el("dt", {}, t("contact.username")), el("dd", { "data-testid": "contact-username" }, handleOf({ identity: {}, username: k.username }))] : null,
       k.identity.user_id ? [el("dt", {}, t("contact.wa-user")), el("dd", {}, k.identity.user_id)] : null,
+      k.identity.parent_user_id ? [el("dt", {}, t("contact.wa-parent")), el("dd", {}, k.identity.parent_user_id)] : null,
       el("dt", {}, t("contact.profile")),
       el("dd", {}, k.profile_name || "—"),
       el("dt", {}, t("contact.since")),

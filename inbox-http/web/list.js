@@ -36,7 +36,16 @@ const presenceName = (p) => ({ online: t("presence.online"), away: t("presence.a
 
 function contactName(c) {
   const k = state.contacts[c.contact];
-  return (k && (k.display_name || k.profile_name || (k.identity && k.identity.wa_id))) || c.contact;
+  return (k && (k.display_name || k.profile_name || handleOf(k))) || c.contact;
+}
+
+// How a customer is told apart: their number, else their WhatsApp
+// username (customers may hide their number), else their WhatsApp user id.
+function handleOf(k) {
+  if (!k || !k.identity) return "";
+  if (k.identity.wa_id) return `+${k.identity.wa_id}`;
+  if (k.username) return k.username.startsWith("@") ? k.username : `@${k.username}`;
+  return k.identity.user_id || "";
 }
 
 // Unread, per agent, kept by the server: what others wrote since this
@@ -136,6 +145,7 @@ function matchLine(c) {
     contact_name: contactName(c),
     number: `+${(state.contacts[c.contact] || { identity: {} }).identity.wa_id || ""}`,
     user_id: t("list.user-id"),
+    username: handleOf({ identity: {}, username: found.words.join(" ") }),
     tag: found.words.map((w) => `#${w}`).join(" "),
     attribute: `${found.key}: ${found.words.join(" ")}`,
   }[found.field];

@@ -28,6 +28,25 @@ function ticks(m) {
   return el("span", { class: `ticks ${s}`, title, "data-testid": `ticks-${s}` }, text);
 }
 
+// What WhatsApp says the message costs, once a status said it: free
+// (inside the customer service window, or an entry point) or billed, and
+// in which category.
+function priceTag(m) {
+  const p = m.direction === "outbound" && m.delivery && m.delivery.pricing;
+  if (!p) return null;
+  const free = p.kind ? p.kind.startsWith("free") : p.billable === false;
+  const categories = {
+    marketing: () => t("price.marketing"),
+    utility: () => t("price.utility"),
+    authentication: () => t("price.authentication"),
+    service: () => t("price.service"),
+  };
+  const category = p.category ? (categories[p.category] || (() => p.category))() : "";
+  const label = t(free ? "price.free" : "price.billed", { category });
+  const title = t("price.title", { model: p.model || "—", type: p.kind || "—" });
+  return el("span", { class: `price ${free ? "free" : "billed"}`, title, "data-testid": "price" }, label);
+}
+
 const clock = (iso) => formatted(iso, { hour: "2-digit", minute: "2-digit" });
 
 // Resends in the timeline: new message id -> event, original id -> events.
@@ -256,7 +275,7 @@ function messageView(m, r, v) {
     edited ? body(edited) : body(m.content, m),
     edited ? el("div", { class: "revised", "data-testid": "edited", title: t("msg.before", { text: describe(m.content) }) }, t("msg.edited")) : null,
     deleted ? el("div", { class: "revised", "data-testid": "deleted" }, t("msg.deleted", { time: clock(deleted) })) : null,
-    el("div", { class: "foot" }, timeView(m.sent_at || m.created_at), ticks(m)),
+    el("div", { class: "foot" }, timeView(m.sent_at || m.created_at), ticks(m), priceTag(m)),
     emojis.length ? el("div", { class: "reactions", "data-testid": "reactions" }, emojis.join(" ")) : null,
   );
   const note = m.direction === "outbound" ? deliveryNote(m, r.originals[m.id] || []) : null;

@@ -35,6 +35,7 @@
 //!     external_id: "wamid.1".into(),
 //!     from: ContactIdentity::wa("34611111111"),
 //!     profile_name: Some("Marta".into()),
+//!     username: None,
 //!     timestamp: chrono::Utc::now(),
 //!     content: Content::text("Hi! Where is my order?"),
 //!     context: ReplyContext::default(),

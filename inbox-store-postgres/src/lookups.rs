@@ -116,14 +116,18 @@ pub(crate) async fn contexts(
         .col(cast::TEXT, keys, |k| k.at.channel.as_str())
         .col(cast::TEXT, keys, |k| k.identity.wa_id.as_deref())
         .col(cast::TEXT, keys, |k| k.identity.user_id.as_deref())
+        .col(cast::TEXT, keys, |k| k.identity.parent_user_id.as_deref())
         .col(cast::TEXT, keys, |k| k.at.external_id.as_str());
     q.push(
-        ") WITH ORDINALITY AS u(t, ch, wa, uid, ext, ord) \
+        ") WITH ORDINALITY AS u(t, ch, wa, uid, puid, ext, ord) \
          LEFT JOIN LATERAL ( \
             SELECT contact_id, data FROM ( \
                 SELECT contact_id, data, 0 AS pref FROM inbox_contacts WHERE tenant_id = u.t AND wa_id = u.wa \
                 UNION ALL \
-                SELECT contact_id, data, 1 AS pref FROM inbox_contacts WHERE tenant_id = u.t AND user_id = u.uid) x \
+                SELECT contact_id, data, 1 AS pref FROM inbox_contacts WHERE tenant_id = u.t AND user_id = u.uid \
+                UNION ALL \
+                (SELECT contact_id, data, 2 AS pref FROM inbox_contacts \
+                  WHERE tenant_id = u.t AND parent_user_id = u.puid ORDER BY contact_id LIMIT 1)) x \
             ORDER BY pref LIMIT 1) k ON true",
     );
     let rows = in_order(conn, q, keys.len(), "ingest context").await?;

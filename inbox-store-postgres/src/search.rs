@@ -60,6 +60,7 @@ impl Terms {
         }
         if let Some(u) = &self.user_id {
             q.push(" OR k.user_id = ").push_bind(u.clone());
+            q.push(" OR k.parent_user_id = ").push_bind(u.clone());
         }
         q.push(")");
     }

@@ -316,6 +316,7 @@ fn outbound(stored: &Message, n: usize, ext: Option<String>) -> Message {
         external_id: ext,
         idempotency_key: None,
         delivery: Some(DeliveryState {
+            pricing: None,
             status: DeliveryStatus::Accepted,
             updated_at: Fixture::start(),
             error: None,
@@ -429,6 +430,7 @@ async fn fixture_on(url: &str) -> (PgStore, Fixture) {
 fn report(status: DeliveryStatus, ext: &str) -> MessageMutation {
     MessageMutation::Delivery {
         update: DeliveryUpdate {
+            pricing: None,
             status,
             at: Fixture::start(),
             error: None,

@@ -494,6 +494,7 @@ async fn rows_stored_before_migration_25_are_reindexed_for_search() {
         id: ContactId::new("k-1").unwrap(),
         identity: inbox_core::model::ContactIdentity::wa("34600111222"),
         profile_name: Some("João Silva".into()),
+        username: None,
         display_name: None,
         tags: vec!["vip".into()],
         attributes: [("city".to_string(), "São Paulo".to_string())].into(),
@@ -591,4 +592,49 @@ async fn rows_stored_before_migration_25_are_reindexed_for_search() {
         .unwrap();
     assert_eq!(store.reindex_search().await.unwrap(), 1201 + 1 + 1);
     assert_eq!(search_ids(&store, "telefone").await, [id]);
+}
+
+#[tokio::test]
+async fn contacts_stored_before_migration_26_are_found_by_their_parent_user_id() {
+    let Some((url, pool)) = database_before(20261215000026).await else {
+        return;
+    };
+    insert_tenant_and_channel(&pool).await;
+    let mut identity = inbox_core::model::ContactIdentity::user("ES.portfolio1");
+    identity.parent_user_id = Some("ES.ENT.marta".into());
+    let contact = inbox_core::model::Contact {
+        tenant: tenant(),
+        id: ContactId::new("k-1").unwrap(),
+        identity,
+        profile_name: Some("Marta".into()),
+        username: Some("marta.ruiz".into()),
+        display_name: None,
+        tags: vec![],
+        attributes: Default::default(),
+        created_at: at(9, 0),
+        merged_into: None,
+        version: 1,
+    };
+    sqlx::query(
+        "INSERT INTO inbox_contacts (tenant_id, contact_id, user_id, version, data) VALUES ('acme', 'k-1', $1, 1, $2::jsonb)",
+    )
+    .bind(contact.identity.user_id.as_deref())
+    .bind(serde_json::to_string(&contact).unwrap())
+    .execute(&pool)
+    .await
+    .unwrap();
+    let store = PgStore::connect(&url, 4).await.unwrap();
+    store.migrate().await.unwrap();
+    // The customer writes to a number of a linked portfolio: another BSUID,
+    // the same parent.
+    let mut other = inbox_core::model::ContactIdentity::user("ES.portfolio2");
+    other.parent_user_id = Some("ES.ENT.marta".into());
+    let request = inbox_core::ports::IngestRequest {
+        tenant: &tenant(),
+        channel: &ChannelId::new("sales").unwrap(),
+        identity: &other,
+        external_id: "wamid.new",
+    };
+    let found = store.ingest_context(request).await.unwrap().contact;
+    assert_eq!(found.map(|k| k.id.to_string()), Some("k-1".into()));
 }

@@ -292,6 +292,20 @@ fn forwarded_referral_and_bsuid_only_sender() {
     assert_eq!(b.message.from.wa_id, None);
     assert_eq!(b.message.from.user_id.as_deref(), Some("ES.bsuid.nophone"));
     assert_eq!(b.message.profile_name.as_deref(), Some("Only Bsuid"));
+    // 2026: a username, and the parent BSUID of linked portfolios.
+    assert_eq!(b.message.username.as_deref(), Some("solo.bsuid"));
+    assert_eq!(
+        b.message.from.parent_user_id.as_deref(),
+        Some("ES.ENT.bsuid.parent")
+    );
+    let m = msg(&items, "wamid.text");
+    assert_eq!(
+        (
+            m.message.username.as_deref(),
+            m.message.from.parent_user_id.as_deref()
+        ),
+        (None, None)
+    );
 }
 
 #[test]
@@ -363,6 +377,10 @@ fn statuses_with_pricing_errors_groups_and_unknown_values() {
     let inbound = sent.to_inbound().unwrap();
     assert_eq!(inbound.our_message_id.as_deref(), Some("msg_abc"));
     assert_eq!(inbound.external_id, "wamid.out.1");
+    // What it costs reaches the core (free: inside the service window).
+    let pricing = inbound.pricing.unwrap();
+    assert_eq!(pricing.kind.as_deref(), Some("free_customer_service"));
+    assert!(pricing.is_free());
 
     assert_eq!(status(&items, 1).status, Some(DeliveryStatus::Delivered));
     assert_eq!(status(&items, 2).status, Some(DeliveryStatus::Read));

@@ -235,6 +235,7 @@ async fn seed_outbound(
                 sent_at: now,
                 created_at: now,
                 delivery: Some(DeliveryState {
+                    pricing: None,
                     status: DeliveryStatus::Accepted,
                     updated_at: now,
                     error: None,

@@ -351,14 +351,7 @@ impl FakeMeta {
         content: SimContent,
         now: DateTime<Utc>,
     ) -> Result<String, String> {
-        let id = {
-            let mut s = self.state();
-            s.next_id += 1;
-            let id = format!("wamid.sim.in.{}.{}", now.timestamp_millis(), s.next_id);
-            s.last_inbound.insert(wa_id.to_string(), now);
-            s.last_inbound_id.insert(wa_id.to_string(), id.clone());
-            id
-        };
+        let id = self.inbound_id(wa_id, now);
         let mut message = json!({
             "from": wa_id,
             "id": id,
@@ -452,6 +445,41 @@ impl FakeMeta {
         Ok(id)
     }
 
+    /// A new id for a message `customer` (a number or a BSUID) sends at
+    /// `now`, which opens their customer service window.
+    fn inbound_id(&self, customer: &str, now: DateTime<Utc>) -> String {
+        let mut s = self.state();
+        s.next_id += 1;
+        let id = format!("wamid.sim.in.{}.{}", now.timestamp_millis(), s.next_id);
+        s.last_inbound.insert(customer.to_string(), now);
+        s.last_inbound_id.insert(customer.to_string(), id.clone());
+        id
+    }
+
+    /// A customer who hides their number writes `text` (2026): WhatsApp
+    /// sends their BSUID (`user_id`, `from_user_id`), their username and
+    /// profile name, and no phone number. Returns the message id.
+    pub async fn hidden_customer_writes(
+        &self,
+        user_id: &str,
+        username: &str,
+        name: &str,
+        text: &str,
+    ) -> Result<String, String> {
+        let now = Utc::now();
+        let id = self.inbound_id(user_id, now);
+        self.post_webhook(json!({
+            "messaging_product": "whatsapp",
+            "metadata": { "display_phone_number": self.config.display_number,
+                          "phone_number_id": self.config.phone_number_id },
+            "contacts": [{ "profile": { "name": name, "username": username }, "user_id": user_id }],
+            "messages": [{ "from_user_id": user_id, "id": id, "timestamp": now.timestamp().to_string(),
+                           "type": "text", "text": { "body": text } }],
+        }))
+        .await?;
+        Ok(id)
+    }
+
     /// Posts one change value to the inbox's webhook, signed.
     async fn post_webhook(&self, value: Value) -> Result<(), String> {
         let body = json!({
@@ -484,6 +512,7 @@ impl FakeMeta {
         to: String,
         callback: Option<String>,
         after: Duration,
+        pricing: Value,
     ) {
         tokio::time::sleep(after).await;
         for status in ["sent", "delivered", "read"] {
@@ -492,10 +521,21 @@ impl FakeMeta {
                 "id": id,
                 "status": status,
                 "timestamp": Utc::now().timestamp().to_string(),
-                "recipient_id": to,
             });
+            // A customer known by number, or (2026) only by BSUID.
+            let recipient = if to.contains('.') {
+                "recipient_user_id"
+            } else {
+                "recipient_id"
+            };
+            if let Some(o) = st.as_object_mut() {
+                o.insert(recipient.into(), json!(to));
+            }
             if let (Some(cb), Some(o)) = (&callback, st.as_object_mut()) {
                 o.insert("biz_opaque_callback_data".into(), json!(cb));
+            }
+            if let (true, Some(o)) = (status == "sent", st.as_object_mut()) {
+                o.insert("pricing".into(), pricing.clone());
             }
             let value = json!({
                 "messaging_product": "whatsapp",
@@ -621,6 +661,19 @@ async fn media_bytes(State(meta): State<Arc<FakeMeta>>, Path(media_id): Path<Str
         }
         None => StatusCode::NOT_FOUND.into_response(),
     }
+}
+
+/// What Meta's per-message pricing says of a send: a template is billed
+/// in its category (the fake says `utility`), anything else goes inside
+/// the customer service window, free.
+fn pricing_of(body: &Value) -> Value {
+    let template = body.get("type").and_then(Value::as_str) == Some("template");
+    let (category, kind) = if template {
+        ("utility", "regular")
+    } else {
+        ("service", "free_customer_service")
+    };
+    json!({ "pricing_model": "PMP", "category": category, "type": kind, "billable": template })
 }
 
 /// `POST /{version}/{phone_number_id}/media`: an upload (a multipart
@@ -766,7 +819,10 @@ async fn graph_send(
     if body.get("status").and_then(Value::as_str) == Some("read") {
         return Json(json!({ "success": true })).into_response();
     }
-    let Some(to) = body.get("to").and_then(Value::as_str).map(str::to_string) else {
+    // `to` a number, or `recipient` a BSUID (a customer who hides their
+    // number).
+    let to = body.get("to").or_else(|| body.get("recipient"));
+    let Some(to) = to.and_then(Value::as_str).map(str::to_string) else {
         return graph_error(StatusCode::BAD_REQUEST, 100, "Missing recipient");
     };
     let kind = body.get("type").and_then(Value::as_str).unwrap_or("text");
@@ -803,10 +859,13 @@ async fn graph_send(
         Some(_) => meta.config.late_after,
         None => Duration::ZERO,
     };
-    tokio::spawn(
-        meta.clone()
-            .report_statuses(id.clone(), to.clone(), callback, wait),
-    );
+    tokio::spawn(meta.clone().report_statuses(
+        id.clone(),
+        to.clone(),
+        callback,
+        wait,
+        pricing_of(&body),
+    ));
     tokio::time::sleep(wait).await;
     Json(json!({
         "messaging_product": "whatsapp",

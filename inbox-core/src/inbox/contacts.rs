@@ -190,8 +190,14 @@ impl Inbox {
         if next.identity.user_id.is_none() {
             next.identity.user_id = from.identity.user_id.clone();
         }
+        if next.identity.parent_user_id.is_none() {
+            next.identity.parent_user_id = from.identity.parent_user_id.clone();
+        }
         if next.profile_name.is_none() {
             next.profile_name = from.profile_name.clone();
+        }
+        if next.username.is_none() {
+            next.username = from.username.clone();
         }
         if next.display_name.is_none() {
             next.display_name = from.display_name.clone();

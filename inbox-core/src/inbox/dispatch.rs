@@ -331,6 +331,7 @@ impl Inbox {
         tracing::error!(message = %claim.entry.message, error = %e, "outbound message cannot be sent");
         report.skipped += 1;
         let update = DeliveryUpdate {
+            pricing: None,
             status: DeliveryStatus::Failed,
             at: self.now(),
             error: Some(ProviderError {
@@ -378,6 +379,7 @@ impl Inbox {
             Ok(receipt) => {
                 report.sent += 1;
                 let update = DeliveryUpdate {
+                    pricing: None,
                     status: DeliveryStatus::Accepted,
                     at,
                     error: None,
@@ -417,6 +419,7 @@ impl Inbox {
             Err(e) => {
                 report.failed += 1;
                 let update = DeliveryUpdate {
+                    pricing: None,
                     status: DeliveryStatus::Failed,
                     at,
                     error: Some(ProviderError {

@@ -147,6 +147,7 @@ impl Inbox {
             external_id: format!("dry-run.{}.{}", c.id, self.now().timestamp_millis()),
             from: contact.identity,
             profile_name: contact.profile_name,
+            username: contact.username,
             timestamp: self.now(),
             content,
             context: Default::default(),

@@ -230,6 +230,7 @@ impl Inbox {
                 id: id.clone(),
                 identity,
                 profile_name: msg.profile_name.clone(),
+                username: msg.username.clone().filter(|u| !u.trim().is_empty()),
                 display_name: None,
                 tags: Vec::new(),
                 attributes: Default::default(),
@@ -364,6 +365,7 @@ impl Inbox {
                 },
                 mutation: MessageMutation::Delivery {
                     update: DeliveryUpdate {
+                        pricing: status.pricing.clone(),
                         status: status.status,
                         at: status.timestamp,
                         error: status.error.clone(),
@@ -481,6 +483,11 @@ fn update_contact(next: &mut Contact, msg: &InboundMessage) -> Vec<&'static str>
         next.identity.user_id = msg.from.user_id.clone();
         what.push("user_id linked");
     }
+    if msg.from.parent_user_id.is_some() && next.identity.parent_user_id != msg.from.parent_user_id
+    {
+        next.identity.parent_user_id = msg.from.parent_user_id.clone();
+        what.push("parent user_id linked");
+    }
     if apply_identity_change(&msg.content, &mut next.identity) {
         what.push("identity changed by WhatsApp");
     }
@@ -488,6 +495,12 @@ fn update_contact(next: &mut Contact, msg: &InboundMessage) -> Vec<&'static str>
         if !name.trim().is_empty() && next.profile_name.as_ref() != Some(name) {
             next.profile_name = Some(name.clone());
             what.push("profile name");
+        }
+    }
+    if let Some(name) = &msg.username {
+        if !name.trim().is_empty() && next.username.as_ref() != Some(name) {
+            next.username = Some(name.clone());
+            what.push("username");
         }
     }
     what

@@ -291,7 +291,7 @@ impl Inbox {
     /// ```
     /// # use inbox_core::ViewCounts;
     /// let counts = ViewCounts { mine: 2, unassigned: 5, all: 1000, teams: Default::default(), cap: 1000 };
-    /// assert!(counts.all >= counts.cap, "shown as 1000+");
+    /// assert!(counts.all >= u64::from(counts.cap), "shown as 1000+");
     /// ```
     pub async fn view_counts(&self, actor: &Actor, query: &ViewQuery) -> Result<ViewCounts> {
         let agent = self.load_agent(actor).await?;

@@ -12,8 +12,14 @@ use crate::ids::{ContactId, TenantId};
 pub struct ContactIdentity {
     /// The WhatsApp id (phone number in international format without `+`).
     pub wa_id: Option<String>,
-    /// The business-scoped user id.
+    /// The business-scoped user id (BSUID, `CC.` and letters and digits),
+    /// WhatsApp's id of the customer within one business portfolio.
     pub user_id: Option<String>,
+    /// The parent BSUID (`CC.ENT.…`), shared by the portfolios a business
+    /// has linked: a customer writing to numbers of two linked portfolios
+    /// has two BSUIDs and one parent, and stays one contact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_user_id: Option<String>,
 }
 
 impl ContactIdentity {
@@ -28,6 +34,7 @@ impl ContactIdentity {
         Self {
             wa_id: Some(wa_id.into()),
             user_id: None,
+            parent_user_id: None,
         }
     }
 
@@ -36,6 +43,7 @@ impl ContactIdentity {
         Self {
             wa_id: None,
             user_id: Some(user_id.into()),
+            parent_user_id: None,
         }
     }
 
@@ -71,6 +79,11 @@ pub struct Contact {
     /// The profile name the customer set in WhatsApp (updated from their
     /// messages).
     pub profile_name: Option<String>,
+    /// The WhatsApp username the customer chose, if they have one (updated
+    /// from their messages): what identifies a customer who hides their
+    /// phone number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
     /// The name the team gave the contact (kept when WhatsApp's changes).
     #[serde(default)]
     pub display_name: Option<String>,

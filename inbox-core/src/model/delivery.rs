@@ -70,6 +70,50 @@ pub struct ProviderError {
     pub details: Option<String>,
 }
 
+/// What WhatsApp says a sent message costs (a status's `pricing`; per
+/// message since July 2025). Values are kept as Meta sends them, new ones
+/// included: nothing here is ever refused.
+///
+/// ```
+/// use inbox_core::model::Pricing;
+/// let service = Pricing { model: Some("PMP".into()), category: Some("service".into()),
+///                         kind: Some("free_customer_service".into()), billable: None };
+/// assert!(service.is_free());
+/// let marketing = Pricing { kind: Some("regular".into()), category: Some("marketing".into()), ..service };
+/// assert!(!marketing.is_free());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Pricing {
+    /// The pricing model (`PMP`: per message; `CBP`: the older
+    /// per-conversation model).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// The category billed (`marketing`, `utility`, `authentication`,
+    /// `service` ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// `regular` (billed), `free_customer_service` (inside the customer
+    /// service window) or `free_entry_point` (after an ad or a button that
+    /// opens a free window) ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// Whether it is billed (deprecated by Meta; older statuses).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub billable: Option<bool>,
+}
+
+impl Pricing {
+    /// Whether the message is free: its type says so (`free_…`), or, on
+    /// older statuses, it is not billable.
+    pub fn is_free(&self) -> bool {
+        match &self.kind {
+            Some(kind) => kind.starts_with("free"),
+            None => self.billable == Some(false),
+        }
+    }
+}
+
 /// The delivery state of an outbound message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -90,6 +134,9 @@ pub struct DeliveryState {
     /// counts as in doubt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resent_as: Option<crate::ids::MessageId>,
+    /// What WhatsApp says the message costs, once a status said it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pricing: Option<Pricing>,
 }
 
 /// A change reported for an outbound message.
@@ -102,6 +149,9 @@ pub struct DeliveryUpdate {
     pub at: DateTime<Utc>,
     /// The provider's error, for `Failed`.
     pub error: Option<ProviderError>,
+    /// What the provider says the message costs, if the report says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pricing: Option<Pricing>,
 }
 
 impl DeliveryState {
@@ -113,6 +163,7 @@ impl DeliveryState {
             error: None,
             in_doubt_since: None,
             resent_as: None,
+            pricing: None,
         }
     }
 
@@ -127,7 +178,7 @@ impl DeliveryState {
     /// use inbox_core::model::{DeliveryState, DeliveryStatus, DeliveryUpdate};
     /// let t = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
     /// let mut s = DeliveryState::pending(t);
-    /// let up = |status| DeliveryUpdate { status, at: t, error: None };
+    /// let up = |status| DeliveryUpdate { status, at: t, error: None, pricing: None };
     /// assert!(s.apply(&up(DeliveryStatus::Read)));
     /// assert!(!s.apply(&up(DeliveryStatus::Delivered))); // late, ignored
     /// assert_eq!(s.status, DeliveryStatus::Read);
@@ -191,12 +242,14 @@ mod tests {
             details: None,
         };
         assert!(s.apply(&DeliveryUpdate {
+            pricing: None,
             status: DeliveryStatus::Failed,
             at: t(1),
             error: Some(err.clone())
         }));
         assert_eq!(s.error, Some(err));
         assert!(!s.apply(&DeliveryUpdate {
+            pricing: None,
             status: DeliveryStatus::Read,
             at: t(2),
             error: None
@@ -208,11 +261,13 @@ mod tests {
     fn failure_after_delivery_is_ignored() {
         let mut s = DeliveryState::pending(t(0));
         s.apply(&DeliveryUpdate {
+            pricing: None,
             status: DeliveryStatus::Delivered,
             at: t(1),
             error: None,
         });
         assert!(!s.apply(&DeliveryUpdate {
+            pricing: None,
             status: DeliveryStatus::Failed,
             at: t(2),
             error: None
@@ -228,7 +283,7 @@ mod tests {
             let mut s = DeliveryState::pending(t(0));
             for (i, st) in updates.iter().enumerate() {
                 let before = s.clone();
-                let changed = s.apply(&DeliveryUpdate { status: *st, at: t(i as i64 + 1), error: None });
+                let changed = s.apply(&DeliveryUpdate { status: *st, at: t(i as i64 + 1), error: None, pricing: None });
                 if before.status == DeliveryStatus::Failed {
                     prop_assert!(!changed);
                     prop_assert_eq!(&s, &before);

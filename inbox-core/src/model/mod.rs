@@ -20,7 +20,7 @@ pub use content::{
     OutboundSection, ReplyContext, SystemChange,
 };
 pub use conversation::{Conversation, ConversationStatus, Priority};
-pub use delivery::{DeliveryState, DeliveryStatus, DeliveryUpdate, ProviderError};
+pub use delivery::{DeliveryState, DeliveryStatus, DeliveryUpdate, Pricing, ProviderError};
 pub use message::{Author, Direction, Message, ResponseTime};
 pub use template::{
     ComponentParameters, TemplateCategory, TemplateComponent, TemplateDefinition, TemplateStatus,

@@ -55,6 +55,16 @@ impl MessageMutation {
                         changed = true;
                     }
                 }
+                // What it costs is recorded whenever a report says, even
+                // one that comes late (a `sent` after `read`).
+                if let Some(p) = update
+                    .pricing
+                    .as_ref()
+                    .filter(|p| delivery.pricing.as_ref() != Some(*p))
+                {
+                    delivery.pricing = Some(p.clone());
+                    changed = true;
+                }
                 if !delivery.apply(update) {
                     return Mutated {
                         changed,
@@ -136,6 +146,7 @@ pub enum MessageTarget {
 ///     },
 ///     mutation: MessageMutation::Delivery {
 ///         update: DeliveryUpdate {
+///             pricing: None,
 ///             status: DeliveryStatus::Delivered,
 ///             at: chrono::DateTime::UNIX_EPOCH,
 ///             error: None,

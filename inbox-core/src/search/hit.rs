@@ -26,7 +26,11 @@ pub fn tag_words(c: &Conversation) -> Vec<String> {
 }
 
 fn contact_texts(k: &Contact) -> impl Iterator<Item = &str> {
-    let names = [k.profile_name.as_deref(), k.display_name.as_deref()];
+    let names = [
+        k.profile_name.as_deref(),
+        k.display_name.as_deref(),
+        k.username.as_deref(),
+    ];
     names
         .into_iter()
         .flatten()
@@ -118,7 +122,9 @@ impl ValidSearch {
                 words: vec![d.to_string()],
             });
         }
-        if let Some(id) = k.identity.user_id.as_ref().filter(|_| self.is_user_id(k)) {
+        let username = k.username.as_deref();
+        self.push(out, SearchField::Username, None, username);
+        if let Some(id) = self.user_id.as_ref().filter(|_| self.is_user_id(k)) {
             out.push(SearchMatch {
                 field: SearchField::UserId,
                 key: None,
@@ -186,6 +192,7 @@ impl ValidSearch {
 
     /// Whether the text is the contact's user id.
     fn is_user_id(&self, k: &Contact) -> bool {
-        self.user_id.is_some() && k.identity.user_id == self.user_id
+        let id = &k.identity;
+        self.user_id.is_some() && (id.user_id == self.user_id || id.parent_user_id == self.user_id)
     }
 }

@@ -74,8 +74,10 @@ pub enum SearchField {
     ContactName,
     /// The contact's WhatsApp number.
     Number,
-    /// The contact's business-scoped user id (BSUID).
+    /// The contact's business-scoped user id (BSUID) or parent BSUID.
     UserId,
+    /// The contact's WhatsApp username.
+    Username,
     /// A tag of the conversation or of its contact.
     Tag,
     /// The value of one of the contact's attributes

@@ -223,6 +223,7 @@ impl Fixture {
             external_id: external_id.to_string(),
             from: ContactIdentity::wa(wa_id),
             profile_name: Some(format!("Customer {wa_id}")),
+            username: None,
             timestamp: crate::ports::Clock::now(self.clock.as_ref()),
             content,
             context: ReplyContext::default(),

@@ -234,6 +234,7 @@ pub async fn explain(
                 external_id: format!("dry-run.{}", hex::encode(rand::random::<[u8; 8]>())),
                 from: ContactIdentity::wa(sample.from),
                 profile_name: sample.name,
+                username: None,
                 timestamp: now,
                 content: Content::text(sample.text),
                 context: Default::default(),

@@ -22,6 +22,12 @@ impl TenantData {
                     .user_id
                     .as_ref()
                     .and_then(|u| self.contact_by_user.get(u))
+            })
+            .or_else(|| {
+                identity
+                    .parent_user_id
+                    .as_ref()
+                    .and_then(|p| self.contact_by_parent.get(p))
             });
         id.and_then(|id| self.contacts.get(id))
     }
@@ -93,21 +99,9 @@ impl Contacts for MemoryStore {
             }
         }
         // Identities: the tombstone lets go, the survivor takes.
-        for k in [&d.contacts[&from.id], &d.contacts[&into.id]] {
-            let (wa, user) = (k.identity.wa_id.clone(), k.identity.user_id.clone());
-            if let Some(wa) = wa {
-                d.contact_by_wa.remove(&wa);
-            }
-            if let Some(u) = user {
-                d.contact_by_user.remove(&u);
-            }
-        }
-        if let Some(wa) = &into.identity.wa_id {
-            d.contact_by_wa.insert(wa.clone(), into.id.clone());
-        }
-        if let Some(u) = &into.identity.user_id {
-            d.contact_by_user.insert(u.clone(), into.id.clone());
-        }
+        d.unindex_contact(&from.id);
+        d.unindex_contact(&into.id);
+        d.index_contact(into);
         d.contacts.insert(from.id.clone(), from.clone());
         d.contacts.insert(into.id.clone(), into.clone());
         for id in moving {

@@ -93,6 +93,9 @@ struct TenantData {
     contacts: HashMap<ContactId, Contact>,
     contact_by_wa: HashMap<String, ContactId>,
     contact_by_user: HashMap<String, ContactId>,
+    /// The first contact holding each parent BSUID (not unique: a lookup
+    /// when neither number nor BSUID is known).
+    contact_by_parent: HashMap<String, ContactId>,
     conversations: HashMap<ConversationId, Conversation>,
     active_by_pair: HashMap<(ChannelId, ContactId), ConversationId>,
     latest_by_pair: HashMap<(ChannelId, ContactId), ConversationId>,
@@ -341,20 +344,8 @@ impl State {
         let d = self.data.entry(tenant.clone()).or_default();
         if let Some(w) = ch.contact {
             let k = w.value;
-            if let Some(old) = d.contacts.get(&k.id) {
-                if let Some(wa) = &old.identity.wa_id {
-                    d.contact_by_wa.remove(wa);
-                }
-                if let Some(u) = &old.identity.user_id {
-                    d.contact_by_user.remove(u);
-                }
-            }
-            if let Some(wa) = &k.identity.wa_id {
-                d.contact_by_wa.insert(wa.clone(), k.id.clone());
-            }
-            if let Some(u) = &k.identity.user_id {
-                d.contact_by_user.insert(u.clone(), k.id.clone());
-            }
+            d.unindex_contact(&k.id);
+            d.index_contact(&k);
             d.contacts.insert(k.id.clone(), k);
         }
         if let Some(w) = ch.conversation {
@@ -403,6 +394,40 @@ impl TenantData {
         }
         self.events.push(e.clone());
         e
+    }
+}
+
+impl TenantData {
+    /// Forgets the identities contact `id` (as stored) is found by.
+    fn unindex_contact(&mut self, id: &ContactId) {
+        let Some(old) = self.contacts.get(id) else {
+            return;
+        };
+        let identity = &old.identity;
+        if let Some(wa) = &identity.wa_id {
+            self.contact_by_wa.remove(wa);
+        }
+        if let Some(u) = &identity.user_id {
+            self.contact_by_user.remove(u);
+        }
+        if let Some(p) = &identity.parent_user_id {
+            if self.contact_by_parent.get(p) == Some(id) {
+                self.contact_by_parent.remove(p);
+            }
+        }
+    }
+
+    /// Finds contact `k` by its identities from now on.
+    fn index_contact(&mut self, k: &Contact) {
+        if let Some(wa) = &k.identity.wa_id {
+            self.contact_by_wa.insert(wa.clone(), k.id.clone());
+        }
+        if let Some(u) = &k.identity.user_id {
+            self.contact_by_user.insert(u.clone(), k.id.clone());
+        }
+        if let Some(p) = &k.identity.parent_user_id {
+            (self.contact_by_parent.entry(p.clone())).or_insert_with(|| k.id.clone());
+        }
     }
 }
 

@@ -18,7 +18,7 @@ use crate::sql::{cast, document, Arrays, ByKey, Docs, Statement};
 pub(crate) fn insert<'a>(st: &mut Statement<'a>, rows: &[&'a Contact]) {
     st.counted("kn", rows.len(), |q| {
         q.push(
-            "INSERT INTO inbox_contacts (tenant_id, contact_id, wa_id, user_id, version, data, tsv) \
+            "INSERT INTO inbox_contacts (tenant_id, contact_id, wa_id, user_id, parent_user_id, version, data, tsv) \
              SELECT * FROM UNNEST(",
         );
         columns(q, rows);
@@ -31,7 +31,8 @@ pub(crate) fn insert<'a>(st: &mut Statement<'a>, rows: &[&'a Contact]) {
 pub(crate) fn update<'a>(st: &mut Statement<'a>, rows: &[(&'a Contact, i64)]) {
     st.counted("ku", rows.len(), |q| {
         q.push(
-            "UPDATE inbox_contacts c SET wa_id = u.wa_id, user_id = u.user_id, version = u.version, data = u.data, \
+            "UPDATE inbox_contacts c SET wa_id = u.wa_id, user_id = u.user_id, parent_user_id = u.parent_user_id, \
+             version = u.version, data = u.data, \
              tsv = u.tsv \
              FROM UNNEST(",
         );
@@ -40,20 +41,21 @@ pub(crate) fn update<'a>(st: &mut Statement<'a>, rows: &[(&'a Contact, i64)]) {
         q.push(", ");
         q.push_bind(rows.iter().map(|(_, v)| *v).collect::<Vec<_>>());
         q.push(
-            "::bigint[]) AS u(tenant_id, contact_id, wa_id, user_id, version, data, tsv, expected) \
+            "::bigint[]) AS u(tenant_id, contact_id, wa_id, user_id, parent_user_id, version, data, tsv, expected) \
              WHERE c.tenant_id = u.tenant_id AND c.contact_id = u.contact_id AND c.version = u.expected",
         );
     });
 }
 
 /// Pushes the columns of `ks` as bound arrays (tenant, id, wa_id, user_id,
-/// version, document, the words search compares).
+/// parent user id, version, document, the words search compares).
 fn columns<'a>(q: &mut QueryBuilder<'a, sqlx::Postgres>, ks: &[&'a Contact]) {
     Arrays::on(q)
         .col(cast::TEXT, ks, |k| k.tenant.as_str())
         .col(cast::TEXT, ks, |k| k.id.as_str())
         .col(cast::TEXT, ks, |k| k.identity.wa_id.as_deref())
         .col(cast::TEXT, ks, |k| k.identity.user_id.as_deref())
+        .col(cast::TEXT, ks, |k| k.identity.parent_user_id.as_deref())
         .col(cast::BIGINT, ks, |k| k.version as i64)
         .bind(
             cast::JSONB,
@@ -98,6 +100,12 @@ const BY_WA_ID: ByKey<Contact> = CONTACTS.by("contact", "tenant_id = $1 AND wa_i
 /// The contact with a user id (BSUID): `(tenant, user id)`.
 const BY_USER_ID: ByKey<Contact> = CONTACTS.by("contact", "tenant_id = $1 AND user_id = $2");
 
+/// The first contact (by id) with a parent user id: `(tenant, parent id)`.
+const BY_PARENT_ID: ByKey<Contact> = CONTACTS.by(
+    "contact",
+    "tenant_id = $1 AND parent_user_id = $2 ORDER BY contact_id LIMIT 1",
+);
+
 /// The contacts of `ids` that exist, in the order asked, each once.
 pub(crate) async fn by_ids(
     pool: &PgPool,
@@ -125,13 +133,19 @@ pub(crate) async fn by_ids(
         .collect())
 }
 
-/// The contact with the identity's wa_id, else the one with its user id.
+/// The contact with the identity's wa_id, else the one with its user id,
+/// else the first with its parent user id.
 pub(crate) async fn find(
     pool: &PgPool,
     tenant: &TenantId,
     identity: &ContactIdentity,
 ) -> Result<Option<Contact>> {
-    for (by, value) in [(BY_WA_ID, &identity.wa_id), (BY_USER_ID, &identity.user_id)] {
+    let keys = [
+        (BY_WA_ID, &identity.wa_id),
+        (BY_USER_ID, &identity.user_id),
+        (BY_PARENT_ID, &identity.parent_user_id),
+    ];
+    for (by, value) in keys {
         if let Some(v) = value {
             let found = by.one(pool, &[tenant.as_str(), v]).await?;
             if found.is_some() {

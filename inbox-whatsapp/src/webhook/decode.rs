@@ -97,6 +97,18 @@ pub struct PricingInfo {
     pub kind: Option<String>,
 }
 
+impl PricingInfo {
+    /// As the core keeps it with the message.
+    pub fn to_pricing(&self) -> inbox_core::model::Pricing {
+        inbox_core::model::Pricing {
+            model: self.model.clone(),
+            category: self.category.clone(),
+            kind: self.kind.clone(),
+            billable: self.billable,
+        }
+    }
+}
+
 /// A delivery status, decoded.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DecodedStatus {
@@ -138,6 +150,7 @@ impl DecodedStatus {
     /// know, which are acknowledged and otherwise ignored).
     pub fn to_inbound(&self) -> Option<InboundStatus> {
         Some(InboundStatus {
+            pricing: self.pricing.as_ref().map(PricingInfo::to_pricing),
             phone_number_id: self.phone_number_id.clone(),
             external_id: self.external_id.clone(),
             our_message_id: self.biz_opaque_callback_data.clone(),
@@ -460,6 +473,7 @@ fn decode_message(ctx: &ValueContext<'_>, raw: &RawValue) -> Decoded {
             .from_user_id
             .clone()
             .or_else(|| contact.and_then(|c| c.user_id.clone())),
+        parent_user_id: contact.and_then(|c| c.parent_user_id.clone()),
     };
     let context = ReplyContext {
         reply_to: head.context.as_ref().and_then(|c| c.id.clone()),
@@ -482,6 +496,9 @@ fn decode_message(ctx: &ValueContext<'_>, raw: &RawValue) -> Decoded {
         profile_name: contact
             .and_then(|c| c.profile.as_ref())
             .and_then(|p| p.name.clone()),
+        username: contact
+            .and_then(|c| c.profile.as_ref())
+            .and_then(|p| p.username.clone()),
         timestamp,
         content,
         context,

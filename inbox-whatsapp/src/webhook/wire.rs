@@ -62,11 +62,15 @@ pub(crate) struct WireContact {
     #[serde(default, deserialize_with = "string_or_number")]
     pub wa_id: Option<String>,
     pub user_id: Option<String>,
+    /// The parent BSUID (`CC.ENT.…`) of linked portfolios.
+    pub parent_user_id: Option<String>,
 }
 
 #[derive(Deserialize)]
 pub(crate) struct Profile {
     pub name: Option<String>,
+    /// The customer's WhatsApp username (2026), if they set one.
+    pub username: Option<String>,
 }
 
 #[derive(Deserialize, Clone)]

@@ -128,6 +128,7 @@ macro_rules! store_conformance_suites {
                     ingest_opens_reopens_and_never_two_active,
                     ingest_reopen_policy_new_conversation,
                     ingest_updates_contact_identity,
+                    a_customer_without_a_number_stays_one_contact,
                     ingest_unknown_channel_is_reported,
                     status_webhooks_reconcile_by_our_id,
                     statuses_reported_together_apply_in_order,

@@ -58,6 +58,7 @@ pub(crate) fn contact(tenant: &str, id: &str, wa: &str) -> Contact {
         id: ContactId::new(id).unwrap(),
         identity: ContactIdentity::wa(wa),
         profile_name: None,
+        username: None,
         display_name: None,
         tags: vec![],
         attributes: Default::default(),
@@ -422,6 +423,7 @@ pub(crate) async fn seed_reply<S: Store + ?Sized>(store: &S) -> (Conversation, M
 pub(crate) fn delivery(status: DeliveryStatus, minute: i64, ext: Option<&str>) -> MessageMutation {
     MessageMutation::Delivery {
         update: DeliveryUpdate {
+            pricing: None,
             status,
             at: at(minute),
             error: None,

@@ -42,6 +42,7 @@ pub(crate) async fn ingest_refuses_items_no_store_can_hold<S: Store + AsDynStore
         assert!(matches!(err, Error::InvalidInput { .. }), "{what}: {err:?}");
     }
     let status = |ext: &str| InboundStatus {
+        pricing: None,
         phone_number_id: "1001".into(),
         external_id: ext.into(),
         our_message_id: None,

@@ -262,6 +262,7 @@ pub(crate) async fn a_crashed_dispatcher_leaves_in_doubt_only_what_it_attempted<
     // Meta's status webhooks carry our id: each one is reconciled.
     for (i, id) in doubtful.iter().enumerate() {
         let status = InboundEvent::Status(InboundStatus {
+            pricing: None,
             phone_number_id: "1001".into(),
             external_id: format!("wamid.reconciled.{i}"),
             our_message_id: Some(id.to_string()),

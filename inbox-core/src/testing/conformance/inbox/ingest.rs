@@ -1,6 +1,7 @@
 //! Ingest through the inbox: each message stored once, conversations
 //! opened and reopened, status reports reconciled.
 
+use crate::search::SearchField;
 use crate::testing::conformance::support::*;
 
 /// The same inbound message delivered many times is stored once.
@@ -229,6 +230,69 @@ pub(crate) async fn ingest_updates_contact_identity<S: Store + AsDynStore + ?Siz
     assert_eq!(c3, c);
 }
 
+/// A customer who hides their number (2026): known by BSUID, username and
+/// parent BSUID; found by the parent when they write to a number of a
+/// linked portfolio (another BSUID); one contact when they later share
+/// their number; found by username and by either id.
+pub(crate) async fn a_customer_without_a_number_stays_one_contact<
+    S: Store + AsDynStore + ?Sized,
+>(
+    store: Arc<S>,
+) {
+    let f = fixture(store).await;
+    let writes = |pnid: &str, ext: &str, user: &str, phone: Option<&str>| {
+        let mut m = f.inbound(pnid, ext, "unused", Content::text("hola"));
+        m.from = ContactIdentity::user(user);
+        m.from.wa_id = phone.map(Into::into);
+        m.from.parent_user_id = Some("ES.ENT.marta".into());
+        m.username = Some("marta.ruiz".into());
+        InboundEvent::Message(m)
+    };
+    let c1 = ingested(&f, writes("1001", "w1", "ES.one", None)).await;
+    let k = stored(&f, &c1).await.contact;
+    let contact = f.store.contact(&f.acme(), &k).await.unwrap();
+    assert_eq!(contact.username.as_deref(), Some("marta.ruiz"));
+    assert_eq!(contact.identity.wa_id, None);
+    // Another portfolio's number: another BSUID, the same parent.
+    let c2 = ingested(&f, writes("1002", "w2", "ES.two", None)).await;
+    assert_eq!(
+        stored(&f, &c2).await.contact,
+        k,
+        "found by the parent BSUID"
+    );
+    // She shares her number later: still the same contact and thread.
+    let c3 = ingested(&f, writes("1001", "w3", "ES.one", Some("34611119999"))).await;
+    assert_eq!(c3, c1);
+    let contact = f.store.contact(&f.acme(), &k).await.unwrap();
+    assert_eq!(contact.identity.wa_id.as_deref(), Some("34611119999"));
+    assert_eq!(contact.identity.user_id.as_deref(), Some("ES.one"));
+    let query = crate::query::ConversationQuery {
+        filter: Default::default(),
+        sort: crate::query::SortOrder::Newest,
+        after: None,
+        limit: 50,
+    };
+    let all = f.store.list_conversations(&f.acme(), &query).await;
+    let contacts: BTreeSet<_> = all.unwrap().items.into_iter().map(|c| c.contact).collect();
+    assert_eq!(contacts, BTreeSet::from([k.clone()]), "one contact");
+    // Found by username and by either id, and says how.
+    let sam = f.actor("sam");
+    let everything = ViewQuery::new(View::All);
+    for (text, field) in [
+        ("marta.ruiz", SearchField::Username),
+        ("ES.ENT.marta", SearchField::UserId),
+        ("ES.one", SearchField::UserId),
+    ] {
+        let hits = f.inbox.search(&sam, text, &everything).await.unwrap().items;
+        assert!(!hits.is_empty(), "{text}");
+        assert!(
+            hits.iter()
+                .all(|h| h.conversation.contact == k && h.matches.iter().any(|m| m.field == field)),
+            "{text}: {hits:?}"
+        );
+    }
+}
+
 /// An inbound event for a number no tenant has is reported clearly and
 /// stores nothing.
 pub(crate) async fn ingest_unknown_channel_is_reported<S: Store + AsDynStore + ?Sized>(
@@ -268,6 +332,7 @@ pub(crate) async fn status_webhooks_reconcile_by_our_id<S: Store + AsDynStore + 
     // As if the dispatcher crashed after the provider accepted it.
     let status = |s: DeliveryStatus, ours: Option<&str>| {
         InboundEvent::Status(InboundStatus {
+            pricing: None,
             phone_number_id: "1001".into(),
             external_id: "wamid.real.1".into(),
             our_message_id: ours.map(str::to_string),
@@ -312,6 +377,29 @@ pub(crate) async fn status_webhooks_reconcile_by_our_id<S: Store + AsDynStore + 
             .status,
         DeliveryStatus::Read
     );
+    // What it costs is kept, even from a late report; the status stays.
+    let mut priced = status(DeliveryStatus::Sent, None);
+    let service = crate::model::Pricing {
+        model: Some("PMP".into()),
+        category: Some("service".into()),
+        kind: Some("free_customer_service".into()),
+        billable: None,
+    };
+    if let InboundEvent::Status(s) = &mut priced {
+        s.pricing = Some(service.clone());
+    }
+    f.inbox.ingest(priced).await.unwrap();
+    let delivery = f
+        .store
+        .message(&f.acme(), &r.id)
+        .await
+        .unwrap()
+        .delivery
+        .unwrap();
+    assert_eq!(
+        (delivery.status, delivery.pricing),
+        (DeliveryStatus::Read, Some(service))
+    );
     // The dispatcher now sees it reconciled and does not send it.
     let report = f.inbox.dispatch(10).await.unwrap();
     assert_eq!((report.sent, report.skipped), (0, 1));
@@ -346,6 +434,7 @@ pub(crate) async fn statuses_reported_together_apply_in_order<S: Store + AsDynSt
     }
     let (r1, r2, r3) = (&ours[0], &ours[1], &ours[2]);
     let status = |s: DeliveryStatus, ext: &str, ours: Option<&MessageId>| InboundStatus {
+        pricing: None,
         phone_number_id: "1001".into(),
         external_id: ext.into(),
         our_message_id: ours.map(|m| m.to_string()),
@@ -457,6 +546,7 @@ pub(crate) async fn statuses_reported_together_apply_in_order<S: Store + AsDynSt
                 },
                 mutation: MessageMutation::Delivery {
                     update: DeliveryUpdate {
+                        pricing: None,
                         status: DeliveryStatus::Read,
                         at: f.clock.now(),
                         error: None,
