@@ -320,7 +320,8 @@ impl Inbox {
     /// breaks WhatsApp's limits ([`Error::InvalidContent`], see
     /// [`Content::validate_outbound`]; nothing is stored or queued), or is
     /// a template the tenant's settings do not allow (see
-    /// [`TenantSettings::check_template`](crate::settings::TenantSettings::check_template)); the
+    /// [`TenantSettings::check_template`](crate::settings::TenantSettings::check_template)),
+    /// or an authentication template to a customer without a phone number; the
     /// 24-hour window is closed and the content is not a template
     /// ([`Error::WindowClosed`]); the agent acted on a stale version (per
     /// [`crate::ReplyPolicy::stale`]); the policy is assignee-only and
@@ -335,6 +336,27 @@ impl Inbox {
         reply: Reply,
     ) -> Result<ActionOutcome> {
         self.queue_reply(actor, id, seen_version, reply, None).await
+    }
+
+    /// Fails unless the customer of conversation `id` has a phone number
+    /// (an authentication template cannot go to a business-scoped user
+    /// id: WhatsApp would refuse it with 131062).
+    async fn require_phone(&self, actor: &Actor, id: &ConversationId) -> Result<()> {
+        let conversation = self.conversation_state(actor, id).await?;
+        let store = &self.ports.store;
+        let contact = store.contact(&actor.tenant, &conversation.contact).await?;
+        if contact.identity.wa_id.is_some() {
+            return Ok(());
+        }
+        Err(Error::content(
+            "template",
+            crate::error::ContentProblem::Invalid {
+                reason: format!(
+                    "authentication templates need the customer's phone number; {} is known only by a WhatsApp user id",
+                    contact.identity.handle()
+                ),
+            },
+        ))
     }
 
     /// Whether `actor` may reply to conversation `id` now (seen at
@@ -553,6 +575,12 @@ impl Inbox {
         let message_id: MessageId = self.new_id("message")?;
         let tenant_policy = self.policy(&actor.tenant).await?;
         tenant_policy.document.check_template(&reply.content)?;
+        if tenant_policy
+            .document
+            .is_authentication_template(&reply.content)
+        {
+            self.require_phone(actor, id).await?;
+        }
         let policy = tenant_policy.replies();
         let sla = &tenant_policy.sla;
         // Sending again on a stale version is always refused: two agents

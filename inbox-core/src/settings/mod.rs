@@ -197,6 +197,21 @@ impl TenantSettings {
         }
     }
 
+    /// Whether `content` is one of this tenant's templates declared as an
+    /// authentication template (one-tap, zero-tap and copy-code
+    /// authentication templates still need the customer's phone number:
+    /// WhatsApp refuses them to a business-scoped user id).
+    pub fn is_authentication_template(&self, content: &crate::model::Content) -> bool {
+        let crate::model::Content::Template { name, language, .. } = content else {
+            return false;
+        };
+        self.templates.iter().any(|t| {
+            &t.name == name
+                && &t.language == language
+                && t.category == Some(crate::model::TemplateCategory::Authentication)
+        })
+    }
+
     /// Reads a document written in YAML. Only its shape is checked here
     /// (an unknown field, a wrong type: the error names its path);
     /// [`TenantSettings::compile`] checks its meaning.

@@ -143,6 +143,7 @@ macro_rules! store_conformance_suites {
                     window_closed_refuses_free_form_but_accepts_templates,
                     transfer_assign_release_record_who_and_why,
                     reply_leases_are_exclusive_and_expire,
+                    authentication_templates_need_a_phone_number,
                 }
                 dispatch {
                     dispatcher_retries_fails_and_marks_in_doubt,

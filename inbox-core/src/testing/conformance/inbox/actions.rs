@@ -489,3 +489,52 @@ pub(crate) async fn reply_leases_are_exclusive_and_expire<S: Store + AsDynStore 
         .iter()
         .any(|e| matches!(e.kind, EventKind::ReplyLease { .. })));
 }
+
+/// An authentication template needs the customer's phone number: to a
+/// customer known only by their WhatsApp user id it is refused before
+/// anything is stored or sent; to one with a number it goes.
+pub(crate) async fn authentication_templates_need_a_phone_number<S: Store + AsDynStore + ?Sized>(
+    store: Arc<S>,
+) {
+    let f = fixture(store).await;
+    f.edit_settings(|s| {
+        let mut login = crate::model::TemplateDefinition::new("login_code", "en_US");
+        login.category = Some(crate::model::TemplateCategory::Authentication);
+        s.templates.push(login);
+    })
+    .await
+    .unwrap();
+    let code = |key: &str| Reply {
+        content: Content::Template {
+            name: "login_code".into(),
+            language: "en_US".into(),
+            components: serde_json::json!([]),
+        },
+        idempotency_key: key.into(),
+        reply_to: None,
+    };
+    let mut m = f.inbound("1001", "w1", "unused", Content::text("hola"));
+    m.from = ContactIdentity::user("ES.hidden");
+    let hidden = ingested(&f, InboundEvent::Message(m)).await;
+    let ana = f.actor("ana");
+    let before = f.store.messages(&f.acme(), &hidden).await.unwrap().len();
+    let err = f
+        .inbox
+        .reply(&ana, &hidden, 1, code("k1"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "invalid_content", "{err}");
+    assert!(err.to_string().contains("phone number"), "{err}");
+    assert_eq!(
+        f.store.messages(&f.acme(), &hidden).await.unwrap().len(),
+        before
+    );
+    assert_eq!(f.version(&hidden).await.unwrap(), 1, "nothing changed");
+    let with_phone = says(&f, "1001", "w2", "34611112233", "hola").await;
+    let out = f
+        .inbox
+        .reply(&ana, &with_phone, 1, code("k2"))
+        .await
+        .unwrap();
+    assert!(out.message.unwrap().content.is_template());
+}
