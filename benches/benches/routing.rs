@@ -74,6 +74,7 @@ fn setup() -> (Conversation, Contact, Roster) {
         identity: ContactIdentity::wa("34600000001"),
         profile_name: Some("Marta".into()),
         username: None,
+        marketing: None,
         display_name: None,
         tags: vec!["newsletter".into()],
         attributes: [("tier".to_string(), "silver".to_string())].into(),

@@ -94,6 +94,16 @@ pub fn line(item: &Decoded) -> Value {
             }
             v
         }
+        Decoded::Preference(p) => json!({
+            "kind": "preference",
+            "channel": p.phone_number_id,
+            "from": p.from.wa_id,
+            "user_id": p.from.user_id,
+            "category": p.category,
+            "value": p.value,
+            "detail": p.detail,
+            "timestamp": ts(p.timestamp),
+        }),
         Decoded::Status(s) => {
             let status = match s.status {
                 Some(DeliveryStatus::Sent) => "sent",

@@ -1203,6 +1203,42 @@ async fn a_customer_who_hides_their_number_is_shown_by_username_and_answered() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_who_stops_marketing_messages_shows_it_on_their_contact() {
+    let Some(Desk {
+        server,
+        meta,
+        page: ana,
+        driver: _driver,
+    }) = desk("ana").await
+    else {
+        return;
+    };
+    let marta = marta_says(&meta, &ana, "No me mandéis más ofertas").await;
+    click(&ana, &format!("[data-id=\"{marta}\"]")).await;
+    wait_for(&ana, "[data-testid=contact-panel]", |t| {
+        t.contains("Marta Ruiz")
+    })
+    .await;
+    meta.customer_chooses_marketing("34600100001", true)
+        .await
+        .unwrap();
+    wait_for(&ana, "[data-testid=contact-marketing]", |t| {
+        t.starts_with("Stopped on")
+    })
+    .await;
+    screenshot(&ana, "marketing-stopped.png").await;
+    meta.customer_chooses_marketing("34600100001", false)
+        .await
+        .unwrap();
+    wait_for(&ana, "[data-testid=contact-marketing]", |t| {
+        t.starts_with("Resumed on")
+    })
+    .await;
+    ana.close().await.unwrap();
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_view_shows_how_many_conversations_it_holds() {
     let Some(Desk {
         server,

@@ -66,6 +66,58 @@ pub struct InboundStatus {
     pub pricing: Option<crate::model::Pricing>,
 }
 
+/// A customer's choice about what the business may send them (WhatsApp's
+/// `user_preferences`: stopping or resuming marketing messages).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InboundPreference {
+    /// The provider's id of the number the choice concerns.
+    pub phone_number_id: String,
+    /// Who chose.
+    pub from: ContactIdentity,
+    /// What it is about (`marketing_messages`; others are kept as sent).
+    pub category: String,
+    /// The choice (`stop`, `resume`; others are kept as sent).
+    pub value: String,
+    /// WhatsApp's description of it.
+    #[serde(default)]
+    pub detail: Option<String>,
+    /// When they chose (provider time).
+    pub timestamp: DateTime<Utc>,
+}
+
+impl InboundPreference {
+    /// Whether this stops (`Some(true)`) or resumes (`Some(false)`)
+    /// marketing messages; `None` for a choice the inbox does not act on.
+    pub fn stops_marketing(&self) -> Option<bool> {
+        if self.category != "marketing_messages" {
+            return None;
+        }
+        match self.value.as_str() {
+            "stop" => Some(true),
+            "resume" => Some(false),
+            _ => None,
+        }
+    }
+
+    /// The checks of [`InboundPreference::check`] that do not depend on
+    /// the clock (see [`InboundMessage::validate`]).
+    pub fn validate(&self) -> Result<(), InboundRefusal> {
+        check_phone_number_id(&self.phone_number_id)?;
+        if !self.from.is_known() {
+            return Err(InboundRefusal::InvalidSender {
+                detail: "the preference names neither a wa_id nor a user_id".into(),
+            });
+        }
+        for (field, text) in [("category", &self.category), ("value", &self.value)] {
+            check_text(field, text)?;
+        }
+        if let Some(d) = &self.detail {
+            check_text("detail", d)?;
+        }
+        check_not_too_old(self.timestamp)
+    }
+}
+
 /// Something a provider reported.
 // Messages are most of what arrives and each is handled once, by value:
 // boxing them would add an allocation per message to save none.
@@ -77,6 +129,8 @@ pub enum InboundEvent {
     Message(InboundMessage),
     /// A delivery status.
     Status(InboundStatus),
+    /// A customer's choice about marketing messages.
+    Preference(InboundPreference),
 }
 
 /// What ingesting one inbound event did.
@@ -117,6 +171,16 @@ pub enum IngestOutcome {
     UnknownMessage {
         /// The provider id.
         external_id: String,
+    },
+    /// A customer's choice about marketing messages, recorded on their
+    /// contact (`changed`: it differs from what was known; an older report
+    /// than the one kept changes nothing). `contact` is `None` for someone
+    /// this tenant has never heard from (acknowledged, nothing stored).
+    Preference {
+        /// The contact it was recorded on.
+        contact: Option<crate::ids::ContactId>,
+        /// Whether the contact changed.
+        changed: bool,
     },
 }
 
@@ -495,6 +559,15 @@ clock_checks!(
     check_time
 );
 
+clock_checks!(
+    InboundPreference,
+    /// Checks that the preference can be recorded as it is, relative to
+    /// the inbox's clock `now` (see [`InboundMessage::check`]).
+    check,
+    /// The clock's check alone (see [`InboundMessage::check_time`]).
+    check_time
+);
+
 /// The checks every inbound item makes of its ids: a usable phone number
 /// id and provider message id.
 fn check_ids(phone_number_id: &str, external_id: &str) -> Result<(), InboundRefusal> {
@@ -562,6 +635,7 @@ impl InboundEvent {
         match self {
             InboundEvent::Message(m) => m.check(now),
             InboundEvent::Status(s) => s.check(now),
+            InboundEvent::Preference(p) => p.check(now),
         }
     }
 
@@ -570,6 +644,7 @@ impl InboundEvent {
         match self {
             InboundEvent::Message(m) => &m.phone_number_id,
             InboundEvent::Status(s) => &s.phone_number_id,
+            InboundEvent::Preference(p) => &p.phone_number_id,
         }
     }
 }

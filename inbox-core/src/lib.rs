@@ -85,7 +85,9 @@ pub use ids::{
     AgentId, ApiKeyId, ChannelId, ContactId, ConversationId, DeadLetterId, MessageId, TeamId,
     TenantId,
 };
-pub use inbound::{InboundEvent, InboundMessage, InboundRefusal, InboundStatus, IngestOutcome};
+pub use inbound::{
+    InboundEvent, InboundMessage, InboundPreference, InboundRefusal, InboundStatus, IngestOutcome,
+};
 pub use inbox::AGENT_REFRESH;
 pub use inbox::{normalize_tag, parse_mentions};
 pub use inbox::{

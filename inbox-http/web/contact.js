@@ -99,6 +99,18 @@ async function renderContactPanel() {
       el("dd", {}, k.profile_name || "—"),
       el("dt", {}, t("contact.since")),
       el("dd", {}, formatted(k.created_at, { dateStyle: "medium" })),
+      k.marketing
+        ? [
+            el("dt", {}, t("contact.marketing")),
+            el(
+              "dd",
+              { "data-testid": "contact-marketing", title: k.marketing.detail || "" },
+              t(k.marketing.stopped ? "contact.marketing-stopped" : "contact.marketing-resumed", {
+                date: formatted(k.marketing.at, { dateStyle: "medium" }),
+              }),
+            ),
+          ]
+        : null,
     ),
     el("h4", {}, t("contact.team-name")),
     name,

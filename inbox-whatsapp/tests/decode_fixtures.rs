@@ -451,3 +451,56 @@ fn envelope_errors_are_typed() {
             .is_empty()
     );
 }
+
+#[test]
+fn marketing_preferences_are_decoded_and_bad_ones_refused() {
+    let items = decode_webhook(
+        &fixture("user_preferences.json"),
+        Utc.timestamp_opt(1_800_000_000, 0).unwrap(),
+    )
+    .unwrap();
+    let choices: Vec<_> = items
+        .iter()
+        .filter_map(|d| match d {
+            Decoded::Preference(p) => Some(&**p),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(choices.len(), 2, "{items:?}");
+    let stop = choices[0];
+    assert_eq!(stop.phone_number_id, "550001");
+    assert_eq!(stop.from.wa_id.as_deref(), Some("34611000001"));
+    assert_eq!(stop.stops_marketing(), Some(true));
+    assert_eq!(stop.timestamp, Utc.timestamp_opt(1_760_000_100, 0).unwrap());
+    assert_eq!(
+        stop.detail.as_deref(),
+        Some("Customer asked to stop marketing messages")
+    );
+    let resume = choices[1];
+    assert_eq!(resume.from.user_id.as_deref(), Some("ES.bsuid.nophone"));
+    assert_eq!(
+        resume.from.parent_user_id.as_deref(),
+        Some("ES.ENT.bsuid.parent")
+    );
+    assert_eq!(resume.stops_marketing(), Some(false));
+    // Without anyone to attribute it to, or a time that is not one: kept
+    // as dead letters (a body of their own, replayable); the value
+    // without a number too.
+    let invalid: Vec<_> = items
+        .iter()
+        .filter_map(|d| match d {
+            Decoded::Invalid { field, raw, .. } => Some((field.as_str(), raw.as_str())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(invalid.len(), 3, "{items:?}");
+    assert!(invalid
+        .iter()
+        .all(|(field, raw)| *field == "user_preferences"
+            && raw.contains("\"field\":\"user_preferences\"")));
+    assert!(items.iter().all(|d| d.to_inbound().is_some()
+        == matches!(
+            d,
+            Decoded::Preference(_) | Decoded::Message(_) | Decoded::Status(_)
+        )));
+}

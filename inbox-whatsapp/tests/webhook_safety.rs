@@ -119,6 +119,7 @@ fn external_id(event: &InboundEvent) -> &str {
     match event {
         InboundEvent::Message(m) => &m.external_id,
         InboundEvent::Status(s) => &s.external_id,
+        InboundEvent::Preference(p) => &p.category,
     }
 }
 

@@ -480,11 +480,34 @@ impl FakeMeta {
         Ok(id)
     }
 
+    /// A customer stops (`stop: true`) or resumes marketing messages in
+    /// WhatsApp: a signed `user_preferences` webhook, as WhatsApp sends it.
+    pub async fn customer_chooses_marketing(&self, wa_id: &str, stop: bool) -> Result<(), String> {
+        let value = json!({
+            "messaging_product": "whatsapp",
+            "metadata": { "display_phone_number": self.config.display_number,
+                          "phone_number_id": self.config.phone_number_id },
+            "user_preferences": [{
+                "wa_id": wa_id,
+                "detail": if stop { "User requested to stop marketing messages" } else { "User resumed marketing messages" },
+                "category": "marketing_messages",
+                "value": if stop { "stop" } else { "resume" },
+                "timestamp": Utc::now().timestamp().to_string(),
+            }],
+        });
+        self.post_change("user_preferences", value).await
+    }
+
     /// Posts one change value to the inbox's webhook, signed.
     async fn post_webhook(&self, value: Value) -> Result<(), String> {
+        self.post_change("messages", value).await
+    }
+
+    /// Posts one change value of `field` to the inbox's webhook, signed.
+    async fn post_change(&self, field: &str, value: Value) -> Result<(), String> {
         let body = json!({
             "object": "whatsapp_business_account",
-            "entry": [{ "id": "sim-waba", "changes": [{ "field": "messages", "value": value }] }],
+            "entry": [{ "id": "sim-waba", "changes": [{ "field": field, "value": value }] }],
         })
         .to_string();
         let signature = inbox_whatsapp::sign(&self.config.app_secret, body.as_bytes());

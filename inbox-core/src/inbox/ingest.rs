@@ -1,4 +1,5 @@
-//! Inbound events: customer messages and delivery statuses.
+//! Inbound events: customer messages, delivery statuses and customers'
+//! choices about marketing messages.
 
 use chrono::{DateTime, TimeDelta, Utc};
 
@@ -7,13 +8,15 @@ use super::{Inbox, ReopenPolicy};
 use crate::error::{Error, Result, Unique};
 use crate::event::{Event, EventActor, EventKind};
 use crate::ids::{ContactId, ConversationId, MessageId, TenantId};
-use crate::inbound::{InboundEvent, InboundMessage, InboundStatus, IngestOutcome};
+use crate::inbound::{
+    InboundEvent, InboundMessage, InboundPreference, InboundStatus, IngestOutcome,
+};
 use crate::model::{
     Author, Channel, Contact, Content, Conversation, ConversationStatus, DeliveryStatus,
-    DeliveryUpdate, Direction, Message, SystemChange,
+    DeliveryUpdate, Direction, MarketingChoice, Message, SystemChange,
 };
 use crate::ports::{
-    IngestRequest, MessageMutation, MessageTarget, MessageUpdate, MessageUpdated, Write,
+    Changeset, IngestRequest, MessageMutation, MessageTarget, MessageUpdate, MessageUpdated, Write,
 };
 use crate::routing::TriggerKind;
 
@@ -44,6 +47,80 @@ impl Inbox {
         match event {
             InboundEvent::Message(m) => self.ingest_message(m).await,
             InboundEvent::Status(s) => self.ingest_status(s).await,
+            InboundEvent::Preference(p) => self.ingest_preference(p).await,
+        }
+    }
+
+    /// Records a customer's choice about marketing messages on their
+    /// contact (stopped, or resumed, and when), with a `contact_updated`
+    /// event. A report older than the choice kept, a choice the inbox does
+    /// not act on, or a customer this tenant has never heard from changes
+    /// nothing. Checked like a message ([`InboundPreference::check`]).
+    pub async fn ingest_preference(&self, p: InboundPreference) -> Result<IngestOutcome> {
+        p.check(self.now())?;
+        let channel = self.channel_for(&p.phone_number_id).await?;
+        let tenant = &channel.tenant;
+        let mut retry = Retry::default();
+        loop {
+            let Some(current) = self.ports.store.find_contact(tenant, &p.from).await? else {
+                return Ok(IngestOutcome::Preference {
+                    contact: None,
+                    changed: false,
+                });
+            };
+            let contact = Some(current.id.clone());
+            // WhatsApp's times are whole seconds: of two choices in one
+            // second, the one delivered last wins.
+            let stale = |stopped: bool| {
+                current.marketing.as_ref().is_some_and(|m| {
+                    m.at > p.timestamp || (m.at == p.timestamp && m.stopped == stopped)
+                })
+            };
+            let Some(stopped) = p.stops_marketing().filter(|s| !stale(*s)) else {
+                return Ok(IngestOutcome::Preference {
+                    contact,
+                    changed: false,
+                });
+            };
+            let mut next = current.clone();
+            next.marketing = Some(MarketingChoice {
+                stopped,
+                at: p.timestamp,
+                detail: p.detail.clone(),
+            });
+            next.version = current.version + 1;
+            let what = if stopped {
+                "stopped marketing messages"
+            } else {
+                "resumed marketing messages"
+            };
+            let event = Event::new(
+                tenant.clone(),
+                self.now(),
+                EventActor::Customer(current.id.clone()),
+                EventKind::ContactUpdated {
+                    contact: current.id.clone(),
+                    what: what.into(),
+                },
+            );
+            let changes = Changeset {
+                contact: Some(Write {
+                    value: next,
+                    expected_version: Some(current.version),
+                }),
+                events: vec![event],
+                ..Changeset::new(tenant.clone())
+            };
+            match self.ports.store.commit(changes).await {
+                Ok(committed) => {
+                    self.publish(&committed.events).await;
+                    return Ok(IngestOutcome::Preference {
+                        contact,
+                        changed: true,
+                    });
+                }
+                Err(e) => retry.again(e, &self.config)?,
+            }
         }
     }
 
@@ -231,6 +308,7 @@ impl Inbox {
                 identity,
                 profile_name: msg.profile_name.clone(),
                 username: msg.username.clone().filter(|u| !u.trim().is_empty()),
+                marketing: None,
                 display_name: None,
                 tags: Vec::new(),
                 attributes: Default::default(),

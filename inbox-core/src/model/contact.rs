@@ -22,6 +22,14 @@ pub struct ContactIdentity {
     pub parent_user_id: Option<String>,
 }
 
+impl Contact {
+    /// Whether marketing messages may go to this customer: not when they
+    /// stopped them in WhatsApp (and have not resumed them since).
+    pub fn accepts_marketing(&self) -> bool {
+        !self.marketing.as_ref().is_some_and(|m| m.stopped)
+    }
+}
+
 impl ContactIdentity {
     /// An identity known by `wa_id` only.
     ///
@@ -65,6 +73,19 @@ impl ContactIdentity {
     }
 }
 
+/// A customer's last word on marketing messages, as WhatsApp reported it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MarketingChoice {
+    /// They stopped marketing messages (`false`: they resumed them).
+    pub stopped: bool,
+    /// When they chose (WhatsApp's time).
+    pub at: DateTime<Utc>,
+    /// WhatsApp's description of the choice, if sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
 /// A customer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -84,6 +105,10 @@ pub struct Contact {
     /// phone number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
+    /// Whether the customer stopped marketing messages in WhatsApp, and
+    /// when (WhatsApp's `user_preferences`); `None` until they said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub marketing: Option<MarketingChoice>,
     /// The name the team gave the contact (kept when WhatsApp's changes).
     #[serde(default)]
     pub display_name: Option<String>,

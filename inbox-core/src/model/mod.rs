@@ -14,7 +14,7 @@ mod tenant;
 
 pub use agent::{Agent, Presence, Role, Team};
 pub use channel::Channel;
-pub use contact::{Contact, ContactIdentity};
+pub use contact::{Contact, ContactIdentity, MarketingChoice};
 pub use content::{
     ContactCard, Content, InteractiveReply, MediaKind, MediaRef, OrderItem, OutboundButton,
     OutboundSection, ReplyContext, SystemChange,

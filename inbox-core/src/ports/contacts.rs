@@ -57,7 +57,8 @@ pub trait Contacts: Send + Sync {
             .ok_or_else(|| Error::not_found(Entity::Contact, id))
     }
 
-    /// The contact with this `wa_id`, else the one with this `user_id`.
+    /// The contact with this `wa_id`, else the one with this `user_id`,
+    /// else the first with this `parent_user_id`.
     async fn find_contact(
         &self,
         tenant: &TenantId,

@@ -8,7 +8,7 @@ use inbox_core::model::{
     ContactCard, ContactIdentity, Content, DeliveryStatus, InteractiveReply, MediaKind, MediaRef,
     OrderItem, ProviderError, ReplyContext, SystemChange,
 };
-use inbox_core::{InboundEvent, InboundMessage, InboundRefusal, InboundStatus};
+use inbox_core::{InboundEvent, InboundMessage, InboundPreference, InboundRefusal, InboundStatus};
 
 use super::raw::{envelope, ItemContext};
 use super::wire::*;
@@ -176,6 +176,9 @@ pub enum Decoded {
         /// The error.
         error: MetaError,
     },
+    /// A customer stopping or resuming marketing messages
+    /// (`user_preferences`).
+    Preference(Box<InboundPreference>),
     /// A change of a field other than `messages` (acknowledged, ignored).
     Ignored {
         /// The field.
@@ -206,6 +209,7 @@ impl Decoded {
         match self {
             Decoded::Message(m) => Some(InboundEvent::Message(m.message.clone())),
             Decoded::Status(s) => s.to_inbound().map(InboundEvent::Status),
+            Decoded::Preference(p) => Some(InboundEvent::Preference((**p).clone())),
             _ => None,
         }
     }
@@ -289,6 +293,18 @@ pub fn decode_webhook(
     for entry in entries {
         for change in entry.changes {
             let field = change.field.unwrap_or_default();
+            if field == "user_preferences" {
+                if let Some(value) = change.value {
+                    let waba = entry.id.as_deref();
+                    super::preferences::decode_preferences_value(
+                        waba,
+                        value,
+                        received_at,
+                        &mut out,
+                    );
+                }
+                continue;
+            }
             if field != "messages" {
                 out.push(Decoded::Ignored { field });
                 continue;

@@ -60,6 +60,10 @@ pub struct IngestSummary {
     pub statuses: u32,
     /// Statuses that changed nothing or concern unknown messages.
     pub statuses_ignored: u32,
+    /// Customers' choices about marketing messages (`user_preferences`)
+    /// taken.
+    #[serde(default)]
+    pub preferences: u32,
     /// Value-level errors reported by Meta.
     pub errors: u32,
     /// Changes of other fields, acknowledged and ignored.
@@ -234,6 +238,7 @@ fn named_numbers(items: &[Decoded]) -> BTreeSet<&str> {
         .filter_map(|d| match d {
             Decoded::Message(m) => Some(m.message.phone_number_id.as_str()),
             Decoded::Status(s) => Some(s.phone_number_id.as_str()),
+            Decoded::Preference(p) => Some(p.phone_number_id.as_str()),
             Decoded::Error {
                 phone_number_id, ..
             }

@@ -4,7 +4,10 @@
 
 use chrono::{DateTime, Utc};
 
-use inbox_core::{InboundEvent, InboundRefusal, InboundStatus, Inbox, IngestOutcome, RefusedItem};
+use inbox_core::{
+    InboundEvent, InboundPreference, InboundRefusal, InboundStatus, Inbox, IngestOutcome,
+    RefusedItem,
+};
 
 use super::decode::{Decoded, DecodedMessage};
 use super::handler::IngestSummary;
@@ -55,6 +58,10 @@ impl<'a> Delivery<'a> {
                     self.flush_statuses().await?;
                     self.message(*m).await?;
                 }
+                Decoded::Preference(p) => {
+                    self.flush_statuses().await?;
+                    self.preference(*p).await?;
+                }
             }
         }
         self.flush_statuses().await?;
@@ -76,6 +83,26 @@ impl<'a> Delivery<'a> {
             }
             Err(e) => match InboundRefusal::from_error(&e) {
                 Some(reason) => self.dead_letter(pnid, m.raw, reason).await,
+                None => Err(e.into()),
+            },
+        }
+    }
+
+    /// Records a customer's choice about marketing messages (refused ones
+    /// become dead letters).
+    async fn preference(&mut self, p: InboundPreference) -> Result<(), WhatsAppError> {
+        let pnid = Some(p.phone_number_id.clone());
+        let raw = super::preferences::webhook_of(&p);
+        if let Err(reason) = p.check_time(self.now) {
+            return self.dead_letter(pnid, raw, reason).await;
+        }
+        match self.inbox.ingest(InboundEvent::Preference(p)).await {
+            Ok(outcome) => {
+                self.count(outcome);
+                Ok(())
+            }
+            Err(e) => match InboundRefusal::from_error(&e) {
+                Some(reason) => self.dead_letter(pnid, raw, reason).await,
                 None => Err(e.into()),
             },
         }
@@ -155,6 +182,7 @@ impl<'a> Delivery<'a> {
             IngestOutcome::Stored { .. } => s.stored += 1,
             IngestOutcome::Duplicate { .. } => s.duplicates += 1,
             IngestOutcome::StatusApplied { .. } => s.statuses += 1,
+            IngestOutcome::Preference { .. } => s.preferences += 1,
             _ => s.statuses_ignored += 1,
         }
     }

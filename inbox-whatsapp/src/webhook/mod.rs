@@ -7,6 +7,7 @@ mod config;
 mod decode;
 mod handler;
 mod ingest;
+mod preferences;
 mod raw;
 mod replay;
 mod wire;

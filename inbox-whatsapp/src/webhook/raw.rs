@@ -9,9 +9,15 @@ use serde_json::value::RawValue;
 /// A webhook body with one `messages` change whose value is `value` (raw
 /// JSON text).
 pub(crate) fn envelope(waba_id: Option<&str>, value: &str) -> String {
+    envelope_of(waba_id, "messages", value)
+}
+
+/// A webhook body of its own holding one change `value` of `field`.
+pub(crate) fn envelope_of(waba_id: Option<&str>, field: &str, value: &str) -> String {
+    let field = serde_json::to_string(field).unwrap_or_else(|_| "\"messages\"".into());
     let id = serde_json::to_string(&waba_id).unwrap_or_else(|_| "null".into());
     format!(
-        r#"{{"object":"whatsapp_business_account","entry":[{{"id":{id},"changes":[{{"field":"messages","value":{value}}}]}}]}}"#
+        r#"{{"object":"whatsapp_business_account","entry":[{{"id":{id},"changes":[{{"field":{field},"value":{value}}}]}}]}}"#
     )
 }
 

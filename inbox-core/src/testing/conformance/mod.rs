@@ -129,6 +129,7 @@ macro_rules! store_conformance_suites {
                     ingest_reopen_policy_new_conversation,
                     ingest_updates_contact_identity,
                     a_customer_without_a_number_stays_one_contact,
+                    marketing_choices_are_recorded_on_the_contact,
                     ingest_unknown_channel_is_reported,
                     status_webhooks_reconcile_by_our_id,
                     statuses_reported_together_apply_in_order,

@@ -59,6 +59,7 @@ pub(crate) fn contact(tenant: &str, id: &str, wa: &str) -> Contact {
         identity: ContactIdentity::wa(wa),
         profile_name: None,
         username: None,
+        marketing: None,
         display_name: None,
         tags: vec![],
         attributes: Default::default(),

@@ -293,6 +293,107 @@ pub(crate) async fn a_customer_without_a_number_stays_one_contact<
     }
 }
 
+/// A customer stopping marketing messages is recorded on their contact
+/// (with an event), an older report changes nothing, resuming is recorded
+/// too; someone never heard from is acknowledged and nothing is stored.
+pub(crate) async fn marketing_choices_are_recorded_on_the_contact<
+    S: Store + AsDynStore + ?Sized,
+>(
+    store: Arc<S>,
+) {
+    let f = fixture(store).await;
+    let c = says(&f, "1001", "w1", "34655500011", "hola").await;
+    let k = stored(&f, &c).await.contact;
+    let choice = |value: &str, minutes: i64, wa: &str| {
+        InboundEvent::Preference(crate::inbound::InboundPreference {
+            phone_number_id: "1001".into(),
+            from: ContactIdentity::wa(wa),
+            category: "marketing_messages".into(),
+            value: value.into(),
+            detail: Some("from the chat menu".into()),
+            timestamp: Fixture::start() + TimeDelta::minutes(minutes),
+        })
+    };
+    let contact = || async { f.store.contact(&f.acme(), &k).await.unwrap() };
+    assert!(contact().await.accepts_marketing());
+    let events_before = events(&f).await.len();
+    let out = f
+        .inbox
+        .ingest(choice("stop", 10, "34655500011"))
+        .await
+        .unwrap();
+    let recorded = IngestOutcome::Preference {
+        contact: Some(k.clone()),
+        changed: true,
+    };
+    assert_eq!(out, recorded);
+    let after = contact().await;
+    assert!(!after.accepts_marketing());
+    let marketing = after.marketing.clone().unwrap();
+    assert_eq!(
+        (marketing.stopped, marketing.at),
+        (true, Fixture::start() + TimeDelta::minutes(10))
+    );
+    assert_eq!(events(&f).await.len(), events_before + 1, "contact_updated");
+    // An older report, delivered late, changes nothing.
+    let late = f
+        .inbox
+        .ingest(choice("resume", 5, "34655500011"))
+        .await
+        .unwrap();
+    assert_eq!(
+        late,
+        IngestOutcome::Preference {
+            contact: Some(k.clone()),
+            changed: false
+        }
+    );
+    assert!(!contact().await.accepts_marketing());
+    f.inbox
+        .ingest(choice("resume", 20, "34655500011"))
+        .await
+        .unwrap();
+    assert!(contact().await.accepts_marketing());
+    // Two choices in one second (WhatsApp's times are whole seconds): the
+    // one delivered last wins; the same one again changes nothing.
+    f.inbox
+        .ingest(choice("stop", 20, "34655500011"))
+        .await
+        .unwrap();
+    assert!(!contact().await.accepts_marketing());
+    let again = f
+        .inbox
+        .ingest(choice("stop", 20, "34655500011"))
+        .await
+        .unwrap();
+    let unchanged = IngestOutcome::Preference {
+        contact: Some(k.clone()),
+        changed: false,
+    };
+    assert_eq!(again, unchanged);
+    f.inbox
+        .ingest(choice("resume", 21, "34655500011"))
+        .await
+        .unwrap();
+    assert!(contact().await.accepts_marketing());
+    // Someone never heard from: acknowledged, nothing stored.
+    let stranger = f
+        .inbox
+        .ingest(choice("stop", 30, "34600000999"))
+        .await
+        .unwrap();
+    assert_eq!(
+        stranger,
+        IngestOutcome::Preference {
+            contact: None,
+            changed: false
+        }
+    );
+    // A choice from the future or without an identity is refused.
+    let ahead = f.inbox.ingest(choice("stop", 60 * 48, "34655500011")).await;
+    assert_eq!(ahead.unwrap_err().code(), "invalid_input");
+}
+
 /// An inbound event for a number no tenant has is reported clearly and
 /// stores nothing.
 pub(crate) async fn ingest_unknown_channel_is_reported<S: Store + AsDynStore + ?Sized>(
