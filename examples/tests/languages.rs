@@ -9,9 +9,8 @@
 
 mod web;
 
-use fantoccini::{Client, ClientBuilder};
+use fantoccini::Client;
 use serde_json::json;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use inbox_examples::server::simulator::SimContent;
@@ -64,46 +63,6 @@ async fn until_attr(c: &Client, css: &str, attr: &str, want: &str) {
         &format!("{css} [{attr}={want:?}]"),
     )
     .await;
-}
-
-/// axe-core's serious and critical findings (WCAG 2 A and AA), as in
-/// `workspace.rs`; `None` where axe-core is not installed and `CI` is not
-/// set.
-async fn accessibility_problems(c: &Client) -> Option<Vec<String>> {
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/a11y/node_modules/axe-core/axe.min.js");
-    let Ok(axe) = std::fs::read_to_string(&path) else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{} is missing: run npm ci --prefix examples/tests/a11y",
-            path.display()
-        );
-        eprintln!(
-            "SKIPPED: the accessibility check needs axe-core (npm ci --prefix examples/tests/a11y)"
-        );
-        return None;
-    };
-    c.execute(&axe, vec![]).await.unwrap();
-    let found = c
-        .execute_async(
-            "const done = arguments[arguments.length - 1];
-             axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } })
-               .then((r) => done(r.violations
-                 .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-                 .map((v) => `${v.id}: ${v.help} (${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')})`)))
-               .catch((e) => done([`axe failed: ${e}`]));",
-            vec![],
-        )
-        .await
-        .unwrap();
-    Some(
-        found
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_str().unwrap().to_string())
-            .collect(),
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -293,25 +252,6 @@ async fn an_agent_switches_to_spanish_and_keeps_what_she_typed() {
     assert_eq!(js(&ana, "return document.documentElement.lang").await, "en");
     ana.close().await.unwrap();
     server.shutdown().await;
-}
-
-/// A headless Chromium whose language is `lang` (`es-ES`).
-async fn browser_in(driver: &Driver, lang: &str) -> Client {
-    let mut caps = serde_json::Map::new();
-    let mut chrome = json!({
-        "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                 "--disable-gpu", "--window-size=1280,860", format!("--lang={lang}")],
-        "prefs": { "intl.accept_languages": lang },
-    });
-    if Path::new("/usr/bin/chromium").exists() {
-        chrome["binary"] = "/usr/bin/chromium".into();
-    }
-    caps.insert("goog:chromeOptions".into(), chrome);
-    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&driver.url)
-        .await
-        .expect("a browser session")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1449,47 +1449,6 @@ async fn an_agent_is_notified_of_what_concerns_them() {
     server.shutdown().await;
 }
 
-/// axe-core's serious and critical findings on the page as it is (WCAG 2
-/// A and AA rules), each as "rule: what (where)". `None` where axe-core
-/// is not installed (`npm ci --prefix examples/tests/a11y`, which .ci/run
-/// does) and `CI` is not set.
-async fn accessibility_problems(c: &Client) -> Option<Vec<String>> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/a11y/node_modules/axe-core/axe.min.js");
-    let Ok(axe) = std::fs::read_to_string(&path) else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{} is missing: run npm ci --prefix examples/tests/a11y",
-            path.display()
-        );
-        eprintln!(
-            "SKIPPED: the accessibility check needs axe-core (npm ci --prefix examples/tests/a11y)"
-        );
-        return None;
-    };
-    c.execute(&axe, vec![]).await.unwrap();
-    let found = c
-        .execute_async(
-            "const done = arguments[arguments.length - 1];
-             axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } })
-               .then((r) => done(r.violations
-                 .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-                 .map((v) => `${v.id}: ${v.help} (${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')})`)))
-               .catch((e) => done([`axe failed: ${e}`]));",
-            vec![],
-        )
-        .await
-        .unwrap();
-    Some(
-        found
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_str().unwrap().to_string())
-            .collect(),
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_pages_pass_an_accessibility_check() {
     let Some(path) = chromedriver_or_skip() else {

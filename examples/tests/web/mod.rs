@@ -62,10 +62,16 @@ pub async fn start_driver(path: &Path) -> Driver {
 }
 
 pub async fn browser(driver: &Driver) -> Client {
+    browser_in(driver, "en-US").await
+}
+
+/// A headless Chromium whose language is `lang` (`es-ES`).
+pub async fn browser_in(driver: &Driver, lang: &str) -> Client {
     let mut caps = serde_json::Map::new();
     let mut chrome = serde_json::json!({
         "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                 "--disable-gpu", "--window-size=1280,860", "--lang=en-US"],
+                 "--disable-gpu", "--window-size=1280,860", format!("--lang={lang}")],
+        "prefs": { "intl.accept_languages": lang },
     });
     if Path::new("/usr/bin/chromium").exists() {
         chrome["binary"] = "/usr/bin/chromium".into();
@@ -266,4 +272,45 @@ pub async fn desk(agent: &str) -> Option<Desk> {
         page,
         driver,
     })
+}
+
+/// axe-core's serious and critical findings on the page as it is (WCAG 2
+/// A and AA rules), each as "rule: what (where)". `None` where axe-core
+/// is not installed (`npm ci --prefix examples/tests/a11y`, which .ci/run
+/// does) and `CI` is not set.
+pub async fn accessibility_problems(c: &Client) -> Option<Vec<String>> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/a11y/node_modules/axe-core/axe.min.js");
+    let Ok(axe) = std::fs::read_to_string(&path) else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{} is missing: run npm ci --prefix examples/tests/a11y",
+            path.display()
+        );
+        eprintln!(
+            "SKIPPED: the accessibility check needs axe-core (npm ci --prefix examples/tests/a11y)"
+        );
+        return None;
+    };
+    c.execute(&axe, vec![]).await.unwrap();
+    let found = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } })
+               .then((r) => done(r.violations
+                 .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+                 .map((v) => `${v.id}: ${v.help} (${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')})`)))
+               .catch((e) => done([`axe failed: ${e}`]));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    Some(
+        found
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect(),
+    )
 }
