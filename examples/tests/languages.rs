@@ -10,41 +10,11 @@
 mod web;
 
 use fantoccini::Client;
-use serde_json::json;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use inbox_examples::server::simulator::SimContent;
 use web::*;
 
-async fn js(c: &Client, script: &str) -> serde_json::Value {
-    c.execute(script, vec![]).await.unwrap()
-}
-
-/// The id of the listed conversation whose row says `who`.
-async fn row_id(c: &Client, who: &str) -> String {
-    let started = Instant::now();
-    loop {
-        let id = c
-            .execute(
-                "const row = [...document.querySelectorAll('[data-testid=conversation]')].find((r) => r.textContent.includes(arguments[0]));
-                 return row ? row.dataset.id : null;",
-                vec![json!(who)],
-            )
-            .await
-            .unwrap();
-        if let Some(id) = id.as_str() {
-            return id.to_string();
-        }
-        assert!(
-            started.elapsed() < WAIT,
-            "no row for {who}: {}",
-            page_text(c).await
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Chooses `lang` in the language menu `css`.
 async fn choose_language(c: &Client, css: &str, lang: &str) {
     wait_for(c, css, |_| true)
         .await

@@ -9,6 +9,7 @@
 
 #[path = "../../inbox-store-postgres/tests/common/mod.rs"]
 mod pg;
+#[macro_use]
 mod web;
 
 use fantoccini::{Client, Locator};
@@ -24,31 +25,6 @@ use web::*;
 
 fn demo(agent: &str) -> Actor {
     Actor::new(TenantId::new("demo").unwrap(), AgentId::new(agent).unwrap())
-}
-
-/// The id of the listed conversation whose row says `who` (read in one
-/// step in the page: the list may be redrawn at any time).
-async fn row_id(c: &Client, who: &str) -> String {
-    let started = Instant::now();
-    loop {
-        let id = c
-            .execute(
-                "const row = [...document.querySelectorAll('[data-testid=conversation]')].find((r) => r.textContent.includes(arguments[0]));
-                 return row ? row.dataset.id : null;",
-                vec![json!(who)],
-            )
-            .await
-            .unwrap();
-        if let Some(id) = id.as_str() {
-            return id.to_string();
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "no row for {who}: {}",
-            page_text(c).await
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// Marta writes `text`: the id of her conversation's row on `page`.
@@ -93,21 +69,9 @@ async fn texts_of(server: &Running, who: &str, id: &str) -> Vec<String> {
         .collect()
 }
 
-async fn js(c: &Client, script: &str) -> serde_json::Value {
-    c.execute(script, vec![]).await.unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_action_lands_on_the_conversation_on_screen() {
-    let Some(Desk {
-        server,
-        meta,
-        page: ana,
-        driver: _driver,
-    }) = desk("ana").await
-    else {
-        return;
-    };
+    desk_or_skip!("ana" => server, meta, ana);
     for (wa, name, text) in [
         ("34600100001", "Marta Ruiz", "Hola, soy Marta"),
         ("34600100002", "Jon Etxeberria", "Kaixo, Jon naiz"),
@@ -149,15 +113,7 @@ async fn an_action_lands_on_the_conversation_on_screen() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_updates_keep_what_the_agent_typed_chose_and_scrolled() {
-    let Some(Desk {
-        server,
-        meta,
-        page: ana,
-        driver: _driver,
-    }) = desk("ana").await
-    else {
-        return;
-    };
+    desk_or_skip!("ana" => server, meta, ana);
     for i in 1..=30 {
         let text = format!("Mensaje número {i} de una historia larga");
         meta.customer_writes("34600100001", "Marta Ruiz", SimContent::Text(text))
@@ -237,15 +193,7 @@ async fn live_updates_keep_what_the_agent_typed_chose_and_scrolled() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_handoff_carries_its_note_and_resolved_conversations_are_found() {
-    let Some(Desk {
-        server,
-        meta,
-        page: ana,
-        driver: _driver,
-    }) = desk("ana").await
-    else {
-        return;
-    };
+    desk_or_skip!("ana" => server, meta, ana);
     meta.customer_writes(
         "34600100001",
         "Marta Ruiz",
@@ -506,15 +454,7 @@ async fn a_server_that_goes_away_loses_no_draft() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_conversation_reads_like_a_chat() {
-    let Some(Desk {
-        server,
-        meta,
-        page: ana,
-        driver: _driver,
-    }) = desk("ana").await
-    else {
-        return;
-    };
+    desk_or_skip!("ana" => server, meta, ana);
     let (wa, name) = ("34600100001", "Marta Ruiz");
     let say = |content: SimContent| {
         let meta = meta.clone();
@@ -661,15 +601,7 @@ async fn a_conversation_reads_like_a_chat() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_composer_offers_canned_responses_emoji_and_templates() {
-    let Some(Desk {
-        server,
-        meta,
-        page: ana,
-        driver: _driver,
-    }) = desk("ana").await
-    else {
-        return;
-    };
+    desk_or_skip!("ana" => server, meta, ana);
     let marta = marta_says(&meta, &ana, "¿A qué hora abrís?").await;
     open_and_claim(&ana, &marta).await;
     wait_for(&ana, "[data-testid=window-left]", |t| {
@@ -776,15 +708,7 @@ async fn the_composer_offers_canned_responses_emoji_and_templates() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_attaches_a_document_that_is_uploaded_then_sent_with_its_caption() {
-    let Some(Desk {
-        server,
-        meta,
-        page: ana,
-        driver: _driver,
-    }) = desk("ana").await
-    else {
-        return;
-    };
+    desk_or_skip!("ana" => server, meta, ana);
     let marta = marta_says(&meta, &ana, "¿Me mandáis la factura?").await;
     open_and_claim(&ana, &marta).await;
     // The file chosen with the paperclip's file input.
@@ -1117,15 +1041,7 @@ async fn the_keyboard_filters_and_bulk_actions_work_the_list() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn while_ben_writes_a_reply_ana_sees_it_and_her_reply_waits() {
-    let Some(Desk {
-        server,
-        meta,
-        page: ana,
-        driver,
-    }) = desk("ana").await
-    else {
-        return;
-    };
+    desk_or_skip!("ana" => server, meta, ana, driver);
     let ben = browser(&driver).await;
     sign_in(&ben, &server.url, "ben").await;
     let marta = marta_says(&meta, &ana, "¿Hay alguien?").await;
@@ -1162,15 +1078,7 @@ async fn while_ben_writes_a_reply_ana_sees_it_and_her_reply_waits() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_customer_who_hides_their_number_is_shown_by_username_and_answered() {
-    let Some(Desk {
-        server,
-        meta,
-        page: ana,
-        driver: _driver,
-    }) = desk("ana").await
-    else {
-        return;
-    };
+    desk_or_skip!("ana" => server, meta, ana);
     meta.hidden_customer_writes("ES.8f3a91c2d4", "lucia.p", "Lucía", "¿Seguís abiertos?")
         .await
         .unwrap();
@@ -1204,15 +1112,7 @@ async fn a_customer_who_hides_their_number_is_shown_by_username_and_answered() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_customer_who_stops_marketing_messages_shows_it_on_their_contact() {
-    let Some(Desk {
-        server,
-        meta,
-        page: ana,
-        driver: _driver,
-    }) = desk("ana").await
-    else {
-        return;
-    };
+    desk_or_skip!("ana" => server, meta, ana);
     let marta = marta_says(&meta, &ana, "No me mandéis más ofertas").await;
     click(&ana, &format!("[data-id=\"{marta}\"]")).await;
     wait_for(&ana, "[data-testid=contact-panel]", |t| {
@@ -1240,15 +1140,7 @@ async fn a_customer_who_stops_marketing_messages_shows_it_on_their_contact() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_view_shows_how_many_conversations_it_holds() {
-    let Some(Desk {
-        server,
-        meta,
-        page: ana,
-        driver: _driver,
-    }) = desk("ana").await
-    else {
-        return;
-    };
+    desk_or_skip!("ana" => server, meta, ana);
     let count = |view: &'static str| format!("[data-testid=count-{view}]");
     let marta = marta_says(&meta, &ana, "Hola").await;
     meta.customer_writes("34600100002", "Jon Ander", SimContent::Text("Kaixo".into()))
@@ -1357,15 +1249,7 @@ async fn on_a_phone_the_list_and_the_conversation_are_two_screens() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_is_notified_of_what_concerns_them() {
-    let Some(Desk {
-        server,
-        meta,
-        page: ana,
-        driver: _driver,
-    }) = desk("ana").await
-    else {
-        return;
-    };
+    desk_or_skip!("ana" => server, meta, ana);
     let marta = marta_says(&meta, &ana, "¿Alguien?").await;
     let id = ConversationId::new(&marta).unwrap();
     let version = |server: &Running| {
@@ -1616,15 +1500,7 @@ async fn the_contact_panel_shows_and_keeps_who_the_customer_is() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn search_ignores_accents_and_marks_what_matched() {
-    let Some(Desk {
-        server,
-        meta,
-        page: ana,
-        driver: _driver,
-    }) = desk("ana").await
-    else {
-        return;
-    };
+    desk_or_skip!("ana" => server, meta, ana);
     meta.customer_writes(
         "5511990000004",
         "João Silva",

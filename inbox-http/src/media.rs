@@ -41,7 +41,8 @@ pub struct MediaLimits {
     pub max_document_bytes: u64,
     /// The content types served as they are (lower case, without
     /// parameters); anything else is served as `application/octet-stream`,
-    /// to download. Default: [`MediaLimits::DEFAULT_TYPES`].
+    /// to download. Default: [`MediaLimits::PLAYABLE_TYPES`] and
+    /// [`MediaLimits::DOCUMENT_TYPES`].
     pub allowed_types: Vec<String>,
     /// How long a browser may keep a file (`Cache-Control: private`).
     pub max_age: Duration,
@@ -53,10 +54,9 @@ pub struct MediaLimits {
 }
 
 impl MediaLimits {
-    /// The content types served as they are by default: WhatsApp's image,
-    /// sticker, audio and video types, PDF, Office documents and plain
-    /// text. Never SVG or HTML (they run scripts).
-    pub const DEFAULT_TYPES: &'static [&'static str] = &[
+    /// The image, sticker, audio and video types served as they are by
+    /// default: WhatsApp's. Never SVG (it runs scripts).
+    pub const PLAYABLE_TYPES: &'static [&'static str] = &[
         "image/jpeg",
         "image/png",
         "image/webp",
@@ -69,14 +69,20 @@ impl MediaLimits {
         "audio/amr",
         "video/mp4",
         "video/3gpp",
+    ];
+
+    /// The document types WhatsApp takes and the inbox serves as they are
+    /// by default: PDF, Office documents and plain text. Never HTML (it
+    /// runs scripts).
+    pub const DOCUMENT_TYPES: &'static [&'static str] = &[
         "application/pdf",
+        "text/plain",
         "application/msword",
         "application/vnd.ms-excel",
         "application/vnd.ms-powerpoint",
         "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-        "text/plain",
     ];
 
     /// The largest file of `kind`.
@@ -102,7 +108,11 @@ impl Default for MediaLimits {
         Self {
             max_media_bytes: 16 << 20,
             max_document_bytes: 100 << 20,
-            allowed_types: Self::DEFAULT_TYPES.iter().map(|t| t.to_string()).collect(),
+            allowed_types: Self::PLAYABLE_TYPES
+                .iter()
+                .chain(Self::DOCUMENT_TYPES)
+                .map(|t| t.to_string())
+                .collect(),
             max_age: Duration::from_secs(24 * 60 * 60),
             max_upload_bytes: 16 << 20,
         }

@@ -4,6 +4,7 @@
 
 use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -313,4 +314,56 @@ pub async fn accessibility_problems(c: &Client) -> Option<Vec<String>> {
             .map(|v| v.as_str().unwrap().to_string())
             .collect(),
     )
+}
+
+/// Runs `script` on page `c`: what it returns.
+pub async fn js(c: &Client, script: &str) -> serde_json::Value {
+    c.execute(script, vec![]).await.unwrap()
+}
+
+/// The id of the listed conversation whose row says `who` (read in one
+/// step in the page: the list may be redrawn at any time).
+pub async fn row_id(c: &Client, who: &str) -> String {
+    let started = Instant::now();
+    loop {
+        let id = c
+            .execute(
+                "const row = [...document.querySelectorAll('[data-testid=conversation]')].find((r) => r.textContent.includes(arguments[0]));
+                 return row ? row.dataset.id : null;",
+                vec![json!(who)],
+            )
+            .await
+            .unwrap();
+        if let Some(id) = id.as_str() {
+            return id.to_string();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no row for {who}: {}",
+            page_text(c).await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Starts a [`Desk`] for `agent` and binds its server, simulator and page
+/// (and, when named, its chromedriver; otherwise it is kept alive unnamed)
+/// in the caller's scope; returns from the test (skipped) without
+/// chromedriver.
+#[allow(unused_macros)]
+macro_rules! desk_or_skip {
+    ($agent:expr => $server:ident, $meta:ident, $page:ident) => {
+        desk_or_skip!($agent => $server, $meta, $page, _driver)
+    };
+    ($agent:expr => $server:ident, $meta:ident, $page:ident, $driver:ident) => {
+        let Some($crate::web::Desk {
+            server: $server,
+            meta: $meta,
+            page: $page,
+            driver: $driver,
+        }) = $crate::web::desk($agent).await
+        else {
+            return;
+        };
+    };
 }

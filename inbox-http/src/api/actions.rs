@@ -225,7 +225,7 @@ impl<F> Act<F> {
 
 /// The core's refusal of a key already used on another conversation is a
 /// reused key.
-fn key_error(e: inbox_core::Error) -> ApiError {
+pub(super) fn key_error(e: inbox_core::Error) -> ApiError {
     match &e {
         inbox_core::Error::InvalidInput { field, .. } if field == "idempotency_key" => {
             idempotency::reused()

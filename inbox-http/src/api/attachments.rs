@@ -24,10 +24,10 @@ use inbox_core::model::{Content, Direction, MediaKind, MediaRef, Message};
 use inbox_core::ports::{MediaKey, MediaObject};
 use inbox_core::Reply;
 
-use super::actions::{Act, ActHead};
+use super::actions::{key_error, Act, ActHead};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Query;
-use crate::media::essence;
+use crate::media::{essence, MediaLimits};
 use crate::AppState;
 
 /// What goes with an agent's file (the query of
@@ -65,20 +65,7 @@ pub const OUTBOUND_TYPES: &[(MediaKind, u64, &[&str])] = &[
             "audio/ogg",
         ],
     ),
-    (
-        MediaKind::Document,
-        100 << 20,
-        &[
-            "application/pdf",
-            "text/plain",
-            "application/msword",
-            "application/vnd.ms-excel",
-            "application/vnd.ms-powerpoint",
-            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-        ],
-    ),
+    (MediaKind::Document, 100 << 20, MediaLimits::DOCUMENT_TYPES),
 ];
 
 /// The file an agent sends: its bytes, type and what goes with it.
@@ -112,40 +99,73 @@ pub async fn attach(State(state): State<AppState>, req: Request) -> ApiResult<Re
     r.once(async |r| {
         let a = &r.form;
         let inbox = &r.state.inbox;
-        // Another tenant's conversation, or one the agent may not see, is
-        // refused before anything about the file.
-        inbox.conversation_state(&r.actor, &r.id).await?;
+        let sent = Sent::of(a);
+        if let Some(earlier) = inbox
+            .earlier_reply(&r.actor, &r.id, &r.core_key())
+            .await
+            .map_err(key_error)?
+        {
+            let kind = kind_of(a)?;
+            let same = |m: &Message| {
+                m.direction == Direction::Outbound && m.content == sent.content(kind, media_id(m))
+            };
+            return r.same_request(earlier, None, same).await;
+        }
+        // Another tenant's conversation, one the agent may not see or may
+        // not reply to now, is refused before anything about the file.
+        inbox
+            .check_reply(&r.actor, &r.id, a.query.version, false)
+            .await?;
         let kind = kind_of(a)?;
-        let filename = clean_filename(a.query.filename.as_deref());
-        let sha256 = hex::encode(Sha256::digest(&a.bytes));
-        let content = |id: String| Content::Media {
+        sent.content(kind, "pending".into()).validate_outbound()?;
+        let id = upload(r, &sent.filename).await?;
+        let mut reply = Reply::text("", r.core_key());
+        reply.content = sent.content(kind, id);
+        let outcome = inbox
+            .reply(&r.actor, &r.id, a.query.version, reply)
+            .await
+            .map_err(key_error)?;
+        keep(r, outcome.message.as_ref()).await;
+        let same = |m: &Message| {
+            m.direction == Direction::Outbound && m.content == sent.content(kind, media_id(m))
+        };
+        r.same_request(outcome, None, same).await
+    })
+    .await
+}
+
+/// What the message of an attachment says about its file.
+struct Sent<'a> {
+    attachment: &'a Attachment,
+    filename: String,
+    sha256: String,
+}
+
+impl<'a> Sent<'a> {
+    fn of(attachment: &'a Attachment) -> Self {
+        Self {
+            attachment,
+            filename: clean_filename(attachment.query.filename.as_deref()),
+            sha256: hex::encode(Sha256::digest(&attachment.bytes)),
+        }
+    }
+
+    /// The message's content, the file sent as `kind` with WhatsApp's
+    /// media id `id`.
+    fn content(&self, kind: MediaKind, id: String) -> Content {
+        let a = self.attachment;
+        Content::Media {
             kind,
             media: MediaRef {
                 id: Some(id),
                 link: None,
                 mime_type: Some(a.content_type.clone()),
-                sha256: Some(sha256.clone()),
-                filename: (kind == MediaKind::Document).then(|| filename.clone()),
+                sha256: Some(self.sha256.clone()),
+                filename: (kind == MediaKind::Document).then(|| self.filename.clone()),
             },
             caption: a.query.caption.clone().filter(|c| !c.trim().is_empty()),
-        };
-        let same =
-            |m: &Message| m.direction == Direction::Outbound && m.content == content(media_id(m));
-        if let Some(earlier) = inbox.earlier_reply(&r.actor, &r.id, &r.core_key()).await? {
-            return r.same_request(earlier, None, same).await;
         }
-        content("pending".into()).validate_outbound()?;
-        inbox
-            .check_reply(&r.actor, &r.id, a.query.version, false)
-            .await?;
-        let id = upload(r, &filename).await?;
-        let mut reply = Reply::text("", r.core_key());
-        reply.content = content(id);
-        let outcome = inbox.reply(&r.actor, &r.id, a.query.version, reply).await?;
-        keep(r, outcome.message.as_ref()).await;
-        r.same_request(outcome, None, same).await
-    })
-    .await
+    }
 }
 
 /// The action request: its head, the query, and the body read within the
