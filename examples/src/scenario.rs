@@ -24,6 +24,10 @@
 //! assert_eq!(report.expectations, 1);
 //! ```
 
+mod apps;
+
+pub use apps::{BusinessStep, HandoverStep};
+
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -148,6 +152,13 @@ pub struct Step {
     /// A customer writes.
     #[serde(default)]
     pub customer: Option<CustomerStep>,
+    /// The business writes from another app on the number (its phone's
+    /// WhatsApp Business app, or the app controlling the thread).
+    #[serde(default)]
+    pub business: Option<BusinessStep>,
+    /// Control of a customer's thread changes hands.
+    #[serde(default)]
+    pub handover: Option<HandoverStep>,
     /// An agent acts.
     #[serde(default)]
     pub agent: Option<AgentStep>,
@@ -177,6 +188,10 @@ pub struct CustomerStep {
     /// Profile name.
     #[serde(default)]
     pub name: Option<String>,
+    /// Another app holds the thread: the message reaches the inbox as a
+    /// passive copy (WhatsApp's `standby`).
+    #[serde(default)]
+    pub standby: bool,
 }
 
 /// An agent action.
@@ -188,7 +203,8 @@ pub struct AgentStep {
     /// `claim`, `release`, `reply`, `template`, `note`, `resolve`,
     /// `reopen`, `pending`, `snooze`, `tag`, `untag`, `tag_contact`,
     /// `priority`, `assign`, `transfer`, `online`, `away`, `offline`,
-    /// `capacity`.
+    /// `capacity`, `take_thread`, `pass_thread` (`to`: a role),
+    /// `release_thread`.
     #[serde(rename = "do")]
     pub action: String,
     /// The conversation: the customer's number, optionally `@channel`.
@@ -256,6 +272,17 @@ pub struct Expect {
     /// No event so far contains this text.
     #[serde(default)]
     pub no_event: Option<String>,
+    /// Who controls the conversation's WhatsApp thread: `inbox`, or the
+    /// other app's role (`ai_agent`).
+    #[serde(default)]
+    pub thread: Option<String>,
+    /// The thread control calls made so far, in order (`take`,
+    /// `pass:<role>`, `release`).
+    #[serde(default)]
+    pub thread_calls: Option<Vec<String>>,
+    /// Whether the customer of `conversation` waits for an answer.
+    #[serde(default)]
+    pub waiting: Option<bool>,
 }
 
 /// What a run did.
@@ -308,6 +335,8 @@ impl Scenario {
             let n = [
                 s.after.is_some(),
                 s.customer.is_some(),
+                s.business.is_some(),
+                s.handover.is_some(),
                 s.agent.is_some(),
                 s.expect.is_some(),
                 s.settings.is_some(),
@@ -317,7 +346,7 @@ impl Scenario {
             .count();
             if n != 1 {
                 return Err(ScenarioError::Invalid(format!(
-                    "steps[{i}]: a step has exactly one of `after`, `customer`, `agent`, `expect`, `settings` (found {n})"
+                    "steps[{i}]: a step has exactly one of `after`, `customer`, `business`, `handover`, `agent`, `expect`, `settings` (found {n})"
                 )));
             }
             if let Some(v) = &s.settings {
@@ -465,6 +494,12 @@ fn describe(s: &Step) -> String {
     }
     if let Some(c) = &s.customer {
         return format!("customer {} writes to {}", c.from, c.to);
+    }
+    if let Some(b) = &s.business {
+        return format!("the business writes to {} on {}", b.to, b.on);
+    }
+    if let Some(h) = &s.handover {
+        return format!("{}'s thread goes to {}", h.customer, h.to);
     }
     if let Some(a) = &s.agent {
         return format!(
@@ -641,6 +676,10 @@ impl Runner<'_> {
             }
         } else if let Some(c) = &step.customer {
             self.customer(c).await?;
+        } else if let Some(b) = &step.business {
+            self.business(b).await?;
+        } else if let Some(h) = &step.handover {
+            self.handover(h).await?;
         } else if let Some(a) = &step.agent {
             let result = self.agent(a).await;
             match (&a.expect_error, result) {
@@ -716,6 +755,11 @@ impl Runner<'_> {
             (None, Some(content)) => content.clone(),
             _ => return Err("a customer step needs `text` or `content`".into()),
         };
+        if c.standby {
+            return self
+                .standby_customer(&c.from, &c.to, content, c.name.clone())
+                .await;
+        }
         let n = self.events.len();
         let msg = InboundMessage {
             phone_number_id: channel.phone_number_id.clone(),
@@ -782,6 +826,10 @@ impl Runner<'_> {
                 None => Assignee::Agent(AgentId::new(to)?),
             })
         };
+        let thread = self.thread_action(&actor, &conv, v, &a.action, a.to.as_deref());
+        if let Some(done) = thread.await {
+            return done;
+        }
         let i = &self.inbox;
         match a.action.as_str() {
             "claim" => i.claim(&actor, &conv, v).await.map(drop),
@@ -855,7 +903,7 @@ impl Runner<'_> {
             "transfer" => i.transfer(&actor, &conv, v, target()?, &text()?).await.map(drop),
             other => Err(Error::invalid(
                 "do",
-                format!("unknown action {other:?} (claim, release, reply, template, note, resolve, reopen, pending, snooze, tag, untag, tag_contact, priority, assign, transfer, online, away, offline, capacity)"),
+                format!("unknown action {other:?} (claim, release, reply, template, note, resolve, reopen, pending, snooze, tag, untag, tag_contact, priority, assign, transfer, online, away, offline, capacity, take_thread, pass_thread, release_thread)"),
             )),
         }
     }
@@ -868,7 +916,9 @@ impl Runner<'_> {
             || x.team.is_some()
             || x.status.is_some()
             || x.priority.is_some()
-            || x.tags.is_some();
+            || x.tags.is_some()
+            || x.thread.is_some()
+            || x.waiting.is_some();
         if wants_conversation {
             let reference = x
                 .conversation
@@ -885,6 +935,24 @@ impl Runner<'_> {
                 let got = show(&c.assignee.as_ref().map(|a| a.to_string()));
                 if &got != want {
                     return Err(format!("{reference}: assignee is {got}, expected {want}"));
+                }
+                checked += 1;
+            }
+            if let Some(want) = &x.thread {
+                let got = Self::controller(&c);
+                if &got != want {
+                    return Err(format!(
+                        "{reference}: {got} controls the thread, expected {want}"
+                    ));
+                }
+                checked += 1;
+            }
+            if let Some(want) = x.waiting {
+                if c.waiting_since.is_some() != want {
+                    return Err(format!(
+                        "{reference}: waiting is {}, expected {want}",
+                        !want
+                    ));
                 }
                 checked += 1;
             }
@@ -953,6 +1021,15 @@ impl Runner<'_> {
                 if n != *want {
                     return Err(format!("{a} has {n} open conversations, expected {want}"));
                 }
+            }
+            checked += 1;
+        }
+        if let Some(want) = &x.thread_calls {
+            let got = self.thread_calls();
+            if &got != want {
+                return Err(format!(
+                    "thread control calls were {got:?}, expected {want:?}"
+                ));
             }
             checked += 1;
         }

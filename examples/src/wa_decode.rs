@@ -7,7 +7,7 @@ use chrono::{SecondsFormat, Utc};
 use serde_json::{json, Value};
 
 use inbox_core::model::{Content, DeliveryStatus};
-use inbox_whatsapp::{decode_webhook, verify_signature, Decoded, Secret};
+use inbox_whatsapp::{decode_webhook, verify_signature, Decoded, DecodedMessage, Secret};
 
 /// Usage line.
 pub const USAGE: &str = "usage: wa-decode [--app-secret SECRET --signature HEADER] [FILE]";
@@ -52,48 +52,73 @@ fn ts(t: chrono::DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
+/// The output line of a decoded message: a customer's (`message`), an
+/// echo of the business's own (`echo`: `from` is the customer it went
+/// to) or a standby copy (`standby`).
+fn message_line(kind: &str, m: &DecodedMessage) -> Value {
+    let msg = &m.message;
+    let mut v = json!({
+        "kind": kind,
+        "channel": msg.phone_number_id,
+        "external_id": msg.external_id,
+        "from": msg.from.wa_id,
+        "user_id": msg.from.user_id,
+        "timestamp": ts(msg.timestamp),
+        "type": m.wa_type,
+        "profile_name": msg.profile_name,
+        "waba_id": m.waba_id,
+        "content": msg.content,
+    });
+    if m.raw_type != m.wa_type {
+        v["raw_type"] = json!(m.raw_type);
+    }
+    if let Content::Reaction { target, emoji } = &msg.content {
+        v["removed"] = json!(emoji.is_none());
+        v["emoji"] = json!(emoji);
+        v["reacted_to"] = json!(target);
+    }
+    if let Some(text) = msg.content.text_body() {
+        v["text"] = json!(text);
+    }
+    if let Some(r) = &msg.context.reply_to {
+        v["reply_to"] = json!(r);
+    }
+    if msg.context.forwarded {
+        v["forwarded"] = json!(true);
+    }
+    if let Some(r) = &msg.context.referral {
+        v["referral"] = r.clone();
+    }
+    if !m.errors.is_empty() {
+        v["errors"] = json!(m.errors);
+    }
+    v
+}
+
 /// The output line of one decoded item.
 pub fn line(item: &Decoded) -> Value {
     match item {
-        Decoded::Message(m) => {
-            let msg = &m.message;
-            let mut v = json!({
-                "kind": "message",
-                "channel": msg.phone_number_id,
-                "external_id": msg.external_id,
-                "from": msg.from.wa_id,
-                "user_id": msg.from.user_id,
-                "timestamp": ts(msg.timestamp),
-                "type": m.wa_type,
-                "profile_name": msg.profile_name,
-                "waba_id": m.waba_id,
-                "content": msg.content,
-            });
-            if m.raw_type != m.wa_type {
-                v["raw_type"] = json!(m.raw_type);
-            }
-            if let Content::Reaction { target, emoji } = &msg.content {
-                v["removed"] = json!(emoji.is_none());
-                v["emoji"] = json!(emoji);
-                v["reacted_to"] = json!(target);
-            }
-            if let Some(text) = msg.content.text_body() {
-                v["text"] = json!(text);
-            }
-            if let Some(r) = &msg.context.reply_to {
-                v["reply_to"] = json!(r);
-            }
-            if msg.context.forwarded {
-                v["forwarded"] = json!(true);
-            }
-            if let Some(r) = &msg.context.referral {
-                v["referral"] = r.clone();
-            }
-            if !m.errors.is_empty() {
-                v["errors"] = json!(m.errors);
-            }
+        Decoded::Message(m) => message_line("message", m),
+        Decoded::Echo(m) => message_line("echo", m),
+        Decoded::Standby {
+            message,
+            by_business,
+        } => {
+            let mut v = message_line("standby", message);
+            v["by_business"] = json!(by_business);
             v
         }
+        Decoded::Handover { handover: h, .. } => json!({
+            "kind": "handover",
+            "channel": h.phone_number_id,
+            "from": h.customer.wa_id,
+            "user_id": h.customer.user_id,
+            "to_us": h.to_us,
+            "previous_owner": h.previous_owner,
+            "new_owner": h.new_owner,
+            "metadata": h.metadata,
+            "timestamp": ts(h.timestamp),
+        }),
         Decoded::Preference(p) => json!({
             "kind": "preference",
             "channel": p.phone_number_id,

@@ -105,6 +105,49 @@ pub enum EventKind {
         /// External id of the message revised.
         target: String,
     },
+    /// A message the business sent from another app on the number (the
+    /// WhatsApp Business app) was stored as an outbound message; it
+    /// answers a waiting customer like a reply.
+    MessageEchoed {
+        /// The stored message.
+        message: MessageId,
+        /// Its content kind.
+        content: String,
+        /// The app that sent it.
+        app: String,
+    },
+    /// A passive copy from a thread another app controls was stored
+    /// (WhatsApp's `standby`): never routed or answered.
+    StandbyKept {
+        /// The stored message.
+        message: MessageId,
+        /// Its content kind.
+        content: String,
+        /// Whether the controlling app wrote it (else the customer did).
+        by_business: bool,
+    },
+    /// Control of the conversation's WhatsApp thread changed hands: a
+    /// handover webhook, a passive copy showing another app in control,
+    /// or this inbox taking, passing or releasing it.
+    ThreadControlChanged {
+        /// The app in control now (`None`: this inbox).
+        owner: Option<String>,
+        /// The app in control before (`None`: this inbox).
+        previous: Option<String>,
+        /// How: `passed`, `taken` (by another app, or this inbox's
+        /// `take`), `released`, `seen_on_standby`.
+        how: String,
+        /// What came with it (the other app's summary, say).
+        metadata: Option<String>,
+    },
+    /// This inbox asked WhatsApp to take, pass or release a thread and
+    /// WhatsApp refused or did not answer; nothing changed.
+    ThreadControlFailed {
+        /// `take`, `pass` or `release`.
+        action: String,
+        /// Why, in words.
+        reason: String,
+    },
     /// A reply was committed and queued for delivery.
     ReplyQueued {
         /// The reply.
@@ -329,6 +372,10 @@ impl EventKind {
             EventKind::ConversationReopened { .. } => "conversation_reopened",
             EventKind::MessageReceived { .. } => "message_received",
             EventKind::MessageRevised { .. } => "message_revised",
+            EventKind::MessageEchoed { .. } => "message_echoed",
+            EventKind::StandbyKept { .. } => "standby_kept",
+            EventKind::ThreadControlChanged { .. } => "thread_control_changed",
+            EventKind::ThreadControlFailed { .. } => "thread_control_failed",
             EventKind::ReplyQueued { .. } => "reply_queued",
             EventKind::DeliveryChanged { .. } => "delivery_changed",
             EventKind::DeliveryInDoubt { .. } => "delivery_in_doubt",

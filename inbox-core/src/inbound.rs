@@ -118,6 +118,90 @@ impl InboundPreference {
     }
 }
 
+/// A message the business sent to a customer from another app on the same
+/// number: the WhatsApp Business app or a companion device (WhatsApp's
+/// `smb_message_echoes`, coexistence), or the app controlling the thread
+/// (an echo seen on `standby`). Stored as an outbound message of the
+/// customer's conversation, once however often it is delivered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InboundEcho {
+    /// The message as sent. Its `from` is the customer it was sent
+    /// **to**; its `timestamp` when the business sent it.
+    pub message: InboundMessage,
+    /// The app that sent it, by name ([`crate::model::Author::BUSINESS_APP`]
+    /// for the WhatsApp Business app).
+    pub app: String,
+}
+
+/// A passive copy of what passed on a thread another app controls
+/// (WhatsApp's `standby`): the customer's messages and the controlling
+/// app's replies. Kept for the agents to read; never routed or answered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "by", rename_all = "snake_case")]
+pub enum StandbyCopy {
+    /// The customer wrote.
+    Customer(InboundMessage),
+    /// The controlling app answered.
+    Business(InboundEcho),
+}
+
+impl StandbyCopy {
+    /// The message either way.
+    pub fn message(&self) -> &InboundMessage {
+        match self {
+            StandbyCopy::Customer(m) => m,
+            StandbyCopy::Business(e) => &e.message,
+        }
+    }
+}
+
+/// Control of a customer's thread changed hands between apps sharing the
+/// number (WhatsApp's `messaging_handovers`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InboundHandover {
+    /// The provider's id of the number.
+    pub phone_number_id: String,
+    /// The customer whose thread it is.
+    pub customer: ContactIdentity,
+    /// Whether control came to this inbox (`true`: passed to it) or was
+    /// taken from it (`false`).
+    pub to_us: bool,
+    /// The app (role) that held the thread before.
+    #[serde(default)]
+    pub previous_owner: Option<String>,
+    /// The app (role) that holds it now.
+    #[serde(default)]
+    pub new_owner: Option<String>,
+    /// What the app passing control sent along (its summary, say).
+    #[serde(default)]
+    pub metadata: Option<String>,
+    /// When (provider time).
+    pub timestamp: DateTime<Utc>,
+}
+
+impl InboundHandover {
+    /// The checks of [`InboundHandover::check`] that do not depend on the
+    /// clock (see [`InboundMessage::validate`]).
+    pub fn validate(&self) -> Result<(), InboundRefusal> {
+        check_phone_number_id(&self.phone_number_id)?;
+        if !self.customer.is_known() {
+            return Err(InboundRefusal::InvalidSender {
+                detail: "the handover names neither a wa_id nor a user_id".into(),
+            });
+        }
+        for (field, text) in [
+            ("previous_owner", &self.previous_owner),
+            ("new_owner", &self.new_owner),
+            ("metadata", &self.metadata),
+        ] {
+            if let Some(t) = text {
+                check_text(field, t)?;
+            }
+        }
+        check_not_too_old(self.timestamp)
+    }
+}
+
 /// Something a provider reported.
 // Messages are most of what arrives and each is handled once, by value:
 // boxing them would add an allocation per message to save none.
@@ -131,6 +215,12 @@ pub enum InboundEvent {
     Status(InboundStatus),
     /// A customer's choice about marketing messages.
     Preference(InboundPreference),
+    /// A message the business sent from another app on the number.
+    Echo(InboundEcho),
+    /// A passive copy from a thread another app controls.
+    Standby(StandbyCopy),
+    /// Control of a thread changed hands.
+    Handover(InboundHandover),
 }
 
 /// What ingesting one inbound event did.
@@ -180,6 +270,15 @@ pub enum IngestOutcome {
         /// The contact it was recorded on.
         contact: Option<crate::ids::ContactId>,
         /// Whether the contact changed.
+        changed: bool,
+    },
+    /// A handover recorded on the customer's conversation (`changed`: the
+    /// inbox learned something new; `conversation` is `None` for a
+    /// customer this tenant has never heard from).
+    Handover {
+        /// The conversation it was recorded on.
+        conversation: Option<ConversationId>,
+        /// Whether the conversation changed.
         changed: bool,
     },
 }
@@ -568,6 +667,15 @@ clock_checks!(
     check_time
 );
 
+clock_checks!(
+    InboundHandover,
+    /// Checks that the handover can be recorded as it is, relative to the
+    /// inbox's clock `now` (see [`InboundMessage::check`]).
+    check,
+    /// The clock's check alone (see [`InboundMessage::check_time`]).
+    check_time
+);
+
 /// The checks every inbound item makes of its ids: a usable phone number
 /// id and provider message id.
 fn check_ids(phone_number_id: &str, external_id: &str) -> Result<(), InboundRefusal> {
@@ -636,6 +744,9 @@ impl InboundEvent {
             InboundEvent::Message(m) => m.check(now),
             InboundEvent::Status(s) => s.check(now),
             InboundEvent::Preference(p) => p.check(now),
+            InboundEvent::Echo(e) => e.message.check(now),
+            InboundEvent::Standby(c) => c.message().check(now),
+            InboundEvent::Handover(h) => h.check(now),
         }
     }
 
@@ -645,6 +756,9 @@ impl InboundEvent {
             InboundEvent::Message(m) => &m.phone_number_id,
             InboundEvent::Status(s) => &s.phone_number_id,
             InboundEvent::Preference(p) => &p.phone_number_id,
+            InboundEvent::Echo(e) => &e.message.phone_number_id,
+            InboundEvent::Standby(c) => &c.message().phone_number_id,
+            InboundEvent::Handover(h) => &h.phone_number_id,
         }
     }
 }

@@ -86,7 +86,8 @@ pub use ids::{
     TenantId,
 };
 pub use inbound::{
-    InboundEvent, InboundMessage, InboundPreference, InboundRefusal, InboundStatus, IngestOutcome,
+    InboundEcho, InboundEvent, InboundHandover, InboundMessage, InboundPreference, InboundRefusal,
+    InboundStatus, IngestOutcome, StandbyCopy,
 };
 pub use inbox::AGENT_REFRESH;
 pub use inbox::{normalize_tag, parse_mentions};
@@ -97,6 +98,7 @@ pub use inbox::{
     StaleReplies, TickReport, View, ViewCounts, ViewQuery, CUSTOMER_WINDOW, MAX_HISTORY_PAGE,
     SETTINGS_RECHECK, VIEW_COUNT_CAP,
 };
+pub use inbox::{ClaimThread, ResolveThread, ThreadPolicy, UNNAMED_APP};
 pub use inbox::{NewApiKey, API_KEY_PREFIX, MIN_SECRET_LEN, TOUCH_EVERY};
 pub use query::{Cursor, Page, SortOrder};
 pub use secret::Secret;

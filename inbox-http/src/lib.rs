@@ -325,6 +325,7 @@ api_routes! {
     post "/conversations/{id}/assign" => api::assign,
     post "/conversations/{id}/transfer" => api::transfer,
     post "/conversations/{id}/release" => api::release,
+    post "/conversations/{id}/thread" => api::thread,
     post "/conversations/{id}/reply" => api::reply,
     post "/conversations/{id}/attachments" => api::attach,
     post "/conversations/{id}/messages/{message_id}/resend" => api::resend,

@@ -24,7 +24,7 @@ use super::live;
         api::list, api::counts, api::search, api::templates, api::sync_templates, api::conversation, api::mark_read,
         api::contact, api::put_contact,
         super::media::media,
-        api::claim, api::assign, api::transfer, api::release, api::reply, api::attach, api::resend, api::note,
+        api::claim, api::assign, api::transfer, api::release, api::thread, api::reply, api::attach, api::resend, api::note,
         api::tags, api::status, api::priority,
         api::take_lease, api::drop_lease, api::viewing,
         api::metrics, api::live, api::dead_letters, api::replay_dead_letter, live::events, openapi_json,
@@ -37,7 +37,7 @@ use super::live;
     ),
     components(schemas(
         ApiError, api::ContactForm, api::TemplateView, api::ParameterCount, api::SyncView, api::SignIn, api::AgentView, api::ConversationPage, api::ReadView,
-        api::Versioned, api::Handoff, api::ReleaseForm, api::ReplyForm, api::NoteForm,
+        api::Versioned, api::Handoff, api::ReleaseForm, api::ThreadForm, api::ThreadMove, api::ReplyForm, api::NoteForm,
         api::TagsForm, api::StatusForm, api::PriorityForm, api::ViewingForm, api::PresenceForm,
         api::SettingsView, api::SettingsForm, api::DocumentForm, api::VersionView, api::UnderForm,
         api::SampleForm, api::ExplainForm, api::TeamForm, api::AgentForm, api::RenderedCanned, api::ChannelView,

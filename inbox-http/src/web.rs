@@ -19,6 +19,7 @@ pub const FILES: &[(&str, &str, &str)] = &[
     ("/i18n.js", JS, include_str!("../web/i18n.js")),
     ("/api.js", JS, include_str!("../web/api.js")),
     ("/list.js", JS, include_str!("../web/list.js")),
+    ("/threads.js", JS, include_str!("../web/threads.js")),
     ("/messages.js", JS, include_str!("../web/messages.js")),
     (
         "/conversation.js",

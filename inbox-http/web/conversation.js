@@ -145,6 +145,7 @@ function headView(d) {
       contactButton(),
     ),
     controlsView(c, d.may),
+    threadBanner(c),
     el("div", { class: "viewers", id: "viewers", "data-testid": "viewers" }, viewersText(c.id)),
   );
 }
@@ -167,7 +168,7 @@ function renderPane(redraw = false) {
   const c = d.conversation;
   const open = windowOpen(c);
   const head = headView(d);
-  const messages = el("div", { class: "messages", "data-testid": "messages" }, ...stream(d));
+  const messages = el("div", { class: "messages", "data-testid": "messages", tabindex: "0", role: "region", "aria-label": t("conv.messages-aria") }, ...stream(d));
   // A live refresh of the same conversation keeps what the agent typed,
   // chose and scrolled to: the composer stays in place (unless the window
   // opened or closed), the controls get their values back, and the

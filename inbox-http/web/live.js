@@ -34,7 +34,8 @@ function connectEvents() {
   }
   for (const name of [
     "contact_updated", "contacts_merged", "conversation_opened", "conversation_reopened", "message_received",
-    "message_revised", "reply_queued", "delivery_changed", "delivery_in_doubt", "message_resent", "note_added",
+    "message_revised", "message_echoed", "standby_kept", "thread_control_changed", "thread_control_failed",
+    "reply_queued", "delivery_changed", "delivery_in_doubt", "message_resent", "note_added",
     "claimed", "assigned",
     "transferred", "released", "tagged", "priority_changed", "status_changed", "presence_changed", "sla_met",
     "sla_warning", "sla_breached", "lagged", "settings_changed",

@@ -150,8 +150,32 @@ function describe(content) {
       return content.text;
     case "interactive":
       return (content.reply && (content.reply.title || content.reply.kind)) || t("describe.interactive");
+    case "call":
+      return callText(content);
     default:
       return `[${content.type}]`;
+  }
+}
+
+// A call's outcome as one word (`other` for an event of WhatsApp's own).
+const callOutcome = (c) => (typeof c.outcome === "string" ? c.outcome : "other");
+
+// A call in words: who called and how it went.
+function callText(c) {
+  const minutes = c.duration_secs != null ? `${Math.floor(c.duration_secs / 60)}:${String(c.duration_secs % 60).padStart(2, "0")}` : "";
+  switch (callOutcome(c)) {
+    case "missed":
+      return t("call.missed");
+    case "ringing":
+      return c.from_customer ? t("call.incoming") : t("call.outgoing");
+    case "answered":
+      return t("call.answered", { duration: minutes });
+    case "not_answered":
+      return t("call.not-answered");
+    case "failed":
+      return t("call.failed");
+    default:
+      return t("call.other", { what: (c.outcome && c.outcome.other) || "" });
   }
 }
 
@@ -226,6 +250,8 @@ function body(content, m) {
       );
     case "media":
       return mediaView(content, m);
+    case "call":
+      return el("span", { class: `call ${callOutcome(content)}`, "data-testid": "call" }, `📞 ${callText(content)}`);
     default:
       return el("span", {}, describe(content));
   }
@@ -259,7 +285,11 @@ function messageView(m, r, v) {
     m.direction === "note"
       ? t("msg.note-by", { name: nameOf(m.author.id) })
       : m.direction === "outbound"
-        ? m.author.kind === "agent" ? nameOf(m.author.id) : m.author.id || t("msg.automation")
+        ? m.author.kind === "agent"
+          ? nameOf(m.author.id)
+          : m.author.kind === "app"
+            ? appAuthor(m)
+            : m.author.id || t("msg.automation")
         : null;
   const quoted = m.context && m.context.reply_to && v.byExternal[m.context.reply_to];
   const edited = v.edits[m.id];
@@ -269,6 +299,7 @@ function messageView(m, r, v) {
     "div",
     { class: `msg ${cls}${deleted ? " deleted" : ""}`, "data-testid": `msg-${cls}`, "data-id": m.id },
     by ? el("div", { class: "by" }, r.copies[m.id] ? t("msg.sent-again", { by }) : by) : null,
+    m.origin === "standby" ? el("div", { class: "passive", "data-testid": "standby" }, t("msg.standby")) : null,
     m.context && m.context.reply_to
       ? el("div", { class: "quote", "data-testid": "quote" }, quoted ? describe(quoted.content).slice(0, 140) : t("msg.earlier"))
       : null,
@@ -304,7 +335,7 @@ function historyText(e) {
     case "message_resent":
       return t("history.resent", { who });
     default:
-      return null;
+      return threadHistory(k);
   }
 }
 

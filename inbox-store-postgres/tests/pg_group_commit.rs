@@ -324,6 +324,7 @@ fn outbound(stored: &Message, n: usize, ext: Option<String>) -> Message {
             resent_as: None,
         }),
         response: None,
+        origin: Default::default(),
         ..stored.clone()
     }
 }

@@ -166,6 +166,7 @@ fn messages() -> Vec<Message> {
         created_at: at(9, 0),
         delivery: None,
         response: None,
+        origin: Default::default(),
     };
     let reply = Message {
         response: Some(ResponseTime {

@@ -75,8 +75,8 @@ pub mod templates;
 mod webhook;
 
 pub use client::{
-    classify, mark_read_body, message_body, GraphClient, GraphConfig, MediaFile, MediaInfo,
-    RetryPolicy, TemplateInfo, TokenSource,
+    classify, mark_read_body, message_body, thread_control_body, GraphClient, GraphConfig,
+    MediaFile, MediaInfo, RetryPolicy, TemplateInfo, TokenSource,
 };
 pub use error::{SignatureProblem, WhatsAppError};
 /// Tokens and app secrets (the core's type, re-exported).

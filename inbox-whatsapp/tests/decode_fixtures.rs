@@ -504,3 +504,188 @@ fn marketing_preferences_are_decoded_and_bad_ones_refused() {
             Decoded::Preference(_) | Decoded::Message(_) | Decoded::Status(_)
         )));
 }
+
+/// The items of fixture `name`, decoded at a time after all of them.
+fn decoded_fixture(name: &str) -> Vec<Decoded> {
+    decode_webhook(&fixture(name), Utc.timestamp_opt(1_800_000_000, 0).unwrap()).unwrap()
+}
+
+#[test]
+fn echoes_of_the_business_app_name_the_customer_they_went_to() {
+    let items = decoded_fixture("smb_message_echoes.json");
+    let echoes: Vec<&DecodedMessage> = items
+        .iter()
+        .filter_map(|d| match d {
+            Decoded::Echo(m) => Some(&**m),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(echoes.len(), 5, "{items:?}");
+    let first = &echoes[0].message;
+    assert_eq!(first.phone_number_id, "550001");
+    assert_eq!(
+        first.from.wa_id.as_deref(),
+        Some("34611000001"),
+        "the customer, not the business"
+    );
+    assert_eq!(first.from.user_id.as_deref(), Some("ES.marta0001"));
+    assert_eq!(
+        first.content.text_body(),
+        Some("Sí, la talla 42 está en tienda")
+    );
+    assert_eq!(
+        first.timestamp,
+        Utc.timestamp_opt(1_760_000_100, 0).unwrap()
+    );
+    assert!(matches!(
+        &echoes[1].message.content,
+        Content::Edit { target, content } if target == "wamid.echo.1"
+            && content.text_body() == Some("Sí, la talla 42 está en tienda y online")
+    ));
+    assert_eq!(
+        echoes[2].message.content,
+        Content::Revoke {
+            target: "wamid.echo.0".into()
+        }
+    );
+    assert!(matches!(
+        echoes[3].message.content,
+        Content::Media {
+            kind: MediaKind::Image,
+            ..
+        }
+    ));
+    // A customer known by BSUID only.
+    let hidden = &echoes[4].message;
+    assert_eq!(hidden.from.wa_id, None);
+    assert_eq!(hidden.from.user_id.as_deref(), Some("ES.lucas0002"));
+    assert_eq!(hidden.from.parent_user_id.as_deref(), Some("ES.ENT.lucas"));
+    assert_eq!(hidden.username.as_deref(), Some("lucas.b"));
+    // Without an id: a dead letter of the same field, replayable.
+    let invalid: Vec<_> = items
+        .iter()
+        .filter_map(|d| match d {
+            Decoded::Invalid { field, raw, .. } => Some((field.as_str(), raw.as_str())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(invalid.len(), 1, "{items:?}");
+    assert_eq!(invalid[0].0, "smb_message_echoes");
+    assert!(invalid[0].1.contains("\"field\":\"smb_message_echoes\""));
+    assert!(invalid[0].1.contains("\"message_echoes\":["));
+    // Replayed, the echo's own body decodes to the same echo.
+    let again = decode_webhook(
+        echoes[0].raw.as_bytes(),
+        Utc.timestamp_opt(1_800_000_000, 0).unwrap(),
+    )
+    .unwrap();
+    assert!(matches!(&again[..], [Decoded::Echo(m)] if m.message == echoes[0].message));
+    match items[0].to_inbound() {
+        Some(inbox_core::InboundEvent::Echo(e)) => {
+            assert_eq!(e.app, Author::BUSINESS_APP);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn standby_copies_are_passive_and_the_other_apps_answers_name_the_customer() {
+    let items = decoded_fixture("standby.json");
+    let copies: Vec<(&DecodedMessage, bool)> = items
+        .iter()
+        .filter_map(|d| match d {
+            Decoded::Standby {
+                message,
+                by_business,
+            } => Some((&**message, *by_business)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(copies.len(), 3, "{items:?}");
+    let (customer, false) = copies[0] else {
+        panic!("{:?}", copies[0])
+    };
+    assert_eq!(customer.message.from.wa_id.as_deref(), Some("34611000004"));
+    assert_eq!(customer.message.profile_name.as_deref(), Some("Iker"));
+    let (answer, true) = copies[1] else {
+        panic!("{:?}", copies[1])
+    };
+    assert_eq!(answer.message.external_id, "wamid.standby.2");
+    assert_eq!(answer.message.from.wa_id.as_deref(), Some("34611000004"));
+    assert_eq!(
+        answer.message.content.text_body(),
+        Some("Hola Iker, tu pedido llega mañana")
+    );
+    assert_eq!(
+        answer.message.timestamp,
+        Utc.timestamp_opt(1_760_000_305, 0).unwrap()
+    );
+    let (to_bsuid, true) = copies[2] else {
+        panic!("{:?}", copies[2])
+    };
+    assert_eq!(to_bsuid.message.from.user_id.as_deref(), Some("ES.noa0005"));
+    // The controlling app's receipts are statuses like any other.
+    assert!(items
+        .iter()
+        .any(|d| matches!(d, Decoded::Status(s) if s.external_id == "wamid.standby.2")));
+    // A dead letter or replay of a copy stays a standby copy.
+    let again = decode_webhook(
+        answer.raw.as_bytes(),
+        Utc.timestamp_opt(1_800_000_000, 0).unwrap(),
+    )
+    .unwrap();
+    assert!(
+        matches!(&again[..], [Decoded::Standby { message, by_business: true }] if message.message == answer.message),
+        "{again:?}"
+    );
+    assert!(matches!(
+        items[0].to_inbound(),
+        Some(inbox_core::InboundEvent::Standby(
+            inbox_core::StandbyCopy::Customer(_)
+        ))
+    ));
+}
+
+#[test]
+fn handovers_say_who_has_the_thread_and_bad_ones_are_refused() {
+    let items = decoded_fixture("messaging_handovers.json");
+    let handovers: Vec<&inbox_core::InboundHandover> = items
+        .iter()
+        .filter_map(|d| match d {
+            Decoded::Handover { handover, .. } => Some(&**handover),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(handovers.len(), 2, "{items:?}");
+    let passed = handovers[0];
+    assert!(passed.to_us);
+    assert_eq!(passed.phone_number_id, "550001");
+    assert_eq!(
+        passed.customer.wa_id.as_deref(),
+        Some("34611000004"),
+        "without the +"
+    );
+    assert_eq!(passed.previous_owner.as_deref(), Some("ai_agent"));
+    assert_eq!(
+        passed.metadata.as_deref(),
+        Some("order 8812 late\n\nIker asks for a person about a late order.")
+    );
+    assert_eq!(
+        passed.timestamp,
+        Utc.timestamp_opt(1_760_000_400, 0).unwrap()
+    );
+    let taken = handovers[1];
+    assert!(!taken.to_us);
+    assert_eq!(taken.new_owner.as_deref(), Some("escalation"));
+    // No number, an unknown type: dead letters of the field.
+    let invalid: Vec<_> = items
+        .iter()
+        .filter_map(|d| match d {
+            Decoded::Invalid { field, reason, .. } => Some((field.as_str(), reason.to_string())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(invalid.len(), 2, "{items:?}");
+    assert!(invalid.iter().all(|(f, _)| *f == "messaging_handovers"));
+    assert!(invalid[1].1.contains("control_lent"), "{invalid:?}");
+}

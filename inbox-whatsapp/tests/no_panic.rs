@@ -79,6 +79,20 @@ fn arb_json() -> impl Strategy<Value = Value> {
                     "phone_number_id",
                     "latitude",
                     "longitude",
+                    "message_echoes",
+                    "standby",
+                    "to",
+                    "to_user_id",
+                    "recipient",
+                    "sender",
+                    "phone_number",
+                    "control_passed",
+                    "control_taken",
+                    "previous_owner_role",
+                    "new_owner_role",
+                    "conversation_context",
+                    "summary",
+                    "user_preferences",
                     "x",
                 ])
                 .prop_map(str::to_string),
@@ -91,11 +105,26 @@ fn arb_json() -> impl Strategy<Value = Value> {
 }
 
 fn envelope(value: Value) -> Value {
+    envelope_of("messages", value)
+}
+
+fn envelope_of(field: &str, value: Value) -> Value {
     json!({
         "object": "whatsapp_business_account",
-        "entry": [{ "id": "1", "changes": [{ "field": "messages", "value": value }] }]
+        "entry": [{ "id": "1", "changes": [{ "field": field, "value": value }] }]
     })
 }
+
+/// Every field the decoder reads (and one it does not).
+const FIELDS: [&str; 7] = [
+    "messages",
+    "smb_message_echoes",
+    "standby",
+    "messaging_handovers",
+    "user_preferences",
+    "calls",
+    "history",
+];
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
@@ -110,6 +139,31 @@ proptest! {
     #[test]
     fn arbitrary_json_never_panics(v in arb_json()) {
         let _ = decode_webhook(&serde_json::to_vec(&v).unwrap(), Utc::now());
+    }
+
+    #[test]
+    fn every_field_decodes_any_value(
+        field in prop::sample::select(FIELDS.to_vec()),
+        items in prop::collection::vec(arb_json(), 0..4),
+        inner in arb_json(),
+        value in arb_json(),
+    ) {
+        // The value as it comes, and with the arrays each field reads.
+        let shaped = json!({
+            "metadata": { "phone_number_id": "106" },
+            "messages": items.clone(),
+            "message_echoes": items.clone(),
+            "standby": { "messages": items.clone(), "message_echoes": items, "x": inner.clone() },
+            "sender": inner.clone(),
+            "recipient": { "phone_number_id": "106" },
+            "type": "control_passed",
+            "control_passed": inner,
+        });
+        for v in [value, shaped] {
+            let body = serde_json::to_vec(&envelope_of(field, v)).unwrap();
+            let items = decode_webhook(&body, Utc::now());
+            prop_assert!(items.is_ok(), "{:?}", items.err());
+        }
     }
 
     #[test]

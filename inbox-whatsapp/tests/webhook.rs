@@ -276,3 +276,43 @@ mod axum_router {
         assert_eq!(all_conversations(&f).await.len(), 1);
     }
 }
+
+#[tokio::test]
+async fn echoes_and_handovers_reach_the_conversation_through_the_webhook() {
+    let f = fixture().await;
+    let hook = default_hook();
+    let first = text_body("1001", "wamid.w1", "34611000001", "¿Abrís el sábado?");
+    let answer = post(&f, &hook, Some(&sig(SECRET, &first)), &first).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let echo = to_bytes(&envelope(vec![
+        json!({ "field": "smb_message_echoes", "value": {
+        "messaging_product": "whatsapp",
+        "metadata": { "display_phone_number": "34600100100", "phone_number_id": "1001" },
+        "message_echoes": [{ "from": "34600100100", "to": "34611000001", "id": "wamid.e1",
+            "timestamp": "1772442060", "type": "text", "text": { "body": "Sí, de 10 a 14" } }] } }),
+    ]));
+    let answer = post(&f, &hook, Some(&sig(SECRET, &echo)), &echo).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let summary: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
+    assert_eq!(summary["stored"], 1, "{summary}");
+    let messages = stored_messages(&f).await;
+    let sent = messages
+        .iter()
+        .find(|m| m.external_id.as_deref() == Some("wamid.e1"))
+        .unwrap();
+    assert_eq!(sent.direction, inbox_core::model::Direction::Outbound);
+    let handover = to_bytes(&envelope(vec![
+        json!({ "field": "messaging_handovers", "value": {
+        "messaging_product": "whatsapp",
+        "sender": { "phone_number": "34611000001" },
+        "recipient": { "display_phone_number": "34600100100", "phone_number_id": "1001" },
+        "type": "control_taken", "timestamp": "1772442100",
+        "control_taken": { "previous_owner_role": "escalation", "new_owner_role": "ai_agent" } } }),
+    ]));
+    let answer = post(&f, &hook, Some(&sig(SECRET, &handover)), &handover).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let summary: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
+    assert_eq!(summary["handovers"], 1, "{summary}");
+    let conversations = all_conversations(&f).await;
+    assert_eq!(conversations[0].controlled_elsewhere(), Some("ai_agent"));
+}

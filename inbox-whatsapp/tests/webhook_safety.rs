@@ -120,6 +120,9 @@ fn external_id(event: &InboundEvent) -> &str {
         InboundEvent::Message(m) => &m.external_id,
         InboundEvent::Status(s) => &s.external_id,
         InboundEvent::Preference(p) => &p.category,
+        InboundEvent::Echo(e) => &e.message.external_id,
+        InboundEvent::Standby(c) => &c.message().external_id,
+        InboundEvent::Handover(h) => &h.phone_number_id,
     }
 }
 

@@ -243,6 +243,7 @@ async fn seed_outbound(
                     resent_as: None,
                 }),
                 response: None,
+                origin: Default::default(),
             });
             stored += 1;
         }

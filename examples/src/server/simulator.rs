@@ -34,6 +34,8 @@ use std::time::Duration;
 
 use inbox_core::Secret;
 
+mod apps;
+
 /// What the fake needs to know about the number and the inbox.
 #[derive(Debug, Clone)]
 pub struct SimConfig {
@@ -144,6 +146,10 @@ struct MetaState {
     media: HashMap<String, &'static str>,
     /// The files the inbox uploaded for agents.
     uploads: Vec<Upload>,
+    /// The bodies of the inbox's thread control calls.
+    thread_calls: Vec<Value>,
+    /// Whether `take` is refused (2494191).
+    refuse_takes: bool,
 }
 
 /// A file the inbox uploaded (an agent's attachment), as the fake Graph
@@ -175,6 +181,8 @@ impl MetaState {
             answered_late: 0,
             media: HashMap::new(),
             uploads: Vec::new(),
+            thread_calls: Vec::new(),
+            refuse_takes: false,
         }
     }
 }
@@ -324,6 +332,10 @@ impl FakeMeta {
                 get(graph_templates),
             )
             .route("/{version}/{phone_number_id}/media", post(graph_upload))
+            .route(
+                "/{version}/{phone_number_id}/thread_control",
+                post(apps::graph_thread_control),
+            )
             .route("/{version}/{media_id}", get(graph_media))
             .route("/media-bytes/{media_id}", get(media_bytes))
             .with_state(self.clone())

@@ -173,9 +173,14 @@ impl Inbox {
     ) -> Result<ActionOutcome> {
         let me = self.agent_allowed(actor, Action::Claim).await?;
         let warning = self.capacity_warning(&me, 1).await?;
+        let took = self.take_on_claim(actor, id, seen_version).await?;
         let result = self
             .act_as(&me, actor, Target::strict(id, seen_version, "claim"), |d| {
-                claim_in(d, warning.clone())
+                claim_in(d, warning.clone())?;
+                if let Some(call) = &took {
+                    super::threads::record_call(d, call);
+                }
+                Ok(())
             })
             .await;
         match result {
@@ -836,12 +841,23 @@ impl Inbox {
                 "use snooze, which needs a wake-up time",
             ));
         }
-        self.act(
+        let me = self.agent_allowed(actor, Action::ChangeStatus).await?;
+        let handed_back = match status {
+            ConversationStatus::Resolved => {
+                self.hand_back_on_resolve(actor, id, seen_version).await?
+            }
+            _ => None,
+        };
+        self.act_as(
+            &me,
             actor,
             Target::strict(id, seen_version, "change status"),
             |d| {
-                permissions::require(d.agent, Action::ChangeStatus)?;
-                change_status(d, status, None)
+                change_status(d, status, None)?;
+                if let Some(call) = &handed_back {
+                    super::threads::record_call(d, call);
+                }
+                Ok(())
             },
         )
         .await

@@ -54,6 +54,54 @@ impl Default for ReplyPolicy {
     }
 }
 
+/// What claiming a conversation does when another app (Meta's AI agent,
+/// say) controls its WhatsApp thread.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClaimThread {
+    /// Take control of the thread as the conversation is claimed.
+    #[default]
+    Take,
+    /// Claim without taking; an agent takes control explicitly.
+    Ask,
+}
+
+/// What resolving a conversation does with control of its WhatsApp
+/// thread, when this inbox has it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResolveThread {
+    /// Pass control back to the app that had it before this inbox (when
+    /// one did; else keep it).
+    #[default]
+    PassBack,
+    /// Release control: WhatsApp's routing picks who answers next.
+    Release,
+    /// Keep control.
+    Keep,
+}
+
+/// Thread control on numbers this inbox shares with other apps (WhatsApp's
+/// Conversation Routing: Meta's AI agent, a bot platform). A field left
+/// out takes its default.
+///
+/// ```
+/// use inbox_core::settings::TenantSettings;
+/// use inbox_core::{ClaimThread, ResolveThread};
+/// let s = TenantSettings::from_yaml("thread_control: {on_claim: ask}").unwrap();
+/// let p = s.thread_control;
+/// assert_eq!((p.on_claim, p.on_resolve), (ClaimThread::Ask, ResolveThread::PassBack));
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ThreadPolicy {
+    /// Claiming takes control (`take`, the default) or leaves it (`ask`).
+    pub on_claim: ClaimThread,
+    /// Resolving passes control back (`pass_back`, the default), releases
+    /// it or keeps it.
+    pub on_resolve: ResolveThread,
+}
+
 /// How the dispatcher delivers queued replies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboxPolicy {

@@ -85,7 +85,10 @@ impl Inbox {
                 (self.with_policy(tenant, Arc::new(policy)), None)
             }
         };
-        let plan = match sandbox.prepare_ingest(&channel, &sample).await? {
+        let plan = match sandbox
+            .prepare_ingest(&channel, &sample, super::ingest::Arrival::Customer)
+            .await?
+        {
             Ok(plan) => plan,
             Err(existing) => {
                 return Err(Error::invalid(

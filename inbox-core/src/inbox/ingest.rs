@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::commit::{Decision, Retry, Rows, Rules, SlaStep};
+use super::commit::{Decision, Retry, Rows, Rules};
 use super::{Inbox, ReopenPolicy};
 use crate::error::{Error, Result, Unique};
 use crate::event::{Event, EventActor, EventKind};
@@ -19,6 +19,9 @@ use crate::ports::{
     Changeset, IngestRequest, MessageMutation, MessageTarget, MessageUpdate, MessageUpdated, Write,
 };
 use crate::routing::TriggerKind;
+use crate::StandbyCopy;
+
+pub(crate) use super::copies::{Arrival, Arrived};
 
 /// The 24-hour customer service window.
 pub const CUSTOMER_WINDOW: TimeDelta = TimeDelta::hours(24);
@@ -26,7 +29,7 @@ pub const CUSTOMER_WINDOW: TimeDelta = TimeDelta::hours(24);
 /// Content that is stored without reopening a resolved conversation or making
 /// the customer "wait" for an answer: reactions, edits, deletions and system
 /// notices.
-fn is_quiet(content: &Content) -> bool {
+pub(super) fn is_quiet(content: &Content) -> bool {
     matches!(
         content,
         Content::Reaction { .. }
@@ -48,6 +51,15 @@ impl Inbox {
             InboundEvent::Message(m) => self.ingest_message(m).await,
             InboundEvent::Status(s) => self.ingest_status(s).await,
             InboundEvent::Preference(p) => self.ingest_preference(p).await,
+            InboundEvent::Echo(e) => self.ingest_arrival(e.message, Arrival::Echo(&e.app)).await,
+            InboundEvent::Standby(StandbyCopy::Customer(m)) => {
+                self.ingest_arrival(m, Arrival::Standby(None)).await
+            }
+            InboundEvent::Standby(StandbyCopy::Business(e)) => {
+                self.ingest_arrival(e.message, Arrival::Standby(Some(&e.app)))
+                    .await
+            }
+            InboundEvent::Handover(h) => self.ingest_handover(h).await,
         }
     }
 
@@ -142,11 +154,21 @@ impl Inbox {
     /// inbox's clock), is refused with [`Error::InvalidInput`] and nothing is
     /// stored.
     pub async fn ingest_message(&self, msg: InboundMessage) -> Result<IngestOutcome> {
+        self.ingest_arrival(msg, Arrival::Customer).await
+    }
+
+    /// Ingests a message that arrived as `arrival` says (see
+    /// [`Arrival`]), as [`Inbox::ingest_message`] does a customer's.
+    pub(super) async fn ingest_arrival(
+        &self,
+        msg: InboundMessage,
+        arrival: Arrival<'_>,
+    ) -> Result<IngestOutcome> {
         msg.check(self.now())?;
         let channel = self.channel_for(&msg.phone_number_id).await?;
         let mut retry = Retry::default();
         loop {
-            let plan = match self.prepare_ingest(&channel, &msg).await? {
+            let plan = match self.prepare_ingest(&channel, &msg, arrival).await? {
                 Ok(plan) => plan,
                 Err(existing) => return Ok(IngestOutcome::Duplicate { message: existing }),
             };
@@ -181,6 +203,7 @@ impl Inbox {
         &self,
         channel: &Channel,
         msg: &'a InboundMessage,
+        arrival: Arrival<'_>,
     ) -> Result<std::result::Result<IngestPlan<'a>, MessageId>> {
         let context = self
             .ports
@@ -195,14 +218,16 @@ impl Inbox {
         if let Some(existing) = context.existing {
             return Ok(Err(existing.id));
         }
-        let reopen = self.policy(&channel.tenant).await?.reopen();
+        let policy = self.policy(&channel.tenant).await?;
         let now = self.now();
-        let latest = context
-            .latest
-            .filter(|c| c.status.is_active() || is_quiet(&msg.content) || reopens(reopen, c, now));
+        let latest = context.latest.filter(|c| {
+            c.status.is_active() || is_quiet(&msg.content) || reopens(policy.reopen(), c, now)
+        });
+        let with_calendar = latest.as_ref().map(|c| (c, policy.sla.calendar_for(c)));
+        let arrived = Arrived::new(msg, arrival, with_calendar, now);
         Ok(Ok(self.plan_ingest(
             channel,
-            msg,
+            arrived,
             context.contact,
             latest,
         )?))
@@ -215,65 +240,67 @@ impl Inbox {
     fn plan_ingest<'a>(
         &self,
         channel: &Channel,
-        msg: &'a InboundMessage,
+        arrived: Arrived<'a, '_>,
         found: Option<Contact>,
         latest: Option<Conversation>,
     ) -> Result<IngestPlan<'a>> {
+        let msg = arrived.msg;
         let now = self.now();
         let (contact, contact_write, leading) =
             self.contact_for(&channel.tenant, msg, found, now)?;
-        let quiet = is_quiet(&msg.content);
+        let live = arrived.arrival == Arrival::Customer;
+        let quiet = is_quiet(&msg.content) || !live;
         // A conversation of another contact (the identity moved) is not ours.
         let latest = latest.filter(|c| c.contact == contact.id);
         let (before, mut conversation, mut events) = match latest {
             Some(c) => (Some(c.clone()), c, Vec::new()),
             _ => {
-                let id: ConversationId = self.new_id("conversation")?;
-                let c = Conversation::new(
-                    channel.tenant.clone(),
-                    id,
-                    channel.id.clone(),
-                    contact.id.clone(),
-                    now,
-                );
-                let opened = EventKind::ConversationOpened {
-                    channel: channel.id.clone(),
-                    contact: contact.id.clone(),
-                };
+                let (c, opened) = self.new_conversation(channel, &contact, now)?;
                 (None, c, vec![opened])
             }
         };
         let opened = before.is_none();
         let reopened = !quiet && !opened && reopen(&mut conversation, &mut events);
-        let message = self.received(channel, &contact, msg, &mut conversation, now)?;
+        let message = match arrived.arrival.kept() {
+            None => self.received(channel, &contact, msg, &mut conversation, now)?,
+            Some(kept) => {
+                let id = self.new_id("message")?;
+                let (message, event) = kept.keep(&arrived, id, &contact, &mut conversation, now);
+                events.extend(event);
+                message
+            }
+        };
         let mut triggers: Vec<TriggerKind> =
             events.iter().filter_map(TriggerKind::from_event).collect();
         if !quiet {
             triggers.push(TriggerKind::MessageReceived);
         }
-        events.push(match &msg.content {
-            Content::Edit { target, .. } | Content::Revoke { target } => {
-                EventKind::MessageRevised {
-                    message: message.id.clone(),
-                    target: target.clone(),
+        if live {
+            events.push(match &msg.content {
+                Content::Edit { target, .. } | Content::Revoke { target } => {
+                    EventKind::MessageRevised {
+                        message: message.id.clone(),
+                        target: target.clone(),
+                    }
                 }
-            }
-            other => EventKind::MessageReceived {
-                message: message.id.clone(),
-                content: other.kind().to_string(),
-            },
-        });
+                other => EventKind::MessageReceived {
+                    message: message.id.clone(),
+                    content: other.kind().to_string(),
+                },
+            });
+        }
         let decision = Decision {
-            actor: EventActor::Customer(contact.id.clone()),
+            actor: arrived.arrival.actor(&contact),
             before,
             after: conversation,
             events,
-            rules: Some(Rules {
+            // Copies run no rules: nothing routes, answers or tags them.
+            rules: live.then_some(Rules {
                 triggers,
                 contact: Some(contact),
                 content: Some(&msg.content),
             }),
-            sla: SlaStep::Always,
+            sla: arrived.arrival.sla(),
             rows: Rows {
                 contact: contact_write,
                 leading,
@@ -289,9 +316,32 @@ impl Inbox {
         })
     }
 
+    /// A new conversation of `contact` on `channel`, and the event that
+    /// says it was opened.
+    pub(super) fn new_conversation(
+        &self,
+        channel: &Channel,
+        contact: &Contact,
+        now: DateTime<Utc>,
+    ) -> Result<(Conversation, EventKind)> {
+        let id: ConversationId = self.new_id("conversation")?;
+        let c = Conversation::new(
+            channel.tenant.clone(),
+            id,
+            channel.id.clone(),
+            contact.id.clone(),
+            now,
+        );
+        let opened = EventKind::ConversationOpened {
+            channel: channel.id.clone(),
+            contact: contact.id.clone(),
+        };
+        Ok((c, opened))
+    }
+
     /// The message's contact: found (its identity and profile name brought
     /// up to date) or created; with the write and the events, if any.
-    fn contact_for(
+    pub(super) fn contact_for(
         &self,
         tenant: &TenantId,
         msg: &InboundMessage,
@@ -365,12 +415,7 @@ impl Inbox {
         c.message_count += 1;
         c.last_activity_at = c.last_activity_at.max(sent_at);
         if !matches!(msg.content, Content::System { .. }) {
-            c.last_customer_message_at = Some(
-                c.last_customer_message_at
-                    .map_or(sent_at, |t| t.max(sent_at)),
-            );
-            let closes = sent_at + CUSTOMER_WINDOW;
-            c.window_expires_at = Some(c.window_expires_at.map_or(closes, |t| t.max(closes)));
+            super::copies::extend_window(c, sent_at);
         }
         if !is_quiet(&msg.content) && c.waiting_since.is_none() {
             c.waiting_since = Some(sent_at);
@@ -391,6 +436,7 @@ impl Inbox {
             created_at: now,
             delivery: None,
             response: None,
+            origin: crate::model::Origin::Live,
         })
     }
 
@@ -586,7 +632,7 @@ fn update_contact(next: &mut Contact, msg: &InboundMessage) -> Vec<&'static str>
 
 /// Opens a continued conversation that was not open: a pending one goes
 /// back to the team, a snoozed or resolved one is reopened (`true`).
-fn reopen(c: &mut Conversation, events: &mut Vec<EventKind>) -> bool {
+pub(super) fn reopen(c: &mut Conversation, events: &mut Vec<EventKind>) -> bool {
     let before = c.status;
     if before == ConversationStatus::Open {
         return false;

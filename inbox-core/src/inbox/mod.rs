@@ -14,6 +14,7 @@ mod canned;
 mod commit;
 mod config;
 mod contacts;
+mod copies;
 mod dead_letters;
 mod directory;
 mod dispatch;
@@ -24,6 +25,7 @@ mod policies;
 mod queue;
 mod subscribe;
 mod templates;
+mod threads;
 mod timers;
 mod unread;
 mod views;
@@ -42,8 +44,12 @@ use commit::{Decision, Retry};
 pub use access::{NewApiKey, API_KEY_PREFIX, MIN_SECRET_LEN, TOUCH_EVERY};
 pub use actions::{normalize_tag, parse_mentions, Assignee, Reply};
 pub use automation::OfflineReport;
-pub use config::{InboxConfig, OutboxPolicy, ReopenPolicy, ReplyPolicy, StaleReplies};
+pub use config::{
+    ClaimThread, InboxConfig, OutboxPolicy, ReopenPolicy, ReplyPolicy, ResolveThread, StaleReplies,
+    ThreadPolicy,
+};
 pub use contacts::ContactUpdate;
+pub use copies::UNNAMED_APP;
 pub use dead_letters::RefusedItem;
 pub use dispatch::DispatchReport;
 pub use dry_run::{DryRunSettings, Explanation};
@@ -206,6 +212,7 @@ pub(crate) fn written(
         created_at: now,
         delivery: None,
         response: None,
+        origin: crate::model::Origin::Live,
     }
 }
 

@@ -146,6 +146,10 @@ pub struct Conversation {
     /// for 15 minutes` ...), as computed by the routing rules.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub automation_due: Option<DateTime<Utc>>,
+    /// Who controls the thread on WhatsApp when several apps share the
+    /// number (`None`: nobody ever said otherwise, so this inbox does).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread: Option<super::ThreadControl>,
     /// Optimistic-concurrency version; every change increments it.
     pub version: u64,
 }
@@ -188,8 +192,16 @@ impl Conversation {
             resolution_business_secs: None,
             rule_fired: Default::default(),
             automation_due: None,
+            thread: None,
             version: 0,
         }
+    }
+
+    /// The other app controlling this conversation's thread, if another
+    /// app does (Meta's AI agent, say): the inbox then keeps what arrives
+    /// as passive copies and does not answer.
+    pub fn controlled_elsewhere(&self) -> Option<&str> {
+        self.thread.as_ref().and_then(|t| t.other_app())
     }
 
     /// Whether the customer window is open at `now`, i.e. a free-form message

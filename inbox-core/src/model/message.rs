@@ -30,6 +30,55 @@ pub enum Author {
     Automation(String),
     /// The system itself (WhatsApp notices, handoffs).
     System,
+    /// Another app on the same number, by name: the business's own
+    /// WhatsApp Business app or a companion device
+    /// ([`Author::BUSINESS_APP`], coexistence echoes), or the app that
+    /// controlled the thread when the message was sent (e.g. `ai_agent`,
+    /// Meta's AI agent, seen on `standby`).
+    App(String),
+}
+
+impl Author {
+    /// The name of the WhatsApp Business app (and its companion devices)
+    /// as an [`Author::App`]: messages the business sent from the phone
+    /// app on a coexistence number.
+    pub const BUSINESS_APP: &'static str = "whatsapp_business_app";
+
+    /// The WhatsApp Business app as an author.
+    ///
+    /// ```
+    /// use inbox_core::model::Author;
+    /// assert_eq!(Author::business_app(), Author::App("whatsapp_business_app".into()));
+    /// ```
+    pub fn business_app() -> Self {
+        Author::App(Self::BUSINESS_APP.into())
+    }
+}
+
+/// How a message came to be in the inbox, beyond its direction.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    /// The inbox's own traffic: a customer's message received while the
+    /// inbox controlled the thread, a reply it sent, or one the business
+    /// sent from its WhatsApp Business app (those count like replies).
+    #[default]
+    Live,
+    /// A passive copy received while another app (Meta's AI agent, a bot
+    /// platform) controlled the thread (WhatsApp's `standby`): shown,
+    /// never routed, answered or counted as waiting.
+    Standby,
+    /// Imported from the WhatsApp Business app's past chats (WhatsApp's
+    /// `history`): shown, never routed, answered or measured.
+    History,
+}
+
+impl Origin {
+    /// Whether this is the inbox's own traffic.
+    pub fn is_live(&self) -> bool {
+        *self == Origin::Live
+    }
 }
 
 /// A message, outbound reply or internal note.
@@ -69,6 +118,10 @@ pub struct Message {
     /// had waited (reports measure response times with it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response: Option<ResponseTime>,
+    /// How it came to be here: live (the default), a passive `standby`
+    /// copy, or imported history.
+    #[serde(default, skip_serializing_if = "Origin::is_live")]
+    pub origin: Origin,
 }
 
 /// How long a customer had waited when an agent's reply answered them,

@@ -11,6 +11,7 @@ pub mod limits;
 mod message;
 mod template;
 mod tenant;
+mod thread;
 
 pub use agent::{Agent, Presence, Role, Team};
 pub use channel::Channel;
@@ -21,8 +22,9 @@ pub use content::{
 };
 pub use conversation::{Conversation, ConversationStatus, Priority};
 pub use delivery::{DeliveryState, DeliveryStatus, DeliveryUpdate, Pricing, ProviderError};
-pub use message::{Author, Direction, Message, ResponseTime};
+pub use message::{Author, Direction, Message, Origin, ResponseTime};
 pub use template::{
     ComponentParameters, TemplateCategory, TemplateComponent, TemplateDefinition, TemplateStatus,
 };
 pub use tenant::Tenant;
+pub use thread::ThreadControl;

@@ -63,4 +63,7 @@ pub use subscriptions::{
     DeliveryOutcome, DeliveryRecord, SubscriptionCommit, SubscriptionDeadLetter, SubscriptionKey,
     SubscriptionLog, SubscriptionRetry,
 };
-pub use transport::{OutboundRequest, SendReceipt, Transport, TransportError};
+pub use transport::{
+    OutboundRequest, SendReceipt, ThreadAction, ThreadControlRequest, Transport, TransportError,
+    MAX_THREAD_METADATA_CHARS,
+};

@@ -23,6 +23,52 @@ pub struct OutboundRequest {
     pub reply_to: Option<String>,
 }
 
+/// What to do with control of a customer's thread on a number several apps
+/// share (WhatsApp's Conversation Routing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ThreadAction {
+    /// Take control (permitted to the escalation partner only).
+    Take,
+    /// Pass control to the app with this role (`ai_agent` ...).
+    Pass {
+        /// The role to pass it to.
+        target_role: String,
+    },
+    /// Give control up; whoever answers next is decided by WhatsApp's
+    /// routing when the customer writes again.
+    Release,
+}
+
+impl ThreadAction {
+    /// `take`, `pass` or `release`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ThreadAction::Take => "take",
+            ThreadAction::Pass { .. } => "pass",
+            ThreadAction::Release => "release",
+        }
+    }
+}
+
+/// A thread control call: `action` on `customer`'s thread with `channel`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThreadControlRequest {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The number.
+    pub channel: Channel,
+    /// The customer whose thread it is.
+    pub customer: ContactIdentity,
+    /// What to do.
+    pub action: ThreadAction,
+    /// What to send along (WhatsApp: at most 2,000 characters).
+    pub metadata: Option<String>,
+}
+
+/// The most characters of metadata a thread control call carries
+/// (WhatsApp's limit); longer metadata is cut.
+pub const MAX_THREAD_METADATA_CHARS: usize = 2000;
+
 /// What the provider returned for an accepted message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SendReceipt {
@@ -153,4 +199,17 @@ impl TransportError {
 pub trait Transport: Send + Sync {
     /// Sends one message.
     async fn send(&self, request: &OutboundRequest) -> Result<SendReceipt, TransportError>;
+
+    /// Takes, passes or releases control of a customer's thread. Once:
+    /// never retried within the call. A transport without thread control
+    /// (the default) refuses with [`TransportError::Rejected`] and says so.
+    async fn thread_control(&self, request: &ThreadControlRequest) -> Result<(), TransportError> {
+        Err(TransportError::Rejected {
+            code: None,
+            message: format!(
+                "this transport cannot {} threads (no thread control)",
+                request.action.name()
+            ),
+        })
+    }
 }

@@ -88,6 +88,11 @@ impl TenantPolicy {
     pub fn reopen(&self) -> ReopenPolicy {
         self.document.reopen
     }
+
+    /// Thread control on numbers shared with other apps.
+    pub fn thread(&self) -> crate::inbox::ThreadPolicy {
+        self.document.thread_control
+    }
 }
 
 /// The problems found so far; references to the directory are checked

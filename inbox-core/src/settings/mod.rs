@@ -45,7 +45,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 use crate::error::{Error, Result};
-use crate::inbox::{ReopenPolicy, ReplyPolicy};
+use crate::inbox::{ReopenPolicy, ReplyPolicy, ThreadPolicy};
 use crate::model::TemplateDefinition;
 use crate::routing::{Dur, RoutingSpec};
 use crate::sla::SlaPolicy;
@@ -73,6 +73,9 @@ pub struct TenantSettings {
     pub canned_responses: Vec<CannedResponse>,
     /// The message templates the tenant may send.
     pub templates: Vec<TemplateDefinition>,
+    /// Thread control on numbers shared with other apps (Meta's AI agent):
+    /// what claiming and resolving do.
+    pub thread_control: ThreadPolicy,
 }
 
 /// The SLA section: policies in order (the first that applies wins) and

@@ -2,7 +2,7 @@ use async_trait::async_trait;
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
-use crate::ports::{OutboundRequest, SendReceipt, Transport, TransportError};
+use crate::ports::{OutboundRequest, SendReceipt, ThreadControlRequest, Transport, TransportError};
 
 /// A message a [`RecordingTransport`] accepted.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,6 +47,8 @@ struct State {
     sent: Vec<SentMessage>,
     attempts: u64,
     failures: VecDeque<TransportError>,
+    thread_calls: Vec<ThreadControlRequest>,
+    thread_failures: VecDeque<TransportError>,
 }
 
 impl RecordingTransport {
@@ -75,6 +77,16 @@ impl RecordingTransport {
     /// take the store down while a message is with the provider.
     pub fn on_send(&self, hook: impl Fn(u64) + Send + Sync + 'static) {
         *self.hook.lock().unwrap_or_else(|e| e.into_inner()) = Some(Box::new(hook));
+    }
+
+    /// Makes the next thread control call fail with `error` (once).
+    pub fn fail_next_thread_call(&self, error: TransportError) {
+        self.lock().thread_failures.push_back(error);
+    }
+
+    /// The thread control calls made (and not failed), in order.
+    pub fn thread_calls(&self) -> Vec<ThreadControlRequest> {
+        self.lock().thread_calls.clone()
     }
 
     /// Everything accepted so far, in order.
@@ -114,5 +126,14 @@ impl Transport for RecordingTransport {
             external_id: external_id.clone(),
         });
         Ok(SendReceipt { external_id })
+    }
+
+    async fn thread_control(&self, request: &ThreadControlRequest) -> Result<(), TransportError> {
+        let mut s = self.lock();
+        if let Some(e) = s.thread_failures.pop_front() {
+            return Err(e);
+        }
+        s.thread_calls.push(request.clone());
+        Ok(())
     }
 }

@@ -15,6 +15,7 @@ pub mod platform;
 mod reports;
 mod session;
 mod templates;
+mod threads;
 mod views;
 
 pub use access::*;
@@ -27,4 +28,5 @@ pub use idempotency::Idempotency;
 pub use reports::*;
 pub use session::*;
 pub use templates::*;
+pub use threads::*;
 pub use views::*;

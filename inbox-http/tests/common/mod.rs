@@ -239,6 +239,11 @@ pub fn cases(settings_version: u64) -> Vec<Case> {
         c("post", "/conversations/{id}/claim", Some(v.clone())),
         c(
             "post",
+            "/conversations/{id}/thread",
+            Some(json!({"version": 3, "action": "take"})),
+        ),
+        c(
+            "post",
             "/conversations/{id}/attachments?version=3&filename=a.pdf",
             Some(json!({"not": "a file WhatsApp takes"})),
         ),

@@ -1,9 +1,10 @@
-//! Request bodies for `POST /{version}/{phone_number_id}/messages`.
+//! Request bodies for `POST /{version}/{phone_number_id}/messages` and
+//! `…/thread_control`.
 
 use serde_json::{json, Map, Value};
 
 use inbox_core::model::{ContactCard, Content, MediaKind};
-use inbox_core::ports::{OutboundRequest, TransportError};
+use inbox_core::ports::{OutboundRequest, ThreadAction, ThreadControlRequest, TransportError};
 
 fn rejected(message: impl Into<String>) -> TransportError {
     TransportError::Rejected {
@@ -243,4 +244,42 @@ pub fn mark_read_body(message_id: &str, typing_indicator: bool) -> Value {
         b["typing_indicator"] = json!({ "type": "text" });
     }
     b
+}
+
+/// The body of a thread control call (`POST /{phone_number_id}/thread_control`):
+/// the customer by phone number (`to`) or BSUID (`recipient`), the action,
+/// its metadata and, for a pass, the role to pass to.
+///
+/// ```
+/// use inbox_core::model::{Channel, ContactIdentity};
+/// use inbox_core::ports::{ThreadAction, ThreadControlRequest};
+/// use inbox_core::{ChannelId, TenantId};
+/// let request = ThreadControlRequest {
+///     tenant: TenantId::new("acme").unwrap(),
+///     channel: Channel::new(TenantId::new("acme").unwrap(), ChannelId::new("sales").unwrap(), "1001", "34600100100"),
+///     customer: ContactIdentity::user("ES.marta"),
+///     action: ThreadAction::Pass { target_role: "ai_agent".into() },
+///     metadata: Some("resolved".into()),
+/// };
+/// let b = inbox_whatsapp::thread_control_body(&request).unwrap();
+/// assert_eq!(b["recipient"], "ES.marta");
+/// assert_eq!(b["action"], "pass");
+/// assert_eq!(b["control_pass"]["target_role"], "ai_agent");
+/// ```
+pub fn thread_control_body(request: &ThreadControlRequest) -> Result<Value, TransportError> {
+    let mut body = Map::new();
+    body.insert("messaging_product".into(), json!("whatsapp"));
+    match (&request.customer.wa_id, &request.customer.user_id) {
+        (Some(wa), _) => body.insert("to".into(), json!(wa)),
+        (None, Some(user)) => body.insert("recipient".into(), json!(user)),
+        (None, None) => return Err(rejected("the contact has neither a wa_id nor a user_id")),
+    };
+    body.insert("action".into(), json!(request.action.name()));
+    if let Some(m) = request.metadata.as_ref().filter(|m| !m.is_empty()) {
+        body.insert("metadata".into(), json!(m));
+    }
+    if let ThreadAction::Pass { target_role } = &request.action {
+        body.insert("control_pass".into(), json!({ "target_role": target_role }));
+    }
+    Ok(Value::Object(body))
 }

@@ -115,6 +115,7 @@ const CODES: &[(i64, i64, Class)] = &[
     (131055, 131055, Rejected),  // method not allowed (marketing templates only)
     (131057, 131057, Transient), // account in maintenance mode (HTTP 500)
     (131062, 131062, Rejected),  // business-scoped user id not allowed for this message
+    (2494191, 2494191, Rejected), // thread control: take not permitted (not the escalation partner)
     (131063, 131063, Rejected),  // marketing templates disabled on the Cloud API
     // Templates and flows.
     (132000, 132000, Rejected), // parameter count mismatch
@@ -206,7 +207,13 @@ pub fn classify(status: u16, body: &[u8], retry_after: Option<Duration>) -> Tran
     let parsed = serde_json::from_slice::<ErrorEnvelope>(body)
         .ok()
         .map(|e| e.error);
-    let code = parsed.as_ref().and_then(|e| e.code);
+    // A subcode this table knows says more than its code (Meta sends
+    // thread control's 2494191 under code 100, say).
+    let code = parsed.as_ref().and_then(|e| {
+        e.error_subcode
+            .filter(|sub| class_of(*sub).is_some())
+            .or(e.code)
+    });
     let message = match &parsed {
         Some(e) => describe(e, status),
         None => format!("HTTP {status}"),

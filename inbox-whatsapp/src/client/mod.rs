@@ -15,9 +15,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use inbox_core::model::TemplateDefinition;
-use inbox_core::ports::{OutboundRequest, SendReceipt, Transport, TransportError};
+use inbox_core::ports::{
+    OutboundRequest, SendReceipt, ThreadControlRequest, Transport, TransportError,
+};
 
-pub use body::{mark_read_body, message_body};
+pub use body::{mark_read_body, message_body, thread_control_body};
 pub use classify::classify;
 
 use crate::error::WhatsAppError;
@@ -523,6 +525,28 @@ impl GraphClient {
         Ok(SendReceipt { external_id })
     }
 
+    /// Takes, passes or releases control of a customer's thread
+    /// (`POST /{phone_number_id}/thread_control`, WhatsApp's Conversation
+    /// Routing). Refusals Meta marks retryable and refused connections are
+    /// retried; an answer that never came is not (the call may have taken
+    /// effect): [`TransportError::InDoubt`]. A take the number may not make
+    /// fails with code 2494191.
+    pub async fn thread_control(
+        &self,
+        request: &ThreadControlRequest,
+    ) -> Result<(), TransportError> {
+        let body = thread_control_body(request)?;
+        let pnid = request.channel.phone_number_id.clone();
+        let url = self.url(&format!("{pnid}/thread_control"));
+        let token = self.token(Some(&pnid)).await;
+        self.with_retries("thread control", || {
+            let req = self.http.post(&url).bearer_auth(token.expose()).json(&body);
+            async move { self.attempt(req, Repeat::Risky).await }
+        })
+        .await
+        .map(|_| ())
+    }
+
     /// GETs `url` with the token of `phone_number_id` (the default token
     /// without one), retried as any read is: repeating it is harmless.
     async fn get(
@@ -838,5 +862,9 @@ fn redact(e: &reqwest::Error) -> String {
 impl Transport for GraphClient {
     async fn send(&self, request: &OutboundRequest) -> Result<SendReceipt, TransportError> {
         self.send_message(request).await
+    }
+
+    async fn thread_control(&self, request: &ThreadControlRequest) -> Result<(), TransportError> {
+        GraphClient::thread_control(self, request).await
     }
 }

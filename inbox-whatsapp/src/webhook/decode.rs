@@ -4,13 +4,17 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
+use inbox_core::model::Author;
 use inbox_core::model::{
     ContactCard, ContactIdentity, Content, DeliveryStatus, InteractiveReply, MediaKind, MediaRef,
     OrderItem, ProviderError, ReplyContext, SystemChange,
 };
-use inbox_core::{InboundEvent, InboundMessage, InboundPreference, InboundRefusal, InboundStatus};
+use inbox_core::{
+    InboundEcho, InboundEvent, InboundHandover, InboundMessage, InboundPreference, InboundRefusal,
+    InboundStatus, StandbyCopy,
+};
 
-use super::raw::{envelope, ItemContext};
+use super::raw::ItemContext;
 use super::wire::*;
 use crate::error::WhatsAppError;
 
@@ -179,6 +183,27 @@ pub enum Decoded {
     /// A customer stopping or resuming marketing messages
     /// (`user_preferences`).
     Preference(Box<InboundPreference>),
+    /// A message the business sent from the WhatsApp Business app or a
+    /// companion device (`smb_message_echoes`, coexistence); its
+    /// `message.from` is the customer it was sent to.
+    Echo(Box<DecodedMessage>),
+    /// A passive copy from a thread another app controls (`standby`): the
+    /// customer's message, or the controlling app's (`by_business`; its
+    /// `message.from` is then the customer it was sent to).
+    Standby {
+        /// The message.
+        message: Box<DecodedMessage>,
+        /// Whether the controlling app sent it.
+        by_business: bool,
+    },
+    /// Control of a customer's thread changed hands
+    /// (`messaging_handovers`).
+    Handover {
+        /// The handover.
+        handover: Box<InboundHandover>,
+        /// The change as received, as a webhook body of its own.
+        raw: String,
+    },
     /// A change of a field other than `messages` (acknowledged, ignored).
     Ignored {
         /// The field.
@@ -210,6 +235,26 @@ impl Decoded {
             Decoded::Message(m) => Some(InboundEvent::Message(m.message.clone())),
             Decoded::Status(s) => s.to_inbound().map(InboundEvent::Status),
             Decoded::Preference(p) => Some(InboundEvent::Preference((**p).clone())),
+            Decoded::Echo(m) => Some(InboundEvent::Echo(InboundEcho {
+                message: m.message.clone(),
+                app: Author::BUSINESS_APP.into(),
+            })),
+            Decoded::Standby {
+                message,
+                by_business: false,
+            } => Some(InboundEvent::Standby(StandbyCopy::Customer(
+                message.message.clone(),
+            ))),
+            Decoded::Standby {
+                message,
+                by_business: true,
+            } => Some(InboundEvent::Standby(StandbyCopy::Business(InboundEcho {
+                message: message.message.clone(),
+                app: inbox_core::UNNAMED_APP.into(),
+            }))),
+            Decoded::Handover { handover, .. } => {
+                Some(InboundEvent::Handover((**handover).clone()))
+            }
             _ => None,
         }
     }
@@ -305,7 +350,14 @@ pub fn decode_webhook(
                 }
                 continue;
             }
-            if field != "messages" {
+            if field == "messaging_handovers" {
+                if let Some(value) = change.value {
+                    let waba = entry.id.as_deref();
+                    super::handovers::decode_handover_value(waba, value, received_at, &mut out);
+                }
+                continue;
+            }
+            if !MESSAGE_FIELDS.contains(&field.as_str()) {
                 out.push(Decoded::Ignored { field });
                 continue;
             }
@@ -318,34 +370,56 @@ pub fn decode_webhook(
                 });
                 continue;
             };
-            decode_messages_value(entry.id.as_deref(), value, received_at, &mut out);
+            decode_messages_value(entry.id.as_deref(), &field, value, received_at, &mut out);
         }
     }
     Ok(out)
 }
 
+/// The fields whose values hold messages, echoes and statuses.
+const MESSAGE_FIELDS: [&str; 3] = ["messages", "smb_message_echoes", "standby"];
+
 fn decode_messages_value(
     waba_id: Option<&str>,
+    field: &str,
     raw: &RawValue,
     received_at: DateTime<Utc>,
     out: &mut Vec<Decoded>,
 ) {
     let whole = |reason: InboundRefusal| Decoded::Invalid {
-        field: "messages".into(),
+        field: field.into(),
         phone_number_id: None,
         reason,
-        raw: envelope(waba_id, raw.get()),
+        raw: super::raw::envelope_of(waba_id, field, raw.get()),
     };
     let value: MessagesValue<'_> = match serde_json::from_str(raw.get()) {
         Ok(v) => v,
         Err(e) => {
             out.push(whole(InboundRefusal::malformed(format!(
-                "unreadable messages value: {e}"
+                "unreadable {field} value: {e}"
             ))));
             return;
         }
     };
-    let parts: RawParts<'_> = serde_json::from_str(raw.get()).unwrap_or_default();
+    let mut parts: RawParts<'_> = serde_json::from_str(raw.get()).unwrap_or_default();
+    // `standby` holds the arrays one level down.
+    let value = match (field, value.standby) {
+        ("standby", Some(inner)) => {
+            let nested: Result<MessagesValue<'_>, _> = serde_json::from_str(inner.get());
+            let Ok(mut nested) = nested else {
+                out.push(whole(InboundRefusal::malformed(
+                    "unreadable standby object",
+                )));
+                return;
+            };
+            let inner_parts: RawParts<'_> = serde_json::from_str(inner.get()).unwrap_or_default();
+            parts.contacts = inner_parts.contacts;
+            nested.metadata = value.metadata;
+            nested.errors = value.errors;
+            nested
+        }
+        _ => value,
+    };
     let phone_number_id = value
         .metadata
         .as_ref()
@@ -357,7 +431,10 @@ fn decode_messages_value(
         });
     }
     let Some(pnid) = phone_number_id else {
-        if !value.messages.is_empty() || !value.statuses.is_empty() {
+        if !value.messages.is_empty()
+            || !value.statuses.is_empty()
+            || !value.message_echoes.is_empty()
+        {
             out.push(whole(InboundRefusal::malformed(
                 "no metadata.phone_number_id",
             )));
@@ -368,14 +445,33 @@ fn decode_messages_value(
         item: ItemContext {
             waba_id,
             metadata: parts.metadata,
+            field,
         },
         pnid: &pnid,
         contacts: &value.contacts,
         raw_contacts: &parts.contacts,
         received_at,
     };
+    let standby = field == "standby";
     for m in &value.messages {
-        out.push(decode_message(&value_ctx, m));
+        let decoded = decode_message(&value_ctx, m, m, Party::Sender);
+        out.push(match decoded {
+            Decoded::Message(message) if standby => Decoded::Standby {
+                message,
+                by_business: false,
+            },
+            other => other,
+        });
+    }
+    for e in &value.message_echoes {
+        out.push(match decode_echo(&value_ctx, e) {
+            Decoded::Message(message) if standby => Decoded::Standby {
+                message,
+                by_business: true,
+            },
+            Decoded::Message(message) => Decoded::Echo(message),
+            other => other,
+        });
     }
     for s in &value.statuses {
         out.push(decode_status(&value_ctx, s));
@@ -439,32 +535,99 @@ impl ValueContext<'_> {
     }
 }
 
-fn decode_message(ctx: &ValueContext<'_>, raw: &RawValue) -> Decoded {
-    let head: MessageHead = match ctx.read("messages", "message", raw, || {
-        ctx.item.item(None, "messages", raw)
-    }) {
+/// Whose identity a message item names as the customer.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Party {
+    /// The sender (`from`, `from_user_id`): a customer's message.
+    Sender,
+    /// The recipient (`to`, `to_user_id`, `recipient`): the business's
+    /// message sent from another app.
+    Recipient,
+}
+
+impl Party {
+    /// The customer's phone number and BSUID the item names.
+    fn ids(self, head: &MessageHead) -> (Option<String>, Option<String>) {
+        match self {
+            Party::Sender => (head.from.clone(), head.from_user_id.clone()),
+            Party::Recipient => (
+                head.to.clone(),
+                head.to_user_id.clone().or_else(|| head.recipient.clone()),
+            ),
+        }
+    }
+
+    /// The array such items are in.
+    fn key(self) -> &'static str {
+        match self {
+            Party::Sender => "messages",
+            Party::Recipient => "message_echoes",
+        }
+    }
+}
+
+/// Decodes an echo of the business's message. On `standby` the item wraps
+/// the send request (`{id, timestamp, message: {to, type, …}}`): it is
+/// read as one flat item; the item as received is what a dead letter
+/// keeps.
+fn decode_echo(ctx: &ValueContext<'_>, raw: &RawValue) -> Decoded {
+    let flat = flatten_echo(raw);
+    match flat.as_deref() {
+        Some(flat) => decode_message(ctx, flat, raw, Party::Recipient),
+        None => decode_message(ctx, raw, raw, Party::Recipient),
+    }
+}
+
+/// A wrapped echo's send request with the wrapper's id and timestamp, as
+/// one item (`None` when it is not wrapped).
+fn flatten_echo(raw: &RawValue) -> Option<Box<RawValue>> {
+    let mut item: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(raw.get()).ok()?;
+    let Some(serde_json::Value::Object(mut inner)) = item.remove("message") else {
+        return None;
+    };
+    for key in ["id", "timestamp"] {
+        if let Some(v) = item.remove(key) {
+            inner.insert(key.into(), v);
+        }
+    }
+    RawValue::from_string(serde_json::Value::Object(inner).to_string()).ok()
+}
+
+/// Decodes a message item `raw` (`kept`: the item as received, for a dead
+/// letter) whose customer is `party`.
+fn decode_message(
+    ctx: &ValueContext<'_>,
+    raw: &RawValue,
+    kept: &RawValue,
+    party: Party,
+) -> Decoded {
+    let key = party.key();
+    let field = ctx.item.field;
+    let head: MessageHead = match ctx.read(field, "message", raw, || ctx.item.item(None, key, kept))
+    {
         Ok(h) => h,
         Err(refused) => return refused,
     };
-    // Identity: the message's sender, completed from the contacts array.
+    // Identity: the customer, completed from the contacts array.
+    let (wa_id, user_id) = party.ids(&head);
     let contact_at = ctx
         .contacts
         .iter()
         .position(|c| {
-            (head.from.is_some() && c.wa_id == head.from)
-                || (head.from_user_id.is_some() && c.user_id == head.from_user_id)
+            (wa_id.is_some() && c.wa_id == wa_id) || (user_id.is_some() && c.user_id == user_id)
         })
         .or((ctx.contacts.len() == 1).then_some(0));
     let contact = contact_at.and_then(|i| ctx.contacts.get(i));
     let raw_item = ctx.item.item(
         contact_at.and_then(|i| ctx.raw_contacts.get(i).copied()),
-        "messages",
-        raw,
+        key,
+        kept,
     );
     let no_id = "the message has no id";
     let time = head.timestamp.as_deref();
     let (external_id, timestamp) =
-        match ctx.id_and_time("messages", head.id.clone(), no_id, time, &raw_item) {
+        match ctx.id_and_time(field, head.id.clone(), no_id, time, &raw_item) {
             Ok(checked) => checked,
             Err(refused) => return refused,
         };
@@ -481,15 +644,13 @@ fn decode_message(ctx: &ValueContext<'_>, raw: &RawValue) -> Decoded {
             raw_type: raw_type.clone(),
         });
     let from = ContactIdentity {
-        wa_id: head
-            .from
+        wa_id: wa_id.or_else(|| contact.and_then(|c| c.wa_id.clone())),
+        user_id: user_id.or_else(|| contact.and_then(|c| c.user_id.clone())),
+        parent_user_id: head
+            .to_parent_user_id
             .clone()
-            .or_else(|| contact.and_then(|c| c.wa_id.clone())),
-        user_id: head
-            .from_user_id
-            .clone()
-            .or_else(|| contact.and_then(|c| c.user_id.clone())),
-        parent_user_id: contact.and_then(|c| c.parent_user_id.clone()),
+            .filter(|_| party == Party::Recipient)
+            .or_else(|| contact.and_then(|c| c.parent_user_id.clone())),
     };
     let context = ReplyContext {
         reply_to: head.context.as_ref().and_then(|c| c.id.clone()),
@@ -520,7 +681,7 @@ fn decode_message(ctx: &ValueContext<'_>, raw: &RawValue) -> Decoded {
         context,
     };
     if let Err(reason) = message.validate() {
-        return ctx.invalid("messages", reason, raw_item);
+        return ctx.invalid(field, reason, raw_item);
     }
     Decoded::Message(Box::new(DecodedMessage {
         waba_id: ctx.item.waba_id.map(str::to_string),
@@ -743,7 +904,7 @@ fn content_of(kind: &str, b: MessageBody) -> Option<Content> {
 
 fn decode_status(ctx: &ValueContext<'_>, raw: &RawValue) -> Decoded {
     let raw_item = ctx.item.item(None, "statuses", raw);
-    let s: WireStatus = match ctx.read("statuses", "status", raw, || raw_item.clone()) {
+    let s: WireStatus = match ctx.read(ctx.item.field, "status", raw, || raw_item.clone()) {
         Ok(s) => s,
         Err(refused) => return refused,
     };

@@ -64,6 +64,9 @@ pub struct IngestSummary {
     /// taken.
     #[serde(default)]
     pub preferences: u32,
+    /// Thread handovers (`messaging_handovers`) recorded.
+    #[serde(default)]
+    pub handovers: u32,
     /// Value-level errors reported by Meta.
     pub errors: u32,
     /// Changes of other fields, acknowledged and ignored.
@@ -239,6 +242,10 @@ fn named_numbers(items: &[Decoded]) -> BTreeSet<&str> {
             Decoded::Message(m) => Some(m.message.phone_number_id.as_str()),
             Decoded::Status(s) => Some(s.phone_number_id.as_str()),
             Decoded::Preference(p) => Some(p.phone_number_id.as_str()),
+            Decoded::Echo(m) | Decoded::Standby { message: m, .. } => {
+                Some(m.message.phone_number_id.as_str())
+            }
+            Decoded::Handover { handover, .. } => Some(handover.phone_number_id.as_str()),
             Decoded::Error {
                 phone_number_id, ..
             }

@@ -62,6 +62,16 @@ impl<'a> Delivery<'a> {
                     self.flush_statuses().await?;
                     self.preference(*p).await?;
                 }
+                item @ (Decoded::Echo(_) | Decoded::Standby { .. }) => {
+                    self.flush_statuses().await?;
+                    self.copy(item).await?;
+                }
+                Decoded::Handover { handover, raw } => {
+                    self.flush_statuses().await?;
+                    let pnid = Some(handover.phone_number_id.clone());
+                    self.event(pnid, InboundEvent::Handover(*handover), raw)
+                        .await?;
+                }
             }
         }
         self.flush_statuses().await?;
@@ -70,19 +80,45 @@ impl<'a> Delivery<'a> {
 
     async fn message(&mut self, m: DecodedMessage) -> Result<(), WhatsAppError> {
         let pnid = Some(m.message.phone_number_id.clone());
+        self.event(pnid, InboundEvent::Message(m.message), m.raw)
+            .await
+    }
+
+    /// Stores an echo of the business's own message or a standby copy
+    /// (refused ones become dead letters).
+    async fn copy(&mut self, item: Decoded) -> Result<(), WhatsAppError> {
+        let raw = match &item {
+            Decoded::Echo(m) | Decoded::Standby { message: m, .. } => m.raw.clone(),
+            _ => return Ok(()),
+        };
+        let Some(event) = item.to_inbound() else {
+            return Ok(());
+        };
+        let pnid = Some(event.phone_number_id().to_string());
+        self.event(pnid, event, raw).await
+    }
+
+    /// Ingests one event whose item is `raw` (a refused one becomes a dead
+    /// letter).
+    async fn event(
+        &mut self,
+        pnid: Option<String>,
+        event: InboundEvent,
+        raw: String,
+    ) -> Result<(), WhatsAppError> {
         // The decoder made the other checks; the inbox makes them all again
         // (it cannot know who decoded the item) but answers a refusal as
         // invalid input, without its typed reason.
-        if let Err(reason) = m.message.check_time(self.now) {
-            return self.dead_letter(pnid, m.raw, reason).await;
+        if let Err(reason) = event.check(self.now) {
+            return self.dead_letter(pnid, raw, reason).await;
         }
-        match self.inbox.ingest(InboundEvent::Message(m.message)).await {
+        match self.inbox.ingest(event).await {
             Ok(outcome) => {
                 self.count(outcome);
                 Ok(())
             }
             Err(e) => match InboundRefusal::from_error(&e) {
-                Some(reason) => self.dead_letter(pnid, m.raw, reason).await,
+                Some(reason) => self.dead_letter(pnid, raw, reason).await,
                 None => Err(e.into()),
             },
         }
@@ -183,6 +219,7 @@ impl<'a> Delivery<'a> {
             IngestOutcome::Duplicate { .. } => s.duplicates += 1,
             IngestOutcome::StatusApplied { .. } => s.statuses += 1,
             IngestOutcome::Preference { .. } => s.preferences += 1,
+            IngestOutcome::Handover { .. } => s.handovers += 1,
             _ => s.statuses_ignored += 1,
         }
     }

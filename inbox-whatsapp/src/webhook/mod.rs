@@ -6,6 +6,7 @@
 mod config;
 mod decode;
 mod handler;
+mod handovers;
 mod ingest;
 mod preferences;
 mod raw;

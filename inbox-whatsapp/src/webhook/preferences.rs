@@ -35,7 +35,7 @@ struct WirePreference {
 }
 
 /// A string or number as text (Meta sends ids and times as either).
-fn text(v: Option<&serde_json::Value>) -> Option<String> {
+pub(super) fn text(v: Option<&serde_json::Value>) -> Option<String> {
     match v? {
         serde_json::Value::String(s) => Some(s.clone()),
         serde_json::Value::Number(n) => Some(n.to_string()),

@@ -21,18 +21,22 @@ pub(crate) fn envelope_of(waba_id: Option<&str>, field: &str, value: &str) -> St
     )
 }
 
-/// What an item of a `messages` value comes with.
+/// What an item of a `messages`, `smb_message_echoes` or `standby` value
+/// comes with.
 #[derive(Clone, Copy)]
 pub(crate) struct ItemContext<'a> {
     /// `entry[].id`.
     pub waba_id: Option<&'a str>,
     /// The value's `metadata`, as received.
     pub metadata: Option<&'a RawValue>,
+    /// The change's field.
+    pub field: &'a str,
 }
 
 impl ItemContext<'_> {
-    /// A webhook body holding only `item` under `key` (`messages` or
-    /// `statuses`), with the metadata and, for a message, its sender's
+    /// A webhook body of the same field holding only `item` under `key`
+    /// (`messages`, `statuses`, `message_echoes`; inside `standby` for that
+    /// field), with the metadata and, for a message, its customer's
     /// contact.
     pub fn item(&self, contact: Option<&RawValue>, key: &str, item: &RawValue) -> String {
         let mut value = String::with_capacity(item.get().len() + 256);
@@ -41,6 +45,10 @@ impl ItemContext<'_> {
             value.push_str("\"metadata\":");
             value.push_str(m.get());
             value.push(',');
+        }
+        let standby = self.field == "standby";
+        if standby {
+            value.push_str("\"standby\":{");
         }
         if let Some(c) = contact {
             value.push_str("\"contacts\":[");
@@ -52,6 +60,9 @@ impl ItemContext<'_> {
         value.push_str("\":[");
         value.push_str(item.get());
         value.push_str("]}");
-        envelope(self.waba_id, &value)
+        if standby {
+            value.push('}');
+        }
+        envelope_of(self.waba_id, self.field, &value)
     }
 }

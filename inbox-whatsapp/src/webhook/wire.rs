@@ -37,6 +37,13 @@ pub(crate) struct MessagesValue<'a> {
     pub messages: Vec<&'a RawValue>,
     #[serde(default, borrow)]
     pub statuses: Vec<&'a RawValue>,
+    /// What the business sent from another app (`smb_message_echoes`,
+    /// and inside `standby`).
+    #[serde(default, borrow)]
+    pub message_echoes: Vec<&'a RawValue>,
+    /// The passive copies (`standby`): an object of the arrays above.
+    #[serde(default, borrow)]
+    pub standby: Option<&'a RawValue>,
     #[serde(default)]
     pub errors: Vec<WireError>,
 }
@@ -94,6 +101,15 @@ pub(crate) struct MessageHead {
     #[serde(default, deserialize_with = "string_or_number")]
     pub from: Option<String>,
     pub from_user_id: Option<String>,
+    /// The customer an echo went to (`smb_message_echoes`, `standby`).
+    #[serde(default, deserialize_with = "string_or_number")]
+    pub to: Option<String>,
+    /// Their BSUID.
+    pub to_user_id: Option<String>,
+    /// Their parent BSUID.
+    pub to_parent_user_id: Option<String>,
+    /// Their BSUID as a send request names it (`standby` echoes).
+    pub recipient: Option<String>,
     #[serde(default, deserialize_with = "string_or_number")]
     pub timestamp: Option<String>,
     #[serde(rename = "type")]

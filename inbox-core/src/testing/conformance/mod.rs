@@ -134,6 +134,12 @@ macro_rules! store_conformance_suites {
                     status_webhooks_reconcile_by_our_id,
                     statuses_reported_together_apply_in_order,
                 }
+                coexistence {
+                    echoes_answer_once_and_never_extend_the_window,
+                    standby_copies_are_kept_and_never_routed,
+                    a_claim_takes_the_thread_and_a_resolve_passes_it_back,
+                    control_passed_to_the_inbox_is_routed,
+                }
                 actions {
                     concurrent_claims_exactly_one_wins,
                     stale_actions_are_refused_with_what_changed,

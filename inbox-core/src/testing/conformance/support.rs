@@ -98,6 +98,7 @@ pub(crate) fn inbound(c: &Conversation, id: &str, ext: &str) -> Message {
         created_at: at(0),
         delivery: None,
         response: None,
+        origin: Default::default(),
     }
 }
 

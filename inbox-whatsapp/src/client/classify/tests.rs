@@ -81,6 +81,8 @@ const META_CODES: &[(i64, u16, Expect, bool)] = &[
     (131055, 400, Rejected, FINAL),
     (131057, 500, Transient, RETRIED),
     (131062, 400, Rejected, FINAL),
+    // Thread control (Conversation Routing): take not permitted.
+    (2494191, 400, Rejected, FINAL),
     (131063, 400, Rejected, FINAL),
     // Template errors.
     (132000, 400, Rejected, FINAL),
@@ -299,4 +301,17 @@ fn a_code_sent_as_a_string_still_counts() {
             message: "odd".into()
         }
     );
+}
+
+#[test]
+fn a_known_subcode_says_more_than_its_code() {
+    let body =
+        br#"{"error":{"message":"(#100) take not permitted","code":100,"error_subcode":2494191}}"#;
+    let e = classify(400, body, None);
+    assert_eq!(e.code(), Some(2494191));
+    assert!(matches!(e, TransportError::Rejected { .. }), "{e:?}");
+    assert!(e.to_string().contains("subcode 2494191"), "{e}");
+    // A subcode the table does not know leaves the code as it was.
+    let body = br#"{"error":{"message":"bad","code":100,"error_subcode":2494999}}"#;
+    assert_eq!(classify(400, body, None).code(), Some(100));
 }
