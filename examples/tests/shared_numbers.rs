@@ -3,7 +3,8 @@
 //! conversation as such; while Meta's AI agent holds a thread the agent
 //! sees who is handling it and the copies; the AI agent hands the customer
 //! over with its summary; the agent hands the thread back and takes it
-//! over again, each change on the timeline and through the Graph API.
+//! over again, each change on the timeline and through the Graph API; a
+//! missed call shows and makes the customer wait for a call back.
 //! Screenshots `thread-handover.png` and `thread-elsewhere.png` go to
 //! `target/screenshots/`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -117,6 +118,46 @@ async fn the_ai_agent_hands_a_customer_over_and_the_agent_hands_the_thread_back(
     if let Some(problems) = accessibility_problems(&ana).await {
         assert!(problems.is_empty(), "{problems:#?}");
     }
+    ana.close().await.unwrap();
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missed_call_shows_and_waits_for_a_call_back() {
+    desk_or_skip!("ana" => server, meta, ana);
+    meta.customer_calls("34600100003", "Iker Sanz", None)
+        .await
+        .unwrap();
+    let iker = row_id(&ana, "Iker").await;
+    click(&ana, &format!("[data-id=\"{iker}\"]")).await;
+    wait_for(&ana, "[data-testid=call]", |t| t.contains("Incoming call")).await;
+    until_js(
+        &ana,
+        "return [...document.querySelectorAll('[data-testid=call]')].some((e) => e.textContent.includes('Missed call'))",
+        "the missed call",
+    )
+    .await;
+    let waiting = server
+        .inbox
+        .conversation_state(
+            &demo_actor("ana"),
+            &inbox_core::ConversationId::new(&iker).unwrap(),
+        )
+        .await
+        .unwrap()
+        .waiting_since;
+    assert!(waiting.is_some(), "he waits for a call back");
+    screenshot(&ana, "missed-call.png").await;
+    // He calls again and someone on the phone answers: 3:12 on the timeline.
+    meta.customer_calls("34600100003", "Iker Sanz", Some(192))
+        .await
+        .unwrap();
+    until_js(
+        &ana,
+        "return [...document.querySelectorAll('[data-testid=call]')].some((e) => e.textContent.includes('Call · 3:12'))",
+        "the answered call",
+    )
+    .await;
     ana.close().await.unwrap();
     server.shutdown().await;
 }

@@ -689,3 +689,55 @@ fn handovers_say_who_has_the_thread_and_bad_ones_are_refused() {
     assert!(invalid.iter().all(|(f, _)| *f == "messaging_handovers"));
     assert!(invalid[1].1.contains("control_lent"), "{invalid:?}");
 }
+
+#[test]
+fn calls_become_call_messages_and_a_missed_one_is_told_apart() {
+    let items = decoded_fixture("calls.json");
+    let calls: Vec<&DecodedMessage> = items
+        .iter()
+        .filter_map(|d| match d {
+            Decoded::Message(m) => Some(&**m),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(calls.len(), 4, "{items:?}");
+    let outcome = |m: &DecodedMessage| match &m.message.content {
+        Content::Call {
+            outcome,
+            duration_secs,
+            from_customer,
+            ..
+        } => (outcome.clone(), *duration_secs, *from_customer),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(outcome(calls[0]), (CallOutcome::Ringing, None, true));
+    assert_eq!(calls[0].message.external_id, "wacid.in.1:connect");
+    assert_eq!(calls[0].message.profile_name.as_deref(), Some("Iker"));
+    assert_eq!(outcome(calls[1]), (CallOutcome::Missed, None, true));
+    assert_eq!(calls[1].message.external_id, "wacid.in.1:terminate");
+    assert_eq!(calls[1].wa_type, "call");
+    // A customer known by BSUID only, an answered call with its length.
+    assert_eq!(outcome(calls[2]), (CallOutcome::Answered, Some(100), true));
+    assert_eq!(calls[2].message.from.user_id.as_deref(), Some("ES.noa0005"));
+    // The business called and nobody answered: the customer is whom it
+    // called.
+    assert_eq!(outcome(calls[3]), (CallOutcome::Failed, None, false));
+    assert_eq!(calls[3].message.from.wa_id.as_deref(), Some("34611000004"));
+    // Without an id: a dead letter of the calls field, replayable.
+    let invalid: Vec<_> = items
+        .iter()
+        .filter_map(|d| match d {
+            Decoded::Invalid { field, raw, .. } => Some((field.as_str(), raw.as_str())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(invalid.len(), 1, "{items:?}");
+    assert_eq!(invalid[0].0, "calls");
+    assert!(invalid[0].1.contains("\"field\":\"calls\""));
+    let again = decode_webhook(
+        calls[1].raw.as_bytes(),
+        Utc.timestamp_opt(1_800_000_000, 0).unwrap(),
+    )
+    .unwrap();
+    assert!(matches!(&again[..], [Decoded::Message(m)] if m.message == calls[1].message));
+}

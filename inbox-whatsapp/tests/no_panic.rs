@@ -157,7 +157,8 @@ proptest! {
             "sender": inner.clone(),
             "recipient": { "phone_number_id": "106" },
             "type": "control_passed",
-            "control_passed": inner,
+            "control_passed": inner.clone(),
+            "calls": [inner],
         });
         for v in [value, shaped] {
             let body = serde_json::to_vec(&envelope_of(field, v)).unwrap();

@@ -198,7 +198,7 @@ impl Kept<'_> {
 /// The business answered at `at` from another app: the customer no longer
 /// waits; the response counts as the conversation's first if none came
 /// before.
-fn answered(c: &mut Conversation, at: DateTime<Utc>) {
+pub(super) fn answered(c: &mut Conversation, at: DateTime<Utc>) {
     c.last_agent_reply_at = Some(c.last_agent_reply_at.map_or(at, |t| t.max(at)));
     c.first_response_at.get_or_insert(at);
     if c.waiting_since.is_some_and(|since| since <= at) {

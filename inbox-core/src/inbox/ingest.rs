@@ -12,8 +12,8 @@ use crate::inbound::{
     InboundEvent, InboundMessage, InboundPreference, InboundStatus, IngestOutcome,
 };
 use crate::model::{
-    Author, Channel, Contact, Content, Conversation, ConversationStatus, DeliveryStatus,
-    DeliveryUpdate, Direction, MarketingChoice, Message, SystemChange,
+    Author, CallOutcome, Channel, Contact, Content, Conversation, ConversationStatus,
+    DeliveryStatus, DeliveryUpdate, Direction, MarketingChoice, Message, SystemChange,
 };
 use crate::ports::{
     Changeset, IngestRequest, MessageMutation, MessageTarget, MessageUpdate, MessageUpdated, Write,
@@ -27,16 +27,20 @@ pub(crate) use super::copies::{Arrival, Arrived};
 pub const CUSTOMER_WINDOW: TimeDelta = TimeDelta::hours(24);
 
 /// Content that is stored without reopening a resolved conversation or making
-/// the customer "wait" for an answer: reactions, edits, deletions and system
-/// notices.
+/// the customer "wait" for an answer: reactions, edits, deletions, system
+/// notices and calls (but a missed call: the customer waits for a call
+/// back).
 pub(super) fn is_quiet(content: &Content) -> bool {
-    matches!(
-        content,
-        Content::Reaction { .. }
-            | Content::Edit { .. }
-            | Content::Revoke { .. }
-            | Content::System { .. }
-    )
+    match content {
+        Content::Call { outcome, .. } => !outcome.wants_call_back(),
+        other => matches!(
+            other,
+            Content::Reaction { .. }
+                | Content::Edit { .. }
+                | Content::Revoke { .. }
+                | Content::System { .. }
+        ),
+    }
 }
 
 impl Inbox {
@@ -414,19 +418,32 @@ impl Inbox {
         let sent_at = msg.timestamp.min(now);
         c.message_count += 1;
         c.last_activity_at = c.last_activity_at.max(sent_at);
-        if !matches!(msg.content, Content::System { .. }) {
+        // (a call is not a message: it opens no customer service window)
+        if !matches!(msg.content, Content::System { .. } | Content::Call { .. }) {
             super::copies::extend_window(c, sent_at);
         }
         if !is_quiet(&msg.content) && c.waiting_since.is_none() {
             c.waiting_since = Some(sent_at);
+        }
+        let (by_business, answers) = call_effect(&msg.content);
+        if answers {
+            super::copies::answered(c, sent_at);
         }
         Ok(Message {
             tenant: c.tenant.clone(),
             id: self.new_id("message")?,
             conversation: c.id.clone(),
             channel: channel.id.clone(),
-            direction: Direction::Inbound,
-            author: Author::Customer(contact.id.clone()),
+            direction: if by_business {
+                Direction::Outbound
+            } else {
+                Direction::Inbound
+            },
+            author: if by_business {
+                Author::System
+            } else {
+                Author::Customer(contact.id.clone())
+            },
             content: msg.content.clone(),
             external_id: Some(msg.external_id.clone()),
             idempotency_key: None,
@@ -628,6 +645,21 @@ fn update_contact(next: &mut Contact, msg: &InboundMessage) -> Vec<&'static str>
         }
     }
     what
+}
+
+/// What a call message does: whether the business made the call (it is
+/// then outbound, by the system), and whether it answers the customer
+/// (the business called back, or someone answered the customer's call).
+fn call_effect(content: &Content) -> (bool, bool) {
+    match content {
+        Content::Call {
+            from_customer: false,
+            outcome,
+            ..
+        } => (true, *outcome != CallOutcome::Ringing),
+        Content::Call { outcome, .. } => (false, *outcome == CallOutcome::Answered),
+        _ => (false, false),
+    }
 }
 
 /// Opens a continued conversation that was not open: a pending one goes

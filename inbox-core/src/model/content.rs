@@ -114,6 +114,40 @@ pub struct OrderItem {
     pub currency: String,
 }
 
+/// How a call went (WhatsApp's `calls` webhooks).
+///
+/// ```
+/// use inbox_core::model::CallOutcome;
+/// assert!(CallOutcome::Missed.wants_call_back());
+/// assert!(!CallOutcome::Answered.wants_call_back());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum CallOutcome {
+    /// It is ringing or connecting.
+    Ringing,
+    /// It was answered and has ended.
+    Answered,
+    /// The customer called and nobody answered: they wait for a call
+    /// back, like a message waits for an answer.
+    Missed,
+    /// The business called and the customer did not answer or declined.
+    NotAnswered,
+    /// It failed.
+    Failed,
+    /// Another event WhatsApp reported, by its name.
+    Other(String),
+}
+
+impl CallOutcome {
+    /// Whether the customer is left waiting for the business (a missed
+    /// call).
+    pub fn wants_call_back(&self) -> bool {
+        *self == CallOutcome::Missed
+    }
+}
+
 /// A system notification from WhatsApp about the customer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -287,6 +321,19 @@ pub enum Content {
     },
     /// The customer opened the chat for the first time (request_welcome).
     RequestWelcome,
+    /// A WhatsApp call between the customer and the business, as its
+    /// webhooks report it (inbound only: a record, never sent).
+    Call {
+        /// WhatsApp's call id (`wacid.…`).
+        call_id: String,
+        /// Whether the customer called (else the business did).
+        from_customer: bool,
+        /// How it went.
+        outcome: CallOutcome,
+        /// How long it lasted, in seconds, once an answered call ended.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        duration_secs: Option<u64>,
+    },
     /// A kind the decoder does not know; kept with its raw type.
     Unsupported {
         /// WhatsApp's type name.
@@ -333,6 +380,7 @@ impl Content {
             Content::Revoke { .. } => "revoke",
             Content::System { .. } => "system",
             Content::RequestWelcome => "request_welcome",
+            Content::Call { .. } => "call",
             Content::Unsupported { raw_type } => raw_type,
         }
     }

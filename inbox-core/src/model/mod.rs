@@ -17,8 +17,8 @@ pub use agent::{Agent, Presence, Role, Team};
 pub use channel::Channel;
 pub use contact::{Contact, ContactIdentity, MarketingChoice};
 pub use content::{
-    ContactCard, Content, InteractiveReply, MediaKind, MediaRef, OrderItem, OutboundButton,
-    OutboundSection, ReplyContext, SystemChange,
+    CallOutcome, ContactCard, Content, InteractiveReply, MediaKind, MediaRef, OrderItem,
+    OutboundButton, OutboundSection, ReplyContext, SystemChange,
 };
 pub use conversation::{Conversation, ConversationStatus, Priority};
 pub use delivery::{DeliveryState, DeliveryStatus, DeliveryUpdate, Pricing, ProviderError};

@@ -33,6 +33,7 @@ const MESSAGE_TYPES: &[&str] = &[
     "revoke",
     "system",
     "request_welcome",
+    "call",
     "unsupported",
 ];
 

@@ -350,6 +350,13 @@ pub fn decode_webhook(
                 }
                 continue;
             }
+            if field == "calls" {
+                if let Some(value) = change.value {
+                    let waba = entry.id.as_deref();
+                    super::calls::decode_calls_value(waba, value, received_at, &mut out);
+                }
+                continue;
+            }
             if field == "messaging_handovers" {
                 if let Some(value) = change.value {
                     let waba = entry.id.as_deref();

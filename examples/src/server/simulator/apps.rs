@@ -103,6 +103,46 @@ impl FakeMeta {
         self.post_change("messaging_handovers", value).await
     }
 
+    /// `wa_id` calls the number: a `connect` then a `terminate` webhook
+    /// (`calls`), answered for `answered_secs` seconds, or missed (`None`).
+    pub async fn customer_calls(
+        &self,
+        wa_id: &str,
+        name: &str,
+        answered_secs: Option<u64>,
+    ) -> Result<(), String> {
+        let id = {
+            let mut s = self.state();
+            s.next_id += 1;
+            format!("wacid.sim.{}", s.next_id)
+        };
+        let now = Utc::now().timestamp();
+        let call = |event: &str| {
+            json!({ "id": id, "event": event, "direction": "USER_INITIATED", "from": wa_id,
+                    "to": self.config.display_number, "timestamp": now.to_string() })
+        };
+        let mut ended = call("terminate");
+        match answered_secs {
+            Some(secs) => {
+                ended["status"] = json!("COMPLETED");
+                ended["start_time"] = json!((now - secs as i64).to_string());
+                ended["end_time"] = json!(now.to_string());
+                ended["duration"] = json!(secs);
+            }
+            None => ended["status"] = json!("FAILED"),
+        }
+        for item in [call("connect"), ended] {
+            let value = json!({
+                "messaging_product": "whatsapp",
+                "metadata": self.metadata(),
+                "contacts": [{ "profile": { "name": name }, "wa_id": wa_id }],
+                "calls": [item],
+            });
+            self.post_change("calls", value).await?;
+        }
+        Ok(())
+    }
+
     /// The thread control calls the inbox made, as their bodies.
     pub fn thread_calls(&self) -> Vec<Value> {
         self.state().thread_calls.clone()

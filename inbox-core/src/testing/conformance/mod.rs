@@ -134,6 +134,9 @@ macro_rules! store_conformance_suites {
                     status_webhooks_reconcile_by_our_id,
                     statuses_reported_together_apply_in_order,
                 }
+                calls {
+                    a_missed_call_waits_for_a_call_back_like_a_message,
+                }
                 coexistence {
                     echoes_answer_once_and_never_extend_the_window,
                     standby_copies_are_kept_and_never_routed,
