@@ -75,6 +75,7 @@ fn setup() -> (Conversation, Contact, Roster) {
         profile_name: Some("Marta".into()),
         username: None,
         marketing: None,
+        app_name: None,
         display_name: None,
         tags: vec!["newsletter".into()],
         attributes: [("tier".to_string(), "silver".to_string())].into(),

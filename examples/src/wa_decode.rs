@@ -108,6 +108,15 @@ pub fn line(item: &Decoded) -> Value {
             v["by_business"] = json!(by_business);
             v
         }
+        Decoded::AppContact(a) => json!({
+            "kind": "app_contact",
+            "channel": a.phone_number_id,
+            "from": a.contact.wa_id,
+            "user_id": a.contact.user_id,
+            "name": a.name,
+            "removed": a.removed,
+            "timestamp": ts(a.timestamp),
+        }),
         Decoded::Handover { handover: h, .. } => json!({
             "kind": "handover",
             "channel": h.phone_number_id,

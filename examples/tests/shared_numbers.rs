@@ -47,6 +47,21 @@ async fn the_owners_phone_answers_show_as_such_and_answer_the_customer() {
         .unwrap();
     assert_eq!(detail.waiting_since, None, "answered from the phone");
     assert!(meta.received().is_empty(), "the inbox sent nothing");
+    // The owner saves her in the phone's contacts: the team sees the name.
+    meta.owner_saves_contact("34600100001", "Marta (tienda Sol)")
+        .await
+        .unwrap();
+    wait_for(&ana, "[data-testid=contact-app-name]", |t| {
+        t == "Marta (tienda Sol)"
+    })
+    .await;
+    wait_for(&ana, "[data-testid=contact-display-name]", |_| true).await;
+    until_js(
+        &ana,
+        "return document.querySelector('[data-testid=contact-display-name]').value === 'Marta (tienda Sol)'",
+        "the team's name for her",
+    )
+    .await;
     ana.close().await.unwrap();
     server.shutdown().await;
 }

@@ -202,6 +202,40 @@ impl InboundHandover {
     }
 }
 
+/// A contact of the WhatsApp Business app on a coexistence number, added,
+/// renamed or removed on the phone (WhatsApp's `smb_app_state_sync`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InboundAppContact {
+    /// The provider's id of the number.
+    pub phone_number_id: String,
+    /// Who the contact is.
+    pub contact: ContactIdentity,
+    /// Their name in the app (`None` when removed or not given).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Whether it was removed from the app's contacts.
+    pub removed: bool,
+    /// When (provider time).
+    pub timestamp: DateTime<Utc>,
+}
+
+impl InboundAppContact {
+    /// The checks of [`InboundAppContact::check`] that do not depend on
+    /// the clock (see [`InboundMessage::validate`]).
+    pub fn validate(&self) -> Result<(), InboundRefusal> {
+        check_phone_number_id(&self.phone_number_id)?;
+        if !self.contact.is_known() {
+            return Err(InboundRefusal::InvalidSender {
+                detail: "the app contact names neither a phone number nor a user_id".into(),
+            });
+        }
+        if let Some(name) = &self.name {
+            check_text("name", name)?;
+        }
+        check_not_too_old(self.timestamp)
+    }
+}
+
 /// Something a provider reported.
 // Messages are most of what arrives and each is handled once, by value:
 // boxing them would add an allocation per message to save none.
@@ -221,6 +255,8 @@ pub enum InboundEvent {
     Standby(StandbyCopy),
     /// Control of a thread changed hands.
     Handover(InboundHandover),
+    /// A contact of the WhatsApp Business app changed.
+    AppContact(InboundAppContact),
 }
 
 /// What ingesting one inbound event did.
@@ -268,6 +304,15 @@ pub enum IngestOutcome {
     /// this tenant has never heard from (acknowledged, nothing stored).
     Preference {
         /// The contact it was recorded on.
+        contact: Option<crate::ids::ContactId>,
+        /// Whether the contact changed.
+        changed: bool,
+    },
+    /// A contact of the WhatsApp Business app recorded (`changed`: its
+    /// name is new; `contact` is `None` for a removal of someone this
+    /// tenant has never heard from).
+    AppContact {
+        /// The contact.
         contact: Option<crate::ids::ContactId>,
         /// Whether the contact changed.
         changed: bool,
@@ -668,6 +713,15 @@ clock_checks!(
 );
 
 clock_checks!(
+    InboundAppContact,
+    /// Checks that the app contact can be recorded as it is, relative to
+    /// the inbox's clock `now` (see [`InboundMessage::check`]).
+    check,
+    /// The clock's check alone (see [`InboundMessage::check_time`]).
+    check_time
+);
+
+clock_checks!(
     InboundHandover,
     /// Checks that the handover can be recorded as it is, relative to the
     /// inbox's clock `now` (see [`InboundMessage::check`]).
@@ -747,6 +801,7 @@ impl InboundEvent {
             InboundEvent::Echo(e) => e.message.check(now),
             InboundEvent::Standby(c) => c.message().check(now),
             InboundEvent::Handover(h) => h.check(now),
+            InboundEvent::AppContact(a) => a.check(now),
         }
     }
 
@@ -759,6 +814,7 @@ impl InboundEvent {
             InboundEvent::Echo(e) => &e.message.phone_number_id,
             InboundEvent::Standby(c) => &c.message().phone_number_id,
             InboundEvent::Handover(h) => &h.phone_number_id,
+            InboundEvent::AppContact(a) => &a.phone_number_id,
         }
     }
 }

@@ -47,6 +47,7 @@ fn contact(tags: &[&str]) -> Contact {
         profile_name: Some("Maria".into()),
         username: None,
         marketing: None,
+        app_name: None,
         display_name: None,
         tags: tags.iter().map(|s| s.to_string()).collect(),
         attributes: BTreeMap::from([("tier".to_string(), "Gold".to_string())]),

@@ -93,6 +93,7 @@ async function renderContactPanel() {
       el("dt", {}, t("contact.whatsapp")),
       el("dd", { "data-testid": "contact-number" }, k.identity.wa_id ? `+${k.identity.wa_id}` : "—"),
       k.username ? [el("dt", {}, t("contact.username")), el("dd", { "data-testid": "contact-username" }, handleOf({ identity: {}, username: k.username }))] : null,
+      k.app_name ? [el("dt", {}, t("contact.app-name")), el("dd", { "data-testid": "contact-app-name" }, k.app_name)] : null,
       k.identity.user_id ? [el("dt", {}, t("contact.wa-user")), el("dd", {}, k.identity.user_id)] : null,
       k.identity.parent_user_id ? [el("dt", {}, t("contact.wa-parent")), el("dd", {}, k.identity.parent_user_id)] : null,
       el("dt", {}, t("contact.profile")),

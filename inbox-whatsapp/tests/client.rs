@@ -668,3 +668,30 @@ async fn throughput_is_limited_per_number() {
     })
     .is_err());
 }
+
+#[tokio::test]
+async fn a_coexistence_number_is_held_to_its_own_rate() {
+    let server = posts(ok_response("wamid.x"), None).await;
+    let mut config = GraphConfig::new(TOKEN).base_url(server.uri());
+    config.messages_per_second = 1000;
+    config.coexistence_messages_per_second = 5;
+    let c = GraphClient::new(config).unwrap();
+    let mut shared = request("hi");
+    shared.channel.coexistence = true;
+    // Its bucket holds 5: the 6th to 10th sends wait for it to refill.
+    // Asserted only as "not all at once".
+    let start = std::time::Instant::now();
+    for _ in 0..10 {
+        c.send(&shared).await.unwrap();
+    }
+    assert!(
+        start.elapsed() >= Duration::from_millis(500),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(GraphClient::new(GraphConfig {
+        coexistence_messages_per_second: 0,
+        ..GraphConfig::new(TOKEN)
+    })
+    .is_err());
+}

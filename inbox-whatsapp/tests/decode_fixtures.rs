@@ -741,3 +741,46 @@ fn calls_become_call_messages_and_a_missed_one_is_told_apart() {
     .unwrap();
     assert!(matches!(&again[..], [Decoded::Message(m)] if m.message == calls[1].message));
 }
+
+#[test]
+fn business_app_contacts_are_decoded_and_bad_ones_refused() {
+    let items = decoded_fixture("smb_app_state_sync.json");
+    let contacts: Vec<&inbox_core::InboundAppContact> = items
+        .iter()
+        .filter_map(|d| match d {
+            Decoded::AppContact(a) => Some(&**a),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(contacts.len(), 2, "{items:?}");
+    assert_eq!(
+        contacts[0].contact.wa_id.as_deref(),
+        Some("34611000001"),
+        "without the +"
+    );
+    assert_eq!(contacts[0].name.as_deref(), Some("Marta (tienda Sol)"));
+    assert!(!contacts[0].removed);
+    assert_eq!(
+        contacts[0].timestamp,
+        Utc.timestamp_opt(1_760_001_200, 0).unwrap()
+    );
+    assert!(contacts[1].removed);
+    assert_eq!(contacts[1].contact.user_id.as_deref(), Some("ES.jon0002"));
+    // Nobody to attribute it to: a dead letter; another item type: ignored.
+    assert_eq!(
+        items
+            .iter()
+            .filter(
+                |d| matches!(d, Decoded::Invalid { field, .. } if field == "smb_app_state_sync")
+            )
+            .count(),
+        1
+    );
+    assert_eq!(
+        items
+            .iter()
+            .filter(|d| matches!(d, Decoded::Ignored { .. }))
+            .count(),
+        1
+    );
+}

@@ -116,8 +116,9 @@ fn envelope_of(field: &str, value: Value) -> Value {
 }
 
 /// Every field the decoder reads (and one it does not).
-const FIELDS: [&str; 7] = [
+const FIELDS: [&str; 8] = [
     "messages",
+    "smb_app_state_sync",
     "smb_message_echoes",
     "standby",
     "messaging_handovers",
@@ -158,7 +159,8 @@ proptest! {
             "recipient": { "phone_number_id": "106" },
             "type": "control_passed",
             "control_passed": inner.clone(),
-            "calls": [inner],
+            "calls": [inner.clone()],
+            "state_sync": [{ "type": "contact", "contact": inner }],
         });
         for v in [value, shaped] {
             let body = serde_json::to_vec(&envelope_of(field, v)).unwrap();

@@ -123,6 +123,7 @@ fn external_id(event: &InboundEvent) -> &str {
         InboundEvent::Echo(e) => &e.message.external_id,
         InboundEvent::Standby(c) => &c.message().external_id,
         InboundEvent::Handover(h) => &h.phone_number_id,
+        InboundEvent::AppContact(a) => &a.phone_number_id,
     }
 }
 

@@ -147,6 +147,10 @@ pub struct ChannelConfig {
     /// its templates are listed (`POST /api/templates/sync` reads them).
     #[serde(default)]
     pub waba_id: Option<String>,
+    /// The number is also used in the WhatsApp Business app
+    /// (coexistence): sends to it are held to WhatsApp's 20 a second.
+    #[serde(default)]
+    pub coexistence: bool,
 }
 
 /// A team.
@@ -368,6 +372,7 @@ async fn provision_hosted(inbox: &Inbox, t: Hosted<'_>) -> Result<(), inbox_core
         inbox
             .provision_channel(&Channel {
                 waba_id: c.waba_id.clone(),
+                coexistence: c.coexistence,
                 ..Channel::new(
                     tenant.clone(),
                     ChannelId::new(&c.id)?,

@@ -64,6 +64,7 @@ impl Inbox {
                     .await
             }
             InboundEvent::Handover(h) => self.ingest_handover(h).await,
+            InboundEvent::AppContact(a) => self.ingest_app_contact(a).await,
         }
     }
 
@@ -363,6 +364,7 @@ impl Inbox {
                 profile_name: msg.profile_name.clone(),
                 username: msg.username.clone().filter(|u| !u.trim().is_empty()),
                 marketing: None,
+                app_name: None,
                 display_name: None,
                 tags: Vec::new(),
                 attributes: Default::default(),

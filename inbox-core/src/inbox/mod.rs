@@ -9,6 +9,7 @@
 
 mod access;
 mod actions;
+mod app_contacts;
 mod automation;
 mod canned;
 mod commit;

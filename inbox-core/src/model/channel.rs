@@ -29,6 +29,11 @@ pub struct Channel {
     /// from there). `None` when not known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waba_id: Option<String>,
+    /// The number is also used in the WhatsApp Business app (coexistence):
+    /// the business answers from the phone too (those messages arrive as
+    /// echoes), and WhatsApp holds the number to 20 messages a second.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub coexistence: bool,
 }
 
 impl Channel {
@@ -59,6 +64,7 @@ impl Channel {
             name,
             secrets_ref: None,
             waba_id: None,
+            coexistence: false,
         }
     }
 }

@@ -109,6 +109,12 @@ pub struct Contact {
     /// when (WhatsApp's `user_preferences`); `None` until they said.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub marketing: Option<MarketingChoice>,
+    /// The name the business gave them in the WhatsApp Business app's
+    /// contacts (coexistence numbers: `smb_app_state_sync`). It names
+    /// them for the team (`display_name`) unless someone on the team named
+    /// them otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_name: Option<String>,
     /// The name the team gave the contact (kept when WhatsApp's changes).
     #[serde(default)]
     pub display_name: Option<String>,

@@ -163,6 +163,10 @@ pub struct NumberForm {
     /// Meta's id of the WhatsApp Business Account the number belongs to,
     /// where its templates are listed (left out: as it is; empty: none).
     pub waba_id: Option<String>,
+    /// Whether the number is also used in the WhatsApp Business app
+    /// (coexistence: sends held to 20 a second; left out: as it is).
+    #[serde(default)]
+    pub coexistence: Option<bool>,
     /// The Graph API access token for this number. Stored sealed; the
     /// Graph client sends for the number with it (through
     /// [`StoredTokens`](crate::secrets::StoredTokens)).
@@ -199,6 +203,8 @@ pub struct NumberView {
     pub name: String,
     /// Its WhatsApp Business Account's id, if set.
     pub waba_id: Option<String>,
+    /// Whether it is also used in the WhatsApp Business app.
+    pub coexistence: bool,
     /// The names of the secrets stored for it.
     pub secrets: Vec<String>,
     /// Where Meta should send its webhooks, below this API's root.
@@ -221,6 +227,7 @@ async fn number_view(op: &Operator, channel: Channel) -> ApiResult<NumberView> {
         display_number: channel.display_number,
         name: channel.name,
         waba_id: channel.waba_id,
+        coexistence: channel.coexistence,
         secrets,
     })
 }
@@ -275,9 +282,11 @@ pub async fn put_number(
             return Err(inbox_core::Error::invalid(name, "must not be empty").into());
         }
     }
-    let (status, label, waba) = match store.channel(&tenant, &id).await {
-        Ok(c) => (StatusCode::OK, c.name, c.waba_id),
-        Err(inbox_core::Error::NotFound { .. }) => (StatusCode::CREATED, id.to_string(), None),
+    let (status, label, waba, shared) = match store.channel(&tenant, &id).await {
+        Ok(c) => (StatusCode::OK, c.name, c.waba_id, c.coexistence),
+        Err(inbox_core::Error::NotFound { .. }) => {
+            (StatusCode::CREATED, id.to_string(), None, false)
+        }
         Err(e) => return Err(e.into()),
     };
     let mut channel = Channel::new(
@@ -291,6 +300,7 @@ pub async fn put_number(
         Some(w) => Some(w.trim().to_string()).filter(|w| !w.is_empty()),
         None => waba,
     };
+    channel.coexistence = form.coexistence.unwrap_or(shared);
     op.state.inbox.provision_channel(&channel).await?;
     for (name, secret) in given {
         let Some(secret) = secret else { continue };

@@ -85,6 +85,10 @@ pub struct GraphConfig {
     /// Messages per second per number (WhatsApp's default is 80; up to
     /// 1,000 when Meta raises it).
     pub messages_per_second: u32,
+    /// Messages per second per number used in the WhatsApp Business app
+    /// too ([`Channel::coexistence`](inbox_core::model::Channel::coexistence)):
+    /// WhatsApp's fixed 20.
+    pub coexistence_messages_per_second: u32,
 }
 
 impl std::fmt::Debug for GraphConfig {
@@ -101,6 +105,10 @@ impl std::fmt::Debug for GraphConfig {
             .field("connect_timeout", &self.connect_timeout)
             .field("retry", &self.retry)
             .field("messages_per_second", &self.messages_per_second)
+            .field(
+                "coexistence_messages_per_second",
+                &self.coexistence_messages_per_second,
+            )
             .finish()
     }
 }
@@ -126,6 +134,7 @@ impl GraphConfig {
             connect_timeout: Duration::from_secs(10),
             retry: RetryPolicy::default(),
             messages_per_second: 80,
+            coexistence_messages_per_second: 20,
         }
     }
 
@@ -249,6 +258,8 @@ pub struct GraphClient {
     http: reqwest::Client,
     config: Arc<GraphConfig>,
     limiter: Arc<DefaultKeyedRateLimiter<String>>,
+    /// The limit of coexistence numbers.
+    coexistence_limiter: Arc<DefaultKeyedRateLimiter<String>>,
     tokens: Option<Arc<dyn TokenSource>>,
 }
 
@@ -297,13 +308,19 @@ impl GraphClient {
             .connect_timeout(config.connect_timeout)
             .build()
             .map_err(|e| WhatsAppError::Config(format!("HTTP client: {e}")))?;
-        let rate = NonZeroU32::new(config.messages_per_second).ok_or_else(|| {
-            WhatsAppError::Config("messages_per_second must be at least 1".into())
-        })?;
+        let rate = |name: &str, per_second: u32| {
+            NonZeroU32::new(per_second)
+                .map(|r| Arc::new(RateLimiter::keyed(Quota::per_second(r))))
+                .ok_or_else(|| WhatsAppError::Config(format!("{name} must be at least 1")))
+        };
         Ok(Self {
             http,
+            limiter: rate("messages_per_second", config.messages_per_second)?,
+            coexistence_limiter: rate(
+                "coexistence_messages_per_second",
+                config.coexistence_messages_per_second,
+            )?,
             config: Arc::new(config),
-            limiter: Arc::new(RateLimiter::keyed(Quota::per_second(rate))),
             tokens: None,
         })
     }
@@ -507,7 +524,10 @@ impl GraphClient {
         let bytes = self
             .with_retries("send message", || {
                 let req = self.http.post(&url).bearer_auth(token.expose()).json(&body);
-                let limiter = self.limiter.clone();
+                let limiter = match request.channel.coexistence {
+                    true => self.coexistence_limiter.clone(),
+                    false => self.limiter.clone(),
+                };
                 let key = pnid.clone();
                 async move {
                     limiter.until_key_ready(&key).await;

@@ -196,6 +196,9 @@ pub enum Decoded {
         /// Whether the controlling app sent it.
         by_business: bool,
     },
+    /// A contact of the WhatsApp Business app added, renamed or removed
+    /// (`smb_app_state_sync`).
+    AppContact(Box<inbox_core::InboundAppContact>),
     /// Control of a customer's thread changed hands
     /// (`messaging_handovers`).
     Handover {
@@ -255,6 +258,7 @@ impl Decoded {
             Decoded::Handover { handover, .. } => {
                 Some(InboundEvent::Handover((**handover).clone()))
             }
+            Decoded::AppContact(a) => Some(InboundEvent::AppContact((**a).clone())),
             _ => None,
         }
     }
@@ -347,6 +351,13 @@ pub fn decode_webhook(
                         received_at,
                         &mut out,
                     );
+                }
+                continue;
+            }
+            if field == "smb_app_state_sync" {
+                if let Some(value) = change.value {
+                    let waba = entry.id.as_deref();
+                    super::app_state::decode_state_sync_value(waba, value, received_at, &mut out);
                 }
                 continue;
             }

@@ -67,6 +67,10 @@ pub struct IngestSummary {
     /// Thread handovers (`messaging_handovers`) recorded.
     #[serde(default)]
     pub handovers: u32,
+    /// Contacts of the WhatsApp Business app (`smb_app_state_sync`)
+    /// recorded.
+    #[serde(default)]
+    pub app_contacts: u32,
     /// Value-level errors reported by Meta.
     pub errors: u32,
     /// Changes of other fields, acknowledged and ignored.
@@ -246,6 +250,7 @@ fn named_numbers(items: &[Decoded]) -> BTreeSet<&str> {
                 Some(m.message.phone_number_id.as_str())
             }
             Decoded::Handover { handover, .. } => Some(handover.phone_number_id.as_str()),
+            Decoded::AppContact(a) => Some(a.phone_number_id.as_str()),
             Decoded::Error {
                 phone_number_id, ..
             }

@@ -66,6 +66,12 @@ impl<'a> Delivery<'a> {
                     self.flush_statuses().await?;
                     self.copy(item).await?;
                 }
+                Decoded::AppContact(a) => {
+                    self.flush_statuses().await?;
+                    let pnid = Some(a.phone_number_id.clone());
+                    let raw = super::app_state::webhook_of(&a);
+                    self.event(pnid, InboundEvent::AppContact(*a), raw).await?;
+                }
                 Decoded::Handover { handover, raw } => {
                     self.flush_statuses().await?;
                     let pnid = Some(handover.phone_number_id.clone());
@@ -220,6 +226,7 @@ impl<'a> Delivery<'a> {
             IngestOutcome::StatusApplied { .. } => s.statuses += 1,
             IngestOutcome::Preference { .. } => s.preferences += 1,
             IngestOutcome::Handover { .. } => s.handovers += 1,
+            IngestOutcome::AppContact { .. } => s.app_contacts += 1,
             _ => s.statuses_ignored += 1,
         }
     }

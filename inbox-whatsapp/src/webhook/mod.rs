@@ -3,6 +3,7 @@
 //! [`Inbox`](inbox_core::Inbox) with refused items kept as dead letters, and
 //! the decoder that replays them.
 
+mod app_state;
 mod calls;
 mod config;
 mod decode;

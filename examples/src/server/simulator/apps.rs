@@ -52,6 +52,22 @@ impl FakeMeta {
         Ok(id)
     }
 
+    /// The owner saves `wa_id` as `name` in the phone's contacts: a signed
+    /// `smb_app_state_sync` webhook.
+    pub async fn owner_saves_contact(&self, wa_id: &str, name: &str) -> Result<(), String> {
+        let value = json!({
+            "messaging_product": "whatsapp",
+            "metadata": self.metadata(),
+            "state_sync": [{
+                "type": "contact",
+                "contact": { "full_name": name, "phone_number": wa_id },
+                "action": "add",
+                "metadata": { "timestamp": Utc::now().timestamp().to_string() },
+            }],
+        });
+        self.post_change("smb_app_state_sync", value).await
+    }
+
     /// Meta's AI agent holds `wa_id`'s thread: the customer's message and
     /// the AI agent's answer reach the inbox as passive copies (`standby`).
     pub async fn ai_agent_conversation(

@@ -142,6 +142,7 @@ macro_rules! store_conformance_suites {
                     standby_copies_are_kept_and_never_routed,
                     a_claim_takes_the_thread_and_a_resolve_passes_it_back,
                     control_passed_to_the_inbox_is_routed,
+                    app_contacts_name_customers_for_the_team,
                 }
                 actions {
                     concurrent_claims_exactly_one_wins,

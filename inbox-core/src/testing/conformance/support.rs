@@ -60,6 +60,7 @@ pub(crate) fn contact(tenant: &str, id: &str, wa: &str) -> Contact {
         profile_name: None,
         username: None,
         marketing: None,
+        app_name: None,
         display_name: None,
         tags: vec![],
         attributes: Default::default(),

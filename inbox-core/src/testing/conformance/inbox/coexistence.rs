@@ -378,3 +378,102 @@ pub(crate) async fn control_passed_to_the_inbox_is_routed<S: Store + AsDynStore 
         }
     );
 }
+
+/// A contact of the WhatsApp Business app names the customer for the team
+/// (a new customer is created so their first message shows the name); a
+/// rename follows unless someone on the team named them otherwise;
+/// removing it from the app forgets the app's name only.
+pub(crate) async fn app_contacts_name_customers_for_the_team<S: Store + AsDynStore + ?Sized>(
+    store: Arc<S>,
+) {
+    let f = fixture(store).await;
+    let sync = |wa: &str, name: Option<&str>, removed: bool| {
+        InboundEvent::AppContact(crate::inbound::InboundAppContact {
+            phone_number_id: "1001".into(),
+            contact: ContactIdentity::wa(wa),
+            name: name.map(Into::into),
+            removed,
+            timestamp: crate::ports::Clock::now(f.clock.as_ref()),
+        })
+    };
+    let out = f
+        .inbox
+        .ingest(sync("34600000020", Some("Marta (tienda Sol)"), false))
+        .await
+        .unwrap();
+    let IngestOutcome::AppContact {
+        contact: Some(k),
+        changed: true,
+    } = out
+    else {
+        panic!("{out:?}")
+    };
+    let c = says(&f, "1001", "w1", "34600000020", "hola").await;
+    assert_eq!(
+        stored(&f, &c).await.contact,
+        k,
+        "her first message finds her"
+    );
+    let contact = || async { f.store.contact(&f.acme(), &k).await.unwrap() };
+    assert_eq!(
+        contact().await.display_name.as_deref(),
+        Some("Marta (tienda Sol)")
+    );
+    // Renamed on the phone: the team's name follows; the same again changes
+    // nothing.
+    f.inbox
+        .ingest(sync("34600000020", Some("Marta Sol"), false))
+        .await
+        .unwrap();
+    assert_eq!(contact().await.display_name.as_deref(), Some("Marta Sol"));
+    let again = f
+        .inbox
+        .ingest(sync("34600000020", Some("Marta Sol"), false))
+        .await
+        .unwrap();
+    assert_eq!(
+        again,
+        IngestOutcome::AppContact {
+            contact: Some(k.clone()),
+            changed: false
+        }
+    );
+    // The team names her: the app's next rename no longer does.
+    let ana = f.actor("ana");
+    let v = contact().await.version;
+    let update = crate::inbox::ContactUpdate {
+        display_name: Some("Marta — cliente VIP".into()),
+        ..Default::default()
+    };
+    f.inbox.update_contact(&ana, &k, v, update).await.unwrap();
+    f.inbox
+        .ingest(sync("34600000020", Some("Marta S."), false))
+        .await
+        .unwrap();
+    let now = contact().await;
+    assert_eq!(now.display_name.as_deref(), Some("Marta — cliente VIP"));
+    assert_eq!(now.app_name.as_deref(), Some("Marta S."));
+    // Removed from the app: the app's name is forgotten, nothing else.
+    f.inbox
+        .ingest(sync("34600000020", None, true))
+        .await
+        .unwrap();
+    let now = contact().await;
+    assert_eq!(
+        (now.app_name, now.display_name.as_deref()),
+        (None, Some("Marta — cliente VIP"))
+    );
+    // A removal of someone never heard from stores nothing.
+    let out = f
+        .inbox
+        .ingest(sync("34699999999", None, true))
+        .await
+        .unwrap();
+    assert_eq!(
+        out,
+        IngestOutcome::AppContact {
+            contact: None,
+            changed: false
+        }
+    );
+}
