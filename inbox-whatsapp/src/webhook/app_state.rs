@@ -11,7 +11,7 @@ use inbox_core::model::ContactIdentity;
 use inbox_core::InboundAppContact;
 
 use super::decode::Decoded;
-use super::preferences::text;
+use super::fields::{text, unix_time};
 use super::raw::envelope_of;
 
 #[derive(Deserialize)]
@@ -102,12 +102,7 @@ fn app_contact(
         .contact
         .ok_or_else(|| InboundRefusal::malformed("a contact item without a contact"))?;
     let stamp = item.metadata.as_ref().and_then(|m| m.timestamp.as_ref());
-    let timestamp = match text(stamp).map(|t| t.trim().parse::<i64>()) {
-        None => received_at,
-        Some(Ok(secs)) => DateTime::from_timestamp(secs, 0)
-            .ok_or_else(|| InboundRefusal::malformed("timestamp out of range"))?,
-        Some(Err(_)) => return Err(InboundRefusal::malformed("timestamp is not unix seconds")),
-    };
+    let timestamp = unix_time(stamp, received_at)?;
     let a = InboundAppContact {
         phone_number_id: pnid.to_string(),
         contact: ContactIdentity {

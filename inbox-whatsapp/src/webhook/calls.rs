@@ -11,7 +11,7 @@ use inbox_core::inbound::{InboundMessage, InboundRefusal};
 use inbox_core::model::{CallOutcome, ContactIdentity, Content, ReplyContext};
 
 use super::decode::{Decoded, DecodedMessage};
-use super::preferences::text;
+use super::fields::{text, unix_time};
 use super::raw::envelope_of;
 
 #[derive(Deserialize)]
@@ -191,12 +191,7 @@ fn decode_call(
         .ok_or_else(|| InboundRefusal::InvalidExternalId {
             detail: "the call has no id".into(),
         })?;
-    let timestamp = match text(call.timestamp.as_ref()).map(|t| t.trim().parse::<i64>()) {
-        None => received_at,
-        Some(Ok(secs)) => DateTime::from_timestamp(secs, 0)
-            .ok_or_else(|| InboundRefusal::malformed("timestamp out of range"))?,
-        Some(Err(_)) => return Err(InboundRefusal::malformed("timestamp is not unix seconds")),
-    };
+    let timestamp = unix_time(call.timestamp.as_ref(), received_at)?;
     let customer = call.customer();
     let contact = contacts
         .iter()

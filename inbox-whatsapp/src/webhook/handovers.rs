@@ -10,7 +10,7 @@ use inbox_core::inbound::{InboundHandover, InboundRefusal};
 use inbox_core::model::ContactIdentity;
 
 use super::decode::Decoded;
-use super::preferences::text;
+use super::fields::{text, unix_time};
 use super::raw::envelope_of;
 
 #[derive(Deserialize)]
@@ -113,13 +113,9 @@ pub(crate) fn decode_handover_value(
             ))
         }
     };
-    let timestamp = match text(value.timestamp.as_ref()).map(|t| t.trim().parse::<i64>()) {
-        None => Some(received_at),
-        Some(Ok(secs)) => DateTime::from_timestamp(secs, 0),
-        Some(Err(_)) => None,
-    };
-    let Some(timestamp) = timestamp else {
-        return out.push(refuse(Some(pnid), "timestamp is not unix seconds".into()));
+    let timestamp = match unix_time(value.timestamp.as_ref(), received_at) {
+        Ok(t) => t,
+        Err(reason) => return out.push(refuse(Some(pnid), reason.to_string())),
     };
     let handover = InboundHandover {
         phone_number_id: pnid.clone(),

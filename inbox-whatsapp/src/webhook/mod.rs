@@ -7,6 +7,7 @@ mod app_state;
 mod calls;
 mod config;
 mod decode;
+mod fields;
 mod handler;
 mod handovers;
 mod ingest;

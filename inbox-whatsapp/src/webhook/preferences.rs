@@ -9,6 +9,7 @@ use inbox_core::inbound::{InboundPreference, InboundRefusal};
 use inbox_core::model::ContactIdentity;
 
 use super::decode::Decoded;
+use super::fields::{text, unix_time};
 use super::raw::envelope_of;
 
 #[derive(Deserialize)]
@@ -32,15 +33,6 @@ struct WirePreference {
     category: Option<String>,
     value: Option<String>,
     timestamp: Option<serde_json::Value>,
-}
-
-/// A string or number as text (Meta sends ids and times as either).
-pub(super) fn text(v: Option<&serde_json::Value>) -> Option<String> {
-    match v? {
-        serde_json::Value::String(s) => Some(s.clone()),
-        serde_json::Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
 }
 
 /// Decodes a `user_preferences` change value into one item per choice
@@ -82,12 +74,7 @@ pub(crate) fn decode_preferences_value(
         ));
     };
     for p in value.user_preferences {
-        let timestamp = match text(p.timestamp.as_ref()).map(|t| t.trim().parse::<i64>()) {
-            None => Ok(received_at),
-            Some(Ok(secs)) => DateTime::from_timestamp(secs, 0)
-                .ok_or_else(|| InboundRefusal::malformed("timestamp out of range")),
-            Some(Err(_)) => Err(InboundRefusal::malformed("timestamp is not whole seconds")),
-        };
+        let timestamp = unix_time(p.timestamp.as_ref(), received_at);
         let choice = timestamp.and_then(|timestamp| {
             let preference = InboundPreference {
                 phone_number_id: pnid.clone(),
