@@ -38,16 +38,20 @@ function threadBanner(c) {
     );
   }
   if (!th.previous) return null;
+  // (an app the inbox could not name has no role to hand back to)
+  const named = th.previous !== "another_app" && th.previous !== "released";
   return el(
     "div",
     { class: "thread-banner ours", role: "status", "data-testid": "thread-banner" },
     el("span", {}, t("thread.ours", { app: appName(th.previous) })),
     th.metadata ? el("q", { class: "thread-summary", "data-testid": "thread-summary" }, th.metadata) : null,
-    el(
-      "button",
-      { onclick: () => go({ action: "pass", target_role: th.previous }), "data-testid": "hand-back" },
-      t("thread.hand-back", { app: appName(th.previous) }),
-    ),
+    named
+      ? el(
+          "button",
+          { onclick: () => go({ action: "pass", target_role: th.previous }), "data-testid": "hand-back" },
+          t("thread.hand-back", { app: appName(th.previous) }),
+        )
+      : null,
   );
 }
 
@@ -67,6 +71,7 @@ function threadHistory(k) {
       if (k.how === "taken" && !k.owner) return t("history.thread-taken-in", { app: previous });
       if (k.how === "taken") return t("history.thread-taken-out", { app: owner });
       if (k.how === "released") return t("history.thread-released");
+      if (k.how === "seen_live") return t("history.thread-back", { app: previous });
       return t("history.thread-seen", { app: owner });
     }
     case "thread_control_failed":

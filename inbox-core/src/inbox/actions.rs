@@ -173,7 +173,7 @@ impl Inbox {
     ) -> Result<ActionOutcome> {
         let me = self.agent_allowed(actor, Action::Claim).await?;
         let warning = self.capacity_warning(&me, 1).await?;
-        let took = self.take_on_claim(actor, id, seen_version).await?;
+        let took = self.take_on_claim(&me, id, seen_version).await?;
         let result = self
             .act_as(&me, actor, Target::strict(id, seen_version, "claim"), |d| {
                 claim_in(d, warning.clone())?;
@@ -844,7 +844,8 @@ impl Inbox {
         let me = self.agent_allowed(actor, Action::ChangeStatus).await?;
         let handed_back = match status {
             ConversationStatus::Resolved => {
-                self.hand_back_on_resolve(actor, id, seen_version).await?
+                self.hand_back_on_resolve(&me, actor, id, seen_version)
+                    .await?
             }
             _ => None,
         };

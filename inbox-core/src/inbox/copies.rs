@@ -217,7 +217,9 @@ pub(super) fn extend_window(c: &mut Conversation, at: DateTime<Utc>) {
 /// A standby copy shows another app controls the thread: recorded when
 /// the conversation thought the inbox did.
 fn seen_elsewhere(c: &mut Conversation, app: Option<&str>, at: DateTime<Utc>) -> Option<EventKind> {
-    if c.controlled_elsewhere().is_some() {
+    // Known already, or older than what the inbox learned since (a late
+    // copy from before a take or a handover).
+    if c.controlled_elsewhere().is_some() || c.thread.as_ref().is_some_and(|t| t.since > at) {
         return None;
     }
     let owner = app.unwrap_or(UNNAMED_APP);
@@ -229,6 +231,23 @@ fn seen_elsewhere(c: &mut Conversation, app: Option<&str>, at: DateTime<Utc>) ->
         owner: Some(owner.to_string()),
         previous: None,
         how: "seen_on_standby".into(),
+        metadata: None,
+    })
+}
+
+/// A customer's message reached the inbox live while it thought another
+/// app controlled the thread (WhatsApp released it, or it came back
+/// without a handover): the inbox has it again. The change, if any.
+pub(super) fn seen_here(c: &mut Conversation, at: DateTime<Utc>) -> Option<EventKind> {
+    let previous = c.controlled_elsewhere()?.to_string();
+    if c.thread.as_ref().is_some_and(|t| t.since > at) {
+        return None;
+    }
+    c.thread = Some(ThreadControl::ours_since(Some(previous.clone()), at, None));
+    Some(EventKind::ThreadControlChanged {
+        owner: None,
+        previous: Some(previous),
+        how: "seen_live".into(),
         metadata: None,
     })
 }

@@ -225,8 +225,14 @@ impl Inbox {
         }
         let policy = self.policy(&channel.tenant).await?;
         let now = self.now();
+        // Copies (echoes, standby) always continue the latest conversation:
+        // they reopen nothing and open a new one only when there is none.
+        let live = arrival == Arrival::Customer;
         let latest = context.latest.filter(|c| {
-            c.status.is_active() || is_quiet(&msg.content) || reopens(policy.reopen(), c, now)
+            c.status.is_active()
+                || is_quiet(&msg.content)
+                || !live
+                || reopens(policy.reopen(), c, now)
         });
         let with_calendar = latest.as_ref().map(|c| (c, policy.sla.calendar_for(c)));
         let arrived = Arrived::new(msg, arrival, with_calendar, now);
@@ -267,7 +273,13 @@ impl Inbox {
         let opened = before.is_none();
         let reopened = !quiet && !opened && reopen(&mut conversation, &mut events);
         let message = match arrived.arrival.kept() {
-            None => self.received(channel, &contact, msg, &mut conversation, now)?,
+            None => {
+                events.extend(super::copies::seen_here(
+                    &mut conversation,
+                    msg.timestamp.min(now),
+                ));
+                self.received(channel, &contact, msg, &mut conversation, now)?
+            }
             Some(kept) => {
                 let id = self.new_id("message")?;
                 let (message, event) = kept.keep(&arrived, id, &contact, &mut conversation, now);
@@ -651,14 +663,18 @@ fn update_contact(next: &mut Contact, msg: &InboundMessage) -> Vec<&'static str>
 
 /// What a call message does: whether the business made the call (it is
 /// then outbound, by the system), and whether it answers the customer
-/// (the business called back, or someone answered the customer's call).
+/// (the business called back, answered or not, or someone answered the
+/// customer's call).
 fn call_effect(content: &Content) -> (bool, bool) {
     match content {
         Content::Call {
             from_customer: false,
             outcome,
             ..
-        } => (true, *outcome != CallOutcome::Ringing),
+        } => (
+            true,
+            matches!(outcome, CallOutcome::Answered | CallOutcome::NotAnswered),
+        ),
         Content::Call { outcome, .. } => (false, *outcome == CallOutcome::Answered),
         _ => (false, false),
     }

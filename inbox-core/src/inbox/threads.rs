@@ -99,11 +99,22 @@ impl Inbox {
         let (contact, contact_write, leading) =
             self.contact_for(&channel.tenant, &stand_in, context.contact, now)?;
         let latest = context.latest.filter(|c| c.contact == contact.id);
+        let owner = if h.to_us {
+            None
+        } else {
+            h.new_owner.as_deref()
+        };
+        let known = |t: &ThreadControl| {
+            // An older handover than the one recorded, or the same one
+            // again (Meta redelivers; a time may be missing).
+            t.since > h.timestamp
+                || (t.owner.as_deref() == owner && t.since == h.timestamp)
+                || (t.owner.as_deref() == owner && t.metadata == h.metadata)
+        };
         if latest
             .as_ref()
-            .is_some_and(|c| c.thread.as_ref().is_some_and(|t| t.since > h.timestamp))
+            .is_some_and(|c| c.thread.as_ref().is_some_and(known))
         {
-            // An older handover than the one recorded.
             return Ok(None);
         }
         let (before, mut c, mut events) = match latest {
@@ -234,6 +245,9 @@ impl Inbox {
         let me = self.agent_allowed(actor, Action::Claim).await?;
         let current = self.ports.store.conversation(&actor.tenant, id).await?;
         permissions::require_view(&me, &current)?;
+        // A stale version is refused before WhatsApp is asked anything.
+        let target = Target::strict(id, seen_version, action.name());
+        self.check_seen(&me, &current, &target).await?;
         let ours = current.controlled_elsewhere().is_none();
         match (&action, ours) {
             (ThreadAction::Take, true) => {
@@ -308,16 +322,22 @@ impl Inbox {
     /// Nothing is called for a stale `seen_version` (the claim fails).
     pub(super) async fn take_on_claim(
         &self,
-        actor: &Actor,
+        me: &crate::model::Agent,
         id: &ConversationId,
         seen_version: u64,
     ) -> Result<Option<ThreadCall>> {
-        if self.policy(&actor.tenant).await?.thread().on_claim != ClaimThread::Take {
+        if self.policy(&me.tenant).await?.thread().on_claim != ClaimThread::Take {
             return Ok(None);
         }
-        let c = self.ports.store.conversation(&actor.tenant, id).await?;
-        let someone_else = c.assignee.as_ref().is_some_and(|a| a != &actor.agent);
-        if c.controlled_elsewhere().is_none() || someone_else || c.version != seen_version {
+        let c = self.ports.store.conversation(&me.tenant, id).await?;
+        // Only a claim that will be made takes the thread.
+        permissions::require_view(me, &c)?;
+        let someone_else = c.assignee.as_ref().is_some_and(|a| a != &me.id);
+        if c.controlled_elsewhere().is_none()
+            || someone_else
+            || !c.status.is_active()
+            || c.version != seen_version
+        {
             return Ok(None);
         }
         Ok(Some(self.call_thread(&c, ThreadAction::Take, None).await?))
@@ -328,22 +348,26 @@ impl Inbox {
     /// fails).
     pub(super) async fn hand_back_on_resolve(
         &self,
+        me: &crate::model::Agent,
         actor: &Actor,
         id: &ConversationId,
         seen_version: u64,
     ) -> Result<Option<ThreadCall>> {
         let policy = self.policy(&actor.tenant).await?.thread();
         let c = self.ports.store.conversation(&actor.tenant, id).await?;
+        permissions::require_view(me, &c)?;
         let Some(thread) = c.thread.as_ref().filter(|t| t.ours()) else {
             return Ok(None);
         };
         if c.status == ConversationStatus::Resolved || c.version != seen_version {
             return Ok(None);
         }
-        let action = match (policy.on_resolve, &thread.previous) {
-            (ResolveThread::PassBack, Some(previous)) => ThreadAction::Pass {
-                target_role: previous.clone(),
-            },
+        // An app known only as "another app" (seen on standby, released)
+        // has no role to pass to: WhatsApp's routing picks instead.
+        let role = thread.previous.clone().filter(|p| is_role(p));
+        let action = match (policy.on_resolve, role) {
+            (ResolveThread::PassBack, Some(target_role)) => ThreadAction::Pass { target_role },
+            (ResolveThread::PassBack, None) if thread.previous.is_some() => ThreadAction::Release,
             (ResolveThread::Release, _) => ThreadAction::Release,
             _ => return Ok(None),
         };
@@ -360,10 +384,16 @@ pub(super) fn record_call(d: &mut Draft<'_>, call: &ThreadCall) {
     let before = c.controlled_elsewhere().map(str::to_string);
     if let Err(e) = &call.result {
         let reason = refusal(e);
-        d.warnings.push(format!(
-            "WhatsApp did not {} the thread: {reason}",
-            call.action.name()
-        ));
+        d.warnings.push(match e {
+            TransportError::InDoubt { .. } => format!(
+                "it is not known whether WhatsApp did {} the thread: {reason}",
+                call.action.name()
+            ),
+            _ => format!(
+                "WhatsApp did not {} the thread: {reason}",
+                call.action.name()
+            ),
+        });
         d.emit(EventKind::ThreadControlFailed {
             action: call.action.name().into(),
             reason,
@@ -411,6 +441,12 @@ fn changed(
 /// Who controls a released thread until the customer writes again:
 /// WhatsApp's routing decides.
 pub const RELEASED: &str = "released";
+
+/// Whether `app` names a role WhatsApp can pass a thread to (not a stand-in
+/// for an app the inbox could not name).
+fn is_role(app: &str) -> bool {
+    app != RELEASED && app != super::UNNAMED_APP
+}
 
 /// A refusal in words: WhatsApp's 2494191 explained.
 fn refusal(e: &TransportError) -> String {

@@ -200,8 +200,10 @@ pub trait Transport: Send + Sync {
     /// Sends one message.
     async fn send(&self, request: &OutboundRequest) -> Result<SendReceipt, TransportError>;
 
-    /// Takes, passes or releases control of a customer's thread. Once:
-    /// never retried within the call. A transport without thread control
+    /// Takes, passes or releases control of a customer's thread. Like a
+    /// send: a request the provider refused or never received may be
+    /// retried within the call, one whose outcome is unknown is not (it
+    /// is [`TransportError::InDoubt`]). A transport without thread control
     /// (the default) refuses with [`TransportError::Rejected`] and says so.
     async fn thread_control(&self, request: &ThreadControlRequest) -> Result<(), TransportError> {
         Err(TransportError::Rejected {

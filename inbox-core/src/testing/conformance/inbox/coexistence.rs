@@ -239,6 +239,10 @@ pub(crate) async fn a_claim_takes_the_thread_and_a_resolve_passes_it_back<
         stored(&f, &c).await.controlled_elsewhere(),
         Some("ai_agent")
     );
+    // A take on a stale version is refused before WhatsApp is asked.
+    let stale = f.inbox.take_thread(&f.actor("ben"), &c, 1).await;
+    assert_eq!(refused(stale), "conflict");
+    assert!(f.transport.thread_calls().is_empty());
     // WhatsApp refuses the take: the claim stands, the thread stays.
     f.transport.fail_next_thread_call(TransportError::Rejected {
         code: Some(2494191),
@@ -311,6 +315,14 @@ pub(crate) async fn a_claim_takes_the_thread_and_a_resolve_passes_it_back<
             "passed:ai_agent"
         ]
     );
+    // The customer's next message reaches the inbox live (the AI agent
+    // let the thread go without a handover): the inbox has it again.
+    f.advance(TimeDelta::minutes(1));
+    let back = says(&f, "1001", "wamid.t9", wa, "¿Seguís ahí?").await;
+    assert_eq!(back, c);
+    let thread = stored(&f, &c).await.thread.unwrap();
+    assert!(thread.ours());
+    assert_eq!(thread.previous.as_deref(), Some("ai_agent"));
 }
 
 /// Meta's AI agent passes a customer to the inbox: the conversation waits
@@ -349,8 +361,20 @@ pub(crate) async fn control_passed_to_the_inbox_is_routed<S: Store + AsDynStore 
     let thread = now.thread.clone().unwrap();
     assert!(thread.ours());
     assert_eq!(thread.metadata.as_deref(), Some(summary));
-    // The same handover again (Meta retries): nothing new.
+    // The same handover again (Meta retries), or an older one: nothing new.
     let before = events_of(&f, &c).await.len();
+    let again = f
+        .inbox
+        .ingest(InboundEvent::Handover(passed.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        again,
+        IngestOutcome::Handover {
+            conversation: None,
+            changed: false
+        }
+    );
     f.advance(TimeDelta::minutes(1));
     let mut older = passed;
     older.timestamp -= TimeDelta::minutes(1);
