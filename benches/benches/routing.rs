@@ -76,6 +76,7 @@ fn setup() -> (Conversation, Contact, Roster) {
         username: None,
         marketing: None,
         app_name: None,
+        app_name_at: None,
         display_name: None,
         tags: vec!["newsletter".into()],
         attributes: [("tier".to_string(), "silver".to_string())].into(),

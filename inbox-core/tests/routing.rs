@@ -48,6 +48,7 @@ fn contact(tags: &[&str]) -> Contact {
         username: None,
         marketing: None,
         app_name: None,
+        app_name_at: None,
         display_name: None,
         tags: tags.iter().map(|s| s.to_string()).collect(),
         attributes: BTreeMap::from([("tier".to_string(), "Gold".to_string())]),

@@ -191,3 +191,69 @@ async fn a_take_whatsapp_does_not_permit_keeps_the_claim_and_says_why() {
     }
     server.verify().await;
 }
+
+/// A transport whose take lets a supervisor assign the conversation to
+/// Ben first: the claim that asked for the take then fails.
+struct RacingTake {
+    inbox: std::sync::OnceLock<Inbox>,
+    conversation: std::sync::OnceLock<ConversationId>,
+    sam: inbox_core::Actor,
+}
+
+#[async_trait::async_trait]
+impl Transport for RacingTake {
+    async fn send(
+        &self,
+        _: &inbox_core::ports::OutboundRequest,
+    ) -> Result<inbox_core::ports::SendReceipt, inbox_core::ports::TransportError> {
+        Err(inbox_core::ports::TransportError::Rejected {
+            code: None,
+            message: "not in this test".into(),
+        })
+    }
+
+    async fn thread_control(
+        &self,
+        _: &inbox_core::ports::ThreadControlRequest,
+    ) -> Result<(), inbox_core::ports::TransportError> {
+        let (inbox, c) = (self.inbox.get().unwrap(), self.conversation.get().unwrap());
+        let v = inbox
+            .conversation_state(&self.sam, c)
+            .await
+            .unwrap()
+            .version;
+        let ben = inbox_core::Assignee::Agent(inbox_core::AgentId::new("ben").unwrap());
+        inbox.assign(&self.sam, c, v, ben, "faster").await.unwrap();
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_take_made_for_a_claim_that_then_fails_is_still_recorded() {
+    let mut f = common::fixture().await;
+    let racing = Arc::new(RacingTake {
+        inbox: Default::default(),
+        conversation: Default::default(),
+        sam: f.actor("sam"),
+    });
+    f.inbox = Inbox::new(
+        Ports {
+            transport: racing.clone(),
+            ..f.inbox.ports().clone()
+        },
+        InboxConfig::default(),
+    );
+    racing.inbox.set(f.inbox.clone()).unwrap();
+    let c = ai_agent_holds_the_thread(&f).await;
+    racing.conversation.set(c.clone()).unwrap();
+    let ana = f.actor("ana");
+    let v = f.version(&c).await.unwrap();
+    let lost = f.inbox.claim(&ana, &c, v).await.unwrap_err();
+    assert_eq!(lost.code(), "already_owned", "{lost}");
+    // WhatsApp did give the inbox the thread: the conversation says so.
+    let now = f.inbox.conversation_state(&ana, &c).await.unwrap();
+    assert_eq!(now.assignee.as_ref().map(|a| a.as_str()), Some("ben"));
+    let thread = now.thread.unwrap();
+    assert!(thread.ours(), "{thread:?}");
+    assert_eq!(thread.previous.as_deref(), Some("ai_agent"));
+}

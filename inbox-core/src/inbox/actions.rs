@@ -183,6 +183,9 @@ impl Inbox {
                 Ok(())
             })
             .await;
+        if let (Err(_), Some(call)) = (&result, &took) {
+            self.keep_thread_change(&actor.tenant, id, call).await;
+        }
         match result {
             // A stale claim on a conversation someone else now owns: "already
             // owned by X" is what the caller needs to hear.
@@ -849,19 +852,24 @@ impl Inbox {
             }
             _ => None,
         };
-        self.act_as(
-            &me,
-            actor,
-            Target::strict(id, seen_version, "change status"),
-            |d| {
-                change_status(d, status, None)?;
-                if let Some(call) = &handed_back {
-                    super::threads::record_call(d, call);
-                }
-                Ok(())
-            },
-        )
-        .await
+        let result = self
+            .act_as(
+                &me,
+                actor,
+                Target::strict(id, seen_version, "change status"),
+                |d| {
+                    change_status(d, status, None)?;
+                    if let Some(call) = &handed_back {
+                        super::threads::record_call(d, call);
+                    }
+                    Ok(())
+                },
+            )
+            .await;
+        if let (Err(_), Some(call)) = (&result, &handed_back) {
+            self.keep_thread_change(&actor.tenant, id, call).await;
+        }
+        result
     }
 
     /// Snoozes a conversation until `until`: in the future, and no further

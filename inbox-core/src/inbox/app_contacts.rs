@@ -39,12 +39,15 @@ impl Inbox {
                     })
                 }
             };
-            if !renamed(&mut next, name) && before.is_some() {
+            // An older report than the one kept, delivered late.
+            let stale = next.app_name_at.is_some_and(|at| at > a.timestamp);
+            if (stale || !renamed(&mut next, name)) && before.is_some() {
                 return Ok(IngestOutcome::AppContact {
                     contact: Some(next.id),
                     changed: false,
                 });
             }
+            next.app_name_at = Some(a.timestamp);
             next.version = before.as_ref().map_or(1, |b| b.version + 1);
             let kind = match &before {
                 Some(_) => EventKind::ContactUpdated {
@@ -89,6 +92,7 @@ impl Inbox {
             username: None,
             marketing: None,
             app_name: None,
+            app_name_at: None,
             display_name: None,
             tags: Vec::new(),
             attributes: Default::default(),

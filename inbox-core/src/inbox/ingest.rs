@@ -377,6 +377,7 @@ impl Inbox {
                 username: msg.username.clone().filter(|u| !u.trim().is_empty()),
                 marketing: None,
                 app_name: None,
+                app_name_at: None,
                 display_name: None,
                 tags: Vec::new(),
                 attributes: Default::default(),

@@ -376,6 +376,48 @@ impl Inbox {
     }
 }
 
+impl Inbox {
+    /// Records a thread change WhatsApp made for a claim or resolve that
+    /// then failed to commit (another agent was faster): the thread did
+    /// change hands, so the conversation says so, by the system, on its
+    /// own. A call WhatsApp refused changed nothing and is not recorded.
+    /// Best effort: should this fail too, the next handover, standby copy
+    /// or live message sets the thread right.
+    pub(super) async fn keep_thread_change(
+        &self,
+        tenant: &crate::ids::TenantId,
+        id: &ConversationId,
+        call: &ThreadCall,
+    ) {
+        if call.result.is_err() {
+            return;
+        }
+        let Ok(current) = self.ports.store.conversation(tenant, id).await else {
+            return;
+        };
+        let now = self.now();
+        let mut after = current.clone();
+        let previous = current.controlled_elsewhere().map(str::to_string);
+        let (thread, how) = changed(
+            current.thread.as_ref(),
+            &call.action,
+            now,
+            call.metadata.clone(),
+        );
+        let owner = thread.owner.clone();
+        after.thread = Some(thread);
+        let mut decision = Decision::new(EventActor::System, current, after);
+        decision.sla = SlaStep::IfAutomated;
+        decision.events.push(EventKind::ThreadControlChanged {
+            owner,
+            previous,
+            how: how.into(),
+            metadata: call.metadata.clone(),
+        });
+        let _ = self.apply(decision).await;
+    }
+}
+
 /// Records a thread control call on the draft: the new controller, or the
 /// refusal (and a warning for the agent).
 pub(super) fn record_call(d: &mut Draft<'_>, call: &ThreadCall) {

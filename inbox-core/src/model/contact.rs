@@ -115,6 +115,10 @@ pub struct Contact {
     /// them otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_name: Option<String>,
+    /// When the app last said what `app_name` is: an older report,
+    /// delivered late, changes nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_name_at: Option<chrono::DateTime<chrono::Utc>>,
     /// The name the team gave the contact (kept when WhatsApp's changes).
     #[serde(default)]
     pub display_name: Option<String>,

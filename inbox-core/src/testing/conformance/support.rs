@@ -61,6 +61,7 @@ pub(crate) fn contact(tenant: &str, id: &str, wa: &str) -> Contact {
         username: None,
         marketing: None,
         app_name: None,
+        app_name_at: None,
         display_name: None,
         tags: vec![],
         attributes: Default::default(),

@@ -487,6 +487,13 @@ pub(crate) async fn app_contacts_name_customers_for_the_team<S: Store + AsDynSto
         (now.app_name, now.display_name.as_deref()),
         (None, Some("Marta — cliente VIP"))
     );
+    // An older report delivered late changes nothing.
+    let mut late = sync("34600000020", Some("Marta (old)"), false);
+    if let InboundEvent::AppContact(a) = &mut late {
+        a.timestamp -= TimeDelta::hours(1);
+    }
+    f.inbox.ingest(late).await.unwrap();
+    assert_eq!(contact().await.app_name, None);
     // A removal of someone never heard from stores nothing.
     let out = f
         .inbox
