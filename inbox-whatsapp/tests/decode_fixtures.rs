@@ -486,13 +486,7 @@ fn marketing_preferences_are_decoded_and_bad_ones_refused() {
     // Without anyone to attribute it to, or a time that is not one: kept
     // as dead letters (a body of their own, replayable); the value
     // without a number too.
-    let invalid: Vec<_> = items
-        .iter()
-        .filter_map(|d| match d {
-            Decoded::Invalid { field, raw, .. } => Some((field.as_str(), raw.as_str())),
-            _ => None,
-        })
-        .collect();
+    let invalid = invalid_items(&items);
     assert_eq!(invalid.len(), 3, "{items:?}");
     assert!(invalid
         .iter()
@@ -562,13 +556,7 @@ fn echoes_of_the_business_app_name_the_customer_they_went_to() {
     assert_eq!(hidden.from.parent_user_id.as_deref(), Some("ES.ENT.lucas"));
     assert_eq!(hidden.username.as_deref(), Some("lucas.b"));
     // Without an id: a dead letter of the same field, replayable.
-    let invalid: Vec<_> = items
-        .iter()
-        .filter_map(|d| match d {
-            Decoded::Invalid { field, raw, .. } => Some((field.as_str(), raw.as_str())),
-            _ => None,
-        })
-        .collect();
+    let invalid = invalid_items(&items);
     assert_eq!(invalid.len(), 1, "{items:?}");
     assert_eq!(invalid[0].0, "smb_message_echoes");
     assert!(invalid[0].1.contains("\"field\":\"smb_message_echoes\""));
@@ -724,13 +712,7 @@ fn calls_become_call_messages_and_a_missed_one_is_told_apart() {
     assert_eq!(outcome(calls[3]), (CallOutcome::Failed, None, false));
     assert_eq!(calls[3].message.from.wa_id.as_deref(), Some("34611000004"));
     // Without an id: a dead letter of the calls field, replayable.
-    let invalid: Vec<_> = items
-        .iter()
-        .filter_map(|d| match d {
-            Decoded::Invalid { field, raw, .. } => Some((field.as_str(), raw.as_str())),
-            _ => None,
-        })
-        .collect();
+    let invalid = invalid_items(&items);
     assert_eq!(invalid.len(), 1, "{items:?}");
     assert_eq!(invalid[0].0, "calls");
     assert!(invalid[0].1.contains("\"field\":\"calls\""));
@@ -783,4 +765,15 @@ fn business_app_contacts_are_decoded_and_bad_ones_refused() {
             .count(),
         1
     );
+}
+
+/// The items refused as dead letters: their field and what they keep.
+fn invalid_items(items: &[Decoded]) -> Vec<(&str, &str)> {
+    items
+        .iter()
+        .filter_map(|d| match d {
+            Decoded::Invalid { field, raw, .. } => Some((field.as_str(), raw.as_str())),
+            _ => None,
+        })
+        .collect()
 }

@@ -11,7 +11,7 @@ use inbox_core::model::ContactIdentity;
 use inbox_core::InboundAppContact;
 
 use super::decode::Decoded;
-use super::fields::{text, unix_time};
+use super::fields::{text, unix_time, Whole};
 use super::raw::envelope_of;
 
 #[derive(Deserialize)]
@@ -59,18 +59,15 @@ pub(crate) fn decode_state_sync_value(
     received_at: DateTime<Utc>,
     out: &mut Vec<Decoded>,
 ) {
-    let invalid = |pnid: Option<String>, reason: InboundRefusal| Decoded::Invalid {
-        field: "smb_app_state_sync".into(),
-        phone_number_id: pnid,
-        reason,
-        raw: envelope_of(waba_id, "smb_app_state_sync", raw.get()),
+    let whole = Whole {
+        waba_id,
+        field: "smb_app_state_sync",
+        raw,
     };
-    let value: StateSyncValue = match serde_json::from_str(raw.get()) {
+    let invalid = |pnid, reason| whole.refused(pnid, reason);
+    let value: StateSyncValue = match whole.read() {
         Ok(v) => v,
-        Err(e) => {
-            let reason = InboundRefusal::malformed(format!("unreadable smb_app_state_sync: {e}"));
-            return out.push(invalid(None, reason));
-        }
+        Err(refused) => return out.push(refused),
     };
     let pnid = text(
         value

@@ -2,8 +2,43 @@
 //! and times sent as strings or numbers.
 
 use chrono::{DateTime, Utc};
+use serde_json::value::RawValue;
 
 use inbox_core::inbound::InboundRefusal;
+
+use super::decode::Decoded;
+use super::raw::envelope_of;
+
+/// A change value of `field` that the inbox cannot take, kept whole as a
+/// dead letter (a webhook body of its own).
+pub(super) struct Whole<'a> {
+    /// `entry[].id`.
+    pub waba_id: Option<&'a str>,
+    /// The change's field.
+    pub field: &'a str,
+    /// The value as received.
+    pub raw: &'a RawValue,
+}
+
+impl Whole<'_> {
+    /// The value refused for `reason` (naming `pnid` when known).
+    pub fn refused(&self, pnid: Option<String>, reason: InboundRefusal) -> Decoded {
+        Decoded::Invalid {
+            field: self.field.into(),
+            phone_number_id: pnid,
+            reason,
+            raw: envelope_of(self.waba_id, self.field, self.raw.get()),
+        }
+    }
+
+    /// The value read as `T`, or refused as unreadable.
+    pub fn read<T: serde::de::DeserializeOwned>(&self) -> Result<T, Decoded> {
+        serde_json::from_str(self.raw.get()).map_err(|e| {
+            let detail = format!("unreadable {} value: {e}", self.field);
+            self.refused(None, InboundRefusal::malformed(detail))
+        })
+    }
+}
 
 /// A string or number as text (Meta sends ids and times as either).
 pub(super) fn text(v: Option<&serde_json::Value>) -> Option<String> {

@@ -9,7 +9,7 @@ use inbox_core::inbound::{InboundPreference, InboundRefusal};
 use inbox_core::model::ContactIdentity;
 
 use super::decode::Decoded;
-use super::fields::{text, unix_time};
+use super::fields::{text, unix_time, Whole};
 use super::raw::envelope_of;
 
 #[derive(Deserialize)]
@@ -44,19 +44,15 @@ pub(crate) fn decode_preferences_value(
     received_at: DateTime<Utc>,
     out: &mut Vec<Decoded>,
 ) {
-    let invalid = |pnid: Option<String>, reason: InboundRefusal| Decoded::Invalid {
-        field: "user_preferences".into(),
-        phone_number_id: pnid,
-        reason,
-        raw: envelope_of(waba_id, "user_preferences", raw.get()),
+    let whole = Whole {
+        waba_id,
+        field: "user_preferences",
+        raw,
     };
-    let value: PreferencesValue = match serde_json::from_str(raw.get()) {
+    let invalid = |pnid, reason| whole.refused(pnid, reason);
+    let value: PreferencesValue = match whole.read() {
         Ok(v) => v,
-        Err(e) => {
-            let reason =
-                InboundRefusal::malformed(format!("unreadable user_preferences value: {e}"));
-            return out.push(invalid(None, reason));
-        }
+        Err(refused) => return out.push(refused),
     };
     let pnid = text(
         value
