@@ -135,19 +135,7 @@ impl<'a> Delivery<'a> {
     async fn preference(&mut self, p: InboundPreference) -> Result<(), WhatsAppError> {
         let pnid = Some(p.phone_number_id.clone());
         let raw = super::preferences::webhook_of(&p);
-        if let Err(reason) = p.check_time(self.now) {
-            return self.dead_letter(pnid, raw, reason).await;
-        }
-        match self.inbox.ingest(InboundEvent::Preference(p)).await {
-            Ok(outcome) => {
-                self.count(outcome);
-                Ok(())
-            }
-            Err(e) => match InboundRefusal::from_error(&e) {
-                Some(reason) => self.dead_letter(pnid, raw, reason).await,
-                None => Err(e.into()),
-            },
-        }
+        self.event(pnid, InboundEvent::Preference(p), raw).await
     }
 
     /// Ingests the statuses gathered so far, together. Refused ones become
