@@ -128,6 +128,14 @@ pub fn line(item: &Decoded) -> Value {
             "metadata": h.metadata,
             "timestamp": ts(h.timestamp),
         }),
+        Decoded::Signal(s) => json!({
+            "kind": "account_signal",
+            "waba_id": s.waba_id,
+            "number": s.display_phone_number,
+            "signal": s.signal,
+            "needs_attention": s.signal.needs_attention(),
+            "timestamp": ts(s.timestamp),
+        }),
         Decoded::Preference(p) => json!({
             "kind": "preference",
             "channel": p.phone_number_id,

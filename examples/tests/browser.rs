@@ -356,6 +356,30 @@ async fn an_admin_sets_up_routing_and_tries_it() {
     let offered = server.inbox.templates(&admin).await.unwrap();
     assert_eq!(offered.len(), 3, "{offered:?}");
 
+    // Meta pauses one for its quality: it leaves the picker, the admin is
+    // told (the bell), and the settings say what WhatsApp said.
+    meta.pauses_template("200000000000001", "order_update", "en_US")
+        .await
+        .unwrap();
+    wait_for(&ada, "[data-testid=notices-count]", |t| t == "1").await;
+    wait_for(&ada, "[data-testid=signals-table]", |t| {
+        t.contains("Template order_update (en_US) is PAUSED — FIRST_PAUSE")
+    })
+    .await;
+    wait_for(&ada, "[data-testid=templates-table]", |t| {
+        t.contains("PAUSED")
+    })
+    .await;
+    ada.execute(
+        "document.querySelector('[data-testid=signals-table]').scrollIntoView()",
+        vec![],
+    )
+    .await
+    .unwrap();
+    screenshot(&ada, "whatsapp-says.png").await;
+    let offered = server.inbox.templates(&admin).await.unwrap();
+    assert_eq!(offered.len(), 2, "paused: not offered {offered:?}");
+
     // An API key for an integration: shown once, then listed; revoked.
     type_into(&ada, "[data-testid=key-name]", "CRM sync").await;
     click(&ada, "[data-testid=key-create]").await;

@@ -350,6 +350,18 @@ pub enum EventKind {
         /// The sections that changed (`routing`, `sla` ...).
         sections: Vec<String>,
     },
+    /// Meta reported something about the tenant's WhatsApp account, a
+    /// number or a template (a paused template, a flagged number …): for
+    /// admins to see and, when `needs_attention`, act on.
+    AccountSignal {
+        /// The numbers it concerns.
+        channels: Vec<ChannelId>,
+        /// What Meta said.
+        signal: crate::model::AccountSignal,
+        /// Whether an admin should act on it
+        /// ([`AccountSignal::needs_attention`](crate::model::AccountSignal::needs_attention)).
+        needs_attention: bool,
+    },
     /// A stale or colliding action was refused (live only, not stored).
     CollisionPrevented {
         /// Who was stopped.
@@ -402,6 +414,7 @@ impl EventKind {
             EventKind::RuleFired { .. } => "rule_fired",
             EventKind::AutomationStopped { .. } => "automation_stopped",
             EventKind::Integration { .. } => "integration",
+            EventKind::AccountSignal { .. } => "account_signal",
         }
     }
 }

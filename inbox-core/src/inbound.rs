@@ -236,6 +236,76 @@ impl InboundAppContact {
     }
 }
 
+/// What Meta reported about a tenant's WhatsApp account, one of its
+/// numbers or one of its templates (webhook fields
+/// `message_template_status_update`, `message_template_quality_update`,
+/// `account_update`, `phone_number_quality_update`).
+///
+/// Meta sends these per WhatsApp Business Account, without a number: the
+/// adapter names the numbers of the account that the webhook's signing
+/// secret speaks for, all of one tenant (one event per tenant).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InboundAccountSignal {
+    /// The numbers it concerns (at least one; all of one tenant).
+    pub phone_number_ids: Vec<String>,
+    /// What Meta said.
+    pub signal: crate::model::AccountSignal,
+    /// When (provider time).
+    pub timestamp: DateTime<Utc>,
+}
+
+impl InboundAccountSignal {
+    /// The checks of [`InboundAccountSignal::check`] that do not depend on
+    /// the clock (see [`InboundMessage::validate`]).
+    pub fn validate(&self) -> Result<(), InboundRefusal> {
+        if self.phone_number_ids.is_empty() {
+            return Err(InboundRefusal::malformed("the signal names no number"));
+        }
+        for pnid in &self.phone_number_ids {
+            check_phone_number_id(pnid)?;
+        }
+        for (field, text) in signal_texts(&self.signal) {
+            check_text(field, text)?;
+        }
+        check_not_too_old(self.timestamp)
+    }
+}
+
+/// A field's value, with the field's name.
+type Named<T> = (&'static str, T);
+
+/// The texts of a signal, by field name.
+fn signal_texts(signal: &crate::model::AccountSignal) -> Vec<(&'static str, &str)> {
+    use crate::model::AccountSignal as S;
+    let (texts, optional): (Vec<Named<&str>>, Vec<Named<&Option<String>>>) = match signal {
+        S::TemplateStatus {
+            name,
+            language,
+            reason,
+            detail,
+            ..
+        } => (
+            vec![("name", name), ("language", language)],
+            vec![("reason", reason), ("detail", detail)],
+        ),
+        S::TemplateQuality {
+            name,
+            language,
+            quality,
+            previous,
+        } => (
+            vec![("name", name), ("language", language), ("quality", quality)],
+            vec![("previous", previous)],
+        ),
+        S::Account { event, detail } => (vec![("event", event)], vec![("detail", detail)]),
+        S::NumberQuality { event, limit } => (vec![("event", event)], vec![("limit", limit)]),
+    };
+    let given = optional
+        .into_iter()
+        .filter_map(|(field, text)| text.as_deref().map(|t| (field, t)));
+    texts.into_iter().chain(given).collect()
+}
+
 /// Something a provider reported.
 // Messages are most of what arrives and each is handled once, by value:
 // boxing them would add an allocation per message to save none.
@@ -257,6 +327,8 @@ pub enum InboundEvent {
     Handover(InboundHandover),
     /// A contact of the WhatsApp Business app changed.
     AppContact(InboundAppContact),
+    /// Meta reported something about the account, a number or a template.
+    Account(InboundAccountSignal),
 }
 
 /// What ingesting one inbound event did.
@@ -315,6 +387,13 @@ pub enum IngestOutcome {
         /// The contact.
         contact: Option<crate::ids::ContactId>,
         /// Whether the contact changed.
+        changed: bool,
+    },
+    /// What Meta reported about the account, a number or a template,
+    /// recorded (`changed`: it was news; a redelivered or older report
+    /// changes nothing).
+    AccountSignal {
+        /// Whether anything changed.
         changed: bool,
     },
     /// A handover recorded on the customer's conversation (`changed`: the
@@ -722,6 +801,15 @@ clock_checks!(
 );
 
 clock_checks!(
+    InboundAccountSignal,
+    /// Checks that the signal can be recorded as it is, relative to the
+    /// inbox's clock `now` (see [`InboundMessage::check`]).
+    check,
+    /// The clock's check alone (see [`InboundMessage::check_time`]).
+    check_time
+);
+
+clock_checks!(
     InboundHandover,
     /// Checks that the handover can be recorded as it is, relative to the
     /// inbox's clock `now` (see [`InboundMessage::check`]).
@@ -802,6 +890,7 @@ impl InboundEvent {
             InboundEvent::Standby(c) => c.message().check(now),
             InboundEvent::Handover(h) => h.check(now),
             InboundEvent::AppContact(a) => a.check(now),
+            InboundEvent::Account(a) => a.check(now),
         }
     }
 
@@ -815,6 +904,7 @@ impl InboundEvent {
             InboundEvent::Standby(c) => &c.message().phone_number_id,
             InboundEvent::Handover(h) => &h.phone_number_id,
             InboundEvent::AppContact(a) => &a.phone_number_id,
+            InboundEvent::Account(a) => a.phone_number_ids.first().map_or("", String::as_str),
         }
     }
 }

@@ -86,8 +86,8 @@ pub use ids::{
     TenantId,
 };
 pub use inbound::{
-    InboundAppContact, InboundEcho, InboundEvent, InboundHandover, InboundMessage,
-    InboundPreference, InboundRefusal, InboundStatus, IngestOutcome, StandbyCopy,
+    InboundAccountSignal, InboundAppContact, InboundEcho, InboundEvent, InboundHandover,
+    InboundMessage, InboundPreference, InboundRefusal, InboundStatus, IngestOutcome, StandbyCopy,
 };
 pub use inbox::AGENT_REFRESH;
 pub use inbox::{normalize_tag, parse_mentions};

@@ -40,7 +40,7 @@ use super::live;
         api::Versioned, api::Handoff, api::ReleaseForm, api::ThreadForm, api::ThreadMove, api::ReplyForm, api::NoteForm,
         api::TagsForm, api::StatusForm, api::PriorityForm, api::ViewingForm, api::PresenceForm,
         api::SettingsView, api::SettingsForm, api::DocumentForm, api::VersionView, api::UnderForm,
-        api::SampleForm, api::ExplainForm, api::TeamForm, api::AgentForm, api::RenderedCanned, api::ChannelView,
+        api::SampleForm, api::ExplainForm, api::TeamForm, api::AgentForm, api::RenderedCanned, api::ChannelView, api::SignalView,
         api::platform::TenantForm, api::platform::TenantView, api::platform::NumberForm,
         api::platform::NumberView, api::platform::Resealed,
         api::Ended, api::PasswordForm, api::KeyForm, api::NewKey,

@@ -129,6 +129,42 @@ function renderDirectory(agents, teams, channels) {
   if (chosen) select.value = chosen;
 }
 
+// What Meta said (an account signal), in a line.
+function signalText(sg) {
+  const said = [sg.reason, sg.detail].filter(Boolean).join(" · ");
+  const more = said ? `— ${said}` : "";
+  switch (sg.kind) {
+    case "template_status":
+      return t("signal.template-status", { name: sg.name, language: sg.language, status: sg.status, more });
+    case "template_quality":
+      return t("signal.template-quality", { name: sg.name, language: sg.language, quality: sg.quality });
+    case "account":
+      return t("signal.account", { event: sg.event, more });
+    case "number_quality":
+      return t("signal.number-quality", { event: sg.event, limit: sg.limit || "—" });
+    default:
+      return sg.kind;
+  }
+}
+
+function renderSignals(channels) {
+  const rows = channels.flatMap((c) => c.signals.map((s) => [c, s]));
+  rows.sort((a, b) => Date.parse(b[1].at) - Date.parse(a[1].at));
+  $("#signals-table tbody").replaceChildren(
+    ...(rows.length
+      ? rows.map(([c, s]) =>
+          el(
+            "tr",
+            { "data-testid": "signal-row", class: s.needs_attention ? "attention" : null },
+            el("td", {}, `${c.name} ${c.display_number}`),
+            el("td", {}, (s.needs_attention ? "⚠ " : "") + signalText(s.signal)),
+            el("td", {}, agoText(s.at)),
+          ),
+        )
+      : [el("tr", {}, el("td", { colspan: "3", class: "hint" }, t("admin.signals-none")))]),
+  );
+}
+
 function renderHistory(changes) {
   $("#history").replaceChildren(
     ...changes.map((c) =>
@@ -261,6 +297,7 @@ async function loadAdmin(force = false) {
     renderDirectory(agents.filter((a) => !a.service), teams, channels);
     renderSettings(settings, force);
     renderTemplates(settings.document.templates || []);
+    renderSignals(channels);
     renderHistory(history);
     const [keys, sessions] = await Promise.all([
       isAdmin() ? api("GET", "/api/keys") : Promise.resolve([]),

@@ -29,7 +29,7 @@ function connectEvents() {
   for (const name of ["reply_lease", "reply_lease_released"]) {
     es.addEventListener(name, (ev) => leaseEvent(name, JSON.parse(ev.data)));
   }
-  for (const name of ["note_added", "assigned", "transferred", "sla_warning", "sla_breached", "window_closing"]) {
+  for (const name of ["note_added", "assigned", "transferred", "sla_warning", "sla_breached", "window_closing", "account_signal"]) {
     es.addEventListener(name, (ev) => notify(JSON.parse(ev.data)));
   }
   for (const name of [
@@ -38,7 +38,7 @@ function connectEvents() {
     "reply_queued", "delivery_changed", "delivery_in_doubt", "message_resent", "note_added",
     "claimed", "assigned",
     "transferred", "released", "tagged", "priority_changed", "status_changed", "presence_changed", "sla_met",
-    "sla_warning", "sla_breached", "lagged", "settings_changed",
+    "sla_warning", "sla_breached", "lagged", "settings_changed", "account_signal",
   ]) {
     es.addEventListener(name, refreshSoon);
   }

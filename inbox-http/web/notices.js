@@ -9,10 +9,16 @@
 
 const noticeKey = () => `inbox.notices.${state.me.tenant}.${state.me.id}`;
 const prefsKey = () => `inbox.notice-prefs.${state.me.tenant}.${state.me.id}`;
-const NOTICE_KINDS = () => ({ mention: t("notices.mention"), assigned: t("notices.assigned"), sla: t("notices.sla"), window: t("notices.window") });
+const NOTICE_KINDS = () => ({
+  mention: t("notices.mention"),
+  assigned: t("notices.assigned"),
+  sla: t("notices.sla"),
+  window: t("notices.window"),
+  ...(canSeeSettings() ? { account: t("notices.account") } : {}),
+});
 
 function noticePrefs() {
-  const all = { mention: true, assigned: true, sla: true, window: true, sound: false, desktop: "ask" };
+  const all = { mention: true, assigned: true, sla: true, window: true, account: true, sound: false, desktop: "ask" };
   try {
     return { ...all, ...JSON.parse(localStorage.getItem(prefsKey()) || "{}") };
   } catch {
@@ -50,6 +56,8 @@ function noticeOf(e) {
       return owner === me ? ["sla", "notice.sla-breached", { who }] : null;
     case "window_closing":
       return owner === me ? ["window", "notice.window", { who, time: k.closes_at }] : null;
+    case "account_signal":
+      return canSeeSettings() && k.needs_attention ? ["account", "notice.account", { what: signalText(k.signal) }] : null;
     default:
       return null;
   }
@@ -172,6 +180,7 @@ function openNotice(n) {
   $("#notices").classList.add("hidden");
   renderNotices();
   if (n.conversation) openConversation(n.conversation);
+  else if (n.kind === "account") $("#tabs button[data-tab=admin]").click();
 }
 
 async function askDesktop() {

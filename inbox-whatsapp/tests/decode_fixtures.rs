@@ -419,10 +419,14 @@ fn statuses_with_pricing_errors_groups_and_unknown_values() {
             _ => None,
         })
         .collect();
-    assert_eq!(
-        ignored,
-        ["account_update", "message_template_status_update"]
-    );
+    assert!(ignored.is_empty(), "{ignored:?}");
+    // Account-level fields are signals of their own (see
+    // `account_template_and_number_signals_are_typed`).
+    let signals = items
+        .iter()
+        .filter(|d| matches!(d, Decoded::Signal(_)))
+        .count();
+    assert_eq!(signals, 2);
 }
 
 #[test]
@@ -765,6 +769,101 @@ fn business_app_contacts_are_decoded_and_bad_ones_refused() {
             .count(),
         1
     );
+}
+
+#[test]
+fn account_template_and_number_signals_are_typed() {
+    let items = decoded_fixture("account_signals.json");
+    let signals: Vec<&inbox_whatsapp::DecodedSignal> = items
+        .iter()
+        .filter_map(|d| match d {
+            Decoded::Signal(s) => Some(&**s),
+            _ => None,
+        })
+        .collect();
+    let kinds: Vec<AccountSignal> = signals.iter().map(|s| s.signal.clone()).collect();
+    let s = |x: &str| x.to_string();
+    assert_eq!(
+        kinds,
+        vec![
+            AccountSignal::TemplateStatus {
+                name: s("spring_sale"),
+                language: s("en_US"),
+                status: TemplateStatus::Paused,
+                reason: None,
+                detail: Some(s("FIRST_PAUSE: Paused for 3 hours: low quality rating")),
+            },
+            AccountSignal::TemplateStatus {
+                name: s("order_ready"),
+                language: s("es"),
+                status: TemplateStatus::Rejected,
+                reason: Some(s("INVALID_FORMAT")),
+                detail: Some(s("Variables at the start: Move {{1}} away from the start")),
+            },
+            AccountSignal::TemplateStatus {
+                name: s("welcome_back"),
+                language: s("en"),
+                status: TemplateStatus::Approved,
+                reason: None,
+                detail: None,
+            },
+            AccountSignal::TemplateQuality {
+                name: s("spring_sale"),
+                language: s("en_US"),
+                quality: s("RED"),
+                previous: Some(s("GREEN")),
+            },
+            AccountSignal::Account {
+                event: s("PARTNER_REMOVED"),
+                detail: Some(s("initiated_by: SYSTEM, reason: COMPANION_INACTIVITY")),
+            },
+            AccountSignal::Account {
+                event: s("DISABLED_UPDATE"),
+                detail: Some(s("waba_ban_date: March 3, 2026, waba_ban_state: SCHEDULE_FOR_DISABLE")),
+            },
+            AccountSignal::Account {
+                event: s("VOLUME_BASED_PRICING_TIER_UPDATE"),
+                detail: Some(s("effective_month: 2026-11, pricing_category: UTILITY, region: Spain, tier: 250001:2000000, tier_update_time: 1760000000")),
+            },
+            AccountSignal::NumberQuality { event: s("FLAGGED"), limit: Some(s("TIER_2K")) },
+            AccountSignal::NumberQuality {
+                event: s("THROUGHPUT_UPGRADE"),
+                limit: Some(s("100000")),
+            },
+        ]
+    );
+    // The account, the number named, and when (entry.time, number or text).
+    assert!(signals
+        .iter()
+        .all(|s| s.waba_id.as_deref() == Some("880001")));
+    assert_eq!(
+        signals[4].display_phone_number.as_deref(),
+        Some("34600100100")
+    );
+    assert_eq!(
+        signals[7].display_phone_number.as_deref(),
+        Some("34600100100")
+    );
+    assert_eq!(
+        signals[0].timestamp,
+        Utc.timestamp_opt(1_760_002_000, 0).unwrap()
+    );
+    assert_eq!(
+        signals[4].timestamp,
+        Utc.timestamp_opt(1_760_002_100, 0).unwrap()
+    );
+    let attention: Vec<bool> = kinds.iter().map(AccountSignal::needs_attention).collect();
+    assert_eq!(
+        attention,
+        [true, true, false, true, true, true, false, true, false]
+    );
+    // A status without a template name: a dead letter; account_alerts is
+    // not read yet: ignored.
+    let refused = invalid_items(&items);
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0].0, "message_template_status_update");
+    assert!(refused[0].1.contains("7310004"));
+    assert!(matches!(items.last(), Some(Decoded::Ignored { field }) if field == "account_alerts"));
 }
 
 /// The items refused as dead letters: their field and what they keep.

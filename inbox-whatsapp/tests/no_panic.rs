@@ -116,8 +116,12 @@ fn envelope_of(field: &str, value: Value) -> Value {
 }
 
 /// Every field the decoder reads (and one it does not).
-const FIELDS: [&str; 8] = [
+const FIELDS: [&str; 12] = [
     "messages",
+    "message_template_status_update",
+    "message_template_quality_update",
+    "account_update",
+    "phone_number_quality_update",
     "smb_app_state_sync",
     "smb_message_echoes",
     "standby",
@@ -160,7 +164,14 @@ proptest! {
             "type": "control_passed",
             "control_passed": inner.clone(),
             "calls": [inner.clone()],
-            "state_sync": [{ "type": "contact", "contact": inner }],
+            "state_sync": [{ "type": "contact", "contact": inner.clone() }],
+            "event": "PAUSED",
+            "message_template_name": "t",
+            "message_template_language": "en",
+            "other_info": inner.clone(),
+            "violation_info": inner.clone(),
+            "restriction_info": [inner.clone()],
+            "disable_info": { "disable_date": inner },
         });
         for v in [value, shaped] {
             let body = serde_json::to_vec(&envelope_of(field, v)).unwrap();

@@ -124,6 +124,7 @@ fn external_id(event: &InboundEvent) -> &str {
         InboundEvent::Standby(c) => &c.message().external_id,
         InboundEvent::Handover(h) => &h.phone_number_id,
         InboundEvent::AppContact(a) => &a.phone_number_id,
+        InboundEvent::Account(a) => &a.phone_number_ids[0],
     }
 }
 
@@ -162,6 +163,78 @@ async fn a_webhook_speaks_only_for_its_own_numbers() {
     let (status, answer) = post(&f, &route_a, &for_a).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(stored_messages(&f).await.len(), 1);
+}
+
+/// A template of account 880001 paused, as Meta sends it (no number).
+fn paused_template(f: &Fixture) -> Vec<u8> {
+    to_bytes(&json!({
+        "object": "whatsapp_business_account",
+        "entry": [{ "id": "880001", "time": now_secs(f), "changes": [{
+            "field": "message_template_status_update",
+            "value": { "event": "PAUSED", "message_template_id": 7, "message_template_name": "promo",
+                       "message_template_language": "en_US", "reason": null }
+        }]}]
+    }))
+}
+
+/// The account signals stored for `tenant`, by the channels they name.
+async fn signals_of(f: &Fixture, tenant: &str) -> Vec<Vec<String>> {
+    let tenant = inbox_core::TenantId::new(tenant).unwrap();
+    let events = f.store.events_since(&tenant, 0, 100).await.unwrap();
+    events
+        .into_iter()
+        .filter_map(|e| match e.kind {
+            inbox_core::EventKind::AccountSignal { channels, .. } => {
+                Some(channels.iter().map(ToString::to_string).collect())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Account-level webhooks name an account, not a number: they reach only
+/// the account's numbers the signing secret speaks for (never another
+/// tenant's number of the same account), and a default secret does not
+/// speak for a number with a secret of its own.
+#[tokio::test]
+async fn an_account_signal_reaches_only_the_numbers_its_secret_speaks_for() {
+    let f = fixture().await;
+    for (tenant, channel) in [("acme", "sales"), ("acme", "support"), ("globex", "main")] {
+        let tenant = inbox_core::TenantId::new(tenant).unwrap();
+        let existing = f
+            .store
+            .channel(&tenant, &ChannelId::new(channel).unwrap())
+            .await
+            .unwrap();
+        let shared = Channel {
+            waba_id: Some("880001".into()),
+            ..existing
+        };
+        f.inbox.provision_channel(&shared).await.unwrap();
+    }
+    let paused = paused_template(&f);
+    let answer = post_ok(&f, &sales_route(), &paused).await;
+    assert_eq!(answer["account_signals"], 1, "{answer}");
+    assert_eq!(signals_of(&f, "acme").await, [["sales"]]);
+    assert!(signals_of(&f, "globex").await.is_empty());
+    // Per-number secrets: signed with the default secret, the signal does
+    // not reach 1001, whose own secret did not sign it.
+    let mut secrets: std::collections::HashMap<String, Secret> = Default::default();
+    secrets.insert(String::new(), Secret::new(SALES_SECRET));
+    secrets.insert("1001".into(), Secret::new("own-secret"));
+    let hook = Webhook::new(WebhookConfig {
+        secrets: std::sync::Arc::new(secrets),
+        ..WebhookConfig::new("verify", "unused")
+    });
+    let later = paused_template(&f).to_vec();
+    let summary = receive(&f, &hook, &later).await.unwrap();
+    assert_eq!((summary.account_signals, summary.ignored), (0, 1));
+    // An account no tenant has: acknowledged, ignored.
+    let mut unknown: Value = serde_json::from_slice(&paused).unwrap();
+    unknown["entry"][0]["id"] = json!("990009");
+    let answer = post_ok(&f, &sales_route(), &to_bytes(&unknown)).await;
+    assert_eq!(answer["ignored"], 1, "{answer}");
+    assert_eq!(signals_of(&f, "acme").await.len(), 1);
 }
 
 #[tokio::test]

@@ -517,9 +517,17 @@ impl FakeMeta {
 
     /// Posts one change value of `field` to the inbox's webhook, signed.
     async fn post_change(&self, field: &str, value: Value) -> Result<(), String> {
+        self.post_entry(
+            json!({ "id": "sim-waba", "changes": [{ "field": field, "value": value }] }),
+        )
+        .await
+    }
+
+    /// Posts a signed webhook with one entry.
+    async fn post_entry(&self, entry: Value) -> Result<(), String> {
         let body = json!({
             "object": "whatsapp_business_account",
-            "entry": [{ "id": "sim-waba", "changes": [{ "field": field, "value": value }] }],
+            "entry": [entry],
         })
         .to_string();
         let signature = inbox_whatsapp::sign(&self.config.app_secret, body.as_bytes());

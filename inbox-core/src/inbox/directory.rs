@@ -45,7 +45,16 @@ impl Inbox {
             check_graph_id("channel.waba_id", waba)?;
         }
         check_name("channel.name", &channel.name)?;
-        self.store_directory(DirectoryWrite::Channel(channel), by)
+        // What Meta said of the number stays: provisioning does not know it.
+        let channel = match self.ports.store.channel(&channel.tenant, &channel.id).await {
+            Ok(existing) => Channel {
+                signals: existing.signals,
+                ..channel.clone()
+            },
+            Err(crate::Error::NotFound { .. }) => channel.clone(),
+            Err(e) => return Err(e),
+        };
+        self.store_directory(DirectoryWrite::Channel(&channel), by)
             .await
     }
 

@@ -65,6 +65,7 @@ impl Inbox {
             }
             InboundEvent::Handover(h) => self.ingest_handover(h).await,
             InboundEvent::AppContact(a) => self.ingest_app_contact(a).await,
+            InboundEvent::Account(a) => self.ingest_account_signal(a).await,
         }
     }
 

@@ -24,6 +24,7 @@ mod ingest;
 mod leases;
 mod policies;
 mod queue;
+mod signals;
 mod subscribe;
 mod templates;
 mod threads;

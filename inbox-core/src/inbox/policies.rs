@@ -158,7 +158,14 @@ fn record_value(
     write: DirectoryWrite<'_>,
     record: &impl serde::Serialize,
 ) -> Result<serde_json::Value> {
-    serde_json::to_value(record).map_err(|e| crate::Error::invalid(write.section(), e.to_string()))
+    let mut value = serde_json::to_value(record)
+        .map_err(|e| crate::Error::invalid(write.section(), e.to_string()))?;
+    // What Meta said of a number is news, not configuration: not part of
+    // the settings history.
+    if let (DirectoryWrite::Channel(_), Some(fields)) = (write, value.as_object_mut()) {
+        fields.remove("signals");
+    }
+    Ok(value)
 }
 
 /// The value a directory write records as its section's `after`.

@@ -1,4 +1,7 @@
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+use super::SignalSeen;
 
 use crate::ids::{ChannelId, TenantId};
 
@@ -34,6 +37,13 @@ pub struct Channel {
     /// echoes), and WhatsApp holds the number to 20 messages a second.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub coexistence: bool,
+    /// What Meta last said about the number, its account and its
+    /// templates, by [`AccountSignal::slot`](super::AccountSignal::slot):
+    /// its quality and messaging limit, the account's state, each
+    /// template's status and quality. Kept for admins to see; written by
+    /// [`Inbox::ingest_account_signal`](crate::Inbox::ingest_account_signal).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub signals: BTreeMap<String, SignalSeen>,
 }
 
 impl Channel {
@@ -65,6 +75,7 @@ impl Channel {
             secrets_ref: None,
             waba_id: None,
             coexistence: false,
+            signals: BTreeMap::new(),
         }
     }
 }

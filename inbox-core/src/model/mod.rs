@@ -9,6 +9,7 @@ mod conversation;
 mod delivery;
 pub mod limits;
 mod message;
+mod signal;
 mod template;
 mod tenant;
 mod thread;
@@ -23,6 +24,7 @@ pub use content::{
 pub use conversation::{Conversation, ConversationStatus, Priority};
 pub use delivery::{DeliveryState, DeliveryStatus, DeliveryUpdate, Pricing, ProviderError};
 pub use message::{Author, Direction, Message, Origin, ResponseTime};
+pub use signal::{AccountSignal, SignalSeen};
 pub use template::{
     ComponentParameters, TemplateCategory, TemplateComponent, TemplateDefinition, TemplateStatus,
 };

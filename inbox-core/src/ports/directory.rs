@@ -18,8 +18,9 @@ use crate::model::{Agent, Channel, Team, Tenant};
 /// [`Error::NotFound`](crate::Error::NotFound), and lists hold only the
 /// tenant's own. The only cross-tenant reads are
 /// [`Directory::channel_by_phone_number_id`], which is how an inbound
-/// webhook finds its tenant, and [`Directory::tenants`], the platform
-/// operator's list.
+/// webhook finds its tenant, [`Directory::channels_of_account`], how a
+/// webhook about a WhatsApp Business Account finds its numbers, and
+/// [`Directory::tenants`], the platform operator's list.
 ///
 /// **Uniqueness.** Phone number ids are unique across the deployment: a
 /// channel that would take another channel's number is refused with
@@ -47,6 +48,22 @@ pub trait Directory: Send + Sync {
     async fn channels(&self, tenant: &TenantId) -> Result<Vec<Channel>>;
     /// The channel with this WhatsApp phone number id, whatever its tenant.
     async fn channel_by_phone_number_id(&self, phone_number_id: &str) -> Result<Option<Channel>>;
+    /// The channels of the WhatsApp Business Account `waba_id`
+    /// ([`Channel::waba_id`]), whatever their tenants, by tenant and id.
+    /// Account-level webhooks are rare: implementations need not override
+    /// it (by default it reads every tenant's channels).
+    async fn channels_of_account(&self, waba_id: &str) -> Result<Vec<Channel>> {
+        let mut found = Vec::new();
+        for tenant in self.tenants().await? {
+            let channels = self.channels(&tenant.id).await?;
+            found.extend(
+                channels
+                    .into_iter()
+                    .filter(|c| c.waba_id.as_deref() == Some(waba_id)),
+            );
+        }
+        Ok(found)
+    }
     /// Inserts or replaces an agent. The tenant must exist.
     async fn upsert_agent(&self, agent: &Agent) -> Result<()>;
     /// An agent.

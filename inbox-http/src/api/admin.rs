@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use inbox_core::inbound::InboundMessage;
-use inbox_core::model::{Agent, ContactIdentity, Content, Role, Team};
+use inbox_core::model::{AccountSignal, Agent, Channel, ContactIdentity, Content, Role, Team};
 use inbox_core::ports::{HistoryQuery, SettingsChange, StoredSettings};
 use inbox_core::settings::{CannedResponse, TenantSettings};
 use inbox_core::{AgentId, ChannelId, ConversationId, DryRunSettings, Explanation, TeamId};
@@ -269,6 +269,35 @@ pub struct ChannelView {
     pub name: String,
     /// The number as customers see it.
     pub display_number: String,
+    /// What Meta last said about the number, its account and templates
+    /// (its quality, a paused template …), newest first.
+    pub signals: Vec<SignalView>,
+}
+
+/// One thing Meta said about a number, its account or a template.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SignalView {
+    /// What Meta said.
+    pub signal: AccountSignal,
+    /// When Meta sent it.
+    pub at: DateTime<Utc>,
+    /// Whether an admin should act on it.
+    pub needs_attention: bool,
+}
+
+/// A number's signals, newest first.
+fn signal_views(channel: &Channel) -> Vec<SignalView> {
+    let mut views: Vec<SignalView> = channel
+        .signals
+        .values()
+        .map(|seen| SignalView {
+            needs_attention: seen.signal.needs_attention(),
+            signal: seen.signal.clone(),
+            at: seen.at,
+        })
+        .collect();
+    views.sort_by_key(|v| std::cmp::Reverse(v.at));
+    views
 }
 
 /// `GET /api/channels`: the tenant's numbers (any agent).
@@ -279,6 +308,7 @@ pub async fn channels(Caller(s, a): Caller) -> ApiResult<JsonAnswer<Vec<ChannelV
         channels
             .into_iter()
             .map(|c| ChannelView {
+                signals: signal_views(&c),
                 id: c.id.to_string(),
                 name: c.name,
                 display_number: c.display_number,

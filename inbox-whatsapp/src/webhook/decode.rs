@@ -207,6 +207,13 @@ pub enum Decoded {
         /// The change as received, as a webhook body of its own.
         raw: String,
     },
+    /// What Meta said about a WhatsApp Business Account, one of its
+    /// numbers or templates (`message_template_status_update`,
+    /// `message_template_quality_update`, `account_update`,
+    /// `phone_number_quality_update`). It names the account, not a number:
+    /// [`Webhook::receive`](crate::Webhook::receive) binds it to the
+    /// account's numbers the signing secret speaks for.
+    Signal(Box<super::signals::DecodedSignal>),
     /// A change of a field other than `messages` (acknowledged, ignored).
     Ignored {
         /// The field.
@@ -342,37 +349,19 @@ pub fn decode_webhook(
     for entry in entries {
         for change in entry.changes {
             let field = change.field.unwrap_or_default();
-            if field == "user_preferences" {
-                if let Some(value) = change.value {
-                    let waba = entry.id.as_deref();
-                    super::preferences::decode_preferences_value(
-                        waba,
-                        value,
-                        received_at,
-                        &mut out,
-                    );
-                }
-                continue;
-            }
-            if field == "smb_app_state_sync" {
-                if let Some(value) = change.value {
-                    let waba = entry.id.as_deref();
-                    super::app_state::decode_state_sync_value(waba, value, received_at, &mut out);
-                }
-                continue;
-            }
-            if field == "calls" {
-                if let Some(value) = change.value {
-                    let waba = entry.id.as_deref();
-                    super::calls::decode_calls_value(waba, value, received_at, &mut out);
-                }
-                continue;
-            }
-            if field == "messaging_handovers" {
-                if let Some(value) = change.value {
-                    let waba = entry.id.as_deref();
-                    super::handovers::decode_handover_value(waba, value, received_at, &mut out);
-                }
+            let waba = entry.id.as_deref();
+            if let Some(value) = change
+                .value
+                .filter(|_| OWN_FIELDS.contains(&field.as_str()))
+            {
+                decode_own_field(
+                    waba,
+                    &field,
+                    value,
+                    entry.time.as_ref(),
+                    received_at,
+                    &mut out,
+                );
                 continue;
             }
             if !MESSAGE_FIELDS.contains(&field.as_str()) {
@@ -392,6 +381,53 @@ pub fn decode_webhook(
         }
     }
     Ok(out)
+}
+
+/// The fields other than messages' that have a decoder of their own.
+const OWN_FIELDS: [&str; 8] = [
+    "user_preferences",
+    "smb_app_state_sync",
+    "calls",
+    "messaging_handovers",
+    "message_template_status_update",
+    "message_template_quality_update",
+    "account_update",
+    "phone_number_quality_update",
+];
+
+/// Decodes a change of one of the [`OWN_FIELDS`].
+fn decode_own_field(
+    waba: Option<&str>,
+    field: &str,
+    value: &RawValue,
+    entry_time: Option<&serde_json::Value>,
+    received_at: DateTime<Utc>,
+    out: &mut Vec<Decoded>,
+) {
+    match field {
+        "user_preferences" => {
+            super::preferences::decode_preferences_value(waba, value, received_at, out)
+        }
+        "smb_app_state_sync" => {
+            super::app_state::decode_state_sync_value(waba, value, received_at, out)
+        }
+        "calls" => super::calls::decode_calls_value(waba, value, received_at, out),
+        "messaging_handovers" => {
+            super::handovers::decode_handover_value(waba, value, received_at, out)
+        }
+        _ => {
+            let whole = super::fields::Whole {
+                waba_id: waba,
+                field,
+                raw: value,
+            };
+            out.push(super::signals::decode_signal_value(
+                &whole,
+                entry_time,
+                received_at,
+            ));
+        }
+    }
 }
 
 /// The fields whose values hold messages, echoes and statuses.

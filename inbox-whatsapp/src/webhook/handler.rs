@@ -71,6 +71,10 @@ pub struct IngestSummary {
     /// recorded.
     #[serde(default)]
     pub app_contacts: u32,
+    /// What Meta said about the account, its numbers and templates,
+    /// recorded (once per tenant whose numbers it concerns).
+    #[serde(default)]
+    pub account_signals: u32,
     /// Value-level errors reported by Meta.
     pub errors: u32,
     /// Changes of other fields, acknowledged and ignored.
@@ -191,8 +195,10 @@ impl Webhook {
         Ok(items)
     }
 
-    /// Handles a POST: verifies and decodes it, stores every valid item, and
-    /// keeps each item the inbox refuses as a dead letter
+    /// Handles a POST: verifies and decodes it, stores every valid item
+    /// (an account-level one for the account's numbers this webhook speaks
+    /// for, once per tenant; for none: ignored), and keeps each item the
+    /// inbox refuses as a dead letter
     /// ([`Inbox::record_dead_letter`]) with its typed reason. Answers once
     /// the valid items and the dead letters are committed; a failure of the
     /// store fails the whole webhook (503), so Meta delivers it again (both
@@ -205,7 +211,26 @@ impl Webhook {
         received_at: DateTime<Utc>,
     ) -> Result<IngestSummary, WhatsAppError> {
         let items = self.verify_and_decode(signature, body, received_at)?;
-        Delivery::new(inbox, received_at).run(items).await
+        let speaks_for = |pnid: &str| self.speaks_for(pnid, signature, body);
+        Delivery::new(inbox, received_at)
+            .binding(&speaks_for)
+            .run(items)
+            .await
+    }
+
+    /// Whether this verified webhook may speak for `phone_number_id`, a
+    /// number of the account an account-level item names: the number is
+    /// covered, and its own secret verifies the body (a default secret
+    /// does not speak for a number with a secret of its own).
+    fn speaks_for(&self, phone_number_id: &str, signature: Option<&str>, body: &[u8]) -> bool {
+        let secrets = &self.config.secrets;
+        if !secrets.covers(phone_number_id) {
+            return false;
+        }
+        secrets.single().is_some()
+            || secrets
+                .app_secret(Some(phone_number_id))
+                .is_some_and(|s| verify_signature(&s, signature, body).is_ok())
     }
 
     /// Handles one HTTP request of any method: GET is the handshake, POST a
@@ -257,7 +282,7 @@ fn named_numbers(items: &[Decoded]) -> BTreeSet<&str> {
             | Decoded::Invalid {
                 phone_number_id, ..
             } => phone_number_id.as_deref(),
-            Decoded::Ignored { .. } => None,
+            Decoded::Ignored { .. } | Decoded::Signal(_) => None,
         })
         .collect()
 }

@@ -4,14 +4,17 @@
 
 use chrono::{DateTime, Utc};
 
+use std::collections::BTreeMap;
+
 use inbox_core::{
-    InboundEvent, InboundPreference, InboundRefusal, InboundStatus, Inbox, IngestOutcome,
-    RefusedItem,
+    InboundAccountSignal, InboundEvent, InboundPreference, InboundRefusal, InboundStatus, Inbox,
+    IngestOutcome, RefusedItem, TenantId,
 };
 
 use super::decode::{Decoded, DecodedMessage};
 use super::handler::IngestSummary;
 use super::replay::SOURCE;
+use super::signals::DecodedSignal;
 use crate::error::WhatsAppError;
 
 /// One webhook's items on their way into the inbox.
@@ -23,6 +26,9 @@ pub(crate) struct Delivery<'a> {
     summary: IngestSummary,
     /// Consecutive statuses, with their raw items, ingested together.
     statuses: Vec<(InboundStatus, String)>,
+    /// Whether the webhook speaks for a number of an account named by an
+    /// account-level item (none: for no number).
+    speaks_for: Option<&'a (dyn Fn(&str) -> bool + Sync)>,
 }
 
 impl<'a> Delivery<'a> {
@@ -33,7 +39,14 @@ impl<'a> Delivery<'a> {
             now: inbox.now(),
             summary: IngestSummary::default(),
             statuses: Vec::new(),
+            speaks_for: None,
         }
+    }
+
+    /// Account-level items bind to the numbers `speaks_for` accepts.
+    pub(crate) fn binding(mut self, speaks_for: &'a (dyn Fn(&str) -> bool + Sync)) -> Self {
+        self.speaks_for = Some(speaks_for);
+        self
     }
 
     /// Ingests the items in order; consecutive statuses go to the inbox
@@ -71,6 +84,10 @@ impl<'a> Delivery<'a> {
                     let pnid = Some(a.phone_number_id.clone());
                     let raw = super::app_state::webhook_of(&a);
                     self.event(pnid, InboundEvent::AppContact(*a), raw).await?;
+                }
+                Decoded::Signal(signal) => {
+                    self.flush_statuses().await?;
+                    self.signal(*signal).await?;
                 }
                 Decoded::Handover { handover, raw } => {
                     self.flush_statuses().await?;
@@ -128,6 +145,50 @@ impl<'a> Delivery<'a> {
                 None => Err(e.into()),
             },
         }
+    }
+
+    /// Records what Meta said about an account for each tenant with
+    /// numbers of it this webhook speaks for (a quality update naming a
+    /// number: that number only); for none, it is ignored.
+    async fn signal(&mut self, s: DecodedSignal) -> Result<(), WhatsAppError> {
+        let numbers = self.bound_numbers(&s).await?;
+        if numbers.is_empty() {
+            self.summary.ignored += 1;
+            return Ok(());
+        }
+        for phone_number_ids in numbers.into_values() {
+            let pnid = phone_number_ids.first().cloned();
+            let event = InboundEvent::Account(InboundAccountSignal {
+                phone_number_ids,
+                signal: s.signal.clone(),
+                timestamp: s.timestamp,
+            });
+            self.event(pnid, event, s.raw.clone()).await?;
+        }
+        Ok(())
+    }
+
+    /// The numbers of the signal's account this webhook speaks for, by
+    /// tenant.
+    async fn bound_numbers(
+        &self,
+        s: &DecodedSignal,
+    ) -> Result<BTreeMap<TenantId, Vec<String>>, WhatsAppError> {
+        let (Some(waba), Some(speaks_for)) = (&s.waba_id, self.speaks_for) else {
+            return Ok(BTreeMap::new());
+        };
+        let digits = |n: &str| n.chars().filter(char::is_ascii_digit).collect::<String>();
+        let named = s.display_phone_number.as_deref().map(digits);
+        let mut bound: BTreeMap<TenantId, Vec<String>> = BTreeMap::new();
+        for c in self.inbox.ports().store.channels_of_account(waba).await? {
+            let this_number = named
+                .as_ref()
+                .is_none_or(|n| *n == digits(&c.display_number));
+            if this_number && speaks_for(&c.phone_number_id) {
+                bound.entry(c.tenant).or_default().push(c.phone_number_id);
+            }
+        }
+        Ok(bound)
     }
 
     /// Records a customer's choice about marketing messages (refused ones
@@ -215,6 +276,7 @@ impl<'a> Delivery<'a> {
             IngestOutcome::Preference { .. } => s.preferences += 1,
             IngestOutcome::Handover { .. } => s.handovers += 1,
             IngestOutcome::AppContact { .. } => s.app_contacts += 1,
+            IngestOutcome::AccountSignal { .. } => s.account_signals += 1,
             _ => s.statuses_ignored += 1,
         }
     }

@@ -14,6 +14,7 @@ mod ingest;
 mod preferences;
 mod raw;
 mod replay;
+mod signals;
 mod wire;
 
 pub use config::{AppSecrets, BoundSecret, WebhookConfig};
@@ -23,3 +24,4 @@ pub use decode::{
 };
 pub use handler::{IngestSummary, Webhook, WebhookResponse};
 pub use replay::{WhatsAppDecoder, SOURCE};
+pub use signals::DecodedSignal;

@@ -17,6 +17,9 @@ pub(crate) struct Envelope<'a> {
 pub(crate) struct Entry<'a> {
     #[serde(default, deserialize_with = "string_or_number")]
     pub id: Option<String>,
+    /// When Meta sent the entry (account-level fields carry it).
+    #[serde(default)]
+    pub time: Option<serde_json::Value>,
     #[serde(default, borrow)]
     pub changes: Vec<Change<'a>>,
 }

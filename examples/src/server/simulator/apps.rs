@@ -68,6 +68,29 @@ impl FakeMeta {
         self.post_change("smb_app_state_sync", value).await
     }
 
+    /// Meta pauses the template `name` (`language`) of the WhatsApp
+    /// Business Account `waba_id` for its low quality: an account-level
+    /// `message_template_status_update` webhook (it names the account,
+    /// not a number).
+    pub async fn pauses_template(
+        &self,
+        waba_id: &str,
+        name: &str,
+        language: &str,
+    ) -> Result<(), String> {
+        let value = json!({
+            "event": "PAUSED",
+            "message_template_id": 7_310_001,
+            "message_template_name": name,
+            "message_template_language": language,
+            "reason": null,
+            "other_info": { "title": "FIRST_PAUSE", "description": "Paused for 3 hours: low quality" },
+        });
+        let change = json!({ "field": "message_template_status_update", "value": value });
+        let entry = json!({ "id": waba_id, "time": Utc::now().timestamp(), "changes": [change] });
+        self.post_entry(entry).await
+    }
+
     /// Meta's AI agent holds `wa_id`'s thread: the customer's message and
     /// the AI agent's answer reach the inbox as passive copies (`standby`).
     pub async fn ai_agent_conversation(

@@ -137,6 +137,10 @@ macro_rules! store_conformance_suites {
                 calls {
                     a_missed_call_waits_for_a_call_back_like_a_message,
                 }
+                signals {
+                    a_paused_template_leaves_the_picker_and_admins_hear_of_it,
+                    signals_survive_provisioning_and_stay_in_their_tenant,
+                }
                 coexistence {
                     echoes_answer_once_and_never_extend_the_window,
                     standby_copies_are_kept_and_never_routed,

@@ -14,6 +14,7 @@ pub(crate) mod live;
 pub(crate) mod metrics;
 pub(crate) mod routing;
 pub(crate) mod settings;
+pub(crate) mod signals;
 pub(crate) mod timers;
 pub(crate) mod unread;
 pub(crate) mod views;
