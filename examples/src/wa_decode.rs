@@ -128,6 +128,14 @@ pub fn line(item: &Decoded) -> Value {
             "metadata": h.metadata,
             "timestamp": ts(h.timestamp),
         }),
+        Decoded::History { history: h, .. } => json!({
+            "kind": "history",
+            "channel": h.phone_number_id,
+            "chunk": h.chunk.map(|c| json!({ "phase": c.phase, "chunk_order": c.chunk_order, "progress": c.progress })),
+            "threads": h.threads.len(),
+            "messages": h.threads.iter().map(|t| t.messages.len()).sum::<usize>(),
+            "declined": h.declined.as_ref().map(|e| e.code),
+        }),
         Decoded::Signal(s) => json!({
             "kind": "account_signal",
             "waba_id": s.waba_id,

@@ -177,6 +177,55 @@ async fn a_missed_call_shows_and_waits_for_a_call_back() {
     server.shutdown().await;
 }
 
+/// The owner shares the app's past chats: the admin sees the import
+/// done, and the chat is there, resolved, marked as imported, in the
+/// order it was written, answering nobody.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_chats_from_the_app_are_imported_for_reference() {
+    desk_or_skip!("ada" => server, meta, ada);
+    let lines = [
+        (false, "¿Tenéis la talla 38?", 20),
+        (true, "Sí, en azul y en negro", 20),
+        (false, "Genial, paso el sábado", 19),
+    ];
+    meta.shares_history("34600100004", &lines, 100)
+        .await
+        .unwrap();
+    click(&ada, "[data-testid=tab-admin]").await;
+    wait_for(&ada, "[data-testid=signals-table]", |t| {
+        t.contains("Chat history from the WhatsApp Business app imported: 3 messages")
+    })
+    .await;
+    click(&ada, "[data-testid=tab-inbox]").await;
+    click(&ada, "[data-testid=view-all]").await;
+    click(&ada, "[data-testid=status-filter] option[value='resolved']").await;
+    let past = row_id(&ada, "34600100004").await;
+    click(&ada, &format!("[data-id=\"{past}\"]")).await;
+    wait_for(&ada, "[data-testid=imported-banner]", |t| {
+        t.starts_with("Past chat imported")
+    })
+    .await;
+    until_js(
+        &ada,
+        "const m = [...document.querySelectorAll('[data-testid^=msg-]')].map((e) => e.textContent);
+         return m.length === 3 && m[0].includes('talla 38') && m[1].includes('azul') && m[2].includes('sábado')",
+        "the past chat in order",
+    )
+    .await;
+    screenshot(&ada, "imported-history.png").await;
+    let state = server
+        .inbox
+        .conversation_state(
+            &demo_actor("ada"),
+            &inbox_core::ConversationId::new(&past).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert!(state.imported && state.waiting_since.is_none() && state.assignee.is_none());
+    ada.close().await.unwrap();
+    server.shutdown().await;
+}
+
 fn demo_actor(agent: &str) -> inbox_core::Actor {
     inbox_core::Actor::new(
         inbox_core::TenantId::new("demo").unwrap(),

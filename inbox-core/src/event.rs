@@ -350,6 +350,12 @@ pub enum EventKind {
         /// The sections that changed (`routing`, `sla` ...).
         sections: Vec<String>,
     },
+    /// Past messages from the WhatsApp Business app were imported into
+    /// this (imported) conversation.
+    HistoryImported {
+        /// How many.
+        messages: u32,
+    },
     /// Meta reported something about the tenant's WhatsApp account, a
     /// number or a template (a paused template, a flagged number …): for
     /// admins to see and, when `needs_attention`, act on.
@@ -415,6 +421,7 @@ impl EventKind {
             EventKind::AutomationStopped { .. } => "automation_stopped",
             EventKind::Integration { .. } => "integration",
             EventKind::AccountSignal { .. } => "account_signal",
+            EventKind::HistoryImported { .. } => "history_imported",
         }
     }
 }

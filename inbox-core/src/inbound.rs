@@ -236,6 +236,87 @@ impl InboundAppContact {
     }
 }
 
+/// Past chats of a coexistence number, from the WhatsApp Business app
+/// (WhatsApp's `history` webhook): one chunk of one phase, or the media of
+/// earlier messages, or the business's refusal to share them. Stored as
+/// history ([`Origin::History`](crate::model::Origin::History)): never
+/// routed, never waited on, never notified.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InboundHistory {
+    /// The provider's id of the number.
+    pub phone_number_id: String,
+    /// Which chunk this is (`None`: media sent after their placeholders).
+    #[serde(default)]
+    pub chunk: Option<HistoryChunk>,
+    /// The chats, one per customer.
+    #[serde(default)]
+    pub threads: Vec<HistoryThread>,
+    /// The business declined to share its history (Meta's error).
+    #[serde(default)]
+    pub declined: Option<ProviderError>,
+    /// When it was received.
+    pub timestamp: DateTime<Utc>,
+}
+
+/// Where a chunk of history stands: its phase (0: the first day, 1: up to
+/// 90 days, 2: up to 180 days), its order in the phase, and the overall
+/// progress (0 to 100).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryChunk {
+    /// The phase.
+    pub phase: u8,
+    /// The chunk's order within it.
+    pub chunk_order: u32,
+    /// Overall progress, 0 to 100.
+    pub progress: u8,
+}
+
+/// One customer's past chat.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryThread {
+    /// The customer.
+    pub customer: ContactIdentity,
+    /// Their messages and the business's, as they were: each message's
+    /// `from` is the customer.
+    pub messages: Vec<HistoryMessage>,
+}
+
+/// One past message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryMessage {
+    /// The message (its `from` is the customer, whoever wrote it).
+    pub message: InboundMessage,
+    /// The business sent it.
+    pub from_business: bool,
+    /// How far it got, for the business's messages (`SENT`, `READ` …).
+    #[serde(default)]
+    pub status: Option<DeliveryStatus>,
+}
+
+impl InboundHistory {
+    /// The checks of [`InboundHistory::check`] that do not depend on the
+    /// clock: every message as [`InboundMessage::validate`] checks it.
+    pub fn validate(&self) -> Result<(), InboundRefusal> {
+        check_phone_number_id(&self.phone_number_id)?;
+        for m in self.threads.iter().flat_map(|t| &t.messages) {
+            m.message.validate()?;
+        }
+        check_not_too_old(self.timestamp)
+    }
+
+    /// Checks the whole delivery against the inbox's clock `now` (see
+    /// [`InboundMessage::check`]): one bad message refuses it all, so that
+    /// Meta's chunk is kept whole as a dead letter.
+    pub fn check(&self, now: DateTime<Utc>) -> Result<(), InboundRefusal> {
+        self.validate()?;
+        check_not_ahead(self.timestamp, now)?;
+        for m in self.threads.iter().flat_map(|t| &t.messages) {
+            m.message.check_time(now)?;
+        }
+        Ok(())
+    }
+}
+
 /// What Meta reported about a tenant's WhatsApp account, one of its
 /// numbers or one of its templates (webhook fields
 /// `message_template_status_update`, `message_template_quality_update`,
@@ -329,6 +410,8 @@ pub enum InboundEvent {
     AppContact(InboundAppContact),
     /// Meta reported something about the account, a number or a template.
     Account(InboundAccountSignal),
+    /// Past chats from the WhatsApp Business app.
+    History(InboundHistory),
 }
 
 /// What ingesting one inbound event did.
@@ -395,6 +478,11 @@ pub enum IngestOutcome {
     AccountSignal {
         /// Whether anything changed.
         changed: bool,
+    },
+    /// Past chats imported (`stored`: the messages new to the inbox).
+    History {
+        /// The messages stored.
+        stored: u32,
     },
     /// A handover recorded on the customer's conversation (`changed`: the
     /// inbox learned something new; `conversation` is `None` for a
@@ -891,6 +979,7 @@ impl InboundEvent {
             InboundEvent::Handover(h) => h.check(now),
             InboundEvent::AppContact(a) => a.check(now),
             InboundEvent::Account(a) => a.check(now),
+            InboundEvent::History(h) => h.check(now),
         }
     }
 
@@ -905,6 +994,7 @@ impl InboundEvent {
             InboundEvent::Handover(h) => &h.phone_number_id,
             InboundEvent::AppContact(a) => &a.phone_number_id,
             InboundEvent::Account(a) => a.phone_number_ids.first().map_or("", String::as_str),
+            InboundEvent::History(h) => &h.phone_number_id,
         }
     }
 }

@@ -86,8 +86,9 @@ pub use ids::{
     TenantId,
 };
 pub use inbound::{
-    InboundAccountSignal, InboundAppContact, InboundEcho, InboundEvent, InboundHandover,
-    InboundMessage, InboundPreference, InboundRefusal, InboundStatus, IngestOutcome, StandbyCopy,
+    HistoryChunk, HistoryMessage, HistoryThread, InboundAccountSignal, InboundAppContact,
+    InboundEcho, InboundEvent, InboundHandover, InboundHistory, InboundMessage, InboundPreference,
+    InboundRefusal, InboundStatus, IngestOutcome, StandbyCopy,
 };
 pub use inbox::AGENT_REFRESH;
 pub use inbox::{normalize_tag, parse_mentions};
@@ -100,5 +101,6 @@ pub use inbox::{
 };
 pub use inbox::{ClaimThread, ResolveThread, ThreadPolicy, UNNAMED_APP};
 pub use inbox::{NewApiKey, API_KEY_PREFIX, MIN_SECRET_LEN, TOUCH_EVERY};
+pub use inbox::{IMPORTED_PREFIX, MEDIA_PLACEHOLDER};
 pub use query::{Cursor, Page, SortOrder};
 pub use secret::Secret;

@@ -147,8 +147,18 @@ function signalText(sg) {
   }
 }
 
+// How far a number's chat history import has come, as a signal row.
+function importRow(c) {
+  const h = c.history;
+  if (!h) return [];
+  const text = h.declined
+    ? t("import.declined")
+    : t(h.progress >= 100 ? "import.done" : "import.progress", { progress: h.progress, chunks: h.chunks.length, messages: h.messages });
+  return [[c, { at: h.updated_at, needs_attention: false, text }]];
+}
+
 function renderSignals(channels) {
-  const rows = channels.flatMap((c) => c.signals.map((s) => [c, s]));
+  const rows = channels.flatMap((c) => [...importRow(c), ...c.signals.map((s) => [c, s])]);
   rows.sort((a, b) => Date.parse(b[1].at) - Date.parse(a[1].at));
   $("#signals-table tbody").replaceChildren(
     ...(rows.length
@@ -157,7 +167,7 @@ function renderSignals(channels) {
             "tr",
             { "data-testid": "signal-row", class: s.needs_attention ? "attention" : null },
             el("td", {}, `${c.name} ${c.display_number}`),
-            el("td", {}, (s.needs_attention ? "⚠ " : "") + signalText(s.signal)),
+            el("td", {}, s.text || (s.needs_attention ? "⚠ " : "") + signalText(s.signal)),
             el("td", {}, agoText(s.at)),
           ),
         )

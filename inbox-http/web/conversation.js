@@ -109,7 +109,7 @@ function controlsView(c, may) {
         ? el("button", { class: "primary", onclick: () => go("claim"), "data-testid": "claim" }, t("conv.claim"))
         : null,
     assignsOthers ? [agentsSelect, el("button", { onclick: () => go("assign", { agent: agentsSelect.value }), "data-testid": "assign" }, t("conv.assign"))] : null,
-    el("span", { class: "group" }, handTo, handNote, el("button", { onclick: transfer, "data-testid": "transfer" }, t("conv.hand-over"))),
+    c.imported ? null : el("span", { class: "group" }, handTo, handNote, el("button", { onclick: transfer, "data-testid": "transfer" }, t("conv.hand-over"))),
     may.tag ? [tagInput, el("button", { onclick: tag, "data-testid": "tag" }, t("conv.tag"))] : null,
     !may.change_status
       ? null
@@ -146,6 +146,7 @@ function headView(d) {
     ),
     controlsView(c, d.may),
     threadBanner(c),
+    importedBanner(c),
     el("div", { class: "viewers", id: "viewers", "data-testid": "viewers" }, viewersText(c.id)),
   );
 }

@@ -152,6 +152,8 @@ function describe(content) {
       return (content.reply && (content.reply.title || content.reply.kind)) || t("describe.interactive");
     case "call":
       return callText(content);
+    case "unsupported":
+      return content.raw_type === "media_placeholder" ? t("describe.media-placeholder") : `[${content.raw_type}]`;
     default:
       return `[${content.type}]`;
   }

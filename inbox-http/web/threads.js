@@ -55,6 +55,12 @@ function threadBanner(c) {
   );
 }
 
+// A conversation imported from the WhatsApp Business app's chat history.
+function importedBanner(c) {
+  if (!c.imported) return null;
+  return el("div", { class: "thread-banner elsewhere", role: "status", "data-testid": "imported-banner" }, t("conv.imported"));
+}
+
 // Who wrote an outbound message from another app, in words.
 function appAuthor(m) {
   return t("msg.from-app", { app: appName(m.author.id) });
@@ -76,6 +82,8 @@ function threadHistory(k) {
     }
     case "thread_control_failed":
       return t("history.thread-failed", { reason: k.reason });
+    case "history_imported":
+      return t("history.imported", { n: k.messages });
     default:
       return null;
   }

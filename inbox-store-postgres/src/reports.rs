@@ -66,6 +66,10 @@ impl Population<'_> {
             .push_bind(micros(query.from).saturating_neg())
             .push(" AND (-created_us) > ")
             .push_bind(micros(query.to).saturating_neg());
+        // Conversations imported from the Business app's history are not
+        // the team's work (`MetricsQuery::includes`); the core gives them,
+        // and only them, ids starting with `imported:` (`IMPORTED_PREFIX`).
+        qb.push(" AND conversation_id NOT LIKE 'imported:%'");
         if let Some(c) = &query.channel {
             qb.push(" AND channel_id = ")
                 .push_bind(c.as_str().to_string());

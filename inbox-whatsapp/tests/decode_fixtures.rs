@@ -866,6 +866,78 @@ fn account_template_and_number_signals_are_typed() {
     assert!(matches!(items.last(), Some(Decoded::Ignored { field }) if field == "account_alerts"));
 }
 
+#[test]
+fn history_chunks_media_and_refusals_are_decoded_as_past_messages() {
+    let items = decoded_fixture("history.json");
+    let histories: Vec<&inbox_core::InboundHistory> = items
+        .iter()
+        .filter_map(|d| match d {
+            Decoded::History { history, .. } => Some(&**history),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(histories.len(), 4, "{items:?}");
+    let chunk = histories[0];
+    assert_eq!(chunk.phone_number_id, "550001");
+    let c = chunk.chunk.unwrap();
+    assert_eq!((c.phase, c.chunk_order, c.progress), (1, 3, 40));
+    assert_eq!(chunk.threads.len(), 2);
+    let marta = &chunk.threads[0];
+    assert_eq!(marta.customer.wa_id.as_deref(), Some("34611000001"));
+    assert_eq!(marta.customer.user_id.as_deref(), Some("ES.marta0001"));
+    let seen: Vec<(&str, bool, Option<DeliveryStatus>)> = marta
+        .messages
+        .iter()
+        .map(|m| (m.message.external_id.as_str(), m.from_business, m.status))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("wamid.HIST.C1", false, None),
+            ("wamid.HIST.C2", false, None),
+            ("wamid.HIST.B1", true, Some(DeliveryStatus::Read)),
+            ("wamid.HIST.B2", true, Some(DeliveryStatus::Failed)),
+        ]
+    );
+    // Every message names the customer, whoever wrote it.
+    assert!(marta
+        .messages
+        .iter()
+        .all(|m| m.message.from.wa_id.as_deref() == Some("34611000001")));
+    assert_eq!(
+        marta.messages[1].message.content,
+        Content::Unsupported {
+            raw_type: "media_placeholder".into()
+        }
+    );
+    assert_eq!(
+        marta.messages[2].message.content.text_body(),
+        Some("Your order ships tomorrow")
+    );
+    // A customer with a business-scoped id only, and a message without an
+    // id: kept as a dead letter, the rest imported.
+    let noa = &chunk.threads[1];
+    assert_eq!(noa.customer.user_id.as_deref(), Some("ES.noa0002"));
+    assert_eq!(noa.messages.len(), 1);
+    assert_eq!(invalid_items(&items).len(), 1);
+    // The photo of the placeholder, later; the last chunk; the refusal.
+    let media = histories[1];
+    assert!(media.chunk.is_none());
+    let photo = &media.threads[0].messages[0];
+    assert_eq!(photo.message.external_id, "wamid.HIST.C2");
+    assert!(
+        matches!(photo.message.content, Content::Media { .. }),
+        "{:?}",
+        photo.message.content
+    );
+    assert_eq!(histories[2].chunk.unwrap().progress, 100);
+    assert!(histories[2].threads.is_empty());
+    assert_eq!(
+        histories[3].declined.as_ref().and_then(|e| e.code),
+        Some(2593109)
+    );
+}
+
 /// The items refused as dead letters: their field and what they keep.
 fn invalid_items(items: &[Decoded]) -> Vec<(&str, &str)> {
     items

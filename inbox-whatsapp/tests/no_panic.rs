@@ -171,7 +171,8 @@ proptest! {
             "other_info": inner.clone(),
             "violation_info": inner.clone(),
             "restriction_info": [inner.clone()],
-            "disable_info": { "disable_date": inner },
+            "disable_info": { "disable_date": inner.clone() },
+            "history": [{ "metadata": inner.clone(), "threads": [{ "id": "1", "context": inner.clone(), "messages": [inner] }] }],
         });
         for v in [value, shaped] {
             let body = serde_json::to_vec(&envelope_of(field, v)).unwrap();

@@ -125,6 +125,7 @@ fn external_id(event: &InboundEvent) -> &str {
         InboundEvent::Handover(h) => &h.phone_number_id,
         InboundEvent::AppContact(a) => &a.phone_number_id,
         InboundEvent::Account(a) => &a.phone_number_ids[0],
+        InboundEvent::History(h) => &h.phone_number_id,
     }
 }
 

@@ -66,6 +66,7 @@ impl Inbox {
             InboundEvent::Handover(h) => self.ingest_handover(h).await,
             InboundEvent::AppContact(a) => self.ingest_app_contact(a).await,
             InboundEvent::Account(a) => self.ingest_account_signal(a).await,
+            InboundEvent::History(h) => self.ingest_history(h).await,
         }
     }
 
@@ -228,8 +229,10 @@ impl Inbox {
         let now = self.now();
         // Copies (echoes, standby) always continue the latest conversation:
         // they reopen nothing and open a new one only when there is none.
+        // A conversation imported from the app's history is continued by
+        // nothing.
         let live = arrival == Arrival::Customer;
-        let latest = context.latest.filter(|c| {
+        let latest = context.latest.filter(|c| !c.imported).filter(|c| {
             c.status.is_active()
                 || is_quiet(&msg.content)
                 || !live

@@ -20,6 +20,7 @@ mod dead_letters;
 mod directory;
 mod dispatch;
 mod dry_run;
+mod history;
 mod ingest;
 mod leases;
 mod policies;
@@ -55,6 +56,8 @@ pub use copies::UNNAMED_APP;
 pub use dead_letters::RefusedItem;
 pub use dispatch::DispatchReport;
 pub use dry_run::{DryRunSettings, Explanation};
+use history::IMPORTED_READ_ONLY;
+pub use history::{IMPORTED_PREFIX, MEDIA_PLACEHOLDER};
 pub use ingest::CUSTOMER_WINDOW;
 pub use policies::{MAX_HISTORY_PAGE, SETTINGS_RECHECK};
 pub use subscribe::AGENT_REFRESH;
@@ -399,7 +402,7 @@ impl Inbox {
         Ok(Error::Conflict(Box::new(c)))
     }
 
-    /// Runs an agent action on a conversation: load, check visibility and the
+    /// Runs an agent action on a conversation on a conversation: load, check visibility and the
     /// version the agent saw, let `f` edit a draft, commit with an optimistic
     /// version check, retry on races, publish the events.
     async fn act<F>(&self, actor: &Actor, target: Target<'_>, f: F) -> Result<ActionOutcome>
@@ -427,6 +430,12 @@ impl Inbox {
                 .conversation(&actor.tenant, target.id)
                 .await?;
             permissions::require_view(agent, &current)?;
+            if current.imported && !matches!(target.action, "note" | "tag") {
+                return Err(Error::InvalidState(format!(
+                    "{IMPORTED_READ_ONLY}: {} in the customer's own conversation",
+                    target.action
+                )));
+            }
             let warnings = self.check_seen(agent, &current, &target).await?;
             let mut draft = Draft {
                 agent,

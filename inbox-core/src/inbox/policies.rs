@@ -160,10 +160,11 @@ fn record_value(
 ) -> Result<serde_json::Value> {
     let mut value = serde_json::to_value(record)
         .map_err(|e| crate::Error::invalid(write.section(), e.to_string()))?;
-    // What Meta said of a number is news, not configuration: not part of
-    // the settings history.
+    // What Meta said of a number, and how far its history import has
+    // come, are news, not configuration: not part of the settings history.
     if let (DirectoryWrite::Channel(_), Some(fields)) = (write, value.as_object_mut()) {
         fields.remove("signals");
+        fields.remove("history");
     }
     Ok(value)
 }

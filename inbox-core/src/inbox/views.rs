@@ -200,7 +200,10 @@ impl Allowance {
 /// What `agent` may do with `c` under `replies`.
 fn agent_may(agent: &Agent, c: &Conversation, replies: &crate::inbox::ReplyPolicy) -> AgentMay {
     let can = |a: Action| agent.active && agent.role.allows(a);
+    // An imported conversation takes notes and tags only.
+    let live = |a: Action| can(a) && !c.imported;
     let reply = match &c.assignee {
+        _ if c.imported => Allowance::no(super::IMPORTED_READ_ONLY),
         _ if !can(Action::Reply) => Allowance::no("your role may not reply"),
         Some(owner) if owner != &agent.id && replies.assignee_only && !can(Action::OverrideAssignee) => {
             Allowance::no(format!(
@@ -212,10 +215,10 @@ fn agent_may(agent: &Agent, c: &Conversation, replies: &crate::inbox::ReplyPolic
     AgentMay {
         reply,
         note: can(Action::AddNote),
-        claim: can(Action::Claim),
-        assign: can(Action::AssignOthers),
+        claim: live(Action::Claim),
+        assign: live(Action::AssignOthers),
         tag: can(Action::Tag),
-        change_status: can(Action::ChangeStatus),
+        change_status: live(Action::ChangeStatus),
     }
 }
 
@@ -384,7 +387,11 @@ impl Inbox {
         let conversation = self.conversation_state(actor, id).await?;
         let store = &self.ports.store;
         let contact = store.contact(&actor.tenant, &conversation.contact).await?;
-        let messages = store.messages(&actor.tenant, id).await?;
+        let mut messages = store.messages(&actor.tenant, id).await?;
+        if conversation.imported {
+            // Chunks of history arrive in any order: show them as sent.
+            messages.sort_by_key(|m| m.sent_at);
+        }
         let timeline = store.conversation_events(&actor.tenant, id, 0).await?;
         let context = self.context_for(&actor.tenant, &contact).await;
         let agent = self.load_agent(actor).await?;

@@ -113,9 +113,11 @@ impl MetricsQuery {
     }
 
     /// Whether a conversation is in the population (stores that compute in
-    /// memory use this).
+    /// memory use this). Conversations imported from the WhatsApp Business
+    /// app's history never are: the team did not work them.
     pub fn includes(&self, c: &Conversation) -> bool {
-        c.created_at >= self.from
+        !c.imported
+            && c.created_at >= self.from
             && c.created_at < self.to
             && self.channel.as_ref().is_none_or(|x| &c.channel == x)
             && self

@@ -1,7 +1,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-use super::SignalSeen;
+use super::{HistoryImport, SignalSeen};
 
 use crate::ids::{ChannelId, TenantId};
 
@@ -44,6 +44,11 @@ pub struct Channel {
     /// [`Inbox::ingest_account_signal`](crate::Inbox::ingest_account_signal).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub signals: BTreeMap<String, SignalSeen>,
+    /// How far the import of the number's past chats from the WhatsApp
+    /// Business app has come (coexistence; `None`: none started). Written
+    /// by [`Inbox::ingest_history`](crate::Inbox::ingest_history).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<HistoryImport>,
 }
 
 impl Channel {
@@ -76,6 +81,7 @@ impl Channel {
             waba_id: None,
             coexistence: false,
             signals: BTreeMap::new(),
+            history: None,
         }
     }
 }

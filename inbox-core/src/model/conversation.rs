@@ -150,6 +150,11 @@ pub struct Conversation {
     /// number (`None`: nobody ever said otherwise, so this inbox does).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thread: Option<super::ThreadControl>,
+    /// Imported from the chat history of the WhatsApp Business app
+    /// (coexistence onboarding): past messages kept for reference, left
+    /// out of reports and never reopened by a new message.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub imported: bool,
     /// Optimistic-concurrency version; every change increments it.
     pub version: u64,
 }
@@ -193,6 +198,7 @@ impl Conversation {
             rule_fired: Default::default(),
             automation_due: None,
             thread: None,
+            imported: false,
             version: 0,
         }
     }

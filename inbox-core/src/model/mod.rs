@@ -7,6 +7,7 @@ mod contact;
 mod content;
 mod conversation;
 mod delivery;
+mod history;
 pub mod limits;
 mod message;
 mod signal;
@@ -23,6 +24,7 @@ pub use content::{
 };
 pub use conversation::{Conversation, ConversationStatus, Priority};
 pub use delivery::{DeliveryState, DeliveryStatus, DeliveryUpdate, Pricing, ProviderError};
+pub use history::HistoryImport;
 pub use message::{Author, Direction, Message, Origin, ResponseTime};
 pub use signal::{AccountSignal, SignalSeen};
 pub use template::{

@@ -10,6 +10,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 ///   time-ordered UUIDs in production).
 /// - Ids are valid per [`crate::ids`]: 1 to 200 bytes, no whitespace at the
 ///   ends, no control characters.
+/// - No id starts with [`IMPORTED_PREFIX`](crate::inbox::IMPORTED_PREFIX)
+///   (`imported:`): the core names conversations imported from the
+///   WhatsApp Business app's history so, and stores tell them apart by it.
 pub trait IdGenerator: Send + Sync {
     /// A new id for an entity of `kind` (`"conversation"`, `"message"`,
     /// `"contact"`).

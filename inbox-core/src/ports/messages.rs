@@ -11,7 +11,7 @@ use crate::model::{DeliveryUpdate, Message};
 
 /// A change to one stored message, applied by the store atomically with the
 /// pure rules in [`MessageMutation::apply`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum MessageMutation {
     /// A delivery status report, optionally recording the provider id.
     Delivery {
@@ -25,6 +25,14 @@ pub enum MessageMutation {
     InDoubt {
         /// When the doubt was noticed.
         at: DateTime<Utc>,
+    },
+    /// A past message's file arrived after its placeholder
+    /// ([`MEDIA_PLACEHOLDER`](crate::inbox::MEDIA_PLACEHOLDER)): the
+    /// placeholder becomes `content` (nothing else changes, and a message
+    /// that is not a placeholder is left as it is).
+    Filled {
+        /// The message's content now.
+        content: crate::model::Content,
     },
     /// An agent sent the message again as `copy` (the event was recorded
     /// with that commit): remember it, once.
@@ -40,6 +48,17 @@ impl MessageMutation {
     /// backwards status, or a change that only records the provider id).
     /// Stores call this inside their transaction.
     pub fn apply(&self, message: &mut Message) -> Mutated {
+        if let MessageMutation::Filled { content } = self {
+            let placeholder = matches!(&message.content,
+                crate::model::Content::Unsupported { raw_type } if raw_type == crate::inbox::MEDIA_PLACEHOLDER);
+            if placeholder {
+                message.content = content.clone();
+            }
+            return Mutated {
+                changed: placeholder,
+                event: None,
+            };
+        }
         let Some(delivery) = message.delivery.as_mut() else {
             return Mutated::default();
         };
@@ -81,6 +100,7 @@ impl MessageMutation {
                     event: Some(message_event(message, kind, update.at)),
                 }
             }
+            MessageMutation::Filled { .. } => Mutated::default(),
             MessageMutation::Resent { copy } => {
                 if delivery.resent_as.is_some() {
                     return Mutated::default();
@@ -156,7 +176,7 @@ pub enum MessageTarget {
 /// };
 /// assert!(matches!(report.target, MessageTarget::Status { .. }));
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct MessageUpdate {
     /// The message.
     pub target: MessageTarget,

@@ -11,7 +11,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use inbox_core::inbound::InboundMessage;
-use inbox_core::model::{AccountSignal, Agent, Channel, ContactIdentity, Content, Role, Team};
+use inbox_core::model::{
+    AccountSignal, Agent, Channel, ContactIdentity, Content, HistoryImport, Role, Team,
+};
 use inbox_core::ports::{HistoryQuery, SettingsChange, StoredSettings};
 use inbox_core::settings::{CannedResponse, TenantSettings};
 use inbox_core::{AgentId, ChannelId, ConversationId, DryRunSettings, Explanation, TeamId};
@@ -272,6 +274,10 @@ pub struct ChannelView {
     /// What Meta last said about the number, its account and templates
     /// (its quality, a paused template …), newest first.
     pub signals: Vec<SignalView>,
+    /// How far the import of the number's past chats from the WhatsApp
+    /// Business app has come (none started: absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<HistoryImport>,
 }
 
 /// One thing Meta said about a number, its account or a template.
@@ -309,6 +315,7 @@ pub async fn channels(Caller(s, a): Caller) -> ApiResult<JsonAnswer<Vec<ChannelV
             .into_iter()
             .map(|c| ChannelView {
                 signals: signal_views(&c),
+                history: c.history.clone(),
                 id: c.id.to_string(),
                 name: c.name,
                 display_number: c.display_number,

@@ -43,7 +43,7 @@ impl From<&WireError> for MetaError {
 }
 
 impl MetaError {
-    fn to_provider_error(&self) -> ProviderError {
+    pub(crate) fn to_provider_error(&self) -> ProviderError {
         ProviderError {
             code: self.code,
             title: self
@@ -214,6 +214,15 @@ pub enum Decoded {
     /// [`Webhook::receive`](crate::Webhook::receive) binds it to the
     /// account's numbers the signing secret speaks for.
     Signal(Box<super::signals::DecodedSignal>),
+    /// Past chats of a coexistence number from the WhatsApp Business app
+    /// (`history`): a chunk, the media of earlier placeholders, or the
+    /// business's refusal to share.
+    History {
+        /// The chunk.
+        history: Box<inbox_core::InboundHistory>,
+        /// The change as received, as a webhook body of its own.
+        raw: String,
+    },
     /// A change of a field other than `messages` (acknowledged, ignored).
     Ignored {
         /// The field.
@@ -266,6 +275,7 @@ impl Decoded {
                 Some(InboundEvent::Handover((**handover).clone()))
             }
             Decoded::AppContact(a) => Some(InboundEvent::AppContact((**a).clone())),
+            Decoded::History { history, .. } => Some(InboundEvent::History((**history).clone())),
             _ => None,
         }
     }
@@ -384,8 +394,9 @@ pub fn decode_webhook(
 }
 
 /// The fields other than messages' that have a decoder of their own.
-const OWN_FIELDS: [&str; 8] = [
+const OWN_FIELDS: [&str; 9] = [
     "user_preferences",
+    "history",
     "smb_app_state_sync",
     "calls",
     "messaging_handovers",
@@ -412,6 +423,14 @@ fn decode_own_field(
             super::app_state::decode_state_sync_value(waba, value, received_at, out)
         }
         "calls" => super::calls::decode_calls_value(waba, value, received_at, out),
+        "history" => {
+            let whole = super::fields::Whole {
+                waba_id: waba,
+                field,
+                raw: value,
+            };
+            super::history::decode_history_value(&whole, received_at, out)
+        }
         "messaging_handovers" => {
             super::handovers::decode_handover_value(waba, value, received_at, out)
         }
@@ -433,7 +452,7 @@ fn decode_own_field(
 /// The fields whose values hold messages, echoes and statuses.
 const MESSAGE_FIELDS: [&str; 3] = ["messages", "smb_message_echoes", "standby"];
 
-fn decode_messages_value(
+pub(super) fn decode_messages_value(
     waba_id: Option<&str>,
     field: &str,
     raw: &RawValue,

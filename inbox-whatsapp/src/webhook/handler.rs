@@ -71,6 +71,10 @@ pub struct IngestSummary {
     /// recorded.
     #[serde(default)]
     pub app_contacts: u32,
+    /// Past messages from the WhatsApp Business app (`history`) stored
+    /// (each once).
+    #[serde(default)]
+    pub history_messages: u32,
     /// What Meta said about the account, its numbers and templates,
     /// recorded (once per tenant whose numbers it concerns).
     #[serde(default)]
@@ -276,6 +280,7 @@ fn named_numbers(items: &[Decoded]) -> BTreeSet<&str> {
             }
             Decoded::Handover { handover, .. } => Some(handover.phone_number_id.as_str()),
             Decoded::AppContact(a) => Some(a.phone_number_id.as_str()),
+            Decoded::History { history, .. } => Some(history.phone_number_id.as_str()),
             Decoded::Error {
                 phone_number_id, ..
             }

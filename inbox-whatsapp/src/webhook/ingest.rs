@@ -85,6 +85,12 @@ impl<'a> Delivery<'a> {
                     let raw = super::app_state::webhook_of(&a);
                     self.event(pnid, InboundEvent::AppContact(*a), raw).await?;
                 }
+                Decoded::History { history, raw } => {
+                    self.flush_statuses().await?;
+                    let pnid = Some(history.phone_number_id.clone());
+                    self.event(pnid, InboundEvent::History(*history), raw)
+                        .await?;
+                }
                 Decoded::Signal(signal) => {
                     self.flush_statuses().await?;
                     self.signal(*signal).await?;
@@ -277,6 +283,7 @@ impl<'a> Delivery<'a> {
             IngestOutcome::Handover { .. } => s.handovers += 1,
             IngestOutcome::AppContact { .. } => s.app_contacts += 1,
             IngestOutcome::AccountSignal { .. } => s.account_signals += 1,
+            IngestOutcome::History { stored } => s.history_messages += stored,
             _ => s.statuses_ignored += 1,
         }
     }

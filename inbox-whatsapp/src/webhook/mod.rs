@@ -10,6 +10,7 @@ mod decode;
 mod fields;
 mod handler;
 mod handovers;
+mod history;
 mod ingest;
 mod preferences;
 mod raw;

@@ -68,6 +68,38 @@ impl FakeMeta {
         self.post_change("smb_app_state_sync", value).await
     }
 
+    /// The owner shares the number's past chats from the WhatsApp
+    /// Business app (coexistence onboarding): one `history` chunk with
+    /// `wa_id`'s chat, `lines` as `(from the business, text, days ago)`,
+    /// at `progress` percent.
+    pub async fn shares_history(
+        &self,
+        wa_id: &str,
+        lines: &[(bool, &str, i64)],
+        progress: u8,
+    ) -> Result<(), String> {
+        let now = Utc::now().timestamp();
+        let messages: Vec<Value> = lines
+            .iter()
+            .enumerate()
+            .map(|(i, (by_business, text, days_ago))| {
+                let from = if *by_business { self.config.display_number.as_str() } else { wa_id };
+                json!({ "from": from, "id": format!("wamid.sim.history.{wa_id}.{i}"),
+                        "timestamp": (now - days_ago * 86_400 + i as i64).to_string(), "type": "text",
+                        "text": { "body": text }, "history_context": { "status": "READ" } })
+            })
+            .collect();
+        let value = json!({
+            "messaging_product": "whatsapp",
+            "metadata": self.metadata(),
+            "history": [{
+                "metadata": { "phase": 1, "chunk_order": 1, "progress": progress },
+                "threads": [{ "id": wa_id, "context": { "wa_id": wa_id }, "messages": messages }],
+            }],
+        });
+        self.post_change("history", value).await
+    }
+
     /// Meta pauses the template `name` (`language`) of the WhatsApp
     /// Business Account `waba_id` for its low quality: an account-level
     /// `message_template_status_update` webhook (it names the account,

@@ -137,6 +137,10 @@ macro_rules! store_conformance_suites {
                 calls {
                     a_missed_call_waits_for_a_call_back_like_a_message,
                 }
+                history {
+                    history_is_imported_once_and_changes_nothing_live,
+                    a_declined_history_is_recorded_on_the_number,
+                }
                 signals {
                     a_paused_template_leaves_the_picker_and_admins_hear_of_it,
                     signals_survive_provisioning_and_stay_in_their_tenant,

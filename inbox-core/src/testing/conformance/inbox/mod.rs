@@ -9,6 +9,7 @@ pub(crate) mod coexistence;
 pub(crate) mod contacts;
 pub(crate) mod dead_letters;
 pub(crate) mod dispatch;
+pub(crate) mod history;
 pub(crate) mod ingest;
 pub(crate) mod live;
 pub(crate) mod metrics;
