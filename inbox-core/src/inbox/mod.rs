@@ -23,6 +23,7 @@ mod dry_run;
 mod ingest;
 mod leases;
 mod policies;
+mod pricing;
 mod queue;
 mod subscribe;
 mod templates;
