@@ -169,6 +169,12 @@ async fn a_reply_that_may_not_have_been_delivered_is_sent_again() {
     sign_in(&sam, &server.url, "sam").await;
     click(&sam, "[data-testid=tab-dashboard]").await;
     wait_for(&sam, "[data-testid=card-in-doubt]", |t| t.starts_with('1')).await;
+    // And what the week's messages cost, from the demo's rate card.
+    wait_for(&sam, "[data-testid=card-costs]", |t| {
+        t.contains(" EUR") && t.contains("Billed in the last 7 days")
+    })
+    .await;
+    screenshot(&sam, "dashboard-costs.png").await;
 
     click(&ana, "[data-testid=resend]").await;
     until_received(&meta, reply, &ana).await;

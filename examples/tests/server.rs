@@ -392,6 +392,9 @@ async fn the_api_describes_itself() {
         ("Message", "delivery"),
         ("MetricsReport", "next_response"),
         ("LiveSnapshot", "sla_at_risk"),
+        ("CostReport", "by_agent"),
+        ("CostLine", "cost"),
+        ("PriceEstimate", "reason"),
     ] {
         assert!(
             schemas[schema]["properties"][field].is_object(),

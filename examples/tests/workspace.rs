@@ -667,6 +667,12 @@ async fn the_composer_offers_canned_responses_emoji_and_templates() {
         t.contains("Hi {{1}}, your order {{2}} arrives tomorrow")
     })
     .await;
+    // Outside the window a utility template is billed: at the demo rate
+    // card's rate for Spain.
+    wait_for(&ana, "[data-testid=price-estimate]", |t| {
+        t == "Billed as utility (0.02 EUR)"
+    })
+    .await;
     click(&ana, "[data-testid=send-template]").await;
     wait_for(&ana, "[data-testid=banner]", |t| {
         t.contains("Fill in {{1}} first")

@@ -67,6 +67,7 @@ pub mod metrics;
 pub mod model;
 pub mod permissions;
 pub mod ports;
+pub mod pricing;
 pub mod query;
 pub mod routing;
 pub mod search;

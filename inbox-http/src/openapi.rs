@@ -27,7 +27,7 @@ use super::live;
         api::claim, api::assign, api::transfer, api::release, api::thread, api::reply, api::attach, api::resend, api::note,
         api::tags, api::status, api::priority,
         api::take_lease, api::drop_lease, api::viewing,
-        api::metrics, api::live, api::dead_letters, api::replay_dead_letter, live::events, openapi_json,
+        api::metrics, api::costs, api::price, api::live, api::dead_letters, api::replay_dead_letter, live::events, openapi_json,
         api::canned, api::render_canned, api::get_settings, api::put_settings, api::settings_history,
         api::settings_version, api::explain, api::teams, api::channels,
         api::platform::platform_tenants, api::platform::put_tenant, api::platform::platform_numbers,

@@ -182,6 +182,31 @@ function templateForm(tp) {
   return { node: el("div", { class: "template-form" }, el("div", { class: "params" }, ...inputs), preview), missing, components };
 }
 
+// What Meta's pricing will make of sending a template now: a short line
+// ("Free: inside the customer service window", "Billed as marketing (0.025
+// USD)"), asked of the server (the tenant's rate card and template list).
+function priceText(p) {
+  const category = categoryName(p.category);
+  if (p.reason === "inside_window") return t("estimate.free-window");
+  if (p.reason === "entry_point") return t("estimate.free-entry");
+  if (p.billed && p.rate) return t("estimate.billed-rate", { category, rate: p.rate, currency: p.currency });
+  if (p.billed) return t("estimate.billed", { category });
+  return t("estimate.unknown");
+}
+
+async function showPrice(id, tp, line) {
+  line.textContent = "";
+  if (!tp) return;
+  const query = new URLSearchParams({ template: tp.name, language: tp.language });
+  try {
+    const p = await api("GET", `/api/conversations/${id}/price?${query}`);
+    line.textContent = priceText(p);
+    line.classList.toggle("billed", !!p.billed);
+  } catch {
+    // The estimate is a hint: without it the picker works as before.
+  }
+}
+
 function templatePicker(id) {
   const select = el(
     "select",
@@ -189,11 +214,13 @@ function templatePicker(id) {
     ...state.templates.map((tp, i) => el("option", { value: i }, `${tp.name} (${tp.language})`)),
   );
   const slot = el("div", {});
+  const price = el("p", { class: "price-estimate", "data-testid": "price-estimate", role: "note" });
   let form = null;
   const choose = () => {
     const tp = state.templates[Number(select.value)];
     form = tp ? templateForm(tp) : null;
     slot.replaceChildren(form ? form.node : el("p", { class: "hint" }, t("composer.no-templates")));
+    showPrice(id, tp, price);
   };
   select.addEventListener("change", choose);
   choose();
@@ -211,6 +238,7 @@ function templatePicker(id) {
     "div",
     { class: "template-picker", "data-testid": "template-picker" },
     el("div", { class: "actions" }, el("span", { class: "window", "data-testid": "window-closed" }, t("composer.window-closed")), select),
+    price,
     slot,
     el("div", { class: "actions" }, el("button", { class: "primary", onclick: send, "data-testid": "send-template" }, t("composer.send-template"))),
   );

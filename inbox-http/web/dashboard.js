@@ -14,9 +14,11 @@ async function loadDashboard() {
   const to = new Date(Date.now() + 60e3);
   const from = new Date(Date.now() - 7 * 86400e3);
   try {
-    const [report, live] = await Promise.all([
-      api("GET", `/api/metrics?${new URLSearchParams({ from: from.toISOString(), to: to.toISOString() })}`),
+    const range = new URLSearchParams({ from: from.toISOString(), to: to.toISOString() });
+    const [report, live, costs] = await Promise.all([
+      api("GET", `/api/metrics?${range}`),
       api("GET", "/api/live"),
+      api("GET", `/api/costs?${range}`),
     ]);
     const card = (label, value, id) =>
       el("div", { class: "card", "data-testid": id }, el("div", { class: "value" }, value), el("div", { class: "label" }, label));
@@ -29,6 +31,11 @@ async function loadDashboard() {
       card(t("sla.risk"), live.sla_at_risk, "card-sla-risk"),
       card(t("sla.breached"), live.sla_breached, "card-sla-breached"),
       card(t("dash.in-doubt"), live.in_doubt, "card-in-doubt"),
+      card(
+        t("dash.costs", { billed: costs.total.billed, free: costs.total.free }),
+        costs.currency ? `${costs.total.cost} ${costs.currency}` : t("dash.no-rate-card"),
+        "card-costs",
+      ),
     );
     $("#loads tbody").replaceChildren(
       ...live.agents.map((a) =>

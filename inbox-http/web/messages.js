@@ -28,6 +28,18 @@ function ticks(m) {
   return el("span", { class: `ticks ${s}`, title, "data-testid": `ticks-${s}` }, text);
 }
 
+// A pricing category in the agent's language (one Meta adds later as it
+// comes; none: empty).
+function categoryName(category) {
+  const categories = {
+    marketing: () => t("price.marketing"),
+    utility: () => t("price.utility"),
+    authentication: () => t("price.authentication"),
+    service: () => t("price.service"),
+  };
+  return category ? (categories[category] || (() => category))() : "";
+}
+
 // What WhatsApp says the message costs, once a status said it: free
 // (inside the customer service window, or an entry point) or billed, and
 // in which category.
@@ -35,13 +47,7 @@ function priceTag(m) {
   const p = m.direction === "outbound" && m.delivery && m.delivery.pricing;
   if (!p) return null;
   const free = p.kind ? p.kind.startsWith("free") : p.billable === false;
-  const categories = {
-    marketing: () => t("price.marketing"),
-    utility: () => t("price.utility"),
-    authentication: () => t("price.authentication"),
-    service: () => t("price.service"),
-  };
-  const category = p.category ? (categories[p.category] || (() => p.category))() : "";
+  const category = categoryName(p.category);
   const label = t(free ? "price.free" : "price.billed", { category });
   const title = t("price.title", { model: p.model || "—", type: p.kind || "—" });
   return el("span", { class: `price ${free ? "free" : "billed"}`, title, "data-testid": "price" }, label);

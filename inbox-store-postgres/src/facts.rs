@@ -17,7 +17,7 @@ use crate::sql::micros;
 /// The columns of a message row that reports and lookups read, as the
 /// message says (until migration 16 they were generated from the
 /// document by the server, with the same rules).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct MessageFacts<'a> {
     /// `author_agent`: the agent who wrote it (replies and notes).
     pub author_agent: Option<&'a str>,
@@ -28,6 +28,10 @@ pub(crate) struct MessageFacts<'a> {
     pub next_response_secs: Option<i64>,
     /// `next_response_business_secs`: the same in business hours.
     pub next_response_business_secs: Option<i64>,
+    /// `sent_us`: when an outbound message was sent (none for others).
+    pub sent_us: Option<i64>,
+    /// `pricing`: what WhatsApp said an outbound message costs, as JSON.
+    pub pricing: Option<String>,
 }
 
 impl<'a> MessageFacts<'a> {
@@ -42,6 +46,12 @@ impl<'a> MessageFacts<'a> {
             direction: direction(m.direction),
             next_response_secs: next.map(|r| r.secs),
             next_response_business_secs: next.map(|r| r.business_secs),
+            sent_us: (m.direction == Direction::Outbound).then(|| micros(m.sent_at)),
+            pricing: m
+                .delivery
+                .as_ref()
+                .and_then(|d| d.pricing.as_ref())
+                .and_then(|p| serde_json::to_string(p).ok()),
         }
     }
 }

@@ -10,13 +10,14 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Postgres, QueryBuilder, Row};
 
 use inbox_core::error::Result;
-use inbox_core::ids::{AgentId, ChannelId, ConversationId, TenantId};
+use inbox_core::ids::{AgentId, ChannelId, ConversationId, TeamId, TenantId};
 use inbox_core::metrics::{
     AgentLoad, AgentMetrics, Distribution, LiveQuery, LiveSnapshot, MetricsQuery, MetricsReport,
     SlaCompliance, Waiting,
 };
 use inbox_core::model::Agent;
 use inbox_core::ports::LoadScope;
+use inbox_core::pricing::{CostQuery, MessageTally, CALLING_CODES, COUNTRIES};
 
 use crate::error::db;
 use crate::sql::micros;
@@ -280,6 +281,66 @@ impl Population<'_> {
         }
         Ok(())
     }
+}
+
+/// [`Reports::message_tallies`](inbox_core::ports::Reports::message_tallies):
+/// the range through `inbox_messages_sent`; the team from the
+/// conversation and the market from its contact, by the rule of
+/// [`market_of`](inbox_core::pricing::market_of) with its tables bound
+/// (the number's calling code, else the BSUID's country).
+pub(crate) async fn message_tallies(
+    pool: &PgPool,
+    tenant: &TenantId,
+    query: &CostQuery,
+) -> Result<Vec<MessageTally>> {
+    query.validate()?;
+    let (codes, countries): (Vec<&str>, Vec<&str>) = CALLING_CODES.iter().copied().unzip();
+    let iso: Vec<&str> = COUNTRIES.split(' ').collect();
+    let rows = sqlx::query(
+        "SELECT channel_id, team_id, author_agent, market, pricing::text, count(*) FROM ( \
+         SELECT m.channel_id, c.team_id, m.author_agent, m.pricing, COALESCE( \
+           (SELECT t.country FROM UNNEST($4::text[], $5::text[]) AS t(code, country) \
+             WHERE starts_with(regexp_replace(k.wa_id, '^\\+', ''), t.code) LIMIT 1), \
+           CASE WHEN strpos(k.user_id, '.') > 0 AND split_part(k.user_id, '.', 1) = ANY($6::text[]) \
+             THEN split_part(k.user_id, '.', 1) END) AS market \
+         FROM inbox_messages m \
+         LEFT JOIN inbox_conversations c ON c.tenant_id = m.tenant_id AND c.conversation_id = m.conversation_id \
+         LEFT JOIN inbox_contacts k ON k.tenant_id = c.tenant_id AND k.contact_id = c.contact_id \
+         WHERE m.tenant_id = $1 AND m.sent_us >= $2 AND m.sent_us < $3) s \
+         GROUP BY channel_id, team_id, author_agent, market, pricing",
+    )
+    .bind(tenant.as_str())
+    .bind(micros(query.from))
+    .bind(micros(query.to))
+    .bind(codes)
+    .bind(countries)
+    .bind(iso)
+    .fetch_all(pool)
+    .await
+    .map_err(|e| db("cost report", e))?;
+    rows.iter()
+        .map(|r| {
+            let pricing = r
+                .get::<Option<String>, _>(4)
+                .map(|p| serde_json::from_str(&p))
+                .transpose()
+                .map_err(|e| inbox_core::Error::Backend {
+                    message: format!("cost report: a stored pricing does not read: {e}"),
+                    source: None,
+                })?;
+            Ok(MessageTally {
+                channel: ChannelId::new(r.get::<String, _>(0))?,
+                team: r.get::<Option<String>, _>(1).map(TeamId::new).transpose()?,
+                agent: r
+                    .get::<Option<String>, _>(2)
+                    .map(AgentId::new)
+                    .transpose()?,
+                market: r.get::<Option<String>, _>(3),
+                pricing,
+                count: r.get::<i64, _>(5) as u64,
+            })
+        })
+        .collect()
 }
 
 /// Active conversations (`status <> 'resolved'`: the partial indexes),

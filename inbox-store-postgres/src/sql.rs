@@ -92,6 +92,8 @@ pub(crate) mod cast {
     pub const JSON: &str = "::text[]::json[]";
     /// Text search vectors bound as their literals (`'a' 'b'`).
     pub const TSVECTOR: &str = "::text[]::tsvector[]";
+    /// Documents bound as text and stored as `jsonb`.
+    pub const JSONB_TEXT: &str = "::text[]::jsonb[]";
     /// Documents serialised straight into the statement as `jsonb`.
     pub const JSONB: &str = "::jsonb[]";
 }

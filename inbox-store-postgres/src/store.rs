@@ -550,6 +550,14 @@ impl Reports for PgStore {
         reports::metrics(self.pool(), tenant, query).await
     }
 
+    async fn message_tallies(
+        &self,
+        tenant: &TenantId,
+        query: &inbox_core::pricing::CostQuery,
+    ) -> Result<Vec<inbox_core::pricing::MessageTally>> {
+        reports::message_tallies(self.pool(), tenant, query).await
+    }
+
     async fn live_snapshot(
         &self,
         tenant: &TenantId,

@@ -645,3 +645,63 @@ async fn contacts_stored_before_migration_26_are_found_by_their_parent_user_id()
     let found = store.ingest_context(request).await.unwrap().contact;
     assert_eq!(found.map(|k| k.id.to_string()), Some("k-1".into()));
 }
+
+#[tokio::test]
+async fn messages_stored_before_migration_27_are_priced_by_their_sent_time() {
+    let Some((url, pool)) = database_before(20261216000027).await else {
+        return;
+    };
+    insert_tenant_and_channel(&pool).await;
+    let mut messages = messages();
+    let pricing = inbox_core::model::Pricing {
+        model: Some("PMP".into()),
+        category: Some("marketing".into()),
+        kind: Some("regular".into()),
+        billable: None,
+    };
+    let mut delivery = inbox_core::model::DeliveryState::pending(at(9, 5));
+    delivery.pricing = Some(pricing.clone());
+    messages[1].delivery = Some(delivery);
+    messages[1].sent_at = at(9, 5) + TimeDelta::microseconds(7);
+    for m in &messages {
+        sqlx::query(
+            "INSERT INTO inbox_messages (tenant_id, message_id, conversation_id, channel_id, data, direction, author_agent) \
+             VALUES ('acme', $1, 'conv-1', 'sales', $2::json, $3, $4)",
+        )
+        .bind(m.id.as_str())
+        .bind(serde_json::to_string(m).unwrap())
+        .bind(serde_json::to_value(m.direction).unwrap().as_str().unwrap().to_string())
+        .bind(match &m.author {
+            Author::Agent(a) => Some(a.to_string()),
+            _ => None,
+        })
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    let store = PgStore::connect(&url, 4).await.unwrap();
+    store.migrate().await.unwrap();
+    let rows: Vec<(String, Option<i64>, Option<String>)> = sqlx::query_as(
+        "SELECT message_id, sent_us, pricing::text FROM inbox_messages ORDER BY message_id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let written = serde_json::to_value(&pricing).unwrap();
+    let read = |p: &Option<String>| {
+        p.as_deref()
+            .map(|p| serde_json::from_str::<serde_json::Value>(p).unwrap())
+    };
+    let got: Vec<_> = rows
+        .iter()
+        .map(|(id, us, p)| (id.as_str(), *us, read(p)))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("m-in", None, None),
+            ("m-note", None, None),
+            ("m-out", Some(micros(messages[1].sent_at)), Some(written)),
+        ]
+    );
+}

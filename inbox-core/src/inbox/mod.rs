@@ -24,6 +24,7 @@ mod history;
 mod ingest;
 mod leases;
 mod policies;
+mod pricing;
 mod queue;
 mod signals;
 mod subscribe;

@@ -123,7 +123,14 @@ fn changed_sections(
         Err(e) => Err(crate::Error::invalid_settings("(document)", e.to_string())),
     };
     let before = object(before.unwrap_or(&TenantSettings::default()))?;
-    Ok(object(after)?
+    let mut after = object(after)?;
+    // A section written only when set (`pricing`) and now left out.
+    for section in before.keys() {
+        if !after.contains_key(section) {
+            after.insert(section.clone(), serde_json::Value::Null);
+        }
+    }
+    Ok(after
         .into_iter()
         .filter_map(|(section, after)| {
             let before = before.get(&section).cloned().unwrap_or_default();

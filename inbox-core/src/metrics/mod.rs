@@ -405,23 +405,7 @@ impl MetricsReport {
     /// The report's tables as CSV documents, by name: `summary`, `by_day`,
     /// `by_hour`, `by_channel`, `by_tag`, `agents`, `sla`.
     pub fn to_csv(&self) -> Result<Vec<(&'static str, String)>> {
-        fn doc(rows: Vec<Vec<String>>) -> Result<String> {
-            let mut w = csv::Writer::from_writer(Vec::new());
-            for row in rows {
-                w.write_record(&row).map_err(|e| Error::Backend {
-                    message: format!("CSV: {e}"),
-                    source: None,
-                })?;
-            }
-            let bytes = w.into_inner().map_err(|e| Error::Backend {
-                message: format!("CSV: {e}"),
-                source: None,
-            })?;
-            String::from_utf8(bytes).map_err(|e| Error::Backend {
-                message: format!("CSV: {e}"),
-                source: None,
-            })
-        }
+        let doc = csv_document;
         let opt = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
         let avg = |v: Option<f64>| v.map(|v| format!("{v:.1}")).unwrap_or_default();
         let row = |k: &str, v: String| vec![k.to_string(), v];
@@ -540,6 +524,20 @@ impl MetricsReport {
             ("sla", doc(sla)?),
         ])
     }
+}
+
+/// Rows as a CSV document (reports' exports).
+pub(crate) fn csv_document(rows: Vec<Vec<String>>) -> Result<String> {
+    let fail = |e: &dyn std::fmt::Display| Error::Backend {
+        message: format!("CSV: {e}"),
+        source: None,
+    };
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for row in rows {
+        w.write_record(&row).map_err(|e| fail(&e))?;
+    }
+    let bytes = w.into_inner().map_err(|e| fail(&e))?;
+    String::from_utf8(bytes).map_err(|e| fail(&e))
 }
 
 /// One agent's figures while a report is computed.

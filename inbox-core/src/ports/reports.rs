@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use crate::error::Result;
 use crate::ids::{AgentId, ContactId, TenantId};
 use crate::metrics::{LiveQuery, LiveSnapshot, MetricsQuery, MetricsReport};
+use crate::pricing::{CostQuery, MessageTally};
 use crate::query::{Page, SearchHit, SearchQuery};
 use crate::routing::RoutingCursor;
 
@@ -37,6 +38,10 @@ pub enum LoadScope {
 ///
 /// **Tenancy.** Every answer covers one tenant's data only.
 ///
+/// **Counts, not costs.** [`Reports::message_tallies`] counts; the core
+/// prices the counts ([`CostReport::compute`](crate::pricing::CostReport::compute)),
+/// so costs never differ between stores.
+///
 /// **Load.** An agent's load is the number of active (not resolved)
 /// conversations assigned to it.
 #[async_trait]
@@ -55,6 +60,21 @@ pub trait Reports: Send + Sync {
     /// not load the conversations), with exactly the numbers
     /// [`crate::metrics`] defines.
     async fn metrics(&self, tenant: &TenantId, query: &MetricsQuery) -> Result<MetricsReport>;
+
+    /// The tenant's outbound messages sent (`sent_at`) in the query's
+    /// range, counted by group: number, the conversation's team now, the
+    /// author when an agent, the customer's market
+    /// ([`market_of`](crate::pricing::market_of) of the conversation's
+    /// contact, exactly), and the pricing WhatsApp reported (`None` when
+    /// none was). Exactly [`MessageTally::count`]'s groups and counts, in
+    /// any order (a group may come in several rows; the report adds them).
+    /// A database aggregates where the data lives; it does not load the
+    /// messages.
+    async fn message_tallies(
+        &self,
+        tenant: &TenantId,
+        query: &CostQuery,
+    ) -> Result<Vec<MessageTally>>;
 
     /// What the team faces now: active conversations by status, unassigned,
     /// waiting (and the longest wait), SLA targets at risk and missed, and

@@ -10,6 +10,7 @@ use crate::calendar::Calendar;
 use crate::error::{Error, Result};
 use crate::inbox::{ReopenPolicy, ReplyPolicy};
 use crate::model::TemplateDefinition;
+use crate::pricing::RateCard;
 use crate::routing::{Action, Condition, Routing, RoutingSpec, RuleSpec};
 use crate::sla::{SlaPolicy, SlaSettings};
 use crate::timer::TimerPolicy;
@@ -59,6 +60,8 @@ pub struct TenantPolicy {
     pub routing: Arc<Routing>,
     /// SLA policies with their calendars.
     pub sla: SlaSettings,
+    /// The checked rate card (`None`: the document has no `pricing`).
+    pub rate_card: Option<RateCard>,
 }
 
 impl Default for TenantPolicy {
@@ -69,6 +72,7 @@ impl Default for TenantPolicy {
             document: TenantSettings::default(),
             routing: Arc::new(Routing::none()),
             sla: SlaSettings::default(),
+            rate_card: None,
         }
     }
 }
@@ -163,11 +167,18 @@ impl TenantSettings {
         let sla = check_sla(&self.sla, &self.routing, known, &mut problems);
         check_canned(&self.canned_responses, known, &mut problems);
         check_templates(&self.templates, &mut problems);
+        let rate_card = self
+            .pricing
+            .compile()
+            .map_err(|found| problems.0.extend(found))
+            .ok()
+            .flatten();
         match (routing, sla, problems.0.is_empty()) {
             (Some(routing), Some(sla), true) => Ok(TenantPolicy {
                 document: self.clone(),
                 routing: Arc::new(routing),
                 sla,
+                rate_card,
             }),
             _ => Err(Error::InvalidSettings {
                 problems: problems.0,

@@ -1,7 +1,7 @@
 //! A tenant's settings as one document: routing and automation rules, team
 //! policies, business-hours calendars, SLA policies, timers, reply and
-//! reopen policies, canned responses and the message templates the tenant
-//! knows.
+//! reopen policies, canned responses, the message templates the tenant
+//! knows and its rate card.
 //!
 //! The document is data: it is written in YAML (or JSON), stored and
 //! versioned like conversations are, and checked as a whole before it is
@@ -47,6 +47,7 @@ use std::collections::BTreeMap;
 use crate::error::{Error, Result};
 use crate::inbox::{ReopenPolicy, ReplyPolicy, ThreadPolicy};
 use crate::model::TemplateDefinition;
+use crate::pricing::PricingSection;
 use crate::routing::{Dur, RoutingSpec};
 use crate::sla::SlaPolicy;
 use crate::timer::TimerPolicy;
@@ -76,6 +77,10 @@ pub struct TenantSettings {
     /// Thread control on numbers shared with other apps (Meta's AI agent):
     /// what claiming and resolving do.
     pub thread_control: ThreadPolicy,
+    /// The rate card: what a billed message costs, by category and
+    /// market (empty: no costs are computed).
+    #[serde(skip_serializing_if = "PricingSection::is_empty")]
+    pub pricing: PricingSection,
 }
 
 /// The SLA section: policies in order (the first that applies wins) and

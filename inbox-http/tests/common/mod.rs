@@ -300,6 +300,11 @@ pub fn cases(settings_version: u64) -> Vec<Case> {
             Some(json!({"state": "viewing"})),
         ),
         c("get", "/conversations/{id}/canned/{shortcut}", None),
+        c(
+            "get",
+            "/conversations/{id}/price?template=acme_offer&language=en_US",
+            None,
+        ),
         c("get", "/search?q=secreto", None),
         c("get", "/contacts/{contact}", None),
         c("get", "/media/{message_id}", None),
@@ -311,6 +316,11 @@ pub fn cases(settings_version: u64) -> Vec<Case> {
         c(
             "get",
             "/metrics?from=2020-01-01T00:00:00Z&to=2100-01-01T00:00:00Z",
+            None,
+        ),
+        c(
+            "get",
+            "/costs?from=2020-01-01T00:00:00Z&to=2100-01-01T00:00:00Z",
             None,
         ),
         c("get", "/live", None),

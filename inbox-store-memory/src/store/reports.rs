@@ -64,6 +64,22 @@ impl Reports for MemoryStore {
         })
     }
 
+    async fn message_tallies(
+        &self,
+        tenant: &TenantId,
+        query: &inbox_core::pricing::CostQuery,
+    ) -> Result<Vec<inbox_core::pricing::MessageTally>> {
+        query.validate()?;
+        Ok(self.with_tenant(tenant, |d| {
+            inbox_core::pricing::MessageTally::count(
+                query,
+                d.messages.values(),
+                |c| d.conversations.get(c),
+                |k| d.contacts.get(k),
+            )
+        }))
+    }
+
     async fn live_snapshot(
         &self,
         tenant: &TenantId,

@@ -22,7 +22,7 @@ pub(crate) fn insert<'a>(st: &mut Statement<'a>, rows: &[&'a Message]) -> Result
     st.counted("m", rows.len(), |q| {
         q.push(
             "INSERT INTO inbox_messages (tenant_id, message_id, conversation_id, channel_id, external_id, idempotency_key, data, body, tsv, \
-             author_agent, direction, next_response_secs, next_response_business_secs) SELECT * FROM UNNEST(",
+             author_agent, direction, next_response_secs, next_response_business_secs, sent_us, pricing) SELECT * FROM UNNEST(",
         );
         let a = Arrays::on(q)
             .col(cast::TEXT, rows, |m| m.tenant.as_str())
@@ -53,7 +53,7 @@ pub(crate) fn update<'a>(
     st.counted("mu", rows.len(), |q| {
         q.push(
             "UPDATE inbox_messages m SET external_id = u.ext, data = u.d, author_agent = u.aa, direction = u.dir, \
-             next_response_secs = u.nr, next_response_business_secs = u.nrb FROM UNNEST(",
+             next_response_secs = u.nr, next_response_business_secs = u.nrb, sent_us = u.su, pricing = u.pr FROM UNNEST(",
         );
         let a = Arrays::on(q)
             .col(cast::TEXT, rows, |m| m.tenant.as_str())
@@ -63,7 +63,7 @@ pub(crate) fn update<'a>(
             .bind(cast::TEXT, versions);
         facts(a, rows.iter());
         q.push(
-            ") AS u(t, id, ext, d, x, aa, dir, nr, nrb) \
+            ") AS u(t, id, ext, d, x, aa, dir, nr, nrb, su, pr) \
              WHERE m.tenant_id = u.t AND m.message_id = u.id AND m.xmin = u.x::xid",
         );
     });
@@ -71,13 +71,16 @@ pub(crate) fn update<'a>(
 }
 
 /// The messages' derived columns ([`crate::facts`]) as bound arrays: author
-/// agent, direction, next response and its business seconds.
+/// agent, direction, next response and its business seconds, sent time
+/// and pricing.
 fn facts<'a>(a: Arrays<'_, 'a>, messages: impl Iterator<Item = &'a Message>) {
     let f: Vec<MessageFacts<'a>> = messages.map(MessageFacts::of).collect();
     a.col(cast::TEXT, &f, |f| f.author_agent)
         .col(cast::TEXT, &f, |f| f.direction)
         .col(cast::BIGINT, &f, |f| f.next_response_secs)
-        .col(cast::BIGINT, &f, |f| f.next_response_business_secs);
+        .col(cast::BIGINT, &f, |f| f.next_response_business_secs)
+        .col(cast::BIGINT, &f, |f| f.sent_us)
+        .col(cast::JSONB_TEXT, &f, |f| f.pricing.clone());
 }
 
 /// A message and its row version (`xmin`, as text), locked until the end

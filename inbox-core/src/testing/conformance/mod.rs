@@ -216,6 +216,9 @@ macro_rules! store_conformance_suites {
                     metrics_report_sla_compliance,
                     metrics_business_hours_and_next_responses,
                 }
+                costs {
+                    costs_count_priced_messages_by_number_team_agent_and_market,
+                }
                 live {
                     live_snapshot_shows_what_the_team_faces_now,
                 }

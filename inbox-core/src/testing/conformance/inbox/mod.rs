@@ -7,6 +7,7 @@ pub(crate) mod actions;
 pub(crate) mod calls;
 pub(crate) mod coexistence;
 pub(crate) mod contacts;
+pub(crate) mod costs;
 pub(crate) mod dead_letters;
 pub(crate) mod dispatch;
 pub(crate) mod history;
