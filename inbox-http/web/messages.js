@@ -138,6 +138,13 @@ function linked(text) {
   return parts;
 }
 
+// A customer's answer to the business's request to call them.
+function callPermissionText(r) {
+  if (!r.accepted) return t(r.automatic ? "describe.call-refused-auto" : "describe.call-refused");
+  if (r.permanent) return t("describe.call-allowed-always");
+  return r.expires_at ? t("describe.call-allowed-until", { time: exact(r.expires_at) }) : t("describe.call-allowed");
+}
+
 function describe(content) {
   switch (content.type) {
     case "text":
@@ -155,6 +162,7 @@ function describe(content) {
     case "button":
       return content.text;
     case "interactive":
+      if (content.reply && content.reply.kind === "call_permission") return callPermissionText(content.reply);
       return (content.reply && (content.reply.title || content.reply.kind)) || t("describe.interactive");
     case "call":
       return callText(content);

@@ -46,7 +46,7 @@ impl<'a> MessageFacts<'a> {
             direction: direction(m.direction),
             next_response_secs: next.map(|r| r.secs),
             next_response_business_secs: next.map(|r| r.business_secs),
-            sent_us: (m.direction == Direction::Outbound).then(|| micros(m.sent_at)),
+            sent_us: m.is_api_send().then(|| micros(m.sent_at)),
             pricing: m
                 .delivery
                 .as_ref()

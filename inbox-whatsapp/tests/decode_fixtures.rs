@@ -692,7 +692,35 @@ fn calls_become_call_messages_and_a_missed_one_is_told_apart() {
             _ => None,
         })
         .collect();
-    assert_eq!(calls.len(), 4, "{items:?}");
+    assert_eq!(calls.len(), 6, "{items:?}");
+    // Answers to the business's request to call, on the messages field.
+    let permission = |m: &DecodedMessage| match &m.message.content {
+        Content::Interactive { reply } => reply.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        permission(calls[4]),
+        InteractiveReply::CallPermission {
+            accepted: true,
+            permanent: false,
+            expires_at: Utc.timestamp_opt(1_760_607_800, 0).single(),
+            automatic: false,
+        }
+    );
+    assert_eq!(
+        calls[4].message.context.reply_to.as_deref(),
+        Some("wamid.ASK.1")
+    );
+    assert_eq!(
+        permission(calls[5]),
+        InteractiveReply::CallPermission {
+            accepted: false,
+            permanent: false,
+            expires_at: None,
+            automatic: true,
+        }
+    );
+    let calls = &calls[..4];
     let outcome = |m: &DecodedMessage| match &m.message.content {
         Content::Call {
             outcome,

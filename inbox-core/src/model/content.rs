@@ -93,6 +93,22 @@ pub enum InteractiveReply {
         /// The flow's response, as the JSON text WhatsApp sent.
         response_json: String,
     },
+    /// The customer answered the business's request to call them
+    /// (`call_permission_reply`), or WhatsApp granted it when they called
+    /// back after a missed business call (`automatic`).
+    CallPermission {
+        /// They agreed to be called.
+        accepted: bool,
+        /// For good, not only for a while.
+        #[serde(default)]
+        permanent: bool,
+        /// Until when the business may call, if they agreed for a while.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expires_at: Option<chrono::DateTime<chrono::Utc>>,
+        /// WhatsApp answered for them (a call back), not a tap.
+        #[serde(default)]
+        automatic: bool,
+    },
     /// An interactive reply type the decoder does not know.
     Other {
         /// WhatsApp's type name.
@@ -395,7 +411,7 @@ impl Content {
                 InteractiveReply::ButtonReply { title, .. }
                 | InteractiveReply::ListReply { title, .. } => Some(title),
                 InteractiveReply::FlowReply { body, .. } => body.as_deref(),
-                InteractiveReply::Other { .. } => None,
+                InteractiveReply::CallPermission { .. } | InteractiveReply::Other { .. } => None,
             },
             Content::Button { text, .. } => Some(text),
             Content::Buttons { body, .. } | Content::List { body, .. } => Some(body),

@@ -151,6 +151,26 @@ impl ResponseTime {
 }
 
 impl Message {
+    /// Whether the inbox sent it through the WhatsApp Cloud API, where
+    /// Meta prices each message: outbound, live, not a call, and not
+    /// written in another app (the Business app's messages, another app's
+    /// answers and imported history are not the inbox's sends).
+    ///
+    /// ```
+    /// # use inbox_core::model::{Author, Message};
+    /// # fn demo(m: &Message) {
+    /// if m.is_api_send() {
+    ///     assert!(!matches!(m.author, Author::App(_)));
+    /// }
+    /// # }
+    /// ```
+    pub fn is_api_send(&self) -> bool {
+        self.direction == Direction::Outbound
+            && self.origin == Origin::Live
+            && !matches!(self.author, Author::App(_))
+            && !matches!(self.content, Content::Call { .. })
+    }
+
     /// Whether this is an internal note.
     pub fn is_note(&self) -> bool {
         self.direction == Direction::Note

@@ -47,7 +47,7 @@ use super::rates::RateCard;
 use super::Amount;
 use crate::error::{Error, Result};
 use crate::ids::{AgentId, ChannelId, ContactId, ConversationId, TeamId};
-use crate::model::{Author, Contact, Conversation, Direction, Message, Pricing};
+use crate::model::{Author, Contact, Conversation, Message, Pricing};
 
 /// What to report on: the messages sent in a range.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,9 +68,10 @@ impl CostQuery {
         Ok(())
     }
 
-    /// Whether a message is in the population.
+    /// Whether a message is in the population: sent by the inbox through
+    /// the Cloud API ([`Message::is_api_send`]) in the range.
     pub fn includes(&self, m: &Message) -> bool {
-        m.direction == Direction::Outbound && m.sent_at >= self.from && m.sent_at < self.to
+        m.is_api_send() && m.sent_at >= self.from && m.sent_at < self.to
     }
 }
 

@@ -887,6 +887,10 @@ fn content_of(kind: &str, b: MessageBody) -> Option<Content> {
                         },
                         None => InteractiveReply::Other { raw_type: sub },
                     },
+                    ("call_permission_reply", i) => match i.call_permission_reply {
+                        Some(p) => call_permission(p),
+                        None => InteractiveReply::Other { raw_type: sub },
+                    },
                     _ => InteractiveReply::Other { raw_type: sub },
                 };
                 Content::Interactive { reply }
@@ -1026,6 +1030,21 @@ fn decode_status(ctx: &ValueContext<'_>, raw: &RawValue) -> Decoded {
         return ctx.invalid("statuses", reason, decoded.raw);
     }
     Decoded::Status(Box::new(decoded))
+}
+
+/// A customer's answer to a request to call them.
+fn call_permission(p: super::wire::WireCallPermission) -> InteractiveReply {
+    let expires_at = super::fields::text(p.expiration_timestamp.as_ref())
+        .and_then(|t| t.trim().parse::<i64>().ok())
+        .and_then(|secs| DateTime::from_timestamp(secs, 0));
+    InteractiveReply::CallPermission {
+        accepted: p.response.is_some_and(|r| r.eq_ignore_ascii_case("accept")),
+        permanent: p.is_permanent.unwrap_or(false),
+        expires_at,
+        automatic: p
+            .response_source
+            .is_some_and(|s| s.eq_ignore_ascii_case("automatic")),
+    }
 }
 
 #[cfg(test)]

@@ -188,6 +188,15 @@ pub(crate) struct WireInteractive {
     pub button_reply: Option<WireReplyRow>,
     pub list_reply: Option<WireReplyRow>,
     pub nfm_reply: Option<WireNfm>,
+    pub call_permission_reply: Option<WireCallPermission>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct WireCallPermission {
+    pub response: Option<String>,
+    pub is_permanent: Option<bool>,
+    pub expiration_timestamp: Option<serde_json::Value>,
+    pub response_source: Option<String>,
 }
 
 #[derive(Deserialize)]

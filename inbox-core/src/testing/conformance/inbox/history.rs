@@ -225,6 +225,18 @@ pub(crate) async fn history_is_imported_once_and_changes_nothing_live<
     };
     let report = f.inbox.metrics(&f.actor("sam"), query).await.unwrap();
     assert_eq!(report.opened, 1);
+    // Nor are the business's past messages the inbox's sends to price.
+    let range = crate::pricing::CostQuery {
+        from: Fixture::start() - TimeDelta::days(60),
+        to: Fixture::start() + TimeDelta::days(1),
+    };
+    let costs = f.inbox.costs(&f.actor("sam"), range).await.unwrap();
+    let t = &costs.total;
+    assert_eq!(
+        (t.billed, t.free, t.other, costs.unpriced),
+        (0, 0, 0, 0),
+        "{costs:?}"
+    );
 }
 
 /// The business declines to share its history: the number records it.
