@@ -51,8 +51,16 @@ fn prints_one_line_per_item_with_the_documented_fields() {
     assert_eq!(
         kinds,
         [
-            "error", "status", "status", "status", "status", "status", "status", "status",
-            "ignored", "ignored"
+            "error",
+            "status",
+            "status",
+            "status",
+            "status",
+            "status",
+            "status",
+            "status",
+            "account_signal",
+            "account_signal"
         ]
     );
     let statuses: Vec<&str> = lines
@@ -73,7 +81,9 @@ fn prints_one_line_per_item_with_the_documented_fields() {
         ]
     );
     assert_eq!(lines[0]["code"], 131052);
-    assert_eq!(lines[8]["field"], "account_update");
+    assert_eq!(lines[8]["signal"]["kind"], "account");
+    assert_eq!(lines[8]["signal"]["event"], "VERIFIED_ACCOUNT");
+    assert_eq!(lines[9]["signal"]["status"], "APPROVED");
 }
 
 #[test]
