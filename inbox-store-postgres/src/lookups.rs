@@ -108,6 +108,7 @@ pub(crate) async fn contexts(
             k.data, \
             (SELECT c.data FROM inbox_conversations c \
               WHERE c.tenant_id = u.t AND c.channel_id = u.ch AND c.contact_id = k.contact_id \
+                AND c.conversation_id NOT LIKE 'imported:%' \
               ORDER BY (c.status <> 'resolved') DESC, c.row_seq DESC LIMIT 1) \
          FROM UNNEST(",
     );

@@ -116,8 +116,9 @@ fn envelope_of(field: &str, value: Value) -> Value {
 }
 
 /// Every field the decoder reads (and one it does not).
-const FIELDS: [&str; 12] = [
+const FIELDS: [&str; 13] = [
     "messages",
+    "a_field_meta_adds_later",
     "message_template_status_update",
     "message_template_quality_update",
     "account_update",

@@ -167,8 +167,22 @@ impl Inbox {
 
     /// Creates or updates a channel of the actor's tenant (admins only),
     /// recorded in the settings history as theirs.
+    /// The number's WhatsApp Business Account is the platform operator's
+    /// to set ([`Inbox::provision_channel`]): it decides which account's
+    /// webhooks (template, account and quality news) reach the tenant.
     pub async fn save_channel(&self, actor: &Actor, channel: &Channel) -> Result<()> {
         let by = self.require_settings(actor, &channel.tenant).await?;
+        let stored = match self.ports.store.channel(&channel.tenant, &channel.id).await {
+            Ok(c) => c.waba_id,
+            Err(Error::NotFound { .. }) => None,
+            Err(e) => return Err(e),
+        };
+        if channel.waba_id != stored {
+            return Err(Error::invalid(
+                "channel.waba_id",
+                "only the platform operator may set a number's WhatsApp Business Account",
+            ));
+        }
         self.write_channel(channel, Some(&by)).await
     }
 }

@@ -13,7 +13,8 @@ use crate::inbound::{
 };
 use crate::model::{
     Author, CallOutcome, Channel, Contact, Content, Conversation, ConversationStatus,
-    DeliveryStatus, DeliveryUpdate, Direction, MarketingChoice, Message, SystemChange,
+    DeliveryStatus, DeliveryUpdate, Direction, InteractiveReply, MarketingChoice, Message,
+    SystemChange,
 };
 use crate::ports::{
     Changeset, IngestRequest, MessageMutation, MessageTarget, MessageUpdate, MessageUpdated, Write,
@@ -28,11 +29,21 @@ pub const CUSTOMER_WINDOW: TimeDelta = TimeDelta::hours(24);
 
 /// Content that is stored without reopening a resolved conversation or making
 /// the customer "wait" for an answer: reactions, edits, deletions, system
-/// notices and calls (but a missed call: the customer waits for a call
-/// back).
+/// notices, calls (but a missed call: the customer waits for a call
+/// back) and call permissions refused or granted by WhatsApp itself.
 pub(super) fn is_quiet(content: &Content) -> bool {
     match content {
         Content::Call { outcome, .. } => !outcome.wants_call_back(),
+        // A refusal to be called, or WhatsApp's grant when the customer
+        // calls back, asks nothing of the team.
+        Content::Interactive {
+            reply:
+                InteractiveReply::CallPermission {
+                    accepted,
+                    automatic,
+                    ..
+                },
+        } => !accepted || *automatic,
         other => matches!(
             other,
             Content::Reaction { .. }

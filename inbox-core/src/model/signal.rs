@@ -81,8 +81,9 @@ pub enum AccountSignal {
 
 impl AccountSignal {
     /// What the signal is about, as a key: a newer signal of the same
-    /// slot replaces an older one (the account, the number's quality, one
-    /// template's status or quality).
+    /// slot replaces an older one (one kind of account event, the number's
+    /// quality, one template's status or quality), so routine news never
+    /// hides an alarm of another kind.
     pub fn slot(&self) -> String {
         match self {
             AccountSignal::TemplateStatus { name, language, .. } => {
@@ -91,7 +92,7 @@ impl AccountSignal {
             AccountSignal::TemplateQuality { name, language, .. } => {
                 format!("template:{name}:{language}:quality")
             }
-            AccountSignal::Account { .. } => "account".into(),
+            AccountSignal::Account { event, .. } => format!("account:{event}"),
             AccountSignal::NumberQuality { .. } => "number_quality".into(),
         }
     }

@@ -177,7 +177,7 @@ pub struct IngestContext {
     /// The contact with the identity (by wa_id, else by user_id).
     pub contact: Option<Contact>,
     /// That contact's latest conversation on the channel (the active one
-    /// if there is one).
+    /// if there is one; never an [imported](Conversation::imported) one).
     pub latest: Option<Conversation>,
 }
 
@@ -236,7 +236,11 @@ pub trait Conversations: Send + Sync {
     async fn conversation(&self, tenant: &TenantId, id: &ConversationId) -> Result<Conversation>;
 
     /// The most recently created conversation between a contact and a
-    /// channel (the active one, if there is one).
+    /// channel (the active one, if there is one), leaving out conversations
+    /// [imported](Conversation::imported) from the WhatsApp Business app's
+    /// history (their ids start with
+    /// [`IMPORTED_PREFIX`](crate::IMPORTED_PREFIX)), whenever they were
+    /// created.
     async fn latest_conversation(
         &self,
         tenant: &TenantId,

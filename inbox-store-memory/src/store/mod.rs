@@ -351,7 +351,8 @@ impl State {
         if let Some(w) = ch.conversation {
             let c = w.value;
             let pair = (c.channel.clone(), c.contact.clone());
-            if w.expected_version.is_none() {
+            // (an imported conversation is never anyone's latest)
+            if w.expected_version.is_none() && !c.imported {
                 d.latest_by_pair.insert(pair.clone(), c.id.clone());
             }
             if c.status.is_active() {

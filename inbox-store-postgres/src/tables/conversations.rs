@@ -159,7 +159,7 @@ pub(crate) const BY_ID: ByKey<Conversation> =
 
 /// The contact's conversation on a channel, the active one, else the
 /// latest: `(tenant, channel id, contact id)`.
-pub(crate) const LATEST: ByKey<Conversation> = CONVERSATIONS.by("latest conversation", "tenant_id = $1 AND channel_id = $2 AND contact_id = $3 ORDER BY (status <> 'resolved') DESC, row_seq DESC LIMIT 1");
+pub(crate) const LATEST: ByKey<Conversation> = CONVERSATIONS.by("latest conversation", "tenant_id = $1 AND channel_id = $2 AND contact_id = $3 AND conversation_id NOT LIKE 'imported:%' ORDER BY (status <> 'resolved') DESC, row_seq DESC LIMIT 1");
 
 /// The owner of the contact's most recently active conversation that has
 /// one.

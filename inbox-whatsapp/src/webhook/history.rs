@@ -195,7 +195,10 @@ impl Base<'_> {
         business: Vec<Value>,
         out: &mut Vec<Decoded>,
     ) -> Vec<HistoryMessage> {
-        let statuses: Vec<Option<DeliveryStatus>> = business.iter().map(status).collect();
+        let statuses: std::collections::HashMap<String, DeliveryStatus> = business
+            .iter()
+            .filter_map(|m| Some((text(m.get("id"))?, status(m)?)))
+            .collect();
         let value = json!({
             "metadata": self.metadata,
             "contacts": contacts,
@@ -213,13 +216,12 @@ impl Base<'_> {
             self.received_at,
             &mut decoded,
         );
-        let mut business_statuses = statuses.into_iter();
         let mut messages = Vec::new();
         for d in decoded {
             match d {
                 Decoded::Message(m) => messages.push(past(*m, false, None)),
                 Decoded::Echo(m) => {
-                    let status = business_statuses.next().flatten();
+                    let status = statuses.get(&m.message.external_id).copied();
                     messages.push(past(*m, true, status));
                 }
                 invalid @ Decoded::Invalid { .. } => out.push(invalid),

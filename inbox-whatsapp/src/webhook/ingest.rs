@@ -183,13 +183,12 @@ impl<'a> Delivery<'a> {
         let (Some(waba), Some(speaks_for)) = (&s.waba_id, self.speaks_for) else {
             return Ok(BTreeMap::new());
         };
-        let digits = |n: &str| n.chars().filter(char::is_ascii_digit).collect::<String>();
         let named = s.display_phone_number.as_deref().map(digits);
         let mut bound: BTreeMap<TenantId, Vec<String>> = BTreeMap::new();
         for c in self.inbox.ports().store.channels_of_account(waba).await? {
             let this_number = named
                 .as_ref()
-                .is_none_or(|n| *n == digits(&c.display_number));
+                .is_none_or(|n| same_number(n, &digits(&c.display_number)));
             if this_number && speaks_for(&c.phone_number_id) {
                 bound.entry(c.tenant).or_default().push(c.phone_number_id);
             }
@@ -282,9 +281,23 @@ impl<'a> Delivery<'a> {
             IngestOutcome::Preference { .. } => s.preferences += 1,
             IngestOutcome::Handover { .. } => s.handovers += 1,
             IngestOutcome::AppContact { .. } => s.app_contacts += 1,
-            IngestOutcome::AccountSignal { .. } => s.account_signals += 1,
+            IngestOutcome::AccountSignal { changed: true } => s.account_signals += 1,
+            IngestOutcome::AccountSignal { changed: false } => s.ignored += 1,
             IngestOutcome::History { stored } => s.history_messages += stored,
             _ => s.statuses_ignored += 1,
         }
     }
+}
+
+/// A phone number's digits.
+fn digits(number: &str) -> String {
+    number.chars().filter(char::is_ascii_digit).collect()
+}
+
+/// Whether two numbers' digits are one number, one written with its
+/// country code and one without (`34600100100`, `600100100`).
+fn same_number(a: &str, b: &str) -> bool {
+    const SHORTEST: usize = 6;
+    let (long, short) = if a.len() >= b.len() { (a, b) } else { (b, a) };
+    short.len() >= SHORTEST && long.ends_with(short)
 }

@@ -48,6 +48,13 @@ impl InboundDecoder for WhatsAppDecoder {
             if let Decoded::Invalid { reason, .. } = item {
                 return Err(reason);
             }
+            if let Decoded::Signal(_) = item {
+                // Which numbers it spoke for was decided by the webhook's
+                // secret, which a replay does not have.
+                return Err(InboundRefusal::malformed(
+                    "an account-level signal names no number and cannot be replayed; Meta's next report replaces it",
+                ));
+            }
             events.extend(item.to_inbound());
         }
         Ok(events)

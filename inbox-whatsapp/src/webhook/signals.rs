@@ -63,14 +63,25 @@ pub(crate) fn decode_signal_value(
         display_phone_number,
         signal,
         timestamp,
-        raw: super::raw::envelope_of(whole.waba_id, whole.field, whole.raw.get()),
+        raw: with_time(whole, entry_time),
     }))
 }
 
 type Read = Option<(AccountSignal, Option<String>)>;
 
+/// The longest text kept from a signal, in characters (Meta's are short;
+/// a longer one is cut).
+const MAX_SIGNAL_TEXT: usize = 500;
+
+/// `text` cut to [`MAX_SIGNAL_TEXT`].
+fn capped(text: String) -> String {
+    text.chars().take(MAX_SIGNAL_TEXT).collect()
+}
+
 fn get(v: &Map<String, Value>, key: &str) -> Option<String> {
-    text(v.get(key)).filter(|t| !t.trim().is_empty())
+    text(v.get(key))
+        .filter(|t| !t.trim().is_empty())
+        .map(capped)
 }
 
 fn template_status(v: &Map<String, Value>) -> Read {
@@ -110,7 +121,7 @@ fn status_detail(v: &Map<String, Value>) -> Option<String> {
     if let Some(i) = info("other_info").or_else(|| info("rejection_info")) {
         let parts = [i.title, i.reason, i.description, i.recommendation];
         let line: Vec<String> = parts.into_iter().flatten().collect();
-        return (!line.is_empty()).then(|| line.join(": "));
+        return (!line.is_empty()).then(|| capped(line.join(": ")));
     }
     let disable = v.get("disable_info")?.get("disable_date");
     let at = unix_time(disable, DateTime::UNIX_EPOCH).ok()?;
@@ -162,7 +173,7 @@ fn account_detail(v: &Map<String, Value>) -> Option<String> {
         .iter()
         .filter_map(|(k, v)| text(Some(v)).map(|t| format!("{k}: {t}")))
         .collect();
-    (!pairs.is_empty()).then(|| pairs.join(", "))
+    (!pairs.is_empty()).then(|| capped(pairs.join(", ")))
 }
 
 fn number_quality(v: &Map<String, Value>) -> Read {
@@ -174,4 +185,19 @@ fn number_quality(v: &Map<String, Value>) -> Read {
         limit,
     };
     Some((signal, get(v, "display_phone_number")))
+}
+
+/// The change as a webhook body of its own, with the entry's time.
+fn with_time(whole: &Whole<'_>, entry_time: Option<&Value>) -> String {
+    let body = super::raw::envelope_of(whole.waba_id, whole.field, whole.raw.get());
+    let Some(time) = entry_time else {
+        return body;
+    };
+    match serde_json::from_str::<Value>(&body) {
+        Ok(mut v) => {
+            v["entry"][0]["time"] = time.clone();
+            v.to_string()
+        }
+        Err(_) => body,
+    }
 }

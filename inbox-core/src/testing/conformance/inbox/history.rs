@@ -237,6 +237,27 @@ pub(crate) async fn history_is_imported_once_and_changes_nothing_live<
         (0, 0, 0, 0),
         "{costs:?}"
     );
+    // Another customer's live conversation, resolved before their history
+    // arrives: when they write again, that one reopens, not the import.
+    let other = "34600000021";
+    let hi = f.inbound("1001", "wamid.o.1", other, text("hi"));
+    let theirs = ingested(&f, InboundEvent::Message(hi)).await;
+    let v = stored(&f, &theirs).await.version;
+    (f.inbox
+        .set_status(&f.actor("sam"), &theirs, v, ConversationStatus::Resolved))
+    .await
+    .unwrap();
+    let mut old = past(&f, "wamid.o.0", 60 * 24 * 10, false, text("last month"));
+    old.message.from = ContactIdentity::wa(other);
+    let mut history = chunk(1, 2, 100, vec![old]);
+    if let InboundEvent::History(h) = &mut history {
+        h.threads[0].customer = ContactIdentity::wa(other);
+    }
+    assert_eq!(stored_count(f.inbox.ingest(history).await.unwrap()), 1);
+    f.advance(TimeDelta::hours(1));
+    let again = f.inbound("1001", "wamid.o.2", other, text("me again"));
+    let reopened = ingested(&f, InboundEvent::Message(again)).await;
+    assert_eq!(reopened, theirs, "the live conversation reopens");
 }
 
 /// The business declines to share its history: the number records it.
