@@ -322,6 +322,28 @@ impl Directory for PgStore {
         self.channels.upsert(self.pool(), channel).await
     }
 
+    async fn channels_of_account(&self, waba_id: &str) -> Result<Vec<Channel>> {
+        let rows: Vec<(sqlx::types::Json<Channel>,)> = sqlx::query_as(
+            "SELECT data FROM inbox_channels WHERE data->>'waba_id' = $1 ORDER BY tenant_id, channel_id",
+        )
+        .bind(waba_id)
+        .fetch_all(self.pool())
+        .await
+        .map_err(|e| crate::error::db("channels of account", e))?;
+        Ok(rows.into_iter().map(|(c,)| c.0).collect())
+    }
+
+    async fn update_channel_news(
+        &self,
+        tenant: &TenantId,
+        id: &ChannelId,
+        change: &inbox_core::ports::ChannelNews<'_>,
+    ) -> Result<Channel> {
+        self.channels
+            .update_news(self.pool(), tenant, id, change)
+            .await
+    }
+
     async fn channel(&self, tenant: &TenantId, id: &ChannelId) -> Result<Channel> {
         CHANNELS.get(self.pool(), tenant, id.as_str()).await
     }

@@ -45,18 +45,9 @@ impl Inbox {
             check_graph_id("channel.waba_id", waba)?;
         }
         check_name("channel.name", &channel.name)?;
-        // What Meta said of the number, and its history import, stay:
-        // provisioning does not know them.
-        let channel = match self.ports.store.channel(&channel.tenant, &channel.id).await {
-            Ok(existing) => Channel {
-                signals: existing.signals,
-                history: existing.history,
-                ..channel.clone()
-            },
-            Err(crate::Error::NotFound { .. }) => channel.clone(),
-            Err(e) => return Err(e),
-        };
-        self.store_directory(DirectoryWrite::Channel(&channel), by)
+        // (what Meta said of the number and its history import stay as
+        // stored: the store keeps them, see `Directory::upsert_channel`)
+        self.store_directory(DirectoryWrite::Channel(channel), by)
             .await
     }
 

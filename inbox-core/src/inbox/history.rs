@@ -181,42 +181,39 @@ impl Inbox {
     }
 
     /// Records the chunk, its new messages and the progress (or the
-    /// refusal) on the number.
+    /// refusal) on the number, atomically with other chunks' records.
     async fn record_import(
         &self,
         channel: &Channel,
         h: &InboundHistory,
         stored: u32,
     ) -> Result<()> {
-        let mut channel = self
-            .ports
-            .store
-            .channel(&channel.tenant, &channel.id)
-            .await?;
-        let import = channel.history.get_or_insert_with(HistoryImport::default);
-        let changed = match (&h.chunk, &h.declined) {
-            (_, Some(_)) if !import.declined => {
-                import.declined = true;
-                import.updated_at = Some(h.timestamp);
-                true
+        let record = |c: &mut Channel| {
+            let import = c.history.get_or_insert_with(HistoryImport::default);
+            match (&h.chunk, &h.declined) {
+                (_, Some(_)) if !import.declined => {
+                    import.declined = true;
+                    import.updated_at = Some(h.timestamp);
+                    true
+                }
+                (Some(k), _) => import.took(
+                    k.phase,
+                    k.chunk_order,
+                    k.progress,
+                    stored.into(),
+                    h.timestamp,
+                ),
+                (None, _) if stored > 0 => {
+                    import.messages += u64::from(stored);
+                    import.updated_at = Some(h.timestamp);
+                    true
+                }
+                _ => false,
             }
-            (Some(c), _) => import.took(
-                c.phase,
-                c.chunk_order,
-                c.progress,
-                stored.into(),
-                h.timestamp,
-            ),
-            (None, _) if stored > 0 => {
-                import.messages += u64::from(stored);
-                import.updated_at = Some(h.timestamp);
-                true
-            }
-            _ => false,
         };
-        if changed {
-            self.ports.store.upsert_channel(&channel).await?;
-        }
+        (self.ports.store)
+            .update_channel_news(&channel.tenant, &channel.id, &record)
+            .await?;
         Ok(())
     }
 }

@@ -20,8 +20,8 @@ impl Inbox {
     /// tenant's settings (a new settings version by the system; a template
     /// the tenant does not list is left to the next template sync), and an
     /// [`EventKind::AccountSignal`] tells the team. A redelivered report,
-    /// or one older than the report kept, changes nothing. The numbers
-    /// must all be one tenant's.
+    /// or one older than the latest any of the numbers kept, changes
+    /// nothing. The numbers must all be one tenant's.
     ///
     /// ```
     /// # async fn demo(inbox: inbox_core::Inbox) -> inbox_core::Result<()> {
@@ -44,13 +44,7 @@ impl Inbox {
     pub async fn ingest_account_signal(&self, a: InboundAccountSignal) -> Result<IngestOutcome> {
         a.check(self.now())?;
         let channels = self.signal_channels(&a.phone_number_ids).await?;
-        let slot = a.signal.slot();
-        let news = channels.iter().any(|c| {
-            c.signals
-                .get(&slot)
-                .is_none_or(|seen| seen.is_news(&a.signal, a.timestamp))
-        });
-        if !news {
+        if !self.is_news(&channels, &a).await? {
             return Ok(IngestOutcome::AccountSignal { changed: false });
         }
         let tenant = channels[0].tenant.clone();
@@ -74,19 +68,48 @@ impl Inbox {
         let event = Event::new(tenant.clone(), self.now(), EventActor::System, kind);
         let changes = Changeset {
             events: vec![event],
-            ..Changeset::new(tenant)
+            ..Changeset::new(tenant.clone())
         };
         let committed = self.ports.store.commit(changes).await?;
         self.publish(&committed.events).await;
-        for mut channel in channels {
-            let seen = SignalSeen {
-                signal: a.signal.clone(),
-                at: a.timestamp,
-            };
-            channel.signals.insert(slot.clone(), seen);
-            self.ports.store.upsert_channel(&channel).await?;
+        let slot = a.signal.slot();
+        let keep = |c: &mut Channel| {
+            let news = c
+                .signals
+                .get(&slot)
+                .is_none_or(|seen| seen.is_news(&a.signal, a.timestamp));
+            if news {
+                let seen = SignalSeen {
+                    signal: a.signal.clone(),
+                    at: a.timestamp,
+                };
+                c.signals.insert(slot.clone(), seen);
+            }
+            news
+        };
+        for channel in &channels {
+            (self.ports.store)
+                .update_channel_news(&tenant, &channel.id, &keep)
+                .await?;
         }
         Ok(IngestOutcome::AccountSignal { changed: true })
+    }
+
+    /// Whether the signal is news next to the latest of its slot any of
+    /// the numbers keeps (read afresh): an older report, delivered late,
+    /// never undoes a newer one, whichever number kept it.
+    async fn is_news(&self, channels: &[Channel], a: &InboundAccountSignal) -> Result<bool> {
+        let slot = a.signal.slot();
+        let mut latest: Option<SignalSeen> = None;
+        for c in channels {
+            let stored = self.ports.store.channel(&c.tenant, &c.id).await?;
+            if let Some(seen) = stored.signals.get(&slot) {
+                if latest.as_ref().is_none_or(|l| seen.at > l.at) {
+                    latest = Some(seen.clone());
+                }
+            }
+        }
+        Ok(latest.is_none_or(|l| l.is_news(&a.signal, a.timestamp)))
     }
 
     /// The numbers a signal names, each once; all of one tenant.

@@ -52,6 +52,26 @@ pub struct Channel {
 }
 
 impl Channel {
+    /// `self` with what the inbox learned about `stored` (its signals and
+    /// history import), for a store writing new configuration over it.
+    pub fn with_news_of(self, stored: &Channel) -> Channel {
+        Channel {
+            signals: stored.signals.clone(),
+            history: stored.history.clone(),
+            ..self
+        }
+    }
+
+    /// `stored` with the news of `changed` (its signals and history
+    /// import), and nothing else of it.
+    pub fn news_into(&self, stored: Channel) -> Channel {
+        Channel {
+            signals: self.signals.clone(),
+            history: self.history.clone(),
+            ..stored
+        }
+    }
+
     /// Creates a channel with no secrets reference.
     ///
     /// ```

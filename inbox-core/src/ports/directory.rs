@@ -6,6 +6,10 @@ use crate::error::Result;
 use crate::ids::{AgentId, ChannelId, TeamId, TenantId};
 use crate::model::{Agent, Channel, Team, Tenant};
 
+/// A change of what the inbox learned about a channel, for
+/// [`Directory::update_channel_news`]: whether it changed anything.
+pub type ChannelNews<'a> = dyn Fn(&mut Channel) -> bool + Send + Sync + 'a;
+
 /// Who works in the inbox and on which numbers: tenants, their channels
 /// (WhatsApp numbers), agents and teams.
 ///
@@ -40,8 +44,23 @@ pub trait Directory: Send + Sync {
     async fn tenants(&self) -> Result<Vec<Tenant>>;
     /// Inserts or replaces a channel. The tenant must exist; the phone number
     /// id must not belong to another channel
-    /// ([`Error::Duplicate`](crate::Error::Duplicate)).
+    /// ([`Error::Duplicate`](crate::Error::Duplicate)). What the inbox
+    /// learned about a stored channel ([`Channel::signals`],
+    /// [`Channel::history`]) stays as stored, whatever `channel` says:
+    /// only [`Directory::update_channel_news`] changes it.
     async fn upsert_channel(&self, channel: &Channel) -> Result<()>;
+    /// Applies `change` to what the inbox learned about a stored channel
+    /// ([`Channel::signals`], [`Channel::history`]; the rest of what
+    /// `change` does is ignored) and stores it when `change` says it
+    /// changed something, atomically with every other write of the channel
+    /// (two changes at once both land). The channel as stored after;
+    /// [`Error::NotFound`](crate::Error::NotFound) when there is none.
+    async fn update_channel_news(
+        &self,
+        tenant: &TenantId,
+        id: &ChannelId,
+        change: &ChannelNews<'_>,
+    ) -> Result<Channel>;
     /// A channel of a tenant.
     async fn channel(&self, tenant: &TenantId, id: &ChannelId) -> Result<Channel>;
     /// The tenant's channels, by id.

@@ -41,7 +41,7 @@ pub use dead_letters::{
     DeadLetter, DeadLetterPut, DeadLetterQuery, DeadLetterReplay, DeadLetterScope, DeadLetters,
     InboundDecoder, ReplayOutcome,
 };
-pub use directory::Directory;
+pub use directory::{ChannelNews, Directory};
 pub use idgen::{IdGenerator, SequentialIds};
 pub use media::{check_content_type, MediaKey, MediaObject, MediaStore, MEDIA_KEY_MAX};
 pub use messages::{

@@ -1,42 +1,4 @@
-//! The cost report: what a tenant's outbound messages cost, by number,
-//! team, agent, category and market.
-//!
-//! Stores only count ([`Reports::message_tallies`](crate::ports::Reports::message_tallies)
-//! gives [`MessageTally`] rows: messages grouped by number, team, author,
-//! market and the pricing WhatsApp reported); [`CostReport::compute`]
-//! classifies and prices them here, so every store gives the same numbers:
-//!
-//! - the population is the tenant's **outbound** messages **sent** (their
-//!   `sent_at`) in `[from, to)`; the team is the conversation's team now,
-//!   the agent the message's author (none for automations and other
-//!   apps), the market the customer's ([`market_of`](super::market_of));
-//! - a message with no pricing reported (still pending, failed, sent from
-//!   another app on the number, or before statuses carried pricing) is
-//!   counted as `unpriced`, nothing else;
-//! - **free**: its pricing type starts with `free` (`free_customer_service`,
-//!   `free_entry_point`), or an older status said `billable: false`;
-//! - **billed**: type `regular`; or no type and `billable: true`; or no
-//!   type, nothing said of `billable`, and a category other than
-//!   `service`;
-//! - **other**: anything else (a type Meta adds later, a status saying
-//!   nothing): counted, never priced, never an error;
-//! - a billed message costs the rate card's rate for its category and
-//!   market ([`RateCard::rate`]); one whose category has no rate is counted
-//!   `unrated`. Costs are sums of integer millionths: exact.
-//!
-//! ```
-//! use inbox_core::model::Pricing;
-//! use inbox_core::pricing::Billing;
-//! let p = |kind: Option<&str>, category: &str| Pricing {
-//!     model: Some("PMP".into()), category: Some(category.into()),
-//!     kind: kind.map(Into::into), billable: None,
-//! };
-//! assert_eq!(Billing::of(&p(Some("regular"), "marketing")), Billing::Billed);
-//! assert_eq!(Billing::of(&p(Some("free_entry_point"), "marketing")), Billing::Free);
-//! assert_eq!(Billing::of(&p(None, "utility")), Billing::Billed);
-//! assert_eq!(Billing::of(&p(None, "service")), Billing::Other);
-//! assert_eq!(Billing::of(&p(Some("promo_2027"), "marketing")), Billing::Other);
-//! ```
+//! The cost report: see the [pricing module](crate::pricing) docs.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -150,7 +112,7 @@ impl MessageTally {
     }
 }
 
-/// How a priced message is billed (see the [module docs](self)).
+/// How a priced message is billed (see the [module docs](crate::pricing)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Billing {
     /// Billed at the category's rate.
@@ -227,7 +189,7 @@ impl CostLine {
 }
 
 /// What a tenant's outbound messages cost over a range (see the [module
-/// docs](self) for exact definitions).
+/// docs](crate::pricing) for exact definitions).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CostReport {

@@ -1,42 +1,4 @@
-//! "Will this send be free?": what Meta's per-message pricing (from July
-//! 2025) will make of a message before it is sent.
-//!
-//! - a free-form message (a service message) is free inside the customer
-//!   service window; outside it, it cannot be sent at all;
-//! - a utility template is free inside an open customer service window,
-//!   billed outside it;
-//! - marketing and authentication templates are billed, window or not;
-//! - everything is free inside a free entry point window: after a customer
-//!   wrote from a Click-to-WhatsApp ad or a Facebook Page button (the
-//!   message carries a `referral`) and the business answered within 24
-//!   hours, for 72 hours.
-//!
-//! Meta's documents leave open whether those 72 hours run from the
-//! customer's message or from the business's answer. The estimate only
-//! says "free: entry point" where both readings agree: before 72 hours
-//! after the customer's message (and the answer came, or this send comes,
-//! within 24 hours of it). Later, it follows the other rules, which may
-//! call billed a message Meta will make free; never the reverse.
-//!
-//! A template whose category the tenant's settings do not know is not
-//! guessed: the estimate says it cannot tell.
-//!
-//! ```
-//! use chrono::{TimeDelta, TimeZone, Utc};
-//! use inbox_core::model::{Conversation, TemplateCategory};
-//! use inbox_core::pricing::{estimate, PriceReason, Sending};
-//! use inbox_core::{ChannelId, ContactId, ConversationId, TenantId};
-//! let now = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
-//! let mut c = Conversation::new(
-//!     TenantId::new("t").unwrap(), ConversationId::new("c").unwrap(),
-//!     ChannelId::new("ch").unwrap(), ContactId::new("k").unwrap(), now);
-//! c.window_expires_at = Some(now + TimeDelta::hours(3));
-//! let utility = Sending::Template { category: Some(TemplateCategory::Utility) };
-//! let e = estimate(&utility, &c, None, None, None, now);
-//! assert_eq!((e.billed, e.reason), (Some(false), PriceReason::InsideWindow));
-//! let later = estimate(&utility, &c, None, None, None, now + TimeDelta::hours(4));
-//! assert_eq!((later.billed, later.reason), (Some(true), PriceReason::OutsideWindow));
-//! ```
+//! Before a send: free or billed: see the [pricing module](crate::pricing) docs.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
@@ -111,7 +73,7 @@ impl EntryPoint {
     }
 
     /// Whether a message sent at `now` is free under every reading of
-    /// Meta's rule (see the [module docs](self)).
+    /// Meta's rule (see the [module docs](crate::pricing)).
     pub fn covers(&self, now: DateTime<Utc>) -> bool {
         let answer_by = self.referral_at + Self::ANSWER_WITHIN;
         let answered_in_time = match self.answered_at {
@@ -165,7 +127,7 @@ pub struct PriceEstimate {
 }
 
 /// What Meta will make of `sending` in `conversation` at `now` (see the
-/// [module docs](self)): `entry_point` from
+/// [module docs](crate::pricing)): `entry_point` from
 /// [`EntryPoint::find`] over the conversation's messages, the rate from
 /// `card` for the customer's `market`.
 pub fn estimate(

@@ -1,33 +1,4 @@
-//! Markets: the country a message is priced for, from the customer's phone
-//! number or business-scoped user id.
-//!
-//! Meta prices a message by the country of the recipient's number. The
-//! inbox knows a customer by their number (`wa_id`, digits starting with
-//! the country calling code) and/or their business-scoped user id (BSUID,
-//! `US.13491208655302741918`: it starts with the ISO country code). The
-//! market of a customer is, in this order:
-//!
-//! 1. the country of the number's calling code, when the code is one of
-//!    [`CALLING_CODES`] (the common ones; calling codes are prefix-free, so
-//!    a number starts with at most one);
-//! 2. the country a BSUID starts with (the part before its first `.`, when
-//!    it is one of [`COUNTRIES`]);
-//! 3. none: the rate card's default rate applies.
-//!
-//! Codes several countries share are left out rather than guessed: `1`
-//! (the North American Numbering Plan: the United States, Canada and
-//! twenty Caribbean countries) and `7` (Russia and Kazakhstan). Where one
-//! country holds nearly all of a code's numbers it is that country's (`44`
-//! is `GB`, with Jersey, Guernsey and the Isle of Man; `61` is `AU`, with
-//! Christmas and Cocos Islands; `47` is `NO`, with Svalbard).
-//!
-//! ```
-//! use inbox_core::model::ContactIdentity;
-//! use inbox_core::pricing::market_of;
-//! assert_eq!(market_of(&ContactIdentity::wa("447700900123")).as_deref(), Some("GB"));
-//! assert_eq!(market_of(&ContactIdentity::user("BR.1234567890")).as_deref(), Some("BR"));
-//! assert_eq!(market_of(&ContactIdentity::wa("15551234567")), None); // +1: shared
-//! ```
+//! The customer's market: see the [pricing module](crate::pricing) docs.
 
 use crate::model::ContactIdentity;
 
@@ -61,7 +32,7 @@ pub fn is_country(code: &str) -> bool {
 }
 
 /// Common country calling codes and the country that holds their numbers
-/// (see the [module docs](self) for those left out). No code is a prefix
+/// (see the [module docs](crate::pricing) for those left out). No code is a prefix
 /// of another.
 pub const CALLING_CODES: &[(&str, &str)] = &[
     ("20", "EG"),
@@ -168,7 +139,7 @@ pub fn country_of_user_id(user_id: &str) -> Option<&str> {
 
 /// The market of a customer: the country of their number's calling code,
 /// else the country their BSUID starts with, else none (see the [module
-/// docs](self)).
+/// docs](crate::pricing)).
 pub fn market_of(identity: &ContactIdentity) -> Option<String> {
     identity
         .wa_id

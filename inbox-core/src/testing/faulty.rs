@@ -174,6 +174,7 @@ pass_through! {
         fn tenant(id: &TenantId) -> Result<Tenant>;
         fn tenants() -> Result<Vec<Tenant>>;
         fn upsert_channel(channel: &Channel) -> Result<()>;
+        fn update_channel_news(tenant: &TenantId, id: &ChannelId, change: &crate::ports::ChannelNews<'_>) -> Result<Channel>;
         fn channel(tenant: &TenantId, id: &ChannelId) -> Result<Channel>;
         fn channels(tenant: &TenantId) -> Result<Vec<Channel>>;
         fn channel_by_phone_number_id(phone_number_id: &str) -> Result<Option<Channel>>;

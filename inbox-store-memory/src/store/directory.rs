@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use inbox_core::error::{Entity, Error, Result, Unique};
 use inbox_core::ids::{AgentId, ChannelId, TeamId, TenantId};
 use inbox_core::model::{Agent, Channel, Team, Tenant};
-use inbox_core::ports::{Directory, DirectoryWrite};
+use inbox_core::ports::{ChannelNews, Directory, DirectoryWrite};
 
 use super::{duplicate, MemoryStore, State};
 
@@ -69,6 +69,25 @@ directory! {
             self.put_channel(channel)
         }
 
+        async fn update_channel_news(
+            &self,
+            tenant: &TenantId,
+            id: &ChannelId,
+            change: &ChannelNews<'_>,
+        ) -> Result<Channel> {
+            let mut s = self.write();
+            let key = (tenant.clone(), id.clone());
+            let stored = s
+                .channels
+                .get_mut(&key)
+                .ok_or_else(|| Error::not_found(Entity::Channel, id))?;
+            let mut changed = stored.clone();
+            if change(&mut changed) {
+                *stored = changed.news_into(stored.clone());
+            }
+            Ok(stored.clone())
+        }
+
         async fn channel(&self, tenant: &TenantId, id: &ChannelId) -> Result<Channel> {
             row(&self.read().channels, tenant, id, Entity::Channel)
         }
@@ -124,13 +143,15 @@ impl MemoryStore {
                 return Err(duplicate(Unique::PhoneNumberId, &owner.1));
             }
         }
+        let mut channel = channel.clone();
         if let Some(old) = s.channels.get(&key) {
             let old_number = old.phone_number_id.clone();
+            channel = channel.with_news_of(old);
             s.channel_by_number.remove(&old_number);
         }
         s.channel_by_number
             .insert(channel.phone_number_id.clone(), key.clone());
-        s.channels.insert(key, channel.clone());
+        s.channels.insert(key, channel);
         Ok(())
     }
 

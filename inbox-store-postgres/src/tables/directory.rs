@@ -221,7 +221,10 @@ pub(crate) async fn upsert_channel<'e>(
 ) -> Result<()> {
     let r = sqlx::query(
         "INSERT INTO inbox_channels (tenant_id, channel_id, phone_number_id, data) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (tenant_id, channel_id) DO UPDATE SET phone_number_id = EXCLUDED.phone_number_id, data = EXCLUDED.data",
+         ON CONFLICT (tenant_id, channel_id) DO UPDATE SET phone_number_id = EXCLUDED.phone_number_id, \
+         data = (EXCLUDED.data - 'signals' - 'history') \
+             || CASE WHEN inbox_channels.data ? 'signals' THEN jsonb_build_object('signals', inbox_channels.data->'signals') ELSE '{}' END \
+             || CASE WHEN inbox_channels.data ? 'history' THEN jsonb_build_object('history', inbox_channels.data->'history') ELSE '{}' END",
     )
     .bind(channel.tenant.as_str())
     .bind(channel.id.as_str())
@@ -292,6 +295,45 @@ impl ChannelCache {
         if let Ok(mut cache) = self.0.write() {
             cache.clear();
         }
+    }
+
+    /// [`Directory::update_channel_news`](inbox_core::ports::Directory::update_channel_news):
+    /// the row locked, changed, written; the cache cleared after.
+    pub(crate) async fn update_news(
+        &self,
+        pool: &PgPool,
+        tenant: &TenantId,
+        id: &inbox_core::ChannelId,
+        change: &inbox_core::ports::ChannelNews<'_>,
+    ) -> Result<Channel> {
+        let mut tx = pool.begin().await.map_err(|e| db("begin", e))?;
+        let row: Option<(Json<Channel>,)> = sqlx::query_as(
+            "SELECT data FROM inbox_channels WHERE tenant_id = $1 AND channel_id = $2 FOR UPDATE",
+        )
+        .bind(tenant.as_str())
+        .bind(id.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(|e| db("channel news", e))?;
+        let Some((Json(stored),)) = row else {
+            return Err(Error::not_found(Entity::Channel, id));
+        };
+        let mut changed = stored.clone();
+        if !change(&mut changed) {
+            let _ = tx.rollback().await;
+            return Ok(stored);
+        }
+        let after = changed.news_into(stored);
+        sqlx::query("UPDATE inbox_channels SET data = $3 WHERE tenant_id = $1 AND channel_id = $2")
+            .bind(tenant.as_str())
+            .bind(id.as_str())
+            .bind(Json(&after))
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| db("channel news", e))?;
+        tx.commit().await.map_err(|e| db("commit", e))?;
+        self.clear();
+        Ok(after)
     }
 
     /// [`upsert_channel`], the cache cleared before and after.

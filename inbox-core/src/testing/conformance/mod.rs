@@ -58,6 +58,7 @@ macro_rules! store_conformance_suites {
                 directory {
                     directory_round_trip,
                     directory_is_scoped_by_tenant,
+                    channel_news_change_atomically_and_survive_upserts,
                 }
                 contacts {
                     commit_enforces_unique_contact_identity,

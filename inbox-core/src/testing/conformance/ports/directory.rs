@@ -83,3 +83,93 @@ pub(crate) async fn directory_is_scoped_by_tenant<S: Store + ?Sized>(store: Arc<
     assert!(store.agents(&globex).await.unwrap().is_empty());
     assert!(store.teams(&globex).await.unwrap().is_empty());
 }
+
+/// What the inbox learns about a channel (signals, history import) is
+/// changed only by `update_channel_news`, atomically: concurrent changes
+/// all land, a change that says it changed nothing writes nothing, and an
+/// upsert of the channel's configuration keeps it. Another tenant's
+/// channel is not found.
+pub(crate) async fn channel_news_change_atomically_and_survive_upserts<S: Store + ?Sized>(
+    store: Arc<S>,
+) {
+    setup_tenants(&*store).await;
+    let sales = ChannelId::new("sales").unwrap();
+    let at = DateTime::from_timestamp(1_780_000_000, 0).unwrap();
+    let changes = (0..16).map(|i| {
+        let store = store.clone();
+        let sales = sales.clone();
+        async move {
+            let slot = format!("account:EVENT_{i}");
+            let add = move |c: &mut Channel| {
+                let signal = AccountSignal::Account {
+                    event: format!("EVENT_{i}"),
+                    detail: None,
+                };
+                c.signals.insert(slot.clone(), SignalSeen { signal, at });
+                true
+            };
+            store.update_channel_news(&t("acme"), &sales, &add).await
+        }
+    });
+    for result in join_all(changes).await {
+        result.unwrap();
+    }
+    let stored = store.channel(&t("acme"), &sales).await.unwrap();
+    assert_eq!(stored.signals.len(), 16, "every change landed");
+    // Configuration written over it keeps the news, and news changes keep
+    // the configuration.
+    let mut renamed = Channel::new(t("acme"), sales.clone(), "1001", "1001");
+    renamed.name = "Sales line".into();
+    store.upsert_channel(&renamed).await.unwrap();
+    let stored = store.channel(&t("acme"), &sales).await.unwrap();
+    assert_eq!(
+        (stored.name.as_str(), stored.signals.len()),
+        ("Sales line", 16)
+    );
+    let import = |c: &mut Channel| {
+        c.name = "ignored".into();
+        c.history = Some(HistoryImport::default());
+        true
+    };
+    let after = store
+        .update_channel_news(&t("acme"), &sales, &import)
+        .await
+        .unwrap();
+    assert_eq!(after.name, "Sales line");
+    assert_eq!(after.history, Some(HistoryImport::default()));
+    assert_eq!(store.channel(&t("acme"), &sales).await.unwrap(), after);
+    // Nothing changed: nothing written.
+    let nothing = |c: &mut Channel| {
+        c.signals.clear();
+        false
+    };
+    let same = store
+        .update_channel_news(&t("acme"), &sales, &nothing)
+        .await
+        .unwrap();
+    assert_eq!(same.signals.len(), 16);
+    let elsewhere = store
+        .update_channel_news(&t("globex"), &sales, &import)
+        .await
+        .unwrap_err();
+    assert_eq!(elsewhere.code(), "not_found");
+    // The numbers of an account, whatever their tenants, by tenant and id.
+    for (tenant, id) in [("globex", "main"), ("acme", "sales")] {
+        let mut c = store
+            .channel(&t(tenant), &ChannelId::new(id).unwrap())
+            .await
+            .unwrap();
+        c.waba_id = Some("880001".into());
+        store.upsert_channel(&c).await.unwrap();
+    }
+    let of: Vec<String> = (store.channels_of_account("880001").await.unwrap())
+        .iter()
+        .map(|c| format!("{}/{}", c.tenant, c.id))
+        .collect();
+    assert_eq!(of, ["acme/sales", "globex/main"]);
+    assert!(store
+        .channels_of_account("990009")
+        .await
+        .unwrap()
+        .is_empty());
+}
