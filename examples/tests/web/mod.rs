@@ -78,12 +78,24 @@ pub async fn browser_in(driver: &Driver, lang: &str) -> Client {
         chrome["binary"] = "/usr/bin/chromium".into();
     }
     caps.insert("goog:chromeOptions".into(), chrome);
-    // chromedriver is on localhost: plain HTTP.
-    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&driver.url)
-        .await
-        .expect("a browser session")
+    // chromedriver is on localhost: plain HTTP. On a busy machine it may
+    // drop a connection while it starts a browser: asked again, a few times.
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let session = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps.clone())
+            .connect(&driver.url)
+            .await;
+        match session {
+            Ok(client) => return client,
+            Err(e) if tries < 3 => {
+                eprintln!("no browser session yet ({e}); asking again");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => panic!("a browser session: {e}"),
+        }
+    }
 }
 
 /// What the page shows, for failure messages.
