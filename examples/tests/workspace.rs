@@ -1140,6 +1140,14 @@ async fn a_customer_who_stops_marketing_messages_shows_it_on_their_contact() {
         t.starts_with("Resumed on")
     })
     .await;
+    // Sending only a stop word of the demo's settings does the same.
+    meta.customer_writes("34600100001", "Marta Ruiz", SimContent::Text("Baja".into()))
+        .await
+        .unwrap();
+    wait_for(&ana, "[data-testid=contact-marketing]", |t| {
+        t.starts_with("Stopped on") && t.ends_with("(by sending a keyword)")
+    })
+    .await;
     ana.close().await.unwrap();
     server.shutdown().await;
 }

@@ -108,7 +108,7 @@ async function renderContactPanel() {
               { "data-testid": "contact-marketing", title: k.marketing.detail || "" },
               t(k.marketing.stopped ? "contact.marketing-stopped" : "contact.marketing-resumed", {
                 date: formatted(k.marketing.at, { dateStyle: "medium" }),
-              }),
+              }) + (k.marketing.source === "keyword" ? ` ${t("contact.marketing-by-keyword")}` : ""),
             ),
           ]
         : null,

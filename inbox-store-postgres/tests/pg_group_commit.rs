@@ -484,9 +484,13 @@ async fn concurrent_status_reports_are_applied_together_as_if_one_at_a_time() {
         }
     };
     let results = update_all(calls.clone()).await;
+    // They were batched. (Whether a batch also had to be redone one at a
+    // time depends on how the machine schedules the committers: a busy
+    // one may run two batches on the same message at once. The outcome
+    // below is the same either way, which is what is asserted.)
     let (batches, batched, redone) = pg.mutation_batch_stats().snapshot();
     assert!(
-        batches > 0 && batched > 1 && redone == 0,
+        batches > 0 && batched > 1,
         "{batches} batches of {batched}, {redone} redone"
     );
     // Each reply ends read; the events are exactly the moves forward.

@@ -48,6 +48,9 @@ pub(crate) struct Arrived<'a, 'b> {
     pub arrival: Arrival<'b>,
     /// For an echo answering a waiting customer: how long they waited.
     pub response: Option<ResponseTime>,
+    /// The customer's message is a keyword of the tenant's `consent`
+    /// settings: it stops (`true`) or resumes marketing messages.
+    pub consent: Option<bool>,
 }
 
 impl<'a, 'b> Arrived<'a, 'b> {
@@ -76,6 +79,7 @@ impl<'a, 'b> Arrived<'a, 'b> {
             msg,
             arrival,
             response,
+            consent: None,
         }
     }
 }

@@ -117,6 +117,8 @@ impl Inbox {
                 stopped,
                 at: p.timestamp,
                 detail: p.detail.clone(),
+                source: crate::model::ConsentSource::WhatsApp,
+                opted_in: !stopped,
             });
             next.version = current.version + 1;
             let what = if stopped {
@@ -243,14 +245,23 @@ impl Inbox {
         // A conversation imported from the app's history is continued by
         // nothing.
         let live = arrival == Arrival::Customer;
+        // A stop or resume keyword is the customer's choice, not a request
+        // to the team: it reopens nothing and makes nobody wait.
+        let consent = live
+            .then(|| policy.document.consent.choice_in(&msg.content))
+            .flatten();
         let latest = context.latest.filter(|c| !c.imported).filter(|c| {
             c.status.is_active()
                 || is_quiet(&msg.content)
+                || consent.is_some()
                 || !live
                 || reopens(policy.reopen(), c, now)
         });
         let with_calendar = latest.as_ref().map(|c| (c, policy.sla.calendar_for(c)));
-        let arrived = Arrived::new(msg, arrival, with_calendar, now);
+        let arrived = Arrived {
+            consent,
+            ..Arrived::new(msg, arrival, with_calendar, now)
+        };
         Ok(Ok(self.plan_ingest(
             channel,
             arrived,
@@ -274,8 +285,14 @@ impl Inbox {
         let now = self.now();
         let (contact, contact_write, leading) =
             self.contact_for(&channel.tenant, msg, found, now)?;
+        let (contact, contact_write, leading) = match arrived.consent {
+            Some(stopped) => {
+                super::consent::keyword_choice(stopped, msg, contact, contact_write, leading, now)
+            }
+            None => (contact, contact_write, leading),
+        };
         let live = arrived.arrival == Arrival::Customer;
-        let quiet = is_quiet(&msg.content) || !live;
+        let quiet = is_quiet(&msg.content) || !live || arrived.consent.is_some();
         // A conversation of another contact (the identity moved) is not ours.
         let latest = latest.filter(|c| c.contact == contact.id);
         let (before, mut conversation, mut events) = match latest {
@@ -293,7 +310,7 @@ impl Inbox {
                     &mut conversation,
                     msg.timestamp.min(now),
                 ));
-                self.received(channel, &contact, msg, &mut conversation, now)?
+                self.received(channel, &contact, msg, quiet, &mut conversation, now)?
             }
             Some(kept) => {
                 let id = self.new_id("message")?;
@@ -441,6 +458,7 @@ impl Inbox {
         channel: &Channel,
         contact: &Contact,
         msg: &InboundMessage,
+        quiet: bool,
         c: &mut Conversation,
         now: DateTime<Utc>,
     ) -> Result<Message> {
@@ -452,7 +470,7 @@ impl Inbox {
         if !matches!(msg.content, Content::System { .. } | Content::Call { .. }) {
             super::copies::extend_window(c, sent_at);
         }
-        if !is_quiet(&msg.content) && c.waiting_since.is_none() {
+        if !quiet && c.waiting_since.is_none() {
             c.waiting_since = Some(sent_at);
         }
         let (by_business, answers) = call_effect(&msg.content);

@@ -14,6 +14,7 @@ mod automation;
 mod canned;
 mod commit;
 mod config;
+mod consent;
 mod contacts;
 mod copies;
 mod dead_letters;

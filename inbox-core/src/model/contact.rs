@@ -84,6 +84,26 @@ pub struct MarketingChoice {
     /// WhatsApp's description of the choice, if sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// Where the choice came from (WhatsApp's stop button, a keyword …).
+    #[serde(default)]
+    pub source: ConsentSource,
+    /// They asked for marketing messages (a resume keyword): an explicit
+    /// opt-in, not only the absence of a stop.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub opted_in: bool,
+}
+
+/// Where a customer's choice about marketing messages came from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ConsentSource {
+    /// WhatsApp's own stop or resume (`user_preferences`).
+    #[default]
+    #[serde(rename = "whatsapp")]
+    WhatsApp,
+    /// A keyword of the tenant's `consent` settings, sent as a message.
+    Keyword,
 }
 
 /// A customer.

@@ -17,7 +17,7 @@ mod thread;
 
 pub use agent::{Agent, Presence, Role, Team};
 pub use channel::Channel;
-pub use contact::{Contact, ContactIdentity, MarketingChoice};
+pub use contact::{ConsentSource, Contact, ContactIdentity, MarketingChoice};
 pub use content::{
     CallOutcome, ContactCard, Content, InteractiveReply, MediaKind, MediaRef, OrderItem,
     OutboundButton, OutboundSection, ReplyContext, SystemChange,

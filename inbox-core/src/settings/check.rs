@@ -167,6 +167,7 @@ impl TenantSettings {
         let sla = check_sla(&self.sla, &self.routing, known, &mut problems);
         check_canned(&self.canned_responses, known, &mut problems);
         check_templates(&self.templates, &mut problems);
+        problems.0.extend(self.consent.check());
         let rate_card = self
             .pricing
             .compile()

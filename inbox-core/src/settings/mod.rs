@@ -37,9 +37,11 @@
 
 mod canned;
 mod check;
+mod consent;
 
 pub use canned::{CannedOwner, CannedResponse, CannedValues, VARIABLES};
 pub use check::{Known, SettingsProblem, TenantPolicy};
+pub use consent::{ConsentSection, MAX_KEYWORD_CHARS};
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -81,6 +83,10 @@ pub struct TenantSettings {
     /// market (empty: no costs are computed).
     #[serde(skip_serializing_if = "PricingSection::is_empty")]
     pub pricing: PricingSection,
+    /// The words a customer sends to stop or resume marketing messages
+    /// (none by default).
+    #[serde(skip_serializing_if = "ConsentSection::is_empty")]
+    pub consent: ConsentSection,
 }
 
 /// The SLA section: policies in order (the first that applies wins) and

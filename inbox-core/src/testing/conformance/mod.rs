@@ -138,6 +138,9 @@ macro_rules! store_conformance_suites {
                 calls {
                     a_missed_call_waits_for_a_call_back_like_a_message,
                 }
+                consent {
+                    stop_and_start_keywords_record_consent,
+                }
                 history {
                     history_is_imported_once_and_changes_nothing_live,
                     a_declined_history_is_recorded_on_the_number,

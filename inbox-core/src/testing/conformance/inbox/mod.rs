@@ -6,6 +6,7 @@ pub(crate) mod access;
 pub(crate) mod actions;
 pub(crate) mod calls;
 pub(crate) mod coexistence;
+pub(crate) mod consent;
 pub(crate) mod contacts;
 pub(crate) mod costs;
 pub(crate) mod dead_letters;
