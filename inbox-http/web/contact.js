@@ -108,7 +108,7 @@ async function renderContactPanel() {
               { "data-testid": "contact-marketing", title: k.marketing.detail || "" },
               t(k.marketing.stopped ? "contact.marketing-stopped" : "contact.marketing-resumed", {
                 date: formatted(k.marketing.at, { dateStyle: "medium" }),
-              }) + (k.marketing.source === "keyword" ? ` ${t("contact.marketing-by-keyword")}` : ""),
+              }) + consentSource(k.marketing.source),
             ),
           ]
         : null,
@@ -167,4 +167,11 @@ async function renderContactPanel() {
     pane.append(panel);
   }
   pane.classList.add("with-contact");
+}
+
+// How a marketing choice was made, when not with WhatsApp's own button.
+function consentSource(source) {
+  if (source === "keyword") return ` ${t("contact.marketing-by-keyword")}`;
+  if (source === "send_refused") return ` ${t("contact.marketing-send-refused")}`;
+  return "";
 }

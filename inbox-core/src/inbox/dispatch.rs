@@ -453,6 +453,19 @@ impl Inbox {
         let mut changed = false;
         if let Some(mutation) = &s.mutation {
             let tenant = &s.claim.entry.tenant;
+            if let MessageMutation::Delivery { update, .. } = mutation {
+                if super::consent::refuses_marketing(update.error.as_ref()) {
+                    // (before the settlement: a failure here leaves the
+                    // entry claimed, and the next pass records it)
+                    match self.record_marketing_refused(tenant, id, update.at).await {
+                        Ok(()) => {}
+                        Err(e) if e.is_retryable() => return Err(e),
+                        Err(e) => {
+                            tracing::error!(message = %id, error = %e, "a refused marketing message's stop could not be recorded")
+                        }
+                    }
+                }
+            }
             match store.update_message(tenant, id, mutation).await {
                 Ok(Some(e)) => {
                     changed = true;

@@ -562,14 +562,18 @@ impl Inbox {
                     external_id: Some(status.external_id.clone()),
                 },
             };
+            let refused = (status.status == DeliveryStatus::Failed
+                && super::consent::refuses_marketing(status.error.as_ref()))
+            .then_some(status.timestamp);
+            let position = (i, status.status, status.external_id, refused);
             match groups.iter_mut().find(|g| g.tenant == channel.tenant) {
                 Some(g) => {
-                    g.positions.push((i, status.status, status.external_id));
+                    g.positions.push(position);
                     g.reports.push(report);
                 }
                 None => groups.push(TenantReports {
                     tenant: channel.tenant,
-                    positions: vec![(i, status.status, status.external_id)],
+                    positions: vec![position],
                     reports: vec![report],
                 }),
             }
@@ -581,8 +585,9 @@ impl Inbox {
                 .update_messages(&group.tenant, &group.reports)
                 .await;
             let mut events = Vec::new();
+            let mut refusals = Vec::new();
             let mut outcomes = updated.into_iter();
-            for (i, status, external_id) in group.positions {
+            for (i, status, external_id, refused) in group.positions {
                 let outcome = match outcomes.next() {
                     None => Err(missing_result()),
                     Some(Err(e)) => Err(e),
@@ -592,16 +597,29 @@ impl Inbox {
                         event: Some(event),
                     }))) => {
                         events.push(event);
+                        refusals.extend(refused.map(|at| (i, message.clone(), at)));
                         Ok(IngestOutcome::StatusApplied { message, status })
                     }
                     Some(Ok(Some(MessageUpdated {
                         message,
                         event: None,
-                    }))) => Ok(IngestOutcome::StatusIgnored { message }),
+                    }))) => {
+                        // (again after a failure to record it: harmless)
+                        refusals.extend(refused.map(|at| (i, message.clone(), at)));
+                        Ok(IngestOutcome::StatusIgnored { message })
+                    }
                 };
                 results[i] = Some(outcome);
             }
             self.publish(&events).await;
+            for (i, message, at) in refusals {
+                let recorded = self
+                    .record_marketing_refused(&group.tenant, &message, at)
+                    .await;
+                if let Err(e) = recorded {
+                    results[i] = Some(Err(e));
+                }
+            }
         }
         results
             .into_iter()
@@ -648,7 +666,9 @@ fn missing_result() -> Error {
 /// provider's message id).
 struct TenantReports {
     tenant: TenantId,
-    positions: Vec<(usize, DeliveryStatus, String)>,
+    /// Each report's position, status, provider id, and the time of a
+    /// failure that says the customer stopped marketing messages.
+    positions: Vec<(usize, DeliveryStatus, String, Option<DateTime<Utc>>)>,
     reports: Vec<MessageUpdate>,
 }
 

@@ -104,6 +104,9 @@ pub enum ConsentSource {
     WhatsApp,
     /// A keyword of the tenant's `consent` settings, sent as a message.
     Keyword,
+    /// WhatsApp refused a marketing message to them because they stopped
+    /// marketing messages (error 131050).
+    SendRefused,
 }
 
 /// A customer.

@@ -140,6 +140,7 @@ macro_rules! store_conformance_suites {
                 }
                 consent {
                     stop_and_start_keywords_record_consent,
+                    a_refused_marketing_send_records_the_stop,
                 }
                 history {
                     history_is_imported_once_and_changes_nothing_live,

@@ -89,3 +89,71 @@ pub(crate) async fn stop_and_start_keywords_record_consent<S: Store + AsDynStore
     .unwrap();
     assert!(!new.accepts_marketing());
 }
+
+/// WhatsApp refuses a marketing message because the customer stopped
+/// them (131050): whether it says so when the send is made or later in a
+/// failed status, the contact is recorded as stopped (source
+/// `send_refused`), once however often it is reported.
+pub(crate) async fn a_refused_marketing_send_records_the_stop<S: Store + AsDynStore + ?Sized>(
+    store: Arc<S>,
+) {
+    let f = fixture(store).await;
+    let contact_of = |c: ConversationId| {
+        let (store, tenant) = (f.store.clone(), f.acme());
+        async move {
+            let k = store.conversation(&tenant, &c).await.unwrap().contact;
+            store.contact(&tenant, &k).await.unwrap()
+        }
+    };
+    // Refused when sent.
+    let c = says(&f, "1001", "r1", "34655500041", "hola").await;
+    let v = claim_now(&f, &f.actor("ana"), &c).await;
+    replied(&f, "ana", &c, v, "an offer", "k1").await;
+    f.transport.fail_next(TransportError::Rejected {
+        code: Some(131_050),
+        message: "the user stopped marketing messages".into(),
+    });
+    assert_eq!(f.inbox.dispatch(10).await.unwrap().failed, 1);
+    let k = contact_of(c.clone()).await;
+    let choice = k.marketing.clone().unwrap();
+    assert!(!k.accepts_marketing());
+    assert_eq!(choice.source, ConsentSource::SendRefused);
+    // Refused later, in a status report, delivered twice.
+    let c2 = says(&f, "1001", "r2", "34655500042", "hola").await;
+    let v = claim_now(&f, &f.actor("ana"), &c2).await;
+    let r = replied(&f, "ana", &c2, v, "another offer", "k2").await;
+    assert_eq!(f.inbox.dispatch(10).await.unwrap().sent, 1);
+    let failed = InboundEvent::Status(InboundStatus {
+        pricing: None,
+        phone_number_id: "1001".into(),
+        external_id: f
+            .store
+            .message(&f.acme(), &r.id)
+            .await
+            .unwrap()
+            .external_id
+            .unwrap(),
+        our_message_id: Some(r.id.to_string()),
+        recipient: Some("34655500042".into()),
+        status: DeliveryStatus::Failed,
+        timestamp: f.clock.now(),
+        error: Some(ProviderError {
+            code: Some(131_050),
+            title: "Unable to deliver the message".into(),
+            details: None,
+        }),
+    });
+    f.inbox.ingest(failed.clone()).await.unwrap();
+    f.inbox.ingest(failed).await.unwrap();
+    let k = contact_of(c2).await;
+    assert_eq!(
+        k.marketing.as_ref().map(|m| m.source),
+        Some(ConsentSource::SendRefused)
+    );
+    let updates = events(&f)
+        .await
+        .iter()
+        .filter(|e| matches!(&e.kind, EventKind::ContactUpdated { contact, what } if *contact == k.id && what.contains("refused")))
+        .count();
+    assert_eq!(updates, 1, "recorded once");
+}
