@@ -75,6 +75,16 @@ pub const ROW_DESCRIPTION: usize = 72;
 pub const TEMPLATE_NAME: usize = 512;
 /// Consecutive spaces a template's text parameter may have.
 pub const TEMPLATE_PARAMETER_SPACES: usize = 4;
+/// Characters in the text parameter of a template's header.
+pub const TEMPLATE_HEADER_PARAMETER: usize = 60;
+/// Characters in a text parameter of a template's body when the message
+/// has other components with parameters (a header, a button).
+pub const TEMPLATE_BODY_PARAMETER: usize = 1024;
+/// Characters in a text parameter of a template's body when the body is
+/// the message's only component with parameters.
+pub const TEMPLATE_BODY_ONLY_PARAMETER: usize = 32_768;
+/// Characters in the coupon code of a template's copy-code button.
+pub const COUPON_CODE: usize = 15;
 /// Characters in an internal note (the inbox's own limit).
 pub const NOTE: usize = 20_000;
 
@@ -215,7 +225,8 @@ fn count(field: &str, actual: usize, min: usize, limit: usize) -> Result<()> {
     Ok(())
 }
 
-fn coordinate(field: &str, value: f64, bound: f64) -> Result<()> {
+/// A coordinate in decimal degrees, finite and within `-bound..=bound`.
+pub(super) fn coordinate(field: &str, value: f64, bound: f64) -> Result<()> {
     if value.is_finite() && (-bound..=bound).contains(&value) {
         return Ok(());
     }
@@ -349,7 +360,7 @@ fn check_template(name: &str, language: &str, components: &serde_json::Value) ->
 /// A template's text parameter: not empty, no line break or tab, at most
 /// [`TEMPLATE_PARAMETER_SPACES`] spaces in a row (Meta: "Param text cannot
 /// have new-line/tab characters or more than 4 consecutive spaces").
-fn template_text(field: &str, text: &str) -> Result<()> {
+pub(super) fn template_text(field: &str, text: &str) -> Result<()> {
     if text.trim().is_empty() {
         return Err(Error::content(field, ContentProblem::Empty));
     }

@@ -12,6 +12,7 @@ pub mod limits;
 mod message;
 mod signal;
 mod template;
+mod template_fill;
 mod tenant;
 mod thread;
 
@@ -30,5 +31,6 @@ pub use signal::{AccountSignal, SignalSeen};
 pub use template::{
     ComponentParameters, TemplateCategory, TemplateComponent, TemplateDefinition, TemplateStatus,
 };
+pub use template_fill::{HeaderFill, SlotKind, TemplateFill, TemplateSlot};
 pub use tenant::Tenant;
 pub use thread::ThreadControl;

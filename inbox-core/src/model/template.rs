@@ -38,6 +38,7 @@ use crate::error::{ContentProblem, Error, Result};
 
 /// A component of a template that can take parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum TemplateComponent {
     /// The header (one text parameter, or the media of a media header).
@@ -258,18 +259,7 @@ impl TemplateDefinition {
                 format!("{} is not a template", content.kind()),
             ));
         };
-        if name != &self.name {
-            return Err(invalid(
-                "template.name",
-                format!("is {name:?}, the definition is of {:?}", self.name),
-            ));
-        }
-        if language != &self.language {
-            return Err(invalid(
-                "template.language.code",
-                format!("is {language:?}, the definition is in {:?}", self.language),
-            ));
-        }
+        self.check_names(name, language)?;
         let given = given_parameters(components)?;
         for p in &self.parameters {
             let found = given.iter().find(|g| g.component == p.component);
@@ -287,6 +277,24 @@ impl TemplateDefinition {
         }
         Ok(())
     }
+
+    /// Checks that a template message names this template in its
+    /// language: `template.name` or `template.language.code` otherwise.
+    pub(super) fn check_names(&self, name: &str, language: &str) -> Result<()> {
+        if name != self.name {
+            return Err(invalid(
+                "template.name",
+                format!("is {name:?}, the definition is of {:?}", self.name),
+            ));
+        }
+        if language != self.language {
+            return Err(invalid(
+                "template.language.code",
+                format!("is {language:?}, the definition is in {:?}", self.language),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// A component of a template message and the parameters it gives.
@@ -296,11 +304,11 @@ struct Given {
     field: String,
 }
 
-fn invalid(field: impl Into<String>, reason: String) -> Error {
+pub(super) fn invalid(field: impl Into<String>, reason: String) -> Error {
     Error::content(field, ContentProblem::Invalid { reason })
 }
 
-fn count_error(
+pub(super) fn count_error(
     field: String,
     component: TemplateComponent,
     expected: usize,
