@@ -368,6 +368,45 @@ pub enum EventKind {
         /// ([`AccountSignal::needs_attention`](crate::model::AccountSignal::needs_attention)).
         needs_attention: bool,
     },
+    /// A bot took the conversation (a `route_to_bot` rule, or an agent
+    /// handed it to the bot).
+    BotEngaged {
+        /// The bot.
+        bot: AgentId,
+        /// The rule that routed it, if a rule did.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rule: Option<String>,
+    },
+    /// A bot took its turn (its replies, tags and status changes are their
+    /// own events, by the bot).
+    BotAnswered {
+        /// The bot.
+        bot: AgentId,
+        /// The turn's number.
+        turn: u64,
+        /// What it did, by action name (`reply`, `tag` …).
+        actions: Vec<String>,
+    },
+    /// A bot's turn failed (a handoff follows when it fails again, or at
+    /// once per the tenant's `bots.handoff.max_failures`).
+    BotFailed {
+        /// The bot.
+        bot: AgentId,
+        /// The turn's number.
+        turn: u64,
+        /// What went wrong.
+        error: String,
+    },
+    /// A bot handed the conversation to people.
+    HandedOff {
+        /// The bot.
+        bot: AgentId,
+        /// Why.
+        reason: crate::model::HandoffReason,
+        /// What the bot said of it (its summary is also a note).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
+    },
     /// A stale or colliding action was refused (live only, not stored).
     CollisionPrevented {
         /// Who was stopped.
@@ -422,6 +461,10 @@ impl EventKind {
             EventKind::Integration { .. } => "integration",
             EventKind::AccountSignal { .. } => "account_signal",
             EventKind::HistoryImported { .. } => "history_imported",
+            EventKind::BotEngaged { .. } => "bot_engaged",
+            EventKind::BotAnswered { .. } => "bot_answered",
+            EventKind::BotFailed { .. } => "bot_failed",
+            EventKind::HandedOff { .. } => "handed_off",
         }
     }
 }

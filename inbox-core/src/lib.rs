@@ -57,6 +57,7 @@ macro_rules! display_as_str {
     };
 }
 
+pub mod bots;
 pub mod calendar;
 pub mod error;
 pub mod event;

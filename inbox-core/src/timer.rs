@@ -47,6 +47,9 @@ pub enum TimerKind {
     /// A time-triggered automation rule is due (see
     /// [`Conversation::automation_due`]).
     Automation,
+    /// A customer message waits for the bot that owns the conversation
+    /// ([`BotSeat::turn_due`](crate::model::BotSeat::turn_due)).
+    BotTurn,
 }
 
 impl TimerKind {
@@ -65,6 +68,7 @@ impl TimerKind {
             TimerKind::SlaBreach(NextResponse) => "sla_breach_next_response",
             TimerKind::SlaBreach(Resolution) => "sla_breach_resolution",
             TimerKind::Automation => "automation",
+            TimerKind::BotTurn => "bot_turn",
         }
     }
 
@@ -102,6 +106,7 @@ impl TimerKind {
             "sla_breach_next_response" => TimerKind::SlaBreach(NextResponse),
             "sla_breach_resolution" => TimerKind::SlaBreach(Resolution),
             "automation" => TimerKind::Automation,
+            "bot_turn" => TimerKind::BotTurn,
             _ => return None,
         })
     }
@@ -215,6 +220,11 @@ pub fn desired_timers(
     if let Some(due) = c.automation_due {
         if c.status.is_active() {
             out.insert(TimerKind::Automation, due);
+        }
+    }
+    if let Some(due) = c.bot_owns().and_then(|seat| seat.turn_due) {
+        if c.status.is_active() {
+            out.insert(TimerKind::BotTurn, due);
         }
     }
     if let Some(sla) = &c.sla {

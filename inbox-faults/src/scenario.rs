@@ -200,7 +200,7 @@ pub async fn tally(store: &dyn Store, queued: &[Queued]) -> Option<Tally> {
         let m = store.message(&tenant(), &q.id).await.ok()?;
         let d = m.delivery.as_ref()?;
         match (d.status, d.in_doubt_since, m.external_id) {
-            (DeliveryStatus::Failed, ..) => t.failed.push(q.id.clone()),
+            (DeliveryStatus::Failed | DeliveryStatus::Cancelled, ..) => t.failed.push(q.id.clone()),
             (DeliveryStatus::Pending, Some(_), _) => t.in_doubt.push(q.id.clone()),
             (DeliveryStatus::Pending, None, _) => t.waiting.push(q.id.clone()),
             (_, _, Some(ext)) => t.sent.push((q.id.clone(), ext)),

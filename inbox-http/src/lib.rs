@@ -325,6 +325,8 @@ api_routes! {
     post "/conversations/{id}/assign" => api::assign,
     post "/conversations/{id}/transfer" => api::transfer,
     post "/conversations/{id}/release" => api::release,
+    post "/conversations/{id}/bot" => api::hand_to_bot,
+    get "/bots" => api::bots,
     post "/conversations/{id}/thread" => api::thread,
     post "/conversations/{id}/reply" => api::reply,
     post "/conversations/{id}/attachments" => api::attach,

@@ -39,6 +39,7 @@ function connectEvents() {
     "claimed", "assigned",
     "transferred", "released", "tagged", "priority_changed", "status_changed", "presence_changed", "sla_met",
     "sla_warning", "sla_breached", "lagged", "settings_changed", "account_signal",
+    "bot_engaged", "bot_answered", "bot_failed", "handed_off",
   ]) {
     es.addEventListener(name, refreshSoon);
   }

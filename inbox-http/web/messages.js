@@ -13,7 +13,7 @@ const inDoubt = (m) =>
 function ticks(m) {
   if (m.direction !== "outbound" || !m.delivery) return null;
   const s = inDoubt(m) ? "in-doubt" : m.delivery.status;
-  const text = { pending: "🕓", "in-doubt": "?", accepted: "✓", sent: "✓", delivered: "✓✓", read: "✓✓", played: "✓✓", failed: "✗" }[s] || s;
+  const text = { pending: "🕓", "in-doubt": "?", accepted: "✓", sent: "✓", delivered: "✓✓", read: "✓✓", played: "✓✓", failed: "✗", cancelled: "⊘" }[s] || s;
   const title =
     {
       pending: t("tick.pending"),
@@ -24,6 +24,7 @@ function ticks(m) {
       read: t("tick.read"),
       played: t("tick.played"),
       failed: t("tick.failed"),
+      cancelled: t("tick.cancelled"),
     }[s] || s;
   return el("span", { class: `ticks ${s}`, title, "data-testid": `ticks-${s}` }, text);
 }
@@ -84,6 +85,12 @@ function providerError(err) {
 // is known, and "Send again" (a new message; the original stays as it is),
 // unless someone already did.
 function deliveryNote(m, again) {
+  if (m.delivery && m.delivery.status === "cancelled") {
+    // Cancelled on purpose (a bot's reply after a person took over, a
+    // marketing message to a customer who stopped them): nothing to resend.
+    const why = (m.delivery.error && m.delivery.error.title) || "";
+    return el("div", { class: "delivery-note cancelled", "data-testid": "not-sent" }, el("span", {}, t("delivery.cancelled-why", { why })));
+  }
   const failed = m.delivery && m.delivery.status === "failed";
   if (!inDoubt(m) && !failed) return null;
   const err = failed && m.delivery.error;

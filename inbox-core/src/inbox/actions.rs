@@ -599,6 +599,20 @@ impl Inbox {
         };
         let result = self
             .act_as(&me, actor, target, |d| {
+                // A person answering a conversation a bot answers takes it
+                // over (people always win).
+                if d.conversation.status.is_active() {
+                    if let Some(e) = super::bots::take_over(&mut d.conversation, &d.agent.id, d.now)
+                    {
+                        let from = current_ownership(d);
+                        d.emit(e);
+                        d.conversation.assignee = Some(d.agent.id.clone());
+                        d.emit(EventKind::Claimed {
+                            agent: d.agent.id.clone(),
+                            from,
+                        });
+                    }
+                }
                 let c = &d.conversation;
                 refuse_reply(d.agent, c, &policy, d.now, reply.content.is_template())?;
                 if c.assignee.is_none() && policy.claim_on_reply {
@@ -950,6 +964,12 @@ impl Inbox {
                 if !target.active {
                     return Err(Error::invalid("to", format!("agent {a} is deactivated")));
                 }
+                if target.bot {
+                    return Err(Error::invalid(
+                        "to",
+                        format!("{a} is a bot: hand the conversation to it instead"),
+                    ));
+                }
                 if target.service {
                     return Err(Error::invalid(
                         "to",
@@ -977,10 +997,22 @@ fn require_active(d: &Draft<'_>) -> Result<()> {
     Ok(())
 }
 
+/// Who owns `c` now.
+pub(super) fn ownership_of(c: &crate::model::Conversation) -> Ownership {
+    ownership(c.assignee.as_ref(), c.team.as_ref())
+}
+
 fn claim_in(d: &mut Draft<'_>, warning: Option<String>) -> Result<()> {
     require_active(d)?;
+    // People always win: claiming a conversation a bot answers takes it over.
+    let taken = super::bots::take_over(&mut d.conversation, &d.agent.id, d.now);
+    let taken_over = taken.is_some();
+    if let Some(e) = taken {
+        d.emit(e);
+    }
     match &d.conversation.assignee {
         Some(owner) if owner == &d.agent.id => return Ok(()),
+        Some(_) if taken_over => {}
         Some(owner) => {
             return Err(Error::AlreadyOwned {
                 conversation: d.conversation.id.clone(),
@@ -1011,6 +1043,13 @@ fn move_to(
     permissions::require_ownership_change(d.agent, &d.conversation)?;
     require_active(d)?;
     let from = current_ownership(d);
+    let to_its_bot = matches!(to, Assignee::Agent(a)
+        if d.conversation.bot_owns().is_some_and(|s| &s.agent == a));
+    if !to_its_bot {
+        if let Some(e) = super::bots::take_over(&mut d.conversation, &d.agent.id, d.now) {
+            d.emit(e);
+        }
+    }
     apply_assignee(d, to, target);
     Ok((from, current_ownership(d)))
 }

@@ -207,6 +207,7 @@ impl Inbox {
             }
             None => Default::default(),
         };
+        super::bots::note_human(&mut after, now);
         let policy = self.policy(&after.tenant).await?;
         if sla == SlaStep::Always || !automated.events.is_empty() {
             events.extend(policy.sla.apply(before.as_ref(), &mut after, now));

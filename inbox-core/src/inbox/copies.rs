@@ -51,6 +51,12 @@ pub(crate) struct Arrived<'a, 'b> {
     /// The customer's message is a keyword of the tenant's `consent`
     /// settings: it stops (`true`) or resumes marketing messages.
     pub consent: Option<bool>,
+    /// The customer's message hands the bot-owned conversation it continues
+    /// to people (why, and the tenant's fallback team).
+    pub handoff: Option<(
+        crate::model::HandoffReason,
+        Option<crate::settings::HandoffFallback>,
+    )>,
 }
 
 impl<'a, 'b> Arrived<'a, 'b> {
@@ -80,6 +86,7 @@ impl<'a, 'b> Arrived<'a, 'b> {
             arrival,
             response,
             consent: None,
+            handoff: None,
         }
     }
 }

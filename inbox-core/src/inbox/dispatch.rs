@@ -60,12 +60,22 @@ pub struct DispatchReport {
     /// Outcomes of an earlier pass recorded in this one (the store had
     /// failed when they were first recorded).
     pub recovered: u32,
+    /// Not sent, on purpose ([`DeliveryStatus::Cancelled`]): a bot's reply
+    /// after people took over, a marketing message to a customer who
+    /// stopped them.
+    pub cancelled: u32,
 }
 
 impl DispatchReport {
     /// Entries handled in this pass.
     pub fn total(&self) -> u32 {
-        self.sent + self.retried + self.failed + self.in_doubt + self.skipped + self.recovered
+        self.sent
+            + self.retried
+            + self.failed
+            + self.in_doubt
+            + self.skipped
+            + self.recovered
+            + self.cancelled
     }
 
     fn add(&mut self, other: &DispatchReport) {
@@ -75,6 +85,7 @@ impl DispatchReport {
         self.in_doubt += other.in_doubt;
         self.skipped += other.skipped;
         self.recovered += other.recovered;
+        self.cancelled += other.cancelled;
     }
 }
 
@@ -296,11 +307,24 @@ impl Inbox {
             report.skipped += 1;
             return Ok(Some(Settlement::new(claim, None, OutboxDisposition::Done)));
         }
-        let request = match self.request_for(&message).await {
+        let (request, reason) = match self.request_for(&message).await {
             Ok(r) => r,
             Err(e) if e.is_retryable() => return Err(e),
             Err(e) => return Ok(Some(self.unsendable(claim, &e, report))),
         };
+        if let Some(reason) = reason {
+            tracing::info!(message = %message.id, %reason, "outbound message cancelled before sending");
+            report.cancelled += 1;
+            let mutation = MessageMutation::Cancelled {
+                at: self.now(),
+                reason,
+            };
+            return Ok(Some(Settlement::new(
+                claim,
+                Some(mutation),
+                OutboxDisposition::Done,
+            )));
+        }
         let now = self.now();
         let until = now + chrono_duration(self.config.outbox.attempt_lease);
         match store
@@ -347,21 +371,29 @@ impl Inbox {
         Settlement::new(claim, Some(mutation), OutboxDisposition::Done)
     }
 
-    /// What the transport needs to send a stored message.
-    async fn request_for(&self, message: &Message) -> Result<OutboundRequest> {
+    /// What the transport needs to send a stored message, and why it must
+    /// not be sent after all, if it must not ([`cancellation`]).
+    async fn request_for(&self, message: &Message) -> Result<(OutboundRequest, Option<String>)> {
         let store = &self.ports.store;
         let tenant = &message.tenant;
         let conversation = store.conversation(tenant, &message.conversation).await?;
         let contact = store.contact(tenant, &conversation.contact).await?;
+        let marketing = self
+            .policy(tenant)
+            .await?
+            .document
+            .may_be_marketing(&message.content);
+        let reason = cancellation(message, &conversation, &contact, marketing);
         let channel = store.channel(tenant, &message.channel).await?;
-        Ok(OutboundRequest {
+        let request = OutboundRequest {
             tenant: tenant.clone(),
             channel,
             to: contact.identity,
             message_id: message.id.clone(),
             content: message.content.clone(),
             reply_to: message.context.reply_to.clone(),
-        })
+        };
+        Ok((request, reason))
     }
 
     /// What to record after a send.
@@ -492,6 +524,41 @@ impl Inbox {
         }
     }
 }
+
+/// Why a message waiting in the outbox must not be sent after all, decided
+/// at the last moment so that nothing that happened since it was queued is
+/// missed:
+///
+/// - a bot's reply, once the bot no longer owns the conversation (a
+///   person took over, or it was handed off): people always win;
+/// - a message that may be marketing (`marketing`:
+///   [`TenantSettings::may_be_marketing`](crate::settings::TenantSettings::may_be_marketing))
+///   to a customer who stopped marketing messages, whoever queued it.
+pub(super) fn cancellation(
+    message: &Message,
+    conversation: &crate::model::Conversation,
+    contact: &crate::model::Contact,
+    marketing: bool,
+) -> Option<String> {
+    let by_bot = conversation
+        .bot
+        .as_ref()
+        .is_some_and(|seat| message.author == crate::model::Author::Agent(seat.agent.clone()));
+    if by_bot && conversation.bot_owns().is_none() {
+        let who = conversation
+            .assignee
+            .as_ref()
+            .map_or(String::new(), |a| format!(" by {a}"));
+        return Some(format!("the bot's reply: taken over{who}"));
+    }
+    if marketing && !contact.accepts_marketing() {
+        return Some(OPTED_OUT.to_string());
+    }
+    None
+}
+
+/// Why a marketing message to a customer who stopped them was not sent.
+pub(crate) const OPTED_OUT: &str = "opted_out: the customer stopped marketing messages";
 
 /// An outbound message still waiting to be sent: no provider id, pending,
 /// not in doubt.

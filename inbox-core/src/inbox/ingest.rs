@@ -188,7 +188,8 @@ impl Inbox {
         let channel = self.channel_for(&msg.phone_number_id).await?;
         let mut retry = Retry::default();
         loop {
-            let plan = match self.prepare_ingest(&channel, &msg, arrival).await? {
+            // (boxed: deciding reads a lot; its future stays off the stack)
+            let plan = match Box::pin(self.prepare_ingest(&channel, &msg, arrival)).await? {
                 Ok(plan) => plan,
                 Err(existing) => return Ok(IngestOutcome::Duplicate { message: existing }),
             };
@@ -258,8 +259,17 @@ impl Inbox {
                 || reopens(policy.reopen(), c, now)
         });
         let with_calendar = latest.as_ref().map(|c| (c, policy.sla.calendar_for(c)));
+        let bots = &policy.document.bots.handoff;
+        let handoff = latest
+            .as_ref()
+            .filter(|c| live && consent.is_none() && c.bot_owns().is_some())
+            .and_then(|c| {
+                super::bots::customer_handoff(bots, c, context.contact.as_ref(), &msg.content)
+            })
+            .map(|reason| (reason, bots.fallback.clone()));
         let arrived = Arrived {
             consent,
+            handoff,
             ..Arrived::new(msg, arrival, with_calendar, now)
         };
         Ok(Ok(self.plan_ingest(
@@ -319,6 +329,15 @@ impl Inbox {
                 message
             }
         };
+        let notes = match quiet {
+            true => None,
+            false => self.bot_step(
+                arrived.handoff.as_ref(),
+                &mut conversation,
+                &mut events,
+                now,
+            )?,
+        };
         let mut triggers: Vec<TriggerKind> =
             events.iter().filter_map(TriggerKind::from_event).collect();
         if !quiet {
@@ -353,7 +372,7 @@ impl Inbox {
             rows: Rows {
                 contact: contact_write,
                 leading,
-                messages: vec![message.clone()],
+                messages: std::iter::once(message.clone()).chain(notes).collect(),
                 ..Rows::default()
             },
         };
@@ -363,6 +382,41 @@ impl Inbox {
             opened,
             reopened,
         })
+    }
+
+    /// What a customer's message does to the bot that owns the
+    /// conversation, if one does: hands over (the note it leaves is
+    /// returned) or makes the bot's turn due.
+    #[inline(never)]
+    fn bot_step(
+        &self,
+        handoff: Option<&(
+            crate::model::HandoffReason,
+            Option<crate::settings::HandoffFallback>,
+        )>,
+        conversation: &mut Conversation,
+        events: &mut Vec<EventKind>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<crate::model::Message>> {
+        if conversation.bot_owns().is_none() {
+            return Ok(None);
+        }
+        let Some((reason, fallback)) = handoff else {
+            if let Some(seat) = conversation.bot.as_mut() {
+                seat.turn_due.get_or_insert(now);
+            }
+            return Ok(None);
+        };
+        let (more, note) = self.handoff_parts(
+            conversation,
+            reason.clone(),
+            None,
+            None,
+            fallback.as_ref(),
+            now,
+        )?;
+        events.extend(more);
+        Ok(note)
     }
 
     /// A new conversation of `contact` on `channel`, and the event that

@@ -11,6 +11,7 @@ mod access;
 mod actions;
 mod app_contacts;
 mod automation;
+mod bots;
 mod canned;
 mod commit;
 mod config;
@@ -246,6 +247,7 @@ pub struct Inbox {
     config: Arc<InboxConfig>,
     policies: Arc<policies::PolicyCache>,
     context: Arc<std::sync::RwLock<Option<Arc<dyn crate::ports::CustomerContext>>>>,
+    bot: Arc<bots::BotSlot>,
     backlog: Arc<dispatch::Backlog>,
 }
 
@@ -265,6 +267,7 @@ impl Inbox {
             config: Arc::new(config),
             policies: Default::default(),
             context: Default::default(),
+            bot: Default::default(),
             backlog: Default::default(),
         }
     }

@@ -594,6 +594,7 @@ impl Inbox {
         let channels = store.channels(tenant).await?;
         Ok(Known::default()
             .with_teams(teams.into_iter().map(|t| t.id.to_string()))
+            .with_bots(agents.iter().filter(|a| a.bot).map(|a| a.id.to_string()))
             .with_agents(agents.into_iter().map(|a| a.id.to_string()))
             .with_channels(channels.into_iter().map(|c| c.id.to_string())))
     }

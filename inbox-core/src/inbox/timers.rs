@@ -35,6 +35,8 @@ pub struct TickReport {
     pub sla_breaches: u32,
     /// Time-triggered automation rules run (`no_agent_reply` ...).
     pub automations: u32,
+    /// Bot turns taken.
+    pub bot_turns: u32,
     /// Timers found stale (the state moved on) and cleared.
     pub cleared: u32,
     /// [Deferred](crate::timer::TimerKind::is_deferred) timers that came due
@@ -55,6 +57,7 @@ impl TickReport {
             + self.sla_warnings
             + self.sla_breaches
             + self.automations
+            + self.bot_turns
             + self.cleared
             + self.rearmed
     }
@@ -77,7 +80,12 @@ impl Inbox {
         let due = self.ports.store.due_timers(now, limit).await?;
         let mut report = TickReport::default();
         for timer in due {
-            match self.fire(&timer, now).await {
+            let fired = match timer.kind {
+                // (boxed: a bot's turn is a large future)
+                TimerKind::BotTurn => Box::pin(self.bot_turn(&timer, now)).await,
+                _ => self.fire(&timer, now).await,
+            };
+            match fired {
                 Ok(Fired::Rearmed) => report.rearmed += 1,
                 Ok(Fired::Did(kind)) => match kind {
                     TimerKind::SnoozeWake => report.woken += 1,
@@ -87,6 +95,7 @@ impl Inbox {
                     TimerKind::SlaWarning(_) => report.sla_warnings += 1,
                     TimerKind::SlaBreach(_) => report.sla_breaches += 1,
                     TimerKind::Automation => report.automations += 1,
+                    TimerKind::BotTurn => report.bot_turns += 1,
                 },
                 Ok(Fired::Cleared) => report.cleared += 1,
                 // Another instance fired it first.
@@ -110,7 +119,7 @@ impl Inbox {
     /// A conflict is not retried: another instance changed the
     /// conversation (or fired the timer) first, and the next tick sees
     /// what is left.
-    async fn fire(&self, timer: &Timer, now: DateTime<Utc>) -> Result<Fired> {
+    pub(super) async fn fire(&self, timer: &Timer, now: DateTime<Utc>) -> Result<Fired> {
         let store = &self.ports.store;
         let current = match store.conversation(&timer.tenant, &timer.conversation).await {
             Ok(c) => c,
@@ -180,8 +189,9 @@ impl Inbox {
     ) -> Vec<EventKind> {
         let mut kinds = Vec::new();
         match kind {
-            // The rules run when the decision is applied.
-            TimerKind::Automation => {}
+            // The rules run when the decision is applied; bot turns are
+            // taken apart (they ask the bot first).
+            TimerKind::Automation | TimerKind::BotTurn => {}
             TimerKind::SnoozeWake => {
                 next.status = ConversationStatus::Open;
                 next.snoozed_until = None;
@@ -302,7 +312,7 @@ fn breach(
 }
 
 /// What firing one timer did.
-enum Fired {
+pub(super) enum Fired {
     /// What the timer is for.
     Did(TimerKind),
     /// Nothing yet: the state asks for it later; re-armed for then.

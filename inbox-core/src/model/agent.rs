@@ -86,6 +86,11 @@ pub struct Agent {
     /// when the key is revoked.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub service: bool,
+    /// A bot: an automated participant that answers the conversations it
+    /// owns (always a [`service`](Self::service) agent too). Its replies
+    /// go through the outbox like anyone's; it never sees notes.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bot: bool,
 }
 
 impl Agent {
@@ -109,6 +114,7 @@ impl Agent {
             active: true,
             shift: None,
             service: false,
+            bot: false,
         }
     }
 

@@ -155,6 +155,10 @@ pub struct Conversation {
     /// out of reports and never reopened by a new message.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub imported: bool,
+    /// The bot answering it, or that answered it before people took over
+    /// (`None`: no bot ever did).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bot: Option<super::BotSeat>,
     /// Optimistic-concurrency version; every change increments it.
     pub version: u64,
 }
@@ -199,6 +203,7 @@ impl Conversation {
             automation_due: None,
             thread: None,
             imported: false,
+            bot: None,
             version: 0,
         }
     }
@@ -232,5 +237,13 @@ impl Conversation {
     /// Whether `agent` owns the conversation.
     pub fn is_owned_by(&self, agent: &AgentId) -> bool {
         self.assignee.as_ref() == Some(agent)
+    }
+
+    /// The bot that owns the conversation and answers it, if one does:
+    /// its seat has not been handed off and it is the assignee.
+    pub fn bot_owns(&self) -> Option<&super::BotSeat> {
+        self.bot
+            .as_ref()
+            .filter(|seat| seat.answering() && self.is_owned_by(&seat.agent))
     }
 }

@@ -5,7 +5,10 @@ use serde::{Deserialize, Serialize};
 ///
 /// Statuses only move forward: `pending → accepted → sent → delivered → read
 /// → played`. `failed` ends the journey unless the message had already been
-/// delivered (a late failure after delivery is ignored). Statuses that arrive
+/// delivered (a late failure after delivery is ignored). `cancelled` ends
+/// it before it began: the inbox itself decided not to send a message
+/// still waiting in the outbox (a bot's reply after a person took over, a
+/// marketing message to a customer who stopped them). Statuses that arrive
 /// twice, out of order or with gaps (WhatsApp may send `read` without
 /// `delivered`) never move a message backwards.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
@@ -26,6 +29,9 @@ pub enum DeliveryStatus {
     Played,
     /// Failed; see [`DeliveryState::error`].
     Failed,
+    /// Never sent: the inbox cancelled it while it waited (its
+    /// [`DeliveryState::error`] says why). Final.
+    Cancelled,
 }
 
 impl DeliveryStatus {
@@ -38,7 +44,7 @@ impl DeliveryStatus {
             DeliveryStatus::Delivered => Some(3),
             DeliveryStatus::Read => Some(4),
             DeliveryStatus::Played => Some(5),
-            DeliveryStatus::Failed => None,
+            DeliveryStatus::Failed | DeliveryStatus::Cancelled => None,
         }
     }
 
@@ -52,6 +58,7 @@ impl DeliveryStatus {
             DeliveryStatus::Read => "read",
             DeliveryStatus::Played => "played",
             DeliveryStatus::Failed => "failed",
+            DeliveryStatus::Cancelled => "cancelled",
         }
     }
 }
@@ -122,7 +129,8 @@ pub struct DeliveryState {
     pub status: DeliveryStatus,
     /// When the status was last changed (provider time where known).
     pub updated_at: DateTime<Utc>,
-    /// The provider's error when `status` is `Failed`.
+    /// The provider's error when `status` is `Failed`; why it was
+    /// cancelled (no code) when `Cancelled`.
     pub error: Option<ProviderError>,
     /// Set when a send attempt was interrupted (the dispatcher's lease expired
     /// before it recorded the result): the message may or may not have gone
@@ -171,7 +179,8 @@ impl DeliveryState {
     ///
     /// Forward only: an update to the same or an earlier status changes
     /// nothing; `failed` applies only before `delivered`; nothing leaves
-    /// `failed`.
+    /// `failed` or `cancelled`. A report of `cancelled` changes nothing:
+    /// only the inbox cancels, with [`DeliveryState::cancel`].
     ///
     /// ```
     /// use chrono::{TimeZone, Utc};
@@ -184,6 +193,9 @@ impl DeliveryState {
     /// assert_eq!(s.status, DeliveryStatus::Read);
     /// ```
     pub fn apply(&mut self, update: &DeliveryUpdate) -> bool {
+        if update.status == DeliveryStatus::Cancelled {
+            return false;
+        }
         let next = match (self.status.rank(), update.status.rank()) {
             // Nothing leaves failed.
             (None, _) => false,
@@ -208,6 +220,37 @@ impl DeliveryState {
             self.in_doubt_since = None;
         }
         next
+    }
+}
+
+impl DeliveryState {
+    /// Cancels a message that is still waiting to be sent (pending, no
+    /// attempt in doubt) at `at` for `reason`; returns whether it did. A
+    /// message already handed to the provider, failed or cancelled is left
+    /// as it is.
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use inbox_core::model::{DeliveryState, DeliveryStatus};
+    /// let t = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
+    /// let mut s = DeliveryState::pending(t);
+    /// assert!(s.cancel(t, "taken over by ana"));
+    /// assert_eq!(s.status, DeliveryStatus::Cancelled);
+    /// assert!(!s.cancel(t, "again"));
+    /// assert_eq!(s.error.unwrap().title, "taken over by ana");
+    /// ```
+    pub fn cancel(&mut self, at: DateTime<Utc>, reason: &str) -> bool {
+        if self.status != DeliveryStatus::Pending || self.in_doubt_since.is_some() {
+            return false;
+        }
+        self.status = DeliveryStatus::Cancelled;
+        self.updated_at = at;
+        self.error = Some(ProviderError {
+            code: None,
+            title: reason.to_string(),
+            details: None,
+        });
+        true
     }
 }
 

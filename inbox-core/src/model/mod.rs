@@ -2,6 +2,7 @@
 //! conversations, messages and their delivery states.
 
 mod agent;
+mod bot;
 mod channel;
 mod contact;
 mod content;
@@ -17,6 +18,7 @@ mod tenant;
 mod thread;
 
 pub use agent::{Agent, Presence, Role, Team};
+pub use bot::{BotSeat, Handoff, HandoffReason};
 pub use channel::Channel;
 pub use contact::{ConsentSource, Contact, ContactIdentity, MarketingChoice};
 pub use content::{

@@ -34,6 +34,16 @@ pub enum MessageMutation {
         /// The message's content now.
         content: crate::model::Content,
     },
+    /// The inbox decided not to send a message still waiting in the
+    /// outbox: it becomes [`Cancelled`](crate::model::DeliveryStatus::Cancelled)
+    /// with `reason` (an event records it) if it is still pending with no
+    /// provider id and no attempt in doubt; otherwise nothing changes.
+    Cancelled {
+        /// When.
+        at: DateTime<Utc>,
+        /// Why, in words (`taken over by ana`, `opted_out`).
+        reason: String,
+    },
     /// An agent sent the message again as `copy` (the event was recorded
     /// with that commit): remember it, once.
     Resent {
@@ -62,6 +72,10 @@ impl MessageMutation {
         let Some(delivery) = message.delivery.as_mut() else {
             return Mutated::default();
         };
+        if delivery.status == crate::model::DeliveryStatus::Cancelled {
+            // Never sent: nothing the provider says can be about it.
+            return Mutated::default();
+        }
         match self {
             MessageMutation::Delivery {
                 update,
@@ -90,17 +104,15 @@ impl MessageMutation {
                         event: None,
                     };
                 }
-                let kind = EventKind::DeliveryChanged {
-                    message: message.id.clone(),
-                    status: delivery.status,
-                    error: delivery.error.clone(),
-                };
-                Mutated {
-                    changed: true,
-                    event: Some(message_event(message, kind, update.at)),
-                }
+                delivery_changed(message, update.at)
             }
             MessageMutation::Filled { .. } => Mutated::default(),
+            MessageMutation::Cancelled { at, reason } => {
+                if message.external_id.is_some() || !delivery.cancel(*at, reason) {
+                    return Mutated::default();
+                }
+                delivery_changed(message, *at)
+            }
             MessageMutation::Resent { copy } => {
                 if delivery.resent_as.is_some() {
                     return Mutated::default();
@@ -128,6 +140,22 @@ impl MessageMutation {
                 }
             }
         }
+    }
+}
+
+/// A message's delivery changed at `at`: what to store and the event.
+fn delivery_changed(message: &Message, at: DateTime<Utc>) -> Mutated {
+    let Some(delivery) = message.delivery.as_ref() else {
+        return Mutated::default();
+    };
+    let kind = EventKind::DeliveryChanged {
+        message: message.id.clone(),
+        status: delivery.status,
+        error: delivery.error.clone(),
+    };
+    Mutated {
+        changed: true,
+        event: Some(message_event(message, kind, at)),
     }
 }
 

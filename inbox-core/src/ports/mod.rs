@@ -12,6 +12,7 @@
 //! rows: see its module).
 
 mod access;
+mod bot;
 mod bus;
 mod clock;
 mod contacts;
@@ -32,6 +33,10 @@ mod subscriptions;
 mod transport;
 
 pub use access::{Access, ApiKeyRecord, SessionRecord, TokenHash};
+pub use bot::{
+    Bot, BotAction, BotAnswer, BotContact, BotError, BotMessage, BotSpeaker, BotTurn,
+    MAX_BOT_ACTIONS, MAX_BOT_ATTRIBUTES, MAX_BOT_REPLIES, MAX_BOT_SUMMARY_CHARS,
+};
 pub use bus::{for_tenant, BusItem, EventBus, EventStream};
 pub use clock::{Clock, ManualClock};
 pub use contacts::{ContactMerge, Contacts};

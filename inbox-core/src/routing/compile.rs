@@ -105,6 +105,7 @@ impl Rule {
 pub(crate) enum Act {
     RouteToTeam(TeamId),
     AssignAgent(AgentId),
+    RouteToBot(AgentId),
     Assign {
         team: Option<TeamId>,
         strategy: Option<Strategy>,
@@ -709,6 +710,12 @@ fn compile_action(a: &Action, path: &str, err: Fail<'_>) -> Result<Act> {
             err(
                 &format!("{path}.assign_agent"),
                 format!("not a valid agent id: {e}"),
+            )
+        })?),
+        Action::RouteToBot(b) => Act::RouteToBot(AgentId::new(b.clone()).map_err(|e| {
+            err(
+                &format!("{path}.route_to_bot"),
+                format!("not a valid bot id: {e}"),
             )
         })?),
         Action::Assign(s) => {

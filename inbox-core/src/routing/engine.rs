@@ -30,6 +30,7 @@ impl TriggerKind {
             | EventKind::Assigned { .. }
             | EventKind::Transferred { .. }
             | EventKind::Released { .. } => TriggerKind::AssignmentChanged,
+            EventKind::HandedOff { .. } => TriggerKind::HandedOff,
             EventKind::SlaWarning { .. } => TriggerKind::SlaWarning,
             EventKind::SlaBreached { .. } => TriggerKind::SlaBreached,
             _ => return None,
@@ -537,6 +538,7 @@ impl Run<'_, '_> {
         match act {
             Act::RouteToTeam(team) => self.route_to_team(team, c),
             Act::AssignAgent(agent) => self.assign_agent(name, agent, c),
+            Act::RouteToBot(bot) => self.route_to_bot(name, bot, c),
             Act::Assign {
                 team,
                 strategy,
@@ -589,15 +591,53 @@ impl Run<'_, '_> {
             None => ownership(c),
         };
         c.team = Some(team.clone());
-        let owner_stays = match (&c.assignee, self.input.roster) {
-            (Some(a), Some(r)) => r.agents.iter().any(|x| &x.id == a && x.is_in_team(team)),
-            _ => false,
-        };
+        let owner_stays = c.bot_owns().is_some()
+            || match (&c.assignee, self.input.roster) {
+                (Some(a), Some(r)) => r.agents.iter().any(|x| &x.id == a && x.is_in_team(team)),
+                _ => false,
+            };
         if !owner_stays {
             c.assignee = None;
         }
         let text = format!("team {team}");
         self.route = Some((from, text.clone()));
+        Some(text)
+    }
+
+    /// `route_to_bot`: gives the conversation to a bot, unless a person
+    /// (or another bot) owns it, another app controls the thread, or a bot
+    /// already handed it over since it was last resolved.
+    fn route_to_bot(&mut self, name: &str, bot: &AgentId, c: &mut Conversation) -> Option<String> {
+        let now = self.input.now;
+        if let Some(owner) = &c.assignee {
+            if c.bot_owns().is_some_and(|s| &s.agent == bot) {
+                return Some(format!("already with bot {bot}"));
+            }
+            return Some(format!("{owner} owns it; the bot stays out"));
+        }
+        if c.imported || c.controlled_elsewhere().is_some() {
+            return Some("the inbox does not answer this thread; the bot stays out".into());
+        }
+        let handed = c.bot.as_ref().and_then(|s| s.handed_off.as_ref());
+        if handed.is_some_and(|h| c.resolved_at.is_none_or(|r| r < h.at)) {
+            return Some("handed over to people; the bot stays out".into());
+        }
+        let from = ownership(c);
+        let mut seat = crate::model::BotSeat::new(bot.clone(), now);
+        seat.turn_due = c.waiting_since.map(|_| now);
+        // Turns keep counting: their replies' keys stay unique.
+        seat.turn = c.bot.as_ref().map_or(0, |s| s.turn);
+        c.bot = Some(seat);
+        c.assignee = Some(bot.clone());
+        self.event(
+            name,
+            EventKind::BotEngaged {
+                bot: bot.clone(),
+                rule: Some(name.to_string()),
+            },
+        );
+        let text = format!("bot {bot}");
+        self.assigned(name, from, c, text.clone());
         Some(text)
     }
 
@@ -609,6 +649,9 @@ impl Run<'_, '_> {
         agent: &AgentId,
         c: &mut Conversation,
     ) -> Option<String> {
+        if let Some(seat) = c.bot_owns() {
+            return Some(format!("bot {} answers it; left with the bot", seat.agent));
+        }
         let picker = self.picker()?;
         let Some(a) = picker.roster.agents.iter().find(|x| &x.id == agent) else {
             return Some(format!("agent {agent} does not exist; left in the queue"));
@@ -657,6 +700,9 @@ impl Run<'_, '_> {
         let policy = self.routing.team_policy(&team);
         let strategy = strategy.unwrap_or(policy.strategy);
         let fallback = policy.fallback.unwrap_or(Strategy::LeastLoaded);
+        if let Some(seat) = c.bot_owns() {
+            return Some(format!("bot {} answers it; left with the bot", seat.agent));
+        }
         let roster = self.input.roster?;
         // Keep an owner who is still here.
         if let Some(owner) = &c.assignee {

@@ -165,6 +165,8 @@ triggers! {
         TagAdded = "tag_added",
         /// The owner or team changed.
         AssignmentChanged = "assignment_changed",
+        /// A bot handed the conversation to people.
+        HandedOff = "handed_off",
     }
     /// The automation timer fired: time-triggered rules that are due run.
     Timer = "timer"
@@ -419,6 +421,10 @@ pub enum Action {
     AssignAgent(String),
     /// Pick an agent with a strategy (default: the team's).
     Assign(AssignSpec),
+    /// Give it to a bot of the tenant's `bots` settings, which answers
+    /// until it hands over to people. Nothing happens when a person owns
+    /// it, or when the bot already handed it over in this opening.
+    RouteToBot(String),
     /// Add tags.
     AddTags(OneOrMany<String>),
     /// Remove tags.

@@ -28,6 +28,8 @@ pub struct Known {
     pub agents: BTreeSet<String>,
     /// Channel ids.
     pub channels: BTreeSet<String>,
+    /// The ids of bot agents.
+    pub bots: BTreeSet<String>,
 }
 
 impl Known {
@@ -40,6 +42,12 @@ impl Known {
     /// With these agent ids.
     pub fn with_agents<S: Into<String>>(mut self, ids: impl IntoIterator<Item = S>) -> Self {
         self.agents.extend(ids.into_iter().map(Into::into));
+        self
+    }
+
+    /// With these bot agent ids.
+    pub fn with_bots<S: Into<String>>(mut self, ids: impl IntoIterator<Item = S>) -> Self {
+        self.bots.extend(ids.into_iter().map(Into::into));
         self
     }
 
@@ -168,6 +176,7 @@ impl TenantSettings {
         check_canned(&self.canned_responses, known, &mut problems);
         check_templates(&self.templates, &mut problems);
         problems.0.extend(self.consent.check());
+        check_bots(self, known, &mut problems);
         let rate_card = self
             .pricing
             .compile()
@@ -184,6 +193,28 @@ impl TenantSettings {
             _ => Err(Error::InvalidSettings {
                 problems: problems.0,
             }),
+        }
+    }
+}
+
+/// The bots section, and every `route_to_bot` naming a bot it lists.
+fn check_bots(doc: &TenantSettings, known: &Known, p: &mut Problems) {
+    let directory = !p.1;
+    let calendars: BTreeSet<String> = doc.routing.calendars.keys().cloned().collect();
+    let found = doc.bots.check(
+        directory.then_some(&known.bots),
+        directory.then_some(&known.teams),
+        &calendars,
+    );
+    p.0.extend(found);
+    for (i, rule) in doc.routing.rules.iter().enumerate() {
+        for (j, action) in rule.then.iter().enumerate() {
+            if let Action::RouteToBot(b) = action {
+                if !doc.bots.list.contains_key(b) {
+                    let path = format!("routing.rules[{i}].then[{j}].route_to_bot");
+                    p.push(path, format!("no bot {b:?} in bots.list"));
+                }
+            }
         }
     }
 }
@@ -248,6 +279,9 @@ fn check_rule_references(rule: &RuleSpec, path: &str, known: &Known, p: &mut Pro
             }
             Action::AssignAgent(a) => {
                 p.reference(format!("{at}.assign_agent"), "agent", a, &known.agents)
+            }
+            Action::RouteToBot(b) => {
+                p.reference(format!("{at}.route_to_bot"), "bot", b, &known.bots)
             }
             Action::Assign(spec) => {
                 if let Some(t) = &spec.team {

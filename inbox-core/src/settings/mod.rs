@@ -35,10 +35,15 @@
 //! assert!(err.to_string().contains(r#"routing.rules[0].then[0].route_to_team: no team "slaes"; did you mean "sales"?"#));
 //! ```
 
+mod bots;
 mod canned;
 mod check;
 mod consent;
 
+pub use bots::{
+    BotSpec, BotsSection, FaqAnswer, FaqBot, FaqMatch, FaqOtherwise, FaqReply, HandoffFallback,
+    HandoffSpec, HttpBotSpec, HANDOFF_BUTTON,
+};
 pub use canned::{CannedOwner, CannedResponse, CannedValues, VARIABLES};
 pub use check::{Known, SettingsProblem, TenantPolicy};
 pub use consent::{ConsentSection, MAX_KEYWORD_CHARS};
@@ -87,6 +92,10 @@ pub struct TenantSettings {
     /// (none by default).
     #[serde(skip_serializing_if = "ConsentSection::is_empty")]
     pub consent: ConsentSection,
+    /// The tenant's bots and when they hand over to people (none by
+    /// default).
+    #[serde(skip_serializing_if = "BotsSection::is_empty")]
+    pub bots: BotsSection,
 }
 
 /// The SLA section: policies in order (the first that applies wins) and
@@ -209,6 +218,37 @@ impl TenantSettings {
                 format!("{name:?} ({language}) is {status} at Meta; only an approved template can be sent"),
             )),
         }
+    }
+
+    /// Whether `content` may be a marketing message, for the consent
+    /// guard: a template this tenant lists as `MARKETING`, or one whose
+    /// category is not known (not listed, or listed without a category:
+    /// the guard fails closed). Utility and authentication templates, and
+    /// anything that is not a template, are not.
+    ///
+    /// ```
+    /// use inbox_core::model::{Content, TemplateCategory, TemplateDefinition};
+    /// use inbox_core::settings::TenantSettings;
+    /// let mut settings = TenantSettings::default();
+    /// let mut update = TemplateDefinition::new("order_update", "en");
+    /// update.category = Some(TemplateCategory::Utility);
+    /// settings.templates.push(update);
+    /// let send = |name: &str| Content::Template { name: name.into(), language: "en".into(), components: serde_json::Value::Null };
+    /// assert!(!settings.may_be_marketing(&send("order_update")));
+    /// assert!(settings.may_be_marketing(&send("promo"))); // unknown: fails closed
+    /// assert!(!settings.may_be_marketing(&Content::text("hi")));
+    /// ```
+    pub fn may_be_marketing(&self, content: &crate::model::Content) -> bool {
+        use crate::model::TemplateCategory as C;
+        let crate::model::Content::Template { name, language, .. } = content else {
+            return false;
+        };
+        let category = self
+            .templates
+            .iter()
+            .find(|t| &t.name == name && &t.language == language)
+            .and_then(|t| t.category.as_ref());
+        !matches!(category, Some(C::Utility | C::Authentication))
     }
 
     /// Whether `content` is one of this tenant's templates declared as an

@@ -272,6 +272,29 @@ pub async fn claim(r: Act<Versioned>) -> ApiResult<Response> {
         .await
 }
 
+/// Hand-to-bot form.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct ToBot {
+    /// Conversation version.
+    pub version: u64,
+    /// The bot (an id of the tenant's `bots` settings).
+    pub bot: String,
+}
+
+/// `POST /api/conversations/{id}/bot`: gives the conversation to a bot,
+/// which answers the waiting customer at once (take it back with `claim`).
+#[utoipa::path(post, path = "/api/conversations/{id}/bot", tag = "actions", params(("id" = String, Path, description = "Conversation id"), ("Idempotency-Key" = String, Header, description = "Required; the same request again gets the first answer, another request under the key 422 idempotency_key_reused")), request_body = ToBot, responses((status = 200, description = "The conversation after the action, the message created, the events recorded, warnings", body = inbox_core::ActionOutcome), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate, idempotency_key_in_use"), (status = 422, body = ApiError, description = "invalid_input (no such bot), idempotency_key_reused")))]
+pub async fn hand_to_bot(r: Act<ToBot>) -> ApiResult<Response> {
+    r.once(async |r| {
+        let bot = AgentId::new(&r.form.bot)?;
+        Ok(r.state
+            .inbox
+            .hand_to_bot(&r.actor, &r.id, r.form.version, &bot)
+            .await?)
+    })
+    .await
+}
+
 /// `POST /api/conversations/{id}/assign`.
 #[utoipa::path(post, path = "/api/conversations/{id}/assign", tag = "actions", params(("id" = String, Path, description = "Conversation id"), ("Idempotency-Key" = String, Header, description = "Required; the same request again gets the first answer, another request under the key 422 idempotency_key_reused")), request_body = Handoff, responses((status = 200, description = "The conversation after the action, the message created, the events recorded, warnings", body = inbox_core::ActionOutcome), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict, already_owned, lease_held, window_closed, duplicate, idempotency_key_in_use"), (status = 422, body = ApiError, description = "invalid_input, idempotency_key_reused")))]
 pub async fn assign(r: Act<Handoff>) -> ApiResult<Response> {

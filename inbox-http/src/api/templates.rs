@@ -84,6 +84,35 @@ pub async fn templates(Caller(s, a): Caller) -> ApiResult<Json<Vec<TemplateView>
     Ok(Json(list.into_iter().map(Into::into).collect()))
 }
 
+/// A bot of the tenant, as agents pick one.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct BotView {
+    /// Its id (the bot agent's).
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// `faq` or `http`.
+    pub kind: String,
+}
+
+/// `GET /api/bots`: the tenant's bots (to hand a conversation to one).
+#[utoipa::path(get, path = "/api/bots", tag = "conversations", responses((status = 200, body = Vec<BotView>), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
+pub async fn bots(Caller(s, a): Caller) -> ApiResult<Json<Vec<BotView>>> {
+    let list = s.inbox.bots(&a).await?;
+    Ok(Json(
+        list.into_iter()
+            .map(|(id, spec)| BotView {
+                id,
+                name: spec.name().to_string(),
+                kind: match spec {
+                    inbox_core::settings::BotSpec::Faq(_) => "faq".into(),
+                    inbox_core::settings::BotSpec::Http(_) => "http".into(),
+                },
+            })
+            .collect(),
+    ))
+}
+
 /// What a template sync did.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SyncView {

@@ -239,6 +239,12 @@ pub fn cases(settings_version: u64) -> Vec<Case> {
         c("post", "/conversations/{id}/claim", Some(v.clone())),
         c(
             "post",
+            "/conversations/{id}/bot",
+            Some(json!({"version": 3, "bot": "faq"})),
+        ),
+        c("get", "/bots", None),
+        c(
+            "post",
             "/conversations/{id}/thread",
             Some(json!({"version": 3, "action": "take"})),
         ),

@@ -59,6 +59,7 @@ macro_rules! store_conformance_suites {
                     directory_round_trip,
                     directory_is_scoped_by_tenant,
                     channel_news_change_atomically_and_survive_upserts,
+                    bot_agents_round_trip,
                 }
                 contacts {
                     commit_enforces_unique_contact_identity,
@@ -77,11 +78,13 @@ macro_rules! store_conformance_suites {
                     listing_matches_the_reference_semantics,
                     presence_changes_are_committed_with_their_event,
                     ingest_context_reads_what_ingest_needs,
+                    bot_seat_round_trips,
                 }
                 messages {
                     delivery_updates_only_move_forward,
                     concurrent_delivery_updates_keep_the_highest,
                     message_updates_apply_in_order_by_id_and_by_status,
+                    cancelled_is_final_and_only_for_unsent,
                 }
                 scheduling {
                     outbox_claims_are_exclusive_and_lapse_in_doubt,
@@ -138,9 +141,18 @@ macro_rules! store_conformance_suites {
                 calls {
                     a_missed_call_waits_for_a_call_back_like_a_message,
                 }
+                bots {
+                    route_to_bot_owns_and_replies_through_the_outbox,
+                    handoff_keyword_routes_to_people_with_note,
+                    take_over_stops_the_bot_and_cancels_its_queued_replies,
+                    bot_failures_and_bad_answers_hand_over,
+                    bot_turn_never_sees_notes_and_acts_as_itself,
+                    stale_bot_answer_is_dropped_after_take_over,
+                }
                 consent {
                     stop_and_start_keywords_record_consent,
                     a_refused_marketing_send_records_the_stop,
+                    marketing_never_dispatched_to_opted_out,
                 }
                 history {
                     history_is_imported_once_and_changes_nothing_live,

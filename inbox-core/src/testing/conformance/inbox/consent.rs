@@ -157,3 +157,107 @@ pub(crate) async fn a_refused_marketing_send_records_the_stop<S: Store + AsDynSt
         .count();
     assert_eq!(updates, 1, "recorded once");
 }
+
+/// The last guard: a marketing template (or one whose category is not
+/// known) is never handed to WhatsApp for a customer who stopped
+/// marketing messages, even when the stop arrives after it was queued;
+/// it is cancelled, said with an event, and the dispatcher counts it.
+/// Utility templates and ordinary replies to the same customer go out.
+pub(crate) async fn marketing_never_dispatched_to_opted_out<S: Store + AsDynStore + ?Sized>(
+    store: Arc<S>,
+) {
+    use crate::model::{TemplateCategory, TemplateDefinition};
+    let f = fixture(store).await;
+    f.edit_settings(|s| {
+        s.consent.stop_keywords = vec!["STOP".into()];
+        for (name, category) in [
+            ("promo", Some(TemplateCategory::Marketing)),
+            ("order_update", Some(TemplateCategory::Utility)),
+            ("by_hand", None),
+        ] {
+            let mut t = TemplateDefinition::new(name, "en");
+            t.category = category;
+            s.templates.push(t);
+        }
+    })
+    .await
+    .unwrap();
+    let wa = "34655500051";
+    let c = says(&f, "1001", "m1", wa, "hola").await;
+    let template = |name: &str, key: &str| crate::Reply {
+        content: Content::Template {
+            name: name.into(),
+            language: "en".into(),
+            components: serde_json::Value::Null,
+        },
+        idempotency_key: key.into(),
+        reply_to: None,
+    };
+    let v = claim_now(&f, &f.actor("ana"), &c).await;
+    let ana = f.actor("ana");
+    let promo = f.inbox.reply(&ana, &c, v, template("promo", "p1"));
+    let promo = promo.await.unwrap().message.unwrap();
+    // The customer stops marketing before the dispatcher runs.
+    says(&f, "1001", "m2", wa, "STOP").await;
+    for (name, key) in [("by_hand", "p2"), ("order_update", "u1")] {
+        let v = f.version(&c).await.unwrap();
+        f.inbox
+            .reply(&f.actor("ana"), &c, v, template(name, key))
+            .await
+            .unwrap();
+    }
+    reply_now(&f, &f.actor("ana"), &c, "Your order ships today", "t1").await;
+    let mut report = crate::inbox::DispatchReport::default();
+    for _ in 0..6 {
+        let pass = f.inbox.dispatch(10).await.unwrap();
+        report.sent += pass.sent;
+        report.cancelled += pass.cancelled;
+    }
+    assert_eq!((report.sent, report.cancelled), (2, 2), "{report:?}");
+    let sent: Vec<String> = f
+        .transport
+        .sent()
+        .iter()
+        .map(|s| s.request.content.kind().to_string())
+        .collect();
+    assert_eq!(
+        sent,
+        ["template", "text"],
+        "only the utility template and the text went out"
+    );
+    let stored = f.store.message(&f.acme(), &promo.id).await.unwrap();
+    let d = stored.delivery.unwrap();
+    assert_eq!(d.status, DeliveryStatus::Cancelled);
+    assert!(d.error.unwrap().title.starts_with("opted_out"));
+    assert_eq!(stored.external_id, None);
+    let cancelled = events(&f)
+        .await
+        .iter()
+        .filter(|e| {
+            matches!(
+                &e.kind,
+                EventKind::DeliveryChanged {
+                    status: DeliveryStatus::Cancelled,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(cancelled, 2);
+    // Cancelled is final: a stray status report for it changes nothing.
+    let late = crate::ports::MessageMutation::Delivery {
+        update: crate::model::DeliveryUpdate {
+            status: DeliveryStatus::Sent,
+            at: f.clock.now(),
+            error: None,
+            pricing: None,
+        },
+        external_id: None,
+    };
+    let after = f
+        .store
+        .update_message(&f.acme(), &promo.id, &late)
+        .await
+        .unwrap();
+    assert_eq!(after, None);
+}

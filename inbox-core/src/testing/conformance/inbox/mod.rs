@@ -4,6 +4,7 @@
 
 pub(crate) mod access;
 pub(crate) mod actions;
+pub(crate) mod bots;
 pub(crate) mod calls;
 pub(crate) mod coexistence;
 pub(crate) mod consent;

@@ -721,3 +721,36 @@ fn full_of(filter: &ConversationFilter) -> ConversationQuery {
         limit: 500,
     }
 }
+
+/// A conversation's bot seat (with its handoff) is stored and read back
+/// whole, by id and in lists; a conversation without one reads `None`.
+pub(crate) async fn bot_seat_round_trips<S: Store + ?Sized>(store: Arc<S>) {
+    use crate::model::{BotSeat, HandoffReason};
+    let c = seed(&*store).await;
+    assert_eq!(c.bot, None);
+    let mut seat = BotSeat::new(AgentId::new("faq").unwrap(), at(1));
+    seat.exchanges = 2;
+    seat.turn = 3;
+    seat.turn_due = Some(at(2));
+    seat.hand_off(at(3), HandoffReason::CustomerAsked, None);
+    if let Some(h) = seat.handed_off.as_mut() {
+        h.human_at = Some(at(4));
+    }
+    let mut seated = c.clone();
+    seated.bot = Some(seat);
+    store
+        .commit(Changeset {
+            conversation: Some(update(&seated)),
+            ..Changeset::new(t("acme"))
+        })
+        .await
+        .unwrap();
+    let read = store.conversation(&t("acme"), &c.id).await.unwrap();
+    assert_eq!(read, bump(&seated));
+    let listed = store
+        .list_conversations(&t("acme"), &full_of(&ConversationFilter::default()))
+        .await
+        .unwrap();
+    let found = listed.items.iter().find(|x| x.id == c.id).unwrap();
+    assert_eq!(found.bot, seated.bot);
+}

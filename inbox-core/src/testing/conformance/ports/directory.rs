@@ -173,3 +173,40 @@ pub(crate) async fn channel_news_change_atomically_and_survive_upserts<S: Store 
         .unwrap()
         .is_empty());
 }
+
+/// A bot is an agent like any other in the directory: stored and read
+/// back with its `bot` and `service` marks; an agent written before bots
+/// existed reads as a person.
+pub(crate) async fn bot_agents_round_trip<S: Store + ?Sized>(store: Arc<S>) {
+    setup_tenants(&*store).await;
+    let mut faq = Agent::new(
+        t("acme"),
+        AgentId::new("faq").unwrap(),
+        "Helper",
+        Role::Agent,
+    );
+    faq.service = true;
+    faq.bot = true;
+    faq.presence = Presence::Online;
+    store.upsert_agent(&faq).await.unwrap();
+    let ana = Agent::new(t("acme"), AgentId::new("ana").unwrap(), "Ana", Role::Agent);
+    store.upsert_agent(&ana).await.unwrap();
+    assert_eq!(store.agent(&t("acme"), &faq.id).await.unwrap(), faq);
+    let read = store.agent(&t("acme"), &ana.id).await.unwrap();
+    assert!(!read.bot && !read.service);
+    let bots: Vec<String> = store
+        .agents(&t("acme"))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.bot)
+        .map(|a| a.id.to_string())
+        .collect();
+    assert_eq!(bots, ["faq"]);
+    let old: Agent = serde_json::from_value(serde_json::json!({
+        "tenant": "acme", "id": "old", "name": "Old", "role": "agent", "teams": [],
+        "skills": [], "capacity": 0, "presence": "offline", "active": true
+    }))
+    .unwrap();
+    assert!(!old.bot);
+}

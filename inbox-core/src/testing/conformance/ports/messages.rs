@@ -228,3 +228,58 @@ pub(crate) async fn by_external_id<S: Store + ?Sized>(
     let found = store.message_by_external_id(tenant, channel, external_id);
     found.await.unwrap().map(|m| m.id)
 }
+
+/// A message still waiting in the outbox can be cancelled, once, with an
+/// event; a cancelled message is final (no status report, provider id or
+/// second cancellation changes it); a message already accepted by the
+/// provider cannot be cancelled.
+pub(crate) async fn cancelled_is_final_and_only_for_unsent<S: Store + ?Sized>(store: Arc<S>) {
+    let (c, r) = seed_reply(&*store).await;
+    let acme = t("acme");
+    let cancel = |reason: &str| MessageMutation::Cancelled {
+        at: at(1),
+        reason: reason.into(),
+    };
+    let first = cancel("taken over by ana");
+    let e = store.update_message(&acme, &r, &first).await.unwrap();
+    let e = e.expect("an event");
+    assert!(matches!(
+        &e.kind,
+        EventKind::DeliveryChanged { status: DeliveryStatus::Cancelled, error: Some(err), .. }
+            if err.title == "taken over by ana"
+    ));
+    assert!(e.seq > 0);
+    for later in [
+        cancel("again"),
+        delivery(DeliveryStatus::Accepted, 2, Some("wamid.late")),
+        delivery(DeliveryStatus::Failed, 2, None),
+    ] {
+        let again = store.update_message(&acme, &r, &later).await.unwrap();
+        assert_eq!(again, None, "{later:?}");
+    }
+    let m = store.message(&acme, &r).await.unwrap();
+    let d = m.delivery.unwrap();
+    assert_eq!((d.status, m.external_id), (DeliveryStatus::Cancelled, None));
+    assert_eq!(d.error.unwrap().title, "taken over by ana");
+    // Once the provider has it, it can no longer be cancelled.
+    let c2 = bump(&c);
+    let sent = outbound(&c2, "r2", "key-2");
+    store
+        .commit(Changeset {
+            conversation: Some(update(&c)),
+            messages: vec![sent.clone()],
+            ..Changeset::new(acme.clone())
+        })
+        .await
+        .unwrap();
+    let accepted = delivery(DeliveryStatus::Accepted, 2, Some("wamid.r2"));
+    store
+        .update_message(&acme, &sent.id, &accepted)
+        .await
+        .unwrap();
+    let late = cancel("too late");
+    let refused = store.update_message(&acme, &sent.id, &late).await;
+    assert_eq!(refused.unwrap(), None);
+    let m = store.message(&acme, &sent.id).await.unwrap();
+    assert_eq!(m.delivery.unwrap().status, DeliveryStatus::Accepted);
+}
