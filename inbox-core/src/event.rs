@@ -407,6 +407,32 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         detail: Option<String>,
     },
+    /// A satisfaction survey will be sent at `due_at` (the conversation
+    /// was resolved).
+    SurveyScheduled {
+        /// When.
+        due_at: DateTime<Utc>,
+    },
+    /// A survey was not sent, and why.
+    SurveySkipped {
+        /// Why.
+        reason: crate::model::SurveySkip,
+    },
+    /// The survey was queued to the customer.
+    SurveySent {
+        /// Its message.
+        message: MessageId,
+    },
+    /// The customer answered the survey (or added their comment).
+    SurveyAnswered {
+        /// The score.
+        score: u8,
+        /// The scale.
+        scale: crate::model::CsatScale,
+        /// Their comment, when this is one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        comment: Option<String>,
+    },
     /// A stale or colliding action was refused (live only, not stored).
     CollisionPrevented {
         /// Who was stopped.
@@ -465,6 +491,10 @@ impl EventKind {
             EventKind::BotAnswered { .. } => "bot_answered",
             EventKind::BotFailed { .. } => "bot_failed",
             EventKind::HandedOff { .. } => "handed_off",
+            EventKind::SurveyScheduled { .. } => "survey_scheduled",
+            EventKind::SurveySkipped { .. } => "survey_skipped",
+            EventKind::SurveySent { .. } => "survey_sent",
+            EventKind::SurveyAnswered { .. } => "survey_answered",
         }
     }
 }

@@ -50,6 +50,8 @@ pub enum TimerKind {
     /// A customer message waits for the bot that owns the conversation
     /// ([`BotSeat::turn_due`](crate::model::BotSeat::turn_due)).
     BotTurn,
+    /// A resolved conversation's satisfaction survey is due.
+    SurveySend,
 }
 
 impl TimerKind {
@@ -69,6 +71,7 @@ impl TimerKind {
             TimerKind::SlaBreach(Resolution) => "sla_breach_resolution",
             TimerKind::Automation => "automation",
             TimerKind::BotTurn => "bot_turn",
+            TimerKind::SurveySend => "survey_send",
         }
     }
 
@@ -107,6 +110,7 @@ impl TimerKind {
             "sla_breach_resolution" => TimerKind::SlaBreach(Resolution),
             "automation" => TimerKind::Automation,
             "bot_turn" => TimerKind::BotTurn,
+            "survey_send" => TimerKind::SurveySend,
             _ => return None,
         })
     }
@@ -225,6 +229,12 @@ pub fn desired_timers(
     if let Some(due) = c.bot_owns().and_then(|seat| seat.turn_due) {
         if c.status.is_active() {
             out.insert(TimerKind::BotTurn, due);
+        }
+    }
+    if let Some(s) = c.surveys.last() {
+        let current = s.resolution == c.reopen_count && s.is_waiting();
+        if c.status == ConversationStatus::Resolved && current {
+            out.insert(TimerKind::SurveySend, s.due_at);
         }
     }
     if let Some(sla) = &c.sla {

@@ -283,6 +283,46 @@ impl Population<'_> {
     }
 }
 
+/// [`Reports::surveys`](inbox_core::ports::Reports::surveys): the
+/// conversations with a survey resolved in the range (found by a JSON path
+/// over their stored document), read by the core's own rule.
+pub(crate) async fn surveys(
+    pool: &PgPool,
+    tenant: &TenantId,
+    query: &inbox_core::metrics::CsatQuery,
+) -> Result<Vec<inbox_core::metrics::SurveyRow>> {
+    let rows = sqlx::query(
+        "SELECT c.data FROM inbox_conversations c WHERE c.tenant_id = $1 AND c.data::jsonb ? 'surveys' \
+         AND jsonb_path_exists(c.data::jsonb, '$.surveys[*] ? (@.resolved_at >= $from && @.resolved_at < $to)', \
+           jsonb_build_object('from', $2::text, 'to', $3::text))",
+    )
+    .bind(tenant.as_str())
+    // (a second wider each side: strings of one second with and without
+    // fractions do not order as times; the core's rule is exact)
+    .bind(rfc3339(query.from - chrono::TimeDelta::seconds(1)))
+    .bind(rfc3339(query.to + chrono::TimeDelta::seconds(1)))
+    .fetch_all(pool)
+    .await
+    .map_err(|e| db("surveys", e))?;
+    let mut out = Vec::new();
+    for r in rows {
+        let data: serde_json::Value = r.get(0);
+        let c: inbox_core::model::Conversation =
+            serde_json::from_value(data).map_err(|e| inbox_core::Error::Backend {
+                message: format!("surveys: a stored conversation does not read: {e}"),
+                source: None,
+            })?;
+        out.extend(inbox_core::metrics::SurveyRow::of(&c, query));
+    }
+    Ok(out)
+}
+
+/// The form chrono writes timestamps in JSON (what the stored documents
+/// hold), so that JSON path comparisons of strings order as times.
+fn rfc3339(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
 /// [`Reports::message_tallies`](inbox_core::ports::Reports::message_tallies):
 /// the range through `inbox_messages_sent`; the team from the
 /// conversation and the market from its contact, by the rule of

@@ -580,6 +580,14 @@ impl Reports for PgStore {
         reports::message_tallies(self.pool(), tenant, query).await
     }
 
+    async fn surveys(
+        &self,
+        tenant: &TenantId,
+        query: &inbox_core::metrics::CsatQuery,
+    ) -> Result<Vec<inbox_core::metrics::SurveyRow>> {
+        reports::surveys(self.pool(), tenant, query).await
+    }
+
     async fn live_snapshot(
         &self,
         tenant: &TenantId,

@@ -634,6 +634,7 @@ impl Inbox {
                     }
                 });
                 c.last_agent_reply_at = Some(now);
+                c.human_replied_at = Some(now);
                 c.first_response_at.get_or_insert(now);
                 c.waiting_since = None;
                 let author = Author::Agent(d.agent.id.clone());

@@ -209,6 +209,13 @@ impl Inbox {
         };
         super::bots::note_human(&mut after, now);
         let policy = self.policy(&after.tenant).await?;
+        let csat = &policy.document.csat;
+        events.extend(super::csat::on_resolve(
+            csat,
+            before.as_ref(),
+            &mut after,
+            now,
+        ));
         if sla == SlaStep::Always || !automated.events.is_empty() {
             events.extend(policy.sla.apply(before.as_ref(), &mut after, now));
         }

@@ -53,6 +53,11 @@ pub(crate) struct Arrived<'a, 'b> {
     pub consent: Option<bool>,
     /// The customer's message hands the bot-owned conversation it continues
     /// to people (why, and the tenant's fallback team).
+    /// The customer's message answers (or comments on) the survey of the
+    /// conversation it continues.
+    pub survey: Option<super::csat::SurveyReply>,
+    /// The customer's message hands the bot-owned conversation it continues
+    /// to people (why, and the tenant's fallback team).
     pub handoff: Option<(
         crate::model::HandoffReason,
         Option<crate::settings::HandoffFallback>,
@@ -86,6 +91,7 @@ impl<'a, 'b> Arrived<'a, 'b> {
             arrival,
             response,
             consent: None,
+            survey: None,
             handoff: None,
         }
     }

@@ -251,10 +251,17 @@ impl Inbox {
         let consent = live
             .then(|| policy.document.consent.choice_in(&msg.content))
             .flatten();
+        // A tap on the survey (or the comment after it) belongs to the
+        // conversation surveyed, and reopens nothing.
+        let survey = context.latest.as_ref().filter(|_| live).and_then(|c| {
+            let csat = &policy.document.csat;
+            super::csat::reply_to_survey(csat, c, context.contact.as_ref(), &msg.content, now)
+        });
         let latest = context.latest.filter(|c| !c.imported).filter(|c| {
             c.status.is_active()
                 || is_quiet(&msg.content)
                 || consent.is_some()
+                || survey.is_some()
                 || !live
                 || reopens(policy.reopen(), c, now)
         });
@@ -269,6 +276,7 @@ impl Inbox {
             .map(|reason| (reason, bots.fallback.clone()));
         let arrived = Arrived {
             consent,
+            survey,
             handoff,
             ..Arrived::new(msg, arrival, with_calendar, now)
         };
@@ -302,7 +310,10 @@ impl Inbox {
             None => (contact, contact_write, leading),
         };
         let live = arrived.arrival == Arrival::Customer;
-        let quiet = is_quiet(&msg.content) || !live || arrived.consent.is_some();
+        let quiet = is_quiet(&msg.content)
+            || !live
+            || arrived.consent.is_some()
+            || arrived.survey.is_some();
         // A conversation of another contact (the identity moved) is not ours.
         let latest = latest.filter(|c| c.contact == contact.id);
         let (before, mut conversation, mut events) = match latest {
@@ -314,6 +325,9 @@ impl Inbox {
         };
         let opened = before.is_none();
         let reopened = !quiet && !opened && reopen(&mut conversation, &mut events);
+        if reopened {
+            super::csat::wrote_first(&mut conversation, &mut events);
+        }
         let message = match arrived.arrival.kept() {
             None => {
                 events.extend(super::copies::seen_here(
@@ -329,6 +343,12 @@ impl Inbox {
                 message
             }
         };
+        let (prompts, outbox): (Vec<_>, Vec<_>) = match &arrived.survey {
+            Some(reply) => self.record_survey_reply(&mut conversation, reply, &mut events, now)?,
+            None => Vec::new(),
+        }
+        .into_iter()
+        .unzip();
         let notes = match quiet {
             true => None,
             false => self.bot_step(
@@ -372,7 +392,11 @@ impl Inbox {
             rows: Rows {
                 contact: contact_write,
                 leading,
-                messages: std::iter::once(message.clone()).chain(notes).collect(),
+                messages: std::iter::once(message.clone())
+                    .chain(notes)
+                    .chain(prompts)
+                    .collect(),
+                outbox,
                 ..Rows::default()
             },
         };

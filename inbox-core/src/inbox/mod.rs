@@ -18,6 +18,7 @@ mod config;
 mod consent;
 mod contacts;
 mod copies;
+mod csat;
 mod dead_letters;
 mod directory;
 mod dispatch;

@@ -37,6 +37,8 @@ pub struct TickReport {
     pub automations: u32,
     /// Bot turns taken.
     pub bot_turns: u32,
+    /// Satisfaction surveys sent or skipped.
+    pub surveys: u32,
     /// Timers found stale (the state moved on) and cleared.
     pub cleared: u32,
     /// [Deferred](crate::timer::TimerKind::is_deferred) timers that came due
@@ -58,6 +60,7 @@ impl TickReport {
             + self.sla_breaches
             + self.automations
             + self.bot_turns
+            + self.surveys
             + self.cleared
             + self.rearmed
     }
@@ -83,6 +86,7 @@ impl Inbox {
             let fired = match timer.kind {
                 // (boxed: a bot's turn is a large future)
                 TimerKind::BotTurn => Box::pin(self.bot_turn(&timer, now)).await,
+                TimerKind::SurveySend => Box::pin(self.survey_send(&timer, now)).await,
                 _ => self.fire(&timer, now).await,
             };
             match fired {
@@ -96,6 +100,7 @@ impl Inbox {
                     TimerKind::SlaBreach(_) => report.sla_breaches += 1,
                     TimerKind::Automation => report.automations += 1,
                     TimerKind::BotTurn => report.bot_turns += 1,
+                    TimerKind::SurveySend => report.surveys += 1,
                 },
                 Ok(Fired::Cleared) => report.cleared += 1,
                 // Another instance fired it first.
@@ -191,7 +196,7 @@ impl Inbox {
         match kind {
             // The rules run when the decision is applied; bot turns are
             // taken apart (they ask the bot first).
-            TimerKind::Automation | TimerKind::BotTurn => {}
+            TimerKind::Automation | TimerKind::BotTurn | TimerKind::SurveySend => {}
             TimerKind::SnoozeWake => {
                 next.status = ConversationStatus::Open;
                 next.snoozed_until = None;

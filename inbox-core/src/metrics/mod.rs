@@ -36,8 +36,10 @@
 //! assert_eq!(d.avg_secs, Some(25.0));
 //! ```
 
+mod csat;
 pub mod live;
 
+pub use csat::{CsatFigures, CsatQuery, CsatReport, SurveyRow};
 pub use live::{AgentLoad, LiveQuery, LiveSnapshot, Waiting};
 
 use chrono::{DateTime, NaiveDate, Utc};

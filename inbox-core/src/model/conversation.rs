@@ -159,6 +159,14 @@ pub struct Conversation {
     /// (`None`: no bot ever did).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bot: Option<super::BotSeat>,
+    /// When a person last replied (bots' and automatic replies do not
+    /// count): surveys are sent only after a person answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub human_replied_at: Option<DateTime<Utc>>,
+    /// Its satisfaction surveys, one per resolution, oldest first (at most
+    /// [`MAX_SURVEYS_KEPT`](super::MAX_SURVEYS_KEPT)).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub surveys: Vec<super::SurveyState>,
     /// Optimistic-concurrency version; every change increments it.
     pub version: u64,
 }
@@ -204,6 +212,8 @@ impl Conversation {
             thread: None,
             imported: false,
             bot: None,
+            human_replied_at: None,
+            surveys: Vec::new(),
             version: 0,
         }
     }

@@ -12,6 +12,7 @@ mod history;
 pub mod limits;
 mod message;
 mod signal;
+mod survey;
 mod template;
 mod template_fill;
 mod tenant;
@@ -30,6 +31,7 @@ pub use delivery::{DeliveryState, DeliveryStatus, DeliveryUpdate, Pricing, Provi
 pub use history::HistoryImport;
 pub use message::{Author, Direction, Message, Origin, ResponseTime};
 pub use signal::{AccountSignal, SignalSeen};
+pub use survey::{CsatAnswer, CsatScale, SurveySent, SurveySkip, SurveyState, MAX_SURVEYS_KEPT};
 pub use template::{
     ComponentParameters, TemplateCategory, TemplateComponent, TemplateDefinition, TemplateStatus,
 };

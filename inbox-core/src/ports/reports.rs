@@ -76,6 +76,15 @@ pub trait Reports: Send + Sync {
         query: &CostQuery,
     ) -> Result<Vec<MessageTally>>;
 
+    /// The satisfaction surveys of the tenant's conversations resolved in
+    /// the query's range: exactly [`SurveyRow::of`](crate::metrics::SurveyRow::of)
+    /// of every conversation, in any order.
+    async fn surveys(
+        &self,
+        tenant: &TenantId,
+        query: &crate::metrics::CsatQuery,
+    ) -> Result<Vec<crate::metrics::SurveyRow>>;
+
     /// What the team faces now: active conversations by status, unassigned,
     /// waiting (and the longest wait), SLA targets at risk and missed, and
     /// every agent's load against capacity, exactly as

@@ -367,8 +367,19 @@ fn check_faq(faq: &FaqBot, at: &str, push: &mut impl FnMut(String, String)) {
 }
 
 fn check_http(http: &HttpBotSpec, at: &str, push: &mut impl FnMut(String, String)) {
-    let local = ["http://127.0.0.1", "http://localhost", "http://[::1]"];
-    let url_ok = http.url.starts_with("https://") || local.iter().any(|l| http.url.starts_with(l));
+    let url_ok = match http.url.split_once("://") {
+        Some(("https", rest)) => !rest.is_empty(),
+        // Plain HTTP only to this machine: the host, exactly.
+        Some(("http", rest)) => {
+            let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+            let host = match authority.strip_prefix("[::1]") {
+                Some(port) => port.is_empty() || port.starts_with(':'),
+                None => matches!(authority.split(':').next(), Some("127.0.0.1" | "localhost")),
+            };
+            host
+        }
+        _ => false,
+    };
     if !url_ok {
         push(
             format!("{at}.url"),
@@ -527,6 +538,36 @@ bots:
                 found.contains(&path.to_string()),
                 "{path} missing from {found:?}"
             );
+        }
+        let url = |u: &str| {
+            let spec = HttpBotSpec {
+                name: "x".into(),
+                url: u.into(),
+                secret: "s".into(),
+                timeout: default_timeout(),
+                history: 1,
+                context: false,
+            };
+            let mut found = Vec::new();
+            check_http(&spec, "b", &mut |p, _| found.push(p));
+            found.is_empty()
+        };
+        for ok in [
+            "https://ai.example.com/t",
+            "http://127.0.0.1:9/t",
+            "http://localhost/t",
+            "http://[::1]:80/t",
+        ] {
+            assert!(url(ok), "{ok}");
+        }
+        for bad in [
+            "http://localhost.evil.com/t",
+            "http://127.0.0.1.nip.io/",
+            "ftp://x",
+            "https://",
+            "http://example.com",
+        ] {
+            assert!(!url(bad), "{bad}");
         }
         let unknown =
             TenantSettings::from_yaml("bots: { list: { x: { kind: faq, name: X, colour: red } } }");

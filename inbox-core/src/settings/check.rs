@@ -177,6 +177,8 @@ impl TenantSettings {
         check_templates(&self.templates, &mut problems);
         problems.0.extend(self.consent.check());
         check_bots(self, known, &mut problems);
+        let channels = (!problems.1).then_some(&known.channels);
+        problems.0.extend(self.csat.check(channels));
         let rate_card = self
             .pricing
             .compile()

@@ -39,6 +39,7 @@ mod bots;
 mod canned;
 mod check;
 mod consent;
+mod csat;
 
 pub use bots::{
     BotSpec, BotsSection, FaqAnswer, FaqBot, FaqMatch, FaqOtherwise, FaqReply, HandoffFallback,
@@ -47,6 +48,7 @@ pub use bots::{
 pub use canned::{CannedOwner, CannedResponse, CannedValues, VARIABLES};
 pub use check::{Known, SettingsProblem, TenantPolicy};
 pub use consent::{ConsentSection, MAX_KEYWORD_CHARS};
+pub use csat::{CsatComment, CsatSection, CSAT_REPLY_PREFIX};
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -96,6 +98,9 @@ pub struct TenantSettings {
     /// default).
     #[serde(skip_serializing_if = "BotsSection::is_empty")]
     pub bots: BotsSection,
+    /// Customer-satisfaction surveys after a resolution (off by default).
+    #[serde(skip_serializing_if = "CsatSection::is_default")]
+    pub csat: CsatSection,
 }
 
 /// The SLA section: policies in order (the first that applies wins) and

@@ -237,6 +237,7 @@ pass_through! {
         fn search(tenant: &TenantId, query: &SearchQuery) -> Result<Page<SearchHit>>;
         fn metrics(tenant: &TenantId, query: &MetricsQuery) -> Result<MetricsReport>;
         fn message_tallies(tenant: &TenantId, query: &crate::pricing::CostQuery) -> Result<Vec<crate::pricing::MessageTally>>;
+        fn surveys(tenant: &TenantId, query: &crate::metrics::CsatQuery) -> Result<Vec<crate::metrics::SurveyRow>>;
         fn live_snapshot(tenant: &TenantId, query: &LiveQuery) -> Result<LiveSnapshot>;
         fn agent_loads(tenant: &TenantId, scope: &LoadScope) -> Result<BTreeMap<AgentId, u32>>;
         fn last_assignee(tenant: &TenantId, contact: &ContactId) -> Result<Option<AgentId>>;

@@ -80,6 +80,19 @@ impl Reports for MemoryStore {
         }))
     }
 
+    async fn surveys(
+        &self,
+        tenant: &TenantId,
+        query: &inbox_core::metrics::CsatQuery,
+    ) -> Result<Vec<inbox_core::metrics::SurveyRow>> {
+        Ok(self.with_tenant(tenant, |d| {
+            d.conversations
+                .values()
+                .flat_map(|c| inbox_core::metrics::SurveyRow::of(c, query))
+                .collect()
+        }))
+    }
+
     async fn live_snapshot(
         &self,
         tenant: &TenantId,

@@ -149,6 +149,12 @@ macro_rules! store_conformance_suites {
                     bot_turn_never_sees_notes_and_acts_as_itself,
                     stale_bot_answer_is_dropped_after_take_over,
                 }
+                csat {
+                    survey_sent_after_resolve_and_answered_quietly,
+                    survey_skipped_when_the_window_closed,
+                    survey_skipped_when_the_customer_wrote_first,
+                    no_survey_without_a_reply_or_to_the_opted_out,
+                }
                 consent {
                     stop_and_start_keywords_record_consent,
                     a_refused_marketing_send_records_the_stop,

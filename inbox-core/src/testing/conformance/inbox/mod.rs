@@ -10,6 +10,7 @@ pub(crate) mod coexistence;
 pub(crate) mod consent;
 pub(crate) mod contacts;
 pub(crate) mod costs;
+pub(crate) mod csat;
 pub(crate) mod dead_letters;
 pub(crate) mod dispatch;
 pub(crate) mod history;
