@@ -15,6 +15,9 @@
 //! - [`sign`] and [`verify`] are the two sides of the `X-Inbox-Signature`
 //!   header (HMAC-SHA256 over timestamp and body, compared in constant
 //!   time); receivers written in Rust can use [`verify`] directly.
+//! - [`HttpBot`] answers the tenants' `http` bots: it posts each bot turn
+//!   to the embedder's endpoint, signed the same way, and maps its answer
+//!   (or its failure) for the core.
 //!
 //! ```no_run
 //! # async fn demo(clock: std::sync::Arc<dyn inbox_core::ports::Clock>) -> Result<(), inbox_subscriptions::SubscriptionError> {
@@ -43,10 +46,14 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod bot;
 mod dispatcher;
 mod error;
 mod signature;
 
+pub use bot::{
+    BotDirectory, BotSecrets, HttpBot, StaticBotSecrets, MAX_BOT_ANSWER_BYTES, MIN_BOT_TIMEOUT,
+};
 pub use dispatcher::{DeadLetter, PumpReport, RetryPolicy, Subscription, SubscriptionDispatcher};
 pub use error::SubscriptionError;
 pub use signature::{sign, verify, SIGNATURE_HEADER};
