@@ -25,6 +25,7 @@
 //! ```
 
 mod apps;
+mod bots;
 
 pub use apps::{BusinessStep, HandoverStep};
 
@@ -140,6 +141,10 @@ pub struct AgentSpec {
     /// Presence at the start (default offline).
     #[serde(default)]
     pub presence: Option<Presence>,
+    /// A bot (answers per the settings' `bots` section; always online,
+    /// never routed to by assignment).
+    #[serde(default)]
+    pub bot: bool,
 }
 
 /// One step of the timeline: exactly one of the fields.
@@ -185,6 +190,10 @@ pub struct CustomerStep {
     /// Any content, in the core's JSON shape (instead of `text`).
     #[serde(default)]
     pub content: Option<Content>,
+    /// A reply button tapped, by its id (`csat:0:3`, `inbox:handoff`),
+    /// instead of `text`.
+    #[serde(default)]
+    pub button: Option<String>,
     /// Profile name.
     #[serde(default)]
     pub name: Option<String>,
@@ -283,6 +292,17 @@ pub struct Expect {
     /// Whether the customer of `conversation` waits for an answer.
     #[serde(default)]
     pub waiting: Option<bool>,
+    /// The bot of `conversation`: its id while it answers, `none`, or
+    /// `handed_off:<reason>` (`customer_asked`, `opening` ...).
+    #[serde(default)]
+    pub bot: Option<String>,
+    /// The survey of `conversation`'s last resolution: `none`,
+    /// `scheduled`, `sent`, `skipped:<reason>` or `answered:<score>`.
+    #[serde(default)]
+    pub csat: Option<String>,
+    /// Messages the inbox cancelled before sending, so far.
+    #[serde(default)]
+    pub cancelled: Option<usize>,
 }
 
 /// What a run did.
@@ -580,6 +600,11 @@ impl Runner<'_> {
             }
             agent.shift = a.shift.clone();
             agent.presence = a.presence.unwrap_or_default();
+            if a.bot {
+                agent.bot = true;
+                agent.service = true;
+                agent.presence = Presence::Online;
+            }
             self.inbox.provision_agent(&agent).await?;
         }
         Ok(())
@@ -587,7 +612,9 @@ impl Runner<'_> {
 
     /// Writes the events stored since the last flush.
     async fn flush(&mut self) -> Result<(), Error> {
-        // A conversation's queued replies go out one per pass.
+        // Bots answer what waits for them, then a conversation's queued
+        // replies go out one per pass.
+        while self.inbox.run_bots(100).await? > 0 {}
         while self.inbox.dispatch(100).await?.total() > 0 {}
         loop {
             let batch = self.store.events_since(&tenant(), self.seq, 500).await?;
@@ -750,10 +777,11 @@ impl Runner<'_> {
             .channel(&tenant(), &id(&c.to).map_err(|e| e.to_string())?)
             .await
             .map_err(|e| e.to_string())?;
-        let content = match (&c.text, &c.content) {
-            (Some(t), None) => Content::text(t.clone()),
-            (None, Some(content)) => content.clone(),
-            _ => return Err("a customer step needs `text` or `content`".into()),
+        let content = match (&c.text, &c.content, &c.button) {
+            (Some(t), None, None) => Content::text(t.clone()),
+            (None, Some(content), None) => content.clone(),
+            (None, None, Some(id)) => bots::tapped(id),
+            _ => return Err("a customer step needs one of `text`, `content` or `button`".into()),
         };
         if c.standby {
             return self
@@ -832,7 +860,11 @@ impl Runner<'_> {
         }
         let i = &self.inbox;
         match a.action.as_str() {
-            "claim" => i.claim(&actor, &conv, v).await.map(drop),
+            "claim" | "take_over" => i.claim(&actor, &conv, v).await.map(drop),
+            "hand_to_bot" => {
+                let bot = AgentId::new(a.to.as_deref().unwrap_or_default())?;
+                i.hand_to_bot(&actor, &conv, v, &bot).await.map(drop)
+            }
             "release" => i.release(&actor, &conv, v, "scenario").await.map(drop),
             "reply" => i.reply(&actor, &conv, v, Reply::text(text()?, key)).await.map(drop),
             "template" => {
@@ -903,7 +935,7 @@ impl Runner<'_> {
             "transfer" => i.transfer(&actor, &conv, v, target()?, &text()?).await.map(drop),
             other => Err(Error::invalid(
                 "do",
-                format!("unknown action {other:?} (claim, release, reply, template, note, resolve, reopen, pending, snooze, tag, untag, tag_contact, priority, assign, transfer, online, away, offline, capacity, take_thread, pass_thread, release_thread)"),
+                format!("unknown action {other:?} (claim, take_over, hand_to_bot, release, reply, template, note, resolve, reopen, pending, snooze, tag, untag, tag_contact, priority, assign, transfer, online, away, offline, capacity, take_thread, pass_thread, release_thread)"),
             )),
         }
     }
@@ -918,7 +950,9 @@ impl Runner<'_> {
             || x.priority.is_some()
             || x.tags.is_some()
             || x.thread.is_some()
-            || x.waiting.is_some();
+            || x.waiting.is_some()
+            || x.bot.is_some()
+            || x.csat.is_some();
         if wants_conversation {
             let reference = x
                 .conversation
@@ -956,6 +990,7 @@ impl Runner<'_> {
                 }
                 checked += 1;
             }
+            checked += bots::check(&c, reference, x.bot.as_deref(), x.csat.as_deref())?;
             if let Some(want) = &x.team {
                 let got = show(&c.team.as_ref().map(|a| a.to_string()));
                 if &got != want {
@@ -1030,6 +1065,13 @@ impl Runner<'_> {
                 return Err(format!(
                     "thread control calls were {got:?}, expected {want:?}"
                 ));
+            }
+            checked += 1;
+        }
+        if let Some(want) = x.cancelled {
+            let got = bots::cancelled(&self.events);
+            if got != want {
+                return Err(format!("{got} messages were cancelled, expected {want}"));
             }
             checked += 1;
         }

@@ -49,6 +49,10 @@ fn shipped_scenarios_hold() {
         "queue_drain",
         "settings_midday",
         "tenant_policies",
+        "bot_handoff",
+        "bot_after_hours",
+        "csat_after_resolve",
+        "csat_window_closed",
     ] {
         assert!(
             names.iter().any(|n| n == required),

@@ -52,6 +52,9 @@ pub enum TimerKind {
     BotTurn,
     /// A resolved conversation's satisfaction survey is due.
     SurveySend,
+    /// A bot's conversation goes to people at a planned time
+    /// ([`BotSeat::planned`](crate::model::BotSeat::planned)).
+    BotHandoff,
 }
 
 impl TimerKind {
@@ -72,6 +75,7 @@ impl TimerKind {
             TimerKind::Automation => "automation",
             TimerKind::BotTurn => "bot_turn",
             TimerKind::SurveySend => "survey_send",
+            TimerKind::BotHandoff => "bot_handoff",
         }
     }
 
@@ -111,6 +115,7 @@ impl TimerKind {
             "automation" => TimerKind::Automation,
             "bot_turn" => TimerKind::BotTurn,
             "survey_send" => TimerKind::SurveySend,
+            "bot_handoff" => TimerKind::BotHandoff,
             _ => return None,
         })
     }
@@ -226,9 +231,12 @@ pub fn desired_timers(
             out.insert(TimerKind::Automation, due);
         }
     }
-    if let Some(due) = c.bot_owns().and_then(|seat| seat.turn_due) {
-        if c.status.is_active() {
+    if let Some(seat) = c.bot_owns().filter(|_| c.status.is_active()) {
+        if let Some(due) = seat.turn_due {
             out.insert(TimerKind::BotTurn, due);
+        }
+        if let Some(p) = &seat.planned {
+            out.insert(TimerKind::BotHandoff, p.at);
         }
     }
     if let Some(s) = c.surveys.last() {

@@ -345,6 +345,7 @@ api_routes! {
     get "/media/{message_id}" => media::media,
     get "/metrics" => api::metrics,
     get "/costs" => api::costs,
+    get "/csat" => api::csat,
     get "/live" => api::live,
     get "/events" => live::events,
     get "/templates" => api::templates,

@@ -470,6 +470,33 @@ impl Inbox {
         Ok((events, Some(note)))
     }
 
+    /// Hands a bot's conversation to people at the time planned for it
+    /// (business hours began, an SLA target came close), or clears the
+    /// timer when the state no longer asks for it.
+    pub(super) async fn planned_handoff(&self, timer: &Timer, now: DateTime<Utc>) -> Result<Fired> {
+        let store = &self.ports.store;
+        let c = match store.conversation(&timer.tenant, &timer.conversation).await {
+            Ok(c) => c,
+            Err(Error::NotFound { .. }) => return Ok(Fired::Cleared),
+            Err(e) => return Err(e),
+        };
+        let due = c
+            .bot_owns()
+            .and_then(|s| s.planned.clone().map(|p| (s.agent.clone(), p)))
+            .filter(|(_, p)| p.at <= now && c.status.is_active());
+        let Some((bot, plan)) = due else {
+            return self.fire(timer, now).await;
+        };
+        let policy = self.policy(&c.tenant).await?;
+        let mut t = TurnWork::new(c.clone(), bot.clone(), now);
+        self.hand_over(&mut t, plan.reason, None, None, &policy)?;
+        let mut decision = Decision::new(EventActor::Agent(bot), c, t.next);
+        decision.events = t.events;
+        decision.rows.messages = t.messages;
+        self.apply(decision.with_rules(&[])).await?;
+        Ok(Fired::Did(TimerKind::BotHandoff))
+    }
+
     /// Gives a conversation to a bot of the tenant's `bots` settings: its
     /// owner does (or a supervisor). The bot answers at once if the
     /// customer is waiting.
@@ -549,6 +576,42 @@ pub(super) fn take_over(
         reason: HandoffReason::TakenOver,
         detail: Some(format!("taken over by {by}")),
     })
+}
+
+/// Plans when a bot's conversation goes to people even if nobody asks:
+/// at the next opening of the tenant's `at_opening` calendar (when it is
+/// closed now), or `sla_margin` before the earliest SLA target due.
+pub(super) fn plan_handoff(policy: &TenantPolicy, c: &mut Conversation, now: DateTime<Utc>) {
+    if c.bot_owns().is_none() {
+        return;
+    }
+    let spec = &policy.document.bots.handoff;
+    let opening = spec
+        .at_opening
+        .as_deref()
+        .and_then(|name| policy.routing.calendar(name))
+        .filter(|cal| !cal.is_open(now))
+        .and_then(|cal| cal.next_open(now))
+        .map(|at| (at, HandoffReason::Opening));
+    let sla_due = c.sla.as_ref().and_then(|s| {
+        s.targets
+            .iter()
+            .filter(|t| t.state == crate::sla::SlaTargetState::Active)
+            .map(|t| t.due_at)
+            .min()
+    });
+    let margin = spec.sla_margin.map(|m| crate::error::chrono_duration(m.0));
+    let risk = sla_due
+        .zip(margin)
+        .map(|(due, m)| (due - m, HandoffReason::SlaRisk));
+    let planned = [opening, risk]
+        .into_iter()
+        .flatten()
+        .min_by_key(|(at, _)| *at)
+        .map(|(at, reason)| crate::model::PlannedHandoff { at, reason });
+    if let Some(seat) = c.bot.as_mut() {
+        seat.planned = planned;
+    }
 }
 
 /// Records when a person first took a conversation a bot handed over (the

@@ -209,6 +209,7 @@ impl Inbox {
         };
         super::bots::note_human(&mut after, now);
         let policy = self.policy(&after.tenant).await?;
+        super::bots::plan_handoff(&policy, &mut after, now);
         let csat = &policy.document.csat;
         events.extend(super::csat::on_resolve(
             csat,

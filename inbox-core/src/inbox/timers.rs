@@ -35,7 +35,7 @@ pub struct TickReport {
     pub sla_breaches: u32,
     /// Time-triggered automation rules run (`no_agent_reply` ...).
     pub automations: u32,
-    /// Bot turns taken.
+    /// Bot turns taken, and planned handoffs made.
     pub bot_turns: u32,
     /// Satisfaction surveys sent or skipped.
     pub surveys: u32,
@@ -87,6 +87,7 @@ impl Inbox {
                 // (boxed: a bot's turn is a large future)
                 TimerKind::BotTurn => Box::pin(self.bot_turn(&timer, now)).await,
                 TimerKind::SurveySend => Box::pin(self.survey_send(&timer, now)).await,
+                TimerKind::BotHandoff => Box::pin(self.planned_handoff(&timer, now)).await,
                 _ => self.fire(&timer, now).await,
             };
             match fired {
@@ -101,6 +102,7 @@ impl Inbox {
                     TimerKind::Automation => report.automations += 1,
                     TimerKind::BotTurn => report.bot_turns += 1,
                     TimerKind::SurveySend => report.surveys += 1,
+                    TimerKind::BotHandoff => report.bot_turns += 1,
                 },
                 Ok(Fired::Cleared) => report.cleared += 1,
                 // Another instance fired it first.
@@ -196,7 +198,10 @@ impl Inbox {
         match kind {
             // The rules run when the decision is applied; bot turns are
             // taken apart (they ask the bot first).
-            TimerKind::Automation | TimerKind::BotTurn | TimerKind::SurveySend => {}
+            TimerKind::Automation
+            | TimerKind::BotTurn
+            | TimerKind::SurveySend
+            | TimerKind::BotHandoff => {}
             TimerKind::SnoozeWake => {
                 next.status = ConversationStatus::Open;
                 next.snoozed_until = None;

@@ -51,6 +51,20 @@ pub struct BotSeat {
     /// Set once people took over: the bot no longer answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub handed_off: Option<Handoff>,
+    /// When people will take over even if nobody asks (business hours
+    /// begin, an SLA target comes close), per the tenant's handoff rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub planned: Option<PlannedHandoff>,
+}
+
+/// A handoff that will happen at a time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PlannedHandoff {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Why ([`HandoffReason::Opening`] or [`HandoffReason::SlaRisk`]).
+    pub reason: HandoffReason,
 }
 
 impl BotSeat {
@@ -64,6 +78,7 @@ impl BotSeat {
             turn: 0,
             failures: 0,
             handed_off: None,
+            planned: None,
         }
     }
 
@@ -81,6 +96,7 @@ impl BotSeat {
             return;
         }
         self.turn_due = None;
+        self.planned = None;
         self.handed_off = Some(Handoff {
             at,
             reason,

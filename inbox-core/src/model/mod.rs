@@ -19,7 +19,7 @@ mod tenant;
 mod thread;
 
 pub use agent::{Agent, Presence, Role, Team};
-pub use bot::{BotSeat, Handoff, HandoffReason};
+pub use bot::{BotSeat, Handoff, HandoffReason, PlannedHandoff};
 pub use channel::Channel;
 pub use contact::{ConsentSource, Contact, ContactIdentity, MarketingChoice};
 pub use content::{

@@ -37,6 +37,19 @@ pub async fn costs(Caller(s, a): Caller, Query(p): Query<CostParams>) -> ApiResu
     Ok(Json(s.inbox.costs(&a, q).await?).into_response())
 }
 
+/// `GET /api/csat`: the satisfaction surveys of conversations resolved in
+/// a range: sent, answered, response rate, positive share, average (1-5),
+/// skipped by reason; by agent, team, number and day (supervisors and
+/// admins).
+#[utoipa::path(get, path = "/api/csat", tag = "reports", params(CostParams), responses((status = 200, description = "The satisfaction report", body = inbox_core::metrics::CsatReport), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 422, body = ApiError, description = "invalid_input: `to` is before `from`")))]
+pub async fn csat(Caller(s, a): Caller, Query(p): Query<CostParams>) -> ApiResult<Response> {
+    let q = inbox_core::metrics::CsatQuery {
+        from: p.from,
+        to: p.to,
+    };
+    Ok(Json(s.inbox.csat_report(&a, q).await?).into_response())
+}
+
 /// Estimate parameters: a template by name and language, or nothing for a
 /// free-form message.
 #[derive(Debug, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]

@@ -329,6 +329,11 @@ pub fn cases(settings_version: u64) -> Vec<Case> {
             "/costs?from=2020-01-01T00:00:00Z&to=2100-01-01T00:00:00Z",
             None,
         ),
+        c(
+            "get",
+            "/csat?from=2020-01-01T00:00:00Z&to=2100-01-01T00:00:00Z",
+            None,
+        ),
         c("get", "/live", None),
         c("get", "/events", None),
         c("get", "/templates", None),

@@ -148,6 +148,7 @@ macro_rules! store_conformance_suites {
                     bot_failures_and_bad_answers_hand_over,
                     bot_turn_never_sees_notes_and_acts_as_itself,
                     stale_bot_answer_is_dropped_after_take_over,
+                    the_bot_hands_over_when_business_hours_begin,
                 }
                 csat {
                     survey_sent_after_resolve_and_answered_quietly,

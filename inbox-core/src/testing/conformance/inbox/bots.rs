@@ -47,6 +47,7 @@ async fn bot_fixture<S: Store + AsDynStore + ?Sized>(
     f.edit_settings(|s| {
         s.bots = doc.bots;
         s.routing.rules = doc.routing.rules;
+        s.routing.calendars = doc.routing.calendars;
     })
     .await
     .unwrap();
@@ -408,6 +409,62 @@ pub(crate) async fn stale_bot_answer_is_dropped_after_take_over<S: Store + AsDyn
         .filter(|m| m.direction == Direction::Outbound)
         .count();
     assert_eq!(out, 0);
+}
+
+/// "Bot only after hours": outside the office calendar the bot answers;
+/// at the next opening people take over (reason `opening`), routed to the
+/// fallback team; a customer during office hours goes straight to people.
+pub(crate) async fn the_bot_hands_over_when_business_hours_begin<S: Store + AsDynStore + ?Sized>(
+    store: Arc<S>,
+) {
+    let f = bot_fixture(store, |s| {
+        let doc = TenantSettings::from_yaml(
+            r#"
+routing:
+  calendars: { office: { zone: UTC, weekdays: ["10:00-18:00"] } }
+  rules:
+    - name: bot after hours
+      on: [conversation_opened]
+      when: { business_hours: { state: closed, calendar: office } }
+      then: [ { route_to_bot: faq } ]
+"#,
+        )
+        .unwrap();
+        s.routing.calendars = doc.routing.calendars;
+        s.routing.rules = doc.routing.rules;
+        s.bots.handoff.at_opening = Some("office".into());
+    })
+    .await;
+    // Monday 09:00 UTC: closed until 10:00.
+    let c = says(&f, "1001", "h1", "34655500071", "opening hours?").await;
+    let seat = stored(&f, &c).await.bot.unwrap();
+    let planned = seat.planned.clone().unwrap();
+    assert_eq!(
+        (planned.at, planned.reason),
+        (
+            Fixture::start() + TimeDelta::hours(1),
+            HandoffReason::Opening
+        )
+    );
+    f.inbox.run_bots(10).await.unwrap();
+    tick(&f, Fixture::start() + TimeDelta::minutes(59)).await;
+    assert!(
+        stored(&f, &c).await.bot_owns().is_some(),
+        "not before the opening"
+    );
+    f.advance(TimeDelta::hours(1));
+    tick(&f, f.clock.now()).await;
+    let conv = stored(&f, &c).await;
+    assert_eq!(
+        conv.bot.unwrap().handed_off.unwrap().reason,
+        HandoffReason::Opening
+    );
+    assert_eq!(conv.assignee, None);
+    assert_eq!(conv.team.as_ref().map(|t| t.as_str()), Some("support"));
+    // 10:30: open, no bot.
+    f.advance(TimeDelta::minutes(30));
+    let d = says(&f, "1001", "h2", "34655500072", "hello").await;
+    assert_eq!(stored(&f, &d).await.bot, None);
 }
 
 /// A scripted bot: answers as told (or fails), records the turns it was
