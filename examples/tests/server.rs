@@ -35,7 +35,10 @@ async fn sign_in_and_sessions() {
         (Some("ana"), Some("Ana"))
     );
     let (_, agents) = app.get("/api/agents", &token).await;
-    assert_eq!(agents.as_array().unwrap().len(), 4);
+    // (four people and the FAQ bot, a service agent who never signs in)
+    assert_eq!(agents.as_array().unwrap().len(), 5);
+    let (s, b, _) = app.call(sign_in_request("helper", "helper")).await;
+    assert_error((s, &b), StatusCode::UNAUTHORIZED, "bad_credentials");
     // Signed out: the token no longer works.
     assert_eq!(app.sign_out(&token).await, StatusCode::NO_CONTENT);
     assert_eq!(app.get("/api/me", &token).await.0, StatusCode::UNAUTHORIZED);
@@ -402,4 +405,50 @@ async fn the_api_describes_itself() {
             schemas[schema]
         );
     }
+}
+
+#[tokio::test]
+async fn the_demo_bot_answers_what_it_knows_and_hands_over_when_asked() {
+    let app = app().await;
+    let sam = app.sign_in("sam", "sam").await;
+    let (s, bots) = app.get("/api/bots", &sam).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        bots,
+        json!([{"id": "helper", "name": "Helper", "kind": "faq"}])
+    );
+    // A question it knows: the bot owns the conversation and answers it,
+    // in the customer's language.
+    app.customer_says("wamid.b1", "34600111222", "¿Qué horario tenéis?")
+        .await;
+    assert_eq!(app.inbox.run_bots(10).await.unwrap(), 1);
+    let (_, page) = app.get("/api/conversations?view=all", &sam).await;
+    let id = page["items"][0]["id"].as_str().unwrap().to_string();
+    let path = format!("/api/conversations/{id}");
+    let (_, detail) = app.get(&path, &sam).await;
+    let c = &detail["conversation"];
+    assert_eq!(c["assignee"], "helper");
+    assert_eq!(
+        (c["bot"]["agent"].as_str(), c["bot"]["exchanges"].as_u64()),
+        (Some("helper"), Some(1))
+    );
+    assert_eq!(app.dispatched().await, 1);
+    let sent = format!("{:?}", app.transport.sent()[0].request);
+    assert!(sent.contains("Abrimos de lunes a viernes"), "{sent}");
+    // Anything else goes to people, as before the bot.
+    app.customer_says("wamid.b2", "34600333444", "Hola").await;
+    assert_eq!(app.unassigned(&sam).await.len(), 1);
+    // Asking for a person hands over: to the support queue, with a note.
+    app.customer_says("wamid.b3", "34600111222", "Quiero hablar con una persona")
+        .await;
+    let (_, detail) = app.get(&path, &sam).await;
+    let c = &detail["conversation"];
+    assert_eq!(c["bot"]["handed_off"]["reason"], "customer_asked");
+    assert_eq!(
+        (c["assignee"].as_str(), c["team"].as_str()),
+        (None, Some("support"))
+    );
+    let notes = strings(&detail["messages"], |m| &m["direction"]);
+    assert!(notes.contains(&"note"), "{notes:?}");
+    assert_eq!(app.inbox.run_bots(10).await.unwrap(), 0, "the bot is done");
 }

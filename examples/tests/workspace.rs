@@ -3,8 +3,8 @@
 //! keep what the agent typed, chose and scrolled to, handoffs carry their
 //! note, resolved conversations are found, an agent sees only what they may
 //! do and who replied, and a server that goes away (and comes back, and
-//! forgets the session) loses no draft. Screenshots go to
-//! `target/screenshots/`.
+//! forgets the session) loses no draft; a bot answering a conversation is
+//! shown and taken over. Screenshots go to `target/screenshots/`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "../../inbox-store-postgres/tests/common/mod.rs"]
@@ -1545,6 +1545,101 @@ async fn search_ignores_accents_and_marks_what_matched() {
     let line = wait_for(&ana, "[data-testid=match]", |_| true).await;
     assert_eq!(line.text().await.unwrap(), "Mi teléfono no funciona");
     screenshot(&ana, "search.png").await;
+    ana.close().await.unwrap();
+    server.shutdown().await;
+}
+
+/// Whether `script` (a function body run in the page) returns `true`
+/// within `within`.
+async fn js_within(c: &Client, script: &str, within: Duration) -> bool {
+    let started = Instant::now();
+    while started.elapsed() < within {
+        if c.execute(script, vec![]).await.ok() == Some(serde_json::Value::Bool(true)) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bot_owned_conversation_shows_the_bot_and_take_over() {
+    desk_or_skip!("ana" => server, meta, ana);
+    // The demo's FAQ bot takes conversations that open with a question it
+    // knows, and answers within a tick (owned: not in Unassigned).
+    click(&ana, "[data-testid=view-all]").await;
+    let marta = marta_says(&meta, &ana, "What are your opening hours?").await;
+    let row = format!("[data-id=\"{marta}\"]");
+    until_js(
+        &ana,
+        &format!("return !!document.querySelector('{row} [data-testid=bot-badge]')"),
+        "the bot's badge on Marta's row",
+    )
+    .await;
+    click(&ana, &row).await;
+    wait_for(&ana, "[data-testid=bot-answering]", |t| {
+        t.contains("Helper is answering")
+    })
+    .await;
+    let answer = "We are open Monday to Friday, 9:00 to 18:00, and Saturday 10:00 to 14:00.";
+    until_received(&meta, answer, &ana).await;
+    // On the timeline, as the bot's, and read by the customer (no more
+    // changes on the way: Take over claims the version on screen).
+    until_js(
+        &ana,
+        &format!(
+            "return [...document.querySelectorAll('[data-testid=msg-outbound]')].some((m) =>
+               m.textContent.includes('{answer}') && m.querySelector('.by').textContent === 'Helper'
+               && !!m.querySelector('[data-testid=ticks-read]'))"
+        ),
+        "the bot's answer, read, on the timeline",
+    )
+    .await;
+    let png = screenshot(&ana, "bot-answering.png").await;
+    eprintln!("screenshot: {}", png.display());
+
+    // Ana takes over: the conversation is hers, the bot's line is gone and
+    // the timeline says why people have it.
+    let taken = "const owner = document.querySelector('[data-testid=owner]');
+         const handed = document.querySelector('[data-testid=event-handed-off]');
+         return !!owner && owner.textContent === 'Ana'
+           && !document.querySelector('[data-testid=bot-answering]')
+           && !document.querySelector('[data-testid=take-over]')
+           && !!handed && handed.textContent.includes('Handed over to people: Ana took over')";
+    for clicks in 1.. {
+        click(&ana, "[data-testid=take-over]").await;
+        if js_within(&ana, taken, Duration::from_secs(8)).await {
+            break;
+        }
+        // (a live change between drawing and clicking is refused as a
+        // conflict and drawn again: the agent clicks again)
+        assert!(clicks < 3, "not taken over: {}", page_text(&ana).await);
+    }
+    let detail = server
+        .inbox
+        .conversation(&demo("ana"), &ConversationId::new(&marta).unwrap())
+        .await
+        .unwrap();
+    let c = detail.conversation;
+    assert_eq!(c.assignee.as_ref().map(|a| a.as_str()), Some("ana"));
+    let handed = c.bot.and_then(|s| s.handed_off).expect("handed off");
+    assert_eq!(handed.reason.as_str(), "taken_over");
+    until_js(
+        &ana,
+        &format!("return !document.querySelector('{row} [data-testid=bot-badge]')"),
+        "no bot badge on the row",
+    )
+    .await;
+    let png = screenshot(&ana, "bot-taken-over.png").await;
+    eprintln!("screenshot: {}", png.display());
+
+    // Her owner menu hands it back to the bot.
+    click(&ana, "[data-testid=bot-to] option[value=helper]").await;
+    click(&ana, "[data-testid=hand-to-bot]").await;
+    wait_for(&ana, "[data-testid=bot-answering]", |t| {
+        t.contains("Helper is answering")
+    })
+    .await;
     ana.close().await.unwrap();
     server.shutdown().await;
 }

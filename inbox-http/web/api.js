@@ -5,6 +5,7 @@
 const state = {
   me: null,
   agents: {},
+  bots: {}, // the tenant's bots, by id (bots.js)
   channels: {}, // the tenant's numbers, by id
   templates: [],
   view: "unassigned",

@@ -69,6 +69,7 @@ async function start() {
       api("GET", "/api/agents"),
       api("GET", "/api/templates"),
       api("GET", "/api/channels"),
+      loadBots(),
     ]);
     state.agents = Object.fromEntries(agents.map((a) => [a.id, a]));
     state.templates = templates;

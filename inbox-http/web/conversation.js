@@ -57,11 +57,13 @@ function channelLine(c) {
 
 function ownerLine(c) {
   if (!c.assignee) return el("span", { class: "badge" }, t("conv.unassigned"));
-  return el("span", { class: "badge owner", "data-testid": "owner" }, nameOf(c.assignee));
+  const name = botAnswering(c) ? `🤖 ${botName(c.assignee)}` : nameOf(c.assignee);
+  return el("span", { class: "badge owner", "data-testid": "owner" }, name);
 }
 
-// Claim or release, assign (supervisors and admins), hand over with a
-// note, tag, resolve or reopen, snooze.
+// Claim or release (while a bot answers, Take over in its line claims),
+// assign (supervisors and admins), hand over with a note or to a bot, tag,
+// resolve or reopen, snooze.
 function controlsView(c, may) {
   const id = c.id;
   const go = (path, body) => act(id, path, { version: drawnVersion(id), ...body });
@@ -105,11 +107,12 @@ function controlsView(c, may) {
     { class: "controls" },
     mine
       ? el("button", { onclick: () => go("release"), "data-testid": "release" }, t("conv.release"))
-      : may.claim
+      : may.claim && !botAnswering(c)
         ? el("button", { class: "primary", onclick: () => go("claim"), "data-testid": "claim" }, t("conv.claim"))
         : null,
     assignsOthers ? [agentsSelect, el("button", { onclick: () => go("assign", { agent: agentsSelect.value }), "data-testid": "assign" }, t("conv.assign"))] : null,
     c.imported ? null : el("span", { class: "group" }, handTo, handNote, el("button", { onclick: transfer, "data-testid": "transfer" }, t("conv.hand-over"))),
+    handToBot(c, may),
     may.tag ? [tagInput, el("button", { onclick: tag, "data-testid": "tag" }, t("conv.tag"))] : null,
     !may.change_status
       ? null
@@ -145,6 +148,7 @@ function headView(d) {
       contactButton(),
     ),
     controlsView(c, d.may),
+    botLine(c, d.may),
     threadBanner(c),
     importedBanner(c),
     el("div", { class: "viewers", id: "viewers", "data-testid": "viewers" }, viewersText(c.id)),

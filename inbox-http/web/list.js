@@ -111,6 +111,7 @@ function renderList() {
             ? el("span", { class: "badge unread", "data-testid": "unread" }, t("list.unread", { n: unread(c) }))
             : null,
           el("span", { class: "badge" }, statusName(c.status)),
+          botBadge(c),
           c.assignee ? el("span", { class: "badge owner" }, nameOf(c.assignee)) : null,
           c.waiting_since
             ? el("span", { class: "badge waiting", "data-testid": "waiting" }, t("list.waiting", { time: ago(c.waiting_since) }))

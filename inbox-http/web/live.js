@@ -26,6 +26,8 @@ function connectEvents() {
     if (v && e.conversation === state.selected) v.textContent = viewersText(e.conversation);
   });
   es.onmessage = refreshSoon;
+  // (the bots are in the settings: a change may add, rename or drop one)
+  es.addEventListener("settings_changed", () => loadBots().then(refreshSoon));
   for (const name of ["reply_lease", "reply_lease_released"]) {
     es.addEventListener(name, (ev) => leaseEvent(name, JSON.parse(ev.data)));
   }

@@ -352,7 +352,10 @@ function historyText(e) {
     case "transferred":
       return t("history.transferred", { who, to: place(k.to) });
     case "released":
-      return t("history.released", { name: nameOf(k.agent) }) + why;
+      // (a bot lets go when it hands over: its handoff says why)
+      return isBot(k.agent) ? null : t("history.released", { name: nameOf(k.agent) }) + why;
+    case "handed_off":
+      return handoffText(e);
     case "status_changed":
       return t("history.status", { who, status: statusName(k.to) }) + (k.snoozed_until ? t("history.until", { time: exact(k.snoozed_until) }) : "");
     case "message_resent":

@@ -163,7 +163,7 @@ pub struct TeamConfig {
     pub name: String,
 }
 
-/// An agent who may sign in.
+/// An agent who may sign in, or a service agent (a bot) who never does.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AgentConfig {
@@ -180,8 +180,17 @@ pub struct AgentConfig {
     #[serde(default)]
     pub capacity: u32,
     /// Their password, hashed (Argon2 PHC string: `$argon2id$...`); make
-    /// one with `cargo run --example server -- hash-password`.
-    pub password_hash: String,
+    /// one with `cargo run --example server -- hash-password`. Every agent
+    /// who signs in has one; a service agent has none.
+    #[serde(default)]
+    pub password_hash: Option<String>,
+    /// A service agent: never signs in, never offered work by routing.
+    #[serde(default)]
+    pub service: bool,
+    /// A bot (a service agent too) that answers the conversations it owns:
+    /// its id names it in the settings' `bots.list` and `route_to_bot`.
+    #[serde(default)]
+    pub bot: bool,
 }
 
 /// A configuration problem, naming the field.
@@ -336,22 +345,47 @@ fn check_hosted(t: Hosted<'_>) -> Result<(), ConfigError> {
                 });
             }
         }
-        if argon2::PasswordHash::new(&a.password_hash).is_err() {
-            return Err(ConfigError::Format {
-                path: "config".into(),
-                field: format!("{}agents[{}].password_hash", t.at, a.id),
-                message: "not an Argon2 PHC string".into(),
-            });
-        }
+        check_sign_in(t.at, a)?;
     }
     if let Some(doc) = t.settings {
         let known = inbox_core::settings::Known::default()
             .with_teams(t.teams.iter().map(|x| x.id.clone()))
             .with_agents(t.agents.iter().map(|a| a.id.clone()))
+            .with_bots(t.agents.iter().filter(|a| a.bot).map(|a| a.id.clone()))
             .with_channels(t.channels.iter().map(|c| c.id.clone()));
         inbox_core::settings::TenantSettings::from_value(doc)?.compile(&known)?;
     }
     Ok(())
+}
+
+/// How agent `a` (of the tenant at `at`) signs in: with an Argon2 password
+/// hash, or never, as a service agent (a bot is always one).
+fn check_sign_in(at: &str, a: &AgentConfig) -> Result<(), ConfigError> {
+    let problem = |field: &str, message: &str| ConfigError::Format {
+        path: "config".into(),
+        field: format!("{at}agents[{}].{field}", a.id),
+        message: message.into(),
+    };
+    if a.bot && !a.service {
+        return Err(problem(
+            "service",
+            "a bot is a service agent: set `service: true`",
+        ));
+    }
+    match (&a.password_hash, a.service) {
+        (Some(_), true) => Err(problem(
+            "password_hash",
+            "a service agent never signs in: leave the password out",
+        )),
+        (None, false) => Err(problem(
+            "password_hash",
+            "missing: an agent who signs in needs one (or set `service: true`)",
+        )),
+        (Some(hash), false) if argon2::PasswordHash::new(hash).is_err() => {
+            Err(problem("password_hash", "not an Argon2 PHC string"))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Writes one tenant of the file into the inbox.
@@ -397,12 +431,17 @@ async fn provision_hosted(inbox: &Inbox, t: Hosted<'_>) -> Result<(), inbox_core
         for team in &a.teams {
             agent = agent.in_team(TeamId::new(team)?);
         }
+        agent.service = a.service;
+        agent.bot = a.bot;
         inbox.provision_agent(&agent).await?;
         // The file's password seeds the store's; one changed since
         // through the inbox stays.
+        let Some(hash) = &a.password_hash else {
+            continue;
+        };
         if inbox.password_hash(&tenant, &agent.id).await?.is_none() {
             inbox
-                .provision_password(&tenant, &agent.id, Some(&a.password_hash))
+                .provision_password(&tenant, &agent.id, Some(hash))
                 .await?;
         }
     }
@@ -466,19 +505,70 @@ mod tests {
 
     const DEMO: &str = include_str!("../../server/demo.yaml");
 
+    /// The demo with `rule` first in its settings' routing rules, and
+    /// `more` at the top of its settings.
+    fn with_rule(rule: &str, more: &str) -> String {
+        let rules = "\n  routing:\n    rules:\n";
+        assert!(DEMO.contains(rules), "the demo's rules");
+        DEMO.replacen(rules, &format!("{rules}      - {rule}\n"), 1)
+            .replacen("\nsettings:\n", &format!("\nsettings:\n{more}"), 1)
+    }
+
     #[test]
     fn a_settings_document_is_checked_with_the_file() {
-        // Put in the demo's own settings document.
-        let with =
-            |settings: &str| DEMO.replacen("\nsettings:\n", &format!("\nsettings:\n{settings}"), 1);
-        let good = with("  routing:\n    rules: [{name: all, then: [{route_to_team: sales}]}]\n");
+        let demo = ServerConfig::parse(DEMO).unwrap();
+        let doc =
+            inbox_core::settings::TenantSettings::from_value(&demo.settings.unwrap()).unwrap();
+        assert!(doc.bots.list.contains_key("helper"), "the demo's bot");
+        let good = with_rule("{name: all, then: [{route_to_team: sales}]}", "");
         assert!(ServerConfig::parse(&good).unwrap().settings.is_some());
-        let bad = with("  routing:\n    rules: [{name: all, then: [{route_to_team: slaes}]}]\n  timers: {follow_up_after: 1d}\n");
+        let bad = with_rule(
+            "{name: all, then: [{route_to_team: slaes}]}",
+            "  timers: {follow_up_after: 1d}\n",
+        );
         let err = ServerConfig::parse(&bad).unwrap_err().to_string();
         assert!(
             err.contains(
                 r#"routing.rules[0].then[0].route_to_team: no team "slaes"; did you mean "sales"?"#
             ),
+            "{err}"
+        );
+        // A bot the directory does not have as one.
+        let not_a_bot = DEMO.replacen(
+            "    bot: true\n    service: true\n",
+            "    service: true\n",
+            1,
+        );
+        let err = ServerConfig::parse(&not_a_bot).unwrap_err().to_string();
+        assert!(err.contains("bots.list.helper: no bot agent"), "{err}");
+    }
+
+    #[test]
+    fn who_signs_in_has_a_password_and_bots_have_none() {
+        let cases = [
+            (
+                "    bot: true\n    service: true\n",
+                "    bot: true\n",
+                "agents[helper].service: a bot is a service agent",
+            ),
+            (
+                "    service: true\n",
+                "    service: true\n    password_hash: \"$argon2id$v=19$m=19456,t=2,p=1$WYemYPNJRdpHQnm/+6/w8g$Rg4HvpUvLX6H8oI4Jo/Dha8BOqNoTQmfY3TQAEEBA8c\"\n",
+                "agents[helper].password_hash: a service agent never signs in",
+            ),
+        ];
+        for (from, to, expected) in cases {
+            let err = refused(from, to);
+            assert!(err.contains(expected), "{expected}: {err}");
+        }
+        let no_password = DEMO.replacen(
+            "    role: admin\n    password_hash:",
+            "    role: admin\n    # password_hash:",
+            1,
+        );
+        let err = ServerConfig::parse(&no_password).unwrap_err().to_string();
+        assert!(
+            err.contains("agents[ada].password_hash: missing: an agent who signs in needs one"),
             "{err}"
         );
     }
@@ -530,8 +620,8 @@ mod tests {
         }
         // In the settings document too, with the path inside it.
         let with_settings = DEMO.replacen(
-            "\nsettings:\n",
-            "\nsettings:\n  routing:\n    rulez: []\n",
+            "\n  routing:\n    rules:\n",
+            "\n  routing:\n    rulez: []\n    rules:\n",
             1,
         );
         let err = ServerConfig::parse(&with_settings).unwrap_err().to_string();

@@ -67,7 +67,8 @@ pub struct Launch {
     pub database_url: Option<String>,
     /// Where replies go.
     pub delivery: Delivery,
-    /// How often timers fire and the outbox is sent.
+    /// How often bot turns are taken, timers fire and the outbox is sent
+    /// (a second keeps a bot's answer within about a second).
     pub tick: Duration,
     /// Timeouts, limits, proxy trust, sign-in limits.
     pub settings: Settings,
@@ -352,8 +353,10 @@ async fn prefetch_media(state: inbox_http::AppState, mut stopped: watch::Receive
     }
 }
 
-/// Timers (SLA, snoozes, automation) and the outbox, every `tick`, until
-/// the stop (a pass under way is finished, no other starts).
+/// Bot turns, timers (SLA, snoozes, automation) and the outbox, every
+/// `tick`, until the stop (a pass under way is finished, no other starts).
+/// A bot's turn comes due when a customer writes: taken at the next pass
+/// (the server's tick is a second), its reply sent in the same pass.
 async fn work(inbox: Inbox, tick: Duration, mut stopped: watch::Receiver<bool>) {
     let mut every = tokio::time::interval_at(tokio::time::Instant::now() + tick, tick);
     let mut purged = tokio::time::Instant::now();
@@ -368,6 +371,9 @@ async fn work(inbox: Inbox, tick: Duration, mut stopped: watch::Receiver<bool>) 
             if let Err(e) = inbox.purge_sessions().await {
                 tracing::warn!(error = %e, "purge sessions");
             }
+        }
+        if let Err(e) = inbox.run_bots(100).await {
+            tracing::warn!(error = %e, "bots");
         }
         let now = inbox.now();
         if let Err(e) = inbox.tick(now, 500).await {

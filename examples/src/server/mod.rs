@@ -35,8 +35,12 @@ pub fn app_state(
 ) -> Result<AppState, inbox_core::Error> {
     let mut accounts = Accounts::new(config.tenant_id()?);
     for a in &config.agents {
+        // (service agents, bots among them, never sign in)
+        let Some(hash) = &a.password_hash else {
+            continue;
+        };
         accounts = accounts
-            .with_agent(AgentId::new(&a.id)?, a.password_hash.as_str())
+            .with_agent(AgentId::new(&a.id)?, hash.as_str())
             .map_err(|e| inbox_core::Error::InvalidInput {
                 field: format!("agents[{}].password_hash", a.id),
                 reason: e.to_string(),
