@@ -346,6 +346,7 @@ api_routes! {
     get "/metrics" => api::metrics,
     get "/costs" => api::costs,
     get "/csat" => api::csat,
+    get "/bots/report" => api::bot_report,
     get "/live" => api::live,
     get "/events" => live::events,
     get "/templates" => api::templates,

@@ -22,7 +22,11 @@ fn refused(method: &str, template: &str) -> (bool, bool, bool) {
         // Ana owns the conversation: she may hand it over and set its
         // priority (assigning others' conversations is a supervisor's, as
         // the core's permission suite shows).
-        ("get", "/metrics") | ("get", "/costs") | ("get", "/csat") | ("get", "/live") => AGENT,
+        ("get", "/metrics")
+        | ("get", "/costs")
+        | ("get", "/csat")
+        | ("get", "/bots/report")
+        | ("get", "/live") => AGENT,
         ("get", "/settings")
         | ("get", "/settings/history")
         | ("get", "/settings/versions/{version}")

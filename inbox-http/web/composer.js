@@ -23,6 +23,9 @@ function saveDraft(id, draft) {
 // Someone else owns it: said before the agent replies, not after.
 function ownerWarning(c) {
   if (!c.assignee || c.assignee === state.me.id) return "";
+  // A bot's conversation: replying takes it over (people always win).
+  const bot = c.bot && !c.bot.handed_off && c.bot.agent === c.assignee;
+  if (bot) return t("composer.bot-warning", { name: nameOf(c.assignee) });
   return t("composer.owner-warning", { name: nameOf(c.assignee) });
 }
 

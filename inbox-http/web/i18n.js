@@ -252,6 +252,7 @@ const CATALOGUE = {
     "bot.handed": "Handed to {name}.",
 
     "composer.owner-warning": "{name} owns this conversation: a reply goes to the customer next to theirs. Claim it first, or add a note for them.",
+    "composer.bot-warning": "The bot {name} is answering: your reply takes the conversation over and the bot stops.",
     "composer.window-left": "Customer window: {time} left",
     "composer.canned-aria": "Canned responses",
     "composer.header-text": "header text",
@@ -793,6 +794,7 @@ const CATALOGUE = {
     "bot.handed": "Pasada a {name}.",
 
     "composer.owner-warning": "Esta conversación es de {name}: tu respuesta llegará al cliente junto a las suyas. Asígnatela primero o deja una nota interna.",
+    "composer.bot-warning": "Responde el bot {name}: tu respuesta toma la conversación y el bot se detiene.",
     "composer.window-left": "Ventana del cliente: quedan {time}",
     "composer.canned-aria": "Respuestas predefinidas",
     "composer.header-text": "texto del encabezado",

@@ -291,30 +291,64 @@ pub(crate) async fn surveys(
     tenant: &TenantId,
     query: &inbox_core::metrics::CsatQuery,
 ) -> Result<Vec<inbox_core::metrics::SurveyRow>> {
+    let path = "$.surveys[*] ? (@.resolved_at >= $from && @.resolved_at < $to)";
+    let window = (query.from, query.to);
+    let rows = conversations_where(pool, tenant, "surveys", path, window).await?;
+    Ok(rows
+        .iter()
+        .flat_map(|c| inbox_core::metrics::SurveyRow::of(c, query))
+        .collect())
+}
+
+/// [`Reports::bot_rows`](inbox_core::ports::Reports::bot_rows): the
+/// conversations whose bot seat began in the range (a JSON path over their
+/// stored document), read by the core's own rule.
+pub(crate) async fn bot_rows(
+    pool: &PgPool,
+    tenant: &TenantId,
+    query: &inbox_core::metrics::BotQuery,
+) -> Result<Vec<inbox_core::metrics::BotRow>> {
+    let path = "$.bot ? (@.since >= $from && @.since < $to)";
+    let window = (query.from, query.to);
+    let rows = conversations_where(pool, tenant, "bot", path, window).await?;
+    Ok(rows
+        .iter()
+        .filter_map(|c| inbox_core::metrics::BotRow::of(c, query))
+        .collect())
+}
+
+/// The tenant's conversations whose stored document has `key` and matches
+/// the JSON `path` with `$from` and `$to` bound to the window, a second
+/// wider each side (strings of one second with and without fractions do
+/// not order as times; callers apply the core's exact rule).
+async fn conversations_where(
+    pool: &PgPool,
+    tenant: &TenantId,
+    key: &str,
+    path: &str,
+    (from, to): (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>),
+) -> Result<Vec<inbox_core::model::Conversation>> {
     let rows = sqlx::query(
-        "SELECT c.data FROM inbox_conversations c WHERE c.tenant_id = $1 AND c.data::jsonb ? 'surveys' \
-         AND jsonb_path_exists(c.data::jsonb, '$.surveys[*] ? (@.resolved_at >= $from && @.resolved_at < $to)', \
-           jsonb_build_object('from', $2::text, 'to', $3::text))",
+        "SELECT c.data FROM inbox_conversations c WHERE c.tenant_id = $1 AND c.data::jsonb ? $2 \
+         AND jsonb_path_exists(c.data::jsonb, $3::jsonpath, jsonb_build_object('from', $4::text, 'to', $5::text))",
     )
     .bind(tenant.as_str())
-    // (a second wider each side: strings of one second with and without
-    // fractions do not order as times; the core's rule is exact)
-    .bind(rfc3339(query.from - chrono::TimeDelta::seconds(1)))
-    .bind(rfc3339(query.to + chrono::TimeDelta::seconds(1)))
+    .bind(key)
+    .bind(path)
+    .bind(rfc3339(from - chrono::TimeDelta::seconds(1)))
+    .bind(rfc3339(to + chrono::TimeDelta::seconds(1)))
     .fetch_all(pool)
     .await
-    .map_err(|e| db("surveys", e))?;
-    let mut out = Vec::new();
-    for r in rows {
-        let data: serde_json::Value = r.get(0);
-        let c: inbox_core::model::Conversation =
+    .map_err(|e| db("conversations by a JSON path", e))?;
+    rows.iter()
+        .map(|r| {
+            let data: serde_json::Value = r.get(0);
             serde_json::from_value(data).map_err(|e| inbox_core::Error::Backend {
-                message: format!("surveys: a stored conversation does not read: {e}"),
+                message: format!("a stored conversation does not read: {e}"),
                 source: None,
-            })?;
-        out.extend(inbox_core::metrics::SurveyRow::of(&c, query));
-    }
-    Ok(out)
+            })
+        })
+        .collect()
 }
 
 /// The form chrono writes timestamps in JSON (what the stored documents

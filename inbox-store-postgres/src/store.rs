@@ -588,6 +588,14 @@ impl Reports for PgStore {
         reports::surveys(self.pool(), tenant, query).await
     }
 
+    async fn bot_rows(
+        &self,
+        tenant: &TenantId,
+        query: &inbox_core::metrics::BotQuery,
+    ) -> Result<Vec<inbox_core::metrics::BotRow>> {
+        reports::bot_rows(self.pool(), tenant, query).await
+    }
+
     async fn live_snapshot(
         &self,
         tenant: &TenantId,

@@ -823,3 +823,26 @@ pub(super) fn customer_handoff(
         .any(|t| spec.tags.iter().any(|s| s.eq_ignore_ascii_case(t)));
     tagged.then_some(HandoffReason::Tag)
 }
+
+impl Inbox {
+    /// The bot report of conversations bots took in the query's range (see
+    /// [`crate::metrics::BotReport`]). Supervisors and admins.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Forbidden`] for an agent; [`Error::InvalidInput`] when the
+    /// range ends before it starts.
+    pub async fn bot_report(
+        &self,
+        actor: &Actor,
+        query: crate::metrics::BotQuery,
+    ) -> Result<crate::metrics::BotReport> {
+        self.agent_allowed(actor, crate::permissions::Action::ViewAll)
+            .await?;
+        if query.to < query.from {
+            return Err(Error::invalid("to", "the range ends before it starts"));
+        }
+        let rows = self.ports.store.bot_rows(&actor.tenant, &query).await?;
+        Ok(crate::metrics::BotReport::compute(&rows))
+    }
+}

@@ -36,9 +36,11 @@
 //! assert_eq!(d.avg_secs, Some(25.0));
 //! ```
 
+mod bots;
 mod csat;
 pub mod live;
 
+pub use bots::{BotFigures, BotOutcome, BotQuery, BotReport, BotRow};
 pub use csat::{CsatFigures, CsatQuery, CsatReport, SurveyRow};
 pub use live::{AgentLoad, LiveQuery, LiveSnapshot, Waiting};
 

@@ -85,6 +85,15 @@ pub trait Reports: Send + Sync {
         query: &crate::metrics::CsatQuery,
     ) -> Result<Vec<crate::metrics::SurveyRow>>;
 
+    /// The bot seats of the tenant's conversations that a bot took in the
+    /// query's range: exactly [`BotRow::of`](crate::metrics::BotRow::of)
+    /// of every conversation, in any order.
+    async fn bot_rows(
+        &self,
+        tenant: &TenantId,
+        query: &crate::metrics::BotQuery,
+    ) -> Result<Vec<crate::metrics::BotRow>>;
+
     /// What the team faces now: active conversations by status, unassigned,
     /// waiting (and the longest wait), SLA targets at risk and missed, and
     /// every agent's load against capacity, exactly as

@@ -238,6 +238,7 @@ pass_through! {
         fn metrics(tenant: &TenantId, query: &MetricsQuery) -> Result<MetricsReport>;
         fn message_tallies(tenant: &TenantId, query: &crate::pricing::CostQuery) -> Result<Vec<crate::pricing::MessageTally>>;
         fn surveys(tenant: &TenantId, query: &crate::metrics::CsatQuery) -> Result<Vec<crate::metrics::SurveyRow>>;
+        fn bot_rows(tenant: &TenantId, query: &crate::metrics::BotQuery) -> Result<Vec<crate::metrics::BotRow>>;
         fn live_snapshot(tenant: &TenantId, query: &LiveQuery) -> Result<LiveSnapshot>;
         fn agent_loads(tenant: &TenantId, scope: &LoadScope) -> Result<BTreeMap<AgentId, u32>>;
         fn last_assignee(tenant: &TenantId, contact: &ContactId) -> Result<Option<AgentId>>;

@@ -50,6 +50,18 @@ pub async fn csat(Caller(s, a): Caller, Query(p): Query<CostParams>) -> ApiResul
     Ok(Json(s.inbox.csat_report(&a, q).await?).into_response())
 }
 
+/// `GET /api/bots/report`: what bots did with the conversations they took
+/// in a range: engaged, resolved by bots, handed off (rate and reasons),
+/// time to a person; by bot (supervisors and admins).
+#[utoipa::path(get, path = "/api/bots/report", tag = "reports", params(CostParams), responses((status = 200, description = "The bot report", body = inbox_core::metrics::BotReport), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 422, body = ApiError, description = "invalid_input: `to` is before `from`")))]
+pub async fn bot_report(Caller(s, a): Caller, Query(p): Query<CostParams>) -> ApiResult<Response> {
+    let q = inbox_core::metrics::BotQuery {
+        from: p.from,
+        to: p.to,
+    };
+    Ok(Json(s.inbox.bot_report(&a, q).await?).into_response())
+}
+
 /// Estimate parameters: a template by name and language, or nothing for a
 /// free-form message.
 #[derive(Debug, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]

@@ -334,6 +334,11 @@ pub fn cases(settings_version: u64) -> Vec<Case> {
             "/csat?from=2020-01-01T00:00:00Z&to=2100-01-01T00:00:00Z",
             None,
         ),
+        c(
+            "get",
+            "/bots/report?from=2020-01-01T00:00:00Z&to=2100-01-01T00:00:00Z",
+            None,
+        ),
         c("get", "/live", None),
         c("get", "/events", None),
         c("get", "/templates", None),

@@ -93,6 +93,19 @@ impl Reports for MemoryStore {
         }))
     }
 
+    async fn bot_rows(
+        &self,
+        tenant: &TenantId,
+        query: &inbox_core::metrics::BotQuery,
+    ) -> Result<Vec<inbox_core::metrics::BotRow>> {
+        Ok(self.with_tenant(tenant, |d| {
+            d.conversations
+                .values()
+                .filter_map(|c| inbox_core::metrics::BotRow::of(c, query))
+                .collect()
+        }))
+    }
+
     async fn live_snapshot(
         &self,
         tenant: &TenantId,

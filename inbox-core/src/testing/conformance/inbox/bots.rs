@@ -191,6 +191,39 @@ pub(crate) async fn handoff_keyword_routes_to_people_with_note<S: Store + AsDynS
     claim_now(&f, &f.actor("cy"), &c2).await;
     let h = stored(&f, &c2).await.bot.unwrap().handed_off.unwrap();
     assert_eq!(h.human_at, Some(h.at + TimeDelta::minutes(3)));
+    // The bot report, counted by the store: two engaged, both handed
+    // over by the customer, one taken by a person three minutes later.
+    let query = crate::metrics::BotQuery {
+        from: Fixture::start(),
+        to: f.clock.now() + TimeDelta::hours(1),
+    };
+    let report = f.inbox.bot_report(&f.actor("sam"), query).await.unwrap();
+    let t = &report.total;
+    assert_eq!(
+        (t.engaged, t.handed_off, t.resolved_by_bot, t.open),
+        (2, 2, 0, 0)
+    );
+    assert_eq!(t.reasons["customer_asked"], 2);
+    assert_eq!(t.handoff_rate, Some(1.0));
+    assert_eq!(
+        (t.time_to_human.count, t.time_to_human.median_secs),
+        (1, Some(180))
+    );
+    let early = crate::metrics::BotQuery {
+        from: Fixture::start() - TimeDelta::hours(2),
+        to: Fixture::start(),
+    };
+    assert_eq!(
+        f.inbox
+            .bot_report(&f.actor("sam"), early)
+            .await
+            .unwrap()
+            .total
+            .engaged,
+        0
+    );
+    let refused = f.inbox.bot_report(&f.actor("ana"), query).await;
+    assert_eq!(refused.unwrap_err().code(), "forbidden");
 }
 
 /// An agent claiming a bot's conversation takes it over at once: the
