@@ -102,6 +102,7 @@ pub use inbox::{
     SETTINGS_RECHECK, VIEW_COUNT_CAP,
 };
 pub use inbox::{ClaimThread, ResolveThread, ThreadPolicy, UNNAMED_APP};
+pub use inbox::{ImportProblem, ImportReport, ImportRow, MAX_IMPORT_ROWS};
 pub use inbox::{NewApiKey, API_KEY_PREFIX, MIN_SECRET_LEN, TOUCH_EVERY};
 pub use inbox::{IMPORTED_PREFIX, MEDIA_PLACEHOLDER};
 pub use query::{Cursor, Page, SortOrder};

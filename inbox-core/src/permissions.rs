@@ -62,6 +62,8 @@ pub enum Action {
     ManageDeadLetters,
     /// Manage access: others' sessions and passwords, API keys.
     ManageAccess,
+    /// Import contacts from a list.
+    ImportContacts,
 }
 
 impl Action {
@@ -72,7 +74,7 @@ impl Action {
     /// use inbox_core::permissions::Action;
     /// assert!(Action::ALL.contains(&Action::Reply));
     /// ```
-    pub const ALL: [Action; 14] = [
+    pub const ALL: [Action; 15] = [
         Action::View,
         Action::ViewAll,
         Action::Claim,
@@ -87,6 +89,7 @@ impl Action {
         Action::MergeContacts,
         Action::ManageDeadLetters,
         Action::ManageAccess,
+        Action::ImportContacts,
     ];
 }
 
@@ -107,6 +110,7 @@ impl std::fmt::Display for Action {
             Action::MergeContacts => "merge contacts",
             Action::ManageDeadLetters => "list and replay dead letters",
             Action::ManageAccess => "manage sessions, passwords and API keys",
+            Action::ImportContacts => "import contacts",
         })
     }
 }
@@ -290,7 +294,7 @@ mod tests {
         for (i, action) in Action::ALL.into_iter().enumerate() {
             assert_eq!(action as usize, i, "{action}");
         }
-        assert_eq!(Action::ALL.len(), ManageAccess as usize + 1);
+        assert_eq!(Action::ALL.len(), ImportContacts as usize + 1);
         let agent = [View, Claim, Reply, AddNote, Tag, ChangeStatus];
         for action in Action::ALL {
             assert_eq!(

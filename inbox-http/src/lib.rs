@@ -342,6 +342,7 @@ api_routes! {
     get "/search" => api::search,
     get "/contacts/{id}" => api::contact,
     put "/contacts/{id}" => api::put_contact,
+    post "/contacts/import" => api::import_contacts,
     get "/media/{message_id}" => media::media,
     get "/metrics" => api::metrics,
     get "/costs" => api::costs,

@@ -53,3 +53,52 @@ async fn an_agent_keeps_a_contacts_profile_on_the_version_seen() {
     assert!(status.is_client_error(), "{status}");
     assert!(err.to_string().contains("colour"), "{err}");
 }
+
+/// `POST /api/contacts/import`: a CSV list is imported with a report by
+/// line (unreadable values and refused rows alike); the same file again
+/// changes nothing; an unknown column refuses the file; agents may not.
+#[tokio::test]
+async fn a_csv_list_is_imported_with_a_report_by_line() {
+    let w = World::new().await;
+    let file = "phone,name,tags,consent,consent_at,attr.plan\n\
+                +34 600 222 111,\"Ruiz, Marta\",vip;gold,yes,2026-03-01T10:00:00Z,pro\n\
+                12ab,Bad,,,,\n\
+                34600222333,Luis,,maybe,,\n\
+                34600222111,Again,,,,\n";
+    let import = |who: &'static str, body: &str| {
+        let case = Case::new("post", "/contacts/import", Some(Value::String(body.into())));
+        let w = &w;
+        async move {
+            let (status, text) = w.send(who, &case).await;
+            (
+                status,
+                serde_json::from_str::<Value>(&text).unwrap_or(Value::Null),
+            )
+        }
+    };
+    let (status, report) = import("acme/sam", file).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(
+        (&report["rows"], &report["created"], &report["refused"]),
+        (&json!(4), &json!(1), &json!(3)),
+        "{report}"
+    );
+    let lines: Vec<(u64, &str)> = report["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["line"].as_u64().unwrap(), p["field"].as_str().unwrap()))
+        .collect();
+    assert_eq!(lines, [(3, "phone"), (4, "consent"), (5, "phone")]);
+    let (_, again) = import("acme/sam", file).await;
+    assert_eq!(
+        (&again["created"], &again["unchanged"]),
+        (&json!(0), &json!(1)),
+        "{again}"
+    );
+    let (status, err) = import("acme/sam", "phone,colour\n1,2\n").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+    assert!(err["message"].as_str().unwrap().contains("colour"), "{err}");
+    let (status, _) = import("acme/ana", file).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}

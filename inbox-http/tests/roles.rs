@@ -44,6 +44,7 @@ fn refused(method: &str, template: &str) -> (bool, bool, bool) {
         | ("delete", "/agents/{id}/sessions")
         | ("put", "/agents/{id}/password") => SUPERVISOR,
         ("get", "/keys") | ("post", "/keys") | ("delete", "/keys/{key}") => AGENT_AND_SUPERVISOR,
+        ("post", "/contacts/import") => AGENT,
         _ => NOBODY,
     }
 }

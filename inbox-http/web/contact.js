@@ -173,5 +173,6 @@ async function renderContactPanel() {
 function consentSource(source) {
   if (source === "keyword") return ` ${t("contact.marketing-by-keyword")}`;
   if (source === "send_refused") return ` ${t("contact.marketing-send-refused")}`;
+  if (source === "import") return ` ${t("contact.marketing-by-import")}`;
   return "";
 }

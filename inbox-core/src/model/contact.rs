@@ -107,6 +107,8 @@ pub enum ConsentSource {
     /// WhatsApp refused a marketing message to them because they stopped
     /// marketing messages (error 131050).
     SendRefused,
+    /// A contacts list the team imported.
+    Import,
 }
 
 /// A customer.

@@ -167,6 +167,11 @@ impl World {
             .header("x-agent", who)
             .header("idempotency-key", format!("k-{who}-{method}-{path}"));
         let body = match &case.body {
+            // A text body is sent as it is (a CSV file).
+            Some(Value::String(text)) => {
+                req = req.header("content-type", "text/csv");
+                Body::from(text.clone())
+            }
             Some(b) => {
                 req = req.header("content-type", "application/json");
                 Body::from(b.to_string().replace("{id}", self.conversation.as_str()))
@@ -243,6 +248,11 @@ pub fn cases(settings_version: u64) -> Vec<Case> {
             Some(json!({"version": 3, "bot": "faq"})),
         ),
         c("get", "/bots", None),
+        c(
+            "post",
+            "/contacts/import",
+            Some(json!("phone,name\n34600111999,Eva\n")),
+        ),
         c(
             "post",
             "/conversations/{id}/thread",

@@ -150,6 +150,9 @@ macro_rules! store_conformance_suites {
                     stale_bot_answer_is_dropped_after_take_over,
                     the_bot_hands_over_when_business_hours_begin,
                 }
+                imports {
+                    import_rows_validated_and_idempotent,
+                }
                 csat {
                     survey_sent_after_resolve_and_answered_quietly,
                     survey_skipped_when_the_window_closed,

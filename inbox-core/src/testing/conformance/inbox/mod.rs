@@ -14,6 +14,7 @@ pub(crate) mod csat;
 pub(crate) mod dead_letters;
 pub(crate) mod dispatch;
 pub(crate) mod history;
+pub(crate) mod imports;
 pub(crate) mod ingest;
 pub(crate) mod live;
 pub(crate) mod metrics;
