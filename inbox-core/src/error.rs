@@ -504,6 +504,10 @@ worded_enum! {
         Session = "session",
         /// An API key.
         ApiKey = "api key",
+        /// A broadcast.
+        Broadcast = "broadcast",
+        /// A broadcast's recipient (its claim is no longer held).
+        Recipient = "recipient",
     }
 }
 
@@ -530,6 +534,8 @@ worded_enum! {
         Session = "session",
         /// An API key: one per id.
         ApiKey = "api key",
+        /// A broadcast id.
+        Broadcast = "broadcast",
     }
 }
 

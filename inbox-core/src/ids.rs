@@ -145,6 +145,11 @@ id_type!(
     "message"
 );
 id_type!(
+    /// Identifies a broadcast: a template sent to a segment of contacts.
+    BroadcastId,
+    "broadcast"
+);
+id_type!(
     /// Identifies a dead letter: an inbound item the inbox refused, kept for
     /// an operator to replay.
     DeadLetterId,

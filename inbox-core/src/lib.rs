@@ -84,8 +84,8 @@ pub use error::{
 };
 pub use event::{Event, EventActor, EventKind, Ownership, Scope, ViewerState};
 pub use ids::{
-    AgentId, ApiKeyId, ChannelId, ContactId, ConversationId, DeadLetterId, MessageId, TeamId,
-    TenantId,
+    AgentId, ApiKeyId, BroadcastId, ChannelId, ContactId, ConversationId, DeadLetterId, MessageId,
+    TeamId, TenantId,
 };
 pub use inbound::{
     HistoryChunk, HistoryMessage, HistoryThread, InboundAccountSignal, InboundAppContact,

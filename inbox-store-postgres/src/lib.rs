@@ -78,6 +78,7 @@ mod error;
 mod facts;
 mod lookups;
 mod mutations;
+mod outreach;
 mod plans;
 mod read_markers;
 mod reads;

@@ -21,7 +21,7 @@
 //! use inbox_core::metrics::{CsatReport, SurveyRow};
 //! use inbox_core::model::{CsatAnswer, CsatScale};
 //! let at = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
-//! let row = |score| SurveyRow {
+//! let row = |score: Option<u8>| SurveyRow {
 //!     channel: "main".into(), agent: Some("ana".into()), team: None, by_bot: false,
 //!     resolved_at: at, sent: true, skipped: None,
 //!     answer: score.map(|score| CsatAnswer { score, scale: CsatScale::Faces, at, comment: None }),

@@ -3,6 +3,7 @@
 
 mod agent;
 mod bot;
+mod broadcast;
 mod channel;
 mod contact;
 mod content;
@@ -20,6 +21,9 @@ mod thread;
 
 pub use agent::{Agent, Presence, Role, Team};
 pub use bot::{BotSeat, Handoff, HandoffReason, PlannedHandoff};
+pub use broadcast::{
+    Broadcast, BroadcastState, Recipient, RecipientCounts, RecipientState, Segment,
+};
 pub use channel::Channel;
 pub use contact::{ConsentSource, Contact, ContactIdentity, MarketingChoice};
 pub use content::{

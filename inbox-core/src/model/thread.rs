@@ -10,9 +10,8 @@ use serde::{Deserialize, Serialize};
 /// `take`, `pass` and `release` calls).
 ///
 /// ```
-/// use chrono::Utc;
 /// use inbox_core::model::ThreadControl;
-/// let t = ThreadControl::elsewhere("ai_agent", Utc::now(), None);
+/// let t = ThreadControl::elsewhere("ai_agent", chrono::DateTime::UNIX_EPOCH, None);
 /// assert_eq!(t.other_app(), Some("ai_agent"));
 /// assert!(!t.ours());
 /// ```

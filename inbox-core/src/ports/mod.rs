@@ -6,8 +6,8 @@
 //!
 //! Durable state is split by concern into [`Directory`], [`Contacts`],
 //! [`Conversations`], [`Messages`], [`Scheduling`], [`Reports`],
-//! [`DeadLetters`], [`Settings`], [`Access`], [`ChannelSecrets`] and
-//! [`ReadMarkers`]; [`Store`] is all of them together, the one object the
+//! [`DeadLetters`], [`Settings`], [`Access`], [`ChannelSecrets`],
+//! [`ReadMarkers`] and [`Outreach`]; [`Store`] is all of them together, the one object the
 //! core holds. Media files are kept apart, by a [`MediaStore`] (bytes, not
 //! rows: see its module).
 
@@ -23,6 +23,7 @@ mod directory;
 mod idgen;
 mod media;
 mod messages;
+mod outreach;
 mod read_markers;
 mod reports;
 mod scheduling;
@@ -52,6 +53,7 @@ pub use media::{check_content_type, MediaKey, MediaObject, MediaStore, MEDIA_KEY
 pub use messages::{
     MessageMutation, MessageTarget, MessageUpdate, MessageUpdated, Messages, Mutated,
 };
+pub use outreach::{settles, Outreach, RecipientClaim, RecipientOutcome};
 pub use read_markers::ReadMarkers;
 pub use reports::{LoadScope, Reports};
 pub use scheduling::{

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use super::{
-    Access, ChannelSecrets, Contacts, Conversations, DeadLetters, Directory, Messages, ReadMarkers,
-    Reports, Scheduling, Settings,
+    Access, ChannelSecrets, Contacts, Conversations, DeadLetters, Directory, Messages, Outreach,
+    ReadMarkers, Reports, Scheduling, Settings,
 };
 
 /// Declares [`Store`] as the ports it lists together, and implements it for
@@ -39,6 +39,7 @@ store_of_ports! {
     /// | [`Access`] | password hashes, signed-in sessions, API keys |
     /// | [`ChannelSecrets`] | the sealed secrets of each tenant's numbers |
     /// | [`ReadMarkers`] | how far each agent has read each conversation |
+    /// | [`Outreach`] | broadcasts, their recipients, segments of contacts |
     ///
     /// Through `dyn Store` every port's methods are callable as they are; on a
     /// concrete store, bring the ports called into scope
@@ -79,6 +80,7 @@ store_of_ports! {
     Access,
     ChannelSecrets,
     ReadMarkers,
+    Outreach,
 }
 
 /// Turns a store into `Arc<dyn Store>`, for code that is generic over the

@@ -19,9 +19,9 @@ use crate::ports::{
     Conversations, DeadLetter, DeadLetterPut, DeadLetterQuery, DeadLetterScope, DeadLetters,
     Directory, HistoryQuery, IngestContext, IngestRequest, Lease, LeaseKey, LeaseRequest,
     LoadScope, MessageUpdate, MessageUpdated, Messages, OutboxAttempt, OutboxClaim,
-    OutboxClaimRequest, OutboxDisposition, ReadMarkers, Reports, Scheduling, SealedSecret,
-    SecretSlot, SessionRecord, Settings, SettingsChange, SettingsPut, Store, StoredSettings,
-    TokenHash,
+    OutboxClaimRequest, OutboxDisposition, Outreach, ReadMarkers, Reports, Scheduling,
+    SealedSecret, SecretSlot, SessionRecord, Settings, SettingsChange, SettingsPut, Store,
+    StoredSettings, TokenHash,
 };
 use crate::query::{ConversationQuery, Page, SearchHit, SearchQuery};
 use crate::routing::RoutingCursor;
@@ -263,6 +263,19 @@ pass_through! {
         fn put_channel_secret(slot: &SecretSlot, secret: Option<&SealedSecret>) -> Result<()>;
         fn channel_secret(slot: &SecretSlot) -> Result<Option<SealedSecret>>;
         fn sealed_secrets(after: Option<&SecretSlot>, limit: u32) -> Result<Vec<(SecretSlot, SealedSecret)>>;
+    }
+
+    impl Outreach {
+        fn put_broadcast(broadcast: &crate::model::Broadcast, expected: Option<u64>) -> Result<()>;
+        fn broadcast(tenant: &TenantId, id: &crate::BroadcastId) -> Result<crate::model::Broadcast>;
+        fn broadcasts(tenant: &TenantId) -> Result<Vec<crate::model::Broadcast>>;
+        fn due_broadcasts(now: DateTime<Utc>, limit: u32) -> Result<Vec<crate::model::Broadcast>>;
+        fn add_recipients(tenant: &TenantId, broadcast: &crate::BroadcastId, recipients: &[crate::model::Recipient]) -> Result<u32>;
+        fn claim_recipients(tenant: &TenantId, broadcast: &crate::BroadcastId, now: DateTime<Utc>, until: DateTime<Utc>, limit: u32) -> Result<Vec<crate::ports::RecipientClaim>>;
+        fn settle_recipient(claim: &crate::ports::RecipientClaim, outcome: &crate::ports::RecipientOutcome) -> Result<()>;
+        fn recipients(tenant: &TenantId, broadcast: &crate::BroadcastId, after: Option<&ContactId>, limit: u32) -> Result<Vec<crate::model::Recipient>>;
+        fn recipient_counts(tenant: &TenantId, broadcast: &crate::BroadcastId) -> Result<crate::model::RecipientCounts>;
+        fn segment_contacts(tenant: &TenantId, segment: &crate::model::Segment, after: Option<&ContactId>, limit: u32) -> Result<Vec<Contact>>;
     }
 
     impl ReadMarkers {

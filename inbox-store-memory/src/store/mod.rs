@@ -5,6 +5,7 @@ mod contacts;
 mod conversations;
 mod directory;
 mod messages;
+mod outreach;
 mod read_markers;
 mod reports;
 mod scheduling;
@@ -58,6 +59,8 @@ pub struct MemoryStore {
     /// Each agent's read marker of each conversation (taken after `state`
     /// when both are).
     read_markers: RwLock<read_markers::Markers>,
+    /// Broadcasts and their recipients (taken after `state` when both are).
+    outreach: RwLock<outreach::OutreachState>,
 }
 
 #[derive(Debug, Default)]

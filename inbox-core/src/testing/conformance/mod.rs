@@ -80,6 +80,11 @@ macro_rules! store_conformance_suites {
                     ingest_context_reads_what_ingest_needs,
                     bot_seat_round_trips,
                 }
+                outreach {
+                    broadcasts_are_version_checked_and_due_across_tenants,
+                    recipients_are_claimed_once_and_move_forward_only,
+                    segments_select_contacts_in_id_order,
+                }
                 messages {
                     delivery_updates_only_move_forward,
                     concurrent_delivery_updates_keep_the_highest,

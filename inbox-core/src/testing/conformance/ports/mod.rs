@@ -9,6 +9,7 @@ pub(crate) mod dead_letters;
 pub(crate) mod directory;
 pub(crate) mod media;
 pub(crate) mod messages;
+pub(crate) mod outreach;
 pub(crate) mod read_markers;
 pub(crate) mod reports;
 pub(crate) mod scheduling;
