@@ -1,8 +1,10 @@
 //! End to end in headless Chromium: two agents in two browser sessions work
 //! a simulated customer's conversation; a reply the fake Graph API answers
 //! too late is shown as "may not have been delivered" and sent again, a
-//! refused one as not delivered; writes screenshots of the inbox, the
-//! dashboard and those replies to `target/screenshots/`.
+//! refused one as not delivered; a customer's answer to the satisfaction
+//! survey shows on the conversation and on the dashboard's cards (with the
+//! bots'); writes screenshots of the inbox, the dashboard and those
+//! replies to `target/screenshots/`.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs
 //! them). Without `chromedriver` the test says it is skipped; with `CI` set
@@ -495,5 +497,206 @@ async fn an_operator_adds_a_tenant_and_its_number() {
     let png = screenshot(&op, "platform.png").await;
     eprintln!("screenshot: {}", png.display());
     op.close().await.unwrap();
+    server.shutdown().await;
+}
+
+/// A supervisor or admin of the demo workspace.
+fn demo(agent: &str) -> inbox_core::Actor {
+    inbox_core::Actor::new(
+        inbox_core::TenantId::new("demo").unwrap(),
+        inbox_core::AgentId::new(agent).unwrap(),
+    )
+}
+
+/// A simulated customer who is satisfied with their first survey and
+/// comments when asked (the simulator's answers are drawn from the
+/// customer and the survey), and what they comment.
+fn satisfied_customer() -> (String, &'static str) {
+    use inbox_examples::server::simulator::survey_answer;
+    (0..1000)
+        .map(|i| format!("3460020{i:04}"))
+        .find_map(|wa| match survey_answer(&wa, "csat:0:1", 3) {
+            (2, Some(comment)) => Some((wa, comment)),
+            _ => None,
+        })
+        .expect("a satisfied customer who comments")
+}
+
+/// The demo's bot takes a conversation and hands it to people when the
+/// customer asks; Sam takes it (what the bot card counts) and resolves it
+/// without a word (no survey: nobody replied).
+async fn a_bot_hands_over(server: &inbox_examples::server::launch::Running) {
+    let meta = server.meta.clone().unwrap();
+    let wa = "34600100005";
+    let says =
+        |text: &str| meta.customer_writes(wa, "Lucía Fernández", SimContent::Text(text.into()));
+    says("What are your opening hours?").await.unwrap();
+    until_received_by(&meta, wa).await;
+    says("I want to talk to a person").await.unwrap();
+    let query = inbox_core::ViewQuery::new(inbox_core::View::All);
+    let started = Instant::now();
+    let c = loop {
+        let page = server.inbox.list(&demo("sam"), &query).await.unwrap();
+        let handed = page
+            .items
+            .into_iter()
+            .find(|c| c.bot.as_ref().is_some_and(|b| b.handed_off.is_some()));
+        if let Some(c) = handed {
+            break c;
+        }
+        assert!(started.elapsed() < WAIT, "the bot never handed over");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let taken = (server.inbox.claim(&demo("sam"), &c.id, c.version))
+        .await
+        .unwrap();
+    let resolved = inbox_core::model::ConversationStatus::Resolved;
+    (server.inbox)
+        .set_status(&demo("sam"), &c.id, taken.conversation.version, resolved)
+        .await
+        .unwrap();
+}
+
+/// Waits until the fake Graph API has accepted a message to `wa`.
+async fn until_received_by(meta: &inbox_examples::server::simulator::FakeMeta, wa: &str) {
+    let started = Instant::now();
+    while !meta.received().iter().any(|r| r.to == wa) {
+        assert!(started.elapsed() < WAIT, "nothing reached {wa}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The text of the first element matching `css` in `c`'s page, "" without one.
+const TEXT_OF: &str =
+    "const e = document.querySelector(arguments[0]); return e ? e.textContent : '';";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_shows_csat() {
+    let Some(path) = chromedriver_or_skip() else {
+        return;
+    };
+    let server = simulated_server(Duration::from_secs(3)).await;
+    let meta = server.meta.clone().unwrap();
+    // The demo asks a minute after the resolution; here a second (the
+    // server runs on the real clock).
+    let stored = (server.inbox.ports().store.settings(&demo("ada").tenant))
+        .await
+        .unwrap()
+        .unwrap();
+    let mut doc = stored.document.clone();
+    assert!(doc.csat.enabled, "the demo surveys its customers");
+    doc.csat.after = inbox_core::routing::Dur(Duration::from_secs(1));
+    (server.inbox)
+        .update_settings(&demo("ada"), stored.version, doc)
+        .await
+        .unwrap();
+    let driver = start_driver(&path).await;
+    let (ana, sam) = (browser(&driver).await, browser(&driver).await);
+    sign_in(&ana, &server.url, "ana").await;
+    sign_in(&sam, &server.url, "sam").await;
+
+    // Nothing surveyed yet, no bot at work: the cards say so.
+    click(&sam, "[data-testid=tab-dashboard]").await;
+    wait_for(&sam, "[data-testid=csat-empty]", |t| {
+        t == "No surveys in this period."
+    })
+    .await;
+    wait_for(&sam, "[data-testid=bots-empty]", |t| {
+        t == "No conversations with bots in this period."
+    })
+    .await;
+    screenshot(&sam, "dashboard-csat-empty.png").await;
+
+    // Ana answers a customer and resolves the conversation.
+    let (wa, comment) = satisfied_customer();
+    meta.customer_writes(
+        &wa,
+        "Rosa Vidal",
+        SimContent::Text("¿Me ayudáis con el pedido 51877?".into()),
+    )
+    .await
+    .unwrap();
+    let rosa = row_id(&ana, "Rosa Vidal").await;
+    click(&ana, &format!("[data-id=\"{rosa}\"]")).await;
+    click(&ana, "[data-testid=claim]").await;
+    wait_for(&ana, "[data-testid=owner]", |t| t == "Ana").await;
+    type_into(&ana, "[data-testid=composer]", "Claro, ya está en camino.").await;
+    click(&ana, "[data-testid=send-reply]").await;
+    until_received(&meta, "Claro, ya está en camino.", &ana).await;
+    click(&ana, "[data-testid=resolve]").await;
+
+    // A second later the survey goes; the customer taps the top face and,
+    // asked, adds a comment: the conversation says so, still resolved.
+    let chip = "CSAT 😀 3/3";
+    until_js(
+        &ana,
+        &format!(
+            "const chip = document.querySelector('[data-testid=csat]');
+             const choice = document.querySelector('.msg.survey [data-testid=survey-choice]');
+             const tap = [...document.querySelectorAll('[data-testid=msg-inbound]')].some((m) => m.textContent.includes('Rated 3/3 · 😀 Great'));
+             const said = document.querySelector('[data-testid=survey-comment]');
+             return !!chip && chip.textContent === '{chip}' && chip.title === 'Comment: {comment}'
+               && !!choice && choice.textContent === '✓ 😀 Great' && tap
+               && !!said && said.parentElement.textContent.includes('{comment}')"
+        ),
+        "the answered survey on the conversation",
+    )
+    .await;
+    let by = js(
+        &ana,
+        "return document.querySelector('.msg.survey .by').textContent",
+    )
+    .await;
+    assert_eq!(by, "Satisfaction survey");
+    let status = ana
+        .execute(TEXT_OF, vec!["[data-testid=status]".into()])
+        .await
+        .unwrap();
+    assert_eq!(status, "resolved", "a survey's answer reopens nothing");
+    let png = screenshot(&ana, "csat-conversation.png").await;
+    eprintln!("screenshot: {}", png.display());
+    let mut problems = accessibility_problems(&ana).await.unwrap_or_default();
+
+    // The bot card counts a bot's conversation handed to people; resolved
+    // without a reply, it is not surveyed.
+    a_bot_hands_over(&server).await;
+
+    // The supervisor's dashboard follows live: all satisfied, one answer,
+    // one survey not sent.
+    until_js(
+        &sam,
+        "const text = (id) => { const e = document.querySelector(`[data-testid=${id}] .value`); return e ? e.textContent : ''; };
+         return text('csat-positive') === '100%' && text('csat-answered') === '1' && text('csat-average') === '5.0/5'
+           && text('csat-response-rate') === '100%' && text('bots-engaged') === '1' && text('bots-handoff-rate') === '100% (1)'
+           && !!document.querySelector('[data-testid=csat-skipped]')",
+        "the CSAT card at 100% with 1 answered and 1 not sent, and the bot card",
+    )
+    .await;
+    let agents = sam
+        .execute(TEXT_OF, vec!["[data-testid=csat-agents] tbody".into()])
+        .await
+        .unwrap();
+    assert_eq!(agents, "Ana11100%5.0/5Sam00——");
+    let skipped = sam
+        .execute(TEXT_OF, vec!["[data-testid=csat-skipped]".into()])
+        .await
+        .unwrap();
+    assert_eq!(skipped, "Not sent: no person replied (1).");
+    let reasons = sam
+        .execute(TEXT_OF, vec!["[data-testid=bots-reasons]".into()])
+        .await
+        .unwrap();
+    assert_eq!(reasons, "the customer asked for a person (1)");
+    let png = screenshot(&sam, "dashboard-csat.png").await;
+    eprintln!("screenshot: {}", png.display());
+    problems.extend(accessibility_problems(&sam).await.unwrap_or_default());
+    assert!(
+        problems.is_empty(),
+        "accessibility problems:\n{}",
+        problems.join("\n")
+    );
+    for c in [ana, sam] {
+        c.close().await.unwrap();
+    }
     server.shutdown().await;
 }

@@ -2,7 +2,8 @@
 //! through signed webhooks, replies reach the fake Graph API and come back
 //! as delivery statuses, notes never leave, a closed window is refused with
 //! 131047 like the real API; a send answered too late is in doubt until its
-//! statuses settle it or an agent sends it again.
+//! statuses settle it or an agent sends it again; customers answer the
+//! satisfaction survey and, asked, comment.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -15,7 +16,9 @@ use std::time::Duration;
 use inbox_core::model::Direction;
 use inbox_core::Inbox;
 use inbox_examples::server::launch::{Delivery, Running};
-use inbox_examples::server::simulator::{run_customers, FakeMeta, LateSend, SimContent};
+use inbox_examples::server::simulator::{
+    run_customers, survey_answer, FakeMeta, LateSend, SimContent,
+};
 
 struct World {
     url: String,
@@ -398,4 +401,72 @@ async fn media_messages_are_served_through_the_media_proxy() {
             ),
         ]
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_answers_the_survey_and_comments_when_asked() {
+    let w = world().await;
+    // The demo asks a minute after the resolution; here at once (the
+    // timers run on the real clock, and the survey is sent at their time).
+    let ada = inbox_core::Actor::new("demo".try_into().unwrap(), "ada".try_into().unwrap());
+    let stored = w
+        .inbox
+        .ports()
+        .store
+        .settings(&ada.tenant)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut doc = stored.document.clone();
+    doc.csat.after = inbox_core::routing::Dur(Duration::ZERO);
+    w.inbox
+        .update_settings(&ada, stored.version, doc)
+        .await
+        .unwrap();
+    // A customer who comments on their first survey (the simulator draws
+    // answers from the customer and the survey).
+    let (wa, pick, comment) = (0..1000)
+        .map(|i| format!("3460030{i:04}"))
+        .find_map(|wa| match survey_answer(&wa, "csat:0:1", 3) {
+            (pick, Some(comment)) => Some((wa, pick, comment)),
+            _ => None,
+        })
+        .unwrap();
+    w.customer_writes(
+        &wa,
+        "Pau Serra",
+        SimContent::Text("¿Tenéis la talla 42?".into()),
+    )
+    .await;
+    let ana = w.sign_in("ana").await;
+    let (id, version) = w.first_unassigned(&ana).await;
+    let replied = w
+        .claim_and_reply(&ana, &id, version, "Sí, la tenemos")
+        .await;
+    let v = replied["conversation"]["version"].clone();
+    let resolve = json!({"version": v, "status": "resolved"});
+    let (s, resolved) = w.on(&ana, &id, "status", "s1", resolve).await;
+    assert_eq!(s, 200, "{resolved}");
+    assert_eq!(w.inbox.dispatch(10).await.unwrap().sent, 1, "the reply");
+    // The timers send the survey: three faces.
+    w.inbox.tick(chrono::Utc::now(), 100).await.unwrap();
+    assert_eq!(w.inbox.dispatch(10).await.unwrap().sent, 1, "the survey");
+    assert_eq!(w.meta.received()[1].kind, "interactive");
+    // The customer taps a face once they read it (quietly: still resolved).
+    let answered = |d: &Value| d["conversation"]["surveys"][0]["answer"].is_object();
+    let d = w.until(&ana, &id, answered).await;
+    let answer = &d["conversation"]["surveys"][0]["answer"];
+    assert_eq!(answer["score"], pick + 1);
+    assert_eq!(d["conversation"]["status"], "resolved");
+    let taps: Vec<&Value> = (d["messages"].as_array().unwrap().iter())
+        .filter(|m| m["content"]["type"] == "interactive")
+        .map(|m| &m["content"]["reply"]["id"])
+        .collect();
+    assert_eq!(taps, [&json!(format!("csat:0:{}", pick + 1))]);
+    // Asked for a comment, they write one, kept with the answer.
+    assert_eq!(w.inbox.dispatch(10).await.unwrap().sent, 1, "the prompt");
+    let commented = |d: &Value| d["conversation"]["surveys"][0]["answer"]["comment"] == comment;
+    let d = w.until(&ana, &id, commented).await;
+    assert_eq!(d["conversation"]["status"], "resolved");
+    assert_eq!(w.meta.received().len(), 3, "{:?}", w.meta.received());
 }

@@ -492,16 +492,14 @@ async fn a_conversation_reads_like_a_chat() {
     })
     .await;
     wait_for(&ana, "[data-testid=day]", |t| t == "Today").await;
-    let link = ana
-        .find(Locator::Css(
-            "[data-testid=messages] a[href='https://example.com/zapatos/42']",
-        ))
-        .await
-        .unwrap();
-    assert_eq!(
-        link.attr("rel").await.unwrap().as_deref(),
-        Some("noopener noreferrer")
-    );
+    // (read in one step: a live refresh may draw the messages again)
+    until_js(
+        &ana,
+        "const link = document.querySelector(\"[data-testid=messages] a[href='https://example.com/zapatos/42']\");
+         return !!link && link.rel === 'noopener noreferrer'",
+        "the customer's link, opening safely",
+    )
+    .await;
     wait_for(&ana, "[data-testid=reactions]", |t| t == "👍").await;
     wait_for(&ana, "[data-testid=quote]", |t| {
         t.contains("Mirad https://example.com")

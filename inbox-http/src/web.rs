@@ -27,6 +27,7 @@ pub const FILES: &[(&str, &str, &str)] = &[
         include_str!("../web/conversation.js"),
     ),
     ("/bots.js", JS, include_str!("../web/bots.js")),
+    ("/csat.js", JS, include_str!("../web/csat.js")),
     ("/attach.js", JS, include_str!("../web/attach.js")),
     ("/lease.js", JS, include_str!("../web/lease.js")),
     ("/composer.js", JS, include_str!("../web/composer.js")),

@@ -145,6 +145,7 @@ function headView(d) {
       channelLine(c),
       c.team ? el("span", { class: "badge", "data-testid": "team" }, t("conv.team", { team: c.team })) : null,
       slaBadge(c),
+      csatChip(c),
       contactButton(),
     ),
     controlsView(c, d.may),

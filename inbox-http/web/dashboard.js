@@ -1,4 +1,5 @@
-// The dashboard: the team's live state and the week's figures.
+// The dashboard: the team's live state and the week's figures (with the
+// customers' satisfaction, csat.js, and what bots did, bots.js).
 "use strict";
 
 // --------------------------------------------------------------- dashboard
@@ -15,11 +16,14 @@ async function loadDashboard() {
   const from = new Date(Date.now() - 7 * 86400e3);
   try {
     const range = new URLSearchParams({ from: from.toISOString(), to: to.toISOString() });
-    const [report, live, costs] = await Promise.all([
+    const [report, live, costs, csat, bots] = await Promise.all([
       api("GET", `/api/metrics?${range}`),
       api("GET", "/api/live"),
-      // (the costs are a card among others: without them the rest shows)
+      // (the costs, satisfaction and bots are cards among others: without
+      // one the rest shows)
       api("GET", `/api/costs?${range}`).catch(() => null),
+      api("GET", `/api/csat?${range}`).catch(() => null),
+      api("GET", `/api/bots/report?${range}`).catch(() => null),
     ]);
     const card = (label, value, id) =>
       el("div", { class: "card", "data-testid": id }, el("div", { class: "value" }, value), el("div", { class: "label" }, label));
@@ -41,6 +45,7 @@ async function loadDashboard() {
         : null,
     ];
     $("#cards").replaceChildren(...cards.filter(Boolean));
+    $("#reports").replaceChildren(...[csat && csatCard(csat), bots && botReportCard(bots)].filter(Boolean));
     $("#loads tbody").replaceChildren(
       ...live.agents.map((a) =>
         el(

@@ -42,6 +42,7 @@ function connectEvents() {
     "transferred", "released", "tagged", "priority_changed", "status_changed", "presence_changed", "sla_met",
     "sla_warning", "sla_breached", "lagged", "settings_changed", "account_signal",
     "bot_engaged", "bot_answered", "bot_failed", "handed_off",
+    "survey_scheduled", "survey_skipped", "survey_sent", "survey_answered",
   ]) {
     es.addEventListener(name, refreshSoon);
   }

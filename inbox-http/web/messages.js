@@ -168,8 +168,12 @@ function describe(content) {
       return t("describe.template", { name: content.name });
     case "button":
       return content.text;
+    case "buttons":
+    case "list":
+      return content.body;
     case "interactive":
       if (content.reply && content.reply.kind === "call_permission") return callPermissionText(content.reply);
+      if (tapText(content.reply)) return tapText(content.reply);
       return (content.reply && (content.reply.title || content.reply.kind)) || t("describe.interactive");
     case "call":
       return callText(content);
@@ -248,9 +252,13 @@ function mediaView(content, m) {
 }
 
 // What a message shows: text with links, a place with its map, cards,
-// media in place.
-function body(content, m) {
+// media in place, the options of buttons and lists (`answer`: the
+// survey's answer, marked on its option).
+function body(content, m, answer) {
   switch (content.type) {
+    case "buttons":
+    case "list":
+      return optionsView(content, answer);
     case "text":
       return el("span", { class: "text" }, ...linked(content.body));
     case "location": {
@@ -312,7 +320,7 @@ function messageView(m, r, v) {
           ? nameOf(m.author.id)
           : m.author.kind === "app"
             ? appAuthor(m)
-            : m.author.id || t("msg.automation")
+            : automationAuthor(m)
         : null;
   const quoted = m.context && m.context.reply_to && v.byExternal[m.context.reply_to];
   const edited = v.edits[m.id];
@@ -320,13 +328,14 @@ function messageView(m, r, v) {
   const emojis = Object.values(v.reactions[m.id] || {}).filter(Boolean);
   const msg = el(
     "div",
-    { class: `msg ${cls}${deleted ? " deleted" : ""}`, "data-testid": `msg-${cls}`, "data-id": m.id },
+    { class: `msg ${cls}${deleted ? " deleted" : ""}${isSurvey(m) ? " survey" : ""}`, "data-testid": `msg-${cls}`, "data-id": m.id },
     by ? el("div", { class: "by" }, r.copies[m.id] ? t("msg.sent-again", { by }) : by) : null,
+    isSurveyComment(m, v.answers) ? el("div", { class: "by", "data-testid": "survey-comment" }, t("csat.comment-label")) : null,
     m.origin === "standby" ? el("div", { class: "passive", "data-testid": "standby" }, t("msg.standby")) : null,
     m.context && m.context.reply_to
       ? el("div", { class: "quote", "data-testid": "quote" }, quoted ? describe(quoted.content).slice(0, 140) : t("msg.earlier"))
       : null,
-    edited ? body(edited) : body(m.content, m),
+    edited ? body(edited) : body(m.content, m, v.answers[m.id]),
     edited ? el("div", { class: "revised", "data-testid": "edited", title: t("msg.before", { text: describe(m.content) }) }, t("msg.edited")) : null,
     deleted ? el("div", { class: "revised", "data-testid": "deleted" }, t("msg.deleted", { time: clock(deleted) })) : null,
     el("div", { class: "foot" }, timeView(m.sent_at || m.created_at), ticks(m), priceTag(m)),
@@ -356,6 +365,8 @@ function historyText(e) {
       return isBot(k.agent) ? null : t("history.released", { name: nameOf(k.agent) }) + why;
     case "handed_off":
       return handoffText(e);
+    case "survey_skipped":
+      return surveySkippedText(k);
     case "status_changed":
       return t("history.status", { who, status: statusName(k.to) }) + (k.snoozed_until ? t("history.until", { time: exact(k.snoozed_until) }) : "");
     case "message_resent":
@@ -374,7 +385,7 @@ function eventView(e) {
 // Messages and history in time order, a separator at each new day.
 function stream(d) {
   const r = resends(d.timeline);
-  const v = revisions(d.messages);
+  const v = { ...revisions(d.messages), answers: surveyAnswers(d.conversation) };
   const items = [
     ...d.messages.filter((m) => !v.folded.has(m.id)).map((m) => ({ at: m.sent_at || m.created_at, view: () => messageView(m, r, v) })),
     ...(d.timeline || []).filter((e) => historyText(e)).map((e) => ({ at: e.at, view: () => eventView(e) })),

@@ -35,6 +35,9 @@ use std::time::Duration;
 use inbox_core::Secret;
 
 mod apps;
+mod surveys;
+
+pub use surveys::{survey_answer, Tap};
 
 /// What the fake needs to know about the number and the inbox.
 #[derive(Debug, Clone)]
@@ -150,6 +153,11 @@ struct MetaState {
     thread_calls: Vec<Value>,
     /// Whether `take` is refused (2494191).
     refuse_takes: bool,
+    /// The name each customer writes with (they answer surveys).
+    names: HashMap<String, String>,
+    /// Customers who answered a survey and comment when asked: what, and
+    /// until when a text counts as the inbox asking.
+    commenting: HashMap<String, (&'static str, std::time::Instant)>,
 }
 
 /// A file the inbox uploaded (an agent's attachment), as the fake Graph
@@ -183,6 +191,8 @@ impl MetaState {
             uploads: Vec::new(),
             thread_calls: Vec::new(),
             refuse_takes: false,
+            names: HashMap::new(),
+            commenting: HashMap::new(),
         }
     }
 }
@@ -253,6 +263,9 @@ pub enum SimContent {
     Edit(String, String),
     /// The customer deletes an earlier message of theirs (by id).
     Revoke(String),
+    /// The customer taps an option of an interactive message (a survey's
+    /// face, a bot's button).
+    Tap(Tap),
 }
 
 impl FakeMeta {
@@ -364,6 +377,7 @@ impl FakeMeta {
         now: DateTime<Utc>,
     ) -> Result<String, String> {
         let id = self.inbound_id(wa_id, now);
+        (self.state().names).insert(wa_id.to_string(), name.to_string());
         let mut message = json!({
             "from": wa_id,
             "id": id,
@@ -436,6 +450,9 @@ impl FakeMeta {
                     "revoke".into(),
                     json!({ "original_message_id": message_id }),
                 );
+            }
+            SimContent::Tap(tap) => {
+                surveys::tap_fields(m, &self.config.display_number, &tap);
             }
             SimContent::ReplyTo(message_id, body) => {
                 m.insert("type".into(), json!("text"));
@@ -892,6 +909,8 @@ async fn graph_send(
         }
         Outcome::Accepted(id, late) => (id, late),
     };
+    // (what the customer does with it: a survey is answered)
+    meta.customer_got(&to, &id, &body);
     let callback = body
         .get("biz_opaque_callback_data")
         .and_then(Value::as_str)
