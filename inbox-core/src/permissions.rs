@@ -64,6 +64,8 @@ pub enum Action {
     ManageAccess,
     /// Import contacts from a list.
     ImportContacts,
+    /// Make, start, pause and cancel broadcasts.
+    ManageBroadcasts,
 }
 
 impl Action {
@@ -74,7 +76,7 @@ impl Action {
     /// use inbox_core::permissions::Action;
     /// assert!(Action::ALL.contains(&Action::Reply));
     /// ```
-    pub const ALL: [Action; 15] = [
+    pub const ALL: [Action; 16] = [
         Action::View,
         Action::ViewAll,
         Action::Claim,
@@ -90,6 +92,7 @@ impl Action {
         Action::ManageDeadLetters,
         Action::ManageAccess,
         Action::ImportContacts,
+        Action::ManageBroadcasts,
     ];
 }
 
@@ -111,6 +114,7 @@ impl std::fmt::Display for Action {
             Action::ManageDeadLetters => "list and replay dead letters",
             Action::ManageAccess => "manage sessions, passwords and API keys",
             Action::ImportContacts => "import contacts",
+            Action::ManageBroadcasts => "manage broadcasts",
         })
     }
 }
@@ -294,7 +298,7 @@ mod tests {
         for (i, action) in Action::ALL.into_iter().enumerate() {
             assert_eq!(action as usize, i, "{action}");
         }
-        assert_eq!(Action::ALL.len(), ImportContacts as usize + 1);
+        assert_eq!(Action::ALL.len(), ManageBroadcasts as usize + 1);
         let agent = [View, Claim, Reply, AddNote, Tag, ChangeStatus];
         for action in Action::ALL {
             assert_eq!(

@@ -12,6 +12,7 @@ mod actions;
 mod app_contacts;
 mod automation;
 mod bots;
+mod broadcasts;
 mod canned;
 mod commit;
 mod config;
@@ -52,6 +53,7 @@ use commit::{Decision, Retry};
 pub use access::{NewApiKey, API_KEY_PREFIX, MIN_SECRET_LEN, TOUCH_EVERY};
 pub use actions::{normalize_tag, parse_mentions, Assignee, Reply};
 pub use automation::OfflineReport;
+pub use broadcasts::{NewBroadcast, Steer, MAX_BROADCAST_RATE, SELECTION_PAGE};
 pub use config::{
     ClaimThread, InboxConfig, OutboxPolicy, ReopenPolicy, ReplyPolicy, ResolveThread, StaleReplies,
     ThreadPolicy,

@@ -158,6 +158,9 @@ macro_rules! store_conformance_suites {
                 imports {
                     import_rows_validated_and_idempotent,
                 }
+                broadcasts {
+                    broadcasts_are_made_steered_and_select_their_recipients,
+                }
                 csat {
                     survey_sent_after_resolve_and_answered_quietly,
                     survey_skipped_when_the_window_closed,

@@ -5,6 +5,7 @@
 pub(crate) mod access;
 pub(crate) mod actions;
 pub(crate) mod bots;
+pub(crate) mod broadcasts;
 pub(crate) mod calls;
 pub(crate) mod coexistence;
 pub(crate) mod consent;

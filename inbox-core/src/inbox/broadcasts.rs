@@ -1,0 +1,266 @@
+//! Broadcasts at work: made and steered by supervisors, run by workers.
+//!
+//! [`Inbox::run_broadcasts`] looks at the due broadcasts of every tenant:
+//! a scheduled one whose time came starts selecting; a selecting one adds
+//! a page of the segment's contacts as recipients (each pending, or
+//! skipped with why: `opted_out` for a marketing template to a customer
+//! who stopped marketing, `no_identity`), then moves its cursor; once the
+//! segment is read it sends. A crash between adding a page and moving the
+//! cursor only adds the same page again, which changes nothing.
+
+use chrono::{DateTime, Utc};
+
+use super::{Actor, Inbox};
+use crate::error::{Error, Result};
+use crate::ids::{BroadcastId, ChannelId};
+use crate::model::{
+    Broadcast, BroadcastState, Contact, Recipient, RecipientState, Segment, TemplateFill,
+};
+use crate::permissions::Action;
+
+/// Contacts read per selection step.
+pub const SELECTION_PAGE: u32 = 500;
+/// The highest rate a broadcast may ask for, in messages per second.
+pub const MAX_BROADCAST_RATE: u32 = 1000;
+
+/// What a supervisor asks for when making a broadcast.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewBroadcast {
+    /// Its id (the caller's: making it again with the same id is a
+    /// duplicate).
+    pub id: BroadcastId,
+    /// A name for people.
+    pub name: String,
+    /// The number it is sent from.
+    pub channel: ChannelId,
+    /// The template and its values.
+    pub template: TemplateFill,
+    /// Who it goes to.
+    pub segment: Segment,
+    /// When it starts (`None`: a draft, started by hand).
+    pub schedule: Option<DateTime<Utc>>,
+    /// Messages per second at most.
+    pub rate_per_second: u32,
+}
+
+/// What a supervisor does to a broadcast.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Steer {
+    /// Start a draft now.
+    Start,
+    /// Stop sending for now.
+    Pause,
+    /// Go on sending.
+    Resume,
+    /// Stop for good.
+    Cancel,
+}
+
+impl Inbox {
+    /// Makes a broadcast (supervisors and admins): the number must be the
+    /// tenant's, the template one of its approved templates, filled as its
+    /// definition asks, and its category known (consent cannot be kept for
+    /// a template of unknown category); the rate at most
+    /// [`MAX_BROADCAST_RATE`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Forbidden`] for an agent; [`Error::InvalidInput`] or a
+    /// content error naming the field; [`Error::Duplicate`] for an id in use.
+    pub async fn create_broadcast(&self, actor: &Actor, new: NewBroadcast) -> Result<Broadcast> {
+        self.agent_allowed(actor, Action::ManageBroadcasts).await?;
+        self.ports
+            .store
+            .channel(&actor.tenant, &new.channel)
+            .await?;
+        let policy = self.policy(&actor.tenant).await?;
+        check_template(&policy.document, &new.template)?;
+        if new.rate_per_second == 0 || new.rate_per_second > MAX_BROADCAST_RATE {
+            let why = format!("from 1 to {MAX_BROADCAST_RATE} messages per second");
+            return Err(Error::invalid("rate_per_second", why));
+        }
+        if new.name.trim().is_empty() || new.name.chars().count() > 200 {
+            return Err(Error::invalid("name", "must be 1 to 200 characters"));
+        }
+        let now = self.now();
+        let b = Broadcast {
+            tenant: actor.tenant.clone(),
+            id: new.id,
+            name: new.name.trim().to_string(),
+            channel: new.channel,
+            template: new.template,
+            segment: new.segment,
+            created_by: actor.agent.clone(),
+            state: match new.schedule {
+                Some(_) => BroadcastState::Scheduled,
+                None => BroadcastState::Draft,
+            },
+            schedule: new.schedule,
+            rate_per_second: new.rate_per_second,
+            selected: 0,
+            cursor: None,
+            last_batch_at: None,
+            created_at: now,
+            finished_at: None,
+            version: 0,
+        };
+        self.ports.store.put_broadcast(&b, None).await?;
+        self.ports.store.broadcast(&actor.tenant, &b.id).await
+    }
+
+    /// Starts, pauses, resumes or cancels a broadcast seen at `version`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Forbidden`] for an agent; [`Error::Conflict`] on a stale
+    /// version; [`Error::InvalidState`] for a move its state does not
+    /// allow (a finished broadcast cannot be resumed).
+    pub async fn steer_broadcast(
+        &self,
+        actor: &Actor,
+        id: &BroadcastId,
+        version: u64,
+        steer: Steer,
+    ) -> Result<Broadcast> {
+        self.agent_allowed(actor, Action::ManageBroadcasts).await?;
+        let mut b = self.ports.store.broadcast(&actor.tenant, id).await?;
+        use BroadcastState as S;
+        let next = match (steer, b.state) {
+            (Steer::Start, S::Draft | S::Scheduled) => S::Selecting,
+            (Steer::Pause, S::Scheduled | S::Selecting | S::Sending) => S::Paused,
+            (Steer::Resume, S::Paused) if b.selected == 0 && b.cursor.is_none() => S::Selecting,
+            (Steer::Resume, S::Paused) => S::Sending,
+            (Steer::Cancel, S::Draft | S::Scheduled | S::Selecting | S::Sending | S::Paused) => {
+                S::Cancelled
+            }
+            (_, state) => {
+                return Err(Error::InvalidState(format!(
+                    "a {} broadcast cannot be {}",
+                    state.as_str(),
+                    steered(steer)
+                )))
+            }
+        };
+        b.state = next;
+        if next == S::Cancelled {
+            b.finished_at = Some(self.now());
+        }
+        self.ports.store.put_broadcast(&b, Some(version)).await?;
+        self.ports.store.broadcast(&actor.tenant, id).await
+    }
+
+    /// Works the due broadcasts of every tenant (up to `limit`): starts
+    /// the scheduled ones whose time came, selects a page of recipients of
+    /// those selecting. Returns how many it worked on. A broadcast another
+    /// worker moved first is left to it.
+    pub async fn run_broadcasts(&self, limit: u32) -> Result<u32> {
+        let now = self.now();
+        let due = self.ports.store.due_broadcasts(now, limit).await?;
+        let mut worked = 0;
+        for mut b in due {
+            let result = match b.state {
+                BroadcastState::Scheduled => {
+                    let v = b.version;
+                    b.state = BroadcastState::Selecting;
+                    self.ports.store.put_broadcast(&b, Some(v)).await
+                }
+                BroadcastState::Selecting => self.select_page(b.clone()).await,
+                _ => Ok(()),
+            };
+            match result {
+                Ok(()) => worked += 1,
+                Err(Error::Conflict(_)) => {}
+                Err(e) if e.is_retryable() => return Err(e),
+                Err(e) => tracing::error!(broadcast = %b.id, error = %e, "broadcast not worked on"),
+            }
+        }
+        Ok(worked)
+    }
+
+    /// One selection step of `b`: a page of its segment added as
+    /// recipients, the cursor moved; the last page moves it to sending.
+    pub(super) async fn select_page(&self, mut b: Broadcast) -> Result<()> {
+        let store = &self.ports.store;
+        let page = store
+            .segment_contacts(&b.tenant, &b.segment, b.cursor.as_ref(), SELECTION_PAGE)
+            .await?;
+        let policy = self.policy(&b.tenant).await?;
+        let marketing = template_is_marketing(&policy.document, &b.template);
+        let recipients: Vec<Recipient> = page.iter().map(|c| first_state(c, marketing)).collect();
+        let added = store.add_recipients(&b.tenant, &b.id, &recipients).await?;
+        let expected = b.version;
+        b.selected += added;
+        if let Some(last) = page.last() {
+            b.cursor = Some(last.id.clone());
+        }
+        if (page.len() as u32) < SELECTION_PAGE {
+            b.state = BroadcastState::Sending;
+        }
+        store.put_broadcast(&b, Some(expected)).await
+    }
+}
+
+/// The words for a move, in errors.
+fn steered(s: Steer) -> &'static str {
+    match s {
+        Steer::Start => "started",
+        Steer::Pause => "paused",
+        Steer::Resume => "resumed",
+        Steer::Cancel => "cancelled",
+    }
+}
+
+/// The template must be one of the tenant's approved ones, its fill
+/// complete, and its category known.
+fn check_template(settings: &crate::settings::TenantSettings, fill: &TemplateFill) -> Result<()> {
+    let def = settings
+        .templates
+        .iter()
+        .find(|t| t.name == fill.name && t.language == fill.language)
+        .ok_or_else(|| {
+            let why = format!(
+                "no template {:?} in {:?} is known to this tenant",
+                fill.name, fill.language
+            );
+            Error::invalid("template.name", why)
+        })?;
+    if def.category.is_none() {
+        let why =
+            "its category is not known: sync the templates from WhatsApp (or declare it) first";
+        return Err(Error::invalid("template.name", why));
+    }
+    let content = def.fill(fill)?;
+    settings.check_template(&content)
+}
+
+/// Whether the broadcast's template may be marketing (the dispatcher's
+/// rule: unknown categories count as marketing).
+fn template_is_marketing(settings: &crate::settings::TenantSettings, fill: &TemplateFill) -> bool {
+    let content = crate::model::Content::Template {
+        name: fill.name.clone(),
+        language: fill.language.clone(),
+        components: serde_json::Value::Null,
+    };
+    settings.may_be_marketing(&content)
+}
+
+/// A selected contact's first state: skipped when it cannot or must not
+/// get the broadcast.
+fn first_state(c: &Contact, marketing: bool) -> Recipient {
+    let reason = if !c.identity.is_known() {
+        Some("no_identity")
+    } else if marketing && !c.accepts_marketing() {
+        Some("opted_out")
+    } else {
+        None
+    };
+    Recipient {
+        contact: c.id.clone(),
+        state: match reason {
+            Some(_) => RecipientState::Skipped,
+            None => RecipientState::Pending,
+        },
+        message: None,
+        reason: reason.map(str::to_string),
+    }
+}
