@@ -42,8 +42,7 @@ function surveyAnswers(c) {
 // (`answers`: as surveyAnswers gives them).
 function isSurveyComment(m, answers) {
   if (m.direction !== "inbound" || m.content.type !== "text") return false;
-  const text = m.content.body.trim();
-  return Object.values(answers).some((a) => a.comment && Date.parse(m.created_at) >= Date.parse(a.at) && text.startsWith(a.comment));
+  return Object.values(answers).some((a) => a.comment_message === m.id);
 }
 
 // A customer's tap on a survey, in words ("Rated 3/3 · 😀 Great"); null

@@ -175,6 +175,7 @@ impl Inbox {
         &self,
         c: &mut Conversation,
         reply: &SurveyReply,
+        message: &crate::ids::MessageId,
         events: &mut Vec<EventKind>,
         now: DateTime<Utc>,
     ) -> Result<Vec<(Message, OutboxEntry)>> {
@@ -186,6 +187,7 @@ impl Inbox {
             SurveyReply::Comment(text) => {
                 if let Some(a) = s.answer.as_mut() {
                     a.comment = Some(text.clone());
+                    a.comment_message = Some(message.clone());
                     s.comment_until = None;
                     events.push(EventKind::SurveyAnswered {
                         score: a.score,
@@ -205,6 +207,7 @@ impl Inbox {
                     scale: *scale,
                     at: now,
                     comment: None,
+                    comment_message: None,
                 });
                 s.comment_until = prompt.as_ref().map(|(_, until)| *until);
                 events.push(EventKind::SurveyAnswered {

@@ -344,7 +344,9 @@ impl Inbox {
             }
         };
         let (prompts, outbox): (Vec<_>, Vec<_>) = match &arrived.survey {
-            Some(reply) => self.record_survey_reply(&mut conversation, reply, &mut events, now)?,
+            Some(reply) => {
+                self.record_survey_reply(&mut conversation, reply, &message.id, &mut events, now)?
+            }
             None => Vec::new(),
         }
         .into_iter()

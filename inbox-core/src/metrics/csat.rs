@@ -24,7 +24,7 @@
 //! let row = |score: Option<u8>| SurveyRow {
 //!     channel: "main".into(), agent: Some("ana".into()), team: None, by_bot: false,
 //!     resolved_at: at, sent: true, skipped: None,
-//!     answer: score.map(|score| CsatAnswer { score, scale: CsatScale::Faces, at, comment: None }),
+//!     answer: score.map(|score| CsatAnswer { score, scale: CsatScale::Faces, at, comment: None, comment_message: None }),
 //! };
 //! let r = CsatReport::compute(&[row(Some(3)), row(Some(1)), row(None)]);
 //! assert_eq!((r.total.sent, r.total.answered), (3, 2));

@@ -102,6 +102,9 @@ pub struct CsatAnswer {
     /// What the customer added, if they did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
+    /// The customer's message that is the comment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment_message: Option<MessageId>,
 }
 
 /// A survey's message, queued.

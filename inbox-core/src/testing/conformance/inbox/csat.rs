@@ -95,8 +95,16 @@ pub(crate) async fn survey_sent_after_resolve_and_answered_quietly<
     says(&f, "1001", "t2", wa, "  Very quick, thanks ").await;
     let conv = stored(&f, &c).await;
     assert_eq!(conv.status, ConversationStatus::Resolved);
-    let comment = conv.surveys[0].answer.clone().unwrap().comment;
-    assert_eq!(comment.as_deref(), Some("Very quick, thanks"));
+    let answer = conv.surveys[0].answer.clone().unwrap();
+    assert_eq!(answer.comment.as_deref(), Some("Very quick, thanks"));
+    let said = messages_of(&f, &c)
+        .await
+        .into_iter()
+        .find(|m| answer.comment_message.as_ref() == Some(&m.id));
+    assert!(
+        said.is_some_and(|m| m.direction == Direction::Inbound),
+        "the comment's message"
+    );
     f.inbox.ingest(tap(&f, "t3", wa, "csat:0:1")).await.unwrap();
     assert_eq!(
         stored(&f, &c).await.surveys[0]
