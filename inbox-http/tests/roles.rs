@@ -40,6 +40,9 @@ fn refused(method: &str, template: &str) -> (bool, bool, bool) {
         | ("delete", "/agents/{id}/sessions")
         | ("put", "/agents/{id}/password") => SUPERVISOR,
         ("get", "/keys") | ("post", "/keys") | ("delete", "/keys/{key}") => AGENT_AND_SUPERVISOR,
+        // Anyone who may reply may start a conversation (here: with the
+        // contact of ana's conversation, so the template is added to it).
+        ("post", "/conversations") | ("get", "/templates/{name}/{language}") => NOBODY,
         _ => NOBODY,
     }
 }

@@ -17,6 +17,7 @@ pub(crate) mod history;
 pub(crate) mod ingest;
 pub(crate) mod live;
 pub(crate) mod metrics;
+pub(crate) mod outbound;
 pub(crate) mod routing;
 pub(crate) mod settings;
 pub(crate) mod signals;
