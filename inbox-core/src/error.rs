@@ -490,6 +490,8 @@ worded_enum! {
         Message = "message",
         /// A dead letter.
         DeadLetter = "dead letter",
+        /// A message template of a tenant.
+        Template = "template",
         /// A tenant's settings document.
         Settings = "settings",
         /// A team's round-robin cursor (two assignments raced for it).

@@ -85,6 +85,11 @@ pub enum EventKind {
         channel: ChannelId,
         /// The customer.
         contact: ContactId,
+        /// The business opened it (a template sent first), not the
+        /// customer: no rules run then; they run when the customer first
+        /// answers.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        by_business: bool,
     },
     /// A resolved or snoozed conversation was reopened by a customer message.
     ConversationReopened {

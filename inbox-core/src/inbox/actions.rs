@@ -7,11 +7,11 @@ use crate::error::{Error, Result, Unique};
 use crate::event::{Event, EventKind, Ownership};
 use crate::ids::{AgentId, ConversationId, MessageId, TeamId, TenantId};
 use crate::model::{
-    limits, Agent, Author, Content, ConversationStatus, DeliveryState, Direction, Message,
-    Presence, Priority, ResponseTime,
+    limits, Agent, Author, Content, ConversationStatus, Direction, Message, Presence, Priority,
+    ResponseTime,
 };
 use crate::permissions::{self, Action};
-use crate::ports::{Changeset, OutboxEntry};
+use crate::ports::Changeset;
 
 /// Where to hand a conversation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,7 +74,7 @@ struct Resend<'a> {
     quoted: Option<String>,
 }
 
-fn validate_key(key: &str) -> Result<()> {
+pub(super) fn validate_key(key: &str) -> Result<()> {
     if key.trim().is_empty() {
         return Err(Error::invalid("idempotency_key", "must not be empty"));
     }
@@ -91,6 +91,24 @@ fn validate_key(key: &str) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// Fails unless `identity` has a phone number: an authentication template
+/// cannot go to a business-scoped user id (WhatsApp would refuse it with
+/// 131062).
+pub(super) fn phone_for_authentication(identity: &crate::model::ContactIdentity) -> Result<()> {
+    if identity.wa_id.is_some() {
+        return Ok(());
+    }
+    Err(Error::content(
+        "template",
+        crate::error::ContentProblem::Invalid {
+            reason: format!(
+                "authentication templates need the customer's phone number; {} is known only by a WhatsApp user id",
+                identity.handle()
+            ),
+        },
+    ))
 }
 
 /// Normalises a tag: trimmed, lower-case, 1 to 64 characters, no control
@@ -140,7 +158,11 @@ pub fn parse_mentions(text: &str, agents: &[Agent]) -> Vec<AgentId> {
 
 impl Inbox {
     /// Load of an agent against capacity, as a warning if over.
-    async fn capacity_warning(&self, agent: &Agent, adding: u32) -> Result<Option<String>> {
+    pub(super) async fn capacity_warning(
+        &self,
+        agent: &Agent,
+        adding: u32,
+    ) -> Result<Option<String>> {
         if agent.capacity == 0 {
             return Ok(None);
         }
@@ -353,18 +375,7 @@ impl Inbox {
         let conversation = self.conversation_state(actor, id).await?;
         let store = &self.ports.store;
         let contact = store.contact(&actor.tenant, &conversation.contact).await?;
-        if contact.identity.wa_id.is_some() {
-            return Ok(());
-        }
-        Err(Error::content(
-            "template",
-            crate::error::ContentProblem::Invalid {
-                reason: format!(
-                    "authentication templates need the customer's phone number; {} is known only by a WhatsApp user id",
-                    contact.identity.handle()
-                ),
-            },
-        ))
+        phone_for_authentication(&contact.identity)
     }
 
     /// Whether `actor` may reply to conversation `id` now (seen at
@@ -637,20 +648,18 @@ impl Inbox {
                 c.human_replied_at = Some(now);
                 c.first_response_at.get_or_insert(now);
                 c.waiting_since = None;
-                let author = Author::Agent(d.agent.id.clone());
                 let content = reply.content.clone();
-                let id = message_id.clone();
-                let mut message = super::written(c, id, author, Direction::Outbound, content, now);
-                message.idempotency_key = Some(reply.idempotency_key.clone());
+                let (mut message, entry) = super::queued(
+                    c,
+                    message_id.clone(),
+                    &d.agent.id,
+                    content,
+                    &reply.idempotency_key,
+                    now,
+                );
                 message.context.reply_to = quoted.clone();
-                message.delivery = Some(DeliveryState::pending(now));
                 message.response = response;
-                d.outbox.push(OutboxEntry {
-                    tenant: c.tenant.clone(),
-                    message: message_id.clone(),
-                    not_before: now,
-                    attempts: 0,
-                });
+                d.outbox.push(entry);
                 if let Some(r) = &resend {
                     d.emit(EventKind::MessageResent {
                         original: r.original.clone(),
@@ -700,7 +709,7 @@ impl Inbox {
     }
 
     /// The outcome of an earlier request with this idempotency key, if any.
-    async fn replayed(
+    pub(super) async fn replayed(
         &self,
         actor: &Actor,
         id: &ConversationId,

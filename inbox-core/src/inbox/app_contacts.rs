@@ -84,22 +84,13 @@ impl Inbox {
 
     /// A new contact known from the app only.
     fn app_contact(&self, tenant: &crate::ids::TenantId, a: &InboundAppContact) -> Result<Contact> {
-        Ok(Contact {
-            tenant: tenant.clone(),
-            id: self.new_id("contact")?,
-            identity: a.contact.clone(),
-            profile_name: None,
-            username: None,
-            marketing: None,
-            app_name: None,
-            app_name_at: None,
-            display_name: None,
-            tags: Vec::new(),
-            attributes: Default::default(),
-            created_at: self.now(),
-            merged_into: None,
-            version: 0,
-        })
+        let id = self.new_id("contact")?;
+        Ok(Contact::new(
+            tenant.clone(),
+            id,
+            a.contact.clone(),
+            self.now(),
+        ))
     }
 }
 

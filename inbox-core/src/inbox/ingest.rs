@@ -263,6 +263,7 @@ impl Inbox {
                 || consent.is_some()
                 || survey.is_some()
                 || !live
+                || c.awaits_first_answer()
                 || reopens(policy.reopen(), c, now)
         });
         let with_calendar = latest.as_ref().map(|c| (c, policy.sla.calendar_for(c)));
@@ -324,7 +325,14 @@ impl Inbox {
             }
         };
         let opened = before.is_none();
-        let reopened = !quiet && !opened && reopen(&mut conversation, &mut events);
+        // The first answer to a conversation the business started opens
+        // it for the team (as a new one: `conversation_opened` rules run).
+        let answers_start = !quiet && !opened && conversation.awaits_first_answer();
+        if answers_start {
+            super::outbound::answered(&mut conversation, &mut events);
+        }
+        let reopened =
+            !quiet && !opened && !answers_start && reopen(&mut conversation, &mut events);
         if reopened {
             super::csat::wrote_first(&mut conversation, &mut events);
         }
@@ -362,6 +370,9 @@ impl Inbox {
         };
         let mut triggers: Vec<TriggerKind> =
             events.iter().filter_map(TriggerKind::from_event).collect();
+        if answers_start {
+            triggers.push(TriggerKind::ConversationOpened);
+        }
         if !quiet {
             triggers.push(TriggerKind::MessageReceived);
         }
@@ -464,6 +475,7 @@ impl Inbox {
         let opened = EventKind::ConversationOpened {
             channel: channel.id.clone(),
             contact: contact.id.clone(),
+            by_business: false,
         };
         Ok((c, opened))
     }
@@ -481,22 +493,9 @@ impl Inbox {
             let id: ContactId = self.new_id("contact")?;
             let mut identity = msg.from.clone();
             apply_identity_change(&msg.content, &mut identity);
-            let contact = Contact {
-                tenant: tenant.clone(),
-                id: id.clone(),
-                identity,
-                profile_name: msg.profile_name.clone(),
-                username: msg.username.clone().filter(|u| !u.trim().is_empty()),
-                marketing: None,
-                app_name: None,
-                app_name_at: None,
-                display_name: None,
-                tags: Vec::new(),
-                attributes: Default::default(),
-                created_at: now,
-                merged_into: None,
-                version: 1,
-            };
+            let mut contact = Contact::new(tenant.clone(), id.clone(), identity, now);
+            contact.profile_name = msg.profile_name.clone();
+            contact.username = msg.username.clone().filter(|u| !u.trim().is_empty());
             let event = Event::new(
                 tenant.clone(),
                 now,

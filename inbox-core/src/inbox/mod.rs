@@ -28,6 +28,7 @@ mod history;
 mod imports;
 mod ingest;
 mod leases;
+mod outbound;
 mod policies;
 mod pricing;
 mod queue;
@@ -67,6 +68,7 @@ use history::IMPORTED_READ_ONLY;
 pub use history::{IMPORTED_PREFIX, MEDIA_PLACEHOLDER};
 pub use imports::{ImportProblem, ImportReport, ImportRow, MAX_IMPORT_ROWS};
 pub use ingest::CUSTOMER_WINDOW;
+pub use outbound::{StartConversation, StartTo};
 pub use policies::{MAX_HISTORY_PAGE, SETTINGS_RECHECK};
 pub use subscribe::AGENT_REFRESH;
 pub use timers::TickReport;
@@ -227,6 +229,31 @@ pub(crate) fn written(
         response: None,
         origin: crate::model::Origin::Live,
     }
+}
+
+/// An outbound message by `agent` in `c` at `now`, queued to be sent:
+/// written ([`written`]), keyed by `idempotency_key`, its delivery
+/// pending, with its outbox entry.
+pub(crate) fn queued(
+    c: &mut Conversation,
+    id: crate::ids::MessageId,
+    agent: &AgentId,
+    content: crate::model::Content,
+    idempotency_key: &str,
+    now: DateTime<Utc>,
+) -> (Message, OutboxEntry) {
+    let author = crate::model::Author::Agent(agent.clone());
+    let direction = crate::model::Direction::Outbound;
+    let mut message = written(c, id, author, direction, content, now);
+    message.idempotency_key = Some(idempotency_key.to_string());
+    message.delivery = Some(crate::model::DeliveryState::pending(now));
+    let entry = OutboxEntry {
+        tenant: c.tenant.clone(),
+        message: message.id.clone(),
+        not_before: now,
+        attempts: 0,
+    };
+    (message, entry)
 }
 
 /// The shared team inbox.

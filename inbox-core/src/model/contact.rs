@@ -23,6 +23,33 @@ pub struct ContactIdentity {
 }
 
 impl Contact {
+    /// A new contact of `tenant` known by `identity` only (no names, tags,
+    /// attributes or choices), first seen `now`, at version 1 (as it is
+    /// inserted).
+    pub fn new(
+        tenant: TenantId,
+        id: ContactId,
+        identity: ContactIdentity,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            tenant,
+            id,
+            identity,
+            profile_name: None,
+            username: None,
+            marketing: None,
+            app_name: None,
+            app_name_at: None,
+            display_name: None,
+            tags: Vec::new(),
+            attributes: BTreeMap::new(),
+            created_at: now,
+            merged_into: None,
+            version: 1,
+        }
+    }
+
     /// Whether marketing messages may go to this customer: not when they
     /// stopped them in WhatsApp (and have not resumed them since).
     pub fn accepts_marketing(&self) -> bool {

@@ -68,6 +68,28 @@ impl std::fmt::Display for Priority {
     }
 }
 
+/// How a conversation the business started began.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Started {
+    /// Who started it.
+    pub by: StartedBy,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// Who started a conversation the business opened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "kind", content = "id", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum StartedBy {
+    /// An agent, from the inbox.
+    Agent(AgentId),
+    /// An API key (its service account), from another system.
+    Api(AgentId),
+}
+
 /// A thread between a contact and a channel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -167,6 +189,11 @@ pub struct Conversation {
     /// [`MAX_SURVEYS_KEPT`](super::MAX_SURVEYS_KEPT)).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub surveys: Vec<super::SurveyState>,
+    /// Who started it and when, if the business did (a template sent
+    /// first: [`Inbox::start_conversation`](crate::Inbox::start_conversation));
+    /// `None` when the customer wrote first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started: Option<Started>,
     /// Optimistic-concurrency version; every change increments it.
     pub version: u64,
 }
@@ -214,6 +241,7 @@ impl Conversation {
             bot: None,
             human_replied_at: None,
             surveys: Vec::new(),
+            started: None,
             version: 0,
         }
     }
@@ -242,6 +270,13 @@ impl Conversation {
     /// ```
     pub fn window_open(&self, now: DateTime<Utc>) -> bool {
         self.window_expires_at.is_some_and(|at| now < at)
+    }
+
+    /// Whether the business started it and the customer has not written
+    /// in it yet: their first message opens it for the team as a new
+    /// conversation would (rules on `conversation_opened` run).
+    pub fn awaits_first_answer(&self) -> bool {
+        self.started.is_some() && self.last_customer_message_at.is_none()
     }
 
     /// Whether `agent` owns the conversation.

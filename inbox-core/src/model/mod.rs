@@ -30,7 +30,7 @@ pub use content::{
     CallOutcome, ContactCard, Content, InteractiveReply, MediaKind, MediaRef, OrderItem,
     OutboundButton, OutboundSection, ReplyContext, SystemChange,
 };
-pub use conversation::{Conversation, ConversationStatus, Priority};
+pub use conversation::{Conversation, ConversationStatus, Priority, Started, StartedBy};
 pub use delivery::{DeliveryState, DeliveryStatus, DeliveryUpdate, Pricing, ProviderError};
 pub use history::HistoryImport;
 pub use message::{Author, Direction, Message, Origin, ResponseTime};

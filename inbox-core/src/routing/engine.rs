@@ -22,7 +22,11 @@ impl TriggerKind {
     pub fn from_event(kind: &EventKind) -> Option<Self> {
         Some(match kind {
             EventKind::MessageReceived { .. } => TriggerKind::MessageReceived,
-            EventKind::ConversationOpened { .. } => TriggerKind::ConversationOpened,
+            // (one the business opened waits for the customer's answer:
+            // that is when it is opened for the team)
+            EventKind::ConversationOpened {
+                by_business: false, ..
+            } => TriggerKind::ConversationOpened,
             EventKind::ConversationReopened { .. } => TriggerKind::ConversationReopened,
             EventKind::StatusChanged { .. } => TriggerKind::StatusChanged,
             EventKind::Tagged { added, .. } if !added.is_empty() => TriggerKind::TagAdded,

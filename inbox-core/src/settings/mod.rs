@@ -186,25 +186,44 @@ impl TenantSettings {
     /// assert!(settings.check_template(&Content::text("hi")).is_ok());
     /// ```
     pub fn check_template(&self, content: &crate::model::Content) -> Result<()> {
-        use crate::error::ContentProblem;
-        use crate::model::{Content, TemplateStatus};
-        let Content::Template { name, language, .. } = content else {
+        let crate::model::Content::Template { name, language, .. } = content else {
             return Ok(());
         };
         if self.templates.is_empty() {
             return Ok(());
         }
+        self.sendable_template(name, language)?.check(content)
+    }
+
+    /// The template `name` in `language` if it may be sent: one of this
+    /// tenant's, approved by Meta (or declared by hand, without a status).
+    /// Refused as [`TenantSettings::check_template`] refuses it: an
+    /// unknown template on `template.name` (saying which languages it
+    /// exists in), another status on `template.status`.
+    ///
+    /// ```
+    /// use inbox_core::model::TemplateDefinition;
+    /// use inbox_core::settings::TenantSettings;
+    /// let mut settings = TenantSettings::default();
+    /// settings.templates.push(TemplateDefinition::new("welcome", "es"));
+    /// assert!(settings.sendable_template("welcome", "es").is_ok());
+    /// let err = settings.sendable_template("welcome", "en").unwrap_err();
+    /// assert!(err.to_string().contains("it exists in es"), "{err}");
+    /// ```
+    pub fn sendable_template(&self, name: &str, language: &str) -> Result<&TemplateDefinition> {
+        use crate::error::ContentProblem;
+        use crate::model::TemplateStatus;
         let invalid =
             |field: &str, reason: String| Error::content(field, ContentProblem::Invalid { reason });
         let Some(def) = self
             .templates
             .iter()
-            .find(|t| &t.name == name && &t.language == language)
+            .find(|t| t.name == name && t.language == language)
         else {
             let languages: Vec<&str> = self
                 .templates
                 .iter()
-                .filter(|t| &t.name == name)
+                .filter(|t| t.name == name)
                 .map(|t| t.language.as_str())
                 .collect();
             let known = match languages.as_slice() {
@@ -217,7 +236,7 @@ impl TenantSettings {
             ));
         };
         match &def.status {
-            None | Some(TemplateStatus::Approved) => def.check(content),
+            None | Some(TemplateStatus::Approved) => Ok(def),
             Some(status) => Err(invalid(
                 "template.status",
                 format!("{name:?} ({language}) is {status} at Meta; only an approved template can be sent"),

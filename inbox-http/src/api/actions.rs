@@ -52,17 +52,40 @@ impl<F: serde::de::DeserializeOwned + Send> FromRequest<AppState> for Act<F> {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
         let (head, req) = ActHead::read(req, state).await?;
-        let content_type = req.headers().get(header::CONTENT_TYPE).cloned();
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|e| rejected(e.status(), e.body_text()))?;
-        let mut json = Request::new(axum::body::Body::from(bytes.clone()));
-        if let Some(ct) = content_type {
-            json.headers_mut().insert(header::CONTENT_TYPE, ct);
-        }
-        let Json(form) = Json::<F>::from_request(json, state).await?;
+        let (form, bytes) = json_form(req, state).await?;
         head.with(form, &bytes)
     }
+}
+
+/// The JSON form of `req`'s body, with the body's bytes (what the
+/// request's digest binds).
+pub(super) async fn json_form<F: serde::de::DeserializeOwned>(
+    req: Request,
+    state: &AppState,
+) -> Result<(F, Bytes), ApiError> {
+    let content_type = req.headers().get(header::CONTENT_TYPE).cloned();
+    let bytes = Bytes::from_request(req, state)
+        .await
+        .map_err(|e| rejected(e.status(), e.body_text()))?;
+    let mut json = Request::new(axum::body::Body::from(bytes.clone()));
+    if let Some(ct) = content_type {
+        json.headers_mut().insert(header::CONTENT_TYPE, ct);
+    }
+    let Json(form) = Json::<F>::from_request(json, state).await?;
+    Ok((form, bytes))
+}
+
+/// A request's `Idempotency-Key` header: required, 1-200 characters.
+pub(super) fn required_key(headers: &header::HeaderMap) -> Result<String, ApiError> {
+    headers
+        .get(KEY_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && k.len() <= 200)
+        .map(str::to_string)
+        .ok_or_else(|| {
+            ApiError::bad_request("the Idempotency-Key header is required (1-200 characters)")
+        })
 }
 
 /// What every action request has before its body: the signed-in agent,
@@ -89,16 +112,7 @@ impl ActHead {
         let id = params
             .remove("id")
             .ok_or_else(|| ApiError::bad_request("the path names no conversation"))?;
-        let key = parts
-            .headers
-            .get(KEY_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-            .filter(|k| !k.is_empty() && k.len() <= 200)
-            .ok_or_else(|| {
-                ApiError::bad_request("the Idempotency-Key header is required (1-200 characters)")
-            })?
-            .to_string();
+        let key = required_key(&parts.headers)?;
         // Nested routers see the path without its prefix: the conversation
         // id is bound separately. The query is part of the request.
         let query = parts.uri.query().unwrap_or_default();
@@ -140,38 +154,10 @@ impl<F> Act<F> {
         self,
         act: impl AsyncFnOnce(&Self) -> ApiResult<T>,
     ) -> ApiResult<Response> {
-        let reservation = match self.state.idempotency.begin(
-            &self.actor.agent,
-            &self.key,
-            self.digest,
-        ) {
-            Seen::New(r) => r,
-            Seen::Replay(status, body) => {
-                self.still_visible().await?;
-                return Ok(json_answer(status, body));
-            }
-            Seen::Reused => return Err(idempotency::reused()),
-            Seen::InProgress => return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "idempotency_key_in_use",
-                "a request with this Idempotency-Key is still being answered; retry in a moment",
-            )),
-        };
-        let (status, body) = match act(&self).await {
-            Ok(v) => (
-                StatusCode::OK,
-                serde_json::to_string(&v).map_err(|e| {
-                    ApiError::internal(StatusCode::INTERNAL_SERVER_ERROR, "internal", &e)
-                })?,
-            ),
-            // Worth retrying, or not this request's answer: not kept.
-            Err(e) if e.status.is_server_error() || e.code == "idempotency_key_reused" => {
-                return Err(e)
-            }
-            Err(e) => (e.status, serde_json::to_string(&e).unwrap_or_default()),
-        };
-        reservation.finish(status, body.clone());
-        Ok(json_answer(status, body))
+        let (agent, key) = (&self.actor.agent, &self.key);
+        let replayed = async |_: &str| self.still_visible().await;
+        let acted = async || act(&self).await.map(|v| (StatusCode::OK, v));
+        run_once(&self.state, agent, key, self.digest, replayed, acted).await
     }
 
     /// Fails unless the agent may (still) see the conversation: a replayed
@@ -221,6 +207,51 @@ impl<F> Act<F> {
             .map(String::as_str)
             .ok_or_else(|| ApiError::bad_request(format!("the path has no {name}")))
     }
+}
+
+/// Runs a request once per idempotency key (`key` of `agent`, bound to
+/// the request's `digest`): the same request again gets the stored answer
+/// (errors included, except those worth retrying) once `replayed` accepts
+/// it (given the stored answer: the agent may still see what it shows);
+/// another request under the key is refused (see [`idempotency`]); a new
+/// one is answered by `act` with its status.
+pub(super) async fn run_once<T: Serialize>(
+    state: &AppState,
+    agent: &AgentId,
+    key: &str,
+    digest: RequestDigest,
+    replayed: impl AsyncFnOnce(&str) -> ApiResult<()>,
+    act: impl AsyncFnOnce() -> ApiResult<(StatusCode, T)>,
+) -> ApiResult<Response> {
+    let reservation =
+        match state.idempotency.begin(agent, key, digest) {
+            Seen::New(r) => r,
+            Seen::Replay(status, body) => {
+                replayed(&body).await?;
+                return Ok(json_answer(status, body));
+            }
+            Seen::Reused => return Err(idempotency::reused()),
+            Seen::InProgress => return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "idempotency_key_in_use",
+                "a request with this Idempotency-Key is still being answered; retry in a moment",
+            )),
+        };
+    let (status, body) = match act().await {
+        Ok((status, v)) => (
+            status,
+            serde_json::to_string(&v).map_err(|e| {
+                ApiError::internal(StatusCode::INTERNAL_SERVER_ERROR, "internal", &e)
+            })?,
+        ),
+        // Worth retrying, or not this request's answer: not kept.
+        Err(e) if e.status.is_server_error() || e.code == "idempotency_key_reused" => {
+            return Err(e)
+        }
+        Err(e) => (e.status, serde_json::to_string(&e).unwrap_or_default()),
+    };
+    reservation.finish(status, body.clone());
+    Ok(json_answer(status, body))
 }
 
 /// The core's refusal of a key already used on another conversation is a

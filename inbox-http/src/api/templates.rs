@@ -6,11 +6,12 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::Serialize;
 
-use inbox_core::model::{TemplateComponent, TemplateDefinition};
+use inbox_core::model::{TemplateComponent, TemplateDefinition, TemplateSlot};
 use inbox_whatsapp::templates::{sync_templates_by, TemplateAccount};
 
 use super::Caller;
 use crate::error::{ApiError, ApiResult};
+use crate::extract::Path;
 
 /// A template as agents pick it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -82,6 +83,33 @@ impl From<TemplateDefinition> for TemplateView {
 pub async fn templates(Caller(s, a): Caller) -> ApiResult<Json<Vec<TemplateView>>> {
     let list = s.inbox.templates(&a).await?;
     Ok(Json(list.into_iter().map(Into::into).collect()))
+}
+
+/// A template with the values it takes, for a form.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TemplateForm {
+    /// The template.
+    #[serde(flatten)]
+    pub template: TemplateView,
+    /// Its values, one input each, in order: `field` is where the value
+    /// goes in a fill (`header`, `body[0]`, `buttons.1[0]`) and what an
+    /// error about it names.
+    pub slots: Vec<TemplateSlot>,
+}
+
+/// `GET /api/templates/{name}/{language}`: a template the agent may send,
+/// with the values it takes (to fill it: `POST /api/conversations`).
+#[utoipa::path(get, path = "/api/templates/{name}/{language}", tag = "conversations", params(("name" = String, Path, description = "The template's name"), ("language" = String, Path, description = "Its language code, e.g. `en_US`")), responses((status = 200, body = TemplateForm), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError, description = "not_found: no such template in that language that the agent may send")))]
+pub async fn template(
+    Caller(s, a): Caller,
+    Path((name, language)): Path<(String, String)>,
+) -> ApiResult<Json<TemplateForm>> {
+    let t = s.inbox.template(&a, &name, &language).await?;
+    let slots = t.slots();
+    Ok(Json(TemplateForm {
+        template: t.into(),
+        slots,
+    }))
 }
 
 /// A bot of the tenant, as agents pick one.

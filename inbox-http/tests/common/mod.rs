@@ -143,6 +143,7 @@ impl World {
         case.template
             .replace("{message_id}", self.message.as_str())
             .replace("{shortcut}", "hi")
+            .replace("{name}/{language}", "acme_offer/en_US")
             .replace("{contact}", self.contact.as_str())
             .replace("{letter}", self.letter.as_str())
             .replace("{session}", &self.session)
@@ -174,7 +175,8 @@ impl World {
             }
             Some(b) => {
                 req = req.header("content-type", "application/json");
-                Body::from(b.to_string().replace("{id}", self.conversation.as_str()))
+                let b = b.to_string().replace("{id}", self.conversation.as_str());
+                Body::from(b.replace("{contact}", self.contact.as_str()))
             }
             None => Body::empty(),
         };
@@ -238,6 +240,13 @@ pub fn cases(settings_version: u64) -> Vec<Case> {
         c("get", "/agents", None),
         c("post", "/presence", Some(json!({"presence": "online"}))),
         c("get", "/conversations", None),
+        c(
+            "post",
+            "/conversations",
+            Some(
+                json!({"channel": "sales", "contact_id": "{contact}", "template": {"name": "acme_offer", "language": "en_US"}}),
+            ),
+        ),
         c("get", "/counts?status=open,resolved", None),
         c("get", "/conversations/{id}", None),
         c("post", "/conversations/{id}/read", None),
@@ -352,6 +361,7 @@ pub fn cases(settings_version: u64) -> Vec<Case> {
         c("get", "/live", None),
         c("get", "/events", None),
         c("get", "/templates", None),
+        c("get", "/templates/{name}/{language}", None),
         c("post", "/templates/sync", None),
         c("get", "/canned", None),
         c("get", "/settings", None),

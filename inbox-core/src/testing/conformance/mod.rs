@@ -172,6 +172,14 @@ macro_rules! store_conformance_suites {
                     a_refused_marketing_send_records_the_stop,
                     marketing_never_dispatched_to_opted_out,
                 }
+                outbound {
+                    start_conversation_with_template_opens_pending,
+                    start_reuses_the_active_conversation,
+                    start_refuses_free_form_unknown_and_unfilled_templates,
+                    start_refuses_marketing_to_opted_out,
+                    reply_to_started_conversation_routes_as_opened,
+                    start_is_idempotent,
+                }
                 history {
                     history_is_imported_once_and_changes_nothing_live,
                     a_declined_history_is_recorded_on_the_number,

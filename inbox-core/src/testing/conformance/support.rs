@@ -53,22 +53,8 @@ pub(crate) async fn setup_tenants<S: Store + ?Sized>(store: &S) {
 }
 
 pub(crate) fn contact(tenant: &str, id: &str, wa: &str) -> Contact {
-    Contact {
-        tenant: t(tenant),
-        id: ContactId::new(id).unwrap(),
-        identity: ContactIdentity::wa(wa),
-        profile_name: None,
-        username: None,
-        marketing: None,
-        app_name: None,
-        app_name_at: None,
-        display_name: None,
-        tags: vec![],
-        attributes: Default::default(),
-        created_at: at(0),
-        merged_into: None,
-        version: 1,
-    }
+    let id = ContactId::new(id).unwrap();
+    Contact::new(t(tenant), id, ContactIdentity::wa(wa), at(0))
 }
 
 pub(crate) fn conversation(tenant: &str, id: &str, channel: &str, contact: &str) -> Conversation {

@@ -19,6 +19,7 @@ pub(crate) mod imports;
 pub(crate) mod ingest;
 pub(crate) mod live;
 pub(crate) mod metrics;
+pub(crate) mod outbound;
 pub(crate) mod routing;
 pub(crate) mod settings;
 pub(crate) mod signals;
