@@ -17,6 +17,7 @@ use crate::model::{
     Broadcast, BroadcastState, Contact, Recipient, RecipientState, Segment, TemplateFill,
 };
 use crate::permissions::Action;
+use crate::ports::RecipientOutcome;
 
 /// Contacts read per selection step.
 pub const SELECTION_PAGE: u32 = 500;
@@ -165,6 +166,7 @@ impl Inbox {
                     self.ports.store.put_broadcast(&b, Some(v)).await
                 }
                 BroadcastState::Selecting => self.select_page(b.clone()).await,
+                BroadcastState::Sending => Box::pin(self.send_batch(b.clone(), now)).await,
                 _ => Ok(()),
             };
             match result {
@@ -198,6 +200,110 @@ impl Inbox {
         }
         store.put_broadcast(&b, Some(expected)).await
     }
+}
+
+/// How long a worker holds the recipients it claimed.
+const RECIPIENT_LEASE: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
+
+impl Inbox {
+    /// One sending step of `b`: as many recipients as its rate allows
+    /// since its last batch (a second's worth at most), each queued
+    /// through the outbox as a conversation the broadcast starts, or
+    /// skipped with why; the broadcast is done when none is pending.
+    async fn send_batch(&self, mut b: Broadcast, now: DateTime<Utc>) -> Result<()> {
+        let store = &self.ports.store;
+        let allowance = allowance(&b, now);
+        if allowance == 0 {
+            return Ok(());
+        }
+        let until = now + RECIPIENT_LEASE;
+        let claims = store
+            .claim_recipients(&b.tenant, &b.id, now, until, allowance)
+            .await?;
+        let expected = b.version;
+        if claims.is_empty() {
+            if store.recipient_counts(&b.tenant, &b.id).await?.pending == 0 {
+                b.state = BroadcastState::Done;
+                b.finished_at = Some(now);
+                return store.put_broadcast(&b, Some(expected)).await;
+            }
+            return Ok(());
+        }
+        let policy = self.policy(&b.tenant).await?;
+        let marketing = template_is_marketing(&policy.document, &b.template);
+        let actor = Actor::new(b.tenant.clone(), b.created_by.clone());
+        for claim in &claims {
+            let outcome = match self.send_one(&b, &actor, &claim.contact, marketing).await {
+                Ok(o) => o,
+                // The store failing: the claims lapse and are taken again.
+                Err(e) if e.is_retryable() => return Err(e),
+                Err(e) => RecipientOutcome::Skipped(format!("refused: {}", e.code())),
+            };
+            match store.settle_recipient(claim, &outcome).await {
+                Ok(()) | Err(Error::Conflict(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        b.last_batch_at = Some(now);
+        match store.put_broadcast(&b, Some(expected)).await {
+            Ok(()) | Err(Error::Conflict(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Queues the broadcast to one recipient (idempotent by the key
+    /// `bc:{broadcast}:{contact}`: a replay after a crash finds the message
+    /// already queued), or says why not.
+    async fn send_one(
+        &self,
+        b: &Broadcast,
+        actor: &Actor,
+        contact: &crate::ids::ContactId,
+        marketing: bool,
+    ) -> Result<RecipientOutcome> {
+        let store = &self.ports.store;
+        let k = store.contact(&b.tenant, contact).await?;
+        if marketing && !k.accepts_marketing() {
+            return Ok(RecipientOutcome::Skipped("opted_out".into()));
+        }
+        let key = format!("bc:{}:{}", b.id, contact);
+        if let Some(m) = store.message_by_idempotency_key(&b.tenant, &key).await? {
+            return Ok(RecipientOutcome::Queued(m.id));
+        }
+        let latest = store
+            .latest_conversation(&b.tenant, &b.channel, contact)
+            .await?;
+        if latest.is_some_and(|c| c.status.is_active()) {
+            // A live conversation is not interrupted by a campaign.
+            return Ok(RecipientOutcome::Skipped("active_conversation".into()));
+        }
+        let start = super::outbound::StartConversation {
+            channel: b.channel.clone(),
+            to: super::outbound::StartTo::Contact(contact.clone()),
+            template: b.template.clone(),
+            idempotency_key: key,
+        };
+        match self.start_with(actor, start, Some(&b.id)).await {
+            Ok(done) => match done.message {
+                Some(m) => Ok(RecipientOutcome::Queued(m.id)),
+                None => Ok(RecipientOutcome::Skipped("nothing queued".into())),
+            },
+            Err(Error::Forbidden { .. }) => Ok(RecipientOutcome::Skipped("opted_out".into())),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// How many recipients `b` may be sent now: its rate for the time since
+/// its last batch, a second's worth at most (and a second's worth for the
+/// first batch).
+fn allowance(b: &Broadcast, now: DateTime<Utc>) -> u32 {
+    let rate = u64::from(b.rate_per_second);
+    let Some(last) = b.last_batch_at else {
+        return b.rate_per_second;
+    };
+    let ms = (now - last).num_milliseconds().clamp(0, 1000) as u64;
+    (rate * ms / 1000) as u32
 }
 
 /// The words for a move, in errors.

@@ -118,7 +118,10 @@ pub(crate) fn on_resolve(
 ) -> Vec<EventKind> {
     let resolved_now = after.status == ConversationStatus::Resolved
         && before.is_none_or(|b| b.status != ConversationStatus::Resolved);
-    if !resolved_now || after.imported || !csat.covers(after.channel.as_str()) {
+    // (a conversation the business started and the customer never
+    // answered, a broadcast's, has nobody to survey)
+    let unanswered = after.awaits_first_answer();
+    if !resolved_now || after.imported || unanswered || !csat.covers(after.channel.as_str()) {
         return Vec::new();
     }
     if after

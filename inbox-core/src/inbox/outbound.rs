@@ -114,6 +114,8 @@ struct Starting<'a> {
     content: &'a Content,
     key: &'a str,
     settings: &'a TenantSettings,
+    /// The broadcast sending it, if one is.
+    broadcast: Option<&'a crate::ids::BroadcastId>,
 }
 
 impl Inbox {
@@ -172,6 +174,17 @@ impl Inbox {
         actor: &Actor,
         start: StartConversation,
     ) -> Result<ActionOutcome> {
+        self.start_with(actor, start, None).await
+    }
+
+    /// [`Inbox::start_conversation`] for a broadcast (`broadcast`), or for
+    /// the actor alone (`None`).
+    pub(super) async fn start_with(
+        &self,
+        actor: &Actor,
+        start: StartConversation,
+        broadcast: Option<&crate::ids::BroadcastId>,
+    ) -> Result<ActionOutcome> {
         super::actions::validate_key(&start.idempotency_key)?;
         let whom = start.to.whom()?;
         let policy = self.policy(&actor.tenant).await?;
@@ -191,6 +204,7 @@ impl Inbox {
             content: &content,
             key: &start.idempotency_key,
             settings,
+            broadcast,
         };
         let mut retry = Retry::default();
         loop {
@@ -278,7 +292,7 @@ impl Inbox {
             None => self.new_contact(s, identity, now)?,
         };
         let (mut c, _) = self.new_conversation(s.channel, &contact, now)?;
-        start_by(s.me, &mut c, now);
+        start_by(s.me, &mut c, now, s.broadcast);
         let id: MessageId = self.new_id("message")?;
         let (message, entry) =
             super::queued(&mut c, id.clone(), &s.me.id, s.content.clone(), s.key, now);
@@ -442,7 +456,23 @@ fn marketing_reason(settings: &TenantSettings, content: &Content) -> String {
 /// Makes `c` a conversation `me` starts at `now`: waiting on the customer,
 /// owned by the agent (by nobody for an API key's service account), the
 /// template its first agent reply.
-fn start_by(me: &Agent, c: &mut Conversation, now: DateTime<Utc>) {
+fn start_by(
+    me: &Agent,
+    c: &mut Conversation,
+    now: DateTime<Utc>,
+    broadcast: Option<&crate::ids::BroadcastId>,
+) {
+    if let Some(id) = broadcast {
+        // Nobody's and out of every queue until the customer answers.
+        c.started = Some(Started {
+            by: StartedBy::Broadcast(id.clone()),
+            at: now,
+        });
+        c.status = ConversationStatus::Resolved;
+        c.resolved_at = Some(now);
+        c.last_agent_reply_at = Some(now);
+        return;
+    }
     let by = match me.service {
         true => StartedBy::Api(me.id.clone()),
         false => StartedBy::Agent(me.id.clone()),

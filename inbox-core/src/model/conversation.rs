@@ -88,6 +88,9 @@ pub enum StartedBy {
     Agent(AgentId),
     /// An API key (its service account), from another system.
     Api(AgentId),
+    /// A broadcast: the conversation stays resolved, and nobody's, until
+    /// the customer answers.
+    Broadcast(crate::ids::BroadcastId),
 }
 
 /// A thread between a contact and a channel.

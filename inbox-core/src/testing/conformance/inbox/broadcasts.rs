@@ -132,3 +132,113 @@ pub(crate) async fn broadcasts_are_made_steered_and_select_their_recipients<
         .await;
     assert_eq!(again.unwrap_err().code(), "invalid_state");
 }
+
+/// A broadcast to 120 imported customers at 50 a second: each queued at
+/// most once through the outbox (a worker that dies holding recipients
+/// only delays them until its lease lapses), never to those who stopped
+/// marketing (by the import, or by a keyword between selection and
+/// sending), no more per second than its rate; it ends done; a reply
+/// opens an ordinary conversation for the team.
+pub(crate) async fn broadcast_sends_each_recipient_once_at_its_rate<
+    S: Store + AsDynStore + ?Sized,
+>(
+    store: Arc<S>,
+) {
+    let f = fixture(store).await;
+    with_templates(&f).await;
+    f.edit_settings(|s| s.consent.stop_keywords = vec!["STOP".into()])
+        .await
+        .unwrap();
+    let sam = f.actor("sam");
+    let rows: Vec<crate::ImportRow> = (0..120u32)
+        .map(|i| crate::ImportRow {
+            line: i + 2,
+            wa_id: Some(format!("346550{i:05}")),
+            tags: vec!["vip".into()],
+            consent: Some(i % 12 != 0),
+            ..crate::ImportRow::default()
+        })
+        .collect();
+    let report = f.inbox.import_contacts(&sam, &rows).await.unwrap();
+    assert_eq!(report.created, 120);
+    let b = f
+        .inbox
+        .create_broadcast(&sam, new("spring", "promo"))
+        .await
+        .unwrap();
+    let b = f
+        .inbox
+        .steer_broadcast(&sam, &b.id, b.version, Steer::Start)
+        .await
+        .unwrap();
+    f.inbox.run_broadcasts(10).await.unwrap();
+    // A customer stops marketing after being selected.
+    says(&f, "1001", "late-stop", "34655000001", "STOP").await;
+    // A worker takes 20 recipients and dies with them.
+    let now = f.clock.now();
+    let lost = f
+        .store
+        .claim_recipients(&f.acme(), &b.id, now, now + TimeDelta::seconds(60), 20)
+        .await
+        .unwrap();
+    assert_eq!(lost.len(), 20);
+    let mut per_run = Vec::new();
+    for _ in 0..80 {
+        let before = f
+            .store
+            .recipient_counts(&f.acme(), &b.id)
+            .await
+            .unwrap()
+            .queued;
+        f.inbox.run_broadcasts(10).await.unwrap();
+        let after = f
+            .store
+            .recipient_counts(&f.acme(), &b.id)
+            .await
+            .unwrap()
+            .queued;
+        per_run.push(after - before);
+        f.advance(TimeDelta::seconds(1));
+        if f.store.broadcast(&f.acme(), &b.id).await.unwrap().state == BroadcastState::Done {
+            break;
+        }
+    }
+    assert!(per_run.iter().all(|n| *n <= 50), "{per_run:?}");
+    let done = f.store.broadcast(&f.acme(), &b.id).await.unwrap();
+    assert_eq!(done.state, BroadcastState::Done, "{per_run:?}");
+    let counts = f.store.recipient_counts(&f.acme(), &b.id).await.unwrap();
+    assert_eq!(
+        (counts.queued, counts.skipped, counts.pending),
+        (109, 11, 0),
+        "{counts:?}"
+    );
+    while f.inbox.dispatch(200).await.unwrap().total() > 0 {}
+    let sent: Vec<String> = f
+        .transport
+        .sent()
+        .iter()
+        .filter(|s| s.request.content.is_template())
+        .filter_map(|s| s.request.to.wa_id.clone())
+        .collect();
+    let unique: std::collections::BTreeSet<&String> = sent.iter().collect();
+    assert_eq!((sent.len(), unique.len()), (109, 109), "each once");
+    for i in (0..120u32).filter(|i| i % 12 == 0) {
+        assert!(
+            !unique.contains(&format!("346550{i:05}")),
+            "opted out by the import: {i}"
+        );
+    }
+    assert!(
+        !unique.contains(&"34655000001".to_string()),
+        "stopped after selection"
+    );
+    // The conversations wait for the customer, nobody's; a reply opens one.
+    let c = says(&f, "1001", "answer", "34655000002", "Tell me more").await;
+    let conv = stored(&f, &c).await;
+    assert!(conv.status.is_active(), "{:?}", conv.status);
+    assert!(matches!(
+        conv.started.as_ref().map(|s| &s.by),
+        Some(crate::model::StartedBy::Broadcast(id)) if *id == b.id
+    ));
+    assert!(conv.surveys.is_empty(), "never surveyed");
+}

@@ -444,7 +444,7 @@ pub(crate) async fn start_is_idempotent<S: Store + AsDynStore + ?Sized>(store: A
         let s = start(wa(&number), order_update(), &key);
         let started = f.inbox.start_conversation(&ana, s);
         let wrote = f.customer_says("1001", &key, &number, "hi");
-        let (started, wrote) = futures_util::join!(started, wrote);
+        let (started, wrote) = futures_util::future::join(started, wrote).await;
         let (c_started, c_wrote) = (started.unwrap().conversation.id, wrote.unwrap().0);
         assert_eq!(c_started, c_wrote, "{number}");
         let active = stored(&f, &c_started).await;
