@@ -45,6 +45,10 @@ fn refused(method: &str, template: &str) -> (bool, bool, bool) {
         | ("put", "/agents/{id}/password") => SUPERVISOR,
         ("get", "/keys") | ("post", "/keys") | ("delete", "/keys/{key}") => AGENT_AND_SUPERVISOR,
         ("post", "/contacts/import") => AGENT,
+        ("get", "/broadcasts")
+        | ("post", "/broadcasts")
+        | ("get", "/broadcasts/{id}")
+        | ("post", "/broadcasts/{id}/steer") => AGENT,
         // Anyone who may reply may start a conversation (here: with the
         // contact of ana's conversation, so the template is added to it).
         ("post", "/conversations") | ("get", "/templates/{name}/{language}") => NOBODY,

@@ -33,6 +33,8 @@ fn expect(method: &str, template: &str) -> Expect {
         // A start names acme's contact (and number); the template is
         // acme's.
         "/conversations" if method == "post" => Expect::NotFound,
+        // A broadcast from acme's number.
+        "/broadcasts" if method == "post" => Expect::NotFound,
         "/templates/{name}/{language}" => Expect::NotFound,
         // The operator's routes: not an agent's, whoever they are.
         t if t.starts_with("/platform/") => Expect::Refused,

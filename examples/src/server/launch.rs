@@ -379,6 +379,11 @@ async fn work(inbox: Inbox, tick: Duration, mut stopped: watch::Receiver<bool>) 
         if let Err(e) = inbox.tick(now, 500).await {
             tracing::warn!(error = %e, "timers");
         }
+        // Broadcasts: scheduled ones start, recipients are selected and a
+        // batch within each one's rate is queued for the outbox below.
+        if let Err(e) = inbox.run_broadcasts(20).await {
+            tracing::warn!(error = %e, "broadcasts");
+        }
         drain_outbox(&inbox, 100, 20, || !*stopped.borrow()).await;
     }
 }

@@ -109,6 +109,25 @@ impl Inbox {
         self.ports.store.broadcast(&actor.tenant, &b.id).await
     }
 
+    /// The tenant's broadcasts, newest first (supervisors and admins).
+    pub async fn broadcasts(&self, actor: &Actor) -> Result<Vec<Broadcast>> {
+        self.agent_allowed(actor, Action::ManageBroadcasts).await?;
+        self.ports.store.broadcasts(&actor.tenant).await
+    }
+
+    /// A broadcast and how many of its recipients are in each state
+    /// (supervisors and admins).
+    pub async fn broadcast(
+        &self,
+        actor: &Actor,
+        id: &BroadcastId,
+    ) -> Result<(Broadcast, crate::model::RecipientCounts)> {
+        self.agent_allowed(actor, Action::ManageBroadcasts).await?;
+        let b = self.ports.store.broadcast(&actor.tenant, id).await?;
+        let counts = self.ports.store.recipient_counts(&actor.tenant, id).await?;
+        Ok((b, counts))
+    }
+
     /// Starts, pauses, resumes or cancels a broadcast seen at `version`.
     ///
     /// # Errors

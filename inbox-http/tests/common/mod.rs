@@ -257,6 +257,20 @@ pub fn cases(settings_version: u64) -> Vec<Case> {
             Some(json!({"version": 3, "bot": "faq"})),
         ),
         c("get", "/bots", None),
+        c("get", "/broadcasts", None),
+        c(
+            "post",
+            "/broadcasts",
+            Some(
+                json!({"id": "b1", "name": "Spring", "channel": "sales", "template": {"name": "promo", "language": "en"}}),
+            ),
+        ),
+        c("get", "/broadcasts/{id}", None),
+        c(
+            "post",
+            "/broadcasts/{id}/steer",
+            Some(json!({"version": 1, "action": "start"})),
+        ),
         c(
             "post",
             "/contacts/import",
