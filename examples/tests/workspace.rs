@@ -69,6 +69,23 @@ async fn texts_of(server: &Running, who: &str, id: &str) -> Vec<String> {
         .collect()
 }
 
+/// Waits until the fake Graph API has accepted a template to `wa`: the
+/// last message of conversation `id` as stored (Ana's view).
+async fn until_template_to(meta: &FakeMeta, wa: &str, server: &Running, id: &str) -> String {
+    let started = Instant::now();
+    while !(meta.received().iter()).any(|r| r.to == wa && r.kind == "template") {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no template reached {wa}: {:?}",
+            meta.received()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let id = ConversationId::new(id).unwrap();
+    let detail = server.inbox.conversation(&demo("ana"), &id).await.unwrap();
+    format!("{:?}", detail.messages.last().unwrap().content)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_action_lands_on_the_conversation_on_screen() {
     desk_or_skip!("ana" => server, meta, ana);
@@ -684,22 +701,7 @@ async fn the_composer_offers_canned_responses_emoji_and_templates() {
     .await;
     screenshot(&ana, "template-picker.png").await;
     click(&ana, "[data-testid=send-template]").await;
-    let started = Instant::now();
-    while !meta
-        .received()
-        .iter()
-        .any(|r| r.to == "34600100002" && r.kind == "template")
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "no template reached Jon: {:?}",
-            meta.received()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let id = ConversationId::new(&jon).unwrap();
-    let detail = server.inbox.conversation(&demo("ana"), &id).await.unwrap();
-    let sent = format!("{:?}", detail.messages.last().unwrap().content);
+    let sent = until_template_to(&meta, "34600100002", &server, &jon).await;
     assert!(
         sent.contains("delivery_slot") && sent.contains("A-118"),
         "{sent}"
@@ -1506,6 +1508,65 @@ async fn the_contact_panel_shows_and_keeps_who_the_customer_is() {
         t.contains("Primera consulta")
     })
     .await;
+    ana.close().await.unwrap();
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contact_panel_starts_a_conversation_with_a_template() {
+    desk_or_skip!("ana" => server, meta, ana);
+    // Marta's conversation, resolved: the business writes to her again.
+    let marta = marta_says(&meta, &ana, "Gracias, eso era todo").await;
+    open_and_claim(&ana, &marta).await;
+    click(&ana, "[data-testid=resolve]").await;
+    wait_for(&ana, "[data-testid=status]", |t| t == "resolved").await;
+    click(&ana, "[data-testid=start-conversation]").await;
+    wait_for(&ana, "[data-testid=start-preview]", |t| {
+        t.contains("Hi {{1}}, your order {{2}} arrives tomorrow")
+    })
+    .await;
+
+    // A mistake first: her name left out; the error shows at its input.
+    type_into(&ana, "[data-testid='start-slot-body[1]']", "A-207").await;
+    click(&ana, "[data-testid=start-send]").await;
+    wait_for(&ana, "[data-testid='start-error-body[0]']", |t| {
+        t == "Fill this in."
+    })
+    .await;
+    screenshot(&ana, "start-conversation-error.png").await;
+    assert!(
+        !meta.received().iter().any(|r| r.kind == "template"),
+        "{:?}",
+        meta.received()
+    );
+
+    // Then right: the preview fills in, and the conversation it started
+    // opens with the template.
+    type_into(&ana, "[data-testid='start-slot-body[0]']", "Marta").await;
+    wait_for(&ana, "[data-testid=start-preview]", |t| {
+        t == "Hi Marta, your order A-207 arrives tomorrow between 9 and 13. Reply to change it."
+    })
+    .await;
+    screenshot(&ana, "start-conversation.png").await;
+    click(&ana, "[data-testid=start-send]").await;
+    until_js(
+        &ana,
+        &format!("return !!state.detail && state.detail.conversation.id !== '{marta}'"),
+        "the started conversation opens",
+    )
+    .await;
+    wait_for(&ana, "[data-testid=messages]", |t| {
+        t.contains("[template delivery_slot]")
+    })
+    .await;
+    let opened = js(&ana, "return state.detail.conversation.id").await;
+    let opened = opened.as_str().unwrap();
+    let sent = until_template_to(&meta, "34600100001", &server, opened).await;
+    assert!(
+        sent.contains("delivery_slot") && sent.contains("Marta") && sent.contains("A-207"),
+        "{sent}"
+    );
+    screenshot(&ana, "start-conversation-opened.png").await;
     ana.close().await.unwrap();
     server.shutdown().await;
 }
