@@ -23,6 +23,8 @@ pub struct Received {
     pub text: String,
     /// The id the stand-in answered (or would have answered) with.
     pub wamid: String,
+    /// When it arrived (for rates over time).
+    pub at: std::time::Instant,
 }
 
 #[derive(Debug)]
@@ -105,6 +107,7 @@ async fn send(State(shared): State<Arc<Shared>>, Json(body): Json<Value>) -> Jso
                 .to_string(),
             wamid: format!("wamid.standin.{}", all.len() + 1),
             to: to.clone(),
+            at: std::time::Instant::now(),
         };
         all.push(r.clone());
         r

@@ -100,7 +100,7 @@ impl Inbox {
             rate_per_second: new.rate_per_second,
             selected: 0,
             cursor: None,
-            last_batch_at: None,
+            paced_until: None,
             created_at: now,
             finished_at: None,
             version: 0,
@@ -231,7 +231,7 @@ impl Inbox {
     /// skipped with why; the broadcast is done when none is pending.
     async fn send_batch(&self, mut b: Broadcast, now: DateTime<Utc>) -> Result<()> {
         let store = &self.ports.store;
-        let allowance = allowance(&b, now);
+        let (allowance, start) = allowance(&b, now);
         if allowance == 0 {
             return Ok(());
         }
@@ -263,7 +263,7 @@ impl Inbox {
                 Err(e) => return Err(e),
             }
         }
-        b.last_batch_at = Some(now);
+        b.paced_until = Some(paced(&b, start, claims.len()));
         match store.put_broadcast(&b, Some(expected)).await {
             Ok(()) | Err(Error::Conflict(_)) => Ok(()),
             Err(e) => Err(e),
@@ -313,16 +313,30 @@ impl Inbox {
     }
 }
 
-/// How many recipients `b` may be sent now: its rate for the time since
-/// its last batch, a second's worth at most (and a second's worth for the
-/// first batch).
-fn allowance(b: &Broadcast, now: DateTime<Utc>) -> u32 {
-    let rate = u64::from(b.rate_per_second);
-    let Some(last) = b.last_batch_at else {
-        return b.rate_per_second;
-    };
-    let ms = (now - last).num_milliseconds().clamp(0, 1000) as u64;
-    (rate * ms / 1000) as u32
+/// The most a broadcast banks while nothing is sent (a worker that runs
+/// once a second, a restart): a second's worth. Steadily, sends go out
+/// evenly at the rate; right after an idle moment one second may carry
+/// up to that second's worth more.
+const MAX_BANKED: chrono::TimeDelta = chrono::TimeDelta::seconds(1);
+
+/// How many recipients `b` may be sent now, evenly at its rate (one every
+/// `1/rate` seconds from where its pacing stands), and where its pacing
+/// stands once they are sent.
+fn allowance(b: &Broadcast, now: DateTime<Utc>) -> (u32, DateTime<Utc>) {
+    let rate = i64::from(b.rate_per_second.max(1));
+    let interval_us = 1_000_000 / rate;
+    let start = b.paced_until.map_or(now, |p| p.max(now - MAX_BANKED));
+    if start > now {
+        return (0, start);
+    }
+    let n = ((now - start).num_microseconds().unwrap_or(i64::MAX) / interval_us + 1).min(rate);
+    (n as u32, start)
+}
+
+/// Where the pacing stands after `sent` recipients from `start`.
+fn paced(b: &Broadcast, start: DateTime<Utc>, sent: usize) -> DateTime<Utc> {
+    let interval_us = 1_000_000 / i64::from(b.rate_per_second.max(1));
+    start + chrono::TimeDelta::microseconds(interval_us * sent as i64)
 }
 
 /// The words for a move, in errors.

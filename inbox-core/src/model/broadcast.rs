@@ -125,8 +125,10 @@ pub struct Broadcast {
     pub selected: u32,
     /// The last contact the selection looked at.
     pub cursor: Option<ContactId>,
-    /// When the last batch was sent (a restart never sends faster).
-    pub last_batch_at: Option<DateTime<Utc>>,
+    /// The time its rate is used up to by what it sent: the next recipient
+    /// may go then (kept with the broadcast, so a restart never sends
+    /// faster).
+    pub paced_until: Option<DateTime<Utc>>,
     /// When it was made.
     pub created_at: DateTime<Utc>,
     /// When it finished.

@@ -23,7 +23,7 @@ fn broadcast(tenant: &str, id: &str, state: BroadcastState, minute: i64) -> Broa
         state,
         selected: 0,
         cursor: None,
-        last_batch_at: None,
+        paced_until: None,
         created_at: at(0),
         finished_at: None,
         version: 0,
