@@ -101,10 +101,10 @@ pub use inbox::{
     StaleReplies, TickReport, View, ViewCounts, ViewQuery, CUSTOMER_WINDOW, MAX_HISTORY_PAGE,
     SETTINGS_RECHECK, VIEW_COUNT_CAP,
 };
+pub use inbox::{BroadcastFigures, NewBroadcast, Steer, MAX_BROADCAST_RATE, SELECTION_PAGE};
 pub use inbox::{ClaimThread, ResolveThread, ThreadPolicy, UNNAMED_APP};
 pub use inbox::{ImportProblem, ImportReport, ImportRow, MAX_IMPORT_ROWS};
 pub use inbox::{NewApiKey, API_KEY_PREFIX, MIN_SECRET_LEN, TOUCH_EVERY};
-pub use inbox::{NewBroadcast, Steer, MAX_BROADCAST_RATE, SELECTION_PAGE};
 pub use inbox::{StartConversation, StartTo};
 pub use inbox::{IMPORTED_PREFIX, MEDIA_PLACEHOLDER};
 pub use query::{Cursor, Page, SortOrder};

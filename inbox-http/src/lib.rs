@@ -347,6 +347,7 @@ api_routes! {
     get "/broadcasts" => api::broadcasts,
     post "/broadcasts" => api::create_broadcast,
     get "/broadcasts/{id}" => api::broadcast,
+    get "/broadcasts/{id}/figures" => api::broadcast_figures,
     post "/broadcasts/{id}/steer" => api::steer_broadcast,
     get "/media/{message_id}" => media::media,
     get "/metrics" => api::metrics,

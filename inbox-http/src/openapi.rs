@@ -24,7 +24,7 @@ use super::live;
         api::list, api::start_conversation, api::counts, api::search, api::templates, api::template, api::sync_templates, api::conversation, api::mark_read,
         api::contact, api::put_contact,
         super::media::media,
-        api::claim, api::assign, api::transfer, api::release, api::hand_to_bot, api::bots, api::csat, api::bot_report, api::import_contacts, api::broadcasts, api::create_broadcast, api::broadcast, api::steer_broadcast, api::thread, api::reply, api::attach, api::resend, api::note,
+        api::claim, api::assign, api::transfer, api::release, api::hand_to_bot, api::bots, api::csat, api::bot_report, api::import_contacts, api::broadcasts, api::create_broadcast, api::broadcast, api::broadcast_figures, api::steer_broadcast, api::thread, api::reply, api::attach, api::resend, api::note,
         api::tags, api::status, api::priority,
         api::take_lease, api::drop_lease, api::viewing,
         api::metrics, api::costs, api::price, api::live, api::dead_letters, api::replay_dead_letter, live::events, openapi_json,

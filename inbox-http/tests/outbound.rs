@@ -246,6 +246,13 @@ async fn a_broadcast_is_made_started_and_counted() {
         1,
         "{seen}"
     );
+    let figures = "/api/broadcasts/spring/figures";
+    let (status, figures) = call(&w.app, "GET", figures, &sam, None).await;
+    assert_eq!(status, StatusCode::OK, "{figures}");
+    assert_eq!(
+        figures["queued"].as_u64().unwrap(),
+        counts["queued"].as_u64().unwrap()
+    );
     let (_, list) = call(&w.app, "GET", "/api/broadcasts", &sam, None).await;
     assert_eq!(list.as_array().unwrap().len(), 1);
 }

@@ -48,6 +48,7 @@ fn refused(method: &str, template: &str) -> (bool, bool, bool) {
         ("get", "/broadcasts")
         | ("post", "/broadcasts")
         | ("get", "/broadcasts/{id}")
+        | ("get", "/broadcasts/{id}/figures")
         | ("post", "/broadcasts/{id}/steer") => AGENT,
         // Anyone who may reply may start a conversation (here: with the
         // contact of ana's conversation, so the template is added to it).

@@ -403,3 +403,111 @@ fn first_state(c: &Contact, marketing: bool) -> Recipient {
         reason: reason.map(str::to_string),
     }
 }
+
+/// What became of a broadcast's recipients and their messages.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BroadcastFigures {
+    /// Recipients chosen and not yet sent.
+    pub pending: u32,
+    /// Messages queued.
+    pub queued: u32,
+    /// Recipients skipped, by reason (`opted_out`, `active_conversation` …).
+    pub skipped: std::collections::BTreeMap<String, u32>,
+    /// Messages WhatsApp took (accepted or further).
+    pub sent: u32,
+    /// Delivered to the customer's phone (or read).
+    pub delivered: u32,
+    /// Read.
+    pub read: u32,
+    /// Failed, by WhatsApp's error code (`none` without one).
+    pub failed: std::collections::BTreeMap<String, u32>,
+    /// Cancelled before sending (a stop that came later).
+    pub cancelled: u32,
+    /// The customer wrote after it was sent.
+    pub replied: u32,
+}
+
+impl Inbox {
+    /// A broadcast's figures (supervisors and admins): its recipients by
+    /// state, and their messages by delivery status and reply. Read
+    /// recipient by recipient, a page at a time.
+    pub async fn broadcast_figures(
+        &self,
+        actor: &Actor,
+        id: &BroadcastId,
+    ) -> Result<BroadcastFigures> {
+        self.agent_allowed(actor, Action::ManageBroadcasts).await?;
+        let store = &self.ports.store;
+        store.broadcast(&actor.tenant, id).await?;
+        let mut f = BroadcastFigures::default();
+        let mut after = None;
+        loop {
+            let page = store
+                .recipients(&actor.tenant, id, after.as_ref(), 500)
+                .await?;
+            for r in &page {
+                self.count_recipient(actor, r, &mut f).await?;
+            }
+            match page.last() {
+                Some(last) if page.len() == 500 => after = Some(last.contact.clone()),
+                _ => return Ok(f),
+            }
+        }
+    }
+
+    async fn count_recipient(
+        &self,
+        actor: &Actor,
+        r: &crate::model::Recipient,
+        f: &mut BroadcastFigures,
+    ) -> Result<()> {
+        use crate::model::DeliveryStatus as D;
+        match (r.state, &r.message) {
+            (RecipientState::Pending, _) => f.pending += 1,
+            (RecipientState::Skipped, _) => {
+                let reason = r.reason.clone().unwrap_or_else(|| "unknown".into());
+                *f.skipped.entry(reason).or_default() += 1;
+            }
+            (RecipientState::Queued, None) => f.queued += 1,
+            (RecipientState::Queued, Some(m)) => {
+                f.queued += 1;
+                let store = &self.ports.store;
+                let message = store.message(&actor.tenant, m).await?;
+                let status = message.delivery.as_ref().map(|d| d.status);
+                match status {
+                    Some(D::Failed) => {
+                        let code = message
+                            .delivery
+                            .as_ref()
+                            .and_then(|d| d.error.as_ref())
+                            .and_then(|e| e.code);
+                        let key = code.map_or("none".to_string(), |c| c.to_string());
+                        *f.failed.entry(key).or_default() += 1;
+                    }
+                    Some(D::Cancelled) => f.cancelled += 1,
+                    Some(D::Accepted | D::Sent) => f.sent += 1,
+                    Some(D::Delivered) => {
+                        f.sent += 1;
+                        f.delivered += 1;
+                    }
+                    Some(D::Read | D::Played) => {
+                        f.sent += 1;
+                        f.delivered += 1;
+                        f.read += 1;
+                    }
+                    Some(D::Pending) | None => {}
+                }
+                let c = store
+                    .conversation(&actor.tenant, &message.conversation)
+                    .await?;
+                if c.last_customer_message_at
+                    .is_some_and(|at| at > message.sent_at)
+                {
+                    f.replied += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+}

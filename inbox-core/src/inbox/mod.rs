@@ -54,7 +54,7 @@ use commit::{Decision, Retry};
 pub use access::{NewApiKey, API_KEY_PREFIX, MIN_SECRET_LEN, TOUCH_EVERY};
 pub use actions::{normalize_tag, parse_mentions, Assignee, Reply};
 pub use automation::OfflineReport;
-pub use broadcasts::{NewBroadcast, Steer, MAX_BROADCAST_RATE, SELECTION_PAGE};
+pub use broadcasts::{BroadcastFigures, NewBroadcast, Steer, MAX_BROADCAST_RATE, SELECTION_PAGE};
 pub use config::{
     ClaimThread, InboxConfig, OutboxPolicy, ReopenPolicy, ReplyPolicy, ResolveThread, StaleReplies,
     ThreadPolicy,

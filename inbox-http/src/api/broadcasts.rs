@@ -110,6 +110,18 @@ pub async fn broadcast(
     }))
 }
 
+/// `GET /api/broadcasts/{id}/figures`: what became of its recipients and
+/// their messages (sent, delivered, read, failed by code, cancelled,
+/// replied; skipped by reason).
+#[utoipa::path(get, path = "/api/broadcasts/{id}/figures", tag = "broadcasts", params(("id" = String, Path, description = "Broadcast id")), responses((status = 200, body = inbox_core::BroadcastFigures), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError)))]
+pub async fn broadcast_figures(
+    Caller(s, a): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<inbox_core::BroadcastFigures>> {
+    let id = BroadcastId::new(id)?;
+    Ok(Json(s.inbox.broadcast_figures(&a, &id).await?))
+}
+
 /// `POST /api/broadcasts/{id}/steer`: start, pause, resume or cancel it.
 #[utoipa::path(post, path = "/api/broadcasts/{id}/steer", tag = "broadcasts", params(("id" = String, Path, description = "Broadcast id")), request_body = SteerForm, responses((status = 200, body = Broadcast), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "conflict (another version) or invalid_state (a move its state does not allow)")))]
 pub async fn steer_broadcast(

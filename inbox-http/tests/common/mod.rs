@@ -266,6 +266,7 @@ pub fn cases(settings_version: u64) -> Vec<Case> {
             ),
         ),
         c("get", "/broadcasts/{id}", None),
+        c("get", "/broadcasts/{id}/figures", None),
         c(
             "post",
             "/broadcasts/{id}/steer",

@@ -232,6 +232,30 @@ pub(crate) async fn broadcast_sends_each_recipient_once_at_its_rate<
         !unique.contains(&"34655000001".to_string()),
         "stopped after selection"
     );
+    // The figures: sent, one delivered and read, one failed, one reply.
+    let delivered = f.transport.sent()[0].external_id.clone();
+    let failed = f.transport.sent()[1].external_id.clone();
+    for (ext, status, error) in [
+        (delivered, DeliveryStatus::Read, None),
+        (failed, DeliveryStatus::Failed, Some(131_049)),
+    ] {
+        let report = InboundEvent::Status(InboundStatus {
+            pricing: None,
+            phone_number_id: "1001".into(),
+            external_id: ext,
+            our_message_id: None,
+            recipient: None,
+            status,
+            timestamp: f.clock.now(),
+            error: error.map(|code| ProviderError {
+                code: Some(code),
+                title: "x".into(),
+                details: None,
+            }),
+        });
+        f.inbox.ingest(report).await.unwrap();
+    }
+    f.advance(TimeDelta::seconds(1));
     // The conversations wait for the customer, nobody's; a reply opens one.
     let c = says(&f, "1001", "answer", "34655000002", "Tell me more").await;
     let conv = stored(&f, &c).await;
@@ -241,4 +265,20 @@ pub(crate) async fn broadcast_sends_each_recipient_once_at_its_rate<
         Some(crate::model::StartedBy::Broadcast(id)) if *id == b.id
     ));
     assert!(conv.surveys.is_empty(), "never surveyed");
+    let figures = f.inbox.broadcast_figures(&sam, &b.id).await.unwrap();
+    assert_eq!(
+        (
+            figures.queued,
+            figures.sent,
+            figures.delivered,
+            figures.read
+        ),
+        (109, 108, 1, 1),
+        "{figures:?}"
+    );
+    assert_eq!(figures.failed.get("131049"), Some(&1));
+    assert_eq!(figures.replied, 1);
+    assert_eq!(figures.skipped.values().sum::<u32>(), 11);
+    let refused = f.inbox.broadcast_figures(&f.actor("ana"), &b.id).await;
+    assert_eq!(refused.unwrap_err().code(), "forbidden");
 }
