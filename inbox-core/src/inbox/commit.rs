@@ -209,7 +209,6 @@ impl Inbox {
         };
         super::bots::note_human(&mut after, now);
         let policy = self.policy(&after.tenant).await?;
-        super::bots::plan_handoff(&policy, &mut after, now);
         let csat = &policy.document.csat;
         events.extend(super::csat::on_resolve(
             csat,
@@ -220,6 +219,8 @@ impl Inbox {
         if sla == SlaStep::Always || !automated.events.is_empty() {
             events.extend(policy.sla.apply(before.as_ref(), &mut after, now));
         }
+        // (after the SLA: its due times may bring a handoff forward)
+        super::bots::plan_handoff(&policy, &mut after, now);
         let mut timers = timer_changes(before.as_ref(), &after, &policy.timers());
         timers.append(&mut rows.timers);
         let empty = events.is_empty()

@@ -154,6 +154,7 @@ macro_rules! store_conformance_suites {
                     bot_turn_never_sees_notes_and_acts_as_itself,
                     stale_bot_answer_is_dropped_after_take_over,
                     the_bot_hands_over_when_business_hours_begin,
+                    the_bot_hands_over_before_an_sla_is_missed,
                 }
                 imports {
                     import_rows_validated_and_idempotent,

@@ -48,6 +48,7 @@ async fn bot_fixture<S: Store + AsDynStore + ?Sized>(
         s.bots = doc.bots;
         s.routing.rules = doc.routing.rules;
         s.routing.calendars = doc.routing.calendars;
+        s.sla = doc.sla;
     })
     .await
     .unwrap();
@@ -498,6 +499,43 @@ routing:
     f.advance(TimeDelta::minutes(30));
     let d = says(&f, "1001", "h2", "34655500072", "hello").await;
     assert_eq!(stored(&f, &d).await.bot, None);
+}
+
+/// An SLA about to be missed hands over: with a 10-minute first-response
+/// target and a 2-minute margin, people take a bot's conversation at 8
+/// minutes (reason `sla_risk`) if nobody asked before.
+pub(crate) async fn the_bot_hands_over_before_an_sla_is_missed<S: Store + AsDynStore + ?Sized>(
+    store: Arc<S>,
+) {
+    let f = bot_fixture(store, |s| {
+        s.bots.handoff.sla_margin = Some(crate::routing::Dur(std::time::Duration::from_secs(120)));
+        s.sla = TenantSettings::from_yaml(
+            "sla: { policies: [ { id: std, first_response_secs: 600 } ] }",
+        )
+        .unwrap()
+        .sla;
+    })
+    .await;
+    let c = says(&f, "1001", "s1", "34655500073", "opening hours?").await;
+    let planned = stored(&f, &c).await.bot.unwrap().planned.unwrap();
+    assert_eq!(
+        (planned.at, planned.reason),
+        (
+            Fixture::start() + TimeDelta::minutes(8),
+            HandoffReason::SlaRisk
+        )
+    );
+    f.inbox.run_bots(10).await.unwrap();
+    tick(&f, Fixture::start() + TimeDelta::minutes(7)).await;
+    assert!(stored(&f, &c).await.bot_owns().is_some(), "not before");
+    f.advance(TimeDelta::minutes(8));
+    tick(&f, f.clock.now()).await;
+    let conv = stored(&f, &c).await;
+    assert_eq!(
+        conv.bot.unwrap().handed_off.unwrap().reason,
+        HandoffReason::SlaRisk
+    );
+    assert_eq!(conv.team.as_ref().map(|t| t.as_str()), Some("support"));
 }
 
 /// A scripted bot: answers as told (or fails), records the turns it was
