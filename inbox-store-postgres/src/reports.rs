@@ -71,6 +71,9 @@ impl Population<'_> {
         // the team's work (`MetricsQuery::includes`); the core gives them,
         // and only them, ids starting with `imported:` (`IMPORTED_PREFIX`).
         qb.push(" AND conversation_id NOT LIKE 'imported:%'");
+        // Nor those a broadcast started that the customer never answered
+        // (`Conversation::unanswered_broadcast`, kept as a stored column).
+        qb.push(" AND NOT unanswered_broadcast");
         if let Some(c) = &query.channel {
             qb.push(" AND channel_id = ")
                 .push_bind(c.as_str().to_string());

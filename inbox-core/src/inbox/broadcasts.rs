@@ -299,7 +299,7 @@ impl Inbox {
         let start = super::outbound::StartConversation {
             channel: b.channel.clone(),
             to: super::outbound::StartTo::Contact(contact.clone()),
-            template: b.template.clone(),
+            template: for_recipient(&b.template, &k),
             idempotency_key: key,
         };
         match self.start_with(actor, start, Some(&b.id)).await {
@@ -318,6 +318,38 @@ impl Inbox {
 /// evenly at the rate; right after an idle moment one second may carry
 /// up to that second's worth more.
 const MAX_BANKED: chrono::TimeDelta = chrono::TimeDelta::seconds(1);
+
+/// The broadcast's values with the canned variables filled in for one
+/// recipient: `{{contact.name}}` (the team's name for them, else their
+/// profile name) and `{{contact.phone}}`; `{{agent.name}}` and
+/// `{{conversation.id}}` are empty (no agent, no conversation yet). A
+/// value left empty makes the template refuse the fill, and the recipient
+/// is skipped with the reason.
+fn for_recipient(fill: &TemplateFill, k: &Contact) -> TemplateFill {
+    let mut fill = fill.clone();
+    if !fill.clone().texts_mut().any(|t| t.contains("{{")) {
+        return fill;
+    }
+    let values = crate::settings::CannedValues {
+        contact_name: k
+            .display_name
+            .clone()
+            .or_else(|| k.profile_name.clone())
+            .unwrap_or_default(),
+        contact_phone: k.identity.wa_id.clone().unwrap_or_default(),
+        agent_name: String::new(),
+        conversation_id: String::new(),
+    };
+    for text in fill.texts_mut() {
+        let canned = crate::settings::CannedResponse {
+            shortcut: String::new(),
+            text: std::mem::take(text),
+            owner: crate::settings::CannedOwner::Tenant,
+        };
+        *text = canned.render(&values);
+    }
+    fill
+}
 
 /// How many recipients `b` may be sent now, evenly at its rate (one every
 /// `1/rate` seconds from where its pacing stands), and where its pacing

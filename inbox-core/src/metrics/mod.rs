@@ -7,7 +7,10 @@
 //! database); every store must give exactly the numbers defined here:
 //!
 //! - the population is the tenant's conversations **opened** in
-//!   `[from, to)`, narrowed by channel, team, owner and tag;
+//!   `[from, to)`, narrowed by channel, team, owner and tag; never those
+//!   imported from the Business app's history, nor those a broadcast
+//!   started that the customer has not answered
+//!   ([`Conversation::unanswered_broadcast`]);
 //! - durations are whole seconds (truncated): first response is
 //!   `first_response_at - created_at` (the first agent reply; automatic
 //!   replies do not count), resolution is `resolved_at - created_at` of the
@@ -121,6 +124,7 @@ impl MetricsQuery {
     /// app's history never are: the team did not work them.
     pub fn includes(&self, c: &Conversation) -> bool {
         !c.imported
+            && !c.unanswered_broadcast()
             && c.created_at >= self.from
             && c.created_at < self.to
             && self.channel.as_ref().is_none_or(|x| &c.channel == x)

@@ -282,6 +282,16 @@ impl Conversation {
         self.started.is_some() && self.last_customer_message_at.is_none()
     }
 
+    /// Whether a broadcast started it and the customer never answered:
+    /// not the team's work, left out of reports.
+    pub fn unanswered_broadcast(&self) -> bool {
+        self.awaits_first_answer()
+            && self
+                .started
+                .as_ref()
+                .is_some_and(|s| matches!(s.by, StartedBy::Broadcast(_)))
+    }
+
     /// Whether `agent` owns the conversation.
     pub fn is_owned_by(&self, agent: &AgentId) -> bool {
         self.assignee.as_ref() == Some(agent)

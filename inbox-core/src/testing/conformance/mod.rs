@@ -162,6 +162,7 @@ macro_rules! store_conformance_suites {
                 broadcasts {
                     broadcasts_are_made_steered_and_select_their_recipients,
                     broadcast_sends_each_recipient_once_at_its_rate,
+                    broadcast_values_are_filled_per_recipient,
                 }
                 csat {
                     survey_sent_after_resolve_and_answered_quietly,

@@ -265,6 +265,21 @@ pub(crate) async fn broadcast_sends_each_recipient_once_at_its_rate<
         Some(crate::model::StartedBy::Broadcast(id)) if *id == b.id
     ));
     assert!(conv.surveys.is_empty(), "never surveyed");
+    // Reports leave out the conversations nobody answered: of the 109
+    // the broadcast started only the answered one (and the STOP one, the
+    // customer's own) count.
+    let query = crate::metrics::MetricsQuery {
+        from: Fixture::start(),
+        to: f.clock.now() + TimeDelta::hours(1),
+        channel: None,
+        team: None,
+        agent: None,
+        tag: None,
+        now: f.clock.now(),
+        missed_after: std::time::Duration::from_secs(3600),
+    };
+    let report = f.inbox.metrics(&sam, query).await.unwrap();
+    assert_eq!(report.opened, 2, "{report:?}");
     let figures = f.inbox.broadcast_figures(&sam, &b.id).await.unwrap();
     assert_eq!(
         (
@@ -281,4 +296,63 @@ pub(crate) async fn broadcast_sends_each_recipient_once_at_its_rate<
     assert_eq!(figures.skipped.values().sum::<u32>(), 11);
     let refused = f.inbox.broadcast_figures(&f.actor("ana"), &b.id).await;
     assert_eq!(refused.unwrap_err().code(), "forbidden");
+}
+
+/// A broadcast's values name the recipient (`{{contact.name}}`): each
+/// gets their own; one the inbox has no name for is skipped (an empty
+/// value), not sent a hole.
+pub(crate) async fn broadcast_values_are_filled_per_recipient<S: Store + AsDynStore + ?Sized>(
+    store: Arc<S>,
+) {
+    use crate::model::TemplateComponent;
+    let f = fixture(store).await;
+    f.edit_settings(|s| {
+        let mut hello =
+            TemplateDefinition::new("hello_offer", "en").with(TemplateComponent::Body, 1);
+        hello.category = Some(TemplateCategory::Marketing);
+        s.templates.push(hello);
+    })
+    .await
+    .unwrap();
+    let sam = f.actor("sam");
+    let rows = vec![
+        crate::ImportRow {
+            line: 2,
+            wa_id: Some("34655600001".into()),
+            name: Some("Marta".into()),
+            tags: vec!["vip".into()],
+            consent: Some(true),
+            ..Default::default()
+        },
+        crate::ImportRow {
+            line: 3,
+            wa_id: Some("34655600002".into()),
+            tags: vec!["vip".into()],
+            consent: Some(true),
+            ..Default::default()
+        },
+    ];
+    f.inbox.import_contacts(&sam, &rows).await.unwrap();
+    let mut b = new("named", "hello_offer");
+    b.template.body = vec!["{{ contact.name }}".into()];
+    let b = f.inbox.create_broadcast(&sam, b).await.unwrap();
+    f.inbox
+        .steer_broadcast(&sam, &b.id, b.version, Steer::Start)
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        f.inbox.run_broadcasts(10).await.unwrap();
+        f.advance(TimeDelta::seconds(1));
+    }
+    let figures = f.inbox.broadcast_figures(&sam, &b.id).await.unwrap();
+    assert_eq!(
+        (figures.queued, figures.skipped.values().sum::<u32>()),
+        (1, 1),
+        "{figures:?}"
+    );
+    while f.inbox.dispatch(10).await.unwrap().total() > 0 {}
+    let sent = f.transport.sent();
+    assert_eq!(sent.len(), 1);
+    let body = serde_json::to_string(&sent[0].request.content).unwrap();
+    assert!(body.contains("Marta") && !body.contains("{{"), "{body}");
 }
