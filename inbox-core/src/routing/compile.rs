@@ -767,19 +767,7 @@ fn compile_action(a: &Action, path: &str, err: Fail<'_>) -> Result<Act> {
                             "needs a name and a language".into(),
                         ));
                     }
-                    let components = if t.params.is_empty() {
-                        serde_json::Value::Array(Vec::new())
-                    } else {
-                        serde_json::json!([{
-                            "type": "body",
-                            "parameters": t.params.iter().map(|p| serde_json::json!({"type": "text", "text": p})).collect::<Vec<_>>(),
-                        }])
-                    };
-                    Some(Content::Template {
-                        name: t.name.clone(),
-                        language: t.language.clone(),
-                        components,
-                    })
+                    Some(t.content())
                 }
             };
             if text.is_none() && template.is_none() {

@@ -487,6 +487,34 @@ pub struct TemplateSpec {
     pub params: Vec<String>,
 }
 
+impl TemplateSpec {
+    /// The template message this spec sends: its body parameters as text
+    /// parameters of the `body` component (no component when it has none).
+    ///
+    /// ```
+    /// use inbox_core::routing::TemplateSpec;
+    /// let spec = TemplateSpec { name: "hello".into(), language: "en".into(), params: vec!["Ana".into()] };
+    /// assert_eq!(spec.content().kind(), "template");
+    /// ```
+    pub fn content(&self) -> crate::model::Content {
+        let components = if self.params.is_empty() {
+            serde_json::Value::Array(Vec::new())
+        } else {
+            let parameters: Vec<_> = self
+                .params
+                .iter()
+                .map(|p| serde_json::json!({"type": "text", "text": p}))
+                .collect();
+            serde_json::json!([{ "type": "body", "parameters": parameters }])
+        };
+        crate::model::Content::Template {
+            name: self.name.clone(),
+            language: self.language.clone(),
+            components,
+        }
+    }
+}
+
 /// An integration event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -177,6 +177,9 @@ impl TenantSettings {
         check_templates(&self.templates, &mut problems);
         problems.0.extend(self.consent.check());
         check_bots(self, known, &mut problems);
+        if !problems.1 {
+            check_auto_reply_templates(self, &mut problems);
+        }
         let channels = (!problems.1).then_some(&known.channels);
         problems.0.extend(self.csat.check(channels));
         let rate_card = self
@@ -218,6 +221,46 @@ fn check_bots(doc: &TenantSettings, known: &Known, p: &mut Problems) {
                 }
             }
         }
+    }
+}
+
+/// Every routing auto-reply's template against the tenant's templates,
+/// when it lists any (as a reply's template is checked): known in that
+/// language, approved, given the parameters it takes. Only when a document
+/// is saved: a template Meta later pauses or removes must not stop the
+/// tenant's other rules (the send is refused then, and shown).
+fn check_auto_reply_templates(doc: &TenantSettings, p: &mut Problems) {
+    for (i, rule) in doc.routing.rules.iter().enumerate() {
+        for (j, action) in rule.then.iter().enumerate() {
+            let Action::AutoReply(reply) = action else {
+                continue;
+            };
+            let Some(spec) = &reply.template else {
+                continue;
+            };
+            let at = format!("routing.rules[{i}].then[{j}].auto_reply");
+            match doc.check_template(&spec.content()) {
+                Ok(()) => {}
+                Err(Error::InvalidContent(v)) => {
+                    let field = spec_field(&v.field);
+                    p.push(format!("{at}.template.{field}"), v.problem.to_string());
+                }
+                Err(other) => p.push(format!("{at}.template"), other.to_string()),
+            }
+        }
+    }
+}
+
+/// The field of a routing [`TemplateSpec`](crate::routing::TemplateSpec)
+/// a template message's field comes from.
+fn spec_field(message_field: &str) -> &'static str {
+    let field = message_field.strip_prefix("template.").unwrap_or("");
+    if field.starts_with("language") {
+        "language"
+    } else if field.starts_with("components") {
+        "params"
+    } else {
+        "name"
     }
 }
 

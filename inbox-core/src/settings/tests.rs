@@ -282,3 +282,42 @@ fn durations_and_targets_too_long_to_compute_with_are_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn auto_reply_templates_are_checked_against_the_tenants_templates() {
+    let rules = |template: &str| {
+        format!(
+            "routing:\n  rules:\n    - {{name: away, then: [{{auto_reply: {{template: {template}}}}}]}}\n\
+             templates:\n  - {{name: away, language: en, parameters: [{{component: {{type: body}}, count: 1}}]}}\n\
+             \x20 - {{name: promo, language: en, parameters: [], status: PAUSED}}\n"
+        )
+    };
+    let at = "routing.rules[0].then[0].auto_reply.template";
+    let cases = [
+        ("{name: awya, language: en, params: [x]}", "name"),
+        ("{name: away, language: es, params: [x]}", "name"),
+        ("{name: away, language: en, params: []}", "params"),
+        ("{name: away, language: en, params: [x, y]}", "params"),
+        ("{name: promo, language: en}", "name"),
+    ];
+    for (template, field) in cases {
+        let found = problems(&rules(template));
+        assert_eq!(
+            paths(&found),
+            [format!("{at}.{field}")],
+            "{template}: {found:#?}"
+        );
+    }
+    let fine =
+        TenantSettings::from_yaml(&rules("{name: away, language: en, params: [x]}")).unwrap();
+    assert!(fine.compile(&known()).is_ok());
+    // A stored document is not refused when Meta pauses its template later.
+    let paused = TenantSettings::from_yaml(&rules("{name: promo, language: en}")).unwrap();
+    assert!(paused.compile_stored().is_ok());
+    // With no templates listed, nothing to check against.
+    let free = "routing:\n  rules:\n    - {name: away, then: [{auto_reply: {template: {name: any, language: en}}}]}\n";
+    assert!(TenantSettings::from_yaml(free)
+        .unwrap()
+        .compile(&known())
+        .is_ok());
+}
