@@ -6,6 +6,8 @@
 //! commands that produced them are in `BENCHMARKS.md` at the repository
 //! root.
 
+pub mod seed;
+
 use serde_json::{json, Value};
 use std::fmt::Display;
 use std::str::FromStr;
@@ -194,6 +196,31 @@ pub async fn fresh_database(url: &str, prefix: &str) -> Result<String, String> {
     store.migrate().await.map_err(|e| e.to_string())?;
     store.pool().close().await;
     Ok(db_url)
+}
+
+/// The database `name` on the server of `url`, created when missing (a
+/// data set seeded once and kept between runs); returns its URL.
+pub async fn kept_database(url: &str, name: &str) -> Result<String, String> {
+    use sqlx::ConnectOptions;
+    use std::str::FromStr;
+    let opts = sqlx::postgres::PgConnectOptions::from_str(url).map_err(|e| e.to_string())?;
+    let admin = inbox_store_postgres::PgStore::connect(url, 1)
+        .await
+        .map_err(|e| e.to_string())?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(name)
+            .fetch_one(admin.pool())
+            .await
+            .map_err(|e| e.to_string())?;
+    if !exists {
+        sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+            .execute(admin.pool())
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    admin.pool().close().await;
+    Ok(opts.database(name).to_url_lossy().to_string())
 }
 
 /// Percentile (0..=100) of sorted samples.

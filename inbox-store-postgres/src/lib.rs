@@ -76,6 +76,7 @@ mod changes;
 mod dead_letters;
 mod error;
 mod facts;
+mod live;
 mod lookups;
 mod mutations;
 mod outreach;

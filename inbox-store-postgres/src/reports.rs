@@ -1,28 +1,18 @@
-//! Reports ([`Reports::metrics`]) and the live snapshot
-//! ([`Reports::live_snapshot`]), read from the columns written beside the
-//! documents ([`crate::facts`]), never from the documents.
+//! Reports ([`Reports::metrics`]), read from the columns written beside
+//! the documents ([`crate::facts`]), never from the documents.
 //!
 //! [`Reports::metrics`]: inbox_core::ports::Reports::metrics
-//! [`Reports::live_snapshot`]: inbox_core::ports::Reports::live_snapshot
 
-use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Postgres, QueryBuilder, Row};
 
 use inbox_core::error::Result;
-use inbox_core::ids::{AgentId, ChannelId, ConversationId, TeamId, TenantId};
-use inbox_core::metrics::{
-    AgentLoad, AgentMetrics, Distribution, LiveQuery, LiveSnapshot, MetricsQuery, MetricsReport,
-    SlaCompliance, Waiting,
-};
-use inbox_core::model::Agent;
-use inbox_core::ports::LoadScope;
+use inbox_core::ids::{AgentId, ChannelId, TeamId, TenantId};
+use inbox_core::metrics::{AgentMetrics, Distribution, MetricsQuery, MetricsReport, SlaCompliance};
 use inbox_core::pricing::{CostQuery, MessageTally, CALLING_CODES, COUNTRIES};
 
 use crate::error::db;
 use crate::sql::micros;
-use crate::tables::conversations;
-use crate::tables::directory::AGENTS;
 
 // Columns written beside the document (`facts.rs`).
 const FIRST: &str = "first_response_secs";
@@ -418,142 +408,4 @@ pub(crate) async fn message_tallies(
             })
         })
         .collect()
-}
-
-/// Active conversations (`status <> 'resolved'`: the partial indexes),
-/// narrowed by number and team, as `FROM … WHERE …`.
-fn push_scope(qb: &mut QueryBuilder<'_, Postgres>, tenant: &TenantId, query: &LiveQuery) {
-    qb.push(" FROM inbox_conversations WHERE tenant_id = ")
-        .push_bind(tenant.as_str().to_string())
-        .push(" AND status <> 'resolved'");
-    if let Some(c) = &query.channel {
-        qb.push(" AND channel_id = ")
-            .push_bind(c.as_str().to_string());
-    }
-    if let Some(t) = &query.team {
-        qb.push(" AND team_id = ").push_bind(t.as_str().to_string());
-    }
-}
-
-/// [`Reports::live_snapshot`](inbox_core::ports::Reports::live_snapshot).
-pub(crate) async fn live_snapshot(
-    pool: &PgPool,
-    tenant: &TenantId,
-    query: &LiveQuery,
-) -> Result<LiveSnapshot> {
-    let mut snapshot = live_counts(pool, tenant, query).await?;
-    snapshot.waiting_longest = waiting_longest(pool, tenant, query).await?;
-    snapshot.in_doubt = count_in_doubt(pool, tenant, query).await?;
-    let loads = conversations::loads(pool, tenant, &LoadScope::Tenant).await?;
-    let agents: Vec<Agent> = AGENTS.list(pool, tenant).await?;
-    snapshot.agents = agents
-        .into_iter()
-        .filter(|a| a.active && !a.service)
-        .filter(|a| query.team.as_ref().is_none_or(|t| a.is_in_team(t)))
-        .map(|a| AgentLoad {
-            load: loads.get(&a.id).copied().unwrap_or(0),
-            agent: a.id,
-            presence: a.presence,
-            capacity: a.capacity,
-        })
-        .collect();
-    Ok(snapshot)
-}
-
-/// The counts of the live snapshot: by status, unassigned, waiting, and
-/// SLA at risk and breached (each target's state, warning and due
-/// instants: `facts.rs`).
-async fn live_counts(pool: &PgPool, tenant: &TenantId, query: &LiveQuery) -> Result<LiveSnapshot> {
-    const TARGETS: &str =
-        "EXISTS (SELECT 1 FROM UNNEST(sla_states, sla_warn_us, sla_due_us) AS t(st, warn_us, due_us) WHERE ";
-    let now_us = micros(query.now);
-    let mut qb = QueryBuilder::new(
-        "SELECT count(*), count(*) FILTER (WHERE status = 'open'), \
-         count(*) FILTER (WHERE status = 'pending'), count(*) FILTER (WHERE status = 'snoozed'), \
-         count(*) FILTER (WHERE assignee IS NULL), count(*) FILTER (WHERE waiting_us IS NOT NULL), \
-         count(*) FILTER (WHERE ",
-    );
-    qb.push(TARGETS)
-        .push("st = 'active' AND warn_us <= ")
-        .push_bind(now_us)
-        .push(" AND due_us > ")
-        .push_bind(now_us)
-        .push(")), count(*) FILTER (WHERE ")
-        .push(TARGETS)
-        .push("st = 'breached' OR (st = 'active' AND due_us <= ")
-        .push_bind(now_us)
-        .push(")))");
-    push_scope(&mut qb, tenant, query);
-    let row = qb
-        .build()
-        .fetch_one(pool)
-        .await
-        .map_err(|e| db("live snapshot", e))?;
-    let n = |i: usize| row.get::<i64, _>(i) as u64;
-    Ok(LiveSnapshot {
-        active: n(0),
-        open: n(1),
-        pending: n(2),
-        snoozed: n(3),
-        unassigned: n(4),
-        waiting: n(5),
-        sla_at_risk: n(6),
-        sla_breached: n(7),
-        ..LiveSnapshot::empty(query.now)
-    })
-}
-
-/// The longest wait: the first row of the waiting index.
-async fn waiting_longest(
-    pool: &PgPool,
-    tenant: &TenantId,
-    query: &LiveQuery,
-) -> Result<Option<Waiting>> {
-    let fail = |e| db("live snapshot", e);
-    let mut qb = QueryBuilder::new("SELECT conversation_id, data->'waiting_since'");
-    push_scope(&mut qb, tenant, query);
-    qb.push(
-        " AND waiting_us IS NOT NULL \
-         ORDER BY COALESCE(waiting_us, 9223372036854775807), conversation_id LIMIT 1",
-    );
-    let Some(r) = qb.build().fetch_optional(pool).await.map_err(fail)? else {
-        return Ok(None);
-    };
-    Ok(Some(Waiting {
-        conversation: ConversationId::new(r.get::<String, _>(0))?,
-        since: r
-            .try_get::<sqlx::types::Json<DateTime<Utc>>, _>(1)
-            .map_err(fail)?
-            .0,
-    }))
-}
-
-/// Outbound messages in doubt on the number and in the team (any
-/// conversation status), through the partial index of migration 18.
-async fn count_in_doubt(pool: &PgPool, tenant: &TenantId, query: &LiveQuery) -> Result<u64> {
-    let mut qb = QueryBuilder::new("SELECT count(*) FROM inbox_messages m WHERE m.tenant_id = ");
-    qb.push_bind(tenant.as_str().to_string()).push(
-        " AND m.external_id IS NULL AND m.direction = 'outbound' \
-         AND (m.data -> 'delivery' ->> 'in_doubt_since') IS NOT NULL \
-         AND (m.data -> 'delivery' ->> 'status') = 'pending' \
-         AND (m.data -> 'delivery' ->> 'resent_as') IS NULL",
-    );
-    if let Some(c) = &query.channel {
-        qb.push(" AND m.channel_id = ")
-            .push_bind(c.as_str().to_string());
-    }
-    if let Some(t) = &query.team {
-        qb.push(
-            " AND EXISTS (SELECT 1 FROM inbox_conversations c WHERE c.tenant_id = m.tenant_id \
-             AND c.conversation_id = m.conversation_id AND c.team_id = ",
-        )
-        .push_bind(t.as_str().to_string())
-        .push(")");
-    }
-    let n: i64 = qb
-        .build_query_scalar()
-        .fetch_one(pool)
-        .await
-        .map_err(|e| db("live snapshot: messages in doubt", e))?;
-    Ok(n as u64)
 }

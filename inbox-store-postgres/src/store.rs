@@ -33,7 +33,7 @@ use crate::plans::BatchPools;
 use crate::reads::{self, ReadBatchStats, Readers};
 use crate::tables::directory::{self, ChannelCache, AGENTS, CHANNELS, TEAMS};
 use crate::tables::{contacts, conversations, cursors, events, leases, messages, outbox, timers};
-use crate::{reports, search, views};
+use crate::{live, reports, search, views};
 
 /// The migrations of this store, for embedders who run migrations
 /// themselves (`MIGRATOR.run(&pool)`, then [`PgStore::reindex_search`]),
@@ -601,7 +601,7 @@ impl Reports for PgStore {
         tenant: &TenantId,
         query: &inbox_core::metrics::LiveQuery,
     ) -> Result<inbox_core::metrics::LiveSnapshot> {
-        reports::live_snapshot(self.pool(), tenant, query).await
+        live::live_snapshot(self.pool(), tenant, query).await
     }
 
     async fn agent_loads(

@@ -14,6 +14,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use inbox_benches::seed::AGENTS;
 use inbox_benches::{exit_on_error, flags, inbox_on, ms, number, percentile};
 use inbox_core::model::ConversationStatus;
 use inbox_core::ports::Store;
@@ -50,9 +51,6 @@ fn parse() -> Result<Args, String> {
     Ok(a)
 }
 
-const AGENTS: i64 = 200;
-const TEAMS: i64 = 10;
-
 /// Seeds the data set with set-based SQL (the rows are exactly what the
 /// store writes: the JSON documents decode into the core's model, and the
 /// search words of this ASCII text, lower-cased runs of letters and
@@ -69,63 +67,8 @@ async fn seed(store: &PgStore, n: i64, m: i64) -> Result<(), String> {
         return Ok(());
     }
     eprintln!("seeding {n} conversations and {m} messages (once)...");
-    let steps = [
-        "TRUNCATE inbox_tenants, inbox_channels, inbox_teams, inbox_agents, inbox_contacts, inbox_conversations, inbox_messages, inbox_events, inbox_outbox, inbox_routing_cursors".to_string(),
-        "INSERT INTO inbox_tenants (tenant_id, name) VALUES ('bench', 'Bench'), ('other', 'Other')".to_string(),
-        r#"INSERT INTO inbox_channels (tenant_id, channel_id, phone_number_id, data) VALUES
-           ('bench', 'main', '106540352242922', '{"tenant":"bench","id":"main","phone_number_id":"106540352242922","display_number":"+1","name":"main","secrets_ref":null}')"#.to_string(),
-        format!(
-            r#"INSERT INTO inbox_teams (tenant_id, team_id, data)
-               SELECT 'bench', 'team' || t, jsonb_build_object('tenant','bench','id','team' || t,'name','Team ' || t)
-               FROM generate_series(0, {}) t"#,
-            TEAMS - 1
-        ),
-        format!(
-            r#"INSERT INTO inbox_agents (tenant_id, agent_id, data)
-               SELECT 'bench', 'agent' || a, jsonb_build_object('tenant','bench','id','agent' || a,'name','Agent ' || a,
-                 'role', CASE WHEN a = 0 THEN 'supervisor' ELSE 'agent' END, 'teams', jsonb_build_array('team' || (a % {TEAMS})),
-                 'skills','[]'::jsonb,'capacity',0,'presence','online','active',true)
-               FROM generate_series(0, {}) a"#,
-            AGENTS - 1
-        ),
-        format!(
-            r#"INSERT INTO inbox_conversations (tenant_id, conversation_id, channel_id, contact_id, status, assignee, team_id,
-                 priority_rank, tags, last_activity_us, created_us, waiting_us, version,
-                 first_response_secs, resolution_secs, first_response_business_secs, resolution_business_secs, data, tags_tsv)
-               SELECT 'bench', id, 'main', 'k' || i, st, asg, tm, pr, tg, la, cr, wt, 3,
-                 CASE WHEN asg IS NOT NULL THEN i % 3600 END, CASE WHEN st = 'resolved' THEN i % 86400 END,
-                 CASE WHEN asg IS NOT NULL THEN i % 1800 END, CASE WHEN st = 'resolved' THEN i % 30000 END,
-                 jsonb_build_object('tenant','bench','id',id,'channel','main','contact','k' || i,'status',st,'assignee',asg,'team',tm,
-                   'tags',to_jsonb(tg),'priority',(ARRAY['low','normal','high','urgent'])[pr + 1],'snoozed_until',NULL,
-                   'created_at',to_jsonb(to_timestamp(cr / 1e6)),'updated_at',to_jsonb(to_timestamp(la / 1e6)),
-                   'last_activity_at',to_jsonb(to_timestamp(la / 1e6)),'last_customer_message_at',to_jsonb(to_timestamp(la / 1e6)),
-                   'last_agent_reply_at',NULL,'waiting_since',CASE WHEN wt IS NULL THEN NULL ELSE to_jsonb(to_timestamp(wt / 1e6)) END,
-                   'window_expires_at',to_jsonb(to_timestamp(la / 1e6) + interval '24 hours'),
-                   'resolved_at',CASE WHEN st = 'resolved' THEN to_jsonb(to_timestamp((cr + i % 86400 * 1000000) / 1e6)) END,
-                   'resolution_business_secs',CASE WHEN st = 'resolved' THEN i % 30000 END,
-                   'first_response_at',CASE WHEN asg IS NOT NULL THEN to_jsonb(to_timestamp((cr + i % 3600 * 1000000) / 1e6)) END,
-                   'first_response_business_secs',CASE WHEN asg IS NOT NULL THEN i % 1800 END,
-                   'reopen_count',0,'message_count',10,'version',3),
-                 array_to_tsvector(tg)
-               FROM (SELECT i, 'c' || lpad(i::text, 9, '0') AS id,
-                       (ARRAY['open','open','pending','snoozed','resolved','resolved','resolved','resolved'])[1 + abs(hashint8(i * 5 + 1)) % 8] AS st,
-                       CASE WHEN abs(hashint8(i * 5 + 2)) % 4 = 0 THEN NULL ELSE 'agent' || (abs(hashint8(i * 5 + 3)) % {AGENTS}) END AS asg,
-                       'team' || (abs(hashint8(i * 5 + 4)) % {TEAMS}) AS tm, (abs(hashint8(i * 5)) % 4)::smallint AS pr,
-                       CASE WHEN abs(hashint8(i * 7 + 6)) % 20 = 0 THEN ARRAY['vip'] ELSE ARRAY[]::text[] END AS tg,
-                       1760000000000000 + i * 7919 % 30000000000 AS la, 1750000000000000 + i * 1000 AS cr,
-                       CASE WHEN i % 3 = 0 THEN 1760000000000000 + i * 13 % 3600000000 END AS wt
-                     FROM generate_series(1::bigint, {n}) i) s"#
-        ),
-        format!(
-            r#"INSERT INTO inbox_contacts (tenant_id, contact_id, wa_id, version, data, tsv)
-               SELECT 'bench', 'k' || i, (34600000000 + i)::text, 1,
-                 jsonb_build_object('tenant','bench','id','k' || i,'identity',jsonb_build_object('wa_id',(34600000000 + i)::text,'user_id',NULL),
-                   'profile_name',nm,
-                   'tags','[]'::jsonb,'attributes','{{}}'::jsonb,'created_at','2026-03-02T09:00:00Z','version',1),
-                 array_to_tsvector(array_remove(regexp_split_to_array(lower(nm), '[^a-z0-9]+'), ''))
-               FROM (SELECT i, (ARRAY['Marta','Jon','Kim','Ana','Luis','Sofia','Omar','Li'])[1 + i % 8] || ' ' || i AS nm
-                     FROM generate_series(1::bigint, {n}) i) s"#
-        ),
+    let mut steps = inbox_benches::seed::conversation_steps(n);
+    steps.extend([
         format!(
             r#"INSERT INTO inbox_messages (tenant_id, message_id, conversation_id, channel_id, external_id, body, tsv, data,
                    author_agent, direction, next_response_secs, next_response_business_secs)
@@ -148,7 +91,7 @@ async fn seed(store: &PgStore, n: i64, m: i64) -> Result<(), String> {
                FROM generate_series(1::bigint, {m}) j) s"#
         ),
         "ANALYZE".to_string(),
-    ];
+    ]);
     for (i, sql) in steps.iter().enumerate() {
         let t = Instant::now();
         sqlx::query(sql)
@@ -185,29 +128,6 @@ async fn measure(
 #[tokio::main]
 async fn main() {
     exit_on_error("list", run().await);
-}
-
-/// The URL of the bench's database on the server of `url`
-/// (`inbox_bench_list`), created if it does not exist.
-async fn database(url: &str) -> Result<String, String> {
-    use sqlx::ConnectOptions;
-    use std::str::FromStr;
-    let opts = sqlx::postgres::PgConnectOptions::from_str(url).map_err(|e| e.to_string())?;
-    let admin = PgStore::connect(url, 1).await.map_err(|e| e.to_string())?;
-    let exists: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'inbox_bench_list')",
-    )
-    .fetch_one(admin.pool())
-    .await
-    .map_err(|e| e.to_string())?;
-    if !exists {
-        sqlx::query("CREATE DATABASE inbox_bench_list")
-            .execute(admin.pool())
-            .await
-            .map_err(|e| e.to_string())?;
-    }
-    admin.pool().close().await;
-    Ok(opts.database("inbox_bench_list").to_url_lossy().to_string())
 }
 
 /// Prints a table row of a view's or search's p50 and p99; returns the p99.
@@ -408,7 +328,7 @@ async fn reports(store: &dyn Store, conversations: i64) -> Result<(), String> {
 
 async fn run() -> Result<(), String> {
     let args = parse()?;
-    let url = database(&args.url).await?;
+    let url = inbox_benches::kept_database(&args.url, "inbox_bench_list").await?;
     let store = PgStore::connect(&url, 8).await.map_err(|e| e.to_string())?;
     store.migrate().await.map_err(|e| e.to_string())?;
     seed(&store, args.conversations, args.messages).await?;

@@ -177,7 +177,8 @@ pub(crate) async fn last_assignee(
 }
 
 /// How many active conversations each agent in `scope` who owns any
-/// owns: one query.
+/// owns: one query over the counts the conversation writes keep
+/// (`inbox_live_counts`, migration 30), not over the conversations.
 pub(crate) async fn loads(
     pool: &PgPool,
     tenant: &TenantId,
@@ -185,13 +186,15 @@ pub(crate) async fn loads(
 ) -> Result<BTreeMap<AgentId, u32>> {
     let query = match scope {
         LoadScope::Tenant => sqlx::query(
-            "SELECT assignee, count(*) FROM inbox_conversations WHERE tenant_id = $1 \
-             AND assignee IS NOT NULL AND status <> 'resolved' GROUP BY assignee",
+            "SELECT assignee, sum(open + pending + snoozed)::int8 FROM inbox_live_counts \
+             WHERE tenant_id = $1 AND assignee <> '' GROUP BY assignee \
+             HAVING sum(open + pending + snoozed) > 0",
         )
         .bind(tenant.as_str()),
         LoadScope::Agents(ids) => sqlx::query(
-            "SELECT assignee, count(*) FROM inbox_conversations WHERE tenant_id = $1 \
-             AND assignee = ANY($2) AND status <> 'resolved' GROUP BY assignee",
+            "SELECT assignee, sum(open + pending + snoozed)::int8 FROM inbox_live_counts \
+             WHERE tenant_id = $1 AND assignee = ANY($2) GROUP BY assignee \
+             HAVING sum(open + pending + snoozed) > 0",
         )
         .bind(tenant.as_str())
         .bind(ids.iter().map(|a| a.as_str()).collect::<Vec<_>>()),

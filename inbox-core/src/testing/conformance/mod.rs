@@ -267,6 +267,7 @@ macro_rules! store_conformance_suites {
                 }
                 live {
                     live_snapshot_shows_what_the_team_faces_now,
+                    live_snapshot_equals_the_reference_on_random_days,
                 }
                 dead_letters {
                     ingest_refuses_items_no_store_can_hold,

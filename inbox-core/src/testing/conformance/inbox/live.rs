@@ -158,3 +158,163 @@ pub(crate) async fn live_snapshot_shows_what_the_team_faces_now<S: Store + AsDyn
         Err(Error::Forbidden { .. })
     ));
 }
+
+/// A small deterministic generator (xorshift), so a failure replays.
+struct Dice(u64);
+
+impl Dice {
+    fn roll(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+/// The snapshot a store answers equals the reference definition
+/// ([`LiveSnapshot::compute`](crate::metrics::LiveSnapshot::compute) over
+/// every conversation and agent read back) after every step of a seeded
+/// random morning: customers writing on two numbers, claims, transfers
+/// between teams, replies, pending, snoozes, resolves, reopening messages
+/// and timer runs, under first response, next response and resolution
+/// targets; whole, by number and by team. A store that keeps the counts as
+/// conversations are written (instead of counting them when asked) must
+/// keep them exactly.
+pub(crate) async fn live_snapshot_equals_the_reference_on_random_days<
+    S: Store + AsDynStore + ?Sized,
+>(
+    store: Arc<S>,
+) {
+    let mut settings = Fixture::first_response_sla(1800);
+    settings.sla.policies[0].next_response_secs = Some(1200);
+    settings.sla.policies[0].resolution_secs = Some(5400);
+    let f = Fixture::with_settings(store.as_dyn(), settings)
+        .await
+        .unwrap();
+    let t0 = Fixture::start();
+    let actors = ["ana", "ben", "sam", "cy"].map(|a| f.actor(a));
+    let (numbers, teams) = (["1001", "1002"], ["sales", "support"]);
+    let mut dice = Dice(0x9E37_79B9_7F4A_7C15);
+    let mut seen: Vec<ConversationId> = Vec::new();
+    let mut now = t0;
+    let mut most = [0u64; 7];
+    for step in 0..120u64 {
+        now += TimeDelta::minutes(dice.roll(9) as i64);
+        f.clock.set(now);
+        let pick = |d: &mut Dice| seen[d.roll(seen.len() as u64) as usize].clone();
+        let actor = &actors[dice.roll(4) as usize];
+        // Refusals (not the owner, resolved, …) are part of a real day.
+        match dice.roll(10) {
+            0..=2 => {
+                let number = numbers[dice.roll(2) as usize];
+                let who = format!("3461{:04}", dice.roll(12));
+                let c = says(&f, number, &format!("m{step}"), &who, "hola").await;
+                if !seen.contains(&c) {
+                    seen.push(c);
+                }
+            }
+            _ if seen.is_empty() => {}
+            3 => {
+                let c = pick(&mut dice);
+                let _ = f.inbox.claim(actor, &c, f.version(&c).await.unwrap()).await;
+            }
+            4 => {
+                let c = pick(&mut dice);
+                let to = team(teams[dice.roll(2) as usize]);
+                let v = f.version(&c).await.unwrap();
+                let _ = f.inbox.transfer(actor, &c, v, to, "yours").await;
+            }
+            5 | 6 => {
+                let c = pick(&mut dice);
+                let v = f.version(&c).await.unwrap();
+                let body = reply("ok", &format!("r{step}"));
+                let _ = f.inbox.reply(actor, &c, v, body).await;
+            }
+            7 => {
+                let c = pick(&mut dice);
+                let status = [
+                    ConversationStatus::Pending,
+                    ConversationStatus::Resolved,
+                    ConversationStatus::Open,
+                ][dice.roll(3) as usize];
+                let v = f.version(&c).await.unwrap();
+                let _ = f.inbox.set_status(actor, &c, v, status).await;
+            }
+            8 => {
+                let c = pick(&mut dice);
+                let v = f.version(&c).await.unwrap();
+                let until = now + TimeDelta::minutes(30);
+                let _ = f.inbox.snooze(actor, &c, v, until).await;
+            }
+            _ => {
+                tick(&f, now).await;
+            }
+        }
+        if step % 6 == 5 {
+            let s = compare_with_reference(&f, &seen).await;
+            let figures = [
+                s.sla_at_risk,
+                s.sla_breached,
+                s.pending,
+                s.snoozed,
+                s.unassigned,
+                s.active - s.unassigned,
+                s.waiting,
+            ];
+            for (most, n) in most.iter_mut().zip(figures) {
+                *most = (*most).max(n);
+            }
+        }
+    }
+    compare_with_reference(&f, &seen).await;
+    // The day went through every state the snapshot counts.
+    assert!(most.iter().all(|n| *n > 0), "{most:?}");
+}
+
+/// The store's snapshots (whole, per number, per team) against
+/// [`LiveSnapshot::compute`](crate::metrics::LiveSnapshot::compute); the
+/// whole one.
+async fn compare_with_reference(
+    f: &Fixture,
+    seen: &[ConversationId],
+) -> crate::metrics::LiveSnapshot {
+    use crate::metrics::LiveSnapshot;
+    let mut conversations = Vec::new();
+    let mut messages = Vec::new();
+    for c in seen {
+        conversations.push(stored(f, c).await);
+        messages.extend(messages_of(f, c).await);
+    }
+    let agents = f.store.agents(&f.acme()).await.unwrap();
+    let now = f.inbox.now();
+    let queries = [
+        LiveQuery::at(now),
+        LiveQuery {
+            channel: Some(id("support")),
+            ..LiveQuery::at(now)
+        },
+        LiveQuery {
+            team: Some(id("sales")),
+            ..LiveQuery::at(now)
+        },
+        LiveQuery {
+            channel: Some(id("sales")),
+            team: Some(id("support")),
+            ..LiveQuery::at(now)
+        },
+    ];
+    let mut whole = None;
+    for query in queries {
+        let mut expected = LiveSnapshot::compute(&query, &conversations, &agents);
+        let pairs = messages.iter().filter_map(|m| {
+            let c = conversations.iter().find(|c| c.id == m.conversation)?;
+            Some((m, c))
+        });
+        expected.in_doubt = LiveSnapshot::count_in_doubt(&query, pairs);
+        let sam = f.actor("sam");
+        let got = f.inbox.live_snapshot(&sam, query.clone()).await.unwrap();
+        assert_eq!(got, expected, "{query:?}");
+        whole.get_or_insert(got);
+    }
+    whole.unwrap_or_else(|| LiveSnapshot::empty(now))
+}

@@ -1,0 +1,126 @@
+//! The data set of the PostgreSQL read benchmarks (`list`, `snapshot`),
+//! seeded with set-based SQL. The rows are exactly what the store writes:
+//! the JSON documents decode into the core's model, and the facts columns
+//! beside them agree with the documents.
+//!
+//! One tenant (`bench`) on one number with [`TEAMS`] teams and [`AGENTS`]
+//! agents (`agent0` a supervisor); `n` conversations opened 1 ms apart
+//! from 2025-06-15 15:06:40 UTC, half of them active (open, open, pending,
+//! snoozed, then four resolved, by a hash of the index), three in four
+//! owned, one in twenty tagged `vip`, one in three waiting; `n` contacts.
+//!
+//! Each conversation has a first-response SLA target whose due time is
+//! spread over two hours around [`now`] (from 40 minutes before to 80
+//! after) with its warning 10 minutes earlier: the open ones past due are
+//! marked breached, as the timer does, except one in 997 (the timer's
+//! lag); pending and snoozed ones are paused; resolved ones met, one in ten
+//! breached. So about 8% of the open ones are at risk at [`now`].
+
+/// Agents of the tenant.
+pub const AGENTS: i64 = 200;
+/// Teams of the tenant.
+pub const TEAMS: i64 = 10;
+
+/// The instant the data set's reports and snapshot are read at, in
+/// microseconds: 2 × `n` milliseconds after the first conversation.
+pub fn now_us(n: i64) -> i64 {
+    1_750_000_000_000_000 + 2 * n * 1000
+}
+
+/// The statements that empty the inbox's tables and seed the tenant, its
+/// teams and agents, `n` conversations and `n` contacts (the messages are
+/// the `list` bench's own step).
+pub fn conversation_steps(n: i64) -> Vec<String> {
+    vec![
+        "TRUNCATE inbox_tenants, inbox_channels, inbox_teams, inbox_agents, inbox_contacts, \
+         inbox_conversations, inbox_messages, inbox_events, inbox_outbox, inbox_routing_cursors, \
+         inbox_live_counts, inbox_live_sla CASCADE"
+            .to_string(),
+        "INSERT INTO inbox_tenants (tenant_id, name) VALUES ('bench', 'Bench'), ('other', 'Other')"
+            .to_string(),
+        r#"INSERT INTO inbox_channels (tenant_id, channel_id, phone_number_id, data) VALUES
+           ('bench', 'main', '106540352242922', '{"tenant":"bench","id":"main","phone_number_id":"106540352242922","display_number":"+1","name":"main","secrets_ref":null}')"#.to_string(),
+        format!(
+            r#"INSERT INTO inbox_teams (tenant_id, team_id, data)
+               SELECT 'bench', 'team' || t, jsonb_build_object('tenant','bench','id','team' || t,'name','Team ' || t)
+               FROM generate_series(0, {}) t"#,
+            TEAMS - 1
+        ),
+        format!(
+            r#"INSERT INTO inbox_agents (tenant_id, agent_id, data)
+               SELECT 'bench', 'agent' || a, jsonb_build_object('tenant','bench','id','agent' || a,'name','Agent ' || a,
+                 'role', CASE WHEN a = 0 THEN 'supervisor' ELSE 'agent' END, 'teams', jsonb_build_array('team' || (a % {TEAMS})),
+                 'skills','[]'::jsonb,'capacity',0,'presence','online','active',true)
+               FROM generate_series(0, {}) a"#,
+            AGENTS - 1
+        ),
+        // Loaded with the live counts' trigger off, then counted once
+        // (a counter updated a million times in one statement costs more
+        // with every version it leaves).
+        "ALTER TABLE inbox_conversations DISABLE TRIGGER inbox_live_written".to_string(),
+        conversations(n),
+        "ALTER TABLE inbox_conversations ENABLE TRIGGER inbox_live_written".to_string(),
+        "SELECT inbox_live_rebuild()".to_string(),
+        format!(
+            r#"INSERT INTO inbox_contacts (tenant_id, contact_id, wa_id, version, data, tsv)
+               SELECT 'bench', 'k' || i, (34600000000 + i)::text, 1,
+                 jsonb_build_object('tenant','bench','id','k' || i,'identity',jsonb_build_object('wa_id',(34600000000 + i)::text,'user_id',NULL),
+                   'profile_name',nm,
+                   'tags','[]'::jsonb,'attributes','{{}}'::jsonb,'created_at','2026-03-02T09:00:00Z','version',1),
+                 array_to_tsvector(array_remove(regexp_split_to_array(lower(nm), '[^a-z0-9]+'), ''))
+               FROM (SELECT i, (ARRAY['Marta','Jon','Kim','Ana','Luis','Sofia','Omar','Li'])[1 + i % 8] || ' ' || i AS nm
+                     FROM generate_series(1::bigint, {n}) i) s"#
+        ),
+    ]
+}
+
+/// The conversations, their SLA targets (see the module docs) written both
+/// in the document and in the facts columns.
+fn conversations(n: i64) -> String {
+    let now = now_us(n);
+    format!(
+        r#"INSERT INTO inbox_conversations (tenant_id, conversation_id, channel_id, contact_id, status, assignee, team_id,
+             priority_rank, tags, last_activity_us, created_us, waiting_us, version,
+             first_response_secs, resolution_secs, first_response_business_secs, resolution_business_secs,
+             sla_policy, sla_kinds, sla_states, sla_warn_us, sla_due_us, data, tags_tsv)
+           SELECT 'bench', id, 'main', 'k' || i, st, asg, tm, pr, tg, la, cr, wt, 3,
+             CASE WHEN asg IS NOT NULL THEN i % 3600 END, CASE WHEN st = 'resolved' THEN i % 86400 END,
+             CASE WHEN asg IS NOT NULL THEN i % 1800 END, CASE WHEN st = 'resolved' THEN i % 30000 END,
+             'std', ARRAY['first_response'], ARRAY[sst], ARRAY[due - 600000000], ARRAY[due],
+             jsonb_build_object('tenant','bench','id',id,'channel','main','contact','k' || i,'status',st,'assignee',asg,'team',tm,
+               'tags',to_jsonb(tg),'priority',(ARRAY['low','normal','high','urgent'])[pr + 1],'snoozed_until',NULL,
+               'created_at',to_jsonb(to_timestamp(cr / 1e6)),'updated_at',to_jsonb(to_timestamp(la / 1e6)),
+               'last_activity_at',to_jsonb(to_timestamp(la / 1e6)),'last_customer_message_at',to_jsonb(to_timestamp(la / 1e6)),
+               'last_agent_reply_at',NULL,'waiting_since',CASE WHEN wt IS NULL THEN NULL ELSE to_jsonb(to_timestamp(wt / 1e6)) END,
+               'window_expires_at',to_jsonb(to_timestamp(la / 1e6) + interval '24 hours'),
+               'resolved_at',CASE WHEN st = 'resolved' THEN to_jsonb(to_timestamp((cr + i % 86400 * 1000000) / 1e6)) END,
+               'resolution_business_secs',CASE WHEN st = 'resolved' THEN i % 30000 END,
+               'first_response_at',CASE WHEN asg IS NOT NULL THEN to_jsonb(to_timestamp((cr + i % 3600 * 1000000) / 1e6)) END,
+               'first_response_business_secs',CASE WHEN asg IS NOT NULL THEN i % 1800 END,
+               'reopen_count',0,'message_count',10,'version',3,
+               'sla',jsonb_build_object('policy','std','targets',jsonb_build_array(jsonb_build_object(
+                 'kind','first_response','started_at',to_jsonb(to_timestamp(cr / 1e6)),
+                 'due_at',to_jsonb(to_timestamp(due / 1e6)),'warn_at',to_jsonb(to_timestamp((due - 600000000) / 1e6)),
+                 'warned',due - 600000000 <= {now},
+                 'state',CASE sst
+                   WHEN 'active' THEN '{{"state":"active"}}'::jsonb
+                   WHEN 'paused' THEN '{{"state":"paused","remaining_secs":1800,"warn_remaining_secs":1200}}'::jsonb
+                   WHEN 'met' THEN jsonb_build_object('state','met','at',to_jsonb(to_timestamp((cr + i % 3600 * 1000000) / 1e6)))
+                   ELSE jsonb_build_object('state','breached','at',to_jsonb(to_timestamp(due / 1e6))) END)))),
+             array_to_tsvector(tg)
+           FROM (SELECT s0.*,
+                   CASE WHEN st IN ('pending', 'snoozed') THEN 'paused'
+                        WHEN st = 'resolved' THEN CASE WHEN i % 10 = 0 THEN 'breached' ELSE 'met' END
+                        WHEN due <= {now} AND i % 997 <> 0 THEN 'breached'
+                        ELSE 'active' END AS sst
+                 FROM (SELECT i, 'c' || lpad(i::text, 9, '0') AS id,
+                   (ARRAY['open','open','pending','snoozed','resolved','resolved','resolved','resolved'])[1 + abs(hashint8(i * 5 + 1)) % 8] AS st,
+                   CASE WHEN abs(hashint8(i * 5 + 2)) % 4 = 0 THEN NULL ELSE 'agent' || (abs(hashint8(i * 5 + 3)) % {AGENTS}) END AS asg,
+                   'team' || (abs(hashint8(i * 5 + 4)) % {TEAMS}) AS tm, (abs(hashint8(i * 5)) % 4)::smallint AS pr,
+                   CASE WHEN abs(hashint8(i * 7 + 6)) % 20 = 0 THEN ARRAY['vip'] ELSE ARRAY[]::text[] END AS tg,
+                   1760000000000000 + i * 7919 % 30000000000 AS la, 1750000000000000 + i * 1000 AS cr,
+                   CASE WHEN i % 3 = 0 THEN 1760000000000000 + i * 13 % 3600000000 END AS wt,
+                   {now} + (abs(hashint8(i * 5 + 8)) % 7200 - 2400)::bigint * 1000000 AS due
+                 FROM generate_series(1::bigint, {n}) i) s0) s"#
+    )
+}
