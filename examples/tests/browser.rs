@@ -264,8 +264,14 @@ async fn an_admin_sets_up_routing_and_tries_it() {
     type_into(&ada, "[data-testid=agent-id]", "lucia").await;
     type_into(&ada, "[data-testid=agent-name]", "Lucía").await;
     type_into(&ada, "[data-testid=agent-teams]", "vip").await;
+    type_into(&ada, "[data-testid=agent-password]", "lucia-first-day").await;
     click(&ada, "[data-testid=agent-save]").await;
     wait_for(&ada, "[data-testid=agents-table]", |t| t.contains("Lucía")).await;
+    // She signs in with the password the admin gave her.
+    let lucia = browser(&driver).await;
+    sign_in_with(&lucia, &server.url, "lucia", "lucia-first-day").await;
+    wait_for(&lucia, "[data-testid=me]", |t| t.contains("Lucía")).await;
+    lucia.close().await.unwrap();
 
     // A rule with a typo in the team: refused, the problem named at its
     // line, nothing stored.

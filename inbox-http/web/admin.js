@@ -347,8 +347,12 @@ $("#agent-form").addEventListener("submit", async (ev) => {
   const f = new FormData(ev.target);
   const teams = String(f.get("teams") || "").split(",").map((team) => team.trim()).filter(Boolean);
   const body = { name: f.get("name"), role: f.get("role"), teams, capacity: Number(f.get("capacity") || 0) };
+  const password = String(f.get("password") || "");
+  const agent = `/api/agents/${encodeURIComponent(f.get("id"))}`;
   try {
-    await api("PUT", `/api/agents/${encodeURIComponent(f.get("id"))}`, body);
+    await api("PUT", agent, body);
+    // A new team member can sign in once they have a password.
+    if (password) await api("PUT", `${agent}/password`, { password });
     banner(t("admin.saved", { name: body.name }), true);
     ev.target.reset();
     loadAdmin();

@@ -156,6 +156,11 @@ pub async fn click(c: &Client, css: &str) {
 }
 
 pub async fn sign_in(c: &Client, url: &str, agent: &str) {
+    sign_in_with(c, url, agent, agent).await
+}
+
+/// Signs `agent` in with `password` and waits for the inbox.
+pub async fn sign_in_with(c: &Client, url: &str, agent: &str, password: &str) {
     c.goto(url).await.unwrap();
     wait_for(c, "[data-testid=signin-agent]", |_| true)
         .await
@@ -164,7 +169,7 @@ pub async fn sign_in(c: &Client, url: &str, agent: &str) {
         .unwrap();
     wait_for(c, "[data-testid=signin-password]", |_| true)
         .await
-        .send_keys(agent)
+        .send_keys(password)
         .await
         .unwrap();
     click(c, "[data-testid=signin-submit]").await;
