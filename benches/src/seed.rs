@@ -16,21 +16,60 @@
 //! lag); pending and snoozed ones are paused; resolved ones met, one in ten
 //! breached. So about 8% of the open ones are at risk at [`now`].
 
+use std::time::Instant;
+
+/// Runs `steps` on the database of `store` unless it holds exactly `n`
+/// conversations already (a data set seeded once and kept between runs),
+/// saying how long each took.
+pub async fn seed_once(
+    store: &inbox_store_postgres::PgStore,
+    n: i64,
+    steps: Vec<String>,
+) -> Result<(), String> {
+    let pool = store.pool();
+    let have: i64 = sqlx::query_scalar("SELECT count(*) FROM inbox_conversations")
+        .fetch_one(pool)
+        .await
+        .map_err(|e| e.to_string())?;
+    if have == n {
+        eprintln!("reusing {have} seeded conversations");
+        return Ok(());
+    }
+    eprintln!("seeding {n} conversations (once)...");
+    for (i, sql) in steps.iter().enumerate() {
+        let t = Instant::now();
+        sqlx::query(sql)
+            .execute(pool)
+            .await
+            .map_err(|e| format!("seed step {i}: {e}"))?;
+        eprintln!("  step {i} done in {:.1?}", t.elapsed());
+    }
+    Ok(())
+}
+
 /// Agents of the tenant.
 pub const AGENTS: i64 = 200;
 /// Teams of the tenant.
 pub const TEAMS: i64 = 10;
 
+/// The gap between two conversations' openings in the `list` and
+/// `snapshot` data sets: 1 ms.
+pub const LIST_GAP_US: i64 = 1000;
+
+/// The first conversation's opening, in microseconds (2025-06-15 15:06:40
+/// UTC).
+pub const START_US: i64 = 1_750_000_000_000_000;
+
 /// The instant the data set's reports and snapshot are read at, in
-/// microseconds: 2 × `n` milliseconds after the first conversation.
-pub fn now_us(n: i64) -> i64 {
-    1_750_000_000_000_000 + 2 * n * 1000
+/// microseconds: twice the span of the openings after the first.
+pub fn now_us(n: i64, gap_us: i64) -> i64 {
+    START_US + 2 * n * gap_us
 }
 
 /// The statements that empty the inbox's tables and seed the tenant, its
-/// teams and agents, `n` conversations and `n` contacts (the messages are
-/// the `list` bench's own step).
-pub fn conversation_steps(n: i64) -> Vec<String> {
+/// teams and agents, `n` conversations opened `gap_us` apart and `n`
+/// contacts (the messages are [`message_step`]).
+pub fn conversation_steps(n: i64, gap_us: i64) -> Vec<String> {
     vec![
         "TRUNCATE inbox_tenants, inbox_channels, inbox_teams, inbox_agents, inbox_contacts, \
          inbox_conversations, inbox_messages, inbox_events, inbox_outbox, inbox_routing_cursors, \
@@ -58,7 +97,7 @@ pub fn conversation_steps(n: i64) -> Vec<String> {
         // (a counter updated a million times in one statement costs more
         // with every version it leaves).
         "ALTER TABLE inbox_conversations DISABLE TRIGGER inbox_live_written".to_string(),
-        conversations(n),
+        conversations(n, gap_us),
         "ALTER TABLE inbox_conversations ENABLE TRIGGER inbox_live_written".to_string(),
         "SELECT inbox_live_rebuild()".to_string(),
         format!(
@@ -76,8 +115,8 @@ pub fn conversation_steps(n: i64) -> Vec<String> {
 
 /// The conversations, their SLA targets (see the module docs) written both
 /// in the document and in the facts columns.
-fn conversations(n: i64) -> String {
-    let now = now_us(n);
+fn conversations(n: i64, gap_us: i64) -> String {
+    let now = now_us(n, gap_us);
     format!(
         r#"INSERT INTO inbox_conversations (tenant_id, conversation_id, channel_id, contact_id, status, assignee, team_id,
              priority_rank, tags, last_activity_us, created_us, waiting_us, version,
@@ -118,9 +157,36 @@ fn conversations(n: i64) -> String {
                    CASE WHEN abs(hashint8(i * 5 + 2)) % 4 = 0 THEN NULL ELSE 'agent' || (abs(hashint8(i * 5 + 3)) % {AGENTS}) END AS asg,
                    'team' || (abs(hashint8(i * 5 + 4)) % {TEAMS}) AS tm, (abs(hashint8(i * 5)) % 4)::smallint AS pr,
                    CASE WHEN abs(hashint8(i * 7 + 6)) % 20 = 0 THEN ARRAY['vip'] ELSE ARRAY[]::text[] END AS tg,
-                   1760000000000000 + i * 7919 % 30000000000 AS la, 1750000000000000 + i * 1000 AS cr,
+                   1760000000000000 + i * 7919 % 30000000000 AS la, 1750000000000000 + i * {gap_us} AS cr,
                    CASE WHEN i % 3 = 0 THEN 1760000000000000 + i * 13 % 3600000000 END AS wt,
                    {now} + (abs(hashint8(i * 5 + 8)) % 7200 - 2400)::bigint * 1000000 AS due
                  FROM generate_series(1::bigint, {n}) i) s0) s"#
+    )
+}
+
+/// `m` messages over the `n` conversations (message `j` in conversation
+/// `1 + j % n`): two in three from customers, the rest agents' replies
+/// (with response times; one in six a first response) and notes.
+pub fn message_step(n: i64, m: i64) -> String {
+    format!(
+        r#"INSERT INTO inbox_messages (tenant_id, message_id, conversation_id, channel_id, external_id, body, tsv, data,
+               author_agent, direction, next_response_secs, next_response_business_secs)
+           SELECT 'bench', 'm' || j, 'c' || lpad((1 + j % {n})::text, 9, '0'), 'main', 'wamid.seed.' || j, b,
+             array_to_tsvector(array_remove(regexp_split_to_array(lower(b), '[^a-z0-9]+'), '')), d,
+             CASE WHEN d->'author'->>'kind' = 'agent' THEN d->'author'->>'id' END, d->>'direction',
+             CASE WHEN d->'response'->>'first' = 'false' THEN (d->'response'->>'secs')::bigint END,
+             CASE WHEN d->'response'->>'first' = 'false' THEN (d->'response'->>'business_secs')::bigint END
+           FROM (SELECT j,
+             (ARRAY['Hello, where is my order ', 'Can I change the size of order ', 'Refund for ticket ', 'Do you ship to Portugal? ref '])[1 + j % 4] || j AS b,
+             jsonb_build_object('tenant','bench','id','m' || j,'conversation','c' || lpad((1 + j % {n})::text, 9, '0'),
+               'channel','main',
+               'direction',CASE WHEN j % 10 = 0 THEN 'note' WHEN j % 3 = 0 THEN 'outbound' ELSE 'inbound' END,
+               'author',CASE WHEN j % 10 = 0 OR j % 3 = 0 THEN jsonb_build_object('kind','agent','id','agent' || (j % {AGENTS}))
+                 ELSE jsonb_build_object('kind','customer','id','k' || (1 + j % {n})) END,
+               'response',CASE WHEN j % 3 = 0 AND j % 10 <> 0 THEN jsonb_build_object('secs',j % 3600,'business_secs',j % 1800,'first',j % 6 = 3) END,
+               'content',jsonb_build_object('type','text','body',(ARRAY['Hello, where is my order ', 'Can I change the size of order ', 'Refund for ticket ', 'Do you ship to Portugal? ref '])[1 + j % 4] || j,'preview_url',false),
+               'external_id','wamid.seed.' || j,'idempotency_key',NULL,'context','{{}}'::jsonb,'mentions','[]'::jsonb,
+               'sent_at','2026-03-02T09:00:00Z','created_at','2026-03-02T09:00:00Z','delivery',NULL) AS d
+           FROM generate_series(1::bigint, {m}) j) s"#
     )
 }

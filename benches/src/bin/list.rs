@@ -14,7 +14,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use inbox_benches::seed::AGENTS;
 use inbox_benches::{exit_on_error, flags, inbox_on, ms, number, percentile};
 use inbox_core::model::ConversationStatus;
 use inbox_core::ports::Store;
@@ -57,50 +56,10 @@ fn parse() -> Result<Args, String> {
 /// digits, are the core's `inbox_core::search::document_words`). A data
 /// set seeded before migration 25 is re-indexed once by `migrate`.
 async fn seed(store: &PgStore, n: i64, m: i64) -> Result<(), String> {
-    let pool = store.pool();
-    let have: i64 = sqlx::query_scalar("SELECT count(*) FROM inbox_conversations")
-        .fetch_one(pool)
-        .await
-        .map_err(|e| e.to_string())?;
-    if have >= n {
-        eprintln!("reusing {have} seeded conversations");
-        return Ok(());
-    }
-    eprintln!("seeding {n} conversations and {m} messages (once)...");
-    let mut steps = inbox_benches::seed::conversation_steps(n);
-    steps.extend([
-        format!(
-            r#"INSERT INTO inbox_messages (tenant_id, message_id, conversation_id, channel_id, external_id, body, tsv, data,
-                   author_agent, direction, next_response_secs, next_response_business_secs)
-               SELECT 'bench', 'm' || j, 'c' || lpad((1 + j % {n})::text, 9, '0'), 'main', 'wamid.seed.' || j, b,
-                 array_to_tsvector(array_remove(regexp_split_to_array(lower(b), '[^a-z0-9]+'), '')), d,
-                 CASE WHEN d->'author'->>'kind' = 'agent' THEN d->'author'->>'id' END, d->>'direction',
-                 CASE WHEN d->'response'->>'first' = 'false' THEN (d->'response'->>'secs')::bigint END,
-                 CASE WHEN d->'response'->>'first' = 'false' THEN (d->'response'->>'business_secs')::bigint END
-               FROM (SELECT j,
-                 (ARRAY['Hello, where is my order ', 'Can I change the size of order ', 'Refund for ticket ', 'Do you ship to Portugal? ref '])[1 + j % 4] || j AS b,
-                 jsonb_build_object('tenant','bench','id','m' || j,'conversation','c' || lpad((1 + j % {n})::text, 9, '0'),
-                   'channel','main',
-                   'direction',CASE WHEN j % 10 = 0 THEN 'note' WHEN j % 3 = 0 THEN 'outbound' ELSE 'inbound' END,
-                   'author',CASE WHEN j % 10 = 0 OR j % 3 = 0 THEN jsonb_build_object('kind','agent','id','agent' || (j % {AGENTS}))
-                     ELSE jsonb_build_object('kind','customer','id','k' || (1 + j % {n})) END,
-                   'response',CASE WHEN j % 3 = 0 AND j % 10 <> 0 THEN jsonb_build_object('secs',j % 3600,'business_secs',j % 1800,'first',j % 6 = 3) END,
-                   'content',jsonb_build_object('type','text','body',(ARRAY['Hello, where is my order ', 'Can I change the size of order ', 'Refund for ticket ', 'Do you ship to Portugal? ref '])[1 + j % 4] || j,'preview_url',false),
-                   'external_id','wamid.seed.' || j,'idempotency_key',NULL,'context','{{}}'::jsonb,'mentions','[]'::jsonb,
-                   'sent_at','2026-03-02T09:00:00Z','created_at','2026-03-02T09:00:00Z','delivery',NULL) AS d
-               FROM generate_series(1::bigint, {m}) j) s"#
-        ),
-        "ANALYZE".to_string(),
-    ]);
-    for (i, sql) in steps.iter().enumerate() {
-        let t = Instant::now();
-        sqlx::query(sql)
-            .execute(pool)
-            .await
-            .map_err(|e| format!("seed step {i}: {e}"))?;
-        eprintln!("  step {i} done in {:.1?}", t.elapsed());
-    }
-    Ok(())
+    use inbox_benches::seed;
+    let mut steps = seed::conversation_steps(n, seed::LIST_GAP_US);
+    steps.extend([seed::message_step(n, m), "ANALYZE".to_string()]);
+    seed::seed_once(store, n, steps).await
 }
 
 async fn measure(

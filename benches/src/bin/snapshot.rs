@@ -52,27 +52,9 @@ fn parse() -> Result<Args, String> {
 
 /// Seeds the conversations unless they are there.
 async fn seed(store: &PgStore, n: i64) -> Result<(), String> {
-    let pool = store.pool();
-    let have: i64 = sqlx::query_scalar("SELECT count(*) FROM inbox_conversations")
-        .fetch_one(pool)
-        .await
-        .map_err(|e| e.to_string())?;
-    if have == n {
-        eprintln!("reusing {have} seeded conversations");
-        return Ok(());
-    }
-    eprintln!("seeding {n} conversations (once)...");
-    let mut steps = seed::conversation_steps(n);
+    let mut steps = seed::conversation_steps(n, seed::LIST_GAP_US);
     steps.push("VACUUM ANALYZE".into());
-    for (i, sql) in steps.iter().enumerate() {
-        let t = Instant::now();
-        sqlx::query(sql)
-            .execute(pool)
-            .await
-            .map_err(|e| format!("seed step {i}: {e}"))?;
-        eprintln!("  step {i} done in {:.1?}", t.elapsed());
-    }
-    Ok(())
+    seed::seed_once(store, n, steps).await
 }
 
 /// `samples` timings of `read` after 5 to warm up, sorted.
@@ -115,7 +97,8 @@ async fn run() -> Result<(), String> {
         let read = store.conversation(&tenant, &id).await;
         read.map_err(|e| format!("seeded conversation {id}: {e}"))?;
     }
-    let now = chrono::DateTime::from_timestamp_micros(seed::now_us(n)).ok_or("bad now")?;
+    let now = chrono::DateTime::from_timestamp_micros(seed::now_us(n, seed::LIST_GAP_US))
+        .ok_or("bad now")?;
     let whole = LiveQuery::at(now);
     let team = LiveQuery {
         team: Some(TeamId::new("team3").map_err(|e| e.to_string())?),

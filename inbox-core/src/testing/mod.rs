@@ -22,11 +22,13 @@ mod bus;
 pub mod conformance;
 mod faulty;
 mod fixture;
+mod seeded;
 mod transport;
 
 pub use bus::RecordingBus;
 pub use faulty::FaultyStore;
 pub use fixture::Fixture;
+pub use seeded::Seeded;
 pub use transport::{RecordingTransport, SentMessage};
 
 /// A typed id from a literal the suites know to be valid.

@@ -159,18 +159,6 @@ pub(crate) async fn live_snapshot_shows_what_the_team_faces_now<S: Store + AsDyn
     ));
 }
 
-/// A small deterministic generator (xorshift), so a failure replays.
-struct Dice(u64);
-
-impl Dice {
-    fn roll(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
-
 /// The snapshot a store answers equals the reference definition
 /// ([`LiveSnapshot::compute`](crate::metrics::LiveSnapshot::compute) over
 /// every conversation and agent read back) after every step of a seeded
@@ -194,20 +182,21 @@ pub(crate) async fn live_snapshot_equals_the_reference_on_random_days<
     let t0 = Fixture::start();
     let actors = ["ana", "ben", "sam", "cy"].map(|a| f.actor(a));
     let (numbers, teams) = (["1001", "1002"], ["sales", "support"]);
-    let mut dice = Dice(0x9E37_79B9_7F4A_7C15);
+    let mut dice = crate::testing::Seeded::new(0x9E37_79B9_7F4A_7C15);
     let mut seen: Vec<ConversationId> = Vec::new();
     let mut now = t0;
     let mut most = [0u64; 7];
     for step in 0..120u64 {
-        now += TimeDelta::minutes(dice.roll(9) as i64);
+        now += TimeDelta::minutes(dice.below(9) as i64);
         f.clock.set(now);
-        let pick = |d: &mut Dice| seen[d.roll(seen.len() as u64) as usize].clone();
-        let actor = &actors[dice.roll(4) as usize];
+        let pick =
+            |d: &mut crate::testing::Seeded| seen[d.below(seen.len() as u64) as usize].clone();
+        let actor = &actors[dice.below(4) as usize];
         // Refusals (not the owner, resolved, …) are part of a real day.
-        match dice.roll(10) {
+        match dice.below(10) {
             0..=2 => {
-                let number = numbers[dice.roll(2) as usize];
-                let who = format!("3461{:04}", dice.roll(12));
+                let number = numbers[dice.below(2) as usize];
+                let who = format!("3461{:04}", dice.below(12));
                 let c = says(&f, number, &format!("m{step}"), &who, "hola").await;
                 if !seen.contains(&c) {
                     seen.push(c);
@@ -220,7 +209,7 @@ pub(crate) async fn live_snapshot_equals_the_reference_on_random_days<
             }
             4 => {
                 let c = pick(&mut dice);
-                let to = team(teams[dice.roll(2) as usize]);
+                let to = team(teams[dice.below(2) as usize]);
                 let v = f.version(&c).await.unwrap();
                 let _ = f.inbox.transfer(actor, &c, v, to, "yours").await;
             }
@@ -236,7 +225,7 @@ pub(crate) async fn live_snapshot_equals_the_reference_on_random_days<
                     ConversationStatus::Pending,
                     ConversationStatus::Resolved,
                     ConversationStatus::Open,
-                ][dice.roll(3) as usize];
+                ][dice.below(3) as usize];
                 let v = f.version(&c).await.unwrap();
                 let _ = f.inbox.set_status(actor, &c, v, status).await;
             }

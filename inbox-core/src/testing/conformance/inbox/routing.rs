@@ -771,18 +771,6 @@ pub(crate) async fn queues_stay_fair_over_random_days<S: Store + AsDynStore + ?S
     queue_property(store.as_dyn(), 0x5eed_0021, 90).await;
 }
 
-/// Deterministic pseudo-random numbers (xorshift).
-struct Seeded(u64);
-
-impl Seeded {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
-
 /// The open conversations `who` owns, oldest activity first.
 async fn owned_by(f: &Fixture, who: &str) -> Vec<Conversation> {
     let filter = ConversationFilter {
@@ -805,7 +793,7 @@ pub async fn queue_property(store: Arc<dyn Store>, seed: u64, steps: u32) {
         set_capacity(&f, a, 1, None).await;
         caps.insert(a, 1);
     }
-    let mut rng = Seeded(seed | 1);
+    let mut rng = crate::testing::Seeded::new(seed);
     let mut seq = f
         .store
         .events_since(&f.acme(), 0, 10_000)
