@@ -10,11 +10,11 @@
 //! owned, one in twenty tagged `vip`, one in three waiting; `n` contacts.
 //!
 //! Each conversation has a first-response SLA target whose due time is
-//! spread over two hours around [`now`] (from 40 minutes before to 80
+//! spread over two hours around [`now_us`] (from 40 minutes before to 80
 //! after) with its warning 10 minutes earlier: the open ones past due are
 //! marked breached, as the timer does, except one in 997 (the timer's
 //! lag); pending and snoozed ones are paused; resolved ones met, one in ten
-//! breached. So about 8% of the open ones are at risk at [`now`].
+//! breached. So about 8% of the open ones are at risk at [`now_us`].
 
 use std::time::Instant;
 
