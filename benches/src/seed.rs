@@ -47,6 +47,20 @@ pub async fn seed_once(
     Ok(())
 }
 
+/// The statements that end a seed (after [`conversation_steps`] and any
+/// [`message_step`]): writes mark conversations for the report rollups
+/// again, and every seeded conversation is marked, so the next
+/// `PgStore::refresh_reports` builds the rollups from them all.
+pub fn finish_steps() -> Vec<String> {
+    vec![
+        "ALTER TABLE inbox_conversations ENABLE TRIGGER inbox_report_conversation_written".into(),
+        "ALTER TABLE inbox_messages ENABLE TRIGGER inbox_report_message_written".into(),
+        "INSERT INTO inbox_report_dirty (tenant_id, conversation_id) \
+         SELECT tenant_id, conversation_id FROM inbox_conversations"
+            .into(),
+    ]
+}
+
 /// Agents of the tenant.
 pub const AGENTS: i64 = 200;
 /// Teams of the tenant.
@@ -73,8 +87,13 @@ pub fn conversation_steps(n: i64, gap_us: i64) -> Vec<String> {
     vec![
         "TRUNCATE inbox_tenants, inbox_channels, inbox_teams, inbox_agents, inbox_contacts, \
          inbox_conversations, inbox_messages, inbox_events, inbox_outbox, inbox_routing_cursors, \
-         inbox_live_counts, inbox_live_sla CASCADE"
+         inbox_live_counts, inbox_live_sla, inbox_report_rollups, inbox_report_contributions, \
+         inbox_report_dirty CASCADE"
             .to_string(),
+        // Report rollups are built once the data is in (`finish_steps`),
+        // not marked row by row.
+        "ALTER TABLE inbox_conversations DISABLE TRIGGER inbox_report_conversation_written".to_string(),
+        "ALTER TABLE inbox_messages DISABLE TRIGGER inbox_report_message_written".to_string(),
         "INSERT INTO inbox_tenants (tenant_id, name) VALUES ('bench', 'Bench'), ('other', 'Other')"
             .to_string(),
         r#"INSERT INTO inbox_channels (tenant_id, channel_id, phone_number_id, data) VALUES

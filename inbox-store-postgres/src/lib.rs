@@ -85,6 +85,7 @@ mod read_markers;
 mod reads;
 mod reindex;
 mod reports;
+mod rollups;
 mod search;
 mod secrets;
 mod settings;

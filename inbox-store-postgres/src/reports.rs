@@ -8,6 +8,7 @@ use sqlx::{PgPool, Postgres, QueryBuilder, Row};
 
 use inbox_core::error::Result;
 use inbox_core::ids::{AgentId, ChannelId, TeamId, TenantId};
+use inbox_core::metrics::rollup::local_quarter;
 use inbox_core::metrics::{AgentMetrics, Distribution, MetricsQuery, MetricsReport, SlaCompliance};
 use inbox_core::pricing::{CostQuery, MessageTally, CALLING_CODES, COUNTRIES};
 
@@ -34,6 +35,26 @@ fn dist(r: &PgRow, at: usize) -> Distribution {
         avg_secs: r.get::<Option<f64>, _>(at + 1),
         median_secs: r.get::<Option<i64>, _>(at + 2),
         p90_secs: r.get::<Option<i64>, _>(at + 3),
+    }
+}
+
+/// The query's filters: number, team, owner, tag (` AND …`).
+pub(crate) fn push_filters(qb: &mut QueryBuilder<'_, Postgres>, query: &MetricsQuery) {
+    if let Some(c) = &query.channel {
+        qb.push(" AND channel_id = ")
+            .push_bind(c.as_str().to_string());
+    }
+    if let Some(t) = &query.team {
+        qb.push(" AND team_id = ").push_bind(t.as_str().to_string());
+    }
+    if let Some(a) = &query.agent {
+        qb.push(" AND assignee = ")
+            .push_bind(a.as_str().to_string());
+    }
+    if let Some(t) = &query.tag {
+        qb.push(" AND cardinality(tags) > 0 AND tags @> ARRAY[")
+            .push_bind(t.clone())
+            .push("]::text[]");
     }
 }
 
@@ -64,22 +85,7 @@ impl Population<'_> {
         // Nor those a broadcast started that the customer never answered
         // (`Conversation::unanswered_broadcast`, kept as a stored column).
         qb.push(" AND NOT unanswered_broadcast");
-        if let Some(c) = &query.channel {
-            qb.push(" AND channel_id = ")
-                .push_bind(c.as_str().to_string());
-        }
-        if let Some(t) = &query.team {
-            qb.push(" AND team_id = ").push_bind(t.as_str().to_string());
-        }
-        if let Some(a) = &query.agent {
-            qb.push(" AND assignee = ")
-                .push_bind(a.as_str().to_string());
-        }
-        if let Some(t) = &query.tag {
-            qb.push(" AND cardinality(tags) > 0 AND tags @> ARRAY[")
-                .push_bind(t.clone())
-                .push("]::text[]");
-        }
+        push_filters(qb, query);
     }
 
     /// The rows of `select`, the population (`FROM … WHERE …`), then
@@ -102,6 +108,19 @@ pub(crate) async fn metrics(
     query: &MetricsQuery,
 ) -> Result<MetricsReport> {
     query.validate()?;
+    if let Some(report) = crate::rollups::metrics(pool, tenant, query).await? {
+        return Ok(report);
+    }
+    exact(pool, tenant, query).await
+}
+
+/// The report computed from the rows (for the filters no rollup keeps;
+/// and the reference the rollups are checked against).
+pub(crate) async fn exact(
+    pool: &PgPool,
+    tenant: &TenantId,
+    query: &MetricsQuery,
+) -> Result<MetricsReport> {
     let population = Population {
         pool,
         tenant,
@@ -227,19 +246,21 @@ impl Population<'_> {
         Ok(())
     }
 
-    /// Conversations opened by day, hour and number (days and hours from the
-    /// integer microseconds: exact).
+    /// Conversations opened by day, hour and number: counted per UTC
+    /// quarter-hour (from the integer microseconds: exact), each one day
+    /// and hour in the query's zone ([`local_quarter`]).
     async fn arrivals(&self, report: &mut MetricsReport) -> Result<()> {
-        let select = "SELECT created_us / 86400000000 AS day, (created_us / 3600000000) % 24 AS hour, channel_id, count(*)";
-        let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
-        for r in self.rows(select.into(), " GROUP BY 1, 2, 3").await? {
-            let n = r.get::<i64, _>(3) as u64;
-            let day = epoch + chrono::Days::new(r.get::<i64, _>(0).max(0) as u64);
+        let select =
+            "SELECT floor(created_us / 900000000.0)::int8 AS quarter, channel_id, count(*)";
+        let zone = self.query.zone();
+        for r in self.rows(select.into(), " GROUP BY 1, 2").await? {
+            let n = r.get::<i64, _>(2) as u64;
+            let (day, hour) = local_quarter(zone, r.get::<i64, _>(0));
             *report.by_day.entry(day).or_default() += n;
-            *report.by_hour.entry(r.get::<i64, _>(1) as u32).or_default() += n;
+            *report.by_hour.entry(hour).or_default() += n;
             *report
                 .by_channel
-                .entry(ChannelId::new(r.get::<String, _>(2))?)
+                .entry(ChannelId::new(r.get::<String, _>(1))?)
                 .or_default() += n;
         }
         Ok(())

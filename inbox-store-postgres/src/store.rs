@@ -84,6 +84,37 @@ impl PgStore {
         Ok(Self::from_pool(pool).with_group_commit(GroupCommit::default()))
     }
 
+    /// Brings the tenant's report rollups up to date with every
+    /// conversation written so far (reports do it before answering; after
+    /// a bulk import, call it once so that the first report does not pay
+    /// for the import). Marked conversations are moved one by one; past
+    /// 50,000 of them the tenant's rollups are built again from all its
+    /// conversations.
+    ///
+    /// ```no_run
+    /// # async fn demo(store: inbox_store_postgres::PgStore) -> inbox_core::Result<()> {
+    /// store.refresh_reports(&inbox_core::TenantId::new("acme")?).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn refresh_reports(&self, tenant: &inbox_core::TenantId) -> Result<()> {
+        crate::rollups::refresh(self.pool(), tenant).await
+    }
+
+    /// Builds the tenant's report rollups again from all its conversations
+    /// (after restoring a backup of some tables only, or to check them:
+    /// reports are the same before and after).
+    ///
+    /// ```no_run
+    /// # async fn demo(store: inbox_store_postgres::PgStore) -> inbox_core::Result<()> {
+    /// store.rebuild_reports(&inbox_core::TenantId::new("acme")?).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn rebuild_reports(&self, tenant: &inbox_core::TenantId) -> Result<()> {
+        crate::rollups::rebuild(self.pool(), tenant).await
+    }
+
     /// A store on an existing pool, committing each changeset in its own
     /// transaction (no group commit).
     pub fn from_pool(pool: PgPool) -> Self {

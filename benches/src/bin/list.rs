@@ -58,7 +58,9 @@ fn parse() -> Result<Args, String> {
 async fn seed(store: &PgStore, n: i64, m: i64) -> Result<(), String> {
     use inbox_benches::seed;
     let mut steps = seed::conversation_steps(n, seed::LIST_GAP_US);
-    steps.extend([seed::message_step(n, m), "ANALYZE".to_string()]);
+    steps.push(seed::message_step(n, m));
+    steps.extend(seed::finish_steps());
+    steps.push("ANALYZE".to_string());
     seed::seed_once(store, n, steps).await
 }
 
@@ -267,6 +269,7 @@ async fn reports(store: &dyn Store, conversations: i64) -> Result<(), String> {
             tag: None,
             now: span(conversations * 2),
             missed_after: Duration::from_secs(1800),
+            time_zone: None,
         };
         let metrics = || async { store.metrics(&tenant, &q).await.map_err(|e| e.to_string()) };
         let (samples, r) = seven(metrics).await?;

@@ -53,6 +53,7 @@ fn parse() -> Result<Args, String> {
 /// Seeds the conversations unless they are there.
 async fn seed(store: &PgStore, n: i64) -> Result<(), String> {
     let mut steps = seed::conversation_steps(n, seed::LIST_GAP_US);
+    steps.extend(seed::finish_steps());
     steps.push("VACUUM ANALYZE".into());
     seed::seed_once(store, n, steps).await
 }

@@ -421,11 +421,16 @@ impl Inbox {
     }
 
     /// A report over the conversations opened in a range (supervisors and
-    /// admins). `query.now` is set from the inbox's clock.
+    /// admins). `query.now` is set from the inbox's clock; days and hours
+    /// are in `query.time_zone`, else in the zone of the tenant's business
+    /// calendar (`sla.calendar`; UTC without one).
     pub async fn metrics(&self, actor: &Actor, mut query: MetricsQuery) -> Result<MetricsReport> {
         self.agent_allowed(actor, Action::ViewAll).await?;
         query.now = self.now();
         query.validate()?;
+        if query.time_zone.is_none() {
+            query.time_zone = Some(self.policy(&actor.tenant).await?.sla.calendar.zone);
+        }
         self.ports.store.metrics(&actor.tenant, &query).await
     }
 

@@ -30,7 +30,9 @@
 //! - `missed`: still active, and the customer has been waiting since at
 //!   least `missed_after` before `now` (waiting means: no agent reply since
 //!   the customer's oldest unanswered message);
-//! - days and hours are UTC.
+//! - days and hours are in the query's time zone
+//!   ([`MetricsQuery::time_zone`], UTC when it names none; the inbox fills
+//!   in the tenant's business calendar's zone).
 //!
 //! ```
 //! use inbox_core::metrics::Distribution;
@@ -42,6 +44,7 @@
 mod bots;
 mod csat;
 pub mod live;
+pub mod rollup;
 
 pub use bots::{BotFigures, BotOutcome, BotQuery, BotReport, BotRow};
 pub use csat::{CsatFigures, CsatQuery, CsatReport, SurveyRow};
@@ -80,9 +83,42 @@ pub struct MetricsQuery {
     pub now: DateTime<Utc>,
     /// A customer waiting this long without an answer counts as missed.
     pub missed_after: Duration,
+    /// The IANA time zone of `by_day` and `by_hour` (UTC when `None`).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "Europe/Madrid"))]
+    pub time_zone: Option<chrono_tz::Tz>,
 }
 
 impl MetricsQuery {
+    /// A query over `[from, to)` with no filter, asked at `now`, missed
+    /// after 30 minutes, days and hours in UTC.
+    ///
+    /// ```
+    /// # use inbox_core::metrics::MetricsQuery;
+    /// # use chrono::{TimeZone, Utc};
+    /// let t = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+    /// let q = MetricsQuery::over(t, t + chrono::TimeDelta::days(1), t);
+    /// assert!(q.validate().is_ok());
+    /// ```
+    pub fn over(from: DateTime<Utc>, to: DateTime<Utc>, now: DateTime<Utc>) -> Self {
+        Self {
+            from,
+            to,
+            channel: None,
+            team: None,
+            agent: None,
+            tag: None,
+            now,
+            missed_after: Duration::from_secs(1800),
+            time_zone: None,
+        }
+    }
+
+    /// The zone of `by_day` and `by_hour`.
+    pub fn zone(&self) -> chrono_tz::Tz {
+        self.time_zone.unwrap_or(rollup::DEFAULT_ZONE)
+    }
+
     /// The longest `missed_after` accepted: a year.
     pub const MAX_MISSED_AFTER: Duration = Duration::from_secs(366 * 24 * 3600);
 
@@ -103,6 +139,7 @@ impl MetricsQuery {
     ///     tag: None,
     ///     now: t,
     ///     missed_after: Duration::from_secs(9_000_000_000_000),
+    ///     time_zone: None,
     /// };
     /// assert_eq!(q.validate().unwrap_err().code(), "invalid_input");
     /// ```
@@ -262,9 +299,9 @@ pub struct MetricsReport {
     /// Next response times in business hours.
     #[serde(default)]
     pub next_response_business: Distribution,
-    /// Opened per UTC day.
+    /// Opened per day (in the query's time zone).
     pub by_day: BTreeMap<NaiveDate, u64>,
-    /// Opened per UTC hour of day (0–23).
+    /// Opened per hour of day (0–23, in the query's time zone).
     pub by_hour: BTreeMap<u32, u64>,
     /// Opened per number.
     pub by_channel: BTreeMap<ChannelId, u64>,
@@ -353,8 +390,9 @@ impl MetricsReport {
                     }
                 }
             }
-            *r.by_day.entry(c.created_at.date_naive()).or_default() += 1;
-            *r.by_hour.entry(c.created_at.hour()).or_default() += 1;
+            let local = c.created_at.with_timezone(&query.zone());
+            *r.by_day.entry(local.date_naive()).or_default() += 1;
+            *r.by_hour.entry(local.hour()).or_default() += 1;
             *r.by_channel.entry(c.channel.clone()).or_default() += 1;
             for t in &c.tags {
                 *r.by_tag.entry(t.clone()).or_default() += 1;

@@ -32,6 +32,9 @@ pub struct MetricsParams {
     /// Missed after this many seconds without an answer (default 1800, at
     /// most a year).
     pub missed_after_secs: Option<u64>,
+    /// The IANA time zone of the days and hours (default: the zone of the
+    /// tenant's business calendar, else UTC).
+    pub time_zone: Option<String>,
 }
 
 /// The longest `missed_after_secs`: a year.
@@ -57,6 +60,17 @@ pub async fn metrics(Caller(s, a): Caller, Query(p): Query<MetricsParams>) -> Ap
         tag: p.tag,
         now: s.now(),
         missed_after: Duration::from_secs(missed_after),
+        time_zone: p
+            .time_zone
+            .map(|z| {
+                z.parse().map_err(|_| {
+                    inbox_core::Error::invalid(
+                        "time_zone",
+                        format!("{z:?} is not an IANA time zone"),
+                    )
+                })
+            })
+            .transpose()?,
     };
     Ok(Json(s.inbox.metrics(&a, q).await?).into_response())
 }

@@ -261,6 +261,7 @@ macro_rules! store_conformance_suites {
                     metrics_match_hand_computed_values,
                     metrics_report_sla_compliance,
                     metrics_business_hours_and_next_responses,
+                    metrics_equal_the_reference_on_random_days,
                 }
                 costs {
                     costs_count_priced_messages_by_number_team_agent_and_market,

@@ -277,6 +277,7 @@ pub(crate) async fn broadcast_sends_each_recipient_once_at_its_rate<
         tag: None,
         now: f.clock.now(),
         missed_after: std::time::Duration::from_secs(3600),
+        time_zone: None,
     };
     let report = f.inbox.metrics(&sam, query).await.unwrap();
     assert_eq!(report.opened, 2, "{report:?}");

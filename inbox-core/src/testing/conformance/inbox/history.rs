@@ -222,6 +222,7 @@ pub(crate) async fn history_is_imported_once_and_changes_nothing_live<
         tag: None,
         now: Fixture::start(),
         missed_after: Duration::from_secs(3600),
+        time_zone: None,
     };
     let report = f.inbox.metrics(&f.actor("sam"), query).await.unwrap();
     assert_eq!(report.opened, 1);

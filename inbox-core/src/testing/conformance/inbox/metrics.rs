@@ -17,6 +17,7 @@ fn query(from: DateTime<Utc>, to: DateTime<Utc>, missed_after: Duration) -> Metr
         tag: None,
         now: Fixture::start(), // replaced by the inbox's clock
         missed_after,
+        time_zone: None,
     }
 }
 
@@ -325,4 +326,178 @@ pub(crate) async fn metrics_business_hours_and_next_responses<S: Store + AsDynSt
     assert!(summary.contains(median), "{summary}");
     let agents_csv = csv_table(&r, "agents");
     assert!(agents_csv.contains("ben,0,0,,,,0,1,,,\n"), "{agents_csv}");
+}
+
+/// A store's reports equal the reference definition
+/// ([`MetricsReport::compute`] over every conversation and message read
+/// back) over a seeded random fortnight across a month's end: customers
+/// writing on two numbers, claims, transfers between teams, replies, notes, tags, status
+/// changes and timer runs under SLA targets, then reports over random
+/// ranges (an hour to the whole span, in four time zones) with every
+/// filter the API offers. A store that keeps rollups (instead of reading
+/// the rows when asked) must keep them exactly, as the conversations move
+/// between filters.
+pub(crate) async fn metrics_equal_the_reference_on_random_days<S: Store + AsDynStore + ?Sized>(
+    store: Arc<S>,
+) {
+    let mut settings = Fixture::first_response_sla(1800);
+    settings.sla.policies[0].next_response_secs = Some(1200);
+    settings.sla.policies[0].resolution_secs = Some(5400);
+    let f = Fixture::with_settings(store.as_dyn(), settings)
+        .await
+        .unwrap();
+    let actors = ["ana", "ben", "sam", "cy"].map(|a| f.actor(a));
+    let (numbers, teams) = (["1001", "1002"], ["sales", "support"]);
+    let mut dice = crate::testing::Seeded::new(0x2545_F491_4F6C_DD1D);
+    let mut seen: Vec<ConversationId> = Vec::new();
+    // From late March into April, so some reports span a month's end.
+    let begin = Fixture::start() + TimeDelta::days(22);
+    let mut now = begin;
+    for step in 0..240u64 {
+        now += TimeDelta::minutes(dice.below(3 * 60) as i64);
+        f.clock.set(now);
+        random_step(&f, &mut dice, &actors, step, &mut seen, (numbers, teams)).await;
+        if step % 60 == 59 {
+            compare_reports(&f, &seen, &mut dice, begin).await;
+        }
+    }
+    compare_reports(&f, &seen, &mut dice, begin).await;
+    // The days went through every figure a report has.
+    let all = query(begin, now, Duration::from_secs(3600));
+    let r = f.inbox.metrics(&f.actor("sam"), all).await.unwrap();
+    let agents = |p: fn(&crate::metrics::AgentMetrics) -> bool| r.agents.iter().any(p);
+    assert!(r.resolved > 0 && r.reopened > 0 && r.missed > 0, "{r:?}");
+    assert!(
+        r.first_response.count > 0 && r.next_response.count > 0,
+        "{r:?}"
+    );
+    assert!(r.by_tag.len() == 2 && r.by_channel.len() == 2, "{r:?}");
+    assert!(agents(|a| a.notes > 0) && agents(|a| a.open > 0), "{r:?}");
+    assert!(
+        r.sla.iter().any(|s| s.met > 0) && r.sla.iter().any(|s| s.breached > 0),
+        "{r:?}"
+    );
+}
+
+/// One random thing of a working day (refusals, like not the owner or
+/// resolved, are part of it).
+async fn random_step(
+    f: &Fixture,
+    dice: &mut crate::testing::Seeded,
+    actors: &[Actor; 4],
+    step: u64,
+    seen: &mut Vec<ConversationId>,
+    (numbers, teams): ([&str; 2], [&str; 2]),
+) {
+    let actor = &actors[dice.below(4) as usize];
+    if seen.is_empty() || dice.below(10) < 3 {
+        let number = numbers[dice.below(2) as usize];
+        let who = format!("3461{:04}", dice.below(6));
+        let c = says(f, number, &format!("m{step}"), &who, "hola").await;
+        if !seen.contains(&c) {
+            seen.push(c);
+        }
+        return;
+    }
+    // Mostly the recent conversations, as in a real inbox.
+    let recent = dice.below(seen.len().min(10) as u64) as usize;
+    let c = seen[seen.len() - 1 - recent].clone();
+    let v = f.version(&c).await.unwrap();
+    let _ = match dice.below(8) {
+        0 => f.inbox.claim(actor, &c, v).await.map(|_| ()),
+        1 => {
+            let to = team(teams[dice.below(2) as usize]);
+            f.inbox
+                .transfer(actor, &c, v, to, "yours")
+                .await
+                .map(|_| ())
+        }
+        2 => {
+            let body = reply("ok", &format!("r{step}"));
+            f.inbox.reply(actor, &c, v, body).await.map(|_| ())
+        }
+        3 => {
+            let key = format!("r{step}");
+            let owner = stored(f, &c).await.assignee;
+            match actors.iter().find(|a| owner.as_ref() == Some(&a.agent)) {
+                Some(owner) => {
+                    let body = reply("on it", &key);
+                    f.inbox.reply(owner, &c, v, body).await.map(|_| ())
+                }
+                None => f
+                    .claim_and_reply(actor, &c, "on it", &key)
+                    .await
+                    .map(|_| ()),
+            }
+        }
+        4 => {
+            let key = format!("n{step}");
+            f.inbox.note(actor, &c, v, "fyi", &key).await.map(|_| ())
+        }
+        5 => {
+            let tag = ["vip", "refund"][dice.below(2) as usize];
+            let (add, remove): (&[&str], &[&str]) = match dice.below(3) {
+                0 => (&[], &[tag]),
+                _ => (&[tag], &[]),
+            };
+            f.inbox.tag(actor, &c, v, add, remove).await.map(|_| ())
+        }
+        6 => {
+            let status = [
+                ConversationStatus::Pending,
+                ConversationStatus::Resolved,
+                ConversationStatus::Resolved,
+                ConversationStatus::Open,
+            ][dice.below(4) as usize];
+            f.inbox.set_status(actor, &c, v, status).await.map(|_| ())
+        }
+        _ => {
+            tick(f, f.inbox.now()).await;
+            Ok(())
+        }
+    };
+}
+
+/// Reports over random ranges, filters and zones against the reference.
+async fn compare_reports(
+    f: &Fixture,
+    seen: &[ConversationId],
+    dice: &mut crate::testing::Seeded,
+    start: DateTime<Utc>,
+) {
+    let mut conversations = Vec::new();
+    let mut messages = Vec::new();
+    for c in seen {
+        conversations.push(stored(f, c).await);
+        messages.extend(messages_of(f, c).await);
+    }
+    let now = f.inbox.now();
+    let span = (now - start).num_minutes().max(1) as u64;
+    let sam = f.actor("sam");
+    for i in 0..24u64 {
+        let from = start + TimeDelta::minutes(dice.below(span) as i64 - 90);
+        let to = match i {
+            0 => now + TimeDelta::hours(1),
+            _ => from + TimeDelta::minutes(1 + dice.below(span) as i64),
+        };
+        let mut q = query(from, to, Duration::from_secs(dice.below(3 * 86_400)));
+        q.time_zone = Some(
+            ["UTC", "Europe/Madrid", "Asia/Kolkata", "America/St_Johns"][dice.below(4) as usize]
+                .parse()
+                .unwrap(),
+        );
+        match i % 7 {
+            1 => q.channel = Some(id("support")),
+            2 => q.team = Some(id("sales")),
+            3 => q.agent = Some(id("ana")),
+            4 => q.tag = Some("vip".into()),
+            5 => (q.team, q.agent) = (Some(id("support")), Some(id("ben"))),
+            6 => (q.tag, q.team) = (Some("refund".into()), Some(id("sales"))),
+            _ => {}
+        }
+        let got = f.inbox.metrics(&sam, q.clone()).await.unwrap();
+        q.now = now;
+        let expected = MetricsReport::compute(&q, &conversations, &messages);
+        assert_eq!(got, expected, "{q:?}");
+    }
 }
