@@ -429,6 +429,15 @@ async fn axum_s_own_refusals_are_json_too() {
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
         (
+            "an unknown time zone",
+            bodiless(
+                &Method::GET,
+                &format!("{metrics}&time_zone=Mars/Olympus_Mons"),
+                Some(&sam),
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
             "a huge page",
             bodiless(
                 &Method::GET,

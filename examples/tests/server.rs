@@ -155,6 +155,21 @@ async fn reports_are_for_supervisors() {
     let (s, report) = app.get(&format!("/api/metrics?{range}"), &sam).await;
     assert_eq!(s, StatusCode::OK, "{report}");
     assert_eq!(report["opened"], 1);
+    // Days and hours in the zone asked for (UTC for this tenant otherwise).
+    let (s, india) = app
+        .get(
+            &format!("/api/metrics?{range}&time_zone=Asia/Kolkata"),
+            &sam,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{india}");
+    let hour = |r: &serde_json::Value| {
+        let hours = r["by_hour"].as_object().unwrap();
+        assert_eq!(hours.len(), 1, "{r}");
+        hours.keys().next().unwrap().parse::<u32>().unwrap()
+    };
+    let shift = (hour(&india) + 24 - hour(&report)) % 24;
+    assert!(shift == 5 || shift == 6, "{report} {india}");
     let (s, live) = app.get("/api/live", &sam).await;
     assert_eq!(s, StatusCode::OK, "{live}");
     assert_eq!(
