@@ -3,6 +3,7 @@
 use chrono::{DateTime, TimeZone, Utc};
 use serde::Serialize;
 use serde_json::value::RawValue;
+use std::borrow::Cow;
 
 use inbox_core::model::Author;
 use inbox_core::model::{
@@ -465,16 +466,25 @@ pub(super) fn decode_messages_value(
         reason,
         raw: super::raw::envelope_of(waba_id, field, raw.get()),
     };
-    let value: MessagesValue<'_> = match serde_json::from_str(raw.get()) {
-        Ok(v) => v,
-        Err(e) => {
-            out.push(whole(InboundRefusal::malformed(format!(
-                "unreadable {field} value: {e}"
-            ))));
-            return;
-        }
+    // One pass over the value where it reads as one; otherwise (`standby`,
+    // a part that does not read) it is read as it always was.
+    let one_pass = if field == "standby" {
+        None
+    } else {
+        one_pass_value(raw)
     };
-    let mut parts: RawParts<'_> = serde_json::from_str(raw.get()).unwrap_or_default();
+    let (value, mut parts) = match one_pass {
+        Some(read) => read,
+        None => match serde_json::from_str::<MessagesValue<'_>>(raw.get()) {
+            Ok(v) => (v, serde_json::from_str(raw.get()).unwrap_or_default()),
+            Err(e) => {
+                out.push(whole(InboundRefusal::malformed(format!(
+                    "unreadable {field} value: {e}"
+                ))));
+                return;
+            }
+        },
+    };
     // `standby` holds the arrays one level down.
     let value = match (field, value.standby) {
         ("standby", Some(inner)) => {
@@ -551,6 +561,37 @@ pub(super) fn decode_messages_value(
     }
 }
 
+/// A `messages` value as [`MessagesValue`] and [`RawParts`] read it, in
+/// one pass over it ([`ValueParts`]; its metadata and contacts are then
+/// read on their own); `None` where any part does not read so.
+fn one_pass_value(raw: &RawValue) -> Option<(MessagesValue<'_>, RawParts<'_>)> {
+    let v: ValueParts<'_> = serde_json::from_str(raw.get()).ok()?;
+    let metadata = match v.metadata {
+        Some(m) => Some(serde_json::from_str::<Metadata>(m.get()).ok()?),
+        None => None,
+    };
+    let contacts = v
+        .contacts
+        .iter()
+        .map(|c| serde_json::from_str::<WireContact>(c.get()).ok())
+        .collect::<Option<Vec<_>>>()?;
+    Some((
+        MessagesValue {
+            metadata,
+            contacts,
+            messages: v.messages,
+            statuses: v.statuses,
+            message_echoes: v.message_echoes,
+            standby: v.standby,
+            errors: v.errors,
+        },
+        RawParts {
+            metadata: v.metadata,
+            contacts: v.contacts,
+        },
+    ))
+}
+
 /// What the items of one `messages` value share.
 struct ValueContext<'a> {
     item: ItemContext<'a>,
@@ -620,12 +661,12 @@ enum Party {
 
 impl Party {
     /// The customer's phone number and BSUID the item names.
-    fn ids(self, head: &MessageHead) -> (Option<String>, Option<String>) {
+    fn ids<'h>(self, head: &'h MessageHead<'_>) -> (Option<&'h str>, Option<&'h str>) {
         match self {
-            Party::Sender => (head.from.clone(), head.from_user_id.clone()),
+            Party::Sender => (head.from.as_deref(), head.from_user_id.as_deref()),
             Party::Recipient => (
-                head.to.clone(),
-                head.to_user_id.clone().or_else(|| head.recipient.clone()),
+                head.to.as_deref(),
+                head.to_user_id.as_deref().or(head.recipient.as_deref()),
             ),
         }
     }
@@ -677,10 +718,22 @@ fn decode_message(
 ) -> Decoded {
     let key = party.key();
     let field = ctx.item.field;
-    let head: MessageHead = match ctx.read(field, "message", raw, || ctx.item.item(None, key, kept))
-    {
-        Ok(h) => h,
-        Err(refused) => return refused,
+    // One pass where the item reads as one; otherwise (a body not of its
+    // type's shape, a key repeated) its head and body read apart, as they
+    // always did.
+    let one_pass = serde_json::from_str::<MessageItem<'_>>(raw.get());
+    let (head, body) = match one_pass {
+        Ok(item) => {
+            let (head, body) = item.split();
+            (head, Ok(body))
+        }
+        Err(_) => match serde_json::from_str::<MessageHead<'_>>(raw.get()) {
+            Ok(head) => (head, serde_json::from_str::<MessageBody>(raw.get())),
+            Err(e) => {
+                let reason = InboundRefusal::malformed(format!("unreadable message: {e}"));
+                return ctx.invalid(field, reason, ctx.item.item(None, key, kept));
+            }
+        },
     };
     // Identity: the customer, completed from the contacts array.
     let (wa_id, user_id) = party.ids(&head);
@@ -688,7 +741,8 @@ fn decode_message(
         .contacts
         .iter()
         .position(|c| {
-            (wa_id.is_some() && c.wa_id == wa_id) || (user_id.is_some() && c.user_id == user_id)
+            (wa_id.is_some() && c.wa_id.as_deref() == wa_id)
+                || (user_id.is_some() && c.user_id.as_deref() == user_id)
         })
         .or((ctx.contacts.len() == 1).then_some(0));
     let contact = contact_at.and_then(|i| ctx.contacts.get(i));
@@ -699,15 +753,17 @@ fn decode_message(
     );
     let no_id = "the message has no id";
     let time = head.timestamp.as_deref();
-    let (external_id, timestamp) =
-        match ctx.id_and_time(field, head.id.clone(), no_id, time, &raw_item) {
-            Ok(checked) => checked,
-            Err(refused) => return refused,
-        };
-    let raw_type = head.kind.clone().unwrap_or_else(|| "unsupported".into());
+    let id = head.id.as_deref().map(str::to_string);
+    let (external_id, timestamp) = match ctx.id_and_time(field, id, no_id, time, &raw_item) {
+        Ok(checked) => checked,
+        Err(refused) => return refused,
+    };
+    let raw_type = head
+        .kind
+        .as_deref()
+        .map_or_else(|| "unsupported".to_string(), str::to_string);
     // A type this decoder does not know, or a body that is not the shape
     // Meta documents, is unsupported content.
-    let body = serde_json::from_str::<MessageBody>(raw.get());
     let parsed = body.is_ok();
     let content = content_of(&raw_type, body.unwrap_or_default());
     let known = content.is_some();
@@ -717,12 +773,17 @@ fn decode_message(
             raw_type: raw_type.clone(),
         });
     let from = ContactIdentity {
-        wa_id: wa_id.or_else(|| contact.and_then(|c| c.wa_id.clone())),
-        user_id: user_id.or_else(|| contact.and_then(|c| c.user_id.clone())),
+        wa_id: wa_id
+            .map(str::to_string)
+            .or_else(|| contact.and_then(|c| c.wa_id.clone())),
+        user_id: user_id
+            .map(str::to_string)
+            .or_else(|| contact.and_then(|c| c.user_id.clone())),
         parent_user_id: head
             .to_parent_user_id
-            .clone()
+            .as_deref()
             .filter(|_| party == Party::Recipient)
+            .map(str::to_string)
             .or_else(|| contact.and_then(|c| c.parent_user_id.clone())),
     };
     let context = ReplyContext {
@@ -948,9 +1009,9 @@ fn content_of(kind: &str, b: MessageBody) -> Option<Content> {
             }) => {
                 let inner = message
                     .and_then(|m| {
-                        let h: MessageHead = serde_json::from_str(m.get()).ok()?;
+                        let h: MessageHead<'_> = serde_json::from_str(m.get()).ok()?;
                         let body: MessageBody = serde_json::from_str(m.get()).ok()?;
-                        let k = h.kind.unwrap_or_else(|| "text".into());
+                        let k = h.kind.map_or_else(|| "text".to_string(), Cow::into_owned);
                         if k == "edit" {
                             return None;
                         }
