@@ -337,6 +337,55 @@ pub fn decode_webhook(
     body: &[u8],
     received_at: DateTime<Utc>,
 ) -> Result<Vec<Decoded>, WhatsAppError> {
+    match decode_one_pass(body, received_at) {
+        Some(items) => Ok(items),
+        None => decode_in_parts(body, received_at),
+    }
+}
+
+/// [`decode_webhook`] in one pass over the body, for a body whose every
+/// part reads ([`OnePassEnvelope`]); `None` for any other, which
+/// [`decode_in_parts`] decodes.
+pub(super) fn decode_one_pass(body: &[u8], received_at: DateTime<Utc>) -> Option<Vec<Decoded>> {
+    let envelope: OnePassEnvelope<'_> = serde_json::from_slice(body).ok()?;
+    if envelope.object.as_deref() != Some("whatsapp_business_account") {
+        return None;
+    }
+    let mut out = Vec::new();
+    for entry in envelope.entry? {
+        for change in entry.changes {
+            let field = change.field.unwrap_or_default();
+            let waba = entry.id.as_deref();
+            match change.value {
+                Some(ChangeValue::Parts(parts)) => {
+                    let (value, raw_parts) = read_parts(parts)?;
+                    decode_value(waba, &field, value, raw_parts, received_at, &mut out).ok()?;
+                }
+                Some(ChangeValue::Raw(raw)) => decode_change(
+                    waba,
+                    entry.time.as_ref(),
+                    field,
+                    Some(raw),
+                    received_at,
+                    &mut out,
+                ),
+                None => decode_change(
+                    waba,
+                    entry.time.as_ref(),
+                    field,
+                    None,
+                    received_at,
+                    &mut out,
+                ),
+            }
+        }
+    }
+    Some(out)
+}
+
+/// [`decode_webhook`] reading the envelope, then each change's value, then
+/// each item, each on its own: every body, and every error.
+fn decode_in_parts(body: &[u8], received_at: DateTime<Utc>) -> Result<Vec<Decoded>, WhatsAppError> {
     let envelope: Envelope<'_> = serde_json::from_slice(body).map_err(|e| {
         if e.is_syntax() || e.is_eof() {
             WhatsAppError::InvalidJson(e.to_string())
@@ -360,38 +409,46 @@ pub fn decode_webhook(
     for entry in entries {
         for change in entry.changes {
             let field = change.field.unwrap_or_default();
-            let waba = entry.id.as_deref();
-            if let Some(value) = change
-                .value
-                .filter(|_| OWN_FIELDS.contains(&field.as_str()))
-            {
-                decode_own_field(
-                    waba,
-                    &field,
-                    value,
-                    entry.time.as_ref(),
-                    received_at,
-                    &mut out,
-                );
-                continue;
-            }
-            if !MESSAGE_FIELDS.contains(&field.as_str()) {
-                out.push(Decoded::Ignored { field });
-                continue;
-            }
-            let Some(value) = change.value else {
-                out.push(Decoded::Invalid {
-                    field,
-                    phone_number_id: None,
-                    reason: InboundRefusal::malformed("change without a value"),
-                    raw: super::raw::envelope(entry.id.as_deref(), "null"),
-                });
-                continue;
-            };
-            decode_messages_value(entry.id.as_deref(), &field, value, received_at, &mut out);
+            decode_change(
+                entry.id.as_deref(),
+                entry.time.as_ref(),
+                field,
+                change.value,
+                received_at,
+                &mut out,
+            );
         }
     }
     Ok(out)
+}
+
+/// Decodes a change of `field` whose value is `value` (as received).
+fn decode_change(
+    waba: Option<&str>,
+    entry_time: Option<&serde_json::Value>,
+    field: String,
+    value: Option<&RawValue>,
+    received_at: DateTime<Utc>,
+    out: &mut Vec<Decoded>,
+) {
+    if let Some(value) = value.filter(|_| OWN_FIELDS.contains(&field.as_str())) {
+        decode_own_field(waba, &field, value, entry_time, received_at, out);
+        return;
+    }
+    if !MESSAGE_FIELDS.contains(&field.as_str()) {
+        out.push(Decoded::Ignored { field });
+        return;
+    }
+    let Some(value) = value else {
+        out.push(Decoded::Invalid {
+            field,
+            phone_number_id: None,
+            reason: InboundRefusal::malformed("change without a value"),
+            raw: super::raw::envelope(waba, "null"),
+        });
+        return;
+    };
+    decode_messages_value(waba, &field, value, received_at, out);
 }
 
 /// The fields other than messages' that have a decoder of their own.
@@ -503,6 +560,27 @@ pub(super) fn decode_messages_value(
         }
         _ => value,
     };
+    if decode_value(waba_id, field, value, parts, received_at, out).is_err() {
+        out.push(whole(InboundRefusal::malformed(
+            "no metadata.phone_number_id",
+        )));
+    }
+}
+
+/// A `messages` value has items but no `metadata.phone_number_id`.
+struct NoNumber;
+
+/// Decodes the items of a `messages` value, as [`MessagesValue`] and
+/// [`RawParts`] read it: its errors, messages, echoes and statuses. `Err`
+/// when it holds items but names no number (its errors are decoded).
+fn decode_value(
+    waba_id: Option<&str>,
+    field: &str,
+    value: MessagesValue<'_>,
+    parts: RawParts<'_>,
+    received_at: DateTime<Utc>,
+    out: &mut Vec<Decoded>,
+) -> Result<(), NoNumber> {
     let phone_number_id = value
         .metadata
         .as_ref()
@@ -518,11 +596,9 @@ pub(super) fn decode_messages_value(
             || !value.statuses.is_empty()
             || !value.message_echoes.is_empty()
         {
-            out.push(whole(InboundRefusal::malformed(
-                "no metadata.phone_number_id",
-            )));
+            return Err(NoNumber);
         }
-        return;
+        return Ok(());
     };
     let value_ctx = ValueContext {
         item: ItemContext {
@@ -559,13 +635,19 @@ pub(super) fn decode_messages_value(
     for s in &value.statuses {
         out.push(decode_status(&value_ctx, s));
     }
+    Ok(())
 }
 
 /// A `messages` value as [`MessagesValue`] and [`RawParts`] read it, in
 /// one pass over it ([`ValueParts`]; its metadata and contacts are then
 /// read on their own); `None` where any part does not read so.
 fn one_pass_value(raw: &RawValue) -> Option<(MessagesValue<'_>, RawParts<'_>)> {
-    let v: ValueParts<'_> = serde_json::from_str(raw.get()).ok()?;
+    read_parts(serde_json::from_str(raw.get()).ok()?)
+}
+
+/// [`ValueParts`] as [`MessagesValue`] and [`RawParts`] read the value;
+/// `None` where its metadata or a contact does not read.
+fn read_parts(v: ValueParts<'_>) -> Option<(MessagesValue<'_>, RawParts<'_>)> {
     let metadata = match v.metadata {
         Some(m) => Some(serde_json::from_str::<Metadata>(m.get()).ok()?),
         None => None,

@@ -32,6 +32,86 @@ pub(crate) struct Change<'a> {
     pub value: Option<&'a RawValue>,
 }
 
+/// The envelope read in one pass: [`Envelope`], except that a change's
+/// value of a field whose items it holds (`messages`,
+/// `smb_message_echoes`), when the field comes before it, is read there
+/// and then ([`ValueParts`]) rather than kept as received and read again.
+/// Where it fails the envelope is read as [`Envelope`] reads it.
+#[derive(Deserialize)]
+pub(crate) struct OnePassEnvelope<'a> {
+    pub object: Option<String>,
+    #[serde(borrow)]
+    pub entry: Option<Vec<OnePassEntry<'a>>>,
+}
+
+/// [`Entry`] of a [`OnePassEnvelope`].
+#[derive(Deserialize)]
+pub(crate) struct OnePassEntry<'a> {
+    #[serde(default, deserialize_with = "string_or_number")]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub time: Option<serde_json::Value>,
+    #[serde(default, borrow)]
+    pub changes: Vec<OnePassChange<'a>>,
+}
+
+/// [`Change`] of a [`OnePassEnvelope`].
+pub(crate) struct OnePassChange<'a> {
+    pub field: Option<String>,
+    pub value: Option<ChangeValue<'a>>,
+}
+
+/// A change's value: as received, or read.
+pub(crate) enum ChangeValue<'a> {
+    /// As received.
+    Raw(&'a RawValue),
+    /// The value of a field that holds items, read.
+    Parts(ValueParts<'a>),
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for OnePassChange<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> de::Visitor<'de> for V<'a> {
+            type Value = OnePassChange<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a change")
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut field: Option<Option<String>> = None;
+                let mut value: Option<Option<ChangeValue<'a>>> = None;
+                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                    match key.as_ref() {
+                        "field" if field.is_none() => field = Some(map.next_value()?),
+                        "value" if value.is_none() => {
+                            let holds_items = matches!(
+                                field.as_ref().and_then(Option::as_deref),
+                                Some("messages" | "smb_message_echoes")
+                            );
+                            value = Some(if holds_items {
+                                map.next_value::<Option<ValueParts<'a>>>()?
+                                    .map(ChangeValue::Parts)
+                            } else {
+                                map.next_value::<Option<&'a RawValue>>()?
+                                    .map(ChangeValue::Raw)
+                            });
+                        }
+                        "field" | "value" => return Err(de::Error::custom("duplicate field")),
+                        _ => {
+                            map.next_value::<de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(OnePassChange {
+                    field: field.flatten(),
+                    value: value.flatten(),
+                })
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
+    }
+}
+
 #[derive(Deserialize)]
 pub(crate) struct MessagesValue<'a> {
     pub metadata: Option<Metadata>,

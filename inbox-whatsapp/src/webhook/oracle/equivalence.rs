@@ -547,3 +547,23 @@ proptest! {
         agree(body.as_bytes()).map_err(TestCaseError::fail)?;
     }
 }
+
+/// The generated bodies exercise both ways of decoding: a good share reads
+/// in one pass, a good share does not.
+#[test]
+fn generated_bodies_take_both_paths() {
+    use proptest::strategy::ValueTree;
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let strategy = body();
+    let (mut one_pass, n) = (0, 400);
+    for _ in 0..n {
+        let body = strategy.new_tree(&mut runner).unwrap().current();
+        if crate::webhook::decode::decode_one_pass(body.as_bytes(), at()).is_some() {
+            one_pass += 1;
+        }
+    }
+    assert!(
+        (n / 5..=n * 4 / 5).contains(&one_pass),
+        "{one_pass} of {n} in one pass"
+    );
+}
