@@ -973,12 +973,12 @@ fn content_of(kind: &str, b: MessageBody) -> Option<Content> {
             body: t.body.unwrap_or_default(),
             preview_url: false,
         }),
-        "image" => media_or(b.image, MediaKind::Image),
-        "video" => media_or(b.video, MediaKind::Video),
-        "audio" => media_or(b.audio, MediaKind::Audio),
-        "document" => media_or(b.document, MediaKind::Document),
-        "sticker" => media_or(b.sticker, MediaKind::Sticker),
-        "location" => match b.location {
+        "image" => media_or(b.image.map(|m| *m), MediaKind::Image),
+        "video" => media_or(b.video.map(|m| *m), MediaKind::Video),
+        "audio" => media_or(b.audio.map(|m| *m), MediaKind::Audio),
+        "document" => media_or(b.document.map(|m| *m), MediaKind::Document),
+        "sticker" => media_or(b.sticker.map(|m| *m), MediaKind::Sticker),
+        "location" => match b.location.map(|l| *l) {
             Some(WireLocation {
                 latitude: Some(latitude),
                 longitude: Some(longitude),
@@ -997,7 +997,7 @@ fn content_of(kind: &str, b: MessageBody) -> Option<Content> {
             .map_or_else(unsupported, |cards| Content::Contacts {
                 cards: cards.into_iter().map(contact_card).collect(),
             }),
-        "interactive" => match b.interactive {
+        "interactive" => match b.interactive.map(|i| *i) {
             Some(i) => {
                 let sub = i.kind.clone().unwrap_or_default();
                 let row = |r: Option<WireReplyRow>| {
@@ -1084,7 +1084,7 @@ fn content_of(kind: &str, b: MessageBody) -> Option<Content> {
                 body: s.body,
             }
         }),
-        "edit" => match b.edit {
+        "edit" => match b.edit.map(|e| *e) {
             Some(WireEdit {
                 original_message_id: Some(target),
                 message,
@@ -1109,7 +1109,7 @@ fn content_of(kind: &str, b: MessageBody) -> Option<Content> {
             }
             _ => unsupported(),
         },
-        "revoke" => match b.revoke {
+        "revoke" => match b.revoke.map(|r| *r) {
             Some(WireRevoke {
                 original_message_id: Some(target),
             }) => Content::Revoke { target },

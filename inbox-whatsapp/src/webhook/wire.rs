@@ -260,20 +260,20 @@ pub(crate) struct MessageItem<'a> {
     #[serde(default)]
     errors: Vec<WireError>,
     text: Option<WireText>,
-    image: Option<WireMedia>,
-    video: Option<WireMedia>,
-    audio: Option<WireMedia>,
-    document: Option<WireMedia>,
-    sticker: Option<WireMedia>,
-    location: Option<WireLocation>,
+    image: Option<Box<WireMedia>>,
+    video: Option<Box<WireMedia>>,
+    audio: Option<Box<WireMedia>>,
+    document: Option<Box<WireMedia>>,
+    sticker: Option<Box<WireMedia>>,
+    location: Option<Box<WireLocation>>,
     contacts: Option<Vec<Value>>,
-    interactive: Option<WireInteractive>,
-    button: Option<WireButton>,
-    reaction: Option<WireReaction>,
-    order: Option<WireOrder>,
-    system: Option<WireSystem>,
-    edit: Option<WireEdit>,
-    revoke: Option<WireRevoke>,
+    interactive: Option<Box<WireInteractive>>,
+    button: Option<Box<WireButton>>,
+    reaction: Option<Box<WireReaction>>,
+    order: Option<Box<WireOrder>>,
+    system: Option<Box<WireSystem>>,
+    edit: Option<Box<WireEdit>>,
+    revoke: Option<Box<WireRevoke>>,
 }
 
 impl<'a> MessageItem<'a> {
@@ -326,23 +326,25 @@ pub(crate) struct WireContext {
 
 /// The type-specific body of a message; parsed separately so that a
 /// malformed body degrades to "unsupported" instead of losing the message.
+/// Each type's body is boxed: the struct stays small to move, and only the
+/// one body a message has is allocated.
 #[derive(Deserialize, Default)]
 pub(crate) struct MessageBody {
     pub text: Option<WireText>,
-    pub image: Option<WireMedia>,
-    pub video: Option<WireMedia>,
-    pub audio: Option<WireMedia>,
-    pub document: Option<WireMedia>,
-    pub sticker: Option<WireMedia>,
-    pub location: Option<WireLocation>,
+    pub image: Option<Box<WireMedia>>,
+    pub video: Option<Box<WireMedia>>,
+    pub audio: Option<Box<WireMedia>>,
+    pub document: Option<Box<WireMedia>>,
+    pub sticker: Option<Box<WireMedia>>,
+    pub location: Option<Box<WireLocation>>,
     pub contacts: Option<Vec<Value>>,
-    pub interactive: Option<WireInteractive>,
-    pub button: Option<WireButton>,
-    pub reaction: Option<WireReaction>,
-    pub order: Option<WireOrder>,
-    pub system: Option<WireSystem>,
-    pub edit: Option<WireEdit>,
-    pub revoke: Option<WireRevoke>,
+    pub interactive: Option<Box<WireInteractive>>,
+    pub button: Option<Box<WireButton>>,
+    pub reaction: Option<Box<WireReaction>>,
+    pub order: Option<Box<WireOrder>>,
+    pub system: Option<Box<WireSystem>>,
+    pub edit: Option<Box<WireEdit>>,
+    pub revoke: Option<Box<WireRevoke>>,
 }
 
 #[derive(Deserialize)]
