@@ -151,6 +151,29 @@ pub fn webhook_mix(n: u64) -> Vec<Vec<u8>> {
     (0..n).map(|i| webhook_body(i, FIXED_TIME)).collect()
 }
 
+/// The real-world webhook bodies of the WhatsApp adapter's decoding tests
+/// (`inbox-whatsapp/tests/fixtures/*.json`), each with its file name, in
+/// file-name order; none when the folder cannot be read.
+pub fn webhook_fixtures() -> Vec<(String, Vec<u8>)> {
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../inbox-whatsapp/tests/fixtures"
+    );
+    let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .filter_map(|p| {
+            let name = p.file_name()?.to_string_lossy().into_owned();
+            Some((name, std::fs::read(&p).ok()?))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
 /// A fresh database on the server of `url` (named `<prefix>_<time>`), with
 /// the store's migrations applied; returns its URL. Databases of earlier
 /// runs with the same prefix are dropped.

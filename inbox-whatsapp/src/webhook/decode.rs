@@ -3,6 +3,7 @@
 use chrono::{DateTime, TimeZone, Utc};
 use serde::Serialize;
 use serde_json::value::RawValue;
+use std::borrow::Cow;
 
 use inbox_core::model::Author;
 use inbox_core::model::{
@@ -336,6 +337,55 @@ pub fn decode_webhook(
     body: &[u8],
     received_at: DateTime<Utc>,
 ) -> Result<Vec<Decoded>, WhatsAppError> {
+    match decode_one_pass(body, received_at) {
+        Some(items) => Ok(items),
+        None => decode_in_parts(body, received_at),
+    }
+}
+
+/// [`decode_webhook`] in one pass over the body, for a body whose every
+/// part reads ([`OnePassEnvelope`]); `None` for any other, which
+/// [`decode_in_parts`] decodes.
+pub(super) fn decode_one_pass(body: &[u8], received_at: DateTime<Utc>) -> Option<Vec<Decoded>> {
+    let envelope: OnePassEnvelope<'_> = serde_json::from_slice(body).ok()?;
+    if envelope.object.as_deref() != Some("whatsapp_business_account") {
+        return None;
+    }
+    let mut out = Vec::new();
+    for entry in envelope.entry? {
+        for change in entry.changes {
+            let field = change.field.unwrap_or_default();
+            let waba = entry.id.as_deref();
+            match change.value {
+                Some(ChangeValue::Parts(parts)) => {
+                    let (value, raw_parts) = read_parts(parts)?;
+                    decode_value(waba, &field, value, raw_parts, received_at, &mut out).ok()?;
+                }
+                Some(ChangeValue::Raw(raw)) => decode_change(
+                    waba,
+                    entry.time.as_ref(),
+                    field,
+                    Some(raw),
+                    received_at,
+                    &mut out,
+                ),
+                None => decode_change(
+                    waba,
+                    entry.time.as_ref(),
+                    field,
+                    None,
+                    received_at,
+                    &mut out,
+                ),
+            }
+        }
+    }
+    Some(out)
+}
+
+/// [`decode_webhook`] reading the envelope, then each change's value, then
+/// each item, each on its own: every body, and every error.
+fn decode_in_parts(body: &[u8], received_at: DateTime<Utc>) -> Result<Vec<Decoded>, WhatsAppError> {
     let envelope: Envelope<'_> = serde_json::from_slice(body).map_err(|e| {
         if e.is_syntax() || e.is_eof() {
             WhatsAppError::InvalidJson(e.to_string())
@@ -359,38 +409,46 @@ pub fn decode_webhook(
     for entry in entries {
         for change in entry.changes {
             let field = change.field.unwrap_or_default();
-            let waba = entry.id.as_deref();
-            if let Some(value) = change
-                .value
-                .filter(|_| OWN_FIELDS.contains(&field.as_str()))
-            {
-                decode_own_field(
-                    waba,
-                    &field,
-                    value,
-                    entry.time.as_ref(),
-                    received_at,
-                    &mut out,
-                );
-                continue;
-            }
-            if !MESSAGE_FIELDS.contains(&field.as_str()) {
-                out.push(Decoded::Ignored { field });
-                continue;
-            }
-            let Some(value) = change.value else {
-                out.push(Decoded::Invalid {
-                    field,
-                    phone_number_id: None,
-                    reason: InboundRefusal::malformed("change without a value"),
-                    raw: super::raw::envelope(entry.id.as_deref(), "null"),
-                });
-                continue;
-            };
-            decode_messages_value(entry.id.as_deref(), &field, value, received_at, &mut out);
+            decode_change(
+                entry.id.as_deref(),
+                entry.time.as_ref(),
+                field,
+                change.value,
+                received_at,
+                &mut out,
+            );
         }
     }
     Ok(out)
+}
+
+/// Decodes a change of `field` whose value is `value` (as received).
+fn decode_change(
+    waba: Option<&str>,
+    entry_time: Option<&serde_json::Value>,
+    field: String,
+    value: Option<&RawValue>,
+    received_at: DateTime<Utc>,
+    out: &mut Vec<Decoded>,
+) {
+    if let Some(value) = value.filter(|_| OWN_FIELDS.contains(&field.as_str())) {
+        decode_own_field(waba, &field, value, entry_time, received_at, out);
+        return;
+    }
+    if !MESSAGE_FIELDS.contains(&field.as_str()) {
+        out.push(Decoded::Ignored { field });
+        return;
+    }
+    let Some(value) = value else {
+        out.push(Decoded::Invalid {
+            field,
+            phone_number_id: None,
+            reason: InboundRefusal::malformed("change without a value"),
+            raw: super::raw::envelope(waba, "null"),
+        });
+        return;
+    };
+    decode_messages_value(waba, &field, value, received_at, out);
 }
 
 /// The fields other than messages' that have a decoder of their own.
@@ -465,16 +523,25 @@ pub(super) fn decode_messages_value(
         reason,
         raw: super::raw::envelope_of(waba_id, field, raw.get()),
     };
-    let value: MessagesValue<'_> = match serde_json::from_str(raw.get()) {
-        Ok(v) => v,
-        Err(e) => {
-            out.push(whole(InboundRefusal::malformed(format!(
-                "unreadable {field} value: {e}"
-            ))));
-            return;
-        }
+    // One pass over the value where it reads as one; otherwise (`standby`,
+    // a part that does not read) it is read as it always was.
+    let one_pass = if field == "standby" {
+        None
+    } else {
+        one_pass_value(raw)
     };
-    let mut parts: RawParts<'_> = serde_json::from_str(raw.get()).unwrap_or_default();
+    let (value, mut parts) = match one_pass {
+        Some(read) => read,
+        None => match serde_json::from_str::<MessagesValue<'_>>(raw.get()) {
+            Ok(v) => (v, serde_json::from_str(raw.get()).unwrap_or_default()),
+            Err(e) => {
+                out.push(whole(InboundRefusal::malformed(format!(
+                    "unreadable {field} value: {e}"
+                ))));
+                return;
+            }
+        },
+    };
     // `standby` holds the arrays one level down.
     let value = match (field, value.standby) {
         ("standby", Some(inner)) => {
@@ -493,6 +560,27 @@ pub(super) fn decode_messages_value(
         }
         _ => value,
     };
+    if decode_value(waba_id, field, value, parts, received_at, out).is_err() {
+        out.push(whole(InboundRefusal::malformed(
+            "no metadata.phone_number_id",
+        )));
+    }
+}
+
+/// A `messages` value has items but no `metadata.phone_number_id`.
+struct NoNumber;
+
+/// Decodes the items of a `messages` value, as [`MessagesValue`] and
+/// [`RawParts`] read it: its errors, messages, echoes and statuses. `Err`
+/// when it holds items but names no number (its errors are decoded).
+fn decode_value(
+    waba_id: Option<&str>,
+    field: &str,
+    value: MessagesValue<'_>,
+    parts: RawParts<'_>,
+    received_at: DateTime<Utc>,
+    out: &mut Vec<Decoded>,
+) -> Result<(), NoNumber> {
     let phone_number_id = value
         .metadata
         .as_ref()
@@ -508,11 +596,9 @@ pub(super) fn decode_messages_value(
             || !value.statuses.is_empty()
             || !value.message_echoes.is_empty()
         {
-            out.push(whole(InboundRefusal::malformed(
-                "no metadata.phone_number_id",
-            )));
+            return Err(NoNumber);
         }
-        return;
+        return Ok(());
     };
     let value_ctx = ValueContext {
         item: ItemContext {
@@ -549,6 +635,43 @@ pub(super) fn decode_messages_value(
     for s in &value.statuses {
         out.push(decode_status(&value_ctx, s));
     }
+    Ok(())
+}
+
+/// A `messages` value as [`MessagesValue`] and [`RawParts`] read it, in
+/// one pass over it ([`ValueParts`]; its metadata and contacts are then
+/// read on their own); `None` where any part does not read so.
+fn one_pass_value(raw: &RawValue) -> Option<(MessagesValue<'_>, RawParts<'_>)> {
+    read_parts(serde_json::from_str(raw.get()).ok()?)
+}
+
+/// [`ValueParts`] as [`MessagesValue`] and [`RawParts`] read the value;
+/// `None` where its metadata or a contact does not read.
+fn read_parts(v: ValueParts<'_>) -> Option<(MessagesValue<'_>, RawParts<'_>)> {
+    let metadata = match v.metadata {
+        Some(m) => Some(serde_json::from_str::<Metadata>(m.get()).ok()?),
+        None => None,
+    };
+    let contacts = v
+        .contacts
+        .iter()
+        .map(|c| serde_json::from_str::<WireContact>(c.get()).ok())
+        .collect::<Option<Vec<_>>>()?;
+    Some((
+        MessagesValue {
+            metadata,
+            contacts,
+            messages: v.messages,
+            statuses: v.statuses,
+            message_echoes: v.message_echoes,
+            standby: v.standby,
+            errors: v.errors,
+        },
+        RawParts {
+            metadata: v.metadata,
+            contacts: v.contacts,
+        },
+    ))
 }
 
 /// What the items of one `messages` value share.
@@ -620,12 +743,12 @@ enum Party {
 
 impl Party {
     /// The customer's phone number and BSUID the item names.
-    fn ids(self, head: &MessageHead) -> (Option<String>, Option<String>) {
+    fn ids<'h>(self, head: &'h MessageHead<'_>) -> (Option<&'h str>, Option<&'h str>) {
         match self {
-            Party::Sender => (head.from.clone(), head.from_user_id.clone()),
+            Party::Sender => (head.from.as_deref(), head.from_user_id.as_deref()),
             Party::Recipient => (
-                head.to.clone(),
-                head.to_user_id.clone().or_else(|| head.recipient.clone()),
+                head.to.as_deref(),
+                head.to_user_id.as_deref().or(head.recipient.as_deref()),
             ),
         }
     }
@@ -677,10 +800,22 @@ fn decode_message(
 ) -> Decoded {
     let key = party.key();
     let field = ctx.item.field;
-    let head: MessageHead = match ctx.read(field, "message", raw, || ctx.item.item(None, key, kept))
-    {
-        Ok(h) => h,
-        Err(refused) => return refused,
+    // One pass where the item reads as one; otherwise (a body not of its
+    // type's shape, a key repeated) its head and body read apart, as they
+    // always did.
+    let one_pass = serde_json::from_str::<MessageItem<'_>>(raw.get());
+    let (head, body) = match one_pass {
+        Ok(item) => {
+            let (head, body) = item.split();
+            (head, Ok(body))
+        }
+        Err(_) => match serde_json::from_str::<MessageHead<'_>>(raw.get()) {
+            Ok(head) => (head, serde_json::from_str::<MessageBody>(raw.get())),
+            Err(e) => {
+                let reason = InboundRefusal::malformed(format!("unreadable message: {e}"));
+                return ctx.invalid(field, reason, ctx.item.item(None, key, kept));
+            }
+        },
     };
     // Identity: the customer, completed from the contacts array.
     let (wa_id, user_id) = party.ids(&head);
@@ -688,7 +823,8 @@ fn decode_message(
         .contacts
         .iter()
         .position(|c| {
-            (wa_id.is_some() && c.wa_id == wa_id) || (user_id.is_some() && c.user_id == user_id)
+            (wa_id.is_some() && c.wa_id.as_deref() == wa_id)
+                || (user_id.is_some() && c.user_id.as_deref() == user_id)
         })
         .or((ctx.contacts.len() == 1).then_some(0));
     let contact = contact_at.and_then(|i| ctx.contacts.get(i));
@@ -699,15 +835,17 @@ fn decode_message(
     );
     let no_id = "the message has no id";
     let time = head.timestamp.as_deref();
-    let (external_id, timestamp) =
-        match ctx.id_and_time(field, head.id.clone(), no_id, time, &raw_item) {
-            Ok(checked) => checked,
-            Err(refused) => return refused,
-        };
-    let raw_type = head.kind.clone().unwrap_or_else(|| "unsupported".into());
+    let id = head.id.as_deref().map(str::to_string);
+    let (external_id, timestamp) = match ctx.id_and_time(field, id, no_id, time, &raw_item) {
+        Ok(checked) => checked,
+        Err(refused) => return refused,
+    };
+    let raw_type = head
+        .kind
+        .as_deref()
+        .map_or_else(|| "unsupported".to_string(), str::to_string);
     // A type this decoder does not know, or a body that is not the shape
     // Meta documents, is unsupported content.
-    let body = serde_json::from_str::<MessageBody>(raw.get());
     let parsed = body.is_ok();
     let content = content_of(&raw_type, body.unwrap_or_default());
     let known = content.is_some();
@@ -717,12 +855,17 @@ fn decode_message(
             raw_type: raw_type.clone(),
         });
     let from = ContactIdentity {
-        wa_id: wa_id.or_else(|| contact.and_then(|c| c.wa_id.clone())),
-        user_id: user_id.or_else(|| contact.and_then(|c| c.user_id.clone())),
+        wa_id: wa_id
+            .map(str::to_string)
+            .or_else(|| contact.and_then(|c| c.wa_id.clone())),
+        user_id: user_id
+            .map(str::to_string)
+            .or_else(|| contact.and_then(|c| c.user_id.clone())),
         parent_user_id: head
             .to_parent_user_id
-            .clone()
+            .as_deref()
             .filter(|_| party == Party::Recipient)
+            .map(str::to_string)
             .or_else(|| contact.and_then(|c| c.parent_user_id.clone())),
     };
     let context = ReplyContext {
@@ -830,12 +973,12 @@ fn content_of(kind: &str, b: MessageBody) -> Option<Content> {
             body: t.body.unwrap_or_default(),
             preview_url: false,
         }),
-        "image" => media_or(b.image, MediaKind::Image),
-        "video" => media_or(b.video, MediaKind::Video),
-        "audio" => media_or(b.audio, MediaKind::Audio),
-        "document" => media_or(b.document, MediaKind::Document),
-        "sticker" => media_or(b.sticker, MediaKind::Sticker),
-        "location" => match b.location {
+        "image" => media_or(b.image.map(|m| *m), MediaKind::Image),
+        "video" => media_or(b.video.map(|m| *m), MediaKind::Video),
+        "audio" => media_or(b.audio.map(|m| *m), MediaKind::Audio),
+        "document" => media_or(b.document.map(|m| *m), MediaKind::Document),
+        "sticker" => media_or(b.sticker.map(|m| *m), MediaKind::Sticker),
+        "location" => match b.location.map(|l| *l) {
             Some(WireLocation {
                 latitude: Some(latitude),
                 longitude: Some(longitude),
@@ -854,7 +997,7 @@ fn content_of(kind: &str, b: MessageBody) -> Option<Content> {
             .map_or_else(unsupported, |cards| Content::Contacts {
                 cards: cards.into_iter().map(contact_card).collect(),
             }),
-        "interactive" => match b.interactive {
+        "interactive" => match b.interactive.map(|i| *i) {
             Some(i) => {
                 let sub = i.kind.clone().unwrap_or_default();
                 let row = |r: Option<WireReplyRow>| {
@@ -941,16 +1084,16 @@ fn content_of(kind: &str, b: MessageBody) -> Option<Content> {
                 body: s.body,
             }
         }),
-        "edit" => match b.edit {
+        "edit" => match b.edit.map(|e| *e) {
             Some(WireEdit {
                 original_message_id: Some(target),
                 message,
             }) => {
                 let inner = message
                     .and_then(|m| {
-                        let h: MessageHead = serde_json::from_str(m.get()).ok()?;
+                        let h: MessageHead<'_> = serde_json::from_str(m.get()).ok()?;
                         let body: MessageBody = serde_json::from_str(m.get()).ok()?;
-                        let k = h.kind.unwrap_or_else(|| "text".into());
+                        let k = h.kind.map_or_else(|| "text".to_string(), Cow::into_owned);
                         if k == "edit" {
                             return None;
                         }
@@ -966,7 +1109,7 @@ fn content_of(kind: &str, b: MessageBody) -> Option<Content> {
             }
             _ => unsupported(),
         },
-        "revoke" => match b.revoke {
+        "revoke" => match b.revoke.map(|r| *r) {
             Some(WireRevoke {
                 original_message_id: Some(target),
             }) => Content::Revoke { target },

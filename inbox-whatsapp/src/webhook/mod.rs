@@ -12,6 +12,8 @@ mod handler;
 mod handovers;
 mod history;
 mod ingest;
+#[cfg(test)]
+mod oracle;
 mod preferences;
 mod raw;
 mod replay;

@@ -14,11 +14,38 @@ pub(crate) fn envelope(waba_id: Option<&str>, value: &str) -> String {
 
 /// A webhook body of its own holding one change `value` of `field`.
 pub(crate) fn envelope_of(waba_id: Option<&str>, field: &str, value: &str) -> String {
-    let field = serde_json::to_string(field).unwrap_or_else(|_| "\"messages\"".into());
-    let id = serde_json::to_string(&waba_id).unwrap_or_else(|_| "null".into());
-    format!(
-        r#"{{"object":"whatsapp_business_account","entry":[{{"id":{id},"changes":[{{"field":{field},"value":{value}}}]}}]}}"#
-    )
+    let mut out = String::with_capacity(value.len() + field.len() + 112);
+    open_envelope(&mut out, waba_id, field);
+    out.push_str(value);
+    out.push_str(CLOSE);
+    out
+}
+
+/// What follows the value in [`envelope_of`].
+const CLOSE: &str = "}]}]}";
+
+/// [`envelope_of`] up to the value.
+fn open_envelope(out: &mut String, waba_id: Option<&str>, field: &str) {
+    out.push_str(r#"{"object":"whatsapp_business_account","entry":[{"id":"#);
+    match waba_id {
+        Some(id) => push_json_str(out, id),
+        None => out.push_str("null"),
+    }
+    out.push_str(r#","changes":[{"field":"#);
+    push_json_str(out, field);
+    out.push_str(r#","value":"#);
+}
+
+/// `s` as a JSON string, as `serde_json::to_string` writes it.
+fn push_json_str(out: &mut String, s: &str) {
+    // serde_json escapes only `"`, `\` and control characters.
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    } else {
+        out.push_str(&serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into()));
+    }
 }
 
 /// What an item of a `messages`, `smb_message_echoes` or `standby` value
@@ -39,7 +66,14 @@ impl ItemContext<'_> {
     /// field), with the metadata and, for a message, its customer's
     /// contact.
     pub fn item(&self, contact: Option<&RawValue>, key: &str, item: &RawValue) -> String {
-        let mut value = String::with_capacity(item.get().len() + 256);
+        let mut value = String::with_capacity(
+            item.get().len()
+                + self.metadata.map_or(0, |m| m.get().len())
+                + contact.map_or(0, |c| c.get().len())
+                + self.field.len()
+                + 192,
+        );
+        open_envelope(&mut value, self.waba_id, self.field);
         value.push('{');
         if let Some(m) = self.metadata {
             value.push_str("\"metadata\":");
@@ -63,6 +97,7 @@ impl ItemContext<'_> {
         if standby {
             value.push('}');
         }
-        envelope_of(self.waba_id, self.field, &value)
+        value.push_str(CLOSE);
+        value
     }
 }

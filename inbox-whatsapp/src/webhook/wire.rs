@@ -5,6 +5,7 @@ use serde::de::{self, Deserializer};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
+use std::borrow::Cow;
 
 #[derive(Deserialize)]
 pub(crate) struct Envelope<'a> {
@@ -31,6 +32,86 @@ pub(crate) struct Change<'a> {
     pub value: Option<&'a RawValue>,
 }
 
+/// The envelope read in one pass: [`Envelope`], except that a change's
+/// value of a field whose items it holds (`messages`,
+/// `smb_message_echoes`), when the field comes before it, is read there
+/// and then ([`ValueParts`]) rather than kept as received and read again.
+/// Where it fails the envelope is read as [`Envelope`] reads it.
+#[derive(Deserialize)]
+pub(crate) struct OnePassEnvelope<'a> {
+    pub object: Option<String>,
+    #[serde(borrow)]
+    pub entry: Option<Vec<OnePassEntry<'a>>>,
+}
+
+/// [`Entry`] of a [`OnePassEnvelope`].
+#[derive(Deserialize)]
+pub(crate) struct OnePassEntry<'a> {
+    #[serde(default, deserialize_with = "string_or_number")]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub time: Option<serde_json::Value>,
+    #[serde(default, borrow)]
+    pub changes: Vec<OnePassChange<'a>>,
+}
+
+/// [`Change`] of a [`OnePassEnvelope`].
+pub(crate) struct OnePassChange<'a> {
+    pub field: Option<String>,
+    pub value: Option<ChangeValue<'a>>,
+}
+
+/// A change's value: as received, or read.
+pub(crate) enum ChangeValue<'a> {
+    /// As received.
+    Raw(&'a RawValue),
+    /// The value of a field that holds items, read.
+    Parts(ValueParts<'a>),
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for OnePassChange<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> de::Visitor<'de> for V<'a> {
+            type Value = OnePassChange<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a change")
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut field: Option<Option<String>> = None;
+                let mut value: Option<Option<ChangeValue<'a>>> = None;
+                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                    match key.as_ref() {
+                        "field" if field.is_none() => field = Some(map.next_value()?),
+                        "value" if value.is_none() => {
+                            let holds_items = matches!(
+                                field.as_ref().and_then(Option::as_deref),
+                                Some("messages" | "smb_message_echoes")
+                            );
+                            value = Some(if holds_items {
+                                map.next_value::<Option<ValueParts<'a>>>()?
+                                    .map(ChangeValue::Parts)
+                            } else {
+                                map.next_value::<Option<&'a RawValue>>()?
+                                    .map(ChangeValue::Raw)
+                            });
+                        }
+                        "field" | "value" => return Err(de::Error::custom("duplicate field")),
+                        _ => {
+                            map.next_value::<de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(OnePassChange {
+                    field: field.flatten(),
+                    value: value.flatten(),
+                })
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
+    }
+}
+
 #[derive(Deserialize)]
 pub(crate) struct MessagesValue<'a> {
     pub metadata: Option<Metadata>,
@@ -45,6 +126,28 @@ pub(crate) struct MessagesValue<'a> {
     #[serde(default, borrow)]
     pub message_echoes: Vec<&'a RawValue>,
     /// The passive copies (`standby`): an object of the arrays above.
+    #[serde(default, borrow)]
+    pub standby: Option<&'a RawValue>,
+    #[serde(default)]
+    pub errors: Vec<WireError>,
+}
+
+/// A `messages` value read in one pass: its metadata and contacts as
+/// received (each then read on its own, small), the items as received.
+/// Where it fails, or a part does not read, the value is read as
+/// [`MessagesValue`] and [`RawParts`] read it.
+#[derive(Deserialize)]
+pub(crate) struct ValueParts<'a> {
+    #[serde(borrow)]
+    pub metadata: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    pub contacts: Vec<&'a RawValue>,
+    #[serde(default, borrow)]
+    pub messages: Vec<&'a RawValue>,
+    #[serde(default, borrow)]
+    pub statuses: Vec<&'a RawValue>,
+    #[serde(default, borrow)]
+    pub message_echoes: Vec<&'a RawValue>,
     #[serde(default, borrow)]
     pub standby: Option<&'a RawValue>,
     #[serde(default)]
@@ -96,31 +199,119 @@ pub(crate) struct ErrorData {
     pub details: Option<String>,
 }
 
-/// The parts of a message every type shares.
+/// The parts of a message every type shares (borrowed from the body where
+/// no escape forces a copy).
 #[derive(Deserialize)]
-pub(crate) struct MessageHead {
-    #[serde(default, deserialize_with = "string_or_number")]
-    pub id: Option<String>,
-    #[serde(default, deserialize_with = "string_or_number")]
-    pub from: Option<String>,
-    pub from_user_id: Option<String>,
+pub(crate) struct MessageHead<'a> {
+    #[serde(default, borrow, deserialize_with = "cow_string_or_number")]
+    pub id: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "cow_string_or_number")]
+    pub from: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub from_user_id: Option<Cow<'a, str>>,
     /// The customer an echo went to (`smb_message_echoes`, `standby`).
-    #[serde(default, deserialize_with = "string_or_number")]
-    pub to: Option<String>,
+    #[serde(default, borrow, deserialize_with = "cow_string_or_number")]
+    pub to: Option<Cow<'a, str>>,
     /// Their BSUID.
-    pub to_user_id: Option<String>,
+    #[serde(borrow)]
+    pub to_user_id: Option<Cow<'a, str>>,
     /// Their parent BSUID.
-    pub to_parent_user_id: Option<String>,
+    #[serde(borrow)]
+    pub to_parent_user_id: Option<Cow<'a, str>>,
     /// Their BSUID as a send request names it (`standby` echoes).
-    pub recipient: Option<String>,
-    #[serde(default, deserialize_with = "string_or_number")]
-    pub timestamp: Option<String>,
-    #[serde(rename = "type")]
-    pub kind: Option<String>,
+    #[serde(borrow)]
+    pub recipient: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "cow_string_or_number")]
+    pub timestamp: Option<Cow<'a, str>>,
+    #[serde(rename = "type", borrow)]
+    pub kind: Option<Cow<'a, str>>,
     pub context: Option<WireContext>,
     pub referral: Option<Value>,
     #[serde(default)]
     pub errors: Vec<WireError>,
+}
+
+/// A message item read in one pass: its head as [`MessageHead`] reads it
+/// and its body as [`MessageBody`] does. Where it fails (a body not of its
+/// shape, a key repeated), the caller reads the head and the body apart,
+/// as they always were.
+#[derive(Deserialize)]
+pub(crate) struct MessageItem<'a> {
+    #[serde(default, borrow, deserialize_with = "cow_string_or_number")]
+    id: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "cow_string_or_number")]
+    from: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    from_user_id: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "cow_string_or_number")]
+    to: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    to_user_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    to_parent_user_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    recipient: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "cow_string_or_number")]
+    timestamp: Option<Cow<'a, str>>,
+    #[serde(rename = "type", borrow)]
+    kind: Option<Cow<'a, str>>,
+    context: Option<WireContext>,
+    referral: Option<Value>,
+    #[serde(default)]
+    errors: Vec<WireError>,
+    text: Option<WireText>,
+    image: Option<Box<WireMedia>>,
+    video: Option<Box<WireMedia>>,
+    audio: Option<Box<WireMedia>>,
+    document: Option<Box<WireMedia>>,
+    sticker: Option<Box<WireMedia>>,
+    location: Option<Box<WireLocation>>,
+    contacts: Option<Vec<Value>>,
+    interactive: Option<Box<WireInteractive>>,
+    button: Option<Box<WireButton>>,
+    reaction: Option<Box<WireReaction>>,
+    order: Option<Box<WireOrder>>,
+    system: Option<Box<WireSystem>>,
+    edit: Option<Box<WireEdit>>,
+    revoke: Option<Box<WireRevoke>>,
+}
+
+impl<'a> MessageItem<'a> {
+    /// The head and the body.
+    pub fn split(self) -> (MessageHead<'a>, MessageBody) {
+        let body = MessageBody {
+            text: self.text,
+            image: self.image,
+            video: self.video,
+            audio: self.audio,
+            document: self.document,
+            sticker: self.sticker,
+            location: self.location,
+            contacts: self.contacts,
+            interactive: self.interactive,
+            button: self.button,
+            reaction: self.reaction,
+            order: self.order,
+            system: self.system,
+            edit: self.edit,
+            revoke: self.revoke,
+        };
+        let head = MessageHead {
+            id: self.id,
+            from: self.from,
+            from_user_id: self.from_user_id,
+            to: self.to,
+            to_user_id: self.to_user_id,
+            to_parent_user_id: self.to_parent_user_id,
+            recipient: self.recipient,
+            timestamp: self.timestamp,
+            kind: self.kind,
+            context: self.context,
+            referral: self.referral,
+            errors: self.errors,
+        };
+        (head, body)
+    }
 }
 
 #[derive(Deserialize)]
@@ -135,23 +326,25 @@ pub(crate) struct WireContext {
 
 /// The type-specific body of a message; parsed separately so that a
 /// malformed body degrades to "unsupported" instead of losing the message.
+/// Each type's body is boxed: the struct stays small to move, and only the
+/// one body a message has is allocated.
 #[derive(Deserialize, Default)]
 pub(crate) struct MessageBody {
     pub text: Option<WireText>,
-    pub image: Option<WireMedia>,
-    pub video: Option<WireMedia>,
-    pub audio: Option<WireMedia>,
-    pub document: Option<WireMedia>,
-    pub sticker: Option<WireMedia>,
-    pub location: Option<WireLocation>,
+    pub image: Option<Box<WireMedia>>,
+    pub video: Option<Box<WireMedia>>,
+    pub audio: Option<Box<WireMedia>>,
+    pub document: Option<Box<WireMedia>>,
+    pub sticker: Option<Box<WireMedia>>,
+    pub location: Option<Box<WireLocation>>,
     pub contacts: Option<Vec<Value>>,
-    pub interactive: Option<WireInteractive>,
-    pub button: Option<WireButton>,
-    pub reaction: Option<WireReaction>,
-    pub order: Option<WireOrder>,
-    pub system: Option<WireSystem>,
-    pub edit: Option<WireEdit>,
-    pub revoke: Option<WireRevoke>,
+    pub interactive: Option<Box<WireInteractive>>,
+    pub button: Option<Box<WireButton>>,
+    pub reaction: Option<Box<WireReaction>>,
+    pub order: Option<Box<WireOrder>>,
+    pub system: Option<Box<WireSystem>>,
+    pub edit: Option<Box<WireEdit>>,
+    pub revoke: Option<Box<WireRevoke>>,
 }
 
 #[derive(Deserialize)]
@@ -334,6 +527,47 @@ fn string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D
         }
         fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
             Ok(Some(v.to_string()))
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(V)
+        }
+    }
+    d.deserialize_option(V)
+}
+
+/// [`string_or_number`], borrowing the string from the body when it can.
+fn cow_string_or_number<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Cow<'de, str>>, D::Error> {
+    struct V;
+    impl<'de> de::Visitor<'de> for V {
+        type Value = Option<Cow<'de, str>>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a string or a number")
+        }
+        fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Borrowed(v)))
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Owned(v.to_string())))
+        }
+        fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Owned(v)))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Owned(v.to_string())))
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Owned(v.to_string())))
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Owned(v.to_string())))
         }
         fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
             Ok(None)
