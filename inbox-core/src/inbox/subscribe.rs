@@ -41,10 +41,14 @@ impl Inbox {
     ///   load, so a change of role or teams applies within that time. The
     ///   stream ends once the agent is removed or deactivated; a failed
     ///   load keeps the agent as loaded until the next try.
-    /// - a conversation, for an event of it that carries no scope (delivery
-    ///   reports, whose publisher did not have the conversation at hand)
-    ///   when no earlier event of that conversation told the subscription
-    ///   its scope. Every change of a conversation's visibility emits
+    /// - a conversation, for an event of it that carries no scope when no
+    ///   earlier event of that conversation told the subscription its
+    ///   scope. Every event this inbox and the stores publish carries one
+    ///   (a message's delivery events too: the store stamps them with the
+    ///   conversation's scope as it applies them, see
+    ///   [`Messages::update_messages`](crate::ports::Messages::update_messages));
+    ///   this is for events published without one (by hand, or by an
+    ///   older version sharing the bus). Every change of a conversation's visibility emits
     ///   scoped events, so what the subscription learnt stays true; it
     ///   forgets it all when events were missed. An event whose
     ///   conversation is gone is dropped; one whose conversation cannot be
