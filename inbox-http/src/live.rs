@@ -44,6 +44,7 @@ pub async fn events(
         request: Arc::new(request),
         actor: actor.clone(),
         checked: Arc::new(std::sync::Mutex::new(s.now())),
+        refreshing: Arc::default(),
     };
     let events = s.inbox.subscribe(&actor).await?;
     let live = session.clone();
@@ -136,6 +137,8 @@ struct SessionWatch {
     actor: Actor,
     /// When (by the inbox's clock) the session was last found valid.
     checked: Arc<std::sync::Mutex<chrono::DateTime<chrono::Utc>>>,
+    /// Whether a check started by [`SessionWatch::valid_lately`] runs.
+    refreshing: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// How long a stream's session counts as checked (events in between are
@@ -168,11 +171,31 @@ impl SessionWatch {
         ok
     }
 
-    /// [`SessionWatch::valid`], asked at most every [`RECHECK`].
+    /// [`SessionWatch::valid`], asked at most every [`RECHECK`]. Past half
+    /// of it, an event starts the check beside it (its answer counts for
+    /// the events after), so that events flowing to a stream never wait
+    /// for one: the agents of a team get the same events at once, and
+    /// would all check their sessions in the same moment, each event
+    /// waiting for the slowest. A check that finds the session over makes
+    /// the next event check again, before it is sent.
     async fn valid_lately(&self) -> bool {
+        use std::sync::atomic::Ordering;
         let at = *self.checked.lock().unwrap_or_else(|e| e.into_inner());
         let since = self.state.now() - at;
-        (since >= chrono::TimeDelta::zero() && since < RECHECK) || self.valid().await
+        if since < chrono::TimeDelta::zero() || since >= RECHECK {
+            return self.valid().await;
+        }
+        if since >= RECHECK / 2 && !self.refreshing.swap(true, Ordering::AcqRel) {
+            let watch = self.clone();
+            tokio::spawn(async move {
+                if !watch.valid().await {
+                    *watch.checked.lock().unwrap_or_else(|e| e.into_inner()) =
+                        chrono::DateTime::<chrono::Utc>::MIN_UTC;
+                }
+                watch.refreshing.store(false, Ordering::Release);
+            });
+        }
+        true
     }
 
     /// Resolves when the session ends: signed out here (at once, when
