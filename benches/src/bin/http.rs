@@ -50,6 +50,8 @@ use inbox_whatsapp::{sign, Secret, Webhook, WebhookConfig};
 
 /// The number's app secret.
 const APP_SECRET: &str = "http-bench-secret";
+/// The agents' password hash (the demo configuration's, of "ana").
+const HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$WYemYPNJRdpHQnm/+6/w8g$Rg4HvpUvLX6H8oI4Jo/Dha8BOqNoTQmfY3TQAEEBA8c";
 /// The acknowledgement's p99 a held rate keeps.
 const P99_GOAL: Duration = Duration::from_millis(250);
 
@@ -162,7 +164,7 @@ fn config() -> String {
     );
     for i in 0..10 {
         yaml.push_str(&format!(
-            "  - {{ id: agent{i}, name: Agent {i}, role: agent, teams: [support] }}\n"
+            "  - {{ id: agent{i}, name: Agent {i}, role: agent, teams: [support], password_hash: \"{HASH}\" }}\n"
         ));
     }
     yaml
