@@ -91,7 +91,7 @@ impl Histogram {
         &self.0
     }
 
-    /// The values' [`Distribution`]: the same as [`Distribution::of`] the
+    /// The values' [`Distribution`]: the same as [`Distribution::of`](crate::metrics::Distribution::of) the
     /// values one by one (nearest-rank percentiles; the mean of the exact
     /// sum).
     pub fn distribution(&self) -> Distribution {

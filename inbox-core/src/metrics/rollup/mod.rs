@@ -7,7 +7,7 @@
 //! conversations, counts or multisets of whole seconds, so a [`Tally`]
 //! keeps them exactly: counts, and [`Histogram`]s of `(value, count)`
 //! pairs from which the nearest-rank percentiles and the mean come out
-//! exactly as [`Distribution::of`] gives them. Subtraction is merging with
+//! exactly as [`Distribution::of`](crate::metrics::Distribution::of) gives them. Subtraction is merging with
 //! a sign, so a store moves a conversation's contribution when it changes:
 //! takes the old one away and adds the new one.
 //!
