@@ -6,7 +6,6 @@
 //! commands that produced them are in `BENCHMARKS.md` at the repository
 //! root.
 
-pub mod loopback;
 pub mod seed;
 
 use serde_json::{json, Value};
