@@ -8,16 +8,10 @@ use chrono::NaiveDate;
 /// A query of everything from `from` to `to`, counting conversations
 /// waiting longer than `missed_after` as missed.
 fn query(from: DateTime<Utc>, to: DateTime<Utc>, missed_after: Duration) -> MetricsQuery {
+    // (`now` is replaced by the inbox's clock)
     MetricsQuery {
-        from,
-        to,
-        channel: None,
-        team: None,
-        agent: None,
-        tag: None,
-        now: Fixture::start(), // replaced by the inbox's clock
         missed_after,
-        time_zone: None,
+        ..MetricsQuery::over(from, to, Fixture::start())
     }
 }
 
