@@ -1701,10 +1701,22 @@ async fn bot_owned_conversation_shows_the_bot_and_take_over() {
     // Her owner menu hands it back to the bot.
     click(&ana, "[data-testid=bot-to] option[value=helper]").await;
     click(&ana, "[data-testid=hand-to-bot]").await;
-    wait_for(&ana, "[data-testid=bot-answering]", |t| {
-        t.contains("Helper is answering")
-    })
-    .await;
+    let back = "const b = document.querySelector('[data-testid=bot-answering]');
+         return !!b && b.textContent.includes('Helper is answering')";
+    if !js_within(&ana, back, Duration::from_secs(20)).await {
+        let id = ConversationId::new(&marta).unwrap();
+        let detail = server.inbox.conversation(&demo("ada"), &id).await.unwrap();
+        let timeline: Vec<_> = detail
+            .timeline
+            .iter()
+            .map(|e| (e.at, &e.actor, &e.kind))
+            .collect();
+        panic!(
+            "not handed back to the bot; the server has {:#?} {timeline:#?}; the page says {}",
+            detail.conversation,
+            page_text(&ana).await
+        );
+    }
     ana.close().await.unwrap();
     server.shutdown().await;
 }

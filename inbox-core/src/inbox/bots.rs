@@ -499,7 +499,8 @@ impl Inbox {
 
     /// Gives a conversation to a bot of the tenant's `bots` settings: its
     /// owner does (or a supervisor). The bot answers at once if the
-    /// customer is waiting.
+    /// customer wrote after the last reply (a person's or a bot's);
+    /// otherwise it waits for the customer's next message.
     ///
     /// # Errors
     ///
@@ -533,7 +534,7 @@ impl Inbox {
             }
             let from = super::actions::ownership_of(c);
             let mut seat = BotSeat::new(bot.clone(), d.now);
-            seat.turn_due = c.waiting_since.map(|_| d.now);
+            seat.turn_due = unanswered(c).then_some(d.now);
             // Turns keep counting: their replies' keys stay unique.
             seat.turn = c.bot.as_ref().map_or(0, |s| s.turn);
             c.bot = Some(seat);
@@ -553,6 +554,14 @@ impl Inbox {
         })
         .await
     }
+}
+
+/// Whether the customer wrote after the last reply to them, a bot's
+/// included (`waiting_since` waits for a person, so a bot's answer leaves
+/// it set): what a bot given the conversation has to answer.
+fn unanswered(c: &Conversation) -> bool {
+    c.last_customer_message_at
+        .is_some_and(|wrote| c.last_agent_reply_at.is_none_or(|replied| wrote > replied))
 }
 
 /// People always win: a person taking a conversation a bot owns ends the

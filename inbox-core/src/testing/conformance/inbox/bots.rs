@@ -258,6 +258,7 @@ pub(crate) async fn take_over_stops_the_bot_and_cancels_its_queued_replies<
     );
     let report = dispatch_all(&f).await;
     assert_eq!((report.sent, report.cancelled), (0, 1));
+    f.advance(TimeDelta::seconds(5));
     says(&f, "1001", "b2", wa, "opening hours again").await;
     assert_eq!(f.inbox.run_bots(10).await.unwrap(), 0);
     // Handed back: the bot answers the waiting customer.
@@ -268,6 +269,22 @@ pub(crate) async fn take_over_stops_the_bot_and_cancels_its_queued_replies<
         .unwrap();
     assert!(stored(&f, &c).await.bot_owns().is_some());
     assert_eq!(f.inbox.run_bots(10).await.unwrap(), 1);
+    // Taken and handed back once more with nothing new from the customer:
+    // the bot keeps it and waits (no turn, no handover with an empty
+    // question to a fallback team).
+    f.advance(TimeDelta::seconds(30));
+    let v = f.version(&c).await.unwrap();
+    f.inbox.claim(&f.actor("ana"), &c, v).await.unwrap();
+    let v = f.version(&c).await.unwrap();
+    f.inbox
+        .hand_to_bot(&f.actor("ana"), &c, v, &faq())
+        .await
+        .unwrap();
+    f.advance(TimeDelta::seconds(30));
+    assert_eq!(f.inbox.run_bots(10).await.unwrap(), 0);
+    let conv = stored(&f, &c).await;
+    assert!(conv.bot_owns().is_some(), "{:?}", conv.bot);
+    assert_eq!(conv.team, None);
     // A person replying takes it over as well.
     f.advance(TimeDelta::minutes(1));
     reply_now(&f, &f.actor("sam"), &c, "I am here", "s1").await;
@@ -275,7 +292,11 @@ pub(crate) async fn take_over_stops_the_bot_and_cancels_its_queued_replies<
     assert_eq!(conv.assignee.as_ref().map(|a| a.as_str()), Some("sam"));
     assert_eq!(
         handed_off(&events_of(&f, &c).await),
-        [HandoffReason::TakenOver, HandoffReason::TakenOver]
+        [
+            HandoffReason::TakenOver,
+            HandoffReason::TakenOver,
+            HandoffReason::TakenOver
+        ]
     );
 }
 
