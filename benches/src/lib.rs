@@ -6,6 +6,7 @@
 //! commands that produced them are in `BENCHMARKS.md` at the repository
 //! root.
 
+pub mod loopback;
 pub mod seed;
 
 use serde_json::{json, Value};
@@ -126,6 +127,45 @@ pub fn is_status_body(i: u64) -> bool {
     i % 20 >= 15
 }
 
+/// The outbound message status body `i` reports on, as the store holds it
+/// once Meta accepted it: `msg_{i:032x}`, provider id `wamid.out.{i:016X}`,
+/// written by `agent` in `conversation` of tenant `tenant` at `now`.
+pub fn accepted_reply(
+    tenant: &inbox_core::TenantId,
+    i: u64,
+    conversation: &inbox_core::ConversationId,
+    agent: &inbox_core::AgentId,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<inbox_core::model::Message, String> {
+    use inbox_core::model::{Author, Content, DeliveryState, DeliveryStatus, Direction, Message};
+    let err = |e: inbox_core::Error| e.to_string();
+    Ok(Message {
+        tenant: tenant.clone(),
+        id: inbox_core::MessageId::new(format!("msg_{i:032x}")).map_err(err)?,
+        conversation: conversation.clone(),
+        channel: inbox_core::ChannelId::new("main").map_err(err)?,
+        direction: Direction::Outbound,
+        author: Author::Agent(agent.clone()),
+        content: Content::text("Your order #4521 left our warehouse today."),
+        external_id: Some(format!("wamid.out.{i:016X}")),
+        idempotency_key: None,
+        context: Default::default(),
+        mentions: Vec::new(),
+        sent_at: now,
+        created_at: now,
+        delivery: Some(DeliveryState {
+            pricing: None,
+            status: DeliveryStatus::Accepted,
+            updated_at: now,
+            error: None,
+            in_doubt_since: None,
+            resent_as: None,
+        }),
+        response: None,
+        origin: Default::default(),
+    })
+}
+
 /// The wa_id of customer `k` of the mix.
 pub fn customer_wa_id(k: u64) -> String {
     format!("3461{:07}", k % 5_000)
@@ -219,6 +259,46 @@ pub async fn fresh_database(url: &str, prefix: &str) -> Result<String, String> {
     store.migrate().await.map_err(|e| e.to_string())?;
     store.pool().close().await;
     Ok(db_url)
+}
+
+/// Drops the database `db_url` names, through the server at `url` (a run's
+/// own database, at its end). Errors are ignored: the next run drops what
+/// is left.
+pub async fn drop_database(url: &str, db_url: &str) {
+    use sqlx::Connection;
+    let Some(name) = db_url.rsplit('/').next().and_then(|n| n.split('?').next()) else {
+        return;
+    };
+    if let Ok(mut conn) = sqlx::postgres::PgConnection::connect(url).await {
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+            .execute(&mut conn)
+            .await;
+        let _ = conn.close().await;
+    }
+}
+
+/// Opens customer `k`'s conversation the way the mix's status bodies
+/// expect: a signed text webhook ingested by `inbox`. Its id.
+pub async fn open_conversation(
+    inbox: &Inbox,
+    hook: &inbox_whatsapp::Webhook,
+    secret: &inbox_whatsapp::Secret,
+    k: u64,
+    start: u64,
+) -> Result<inbox_core::ConversationId, String> {
+    let body = customer_text_body(k, "seed", "Hi, where is my order?", start);
+    let signature = inbox_whatsapp::sign(secret, &body);
+    let items = hook
+        .verify_and_decode(Some(&signature), &body, chrono::Utc::now())
+        .map_err(|e| e.to_string())?;
+    let event = items
+        .iter()
+        .find_map(|d| d.to_inbound())
+        .ok_or("seed webhook decoded to nothing")?;
+    match inbox.ingest(event).await.map_err(|e| e.to_string())? {
+        inbox_core::IngestOutcome::Stored { conversation, .. } => Ok(conversation),
+        other => Err(format!("seed message not stored: {other:?}")),
+    }
 }
 
 /// The database `name` on the server of `url`, created when missing (a

@@ -527,10 +527,11 @@ pub struct Event {
     /// [`can_view`](crate::permissions::can_view) consults, copied from the
     /// conversation as the change left it, so that deciding whether an
     /// agent sees the event ([`can_see`](crate::permissions::can_see))
-    /// reads nothing. `None` for tenant-wide events (contacts, presence),
-    /// and for events of a conversation their publisher did not have at
-    /// hand (delivery reports): a subscription takes their scope from the
-    /// conversation's other events (see [`Inbox::subscribe`](crate::Inbox::subscribe)).
+    /// reads nothing. A message's delivery events carry the scope its
+    /// conversation had when the store applied them. `None` for
+    /// tenant-wide events (contacts, presence); an event of a conversation
+    /// published without one takes its scope from the conversation's other
+    /// events, or one read (see [`Inbox::subscribe`](crate::Inbox::subscribe)).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<Scope>,
 }

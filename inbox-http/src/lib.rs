@@ -130,6 +130,8 @@ pub struct AppState {
     /// The webhooks of numbers added at run time (built from the store,
     /// kept a few seconds).
     pub numbers: Arc<webhooks::NumberHooks>,
+    /// The recent events' JSON, shared by the live streams.
+    pub live: Arc<live::EncodedEvents>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -289,6 +291,7 @@ impl AppStateBuilder {
                 .or_else(|| settings.operator.as_ref().map(|o| o.secrets.clone())),
             tenants: Arc::default(),
             numbers: Arc::default(),
+            live: Arc::default(),
             settings: Arc::new(settings),
             inbox: self.inbox,
         }

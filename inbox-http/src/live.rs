@@ -10,8 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
+use inbox_core::event::{Event, Scope};
 use inbox_core::ports::BusItem;
-use inbox_core::Actor;
+use inbox_core::{Actor, TenantId};
 
 use super::api::Session;
 use super::auth;
@@ -43,9 +44,11 @@ pub async fn events(
         request: Arc::new(request),
         actor: actor.clone(),
         checked: Arc::new(std::sync::Mutex::new(s.now())),
+        refreshing: Arc::default(),
     };
     let events = s.inbox.subscribe(&actor).await?;
     let live = session.clone();
+    let encoded = s.live.clone();
     let stream = events
         // The first event for the agent after the session ended ends the
         // stream unsent.
@@ -55,21 +58,74 @@ pub async fn events(
         })
         .take_while(|item| future::ready(item.is_some()))
         .filter_map(future::ready)
-        .filter_map(|item| {
+        .filter_map(move |item| {
             future::ready(match item {
                 BusItem::Lagged(n) => {
                     Some(Ok(SseEvent::default().event("lagged").data(n.to_string())))
                 }
-                BusItem::Event(event) => serde_json::to_string(&event).ok().map(|data| {
+                BusItem::Event(event) => encoded.json(&event).map(|data| {
                     Ok(SseEvent::default()
                         .event(event.kind.name())
                         .id(event.seq.to_string())
-                        .data(data))
+                        .data(&*data))
                 }),
             })
         })
         .take_until(session.over(ended, s.settings.live_check));
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// The JSON of the latest stored events as the live streams send them,
+/// made once per event rather than once per stream that sends it (every
+/// agent of a team, of the tenant for a tenant-wide event). Keyed by
+/// tenant and sequence number; an entry is used only for an event with
+/// the same scope (a subscription may have filled in one the event
+/// lacked). Live-only events (sequence 0) are encoded each time.
+#[derive(Debug, Default)]
+pub struct EncodedEvents {
+    recent: std::sync::Mutex<Recent>,
+}
+
+/// [`EncodedEvents`]' entries, the oldest forgotten first.
+#[derive(Debug, Default)]
+struct Recent {
+    by_event: std::collections::HashMap<(TenantId, u64), (Option<Scope>, Arc<str>)>,
+    order: std::collections::VecDeque<(TenantId, u64)>,
+}
+
+/// How many events' JSON [`EncodedEvents`] keeps.
+const ENCODED: usize = 1024;
+
+impl EncodedEvents {
+    /// `event` as JSON, encoded once for every stream that sends it.
+    pub fn json(&self, event: &Event) -> Option<Arc<str>> {
+        if event.seq == 0 {
+            return serde_json::to_string(event).ok().map(Arc::from);
+        }
+        let key = (event.tenant.clone(), event.seq);
+        {
+            let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((scope, json)) = recent.by_event.get(&key) {
+                if *scope == event.scope {
+                    return Some(json.clone());
+                }
+            }
+        }
+        let json: Arc<str> = Arc::from(serde_json::to_string(event).ok()?);
+        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        if !recent.by_event.contains_key(&key) {
+            if recent.order.len() >= ENCODED {
+                if let Some(old) = recent.order.pop_front() {
+                    recent.by_event.remove(&old);
+                }
+            }
+            recent.order.push_back(key.clone());
+        }
+        recent
+            .by_event
+            .insert(key, (event.scope.clone(), json.clone()));
+        Some(json)
+    }
 }
 
 /// The session a stream belongs to: the request that opened it, asked
@@ -81,6 +137,8 @@ struct SessionWatch {
     actor: Actor,
     /// When (by the inbox's clock) the session was last found valid.
     checked: Arc<std::sync::Mutex<chrono::DateTime<chrono::Utc>>>,
+    /// Whether a check started by [`SessionWatch::valid_lately`] runs.
+    refreshing: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// How long a stream's session counts as checked (events in between are
@@ -113,11 +171,31 @@ impl SessionWatch {
         ok
     }
 
-    /// [`SessionWatch::valid`], asked at most every [`RECHECK`].
+    /// [`SessionWatch::valid`], asked at most every [`RECHECK`]. Past half
+    /// of it, an event starts the check beside it (its answer counts for
+    /// the events after), so that events flowing to a stream never wait
+    /// for one: the agents of a team get the same events at once, and
+    /// would all check their sessions in the same moment, each event
+    /// waiting for the slowest. A check that finds the session over makes
+    /// the next event check again, before it is sent.
     async fn valid_lately(&self) -> bool {
+        use std::sync::atomic::Ordering;
         let at = *self.checked.lock().unwrap_or_else(|e| e.into_inner());
         let since = self.state.now() - at;
-        (since >= chrono::TimeDelta::zero() && since < RECHECK) || self.valid().await
+        if since < chrono::TimeDelta::zero() || since >= RECHECK {
+            return self.valid().await;
+        }
+        if since >= RECHECK / 2 && !self.refreshing.swap(true, Ordering::AcqRel) {
+            let watch = self.clone();
+            tokio::spawn(async move {
+                if !watch.valid().await {
+                    *watch.checked.lock().unwrap_or_else(|e| e.into_inner()) =
+                        chrono::DateTime::<chrono::Utc>::MIN_UTC;
+                }
+                watch.refreshing.store(false, Ordering::Release);
+            });
+        }
+        true
     }
 
     /// Resolves when the session ends: signed out here (at once, when
@@ -135,5 +213,59 @@ impl SessionWatch {
                 _ = tick.tick() => if !self.valid().await { return },
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use inbox_core::event::{EventActor, EventKind};
+    use inbox_core::{ChannelId, ConversationId, MessageId};
+
+    fn event(seq: u64, channel: &str) -> Event {
+        let mut e = Event::new(
+            TenantId::new("acme").unwrap(),
+            chrono::DateTime::UNIX_EPOCH,
+            EventActor::System,
+            EventKind::MessageReceived {
+                message: MessageId::new("m1").unwrap(),
+                content: "text".into(),
+            },
+        )
+        .on(&ConversationId::new("c1").unwrap(), 3);
+        e.seq = seq;
+        e.scope = Some(Scope {
+            channel: ChannelId::new(channel).unwrap(),
+            team: None,
+            owner: None,
+        });
+        e
+    }
+
+    /// A stored event is encoded once for every stream; an event with
+    /// another scope, or a live-only one, is encoded anew; the JSON is the
+    /// event's own.
+    #[test]
+    fn each_stored_event_is_encoded_once() {
+        let cache = EncodedEvents::default();
+        let (a, b) = (event(7, "sales"), event(7, "sales"));
+        let first = cache.json(&a).unwrap();
+        assert!(Arc::ptr_eq(&first, &cache.json(&b).unwrap()));
+        assert_eq!(&*first, serde_json::to_string(&a).unwrap());
+        let other = event(7, "support");
+        let json = cache.json(&other).unwrap();
+        assert!(!Arc::ptr_eq(&first, &json));
+        assert_eq!(&*json, serde_json::to_string(&other).unwrap());
+        let live = event(0, "sales");
+        let once = cache.json(&live).unwrap();
+        assert!(!Arc::ptr_eq(&once, &cache.json(&live).unwrap()));
+        for seq in 100..100 + ENCODED as u64 + 10 {
+            cache.json(&event(seq, "sales")).unwrap();
+        }
+        let recent = cache.recent.lock().unwrap();
+        assert_eq!(recent.by_event.len(), ENCODED);
+        assert_eq!(recent.order.len(), ENCODED);
     }
 }

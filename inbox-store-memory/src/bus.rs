@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use futures_util::StreamExt;
+use std::sync::Arc;
 use tokio::sync::broadcast;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::wrappers::BroadcastStream;
@@ -24,7 +25,7 @@ use inbox_core::ports::{for_tenant, BusItem, EventBus, EventStream};
 /// ```
 #[derive(Debug, Clone)]
 pub struct MemoryEventBus {
-    sender: broadcast::Sender<Event>,
+    sender: broadcast::Sender<Arc<Event>>,
 }
 
 impl Default for MemoryEventBus {
@@ -51,14 +52,14 @@ impl EventBus for MemoryEventBus {
             return Ok(());
         }
         for e in events {
-            let _ = self.sender.send(e.clone());
+            let _ = self.sender.send(Arc::new(e.clone()));
         }
         Ok(())
     }
 
     fn subscribe_to(&self, tenant: Option<&TenantId>) -> EventStream {
         let all = BroadcastStream::new(self.sender.subscribe()).map(|item| match item {
-            Ok(e) => BusItem::Event(Box::new(e)),
+            Ok(e) => BusItem::Event(e),
             Err(BroadcastStreamRecvError::Lagged(n)) => BusItem::Lagged(n),
         });
         for_tenant(all, tenant.cloned())

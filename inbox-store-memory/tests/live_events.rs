@@ -97,7 +97,7 @@ mod per_agent {
     use inbox_core::event::{Event, EventActor};
     use inbox_core::model::{Agent, Presence, Role};
     use inbox_core::permissions::can_view;
-    use inbox_core::ports::{EventStream, Store};
+    use inbox_core::ports::{EventStream, Messages, Store};
     use inbox_core::routing::Routing;
     use inbox_core::testing::FaultyStore;
     use inbox_core::{Actor, AgentId, ConversationId, IngestOutcome, MessageId, TeamId};
@@ -314,10 +314,11 @@ mod per_agent {
         );
     }
 
-    /// Delivery reports carry no scope (their publisher does not read the
-    /// conversation): a subscription gives them the one the conversation's
-    /// earlier events carried, and reads the conversation only for one it
-    /// has not seen, once.
+    /// Events of a conversation published without a scope (by hand here;
+    /// the inbox and the stores stamp every one): a subscription gives them
+    /// the one the conversation's earlier events carried (for a
+    /// conversation the agent may see), and reads the conversation once
+    /// otherwise.
     #[tokio::test]
     async fn events_without_a_scope_take_their_conversations_last_one() {
         let l = live(1024).await;
@@ -383,9 +384,82 @@ mod per_agent {
             .find(|e| matches!(e.kind, EventKind::ContactCreated { .. }))
             .unwrap();
         assert_eq!(until_sentinel(&mut cy).await, [contact.seq]);
-        // One read of the unseen conversation per subscription; none for
-        // the one whose events they had seen.
-        assert_eq!(total(&l.reads.calls()) - setup, 2, "{:?}", l.reads.calls());
+        // One read of the unseen conversation per subscription; none by
+        // ana for the one whose events she saw. A subscription remembers
+        // the scopes its events carried only for conversations its agent
+        // may see: cy, who may not see that one, reads it once.
+        assert_eq!(total(&l.reads.calls()) - setup, 3, "{:?}", l.reads.calls());
+    }
+
+    /// Delivery reports carry their conversation's scope (the store stamps
+    /// them as it applies them): subscriptions decide them without a store
+    /// read, even for a conversation none of whose events they saw.
+    #[tokio::test]
+    async fn delivery_reports_reach_subscribers_with_no_store_read() {
+        let l = live(1024).await;
+        let f = &l.f;
+        let acme = f.acme();
+        // Committed by an inbox on another bus: the watcher never sees
+        // this conversation's events. Ana (sales) owns it.
+        let (c, _) = f
+            .customer_says("1001", "w1", "34600000001", "hola")
+            .await
+            .unwrap();
+        f.claim_and_reply(&f.actor("ana"), &c, "hello", "k1")
+            .await
+            .unwrap();
+        let reply = l
+            .memory
+            .messages(&acme, &c)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|m| m.direction == inbox_core::model::Direction::Outbound)
+            .unwrap();
+        let mut ana = l.watcher.subscribe(&f.actor("ana")).await.unwrap();
+        let mut cy = l.watcher.subscribe(&f.actor("cy")).await.unwrap();
+        let reads = l.reads.calls();
+        let before = l.memory.events_since(&acme, 0, 1000).await.unwrap().len() as u64;
+        let status = |s| inbox_core::InboundStatus {
+            pricing: None,
+            phone_number_id: "1001".into(),
+            external_id: "wamid.out.1".into(),
+            our_message_id: Some(reply.id.to_string()),
+            recipient: Some("34600000001".into()),
+            status: s,
+            timestamp: Fixture::start(),
+            error: None,
+        };
+        use inbox_core::model::DeliveryStatus::{Delivered, Read, Sent};
+        let out = l
+            .writer
+            .ingest_statuses(vec![status(Sent), status(Delivered), status(Read)])
+            .await;
+        assert!(
+            out.iter()
+                .all(|o| matches!(o, Ok(IngestOutcome::StatusApplied { .. }))),
+            "{out:?}"
+        );
+        l.bus.publish(&[sentinel(f)]).await.unwrap();
+        let reports = l.memory.events_since(&acme, before, 1000).await.unwrap();
+        assert_eq!(reports.len(), 3);
+        let scope = inbox_core::Scope::of(&l.memory.conversation(&acme, &c).await.unwrap());
+        assert!(
+            reports.iter().all(|e| e.scope.as_ref() == Some(&scope)),
+            "{reports:?}"
+        );
+        let seqs: Vec<u64> = reports.iter().map(|e| e.seq).collect();
+        assert_eq!(until_sentinel(&mut ana).await, seqs, "the owner sees them");
+        assert_eq!(
+            until_sentinel(&mut cy).await,
+            Vec::<u64>::new(),
+            "support does not"
+        );
+        assert_eq!(
+            l.reads.calls(),
+            reads,
+            "store reads while two subscribers decided three delivery reports"
+        );
     }
 
     /// Role and team changes reach a running subscription: after a lag

@@ -70,8 +70,8 @@ pub struct PgEventBus {
 /// What the listener hands its local subscribers.
 #[derive(Debug, Clone)]
 enum Item {
-    /// An event, in order.
-    Event(Box<Event>),
+    /// An event, in order (one allocation shared by every subscriber).
+    Event(Arc<Event>),
     /// The listener lost its connection and listens again: notifications
     /// sent meanwhile never reached it, so every subscriber may have
     /// missed events ([`BusItem::Lagged`] with a count of 0: unknown).
@@ -248,11 +248,11 @@ impl PgEventBus {
         match serde_json::from_str::<Note>(payload) {
             Ok(Note::Inline { e }) => {
                 for e in e {
-                    let _ = self.sender.send(Item::Event(Box::new(e)));
+                    let _ = self.sender.send(Item::Event(Arc::new(e)));
                 }
             }
             Ok(Note::Live { e }) => {
-                let _ = self.sender.send(Item::Event(e));
+                let _ = self.sender.send(Item::Event(Arc::from(e)));
             }
             Ok(Note::Stored { t, from, to }) => {
                 self.read_backs.fetch_add(1, Ordering::Relaxed);
@@ -268,7 +268,7 @@ impl PgEventBus {
                 {
                     Ok(events) => {
                         for e in events {
-                            let _ = self.sender.send(Item::Event(Box::new(e)));
+                            let _ = self.sender.send(Item::Event(Arc::new(e)));
                         }
                     }
                     // Never dropped silently: subscribers catch up.

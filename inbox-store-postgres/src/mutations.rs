@@ -36,13 +36,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::oneshot;
 
 use inbox_core::error::{Conflict, Entity, Error, Result, Unique};
-use inbox_core::event::Event;
-use inbox_core::ids::{ChannelId, MessageId, TenantId};
+use inbox_core::event::{Event, Scope};
+use inbox_core::ids::{AgentId, ChannelId, MessageId, TeamId, TenantId};
 use inbox_core::model::Message;
 use inbox_core::ports::{MessageMutation, MessageUpdated};
 
 use crate::error::{db, unique_violation};
-use crate::lookups::{self, status_target, Scope, StatusKey};
+use crate::lookups::{self, status_target, StatusKey};
 use crate::sql::{column, Statement};
 use crate::tables::{events, messages};
 
@@ -168,8 +168,9 @@ pub(crate) async fn read_and_apply(
         ")) AS id \
             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY \
                  AS u(t, id, ch, ours, ext, ord)) \
-         SELECT r.ord, m.message_id, m.data, m.xmin::text FROM r \
-         JOIN inbox_messages m ON m.tenant_id = r.t AND m.message_id = r.id",
+         SELECT r.ord, m.message_id, m.data, m.xmin::text, c.channel_id, c.team_id, c.assignee FROM r \
+         JOIN inbox_messages m ON m.tenant_id = r.t AND m.message_id = r.id \
+         LEFT JOIN inbox_conversations c ON c.tenant_id = m.tenant_id AND c.conversation_id = m.conversation_id",
     ))
     .bind(&tenants)
     .bind(&ids)
@@ -183,6 +184,8 @@ pub(crate) async fn read_and_apply(
     let mut found: Vec<Option<(String, String)>> = vec![None; jobs.len()];
     // (tenant, id) -> (message, its row version, changed)
     let mut messages: BTreeMap<(String, String), (Message, String, bool)> = BTreeMap::new();
+    // (tenant, id) -> its conversation's scope, read with it.
+    let mut scopes: BTreeMap<(String, String), Option<Scope>> = BTreeMap::new();
     for row in rows {
         let ord: i64 = row.get(0);
         let id: String = row.get(1);
@@ -197,6 +200,7 @@ pub(crate) async fn read_and_apply(
             if let Some(m) = column::<Message>(&row, 2, "message")? {
                 let version: String = row.try_get(3).map_err(|e| db("update message", e))?;
                 messages.insert(key.clone(), (m, version, false));
+                scopes.insert(key.clone(), scope_columns(&row, 4));
             }
         }
         if let Some(slot) = found.get_mut(i) {
@@ -206,6 +210,7 @@ pub(crate) async fn read_and_apply(
     let mut outcomes = Vec::with_capacity(jobs.len());
     let mut events = Vec::new();
     for (job, key) in jobs.iter().zip(found) {
+        let scope = key.as_ref().and_then(|k| scopes.get(k)).cloned().flatten();
         let Some((message, _, changed)) = key.as_ref().and_then(|k| messages.get_mut(k)) else {
             outcomes.push(match &job.target {
                 Target::Id(id) => Err(Error::not_found(Entity::Message, id)),
@@ -215,7 +220,8 @@ pub(crate) async fn read_and_apply(
         };
         let mutated = job.mutation.apply(message);
         *changed |= mutated.changed;
-        let slot = mutated.event.map(|e| {
+        let slot = mutated.event.map(|mut e| {
+            e.scope = scope;
             events.push(e);
             events.len() - 1
         });
@@ -250,7 +256,7 @@ pub(crate) async fn alone(pool: &PgPool, job: &MutationJob) -> Result<Option<Mes
             external_id,
         } => {
             let key = StatusKey {
-                at: Scope::of(&job.tenant, channel, external_id),
+                at: lookups::Scope::of(&job.tenant, channel, external_id),
                 our_id: ours.clone(),
             };
             match lookups::status(pool, key).await? {
@@ -319,9 +325,44 @@ async fn update_alone(
         }
     }
     let recorded = match mutated.event {
-        Some(e) => events::record(&mut tx, vec![e]).await?.pop(),
+        Some(mut e) => {
+            e.scope = conversation_scope(&mut tx, tenant, &message).await?;
+            events::record(&mut tx, vec![e]).await?.pop()
+        }
         None => None,
     };
     tx.commit().await.map_err(|e| db("commit", e))?;
     Ok(recorded)
+}
+
+/// The scope (who may see it) of a message's conversation from the
+/// columns `at..at + 3` of a row: its channel, team and owner (`None` if
+/// the conversation was not found or a column does not read as an id).
+/// A message's events carry it, so live subscribers decide whether an
+/// agent sees them without reading the conversation.
+fn scope_columns(row: &sqlx::postgres::PgRow, at: usize) -> Option<Scope> {
+    let text = |i: usize| row.try_get::<Option<String>, _>(at + i).ok().flatten();
+    Some(Scope {
+        channel: ChannelId::new(text(0)?).ok()?,
+        team: text(1).and_then(|t| TeamId::new(t).ok()),
+        owner: text(2).and_then(|a| AgentId::new(a).ok()),
+    })
+}
+
+/// The scope of `message`'s conversation as it stands in the transaction.
+async fn conversation_scope(
+    tx: &mut PgConnection,
+    tenant: &TenantId,
+    message: &Message,
+) -> Result<Option<Scope>> {
+    let row = sqlx::query(
+        "SELECT channel_id, team_id, assignee FROM inbox_conversations \
+         WHERE tenant_id = $1 AND conversation_id = $2",
+    )
+    .bind(tenant.as_str())
+    .bind(message.conversation.as_str())
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(|e| db("update message", e))?;
+    Ok(row.and_then(|r| scope_columns(&r, 0)))
 }

@@ -244,7 +244,7 @@ async fn events_travel_in_notifications_and_only_the_too_large_are_read_back() {
         .await
         .expect("an event reached instance B")
     {
-        Some(BusItem::Event(e)) => *e,
+        Some(BusItem::Event(e)) => (*e).clone(),
         other => panic!("{other:?}"),
     };
     inbox

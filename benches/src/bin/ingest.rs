@@ -66,8 +66,8 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use inbox_benches::{
-    customer_text_body, exit_on_error, flags, fresh_database, inbox_on, is_status_body, number,
-    settle_and_say, webhook_body, PHONE_NUMBER_ID,
+    exit_on_error, flags, fresh_database, inbox_on, is_status_body, number, settle_and_say,
+    webhook_body, PHONE_NUMBER_ID,
 };
 use inbox_core::model::{Agent, Channel, Role, Team, Tenant};
 use inbox_core::ports::Store;
@@ -193,9 +193,8 @@ async fn seed_outbound(
     messages: usize,
     start: u64,
 ) -> Result<usize, String> {
-    use inbox_core::model::{Author, Content, DeliveryState, DeliveryStatus, Direction, Message};
+    use inbox_benches::{accepted_reply, open_conversation};
     use inbox_core::ports::Changeset;
-    use inbox_core::{IngestOutcome, MessageId};
     use std::collections::BTreeMap;
     let tenant = TenantId::new("bench").map_err(|e| e.to_string())?;
     let agent = AgentId::new("agent0").map_err(|e| e.to_string())?;
@@ -207,44 +206,12 @@ async fn seed_outbound(
     let mut stored = 0;
     for (k, ids) in by_recipient {
         // The recipient's conversation: opened by a message of theirs.
-        let body = customer_text_body(k, "seed", "Hi, where is my order?", start);
-        let items = hook
-            .verify_and_decode(Some(&sign(secret, &body)), &body, now)
-            .map_err(|e| e.to_string())?;
-        let Some(event) = items.iter().find_map(|d| d.to_inbound()) else {
-            return Err("seed webhook decoded to nothing".into());
-        };
-        let conversation = match inbox.ingest(event).await.map_err(|e| e.to_string())? {
-            IngestOutcome::Stored { conversation, .. } => conversation,
-            other => return Err(format!("seed message not stored: {other:?}")),
-        };
+        let conversation = open_conversation(inbox, hook, secret, k, start).await?;
         let mut changes = Changeset::new(tenant.clone());
         for i in ids {
-            changes.messages.push(Message {
-                tenant: tenant.clone(),
-                id: MessageId::new(format!("msg_{i:032x}")).map_err(|e| e.to_string())?,
-                conversation: conversation.clone(),
-                channel: ChannelId::new("main").map_err(|e| e.to_string())?,
-                direction: Direction::Outbound,
-                author: Author::Agent(agent.clone()),
-                content: Content::text("Your order #4521 left our warehouse today."),
-                external_id: Some(format!("wamid.out.{i:016X}")),
-                idempotency_key: None,
-                context: Default::default(),
-                mentions: Vec::new(),
-                sent_at: now,
-                created_at: now,
-                delivery: Some(DeliveryState {
-                    pricing: None,
-                    status: DeliveryStatus::Accepted,
-                    updated_at: now,
-                    error: None,
-                    in_doubt_since: None,
-                    resent_as: None,
-                }),
-                response: None,
-                origin: Default::default(),
-            });
+            changes
+                .messages
+                .push(accepted_reply(&tenant, i, &conversation, &agent, now)?);
             stored += 1;
         }
         store.commit(changes).await.map_err(|e| e.to_string())?;

@@ -287,9 +287,9 @@ impl Inbox {
         while let Some(item) = events.next().await {
             match item {
                 BusItem::Event(e) => {
-                    if let EventKind::SettingsChanged { version, .. } = e.kind {
+                    if let EventKind::SettingsChanged { version, .. } = &e.kind {
                         let run = self.policies.get(&e.tenant).map_or(0, |l| l.version);
-                        if version > run {
+                        if *version > run {
                             let reloaded = self.reload_settings(&e.tenant).await;
                             self.after_reload(reloaded.map(|_| ()), Some(&e.tenant));
                         }

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use futures_util::{stream, StreamExt};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Actor, Inbox};
@@ -21,7 +22,8 @@ use crate::ports::{BusItem, EventStream};
 pub const AGENT_REFRESH: Duration = Duration::from_secs(60);
 
 /// How many conversations' scopes a subscription remembers (about 200
-/// bytes each); past that it forgets one to learn another.
+/// bytes each; only of conversations the agent may see); past that it
+/// forgets one to learn another.
 const REMEMBERED: usize = 4096;
 
 impl Inbox {
@@ -41,10 +43,15 @@ impl Inbox {
     ///   load, so a change of role or teams applies within that time. The
     ///   stream ends once the agent is removed or deactivated; a failed
     ///   load keeps the agent as loaded until the next try.
-    /// - a conversation, for an event of it that carries no scope (delivery
-    ///   reports, whose publisher did not have the conversation at hand)
-    ///   when no earlier event of that conversation told the subscription
-    ///   its scope. Every change of a conversation's visibility emits
+    /// - a conversation, for an event of it that carries no scope when no
+    ///   earlier event of that conversation told the subscription its
+    ///   scope (it remembers the scopes of the conversations the agent may
+    ///   see, and of those it read). Every event this inbox and the stores publish carries one
+    ///   (a message's delivery events too: the store stamps them with the
+    ///   conversation's scope as it applies them, see
+    ///   [`Messages::update_messages`](crate::ports::Messages::update_messages));
+    ///   this is for events published without one (by hand, or by an
+    ///   older version sharing the bus). Every change of a conversation's visibility emits
     ///   scoped events, so what the subscription learnt stays true; it
     ///   forgets it all when events were missed. An event whose
     ///   conversation is gone is dropped; one whose conversation cannot be
@@ -81,7 +88,11 @@ struct Watch {
     loaded_at: DateTime<Utc>,
     /// The latest scope each conversation's events carried, with the
     /// conversation version it is from (`0`: from an unversioned,
-    /// live-only event).
+    /// live-only event), for the conversations the agent may see and
+    /// those it read: what an event without a scope takes. (Remembering
+    /// every conversation of the tenant for every stream would cost each
+    /// stream hundreds of kilobytes; every publisher stamps its events,
+    /// so reads are rare.)
     scopes: HashMap<ConversationId, (u64, Scope)>,
 }
 
@@ -107,7 +118,7 @@ enum Found {
 
 impl Watch {
     async fn admit(&mut self, item: BusItem) -> Admit {
-        let mut event = match item {
+        let mut event: Arc<Event> = match item {
             BusItem::Lagged(n) => {
                 // Missed events may have moved conversations or the agent.
                 self.scopes.clear();
@@ -150,19 +161,24 @@ impl Watch {
     }
 
     /// Learns the scope an event carries, or gives it the one learnt for
-    /// its conversation, or reads the conversation.
-    async fn find_scope(&mut self, event: &mut Event) -> Found {
-        let Some(id) = event.conversation.clone() else {
+    /// its conversation, or reads the conversation. The event is shared
+    /// with the bus's other subscribers: it is copied only to give it a
+    /// scope.
+    async fn find_scope(&mut self, event: &mut Arc<Event>) -> Found {
+        let Some(id) = &event.conversation else {
             return Found::Yes;
         };
         if let Some(scope) = &event.scope {
-            self.learn(id, event.conversation_version, scope);
+            let visible = permissions::can_see(&self.agent, event);
+            self.learn(id, event.conversation_version, scope, visible);
             return Found::Yes;
         }
-        if let Some((_, scope)) = self.scopes.get(&id) {
-            event.scope = Some(scope.clone());
+        if let Some((_, scope)) = self.scopes.get(id) {
+            let scope = scope.clone();
+            Arc::make_mut(event).scope = Some(scope);
             return Found::Yes;
         }
+        let id = id.clone();
         match self
             .inbox
             .ports
@@ -172,8 +188,11 @@ impl Watch {
         {
             Ok(c) => {
                 let scope = Scope::of(&c);
-                self.learn(id, Some(c.version), &scope);
-                event.scope = Some(scope);
+                // Remembered whoever may see it: a read is what the
+                // memory saves (a later scoped event the agent may not
+                // see forgets it again).
+                self.learn(&id, Some(c.version), &scope, true);
+                Arc::make_mut(event).scope = Some(scope);
                 Found::Yes
             }
             Err(Error::NotFound { .. }) => Found::Gone,
@@ -184,19 +203,31 @@ impl Watch {
         }
     }
 
-    /// Remembers a conversation's scope unless a later version's is known.
-    fn learn(&mut self, id: ConversationId, version: Option<u64>, scope: &Scope) {
+    /// Remembers a conversation's scope unless a later version's is
+    /// known; forgets it when the agent may no longer see the
+    /// conversation (`visible`: whether they may under `scope`).
+    fn learn(&mut self, id: &ConversationId, version: Option<u64>, scope: &Scope, visible: bool) {
         let version = version.unwrap_or(0);
-        if let Some((known, _)) = self.scopes.get(&id) {
+        if let Some((known, kept)) = self.scopes.get_mut(id) {
             if *known > version {
                 return;
             }
+            if !visible {
+                self.scopes.remove(id);
+                return;
+            }
+            if kept == scope {
+                *known = version;
+                return;
+            }
+        } else if !visible {
+            return;
         } else if self.scopes.len() >= REMEMBERED {
             let forgotten = self.scopes.keys().next().cloned();
             if let Some(forgotten) = forgotten {
                 self.scopes.remove(&forgotten);
             }
         }
-        self.scopes.insert(id, (version, scope.clone()));
+        self.scopes.insert(id.clone(), (version, scope.clone()));
     }
 }

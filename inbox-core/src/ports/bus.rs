@@ -2,6 +2,7 @@ use async_trait::async_trait;
 use futures_core::Stream;
 use futures_util::StreamExt;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use crate::error::Result;
 use crate::event::Event;
@@ -10,8 +11,9 @@ use crate::ids::TenantId;
 /// What a subscriber receives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BusItem {
-    /// An event.
-    Event(Box<Event>),
+    /// An event, shared by every subscriber that receives it (a bus
+    /// hands each subscriber the same allocation, not a copy).
+    Event(Arc<Event>),
     /// The subscriber fell behind and `n` events were dropped (`0`: an
     /// unknown number, e.g. while the bus was reconnecting); catch up with
     /// [`Conversations::events_since`](crate::ports::Conversations::events_since).

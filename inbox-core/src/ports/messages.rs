@@ -258,7 +258,9 @@ fn message_event(message: &Message, kind: EventKind, at: DateTime<Utc>) -> Event
 /// or an equivalent check: two concurrent status reports never lose one
 /// another or move a status backwards. It stores the changed message and
 /// records the returned event (numbered in the tenant's event sequence,
-/// like a commit's). A provider id that another message of the channel
+/// like a commit's), stamped with its conversation's
+/// [`Scope`](crate::event::Scope) as it stands when the update is applied,
+/// so that live subscribers decide who sees it without reading the store. A provider id that another message of the channel
 /// already has fails that update with [`Error::Duplicate`]
 /// ([`Unique::Message`](crate::Unique::Message)).
 #[async_trait]

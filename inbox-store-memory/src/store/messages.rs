@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 
 use inbox_core::error::{Entity, Error, Result, Unique};
+use inbox_core::event::Scope;
 use inbox_core::ids::{ChannelId, ConversationId, MessageId, TenantId};
 use inbox_core::model::{Direction, Message};
 use inbox_core::ports::{MessageTarget, MessageUpdate, MessageUpdated, Messages};
@@ -84,10 +85,16 @@ impl State {
                 d.by_external.insert(key, id.clone());
             }
         }
+        // The event says who may see it: its conversation's scope as it
+        // stands, so live subscribers read nothing to decide.
+        let scope = d.conversations.get(&next.conversation).map(Scope::of);
         d.messages.insert(id.clone(), next);
         Ok(Some(MessageUpdated {
             message: id,
-            event: mutated.event.map(|e| d.record(e)),
+            event: mutated.event.map(|mut e| {
+                e.scope = scope;
+                d.record(e)
+            }),
         }))
     }
 }

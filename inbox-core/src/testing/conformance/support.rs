@@ -9,7 +9,7 @@ pub(crate) use std::sync::Arc;
 pub(crate) use std::time::Duration;
 
 pub(crate) use crate::error::{Change, Entity, Error, Unique};
-pub(crate) use crate::event::{Event, EventActor, EventKind};
+pub(crate) use crate::event::{Event, EventActor, EventKind, Scope};
 pub(crate) use crate::ids::*;
 pub(crate) use crate::inbound::{InboundEvent, InboundRefusal, InboundStatus, IngestOutcome};
 pub(crate) use crate::inbox::{Actor, Assignee, InboxConfig, ReopenPolicy, Reply, View, ViewQuery};

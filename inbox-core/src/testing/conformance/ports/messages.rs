@@ -105,7 +105,8 @@ pub(crate) async fn concurrent_delivery_updates_keep_the_highest<S: Store + ?Siz
 /// one is not found) or by status report (our id on the channel, outbound
 /// only, else the provider id, which an earlier update may just have
 /// recorded; none is `None`); a provider id another message has fails that
-/// update alone; events are numbered in update order.
+/// update alone; events are numbered in update order and carry their
+/// conversation's scope.
 pub(crate) async fn message_updates_apply_in_order_by_id_and_by_status<S: Store + ?Sized>(
     store: Arc<S>,
 ) {
@@ -194,6 +195,21 @@ pub(crate) async fn message_updates_apply_in_order_by_id_and_by_status<S: Store 
         "backwards: {:?}",
         results[8]
     );
+    // Each event says who may see it, as its conversation stands (what
+    // live subscribers decide from, reading nothing); so does the log.
+    let scope = Scope::of(&store.conversation(&acme, &c2.id).await.unwrap());
+    let logged = store.events_since(&acme, last, 100).await.unwrap();
+    assert_eq!(logged.len(), 3);
+    for (i, e) in [0, 1, 7].into_iter().zip(&logged) {
+        let Ok(Some(MessageUpdated {
+            event: Some(ev), ..
+        })) = &results[i]
+        else {
+            panic!("update {i}: {:?}", results[i])
+        };
+        assert_eq!(ev.scope.as_ref(), Some(&scope), "update {i}");
+        assert_eq!(e.scope.as_ref(), Some(&scope), "event {}", e.seq);
+    }
     let stored = store.message(&acme, &r2.id).await.unwrap();
     assert_eq!(stored, r2, "the failed update wrote nothing");
     // Another tenant: not found by id, no message for a report.
