@@ -631,9 +631,14 @@ async fn closing_a_store_returns_once_group_commit_has_run() {
     };
     let results = common::ingest_at_once(&f, "close", "346000002", 8).await;
     assert!(results.iter().all(|r| r.is_ok()), "{results:?}");
-    let (_, fast, _, _) = pg.group_commit_stats().snapshot();
+    // (eight at once are batched together or not, as the machine's load
+    // has it: a batch of one went through the committers all the same)
+    let (single, fast, fallback, _) = pg.group_commit_stats().snapshot();
     let (queries, _) = pg.read_batch_stats().snapshot();
-    assert!(fast > 0 && queries > 0, "group commit ran");
+    assert!(
+        single + fast + fallback > 0 && queries > 0,
+        "group commit ran: {single} single, {fast} fast, {fallback} fallback batches; {queries} batched reads"
+    );
     tokio::time::timeout(std::time::Duration::from_secs(10), pg.close())
         .await
         .expect("close returned");
