@@ -38,7 +38,7 @@ impl CustomerContext for Shop {
             title: format!("2 orders for {wa}"),
             fields: vec![("Last order".into(), "#10423 shipped".into())],
             url: Some("https://shop.example/orders/10423".into()),
-            extra: Default::default(),
+            ..Default::default()
         }])
     }
 }

@@ -1,4 +1,5 @@
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -7,7 +8,11 @@ use crate::model::Contact;
 
 /// Something the embedder's other systems know about a customer: an order,
 /// a lead stage, an open ticket. Shown next to the conversation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// A source that could not answer is shown as a card too, with its
+/// [`ContextCard::problem`] set (the short reason), so several sources can
+/// answer side by side and one being down leaves the others on screen.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ContextCard {
     /// Which system it comes from (`shop`, `crm`, `helpdesk`).
@@ -23,6 +28,27 @@ pub struct ContextCard {
     /// Free-form extras for custom front ends.
     #[serde(default)]
     pub extra: BTreeMap<String, String>,
+    /// When the source answered (a cached answer keeps its time), if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fetched_at: Option<DateTime<Utc>>,
+    /// Why the source could not answer (no secrets): the card then holds
+    /// no fields, only its source, title and this reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+    /// Texts an agent may insert into a reply (an order's status), in
+    /// display order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub snippets: Vec<ContextSnippet>,
+}
+
+/// A text from a [`ContextCard`] an agent may insert into a reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ContextSnippet {
+    /// What the button says (`Insert order status`).
+    pub label: String,
+    /// The text inserted.
+    pub text: String,
 }
 
 /// Why a provider could not answer.
@@ -55,8 +81,7 @@ pub struct ContextError(pub String);
 ///             source: "shop".into(),
 ///             title: format!("3 orders for {}", c.identity.wa_id.as_deref().unwrap_or("?")),
 ///             fields: vec![("Last order".into(), "#10423, shipped".into())],
-///             url: None,
-///             extra: Default::default(),
+///             ..Default::default()
 ///         }])
 ///     }
 /// }

@@ -41,7 +41,7 @@ pub use bot::{
 pub use bus::{for_tenant, BusItem, EventBus, EventStream};
 pub use clock::{Clock, ManualClock};
 pub use contacts::{ContactMerge, Contacts};
-pub use context::{ContextCard, ContextError, CustomerContext};
+pub use context::{ContextCard, ContextError, ContextSnippet, CustomerContext};
 pub use conversations::{Changeset, Committed, Conversations, IngestContext, IngestRequest, Write};
 pub use dead_letters::{
     DeadLetter, DeadLetterPut, DeadLetterQuery, DeadLetterReplay, DeadLetterScope, DeadLetters,
@@ -60,7 +60,7 @@ pub use scheduling::{
     Lease, LeaseKey, LeaseRequest, OutboxAttempt, OutboxClaim, OutboxClaimRequest,
     OutboxDisposition, OutboxEntry, Scheduling,
 };
-pub use secrets::{ChannelSecrets, SealedSecret, SecretSlot};
+pub use secrets::{ChannelSecrets, SealedSecret, SecretSlot, TenantSecretSlot};
 pub use settings::{
     DirectoryWrite, HistoryQuery, SectionChange, Settings, SettingsChange, SettingsPut,
     StoredSettings,

@@ -1,6 +1,7 @@
-//! Secrets of a tenant's numbers (access token, app secret, verify token),
-//! stored sealed: the store keeps ciphertext it cannot read; sealing and
-//! opening are the embedder's (the HTTP layer's secret box).
+//! Secrets of a tenant's numbers (access token, app secret, verify token)
+//! and of the tenant itself (its connectors' credentials), stored sealed:
+//! the store keeps ciphertext it cannot read; sealing and opening are the
+//! embedder's (the HTTP layer's secret box).
 
 use async_trait::async_trait;
 
@@ -39,7 +40,17 @@ pub struct SecretSlot {
     pub name: String,
 }
 
-/// Where the sealed secrets of tenants' numbers are kept. Every
+/// Where a tenant-wide stored secret belongs (a connector's credential):
+/// the tenant and the secret's name (`hubspot.token`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TenantSecretSlot {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The secret's name.
+    pub name: String,
+}
+
+/// Where the sealed secrets of tenants and their numbers are kept. Every
 /// [`Store`](super::Store) is one too.
 ///
 /// # Contract
@@ -55,6 +66,14 @@ pub struct SecretSlot {
 /// - [`ChannelSecrets::sealed_secrets`] lists every stored secret of every
 ///   tenant in slot order, those after `after` (exclusive), at most
 ///   `limit`: for re-sealing them all under a new key.
+/// - Tenant-wide secrets ([`TenantSecretSlot`]) follow the same rules:
+///   [`ChannelSecrets::put_tenant_secret`] needs the tenant to exist
+///   ([`Error::NotFound`](crate::Error::NotFound) on
+///   [`Entity::Tenant`](crate::error::Entity::Tenant)), `None` removes;
+///   [`ChannelSecrets::tenant_secret`] returns what was put;
+///   [`ChannelSecrets::tenant_secret_names`] lists one tenant's names in
+///   order (never another tenant's); [`ChannelSecrets::sealed_tenant_secrets`]
+///   pages through every tenant's in slot order.
 #[async_trait]
 pub trait ChannelSecrets: Send + Sync {
     /// Stores (or with `None` removes) the secret of a slot.
@@ -73,4 +92,25 @@ pub trait ChannelSecrets: Send + Sync {
         after: Option<&SecretSlot>,
         limit: u32,
     ) -> Result<Vec<(SecretSlot, SealedSecret)>>;
+
+    /// Stores (or with `None` removes) a tenant-wide secret.
+    async fn put_tenant_secret(
+        &self,
+        slot: &TenantSecretSlot,
+        secret: Option<&SealedSecret>,
+    ) -> Result<()>;
+
+    /// A tenant-wide secret, if one is stored.
+    async fn tenant_secret(&self, slot: &TenantSecretSlot) -> Result<Option<SealedSecret>>;
+
+    /// The names of a tenant's stored tenant-wide secrets, in order.
+    async fn tenant_secret_names(&self, tenant: &TenantId) -> Result<Vec<String>>;
+
+    /// Every stored tenant-wide secret after `after`, in slot order, at
+    /// most `limit`.
+    async fn sealed_tenant_secrets(
+        &self,
+        after: Option<&TenantSecretSlot>,
+        limit: u32,
+    ) -> Result<Vec<(TenantSecretSlot, SealedSecret)>>;
 }

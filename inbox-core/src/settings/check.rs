@@ -182,6 +182,7 @@ impl TenantSettings {
         }
         let channels = (!problems.1).then_some(&known.channels);
         problems.0.extend(self.csat.check(channels));
+        problems.0.extend(self.connectors.check());
         let rate_card = self
             .pricing
             .compile()

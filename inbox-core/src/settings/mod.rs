@@ -13,11 +13,12 @@
 //! "sales"?`), never only the first.
 //!
 //! The document grows by sections: CSAT surveys, bots and CRM connectors
-//! will each be one more field of [`TenantSettings`] with a default (so
-//! every stored document still reads), a check in the compile step, and a
-//! part of [`TenantPolicy`]. Secrets (access tokens, app secrets) are never
-//! part of it: they stay with the channel or connector in the directory,
-//! so an exported document can be shared.
+//! are each one more field of [`TenantSettings`] with a default (so every
+//! stored document still reads) and a check in the compile step. Secrets
+//! (access tokens, app secrets, connectors' credentials) are never part of
+//! it: they are stored sealed beside the number or the tenant
+//! ([`ChannelSecrets`](crate::ports::ChannelSecrets)), so an exported
+//! document can be shared.
 //!
 //! ```
 //! use inbox_core::settings::{Known, TenantSettings};
@@ -38,6 +39,7 @@
 mod bots;
 mod canned;
 mod check;
+mod connectors;
 mod consent;
 mod csat;
 
@@ -47,6 +49,10 @@ pub use bots::{
 };
 pub use canned::{CannedOwner, CannedResponse, CannedValues, VARIABLES};
 pub use check::{Known, SettingsProblem, TenantPolicy};
+pub use connectors::{
+    ConnectorsSection, CrmLog, HubSpotSettings, ShopifySettings, SubscriptionsSection,
+    ZohoDataCenter, ZohoModule, ZohoSettings,
+};
 pub use consent::{ConsentSection, MAX_KEYWORD_CHARS};
 pub use csat::{CsatComment, CsatSection, CSAT_REPLY_PREFIX};
 
@@ -101,6 +107,14 @@ pub struct TenantSettings {
     /// Customer-satisfaction surveys after a resolution (off by default).
     #[serde(skip_serializing_if = "CsatSection::is_default")]
     pub csat: CsatSection,
+    /// CRM and shop connectors (none by default; their credentials are
+    /// stored sealed beside the tenant, never here).
+    #[serde(skip_serializing_if = "ConnectorsSection::is_empty")]
+    pub connectors: ConnectorsSection,
+    /// What outbound event deliveries carry besides the event (nothing by
+    /// default).
+    #[serde(skip_serializing_if = "SubscriptionsSection::is_default")]
+    pub subscriptions: SubscriptionsSection,
 }
 
 /// The SLA section: policies in order (the first that applies wins) and

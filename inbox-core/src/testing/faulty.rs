@@ -21,7 +21,7 @@ use crate::ports::{
     LoadScope, MessageUpdate, MessageUpdated, Messages, OutboxAttempt, OutboxClaim,
     OutboxClaimRequest, OutboxDisposition, Outreach, ReadMarkers, Reports, Scheduling,
     SealedSecret, SecretSlot, SessionRecord, Settings, SettingsChange, SettingsPut, Store,
-    StoredSettings, TokenHash,
+    StoredSettings, TenantSecretSlot, TokenHash,
 };
 use crate::query::{ConversationQuery, Page, SearchHit, SearchQuery};
 use crate::routing::RoutingCursor;
@@ -263,6 +263,10 @@ pass_through! {
         fn put_channel_secret(slot: &SecretSlot, secret: Option<&SealedSecret>) -> Result<()>;
         fn channel_secret(slot: &SecretSlot) -> Result<Option<SealedSecret>>;
         fn sealed_secrets(after: Option<&SecretSlot>, limit: u32) -> Result<Vec<(SecretSlot, SealedSecret)>>;
+        fn put_tenant_secret(slot: &TenantSecretSlot, secret: Option<&SealedSecret>) -> Result<()>;
+        fn tenant_secret(slot: &TenantSecretSlot) -> Result<Option<SealedSecret>>;
+        fn tenant_secret_names(tenant: &TenantId) -> Result<Vec<String>>;
+        fn sealed_tenant_secrets(after: Option<&TenantSecretSlot>, limit: u32) -> Result<Vec<(TenantSecretSlot, SealedSecret)>>;
     }
 
     impl Outreach {

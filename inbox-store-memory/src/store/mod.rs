@@ -53,6 +53,9 @@ pub struct MemoryStore {
     pub(crate) settings: RwLock<crate::settings::SettingsState>,
     /// Sealed secrets of numbers, by slot.
     secrets: RwLock<BTreeMap<inbox_core::ports::SecretSlot, inbox_core::ports::SealedSecret>>,
+    /// Sealed tenant-wide secrets (connectors' credentials), by slot.
+    tenant_secrets:
+        RwLock<BTreeMap<inbox_core::ports::TenantSecretSlot, inbox_core::ports::SealedSecret>>,
     /// Passwords, sessions and API keys, apart (taken after `state` when
     /// both are).
     pub(crate) access: RwLock<crate::access::AccessState>,

@@ -117,6 +117,8 @@ macro_rules! store_conformance_suites {
                 secrets {
                     channel_secrets_are_stored_replaced_and_removed,
                     sealed_secrets_are_listed_in_slot_order,
+                    tenant_secrets_are_stored_scoped_and_removed,
+                    sealed_tenant_secrets_are_listed_in_slot_order,
                     tenants_are_suspended_and_restored,
                 }
                 access {

@@ -1,4 +1,4 @@
-//! The sealed secrets of numbers, and suspended tenants.
+//! The sealed secrets of numbers and tenants, and suspended tenants.
 
 use crate::testing::conformance::support::*;
 
@@ -110,4 +110,95 @@ pub(crate) async fn tenants_are_suspended_and_restored<S: Store + ?Sized>(store:
     assert_eq!(listed, [("acme", true), ("globex", false)]);
     store.upsert_tenant(&acme).await.unwrap();
     assert_eq!(store.tenant(&t("acme")).await.unwrap(), acme);
+}
+
+fn tenant_slot(tenant: &str, name: &str) -> TenantSecretSlot {
+    TenantSecretSlot {
+        tenant: t(tenant),
+        name: name.into(),
+    }
+}
+
+/// A tenant-wide secret reads back as put, is replaced and removed, is its
+/// tenant's only, and needs the tenant to exist.
+pub(crate) async fn tenant_secrets_are_stored_scoped_and_removed<S: Store + ?Sized>(store: Arc<S>) {
+    setup_tenants(&*store).await;
+    let token = tenant_slot("acme", "hubspot.token");
+    assert_eq!(store.tenant_secret(&token).await.unwrap(), None);
+    let first = sealed("k1", &[9, 8, 7]);
+    store.put_tenant_secret(&token, Some(&first)).await.unwrap();
+    let second = sealed("k2", b"replaced");
+    store
+        .put_tenant_secret(&token, Some(&second))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.tenant_secret(&token).await.unwrap(),
+        Some(second.clone())
+    );
+    store
+        .put_tenant_secret(&tenant_slot("acme", "shopify.token"), Some(&first))
+        .await
+        .unwrap();
+    // Another tenant sees none of them, by slot or by name.
+    let theirs = tenant_slot("globex", "hubspot.token");
+    assert_eq!(store.tenant_secret(&theirs).await.unwrap(), None);
+    assert!(store
+        .tenant_secret_names(&t("globex"))
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store.tenant_secret_names(&t("acme")).await.unwrap(),
+        ["hubspot.token", "shopify.token"]
+    );
+    // A tenant that does not exist has no secrets to keep.
+    let nobody = tenant_slot("nobody", "hubspot.token");
+    for put in [Some(&first), None] {
+        let err = store.put_tenant_secret(&nobody, put).await.unwrap_err();
+        assert_eq!(err.code(), "not_found", "{put:?}");
+    }
+    store.put_tenant_secret(&token, None).await.unwrap();
+    assert_eq!(store.tenant_secret(&token).await.unwrap(), None);
+    assert_eq!(
+        store.tenant_secret_names(&t("acme")).await.unwrap(),
+        ["shopify.token"]
+    );
+    // Removing what is not there is fine.
+    store.put_tenant_secret(&token, None).await.unwrap();
+    // Numbers' secrets are apart.
+    assert!(store.sealed_secrets(None, 10).await.unwrap().is_empty());
+}
+
+/// Every tenant-wide secret of every tenant, in slot order, a page at a time.
+pub(crate) async fn sealed_tenant_secrets_are_listed_in_slot_order<S: Store + ?Sized>(
+    store: Arc<S>,
+) {
+    setup_tenants(&*store).await;
+    let slots = [
+        tenant_slot("acme", "hubspot.token"),
+        tenant_slot("acme", "zoho.refresh_token"),
+        tenant_slot("globex", "shopify.token"),
+    ];
+    for (i, s) in slots.iter().rev().enumerate() {
+        store
+            .put_tenant_secret(s, Some(&sealed("k1", &[i as u8])))
+            .await
+            .unwrap();
+    }
+    let first = store.sealed_tenant_secrets(None, 2).await.unwrap();
+    let listed: Vec<&TenantSecretSlot> = first.iter().map(|(s, _)| s).collect();
+    assert_eq!(listed, slots.iter().take(2).collect::<Vec<_>>());
+    assert_eq!(first[0].1, sealed("k1", &[2]));
+    let rest = store
+        .sealed_tenant_secrets(Some(&first[1].0), 2)
+        .await
+        .unwrap();
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0].0, slots[2]);
+    assert!(store
+        .sealed_tenant_secrets(Some(&rest[0].0), 2)
+        .await
+        .unwrap()
+        .is_empty());
 }
