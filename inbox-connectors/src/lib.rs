@@ -15,6 +15,9 @@
 //!   timeouts, retries with backoff, the provider's rate-limit hints,
 //!   pacing, and errors ([`ConnectorError`]) that name the connector and
 //!   never carry a credential.
+//! - [`CrmLogger`] writes conversations on the customer's CRM record,
+//!   per the tenant's `log` policy (each resolution's transcript, or each
+//!   message), retried and kept like an outbound subscription.
 //! - [`HubSpot`], [`Zoho`] and [`Shopify`] implement [`Connector`].
 //!
 //! Providers' addresses are the process's ([`Endpoints`]), never a
@@ -30,6 +33,7 @@ mod endpoints;
 mod error;
 pub mod hubspot;
 mod kind;
+mod logger;
 mod secrets;
 mod set;
 pub mod shopify;
@@ -41,6 +45,9 @@ pub use endpoints::Endpoints;
 pub use error::ConnectorError;
 pub use hubspot::HubSpot;
 pub use kind::ConnectorKind;
+pub use logger::{
+    log_subscription, ConnectorLookup, CrmLogger, LogPolicy, LogReport, MAX_TRANSCRIPT_CHARS,
+};
 pub use secrets::{ConnectorSecrets, StaticConnectorSecrets};
 pub use set::{ConnectorOptions, Connectors};
 pub use shopify::Shopify;
