@@ -11,6 +11,7 @@ use inbox_core::ports::{
 use inbox_core::{Event, Secret, TenantId};
 
 use crate::error::SubscriptionError;
+use crate::extras::{extras, TenantOptions};
 use crate::signature::{sign, SIGNATURE_HEADER};
 
 /// A receiver of a tenant's events.
@@ -119,7 +120,8 @@ enum Outcome {
 /// It reads the store's event log ([`Conversations::events_since`](inbox_core::ports::Conversations::events_since)), so nothing
 /// committed is missed: call [`SubscriptionDispatcher::pump`] in a loop (every second,
 /// say). Each delivery is a JSON body `{"subscription", "delivery",
-/// "attempt", "event"}` with headers `X-Inbox-Signature` (see
+/// "attempt", "event"}` (and `"message"`, `"contact"` when the tenant's
+/// `subscriptions` settings ask: see the [crate docs](crate)) with headers `X-Inbox-Signature` (see
 /// [`sign`](crate::sign)), `X-Inbox-Event` (the event type) and
 /// `X-Inbox-Delivery` (`<subscription>:<seq>`, the same on every attempt:
 /// receivers dedupe on it). A 2xx answer delivers; a timeout, a network
@@ -235,75 +237,93 @@ impl SubscriptionDispatcher {
 
     /// Reads new events (up to `limit` per subscription), delivers them, and
     /// retries the failed deliveries that are due (up to `limit`).
+    ///
+    /// Each tenant's `subscriptions` settings are read once per pump, when
+    /// it has something to deliver.
     pub async fn pump(&self, limit: u32) -> Result<PumpReport, SubscriptionError> {
         let mut report = PumpReport::default();
+        let mut options = TenantOptions::default();
         for (sub, start) in &self.subscriptions {
-            let after = self
-                .log
-                .subscription_position(SubscriptionKey::of(&sub.tenant, &sub.id))
-                .await?
-                .unwrap_or(*start);
-            let events = self.store.events_since(&sub.tenant, after, limit).await?;
-            if let Some(last) = events.last().map(|e| e.seq) {
-                report.read += events.len() as u32;
-                let (mut retries, mut dead) = (Vec::new(), Vec::new());
-                for event in events.into_iter().filter(|e| sub.wants(e)) {
-                    let p = Pending {
-                        sub,
-                        event,
-                        attempts: 1,
-                    };
-                    let step = self.next_step(&p, self.attempt(&p).await);
-                    match step.record(&sub.id, p.event) {
-                        None => report.delivered += 1,
-                        Some(DeliveryRecord::Retry(r)) => {
-                            report.retrying += 1;
-                            retries.push(r);
-                        }
-                        Some(DeliveryRecord::Dead(d)) => {
-                            report.dead += 1;
-                            dead.push(d);
-                        }
-                    }
-                }
-                self.log
-                    .subscription_commit(
-                        SubscriptionKey::of(&sub.tenant, &sub.id),
-                        SubscriptionCommit {
-                            position: last,
-                            retries,
-                            dead,
-                        },
-                    )
-                    .await?;
-            }
-            let now = self.clock.now();
-            for r in self
-                .log
-                .subscription_due_retries(SubscriptionKey::of(&sub.tenant, &sub.id), now, limit)
-                .await?
-            {
-                let p = Pending {
-                    sub,
-                    event: r.event,
-                    attempts: r.attempts + 1,
-                };
-                let step = self.next_step(&p, self.attempt(&p).await);
-                match &step {
-                    DeliveryOutcome::Delivered => report.delivered += 1,
-                    DeliveryOutcome::Retry { .. } => report.retrying += 1,
-                    DeliveryOutcome::Dead { .. } => report.dead += 1,
-                }
-                self.log
-                    .subscription_settle(
-                        SubscriptionKey::of(&sub.tenant, &sub.id),
-                        p.event.seq,
-                        step,
-                    )
-                    .await?;
-            }
+            self.deliver_new(sub, *start, limit, &mut options, &mut report)
+                .await?;
+            self.retry_due(sub, limit, &mut options, &mut report)
+                .await?;
         }
         Ok(report)
+    }
+
+    /// Delivers the subscription's events after its position, up to
+    /// `limit`, and records the new position with the retries and dead
+    /// letters.
+    async fn deliver_new(
+        &self,
+        sub: &Subscription,
+        start: u64,
+        limit: u32,
+        options: &mut TenantOptions,
+        report: &mut PumpReport,
+    ) -> Result<(), SubscriptionError> {
+        let key = SubscriptionKey::of(&sub.tenant, &sub.id);
+        let after = self.log.subscription_position(key).await?.unwrap_or(start);
+        let events = self.store.events_since(&sub.tenant, after, limit).await?;
+        let Some(last) = events.last().map(|e| e.seq) else {
+            return Ok(());
+        };
+        report.read += events.len() as u32;
+        let (mut retries, mut dead) = (Vec::new(), Vec::new());
+        for event in events.into_iter().filter(|e| sub.wants(e)) {
+            let p = Pending {
+                sub,
+                event,
+                attempts: 1,
+            };
+            let step = self.next_step(&p, self.attempt(&p, options).await);
+            match step.record(&sub.id, p.event) {
+                None => report.delivered += 1,
+                Some(DeliveryRecord::Retry(r)) => {
+                    report.retrying += 1;
+                    retries.push(r);
+                }
+                Some(DeliveryRecord::Dead(d)) => {
+                    report.dead += 1;
+                    dead.push(d);
+                }
+            }
+        }
+        let commit = SubscriptionCommit {
+            position: last,
+            retries,
+            dead,
+        };
+        Ok(self.log.subscription_commit(key, commit).await?)
+    }
+
+    /// Attempts the subscription's failed deliveries that are due, up to
+    /// `limit`.
+    async fn retry_due(
+        &self,
+        sub: &Subscription,
+        limit: u32,
+        options: &mut TenantOptions,
+        report: &mut PumpReport,
+    ) -> Result<(), SubscriptionError> {
+        let key = SubscriptionKey::of(&sub.tenant, &sub.id);
+        let now = self.clock.now();
+        for r in self.log.subscription_due_retries(key, now, limit).await? {
+            let p = Pending {
+                sub,
+                event: r.event,
+                attempts: r.attempts + 1,
+            };
+            let step = self.next_step(&p, self.attempt(&p, options).await);
+            match &step {
+                DeliveryOutcome::Delivered => report.delivered += 1,
+                DeliveryOutcome::Retry { .. } => report.retrying += 1,
+                DeliveryOutcome::Dead { .. } => report.dead += 1,
+            }
+            self.log.subscription_settle(key, p.event.seq, step).await?;
+        }
+        Ok(())
     }
 
     /// What follows an attempt: done, another attempt later, or a dead
@@ -352,7 +372,8 @@ impl SubscriptionDispatcher {
             event: letter.event,
             attempts: letter.attempts + 1,
         };
-        let (delivered, step) = match self.attempt(&p).await {
+        let mut options = TenantOptions::default();
+        let (delivered, step) = match self.attempt(&p, &mut options).await {
             Outcome::Delivered => (true, DeliveryOutcome::Delivered),
             Outcome::Retry(why) | Outcome::Permanent(why) => (
                 false,
@@ -369,18 +390,30 @@ impl SubscriptionDispatcher {
         Ok(delivered)
     }
 
-    async fn attempt(&self, p: &Pending<'_>) -> Outcome {
-        let sub = p.sub;
-        let delivery = format!("{}:{}", sub.id, p.event.seq);
-        let body = serde_json::json!({
-            "subscription": sub.id,
-            "delivery": delivery,
+    /// The delivery's body: the event, and what the tenant's options add
+    /// (read from the store now). A store failure is retried.
+    async fn body(&self, p: &Pending<'_>, options: &mut TenantOptions) -> Result<Vec<u8>, Outcome> {
+        let mut body = serde_json::json!({
+            "subscription": p.sub.id,
+            "delivery": delivery_id(p),
             "attempt": p.attempts,
             "event": p.event,
         });
-        let body = match serde_json::to_vec(&body) {
+        let extras = extras(self.store.as_ref(), options, &p.event)
+            .await
+            .map_err(Outcome::Retry)?;
+        if let Some(fields) = body.as_object_mut() {
+            fields.extend(extras);
+        }
+        serde_json::to_vec(&body).map_err(|e| Outcome::Permanent(format!("event to JSON: {e}")))
+    }
+
+    async fn attempt(&self, p: &Pending<'_>, options: &mut TenantOptions) -> Outcome {
+        let sub = p.sub;
+        let delivery = delivery_id(p);
+        let body = match self.body(p, options).await {
             Ok(b) => b,
-            Err(e) => return Outcome::Permanent(format!("event to JSON: {e}")),
+            Err(failed) => return failed,
         };
         let signature = sign(&sub.secret, self.clock.now(), &body);
         let sent = self
@@ -410,4 +443,9 @@ impl SubscriptionDispatcher {
             Err(_) => Outcome::Retry("request failed".into()),
         }
     }
+}
+
+/// The `X-Inbox-Delivery` id: the same on every attempt.
+fn delivery_id(p: &Pending<'_>) -> String {
+    format!("{}:{}", p.sub.id, p.event.seq)
 }

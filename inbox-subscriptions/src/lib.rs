@@ -19,6 +19,64 @@
 //!   to the embedder's endpoint, signed the same way, and maps its answer
 //!   (or its failure) for the core.
 //!
+//! ## What a delivery carries
+//!
+//! Each delivery is a JSON body `{"subscription", "delivery", "attempt",
+//! "event"}`. A tenant can have it carry more, so that a CRM follows its
+//! conversations without calling back, with its `subscriptions` settings
+//! ([`SubscriptionsSection`](inbox_core::settings::SubscriptionsSection)):
+//!
+//! ```yaml
+//! subscriptions: { include_message_text: true, include_contact: true }
+//! ```
+//!
+//! Both are **off by default**, per tenant: off, the body is exactly the
+//! four fields above.
+//!
+//! - `include_message_text`: a delivery about a message (`message_received`,
+//!   `message_revised`, `message_echoed`, `standby_kept`, `reply_queued`,
+//!   `delivery_changed`, `delivery_in_doubt`, `message_resent` (the new
+//!   message), `note_added`, `transferred` (its handoff note),
+//!   `survey_sent`) also carries `"message": {"id", "direction"
+//!   (inbound, outbound, note), "author" ({"kind", "id"}: customer, agent,
+//!   automation, system, app), "type" (text, image, location ...),
+//!   "text"}`. `text` is the text of a text message or note, or a media's
+//!   caption; other kinds (and media without a caption) carry no `text`.
+//! - `include_contact`: a delivery about a conversation (any event with a
+//!   `conversation`) also carries `"contact": {"id", "name", "phone",
+//!   "wa_id", "user_id", "username", "email"}` for the conversation's
+//!   customer: `name` is the team's name for them, else the WhatsApp
+//!   Business app's, else their WhatsApp profile name; `phone` is E.164
+//!   (`+` and the `wa_id`); `email` is the contact's `email` attribute.
+//!   Only `id` is always there: the others are left out when not known.
+//!   Events of no conversation (`contact_created` ...) carry none.
+//!
+//! **Including text sends customer data to the receiver**: what customers
+//! write and who they are (name, number, e-mail) leave the inbox for the
+//! subscription's URL. Turn it on only for receivers allowed to hold it,
+//! over `https`.
+//!
+//! Both are read from the store when the delivery is built, on every
+//! attempt: a retry or a [replay](SubscriptionDispatcher::replay) carries
+//! the message's text and the contact as they are at that time (an edited
+//! contact name shows its new value), not as they were when the event
+//! happened. A message or contact the store no longer has (deleted, merged
+//! away) leaves its field out and the delivery goes; a store that fails to
+//! answer makes the attempt fail, retried like a failed delivery. The
+//! settings are read at most once per tenant per
+//! [`pump`](SubscriptionDispatcher::pump): a change applies from the next
+//! pump. The signature covers the whole body, these fields included.
+//!
+//! ```json
+//! {"attempt":1,
+//!  "contact":{"email":"lucia@example.com","id":"contact-1","name":"Lucía Pérez","phone":"+3460001","wa_id":"3460001"},
+//!  "delivery":"crm:3",
+//!  "event":{"actor":{"id":"contact-1","kind":"customer"},"at":"2026-03-02T09:00:00Z","conversation":"conversation-2","conversation_version":1,
+//!           "kind":{"content":"text","message":"message-3","type":"message_received"},"scope":{"channel":"sales"},"seq":3,"tenant":"acme"},
+//!  "message":{"author":{"id":"contact-1","kind":"customer"},"direction":"inbound","id":"message-3","text":"hola","type":"text"},
+//!  "subscription":"crm"}
+//! ```
+//!
 //! ```no_run
 //! # async fn demo(clock: std::sync::Arc<dyn inbox_core::ports::Clock>) -> Result<(), inbox_subscriptions::SubscriptionError> {
 //! use std::sync::Arc;
@@ -49,6 +107,7 @@
 mod bot;
 mod dispatcher;
 mod error;
+mod extras;
 mod signature;
 
 pub use bot::{
