@@ -1,6 +1,32 @@
-//! Zoho CRM (API v2+). Being written: see the issue's note.
+//! Zoho CRM (REST API v7): the lead or contact found by phone (then
+//! e-mail) in the modules the tenant chose, with its status or its open
+//! deals' stages, owner and company; conversations written as notes on it.
+//!
+//! Every call carries `Authorization: Zoho-oauthtoken <access token>`
+//! (<https://www.zoho.com/crm/developer/docs/api/v7/search-records.html>,
+//! "Header"); the access token comes from the Self Client's refresh token
+//! (`auth.rs`). A 401 (Zoho's `INVALID_TOKEN`: a token revoked or expired
+//! early) makes one refresh and one retry; the [`Api`] does not hand over
+//! a 401's body, so any 401 does (a missing scope costs one refresh more).
+//!
+//! Rate limits: Zoho answers `429` with `{"code": "TOO_MANY_REQUESTS"}`
+//! past its concurrency limits (help.zoho.com, "Kaizen #203 - Handling
+//! API Limits and Error Responses"); the org's API credits are a 24-hour
+//! allowance (<https://www.zoho.com/crm/developer/docs/api/v7/api-limits.html>).
+//! The [`Api`] retries a 429 with its bounded backoff, honouring
+//! `Retry-After` when present: Zoho documents no other wait header, and no
+//! separate code for spent credits could be found, so a 429 for spent
+//! credits is retried like the others (a few tries, then `RateLimited`).
+
+mod auth;
+mod cards;
+mod log;
+mod search;
+mod wire;
 
 use async_trait::async_trait;
+use reqwest::header::AUTHORIZATION;
+use serde::de::DeserializeOwned;
 use std::sync::Arc;
 use url::Url;
 
@@ -9,7 +35,12 @@ use inbox_core::ports::ContextCard;
 use inbox_core::settings::ZohoSettings;
 use inbox_core::Secret;
 
-use crate::{Api, Connector, ConnectorError, ConnectorKind, Customer, LogEntry, Logged};
+use crate::{Answer, Api, Connector, ConnectorError, ConnectorKind, Customer, LogEntry, Logged};
+
+use auth::Tokens;
+
+/// The API version the connector speaks (its paths are `/crm/v7/…`).
+const VERSION: &str = "v7";
 
 /// A Zoho Self Client's OAuth credentials (`Debug` shows none of them).
 #[derive(Debug, Clone)]
@@ -18,24 +49,16 @@ pub struct ZohoCredentials {
     pub client_id: Secret,
     /// The client secret.
     pub client_secret: Secret,
-    /// The refresh token (made for the scopes in the README).
+    /// The refresh token (made for the scopes in `docs/zoho.md`).
     pub refresh_token: Secret,
 }
 
 /// The Zoho connector of one tenant.
 pub struct Zoho {
-    #[allow(dead_code)]
     settings: ZohoSettings,
-    #[allow(dead_code)]
-    credentials: ZohoCredentials,
-    #[allow(dead_code)]
-    accounts: Url,
-    #[allow(dead_code)]
-    clock: Arc<dyn Clock>,
-    #[allow(dead_code)]
     api: Api,
-    #[allow(dead_code)]
     base: Url,
+    tokens: Result<Tokens, ConnectorError>,
 }
 
 impl std::fmt::Debug for Zoho {
@@ -58,14 +81,84 @@ impl Zoho {
         base: Url,
         clock: Arc<dyn Clock>,
     ) -> Self {
+        let tokens = Tokens::new(credentials, api.clone(), &accounts, clock);
         Self {
             settings,
-            credentials,
             api,
-            accounts,
             base,
-            clock,
+            tokens,
         }
+    }
+
+    fn tokens(&self) -> Result<&Tokens, ConnectorError> {
+        self.tokens.as_ref().map_err(Clone::clone)
+    }
+
+    /// `{base}/crm/v7/{path}`.
+    fn api_url(&self, path: &str) -> Result<Url, ConnectorError> {
+        self.base
+            .join(&format!("crm/{VERSION}/{path}"))
+            .map_err(|e| ConnectorError::NotConfigured {
+                connector: ConnectorKind::Zoho,
+                what: format!("the API's address is not valid: {e}"),
+            })
+    }
+
+    /// A record's id, checked to be Zoho's (digits) before it goes in a
+    /// path.
+    fn record_id<'r>(&self, record: &'r wire::Record) -> Result<&'r str, ConnectorError> {
+        let id = record.id.as_str();
+        if !id.is_empty() && id.len() <= 32 && id.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(id)
+        } else {
+            Err(ConnectorError::BadResponse {
+                connector: ConnectorKind::Zoho,
+                what: "the record search",
+                reason: "a record's id is not a Zoho id".into(),
+            })
+        }
+    }
+
+    /// Sends the request `make` builds with the access token; after a 401
+    /// the token is renewed once and the request sent once more.
+    async fn call(
+        &self,
+        what: &'static str,
+        make: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    ) -> Result<Answer, ConnectorError> {
+        let tokens = self.tokens()?;
+        let token = tokens.get().await?;
+        match self.send_with(what, &make, &token).await {
+            Err(ConnectorError::Auth { status: 401, .. }) => {
+                let renewed = tokens.renew(&token).await?;
+                self.send_with(what, &make, &renewed).await
+            }
+            other => other,
+        }
+    }
+
+    async fn send_with(
+        &self,
+        what: &'static str,
+        make: &impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+        token: &Secret,
+    ) -> Result<Answer, ConnectorError> {
+        let header = format!("Zoho-oauthtoken {}", token.expose());
+        self.api
+            .send(what, |c| make(c).header(AUTHORIZATION, header.as_str()))
+            .await
+    }
+
+    /// An answer's JSON; an empty body (Zoho's 204) is `T::default()`.
+    fn read<T: DeserializeOwned + Default>(
+        &self,
+        answer: &Answer,
+        what: &'static str,
+    ) -> Result<T, ConnectorError> {
+        if answer.status == 204 || answer.body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(T::default());
+        }
+        answer.json(ConnectorKind::Zoho, what)
     }
 }
 
@@ -74,20 +167,29 @@ impl Connector for Zoho {
     fn kind(&self) -> ConnectorKind {
         ConnectorKind::Zoho
     }
-    async fn cards(&self, _customer: &Customer) -> Result<Vec<ContextCard>, ConnectorError> {
-        Err(unwritten())
-    }
-    async fn log(&self, _entry: &LogEntry) -> Result<Logged, ConnectorError> {
-        Err(unwritten())
-    }
-    async fn check(&self) -> Result<(), ConnectorError> {
-        Err(unwritten())
-    }
-}
 
-fn unwritten() -> ConnectorError {
-    ConnectorError::NotConfigured {
-        connector: ConnectorKind::Zoho,
-        what: "the connector is being written".into(),
+    async fn cards(&self, customer: &Customer) -> Result<Vec<ContextCard>, ConnectorError> {
+        if !customer.is_findable() {
+            return Ok(vec![cards::not_found(customer)]);
+        }
+        Ok(match self.find(customer).await? {
+            Some(found) => vec![self.card(&found).await],
+            None => vec![cards::not_found(customer)],
+        })
+    }
+
+    async fn log(&self, entry: &LogEntry) -> Result<Logged, ConnectorError> {
+        self.write_note(entry).await
+    }
+
+    /// `GET /crm/v7/users?type=CurrentUser`
+    /// (<https://www.zoho.com/crm/developer/docs/api/v7/get-users.html>).
+    async fn check(&self) -> Result<(), ConnectorError> {
+        let url = self.api_url("users")?;
+        self.call("the current user", |c| {
+            c.get(url.clone()).query(&[("type", "CurrentUser")])
+        })
+        .await
+        .map(drop)
     }
 }
