@@ -132,6 +132,9 @@ pub struct AppState {
     pub numbers: Arc<webhooks::NumberHooks>,
     /// The recent events' JSON, shared by the live streams.
     pub live: Arc<live::EncodedEvents>,
+    /// The tenants' CRM and shop connectors (none: not run; the
+    /// connectors API then says so).
+    pub connectors: Option<inbox_connectors::Connectors>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -157,6 +160,7 @@ impl AppState {
             identity: None,
             operator: None,
             secrets: None,
+            connectors: None,
         }
     }
 
@@ -177,6 +181,7 @@ pub struct AppStateBuilder {
     identity: Option<Arc<dyn identity::Identity>>,
     operator: Option<api::platform::OperatorToken>,
     secrets: Option<secrets::SecretBox>,
+    connectors: Option<inbox_connectors::ConnectorOptions>,
 }
 
 impl std::fmt::Debug for AppStateBuilder {
@@ -230,6 +235,22 @@ impl AppStateBuilder {
         self
     }
 
+    /// The keys secrets are sealed with at rest, without the operator's
+    /// API: what tenants' connector credentials need.
+    pub fn secrets(mut self, secrets: secrets::SecretBox) -> Self {
+        self.secrets = Some(secrets);
+        self
+    }
+
+    /// Runs the tenants' CRM and shop connectors (each tenant's
+    /// `connectors` settings, its credentials sealed with the state's
+    /// secret keys) as the inbox's customer context, replacing any set
+    /// before; `options` say where the providers are and how hard to try.
+    pub fn connectors(mut self, options: inbox_connectors::ConnectorOptions) -> Self {
+        self.connectors = Some(options);
+        self
+    }
+
     /// The network and sign-in settings.
     pub fn settings(mut self, settings: Settings) -> Self {
         self.settings = settings;
@@ -270,7 +291,26 @@ impl AppStateBuilder {
             self.inbox.clone(),
         ));
         let limits = &settings.sign_in;
+        let secrets = self
+            .secrets
+            .or_else(|| settings.operator.as_ref().map(|o| o.secrets.clone()))
+            .or_else(|| settings.secrets.clone());
+        let options = self.connectors.or_else(|| settings.connectors.clone());
+        let connectors = options.map(|options| {
+            let store = self.inbox.ports().store.clone();
+            let opened = secrets::StoredConnectorSecrets::new(store.clone(), secrets.clone());
+            let connectors = inbox_connectors::Connectors::new(
+                store,
+                Arc::new(opened),
+                self.inbox.clock(),
+                options,
+            );
+            self.inbox
+                .set_customer_context(Arc::new(connectors.clone()));
+            connectors
+        });
         AppState {
+            connectors,
             identity: self.identity.unwrap_or_else(|| auth.clone()),
             auth,
             idempotency: Arc::new(api::Idempotency::new(10_000)),
@@ -286,9 +326,7 @@ impl AppStateBuilder {
                 .operator
                 .or_else(|| settings.operator.as_ref().map(|o| o.token.clone()))
                 .map(Arc::new),
-            secrets: self
-                .secrets
-                .or_else(|| settings.operator.as_ref().map(|o| o.secrets.clone())),
+            secrets,
             tenants: Arc::default(),
             numbers: Arc::default(),
             live: Arc::default(),
@@ -345,6 +383,7 @@ api_routes! {
     get "/conversations/{id}/price" => api::price,
     get "/search" => api::search,
     get "/contacts/{id}" => api::contact,
+    get "/contacts/{id}/context" => api::contact_context,
     put "/contacts/{id}" => api::put_contact,
     post "/contacts/import" => api::import_contacts,
     get "/broadcasts" => api::broadcasts,
@@ -369,6 +408,9 @@ api_routes! {
     get "/settings/history" => api::settings_history,
     get "/settings/versions/{version}" => api::settings_version,
     post "/settings/explain" => api::explain,
+    get "/connectors" => api::connectors,
+    put "/connectors/{id}/credentials" => api::put_credentials,
+    post "/connectors/{id}/check" => api::check_connector,
     get "/teams" => api::teams,
     get "/channels" => api::channels,
     put "/teams/{id}" => api::put_team,

@@ -22,7 +22,8 @@ use super::live;
     paths(
         api::sign_in, api::sign_out, api::me, api::agents, api::presence,
         api::list, api::start_conversation, api::counts, api::search, api::templates, api::template, api::sync_templates, api::conversation, api::mark_read,
-        api::contact, api::put_contact,
+        api::contact, api::put_contact, api::contact_context,
+        api::connectors, api::put_credentials, api::check_connector,
         super::media::media,
         api::claim, api::assign, api::transfer, api::release, api::hand_to_bot, api::bots, api::csat, api::bot_report, api::import_contacts, api::broadcasts, api::create_broadcast, api::broadcast, api::broadcast_figures, api::steer_broadcast, api::thread, api::reply, api::attach, api::resend, api::note,
         api::tags, api::status, api::priority,
@@ -36,7 +37,7 @@ use super::live;
         api::api_keys, api::create_api_key, api::revoke_api_key, api::put_team, api::put_agent,
     ),
     components(schemas(
-        ApiError, api::ContactForm, api::StartForm, api::TemplateView, api::TemplateForm, api::ParameterCount, api::SyncView, api::SignIn, api::AgentView, api::ConversationPage, api::ReadView,
+        ApiError, api::ConnectorView, api::CredentialView, api::CredentialsForm, api::CheckView, api::ContactForm, api::StartForm, api::TemplateView, api::TemplateForm, api::ParameterCount, api::SyncView, api::SignIn, api::AgentView, api::ConversationPage, api::ReadView,
         api::Versioned, api::Handoff, api::ReleaseForm, api::ThreadForm, api::ThreadMove, api::ReplyForm, api::NoteForm,
         api::TagsForm, api::StatusForm, api::PriorityForm, api::ViewingForm, api::PresenceForm,
         api::SettingsView, api::SettingsForm, api::DocumentForm, api::VersionView, api::UnderForm,

@@ -1,15 +1,16 @@
-//! Sealing numbers' secrets at rest: [`SecretBox`] seals an access token,
-//! app secret or verify token with XChaCha20-Poly1305 under the current key
-//! before the store sees it, bound to its slot (tenant, number, name: a
-//! sealed value copied to another slot does not open), and opens it with
-//! whichever configured key sealed it. Keys rotate: add a new key first in
+//! Sealing secrets at rest: [`SecretBox`] seals a number's access token,
+//! app secret or verify token, or a tenant's connector credential, with
+//! XChaCha20-Poly1305 under the current key before the store sees it, bound
+//! to its slot (tenant, number or none, name: a sealed value copied to
+//! another slot does not open), and opens it with whichever configured key
+//! sealed it. Keys rotate: add a new key first in
 //! the list, run [`SecretBox::reseal_all`], then drop the old one.
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use std::sync::Arc;
 
-use inbox_core::ports::{SealedSecret, SecretSlot, Store};
+use inbox_core::ports::{SealedSecret, SecretSlot, Store, TenantSecretSlot};
 use inbox_core::Secret;
 
 /// The nonce's length (XChaCha20: 24 bytes, random per seal).
@@ -90,6 +91,16 @@ impl SecretBox {
         })
     }
 
+    /// A box with one random key, id `ephemeral`: for a server whose
+    /// store is in memory (what it seals is gone with it anyway).
+    pub fn ephemeral() -> Self {
+        let key: [u8; 32] = rand::random();
+        let cipher = XChaCha20Poly1305::new(&key.into());
+        Self {
+            keys: Arc::new(vec![("ephemeral".to_string(), cipher)]),
+        }
+    }
+
     /// The id of the key that seals.
     pub fn current(&self) -> &str {
         self.keys.first().map_or("", |(id, _)| id.as_str())
@@ -104,15 +115,48 @@ impl SecretBox {
 
     /// Seals `secret` for `slot` under the current key.
     pub fn seal(&self, slot: &SecretSlot, secret: &Secret) -> Result<SealedSecret, SecretError> {
+        self.seal_with(&Self::aad(slot), secret)
+    }
+
+    /// Opens a secret sealed for `slot`.
+    pub fn open(&self, slot: &SecretSlot, sealed: &SealedSecret) -> Result<Secret, SecretError> {
+        self.open_with(&Self::aad(slot), sealed)
+    }
+
+    /// A tenant slot as associated data, apart from every number's slot
+    /// (its own label, each part with its length).
+    fn tenant_aad(slot: &TenantSecretSlot) -> Vec<u8> {
+        let (t, n) = (slot.tenant.as_str(), &slot.name);
+        format!("inbox.v1.tenant:{}:{t}:{}:{n}", t.len(), n.len()).into_bytes()
+    }
+
+    /// Seals a tenant-wide secret (a connector's credential) for its slot.
+    pub fn seal_tenant(
+        &self,
+        slot: &TenantSecretSlot,
+        secret: &Secret,
+    ) -> Result<SealedSecret, SecretError> {
+        self.seal_with(&Self::tenant_aad(slot), secret)
+    }
+
+    /// Opens a tenant-wide secret sealed for `slot`.
+    pub fn open_tenant(
+        &self,
+        slot: &TenantSecretSlot,
+        sealed: &SealedSecret,
+    ) -> Result<Secret, SecretError> {
+        self.open_with(&Self::tenant_aad(slot), sealed)
+    }
+
+    fn seal_with(&self, aad: &[u8], secret: &Secret) -> Result<SealedSecret, SecretError> {
         let (id, cipher) = self
             .keys
             .first()
             .ok_or(SecretError::BadKeys("no key".into()))?;
         let nonce: [u8; NONCE] = rand::random();
-        let aad = Self::aad(slot);
         let payload = Payload {
             msg: secret.expose().as_bytes(),
-            aad: &aad,
+            aad,
         };
         let mut sealed = nonce.to_vec();
         sealed.extend(
@@ -126,8 +170,7 @@ impl SecretBox {
         })
     }
 
-    /// Opens a secret sealed for `slot`.
-    pub fn open(&self, slot: &SecretSlot, sealed: &SealedSecret) -> Result<Secret, SecretError> {
+    fn open_with(&self, aad: &[u8], sealed: &SealedSecret) -> Result<Secret, SecretError> {
         let (_, cipher) = self
             .keys
             .iter()
@@ -137,19 +180,25 @@ impl SecretBox {
             return Err(SecretError::Corrupt);
         }
         let (nonce, body) = sealed.sealed.split_at(NONCE);
-        let aad = Self::aad(slot);
         let plain = cipher
-            .decrypt(
-                XNonce::from_slice(nonce),
-                Payload {
-                    msg: body,
-                    aad: &aad,
-                },
-            )
+            .decrypt(XNonce::from_slice(nonce), Payload { msg: body, aad })
             .map_err(|_| SecretError::Corrupt)?;
         String::from_utf8(plain)
             .map(Secret::new)
             .map_err(|_| SecretError::Corrupt)
+    }
+
+    /// Reads and opens a tenant-wide secret.
+    pub async fn get_tenant(
+        &self,
+        store: &dyn Store,
+        slot: &TenantSecretSlot,
+    ) -> Result<Option<Secret>, SecretError> {
+        let sealed = store
+            .tenant_secret(slot)
+            .await
+            .map_err(|e| SecretError::Store(e.to_string()))?;
+        sealed.map(|s| self.open_tenant(slot, &s)).transpose()
     }
 
     /// Reads, opens and stores a slot's secret.
@@ -170,6 +219,41 @@ impl SecretBox {
     /// Returns how many were re-sealed (one that does not open is logged
     /// and skipped).
     pub async fn reseal_all(&self, store: &dyn Store) -> Result<usize, SecretError> {
+        let numbers = self.reseal_numbers(store).await?;
+        Ok(numbers + self.reseal_tenants(store).await?)
+    }
+
+    async fn reseal_tenants(&self, store: &dyn Store) -> Result<usize, SecretError> {
+        let mut after: Option<TenantSecretSlot> = None;
+        let mut count = 0;
+        loop {
+            let page = store
+                .sealed_tenant_secrets(after.as_ref(), 200)
+                .await
+                .map_err(|e| SecretError::Store(e.to_string()))?;
+            let Some((last, _)) = page.last() else {
+                return Ok(count);
+            };
+            after = Some(last.clone());
+            for (slot, sealed) in page.iter().filter(|(_, s)| s.key_id != self.current()) {
+                let plain = match self.open_tenant(slot, sealed) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        tracing::error!(tenant = %slot.tenant, name = %slot.name, error = %e, "secret left as it is");
+                        continue;
+                    }
+                };
+                let fresh = self.seal_tenant(slot, &plain)?;
+                store
+                    .put_tenant_secret(slot, Some(&fresh))
+                    .await
+                    .map_err(|e| SecretError::Store(e.to_string()))?;
+                count += 1;
+            }
+        }
+    }
+
+    async fn reseal_numbers(&self, store: &dyn Store) -> Result<usize, SecretError> {
         let mut after: Option<SecretSlot> = None;
         let mut count = 0;
         loop {
@@ -251,6 +335,56 @@ impl inbox_whatsapp::TokenSource for StoredTokens {
     }
 }
 
+/// The credentials of tenants' connectors, opened from the store's sealed
+/// tenant secrets for `inbox-connectors`.
+#[derive(Clone)]
+pub struct StoredConnectorSecrets {
+    store: Arc<dyn Store>,
+    secrets: Option<SecretBox>,
+}
+
+impl std::fmt::Debug for StoredConnectorSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredConnectorSecrets")
+            .field("secrets", &self.secrets)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StoredConnectorSecrets {
+    /// Credentials from `store`, opened with `secrets` (none: the server
+    /// has no keys, and every connector says its credentials cannot be
+    /// read).
+    pub fn new(store: Arc<dyn Store>, secrets: Option<SecretBox>) -> Self {
+        Self { store, secrets }
+    }
+}
+
+#[async_trait::async_trait]
+impl inbox_connectors::ConnectorSecrets for StoredConnectorSecrets {
+    async fn secret(
+        &self,
+        tenant: &inbox_core::TenantId,
+        name: &str,
+    ) -> Result<Option<Secret>, String> {
+        let Some(secrets) = &self.secrets else {
+            return Err(NO_KEYS.into());
+        };
+        let slot = TenantSecretSlot {
+            tenant: tenant.clone(),
+            name: name.to_string(),
+        };
+        secrets
+            .get_tenant(&*self.store, &slot)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// What is said when the server was started without sealing keys.
+pub const NO_KEYS: &str =
+    "this server has no secret keys (INBOX_SECRET_KEYS), so credentials cannot be stored";
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -282,5 +416,28 @@ mod tests {
         tampered.sealed[last] ^= 1;
         assert_eq!(b.open(&here, &tampered), Err(SecretError::Corrupt));
         assert!(!format!("{sealed:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn a_tenant_secret_opens_in_its_own_tenant_slot_only() {
+        let b = SecretBox::from_list(&format!("k1:{}", "11".repeat(32))).unwrap();
+        let tenant = |t: &str, n: &str| TenantSecretSlot {
+            tenant: inbox_core::TenantId::new(t).unwrap(),
+            name: n.into(),
+        };
+        let here = tenant("acme", "hubspot.token");
+        let sealed = b.seal_tenant(&here, &Secret::new("pat-1")).unwrap();
+        assert_eq!(b.open_tenant(&here, &sealed).unwrap().expose(), "pat-1");
+        for other in [
+            tenant("globex", "hubspot.token"),
+            tenant("acme", "shopify.token"),
+        ] {
+            assert_eq!(b.open_tenant(&other, &sealed), Err(SecretError::Corrupt));
+        }
+        // Nor as a number's secret of a look-alike slot.
+        assert_eq!(
+            b.open(&slot("acme", "hubspot", "token"), &sealed),
+            Err(SecretError::Corrupt)
+        );
     }
 }

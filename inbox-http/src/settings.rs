@@ -42,6 +42,12 @@ pub struct Settings {
     /// What the media proxy (`GET /api/media/{message_id}`) fetches,
     /// keeps and serves.
     pub media: crate::media::MediaLimits,
+    /// The keys tenants' connector credentials are sealed with, when there
+    /// is no operator (the operator's keys serve otherwise).
+    pub secrets: Option<crate::secrets::SecretBox>,
+    /// The tenants' CRM and shop connectors, when run (see
+    /// [`AppStateBuilder::connectors`](crate::AppStateBuilder::connectors)).
+    pub connectors: Option<inbox_connectors::ConnectorOptions>,
 }
 
 /// The platform operator's token and the keys numbers' secrets are sealed
@@ -67,6 +73,8 @@ impl Default for Settings {
             sign_in: SignInLimits::default(),
             operator: None,
             media: crate::media::MediaLimits::default(),
+            secrets: None,
+            connectors: None,
         }
     }
 }

@@ -45,6 +45,11 @@ fn refused(method: &str, template: &str) -> (bool, bool, bool) {
         | ("put", "/agents/{id}/password") => SUPERVISOR,
         ("get", "/keys") | ("post", "/keys") | ("delete", "/keys/{key}") => AGENT_AND_SUPERVISOR,
         ("post", "/contacts/import") => AGENT,
+        // Which connectors are set up: supervisors and admins; storing and
+        // checking credentials: admins.
+        ("get", "/connectors") => AGENT,
+        ("put", "/connectors/{connector}/credentials")
+        | ("post", "/connectors/{connector}/check") => AGENT_AND_SUPERVISOR,
         ("get", "/broadcasts")
         | ("post", "/broadcasts")
         | ("get", "/broadcasts/{id}")

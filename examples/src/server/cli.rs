@@ -118,9 +118,11 @@ pub struct Cli {
     )]
     pub operator_token: Option<String>,
 
-    /// The keys numbers' secrets are sealed with at rest: `id:64-hex-digits`,
-    /// comma separated, the first sealing (add a new one first, then
-    /// POST /api/platform/secrets/reseal, then drop the old one).
+    /// The keys secrets are sealed with at rest (numbers' tokens, connectors'
+    /// credentials): `id:64-hex-digits`, comma separated, the first sealing
+    /// (add a new one first, then POST /api/platform/secrets/reseal, then
+    /// drop the old one). Without it and without a database, a key lasting
+    /// as long as the process is made.
     #[arg(
         long,
         env = "INBOX_SECRET_KEYS",
@@ -128,6 +130,12 @@ pub struct Cli {
         hide_env_values = true
     )]
     pub secret_keys: Option<String>,
+
+    /// Every CRM and shop provider of the connectors (HubSpot, Zoho CRM,
+    /// Shopify) at this address instead of their own: a mock, for trials
+    /// and tests.
+    #[arg(long, env = "INBOX_CONNECTORS_URL", value_name = "URL")]
+    pub connectors_url: Option<url::Url>,
 
     /// The directory the files of media messages (images, voice notes,
     /// documents) are kept in once fetched from Meta, before its links
@@ -160,6 +168,10 @@ impl std::fmt::Debug for Cli {
             .field("secure_cookies", &self.secure_cookies)
             .field("operator_token", &set(&self.operator_token))
             .field("secret_keys", &set(&self.secret_keys))
+            .field(
+                "connectors_url",
+                &self.connectors_url.as_ref().map(url::Url::as_str),
+            )
             .field("command", &self.command)
             .finish()
     }
@@ -236,18 +248,35 @@ impl Cli {
                 behind_proxy: self.behind_proxy,
                 secure_cookies: self.secure_cookies,
                 operator: self.operator()?,
+                secrets: self.secret_box()?,
+                connectors: Some(inbox_connectors::ConnectorOptions {
+                    endpoints: self
+                        .connectors_url
+                        .clone()
+                        .map(inbox_connectors::Endpoints::all_at)
+                        .unwrap_or_default(),
+                    ..Default::default()
+                }),
                 ..Settings::default()
             },
         })
     }
 
-    /// The operator's access, when both its token and the sealing keys
-    /// are given (one without the other is refused).
+    /// The sealing keys, when given.
+    fn secret_box(&self) -> Result<Option<inbox_http::secrets::SecretBox>, String> {
+        self.secret_keys
+            .as_deref()
+            .map(|k| inbox_http::secrets::SecretBox::from_list(k).map_err(|e| e.to_string()))
+            .transpose()
+    }
+
+    /// The operator's access, when its token is given (it needs the
+    /// sealing keys).
     fn operator(&self) -> Result<Option<inbox_http::settings::OperatorAccess>, String> {
         let (token, keys) = match (&self.operator_token, &self.secret_keys) {
-            (None, None) => return Ok(None),
+            (None, _) => return Ok(None),
             (Some(t), Some(k)) => (t, k),
-            _ => return Err("--operator-token and --secret-keys go together".into()),
+            (Some(_), None) => return Err("--operator-token needs --secret-keys".into()),
         };
         let token = inbox_http::api::platform::OperatorToken::new(&inbox_core::Secret::new(
             token.as_str(),

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use inbox_core::ports::{EventBus, Store, Transport};
+use inbox_core::ports::{EventBus, Store, SubscriptionLog, Transport};
 use inbox_core::testing::RecordingTransport;
 use inbox_core::{Inbox, InboxConfig, Secret};
 use inbox_store_memory::{MemoryEventBus, MemoryStore};
@@ -100,26 +100,34 @@ impl Launch {
     pub async fn start(self) -> Result<Running, String> {
         // With PostgreSQL, live events go through LISTEN/NOTIFY, so several
         // server instances on one database see each other's changes.
-        let (store, bus): (Arc<dyn Store>, Arc<dyn EventBus>) = match &self.database_url {
-            Some(url) => {
-                let pg = inbox_store_postgres::PgStore::connect(url, 8)
-                    .await
-                    .map_err(|e| format!("PostgreSQL: {e}"))?;
-                pg.migrate().await.map_err(|e| format!("migrations: {e}"))?;
-                let bus = inbox_store_postgres::PgEventBus::connect(pg.clone())
-                    .await
-                    .map_err(|e| format!("PostgreSQL events: {e}"))?;
-                tracing::info!("store: PostgreSQL (migrations applied), events by LISTEN/NOTIFY");
-                (Arc::new(pg), Arc::new(bus))
-            }
-            None => {
-                tracing::info!("store: in memory (nothing survives a restart)");
-                (
-                    Arc::new(MemoryStore::new()),
-                    Arc::new(MemoryEventBus::new(1024)),
-                )
-            }
-        };
+        let (store, bus, log): (Arc<dyn Store>, Arc<dyn EventBus>, Arc<dyn SubscriptionLog>) =
+            match &self.database_url {
+                Some(url) => {
+                    let pg = inbox_store_postgres::PgStore::connect(url, 8)
+                        .await
+                        .map_err(|e| format!("PostgreSQL: {e}"))?;
+                    pg.migrate().await.map_err(|e| format!("migrations: {e}"))?;
+                    let bus = inbox_store_postgres::PgEventBus::connect(pg.clone())
+                        .await
+                        .map_err(|e| format!("PostgreSQL events: {e}"))?;
+                    tracing::info!(
+                        "store: PostgreSQL (migrations applied), events by LISTEN/NOTIFY"
+                    );
+                    (Arc::new(pg.clone()), Arc::new(bus), Arc::new(pg))
+                }
+                None => {
+                    tracing::info!("store: in memory (nothing survives a restart)");
+                    let memory = Arc::new(MemoryStore::new());
+                    (memory.clone(), Arc::new(MemoryEventBus::new(1024)), memory)
+                }
+            };
+        let mut settings = self.settings;
+        if self.database_url.is_none() && settings.secrets.is_none() && settings.operator.is_none()
+        {
+            // Nothing outlives the memory store: a key of its own lifetime
+            // lets connectors' credentials be tried.
+            settings.secrets = Some(inbox_http::secrets::SecretBox::ephemeral());
+        }
         let listener = tokio::net::TcpListener::bind(self.listen)
             .await
             .map_err(|e| format!("{}: {e}", self.listen))?;
@@ -198,7 +206,7 @@ impl Launch {
                 let mut client = GraphClient::new(graph).map_err(|e| e.to_string())?;
                 // Numbers the platform operator added send with their own
                 // (sealed) tokens.
-                if let Some(op) = &self.settings.operator {
+                if let Some(op) = &settings.operator {
                     let tokens =
                         inbox_http::secrets::StoredTokens::new(store.clone(), op.secrets.clone());
                     client = client.with_token_source(Arc::new(tokens));
@@ -215,10 +223,19 @@ impl Launch {
             .provision(&inbox)
             .await
             .map_err(|e| format!("provisioning: {e}"))?;
-        let header_timeout = self.settings.header_timeout;
-        let grace = self.settings.request_timeout.min(SHUTDOWN_GRACE);
+        let header_timeout = settings.header_timeout;
+        let grace = settings.request_timeout.min(SHUTDOWN_GRACE);
         let mut state =
-            app_state(inbox.clone(), &self.config, self.settings).map_err(|e| e.to_string())?;
+            app_state(inbox.clone(), &self.config, settings).map_err(|e| e.to_string())?;
+        if let Some(connectors) = state.connectors.clone() {
+            tasks.push(tokio::spawn(log_to_crms(
+                connectors,
+                inbox.clone(),
+                log,
+                self.tick,
+                stopped.clone(),
+            )));
+        }
         // Template syncs and media files read from the Graph API replies go to.
         let media_dir = (self.config.media_dir.clone())
             .unwrap_or_else(|| std::env::temp_dir().join("inbox-media"));
@@ -385,6 +402,34 @@ async fn work(inbox: Inbox, tick: Duration, mut stopped: watch::Receiver<bool>) 
             tracing::warn!(error = %e, "broadcasts");
         }
         drain_outbox(&inbox, 100, 20, || !*stopped.borrow()).await;
+    }
+}
+
+/// Writes conversations on tenants' CRM records (each tenant's `log`
+/// policy of its connectors), every `tick` until the stop.
+async fn log_to_crms(
+    connectors: inbox_connectors::Connectors,
+    inbox: Inbox,
+    log: Arc<dyn SubscriptionLog>,
+    tick: Duration,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let logger = inbox_connectors::CrmLogger::new(
+        Arc::new(connectors),
+        inbox.ports().store.clone(),
+        log,
+        inbox.clock(),
+        inbox_connectors::LogPolicy::default(),
+    );
+    let mut every = tokio::time::interval_at(tokio::time::Instant::now() + tick, tick);
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = stopped.changed() => return,
+        }
+        if let Err(e) = logger.pump(200).await {
+            tracing::warn!(error = %e, "CRM log");
+        }
     }
 }
 

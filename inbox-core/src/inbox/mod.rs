@@ -35,6 +35,7 @@ mod queue;
 mod signals;
 mod subscribe;
 mod templates;
+mod tenant_secrets;
 mod threads;
 mod timers;
 mod unread;

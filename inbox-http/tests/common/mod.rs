@@ -145,6 +145,7 @@ impl World {
             .replace("{shortcut}", "hi")
             .replace("{name}/{language}", "acme_offer/en_US")
             .replace("{contact}", self.contact.as_str())
+            .replace("{connector}", "hubspot")
             .replace("{letter}", self.letter.as_str())
             .replace("{session}", &self.session)
             .replace("{key}", &self.key)
@@ -217,7 +218,7 @@ impl Case {
     /// The route it exercises, as `API_ROUTES` names it.
     pub fn route(&self) -> (String, String) {
         let path = self.template.split('?').next().unwrap();
-        let path = ["{contact}", "{letter}", "{session}", "{key}"]
+        let path = ["{contact}", "{connector}", "{letter}", "{session}", "{key}"]
             .iter()
             .fold(path.to_string(), |p, id| p.replace(id, "{id}"));
         (self.method.to_string(), path)
@@ -347,6 +348,14 @@ pub fn cases(settings_version: u64) -> Vec<Case> {
         ),
         c("get", "/search?q=secreto", None),
         c("get", "/contacts/{contact}", None),
+        c("get", "/contacts/{contact}/context", None),
+        c("get", "/connectors", None),
+        c(
+            "put",
+            "/connectors/{connector}/credentials",
+            Some(json!({"credentials": {"token": "pat-na1-test"}})),
+        ),
+        c("post", "/connectors/{connector}/check", None),
         c("get", "/media/{message_id}", None),
         c(
             "put",

@@ -295,6 +295,7 @@ macro_rules! store_conformance_suites {
                     api_keys_act_as_service_accounts,
                     access_follows_the_role_matrix,
                     access_is_scoped_by_tenant,
+                    tenant_secrets_follow_roles_and_tenants,
                     secrets_never_show_in_debug,
                     signing_out_of_the_last_session_goes_offline,
                 }

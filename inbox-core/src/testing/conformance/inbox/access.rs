@@ -495,3 +495,60 @@ pub(crate) async fn secrets_never_show_in_debug<S: Store + AsDynStore + ?Sized>(
     assert_eq!(json["id"], session.token_hash.to_hex());
     assert!(!json.to_string().contains(tok.expose()));
 }
+
+/// A tenant's own secrets (connectors' credentials): admins store and
+/// remove them, supervisors see which are set, agents neither; each tenant
+/// sees its own only; a bad name is refused and stores nothing.
+pub(crate) async fn tenant_secrets_follow_roles_and_tenants<S: Store + AsDynStore + ?Sized>(
+    store: Arc<S>,
+) {
+    let f = Fixture::new(store.as_dyn()).await.unwrap();
+    let sealed = SealedSecret {
+        key_id: "k1".into(),
+        sealed: vec![1, 2, 3],
+    };
+    let (ada, sam, ana, gus) = (
+        f.actor("ada"),
+        f.actor("sam"),
+        f.actor("ana"),
+        f.actor("gus"),
+    );
+    for who in [&sam, &ana] {
+        let refused = f
+            .inbox
+            .put_tenant_secret(who, "hubspot.token", Some(&sealed))
+            .await;
+        assert_eq!(code(refused), "forbidden", "{who:?}");
+    }
+    f.inbox
+        .put_tenant_secret(&ada, "hubspot.token", Some(&sealed))
+        .await
+        .unwrap();
+    for bad in ["", "HubSpot.Token", "a/b", &"x".repeat(65)] {
+        let refused = f.inbox.put_tenant_secret(&ada, bad, Some(&sealed)).await;
+        assert_eq!(code(refused), "invalid_input", "{bad:?}");
+    }
+    assert_eq!(
+        f.inbox.tenant_secret_names(&sam).await.unwrap(),
+        ["hubspot.token"]
+    );
+    assert_eq!(
+        code(f.inbox.tenant_secret_names(&ana).await.map(|_| ())),
+        "forbidden"
+    );
+    assert!(f.inbox.tenant_secret_names(&gus).await.unwrap().is_empty());
+    // Globex's admin removing "the same" name removes globex's, not acme's.
+    f.inbox
+        .put_tenant_secret(&gus, "hubspot.token", None)
+        .await
+        .unwrap();
+    assert_eq!(
+        f.inbox.tenant_secret_names(&ada).await.unwrap(),
+        ["hubspot.token"]
+    );
+    f.inbox
+        .put_tenant_secret(&ada, "hubspot.token", None)
+        .await
+        .unwrap();
+    assert!(f.inbox.tenant_secret_names(&ada).await.unwrap().is_empty());
+}
