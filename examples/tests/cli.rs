@@ -56,6 +56,7 @@ fn every_option_has_help_and_an_environment_variable() {
             "--secure-cookies INBOX_SECURE_COOKIES",
             "--operator-token INBOX_OPERATOR_TOKEN",
             "--secret-keys INBOX_SECRET_KEYS",
+            "--connectors-url INBOX_CONNECTORS_URL",
             "--media-dir INBOX_MEDIA_DIR",
         ]
     );
@@ -331,7 +332,7 @@ async fn the_first_address_printed_is_the_inbox() {
 }
 
 #[test]
-fn the_operator_needs_its_token_and_the_sealing_keys_together() {
+fn the_operator_needs_the_sealing_keys_and_the_keys_serve_alone() {
     let keys = format!("k1:{}", "ab".repeat(32));
     let token = "an-operator-token-of-length";
     let both = parse(&["--operator-token", token, "--secret-keys", &keys]).unwrap();
@@ -345,7 +346,15 @@ fn the_operator_needs_its_token_and_the_sealing_keys_together() {
     let shown = format!("{:?}", settings.operator);
     assert!(!shown.contains(token) && !shown.contains("abab"), "{shown}");
     let alone = parse(&["--operator-token", token]).unwrap();
-    assert!(alone.launch().unwrap_err().contains("go together"));
+    assert!(alone.launch().unwrap_err().contains("needs --secret-keys"));
+    // The keys alone seal tenants' connector credentials; no operator.
+    let keys_only = parse(&["--secret-keys", &keys])
+        .unwrap()
+        .launch()
+        .unwrap()
+        .settings;
+    assert!(keys_only.operator.is_none() && keys_only.secrets.is_some());
+    assert!(!format!("{keys_only:?}").contains("abab"));
     let short = parse(&["--operator-token", "short", "--secret-keys", &keys]).unwrap();
     assert!(short.launch().unwrap_err().contains("16 characters"));
     let bad = parse(&["--operator-token", token, "--secret-keys", "k1:00"]).unwrap();
