@@ -77,6 +77,7 @@ struct Inner {
     options: ConnectorOptions,
     client: reqwest::Client,
     built: Mutex<HashMap<(TenantId, ConnectorKind), Built>>,
+    sections: Mutex<HashMap<TenantId, (DateTime<Utc>, ConnectorsSection)>>,
     cards: Cache<CardsKey, Answer>,
     inflight: Mutex<HashMap<CardsKey, watch::Receiver<bool>>>,
 }
@@ -125,6 +126,7 @@ impl Connectors {
                 clock,
                 client: reqwest::Client::new(),
                 built: Mutex::new(HashMap::new()),
+                sections: Mutex::new(HashMap::new()),
                 cards: Cache::new(ttl),
                 inflight: Mutex::new(HashMap::new()),
                 options,
@@ -147,7 +149,13 @@ impl Connectors {
                 return b.connector.clone();
             }
         }
-        let section = self.section(tenant).await?;
+        let section = self
+            .section(tenant)
+            .await
+            .map_err(|reason| ConnectorError::Unavailable {
+                connector: kind,
+                reason,
+            })?;
         let from = self.source(tenant, kind, &section).await;
         let mut built = self.lock_built();
         if let Some(b) = built.get_mut(&key) {
@@ -196,6 +204,7 @@ impl Connectors {
     /// settings or credentials changed.
     pub fn forget(&self, tenant: &TenantId) {
         self.lock_built().retain(|(t, _), _| t != tenant);
+        self.lock_sections().remove(tenant);
         self.inner.cards.forget(|(t, _, _)| t == tenant);
     }
 
@@ -204,7 +213,15 @@ impl Connectors {
     pub async fn context(&self, tenant: &TenantId, contact: &Contact) -> Vec<ContextCard> {
         let kinds = match self.enabled(tenant).await {
             Ok(kinds) => kinds,
-            Err(e) => return vec![problem_card(e.connector(), &e, self.inner.clock.now())],
+            Err(reason) => {
+                return vec![ContextCard {
+                    source: "Connectors".into(),
+                    title: "Connectors".into(),
+                    problem: Some(reason),
+                    fetched_at: Some(self.inner.clock.now()),
+                    ..Default::default()
+                }]
+            }
         };
         let asked = kinds
             .into_iter()
@@ -216,7 +233,7 @@ impl Connectors {
             .collect()
     }
 
-    async fn enabled(&self, tenant: &TenantId) -> Result<Vec<ConnectorKind>, ConnectorError> {
+    async fn enabled(&self, tenant: &TenantId) -> Result<Vec<ConnectorKind>, String> {
         let section = self.section(tenant).await?;
         Ok(ConnectorKind::ALL
             .into_iter()
@@ -239,24 +256,14 @@ impl Connectors {
         };
         let now = self.inner.clock.now();
         match (answer, cached) {
-            (Some(fresh), _) => shown(kind, fresh.value, fresh.fetched_at, None),
+            (Some(fresh), _) => shown(kind, fresh.value, fresh.fetched_at),
             // Slow: the last answer, with a word that it is being refreshed.
             (None, Some(old)) if old.value.is_ok() => {
-                let slow = self.slow(kind);
-                shown(kind, old.value, old.fetched_at, Some((slow, now)))
+                let mut cards = shown(kind, old.value, old.fetched_at);
+                cards.push(pending_card(kind, now, "is slow to refresh"));
+                cards
             }
-            (None, _) => {
-                let mut card = problem_card(kind, &self.slow(kind), now);
-                card.extra.insert("pending".into(), "true".into());
-                vec![card]
-            }
-        }
-    }
-
-    fn slow(&self, kind: ConnectorKind) -> ConnectorError {
-        ConnectorError::Timeout {
-            connector: kind,
-            after: self.inner.options.view_deadline,
+            (None, _) => vec![pending_card(kind, now, "is slow to answer")],
         }
     }
 
@@ -323,14 +330,35 @@ impl Connectors {
         }
     }
 
-    async fn section(&self, tenant: &TenantId) -> Result<ConnectorsSection, ConnectorError> {
-        match self.inner.store.settings(tenant).await {
-            Ok(stored) => Ok(stored.map(|s| s.document.connectors).unwrap_or_default()),
-            Err(e) => Err(ConnectorError::Credentials {
-                connector: ConnectorKind::HubSpot,
-                reason: format!("the tenant's settings could not be read: {e}"),
-            }),
+    /// The tenant's `connectors` section, read again after
+    /// `settings_kept_for` (or [`Connectors::forget`]).
+    async fn section(&self, tenant: &TenantId) -> Result<ConnectorsSection, String> {
+        let now = self.inner.clock.now();
+        let kept = TimeDelta::from_std(self.inner.options.settings_kept_for).unwrap_or_default();
+        if let Some((at, section)) = self.lock_sections().get(tenant) {
+            if *at <= now && now - *at < kept {
+                return Ok(section.clone());
+            }
         }
+        let stored = self
+            .inner
+            .store
+            .settings(tenant)
+            .await
+            .map_err(|e| format!("the inbox could not read the tenant's settings: {e}"))?;
+        let section = stored.map(|s| s.document.connectors).unwrap_or_default();
+        self.lock_sections()
+            .insert(tenant.clone(), (now, section.clone()));
+        Ok(section)
+    }
+
+    fn lock_sections(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<TenantId, (DateTime<Utc>, ConnectorsSection)>> {
+        self.inner
+            .sections
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     /// What a connector is built from: its settings (as JSON, to compare)
@@ -431,14 +459,8 @@ fn settings_of(
 }
 
 /// An answer as cards: each stamped with the connector and when it was
-/// fetched; a failure as one card saying why; `slow` adds that the answer
-/// shown is being refreshed.
-fn shown(
-    kind: ConnectorKind,
-    answer: Answer,
-    fetched_at: DateTime<Utc>,
-    slow: Option<(ConnectorError, DateTime<Utc>)>,
-) -> Vec<ContextCard> {
+/// fetched; a failure as one card saying why.
+fn shown(kind: ConnectorKind, answer: Answer, fetched_at: DateTime<Utc>) -> Vec<ContextCard> {
     let mut cards = match answer {
         Ok(cards) => cards,
         Err(e) => return vec![problem_card(kind, &e, fetched_at)],
@@ -447,12 +469,24 @@ fn shown(
         card.source = kind.to_string();
         card.fetched_at = Some(fetched_at);
     }
-    if let Some((e, now)) = slow {
-        let mut card = problem_card(kind, &e, now);
-        card.extra.insert("pending".into(), "true".into());
-        cards.push(card);
-    }
     cards
+}
+
+/// The card that says a provider has not answered yet: its answer is
+/// kept when it comes, so the front end asks again shortly
+/// (`extra.pending`).
+fn pending_card(kind: ConnectorKind, at: DateTime<Utc>, what: &str) -> ContextCard {
+    let mut card = ContextCard {
+        source: kind.to_string(),
+        title: kind.to_string(),
+        problem: Some(format!(
+            "{kind} {what}; its answer shows here when it arrives"
+        )),
+        fetched_at: Some(at),
+        ..Default::default()
+    };
+    card.extra.insert("pending".into(), "true".into());
+    card
 }
 
 /// The card that says a connector could not answer, and why.
