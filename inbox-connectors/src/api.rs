@@ -117,6 +117,9 @@ pub struct Api {
     policy: CallPolicy,
     pace: Arc<DefaultDirectRateLimiter>,
     hint: WaitHint,
+    /// Whether a request that may have been carried out (a timeout, a
+    /// 5xx) may be sent again: not for one that creates a record.
+    repeatable: bool,
 }
 
 impl std::fmt::Debug for Api {
@@ -145,6 +148,20 @@ impl Api {
             pace: Arc::new(RateLimiter::direct(Quota::per_second(per_second))),
             policy,
             hint: retry_after,
+            repeatable: true,
+        }
+    }
+
+    /// The same caller for requests that create a record (a note, a
+    /// contact): sent again only when the provider surely did not carry it
+    /// out (no connection, 429); after a timeout or a 5xx the error is
+    /// returned at once, so one call never writes the same record twice.
+    /// (A caller that tries again later, as the CRM logger does, writes at
+    /// least once.)
+    pub fn creating(&self) -> Self {
+        Self {
+            repeatable: false,
+            ..self.clone()
         }
     }
 
@@ -178,6 +195,7 @@ impl Api {
             let (err, asked) = match self.try_once(what, make(&self.client)).await {
                 Try::Done(answer) => return Ok(answer),
                 Try::Fail(e) => return Err(e),
+                Try::Again(e, _) if !self.repeatable && maybe_done(&e) => return Err(e),
                 Try::Again(e, asked) => (e, asked),
             };
             failures += 1;
@@ -282,6 +300,17 @@ impl Api {
                 message: provider_message(&body),
             }),
         }
+    }
+}
+
+/// Whether a failed request may still have been carried out: it timed out
+/// or the provider failed (5xx) after receiving it, as opposed to no
+/// connection at all or a 429.
+fn maybe_done(e: &ConnectorError) -> bool {
+    match e {
+        ConnectorError::Timeout { .. } => true,
+        ConnectorError::Unavailable { reason, .. } => reason != "could not connect",
+        _ => false,
     }
 }
 

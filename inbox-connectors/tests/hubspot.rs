@@ -424,6 +424,43 @@ async fn log_writes_a_whatsapp_communication_on_the_contact() {
 }
 
 #[tokio::test]
+async fn a_write_that_may_have_happened_is_not_sent_again() {
+    // A 500 or a timeout after HubSpot received the communication: it may
+    // exist, so this call does not write it again (the logger tries later,
+    // at least once); a 429 was surely not carried out and is retried.
+    for (first, retried) in [
+        (ResponseTemplate::new(500), false),
+        (
+            created("88001").set_delay(Duration::from_millis(600)),
+            false,
+        ),
+        (rate_limited("SECONDLY", 5, 100), true),
+    ] {
+        let mock = MockServer::start().await;
+        mount_found_by_phone(&mock).await;
+        call("POST", "/crm/v3/objects/communications")
+            .respond_with(first)
+            .up_to_n_times(1)
+            .mount(&mock)
+            .await;
+        call("POST", "/crm/v3/objects/communications")
+            .respond_with(created("88002"))
+            .mount(&mock)
+            .await;
+        let logged = hubspot(&mock, with_portal()).log(&entry(ana())).await;
+        let sent = requests_to(&mock, "/crm/v3/objects/communications").await;
+        assert_eq!(
+            (sent.len(), logged.is_ok()),
+            (1 + usize::from(retried), retried),
+            "{logged:?}"
+        );
+        if let Err(e) = logged {
+            assert!(e.is_transient(), "{e:?}");
+        }
+    }
+}
+
+#[tokio::test]
 async fn log_creates_the_contact_when_the_policy_says_so_once() {
     let mock = MockServer::start().await;
     call("POST", SEARCH)

@@ -162,7 +162,12 @@ impl HubSpot {
         body: &Value,
     ) -> Result<Object, ConnectorError> {
         let url = self.url(&["crm", "v3", "objects", object_type])?;
-        self.post(what, url, body).await
+        let token = self.token.expose();
+        // Never sent twice by this call: a timeout may have created it.
+        self.api
+            .creating()
+            .json(what, |c| c.post(url.clone()).bearer_auth(token).json(body))
+            .await
     }
 
     /// `GET /crm/v3/objects/contacts?limit=1`: whether the token works.

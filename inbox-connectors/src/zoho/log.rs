@@ -35,7 +35,10 @@ impl Zoho {
         let body = note(&found, entry);
         let url = self.api_url("Notes")?;
         let answer = self
-            .call("the note", |c| c.post(url.clone()).json(&body))
+            // Never sent twice by this call: a timeout may have written it.
+            .call_with(&self.api.creating(), "the note", |c| {
+                c.post(url.clone()).json(&body)
+            })
             .await?;
         let written: Written = self.read(&answer, "the note")?;
         match written.data.first() {

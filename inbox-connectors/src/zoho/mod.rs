@@ -126,12 +126,23 @@ impl Zoho {
         what: &'static str,
         make: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     ) -> Result<Answer, ConnectorError> {
+        self.call_with(&self.api, what, make).await
+    }
+
+    /// [`Zoho::call`] through `api` (the connector's, or its
+    /// [`Api::creating`] for a request that writes a record).
+    async fn call_with(
+        &self,
+        api: &Api,
+        what: &'static str,
+        make: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    ) -> Result<Answer, ConnectorError> {
         let tokens = self.tokens()?;
         let token = tokens.get().await?;
-        match self.send_with(what, &make, &token).await {
+        match self.send_with(api, what, &make, &token).await {
             Err(ConnectorError::Auth { status: 401, .. }) => {
                 let renewed = tokens.renew(&token).await?;
-                self.send_with(what, &make, &renewed).await
+                self.send_with(api, what, &make, &renewed).await
             }
             other => other,
         }
@@ -139,13 +150,13 @@ impl Zoho {
 
     async fn send_with(
         &self,
+        api: &Api,
         what: &'static str,
         make: &impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
         token: &Secret,
     ) -> Result<Answer, ConnectorError> {
         let header = format!("Zoho-oauthtoken {}", token.expose());
-        self.api
-            .send(what, |c| make(c).header(AUTHORIZATION, header.as_str()))
+        api.send(what, |c| make(c).header(AUTHORIZATION, header.as_str()))
             .await
     }
 

@@ -103,6 +103,11 @@ pub async fn put_settings(
 ) -> ApiResult<JsonAnswer<SettingsView>> {
     let doc = form.document.read()?;
     let stored = s.inbox.update_settings(&a, form.version, doc).await?;
+    // Connectors pick up their new settings now here (other instances
+    // within the few seconds they keep them).
+    if let Some(c) = &s.connectors {
+        c.forget(&a.tenant);
+    }
     Ok(JsonAnswer(SettingsView::of(stored)?))
 }
 
