@@ -40,8 +40,9 @@ impl ConnectorKind {
         Self::ALL.into_iter().find(|k| k.id() == id)
     }
 
-    /// The names of the credentials it needs, as stored
-    /// (`hubspot.token`), with what each is.
+    /// The names of the credentials it takes, as stored (`hubspot.token`),
+    /// with what each is; [`ConnectorKind::credential_sets`] says which
+    /// together suffice.
     pub fn credentials(self) -> &'static [(&'static str, &'static str)] {
         match self {
             Self::HubSpot => &[("token", "the private app's access token (pat-...)")],
@@ -50,13 +51,32 @@ impl ConnectorKind {
                 ("client_secret", "the Self Client's client secret"),
                 (
                     "refresh_token",
-                    "a refresh token for the scopes in the README",
+                    "a refresh token for the scopes in docs/zoho.md",
                 ),
             ],
-            Self::Shopify => &[(
-                "token",
-                "the custom app's Admin API access token (shpat_...)",
-            )],
+            Self::Shopify => &[
+                (
+                    "token",
+                    "a custom app's Admin API access token (shpat_...), or:",
+                ),
+                ("client_id", "a Dev Dashboard app's client id"),
+                ("client_secret", "a Dev Dashboard app's client secret"),
+            ],
+        }
+    }
+
+    /// The sets of credentials that suffice, in order of preference: the
+    /// first set fully stored is used.
+    ///
+    /// ```
+    /// use inbox_connectors::ConnectorKind;
+    /// assert_eq!(ConnectorKind::Shopify.credential_sets(), [&["token"][..], &["client_id", "client_secret"][..]]);
+    /// ```
+    pub fn credential_sets(self) -> &'static [&'static [&'static str]] {
+        match self {
+            Self::HubSpot => &[&["token"]],
+            Self::Zoho => &[&["client_id", "client_secret", "refresh_token"]],
+            Self::Shopify => &[&["token"], &["client_id", "client_secret"]],
         }
     }
 

@@ -50,5 +50,5 @@ pub use logger::{
 };
 pub use secrets::{ConnectorSecrets, StaticConnectorSecrets};
 pub use set::{ConnectorOptions, Connectors};
-pub use shopify::Shopify;
+pub use shopify::{Shopify, ShopifyAuth};
 pub use zoho::{Zoho, ZohoCredentials};

@@ -67,26 +67,67 @@ impl ConnectorSecrets for StaticConnectorSecrets {
     }
 }
 
-/// Reads a connector's credentials, each required.
+/// Reads a connector's credentials: the first of its
+/// [credential sets](ConnectorKind::credential_sets) fully stored.
 pub(crate) async fn credentials(
     secrets: &dyn ConnectorSecrets,
     tenant: &TenantId,
     kind: ConnectorKind,
 ) -> Result<BTreeMap<&'static str, Secret>, ConnectorError> {
     let mut found = BTreeMap::new();
-    for (name, what) in kind.credentials() {
+    for (name, _) in kind.credentials() {
         let secret = secrets
             .secret(tenant, &kind.secret_name(name))
             .await
             .map_err(|reason| ConnectorError::Credentials {
                 connector: kind,
                 reason,
-            })?
-            .ok_or_else(|| ConnectorError::NotConfigured {
-                connector: kind,
-                what: format!("no {name} ({what})"),
             })?;
-        found.insert(*name, secret);
+        if let Some(secret) = secret {
+            found.insert(*name, secret);
+        }
     }
-    Ok(found)
+    let complete = kind
+        .credential_sets()
+        .iter()
+        .find(|set| set.iter().all(|n| found.contains_key(n)));
+    match complete {
+        Some(set) => {
+            found.retain(|n, _| set.contains(n));
+            Ok(found)
+        }
+        None => Err(ConnectorError::NotConfigured {
+            connector: kind,
+            what: missing(kind, &found),
+        }),
+    }
+}
+
+/// What is missing, said for each set: `no token (…)`, or
+/// `no token, or client_id and client_secret`.
+fn missing(kind: ConnectorKind, found: &BTreeMap<&'static str, Secret>) -> String {
+    let describe = |name: &str| {
+        kind.credentials()
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or(String::new(), |(_, what)| {
+                what.trim_end_matches(", or:").to_string()
+            })
+    };
+    let sets: Vec<String> = kind
+        .credential_sets()
+        .iter()
+        .map(|set| {
+            let lacking: Vec<&str> = set
+                .iter()
+                .copied()
+                .filter(|n| !found.contains_key(n))
+                .collect();
+            match lacking.as_slice() {
+                [one] => format!("{one} ({})", describe(one)),
+                many => many.join(" and "),
+            }
+        })
+        .collect();
+    format!("no {}", sets.join(", or "))
 }

@@ -18,7 +18,7 @@ use inbox_core::{ContactId, Secret, TenantId};
 use crate::cache::Cache;
 use crate::hubspot::HubSpot;
 use crate::secrets::credentials;
-use crate::shopify::Shopify;
+use crate::shopify::{Shopify, ShopifyAuth};
 use crate::zoho::{Zoho, ZohoCredentials};
 use crate::{
     Api, CallPolicy, Connector, ConnectorError, ConnectorKind, ConnectorSecrets, Customer,
@@ -426,7 +426,15 @@ impl Connectors {
                     .shopify(&s.shop)
                     .ok_or_else(|| missing("the shop's domain is not valid"))?;
                 let version = o.endpoints.shopify_api_version.clone();
-                Arc::new(Shopify::new(s, cred("token"), api, base, version))
+                let auth = match creds.get("token") {
+                    Some(token) => ShopifyAuth::Token(token.clone()),
+                    None => ShopifyAuth::ClientCredentials {
+                        client_id: cred("client_id"),
+                        client_secret: cred("client_secret"),
+                    },
+                };
+                let clock = self.inner.clock.clone();
+                Arc::new(Shopify::with_auth(s, auth, api, base, version, clock))
             }
         })
     }

@@ -522,3 +522,114 @@ async fn through_connectors_only_the_tenant_with_shopify_gets_cards() {
         .await
         .is_empty());
 }
+
+/// A Dev Dashboard app: its client id and secret are exchanged for a token
+/// (client credentials grant, a form body), kept until shortly before it
+/// expires, renewed then or when the shop refuses it, and never sent in
+/// a URL or shown in an error.
+#[tokio::test]
+async fn a_dev_dashboard_app_asks_for_tokens_and_renews_them() {
+    use inbox_connectors::ShopifyAuth;
+    use inbox_core::ports::Clock;
+    let server = MockServer::start().await;
+    let grant = || {
+        Mock::given(method("POST"))
+            .and(path("/admin/oauth/access_token"))
+            .and(header("content-type", "application/x-www-form-urlencoded"))
+            .and(body_string_contains("grant_type=client_credentials"))
+            .and(body_string_contains("client_id=cid-1"))
+            .and(body_string_contains("client_secret=csecret-1"))
+    };
+    grant()
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": "shpat_granted_1", "scope": "read_customers,read_orders", "expires_in": 86399})))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    grant()
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": "shpat_granted_2", "scope": "read_customers,read_orders", "expires_in": 86399})))
+        .mount(&server)
+        .await;
+    for token in ["shpat_granted_1", "shpat_granted_2"] {
+        Mock::given(method("POST"))
+            .and(path(GRAPHQL))
+            .and(header("X-Shopify-Access-Token", token))
+            .respond_with(ok(json!({"shop": {"name": "Acme"}})))
+            .mount(&server)
+            .await;
+    }
+    let t0 = Utc.with_ymd_and_hms(2026, 12, 7, 10, 0, 0).unwrap();
+    let clock = Arc::new(ManualClock::new(t0));
+    let auth = ShopifyAuth::ClientCredentials {
+        client_id: Secret::new("cid-1"),
+        client_secret: Secret::new("csecret-1"),
+    };
+    let api = Api::new(ConnectorKind::Shopify, reqwest::Client::new(), policy());
+    let settings = ShopifySettings {
+        shop: "acme.myshopify.com".into(),
+        ..Default::default()
+    };
+    let shop = Shopify::with_auth(
+        settings,
+        auth,
+        api,
+        server.uri().parse().unwrap(),
+        "2025-10".into(),
+        clock.clone(),
+    );
+    assert!(!format!("{shop:?}").contains("csecret-1"));
+    shop.check().await.unwrap();
+    shop.check().await.unwrap();
+    let grants = |all: &[wiremock::Request]| {
+        all.iter()
+            .filter(|r| r.url.path() == "/admin/oauth/access_token")
+            .count()
+    };
+    let all = server.received_requests().await.unwrap();
+    assert_eq!(grants(&all), 1, "the token is kept");
+    assert!(all.iter().all(|r| !r.url.as_str().contains("csecret")));
+    // A day on, it is renewed before it expires.
+    clock.advance(chrono::TimeDelta::hours(23) + chrono::TimeDelta::minutes(56));
+    shop.check().await.unwrap();
+    assert_eq!(grants(&server.received_requests().await.unwrap()), 2);
+    assert!(clock.now() > t0);
+}
+
+#[tokio::test]
+async fn a_refused_client_is_a_credentials_problem() {
+    use inbox_connectors::ShopifyAuth;
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/admin/oauth/access_token"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+            "error": "invalid_client", "error_description": "Client credentials are invalid"})))
+        .mount(&server)
+        .await;
+    let auth = ShopifyAuth::ClientCredentials {
+        client_id: Secret::new("cid-1"),
+        client_secret: Secret::new("csecret-1"),
+    };
+    let api = Api::new(ConnectorKind::Shopify, reqwest::Client::new(), policy());
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 12, 7, 10, 0, 0).unwrap(),
+    ));
+    let settings = ShopifySettings {
+        shop: "acme.myshopify.com".into(),
+        ..Default::default()
+    };
+    let shop = Shopify::with_auth(
+        settings,
+        auth,
+        api,
+        server.uri().parse().unwrap(),
+        "2025-10".into(),
+        clock,
+    );
+    let err = shop.check().await.unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::Auth { status: 400, .. }),
+        "{err:?}"
+    );
+    assert!(!format!("{err} {err:?}").contains("csecret-1"));
+}

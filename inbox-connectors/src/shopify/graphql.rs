@@ -20,6 +20,7 @@ use url::Url;
 
 use inbox_core::Secret;
 
+use super::auth::Tokens;
 use super::wire::{Cost, Envelope, GqlError};
 use crate::{Api, ConnectorError, ConnectorKind};
 
@@ -34,7 +35,7 @@ const LONGEST_WAIT: Duration = Duration::from_secs(3600);
 pub(super) struct Graphql {
     api: Api,
     endpoint: Option<Url>,
-    token: Secret,
+    tokens: Tokens,
 }
 
 /// What an answer says.
@@ -47,14 +48,14 @@ enum Verdict {
 
 impl Graphql {
     /// A caller of the shop at `base` (`https://acme.myshopify.com/`).
-    pub(super) fn new(api: Api, base: &Url, api_version: &str, token: Secret) -> Self {
+    pub(super) fn new(api: Api, base: &Url, api_version: &str, tokens: Tokens) -> Self {
         let endpoint = base
             .join(&format!("admin/api/{api_version}/graphql.json"))
             .ok();
         Self {
             api,
             endpoint,
-            token,
+            tokens,
         }
     }
 
@@ -88,16 +89,34 @@ impl Graphql {
         }
     }
 
+    /// Posts the query with the access token; a granted token the shop
+    /// refuses (expired early, revoked) is renewed once.
     async fn post(
         &self,
         what: &'static str,
         body: &serde_json::Value,
     ) -> Result<Envelope, ConnectorError> {
+        let token = self.tokens.get().await?;
+        match self.post_with(what, body, &token).await {
+            Err(ConnectorError::Auth { status: 401, .. }) if self.tokens.renewable() => {
+                let renewed = self.tokens.renew(&token).await?;
+                self.post_with(what, body, &renewed).await
+            }
+            other => other,
+        }
+    }
+
+    async fn post_with(
+        &self,
+        what: &'static str,
+        body: &serde_json::Value,
+        token: &Secret,
+    ) -> Result<Envelope, ConnectorError> {
         let endpoint = self
             .endpoint
             .clone()
             .ok_or_else(|| not_set_up("the shop's API address is not valid"))?;
-        let token = self.header()?;
+        let token = header(token)?;
         self.api
             .json(what, |client| {
                 client
@@ -108,14 +127,14 @@ impl Graphql {
             .await
             .map_err(explain_status)
     }
+}
 
-    /// The token as a header value, marked sensitive (kept out of logs).
-    fn header(&self) -> Result<HeaderValue, ConnectorError> {
-        let mut value = HeaderValue::from_str(self.token.expose().trim())
-            .map_err(|_| not_set_up("the access token has characters a header cannot carry"))?;
-        value.set_sensitive(true);
-        Ok(value)
-    }
+/// The token as a header value, marked sensitive (kept out of logs).
+fn header(token: &Secret) -> Result<HeaderValue, ConnectorError> {
+    let mut value = HeaderValue::from_str(token.expose().trim())
+        .map_err(|_| not_set_up("the access token has characters a header cannot carry"))?;
+    value.set_sensitive(true);
+    Ok(value)
 }
 
 fn not_set_up(what: &str) -> ConnectorError {

@@ -15,6 +15,7 @@
 //! Throttling, errors and statuses: see the `graphql` module. The scopes
 //! and the custom app: `docs/shopify.md`.
 
+mod auth;
 mod cards;
 mod graphql;
 mod search;
@@ -22,13 +23,15 @@ mod snippet;
 mod wire;
 
 use async_trait::async_trait;
+use std::sync::Arc;
 use url::Url;
 
-use inbox_core::ports::ContextCard;
+use inbox_core::ports::{Clock, ContextCard};
 use inbox_core::settings::ShopifySettings;
 use inbox_core::Secret;
 
 use crate::{Api, Connector, ConnectorError, ConnectorKind, Customer, LogEntry, Logged};
+pub use auth::ShopifyAuth;
 use cards::Admin;
 use graphql::Graphql;
 use wire::{CustomerNode, CustomerOrdersData, CustomersData, OrderNode, OrderPage, ShopData};
@@ -55,9 +58,33 @@ impl Shopify {
         base: Url,
         api_version: String,
     ) -> Self {
+        let clock: Arc<dyn Clock> = Arc::new(inbox_core::ports::ManualClock::new(
+            chrono::DateTime::<chrono::Utc>::UNIX_EPOCH,
+        ));
+        Self::with_auth(
+            settings,
+            ShopifyAuth::Token(token),
+            api,
+            base,
+            api_version,
+            clock,
+        )
+    }
+
+    /// The same with either kind of credentials ([`ShopifyAuth`]); `clock`
+    /// tells when a granted token expires.
+    pub fn with_auth(
+        settings: ShopifySettings,
+        auth: ShopifyAuth,
+        api: Api,
+        base: Url,
+        api_version: String,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         let admin = Admin::of(&settings.shop);
+        let tokens = auth::Tokens::new(auth, api.clone(), &base, clock);
         Self {
-            graphql: Graphql::new(api, &base, &api_version, token),
+            graphql: Graphql::new(api, &base, &api_version, tokens),
             admin,
             settings,
         }
