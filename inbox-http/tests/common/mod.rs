@@ -114,8 +114,10 @@ impl World {
         })
         .await
         .unwrap();
+        let keys = format!("k1:{}", "5a".repeat(32));
         let state = AppState::builder(f.inbox.clone(), Accounts::new(f.acme()))
             .identity(Arc::new(Header))
+            .secrets(inbox_http::secrets::SecretBox::from_list(&keys).unwrap())
             .build();
         Self {
             app: router(state),
