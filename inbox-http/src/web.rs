@@ -32,6 +32,7 @@ pub const FILES: &[(&str, &str, &str)] = &[
     ("/lease.js", JS, include_str!("../web/lease.js")),
     ("/composer.js", JS, include_str!("../web/composer.js")),
     ("/contact.js", JS, include_str!("../web/contact.js")),
+    ("/crm.js", JS, include_str!("../web/crm.js")),
     ("/dashboard.js", JS, include_str!("../web/dashboard.js")),
     ("/admin.js", JS, include_str!("../web/admin.js")),
     ("/live.js", JS, include_str!("../web/live.js")),

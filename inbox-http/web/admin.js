@@ -1,5 +1,6 @@
 // The settings screens: agents and teams, rules and policies, templates,
-// access, history.
+// connectors (CRM and shop credentials, and checking them), access,
+// history.
 "use strict";
 
 // ------------------------------------------------------------------ admin
@@ -295,6 +296,174 @@ $("#key-form").addEventListener("submit", async (ev) => {
   }
 });
 
+// ------------------------------------------------------------- connectors
+
+// The credentials' descriptions in the agent's language (the server's
+// own words, in English, for one not known here).
+const CREDENTIAL_WORDS = {
+  "hubspot.token": "admin.cred-hubspot-token",
+  "zoho.client_id": "admin.cred-zoho-client-id",
+  "zoho.client_secret": "admin.cred-zoho-client-secret",
+  "zoho.refresh_token": "admin.cred-zoho-refresh-token",
+  "shopify.token": "admin.cred-shopify-token",
+};
+const credentialWords = (c, cred) => (CREDENTIAL_WORDS[`${c.id}.${cred.name}`] ? t(CREDENTIAL_WORDS[`${c.id}.${cred.name}`]) : cred.description);
+const credentialId = (c, cred) => `credential-${c.id}-${cred.name.replace(/[^A-Za-z0-9]+/g, "-")}`;
+
+// What the last check of each connector said (kept across redraws), by id:
+// { ok, problem } or { checking: true }.
+const connectorChecks = {};
+
+function connectorStatus(c) {
+  if (!c.configured) return el("span", { class: "badge off", "data-testid": `connector-status-${c.id}` }, t("admin.connector-missing"));
+  return el("span", { class: `badge ${c.enabled ? "on" : "off"}`, "data-testid": `connector-status-${c.id}` }, t(c.enabled ? "admin.connector-on" : "admin.connector-off"));
+}
+
+function checkLine(c) {
+  const check = connectorChecks[c.id];
+  const text = !check ? "" : check.checking ? t("admin.connector-checking") : check.ok ? t("admin.connector-ok", { connector: c.name }) : t("admin.connector-problem", { problem: check.problem });
+  const kind = !check || check.checking ? "" : check.ok ? " ok" : " bad";
+  return el("p", { class: `connector-result${kind}`, role: "status", "data-testid": `connector-result-${c.id}` }, text);
+}
+
+// One connector: whether the settings document has it, its credentials
+// (stored or not; admins store and remove them), and its check.
+function connectorView(c) {
+  const admin = isAdmin();
+  const rows = c.credentials.map((cred) => {
+    const id = credentialId(c, cred);
+    return el(
+      "li",
+      { class: "credential", "data-testid": `credential-row-${c.id}-${cred.name}` },
+      el(
+        "div",
+        { class: "credential-about" },
+        admin ? el("label", { for: id }, el("code", {}, cred.name)) : el("code", {}, cred.name),
+        " ",
+        el("span", { class: `badge ${cred.set ? "on" : "off"}`, "data-testid": `credential-state-${c.id}-${cred.name}` }, t(cred.set ? "admin.credential-set" : "admin.credential-unset")),
+        el("div", { class: "hint", id: `${id}-about` }, credentialWords(c, cred)),
+      ),
+      admin
+        ? el(
+            "div",
+            { class: "row" },
+            el("input", {
+              id,
+              type: "password",
+              name: cred.name,
+              autocomplete: "off",
+              spellcheck: "false",
+              placeholder: t(cred.set ? "admin.credential-replace" : "admin.credential-new"),
+              "aria-describedby": `${id}-about`,
+              "data-testid": id,
+            }),
+            el(
+              "button",
+              {
+                type: "button",
+                disabled: cred.set ? null : "disabled",
+                "aria-label": t("admin.credential-remove-aria", { name: cred.name, connector: c.name }),
+                "data-testid": `credential-remove-${c.id}-${cred.name}`,
+                onclick: () => storeCredentials(c, { [cred.name]: null }),
+              },
+              t("admin.credential-remove"),
+            ),
+          )
+        : null,
+    );
+  });
+  const form = el(
+    "form",
+    { class: "connector", "data-testid": `connector-${c.id}`, "aria-labelledby": `connector-name-${c.id}` },
+    el("div", { class: "connector-head" }, el("h4", { id: `connector-name-${c.id}` }, c.name), connectorStatus(c)),
+    el("ul", { class: "credentials" }, ...rows),
+    admin
+      ? el(
+          "div",
+          { class: "row" },
+          el("button", { type: "submit", "data-testid": `connector-save-${c.id}` }, t("admin.connector-save")),
+          el("button", { type: "button", "data-testid": `connector-check-${c.id}`, disabled: connectorChecks[c.id] && connectorChecks[c.id].checking ? "disabled" : null, onclick: () => checkConnector(c) }, t("admin.connector-check")),
+        )
+      : null,
+    checkLine(c),
+  );
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const typed = {};
+    for (const input of form.querySelectorAll("input[type=password]")) if (input.value.trim()) typed[input.name] = input.value;
+    if (!Object.keys(typed).length) {
+      const first = form.querySelector("input[type=password]");
+      if (first) first.focus();
+      return banner(t("admin.connector-nothing"));
+    }
+    storeCredentials(c, typed);
+  });
+  return form;
+}
+
+// The connectors drawn (again), keeping what an admin is typing.
+function renderConnectors(list) {
+  state.connectorList = list;
+  const root = $("#connectors");
+  const inputs = keepInputs(root);
+  const readOnly = isAdmin() ? [] : [el("p", { class: "hint", "data-testid": "connectors-read-only" }, t("admin.connectors-read-only"))];
+  root.replaceChildren(...list.map(connectorView), ...readOnly);
+  restoreInputs(root, inputs);
+}
+
+async function loadConnectors() {
+  try {
+    renderConnectors(await api("GET", "/api/connectors"));
+  } catch (err) {
+    if (err.status === 401) return sessionEnded();
+    $("#connectors").replaceChildren(el("p", { class: "hint" }, explain(err)));
+  }
+}
+
+// Stores (a value) or removes (`null`) credentials of connector `c`; the
+// inputs are emptied once stored (the value is never shown again).
+async function storeCredentials(c, credentials) {
+  try {
+    const view = await api("PUT", `/api/connectors/${encodeURIComponent(c.id)}/credentials`, { credentials });
+    for (const name of Object.keys(credentials)) {
+      const input = document.getElementById(credentialId(c, { name }));
+      if (input) input.value = "";
+    }
+    delete connectorChecks[c.id];
+    const removed = Object.values(credentials).every((v) => v === null);
+    banner(t(removed ? "admin.connector-removed" : "admin.connector-saved", { connector: c.name }), true);
+    renderConnectors((state.connectorList || []).map((x) => (x.id === view.id ? view : x)));
+  } catch (err) {
+    if (err.status === 401) return sessionEnded();
+    banner(explain(err));
+  }
+}
+
+async function checkConnector(c) {
+  const button = `[data-testid="connector-check-${c.id}"]`;
+  const focused = document.activeElement === $(button);
+  connectorChecks[c.id] = { checking: true };
+  renderConnectors(state.connectorList || []);
+  try {
+    connectorChecks[c.id] = await api("POST", `/api/connectors/${encodeURIComponent(c.id)}/check`);
+  } catch (err) {
+    if (err.status === 401) return sessionEnded();
+    connectorChecks[c.id] = { ok: false, problem: explain(err) };
+  }
+  renderConnectors(state.connectorList || []);
+  if (focused && $(button)) $(button).focus(); // (it was disabled meanwhile)
+}
+
+// The settings document's `connectors:` section, selected in the editor
+// (or the editor focused, when it has none yet).
+$("#connectors-show").addEventListener("click", () => {
+  const area = $("#settings-yaml");
+  area.scrollIntoView({ block: "center" });
+  const line = lineOfPath(area.value, "connectors");
+  if (line >= 0) selectLine(area, line);
+  else area.focus();
+});
+
 async function loadAdmin(force = false) {
   try {
     const [agents, teams, channels, settings, history] = await Promise.all([
@@ -314,6 +483,7 @@ async function loadAdmin(force = false) {
       api("GET", "/api/sessions"),
     ]);
     renderAccess(keys, sessions);
+    await loadConnectors();
   } catch (err) {
     banner(explain(err));
   }

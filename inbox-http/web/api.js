@@ -143,6 +143,8 @@ function explain(err) {
       return t("error.too-large");
     case "idempotency_key_in_use":
       return t("error.in-progress");
+    case "no_secret_keys":
+      return t("error.no-secret-keys");
     default:
       // A server-side failure: its words are only a request id.
       return d.request_id ? t("error.server", { id: d.request_id }) : err.message;

@@ -299,6 +299,7 @@ function composerView(c, open) {
     send.dataset.testid = replying ? "send-reply" : "send-note";
     updateComposer(node, drawn() && drawn().id === id ? drawn() : c, state.detail && state.detail.may);
     saveDraft(id, { text: text.value, mode });
+    syncSnippets(); // (the records' snippets go where the text box is)
   }
   // A live refresh re-applies the mode (what the agent may do may have
   // changed) without touching the text.

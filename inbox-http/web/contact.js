@@ -1,9 +1,9 @@
 // The contact panel beside a conversation: who the customer is (profile,
 // number and WhatsApp identity), the team's name for them, tags and
 // attributes (editable where the role allows), every earlier conversation
-// across the tenant's numbers, what the embedder's systems know (CRM
-// context, when configured), and a conversation the agent starts with an
-// approved template.
+// across the tenant's numbers, what the embedder's systems know (CRM and
+// shop records, when configured: crm.js), and a conversation the agent
+// starts with an approved template.
 "use strict";
 
 // Open unless the agent closed it; on a narrow screen (where it covers the
@@ -35,25 +35,6 @@ async function changeContact(contact, change, done = []) {
   }
 }
 
-function contextView(ctx) {
-  if (!ctx || ctx.state === "not_configured") return null;
-  if (ctx.state === "unavailable") return el("p", { class: "hint" }, t("contact.crm-unavailable", { why: ctx.value }));
-  return el(
-    "div",
-    { "data-testid": "crm" },
-    ...(ctx.value || []).map((card) =>
-      el(
-        "div",
-        { class: "crm-card" },
-        el("strong", {}, card.title),
-        el("span", { class: "hint" }, ` · ${card.source}`),
-        el("dl", {}, ...card.fields.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)])),
-        card.url && /^https?:\/\//.test(card.url) ? el("a", { href: card.url, target: "_blank", rel: "noopener noreferrer" }, t("contact.open")) : null,
-      ),
-    ),
-  );
-}
-
 async function renderContactPanel() {
   const pane = $("#pane");
   const old = pane.querySelector(".contact-panel");
@@ -74,8 +55,11 @@ async function renderContactPanel() {
   }
   const history = state.contactHistory.found;
   if (state.detail !== d) return; // another conversation meanwhile
-  // What the agent typed, read before the start form moves to the new panel.
+  // What the agent typed, read before the start form moves to the new panel
+  // (and which of the records' buttons had the focus).
   const inputs = old ? keepInputs(old) : null;
+  const active = document.activeElement;
+  const focusedKey = old && active && old.contains(active) ? active.dataset.key : null;
   const name = el("input", { value: k.display_name || "", placeholder: k.profile_name || t("contact.name-placeholder"), "aria-label": t("contact.name-aria"), "data-testid": "contact-display-name", disabled: editable ? null : "disabled" });
   name.addEventListener("change", () => changeContact(k, { display_name: name.value.trim() }));
   const newTag = el("input", { placeholder: t("contact.tag-placeholder"), "aria-label": t("contact.tag-aria"), size: 10, "data-testid": "contact-tag-input" });
@@ -160,16 +144,19 @@ async function renderContactPanel() {
           ),
         )
       : el("p", { class: "hint", "data-testid": "contact-conversations" }, t("contact.none")),
-    contextView(d.context) ? [el("h4", {}, t("contact.records")), contextView(d.context)] : null,
+    contextPart(d),
   );
   // Redrawn live: what the agent is typing in it stays (as in the head).
   if (old) {
     old.replaceWith(panel);
     restoreInputs(panel, inputs);
+    const again = focusedKey && panel.querySelector(`[data-key="${CSS.escape(focusedKey)}"]`);
+    if (again) again.focus();
   } else {
     pane.append(panel);
   }
   pane.classList.add("with-contact");
+  syncSnippets();
 }
 
 // How a marketing choice was made, when not with WhatsApp's own button.
