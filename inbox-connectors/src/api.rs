@@ -94,6 +94,12 @@ impl Answer {
 /// Reads a provider's hint of when to come back from a 429's headers.
 pub type WaitHint = fn(&HeaderMap) -> Option<Duration>;
 
+/// Reads what a provider's failed answer (status, headers, body) means
+/// when it says more than its status: a missing scope behind a 403, a
+/// day's quota spent behind a 429. `Some` is returned at once, not
+/// retried; `None` leaves the answer to the status.
+pub type Classify = fn(u16, &HeaderMap, &[u8]) -> Option<ConnectorError>;
+
 /// `Retry-After` in seconds (what HTTP says; providers that say more have
 /// their own [`WaitHint`]).
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
@@ -117,6 +123,7 @@ pub struct Api {
     policy: CallPolicy,
     pace: Arc<DefaultDirectRateLimiter>,
     hint: WaitHint,
+    classify: Option<Classify>,
     /// Whether a request that may have been carried out (a timeout, a
     /// 5xx) may be sent again: not for one that creates a record.
     repeatable: bool,
@@ -148,8 +155,16 @@ impl Api {
             pace: Arc::new(RateLimiter::direct(Quota::per_second(per_second))),
             policy,
             hint: retry_after,
+            classify: None,
             repeatable: true,
         }
+    }
+
+    /// The same, reading failed answers with the provider's `classify`
+    /// first (see [`Classify`]).
+    pub fn with_classifier(mut self, classify: Classify) -> Self {
+        self.classify = Some(classify);
+        self
     }
 
     /// The same caller for requests that create a record (a note, a
@@ -274,6 +289,11 @@ impl Api {
                 return Try::Again(ConnectorError::Unavailable { connector, reason }, None);
             }
         };
+        if !(200..=299).contains(&status) {
+            if let Some(e) = self.classify.and_then(|c| c(status, &headers, &body)) {
+                return Try::Fail(e);
+            }
+        }
         match status {
             200..=299 => Try::Done(Answer {
                 status,

@@ -39,7 +39,7 @@ mod set;
 pub mod shopify;
 pub mod zoho;
 
-pub use api::{provider_message, retry_after, Answer, Api, CallPolicy, WaitHint};
+pub use api::{provider_message, retry_after, Answer, Api, CallPolicy, Classify, WaitHint};
 pub use connector::{Connector, Customer, LogEntry, Logged};
 pub use endpoints::Endpoints;
 pub use error::ConnectorError;

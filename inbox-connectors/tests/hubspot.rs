@@ -665,5 +665,8 @@ async fn a_scope_not_granted_leaves_its_part_out_and_says_so_for_deals() {
     assert_eq!(labels, ["Lifecycle stage", "Email", "Phone"]);
     assert_eq!(cards[1].title, "HubSpot deals");
     let problem = cards[1].problem.as_deref().unwrap();
-    assert!(problem.contains("403"), "{problem}");
+    assert!(
+        problem.contains("lacks the scope crm.objects.deals.read"),
+        "{problem}"
+    );
 }

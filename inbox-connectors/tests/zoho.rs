@@ -421,6 +421,30 @@ async fn a_token_refused_twice_is_an_auth_error_after_one_retry() {
 }
 
 #[tokio::test]
+async fn a_scope_the_token_lacks_is_said_and_not_renewed() {
+    // Zoho's 401 for a scope the refresh token was not made for: renewing
+    // gives the same scopes, so it is said as a setting to fix.
+    let mock = MockServer::start().await;
+    refresh("1000.tok-1").mount(&mock).await;
+    Mock::given(path("/crm/v7/users"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({
+            "code": "OAUTH_SCOPE_MISMATCH", "details": {},
+            "message": "invalid oauth scope to access this URL", "status": "error"})))
+        .expect(1)
+        .mount(&mock)
+        .await;
+
+    let err = zoho(&mock, clock()).check().await.unwrap_err();
+
+    assert!(
+        matches!(err, ConnectorError::NotConfigured { .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("OAUTH_SCOPE_MISMATCH"), "{err}");
+    assert_eq!(refreshes(&mock).await, 1);
+}
+
+#[tokio::test]
 async fn a_429_is_retried_then_answered() {
     let mock = MockServer::start().await;
     refresh("1000.tok-1").mount(&mock).await;

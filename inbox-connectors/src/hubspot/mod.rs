@@ -33,7 +33,7 @@ use inbox_core::Secret;
 use crate::{Api, Connector, ConnectorError, ConnectorKind, Customer, LogEntry, Logged};
 use cards::{not_found, ContactView};
 use deals::StageInfo;
-pub use rate::{wait_hint, DAILY_LIMIT_WAIT};
+pub use rate::{classify, wait_hint, DAILY_LIMIT_WAIT};
 
 /// The most entries kept in each of the connector's small memories.
 const MEMORY_LIMIT: usize = 1_000;
@@ -75,7 +75,7 @@ impl HubSpot {
         Self {
             settings,
             token,
-            api: api.with_wait_hint(wait_hint),
+            api: api.with_wait_hint(wait_hint).with_classifier(classify),
             base,
             memory: Mutex::new(Memory::default()),
         }

@@ -61,6 +61,61 @@ fn number(headers: &HeaderMap, name: &str) -> Option<u64> {
     headers.get(name)?.to_str().ok()?.trim().parse().ok()
 }
 
+/// HubSpot's [`Classify`](crate::Classify): what its error bodies say
+/// beyond the status.
+///
+/// - 403 with `"category": "MISSING_SCOPES"`: the private app lacks a
+///   scope (named when HubSpot names it), a setting to fix, not a bad
+///   token;
+/// - 429 with `"policyName": "DAILY"`: the day's quota is spent, not worth
+///   retrying today.
+///
+/// ```
+/// use inbox_connectors::hubspot::classify;
+/// use reqwest::header::HeaderMap;
+/// let body = br#"{"status":"error","category":"MISSING_SCOPES","errors":[{"context":{"requiredGranularScopes":["crm.objects.deals.read"]}}]}"#;
+/// let e = classify(403, &HeaderMap::new(), body).unwrap();
+/// assert!(e.to_string().contains("crm.objects.deals.read"), "{e}");
+/// assert!(classify(403, &HeaderMap::new(), b"{}").is_none());
+/// ```
+pub fn classify(status: u16, _: &HeaderMap, body: &[u8]) -> Option<crate::ConnectorError> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let connector = crate::ConnectorKind::HubSpot;
+    match (status, v.get("category").and_then(|c| c.as_str())) {
+        (403, Some("MISSING_SCOPES")) => {
+            let scopes: Vec<&str> = v["errors"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|e| {
+                    let context = &e["context"];
+                    ["requiredGranularScopes", "requiredScopes"]
+                        .into_iter()
+                        .filter_map(move |k| context[k].as_array())
+                        .flatten()
+                })
+                .filter_map(|s| s.as_str())
+                .collect();
+            let named = if scopes.is_empty() {
+                "a scope this needs".to_string()
+            } else {
+                format!("the scope {}", scopes.join(", "))
+            };
+            Some(crate::ConnectorError::NotConfigured {
+                connector,
+                what: format!("the private app lacks {named}; add it in HubSpot"),
+            })
+        }
+        (429, _) if v.get("policyName").and_then(|p| p.as_str()) == Some("DAILY") => {
+            Some(crate::ConnectorError::RateLimited {
+                connector,
+                retry_after: Some(DAILY_LIMIT_WAIT),
+            })
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

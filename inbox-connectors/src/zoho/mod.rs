@@ -61,6 +61,34 @@ pub struct Zoho {
     tokens: Result<Tokens, ConnectorError>,
 }
 
+/// Zoho's [`Classify`](crate::Classify): a 401 whose `code` is
+/// `OAUTH_SCOPE_MISMATCH` is a scope the refresh token was not made for (a
+/// new token is made in the API console, not by renewing this one);
+/// other answers go by their status.
+///
+/// ```
+/// use inbox_connectors::zoho::classify;
+/// use reqwest::header::HeaderMap;
+/// let body = br#"{"code":"OAUTH_SCOPE_MISMATCH","details":{},"message":"invalid oauth scope to access this URL","status":"error"}"#;
+/// assert!(classify(401, &HeaderMap::new(), body).unwrap().to_string().contains("scope"));
+/// assert!(classify(401, &HeaderMap::new(), br#"{"code":"INVALID_TOKEN"}"#).is_none());
+/// ```
+pub fn classify(
+    status: u16,
+    _: &reqwest::header::HeaderMap,
+    body: &[u8],
+) -> Option<ConnectorError> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    (status == 401 && v.get("code").and_then(|c| c.as_str()) == Some("OAUTH_SCOPE_MISMATCH")).then(
+        || ConnectorError::NotConfigured {
+            connector: ConnectorKind::Zoho,
+            what: "the refresh token lacks a scope this needs (OAUTH_SCOPE_MISMATCH): \
+                   make a new one with the scopes in docs/zoho.md"
+                .into(),
+        },
+    )
+}
+
 impl std::fmt::Debug for Zoho {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Zoho")
@@ -84,7 +112,7 @@ impl Zoho {
         let tokens = Tokens::new(credentials, api.clone(), &accounts, clock);
         Self {
             settings,
-            api,
+            api: api.with_classifier(classify),
             base,
             tokens,
         }
