@@ -353,3 +353,38 @@ async fn a_check_says_why_a_connector_fails() {
         json!({"ok": true, "problem": null})
     );
 }
+
+#[tokio::test]
+async fn connector_credentials_are_resealed_under_a_new_key() {
+    let s = setup().await;
+    let form = json!({"credentials": {"token": TOKEN}});
+    let (status, _) = send(
+        &s,
+        "acme/ada",
+        "PUT",
+        "/api/connectors/hubspot/credentials",
+        Some(form),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let slot = TenantSecretSlot {
+        tenant: s.f.acme(),
+        name: "hubspot.token".into(),
+    };
+    // A new key first, the old one still opening: everything is resealed.
+    let both =
+        SecretBox::from_list(&format!("k2:{},k1:{}", "17".repeat(32), "42".repeat(32))).unwrap();
+    assert_eq!(both.reseal_all(&*s.f.store).await.unwrap(), 1);
+    let sealed = s.f.store.tenant_secret(&slot).await.unwrap().unwrap();
+    assert_eq!(sealed.key_id, "k2");
+    // The old key can go: the new one alone opens it.
+    let new_only = SecretBox::from_list(&format!("k2:{}", "17".repeat(32))).unwrap();
+    let opened = new_only
+        .get_tenant(&*s.f.store, &slot)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(opened.expose(), TOKEN);
+    // Nothing left to reseal.
+    assert_eq!(both.reseal_all(&*s.f.store).await.unwrap(), 0);
+}
