@@ -1,6 +1,7 @@
 //! [`Messages`] on the memory store.
 
 use async_trait::async_trait;
+use std::collections::HashMap;
 
 use inbox_core::error::{Entity, Error, Result, Unique};
 use inbox_core::event::Scope;
@@ -11,15 +12,39 @@ use inbox_core::ports::{MessageTarget, MessageUpdate, MessageUpdated, Messages};
 use super::{duplicate, MemoryStore, State, TenantData};
 
 impl TenantData {
+    /// The message with this id.
+    pub(super) fn message(&self, id: &MessageId) -> Option<&Message> {
+        self.messages.get(id).map(Box::as_ref)
+    }
+
     /// The message with this provider id on the channel.
     pub(super) fn message_by_external_id(
         &self,
         channel: &ChannelId,
         external_id: &str,
     ) -> Option<&Message> {
-        self.by_external
-            .get(&(channel.clone(), external_id.to_string()))
-            .and_then(|id| self.messages.get(id))
+        self.external(channel, external_id)
+            .and_then(|id| self.message(id))
+    }
+
+    /// The id of the message with this provider id on the channel.
+    pub(super) fn external(&self, channel: &ChannelId, external_id: &str) -> Option<&MessageId> {
+        self.by_external.get(channel)?.get(external_id)
+    }
+
+    /// Finds message `id` by its provider id on the channel from now on.
+    pub(super) fn index_external(
+        &mut self,
+        channel: &ChannelId,
+        external_id: &str,
+        id: &MessageId,
+    ) {
+        if !self.by_external.contains_key(channel) {
+            self.by_external.insert(channel.clone(), HashMap::new());
+        }
+        if let Some(of_channel) = self.by_external.get_mut(channel) {
+            of_channel.insert(external_id.to_owned(), id.clone());
+        }
     }
 
     /// The message an update targets: `Ok(None)` for a status report
@@ -35,7 +60,7 @@ impl TenantData {
             } => {
                 let ours = our_id
                     .as_ref()
-                    .and_then(|id| self.messages.get(id))
+                    .and_then(|id| self.message(id))
                     .filter(|m| &m.channel == channel && m.direction == Direction::Outbound);
                 Ok(ours
                     .or_else(|| self.message_by_external_id(channel, external_id))
@@ -62,8 +87,7 @@ impl State {
             return Ok(None);
         };
         let current = d
-            .messages
-            .get(&id)
+            .message(&id)
             .ok_or_else(|| Error::not_found(Entity::Message, &id))?;
         let mut next = current.clone();
         let had_external = current.external_id.is_some();
@@ -76,19 +100,20 @@ impl State {
         }
         if !had_external {
             if let Some(ext) = &next.external_id {
-                let key = (next.channel.clone(), ext.clone());
-                if let Some(other) = d.by_external.get(&key) {
+                if let Some(other) = d.external(&next.channel, ext) {
                     if other != &id {
                         return Err(duplicate(Unique::Message, other));
                     }
                 }
-                d.by_external.insert(key, id.clone());
+                d.index_external(&next.channel, ext, &id);
             }
         }
         // The event says who may see it: its conversation's scope as it
         // stands, so live subscribers read nothing to decide.
         let scope = d.conversations.get(&next.conversation).map(Scope::of);
-        d.messages.insert(id.clone(), next);
+        if let Some(stored) = d.messages.get_mut(&id) {
+            **stored = next;
+        }
         Ok(Some(MessageUpdated {
             message: id,
             event: mutated.event.map(|mut e| {
@@ -102,7 +127,7 @@ impl State {
 #[async_trait]
 impl Messages for MemoryStore {
     async fn message(&self, tenant: &TenantId, id: &MessageId) -> Result<Message> {
-        self.find(tenant, |d| d.messages.get(id))
+        self.find(tenant, |d| d.message(id))
             .ok_or_else(|| Error::not_found(Entity::Message, id))
     }
 
@@ -117,12 +142,7 @@ impl Messages for MemoryStore {
         };
         Ok(d.messages_of
             .get(conversation)
-            .map(|ids| {
-                ids.iter()
-                    .filter_map(|id| d.messages.get(id))
-                    .cloned()
-                    .collect()
-            })
+            .map(|ids| ids.iter().filter_map(|id| d.message(id)).cloned().collect())
             .unwrap_or_default())
     }
 
@@ -140,9 +160,7 @@ impl Messages for MemoryStore {
         tenant: &TenantId,
         key: &str,
     ) -> Result<Option<Message>> {
-        Ok(self.find(tenant, |d| {
-            d.by_key.get(key).and_then(|id| d.messages.get(id))
-        }))
+        Ok(self.find(tenant, |d| d.by_key.get(key).and_then(|id| d.message(id))))
     }
 
     async fn update_messages(

@@ -105,9 +105,12 @@ struct TenantData {
     conversations: HashMap<ConversationId, Conversation>,
     active_by_pair: HashMap<(ChannelId, ContactId), ConversationId>,
     latest_by_pair: HashMap<(ChannelId, ContactId), ConversationId>,
-    messages: HashMap<MessageId, Message>,
+    /// Messages, boxed: the map moves only pointers when it grows.
+    messages: HashMap<MessageId, Box<Message>>,
     messages_of: HashMap<ConversationId, Vec<MessageId>>,
-    by_external: HashMap<(ChannelId, String), MessageId>,
+    /// Messages by provider id, per channel (looked up without copying
+    /// the id).
+    by_external: HashMap<ChannelId, HashMap<String, MessageId>>,
     by_key: HashMap<String, MessageId>,
     /// Event `seq` n is at index n - 1.
     events: Vec<Event>,
@@ -198,7 +201,7 @@ impl State {
                 return Err(duplicate(Unique::Message, &m.id));
             }
             if let Some(ext) = &m.external_id {
-                if let Some(existing) = d.by_external.get(&(m.channel.clone(), ext.clone())) {
+                if let Some(existing) = d.external(&m.channel, ext) {
                     return Err(duplicate(Unique::Message, existing));
                 }
                 if new_ext.contains(&(&m.channel, ext)) {
@@ -370,8 +373,7 @@ impl State {
         }
         for m in ch.messages {
             if let Some(ext) = &m.external_id {
-                d.by_external
-                    .insert((m.channel.clone(), ext.clone()), m.id.clone());
+                d.index_external(&m.channel, ext, &m.id);
             }
             if let Some(key) = &m.idempotency_key {
                 d.by_key.insert(key.clone(), m.id.clone());
@@ -380,7 +382,7 @@ impl State {
                 .entry(m.conversation.clone())
                 .or_default()
                 .push(m.id.clone());
-            d.messages.insert(m.id.clone(), m);
+            d.messages.insert(m.id.clone(), Box::new(m));
         }
         let mut recorded = Vec::with_capacity(ch.events.len());
         for e in ch.events {

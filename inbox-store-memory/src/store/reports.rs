@@ -33,7 +33,7 @@ impl Reports for MemoryStore {
                 let messages: Vec<&Message> = d
                     .messages_of
                     .get(&c.id)
-                    .map(|ids| ids.iter().filter_map(|id| d.messages.get(id)).collect())
+                    .map(|ids| ids.iter().filter_map(|id| d.message(id)).collect())
                     .unwrap_or_default();
                 search
                     .hit(c, d.contacts.get(&c.contact), &messages)
@@ -58,7 +58,7 @@ impl Reports for MemoryStore {
             Some(d) => inbox_core::metrics::MetricsReport::compute(
                 query,
                 d.conversations.values(),
-                d.messages.values(),
+                d.messages.values().map(Box::as_ref),
             ),
             None => inbox_core::metrics::MetricsReport::default(),
         })
@@ -73,7 +73,7 @@ impl Reports for MemoryStore {
         Ok(self.with_tenant(tenant, |d| {
             inbox_core::pricing::MessageTally::count(
                 query,
-                d.messages.values(),
+                d.messages.values().map(Box::as_ref),
                 |c| d.conversations.get(c),
                 |k| d.contacts.get(k),
             )
@@ -124,6 +124,7 @@ impl Reports for MemoryStore {
                 let messages = d
                     .messages
                     .values()
+                    .map(Box::as_ref)
                     .filter_map(|m| d.conversations.get(&m.conversation).map(|c| (m, c)));
                 snapshot.in_doubt = LiveSnapshot::count_in_doubt(query, messages);
                 snapshot
