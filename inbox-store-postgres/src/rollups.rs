@@ -86,9 +86,8 @@ async fn buckets(
     shape: &Shape,
     buckets: &[(Level, i64)],
 ) -> Result<Tally> {
-    let mut tally = Tally::default();
     if buckets.is_empty() {
-        return Ok(tally);
+        return Ok(Tally::default());
     }
     let levels: Vec<&str> = buckets.iter().map(|(l, _)| l.as_str()).collect();
     let starts: Vec<i64> = buckets.iter().map(|(_, s)| *s).collect();
@@ -111,10 +110,11 @@ async fn buckets(
     .fetch_all(&mut *conn)
     .await
     .map_err(|e| db("report rollups", e))?;
-    for r in rows {
-        tally.merge(&decode::<Tally>(r.get(0))?, 1);
-    }
-    Ok(tally)
+    let tallies = rows
+        .iter()
+        .map(|r| decode::<Tally>(r.get(0)))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Tally::sum(&tallies))
 }
 
 /// Sums what changed: takes away the recorded contribution of every

@@ -70,6 +70,36 @@ impl Histogram {
         self.0 = out;
     }
 
+    /// The sum of many histograms at once: every pair gathered, sorted
+    /// once (each part is already sorted, so the sort merges runs) and
+    /// counts of one value added. Equal to merging them one by one, but
+    /// each pair is moved once instead of once per later merge.
+    ///
+    /// ```
+    /// use inbox_core::metrics::rollup::Histogram;
+    /// let (mut a, mut b) = (Histogram::default(), Histogram::default());
+    /// a.add(10, 2);
+    /// b.add(10, -2);
+    /// b.add(5, 1);
+    /// assert_eq!(Histogram::sum([&a, &b]).pairs(), &[(5, 1)]);
+    /// ```
+    pub fn sum<'a>(parts: impl IntoIterator<Item = &'a Histogram>) -> Histogram {
+        let mut pairs: Vec<(i64, i64)> = parts
+            .into_iter()
+            .flat_map(|h| h.0.iter().copied())
+            .collect();
+        pairs.sort_by_key(|(v, _)| *v);
+        let mut out: Vec<(i64, i64)> = Vec::with_capacity(pairs.len());
+        for (v, n) in pairs {
+            match out.last_mut() {
+                Some(last) if last.0 == v => last.1 += n,
+                _ => out.push((v, n)),
+            }
+        }
+        out.retain(|(_, n)| *n != 0);
+        Histogram(out)
+    }
+
     /// How many values.
     pub fn count(&self) -> i64 {
         self.0.iter().map(|(_, n)| n).sum()
