@@ -84,6 +84,6 @@ pub use inbox_core::Secret;
 pub use signature::{sign, verify_signature, SIGNATURE_HEADER};
 pub use webhook::{
     decode_webhook, AppSecrets, BoundSecret, ConversationInfo, Decoded, DecodedMessage,
-    DecodedSignal, DecodedStatus, IngestSummary, MetaError, PricingInfo, Webhook, WebhookConfig,
-    WebhookResponse, WhatsAppDecoder, SOURCE,
+    DecodedSignal, DecodedStatus, IngestSummary, MetaError, PricingInfo, RawItem, Webhook,
+    WebhookConfig, WebhookResponse, WhatsAppDecoder, SOURCE,
 };

@@ -162,7 +162,7 @@ pub(crate) fn decode_calls_value(
                     raw_type: "call".into(),
                     message,
                     errors: Vec::new(),
-                    raw: kept,
+                    raw: kept.into(),
                 })),
                 Err(reason) => Decoded::Invalid {
                     field: "calls".into(),

@@ -15,7 +15,7 @@ use inbox_core::{
     InboundStatus, StandbyCopy,
 };
 
-use super::raw::ItemContext;
+use super::raw::{ItemContext, RawItem};
 use super::wire::*;
 use crate::error::WhatsAppError;
 
@@ -75,7 +75,7 @@ pub struct DecodedMessage {
     /// The message as received, as a webhook body of its own (with its
     /// metadata and contact): what a dead letter keeps if the inbox refuses
     /// it.
-    pub raw: String,
+    pub raw: RawItem,
 }
 
 /// Conversation object of a status (pricing era before per-message pricing).
@@ -147,7 +147,7 @@ pub struct DecodedStatus {
     pub errors: Vec<MetaError>,
     /// The status as received, as a webhook body of its own (see
     /// [`DecodedMessage::raw`]).
-    pub raw: String,
+    pub raw: RawItem,
 }
 
 impl DecodedStatus {
@@ -337,9 +337,126 @@ pub fn decode_webhook(
     body: &[u8],
     received_at: DateTime<Utc>,
 ) -> Result<Vec<Decoded>, WhatsAppError> {
-    match decode_one_pass(body, received_at) {
+    match decode_typed(body, received_at).or_else(|| decode_one_pass(body, received_at)) {
         Some(items) => Ok(items),
         None => decode_in_parts(body, received_at),
+    }
+}
+
+/// What Meta names the object of the webhooks of WhatsApp accounts.
+const WABA_OBJECT: &str = "whatsapp_business_account";
+
+/// [`decode_webhook`] in one pass over the body, items included, for a
+/// body whose `messages` values read whole ([`TypedValue`]) and whose
+/// every message and status the inbox can take; `None` for any other.
+/// Each item's raw text is made only when asked for ([`RawItem`]).
+pub(super) fn decode_typed(body: &[u8], received_at: DateTime<Utc>) -> Option<Vec<Decoded>> {
+    // The text checked once, not each string as it is read.
+    let text = std::str::from_utf8(body).ok()?;
+    let envelope: OnePassEnvelope<'_, TypedValue<'_>> = serde_json::from_str(text).ok()?;
+    if envelope.object.as_deref() != Some(WABA_OBJECT) {
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut source = Source {
+        body,
+        at: received_at,
+        shared: None,
+    };
+    for entry in envelope.entry? {
+        for change in entry.changes {
+            let field = change.field.unwrap_or_default();
+            let waba = entry.id.as_deref();
+            let raw = match change.value {
+                Some(ChangeValue::Parts(value)) => {
+                    decode_typed_value(waba, &field, value, &mut source, &mut out)?;
+                    continue;
+                }
+                Some(ChangeValue::Raw(raw)) => Some(raw),
+                None => None,
+            };
+            let (time, field) = (entry.time.as_ref(), field.into_owned());
+            decode_change(waba, time, field, raw, received_at, &mut out);
+        }
+    }
+    Some(out)
+}
+
+/// The body [`decode_typed`] reads: what its items' raw texts are made
+/// from, shared by them once one asks for it.
+struct Source<'b> {
+    body: &'b [u8],
+    at: DateTime<Utc>,
+    shared: Option<std::sync::Arc<[u8]>>,
+}
+
+impl Source<'_> {
+    /// The raw text of item `index` of what the body decodes to.
+    fn item(&mut self, index: usize) -> RawItem {
+        let body = self.shared.get_or_insert_with(|| self.body.into()).clone();
+        RawItem::in_body(body, self.at, index)
+    }
+}
+
+/// Decodes a `messages` value read whole (errors, messages, statuses)
+/// into `out`; `None` where [`decode_value`] would decode it otherwise
+/// than this does: echoes, items without a number, an item refused.
+fn decode_typed_value(
+    waba_id: Option<&str>,
+    field: &str,
+    value: TypedValue<'_>,
+    source: &mut Source<'_>,
+    out: &mut Vec<Decoded>,
+) -> Option<()> {
+    if !value.message_echoes.is_empty() {
+        return None;
+    }
+    let phone_number_id = value.metadata.and_then(|m| m.phone_number_id);
+    for e in &value.errors {
+        out.push(Decoded::Error {
+            phone_number_id: phone_number_id.clone(),
+            error: e.into(),
+        });
+    }
+    let Some(pnid) = phone_number_id else {
+        return (value.messages.is_empty() && value.statuses.is_empty()).then_some(());
+    };
+    let ctx = ValueContext {
+        item: ItemContext {
+            waba_id,
+            metadata: None,
+            field,
+        },
+        pnid: &pnid,
+        contacts: &value.contacts,
+        raw_contacts: &[],
+        received_at: source.at,
+    };
+    for item in value.messages {
+        let (head, body) = item.split();
+        let mut message = message_of(&ctx, head, Ok(body), Party::Sender).1.ok()?;
+        message.raw = source.item(out.len());
+        out.push(Decoded::Message(message));
+    }
+    for s in value.statuses {
+        let mut status = status_of(&ctx, s).ok()?;
+        status.raw = source.item(out.len());
+        out.push(Decoded::Status(status));
+    }
+    Some(())
+}
+
+/// The raw text of the message or status `index` of what `body`, received
+/// at `at`, decodes to, as [`decode_in_parts`] makes it (the whole body
+/// where that item is not one, which [`decode_typed`] never asks for).
+pub(super) fn raw_of_item(body: &[u8], at: DateTime<Utc>, index: usize) -> String {
+    let items = decode_in_parts(body, at).unwrap_or_default();
+    match items.into_iter().nth(index) {
+        Some(Decoded::Message(m) | Decoded::Echo(m) | Decoded::Standby { message: m, .. }) => {
+            m.raw.into_string()
+        }
+        Some(Decoded::Status(s)) => s.raw.into_string(),
+        _ => String::from_utf8_lossy(body).into_owned(),
     }
 }
 
@@ -347,14 +464,14 @@ pub fn decode_webhook(
 /// part reads ([`OnePassEnvelope`]); `None` for any other, which
 /// [`decode_in_parts`] decodes.
 pub(super) fn decode_one_pass(body: &[u8], received_at: DateTime<Utc>) -> Option<Vec<Decoded>> {
-    let envelope: OnePassEnvelope<'_> = serde_json::from_slice(body).ok()?;
-    if envelope.object.as_deref() != Some("whatsapp_business_account") {
+    let envelope: OnePassEnvelope<'_, ValueParts<'_>> = serde_json::from_slice(body).ok()?;
+    if envelope.object.as_deref() != Some(WABA_OBJECT) {
         return None;
     }
     let mut out = Vec::new();
     for entry in envelope.entry? {
         for change in entry.changes {
-            let field = change.field.unwrap_or_default();
+            let field = change.field.unwrap_or_default().into_owned();
             let waba = entry.id.as_deref();
             match change.value {
                 Some(ChangeValue::Parts(parts)) => {
@@ -385,7 +502,10 @@ pub(super) fn decode_one_pass(body: &[u8], received_at: DateTime<Utc>) -> Option
 
 /// [`decode_webhook`] reading the envelope, then each change's value, then
 /// each item, each on its own: every body, and every error.
-fn decode_in_parts(body: &[u8], received_at: DateTime<Utc>) -> Result<Vec<Decoded>, WhatsAppError> {
+pub(super) fn decode_in_parts(
+    body: &[u8],
+    received_at: DateTime<Utc>,
+) -> Result<Vec<Decoded>, WhatsAppError> {
     let envelope: Envelope<'_> = serde_json::from_slice(body).map_err(|e| {
         if e.is_syntax() || e.is_eof() {
             WhatsAppError::InvalidJson(e.to_string())
@@ -678,7 +798,7 @@ fn read_parts(v: ValueParts<'_>) -> Option<(MessagesValue<'_>, RawParts<'_>)> {
 struct ValueContext<'a> {
     item: ItemContext<'a>,
     pnid: &'a str,
-    contacts: &'a [WireContact],
+    contacts: &'a [WireContact<'a>],
     raw_contacts: &'a [&'a RawValue],
     received_at: DateTime<Utc>,
 }
@@ -710,23 +830,20 @@ impl ValueContext<'_> {
 
     /// An item's id and time as the inbox needs them: an id that is not
     /// blank (`no_id` says what is missing when it is) and a timestamp a
-    /// date can hold (the time received when there is none); or the item
-    /// refused for the first that is not.
+    /// date can hold (the time received when there is none); or why the
+    /// item is refused, for the first that is not.
     fn id_and_time(
         &self,
-        field: &str,
         id: Option<String>,
         no_id: &str,
         timestamp: Option<&str>,
-        raw_item: &str,
-    ) -> Result<(String, DateTime<Utc>), Decoded> {
-        let refuse = |reason| self.invalid(field, reason, raw_item.to_string());
+    ) -> Result<(String, DateTime<Utc>), InboundRefusal> {
         let Some(id) = id.filter(|s| !s.trim().is_empty()) else {
-            return Err(refuse(InboundRefusal::InvalidExternalId {
+            return Err(InboundRefusal::InvalidExternalId {
                 detail: no_id.into(),
-            }));
+            });
         };
-        let timestamp = item_timestamp(timestamp, self.received_at).map_err(refuse)?;
+        let timestamp = item_timestamp(timestamp, self.received_at)?;
         Ok((id, timestamp))
     }
 }
@@ -817,8 +934,64 @@ fn decode_message(
             }
         },
     };
+    let (contact_at, built) = message_of(ctx, head, body, party);
+    let raw_item = ctx.item.item(
+        contact_at.and_then(|i| ctx.raw_contacts.get(i).copied()),
+        key,
+        kept,
+    );
+    match built {
+        Ok(mut message) => {
+            message.raw = raw_item.into();
+            Decoded::Message(message)
+        }
+        Err(reason) => ctx.invalid(field, reason, raw_item),
+    }
+}
+
+/// The message of `head` and `body` whose customer is `party` (its raw
+/// text left empty), or why the inbox cannot take it; with the index of
+/// its customer's contact in the value's contacts.
+fn message_of(
+    ctx: &ValueContext<'_>,
+    head: MessageHead<'_>,
+    body: Result<MessageBody, serde_json::Error>,
+    party: Party,
+) -> (Option<usize>, Result<Box<DecodedMessage>, InboundRefusal>) {
+    let (contact_at, message) = inbound_of(ctx, &head, body, party);
+    let decoded = message.map(|(message, raw_type, known)| {
+        let wa_type = match known {
+            true => raw_type.clone(),
+            false => "unsupported".into(),
+        };
+        let errors = head.errors.iter().map(MetaError::from).collect();
+        let waba_id = ctx.item.waba_id.map(str::to_string);
+        let raw = RawItem::from(String::new());
+        Box::new(DecodedMessage {
+            waba_id,
+            wa_type,
+            raw_type,
+            message,
+            errors,
+            raw,
+        })
+    });
+    (contact_at, decoded)
+}
+
+/// [`message_of`]'s inbound message, raw type and whether this decoder
+/// knows the type.
+type Inbound = Result<(InboundMessage, String, bool), InboundRefusal>;
+
+/// The inbound message of [`message_of`].
+fn inbound_of(
+    ctx: &ValueContext<'_>,
+    head: &MessageHead<'_>,
+    body: Result<MessageBody, serde_json::Error>,
+    party: Party,
+) -> (Option<usize>, Inbound) {
     // Identity: the customer, completed from the contacts array.
-    let (wa_id, user_id) = party.ids(&head);
+    let (wa_id, user_id) = party.ids(head);
     let contact_at = ctx
         .contacts
         .iter()
@@ -828,17 +1001,12 @@ fn decode_message(
         })
         .or((ctx.contacts.len() == 1).then_some(0));
     let contact = contact_at.and_then(|i| ctx.contacts.get(i));
-    let raw_item = ctx.item.item(
-        contact_at.and_then(|i| ctx.raw_contacts.get(i).copied()),
-        key,
-        kept,
-    );
     let no_id = "the message has no id";
     let time = head.timestamp.as_deref();
     let id = head.id.as_deref().map(str::to_string);
-    let (external_id, timestamp) = match ctx.id_and_time(field, id, no_id, time, &raw_item) {
+    let (external_id, timestamp) = match ctx.id_and_time(id, no_id, time) {
         Ok(checked) => checked,
-        Err(refused) => return refused,
+        Err(reason) => return (contact_at, Err(reason)),
     };
     let raw_type = head
         .kind
@@ -857,16 +1025,16 @@ fn decode_message(
     let from = ContactIdentity {
         wa_id: wa_id
             .map(str::to_string)
-            .or_else(|| contact.and_then(|c| c.wa_id.clone())),
+            .or_else(|| contact.and_then(|c| c.wa_id.as_deref().map(str::to_string))),
         user_id: user_id
             .map(str::to_string)
-            .or_else(|| contact.and_then(|c| c.user_id.clone())),
+            .or_else(|| contact.and_then(|c| c.user_id.as_deref().map(str::to_string))),
         parent_user_id: head
             .to_parent_user_id
             .as_deref()
             .filter(|_| party == Party::Recipient)
             .map(str::to_string)
-            .or_else(|| contact.and_then(|c| c.parent_user_id.clone())),
+            .or_else(|| contact.and_then(|c| c.parent_user_id.as_deref().map(str::to_string))),
     };
     let context = ReplyContext {
         reply_to: head.context.as_ref().and_then(|c| c.id.clone()),
@@ -888,29 +1056,16 @@ fn decode_message(
         from,
         profile_name: contact
             .and_then(|c| c.profile.as_ref())
-            .and_then(|p| p.name.clone()),
+            .and_then(|p| p.name.as_deref().map(str::to_string)),
         username: contact
             .and_then(|c| c.profile.as_ref())
-            .and_then(|p| p.username.clone()),
+            .and_then(|p| p.username.as_deref().map(str::to_string)),
         timestamp,
         content,
         context,
     };
-    if let Err(reason) = message.validate() {
-        return ctx.invalid(field, reason, raw_item);
-    }
-    Decoded::Message(Box::new(DecodedMessage {
-        waba_id: ctx.item.waba_id.map(str::to_string),
-        wa_type: if known {
-            raw_type.clone()
-        } else {
-            "unsupported".into()
-        },
-        raw_type,
-        message,
-        errors: head.errors.iter().map(MetaError::from).collect(),
-        raw: raw_item,
-    }))
+    let checked = message.validate().map(|()| (message, raw_type, known));
+    (contact_at, checked)
 }
 
 fn media(kind: MediaKind, m: WireMedia) -> Content {
@@ -1128,12 +1283,21 @@ fn decode_status(ctx: &ValueContext<'_>, raw: &RawValue) -> Decoded {
         Ok(s) => s,
         Err(refused) => return refused,
     };
+    match status_of(ctx, s) {
+        Ok(mut status) => {
+            status.raw = raw_item.into();
+            Decoded::Status(status)
+        }
+        Err(reason) => ctx.invalid("statuses", reason, raw_item),
+    }
+}
+
+/// The status `s` (its raw text left empty), or why the inbox cannot take
+/// it.
+fn status_of(ctx: &ValueContext<'_>, s: WireStatus) -> Result<Box<DecodedStatus>, InboundRefusal> {
     let no_id = "the status names no message id";
     let time = s.timestamp.as_deref();
-    let (external_id, timestamp) = match ctx.id_and_time("statuses", s.id, no_id, time, &raw_item) {
-        Ok(checked) => checked,
-        Err(refused) => return refused,
-    };
+    let (external_id, timestamp) = ctx.id_and_time(s.id, no_id, time)?;
     let raw_status = s.status.unwrap_or_default();
     let status = match raw_status.as_str() {
         "sent" => Some(DeliveryStatus::Sent),
@@ -1167,12 +1331,12 @@ fn decode_status(ctx: &ValueContext<'_>, raw: &RawValue) -> Decoded {
             kind: p.kind,
         }),
         errors: s.errors.iter().map(MetaError::from).collect(),
-        raw: raw_item,
+        raw: RawItem::from(String::new()),
     };
     if let Some(Err(reason)) = decoded.to_inbound().map(|i| i.validate()) {
-        return ctx.invalid("statuses", reason, decoded.raw);
+        return Err(reason);
     }
-    Decoded::Status(Box::new(decoded))
+    Ok(Box::new(decoded))
 }
 
 /// A customer's answer to a request to call them.

@@ -163,13 +163,28 @@ impl Webhook {
             }
             None => self.verify_per_number(signature, body, received_at)?,
         };
-        if let Some(n) = named_numbers(&items)
-            .into_iter()
-            .find(|n| !self.config.secrets.covers(n))
-        {
+        if let Some(n) = self.first_not_covered(&items) {
             return Err(WhatsAppError::NumberNotAllowed(n.to_string()));
         }
         Ok(items)
+    }
+
+    /// The first number (in order) the items name that this webhook does
+    /// not speak for. Items of one value name the same number: each is
+    /// looked up once however many items name it.
+    fn first_not_covered<'i>(&self, items: &'i [Decoded]) -> Option<&'i str> {
+        let mut last = None;
+        let mut first: Option<&str> = None;
+        for n in items.iter().filter_map(named_number) {
+            if last == Some(n) {
+                continue;
+            }
+            last = Some(n);
+            if first.is_none_or(|f| n < f) && !self.config.secrets.covers(n) {
+                first = Some(n);
+            }
+        }
+        first
     }
 
     /// Per-number secrets: the body must be read to know the numbers, but
@@ -269,27 +284,29 @@ impl Webhook {
 
 /// The phone number ids a webhook's items name, each once.
 fn named_numbers(items: &[Decoded]) -> BTreeSet<&str> {
-    items
-        .iter()
-        .filter_map(|d| match d {
-            Decoded::Message(m) => Some(m.message.phone_number_id.as_str()),
-            Decoded::Status(s) => Some(s.phone_number_id.as_str()),
-            Decoded::Preference(p) => Some(p.phone_number_id.as_str()),
-            Decoded::Echo(m) | Decoded::Standby { message: m, .. } => {
-                Some(m.message.phone_number_id.as_str())
-            }
-            Decoded::Handover { handover, .. } => Some(handover.phone_number_id.as_str()),
-            Decoded::AppContact(a) => Some(a.phone_number_id.as_str()),
-            Decoded::History { history, .. } => Some(history.phone_number_id.as_str()),
-            Decoded::Error {
-                phone_number_id, ..
-            }
-            | Decoded::Invalid {
-                phone_number_id, ..
-            } => phone_number_id.as_deref(),
-            Decoded::Ignored { .. } | Decoded::Signal(_) => None,
-        })
-        .collect()
+    items.iter().filter_map(named_number).collect()
+}
+
+/// The phone number id an item names, if it names one.
+fn named_number(item: &Decoded) -> Option<&str> {
+    match item {
+        Decoded::Message(m) => Some(m.message.phone_number_id.as_str()),
+        Decoded::Status(s) => Some(s.phone_number_id.as_str()),
+        Decoded::Preference(p) => Some(p.phone_number_id.as_str()),
+        Decoded::Echo(m) | Decoded::Standby { message: m, .. } => {
+            Some(m.message.phone_number_id.as_str())
+        }
+        Decoded::Handover { handover, .. } => Some(handover.phone_number_id.as_str()),
+        Decoded::AppContact(a) => Some(a.phone_number_id.as_str()),
+        Decoded::History { history, .. } => Some(history.phone_number_id.as_str()),
+        Decoded::Error {
+            phone_number_id, ..
+        }
+        | Decoded::Invalid {
+            phone_number_id, ..
+        } => phone_number_id.as_deref(),
+        Decoded::Ignored { .. } | Decoded::Signal(_) => None,
+    }
 }
 
 fn sha2_digest(bytes: &[u8]) -> hmac::digest::Output<sha2::Sha256> {

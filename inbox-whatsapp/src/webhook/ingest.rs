@@ -13,6 +13,7 @@ use inbox_core::{
 
 use super::decode::{Decoded, DecodedMessage};
 use super::handler::IngestSummary;
+use super::raw::RawItem;
 use super::replay::SOURCE;
 use super::signals::DecodedSignal;
 use crate::error::WhatsAppError;
@@ -25,7 +26,7 @@ pub(crate) struct Delivery<'a> {
     now: DateTime<Utc>,
     summary: IngestSummary,
     /// Consecutive statuses, with their raw items, ingested together.
-    statuses: Vec<(InboundStatus, String)>,
+    statuses: Vec<(InboundStatus, RawItem)>,
     /// Whether the webhook speaks for a number of an account named by an
     /// account-level item (none: for no number).
     speaks_for: Option<&'a (dyn Fn(&str) -> bool + Sync)>,
@@ -62,7 +63,10 @@ impl<'a> Delivery<'a> {
                     reason,
                     raw,
                     ..
-                } => self.dead_letter(phone_number_id, raw, reason).await?,
+                } => {
+                    self.dead_letter(phone_number_id, raw.into(), reason)
+                        .await?
+                }
                 Decoded::Status(s) => match s.to_inbound() {
                     Some(status) => self.statuses.push((status, s.raw)),
                     None => self.summary.statuses_ignored += 1,
@@ -83,12 +87,13 @@ impl<'a> Delivery<'a> {
                     self.flush_statuses().await?;
                     let pnid = Some(a.phone_number_id.clone());
                     let raw = super::app_state::webhook_of(&a);
-                    self.event(pnid, InboundEvent::AppContact(*a), raw).await?;
+                    self.event(pnid, InboundEvent::AppContact(*a), raw.into())
+                        .await?;
                 }
                 Decoded::History { history, raw } => {
                     self.flush_statuses().await?;
                     let pnid = Some(history.phone_number_id.clone());
-                    self.event(pnid, InboundEvent::History(*history), raw)
+                    self.event(pnid, InboundEvent::History(*history), raw.into())
                         .await?;
                 }
                 Decoded::Signal(signal) => {
@@ -98,7 +103,7 @@ impl<'a> Delivery<'a> {
                 Decoded::Handover { handover, raw } => {
                     self.flush_statuses().await?;
                     let pnid = Some(handover.phone_number_id.clone());
-                    self.event(pnid, InboundEvent::Handover(*handover), raw)
+                    self.event(pnid, InboundEvent::Handover(*handover), raw.into())
                         .await?;
                 }
             }
@@ -133,7 +138,7 @@ impl<'a> Delivery<'a> {
         &mut self,
         pnid: Option<String>,
         event: InboundEvent,
-        raw: String,
+        raw: RawItem,
     ) -> Result<(), WhatsAppError> {
         // The decoder made the other checks; the inbox makes them all again
         // (it cannot know who decoded the item) but answers a refusal as
@@ -169,7 +174,7 @@ impl<'a> Delivery<'a> {
                 signal: s.signal.clone(),
                 timestamp: s.timestamp,
             });
-            self.event(pnid, event, s.raw.clone()).await?;
+            self.event(pnid, event, s.raw.clone().into()).await?;
         }
         Ok(())
     }
@@ -201,7 +206,8 @@ impl<'a> Delivery<'a> {
     async fn preference(&mut self, p: InboundPreference) -> Result<(), WhatsAppError> {
         let pnid = Some(p.phone_number_id.clone());
         let raw = super::preferences::webhook_of(&p);
-        self.event(pnid, InboundEvent::Preference(p), raw).await
+        self.event(pnid, InboundEvent::Preference(p), raw.into())
+            .await
     }
 
     /// Ingests the statuses gathered so far, together. Refused ones become
@@ -246,7 +252,7 @@ impl<'a> Delivery<'a> {
     async fn dead_letter(
         &mut self,
         phone_number_id: Option<String>,
-        raw: String,
+        raw: RawItem,
         reason: InboundRefusal,
     ) -> Result<(), WhatsAppError> {
         let put = self
@@ -254,7 +260,7 @@ impl<'a> Delivery<'a> {
             .record_dead_letter(RefusedItem {
                 source: SOURCE.into(),
                 phone_number_id: phone_number_id.clone(),
-                raw,
+                raw: raw.into_string(),
                 reason,
                 received_at: self.received_at,
             })

@@ -26,5 +26,6 @@ pub use decode::{
     PricingInfo,
 };
 pub use handler::{IngestSummary, Webhook, WebhookResponse};
+pub use raw::RawItem;
 pub use replay::{WhatsAppDecoder, SOURCE};
 pub use signals::DecodedSignal;

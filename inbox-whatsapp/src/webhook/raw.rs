@@ -4,7 +4,78 @@
 //! original. Built from the received text, byte for byte, so a redelivered
 //! webhook yields the same items.
 
+use chrono::{DateTime, Utc};
 use serde_json::value::RawValue;
+use std::borrow::Cow;
+use std::sync::Arc;
+
+/// An item as received, as a webhook body of its own holding just that
+/// item, with the metadata and contact it came with (what a dead letter
+/// keeps if the inbox refuses it). Made from the received body only when
+/// asked for: most items are never refused.
+#[derive(Clone)]
+pub struct RawItem(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    /// The text, made.
+    Text(String),
+    /// Item `index` of what the body decodes to, received at `at`.
+    InBody {
+        body: Arc<[u8]>,
+        at: DateTime<Utc>,
+        index: usize,
+    },
+}
+
+impl RawItem {
+    /// Item `index` of what `body`, received at `at`, decodes to.
+    pub(crate) fn in_body(body: Arc<[u8]>, at: DateTime<Utc>, index: usize) -> Self {
+        Self(Repr::InBody { body, at, index })
+    }
+
+    /// The text: a webhook body of its own.
+    pub fn text(&self) -> Cow<'_, str> {
+        match &self.0 {
+            Repr::Text(t) => Cow::Borrowed(t),
+            Repr::InBody { body, at, index } => {
+                Cow::Owned(super::decode::raw_of_item(body, *at, *index))
+            }
+        }
+    }
+
+    /// The text, owned.
+    pub fn into_string(self) -> String {
+        match self.0 {
+            Repr::Text(t) => t,
+            other => Self(other).text().into_owned(),
+        }
+    }
+}
+
+impl From<String> for RawItem {
+    fn from(text: String) -> Self {
+        Self(Repr::Text(text))
+    }
+}
+
+impl PartialEq for RawItem {
+    fn eq(&self, other: &Self) -> bool {
+        self.text() == other.text()
+    }
+}
+
+impl std::fmt::Debug for RawItem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.text().fmt(f)
+    }
+}
+
+impl std::fmt::Display for RawItem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text())
+    }
+}
 
 /// A webhook body with one `messages` change whose value is `value` (raw
 /// JSON text).

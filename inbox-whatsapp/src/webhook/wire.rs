@@ -35,62 +35,70 @@ pub(crate) struct Change<'a> {
 /// The envelope read in one pass: [`Envelope`], except that a change's
 /// value of a field whose items it holds (`messages`,
 /// `smb_message_echoes`), when the field comes before it, is read there
-/// and then ([`ValueParts`]) rather than kept as received and read again.
-/// Where it fails the envelope is read as [`Envelope`] reads it.
+/// and then as `P` ([`ValueParts`], or [`TypedValue`]) rather than kept as
+/// received and read again. Where it fails the envelope is read another
+/// way.
 #[derive(Deserialize)]
-pub(crate) struct OnePassEnvelope<'a> {
-    pub object: Option<String>,
+#[serde(bound(deserialize = "P: Deserialize<'de>"))]
+pub(crate) struct OnePassEnvelope<'a, P> {
     #[serde(borrow)]
-    pub entry: Option<Vec<OnePassEntry<'a>>>,
+    pub object: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub entry: Option<Vec<OnePassEntry<'a, P>>>,
 }
 
 /// [`Entry`] of a [`OnePassEnvelope`].
 #[derive(Deserialize)]
-pub(crate) struct OnePassEntry<'a> {
-    #[serde(default, deserialize_with = "string_or_number")]
-    pub id: Option<String>,
+#[serde(bound(deserialize = "P: Deserialize<'de>"))]
+pub(crate) struct OnePassEntry<'a, P> {
+    #[serde(default, borrow, deserialize_with = "cow_string_or_number")]
+    pub id: Option<Cow<'a, str>>,
     #[serde(default)]
     pub time: Option<serde_json::Value>,
     #[serde(default, borrow)]
-    pub changes: Vec<OnePassChange<'a>>,
+    pub changes: Vec<OnePassChange<'a, P>>,
 }
 
 /// [`Change`] of a [`OnePassEnvelope`].
-pub(crate) struct OnePassChange<'a> {
-    pub field: Option<String>,
-    pub value: Option<ChangeValue<'a>>,
+pub(crate) struct OnePassChange<'a, P> {
+    pub field: Option<Cow<'a, str>>,
+    pub value: Option<ChangeValue<'a, P>>,
 }
 
 /// A change's value: as received, or read.
-pub(crate) enum ChangeValue<'a> {
+pub(crate) enum ChangeValue<'a, P> {
     /// As received.
     Raw(&'a RawValue),
     /// The value of a field that holds items, read.
-    Parts(ValueParts<'a>),
+    Parts(P),
 }
 
-impl<'de: 'a, 'a> Deserialize<'de> for OnePassChange<'a> {
+impl<'de: 'a, 'a, P: Deserialize<'de>> Deserialize<'de> for OnePassChange<'a, P> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> de::Visitor<'de> for V<'a> {
-            type Value = OnePassChange<'a>;
+        struct V<'a, P>(std::marker::PhantomData<(&'a (), P)>);
+        impl<'de: 'a, 'a, P: Deserialize<'de>> de::Visitor<'de> for V<'a, P> {
+            type Value = OnePassChange<'a, P>;
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str("a change")
             }
             fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut field: Option<Option<String>> = None;
-                let mut value: Option<Option<ChangeValue<'a>>> = None;
+                let mut field: Option<Option<Cow<'a, str>>> = None;
+                let mut value: Option<Option<ChangeValue<'a, P>>> = None;
                 while let Some(key) = map.next_key::<Cow<'de, str>>()? {
                     match key.as_ref() {
-                        "field" if field.is_none() => field = Some(map.next_value()?),
+                        "field" if field.is_none() => {
+                            field = Some(
+                                map.next_value::<Option<BorrowedOrOwned<'a>>>()?
+                                    .map(|f| f.0),
+                            )
+                        }
                         "value" if value.is_none() => {
                             let holds_items = matches!(
                                 field.as_ref().and_then(Option::as_deref),
                                 Some("messages" | "smb_message_echoes")
                             );
                             value = Some(if holds_items {
-                                map.next_value::<Option<ValueParts<'a>>>()?
-                                    .map(ChangeValue::Parts)
+                                map.next_value::<Option<P>>()?.map(ChangeValue::Parts)
                             } else {
                                 map.next_value::<Option<&'a RawValue>>()?
                                     .map(ChangeValue::Raw)
@@ -115,8 +123,8 @@ impl<'de: 'a, 'a> Deserialize<'de> for OnePassChange<'a> {
 #[derive(Deserialize)]
 pub(crate) struct MessagesValue<'a> {
     pub metadata: Option<Metadata>,
-    #[serde(default)]
-    pub contacts: Vec<WireContact>,
+    #[serde(default, borrow)]
+    pub contacts: Vec<WireContact<'a>>,
     #[serde(default, borrow)]
     pub messages: Vec<&'a RawValue>,
     #[serde(default, borrow)]
@@ -154,6 +162,28 @@ pub(crate) struct ValueParts<'a> {
     pub errors: Vec<WireError>,
 }
 
+/// A `messages` value read whole in one pass, its items as they decode
+/// ([`MessageItem`], [`WireStatus`]). Where it fails (an item not of that
+/// shape, a key repeated), the value is read as [`ValueParts`] reads it.
+#[derive(Deserialize)]
+pub(crate) struct TypedValue<'a> {
+    pub metadata: Option<Metadata>,
+    #[serde(default, borrow)]
+    pub contacts: Vec<WireContact<'a>>,
+    #[serde(default, borrow)]
+    pub messages: Vec<MessageItem<'a>>,
+    #[serde(default)]
+    pub statuses: Vec<WireStatus>,
+    #[serde(default, borrow)]
+    pub message_echoes: Vec<&'a RawValue>,
+    /// Not used outside `standby`, but read as the other readings read it
+    /// (once, any JSON).
+    #[serde(default, borrow, rename = "standby")]
+    pub _standby: Option<&'a RawValue>,
+    #[serde(default)]
+    pub errors: Vec<WireError>,
+}
+
 /// The raw parts of a `messages` value an item is kept with.
 #[derive(Deserialize, Default)]
 pub(crate) struct RawParts<'a> {
@@ -169,21 +199,29 @@ pub(crate) struct Metadata {
     pub phone_number_id: Option<String>,
 }
 
+/// A customer of a `messages` value (borrowed from the body where no
+/// escape forces a copy).
 #[derive(Deserialize)]
-pub(crate) struct WireContact {
-    pub profile: Option<Profile>,
-    #[serde(default, deserialize_with = "string_or_number")]
-    pub wa_id: Option<String>,
-    pub user_id: Option<String>,
+pub(crate) struct WireContact<'a> {
+    #[serde(borrow)]
+    pub profile: Option<Profile<'a>>,
+    #[serde(default, borrow, deserialize_with = "cow_string_or_number")]
+    pub wa_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub user_id: Option<Cow<'a, str>>,
     /// The parent BSUID (`CC.ENT.…`) of linked portfolios.
-    pub parent_user_id: Option<String>,
+    #[serde(borrow)]
+    pub parent_user_id: Option<Cow<'a, str>>,
 }
 
+/// A customer's profile.
 #[derive(Deserialize)]
-pub(crate) struct Profile {
-    pub name: Option<String>,
+pub(crate) struct Profile<'a> {
+    #[serde(borrow)]
+    pub name: Option<Cow<'a, str>>,
     /// The customer's WhatsApp username (2026), if they set one.
-    pub username: Option<String>,
+    #[serde(borrow)]
+    pub username: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize, Clone)]
@@ -502,6 +540,31 @@ pub(crate) struct WirePricing {
     pub category: Option<String>,
     #[serde(rename = "type")]
     pub kind: Option<String>,
+}
+
+/// A string, borrowed from the body where no escape forces a copy.
+pub(crate) struct BorrowedOrOwned<'a>(pub Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for BorrowedOrOwned<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> de::Visitor<'de> for V {
+            type Value = Cow<'de, str>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Cow::Borrowed(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Cow::Owned(v.to_string()))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Cow::Owned(v))
+            }
+        }
+        d.deserialize_str(V).map(BorrowedOrOwned)
+    }
 }
 
 /// Accepts a string or a number (Meta sends ids and timestamps as either),

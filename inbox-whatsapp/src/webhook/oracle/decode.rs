@@ -515,7 +515,7 @@ fn decode_message(
         raw_type,
         message,
         errors: head.errors.iter().map(MetaError::from).collect(),
-        raw: raw_item,
+        raw: raw_item.into(),
     }))
 }
 
@@ -773,10 +773,10 @@ fn decode_status(ctx: &ValueContext<'_>, raw: &RawValue) -> Decoded {
             kind: p.kind,
         }),
         errors: s.errors.iter().map(MetaError::from).collect(),
-        raw: raw_item,
+        raw: raw_item.into(),
     };
     if let Some(Err(reason)) = decoded.to_inbound().map(|i| i.validate()) {
-        return ctx.invalid("statuses", reason, decoded.raw);
+        return ctx.invalid("statuses", reason, decoded.raw.into_string());
     }
     Decoded::Status(Box::new(decoded))
 }

@@ -17,18 +17,35 @@ fn at() -> DateTime<Utc> {
     Utc.timestamp_opt(1_800_000_000, 0).unwrap()
 }
 
-/// Both decoders on `body`, compared.
+/// Both decoders on `body`, compared; and each way the decoder reads a
+/// body (in one pass with its items, in one pass, in parts), where it
+/// reads it.
 fn agree(body: &[u8]) -> Result<(), String> {
-    let new = crate::webhook::decode::decode_webhook(body, at());
+    use crate::webhook::decode;
     let old = super::decode::decode_webhook(body, at());
-    match (new, old) {
-        (Ok(a), Ok(b)) if a == b => Ok(()),
-        (Err(a), Err(b)) if format!("{a:?}") == format!("{b:?}") => Ok(()),
-        (a, b) => Err(format!(
-            "body {}\n new: {a:#?}\n old: {b:#?}",
-            String::from_utf8_lossy(body)
-        )),
+    let ways = [
+        ("decode_webhook", Some(decode::decode_webhook(body, at()))),
+        ("decode_in_parts", Some(decode::decode_in_parts(body, at()))),
+        (
+            "decode_one_pass",
+            decode::decode_one_pass(body, at()).map(Ok),
+        ),
+        ("decode_typed", decode::decode_typed(body, at()).map(Ok)),
+    ];
+    for (way, new) in ways {
+        match (new, &old) {
+            (None, _) => {}
+            (Some(Ok(a)), Ok(b)) if a == *b => {}
+            (Some(Err(a)), Err(b)) if format!("{a:?}") == format!("{b:?}") => {}
+            (Some(a), b) => {
+                return Err(format!(
+                    "body {}\n {way}: {a:#?}\n old: {b:#?}",
+                    String::from_utf8_lossy(body)
+                ))
+            }
+        }
     }
+    Ok(())
 }
 
 fn fixtures() -> Vec<(String, Vec<u8>)> {
@@ -555,15 +572,22 @@ fn generated_bodies_take_both_paths() {
     use proptest::strategy::ValueTree;
     let mut runner = proptest::test_runner::TestRunner::deterministic();
     let strategy = body();
-    let (mut one_pass, n) = (0, 400);
+    let (mut one_pass, mut typed, n) = (0, 0, 400);
     for _ in 0..n {
         let body = strategy.new_tree(&mut runner).unwrap().current();
         if crate::webhook::decode::decode_one_pass(body.as_bytes(), at()).is_some() {
             one_pass += 1;
         }
+        if crate::webhook::decode::decode_typed(body.as_bytes(), at()).is_some() {
+            typed += 1;
+        }
     }
     assert!(
         (n / 5..=n * 4 / 5).contains(&one_pass),
         "{one_pass} of {n} in one pass"
+    );
+    assert!(
+        (n / 10..=n * 4 / 5).contains(&typed),
+        "{typed} of {n} in one pass with their items"
     );
 }
