@@ -170,9 +170,9 @@ pub(crate) struct TypedValue<'a> {
     pub metadata: Option<Metadata>,
     #[serde(default, borrow)]
     pub contacts: Vec<WireContact<'a>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "items")]
     pub messages: Vec<MessageItem<'a>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "items")]
     pub statuses: Vec<WireStatus>,
     #[serde(default, borrow)]
     pub message_echoes: Vec<&'a RawValue>,
@@ -540,6 +540,30 @@ pub(crate) struct WirePricing {
     pub category: Option<String>,
     #[serde(rename = "type")]
     pub kind: Option<String>,
+}
+
+/// An array of items as [`Vec`]'s own reading takes it, grown one item at
+/// a time up to four, then doubling: Meta sends one item (or a few) per
+/// value, and a vector of four large items at once is a large allocation.
+fn items<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
+    struct V<T>(std::marker::PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> de::Visitor<'de> for V<T> {
+        type Value = Vec<T>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a sequence")
+        }
+        fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+            let mut out = Vec::new();
+            while let Some(item) = seq.next_element()? {
+                if out.len() < 4 {
+                    out.reserve_exact(1);
+                }
+                out.push(item);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_seq(V(std::marker::PhantomData))
 }
 
 /// A string, borrowed from the body where no escape forces a copy.
