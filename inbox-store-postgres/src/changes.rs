@@ -557,9 +557,13 @@ pub(crate) async fn write_batch(
     // Each count is read in turn, running its CTE (CTEs nobody reads run
     // after the `SELECT`): every write of the batch comes before the
     // events, which lock the tenants' sequence rows, so a batch holds
-    // those rows for its events and its commit only. `fetch_one` reads up
-    // to the server's ready-for-query, so an error of the implicit commit
-    // is seen too.
+    // those rows for its events and its commit only. But the AFTER
+    // triggers of the tables written (live counts, report marks) run at
+    // the statement's end, after the events: the opposite order to the
+    // multi-statement paths, a deadlock PostgreSQL breaks after a second
+    // (BENCHMARKS.md, "The HTTP path under load"; not fixed yet).
+    // `fetch_one` reads up to the server's ready-for-query, so an error of
+    // the implicit commit is seen too.
     let mut q = st.checked(numbering.tail());
     let row = q
         .build()
