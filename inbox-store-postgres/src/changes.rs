@@ -138,6 +138,11 @@ impl Writer {
             return Err(Error::invalid("merge", "belongs to another tenant"));
         }
         let mut tx = self.pool.begin().await.map_err(|e| db("merge: begin", e))?;
+        sqlx::query("SELECT 1 FROM inbox_tenants WHERE tenant_id = $1 FOR NO KEY UPDATE")
+            .bind(tenant.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| db("merge: lock tenant", e))?;
         // Lock both, in id order (no deadlock with a merge the other way).
         let stored = contacts::lock_versions(&mut tx, tenant, &[&from.id, &into.id]).await?;
         for w in [&m.from, &m.into] {
@@ -557,12 +562,12 @@ pub(crate) async fn write_batch(
     // Each count is read in turn, running its CTE (CTEs nobody reads run
     // after the `SELECT`): every write of the batch comes before the
     // events, which lock the tenants' sequence rows, so a batch holds
-    // those rows for its events and its commit only. But the AFTER
-    // triggers of the tables written (live counts, report marks) run at
-    // the statement's end, after the events: the opposite order to the
-    // multi-statement paths, a deadlock PostgreSQL breaks after a second
-    // (BENCHMARKS.md, "The HTTP path under load"; not fixed yet).
-    // `fetch_one` reads up to the server's ready-for-query, so an error of
+    // those rows for its events and its commit only. The AFTER triggers
+    // of the tables written (live counts, report marks) run at the
+    // statement's end, after the events: so every path that bumps a
+    // sequence locks the tenants' rows first (`tenants_exist`), and all
+    // take their locks in one order (BENCHMARKS.md, "The HTTP path under
+    // load": the deadlock it was). `fetch_one` reads up to the server's ready-for-query, so an error of
     // the implicit commit is seen too.
     let mut q = st.checked(numbering.tail());
     let row = q

@@ -281,6 +281,11 @@ async fn update_alone(
     mutation: &MessageMutation,
 ) -> Result<Option<Event>> {
     let mut tx = pool.begin().await.map_err(|e| db("begin", e))?;
+    sqlx::query("SELECT 1 FROM inbox_tenants WHERE tenant_id = $1 FOR NO KEY UPDATE")
+        .bind(tenant.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| db("lock tenant", e))?;
     let (mut message, version) = messages::locked(&mut tx, tenant, id)
         .await?
         .ok_or_else(|| Error::not_found(Entity::Message, id))?;

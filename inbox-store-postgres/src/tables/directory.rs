@@ -165,12 +165,16 @@ pub(crate) async fn tenants(pool: &PgPool) -> Result<Vec<Tenant>> {
         .collect()
 }
 
-/// Checks that the `tenants` exist (CTE `tn`).
+/// Checks that the `tenants` exist (CTE `tn`), and locks their rows, by
+/// id: every transaction that bumps a tenant's event sequence takes that
+/// row first, so no two commits lock the same rows in opposite orders
+/// (the AFTER triggers of a one-statement batch run after its events).
 pub(crate) fn tenants_exist<'a>(st: &mut Statement<'a>, tenants: Vec<&'a str>) {
     st.check("(SELECT n FROM tn)".into(), tenants.len());
     st.cte("tn", |q| {
-        q.push("SELECT count(*) AS n FROM inbox_tenants WHERE tenant_id = ANY(");
-        q.push_bind(tenants).push("::text[])");
+        q.push("SELECT count(*) AS n FROM (SELECT 1 FROM inbox_tenants WHERE tenant_id = ANY(");
+        q.push_bind(tenants)
+            .push("::text[]) ORDER BY tenant_id FOR NO KEY UPDATE) l");
     });
 }
 
