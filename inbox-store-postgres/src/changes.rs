@@ -505,7 +505,15 @@ pub(crate) async fn write_batch(
     }
     let why = |e: Error| e.to_string();
     let mut st = Statement::new();
-    let tenants: HashSet<&str> = batch.iter().map(|(t, _)| t.as_str()).collect();
+    // Every tenant whose rows the batch writes, the mutations' too (a batch
+    // of status reports alone has no changesets): their rows are locked
+    // first, before any message.
+    let mutated = applied.map(|a| &a.changed[..]).unwrap_or(&[]);
+    let tenants: HashSet<&str> = batch
+        .iter()
+        .map(|(t, _)| t.as_str())
+        .chain(mutated.iter().map(|m| m.tenant.as_str()))
+        .collect();
     directory::tenants_exist(&mut st, tenants.into_iter().collect());
     let all_messages: Vec<&Message> = batch.iter().flat_map(|(_, ch)| &ch.messages).collect();
     if !all_messages.is_empty() {

@@ -620,6 +620,81 @@ async fn status_reports_racing_on_several_instances_never_move_a_message_back() 
     }
 }
 
+/// A batch of status reports alone (no changesets) locks the tenant's row
+/// before any message, as every path that bumps the tenant's event
+/// sequence does: while another transaction holds the tenant's row, the
+/// batch waits without holding the reply it reports on. (It once locked
+/// the replies first and the tenant's row last, the opposite order of a
+/// report applied alone, and the two deadlocked.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_batch_of_status_reports_locks_the_tenant_before_its_messages() {
+    let Some((pg, f)) = group_commit_fixture().await else {
+        return;
+    };
+    let t = f.acme();
+    seed_replies(
+        &f,
+        "wamid.order",
+        "34600000077",
+        [Some("wamid.out.0".into())].into_iter(),
+    )
+    .await;
+    let mut holder = pg.pool().begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM inbox_tenants WHERE tenant_id = $1 FOR NO KEY UPDATE")
+        .bind(t.as_str())
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    // One webhook's two reports: one unit, written by the batch statement.
+    let channel = ChannelId::new("sales").unwrap();
+    let reports: Vec<MessageUpdate> = [DeliveryStatus::Sent, DeliveryStatus::Delivered]
+        .into_iter()
+        .map(|s| status_update(&channel, None, "wamid.out.0", report(s, "wamid.out.0")))
+        .collect();
+    let (store, tenant) = (f.store.clone(), t.clone());
+    let batch = tokio::spawn(async move { store.update_messages(&tenant, &reports).await });
+    let mut waiting = 0;
+    for _ in 0..3_000 {
+        waiting = sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(pg.pool())
+        .await
+        .unwrap();
+        if waiting > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(waiting, 1, "the batch waits for the tenant's row");
+    let mut probe = pg.pool().begin().await.unwrap();
+    let reply = sqlx::query(
+        "SELECT 1 FROM inbox_messages WHERE tenant_id = $1 AND message_id = 'msg_out_0' \
+         FOR UPDATE NOWAIT",
+    )
+    .bind(t.as_str())
+    .execute(&mut *probe)
+    .await;
+    probe.rollback().await.unwrap();
+    holder.rollback().await.unwrap();
+    let results = batch.await.unwrap();
+    assert!(
+        reply.is_ok(),
+        "the waiting batch holds the reply's row: {reply:?}"
+    );
+    assert!(
+        results.iter().all(|r| matches!(r, Ok(Some(_)))),
+        "{results:?}"
+    );
+    let m = f
+        .store
+        .message(&t, &MessageId::new("msg_out_0").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(m.delivery.unwrap().status, DeliveryStatus::Delivered);
+}
+
 /// The committers and the reader keep a connection from one batch to the
 /// next; closing the store (which waits for every connection to come
 /// back) has them let go of it, so it returns, and what comes after fails
