@@ -792,16 +792,13 @@ fn nul_path(v: &serde_json::Value, path: &str) -> Option<String> {
 }
 
 fn check_json<T: Serialize>(field: &str, value: &T) -> Result<(), InboundRefusal> {
-    // Fast path: serialised, a NUL anywhere is the escape `\u0000` (a text
-    // that spells it out reads `\\u0000`, also found: the slow path then
-    // looks at the values themselves and finds none).
-    let text = serde_json::to_vec(value)
-        .map_err(|e| InboundRefusal::malformed(format!("{field}: {e}")))?;
-    if !text.windows(6).any(|w| w == b"\\u0000") {
+    // Fast path: a walk of the value's texts, nothing serialised; only a
+    // value that holds a NUL is turned into JSON to say where.
+    let malformed = |e: String| InboundRefusal::malformed(format!("{field}: {e}"));
+    if !crate::nul::has_nul(value).map_err(malformed)? {
         return Ok(());
     }
-    let v = serde_json::to_value(value)
-        .map_err(|e| InboundRefusal::malformed(format!("{field}: {e}")))?;
+    let v = serde_json::to_value(value).map_err(|e| malformed(e.to_string()))?;
     match nul_path(&v, field) {
         Some(field) => Err(InboundRefusal::ControlCharacter { field }),
         None => Ok(()),

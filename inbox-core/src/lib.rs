@@ -66,6 +66,7 @@ pub mod inbound;
 mod inbox;
 pub mod metrics;
 pub mod model;
+mod nul;
 pub mod permissions;
 pub mod ports;
 pub mod pricing;
