@@ -7,7 +7,7 @@ use sqlx::postgres::PgListener;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::wrappers::BroadcastStream;
 
@@ -16,7 +16,7 @@ use inbox_core::event::Event;
 use inbox_core::ids::TenantId;
 use inbox_core::ports::{for_tenant, BusItem, Conversations, EventBus, EventStream};
 
-use crate::error::db;
+use crate::error::{db, shared};
 use crate::store::PgStore;
 
 /// The NOTIFY channel.
@@ -42,6 +42,9 @@ enum Note {
     Live { e: Box<Event> },
 }
 
+/// Most publishes whose notifications one statement sends.
+const MAX_PUBLISHES: usize = 256;
+
 /// The empty inline note; an inline note is this with the events' JSON,
 /// separated by commas, between the brackets.
 const INLINE_ENVELOPE: &str = r#"{"k":"e","e":[]}"#;
@@ -59,12 +62,32 @@ const INLINE_ENVELOPE: &str = r#"{"k":"e","e":[]}"#;
 /// and then tells every subscriber it may have missed events
 /// ([`BusItem::Lagged`] with a count of 0): they are in the table, to catch
 /// up with [`Conversations::events_since`](inbox_core::ports::Conversations::events_since).
+///
+/// Publishes are sent together: one notifier task sends the notifications
+/// of every publish waiting while the previous statement ran, in one
+/// statement (one transaction, one round trip), in publish order, and
+/// each `publish` returns once its own are sent (or with the statement's
+/// error). Under load that is one transaction for many webhooks instead
+/// of one each. PostgreSQL delivers identical payloads sent in one
+/// transaction once: only two byte-identical live-only events published
+/// at the same moment can be that, and then one of them arrives.
 #[derive(Debug, Clone)]
 pub struct PgEventBus {
     store: PgStore,
     sender: broadcast::Sender<Item>,
     /// Notifications the listener read back from the events table.
     read_backs: Arc<AtomicU64>,
+    /// The notifier task's queue.
+    notifier: mpsc::UnboundedSender<Publish>,
+    /// Statements the notifier ran.
+    statements: Arc<AtomicU64>,
+}
+
+/// One publish's notifications, and who waits for them to be sent.
+#[derive(Debug)]
+struct Publish {
+    payloads: Vec<String>,
+    sent: oneshot::Sender<Result<()>>,
 }
 
 /// What the listener hands its local subscribers.
@@ -182,10 +205,19 @@ impl PgEventBus {
             .await
             .map_err(|e| db("event bus: listen", e))?;
         let (sender, _) = broadcast::channel(4096);
+        let (notifier, queue) = mpsc::unbounded_channel();
+        let statements = Arc::new(AtomicU64::new(0));
+        tokio::spawn(notify_in_batches(
+            store.clone(),
+            queue,
+            Arc::clone(&statements),
+        ));
         let bus = Self {
             store,
             sender,
             read_backs: Arc::default(),
+            notifier,
+            statements,
         };
         let task_bus = bus.clone();
         tokio::spawn(async move { task_bus.run(listener).await });
@@ -238,6 +270,12 @@ impl PgEventBus {
         }
     }
 
+    /// How many statements this bus has sent its publishes' notifications
+    /// with (publishes waiting at once share one).
+    pub fn notify_statements(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
+    }
+
     /// How many notifications this bus's listener has read back from the
     /// events table (stored events too large to travel in a notification).
     pub fn read_backs(&self) -> u64 {
@@ -285,25 +323,51 @@ impl PgEventBus {
             }
         }
     }
+}
 
-    async fn notify(&self, payload: String) -> Result<()> {
-        sqlx::query("SELECT pg_notify($1, $2)")
+/// The notifier task: sends the notifications of every publish waiting
+/// (up to [`MAX_PUBLISHES`]) in one statement, in order, then tells each
+/// publish how it went; ends when every bus is gone.
+async fn notify_in_batches(
+    store: PgStore,
+    mut queue: mpsc::UnboundedReceiver<Publish>,
+    statements: Arc<AtomicU64>,
+) {
+    let mut batch = Vec::new();
+    while queue.recv_many(&mut batch, MAX_PUBLISHES).await > 0 {
+        statements.fetch_add(1, Ordering::Relaxed);
+        let payloads: Vec<&str> = batch
+            .iter()
+            .flat_map(|p| p.payloads.iter().map(String::as_str))
+            .collect();
+        // The function scan yields the array in order, and each row's
+        // `pg_notify` runs as it comes: the notifications keep that order.
+        let sent = sqlx::query("SELECT pg_notify($1, p) FROM UNNEST($2::text[]) AS u(p)")
             .bind(CHANNEL)
-            .bind(payload)
-            .execute(self.store.pool())
+            .bind(payloads)
+            .execute(store.pool())
             .await
-            .map_err(|e| db("event bus: notify", e))?;
-        Ok(())
+            .map(drop)
+            .map_err(|e| db("event bus: notify", e));
+        for p in batch.drain(..) {
+            let _ = p.sent.send(sent.as_ref().copied().map_err(shared));
+        }
     }
 }
 
 #[async_trait]
 impl EventBus for PgEventBus {
     async fn publish(&self, events: &[Event]) -> Result<()> {
-        for payload in Packer::pack(events)? {
-            self.notify(payload).await?;
+        let payloads = Packer::pack(events)?;
+        if payloads.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        let (sent, done) = oneshot::channel();
+        let gone = || Error::unavailable("event bus: the notifier has stopped");
+        self.notifier
+            .send(Publish { payloads, sent })
+            .map_err(|_| gone())?;
+        done.await.map_err(|_| gone())?
     }
 
     // A gap in the notifications is a lag of unknown size.

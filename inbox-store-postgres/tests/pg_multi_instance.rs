@@ -295,6 +295,66 @@ async fn events_travel_in_notifications_and_only_the_too_large_are_read_back() {
     assert_eq!(bus_b.read_backs(), 1);
 }
 
+/// Publishes made at once share the notifier's statements (one
+/// transaction for many), and every event arrives, each publisher's in the
+/// order it published them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn publishes_at_once_share_statements_and_keep_each_publishers_order() {
+    let Some(url) = common::fresh_database().await else {
+        return;
+    };
+    let acme = TenantId::new("acme").unwrap();
+    let store_a = PgStore::connect(&url, 4).await.unwrap();
+    let store_b = PgStore::connect(&url, 4).await.unwrap();
+    let bus_b = PgEventBus::connect(store_b).await.unwrap();
+    let mut live = bus_b.subscribe(&acme);
+    let bus_a = PgEventBus::connect(store_a).await.unwrap();
+    let event = |p: usize, k: usize| {
+        Event::new(
+            acme.clone(),
+            Fixture::start(),
+            EventActor::Automation("crm".into()),
+            EventKind::Integration {
+                name: format!("{p}.{k}"),
+                data: Default::default(),
+            },
+        )
+    };
+    let (publishers, each) = (50, 4);
+    join_all((0..publishers).map(|p| {
+        let (bus, event) = (bus_a.clone(), &event);
+        async move {
+            for k in 0..each {
+                bus.publish(&[event(p, k)]).await.unwrap();
+            }
+        }
+    }))
+    .await;
+    let mut seen = vec![Vec::new(); publishers];
+    for _ in 0..publishers * each {
+        let e = match tokio::time::timeout(Duration::from_secs(10), live.next())
+            .await
+            .expect("every event arrives")
+        {
+            Some(BusItem::Event(e)) => e,
+            other => panic!("{other:?}"),
+        };
+        let EventKind::Integration { name, .. } = &e.kind else {
+            panic!("{e:?}");
+        };
+        let (p, k) = name.split_once('.').unwrap();
+        seen[p.parse::<usize>().unwrap()].push(k.parse::<usize>().unwrap());
+    }
+    let in_order: Vec<usize> = (0..each).collect();
+    assert!(seen.iter().all(|ks| *ks == in_order), "{seen:?}");
+    let statements = bus_a.notify_statements();
+    assert!(
+        statements <= (publishers * each / 2) as u64,
+        "{statements} statements for {} publishes",
+        publishers * each
+    );
+}
+
 #[tokio::test]
 async fn an_unreachable_database_is_a_retryable_error() {
     if common::database_url().is_none() {
