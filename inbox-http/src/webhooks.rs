@@ -130,5 +130,6 @@ async fn notify(
         return not_here();
     };
     let now = s.inbox.now();
-    answer(w.handle(&s.inbox, "POST", None, &headers, &body, now).await)
+    // (boxed, as in `inbox_whatsapp::axum`: the handler's future stays small)
+    answer(Box::pin(w.handle(&s.inbox, "POST", None, &headers, &body, now)).await)
 }

@@ -54,9 +54,11 @@ async fn handshake(State(s): State<HookState>, RawQuery(query): RawQuery) -> Res
 
 async fn notify(State(s): State<HookState>, headers: HeaderMap, body: Bytes) -> Response {
     let now = s.inbox.now();
-    into_response(
+    // Boxed: ingesting is a large future (kilobytes); the handler's own
+    // stays small, so the HTTP stack moves a pointer, not all of it.
+    let handled = Box::pin(
         s.webhook
-            .handle(&s.inbox, "POST", None, &headers, &body, now)
-            .await,
-    )
+            .handle(&s.inbox, "POST", None, &headers, &body, now),
+    );
+    into_response(handled.await)
 }

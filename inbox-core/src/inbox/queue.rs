@@ -389,12 +389,11 @@ impl Inbox {
         self.drain_logged(tenant, teams, drain).await;
     }
 
-    /// [`Inbox::drain_at`], logging a failure.
+    /// [`Inbox::drain_at`], logging a failure. (Boxed: a drain decides and
+    /// commits whole assignments, a large future every commit would
+    /// otherwise carry, and move, for the few that drain.)
     async fn drain_logged(&self, tenant: &TenantId, teams: &[TeamId], drain: Drain<'_>) {
-        if let Err(e) = self
-            .drain_at(tenant, teams, drain, AFTER_CHANGE_LIMIT)
-            .await
-        {
+        if let Err(e) = Box::pin(self.drain_at(tenant, teams, drain, AFTER_CHANGE_LIMIT)).await {
             tracing::warn!(error = %e, tenant = %tenant, "queue drain failed; the tick retries");
         }
     }
