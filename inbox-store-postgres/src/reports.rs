@@ -38,8 +38,23 @@ fn dist(r: &PgRow, at: usize) -> Distribution {
     }
 }
 
+/// How a report's tag filter is written.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TagLookup {
+    /// `tags @> …`, which the tag index can serve: for the whole range.
+    Indexed,
+    /// `… = ANY(tags)`, which no index serves: for a short range that the
+    /// opening-time index already narrows (a rollup's edges). The planner
+    /// otherwise ANDs the tag index's every tagged conversation into it.
+    Filtered,
+}
+
 /// The query's filters: number, team, owner, tag (` AND …`).
-pub(crate) fn push_filters(qb: &mut QueryBuilder<'_, Postgres>, query: &MetricsQuery) {
+pub(crate) fn push_filters(
+    qb: &mut QueryBuilder<'_, Postgres>,
+    query: &MetricsQuery,
+    tag_lookup: TagLookup,
+) {
     if let Some(c) = &query.channel {
         qb.push(" AND channel_id = ")
             .push_bind(c.as_str().to_string());
@@ -51,10 +66,16 @@ pub(crate) fn push_filters(qb: &mut QueryBuilder<'_, Postgres>, query: &MetricsQ
         qb.push(" AND assignee = ")
             .push_bind(a.as_str().to_string());
     }
-    if let Some(t) = &query.tag {
-        qb.push(" AND cardinality(tags) > 0 AND tags @> ARRAY[")
-            .push_bind(t.clone())
-            .push("]::text[]");
+    match (&query.tag, tag_lookup) {
+        (Some(t), TagLookup::Indexed) => {
+            qb.push(" AND cardinality(tags) > 0 AND tags @> ARRAY[")
+                .push_bind(t.clone())
+                .push("]::text[]");
+        }
+        (Some(t), TagLookup::Filtered) => {
+            qb.push(" AND ").push_bind(t.clone()).push(" = ANY(tags)");
+        }
+        (None, _) => {}
     }
 }
 
@@ -85,7 +106,7 @@ impl Population<'_> {
         // Nor those a broadcast started that the customer never answered
         // (`Conversation::unanswered_broadcast`, kept as a stored column).
         qb.push(" AND NOT unanswered_broadcast");
-        push_filters(qb, query);
+        push_filters(qb, query, TagLookup::Indexed);
     }
 
     /// The rows of `select`, the population (`FROM … WHERE …`), then

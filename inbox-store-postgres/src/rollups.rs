@@ -46,17 +46,19 @@ pub(crate) async fn metrics(
     refresh(pool, tenant).await?;
     let split = cover(micros(query.from), micros(query.to), shape.finest());
     let mut conn = pool.acquire().await.map_err(|e| db("report rollups", e))?;
-    let mut tally = buckets(&mut conn, tenant, &shape, &split.buckets).await?;
+    let mut parts = buckets(&mut conn, tenant, &shape, &split.buckets).await?;
+    let mut edges = Tally::default();
     for (from, to) in split.edges {
         let mut edge = query.clone();
         edge.from = instant(from)?;
         edge.to = instant(to)?;
         let found = load(&mut conn, tenant, |qb| push_population(qb, &edge)).await?;
         for k in found.values() {
-            tally.add(k, 1);
+            edges.add(k, 1);
         }
     }
-    Ok(Some(tally.report(query)))
+    parts.push(edges);
+    Ok(Some(Tally::report_of(&parts, query)))
 }
 
 fn instant(us: i64) -> Result<chrono::DateTime<chrono::Utc>> {
@@ -64,10 +66,12 @@ fn instant(us: i64) -> Result<chrono::DateTime<chrono::Utc>> {
         .ok_or_else(|| Error::invalid("from", "out of range"))
 }
 
-/// The population's filters for `query` (after `WHERE tenant_id = …`).
+/// The population's filters for `query` (after `WHERE tenant_id = …`):
+/// an edge of a rollup's range, at most two hours or days, so the
+/// opening-time index drives it and the tag is a filter.
 fn push_population(qb: &mut QueryBuilder<'_, Postgres>, query: &MetricsQuery) {
     push_opened(qb, micros(query.from), micros(query.to));
-    crate::reports::push_filters(qb, query);
+    crate::reports::push_filters(qb, query, crate::reports::TagLookup::Filtered);
 }
 
 /// Opened in `[from, to)`, on `(-created_us)`: the expression of the
@@ -79,15 +83,15 @@ fn push_opened(qb: &mut QueryBuilder<'_, Postgres>, from: i64, to: i64) {
         .push_bind(to.saturating_neg());
 }
 
-/// The sum of the rollups of `shape` over whole `buckets`.
+/// The rollups of `shape` over whole `buckets` (those that hold any).
 async fn buckets(
     conn: &mut PgConnection,
     tenant: &TenantId,
     shape: &Shape,
     buckets: &[(Level, i64)],
-) -> Result<Tally> {
+) -> Result<Vec<Tally>> {
     if buckets.is_empty() {
-        return Ok(Tally::default());
+        return Ok(Vec::new());
     }
     let levels: Vec<&str> = buckets.iter().map(|(l, _)| l.as_str()).collect();
     let starts: Vec<i64> = buckets.iter().map(|(_, s)| *s).collect();
@@ -110,11 +114,7 @@ async fn buckets(
     .fetch_all(&mut *conn)
     .await
     .map_err(|e| db("report rollups", e))?;
-    let tallies = rows
-        .iter()
-        .map(|r| decode::<Tally>(r.get(0)))
-        .collect::<Result<Vec<_>>>()?;
-    Ok(Tally::sum(&tallies))
+    rows.iter().map(|r| decode::<Tally>(r.get(0))).collect()
 }
 
 /// Sums what changed: takes away the recorded contribution of every

@@ -39,41 +39,15 @@ impl Histogram {
         if other.0.is_empty() {
             return;
         }
-        let (a, b) = (&self.0, &other.0);
-        let mut out = Vec::with_capacity(a.len() + b.len());
-        let (mut i, mut j) = (0, 0);
-        while i < a.len() || j < b.len() {
-            let next = match (a.get(i), b.get(j)) {
-                (Some(x), Some(y)) if x.0 == y.0 => {
-                    i += 1;
-                    j += 1;
-                    (x.0, x.1 + sign * y.1)
-                }
-                (Some(x), Some(y)) if x.0 < y.0 => {
-                    i += 1;
-                    *x
-                }
-                (Some(x), None) => {
-                    i += 1;
-                    *x
-                }
-                (_, Some(y)) => {
-                    j += 1;
-                    (y.0, sign * y.1)
-                }
-                (None, None) => break,
-            };
-            if next.1 != 0 {
-                out.push(next);
-            }
-        }
-        self.0 = out;
+        self.0 = merged(&self.0, &other.0, sign);
     }
 
-    /// The sum of many histograms at once: every pair gathered, sorted
-    /// once (each part is already sorted, so the sort merges runs) and
-    /// counts of one value added. Equal to merging them one by one, but
-    /// each pair is moved once instead of once per later merge.
+    /// The sum of many histograms at once, equal to merging them one by
+    /// one. When the values span a range not much wider than the pairs
+    /// are many (seconds of response times: the same seconds in every
+    /// month), each count is added into a slot per value and the slots
+    /// read in order; otherwise the parts are merged two by two, then the
+    /// sums two by two, and so on (each pair moved once a level).
     ///
     /// ```
     /// use inbox_core::metrics::rollup::Histogram;
@@ -84,20 +58,27 @@ impl Histogram {
     /// assert_eq!(Histogram::sum([&a, &b]).pairs(), &[(5, 1)]);
     /// ```
     pub fn sum<'a>(parts: impl IntoIterator<Item = &'a Histogram>) -> Histogram {
-        let mut pairs: Vec<(i64, i64)> = parts
+        let parts: Vec<&[(i64, i64)]> = parts
             .into_iter()
-            .flat_map(|h| h.0.iter().copied())
+            .map(|h| h.0.as_slice())
+            .filter(|p| !p.is_empty())
             .collect();
-        pairs.sort_by_key(|(v, _)| *v);
-        let mut out: Vec<(i64, i64)> = Vec::with_capacity(pairs.len());
-        for (v, n) in pairs {
-            match out.last_mut() {
-                Some(last) if last.0 == v => last.1 += n,
-                _ => out.push((v, n)),
-            }
+        if let [one] = parts.as_slice() {
+            return Histogram(one.to_vec());
         }
-        out.retain(|(_, n)| *n != 0);
-        Histogram(out)
+        let pairs: usize = parts.iter().map(|p| p.len()).sum();
+        let low = parts.iter().filter_map(|p| p.first()).map(|x| x.0).min();
+        let high = parts.iter().filter_map(|p| p.last()).map(|x| x.0).max();
+        let span = low
+            .zip(high)
+            .and_then(|(l, h)| h.checked_sub(l))
+            .and_then(|s| usize::try_from(s).ok());
+        match (low, span) {
+            (Some(low), Some(span)) if span < pairs.saturating_mul(4).max(4096) => {
+                Histogram(in_slots(&parts, low, span))
+            }
+            _ => Histogram(merged_in_levels(&parts)),
+        }
     }
 
     /// How many values.
@@ -148,4 +129,82 @@ impl Histogram {
             p90_secs: Some(rank(0.9)),
         }
     }
+}
+
+/// `a` plus `b` times `sign`, both sorted by value: sorted by value, no
+/// zero count.
+fn merged(a: &[(i64, i64)], b: &[(i64, i64)], sign: i64) -> Vec<(i64, i64)> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        let (x, y) = (a[i], b[j]);
+        let next = match x.0.cmp(&y.0) {
+            std::cmp::Ordering::Equal => {
+                i += 1;
+                j += 1;
+                (x.0, x.1 + sign * y.1)
+            }
+            std::cmp::Ordering::Less => {
+                i += 1;
+                x
+            }
+            std::cmp::Ordering::Greater => {
+                j += 1;
+                (y.0, sign * y.1)
+            }
+        };
+        if next.1 != 0 {
+            out.push(next);
+        }
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend(b[j..].iter().map(|&(v, n)| (v, sign * n)));
+    out
+}
+
+/// The sum of `parts` whose values lie in `low..=low + span`: a slot per
+/// value, read in order.
+fn in_slots(parts: &[&[(i64, i64)]], low: i64, span: usize) -> Vec<(i64, i64)> {
+    let mut slots = vec![0i64; span + 1];
+    for &(v, n) in parts.iter().flat_map(|p| p.iter()) {
+        // `v - low` is within `0..=span`: `low` and `span` bound every part.
+        if let Some(slot) = usize::try_from(v.wrapping_sub(low))
+            .ok()
+            .and_then(|i| slots.get_mut(i))
+        {
+            *slot += n;
+        }
+    }
+    let mut out = Vec::new();
+    for (i, n) in slots.into_iter().enumerate() {
+        if n != 0 {
+            // At most `low + span`: no overflow.
+            out.push((low.wrapping_add(i as i64), n));
+        }
+    }
+    out
+}
+
+/// The sum of `parts` merged two by two, then the sums two by two, and so
+/// on.
+fn merged_in_levels(parts: &[&[(i64, i64)]]) -> Vec<(i64, i64)> {
+    let mut level: Vec<Vec<(i64, i64)>> = parts
+        .chunks(2)
+        .map(|two| match two {
+            [a, b] => merged(a, b, 1),
+            _ => two[0].to_vec(),
+        })
+        .collect();
+    while level.len() > 1 {
+        let mut next = Vec::with_capacity(level.len().div_ceil(2));
+        let mut it = level.into_iter();
+        while let Some(a) = it.next() {
+            next.push(match it.next() {
+                Some(b) => merged(&a, &b, 1),
+                None => a,
+            });
+        }
+        level = next;
+    }
+    level.pop().unwrap_or_default()
 }

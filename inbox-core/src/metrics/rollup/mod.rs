@@ -541,6 +541,46 @@ impl Tally {
     /// assert_eq!(sum.first.pairs(), &[(10, 1), (30, 2)]);
     /// ```
     pub fn sum(tallies: &[Tally]) -> Tally {
+        let mut out = Self::sum_but_waiting(tallies);
+        out.waiting = Histogram::sum(tallies.iter().map(|t| &t.waiting));
+        out
+    }
+
+    /// The report of the sum of `tallies` for `query`: the same as
+    /// `Tally::sum(tallies).report(query)`, but the parts' waiting
+    /// instants (one per active conversation, all distinct) are not
+    /// merged: only how many of them are missed counts, and that is the
+    /// sum of each part's count.
+    ///
+    /// ```
+    /// use inbox_core::metrics::rollup::Tally;
+    /// use inbox_core::metrics::MetricsQuery;
+    /// use chrono::{TimeDelta, TimeZone, Utc};
+    /// let now = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
+    /// let query = MetricsQuery::over(now - TimeDelta::days(1), now, now);
+    /// let (mut a, mut b) = (Tally::default(), Tally::default());
+    /// a.opened = 2;
+    /// // Waiting since an hour ago: missed (after 30 minutes).
+    /// a.waiting.add((now - TimeDelta::hours(1)).timestamp_micros(), 1);
+    /// b.opened = 1;
+    /// b.waiting.add((now - TimeDelta::minutes(5)).timestamp_micros(), 1);
+    /// let parts = [a, b];
+    /// assert_eq!(Tally::report_of(&parts, &query).missed, 1);
+    /// assert_eq!(Tally::report_of(&parts, &query), Tally::sum(&parts).report(&query));
+    /// ```
+    pub fn report_of(tallies: &[Tally], query: &MetricsQuery) -> MetricsReport {
+        let missed_before = query.missed_before().timestamp_micros();
+        let missed: i64 = tallies
+            .iter()
+            .map(|t| t.waiting.count_at_most(missed_before))
+            .sum();
+        let mut report = Self::sum_but_waiting(tallies).report(query);
+        report.missed = missed.max(0) as u64;
+        report
+    }
+
+    /// [`Tally::sum`] with the waiting instants left empty.
+    fn sum_but_waiting(tallies: &[Tally]) -> Tally {
         let all = |f: fn(&Tally) -> &Histogram| Histogram::sum(tallies.iter().map(f));
         let mut out = Tally {
             first: all(|t| &t.first),
@@ -549,7 +589,6 @@ impl Tally {
             resolution_business: all(|t| &t.resolution_business),
             next: all(|t| &t.next),
             next_business: all(|t| &t.next_business),
-            waiting: all(|t| &t.waiting),
             owners: sum_owners(tallies),
             writers: sum_writers(tallies),
             ..Tally::default()
@@ -622,8 +661,10 @@ impl Tally {
         ids.dedup();
         ids.into_iter()
             .map(|id| {
-                let owned = self.owners.get(id).cloned().unwrap_or_default();
-                let wrote = self.writers.get(id).cloned().unwrap_or_default();
+                // Borrowed: an agent's histograms over a long range are large.
+                let (none_owned, none_wrote) = (Owned::default(), Wrote::default());
+                let owned = self.owners.get(id).unwrap_or(&none_owned);
+                let wrote = self.writers.get(id).unwrap_or(&none_wrote);
                 AgentMetrics {
                     agent: id.clone(),
                     handled: owned.handled.max(0) as u64,
