@@ -15,7 +15,9 @@
 //! shared with other work slows both alike; the last line printed is
 //! `decode ours_verify_decode_vs_peer_parse=<ours / peer>`, from those
 //! medians. Criterion's own median estimates, when it wrote them, are
-//! printed on the line before.
+//! printed on the line before. With `DECODE_PER_BODY=1`, each body's
+//! time, ours and the peer's, is printed too (before those lines), the
+//! largest differences first.
 
 use chrono::Utc;
 use criterion::{Criterion, Throughput};
@@ -77,6 +79,7 @@ fn peer_parse(body: &[u8]) -> bool {
 struct Peered {
     hook: Webhook,
     signed: Vec<(String, Vec<u8>)>,
+    names: Vec<String>,
 }
 
 impl Peered {
@@ -91,9 +94,11 @@ impl Peered {
         let total = candidates.len();
         let mut refused = Vec::new();
         let mut signed = Vec::new();
+        let mut names = Vec::new();
         for (name, body) in candidates {
             if peer_parse(&body) {
                 signed.push((sign(&secret, &body), body));
+                names.push(name);
             } else {
                 refused.push(name);
             }
@@ -107,6 +112,7 @@ impl Peered {
         Self {
             hook: Webhook::new(WebhookConfig::new("verify", secret)),
             signed,
+            names,
         }
     }
 
@@ -132,6 +138,51 @@ fn bench_peer(c: &mut Criterion, peered: &Peered) {
     g.bench_function("peer_typed_parse", |b| b.iter(|| peered.peer()));
     g.bench_function("ours_verify_decode", |b| b.iter(|| peered.ours(now)));
     g.finish();
+}
+
+/// With `DECODE_PER_BODY` set: each body's time, ours and the peer's
+/// (median of 9 rounds of 300 passes), the costliest differences first, so
+/// that the bodies where ours loses most are seen.
+fn per_body(peered: &Peered) {
+    let now = Utc::now();
+    let time = |f: &dyn Fn()| {
+        let mut s: Vec<Duration> = (0..9)
+            .map(|_| {
+                let t = Instant::now();
+                (0..300).for_each(|_| f());
+                t.elapsed()
+            })
+            .collect();
+        median_per_pass(&mut s, 300)
+    };
+    let mut rows: Vec<(f64, f64, &str, usize)> = peered
+        .signed
+        .iter()
+        .zip(&peered.names)
+        .map(|((sig, body), name)| {
+            let p = time(&|| {
+                black_box(peer_parse(black_box(body)));
+            });
+            let o = time(&|| {
+                black_box(
+                    peered
+                        .hook
+                        .verify_and_decode(Some(sig), black_box(body), now)
+                        .ok(),
+                );
+            });
+            (o, p, name.as_str(), body.len())
+        })
+        .collect();
+    rows.sort_by(|a, b| (b.0 - b.1).total_cmp(&(a.0 - a.1)));
+    for (o, p, name, len) in rows {
+        println!(
+            "decode body {name} bytes={len} ours_us={:.2} peer_us={:.2} ratio={:.2}",
+            o * 1e6,
+            p * 1e6,
+            o / p
+        );
+    }
 }
 
 /// The median of `rounds` timings of `passes` passes of `f`, per pass.
@@ -194,6 +245,9 @@ fn main() {
     let peered = Peered::new();
     bench_peer(&mut c, &peered);
     c.final_summary();
+    if measuring && std::env::var_os("DECODE_PER_BODY").is_some() {
+        per_body(&peered);
+    }
     // Under `cargo test --benches` one short round only proves it runs.
     let (rounds, passes) = if measuring { (21, 200) } else { (1, 1) };
     let (peer, ours) = interleaved(&peered, rounds, passes);

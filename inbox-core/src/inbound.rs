@@ -953,14 +953,37 @@ impl InboundStatus {
     /// The checks of [`InboundStatus::check`] that do not depend on the
     /// clock (see [`InboundMessage::validate`]).
     pub fn validate(&self) -> Result<(), InboundRefusal> {
-        check_ids(&self.phone_number_id, &self.external_id)?;
-        if let Some(e) = &self.error {
+        Self::validate_parts(
+            &self.phone_number_id,
+            &self.external_id,
+            self.error.as_ref(),
+            self.timestamp,
+        )
+    }
+
+    /// [`InboundStatus::validate`] on the parts it checks, for an adapter
+    /// that holds them before (or without) building the status.
+    ///
+    /// ```
+    /// use chrono::Utc;
+    /// use inbox_core::InboundStatus;
+    /// assert!(InboundStatus::validate_parts("106", "wamid.1", None, Utc::now()).is_ok());
+    /// assert!(InboundStatus::validate_parts("106", " ", None, Utc::now()).is_err());
+    /// ```
+    pub fn validate_parts(
+        phone_number_id: &str,
+        external_id: &str,
+        error: Option<&ProviderError>,
+        timestamp: DateTime<Utc>,
+    ) -> Result<(), InboundRefusal> {
+        check_ids(phone_number_id, external_id)?;
+        if let Some(e) = error {
             check_text("error.title", &e.title)?;
             if let Some(d) = &e.details {
                 check_text("error.details", d)?;
             }
         }
-        check_not_too_old(self.timestamp)
+        check_not_too_old(timestamp)
     }
 }
 

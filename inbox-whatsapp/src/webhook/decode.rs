@@ -1333,8 +1333,16 @@ fn status_of(ctx: &ValueContext<'_>, s: WireStatus) -> Result<Box<DecodedStatus>
         errors: s.errors.iter().map(MetaError::from).collect(),
         raw: RawItem::from(String::new()),
     };
-    if let Some(Err(reason)) = decoded.to_inbound().map(|i| i.validate()) {
-        return Err(reason);
+    // The core's checks of the status it will be (none for a status the
+    // core does not know), on its parts: no copy of them made to check.
+    if decoded.status.is_some() {
+        let error = decoded.errors.first().map(MetaError::to_provider_error);
+        InboundStatus::validate_parts(
+            &decoded.phone_number_id,
+            &decoded.external_id,
+            error.as_ref(),
+            decoded.timestamp,
+        )?;
     }
     Ok(Box::new(decoded))
 }

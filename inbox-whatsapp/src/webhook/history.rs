@@ -9,7 +9,6 @@
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use inbox_core::model::DeliveryStatus;
@@ -23,6 +22,8 @@ struct HistoryValue {
     metadata: Option<Value>,
     #[serde(default)]
     history: Vec<Batch>,
+    #[serde(default)]
+    contacts: Option<Value>,
     #[serde(default)]
     messages: Vec<Value>,
     #[serde(default)]
@@ -61,7 +62,7 @@ pub(crate) fn decode_history_value(
     received_at: DateTime<Utc>,
     out: &mut Vec<Decoded>,
 ) {
-    let value: HistoryValue = match whole.read() {
+    let mut value: HistoryValue = match whole.read() {
         Ok(v) => v,
         Err(refused) => return out.push(refused),
     };
@@ -79,11 +80,11 @@ pub(crate) fn decode_history_value(
         pnid,
         received_at,
     };
-    for batch in &value.history {
+    for batch in std::mem::take(&mut value.history) {
         base.batch(batch, out);
     }
     if !value.messages.is_empty() || !value.message_echoes.is_empty() {
-        base.media(&value, out);
+        base.media(value, out);
     }
 }
 
@@ -97,7 +98,7 @@ struct Base<'a> {
 
 impl Base<'_> {
     /// A chunk of past chats, or the refusal to share them.
-    fn batch(&self, batch: &Batch, out: &mut Vec<Decoded>) {
+    fn batch(&self, batch: Batch, out: &mut Vec<Decoded>) {
         let declined = batch.errors.first().map(|e| {
             let error: super::decode::MetaError = e.into();
             error.to_provider_error()
@@ -113,15 +114,15 @@ impl Base<'_> {
         }
         let threads = batch
             .threads
-            .iter()
+            .into_iter()
             .filter_map(|t| self.thread(t, out))
             .collect();
         self.push(chunk, threads, declined, out);
     }
 
     /// One customer's past messages (`None` when none could be read).
-    fn thread(&self, t: &Thread, out: &mut Vec<Decoded>) -> Option<HistoryThread> {
-        let context = t.context.clone().unwrap_or(Value::Null);
+    fn thread(&self, t: Thread, out: &mut Vec<Decoded>) -> Option<HistoryThread> {
+        let context = t.context.unwrap_or(Value::Null);
         let wa_id = text(t.id.as_ref()).or_else(|| text(context.get("wa_id")));
         let contact = json!({
             "wa_id": wa_id,
@@ -131,8 +132,7 @@ impl Base<'_> {
         });
         let (customer, business): (Vec<Value>, Vec<Value>) = t
             .messages
-            .iter()
-            .cloned()
+            .into_iter()
             .partition(|m| !self.by_business(m, wa_id.as_deref()));
         let business = business
             .into_iter()
@@ -158,21 +158,12 @@ impl Base<'_> {
 
     /// The media of earlier placeholders (top-level `messages`, the
     /// customer's, and `message_echoes`, the business's), by customer.
-    fn media(&self, value: &HistoryValue, out: &mut Vec<Decoded>) {
-        let contacts = match self.whole.read::<Value>() {
-            Ok(v) => v
-                .get("contacts")
-                .cloned()
-                .unwrap_or(Value::Array(Vec::new())),
-            Err(_) => Value::Array(Vec::new()),
+    fn media(&self, value: HistoryValue, out: &mut Vec<Decoded>) {
+        let contacts = match value.contacts {
+            Some(Value::Array(contacts)) => contacts,
+            _ => Vec::new(),
         };
-        let contacts = contacts.as_array().cloned().unwrap_or_default();
-        let messages = self.decode(
-            contacts,
-            value.messages.clone(),
-            value.message_echoes.clone(),
-            out,
-        );
+        let messages = self.decode(contacts, value.messages, value.message_echoes, out);
         let mut threads: Vec<HistoryThread> = Vec::new();
         for m in messages {
             match threads.iter_mut().find(|t| t.customer == m.message.from) {
@@ -205,7 +196,9 @@ impl Base<'_> {
             "messages": customer,
             "message_echoes": business,
         });
-        let Ok(raw) = RawValue::from_string(value.to_string()) else {
+        // Written straight into its raw text (not written, then read
+        // again to check it).
+        let Ok(raw) = serde_json::value::to_raw_value(&value) else {
             return Vec::new();
         };
         let mut decoded = Vec::new();
