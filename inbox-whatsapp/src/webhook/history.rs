@@ -23,8 +23,6 @@ struct HistoryValue {
     #[serde(default)]
     history: Vec<Batch>,
     #[serde(default)]
-    contacts: Option<Value>,
-    #[serde(default)]
     messages: Vec<Value>,
     #[serde(default)]
     message_echoes: Vec<Value>,
@@ -159,10 +157,7 @@ impl Base<'_> {
     /// The media of earlier placeholders (top-level `messages`, the
     /// customer's, and `message_echoes`, the business's), by customer.
     fn media(&self, value: HistoryValue, out: &mut Vec<Decoded>) {
-        let contacts = match value.contacts {
-            Some(Value::Array(contacts)) => contacts,
-            _ => Vec::new(),
-        };
+        let contacts = contacts_of(self.whole.raw.get());
         let messages = self.decode(contacts, value.messages, value.message_echoes, out);
         let mut threads: Vec<HistoryThread> = Vec::new();
         for m in messages {
@@ -246,6 +241,44 @@ impl Base<'_> {
     }
 }
 
+/// The `contacts` of a history value (the last when the key comes twice,
+/// as a JSON object keeps it), read only when its media need them: only
+/// that key is read, the rest skipped; none when they are not a list or
+/// do not read.
+fn contacts_of(value: &str) -> Vec<Value> {
+    struct Contacts(Option<Value>);
+    impl<'de> Deserialize<'de> for Contacts {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct Keys;
+            impl<'de> serde::de::Visitor<'de> for Keys {
+                type Value = Contacts;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("a history value")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut map: A,
+                ) -> Result<Contacts, A::Error> {
+                    let mut contacts = None;
+                    while let Some(key) = map.next_key::<String>()? {
+                        if key == "contacts" {
+                            contacts = Some(map.next_value::<Value>()?);
+                        } else {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                        }
+                    }
+                    Ok(Contacts(contacts))
+                }
+            }
+            d.deserialize_map(Keys)
+        }
+    }
+    match serde_json::from_str::<Contacts>(value) {
+        Ok(Contacts(Some(Value::Array(contacts)))) => contacts,
+        _ => Vec::new(),
+    }
+}
+
 /// A business message of the thread with its customer named as an echo
 /// names them (`to`, `to_user_id`), when it does not already.
 fn addressed(mut m: Value, wa_id: Option<&str>, user_id: Option<&Value>) -> Value {
@@ -287,4 +320,20 @@ fn past(m: DecodedMessage, from_business: bool, status: Option<DeliveryStatus>) 
 /// A whole number sent as a number or text (0 when absent or unreadable).
 fn number(v: Option<&Value>) -> u64 {
     text(v).and_then(|t| t.trim().parse().ok()).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::contacts_of;
+    use serde_json::json;
+
+    #[test]
+    fn contacts_are_read_as_a_json_object_keeps_them() {
+        let two = r#"{"contacts":[{"wa_id":"1"}],"messages":[],"contacts":[{"wa_id":"2"}]}"#;
+        assert_eq!(contacts_of(two), vec![json!({"wa_id": "2"})]);
+        assert!(contacts_of(r#"{"contacts":null}"#).is_empty());
+        assert!(contacts_of(r#"{"contacts":{"wa_id":"1"}}"#).is_empty());
+        assert!(contacts_of(r#"{"messages":[{"deep":[[[1]]]}]}"#).is_empty());
+        assert!(contacts_of("not json").is_empty());
+    }
 }

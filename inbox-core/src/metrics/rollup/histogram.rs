@@ -36,7 +36,7 @@ impl Histogram {
 
     /// Adds `other` times `sign` (`-1`: takes it away).
     pub fn merge(&mut self, other: &Histogram, sign: i64) {
-        if other.0.is_empty() {
+        if other.0.is_empty() || sign == 0 {
             return;
         }
         self.0 = merged(&self.0, &other.0, sign);
